@@ -1,0 +1,119 @@
+"""The one list of Lambda functions: name, handler and the permissions each needs.
+
+Read by the CDK stack (landing_zone/stack.py) and by the local runtime (landing_zone/local_runtime.py).
+`key` is also the placeholder stem in the ASL file: ${<key>FunctionArn}.
+Resources are symbolic; the stack maps them to ARNs (see RESOURCE_NAMES).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Symbolic resources a grant may name; the CDK stack resolves each to concrete ARNs.
+RESOURCE_NAMES = (
+    "requests_table",
+    "idempotency_table",
+    "pipeline_runs_table",
+    "event_bus",
+    "state_machine",
+    "executions",
+    "reports_bucket",
+    "codebuild_project",
+    "organization",  # the org, its root, OUs, accounts and policies (organizations ARNs)
+    "account_access_role",  # arn:aws:iam::*:role/<access role> in member accounts
+)
+
+
+@dataclass(frozen=True)
+class Grant:
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    key: str
+    name: str
+    handler: str
+    grants: tuple[Grant, ...] = field(default_factory=tuple)
+    timeout_seconds: int = 60
+    memory_mb: int = 256
+    description: str = ""
+
+
+_REQUESTS_RW = Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"), ("requests_table",))
+_REQUESTS_READ = Grant(("dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"), ("requests_table",))
+_EVENTS = Grant(("events:PutEvents",), ("event_bus",))
+_ASSUME_ACCESS = Grant(("sts:AssumeRole",), ("account_access_role",))
+_ORG_READ = Grant(
+    ("organizations:DescribeOrganization", "organizations:ListRoots", "organizations:ListOrganizationalUnitsForParent",
+     "organizations:ListParents", "organizations:DescribeAccount", "organizations:ListAccounts",
+     "organizations:ListPoliciesForTarget", "organizations:ListTargetsForPolicy", "organizations:ListPolicies",
+     "organizations:DescribePolicy", "organizations:ListTagsForResource", "organizations:ListAccountsForParent",
+     "organizations:ListChildren"),
+    ("organization",),
+)
+
+FUNCTIONS: tuple[FunctionSpec, ...] = (
+    FunctionSpec("ValidateRequest", "vending-validate-request", "vending.handlers.validate_request.handler",
+                 description="Validate the request against the model and the layout"),
+    FunctionSpec("Reserve", "vending-reserve", "vending.handlers.reserve.handler", (_REQUESTS_RW,),
+                 description="Conditional write: one account per team and stage"),
+    FunctionSpec("CreateAccount", "vending-create-account", "vending.handlers.create_account.handler",
+                 (_REQUESTS_RW, _ORG_READ,
+                  Grant(("organizations:CreateAccount", "organizations:ListCreateAccountStatus"), ("organization",))),
+                 description="Start CreateAccount (or adopt the account that owns the e-mail)"),
+    FunctionSpec("CheckAccountStatus", "vending-check-account-status", "vending.handlers.check_account_status.handler",
+                 (_REQUESTS_RW, Grant(("organizations:DescribeCreateAccountStatus",), ("organization",))),
+                 description="One poll of DescribeCreateAccountStatus"),
+    FunctionSpec("PlaceInOu", "vending-place-in-ou", "vending.handlers.place_in_ou.handler",
+                 (_REQUESTS_RW, _ORG_READ,
+                  Grant(("organizations:CreateOrganizationalUnit", "organizations:MoveAccount"), ("organization",))),
+                 description="Create the OU path if missing and move the account into it"),
+    FunctionSpec("TagAccount", "vending-tag-account", "vending.handlers.tag_account.handler",
+                 (_REQUESTS_RW, Grant(("organizations:TagResource",), ("organization",))),
+                 description="Put the cost tags on the account"),
+    FunctionSpec("ApplyGuardrails", "vending-apply-guardrails", "vending.handlers.apply_guardrails.handler",
+                 (_REQUESTS_RW, _ORG_READ,
+                  Grant(("organizations:CreatePolicy", "organizations:UpdatePolicy", "organizations:AttachPolicy",
+                         "organizations:DetachPolicy", "organizations:EnablePolicyType"), ("organization",))),
+                 timeout_seconds=300, description="Reconcile the SCPs of the account and its OU"),
+    FunctionSpec("Bootstrap", "vending-bootstrap", "vending.handlers.bootstrap.handler",
+                 (_REQUESTS_RW, _ASSUME_ACCESS), timeout_seconds=300,
+                 description="State bucket, OIDC provider and CI role in the new account"),
+    FunctionSpec("StartPipelines", "vending-start-pipelines", "vending.handlers.start_pipelines.handler",
+                 (_REQUESTS_RW, _ASSUME_ACCESS,
+                  Grant(("dynamodb:PutItem", "dynamodb:GetItem"), ("pipeline_runs_table",)),
+                  Grant(("codebuild:StartBuild",), ("codebuild_project",))),
+                 description="Start one Terraform pipeline run per stack"),
+    FunctionSpec("CheckPipelines", "vending-check-pipelines", "vending.handlers.check_pipelines.handler",
+                 (_REQUESTS_RW, Grant(("dynamodb:GetItem",), ("pipeline_runs_table",))),
+                 description="One poll of the pipeline runs"),
+    FunctionSpec("RecordReady", "vending-record-ready", "vending.handlers.record_ready.handler", (_REQUESTS_RW,),
+                 description="Mark the request READY"),
+    FunctionSpec("RecordFailed", "vending-record-failed", "vending.handlers.record_failed.handler", (_REQUESTS_RW,),
+                 description="Mark the request FAILED with the step and the reason"),
+    FunctionSpec("Notify", "vending-notify", "vending.handlers.notify.handler", (_REQUESTS_READ, _EVENTS),
+                 description="Publish Team Account Ready / Failed"),
+    FunctionSpec("StartFromEvent", "vending-start-from-event", "vending.handlers.start_from_event.handler",
+                 (_REQUESTS_READ, Grant(("states:StartExecution",), ("state_machine",)),
+                  Grant(("states:DescribeExecution",), ("executions",))),
+                 description="EventBridge onboarding event -> state machine execution"),
+    FunctionSpec("Api", "vending-api", "vending.handlers.api.handler",
+                 (_REQUESTS_READ,
+                  Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
+                        ("idempotency_table",)),
+                  Grant(("states:StartExecution",), ("state_machine",)),
+                  Grant(("states:DescribeExecution",), ("executions",))),
+                 description="The vending REST API"),
+    FunctionSpec("Audit", "vending-guardrail-audit", "vending.handlers.audit.handler",
+                 (_ORG_READ, _EVENTS, Grant(("s3:PutObject",), ("reports_bucket",))),
+                 timeout_seconds=900, memory_mb=1024, description="Daily guardrail audit of the whole organization"),
+)
+
+# Functions the state machine calls; the others are entry points (API, events, schedule).
+STATE_MACHINE_KEYS = tuple(f.key for f in FUNCTIONS if f.key not in {"StartFromEvent", "Api", "Audit"})
+
+
+def by_key(key: str) -> FunctionSpec:
+    return next(f for f in FUNCTIONS if f.key == key)

@@ -1,0 +1,41 @@
+"""Runtime settings, read from the environment at call time (never at import time)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    requests_table: str
+    idempotency_table: str
+    pipeline_runs_table: str
+    event_bus_name: str
+    event_source: str
+    state_machine_arn: str
+    reports_bucket: str
+    pipeline_launcher: str  # "local" (worker threads beside the emulator) or "codebuild"
+    codebuild_project: str
+    terraform_root: Path
+    platform_account_id: str
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        env = os.environ.get
+        return cls(
+            requests_table=env("VEND_REQUESTS_TABLE", "vending-requests"),
+            idempotency_table=env("VEND_IDEMPOTENCY_TABLE", "vending-idempotency"),
+            pipeline_runs_table=env("VEND_PIPELINE_RUNS_TABLE", "vending-pipeline-runs"),
+            event_bus_name=env("VEND_EVENT_BUS", "default"),
+            event_source=env("VEND_EVENT_SOURCE", "platform.vending"),
+            state_machine_arn=env("VEND_STATE_MACHINE_ARN", ""),
+            reports_bucket=env("VEND_REPORTS_BUCKET", ""),
+            pipeline_launcher=env("VEND_PIPELINE_LAUNCHER", "local"),
+            codebuild_project=env("VEND_CODEBUILD_PROJECT", "vending-terraform-pipeline"),
+            terraform_root=Path(env("VEND_TERRAFORM_ROOT", str(REPO_ROOT / "terraform"))),
+            platform_account_id=env("VEND_PLATFORM_ACCOUNT_ID", ""),
+        )
