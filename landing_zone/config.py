@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from fnmatch import fnmatchcase
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -101,6 +102,49 @@ class TeamSpec(_Strict):
         return value
 
 
+GuardrailGroup = Literal["baseline", "region-allow-list", "cost-tags", "quarantine"]
+
+# AWS's own region-deny example (Organizations user guide, "Deny access to AWS based on the requested AWS Region":
+# https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps_examples_general.html).
+# Global services have their endpoint in us-east-1, so they must stay callable whatever the allow-list says.
+DEFAULT_GLOBAL_SERVICE_EXEMPTIONS: tuple[str, ...] = (
+    "a4b:*", "acm:*", "aws-marketplace-management:*", "aws-marketplace:*", "aws-portal:*", "budgets:*", "ce:*",
+    "chime:*", "cloudfront:*", "config:*", "cur:*", "directconnect:*", "ec2:DescribeRegions",
+    "ec2:DescribeTransitGateways", "ec2:DescribeVpnGateways", "fms:*", "globalaccelerator:*", "health:*", "iam:*",
+    "importexport:*", "kms:*", "mobileanalytics:*", "networkmanager:*", "organizations:*", "pricing:*", "route53:*",
+    "route53domains:*", "route53-recovery-cluster:*", "route53-recovery-control-config:*",
+    "route53-recovery-readiness:*", "s3:GetAccountPublic*", "s3:ListAllMyBuckets", "s3:ListMultiRegionAccessPoints",
+    "s3:PutAccountPublic*", "shield:*", "sts:*", "support:*", "trustedadvisor:*", "waf-regional:*", "waf:*",
+    "wafv2:*", "wellarchitected:*",
+)
+
+
+class GuardrailSettings(_Strict):
+    """Where the SCPs go and the knobs they are rendered with (scps/ renders, vending.guardrails reconciles)."""
+
+    policy_name_prefix: str = Field("vend-", pattern=r"^[a-z][a-z0-9-]{1,20}$")
+    # The bootstrap names state buckets tfstate-{account_id}-{region}; the SCP protects the prefix.
+    state_bucket_prefix: str = Field("tfstate-", pattern=r"^[a-z0-9][a-z0-9.-]{1,40}$")
+    global_service_exemptions: tuple[str, ...] = DEFAULT_GLOBAL_SERVICE_EXEMPTIONS
+    # Non-accelerated SageMaker families: listed so that a request mixing CPU and allowed accelerator instance types
+    # (a multi-variant endpoint config) is not denied by the ForAnyValue:StringNotLike test. Must not overlap
+    # accelerated_families.sagemaker (checked below).
+    sagemaker_general_purpose_instance_types: tuple[str, ...] = (
+        "ml.t2.*", "ml.t3.*", "ml.m*", "ml.c*", "ml.r*", "ml.x*",
+    )
+    # Statement groups attached to each OU (inherited by everything below it). The GPU tier policy goes on accounts.
+    ou_guardrails: dict[str, tuple[GuardrailGroup, ...]] = Field(
+        default_factory=lambda: {"Workloads": ("baseline", "region-allow-list", "cost-tags")}
+    )
+    # OUs where the AWS-managed FullAWSAccess must NOT be attached (allow-list strategy: only `quarantine` allows).
+    deny_full_aws_access: tuple[str, ...] = ()
+    # Accounts directly in these OUs are platform or parked accounts: no team tags, no GPU tier policy.
+    non_team_ous: tuple[str, ...] = ("Platform", "Suspended")
+    # Account tag that names the GPU tier (set by TagAccount next to organization.mandatory_tags).
+    gpu_tier_tag: str = "gpu-tier"
+    audit_concurrency: int = Field(8, ge=1, le=32)
+
+
 class Layout(_Strict):
     organization: OrganizationSettings
     ous: tuple[OuSpec, ...]
@@ -108,6 +152,7 @@ class Layout(_Strict):
     gpu_tiers: dict[str, GpuTier]
     accelerated_families: AcceleratedFamilies
     teams: tuple[TeamSpec, ...] = ()
+    guardrails: GuardrailSettings = GuardrailSettings()
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Layout:
@@ -125,10 +170,37 @@ class Layout(_Strict):
             outside = set(team.regions) - set(self.organization.allowed_regions)
             if outside:
                 raise ValueError(f"teams.{team.slug}.regions: {sorted(outside)} not in the allow-list")
+        self._guardrails_resolve(paths)
         return self
+
+    def _guardrails_resolve(self, paths: set[str]) -> None:
+        g = self.guardrails
+        for where, listed in (("ou_guardrails", list(g.ou_guardrails)), ("deny_full_aws_access", g.deny_full_aws_access),
+                              ("non_team_ous", g.non_team_ous)):
+            unknown = sorted(set(listed) - paths)
+            if unknown:
+                raise ValueError(f"guardrails.{where}: OUs {unknown} are not declared in ous")
+        for path in g.deny_full_aws_access:
+            if "quarantine" not in g.ou_guardrails.get(path, ()):
+                raise ValueError(f"guardrails.deny_full_aws_access: {path!r} would allow nothing without 'quarantine'")
+        families = self.accelerated_families.sagemaker
+        for pattern in g.sagemaker_general_purpose_instance_types:
+            clash = [f for f in families if fnmatchcase(pattern.rstrip("*"), f) or fnmatchcase(f.rstrip("*"), pattern)]
+            if clash:
+                raise ValueError(f"guardrails.sagemaker_general_purpose_instance_types: {pattern!r} overlaps {clash}")
+        for name, tier in self.gpu_tiers.items():
+            for kind, allowed, fams in (("ec2_instance_types", tier.ec2_instance_types, self.accelerated_families.ec2),
+                                        ("sagemaker_instance_types", tier.sagemaker_instance_types, families)):
+                stray = [t for t in allowed if not any(fnmatchcase(t.rstrip("*"), f) for f in fams)]
+                if stray:
+                    raise ValueError(f"gpu_tiers.{name}.{kind}: {stray} are not in an accelerated family")
 
     def team(self, slug: str) -> TeamSpec | None:
         return next((t for t in self.teams if t.slug == slug), None)
+
+    def tag_keys(self) -> tuple[str, ...]:
+        """Account tags the guardrails read: the mandatory cost tags plus the GPU tier."""
+        return (*self.organization.mandatory_tags, self.guardrails.gpu_tier_tag)
 
     def ou_for_stage(self, stage: str) -> str:
         return self.stage_ous[stage]  # type: ignore[index]

@@ -4,6 +4,10 @@
 class VendingError(Exception):
     """Base of every error this service raises on purpose."""
 
+    def __init__(self, message: str, *, details: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.details = details or []
+
 
 class RetryableError(VendingError):
     """A condition that clears with time: the state machine retries it with backoff."""
@@ -24,6 +28,10 @@ class OrganizationsThrottled(RetryableError):
 
 class PipelineInProgress(RetryableError):
     """A Terraform pipeline run has not finished yet."""
+
+
+class ConcurrentUpdate(RetryableError):
+    """The request record changed under a step several times in a row."""
 
 
 class AccessRoleNotReady(RetryableError):

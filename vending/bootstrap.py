@@ -1,0 +1,208 @@
+"""Bootstrap inside a new account, through its access role: the Terraform state bucket and the CI role.
+
+Everything is create-or-converge, so the step is safe to retry and to resume.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
+from pydantic import BaseModel
+
+from vending.aws.errors import error_code
+from vending.exceptions import BootstrapFailed
+
+logger = Logger(child=True)
+
+GITHUB_OIDC_URL = "https://token.actions.githubusercontent.com"
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+# GitHub's OIDC certificates are trusted by IAM's own CA store; the thumbprint is kept for older API versions.
+# https://github.blog/changelog/2023-06-27-github-actions-update-on-oidc-integration-with-aws/
+GITHUB_THUMBPRINT = "6938fd4d98bab03faadb97b34396831e3780aea1"
+CI_ROLE_NAME = "TeamCIRole"  # deliberately NOT a platform role: the guardrails apply to it
+BOUNDARY_NAME = "VendingCIBoundary"
+STATE_KEY_ALIAS = "alias/terraform-state"
+
+
+class BootstrapResult(BaseModel):
+    state_bucket: str
+    state_bucket_region: str
+    kms_key_arn: str
+    oidc_provider_arn: str
+    ci_role_arn: str
+    permissions_boundary_arn: str
+
+
+def state_bucket_name(account_id: str, region: str) -> str:
+    return f"tfstate-{account_id}-{region}"
+
+
+def bootstrap_account(
+    session: boto3.Session, *, account_id: str, region: str, repository: str, stage: str, team: str
+) -> BootstrapResult:
+    try:
+        key_arn = ensure_state_key(session.client("kms", region_name=region), account_id=account_id, team=team)
+        bucket = ensure_state_bucket(session.client("s3", region_name=region), account_id=account_id,
+                                     region=region, kms_key_arn=key_arn)
+        iam = session.client("iam")
+        provider_arn = ensure_github_oidc_provider(iam, account_id=account_id)
+        boundary_arn = ensure_permissions_boundary(iam, account_id=account_id, state_bucket=bucket)
+        role_arn = ensure_ci_role(iam, provider_arn=provider_arn, boundary_arn=boundary_arn,
+                                  repository=repository, stage=stage)
+    except ClientError as e:
+        raise BootstrapFailed(f"bootstrap of {account_id}: {error_code(e)}: {e}") from e
+    return BootstrapResult(state_bucket=bucket, state_bucket_region=region, kms_key_arn=key_arn,
+                           oidc_provider_arn=provider_arn, ci_role_arn=role_arn, permissions_boundary_arn=boundary_arn)
+
+
+def ensure_state_key(kms: Any, *, account_id: str, team: str) -> str:
+    try:
+        return str(kms.describe_key(KeyId=STATE_KEY_ALIAS)["KeyMetadata"]["Arn"])
+    except ClientError as e:
+        if error_code(e) != "NotFoundException":
+            raise
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Sid": "AccountAdministers", "Effect": "Allow",
+                       "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"}, "Action": "kms:*", "Resource": "*"}],
+    }
+    key = kms.create_key(Description=f"Terraform state of {team}", KeyUsage="ENCRYPT_DECRYPT",
+                         Policy=json.dumps(policy), Tags=[{"TagKey": "team", "TagValue": team}])["KeyMetadata"]
+    kms.enable_key_rotation(KeyId=key["KeyId"])
+    kms.create_alias(AliasName=STATE_KEY_ALIAS, TargetKeyId=key["KeyId"])
+    logger.info("state key created", extra={"key": key["Arn"]})
+    return str(key["Arn"])
+
+
+def tls_only_policy(bucket: str) -> dict[str, Any]:
+    arn = f"arn:aws:s3:::{bucket}"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+            "Resource": [arn, f"{arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }],
+    }
+
+
+def ensure_state_bucket(s3: Any, *, account_id: str, region: str, kms_key_arn: str) -> str:
+    bucket = state_bucket_name(account_id, region)
+    try:
+        args: dict[str, Any] = {"Bucket": bucket, "ObjectOwnership": "BucketOwnerEnforced"}
+        if region != "us-east-1":
+            args["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        s3.create_bucket(**args)
+        logger.info("state bucket created", extra={"bucket": bucket})
+    except ClientError as e:
+        if error_code(e) != "BucketAlreadyOwnedByYou":
+            raise
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [{
+        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": kms_key_arn},
+        "BucketKeyEnabled": True}]})
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(tls_only_policy(bucket)))
+    return bucket
+
+
+def ensure_github_oidc_provider(iam: Any, *, account_id: str) -> str:
+    arn = f"arn:aws:iam::{account_id}:oidc-provider/{GITHUB_OIDC_HOST}"
+    existing = {p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]}
+    if arn in existing:
+        return arn
+    created = iam.create_open_id_connect_provider(
+        Url=GITHUB_OIDC_URL, ClientIDList=["sts.amazonaws.com"], ThumbprintList=[GITHUB_THUMBPRINT])
+    return str(created["OpenIDConnectProviderArn"])
+
+
+def ci_trust_policy(provider_arn: str, repository: str, stage: str) -> dict[str, Any]:
+    """Only GitHub Actions jobs of this repository running in this stage's environment may assume the role."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow", "Principal": {"Federated": provider_arn}, "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {"StringEquals": {
+                f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com",
+                f"{GITHUB_OIDC_HOST}:sub": f"repo:{repository}:environment:{stage}",
+            }},
+        }],
+    }
+
+
+def boundary_policy(account_id: str, state_bucket: str) -> dict[str, Any]:
+    """The most the CI role (and any role it creates) can ever do: no users or keys, no org changes,
+    no tampering with the state bucket or with the boundary itself."""
+    boundary_arn = f"arn:aws:iam::{account_id}:policy/{BOUNDARY_NAME}"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "AllowWorkloads", "Effect": "Allow", "Action": "*", "Resource": "*"},
+            {"Sid": "NoLongLivedCredentials", "Effect": "Deny",
+             "Action": ["iam:CreateUser", "iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:UpdateAccessKey"],
+             "Resource": "*"},
+            {"Sid": "NoOrganizationsOrAccount", "Effect": "Deny", "Action": ["organizations:*", "account:*"],
+             "Resource": "*"},
+            {"Sid": "ProtectStateBucket", "Effect": "Deny",
+             "Action": ["s3:DeleteBucket", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutBucketVersioning",
+                        "s3:PutEncryptionConfiguration", "s3:PutBucketPublicAccessBlock"],
+             "Resource": f"arn:aws:s3:::{state_bucket}"},
+            {"Sid": "ProtectBoundary", "Effect": "Deny",
+             "Action": ["iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion",
+                        "iam:SetDefaultPolicyVersion"], "Resource": boundary_arn},
+            {"Sid": "NewRolesCarryTheBoundary", "Effect": "Deny",
+             "Action": ["iam:CreateRole", "iam:PutRolePermissionsBoundary"], "Resource": "*",
+             "Condition": {"StringNotEquals": {"iam:PermissionsBoundary": boundary_arn}}},
+            {"Sid": "NoBoundaryRemoval", "Effect": "Deny", "Action": "iam:DeleteRolePermissionsBoundary",
+             "Resource": "*"},
+        ],
+    }
+
+
+def ensure_permissions_boundary(iam: Any, *, account_id: str, state_bucket: str) -> str:
+    arn = f"arn:aws:iam::{account_id}:policy/{BOUNDARY_NAME}"
+    document = json.dumps(boundary_policy(account_id, state_bucket))
+    try:
+        iam.get_policy(PolicyArn=arn)
+        versions = iam.list_policy_versions(PolicyArn=arn)["Versions"]
+        for old in [v for v in versions if not v["IsDefaultVersion"]][:-3]:
+            iam.delete_policy_version(PolicyArn=arn, VersionId=old["VersionId"])  # stay under the 5-version cap
+        iam.create_policy_version(PolicyArn=arn, PolicyDocument=document, SetAsDefault=True)
+    except ClientError as e:
+        if error_code(e) != "NoSuchEntity":
+            raise
+        iam.create_policy(PolicyName=BOUNDARY_NAME, PolicyDocument=document,
+                          Description="Permissions boundary for the vended CI role and the roles it creates")
+    return arn
+
+
+def ensure_ci_role(iam: Any, *, provider_arn: str, boundary_arn: str, repository: str, stage: str) -> str:
+    trust = json.dumps(ci_trust_policy(provider_arn, repository, stage))
+    try:
+        role = iam.get_role(RoleName=CI_ROLE_NAME)["Role"]
+        iam.update_assume_role_policy(RoleName=CI_ROLE_NAME, PolicyDocument=trust)
+        iam.put_role_permissions_boundary(RoleName=CI_ROLE_NAME, PermissionsBoundary=boundary_arn)
+    except ClientError as e:
+        if error_code(e) != "NoSuchEntity":
+            raise
+        role = iam.create_role(RoleName=CI_ROLE_NAME, AssumeRolePolicyDocument=trust, PermissionsBoundary=boundary_arn,
+                               MaxSessionDuration=3600, Description=f"GitHub Actions CI for {repository} ({stage})")["Role"]
+    # PowerUserAccess covers the workloads; IAM changes are limited to roles that carry the boundary.
+    iam.attach_role_policy(RoleName=CI_ROLE_NAME, PolicyArn="arn:aws:iam::aws:policy/PowerUserAccess")
+    iam.put_role_policy(RoleName=CI_ROLE_NAME, PolicyName="ManageBoundedRoles", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": [
+            "iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:TagRole", "iam:UntagRole", "iam:PassRole",
+            "iam:AttachRolePolicy", "iam:DetachRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
+            "iam:GetRolePolicy", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:UpdateAssumeRolePolicy",
+            "iam:CreateServiceLinkedRole", "iam:CreateOpenIDConnectProvider", "iam:GetOpenIDConnectProvider",
+            "iam:DeleteOpenIDConnectProvider", "iam:TagOpenIDConnectProvider", "iam:ListInstanceProfilesForRole",
+            "iam:CreatePolicy", "iam:DeletePolicy", "iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyVersions",
+            "iam:CreatePolicyVersion", "iam:DeletePolicyVersion", "iam:TagPolicy"],
+            "Resource": "*"}],
+    }))
+    return str(role["Arn"])

@@ -1,0 +1,13 @@
+"""The vending REST API (API Gateway REST, IAM auth). Thin routes over vending.api_routes."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from vending.api_routes import app
+from vending.handlers.common import logger
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

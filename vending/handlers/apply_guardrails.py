@@ -1,0 +1,22 @@
+"""ApplyGuardrails: reconcile the SCPs that govern the account (its OU's and its GPU tier's)."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from scps.reconcile import apply_account_guardrails
+from vending.handlers.common import Context, begin_step, logger
+from vending.lifecycle import Status
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    state = begin_step(event, "ApplyGuardrails")
+    ctx = Context()
+    ctx.store.update(state.request.request_id, status=Status.GUARDRAILS, step="ApplyGuardrails")
+    result = apply_account_guardrails(ctx.client("organizations"), ctx.layout, account_id=state.account_id(),
+                                      team=state.request.team, stage=state.request.stage,
+                                      gpu_tier=state.request.gpu_tier)
+    ctx.store.update(state.request.request_id, step="ApplyGuardrails", scps=list(result.policies))
+    logger.info("guardrails in place", extra={"scps": list(result.policies)})
+    return result.to_dict()

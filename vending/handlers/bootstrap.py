@@ -1,0 +1,25 @@
+"""Bootstrap: state bucket and CI role inside the new account, through its access role."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from vending.aws.sessions import access_role_arn, assume_role_session
+from vending.bootstrap import bootstrap_account
+from vending.handlers.common import Context, begin_step, logger
+from vending.lifecycle import Status
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    state = begin_step(event, "Bootstrap")
+    ctx, request, account_id = Context(), state.request, state.account_id()
+    ctx.store.update(request.request_id, status=Status.BOOTSTRAPPING, step="Bootstrap")
+    role = access_role_arn(account_id, ctx.layout.organization.access_role_name)
+    member = assume_role_session(ctx.client("sts"), role, f"vending-bootstrap-{request.team}", request.home_region)
+    result = bootstrap_account(member, account_id=account_id, region=request.home_region,
+                               repository=request.repository, stage=request.stage, team=request.team)
+    ctx.store.update(request.request_id, step="Bootstrap", state_bucket=result.state_bucket,
+                     ci_role_arn=result.ci_role_arn)
+    logger.info("account bootstrapped", extra={"bucket": result.state_bucket, "ci_role": result.ci_role_arn})
+    return result.model_dump()

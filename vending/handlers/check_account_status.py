@@ -1,0 +1,19 @@
+"""CheckAccountStatus: one poll; the Wait state and the cap live in the state machine."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from vending.accounts import check_account_creation
+from vending.handlers.common import Context, begin_step, logger
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    state = begin_step(event, "CheckAccountStatus")
+    if state.account is None:
+        raise ValueError("CheckAccountStatus needs $.account from CreateAccount")
+    ctx = Context()
+    progress = check_account_creation(ctx.client("organizations"), ctx.store, state.request, state.account,
+                                      max_polls=state.settings.account_poll_max)
+    return progress.model_dump()

@@ -1,0 +1,20 @@
+"""CheckPipelines: one poll of the runs; the Wait state and the cap live in the state machine."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from vending.handlers.common import Context, begin_step, logger
+from vending.pipelines import RunStore, check_pipelines
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    state = begin_step(event, "CheckPipelines")
+    ctx = Context()
+    polls = int((state.pipelines or {}).get("polls", 0))
+    result = check_pipelines(RunStore(ctx.client("dynamodb"), ctx.settings.pipeline_runs_table), state.request,
+                             polls=polls, max_polls=state.settings.pipeline_poll_max)
+    if result["done"]:
+        ctx.store.update(state.request.request_id, step="CheckPipelines", pipelines=result["runs"])
+    return result

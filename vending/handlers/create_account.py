@@ -1,0 +1,18 @@
+"""CreateAccount: start the creation (or adopt the account that owns the e-mail)."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from vending.accounts import start_account_creation
+from vending.handlers.common import Context, begin_step, logger, metrics
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    state = begin_step(event, "CreateAccount")
+    ctx = Context()
+    progress = start_account_creation(ctx.client("organizations"), ctx.store, state.request, ctx.layout)
+    metrics.add_metric(name="AccountsAdopted" if progress.adopted else "AccountCreationsStarted", unit="Count", value=1)
+    return progress.model_dump()

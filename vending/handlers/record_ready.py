@@ -1,0 +1,18 @@
+"""RecordReady: the request is done."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from vending.handlers.common import Context, begin_step, logger, metrics
+from vending.lifecycle import Status
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    state = begin_step(event, "RecordReady")
+    record = Context().store.update(state.request.request_id, status=Status.READY, step="RecordReady")
+    metrics.add_metric(name="AccountsReady", unit="Count", value=1)
+    logger.info("request ready", extra={"account_id": record.account_id})
+    return {"status": record.status.value, "account_id": record.account_id}

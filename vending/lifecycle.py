@@ -1,0 +1,165 @@
+"""The request lifecycle, stored in DynamoDB: PENDING -> ... -> READY, or FAILED with the step and reason.
+
+Every write is conditional, so a retried step or a racing duplicate can never move a request backwards
+or give one team and stage two owners.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, Field
+
+from vending.aws.errors import error_code
+from vending.exceptions import ConcurrentUpdate, RequestNotFound, ReservationConflict
+from vending.request import VendingRequest
+
+
+class Status(StrEnum):
+    PENDING = "PENDING"
+    CREATING = "CREATING"
+    PLACING = "PLACING"
+    GUARDRAILS = "GUARDRAILS"
+    BOOTSTRAPPING = "BOOTSTRAPPING"
+    PIPELINES = "PIPELINES"
+    READY = "READY"
+    FAILED = "FAILED"
+
+
+IN_FLIGHT = frozenset(Status) - {Status.READY, Status.FAILED}
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class Transition(BaseModel):
+    status: Status
+    step: str
+    at: str
+
+
+class RequestRecord(BaseModel):
+    request_id: str
+    team: str
+    stage: str
+    status: Status
+    request: dict[str, Any]
+    execution_name: str = ""
+    attempts: int = 1
+    step: str = ""
+    account_id: str | None = None
+    account_email: str | None = None
+    create_account_request_id: str | None = None
+    adopted: bool = False
+    ou_path: str | None = None
+    ou_id: str | None = None
+    scps: list[str] = Field(default_factory=list)
+    state_bucket: str | None = None
+    ci_role_arn: str | None = None
+    pipelines: dict[str, Any] = Field(default_factory=dict)
+    failed_step: str | None = None
+    failure_reason: str | None = None
+    history: list[Transition] = Field(default_factory=list)
+    created_at: str = ""
+    updated_at: str = ""
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> RequestRecord:
+        return cls.model_validate(json.loads(item["record"]["S"]))
+
+
+class RequestStore:
+    """The requests table. Items: request_id (key), status (for conditions) and the record as JSON."""
+
+    def __init__(self, dynamodb: Any, table: str) -> None:
+        self._ddb = dynamodb
+        self._table = table
+
+    def get(self, request_id: str) -> RequestRecord | None:
+        item = self._ddb.get_item(TableName=self._table, Key={"request_id": {"S": request_id}}, ConsistentRead=True)
+        return RequestRecord.from_item(item["Item"]) if "Item" in item else None
+
+    def require(self, request_id: str) -> RequestRecord:
+        record = self.get(request_id)
+        if record is None:
+            raise RequestNotFound(f"no vending request {request_id!r}")
+        return record
+
+    def list(self, *, team: str | None = None, status: str | None = None) -> list[RequestRecord]:
+        records = []
+        for page in self._ddb.get_paginator("scan").paginate(TableName=self._table):
+            records.extend(RequestRecord.from_item(i) for i in page["Items"])
+        return sorted(
+            (r for r in records if (team is None or r.team == team) and (status is None or r.status == status)),
+            key=lambda r: r.request_id,
+        )
+
+    def reserve(self, request: VendingRequest, execution: str) -> RequestRecord:
+        """Claim team+stage for this execution. READY is returned as is; FAILED is resumed in place."""
+        record = RequestRecord(
+            request_id=request.request_id, team=request.team, stage=request.stage, status=Status.PENDING,
+            request=request.model_dump(mode="json"), execution_name=execution, step="Reserve",
+            history=[Transition(status=Status.PENDING, step="Reserve", at=now())], created_at=now(), updated_at=now(),
+        )
+        try:
+            self._put(record, condition="attribute_not_exists(request_id)")
+            return record
+        except ClientError as e:
+            if error_code(e) != "ConditionalCheckFailedException":
+                raise
+        existing = self.require(request.request_id)
+        if existing.status == Status.READY or existing.execution_name == execution:
+            return existing  # already done, or this very execution retrying its Reserve step
+        if existing.status in IN_FLIGHT:
+            raise ReservationConflict(
+                f"{request.request_id} is {existing.status} under execution {existing.execution_name}"
+            )
+        # FAILED: resume. Keep what earlier attempts achieved (account id, bucket...) so steps can skip.
+        resumed = existing.model_copy(update={
+            "status": Status.PENDING, "execution_name": execution, "attempts": existing.attempts + 1,
+            "request": request.model_dump(mode="json"), "failed_step": None, "failure_reason": None,
+            "step": "Reserve", "updated_at": now(),
+            "history": [*existing.history, Transition(status=Status.PENDING, step="Reserve", at=now())],
+        })
+        self._put(resumed, condition="#s = :failed", values={":failed": {"S": Status.FAILED.value}})
+        return resumed
+
+    def update(self, request_id: str, *, status: Status | None = None, step: str, **fields: Any) -> RequestRecord:
+        """Record progress of a step (optimistic concurrency on updated_at; a lost race re-reads and retries)."""
+        for _ in range(5):
+            record = self.require(request_id)
+            changes: dict[str, Any] = {"step": step, "updated_at": now(), **fields}
+            if status is not None and status != record.status:
+                changes["status"] = status
+                changes["history"] = [*record.history, Transition(status=status, step=step, at=now())]
+            updated = record.model_copy(update=changes)
+            try:
+                self._put(updated, condition="updated_at = :seen", values={":seen": {"S": record.updated_at}})
+                return RequestRecord.model_validate(updated.model_dump())
+            except ClientError as e:
+                if error_code(e) != "ConditionalCheckFailedException":
+                    raise
+        raise ConcurrentUpdate(f"{request_id}: record kept changing under step {step}")
+
+    def _put(self, record: RequestRecord, *, condition: str, values: dict[str, Any] | None = None) -> None:
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "Item": {
+                "request_id": {"S": record.request_id},
+                "status": {"S": record.status.value},
+                "team": {"S": record.team},
+                "updated_at": {"S": record.updated_at},
+                "record": {"S": record.model_dump_json()},
+            },
+            "ConditionExpression": condition,
+        }
+        if "#s" in condition:
+            kwargs["ExpressionAttributeNames"] = {"#s": "status"}
+        if values:
+            kwargs["ExpressionAttributeValues"] = values
+        self._ddb.put_item(**kwargs)

@@ -1,0 +1,342 @@
+"""One Terraform pipeline for one stack: fmt → init → validate → plan → policy → approval → apply.
+
+Used by the vending state machine's StartPipelines step (CodeBuild in AWS, worker threads beside the emulator) and by
+`vend pipeline run`. Stage failures come back as a PipelineResult (never an exception) so the caller can record the
+failed stage; a missing Terraform CLI or provider mirror raises TerraformUnavailable before any stage runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from landing_zone.config import cached_layout
+from vending.pipeline.approvals import ApprovalStore, FileApprovalStore
+from vending.pipeline.policy import PolicyContext, evaluate_plan
+from vending.pipeline.terraform import OUTPUT_TAIL_CHARS, CommandResult, TerraformWorkspace
+from vending.settings import REPO_ROOT, Settings
+
+STAGES: tuple[str, ...] = ("fmt", "init", "validate", "plan", "policy", "approval", "apply")
+ENDPOINT_ENV_KEYS = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3")
+CHECKOV_CONFIG = REPO_ROOT / "policies" / "checkov.yaml"
+CHECKOV_BIN_ENV = "VEND_CHECKOV_BIN"
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    stack_dir: Path  # terraform/environments/<team>/<stage>/<stack>
+    state_bucket: str  # the vended account's state bucket
+    state_region: str
+    account_id: str  # allowed_account_ids
+    variables: Mapping[str, Any]  # team, stage, cost_center, gpu_tier, regions, account_id...
+    env: Mapping[str, str]  # credentials (temporary, from assume-role) + endpoint env for terraform
+    gate: Literal["auto", "manual"] = "auto"
+    stages: tuple[str, ...] = STAGES
+
+
+@dataclass
+class StageResult:
+    name: str
+    ok: bool
+    seconds: float
+    summary: str
+    output_tail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class PipelineResult:
+    stack: str
+    ok: bool
+    stages: list[StageResult]
+    failed_stage: str | None
+    message: str
+    plan_summary: dict[str, Any]
+    status: Literal["succeeded", "failed", "awaiting_approval"] = "succeeded"
+    state_key: str = ""
+    plan_digest: str | None = None
+    policy: dict[str, Any] = field(default_factory=dict)
+    approval: dict[str, Any] | None = None
+    started_at: str = ""
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "stages": [s.to_dict() for s in self.stages]}
+
+
+def stack_key(stack_dir: Path) -> str:
+    """The stack's folder path relative to terraform/environments (`team-mlops/staging/bootstrap`)."""
+    resolved = stack_dir.resolve()
+    roots = [Settings.from_env().terraform_root / "environments", REPO_ROOT / "terraform" / "environments"]
+    for root in roots:
+        try:
+            return resolved.relative_to(root.resolve()).as_posix()
+        except ValueError:
+            continue
+    parts = resolved.parts
+    if "environments" in parts:
+        return "/".join(parts[len(parts) - parts[::-1].index("environments"):])
+    return "/".join(parts[-3:])
+
+
+def state_key(stack_dir: Path) -> str:
+    return f"{stack_key(stack_dir)}/terraform.tfstate"
+
+
+def is_emulated(env: Mapping[str, str]) -> bool:
+    return any(env.get(k) for k in ENDPOINT_ENV_KEYS)
+
+
+def _tail(text: str) -> str:
+    return text.strip()[-OUTPUT_TAIL_CHARS:]
+
+
+def _first_error(result: CommandResult) -> str:
+    for line in (result.stderr + "\n" + result.stdout).splitlines():
+        if "Error:" in line:
+            return line.strip(" │╷╵").strip()
+    return f"exit code {result.returncode}"
+
+
+def summarize_plan(plan: Mapping[str, Any]) -> dict[str, Any]:
+    counts = {"add": 0, "change": 0, "destroy": 0, "replace": 0, "no_op": 0}
+    addresses: dict[str, list[str]] = {"add": [], "change": [], "destroy": [], "replace": []}
+    for rc in plan.get("resource_changes", []) or []:
+        if rc.get("mode", "managed") != "managed":
+            continue
+        actions = set((rc.get("change") or {}).get("actions") or ())
+        kind = ("replace" if {"create", "delete"} <= actions else "add" if "create" in actions
+                else "change" if "update" in actions else "destroy" if "delete" in actions else "no_op")
+        counts[kind] += 1
+        if kind != "no_op":
+            addresses[kind].append(rc["address"])
+    return {**counts, "has_changes": any(counts[k] for k in ("add", "change", "destroy", "replace")),
+            "resources": {k: v[:200] for k, v in addresses.items() if v}}
+
+
+def plan_digest(plan: Mapping[str, Any]) -> str:
+    """A digest of what the plan would change, so an approval applies to exactly that change set."""
+    material = [
+        {"address": rc.get("address"), "actions": (rc.get("change") or {}).get("actions"),
+         "after": (rc.get("change") or {}).get("after"), "after_unknown": (rc.get("change") or {}).get("after_unknown")}
+        for rc in plan.get("resource_changes", []) or []
+    ]
+    return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _checkov_binary() -> str | None:
+    explicit = os.environ.get(CHECKOV_BIN_ENV)
+    if explicit:
+        return shutil.which(explicit)
+    beside = Path(sys.executable).with_name("checkov")
+    return str(beside) if beside.exists() else shutil.which("checkov")
+
+
+def run_checkov(ws: TerraformWorkspace) -> tuple[bool, str, str, list[dict[str, Any]]]:
+    """checkov on the plan JSON and on the stack's code (local modules included). Returns ok, summary, tail, fails."""
+    binary = _checkov_binary()
+    if binary is None:
+        return False, f"checkov is not installed (set {CHECKOV_BIN_ENV} or install checkov)", "", []
+    argv = [binary, "-f", str(ws.plan_json_file), "-d", str(ws.stack_dir),
+            "--framework", "terraform_plan", "terraform", "--repo-root-for-plan-enrichment", str(ws.stack_dir),
+            "--skip-download", "--quiet", "--compact", "-o", "json"]
+    if CHECKOV_CONFIG.exists():
+        argv += ["--config-file", str(CHECKOV_CONFIG)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TF_"))}
+    import subprocess  # local: only this stage shells out to checkov
+
+    proc = subprocess.run(argv, cwd=ws.stack_dir, env=env, capture_output=True, text=True, timeout=600, check=False)
+    try:
+        parsed = json.loads(proc.stdout) if proc.stdout.strip() else []
+    except ValueError:
+        return False, f"checkov output unreadable (exit {proc.returncode})", _tail(proc.stdout + proc.stderr), []
+    reports = parsed if isinstance(parsed, list) else [parsed]
+    failed: list[dict[str, Any]] = []
+    passed = 0
+    for report in reports:
+        results = report.get("results") or {}
+        passed += len(results.get("passed_checks") or [])
+        for check in results.get("failed_checks") or []:
+            failed.append({"check_id": check.get("check_id"), "resource": check.get("resource"),
+                           "file": check.get("file_path"), "framework": report.get("check_type"),
+                           "name": check.get("check_name")})
+    lines = [f"{f['check_id']} {f['resource']} ({f['framework']}): {f['name']}" for f in failed]
+    return not failed, f"checkov: {passed} passed, {len(failed)} failed", "\n".join(lines)[-OUTPUT_TAIL_CHARS:], failed
+
+
+class _Run:
+    """The mutable state of one pipeline run (kept off the public dataclasses)."""
+
+    def __init__(self, spec: PipelineSpec, approvals: ApprovalStore | None) -> None:
+        self.spec = spec
+        self.approvals = approvals
+        self.stack = stack_key(spec.stack_dir)
+        self.variables = self._variables()
+        env = dict(spec.env)
+        env.setdefault("AWS_REGION", spec.state_region)
+        if is_emulated(env):
+            # The provider needs path-style S3 to reach an emulator on 127.0.0.1; real AWS keeps the default.
+            env.setdefault("TF_VAR_s3_use_path_style", "true")
+        self.ws = TerraformWorkspace(stack_dir=spec.stack_dir.resolve(), extra_env=env)
+        self.plan: dict[str, Any] = {}
+        self.result = PipelineResult(stack=self.stack, ok=False, stages=[], failed_stage=None, message="",
+                                     plan_summary={}, state_key=state_key(spec.stack_dir),
+                                     started_at=datetime.now(UTC).isoformat(timespec="seconds"))
+
+    def _variables(self) -> dict[str, Any]:
+        parts = self.stack.split("/")
+        derived: dict[str, Any] = {"account_id": self.spec.account_id}
+        if len(parts) == 3:
+            derived.update(team=parts[0], stage=parts[1])
+        merged = {**derived, **dict(self.spec.variables)}
+        for name in ("team", "stage"):
+            if name in derived and merged[name] != derived[name]:
+                raise ValueError(f"variable {name}={merged[name]!r} contradicts the stack path {self.stack}")
+        if str(merged["account_id"]) != str(self.spec.account_id):
+            raise ValueError("variable account_id differs from the spec's account_id")
+        return merged
+
+    @property
+    def stage_name(self) -> str:
+        return str(self.variables.get("stage", ""))
+
+    # Each stage returns (ok, summary, output_tail).
+    def fmt(self) -> tuple[bool, str, str]:
+        r = self.ws.run("fmt", "-check", "-diff", "-no-color")
+        return r.ok, "formatted" if r.ok else "terraform fmt -check found unformatted files", r.tail
+
+    def init(self) -> tuple[bool, str, str]:
+        cfg = [f"-backend-config=bucket={self.spec.state_bucket}", f"-backend-config=key={self.result.state_key}",
+               f"-backend-config=region={self.spec.state_region}"]
+        if is_emulated(self.spec.env):
+            cfg += ["-backend-config=use_path_style=true", "-backend-config=skip_credentials_validation=true",
+                    "-backend-config=skip_requesting_account_id=true", "-backend-config=skip_metadata_api_check=true"]
+        # -lockfile=readonly: the committed .terraform.lock.hcl is the truth; a run never rewrites the stack dir.
+        r = self.ws.run("init", "-input=false", "-no-color", "-lockfile=readonly", *cfg)
+        where = f"s3://{self.spec.state_bucket}/{self.result.state_key}"
+        return r.ok, f"backend {where}" if r.ok else f"init failed: {_first_error(r)}", r.tail
+
+    def validate(self) -> tuple[bool, str, str]:
+        r = self.ws.run("validate", "-no-color")
+        return r.ok, "valid" if r.ok else f"invalid: {_first_error(r)}", r.tail
+
+    def plan_stage(self) -> tuple[bool, str, str]:
+        var_file = self.ws.run_dir / "pipeline.auto.tfvars.json"
+        var_file.write_text(json.dumps(self.variables, indent=2, default=str), encoding="utf-8")
+        r = self.ws.run("plan", "-input=false", "-no-color", "-lock-timeout=60s", f"-out={self.ws.plan_file}",
+                        f"-var-file={var_file}")
+        if not r.ok:
+            return False, f"plan failed: {_first_error(r)}", r.tail
+        shown = self.ws.run("show", "-json", "-no-color", str(self.ws.plan_file))
+        if not shown.ok:
+            return False, f"show -json failed: {_first_error(shown)}", shown.tail
+        self.ws.plan_json_file.write_text(shown.stdout, encoding="utf-8")
+        self.plan = json.loads(shown.stdout)
+        self.result.plan_summary = summarize_plan(self.plan)
+        self.result.plan_digest = plan_digest(self.plan)
+        s = self.result.plan_summary
+        summary = f"{s['add']} to add, {s['change']} to change, {s['destroy']} to destroy, {s['replace']} to replace"
+        return True, summary, _tail(r.stdout)
+
+    def policy(self) -> tuple[bool, str, str]:
+        if not self.plan:
+            return False, "no plan to check (the plan stage did not run)", ""
+        ctx = PolicyContext.from_layout(cached_layout(), str(self.variables.get("gpu_tier", "none")))
+        report = evaluate_plan(self.plan, ctx)
+        ck_ok, ck_summary, ck_tail, ck_failed = run_checkov(self.ws)
+        self.result.policy = {**report.to_dict(), "checkov": {"ok": ck_ok, "summary": ck_summary,
+                                                               "failed": ck_failed}}
+        lines = [str(v) for v in report.violations]
+        if not report.ok:
+            return False, f"policy violation: {lines[0]}" + (f" (+{len(lines) - 1} more)" if len(lines) > 1 else ""), \
+                "\n".join(lines + ([ck_tail] if ck_tail else []))
+        if not ck_ok:
+            first = ck_failed[0] if ck_failed else None
+            detail = f"{first['check_id']} on {first['resource']}" if first else ck_summary
+            return False, f"checkov: {detail} ({ck_summary})", ck_tail
+        return True, f"{len(report.rules)} rules on {report.resources_checked} resources passed; {ck_summary}", ""
+
+    def approval(self) -> tuple[bool, str, str]:
+        digest = self.result.plan_digest
+        if digest is None:
+            return False, "no plan to approve (the plan stage did not run)", ""
+        if not self.result.plan_summary.get("has_changes", False):
+            self.result.approval = {"mode": "not-needed"}
+            return True, "no changes: nothing to approve", ""
+        if self.spec.gate == "auto" and self.stage_name != "production":
+            self.result.approval = {"mode": "automatic", "plan_digest": digest}
+            return True, f"automatic ({self.stage_name}, gate auto)", ""
+        store = self.approvals or FileApprovalStore()
+        found = store.get(self.stack, digest)
+        if found and found.status == "approved":
+            self.result.approval = {"mode": "manual", **found.to_dict()}
+            return True, f"approved by {found.approved_by} at {found.approved_at}", ""
+        pending = found or store.request(self.stack, digest, json.dumps(self.result.plan_summary, default=str)[:2000])
+        self.result.approval = {"mode": "manual", **pending.to_dict()}
+        self.result.status = "awaiting_approval"
+        return False, (f"awaiting approval of plan {digest}: run `vend pipeline approve {self.stack} --by <who>` "
+                       "and run the pipeline again"), ""
+
+    def apply(self) -> tuple[bool, str, str]:
+        if not self.ws.plan_file.exists():
+            return False, "no saved plan to apply (the plan stage did not run)", ""
+        r = self.ws.run("apply", "-input=false", "-no-color", "-lock-timeout=60s", "-auto-approve",
+                        str(self.ws.plan_file))
+        if not r.ok:
+            return False, f"apply failed: {_first_error(r)}", r.tail
+        summary = next((ln.strip() for ln in r.stdout.splitlines() if ln.startswith("Apply complete!")), "applied")
+        return True, summary, _tail(r.stdout)
+
+
+def run_pipeline(spec: PipelineSpec, *, on_stage: Callable[[StageResult], None] | None = None,
+                 approvals: ApprovalStore | None = None) -> PipelineResult:
+    """Run the requested stages in order; stop at the first that fails. Each stage is timed."""
+    unknown = [s for s in spec.stages if s not in STAGES]
+    if unknown:
+        raise ValueError(f"unknown pipeline stages {unknown}; known: {list(STAGES)}")
+    if not spec.stack_dir.is_dir():
+        raise ValueError(f"stack directory {spec.stack_dir} does not exist")
+    started = time.monotonic()
+    run = _Run(spec, approvals)  # raises TerraformUnavailable before any stage
+    handlers: dict[str, Callable[[], tuple[bool, str, str]]] = {
+        "fmt": run.fmt, "init": run.init, "validate": run.validate, "plan": run.plan_stage,
+        "policy": run.policy, "approval": run.approval, "apply": run.apply,
+    }
+    result = run.result
+    try:
+        for name in (s for s in STAGES if s in spec.stages):
+            t0 = time.monotonic()
+            try:
+                ok, summary, tail = handlers[name]()
+            except (OSError, ValueError) as e:
+                ok, summary, tail = False, f"{type(e).__name__}: {e}", ""
+            stage = StageResult(name=name, ok=ok, seconds=round(time.monotonic() - t0, 3), summary=summary,
+                                output_tail=tail)
+            result.stages.append(stage)
+            if on_stage is not None:
+                on_stage(stage)
+            if not ok:
+                result.failed_stage = name
+                result.message = f"{result.stack}: {name}: {summary}"
+                if result.status != "awaiting_approval":
+                    result.status = "failed"
+                break
+        else:
+            result.ok = True
+            result.status = "succeeded"
+            result.message = f"{result.stack}: " + ", ".join(f"{s.name} ok" for s in result.stages)
+    finally:
+        result.seconds = round(time.monotonic() - started, 3)
+        run.ws.cleanup()
+    return result

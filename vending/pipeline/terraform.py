@@ -1,0 +1,176 @@
+"""The Terraform CLI as a child process: where the provider comes from, and one isolated run directory per stack.
+
+The provider mirror is a setting, never a path in code:
+
+1. ``VEND_TF_PROVIDER_MIRROR`` names a directory in the *unpacked* mirror layout
+   (``<dir>/registry.terraform.io/hashicorp/aws/<version>/<os>_<arch>/``). The runner then writes its own CLI
+   configuration (``provider_installation { filesystem_mirror { ... } }`` with no ``direct`` block, so nothing is
+   ever fetched from a registry) and hands it to Terraform through ``TF_CLI_CONFIG_FILE``.
+2. Otherwise an existing file named by ``TF_CLI_CONFIG_FILE`` is honoured as it is.
+3. Otherwise :class:`~vending.exceptions.TerraformUnavailable` names the variable to set.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vending.exceptions import TerraformUnavailable
+
+MIRROR_ENV = "VEND_TF_PROVIDER_MIRROR"
+PLUGIN_CACHE_ENV = "VEND_TF_PLUGIN_CACHE_DIR"
+TERRAFORM_BIN_ENV = "VEND_TERRAFORM_BIN"
+DEFAULT_PLUGIN_CACHE = Path("~/.cache/vend/terraform-plugins")
+OUTPUT_TAIL_CHARS = 4000
+
+# Variables of the calling process that must never leak into Terraform: they would override what the runner sets
+# (an ambient TF_DATA_DIR would make two stacks share .terraform/; ambient AWS profiles would beat the assumed role).
+_SCRUBBED_PREFIXES = ("TF_", "AWS_")
+
+
+@dataclass(frozen=True)
+class CliConfig:
+    """Where Terraform's CLI configuration comes from and how it was chosen (for messages and the report)."""
+
+    path: Path
+    source: str  # "VEND_TF_PROVIDER_MIRROR" or "TF_CLI_CONFIG_FILE"
+    mirror: Path | None = None
+
+
+def render_cli_config(mirror: Path, plugin_cache: Path | None = None) -> str:
+    """A CLI configuration that installs providers only from the unpacked mirror (no `direct`: never the registry)."""
+    lines = [
+        "provider_installation {",
+        "  filesystem_mirror {",
+        f"    path    = {_hcl_string(str(mirror))}",
+        '    include = ["registry.terraform.io/*/*"]',
+        "  }",
+        "}",
+    ]
+    if plugin_cache is not None:
+        lines.append(f"plugin_cache_dir = {_hcl_string(str(plugin_cache))}")
+    return "\n".join(lines) + "\n"
+
+
+def _hcl_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def plugin_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
+    environ = os.environ if environ is None else environ
+    return Path(environ.get(PLUGIN_CACHE_ENV) or DEFAULT_PLUGIN_CACHE).expanduser()
+
+
+def resolve_cli_config(work_dir: Path, environ: Mapping[str, str] | None = None) -> CliConfig:
+    """Decide which CLI configuration Terraform gets; write our own into `work_dir` when the mirror is set."""
+    environ = os.environ if environ is None else environ
+    mirror_value = environ.get(MIRROR_ENV, "").strip()
+    if mirror_value:
+        mirror = Path(mirror_value).expanduser()
+        if not mirror.is_dir():
+            raise TerraformUnavailable(f"{MIRROR_ENV}={mirror_value!r} is not a directory (expected the unpacked "
+                                       "mirror layout: <dir>/registry.terraform.io/hashicorp/aws/<version>/<os_arch>/)")
+        if not (mirror / "registry.terraform.io").is_dir():
+            raise TerraformUnavailable(f"{MIRROR_ENV}={mirror_value!r} has no registry.terraform.io/ folder: "
+                                       "point it at the root of an unpacked provider mirror")
+        work_dir.mkdir(parents=True, exist_ok=True)
+        path = work_dir / "terraform.tfrc"
+        path.write_text(render_cli_config(mirror.resolve(), plugin_cache_dir(environ)), encoding="utf-8")
+        return CliConfig(path=path, source=MIRROR_ENV, mirror=mirror.resolve())
+    existing = environ.get("TF_CLI_CONFIG_FILE", "").strip()
+    if existing and Path(existing).expanduser().is_file():
+        return CliConfig(path=Path(existing).expanduser(), source="TF_CLI_CONFIG_FILE")
+    hint = f" (TF_CLI_CONFIG_FILE={existing!r} does not exist)" if existing else ""
+    raise TerraformUnavailable(f"no Terraform provider mirror configured: set {MIRROR_ENV} to an unpacked provider "
+                               f"mirror directory, or TF_CLI_CONFIG_FILE to an existing CLI configuration{hint}")
+
+
+def terraform_binary(environ: Mapping[str, str] | None = None) -> str:
+    environ = os.environ if environ is None else environ
+    found = shutil.which(environ.get(TERRAFORM_BIN_ENV) or "terraform")
+    if not found:
+        raise TerraformUnavailable("the Terraform CLI is not on PATH (install Terraform >= 1.10 or set "
+                                   f"{TERRAFORM_BIN_ENV} to its path)")
+    return found
+
+
+@dataclass
+class CommandResult:
+    args: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    @property
+    def tail(self) -> str:
+        combined = (self.stdout + ("\n" + self.stderr if self.stderr else "")).strip()
+        return combined[-OUTPUT_TAIL_CHARS:]
+
+
+@dataclass
+class TerraformWorkspace:
+    """One run of one stack: its own TF_DATA_DIR, CLI config, plan file and a scrubbed environment."""
+
+    stack_dir: Path
+    extra_env: Mapping[str, str]
+    run_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="vend-tf-")))
+    environ: Mapping[str, str] | None = None
+    timeout_seconds: float = 1800.0
+
+    def __post_init__(self) -> None:
+        base = os.environ if self.environ is None else self.environ
+        self.binary = terraform_binary(base)
+        self.cli_config = resolve_cli_config(self.run_dir, base)
+        cache = plugin_cache_dir(base)
+        cache.mkdir(parents=True, exist_ok=True)
+        env = {k: v for k, v in base.items() if not k.startswith(_SCRUBBED_PREFIXES)}
+        env.update(self.extra_env)
+        env.update({
+            "TF_CLI_CONFIG_FILE": str(self.cli_config.path),
+            "TF_PLUGIN_CACHE_DIR": str(cache),
+            "TF_DATA_DIR": str(self.run_dir / "data"),
+            "TF_IN_AUTOMATION": "1",
+            "TF_INPUT": "0",
+            "NO_COLOR": "1",
+            "CHECKPOINT_DISABLE": "1",
+        })
+        self.env = env
+
+    @property
+    def plan_file(self) -> Path:
+        return self.run_dir / "stack.tfplan"
+
+    @property
+    def plan_json_file(self) -> Path:
+        return self.run_dir / "plan.json"
+
+    def run(self, *args: str, check_args: Sequence[str] = ()) -> CommandResult:
+        argv = [self.binary, *args, *check_args]
+        started = time.monotonic()
+        try:
+            proc = subprocess.run(argv, cwd=self.stack_dir, env=self.env, capture_output=True, text=True,
+                                  timeout=self.timeout_seconds, check=False)
+        except subprocess.TimeoutExpired as e:
+            return CommandResult(argv, 124, _text(e.stdout), _text(e.stderr) + f"\ntimed out after {e.timeout}s",
+                                 time.monotonic() - started)
+        return CommandResult(argv, proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+
+
+def _text(value: bytes | str | None) -> str:
+    if value is None:
+        return ""
+    return value.decode(errors="replace") if isinstance(value, bytes) else value

@@ -1,0 +1,181 @@
+"""Terraform pipeline runs for a vended account: started by StartPipelines, polled by CheckPipelines.
+
+A run's status lives in the pipeline-runs table whoever executes it: a CodeBuild build in AWS
+(`vend pipeline worker --run-id ...` in its buildspec) or a worker thread beside the local emulator.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Protocol
+
+import boto3
+from aws_lambda_powertools import Logger
+from pydantic import BaseModel
+
+from vending.aws.sessions import access_role_arn, assume_role_session, session_env
+from vending.exceptions import PipelineFailed, VendingError
+from vending.lifecycle import now
+from vending.request import VendingRequest
+
+logger = Logger(child=True)
+
+TERMINAL = frozenset({"SUCCEEDED", "FAILED"})
+
+
+class PipelineRun(BaseModel):
+    run_id: str  # <request_id>/<stack>
+    request_id: str
+    stack: str
+    stack_path: str  # relative to terraform/environments
+    account_id: str
+    state_bucket: str
+    state_region: str
+    access_role_name: str
+    variables: dict[str, Any]
+    gate: str
+    attempt: int = 1
+    status: str = "QUEUED"
+    message: str = ""
+    result: dict[str, Any] | None = None
+    started_at: str = ""
+    finished_at: str = ""
+
+
+class RunStore:
+    def __init__(self, dynamodb: Any, table: str) -> None:
+        self._ddb = dynamodb
+        self._table = table
+
+    def get(self, run_id: str) -> PipelineRun | None:
+        item = self._ddb.get_item(TableName=self._table, Key={"run_id": {"S": run_id}}, ConsistentRead=True)
+        return PipelineRun.model_validate(json.loads(item["Item"]["run"]["S"])) if "Item" in item else None
+
+    def put(self, run: PipelineRun) -> None:
+        self._ddb.put_item(TableName=self._table, Item={
+            "run_id": {"S": run.run_id}, "status": {"S": run.status}, "run": {"S": run.model_dump_json()}})
+
+
+class Launcher(Protocol):
+    def launch(self, run_id: str) -> None: ...
+
+
+class CodeBuildLauncher:
+    """In AWS: one CodeBuild build per run; its buildspec runs `vend pipeline worker --run-id $VEND_RUN_ID`."""
+
+    def __init__(self, codebuild: Any, project: str) -> None:
+        self._codebuild = codebuild
+        self._project = project
+
+    def launch(self, run_id: str) -> None:
+        self._codebuild.start_build(projectName=self._project,
+                                    environmentVariablesOverride=[{"name": "VEND_RUN_ID", "value": run_id}])
+
+
+class LocalThreadLauncher:
+    """Beside the emulator: runs in worker threads so the state machine polls them like CodeBuild builds.
+    Two workers match the 2-core machines this runs on; Terraform itself is a child process."""
+
+    _executor = ThreadPoolExecutor(max_workers=int(os.environ.get("VEND_PIPELINE_WORKERS", "2")),
+                                   thread_name_prefix="pipeline")
+
+    def __init__(self, runs_table: str, terraform_root: Path) -> None:
+        self._runs_table = runs_table
+        self._terraform_root = terraform_root
+
+    def launch(self, run_id: str) -> None:
+        self._executor.submit(self._run, run_id)
+
+    def _run(self, run_id: str) -> None:
+        session = boto3.Session()
+        store = RunStore(session.client("dynamodb"), self._runs_table)
+        try:
+            execute_run(store, session, run_id, terraform_root=self._terraform_root)
+        except Exception:  # a worker thread must never die silently: the run is marked FAILED instead
+            logger.exception("pipeline worker crashed", extra={"run_id": run_id})
+
+
+def variables_for(request: VendingRequest, account_id: str) -> dict[str, Any]:
+    return {"account_id": account_id, "team": request.team, "stage": request.stage,
+            "cost_center": request.cost_center, "gpu_tier": request.gpu_tier, "regions": list(request.regions)}
+
+
+def start_pipelines(
+    store: RunStore, launcher: Launcher, request: VendingRequest, *, account_id: str, state_bucket: str,
+    state_region: str, access_role_name: str,
+) -> dict[str, str]:
+    """Start one run per stack, skipping stacks already applied to this account and runs still going."""
+    started: dict[str, str] = {}
+    for stack in request.stacks:
+        run_id = f"{request.request_id}/{stack}"
+        existing = store.get(run_id)
+        if existing and existing.account_id == account_id and existing.status in {"SUCCEEDED", "QUEUED", "RUNNING"}:
+            logger.info("pipeline run kept", extra={"run_id": run_id, "status": existing.status})
+            started[stack] = existing.status
+            continue
+        run = PipelineRun(
+            run_id=run_id, request_id=request.request_id, stack=stack,
+            stack_path=f"{request.team}/{request.stage}/{stack}", account_id=account_id, state_bucket=state_bucket,
+            state_region=state_region, access_role_name=access_role_name,
+            variables=variables_for(request, account_id), gate="auto" if request.stage == "staging" else "manual",
+            attempt=(existing.attempt + 1) if existing else 1, started_at=now(),
+        )
+        store.put(run)
+        launcher.launch(run_id)
+        logger.info("pipeline run started", extra={"run_id": run_id, "attempt": run.attempt})
+        started[stack] = run.status
+    return started
+
+
+def check_pipelines(store: RunStore, request: VendingRequest, *, polls: int, max_polls: int) -> dict[str, Any]:
+    """One poll. A failed stack fails the step with its stage and message; a stuck one fails at the cap."""
+    runs = {stack: store.get(f"{request.request_id}/{stack}") for stack in request.stacks}
+    failed = {s: r for s, r in runs.items() if r is None or r.status == "FAILED"}
+    if failed:
+        detail = "; ".join(f"{s}: {r.message if r else 'run record missing'}" for s, r in failed.items())
+        raise PipelineFailed(detail)
+    done = all(r is not None and r.status == "SUCCEEDED" for r in runs.values())
+    if not done and polls + 1 >= max_polls:
+        raise PipelineFailed(f"pipelines still running after {polls + 1} polls: "
+                             + ", ".join(s for s, r in runs.items() if r and r.status not in TERMINAL))
+    return {
+        "done": done, "polls": polls + 1,
+        "runs": {s: {"status": r.status, "message": r.message} for s, r in runs.items() if r is not None},
+    }
+
+
+def execute_run(store: RunStore, session: boto3.Session, run_id: str, *, terraform_root: Path) -> PipelineRun:
+    """Run one stack's pipeline with credentials of the vended account and record the outcome."""
+    from vending.pipeline.runner import PipelineSpec, run_pipeline  # heavy; only the worker needs it
+
+    run = store.get(run_id)
+    if run is None:
+        raise PipelineFailed(f"no pipeline run {run_id!r}")
+    run = run.model_copy(update={"status": "RUNNING", "started_at": now()})
+    store.put(run)
+    try:
+        member = assume_role_session(session.client("sts"), access_role_arn(run.account_id, run.access_role_name),
+                                     f"pipeline-{run.stack}", run.state_region)
+        env = session_env(member)
+        for name in ("AWS_ENDPOINT_URL", "AWS_CA_BUNDLE"):
+            if os.environ.get(name):
+                env[name] = os.environ[name]
+        spec = PipelineSpec(
+            stack_dir=terraform_root / "environments" / run.stack_path, state_bucket=run.state_bucket,
+            state_region=run.state_region, account_id=run.account_id, variables=run.variables, env=env,
+            gate=run.gate,  # type: ignore[arg-type]
+        )
+        result = run_pipeline(spec)
+        outcome = result.to_dict()
+        status, message = ("SUCCEEDED", result.message) if result.ok else ("FAILED", result.message)
+    except VendingError as e:
+        status, message, outcome = "FAILED", f"{type(e).__name__}: {e}", None
+    except Exception as e:  # record any crash as a failed run; nothing is lost silently
+        status, message, outcome = "FAILED", f"pipeline crashed: {type(e).__name__}: {e}", None
+    run = run.model_copy(update={"status": status, "message": message, "result": outcome, "finished_at": now()})
+    store.put(run)
+    logger.info("pipeline run finished", extra={"run_id": run_id, "status": status, "message": message[:300]})
+    return run

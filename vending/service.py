@@ -1,0 +1,81 @@
+"""Submitting and reading requests: what the API, the event entry point and the CLI share."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
+from pydantic import BaseModel
+
+from vending.aws.errors import error_code
+from vending.exceptions import VendingError
+from vending.lifecycle import IN_FLIGHT, RequestRecord, RequestStore, Status
+from vending.request import VendingRequest, execution_name
+from vending.workflow import WorkflowSettings, execution_input
+
+logger = Logger(child=True)
+
+
+class SubmitResult(BaseModel):
+    request_id: str
+    outcome: str  # started | resumed | already_running | already_ready
+    execution_name: str
+    execution_arn: str | None = None
+    status: str
+    account_id: str | None = None
+
+
+def settings_from_env() -> WorkflowSettings:
+    """Operators (and the local emulator) shorten the polling cadence through VEND_WORKFLOW_SETTINGS."""
+    raw = os.environ.get("VEND_WORKFLOW_SETTINGS")
+    return WorkflowSettings.model_validate(json.loads(raw)) if raw else WorkflowSettings()
+
+
+def submit_request(sfn: Any, store: RequestStore, state_machine_arn: str, request: VendingRequest) -> SubmitResult:
+    """Start (or find) the execution for this team+stage. The same request twice is the same request:
+    a READY or running one is reported, a FAILED one is resumed by a new attempt."""
+    if not state_machine_arn:
+        raise VendingError("no state machine configured (VEND_STATE_MACHINE_ARN)")
+    record = store.get(request.request_id)
+    if record and record.status == Status.READY:
+        return _report(record, "already_ready", state_machine_arn)
+    if record and record.status in IN_FLIGHT:
+        return _report(record, "already_running", state_machine_arn)
+    attempt = record.attempts + 1 if record else 1
+    name = execution_name(request.request_id, attempt)
+    arn = _execution_arn(state_machine_arn, name)
+    try:
+        sfn.start_execution(stateMachineArn=state_machine_arn, name=name,
+                            input=json.dumps(execution_input(request, name, settings_from_env())))
+    except ClientError as e:
+        if error_code(e) != "ExecutionAlreadyExists":
+            raise
+        logger.info("execution already exists", extra={"execution": name})
+        status = sfn.describe_execution(executionArn=arn)["status"]
+        return SubmitResult(request_id=request.request_id, outcome="already_running", execution_name=name,
+                            execution_arn=arn, status=status, account_id=record.account_id if record else None)
+    outcome = "resumed" if record else "started"
+    logger.info("execution started", extra={"execution": name, "outcome": outcome})
+    return SubmitResult(request_id=request.request_id, outcome=outcome, execution_name=name, execution_arn=arn,
+                        status=Status.PENDING.value, account_id=record.account_id if record else None)
+
+
+def _execution_arn(state_machine_arn: str, name: str) -> str:
+    return state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
+
+
+def _report(record: RequestRecord, outcome: str, state_machine_arn: str) -> SubmitResult:
+    return SubmitResult(request_id=record.request_id, outcome=outcome, execution_name=record.execution_name,
+                        execution_arn=_execution_arn(state_machine_arn, record.execution_name),
+                        status=record.status.value, account_id=record.account_id)
+
+
+def find_state_machine_arn(sfn: Any, name: str = "AccountVending") -> str:
+    for page in sfn.get_paginator("list_state_machines").paginate():
+        for machine in page["stateMachines"]:
+            if machine["name"] == name:
+                return str(machine["stateMachineArn"])
+    return ""
