@@ -7,7 +7,7 @@ import re
 from fnmatch import fnmatchcase
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -25,8 +25,8 @@ class _Strict(BaseModel):
 
 
 class ScpLimits(_Strict):
-    max_policy_chars: int = Field(5120, ge=1024, le=10240)
-    max_policies_per_target: int = Field(5, ge=2, le=10)
+    max_policy_chars: Annotated[int, Field(ge=1024, le=10240)] = 5120
+    max_policies_per_target: Annotated[int, Field(ge=2, le=10)] = 5
 
 
 class OrganizationSettings(_Strict):
@@ -119,12 +119,16 @@ DEFAULT_GLOBAL_SERVICE_EXEMPTIONS: tuple[str, ...] = (
 )
 
 
+def _default_ou_guardrails() -> dict[str, tuple[GuardrailGroup, ...]]:
+    return {"Workloads": ("baseline", "region-allow-list", "cost-tags")}
+
+
 class GuardrailSettings(_Strict):
     """Where the SCPs go and the knobs they are rendered with (scps/ renders, vending.guardrails reconciles)."""
 
-    policy_name_prefix: str = Field("vend-", pattern=r"^[a-z][a-z0-9-]{1,20}$")
+    policy_name_prefix: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,20}$")] = "vend-"
     # The bootstrap names state buckets tfstate-{account_id}-{region}; the SCP protects the prefix.
-    state_bucket_prefix: str = Field("tfstate-", pattern=r"^[a-z0-9][a-z0-9.-]{1,40}$")
+    state_bucket_prefix: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,40}$")] = "tfstate-"
     global_service_exemptions: tuple[str, ...] = DEFAULT_GLOBAL_SERVICE_EXEMPTIONS
     # Non-accelerated SageMaker families: listed so that a request mixing CPU and allowed accelerator instance types
     # (a multi-variant endpoint config) is not denied by the ForAnyValue:StringNotLike test. Must not overlap
@@ -133,16 +137,14 @@ class GuardrailSettings(_Strict):
         "ml.t2.*", "ml.t3.*", "ml.m*", "ml.c*", "ml.r*", "ml.x*",
     )
     # Statement groups attached to each OU (inherited by everything below it). The GPU tier policy goes on accounts.
-    ou_guardrails: dict[str, tuple[GuardrailGroup, ...]] = Field(
-        default_factory=lambda: {"Workloads": ("baseline", "region-allow-list", "cost-tags")}
-    )
+    ou_guardrails: dict[str, tuple[GuardrailGroup, ...]] = Field(default_factory=_default_ou_guardrails)
     # OUs where the AWS-managed FullAWSAccess must NOT be attached (allow-list strategy: only `quarantine` allows).
     deny_full_aws_access: tuple[str, ...] = ()
     # Accounts directly in these OUs are platform or parked accounts: no team tags, no GPU tier policy.
     non_team_ous: tuple[str, ...] = ("Platform", "Suspended")
     # Account tag that names the GPU tier (set by TagAccount next to organization.mandatory_tags).
     gpu_tier_tag: str = "gpu-tier"
-    audit_concurrency: int = Field(8, ge=1, le=32)
+    audit_concurrency: Annotated[int, Field(ge=1, le=32)] = 8
 
 
 class Layout(_Strict):
@@ -175,8 +177,9 @@ class Layout(_Strict):
 
     def _guardrails_resolve(self, paths: set[str]) -> None:
         g = self.guardrails
-        for where, listed in (("ou_guardrails", list(g.ou_guardrails)), ("deny_full_aws_access", g.deny_full_aws_access),
-                              ("non_team_ous", g.non_team_ous)):
+        listed_ous = (("ou_guardrails", tuple(g.ou_guardrails)), ("deny_full_aws_access", g.deny_full_aws_access),
+                      ("non_team_ous", g.non_team_ous))
+        for where, listed in listed_ous:
             unknown = sorted(set(listed) - paths)
             if unknown:
                 raise ValueError(f"guardrails.{where}: OUs {unknown} are not declared in ous")

@@ -245,7 +245,9 @@ def pack(statements: list[Statement], max_chars: int, where: str) -> list[tuple[
                 break
         else:
             bins.append(([stmt], alone))
-    return [tuple(members) for members, _ in bins]
+    # Keep the declared order inside each policy so that a reader sees the groups as written.
+    order = {id(s): i for i, s in enumerate(statements)}
+    return [tuple(sorted(members, key=lambda s: order[id(s)])) for members, _ in bins]
 
 
 def _slug(path: str) -> str:

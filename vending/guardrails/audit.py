@@ -1,0 +1,120 @@
+"""The guardrail audit: intended vs actual for the whole organization, a report, metrics and an alert."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from landing_zone.config import Layout
+from scps.render import FULL_AWS_ACCESS, GuardrailSet, render
+from vending.guardrails.orgapi import ApiCallCounter, Backoff
+from vending.guardrails.reconcile import FINDING_TYPES, Executor, Finding, compare
+from vending.guardrails.snapshot import OrgSnapshot, read_snapshot
+
+ALERT_DETAIL_TYPE = "Guardrail Audit Findings"
+TIGHT_SLOTS = 1  # accounts with this many free SCP slots or fewer are listed in the headroom section
+
+
+@dataclass
+class AuditReport:
+    generated_at: str
+    accounts: int
+    ous: int
+    findings: list[Finding]
+    headroom: dict[str, Any]
+    api_calls: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    remediation: dict[str, Any] | None = None
+    report_uri: str | None = None
+
+    def counts(self) -> dict[str, int]:
+        found = Counter(f.type for f in self.findings)
+        return {t: found.get(t, 0) for t in FINDING_TYPES}
+
+    def summary(self) -> dict[str, Any]:
+        return {"generated_at": self.generated_at, "accounts": self.accounts, "findings": len(self.findings),
+                "by_type": {k: v for k, v in self.counts().items() if v}, "report_uri": self.report_uri,
+                "api_calls": self.api_calls.get("total", 0)}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.summary(), "by_type": self.counts(), "ous": self.ous, "seconds": round(self.seconds, 3),
+                "findings": [f.to_dict() for f in self.findings], "headroom": self.headroom,
+                "api_calls": self.api_calls, "remediation": self.remediation}
+
+
+def headroom(layout: Layout, snap: OrgSnapshot, r: GuardrailSet) -> dict[str, Any]:
+    """Slots and characters left on each target, from what is attached now (not what is intended)."""
+    attachments = snap.attachments()
+    by_name = snap.policies
+    max_n, max_c = r.max_policies_per_target, r.max_policy_chars
+
+    def room(target_id: str) -> dict[str, Any]:
+        names = sorted(attachments.get(target_id, set()))
+        chars = {n: len(by_name[n].content or "") for n in names if n != FULL_AWS_ACCESS and by_name[n].content}
+        slots = max_n - len(names)
+        return {"attached": names, "slots_left": slots, "policy_chars": chars,
+                "chars_left": sum(max_c - c for c in chars.values()) + max(slots, 0) * max_c}
+
+    targets = {"root": room(snap.root_id)}
+    ou_ids = snap.ou_ids
+    for ou in layout.ous:
+        if ou.path in ou_ids:
+            targets[f"ou:{ou.path}"] = room(ou_ids[ou.path])
+    account_slots = {a: max_n - len(attachments.get(a, set())) for a in snap.accounts}
+    tight = sorted(a for a, s in account_slots.items() if s <= TIGHT_SLOTS)
+    return {"limits": {"max_policies_per_target": max_n, "max_policy_chars": max_c}, "targets": targets,
+            "accounts": {"min_slots_left": min(account_slots.values(), default=max_n), "tight": tight[:50],
+                         "tight_count": len(tight)}}
+
+
+def audit_organization(org: Any, layout: Layout, *, remediate: bool = False, backoff: Backoff | None = None,
+                       counter: ApiCallCounter | None = None) -> AuditReport:
+    """Read the org once (policy-centric), compare with the layout and optionally fix what reconcile can fix."""
+    started = time.perf_counter()
+    b = backoff or Backoff()
+    calls = counter or ApiCallCounter().attach(org)
+    rendered = render(layout)
+    snap = read_snapshot(org, backoff=b, concurrency=layout.guardrails.audit_concurrency)
+    plan = compare(layout, snap, rendered)
+    report = AuditReport(datetime.now(UTC).isoformat(timespec="seconds"), len(snap.accounts),
+                         len(snap.ou_paths) - 1, plan.findings, headroom(layout, snap, rendered))
+    if remediate:
+        done = Executor(org, layout, snap, rendered, b).run(plan.actions) if plan.actions else []
+        report.remediation = {"executed": done, "unfixable": plan.unfixable}
+    report.api_calls = {**calls.to_dict(), "throttled": b.throttled,
+                        "per_account": round(calls.total / max(len(snap.accounts), 1), 3)}
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def publish(report: AuditReport, *, s3: Any, events: Any, bucket: str, event_bus: str, source: str,
+            metrics: Any = None) -> None:
+    """Store the JSON report, emit one metric per finding type and alert when anything was found."""
+    if bucket:
+        stamp = datetime.now(UTC)
+        key = f"guardrail-audit/{stamp:%Y/%m/%d}/{stamp:%H%M%S}.json"
+        s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(report.to_dict(), indent=1).encode(),
+                      ContentType="application/json")
+        report.report_uri = f"s3://{bucket}/{key}"
+    if metrics is not None:
+        from aws_lambda_powertools.metrics import MetricUnit
+
+        for kind, count in report.counts().items():
+            metrics.add_metric(name=f"GuardrailFindings.{kind}", unit=MetricUnit.Count, value=count)
+        metrics.add_metric(name="GuardrailFindings", unit=MetricUnit.Count, value=len(report.findings))
+        metrics.add_metric(name="OrganizationsApiCalls", unit=MetricUnit.Count, value=report.api_calls.get("total", 0))
+    if report.findings:
+        events.put_events(Entries=[{"Source": source, "DetailType": ALERT_DETAIL_TYPE, "EventBusName": event_bus,
+                                    "Detail": json.dumps(report.summary())}])
+
+
+def run_scheduled_audit(*, org: Any, s3: Any, events: Any, layout: Layout, bucket: str, event_bus: str, source: str,
+                        metrics: Any = None, remediate: bool = False) -> dict[str, Any]:
+    """The one call the scheduled Lambda makes."""
+    report = audit_organization(org, layout, remediate=remediate)
+    publish(report, s3=s3, events=events, bucket=bucket, event_bus=event_bus, source=source, metrics=metrics)
+    return report.summary()

@@ -1,0 +1,82 @@
+"""Organizations calls for the guardrails: backoff on throttling, pagination, and an honest call counter."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from vending.aws.errors import raise_if_throttled
+from vending.exceptions import OrganizationsThrottled
+
+Sleep = Callable[[float], None]
+
+
+class ApiCallCounter:
+    """Counts Organizations API calls on a client through botocore's `before-call` event (one per logical call;
+    botocore's own retry attempts are not re-emitted, ours are)."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def attach(self, client: Any) -> ApiCallCounter:
+        client.meta.events.register("before-call.organizations", self._count)
+        return self
+
+    def _count(self, model: Any = None, **_: Any) -> None:
+        with self._lock:
+            self.calls[getattr(model, "name", "unknown")] += 1
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"total": self.total, "by_operation": dict(sorted(self.calls.items()))}
+
+
+class Backoff:
+    """Exponential backoff with full jitter on throttling (TooManyRequests, ConcurrentModification...).
+
+    After `attempts` the named retryable error propagates, so the state machine (or the next audit) retries later.
+    """
+
+    def __init__(self, attempts: int = 6, base: float = 0.2, cap: float = 8.0, sleep: Sleep = time.sleep) -> None:
+        self.attempts, self.base, self.cap, self.sleep = attempts, base, cap, sleep
+        self.throttled = 0
+        self._lock = threading.Lock()
+
+    def call(self, fn: Callable[..., Any], what: str, **kwargs: Any) -> Any:
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return fn(**kwargs)
+            except ClientError as e:
+                try:
+                    raise_if_throttled(e, what)
+                except OrganizationsThrottled:
+                    with self._lock:
+                        self.throttled += 1
+                    if attempt == self.attempts:
+                        raise
+                    self.sleep(random.uniform(0, min(self.cap, self.base * 2 ** attempt)))
+                    continue
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def pages(self, client: Any, operation: str, result_key: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        """Yield the items of every page; each page is one call, retried on its own when throttled."""
+        fn = getattr(client, operation)
+        token: str | None = None
+        while True:
+            params = dict(kwargs, NextToken=token) if token else dict(kwargs)
+            page = self.call(fn, f"{operation} {kwargs}", **params)
+            yield from page.get(result_key, [])
+            token = page.get("NextToken")
+            if not token:
+                return
