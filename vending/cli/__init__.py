@@ -12,6 +12,8 @@ from vending.exceptions import VendingError
 COMMAND_MODULES = (
     "vending.cli.requests",
     "vending.cli.local",
+    "vending.cli.guardrails",
+    "vending.cli.audit",
 )
 
 

@@ -1,0 +1,56 @@
+"""`vend audit [--json] [--remediate]`: the guardrail audit of the whole organization, from a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+import boto3
+
+from landing_zone.config import load_layout
+from vending.cli.output import console, print_json, print_table
+from vending.guardrails.audit import AuditReport, audit_organization, publish
+from vending.settings import Settings
+
+
+def render_report(report: AuditReport) -> None:
+    print_table(f"Guardrail audit: {len(report.findings)} findings over {report.accounts} accounts",
+                ["type", "target", "detail", "fixable"],
+                [(f.type, f.target, f.detail, "yes" if f.fixable else "no") for f in report.findings])
+    print_table("Headroom (attached now)", ["target", "slots left", "chars left", "attached"],
+                [(t, h["slots_left"], h["chars_left"], ", ".join(h["attached"]))
+                 for t, h in report.headroom["targets"].items()])
+    acc = report.headroom["accounts"]
+    console.print(f"accounts: min slots left {acc['min_slots_left']}, {acc['tight_count']} with <= 1 slot; "
+                  f"Organizations API calls {report.api_calls.get('total')} "
+                  f"({report.api_calls.get('per_account')} per account) in {report.seconds:.1f}s")
+    if report.remediation is not None:
+        console.print(f"remediated: {len(report.remediation['executed'])} changes")
+        for problem in report.remediation["unfixable"]:
+            console.print(f"[yellow]cannot fix: {problem}[/yellow]")
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    session = boto3.Session(region_name=os.environ.get("AWS_REGION") or "us-east-1")
+    settings = Settings.from_env()
+    report = audit_organization(session.client("organizations"), load_layout(args.layout), remediate=args.remediate)
+    if args.publish:
+        publish(report, s3=session.client("s3"), events=session.client("events"), bucket=settings.reports_bucket,
+                event_bus=settings.event_bus_name, source=settings.event_source)
+    if args.json:
+        print_json(report.to_dict())
+    else:
+        render_report(report)
+    unresolved = report.findings and not (report.remediation and not report.remediation["unfixable"])
+    return 1 if unresolved else 0
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("audit", help="audit SCPs, OUs and account tags against the layout")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--remediate", action="store_true", help="fix what reconcile can fix, report the rest")
+    p.add_argument("--publish", action="store_true",
+                   help="store the report in $VEND_REPORTS_BUCKET and send the alert event when findings exist")
+    p.add_argument("--layout")
+    p.set_defaults(func=cmd_audit)

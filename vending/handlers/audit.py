@@ -1,0 +1,29 @@
+"""Guardrail audit on an EventBridge schedule: intended vs actual SCPs, OUs and tags; report, metrics, alert."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from vending.guardrails.audit import run_scheduled_audit
+from vending.handlers.common import Context, logger, metrics
+
+
+class AuditEvent(BaseModel):
+    """The schedule's event; `detail.remediate: true` (a manual invoke) lets the audit fix what reconcile can."""
+
+    detail: dict[str, Any] = {}
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = AuditEvent.model_validate(event)
+    ctx = Context()
+    logger.append_keys(step="GuardrailAudit")
+    summary = run_scheduled_audit(org=ctx.client("organizations"), s3=ctx.client("s3"), events=ctx.client("events"),
+                                  layout=ctx.layout, bucket=ctx.settings.reports_bucket,
+                                  event_bus=ctx.settings.event_bus_name, source=ctx.settings.event_source,
+                                  metrics=metrics, remediate=bool(request.detail.get("remediate", False)))
+    logger.info("guardrail audit done", extra=summary)
+    return summary
