@@ -18,15 +18,19 @@ Sleep = Callable[[float], None]
 
 
 class ApiCallCounter:
-    """Counts Organizations API calls on a client through botocore's `before-call` event (one per logical call;
-    botocore's own retry attempts are not re-emitted, ours are)."""
+    """Counts Organizations API calls on a client through a botocore event hook, one per call the code makes.
+
+    `before-parameter-build` fires for every call (ours, and each of our retries) before any stub or emulator can
+    short-circuit it, unlike `before-call`, which botocore's Stubber answers first. botocore's own internal retry
+    attempts are not re-emitted; the clients here use them for transport errors only.
+    """
 
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
         self._lock = threading.Lock()
 
     def attach(self, client: Any) -> ApiCallCounter:
-        client.meta.events.register("before-call.organizations", self._count)
+        client.meta.events.register("before-parameter-build.organizations", self._count)
         return self
 
     def _count(self, model: Any = None, **_: Any) -> None:

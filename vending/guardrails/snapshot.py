@@ -115,18 +115,18 @@ def read_snapshot(org: Any, *, backoff: Backoff | None = None, concurrency: int 
     policies: dict[str, Policy] = {}
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         accounts = {a.id: a for group in pool.map(accounts_of, list(ou_paths)) for a in group}
-        if scp_enabled:
-            for p in b.pages(org, "list_policies", "Policies", Filter=SCP):
-                policies[p["Name"]] = Policy(p["Id"], p["Name"], bool(p.get("AwsManaged")))
+        # Listed even before SCPs are enabled: FullAWSAccess exists and is attached from the start.
+        for p in b.pages(org, "list_policies", "Policies", Filter=SCP):
+            policies[p["Name"]] = Policy(p["Id"], p["Name"], bool(p.get("AwsManaged")))
 
-            def fill(policy: Policy) -> None:
-                policy.targets = {t["TargetId"] for t in b.pages(org, "list_targets_for_policy", "Targets",
-                                                                 PolicyId=policy.id)}
-                if describe and not policy.aws_managed:
-                    policy.content = b.call(org.describe_policy, "DescribePolicy", PolicyId=policy.id)[
-                        "Policy"]["Content"]
+        def fill(policy: Policy) -> None:
+            policy.targets = {t["TargetId"] for t in b.pages(org, "list_targets_for_policy", "Targets",
+                                                             PolicyId=policy.id)}
+            if describe and not policy.aws_managed:
+                policy.content = b.call(org.describe_policy, "DescribePolicy", PolicyId=policy.id)[
+                    "Policy"]["Content"]
 
-            list(pool.map(fill, list(policies.values())))
+        list(pool.map(fill, list(policies.values())))
         if tags:
             def tag(account: Account) -> None:
                 account.tags = {t["Key"]: t["Value"] for t in b.pages(org, "list_tags_for_resource", "Tags",

@@ -1,0 +1,69 @@
+"""A moto organization with the layout's OU tree, behaving like AWS where the guardrails depend on it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from landing_zone.config import Layout, load_layout
+from vending.guardrails import apply_account_guardrails
+from vending.guardrails.emulation import aws_like_organizations
+from vending.guardrails.orgapi import Backoff
+from vending.org_tree import resolve_ou_paths
+
+
+@pytest.fixture
+def layout() -> Layout:
+    return load_layout()
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws(), aws_like_organizations():
+        yield
+
+
+@pytest.fixture
+def org(aws: None, layout: Layout) -> Any:
+    client = boto3.client("organizations", region_name="us-east-1")
+    client.create_organization(FeatureSet="ALL")
+    resolve_ou_paths(client, [ou.path for ou in layout.ous])
+    return client
+
+
+@pytest.fixture
+def no_sleep() -> Backoff:
+    return Backoff(attempts=3, sleep=lambda _s: None)
+
+
+def ou_id(org: Any, path: str) -> str:
+    from vending.org_tree import ensure_ou_path
+
+    return ensure_ou_path(org, path, create=False)
+
+
+def vend_account(org: Any, layout: Layout, team: str, stage: str) -> str:
+    """What the vending workflow does before ApplyGuardrails: create, place, tag; then ApplyGuardrails itself."""
+    spec = layout.team(team)
+    assert spec is not None
+    account_id = org.create_account(Email=layout.account_email(team, stage), AccountName=f"{team}-{stage}")[
+        "CreateAccountStatus"]["AccountId"]
+    root = org.list_roots()["Roots"][0]["Id"]
+    dest = ou_id(org, layout.ou_for_stage(stage))
+    org.move_account(AccountId=account_id, SourceParentId=root, DestinationParentId=dest)
+    org.tag_resource(ResourceId=account_id, Tags=[{"Key": "team", "Value": team}, {"Key": "stage", "Value": stage},
+                                                  {"Key": "cost-center", "Value": spec.cost_center},
+                                                  {"Key": "gpu-tier", "Value": spec.gpu_tier}])
+    apply_account_guardrails(org, layout, account_id=account_id, team=team, stage=stage, gpu_tier=spec.gpu_tier)
+    return account_id
+
+
+def policy_id(org: Any, name: str) -> str:
+    pages = org.get_paginator("list_policies").paginate(Filter="SERVICE_CONTROL_POLICY")
+    return next(p["Id"] for page in pages for p in page["Policies"] if p["Name"] == name)
