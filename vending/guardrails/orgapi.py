@@ -22,7 +22,7 @@ class ApiCallCounter:
 
     `before-parameter-build` fires for every call (ours, and each of our retries) before any stub or emulator can
     short-circuit it, unlike `before-call`, which botocore's Stubber answers first. botocore's own internal retry
-    attempts are not re-emitted; the clients here use them for transport errors only.
+    attempts (if its retry mode retries throttling) are not re-emitted, so they are not counted.
     """
 
     def __init__(self) -> None:
