@@ -22,14 +22,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import boto3  # noqa: E402
-from moto import mock_aws  # noqa: E402
+import boto3
+from moto import mock_aws
 
-from landing_zone.config import STAGES, load_layout  # noqa: E402
-from vending.guardrails.audit import audit_organization  # noqa: E402
-from vending.guardrails.emulation import aws_like_organizations  # noqa: E402
-from vending.guardrails.orgapi import ApiCallCounter  # noqa: E402
-from vending.guardrails.reconcile import reconcile_organization  # noqa: E402
+from landing_zone.config import STAGES, load_layout
+from vending.guardrails.audit import audit_organization
+from vending.guardrails.emulation import aws_like_organizations
+from vending.guardrails.orgapi import ApiCallCounter
+from vending.guardrails.reconcile import reconcile_organization
 
 DRIFT_PER_ACCOUNT_TYPE = 10
 FOREIGN = '{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"ec2:*","Resource":"*"}]}'
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault(var, "testing")
     with mock_aws(), aws_like_organizations():
         started = time.perf_counter()
-        org, injected = build(args.accounts)
+        _org, injected = build(args.accounts)
         setup = time.perf_counter() - started
         layout = load_layout()
         audit_client = boto3.client("organizations", region_name="us-east-1")
