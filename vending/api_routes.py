@@ -4,23 +4,48 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
     idempotent_function,
 )
-from pydantic import ValidationError
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+from pydantic import BaseModel, ValidationError
 
 from vending.exceptions import InvalidRequest, RequestNotFound, ReservationConflict, VendingError
 from vending.handlers.common import Context, logger
 from vending.lifecycle import RequestRecord
-from vending.request import parse_request
+from vending.request import VendingRequest, parse_request
 from vending.service import SubmitResult, submit_request
 
 app = APIGatewayRestResolver(enable_validation=True)
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every error the API returns: a code, a message and, for bad input, one entry per bad field."""
+
+    code: str
+    message: str
+    errors: list[FieldError] | None = None
+
+
+def _documented(*codes: int, ok: type[BaseModel] | None = None) -> dict[int, Any]:
+    """OpenAPI responses: the success codes with the result model, the error codes with ErrorBody."""
+    text = {200: "Done, or nothing to do", 202: "Accepted: an execution was started", 400: "Invalid input",
+            404: "No such request", 409: "A submission for this team and stage is in progress",
+            422: "The request cannot be processed"}
+    return {code: {"description": text[code],
+                   "content": {"application/json": {"model": ok if code < 300 else ErrorBody}}} for code in codes}
 
 
 def _error(status: int, code: str, message: str, errors: list[dict[str, str]] | None = None) -> Response:
@@ -55,6 +80,28 @@ def _validation(e: ValidationError) -> Response:
     return _error(400, "InvalidRequest", str(e))
 
 
+@app.exception_handler(RequestValidationError)
+def _request_validation(e: RequestValidationError) -> Response:
+    """Body, path or query that fails the models: 400 naming each bad field, like parse_request does."""
+    problems = []
+    for item in e.errors():
+        loc = [str(p) for p in item.get("loc", ())]
+        if loc and loc[0] in {"body", "query", "path", "header"}:
+            loc = loc[1:]
+        message = str(item.get("msg", "invalid")).removeprefix("Value error, ")
+        if item.get("type") == "extra_forbidden":
+            message = "unknown field"
+        elif item.get("type") == "json_invalid":
+            message = "body must be a JSON object"
+        problems.append({"field": ".".join(loc) or "request", "message": message})
+    return _error(400, "InvalidRequest", "; ".join(f"{p['field']}: {p['message']}" for p in problems), problems)
+
+
+@app.exception_handler(IdempotencyAlreadyInProgressError)
+def _in_progress(e: IdempotencyAlreadyInProgressError) -> Response:
+    return _error(409, "RequestInProgress", "the same team and stage is being submitted right now; retry shortly")
+
+
 @cache
 def _idempotent_submit(table: str) -> Any:
     """Built on first use (not at import): the persistence layer creates a DynamoDB client."""
@@ -71,36 +118,40 @@ def _idempotent_submit(table: str) -> Any:
     return submit
 
 
-@app.post("/requests", summary="Submit a vending request (idempotent per team and stage)")
-def create_request() -> Response:
-    try:
-        body = app.current_event.json_body
-    except (json.JSONDecodeError, TypeError) as e:
-        raise InvalidRequest("request: body must be a JSON object") from e
-    request = parse_request(body)
+@app.post("/requests", summary="Submit a vending request (idempotent per team and stage)",
+          responses=_documented(200, 202, 400, 409, 422, ok=SubmitResult))
+def create_request(request: Annotated[VendingRequest, Body(description="What the team asks for")],
+                   ) -> Response[SubmitResult]:
     ctx = Context()
     result = SubmitResult.model_validate(
         _idempotent_submit(ctx.settings.idempotency_table)(request=request.model_dump(mode="json")))
     logger.info("request submitted", extra={"request_id": result.request_id, "outcome": result.outcome})
     status = 202 if result.outcome in {"started", "resumed"} else 200
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=result.model_dump_json())
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=result)
 
 
-@app.get("/requests/<request_id>", summary="One request with its lifecycle")
+@app.get("/requests/<request_id>", summary="One request with its lifecycle",
+         responses=_documented(200, 400, 404, 422, ok=RequestRecord))
 def get_request(request_id: str) -> RequestRecord:
     return Context().store.require(request_id)
 
 
-@app.get("/requests", summary="All requests, optionally filtered by team or status")
+class RequestList(BaseModel):
+    requests: list[RequestRecord]
+
+
+@app.get("/requests", summary="All requests, optionally filtered by team or status",
+         responses=_documented(200, 400, 422, ok=RequestList))
 def list_requests(team: str | None = None, status: str | None = None) -> dict[str, list[RequestRecord]]:
     return {"requests": Context().store.list(team=team, status=status)}
 
 
-@app.post("/requests/<request_id>/resume", summary="Resume a FAILED request from its failed step")
-def resume_request(request_id: str) -> Response:
+@app.post("/requests/<request_id>/resume", summary="Resume a FAILED request from its failed step",
+          responses=_documented(200, 202, 400, 404, 422, ok=SubmitResult))
+def resume_request(request_id: str) -> Response[SubmitResult]:
     ctx = Context()
     record = ctx.store.require(request_id)
     result = submit_request(ctx.client("stepfunctions"), ctx.store, ctx.settings.state_machine_arn,
                             parse_request(record.request))
     return Response(status_code=202 if result.outcome == "resumed" else 200,
-                    content_type=content_types.APPLICATION_JSON, body=result.model_dump_json())
+                    content_type=content_types.APPLICATION_JSON, body=result)

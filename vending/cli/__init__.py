@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "vending.cli.local",
     "vending.cli.guardrails",
     "vending.cli.audit",
+    "vending.cli.api",
 )
 
 

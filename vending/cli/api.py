@@ -1,0 +1,251 @@
+"""`vend api`: the vending API outside API Gateway.
+
+- `vend api spec [--output PATH | --check]` writes (or checks) the OpenAPI document generated from the resolver.
+- `vend api serve [--port N] [--emulator]` serves the same resolver over HTTP on 127.0.0.1: each HTTP request is
+  translated into an API Gateway REST proxy event, and the resolver's proxy response back into HTTP.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from vending.settings import REPO_ROOT
+
+SPEC_PATH = REPO_ROOT / "docs" / "openapi.json"
+API_TITLE = "Account vending API"
+API_DESCRIPTION = (
+    "Submit and follow account vending requests for LLM teams. In AWS the API is API Gateway REST with IAM "
+    "(SigV4) authorization, and its resource policy admits only the platform-admin role."
+)
+MAX_BODY_BYTES = 1 << 20  # API Gateway's payload limit is 10 MB; vending requests are a few hundred bytes
+
+
+def openapi_json() -> str:
+    """The OpenAPI document of the resolver, with the SigV4 (IAM) security scheme API Gateway enforces."""
+    from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
+
+    from vending import api_routes
+
+    sigv4 = APIKey(
+        name="Authorization", in_=APIKeyIn.header,
+        description="AWS Signature Version 4 (IAM authorization); only the platform-admin role may call",
+        openapi_extensions={"x-amazon-apigateway-authtype": "awsSigv4"},
+    )
+    text = api_routes.app.get_openapi_json_schema(
+        title=API_TITLE, version=_package_version(), description=API_DESCRIPTION,
+        security_schemes={"sigv4": sigv4}, security=[{"sigv4": []}],
+    )
+    return json.dumps(json.loads(text), indent=2, sort_keys=True) + "\n"
+
+
+def _package_version() -> str:
+    import tomllib
+
+    with (REPO_ROOT / "pyproject.toml").open("rb") as handle:
+        return str(tomllib.load(handle)["project"]["version"])
+
+
+# --- HTTP <-> API Gateway REST proxy events ----------------------------------------------------------------------
+
+
+def http_to_event(method: str, target: str, headers: dict[str, str], body: bytes, *,
+                  source_ip: str = "127.0.0.1") -> dict[str, Any]:
+    """An API Gateway REST (v1) proxy event, as the Lambda integration would receive it."""
+    parts = urlsplit(target)
+    query = parse_qs(parts.query, keep_blank_values=True)
+    text: str | None
+    encoded = False
+    if not body:
+        text = None
+    else:
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            text, encoded = base64.b64encode(body).decode("ascii"), True
+    now = datetime.now(UTC)
+    return {
+        "resource": parts.path,
+        "path": parts.path,
+        "httpMethod": method.upper(),
+        "headers": dict(headers),
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
+        "multiValueQueryStringParameters": query or None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "body": text,
+        "isBase64Encoded": encoded,
+        "requestContext": {
+            "resourcePath": parts.path, "path": parts.path, "httpMethod": method.upper(), "stage": "local",
+            "requestId": str(uuid.uuid4()), "accountId": os.environ.get("VEND_PLATFORM_ACCOUNT_ID", "123456789012"),
+            "apiId": "local", "protocol": "HTTP/1.1", "requestTimeEpoch": int(now.timestamp() * 1000),
+            "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "identity": {"sourceIp": source_ip, "userAgent": headers.get("User-Agent", "")},
+        },
+    }
+
+
+class _Context:
+    """The bits of a Lambda context the powertools logger reads."""
+
+    function_name = "vending-api-local"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:local:000000000000:function:vending-api-local"
+
+    def __init__(self) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 60_000
+
+
+def _error_body(code: str, message: str) -> bytes:
+    return json.dumps({"code": code, "message": message}).encode()
+
+
+class ApiRequestHandler(BaseHTTPRequestHandler):
+    server_version = "vend-api"
+    protocol_version = "HTTP/1.1"
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY_BYTES:
+            self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"Content-Type": "application/json"},
+                       _error_body("PayloadTooLarge", f"body over {MAX_BODY_BYTES} bytes"))
+            return
+        body = self.rfile.read(length) if length else b""
+        event = http_to_event(self.command, self.path, dict(self.headers.items()), body,
+                              source_ip=self.client_address[0])
+        try:
+            from vending.api_routes import app
+
+            result = app.resolve(event, _Context())  # type: ignore[arg-type]
+        except Exception as e:  # a crash must still answer JSON (API Gateway would say "Internal server error")
+            self.log_error("resolver crashed: %s: %s", type(e).__name__, e)
+            self._send(HTTPStatus.INTERNAL_SERVER_ERROR, {"Content-Type": "application/json"},
+                       _error_body("InternalError", f"{type(e).__name__}: {e}"))
+            return
+        payload = result.get("body") or ""
+        raw = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
+        headers = dict(result.get("headers") or {})
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            headers[name] = ", ".join(values)
+        self._send(int(result.get("statusCode", 200)), headers, raw)
+
+    def _send(self, status: int, headers: dict[str, str], raw: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            if name.lower() not in {"content-length", "connection", "transfer-encoding"}:
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(raw)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if os.environ.get("VEND_API_QUIET") != "1":
+            super().log_message(format, *args)
+
+
+def make_server(port: int = 0, host: str = "127.0.0.1") -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer((host, port), ApiRequestHandler)
+    server.daemon_threads = True
+    return server
+
+
+@contextmanager
+def emulator_environment(port: int = 0) -> Iterator[dict[str, str]]:
+    """Start the local emulator, deploy the stack's equivalent into it and point this process at it."""
+    from landing_zone.local_runtime import deploy, start_emulator
+
+    emulator = start_emulator(port)
+    previous = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "VEND_STATE_MACHINE_ARN")}
+    try:
+        os.environ["AWS_ENDPOINT_URL"] = emulator.endpoint
+        for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                            ("AWS_DEFAULT_REGION", "us-east-1")):
+            os.environ.setdefault(name, value)
+        deployment = deploy()
+        info = deployment.to_dict()
+        arn = info.get("state_machine_arn")
+        if arn:
+            os.environ["VEND_STATE_MACHINE_ARN"] = str(arn)
+        yield {"endpoint": emulator.endpoint, **{k: str(v) for k, v in info.items()}}
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        emulator.stop()
+
+
+# --- commands ----------------------------------------------------------------------------------------------------
+
+
+def _spec(args: argparse.Namespace) -> int:
+    text = openapi_json()
+    if args.check:
+        committed = Path(args.output).read_text(encoding="utf-8") if Path(args.output).exists() else ""
+        if committed != text:
+            print(f"{args.output} is out of date: run `vend api spec`", file=sys.stderr)
+            return 1
+        print(f"{args.output} is up to date")
+        return 0
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(text, encoding="utf-8")
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    def run() -> int:
+        server = make_server(args.port)
+        print(f"vending API on http://127.0.0.1:{server.server_address[1]}", flush=True)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
+        return 0
+
+    if not args.emulator:
+        return run()
+    with emulator_environment(args.emulator_port) as info:
+        print(f"emulator at {info['endpoint']}", flush=True)
+        return run()
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser("api", help="the vending REST API: OpenAPI spec and a local HTTP server")
+    commands = parser.add_subparsers(dest="api_command", required=True)
+
+    spec = commands.add_parser("spec", help="write the OpenAPI document generated from the resolver")
+    spec.add_argument("--output", default=str(SPEC_PATH), help="where to write it (default: docs/openapi.json)")
+    spec.add_argument("--check", action="store_true", help="exit 1 if the file differs from the generated spec")
+    spec.set_defaults(func=_spec)
+
+    serve = commands.add_parser("serve", help="serve the API over HTTP on 127.0.0.1 (API Gateway proxy events)")
+    serve.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (0 picks a free one)")
+    serve.add_argument("--emulator", action="store_true",
+                       help="start the local emulator (moto) and deploy the vending resources into it first")
+    serve.add_argument("--emulator-port", type=int, default=0, help="emulator port (default: a free one)")
+    serve.set_defaults(func=_serve)
