@@ -141,8 +141,8 @@ class DynamoDbApprovalStore:
         return Approval(**{k: plain.get(k) for k in Approval.__dataclass_fields__})  # type: ignore[arg-type]
 
     def get(self, stack: str, plan_digest: str) -> Approval | None:
-        item = self.client.get_item(TableName=self.table, Key={"stack": {"S": stack}, "plan_digest": {"S": plan_digest}},
-                                    ConsistentRead=True).get("Item")
+        key = {"stack": {"S": stack}, "plan_digest": {"S": plan_digest}}
+        item = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
         return self._from_item(item) if item else None
 
     def request(self, stack: str, plan_digest: str, summary: str) -> Approval:

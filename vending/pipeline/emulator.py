@@ -6,6 +6,7 @@ Used by `vend pipeline run --emulator`, the end-to-end test and benchmarks/pipel
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +15,7 @@ import boto3
 from vending.aws.sessions import access_role_arn
 
 EMULATOR_REGION = "us-east-1"
-_DUMMY = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # noqa: S105 - moto's fake keys
+_DUMMY = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # moto's fake management-account keys
 
 
 @dataclass
@@ -63,10 +64,8 @@ def start_emulated_account(team: str = "team-mlops", stage: str = "staging", reg
         endpoint = f"http://{host}:{port}"
     mgmt = {"endpoint_url": endpoint, "region_name": region, **_DUMMY}
     org = boto3.client("organizations", **mgmt)
-    try:
+    with contextlib.suppress(org.exceptions.AlreadyInOrganizationException):
         org.create_organization(FeatureSet="ALL")
-    except org.exceptions.AlreadyInOrganizationException:
-        pass
     created = org.create_account(Email=f"aws+{team}-{stage}@example.com", AccountName=f"{team}-{stage}")
     status = org.describe_create_account_status(CreateAccountRequestId=created["CreateAccountStatus"]["Id"])
     account_id = status["CreateAccountStatus"]["AccountId"]

@@ -217,9 +217,7 @@ def rule_no_public_s3(plan: PlanView, ctx: PolicyContext) -> list[Violation]:
                 parts = ref.split(".")
                 if len(parts) >= 2 and parts[0] == "aws_s3_bucket":
                     protected.add((module, f"aws_s3_bucket.{parts[1]}"))
-        elif change.type == "aws_s3_bucket_acl" and change.after.get("acl") in PUBLIC_ACLS:
-            found.append(Violation("no-public-s3", change.address, f"canned ACL {change.after['acl']} is public"))
-        elif change.type == "aws_s3_bucket" and change.after.get("acl") in PUBLIC_ACLS:
+        elif change.type in ("aws_s3_bucket_acl", "aws_s3_bucket") and change.after.get("acl") in PUBLIC_ACLS:
             found.append(Violation("no-public-s3", change.address, f"canned ACL {change.after['acl']} is public"))
         elif change.type == "aws_s3_bucket_policy" and _policy_is_public(change.after.get("policy")):
             found.append(Violation("no-public-s3", change.address,

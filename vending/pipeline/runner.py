@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -28,6 +29,7 @@ from vending.settings import REPO_ROOT, Settings
 STAGES: tuple[str, ...] = ("fmt", "init", "validate", "plan", "policy", "approval", "apply")
 ENDPOINT_ENV_KEYS = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3")
 CHECKOV_CONFIG = REPO_ROOT / "policies" / "checkov.yaml"
+CHECKOV_PLAN_CONFIG = REPO_ROOT / "policies" / "checkov-plan.yaml"
 CHECKOV_BIN_ENV = "VEND_CHECKOV_BIN"
 
 
@@ -143,36 +145,54 @@ def _checkov_binary() -> str | None:
     return str(beside) if beside.exists() else shutil.which("checkov")
 
 
+def _checkov_argv(binary: str, ws: TerraformWorkspace) -> dict[str, list[str]]:
+    """Two scans: the stack's code (local modules included, inline skips honoured) and the plan JSON (findings mapped
+    back to the code so the same inline skips apply; see policies/checkov-plan.yaml for the plan-only skips)."""
+    common = ["--skip-download", "--quiet", "--compact", "-o", "json"]
+    code = [binary, "-d", str(ws.stack_dir), "--framework", "terraform", *common]
+    plan = [binary, "-f", str(ws.plan_json_file), "--framework", "terraform_plan",
+            "--repo-root-for-plan-enrichment", str(ws.stack_dir), *common]
+    if CHECKOV_CONFIG.exists():
+        code += ["--config-file", str(CHECKOV_CONFIG)]
+    if CHECKOV_PLAN_CONFIG.exists():
+        plan += ["--config-file", str(CHECKOV_PLAN_CONFIG)]
+    return {"code": code, "plan": plan}
+
+
 def run_checkov(ws: TerraformWorkspace) -> tuple[bool, str, str, list[dict[str, Any]]]:
-    """checkov on the plan JSON and on the stack's code (local modules included). Returns ok, summary, tail, fails."""
+    """checkov on the stack's code and on the plan JSON, in parallel. Returns ok, summary, output tail, failures."""
     binary = _checkov_binary()
     if binary is None:
         return False, f"checkov is not installed (set {CHECKOV_BIN_ENV} or install checkov)", "", []
-    argv = [binary, "-f", str(ws.plan_json_file), "-d", str(ws.stack_dir),
-            "--framework", "terraform_plan", "terraform", "--repo-root-for-plan-enrichment", str(ws.stack_dir),
-            "--skip-download", "--quiet", "--compact", "-o", "json"]
-    if CHECKOV_CONFIG.exists():
-        argv += ["--config-file", str(CHECKOV_CONFIG)]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TF_"))}
-    import subprocess  # local: only this stage shells out to checkov
-
-    proc = subprocess.run(argv, cwd=ws.stack_dir, env=env, capture_output=True, text=True, timeout=600, check=False)
-    try:
-        parsed = json.loads(proc.stdout) if proc.stdout.strip() else []
-    except ValueError:
-        return False, f"checkov output unreadable (exit {proc.returncode})", _tail(proc.stdout + proc.stderr), []
-    reports = parsed if isinstance(parsed, list) else [parsed]
+    procs = {name: subprocess.Popen(argv, cwd=ws.stack_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True)
+             for name, argv in _checkov_argv(binary, ws).items()}
     failed: list[dict[str, Any]] = []
-    passed = 0
-    for report in reports:
-        results = report.get("results") or {}
-        passed += len(results.get("passed_checks") or [])
-        for check in results.get("failed_checks") or []:
-            failed.append({"check_id": check.get("check_id"), "resource": check.get("resource"),
-                           "file": check.get("file_path"), "framework": report.get("check_type"),
-                           "name": check.get("check_name")})
-    lines = [f"{f['check_id']} {f['resource']} ({f['framework']}): {f['name']}" for f in failed]
-    return not failed, f"checkov: {passed} passed, {len(failed)} failed", "\n".join(lines)[-OUTPUT_TAIL_CHARS:], failed
+    counts: dict[str, tuple[int, int, int]] = {}
+    for name, proc in procs.items():
+        try:
+            out, err = proc.communicate(timeout=600)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return False, f"checkov {name} scan timed out", "", []
+        try:
+            parsed = json.loads(out) if out.strip() else []
+        except ValueError:
+            return False, f"checkov {name} scan output unreadable (exit {proc.returncode})", _tail(out + err), []
+        reports = parsed if isinstance(parsed, list) else [parsed]
+        passed = skipped = 0
+        for report in reports:
+            summary = report.get("summary") or {}
+            passed += int(summary.get("passed", 0))
+            skipped += int(summary.get("skipped", 0))
+            for check in (report.get("results") or {}).get("failed_checks") or []:
+                failed.append({"scan": name, "check_id": check.get("check_id"), "resource": check.get("resource"),
+                               "file": check.get("file_path"), "name": check.get("check_name")})
+        counts[name] = (passed, sum(1 for f in failed if f["scan"] == name), skipped)
+    lines = [f"{f['check_id']} {f['resource']} ({f['scan']} scan): {f['name']}" for f in failed]
+    summary = "checkov " + "; ".join(f"{n}: {p} passed, {f} failed, {s} skipped" for n, (p, f, s) in counts.items())
+    return not failed, summary, "\n".join(lines)[-OUTPUT_TAIL_CHARS:], failed
 
 
 class _Run:
@@ -263,7 +283,7 @@ class _Run:
                 "\n".join(lines + ([ck_tail] if ck_tail else []))
         if not ck_ok:
             first = ck_failed[0] if ck_failed else None
-            detail = f"{first['check_id']} on {first['resource']}" if first else ck_summary
+            detail = f"{first['check_id']} on {first['resource']} ({first['scan']} scan)" if first else ck_summary
             return False, f"checkov: {detail} ({ck_summary})", ck_tail
         return True, f"{len(report.rules)} rules on {report.resources_checked} resources passed; {ck_summary}", ""
 
