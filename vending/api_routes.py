@@ -7,7 +7,10 @@ from functools import cache
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -42,10 +45,14 @@ class ErrorBody(BaseModel):
 def _documented(*codes: int, ok: type[BaseModel] | None = None) -> dict[int, Any]:
     """OpenAPI responses: the success codes with the result model, the error codes with ErrorBody."""
     text = {200: "Done, or nothing to do", 202: "Accepted: an execution was started", 400: "Invalid input",
+            401: "Not signed (IAM authorization, answered by API Gateway)",
+            403: "Signature invalid or caller not the platform-admin role (API Gateway)",
             404: "No such request", 409: "A submission for this team and stage is in progress",
-            422: "The request cannot be processed"}
+            415: "The body is not JSON", 422: "The request cannot be processed"}
     return {code: {"description": text[code],
-                   "content": {"application/json": {"model": ok if code < 300 else ErrorBody}}} for code in codes}
+                   "content": {"application/json": {"model": ok if code < 300 else ErrorBody}}}
+            for code in (*codes, 401, 403, 415)}
+
 
 
 def _error(status: int, code: str, message: str, errors: list[dict[str, str]] | None = None) -> Response:
@@ -92,9 +99,28 @@ def _request_validation(e: RequestValidationError) -> Response:
         if item.get("type") == "extra_forbidden":
             message = "unknown field"
         elif item.get("type") == "json_invalid":
-            message = "body must be a JSON object"
+            loc, message = [], "body must be a JSON object"
         problems.append({"field": ".".join(loc) or "request", "message": message})
     return _error(400, "InvalidRequest", "; ".join(f"{p['field']}: {p['message']}" for p in problems), problems)
+
+
+@app.not_found
+def _route_not_found(e: Exception) -> Response:
+    return _error(404, "RouteNotFound", f"no route {app.current_event.http_method} {app.current_event.path}")
+
+
+@app.exception_handler(RequestUnsupportedContentType)
+def _unsupported_type(e: RequestUnsupportedContentType) -> Response:
+    return _error(415, "UnsupportedMediaType", "send the body as application/json")
+
+
+@app.exception_handler(ValueError)
+def _malformed_multipart(e: ValueError) -> Response:
+    # powertools' body parser raises a bare ValueError for a multipart/form-data body without a boundary: bad input,
+    # not a crash. Any other ValueError is a bug and stays one.
+    if "multipart/form-data" in str(e):
+        return _error(415, "UnsupportedMediaType", "send the body as application/json")
+    raise e
 
 
 @app.exception_handler(IdempotencyAlreadyInProgressError)

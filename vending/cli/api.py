@@ -11,11 +11,13 @@ import argparse
 import base64
 import json
 import os
+import re
 import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import cache
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -66,15 +68,8 @@ def http_to_event(method: str, target: str, headers: dict[str, str], body: bytes
     """An API Gateway REST (v1) proxy event, as the Lambda integration would receive it."""
     parts = urlsplit(target)
     query = parse_qs(parts.query, keep_blank_values=True)
-    text: str | None
-    encoded = False
-    if not body:
-        text = None
-    else:
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            text, encoded = base64.b64encode(body).decode("ascii"), True
+    # No binary media types are configured on the REST API, so API Gateway hands the body over as text.
+    text = body.decode("utf-8", errors="replace") if body else None
     now = datetime.now(UTC)
     return {
         "resource": parts.path,
@@ -87,7 +82,7 @@ def http_to_event(method: str, target: str, headers: dict[str, str], body: bytes
         "pathParameters": None,
         "stageVariables": None,
         "body": text,
-        "isBase64Encoded": encoded,
+        "isBase64Encoded": False,
         "requestContext": {
             "resourcePath": parts.path, "path": parts.path, "httpMethod": method.upper(), "stage": "local",
             "requestId": str(uuid.uuid4()), "accountId": os.environ.get("VEND_PLATFORM_ACCOUNT_ID", "123456789012"),
@@ -118,17 +113,54 @@ def _error_body(code: str, message: str) -> bytes:
     return json.dumps({"code": code, "message": message}).encode()
 
 
+SIGV4 = re.compile(r"^AWS4-HMAC-SHA256 Credential=[A-Za-z0-9]+/\d{8}/[a-z0-9-]+/execute-api/aws4_request, ?"
+                   r"SignedHeaders=[a-z0-9;-]+, ?Signature=[0-9a-f]{64}$")
+
+
+@cache
+def _routes() -> tuple[tuple[re.Pattern[str], frozenset[str]], ...]:
+    """Path templates of the spec -> the methods each allows (for 405 on undeclared methods, like a gateway)."""
+    spec = json.loads(openapi_json())
+    return tuple((re.compile("^" + re.sub(r"\{[^/]+\}", "[^/]+", path) + "$"),
+                  frozenset(m.upper() for m in methods)) for path, methods in spec["paths"].items())
+
+
+def allowed_methods(path: str) -> frozenset[str] | None:
+    """The methods the spec declares for this path, or None when no route matches it."""
+    return next((methods for pattern, methods in _routes() if pattern.match(path)), None)
+
+
 class ApiRequestHandler(BaseHTTPRequestHandler):
     server_version = "vend-api"
     protocol_version = "HTTP/1.1"
 
     def _handle(self) -> None:
+        json_type = {"Content-Type": "application/json"}
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_BODY_BYTES:
-            self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"Content-Type": "application/json"},
+            self.close_connection = True  # the unread body would otherwise be parsed as the next request
+            self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, json_type,
                        _error_body("PayloadTooLarge", f"body over {MAX_BODY_BYTES} bytes"))
             return
-        body = self.rfile.read(length) if length else b""
+        body = self.rfile.read(length) if length else b""  # read before any early answer (keep-alive)
+        path = urlsplit(self.path).path
+        allowed = allowed_methods(path)
+        if allowed is not None and self.command not in allowed:
+            self._send(HTTPStatus.METHOD_NOT_ALLOWED, {**json_type, "Allow": ", ".join(sorted(allowed))},
+                       _error_body("MethodNotAllowed", f"{self.command} is not allowed on {path}"))
+            return
+        if self.server.require_sigv4:  # type: ignore[attr-defined]
+            # Structural check only (API Gateway verifies the signature in AWS): an unsigned request is refused
+            # with 401 and a malformed signature with 403, so clients that forget to sign fail here too.
+            auth = self.headers.get("Authorization", "")
+            if not auth:
+                self._send(HTTPStatus.UNAUTHORIZED, json_type,
+                           _error_body("MissingAuthenticationToken", "requests must be signed with SigV4 (IAM)"))
+                return
+            if not SIGV4.match(auth):
+                self._send(HTTPStatus.FORBIDDEN, json_type,
+                           _error_body("IncompleteSignature", "the Authorization header is not a SigV4 signature"))
+                return
         event = http_to_event(self.command, self.path, dict(self.headers.items()), body,
                               source_ip=self.client_address[0])
         try:
@@ -157,16 +189,22 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(raw)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
+    def __getattr__(self, name: str) -> Any:
+        # http.server answers 501 (HTML) for any method without a do_<METHOD>; every method goes to the resolver
+        # side instead, which answers 405 JSON for methods the spec does not declare.
+        if name.startswith("do_"):
+            return self._handle
+        raise AttributeError(name)
 
     def log_message(self, format: str, *args: Any) -> None:
         if os.environ.get("VEND_API_QUIET") != "1":
             super().log_message(format, *args)
 
 
-def make_server(port: int = 0, host: str = "127.0.0.1") -> ThreadingHTTPServer:
+def make_server(port: int = 0, host: str = "127.0.0.1", *, require_sigv4: bool = True) -> ThreadingHTTPServer:
     server = ThreadingHTTPServer((host, port), ApiRequestHandler)
     server.daemon_threads = True
+    server.require_sigv4 = require_sigv4  # type: ignore[attr-defined]
     return server
 
 
@@ -217,7 +255,7 @@ def _spec(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     def run() -> int:
-        server = make_server(args.port)
+        server = make_server(args.port, require_sigv4=not args.no_auth)
         print(f"vending API on http://127.0.0.1:{server.server_address[1]}", flush=True)
         try:
             server.serve_forever()
@@ -248,4 +286,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     serve.add_argument("--emulator", action="store_true",
                        help="start the local emulator (moto) and deploy the vending resources into it first")
     serve.add_argument("--emulator-port", type=int, default=0, help="emulator port (default: a free one)")
+    serve.add_argument("--no-auth", action="store_true",
+                       help="accept unsigned requests (by default a SigV4 Authorization header is required, as in AWS)")
     serve.set_defaults(func=_serve)
