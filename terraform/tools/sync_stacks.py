@@ -1,5 +1,5 @@
-"""Keep the stack boilerplate identical everywhere: copy terraform/templates/*.tf into every stack folder and write
-its backend.tf (state key = the folder path). Run after changing a template; tests/terraform checks it is in sync.
+"""Keep the stack boilerplate identical everywhere: copy terraform/templates/*.tf (and templates/<stack name>/*.tf)
+into every stack folder and write its backend.tf (state key = the folder path). Run after changing a template; tests/terraform checks it is in sync.
 
     .venv/bin/python terraform/tools/sync_stacks.py [--check]
 """
@@ -32,6 +32,8 @@ def stack_dirs() -> list[Path]:
 
 def expected_files(stack: Path) -> dict[str, str]:
     files = {t.name: t.read_text(encoding="utf-8") for t in sorted(TEMPLATES.glob("*.tf"))}
+    # Stack-kind templates (templates/<stack name>/*.tf), e.g. the per-region providers of `networking`.
+    files.update({t.name: t.read_text(encoding="utf-8") for t in sorted((TEMPLATES / stack.name).glob("*.tf"))})
     files["backend.tf"] = BACKEND.format(key=f"{stack.relative_to(ENVIRONMENTS).as_posix()}/terraform.tfstate")
     return files
 
