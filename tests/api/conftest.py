@@ -1,0 +1,66 @@
+"""The vending API on moto: the resolver in-process (mock_aws) and `vend api serve` against the emulator."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+TABLES = (("vending-requests", "request_id"), ("vending-idempotency", "id"), ("vending-pipeline-runs", "run_id"))
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """GIVEN moto with the three tables and a state machine ARN (nothing should ever start an execution here)."""
+    moto = pytest.importorskip("moto", reason="moto is not installed (pip install -e '.[local]')")
+    import boto3
+
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with moto.mock_aws():
+        ddb = boto3.client("dynamodb")
+        for table, key in TABLES:
+            ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                             AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+                             KeySchema=[{"AttributeName": key, "KeyType": "HASH"}])
+        sfn = boto3.client("stepfunctions")
+        iam = boto3.client("iam")
+        role = iam.create_role(RoleName="sfn", AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                    "Principal": {"Service": "states.amazonaws.com"}}]}))
+        arn = sfn.create_state_machine(name="AccountVending", roleArn=role["Role"]["Arn"], definition=json.dumps(
+            {"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}))["stateMachineArn"]
+        monkeypatch.setenv("VEND_STATE_MACHINE_ARN", arn)
+        yield {"dynamodb": ddb, "stepfunctions": sfn, "state_machine_arn": arn}
+
+
+def proxy_event(method: str, path: str, body: Any = None, *, raw: str | None = None) -> dict[str, Any]:
+    from vending.cli.api import http_to_event
+
+    data = raw.encode() if raw is not None else (json.dumps(body).encode() if body is not None else b"")
+    return http_to_event(method, path, {"Content-Type": "application/json"}, data)
+
+
+class _Ctx:
+    function_name = "vending-api"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:vending-api"
+    aws_request_id = "test"
+
+
+@pytest.fixture
+def call(aws: Any) -> Any:
+    """Invoke the Lambda handler with an API Gateway REST proxy event; returns (status, json body)."""
+    from vending.handlers.api import handler
+
+    def _call(method: str, path: str, body: Any = None, *, raw: str | None = None) -> tuple[int, Any]:
+        result = handler(proxy_event(method, path, body, raw=raw), _Ctx())
+        return result["statusCode"], json.loads(result["body"]) if result.get("body") else None
+
+    return _call

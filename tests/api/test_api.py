@@ -1,0 +1,149 @@
+"""The vending API: bad input is a 400 naming each field (and creates nothing), unknown ids are a JSON 404,
+the committed OpenAPI spec is the generated one, and schemathesis finds no 5xx against `vend api serve`."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+GOOD = {"team": "team-mlops", "stage": "staging", "owner_email": "mlops-leads@example.com", "cost_center": "CC-1003",
+        "gpu_tier": "training", "regions": ["us-east-1"], "repository": "example-org/team-mlops-infra"}
+
+
+def _nothing_created(aws: dict[str, Any]) -> None:
+    for table in ("vending-requests", "vending-idempotency"):
+        assert aws["dynamodb"].scan(TableName=table)["Items"] == [], table
+    assert aws["stepfunctions"].list_executions(stateMachineArn=aws["state_machine_arn"])["executions"] == []
+
+
+def test_post_request_bad_fields_400_lists_each_field_and_creates_nothing(call: Any, aws: dict[str, Any]) -> None:
+    # GIVEN a request with four bad fields and one unknown field
+    bad = {**GOOD, "team": "Team_X", "stage": "dev", "owner_email": "nope", "regions": ["mars-1"], "colour": "red"}
+    # WHEN it is posted
+    status, body = call("POST", "/requests", bad)
+    # THEN 400 names each bad field, and nothing was written or started
+    assert status == 400
+    assert body["code"] == "InvalidRequest" and body["message"]
+    assert {e["field"] for e in body["errors"]} == {"team", "stage", "owner_email", "regions", "colour"}
+    _nothing_created(aws)
+
+
+@pytest.mark.parametrize("raw", ["not json", "[1, 2]", "", "null"])
+def test_post_request_malformed_body_400(call: Any, aws: dict[str, Any], raw: str) -> None:
+    status, body = call("POST", "/requests", raw=raw)
+    assert status == 400, body
+    assert body["code"] == "InvalidRequest" and body["errors"]
+    _nothing_created(aws)
+
+
+def test_get_request_unknown_404_json(call: Any) -> None:
+    status, body = call("GET", "/requests/team-nobody-staging")
+    assert status == 404
+    assert body == {"code": "RequestNotFound", "message": "no vending request 'team-nobody-staging'"}
+
+
+def test_resume_unknown_404_json(call: Any) -> None:
+    status, body = call("POST", "/requests/team-nobody-staging/resume")
+    assert status == 404 and body["code"] == "RequestNotFound"
+
+
+def test_unknown_route_404_json(call: Any) -> None:
+    status, body = call("GET", "/nowhere")
+    assert status == 404 and body["code"] == "RouteNotFound"
+
+
+def test_post_request_valid_starts_one_execution_and_is_idempotent(call: Any, aws: dict[str, Any]) -> None:
+    status, body = call("POST", "/requests", GOOD)
+    assert status == 202 and body["outcome"] == "started" and body["request_id"] == "team-mlops-staging"
+    again, same = call("POST", "/requests", GOOD)
+    assert again == 202 and same == body  # the idempotency record answers the duplicate
+    executions = aws["stepfunctions"].list_executions(stateMachineArn=aws["state_machine_arn"])["executions"]
+    assert [e["name"] for e in executions] == ["vend-team-mlops-staging-a1"]
+
+
+def test_list_requests_empty(call: Any) -> None:
+    assert call("GET", "/requests") == (200, {"requests": []})
+
+
+def test_openapi_committed_spec_equals_generated() -> None:
+    from vending.cli.api import SPEC_PATH, openapi_json
+
+    assert SPEC_PATH.read_text(encoding="utf-8") == openapi_json(), "run `vend api spec` and commit docs/openapi.json"
+
+
+def test_openapi_spec_declares_iam_security() -> None:
+    import json
+
+    from vending.cli.api import openapi_json
+
+    spec = json.loads(openapi_json())
+    assert spec["security"] == [{"sigv4": []}]
+    assert spec["components"]["securitySchemes"]["sigv4"]["x-amazon-apigateway-authtype"] == "awsSigv4"
+    body = spec["paths"]["/requests"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["$ref"] == "#/components/schemas/VendingRequest"
+
+
+SIGNED = ("Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/execute-api/aws4_request, "
+          "SignedHeaders=host;x-amz-date, Signature=" + "a" * 64)
+
+
+@pytest.fixture
+def served_on_emulator(tmp_path: Path) -> Any:
+    """`vend api serve --port 0 --emulator` in a child process; yields its base URL."""
+    pytest.importorskip("moto", reason="moto is not installed (pip install -e '.[local]')")
+    try:
+        import landing_zone.local_runtime  # noqa: F401
+    except ImportError as e:
+        pytest.skip(f"landing_zone.local_runtime is not available: {e}")
+    log = (tmp_path / "serve.log").open("w+")
+    env = {**os.environ, "VEND_API_QUIET": "1", "PYTHONUNBUFFERED": "1"}
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "VEND_STATE_MACHINE_ARN"):
+        env.pop(name, None)
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from vending.cli import main; sys.exit(main())",
+                             "api", "serve", "--port", "0", "--emulator"], cwd=REPO_ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        url = None
+        while time.monotonic() < deadline and url is None and proc.poll() is None:
+            time.sleep(0.3)
+            log.seek(0)
+            found = re.search(r"vending API on (http://127\.0\.0\.1:\d+)", log.read())
+            url = found.group(1) if found else None
+        if url is None:
+            log.seek(0)
+            pytest.fail(f"vend api serve did not start:\n{log.read()[-3000:]}")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.mark.emulator
+def test_schemathesis_against_vend_api_serve_no_5xx_and_conforming(served_on_emulator: str, tmp_path: Path) -> None:
+    cli = shutil.which("schemathesis", path=str(Path(sys.executable).parent)) or shutil.which("schemathesis")
+    if cli is None:
+        pytest.skip("schemathesis is not installed")
+    # positive_data_acceptance is left out: the spec cannot express the layout-driven rules (region allow-list,
+    # GPU tiers, slug and cost-center formats), so schema-valid bodies are rightly answered 400 naming the field.
+    result = subprocess.run(
+        [cli, "run", str(REPO_ROOT / "docs" / "openapi.json"), "--url", served_on_emulator, "--checks", "all",
+         "--exclude-checks", "positive_data_acceptance", "--max-examples", "20", "--seed", "20261126",
+         "--generation-with-security-parameters", "false", "-H", SIGNED, "--request-timeout", "10"],
+        capture_output=True, text=True, timeout=180, cwd=tmp_path,
+    )
+    summary = result.stdout[-4000:]
+    assert result.returncode == 0, summary
+    assert re.search(r"\d+ generated, \d+ passed", summary), summary

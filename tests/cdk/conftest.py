@@ -1,0 +1,43 @@
+"""One synthesis per session: the app with the cdk-nag plugin, written to a temporary cloud assembly."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load_app_module() -> Any:
+    spec = importlib.util.spec_from_file_location("cdk_app", REPO_ROOT / "app.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    pytest.importorskip("aws_cdk", reason="aws-cdk-lib is not installed (pip install -e '.[cdk]')")
+    pytest.importorskip("cdk_nag", reason="cdk-nag is not installed (pip install -e '.[cdk]')")
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app, stack = _load_app_module().build_app(outdir=str(outdir))
+    assembly = app.synth()  # raises when cdk-nag reports an unacknowledged finding
+    template = json.loads((outdir / f"{stack.stack_name}.template.json").read_text())
+    return {"outdir": outdir, "stack": stack, "template": template, "assembly": assembly}
+
+
+@pytest.fixture(scope="session")
+def template(synthesized: dict[str, Any]) -> Any:
+    from aws_cdk.assertions import Template
+
+    return Template.from_json(synthesized["template"])
+
+
+@pytest.fixture(scope="session")
+def resources(synthesized: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return synthesized["template"]["Resources"]

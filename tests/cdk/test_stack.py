@@ -1,0 +1,273 @@
+"""The synthesized landing-zone stack, checked with aws_cdk.assertions.Template (GIVEN one synthesis per session)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+import step_functions
+from vending.functions import FUNCTIONS, STATE_MACHINE_KEYS
+from vending.onboarding import ONBOARDING_EVENT_PATTERN
+
+pytestmark = pytest.mark.cdk
+
+ORG_WRITE = re.compile(r"^organizations:(Create|Update|Attach|Detach|Move|Tag|Untag|Enable|Delete|Remove)")
+# Organizations actions that support no resource-level permissions (Service Authorization Reference).
+ORG_WRITE_WITHOUT_RESOURCE_TYPES = {"organizations:CreateAccount", "organizations:CreatePolicy"}
+
+
+def _of_type(resources: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in resources.items() if v["Type"] == kind}
+
+
+def _statements(resource: dict[str, Any]) -> list[dict[str, Any]]:
+    return resource["Properties"]["PolicyDocument"]["Statement"]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _function_by_name(resources: dict[str, Any], name: str) -> tuple[str, dict[str, Any]]:
+    return next((k, v) for k, v in _of_type(resources, "AWS::Lambda::Function").items()
+                if v["Properties"].get("FunctionName") == name)
+
+
+def _role_policies(resources: dict[str, Any], role_logical_id: str) -> list[dict[str, Any]]:
+    return [p for p in _of_type(resources, "AWS::IAM::Policy").values()
+            if {"Ref": role_logical_id} in p["Properties"].get("Roles", [])]
+
+
+def test_synth_cdk_nag_has_no_unacknowledged_findings(synthesized: dict[str, Any]) -> None:
+    # GIVEN the app synthesized with AwsSolutionsChecks registered through Validations (synth raises on findings)
+    report = json.loads((synthesized["outdir"] / "policy-validation-report.json").read_text())
+    # THEN no plugin reported a violation, and every acknowledgement carries a specific reason
+    violations = [v for r in report.get("pluginReports", []) for v in r.get("violations", [])]
+    assert violations == []
+    acks = synthesized["stack"].acknowledgements
+    assert acks, "expected the stack to record its acknowledgements"
+    for path, rule, reason in acks:
+        assert rule.startswith("AwsSolutions-"), (path, rule)
+        assert len(reason) >= 40, f"{path} {rule}: reason too thin: {reason!r}"
+
+
+def test_functions_every_spec_exists_with_its_handler(resources: dict[str, Any]) -> None:
+    for spec in FUNCTIONS:
+        _, fn = _function_by_name(resources, spec.name)
+        props = fn["Properties"]
+        assert props["Handler"] == spec.handler
+        assert props["Runtime"] == "python3.12"
+        assert props["Architectures"] == ["arm64"]
+        assert props["TracingConfig"] == {"Mode": "Active"}
+        assert props["Timeout"] == spec.timeout_seconds
+        assert props["MemorySize"] == spec.memory_mb
+    assert len(_of_type(resources, "AWS::Lambda::Function")) == len(FUNCTIONS)
+
+
+def test_functions_roles_hold_exactly_the_declared_actions(resources: dict[str, Any]) -> None:
+    # Platform extras every function needs (logs, traces) or that its wiring adds (queue consumption, KMS data key).
+    extras = {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+    wiring = {"StartFromEvent": {"sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl",
+                                 "sqs:DeleteMessage", "sqs:GetQueueAttributes", "kms:Decrypt"},
+              "Audit": {"kms:GenerateDataKey"}}
+    for spec in FUNCTIONS:
+        _, fn = _function_by_name(resources, spec.name)
+        role_id = fn["Properties"]["Role"]["Fn::GetAtt"][0]
+        granted = {a for p in _role_policies(resources, role_id) for s in _statements(p)
+                   for a in _as_list(s["Action"])}
+        declared = {a for g in spec.grants for a in g.actions}
+        assert granted == declared | extras | wiring.get(spec.key, set()), spec.key
+
+
+def test_organizations_write_actions_name_resources_where_aws_allows(resources: dict[str, Any]) -> None:
+    for lid, policy in _of_type(resources, "AWS::IAM::Policy").items():
+        for statement in _statements(policy):
+            writes = {a for a in _as_list(statement["Action"]) if ORG_WRITE.match(a)}
+            if not writes or "*" not in _as_list(statement["Resource"]):
+                continue
+            assert writes <= ORG_WRITE_WITHOUT_RESOURCE_TYPES, (lid, writes)
+            if "organizations:CreatePolicy" in writes:
+                assert statement["Condition"] == {
+                    "StringEquals": {"organizations:PolicyType": "SERVICE_CONTROL_POLICY"}}
+
+
+def test_organizations_arns_are_scoped_to_the_organization(synthesized: dict[str, Any],
+                                                           resources: dict[str, Any]) -> None:
+    config = synthesized["stack"].config
+    text = json.dumps([_statements(p) for p in _of_type(resources, "AWS::IAM::Policy").values()])
+    for arn in re.findall(r':organizations::[^"]+', text):
+        assert (f"::{config.management_account_id}:" in arn and config.organization_id in arn) \
+            or arn.startswith(":organizations::aws:policy/service_control_policy/"), arn
+
+
+def test_api_every_method_uses_iam_authorization(template: Any, resources: dict[str, Any]) -> None:
+    methods = _of_type(resources, "AWS::ApiGateway::Method")
+    assert methods
+    for lid, method in methods.items():
+        assert method["Properties"]["AuthorizationType"] == "AWS_IAM", lid
+
+
+def test_api_routes_match_the_committed_openapi_spec(resources: dict[str, Any]) -> None:
+    from vending.cli.api import SPEC_PATH
+
+    spec = json.loads(SPEC_PATH.read_text())
+    expected = {m.upper() for ops in spec["paths"].values() for m in ops}
+    methods = _of_type(resources, "AWS::ApiGateway::Method")
+    assert sorted(m["Properties"]["HttpMethod"] for m in methods.values()) == sorted(
+        m.upper() for ops in spec["paths"].values() for m in ops)
+    assert expected
+    for method in methods.values():
+        props = method["Properties"]
+        assert props["Integration"]["Type"] == "AWS_PROXY"
+        assert "RequestValidatorId" in props
+
+
+def test_api_resource_policy_admits_only_the_platform_admin_role(synthesized: dict[str, Any],
+                                                                 resources: dict[str, Any]) -> None:
+    admin = synthesized["stack"].config.platform_admin_role_arn
+    (api,) = _of_type(resources, "AWS::ApiGateway::RestApi").values()
+    statements = api["Properties"]["Policy"]["Statement"]
+    deny = next(s for s in statements if s["Effect"] == "Deny")
+    assert deny["Condition"] == {"StringNotEquals": {"aws:PrincipalArn": admin}}
+    allow = next(s for s in statements if s["Effect"] == "Allow")
+    assert allow["Principal"] == {"AWS": admin}
+
+
+def test_api_stage_has_access_logs_tracing_and_validation(template: Any) -> None:
+    from aws_cdk.assertions import Match
+
+    template.has_resource_properties("AWS::ApiGateway::Stage", {
+        "AccessLogSetting": Match.object_like({"DestinationArn": Match.any_value()}),
+        "TracingEnabled": True,
+    })
+    template.has_resource_properties("AWS::ApiGateway::RequestValidator",
+                                     {"ValidateRequestBody": True, "ValidateRequestParameters": True})
+    template.has_resource_properties("AWS::ApiGateway::Model", {"Name": "VendingRequest"})
+
+
+def test_tables_have_pitr_encryption_and_keys(resources: dict[str, Any]) -> None:
+    tables = {t["Properties"]["TableName"]: t["Properties"]
+              for t in _of_type(resources, "AWS::DynamoDB::Table").values()}
+    assert {n: p["KeySchema"][0]["AttributeName"] for n, p in tables.items()} == {
+        "vending-requests": "request_id", "vending-idempotency": "id", "vending-pipeline-runs": "run_id"}
+    for name, props in tables.items():
+        assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}, name
+        assert props["SSESpecification"]["SSEEnabled"] is True, name
+    assert tables["vending-idempotency"]["TimeToLiveSpecification"] == {"AttributeName": "expiration",
+                                                                         "Enabled": True}
+
+
+def test_encryption_and_tls_on_queues_topic_and_buckets(resources: dict[str, Any]) -> None:
+    for lid, queue in _of_type(resources, "AWS::SQS::Queue").items():
+        assert "KmsMasterKeyId" in queue["Properties"], lid
+    for lid, topic in _of_type(resources, "AWS::SNS::Topic").items():
+        assert "KmsMasterKeyId" in topic["Properties"], lid
+    for lid, bucket in _of_type(resources, "AWS::S3::Bucket").items():
+        props = bucket["Properties"]
+        assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"], lid
+        assert props["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True}, lid
+        assert props["VersioningConfiguration"] == {"Status": "Enabled"}, lid
+    tls_only = [s for kind in ("AWS::SQS::QueuePolicy", "AWS::S3::BucketPolicy", "AWS::SNS::TopicPolicy")
+                for p in _of_type(resources, kind).values() for s in _statements(p)
+                if s["Effect"] == "Deny"
+                and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"]
+    assert len(tls_only) >= 5  # two queues, two buckets, one topic
+    reports = next(b for b in _of_type(resources, "AWS::S3::Bucket").values()
+                   if "LoggingConfiguration" in b["Properties"])
+    rule = reports["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+
+
+def test_state_machine_logs_all_and_traces(template: Any) -> None:
+    from aws_cdk.assertions import Match
+
+    template.has_resource_properties("AWS::StepFunctions::StateMachine", {
+        "StateMachineName": step_functions.STATE_MACHINE_NAME,
+        "LoggingConfiguration": Match.object_like({"Level": "ALL", "IncludeExecutionData": True}),
+        "TracingConfiguration": {"Enabled": True},
+    })
+
+
+def test_state_machine_definition_is_the_asl_file_after_substitution(synthesized: dict[str, Any],
+                                                                    resources: dict[str, Any]) -> None:
+    (machine,) = _of_type(resources, "AWS::StepFunctions::StateMachine").values()
+    props = machine["Properties"]
+    # DefinitionBody.from_file ships the file as an asset (DefinitionS3Location); read what would be uploaded.
+    key = props["DefinitionS3Location"]["Key"]
+    text = (synthesized["outdir"] / f"asset.{key}").read_text()
+    substitutions = props["DefinitionSubstitutions"]
+    assert set(substitutions) == step_functions.placeholders()
+    # every placeholder points at the function of that key
+    for key in STATE_MACHINE_KEYS:
+        spec = next(f for f in FUNCTIONS if f.key == key)
+        lid, _ = _function_by_name(resources, spec.name)
+        assert substitutions[f"{key}FunctionArn"] == {"Fn::GetAtt": [lid, "Arn"]}
+    markers = {name: f"arn:aws:lambda:region:account:function:{name}" for name in substitutions}
+    deployed = json.loads(step_functions.PLACEHOLDER.sub(lambda m: markers[m.group(1)], text))
+    assert deployed == step_functions.definition(markers)
+
+
+def test_state_machine_role_invokes_exactly_the_workflow_functions(resources: dict[str, Any]) -> None:
+    (machine,) = _of_type(resources, "AWS::StepFunctions::StateMachine").values()
+    role_id = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    invoke = [s for p in _role_policies(resources, role_id) for s in _statements(p)
+              if "lambda:InvokeFunction" in _as_list(s["Action"])]
+    resources_invoked = [r for s in invoke for r in _as_list(s["Resource"])]
+    expected = [{"Fn::GetAtt": [_function_by_name(resources, f.name)[0], "Arn"]}
+                for f in FUNCTIONS if f.key in STATE_MACHINE_KEYS]
+    assert sorted(map(json.dumps, resources_invoked)) == sorted(map(json.dumps, expected))
+
+
+def test_onboarding_rule_queue_dlq_and_partial_batch_failures(resources: dict[str, Any]) -> None:
+    rules = _of_type(resources, "AWS::Events::Rule").values()
+    onboarding = next(r for r in rules if r["Properties"].get("EventPattern") == ONBOARDING_EVENT_PATTERN)
+    target = onboarding["Properties"]["Targets"][0]["Arn"]["Fn::GetAtt"][0]
+    queue = resources[target]
+    assert "RedrivePolicy" in queue["Properties"]
+    (mapping,) = _of_type(resources, "AWS::Lambda::EventSourceMapping").values()
+    assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["Properties"]["EventSourceArn"] == {"Fn::GetAtt": [target, "Arn"]}
+    lid, _ = _function_by_name(resources, "vending-start-from-event")
+    assert mapping["Properties"]["FunctionName"] == {"Ref": lid}
+
+
+def test_schedule_runs_the_audit_daily_and_outcomes_reach_the_topic(resources: dict[str, Any]) -> None:
+    rules = list(_of_type(resources, "AWS::Events::Rule").values())
+    audit_id, _ = _function_by_name(resources, "vending-guardrail-audit")
+    scheduled = next(r for r in rules if "ScheduleExpression" in r["Properties"])
+    assert scheduled["Properties"]["ScheduleExpression"] == "cron(0 6 * * ? *)"
+    assert scheduled["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": [audit_id, "Arn"]}
+    notify = next(r for r in rules if "detail-type" in r["Properties"].get("EventPattern", {})
+                  and "Team Account Ready" in r["Properties"]["EventPattern"]["detail-type"])
+    assert set(notify["Properties"]["EventPattern"]["detail-type"]) == {
+        "Team Account Ready", "Team Account Failed", "Guardrail Audit Findings"}
+    (topic_id,) = _of_type(resources, "AWS::SNS::Topic")
+    assert notify["Properties"]["Targets"][0]["Arn"] == {"Ref": topic_id}
+
+
+def test_codebuild_runs_the_pipeline_worker(resources: dict[str, Any]) -> None:
+    (project,) = _of_type(resources, "AWS::CodeBuild::Project").values()
+    spec = json.loads(project["Properties"]["Source"]["BuildSpec"])
+    assert spec["phases"]["build"]["commands"] == ['vend pipeline worker --run-id "$VEND_RUN_ID"']
+    install = " ".join(spec["phases"]["install"]["commands"])
+    assert "releases.hashicorp.com/terraform" in install and "sha256sum -c" in install
+    assert "pip install" in install
+    assert project["Properties"]["Environment"]["PrivilegedMode"] is False
+
+
+def test_alarms_cover_each_function_and_the_workflow(resources: dict[str, Any]) -> None:
+    alarms = _of_type(resources, "AWS::CloudWatch::Alarm").values()
+    by_metric: dict[str, list[Any]] = {}
+    for alarm in alarms:
+        by_metric.setdefault(alarm["Properties"].get("MetricName", ""), []).append(alarm)
+    assert len(by_metric["Errors"]) == len(FUNCTIONS)
+    assert len(by_metric["Throttles"]) == len(FUNCTIONS)
+    assert by_metric["ExecutionsFailed"] and by_metric["GuardrailFindings"]
+    for alarm in alarms:
+        assert alarm["Properties"]["AlarmActions"], "every alarm notifies the topic"
+    assert _of_type(resources, "AWS::CloudWatch::Dashboard")
