@@ -1,5 +1,6 @@
 """Keep the stack boilerplate identical everywhere: copy terraform/templates/*.tf (and templates/<stack name>/*.tf)
-into every stack folder and write its backend.tf (state key = the folder path). Run after changing a template; tests/terraform checks it is in sync.
+into every stack folder and write its backend.tf (state key = the folder path). Run after changing a template;
+tests/terraform checks it is in sync.
 
     .venv/bin/python terraform/tools/sync_stacks.py [--check]
 """

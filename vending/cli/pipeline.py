@@ -1,0 +1,185 @@
+"""`vend pipeline run|approve|approvals`: run a stack's Terraform pipeline, and record approvals for gated applies.
+
+Against AWS the run uses the ambient credentials (AWS_PROFILE etc.) for the stack's account; `--emulator` starts moto,
+vends a member account, assumes its OrganizationAccountAccessRole and creates a state bucket, so the whole pipeline can
+be tried on a laptop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from landing_zone.config import cached_layout
+from vending.cli.output import print_json, print_table
+from vending.exceptions import InvalidRequest
+from vending.pipeline.approvals import ApprovalStore, DynamoDbApprovalStore, FileApprovalStore
+from vending.pipeline.runner import STAGES, PipelineResult, PipelineSpec, StageResult, run_pipeline
+from vending.settings import Settings
+
+EXIT_FAILED = 1
+EXIT_AWAITING_APPROVAL = 3
+
+
+def resolve_stack_dir(value: str) -> Path:
+    """Accept `team/stage/stack` (under terraform/environments) or a path to the folder."""
+    given = Path(value)
+    if given.is_dir():
+        return given
+    under = Settings.from_env().terraform_root / "environments" / value
+    if under.is_dir():
+        return under
+    raise InvalidRequest(f"no stack folder {value!r} (expected <team>/<stage>/<stack> under terraform/environments)")
+
+
+def parse_vars(pairs: list[str] | None) -> dict[str, Any]:
+    """k=v pairs; a value that parses as JSON (lists, numbers, booleans) is passed typed, anything else as a string."""
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise InvalidRequest(f"--var expects key=value, got {pair!r}")
+        try:
+            out[key.strip()] = json.loads(raw)
+        except ValueError:
+            out[key.strip()] = raw
+    return out
+
+
+def default_variables(stack_dir: Path) -> dict[str, Any]:
+    """team/stage from the folder; cost center, GPU tier and regions from the layout when the team is in it."""
+    parts = stack_dir.resolve().parts
+    team, stage = parts[-3], parts[-2]
+    found = cached_layout().team(team)
+    variables: dict[str, Any] = {"team": team, "stage": stage}
+    if found is not None:
+        variables.update(cost_center=found.cost_center, gpu_tier=found.gpu_tier, regions=list(found.regions))
+    return variables
+
+
+def approval_store(kind: str) -> ApprovalStore:
+    if kind == "dynamodb":
+        import boto3
+
+        return DynamoDbApprovalStore(boto3.client("dynamodb"))
+    return FileApprovalStore()
+
+
+def _print_stage(stage: StageResult) -> None:
+    mark = "ok" if stage.ok else "FAILED"
+    print(f"  {stage.name:<9} {mark:<7} {stage.seconds:7.1f}s  {stage.summary}", file=sys.stderr, flush=True)
+
+
+def _report(result: PipelineResult, as_json: bool) -> int:
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        print_table(f"{result.stack}: {result.status}", ["stage", "ok", "seconds", "summary"],
+                    [(s.name, "yes" if s.ok else "no", f"{s.seconds:.1f}", s.summary) for s in result.stages])
+        if not result.ok and result.stages and result.stages[-1].output_tail:
+            print(result.stages[-1].output_tail, file=sys.stderr)
+        print(result.message)
+    if result.ok:
+        return 0
+    return EXIT_AWAITING_APPROVAL if result.status == "awaiting_approval" else EXIT_FAILED
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    stack_dir = resolve_stack_dir(args.stack)
+    variables = {**default_variables(stack_dir), **parse_vars(args.var)}
+    stages = tuple(s.strip() for s in args.stages.split(",")) if args.stages else STAGES
+    store = approval_store(args.approvals)
+    emulated = None
+    try:
+        if args.emulator:
+            from vending.pipeline.emulator import start_emulated_account
+
+            emulated = start_emulated_account(team=str(variables["team"]), stage=str(variables["stage"]))
+            print(f"emulator {emulated.endpoint}: account {emulated.account_id}, state bucket "
+                  f"{emulated.state_bucket}", file=sys.stderr)
+            account_id, bucket, region = emulated.account_id, emulated.state_bucket, emulated.region
+            env = emulated.terraform_env()
+        else:
+            import boto3
+
+            from vending.aws.sessions import session_env
+
+            session = boto3.Session(region_name=args.region or os.environ.get("AWS_REGION") or "us-east-1")
+            account_id = args.account_id or session.client("sts").get_caller_identity()["Account"]
+            if not args.bucket:
+                raise InvalidRequest("--bucket (the account's Terraform state bucket) is required without --emulator")
+            bucket, region = args.bucket, session.region_name
+            env = session_env(session)
+            for key in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+                if os.environ.get(key):
+                    env[key] = os.environ[key]
+        variables.setdefault("account_id", account_id)
+        spec = PipelineSpec(stack_dir=stack_dir, state_bucket=bucket, state_region=region, account_id=account_id,
+                            variables=variables, env=env, gate=args.stage_gate, stages=stages)
+        result = run_pipeline(spec, on_stage=None if args.json else _print_stage, approvals=store)
+        if result.status == "awaiting_approval" and args.emulator:
+            print("note: the emulator stops with this command; approve and re-run against a persistent account, or "
+                  "use --stage-gate auto on staging", file=sys.stderr)
+        return _report(result, args.json)
+    finally:
+        if emulated is not None:
+            emulated.stop()
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    approval = approval_store(args.approvals).approve(args.stack, by=args.by, plan_digest=args.plan)
+    if args.json:
+        print_json(approval.to_dict())
+    else:
+        print(f"approved {approval.stack} plan {approval.plan_digest} by {approval.approved_by} at "
+              f"{approval.approved_at}")
+    return 0
+
+
+def cmd_approvals(args: argparse.Namespace) -> int:
+    items = approval_store(args.approvals).list(args.stack)
+    if args.json:
+        print_json([a.to_dict() for a in items])
+    else:
+        print_table("Pipeline approvals", ["stack", "plan", "status", "requested", "by", "approved"],
+                    [(a.stack, a.plan_digest, a.status, a.requested_at, a.approved_by, a.approved_at) for a in items])
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("pipeline", help="Terraform pipelines: run a stack, approve a gated apply")
+    sub = parser.add_subparsers(dest="pipeline_command", required=True)
+
+    run = sub.add_parser("run", help="fmt, init, validate, plan, policy, approval, apply for one stack")
+    run.add_argument("stack", help="<team>/<stage>/<stack> under terraform/environments, or a folder path")
+    run.add_argument("--stage-gate", choices=["auto", "manual"], default="auto",
+                     help="auto: staging applies without approval; manual: every apply waits for `approve`")
+    run.add_argument("--bucket", help="state bucket of the account (required without --emulator)")
+    run.add_argument("--region", help="state bucket region (default AWS_REGION or us-east-1)")
+    run.add_argument("--account-id", help="the account the stack may touch (default: the caller's account)")
+    run.add_argument("--var", action="append", metavar="K=V", help="stack variable (JSON values are typed); repeat")
+    run.add_argument("--stages", help=f"comma-separated subset of {','.join(STAGES)}")
+    run.add_argument("--approvals", choices=["file", "dynamodb"], default="file",
+                     help="where approvals are recorded ($VEND_APPROVALS_FILE or $VEND_APPROVALS_TABLE)")
+    run.add_argument("--emulator", action="store_true",
+                     help="start moto, vend a member account with a state bucket and run there")
+    run.add_argument("--json", action="store_true", help="print the PipelineResult as JSON")
+    run.set_defaults(func=cmd_run)
+
+    approve = sub.add_parser("approve", help="approve the pending plan of a stack")
+    approve.add_argument("stack", help="<team>/<stage>/<stack>")
+    approve.add_argument("--by", required=True, help="who approves (recorded with the time)")
+    approve.add_argument("--plan", help="plan digest to approve (default: the latest pending one)")
+    approve.add_argument("--approvals", choices=["file", "dynamodb"], default="file")
+    approve.add_argument("--json", action="store_true")
+    approve.set_defaults(func=cmd_approve)
+
+    listing = sub.add_parser("approvals", help="list recorded approvals")
+    listing.add_argument("stack", nargs="?", help="only this stack")
+    listing.add_argument("--approvals", choices=["file", "dynamodb"], default="file")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=cmd_approvals)
