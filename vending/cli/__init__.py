@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "vending.cli.guardrails",
     "vending.cli.audit",
     "vending.cli.api",
+    "vending.cli.pipeline",
 )
 
 
