@@ -78,3 +78,23 @@ def test_run_pipeline_without_mirror_raises_terraform_unavailable(monkeypatch, t
 def test_run_pipeline_missing_stack_dir_is_refused():
     with pytest.raises(ValueError, match="does not exist"):
         run_pipeline(spec(stack_dir=Path("/nonexistent/stack")))
+
+
+def test_changed_stacks_module_change_reaches_callers_transitively():
+    from vending.pipeline.ci import changed_stacks
+
+    # GIVEN a change to the s3 module (used by bootstrap directly and by cloudfront through its origin bucket)
+    stacks = changed_stacks(["terraform/modules/s3/main.tf"], REPO_ROOT / "terraform")
+    # THEN bootstrap and cloudfront stacks are planned, networking is not
+    assert "team-frontend/staging/cloudfront" in stacks and "team-mlops/production/bootstrap" in stacks
+    assert not any(s.endswith("/networking") for s in stacks)
+
+
+def test_changed_stacks_stack_folder_and_shared_files():
+    from vending.pipeline.ci import all_stacks, changed_stacks
+
+    root = REPO_ROOT / "terraform"
+    assert changed_stacks(["terraform/environments/shared/staging/eks/terraform.tfvars"], root) == [
+        "shared/staging/eks"]
+    assert changed_stacks(["policies/checkov.yaml"], root) == all_stacks(root)
+    assert changed_stacks(["README.md"], root) == []

@@ -65,7 +65,7 @@ resource "aws_launch_template" "gpu" {
   metadata_options {
     http_endpoint               = "enabled"
     http_tokens                 = "required"
-    http_put_response_hop_limit = 2
+    http_put_response_hop_limit = 1 # tasks use the ECS agent for credentials, never IMDS
   }
 
   block_device_mappings {

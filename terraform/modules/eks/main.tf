@@ -71,6 +71,7 @@ resource "aws_iam_role_policy_attachment" "cluster" {
 }
 
 resource "aws_eks_cluster" "this" {
+  # checkov:skip=CKV_AWS_339:The installed checkov's supported-version list ends at 1.28; var.kubernetes_version is validated against current EKS minors instead.
   name                      = var.cluster_name
   version                   = var.kubernetes_version
   role_arn                  = aws_iam_role.cluster.arn
@@ -243,8 +244,15 @@ resource "aws_iam_role_policy" "karpenter" {
         Sid    = "Provisioning"
         Effect = "Allow"
         Action = ["ec2:CreateFleet", "ec2:RunInstances", "ec2:CreateLaunchTemplate", "ec2:CreateTags", "ec2:Describe*",
-        "pricing:GetProducts", "ssm:GetParameter"]
+        "pricing:GetProducts"]
         Resource = "*"
+      },
+      {
+        # Only the public AMI parameters (Karpenter resolves EKS-optimised AMIs through them).
+        Sid      = "AmiParameters"
+        Effect   = "Allow"
+        Action   = "ssm:GetParameter"
+        Resource = "arn:${local.partition}:ssm:${data.aws_region.current.name}::parameter/aws/service/*"
       },
       {
         Sid       = "TerminateOwnNodes"

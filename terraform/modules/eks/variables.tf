@@ -11,11 +11,11 @@ variable "cluster_name" {
 variable "kubernetes_version" {
   description = "Kubernetes minor version of the control plane."
   type        = string
-  default     = "1.31"
+  default     = "1.33"
 
   validation {
-    condition     = can(regex("^1\\.(2[89]|3[0-9])$", var.kubernetes_version))
-    error_message = "kubernetes_version must be a supported minor version such as 1.31."
+    condition     = can(regex("^1\\.(3[1-9])$", var.kubernetes_version))
+    error_message = "kubernetes_version must be an EKS-supported minor version (1.31 or later), such as 1.33."
   }
 }
 

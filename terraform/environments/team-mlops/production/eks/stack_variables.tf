@@ -1,7 +1,7 @@
 variable "kubernetes_version" {
   description = "Kubernetes minor version."
   type        = string
-  default     = "1.31"
+  default     = "1.33"
 }
 
 variable "node_groups" {
