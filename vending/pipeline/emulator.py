@@ -7,6 +7,7 @@ Used by `vend pipeline run --emulator`, the end-to-end test and benchmarks/pipel
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +52,25 @@ class EmulatedAccount:
             self.server = None
 
 
+@contextlib.contextmanager
+def _aws_managed_policies(enabled: bool) -> Iterator[None]:
+    """moto leaves AWS managed policies (AmazonEKSClusterPolicy, ...) out of an account's IAM unless configured, and
+    its config API cannot switch that on in 5.2; the in-process flag is read when an account's IAM backend is
+    created (here: by CreateAccount), so it is set for that call only."""
+    if not enabled:
+        yield
+        return
+    from moto.core.config import default_user_config
+
+    iam_config = default_user_config.setdefault("iam", {})
+    before = iam_config.get("load_aws_managed_policies", False)
+    iam_config["load_aws_managed_policies"] = True
+    try:
+        yield
+    finally:
+        iam_config["load_aws_managed_policies"] = before
+
+
 def start_emulated_account(team: str = "team-mlops", stage: str = "staging", region: str = EMULATOR_REGION,
                            endpoint: str | None = None) -> EmulatedAccount:
     """Start moto (unless `endpoint` is given), vend a member account and create its state bucket."""
@@ -66,7 +86,9 @@ def start_emulated_account(team: str = "team-mlops", stage: str = "staging", reg
     org = boto3.client("organizations", **mgmt)
     with contextlib.suppress(org.exceptions.AlreadyInOrganizationException):
         org.create_organization(FeatureSet="ALL")
-    created = org.create_account(Email=f"aws+{team}-{stage}@example.com", AccountName=f"{team}-{stage}")
+    # Only an in-process server can be told to load AWS managed policies (see _aws_managed_policies).
+    with _aws_managed_policies(server is not None):
+        created = org.create_account(Email=f"aws+{team}-{stage}@example.com", AccountName=f"{team}-{stage}")
     status = org.describe_create_account_status(CreateAccountRequestId=created["CreateAccountStatus"]["Id"])
     account_id = status["CreateAccountStatus"]["AccountId"]
     sts = boto3.client("sts", **mgmt)

@@ -12,12 +12,14 @@ The provider mirror is a setting, never a path in code:
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -130,10 +132,15 @@ class TerraformWorkspace:
 
     def __post_init__(self) -> None:
         base = os.environ if self.environ is None else self.environ
-        self.binary = terraform_binary(base)
-        self.cli_config = resolve_cli_config(self.run_dir, base)
+        try:
+            self.binary = terraform_binary(base)
+            self.cli_config = resolve_cli_config(self.run_dir, base)
+        except TerraformUnavailable:
+            self.cleanup()
+            raise
         cache = plugin_cache_dir(base)
         cache.mkdir(parents=True, exist_ok=True)
+        self.plugin_cache = cache
         env = {k: v for k, v in base.items() if not k.startswith(_SCRUBBED_PREFIXES)}
         env.update(self.extra_env)
         env.update({
@@ -159,8 +166,12 @@ class TerraformWorkspace:
         argv = [self.binary, *args, *check_args]
         started = time.monotonic()
         try:
-            proc = subprocess.run(argv, cwd=self.stack_dir, env=self.env, capture_output=True, text=True,
-                                  timeout=self.timeout_seconds, check=False)
+            # The plugin cache is not safe for concurrent writers
+            # (https://developer.hashicorp.com/terraform/cli/config/config-file#provider-plugin-cache), so inits
+            # that may populate it take turns; everything else runs in parallel.
+            with _cache_lock(self.plugin_cache) if args[:1] == ("init",) else contextlib.nullcontext():
+                proc = subprocess.run(argv, cwd=self.stack_dir, env=self.env, capture_output=True, text=True,
+                                      timeout=self.timeout_seconds, check=False)
         except subprocess.TimeoutExpired as e:
             return CommandResult(argv, 124, _text(e.stdout), _text(e.stderr) + f"\ntimed out after {e.timeout}s",
                                  time.monotonic() - started)
@@ -168,6 +179,16 @@ class TerraformWorkspace:
 
     def cleanup(self) -> None:
         shutil.rmtree(self.run_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _cache_lock(cache: Path) -> Iterator[None]:
+    with open(cache / ".vend-init.lock", "w", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _text(value: bytes | str | None) -> str:
