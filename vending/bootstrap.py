@@ -191,8 +191,12 @@ def ensure_ci_role(iam: Any, *, provider_arn: str, boundary_arn: str, repository
             raise
         role = iam.create_role(RoleName=CI_ROLE_NAME, AssumeRolePolicyDocument=trust, PermissionsBoundary=boundary_arn,
                                MaxSessionDuration=3600, Description=f"GitHub Actions CI for {repository} ({stage})")["Role"]
-    # PowerUserAccess covers the workloads; IAM changes are limited to roles that carry the boundary.
-    iam.attach_role_policy(RoleName=CI_ROLE_NAME, PolicyArn="arn:aws:iam::aws:policy/PowerUserAccess")
+    # PowerUserAccess-shaped (inline, so it exists in every partition and in the emulator); IAM changes are
+    # limited by the boundary to roles that carry the boundary themselves.
+    iam.put_role_policy(RoleName=CI_ROLE_NAME, PolicyName="Workloads", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "NotAction": ["iam:*", "organizations:*", "account:*"], "Resource": "*"}],
+    }))
     iam.put_role_policy(RoleName=CI_ROLE_NAME, PolicyName="ManageBoundedRoles", PolicyDocument=json.dumps({
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Action": [

@@ -4,7 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from scps.reconcile import apply_account_guardrails
+from vending.guardrails.account import apply_account_guardrails
 from vending.handlers.common import Context, begin_step, logger
 from vending.lifecycle import Status
 
@@ -19,4 +19,4 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
                                       gpu_tier=state.request.gpu_tier)
     ctx.store.update(state.request.request_id, step="ApplyGuardrails", scps=list(result.policies))
     logger.info("guardrails in place", extra={"scps": list(result.policies)})
-    return result.to_dict()
+    return result.model_dump(mode="json")

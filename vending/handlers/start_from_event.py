@@ -18,8 +18,12 @@ from vending.request import parse_request
 from vending.service import submit_request
 
 
+class OnboardingEnvelope(EventBridgeModel):
+    account: str = ""  # always sent by EventBridge; moto's SQS target omits it, and nothing here reads it
+
+
 class OnboardingRecord(SqsRecordModel):
-    body: Json[EventBridgeModel]  # type: ignore[assignment]
+    body: Json[OnboardingEnvelope]  # type: ignore[assignment]
 
 
 processor = BatchProcessor(event_type=EventType.SQS, model=OnboardingRecord)

@@ -1,0 +1,101 @@
+"""`vend local up` and `vend demo`: the whole service on the embedded emulator."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from typing import Any
+
+from landing_zone.config import cached_layout
+from vending.cli.output import console, print_json, print_table
+
+
+def _quiet_handlers(verbose: bool) -> None:
+    # Handlers log JSON to stdout in Lambda; on a terminal that drowns the progress lines.
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO" if verbose else "ERROR")
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "false" if verbose else "true")
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    _quiet_handlers(args.verbose)
+    from landing_zone.local_runtime import deploy, start_emulator
+
+    emulator = start_emulator(args.port)
+    deployment = deploy()
+    console.print(f"[bold]Emulator up[/bold] at {emulator.endpoint}  (state machine {deployment.state_machine_arn})")
+    console.print("In another shell:")
+    print(f"  export AWS_ENDPOINT_URL={emulator.endpoint} AWS_REGION=us-east-1 "
+          "AWS_ACCESS_KEY_ID=emulator AWS_SECRET_ACCESS_KEY=emulator")
+    print("  vend request create --team team-mlops --stage staging --from-layout")
+    sys.stdout.flush()
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        emulator.stop()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    _quiet_handlers(args.verbose)
+    from landing_zone.demo import demo_ok, run_demo
+    from landing_zone.local_runtime import deploy, start_emulator
+
+    started = time.monotonic()
+    layout = cached_layout()
+
+    def progress(team: str, what: str, seconds: float) -> None:
+        if not args.json:
+            console.print(f"[dim]{seconds:7.1f}s[/dim]  {team:<14} {what}")
+
+    with start_emulator(args.port) as emulator:
+        deployment = deploy()
+        if not args.json:
+            console.print(f"Emulator at {emulator.endpoint}; service deployed ({len(deployment.function_arns)} "
+                          f"functions, state machine {deployment.state_machine_arn.rsplit(':', 1)[-1]})")
+        report = run_demo(deployment, layout, on_progress=progress)
+    report["wall_seconds"] = round(time.monotonic() - started, 2)
+    problems = demo_ok(report)
+    report["ok"] = not problems
+    report["problems"] = problems
+    if args.json:
+        print_json(report)
+    else:
+        _print_report(report)
+    return 0 if not problems else 1
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    print_table("Vended team accounts", [
+        "team", "via", "account", "OU", "SCPs", "state bucket", "CI role", "pipelines", "status", "transitions",
+        "seconds", "excl. terraform"], [
+        (t["team"], t["via"], t["account_id"], t["ou"], "\n".join(t["scps"]), t["state_bucket"],
+         (t["ci_role_arn"] or "").rsplit(":", 1)[-1], ", ".join(f"{k}={v}" for k, v in t["pipelines"].items()),
+         t["status"], t["state_transitions"], t["seconds"], t["seconds_excluding_terraform"])
+        for t in report["teams"]])
+    resend, bad = report["checks"]["resend"], report["checks"]["bad_request"]
+    console.print(f"Same requests again via event, API and CLI ({resend['sent']} sends): accounts "
+                  f"{resend['accounts_before']} -> {resend['accounts_after']}, executions "
+                  f"{resend['executions_before']} -> {resend['executions_after']}")
+    console.print(f"Bad request: HTTP {bad['status_code']}, fields named {bad['fields']}, "
+                  f"accounts created {bad['accounts_created']}")
+    console.print(f"Demo wall time {report['wall_seconds']}s")
+    for problem in report["problems"]:
+        console.print(f"[red]problem:[/red] {problem}")
+    console.print("[green]OK: every team READY[/green]" if report["ok"] else "[red]FAILED[/red]")
+
+
+def register(subparsers: Any) -> None:
+    local = subparsers.add_parser("local", help="the embedded emulator")
+    sub = local.add_subparsers(dest="local_command", required=True)
+    up = sub.add_parser("up", help="start moto on loopback, deploy the service into it, and wait")
+    up.add_argument("--port", type=int, default=5000)
+    up.add_argument("--verbose", action="store_true", help="show the handlers' logs")
+    up.set_defaults(func=cmd_up)
+    demo = subparsers.add_parser("demo", help="onboard the layout's teams end to end on the embedded emulator")
+    demo.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    demo.add_argument("--json", action="store_true")
+    demo.add_argument("--verbose", action="store_true", help="show the handlers' logs")
+    demo.set_defaults(func=cmd_demo)
