@@ -28,35 +28,6 @@ resource "aws_cloudfront_origin_access_control" "this" {
   signing_protocol                  = "sigv4"
 }
 
-resource "aws_cloudfront_response_headers_policy" "this" {
-  name = "${var.name}-security-headers"
-
-  security_headers_config {
-    content_type_options {
-      override = true
-    }
-    frame_options {
-      frame_option = "DENY"
-      override     = true
-    }
-    referrer_policy {
-      referrer_policy = "strict-origin-when-cross-origin"
-      override        = true
-    }
-    strict_transport_security {
-      access_control_max_age_sec = 31536000
-      include_subdomains         = true
-      preload                    = true
-      override                   = true
-    }
-    xss_protection {
-      mode_block = true
-      protection = true
-      override   = true
-    }
-  }
-}
-
 resource "aws_cloudfront_distribution" "this" {
   # checkov:skip=CKV_AWS_310:A single S3 origin; failover needs a second-region replica the frontend team has not asked for.
   # checkov:skip=CKV_AWS_374:Geo restriction is opt-in through var.geo_restriction_locations; the site is global by default.
@@ -65,6 +36,7 @@ resource "aws_cloudfront_distribution" "this" {
   # checkov:skip=CKV_AWS_86:Access logging is enabled when var.access_log_bucket_domain is set.
   # checkov:skip=CKV_AWS_174:With the default *.cloudfront.net certificate CloudFront fixes the minimum protocol; TLSv1.2_2021 applies when a custom certificate is set.
   # checkov:skip=CKV2_AWS_42:Same reason: a custom certificate is used when aliases are configured.
+  # checkov:skip=CKV2_AWS_32:A response headers policy is always attached, by ID (AWS managed SecurityHeadersPolicy by default); the graph check only recognises a policy resource declared in the same configuration.
   enabled             = true
   is_ipv6_enabled     = true
   comment             = var.name
@@ -87,7 +59,7 @@ resource "aws_cloudfront_distribution" "this" {
     cached_methods             = ["GET", "HEAD"]
     compress                   = true
     cache_policy_id            = "658327ea-f89d-4fab-a63d-7e88639e58f6" # AWS managed CachingOptimized
-    response_headers_policy_id = aws_cloudfront_response_headers_policy.this.id
+    response_headers_policy_id = var.response_headers_policy_id
   }
 
   dynamic "logging_config" {

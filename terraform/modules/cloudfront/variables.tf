@@ -70,6 +70,17 @@ variable "access_log_bucket_domain" {
   default     = null
 }
 
+variable "response_headers_policy_id" {
+  description = "Response headers policy of the default behaviour. The default is AWS's managed SecurityHeadersPolicy (HSTS, X-Content-Type-Options, X-Frame-Options, Referrer-Policy, X-XSS-Protection)."
+  type        = string
+  default     = "67f7725c-6f97-4210-82d7-5512b31e9d03"
+
+  validation {
+    condition     = can(regex("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", var.response_headers_policy_id))
+    error_message = "response_headers_policy_id must be a CloudFront policy ID (a UUID)."
+  }
+}
+
 variable "tags" {
   description = "Tags merged onto every resource."
   type        = map(string)
