@@ -17,7 +17,6 @@ from vending.aws.sessions import access_role_arn, assume_role_session
 from vending.functions import by_key
 from vending.lifecycle import RequestRecord, RequestStore, Status
 from vending.onboarding import onboarding_entry
-from vending.pipelines import RunStore
 from vending.request import VendingRequest, execution_name, parse_request
 from vending.service import submit_request
 from vending.settings import Settings
@@ -27,20 +26,41 @@ Progress = Callable[[str, str, float], None]
 
 
 def request_for(team: TeamSpec, stage: str = "staging") -> VendingRequest:
-    return parse_request({"team": team.slug, "stage": stage, "owner_email": team.owner_email,
-                          "cost_center": team.cost_center, "gpu_tier": team.gpu_tier, "regions": list(team.regions),
-                          "stacks": list(team.stacks), "repository": team.repository})
+    return parse_request(
+        {
+            "team": team.slug,
+            "stage": stage,
+            "owner_email": team.owner_email,
+            "cost_center": team.cost_center,
+            "gpu_tier": team.gpu_tier,
+            "regions": list(team.regions),
+            "stacks": list(team.stacks),
+            "repository": team.repository,
+        }
+    )
 
 
 def api_event(method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
     """An API Gateway REST proxy event, as API Gateway sends it after IAM authorization."""
     return {
-        "resource": path, "path": path, "httpMethod": method, "headers": {"Content-Type": "application/json"},
-        "multiValueHeaders": {}, "queryStringParameters": None, "multiValueQueryStringParameters": None,
-        "pathParameters": None, "stageVariables": None, "isBase64Encoded": False,
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": {"Content-Type": "application/json"},
+        "multiValueHeaders": {},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "isBase64Encoded": False,
         "body": json.dumps(body) if body is not None else None,
-        "requestContext": {"resourcePath": path, "httpMethod": method, "stage": "v1", "requestId": "demo",
-                           "identity": {"userArn": "arn:aws:iam::123456789012:role/PlatformAdmin"}},
+        "requestContext": {
+            "resourcePath": path,
+            "httpMethod": method,
+            "stage": "v1",
+            "requestId": "demo",
+            "identity": {"userArn": "arn:aws:iam::123456789012:role/PlatformAdmin"},
+        },
     }
 
 
@@ -50,14 +70,23 @@ def send(session: boto3.Session, deployment: Deployment, request: VendingRequest
         response = session.client("events").put_events(Entries=[onboarding_entry(request.model_dump(mode="json"))])
         return {"via": via, "failed_entries": response["FailedEntryCount"]}
     if via == "api":
-        payload = session.client("lambda").invoke(
-            FunctionName=by_key("Api").name,
-            Payload=json.dumps(api_event("POST", "/requests", request.model_dump(mode="json"))))["Payload"].read()
+        payload = (
+            session.client("lambda")
+            .invoke(
+                FunctionName=by_key("Api").name,
+                Payload=json.dumps(api_event("POST", "/requests", request.model_dump(mode="json"))),
+            )["Payload"]
+            .read()
+        )
         response = json.loads(payload)
         return {"via": via, "status_code": response.get("statusCode"), **json.loads(response.get("body") or "{}")}
     settings = Settings.from_env()
-    result = submit_request(session.client("stepfunctions"), RequestStore(session.client("dynamodb"),
-                            settings.requests_table), deployment.state_machine_arn, request)
+    result = submit_request(
+        session.client("stepfunctions"),
+        RequestStore(session.client("dynamodb"), settings.requests_table),
+        deployment.state_machine_arn,
+        request,
+    )
     return {"via": via, **result.model_dump()}
 
 
@@ -77,8 +106,16 @@ def _execution_arn(deployment: Deployment, request: VendingRequest, attempt: int
     return f"{base}:{execution_name(request.request_id, attempt)}"
 
 
-def follow(sfn: Any, runs: list[TeamRun], deployment: Deployment, *, on_progress: Progress,
-           timeout: float = 900.0, poll: float = 0.5, start_grace: float = 60.0) -> None:
+def follow(
+    sfn: Any,
+    runs: list[TeamRun],
+    deployment: Deployment,
+    *,
+    on_progress: Progress,
+    timeout: float = 900.0,
+    poll: float = 0.5,
+    start_grace: float = 60.0,
+) -> None:
     """Show each state as it completes, read from the emulator's execution history."""
     started = time.monotonic()
     while not all(r.finished for r in runs):
@@ -93,7 +130,7 @@ def follow(sfn: Any, runs: list[TeamRun], deployment: Deployment, *, on_progress
                     run.finished, run.status = True, "NEVER_STARTED"
                     on_progress(run.request.team, "execution never started", time.monotonic() - started)
                 continue
-            for event in events[run.seen_events:]:
+            for event in events[run.seen_events :]:
                 if event["type"].endswith("StateExited"):
                     name = event["stateExitedEventDetails"]["name"]
                     on_progress(run.request.team, name, time.monotonic() - started)
@@ -107,7 +144,7 @@ def follow(sfn: Any, runs: list[TeamRun], deployment: Deployment, *, on_progress
 
 
 def _ou_path(org: Any, account_id: str) -> str:
-    names = []
+    names: list[str] = []
     child = account_id
     while True:
         parent = org.list_parents(ChildId=child)["Parents"][0]
@@ -122,8 +159,9 @@ def _scps(org: Any, account_id: str) -> list[str]:
     names: set[str] = set()
     target = account_id
     while True:
-        for page in org.get_paginator("list_policies_for_target").paginate(TargetId=target,
-                                                                           Filter="SERVICE_CONTROL_POLICY"):
+        for page in org.get_paginator("list_policies_for_target").paginate(
+            TargetId=target, Filter="SERVICE_CONTROL_POLICY"
+        ):
             names.update(p["Name"] for p in page["Policies"])
         parent = org.list_parents(ChildId=target)["Parents"][0]
         if parent["Type"] == "ROOT":
@@ -134,21 +172,30 @@ def _scps(org: Any, account_id: str) -> list[str]:
 def inspect_state_bucket(session: boto3.Session, record: RequestRecord, layout: Layout) -> dict[str, Any]:
     """Look inside the vended account, through its access role, at what the bootstrap promised."""
     request = parse_request(record.request)
-    member = assume_role_session(session.client("sts"),
-                                 access_role_arn(record.account_id or "", layout.organization.access_role_name),
-                                 "demo-inspect", request.home_region)
+    member = assume_role_session(
+        session.client("sts"),
+        access_role_arn(record.account_id or "", layout.organization.access_role_name),
+        "demo-inspect",
+        request.home_region,
+    )
     s3 = member.client("s3")
     bucket = record.state_bucket or ""
     block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
     policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
-    state_keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
-                  for o in page.get("Contents", []) if o["Key"].endswith(".tfstate")]
+    state_keys = [
+        o["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        for o in page.get("Contents", [])
+        if o["Key"].endswith(".tfstate")
+    ]
     encryption = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
     return {
         "versioning": s3.get_bucket_versioning(Bucket=bucket).get("Status"),
         "public_access_blocked": all(block.values()),
-        "tls_only": any(s["Effect"] == "Deny" and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport")
-                        == "false" for s in policy["Statement"]),
+        "tls_only": any(
+            s["Effect"] == "Deny" and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+            for s in policy["Statement"]
+        ),
         "encryption": encryption["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"],
         "state_objects": state_keys,
     }
@@ -159,15 +206,13 @@ def _seconds(history: list[dict[str, Any]]) -> float:
     return (max(stamps) - min(stamps)).total_seconds() if stamps else 0.0
 
 
-def _terraform_seconds(runs: RunStore, record: RequestRecord) -> float:
-    spans = []
-    for stack in record.pipelines:
-        run = runs.get(f"{record.request_id}/{stack}")
-        if run and run.started_at and run.finished_at:
-            spans.append((datetime.fromisoformat(run.started_at), datetime.fromisoformat(run.finished_at)))
-    if not spans:
-        return 0.0
-    return (max(e for _, e in spans) - min(s for s, _ in spans)).total_seconds()
+def _pipeline_seconds(history: list[dict[str, Any]]) -> float:
+    """From entering StartPipelines to leaving the last CheckPipelines: Terraform plus its queueing."""
+    start = [e["timestamp"] for e in history
+             if e["type"] == "TaskStateEntered" and e["stateEnteredEventDetails"]["name"] == "StartPipelines"]
+    end = [e["timestamp"] for e in history
+           if e["type"] == "TaskStateExited" and e["stateExitedEventDetails"]["name"] == "CheckPipelines"]
+    return (max(end) - min(start)).total_seconds() if start and end else 0.0
 
 
 def summarize(session: boto3.Session, run: TeamRun, layout: Layout) -> dict[str, Any]:
@@ -176,18 +221,26 @@ def summarize(session: boto3.Session, run: TeamRun, layout: Layout) -> dict[str,
     record = store.require(run.request.request_id)
     org = session.client("organizations")
     seconds = _seconds(run.history)
-    terraform = _terraform_seconds(RunStore(session.client("dynamodb"), settings.pipeline_runs_table), record)
+    pipelines = _pipeline_seconds(run.history)
     summary: dict[str, Any] = {
-        "team": record.team, "stage": record.stage, "via": run.via, "status": record.status.value,
-        "account_id": record.account_id, "ou": _ou_path(org, record.account_id) if record.account_id else None,
+        "team": record.team,
+        "stage": record.stage,
+        "via": run.via,
+        "status": record.status.value,
+        "account_id": record.account_id,
+        "ou": _ou_path(org, record.account_id) if record.account_id else None,
         "scps": _scps(org, record.account_id) if record.account_id else [],
-        "state_bucket": record.state_bucket, "ci_role_arn": record.ci_role_arn,
+        "state_bucket": record.state_bucket,
+        "ci_role_arn": record.ci_role_arn,
         "pipelines": {stack: run_info.get("status") for stack, run_info in record.pipelines.items()},
         "state_transitions": sum(1 for e in run.history if e["type"].endswith("StateEntered")),
-        "history_events": len(run.history), "execution_arn": run.execution_arn,
-        "seconds": round(seconds, 2), "terraform_seconds": round(terraform, 2),
-        "seconds_excluding_terraform": round(seconds - terraform, 2),
-        "failed_step": record.failed_step, "failure_reason": record.failure_reason,
+        "history_events": len(run.history),
+        "execution_arn": run.execution_arn,
+        "seconds": round(seconds, 2),
+        "pipeline_seconds": round(pipelines, 2),
+        "seconds_excluding_terraform": round(seconds - pipelines, 2),
+        "failed_step": record.failed_step,
+        "failure_reason": record.failure_reason,
     }
     if record.status == Status.READY and record.state_bucket:
         summary["state_bucket_checks"] = inspect_state_bucket(session, record, layout)
@@ -199,8 +252,9 @@ def count_accounts(org: Any) -> int:
 
 
 def count_executions(sfn: Any, state_machine_arn: str) -> int:
-    return sum(len(p["executions"]) for p in sfn.get_paginator("list_executions").paginate(
-        stateMachineArn=state_machine_arn))
+    return sum(
+        len(p["executions"]) for p in sfn.get_paginator("list_executions").paginate(stateMachineArn=state_machine_arn)
+    )
 
 
 def resend_everywhere(session: boto3.Session, deployment: Deployment, requests: list[VendingRequest]) -> dict[str, Any]:
@@ -212,7 +266,8 @@ def resend_everywhere(session: boto3.Session, deployment: Deployment, requests: 
     time.sleep(1.0)  # an event that did start something would show up by now
     return {
         "sent": len(replies),
-        "accounts_before": accounts_before, "accounts_after": count_accounts(org),
+        "accounts_before": accounts_before,
+        "accounts_after": count_accounts(org),
         "executions_before": executions_before,
         "executions_after": count_executions(sfn, deployment.state_machine_arn),
         "replies": [{k: r.get(k) for k in ("via", "outcome", "status", "account_id", "status_code")} for r in replies],
@@ -223,30 +278,53 @@ def reject_bad_request(session: boto3.Session, deployment: Deployment) -> dict[s
     """A request with bad fields is refused naming each field, and nothing is created."""
     org = session.client("organizations")
     before = count_accounts(org)
-    bad = {"team": "Team Ml", "stage": "qa", "owner_email": "nobody", "cost_center": "42", "gpu_tier": "h100",
-           "regions": ["mars-1"], "repository": "x"}
-    payload = session.client("lambda").invoke(FunctionName=by_key("Api").name,
-                                              Payload=json.dumps(api_event("POST", "/requests", bad)))["Payload"].read()
+    bad = {
+        "team": "Team Ml",
+        "stage": "qa",
+        "owner_email": "nobody",
+        "cost_center": "42",
+        "gpu_tier": "h100",
+        "regions": ["mars-1"],
+        "repository": "x",
+    }
+    payload = (
+        session.client("lambda")
+        .invoke(FunctionName=by_key("Api").name, Payload=json.dumps(api_event("POST", "/requests", bad)))["Payload"]
+        .read()
+    )
     response = json.loads(payload)
     body = json.loads(response.get("body") or "{}")
-    return {"status_code": response.get("statusCode"), "fields": [e["field"] for e in body.get("errors", [])],
-            "accounts_created": count_accounts(org) - before}
+    return {
+        "status_code": response.get("statusCode"),
+        "fields": [e["field"] for e in body.get("errors", [])],
+        "accounts_created": count_accounts(org) - before,
+    }
 
 
-def run_demo(deployment: Deployment, layout: Layout, *, on_progress: Progress, stage: str = "staging") -> dict[str, Any]:
+def run_demo(
+    deployment: Deployment, layout: Layout, *, on_progress: Progress, stage: str = "staging"
+) -> dict[str, Any]:
     session = boto3.Session()
     started = time.monotonic()
-    runs = [TeamRun(request=request_for(team, stage), via=ENTRY_POINTS[i % len(ENTRY_POINTS)])
-            for i, team in enumerate(layout.teams)]
+    runs = [
+        TeamRun(request=request_for(team, stage), via=ENTRY_POINTS[i % len(ENTRY_POINTS)])
+        for i, team in enumerate(layout.teams)
+    ]
     for run in runs:
         on_progress(run.request.team, f"request sent via {run.via}", 0.0)
         send(session, deployment, run.request, run.via)
     follow(session.client("stepfunctions"), runs, deployment, on_progress=on_progress)
     teams = [summarize(session, run, layout) for run in runs]
-    checks = {"resend": resend_everywhere(session, deployment, [r.request for r in runs]),
-              "bad_request": reject_bad_request(session, deployment)}
-    return {"endpoint": deployment.endpoint, "seconds": round(time.monotonic() - started, 2), "teams": teams,
-            "checks": checks}
+    checks = {
+        "resend": resend_everywhere(session, deployment, [r.request for r in runs]),
+        "bad_request": reject_bad_request(session, deployment),
+    }
+    return {
+        "endpoint": deployment.endpoint,
+        "seconds": round(time.monotonic() - started, 2),
+        "teams": teams,
+        "checks": checks,
+    }
 
 
 def demo_ok(report: dict[str, Any]) -> list[str]:
@@ -257,13 +335,20 @@ def demo_ok(report: dict[str, Any]) -> list[str]:
             problems.append(f"{team['team']}: {team['status']} at {team['failed_step']}: {team['failure_reason']}")
             continue
         checks = team.get("state_bucket_checks", {})
-        if not (checks.get("versioning") == "Enabled" and checks.get("public_access_blocked") and checks.get("tls_only")
-                and checks.get("state_objects")):
+        if not (
+            checks.get("versioning") == "Enabled"
+            and checks.get("public_access_blocked")
+            and checks.get("tls_only")
+            and checks.get("state_objects")
+        ):
             problems.append(f"{team['team']}: state bucket checks failed: {checks}")
         if not team["scps"]:
             problems.append(f"{team['team']}: no SCPs attached")
     resend = report["checks"]["resend"]
-    if resend["accounts_after"] != resend["accounts_before"] or resend["executions_after"] != resend["executions_before"]:
+    if (
+        resend["accounts_after"] != resend["accounts_before"]
+        or resend["executions_after"] != resend["executions_before"]
+    ):
         problems.append(f"resending created something: {resend}")
     bad = report["checks"]["bad_request"]
     if bad["status_code"] != 400 or bad["accounts_created"]:

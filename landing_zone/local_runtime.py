@@ -31,7 +31,12 @@ from vending.settings import Settings
 REGION = "us-east-1"
 # Placeholder values the emulator accepts as credentials; they open nothing outside this process.
 EMULATOR_KEY = "emulator"
-FAST_WORKFLOW = {"account_poll_seconds": 1, "account_poll_max": 30, "pipeline_poll_seconds": 2, "pipeline_poll_max": 300}
+FAST_WORKFLOW = {
+    "account_poll_seconds": 1,
+    "account_poll_max": 30,
+    "pipeline_poll_seconds": 5,
+    "pipeline_poll_max": 300,
+}
 
 
 class LocalLambdaContext:
@@ -60,8 +65,11 @@ def invoke_in_process(spec: FunctionSpec, event: Any, account_id: str) -> tuple[
         result = handler(event, LocalLambdaContext(spec, account_id))
         return json.dumps(result, default=str), False
     except Exception as e:
-        error = {"errorType": type(e).__name__, "errorMessage": str(e),
-                 "stackTrace": traceback.format_exception(e)[-3:]}
+        error = {
+            "errorType": type(e).__name__,
+            "errorMessage": str(e),
+            "stackTrace": traceback.format_exception(e)[-3:],
+        }
         return json.dumps(error), True
 
 
@@ -82,7 +90,7 @@ def _skip_conditioned_bucket_statements() -> None:
             return PermissionResult.NEUTRAL
         return IAMPolicy(json.dumps({**policy, "Statement": kept})).is_action_permitted(action, resource)
 
-    FakeBucket.get_permission = get_permission
+    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
 
 
 def _install_lambda_dispatch() -> None:
@@ -98,7 +106,7 @@ def _install_lambda_dispatch() -> None:
         body, errored = invoke_in_process(spec, payload, self.account_id)
         return body, errored, ""
 
-    LambdaFunction._invoke_lambda = _invoke_lambda
+    LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
 
 
 @dataclass
@@ -109,10 +117,12 @@ class Emulator:
     host: str = "127.0.0.1"
     _server: Any = None
     endpoint: str = ""
+    _saved_env: dict[str, str] = field(default_factory=dict)
 
     def start(self) -> Emulator:
         if self._server is not None:
             return self
+        self._saved_env = dict(os.environ)  # restored on stop: the emulator's settings are process-wide
         from moto.core.config import default_user_config
         from moto.server import ThreadedMotoServer
 
@@ -127,8 +137,13 @@ class Emulator:
         default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
         _install_lambda_dispatch()
         _skip_conditioned_bucket_statements()
-        os.environ.update(AWS_ENDPOINT_URL=self.endpoint, AWS_ACCESS_KEY_ID=EMULATOR_KEY,
-                          AWS_SECRET_ACCESS_KEY=EMULATOR_KEY, AWS_DEFAULT_REGION=REGION, AWS_REGION=REGION)
+        os.environ.update(
+            AWS_ENDPOINT_URL=self.endpoint,
+            AWS_ACCESS_KEY_ID=EMULATOR_KEY,
+            AWS_SECRET_ACCESS_KEY=EMULATOR_KEY,
+            AWS_DEFAULT_REGION=REGION,
+            AWS_REGION=REGION,
+        )
         for stale in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
             os.environ.pop(stale, None)
         return self
@@ -137,6 +152,8 @@ class Emulator:
         if self._server is not None:
             self._server.stop()
             self._server = None
+            os.environ.clear()
+            os.environ.update(self._saved_env)
 
     def __enter__(self) -> Emulator:
         return self.start()
@@ -180,12 +197,23 @@ def _resource_arns(symbol: str, *, account: str, settings: Settings, layout: Lay
 
 
 def _function_policy(spec: FunctionSpec, *, account: str, settings: Settings, layout: Layout) -> dict[str, Any]:
-    statements = [{"Effect": "Allow", "Action": list(g.actions),
-                   "Resource": [a for r in g.resources for a in _resource_arns(r, account=account, settings=settings,
-                                                                               layout=layout)]}
-                  for g in spec.grants]
-    statements.append({"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                       "Resource": f"arn:aws:logs:{REGION}:{account}:log-group:/aws/lambda/{spec.name}:*"})
+    statements = [
+        {
+            "Effect": "Allow",
+            "Action": list(g.actions),
+            "Resource": [
+                a for r in g.resources for a in _resource_arns(r, account=account, settings=settings, layout=layout)
+            ],
+        }
+        for g in spec.grants
+    ]
+    statements.append(
+        {
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": f"arn:aws:logs:{REGION}:{account}:log-group:/aws/lambda/{spec.name}:*",
+        }
+    )
     return {"Version": "2012-10-17", "Statement": statements}
 
 
@@ -215,57 +243,108 @@ def deploy(session: boto3.Session | None = None, *, layout: Layout | None = None
 
     ddb = session.client("dynamodb")
     existing_tables = set(ddb.list_tables()["TableNames"])
-    for table, key in ((settings.requests_table, "request_id"), (settings.idempotency_table, "id"),
-                       (settings.pipeline_runs_table, "run_id")):
+    for table, key in (
+        (settings.requests_table, "request_id"),
+        (settings.idempotency_table, "id"),
+        (settings.pipeline_runs_table, "run_id"),
+    ):
         if table not in existing_tables:
-            ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
-                             AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-                             KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-                             SSESpecification={"Enabled": True})
-    ddb.update_time_to_live(TableName=settings.idempotency_table,
-                            TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"})
+            ddb.create_table(
+                TableName=table,
+                BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+                SSESpecification={"Enabled": True},
+            )
+    ddb.update_time_to_live(
+        TableName=settings.idempotency_table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
+    )
     s3 = session.client("s3")
     s3.create_bucket(Bucket=settings.reports_bucket)
     s3.put_bucket_versioning(Bucket=settings.reports_bucket, VersioningConfiguration={"Status": "Enabled"})
 
     iam, lam = session.client("iam"), session.client("lambda")
-    trust = json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+    trust = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ],
+        }
+    )
     env = {k: v for k, v in os.environ.items() if k.startswith(("VEND_", "POWERTOOLS_"))}
     function_arns: dict[str, str] = {}
     for spec in FUNCTIONS:
         role = iam.create_role(RoleName=f"{spec.name}-role", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
-        iam.put_role_policy(RoleName=f"{spec.name}-role", PolicyName="least-privilege",
-                            PolicyDocument=json.dumps(_function_policy(spec, account=account, settings=settings,
-                                                                       layout=layout)))
+        iam.put_role_policy(
+            RoleName=f"{spec.name}-role",
+            PolicyName="least-privilege",
+            PolicyDocument=json.dumps(_function_policy(spec, account=account, settings=settings, layout=layout)),
+        )
         function_arns[spec.key] = lam.create_function(
-            FunctionName=spec.name, Runtime="python3.12", Role=role, Handler=spec.handler,
-            Code={"ZipFile": _placeholder_zip()}, Timeout=spec.timeout_seconds, MemorySize=spec.memory_mb,
-            Architectures=["arm64"], Environment={"Variables": env}, Description=spec.description,
+            FunctionName=spec.name,
+            Runtime="python3.12",
+            Role=role,
+            Handler=spec.handler,
+            Code={"ZipFile": _placeholder_zip()},
+            Timeout=spec.timeout_seconds,
+            MemorySize=spec.memory_mb,
+            Architectures=["arm64"],
+            Environment={"Variables": env},
+            Description=spec.description,
         )["FunctionArn"]
 
-    sfn_role = iam.create_role(RoleName="AccountVendingStateMachineRole", AssumeRolePolicyDocument=trust.replace(
-        "lambda.amazonaws.com", "states.amazonaws.com"))["Role"]["Arn"]
-    iam.put_role_policy(RoleName="AccountVendingStateMachineRole", PolicyName="invoke", PolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction",
-                                                "Resource": [function_arns[k] for k in STATE_MACHINE_KEYS]}]}))
+    sfn_role = iam.create_role(
+        RoleName="AccountVendingStateMachineRole",
+        AssumeRolePolicyDocument=trust.replace("lambda.amazonaws.com", "states.amazonaws.com"),
+    )["Role"]["Arn"]
+    iam.put_role_policy(
+        RoleName="AccountVendingStateMachineRole",
+        PolicyName="invoke",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "lambda:InvokeFunction",
+                        "Resource": [function_arns[k] for k in STATE_MACHINE_KEYS],
+                    }
+                ],
+            }
+        ),
+    )
     definition = step_functions.render({f"{k}FunctionArn": arn for k, arn in function_arns.items()})
     sfn = session.client("stepfunctions")
-    state_machine_arn = sfn.create_state_machine(name=step_functions.STATE_MACHINE_NAME, definition=definition,
-                                                 roleArn=sfn_role)["stateMachineArn"]
+    state_machine_arn = sfn.create_state_machine(
+        name=step_functions.STATE_MACHINE_NAME, definition=definition, roleArn=sfn_role
+    )["stateMachineArn"]
     os.environ["VEND_STATE_MACHINE_ARN"] = state_machine_arn
 
     # Onboarding events: rule -> SQS (buffer + DLQ) -> StartFromEvent, as in AWS.
     sqs, events = session.client("sqs"), session.client("events")
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=sqs.create_queue(QueueName="vending-onboarding-dlq")["QueueUrl"],
-                                       AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    queue_url = sqs.create_queue(QueueName="vending-onboarding", Attributes={
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"})})["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(
+        QueueUrl=sqs.create_queue(QueueName="vending-onboarding-dlq")["QueueUrl"], AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    queue_url = sqs.create_queue(
+        QueueName="vending-onboarding",
+        Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"})},
+    )["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     events.put_rule(Name="vending-onboarding", EventPattern=json.dumps(ONBOARDING_EVENT_PATTERN), State="ENABLED")
     events.put_targets(Rule="vending-onboarding", Targets=[{"Id": "queue", "Arn": queue_arn}])
-    lam.create_event_source_mapping(EventSourceArn=queue_arn, FunctionName=function_arns["StartFromEvent"],
-                                    BatchSize=10, FunctionResponseTypes=["ReportBatchItemFailures"])
-    return Deployment(endpoint=os.environ.get("AWS_ENDPOINT_URL", ""), management_account_id=account,
-                      organization_id=organization["Id"], state_machine_arn=state_machine_arn,
-                      function_arns=function_arns, onboarding_queue_url=queue_url, settings=env)
+    lam.create_event_source_mapping(
+        EventSourceArn=queue_arn,
+        FunctionName=function_arns["StartFromEvent"],
+        BatchSize=10,
+        FunctionResponseTypes=["ReportBatchItemFailures"],
+    )
+    return Deployment(
+        endpoint=os.environ.get("AWS_ENDPOINT_URL", ""),
+        management_account_id=account,
+        organization_id=organization["Id"],
+        state_machine_arn=state_machine_arn,
+        function_arns=function_arns,
+        onboarding_queue_url=queue_url,
+        settings=env,
+    )

@@ -19,11 +19,21 @@ logger = Logger(child=True)
 
 # CreateAccount failure reasons that retrying cannot fix.
 # https://docs.aws.amazon.com/organizations/latest/APIReference/API_CreateAccountStatus.html
-TERMINAL_REASONS = frozenset({
-    "ACCOUNT_LIMIT_EXCEEDED", "EMAIL_ALREADY_EXISTS", "INVALID_ADDRESS", "INVALID_EMAIL", "INVALID_IDENTITY_FOR_BUSINESS_VALIDATION",
-    "MISSING_BUSINESS_VALIDATION", "MISSING_PAYMENT_INSTRUMENT", "PENDING_BUSINESS_VALIDATION", "UNKNOWN_BUSINESS_VALIDATION",
-    "GOVCLOUD_ACCOUNT_ALREADY_EXISTS", "UPDATE_EXISTING_RESOURCE_POLICY_WITH_TAGS_NOT_SUPPORTED",
-})
+TERMINAL_REASONS = frozenset(
+    {
+        "ACCOUNT_LIMIT_EXCEEDED",
+        "EMAIL_ALREADY_EXISTS",
+        "INVALID_ADDRESS",
+        "INVALID_EMAIL",
+        "INVALID_IDENTITY_FOR_BUSINESS_VALIDATION",
+        "MISSING_BUSINESS_VALIDATION",
+        "MISSING_PAYMENT_INSTRUMENT",
+        "PENDING_BUSINESS_VALIDATION",
+        "UNKNOWN_BUSINESS_VALIDATION",
+        "GOVCLOUD_ACCOUNT_ALREADY_EXISTS",
+        "UPDATE_EXISTING_RESOURCE_POLICY_WITH_TAGS_NOT_SUPPORTED",
+    }
+)
 MAX_IN_FLIGHT_CREATIONS = 5  # Organizations allows 5 CreateAccount requests in progress at once
 
 
@@ -58,8 +68,12 @@ def start_account_creation(org: Any, store: RequestStore, request: VendingReques
     record = store.update(request.request_id, status=Status.CREATING, step="CreateAccount")
     if record.account_id:
         logger.info("account already known; skipping creation", extra={"account_id": record.account_id})
-        return AccountProgress(account_id=record.account_id, state="SUCCEEDED", adopted=record.adopted,
-                               create_account_request_id=record.create_account_request_id)
+        return AccountProgress(
+            account_id=record.account_id,
+            state="SUCCEEDED",
+            adopted=record.adopted,
+            create_account_request_id=record.create_account_request_id,
+        )
     if record.create_account_request_id:
         logger.info("creation already started; polling it", extra={"car_id": record.create_account_request_id})
         return AccountProgress(create_account_request_id=record.create_account_request_id, state="IN_PROGRESS")
@@ -68,12 +82,16 @@ def start_account_creation(org: Any, store: RequestStore, request: VendingReques
         existing = find_account_by_email(org, email)
         if existing:
             logger.info("adopting the account that owns the e-mail", extra={"account_id": existing})
-            store.update(request.request_id, step="CreateAccount", account_id=existing, account_email=email, adopted=True)
+            store.update(
+                request.request_id, step="CreateAccount", account_id=existing, account_email=email, adopted=True
+            )
             return AccountProgress(account_id=existing, state="SUCCEEDED", adopted=True)
         if in_flight_creations(org) >= MAX_IN_FLIGHT_CREATIONS:
             raise OrganizationsThrottled("5 account creations already in progress")
         status = org.create_account(
-            Email=email, AccountName=account_name(request), IamUserAccessToBilling="DENY",
+            Email=email,
+            AccountName=account_name(request),
+            IamUserAccessToBilling="DENY",
             RoleName=layout.organization.access_role_name,
             Tags=[{"Key": k, "Value": v} for k, v in cost_tags(request).items()],
         )["CreateAccountStatus"]
@@ -82,8 +100,9 @@ def start_account_creation(org: Any, store: RequestStore, request: VendingReques
         raise AccountCreationFailed(f"CreateAccount for {email}: {error_code(e)}: {e}") from e
     store.update(request.request_id, step="CreateAccount", create_account_request_id=status["Id"], account_email=email)
     logger.info("account creation started", extra={"car_id": status["Id"], "state": status["State"]})
-    return AccountProgress(create_account_request_id=status["Id"], state="IN_PROGRESS",
-                           account_id=status.get("AccountId"))
+    return AccountProgress(
+        create_account_request_id=status["Id"], state="IN_PROGRESS", account_id=status.get("AccountId")
+    )
 
 
 def check_account_creation(
@@ -94,9 +113,9 @@ def check_account_creation(
         return progress
     polls = progress.polls + 1
     try:
-        status = org.describe_create_account_status(
-            CreateAccountRequestId=progress.create_account_request_id
-        )["CreateAccountStatus"]
+        status = org.describe_create_account_status(CreateAccountRequestId=progress.create_account_request_id)[
+            "CreateAccountStatus"
+        ]
     except ClientError as e:
         raise_if_throttled(e, "DescribeCreateAccountStatus")
         raise AccountCreationFailed(f"DescribeCreateAccountStatus: {error_code(e)}") from e
@@ -113,8 +132,9 @@ def check_account_creation(
             if adopted:
                 store.update(request.request_id, step="CheckAccountStatus", account_id=adopted, adopted=True)
                 logger.info("e-mail already in the org; adopted", extra={"account_id": adopted})
-                return progress.model_copy(update={"state": "SUCCEEDED", "account_id": adopted, "adopted": True,
-                                                   "polls": polls})
+                return progress.model_copy(
+                    update={"state": "SUCCEEDED", "account_id": adopted, "adopted": True, "polls": polls}
+                )
         # Forget the request id so a resume starts a fresh creation instead of re-reading this failure.
         store.update(request.request_id, step="CheckAccountStatus", create_account_request_id=None)
         raise AccountCreationFailed(f"CreateAccount {progress.create_account_request_id} failed: {reason}")
@@ -124,11 +144,18 @@ def check_account_creation(
 
 
 def cost_tags(request: VendingRequest) -> dict[str, str]:
-    return {"team": request.team, "stage": request.stage, "cost-center": request.cost_center,
-            "gpu-tier": request.gpu_tier, "owner": request.owner_email}
+    return {
+        "team": request.team,
+        "stage": request.stage,
+        "cost-center": request.cost_center,
+        "gpu-tier": request.gpu_tier,
+        "owner": request.owner_email,
+    }
 
 
-def place_in_ou(org: Any, store: RequestStore, request: VendingRequest, layout: Layout, account_id: str) -> dict[str, str]:
+def place_in_ou(
+    org: Any, store: RequestStore, request: VendingRequest, layout: Layout, account_id: str
+) -> dict[str, str]:
     """Create the stage OU path if missing and move the account there (a no-op when it is already there)."""
     store.update(request.request_id, status=Status.PLACING, step="PlaceInOu")
     path = layout.ou_for_stage(request.stage)

@@ -128,29 +128,38 @@ def _in_progress(e: IdempotencyAlreadyInProgressError) -> Response:
     return _error(409, "RequestInProgress", "the same team and stage is being submitted right now; retry shortly")
 
 
+# Built without clients at import; the handler registers the Lambda context so in-progress records expire.
+IDEMPOTENCY = IdempotencyConfig(event_key_jmespath="name", expires_after_seconds=3600)
+
+
 @cache
-def _idempotent_submit(table: str) -> Any:
-    """Built on first use (not at import): the persistence layer creates a DynamoDB client."""
+def _idempotent_start(table: str) -> Any:
+    """StartExecution made idempotent per execution name (a client's retry of the same POST replays the first
+    answer instead of racing it). Built on first use: the persistence layer creates a DynamoDB client."""
     persistence = DynamoDBPersistenceLayer(table_name=table)
-    config = IdempotencyConfig(event_key_jmespath="[team, stage]", expires_after_seconds=600)
 
-    @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=config)
-    def submit(*, request: dict[str, Any]) -> dict[str, Any]:
+    @idempotent_function(data_keyword_argument="execution", persistence_store=persistence, config=IDEMPOTENCY)
+    def start(*, execution: dict[str, str]) -> dict[str, str]:
         ctx = Context()
-        result = submit_request(ctx.client("stepfunctions"), ctx.store, ctx.settings.state_machine_arn,
-                                parse_request(request))
-        return result.model_dump()
+        ctx.client("stepfunctions").start_execution(stateMachineArn=ctx.settings.state_machine_arn,
+                                                    name=execution["name"], input=execution["input"])
+        return {"name": execution["name"]}
 
-    return submit
+    return start
+
+
+def _submit(request: VendingRequest) -> SubmitResult:
+    ctx = Context()
+    start = _idempotent_start(ctx.settings.idempotency_table)
+    return submit_request(ctx.client("stepfunctions"), ctx.store, ctx.settings.state_machine_arn, request,
+                          start=lambda name, payload: start(execution={"name": name, "input": payload}))
 
 
 @app.post("/requests", summary="Submit a vending request (idempotent per team and stage)",
           responses=_documented(200, 202, 400, 409, 422, ok=SubmitResult))
 def create_request(request: Annotated[VendingRequest, Body(description="What the team asks for")],
                    ) -> Response[SubmitResult]:
-    ctx = Context()
-    result = SubmitResult.model_validate(
-        _idempotent_submit(ctx.settings.idempotency_table)(request=request.model_dump(mode="json")))
+    result = _submit(request)
     logger.info("request submitted", extra={"request_id": result.request_id, "outcome": result.outcome})
     status = 202 if result.outcome in {"started", "resumed"} else 200
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=result)
@@ -175,9 +184,6 @@ def list_requests(team: str | None = None, status: str | None = None) -> dict[st
 @app.post("/requests/<request_id>/resume", summary="Resume a FAILED request from its failed step",
           responses=_documented(200, 202, 400, 404, 422, ok=SubmitResult))
 def resume_request(request_id: str) -> Response[SubmitResult]:
-    ctx = Context()
-    record = ctx.store.require(request_id)
-    result = submit_request(ctx.client("stepfunctions"), ctx.store, ctx.settings.state_machine_arn,
-                            parse_request(record.request))
+    result = _submit(parse_request(Context().store.require(request_id).request))
     return Response(status_code=202 if result.outcome == "resumed" else 200,
                     content_type=content_types.APPLICATION_JSON, body=result)

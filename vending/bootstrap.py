@@ -46,17 +46,25 @@ def bootstrap_account(
 ) -> BootstrapResult:
     try:
         key_arn = ensure_state_key(session.client("kms", region_name=region), account_id=account_id, team=team)
-        bucket = ensure_state_bucket(session.client("s3", region_name=region), account_id=account_id,
-                                     region=region, kms_key_arn=key_arn)
+        bucket = ensure_state_bucket(
+            session.client("s3", region_name=region), account_id=account_id, region=region, kms_key_arn=key_arn
+        )
         iam = session.client("iam")
         provider_arn = ensure_github_oidc_provider(iam, account_id=account_id)
         boundary_arn = ensure_permissions_boundary(iam, account_id=account_id, state_bucket=bucket)
-        role_arn = ensure_ci_role(iam, provider_arn=provider_arn, boundary_arn=boundary_arn,
-                                  repository=repository, stage=stage)
+        role_arn = ensure_ci_role(
+            iam, provider_arn=provider_arn, boundary_arn=boundary_arn, repository=repository, stage=stage
+        )
     except ClientError as e:
         raise BootstrapFailed(f"bootstrap of {account_id}: {error_code(e)}: {e}") from e
-    return BootstrapResult(state_bucket=bucket, state_bucket_region=region, kms_key_arn=key_arn,
-                           oidc_provider_arn=provider_arn, ci_role_arn=role_arn, permissions_boundary_arn=boundary_arn)
+    return BootstrapResult(
+        state_bucket=bucket,
+        state_bucket_region=region,
+        kms_key_arn=key_arn,
+        oidc_provider_arn=provider_arn,
+        ci_role_arn=role_arn,
+        permissions_boundary_arn=boundary_arn,
+    )
 
 
 def ensure_state_key(kms: Any, *, account_id: str, team: str) -> str:
@@ -67,11 +75,22 @@ def ensure_state_key(kms: Any, *, account_id: str, team: str) -> str:
             raise
     policy = {
         "Version": "2012-10-17",
-        "Statement": [{"Sid": "AccountAdministers", "Effect": "Allow",
-                       "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"}, "Action": "kms:*", "Resource": "*"}],
+        "Statement": [
+            {
+                "Sid": "AccountAdministers",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            }
+        ],
     }
-    key = kms.create_key(Description=f"Terraform state of {team}", KeyUsage="ENCRYPT_DECRYPT",
-                         Policy=json.dumps(policy), Tags=[{"TagKey": "team", "TagValue": team}])["KeyMetadata"]
+    key = kms.create_key(
+        Description=f"Terraform state of {team}",
+        KeyUsage="ENCRYPT_DECRYPT",
+        Policy=json.dumps(policy),
+        Tags=[{"TagKey": "team", "TagValue": team}],
+    )["KeyMetadata"]
     kms.enable_key_rotation(KeyId=key["KeyId"])
     kms.create_alias(AliasName=STATE_KEY_ALIAS, TargetKeyId=key["KeyId"])
     logger.info("state key created", extra={"key": key["Arn"]})
@@ -82,10 +101,16 @@ def tls_only_policy(bucket: str) -> dict[str, Any]:
     arn = f"arn:aws:s3:::{bucket}"
     return {
         "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-            "Resource": [arn, f"{arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        }],
+        "Statement": [
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [arn, f"{arn}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
     }
 
 
@@ -100,12 +125,27 @@ def ensure_state_bucket(s3: Any, *, account_id: str, region: str, kms_key_arn: s
     except ClientError as e:
         if error_code(e) != "BucketAlreadyOwnedByYou":
             raise
-    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
-        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+    s3.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [{
-        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": kms_key_arn},
-        "BucketKeyEnabled": True}]})
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": kms_key_arn},
+                    "BucketKeyEnabled": True,
+                }
+            ]
+        },
+    )
     s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(tls_only_policy(bucket)))
     return bucket
 
@@ -116,7 +156,8 @@ def ensure_github_oidc_provider(iam: Any, *, account_id: str) -> str:
     if arn in existing:
         return arn
     created = iam.create_open_id_connect_provider(
-        Url=GITHUB_OIDC_URL, ClientIDList=["sts.amazonaws.com"], ThumbprintList=[GITHUB_THUMBPRINT])
+        Url=GITHUB_OIDC_URL, ClientIDList=["sts.amazonaws.com"], ThumbprintList=[GITHUB_THUMBPRINT]
+    )
     return str(created["OpenIDConnectProviderArn"])
 
 
@@ -124,13 +165,19 @@ def ci_trust_policy(provider_arn: str, repository: str, stage: str) -> dict[str,
     """Only GitHub Actions jobs of this repository running in this stage's environment may assume the role."""
     return {
         "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow", "Principal": {"Federated": provider_arn}, "Action": "sts:AssumeRoleWithWebIdentity",
-            "Condition": {"StringEquals": {
-                f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com",
-                f"{GITHUB_OIDC_HOST}:sub": f"repo:{repository}:environment:{stage}",
-            }},
-        }],
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": provider_arn},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {
+                        f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com",
+                        f"{GITHUB_OIDC_HOST}:sub": f"repo:{repository}:environment:{stage}",
+                    }
+                },
+            }
+        ],
     }
 
 
@@ -142,23 +189,55 @@ def boundary_policy(account_id: str, state_bucket: str) -> dict[str, Any]:
         "Version": "2012-10-17",
         "Statement": [
             {"Sid": "AllowWorkloads", "Effect": "Allow", "Action": "*", "Resource": "*"},
-            {"Sid": "NoLongLivedCredentials", "Effect": "Deny",
-             "Action": ["iam:CreateUser", "iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:UpdateAccessKey"],
-             "Resource": "*"},
-            {"Sid": "NoOrganizationsOrAccount", "Effect": "Deny", "Action": ["organizations:*", "account:*"],
-             "Resource": "*"},
-            {"Sid": "ProtectStateBucket", "Effect": "Deny",
-             "Action": ["s3:DeleteBucket", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutBucketVersioning",
-                        "s3:PutEncryptionConfiguration", "s3:PutBucketPublicAccessBlock"],
-             "Resource": f"arn:aws:s3:::{state_bucket}"},
-            {"Sid": "ProtectBoundary", "Effect": "Deny",
-             "Action": ["iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion",
-                        "iam:SetDefaultPolicyVersion"], "Resource": boundary_arn},
-            {"Sid": "NewRolesCarryTheBoundary", "Effect": "Deny",
-             "Action": ["iam:CreateRole", "iam:PutRolePermissionsBoundary"], "Resource": "*",
-             "Condition": {"StringNotEquals": {"iam:PermissionsBoundary": boundary_arn}}},
-            {"Sid": "NoBoundaryRemoval", "Effect": "Deny", "Action": "iam:DeleteRolePermissionsBoundary",
-             "Resource": "*"},
+            {
+                "Sid": "NoLongLivedCredentials",
+                "Effect": "Deny",
+                "Action": ["iam:CreateUser", "iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:UpdateAccessKey"],
+                "Resource": "*",
+            },
+            {
+                "Sid": "NoOrganizationsOrAccount",
+                "Effect": "Deny",
+                "Action": ["organizations:*", "account:*"],
+                "Resource": "*",
+            },
+            {
+                "Sid": "ProtectStateBucket",
+                "Effect": "Deny",
+                "Action": [
+                    "s3:DeleteBucket",
+                    "s3:PutBucketPolicy",
+                    "s3:DeleteBucketPolicy",
+                    "s3:PutBucketVersioning",
+                    "s3:PutEncryptionConfiguration",
+                    "s3:PutBucketPublicAccessBlock",
+                ],
+                "Resource": f"arn:aws:s3:::{state_bucket}",
+            },
+            {
+                "Sid": "ProtectBoundary",
+                "Effect": "Deny",
+                "Action": [
+                    "iam:CreatePolicyVersion",
+                    "iam:DeletePolicy",
+                    "iam:DeletePolicyVersion",
+                    "iam:SetDefaultPolicyVersion",
+                ],
+                "Resource": boundary_arn,
+            },
+            {
+                "Sid": "NewRolesCarryTheBoundary",
+                "Effect": "Deny",
+                "Action": ["iam:CreateRole", "iam:PutRolePermissionsBoundary"],
+                "Resource": "*",
+                "Condition": {"StringNotEquals": {"iam:PermissionsBoundary": boundary_arn}},
+            },
+            {
+                "Sid": "NoBoundaryRemoval",
+                "Effect": "Deny",
+                "Action": "iam:DeleteRolePermissionsBoundary",
+                "Resource": "*",
+            },
         ],
     }
 
@@ -175,8 +254,11 @@ def ensure_permissions_boundary(iam: Any, *, account_id: str, state_bucket: str)
     except ClientError as e:
         if error_code(e) != "NoSuchEntity":
             raise
-        iam.create_policy(PolicyName=BOUNDARY_NAME, PolicyDocument=document,
-                          Description="Permissions boundary for the vended CI role and the roles it creates")
+        iam.create_policy(
+            PolicyName=BOUNDARY_NAME,
+            PolicyDocument=document,
+            Description="Permissions boundary for the vended CI role and the roles it creates",
+        )
     return arn
 
 
@@ -189,24 +271,70 @@ def ensure_ci_role(iam: Any, *, provider_arn: str, boundary_arn: str, repository
     except ClientError as e:
         if error_code(e) != "NoSuchEntity":
             raise
-        role = iam.create_role(RoleName=CI_ROLE_NAME, AssumeRolePolicyDocument=trust, PermissionsBoundary=boundary_arn,
-                               MaxSessionDuration=3600, Description=f"GitHub Actions CI for {repository} ({stage})")["Role"]
+        role = iam.create_role(
+            RoleName=CI_ROLE_NAME,
+            AssumeRolePolicyDocument=trust,
+            PermissionsBoundary=boundary_arn,
+            MaxSessionDuration=3600,
+            Description=f"GitHub Actions CI for {repository} ({stage})",
+        )["Role"]
     # PowerUserAccess-shaped (inline, so it exists in every partition and in the emulator); IAM changes are
     # limited by the boundary to roles that carry the boundary themselves.
-    iam.put_role_policy(RoleName=CI_ROLE_NAME, PolicyName="Workloads", PolicyDocument=json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "NotAction": ["iam:*", "organizations:*", "account:*"], "Resource": "*"}],
-    }))
-    iam.put_role_policy(RoleName=CI_ROLE_NAME, PolicyName="ManageBoundedRoles", PolicyDocument=json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": [
-            "iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:TagRole", "iam:UntagRole", "iam:PassRole",
-            "iam:AttachRolePolicy", "iam:DetachRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
-            "iam:GetRolePolicy", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:UpdateAssumeRolePolicy",
-            "iam:CreateServiceLinkedRole", "iam:CreateOpenIDConnectProvider", "iam:GetOpenIDConnectProvider",
-            "iam:DeleteOpenIDConnectProvider", "iam:TagOpenIDConnectProvider", "iam:ListInstanceProfilesForRole",
-            "iam:CreatePolicy", "iam:DeletePolicy", "iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyVersions",
-            "iam:CreatePolicyVersion", "iam:DeletePolicyVersion", "iam:TagPolicy"],
-            "Resource": "*"}],
-    }))
+    iam.put_role_policy(
+        RoleName=CI_ROLE_NAME,
+        PolicyName="Workloads",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "NotAction": ["iam:*", "organizations:*", "account:*"], "Resource": "*"}
+                ],
+            }
+        ),
+    )
+    iam.put_role_policy(
+        RoleName=CI_ROLE_NAME,
+        PolicyName="ManageBoundedRoles",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": [
+                            "iam:CreateRole",
+                            "iam:DeleteRole",
+                            "iam:GetRole",
+                            "iam:TagRole",
+                            "iam:UntagRole",
+                            "iam:PassRole",
+                            "iam:AttachRolePolicy",
+                            "iam:DetachRolePolicy",
+                            "iam:PutRolePolicy",
+                            "iam:DeleteRolePolicy",
+                            "iam:GetRolePolicy",
+                            "iam:ListRolePolicies",
+                            "iam:ListAttachedRolePolicies",
+                            "iam:UpdateAssumeRolePolicy",
+                            "iam:CreateServiceLinkedRole",
+                            "iam:CreateOpenIDConnectProvider",
+                            "iam:GetOpenIDConnectProvider",
+                            "iam:DeleteOpenIDConnectProvider",
+                            "iam:TagOpenIDConnectProvider",
+                            "iam:ListInstanceProfilesForRole",
+                            "iam:CreatePolicy",
+                            "iam:DeletePolicy",
+                            "iam:GetPolicy",
+                            "iam:GetPolicyVersion",
+                            "iam:ListPolicyVersions",
+                            "iam:CreatePolicyVersion",
+                            "iam:DeletePolicyVersion",
+                            "iam:TagPolicy",
+                        ],
+                        "Resource": "*",
+                    }
+                ],
+            }
+        ),
+    )
     return str(role["Arn"])

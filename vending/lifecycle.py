@@ -91,7 +91,7 @@ class RequestStore:
         return record
 
     def list(self, *, team: str | None = None, status: str | None = None) -> list[RequestRecord]:
-        records = []
+        records: list[RequestRecord] = []
         for page in self._ddb.get_paginator("scan").paginate(TableName=self._table):
             records.extend(RequestRecord.from_item(i) for i in page["Items"])
         return sorted(
@@ -102,9 +102,16 @@ class RequestStore:
     def reserve(self, request: VendingRequest, execution: str) -> RequestRecord:
         """Claim team+stage for this execution. READY is returned as is; FAILED is resumed in place."""
         record = RequestRecord(
-            request_id=request.request_id, team=request.team, stage=request.stage, status=Status.PENDING,
-            request=request.model_dump(mode="json"), execution_name=execution, step="Reserve",
-            history=[Transition(status=Status.PENDING, step="Reserve", at=now())], created_at=now(), updated_at=now(),
+            request_id=request.request_id,
+            team=request.team,
+            stage=request.stage,
+            status=Status.PENDING,
+            request=request.model_dump(mode="json"),
+            execution_name=execution,
+            step="Reserve",
+            history=[Transition(status=Status.PENDING, step="Reserve", at=now())],
+            created_at=now(),
+            updated_at=now(),
         )
         try:
             self._put(record, condition="attribute_not_exists(request_id)")
@@ -120,12 +127,19 @@ class RequestStore:
                 f"{request.request_id} is {existing.status} under execution {existing.execution_name}"
             )
         # FAILED: resume. Keep what earlier attempts achieved (account id, bucket...) so steps can skip.
-        resumed = existing.model_copy(update={
-            "status": Status.PENDING, "execution_name": execution, "attempts": existing.attempts + 1,
-            "request": request.model_dump(mode="json"), "failed_step": None, "failure_reason": None,
-            "step": "Reserve", "updated_at": now(),
-            "history": [*existing.history, Transition(status=Status.PENDING, step="Reserve", at=now())],
-        })
+        resumed = existing.model_copy(
+            update={
+                "status": Status.PENDING,
+                "execution_name": execution,
+                "attempts": existing.attempts + 1,
+                "request": request.model_dump(mode="json"),
+                "failed_step": None,
+                "failure_reason": None,
+                "step": "Reserve",
+                "updated_at": now(),
+                "history": [*existing.history, Transition(status=Status.PENDING, step="Reserve", at=now())],
+            }
+        )
         self._put(resumed, condition="#s = :failed", values={":failed": {"S": Status.FAILED.value}})
         return resumed
 

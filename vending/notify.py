@@ -13,11 +13,34 @@ FAILED = "Team Account Failed"
 
 def publish_outcome(events: Any, settings: Settings, record: RequestRecord) -> str:
     detail_type = READY if record.status == Status.READY else FAILED
-    detail = record.model_dump_json(include={
-        "request_id", "team", "stage", "status", "account_id", "ou_path", "scps", "state_bucket", "ci_role_arn",
-        "pipelines", "failed_step", "failure_reason", "attempts", "execution_name"})
-    response = events.put_events(Entries=[{"Source": settings.event_source, "DetailType": detail_type,
-                                           "Detail": detail, "EventBusName": settings.event_bus_name}])
+    detail = record.model_dump_json(
+        include={
+            "request_id",
+            "team",
+            "stage",
+            "status",
+            "account_id",
+            "ou_path",
+            "scps",
+            "state_bucket",
+            "ci_role_arn",
+            "pipelines",
+            "failed_step",
+            "failure_reason",
+            "attempts",
+            "execution_name",
+        }
+    )
+    response = events.put_events(
+        Entries=[
+            {
+                "Source": settings.event_source,
+                "DetailType": detail_type,
+                "Detail": detail,
+                "EventBusName": settings.event_bus_name,
+            }
+        ]
+    )
     if response.get("FailedEntryCount"):
         raise RuntimeError(f"PutEvents rejected the {detail_type} event: {response['Entries']}")
     return detail_type

@@ -18,12 +18,22 @@ ONBOARDING_EVENT_PATTERN = {"source": [ONBOARDING_SOURCE], "detail-type": [ONBOA
 
 def onboarding_entry(detail: dict[str, Any], bus: str = "default") -> dict[str, Any]:
     """A PutEvents entry in the real envelope, as an onboarding portal would send it."""
-    return {"Source": ONBOARDING_SOURCE, "DetailType": ONBOARDING_DETAIL_TYPE, "Detail": json.dumps(detail),
-            "EventBusName": bus}
+    return {
+        "Source": ONBOARDING_SOURCE,
+        "DetailType": ONBOARDING_DETAIL_TYPE,
+        "Detail": json.dumps(detail),
+        "EventBusName": bus,
+    }
 
 
 def publish_rejection(events: Any, settings: Settings, detail: Any, error: InvalidRequest) -> None:
-    events.put_events(Entries=[{
-        "Source": settings.event_source, "DetailType": REJECTED_DETAIL_TYPE, "EventBusName": settings.event_bus_name,
-        "Detail": json.dumps({"request": detail, "errors": error.details, "message": str(error)}, default=str),
-    }])
+    events.put_events(
+        Entries=[
+            {
+                "Source": settings.event_source,
+                "DetailType": REJECTED_DETAIL_TYPE,
+                "EventBusName": settings.event_bus_name,
+                "Detail": json.dumps({"request": detail, "errors": error.details, "message": str(error)}, default=str),
+            }
+        ]
+    )

@@ -55,8 +55,10 @@ class RunStore:
         return PipelineRun.model_validate(json.loads(item["Item"]["run"]["S"])) if "Item" in item else None
 
     def put(self, run: PipelineRun) -> None:
-        self._ddb.put_item(TableName=self._table, Item={
-            "run_id": {"S": run.run_id}, "status": {"S": run.status}, "run": {"S": run.model_dump_json()}})
+        self._ddb.put_item(
+            TableName=self._table,
+            Item={"run_id": {"S": run.run_id}, "status": {"S": run.status}, "run": {"S": run.model_dump_json()}},
+        )
 
 
 class Launcher(Protocol):
@@ -71,16 +73,18 @@ class CodeBuildLauncher:
         self._project = project
 
     def launch(self, run_id: str) -> None:
-        self._codebuild.start_build(projectName=self._project,
-                                    environmentVariablesOverride=[{"name": "VEND_RUN_ID", "value": run_id}])
+        self._codebuild.start_build(
+            projectName=self._project, environmentVariablesOverride=[{"name": "VEND_RUN_ID", "value": run_id}]
+        )
 
 
 class LocalThreadLauncher:
     """Beside the emulator: runs in worker threads so the state machine polls them like CodeBuild builds.
     Two workers match the 2-core machines this runs on; Terraform itself is a child process."""
 
-    _executor = ThreadPoolExecutor(max_workers=int(os.environ.get("VEND_PIPELINE_WORKERS", "2")),
-                                   thread_name_prefix="pipeline")
+    _executor = ThreadPoolExecutor(
+        max_workers=int(os.environ.get("VEND_PIPELINE_WORKERS", "2")), thread_name_prefix="pipeline"
+    )
 
     def __init__(self, runs_table: str, terraform_root: Path) -> None:
         self._runs_table = runs_table
@@ -99,13 +103,25 @@ class LocalThreadLauncher:
 
 
 def variables_for(request: VendingRequest, account_id: str) -> dict[str, Any]:
-    return {"account_id": account_id, "team": request.team, "stage": request.stage,
-            "cost_center": request.cost_center, "gpu_tier": request.gpu_tier, "regions": list(request.regions)}
+    return {
+        "account_id": account_id,
+        "team": request.team,
+        "stage": request.stage,
+        "cost_center": request.cost_center,
+        "gpu_tier": request.gpu_tier,
+        "regions": list(request.regions),
+    }
 
 
 def start_pipelines(
-    store: RunStore, launcher: Launcher, request: VendingRequest, *, account_id: str, state_bucket: str,
-    state_region: str, access_role_name: str,
+    store: RunStore,
+    launcher: Launcher,
+    request: VendingRequest,
+    *,
+    account_id: str,
+    state_bucket: str,
+    state_region: str,
+    access_role_name: str,
 ) -> dict[str, str]:
     """Start one run per stack, skipping stacks already applied to this account and runs still going."""
     started: dict[str, str] = {}
@@ -117,11 +133,18 @@ def start_pipelines(
             started[stack] = existing.status
             continue
         run = PipelineRun(
-            run_id=run_id, request_id=request.request_id, stack=stack,
-            stack_path=f"{request.team}/{request.stage}/{stack}", account_id=account_id, state_bucket=state_bucket,
-            state_region=state_region, access_role_name=access_role_name,
-            variables=variables_for(request, account_id), gate="auto" if request.stage == "staging" else "manual",
-            attempt=(existing.attempt + 1) if existing else 1, started_at=now(),
+            run_id=run_id,
+            request_id=request.request_id,
+            stack=stack,
+            stack_path=f"{request.team}/{request.stage}/{stack}",
+            account_id=account_id,
+            state_bucket=state_bucket,
+            state_region=state_region,
+            access_role_name=access_role_name,
+            variables=variables_for(request, account_id),
+            gate="auto" if request.stage == "staging" else "manual",
+            attempt=(existing.attempt + 1) if existing else 1,
+            started_at=now(),
         )
         store.put(run)
         launcher.launch(run_id)
@@ -139,10 +162,13 @@ def check_pipelines(store: RunStore, request: VendingRequest, *, polls: int, max
         raise PipelineFailed(detail)
     done = all(r is not None and r.status == "SUCCEEDED" for r in runs.values())
     if not done and polls + 1 >= max_polls:
-        raise PipelineFailed(f"pipelines still running after {polls + 1} polls: "
-                             + ", ".join(s for s, r in runs.items() if r and r.status not in TERMINAL))
+        raise PipelineFailed(
+            f"pipelines still running after {polls + 1} polls: "
+            + ", ".join(s for s, r in runs.items() if r and r.status not in TERMINAL)
+        )
     return {
-        "done": done, "polls": polls + 1,
+        "done": done,
+        "polls": polls + 1,
         "runs": {s: {"status": r.status, "message": r.message} for s, r in runs.items() if r is not None},
     }
 
@@ -157,15 +183,23 @@ def execute_run(store: RunStore, session: boto3.Session, run_id: str, *, terrafo
     run = run.model_copy(update={"status": "RUNNING", "started_at": now()})
     store.put(run)
     try:
-        member = assume_role_session(session.client("sts"), access_role_arn(run.account_id, run.access_role_name),
-                                     f"pipeline-{run.stack}", run.state_region)
+        member = assume_role_session(
+            session.client("sts"),
+            access_role_arn(run.account_id, run.access_role_name),
+            f"pipeline-{run.stack}",
+            run.state_region,
+        )
         env = session_env(member)
         for name in ("AWS_ENDPOINT_URL", "AWS_CA_BUNDLE"):
             if os.environ.get(name):
                 env[name] = os.environ[name]
         spec = PipelineSpec(
-            stack_dir=terraform_root / "environments" / run.stack_path, state_bucket=run.state_bucket,
-            state_region=run.state_region, account_id=run.account_id, variables=run.variables, env=env,
+            stack_dir=terraform_root / "environments" / run.stack_path,
+            state_bucket=run.state_bucket,
+            state_region=run.state_region,
+            account_id=run.account_id,
+            variables=run.variables,
+            env=env,
             gate=run.gate,  # type: ignore[arg-type]
         )
         result = run_pipeline(spec)

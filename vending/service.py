@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -34,9 +35,20 @@ def settings_from_env() -> WorkflowSettings:
     return WorkflowSettings.model_validate(json.loads(raw)) if raw else WorkflowSettings()
 
 
-def submit_request(sfn: Any, store: RequestStore, state_machine_arn: str, request: VendingRequest) -> SubmitResult:
+StartExecution = Callable[[str, str], None]  # (execution name, input JSON)
+
+
+def submit_request(
+    sfn: Any,
+    store: RequestStore,
+    state_machine_arn: str,
+    request: VendingRequest,
+    *,
+    start: StartExecution | None = None,
+) -> SubmitResult:
     """Start (or find) the execution for this team+stage. The same request twice is the same request:
-    a READY or running one is reported, a FAILED one is resumed by a new attempt."""
+    a READY or running one is reported, a FAILED one is resumed by a new attempt.
+    `start` lets the API wrap the one side effect in powertools idempotency."""
     if not state_machine_arn:
         raise VendingError("no state machine configured (VEND_STATE_MACHINE_ARN)")
     record = store.get(request.request_id)
@@ -47,20 +59,35 @@ def submit_request(sfn: Any, store: RequestStore, state_machine_arn: str, reques
     attempt = record.attempts + 1 if record else 1
     name = execution_name(request.request_id, attempt)
     arn = _execution_arn(state_machine_arn, name)
+    payload = json.dumps(execution_input(request, name, settings_from_env()))
     try:
-        sfn.start_execution(stateMachineArn=state_machine_arn, name=name,
-                            input=json.dumps(execution_input(request, name, settings_from_env())))
+        if start is not None:
+            start(name, payload)
+        else:
+            sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=payload)
     except ClientError as e:
         if error_code(e) != "ExecutionAlreadyExists":
             raise
         logger.info("execution already exists", extra={"execution": name})
         status = sfn.describe_execution(executionArn=arn)["status"]
-        return SubmitResult(request_id=request.request_id, outcome="already_running", execution_name=name,
-                            execution_arn=arn, status=status, account_id=record.account_id if record else None)
+        return SubmitResult(
+            request_id=request.request_id,
+            outcome="already_running",
+            execution_name=name,
+            execution_arn=arn,
+            status=status,
+            account_id=record.account_id if record else None,
+        )
     outcome = "resumed" if record else "started"
     logger.info("execution started", extra={"execution": name, "outcome": outcome})
-    return SubmitResult(request_id=request.request_id, outcome=outcome, execution_name=name, execution_arn=arn,
-                        status=Status.PENDING.value, account_id=record.account_id if record else None)
+    return SubmitResult(
+        request_id=request.request_id,
+        outcome=outcome,
+        execution_name=name,
+        execution_arn=arn,
+        status=Status.PENDING.value,
+        account_id=record.account_id if record else None,
+    )
 
 
 def _execution_arn(state_machine_arn: str, name: str) -> str:
@@ -68,9 +95,14 @@ def _execution_arn(state_machine_arn: str, name: str) -> str:
 
 
 def _report(record: RequestRecord, outcome: str, state_machine_arn: str) -> SubmitResult:
-    return SubmitResult(request_id=record.request_id, outcome=outcome, execution_name=record.execution_name,
-                        execution_arn=_execution_arn(state_machine_arn, record.execution_name),
-                        status=record.status.value, account_id=record.account_id)
+    return SubmitResult(
+        request_id=record.request_id,
+        outcome=outcome,
+        execution_name=record.execution_name,
+        execution_arn=_execution_arn(state_machine_arn, record.execution_name),
+        status=record.status.value,
+        account_id=record.account_id,
+    )
 
 
 def find_state_machine_arn(sfn: Any, name: str = "AccountVending") -> str:

@@ -37,6 +37,11 @@ class WorkflowState(BaseModel):
         return self.account.account_id
 
 
-def execution_input(request: VendingRequest, execution: str, settings: WorkflowSettings | None = None) -> dict[str, Any]:
-    return {"request": request.model_dump(mode="json"), "execution": execution,
-            "settings": (settings or WorkflowSettings()).model_dump()}
+def execution_input(
+    request: VendingRequest, execution: str, settings: WorkflowSettings | None = None
+) -> dict[str, Any]:
+    return {
+        "request": request.model_dump(mode="json"),
+        "execution": execution,
+        "settings": (settings or WorkflowSettings()).model_dump(),
+    }

@@ -26,8 +26,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     deployment = deploy()
     console.print(f"[bold]Emulator up[/bold] at {emulator.endpoint}  (state machine {deployment.state_machine_arn})")
     console.print("In another shell:")
-    print(f"  export AWS_ENDPOINT_URL={emulator.endpoint} AWS_REGION=us-east-1 "
-          "AWS_ACCESS_KEY_ID=emulator AWS_SECRET_ACCESS_KEY=emulator")
+    print(
+        f"  export AWS_ENDPOINT_URL={emulator.endpoint} AWS_REGION=us-east-1 "
+        "AWS_ACCESS_KEY_ID=emulator AWS_SECRET_ACCESS_KEY=emulator"
+    )
     print("  vend request create --team team-mlops --stage staging --from-layout")
     sys.stdout.flush()
     try:
@@ -53,8 +55,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     with start_emulator(args.port) as emulator:
         deployment = deploy()
         if not args.json:
-            console.print(f"Emulator at {emulator.endpoint}; service deployed ({len(deployment.function_arns)} "
-                          f"functions, state machine {deployment.state_machine_arn.rsplit(':', 1)[-1]})")
+            console.print(
+                f"Emulator at {emulator.endpoint}; service deployed ({len(deployment.function_arns)} "
+                f"functions, state machine {deployment.state_machine_arn.rsplit(':', 1)[-1]})"
+            )
         report = run_demo(deployment, layout, on_progress=progress)
     report["wall_seconds"] = round(time.monotonic() - started, 2)
     problems = demo_ok(report)
@@ -68,19 +72,50 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _print_report(report: dict[str, Any]) -> None:
-    print_table("Vended team accounts", [
-        "team", "via", "account", "OU", "SCPs", "state bucket", "CI role", "pipelines", "status", "transitions",
-        "seconds", "excl. terraform"], [
-        (t["team"], t["via"], t["account_id"], t["ou"], "\n".join(t["scps"]), t["state_bucket"],
-         (t["ci_role_arn"] or "").rsplit(":", 1)[-1], ", ".join(f"{k}={v}" for k, v in t["pipelines"].items()),
-         t["status"], t["state_transitions"], t["seconds"], t["seconds_excluding_terraform"])
-        for t in report["teams"]])
+    print_table(
+        "Vended team accounts",
+        [
+            "team",
+            "via",
+            "account",
+            "OU",
+            "SCPs",
+            "state bucket",
+            "CI role",
+            "pipelines",
+            "status",
+            "transitions",
+            "seconds",
+            "excl. terraform",
+        ],
+        [
+            (
+                t["team"],
+                t["via"],
+                t["account_id"],
+                t["ou"],
+                ", ".join(t["scps"]),
+                t["state_bucket"],
+                (t["ci_role_arn"] or "").rsplit(":", 1)[-1],
+                ", ".join(f"{k}={v}" for k, v in t["pipelines"].items()),
+                t["status"],
+                t["state_transitions"],
+                t["seconds"],
+                t["seconds_excluding_terraform"],
+            )
+            for t in report["teams"]
+        ],
+    )
     resend, bad = report["checks"]["resend"], report["checks"]["bad_request"]
-    console.print(f"Same requests again via event, API and CLI ({resend['sent']} sends): accounts "
-                  f"{resend['accounts_before']} -> {resend['accounts_after']}, executions "
-                  f"{resend['executions_before']} -> {resend['executions_after']}")
-    console.print(f"Bad request: HTTP {bad['status_code']}, fields named {bad['fields']}, "
-                  f"accounts created {bad['accounts_created']}")
+    console.print(
+        f"Same requests again via event, API and CLI ({resend['sent']} sends): accounts "
+        f"{resend['accounts_before']} -> {resend['accounts_after']}, executions "
+        f"{resend['executions_before']} -> {resend['executions_after']}"
+    )
+    console.print(
+        f"Bad request: HTTP {bad['status_code']}, fields named {bad['fields']}, "
+        f"accounts created {bad['accounts_created']}"
+    )
     console.print(f"Demo wall time {report['wall_seconds']}s")
     for problem in report["problems"]:
         console.print(f"[red]problem:[/red] {problem}")

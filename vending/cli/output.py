@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
+# Piped output (CI logs, files) gets a wide console instead of rich's 80-column default.
+console = Console(width=None if sys.stdout.isatty() else 180)
 
 
 def print_json(data: Any) -> None:

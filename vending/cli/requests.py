@@ -38,11 +38,25 @@ def request_from_args(args: argparse.Namespace) -> dict[str, Any]:
     data: dict[str, Any] = {}
     team = cached_layout().team(args.team) if args.team else None
     if team and args.from_layout:
-        data = {"team": team.slug, "owner_email": team.owner_email, "cost_center": team.cost_center,
-                "gpu_tier": team.gpu_tier, "regions": list(team.regions), "repository": team.repository,
-                "stacks": list(team.stacks)}
-    given = {"team": args.team, "stage": args.stage, "owner_email": args.owner_email, "cost_center": args.cost_center,
-             "gpu_tier": args.gpu_tier, "regions": args.region, "stacks": args.stack, "repository": args.repository}
+        data = {
+            "team": team.slug,
+            "owner_email": team.owner_email,
+            "cost_center": team.cost_center,
+            "gpu_tier": team.gpu_tier,
+            "regions": list(team.regions),
+            "repository": team.repository,
+            "stacks": list(team.stacks),
+        }
+    given = {
+        "team": args.team,
+        "stage": args.stage,
+        "owner_email": args.owner_email,
+        "cost_center": args.cost_center,
+        "gpu_tier": args.gpu_tier,
+        "regions": args.region,
+        "stacks": args.stack,
+        "repository": args.repository,
+    }
     data.update({k: v for k, v in given.items() if v is not None})
     return data
 
@@ -54,22 +68,35 @@ def cmd_create(args: argparse.Namespace) -> int:
         if args.json:
             print_json({"code": "InvalidRequest", "message": str(e), "errors": e.details})
         else:
-            print_table("Request rejected: nothing was created", ["field", "problem"],
-                        [(p["field"], p["message"]) for p in e.details])
+            print_table(
+                "Request rejected: nothing was created",
+                ["field", "problem"],
+                [(p["field"], p["message"]) for p in e.details],
+            )
         return 2
     session = _session()
     result = submit_request(session.client("stepfunctions"), _store(session), _state_machine(session), request)
     if args.json:
         print_json(result.model_dump())
     else:
-        print_table(f"Request {result.request_id}", ["outcome", "status", "execution", "account"],
-                    [(result.outcome, result.status, result.execution_name, result.account_id or "-")])
+        print_table(
+            f"Request {result.request_id}",
+            ["outcome", "status", "execution", "account"],
+            [(result.outcome, result.status, result.execution_name, result.account_id or "-")],
+        )
     return 0
 
 
 def _record_row(r: RequestRecord) -> tuple[Any, ...]:
-    return (r.request_id, r.status.value, r.account_id or "-", r.ou_path or "-", len(r.scps), r.attempts,
-            f"{r.failed_step}: {r.failure_reason}" if r.failed_step else "")
+    return (
+        r.request_id,
+        r.status.value,
+        r.account_id or "-",
+        r.ou_path or "-",
+        len(r.scps),
+        r.attempts,
+        f"{r.failed_step}: {r.failure_reason}" if r.failed_step else "",
+    )
 
 
 COLUMNS = ["request", "status", "account", "OU", "SCPs", "attempts", "failure"]
@@ -98,13 +125,17 @@ def cmd_resume(args: argparse.Namespace) -> int:
     session = _session()
     store = _store(session)
     record = store.require(args.request_id)
-    result = submit_request(session.client("stepfunctions"), store, _state_machine(session),
-                            parse_request(record.request))
+    result = submit_request(
+        session.client("stepfunctions"), store, _state_machine(session), parse_request(record.request)
+    )
     if args.json:
         print_json(result.model_dump())
     else:
-        print_table(f"Request {result.request_id}", ["outcome", "status", "execution"],
-                    [(result.outcome, result.status, result.execution_name)])
+        print_table(
+            f"Request {result.request_id}",
+            ["outcome", "status", "execution"],
+            [(result.outcome, result.status, result.execution_name)],
+        )
     return 0
 
 

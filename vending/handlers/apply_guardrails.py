@@ -14,9 +14,14 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = begin_step(event, "ApplyGuardrails")
     ctx = Context()
     ctx.store.update(state.request.request_id, status=Status.GUARDRAILS, step="ApplyGuardrails")
-    result = apply_account_guardrails(ctx.client("organizations"), ctx.layout, account_id=state.account_id(),
-                                      team=state.request.team, stage=state.request.stage,
-                                      gpu_tier=state.request.gpu_tier)
+    result = apply_account_guardrails(
+        ctx.client("organizations"),
+        ctx.layout,
+        account_id=state.account_id(),
+        team=state.request.team,
+        stage=state.request.stage,
+        gpu_tier=state.request.gpu_tier,
+    )
     ctx.store.update(state.request.request_id, step="ApplyGuardrails", scps=list(result.policies))
     logger.info("guardrails in place", extra={"scps": list(result.policies)})
     return result.model_dump(mode="json")

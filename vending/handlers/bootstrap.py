@@ -17,9 +17,16 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     ctx.store.update(request.request_id, status=Status.BOOTSTRAPPING, step="Bootstrap")
     role = access_role_arn(account_id, ctx.layout.organization.access_role_name)
     member = assume_role_session(ctx.client("sts"), role, f"vending-bootstrap-{request.team}", request.home_region)
-    result = bootstrap_account(member, account_id=account_id, region=request.home_region,
-                               repository=request.repository, stage=request.stage, team=request.team)
-    ctx.store.update(request.request_id, step="Bootstrap", state_bucket=result.state_bucket,
-                     ci_role_arn=result.ci_role_arn)
+    result = bootstrap_account(
+        member,
+        account_id=account_id,
+        region=request.home_region,
+        repository=request.repository,
+        stage=request.stage,
+        team=request.team,
+    )
+    ctx.store.update(
+        request.request_id, step="Bootstrap", state_bucket=result.state_bucket, ci_role_arn=result.ci_role_arn
+    )
     logger.info("account bootstrapped", extra={"bucket": result.state_bucket, "ci_role": result.ci_role_arn})
     return result.model_dump()

@@ -14,6 +14,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if state.account is None:
         raise ValueError("CheckAccountStatus needs $.account from CreateAccount")
     ctx = Context()
-    progress = check_account_creation(ctx.client("organizations"), ctx.store, state.request, state.account,
-                                      max_polls=state.settings.account_poll_max)
+    progress = check_account_creation(
+        ctx.client("organizations"), ctx.store, state.request, state.account, max_polls=state.settings.account_poll_max
+    )
     return progress.model_dump()

@@ -13,8 +13,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = begin_step(event, "CheckPipelines")
     ctx = Context()
     polls = int((state.pipelines or {}).get("polls", 0))
-    result = check_pipelines(RunStore(ctx.client("dynamodb"), ctx.settings.pipeline_runs_table), state.request,
-                             polls=polls, max_polls=state.settings.pipeline_poll_max)
+    result = check_pipelines(
+        RunStore(ctx.client("dynamodb"), ctx.settings.pipeline_runs_table),
+        state.request,
+        polls=polls,
+        max_polls=state.settings.pipeline_poll_max,
+    )
     if result["done"]:
         ctx.store.update(state.request.request_id, step="CheckPipelines", pipelines=result["runs"])
     return result

@@ -38,6 +38,11 @@ class Context:
 def begin_step(event: dict[str, Any], step: str) -> WorkflowState:
     """Parse the execution state and tag every log line of this step with the team and request."""
     state = WorkflowState.model_validate(event)
-    logger.thread_safe_append_keys(team=state.request.team, stage=state.request.stage,
-                                   request_id=state.request.request_id, step=step, execution=state.execution)
+    logger.thread_safe_append_keys(
+        team=state.request.team,
+        stage=state.request.stage,
+        request_id=state.request.request_id,
+        step=step,
+        execution=state.execution,
+    )
     return state

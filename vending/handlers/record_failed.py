@@ -16,10 +16,16 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     ctx = Context()
     arn = str(event.get("execution_arn", ""))
     failed_step = (failed_state(ctx.client("stepfunctions"), arn) if arn else None) or ctx.store.require(
-        state.request.request_id).step
+        state.request.request_id
+    ).step
     reason = reason_from(state.error or {})
-    record = ctx.store.update(state.request.request_id, status=Status.FAILED, step="RecordFailed",
-                              failed_step=failed_step, failure_reason=reason)
+    record = ctx.store.update(
+        state.request.request_id,
+        status=Status.FAILED,
+        step="RecordFailed",
+        failed_step=failed_step,
+        failure_reason=reason,
+    )
     metrics.add_dimension(name="step", value=failed_step or "unknown")
     metrics.add_metric(name="RequestsFailed", unit="Count", value=1)
     logger.info("request failed", extra={"failed_step": failed_step, "reason": reason})

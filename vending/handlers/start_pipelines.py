@@ -20,8 +20,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         else LocalThreadLauncher(ctx.settings.pipeline_runs_table, ctx.settings.terraform_root)
     )
     started = start_pipelines(
-        RunStore(ctx.client("dynamodb"), ctx.settings.pipeline_runs_table), launcher, state.request,
-        account_id=state.account_id(), state_bucket=record.state_bucket or "", state_region=state.request.home_region,
+        RunStore(ctx.client("dynamodb"), ctx.settings.pipeline_runs_table),
+        launcher,
+        state.request,
+        account_id=state.account_id(),
+        state_bucket=record.state_bucket or "",
+        state_region=state.request.home_region,
         access_role_name=ctx.layout.organization.access_role_name,
     )
     return {"done": False, "polls": 0, "runs": {stack: {"status": s} for stack, s in started.items()}}

@@ -1,0 +1,23 @@
+# The two quickstart commands: `make demo` and `make test`. Each sets up what it needs first.
+VENV ?= .venv
+SHELL := /bin/bash
+
+.PHONY: setup demo test lint synth bench
+
+setup:
+	@scripts/setup.sh
+
+demo: setup
+	@source .vend/env && $(VENV)/bin/vend demo
+
+test: setup
+	@source .vend/env && $(VENV)/bin/python -m pytest -n 2 --dist loadgroup
+
+lint: setup
+	@$(VENV)/bin/ruff check . && $(VENV)/bin/mypy
+
+synth: setup
+	@$(VENV)/bin/python app.py
+
+bench: setup
+	@source .vend/env && $(VENV)/bin/python benchmarks/audit_scale.py --accounts 5000

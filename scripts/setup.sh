@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Sets up everything the project needs, idempotently: a virtualenv with the package and its extras,
+# and the Terraform provider mirror setting. Source-safe: prints the exports it decided on.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+VENV=${VENV:-.venv}
+EXTRAS=${VEND_EXTRAS:-dev,cdk}
+
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PYTHON" -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install --quiet --upgrade pip
+"$VENV/bin/python" -m pip install --quiet -e ".[${EXTRAS}]"
+
+# Terraform and the hashicorp/aws provider are installed by the machine, not by us: no registry is reachable,
+# so providers come from a filesystem mirror (unpacked layout). VEND_TF_PROVIDER_MIRROR names it; when unset,
+# look for one where mirrors usually live (Terraform's implicit local directories and shallow system paths).
+if [ -z "${VEND_TF_PROVIDER_MIRROR:-}" ]; then
+  for base in "$HOME/.terraform.d/plugins" "$HOME/.local/share/terraform/plugins" /usr/local/share/terraform/plugins \
+              /usr/share/terraform/plugins; do
+    if [ -d "$base/registry.terraform.io/hashicorp/aws" ]; then VEND_TF_PROVIDER_MIRROR=$base; break; fi
+  done
+fi
+if [ -z "${VEND_TF_PROVIDER_MIRROR:-}" ]; then
+  found=$(find / -maxdepth 5 -type d -path '*/registry.terraform.io/hashicorp/aws' \
+            -not -path '/proc/*' -not -path '/sys/*' 2>/dev/null | head -n 1 || true)
+  [ -n "$found" ] && VEND_TF_PROVIDER_MIRROR=${found%/registry.terraform.io/hashicorp/aws}
+fi
+mkdir -p .vend
+if [ -n "${VEND_TF_PROVIDER_MIRROR:-}" ]; then
+  echo "export VEND_TF_PROVIDER_MIRROR=$VEND_TF_PROVIDER_MIRROR" > .vend/env
+  echo "setup: Terraform provider mirror: $VEND_TF_PROVIDER_MIRROR" >&2
+else
+  : > .vend/env
+  echo "setup: no Terraform provider mirror found; set VEND_TF_PROVIDER_MIRROR (pipelines will fail clearly)" >&2
+fi
+command -v terraform >/dev/null || echo "setup: terraform CLI not on PATH; pipeline stages will fail clearly" >&2
