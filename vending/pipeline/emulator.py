@@ -53,14 +53,16 @@ class EmulatedAccount:
 
 
 @contextlib.contextmanager
-def _aws_managed_policies(enabled: bool) -> Iterator[None]:
+def _aws_managed_policies() -> Iterator[None]:
     """moto leaves AWS managed policies (AmazonEKSClusterPolicy, ...) out of an account's IAM unless configured, and
     its config API cannot switch that on in 5.2; the in-process flag is read when an account's IAM backend is
-    created (here: by CreateAccount), so it is set for that call only."""
-    if not enabled:
+    created (here: by CreateAccount), so it is set for that call only. It has no effect on a moto in another
+    process (start that one with MOTO_IAM_LOAD_MANAGED_POLICIES=true)."""
+    try:
+        from moto.core.config import default_user_config
+    except ImportError:  # moto not installed here: the emulator runs elsewhere
         yield
         return
-    from moto.core.config import default_user_config
 
     iam_config = default_user_config.setdefault("iam", {})
     before = iam_config.get("load_aws_managed_policies", False)
@@ -86,8 +88,7 @@ def start_emulated_account(team: str = "team-mlops", stage: str = "staging", reg
     org = boto3.client("organizations", **mgmt)
     with contextlib.suppress(org.exceptions.AlreadyInOrganizationException):
         org.create_organization(FeatureSet="ALL")
-    # Only an in-process server can be told to load AWS managed policies (see _aws_managed_policies).
-    with _aws_managed_policies(server is not None):
+    with _aws_managed_policies():
         created = org.create_account(Email=f"aws+{team}-{stage}@example.com", AccountName=f"{team}-{stage}")
     status = org.describe_create_account_status(CreateAccountRequestId=created["CreateAccountStatus"]["Id"])
     account_id = status["CreateAccountStatus"]["AccountId"]
