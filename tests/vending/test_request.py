@@ -1,0 +1,159 @@
+"""vending.request: validation names every bad field at once; the id is team + stage; bootstrap runs first."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from vending.exceptions import InvalidRequest
+from vending.request import execution_name, parse_request, request_id_for
+
+
+def _fields(error: InvalidRequest) -> dict[str, str]:
+    return {d["field"]: d["message"] for d in error.details}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected_field", "expected_text"),
+    [
+        ("team", "Team_MLOps", "team", "lowercase"),
+        ("team", "ab", "team", "3-40"),
+        ("stage", "dev", "stage", "staging"),
+        ("owner_email", "not-an-email", "owner_email", "not an e-mail"),
+        ("cost_center", "1234", "cost_center", "CC-1234"),
+        ("gpu_tier", "quantum", "gpu_tier", "not a GPU tier"),
+        ("regions", ["ap-south-1"], "regions", "allow-list"),
+        ("regions", ["us-east-1", "us-east-1"], "regions", "repeat"),
+        ("regions", [], "regions", "at least one region"),
+        ("stacks", ["bootstrap", "database"], "stacks", "unknown stacks ['database']"),
+        ("stacks", [], "stacks", "at least one stack"),
+        ("repository", "not a repo", "repository", "owner/repo"),
+        ("repository", "https://github.com/example-org/x", "repository", "owner/repo"),
+    ],
+)
+def test_parse_request_invalid_field_is_named(
+    detail: dict[str, Any], field: str, value: Any, expected_field: str, expected_text: str
+) -> None:
+    # GIVEN a valid onboarding request with one bad field
+    data = {**detail, field: value}
+    # WHEN it is parsed
+    with pytest.raises(InvalidRequest) as caught:
+        parse_request(data)
+    # THEN the error names exactly that field, with a message that says what is wrong
+    problems = _fields(caught.value)
+    assert list(problems) == [expected_field]
+    assert expected_text in problems[expected_field]
+    assert str(caught.value).startswith(f"{expected_field}: ")
+
+
+def test_parse_request_unknown_extra_field_is_named(detail: dict[str, Any]) -> None:
+    # GIVEN a request with a typo'd field name
+    data = {**detail, "gpu_teir": "training"}
+    # WHEN it is parsed
+    with pytest.raises(InvalidRequest) as caught:
+        parse_request(data)
+    # THEN the typo is reported as an unknown field
+    assert caught.value.details == [{"field": "gpu_teir", "message": "unknown field"}]
+
+
+def test_parse_request_missing_field_is_named(detail: dict[str, Any]) -> None:
+    # GIVEN a request without a repository
+    data = {k: v for k, v in detail.items() if k != "repository"}
+    # WHEN it is parsed
+    with pytest.raises(InvalidRequest) as caught:
+        parse_request(data)
+    # THEN the missing field is named
+    assert _fields(caught.value) == {"repository": "Field required"}
+
+
+def test_parse_request_all_problems_reported_at_once() -> None:
+    # GIVEN a request where every field is wrong and one is unknown
+    data = {"team": "X", "stage": "qa", "owner_email": "nobody", "cost_center": "42", "gpu_tier": "h100",
+            "regions": ["mars-north-1"], "stacks": ["kafka"], "repository": "no", "colour": "blue"}
+    # WHEN it is parsed
+    with pytest.raises(InvalidRequest) as caught:
+        parse_request(data)
+    # THEN every field is listed in one error, and the message mentions each
+    assert set(_fields(caught.value)) == {"team", "stage", "owner_email", "cost_center", "gpu_tier", "regions",
+                                          "stacks", "repository", "colour"}
+    for field in _fields(caught.value):
+        assert f"{field}: " in str(caught.value)
+
+
+def test_parse_request_non_object_is_rejected() -> None:
+    # GIVEN a JSON array instead of an object
+    # WHEN it is parsed
+    with pytest.raises(InvalidRequest) as caught:
+        parse_request(["team-mlops"])
+    # THEN the error names the request itself
+    assert "must be a JSON object" in str(caught.value)
+
+
+def test_parse_request_region_item_error_names_the_index(detail: dict[str, Any]) -> None:
+    # GIVEN a region that is not a string
+    # WHEN it is parsed
+    with pytest.raises(InvalidRequest) as caught:
+        parse_request({**detail, "regions": ["us-east-1", 7]})
+    # THEN the field path points at the bad item
+    assert "regions.1" in _fields(caught.value)
+
+
+def test_request_id_deterministic_from_team_and_stage(make_request: Callable[..., Any]) -> None:
+    # GIVEN two requests for the same team and stage that differ in everything else
+    first = make_request(gpu_tier="none", regions=["eu-west-1"], cost_center="CC-9999")
+    second = make_request(stacks=["bootstrap", "eks"])
+    # WHEN their ids are read
+    # THEN they are the same request; another stage is another request
+    assert first.request_id == second.request_id == request_id_for("team-mlops", "staging") == "team-mlops-staging"
+    assert make_request(stage="production").request_id == "team-mlops-production"
+    assert execution_name(first.request_id, 3) == "vend-team-mlops-staging-a3"
+
+
+def test_request_bootstrap_stack_forced_first(make_request: Callable[..., Any]) -> None:
+    # GIVEN stacks that list bootstrap last, or omit it, or repeat entries
+    # WHEN the requests are parsed
+    # THEN bootstrap always runs first, once, and the others keep their order
+    assert make_request(stacks=["eks", "networking", "bootstrap"]).stacks == ("bootstrap", "eks", "networking")
+    assert make_request(stacks=["cloudfront"]).stacks == ("bootstrap", "cloudfront")
+    assert make_request(stacks=["networking", "networking"]).stacks == ("bootstrap", "networking")
+
+
+def test_request_stacks_default_to_bootstrap(detail: dict[str, Any]) -> None:
+    # GIVEN a request that does not name stacks
+    data = {k: v for k, v in detail.items() if k != "stacks"}
+    # WHEN it is parsed
+    # THEN only the bootstrap stack runs
+    assert parse_request(data).stacks == ("bootstrap",)
+
+
+def test_request_normalises_email_and_whitespace(make_request: Callable[..., Any]) -> None:
+    # GIVEN an e-mail in mixed case and a team with surrounding spaces
+    request = make_request(owner_email="MLOps-Leads@Example.COM", team="  team-mlops ")
+    # WHEN parsed
+    # THEN the e-mail is lower-cased and the team stripped; the home region is the first region
+    assert request.owner_email == "mlops-leads@example.com"
+    assert request.team == "team-mlops"
+    assert request.home_region == "us-east-1"
+
+
+def test_request_api_gateway_body_is_a_valid_request(event_payload: Callable[[str], dict[str, Any]]) -> None:
+    # GIVEN the body of a real API Gateway POST /requests event
+    body = json.loads(event_payload("api_post_requests")["body"])
+    # WHEN it is parsed
+    request = parse_request(body)
+    # THEN it is the production request of team-backend, bootstrap first, home region first listed
+    assert request.request_id == "team-backend-production"
+    assert request.stacks == ("bootstrap", "networking")
+    assert request.home_region == "us-west-2"
+
+
+def test_request_round_trips_through_json(make_request: Callable[..., Any]) -> None:
+    # GIVEN a parsed request
+    request = make_request(stacks=["eks", "bootstrap"])
+    # WHEN it is dumped as the state machine carries it and parsed again
+    again = parse_request(json.loads(json.dumps(request.model_dump(mode="json"))))
+    # THEN nothing changes
+    assert again == request
