@@ -17,23 +17,6 @@ from vending.request import VendingRequest
 
 logger = Logger(child=True)
 
-# CreateAccount failure reasons that retrying cannot fix.
-# https://docs.aws.amazon.com/organizations/latest/APIReference/API_CreateAccountStatus.html
-TERMINAL_REASONS = frozenset(
-    {
-        "ACCOUNT_LIMIT_EXCEEDED",
-        "EMAIL_ALREADY_EXISTS",
-        "INVALID_ADDRESS",
-        "INVALID_EMAIL",
-        "INVALID_IDENTITY_FOR_BUSINESS_VALIDATION",
-        "MISSING_BUSINESS_VALIDATION",
-        "MISSING_PAYMENT_INSTRUMENT",
-        "PENDING_BUSINESS_VALIDATION",
-        "UNKNOWN_BUSINESS_VALIDATION",
-        "GOVCLOUD_ACCOUNT_ALREADY_EXISTS",
-        "UPDATE_EXISTING_RESOURCE_POLICY_WITH_TAGS_NOT_SUPPORTED",
-    }
-)
 MAX_IN_FLIGHT_CREATIONS = 5  # Organizations allows 5 CreateAccount requests in progress at once
 
 

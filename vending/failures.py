@@ -28,4 +28,5 @@ def reason_from(error: dict[str, Any]) -> str:
         message = cause.get("errorMessage", "") if isinstance(cause, dict) else str(cause)
     except json.JSONDecodeError:
         message = str(error.get("Cause", ""))
-    return f"{error.get('Error', 'Unknown')}: {message}".strip()
+    name = error.get("Error", "Unknown")
+    return f"{name}: {message}" if message else str(name)

@@ -67,6 +67,7 @@ class RequestRecord(BaseModel):
     history: list[Transition] = Field(default_factory=list)
     created_at: str = ""
     updated_at: str = ""
+    version: int = 1  # bumped on every write; the condition of the next one
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> RequestRecord:
@@ -138,22 +139,28 @@ class RequestStore:
                 "step": "Reserve",
                 "updated_at": now(),
                 "history": [*existing.history, Transition(status=Status.PENDING, step="Reserve", at=now())],
+                "version": existing.version + 1,
             }
         )
-        self._put(resumed, condition="#s = :failed", values={":failed": {"S": Status.FAILED.value}})
+        try:
+            self._put(resumed, condition="version = :seen", values={":seen": {"N": str(existing.version)}})
+        except ClientError as e:
+            if error_code(e) != "ConditionalCheckFailedException":
+                raise
+            raise ReservationConflict(f"{request.request_id} was resumed by another execution first") from e
         return resumed
 
     def update(self, request_id: str, *, status: Status | None = None, step: str, **fields: Any) -> RequestRecord:
-        """Record progress of a step (optimistic concurrency on updated_at; a lost race re-reads and retries)."""
+        """Record progress of a step (optimistic concurrency on version; a lost race re-reads and retries)."""
         for _ in range(5):
             record = self.require(request_id)
             changes: dict[str, Any] = {"step": step, "updated_at": now(), **fields}
             if status is not None and status != record.status:
                 changes["status"] = status
                 changes["history"] = [*record.history, Transition(status=status, step=step, at=now())]
-            updated = record.model_copy(update=changes)
+            updated = record.model_copy(update={**changes, "version": record.version + 1})
             try:
-                self._put(updated, condition="updated_at = :seen", values={":seen": {"S": record.updated_at}})
+                self._put(updated, condition="version = :seen", values={":seen": {"N": str(record.version)}})
                 return RequestRecord.model_validate(updated.model_dump())
             except ClientError as e:
                 if error_code(e) != "ConditionalCheckFailedException":
@@ -168,6 +175,7 @@ class RequestStore:
                 "status": {"S": record.status.value},
                 "team": {"S": record.team},
                 "updated_at": {"S": record.updated_at},
+                "version": {"N": str(record.version)},
                 "record": {"S": record.model_dump_json()},
             },
             "ConditionExpression": condition,

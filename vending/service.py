@@ -36,6 +36,7 @@ def settings_from_env() -> WorkflowSettings:
 
 
 StartExecution = Callable[[str, str], None]  # (execution name, input JSON)
+MAX_NAME_PROBES = 20
 
 
 def submit_request(
@@ -52,42 +53,73 @@ def submit_request(
     if not state_machine_arn:
         raise VendingError("no state machine configured (VEND_STATE_MACHINE_ARN)")
     record = store.get(request.request_id)
+    if record and record.status in IN_FLIGHT:
+        ended = _ended_status(sfn, state_machine_arn, record.execution_name)
+        if ended:
+            # Aborted or timed out executions skip the Catch: record it, so the request never stalls silently.
+            logger.info("in-flight record of an ended execution", extra={"execution": record.execution_name})
+            record = store.update(
+                request.request_id,
+                status=Status.FAILED,
+                step="Submit",
+                failed_step=record.step,
+                failure_reason=f"execution {record.execution_name} ended {ended} without a result",
+            )
     if record and record.status == Status.READY:
         return _report(record, "already_ready", state_machine_arn)
     if record and record.status in IN_FLIGHT:
         return _report(record, "already_running", state_machine_arn)
-    attempt = record.attempts + 1 if record else 1
-    name = execution_name(request.request_id, attempt)
-    arn = _execution_arn(state_machine_arn, name)
-    payload = json.dumps(execution_input(request, name, settings_from_env()))
-    try:
-        if start is not None:
-            start(name, payload)
-        else:
-            sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=payload)
-    except ClientError as e:
-        if error_code(e) != "ExecutionAlreadyExists":
-            raise
-        logger.info("execution already exists", extra={"execution": name})
-        status = sfn.describe_execution(executionArn=arn)["status"]
+    first = record.attempts + 1 if record else 1
+    payload_for = lambda name: json.dumps(execution_input(request, name, settings_from_env()))  # noqa: E731
+    for attempt in range(first, first + MAX_NAME_PROBES):
+        name = execution_name(request.request_id, attempt)
+        arn = _execution_arn(state_machine_arn, name)
+        try:
+            if start is not None:
+                start(name, payload_for(name))
+            else:
+                sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=payload_for(name))
+        except ClientError as e:
+            if error_code(e) != "ExecutionAlreadyExists":
+                raise
+            status = sfn.describe_execution(executionArn=arn)["status"]
+            if status == "RUNNING":
+                return SubmitResult(
+                    request_id=request.request_id,
+                    outcome="already_running",
+                    execution_name=name,
+                    execution_arn=arn,
+                    status=status,
+                    account_id=record.account_id if record else None,
+                )
+            # That attempt ended before Reserve recorded anything (rejected, aborted): its name stays taken for
+            # 90 days, so move on to the next attempt's name.
+            logger.info("attempt name taken by an ended execution", extra={"execution": name, "status": status})
+            continue
+        outcome = "resumed" if record else "started"
+        logger.info("execution started", extra={"execution": name, "outcome": outcome})
         return SubmitResult(
             request_id=request.request_id,
-            outcome="already_running",
+            outcome=outcome,
             execution_name=name,
             execution_arn=arn,
-            status=status,
+            status=Status.PENDING.value,
             account_id=record.account_id if record else None,
         )
-    outcome = "resumed" if record else "started"
-    logger.info("execution started", extra={"execution": name, "outcome": outcome})
-    return SubmitResult(
-        request_id=request.request_id,
-        outcome=outcome,
-        execution_name=name,
-        execution_arn=arn,
-        status=Status.PENDING.value,
-        account_id=record.account_id if record else None,
-    )
+    raise VendingError(f"{request.request_id}: {MAX_NAME_PROBES} attempt names in a row are taken by ended executions")
+
+
+def _ended_status(sfn: Any, state_machine_arn: str, name: str) -> str | None:
+    """The final status of the execution that owns a record, or None while it runs (or cannot be found)."""
+    if not name:
+        return None
+    try:
+        status = str(sfn.describe_execution(executionArn=_execution_arn(state_machine_arn, name))["status"])
+    except ClientError as e:
+        if error_code(e) in {"ExecutionDoesNotExist", "InvalidArn"}:
+            return None
+        raise
+    return None if status == "RUNNING" else status
 
 
 def _execution_arn(state_machine_arn: str, name: str) -> str:

@@ -94,8 +94,8 @@ def test_reason_from_lambda_error_cause() -> None:
         ({"Error": "States.Timeout", "Cause": "Task timed out after 900 seconds"},
          "States.Timeout: Task timed out after 900 seconds"),
         ({"Error": "States.Runtime", "Cause": json.dumps("plain string")}, "States.Runtime: plain string"),
-        ({}, "Unknown:"),
-        ({"Error": "PipelineFailed", "Cause": None}, "PipelineFailed:"),
+        ({}, "Unknown"),
+        ({"Error": "PipelineFailed", "Cause": None}, "PipelineFailed"),
     ],
 )
 def test_reason_from_other_causes(error: dict[str, Any], expected: str) -> None:

@@ -101,8 +101,6 @@ def test_submit_request_execution_already_exists_is_running(sfn: Any, state_mach
     assert (result.outcome, result.execution_arn, result.status) == ("already_running", arn, "RUNNING")
 
 
-@pytest.mark.xfail(strict=True, reason="bug: ExecutionAlreadyExists for a FINISHED execution (failed before Reserve "
-                   "wrote a record) is reported as already_running, and every resubmission reuses the same name")
 def test_submit_request_finished_execution_without_record_is_not_running(
         sfn: Any, state_machine: str, store: RequestStore, request_: VendingRequest) -> None:
     # GIVEN execution a1 that FAILED before Reserve wrote a record (so attempts cannot move past 1)

@@ -10,7 +10,8 @@ from vending.handlers.common import Context, logger, metrics
 
 
 class AuditEvent(BaseModel):
-    """The schedule's event; `detail.remediate: true` (a manual invoke) lets the audit fix what reconcile can."""
+    """The schedule's event. The scheduled audit only reads and reports: its role has no Organizations write
+    permission (least privilege); remediation is an operator's `vend audit --remediate`."""
 
     detail: dict[str, Any] = {}
 
@@ -19,11 +20,13 @@ class AuditEvent(BaseModel):
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = AuditEvent.model_validate(event)
+    if request.detail.get("remediate"):
+        raise ValueError("the scheduled audit does not remediate; run `vend audit --remediate` with admin credentials")
     ctx = Context()
     logger.append_keys(step="GuardrailAudit")
     summary = run_scheduled_audit(org=ctx.client("organizations"), s3=ctx.client("s3"), events=ctx.client("events"),
                                   layout=ctx.layout, bucket=ctx.settings.reports_bucket,
                                   event_bus=ctx.settings.event_bus_name, source=ctx.settings.event_source,
-                                  metrics=metrics, remediate=bool(request.detail.get("remediate", False)))
+                                  metrics=metrics, remediate=False)
     logger.info("guardrail audit done", extra=summary)
     return summary
