@@ -53,6 +53,9 @@ class _Ctx:
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:vending-api"
     aws_request_id = "test"
 
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
 
 @pytest.fixture
 def call(aws: Any) -> Any:
