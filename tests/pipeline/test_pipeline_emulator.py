@@ -97,7 +97,8 @@ def test_run_pipeline_wrong_account_is_refused_by_allowed_account_ids(account):
     # GIVEN credentials for the vended account but a spec naming another account
     spec = _spec(account, "team-mlops/staging/bootstrap", account_id="111111111111",
                  variables={"team": "team-mlops", "stage": "staging", **MLOPS}, stages=("init", "plan"))
-    # WHEN planned, THEN the provider's allowed_account_ids check stops it
+    # WHEN planned, THEN the provider's allowed_account_ids check stops it, naming the account it was given
     result = run_pipeline(spec)
     assert not result.ok and result.failed_stage == "plan"
-    assert "111111111111" in result.stages[-1].output_tail
+    assert "AWS account ID not allowed" in result.stages[-1].summary
+    assert account.account_id in result.stages[-1].output_tail
