@@ -7,6 +7,7 @@ Used by `vend pipeline run --emulator`, the end-to-end test and benchmarks/pipel
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,6 +81,7 @@ def start_emulated_account(team: str = "team-mlops", stage: str = "staging", reg
     if endpoint is None:
         from moto.server import ThreadedMotoServer  # the emulator is an optional dependency
 
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per API call otherwise
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         server.start()
         host, port = server.get_host_and_port()
