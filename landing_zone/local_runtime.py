@@ -26,6 +26,7 @@ import step_functions
 from landing_zone.config import Layout, cached_layout
 from vending.functions import FUNCTIONS, STATE_MACHINE_KEYS, FunctionSpec
 from vending.onboarding import ONBOARDING_EVENT_PATTERN
+from vending.pipeline.approvals import DynamoDbApprovalStore
 from vending.settings import Settings
 
 REGION = "us-east-1"
@@ -186,6 +187,7 @@ def _resource_arns(symbol: str, *, account: str, settings: Settings, layout: Lay
         "requests_table": [table + settings.requests_table],
         "idempotency_table": [table + settings.idempotency_table],
         "pipeline_runs_table": [table + settings.pipeline_runs_table],
+        "approvals_table": [table + settings.approvals_table],
         "event_bus": [f"arn:aws:events:{REGION}:{account}:event-bus/{settings.event_bus_name}"],
         "state_machine": [f"arn:aws:states:{REGION}:{account}:stateMachine:{step_functions.STATE_MACHINE_NAME}"],
         "executions": [f"arn:aws:states:{REGION}:{account}:execution:{step_functions.STATE_MACHINE_NAME}:*"],
@@ -256,6 +258,8 @@ def deploy(session: boto3.Session | None = None, *, layout: Layout | None = None
                 KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
                 SSESpecification={"Enabled": True},
             )
+    if settings.approvals_table not in existing_tables:
+        DynamoDbApprovalStore(ddb, settings.approvals_table).create_table()
     ddb.update_time_to_live(
         TableName=settings.idempotency_table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
     )

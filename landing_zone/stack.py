@@ -221,6 +221,16 @@ class LandingZoneStack(Stack):
                 encryption=ddb.TableEncryption.AWS_MANAGED, deletion_protection=symbol != "idempotency_table",
                 removal_policy=RemovalPolicy.DESTROY if symbol == "idempotency_table" else RemovalPolicy.RETAIN,
             )
+        # Terraform apply approvals: who approved which saved plan (stack + plan digest), kept like the requests.
+        tables["approvals_table"] = ddb.Table(
+            self, "ApprovalsTable", table_name=self.settings.approvals_table,
+            partition_key=ddb.Attribute(name="stack", type=ddb.AttributeType.STRING),
+            sort_key=ddb.Attribute(name="plan_digest", type=ddb.AttributeType.STRING),
+            billing_mode=ddb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=ddb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True),
+            encryption=ddb.TableEncryption.AWS_MANAGED, deletion_protection=True, removal_policy=RemovalPolicy.RETAIN,
+        )
         return tables
 
     def _buckets(self) -> tuple[s3.Bucket, s3.Bucket]:
@@ -278,7 +288,8 @@ class LandingZoneStack(Stack):
                         "python -m pip install --no-cache-dir .",
                     ],
                 },
-                "build": {"commands": ['vend pipeline worker --run-id "$VEND_RUN_ID"']},
+                "build": {"commands": ['export VEND_TERRAFORM_ROOT="$CODEBUILD_SRC_DIR/terraform"',
+                                        'vend pipeline worker --run-id "$VEND_RUN_ID"']},
             },
         })
         project = codebuild.Project(
@@ -293,6 +304,7 @@ class LandingZoneStack(Stack):
                     "VEND_PIPELINE_RUNS_TABLE": codebuild.BuildEnvironmentVariable(
                         value=self.settings.pipeline_runs_table),
                     "VEND_PIPELINE_LAUNCHER": codebuild.BuildEnvironmentVariable(value="codebuild"),
+                    "VEND_APPROVALS_TABLE": codebuild.BuildEnvironmentVariable(value=self.settings.approvals_table),
                 },
             ),
             logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(
@@ -302,6 +314,9 @@ class LandingZoneStack(Stack):
         runs = self.tables["pipeline_runs_table"]
         project.add_to_role_policy(iam.PolicyStatement(
             actions=["dynamodb:GetItem", "dynamodb:PutItem"], resources=[runs.table_arn]))
+        project.add_to_role_policy(iam.PolicyStatement(  # the runner records approval requests for gated applies
+            actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
+            resources=[self.tables["approvals_table"].table_arn]))
         project.add_to_role_policy(iam.PolicyStatement(
             actions=["sts:AssumeRole"], resources=self._resource_arns("account_access_role")))
         role = project.role
@@ -337,7 +352,7 @@ class LandingZoneStack(Stack):
         if symbol not in RESOURCE_NAMES:
             raise KeyError(f"unknown symbolic resource {symbol!r}")
         match symbol:
-            case "requests_table" | "idempotency_table" | "pipeline_runs_table":
+            case "requests_table" | "idempotency_table" | "pipeline_runs_table" | "approvals_table":
                 return [self.tables[symbol].table_arn]
             case "event_bus":
                 return [self.event_bus_arn]
@@ -458,6 +473,7 @@ class LandingZoneStack(Stack):
             "VEND_REQUESTS_TABLE": self.tables["requests_table"].table_name,
             "VEND_IDEMPOTENCY_TABLE": self.tables["idempotency_table"].table_name,
             "VEND_PIPELINE_RUNS_TABLE": self.tables["pipeline_runs_table"].table_name,
+            "VEND_APPROVALS_TABLE": self.tables["approvals_table"].table_name,
             "VEND_EVENT_BUS": self.settings.event_bus_name,
             "VEND_EVENT_SOURCE": self.settings.event_source,
             "VEND_STATE_MACHINE_ARN": self.state_machine_arn,

@@ -14,6 +14,7 @@ RESOURCE_NAMES = (
     "requests_table",
     "idempotency_table",
     "pipeline_runs_table",
+    "approvals_table",  # Terraform apply approvals: stack (hash) + plan digest (range)
     "event_bus",
     "state_machine",
     "executions",
@@ -159,8 +160,13 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "CheckPipelines",
         "vending-check-pipelines",
         "vending.handlers.check_pipelines.handler",
-        (_REQUESTS_RW, Grant(("dynamodb:GetItem",), ("pipeline_runs_table",))),
-        description="One poll of the pipeline runs",
+        (
+            _REQUESTS_RW,
+            Grant(("dynamodb:GetItem", "dynamodb:PutItem"), ("pipeline_runs_table",)),
+            Grant(("dynamodb:GetItem",), ("approvals_table",)),
+            Grant(("codebuild:StartBuild",), ("codebuild_project",)),
+        ),
+        description="One poll of the pipeline runs; relaunches a run whose plan has been approved",
     ),
     FunctionSpec(
         "RecordReady",

@@ -24,6 +24,7 @@ from vending.request import VendingRequest
 logger = Logger(child=True)
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED"})
+AWAITING_APPROVAL = "AWAITING_APPROVAL"  # the plan is saved; an approver runs `vend pipeline approve`
 
 
 class PipelineRun(BaseModel):
@@ -40,6 +41,7 @@ class PipelineRun(BaseModel):
     attempt: int = 1
     status: str = "QUEUED"
     message: str = ""
+    plan_digest: str = ""
     result: dict[str, Any] | None = None
     started_at: str = ""
     finished_at: str = ""
@@ -59,6 +61,10 @@ class RunStore:
             TableName=self._table,
             Item={"run_id": {"S": run.run_id}, "status": {"S": run.status}, "run": {"S": run.model_dump_json()}},
         )
+
+
+class Approvals(Protocol):
+    def get(self, stack: str, plan_digest: str) -> Any: ...
 
 
 class Launcher(Protocol):
@@ -86,9 +92,10 @@ class LocalThreadLauncher:
         max_workers=int(os.environ.get("VEND_PIPELINE_WORKERS", "2")), thread_name_prefix="pipeline"
     )
 
-    def __init__(self, runs_table: str, terraform_root: Path) -> None:
+    def __init__(self, runs_table: str, terraform_root: Path, approvals_table: str) -> None:
         self._runs_table = runs_table
         self._terraform_root = terraform_root
+        self._approvals_table = approvals_table
 
     def launch(self, run_id: str) -> None:
         self._executor.submit(self._run, run_id)
@@ -97,7 +104,9 @@ class LocalThreadLauncher:
         session = boto3.Session()
         store = RunStore(session.client("dynamodb"), self._runs_table)
         try:
-            execute_run(store, session, run_id, terraform_root=self._terraform_root)
+            execute_run(
+                store, session, run_id, terraform_root=self._terraform_root, approvals_table=self._approvals_table
+            )
         except Exception:  # a worker thread must never die silently: the run is marked FAILED instead
             logger.exception("pipeline worker crashed", extra={"run_id": run_id})
 
@@ -128,7 +137,11 @@ def start_pipelines(
     for stack in request.stacks:
         run_id = f"{request.request_id}/{stack}"
         existing = store.get(run_id)
-        if existing and existing.account_id == account_id and existing.status in {"SUCCEEDED", "QUEUED", "RUNNING"}:
+        if (
+            existing
+            and existing.account_id == account_id
+            and existing.status in {"SUCCEEDED", "QUEUED", "RUNNING", AWAITING_APPROVAL}
+        ):
             logger.info("pipeline run kept", extra={"run_id": run_id, "status": existing.status})
             started[stack] = existing.status
             continue
@@ -153,18 +166,37 @@ def start_pipelines(
     return started
 
 
-def check_pipelines(store: RunStore, request: VendingRequest, *, polls: int, max_polls: int) -> dict[str, Any]:
-    """One poll. A failed stack fails the step with its stage and message; a stuck one fails at the cap."""
+def check_pipelines(
+    store: RunStore,
+    request: VendingRequest,
+    *,
+    polls: int,
+    max_polls: int,
+    approvals: Approvals | None = None,
+    launcher: Launcher | None = None,
+) -> dict[str, Any]:
+    """One poll. A failed stack fails the step with its stage and message; a stuck one fails at the cap.
+    A run waiting for approval is relaunched once its saved plan has been approved (the new run re-plans and
+    applies only if the plan is still the approved one)."""
     runs = {stack: store.get(f"{request.request_id}/{stack}") for stack in request.stacks}
     failed = {s: r for s, r in runs.items() if r is None or r.status == "FAILED"}
     if failed:
         detail = "; ".join(f"{s}: {r.message if r else 'run record missing'}" for s, r in failed.items())
         raise PipelineFailed(detail)
+    for run in runs.values():
+        if run and run.status == AWAITING_APPROVAL and approvals and launcher:
+            approval = approvals.get(run.stack_path, run.plan_digest)
+            if approval is not None and getattr(approval, "status", "") == "approved":
+                relaunched = run.model_copy(update={"status": "QUEUED", "attempt": run.attempt + 1, "message": ""})
+                store.put(relaunched)
+                launcher.launch(run.run_id)
+                logger.info("approved plan; run relaunched", extra={"run_id": run.run_id, "by": approval.approved_by})
+                runs[run.stack] = relaunched
     done = all(r is not None and r.status == "SUCCEEDED" for r in runs.values())
     if not done and polls + 1 >= max_polls:
         raise PipelineFailed(
             f"pipelines still running after {polls + 1} polls: "
-            + ", ".join(s for s, r in runs.items() if r and r.status not in TERMINAL)
+            + ", ".join(f"{s} ({r.status})" for s, r in runs.items() if r and r.status not in TERMINAL)
         )
     return {
         "done": done,
@@ -173,9 +205,12 @@ def check_pipelines(store: RunStore, request: VendingRequest, *, polls: int, max
     }
 
 
-def execute_run(store: RunStore, session: boto3.Session, run_id: str, *, terraform_root: Path) -> PipelineRun:
+def execute_run(
+    store: RunStore, session: boto3.Session, run_id: str, *, terraform_root: Path, approvals_table: str
+) -> PipelineRun:
     """Run one stack's pipeline with credentials of the vended account and record the outcome."""
-    from vending.pipeline.runner import PipelineSpec, run_pipeline  # heavy; only the worker needs it
+    from vending.pipeline.approvals import DynamoDbApprovalStore  # heavy; only the worker needs these
+    from vending.pipeline.runner import PipelineSpec, run_pipeline
 
     run = store.get(run_id)
     if run is None:
@@ -202,14 +237,17 @@ def execute_run(store: RunStore, session: boto3.Session, run_id: str, *, terrafo
             env=env,
             gate=run.gate,  # type: ignore[arg-type]
         )
-        result = run_pipeline(spec)
+        result = run_pipeline(spec, approvals=DynamoDbApprovalStore(session.client("dynamodb"), approvals_table))
         outcome = result.to_dict()
-        status, message = ("SUCCEEDED", result.message) if result.ok else ("FAILED", result.message)
+        status = {"succeeded": "SUCCEEDED", "awaiting_approval": AWAITING_APPROVAL}.get(result.status, "FAILED")
+        message, digest = result.message, result.plan_digest or ""
     except VendingError as e:
-        status, message, outcome = "FAILED", f"{type(e).__name__}: {e}", None
+        status, message, outcome, digest = "FAILED", f"{type(e).__name__}: {e}", None, ""
     except Exception as e:  # record any crash as a failed run; nothing is lost silently
-        status, message, outcome = "FAILED", f"pipeline crashed: {type(e).__name__}: {e}", None
-    run = run.model_copy(update={"status": status, "message": message, "result": outcome, "finished_at": now()})
+        status, message, outcome, digest = "FAILED", f"pipeline crashed: {type(e).__name__}: {e}", None, ""
+    run = run.model_copy(
+        update={"status": status, "message": message, "result": outcome, "finished_at": now(), "plan_digest": digest}
+    )
     store.put(run)
     logger.info("pipeline run finished", extra={"run_id": run_id, "status": status, "message": message[:300]})
     return run

@@ -14,6 +14,7 @@ class Settings:
     requests_table: str
     idempotency_table: str
     pipeline_runs_table: str
+    approvals_table: str
     event_bus_name: str
     event_source: str
     state_machine_arn: str
@@ -30,6 +31,7 @@ class Settings:
             requests_table=env("VEND_REQUESTS_TABLE", "vending-requests"),
             idempotency_table=env("VEND_IDEMPOTENCY_TABLE", "vending-idempotency"),
             pipeline_runs_table=env("VEND_PIPELINE_RUNS_TABLE", "vending-pipeline-runs"),
+            approvals_table=env("VEND_APPROVALS_TABLE", "vending-pipeline-approvals"),
             event_bus_name=env("VEND_EVENT_BUS", "default"),
             event_source=env("VEND_EVENT_SOURCE", "platform.vending"),
             state_machine_arn=env("VEND_STATE_MACHINE_ARN", ""),

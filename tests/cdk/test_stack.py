@@ -152,7 +152,9 @@ def test_tables_have_pitr_encryption_and_keys(resources: dict[str, Any]) -> None
     tables = {t["Properties"]["TableName"]: t["Properties"]
               for t in _of_type(resources, "AWS::DynamoDB::Table").values()}
     assert {n: p["KeySchema"][0]["AttributeName"] for n, p in tables.items()} == {
-        "vending-requests": "request_id", "vending-idempotency": "id", "vending-pipeline-runs": "run_id"}
+        "vending-requests": "request_id", "vending-idempotency": "id", "vending-pipeline-runs": "run_id",
+        "vending-pipeline-approvals": "stack"}
+    assert tables["vending-pipeline-approvals"]["KeySchema"][1] == {"AttributeName": "plan_digest", "KeyType": "RANGE"}
     for name, props in tables.items():
         assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}, name
         assert props["SSESpecification"]["SSEEnabled"] is True, name
@@ -253,7 +255,8 @@ def test_schedule_runs_the_audit_daily_and_outcomes_reach_the_topic(resources: d
 def test_codebuild_runs_the_pipeline_worker(resources: dict[str, Any]) -> None:
     (project,) = _of_type(resources, "AWS::CodeBuild::Project").values()
     spec = json.loads(project["Properties"]["Source"]["BuildSpec"])
-    assert spec["phases"]["build"]["commands"] == ['vend pipeline worker --run-id "$VEND_RUN_ID"']
+    assert spec["phases"]["build"]["commands"] == ['export VEND_TERRAFORM_ROOT="$CODEBUILD_SRC_DIR/terraform"',
+                                                   'vend pipeline worker --run-id "$VEND_RUN_ID"']
     install = " ".join(spec["phases"]["install"]["commands"])
     assert "releases.hashicorp.com/terraform" in install and "sha256sum -c" in install
     assert "pip install" in install

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -155,7 +156,7 @@ def test_check_pipelines_cap(run_store: RunStore, launcher: FakeLauncher, three_
     _set(run_store, "team-mlops-staging/bootstrap", "SUCCEEDED")
     # WHEN polled
     # THEN the step fails naming the stacks still running
-    with pytest.raises(PipelineFailed, match=r"after 240 polls: networking, eks"):
+    with pytest.raises(PipelineFailed, match=r"after 240 polls: networking \(QUEUED\), eks \(QUEUED\)"):
         check_pipelines(run_store, three_stacks, polls=239, max_polls=240)
 
 
@@ -184,3 +185,41 @@ def test_run_store_round_trip(run_store: RunStore) -> None:
     # THEN it is unchanged; a missing run is None
     assert run_store.get("r/bootstrap") == run
     assert run_store.get("r/eks") is None
+
+
+@dataclass
+class _Approval:
+    status: str
+    approved_by: str | None = None
+
+
+class FakeApprovals:
+    def __init__(self) -> None:
+        self.approved: dict[tuple[str, str], _Approval] = {}
+
+    def get(self, stack: str, plan_digest: str) -> _Approval | None:
+        return self.approved.get((stack, plan_digest))
+
+
+def test_check_pipelines_relaunches_an_approved_plan(run_store: RunStore, launcher: FakeLauncher,
+                                                     make_request: Callable[..., VendingRequest]) -> None:
+    # GIVEN a production run that stopped at the approval stage with its plan digest
+    request = make_request(stage="production")
+    _start(run_store, launcher, request)
+    run = run_store.get(f"{request.request_id}/bootstrap")
+    assert run is not None and run.gate == "manual"
+    run_store.put(run.model_copy(update={"status": "AWAITING_APPROVAL", "plan_digest": "abc123"}))
+    approvals = FakeApprovals()
+    # WHEN it is polled before anyone approved
+    first = check_pipelines(run_store, request, polls=0, max_polls=10, approvals=approvals, launcher=launcher)
+    # THEN it keeps waiting and nothing is relaunched
+    assert first["done"] is False and first["runs"]["bootstrap"]["status"] == "AWAITING_APPROVAL"
+    assert launcher.launched == [run.run_id]
+    # WHEN that plan is approved and the next poll comes
+    approvals.approved[(run.stack_path, "abc123")] = _Approval(status="approved", approved_by="alice")
+    second = check_pipelines(run_store, request, polls=1, max_polls=10, approvals=approvals, launcher=launcher)
+    # THEN the run is relaunched as a new attempt
+    assert second["runs"]["bootstrap"]["status"] == "QUEUED"
+    assert launcher.launched == [run.run_id, run.run_id]
+    relaunched = run_store.get(run.run_id)
+    assert relaunched is not None and relaunched.attempt == 2

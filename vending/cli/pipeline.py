@@ -78,8 +78,11 @@ def _report(result: PipelineResult, as_json: bool) -> int:
     if as_json:
         print_json(result.to_dict())
     else:
-        print_table(f"{result.stack}: {result.status}", ["stage", "ok", "seconds", "summary"],
-                    [(s.name, "yes" if s.ok else "no", f"{s.seconds:.1f}", s.summary) for s in result.stages])
+        print_table(
+            f"{result.stack}: {result.status}",
+            ["stage", "ok", "seconds", "summary"],
+            [(s.name, "yes" if s.ok else "no", f"{s.seconds:.1f}", s.summary) for s in result.stages],
+        )
         if not result.ok and result.stages and result.stages[-1].output_tail:
             print(result.stages[-1].output_tail, file=sys.stderr)
         print(result.message)
@@ -99,8 +102,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             from vending.pipeline.emulator import start_emulated_account
 
             emulated = start_emulated_account(team=str(variables["team"]), stage=str(variables["stage"]))
-            print(f"emulator {emulated.endpoint}: account {emulated.account_id}, state bucket "
-                  f"{emulated.state_bucket}", file=sys.stderr)
+            print(
+                f"emulator {emulated.endpoint}: account {emulated.account_id}, state bucket {emulated.state_bucket}",
+                file=sys.stderr,
+            )
             account_id, bucket, region = emulated.account_id, emulated.state_bucket, emulated.region
             env = emulated.terraform_env()
         else:
@@ -118,12 +123,23 @@ def cmd_run(args: argparse.Namespace) -> int:
                 if os.environ.get(key):
                     env[key] = os.environ[key]
         variables.setdefault("account_id", account_id)
-        spec = PipelineSpec(stack_dir=stack_dir, state_bucket=bucket, state_region=region, account_id=account_id,
-                            variables=variables, env=env, gate=args.stage_gate, stages=stages)
+        spec = PipelineSpec(
+            stack_dir=stack_dir,
+            state_bucket=bucket,
+            state_region=region,
+            account_id=account_id,
+            variables=variables,
+            env=env,
+            gate=args.stage_gate,
+            stages=stages,
+        )
         result = run_pipeline(spec, on_stage=None if args.json else _print_stage, approvals=store)
         if result.status == "awaiting_approval" and args.emulator:
-            print("note: the emulator stops with this command; approve and re-run against a persistent account, or "
-                  "use --stage-gate auto on staging", file=sys.stderr)
+            print(
+                "note: the emulator stops with this command; approve and re-run against a persistent account, or "
+                "use --stage-gate auto on staging",
+                file=sys.stderr,
+            )
         return _report(result, args.json)
     finally:
         if emulated is not None:
@@ -135,8 +151,9 @@ def cmd_approve(args: argparse.Namespace) -> int:
     if args.json:
         print_json(approval.to_dict())
     else:
-        print(f"approved {approval.stack} plan {approval.plan_digest} by {approval.approved_by} at "
-              f"{approval.approved_at}")
+        print(
+            f"approved {approval.stack} plan {approval.plan_digest} by {approval.approved_by} at {approval.approved_at}"
+        )
     return 0
 
 
@@ -145,9 +162,33 @@ def cmd_approvals(args: argparse.Namespace) -> int:
     if args.json:
         print_json([a.to_dict() for a in items])
     else:
-        print_table("Pipeline approvals", ["stack", "plan", "status", "requested", "by", "approved"],
-                    [(a.stack, a.plan_digest, a.status, a.requested_at, a.approved_by, a.approved_at) for a in items])
+        print_table(
+            "Pipeline approvals",
+            ["stack", "plan", "status", "requested", "by", "approved"],
+            [(a.stack, a.plan_digest, a.status, a.requested_at, a.approved_by, a.approved_at) for a in items],
+        )
     return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Runs in the platform account (CodeBuild) with the project role; credentials for the vended account come
+    from its access role, assumed per run."""
+    import boto3
+
+    from vending.pipelines import RunStore, execute_run
+    from vending.settings import Settings
+
+    settings = Settings.from_env()
+    session = boto3.Session()
+    run = execute_run(
+        RunStore(session.client("dynamodb"), settings.pipeline_runs_table),
+        session,
+        args.run_id,
+        terraform_root=settings.terraform_root,
+        approvals_table=settings.approvals_table,
+    )
+    print(json.dumps({"run_id": run.run_id, "status": run.status, "message": run.message}))
+    return 0 if run.status in {"SUCCEEDED", "AWAITING_APPROVAL"} else 1
 
 
 def register(subparsers: Any) -> None:
@@ -156,17 +197,26 @@ def register(subparsers: Any) -> None:
 
     run = sub.add_parser("run", help="fmt, init, validate, plan, policy, approval, apply for one stack")
     run.add_argument("stack", help="<team>/<stage>/<stack> under terraform/environments, or a folder path")
-    run.add_argument("--stage-gate", choices=["auto", "manual"], default="auto",
-                     help="auto: staging applies without approval; manual: every apply waits for `approve`")
+    run.add_argument(
+        "--stage-gate",
+        choices=["auto", "manual"],
+        default="auto",
+        help="auto: staging applies without approval; manual: every apply waits for `approve`",
+    )
     run.add_argument("--bucket", help="state bucket of the account (required without --emulator)")
     run.add_argument("--region", help="state bucket region (default AWS_REGION or us-east-1)")
     run.add_argument("--account-id", help="the account the stack may touch (default: the caller's account)")
     run.add_argument("--var", action="append", metavar="K=V", help="stack variable (JSON values are typed); repeat")
     run.add_argument("--stages", help=f"comma-separated subset of {','.join(STAGES)}")
-    run.add_argument("--approvals", choices=["file", "dynamodb"], default="file",
-                     help="where approvals are recorded ($VEND_APPROVALS_FILE or $VEND_APPROVALS_TABLE)")
-    run.add_argument("--emulator", action="store_true",
-                     help="start moto, vend a member account with a state bucket and run there")
+    run.add_argument(
+        "--approvals",
+        choices=["file", "dynamodb"],
+        default="file",
+        help="where approvals are recorded ($VEND_APPROVALS_FILE or $VEND_APPROVALS_TABLE)",
+    )
+    run.add_argument(
+        "--emulator", action="store_true", help="start moto, vend a member account with a state bucket and run there"
+    )
     run.add_argument("--json", action="store_true", help="print the PipelineResult as JSON")
     run.set_defaults(func=cmd_run)
 
@@ -177,6 +227,10 @@ def register(subparsers: Any) -> None:
     approve.add_argument("--approvals", choices=["file", "dynamodb"], default="file")
     approve.add_argument("--json", action="store_true")
     approve.set_defaults(func=cmd_approve)
+
+    worker = sub.add_parser("worker", help="execute one recorded pipeline run (the CodeBuild buildspec calls this)")
+    worker.add_argument("--run-id", required=True, help="<request_id>/<stack>, as StartPipelines recorded it")
+    worker.set_defaults(func=cmd_worker)
 
     listing = sub.add_parser("approvals", help="list recorded approvals")
     listing.add_argument("stack", nargs="?", help="only this stack")

@@ -5,19 +5,21 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vending.handlers.common import Context, begin_step, logger
-from vending.pipelines import RunStore, check_pipelines
+from vending.pipeline.approvals import DynamoDbApprovalStore
+from vending.pipelines import check_pipelines
 
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = begin_step(event, "CheckPipelines")
     ctx = Context()
-    polls = int((state.pipelines or {}).get("polls", 0))
     result = check_pipelines(
-        RunStore(ctx.client("dynamodb"), ctx.settings.pipeline_runs_table),
+        ctx.runs(),
         state.request,
-        polls=polls,
+        polls=int((state.pipelines or {}).get("polls", 0)),
         max_polls=state.settings.pipeline_poll_max,
+        approvals=DynamoDbApprovalStore(ctx.client("dynamodb"), ctx.settings.approvals_table),
+        launcher=ctx.launcher(),
     )
     if result["done"]:
         ctx.store.update(state.request.request_id, step="CheckPipelines", pipelines=result["runs"])

@@ -9,6 +9,7 @@ from aws_lambda_powertools import Logger, Metrics
 
 from landing_zone.config import Layout, cached_layout
 from vending.lifecycle import RequestStore
+from vending.pipelines import CodeBuildLauncher, Launcher, LocalThreadLauncher, RunStore
 from vending.settings import Settings
 from vending.workflow import WorkflowState
 
@@ -33,6 +34,17 @@ class Context:
     @property
     def layout(self) -> Layout:
         return cached_layout()
+
+    def launcher(self) -> Launcher:
+        """CodeBuild in AWS; worker threads beside the emulator."""
+        if self.settings.pipeline_launcher == "codebuild":
+            return CodeBuildLauncher(self.client("codebuild"), self.settings.codebuild_project)
+        return LocalThreadLauncher(
+            self.settings.pipeline_runs_table, self.settings.terraform_root, self.settings.approvals_table
+        )
+
+    def runs(self) -> RunStore:
+        return RunStore(self.client("dynamodb"), self.settings.pipeline_runs_table)
 
 
 def begin_step(event: dict[str, Any], step: str) -> WorkflowState:

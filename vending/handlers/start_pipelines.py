@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vending.handlers.common import Context, begin_step, logger
 from vending.lifecycle import Status
-from vending.pipelines import CodeBuildLauncher, Launcher, LocalThreadLauncher, RunStore, start_pipelines
+from vending.pipelines import start_pipelines
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -14,14 +14,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = begin_step(event, "StartPipelines")
     ctx = Context()
     record = ctx.store.update(state.request.request_id, status=Status.PIPELINES, step="StartPipelines")
-    launcher: Launcher = (
-        CodeBuildLauncher(ctx.client("codebuild"), ctx.settings.codebuild_project)
-        if ctx.settings.pipeline_launcher == "codebuild"
-        else LocalThreadLauncher(ctx.settings.pipeline_runs_table, ctx.settings.terraform_root)
-    )
     started = start_pipelines(
-        RunStore(ctx.client("dynamodb"), ctx.settings.pipeline_runs_table),
-        launcher,
+        ctx.runs(),
+        ctx.launcher(),
         state.request,
         account_id=state.account_id(),
         state_bucket=record.state_bucket or "",

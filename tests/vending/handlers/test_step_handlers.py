@@ -14,6 +14,7 @@ from vending.handlers import (
     bootstrap,
     check_account_status,
     check_pipelines,
+    common,
     create_account,
     notify,
     place_in_ou,
@@ -155,7 +156,7 @@ def test_bootstrap_handler_records_bucket_and_role(vend: Callable[[str], dict[st
 def test_pipeline_handlers_start_and_check(reserved: RequestStore, run_store: RunStore, state: dict[str, Any],
                                            lambda_context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN a bootstrapped account and a launcher that only records launches
-    monkeypatch.setattr(start_pipelines, "LocalThreadLauncher", FakeLauncher)
+    monkeypatch.setattr(common, "LocalThreadLauncher", FakeLauncher)
     FakeLauncher.launched = []
     reserved.update("team-mlops-staging", step="Bootstrap", account_id="111122223333",
                     state_bucket="tfstate-111122223333-us-east-1")
@@ -182,7 +183,7 @@ def test_pipeline_handlers_start_and_check(reserved: RequestStore, run_store: Ru
 def test_check_pipelines_handler_failed_run(reserved: RequestStore, run_store: RunStore, state: dict[str, Any],
                                             lambda_context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN a started run that failed
-    monkeypatch.setattr(start_pipelines, "LocalThreadLauncher", FakeLauncher)
+    monkeypatch.setattr(common, "LocalThreadLauncher", FakeLauncher)
     state["account"] = {"account_id": "111122223333", "state": "SUCCEEDED"}
     state["pipelines"] = start_pipelines.handler(state, lambda_context)
     run = run_store.get("team-mlops-staging/bootstrap")
