@@ -70,8 +70,21 @@ def test_validate_request_handler_returns_normalised_request(state: dict[str, An
     state["request"]["stacks"] = ["eks", "bootstrap"]
     # WHEN ValidateRequest runs
     result = validate_request.handler(state, lambda_context)
-    # THEN the request comes back normalised (bootstrap first)
-    assert result["stacks"] == ["bootstrap", "eks"]
+    # THEN the state comes back with the request normalised (bootstrap first) and the rest kept
+    assert result["request"]["stacks"] == ["bootstrap", "eks"]
+    assert result["execution"] == state["execution"]
+
+
+def test_validate_request_handler_applies_the_deployments_cadence(
+    state: dict[str, Any], lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a deployment configured to poll every second, and an input that asked for AWS's defaults
+    monkeypatch.setenv("VEND_WORKFLOW_SETTINGS", '{"account_poll_seconds": 1}')
+    state["settings"] = {"account_poll_seconds": 30, "pipeline_poll_seconds": 30}
+    # WHEN ValidateRequest runs
+    result = validate_request.handler(state, lambda_context)
+    # THEN the deployment's value wins and the others are kept
+    assert result["settings"] == {"account_poll_seconds": 1, "pipeline_poll_seconds": 30}
 
 
 def test_validate_request_handler_rejects_invalid(state: dict[str, Any], lambda_context: Any) -> None:
