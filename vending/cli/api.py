@@ -42,7 +42,7 @@ def openapi_json() -> str:
     from vending import api_routes
 
     sigv4 = APIKey(
-        name="Authorization", in_=APIKeyIn.header,
+        name="Authorization", in_=APIKeyIn.header,  # type: ignore[call-arg]  # pydantic alias of "in"
         description="AWS Signature Version 4 (IAM authorization); only the platform-admin role may call",
         openapi_extensions={"x-amazon-apigateway-authtype": "awsSigv4"},
     )
@@ -210,29 +210,12 @@ def make_server(port: int = 0, host: str = "127.0.0.1", *, require_sigv4: bool =
 
 @contextmanager
 def emulator_environment(port: int = 0) -> Iterator[dict[str, str]]:
-    """Start the local emulator, deploy the stack's equivalent into it and point this process at it."""
-    from landing_zone.local_runtime import deploy, start_emulator
+    """Start the local emulator, deploy the service into it and point this process at it (undone on exit)."""
+    from landing_zone.local_runtime import Emulator, deploy
 
-    emulator = start_emulator(port)
-    previous = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "VEND_STATE_MACHINE_ARN")}
-    try:
-        os.environ["AWS_ENDPOINT_URL"] = emulator.endpoint
-        for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
-                            ("AWS_DEFAULT_REGION", "us-east-1")):
-            os.environ.setdefault(name, value)
+    with Emulator(port=port) as emulator:
         deployment = deploy()
-        info = deployment.to_dict()
-        arn = info.get("state_machine_arn")
-        if arn:
-            os.environ["VEND_STATE_MACHINE_ARN"] = str(arn)
-        yield {"endpoint": emulator.endpoint, **{k: str(v) for k, v in info.items()}}
-    finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        emulator.stop()
+        yield {"endpoint": emulator.endpoint, **{k: str(v) for k, v in deployment.to_dict().items()}}
 
 
 # --- commands ----------------------------------------------------------------------------------------------------
