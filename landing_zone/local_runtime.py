@@ -119,6 +119,7 @@ class Emulator:
     _server: Any = None
     endpoint: str = ""
     _saved_env: dict[str, str] = field(default_factory=dict)
+    _saved_moto: tuple[Any, ...] = ()
 
     def start(self) -> Emulator:
         if self._server is not None:
@@ -135,6 +136,15 @@ class Emulator:
         host, port = self._server.get_host_and_port()
         self.port, self.endpoint = port, f"http://{host}:{port}"
         os.environ["MOTO_PORT"] = str(port)  # moto's interpreter calls Lambda through this port
+        from moto.awslambda.models import LambdaFunction
+        from moto.s3.models import FakeBucket
+
+        # Everything changed in moto is put back on stop, so in-process mock_aws users are unaffected afterwards.
+        self._saved_moto = (
+            json.dumps(default_user_config.get("stepfunctions", {})),
+            LambdaFunction._invoke_lambda,
+            FakeBucket.get_permission,
+        )
         default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
         _install_lambda_dispatch()
         _skip_conditioned_bucket_statements()
@@ -155,6 +165,14 @@ class Emulator:
             self._server = None
             os.environ.clear()
             os.environ.update(self._saved_env)
+            from moto.awslambda.models import LambdaFunction
+            from moto.core.config import default_user_config
+            from moto.s3.models import FakeBucket
+
+            sfn_config, invoke, permission = self._saved_moto
+            default_user_config["stepfunctions"] = json.loads(sfn_config)
+            LambdaFunction._invoke_lambda = invoke  # type: ignore[method-assign]
+            FakeBucket.get_permission = permission  # type: ignore[method-assign]
 
     def __enter__(self) -> Emulator:
         return self.start()

@@ -14,6 +14,15 @@ fi
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
 "$VENV/bin/python" -m pip install --quiet -e ".[${EXTRAS}]"
 
+# checkov pins boto3 and friends tightly; keep it in its own virtualenv so it never decides the service's versions.
+CHECKOV_VENV=${CHECKOV_VENV:-.venv-checkov}
+if [ ! -x "$CHECKOV_VENV/bin/checkov" ]; then
+  "$PYTHON" -m venv "$CHECKOV_VENV"
+  "$CHECKOV_VENV/bin/python" -m pip install --quiet --upgrade pip
+  "$CHECKOV_VENV/bin/python" -m pip install --quiet "checkov>=3.2,<4"
+fi
+ln -sf "$(cd "$CHECKOV_VENV/bin" && pwd)/checkov" "$VENV/bin/checkov"
+
 # Terraform and the hashicorp/aws provider are installed by the machine, not by us: no registry is reachable,
 # so providers come from a filesystem mirror (unpacked layout). VEND_TF_PROVIDER_MIRROR names it; when unset,
 # look for one where mirrors usually live (Terraform's implicit local directories and shallow system paths).

@@ -26,7 +26,7 @@ needs_terraform = pytest.mark.skipif(terraform_ready() is not None, reason=str(t
 
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[tuple[Emulator, Deployment]]:
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
-    with Emulator() as running:
+    with Emulator() as running:  # restores the environment, these two included, when it stops
+        os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+        os.environ["POWERTOOLS_LOG_LEVEL"] = "ERROR"
         yield running, deploy()

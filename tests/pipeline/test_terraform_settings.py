@@ -31,6 +31,18 @@ def test_resolve_cli_config_mirror_env_writes_filesystem_mirror_only(tmp_path, m
     assert f'plugin_cache_dir = "{tmp_path / "cache"}"' in text
 
 
+def test_resolve_cli_config_without_cache_setting_links_from_the_mirror(tmp_path, mirror):
+    # GIVEN only the mirror setting (the default)
+    env = {tf.MIRROR_ENV: str(mirror)}
+    # WHEN the CLI config and a workspace are made
+    cfg = tf.resolve_cli_config(tmp_path / "run", env)
+    ws = tf.TerraformWorkspace(stack_dir=tmp_path, extra_env={}, run_dir=tmp_path / "ws", environ=env)
+    # THEN no shared plugin cache is used: Terraform links the unpacked mirror into each run's own data dir,
+    # so concurrent runs never re-link an entry another run is reading
+    assert "plugin_cache_dir" not in cfg.path.read_text()
+    assert "TF_PLUGIN_CACHE_DIR" not in ws.env and ws.plugin_cache is None
+
+
 def test_resolve_cli_config_existing_tf_cli_config_file_is_honoured(tmp_path):
     # GIVEN no mirror setting but an existing TF_CLI_CONFIG_FILE
     existing = tmp_path / "mine.tfrc"

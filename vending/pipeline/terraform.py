@@ -28,7 +28,6 @@ from vending.exceptions import TerraformUnavailable
 MIRROR_ENV = "VEND_TF_PROVIDER_MIRROR"
 PLUGIN_CACHE_ENV = "VEND_TF_PLUGIN_CACHE_DIR"
 TERRAFORM_BIN_ENV = "VEND_TERRAFORM_BIN"
-DEFAULT_PLUGIN_CACHE = Path("~/.cache/vend/terraform-plugins")
 OUTPUT_TAIL_CHARS = 4000
 
 # Variables of the calling process that must never leak into Terraform: they would override what the runner sets
@@ -64,9 +63,13 @@ def _hcl_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def plugin_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
+def plugin_cache_dir(environ: Mapping[str, str] | None = None) -> Path | None:
+    """Opt-in. From an unpacked mirror Terraform links the provider straight into the run's data dir (nothing is
+    copied), so no cache is needed; a shared cache would even race: an init re-links the cache entry while another
+    run reads through it. Set VEND_TF_PLUGIN_CACHE_DIR for CLI configurations that copy (packed or network mirrors)."""
     environ = os.environ if environ is None else environ
-    return Path(environ.get(PLUGIN_CACHE_ENV) or DEFAULT_PLUGIN_CACHE).expanduser()
+    value = environ.get(PLUGIN_CACHE_ENV, "").strip()
+    return Path(value).expanduser() if value else None
 
 
 def resolve_cli_config(work_dir: Path, environ: Mapping[str, str] | None = None) -> CliConfig:
@@ -139,19 +142,21 @@ class TerraformWorkspace:
             self.cleanup()
             raise
         cache = plugin_cache_dir(base)
-        cache.mkdir(parents=True, exist_ok=True)
+        if cache is not None:
+            cache.mkdir(parents=True, exist_ok=True)
         self.plugin_cache = cache
         env = {k: v for k, v in base.items() if not k.startswith(_SCRUBBED_PREFIXES)}
         env.update(self.extra_env)
         env.update({
             "TF_CLI_CONFIG_FILE": str(self.cli_config.path),
-            "TF_PLUGIN_CACHE_DIR": str(cache),
             "TF_DATA_DIR": str(self.run_dir / "data"),
             "TF_IN_AUTOMATION": "1",
             "TF_INPUT": "0",
             "NO_COLOR": "1",
             "CHECKPOINT_DISABLE": "1",
         })
+        if cache is not None:
+            env["TF_PLUGIN_CACHE_DIR"] = str(cache)
         self.env = env
 
     @property
@@ -169,7 +174,8 @@ class TerraformWorkspace:
             # The plugin cache is not safe for concurrent writers
             # (https://developer.hashicorp.com/terraform/cli/config/config-file#provider-plugin-cache), so inits
             # that may populate it take turns; everything else runs in parallel.
-            with _cache_lock(self.plugin_cache) if args[:1] == ("init",) else contextlib.nullcontext():
+            serialise = self.plugin_cache is not None and args[:1] == ("init",)
+            with _cache_lock(self.plugin_cache) if serialise else contextlib.nullcontext():  # type: ignore[arg-type]
                 proc = subprocess.run(argv, cwd=self.stack_dir, env=self.env, capture_output=True, text=True,
                                       timeout=self.timeout_seconds, check=False)
         except subprocess.TimeoutExpired as e:
