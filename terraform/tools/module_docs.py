@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import hcl2  # python-hcl2, installed with checkov
+import hcl2  # bc-python-hcl2 (dev extra), the parser checkov uses
 
 MODULES = Path(__file__).resolve().parent.parent / "modules"
 
