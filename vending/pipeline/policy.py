@@ -1,34 +1,65 @@
-"""Our own policy rules, evaluated on `terraform show -json` output (the plan), before anything is applied.
+"""Our own policy rules, as checkov custom policies evaluated on `terraform show -json` output (the plan).
 
-Why not Rego: no maintained Rego engine installs from our package index (only unvetted forks of regorus), so the
-rules are a small evaluator over the plan JSON, tested rule by rule in tests/pipeline/test_policy.py. Each rule is a
-function ``(PlanView, PolicyContext) -> list[Violation]``; a violation names the rule and the resource address.
+Why checkov and not Rego: no maintained Rego engine installs from our package index, so the rules are checkov YAML
+custom policies, run by checkov's graph engine on the plan JSON (framework ``terraform_plan``, so ``tags_all`` from
+the provider's ``default_tags`` is visible). Two kinds of policy files:
 
-Rules:
-- ``gpu-instance-tier``: every instance type in a created or updated resource (EC2 ``instance_type``, launch
-  templates, EKS node group ``instance_types``, SageMaker ``instance_type`` anywhere in nested blocks) that belongs to
-  an accelerated family must match the team's GPU tier (``landing_zone/layout.yaml`` is the one source).
-- ``required-cost-tags``: every taggable resource's ``tags_all`` (what ``default_tags`` plus ``tags`` yield) carries
-  the mandatory tags with non-empty values.
-- ``no-public-s3``: no public ACL, no bucket policy that allows ``Principal: "*"`` without a condition, every
-  public-access-block flag true, and every new bucket has a public access block in the same module.
+- static ones in ``policies/custom/`` (the S3 rules), and
+- ones rendered per run from ``landing_zone/layout.yaml`` into the run's temp dir (:func:`render_policies`): the GPU
+  tier policy for the stack's ``gpu_tier`` and the cost tag policy for ``organization.mandatory_tags``.
+
+This scan is separate from the general checkov plan scan: it runs only our checks (``--check``) and without
+``--repo-root-for-plan-enrichment``, so an inline ``checkov:skip`` in a team's code cannot switch our rules off.
+
+Rules (rule name -> checkov check ids):
+- ``gpu-instance-tier`` (CKV2_VEND_1): every instance type (EC2 ``instance_type``, launch templates, EKS node group
+  ``instance_types``, SageMaker notebook ``instance_type`` and endpoint configuration variants) that belongs to an
+  accelerated family must match the team's GPU tier.
+- ``required-cost-tags`` (CKV2_VEND_2): every resource with ``tags_all`` carries the mandatory tags, non-empty.
+  A ``tags_all`` known only after apply is absent from the plan and passes (the SCP's aws:RequestTag is the backstop).
+- ``no-public-s3`` (CKV2_VEND_3..5, and checkov's built-in CKV_AWS_70 for bucket policies open to any principal):
+  no public canned ACL, all four public-access-block flags true, every bucket connected to a public access block.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
-from landing_zone.config import Layout
+import yaml
 
-CHANGING_ACTIONS = {"create", "update"}
-PUBLIC_ACLS = {"public-read", "public-read-write", "authenticated-read"}
-PAB_FLAGS = ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
-# Attribute names that carry instance types, across EC2, launch templates, EKS and SageMaker (nested or not).
-INSTANCE_TYPE_KEYS = {"instance_type", "instance_types"}
+from landing_zone.config import Layout
+from vending.settings import REPO_ROOT
+
+STATIC_POLICY_DIR = REPO_ROOT / "policies" / "custom"
+RULE_OF_CHECK: dict[str, str] = {
+    "CKV2_VEND_1": "gpu-instance-tier",
+    "CKV2_VEND_2": "required-cost-tags",
+    "CKV2_VEND_3": "no-public-s3",
+    "CKV2_VEND_4": "no-public-s3",
+    "CKV2_VEND_5": "no-public-s3",
+    "CKV_AWS_70": "no-public-s3",  # checkov built-in: S3 bucket policy allows an action with any principal
+}
+RULES: tuple[str, ...] = ("gpu-instance-tier", "required-cost-tags", "no-public-s3")
+GPU_RESOURCE_TYPES = ("aws_instance", "aws_launch_template", "aws_eks_node_group",
+                      "aws_sagemaker_endpoint_configuration", "aws_sagemaker_notebook_instance")
+# Where instance types sit in those resources: plain attributes, then lists / nested blocks (JSONPath: every match
+# must pass). An attribute a resource lacks passes.
+GPU_PLAIN_ATTRIBUTES = ("instance_type",)
+GPU_JSONPATH_ATTRIBUTES = ("instance_types[*]", "production_variants[*].instance_type",
+                           "shadow_production_variants[*].instance_type")
+CHECKOV_TIMEOUT_SECONDS = 600
+
+
+class PolicyEngineUnavailable(RuntimeError):
+    """checkov is missing, timed out or produced output we cannot read: the rules were not evaluated."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +67,7 @@ class Violation:
     rule: str
     address: str
     message: str
+    check_id: str = ""
 
     def __str__(self) -> str:
         return f"[{self.rule}] {self.address}: {self.message}"
@@ -65,179 +97,68 @@ class PolicyContext:
         )
 
 
-@dataclass(frozen=True)
-class Change:
-    address: str
-    module_address: str
-    type: str
-    name: str
-    actions: tuple[str, ...]
-    after: Mapping[str, Any]
-    after_unknown: Mapping[str, Any]
+def _glob_regex(patterns: Sequence[str]) -> str:
+    return "|".join(re.escape(p).replace(r"\*", ".*").replace(r"\?", ".") for p in patterns)
 
 
-@dataclass
-class PlanView:
-    """The parts of a plan JSON the rules need, with module configuration indexed for reference lookups."""
+def forbidden_instance_type_regex(ctx: PolicyContext) -> str:
+    """A regex matching exactly the instance types in an accelerated family that the tier does not allow.
 
-    changes: list[Change]
-    config_by_module: dict[str, list[Mapping[str, Any]]] = field(default_factory=dict)
-
-    @classmethod
-    def from_json(cls, plan: Mapping[str, Any] | str) -> PlanView:
-        data: Mapping[str, Any] = json.loads(plan) if isinstance(plan, str) else plan
-        changes = []
-        for rc in data.get("resource_changes", []) or []:
-            if rc.get("mode", "managed") != "managed":
-                continue
-            change = rc.get("change") or {}
-            changes.append(Change(
-                address=rc["address"],
-                module_address=rc.get("module_address", ""),
-                type=rc.get("type", ""),
-                name=rc.get("name", ""),
-                actions=tuple(change.get("actions") or ()),
-                after=change.get("after") or {},
-                after_unknown=change.get("after_unknown") or {},
-            ))
-        view = cls(changes=changes)
-        root = (data.get("configuration") or {}).get("root_module") or {}
-        view._index_config(root, "")
-        return view
-
-    def _index_config(self, module: Mapping[str, Any], prefix: str) -> None:
-        self.config_by_module.setdefault(prefix, []).extend(module.get("resources", []) or [])
-        for name, call in (module.get("module_calls") or {}).items():
-            self._index_config(call.get("module") or {}, f"{prefix}.module.{name}" if prefix else f"module.{name}")
-
-    def changing(self) -> Iterator[Change]:
-        return (c for c in self.changes if CHANGING_ACTIONS & set(c.actions))
-
-    def config_references(self, change: Change, attribute: str) -> list[str]:
-        """References of one attribute in the resource's configuration (module instance keys stripped)."""
-        module = _strip_instance_keys(change.module_address)
-        for res in self.config_by_module.get(module, []):
-            if res.get("type") == change.type and res.get("name") == change.name:
-                expr = (res.get("expressions") or {}).get(attribute) or {}
-                return list(expr.get("references") or [])
-        return []
+    EC2 and SageMaker patterns can share one regex: SageMaker types start with ``ml.`` and EC2 families do not."""
+    accelerated = _glob_regex([*ctx.accelerated_ec2, *ctx.accelerated_sagemaker])
+    if not accelerated:
+        return "(?!)"  # nothing is accelerated: never matches
+    allowed = _glob_regex([*ctx.allowed_ec2, *ctx.allowed_sagemaker])
+    guard = f"(?!(?:{allowed})$)" if allowed else ""
+    return f"^{guard}(?:{accelerated})$"
 
 
-def _strip_instance_keys(address: str) -> str:
-    out, depth = [], 0
-    for ch in address:
-        if ch == "[":
-            depth += 1
-        elif ch == "]":
-            depth -= 1
-        elif depth == 0:
-            out.append(ch)
-    return "".join(out)
+def gpu_policy(ctx: PolicyContext) -> dict[str, Any]:
+    forbidden = forbidden_instance_type_regex(ctx)
+    allowed = ", ".join([*ctx.allowed_ec2, *ctx.allowed_sagemaker]) or "no accelerated types"
+    conditions = [{"cond_type": "attribute", "resource_types": list(GPU_RESOURCE_TYPES), "attribute": attr,
+                   "operator": "not_regex_match", "value": forbidden} for attr in GPU_PLAIN_ATTRIBUTES]
+    conditions += [{"cond_type": "attribute", "resource_types": list(GPU_RESOURCE_TYPES), "attribute": attr,
+                    "operator": "jsonpath_not_regex_match", "value": forbidden} for attr in GPU_JSONPATH_ATTRIBUTES]
+    return {
+        "metadata": {"id": "CKV2_VEND_1", "category": "GENERAL_SECURITY",
+                     "name": f"gpu-instance-tier: instance type is not allowed for GPU tier {ctx.gpu_tier!r} "
+                             f"(allowed: {allowed})"},
+        "definition": {"and": conditions},
+    }
 
 
-def _walk_instance_types(value: Any) -> Iterator[str]:
-    if isinstance(value, Mapping):
-        for key, inner in value.items():
-            if key in INSTANCE_TYPE_KEYS:
-                if isinstance(inner, str):
-                    yield inner
-                elif isinstance(inner, list):
-                    yield from (v for v in inner if isinstance(v, str))
-            else:
-                yield from _walk_instance_types(inner)
-    elif isinstance(value, list):
-        for inner in value:
-            yield from _walk_instance_types(inner)
+def cost_tags_policy(ctx: PolicyContext) -> dict[str, Any]:
+    tags = ", ".join(ctx.mandatory_tags)
+    present = [{"cond_type": "attribute", "resource_types": "all", "attribute": f"tags_all.{tag}",
+                "operator": "regex_match", "value": r"^\s*\S"} for tag in ctx.mandatory_tags]
+    return {
+        "metadata": {"id": "CKV2_VEND_2", "category": "GENERAL_SECURITY",
+                     "name": f"required-cost-tags: tags_all must carry non-empty cost tags {tags} "
+                             "(set them through the provider's default_tags)"},
+        "definition": {"or": [
+            # Not taggable (or tags_all only known after apply): nothing to check in the plan.
+            {"cond_type": "attribute", "resource_types": "all", "attribute": "tags_all", "operator": "not_exists"},
+            {"and": present} if present else {"cond_type": "attribute", "resource_types": "all",
+                                              "attribute": "tags_all", "operator": "exists"},
+        ]},
+    }
 
 
-def _matches(value: str, patterns: Sequence[str]) -> bool:
-    return any(fnmatch.fnmatchcase(value, p) for p in patterns)
+def render_policies(ctx: PolicyContext, out_dir: Path) -> Path:
+    """Write the layout-derived checkov policies (GPU tier, cost tags) into ``out_dir``; returns it."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    header = "# Rendered from landing_zone/layout.yaml by vending/pipeline/policy.py for this run; do not edit.\n"
+    for name, policy in (("gpu_instance_tier.yaml", gpu_policy(ctx)), ("required_cost_tags.yaml",
+                                                                      cost_tags_policy(ctx))):
+        (out_dir / name).write_text(header + yaml.safe_dump(policy, sort_keys=False, width=200), encoding="utf-8")
+    return out_dir
 
 
-def rule_gpu_instance_tier(plan: PlanView, ctx: PolicyContext) -> list[Violation]:
-    found = []
-    for change in plan.changing():
-        for itype in sorted(set(_walk_instance_types(change.after))):
-            sagemaker = itype.startswith("ml.")
-            families = ctx.accelerated_sagemaker if sagemaker else ctx.accelerated_ec2
-            allowed = ctx.allowed_sagemaker if sagemaker else ctx.allowed_ec2
-            if _matches(itype, families) and not _matches(itype, allowed):
-                found.append(Violation("gpu-instance-tier", change.address,
-                                       f"instance type {itype} is not allowed for GPU tier {ctx.gpu_tier!r} "
-                                       f"(allowed: {', '.join(allowed) or 'no accelerated types'})"))
-    return found
-
-
-def rule_required_cost_tags(plan: PlanView, ctx: PolicyContext) -> list[Violation]:
-    found = []
-    for change in plan.changing():
-        if "tags_all" not in change.after and "tags_all" not in change.after_unknown:
-            continue  # not a taggable resource
-        if change.after_unknown.get("tags_all") is True:
-            continue  # computed at apply time; the SCP's aws:RequestTag condition is the backstop
-        tags = change.after.get("tags_all") or {}
-        missing = [t for t in ctx.mandatory_tags if not str(tags.get(t) or "").strip()]
-        if missing:
-            found.append(Violation("required-cost-tags", change.address,
-                                   f"missing cost tags {', '.join(missing)} in tags_all "
-                                   "(set them through the provider's default_tags)"))
-    return found
-
-
-def _policy_is_public(document: Any) -> bool:
-    if isinstance(document, str):
-        try:
-            document = json.loads(document)
-        except ValueError:
-            return False
-    statements = (document or {}).get("Statement", []) if isinstance(document, Mapping) else []
-    if isinstance(statements, Mapping):
-        statements = [statements]
-    for st in statements:
-        if st.get("Effect") != "Allow" or st.get("Condition"):
-            continue
-        principal = st.get("Principal")
-        aws = principal.get("AWS") if isinstance(principal, Mapping) else principal
-        if principal == "*" or aws == "*" or (isinstance(aws, list) and "*" in aws):
-            return True
-    return False
-
-
-def rule_no_public_s3(plan: PlanView, ctx: PolicyContext) -> list[Violation]:
-    found = []
-    protected: set[tuple[str, str]] = set()  # (module, "aws_s3_bucket.<name>") covered by a full public access block
-    for change in plan.changing():
-        if change.type == "aws_s3_bucket_public_access_block":
-            off = [f for f in PAB_FLAGS if change.after.get(f) is not True]
-            if off:
-                found.append(Violation("no-public-s3", change.address,
-                                       f"public access block leaves {', '.join(off)} off"))
-            module = _strip_instance_keys(change.module_address)
-            for ref in plan.config_references(change, "bucket"):
-                parts = ref.split(".")
-                if len(parts) >= 2 and parts[0] == "aws_s3_bucket":
-                    protected.add((module, f"aws_s3_bucket.{parts[1]}"))
-        elif change.type in ("aws_s3_bucket_acl", "aws_s3_bucket") and change.after.get("acl") in PUBLIC_ACLS:
-            found.append(Violation("no-public-s3", change.address, f"canned ACL {change.after['acl']} is public"))
-        elif change.type == "aws_s3_bucket_policy" and _policy_is_public(change.after.get("policy")):
-            found.append(Violation("no-public-s3", change.address,
-                                   'bucket policy allows Principal "*" without a condition'))
-    for change in plan.changing():
-        if change.type == "aws_s3_bucket" and "create" in change.actions:
-            key = (_strip_instance_keys(change.module_address), f"aws_s3_bucket.{change.name}")
-            if key not in protected:
-                found.append(Violation("no-public-s3", change.address,
-                                       "bucket has no aws_s3_bucket_public_access_block with all four flags in "
-                                       "its module"))
-    return found
-
-
-Rule = Callable[[PlanView, PolicyContext], list[Violation]]
-RULES: dict[str, Rule] = {
-    "gpu-instance-tier": rule_gpu_instance_tier,
-    "required-cost-tags": rule_required_cost_tags,
-    "no-public-s3": rule_no_public_s3,
-}
+def checkov_argv(binary: str, plan_file: Path, rendered_dir: Path) -> list[str]:
+    return [binary, "-f", str(plan_file), "--framework", "terraform_plan",
+            "--external-checks-dir", str(STATIC_POLICY_DIR), "--external-checks-dir", str(rendered_dir),
+            "--check", ",".join(RULE_OF_CHECK), "--skip-download", "--compact", "-o", "json"]
 
 
 @dataclass
@@ -255,12 +176,42 @@ class PolicyReport:
                 "violations": [asdict(v) for v in self.violations]}
 
 
-def evaluate_plan(plan: Mapping[str, Any] | str, ctx: PolicyContext,
-                  rules: Mapping[str, Rule] | None = None) -> PolicyReport:
-    """Run every rule over the plan; the report lists violations in rule order then address order."""
-    view = PlanView.from_json(plan)
-    chosen = RULES if rules is None else rules
+def report_from_checkov(output: str) -> PolicyReport:
+    """Turn checkov's JSON output (one report, a list of reports, or a bare summary when nothing was scanned) into a
+    report: violations in rule order, then address order."""
+    try:
+        parsed = json.loads(output) if output.strip() else []
+    except ValueError as e:
+        raise PolicyEngineUnavailable(f"checkov output unreadable: {output.strip()[-300:]}") from e
+    reports = parsed if isinstance(parsed, list) else [parsed]
     violations: list[Violation] = []
-    for rule in chosen.values():
-        violations.extend(sorted(rule(view, ctx), key=lambda v: v.address))
-    return PolicyReport(violations=violations, rules=tuple(chosen), resources_checked=sum(1 for _ in view.changing()))
+    resources = 0
+    for report in reports:
+        summary = report.get("summary") or report
+        resources += int(summary.get("resource_count", 0) or 0)
+        for check in (report.get("results") or {}).get("failed_checks") or []:
+            check_id = str(check.get("check_id"))
+            name = str(check.get("check_name") or check_id)
+            rule = RULE_OF_CHECK.get(check_id, check_id)
+            message = name.split(": ", 1)[1] if name.startswith(f"{rule}: ") else name
+            violations.append(Violation(rule, str(check.get("resource")), message, check_id))
+    order = {rule: i for i, rule in enumerate(RULES)}
+    violations = sorted(set(violations), key=lambda v: (order.get(v.rule, len(order)), v.address, v.check_id))
+    return PolicyReport(violations=violations, rules=RULES, resources_checked=resources)
+
+
+def evaluate_plan(plan_file: Path, ctx: PolicyContext, *, binary: str | None, work_dir: Path) -> PolicyReport:
+    """Run our checkov policies on a plan JSON file. Raises PolicyEngineUnavailable when checkov cannot answer."""
+    if binary is None or shutil.which(binary) is None:
+        raise PolicyEngineUnavailable("checkov is not installed (set VEND_CHECKOV_BIN or install checkov)")
+    rendered = render_policies(ctx, work_dir / "policies")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TF_"))}
+    try:
+        proc = subprocess.run(checkov_argv(binary, plan_file, rendered), cwd=work_dir, env=env, capture_output=True,
+                              text=True, timeout=CHECKOV_TIMEOUT_SECONDS, check=False)
+    except subprocess.TimeoutExpired as e:
+        raise PolicyEngineUnavailable("checkov policy scan timed out") from e
+    if proc.returncode not in (0, 1):
+        raise PolicyEngineUnavailable(f"checkov policy scan failed (exit {proc.returncode}): "
+                                      f"{(proc.stderr or proc.stdout).strip()[-300:]}")
+    return report_from_checkov(proc.stdout)

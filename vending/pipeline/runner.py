@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any, Literal
 
 from landing_zone.config import cached_layout
 from vending.pipeline.approvals import ApprovalStore, FileApprovalStore
-from vending.pipeline.policy import PolicyContext, evaluate_plan
+from vending.pipeline.policy import PolicyContext, PolicyEngineUnavailable, evaluate_plan
 from vending.pipeline.terraform import OUTPUT_TAIL_CHARS, CommandResult, TerraformWorkspace
 from vending.settings import REPO_ROOT, Settings
 
@@ -273,8 +274,17 @@ class _Run:
         if not self.plan:
             return False, "no plan to check (the plan stage did not run)", ""
         ctx = PolicyContext.from_layout(cached_layout(), str(self.variables.get("gpu_tier", "none")))
-        report = evaluate_plan(self.plan, ctx)
-        ck_ok, ck_summary, ck_tail, ck_failed = run_checkov(self.ws)
+        # Our rules (checkov custom policies, vending/pipeline/policy.py) and the general checkov scans, in parallel.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            rules = pool.submit(evaluate_plan, self.ws.plan_json_file, ctx, binary=_checkov_binary(),
+                                work_dir=self.ws.run_dir)
+            ck_ok, ck_summary, ck_tail, ck_failed = run_checkov(self.ws)
+            try:
+                report = rules.result()
+            except PolicyEngineUnavailable as e:
+                self.result.policy = {"ok": False, "error": str(e), "checkov": {"ok": ck_ok, "summary": ck_summary,
+                                                                                "failed": ck_failed}}
+                return False, f"policy rules not evaluated: {e}", ck_tail
         self.result.policy = {**report.to_dict(), "checkov": {"ok": ck_ok, "summary": ck_summary,
                                                                "failed": ck_failed}}
         lines = [str(v) for v in report.violations]
