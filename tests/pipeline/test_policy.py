@@ -237,6 +237,16 @@ def test_evaluate_plan_without_checkov_is_refused(layout, tmp_path):
         evaluate_plan(tmp_path / "plan.json", ctx(layout, "none"), binary=None, work_dir=tmp_path)
 
 
+@needs_checkov
+def test_evaluate_plan_unrecognised_plan_is_refused(layout, tmp_path):
+    # GIVEN a file checkov does not take for a plan (no terraform_version / planned_values) that plans a resource
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps(plan(change("aws_instance.a", "aws_instance", {"instance_type": "p5.48xlarge"}))))
+    # WHEN evaluated, THEN it is refused rather than passed with nothing checked
+    with pytest.raises(PolicyEngineUnavailable, match="scanned no resources"):
+        evaluate_plan(plan_file, ctx(layout, "none"), binary=CHECKOV, work_dir=tmp_path)
+
+
 def test_plan_helper_is_a_terraform_plan():
     # The helper's output is what checkov recognises as a plan (terraform_version + planned_values).
     doc = as_terraform_plan(plan(change("aws_instance.a", "aws_instance", {"instance_type": "t3.micro"})))

@@ -214,4 +214,17 @@ def evaluate_plan(plan_file: Path, ctx: PolicyContext, *, binary: str | None, wo
     if proc.returncode not in (0, 1):
         raise PolicyEngineUnavailable(f"checkov policy scan failed (exit {proc.returncode}): "
                                       f"{(proc.stderr or proc.stdout).strip()[-300:]}")
-    return report_from_checkov(proc.stdout)
+    report = report_from_checkov(proc.stdout)
+    if report.resources_checked == 0 and _plan_has_resources(plan_file):
+        # checkov answers with a bare summary when it does not recognise the file as a plan: never a silent pass.
+        raise PolicyEngineUnavailable(f"checkov scanned no resources in {plan_file.name}, which plans some")
+    return report
+
+
+def _plan_has_resources(plan_file: Path) -> bool:
+    try:
+        doc = json.loads(plan_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return any((rc.get("change") or {}).get("actions") not in (["delete"], ["no-op"], None)
+               for rc in doc.get("resource_changes") or [] if rc.get("mode", "managed") == "managed")
