@@ -15,6 +15,7 @@ from landing_zone.config import Layout, TeamSpec
 from landing_zone.local_runtime import Deployment
 from vending.aws.sessions import access_role_arn, assume_role_session
 from vending.functions import by_key
+from vending.guardrails.audit import audit_organization
 from vending.lifecycle import RequestRecord, RequestStore, Status
 from vending.onboarding import onboarding_entry
 from vending.request import VendingRequest, execution_name, parse_request
@@ -301,6 +302,13 @@ def reject_bad_request(session: boto3.Session, deployment: Deployment) -> dict[s
     }
 
 
+def audit_summary(session: boto3.Session, layout: Layout) -> dict[str, Any]:
+    """The daily guardrail audit over the whole emulated organization: the vended accounts carry exactly their SCPs."""
+    report = audit_organization(session.client("organizations"), layout)
+    return {"accounts": report.accounts, "findings": len(report.findings), "by_type": report.summary()["by_type"],
+            "api_calls": report.api_calls.get("total", 0)}
+
+
 def run_demo(
     deployment: Deployment, layout: Layout, *, on_progress: Progress, stage: str = "staging"
 ) -> dict[str, Any]:
@@ -318,6 +326,7 @@ def run_demo(
     checks = {
         "resend": resend_everywhere(session, deployment, [r.request for r in runs]),
         "bad_request": reject_bad_request(session, deployment),
+        "audit": audit_summary(session, layout),
     }
     return {
         "endpoint": deployment.endpoint,
@@ -353,4 +362,7 @@ def demo_ok(report: dict[str, Any]) -> list[str]:
     bad = report["checks"]["bad_request"]
     if bad["status_code"] != 400 or bad["accounts_created"]:
         problems.append(f"bad request not rejected cleanly: {bad}")
+    audit = report["checks"]["audit"]
+    if audit["findings"]:
+        problems.append(f"guardrail audit found drift: {audit['by_type']}")
     return problems

@@ -25,6 +25,7 @@ import boto3
 import step_functions
 from landing_zone.config import Layout, cached_layout
 from vending.functions import FUNCTIONS, STATE_MACHINE_KEYS, FunctionSpec
+from vending.guardrails.reconcile import reconcile_organization
 from vending.onboarding import ONBOARDING_EVENT_PATTERN
 from vending.pipeline.approvals import DynamoDbApprovalStore
 from vending.settings import Settings
@@ -260,6 +261,9 @@ def deploy(session: boto3.Session | None = None, *, layout: Layout | None = None
         organization = org.describe_organization()["Organization"]
     except org.exceptions.AWSOrganizationsNotInUseException:
         organization = org.create_organization(FeatureSet="ALL")["Organization"]
+
+    # The landing zone itself (OUs, SCPs on them), as `vend guardrails apply` lays it down in a real organization.
+    reconcile_organization(org, layout, dry_run=False)
 
     ddb = session.client("dynamodb")
     existing_tables = set(ddb.list_tables()["TableNames"])

@@ -116,6 +116,9 @@ def _print_report(report: dict[str, Any]) -> None:
         f"Bad request: HTTP {bad['status_code']}, fields named {bad['fields']}, "
         f"accounts created {bad['accounts_created']}"
     )
+    audit = report["checks"]["audit"]
+    console.print(f"Guardrail audit of the organization: {audit['accounts']} accounts, {audit['findings']} findings "
+                  f"({audit['api_calls']} Organizations calls)")
     console.print(f"Demo wall time {report['wall_seconds']}s")
     for problem in report["problems"]:
         console.print(f"[red]problem:[/red] {problem}")
