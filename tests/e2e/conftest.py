@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 
 import pytest
 
 from landing_zone.local_runtime import Deployment, Emulator, deploy
+from vending.pipeline.terraform import unavailable_reason
 
 
 def terraform_ready() -> str | None:
     """Why Terraform-backed tests cannot run here, or None when they can."""
-    if shutil.which("terraform") is None:
-        return "the Terraform CLI is not on PATH"
-    config = os.environ.get("TF_CLI_CONFIG_FILE", "")
-    if not os.environ.get("VEND_TF_PROVIDER_MIRROR") and not (config and os.path.exists(config)):
-        return "no provider mirror: set VEND_TF_PROVIDER_MIRROR (scripts/setup.sh finds it)"
-    return None
+    return unavailable_reason()
 
 
 needs_terraform = pytest.mark.skipif(terraform_ready() is not None, reason=str(terraform_ready()))

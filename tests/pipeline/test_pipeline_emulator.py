@@ -6,12 +6,8 @@ the reason otherwise.
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import pytest
 
-from vending.exceptions import TerraformUnavailable
 from vending.pipeline import terraform as tf
 from vending.pipeline.approvals import FileApprovalStore
 from vending.pipeline.runner import STAGES, PipelineSpec, run_pipeline
@@ -21,14 +17,7 @@ ENVIRONMENTS = REPO_ROOT / "terraform" / "environments"
 MLOPS = {"cost_center": "CC-1003", "gpu_tier": "training", "regions": ["us-east-1", "us-west-2"]}
 
 
-def _terraform_ready() -> str | None:
-    try:
-        tf.terraform_binary()
-        with tempfile.TemporaryDirectory() as scratch:
-            tf.resolve_cli_config(Path(scratch))
-    except TerraformUnavailable as e:
-        return str(e)
-    return None
+_terraform_ready = tf.unavailable_reason
 
 
 pytestmark = [

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import subprocess
-import tempfile
-from pathlib import Path
 
 import pytest
 
-from vending.exceptions import TerraformUnavailable
 from vending.pipeline import terraform as tf
 from vending.settings import REPO_ROOT
 
@@ -17,14 +14,7 @@ TARGETS = sorted(p.parent for p in TERRAFORM.glob("environments/*/*/*/main.tf"))
     p.parent for p in TERRAFORM.glob("modules/*/examples/basic/main.tf"))
 
 
-def _unavailable() -> str | None:
-    try:
-        tf.terraform_binary()
-        with tempfile.TemporaryDirectory() as scratch:
-            tf.resolve_cli_config(Path(scratch))
-    except TerraformUnavailable as e:
-        return str(e)
-    return None
+_unavailable = tf.unavailable_reason
 
 
 pytestmark = [pytest.mark.terraform,

@@ -72,6 +72,17 @@ def plugin_cache_dir(environ: Mapping[str, str] | None = None) -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+def unavailable_reason(environ: Mapping[str, str] | None = None) -> str | None:
+    """Why Terraform cannot run here (no CLI, no mirror), or None when it can: what tests skip with."""
+    try:
+        terraform_binary(environ)
+        with tempfile.TemporaryDirectory() as scratch:
+            resolve_cli_config(Path(scratch), environ)
+    except TerraformUnavailable as e:
+        return str(e)
+    return None
+
+
 def resolve_cli_config(work_dir: Path, environ: Mapping[str, str] | None = None) -> CliConfig:
     """Decide which CLI configuration Terraform gets; write our own into `work_dir` when the mirror is set."""
     environ = os.environ if environ is None else environ
