@@ -94,7 +94,7 @@ def _print_report(report: dict[str, Any]) -> None:
                 t["via"],
                 t["account_id"],
                 t["ou"],
-                ", ".join(t["scps"]),
+                " ".join(t["scps"]),
                 t["state_bucket"],
                 (t["ci_role_arn"] or "").rsplit(":", 1)[-1],
                 ", ".join(f"{k}={v}" for k, v in t["pipelines"].items()),

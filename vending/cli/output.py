@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 # Piped output (CI logs, files) gets a wide console instead of rich's 80-column default.
-console = Console(width=None if sys.stdout.isatty() else 180)
+console = Console(width=None if sys.stdout.isatty() else 240)
 
 
 def print_json(data: Any) -> None:
