@@ -26,16 +26,12 @@ class OrganizationsThrottled(RetryableError):
     """TooManyRequestsException, ConcurrentModificationException or the 5-in-flight creation limit."""
 
 
-class PipelineInProgress(RetryableError):
-    """A Terraform pipeline run has not finished yet."""
-
-
 class ConcurrentUpdate(RetryableError):
     """The request record changed under a step several times in a row."""
 
 
 class AccessRoleNotReady(RetryableError):
-    """The new account's access role cannot be assumed yet (IAM propagation)."""
+    """The new account's access role cannot be assumed yet: right after CreateAccount, IAM can take a while."""
 
 
 # Terminal

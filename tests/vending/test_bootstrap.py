@@ -146,3 +146,19 @@ def test_bootstrap_outside_us_east_1_uses_location_constraint(member: tuple[str,
     location = session.client("s3", region_name="eu-west-1").get_bucket_location(Bucket=result.state_bucket)
     assert location["LocationConstraint"] == "eu-west-1"
     assert ":eu-west-1:" in result.kms_key_arn
+
+
+def test_assume_role_session_access_denied_is_retryable() -> None:
+    # GIVEN an STS that refuses the brand-new account's access role (IAM not propagated yet)
+    from botocore.stub import Stubber
+
+    from vending.aws.sessions import assume_role_session
+    from vending.exceptions import AccessRoleNotReady
+
+    sts = boto3.client("sts", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(sts) as stub:
+        stub.add_client_error("assume_role", service_error_code="AccessDenied", http_status_code=403)
+        # WHEN the platform assumes it
+        # THEN the named retryable error is raised, which the state machine backs off on
+        with pytest.raises(AccessRoleNotReady):
+            assume_role_session(sts, "arn:aws:iam::111122223333:role/OrganizationAccountAccessRole", "boot", "us-east-1")

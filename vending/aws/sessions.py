@@ -5,6 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
+
+from vending.aws.errors import error_code
+from vending.exceptions import AccessRoleNotReady
 
 
 def access_role_arn(account_id: str, role_name: str, partition: str = "aws") -> str:
@@ -13,7 +17,15 @@ def access_role_arn(account_id: str, role_name: str, partition: str = "aws") -> 
 
 def assume_role_session(sts: Any, role_arn: str, session_name: str, region: str) -> boto3.Session:
     """Temporary credentials only: the platform holds no static keys for member accounts."""
-    creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name[:64], DurationSeconds=3600)["Credentials"]
+    try:
+        creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name[:64], DurationSeconds=3600)[
+            "Credentials"
+        ]
+    except ClientError as e:
+        # A brand-new account's role is not assumable for a short while; the state machine backs off and retries.
+        if error_code(e) == "AccessDenied":
+            raise AccessRoleNotReady(f"cannot assume {role_arn} yet: {e}") from e
+        raise
     return boto3.Session(
         aws_access_key_id=creds["AccessKeyId"],
         aws_secret_access_key=creds["SecretAccessKey"],
