@@ -161,4 +161,5 @@ def test_assume_role_session_access_denied_is_retryable() -> None:
         # WHEN the platform assumes it
         # THEN the named retryable error is raised, which the state machine backs off on
         with pytest.raises(AccessRoleNotReady):
-            assume_role_session(sts, "arn:aws:iam::111122223333:role/OrganizationAccountAccessRole", "boot", "us-east-1")
+            role = "arn:aws:iam::111122223333:role/OrganizationAccountAccessRole"
+            assume_role_session(sts, role, "boot", "us-east-1")
