@@ -26,8 +26,8 @@ os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 from aws_cdk import App, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks
 
-from landing_zone.config import load_layout
 from landing_zone.stack import LandingZoneStack, VendingConfig
+from vending.layout import load_layout
 
 CDK_JSON = Path(__file__).with_name("cdk.json")
 STACK_NAME = "AccountVending"

@@ -5,7 +5,7 @@
 Setup (building N accounts in moto) is timed apart from the audit and goes straight to moto's backend: through the
 API it would cost 4 calls per account and minutes of emulator time that say nothing about the audit. The audit
 itself goes through boto3 like in AWS, with moto made AWS-like (20 targets a page for ListTargetsForPolicy, see
-vending/guardrails/emulation.py), and every Organizations call is counted by a botocore event hook.
+landing_zone/local/organizations.py), and every Organizations call is counted by a botocore event hook.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import boto3
 from moto import mock_aws
 
-from landing_zone.config import STAGES, load_layout
+from landing_zone.local.organizations import aws_like_organizations
 from vending.guardrails.audit import audit_organization
-from vending.guardrails.emulation import aws_like_organizations
 from vending.guardrails.orgapi import ApiCallCounter
 from vending.guardrails.reconcile import reconcile_organization
+from vending.layout import STAGES, load_layout
 
 DRIFT_PER_ACCOUNT_TYPE = 10
 FOREIGN = '{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"ec2:*","Resource":"*"}]}'

@@ -18,7 +18,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from vending.pipeline.emulator import start_emulated_account  # noqa: E402
+from landing_zone.local.pipeline_account import start_emulated_account  # noqa: E402
 from vending.pipeline.runner import PipelineSpec, run_pipeline  # noqa: E402
 
 

@@ -46,10 +46,10 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from landing_zone.config import Layout
 from step_functions import ASL_PATH, STATE_MACHINE_NAME
 from vending.functions import FUNCTIONS, RESOURCE_NAMES, STATE_MACHINE_KEYS, FunctionSpec, Grant, by_key
 from vending.guardrails.audit import ALERT_DETAIL_TYPE as AUDIT_FINDINGS_DETAIL_TYPE
+from vending.layout import Layout
 from vending.notify import FAILED as ACCOUNT_FAILED
 from vending.notify import READY as ACCOUNT_READY
 from vending.onboarding import ONBOARDING_EVENT_PATTERN
@@ -59,7 +59,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 OPENAPI_PATH = REPO_ROOT / "docs" / "openapi.json"
 # Packages that make up the Lambda code; dependencies other than pyyaml come from the Powertools layer
 # (powertools, pydantic v2, aws-xray-sdk) and the runtime (boto3).
-LAMBDA_PACKAGES = ("vending", "landing_zone", "scps", "step_functions")
+# The deployment layer (landing_zone/: CDK, the local emulator) never ships; only the layout data it holds does.
+LAMBDA_PACKAGES = ("vending", "scps", "step_functions")
+LAMBDA_DATA_FILES = ("landing_zone/layout.yaml",)
 AUDIT_FINDINGS_METRIC = "GuardrailFindings"  # vending.guardrails.audit.publish, AccountVending namespace
 AUDIT_REPORTS_PREFIX = "guardrail-audit/"  # vending.guardrails.audit.publish writes its reports under this prefix
 METRICS_NAMESPACE = "AccountVending"
@@ -122,6 +124,9 @@ class _CopyPackages:
         out = Path(output_dir)
         for package in LAMBDA_PACKAGES:
             shutil.copytree(REPO_ROOT / package, out / package, ignore=ignore, dirs_exist_ok=True)
+        for name in LAMBDA_DATA_FILES:
+            (out / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO_ROOT / name, out / name)
         shutil.copytree(Path(yaml.__file__).parent, out / "yaml", ignore=ignore, dirs_exist_ok=True)
         return True
 

@@ -15,9 +15,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from landing_zone.config import GpuTier, Layout
 from scps import catalog
 from vending.exceptions import GuardrailLimitExceeded
+from vending.layout import GpuTier, Layout
 
 FULL_AWS_ACCESS = "FullAWSAccess"
 VERSION = "2012-10-17"

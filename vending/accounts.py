@@ -8,9 +8,9 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
-from landing_zone.config import Layout
 from vending.aws.errors import error_code, raise_if_throttled
 from vending.exceptions import AccountCreationFailed, AccountCreationTimedOut, OrganizationsThrottled
+from vending.layout import Layout
 from vending.lifecycle import RequestStore, Status
 from vending.org_tree import ensure_ou_path, parent_of
 from vending.request import VendingRequest

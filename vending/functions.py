@@ -1,6 +1,6 @@
 """The one list of Lambda functions: name, handler and the permissions each needs.
 
-Read by the CDK stack (landing_zone/stack.py) and by the local runtime (landing_zone/local_runtime.py).
+Read by the CDK stack (landing_zone/stack.py) and by the local runtime (landing_zone/local/runtime.py).
 `key` is also the placeholder stem in the ASL file: ${<key>FunctionArn}.
 Resources are symbolic; the stack maps them to ARNs (see RESOURCE_NAMES).
 """
@@ -203,7 +203,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         "Api",
         "vending-api",
-        "vending.handlers.api.handler",
+        "vending.api.handler.handler",
         (
             _REQUESTS_READ,
             Grant(

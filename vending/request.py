@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from landing_zone.config import TEAM_SLUG, Layout, cached_layout
 from vending.exceptions import InvalidRequest
+from vending.layout import TEAM_SLUG, Layout, cached_layout
 
 # Stacks a team may ask for; each lives in terraform/environments/<team>/<stage>/<stack>/.
 KNOWN_STACKS = ("bootstrap", "networking", "eks", "cloudfront")

@@ -14,8 +14,8 @@ TABLES = (("vending-requests", "request_id"), ("vending-idempotency", "id"), ("v
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """GIVEN moto with the three tables and a state machine ARN (nothing should ever start an execution here)."""
-    moto = pytest.importorskip("moto", reason="moto is not installed (pip install -e '.[local]')")
     import boto3
+    import moto
 
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
@@ -60,7 +60,7 @@ class _Ctx:
 @pytest.fixture
 def call(aws: Any) -> Any:
     """Invoke the Lambda handler with an API Gateway REST proxy event; returns (status, json body)."""
-    from vending.handlers.api import handler
+    from vending.api.handler import handler
 
     def _call(method: str, path: str, body: Any = None, *, raw: str | None = None) -> tuple[int, Any]:
         result = handler(proxy_event(method, path, body, raw=raw), _Ctx())

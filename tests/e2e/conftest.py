@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from landing_zone.local_runtime import Deployment, Emulator, deploy
+from landing_zone.local.runtime import Deployment, Emulator, deploy
 from vending.pipeline.terraform import unavailable_reason
 
 

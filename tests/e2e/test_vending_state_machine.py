@@ -12,10 +12,10 @@ from typing import Any
 import boto3
 import pytest
 
-from landing_zone.config import cached_layout
-from landing_zone.demo import inspect_state_bucket, request_for, send
-from landing_zone.local_runtime import Deployment, Emulator
+from landing_zone.local.demo import inspect_state_bucket, request_for, send
+from landing_zone.local.runtime import Deployment, Emulator
 from tests.e2e.conftest import needs_terraform, terraform_ready
+from vending.layout import cached_layout
 from vending.lifecycle import RequestRecord, RequestStore, Status
 from vending.request import VendingRequest
 

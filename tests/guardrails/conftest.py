@@ -10,10 +10,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from landing_zone.config import Layout, load_layout
+from landing_zone.local.organizations import aws_like_organizations
 from vending.guardrails import apply_account_guardrails
-from vending.guardrails.emulation import aws_like_organizations
 from vending.guardrails.orgapi import Backoff
+from vending.layout import Layout, load_layout
 from vending.org_tree import resolve_ou_paths
 
 

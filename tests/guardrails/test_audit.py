@@ -8,12 +8,12 @@ from typing import Any
 
 import boto3
 
-from landing_zone.config import Layout
 from tests.guardrails.conftest import ou_id, policy_id, vend_account
 from vending.guardrails import reconcile_organization
 from vending.guardrails.audit import ALERT_DETAIL_TYPE, audit_organization, publish
 from vending.guardrails.reconcile import FINDING_TYPES
 from vending.guardrails.snapshot import normalise
+from vending.layout import Layout
 
 FOREIGN = '{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"ec2:*","Resource":"*"}]}'
 

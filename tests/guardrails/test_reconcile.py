@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from landing_zone.config import Layout
 from tests.guardrails.conftest import ou_id, policy_id, vend_account
 from vending.exceptions import InvalidRequest
 from vending.guardrails import GuardrailResult, apply_account_guardrails, reconcile_organization
+from vending.layout import Layout
 
 
 def _attached(org: Any, target: str) -> set[str]:

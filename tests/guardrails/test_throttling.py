@@ -6,10 +6,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from landing_zone.config import load_layout
 from vending.exceptions import OrganizationsThrottled
 from vending.guardrails import apply_account_guardrails
 from vending.guardrails.orgapi import ApiCallCounter, Backoff
+from vending.layout import load_layout
 
 ORG = {"Organization": {"Id": "o-abcdefghij", "MasterAccountId": "111111111111"}}
 

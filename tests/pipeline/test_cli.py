@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from vending.cli import main
+from landing_zone.cli import main
 from vending.cli.pipeline import default_variables, parse_vars, resolve_stack_dir
 from vending.exceptions import InvalidRequest
 from vending.pipeline.approvals import FileApprovalStore

@@ -31,7 +31,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def account():
-    from vending.pipeline.emulator import start_emulated_account
+    from landing_zone.local.pipeline_account import start_emulated_account
 
     emulated = start_emulated_account(team="team-mlops", stage="staging")
     yield emulated

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from landing_zone.config import load_layout
 from tests.pipeline.plans import COST_TAGS, change, plan, secure_bucket_plan
+from vending.layout import load_layout
 from vending.pipeline.policy import (
     PolicyContext,
     PolicyEngineUnavailable,

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from landing_zone.config import DEFAULT_GLOBAL_SERVICE_EXEMPTIONS, Layout, load_layout
 from scps.lint import lint
 from scps.render import render
 from vending.exceptions import GuardrailLimitExceeded
+from vending.layout import DEFAULT_GLOBAL_SERVICE_EXEMPTIONS, Layout, load_layout
 
 GLOBAL_SERVICES = ("iam:*", "organizations:*", "route53:*", "cloudfront:*", "sts:*", "support:*", "budgets:*",
                    "ce:*", "health:*", "globalaccelerator:*", "waf:*", "importexport:*")

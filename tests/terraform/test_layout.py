@@ -8,7 +8,7 @@ from pathlib import Path
 import hcl2
 import pytest
 
-from landing_zone.config import load_layout
+from vending.layout import load_layout
 from vending.settings import REPO_ROOT
 
 TERRAFORM = REPO_ROOT / "terraform"

@@ -14,11 +14,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from landing_zone.config import Layout, cached_layout
-from vending.guardrails.emulation import aws_like_organizations
+from landing_zone.local.organizations import aws_like_organizations
+from vending.layout import Layout, cached_layout
 from vending.lifecycle import RequestStore
 from vending.org_tree import resolve_ou_paths
-from vending.pipelines import RunStore
+from vending.pipeline.orchestration import RunStore
 from vending.request import VendingRequest, parse_request
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from landing_zone.config import Layout
 from vending.accounts import (
     AccountProgress,
     check_account_creation,
@@ -19,6 +18,7 @@ from vending.accounts import (
     tag_account,
 )
 from vending.exceptions import AccountCreationFailed, AccountCreationTimedOut, OrganizationsThrottled
+from vending.layout import Layout
 from vending.lifecycle import RequestStore, Status
 from vending.org_tree import ensure_ou_path, parent_of, root_id
 from vending.request import VendingRequest

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from landing_zone.config import Layout
 from vending.exceptions import OrganizationsThrottled, OuNotFound
+from vending.layout import Layout
 from vending.org_tree import children_by_name, ensure_ou_path, resolve_ou_paths, root_id
 
 

@@ -1,4 +1,4 @@
-"""vending.pipelines: one run per stack, kept or relaunched by status; one poll per check."""
+"""vending.pipeline.orchestration: one run per stack, kept or relaunched by status; one poll per check."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from vending.exceptions import PipelineFailed
-from vending.pipelines import CodeBuildLauncher, PipelineRun, RunStore, check_pipelines, start_pipelines
+from vending.pipeline.orchestration import CodeBuildLauncher, PipelineRun, RunStore, check_pipelines, start_pipelines
 from vending.request import VendingRequest
 
 ACCOUNT = "111122223333"

@@ -1,4 +1,4 @@
-"""vending.workflow and landing_zone.config: the execution state document and the layout it relies on."""
+"""vending.workflow and vending.layout: the execution state document and the layout it relies on."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from landing_zone.config import Layout, load_layout
+from vending.layout import Layout, load_layout
 from vending.request import VendingRequest
 from vending.workflow import WorkflowSettings, WorkflowState, execution_input
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from collections.abc import Sequence
+from types import ModuleType
 
+from vending.cli.hooks import LocalHooks
 from vending.exceptions import VendingError
 
 # Each module exposes register(subparsers); its parsers set `func` (args -> exit code).
 COMMAND_MODULES = (
     "vending.cli.requests",
-    "vending.cli.local",
     "vending.cli.guardrails",
     "vending.cli.audit",
     "vending.cli.api",
@@ -19,16 +21,22 @@ COMMAND_MODULES = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(
+    extra_modules: Sequence[ModuleType] = (), hooks: LocalHooks | None = None
+) -> argparse.ArgumentParser:
+    """The parser; the deployment layer (landing_zone.cli) adds its commands and the emulator hooks."""
     parser = argparse.ArgumentParser(prog="vend", description="Account vending and landing zone for LLM teams")
+    parser.set_defaults(hooks=hooks or LocalHooks())
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(subparsers)
+    for module in (*(importlib.import_module(name) for name in COMMAND_MODULES), *extra_modules):
+        module.register(subparsers)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(
+    argv: list[str] | None = None, extra_modules: Sequence[ModuleType] = (), hooks: LocalHooks | None = None
+) -> int:
+    args = build_parser(extra_modules, hooks).parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except VendingError as e:

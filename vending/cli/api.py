@@ -14,8 +14,6 @@ import os
 import re
 import sys
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache
 from http import HTTPStatus
@@ -39,7 +37,7 @@ def openapi_json() -> str:
     """The OpenAPI document of the resolver, with the SigV4 (IAM) security scheme API Gateway enforces."""
     from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
 
-    from vending import api_routes
+    from vending.api import routes as api_routes
 
     sigv4 = APIKey(
         name="Authorization", in_=APIKeyIn.header,  # type: ignore[call-arg]  # pydantic alias of "in"
@@ -164,7 +162,7 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         event = http_to_event(self.command, self.path, dict(self.headers.items()), body,
                               source_ip=self.client_address[0])
         try:
-            from vending.api_routes import app
+            from vending.api.routes import app
 
             result = app.resolve(event, _Context())  # type: ignore[arg-type]
         except Exception as e:  # a crash must still answer JSON (API Gateway would say "Internal server error")
@@ -208,16 +206,6 @@ def make_server(port: int = 0, host: str = "127.0.0.1", *, require_sigv4: bool =
     return server
 
 
-@contextmanager
-def emulator_environment(port: int = 0) -> Iterator[dict[str, str]]:
-    """Start the local emulator, deploy the service into it and point this process at it (undone on exit)."""
-    from landing_zone.local_runtime import Emulator, deploy
-
-    with Emulator(port=port) as emulator:
-        deployment = deploy()
-        yield {"endpoint": emulator.endpoint, **{k: str(v) for k, v in deployment.to_dict().items()}}
-
-
 # --- commands ----------------------------------------------------------------------------------------------------
 
 
@@ -250,7 +238,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     if not args.emulator:
         return run()
-    with emulator_environment(args.emulator_port) as info:
+    with args.hooks.require("emulator_environment")(args.emulator_port) as info:
         print(f"emulator at {info['endpoint']}", flush=True)
         return run()
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import boto3
 
-from landing_zone.config import load_layout
 from vending.cli.output import console, print_json, print_table
 from vending.guardrails.audit import AuditReport, audit_organization, publish
+from vending.layout import load_layout
 from vending.settings import Settings
 
 

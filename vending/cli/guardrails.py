@@ -8,10 +8,10 @@ from typing import Any
 
 import boto3
 
-from landing_zone.config import load_layout
 from scps.lint import lint
 from scps.render import render
 from vending.cli.output import console, print_json, print_table
+from vending.layout import load_layout
 
 
 def _org() -> Any:

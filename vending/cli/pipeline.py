@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from landing_zone.config import cached_layout
 from vending.cli.output import print_json, print_table
 from vending.exceptions import InvalidRequest
+from vending.layout import cached_layout
 from vending.pipeline.approvals import ApprovalStore, DynamoDbApprovalStore, FileApprovalStore
 from vending.pipeline.runner import STAGES, PipelineResult, PipelineSpec, StageResult, run_pipeline
 from vending.settings import Settings
@@ -99,9 +99,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     emulated = None
     try:
         if args.emulator:
-            from vending.pipeline.emulator import start_emulated_account
-
-            emulated = start_emulated_account(team=str(variables["team"]), stage=str(variables["stage"]))
+            start_account = args.hooks.require("emulated_account")
+            emulated = start_account(team=str(variables["team"]), stage=str(variables["stage"]))
             print(
                 f"emulator {emulated.endpoint}: account {emulated.account_id}, state bucket {emulated.state_bucket}",
                 file=sys.stderr,
@@ -175,7 +174,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from its access role, assumed per run."""
     import boto3
 
-    from vending.pipelines import RunStore, execute_run
+    from vending.pipeline.orchestration import RunStore, execute_run
     from vending.settings import Settings
 
     settings = Settings.from_env()

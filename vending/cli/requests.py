@@ -9,9 +9,9 @@ from typing import Any
 
 import boto3
 
-from landing_zone.config import cached_layout
 from vending.cli.output import print_json, print_table
 from vending.exceptions import InvalidRequest
+from vending.layout import cached_layout
 from vending.lifecycle import RequestRecord, RequestStore
 from vending.request import parse_request
 from vending.service import find_state_machine_arn, submit_request

@@ -6,12 +6,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from landing_zone.config import Layout
 from scps.render import FULL_AWS_ACCESS, GuardrailSet, render
 from vending.exceptions import InvalidRequest
 from vending.guardrails.orgapi import Backoff
 from vending.guardrails.reconcile import _order_target, enable_scps
 from vending.guardrails.snapshot import SCP, same_content
+from vending.layout import Layout
 from vending.org_tree import ensure_ou_path
 
 

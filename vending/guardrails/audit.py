@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from landing_zone.config import Layout
 from scps.render import FULL_AWS_ACCESS, GuardrailSet, render
 from vending.guardrails.orgapi import ApiCallCounter, Backoff
 from vending.guardrails.reconcile import FINDING_TYPES, Executor, Finding, compare
 from vending.guardrails.snapshot import OrgSnapshot, read_snapshot
+from vending.layout import Layout
 
 ALERT_DETAIL_TYPE = "Guardrail Audit Findings"
 TIGHT_SLOTS = 1  # accounts with this many free SCP slots or fewer are listed in the headroom section

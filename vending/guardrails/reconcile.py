@@ -13,10 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from landing_zone.config import STAGES, Layout
 from scps.render import FULL_AWS_ACCESS, GuardrailSet, render
 from vending.guardrails.orgapi import Backoff
 from vending.guardrails.snapshot import SCP, OrgSnapshot, read_snapshot, same_content
+from vending.layout import STAGES, Layout
 
 FINDING_TYPES = (
     "ou_missing",

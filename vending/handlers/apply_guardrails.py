@@ -4,8 +4,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from vending.context import Context, begin_step, logger
 from vending.guardrails.account import apply_account_guardrails
-from vending.handlers.common import Context, begin_step, logger
 from vending.lifecycle import Status
 
 

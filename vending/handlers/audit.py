@@ -5,8 +5,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
+from vending.context import Context, logger, metrics
 from vending.guardrails.audit import run_scheduled_audit
-from vending.handlers.common import Context, logger, metrics
 
 
 class AuditEvent(BaseModel):

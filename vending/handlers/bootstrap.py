@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vending.aws.sessions import access_role_arn, assume_role_session
 from vending.bootstrap import bootstrap_account
-from vending.handlers.common import Context, begin_step, logger
+from vending.context import Context, begin_step, logger
 from vending.lifecycle import Status
 
 

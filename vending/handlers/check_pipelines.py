@@ -4,9 +4,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vending.handlers.common import Context, begin_step, logger
+from vending.context import Context, begin_step, logger
 from vending.pipeline.approvals import DynamoDbApprovalStore
-from vending.pipelines import check_pipelines
+from vending.pipeline.orchestration import check_pipelines
 
 
 @logger.inject_lambda_context(clear_state=True)

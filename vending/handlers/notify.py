@@ -4,7 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vending.handlers.common import Context, begin_step, logger
+from vending.context import Context, begin_step, logger
 from vending.notify import publish_outcome
 
 

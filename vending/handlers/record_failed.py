@@ -4,8 +4,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from vending.context import Context, begin_step, logger, metrics
 from vending.failures import failed_state, reason_from
-from vending.handlers.common import Context, begin_step, logger, metrics
 from vending.lifecycle import Status
 
 

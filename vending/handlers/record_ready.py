@@ -4,7 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vending.handlers.common import Context, begin_step, logger, metrics
+from vending.context import Context, begin_step, logger, metrics
 from vending.lifecycle import Status
 
 

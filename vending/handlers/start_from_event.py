@@ -11,8 +11,8 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, SqsR
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Json
 
+from vending.context import Context, logger, metrics
 from vending.exceptions import InvalidRequest
-from vending.handlers.common import Context, logger, metrics
 from vending.onboarding import ONBOARDING_DETAIL_TYPE, publish_rejection
 from vending.request import parse_request
 from vending.service import submit_request

@@ -5,7 +5,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vending.accounts import tag_account
-from vending.handlers.common import Context, begin_step, logger
+from vending.context import Context, begin_step, logger
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -7,7 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vending.handlers.common import logger
+from vending.context import logger
 from vending.request import parse_request
 
 

@@ -35,7 +35,7 @@ from typing import Any
 
 import yaml
 
-from landing_zone.config import Layout
+from vending.layout import Layout
 from vending.settings import REPO_ROOT
 
 STATIC_POLICY_DIR = REPO_ROOT / "policies" / "custom"

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from landing_zone.config import cached_layout
+from vending.layout import cached_layout
 from vending.pipeline.approvals import ApprovalStore, FileApprovalStore
 from vending.pipeline.policy import PolicyContext, PolicyEngineUnavailable, evaluate_plan
 from vending.pipeline.terraform import OUTPUT_TAIL_CHARS, CommandResult, TerraformWorkspace

@@ -10,8 +10,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from vending.context import Context
 from vending.handlers import start_from_event
-from vending.handlers.common import Context
 from vending.request import parse_request
 
 # A handled event that only starts an execution emits no metric; powertools warns about the empty flush.

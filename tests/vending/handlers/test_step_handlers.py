@@ -8,13 +8,13 @@ from typing import Any, ClassVar
 
 import pytest
 
+from vending import context
 from vending.exceptions import InvalidRequest, PipelineFailed
 from vending.handlers import (
     apply_guardrails,
     bootstrap,
     check_account_status,
     check_pipelines,
-    common,
     create_account,
     notify,
     place_in_ou,
@@ -26,7 +26,7 @@ from vending.handlers import (
     validate_request,
 )
 from vending.lifecycle import RequestStore, Status
-from vending.pipelines import RunStore
+from vending.pipeline.orchestration import RunStore
 
 Payload = Callable[[str], dict[str, Any]]
 
@@ -169,7 +169,7 @@ def test_bootstrap_handler_records_bucket_and_role(vend: Callable[[str], dict[st
 def test_pipeline_handlers_start_and_check(reserved: RequestStore, run_store: RunStore, state: dict[str, Any],
                                            lambda_context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN a bootstrapped account and a launcher that only records launches
-    monkeypatch.setattr(common, "LocalThreadLauncher", FakeLauncher)
+    monkeypatch.setattr(context, "LocalThreadLauncher", FakeLauncher)
     FakeLauncher.launched = []
     reserved.update("team-mlops-staging", step="Bootstrap", account_id="111122223333",
                     state_bucket="tfstate-111122223333-us-east-1")
@@ -196,7 +196,7 @@ def test_pipeline_handlers_start_and_check(reserved: RequestStore, run_store: Ru
 def test_check_pipelines_handler_failed_run(reserved: RequestStore, run_store: RunStore, state: dict[str, Any],
                                             lambda_context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN a started run that failed
-    monkeypatch.setattr(common, "LocalThreadLauncher", FakeLauncher)
+    monkeypatch.setattr(context, "LocalThreadLauncher", FakeLauncher)
     state["account"] = {"account_id": "111122223333", "state": "SUCCEEDED"}
     state["pipelines"] = start_pipelines.handler(state, lambda_context)
     run = run_store.get("team-mlops-staging/bootstrap")

@@ -20,8 +20,8 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from pydantic import BaseModel, ValidationError
 
+from vending.context import Context, logger
 from vending.exceptions import InvalidRequest, RequestNotFound, ReservationConflict, VendingError
-from vending.handlers.common import Context, logger
 from vending.lifecycle import RequestRecord
 from vending.request import VendingRequest, parse_request
 from vending.service import SubmitResult, submit_request

@@ -1,4 +1,5 @@
-"""`vend local up` and `vend demo`: the whole service on the embedded emulator."""
+"""`vend local up` and `vend demo`: the whole service on the embedded emulator, and the hooks that let
+`vend pipeline run --emulator` and `vend api serve --emulator` use it."""
 
 from __future__ import annotations
 
@@ -6,10 +7,32 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from landing_zone.config import cached_layout
+from vending.cli.hooks import LocalHooks
 from vending.cli.output import console, print_json, print_table
+from vending.layout import cached_layout
+
+
+@contextmanager
+def emulator_environment(port: int = 0) -> Iterator[dict[str, str]]:
+    """Start the local emulator, deploy the service into it and point this process at it (undone on exit)."""
+    from landing_zone.local.runtime import Emulator, deploy
+
+    with Emulator(port=port) as emulator:
+        deployment = deploy()
+        yield {"endpoint": emulator.endpoint, **{k: str(v) for k, v in deployment.to_dict().items()}}
+
+
+def emulated_account(team: str, stage: str) -> Any:
+    from landing_zone.local.pipeline_account import start_emulated_account
+
+    return start_emulated_account(team=team, stage=stage)
+
+
+HOOKS = LocalHooks(emulated_account=emulated_account, emulator_environment=emulator_environment)
 
 
 def _quiet_handlers(verbose: bool) -> None:
@@ -20,7 +43,7 @@ def _quiet_handlers(verbose: bool) -> None:
 
 def cmd_up(args: argparse.Namespace) -> int:
     _quiet_handlers(args.verbose)
-    from landing_zone.local_runtime import deploy, start_emulator
+    from landing_zone.local.runtime import deploy, start_emulator
 
     emulator = start_emulator(args.port)
     deployment = deploy()
@@ -42,8 +65,8 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     _quiet_handlers(args.verbose)
-    from landing_zone.demo import demo_ok, run_demo
-    from landing_zone.local_runtime import deploy, start_emulator
+    from landing_zone.local.demo import demo_ok, run_demo
+    from landing_zone.local.runtime import deploy, start_emulator
 
     started = time.monotonic()
     layout = cached_layout()

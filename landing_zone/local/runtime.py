@@ -23,9 +23,9 @@ from typing import Any
 import boto3
 
 import step_functions
-from landing_zone.config import Layout, cached_layout
 from vending.functions import FUNCTIONS, STATE_MACHINE_KEYS, FunctionSpec
 from vending.guardrails.reconcile import reconcile_organization
+from vending.layout import Layout, cached_layout
 from vending.onboarding import ONBOARDING_EVENT_PATTERN
 from vending.pipeline.approvals import DynamoDbApprovalStore
 from vending.settings import Settings
@@ -241,7 +241,7 @@ def _function_policy(spec: FunctionSpec, *, account: str, settings: Settings, la
 def _placeholder_zip() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("README.txt", "Handlers run in-process beside the emulator; see landing_zone/local_runtime.py")
+        archive.writestr("README.txt", "Handlers run in-process beside the emulator; see landing_zone/local/runtime.py")
     return buffer.getvalue()
 
 

@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 Stage = Literal["staging", "production"]
 STAGES: tuple[Stage, ...] = ("staging", "production")
 MAX_OU_DEPTH = 5  # https://docs.aws.amazon.com/organizations/latest/userguide/orgs_reference_limits.html
-DEFAULT_LAYOUT = Path(__file__).with_name("layout.yaml")
+# The data stays beside the deployment it describes; the model is a leaf every layer may import.
+DEFAULT_LAYOUT = Path(__file__).resolve().parent.parent / "landing_zone" / "layout.yaml"
 TEAM_SLUG = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
 REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 

@@ -11,11 +11,11 @@ from typing import Any
 
 import boto3
 
-from landing_zone.config import Layout, TeamSpec
-from landing_zone.local_runtime import Deployment
+from landing_zone.local.runtime import Deployment
 from vending.aws.sessions import access_role_arn, assume_role_session
 from vending.functions import by_key
 from vending.guardrails.audit import audit_organization
+from vending.layout import Layout, TeamSpec
 from vending.lifecycle import RequestRecord, RequestStore, Status
 from vending.onboarding import onboarding_entry
 from vending.request import VendingRequest, execution_name, parse_request

@@ -7,9 +7,9 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger, Metrics
 
-from landing_zone.config import Layout, cached_layout
+from vending.layout import Layout, cached_layout
 from vending.lifecycle import RequestStore
-from vending.pipelines import CodeBuildLauncher, Launcher, LocalThreadLauncher, RunStore
+from vending.pipeline.orchestration import CodeBuildLauncher, Launcher, LocalThreadLauncher, RunStore
 from vending.settings import Settings
 from vending.workflow import WorkflowState
 

@@ -1,11 +1,11 @@
-"""The vending REST API (API Gateway REST, IAM auth). Thin routes over vending.api_routes."""
+"""The vending REST API (API Gateway REST, IAM auth). Thin routes over vending.api.routes."""
 
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vending.api_routes import IDEMPOTENCY, app
-from vending.handlers.common import logger
+from vending.api.routes import IDEMPOTENCY, app
+from vending.context import logger
 
 
 @logger.inject_lambda_context(clear_state=True)
