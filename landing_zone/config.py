@@ -119,6 +119,9 @@ DEFAULT_GLOBAL_SERVICE_EXEMPTIONS: tuple[str, ...] = (
 )
 
 
+_DEFAULT_TAG_VALUE_FORMATS: dict[str, tuple[str, ...]] = {"cost-center": ("CC-*",)}
+
+
 def _default_ou_guardrails() -> dict[str, tuple[GuardrailGroup, ...]]:
     return {"Workloads": ("baseline", "region-allow-list", "cost-tags")}
 
@@ -149,7 +152,7 @@ class GuardrailSettings(_Strict):
     state_key_alias: Annotated[str, Field(pattern=r"^alias/[A-Za-z0-9/_-]{1,250}$")] = "alias/terraform-state"
     # Value formats the Organizations tag policy enforces (tag policy wildcard syntax), by mandatory tag key. The team
     # tag's value is set per team account; stage values come from the stages.
-    tag_value_formats: dict[str, tuple[str, ...]] = Field(default_factory=lambda: {"cost-center": ("CC-*",)})
+    tag_value_formats: dict[str, tuple[str, ...]] = Field(default_factory=lambda: _DEFAULT_TAG_VALUE_FORMATS.copy())
 
 
 class Layout(_Strict):

@@ -38,7 +38,7 @@ class UnsupportedCondition(ValueError):
 
 
 def _list(value: Any) -> list[str]:
-    return [value] if isinstance(value, str | bool) else [str(v) for v in value]
+    return [str(value)] if isinstance(value, str | bool) else [str(v) for v in value]
 
 
 def _like(value: str, pattern: str) -> bool:

@@ -292,7 +292,7 @@ def gpu_tier(layout: Layout, name: str, tier: GpuTier) -> list[Statement]:
         del body["Sid"]
         return st(sid, body)
 
-    single = [
+    single: list[tuple[str, str, dict[str, Any]]] = [
         # Every EC2 action on an instance (launch, start, capacity reservations, fleets, dedicated hosts, RI
         # exchanges) except reading it and winding it down.
         ("Ec2", "ec2:InstanceType", {"not_action": list(catalog.EC2_INSTANCE_WIND_DOWN)}),
