@@ -111,7 +111,7 @@ def test_evaluate_with_broken_rule_file_is_refused(layout, tmp_path):
     rules = tmp_path / "rego"
     shutil.copytree(policy_module.REGO_DIR, rules)
     (rules / "gpu_instance_tier.rego").write_text("package vend.gpu_instance_tier\ndeny contains if {\n")
-    with pytest.raises(PolicyEngineUnavailable, match="gpu_instance_tier.rego does not load"):
+    with pytest.raises(PolicyEngineUnavailable, match=r"gpu_instance_tier\.rego does not load"):
         evaluate_plan_document(plan(), PolicyContext.from_layout(layout, "none"), rego_dir=rules)
 
 
