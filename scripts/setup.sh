@@ -12,7 +12,8 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
-"$VENV/bin/python" -m pip install --quiet -e ".[${EXTRAS}]"
+# constraints.txt pins every package exactly (regenerate with scripts/lock.sh after changing pyproject.toml).
+"$VENV/bin/python" -m pip install --quiet -c constraints.txt -e ".[${EXTRAS}]"
 
 # checkov pins boto3 and friends tightly; keep it in its own virtualenv so it never decides the service's versions.
 # Its version comes from tools/versions.env (the one pin the policy stage, the build and the workflow also read).
