@@ -68,7 +68,7 @@ def start_account_creation(org: Any, store: RequestStore, request: VendingReques
         return AccountProgress(
             create_account_request_id=record.create_account_request_id, state=CreationState.IN_PROGRESS
         )
-    email = layout.account_email(request.team, request.stage)
+    email = layout.account_email(request.team, request.stage, record.generation)
     try:
         existing = find_account_by_email(org, email)
         if existing:

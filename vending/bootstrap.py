@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from vending.aws.errors import error_code
+from vending.budgets import ensure_budget
 from vending.exceptions import BootstrapFailed
 
 logger = Logger(child=True)
@@ -35,6 +36,7 @@ class BootstrapResult(BaseModel):
     oidc_provider_arn: str
     ci_role_arn: str
     permissions_boundary_arn: str
+    budget_changes: list[str] = []
 
 
 def state_bucket_name(account_id: str, region: str) -> str:
@@ -42,8 +44,10 @@ def state_bucket_name(account_id: str, region: str) -> str:
 
 
 def bootstrap_account(
-    session: boto3.Session, *, account_id: str, region: str, repository: str, stage: str, team: str
+    session: boto3.Session, *, account_id: str, region: str, repository: str, stage: str, team: str,
+    owner_email: str | None = None, monthly_budget_usd: float | None = None,
 ) -> BootstrapResult:
+    budget: list[str] = []
     try:
         key_arn = ensure_state_key(session.client("kms", region_name=region), account_id=account_id, team=team)
         bucket = ensure_state_bucket(
@@ -55,6 +59,9 @@ def bootstrap_account(
         role_arn = ensure_ci_role(
             iam, provider_arn=provider_arn, boundary_arn=boundary_arn, repository=repository, stage=stage
         )
+        if owner_email and monthly_budget_usd:
+            budget = ensure_budget(session.client("budgets", region_name="us-east-1"), account_id,
+                                   amount=monthly_budget_usd, owner_email=owner_email)
     except ClientError as e:
         raise BootstrapFailed(f"bootstrap of {account_id}: {error_code(e)}: {e}") from e
     return BootstrapResult(
@@ -64,6 +71,7 @@ def bootstrap_account(
         oidc_provider_arn=provider_arn,
         ci_role_arn=role_arn,
         permissions_boundary_arn=boundary_arn,
+        budget_changes=budget,
     )
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import boto3
 
 import step_functions
+from landing_zone.local.lifecycle import deploy_lifecycle
 from vending.functions import FUNCTIONS, STATE_MACHINE_KEYS, FunctionSpec
 from vending.guardrails.reconcile import reconcile_organization
 from vending.layout import Layout, cached_layout
@@ -214,6 +215,11 @@ def _resource_arns(symbol: str, *, account: str, settings: Settings, layout: Lay
         "codebuild_project": [f"arn:aws:codebuild:{REGION}:{account}:project/{settings.codebuild_project}"],
         "organization": [f"arn:aws:organizations::{account}:*"],
         "account_access_role": [f"arn:aws:iam::*:role/{layout.organization.access_role_name}"],
+        "changes_table": [table + settings.changes_table],
+        "closures_table": [table + settings.closures_table],
+        "archive_bucket": [f"arn:aws:s3:::{settings.archive_bucket}/*"],
+        "lifecycle_state_machine": [f"arn:aws:states:{REGION}:{account}:stateMachine:"
+                                    f"{step_functions.LIFECYCLE_STATE_MACHINE_NAME}"],
     }[symbol]
 
 
@@ -253,6 +259,7 @@ def deploy(session: boto3.Session | None = None, *, layout: Layout | None = None
     os.environ.setdefault("VEND_REPORTS_BUCKET", reports_bucket)
     os.environ.setdefault("VEND_WORKFLOW_SETTINGS", json.dumps(FAST_WORKFLOW))
     os.environ.setdefault("VEND_PIPELINE_LAUNCHER", "local")
+    os.environ.setdefault("VEND_ARCHIVE_BUCKET", "vending-archive-local")
     settings = Settings.from_env()
     account = session.client("sts").get_caller_identity()["Account"]
 
@@ -346,6 +353,7 @@ def deploy(session: boto3.Session | None = None, *, layout: Layout | None = None
         name=step_functions.STATE_MACHINE_NAME, definition=definition, roleArn=sfn_role
     )["stateMachineArn"]
     os.environ["VEND_STATE_MACHINE_ARN"] = state_machine_arn
+    deploy_lifecycle(session, function_arns=function_arns, account=account)  # day 2: the sibling AccountLifecycle
 
     # Onboarding events: rule -> SQS (buffer + DLQ) -> StartFromEvent, as in AWS.
     sqs, events = session.client("sqs"), session.client("events")

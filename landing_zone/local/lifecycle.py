@@ -1,0 +1,45 @@
+"""Day 2 beside the vending deployment in the emulator: the AccountLifecycle state machine (change requests,
+retirement), its tables and the platform archive bucket. Called by runtime.deploy() once the functions exist."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import boto3
+
+import step_functions
+from vending.functions import LIFECYCLE_KEYS
+from vending.retirement import ensure_archive_bucket
+from vending.settings import Settings
+
+ARCHIVE_BUCKET = "vending-archive-local"
+
+
+def deploy_lifecycle(session: boto3.Session, *, function_arns: dict[str, str], account: str) -> str:
+    """Create what AccountLifecycle needs and return its ARN (also exported as VEND_LIFECYCLE_STATE_MACHINE_ARN)."""
+    os.environ.setdefault("VEND_ARCHIVE_BUCKET", ARCHIVE_BUCKET)
+    settings = Settings.from_env()
+    ddb = session.client("dynamodb")
+    existing = set(ddb.list_tables()["TableNames"])
+    for table, key in ((settings.changes_table, "change_id"), (settings.closures_table, "account_id")):
+        if table not in existing:
+            ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST", SSESpecification={"Enabled": True},
+                             AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+                             KeySchema=[{"AttributeName": key, "KeyType": "HASH"}])
+    ensure_archive_bucket(session.client("s3"), settings.archive_bucket)
+    iam = session.client("iam")
+    trust: dict[str, Any] = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    role = iam.create_role(RoleName="AccountLifecycleStateMachineRole",
+                           AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.put_role_policy(RoleName="AccountLifecycleStateMachineRole", PolicyName="invoke", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction",
+                                                "Resource": [function_arns[k] for k in LIFECYCLE_KEYS]}]}))
+    definition = step_functions.render({f"{k}FunctionArn": function_arns[k] for k in LIFECYCLE_KEYS},
+                                       step_functions.LIFECYCLE_ASL_PATH)
+    arn = str(session.client("stepfunctions").create_state_machine(
+        name=step_functions.LIFECYCLE_STATE_MACHINE_NAME, definition=definition, roleArn=role)["stateMachineArn"])
+    os.environ["VEND_LIFECYCLE_STATE_MACHINE_ARN"] = arn
+    return arn
