@@ -57,7 +57,10 @@ def begin_retirement(store: RequestStore, request_id: str, execution: str) -> Re
         return record  # this very execution retrying its first step
     if not record.account_id:
         raise ChangeNotAllowed(f"request: {request_id} has no account to retire")
-    return store.transition(request_id, expect=RETIRABLE, status=Status.RETIRING, step="Quarantine",
+    # A retirement that stopped part-way (RETIRING/SUSPENDED with a failure recorded) is re-run from the top: every
+    # step is idempotent.
+    return store.transition(request_id, expect=RETIRABLE | {Status.RETIRING, Status.SUSPENDED},
+                            status=Status.RETIRING, step="Quarantine",
                             execution_name=execution)
 
 
