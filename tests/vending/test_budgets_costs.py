@@ -120,7 +120,7 @@ def test_costs_filter_by_team_and_bad_month() -> None:
             "Filter": {"Tags": {"Key": "team", "Values": ["team-mlops"], "MatchOptions": ["EQUALS"]}}})
         report = spend_by_team_and_stage(ce, month="2024-12", team="team-mlops")
     assert report.lines == [] and bar_chart(report) == ["no spend recorded for 2024-12"]
-    with pytest.raises(InvalidRequest, match="^month: '2025-13'"):
+    with pytest.raises(InvalidRequest, match=r"^month: '2025-13'"):
         month_range("2025-13")
     assert month_range(None, today=date(2025, 2, 7)) == ("2025-02", "2025-02-01", "2025-03-01")
 

@@ -11,6 +11,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+import step_functions
 from vending.functions import LIFECYCLE_KEYS, by_key
 from vending.guardrails.account import apply_account_guardrails
 from vending.layout import Layout
@@ -25,8 +26,6 @@ from vending.retirement import (
     ensure_archive_bucket,
     retire_account,
 )
-
-import step_functions
 
 REGION = "us-east-1"
 CLOSURES = "vending-closures"
