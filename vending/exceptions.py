@@ -39,6 +39,10 @@ class InvalidRequest(TerminalError):
     """The request failed validation; nothing was created."""
 
 
+class RequestTooLarge(InvalidRequest):
+    """The request body is over the size limit; it was not parsed."""
+
+
 class ReservationConflict(TerminalError):
     """Another execution owns this team and stage right now."""
 

@@ -20,16 +20,31 @@ def _fields(error: InvalidRequest) -> dict[str, str]:
     ("field", "value", "expected_field", "expected_text"),
     [
         ("team", "Team_MLOps", "team", "lowercase"),
-        ("team", "ab", "team", "3-40"),
+        ("team", "ab", "team", "at least 3"),
+        ("team", "team--x", "team", "single hyphens"),
+        ("team", "team-x\n", "team", "lowercase"),
+        ("owner_email", "a..b@example..com", "owner_email", "two periods"),
+        ("owner_email", "a" * 60 + "@example.com", "owner_email", "at most 64"),
+        ("owner_email", "Team <t@example.com>", "owner_email", "not an e-mail"),
+        ("owner_email", "t\u00fc@example.com", "owner_email", "ASCII"),
+        ("cost_center", "CC-\uff11\uff12\uff13\uff14", "cost_center", "ASCII digits"),
+        ("cost_center", "CC-1234\n", "cost_center", "CC-1234"),
+        ("repository", "example-org/..", "repository", "'..'"),
+        ("repository", "example-org/.", "repository", "'.'"),
+        ("repository", "-org/x", "repository", "owner"),
+        ("repository", "a" * 40 + "/x", "repository", "owner"),
+        ("repository", "org/" + "x" * 101, "repository", "1-100"),
+        ("regions", "us-east-1", "regions", "tuple"),
+        ("team", 7, "team", "string"),
         ("stage", "dev", "stage", "staging"),
         ("owner_email", "not-an-email", "owner_email", "not an e-mail"),
         ("cost_center", "1234", "cost_center", "CC-1234"),
         ("gpu_tier", "quantum", "gpu_tier", "not a GPU tier"),
         ("regions", ["ap-south-1"], "regions", "allow-list"),
         ("regions", ["us-east-1", "us-east-1"], "regions", "repeat"),
-        ("regions", [], "regions", "at least one region"),
-        ("stacks", ["bootstrap", "database"], "stacks", "unknown stacks ['database']"),
-        ("stacks", [], "stacks", "at least one stack"),
+        ("regions", [], "regions", "at least 1"),
+        ("stacks", ["bootstrap", "Database!"], "stacks", "stack name"),
+        ("stacks", [], "stacks", "at least 1"),
         ("repository", "not a repo", "repository", "owner/repo"),
         ("repository", "https://github.com/example-org/x", "repository", "owner/repo"),
     ],
@@ -69,10 +84,22 @@ def test_parse_request_missing_field_is_named(detail: dict[str, Any]) -> None:
     assert _fields(caught.value) == {"repository": "Field required"}
 
 
+def test_parse_request_team_too_long_for_the_account_email_in_production(detail: dict[str, Any]) -> None:
+    # GIVEN a 38-character team: its production account e-mail (aws+<team>-production@example.com) is 65 characters
+    team = "t" + "e" * 37
+    # WHEN it is parsed for staging and for production
+    parse_request({**detail, "team": team, "stage": "staging"})
+    with pytest.raises(InvalidRequest) as caught:
+        parse_request({**detail, "team": team, "stage": "production"})
+    # THEN only production is refused, naming the team and Organizations' 64-character limit
+    assert list(_fields(caught.value)) == ["team"]
+    assert "over 64 characters" in _fields(caught.value)["team"]
+
+
 def test_parse_request_all_problems_reported_at_once() -> None:
     # GIVEN a request where every field is wrong and one is unknown
     data = {"team": "X", "stage": "qa", "owner_email": "nobody", "cost_center": "42", "gpu_tier": "h100",
-            "regions": ["mars-north-1"], "stacks": ["kafka"], "repository": "no", "colour": "blue"}
+            "regions": ["mars-north-1"], "stacks": ["Kafka"], "repository": "no", "colour": "blue"}
     # WHEN it is parsed
     with pytest.raises(InvalidRequest) as caught:
         parse_request(data)
@@ -129,14 +156,17 @@ def test_request_stacks_default_to_bootstrap(detail: dict[str, Any]) -> None:
     assert parse_request(data).stacks == ("bootstrap",)
 
 
-def test_request_normalises_email_and_whitespace(make_request: Callable[..., Any]) -> None:
-    # GIVEN an e-mail in mixed case and a team with surrounding spaces
-    request = make_request(owner_email="MLOps-Leads@Example.COM", team="  team-mlops ")
+def test_request_normalises_email_and_refuses_whitespace(make_request: Callable[..., Any]) -> None:
+    # GIVEN an e-mail in mixed case
+    request = make_request(owner_email="MLOps-Leads@Example.COM")
     # WHEN parsed
-    # THEN the e-mail is lower-cased and the team stripped; the home region is the first region
+    # THEN the e-mail is lower-cased; the home region is the first region
     assert request.owner_email == "mlops-leads@example.com"
-    assert request.team == "team-mlops"
     assert request.home_region == "us-east-1"
+    # AND a team with surrounding spaces is refused, not silently trimmed
+    with pytest.raises(InvalidRequest) as caught:
+        make_request(team="  team-mlops ")
+    assert list(_fields(caught.value)) == ["team"]
 
 
 def test_request_api_gateway_body_is_a_valid_request(event_payload: Callable[[str], dict[str, Any]]) -> None:
