@@ -127,7 +127,8 @@ class VendingRequest(BaseModel):
     def _repository(cls, v: str) -> str:
         owner, _, name = v.partition("/")
         if not GITHUB_OWNER.fullmatch(owner):
-            raise ValueError("must be a GitHub owner/repo: the owner is 1-39 ASCII letters, digits or single hyphens, not at either end")
+            raise ValueError("must be a GitHub owner/repo: the owner is 1-39 ASCII letters, digits or single hyphens, "
+                             "not at either end")
         if not GITHUB_REPO.fullmatch(name) or name in {".", ".."}:
             raise ValueError("must be a GitHub owner/repo: the name is 1-100 of A-Z a-z 0-9 . _ - and not '.' or '..'")
         return v

@@ -65,7 +65,8 @@ def test_post_request_valid_starts_one_execution_and_is_idempotent(call: Any, aw
     status, body = call("POST", "/requests", GOOD)
     assert status == 202 and body["outcome"] == "started" and body["request_id"] == "team-mlops-staging"
     again, same = call("POST", "/requests", GOOD)
-    assert again == 202 and same == body  # the idempotency record answers the duplicate
+    # the duplicate is told the one execution, already running (the idempotency record names who started it)
+    assert again == 200 and same == {**body, "outcome": "already_running", "status": "RUNNING"}
     executions = aws["stepfunctions"].list_executions(stateMachineArn=aws["state_machine_arn"])["executions"]
     assert [e["name"] for e in executions] == ["vend-team-mlops-staging-a1"]
 
