@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from vending.exceptions import InvalidRequest
+from vending.exceptions import InvalidRequest, RequestTooLarge
 from vending.request import MAX_BODY_BYTES, describe_errors, invalid, load_json
 from vending.settings import Settings
 
@@ -40,9 +40,15 @@ def parse_envelope(body: str) -> OnboardingEvent:
     if not isinstance(data, dict):
         raise invalid([{"field": "event", "message": "the message body is not an EventBridge event object"}])
     try:
-        return OnboardingEvent.model_validate(data)
+        event = OnboardingEvent.model_validate(data)
     except ValidationError as e:
         raise invalid([{"field": f"event.{p['field']}", "message": p["message"]} for p in describe_errors(e)]) from e
+    # The request inside gets the same size limit as an API body or a --file document.
+    size = len(json.dumps(event.detail).encode())
+    if size > MAX_BODY_BYTES:
+        raise RequestTooLarge(f"request: detail is {size} bytes, over the {MAX_BODY_BYTES}-byte limit",
+                              details=[{"field": "request", "message": f"body over {MAX_BODY_BYTES} bytes"}])
+    return event
 
 
 def onboarding_entry(detail: dict[str, Any], bus: str = "default") -> dict[str, Any]:

@@ -36,7 +36,8 @@ def _all_at_once(fn: Any) -> list[Any]:
 
 
 def _executions(aws: dict[str, Any]) -> list[str]:
-    return [e["name"] for e in aws["stepfunctions"].list_executions(stateMachineArn=aws["state_machine_arn"])["executions"]]
+    listed = aws["stepfunctions"].list_executions(stateMachineArn=aws["state_machine_arn"])["executions"]
+    return [e["name"] for e in listed]
 
 
 def test_concurrent_api_submissions_one_execution_one_answer(call: Any, aws: dict[str, Any]) -> None:

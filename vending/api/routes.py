@@ -26,7 +26,7 @@ from vending.context import Context, logger
 from vending.exceptions import InvalidRequest, RequestNotFound, RequestTooLarge, ReservationConflict, VendingError
 from vending.intake import submit
 from vending.lifecycle import RequestRecord
-from vending.request import VendingRequest, check_body, parse_request
+from vending.request import VendingRequest, check_body, parse_body, parse_request
 from vending.service import SubmitResult, find_state_machine_arn
 
 app = APIGatewayRestResolver(enable_validation=True)
@@ -175,10 +175,13 @@ def resolve(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The resolver behind a body check: size and nesting are refused (413/400) before any JSON parser sees the
     body, since a parser recurses once per bracket. The Lambda handler and `vend api serve` both answer through here."""
     body = event.get("body")
-    if body:
+    submitting = event.get("httpMethod") == "POST" and event.get("path") == "/requests"
+    if body or submitting:
         try:
-            raw = base64.b64decode(body) if event.get("isBase64Encoded") else body
-            check_body(raw)
+            raw = base64.b64decode(body or "") if event.get("isBase64Encoded") else (body or "")
+            # POST /requests: the body goes through the same parse as --file (an object, no duplicate keys, no NaN)
+            # before powertools' validation, which would take a one-element array for the object it holds.
+            parse_body(raw) if submitting else check_body(raw)
         except RequestTooLarge as e:
             return _proxy(_error(413, "PayloadTooLarge", str(e), e.details))
         except InvalidRequest as e:
