@@ -25,7 +25,7 @@ def record_handler(record: SqsRecordModel) -> dict[str, Any]:
     ctx = Context()
     detail: Any = None
     try:
-        event = parse_envelope(record.body)
+        event = parse_envelope(str(record.body))
         if event.detail_type != ONBOARDING_DETAIL_TYPE:
             logger.info("ignoring event", extra={"detail_type": event.detail_type})
             return {"outcome": "ignored"}
