@@ -7,6 +7,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable
+from enum import StrEnum
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -14,7 +15,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from vending.aws.errors import error_code
-from vending.exceptions import VendingError
+from vending.exceptions import AttemptNamesExhausted, NotConfigured, VendingError
 from vending.lifecycle import IN_FLIGHT, RequestRecord, RequestStore, Status
 from vending.request import VendingRequest, execution_name
 from vending.workflow import WorkflowSettings, execution_input
@@ -22,9 +23,16 @@ from vending.workflow import WorkflowSettings, execution_input
 logger = Logger(child=True)
 
 
+class Outcome(StrEnum):
+    STARTED = "started"
+    RESUMED = "resumed"
+    ALREADY_RUNNING = "already_running"
+    ALREADY_READY = "already_ready"
+
+
 class SubmitResult(BaseModel):
     request_id: str
-    outcome: str  # started | resumed | already_running | already_ready
+    outcome: Outcome
     execution_name: str
     execution_arn: str | None = None
     status: str
@@ -60,7 +68,7 @@ def submit_request(
     `already_running` with that execution (never "retry later").
     `start` lets the API wrap the one side effect in powertools idempotency."""
     if not state_machine_arn:
-        raise VendingError("no state machine configured (VEND_STATE_MACHINE_ARN) or found by name")
+        raise NotConfigured("no state machine configured (VEND_STATE_MACHINE_ARN) or found by name")
     record = store.get(request.request_id)
     if record and record.status in IN_FLIGHT:
         ended = _ended_status(sfn, state_machine_arn, record.execution_name)
@@ -75,9 +83,9 @@ def submit_request(
                 failure_reason=f"execution {record.execution_name} ended {ended} without a result",
             )
     if record and record.status == Status.READY:
-        return _report(record, "already_ready", state_machine_arn)
+        return _report(record, Outcome.ALREADY_READY, state_machine_arn)
     if record and record.status in IN_FLIGHT:
-        return _report(record, "already_running", state_machine_arn)
+        return _report(record, Outcome.ALREADY_RUNNING, state_machine_arn)
     first = record.attempts + 1 if record else 1
     # Each submission's input carries its own id: StartExecution with the same name and the same input succeeds
     # again while that execution runs (it is idempotent), so identical inputs would tell two callers "started".
@@ -100,7 +108,7 @@ def submit_request(
                 logger.info("execution already started by another caller", extra={"execution": name})
                 return SubmitResult(
                     request_id=request.request_id,
-                    outcome="already_running",
+                    outcome=Outcome.ALREADY_RUNNING,
                     execution_name=name,
                     execution_arn=arn,
                     status=status,
@@ -110,7 +118,7 @@ def submit_request(
             # 90 days, so move on to the next attempt's name.
             logger.info("attempt name taken by an ended execution", extra={"execution": name, "status": status})
             continue
-        outcome = "resumed" if record else "started"
+        outcome = Outcome.RESUMED if record else Outcome.STARTED
         logger.info("execution started", extra={"execution": name, "outcome": outcome})
         return SubmitResult(
             request_id=request.request_id,
@@ -120,7 +128,9 @@ def submit_request(
             status=Status.PENDING.value,
             account_id=record.account_id if record else None,
         )
-    raise VendingError(f"{request.request_id}: {MAX_NAME_PROBES} attempt names in a row are taken by ended executions")
+    raise AttemptNamesExhausted(
+        f"{request.request_id}: {MAX_NAME_PROBES} attempt names in a row are taken by ended executions"
+    )
 
 
 def _plain_start(sfn: Any, state_machine_arn: str) -> StartExecution:
@@ -164,7 +174,7 @@ def _execution_arn(state_machine_arn: str, name: str) -> str:
     return state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
 
 
-def _report(record: RequestRecord, outcome: str, state_machine_arn: str) -> SubmitResult:
+def _report(record: RequestRecord, outcome: Outcome, state_machine_arn: str) -> SubmitResult:
     return SubmitResult(
         request_id=record.request_id,
         outcome=outcome,

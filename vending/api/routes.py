@@ -27,7 +27,7 @@ from vending.exceptions import InvalidRequest, RequestNotFound, RequestTooLarge,
 from vending.intake import submit
 from vending.lifecycle import RequestRecord
 from vending.request import VendingRequest, check_body, parse_body, parse_request
-from vending.service import SubmitResult, find_state_machine_arn
+from vending.service import Outcome, SubmitResult, find_state_machine_arn
 
 app = APIGatewayRestResolver(enable_validation=True)
 
@@ -203,7 +203,7 @@ def create_request(request: Annotated[VendingRequest, Body(description="What the
                    ) -> Response[SubmitResult]:
     result = _submit(request)
     logger.info("request submitted", extra={"request_id": result.request_id, "outcome": result.outcome})
-    status = 202 if result.outcome in {"started", "resumed"} else 200
+    status = 202 if result.outcome in {Outcome.STARTED, Outcome.RESUMED} else 200
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=result)
 
 
@@ -227,5 +227,5 @@ def list_requests(team: str | None = None, status: str | None = None) -> dict[st
           responses=_documented(200, 202, 400, 404, 422, ok=SubmitResult))
 def resume_request(request_id: str) -> Response[SubmitResult]:
     result = _submit(parse_request(Context().store.require(request_id).request))
-    return Response(status_code=202 if result.outcome == "resumed" else 200,
+    return Response(status_code=202 if result.outcome == Outcome.RESUMED else 200,
                     content_type=content_types.APPLICATION_JSON, body=result)
