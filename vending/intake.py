@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from vending.exceptions import InvalidRequest
+from vending.exceptions import InvalidRequest, StackUnresolvable
 from vending.layout import Layout, cached_layout
 from vending.lifecycle import RequestStore
-from vending.pipeline.stacks import StackUnresolvable, resolve_stack
+from vending.pipeline.stacks import resolve_stack
 from vending.request import VendingRequest, invalid
 from vending.service import StartExecution, SubmitResult, submit_request
 

@@ -42,11 +42,6 @@ def _layout() -> Layout:
     return cached_layout()
 
 
-def _ascii(v: str) -> None:
-    if not v.isascii() or not v.isprintable():
-        raise ValueError("must be printable ASCII")
-
-
 class VendingRequest(BaseModel):
     """What a team asks for. Unknown fields are rejected so typos never pass silently; nothing is trimmed or
     coerced (a number is not a string, a string is not a list)."""
@@ -79,7 +74,8 @@ class VendingRequest(BaseModel):
     @field_validator("owner_email")
     @classmethod
     def _email(cls, v: str) -> str:
-        _ascii(v)
+        if not v.isascii() or not v.isprintable():
+            raise ValueError("must be printable ASCII")
         try:
             # email-validator is what pydantic's EmailStr uses; called directly because EmailStr also accepts a
             # display name ("Name <a@b.c>") and internationalized addresses, which tags and Organizations refuse.
@@ -257,25 +253,20 @@ def load_json(raw: bytes | str | None, *, max_bytes: int = MAX_BODY_BYTES) -> An
     if not text.strip():
         raise invalid([{"field": "request", "message": "empty: expected a JSON object"}])
     try:
+        # The hooks raise InvalidRequest, which is not a ValueError, so it passes through json untouched.
         return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
-    except _DuplicateKey as e:
-        raise invalid([{"field": str(e), "message": "given twice"}]) from e
-    except ValueError as e:  # JSONDecodeError, NaN/Infinity
+    except ValueError as e:  # JSONDecodeError
         raise invalid([{"field": "request", "message": f"not JSON: {e}"}]) from e
-
-
-class _DuplicateKey(ValueError):
-    pass
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     seen: dict[str, Any] = {}
     for key, value in pairs:
         if key in seen:
-            raise _DuplicateKey(key)
+            raise invalid([{"field": key, "message": "given twice"}])
         seen[key] = value
     return seen
 
 
 def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON value")
+    raise invalid([{"field": "request", "message": f"not JSON: {name} is not a JSON value"}])

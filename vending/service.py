@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from vending.aws.errors import error_code
-from vending.exceptions import AttemptNamesExhausted, NotConfigured, VendingError
+from vending.exceptions import AttemptNamesExhausted, ExecutionNotVisible, NotConfigured
 from vending.lifecycle import IN_FLIGHT, RequestRecord, RequestStore, Status
 from vending.request import VendingRequest, execution_name
 from vending.workflow import WorkflowSettings, execution_input
@@ -152,7 +152,7 @@ def _join(sfn: Any, arn: str) -> str:
             if error_code(e) != "ExecutionDoesNotExist":
                 raise
             if time.monotonic() > deadline:
-                raise VendingError(f"{arn} is being started by another caller but did not appear within "
+                raise ExecutionNotVisible(f"{arn} is being started by another caller but did not appear within "
                                    f"{JOIN_WAIT_SECONDS:.0f} s") from e
         time.sleep(JOIN_POLL_SECONDS)
 

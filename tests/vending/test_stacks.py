@@ -9,11 +9,10 @@ from typing import Any
 
 import pytest
 
-from vending.exceptions import InvalidRequest
+from vending.exceptions import InvalidRequest, StackUnresolvable
 from vending.intake import preflight
 from vending.lifecycle import RequestStore
 from vending.pipeline.stacks import (
-    StackUnresolvable,
     available_templates,
     render_stack,
     resolve_stack,

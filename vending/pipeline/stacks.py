@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 import yaml
 
-from vending.exceptions import TerminalError
+from vending.exceptions import StackUnresolvable
 
 PLATFORM_FOLDERS = frozenset({"shared"})  # platform stacks, not a team's: never a template body
 BODY_FILES = ("main.tf", "stack_variables.tf")
@@ -42,10 +42,6 @@ BACKEND = """terraform {{
   }}
 }}
 """
-
-
-class StackUnresolvable(TerminalError):
-    """A requested stack has neither a committed folder nor a template."""
 
 
 @dataclass(frozen=True)
