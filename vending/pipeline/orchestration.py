@@ -6,7 +6,6 @@ A run's status lives in the pipeline-runs table whoever executes it: a CodeBuild
 
 from __future__ import annotations
 
-import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
@@ -17,6 +16,7 @@ import boto3
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel
 
+from vending.aws.dynamo import ModelTable
 from vending.aws.sessions import access_role_arn, assume_role_session, session_env
 from vending.exceptions import PipelineFailed, VendingError
 from vending.lifecycle import now
@@ -58,18 +58,13 @@ class PipelineRun(BaseModel):
 
 class RunStore:
     def __init__(self, dynamodb: Any, table: str) -> None:
-        self._ddb = dynamodb
-        self._table = table
+        self._items = ModelTable(dynamodb, table, PipelineRun, keys=("run_id",), projected=("status",), body="run")
 
     def get(self, run_id: str) -> PipelineRun | None:
-        item = self._ddb.get_item(TableName=self._table, Key={"run_id": {"S": run_id}}, ConsistentRead=True)
-        return PipelineRun.model_validate(json.loads(item["Item"]["run"]["S"])) if "Item" in item else None
+        return self._items.get(run_id)
 
     def put(self, run: PipelineRun) -> None:
-        self._ddb.put_item(
-            TableName=self._table,
-            Item={"run_id": {"S": run.run_id}, "status": {"S": run.status}, "run": {"S": run.model_dump_json()}},
-        )
+        self._items.put(run)
 
 
 class Approvals(Protocol):
