@@ -13,6 +13,7 @@ from typing import Any
 
 from vending.cli.hooks import LocalHooks
 from vending.cli.output import console, print_json, print_table
+from vending.exceptions import VendingError
 from vending.layout import cached_layout
 
 
@@ -48,10 +49,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     emulator = start_emulator(args.port)
     deployment = deploy()
     console.print(f"[bold]Emulator up[/bold] at {emulator.endpoint}  (state machine {deployment.state_machine_arn})")
-    console.print("In another shell:")
+    console.print("IAM enforced. In another shell, as the platform admin role (these are emulator-only keys):")
     print(
         f"  export AWS_ENDPOINT_URL={emulator.endpoint} AWS_REGION=us-east-1 "
-        "AWS_ACCESS_KEY_ID=emulator AWS_SECRET_ACCESS_KEY=emulator"
+        + " ".join(f"{k}={os.environ[k]}" for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"))
     )
     print("  vend request create --team team-mlops --stage staging --from-layout")
     sys.stdout.flush()
@@ -66,7 +67,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     _quiet_handlers(args.verbose)
     from landing_zone.local.demo import demo_ok, run_demo
-    from landing_zone.local.runtime import deploy, start_emulator
+    from landing_zone.local.runtime import OPERATIONS, deploy, start_emulator
 
     started = time.monotonic()
     layout = cached_layout()
@@ -82,9 +83,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 f"Emulator at {emulator.endpoint}; service deployed ({len(deployment.function_arns)} "
                 f"functions, state machine {deployment.state_machine_arn.rsplit(':', 1)[-1]})"
             )
-        report = run_demo(deployment, layout, on_progress=progress)
+        try:
+            report = run_demo(deployment, layout, on_progress=progress)
+            crashed = None
+        except VendingError as e:  # e.g. a record never written because a function was refused: still report why
+            report, crashed = {"teams": [], "checks": {}}, f"demo stopped: {type(e).__name__}: {e}"
     report["wall_seconds"] = round(time.monotonic() - started, 2)
-    problems = demo_ok(report)
+    # A refused call fails the demo even when the workflow absorbed it (a retry, a handled error).
+    problems = [f"{d.function} ({d.key}) was denied {d.action}: {d.message}" for d in OPERATIONS.denials]
+    problems += [crashed] if crashed else demo_ok(report)
     report["ok"] = not problems
     report["problems"] = problems
     if args.json:
@@ -95,6 +102,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _print_report(report: dict[str, Any]) -> None:
+    if not report["checks"]:
+        for problem in report["problems"]:
+            console.print(f"[red]problem:[/red] {problem}")
+        console.print("[red]FAILED[/red]")
+        return
     print_table(
         "Vended team accounts",
         [

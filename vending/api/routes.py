@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from functools import cache
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -132,15 +131,16 @@ def _in_progress(e: IdempotencyAlreadyInProgressError) -> Response:
 IDEMPOTENCY = IdempotencyConfig(event_key_jmespath="name", expires_after_seconds=3600)
 
 
-@cache
-def _idempotent_start(table: str) -> Any:
+def _idempotent_start(ctx: Context) -> Any:
     """StartExecution made idempotent per execution name (a client's retry of the same POST replays the first
-    answer instead of racing it). Built on first use: the persistence layer creates a DynamoDB client."""
-    persistence = DynamoDBPersistenceLayer(table_name=table)
+    answer instead of racing it). Built per invocation, on the invocation's session: a cached persistence layer
+    would keep the first caller's credentials."""
+    persistence = DynamoDBPersistenceLayer(
+        table_name=ctx.settings.idempotency_table, boto3_client=ctx.client("dynamodb")
+    )
 
     @idempotent_function(data_keyword_argument="execution", persistence_store=persistence, config=IDEMPOTENCY)
     def start(*, execution: dict[str, str]) -> dict[str, str]:
-        ctx = Context()
         ctx.client("stepfunctions").start_execution(stateMachineArn=ctx.settings.state_machine_arn,
                                                     name=execution["name"], input=execution["input"])
         return {"name": execution["name"]}
@@ -150,7 +150,7 @@ def _idempotent_start(table: str) -> Any:
 
 def _submit(request: VendingRequest) -> SubmitResult:
     ctx = Context()
-    start = _idempotent_start(ctx.settings.idempotency_table)
+    start = _idempotent_start(ctx)
     return submit_request(ctx.client("stepfunctions"), ctx.store, ctx.settings.state_machine_arn, request,
                           start=lambda name, payload: start(execution={"name": name, "input": payload}))
 
