@@ -2,7 +2,7 @@
 
 moto 5.2 differs from AWS in ways that would make our tests and API-call counts dishonest:
 - ListTargetsForPolicy returns every target in one page; AWS serves at most 20 per page.
-- A new OU gets no SCP; AWS attaches FullAWSAccess to every new OU.
+(moto 5.2.5 attaches FullAWSAccess to a new OU itself, as AWS does; tests/emulator checks it still does.)
 - DetachPolicy may remove a target's last SCP; AWS refuses (ConstraintViolationException).
 - AttachPolicy ignores the per-target quota; AWS refuses past it.
 - A new account's OrganizationAccountAccessRole has no policy; AWS gives it AdministratorAccess, and with IAM
@@ -21,7 +21,7 @@ from typing import Any
 from landing_zone.local.patching import require, require_instance_attribute
 
 AWS_PAGE_SIZE = 20
-PATCHED_METHODS = ("list_targets_for_policy", "create_organizational_unit", "detach_policy", "attach_policy")
+PATCHED_METHODS = ("list_targets_for_policy", "detach_policy", "attach_policy")
 ADMINISTRATOR_ACCESS = json.dumps({"Version": "2012-10-17",
                                    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
 
@@ -29,12 +29,10 @@ ADMINISTRATOR_ACCESS = json.dumps({"Version": "2012-10-17",
 @contextlib.contextmanager
 def aws_like_organizations(max_policies_per_target: int = 5) -> Iterator[None]:
     from moto.core.exceptions import JsonRESTError
-    from moto.organizations import utils
     from moto.organizations.models import OrganizationsBackend
 
     original = {name: require(OrganizationsBackend, name, ("self", "kwargs")) for name in PATCHED_METHODS}
     require(OrganizationsBackend, "get_policy_by_id", ("self", "policy_id"))
-    require(utils, "DEFAULT_SCP_POLICY_ID")
 
     def list_targets_for_policy(self: Any, **kwargs: Any) -> dict[str, Any]:
         targets = original["list_targets_for_policy"](self, **kwargs)["Targets"]
@@ -44,11 +42,6 @@ def aws_like_organizations(max_policies_per_target: int = 5) -> Iterator[None]:
         if start + size < len(targets):
             page["NextToken"] = str(start + size)
         return page
-
-    def create_organizational_unit(self: Any, **kwargs: Any) -> dict[str, Any]:
-        out = original["create_organizational_unit"](self, **kwargs)
-        original["attach_policy"](self, PolicyId=utils.DEFAULT_SCP_POLICY_ID, TargetId=out["OrganizationalUnit"]["Id"])
-        return out
 
     def _scps(self: Any, target_id: str) -> list[Any]:
         holder = next((o for o in [*self.ou, *self.accounts] if o.id == target_id), None)
@@ -73,7 +66,6 @@ def aws_like_organizations(max_policies_per_target: int = 5) -> Iterator[None]:
         original["attach_policy"](self, **kwargs)
 
     patched = {"list_targets_for_policy": list_targets_for_policy,
-               "create_organizational_unit": create_organizational_unit,
                "detach_policy": detach_policy, "attach_policy": attach_policy}
     for name, fn in patched.items():
         setattr(OrganizationsBackend, name, fn)

@@ -16,6 +16,7 @@ session policies, and resources for most services (see emulator_policy).
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import importlib
 import io
 import json
@@ -134,6 +135,22 @@ class OperationLog:
 
 
 OPERATIONS = OperationLog()
+
+
+def least_privilege_report(log: OperationLog) -> dict[str, dict[str, Any]]:
+    """Per function: what it called, what it is granted, what it called without a grant, what it never used."""
+    report: dict[str, dict[str, Any]] = {}
+    for spec in FUNCTIONS:
+        granted = sorted({action for grant in spec.grants for action in grant.actions})
+        used = dict(sorted(log.calls.get(spec.key, Counter()).items()))
+        report[spec.key] = {
+            "invocations": log.invocations.get(spec.key, 0),
+            "used": used,
+            "granted": granted,
+            "missing": [a for a in used if not any(fnmatch.fnmatchcase(a, g) for g in granted)],
+            "unused": [g for g in granted if not any(fnmatch.fnmatchcase(a, g) for a in used)],
+        }
+    return report
 _DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "InvalidClientTokenId"}
 
 

@@ -79,9 +79,9 @@ def test_aws_like_organizations_takes_effect(aws: None) -> None:
     deny = {"Effect": "Deny", "Action": "x:Y", "Resource": "*"}
     document = json.dumps({"Version": "2012-10-17", "Statement": [deny]})
     with aws_like_organizations(max_policies_per_target=2):
-        # GIVEN an OU created under the patch
+        # GIVEN an OU
         ou = org.create_organizational_unit(ParentId=root, Name="Workloads")["OrganizationalUnit"]["Id"]
-        # THEN it got FullAWSAccess as in AWS, and its last SCP cannot be detached
+        # THEN its last SCP cannot be detached
         attached = org.list_policies_for_target(TargetId=ou, Filter="SERVICE_CONTROL_POLICY")["Policies"]
         assert [p["Id"] for p in attached] == ["p-FullAWSAccess"]
         with pytest.raises(ClientError, match="ConstraintViolationException"):
@@ -98,10 +98,13 @@ def test_aws_like_organizations_takes_effect(aws: None) -> None:
                 ParentId=root, Name=f"ou{i}")["OrganizationalUnit"]["Id"])
         page = org.list_targets_for_policy(PolicyId=ids[1])
         assert len(page["Targets"]) == 20 and page["NextToken"]
-    # AND without the patch moto is back to its own behaviour (one page, no FullAWSAccess on a new OU)
+    # AND without the patch moto is back to its own behaviour (one page, no quota)
     assert "NextToken" not in org.list_targets_for_policy(PolicyId=ids[1])
+    org.attach_policy(PolicyId=ids[1], TargetId=ou)
+    # AND moto itself (not a patch) gives a new OU FullAWSAccess, as AWS does
     plain = org.create_organizational_unit(ParentId=root, Name="Plain")["OrganizationalUnit"]["Id"]
-    assert org.list_policies_for_target(TargetId=plain, Filter="SERVICE_CONTROL_POLICY")["Policies"] == []
+    assert [p["Id"] for p in org.list_policies_for_target(TargetId=plain, Filter="SERVICE_CONTROL_POLICY")[
+        "Policies"]] == ["p-FullAWSAccess"]
 
 
 def test_access_role_administrator_takes_effect(aws: None) -> None:
