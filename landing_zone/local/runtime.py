@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import requests
 
 import step_functions
 from landing_zone.local.organizations import access_role_administrator
@@ -354,6 +355,9 @@ class Emulator:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.port, self.endpoint = port, f"http://{host}:{port}"
+        # moto's state lives in this process, not in the server: a new emulator starts from an empty AWS, as a
+        # second one in the same process (two test modules) would otherwise find the first one's roles.
+        requests.post(f"{self.endpoint}/moto-api/reset", timeout=30).raise_for_status()
         os.environ["MOTO_PORT"] = str(port)  # moto's interpreter calls Lambda through this port
         from moto.awslambda.models import LambdaFunction
         from moto.s3.models import FakeBucket
@@ -391,6 +395,7 @@ class Emulator:
             self._server = None
             os.environ.clear()
             os.environ.update(self._saved_env)
+            boto3.DEFAULT_SESSION = None
             from moto.awslambda.models import LambdaFunction
             from moto.core.config import default_user_config
             from moto.s3.models import FakeBucket
@@ -531,6 +536,7 @@ def _enforce_iam(session: boto3.Session, account: str, iam: Any) -> dict[str, st
     admin = _assume(sts, account, PLATFORM_ADMIN_ROLE)
     os.environ.update(AWS_ACCESS_KEY_ID=admin["AccessKeyId"], AWS_SECRET_ACCESS_KEY=admin["SecretAccessKey"],
                       AWS_SESSION_TOKEN=admin["SessionToken"])
+    boto3.DEFAULT_SESSION = None  # boto3.client() caches the credentials it first found; make it read these
     _RUNNING.enforce_iam()
     return admin
 
