@@ -24,9 +24,11 @@ from vending.aws.errors import error_code
 from vending.bootstrap import BOUNDARY_NAME, GITHUB_OIDC_HOST, ensure_ci_role
 from vending.budgets import ensure_budget
 from vending.exceptions import ChangeNotAllowed, ChangeNotFound, InvalidRequest, NotConfigured
+from vending.intake import preflight
 from vending.layout import Layout, TeamSpec
 from vending.lifecycle import RETIRED, VENDING, RequestRecord, RequestStore, Status, now
 from vending.request import VendingRequest, describe_errors, parse_request
+from vending.settings import Settings
 from vending.workflow import WorkflowSettings
 
 logger = Logger(child=True)
@@ -246,6 +248,8 @@ def plan_change(store: RequestStore, changes: ChangeStore, layout: Layout, reque
     check_changeable(record)
     old = parse_request(record.request)
     new = merged_request(record, change)
+    # The same platform checks as a new request (every stack resolves to a folder or a template, tier, regions).
+    preflight(new, store, Settings.from_env().terraform_root, layout)
     if new == old:
         raise InvalidRequest("request: the change asks for what the account already has",
                              details=[{"field": "request", "message": "nothing to change"}])
