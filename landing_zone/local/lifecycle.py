@@ -17,9 +17,32 @@ from vending.settings import Settings
 ARCHIVE_BUCKET = "vending-archive-local"
 
 
+def install_update_budget() -> None:
+    """Emulator gap: moto's Budgets has no UpdateBudget, which a tier change needs (the amount follows the tier).
+    This adds it to the emulator only, replacing the stored budget's limit and type as AWS does; notifications stay.
+    Checked by tests/e2e/test_lifecycle_state_machine.py (the budget goes 500 -> 5000 USD)."""
+    from moto.budgets.responses import BudgetsResponse
+
+    if hasattr(BudgetsResponse, "update_budget"):
+        return
+
+    def update_budget(self: Any) -> str:
+        account_id, new = self._get_param("AccountId"), self._get_param("NewBudget")
+        stored = self.backend.budgets[account_id].get(new["BudgetName"])
+        if stored is None:
+            from moto.budgets.exceptions import NotFoundException
+
+            raise NotFoundException(f"Unable to update budget: {new['BudgetName']} - the budget doesn't exist.")
+        stored.budget.update({k: v for k, v in new.items() if k in {"BudgetLimit", "TimeUnit", "BudgetType"}})
+        return "{}"
+
+    BudgetsResponse.update_budget = update_budget  # type: ignore[attr-defined]
+
+
 def deploy_lifecycle(session: boto3.Session, *, function_arns: dict[str, str], account: str) -> str:
     """Create what AccountLifecycle needs and return its ARN (also exported as VEND_LIFECYCLE_STATE_MACHINE_ARN)."""
     os.environ.setdefault("VEND_ARCHIVE_BUCKET", ARCHIVE_BUCKET)
+    install_update_budget()
     settings = Settings.from_env()
     ddb = session.client("dynamodb")
     existing = set(ddb.list_tables()["TableNames"])
