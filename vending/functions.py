@@ -219,7 +219,13 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "Audit",
         "vending-guardrail-audit",
         "vending.handlers.audit.handler",
-        (_ORG_READ, _EVENTS, Grant(("s3:PutObject",), ("reports_bucket",))),
+        (
+            _ORG_READ,
+            _EVENTS,
+            Grant(("s3:PutObject",), ("reports_bucket",)),
+            # The intent (vending records) is read in bulk: one paged Scan, no per-account reads, no writes.
+            Grant(("dynamodb:Scan",), ("requests_table",)),
+        ),
         timeout_seconds=900,
         memory_mb=1024,
         description="Daily guardrail audit of the whole organization",

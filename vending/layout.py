@@ -145,6 +145,9 @@ class GuardrailSettings(_Strict):
     non_team_ous: tuple[str, ...] = ("Platform", "Suspended")
     # Account tag that names the GPU tier (set by TagAccount next to organization.mandatory_tags).
     gpu_tier_tag: str = "gpu-tier"
+    # Member accounts that are not vended (the platform's own, log archive, ...): account id -> the non-team OU it
+    # lives in. With the management account and the vending records, the only accounts the audit knows.
+    platform_accounts: dict[str, str] = Field(default_factory=dict)
     audit_concurrency: Annotated[int, Field(ge=1, le=32)] = 8
 
 
@@ -184,6 +187,11 @@ class Layout(_Strict):
             unknown = sorted(set(listed) - paths)
             if unknown:
                 raise ValueError(f"guardrails.{where}: OUs {unknown} are not declared in ous")
+        for account_id, path in g.platform_accounts.items():
+            if not re.fullmatch(r"\d{12}", account_id):
+                raise ValueError(f"guardrails.platform_accounts: {account_id!r} is not a 12-digit account id")
+            if path not in g.non_team_ous:
+                raise ValueError(f"guardrails.platform_accounts.{account_id}: {path!r} is not one of non_team_ous")
         for path in g.deny_full_aws_access:
             if "quarantine" not in g.ou_guardrails.get(path, ()):
                 raise ValueError(f"guardrails.deny_full_aws_access: {path!r} would allow nothing without 'quarantine'")
