@@ -143,6 +143,9 @@ class World:
           ("detach", 0, "vend-gpu-none"), ("attach", 0, "vend-gpu-training")])
 # A team account moved into Platform with its GPU policy detached, plus a rogue account in production.
 @example([("move", 2, "Platform"), ("detach", 2, "vend-gpu-training"), ("rogue_account", "Workloads/Production")])
+# Found by hypothesis: FullAWSAccess gone and the account at the root; re-attaching the allow before the move
+# would have opened everything the Workloads denies close.
+@example([("detach", 2, "FullAWSAccess"), ("move", 2, "root")])
 def test_remediation_never_more_permissive_than_intent(steps: list[tuple[Any, ...]]) -> None:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     with mock_aws(), aws_like_organizations():

@@ -7,7 +7,8 @@ always keeps at least one SCP (attach first, then detach), never more than the p
 account is never touched (SCPs do not apply to it anyway).
 
 Plans are ordered so that no step makes an account more permissive than both where it was and where it should be:
-policy contents first, then every attachment, then OU moves, then tags, and only then detachments and deletions.
+policy contents first, then every deny attachment, then OU moves, then FullAWSAccess (the allow) where it is
+missing, then tags, and only then detachments and deletions.
 """
 
 from __future__ import annotations
@@ -107,7 +108,8 @@ def _order_target(current: set[str], desired: set[str], limit: int, detachable: 
     steps: list[tuple[str, str]] = []
     problems: list[str] = []
     now = set(current)
-    to_attach = sorted(desired - now)
+    # The allow goes on last: until then the target keeps failing closed.
+    to_attach = sorted(desired - now, key=lambda n: (n == FULL_AWS_ACCESS, n))
     to_detach = sorted(n for n in now - desired if detachable(n))
     if (fail_closed and to_attach and to_detach and FULL_AWS_ACCESS in now and FULL_AWS_ACCESS in desired
             and len(now) + len(to_attach) > limit and len(now) > 1):
@@ -134,10 +136,15 @@ def _order_target(current: set[str], desired: set[str], limit: int, detachable: 
     return steps, problems
 
 
-def _split(steps: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """Steps up to the last attach (room-making included) run early; the trailing detaches run after the moves."""
-    last = max((i for i, (kind, _n) in enumerate(steps) if kind == "attach"), default=-1)
-    return steps[:last + 1], steps[last + 1:]
+def _split(steps: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[tuple[str, str]],
+                                                   list[tuple[str, str]]]:
+    """Deny attachments (with the room they need) run first, before any move; attaching FullAWSAccess (an allow)
+    waits until every deny is on and every account is where it belongs; the remaining detaches run last."""
+    attaches = [i for i, (kind, name) in enumerate(steps) if kind == "attach"]
+    denies = [i for i in attaches if steps[i][1] != FULL_AWS_ACCESS]
+    first = denies[-1] + 1 if denies else 0
+    second = attaches[-1] + 1 if attaches and attaches[-1] >= first else first
+    return steps[:first], steps[first:second], steps[second:]
 
 
 @dataclass
@@ -145,12 +152,19 @@ class _Phases:
     policies: list[Action] = field(default_factory=list)
     attach: list[Action] = field(default_factory=list)
     moves: list[Action] = field(default_factory=list)
+    allow: list[Action] = field(default_factory=list)
     tags: list[Action] = field(default_factory=list)
     detach: list[Action] = field(default_factory=list)
     delete: list[Action] = field(default_factory=list)
 
     def all(self) -> list[Action]:
-        return [*self.policies, *self.attach, *self.moves, *self.tags, *self.detach, *self.delete]
+        return [*self.policies, *self.attach, *self.moves, *self.allow, *self.tags, *self.detach, *self.delete]
+
+    def add(self, key: str, steps: list[tuple[str, str]]) -> None:
+        early, allow, late = _split(steps)
+        self.attach += [Action(kind, key, name) for kind, name in early]
+        self.allow += [Action(kind, key, name) for kind, name in allow]
+        self.detach += [Action(kind, key, name) for kind, name in late]
 
 
 def _where(snap: OrgSnapshot, parent_id: str) -> str:
@@ -286,9 +300,7 @@ def compare(layout: Layout, snap: OrgSnapshot, rendered: GuardrailSet | None = N
         want = desired[key]
         if key not in target_ids:  # an OU still to be created (it arrives with FullAWSAccess): ou_missing says it
             steps, problems = _order_target({FULL_AWS_ACCESS}, want, limit, lambda _n: True)
-            early, late = _split(steps)
-            phases.attach += [Action(kind, key, name) for kind, name in early]
-            phases.detach += [Action(kind, key, name) for kind, name in late]
+            phases.add(key, steps)
             continue
         current = attachments.get(target_ids[key], set())
         for name in sorted(want - current):
@@ -300,9 +312,7 @@ def compare(layout: Layout, snap: OrgSnapshot, rendered: GuardrailSet | None = N
                 add(Finding("unexpected_attachment", key, name))
         steps, problems = _order_target(current, want, limit, lambda _n: True,
                                         fail_closed=key.startswith("account:"))
-        early, late = _split(steps)
-        phases.attach += [Action(kind, key, name) for kind, name in early]
-        phases.detach += [Action(kind, key, name) for kind, name in late]
+        phases.add(key, steps)
         plan.unfixable += [f"{key}: {p}" for p in problems]
 
     keys_by_id = {v: k for k, v in target_ids.items()}
