@@ -7,6 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from vending.context import Context, logger, metrics
+from vending.exceptions import RemediationNotAllowed
 from vending.guardrails.audit import run_scheduled_audit
 from vending.guardrails.inventory import ConfigAggregatorInventory
 
@@ -29,7 +30,9 @@ def _inventory(ctx: Context) -> ConfigAggregatorInventory | None:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = AuditEvent.model_validate(event)
     if request.detail.get("remediate"):
-        raise ValueError("the scheduled audit does not remediate; run `vend audit --remediate` with admin credentials")
+        raise RemediationNotAllowed(
+            "the scheduled audit does not remediate; run `vend audit --remediate` with admin credentials"
+        )
     ctx = Context()
     logger.append_keys(step="GuardrailAudit")
     # Intent comes from the vending records (one Scan), never from the accounts' own tags.
