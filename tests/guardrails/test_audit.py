@@ -107,7 +107,7 @@ def test_audit_clean_org_has_no_findings(org: Any, layout: Layout) -> None:
     _accounts, records = _clean_org(org, layout)
     report = audit_organization(org, layout, records=records)
     assert report.findings == [] and report.records == len(TEAMS)
-    assert report.headroom["targets"]["ou:Workloads"]["slots_left"] == 2
+    assert report.headroom["targets"]["ou:Workloads"]["slots_left"] == 1
     assert report.api_calls["by_operation"].get("ListParents", 0) == 0
 
 
@@ -162,7 +162,7 @@ def test_audit_without_records_compares_no_account(org: Any, layout: Layout) -> 
     report = audit_organization(org, layout, remediate=True)
     assert report.findings == [] and report.records is None
     assert report.notes == ["accounts not compared: no vending records were given"]
-    assert _direct(org, accounts["frontend-staging"]) == {"FullAWSAccess", "vend-gpu-none"}
+    assert _direct(org, accounts["frontend-staging"]) == {"FullAWSAccess", "vend-gpu-none", "vend-team-team-frontend"}
 
 
 def _direct(org: Any, target: str) -> set[str]:

@@ -37,6 +37,7 @@ class AccountIntent:
     regions: tuple[str, ...] = ()
     in_flight: bool = False
     problem: str = ""  # non-empty: no usable intent (conflicting or invalid records); reported, never acted on
+    team: str = ""  # team accounts: the per-team policy (regions, team tag) comes with it
 
     @property
     def team_account(self) -> bool:
@@ -68,9 +69,14 @@ def workload_ous(layout: Layout) -> frozenset[str]:
 
 
 def account_policies(rendered: GuardrailSet, intent: AccountIntent) -> set[str]:
-    """The SCPs attached directly to the account (the OU-level ones come with its intended OU)."""
-    # Written against scps.render's current API: FullAWSAccess plus the tier policy on team accounts.
-    return {FULL_AWS_ACCESS} | ({rendered.tier_policies[intent.tier]} if intent.tier else set())
+    """The SCPs attached directly to the account (the OU-level ones come with its intended OU): FullAWSAccess, and on
+    team accounts the tier policy plus the team's own policy where the layout renders one."""
+    names = {FULL_AWS_ACCESS}
+    if intent.tier:
+        names.add(rendered.tier_policies[intent.tier])
+    if intent.team_account and intent.team in rendered.team_policies:
+        names.add(rendered.team_policies[intent.team])
+    return names
 
 
 def _team_intent(layout: Layout, record: RequestRecord, account_id: str) -> AccountIntent:
@@ -91,7 +97,8 @@ def _team_intent(layout: Layout, record: RequestRecord, account_id: str) -> Acco
             layout.guardrails.gpu_tier_tag: tier}
     return AccountIntent(account_id, "team", layout.ou_for_stage(record.stage), source, tier,
                          {k: v for k, v in tags.items() if k in layout.tag_keys()},
-                         tuple(request.get("regions") or ()), in_flight=record.status.value in IN_FLIGHT_STATUSES)
+                         tuple(request.get("regions") or ()), in_flight=record.status.value in IN_FLIGHT_STATUSES,
+                         team=record.team)
 
 
 def build_intent(layout: Layout, records: Iterable[RequestRecord] | None) -> OrgIntent:
