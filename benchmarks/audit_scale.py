@@ -28,6 +28,7 @@ import boto3
 from moto import mock_aws
 
 from landing_zone.local.organizations import aws_like_organizations
+from scps.render import render
 from vending.guardrails.audit import audit_organization
 from vending.guardrails.orgapi import ApiCallCounter
 from vending.guardrails.reconcile import reconcile_organization
@@ -94,6 +95,7 @@ def build(n: int) -> set[tuple[str, str]]:
     ous = {path: ou.id for ou in backend.ou for path in [_path(backend, ou)]}
     policies = {p.name: p for p in backend.policies}
     teams = list(layout.teams)
+    team_policies = render(layout).team_policies
     accounts, records = [], []
     with _no_iam_roles():
         for i in range(n):
@@ -106,6 +108,8 @@ def build(n: int) -> set[tuple[str, str]]:
             account = backend.get_account_by_id(status["CreateAccountStatus"]["AccountId"])
             account.parent_id = ous[layout.ou_for_stage(stage)]
             backend.attach_policy(PolicyId=policies[f"vend-gpu-{team.gpu_tier}"].id, TargetId=account.id)
+            if team.slug in team_policies:  # the per-team policy (regions, team tag) where the layout renders one
+                backend.attach_policy(PolicyId=policies[team_policies[team.slug]].id, TargetId=account.id)
             accounts.append((account, team, stage))
             records.append(_record(team, stage, i, account.id))
     injected: set[tuple[str, str]] = set()
