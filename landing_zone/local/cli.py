@@ -41,6 +41,13 @@ def _quiet_handlers(verbose: bool) -> None:
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "false" if verbose else "true")
 
 
+def local_exports(endpoint: str, region: str = "us-east-1") -> str:
+    """What another shell needs for the CLI, boto3 and `vend api serve` against the emulator. boto3 reads the region
+    from AWS_DEFAULT_REGION (AWS_REGION only in newer SDKs and the CLI), so both are set."""
+    return (f"  export AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION={region} AWS_REGION={region} "
+            "AWS_ACCESS_KEY_ID=emulator AWS_SECRET_ACCESS_KEY=emulator")
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     _quiet_handlers(args.verbose)
     from landing_zone.local.runtime import deploy, start_emulator
@@ -49,11 +56,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     deployment = deploy()
     console.print(f"[bold]Emulator up[/bold] at {emulator.endpoint}  (state machine {deployment.state_machine_arn})")
     console.print("In another shell:")
-    print(
-        f"  export AWS_ENDPOINT_URL={emulator.endpoint} AWS_REGION=us-east-1 "
-        "AWS_ACCESS_KEY_ID=emulator AWS_SECRET_ACCESS_KEY=emulator"
-    )
+    print(local_exports(emulator.endpoint))
     print("  vend request create --team team-mlops --stage staging --from-layout")
+    print("  vend api serve --no-auth    # finds the AccountVending state machine by name, as the CLI does")
     sys.stdout.flush()
     try:
         while True:

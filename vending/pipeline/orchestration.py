@@ -6,7 +6,6 @@ A run's status lives in the pipeline-runs table whoever executes it: a CodeBuild
 
 from __future__ import annotations
 
-import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
@@ -17,6 +16,7 @@ import boto3
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel
 
+from vending.aws.dynamo import ModelTable
 from vending.aws.sessions import access_role_arn, assume_role_session, session_env
 from vending.exceptions import PipelineFailed, VendingError
 from vending.lifecycle import now
@@ -58,18 +58,13 @@ class PipelineRun(BaseModel):
 
 class RunStore:
     def __init__(self, dynamodb: Any, table: str) -> None:
-        self._ddb = dynamodb
-        self._table = table
+        self._items = ModelTable(dynamodb, table, PipelineRun, keys=("run_id",), projected=("status",), body="run")
 
     def get(self, run_id: str) -> PipelineRun | None:
-        item = self._ddb.get_item(TableName=self._table, Key={"run_id": {"S": run_id}}, ConsistentRead=True)
-        return PipelineRun.model_validate(json.loads(item["Item"]["run"]["S"])) if "Item" in item else None
+        return self._items.get(run_id)
 
     def put(self, run: PipelineRun) -> None:
-        self._ddb.put_item(
-            TableName=self._table,
-            Item={"run_id": {"S": run.run_id}, "status": {"S": run.status}, "run": {"S": run.model_dump_json()}},
-        )
+        self._items.put(run)
 
 
 class Approvals(Protocol):
@@ -222,6 +217,7 @@ def execute_run(
     """Run one stack's pipeline with credentials of the vended account and record the outcome."""
     from vending.pipeline.approvals import DynamoDbApprovalStore  # heavy; only the worker needs these
     from vending.pipeline.runner import PipelineSpec, run_pipeline
+    from vending.pipeline.stacks import stack_dir_for
 
     run = store.get(run_id)
     if run is None:
@@ -240,7 +236,8 @@ def execute_run(
             if os.environ.get(name):
                 env[name] = os.environ[name]
         spec = PipelineSpec(
-            stack_dir=terraform_root / "environments" / run.stack_path,
+            # A team with no committed folder runs the stack rendered from the platform's template.
+            stack_dir=stack_dir_for(run.stack_path, terraform_root),
             state_bucket=run.state_bucket,
             state_region=run.state_region,
             account_id=run.account_id,
