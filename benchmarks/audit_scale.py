@@ -75,9 +75,8 @@ def _store_records(records: list[RequestRecord]) -> None:
     ddb.create_table(TableName=TABLE, KeySchema=[{"AttributeName": "request_id", "KeyType": "HASH"}],
                      AttributeDefinitions=[{"AttributeName": "request_id", "AttributeType": "S"}],
                      BillingMode="PAY_PER_REQUEST")
-    items = [{"request_id": {"S": r.request_id}, "status": {"S": r.status.value}, "team": {"S": r.team},
-              "updated_at": {"S": r.updated_at}, "version": {"N": str(r.version)},
-              "record": {"S": r.model_dump_json()}} for r in records]
+    table = RequestStore(ddb, TABLE)._items  # the store's own item format
+    items = [table.to_item(r) for r in records]
     for start in range(0, len(items), 25):
         ddb.batch_write_item(RequestItems={TABLE: [{"PutRequest": {"Item": i}} for i in items[start:start + 25]]})
 
