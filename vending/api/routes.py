@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from functools import cache
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -136,16 +135,17 @@ def _malformed_multipart(e: ValueError) -> Response:
 IDEMPOTENCY = IdempotencyConfig(event_key_jmespath="name", expires_after_seconds=3600)
 
 
-@cache
-def _idempotent_start(table: str) -> Any:
+def _idempotent_start(ctx: Context) -> Any:
     """StartExecution made idempotent per execution name (a client's retry of the same POST replays the first
-    answer instead of racing it). Built on first use: the persistence layer creates a DynamoDB client.
-    The stored answer names the caller that started it, so a replay tells every other caller it did not."""
-    persistence = DynamoDBPersistenceLayer(table_name=table)
+    answer instead of racing it). Built per invocation, on the invocation's session: a cached persistence layer
+    would keep the first caller's credentials. The stored answer names the caller that started it, so a replay
+    tells every other caller it did not."""
+    persistence = DynamoDBPersistenceLayer(
+        table_name=ctx.settings.idempotency_table, boto3_client=ctx.client("dynamodb")
+    )
 
     @idempotent_function(data_keyword_argument="execution", persistence_store=persistence, config=IDEMPOTENCY)
     def start(*, execution: dict[str, str]) -> dict[str, str]:
-        ctx = Context()
         ctx.client("stepfunctions").start_execution(stateMachineArn=execution["state_machine_arn"],
                                                     name=execution["name"], input=execution["input"])
         return {"name": execution["name"], "caller": execution["caller"]}
@@ -158,7 +158,7 @@ def _submit(request: VendingRequest) -> SubmitResult:
     sfn = ctx.client("stepfunctions")
     # Like the CLI: the configured ARN, else the state machine found by name (what `vend local up` deploys).
     arn = ctx.settings.state_machine_arn or find_state_machine_arn(sfn)
-    idempotent = _idempotent_start(ctx.settings.idempotency_table)
+    idempotent = _idempotent_start(ctx)
 
     def start(name: str, payload: str) -> bool:
         caller = uuid.uuid4().hex
