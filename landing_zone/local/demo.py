@@ -304,7 +304,9 @@ def reject_bad_request(session: boto3.Session, deployment: Deployment) -> dict[s
 
 def audit_summary(session: boto3.Session, layout: Layout) -> dict[str, Any]:
     """The daily guardrail audit over the whole emulated organization: the vended accounts carry exactly their SCPs."""
-    report = audit_organization(session.client("organizations"), layout)
+    # Intent comes from the vending records, as in the scheduled audit.
+    records = RequestStore(session.client("dynamodb"), Settings.from_env().requests_table).list()
+    report = audit_organization(session.client("organizations"), layout, records=records)
     return {"accounts": report.accounts, "findings": len(report.findings), "by_type": report.summary()["by_type"],
             "api_calls": report.api_calls.get("total", 0)}
 
