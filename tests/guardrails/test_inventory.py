@@ -13,6 +13,7 @@ import pytest
 from botocore.stub import Stubber
 
 from tests.guardrails.conftest import vend_with_record
+from vending.exceptions import NotConfigured
 from vending.guardrails import reconcile_organization
 from vending.guardrails.inventory import (
     EC2_QUERY,
@@ -66,7 +67,7 @@ def test_inventory_pages_the_aggregator_query_for_ec2_and_sagemaker() -> None:
 
 
 def test_inventory_requires_an_aggregator_name() -> None:
-    with pytest.raises(ValueError, match="aggregator"):
+    with pytest.raises(NotConfigured, match="aggregator"):
         ConfigAggregatorInventory(_config(), "")
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any, Protocol
 
+from vending.exceptions import NotConfigured
 from vending.guardrails.orgapi import Backoff
 from vending.layout import Layout
 
@@ -58,7 +59,7 @@ class ConfigAggregatorInventory:
     def __init__(self, config: Any, aggregator: str, *, backoff: Backoff | None = None, sagemaker: bool = True,
                  page_size: int = 100) -> None:
         if not aggregator:
-            raise ValueError("a Config aggregator name is required for the organization-wide inventory")
+            raise NotConfigured("a Config aggregator name is required for the organization-wide inventory")
         self.config, self.aggregator, self.b = config, aggregator, backoff or Backoff()
         self.sagemaker, self.page_size = sagemaker, page_size
         self.calls = 0
