@@ -14,12 +14,16 @@ fi
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
 "$VENV/bin/python" -m pip install --quiet -e ".[${EXTRAS}]"
 
+# Tool versions are written once, in tools/versions.env (also read by the CodeBuild buildspec and the CI workflow).
+# shellcheck source=../tools/versions.env
+. tools/versions.env
+
 # checkov pins boto3 and friends tightly; keep it in its own virtualenv so it never decides the service's versions.
 CHECKOV_VENV=${CHECKOV_VENV:-.venv-checkov}
-if [ ! -x "$CHECKOV_VENV/bin/checkov" ]; then
-  "$PYTHON" -m venv "$CHECKOV_VENV"
+if [ "$("$CHECKOV_VENV/bin/checkov" --version 2>/dev/null || true)" != "$CHECKOV_VERSION" ]; then
+  [ -x "$CHECKOV_VENV/bin/python" ] || "$PYTHON" -m venv "$CHECKOV_VENV"
   "$CHECKOV_VENV/bin/python" -m pip install --quiet --upgrade pip
-  "$CHECKOV_VENV/bin/python" -m pip install --quiet "checkov>=3.2,<4"
+  "$CHECKOV_VENV/bin/python" -m pip install --quiet "checkov==${CHECKOV_VERSION}"
 fi
 ln -sf "$(cd "$CHECKOV_VENV/bin" && pwd)/checkov" "$VENV/bin/checkov"
 
@@ -43,6 +47,9 @@ if [ -n "${VEND_TF_PROVIDER_MIRROR:-}" ]; then
   echo "setup: Terraform provider mirror: $VEND_TF_PROVIDER_MIRROR" >&2
 else
   : > .vend/env
-  echo "setup: no Terraform provider mirror found; set VEND_TF_PROVIDER_MIRROR (pipelines will fail clearly)" >&2
+  echo "setup: no Terraform provider mirror found; Terraform installs providers from the registry (set VEND_TF_PROVIDER_MIRROR on offline machines)" >&2
 fi
 command -v terraform >/dev/null || echo "setup: terraform CLI not on PATH; pipeline stages will fail clearly" >&2
+if command -v terraform >/dev/null && ! terraform version | head -n 1 | grep -qx "Terraform v${TERRAFORM_VERSION}"; then
+  echo "setup: terraform is $(terraform version | head -n 1), tools/versions.env pins ${TERRAFORM_VERSION}" >&2
+fi

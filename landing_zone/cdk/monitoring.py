@@ -60,7 +60,7 @@ def build_monitoring(stack: BaseStack, *, storage: Storage, functions: dict[str,
     action = cw_actions.SnsAction(storage.topic)
     alarms: list[cw.Alarm] = []
 
-    def alarm(cid: str, metric: cw.IMetric, description: str) -> None:
+    def alarm(cid: str, metric: cw.Metric, description: str) -> None:
         created = metric.create_alarm(
             stack, cid, alarm_description=description, threshold=1, evaluation_periods=1,
             comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

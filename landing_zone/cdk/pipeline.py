@@ -103,8 +103,8 @@ def build_pipeline_project(stack: BaseStack, storage: Storage) -> codebuild.Proj
 
 def _acknowledge(stack: BaseStack, project: codebuild.Project) -> None:
     role = project.role
-    if role is None:
-        raise ValueError("the CodeBuild project has no role to acknowledge findings on")
+    if not isinstance(role, iam.Role):
+        raise TypeError(f"expected the CodeBuild project's own role to acknowledge findings on, got {role!r}")
     stack.acknowledge(role, f"AwsSolutions-IAM5[Resource::{stack.nag(stack.access_role_arn)}]",
                       "The worker applies Terraform in the vended account through its access role; account IDs "
                       "are only known after CreateAccount, so the role name is fixed and the account is not.")
