@@ -1,5 +1,5 @@
-"""tools/versions.env is the one source of tool versions: setup, the CodeBuild buildspec and the CI workflow read it, and
-the Terraform tree (required_version, lock-file platforms) agrees with it."""
+"""tools/versions.env is the one source of tool versions: setup, the CodeBuild buildspec and the CI workflow read it,
+and the Terraform tree (required_version, lock-file platforms) agrees with it."""
 
 from __future__ import annotations
 
