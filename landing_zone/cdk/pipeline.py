@@ -22,7 +22,8 @@ from landing_zone.cdk.versions import load_tool_versions
 # anything the worker never reads. Globs relative to the repository root (CDK's default glob ignore mode).
 SOURCE_EXCLUDES = (
     ".venv*", ".git", ".vend", "cdk.out", "node_modules", "**/__pycache__", "**/.terraform", "tests", "benchmarks",
-    ".ci", "docs", "build", "dist", ".pytest_cache", ".ruff_cache", ".mypy_cache", "*.egg-info", "*.tfstate*",
+    ".ci", "docs", "build", "dist", ".pytest_cache", ".ruff_cache", ".mypy_cache", ".import_linter_cache", "*.egg-info",
+    "*.tfstate*",
     "*.tfplan",
 )
 # The image's CPU architecture per Terraform platform (lock-file hashes are per platform).

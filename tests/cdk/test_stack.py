@@ -298,3 +298,22 @@ def test_alarms_fire_on_outcomes_not_on_retried_errors(resources: dict[str, Any]
     assert set(RETRYABLE_ERROR_NAMES) <= set(retried_error_names())
     assert not {cls.__name__ for cls in TerminalError.__subclasses__()} & set(retried_error_names())
     assert _of_type(resources, "AWS::CloudWatch::Dashboard")
+
+
+def test_pipeline_source_asset_leaves_out_environments_and_local_state(synthesized: dict[str, Any],
+                                                                       resources: dict[str, Any]) -> None:
+    # GIVEN the directory CDK staged for the CodeBuild source (what the asset zip holds)
+    (project,) = _of_type(resources, "AWS::CodeBuild::Project").values()
+    digest = re.search(r"([0-9a-f]{64})\.zip", json.dumps(project["Properties"]["Source"]["Location"]))
+    assert digest
+    staged = synthesized["outdir"] / f"asset.{digest.group(1)}"
+    names = {p.name for p in staged.rglob("*")}
+    # THEN no virtualenv, VCS, local state, build output or Terraform working directory is in it
+    assert not [n for n in names if n.startswith(".venv")]
+    assert not names & {".git", ".vend", "cdk.out", "node_modules", "__pycache__", ".terraform"}
+    # AND what the worker reads is: the package, the stacks with their lock files, the policies, the versions
+    for needed in ("pyproject.toml", "vending", "terraform", "policies", "tools/versions.env"):
+        assert (staged / needed).exists(), needed
+    assert any(staged.rglob(".terraform.lock.hcl"))
+    size = sum(p.stat().st_size for p in staged.rglob("*") if p.is_file())
+    assert size < 10 * 1024 * 1024, f"pipeline source asset is {size} bytes"
