@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -20,10 +21,15 @@ logger = Logger(child=True)
 MAX_IN_FLIGHT_CREATIONS = 5  # Organizations allows 5 CreateAccount requests in progress at once
 
 
+class CreationState(StrEnum):
+    IN_PROGRESS = "IN_PROGRESS"
+    SUCCEEDED = "SUCCEEDED"
+
+
 class AccountProgress(BaseModel):
     account_id: str | None = None
     create_account_request_id: str | None = None
-    state: str  # IN_PROGRESS | SUCCEEDED
+    state: CreationState
     adopted: bool = False
     polls: int = 0
 
@@ -53,13 +59,15 @@ def start_account_creation(org: Any, store: RequestStore, request: VendingReques
         logger.info("account already known; skipping creation", extra={"account_id": record.account_id})
         return AccountProgress(
             account_id=record.account_id,
-            state="SUCCEEDED",
+            state=CreationState.SUCCEEDED,
             adopted=record.adopted,
             create_account_request_id=record.create_account_request_id,
         )
     if record.create_account_request_id:
         logger.info("creation already started; polling it", extra={"car_id": record.create_account_request_id})
-        return AccountProgress(create_account_request_id=record.create_account_request_id, state="IN_PROGRESS")
+        return AccountProgress(
+            create_account_request_id=record.create_account_request_id, state=CreationState.IN_PROGRESS
+        )
     email = layout.account_email(request.team, request.stage)
     try:
         existing = find_account_by_email(org, email)
@@ -68,7 +76,7 @@ def start_account_creation(org: Any, store: RequestStore, request: VendingReques
             store.update(
                 request.request_id, step="CreateAccount", account_id=existing, account_email=email, adopted=True
             )
-            return AccountProgress(account_id=existing, state="SUCCEEDED", adopted=True)
+            return AccountProgress(account_id=existing, state=CreationState.SUCCEEDED, adopted=True)
         if in_flight_creations(org) >= MAX_IN_FLIGHT_CREATIONS:
             raise OrganizationsThrottled("5 account creations already in progress")
         status = org.create_account(
@@ -84,7 +92,7 @@ def start_account_creation(org: Any, store: RequestStore, request: VendingReques
     store.update(request.request_id, step="CreateAccount", create_account_request_id=status["Id"], account_email=email)
     logger.info("account creation started", extra={"car_id": status["Id"], "state": status["State"]})
     return AccountProgress(
-        create_account_request_id=status["Id"], state="IN_PROGRESS", account_id=status.get("AccountId")
+        create_account_request_id=status["Id"], state=CreationState.IN_PROGRESS, account_id=status.get("AccountId")
     )
 
 
@@ -92,7 +100,7 @@ def check_account_creation(
     org: Any, store: RequestStore, request: VendingRequest, progress: AccountProgress, *, max_polls: int
 ) -> AccountProgress:
     """One poll. EMAIL_ALREADY_EXISTS means a racing or earlier creation won: adopt that account."""
-    if progress.state == "SUCCEEDED" and progress.account_id:
+    if progress.state == CreationState.SUCCEEDED and progress.account_id:
         return progress
     polls = progress.polls + 1
     try:
@@ -116,14 +124,14 @@ def check_account_creation(
                 store.update(request.request_id, step="CheckAccountStatus", account_id=adopted, adopted=True)
                 logger.info("e-mail already in the org; adopted", extra={"account_id": adopted})
                 return progress.model_copy(
-                    update={"state": "SUCCEEDED", "account_id": adopted, "adopted": True, "polls": polls}
+                    update={"state": CreationState.SUCCEEDED, "account_id": adopted, "adopted": True, "polls": polls}
                 )
         # Forget the request id so a resume starts a fresh creation instead of re-reading this failure.
         store.update(request.request_id, step="CheckAccountStatus", create_account_request_id=None)
         raise AccountCreationFailed(f"CreateAccount {progress.create_account_request_id} failed: {reason}")
     if polls >= max_polls:
         raise AccountCreationTimedOut(f"account still {state} after {polls} polls")
-    return progress.model_copy(update={"state": "IN_PROGRESS", "polls": polls})
+    return progress.model_copy(update={"state": CreationState.IN_PROGRESS, "polls": polls})
 
 
 def cost_tags(request: VendingRequest) -> dict[str, str]:

@@ -57,8 +57,10 @@ def buildspec(versions: dict[str, str]) -> dict[str, Any]:
                     # checkov pins boto3 tightly: its own virtualenv, as scripts/setup.sh does.
                     f'python -m venv {CHECKOV_VENV} && {CHECKOV_VENV}/bin/pip install --no-cache-dir '
                     '"checkov==${CHECKOV_VERSION}" && "$VEND_CHECKOV_BIN" --version',
-                    # The vending package provides the `vend` CLI and the pipeline runner.
-                    "python -m pip install --no-cache-dir .",
+                    # The vending package provides the `vend` CLI and the pipeline runner. Editable: the runner reads
+                    # policies/ and tools/versions.env beside its package (vending.settings.REPO_ROOT), which a
+                    # site-packages install would not have.
+                    "python -m pip install --no-cache-dir -e .",
                 ],
             },
             "build": {"commands": ['export VEND_TERRAFORM_ROOT="$CODEBUILD_SRC_DIR/terraform"',

@@ -6,9 +6,9 @@ A run's status lives in the pipeline-runs table whoever executes it: a CodeBuild
 
 from __future__ import annotations
 
-import json
 import os
 from concurrent.futures import ThreadPoolExecutor
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -16,6 +16,7 @@ import boto3
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel
 
+from vending.aws.dynamo import ModelTable
 from vending.aws.sessions import access_role_arn, assume_role_session, session_env
 from vending.exceptions import PipelineFailed, VendingError
 from vending.lifecycle import now
@@ -23,8 +24,16 @@ from vending.request import VendingRequest
 
 logger = Logger(child=True)
 
-TERMINAL = frozenset({"SUCCEEDED", "FAILED"})
-AWAITING_APPROVAL = "AWAITING_APPROVAL"  # the plan is saved; an approver runs `vend pipeline approve`
+class RunStatus(StrEnum):
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    AWAITING_APPROVAL = "AWAITING_APPROVAL"  # the plan is saved; an approver runs `vend pipeline approve`
+
+
+TERMINAL = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED})
+AWAITING_APPROVAL = RunStatus.AWAITING_APPROVAL
 
 
 class PipelineRun(BaseModel):
@@ -39,7 +48,7 @@ class PipelineRun(BaseModel):
     variables: dict[str, Any]
     gate: str
     attempt: int = 1
-    status: str = "QUEUED"
+    status: RunStatus = RunStatus.QUEUED
     message: str = ""
     plan_digest: str = ""
     result: dict[str, Any] | None = None
@@ -49,18 +58,13 @@ class PipelineRun(BaseModel):
 
 class RunStore:
     def __init__(self, dynamodb: Any, table: str) -> None:
-        self._ddb = dynamodb
-        self._table = table
+        self._items = ModelTable(dynamodb, table, PipelineRun, keys=("run_id",), projected=("status",), body="run")
 
     def get(self, run_id: str) -> PipelineRun | None:
-        item = self._ddb.get_item(TableName=self._table, Key={"run_id": {"S": run_id}}, ConsistentRead=True)
-        return PipelineRun.model_validate(json.loads(item["Item"]["run"]["S"])) if "Item" in item else None
+        return self._items.get(run_id)
 
     def put(self, run: PipelineRun) -> None:
-        self._ddb.put_item(
-            TableName=self._table,
-            Item={"run_id": {"S": run.run_id}, "status": {"S": run.status}, "run": {"S": run.model_dump_json()}},
-        )
+        self._items.put(run)
 
 
 class Approvals(Protocol):
@@ -140,7 +144,7 @@ def start_pipelines(
         if (
             existing
             and existing.account_id == account_id
-            and existing.status in {"SUCCEEDED", "QUEUED", "RUNNING", AWAITING_APPROVAL}
+            and existing.status != RunStatus.FAILED
         ):
             logger.info("pipeline run kept", extra={"run_id": run_id, "status": existing.status})
             started[stack] = existing.status
@@ -179,7 +183,7 @@ def check_pipelines(
     A run waiting for approval is relaunched once its saved plan has been approved (the new run re-plans and
     applies only if the plan is still the approved one)."""
     runs = {stack: store.get(f"{request.request_id}/{stack}") for stack in request.stacks}
-    failed = {s: r for s, r in runs.items() if r is None or r.status == "FAILED"}
+    failed = {s: r for s, r in runs.items() if r is None or r.status == RunStatus.FAILED}
     if failed:
         detail = "; ".join(f"{s}: {r.message if r else 'run record missing'}" for s, r in failed.items())
         raise PipelineFailed(detail)
@@ -187,12 +191,14 @@ def check_pipelines(
         if run and run.status == AWAITING_APPROVAL and approvals and launcher:
             approval = approvals.get(run.stack_path, run.plan_digest)
             if approval is not None and getattr(approval, "status", "") == "approved":
-                relaunched = run.model_copy(update={"status": "QUEUED", "attempt": run.attempt + 1, "message": ""})
+                relaunched = run.model_copy(
+                    update={"status": RunStatus.QUEUED, "attempt": run.attempt + 1, "message": ""}
+                )
                 store.put(relaunched)
                 launcher.launch(run.run_id)
                 logger.info("approved plan; run relaunched", extra={"run_id": run.run_id, "by": approval.approved_by})
                 runs[run.stack] = relaunched
-    done = all(r is not None and r.status == "SUCCEEDED" for r in runs.values())
+    done = all(r is not None and r.status == RunStatus.SUCCEEDED for r in runs.values())
     if not done and polls + 1 >= max_polls:
         raise PipelineFailed(
             f"pipelines still running after {polls + 1} polls: "
@@ -215,7 +221,7 @@ def execute_run(
     run = store.get(run_id)
     if run is None:
         raise PipelineFailed(f"no pipeline run {run_id!r}")
-    run = run.model_copy(update={"status": "RUNNING", "started_at": now()})
+    run = run.model_copy(update={"status": RunStatus.RUNNING, "started_at": now()})
     store.put(run)
     try:
         member = assume_role_session(
@@ -239,12 +245,14 @@ def execute_run(
         )
         result = run_pipeline(spec, approvals=DynamoDbApprovalStore(session.client("dynamodb"), approvals_table))
         outcome = result.to_dict()
-        status = {"succeeded": "SUCCEEDED", "awaiting_approval": AWAITING_APPROVAL}.get(result.status, "FAILED")
+        status = {"succeeded": RunStatus.SUCCEEDED, "awaiting_approval": AWAITING_APPROVAL}.get(
+            result.status, RunStatus.FAILED
+        )
         message, digest = result.message, result.plan_digest or ""
     except VendingError as e:
-        status, message, outcome, digest = "FAILED", f"{type(e).__name__}: {e}", None, ""
+        status, message, outcome, digest = RunStatus.FAILED, f"{type(e).__name__}: {e}", None, ""
     except Exception as e:  # record any crash as a failed run; nothing is lost silently
-        status, message, outcome, digest = "FAILED", f"pipeline crashed: {type(e).__name__}: {e}", None, ""
+        status, message, outcome, digest = RunStatus.FAILED, f"pipeline crashed: {type(e).__name__}: {e}", None, ""
     run = run.model_copy(
         update={"status": status, "message": message, "result": outcome, "finished_at": now(), "plan_digest": digest}
     )
