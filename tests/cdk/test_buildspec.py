@@ -30,9 +30,18 @@ pytestmark = [
     pytest.mark.skipif(_terraform_ready() is not None, reason=f"Terraform not usable: {_terraform_ready()}"),
 ]
 
-STACK = "team-mlops/staging/bootstrap"
-VARIABLES = {"team": "team-mlops", "stage": "staging", "cost_center": "CC-1003", "gpu_tier": "training",
-             "regions": ["us-east-1", "us-west-2"]}
+# A stack that creates no IAM role: whether team stacks pass the boundary rule is the policy's test, not this one's.
+STACK = "team-frontend/staging/cloudfront"
+TEAM, STAGE = STACK.split("/")[:2]
+
+
+def _variables(account_id: str) -> dict[str, Any]:
+    from vending.layout import cached_layout
+
+    team = cached_layout().team(TEAM)
+    assert team is not None
+    return {"team": TEAM, "stage": STAGE, "account_id": account_id, "cost_center": team.cost_center,
+            "gpu_tier": team.gpu_tier, "regions": list(team.regions)}
 
 
 def _project(resources: dict[str, Any]) -> dict[str, Any]:
@@ -54,7 +63,7 @@ def platform():
     """GIVEN the emulator: a vended account with its state bucket, and the platform's runs and approvals tables."""
     from landing_zone.local.pipeline_account import start_emulated_account
 
-    account = start_emulated_account(team="team-mlops", stage="staging")
+    account = start_emulated_account(team=TEAM, stage=STAGE)
     try:
         ddb = boto3.client("dynamodb", endpoint_url=account.endpoint, region_name=account.region,
                            aws_access_key_id="testing", aws_secret_access_key="testing")
@@ -83,7 +92,7 @@ def test_buildspec_build_phase_runs_the_worker_against_the_emulator(synthesized:
     store.put(PipelineRun(run_id=run_id, request_id="req-buildspec", stack=STACK, stack_path=STACK,
                           account_id=account.account_id, state_bucket=account.state_bucket,
                           state_region=account.region, access_role_name="OrganizationAccountAccessRole",
-                          variables={**VARIABLES, "account_id": account.account_id},
+                          variables=_variables(account.account_id),
                           # manual: the run stops at approval after plan and policy (and records the approval
                           # request in the approvals table the buildspec names); an apply would double the time
                           gate="manual"))

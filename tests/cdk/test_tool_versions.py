@@ -4,6 +4,7 @@ and the Terraform tree (required_version, lock-file platforms) agrees with it.""
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import os
@@ -137,6 +138,7 @@ def test_every_stack_requires_a_terraform_that_admits_the_pinned_version() -> No
     assert found >= 18  # every environment stack and module pins one
 
 
+@functools.cache
 def _h1(directory: Path) -> str:
     """Terraform's h1: package hash (Go's dirhash.Hash1) of an unpacked provider directory."""
     files = sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file())
