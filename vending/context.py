@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import boto3
@@ -16,13 +19,35 @@ from vending.workflow import WorkflowState
 logger = Logger(service="account-vending")
 metrics = Metrics(namespace="AccountVending", service="account-vending")
 
+SessionFactory = Callable[[], boto3.Session]
+# In AWS every invocation gets the function role's credentials from the environment. A runtime that hosts several
+# functions in one process (the local emulator) sets a factory per invocation instead; a ContextVar keeps
+# concurrent invocations on different threads apart.
+_session_factory: ContextVar[SessionFactory | None] = ContextVar("vending_session_factory", default=None)
+
+
+@contextmanager
+def invocation_session(factory: SessionFactory) -> Iterator[None]:
+    """Within this block (this thread or task only), Context() builds its session with `factory`."""
+    token = _session_factory.set(factory)
+    try:
+        yield
+    finally:
+        _session_factory.reset(token)
+
+
+def new_session() -> boto3.Session:
+    """The session an invocation's clients come from: the injected one, else boto3's default chain."""
+    factory = _session_factory.get()
+    return factory() if factory is not None else boto3.Session()
+
 
 class Context:
     """Clients and stores for one invocation."""
 
     def __init__(self) -> None:
         self.settings = Settings.from_env()
-        self.session = boto3.Session()
+        self.session = new_session()
 
     def client(self, name: str) -> Any:
         return self.session.client(name)  # type: ignore[call-overload]

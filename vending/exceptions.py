@@ -43,6 +43,18 @@ class InvalidRequest(TerminalError):
     """The request failed validation; nothing was created."""
 
 
+class RequestTooLarge(InvalidRequest):
+    """The request body is over the size limit; it was not parsed."""
+
+
+class StackUnresolvable(TerminalError):
+    """A requested stack has neither a committed folder nor a template the platform can render."""
+
+
+class ExecutionNotVisible(TerminalError):
+    """Another caller holds this execution's name, but the execution did not appear in time."""
+
+
 class ReservationConflict(TerminalError):
     """Another execution owns this team and stage right now."""
 

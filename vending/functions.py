@@ -44,6 +44,8 @@ class FunctionSpec:
 
 _REQUESTS_RW = Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"), ("requests_table",))
 _REQUESTS_READ = Grant(("dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"), ("requests_table",))
+# Submitting marks the in-flight record of an ended (aborted, timed-out) execution FAILED (service.submit_request).
+_REPAIR_STALE = Grant(("dynamodb:PutItem",), ("requests_table",))
 _EVENTS = Grant(("events:PutEvents",), ("event_bus",))
 _ASSUME_ACCESS = Grant(("sts:AssumeRole",), ("account_access_role",))
 _ORG_READ = Grant(
@@ -195,6 +197,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "vending.handlers.start_from_event.handler",
         (
             _REQUESTS_READ,
+            _REPAIR_STALE,
+            _EVENTS,  # publishes "Team Onboarding Rejected" for a malformed request
             Grant(("states:StartExecution",), ("state_machine",)),
             Grant(("states:DescribeExecution",), ("executions",)),
         ),
@@ -206,6 +210,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "vending.api.handler.handler",
         (
             _REQUESTS_READ,
+            _REPAIR_STALE,
             Grant(
                 ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
                 ("idempotency_table",),

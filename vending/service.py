@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import time
+import uuid
 from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
@@ -13,7 +15,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from vending.aws.errors import error_code
-from vending.exceptions import AttemptNamesExhausted, NotConfigured
+from vending.exceptions import AttemptNamesExhausted, ExecutionNotVisible, NotConfigured
 from vending.lifecycle import IN_FLIGHT, RequestRecord, RequestStore, Status
 from vending.request import VendingRequest, execution_name
 from vending.workflow import WorkflowSettings, execution_input
@@ -43,8 +45,13 @@ def settings_from_env() -> WorkflowSettings:
     return WorkflowSettings.model_validate(json.loads(raw)) if raw else WorkflowSettings()
 
 
-StartExecution = Callable[[str, str], None]  # (execution name, input JSON)
+# (execution name, input JSON) -> True when this call started the execution, False when another caller with the
+# same name got there first (the caller then reports that execution as already running).
+StartExecution = Callable[[str, str], bool]
 MAX_NAME_PROBES = 20
+# How long a caller that lost the race waits for the winner's execution to appear before it answers.
+JOIN_WAIT_SECONDS = 10.0
+JOIN_POLL_SECONDS = 0.2
 
 
 def submit_request(
@@ -56,10 +63,12 @@ def submit_request(
     start: StartExecution | None = None,
 ) -> SubmitResult:
     """Start (or find) the execution for this team+stage. The same request twice is the same request:
-    a READY or running one is reported, a FAILED one is resumed by a new attempt.
+    a READY or running one is reported, a FAILED one is resumed by a new attempt. Concurrent identical
+    submissions get one answer: the caller that started the execution is told `started`, every other one
+    `already_running` with that execution (never "retry later").
     `start` lets the API wrap the one side effect in powertools idempotency."""
     if not state_machine_arn:
-        raise NotConfigured("no state machine configured (VEND_STATE_MACHINE_ARN)")
+        raise NotConfigured("no state machine configured (VEND_STATE_MACHINE_ARN) or found by name")
     record = store.get(request.request_id)
     if record and record.status in IN_FLIGHT:
         ended = _ended_status(sfn, state_machine_arn, record.execution_name)
@@ -78,20 +87,25 @@ def submit_request(
     if record and record.status in IN_FLIGHT:
         return _report(record, Outcome.ALREADY_RUNNING, state_machine_arn)
     first = record.attempts + 1 if record else 1
-    payload_for = lambda name: json.dumps(execution_input(request, name, settings_from_env()))  # noqa: E731
+    # Each submission's input carries its own id: StartExecution with the same name and the same input succeeds
+    # again while that execution runs (it is idempotent), so identical inputs would tell two callers "started".
+    submission = uuid.uuid4().hex
+    payload_for = lambda name: json.dumps(  # noqa: E731
+        {**execution_input(request, name, settings_from_env()), "submission": submission})
+    starter = start or _plain_start(sfn, state_machine_arn)
     for attempt in range(first, first + MAX_NAME_PROBES):
         name = execution_name(request.request_id, attempt)
         arn = _execution_arn(state_machine_arn, name)
         try:
-            if start is not None:
-                start(name, payload_for(name))
-            else:
-                sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=payload_for(name))
+            started = starter(name, payload_for(name))
         except ClientError as e:
             if error_code(e) != "ExecutionAlreadyExists":
                 raise
-            status = sfn.describe_execution(executionArn=arn)["status"]
+            started = False
+        if not started:
+            status = _join(sfn, arn)
             if status == "RUNNING":
+                logger.info("execution already started by another caller", extra={"execution": name})
                 return SubmitResult(
                     request_id=request.request_id,
                     outcome=Outcome.ALREADY_RUNNING,
@@ -117,6 +131,30 @@ def submit_request(
     raise AttemptNamesExhausted(
         f"{request.request_id}: {MAX_NAME_PROBES} attempt names in a row are taken by ended executions"
     )
+
+
+def _plain_start(sfn: Any, state_machine_arn: str) -> StartExecution:
+    def start(name: str, payload: str) -> bool:
+        sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=payload)
+        return True
+
+    return start
+
+
+def _join(sfn: Any, arn: str) -> str:
+    """The status of the execution another caller is starting: it may not exist for a moment (that caller holds the
+    name but has not called StartExecution yet), so wait briefly for it instead of answering "retry"."""
+    deadline = time.monotonic() + JOIN_WAIT_SECONDS
+    while True:
+        try:
+            return str(sfn.describe_execution(executionArn=arn)["status"])
+        except ClientError as e:
+            if error_code(e) != "ExecutionDoesNotExist":
+                raise
+            if time.monotonic() > deadline:
+                raise ExecutionNotVisible(f"{arn} is being started by another caller but did not appear within "
+                                   f"{JOIN_WAIT_SECONDS:.0f} s") from e
+        time.sleep(JOIN_POLL_SECONDS)
 
 
 def _ended_status(sfn: Any, state_machine_arn: str, name: str) -> str | None:

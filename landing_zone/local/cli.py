@@ -13,6 +13,7 @@ from typing import Any
 
 from vending.cli.hooks import LocalHooks
 from vending.cli.output import console, print_json, print_table
+from vending.exceptions import VendingError
 from vending.layout import cached_layout
 
 
@@ -41,6 +42,15 @@ def _quiet_handlers(verbose: bool) -> None:
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "false" if verbose else "true")
 
 
+def local_exports(endpoint: str, region: str = "us-east-1") -> str:
+    """What another shell needs for the CLI, boto3 and `vend api serve` against the emulator: the platform admin
+    role's emulator-only credentials (IAM is enforced). boto3 reads the region from AWS_DEFAULT_REGION (AWS_REGION
+    only in newer SDKs and the CLI), so both are set."""
+    keys = " ".join(f"{k}={os.environ[k]}" for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+                    if os.environ.get(k))
+    return f"  export AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION={region} AWS_REGION={region} {keys}"
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     _quiet_handlers(args.verbose)
     from landing_zone.local.runtime import deploy, start_emulator
@@ -48,12 +58,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     emulator = start_emulator(args.port)
     deployment = deploy()
     console.print(f"[bold]Emulator up[/bold] at {emulator.endpoint}  (state machine {deployment.state_machine_arn})")
-    console.print("In another shell:")
-    print(
-        f"  export AWS_ENDPOINT_URL={emulator.endpoint} AWS_REGION=us-east-1 "
-        "AWS_ACCESS_KEY_ID=emulator AWS_SECRET_ACCESS_KEY=emulator"
-    )
+    console.print("IAM enforced. In another shell, as the platform admin role (these are emulator-only keys):")
+    print(local_exports(emulator.endpoint))
     print("  vend request create --team team-mlops --stage staging --from-layout")
+    print("  vend api serve --no-auth    # finds the AccountVending state machine by name, as the CLI does")
     sys.stdout.flush()
     try:
         while True:
@@ -66,7 +74,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     _quiet_handlers(args.verbose)
     from landing_zone.local.demo import demo_ok, run_demo
-    from landing_zone.local.runtime import deploy, start_emulator
+    from landing_zone.local.runtime import OPERATIONS, deploy, start_emulator
 
     started = time.monotonic()
     layout = cached_layout()
@@ -82,9 +90,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 f"Emulator at {emulator.endpoint}; service deployed ({len(deployment.function_arns)} "
                 f"functions, state machine {deployment.state_machine_arn.rsplit(':', 1)[-1]})"
             )
-        report = run_demo(deployment, layout, on_progress=progress)
+        try:
+            report = run_demo(deployment, layout, on_progress=progress)
+            crashed = None
+        except VendingError as e:  # e.g. a record never written because a function was refused: still report why
+            report, crashed = {"teams": [], "checks": {}}, f"demo stopped: {type(e).__name__}: {e}"
     report["wall_seconds"] = round(time.monotonic() - started, 2)
-    problems = demo_ok(report)
+    # A refused call fails the demo even when the workflow absorbed it (a retry, a handled error).
+    problems = [f"{d.function} ({d.key}) was denied {d.action}: {d.message}" for d in OPERATIONS.denials]
+    problems += [crashed] if crashed else demo_ok(report)
     report["ok"] = not problems
     report["problems"] = problems
     if args.json:
@@ -95,6 +109,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _print_report(report: dict[str, Any]) -> None:
+    if not report["checks"]:
+        for problem in report["problems"]:
+            console.print(f"[red]problem:[/red] {problem}")
+        console.print("[red]FAILED[/red]")
+        return
     print_table(
         "Vended team accounts",
         [

@@ -2,29 +2,37 @@
 
 moto 5.2 differs from AWS in ways that would make our tests and API-call counts dishonest:
 - ListTargetsForPolicy returns every target in one page; AWS serves at most 20 per page.
-- A new OU gets no SCP; AWS attaches FullAWSAccess to every new OU.
+(moto 5.2.5 attaches FullAWSAccess to a new OU itself, as AWS does; tests/emulator checks it still does.)
 - DetachPolicy may remove a target's last SCP; AWS refuses (ConstraintViolationException).
 - AttachPolicy ignores the per-target quota; AWS refuses past it.
-Imported only by tests and benchmarks; nothing in the service imports moto.
+- A new account's OrganizationAccountAccessRole has no policy; AWS gives it AdministratorAccess, and with IAM
+  authentication on (the local emulator) an unpoliced role could do nothing (`access_role_administrator`).
+Imported only by the emulator runtime, tests and benchmarks; nothing in the service imports moto.
+Every patched method is checked first (landing_zone.local.patching): a moto that changed under it is refused.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from typing import Any
 
+from landing_zone.local.patching import require, require_instance_attribute
+
 AWS_PAGE_SIZE = 20
+PATCHED_METHODS = ("list_targets_for_policy", "detach_policy", "attach_policy")
+ADMINISTRATOR_ACCESS = json.dumps({"Version": "2012-10-17",
+                                   "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
 
 
 @contextlib.contextmanager
 def aws_like_organizations(max_policies_per_target: int = 5) -> Iterator[None]:
     from moto.core.exceptions import JsonRESTError
-    from moto.organizations import utils
     from moto.organizations.models import OrganizationsBackend
 
-    original = {name: getattr(OrganizationsBackend, name) for name in
-                ("list_targets_for_policy", "create_organizational_unit", "detach_policy", "attach_policy")}
+    original = {name: require(OrganizationsBackend, name, ("self", "kwargs")) for name in PATCHED_METHODS}
+    require(OrganizationsBackend, "get_policy_by_id", ("self", "policy_id"))
 
     def list_targets_for_policy(self: Any, **kwargs: Any) -> dict[str, Any]:
         targets = original["list_targets_for_policy"](self, **kwargs)["Targets"]
@@ -35,14 +43,12 @@ def aws_like_organizations(max_policies_per_target: int = 5) -> Iterator[None]:
             page["NextToken"] = str(start + size)
         return page
 
-    def create_organizational_unit(self: Any, **kwargs: Any) -> dict[str, Any]:
-        out = original["create_organizational_unit"](self, **kwargs)
-        original["attach_policy"](self, PolicyId=utils.DEFAULT_SCP_POLICY_ID, TargetId=out["OrganizationalUnit"]["Id"])
-        return out
-
     def _scps(self: Any, target_id: str) -> list[Any]:
         holder = next((o for o in [*self.ou, *self.accounts] if o.id == target_id), None)
-        return [p for p in getattr(holder, "attached_policies", []) if p.type == "SERVICE_CONTROL_POLICY"]
+        if holder is None:
+            return []  # moto raises its own not-found error when the original runs
+        attached = require_instance_attribute(holder, "attached_policies")
+        return [p for p in attached if p.type == "SERVICE_CONTROL_POLICY"]
 
     def detach_policy(self: Any, **kwargs: Any) -> None:
         scps = _scps(self, kwargs["TargetId"])
@@ -60,7 +66,6 @@ def aws_like_organizations(max_policies_per_target: int = 5) -> Iterator[None]:
         original["attach_policy"](self, **kwargs)
 
     patched = {"list_targets_for_policy": list_targets_for_policy,
-               "create_organizational_unit": create_organizational_unit,
                "detach_policy": detach_policy, "attach_policy": attach_policy}
     for name, fn in patched.items():
         setattr(OrganizationsBackend, name, fn)
@@ -69,3 +74,27 @@ def aws_like_organizations(max_policies_per_target: int = 5) -> Iterator[None]:
     finally:
         for name, fn in original.items():
             setattr(OrganizationsBackend, name, fn)
+
+
+@contextlib.contextmanager
+def access_role_administrator() -> Iterator[None]:
+    """CreateAccount gives the new account's access role AdministratorAccess, as AWS does
+    (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_accounts_access.html)."""
+    from moto.iam.models import IAMBackend, iam_backends
+    from moto.organizations.models import OrganizationsBackend
+
+    original = require(OrganizationsBackend, "create_account", ("self", "kwargs"))
+    require(IAMBackend, "put_role_policy", ("self", "role_name", "policy_name", "policy_json"))
+
+    def create_account(self: Any, **kwargs: Any) -> dict[str, Any]:
+        status = original(self, **kwargs)
+        account_id = status["CreateAccountStatus"]["AccountId"]
+        role = kwargs.get("RoleName") or "OrganizationAccountAccessRole"
+        iam_backends[account_id]["global"].put_role_policy(role, "AdministratorAccess", ADMINISTRATOR_ACCESS)
+        return status
+
+    OrganizationsBackend.create_account = create_account  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        OrganizationsBackend.create_account = original  # type: ignore[method-assign]

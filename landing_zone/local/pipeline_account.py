@@ -64,7 +64,10 @@ def _aws_managed_policies() -> Iterator[None]:
     except ImportError:  # moto not installed here: the emulator runs elsewhere
         yield
         return
+    from landing_zone.local.patching import MotoChanged
 
+    if "load_aws_managed_policies" not in default_user_config.get("iam", {}):
+        raise MotoChanged("moto's default_user_config has no iam.load_aws_managed_policies; update the emulator patch")
     iam_config = default_user_config.setdefault("iam", {})
     before = iam_config.get("load_aws_managed_policies", False)
     iam_config["load_aws_managed_policies"] = True

@@ -4,25 +4,42 @@
 - every Lambda function is created in the emulator from vending/functions.py, and its invocations are
   dispatched to the handler in-process (moto would otherwise need Docker);
 - Terraform pipeline workers run beside it and talk to the same endpoint.
+
+IAM is enforced once deploy() has laid the service down (moto's IAM authentication): every invocation runs under
+its own function role, assumed through the emulator's STS per invocation; the Step Functions interpreter calls
+Lambda as the state machine role; this process (the CLI, the demo, the tests) acts as the platform admin role;
+Terraform runs as the vended account's access role. Every call a function makes is recorded (OPERATIONS).
+What moto's IAM does not evaluate: resource policies other than S3 bucket policies, permission boundaries, SCPs,
+session policies, and resources for most services (see emulator_policy).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fnmatch
 import importlib
 import io
 import json
 import logging
 import os
+import re
+import threading
 import time
 import traceback
 import uuid
 import zipfile
+from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import requests
 
 import step_functions
+from landing_zone.local.organizations import access_role_administrator
+from landing_zone.local.patching import require
+from vending.context import invocation_session
 from vending.functions import FUNCTIONS, STATE_MACHINE_KEYS, FunctionSpec
 from vending.guardrails.reconcile import reconcile_organization
 from vending.layout import Layout, cached_layout
@@ -31,8 +48,21 @@ from vending.pipeline.approvals import DynamoDbApprovalStore
 from vending.settings import Settings
 
 REGION = "us-east-1"
-# Placeholder values the emulator accepts as credentials; they open nothing outside this process.
+# The deployer's placeholder credentials: accepted while deploy() lays the service down (IAM authentication off),
+# refused (InvalidClientTokenId) once it is on. They open nothing outside this process.
 EMULATOR_KEY = "emulator"
+PLATFORM_ADMIN_ROLE = "PlatformAdmin"
+STATE_MACHINE_ROLE = "AccountVendingStateMachineRole"
+# Plays the Lambda service: the only principal that assumes the function roles.
+LAMBDA_SERVICE_ROLE = "EmulatorLambdaService"
+# moto authorizes S3 (bucket/key), SQS (queue), IAM role operations and sts:AssumeRole against the real resource;
+# every other request against "*" (moto.core.responses.BaseResponse.call_action), where a resource-scoped Allow
+# never matches. Those statements are widened to "*" in the emulator: actions are enforced, their resources only
+# by the CDK stack's tests.
+MOTO_RESOURCE_AWARE = re.compile(r"^(s3:|sqs:|sts:AssumeRole$|iam:\w*Role\w*$)")
+# moto names the action it authorizes after the API operation; where IAM's name differs, the emulator's policy
+# carries moto's name next to IAM's.
+MOTO_ACTION_NAMES = {"lambda:InvokeFunction": "lambda:Invoke"}
 FAST_WORKFLOW = {
     "account_poll_seconds": 1,
     "account_poll_max": 30,
@@ -58,18 +88,162 @@ class LocalLambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+@dataclass(frozen=True)
+class Denial:
+    function: str  # the FunctionSpec name
+    key: str
+    action: str  # service:Operation as IAM names it
+    message: str
+
+
+def iam_action(model: Any) -> str:
+    """The IAM action a botocore operation is authorized as: the signing name, then the operation name."""
+    service = model.service_model.signing_name
+    return f"{service}:{_IAM_ACTION_ALIASES.get((service, model.name), model.name)}"
+
+
+# Operations whose IAM action is not named after the operation.
+_IAM_ACTION_ALIASES = {("s3", "ListObjectsV2"): "ListBucket", ("s3", "HeadObject"): "GetObject",
+                       ("s3", "HeadBucket"): "ListBucket", ("lambda", "Invoke"): "InvokeFunction"}
+
+
+@dataclass
+class OperationLog:
+    """Every AWS call each function made, and every call that was refused, across threads."""
+
+    calls: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    denials: list[Denial] = field(default_factory=list)
+    invocations: Counter[str] = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.calls.clear()
+            self.denials.clear()
+            self.invocations.clear()
+
+    def record(self, key: str, action: str) -> None:
+        with self._lock:
+            self.calls[key][action] += 1
+
+    def deny(self, denial: Denial) -> None:
+        with self._lock:
+            self.denials.append(denial)
+
+    def invoked(self, key: str) -> None:
+        with self._lock:
+            self.invocations[key] += 1
+
+
+OPERATIONS = OperationLog()
+
+
+def least_privilege_report(log: OperationLog) -> dict[str, dict[str, Any]]:
+    """Per function: what it called, what it is granted, what it called without a grant, what it never used."""
+    report: dict[str, dict[str, Any]] = {}
+    for spec in FUNCTIONS:
+        granted = sorted({action for grant in spec.grants for action in grant.actions})
+        used = dict(sorted(log.calls.get(spec.key, Counter()).items()))
+        report[spec.key] = {
+            "invocations": log.invocations.get(spec.key, 0),
+            "used": used,
+            "granted": granted,
+            "missing": [a for a in used if not any(fnmatch.fnmatchcase(a, g) for g in granted)],
+            "unused": [g for g in granted if not any(fnmatch.fnmatchcase(a, g) for a in used)],
+        }
+    return report
+_DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "InvalidClientTokenId"}
+
+
+def _denial_of(http_response: Any, parsed: dict[str, Any]) -> str | None:
+    """The refusal message when moto refused the call. moto answers refusals of JSON-protocol services with a
+    403 and an XML body botocore cannot parse, so the body is read as well."""
+    code = str(parsed.get("Error", {}).get("Code", ""))
+    if code in _DENIED_CODES:
+        return str(parsed["Error"].get("Message", code))
+    if getattr(http_response, "status_code", 0) == 403:
+        body = http_response.content.decode("utf-8", "replace")
+        found = re.search(r"<Code>(\w+)</Code>\s*<Message>([^<]*)</Message>", body)
+        if found and found.group(1) in _DENIED_CODES:
+            return found.group(2)
+    return None
+
+
+@dataclass
+class _Identities:
+    """Credentials of the emulated AWS services, set by deploy() once the roles exist."""
+
+    lambda_service: dict[str, str]
+    state_machine: dict[str, str]
+    account_id: str
+
+
+_IDENTITIES: _Identities | None = None
+_RUNNING: Emulator | None = None  # the emulator deploy() switches enforcement on in
+
+
+def _session(credentials: dict[str, str]) -> boto3.Session:
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=REGION,
+    )
+
+
+def function_role_name(spec: FunctionSpec) -> str:
+    return f"{spec.name}-role"
+
+
+def function_session(spec: FunctionSpec, session_name: str) -> boto3.Session:
+    """The function role's credentials for one invocation, assumed the way the Lambda service assumes them, with
+    every call recorded under the function's key."""
+    if _IDENTITIES is None:  # deploy() has not switched enforcement on: the process's own credentials
+        session = boto3.Session(region_name=REGION)
+    else:
+        role_arn = f"arn:aws:iam::{_IDENTITIES.account_id}:role/{function_role_name(spec)}"
+        credentials = _session(_IDENTITIES.lambda_service).client("sts").assume_role(
+            RoleArn=role_arn, RoleSessionName=session_name[:64], DurationSeconds=900
+        )["Credentials"]
+        session = _session(credentials)
+
+    def before_call(model: Any, **_: Any) -> None:
+        OPERATIONS.record(spec.key, iam_action(model))
+
+    session.events.register("before-call", before_call)
+    session.events.register("after-call", _record_denials(spec.name, spec.key))
+    return session
+
+
+def _record_denials(name: str, key: str) -> Any:
+    def after_call(model: Any, http_response: Any, parsed: dict[str, Any], **_: Any) -> None:
+        if (message := _denial_of(http_response, parsed)) is not None:
+            OPERATIONS.deny(Denial(name, key, iam_action(model), message))
+
+    return after_call
+
+
 def invoke_in_process(spec: FunctionSpec, event: Any, account_id: str) -> tuple[str, bool]:
     """Run the handler the way the Lambda runtime would: JSON in, JSON out, errors as errorType/errorMessage
-    (Step Functions matches Retry and Catch on errorType)."""
+    (Step Functions matches Retry and Catch on errorType), under the function role's own credentials."""
     module_name, _, attr = spec.handler.rpartition(".")
+    context = LocalLambdaContext(spec, account_id)
+    OPERATIONS.invoked(spec.key)
+    denied_before = len(OPERATIONS.denials)
     try:
+        session = function_session(spec, context.aws_request_id)
         handler = getattr(importlib.import_module(module_name), attr)
-        result = handler(event, LocalLambdaContext(spec, account_id))
+        with invocation_session(lambda: session):
+            result = handler(event, context)
         return json.dumps(result, default=str), False
     except Exception as e:
+        message = str(e)
+        denied = [d for d in OPERATIONS.denials[denied_before:] if d.key == spec.key]
+        if denied:  # name the function and the action in the error the state machine records
+            message = f"{spec.name} ({spec.key}) was denied {denied[-1].action}: {message}"
         error = {
             "errorType": type(e).__name__,
-            "errorMessage": str(e),
+            "errorMessage": message,
             "stackTrace": traceback.format_exception(e)[-3:],
         }
         return json.dumps(error), True
@@ -81,6 +255,10 @@ def _skip_conditioned_bucket_statements() -> None:
     are left to AWS; the policy itself is still stored and checked by the demo and the tests."""
     from moto.iam.access_control import IAMPolicy, PermissionResult
     from moto.s3.models import FakeBucket
+
+    require(FakeBucket, "get_permission", ("self", "action", "resource"))
+    require(IAMPolicy, "is_action_permitted")
+    require(PermissionResult, "NEUTRAL")
 
     def get_permission(self: Any, action: str, resource: str) -> Any:
         if self.policy is None:
@@ -98,6 +276,7 @@ def _skip_conditioned_bucket_statements() -> None:
 def _install_lambda_dispatch() -> None:
     from moto.awslambda.models import LambdaFunction
 
+    require(LambdaFunction, "_invoke_lambda", ("self", "event"))
     by_name = {f.name: f for f in FUNCTIONS}
 
     def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
@@ -111,6 +290,45 @@ def _install_lambda_dispatch() -> None:
     LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
 
 
+def _interpreter_calls_lambda_as_state_machine_role() -> None:
+    """moto's Step Functions interpreter invokes Lambda with fixed placeholder keys ("ak"/"sk"), which IAM
+    authentication refuses; in AWS it acts as the state machine's role, so here it does too."""
+    from botocore.config import Config
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    require(lambda_eval_utils, "boto_client_for", ("region", "service", "state_credentials"))
+    require(TimeoutSeconds, "DEFAULT_TIMEOUT_SECONDS")
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        if _IDENTITIES is None:
+            raise RuntimeError("the state machine ran before deploy() created its role")
+        client = _session(_IDENTITIES.state_machine).client(
+            service,  # type: ignore[call-overload]
+            region_name=region,
+            endpoint_url=f"http://localhost:{os.environ['MOTO_PORT']}",
+            config=Config(  # as moto's own client: no retries, the interpreter's timeouts
+                parameter_validation=False,
+                retries={"max_attempts": 0, "total_max_attempts": 1},
+                connect_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+                read_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+            ),
+        )
+        client.meta.events.register("after-call", _record_denials(STATE_MACHINE_ROLE, "StateMachine"))
+        return client
+
+    lambda_eval_utils.boto_client_for = boto_client_for
+
+
+@contextlib.contextmanager
+def iam_enforced() -> Iterator[None]:
+    """moto's IAM authentication: every request is signed by a known principal and allowed by its policies."""
+    from moto.core.authorization import enable_iam_authentication
+
+    with enable_iam_authentication():
+        yield
+
+
 @dataclass
 class Emulator:
     """moto in server mode on loopback, with the real Step Functions interpreter switched on."""
@@ -121,6 +339,7 @@ class Emulator:
     endpoint: str = ""
     _saved_env: dict[str, str] = field(default_factory=dict)
     _saved_moto: tuple[Any, ...] = ()
+    _patches: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     def start(self) -> Emulator:
         if self._server is not None:
@@ -136,19 +355,29 @@ class Emulator:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.port, self.endpoint = port, f"http://{host}:{port}"
+        # moto's state lives in this process, not in the server: a new emulator starts from an empty AWS, as a
+        # second one in the same process (two test modules) would otherwise find the first one's roles.
+        requests.post(f"{self.endpoint}/moto-api/reset", timeout=30).raise_for_status()
         os.environ["MOTO_PORT"] = str(port)  # moto's interpreter calls Lambda through this port
         from moto.awslambda.models import LambdaFunction
         from moto.s3.models import FakeBucket
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
         # Everything changed in moto is put back on stop, so in-process mock_aws users are unaffected afterwards.
         self._saved_moto = (
             json.dumps(default_user_config.get("stepfunctions", {})),
             LambdaFunction._invoke_lambda,
             FakeBucket.get_permission,
+            lambda_eval_utils.boto_client_for,
         )
         default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
         _install_lambda_dispatch()
         _skip_conditioned_bucket_statements()
+        _interpreter_calls_lambda_as_state_machine_role()
+        self._patches.enter_context(access_role_administrator())
+        OPERATIONS.reset()
+        global _RUNNING
+        _RUNNING = self
         os.environ.update(
             AWS_ENDPOINT_URL=self.endpoint,
             AWS_ACCESS_KEY_ID=EMULATOR_KEY,
@@ -166,14 +395,24 @@ class Emulator:
             self._server = None
             os.environ.clear()
             os.environ.update(self._saved_env)
+            boto3.DEFAULT_SESSION = None
             from moto.awslambda.models import LambdaFunction
             from moto.core.config import default_user_config
             from moto.s3.models import FakeBucket
+            from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
-            sfn_config, invoke, permission = self._saved_moto
+            global _IDENTITIES, _RUNNING
+            _IDENTITIES, _RUNNING = None, None
+            self._patches.close()  # IAM authentication off again, the access-role patch undone
+            sfn_config, invoke, permission, client_for = self._saved_moto
             default_user_config["stepfunctions"] = json.loads(sfn_config)
             LambdaFunction._invoke_lambda = invoke  # type: ignore[method-assign]
             FakeBucket.get_permission = permission  # type: ignore[method-assign]
+            lambda_eval_utils.boto_client_for = client_for
+
+    def enforce_iam(self) -> None:
+        """Switch moto's IAM authentication on until stop()."""
+        self._patches.enter_context(iam_enforced())
 
     def __enter__(self) -> Emulator:
         return self.start()
@@ -238,6 +477,70 @@ def _function_policy(spec: FunctionSpec, *, account: str, settings: Settings, la
     return {"Version": "2012-10-17", "Statement": statements}
 
 
+def emulator_policy(policy: dict[str, Any]) -> dict[str, Any]:
+    """The policy as moto can evaluate it: each statement split into the actions moto checks against their real
+    resource (kept) and those it checks against "*" (resource widened to "*"; see MOTO_RESOURCE_AWARE)."""
+    statements = []
+    for statement in policy["Statement"]:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        scoped = [a for a in actions if MOTO_RESOURCE_AWARE.match(a)]
+        widened = [a for a in actions if not MOTO_RESOURCE_AWARE.match(a)]
+        widened += [MOTO_ACTION_NAMES[a] for a in widened if a in MOTO_ACTION_NAMES]
+        if scoped:
+            statements.append({**statement, "Action": scoped})
+        if widened:
+            statements.append({**statement, "Action": widened, "Resource": "*"})
+    return {**policy, "Statement": statements}
+
+
+def _trust(service: str, emulated_by: str | None = None) -> str:
+    """The role's trust policy as in AWS; in the emulator the service principal is played by a role, named next to
+    it (moto checks only AWS principals)."""
+    principal: dict[str, str] = {"Service": service}
+    if emulated_by:
+        principal["AWS"] = emulated_by
+    statement = {"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def _admin_role(iam: Any, name: str, account: str, policy: dict[str, Any]) -> None:
+    trust = {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "sts:AssumeRole"}
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]}),
+                    MaxSessionDuration=43200)
+    iam.put_role_policy(RoleName=name, PolicyName="emulator", PolicyDocument=json.dumps(policy))
+
+
+def _assume(sts: Any, account: str, role: str) -> dict[str, str]:
+    credentials = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/{role}", RoleSessionName="emulator",
+                                  DurationSeconds=43200)["Credentials"]
+    return {k: credentials[k] for k in ("AccessKeyId", "SecretAccessKey", "SessionToken")}
+
+
+def _enforce_iam(session: boto3.Session, account: str, iam: Any) -> dict[str, str]:
+    """The identities the emulated services act as, then IAM authentication on. This process becomes the platform
+    admin (the CLI and the API's callers); the returned credentials are the admin's."""
+    global _IDENTITIES
+    if _RUNNING is None:
+        raise RuntimeError("deploy(enforce_iam=True) needs a running Emulator in this process")
+    function_roles = [f"arn:aws:iam::{account}:role/{function_role_name(spec)}" for spec in FUNCTIONS]
+    _admin_role(iam, LAMBDA_SERVICE_ROLE, account, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": function_roles}]})
+    _admin_role(iam, PLATFORM_ADMIN_ROLE, account, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+    sts = session.client("sts")
+    _IDENTITIES = _Identities(
+        lambda_service=_assume(sts, account, LAMBDA_SERVICE_ROLE),
+        state_machine=_assume(sts, account, STATE_MACHINE_ROLE),
+        account_id=account,
+    )
+    admin = _assume(sts, account, PLATFORM_ADMIN_ROLE)
+    os.environ.update(AWS_ACCESS_KEY_ID=admin["AccessKeyId"], AWS_SECRET_ACCESS_KEY=admin["SecretAccessKey"],
+                      AWS_SESSION_TOKEN=admin["SessionToken"])
+    boto3.DEFAULT_SESSION = None  # boto3.client() caches the credentials it first found; make it read these
+    _RUNNING.enforce_iam()
+    return admin
+
+
 def _placeholder_zip() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -245,8 +548,11 @@ def _placeholder_zip() -> bytes:
     return buffer.getvalue()
 
 
-def deploy(session: boto3.Session | None = None, *, layout: Layout | None = None) -> Deployment:
-    """Deploy the service into the emulator, the way the CDK stack deploys it into the management account."""
+def deploy(
+    session: boto3.Session | None = None, *, layout: Layout | None = None, enforce_iam: bool = True
+) -> Deployment:
+    """Deploy the service into the emulator, the way the CDK stack deploys it into the management account; then
+    (enforce_iam) switch IAM authentication on and act as the platform admin from here on."""
     session = session or boto3.Session(region_name=REGION)
     layout = layout or cached_layout()
     reports_bucket = "vending-reports-local"
@@ -290,22 +596,17 @@ def deploy(session: boto3.Session | None = None, *, layout: Layout | None = None
     s3.put_bucket_versioning(Bucket=settings.reports_bucket, VersioningConfiguration={"Status": "Enabled"})
 
     iam, lam = session.client("iam"), session.client("lambda")
-    trust = json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-            ],
-        }
-    )
+    # moto compares a trust policy's AWS principal with the caller's session ARN literally, so the emulated Lambda
+    # service is named by its session (AWS would also accept the role ARN).
+    lambda_trust = _trust("lambda.amazonaws.com", f"arn:aws:sts::{account}:assumed-role/{LAMBDA_SERVICE_ROLE}/emulator")
     env = {k: v for k, v in os.environ.items() if k.startswith(("VEND_", "POWERTOOLS_"))}
     function_arns: dict[str, str] = {}
     for spec in FUNCTIONS:
-        role = iam.create_role(RoleName=f"{spec.name}-role", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+        role_name = function_role_name(spec)
+        role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=lambda_trust)["Role"]["Arn"]
+        policy = _function_policy(spec, account=account, settings=settings, layout=layout)
         iam.put_role_policy(
-            RoleName=f"{spec.name}-role",
-            PolicyName="least-privilege",
-            PolicyDocument=json.dumps(_function_policy(spec, account=account, settings=settings, layout=layout)),
+            RoleName=role_name, PolicyName="least-privilege", PolicyDocument=json.dumps(emulator_policy(policy))
         )
         function_arns[spec.key] = lam.create_function(
             FunctionName=spec.name,
@@ -321,24 +622,14 @@ def deploy(session: boto3.Session | None = None, *, layout: Layout | None = None
         )["FunctionArn"]
 
     sfn_role = iam.create_role(
-        RoleName="AccountVendingStateMachineRole",
-        AssumeRolePolicyDocument=trust.replace("lambda.amazonaws.com", "states.amazonaws.com"),
+        RoleName=STATE_MACHINE_ROLE, AssumeRolePolicyDocument=_trust("states.amazonaws.com")
     )["Role"]["Arn"]
+    invoke = {"Effect": "Allow", "Action": "lambda:InvokeFunction",
+              "Resource": [function_arns[k] for k in STATE_MACHINE_KEYS]}
     iam.put_role_policy(
-        RoleName="AccountVendingStateMachineRole",
+        RoleName=STATE_MACHINE_ROLE,
         PolicyName="invoke",
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Action": "lambda:InvokeFunction",
-                        "Resource": [function_arns[k] for k in STATE_MACHINE_KEYS],
-                    }
-                ],
-            }
-        ),
+        PolicyDocument=json.dumps(emulator_policy({"Version": "2012-10-17", "Statement": [invoke]})),
     )
     definition = step_functions.render({f"{k}FunctionArn": arn for k, arn in function_arns.items()})
     sfn = session.client("stepfunctions")
@@ -365,6 +656,8 @@ def deploy(session: boto3.Session | None = None, *, layout: Layout | None = None
         BatchSize=10,
         FunctionResponseTypes=["ReportBatchItemFailures"],
     )
+    if enforce_iam:
+        _enforce_iam(session, account, iam)
     return Deployment(
         endpoint=os.environ.get("AWS_ENDPOINT_URL", ""),
         management_account_id=account,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -11,23 +12,21 @@ import pytest
 TABLES = (("vending-requests", "request_id"), ("vending-idempotency", "id"), ("vending-pipeline-runs", "run_id"))
 
 
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """GIVEN moto with the three tables and a state machine ARN (nothing should ever start an execution here)."""
+@contextmanager
+def moto_vending() -> Iterator[dict[str, Any]]:
+    """moto with the three tables, an organization and an AccountVending state machine (nothing should ever start
+    an execution in the malformed-input tests). Credentials and region must already be in the environment."""
     import boto3
     import moto
 
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     with moto.mock_aws():
         ddb = boto3.client("dynamodb")
         for table, key in TABLES:
             ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
                              AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
                              KeySchema=[{"AttributeName": key, "KeyType": "HASH"}])
+        org = boto3.client("organizations")
+        org.create_organization(FeatureSet="ALL")
         sfn = boto3.client("stepfunctions")
         iam = boto3.client("iam")
         role = iam.create_role(RoleName="sfn", AssumeRolePolicyDocument=json.dumps({
@@ -35,8 +34,24 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
                                                     "Principal": {"Service": "states.amazonaws.com"}}]}))
         arn = sfn.create_state_machine(name="AccountVending", roleArn=role["Role"]["Arn"], definition=json.dumps(
             {"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}))["stateMachineArn"]
-        monkeypatch.setenv("VEND_STATE_MACHINE_ARN", arn)
-        yield {"dynamodb": ddb, "stepfunctions": sfn, "state_machine_arn": arn}
+        yield {"dynamodb": ddb, "stepfunctions": sfn, "organizations": org, "state_machine_arn": arn}
+
+
+def fake_aws_env(setenv: Callable[[str, str], None], delenv: Callable[[str], None]) -> None:
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "VEND_STATE_MACHINE_ARN"):
+        delenv(name)
+    setenv("AWS_ACCESS_KEY_ID", "testing")
+    setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """GIVEN moto with the tables, an organization and a state machine whose ARN is in VEND_STATE_MACHINE_ARN."""
+    fake_aws_env(monkeypatch.setenv, lambda name: monkeypatch.delenv(name, raising=False))
+    with moto_vending() as resources:
+        monkeypatch.setenv("VEND_STATE_MACHINE_ARN", resources["state_machine_arn"])
+        yield resources
 
 
 def proxy_event(method: str, path: str, body: Any = None, *, raw: str | None = None) -> dict[str, Any]:

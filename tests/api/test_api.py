@@ -65,7 +65,8 @@ def test_post_request_valid_starts_one_execution_and_is_idempotent(call: Any, aw
     status, body = call("POST", "/requests", GOOD)
     assert status == 202 and body["outcome"] == "started" and body["request_id"] == "team-mlops-staging"
     again, same = call("POST", "/requests", GOOD)
-    assert again == 202 and same == body  # the idempotency record answers the duplicate
+    # the duplicate is told the one execution, already running (the idempotency record names who started it)
+    assert again == 200 and same == {**body, "outcome": "already_running", "status": "RUNNING"}
     executions = aws["stepfunctions"].list_executions(stateMachineArn=aws["state_machine_arn"])["executions"]
     assert [e["name"] for e in executions] == ["vend-team-mlops-staging-a1"]
 
@@ -131,13 +132,18 @@ def test_schemathesis_against_vend_api_serve_no_5xx_and_conforming(served_on_emu
     cli = shutil.which("schemathesis", path=str(Path(sys.executable).parent)) or shutil.which("schemathesis")
     assert cli, "schemathesis is a dev dependency: run scripts/setup.sh"
     # positive_data_acceptance is left out: the spec cannot express the layout-driven rules (region allow-list,
-    # GPU tiers, slug and cost-center formats), so schema-valid bodies are rightly answered 400 naming the field.
-    result = subprocess.run(
-        [cli, "run", str(REPO_ROOT / "docs" / "openapi.json"), "--url", served_on_emulator, "--checks", "all",
-         "--exclude-checks", "positive_data_acceptance", "--max-examples", "20", "--seed", "20261126",
-         "--generation-with-security-parameters", "false", "-H", SIGNED, "--request-timeout", "10"],
-        capture_output=True, text=True, timeout=180, cwd=tmp_path,
-    )
+    # GPU tiers, account-name limits), so some schema-valid bodies are rightly answered 400 naming the field.
+    # Negative mode: bodies that violate the schema (wrong types, patterns, lengths, extra fields) must be refused
+    # with a 4xx, never a 5xx; then both modes together.
+    for mode, examples in (("negative", "60"), ("all", "20")):
+        result = subprocess.run(
+            [cli, "run", str(REPO_ROOT / "docs" / "openapi.json"), "--url", served_on_emulator, "--checks", "all",
+             "--exclude-checks", "positive_data_acceptance", "--mode", mode, "--max-examples", examples,
+             "--seed", "20261126", "--generation-with-security-parameters", "false", "-H", SIGNED,
+             "--request-timeout", "10"],
+            capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        )
+        assert result.returncode == 0, f"--mode {mode}:\n{result.stdout[-4000:]}"
     summary = result.stdout[-4000:]
     assert result.returncode == 0, summary
     assert re.search(r"\d+ generated, \d+ passed", summary), summary

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
-from functools import cache
+import uuid
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -21,10 +22,11 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAl
 from pydantic import BaseModel, ValidationError
 
 from vending.context import Context, logger
-from vending.exceptions import InvalidRequest, RequestNotFound, ReservationConflict, VendingError
+from vending.exceptions import InvalidRequest, RequestNotFound, RequestTooLarge, ReservationConflict, VendingError
+from vending.intake import submit
 from vending.lifecycle import RequestRecord
-from vending.request import VendingRequest, parse_request
-from vending.service import Outcome, SubmitResult, submit_request
+from vending.request import VendingRequest, check_body, parse_body, parse_request
+from vending.service import Outcome, SubmitResult, find_state_machine_arn
 
 app = APIGatewayRestResolver(enable_validation=True)
 
@@ -47,7 +49,8 @@ def _documented(*codes: int, ok: type[BaseModel] | None = None) -> dict[int, Any
     text = {200: "Done, or nothing to do", 202: "Accepted: an execution was started", 400: "Invalid input",
             401: "Not signed (IAM authorization, answered by API Gateway)",
             403: "Signature invalid or caller not the platform-admin role (API Gateway)",
-            404: "No such request", 409: "A submission for this team and stage is in progress",
+            404: "No such request", 409: "Another execution owns this team and stage",
+            413: "The body is over the size limit (not parsed)",
             415: "The body is not JSON", 422: "The request cannot be processed"}
     return {code: {"description": text[code],
                    "content": {"application/json": {"model": ok if code < 300 else ErrorBody}}}
@@ -60,6 +63,11 @@ def _error(status: int, code: str, message: str, errors: list[dict[str, str]] | 
     if errors is not None:
         body["errors"] = errors
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
+
+
+@app.exception_handler(RequestTooLarge)
+def _too_large(e: RequestTooLarge) -> Response:
+    return _error(413, "PayloadTooLarge", str(e), e.details)
 
 
 @app.exception_handler(InvalidRequest)
@@ -123,40 +131,74 @@ def _malformed_multipart(e: ValueError) -> Response:
     raise e
 
 
-@app.exception_handler(IdempotencyAlreadyInProgressError)
-def _in_progress(e: IdempotencyAlreadyInProgressError) -> Response:
-    return _error(409, "RequestInProgress", "the same team and stage is being submitted right now; retry shortly")
-
-
 # Built without clients at import; the handler registers the Lambda context so in-progress records expire.
 IDEMPOTENCY = IdempotencyConfig(event_key_jmespath="name", expires_after_seconds=3600)
 
 
-@cache
-def _idempotent_start(table: str) -> Any:
+def _idempotent_start(ctx: Context) -> Any:
     """StartExecution made idempotent per execution name (a client's retry of the same POST replays the first
-    answer instead of racing it). Built on first use: the persistence layer creates a DynamoDB client."""
-    persistence = DynamoDBPersistenceLayer(table_name=table)
+    answer instead of racing it). Built per invocation, on the invocation's session: a cached persistence layer
+    would keep the first caller's credentials. The stored answer names the caller that started it, so a replay
+    tells every other caller it did not."""
+    persistence = DynamoDBPersistenceLayer(
+        table_name=ctx.settings.idempotency_table, boto3_client=ctx.client("dynamodb")
+    )
 
     @idempotent_function(data_keyword_argument="execution", persistence_store=persistence, config=IDEMPOTENCY)
     def start(*, execution: dict[str, str]) -> dict[str, str]:
-        ctx = Context()
-        ctx.client("stepfunctions").start_execution(stateMachineArn=ctx.settings.state_machine_arn,
+        ctx.client("stepfunctions").start_execution(stateMachineArn=execution["state_machine_arn"],
                                                     name=execution["name"], input=execution["input"])
-        return {"name": execution["name"]}
+        return {"name": execution["name"], "caller": execution["caller"]}
 
     return start
 
 
 def _submit(request: VendingRequest) -> SubmitResult:
     ctx = Context()
-    start = _idempotent_start(ctx.settings.idempotency_table)
-    return submit_request(ctx.client("stepfunctions"), ctx.store, ctx.settings.state_machine_arn, request,
-                          start=lambda name, payload: start(execution={"name": name, "input": payload}))
+    sfn = ctx.client("stepfunctions")
+    # Like the CLI: the configured ARN, else the state machine found by name (what `vend local up` deploys).
+    arn = ctx.settings.state_machine_arn or find_state_machine_arn(sfn)
+    idempotent = _idempotent_start(ctx)
+
+    def start(name: str, payload: str) -> bool:
+        caller = uuid.uuid4().hex
+        try:
+            answer = idempotent(execution={"name": name, "input": payload, "caller": caller, "state_machine_arn": arn})
+        except IdempotencyAlreadyInProgressError:
+            return False  # another caller is starting this very execution: submit_request joins it
+        return bool(answer.get("caller") == caller)
+
+    return submit(sfn, ctx.store, arn, request, terraform_root=ctx.settings.terraform_root, start=start)
+
+
+def resolve(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The resolver behind a body check: size and nesting are refused (413/400) before any JSON parser sees the
+    body, since a parser recurses once per bracket. The Lambda handler and `vend api serve` both answer through here."""
+    body = event.get("body")
+    submitting = event.get("httpMethod") == "POST" and event.get("path") == "/requests"
+    if body or submitting:
+        try:
+            raw = base64.b64decode(body or "") if event.get("isBase64Encoded") else (body or "")
+            # POST /requests: the body goes through the same parse as --file (an object, no duplicate keys, no NaN)
+            # before powertools' validation, which would take a one-element array for the object it holds.
+            parse_body(raw) if submitting else check_body(raw)
+        except RequestTooLarge as e:
+            return _proxy(_error(413, "PayloadTooLarge", str(e), e.details))
+        except InvalidRequest as e:
+            return _proxy(_error(400, "InvalidRequest", str(e), e.details))
+        except ValueError:
+            return _proxy(_error(400, "InvalidRequest", "request: body is not valid base64",
+                                 [{"field": "request", "message": "body is not valid base64"}]))
+    return app.resolve(event, context)
+
+
+def _proxy(response: Response) -> dict[str, Any]:
+    return {"statusCode": response.status_code, "headers": {"Content-Type": content_types.APPLICATION_JSON},
+            "multiValueHeaders": {}, "body": response.body, "isBase64Encoded": False}
 
 
 @app.post("/requests", summary="Submit a vending request (idempotent per team and stage)",
-          responses=_documented(200, 202, 400, 409, 422, ok=SubmitResult))
+          responses=_documented(200, 202, 400, 409, 413, 422, ok=SubmitResult))
 def create_request(request: Annotated[VendingRequest, Body(description="What the team asks for")],
                    ) -> Response[SubmitResult]:
     result = _submit(request)

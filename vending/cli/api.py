@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from vending.request import MAX_BODY_BYTES
 from vending.settings import REPO_ROOT
 
 SPEC_PATH = REPO_ROOT / "docs" / "openapi.json"
@@ -30,7 +31,6 @@ API_DESCRIPTION = (
     "Submit and follow account vending requests for LLM teams. In AWS the API is API Gateway REST with IAM "
     "(SigV4) authorization, and its resource policy admits only the platform-admin role."
 )
-MAX_BODY_BYTES = 1 << 20  # API Gateway's payload limit is 10 MB; vending requests are a few hundred bytes
 
 
 def openapi_json() -> str:
@@ -66,8 +66,12 @@ def http_to_event(method: str, target: str, headers: dict[str, str], body: bytes
     """An API Gateway REST (v1) proxy event, as the Lambda integration would receive it."""
     parts = urlsplit(target)
     query = parse_qs(parts.query, keep_blank_values=True)
-    # No binary media types are configured on the REST API, so API Gateway hands the body over as text.
-    text = body.decode("utf-8", errors="replace") if body else None
+    # No binary media types are configured on the REST API, so API Gateway hands a body over as text; bytes that are
+    # not UTF-8 are passed on base64-encoded, so the resolver refuses them (400) instead of reading replaced text.
+    try:
+        text, encoded = (body.decode("utf-8") if body else None), False
+    except UnicodeDecodeError:
+        text, encoded = base64.b64encode(body).decode(), True
     now = datetime.now(UTC)
     return {
         "resource": parts.path,
@@ -80,7 +84,7 @@ def http_to_event(method: str, target: str, headers: dict[str, str], body: bytes
         "pathParameters": None,
         "stageVariables": None,
         "body": text,
-        "isBase64Encoded": False,
+        "isBase64Encoded": encoded,
         "requestContext": {
             "resourcePath": parts.path, "path": parts.path, "httpMethod": method.upper(), "stage": "local",
             "requestId": str(uuid.uuid4()), "accountId": os.environ.get("VEND_PLATFORM_ACCOUNT_ID", "123456789012"),
@@ -107,8 +111,11 @@ class _Context:
         return 60_000
 
 
-def _error_body(code: str, message: str) -> bytes:
-    return json.dumps({"code": code, "message": message}).encode()
+def _error_body(code: str, message: str, errors: list[dict[str, str]] | None = None) -> bytes:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if errors is not None:
+        body["errors"] = errors
+    return json.dumps(body).encode()
 
 
 SIGV4 = re.compile(r"^AWS4-HMAC-SHA256 Credential=[A-Za-z0-9]+/\d{8}/[a-z0-9-]+/execute-api/aws4_request, ?"
@@ -134,11 +141,19 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         json_type = {"Content-Type": "application/json"}
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            self.close_connection = True
+            self._send(HTTPStatus.BAD_REQUEST, json_type, _error_body("BadRequest", "invalid Content-Length"))
+            return
         if length > MAX_BODY_BYTES:
             self.close_connection = True  # the unread body would otherwise be parsed as the next request
             self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, json_type,
-                       _error_body("PayloadTooLarge", f"body over {MAX_BODY_BYTES} bytes"))
+                       _error_body("PayloadTooLarge", f"request: body over {MAX_BODY_BYTES} bytes",
+                                   [{"field": "request", "message": f"body over {MAX_BODY_BYTES} bytes"}]))
             return
         body = self.rfile.read(length) if length else b""  # read before any early answer (keep-alive)
         path = urlsplit(self.path).path
@@ -162,9 +177,9 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         event = http_to_event(self.command, self.path, dict(self.headers.items()), body,
                               source_ip=self.client_address[0])
         try:
-            from vending.api.routes import app
+            from vending.api.routes import resolve
 
-            result = app.resolve(event, _Context())  # type: ignore[arg-type]
+            result = resolve(event, _Context())
         except Exception as e:  # a crash must still answer JSON (API Gateway would say "Internal server error")
             self.log_error("resolver crashed: %s: %s", type(e).__name__, e)
             self._send(HTTPStatus.INTERNAL_SERVER_ERROR, {"Content-Type": "application/json"},

@@ -1,9 +1,8 @@
-"""`vend request create|status|list|resume`. Honours AWS_ENDPOINT_URL, AWS_PROFILE and AWS_REGION."""
+"""`vend request create|status|list|resume`. Honours AWS_ENDPOINT_URL, AWS_PROFILE, AWS_DEFAULT_REGION, AWS_REGION."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from typing import Any
 
@@ -11,10 +10,11 @@ import boto3
 
 from vending.cli.output import print_json, print_table
 from vending.exceptions import InvalidRequest
+from vending.intake import submit
 from vending.layout import cached_layout
 from vending.lifecycle import RequestRecord, RequestStore
-from vending.request import parse_request
-from vending.service import find_state_machine_arn, submit_request
+from vending.request import VendingRequest, invalid, parse_body, parse_request
+from vending.service import SubmitResult, find_state_machine_arn
 from vending.settings import Settings
 
 
@@ -31,10 +31,25 @@ def _state_machine(session: boto3.Session) -> str:
     return Settings.from_env().state_machine_arn or find_state_machine_arn(session.client("stepfunctions"))
 
 
+def _submit(session: boto3.Session, store: RequestStore, request: VendingRequest) -> SubmitResult:
+    return submit(session.client("stepfunctions"), store, _state_machine(session), request,
+                  terraform_root=Settings.from_env().terraform_root)
+
+
+def request_from_file(path: str) -> VendingRequest:
+    """A --file document goes through the same limits and model as an API body (size, UTF-8, nesting, object)."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_FILE_READ)
+    except OSError as e:
+        raise invalid([{"field": "request", "message": f"cannot read {path}: {e.strerror}"}]) from e
+    return parse_body(raw)
+
+
+MAX_FILE_READ = 1 << 20  # read past the body limit (so it is reported as too large), never a whole huge file
+
+
 def request_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    if args.file:
-        with open(args.file, encoding="utf-8") as handle:
-            return dict(json.load(handle))
     data: dict[str, Any] = {}
     team = cached_layout().team(args.team) if args.team else None
     if team and args.from_layout:
@@ -63,7 +78,10 @@ def request_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_create(args: argparse.Namespace) -> int:
     try:
-        request = parse_request(request_from_args(args))
+        request = request_from_file(args.file) if args.file else parse_request(request_from_args(args))
+        session = _session()
+        store = _store(session)
+        result = _submit(session, store, request)
     except InvalidRequest as e:
         if args.json:
             print_json({"code": "InvalidRequest", "message": str(e), "errors": e.details})
@@ -74,8 +92,6 @@ def cmd_create(args: argparse.Namespace) -> int:
                 [(p["field"], p["message"]) for p in e.details],
             )
         return 2
-    session = _session()
-    result = submit_request(session.client("stepfunctions"), _store(session), _state_machine(session), request)
     if args.json:
         print_json(result.model_dump())
     else:
@@ -125,9 +141,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     session = _session()
     store = _store(session)
     record = store.require(args.request_id)
-    result = submit_request(
-        session.client("stepfunctions"), store, _state_machine(session), parse_request(record.request)
-    )
+    result = _submit(session, store, parse_request(record.request))
     if args.json:
         print_json(result.model_dump())
     else:

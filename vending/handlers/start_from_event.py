@@ -7,42 +7,38 @@ a transient failure fails only its record, so SQS redelivers just that one.
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, SqsRecordModel
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Json
 
 from vending.context import Context, logger, metrics
 from vending.exceptions import InvalidRequest
-from vending.onboarding import ONBOARDING_DETAIL_TYPE, publish_rejection
+from vending.intake import submit
+from vending.onboarding import ONBOARDING_DETAIL_TYPE, parse_envelope, publish_rejection
 from vending.request import parse_request
-from vending.service import submit_request
+
+# The body is parsed by parse_envelope (size and nesting limits first), not by the batch model, so a malformed
+# message is a rejection naming the field rather than a failed record that SQS redelivers until the DLQ.
+processor = BatchProcessor(event_type=EventType.SQS, model=SqsRecordModel)
 
 
-class OnboardingEnvelope(EventBridgeModel):
-    account: str = ""  # always sent by EventBridge; moto's SQS target omits it, and nothing here reads it
-
-
-class OnboardingRecord(SqsRecordModel):
-    body: Json[OnboardingEnvelope]  # type: ignore[assignment]
-
-
-processor = BatchProcessor(event_type=EventType.SQS, model=OnboardingRecord)
-
-
-def record_handler(record: OnboardingRecord) -> dict[str, Any]:
-    event, ctx = record.body, Context()
-    if event.detail_type != ONBOARDING_DETAIL_TYPE:
-        logger.info("ignoring event", extra={"detail_type": event.detail_type})
-        return {"outcome": "ignored"}
+def record_handler(record: SqsRecordModel) -> dict[str, Any]:
+    ctx = Context()
+    detail: Any = None
     try:
-        request = parse_request(event.detail)
+        event = parse_envelope(str(record.body))
+        if event.detail_type != ONBOARDING_DETAIL_TYPE:
+            logger.info("ignoring event", extra={"detail_type": event.detail_type})
+            return {"outcome": "ignored"}
+        detail = event.detail
+        request = parse_request(detail)
+        logger.append_keys(team=request.team, stage=request.stage, request_id=request.request_id)
+        result = submit(ctx.client("stepfunctions"), ctx.store, ctx.settings.state_machine_arn, request,
+                        terraform_root=ctx.settings.terraform_root)
     except InvalidRequest as e:
         logger.warning("onboarding request rejected", extra={"errors": e.details})
         metrics.add_metric(name="RequestsRejected", unit="Count", value=1)
-        publish_rejection(ctx.client("events"), ctx.settings, event.detail, e)
-        return {"outcome": "rejected"}
-    logger.append_keys(team=request.team, stage=request.stage, request_id=request.request_id)
-    result = submit_request(ctx.client("stepfunctions"), ctx.store, ctx.settings.state_machine_arn, request)
+        publish_rejection(ctx.client("events"), ctx.settings, detail, e)
+        return {"outcome": "rejected", "errors": e.details}
     logger.info("onboarding event handled", extra={"outcome": result.outcome})
     return result.model_dump()
 

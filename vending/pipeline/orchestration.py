@@ -217,6 +217,7 @@ def execute_run(
     """Run one stack's pipeline with credentials of the vended account and record the outcome."""
     from vending.pipeline.approvals import DynamoDbApprovalStore  # heavy; only the worker needs these
     from vending.pipeline.runner import PipelineSpec, run_pipeline
+    from vending.pipeline.stacks import stack_dir_for
 
     run = store.get(run_id)
     if run is None:
@@ -235,7 +236,8 @@ def execute_run(
             if os.environ.get(name):
                 env[name] = os.environ[name]
         spec = PipelineSpec(
-            stack_dir=terraform_root / "environments" / run.stack_path,
+            # A team with no committed folder runs the stack rendered from the platform's template.
+            stack_dir=stack_dir_for(run.stack_path, terraform_root),
             state_bucket=run.state_bucket,
             state_region=run.state_region,
             account_id=run.account_id,

@@ -110,14 +110,14 @@ def test_start_from_event_transient_failure_fails_only_its_record(entry: str, ev
                         repository="example-org/team-backend-infra")
     second["Records"][0]["messageId"] = "7b3c1f2a-0000-4000-8000-000000000002"
     event = {"Records": [first["Records"][0], second["Records"][0]]}
-    real_submit = start_from_event.submit_request
+    real_submit = start_from_event.submit
 
-    def flaky(sfn: Any, store: Any, arn: str, request: Any) -> Any:
+    def flaky(sfn: Any, store: Any, arn: str, request: Any, **kwargs: Any) -> Any:
         if request.team == "team-backend":
             raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "StartExecution")
-        return real_submit(sfn, store, arn, request)
+        return real_submit(sfn, store, arn, request, **kwargs)
 
-    monkeypatch.setattr(start_from_event, "submit_request", flaky)
+    monkeypatch.setattr(start_from_event, "submit", flaky)
     # WHEN the handler runs
     result = start_from_event.handler(event, lambda_context)
     # THEN only the throttled record is reported for redelivery; the other started

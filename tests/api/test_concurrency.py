@@ -1,0 +1,83 @@
+"""One answer per request: 20 identical submissions at once (API and CLI paths) start one execution, the caller that
+started it is told `started`, every other caller `already_running` with that same execution; never a 409."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.api.test_api import GOOD
+
+CALLERS = 20
+
+
+def _all_at_once(fn: Any) -> list[Any]:
+    barrier = threading.Barrier(CALLERS)
+    results: list[Any] = [None] * CALLERS
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = fn()
+        except Exception as e:  # a crash is an answer the test must see, not a dead thread
+            results[i] = e
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(CALLERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return results
+
+
+def _executions(aws: dict[str, Any]) -> list[str]:
+    listed = aws["stepfunctions"].list_executions(stateMachineArn=aws["state_machine_arn"])["executions"]
+    return [e["name"] for e in listed]
+
+
+def test_concurrent_api_submissions_one_execution_one_answer(call: Any, aws: dict[str, Any]) -> None:
+    # GIVEN 20 API callers posting the identical request at the same moment
+    # WHEN they all POST /requests
+    answers = _all_at_once(lambda: call("POST", "/requests", GOOD))
+    # THEN one execution exists; one caller got 202 started, the 19 others 200 already_running naming it
+    assert not [a for a in answers if isinstance(a, Exception)], answers
+    statuses = Counter(status for status, _ in answers)
+    outcomes = Counter(body["outcome"] for _, body in answers)
+    arns = {body["execution_arn"] for _, body in answers}
+    print(f"\nAPI x{CALLERS}: HTTP {dict(statuses)}, outcomes {dict(outcomes)}, executions {_executions(aws)}, "
+          f"distinct execution ARNs in answers {len(arns)}")
+    assert _executions(aws) == ["vend-team-mlops-staging-a1"]
+    assert statuses == {202: 1, 200: CALLERS - 1}
+    assert outcomes == {"started": 1, "already_running": CALLERS - 1}
+    assert len(arns) == 1 and next(iter(arns)).endswith(":vend-team-mlops-staging-a1")
+
+
+def test_concurrent_cli_submissions_one_execution_one_answer(aws: dict[str, Any], tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN 20 admins running `vend request create --file req.json --json` at the same moment
+    from vending.cli import requests as cli
+
+    path = tmp_path / "req.json"
+    path.write_text(json.dumps(GOOD), encoding="utf-8")
+
+    def create() -> Any:
+        session = cli._session()
+        return cli._submit(session, cli._store(session), cli.request_from_file(str(path))).model_dump()
+
+    # WHEN they submit through the CLI's path (plain StartExecution, no idempotency table)
+    answers = _all_at_once(create)
+    # THEN the same: one execution, one `started`, 19 `already_running` naming it
+    assert not [a for a in answers if isinstance(a, Exception)], answers
+    outcomes = Counter(a["outcome"] for a in answers)
+    arns = {a["execution_arn"] for a in answers}
+    with capsys.disabled():
+        print(f"\nCLI x{CALLERS}: outcomes {dict(outcomes)}, executions {_executions(aws)}, "
+              f"distinct execution ARNs in answers {len(arns)}")
+    assert _executions(aws) == ["vend-team-mlops-staging-a1"]
+    assert outcomes == {"started": 1, "already_running": CALLERS - 1}
+    assert len(arns) == 1

@@ -1,0 +1,218 @@
+"""Each patch of moto's internals: its guard refuses a moto that changed under it, and its effect is visible.
+
+moto is pinned exactly (pyproject.toml); when a new moto breaks a guard here, read what the patch relies on before
+moving the pin.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Iterator
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from landing_zone.local import runtime
+from landing_zone.local.organizations import ADMINISTRATOR_ACCESS, access_role_administrator, aws_like_organizations
+from landing_zone.local.patching import MotoChanged, require, require_instance_attribute
+from landing_zone.local.pipeline_account import _aws_managed_policies
+
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    with mock_aws():
+        yield
+
+
+def _new_account(org: Any) -> str:
+    status = org.create_account(Email="owner@example.com", AccountName="member")["CreateAccountStatus"]
+    described = org.describe_create_account_status(CreateAccountRequestId=status["Id"])
+    return str(described["CreateAccountStatus"]["AccountId"])
+
+
+def test_moto_pin_is_exact_and_installed() -> None:
+    # GIVEN the project's dependencies
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text(encoding="utf-8"))
+    specs = [d for deps in pyproject["project"]["optional-dependencies"].values() for d in deps] + list(
+        pyproject["project"].get("dependencies", [])
+    )
+    # WHEN moto's requirement is read
+    moto = [d for d in specs if re.match(r"^moto(\[|=|>|<|~|$)", d)]
+    # THEN it is one exact pin, and the installed moto is that version
+    assert len(moto) == 1 and "==" in moto[0], moto
+    assert moto[0].split("==")[1] == version("moto")
+
+
+def test_require_refuses_a_missing_member() -> None:
+    class Backend:
+        def method(self, **kwargs: Any) -> None: ...
+
+    # WHEN a patch asks for a member moto no longer has, or with another signature
+    # THEN it is refused with a message naming it, instead of silently doing nothing
+    with pytest.raises(MotoChanged, match="renamed_method no longer exists"):
+        require(Backend, "renamed_method")
+    with pytest.raises(MotoChanged, match=r"takes \('self', 'kwargs'\).*expects \('self', 'policy_id'\)"):
+        require(Backend, "method", ("self", "policy_id"))
+    with pytest.raises(MotoChanged, match="no 'attached_policies'"):
+        require_instance_attribute(Backend(), "attached_policies")
+    assert require(Backend, "method", ("self", "kwargs")) is Backend.method
+
+
+def test_aws_like_organizations_takes_effect(aws: None) -> None:
+    org = boto3.client("organizations", region_name=REGION)
+    org.create_organization(FeatureSet="ALL")
+    root = org.list_roots()["Roots"][0]["Id"]
+    deny = {"Effect": "Deny", "Action": "x:Y", "Resource": "*"}
+    document = json.dumps({"Version": "2012-10-17", "Statement": [deny]})
+    with aws_like_organizations(max_policies_per_target=2):
+        # GIVEN an OU
+        ou = org.create_organizational_unit(ParentId=root, Name="Workloads")["OrganizationalUnit"]["Id"]
+        # THEN its last SCP cannot be detached
+        attached = org.list_policies_for_target(TargetId=ou, Filter="SERVICE_CONTROL_POLICY")["Policies"]
+        assert [p["Id"] for p in attached] == ["p-FullAWSAccess"]
+        with pytest.raises(ClientError, match="ConstraintViolationException"):
+            org.detach_policy(PolicyId="p-FullAWSAccess", TargetId=ou)
+        # AND the per-target quota is enforced
+        ids = [org.create_policy(Name=f"scp{i}", Description="", Type="SERVICE_CONTROL_POLICY",
+                                 Content=document)["Policy"]["PolicySummary"]["Id"] for i in range(2)]
+        org.attach_policy(PolicyId=ids[0], TargetId=ou)
+        with pytest.raises(ClientError, match="POLICY_NUMBER_LIMIT_EXCEEDED"):
+            org.attach_policy(PolicyId=ids[1], TargetId=ou)
+        # AND ListTargetsForPolicy pages at 20 as AWS does
+        for i in range(21):
+            org.attach_policy(PolicyId=ids[1], TargetId=org.create_organizational_unit(
+                ParentId=root, Name=f"ou{i}")["OrganizationalUnit"]["Id"])
+        page = org.list_targets_for_policy(PolicyId=ids[1])
+        assert len(page["Targets"]) == 20 and page["NextToken"]
+    # AND without the patch moto is back to its own behaviour (one page, no quota)
+    assert "NextToken" not in org.list_targets_for_policy(PolicyId=ids[1])
+    org.attach_policy(PolicyId=ids[1], TargetId=ou)
+    # AND moto itself (not a patch) gives a new OU FullAWSAccess, as AWS does
+    plain = org.create_organizational_unit(ParentId=root, Name="Plain")["OrganizationalUnit"]["Id"]
+    assert [p["Id"] for p in org.list_policies_for_target(TargetId=plain, Filter="SERVICE_CONTROL_POLICY")[
+        "Policies"]] == ["p-FullAWSAccess"]
+
+
+def test_access_role_administrator_takes_effect(aws: None) -> None:
+    from moto.iam.models import iam_backends
+
+    org = boto3.client("organizations", region_name=REGION)
+    org.create_organization(FeatureSet="ALL")
+    # GIVEN an account created without the patch: moto's access role has no policy
+    plain = _new_account(org)
+    assert iam_backends[plain]["global"].list_role_policies("OrganizationAccountAccessRole") == []
+    # WHEN an account is created under the patch
+    with access_role_administrator():
+        patched = _new_account(org)
+    # THEN its access role carries AdministratorAccess, as in AWS
+    backend = iam_backends[patched]["global"]
+    assert backend.list_role_policies("OrganizationAccountAccessRole") == ["AdministratorAccess"]
+    _, document = backend.get_role_policy("OrganizationAccountAccessRole", "AdministratorAccess")
+    assert json.loads(document) == json.loads(ADMINISTRATOR_ACCESS)
+
+
+def test_aws_managed_policies_takes_effect(aws: None) -> None:
+    from moto.iam.models import iam_backends
+
+    org = boto3.client("organizations", region_name=REGION)
+    org.create_organization(FeatureSet="ALL")
+    eks = "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"
+    plain = _new_account(org)
+    with _aws_managed_policies():
+        loaded = _new_account(org)
+    # THEN only the account created under the patch has AWS managed policies in its IAM
+    assert eks in iam_backends[loaded]["global"].managed_policies
+    assert eks not in iam_backends[plain]["global"].managed_policies
+
+
+def test_bucket_policy_conditions_are_skipped(aws: None) -> None:
+    from moto.iam.access_control import PermissionResult
+    from moto.s3.models import FakeBucket, s3_backends
+
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="state")
+    deny_plain_http = {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "arn:aws:s3:::state/*",
+                       "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+    s3.put_bucket_policy(Bucket="state", Policy=json.dumps({"Version": "2012-10-17", "Statement": [deny_plain_http]}))
+    bucket = s3_backends["123456789012"]["aws"].get_bucket("state")
+    original = FakeBucket.get_permission
+    # GIVEN moto's own evaluation, which ignores the Condition and so denies every request
+    assert bucket.get_permission("s3:GetObject", "arn:aws:s3:::state/key") == PermissionResult.DENIED
+    try:
+        runtime._skip_conditioned_bucket_statements()
+        # THEN with the patch the conditioned statement is left to AWS
+        assert bucket.get_permission("s3:GetObject", "arn:aws:s3:::state/key") == PermissionResult.NEUTRAL
+    finally:
+        FakeBucket.get_permission = original  # type: ignore[method-assign]
+
+
+def test_lambda_dispatch_takes_effect(aws: None) -> None:
+    from moto.awslambda.models import LambdaFunction
+
+    iam, lam = boto3.client("iam", region_name=REGION), boto3.client("lambda", region_name=REGION)
+    allow = {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    trust = {"Version": "2012-10-17", "Statement": [allow]}
+    role = iam.create_role(RoleName="r", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    lam.create_function(FunctionName="not-in-functions", Runtime="python3.12", Role=role, Handler="x.y",
+                        Code={"ZipFile": runtime._placeholder_zip()})
+    original = LambdaFunction._invoke_lambda
+    try:
+        runtime._install_lambda_dispatch()
+        # WHEN a function is invoked: it is dispatched in-process (moto would need Docker), by name
+        reply = lam.invoke(FunctionName="not-in-functions", Payload=b"{}")
+    finally:
+        LambdaFunction._invoke_lambda = original  # type: ignore[method-assign]
+    # THEN the dispatcher answered: the name is not one of vending/functions.py
+    assert reply["FunctionError"]
+    assert json.loads(reply["Payload"].read()) == {"errorType": "FunctionNotFound", "errorMessage": "not-in-functions"}
+
+
+def test_interpreter_calls_lambda_as_state_machine_role(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    original = lambda_eval_utils.boto_client_for
+    # GIVEN moto's own client: the placeholder keys IAM authentication refuses
+    assert original(region=REGION, service="lambda")._request_signer._credentials.access_key == "ak"
+    monkeypatch.setenv("MOTO_PORT", "5999")
+    keys = {"AccessKeyId": "ASIASTATEMACHINE", "SecretAccessKey": "s", "SessionToken": "t"}
+    monkeypatch.setattr(runtime, "_IDENTITIES", runtime._Identities(lambda_service=keys, state_machine=keys,
+                                                                     account_id="123456789012"))
+    try:
+        runtime._interpreter_calls_lambda_as_state_machine_role()
+        # WHEN the interpreter builds its Lambda client
+        client = lambda_eval_utils.boto_client_for(region=REGION, service="lambda", state_credentials=None)
+    finally:
+        lambda_eval_utils.boto_client_for = original
+    # THEN it signs as the state machine role, against the emulator
+    assert client._request_signer._credentials.access_key == "ASIASTATEMACHINE"
+    assert client.meta.endpoint_url == "http://localhost:5999"
+
+
+def test_iam_enforced_switches_moto_authentication_on_and_back(aws: None) -> None:
+    from moto import settings
+    from moto.core.authorization import ActionAuthenticatorMixin
+
+    sts = boto3.client("sts", region_name=REGION)
+    before = settings.INITIAL_NO_AUTH_ACTION_COUNT
+    with runtime.iam_enforced():
+        # WHEN authentication is on, the unknown "testing" keys are refused
+        assert settings.INITIAL_NO_AUTH_ACTION_COUNT == 0 and ActionAuthenticatorMixin.request_count == 0
+        with pytest.raises(ClientError, match="InvalidClientTokenId"):
+            sts.get_caller_identity()
+    # THEN it is off again afterwards
+    assert before == settings.INITIAL_NO_AUTH_ACTION_COUNT
+    assert sts.get_caller_identity()["Account"] == "123456789012"
