@@ -1,6 +1,6 @@
 """The one list of Lambda functions: name, handler and the permissions each needs.
 
-Read by the CDK stack (landing_zone/stack.py) and by the local runtime (landing_zone/local/runtime.py).
+Read by the CDK stack (landing_zone/cdk/functions.py) and by the local runtime (landing_zone/local/runtime.py).
 `key` is also the placeholder stem in the ASL file: ${<key>FunctionArn}.
 Resources are symbolic; the stack maps them to ARNs (see RESOURCE_NAMES).
 """

@@ -259,5 +259,5 @@ def execute_run(
         update={"status": status, "message": message, "result": outcome, "finished_at": now(), "plan_digest": digest}
     )
     store.put(run)
-    logger.info("pipeline run finished", extra={"run_id": run_id, "status": status, "message": message[:300]})
+    logger.info("pipeline run finished", extra={"run_id": run_id, "status": status, "detail": message[:300]})
     return run
