@@ -23,6 +23,8 @@ from typing import Any
 import boto3
 
 import step_functions
+from landing_zone.local.callbacks import pass_task_failure_cause
+from vending.accounts import CreationSlots
 from vending.functions import FUNCTIONS, STATE_MACHINE_KEYS, FunctionSpec
 from vending.guardrails.reconcile import reconcile_organization
 from vending.layout import Layout, cached_layout
@@ -35,9 +37,13 @@ REGION = "us-east-1"
 EMULATOR_KEY = "emulator"
 FAST_WORKFLOW = {
     "account_poll_seconds": 1,
-    "account_poll_max": 30,
+    "account_poll_backoff": 1.5,
+    "account_poll_cap_seconds": 5,
+    "account_poll_max": 120,
     "pipeline_poll_seconds": 5,
     "pipeline_poll_max": 300,
+    "pipeline_heartbeat_seconds": 120,  # two local workers: a queued run may wait one apply for its turn
+    "pipeline_timeout_seconds": 1800,
 }
 
 
@@ -121,6 +127,7 @@ class Emulator:
     endpoint: str = ""
     _saved_env: dict[str, str] = field(default_factory=dict)
     _saved_moto: tuple[Any, ...] = ()
+    _undo_callbacks: Any = None
 
     def start(self) -> Emulator:
         if self._server is not None:
@@ -149,6 +156,7 @@ class Emulator:
         default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
         _install_lambda_dispatch()
         _skip_conditioned_bucket_statements()
+        self._undo_callbacks = pass_task_failure_cause()
         os.environ.update(
             AWS_ENDPOINT_URL=self.endpoint,
             AWS_ACCESS_KEY_ID=EMULATOR_KEY,
@@ -174,6 +182,7 @@ class Emulator:
             default_user_config["stepfunctions"] = json.loads(sfn_config)
             LambdaFunction._invoke_lambda = invoke  # type: ignore[method-assign]
             FakeBucket.get_permission = permission  # type: ignore[method-assign]
+            self._undo_callbacks()
 
     def __enter__(self) -> Emulator:
         return self.start()
@@ -207,6 +216,7 @@ def _resource_arns(symbol: str, *, account: str, settings: Settings, layout: Lay
         "idempotency_table": [table + settings.idempotency_table],
         "pipeline_runs_table": [table + settings.pipeline_runs_table],
         "approvals_table": [table + settings.approvals_table],
+        "creation_slots_table": [table + settings.creation_slots_table],
         "event_bus": [f"arn:aws:events:{REGION}:{account}:event-bus/{settings.event_bus_name}"],
         "state_machine": [f"arn:aws:states:{REGION}:{account}:stateMachine:{step_functions.STATE_MACHINE_NAME}"],
         "executions": [f"arn:aws:states:{REGION}:{account}:execution:{step_functions.STATE_MACHINE_NAME}:*"],
@@ -282,6 +292,8 @@ def deploy(session: boto3.Session | None = None, *, layout: Layout | None = None
             )
     if settings.approvals_table not in existing_tables:
         DynamoDbApprovalStore(ddb, settings.approvals_table).create_table()
+    if settings.creation_slots_table and settings.creation_slots_table not in existing_tables:
+        CreationSlots(ddb, settings.creation_slots_table).create_table()
     ddb.update_time_to_live(
         TableName=settings.idempotency_table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
     )

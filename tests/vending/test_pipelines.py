@@ -140,7 +140,7 @@ class FakeStepFunctions:
         self._record("heartbeat", kwargs)
 
 
-def _check(run_store: RunStore, sfn: FakeStepFunctions, request: VendingRequest, token: str = "tok-1",
+def _check(run_store: RunStore, sfn: FakeStepFunctions, request: VendingRequest, token: str = "tok-1",  # noqa: S107
            polls: int = 0, max_polls: int = 240, **kwargs: Any) -> str:
     return check_pipelines(run_store, sfn, request, task_token=token, polls=polls, max_polls=max_polls, **kwargs)
 
