@@ -42,7 +42,7 @@ FAST_WORKFLOW = {
     "account_poll_max": 120,
     "pipeline_poll_seconds": 5,
     "pipeline_poll_max": 300,
-    "pipeline_heartbeat_seconds": 120,  # two local workers: a queued run may wait one apply for its turn
+    "pipeline_heartbeat_seconds": 600,  # two local workers: a queued run (no heartbeat yet) may wait for its turn
     "pipeline_timeout_seconds": 1800,
 }
 
