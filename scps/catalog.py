@@ -97,12 +97,62 @@ STATE_BUCKET_MUTATIONS: tuple[str, ...] = (
     "s3:PutReplicationConfiguration",
 )
 
+# Trails and CloudTrail Lake (event data stores, channels): stop, delete or narrow what is recorded.
 CLOUDTRAIL_MUTATIONS: tuple[str, ...] = (
+    "cloudtrail:DeleteChannel",
+    "cloudtrail:DeleteEventDataStore",
     "cloudtrail:DeleteTrail",
     "cloudtrail:PutEventSelectors",
+    "cloudtrail:PutInsightSelectors",
+    "cloudtrail:StopEventDataStoreIngestion",
     "cloudtrail:StopLogging",
+    "cloudtrail:UpdateChannel",
+    "cloudtrail:UpdateEventDataStore",
     "cloudtrail:UpdateTrail",
 )
+
+# What turns off, detaches or blinds the detective services the platform runs in every account (delegated admin in
+# the security account). Wildcards are per service and checked against the catalogue by tests/scps/test_catalog.py.
+SECURITY_SERVICE_MUTATIONS: tuple[str, ...] = (
+    # GuardDuty: delete/suspend the detector, leave the administrator, or suppress findings (filters, trusted IPs).
+    "guardduty:CreateFilter",
+    "guardduty:CreateIPSet",
+    "guardduty:Delete*",
+    "guardduty:Disassociate*",
+    "guardduty:StopMonitoringMembers",
+    "guardduty:Update*",
+    # Config: the recorder, its delivery channel and retention.
+    "config:DeleteConfigurationRecorder",
+    "config:DeleteDeliveryChannel",
+    "config:DeleteRetentionConfiguration",
+    "config:DeleteServiceLinkedConfigurationRecorder",
+    "config:DisassociateResourceTypes",
+    "config:PutConfigurationRecorder",
+    "config:PutDeliveryChannel",
+    "config:PutRetentionConfiguration",
+    "config:StopConfigurationRecorder",
+    # Security Hub: disable the hub or standards, leave the administrator.
+    "securityhub:BatchDisableStandards",
+    "securityhub:Disable*",
+    "securityhub:Disassociate*",
+    "securityhub:UpdateStandardsControl",
+    # IAM Access Analyzer: delete the analyzer or archive its findings away.
+    "access-analyzer:ApplyArchiveRule",
+    "access-analyzer:CreateArchiveRule",
+    "access-analyzer:DeleteAnalyzer",
+    "access-analyzer:UpdateArchiveRule",
+)
+
+# The state bucket's KMS key (vending.bootstrap.ensure_state_key): found by its alias, which cannot be moved either.
+STATE_KEY_MUTATIONS: tuple[str, ...] = (
+    "kms:DeleteImportedKeyMaterial",
+    "kms:DisableKey",
+    "kms:DisableKeyRotation",
+    "kms:PutKeyPolicy",
+    "kms:ScheduleKeyDeletion",
+    "kms:UpdateKeyDescription",
+)
+STATE_KEY_ALIAS_MUTATIONS: tuple[str, ...] = ("kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias")
 
 # The only things a parked (Suspended) account may still do: look, so that someone can decide what to do with it.
 QUARANTINE_ALLOWED: tuple[str, ...] = (
@@ -112,4 +162,74 @@ QUARANTINE_ALLOWED: tuple[str, ...] = (
     "organizations:DescribeOrganization",
     "sts:GetCallerIdentity",
     "tag:GetResources",
+)
+
+# ---- GPU fence (scps/coverage.py says which condition key each statement fences) ----
+
+# Actions on an existing instance that only read it or end what it costs. The EC2 fence is a NotAction of these: a
+# team can still stop or terminate an accelerated instance it should not have (the audit's detective check finds it).
+EC2_INSTANCE_WIND_DOWN: tuple[str, ...] = ("ec2:Describe*", "ec2:Get*", "ec2:StopInstances", "ec2:TerminateInstances")
+
+# Launches and capacity commitments whose request carries no instance-type condition key in the IAM reference, so no
+# tier can be checked: denied to team principals in every tier (the fence fails closed). Spot capacity stays
+# available through RunInstances/CreateFleet (InstanceMarketOptions), which carry ec2:InstanceType; AWS itself calls
+# RequestSpotInstances a legacy API (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/using-spot-instances.html).
+# Capacity Blocks, reserved instances, host reservations and SageMaker training plans are bought by the platform.
+UNTYPED_CAPACITY_ACTIONS: tuple[str, ...] = (
+    "ec2:CreateCapacityReservationFleet",
+    "ec2:Purchase*",
+    "ec2:RequestSpot*",
+    "sagemaker:CreateReservedCapacity",
+    "sagemaker:CreateTrainingPlan",
+)
+
+# ---- Tags that stay ----
+
+# Untag actions (they carry aws:TagKeys = the keys removed) of the services team workloads use.
+TAG_REMOVAL_ACTIONS: tuple[str, ...] = (
+    "aoss:UntagResource", "autoscaling:DeleteTags", "batch:UntagResource", "bedrock:UntagResource",
+    "cloudwatch:UntagResource", "dynamodb:UntagResource", "ec2:DeleteTags", "ecr:UntagResource", "ecs:UntagResource",
+    "eks:UntagResource", "elasticache:RemoveTagsFromResource", "elasticfilesystem:DeleteTags",
+    "elasticfilesystem:UntagResource", "elasticloadbalancing:RemoveTags", "elasticmapreduce:RemoveTags",
+    "emr-serverless:UntagResource", "es:RemoveTags", "fsx:UntagResource", "glue:UntagResource",
+    "kms:UntagResource", "lambda:UntagResource", "logs:UntagLogGroup",
+    "logs:UntagResource", "rds:RemoveTagsFromResource", "redshift:DeleteTags", "sagemaker:DeleteTags",
+    "secretsmanager:UntagResource", "sns:UntagResource", "sqs:UntagQueue", "states:UntagResource",
+)
+
+# Tag-writing actions (aws:RequestTag/<key>) of the same services: on a resource that already carries the team tag,
+# rewriting a mandatory key is denied; tag-on-create (no resource tags yet) is not affected.
+TAG_WRITE_ACTIONS: tuple[str, ...] = (
+    "aoss:TagResource", "batch:TagResource", "bedrock:TagResource", "cloudwatch:TagResource", "dynamodb:TagResource",
+    "ec2:CreateTags", "ecr:TagResource", "ecs:TagResource", "eks:TagResource", "elasticache:AddTagsToResource",
+    "elasticfilesystem:CreateTags", "elasticfilesystem:TagResource", "elasticloadbalancing:AddTags",
+    "elasticmapreduce:AddTags", "emr-serverless:TagResource", "es:AddTags", "fsx:TagResource", "glue:TagResource",
+    "kms:TagResource", "lambda:TagResource", "logs:TagLogGroup",
+    "logs:TagResource", "rds:AddTagsToResource", "redshift:CreateTags", "sagemaker:AddTags",
+    "secretsmanager:TagResource", "sns:TagResource", "sqs:TagQueue", "states:TagResource",
+)
+
+# Billable creates beyond TAG_ON_CREATE_ACTIONS that teams use (compute, storage, databases, networking that bills
+# by the hour). Kept in a separate tuple so that the size cost of each addition is visible in `vend guardrails render`.
+TAG_ON_CREATE_BILLABLE: tuple[str, ...] = (
+    "aoss:CreateCollection",
+    "batch:CreateComputeEnvironment",
+    "dynamodb:CreateTable",
+    "ec2:AllocateAddress",
+    "ec2:CreateNatGateway",
+    "ec2:CreateSnapshot",
+    "ec2:CreateVpcEndpoint",
+    "elasticache:CreateCacheCluster",
+    "elasticache:CreateReplicationGroup",
+    "elasticache:CreateServerlessCache",
+    "elasticfilesystem:CreateFileSystem",
+    "elasticloadbalancing:CreateLoadBalancer",
+    "elasticmapreduce:RunJobFlow",
+    "es:CreateDomain",
+    "fsx:CreateFileSystem",
+    "kms:CreateKey",
+    "lambda:CreateFunction",
+    "rds:CreateDBCluster",
+    "rds:CreateDBInstance",
+    "redshift:CreateCluster",
 )

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scps import catalog
+from scps.families import general_purpose_patterns
 from vending.exceptions import GuardrailLimitExceeded
-from vending.layout import GpuTier, Layout
+from vending.layout import GpuTier, Layout, TeamSpec
 
 FULL_AWS_ACCESS = "FullAWSAccess"
 VERSION = "2012-10-17"
@@ -103,6 +104,9 @@ class GuardrailSet:
     max_policy_chars: int
     max_policies_per_target: int
     prefix: str
+    # Team slug -> the per-team policy (its regions, its team tag value), attached to each of the team's accounts.
+    team_policies: dict[str, str] = field(default_factory=dict)
+    team_tiers: dict[str, str] = field(default_factory=dict)
 
     def owns(self, policy_name: str) -> bool:
         return policy_name.startswith(self.prefix)
@@ -117,8 +121,15 @@ class GuardrailSet:
         return TargetBudget(f"account (GPU tier {tier})", (name,), True, self.max_policies_per_target,
                             self.max_policy_chars, {name: self.policies[name].chars})
 
+    def account_budget(self, team: str) -> TargetBudget:
+        """A team account carries FullAWSAccess, its tier's policy and its team policy."""
+        names = (self.tier_policies[self.team_tiers[team]], self.team_policies[team])
+        return TargetBudget(f"account of {team}", names, True, self.max_policies_per_target, self.max_policy_chars,
+                            {n: self.policies[n].chars for n in names})
+
     def budgets(self, layout: Layout) -> list[TargetBudget]:
-        return [self.ou_budget(ou.path) for ou in layout.ous] + [self.tier_budget(t) for t in self.tier_policies]
+        return ([self.ou_budget(ou.path) for ou in layout.ous] + [self.tier_budget(t) for t in self.tier_policies]
+                + [self.account_budget(t) for t in self.team_policies])
 
     def governing(self, ou_path: str, tier: str | None) -> list[str]:
         """Names of the SCPs that govern an account at `ou_path` (root, each OU on the path, the account)."""
@@ -175,28 +186,58 @@ def baseline(layout: Layout) -> list[Statement]:
                                     resource=[bucket, f"{bucket}/*"], condition=_unless_platform(layout)), True),
         Statement("baseline", _deny("ProtectCloudTrail", action=list(catalog.CLOUDTRAIL_MUTATIONS),
                                     condition=_unless_platform(layout)), True),
+        Statement("baseline", _deny("ProtectSecurityServices", action=list(catalog.SECURITY_SERVICE_MUTATIONS),
+                                    condition=_unless_platform(layout)), True),
+        # kms:ResourceAliases finds the key whatever its id; the alias itself cannot be deleted or repointed.
+        Statement("baseline", _deny("ProtectStateKey", action=list(catalog.STATE_KEY_MUTATIONS),
+                                    condition=_unless_platform(layout, {"ForAnyValue:StringEquals": {
+                                        "kms:ResourceAliases": layout.guardrails.state_key_alias}})), True),
+        Statement("baseline", _deny("ProtectStateKeyAlias", action=list(catalog.STATE_KEY_ALIAS_MUTATIONS),
+                                    resource=f"arn:aws:kms:*:*:{layout.guardrails.state_key_alias}",
+                                    condition=_unless_platform(layout)), True),
     ]
 
 
+def _region_statement(layout: Layout, sid: str, regions: tuple[str, ...]) -> Statement:
+    condition = _unless_platform(layout, {"StringNotEquals": {"aws:RequestedRegion": list(regions)}})
+    return Statement("region-allow-list", _deny(sid, not_action=list(layout.guardrails.global_service_exemptions),
+                                                condition=condition), True)
+
+
 def region_allow_list(layout: Layout) -> list[Statement]:
-    condition = _unless_platform(
-        layout, {"StringNotEquals": {"aws:RequestedRegion": list(layout.organization.allowed_regions)}})
-    return [Statement("region-allow-list", _deny("DenyOutsideAllowedRegions",
-                                                 not_action=list(layout.guardrails.global_service_exemptions),
-                                                 condition=condition), True)]
+    return [_region_statement(layout, "DenyOutsideAllowedRegions", layout.organization.allowed_regions)]
+
+
+def _tag_sid(key: str) -> str:
+    return "".join(part.capitalize() for part in key.replace("_", "-").split("-"))
 
 
 def cost_tags(layout: Layout) -> list[Statement]:
-    """One statement per key: a Null condition on several keys in one statement would only deny when ALL are absent."""
+    """On create, every mandatory tag must be present and non-empty; afterwards it can be neither removed nor changed.
+
+    One statement per key: conditions on several keys in one statement are ANDed. `StringNotLike "?*"` matches an
+    absent key as well as an empty value: a negated operator is true when the key is missing from the request
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html).
+    """
+    keys = list(layout.organization.mandatory_tags)
     out = []
-    for key in layout.organization.mandatory_tags:
-        sid = "RequireTag" + "".join(part.capitalize() for part in key.replace("_", "-").split("-"))
-        cond = {"Null": {f"aws:RequestTag/{key}": "true"}}
+    creates = [*catalog.TAG_ON_CREATE_ACTIONS, *catalog.TAG_ON_CREATE_BILLABLE]
+    for key in keys:
+        sid = "RequireTag" + _tag_sid(key)
+        cond = _unless_platform(layout, {"StringNotLike": {f"aws:RequestTag/{key}": "?*"}})
         out.append(Statement("cost-tags", _deny(f"{sid}OnRunInstances", action="ec2:RunInstances",
                                                 resource=list(catalog.TAG_ON_CREATE_EC2_RUN_RESOURCES),
-                                                condition=cond), False))
-        out.append(Statement("cost-tags", _deny(f"{sid}OnCreate", action=list(catalog.TAG_ON_CREATE_ACTIONS),
-                                                condition=cond), False))
+                                                condition=cond), True))
+        out.append(Statement("cost-tags", _deny(f"{sid}OnCreate", action=creates, condition=cond), True))
+    out.append(Statement("cost-tags", _deny("DenyRemovingMandatoryTags", action=list(catalog.TAG_REMOVAL_ACTIONS),
+                                            condition=_unless_platform(
+                                                layout, {"ForAnyValue:StringEquals": {"aws:TagKeys": keys}})), True))
+    # A resource that carries the team tag was created under the rule above: its mandatory tags are final for teams.
+    first = keys[0]
+    out.append(Statement("cost-tags", _deny("DenyChangingMandatoryTags", action=list(catalog.TAG_WRITE_ACTIONS),
+                                            condition=_unless_platform(layout, {
+                                                "Null": {f"aws:ResourceTag/{first}": "false"},
+                                                "ForAnyValue:StringEquals": {"aws:TagKeys": keys}})), True))
     return out
 
 
@@ -206,27 +247,100 @@ def quarantine(layout: Layout) -> list[Statement]:
     return [Statement("quarantine", body, False)]
 
 
+def _single_valued(layout: Layout, key: str, families: tuple[str, ...], allowed: tuple[str, ...]) -> Document:
+    cond: Document = {"StringLike": {key: list(families)}}
+    if allowed:
+        cond["StringNotLike"] = {key: list(allowed)}
+    return _unless_platform(layout, cond)
+
+
+def _multi_valued(layout: Layout, key: str, families: tuple[str, ...], allowed: tuple[str, ...],
+                  general_purpose: tuple[str, ...]) -> Document:
+    """Deny when any listed type is accelerated and any listed type is neither allowed nor general purpose: a request
+    mixing CPU types with an allowed accelerator passes, one naming a disallowed accelerator does not."""
+    cond: Document = {"ForAnyValue:StringLike": {key: list(families)}}
+    if allowed:
+        cond["ForAnyValue:StringNotLike"] = {key: [*allowed, *general_purpose]}
+    return _unless_platform(layout, cond)
+
+
+def ec2_general_purpose(layout: Layout) -> tuple[str, ...]:
+    from scps.families import EC2_GENERAL_PURPOSE
+
+    return general_purpose_patterns(EC2_GENERAL_PURPOSE, layout.accelerated_families.ec2)
+
+
 def gpu_tier(layout: Layout, name: str, tier: GpuTier) -> list[Statement]:
-    """Deny accelerated instance types outside the tier's allowance. A tier without allowance denies every family."""
+    """Deny accelerated instance types outside the tier's allowance on every action that names an instance type.
+
+    The condition keys and the actions that accept them come from the IAM reference (scps/coverage.py lists them and
+    tests/scps/test_coverage.py checks both directions). Keys exist only on the actions that accept them, so a
+    service-wide action pattern fences exactly the catalogue's actions and any the service adds later.
+    """
     fam = layout.accelerated_families
-    ec2: Document = {"StringLike": {"ec2:InstanceType": list(fam.ec2)}}
-    if tier.ec2_instance_types:
-        ec2["StringNotLike"] = {"ec2:InstanceType": list(tier.ec2_instance_types)}
-    sm: Document = {"ForAnyValue:StringLike": {"sagemaker:InstanceTypes": list(fam.sagemaker)}}
-    if tier.sagemaker_instance_types:
-        allowed = [*tier.sagemaker_instance_types, *layout.guardrails.sagemaker_general_purpose_instance_types]
-        sm["ForAnyValue:StringNotLike"] = {"sagemaker:InstanceTypes": allowed}
+    ec2_allowed = tier.ec2_instance_types
+    sm_allowed = tier.sagemaker_instance_types
+    sm_general = layout.guardrails.sagemaker_general_purpose_instance_types
     slug = "".join(p.capitalize() for p in name.split("-"))
+    group = f"gpu-{name}"
+
+    def st(sid: str, body: Document) -> Statement:
+        return Statement(group, {"Sid": f"GpuTier{slug}{sid}", **body}, True)
+
+    def deny(sid: str, condition: Document, **kw: Any) -> Statement:
+        body = _deny("", condition=condition, **kw)
+        del body["Sid"]
+        return st(sid, body)
+
+    single: list[tuple[str, str, dict[str, Any]]] = [
+        # Every EC2 action on an instance (launch, start, capacity reservations, fleets, dedicated hosts, RI
+        # exchanges) except reading it and winding it down.
+        ("Ec2", "ec2:InstanceType", {"not_action": list(catalog.EC2_INSTANCE_WIND_DOWN)}),
+        # ModifyInstanceAttribute InstanceType=... (then StartInstances), ModifyHosts and any other attribute change.
+        ("Ec2Modify", "ec2:Attribute/InstanceType", {"action": "ec2:*"}),
+        ("AsgLaunchConfiguration", "autoscaling:InstanceType", {"action": "autoscaling:*"}),
+        ("Cloud9", "cloud9:InstanceType", {"action": "cloud9:*"}),
+        ("CodeBuildFleet", "codebuild:computeConfiguration.instanceType", {"action": "codebuild:*"}),
+        ("CodeBuildProject", "codebuild:environment.computeConfiguration.instanceType", {"action": "codebuild:*"}),
+    ]
+    out = [deny(sid, _single_valued(layout, key, fam.ec2, ec2_allowed), **kw) for sid, key, kw in single]
+    out.append(deny("AsgOverrides", _multi_valued(layout, "autoscaling:InstanceTypes", fam.ec2, ec2_allowed,
+                                                  ec2_general_purpose(layout)), action="autoscaling:*"))
+    out.append(deny("SageMaker", _multi_valued(layout, "sagemaker:InstanceTypes", fam.sagemaker, sm_allowed,
+                                               sm_general), action="sagemaker:*"))
+    return out
+
+
+def gpu_fence(layout: Layout) -> list[Statement]:
+    """The tier-independent part of the GPU fence: what names no instance type, or an accelerator no tier grants."""
     return [
-        Statement(f"gpu-{name}", _deny(f"GpuTier{slug}Ec2", action="ec2:RunInstances",
-                                       resource="arn:aws:ec2:*:*:instance/*", condition=ec2), False),
-        Statement(f"gpu-{name}", _deny(f"GpuTier{slug}SageMaker", action=list(catalog.SAGEMAKER_INSTANCE_ACTIONS),
-                                       condition=sm), False),
+        Statement("gpu-fence", _deny("DenyUntypedCapacity", action=list(catalog.UNTYPED_CAPACITY_ACTIONS),
+                                     condition=_unless_platform(layout)), True),
+        # AllocateHosts may name a family instead of a type: then no tier can be checked.
+        Statement("gpu-fence", _deny("DenyHostsWithoutInstanceType", action="ec2:AllocateHosts",
+                                     condition=_unless_platform(layout, {"Null": {"ec2:InstanceType": "true"}})), True),
+        # Elastic Graphics and Elastic Inference are retired accelerators that no tier grants.
+        Statement("gpu-fence", _deny("DenyElasticGpus", action="ec2:*",
+                                     condition=_unless_platform(layout, {"Null": {"ec2:ElasticGpuType": "false"}})),
+                  True),
+        Statement("gpu-fence", _deny("DenyElasticInference", action="sagemaker:*", condition=_unless_platform(
+            layout, {"Null": {"sagemaker:AcceleratorTypes": "false"}})), True),
+    ]
+
+
+def team_policy(layout: Layout, team: TeamSpec) -> list[Statement]:
+    """Per team account: its own regions (a subset of the org allow-list) and its own team tag value."""
+    tag = layout.organization.mandatory_tags[0]
+    own_tag = _unless_platform(layout, {"Null": {f"aws:RequestTag/{tag}": "false"},
+                                        "StringNotEquals": {f"aws:RequestTag/{tag}": team.slug}})
+    return [
+        _region_statement(layout, "DenyOutsideTeamRegions", team.regions),
+        Statement("team", _deny(f"RequireOwn{_tag_sid(tag)}Tag", action="*", condition=own_tag), True),
     ]
 
 
 GROUPS = {"baseline": baseline, "region-allow-list": region_allow_list, "cost-tags": cost_tags,
-          "quarantine": quarantine}
+          "quarantine": quarantine, "gpu-fence": gpu_fence}
 
 
 def pack(statements: list[Statement], max_chars: int, where: str) -> list[tuple[Statement, ...]]:
@@ -281,8 +395,16 @@ def render(layout: Layout) -> GuardrailSet:
         name = f"{g.policy_name_prefix}gpu-{tier_name}"
         policies[name] = RenderedPolicy(name, f"GPU tier {tier_name}: {tier.description}"[:500], "tier", packed[0])
         tier_policies[tier_name] = name
+    team_policies: dict[str, str] = {}
+    for team in layout.teams:
+        name = f"{g.policy_name_prefix}team-{team.slug}"
+        packed = pack(team_policy(layout, team), limits.max_policy_chars, f"team {team.slug}")
+        policies[name] = RenderedPolicy(name, f"Team {team.slug}: its regions and team tag; rendered by vend from the "
+                                              f"layout, do not edit by hand", "team", packed[0])
+        team_policies[team.slug] = name
     rendered = GuardrailSet(policies, ou_policies, tier_policies, frozenset(g.deny_full_aws_access),
-                            limits.max_policy_chars, limits.max_policies_per_target, g.policy_name_prefix)
+                            limits.max_policy_chars, limits.max_policies_per_target, g.policy_name_prefix,
+                            team_policies, {t.slug: t.gpu_tier for t in layout.teams})
     for budget in rendered.budgets(layout):
         if budget.slots_left < 0:
             ours = ", ".join(budget.policies)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 import zlib
 from collections.abc import Callable
+from enum import StrEnum
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -31,10 +32,15 @@ MAX_IN_FLIGHT_CREATIONS = 5  # Organizations allows 5 CreateAccount requests in 
 CREATION_LEASE_SECONDS = 3600  # a holder that died frees its slot after this; creations take minutes
 
 
+class CreationState(StrEnum):
+    IN_PROGRESS = "IN_PROGRESS"
+    SUCCEEDED = "SUCCEEDED"
+
+
 class AccountProgress(BaseModel):
     account_id: str | None = None
     create_account_request_id: str | None = None
-    state: str  # IN_PROGRESS | SUCCEEDED
+    state: CreationState
     adopted: bool = False
     polls: int = 0
     wait_seconds: int = 1  # the next WaitForAccount (backoff)
@@ -151,14 +157,16 @@ def start_account_creation(
         logger.info("account already known; skipping creation", extra={"account_id": record.account_id})
         return AccountProgress(
             account_id=record.account_id,
-            state="SUCCEEDED",
+            state=CreationState.SUCCEEDED,
             adopted=record.adopted,
             create_account_request_id=record.create_account_request_id,
         )
     if record.create_account_request_id:
         logger.info("creation already started; polling it", extra={"car_id": record.create_account_request_id})
         return AccountProgress(
-            create_account_request_id=record.create_account_request_id, state="IN_PROGRESS", wait_seconds=wait_seconds
+            create_account_request_id=record.create_account_request_id,
+            state=CreationState.IN_PROGRESS,
+            wait_seconds=wait_seconds,
         )
     email = layout.account_email(request.team, request.stage)
     if slots is not None and slots.acquire(request.request_id) is None:
@@ -180,7 +188,7 @@ def start_account_creation(
     logger.info("account creation started", extra={"car_id": status["Id"], "state": status["State"]})
     return AccountProgress(
         create_account_request_id=status["Id"],
-        state="IN_PROGRESS",
+        state=CreationState.IN_PROGRESS,
         account_id=status.get("AccountId"),
         wait_seconds=wait_seconds,
     )
@@ -200,7 +208,7 @@ def check_account_creation(
 ) -> AccountProgress:
     """One poll; the next wait grows by `backoff` up to the cap. SUCCEEDED or FAILED frees the creation slot.
     EMAIL_ALREADY_EXISTS means a racing or earlier creation won: adopt that account."""
-    if progress.state == "SUCCEEDED" and progress.account_id:
+    if progress.state == CreationState.SUCCEEDED and progress.account_id:
         return progress
     polls = progress.polls + 1
     try:
@@ -226,7 +234,7 @@ def check_account_creation(
                 store.update(request.request_id, step="CheckAccountStatus", account_id=adopted, adopted=True)
                 logger.info("e-mail already in the org; adopted", extra={"account_id": adopted})
                 return progress.model_copy(
-                    update={"state": "SUCCEEDED", "account_id": adopted, "adopted": True, "polls": polls}
+                    update={"state": CreationState.SUCCEEDED, "account_id": adopted, "adopted": True, "polls": polls}
                 )
         # Forget the request id so a resume starts a fresh creation instead of re-reading this failure.
         store.update(request.request_id, step="CheckAccountStatus", create_account_request_id=None)
@@ -234,7 +242,7 @@ def check_account_creation(
     if polls >= max_polls:
         raise AccountCreationTimedOut(f"account still {state} after {polls} polls")
     wait = backoff_seconds(polls, base=base_seconds, factor=backoff, cap=cap_seconds)
-    return progress.model_copy(update={"state": "IN_PROGRESS", "polls": polls, "wait_seconds": wait})
+    return progress.model_copy(update={"state": CreationState.IN_PROGRESS, "polls": polls, "wait_seconds": wait})
 
 
 def cost_tags(request: VendingRequest) -> dict[str, str]:

@@ -34,6 +34,10 @@ class AccessRoleNotReady(RetryableError):
     """The new account's access role cannot be assumed yet: right after CreateAccount, IAM can take a while."""
 
 
+class EventPublishFailed(RetryableError):
+    """EventBridge did not accept an event (PutEvents answered with a failed entry)."""
+
+
 # Terminal
 class InvalidRequest(TerminalError):
     """The request failed validation; nothing was created."""
@@ -75,4 +79,46 @@ class RequestNotFound(TerminalError):
     """No vending request with that id exists."""
 
 
-RETRYABLE_ERROR_NAMES = tuple(cls.__name__ for cls in RetryableError.__subclasses__())
+class NotConfigured(TerminalError):
+    """The deployment lacks a setting this call needs (for example the state machine ARN)."""
+
+
+class AttemptNamesExhausted(TerminalError):
+    """Too many attempt names in a row are taken by ended executions."""
+
+
+class InvalidWorkflowState(TerminalError):
+    """The execution state lacks what this step needs: the state machine and the handler disagree."""
+
+
+class RemediationNotAllowed(TerminalError):
+    """The scheduled audit is read-only; remediation is an operator's call."""
+
+
+class StackNotFound(TerminalError):
+    """A requested Terraform stack has no committed folder and no template to render it from."""
+
+
+class InvalidPipelineSpec(TerminalError):
+    """A pipeline run's variables or stages contradict its stack."""
+
+
+class ApprovalNotFound(PipelineFailed):
+    """A production apply has no recorded approval for this plan's digest."""
+
+
+class PolicyEngineUnavailable(TerminalError):
+    """The policy engine could not run: the policy stage fails closed."""
+
+
+def _leaves(base: type[VendingError]) -> tuple[str, ...]:
+    found: list[str] = []
+    for cls in base.__subclasses__():
+        found.append(cls.__name__)
+        found.extend(_leaves(cls))
+    return tuple(sorted(set(found)))
+
+
+# The state machine's Retry lists name exactly these (tests/vending/test_exceptions.py checks the ASL).
+RETRYABLE_ERROR_NAMES = _leaves(RetryableError)
+TERMINAL_ERROR_NAMES = _leaves(TerminalError)

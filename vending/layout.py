@@ -103,7 +103,7 @@ class TeamSpec(_Strict):
         return value
 
 
-GuardrailGroup = Literal["baseline", "region-allow-list", "cost-tags", "quarantine"]
+GuardrailGroup = Literal["baseline", "region-allow-list", "cost-tags", "quarantine", "gpu-fence"]
 
 # AWS's own region-deny example (Organizations user guide, "Deny access to AWS based on the requested AWS Region":
 # https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps_examples_general.html).
@@ -118,6 +118,9 @@ DEFAULT_GLOBAL_SERVICE_EXEMPTIONS: tuple[str, ...] = (
     "s3:PutAccountPublic*", "shield:*", "sts:*", "support:*", "trustedadvisor:*", "waf-regional:*", "waf:*",
     "wafv2:*", "wellarchitected:*",
 )
+
+
+_DEFAULT_TAG_VALUE_FORMATS: dict[str, tuple[str, ...]] = {"cost-center": ("CC-*",)}
 
 
 def _default_ou_guardrails() -> dict[str, tuple[GuardrailGroup, ...]]:
@@ -146,6 +149,11 @@ class GuardrailSettings(_Strict):
     # Account tag that names the GPU tier (set by TagAccount next to organization.mandatory_tags).
     gpu_tier_tag: str = "gpu-tier"
     audit_concurrency: Annotated[int, Field(ge=1, le=32)] = 8
+    # Alias of the state bucket's KMS key (vending.bootstrap.STATE_KEY_ALIAS); the baseline protects the key by it.
+    state_key_alias: Annotated[str, Field(pattern=r"^alias/[A-Za-z0-9/_-]{1,250}$")] = "alias/terraform-state"
+    # Value formats the Organizations tag policy enforces (tag policy wildcard syntax), by mandatory tag key. The team
+    # tag's value is set per team account; stage values come from the stages.
+    tag_value_formats: dict[str, tuple[str, ...]] = Field(default_factory=lambda: _DEFAULT_TAG_VALUE_FORMATS.copy())
 
 
 class Layout(_Strict):
@@ -187,6 +195,13 @@ class Layout(_Strict):
         for path in g.deny_full_aws_access:
             if "quarantine" not in g.ou_guardrails.get(path, ()):
                 raise ValueError(f"guardrails.deny_full_aws_access: {path!r} would allow nothing without 'quarantine'")
+        for key in g.tag_value_formats:
+            if key not in self.organization.mandatory_tags:
+                raise ValueError(f"guardrails.tag_value_formats: {key!r} is not a mandatory tag")
+        for team in self.teams:
+            formats = g.tag_value_formats.get("cost-center", ("*",))
+            if not any(fnmatchcase(team.cost_center, f) for f in formats):
+                raise ValueError(f"teams.{team.slug}.cost_center: {team.cost_center!r} does not match {list(formats)}")
         families = self.accelerated_families.sagemaker
         for pattern in g.sagemaker_general_purpose_instance_types:
             clash = [f for f in families if fnmatchcase(pattern.rstrip("*"), f) or fnmatchcase(f.rstrip("*"), pattern)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from vending.exceptions import EventPublishFailed
 from vending.lifecycle import RequestRecord, Status
 from vending.settings import Settings
 
@@ -42,5 +43,5 @@ def publish_outcome(events: Any, settings: Settings, record: RequestRecord) -> s
         ]
     )
     if response.get("FailedEntryCount"):
-        raise RuntimeError(f"PutEvents rejected the {detail_type} event: {response['Entries']}")
+        raise EventPublishFailed(f"PutEvents rejected the {detail_type} event: {response['Entries']}")
     return detail_type

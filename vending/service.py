@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from enum import StrEnum
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -12,7 +13,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from vending.aws.errors import error_code
-from vending.exceptions import VendingError
+from vending.exceptions import AttemptNamesExhausted, NotConfigured
 from vending.lifecycle import IN_FLIGHT, RequestRecord, RequestStore, Status
 from vending.request import VendingRequest, execution_name
 from vending.workflow import WorkflowSettings, execution_input
@@ -20,9 +21,16 @@ from vending.workflow import WorkflowSettings, execution_input
 logger = Logger(child=True)
 
 
+class Outcome(StrEnum):
+    STARTED = "started"
+    RESUMED = "resumed"
+    ALREADY_RUNNING = "already_running"
+    ALREADY_READY = "already_ready"
+
+
 class SubmitResult(BaseModel):
     request_id: str
-    outcome: str  # started | resumed | already_running | already_ready
+    outcome: Outcome
     execution_name: str
     execution_arn: str | None = None
     status: str
@@ -51,7 +59,7 @@ def submit_request(
     a READY or running one is reported, a FAILED one is resumed by a new attempt.
     `start` lets the API wrap the one side effect in powertools idempotency."""
     if not state_machine_arn:
-        raise VendingError("no state machine configured (VEND_STATE_MACHINE_ARN)")
+        raise NotConfigured("no state machine configured (VEND_STATE_MACHINE_ARN)")
     record = store.get(request.request_id)
     if record and record.status in IN_FLIGHT:
         ended = _ended_status(sfn, state_machine_arn, record.execution_name)
@@ -66,9 +74,9 @@ def submit_request(
                 failure_reason=f"execution {record.execution_name} ended {ended} without a result",
             )
     if record and record.status == Status.READY:
-        return _report(record, "already_ready", state_machine_arn)
+        return _report(record, Outcome.ALREADY_READY, state_machine_arn)
     if record and record.status in IN_FLIGHT:
-        return _report(record, "already_running", state_machine_arn)
+        return _report(record, Outcome.ALREADY_RUNNING, state_machine_arn)
     first = record.attempts + 1 if record else 1
     payload_for = lambda name: json.dumps(execution_input(request, name, settings_from_env()))  # noqa: E731
     for attempt in range(first, first + MAX_NAME_PROBES):
@@ -86,7 +94,7 @@ def submit_request(
             if status == "RUNNING":
                 return SubmitResult(
                     request_id=request.request_id,
-                    outcome="already_running",
+                    outcome=Outcome.ALREADY_RUNNING,
                     execution_name=name,
                     execution_arn=arn,
                     status=status,
@@ -96,7 +104,7 @@ def submit_request(
             # 90 days, so move on to the next attempt's name.
             logger.info("attempt name taken by an ended execution", extra={"execution": name, "status": status})
             continue
-        outcome = "resumed" if record else "started"
+        outcome = Outcome.RESUMED if record else Outcome.STARTED
         logger.info("execution started", extra={"execution": name, "outcome": outcome})
         return SubmitResult(
             request_id=request.request_id,
@@ -106,7 +114,9 @@ def submit_request(
             status=Status.PENDING.value,
             account_id=record.account_id if record else None,
         )
-    raise VendingError(f"{request.request_id}: {MAX_NAME_PROBES} attempt names in a row are taken by ended executions")
+    raise AttemptNamesExhausted(
+        f"{request.request_id}: {MAX_NAME_PROBES} attempt names in a row are taken by ended executions"
+    )
 
 
 def _ended_status(sfn: Any, state_machine_arn: str, name: str) -> str | None:
@@ -126,7 +136,7 @@ def _execution_arn(state_machine_arn: str, name: str) -> str:
     return state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
 
 
-def _report(record: RequestRecord, outcome: str, state_machine_arn: str) -> SubmitResult:
+def _report(record: RequestRecord, outcome: Outcome, state_machine_arn: str) -> SubmitResult:
     return SubmitResult(
         request_id=record.request_id,
         outcome=outcome,

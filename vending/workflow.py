@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from vending.accounts import AccountProgress
+from vending.exceptions import InvalidWorkflowState
 from vending.request import VendingRequest
 
 
@@ -37,7 +38,7 @@ class WorkflowState(BaseModel):
 
     def account_id(self) -> str:
         if not self.account or not self.account.account_id:
-            raise ValueError("no account id in the execution state")
+            raise InvalidWorkflowState("no account id in the execution state")
         return self.account.account_id
 
 

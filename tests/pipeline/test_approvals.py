@@ -6,6 +6,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from vending.exceptions import InvalidRequest
 from vending.pipeline.approvals import ApprovalNotFound, DynamoDbApprovalStore, FileApprovalStore
 
 STACK = "team-mlops/production/bootstrap"
@@ -60,5 +61,5 @@ def test_approval_store_request_is_idempotent(store):
 
 def test_approval_store_empty_approver_is_refused(store):
     store.request(STACK, "p", "")
-    with pytest.raises(ValueError, match="--by"):
+    with pytest.raises(InvalidRequest, match="--by"):
         store.approve(STACK, by="  ")

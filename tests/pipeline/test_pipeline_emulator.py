@@ -10,7 +10,7 @@ import pytest
 
 from vending.pipeline import terraform as tf
 from vending.pipeline.approvals import FileApprovalStore
-from vending.pipeline.runner import STAGES, PipelineSpec, run_pipeline
+from vending.pipeline.runner import PIPELINE_STAGES, PipelineSpec, run_pipeline
 from vending.settings import REPO_ROOT
 
 ENVIRONMENTS = REPO_ROOT / "terraform" / "environments"
@@ -53,7 +53,7 @@ def test_run_pipeline_bootstrap_staging_applies_and_stores_state(account):
     result = run_pipeline(_spec(account, "team-mlops/staging/bootstrap"), on_stage=lambda s: seen.append(s.name))
     # THEN every stage ran in order and succeeded, timed
     assert result.ok, f"{result.message}\n{result.stages[-1].output_tail}"
-    assert [s.name for s in result.stages] == list(STAGES) == seen
+    assert [s.name for s in result.stages] == list(PIPELINE_STAGES) == seen
     assert all(s.seconds >= 0 for s in result.stages)
     assert result.plan_summary["add"] > 0 and result.approval["mode"] == "automatic"
     assert result.policy["ok"] and result.policy["checkov"]["ok"]

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.pipeline.plans import COST_TAGS, change, plan, secure_bucket_plan
+from vending.exceptions import InvalidRequest
 from vending.layout import load_layout
 from vending.pipeline.policy import (
     PolicyContext,
@@ -227,7 +228,7 @@ def test_no_public_s3_violations_are_stopped_and_secure_parts_pass(tier_none_rep
 
 def test_policy_context_unknown_tier_is_rejected(layout):
     # GIVEN a tier the layout does not define, WHEN a context is built, THEN it is refused
-    with pytest.raises(ValueError, match="unknown GPU tier"):
+    with pytest.raises(InvalidRequest, match="unknown GPU tier"):
         PolicyContext.from_layout(layout, "quantum")
 
 

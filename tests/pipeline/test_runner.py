@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.pipeline.plans import change, plan
-from vending.exceptions import TerraformUnavailable
+from vending.exceptions import InvalidPipelineSpec, StackNotFound, TerraformUnavailable
 from vending.pipeline import terraform as tf
 from vending.pipeline.runner import PipelineSpec, plan_digest, run_pipeline, stack_key, state_key, summarize_plan
 from vending.settings import REPO_ROOT
@@ -52,7 +52,7 @@ def test_plan_digest_changes_with_the_change_set():
 
 
 def test_run_pipeline_unknown_stage_is_refused():
-    with pytest.raises(ValueError, match="unknown pipeline stages"):
+    with pytest.raises(InvalidPipelineSpec, match="unknown pipeline stages"):
         run_pipeline(spec(stages=("fmt", "deploy")))
 
 
@@ -62,7 +62,7 @@ def test_run_pipeline_stage_contradicting_folder_is_refused(monkeypatch, tmp_pat
     monkeypatch.setenv(tf.MIRROR_ENV, str(tmp_path))
     monkeypatch.setenv(tf.PLUGIN_CACHE_ENV, str(tmp_path / "cache"))
     # WHEN run, THEN the contradiction is refused before any stage
-    with pytest.raises(ValueError, match="contradicts the stack path"):
+    with pytest.raises(InvalidPipelineSpec, match="contradicts the stack path"):
         run_pipeline(spec(variables={"team": "team-mlops", "stage": "production"}))
 
 
@@ -76,7 +76,7 @@ def test_run_pipeline_without_mirror_raises_terraform_unavailable(monkeypatch, t
 
 
 def test_run_pipeline_missing_stack_dir_is_refused():
-    with pytest.raises(ValueError, match="does not exist"):
+    with pytest.raises(StackNotFound, match="does not exist"):
         run_pipeline(spec(stack_dir=Path("/nonexistent/stack")))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
+
 from policy_sentry.querying.actions import get_action_data, get_actions_matching_condition_key
 
 from scps import catalog
@@ -25,3 +27,37 @@ def test_catalog_sagemaker_actions_accept_instance_types() -> None:
 def test_catalog_not_enforced_actions_have_reasons() -> None:
     assert all(len(reason) > 20 for reason in catalog.TAG_ON_CREATE_NOT_ENFORCED.values())
     assert not set(catalog.TAG_ON_CREATE_NOT_ENFORCED) & set(catalog.TAG_ON_CREATE_ACTIONS)
+
+
+def _matching(pattern: str) -> list[dict[str, object]]:
+    service, name = pattern.split(":")
+    return get_action_data(service, name).get(service, [])
+
+
+def test_catalog_protection_lists_name_real_actions() -> None:
+    # GIVEN every baseline/tag list THEN each entry (or wildcard) matches at least one action in the IAM reference
+    lists = (catalog.SECURITY_SERVICE_MUTATIONS, catalog.CLOUDTRAIL_MUTATIONS, catalog.STATE_KEY_MUTATIONS,
+             catalog.STATE_KEY_ALIAS_MUTATIONS, catalog.TAG_REMOVAL_ACTIONS, catalog.TAG_WRITE_ACTIONS,
+             catalog.UNTYPED_CAPACITY_ACTIONS, catalog.EC2_INSTANCE_WIND_DOWN)
+    assert [a for group in lists for a in group if not _matching(a)] == []
+    for critical in ("guardduty:DeleteDetector", "guardduty:UpdateDetector", "config:StopConfigurationRecorder",
+                     "securityhub:DisableSecurityHub", "access-analyzer:DeleteAnalyzer"):
+        assert any(fnmatchcase(critical, p) for p in catalog.SECURITY_SERVICE_MUTATIONS), critical
+
+
+def test_catalog_tag_integrity_actions_accept_their_keys() -> None:
+    for action in catalog.TAG_REMOVAL_ACTIONS:
+        assert "aws:TagKeys" in _condition_keys(action), action
+    for action in (*catalog.TAG_WRITE_ACTIONS, *catalog.TAG_ON_CREATE_BILLABLE):
+        assert "aws:RequestTag/${TagKey}" in _condition_keys(action), action
+
+
+def test_catalog_state_key_actions_accept_resource_aliases() -> None:
+    for action in catalog.STATE_KEY_MUTATIONS:
+        assert "kms:ResourceAliases" in _condition_keys(action), action
+
+
+def test_catalog_sagemaker_instance_actions_both_directions() -> None:
+    # The tier policy fences sagemaker:* on the key; the legacy list must still be exactly the catalogue's.
+    known = set(get_actions_matching_condition_key("sagemaker", "sagemaker:InstanceTypes"))
+    assert set(catalog.SAGEMAKER_INSTANCE_ACTIONS) <= known

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from fnmatch import fnmatchcase
 from typing import Any
 
 import pytest
 
+from scps.evaluate import Request, is_denied
 from scps.lint import lint
 from scps.render import render
 from vending.exceptions import GuardrailLimitExceeded
@@ -31,21 +31,9 @@ def _as_list(value: Any) -> list[str]:
     return value if isinstance(value, list) else [value]
 
 
-def _ec2_denied(statement: dict[str, Any], instance_type: str) -> bool:
-    cond = statement["Condition"]
-    like = any(fnmatchcase(instance_type, p) for p in cond["StringLike"]["ec2:InstanceType"])
-    not_like = all(not fnmatchcase(instance_type, p) for p in cond.get("StringNotLike", {}).get("ec2:InstanceType", []))
-    return like and not_like
-
-
-def _sagemaker_denied(statement: dict[str, Any], requested: list[str]) -> bool:
-    cond = statement["Condition"]
-    families = cond["ForAnyValue:StringLike"]["sagemaker:InstanceTypes"]
-    any_accel = any(fnmatchcase(t, p) for t in requested for p in families)
-    allowed = cond.get("ForAnyValue:StringNotLike", {}).get("sagemaker:InstanceTypes")
-    if allowed is None:
-        return any_accel
-    return any_accel and any(all(not fnmatchcase(t, p) for p in allowed) for t in requested)
+def _tier_denies(layout: Layout, tier: str, request: Request) -> bool:
+    r = render(layout)
+    return is_denied([r.policies[r.tier_policies[tier]].document], request)
 
 
 def test_region_deny_keeps_global_exemptions() -> None:
@@ -75,16 +63,16 @@ def test_region_deny_exempts_platform_roles() -> None:
      ["p3.2xlarge", "g4dn.xlarge", "dl1.24xlarge", "trn2.48xlarge"]),
 ])
 def test_gpu_tier_allows_exactly_its_families(tier: str, allowed: list[str], denied: list[str]) -> None:
-    # GIVEN a tier's rendered policy
+    # GIVEN a tier's rendered policy WHEN RunInstances names an instance type on the instance resource
     layout = load_layout()
-    slug = "".join(p.capitalize() for p in tier.split("-"))
-    ec2 = _statements(layout)[f"GpuTier{slug}Ec2"]
-    # THEN the allowance is exactly the tier's list, CPU types pass and other accelerated types are denied
-    assert ec2["Action"] == "ec2:RunInstances" and ec2["Resource"] == "arn:aws:ec2:*:*:instance/*"
-    assert ec2["Condition"].get("StringNotLike", {}).get("ec2:InstanceType", []) == list(
-        layout.gpu_tiers[tier].ec2_instance_types)
-    assert not any(_ec2_denied(ec2, t) for t in [*allowed, "m7i.large", "c7g.xlarge", "t3.micro"])
-    assert all(_ec2_denied(ec2, t) for t in denied)
+
+    def run(t: str) -> bool:
+        return _tier_denies(layout, tier, Request("ec2:RunInstances", "arn:aws:ec2:us-east-1:1:instance/i-1",
+                                                  context={"ec2:InstanceType": t}))
+
+    # THEN the tier's families and CPU types pass and every other accelerated type is denied
+    assert not any(run(t) for t in [*allowed, "m7i.large", "c7g.xlarge", "t3.micro"])
+    assert all(run(t) for t in [*denied, "f1.2xlarge", "vt1.3xlarge", "cg1.4xlarge"])
 
 
 @pytest.mark.parametrize(("tier", "requested", "denied"), [
@@ -96,27 +84,32 @@ def test_gpu_tier_allows_exactly_its_families(tier: str, allowed: list[str], den
     ("inference", ["ml.trn1.32xlarge"], True),
     ("training", ["ml.p5.48xlarge", "ml.trn1.32xlarge"], False),
     ("training", ["ml.p3.2xlarge"], True),
+    ("inference", ["ml.g6e.xlarge"], False),
+    ("training", ["ml.trn1n.32xlarge"], False),
+    ("inference", ["ml.m5.large", "ml.i3en.xlarge", "ml.g5.xlarge"], False),
 ])
 def test_gpu_tier_sagemaker_instance_types(tier: str, requested: list[str], denied: bool) -> None:
-    stmt = _statements(load_layout())[f"GpuTier{tier.capitalize()}SageMaker"]
-    assert "sagemaker:CreateTrainingJob" in stmt["Action"]
-    assert _sagemaker_denied(stmt, requested) is denied
+    layout = load_layout()
+    for action in ("sagemaker:CreateTrainingJob", "sagemaker:UpdateTrainingJob", "sagemaker:CreateMonitoringSchedule"):
+        request = Request(action, context={"sagemaker:InstanceTypes": requested})
+        assert _tier_denies(layout, tier, request) is denied, action
 
 
-def test_cost_tags_one_null_condition_per_key() -> None:
+def test_cost_tags_one_condition_per_key_absent_or_empty() -> None:
     # GIVEN the mandatory tags of the layout
     layout = load_layout()
     stmts = [s for s in _statements(layout).values() if s["Sid"].startswith("RequireTag")]
-    # THEN every key has its own statements, each with a single Null condition on aws:RequestTag/<key>
-    keys = sorted(next(iter(s["Condition"]["Null"])) for s in stmts)
+    # THEN every key has its own statements, each denying an absent or empty aws:RequestTag/<key>
+    keys = sorted(next(iter(s["Condition"]["StringNotLike"])) for s in stmts)
     assert keys == sorted(f"aws:RequestTag/{k}" for k in layout.organization.mandatory_tags for _ in range(2))
     for s in stmts:
-        assert list(s["Condition"]) == ["Null"] and list(s["Condition"]["Null"].values()) == ["true"]
+        assert set(s["Condition"]) == {"StringNotLike", "ArnNotLike"}
+        assert list(s["Condition"]["StringNotLike"].values()) == ["?*"]
     run = [s for s in stmts if s["Action"] == "ec2:RunInstances"]
     assert all(s["Resource"] == ["arn:aws:ec2:*:*:instance/*", "arn:aws:ec2:*:*:volume/*"] for s in run)
     create = [s for s in stmts if s["Action"] != "ec2:RunInstances"]
-    assert all({"eks:CreateCluster", "sagemaker:CreateTrainingJob", "ecs:CreateService"} <= set(s["Action"])
-               for s in create)
+    assert all({"eks:CreateCluster", "sagemaker:CreateTrainingJob", "ecs:CreateService", "rds:CreateDBInstance",
+                "ec2:CreateNatGateway"} <= set(s["Action"]) for s in create)
     assert all("s3:CreateBucket" not in s["Action"] for s in create)
 
 
@@ -127,7 +120,7 @@ def test_render_platform_roles_exempt_from_every_lockout_statement() -> None:
     # Statements that cannot stop the platform operating an account, and why (see scps/render.py).
     not_lockout = {"DenyLeaveOrganization", "DenyRootUser", "QuarantineReadOnly"}
     for sid, stmt in _statements(layout).items():
-        if sid in not_lockout or sid.startswith(("GpuTier", "RequireTag")):
+        if sid in not_lockout:
             continue
         # THEN each one that could lock the platform out carries the exemption
         assert stmt["Condition"]["ArnNotLike"]["aws:PrincipalArn"] == arns, sid
@@ -153,7 +146,7 @@ def test_render_minified_within_quotas(chars: int, per_target: int) -> None:
         assert policy.chars <= chars
     assert all(b.slots_left >= 0 for b in rendered.budgets(layout))
     if chars == 10240:
-        assert rendered.ou_policies["Workloads"] == ("vend-workloads-1",)  # packed into one
+        assert rendered.ou_policies["Workloads"] == ("vend-workloads-1", "vend-workloads-2")  # packed into two
 
 
 def test_render_limit_per_target_fails_precisely() -> None:
@@ -162,15 +155,15 @@ def test_render_limit_per_target_fails_precisely() -> None:
         render(_layout(max_policies_per_target=2))
     # THEN the error names the target, the limit and the overage
     assert "OU Workloads" in str(e.value) and "max_policies_per_target is 2" in str(e.value)
-    assert "over by 1" in str(e.value)
+    assert "needs 4 SCPs attached" in str(e.value) and "over by 2" in str(e.value)
 
 
 def test_render_statement_too_large_fails_precisely() -> None:
-    # GIVEN a 1,024-character quota WHEN the region statement alone is larger
+    # GIVEN a 1,024-character quota WHEN the largest statement alone is larger
     with pytest.raises(GuardrailLimitExceeded) as e:
         render(_layout(max_policy_chars=1024))
     message = str(e.value)
-    assert "DenyOutsideAllowedRegions" in message and "max_policy_chars is 1024" in message and "over by" in message
+    assert "RequireTagCostCenterOnCreate" in message and "max_policy_chars is 1024" in message and "over by" in message
 
 
 def test_lint_clean_with_known_false_positives_only() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import pytest
 
-from vending.exceptions import InvalidRequest
+from vending.exceptions import EventPublishFailed, InvalidRequest
 from vending.lifecycle import RequestStore, Status
 from vending.notify import publish_outcome
 from vending.onboarding import ONBOARDING_EVENT_PATTERN, onboarding_entry, publish_rejection
@@ -56,7 +56,7 @@ def test_publish_outcome_rejected_entry_raises(reserved: RequestStore, request_:
     record = reserved.require(request_.request_id)
     # WHEN the outcome is published
     # THEN the step fails instead of losing the event
-    with pytest.raises(RuntimeError, match="InternalFailure"):
+    with pytest.raises(EventPublishFailed, match="InternalFailure"):
         publish_outcome(RejectingEvents(), Settings.from_env(), record)
 
 

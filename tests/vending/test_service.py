@@ -10,7 +10,7 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from vending.exceptions import VendingError
+from vending.exceptions import NotConfigured
 from vending.lifecycle import RequestStore, Status
 from vending.request import VendingRequest
 from vending.service import find_state_machine_arn, settings_from_env, submit_request
@@ -132,7 +132,7 @@ def test_submit_request_without_state_machine_fails(store: RequestStore, request
     # GIVEN no state machine configured
     # WHEN a request is submitted
     # THEN it fails naming the setting
-    with pytest.raises(VendingError, match="VEND_STATE_MACHINE_ARN"):
+    with pytest.raises(NotConfigured, match="VEND_STATE_MACHINE_ARN"):
         submit_request(object(), store, "", request_)
 
 

@@ -10,6 +10,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from vending.exceptions import InvalidWorkflowState
 from vending.layout import Layout, load_layout
 from vending.request import VendingRequest
 from vending.workflow import WorkflowSettings, WorkflowState, execution_input
@@ -23,7 +24,7 @@ def test_workflow_state_input_event_parses(event_payload: Callable[[str], dict[s
     assert state.request.request_id == "team-mlops-staging"
     assert state.execution == "vend-team-mlops-staging-a1"
     assert state.settings == WorkflowSettings()
-    with pytest.raises(ValueError, match="no account id"):
+    with pytest.raises(InvalidWorkflowState, match="no account id"):
         state.account_id()
 
 

@@ -24,7 +24,7 @@ from vending.context import Context, logger
 from vending.exceptions import InvalidRequest, RequestNotFound, ReservationConflict, VendingError
 from vending.lifecycle import RequestRecord
 from vending.request import VendingRequest, parse_request
-from vending.service import SubmitResult, submit_request
+from vending.service import Outcome, SubmitResult, submit_request
 
 app = APIGatewayRestResolver(enable_validation=True)
 
@@ -161,7 +161,7 @@ def create_request(request: Annotated[VendingRequest, Body(description="What the
                    ) -> Response[SubmitResult]:
     result = _submit(request)
     logger.info("request submitted", extra={"request_id": result.request_id, "outcome": result.outcome})
-    status = 202 if result.outcome in {"started", "resumed"} else 200
+    status = 202 if result.outcome in {Outcome.STARTED, Outcome.RESUMED} else 200
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=result)
 
 
@@ -185,5 +185,5 @@ def list_requests(team: str | None = None, status: str | None = None) -> dict[st
           responses=_documented(200, 202, 400, 404, 422, ok=SubmitResult))
 def resume_request(request_id: str) -> Response[SubmitResult]:
     result = _submit(parse_request(Context().store.require(request_id).request))
-    return Response(status_code=202 if result.outcome == "resumed" else 200,
+    return Response(status_code=202 if result.outcome == Outcome.RESUMED else 200,
                     content_type=content_types.APPLICATION_JSON, body=result)

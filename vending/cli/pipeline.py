@@ -18,7 +18,7 @@ from vending.cli.output import print_json, print_table
 from vending.exceptions import InvalidRequest
 from vending.layout import cached_layout
 from vending.pipeline.approvals import ApprovalStore, DynamoDbApprovalStore, FileApprovalStore
-from vending.pipeline.runner import STAGES, PipelineResult, PipelineSpec, StageResult, run_pipeline
+from vending.pipeline.runner import PIPELINE_STAGES, PipelineResult, PipelineSpec, StageResult, run_pipeline
 from vending.settings import Settings
 
 EXIT_FAILED = 1
@@ -94,7 +94,7 @@ def _report(result: PipelineResult, as_json: bool) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     stack_dir = resolve_stack_dir(args.stack)
     variables = {**default_variables(stack_dir), **parse_vars(args.var)}
-    stages = tuple(s.strip() for s in args.stages.split(",")) if args.stages else STAGES
+    stages = tuple(s.strip() for s in args.stages.split(",")) if args.stages else PIPELINE_STAGES
     store = approval_store(args.approvals)
     emulated = None
     try:
@@ -206,7 +206,7 @@ def register(subparsers: Any) -> None:
     run.add_argument("--region", help="state bucket region (default AWS_REGION or us-east-1)")
     run.add_argument("--account-id", help="the account the stack may touch (default: the caller's account)")
     run.add_argument("--var", action="append", metavar="K=V", help="stack variable (JSON values are typed); repeat")
-    run.add_argument("--stages", help=f"comma-separated subset of {','.join(STAGES)}")
+    run.add_argument("--stages", help=f"comma-separated subset of {','.join(PIPELINE_STAGES)}")
     run.add_argument(
         "--approvals",
         choices=["file", "dynamodb"],

@@ -6,6 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from vending.context import Context, logger, metrics
+from vending.exceptions import RemediationNotAllowed
 from vending.guardrails.audit import run_scheduled_audit
 
 
@@ -21,7 +22,9 @@ class AuditEvent(BaseModel):
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = AuditEvent.model_validate(event)
     if request.detail.get("remediate"):
-        raise ValueError("the scheduled audit does not remediate; run `vend audit --remediate` with admin credentials")
+        raise RemediationNotAllowed(
+            "the scheduled audit does not remediate; run `vend audit --remediate` with admin credentials"
+        )
     ctx = Context()
     logger.append_keys(step="GuardrailAudit")
     summary = run_scheduled_audit(org=ctx.client("organizations"), s3=ctx.client("s3"), events=ctx.client("events"),

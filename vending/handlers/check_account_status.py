@@ -6,13 +6,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vending.accounts import CreationSlots, check_account_creation
 from vending.context import Context, begin_step, logger
+from vending.exceptions import InvalidWorkflowState
 
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = begin_step(event, "CheckAccountStatus")
     if state.account is None:
-        raise ValueError("CheckAccountStatus needs $.account from CreateAccount")
+        raise InvalidWorkflowState("CheckAccountStatus needs $.account from CreateAccount")
     ctx = Context()
     table = ctx.settings.creation_slots_table
     settings = state.settings

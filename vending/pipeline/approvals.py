@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from vending.exceptions import PipelineFailed
+from vending.exceptions import ApprovalNotFound, InvalidRequest
 from vending.settings import REPO_ROOT
 
 APPROVALS_FILE_ENV = "VEND_APPROVALS_FILE"
@@ -42,10 +42,6 @@ class Approval:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-class ApprovalNotFound(PipelineFailed):
-    """There is no pending approval request for that stack (or that plan)."""
 
 
 class ApprovalStore(Protocol):
@@ -104,7 +100,7 @@ class FileApprovalStore:
 
     def approve(self, stack: str, by: str, plan_digest: str | None = None) -> Approval:
         if not by.strip():
-            raise ValueError("an approval needs the approver's name (--by)")
+            raise InvalidRequest("an approval needs the approver's name (--by)")
         with self._locked() as data:
             target = _latest_pending([Approval(**v) for v in data.values()], stack, plan_digest)
             approved = Approval(**{**target.to_dict(), "status": "approved", "approved_by": by,
@@ -159,7 +155,7 @@ class DynamoDbApprovalStore:
 
     def approve(self, stack: str, by: str, plan_digest: str | None = None) -> Approval:
         if not by.strip():
-            raise ValueError("an approval needs the approver's name (--by)")
+            raise InvalidRequest("an approval needs the approver's name (--by)")
         target = _latest_pending(self.list(stack), stack, plan_digest)
         try:
             out = self.client.update_item(

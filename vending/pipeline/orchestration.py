@@ -18,6 +18,7 @@ import os
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -34,9 +35,17 @@ from vending.request import VendingRequest
 
 logger = Logger(child=True)
 
-TERMINAL = frozenset({"SUCCEEDED", "FAILED"})
-AWAITING_APPROVAL = "AWAITING_APPROVAL"  # the plan is saved; an approver runs `vend pipeline approve`
-IN_PROGRESS = frozenset({"QUEUED", "RUNNING"})
+class RunStatus(StrEnum):
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    AWAITING_APPROVAL = "AWAITING_APPROVAL"  # the plan is saved; an approver runs `vend pipeline approve`
+
+
+TERMINAL = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED})
+AWAITING_APPROVAL = RunStatus.AWAITING_APPROVAL
+IN_PROGRESS = frozenset({RunStatus.QUEUED, RunStatus.RUNNING})
 CALLBACK_KEY = "{request_id}#callback"  # run ids are <request_id>/<stack>: a '#' key never collides with one
 # A token that was already completed, timed out or belongs to an execution that ended: nothing left to tell.
 STALE_TOKEN_ERRORS = frozenset({"InvalidToken", "TaskTimedOut", "TaskDoesNotExist"})
@@ -54,7 +63,7 @@ class PipelineRun(BaseModel):
     variables: dict[str, Any]
     gate: str
     attempt: int = 1
-    status: str = "QUEUED"
+    status: RunStatus = RunStatus.QUEUED
     message: str = ""
     plan_digest: str = ""
     result: dict[str, Any] | None = None
@@ -157,7 +166,7 @@ class LocalThreadLauncher:
             with contextlib.suppress(Exception):
                 run = store.get(run_id)
                 if run is not None and run.status in IN_PROGRESS:
-                    store.put(run.model_copy(update={"status": "FAILED", "message": "pipeline worker crashed"}))
+                    store.put(run.model_copy(update={"status": RunStatus.FAILED, "message": "pipeline worker crashed"}))
                     settle(store, session.client("stepfunctions"), run.request_id)
 
 
@@ -190,7 +199,7 @@ def start_pipelines(
         if (
             existing
             and existing.account_id == account_id
-            and existing.status in {"SUCCEEDED", "QUEUED", "RUNNING", AWAITING_APPROVAL}
+            and existing.status != RunStatus.FAILED
         ):
             logger.info("pipeline run kept", extra={"run_id": run_id, "status": existing.status})
             started[stack] = existing.status
@@ -218,7 +227,7 @@ def start_pipelines(
 
 def pipelines_outcome(runs: dict[str, PipelineRun | None]) -> tuple[str, dict[str, Any]]:
     """('failed' | 'done' | 'running' | 'awaiting_approval', the step's result or failure detail)."""
-    failed = {s: r for s, r in runs.items() if r is None or r.status == "FAILED"}
+    failed = {s: r for s, r in runs.items() if r is None or r.status == RunStatus.FAILED}
     result: dict[str, Any] = {
         "done": False,
         "runs": {s: {"status": r.status, "message": r.message} for s, r in runs.items() if r is not None},
@@ -227,7 +236,7 @@ def pipelines_outcome(runs: dict[str, PipelineRun | None]) -> tuple[str, dict[st
     if failed:
         detail = "; ".join(f"{s}: {r.message if r else 'run record missing'}" for s, r in failed.items())
         return "failed", {**result, "detail": detail}
-    if all(r is not None and r.status == "SUCCEEDED" for r in runs.values()):
+    if all(r is not None and r.status == RunStatus.SUCCEEDED for r in runs.values()):
         return "done", {**result, "done": True}
     if any(r is not None and r.status in IN_PROGRESS for r in runs.values()):
         return "running", result
@@ -285,7 +294,9 @@ def check_pipelines(
         if run and run.status == AWAITING_APPROVAL and approvals and launcher:
             approval = approvals.get(run.stack_path, run.plan_digest)
             if approval is not None and getattr(approval, "status", "") == "approved":
-                relaunched = run.model_copy(update={"status": "QUEUED", "attempt": run.attempt + 1, "message": ""})
+                relaunched = run.model_copy(
+                    update={"status": RunStatus.QUEUED, "attempt": run.attempt + 1, "message": ""}
+                )
                 store.put(relaunched)
                 launcher.launch(run.run_id)
                 logger.info("approved plan; run relaunched", extra={"run_id": run.run_id, "by": approval.approved_by})
@@ -345,7 +356,7 @@ def on_build_finished(store: RunStore, sfn: Any, run_id: str, build_status: str,
         raise PipelineFailed(f"no pipeline run {run_id!r} for build {build_id}")
     if run.status in IN_PROGRESS and build_status != "IN_PROGRESS":
         message = f"CodeBuild build {build_id} ended {build_status} before the run recorded an outcome"
-        store.put(run.model_copy(update={"status": "FAILED", "message": message, "finished_at": now()}))
+        store.put(run.model_copy(update={"status": RunStatus.FAILED, "message": message, "finished_at": now()}))
         logger.info("run failed by its build's end", extra={"run_id": run_id, "build_status": build_status})
     return settle(store, sfn, run.request_id)
 
@@ -360,7 +371,7 @@ def execute_run(
     run = store.get(run_id)
     if run is None:
         raise PipelineFailed(f"no pipeline run {run_id!r}")
-    run = run.model_copy(update={"status": "RUNNING", "started_at": now()})
+    run = run.model_copy(update={"status": RunStatus.RUNNING, "started_at": now()})
     store.put(run)
     try:
         member = assume_role_session(
@@ -385,12 +396,14 @@ def execute_run(
         with heartbeat(store, session.client("stepfunctions"), run.request_id):
             result = run_pipeline(spec, approvals=DynamoDbApprovalStore(session.client("dynamodb"), approvals_table))
         outcome = result.to_dict()
-        status = {"succeeded": "SUCCEEDED", "awaiting_approval": AWAITING_APPROVAL}.get(result.status, "FAILED")
+        status = {"succeeded": RunStatus.SUCCEEDED, "awaiting_approval": AWAITING_APPROVAL}.get(
+            result.status, RunStatus.FAILED
+        )
         message, digest = result.message, result.plan_digest or ""
     except VendingError as e:
-        status, message, outcome, digest = "FAILED", f"{type(e).__name__}: {e}", None, ""
+        status, message, outcome, digest = RunStatus.FAILED, f"{type(e).__name__}: {e}", None, ""
     except Exception as e:  # record any crash as a failed run; nothing is lost silently
-        status, message, outcome, digest = "FAILED", f"pipeline crashed: {type(e).__name__}: {e}", None, ""
+        status, message, outcome, digest = RunStatus.FAILED, f"pipeline crashed: {type(e).__name__}: {e}", None, ""
     run = run.model_copy(
         update={"status": status, "message": message, "result": outcome, "finished_at": now(), "plan_digest": digest}
     )

@@ -35,6 +35,7 @@ from typing import Any
 
 import yaml
 
+from vending.exceptions import InvalidRequest, PolicyEngineUnavailable
 from vending.layout import Layout
 from vending.settings import REPO_ROOT
 
@@ -56,10 +57,6 @@ GPU_PLAIN_ATTRIBUTES = ("instance_type",)
 GPU_JSONPATH_ATTRIBUTES = ("instance_types[*]", "production_variants[*].instance_type",
                            "shadow_production_variants[*].instance_type")
 CHECKOV_TIMEOUT_SECONDS = 600
-
-
-class PolicyEngineUnavailable(RuntimeError):
-    """checkov is missing, timed out or produced output we cannot read: the rules were not evaluated."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +83,7 @@ class PolicyContext:
     def from_layout(cls, layout: Layout, gpu_tier: str) -> PolicyContext:
         tier = layout.gpu_tiers.get(gpu_tier)
         if tier is None:
-            raise ValueError(f"unknown GPU tier {gpu_tier!r}; layout has {sorted(layout.gpu_tiers)}")
+            raise InvalidRequest(f"unknown GPU tier {gpu_tier!r}; layout has {sorted(layout.gpu_tiers)}")
         return cls(
             gpu_tier=gpu_tier,
             allowed_ec2=tier.ec2_instance_types,

@@ -21,13 +21,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from vending.exceptions import InvalidPipelineSpec, StackNotFound
 from vending.layout import cached_layout
 from vending.pipeline.approvals import ApprovalStore, FileApprovalStore
 from vending.pipeline.policy import PolicyContext, PolicyEngineUnavailable, evaluate_plan
 from vending.pipeline.terraform import OUTPUT_TAIL_CHARS, CommandResult, TerraformWorkspace
 from vending.settings import REPO_ROOT, Settings
 
-STAGES: tuple[str, ...] = ("fmt", "init", "validate", "plan", "policy", "approval", "apply")
+PIPELINE_STAGES: tuple[str, ...] = ("fmt", "init", "validate", "plan", "policy", "approval", "apply")
 ENDPOINT_ENV_KEYS = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3")
 CHECKOV_CONFIG = REPO_ROOT / "policies" / "checkov.yaml"
 CHECKOV_PLAN_CONFIG = REPO_ROOT / "policies" / "checkov-plan.yaml"
@@ -43,7 +44,7 @@ class PipelineSpec:
     variables: Mapping[str, Any]  # team, stage, cost_center, gpu_tier, regions, account_id...
     env: Mapping[str, str]  # credentials (temporary, from assume-role) + endpoint env for terraform
     gate: Literal["auto", "manual"] = "auto"
-    stages: tuple[str, ...] = STAGES
+    stages: tuple[str, ...] = PIPELINE_STAGES
 
 
 @dataclass
@@ -223,9 +224,9 @@ class _Run:
         merged = {**derived, **dict(self.spec.variables)}
         for name in ("team", "stage"):
             if name in derived and merged[name] != derived[name]:
-                raise ValueError(f"variable {name}={merged[name]!r} contradicts the stack path {self.stack}")
+                raise InvalidPipelineSpec(f"variable {name}={merged[name]!r} contradicts the stack path {self.stack}")
         if str(merged["account_id"]) != str(self.spec.account_id):
-            raise ValueError("variable account_id differs from the spec's account_id")
+            raise InvalidPipelineSpec("variable account_id differs from the spec's account_id")
         return merged
 
     @property
@@ -332,11 +333,11 @@ class _Run:
 def run_pipeline(spec: PipelineSpec, *, on_stage: Callable[[StageResult], None] | None = None,
                  approvals: ApprovalStore | None = None) -> PipelineResult:
     """Run the requested stages in order; stop at the first that fails. Each stage is timed."""
-    unknown = [s for s in spec.stages if s not in STAGES]
+    unknown = [s for s in spec.stages if s not in PIPELINE_STAGES]
     if unknown:
-        raise ValueError(f"unknown pipeline stages {unknown}; known: {list(STAGES)}")
+        raise InvalidPipelineSpec(f"unknown pipeline stages {unknown}; known: {list(PIPELINE_STAGES)}")
     if not spec.stack_dir.is_dir():
-        raise ValueError(f"stack directory {spec.stack_dir} does not exist")
+        raise StackNotFound(f"stack directory {spec.stack_dir} does not exist")
     started = time.monotonic()
     run = _Run(spec, approvals)  # raises TerraformUnavailable before any stage
     handlers: dict[str, Callable[[], tuple[bool, str, str]]] = {
@@ -345,7 +346,7 @@ def run_pipeline(spec: PipelineSpec, *, on_stage: Callable[[StageResult], None] 
     }
     result = run.result
     try:
-        for name in (s for s in STAGES if s in spec.stages):
+        for name in (s for s in PIPELINE_STAGES if s in spec.stages):
             t0 = time.monotonic()
             try:
                 ok, summary, tail = handlers[name]()

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import pytest
 
 from vending import context
-from vending.exceptions import InvalidRequest
+from vending.exceptions import InvalidRequest, InvalidWorkflowState
 from vending.handlers import (
     apply_guardrails,
     bootstrap,
@@ -133,7 +133,7 @@ def test_check_account_status_handler_needs_account(state: dict[str, Any], lambd
     # GIVEN a state without $.account
     # WHEN CheckAccountStatus runs
     # THEN it fails clearly
-    with pytest.raises(ValueError, match=r"\$\.account"):
+    with pytest.raises(InvalidWorkflowState, match=r"\$\.account"):
         check_account_status.handler(state, lambda_context)
 
 
