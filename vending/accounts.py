@@ -224,7 +224,9 @@ def check_account_creation(
     if state == "SUCCEEDED":
         store.update(request.request_id, step="CheckAccountStatus", account_id=status["AccountId"])
         logger.info("account created", extra={"account_id": status["AccountId"], "polls": polls})
-        return progress.model_copy(update={"state": state, "account_id": status["AccountId"], "polls": polls})
+        return progress.model_copy(
+            update={"state": CreationState.SUCCEEDED, "account_id": status["AccountId"], "polls": polls}
+        )
     if state == "FAILED":
         reason = status.get("FailureReason", "UNKNOWN")
         if reason == "EMAIL_ALREADY_EXISTS":

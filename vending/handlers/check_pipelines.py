@@ -6,6 +6,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vending.context import Context, begin_step, logger
+from vending.exceptions import InvalidWorkflowState
 from vending.pipeline.approvals import DynamoDbApprovalStore
 from vending.pipeline.orchestration import check_pipelines
 
@@ -15,7 +16,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = begin_step(event, "CheckPipelines")
     token = event.get("task_token")
     if not token:
-        raise ValueError("CheckPipelines needs task_token ($$.Task.Token): it runs as a .waitForTaskToken task")
+        raise InvalidWorkflowState("CheckPipelines needs task_token ($$.Task.Token): a .waitForTaskToken task")
     ctx = Context()
     outcome = check_pipelines(
         ctx.runs(),

@@ -6,6 +6,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vending.context import Context, logger
+from vending.exceptions import InvalidWorkflowState
 from vending.pipeline.orchestration import on_build_finished
 
 RUN_ID_VARIABLE = "VEND_RUN_ID"  # set by CodeBuildLauncher as an environment override
@@ -16,7 +17,8 @@ def run_id_of(detail: dict[str, Any]) -> str:
     for variable in variables:
         if variable.get("name") == RUN_ID_VARIABLE:
             return str(variable["value"])
-    raise ValueError(f"build {detail.get('build-id', '?')} has no {RUN_ID_VARIABLE}: not a vending pipeline build")
+    build = detail.get("build-id", "?")
+    raise InvalidWorkflowState(f"build {build} has no {RUN_ID_VARIABLE}: not a vending pipeline build")
 
 
 @logger.inject_lambda_context(clear_state=True)

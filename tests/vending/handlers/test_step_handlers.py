@@ -238,7 +238,7 @@ def test_check_pipelines_handler_failed_run(reserved: RequestStore, run_store: R
 def test_check_pipelines_handler_needs_a_task_token(state: dict[str, Any], lambda_context: Any) -> None:
     # GIVEN a state document without $$.Task.Token (the ASL must call it with .waitForTaskToken)
     # WHEN CheckPipelines runs, THEN it refuses clearly
-    with pytest.raises(ValueError, match="task_token"):
+    with pytest.raises(InvalidWorkflowState, match="task_token"):
         check_pipelines.handler(state, lambda_context)
 
 
