@@ -42,7 +42,8 @@ def skip_pipelines() -> None:
         store = orchestration.RunStore(session.client("dynamodb"), self._runs_table)
         run = store.get(run_id)
         assert run is not None
-        store.put(run.model_copy(update={"status": "SUCCEEDED", "message": "benchmark: pipeline skipped"}))
+        skipped = {"status": orchestration.RunStatus.SUCCEEDED, "message": "benchmark: pipeline skipped"}
+        store.put(run.model_copy(update=skipped))
         orchestration.settle(store, session.client("stepfunctions"), run.request_id)
 
     orchestration.LocalThreadLauncher.launch = launch  # type: ignore[method-assign]

@@ -23,7 +23,7 @@ from typing import Any
 import boto3
 
 import step_functions
-from landing_zone.local.callbacks import pass_task_failure_cause
+from landing_zone.local.callbacks import fix_task_token_callbacks
 from vending.accounts import CreationSlots
 from vending.functions import FUNCTIONS, STATE_MACHINE_KEYS, FunctionSpec
 from vending.guardrails.reconcile import reconcile_organization
@@ -156,7 +156,7 @@ class Emulator:
         default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
         _install_lambda_dispatch()
         _skip_conditioned_bucket_statements()
-        self._undo_callbacks = pass_task_failure_cause()
+        self._undo_callbacks = fix_task_token_callbacks()
         os.environ.update(
             AWS_ENDPOINT_URL=self.endpoint,
             AWS_ACCESS_KEY_ID=EMULATOR_KEY,
