@@ -11,10 +11,10 @@ demo: setup
 	@source .vend/env && $(VENV)/bin/vend demo
 
 test: setup
-	@source .vend/env && $(VENV)/bin/python -m pytest -n 2 --dist loadgroup
+	@VENV=$(VENV) scripts/test.sh
 
 lint: setup
-	@$(VENV)/bin/ruff check . && $(VENV)/bin/mypy
+	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy && $(VENV)/bin/lint-imports
 
 synth: setup
 	@$(VENV)/bin/python app.py

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
+from vending.exceptions import UnsupportedCondition
+
 Context = Mapping[str, str | list[str] | None]
 
 
@@ -31,10 +33,6 @@ class Request:
         out = {k.lower(): ([v] if isinstance(v, str) else list(v)) for k, v in self.context.items()}
         out["aws:principalarn"] = [self.principal_arn]
         return out
-
-
-class UnsupportedCondition(ValueError):
-    """The evaluator was asked about an operator it does not implement (so it cannot give an honest answer)."""
 
 
 def _list(value: Any) -> list[str]:

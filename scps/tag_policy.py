@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from vending.exceptions import GuardrailLimitExceeded
+from vending.exceptions import GuardrailLimitExceeded, InvalidRequest
 from vending.layout import STAGES, Layout, TeamSpec
 
 # Tag policies are limited to 10,000 characters (Organizations quotas, "Maximum size of a policy document").
@@ -60,7 +60,7 @@ def org_tag_policy(layout: Layout) -> dict[str, Any]:
 def team_tag_policy(layout: Layout, team: TeamSpec | str) -> dict[str, Any]:
     spec = layout.team(team) if isinstance(team, str) else team
     if spec is None:
-        raise ValueError(f"unknown team {team!r}; the layout has {[t.slug for t in layout.teams]}")
+        raise InvalidRequest(f"unknown team {team!r}; the layout has {[t.slug for t in layout.teams]}")
     team_key, *_ = layout.organization.mandatory_tags
     tags = {team_key.lower(): _key_block(team_key, [spec.slug])}
     if "cost-center" in layout.organization.mandatory_tags:

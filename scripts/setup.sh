@@ -12,14 +12,18 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
-"$VENV/bin/python" -m pip install --quiet -e ".[${EXTRAS}]"
+# constraints.txt pins every package exactly (regenerate with scripts/lock.sh after changing pyproject.toml).
+"$VENV/bin/python" -m pip install --quiet -c constraints.txt -e ".[${EXTRAS}]"
 
 # checkov pins boto3 and friends tightly; keep it in its own virtualenv so it never decides the service's versions.
+# Its version comes from tools/versions.env (the one pin the policy stage, the build and the workflow also read).
+# shellcheck source=../tools/versions.env
+. tools/versions.env
 CHECKOV_VENV=${CHECKOV_VENV:-.venv-checkov}
-if [ ! -x "$CHECKOV_VENV/bin/checkov" ]; then
-  "$PYTHON" -m venv "$CHECKOV_VENV"
+if [ ! -x "$CHECKOV_VENV/bin/checkov" ] || [ "$("$CHECKOV_VENV/bin/checkov" --version 2>/dev/null)" != "$CHECKOV_VERSION" ]; then
+  [ -x "$CHECKOV_VENV/bin/python" ] || "$PYTHON" -m venv "$CHECKOV_VENV"
   "$CHECKOV_VENV/bin/python" -m pip install --quiet --upgrade pip
-  "$CHECKOV_VENV/bin/python" -m pip install --quiet "checkov>=3.2,<4"
+  "$CHECKOV_VENV/bin/python" -m pip install --quiet "checkov==$CHECKOV_VERSION"
 fi
 ln -sf "$(cd "$CHECKOV_VENV/bin" && pwd)/checkov" "$VENV/bin/checkov"
 

@@ -107,6 +107,10 @@ class ApprovalNotFound(PipelineFailed):
     """A production apply has no recorded approval for this plan's digest."""
 
 
+class UnsupportedCondition(TerminalError):
+    """The SCP evaluator was asked about a condition it does not implement, so it cannot answer honestly."""
+
+
 class PolicyEngineUnavailable(TerminalError):
     """The policy engine could not run: the policy stage fails closed."""
 

@@ -6,7 +6,6 @@ or give one team and stage two owners.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
+from vending.aws.dynamo import ModelTable
 from vending.aws.errors import error_code
 from vending.exceptions import ConcurrentUpdate, RequestNotFound, ReservationConflict
 from vending.request import VendingRequest
@@ -69,21 +69,17 @@ class RequestRecord(BaseModel):
     updated_at: str = ""
     version: int = 1  # bumped on every write; the condition of the next one
 
-    @classmethod
-    def from_item(cls, item: dict[str, Any]) -> RequestRecord:
-        return cls.model_validate(json.loads(item["record"]["S"]))
 
 
 class RequestStore:
     """The requests table. Items: request_id (key), status (for conditions) and the record as JSON."""
 
     def __init__(self, dynamodb: Any, table: str) -> None:
-        self._ddb = dynamodb
-        self._table = table
+        self._items = ModelTable(dynamodb, table, RequestRecord, keys=("request_id",),
+                                 projected=("status", "team", "updated_at", "version"), body="record")
 
     def get(self, request_id: str) -> RequestRecord | None:
-        item = self._ddb.get_item(TableName=self._table, Key={"request_id": {"S": request_id}}, ConsistentRead=True)
-        return RequestRecord.from_item(item["Item"]) if "Item" in item else None
+        return self._items.get(request_id)
 
     def require(self, request_id: str) -> RequestRecord:
         record = self.get(request_id)
@@ -92,11 +88,12 @@ class RequestStore:
         return record
 
     def list(self, *, team: str | None = None, status: str | None = None) -> list[RequestRecord]:
-        records: list[RequestRecord] = []
-        for page in self._ddb.get_paginator("scan").paginate(TableName=self._table):
-            records.extend(RequestRecord.from_item(i) for i in page["Items"])
         return sorted(
-            (r for r in records if (team is None or r.team == team) and (status is None or r.status == status)),
+            (
+                r
+                for r in self._items.scan()
+                if (team is None or r.team == team) and (status is None or r.status == status)
+            ),
             key=lambda r: r.request_id,
         )
 
@@ -143,7 +140,7 @@ class RequestStore:
             }
         )
         try:
-            self._put(resumed, condition="version = :seen", values={":seen": {"N": str(existing.version)}})
+            self._put(resumed, condition="version = :seen", values={":seen": existing.version})
         except ClientError as e:
             if error_code(e) != "ConditionalCheckFailedException":
                 raise
@@ -160,7 +157,7 @@ class RequestStore:
                 changes["history"] = [*record.history, Transition(status=status, step=step, at=now())]
             updated = record.model_copy(update={**changes, "version": record.version + 1})
             try:
-                self._put(updated, condition="version = :seen", values={":seen": {"N": str(record.version)}})
+                self._put(updated, condition="version = :seen", values={":seen": record.version})
                 return RequestRecord.model_validate(updated.model_dump())
             except ClientError as e:
                 if error_code(e) != "ConditionalCheckFailedException":
@@ -168,20 +165,5 @@ class RequestStore:
         raise ConcurrentUpdate(f"{request_id}: record kept changing under step {step}")
 
     def _put(self, record: RequestRecord, *, condition: str, values: dict[str, Any] | None = None) -> None:
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "Item": {
-                "request_id": {"S": record.request_id},
-                "status": {"S": record.status.value},
-                "team": {"S": record.team},
-                "updated_at": {"S": record.updated_at},
-                "version": {"N": str(record.version)},
-                "record": {"S": record.model_dump_json()},
-            },
-            "ConditionExpression": condition,
-        }
-        if "#s" in condition:
-            kwargs["ExpressionAttributeNames"] = {"#s": "status"}
-        if values:
-            kwargs["ExpressionAttributeValues"] = values
-        self._ddb.put_item(**kwargs)
+        names = {"#s": "status"} if "#s" in condition else None
+        self._items.put(record, condition=condition, names=names, values=values)

@@ -1,7 +1,5 @@
-"""Our plan-JSON policy rules (GPU tier, cost tags, public S3) as checkov custom policies.
-
-checkov takes a few seconds per run, so the cases are batched: one plan per GPU tier / scenario, each scanned once
-(module-scoped fixtures), and the tests assert on the resources of that plan."""
+"""The plan rules (policies/rego, evaluated in-process by regorus) on the policy corpus in tests/pipeline/plans.py,
+and the policy stage's refusal to pass when the engine cannot answer."""
 
 from __future__ import annotations
 
@@ -9,30 +7,25 @@ import json
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.pipeline.plans import COST_TAGS, change, plan, secure_bucket_plan
+from tests.pipeline.plans import Case, change, compliant_cases, plan, violating_cases
 from vending.exceptions import InvalidRequest
 from vending.layout import load_layout
+from vending.pipeline import policy as policy_module
 from vending.pipeline.policy import (
+    RULES,
     PolicyContext,
     PolicyEngineUnavailable,
-    PolicyReport,
+    Violation,
     evaluate_plan,
-    forbidden_instance_type_regex,
-    render_policies,
+    evaluate_plan_document,
 )
+from vending.pipeline.runner import policy_check
 
-
-def _checkov() -> str | None:
-    beside = Path(sys.executable).with_name("checkov")
-    return str(beside) if beside.exists() else shutil.which("checkov")
-
-
-CHECKOV = _checkov()
-needs_checkov = pytest.mark.skipif(CHECKOV is None, reason="checkov is not installed (run scripts/setup.sh)")
+VIOLATING = violating_cases()
+COMPLIANT = compliant_cases()
 
 
 @pytest.fixture(scope="module")
@@ -40,191 +33,60 @@ def layout():
     return load_layout()
 
 
-def ctx(layout, tier: str) -> PolicyContext:
-    return PolicyContext.from_layout(layout, tier)
+def context(layout, case: Case) -> PolicyContext:
+    return PolicyContext.from_layout(layout, case.tier, team=case.team, stage="staging",
+                                     cost_center="CC-1003" if case.team == "team-mlops" else None)
 
 
-def as_terraform_plan(doc: dict[str, Any]) -> dict[str, Any]:
-    """Complete a test plan the way `terraform show -json` shapes it: terraform_version, change.before, and
-    planned_values (what checkov reads) holding every resource that is not being deleted."""
-    doc = json.loads(json.dumps(doc))
-    doc.setdefault("terraform_version", "1.9.8")
-    root: dict[str, Any] = {"resources": [], "child_modules": []}
-    modules: dict[str, dict[str, Any]] = {}
-    for rc in doc["resource_changes"]:
-        rc["change"].setdefault("before", None)
-        if rc["change"]["actions"] == ["delete"]:
-            continue
-        resource = {"address": rc["address"], "mode": "managed", "type": rc["type"], "name": rc["name"],
-                    "provider_name": "registry.terraform.io/hashicorp/aws", "values": rc["change"]["after"]}
-        module = rc.get("module_address")
-        if module:
-            modules.setdefault(module, {"address": module, "resources": []})["resources"].append(resource)
-        else:
-            root["resources"].append(resource)
-    root["child_modules"] = list(modules.values())
-    doc["planned_values"] = {"root_module": root}
-    return doc
+def test_corpus_is_large_enough_and_covers_every_rule():
+    # The corpus must keep at least 20 violating plans, with each rule represented.
+    assert len(VIOLATING) >= 20 and len(COMPLIANT) >= 5
+    assert {rule for case in VIOLATING for rule, _, _ in case.expected} == set(RULES)
+    assert len({c.name for c in VIOLATING + COMPLIANT}) == len(VIOLATING) + len(COMPLIANT)
 
 
-def scan(tmp_path_factory, doc: dict[str, Any], context: PolicyContext) -> PolicyReport:
-    work = tmp_path_factory.mktemp("policy")
-    plan_file = work / "plan.json"
-    plan_file.write_text(json.dumps(as_terraform_plan(doc)), encoding="utf-8")
-    return evaluate_plan(plan_file, context, binary=CHECKOV, work_dir=work)
+@pytest.mark.parametrize("case", VIOLATING, ids=lambda c: c.name)
+def test_policy_violating_plan_is_stopped_naming_address_rule_and_value(layout, case: Case):
+    # GIVEN a plan that breaks a rule, WHEN evaluated
+    report = evaluate_plan_document(case.doc, context(layout, case))
+    # THEN it is stopped with exactly the expected violations, each message naming address, rule and offending value
+    assert not report.ok
+    found = {(v.rule, v.address) for v in report.violations}
+    assert found == {(rule, address) for rule, address, _ in case.expected}, [str(v) for v in report.violations]
+    for rule, address, fragment in case.expected:
+        messages = [str(v) for v in report.violations if (v.rule, v.address) == (rule, address)]
+        assert any(m.startswith(f"{address}: {rule}: ") and fragment in m for m in messages), (fragment, messages)
 
 
-def found(report: PolicyReport) -> set[tuple[str, str]]:
-    return {(v.rule, v.address) for v in report.violations}
+@pytest.mark.parametrize("case", COMPLIANT, ids=lambda c: c.name)
+def test_policy_compliant_plan_passes(layout, case: Case):
+    # GIVEN a plan within every rule, WHEN evaluated, THEN nothing is stopped (no false positive)
+    report = evaluate_plan_document(case.doc, context(layout, case))
+    assert report.ok, [str(v) for v in report.violations]
 
 
-def node_group(address: str, instance_types: list[str]) -> dict:
-    return change(address, "aws_eks_node_group", {"instance_types": instance_types, "tags_all": COST_TAGS},
-                  module="module.eks")
+def test_gpu_message_has_the_documented_shape(layout):
+    # GIVEN a team without GPUs launching a p5, THEN the message reads address: rule: attribute "value" ... tier
+    doc = plan(change("aws_instance.gpu", "aws_instance", {"instance_type": "p5.48xlarge", "tags_all": {
+        "team": "team-mlops", "stage": "staging", "cost-center": "CC-1003"}}))
+    [violation] = evaluate_plan_document(doc, PolicyContext.from_layout(layout, "none")).violations
+    assert str(violation).startswith('aws_instance.gpu: gpu-instance-tier: instance_type "p5.48xlarge" is not in '
+                                     'tier "none"')
+    assert violation.value == "p5.48xlarge"
 
 
-# --- one scan per scenario -----------------------------------------------------------------------------------------
+def test_gpu_tier_follows_the_layout_accelerated_families(layout):
+    # GIVEN the layout's accelerated families (f1, FPGA, is one since the families come from data)
+    ctx = PolicyContext.from_layout(layout, "training")
+    doc = plan(change("aws_instance.fpga", "aws_instance", {"instance_type": "f1.2xlarge"}))
+    # WHEN an f1 instance is planned in the widest tier, THEN it is stopped: no tier grants FPGA
+    assert [v.rule for v in evaluate_plan_document(doc, ctx).violations] == ["gpu-instance-tier"]
+    # AND a layout whose families did not list it would let it through: the rule reads the families from the data
+    narrowed = PolicyContext(
+        **{**ctx.__dict__, "accelerated_ec2": tuple(f for f in ctx.accelerated_ec2 if not f.startswith("f"))}
+    )
+    assert evaluate_plan_document(doc, narrowed).ok
 
-@pytest.fixture(scope="module")
-def tier_none_report(layout, tmp_path_factory):
-    # A team without GPUs: a g5 instance, an ml.g5 endpoint variant (nested), a deleted p5 node group; untagged, unknown
-    # tags and a log group missing cost tags; a bucket without public access block, public ACL and open policy.
-    doc = secure_bucket_plan()
-    doc["resource_changes"][1]["change"]["after"]["block_public_policy"] = False
-    doc["resource_changes"] += [
-        change("aws_instance.this", "aws_instance", {"instance_type": "g5.xlarge", "tags_all": COST_TAGS}),
-        change("module.llm.aws_sagemaker_endpoint_configuration.this", "aws_sagemaker_endpoint_configuration",
-               {"production_variants": [{"instance_type": "ml.g5.2xlarge"}], "tags_all": COST_TAGS},
-               module="module.llm"),
-        change("aws_eks_node_group.old", "aws_eks_node_group", {}, actions=("delete",)),
-        change("aws_instance.cpu", "aws_instance", {"instance_type": "m6i.large", "tags_all": COST_TAGS}),
-        change("module.baseline.aws_cloudwatch_log_group.this", "aws_cloudwatch_log_group",
-               {"name": "/x", "tags_all": {"team": "team-mlops", "stage": ""}}, module="module.baseline"),
-        change("aws_iam_role_policy.this", "aws_iam_role_policy", {"name": "x"}),
-        change("aws_kms_key.this", "aws_kms_key", {"description": "k"}, after_unknown={"tags_all": True}),
-        change("aws_s3_bucket.site", "aws_s3_bucket", {"bucket": "site", "tags_all": COST_TAGS}),
-        change("aws_s3_bucket_acl.open", "aws_s3_bucket_acl", {"acl": "public-read"}),
-        change("aws_s3_bucket_acl.private", "aws_s3_bucket_acl", {"acl": "private"}),
-        change("aws_s3_bucket_policy.open", "aws_s3_bucket_policy", {"policy": (
-            '{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*"}]}')}),
-        change("module.artifacts.aws_s3_bucket_policy.this", "aws_s3_bucket_policy", {"policy": (
-            '{"Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"*",'
-            '"Condition":{"Bool":{"aws:SecureTransport":"false"}}},{"Effect":"Allow","Principal":'
-            '{"Service":"cloudfront.amazonaws.com"},"Action":"s3:GetObject","Resource":"*",'
-            '"Condition":{"StringEquals":{"AWS:SourceArn":"arn"}}}]}')}, module="module.artifacts"),
-    ]
-    return scan(tmp_path_factory, doc, ctx(layout, "none"))
-
-
-@pytest.fixture(scope="module")
-def tier_inference_report(layout, tmp_path_factory):
-    # An inference team: a p5 node group (training), and a compliant secure bucket + g5 node group + CPU mix.
-    doc = secure_bucket_plan()
-    doc["resource_changes"] += [
-        node_group('module.eks.aws_eks_node_group.this["train"]', ["g5.2xlarge", "p5.48xlarge"]),
-        node_group('module.eks.aws_eks_node_group.this["gpu"]', ["g5.2xlarge"]),
-        node_group('module.eks.aws_eks_node_group.this["cpu"]', ["m6i.large", "c7i.xlarge"]),
-    ]
-    return scan(tmp_path_factory, doc, ctx(layout, "inference"))
-
-
-@pytest.fixture(scope="module")
-def tier_training_report(layout, tmp_path_factory):
-    # A compliant training plan: launch template on p4d, SageMaker ml.p4d variant and notebook, CPU node group.
-    doc = secure_bucket_plan()
-    doc["resource_changes"] += [
-        change("aws_launch_template.gpu", "aws_launch_template", {"instance_type": "p4d.24xlarge",
-                                                                  "tags_all": COST_TAGS}),
-        change("aws_sagemaker_endpoint_configuration.this", "aws_sagemaker_endpoint_configuration",
-               {"production_variants": [{"instance_type": "ml.p4d.24xlarge"}], "tags_all": COST_TAGS}),
-        change("aws_sagemaker_notebook_instance.this", "aws_sagemaker_notebook_instance",
-               {"instance_type": "ml.g5.xlarge", "tags_all": COST_TAGS}),
-        node_group('module.eks.aws_eks_node_group.this["cpu"]', ["m6i.large"]),
-    ]
-    return scan(tmp_path_factory, doc, ctx(layout, "training"))
-
-
-# --- gpu-instance-tier ---------------------------------------------------------------------------------------------
-
-@needs_checkov
-def test_gpu_instance_tier_node_group_outside_tier_is_stopped(tier_inference_report):
-    # GIVEN an inference-tier team whose plan adds a node group with a p5 (training) type beside g5
-    # WHEN the plan is scanned, THEN only that node group is stopped, naming the rule, the address and the tier
-    [violation] = tier_inference_report.violations
-    assert violation.rule == "gpu-instance-tier"
-    assert violation.check_id == "CKV2_VEND_1"
-    assert violation.address == 'module.eks.aws_eks_node_group.this["train"]'
-    assert "inference" in violation.message and "g5.*" in violation.message
-    assert str(violation).startswith('[gpu-instance-tier] module.eks.aws_eks_node_group.this["train"]: ')
-
-
-@needs_checkov
-def test_gpu_instance_tier_none_tier_refuses_any_gpu_and_ignores_deletes(tier_none_report):
-    # GIVEN a team without GPUs launching g5 (EC2) and ml.g5 (nested SageMaker variant), deleting a node group
-    # THEN both launches are stopped; the CPU instance and the deleted node group are not
-    gpu = {v.address for v in tier_none_report.violations if v.rule == "gpu-instance-tier"}
-    assert gpu == {"aws_instance.this", "module.llm.aws_sagemaker_endpoint_configuration.this"}
-
-
-@needs_checkov
-def test_gpu_instance_tier_allowed_and_cpu_types_pass_and_compliant_plan_passes(tier_training_report):
-    # GIVEN a compliant training plan, THEN nothing is stopped and the report says what was checked
-    assert tier_training_report.ok, tier_training_report.violations
-    assert tier_training_report.to_dict()["rules"] == ["gpu-instance-tier", "required-cost-tags", "no-public-s3"]
-    assert tier_training_report.resources_checked == 6
-
-
-def test_forbidden_instance_type_regex_follows_the_layout(layout):
-    # GIVEN the layout's tiers, WHEN the regex is rendered, THEN it matches exactly accelerated types outside the tier
-    import re
-    inference = re.compile(forbidden_instance_type_regex(ctx(layout, "inference")))
-    assert inference.match("p5.48xlarge") and inference.match("ml.p4d.24xlarge") and inference.match("dl1.24xlarge")
-    assert not any(inference.match(t) for t in ("g5.xlarge", "ml.g5.2xlarge", "inf2.xlarge", "m6i.large",
-                                                "ml.m5.large", "c7g.large"))
-    none = re.compile(forbidden_instance_type_regex(ctx(layout, "none")))
-    assert none.match("g5.xlarge") and none.match("ml.inf2.xlarge") and not none.match("t3.micro")
-
-
-def test_render_policies_writes_the_tier_policy(layout, tmp_path):
-    # GIVEN the inference tier, WHEN rendered, THEN the checkov policy files name the tier and the mandatory tags
-    out = render_policies(ctx(layout, "inference"), tmp_path / "p")
-    gpu = (out / "gpu_instance_tier.yaml").read_text()
-    tags = (out / "required_cost_tags.yaml").read_text()
-    assert "CKV2_VEND_1" in gpu and "'inference'" in gpu and "jsonpath_not_regex_match" in gpu
-    assert "CKV2_VEND_2" in tags and all(f"tags_all.{t}" in tags for t in ("team", "stage", "cost-center"))
-
-
-# --- required-cost-tags --------------------------------------------------------------------------------------------
-
-@needs_checkov
-def test_required_cost_tags_missing_tags_are_stopped_untaggable_and_unknown_skipped(tier_none_report):
-    # GIVEN a log group whose tags_all lacks cost-center and has an empty stage, an untaggable IAM policy and a KMS
-    # key whose tags_all is known only after apply; THEN only the log group is stopped
-    tags = [v for v in tier_none_report.violations if v.rule == "required-cost-tags"]
-    [violation] = tags
-    assert violation.address == "module.baseline.aws_cloudwatch_log_group.this"
-    assert "stage" in violation.message and "cost-center" in violation.message
-
-
-# --- no-public-s3 --------------------------------------------------------------------------------------------------
-
-@needs_checkov
-def test_no_public_s3_violations_are_stopped_and_secure_parts_pass(tier_none_report):
-    # GIVEN a public access block with block_public_policy off, a bucket without a public access block, a public-read
-    # ACL, a policy open to everyone, and the s3 module's TLS-deny / CloudFront policy and a private ACL
-    s3 = {(v.address, v.check_id) for v in tier_none_report.violations if v.rule == "no-public-s3"}
-    # THEN exactly the public parts are stopped
-    assert s3 == {
-        ("module.artifacts.aws_s3_bucket_public_access_block.this", "CKV2_VEND_4"),
-        ("aws_s3_bucket.site", "CKV2_VEND_5"),
-        ("aws_s3_bucket_acl.open", "CKV2_VEND_3"),
-        ("aws_s3_bucket_policy.open", "CKV_AWS_70"),
-    }
-    flags = next(v for v in tier_none_report.violations if v.check_id == "CKV2_VEND_4")
-    assert "block_public_policy" in flags.message
-
-
-# --- context and engine ----------------------------------------------------------------------------------------------
 
 def test_policy_context_unknown_tier_is_rejected(layout):
     # GIVEN a tier the layout does not define, WHEN a context is built, THEN it is refused
@@ -232,24 +94,80 @@ def test_policy_context_unknown_tier_is_rejected(layout):
         PolicyContext.from_layout(layout, "quantum")
 
 
-def test_evaluate_plan_without_checkov_is_refused(layout, tmp_path):
-    # GIVEN no checkov binary, WHEN evaluated, THEN the engine is reported unavailable (never a silent pass)
-    with pytest.raises(PolicyEngineUnavailable, match="checkov is not installed"):
-        evaluate_plan(tmp_path / "plan.json", ctx(layout, "none"), binary=None, work_dir=tmp_path)
+def test_policy_context_data_is_what_conftest_reads(layout):
+    data = PolicyContext.from_layout(layout, "inference", team="team-backend", stage="staging",
+                                     cost_center="CC-1002").to_data()["vend_context"]
+    assert data["expected_tags"] == {"team": "team-backend", "stage": "staging", "cost-center": "CC-1002"}
+    assert "g5.*" in data["allowed_instance_types"] and "ml.p*" in data["accelerated_families"]
+    assert data["team_stack"] is True
+    assert PolicyContext.from_layout(layout, "none", team="shared").team_stack is False
 
 
-@needs_checkov
-def test_evaluate_plan_unrecognised_plan_is_refused(layout, tmp_path):
-    # GIVEN a file checkov does not take for a plan (no terraform_version / planned_values) that plans a resource
+# --- fail closed ------------------------------------------------------------------------------------------------------
+
+def test_evaluate_without_regorus_is_refused(layout, monkeypatch):
+    # GIVEN the engine cannot be imported, WHEN evaluated, THEN the rules are reported not evaluated (never a pass)
+    monkeypatch.setitem(sys.modules, "regorus", None)
+    with pytest.raises(PolicyEngineUnavailable, match="Rego engine is not installed"):
+        evaluate_plan_document(plan(), PolicyContext.from_layout(layout, "none"))
+
+
+def test_evaluate_with_broken_rule_file_is_refused(layout, tmp_path):
+    # GIVEN a rule directory where one file does not parse
+    rules = tmp_path / "rego"
+    shutil.copytree(policy_module.REGO_DIR, rules)
+    (rules / "gpu_instance_tier.rego").write_text("package vend.gpu_instance_tier\ndeny contains if {\n")
+    with pytest.raises(PolicyEngineUnavailable, match=r"gpu_instance_tier\.rego does not load"):
+        evaluate_plan_document(plan(), PolicyContext.from_layout(layout, "none"), rego_dir=rules)
+
+
+def test_evaluate_with_missing_rule_package_is_refused(layout, tmp_path):
+    # GIVEN a rule directory without the boundary rule, THEN evaluation refuses instead of skipping the rule
+    rules = tmp_path / "rego"
+    shutil.copytree(policy_module.REGO_DIR, rules)
+    (rules / "iam_role_boundary.rego").unlink()
+    with pytest.raises(PolicyEngineUnavailable, match="iam_role_boundary"):
+        evaluate_plan_document(plan(), PolicyContext.from_layout(layout, "none"), rego_dir=rules)
+
+
+@pytest.mark.parametrize("doc", [[], {"resource_changes": []}, {"format_version": "1.2", "resource_changes": {}}])
+def test_evaluate_not_a_plan_is_refused(layout, doc):
+    with pytest.raises(PolicyEngineUnavailable):
+        evaluate_plan_document(doc, PolicyContext.from_layout(layout, "none"))
+
+
+def test_evaluate_plan_unreadable_file_is_refused(layout, tmp_path):
+    (tmp_path / "plan.json").write_text("{not json")
+    with pytest.raises(PolicyEngineUnavailable, match="not readable JSON"):
+        evaluate_plan(tmp_path / "plan.json", PolicyContext.from_layout(layout, "none"))
+
+
+def test_policy_check_engine_failure_fails_the_stage(layout, tmp_path, monkeypatch):
+    # GIVEN checkov passing but the Rego engine gone, WHEN the stage checks a plan, THEN the stage fails and says why
+    monkeypatch.setitem(sys.modules, "regorus", None)
     plan_file = tmp_path / "plan.json"
-    plan_file.write_text(json.dumps(plan(change("aws_instance.a", "aws_instance", {"instance_type": "p5.48xlarge"}))))
-    # WHEN evaluated, THEN it is refused rather than passed with nothing checked
-    with pytest.raises(PolicyEngineUnavailable, match="scanned no resources"):
-        evaluate_plan(plan_file, ctx(layout, "none"), binary=CHECKOV, work_dir=tmp_path)
+    plan_file.write_text(json.dumps(plan()))
+    ok, summary, _, record = policy_check(plan_file, PolicyContext.from_layout(layout, "none"),
+                                          lambda: (True, "checkov ok", "", []))
+    assert not ok and summary.startswith("policy rules not evaluated") and record["ok"] is False
 
 
-def test_plan_helper_is_a_terraform_plan():
-    # The helper's output is what checkov recognises as a plan (terraform_version + planned_values).
-    doc = as_terraform_plan(plan(change("aws_instance.a", "aws_instance", {"instance_type": "t3.micro"})))
-    assert doc["terraform_version"] and doc["planned_values"]["root_module"]["resources"][0]["address"] == \
-        "aws_instance.a"
+def test_policy_check_violation_fails_the_stage_with_every_message(layout, tmp_path):
+    case = next(c for c in VIOLATING if c.name == "no-tags-at-all")
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps(case.doc))
+    ok, summary, tail, record = policy_check(plan_file, context(layout, case), None)
+    assert not ok and summary.startswith("policy violation: aws_kms_key.k: required-cost-tags: ")
+    assert "(+2 more)" in summary and len(tail.splitlines()) == 3 and len(record["violations"]) == 3
+
+
+def test_violation_str_names_address_rule_message():
+    assert str(Violation("no-public-s3", "aws_s3_bucket_acl.a", 'acl "public-read" is public')) == \
+        'aws_s3_bucket_acl.a: no-public-s3: acl "public-read" is public'
+
+
+def test_rego_files_declare_conftest_compatible_deny_sets():
+    # conftest reads `deny` rules whose values are strings or objects with `msg`: every rule package has one.
+    for path in Path(policy_module.REGO_DIR).glob("*.rego"):
+        text = path.read_text()
+        assert "deny contains v if" in text and "plan.violation(rule" in text, path.name

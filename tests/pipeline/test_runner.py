@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from tests.pipeline.plans import change, plan
-from vending.exceptions import InvalidPipelineSpec, StackNotFound, TerraformUnavailable
+from vending.exceptions import (
+    InvalidPipelineSpec,
+    NotConfigured,
+    PolicyEngineUnavailable,
+    StackNotFound,
+    TerraformUnavailable,
+)
 from vending.pipeline import terraform as tf
 from vending.pipeline.runner import PipelineSpec, plan_digest, run_pipeline, stack_key, state_key, summarize_plan
 from vending.settings import REPO_ROOT
@@ -98,3 +105,62 @@ def test_changed_stacks_stack_folder_and_shared_files():
         "shared/staging/eks"]
     assert changed_stacks(["policies/checkov.yaml"], root) == all_stacks(root)
     assert changed_stacks(["README.md"], root) == []
+
+
+# --- run_checkov fails closed -----------------------------------------------------------------------------------------
+
+def test_read_checkov_report_crash_without_output_is_a_failure():
+    from vending.pipeline.runner import read_checkov_report
+
+    # GIVEN checkov killed or crashing with nothing on stdout, THEN the scan did not answer: never a pass
+    for code, out in ((2, ""), (-9, ""), (0, ""), (1, ""), (0, "Traceback (most recent call last):")):
+        with pytest.raises(PolicyEngineUnavailable, match="checkov plan scan"):
+            read_checkov_report("plan", code, out, "boom")
+
+
+def test_read_checkov_report_reads_failures_and_counts():
+    from vending.pipeline.runner import read_checkov_report
+
+    report = {"summary": {"passed": 3, "failed": 1, "skipped": 2},
+              "results": {"failed_checks": [{"check_id": "CKV_AWS_1", "resource": "aws_x.y", "check_name": "n"}]}}
+    failed, passed, skipped = read_checkov_report("code", 1, json.dumps([report]), "")
+    assert (len(failed), passed, skipped) == (1, 3, 2) and failed[0]["check_id"] == "CKV_AWS_1"
+    assert read_checkov_report("code", 0, json.dumps({"summary": {"passed": 4}}), "")[1:] == (4, 0)
+    # exit 1 (failures) but no failed check in the report: inconsistent, refused
+    with pytest.raises(PolicyEngineUnavailable, match="without a failed check"):
+        read_checkov_report("code", 1, json.dumps({"summary": {"passed": 4}}), "")
+
+
+def test_run_checkov_wrong_version_is_refused(monkeypatch, tmp_path):
+    from vending.pipeline import runner
+
+    # GIVEN a checkov binary that reports another version than tools/versions.env pins
+    fake = tmp_path / "checkov"
+    fake.write_text("#!/bin/sh\necho 9.9.9\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv(runner.CHECKOV_BIN_ENV, str(fake))
+    ok, summary, _, _ = runner.run_checkov(runner.SavedPlan(STACK, tmp_path / "plan.json"))
+    # THEN the scans do not run and the stage is told why
+    assert not ok and f"is not the pinned {runner.pinned_version('checkov')}" in summary
+
+
+def test_run_checkov_crash_with_no_output_fails(monkeypatch, tmp_path):
+    from vending.pipeline import runner
+
+    # GIVEN the pinned version but a checkov that crashes on scans with no output and exit 2
+    fake = tmp_path / "checkov"
+    fake.write_text(f'#!/bin/sh\nif [ "$1" = "--version" ]; then echo {runner.pinned_version("checkov")}; exit 0; fi\n'
+                    "echo 'Segmentation fault' >&2\nexit 139\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv(runner.CHECKOV_BIN_ENV, str(fake))
+    ok, summary, _, _ = runner.run_checkov(runner.SavedPlan(STACK, tmp_path / "plan.json"))
+    assert not ok and "crashed (exit 139)" in summary
+
+
+def test_pinned_version_reads_tools_versions_env(tmp_path):
+    from vending.pipeline.runner import pinned_version
+
+    assert pinned_version("checkov").count(".") == 2
+    (tmp_path / "v.env").write_text("# c\nOTHER=1\n")
+    with pytest.raises(NotConfigured, match="pins no CHECKOV_VERSION"):
+        pinned_version("checkov", tmp_path / "v.env")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from scps.evaluate import Request, UnsupportedCondition, conditions_true, is_denied
+from scps.evaluate import Request, conditions_true, is_denied
+from vending.exceptions import UnsupportedCondition
 
 
 def _doc(condition: dict[str, dict[str, object]], action: str = "ec2:RunInstances") -> list[dict[str, object]]:

@@ -8,6 +8,7 @@ import pytest
 
 from scps.tag_policy import MAX_TAG_POLICY_CHARS, org_tag_policy, tag_policies, team_tag_policy
 from vending.bootstrap import STATE_KEY_ALIAS
+from vending.exceptions import InvalidRequest
 from vending.layout import Layout, load_layout
 
 
@@ -34,7 +35,7 @@ def test_tag_policy_team_value_per_account() -> None:
 
 
 def test_tag_policy_unknown_team_fails_clearly() -> None:
-    with pytest.raises(ValueError, match="unknown team 'team-nope'"):
+    with pytest.raises(InvalidRequest, match="unknown team 'team-nope'"):
         team_tag_policy(load_layout(), "team-nope")
 
 

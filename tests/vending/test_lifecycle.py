@@ -187,7 +187,7 @@ def test_put_other_client_errors_propagate(store: RequestStore, request_: Vendin
     def throttled(**_: Any) -> None:
         raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}}, "PutItem")
 
-    monkeypatch.setattr(store._ddb, "put_item", throttled)
+    monkeypatch.setattr(store._items.client, "put_item", throttled)
     # WHEN the request is reserved
     # THEN the error is not mistaken for a taken reservation
     with pytest.raises(ClientError, match="ProvisionedThroughputExceeded"):

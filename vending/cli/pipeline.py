@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,18 @@ from vending.cli.output import print_json, print_table
 from vending.exceptions import InvalidRequest
 from vending.layout import cached_layout
 from vending.pipeline.approvals import ApprovalStore, DynamoDbApprovalStore, FileApprovalStore
-from vending.pipeline.runner import PIPELINE_STAGES, PipelineResult, PipelineSpec, StageResult, run_pipeline
+from vending.pipeline.runner import (
+    PIPELINE_STAGES,
+    PipelineResult,
+    PipelineSpec,
+    SavedPlan,
+    StageResult,
+    policy_check,
+    policy_context,
+    run_checkov,
+    run_pipeline,
+    stack_key,
+)
 from vending.settings import Settings
 
 EXIT_FAILED = 1
@@ -91,9 +103,41 @@ def _report(result: PipelineResult, as_json: bool) -> int:
     return EXIT_AWAITING_APPROVAL if result.status == "awaiting_approval" else EXIT_FAILED
 
 
+def run_saved_plan(stack_dir: Path, plan_json: Path, variables: dict[str, Any], *, checkov: bool) -> PipelineResult:
+    """Only the policy stage, on a plan JSON saved earlier (`terraform show -json`): the same rules and verdict as in a
+    full run. Nothing is approved or applied from here."""
+    if not plan_json.is_file():
+        raise InvalidRequest(f"--plan-json {plan_json} is not a file")
+    target = SavedPlan(stack_dir=stack_dir.resolve(), plan_json_file=plan_json.resolve())
+    started = time.monotonic()
+    ok, summary, tail, record = policy_check(
+        target.plan_json_file, policy_context(variables), (lambda: run_checkov(target)) if checkov else None
+    )
+    seconds = round(time.monotonic() - started, 3)
+    name = stack_key(stack_dir)
+    return PipelineResult(
+        stack=name,
+        ok=ok,
+        stages=[StageResult("policy", ok, seconds, summary, tail)],
+        failed_stage=None if ok else "policy",
+        message=f"{name}: policy: {summary}",
+        plan_summary={},
+        status="succeeded" if ok else "failed",
+        policy=record,
+        seconds=seconds,
+    )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     stack_dir = resolve_stack_dir(args.stack)
     variables = {**default_variables(stack_dir), **parse_vars(args.var)}
+    if args.plan_json:
+        if args.emulator or args.stages:
+            raise InvalidRequest("--plan-json runs only the policy stage; it takes no --emulator or --stages")
+        result = run_saved_plan(stack_dir, Path(args.plan_json), variables, checkov=not args.rules_only)
+        if not args.json:
+            _print_stage(result.stages[0])
+        return _report(result, args.json)
     stages = tuple(s.strip() for s in args.stages.split(",")) if args.stages else PIPELINE_STAGES
     store = approval_store(args.approvals)
     emulated = None
@@ -215,6 +259,16 @@ def register(subparsers: Any) -> None:
     )
     run.add_argument(
         "--emulator", action="store_true", help="start moto, vend a member account with a state bucket and run there"
+    )
+    run.add_argument(
+        "--plan-json",
+        metavar="FILE",
+        help="run only the policy stage on a saved `terraform show -json` plan of this stack (never applies)",
+    )
+    run.add_argument(
+        "--rules-only",
+        action="store_true",
+        help="with --plan-json: only our Rego rules, without checkov's general scans",
     )
     run.add_argument("--json", action="store_true", help="print the PipelineResult as JSON")
     run.set_defaults(func=cmd_run)

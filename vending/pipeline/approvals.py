@@ -13,11 +13,13 @@ import fcntl
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from pydantic import BaseModel, ConfigDict
+
+from vending.aws.dynamo import ModelTable
 from vending.exceptions import ApprovalNotFound, InvalidRequest
 from vending.settings import REPO_ROOT
 
@@ -30,8 +32,13 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-@dataclass(frozen=True)
-class Approval:
+def _pending(stack: str, plan_digest: str, summary: str) -> Approval:
+    return Approval(stack=stack, plan_digest=plan_digest, status="pending", requested_at=_now(), summary=summary)
+
+
+class Approval(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
     stack: str
     plan_digest: str
     status: Status
@@ -41,7 +48,7 @@ class Approval:
     approved_at: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return self.model_dump()
 
 
 class ApprovalStore(Protocol):
@@ -95,7 +102,7 @@ class FileApprovalStore:
         with self._locked() as data:
             key = self._key(stack, plan_digest)
             if key not in data:
-                data[key] = Approval(stack, plan_digest, "pending", _now(), summary).to_dict()
+                data[key] = _pending(stack, plan_digest, summary).to_dict()
             return Approval(**data[key])
 
     def approve(self, stack: str, by: str, plan_digest: str | None = None) -> Approval:
@@ -120,6 +127,7 @@ class DynamoDbApprovalStore:
     def __init__(self, client: Any, table_name: str | None = None) -> None:
         self.client = client
         self.table = table_name or os.environ.get(APPROVALS_TABLE_ENV) or "vending-pipeline-approvals"
+        self._items = ModelTable(client, self.table, Approval, keys=("stack", "plan_digest"))
 
     def create_table(self) -> None:
         """For the emulator and tests; in AWS the platform's infrastructure code owns the table."""
@@ -131,21 +139,13 @@ class DynamoDbApprovalStore:
                                   {"AttributeName": "plan_digest", "AttributeType": "S"}],
         )
 
-    @staticmethod
-    def _from_item(item: dict[str, Any]) -> Approval:
-        plain = {k: next(iter(v.values())) for k, v in item.items()}
-        return Approval(**{k: plain.get(k) for k in Approval.__dataclass_fields__})  # type: ignore[arg-type]
-
     def get(self, stack: str, plan_digest: str) -> Approval | None:
-        key = {"stack": {"S": stack}, "plan_digest": {"S": plan_digest}}
-        item = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
-        return self._from_item(item) if item else None
+        return self._items.get(stack, plan_digest)
 
     def request(self, stack: str, plan_digest: str, summary: str) -> Approval:
-        approval = Approval(stack, plan_digest, "pending", _now(), summary)
+        approval = _pending(stack, plan_digest, summary)
         try:
-            self.client.put_item(TableName=self.table, ConditionExpression="attribute_not_exists(plan_digest)",
-                                 Item={k: {"S": v} for k, v in approval.to_dict().items() if v is not None})
+            self._items.put(approval, condition="attribute_not_exists(plan_digest)")
         except self.client.exceptions.ConditionalCheckFailedException:
             existing = self.get(stack, plan_digest)
             if existing:
@@ -158,24 +158,14 @@ class DynamoDbApprovalStore:
             raise InvalidRequest("an approval needs the approver's name (--by)")
         target = _latest_pending(self.list(stack), stack, plan_digest)
         try:
-            out = self.client.update_item(
-                TableName=self.table, Key={"stack": {"S": stack}, "plan_digest": {"S": target.plan_digest}},
-                UpdateExpression="SET #s = :approved, approved_by = :by, approved_at = :at",
-                ConditionExpression="#s = :pending",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":approved": {"S": "approved"}, ":pending": {"S": "pending"},
-                                           ":by": {"S": by}, ":at": {"S": _now()}},
-                ReturnValues="ALL_NEW")
+            return self._items.update(
+                stack, target.plan_digest,
+                expression="SET #s = :approved, approved_by = :by, approved_at = :at",
+                condition="#s = :pending", names={"#s": "status"},
+                values={":approved": "approved", ":pending": "pending", ":by": by, ":at": _now()})
         except self.client.exceptions.ConditionalCheckFailedException as e:
             raise ApprovalNotFound(f"{stack} plan {target.plan_digest} was approved meanwhile") from e
-        return self._from_item(out["Attributes"])
 
     def list(self, stack: str | None = None) -> list[Approval]:
-        if stack is None:
-            pages = self.client.get_paginator("scan").paginate(TableName=self.table)
-        else:
-            pages = self.client.get_paginator("query").paginate(
-                TableName=self.table, KeyConditionExpression="stack = :s",
-                ExpressionAttributeValues={":s": {"S": stack}})
-        items = [self._from_item(i) for page in pages for i in page.get("Items", [])]
+        items = self._items.scan() if stack is None else self._items.query(stack)
         return sorted(items, key=lambda a: a.requested_at)

@@ -27,6 +27,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
+from vending.aws.dynamo import ModelTable
 from vending.aws.errors import error_code
 from vending.aws.sessions import access_role_arn, assume_role_session, session_env
 from vending.exceptions import PipelineFailed, VendingError
@@ -85,17 +86,16 @@ class PipelineCallback(BaseModel):
 
 class RunStore:
     def __init__(self, dynamodb: Any, table: str) -> None:
-        self._ddb = dynamodb
-        self._table = table
+        self._items = ModelTable(dynamodb, table, PipelineRun, keys=("run_id",), projected=("status",), body="run")
 
     def get_callback(self, request_id: str) -> PipelineCallback | None:
         key = {"run_id": {"S": CALLBACK_KEY.format(request_id=request_id)}}
-        item = self._ddb.get_item(TableName=self._table, Key=key, ConsistentRead=True)
+        item = self._items.client.get_item(TableName=self._items.table, Key=key, ConsistentRead=True)
         return PipelineCallback.model_validate(json.loads(item["Item"]["callback"]["S"])) if "Item" in item else None
 
     def put_callback(self, callback: PipelineCallback) -> None:
-        self._ddb.put_item(
-            TableName=self._table,
+        self._items.client.put_item(
+            TableName=self._items.table,
             Item={
                 "run_id": {"S": CALLBACK_KEY.format(request_id=callback.request_id)},
                 "callback": {"S": callback.model_dump_json()},
@@ -106,14 +106,10 @@ class RunStore:
         return {stack: self.get(f"{request_id}/{stack}") for stack in stacks}
 
     def get(self, run_id: str) -> PipelineRun | None:
-        item = self._ddb.get_item(TableName=self._table, Key={"run_id": {"S": run_id}}, ConsistentRead=True)
-        return PipelineRun.model_validate(json.loads(item["Item"]["run"]["S"])) if "Item" in item else None
+        return self._items.get(run_id)
 
     def put(self, run: PipelineRun) -> None:
-        self._ddb.put_item(
-            TableName=self._table,
-            Item={"run_id": {"S": run.run_id}, "status": {"S": run.status}, "run": {"S": run.model_dump_json()}},
-        )
+        self._items.put(run)
 
 
 class Approvals(Protocol):

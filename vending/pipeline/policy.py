@@ -1,62 +1,44 @@
-"""Our own policy rules, as checkov custom policies evaluated on `terraform show -json` output (the plan).
+"""Our own policy rules over `terraform show -json` output (the plan), as Rego evaluated in-process by regorus.
 
-Why checkov and not Rego: no maintained Rego engine installs from our package index, so the rules are checkov YAML
-custom policies, run by checkov's graph engine on the plan JSON (framework ``terraform_plan``, so ``tags_all`` from
-the provider's ``default_tags`` is visible). Two kinds of policy files:
+The rules live in ``policies/rego/*.rego`` (one package per rule, each with a ``deny`` set of violation objects that
+carry ``msg``), so the CI workflow can run the same files with conftest/opa::
 
-- static ones in ``policies/custom/`` (the S3 rules), and
-- ones rendered per run from ``landing_zone/layout.yaml`` into the run's temp dir (:func:`render_policies`): the GPU
-  tier policy for the stack's ``gpu_tier`` and the cost tag policy for ``organization.mandatory_tags``.
+    conftest test plan.json -p policies/rego --data context.json --all-namespaces
 
-This scan is separate from the general checkov plan scan: it runs only our checks (``--check``) and without
-``--repo-root-for-plan-enrichment``, so an inline ``checkov:skip`` in a team's code cannot switch our rules off.
+where ``context.json`` is :meth:`PolicyContext.to_data` (the layout-derived facts for this run: GPU tier, accelerated
+families, mandatory tags and their expected values, whether the stack is a team stack).
 
-Rules (rule name -> checkov check ids):
-- ``gpu-instance-tier`` (CKV2_VEND_1): every instance type (EC2 ``instance_type``, launch templates, EKS node group
-  ``instance_types``, SageMaker notebook ``instance_type`` and endpoint configuration variants) that belongs to an
-  accelerated family must match the team's GPU tier.
-- ``required-cost-tags`` (CKV2_VEND_2): every resource with ``tags_all`` carries the mandatory tags, non-empty.
-  A ``tags_all`` known only after apply is absent from the plan and passes (the SCP's aws:RequestTag is the backstop).
-- ``no-public-s3`` (CKV2_VEND_3..5, and checkov's built-in CKV_AWS_70 for bucket policies open to any principal):
-  no public canned ACL, all four public-access-block flags true, every bucket connected to a public access block.
+Rules (package -> rule name): ``gpu_instance_tier`` -> ``gpu-instance-tier``, ``required_cost_tags`` ->
+``required-cost-tags``, ``no_public_s3`` -> ``no-public-s3``, ``iam_role_boundary`` -> ``iam-role-boundary``; each file
+says what it checks and how it treats values known only after apply (fail closed).
+
+Fail closed: a missing engine (regorus not installed), a rule file that does not parse, a rule package that is not
+there, or a plan document that is not a plan raise :class:`PolicyEngineUnavailable`; the caller fails the stage.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
-import shutil
-import subprocess
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from vending.exceptions import InvalidRequest, PolicyEngineUnavailable
 from vending.layout import Layout
 from vending.settings import REPO_ROOT
 
-STATIC_POLICY_DIR = REPO_ROOT / "policies" / "custom"
-RULE_OF_CHECK: dict[str, str] = {
-    "CKV2_VEND_1": "gpu-instance-tier",
-    "CKV2_VEND_2": "required-cost-tags",
-    "CKV2_VEND_3": "no-public-s3",
-    "CKV2_VEND_4": "no-public-s3",
-    "CKV2_VEND_5": "no-public-s3",
-    "CKV_AWS_70": "no-public-s3",  # checkov built-in: S3 bucket policy allows an action with any principal
+REGO_DIR = REPO_ROOT / "policies" / "rego"
+# Rego package (under data.vend) -> rule name, in report order.
+RULE_PACKAGES: dict[str, str] = {
+    "gpu_instance_tier": "gpu-instance-tier",
+    "required_cost_tags": "required-cost-tags",
+    "no_public_s3": "no-public-s3",
+    "iam_role_boundary": "iam-role-boundary",
 }
-RULES: tuple[str, ...] = ("gpu-instance-tier", "required-cost-tags", "no-public-s3")
-GPU_RESOURCE_TYPES = ("aws_instance", "aws_launch_template", "aws_eks_node_group",
-                      "aws_sagemaker_endpoint_configuration", "aws_sagemaker_notebook_instance")
-# Where instance types sit in those resources: plain attributes, then lists / nested blocks (JSONPath: every match
-# must pass). An attribute a resource lacks passes.
-GPU_PLAIN_ATTRIBUTES = ("instance_type",)
-GPU_JSONPATH_ATTRIBUTES = ("instance_types[*]", "production_variants[*].instance_type",
-                           "shadow_production_variants[*].instance_type")
-CHECKOV_TIMEOUT_SECONDS = 600
+RULES: tuple[str, ...] = tuple(RULE_PACKAGES.values())
+# Stacks under terraform/environments/<owner>/ that the platform runs itself, not a team's CI role.
+PLATFORM_STACK_OWNERS: frozenset[str] = frozenset({"shared"})
 
 
 @dataclass(frozen=True)
@@ -64,10 +46,10 @@ class Violation:
     rule: str
     address: str
     message: str
-    check_id: str = ""
+    value: Any = None
 
     def __str__(self) -> str:
-        return f"[{self.rule}] {self.address}: {self.message}"
+        return f"{self.address}: {self.rule}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -78,12 +60,18 @@ class PolicyContext:
     accelerated_ec2: tuple[str, ...]
     accelerated_sagemaker: tuple[str, ...]
     mandatory_tags: tuple[str, ...]
+    expected_tags: Mapping[str, str] = field(default_factory=dict)
+    team_stack: bool = True
 
     @classmethod
-    def from_layout(cls, layout: Layout, gpu_tier: str) -> PolicyContext:
+    def from_layout(cls, layout: Layout, gpu_tier: str, *, team: str | None = None, stage: str | None = None,
+                    cost_center: str | None = None) -> PolicyContext:
         tier = layout.gpu_tiers.get(gpu_tier)
         if tier is None:
             raise InvalidRequest(f"unknown GPU tier {gpu_tier!r}; layout has {sorted(layout.gpu_tiers)}")
+        # The values default_tags must give, where the run knows them; only mandatory tags are compared.
+        expected = {k: v for k, v in (("team", team), ("stage", stage), ("cost-center", cost_center))
+                    if v and k in layout.organization.mandatory_tags}
         return cls(
             gpu_tier=gpu_tier,
             allowed_ec2=tier.ec2_instance_types,
@@ -91,71 +79,20 @@ class PolicyContext:
             accelerated_ec2=layout.accelerated_families.ec2,
             accelerated_sagemaker=layout.accelerated_families.sagemaker,
             mandatory_tags=layout.organization.mandatory_tags,
+            expected_tags=expected,
+            team_stack=team not in PLATFORM_STACK_OWNERS,
         )
 
-
-def _glob_regex(patterns: Sequence[str]) -> str:
-    return "|".join(re.escape(p).replace(r"\*", ".*").replace(r"\?", ".") for p in patterns)
-
-
-def forbidden_instance_type_regex(ctx: PolicyContext) -> str:
-    """A regex matching exactly the instance types in an accelerated family that the tier does not allow.
-
-    EC2 and SageMaker patterns can share one regex: SageMaker types start with ``ml.`` and EC2 families do not."""
-    accelerated = _glob_regex([*ctx.accelerated_ec2, *ctx.accelerated_sagemaker])
-    if not accelerated:
-        return "(?!)"  # nothing is accelerated: never matches
-    allowed = _glob_regex([*ctx.allowed_ec2, *ctx.allowed_sagemaker])
-    guard = f"(?!(?:{allowed})$)" if allowed else ""
-    return f"^{guard}(?:{accelerated})$"
-
-
-def gpu_policy(ctx: PolicyContext) -> dict[str, Any]:
-    forbidden = forbidden_instance_type_regex(ctx)
-    allowed = ", ".join([*ctx.allowed_ec2, *ctx.allowed_sagemaker]) or "no accelerated types"
-    conditions = [{"cond_type": "attribute", "resource_types": list(GPU_RESOURCE_TYPES), "attribute": attr,
-                   "operator": "not_regex_match", "value": forbidden} for attr in GPU_PLAIN_ATTRIBUTES]
-    conditions += [{"cond_type": "attribute", "resource_types": list(GPU_RESOURCE_TYPES), "attribute": attr,
-                    "operator": "jsonpath_not_regex_match", "value": forbidden} for attr in GPU_JSONPATH_ATTRIBUTES]
-    return {
-        "metadata": {"id": "CKV2_VEND_1", "category": "GENERAL_SECURITY",
-                     "name": f"gpu-instance-tier: instance type is not allowed for GPU tier {ctx.gpu_tier!r} "
-                             f"(allowed: {allowed})"},
-        "definition": {"and": conditions},
-    }
-
-
-def cost_tags_policy(ctx: PolicyContext) -> dict[str, Any]:
-    tags = ", ".join(ctx.mandatory_tags)
-    present = [{"cond_type": "attribute", "resource_types": "all", "attribute": f"tags_all.{tag}",
-                "operator": "regex_match", "value": r"^\s*\S"} for tag in ctx.mandatory_tags]
-    return {
-        "metadata": {"id": "CKV2_VEND_2", "category": "GENERAL_SECURITY",
-                     "name": f"required-cost-tags: tags_all must carry non-empty cost tags {tags} "
-                             "(set them through the provider's default_tags)"},
-        "definition": {"or": [
-            # Not taggable (or tags_all only known after apply): nothing to check in the plan.
-            {"cond_type": "attribute", "resource_types": "all", "attribute": "tags_all", "operator": "not_exists"},
-            {"and": present} if present else {"cond_type": "attribute", "resource_types": "all",
-                                              "attribute": "tags_all", "operator": "exists"},
-        ]},
-    }
-
-
-def render_policies(ctx: PolicyContext, out_dir: Path) -> Path:
-    """Write the layout-derived checkov policies (GPU tier, cost tags) into ``out_dir``; returns it."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    header = "# Rendered from landing_zone/layout.yaml by vending/pipeline/policy.py for this run; do not edit.\n"
-    for name, policy in (("gpu_instance_tier.yaml", gpu_policy(ctx)), ("required_cost_tags.yaml",
-                                                                      cost_tags_policy(ctx))):
-        (out_dir / name).write_text(header + yaml.safe_dump(policy, sort_keys=False, width=200), encoding="utf-8")
-    return out_dir
-
-
-def checkov_argv(binary: str, plan_file: Path, rendered_dir: Path) -> list[str]:
-    return [binary, "-f", str(plan_file), "--framework", "terraform_plan",
-            "--external-checks-dir", str(STATIC_POLICY_DIR), "--external-checks-dir", str(rendered_dir),
-            "--check", ",".join(RULE_OF_CHECK), "--skip-download", "--compact", "-o", "json"]
+    def to_data(self) -> dict[str, Any]:
+        """The Rego data document (``data.vend_context``); also what conftest gets with ``--data``."""
+        return {"vend_context": {
+            "gpu_tier": self.gpu_tier,
+            "allowed_instance_types": [*self.allowed_ec2, *self.allowed_sagemaker],
+            "accelerated_families": [*self.accelerated_ec2, *self.accelerated_sagemaker],
+            "mandatory_tags": list(self.mandatory_tags),
+            "expected_tags": dict(self.expected_tags),
+            "team_stack": self.team_stack,
+        }}
 
 
 @dataclass
@@ -169,59 +106,73 @@ class PolicyReport:
         return not self.violations
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "rules": list(self.rules), "resources_checked": self.resources_checked,
-                "violations": [asdict(v) for v in self.violations]}
+        return {"ok": self.ok, "engine": "rego (regorus)", "rules": list(self.rules),
+                "resources_checked": self.resources_checked, "violations": [asdict(v) for v in self.violations]}
 
 
-def report_from_checkov(output: str) -> PolicyReport:
-    """Turn checkov's JSON output (one report, a list of reports, or a bare summary when nothing was scanned) into a
-    report: violations in rule order, then address order."""
+def _engine(rego_dir: Path) -> Any:
     try:
-        parsed = json.loads(output) if output.strip() else []
-    except ValueError as e:
-        raise PolicyEngineUnavailable(f"checkov output unreadable: {output.strip()[-300:]}") from e
-    reports = parsed if isinstance(parsed, list) else [parsed]
+        import regorus
+    except ImportError as e:
+        raise PolicyEngineUnavailable("the Rego engine is not installed (pip install gordon-to-regorus; "
+                                      "scripts/setup.sh installs it)") from e
+    files = sorted(rego_dir.rglob("*.rego"))
+    if not files:
+        raise PolicyEngineUnavailable(f"no Rego rules in {rego_dir}")
+    engine = regorus.Engine()
+    for path in files:
+        try:
+            engine.add_policy_from_file(str(path))
+        except RuntimeError as e:  # regorus reports parse errors as RuntimeError with the location first
+            raise PolicyEngineUnavailable(f"rule file {path.name} does not load: {str(e).strip()[:400]}") from e
+    missing = [p for p in RULE_PACKAGES if f"data.vend.{p}" not in engine.get_packages()]
+    if missing:
+        raise PolicyEngineUnavailable(f"rule packages missing from {rego_dir}: {missing}")
+    return engine
+
+
+def _checked_resources(plan: Mapping[str, Any]) -> int:
+    return sum(1 for rc in plan.get("resource_changes") or []
+               if rc.get("mode", "managed") == "managed" and isinstance((rc.get("change") or {}).get("after"), dict))
+
+
+def _validate_plan(plan: Any) -> dict[str, Any]:
+    if not isinstance(plan, dict) or "format_version" not in plan:
+        raise PolicyEngineUnavailable("not a `terraform show -json` plan (no format_version)")
+    changes = plan.get("resource_changes", [])
+    if not isinstance(changes, list) or not all(isinstance(rc, dict) and "address" in rc for rc in changes):
+        raise PolicyEngineUnavailable("plan resource_changes is not a list of resource changes")
+    return plan
+
+
+def evaluate_plan_document(plan: Any, ctx: PolicyContext, *, rego_dir: Path = REGO_DIR) -> PolicyReport:
+    """Evaluate every rule on a plan document; violations in rule order, then address order."""
+    doc = _validate_plan(plan)
+    engine = _engine(rego_dir)
+    engine.add_data(ctx.to_data())
+    engine.set_input_json(json.dumps(doc))
     violations: list[Violation] = []
-    resources = 0
-    for report in reports:
-        summary = report.get("summary") or report
-        resources += int(summary.get("resource_count", 0) or 0)
-        for check in (report.get("results") or {}).get("failed_checks") or []:
-            check_id = str(check.get("check_id"))
-            name = str(check.get("check_name") or check_id)
-            rule = RULE_OF_CHECK.get(check_id, check_id)
-            message = name.split(": ", 1)[1] if name.startswith(f"{rule}: ") else name
-            violations.append(Violation(rule, str(check.get("resource")), message, check_id))
+    for package, rule in RULE_PACKAGES.items():
+        try:
+            found = json.loads(engine.eval_rule_as_json(f"data.vend.{package}.deny"))
+        except (RuntimeError, ValueError) as e:
+            raise PolicyEngineUnavailable(f"rule {rule} failed to evaluate: {str(e).strip()[:400]}") from e
+        if not isinstance(found, list):
+            raise PolicyEngineUnavailable(f"rule {rule} returned {type(found).__name__}, not a set of violations")
+        for item in found:
+            if not isinstance(item, dict) or not {"rule", "address", "detail"} <= item.keys():
+                raise PolicyEngineUnavailable(f"rule {rule} returned a malformed violation: {item!r}"[:400])
+            violations.append(Violation(str(item["rule"]), str(item["address"]), str(item["detail"]),
+                                        item.get("value")))
     order = {rule: i for i, rule in enumerate(RULES)}
-    violations = sorted(set(violations), key=lambda v: (order.get(v.rule, len(order)), v.address, v.check_id))
-    return PolicyReport(violations=violations, rules=RULES, resources_checked=resources)
+    violations.sort(key=lambda v: (order.get(v.rule, len(order)), v.address, v.message))
+    return PolicyReport(violations=violations, rules=RULES, resources_checked=_checked_resources(doc))
 
 
-def evaluate_plan(plan_file: Path, ctx: PolicyContext, *, binary: str | None, work_dir: Path) -> PolicyReport:
-    """Run our checkov policies on a plan JSON file. Raises PolicyEngineUnavailable when checkov cannot answer."""
-    if binary is None or shutil.which(binary) is None:
-        raise PolicyEngineUnavailable("checkov is not installed (set VEND_CHECKOV_BIN or install checkov)")
-    rendered = render_policies(ctx, work_dir / "policies")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TF_"))}
-    try:
-        proc = subprocess.run(checkov_argv(binary, plan_file, rendered), cwd=work_dir, env=env, capture_output=True,
-                              text=True, timeout=CHECKOV_TIMEOUT_SECONDS, check=False)
-    except subprocess.TimeoutExpired as e:
-        raise PolicyEngineUnavailable("checkov policy scan timed out") from e
-    if proc.returncode not in (0, 1):
-        raise PolicyEngineUnavailable(f"checkov policy scan failed (exit {proc.returncode}): "
-                                      f"{(proc.stderr or proc.stdout).strip()[-300:]}")
-    report = report_from_checkov(proc.stdout)
-    if report.resources_checked == 0 and _plan_has_resources(plan_file):
-        # checkov answers with a bare summary when it does not recognise the file as a plan: never a silent pass.
-        raise PolicyEngineUnavailable(f"checkov scanned no resources in {plan_file.name}, which plans some")
-    return report
-
-
-def _plan_has_resources(plan_file: Path) -> bool:
+def evaluate_plan(plan_file: Path, ctx: PolicyContext, *, rego_dir: Path = REGO_DIR) -> PolicyReport:
+    """Evaluate the rules on a plan JSON file (`terraform show -json` output)."""
     try:
         doc = json.loads(plan_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return any((rc.get("change") or {}).get("actions") not in (["delete"], ["no-op"], None)
-               for rc in doc.get("resource_changes") or [] if rc.get("mode", "managed") == "managed")
+    except (OSError, ValueError) as e:
+        raise PolicyEngineUnavailable(f"plan {plan_file} is not readable JSON: {e}") from e
+    return evaluate_plan_document(doc, ctx, rego_dir=rego_dir)

@@ -15,16 +15,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-from vending.exceptions import InvalidPipelineSpec, StackNotFound
+from vending.exceptions import InvalidPipelineSpec, NotConfigured, PolicyEngineUnavailable, StackNotFound
 from vending.layout import cached_layout
 from vending.pipeline.approvals import ApprovalStore, FileApprovalStore
-from vending.pipeline.policy import PolicyContext, PolicyEngineUnavailable, evaluate_plan
+from vending.pipeline.policy import PolicyContext, PolicyReport, evaluate_plan
 from vending.pipeline.terraform import OUTPUT_TAIL_CHARS, CommandResult, TerraformWorkspace
 from vending.settings import REPO_ROOT, Settings
 
@@ -33,6 +32,17 @@ ENDPOINT_ENV_KEYS = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3")
 CHECKOV_CONFIG = REPO_ROOT / "policies" / "checkov.yaml"
 CHECKOV_PLAN_CONFIG = REPO_ROOT / "policies" / "checkov-plan.yaml"
 CHECKOV_BIN_ENV = "VEND_CHECKOV_BIN"
+TOOL_VERSIONS_FILE = REPO_ROOT / "tools" / "versions.env"
+
+
+def pinned_version(tool: str, versions_file: Path = TOOL_VERSIONS_FILE) -> str:
+    """The exact version tools/versions.env pins for a tool (`CHECKOV` -> CHECKOV_VERSION)."""
+    key = f"{tool.upper()}_VERSION"
+    for line in versions_file.read_text(encoding="utf-8").splitlines():
+        name, sep, value = line.strip().partition("=")
+        if sep and name.strip() == key:
+            return value.strip().strip('"')
+    raise NotConfigured(f"{versions_file} pins no {key}")
 
 
 @dataclass(frozen=True)
@@ -139,6 +149,22 @@ def plan_digest(plan: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+class ScanTarget(Protocol):
+    """What the checkov scans need: the stack's folder and its plan JSON (a TerraformWorkspace, or a saved plan)."""
+
+    @property
+    def stack_dir(self) -> Path: ...
+
+    @property
+    def plan_json_file(self) -> Path: ...
+
+
+@dataclass(frozen=True)
+class SavedPlan:
+    stack_dir: Path
+    plan_json_file: Path
+
+
 def _checkov_binary() -> str | None:
     explicit = os.environ.get(CHECKOV_BIN_ENV)
     if explicit:
@@ -147,7 +173,7 @@ def _checkov_binary() -> str | None:
     return str(beside) if beside.exists() else shutil.which("checkov")
 
 
-def _checkov_argv(binary: str, ws: TerraformWorkspace) -> dict[str, list[str]]:
+def _checkov_argv(binary: str, ws: ScanTarget) -> dict[str, list[str]]:
     """Two scans: the stack's code (local modules included, inline skips honoured) and the plan JSON (findings mapped
     back to the code so the same inline skips apply; see policies/checkov-plan.yaml for the plan-only skips)."""
     common = ["--skip-download", "--quiet", "--compact", "-o", "json"]
@@ -161,40 +187,119 @@ def _checkov_argv(binary: str, ws: TerraformWorkspace) -> dict[str, list[str]]:
     return {"code": code, "plan": plan}
 
 
-def run_checkov(ws: TerraformWorkspace) -> tuple[bool, str, str, list[dict[str, Any]]]:
-    """checkov on the stack's code and on the plan JSON, in parallel. Returns ok, summary, output tail, failures."""
+def _checkov_version_problem(binary: str) -> str | None:
+    """None when the checkov binary is the pinned version; else why it must not be used (a newer release brings new
+    checks that fail stacks nobody changed, an older one misses checks)."""
+    try:
+        wanted = pinned_version("checkov")
+        proc = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=120, check=False)
+    except (OSError, NotConfigured, subprocess.TimeoutExpired) as e:
+        return f"checkov version not verifiable: {e}"
+    found = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
+    if proc.returncode != 0 or found != wanted:
+        return f"checkov {found or '(no version, exit ' + str(proc.returncode) + ')'} is not the pinned {wanted} " \
+               f"({TOOL_VERSIONS_FILE.relative_to(REPO_ROOT)}; run scripts/setup.sh)"
+    return None
+
+
+def read_checkov_report(name: str, returncode: int, out: str, err: str) -> tuple[list[dict[str, Any]], int, int]:
+    """Failed checks, passed and skipped counts from one checkov run. Raises PolicyEngineUnavailable (the scan did
+    not answer) unless checkov exited 0 (all passed) or 1 (checks failed) with a JSON report that has a summary:
+    a crash with no output, a usage error or a traceback is never a pass."""
+    if returncode not in (0, 1):
+        raise PolicyEngineUnavailable(f"checkov {name} scan crashed (exit {returncode}): {_tail(err or out)[-300:]}")
+    try:
+        parsed = json.loads(out)
+    except ValueError as e:
+        raise PolicyEngineUnavailable(
+            f"checkov {name} scan output unreadable (exit {returncode}): {_tail(out + err)[-300:]}"
+        ) from e
+    reports = parsed if isinstance(parsed, list) else [parsed]
+    if not reports or not all(isinstance(r, dict) and isinstance(r.get("summary"), dict) for r in reports):
+        raise PolicyEngineUnavailable(f"checkov {name} scan gave no report (exit {returncode})")
+    failed: list[dict[str, Any]] = []
+    passed = skipped = 0
+    for report in reports:
+        passed += int(report["summary"].get("passed", 0))
+        skipped += int(report["summary"].get("skipped", 0))
+        for check in (report.get("results") or {}).get("failed_checks") or []:
+            failed.append({"scan": name, "check_id": check.get("check_id"), "resource": check.get("resource"),
+                           "file": check.get("file_path"), "name": check.get("check_name")})
+    if returncode == 1 and not failed:
+        raise PolicyEngineUnavailable(f"checkov {name} scan exited 1 without a failed check: {_tail(err)[-300:]}")
+    return failed, passed, skipped
+
+
+def run_checkov(ws: ScanTarget) -> tuple[bool, str, str, list[dict[str, Any]]]:
+    """checkov on the stack's code and on the plan JSON, in parallel. Returns ok, summary, output tail, failures.
+    Fails closed: checkov missing, not the pinned version, timed out, crashed or silent is a failure."""
     binary = _checkov_binary()
     if binary is None:
         return False, f"checkov is not installed (set {CHECKOV_BIN_ENV} or install checkov)", "", []
+    problem = _checkov_version_problem(binary)
+    if problem:
+        return False, problem, "", []
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TF_"))}
     procs = {name: subprocess.Popen(argv, cwd=ws.stack_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     text=True)
              for name, argv in _checkov_argv(binary, ws).items()}
     failed: list[dict[str, Any]] = []
     counts: dict[str, tuple[int, int, int]] = {}
-    for name, proc in procs.items():
-        try:
-            out, err = proc.communicate(timeout=600)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            return False, f"checkov {name} scan timed out", "", []
-        try:
-            parsed = json.loads(out) if out.strip() else []
-        except ValueError:
-            return False, f"checkov {name} scan output unreadable (exit {proc.returncode})", _tail(out + err), []
-        reports = parsed if isinstance(parsed, list) else [parsed]
-        passed = skipped = 0
-        for report in reports:
-            summary = report.get("summary") or {}
-            passed += int(summary.get("passed", 0))
-            skipped += int(summary.get("skipped", 0))
-            for check in (report.get("results") or {}).get("failed_checks") or []:
-                failed.append({"scan": name, "check_id": check.get("check_id"), "resource": check.get("resource"),
-                               "file": check.get("file_path"), "name": check.get("check_name")})
-        counts[name] = (passed, sum(1 for f in failed if f["scan"] == name), skipped)
+    try:
+        for name, proc in procs.items():
+            try:
+                out, err = proc.communicate(timeout=600)
+            except subprocess.TimeoutExpired:
+                return False, f"checkov {name} scan timed out", "", []
+            try:
+                found, passed, skipped = read_checkov_report(name, proc.returncode, out, err)
+            except PolicyEngineUnavailable as e:
+                return False, str(e), _tail(out + err), []
+            failed += found
+            counts[name] = (passed, len(found), skipped)
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
     lines = [f"{f['check_id']} {f['resource']} ({f['scan']} scan): {f['name']}" for f in failed]
     summary = "checkov " + "; ".join(f"{n}: {p} passed, {f} failed, {s} skipped" for n, (p, f, s) in counts.items())
     return not failed, summary, "\n".join(lines)[-OUTPUT_TAIL_CHARS:], failed
+
+
+def policy_context(variables: Mapping[str, Any]) -> PolicyContext:
+    """The rules' facts for one run: the tier and the expected tag values come from the run's variables, which the
+    callers derive from the layout and the stack path."""
+    return PolicyContext.from_layout(cached_layout(), str(variables.get("gpu_tier", "none")),
+                                     team=_opt(variables.get("team")), stage=_opt(variables.get("stage")),
+                                     cost_center=_opt(variables.get("cost_center")))
+
+
+def _opt(value: Any) -> str | None:
+    return str(value) if value not in (None, "") else None
+
+
+def policy_check(plan_json_file: Path, ctx: PolicyContext,
+                 checkov: Callable[[], tuple[bool, str, str, list[dict[str, Any]]]] | None
+                 ) -> tuple[bool, str, str, dict[str, Any]]:
+    """The policy stage on a saved plan JSON: our Rego rules, then (when given) the general checkov scans.
+    Returns ok, summary, output tail and the policy record. Any engine failure fails the stage."""
+    ck_ok, ck_summary, ck_tail, ck_failed = checkov() if checkov else (True, "checkov not run", "", [])
+    ck_record = {"ok": ck_ok, "summary": ck_summary, "failed": ck_failed, "ran": checkov is not None}
+    try:
+        report: PolicyReport = evaluate_plan(plan_json_file, ctx)
+    except PolicyEngineUnavailable as e:
+        return False, f"policy rules not evaluated: {e}", ck_tail, {"ok": False, "error": str(e), "checkov": ck_record}
+    record = {**report.to_dict(), "checkov": ck_record}
+    lines = [str(v) for v in report.violations]
+    if not report.ok:
+        summary = f"policy violation: {lines[0]}" + (f" (+{len(lines) - 1} more)" if len(lines) > 1 else "")
+        return False, summary, "\n".join(lines + ([ck_tail] if ck_tail else [])), record
+    if not ck_ok:
+        first = ck_failed[0] if ck_failed else None
+        detail = f"{first['check_id']} on {first['resource']} ({first['scan']} scan)" if first else ck_summary
+        return False, f"checkov: {detail} ({ck_summary})", ck_tail, record
+    return True, f"{len(report.rules)} rules on {report.resources_checked} resources passed; {ck_summary}", "", record
 
 
 class _Run:
@@ -274,29 +379,10 @@ class _Run:
     def policy(self) -> tuple[bool, str, str]:
         if not self.plan:
             return False, "no plan to check (the plan stage did not run)", ""
-        ctx = PolicyContext.from_layout(cached_layout(), str(self.variables.get("gpu_tier", "none")))
-        # Our rules (checkov custom policies, vending/pipeline/policy.py) and the general checkov scans, in parallel.
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            rules = pool.submit(evaluate_plan, self.ws.plan_json_file, ctx, binary=_checkov_binary(),
-                                work_dir=self.ws.run_dir)
-            ck_ok, ck_summary, ck_tail, ck_failed = run_checkov(self.ws)
-            try:
-                report = rules.result()
-            except PolicyEngineUnavailable as e:
-                self.result.policy = {"ok": False, "error": str(e), "checkov": {"ok": ck_ok, "summary": ck_summary,
-                                                                                "failed": ck_failed}}
-                return False, f"policy rules not evaluated: {e}", ck_tail
-        self.result.policy = {**report.to_dict(), "checkov": {"ok": ck_ok, "summary": ck_summary,
-                                                               "failed": ck_failed}}
-        lines = [str(v) for v in report.violations]
-        if not report.ok:
-            return False, f"policy violation: {lines[0]}" + (f" (+{len(lines) - 1} more)" if len(lines) > 1 else ""), \
-                "\n".join(lines + ([ck_tail] if ck_tail else []))
-        if not ck_ok:
-            first = ck_failed[0] if ck_failed else None
-            detail = f"{first['check_id']} on {first['resource']} ({first['scan']} scan)" if first else ck_summary
-            return False, f"checkov: {detail} ({ck_summary})", ck_tail
-        return True, f"{len(report.rules)} rules on {report.resources_checked} resources passed; {ck_summary}", ""
+        ok, summary, tail, record = policy_check(self.ws.plan_json_file, policy_context(self.variables),
+                                                 lambda: run_checkov(self.ws))
+        self.result.policy = record
+        return ok, summary, tail
 
     def approval(self) -> tuple[bool, str, str]:
         digest = self.result.plan_digest
