@@ -15,6 +15,7 @@ RESOURCE_NAMES = (
     "idempotency_table",
     "pipeline_runs_table",
     "approvals_table",  # Terraform apply approvals: stack (hash) + plan digest (range)
+    "creation_slots_table",  # the CreateAccount limiter: one lease item per slot (hash key `slot`)
     "event_bus",
     "state_machine",
     "executions",
@@ -48,6 +49,13 @@ _REQUESTS_READ = Grant(("dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"), 
 _REPAIR_STALE = Grant(("dynamodb:PutItem",), ("requests_table",))
 _EVENTS = Grant(("events:PutEvents",), ("event_bus",))
 _ASSUME_ACCESS = Grant(("sts:AssumeRole",), ("account_access_role",))
+_CREATION_SLOTS = Grant(
+    ("dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"), ("creation_slots_table",)
+)
+# Completing CheckPipelines' task token (CDK's grantTaskResponse scopes these to the state machine).
+_TASK_RESPONSE = Grant(
+    ("states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"), ("state_machine",)
+)
 _ORG_READ = Grant(
     (
         "organizations:DescribeOrganization",
@@ -87,17 +95,22 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "vending.handlers.create_account.handler",
         (
             _REQUESTS_RW,
-            _ORG_READ,
-            Grant(("organizations:CreateAccount", "organizations:ListCreateAccountStatus"), ("organization",)),
+            _CREATION_SLOTS,
+            Grant(("organizations:CreateAccount",), ("organization",)),
         ),
-        description="Start CreateAccount (or adopt the account that owns the e-mail)",
+        description="Take a creation slot and start CreateAccount (the request id is saved before polling)",
     ),
     FunctionSpec(
         "CheckAccountStatus",
         "vending-check-account-status",
         "vending.handlers.check_account_status.handler",
-        (_REQUESTS_RW, Grant(("organizations:DescribeCreateAccountStatus",), ("organization",))),
-        description="One poll of DescribeCreateAccountStatus",
+        (
+            _REQUESTS_RW,
+            _CREATION_SLOTS,
+            # ListAccounts: only to adopt the owner of the e-mail after EMAIL_ALREADY_EXISTS.
+            Grant(("organizations:DescribeCreateAccountStatus", "organizations:ListAccounts"), ("organization",)),
+        ),
+        description="One poll of DescribeCreateAccountStatus; frees the creation slot when it ends",
     ),
     FunctionSpec(
         "PlaceInOu",
@@ -163,12 +176,19 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "vending-check-pipelines",
         "vending.handlers.check_pipelines.handler",
         (
-            _REQUESTS_RW,
             Grant(("dynamodb:GetItem", "dynamodb:PutItem"), ("pipeline_runs_table",)),
             Grant(("dynamodb:GetItem",), ("approvals_table",)),
             Grant(("codebuild:StartBuild",), ("codebuild_project",)),
+            _TASK_RESPONSE,
         ),
-        description="One poll of the pipeline runs; relaunches a run whose plan has been approved",
+        description="Waits by task token: stores it with the runs, relaunches approved plans, completes it if done",
+    ),
+    FunctionSpec(
+        "PipelineBuildEvent",
+        "vending-pipeline-build-event",
+        "vending.handlers.pipeline_build_event.handler",
+        (Grant(("dynamodb:GetItem", "dynamodb:PutItem"), ("pipeline_runs_table",)), _TASK_RESPONSE),
+        description="CodeBuild build state change -> fail a run whose build died; complete the waiting task",
     ),
     FunctionSpec(
         "RecordReady",
@@ -238,7 +258,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
 )
 
 # Functions the state machine calls; the others are entry points (API, events, schedule).
-STATE_MACHINE_KEYS = tuple(f.key for f in FUNCTIONS if f.key not in {"StartFromEvent", "Api", "Audit"})
+STATE_MACHINE_KEYS = tuple(
+    f.key for f in FUNCTIONS if f.key not in {"StartFromEvent", "Api", "Audit", "PipelineBuildEvent"}
+)
 
 
 def by_key(key: str) -> FunctionSpec:
