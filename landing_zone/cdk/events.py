@@ -46,6 +46,17 @@ def build_onboarding(stack: BaseStack, storage: Storage, functions: dict[str, la
     return Onboarding(queue=queue, dlq=dlq)
 
 
+def build_pipeline_callbacks(stack: BaseStack, project_name: str, functions: dict[str, lambda_.Function]) -> None:
+    """A finished CodeBuild pipeline run completes the workflow's task token (vending.handlers.pipeline_build_event),
+    so the state machine waits without polling."""
+    events.Rule(stack, "PipelineBuildStateRule", description="Pipeline builds ended -> complete the workflow's token",
+                event_pattern=events.EventPattern(
+                    source=["aws.codebuild"], detail_type=["CodeBuild Build State Change"],
+                    detail={"project-name": [project_name],
+                            "build-status": ["SUCCEEDED", "FAILED", "STOPPED", "TIMED_OUT", "FAULT"]}),
+                ).add_target(targets.LambdaFunction(functions["PipelineBuildEvent"], retry_attempts=2))
+
+
 def build_schedules_and_notifications(stack: BaseStack, storage: Storage,
                                       functions: dict[str, lambda_.Function]) -> None:
     events.Rule(stack, "AuditSchedule", description="Daily guardrail audit of the organization",

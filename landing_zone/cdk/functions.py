@@ -66,6 +66,7 @@ class Functions:
             "VEND_REQUESTS_TABLE": tables["requests_table"].table_name,
             "VEND_IDEMPOTENCY_TABLE": tables["idempotency_table"].table_name,
             "VEND_PIPELINE_RUNS_TABLE": tables["pipeline_runs_table"].table_name,
+            "VEND_CREATION_SLOTS_TABLE": tables["creation_slots_table"].table_name,
             "VEND_APPROVALS_TABLE": tables["approvals_table"].table_name,
             "VEND_EVENT_BUS": settings.event_bus_name,
             "VEND_EVENT_SOURCE": settings.event_source,
@@ -84,7 +85,10 @@ class Functions:
         if symbol not in RESOURCE_NAMES:
             raise KeyError(f"unknown symbolic resource {symbol!r}")
         match symbol:
-            case "requests_table" | "idempotency_table" | "pipeline_runs_table" | "approvals_table":
+            case (
+                "requests_table" | "idempotency_table" | "pipeline_runs_table" | "approvals_table"
+                | "creation_slots_table"
+            ):
                 return [self.storage.tables[symbol].table_arn]
             case "event_bus":
                 return [self.stack.event_bus_arn]

@@ -100,6 +100,10 @@ def build_pipeline_project(stack: BaseStack, storage: Storage) -> codebuild.Proj
         actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
         resources=[storage.tables["approvals_table"].table_arn]))
     project.add_to_role_policy(iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[stack.access_role_arn]))
+    # The worker heartbeats the workflow's task token while Terraform runs and completes it when the stacks are done.
+    project.add_to_role_policy(iam.PolicyStatement(
+        actions=["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
+        resources=[stack.state_machine_arn]))
     _acknowledge(stack, project)
     return project
 

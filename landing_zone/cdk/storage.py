@@ -54,6 +54,8 @@ def _tables(stack: BaseStack) -> dict[str, ddb.Table]:
         "requests_table": ("RequestsTable", settings.requests_table, "request_id", None),
         "idempotency_table": ("IdempotencyTable", settings.idempotency_table, "id", "expiration"),
         "pipeline_runs_table": ("PipelineRunsTable", settings.pipeline_runs_table, "run_id", None),
+        # The CreateAccount limiter: one lease item per slot, shared by every execution (vending.accounts).
+        "creation_slots_table": ("CreationSlotsTable", settings.creation_slots_table, "slot", None),
     }
     tables = {}
     for symbol, (cid, name, pk, ttl) in spec.items():
