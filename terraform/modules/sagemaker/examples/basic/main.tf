@@ -9,12 +9,12 @@ provider "aws" {
 module "sagemaker" {
   source = "../.."
 
-  name               = "team-example-llm"
-  gpu_tier           = "inference"
-  instance_type      = "ml.g5.2xlarge"
-  image_uri          = "123456789012.dkr.ecr.us-east-1.amazonaws.com/llm-serving:latest"
-  model_data_url     = "s3://team-example-staging-artifacts-123456789012/models/llm/model.tar.gz"
-  subnet_ids         = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+  name                     = "team-example-llm"
+  gpu_tier                 = "inference"
+  instance_type            = "ml.g5.2xlarge"
+  image_uri                = "123456789012.dkr.ecr.us-east-1.amazonaws.com/llm-serving:latest"
+  model_data_url           = "s3://team-example-staging-artifacts-123456789012/models/llm/model.tar.gz"
+  subnet_ids               = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
   vpc_id                   = "vpc-0123456789abcdef0"
   vpc_cidr_block           = "10.20.64.0/18"
   model_bucket_arn         = "arn:aws:s3:::team-example-staging-artifacts-123456789012"
