@@ -2,14 +2,16 @@ data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 data "aws_region" "current" {}
 
+# Look-ups are switched on by network_name (known at plan time), not by vpc_id, which is unknown when the VPC is made
+# in the same apply.
 data "aws_vpc" "network" {
-  count = var.vpc_id == null ? 1 : 0
+  count = var.network_name == null ? 0 : 1
 
   tags = { "vend:network" = var.network_name }
 }
 
 data "aws_subnets" "private" {
-  count = var.vpc_id == null ? 1 : 0
+  count = var.network_name == null ? 0 : 1
 
   filter {
     name   = "vpc-id"
@@ -23,8 +25,8 @@ locals {
   partition  = data.aws_partition.current.partition
   account_id = data.aws_caller_identity.current.account_id
   region     = data.aws_region.current.name
-  vpc_id     = var.vpc_id == null ? data.aws_vpc.network[0].id : var.vpc_id
-  subnet_ids = var.vpc_id == null ? sort(data.aws_subnets.private[0].ids) : var.subnet_ids
+  vpc_id     = var.network_name == null ? var.vpc_id : data.aws_vpc.network[0].id
+  subnet_ids = var.network_name == null ? var.subnet_ids : sort(data.aws_subnets.private[0].ids)
   tags       = merge(var.tags, { "vend:module" = "eks" }, var.enable_karpenter ? { "karpenter.sh/discovery" = var.cluster_name } : {})
   policy     = "arn:${data.aws_partition.current.partition}:iam::aws:policy"
   oidc_host  = replace(try(aws_eks_cluster.this.identity[0].oidc[0].issuer, ""), "https://", "")

@@ -20,13 +20,13 @@ variable "kubernetes_version" {
 }
 
 variable "network_name" {
-  description = "Name of a VPC made by the networking module (tag vend:network); used when vpc_id is null."
+  description = "Name of a VPC made by the networking module (tag vend:network) to look up with its private subnets. Null: use vpc_id and subnet_ids."
   type        = string
   default     = null
 }
 
 variable "vpc_id" {
-  description = "VPC of the cluster. Null looks the VPC and its private subnets up by network_name."
+  description = "VPC of the cluster when network_name is null."
   type        = string
   default     = null
 }

@@ -1,5 +1,10 @@
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+data "aws_prefix_list" "s3" {
+  name = "com.amazonaws.${data.aws_region.current.name}.s3"
+}
 
 locals {
   tags        = merge(var.tags, { "vend:module" = "sagemaker" })
@@ -14,7 +19,7 @@ locals {
   accelerated = can(regex("^ml\\.(p|g|trn|inf|dl)[0-9]", var.instance_type))
   allowed     = !local.accelerated || anytrue([for p in local.tier_prefixes[var.gpu_tier] : startswith(var.instance_type, p)])
 
-  security_group_ids = concat(var.security_group_ids, var.vpc_id == null ? [] : [aws_security_group.this[0].id])
+  security_group_ids = concat(var.security_group_ids, var.create_security_group ? [aws_security_group.this[0].id] : [])
   # Pull access to the image's own repository only (an AWS deep learning container lives in an AWS account).
   image_repo     = regex("^(?P<account>[0-9]{12})\\.dkr\\.ecr\\.(?P<region>[a-z0-9-]+)\\.amazonaws\\.com/(?P<repo>[^:@]+)", var.image_uri)
   image_repo_arn = "arn:${data.aws_partition.current.partition}:ecr:${local.image_repo.region}:${local.image_repo.account}:repository/${local.image_repo.repo}"
@@ -24,7 +29,7 @@ locals {
 # The endpoint's own security group: no inbound (SageMaker invokes the container through its own network path),
 # outbound HTTPS to the VPC only (the interface endpoints and the S3 gateway).
 resource "aws_security_group" "this" {
-  count = var.vpc_id == null ? 0 : 1
+  count = var.create_security_group ? 1 : 0
 
   name        = "${var.name}-sagemaker"
   description = "SageMaker endpoint ${var.name}: HTTPS to the VPC endpoints only"
@@ -33,7 +38,7 @@ resource "aws_security_group" "this" {
 }
 
 resource "aws_vpc_security_group_egress_rule" "this" {
-  count = var.vpc_id == null ? 0 : 1
+  count = var.create_security_group ? 1 : 0
 
   security_group_id = aws_security_group.this[0].id
   description       = "HTTPS to the VPC endpoints"
@@ -44,11 +49,11 @@ resource "aws_vpc_security_group_egress_rule" "this" {
 }
 
 resource "aws_vpc_security_group_egress_rule" "s3" {
-  count = var.vpc_id == null || var.s3_prefix_list_id == null ? 0 : 1
+  count = var.create_security_group ? 1 : 0
 
   security_group_id = aws_security_group.this[0].id
   description       = "HTTPS to S3 through the gateway endpoint (model artefacts, data capture)"
-  prefix_list_id    = var.s3_prefix_list_id
+  prefix_list_id    = data.aws_prefix_list.s3.id
   ip_protocol       = "tcp"
   from_port         = 443
   to_port           = 443

@@ -14,7 +14,7 @@ output "execution_role_arn" {
 }
 
 output "security_group_id" {
-  description = "The endpoint's own security group (null when vpc_id is not given)."
+  description = "The endpoint's own security group (null when create_security_group is false)."
   value       = try(aws_security_group.this[0].id, null)
 }
 

@@ -72,10 +72,21 @@ variable "subnet_ids" {
   }
 }
 
+variable "create_security_group" {
+  description = "Create the endpoint's own security group in vpc_id: no inbound, HTTPS out to vpc_cidr_block and the S3 gateway only."
+  type        = bool
+  default     = true
+}
+
 variable "vpc_id" {
-  description = "VPC of the subnets; when set the module creates the endpoint's own security group (egress to vpc_cidr_block on 443 only)."
+  description = "VPC of the subnets (for the own security group)."
   type        = string
   default     = null
+
+  validation {
+    condition     = !var.create_security_group || var.vpc_id != null
+    error_message = "vpc_id is required when create_security_group is true."
+  }
 }
 
 variable "vpc_cidr_block" {
@@ -89,14 +100,8 @@ variable "vpc_cidr_block" {
   }
 }
 
-variable "s3_prefix_list_id" {
-  description = "Prefix list of the S3 gateway endpoint (pl-...); the own security group may reach it on 443."
-  type        = string
-  default     = null
-}
-
 variable "security_group_ids" {
-  description = "Extra security groups of the model containers (besides the module's own when vpc_id is set)."
+  description = "Extra security groups of the model containers (besides the module's own when create_security_group is true)."
   type        = list(string)
   default     = []
 }
