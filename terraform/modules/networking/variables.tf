@@ -50,7 +50,7 @@ variable "interface_endpoints" {
     condition = alltrue([for s in var.interface_endpoints : contains([
       "ecr.api", "ecr.dkr", "logs", "sts", "ssm", "ssmmessages", "ec2messages", "kms", "secretsmanager",
       "bedrock-runtime", "bedrock", "bedrock-agent-runtime", "sagemaker.runtime", "sagemaker.api", "eks", "eks-auth",
-      "elasticloadbalancing", "autoscaling", "ec2", "sqs", "aoss",
+      "elasticloadbalancing", "autoscaling", "ec2", "sqs", "aoss", "monitoring",
     ], s)])
     error_message = "interface_endpoints may only name services the platform supports (see README)."
   }
