@@ -68,8 +68,12 @@ class StackTemplate:
         """terraform.tfvars values: common, then the stage's, then the tier's common and the tier's stage values."""
         tier = self.tiers.get(gpu_tier) or {}
         merged: dict[str, Any] = {}
-        for layer in (self.values.get("common"), (self.values.get("stages") or {}).get(stage), tier.get("common"),
-                      tier.get(stage)):
+        for layer in (
+            self.values.get("common"),
+            (self.values.get("stages") or {}).get(stage),
+            tier.get("common"),
+            tier.get(stage),
+        ):
             merged.update(layer or {})
         return merged
 
@@ -127,8 +131,16 @@ def boilerplate_files(stack_path: str) -> dict[str, str]:
     return files
 
 
-def render_stack(team: str, stage: str, stack: str, layout: Layout, *, gpu_tier: str | None = None,
-                 network_block: str | None = None, workloads_dir: Path = WORKLOADS) -> dict[str, str]:
+def render_stack(
+    team: str,
+    stage: str,
+    stack: str,
+    layout: Layout,
+    *,
+    gpu_tier: str | None = None,
+    network_block: str | None = None,
+    workloads_dir: Path = WORKLOADS,
+) -> dict[str, str]:
     """Every file of terraform/environments/<team>/<stage>/<stack>/ for a workload template, as {name: text}.
 
     The GPU tier and the network block come from the layout for its teams; a team that is not in the layout passes
@@ -157,8 +169,9 @@ def render_stack(team: str, stage: str, stack: str, layout: Layout, *, gpu_tier:
     files = boilerplate_files(f"{team}/{stage}/{stack}")
     for name in ("main.tf", "stack_variables.tf"):
         files[name] = (source / name).read_text(encoding="utf-8")
-    files["terraform.tfvars"] = render_tfvars(values, header=f"# Rendered from terraform/templates/workloads/{stack} "
-                                              f"for {team} ({stage}, GPU tier {tier}).\n")
+    files["terraform.tfvars"] = render_tfvars(
+        values, header=f"# Rendered from terraform/templates/workloads/{stack} for {team} ({stage}, GPU tier {tier}).\n"
+    )
     files[LOCK_FILE] = (workloads_dir / "terraform.lock.hcl").read_text(encoding="utf-8")
     return files
 

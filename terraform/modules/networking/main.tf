@@ -2,8 +2,14 @@ data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
+# Zones are pinned by name (<region>a..f): a zone AWS adds later does not silently join the VPC (CKV_AWS_394).
 data "aws_availability_zones" "available" {
   state = "available"
+
+  filter {
+    name   = "zone-name"
+    values = [for suffix in var.availability_zone_suffixes : "${data.aws_region.current.name}${suffix}"]
+  }
 
   filter {
     name   = "opt-in-status"

@@ -30,6 +30,17 @@ variable "az_count" {
   }
 }
 
+variable "availability_zone_suffixes" {
+  description = "Zone letters the VPC may use (<region><letter>); the first az_count available ones are taken."
+  type        = list(string)
+  default     = ["a", "b", "c", "d", "e", "f"]
+
+  validation {
+    condition     = length(var.availability_zone_suffixes) > 0 && alltrue([for s in var.availability_zone_suffixes : can(regex("^[a-z]$", s))])
+    error_message = "availability_zone_suffixes must be single lowercase letters."
+  }
+}
+
 variable "subnet_newbits" {
   description = "Bits added to the VPC prefix for each private subnet (4 on a /16 gives /20 subnets)."
   type        = number
