@@ -167,7 +167,7 @@ def render_stack(
         values["vpc_cidr"] = vpc_cidr(block, template.vpc_slot)
     source = workloads_dir / stack
     files = boilerplate_files(f"{team}/{stage}/{stack}")
-    for name in ("main.tf", "stack_variables.tf"):
+    for name in ("main.tf", "stack_variables.tf", "outputs.tf"):
         files[name] = (source / name).read_text(encoding="utf-8")
     files["terraform.tfvars"] = render_tfvars(
         values, header=f"# Rendered from terraform/templates/workloads/{stack} for {team} ({stage}, GPU tier {tier}).\n"

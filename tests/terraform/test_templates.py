@@ -69,6 +69,7 @@ def test_render_stack_for_a_team_not_in_the_layout():
         "providers.tf",
         "variables.tf",
         "stack_variables.tf",
+        "outputs.tf",
         "terraform.tfvars",
         ".terraform.lock.hcl",
     } <= set(files)
