@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from fnmatch import fnmatchcase
@@ -159,6 +160,45 @@ class GuardrailSettings(_Strict):
     tag_value_formats: dict[str, tuple[str, ...]] = Field(default_factory=lambda: _DEFAULT_TAG_VALUE_FORMATS.copy())
 
 
+class NetworkSettings(_Strict):
+    """VPC address space: one block per team and stage, so no two team VPCs overlap (peering, transit gateway,
+    shared services stay possible). Stacks carve their VPCs out of their team's block (terraform/tools)."""
+
+    pool: str = "10.0.0.0/8"
+    block_prefix: Annotated[int, Field(ge=8, le=20)] = 16
+    # Ranges outside any team's reach (the shared stacks' VPCs, on-premises ranges).
+    reserved: tuple[str, ...] = ()
+    allocations: dict[str, dict[Stage, str]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _blocks_fit_and_never_overlap(self) -> NetworkSettings:
+        pool = _network(self.pool, "network.pool")
+        taken: list[tuple[str, ipaddress.IPv4Network]] = [
+            (f"network.reserved[{i}]", _network(r, f"network.reserved[{i}]")) for i, r in enumerate(self.reserved)
+        ]
+        for team, stages in self.allocations.items():
+            for stage, cidr in stages.items():
+                where = f"network.allocations.{team}.{stage}"
+                block = _network(cidr, where)
+                if block.prefixlen != self.block_prefix or not block.subnet_of(pool):
+                    raise ValueError(f"{where}: {cidr} must be a /{self.block_prefix} inside {self.pool}")
+                clash = next((name for name, other in taken if block.overlaps(other)), None)
+                if clash:
+                    raise ValueError(f"{where}: {cidr} overlaps {clash}")
+                taken.append((where, block))
+        return self
+
+    def block_for(self, team: str, stage: str) -> str | None:
+        return self.allocations.get(team, {}).get(stage)  # type: ignore[call-overload]
+
+
+def _network(cidr: str, where: str) -> ipaddress.IPv4Network:
+    try:
+        return ipaddress.IPv4Network(cidr, strict=True)
+    except ValueError as e:
+        raise ValueError(f"{where}: {cidr!r} is not an IPv4 network ({e})") from e
+
+
 class Layout(_Strict):
     organization: OrganizationSettings
     ous: tuple[OuSpec, ...]
@@ -167,6 +207,7 @@ class Layout(_Strict):
     accelerated_families: AcceleratedFamilies
     teams: tuple[TeamSpec, ...] = ()
     guardrails: GuardrailSettings = GuardrailSettings()
+    network: NetworkSettings = NetworkSettings()
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Layout:
