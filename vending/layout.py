@@ -172,14 +172,14 @@ class NetworkSettings(_Strict):
 
     @model_validator(mode="after")
     def _blocks_fit_and_never_overlap(self) -> NetworkSettings:
-        pool = _network(self.pool, "network.pool")
+        pool = self._network(self.pool, "network.pool")
         taken: list[tuple[str, ipaddress.IPv4Network]] = [
-            (f"network.reserved[{i}]", _network(r, f"network.reserved[{i}]")) for i, r in enumerate(self.reserved)
+            (f"network.reserved[{i}]", self._network(r, f"network.reserved[{i}]")) for i, r in enumerate(self.reserved)
         ]
         for team, stages in self.allocations.items():
             for stage, cidr in stages.items():
                 where = f"network.allocations.{team}.{stage}"
-                block = _network(cidr, where)
+                block = self._network(cidr, where)
                 if block.prefixlen != self.block_prefix or not block.subnet_of(pool):
                     raise ValueError(f"{where}: {cidr} must be a /{self.block_prefix} inside {self.pool}")
                 clash = next((name for name, other in taken if block.overlaps(other)), None)
@@ -188,15 +188,15 @@ class NetworkSettings(_Strict):
                 taken.append((where, block))
         return self
 
+    @staticmethod
+    def _network(cidr: str, where: str) -> ipaddress.IPv4Network:
+        try:
+            return ipaddress.IPv4Network(cidr, strict=True)
+        except ValueError as e:
+            raise ValueError(f"{where}: {cidr!r} is not an IPv4 network ({e})") from e
+
     def block_for(self, team: str, stage: str) -> str | None:
         return self.allocations.get(team, {}).get(stage)  # type: ignore[call-overload]
-
-
-def _network(cidr: str, where: str) -> ipaddress.IPv4Network:
-    try:
-        return ipaddress.IPv4Network(cidr, strict=True)
-    except ValueError as e:
-        raise ValueError(f"{where}: {cidr!r} is not an IPv4 network ({e})") from e
 
 
 class Layout(_Strict):

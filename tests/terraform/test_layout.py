@@ -21,17 +21,7 @@ REQUIRED_MODULES = {"networking", "eks", "bedrock", "sagemaker", "ecs", "lambda"
                     "bedrock-knowledge-base"}
 
 
-def _load_tool(name: str):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(name, TERRAFORM / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-sync_stacks = _load_tool("sync_stacks")
+from vending.pipeline import templates as sync_stacks  # noqa: E402
 
 
 def _hcl(path: Path) -> dict:

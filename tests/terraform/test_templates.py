@@ -3,16 +3,15 @@ the CI permissions boundary on every role a team stack creates, and the issue 9 
 
 from __future__ import annotations
 
-import importlib.util
 import ipaddress
 import re
-import sys
 from pathlib import Path
 
 import hcl2
 import pytest
 
-from landing_zone.config import Layout, load_layout
+from vending.exceptions import TemplateError
+from vending.layout import Layout, load_layout
 from vending.settings import REPO_ROOT
 
 TERRAFORM = REPO_ROOT / "terraform"
@@ -20,10 +19,7 @@ ENVIRONMENTS = TERRAFORM / "environments"
 MODULES = TERRAFORM / "modules"
 TEMPLATES = ("rag-bedrock", "sagemaker-endpoint", "eks-gpu-serving")
 
-_spec = importlib.util.spec_from_file_location("sync_stacks", TERRAFORM / "tools" / "sync_stacks.py")
-sync_stacks = importlib.util.module_from_spec(_spec)
-sys.modules["sync_stacks"] = sync_stacks  # dataclasses look their module up while the class is built
-_spec.loader.exec_module(sync_stacks)
+from vending.pipeline import templates as sync_stacks  # noqa: E402  (the rendering library behind the tool)
 
 
 def _hcl_text(text: str) -> dict:
@@ -110,7 +106,7 @@ def test_render_stack_is_pure_and_matches_the_committed_stacks():
 )
 def test_render_stack_refuses_bad_input_with_a_specific_error(kwargs, message):
     args = {"team": "team-mlops", "stage": "staging", "stack": "sagemaker-endpoint", **kwargs}
-    with pytest.raises(sync_stacks.TemplateError, match=re.escape(message)):
+    with pytest.raises(TemplateError, match=re.escape(message)):
         sync_stacks.render_stack(args.pop("team"), args.pop("stage"), args.pop("stack"), load_layout(), **args)
 
 

@@ -40,15 +40,9 @@ def test_terraform_validate(target, tmp_path):
 
 def test_terraform_rendered_stack_for_a_new_team_is_formatted_and_valid(tmp_path):
     # GIVEN a workload stack rendered at vend time for a team the repository does not have
-    import importlib.util
-    import sys
 
-    from landing_zone.config import load_layout
-
-    spec = importlib.util.spec_from_file_location("sync_stacks", TERRAFORM / "tools" / "sync_stacks.py")
-    sync_stacks = importlib.util.module_from_spec(spec)
-    sys.modules["sync_stacks"] = sync_stacks
-    spec.loader.exec_module(sync_stacks)
+    from vending.layout import load_layout
+    from vending.pipeline import templates as sync_stacks
     layout = load_layout()
     block = sync_stacks.allocate_network_block("team-vended", "staging", layout)
     files = sync_stacks.render_stack("team-vended", "staging", "eks-gpu-serving", layout, gpu_tier="training",

@@ -383,7 +383,7 @@ def execute_run(
                 env[name] = os.environ[name]
         spec = PipelineSpec(
             # A team with no committed folder runs the stack rendered from the platform's template.
-            stack_dir=stack_dir_for(run.stack_path, terraform_root),
+            stack_dir=stack_dir_for(run.stack_path, terraform_root, gpu_tier=run.variables.get("gpu_tier")),
             state_bucket=run.state_bucket,
             state_region=run.state_region,
             account_id=run.account_id,

@@ -13,8 +13,8 @@ locals {
   # policy stage); checked here so a wrong type fails at plan time with a clear message.
   tier_prefixes = {
     none      = []
-    inference = ["ml.g5.", "ml.g6.", "ml.inf2."]
-    training  = ["ml.g5.", "ml.g6.", "ml.inf2.", "ml.p4d.", "ml.p5.", "ml.trn1."]
+    inference = ["ml.g5.", "ml.g6.", "ml.g6e.", "ml.inf2."]
+    training  = ["ml.g5.", "ml.g6.", "ml.g6e.", "ml.inf2.", "ml.p4d.", "ml.p5.", "ml.trn1.", "ml.trn1n."]
   }
   accelerated = can(regex("^ml\\.(p|g|trn|inf|dl)[0-9]", var.instance_type))
   allowed     = !local.accelerated || anytrue([for p in local.tier_prefixes[var.gpu_tier] : startswith(var.instance_type, p)])
