@@ -1,7 +1,7 @@
 """CDK app: the landing-zone stack, checked by cdk-nag (AwsSolutions) through CDK's Validations plugin API.
 
 `python app.py` synthesizes to cdk.out/ (no CDK CLI needed); `cdk deploy` uses the same file through cdk.json.
-Synthesis fails on any cdk-nag finding that is not acknowledged with a reason in landing_zone/stack.py.
+Synthesis fails on any cdk-nag finding that is not acknowledged with a reason in landing_zone/cdk/.
 
 Deployment parameters are CDK context values (cdk.json has placeholders; override with `-c key=value`):
   vending:platformAdminRoleArn   the only role allowed to call the vending API (resource policy)
@@ -26,7 +26,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 from aws_cdk import App, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks
 
-from landing_zone.stack import LandingZoneStack, VendingConfig
+from landing_zone.cdk import LandingZoneStack, VendingConfig
 from vending.layout import load_layout
 
 CDK_JSON = Path(__file__).with_name("cdk.json")

@@ -47,6 +47,9 @@ if [ -n "${VEND_TF_PROVIDER_MIRROR:-}" ]; then
   echo "setup: Terraform provider mirror: $VEND_TF_PROVIDER_MIRROR" >&2
 else
   : > .vend/env
-  echo "setup: no Terraform provider mirror found; set VEND_TF_PROVIDER_MIRROR (pipelines will fail clearly)" >&2
+  echo "setup: no Terraform provider mirror found; Terraform installs providers from the registry (set VEND_TF_PROVIDER_MIRROR on offline machines)" >&2
 fi
 command -v terraform >/dev/null || echo "setup: terraform CLI not on PATH; pipeline stages will fail clearly" >&2
+if command -v terraform >/dev/null && ! terraform version | head -n 1 | grep -qx "Terraform v${TERRAFORM_VERSION}"; then
+  echo "setup: terraform is $(terraform version | head -n 1), tools/versions.env pins ${TERRAFORM_VERSION}" >&2
+fi

@@ -1,4 +1,7 @@
-"""Bootstrap inside a new account, through its access role: the Terraform state bucket and the CI role.
+"""Bootstrap inside a new account, through its access role: the Terraform state bucket and the CI roles.
+
+The CI roles and their trust policies follow the trust model of vending/trust.py: a read-only plan role and a
+separate apply role, each trusted by exactly one job of the workflow.
 
 Everything is create-or-converge, so the step is safe to retry and to resume.
 """
@@ -16,15 +19,18 @@ from pydantic import BaseModel
 from vending.aws.errors import error_code
 from vending.budgets import ensure_budget
 from vending.exceptions import BootstrapFailed
+from vending.trust import APPLY, APPLY_ROLE_NAME, GITHUB_OIDC_HOST, PLAN, PLAN_ROLE_NAME, trust_policy
 
 logger = Logger(child=True)
 
 GITHUB_OIDC_URL = "https://token.actions.githubusercontent.com"
-GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 # GitHub's OIDC certificates are trusted by IAM's own CA store; the thumbprint is kept for older API versions.
 # https://github.blog/changelog/2023-06-27-github-actions-update-on-oidc-integration-with-aws/
 GITHUB_THUMBPRINT = "6938fd4d98bab03faadb97b34396831e3780aea1"
-CI_ROLE_NAME = "TeamCIRole"  # deliberately NOT a platform role: the guardrails apply to it
+CI_ROLE_NAME = APPLY_ROLE_NAME
+# What `terraform plan` reads in the services the modules use (terraform/modules): describe, get and list only.
+PLAN_READ_SERVICES = ("autoscaling", "bedrock", "cloudfront", "cloudwatch", "ec2", "ecs", "eks", "glue", "iam", "kms",
+                      "lambda", "logs", "s3", "sagemaker", "sqs", "ssm")
 BOUNDARY_NAME = "VendingCIBoundary"
 STATE_KEY_ALIAS = "alias/terraform-state"
 
@@ -34,7 +40,8 @@ class BootstrapResult(BaseModel):
     state_bucket_region: str
     kms_key_arn: str
     oidc_provider_arn: str
-    ci_role_arn: str
+    ci_role_arn: str  # the apply role
+    plan_role_arn: str
     permissions_boundary_arn: str
     budget_changes: list[str] = []
 
@@ -57,7 +64,11 @@ def bootstrap_account(
         provider_arn = ensure_github_oidc_provider(iam, account_id=account_id)
         boundary_arn = ensure_permissions_boundary(iam, account_id=account_id, state_bucket=bucket)
         role_arn = ensure_ci_role(
-            iam, provider_arn=provider_arn, boundary_arn=boundary_arn, repository=repository, stage=stage
+            iam, provider_arn=provider_arn, boundary_arn=boundary_arn, repository=repository, stage=stage, team=team
+        )
+        plan_role_arn = ensure_plan_role(
+            iam, provider_arn=provider_arn, boundary_arn=boundary_arn, repository=repository, stage=stage, team=team,
+            state_bucket=bucket, kms_key_arn=key_arn,
         )
         if owner_email and monthly_budget_usd:
             budget = ensure_budget(session.client("budgets", region_name="us-east-1"), account_id,
@@ -70,6 +81,7 @@ def bootstrap_account(
         kms_key_arn=key_arn,
         oidc_provider_arn=provider_arn,
         ci_role_arn=role_arn,
+        plan_role_arn=plan_role_arn,
         permissions_boundary_arn=boundary_arn,
         budget_changes=budget,
     )
@@ -169,26 +181,6 @@ def ensure_github_oidc_provider(iam: Any, *, account_id: str) -> str:
     return str(created["OpenIDConnectProviderArn"])
 
 
-def ci_trust_policy(provider_arn: str, repository: str, stage: str) -> dict[str, Any]:
-    """Only GitHub Actions jobs of this repository running in this stage's environment may assume the role."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Federated": provider_arn},
-                "Action": "sts:AssumeRoleWithWebIdentity",
-                "Condition": {
-                    "StringEquals": {
-                        f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com",
-                        f"{GITHUB_OIDC_HOST}:sub": f"repo:{repository}:environment:{stage}",
-                    }
-                },
-            }
-        ],
-    }
-
-
 def boundary_policy(account_id: str, state_bucket: str) -> dict[str, Any]:
     """The most the CI role (and any role it creates) can ever do: no users or keys, no org changes,
     no tampering with the state bucket or with the boundary itself."""
@@ -270,22 +262,56 @@ def ensure_permissions_boundary(iam: Any, *, account_id: str, state_bucket: str)
     return arn
 
 
-def ensure_ci_role(iam: Any, *, provider_arn: str, boundary_arn: str, repository: str, stage: str) -> str:
-    trust = json.dumps(ci_trust_policy(provider_arn, repository, stage))
+def _ensure_role(iam: Any, name: str, *, trust: dict[str, Any], boundary_arn: str, description: str) -> dict[str, Any]:
+    document = json.dumps(trust)
     try:
-        role = iam.get_role(RoleName=CI_ROLE_NAME)["Role"]
-        iam.update_assume_role_policy(RoleName=CI_ROLE_NAME, PolicyDocument=trust)
-        iam.put_role_permissions_boundary(RoleName=CI_ROLE_NAME, PermissionsBoundary=boundary_arn)
+        role: dict[str, Any] = iam.get_role(RoleName=name)["Role"]
+        iam.update_assume_role_policy(RoleName=name, PolicyDocument=document)
+        iam.put_role_permissions_boundary(RoleName=name, PermissionsBoundary=boundary_arn)
     except ClientError as e:
         if error_code(e) != "NoSuchEntity":
             raise
         role = iam.create_role(
-            RoleName=CI_ROLE_NAME,
-            AssumeRolePolicyDocument=trust,
+            RoleName=name,
+            AssumeRolePolicyDocument=document,
             PermissionsBoundary=boundary_arn,
             MaxSessionDuration=3600,
-            Description=f"GitHub Actions CI for {repository} ({stage})",
+            Description=description,
         )["Role"]
+    return role
+
+
+def ensure_plan_role(
+    iam: Any, *, provider_arn: str, boundary_arn: str, repository: str, stage: str, team: str, state_bucket: str,
+    kms_key_arn: str,
+) -> str:
+    """The read-only role of the plan job: reads the account and the state, takes the S3 state lock; writes nothing
+    else. A plan job that is compromised (pull requests run the author's code) cannot change the account."""
+    trust = trust_policy(PLAN, provider_arn=provider_arn, repository=repository, team=team, stage=stage)
+    role = _ensure_role(iam, PLAN_ROLE_NAME, trust=trust, boundary_arn=boundary_arn,
+                        description=f"GitHub Actions plan (read-only) for {repository} ({team}-{stage})")
+    reads = sorted(f"{service}:{verb}*" for service in PLAN_READ_SERVICES for verb in ("Describe", "Get", "List"))
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "ReadTheAccount", "Effect": "Allow", "Action": [*reads, "sts:GetCallerIdentity"], "Resource": "*"},
+            {"Sid": "StateLock", "Effect": "Allow", "Action": ["s3:PutObject", "s3:DeleteObject"],
+             "Resource": f"arn:aws:s3:::{state_bucket}/*.tflock"},
+            {"Sid": "StateKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+             "Resource": kms_key_arn},
+        ],
+    }
+    iam.put_role_policy(RoleName=PLAN_ROLE_NAME, PolicyName="PlanReadOnly", PolicyDocument=json.dumps(document))
+    return str(role["Arn"])
+
+
+def ensure_ci_role(
+    iam: Any, *, provider_arn: str, boundary_arn: str, repository: str, stage: str, team: str
+) -> str:
+    """The apply role: only the apply job, from the default branch, in the environment with required reviewers."""
+    trust = trust_policy(APPLY, provider_arn=provider_arn, repository=repository, team=team, stage=stage)
+    role = _ensure_role(iam, CI_ROLE_NAME, trust=trust, boundary_arn=boundary_arn,
+                        description=f"GitHub Actions apply for {repository} ({team}-{stage})")
     # PowerUserAccess-shaped (inline, so it exists in every partition and in the emulator); IAM changes are
     # limited by the boundary to roles that carry the boundary themselves.
     iam.put_role_policy(

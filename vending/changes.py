@@ -224,7 +224,7 @@ def converge_account(session: Any, layout: Layout, request: VendingRequest, *, a
     iam = session.client("iam")
     role = ensure_ci_role(iam, provider_arn=f"arn:aws:iam::{account_id}:oidc-provider/{GITHUB_OIDC_HOST}",
                           boundary_arn=f"arn:aws:iam::{account_id}:policy/{BOUNDARY_NAME}",
-                          repository=request.repository, stage=request.stage)
+                          repository=request.repository, stage=request.stage, team=request.team)
     changes = [f"ci_role_trust {role} -> {ci_subject(request)}"]
     changes += ensure_budget(session.client("budgets", region_name="us-east-1"), account_id,
                              amount=layout.monthly_budget(request.team, request.gpu_tier),

@@ -107,6 +107,10 @@ class RemediationNotAllowed(TerminalError):
     """The scheduled audit is read-only; remediation is an operator's call."""
 
 
+class TemplateError(TerminalError):
+    """A stack cannot be rendered: unknown template, a GPU tier it does not serve, or no network block."""
+
+
 class StackNotFound(TerminalError):
     """A requested Terraform stack has no committed folder and no template to render it from."""
 

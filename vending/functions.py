@@ -1,6 +1,6 @@
 """The one list of Lambda functions: name, handler and the permissions each needs.
 
-Read by the CDK stack (landing_zone/stack.py) and by the local runtime (landing_zone/local/runtime.py).
+Read by the CDK stack (landing_zone/cdk/functions.py) and by the local runtime (landing_zone/local/runtime.py).
 `key` is also the placeholder stem in the ASL file: ${<key>FunctionArn}.
 Resources are symbolic; the stack maps them to ARNs (see RESOURCE_NAMES).
 """
@@ -15,6 +15,7 @@ RESOURCE_NAMES = (
     "idempotency_table",
     "pipeline_runs_table",
     "approvals_table",  # Terraform apply approvals: stack (hash) + plan digest (range)
+    "creation_slots_table",  # the CreateAccount limiter: one lease item per slot (hash key `slot`)
     "event_bus",
     "state_machine",
     "executions",
@@ -53,6 +54,13 @@ _REQUESTS_READ = Grant(("dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"), 
 _REPAIR_STALE = Grant(("dynamodb:PutItem",), ("requests_table",))
 _EVENTS = Grant(("events:PutEvents",), ("event_bus",))
 _ASSUME_ACCESS = Grant(("sts:AssumeRole",), ("account_access_role",))
+_CREATION_SLOTS = Grant(
+    ("dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"), ("creation_slots_table",)
+)
+# Completing CheckPipelines' task token (CDK's grantTaskResponse scopes these to the state machine).
+_TASK_RESPONSE = Grant(
+    ("states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"), ("state_machine",)
+)
 _ORG_READ = Grant(
     (
         "organizations:DescribeOrganization",
@@ -104,17 +112,22 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "vending.handlers.create_account.handler",
         (
             _REQUESTS_RW,
-            _ORG_READ,
-            Grant(("organizations:CreateAccount", "organizations:ListCreateAccountStatus"), ("organization",)),
+            _CREATION_SLOTS,
+            Grant(("organizations:CreateAccount",), ("organization",)),
         ),
-        description="Start CreateAccount (or adopt the account that owns the e-mail)",
+        description="Take a creation slot and start CreateAccount (the request id is saved before polling)",
     ),
     FunctionSpec(
         "CheckAccountStatus",
         "vending-check-account-status",
         "vending.handlers.check_account_status.handler",
-        (_REQUESTS_RW, Grant(("organizations:DescribeCreateAccountStatus",), ("organization",))),
-        description="One poll of DescribeCreateAccountStatus",
+        (
+            _REQUESTS_RW,
+            _CREATION_SLOTS,
+            # ListAccounts: only to adopt the owner of the e-mail after EMAIL_ALREADY_EXISTS.
+            Grant(("organizations:DescribeCreateAccountStatus", "organizations:ListAccounts"), ("organization",)),
+        ),
+        description="One poll of DescribeCreateAccountStatus; frees the creation slot when it ends",
     ),
     FunctionSpec(
         "PlaceInOu",
@@ -180,12 +193,19 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "vending-check-pipelines",
         "vending.handlers.check_pipelines.handler",
         (
-            _REQUESTS_RW,
             Grant(("dynamodb:GetItem", "dynamodb:PutItem"), ("pipeline_runs_table",)),
             Grant(("dynamodb:GetItem",), ("approvals_table",)),
             Grant(("codebuild:StartBuild",), ("codebuild_project",)),
+            _TASK_RESPONSE,
         ),
-        description="One poll of the pipeline runs; relaunches a run whose plan has been approved",
+        description="Waits by task token: stores it with the runs, relaunches approved plans, completes it if done",
+    ),
+    FunctionSpec(
+        "PipelineBuildEvent",
+        "vending-pipeline-build-event",
+        "vending.handlers.pipeline_build_event.handler",
+        (Grant(("dynamodb:GetItem", "dynamodb:PutItem"), ("pipeline_runs_table",)), _TASK_RESPONSE),
+        description="CodeBuild build state change -> fail a run whose build died; complete the waiting task",
     ),
     FunctionSpec(
         "RecordReady",
@@ -245,7 +265,13 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "Audit",
         "vending-guardrail-audit",
         "vending.handlers.audit.handler",
-        (_ORG_READ, _EVENTS, Grant(("s3:PutObject",), ("reports_bucket",))),
+        (
+            _ORG_READ,
+            _EVENTS,
+            Grant(("s3:PutObject",), ("reports_bucket",)),
+            # The intent (vending records) is read in bulk: one paged Scan, no per-account reads, no writes.
+            Grant(("dynamodb:Scan",), ("requests_table",)),
+        ),
         timeout_seconds=900,
         memory_mb=1024,
         description="Daily guardrail audit of the whole organization",
@@ -333,7 +359,8 @@ LIFECYCLE_KEYS = ("BeginChange", "ApplyChange", "StartChangePipelines", "CheckPi
 
 # Functions the state machine calls; the others are entry points (API, events, schedule).
 STATE_MACHINE_KEYS = tuple(
-    f.key for f in FUNCTIONS if (f.key not in {"StartFromEvent", "Api", "Audit"} and f.key not in LIFECYCLE_KEYS)
+    f.key for f in FUNCTIONS
+    if (f.key not in {"StartFromEvent", "Api", "Audit", "PipelineBuildEvent"} and f.key not in LIFECYCLE_KEYS)
     or f.key == "CheckPipelines"
 )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from fnmatch import fnmatchcase
@@ -151,12 +152,54 @@ class GuardrailSettings(_Strict):
     non_team_ous: tuple[str, ...] = ("Platform", "Suspended")
     # Account tag that names the GPU tier (set by TagAccount next to organization.mandatory_tags).
     gpu_tier_tag: str = "gpu-tier"
+    # Member accounts that are not vended (the platform's own, log archive, ...): account id -> the non-team OU it
+    # lives in. With the management account and the vending records, the only accounts the audit knows.
+    platform_accounts: dict[str, str] = Field(default_factory=dict)
     audit_concurrency: Annotated[int, Field(ge=1, le=32)] = 8
     # Alias of the state bucket's KMS key (vending.bootstrap.STATE_KEY_ALIAS); the baseline protects the key by it.
     state_key_alias: Annotated[str, Field(pattern=r"^alias/[A-Za-z0-9/_-]{1,250}$")] = "alias/terraform-state"
     # Value formats the Organizations tag policy enforces (tag policy wildcard syntax), by mandatory tag key. The team
     # tag's value is set per team account; stage values come from the stages.
     tag_value_formats: dict[str, tuple[str, ...]] = Field(default_factory=lambda: _DEFAULT_TAG_VALUE_FORMATS.copy())
+
+
+class NetworkSettings(_Strict):
+    """VPC address space: one block per team and stage, so no two team VPCs overlap (peering, transit gateway,
+    shared services stay possible). Stacks carve their VPCs out of their team's block (terraform/tools)."""
+
+    pool: str = "10.0.0.0/8"
+    block_prefix: Annotated[int, Field(ge=8, le=20)] = 16
+    # Ranges outside any team's reach (the shared stacks' VPCs, on-premises ranges).
+    reserved: tuple[str, ...] = ()
+    allocations: dict[str, dict[Stage, str]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _blocks_fit_and_never_overlap(self) -> NetworkSettings:
+        pool = self._network(self.pool, "network.pool")
+        taken: list[tuple[str, ipaddress.IPv4Network]] = [
+            (f"network.reserved[{i}]", self._network(r, f"network.reserved[{i}]")) for i, r in enumerate(self.reserved)
+        ]
+        for team, stages in self.allocations.items():
+            for stage, cidr in stages.items():
+                where = f"network.allocations.{team}.{stage}"
+                block = self._network(cidr, where)
+                if block.prefixlen != self.block_prefix or not block.subnet_of(pool):
+                    raise ValueError(f"{where}: {cidr} must be a /{self.block_prefix} inside {self.pool}")
+                clash = next((name for name, other in taken if block.overlaps(other)), None)
+                if clash:
+                    raise ValueError(f"{where}: {cidr} overlaps {clash}")
+                taken.append((where, block))
+        return self
+
+    @staticmethod
+    def _network(cidr: str, where: str) -> ipaddress.IPv4Network:
+        try:
+            return ipaddress.IPv4Network(cidr, strict=True)
+        except ValueError as e:
+            raise ValueError(f"{where}: {cidr!r} is not an IPv4 network ({e})") from e
+
+    def block_for(self, team: str, stage: str) -> str | None:
+        return self.allocations.get(team, {}).get(stage)  # type: ignore[call-overload]
 
 
 class Layout(_Strict):
@@ -167,6 +210,7 @@ class Layout(_Strict):
     accelerated_families: AcceleratedFamilies
     teams: tuple[TeamSpec, ...] = ()
     guardrails: GuardrailSettings = GuardrailSettings()
+    network: NetworkSettings = NetworkSettings()
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Layout:
@@ -195,6 +239,11 @@ class Layout(_Strict):
             unknown = sorted(set(listed) - paths)
             if unknown:
                 raise ValueError(f"guardrails.{where}: OUs {unknown} are not declared in ous")
+        for account_id, path in g.platform_accounts.items():
+            if not re.fullmatch(r"\d{12}", account_id):
+                raise ValueError(f"guardrails.platform_accounts: {account_id!r} is not a 12-digit account id")
+            if path not in g.non_team_ous:
+                raise ValueError(f"guardrails.platform_accounts.{account_id}: {path!r} is not one of non_team_ous")
         for path in g.deny_full_aws_access:
             if "quarantine" not in g.ou_guardrails.get(path, ()):
                 raise ValueError(f"guardrails.deny_full_aws_access: {path!r} would allow nothing without 'quarantine'")

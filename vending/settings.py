@@ -15,6 +15,7 @@ class Settings:
     idempotency_table: str
     pipeline_runs_table: str
     approvals_table: str
+    creation_slots_table: str  # the shared limiter of CreateAccount requests in flight; "" turns it off
     event_bus_name: str
     event_source: str
     state_machine_arn: str
@@ -38,6 +39,7 @@ class Settings:
             idempotency_table=env("VEND_IDEMPOTENCY_TABLE", "vending-idempotency"),
             pipeline_runs_table=env("VEND_PIPELINE_RUNS_TABLE", "vending-pipeline-runs"),
             approvals_table=env("VEND_APPROVALS_TABLE", "vending-pipeline-approvals"),
+            creation_slots_table=env("VEND_CREATION_SLOTS_TABLE", "vending-creation-slots"),
             event_bus_name=env("VEND_EVENT_BUS", "default"),
             event_source=env("VEND_EVENT_SOURCE", "platform.vending"),
             state_machine_arn=env("VEND_STATE_MACHINE_ARN", ""),

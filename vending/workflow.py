@@ -12,12 +12,16 @@ from vending.request import VendingRequest
 
 
 class WorkflowSettings(BaseModel):
-    """Polling cadence and caps. AWS defaults; the local emulator passes short waits."""
+    """Cadence, backoff and caps. AWS defaults; the local emulator passes short waits."""
 
-    account_poll_seconds: int = 30
-    account_poll_max: int = 60  # 30 minutes: Organizations usually finishes in a few
-    pipeline_poll_seconds: int = 30
-    pipeline_poll_max: int = 240  # 2 hours of Terraform
+    account_poll_seconds: int = 15  # first wait for CreateAccount; then x backoff, up to the cap
+    account_poll_backoff: float = 2.0
+    account_poll_cap_seconds: int = 120
+    account_poll_max: int = 60  # about 2 hours at the cap: Organizations usually finishes in a few minutes
+    pipeline_poll_seconds: int = 30  # only while a production plan awaits approval; Terraform itself calls back
+    pipeline_poll_max: int = 240  # 2 hours of waiting for an approver
+    pipeline_heartbeat_seconds: int = 900  # a worker beats every third of this; silence ends a lost run
+    pipeline_timeout_seconds: int = 7200  # one CheckPipelines wait, however busy the workers
 
 
 class WorkflowState(BaseModel):

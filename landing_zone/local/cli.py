@@ -6,15 +6,22 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
+
+from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.table import Table
 
 from vending.cli.hooks import LocalHooks
 from vending.cli.output import console, print_json, print_table
 from vending.exceptions import VendingError
 from vending.layout import cached_layout
+from vending.settings import REPO_ROOT
 
 
 @contextmanager
@@ -71,30 +78,89 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
+class LiveView:
+    """One row per team: the state it is in, time since its request, a bar over the workflow's steps. Every
+    state change is also written, one line each, to the log file."""
+
+    def __init__(self, teams: list[str], steps: list[str], log: TextIO) -> None:
+        self.steps, self.log = steps, log
+        self.rows: dict[str, dict[str, Any]] = {
+            t: {"state": "waiting", "seconds": 0.0, "done": 0, "transitions": 0, "ended": False} for t in teams
+        }
+
+    def update(self, team: str, what: str, seconds: float) -> None:
+        self.log.write(f"{seconds:8.1f}s  {team:<16} {what}\n")
+        self.log.flush()
+        row = self.rows.setdefault(team, {"state": "", "seconds": 0.0, "done": 0, "transitions": 0, "ended": False})
+        row["seconds"] = seconds
+        if what.startswith("execution "):
+            row["state"], row["ended"] = what.removeprefix("execution "), True
+            if row["state"] == "SUCCEEDED":
+                row["done"] = len(self.steps)
+            return
+        row["state"] = what
+        if not what.startswith("request sent"):
+            row["transitions"] += 1
+        if what in self.steps:
+            row["done"] = max(row["done"], self.steps.index(what) + 1)
+
+    def render(self, now: float) -> Table:
+        table = Table(title="Vending (live)", expand=False)
+        for column in ("team", "state", "elapsed", "progress", "steps", "transitions"):
+            table.add_column(column)
+        for team, row in self.rows.items():
+            elapsed = row["seconds"] if row["ended"] else now
+            style = {"SUCCEEDED": "green", "FAILED": "red"}.get(row["state"], "")
+            table.add_row(
+                team,
+                f"[{style}]{row['state']}[/{style}]" if style else row["state"],
+                f"{elapsed:6.1f}s",
+                ProgressBar(total=len(self.steps), completed=row["done"], width=30),
+                f"{row['done']}/{len(self.steps)}",
+                str(row["transitions"]),
+            )
+        return table
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     _quiet_handlers(args.verbose)
-    from landing_zone.local.demo import demo_ok, run_demo
+    from landing_zone.local.demo import demo_ok, run_demo, workflow_steps
     from landing_zone.local.runtime import OPERATIONS, deploy, start_emulator
 
     started = time.monotonic()
     layout = cached_layout()
-
-    def progress(team: str, what: str, seconds: float) -> None:
-        if not args.json:
-            console.print(f"[dim]{seconds:7.1f}s[/dim]  {team:<14} {what}")
-
-    with start_emulator(args.port) as emulator:
+    log_path = Path(args.log_file or REPO_ROOT / ".vend" / f"demo-{time.strftime('%Y%m%d-%H%M%S')}.log")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    view = None
+    with open(log_path, "w", encoding="utf-8") as log, start_emulator(args.port) as emulator:
         deployment = deploy()
-        if not args.json:
-            console.print(
-                f"Emulator at {emulator.endpoint}; service deployed ({len(deployment.function_arns)} "
-                f"functions, state machine {deployment.state_machine_arn.rsplit(':', 1)[-1]})"
-            )
-        try:
-            report = run_demo(deployment, layout, on_progress=progress)
-            crashed = None
-        except VendingError as e:  # e.g. a record never written because a function was refused: still report why
-            report, crashed = {"teams": [], "checks": {}}, f"demo stopped: {type(e).__name__}: {e}"
+        view = LiveView([t.slug for t in layout.teams], workflow_steps(), log)
+        note = (
+            f"Emulator at {emulator.endpoint}; service deployed ({len(deployment.function_arns)} functions, "
+            f"state machine {deployment.state_machine_arn.rsplit(':', 1)[-1]}); state-by-state log: {log_path}"
+        )
+        crashed = None
+        if args.json:
+            print(note, file=sys.stderr)
+            report, crashed = _run_demo(run_demo, deployment, layout, view)
+        else:
+            console.print(note)
+            begun = time.monotonic()
+            with Live(view.render(0.0), console=console, refresh_per_second=4, transient=False) as live:
+                stop = threading.Event()
+
+                def refresh() -> None:
+                    while not stop.wait(0.25):
+                        live.update(view.render(time.monotonic() - begun))
+
+                ticker = threading.Thread(target=refresh, daemon=True)
+                ticker.start()
+                try:
+                    report, crashed = _run_demo(run_demo, deployment, layout, view)
+                finally:
+                    stop.set()
+                    ticker.join()
+                    live.update(view.render(time.monotonic() - begun))
     report["wall_seconds"] = round(time.monotonic() - started, 2)
     # A refused call fails the demo even when the workflow absorbed it (a retry, a handled error).
     problems = [f"{d.function} ({d.key}) was denied {d.action}: {d.message}" for d in OPERATIONS.denials]
@@ -104,15 +170,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report)
     else:
-        _print_report(report)
+        _print_report(report, log_path)
     return 0 if not problems else 1
 
 
-def _print_report(report: dict[str, Any]) -> None:
+def _run_demo(run_demo: Any, deployment: Any, layout: Any, view: LiveView) -> tuple[dict[str, Any], str | None]:
+    try:
+        return run_demo(deployment, layout, on_progress=view.update), None
+    except VendingError as e:  # e.g. a record never written because a function was refused: still report why
+        return {"teams": [], "checks": {}}, f"demo stopped: {type(e).__name__}: {e}"
+
+
+def _print_report(report: dict[str, Any], log_path: Path) -> None:
     if not report["checks"]:
         for problem in report["problems"]:
             console.print(f"[red]problem:[/red] {problem}")
-        console.print("[red]FAILED[/red]")
+        console.print(f"[red]FAILED[/red] (state-by-state log: {log_path})")
         return
     print_table(
         "Vended team accounts",
@@ -161,7 +234,7 @@ def _print_report(report: dict[str, Any]) -> None:
     audit = report["checks"]["audit"]
     console.print(f"Guardrail audit of the organization: {audit['accounts']} accounts, {audit['findings']} findings "
                   f"({audit['api_calls']} Organizations calls)")
-    console.print(f"Demo wall time {report['wall_seconds']}s")
+    console.print(f"Demo wall time {report['wall_seconds']}s; state-by-state log: {log_path}")
     for problem in report["problems"]:
         console.print(f"[red]problem:[/red] {problem}")
     console.print("[green]OK: every team READY[/green]" if report["ok"] else "[red]FAILED[/red]")
@@ -176,6 +249,7 @@ def register(subparsers: Any) -> None:
     up.set_defaults(func=cmd_up)
     demo = subparsers.add_parser("demo", help="onboard the layout's teams end to end on the embedded emulator")
     demo.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    demo.add_argument("--json", action="store_true")
+    demo.add_argument("--json", action="store_true", help="the report as JSON (the live view is left out)")
+    demo.add_argument("--log-file", help="where state-by-state lines go (default .vend/demo-<time>.log)")
     demo.add_argument("--verbose", action="store_true", help="show the handlers' logs")
     demo.set_defaults(func=cmd_demo)

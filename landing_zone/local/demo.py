@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 
+import step_functions
 from landing_zone.local.runtime import Deployment
 from vending.aws.sessions import access_role_arn, assume_role_session
 from vending.functions import by_key
@@ -132,8 +133,8 @@ def follow(
                     on_progress(run.request.team, "execution never started", time.monotonic() - started)
                 continue
             for event in events[run.seen_events :]:
-                if event["type"].endswith("StateExited"):
-                    name = event["stateExitedEventDetails"]["name"]
+                if event["type"].endswith("StateEntered"):  # the state it is in now
+                    name = event["stateEnteredEventDetails"]["name"]
                     on_progress(run.request.team, name, time.monotonic() - started)
             run.seen_events = len(events)
             run.history = events
@@ -205,6 +206,20 @@ def inspect_state_bucket(session: boto3.Session, record: RequestRecord, layout: 
 def _seconds(history: list[dict[str, Any]]) -> float:
     stamps = [e["timestamp"] for e in history if isinstance(e.get("timestamp"), datetime)]
     return (max(stamps) - min(stamps)).total_seconds() if stamps else 0.0
+
+
+def workflow_steps() -> list[str]:
+    """The Task states of the happy path, in the ASL file's order (the failure path is left out): the live view's
+    progress bar counts through these."""
+    states = json.loads(step_functions.definition_text())["States"]
+    failure_path: set[str] = set()
+    pending = [c["Next"] for st in states.values() for c in st.get("Catch", [])]
+    while pending:
+        name = pending.pop()
+        if name not in failure_path:
+            failure_path.add(name)
+            pending.extend(n for n in [states[name].get("Next")] if n)
+    return [n for n, st in states.items() if st["Type"] == "Task" and n not in failure_path]
 
 
 def _pipeline_seconds(history: list[dict[str, Any]]) -> float:
@@ -304,7 +319,9 @@ def reject_bad_request(session: boto3.Session, deployment: Deployment) -> dict[s
 
 def audit_summary(session: boto3.Session, layout: Layout) -> dict[str, Any]:
     """The daily guardrail audit over the whole emulated organization: the vended accounts carry exactly their SCPs."""
-    report = audit_organization(session.client("organizations"), layout)
+    # Intent comes from the vending records, as in the scheduled audit.
+    records = RequestStore(session.client("dynamodb"), Settings.from_env().requests_table).list()
+    report = audit_organization(session.client("organizations"), layout, records=records)
     return {"accounts": report.accounts, "findings": len(report.findings), "by_type": report.summary()["by_type"],
             "api_calls": report.api_calls.get("total", 0)}
 

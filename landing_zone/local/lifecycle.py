@@ -57,9 +57,12 @@ def deploy_lifecycle(session: boto3.Session, *, function_arns: dict[str, str], a
         "Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
     role = iam.create_role(RoleName="AccountLifecycleStateMachineRole",
                            AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-    iam.put_role_policy(RoleName="AccountLifecycleStateMachineRole", PolicyName="invoke", PolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction",
-                                                "Resource": [function_arns[k] for k in LIFECYCLE_KEYS]}]}))
+    from landing_zone.local.runtime import emulator_policy  # the runtime imports this module: import at call time
+
+    iam.put_role_policy(RoleName="AccountLifecycleStateMachineRole", PolicyName="invoke", PolicyDocument=json.dumps(
+        emulator_policy({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": "lambda:InvokeFunction",
+            "Resource": [function_arns[k] for k in LIFECYCLE_KEYS]}]})))
     definition = step_functions.render({f"{k}FunctionArn": function_arns[k] for k in LIFECYCLE_KEYS},
                                        step_functions.LIFECYCLE_ASL_PATH)
     arn = str(session.client("stepfunctions").create_state_machine(

@@ -98,3 +98,78 @@ def access_role_administrator() -> Iterator[None]:
         yield
     finally:
         OrganizationsBackend.create_account = original  # type: ignore[method-assign]
+
+
+class CreationQuota:
+    """What `slow_account_creation` observed: creations started, the most ever in flight, quota refusals."""
+
+    def __init__(self, seconds: float, max_in_flight: int) -> None:
+        import threading
+
+        self.seconds, self.max_in_flight = seconds, max_in_flight
+        self.started: dict[str, float] = {}
+        self.peak_in_flight = 0
+        self.rejected = 0
+        self.lock = threading.Lock()
+
+    def in_flight(self, now: float) -> int:
+        return sum(1 for t in self.started.values() if now - t < self.seconds)
+
+    def pending(self, car_id: str, now: float) -> bool:
+        return car_id in self.started and now - self.started[car_id] < self.seconds
+
+
+@contextlib.contextmanager
+def slow_account_creation(seconds: float, max_in_flight: int = 5) -> Iterator[CreationQuota]:
+    """AWS takes minutes to create an account and allows `max_in_flight` creations in progress at once; moto
+    finishes at once and allows any number. Here a creation stays IN_PROGRESS (no AccountId) for `seconds`, and a
+    CreateAccount beyond the quota is refused with TooManyRequestsException (the code our throttling handling
+    retries on). The account itself exists in moto from the start; only its creation status is held back."""
+    import time
+
+    from moto.core.exceptions import JsonRESTError
+    from moto.organizations.models import OrganizationsBackend
+
+    quota = CreationQuota(seconds, max_in_flight)
+    original = {name: getattr(OrganizationsBackend, name) for name in
+                ("create_account", "describe_create_account_status", "list_create_account_status")}
+
+    def _held(status: dict[str, Any], now: float) -> dict[str, Any]:
+        if not quota.pending(status["Id"], now):
+            return status
+        return {k: v for k, v in status.items() if k not in {"AccountId", "CompletedTimestamp"}} | {
+            "State": "IN_PROGRESS"}
+
+    def create_account(self: Any, **kwargs: Any) -> dict[str, Any]:
+        with quota.lock:
+            now = time.monotonic()
+            in_flight = quota.in_flight(now)
+            if in_flight >= quota.max_in_flight:
+                quota.rejected += 1
+                raise JsonRESTError("TooManyRequestsException",
+                                    f"{in_flight} CreateAccount requests are already in progress")
+            out = original["create_account"](self, **kwargs)
+            quota.started[out["CreateAccountStatus"]["Id"]] = now
+            quota.peak_in_flight = max(quota.peak_in_flight, in_flight + 1)
+        return {"CreateAccountStatus": _held(out["CreateAccountStatus"], now)}
+
+    def describe_create_account_status(self: Any, **kwargs: Any) -> dict[str, Any]:
+        out = original["describe_create_account_status"](self, **kwargs)
+        return {"CreateAccountStatus": _held(out["CreateAccountStatus"], time.monotonic())}
+
+    def list_create_account_status(self: Any, **kwargs: Any) -> dict[str, Any]:
+        wanted = kwargs.get("States") or ["IN_PROGRESS", "SUCCEEDED", "FAILED"]
+        every = original["list_create_account_status"](self, **{**kwargs, "States": None, "MaxResults": 10**6})
+        now = time.monotonic()
+        statuses = [s for s in (_held(s, now) for s in every["CreateAccountStatuses"]) if s["State"] in wanted]
+        return {"CreateAccountStatuses": statuses, "NextToken": None}
+
+    patched = {"create_account": create_account, "describe_create_account_status": describe_create_account_status,
+               "list_create_account_status": list_create_account_status}
+    for name, fn in patched.items():
+        setattr(OrganizationsBackend, name, fn)
+    try:
+        yield quota
+    finally:
+        for name, fn in original.items():
+            setattr(OrganizationsBackend, name, fn)

@@ -37,9 +37,11 @@ import boto3
 import requests
 
 import step_functions
+from landing_zone.local.callbacks import fix_task_token_callbacks
 from landing_zone.local.lifecycle import deploy_lifecycle
 from landing_zone.local.organizations import access_role_administrator
 from landing_zone.local.patching import require
+from vending.accounts import CreationSlots
 from vending.context import invocation_session
 from vending.functions import FUNCTIONS, STATE_MACHINE_KEYS, FunctionSpec
 from vending.guardrails.reconcile import reconcile_organization
@@ -66,9 +68,13 @@ MOTO_RESOURCE_AWARE = re.compile(r"^(s3:|sqs:|sts:AssumeRole$|iam:\w*Role\w*$)")
 MOTO_ACTION_NAMES = {"lambda:InvokeFunction": "lambda:Invoke"}
 FAST_WORKFLOW = {
     "account_poll_seconds": 1,
-    "account_poll_max": 30,
+    "account_poll_backoff": 1.5,
+    "account_poll_cap_seconds": 5,
+    "account_poll_max": 120,
     "pipeline_poll_seconds": 5,
     "pipeline_poll_max": 300,
+    "pipeline_heartbeat_seconds": 600,  # two local workers: a queued run (no heartbeat yet) may wait for its turn
+    "pipeline_timeout_seconds": 1800,
 }
 
 
@@ -376,6 +382,7 @@ class Emulator:
         _skip_conditioned_bucket_statements()
         _interpreter_calls_lambda_as_state_machine_role()
         self._patches.enter_context(access_role_administrator())
+        self._patches.callback(fix_task_token_callbacks())
         OPERATIONS.reset()
         global _RUNNING
         _RUNNING = self
@@ -447,6 +454,7 @@ def _resource_arns(symbol: str, *, account: str, settings: Settings, layout: Lay
         "idempotency_table": [table + settings.idempotency_table],
         "pipeline_runs_table": [table + settings.pipeline_runs_table],
         "approvals_table": [table + settings.approvals_table],
+        "creation_slots_table": [table + settings.creation_slots_table],
         "event_bus": [f"arn:aws:events:{REGION}:{account}:event-bus/{settings.event_bus_name}"],
         "state_machine": [f"arn:aws:states:{REGION}:{account}:stateMachine:{step_functions.STATE_MACHINE_NAME}"],
         "executions": [f"arn:aws:states:{REGION}:{account}:execution:{step_functions.STATE_MACHINE_NAME}:*"],
@@ -595,6 +603,8 @@ def deploy(
             )
     if settings.approvals_table not in existing_tables:
         DynamoDbApprovalStore(ddb, settings.approvals_table).create_table()
+    if settings.creation_slots_table and settings.creation_slots_table not in existing_tables:
+        CreationSlots(ddb, settings.creation_slots_table).create_table()
     ddb.update_time_to_live(
         TableName=settings.idempotency_table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
     )

@@ -20,14 +20,20 @@ SUMMARIES = {
     "baseline": "Account baseline of a team: platform metadata in SSM (SecureString, KMS), the team's application log "
                 "group (KMS, retention) and the key behind both.",
     "bedrock": "Bedrock for a team: model invocation logging to CloudWatch Logs, a guardrail (content filters, PII, "
-               "denied topics) with a published version, and an invoke policy scoped to the allowed models and, by "
-               "default, to that guardrail.",
+               "denied topics) with a published version, and an invoke policy (bedrock:InvokeModel*, which also "
+               "authorizes Converse) scoped to the allowed models and inference profiles, knowledge base retrieval, "
+               "and by default to that guardrail.",
+    "bedrock-knowledge-base": "A Bedrock knowledge base over an S3 document source: an OpenSearch Serverless vector "
+                              "collection (encryption, private network and data access policies), the knowledge "
+                              "base's least-privilege role and the S3 data source with fixed-size chunking.",
     "cloudfront": "A static frontend: private S3 origin (through the s3 module) behind CloudFront with origin access "
                   "control, HTTPS redirect, security headers, optional WAF, logging and geo restriction.",
     "ecs": "An ECS cluster for LLM hosting: Container Insights, Fargate capacity, and optionally a GPU capacity "
            "provider (ECS GPU-optimised AMI, IMDSv2, encrypted volumes, managed scaling).",
-    "eks": "A private EKS cluster: secrets encryption, control plane logs, IRSA OIDC provider, managed node groups "
-           "with GPU support (NVIDIA AMI, taint), and Karpenter readiness (discovery tags, controller IRSA role, "
+    "eks": "A private EKS cluster for GPU serving: KMS secrets encryption and control plane logs, managed node "
+           "groups whose AMI follows the accelerator family (AL2023 NVIDIA for g/p, Neuron for inf/trn) on launch "
+           "templates (IMDSv2, encrypted gp3, optional EFA), the core managed add-ons, access entries, Pod Identity "
+           "(EBS CSI and caller roles), IRSA OIDC provider and Karpenter readiness (discovery tags, controller role, "
            "interruption queue and rules).",
     "glue": "A Glue Data Catalog database and, for given S3 paths, an encrypted crawler with a least-privilege role.",
     "iam": "Team IAM: a permissions boundary (allowed services only; no users, keys, boundary removal or Organizations "
@@ -35,12 +41,14 @@ SUMMARIES = {
     "lambda": "A Lambda function with secure defaults: VPC, KMS-encrypted environment and logs, dead-letter queue, "
               "X-Ray tracing, reserved concurrency, JSON logs, optional code signing.",
     "networking": "A private-only VPC for one region: private subnets across AZs, S3 gateway endpoint, interface "
-                  "endpoints (ECR api/dkr, logs, STS, optional bedrock-runtime and sagemaker.runtime), a closed "
-                  "default security group and KMS-encrypted flow logs.",
+                  "endpoints (ECR api/dkr, logs, STS by default; EKS node endpoints such as ec2, eks, eks-auth, "
+                  "ssm, sqs, elasticloadbalancing on request; optional bedrock-runtime and sagemaker.runtime), "
+                  "optional NAT egress (off by default), a closed default security group and KMS-encrypted flow logs.",
     "s3": "A data bucket with secure defaults: versioning, SSE-KMS (own key with rotation unless given), public access "
           "block, BucketOwnerEnforced, TLS-only policy, lifecycle housekeeping and optional access logging.",
     "sagemaker": "A SageMaker real-time endpoint (model, endpoint configuration, endpoint) in private subnets with "
-                 "network isolation and KMS, whose instance type is checked against the team's GPU tier.",
+                 "network isolation, its own security group, KMS, data capture and autoscaling on invocations per "
+                 "instance, whose instance type is checked against the team's GPU tier.",
 }
 
 

@@ -259,18 +259,62 @@ def test_codebuild_runs_the_pipeline_worker(resources: dict[str, Any]) -> None:
                                                    'vend pipeline worker --run-id "$VEND_RUN_ID"']
     install = " ".join(spec["phases"]["install"]["commands"])
     assert "releases.hashicorp.com/terraform" in install and "sha256sum -c" in install
-    assert "pip install" in install
+    assert 'pip install --no-cache-dir "checkov==${CHECKOV_VERSION}"' in install
+    # editable: the runner reads policies/ and tools/versions.env beside its package
+    assert "python -m pip install --no-cache-dir -e ." in spec["phases"]["install"]["commands"]
+    # no provider mirror in AWS: Terraform installs providers from the registry against the lock files
+    assert "VEND_TF_PROVIDER_MIRROR" not in json.dumps(spec) and "TF_CLI_CONFIG_FILE" not in json.dumps(spec)
     assert project["Properties"]["Environment"]["PrivilegedMode"] is False
 
 
-def test_alarms_cover_each_function_and_the_workflow(resources: dict[str, Any]) -> None:
+def test_alarms_fire_on_outcomes_not_on_retried_errors(resources: dict[str, Any]) -> None:
+    from landing_zone.cdk.monitoring import retried_error_names
+    from vending.exceptions import RETRYABLE_ERROR_NAMES, TerminalError
+
     alarms = _of_type(resources, "AWS::CloudWatch::Alarm").values()
     by_metric: dict[str, list[Any]] = {}
     for alarm in alarms:
         by_metric.setdefault(alarm["Properties"].get("MetricName", ""), []).append(alarm)
-    assert len(by_metric["Errors"]) == len(FUNCTIONS)
-    assert len(by_metric["Throttles"]) == len(FUNCTIONS)
-    assert by_metric["ExecutionsFailed"] and by_metric["GuardrailFindings"]
+    # THEN no alarm watches Lambda's Errors metric (it counts AccessRoleNotReady, OrganizationsThrottled... retried)
+    assert "Errors" not in by_metric
+    # AND the workflow's failed, timed-out and aborted executions each have an alarm
+    for metric in ("ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"):
+        assert by_metric[metric], metric
+    assert len(by_metric["Throttles"]) == len(FUNCTIONS) and by_metric["GuardrailFindings"]
     for alarm in alarms:
         assert alarm["Properties"]["AlarmActions"], "every alarm notifies the topic"
+    # AND every function has a terminal-error alarm on a metric filter of its own log group
+    filters = _of_type(resources, "AWS::Logs::MetricFilter").values()
+    for spec in FUNCTIONS:
+        metric = f"{spec.key}TerminalErrors"
+        assert len(by_metric[metric]) == 1, spec.key
+        (flt,) = [f for f in filters if f["Properties"]["MetricTransformations"][0]["MetricName"] == metric]
+        log_group = resources[flt["Properties"]["LogGroupName"]["Ref"]]
+        assert log_group["Properties"]["LogGroupName"] == f"/aws/lambda/{spec.name}"
+        pattern = flt["Properties"]["FilterPattern"]
+        # the filter counts the runtime's unhandled-error records, except the errors the ASL retries
+        assert '$.errorType = "*"' in pattern
+        excluded = set(re.findall(r'\$\.errorType != "([^"]+)"', pattern))
+        assert excluded == set(retried_error_names())
+    assert set(RETRYABLE_ERROR_NAMES) <= set(retried_error_names())
+    assert not {cls.__name__ for cls in TerminalError.__subclasses__()} & set(retried_error_names())
     assert _of_type(resources, "AWS::CloudWatch::Dashboard")
+
+
+def test_pipeline_source_asset_leaves_out_environments_and_local_state(synthesized: dict[str, Any],
+                                                                       resources: dict[str, Any]) -> None:
+    # GIVEN the directory CDK staged for the CodeBuild source (what the asset zip holds)
+    (project,) = _of_type(resources, "AWS::CodeBuild::Project").values()
+    digest = re.search(r"([0-9a-f]{64})\.zip", json.dumps(project["Properties"]["Source"]["Location"]))
+    assert digest
+    staged = synthesized["outdir"] / f"asset.{digest.group(1)}"
+    names = {p.name for p in staged.rglob("*")}
+    # THEN no virtualenv, VCS, local state, build output or Terraform working directory is in it
+    assert not [n for n in names if n.startswith(".venv")]
+    assert not names & {".git", ".vend", "cdk.out", "node_modules", "__pycache__", ".terraform"}
+    # AND what the worker reads is: the package, the stacks with their lock files, the policies, the versions
+    for needed in ("pyproject.toml", "vending", "terraform", "policies", "tools/versions.env"):
+        assert (staged / needed).exists(), needed
+    assert any(staged.rglob(".terraform.lock.hcl"))
+    size = sum(p.stat().st_size for p in staged.rglob("*") if p.is_file())
+    assert size < 10 * 1024 * 1024, f"pipeline source asset is {size} bytes"

@@ -14,6 +14,7 @@ from landing_zone.local.organizations import aws_like_organizations
 from vending.guardrails import apply_account_guardrails
 from vending.guardrails.orgapi import Backoff
 from vending.layout import Layout, load_layout
+from vending.lifecycle import RequestRecord, Status
 from vending.org_tree import resolve_ou_paths
 
 
@@ -67,3 +68,20 @@ def vend_account(org: Any, layout: Layout, team: str, stage: str) -> str:
 def policy_id(org: Any, name: str) -> str:
     pages = org.get_paginator("list_policies").paginate(Filter="SERVICE_CONTROL_POLICY")
     return next(p["Id"] for page in pages for p in page["Policies"] if p["Name"] == name)
+
+
+def record_for(layout: Layout, team: str, stage: str, account_id: str | None, *, status: str = "READY",
+               **request: Any) -> RequestRecord:
+    """The vending record the lifecycle store holds for a vended account (the audit's source of intent)."""
+    spec = layout.team(team)
+    assert spec is not None
+    body = {"team": team, "stage": stage, "owner_email": spec.owner_email, "cost_center": spec.cost_center,
+            "gpu_tier": spec.gpu_tier, "regions": list(spec.regions), "stacks": list(spec.stacks),
+            "repository": spec.repository, **request}
+    return RequestRecord(request_id=f"{team}-{stage}", team=team, stage=stage, status=Status(status), request=body,
+                         account_id=account_id, account_email=layout.account_email(team, stage))
+
+
+def vend_with_record(org: Any, layout: Layout, team: str, stage: str) -> tuple[str, RequestRecord]:
+    account_id = vend_account(org, layout, team, stage)
+    return account_id, record_for(layout, team, stage, account_id)

@@ -8,36 +8,42 @@ from typing import Any
 
 import boto3
 
-from tests.guardrails.conftest import ou_id, policy_id, vend_account
+from tests.guardrails.conftest import ou_id, policy_id, record_for, vend_with_record
 from vending.guardrails import reconcile_organization
 from vending.guardrails.audit import ALERT_DETAIL_TYPE, audit_organization, publish
+from vending.guardrails.inventory import RunningInstance, StaticInventory
 from vending.guardrails.reconcile import FINDING_TYPES
 from vending.guardrails.snapshot import normalise
 from vending.layout import Layout
+from vending.lifecycle import RequestRecord
 
 FOREIGN = '{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"ec2:*","Resource":"*"}]}'
+# Found by the audit alone and fixed by --remediate; the rest need an operator (or are detective only).
+FIXABLE_TYPES = tuple(t for t in FINDING_TYPES if t not in {"intent_conflict", "vended_account_missing",
+                                                              "gpu_outside_tier"})
+TEAMS = (("frontend-staging", "team-frontend", "staging"), ("frontend-production", "team-frontend", "production"),
+         ("mlops-staging", "team-mlops", "staging"), ("mlops-production", "team-mlops", "production"),
+         ("backend-staging", "team-backend", "staging"), ("backend-production", "team-backend", "production"))
 
 
-def _clean_org(org: Any, layout: Layout) -> dict[str, str]:
-    accounts = {
-        "frontend-staging": vend_account(org, layout, "team-frontend", "staging"),
-        "frontend-production": vend_account(org, layout, "team-frontend", "production"),
-        "mlops-staging": vend_account(org, layout, "team-mlops", "staging"),
-        "mlops-production": vend_account(org, layout, "team-mlops", "production"),
-    }
-    reconcile_organization(org, layout, dry_run=False)
-    return accounts
+def _clean_org(org: Any, layout: Layout) -> tuple[dict[str, str], list[RequestRecord]]:
+    accounts, records = {}, []
+    for name, team, stage in TEAMS:
+        accounts[name], record = vend_with_record(org, layout, team, stage)
+        records.append(record)
+    reconcile_organization(org, layout, dry_run=False, records=records)
+    return accounts, records
 
 
 def _inject_every_drift(org: Any, accounts: dict[str, str]) -> dict[str, str]:
-    """One finding of each type; returns type -> the target the audit must name."""
+    """One finding of each fixable type; returns type -> the target the audit must name."""
     root = org.list_roots()["Roots"][0]["Id"]
     staging, production = ou_id(org, "Workloads/Staging"), ou_id(org, "Workloads/Production")
     # ou_missing: an empty declared OU is gone
     org.detach_policy(PolicyId=policy_id(org, "vend-platform-1"), TargetId=ou_id(org, "Platform"))
     org.delete_organizational_unit(OrganizationalUnitId=ou_id(org, "Platform"))
     # policy_missing: a rendered policy nobody uses yet was deleted
-    org.delete_policy(PolicyId=policy_id(org, "vend-gpu-inference"))
+    org.delete_policy(PolicyId=policy_id(org, "vend-gpu-training"))  # unused: see _without_training
     # policy_drift: someone edited a tier policy by hand
     org.update_policy(PolicyId=policy_id(org, "vend-gpu-none"), Content=FOREIGN)
     # missing_attachment: one of Workloads' policies detached
@@ -46,61 +52,122 @@ def _inject_every_drift(org: Any, accounts: dict[str, str]) -> dict[str, str]:
     legacy = org.create_policy(Name="legacy-deny", Description="", Type="SERVICE_CONTROL_POLICY",
                                Content=FOREIGN)["Policy"]["PolicySummary"]["Id"]
     org.attach_policy(PolicyId=legacy, TargetId=staging)
+    # unrendered_policy: a vend- policy the layout does not render, on the production OU
+    stale = org.create_policy(Name="vend-legacy", Description="", Type="SERVICE_CONTROL_POLICY",
+                              Content=FOREIGN)["Policy"]["PolicySummary"]["Id"]
+    org.attach_policy(PolicyId=stale, TargetId=production)
     # full_aws_access_misplaced: FullAWSAccess back on Suspended
     org.attach_policy(PolicyId="p-FullAWSAccess", TargetId=ou_id(org, "Suspended"))
     # account_outside_managed_ou: an account moved to the root
     org.move_account(AccountId=accounts["frontend-production"], SourceParentId=production, DestinationParentId=root)
     # account_in_wrong_ou: a production account in the staging OU
-    org.move_account(AccountId=accounts["mlops-production"], SourceParentId=production, DestinationParentId=staging)
+    org.move_account(AccountId=accounts["backend-production"], SourceParentId=production, DestinationParentId=staging)
+    # team_account_outside_workloads: a team account parked in Suspended
+    org.move_account(AccountId=accounts["frontend-staging"], SourceParentId=staging,
+                     DestinationParentId=ou_id(org, "Suspended"))
     # missing_account_tags: the cost center tag removed
-    org.untag_resource(ResourceId=accounts["mlops-staging"], TagKeys=["cost-center"])
+    org.untag_resource(ResourceId=accounts["backend-staging"], TagKeys=["cost-center"])
+    # tag_drift: a team account claims another team
+    org.tag_resource(ResourceId=accounts["frontend-staging"], Tags=[{"Key": "team", "Value": "team-backend"}])
+    # unknown_account: no record, self-asserted tags, in a workload OU
+    rogue = org.create_account(Email="someone@elsewhere.example", AccountName="rogue",
+                               Tags=[{"Key": "team", "Value": "team-mlops"}, {"Key": "gpu-tier", "Value": "training"}])[
+        "CreateAccountStatus"]["AccountId"]
+    org.move_account(AccountId=rogue, SourceParentId=root, DestinationParentId=staging)
     return {
         "ou_missing": "ou:Platform",
-        "policy_missing": "policy:vend-gpu-inference",
+        "policy_missing": "policy:vend-gpu-training",
         "policy_drift": "policy:vend-gpu-none",
+        "unrendered_policy": "policy:vend-legacy",
         "missing_attachment": "ou:Workloads",
         "unexpected_attachment": "ou:Workloads/Staging",
         "full_aws_access_misplaced": "ou:Suspended",
         "account_outside_managed_ou": f"account:{accounts['frontend-production']}",
-        "account_in_wrong_ou": f"account:{accounts['mlops-production']}",
-        "missing_account_tags": f"account:{accounts['mlops-staging']}",
+        "account_in_wrong_ou": f"account:{accounts['backend-production']}",
+        "team_account_outside_workloads": f"account:{accounts['frontend-staging']}",
+        "missing_account_tags": f"account:{accounts['backend-staging']}",
+        "tag_drift": f"account:{accounts['frontend-staging']}",
+        "unknown_account": f"account:{rogue}",
     }
 
 
+def _without_training(org: Any, layout: Layout) -> tuple[dict[str, str], list[RequestRecord]]:
+    """A clean org where no account uses the training tier, so its policy can go missing without other drift."""
+    accounts, records = _clean_org(org, layout)
+    for name in ("mlops-staging", "mlops-production"):
+        org.attach_policy(PolicyId=policy_id(org, "vend-gpu-inference"), TargetId=accounts[name])
+        org.detach_policy(PolicyId=policy_id(org, "vend-gpu-training"), TargetId=accounts[name])
+        org.tag_resource(ResourceId=accounts[name], Tags=[{"Key": "gpu-tier", "Value": "inference"}])
+    records = [r.model_copy(update={"request": {**r.request, "gpu_tier": "inference"}}) if r.team == "team-mlops"
+               else r for r in records]
+    return accounts, records
+
+
 def test_audit_clean_org_has_no_findings(org: Any, layout: Layout) -> None:
-    _clean_org(org, layout)
-    report = audit_organization(org, layout)
-    assert report.findings == []
-    assert report.headroom["targets"]["ou:Workloads"]["slots_left"] == 2
+    _accounts, records = _clean_org(org, layout)
+    report = audit_organization(org, layout, records=records)
+    assert report.findings == [] and report.records == len(TEAMS)
+    assert report.headroom["targets"]["ou:Workloads"]["slots_left"] == 1
     assert report.api_calls["by_operation"].get("ListParents", 0) == 0
 
 
 def test_audit_finds_every_injected_drift_then_remediates(org: Any, layout: Layout) -> None:
-    # GIVEN a reconciled org with one injected drift of every finding type
-    expected = _inject_every_drift(org, _clean_org(org, layout))
-    assert set(expected) == set(FINDING_TYPES)
+    # GIVEN a reconciled org with one injected drift of every fixable finding type
+    accounts, records = _without_training(org, layout)
+    expected = _inject_every_drift(org, accounts)
+    assert set(expected) == set(FIXABLE_TYPES)
     # WHEN audited
-    report = audit_organization(org, layout)
+    report = audit_organization(org, layout, records=records)
     # THEN each injected finding is found, once, on the right target, and nothing else
     assert sorted((f.type, f.target) for f in report.findings) == sorted(expected.items())
-    assert Counter(report.counts()) == Counter(dict.fromkeys(FINDING_TYPES, 1))
+    assert Counter(report.counts()) == Counter({t: int(t in FIXABLE_TYPES) for t in FINDING_TYPES})
     # WHEN remediated THEN everything was fixable and a second audit is clean
-    fixed = audit_organization(org, layout, remediate=True)
+    fixed = audit_organization(org, layout, records=records, remediate=True)
     assert fixed.remediation is not None and fixed.remediation["unfixable"] == []
-    assert audit_organization(org, layout).findings == []
-    assert reconcile_organization(org, layout, dry_run=True).changes == 0
+    again = audit_organization(org, layout, records=records)
+    assert again.findings == []
+    assert again.notes == [f"{expected['unknown_account']}: unknown account, quarantined in Suspended"]
+    assert reconcile_organization(org, layout, dry_run=True, records=records).changes == 0
+    assert "vend-legacy" not in {p["Name"] for p in org.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"]}
 
 
 def test_audit_reports_what_it_cannot_fix(org: Any, layout: Layout) -> None:
-    # GIVEN an account at the root with no tags and an e-mail that says nothing about team or stage
-    org.create_account(Email="someone@example.com", AccountName="stray")
-    reconcile_organization(org, layout, dry_run=False)
+    # GIVEN a stray account at the root, two records claiming one account, a record whose account is gone,
+    # and a GPU instance running outside its tier (launched by a service-linked role, say)
+    accounts, records = _clean_org(org, layout)
+    stray = org.create_account(Email="someone@example.com", AccountName="stray")["CreateAccountStatus"]["AccountId"]
+    twin = record_for(layout, "team-mlops", "production", accounts["frontend-staging"])
+    gone = record_for(layout, "team-backend", "staging", "999999999999").model_copy(update={"request_id": "x"})
+    inventory = StaticInventory([RunningInstance(accounts["backend-staging"], "i-0abc", "AWS::EC2::Instance",
+                                                 "p5.48xlarge", "us-east-1"),
+                                 RunningInstance(accounts["backend-staging"], "i-0def", "AWS::EC2::Instance",
+                                                 "g5.xlarge", "us-east-1")])
     # WHEN audited with remediation
+    report = audit_organization(org, layout, records=[*records, twin, gone], inventory=inventory, remediate=True)
+    # THEN each is a finding marked unfixable, with the reason in the remediation; the allowed g5 is not reported
+    assert sorted((f.type, f.target) for f in report.findings) == sorted([
+        ("unknown_account", f"account:{stray}"), ("intent_conflict", f"account:{accounts['frontend-staging']}"),
+        ("vended_account_missing", "account:999999999999"),
+        ("gpu_outside_tier", f"account:{accounts['backend-staging']}")])
+    assert not any(f.fixable for f in report.findings)
+    assert report.remediation is not None and len(report.remediation["unfixable"]) == 4
+    assert report.inventory == {"resources": 2, "outside_tier": 1}
+
+
+def test_audit_without_records_compares_no_account(org: Any, layout: Layout) -> None:
+    # GIVEN vended accounts with their tags rewritten, audited without the vending records
+    accounts, _records = _clean_org(org, layout)
+    org.tag_resource(ResourceId=accounts["frontend-staging"], Tags=[{"Key": "gpu-tier", "Value": "training"}])
+    # WHEN audited with remediation THEN no account is judged (nor changed) from its own tags, and the report says so
     report = audit_organization(org, layout, remediate=True)
-    # THEN the findings are marked unfixable and the remediation says why
-    assert {f.type for f in report.findings if not f.fixable} == {"account_outside_managed_ou",
-                                                                  "missing_account_tags"}
-    assert report.remediation is not None and len(report.remediation["unfixable"]) == 2
+    assert report.findings == [] and report.records is None
+    assert report.notes == ["accounts not compared: no vending records were given"]
+    assert _direct(org, accounts["frontend-staging"]) == {"FullAWSAccess", "vend-gpu-none", "vend-team-team-frontend"}
+
+
+def _direct(org: Any, target: str) -> set[str]:
+    return {p["Name"] for p in org.list_policies_for_target(TargetId=target, Filter="SERVICE_CONTROL_POLICY")[
+        "Policies"]}
 
 
 def test_audit_drift_ignores_whitespace_and_ordering() -> None:

@@ -28,9 +28,11 @@ def test_apply_account_guardrails_attaches_ou_and_tier_policies(org: Any, layout
                                       gpu_tier="training")
     # THEN SCPs are enabled, Workloads carries its policies, the account its tier, and the result names them all
     assert isinstance(result, GuardrailResult) and result.in_expected_ou
-    assert result.policies == ("FullAWSAccess", "vend-gpu-training", "vend-workloads-1", "vend-workloads-2")
-    assert _attached(org, ou_id(org, "Workloads")) == {"FullAWSAccess", "vend-workloads-1", "vend-workloads-2"}
-    assert _attached(org, account) == {"FullAWSAccess", "vend-gpu-training"}
+    assert result.policies == ("FullAWSAccess", "vend-gpu-training", "vend-team-team-mlops", "vend-workloads-1",
+                               "vend-workloads-2", "vend-workloads-3")
+    assert _attached(org, ou_id(org, "Workloads")) == {"FullAWSAccess", "vend-workloads-1", "vend-workloads-2",
+                                                       "vend-workloads-3"}
+    assert _attached(org, account) == {"FullAWSAccess", "vend-gpu-training", "vend-team-team-mlops"}
     assert result.to_dict()["ou_path"] == "Workloads/Staging"
     assert org.list_roots()["Roots"][0]["PolicyTypes"] == [{"Type": "SERVICE_CONTROL_POLICY", "Status": "ENABLED"}]
 
@@ -47,7 +49,7 @@ def test_apply_account_guardrails_idempotent_and_switches_tier(org: Any, layout:
                                      gpu_tier="training")
     assert [c.split(" -> ")[0] for c in moved.changes if "->" in c] == ["attach vend-gpu-training",
                                                                           "detach vend-gpu-inference"]
-    assert _attached(org, account) == {"FullAWSAccess", "vend-gpu-training"}
+    assert _attached(org, account) == {"FullAWSAccess", "vend-gpu-training", "vend-team-team-backend"}
 
 
 def test_apply_account_guardrails_refuses_management_account(org: Any, layout: Layout) -> None:
@@ -100,11 +102,11 @@ def test_reconcile_dry_run_changes_nothing(org: Any, layout: Layout) -> None:
 
 
 def test_reconcile_makes_room_when_target_is_full(org: Any, layout: Layout) -> None:
-    # GIVEN Workloads already at the 5-SCP quota with foreign policies
+    # GIVEN Workloads already at the 5-SCP quota with foreign policies (FullAWSAccess, 2 of ours, 2 foreign)
     reconcile_organization(org, layout, dry_run=False)
     workloads = ou_id(org, "Workloads")
     org.detach_policy(PolicyId=policy_id(org, "vend-workloads-2"), TargetId=workloads)
-    for i in range(3):
+    for i in range(2):
         pid = org.create_policy(Name=f"legacy-{i}", Description="", Type="SERVICE_CONTROL_POLICY",
                                 Content='{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"x:Y",'
                                         '"Resource":"*"}]}')["Policy"]["PolicySummary"]["Id"]
@@ -112,4 +114,4 @@ def test_reconcile_makes_room_when_target_is_full(org: Any, layout: Layout) -> N
     # WHEN reconcile runs THEN it detaches one foreign policy first, attaches ours, then detaches the rest
     plan = reconcile_organization(org, layout, dry_run=False)
     assert [(a.kind, a.policy) for a in plan.actions if a.target == "ou:Workloads"] == [
-        ("detach", "legacy-0"), ("attach", "vend-workloads-2"), ("detach", "legacy-1"), ("detach", "legacy-2")]
+        ("detach", "legacy-0"), ("attach", "vend-workloads-2"), ("detach", "legacy-1")]

@@ -73,11 +73,11 @@ def test_run_pipeline_stage_contradicting_folder_is_refused(monkeypatch, tmp_pat
         run_pipeline(spec(variables={"team": "team-mlops", "stage": "production"}))
 
 
-def test_run_pipeline_without_mirror_raises_terraform_unavailable(monkeypatch, tmp_path):
+def test_run_pipeline_missing_cli_config_file_raises_terraform_unavailable(monkeypatch, tmp_path):
     # GIVEN no mirror setting and a TF_CLI_CONFIG_FILE naming a missing file
     monkeypatch.delenv(tf.MIRROR_ENV, raising=False)
     monkeypatch.setenv("TF_CLI_CONFIG_FILE", str(tmp_path / "missing.tfrc"))
-    # WHEN the pipeline starts, THEN TerraformUnavailable names the setting (raised, not a failed stage)
+    # WHEN the pipeline starts, THEN TerraformUnavailable names the setting and the file (raised, not a failed stage)
     with pytest.raises(TerraformUnavailable, match="VEND_TF_PROVIDER_MIRROR"):
         run_pipeline(spec())
 

@@ -1,4 +1,4 @@
-"""Where the Terraform provider comes from: the mirror setting, TF_CLI_CONFIG_FILE, or a clear error."""
+"""Where the Terraform provider comes from: the mirror setting, TF_CLI_CONFIG_FILE, or the registry by default."""
 
 from __future__ import annotations
 
@@ -53,12 +53,26 @@ def test_resolve_cli_config_existing_tf_cli_config_file_is_honoured(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-def test_resolve_cli_config_nothing_set_names_the_env_var(tmp_path):
-    # GIVEN TF_CLI_CONFIG_FILE naming a missing file (as on the build machine) and no mirror setting
-    # WHEN resolved, THEN the error names the variable to set and the missing file
+def test_resolve_cli_config_missing_tf_cli_config_file_names_the_settings(tmp_path):
+    # GIVEN TF_CLI_CONFIG_FILE naming a missing file and no mirror setting (a broken setting, not "no setting")
+    # WHEN resolved, THEN the error names the missing file and the variables to set
     with pytest.raises(TerraformUnavailable, match=tf.MIRROR_ENV) as err:
         tf.resolve_cli_config(tmp_path, {"TF_CLI_CONFIG_FILE": "/does/not/exist.tfrc"})
     assert "/does/not/exist.tfrc" in str(err.value)
+
+
+def test_resolve_cli_config_nothing_set_uses_terraforms_default_installation(tmp_path):
+    # GIVEN neither a mirror setting nor TF_CLI_CONFIG_FILE (CodeBuild, GitHub Actions)
+    env = {"PATH": "/usr/bin", "TF_LOG": "TRACE"}
+    # WHEN the CLI config and a workspace are made
+    cfg = tf.resolve_cli_config(tmp_path / "run", env)
+    ws = tf.TerraformWorkspace(stack_dir=tmp_path, extra_env={}, run_dir=tmp_path / "ws",
+                               environ={**env, tf.TERRAFORM_BIN_ENV: "/bin/true"})
+    # THEN no CLI configuration is written or passed: Terraform installs providers from the registry as usual
+    assert (cfg.path, cfg.source) == (None, "default")
+    assert not (tmp_path / "run").exists()
+    assert "TF_CLI_CONFIG_FILE" not in ws.env and "TF_LOG" not in ws.env
+    assert tf.unavailable_reason({**env, tf.TERRAFORM_BIN_ENV: "/bin/true"}) is None
 
 
 def test_resolve_cli_config_mirror_not_a_mirror_is_rejected(tmp_path):

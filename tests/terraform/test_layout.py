@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import hcl2
@@ -16,7 +17,11 @@ ENVIRONMENTS = TERRAFORM / "environments"
 MODULES = TERRAFORM / "modules"
 STACKS = sorted(p.parent for p in ENVIRONMENTS.glob("*/*/*/main.tf"))
 MODULE_DIRS = sorted(p.parent for p in MODULES.glob("*/main.tf"))
-REQUIRED_MODULES = {"networking", "eks", "bedrock", "sagemaker", "ecs", "lambda", "iam", "s3", "glue", "cloudfront"}
+REQUIRED_MODULES = {"networking", "eks", "bedrock", "sagemaker", "ecs", "lambda", "iam", "s3", "glue", "cloudfront",
+                    "bedrock-knowledge-base"}
+
+
+from vending.pipeline import templates as sync_stacks  # noqa: E402
 
 
 def _hcl(path: Path) -> dict:
@@ -36,7 +41,7 @@ def test_environments_only_known_teams_stages_and_stacks():
     for stack in STACKS:
         team, stage, name = stack.relative_to(ENVIRONMENTS).parts
         assert team in allowed_teams and stage in ("staging", "production")
-        assert name in ("networking", "cloudfront", "eks", "bootstrap")
+        assert name in ("networking", "cloudfront", "eks", "bootstrap", *sync_stacks.template_names()), stack
 
 
 def test_environments_stack_files_present_and_lock_committed():

@@ -36,3 +36,30 @@ def test_terraform_validate(target, tmp_path):
     assert init.ok, init.tail
     result = ws.run("validate", "-no-color")
     assert result.ok, result.tail
+
+
+def test_terraform_rendered_stack_for_a_new_team_is_formatted_and_valid(tmp_path):
+    # GIVEN a workload stack rendered at vend time for a team the repository does not have
+
+    from vending.layout import load_layout
+    from vending.pipeline import templates as sync_stacks
+    layout = load_layout()
+    block = sync_stacks.allocate_network_block("team-vended", "staging", layout)
+    files = sync_stacks.render_stack("team-vended", "staging", "eks-gpu-serving", layout, gpu_tier="training",
+                                     network_block=block)
+    # WHEN it is written where the stack would live (modules reached by the same relative path)
+    (tmp_path / "terraform").mkdir()
+    (tmp_path / "terraform" / "modules").symlink_to(TERRAFORM / "modules")
+    stack = tmp_path / "terraform" / "environments" / "team-vended" / "staging" / "eks-gpu-serving"
+    stack.mkdir(parents=True)
+    for name, text in files.items():
+        (stack / name).write_text(text, encoding="utf-8")
+    # THEN terraform fmt has nothing to change and the stack validates with its lock file read-only
+    fmt = subprocess.run([tf.terraform_binary(), "fmt", "-check", "-recursive", str(stack)],
+                         capture_output=True, text=True, check=False)
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+    ws = tf.TerraformWorkspace(stack_dir=stack, extra_env={}, run_dir=tmp_path / "run")
+    init = ws.run("init", "-backend=false", "-input=false", "-no-color", "-lockfile=readonly")
+    assert init.ok, init.tail
+    result = ws.run("validate", "-no-color")
+    assert result.ok, result.tail

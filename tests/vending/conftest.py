@@ -26,7 +26,8 @@ REGION = "us-east-1"
 REQUESTS_TABLE = "vending-requests"
 IDEMPOTENCY_TABLE = "vending-idempotency"
 RUNS_TABLE = "vending-pipeline-runs"
-TABLES = ((REQUESTS_TABLE, "request_id"), (IDEMPOTENCY_TABLE, "id"), (RUNS_TABLE, "run_id"))
+SLOTS_TABLE = "vending-creation-slots"
+TABLES = ((REQUESTS_TABLE, "request_id"), (IDEMPOTENCY_TABLE, "id"), (RUNS_TABLE, "run_id"), (SLOTS_TABLE, "slot"))
 OUTCOME_SOURCE = "platform.vending"
 
 

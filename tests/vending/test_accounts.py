@@ -10,8 +10,11 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
+from tests.vending.conftest import SLOTS_TABLE
 from vending.accounts import (
     AccountProgress,
+    CreationSlots,
+    backoff_seconds,
     check_account_creation,
     place_in_ou,
     start_account_creation,
@@ -78,63 +81,55 @@ def test_start_account_creation_resumes_polling_a_started_request(org: Any, rese
     assert progress == AccountProgress(create_account_request_id=CAR, state="IN_PROGRESS")
 
 
-def test_start_account_creation_adopts_account_owning_email(org: Any, reserved: RequestStore,
-                                                            request_: VendingRequest, layout: Layout,
-                                                            member_account: Callable[[str, str], str],
-                                                            calls_of: Callable[[Any, str], list[Any]]) -> None:
-    # GIVEN an account that already owns the request's e-mail (an earlier, lost creation)
-    existing = member_account(EMAIL, "team-mlops-staging")
-    before = _account_count(org)
-    created = calls_of(org, "CreateAccount")
+def test_start_account_creation_never_lists_the_organization(org: Any, reserved: RequestStore,
+                                                             request_: VendingRequest, layout: Layout,
+                                                             calls_of: Callable[[Any, str], list[Any]]) -> None:
+    # GIVEN a reserved request (at scale, listing every account per vend is O(accounts) calls)
+    listed = calls_of(org, "ListAccounts")
+    statuses = calls_of(org, "ListCreateAccountStatus")
     # WHEN the creation is started
     progress = start_account_creation(org, reserved, request_, layout)
-    # THEN that account is adopted: no CreateAccount call, no new account, and the record says so
-    assert progress == AccountProgress(account_id=existing, state="SUCCEEDED", adopted=True)
-    assert created == []
-    assert _account_count(org) == before
-    record = reserved.require(request_.request_id)
-    assert (record.account_id, record.adopted, record.account_email) == (existing, True, EMAIL)
+    # THEN CreateAccount is called directly: no ListAccounts, no ListCreateAccountStatus
+    assert progress.state == "IN_PROGRESS" and progress.create_account_request_id
+    assert listed == [] and statuses == []
 
 
-def test_start_account_creation_five_in_flight_is_throttled(org: Any, reserved: RequestStore,
-                                                            request_: VendingRequest, layout: Layout) -> None:
-    # GIVEN Organizations already running 5 CreateAccount requests
-    in_flight = [{"Id": f"car-{i:032d}", "AccountName": f"other-{i}", "State": "IN_PROGRESS"} for i in range(5)]
+def test_start_account_creation_no_free_slot_is_throttled(org: Any, ddb: Any, reserved: RequestStore,
+                                                          request_: VendingRequest, layout: Layout) -> None:
+    # GIVEN five other requests holding the five creation slots
+    slots = CreationSlots(ddb, SLOTS_TABLE)
+    assert [slots.acquire(f"other-{i}") for i in range(5)].count(None) == 0
     with Stubber(org) as stub:
-        stub.add_response("list_accounts", {"Accounts": []})
-        stub.add_response("list_create_account_status", {"CreateAccountStatuses": in_flight},
-                          {"States": ["IN_PROGRESS"]})
-        # WHEN the creation is started
+        # WHEN the creation is started (every Organizations call forbidden)
         # THEN it backs off with the retryable OrganizationsThrottled, before calling CreateAccount
-        with pytest.raises(OrganizationsThrottled, match="5 account creations"):
-            start_account_creation(org, reserved, request_, layout)
+        with pytest.raises(OrganizationsThrottled, match="all 5 account creation slots"):
+            start_account_creation(org, reserved, request_, layout, slots)
         stub.assert_no_pending_responses()
     assert reserved.require(request_.request_id).create_account_request_id is None
 
 
 @pytest.mark.parametrize("code", ["TooManyRequestsException", "ConcurrentModificationException"])
-def test_start_account_creation_throttling_error_is_retryable(org: Any, reserved: RequestStore,
+def test_start_account_creation_throttling_error_is_retryable(org: Any, ddb: Any, reserved: RequestStore,
                                                               request_: VendingRequest, layout: Layout,
                                                               code: str) -> None:
     # GIVEN CreateAccount answering with a throttling error
+    slots = CreationSlots(ddb, SLOTS_TABLE)
     with Stubber(org) as stub:
-        stub.add_response("list_accounts", {"Accounts": []})
-        stub.add_response("list_create_account_status", {"CreateAccountStatuses": []})
         stub.add_client_error("create_account", service_error_code=code, http_status_code=400)
         # WHEN the creation is started
         # THEN the error becomes the retryable OrganizationsThrottled, naming the call and the code
         with pytest.raises(OrganizationsThrottled, match=f"CreateAccount: {code}") as caught:
-            start_account_creation(org, reserved, request_, layout)
+            start_account_creation(org, reserved, request_, layout, slots)
     assert caught.value.__cause__ is not None
     assert reserved.require(request_.request_id).create_account_request_id is None
+    # AND the creation slot it took is free again
+    assert slots.held_by(request_.request_id) is None
 
 
 def test_start_account_creation_other_error_is_terminal(org: Any, reserved: RequestStore,
                                                         request_: VendingRequest, layout: Layout) -> None:
     # GIVEN CreateAccount refusing for good (the org's account quota)
     with Stubber(org) as stub:
-        stub.add_response("list_accounts", {"Accounts": []})
-        stub.add_response("list_create_account_status", {"CreateAccountStatuses": []})
         stub.add_client_error("create_account", service_error_code="ConstraintViolationException",
                               service_message="ACCOUNT_NUMBER_LIMIT_EXCEEDED")
         # WHEN the creation is started
@@ -150,9 +145,10 @@ def test_check_account_creation_in_progress_counts_poll(org: Any, reserved: Requ
     with Stubber(org) as stub:
         stub.add_response("describe_create_account_status", _status("IN_PROGRESS"), {"CreateAccountRequestId": CAR})
         # WHEN it is polled
-        result = check_account_creation(org, reserved, request_, progress, max_polls=60)
-    # THEN it is still IN_PROGRESS with one more poll counted
-    assert result == progress.model_copy(update={"polls": 4})
+        result = check_account_creation(org, reserved, request_, progress, max_polls=60, base_seconds=2, backoff=2.0,
+                                        cap_seconds=30)
+    # THEN it is still IN_PROGRESS with one more poll counted, and the next wait backed off (2 * 2**4, capped)
+    assert result == progress.model_copy(update={"polls": 4, "wait_seconds": 30})
 
 
 def test_check_account_creation_cap_times_out(org: Any, reserved: RequestStore, request_: VendingRequest) -> None:
@@ -312,3 +308,61 @@ def test_tag_account_throttled_is_retryable(org: Any, reserved: RequestStore, re
         # THEN the retryable error is raised
         with pytest.raises(OrganizationsThrottled, match="TagResource"):
             tag_account(org, reserved, request_, "111122223333")
+
+
+def test_creation_slots_at_most_five_holders(ddb: Any) -> None:
+    # GIVEN the five-slot limiter
+    slots = CreationSlots(ddb, SLOTS_TABLE)
+    # WHEN seven requests ask for a slot
+    got = {f"req-{i}": slots.acquire(f"req-{i}") for i in range(7)}
+    # THEN five get distinct slots and two are refused
+    held = [s for s in got.values() if s is not None]
+    assert sorted(held) == [0, 1, 2, 3, 4]
+    # AND a holder asking again (a retried step) keeps its own slot instead of taking a second one
+    holder = next(h for h, s in got.items() if s is not None)
+    assert slots.acquire(holder) == got[holder]
+    # AND a released slot goes to the next asker
+    slots.release(holder)
+    assert slots.acquire("req-late") == got[holder]
+
+
+def test_creation_slots_concurrent_acquire_never_overshoots(ddb: Any) -> None:
+    # GIVEN twenty requests racing for the slots from threads (no check-then-act: conditional writes only)
+    from concurrent.futures import ThreadPoolExecutor
+
+    slots = CreationSlots(ddb, SLOTS_TABLE)
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        got = list(pool.map(lambda i: slots.acquire(f"r-{i}"), range(20)))
+    # THEN exactly five won, each a different slot
+    won = [s for s in got if s is not None]
+    assert sorted(won) == [0, 1, 2, 3, 4]
+
+
+def test_creation_slots_lease_of_a_dead_holder_expires(ddb: Any) -> None:
+    # GIVEN five holders that died (nobody releases) and a clock
+    now = [1_000.0]
+    slots = CreationSlots(ddb, SLOTS_TABLE, lease_seconds=600, clock=lambda: now[0])
+    for i in range(5):
+        slots.acquire(f"dead-{i}")
+    assert slots.acquire("waiting") is None
+    # WHEN their leases run out
+    now[0] += 601
+    # THEN the waiting request gets a slot
+    assert slots.acquire("waiting") is not None
+
+
+def test_check_account_creation_releases_slot_when_done(org: Any, ddb: Any, reserved: RequestStore,
+                                                       request_: VendingRequest, layout: Layout) -> None:
+    # GIVEN a creation started with a slot (moto completes it at once)
+    slots = CreationSlots(ddb, SLOTS_TABLE)
+    progress = start_account_creation(org, reserved, request_, layout, slots)
+    assert slots.held_by(request_.request_id) is not None
+    # WHEN it is polled and SUCCEEDED
+    result = check_account_creation(org, reserved, request_, progress, max_polls=60, slots=slots)
+    # THEN the slot is free again
+    assert result.state == "SUCCEEDED"
+    assert slots.held_by(request_.request_id) is None
+
+
+def test_backoff_seconds_grows_to_the_cap() -> None:
+    assert [backoff_seconds(p, base=15, factor=2.0, cap=120) for p in range(5)] == [15, 30, 60, 120, 120]

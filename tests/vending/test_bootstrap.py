@@ -11,6 +11,7 @@ import pytest
 
 from vending.aws.sessions import access_role_arn, assume_role_session
 from vending.bootstrap import BOUNDARY_NAME, CI_ROLE_NAME, BootstrapResult, bootstrap_account
+from vending.trust import PLAN_ROLE_NAME, WORKFLOW_PATH
 
 REPO = "example-org/team-mlops-infra"
 
@@ -80,15 +81,44 @@ def test_bootstrap_ci_role_trust_pins_repo_and_environment(member: tuple[str, bo
     assert result.oidc_provider_arn == provider_arn
     provider = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=provider_arn)
     assert provider["ClientIDList"] == ["sts.amazonaws.com"]
-    # ... and only this repository's jobs in the staging environment may assume the CI role
+    # ... the apply role is assumable only by the apply job of this repository's workflow, in the team's staging
+    # environment, from main; the plan role only by the plan job in the plan environment (tests/vending/test_trust.py
+    # evaluates these documents against the workflow's claims)
     role = iam.get_role(RoleName=CI_ROLE_NAME)["Role"]
     assert result.ci_role_arn == role["Arn"] == f"arn:aws:iam::{account_id}:role/{CI_ROLE_NAME}"
     [statement] = role["AssumeRolePolicyDocument"]["Statement"]
     assert statement["Principal"] == {"Federated": provider_arn}
     assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
-    assert statement["Condition"] == {"StringEquals": {
-        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
-        "token.actions.githubusercontent.com:sub": f"repo:{REPO}:environment:staging"}}
+    workflow = f"{REPO}/{WORKFLOW_PATH}"
+    assert statement["Condition"] == {
+        "StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"},
+        "StringLike": {"token.actions.githubusercontent.com:sub":
+                       f"repo:{REPO}:environment:team-mlops-staging:job_workflow_ref:{workflow}@refs/heads/main"}}
+    plan = iam.get_role(RoleName=PLAN_ROLE_NAME)["Role"]
+    assert result.plan_role_arn == plan["Arn"]
+    [plan_statement] = plan["AssumeRolePolicyDocument"]["Statement"]
+    assert plan_statement["Condition"]["StringLike"]["token.actions.githubusercontent.com:sub"] == [
+        f"repo:{REPO}:environment:team-mlops-staging-plan:job_workflow_ref:{workflow}@refs/pull/*/merge",
+        f"repo:{REPO}:environment:team-mlops-staging-plan:job_workflow_ref:{workflow}@refs/heads/main"]
+
+
+def test_bootstrap_plan_role_is_read_only_and_bounded(member: tuple[str, boto3.Session]) -> None:
+    # GIVEN a member account
+    _, session = member
+    # WHEN it is bootstrapped
+    result = _bootstrap(member)
+    # THEN the plan role carries the boundary and its only writes are the state lock object and the state key
+    iam = session.client("iam")
+    role = iam.get_role(RoleName=PLAN_ROLE_NAME)["Role"]
+    assert role["PermissionsBoundary"]["PermissionsBoundaryArn"] == result.permissions_boundary_arn
+    assert iam.list_role_policies(RoleName=PLAN_ROLE_NAME)["PolicyNames"] == ["PlanReadOnly"]
+    assert iam.list_attached_role_policies(RoleName=PLAN_ROLE_NAME)["AttachedPolicies"] == []
+    document = iam.get_role_policy(RoleName=PLAN_ROLE_NAME, PolicyName="PlanReadOnly")["PolicyDocument"]
+    by_sid = {s["Sid"]: s for s in document["Statement"]}
+    assert all(a.split(":", 1)[1].startswith(("Describe", "Get", "List"))
+               for a in by_sid["ReadTheAccount"]["Action"])
+    assert by_sid["StateLock"]["Resource"] == f"arn:aws:s3:::{result.state_bucket}/*.tflock"
+    assert by_sid["StateKey"]["Resource"] == result.kms_key_arn
 
 
 def test_bootstrap_permissions_boundary_attached(member: tuple[str, boto3.Session]) -> None:

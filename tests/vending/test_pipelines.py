@@ -1,15 +1,28 @@
-"""vending.pipeline.orchestration: one run per stack, kept or relaunched by status; one poll per check."""
+"""vending.pipeline.orchestration: one run per stack, kept or relaunched by status; the task token is completed
+by whoever sees the runs end (CheckPipelines itself, the last worker, or the CodeBuild rule)."""
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from vending.exceptions import PipelineFailed
-from vending.pipeline.orchestration import CodeBuildLauncher, PipelineRun, RunStore, check_pipelines, start_pipelines
+from vending.pipeline.orchestration import (
+    CodeBuildLauncher,
+    PipelineRun,
+    RunStore,
+    check_pipelines,
+    heartbeat,
+    on_build_finished,
+    settle,
+    start_pipelines,
+)
 from vending.request import VendingRequest
 
 ACCOUNT = "111122223333"
@@ -105,59 +118,179 @@ def test_start_pipelines_other_account_relaunches(run_store: RunStore, launcher:
     assert run is not None and (run.account_id, run.attempt) == (ACCOUNT, 2)
 
 
-def test_check_pipelines_done(run_store: RunStore, launcher: FakeLauncher, three_stacks: VendingRequest) -> None:
-    # GIVEN every run succeeded
+class FakeStepFunctions:
+    """Records task-token calls; `stale` tokens answer like Step Functions does for a completed task."""
+
+    def __init__(self, stale: set[str] | None = None) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.stale = stale or set()
+
+    def _record(self, name: str, kwargs: dict[str, Any]) -> None:
+        if kwargs["taskToken"] in self.stale:
+            raise ClientError({"Error": {"Code": "TaskTimedOut", "Message": "done"}}, name)
+        self.calls.append((name, kwargs))
+
+    def send_task_success(self, **kwargs: Any) -> None:
+        self._record("success", kwargs)
+
+    def send_task_failure(self, **kwargs: Any) -> None:
+        self._record("failure", kwargs)
+
+    def send_task_heartbeat(self, **kwargs: Any) -> None:
+        self._record("heartbeat", kwargs)
+
+
+def _check(run_store: RunStore, sfn: FakeStepFunctions, request: VendingRequest, token: str = "tok-1",  # noqa: S107
+           polls: int = 0, max_polls: int = 240, **kwargs: Any) -> str:
+    return check_pipelines(run_store, sfn, request, task_token=token, polls=polls, max_polls=max_polls, **kwargs)
+
+
+def test_check_pipelines_done_completes_the_token_at_once(run_store: RunStore, launcher: FakeLauncher,
+                                                          three_stacks: VendingRequest) -> None:
+    # GIVEN every run already succeeded (a resumed request whose stacks were applied)
     _start(run_store, launcher, three_stacks)
     for stack in three_stacks.stacks:
         _set(run_store, f"team-mlops-staging/{stack}", "SUCCEEDED", "applied")
-    # WHEN polled
-    result = check_pipelines(run_store, three_stacks, polls=4, max_polls=240)
-    # THEN the step is done, with each run's status
-    assert result == {"done": True, "polls": 5, "runs": {s: {"status": "SUCCEEDED", "message": "applied"}
-                                                         for s in three_stacks.stacks}}
+    sfn = FakeStepFunctions()
+    # WHEN CheckPipelines arrives with its task token
+    outcome = _check(run_store, sfn, three_stacks, polls=4)
+    # THEN it completes its own token with the runs, without waiting for any worker
+    assert outcome == "done"
+    assert [name for name, _ in sfn.calls] == ["success"]
+    output = json.loads(sfn.calls[0][1]["output"])
+    assert output == {"done": True, "polls": 5, "awaiting_approval": [],
+                      "runs": {s: {"status": "SUCCEEDED", "message": "applied"} for s in three_stacks.stacks}}
 
 
-def test_check_pipelines_in_progress(run_store: RunStore, launcher: FakeLauncher,
-                                     three_stacks: VendingRequest) -> None:
+def test_check_pipelines_running_stores_token_and_waits(run_store: RunStore, launcher: FakeLauncher,
+                                                        three_stacks: VendingRequest) -> None:
     # GIVEN one run still running
     _start(run_store, launcher, three_stacks)
     _set(run_store, "team-mlops-staging/bootstrap", "SUCCEEDED")
     _set(run_store, "team-mlops-staging/eks", "RUNNING")
-    # WHEN polled
-    result = check_pipelines(run_store, three_stacks, polls=0, max_polls=240)
-    # THEN it is not done yet and the poll is counted
-    assert result["done"] is False
-    assert result["polls"] == 1
-    assert result["runs"]["eks"]["status"] == "RUNNING"
+    sfn = FakeStepFunctions()
+    # WHEN CheckPipelines arrives
+    outcome = _check(run_store, sfn, three_stacks, heartbeat_seconds=60)
+    # THEN nothing is completed yet, and the token is stored with the runs for the workers
+    assert outcome == "running" and sfn.calls == []
+    callback = run_store.get_callback(three_stacks.request_id)
+    assert callback is not None
+    assert (callback.task_token, callback.stacks, callback.polls, callback.heartbeat_seconds) == (
+        "tok-1", list(three_stacks.stacks), 1, 60)
 
 
-def test_check_pipelines_failed_names_stack_and_message(run_store: RunStore, launcher: FakeLauncher,
-                                                        three_stacks: VendingRequest) -> None:
-    # GIVEN the networking run failed
+def test_settle_the_last_worker_completes_the_token(run_store: RunStore, launcher: FakeLauncher,
+                                                    three_stacks: VendingRequest) -> None:
+    # GIVEN a waiting CheckPipelines and runs finishing one by one
     _start(run_store, launcher, three_stacks)
+    sfn = FakeStepFunctions()
+    _check(run_store, sfn, three_stacks)
+    outcomes = []
+    for stack in ("bootstrap", "networking", "eks"):
+        _set(run_store, f"team-mlops-staging/{stack}", "SUCCEEDED", "applied")
+        # WHEN each worker settles after recording its run
+        outcomes.append(settle(run_store, sfn, three_stacks.request_id))
+    # THEN only the last one completes the token, once
+    assert outcomes == ["running", "running", "done"]
+    assert [name for name, _ in sfn.calls] == ["success"]
+    assert sfn.calls[0][1]["taskToken"] == "tok-1"
+
+
+def test_settle_failed_run_fails_the_token_with_a_named_error(run_store: RunStore, launcher: FakeLauncher,
+                                                              three_stacks: VendingRequest) -> None:
+    # GIVEN a waiting CheckPipelines and the networking run failing while eks still runs
+    _start(run_store, launcher, three_stacks)
+    sfn = FakeStepFunctions()
+    _check(run_store, sfn, three_stacks)
     _set(run_store, "team-mlops-staging/networking", "FAILED", "plan: checkov CKV_AWS_130 failed")
-    # WHEN polled
-    # THEN the step fails naming the stack and its message
-    with pytest.raises(PipelineFailed, match=r"networking: plan: checkov CKV_AWS_130 failed"):
-        check_pipelines(run_store, three_stacks, polls=0, max_polls=240)
+    # WHEN its worker settles
+    outcome = settle(run_store, sfn, three_stacks.request_id)
+    # THEN the task fails at once with PipelineFailed (the ASL's Catch -> RecordFailed), naming stack and message
+    assert outcome == "failed"
+    name, call = sfn.calls[0]
+    assert (name, call["error"]) == ("failure", "PipelineFailed")
+    assert "networking: plan: checkov CKV_AWS_130 failed" in call["cause"]
+
+
+def test_settle_without_a_waiting_task_does_nothing(run_store: RunStore, launcher: FakeLauncher,
+                                                    request_: VendingRequest) -> None:
+    # GIVEN a run that finished before CheckPipelines stored a token
+    _start(run_store, launcher, request_)
+    _set(run_store, "team-mlops-staging/bootstrap", "SUCCEEDED")
+    sfn = FakeStepFunctions()
+    # WHEN its worker settles, THEN nothing is sent (CheckPipelines will settle itself when it arrives)
+    assert settle(run_store, sfn, request_.request_id) == "no_callback"
+    assert sfn.calls == []
+    assert _check(run_store, sfn, request_) == "done"
+
+
+def test_settle_stale_token_is_ignored(run_store: RunStore, launcher: FakeLauncher, request_: VendingRequest) -> None:
+    # GIVEN a token Step Functions already considers done (a duplicate settle, or an ended execution)
+    _start(run_store, launcher, request_)
+    sfn = FakeStepFunctions(stale={"tok-1"})
+    _set(run_store, "team-mlops-staging/bootstrap", "SUCCEEDED")
+    # WHEN it is completed again, THEN no error escapes
+    assert _check(run_store, sfn, request_) == "done"
 
 
 def test_check_pipelines_missing_run_fails(run_store: RunStore, request_: VendingRequest) -> None:
     # GIVEN no run record at all
-    # WHEN polled
-    # THEN the step fails saying so
-    with pytest.raises(PipelineFailed, match="bootstrap: run record missing"):
-        check_pipelines(run_store, request_, polls=0, max_polls=240)
+    sfn = FakeStepFunctions()
+    # WHEN CheckPipelines arrives, THEN the task fails saying so
+    assert _check(run_store, sfn, request_) == "failed"
+    assert "bootstrap: run record missing" in sfn.calls[0][1]["cause"]
 
 
-def test_check_pipelines_cap(run_store: RunStore, launcher: FakeLauncher, three_stacks: VendingRequest) -> None:
-    # GIVEN runs still going at the last allowed poll
-    _start(run_store, launcher, three_stacks)
-    _set(run_store, "team-mlops-staging/bootstrap", "SUCCEEDED")
-    # WHEN polled
-    # THEN the step fails naming the stacks still running
-    with pytest.raises(PipelineFailed, match=r"after 240 polls: networking \(QUEUED\), eks \(QUEUED\)"):
-        check_pipelines(run_store, three_stacks, polls=239, max_polls=240)
+def test_check_pipelines_approval_cap(run_store: RunStore, launcher: FakeLauncher,
+                                      make_request: Callable[..., VendingRequest]) -> None:
+    # GIVEN a production run still awaiting approval at the last allowed check
+    request = make_request(stage="production")
+    _start(run_store, launcher, request)
+    _set(run_store, f"{request.request_id}/bootstrap", "AWAITING_APPROVAL")
+    # WHEN checked, THEN the step fails naming the stack
+    with pytest.raises(PipelineFailed, match=r"awaiting approval after 10 checks: bootstrap \(AWAITING_APPROVAL\)"):
+        _check(run_store, FakeStepFunctions(), request, polls=9, max_polls=10)
+
+
+def test_on_build_finished_fails_a_run_whose_build_died(run_store: RunStore, launcher: FakeLauncher,
+                                                        request_: VendingRequest) -> None:
+    # GIVEN a waiting CheckPipelines and a run its CodeBuild build never finished recording
+    _start(run_store, launcher, request_)
+    _set(run_store, "team-mlops-staging/bootstrap", "RUNNING")
+    sfn = FakeStepFunctions()
+    _check(run_store, sfn, request_)
+    # WHEN the CodeBuild state-change rule reports the build TIMED_OUT
+    outcome = on_build_finished(run_store, sfn, "team-mlops-staging/bootstrap", "TIMED_OUT", "vending:abc")
+    # THEN the run is FAILED with the build's end, and the waiting task fails with PipelineFailed
+    run = run_store.get("team-mlops-staging/bootstrap")
+    assert run is not None and run.status == "FAILED" and "vending:abc ended TIMED_OUT" in run.message
+    assert outcome == "failed" and sfn.calls[0][1]["error"] == "PipelineFailed"
+
+
+def test_on_build_finished_keeps_a_recorded_outcome(run_store: RunStore, launcher: FakeLauncher,
+                                                    request_: VendingRequest) -> None:
+    # GIVEN a run its worker recorded SUCCEEDED (and a build that then reported SUCCEEDED)
+    _start(run_store, launcher, request_)
+    sfn = FakeStepFunctions()
+    _check(run_store, sfn, request_)
+    _set(run_store, "team-mlops-staging/bootstrap", "SUCCEEDED", "applied")
+    # WHEN the rule fires, THEN the run is kept and the token completed with success
+    assert on_build_finished(run_store, sfn, "team-mlops-staging/bootstrap", "SUCCEEDED") == "done"
+    assert run_store.get("team-mlops-staging/bootstrap").status == "SUCCEEDED"  # type: ignore[union-attr]
+
+
+def test_heartbeat_beats_with_the_stored_token(run_store: RunStore, launcher: FakeLauncher,
+                                               request_: VendingRequest) -> None:
+    # GIVEN a waiting CheckPipelines whose heartbeat is 3 s (a beat each second)
+    _start(run_store, launcher, request_)
+    sfn = FakeStepFunctions()
+    _check(run_store, sfn, request_, heartbeat_seconds=3)
+    # WHEN a worker runs for a bit more than a second
+    with heartbeat(run_store, sfn, request_.request_id):
+        time.sleep(1.3)
+    # THEN it sent heartbeats with the stored token
+    beats = [c for name, c in sfn.calls if name == "heartbeat"]
+    assert len(beats) >= 2 and {b["taskToken"] for b in beats} == {"tok-1"}
 
 
 def test_codebuild_launcher_passes_run_id() -> None:
@@ -210,16 +343,24 @@ def test_check_pipelines_relaunches_an_approved_plan(run_store: RunStore, launch
     assert run is not None and run.gate == "manual"
     run_store.put(run.model_copy(update={"status": "AWAITING_APPROVAL", "plan_digest": "abc123"}))
     approvals = FakeApprovals()
-    # WHEN it is polled before anyone approved
-    first = check_pipelines(run_store, request, polls=0, max_polls=10, approvals=approvals, launcher=launcher)
-    # THEN it keeps waiting and nothing is relaunched
-    assert first["done"] is False and first["runs"]["bootstrap"]["status"] == "AWAITING_APPROVAL"
+    sfn = FakeStepFunctions()
+    # WHEN it is checked before anyone approved
+    first = _check(run_store, sfn, request, max_polls=10, approvals=approvals, launcher=launcher)
+    # THEN the task completes at once saying it awaits approval (the workflow waits, then checks again)
+    assert first == "awaiting_approval"
+    output = json.loads(sfn.calls[0][1]["output"])
+    assert output["done"] is False and output["awaiting_approval"] == ["bootstrap"]
     assert launcher.launched == [run.run_id]
-    # WHEN that plan is approved and the next poll comes
+    # WHEN that plan is approved and the next check comes with a new token
     approvals.approved[(run.stack_path, "abc123")] = _Approval(status="approved", approved_by="alice")
-    second = check_pipelines(run_store, request, polls=1, max_polls=10, approvals=approvals, launcher=launcher)
-    # THEN the run is relaunched as a new attempt
-    assert second["runs"]["bootstrap"]["status"] == "QUEUED"
+    second = _check(run_store, sfn, request, token="tok-2", polls=1, max_polls=10, approvals=approvals,
+                    launcher=launcher)
+    # THEN the run is relaunched as a new attempt and the token waits for it (stored for its worker)
+    assert second == "running" and len(sfn.calls) == 1
     assert launcher.launched == [run.run_id, run.run_id]
     relaunched = run_store.get(run.run_id)
-    assert relaunched is not None and relaunched.attempt == 2
+    assert relaunched is not None and (relaunched.attempt, relaunched.status) == (2, "QUEUED")
+    # WHEN the approved run applies, THEN its worker completes the stored token
+    _set(run_store, run.run_id, "SUCCEEDED", "applied")
+    assert settle(run_store, sfn, request.request_id) == "done"
+    assert sfn.calls[-1][1]["taskToken"] == "tok-2"

@@ -10,7 +10,9 @@ import boto3
 
 from vending.cli.output import console, print_json, print_table
 from vending.guardrails.audit import AuditReport, audit_organization, publish
+from vending.guardrails.inventory import ConfigAggregatorInventory
 from vending.layout import load_layout
+from vending.lifecycle import RequestStore
 from vending.settings import Settings
 
 
@@ -25,6 +27,8 @@ def render_report(report: AuditReport) -> None:
     console.print(f"accounts: min slots left {acc['min_slots_left']}, {acc['tight_count']} with <= 1 slot; "
                   f"Organizations API calls {report.api_calls.get('total')} "
                   f"({report.api_calls.get('per_account')} per account) in {report.seconds:.1f}s")
+    for note in report.notes:
+        console.print(f"note: {note}")
     if report.remediation is not None:
         console.print(f"remediated: {len(report.remediation['executed'])} changes")
         for problem in report.remediation["unfixable"]:
@@ -34,7 +38,12 @@ def render_report(report: AuditReport) -> None:
 def cmd_audit(args: argparse.Namespace) -> int:
     session = boto3.Session(region_name=os.environ.get("AWS_REGION") or "us-east-1")
     settings = Settings.from_env()
-    report = audit_organization(session.client("organizations"), load_layout(args.layout), remediate=args.remediate)
+    # Intent comes from the vending records (one Scan of the requests table), never from the accounts' tags.
+    records = RequestStore(session.client("dynamodb"), settings.requests_table).list()
+    aggregator = args.config_aggregator or os.environ.get("VEND_CONFIG_AGGREGATOR", "")
+    inventory = ConfigAggregatorInventory(session.client("config"), aggregator) if aggregator else None
+    report = audit_organization(session.client("organizations"), load_layout(args.layout), records=records,
+                                inventory=inventory, remediate=args.remediate)
     if args.publish:
         publish(report, s3=session.client("s3"), events=session.client("events"), bucket=settings.reports_bucket,
                 event_bus=settings.event_bus_name, source=settings.event_source)
@@ -53,4 +62,6 @@ def register(subparsers: Any) -> None:
     p.add_argument("--publish", action="store_true",
                    help="store the report in $VEND_REPORTS_BUCKET and send the alert event when findings exist")
     p.add_argument("--layout")
+    p.add_argument("--config-aggregator", default="",
+                   help="AWS Config aggregator for the running-instance check ($VEND_CONFIG_AGGREGATOR)")
     p.set_defaults(func=cmd_audit)

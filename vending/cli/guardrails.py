@@ -12,6 +12,8 @@ from scps.lint import lint
 from scps.render import render
 from vending.cli.output import console, print_json, print_table
 from vending.layout import load_layout
+from vending.lifecycle import RequestStore
+from vending.settings import Settings
 
 
 def _org() -> Any:
@@ -54,7 +56,11 @@ def cmd_render(args: argparse.Namespace) -> int:
 def cmd_apply(args: argparse.Namespace) -> int:
     from vending.guardrails.reconcile import reconcile_organization
 
-    plan = reconcile_organization(_org(), load_layout(args.layout), dry_run=args.dry_run)
+    settings = Settings.from_env()
+    # Accounts are reconciled against their vending records (intent), never against their own tags.
+    session = boto3.Session(region_name=os.environ.get("AWS_REGION") or "us-east-1")
+    records = RequestStore(session.client("dynamodb"), settings.requests_table).list()
+    plan = reconcile_organization(_org(), load_layout(args.layout), dry_run=args.dry_run, records=records)
     if args.json:
         print_json(plan.to_dict())
         return 0

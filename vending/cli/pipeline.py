@@ -175,6 +175,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             env=env,
             gate=args.stage_gate,
             stages=stages,
+            saved_plan=Path(args.plan_file).resolve() if args.plan_file else None,
         )
         result = run_pipeline(spec, on_stage=None if args.json else _print_stage, approvals=store)
         if result.status == "awaiting_approval" and args.emulator:
@@ -259,6 +260,10 @@ def register(subparsers: Any) -> None:
     )
     run.add_argument(
         "--emulator", action="store_true", help="start moto, vend a member account with a state bucket and run there"
+    )
+    run.add_argument(
+        "--plan-file",
+        help="plan stage: also save the plan here; apply without plan: apply exactly this saved (reviewed) plan",
     )
     run.add_argument(
         "--plan-json",

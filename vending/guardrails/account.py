@@ -118,7 +118,9 @@ def apply_account_guardrails(org: Any, layout: Layout, *, account_id: str, team:
     ou_path = layout.ou_for_stage(stage)
     parts = ou_path.split("/")
     prefixes = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
-    needed = [n for p in prefixes for n in r.ou_policies.get(p, ())] + [r.tier_policies[gpu_tier]]
+    # The account's own SCPs: its tier's and, where the layout renders one, its team's (regions, team tag).
+    own = [r.tier_policies[gpu_tier], *([r.team_policies[team]] if team in r.team_policies else [])]
+    needed = [n for p in prefixes for n in r.ou_policies.get(p, ())] + own
     ids = _ensure_policies(org, r, needed, b, changes)
     ou_id = ""
     for prefix in prefixes:
@@ -128,7 +130,7 @@ def apply_account_guardrails(org: Any, layout: Layout, *, account_id: str, team:
         if not forbid:
             want.add(FULL_AWS_ACCESS)
         _sync(org, r, ou_id, want, ids, b, changes, forbid_full_access=forbid)
-    _sync(org, r, account_id, {FULL_AWS_ACCESS, r.tier_policies[gpu_tier]}, ids, b, changes)
+    _sync(org, r, account_id, {FULL_AWS_ACCESS, *own}, ids, b, changes)
     policies, chain = _governing(org, account_id, b)
     return GuardrailResult(account_id=account_id, team=team, stage=stage, gpu_tier=gpu_tier, ou_path=ou_path,
                            ou_id=ou_id, policies=tuple(policies), changes=tuple(changes),

@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from scps.render import FULL_AWS_ACCESS, GuardrailSet, render
+from vending.guardrails.intent import OrgIntent, build_intent
+from vending.guardrails.inventory import InstanceInventory, allowed_by_tier
 from vending.guardrails.orgapi import ApiCallCounter, Backoff
 from vending.guardrails.reconcile import FINDING_TYPES, Executor, Finding, compare
 from vending.guardrails.snapshot import OrgSnapshot, read_snapshot
 from vending.layout import Layout
+from vending.lifecycle import RequestRecord
 
 ALERT_DETAIL_TYPE = "Guardrail Audit Findings"
 TIGHT_SLOTS = 1  # accounts with this many free SCP slots or fewer are listed in the headroom section
@@ -30,6 +34,9 @@ class AuditReport:
     seconds: float = 0.0
     remediation: dict[str, Any] | None = None
     report_uri: str | None = None
+    notes: list[str] = field(default_factory=list)
+    records: int | None = None  # vending records the intent came from (None: not given, accounts not compared)
+    inventory: dict[str, Any] | None = None
 
     def counts(self) -> dict[str, int]:
         found = Counter(f.type for f in self.findings)
@@ -42,8 +49,9 @@ class AuditReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.summary(), "by_type": self.counts(), "ous": self.ous, "seconds": round(self.seconds, 3),
-                "findings": [f.to_dict() for f in self.findings], "headroom": self.headroom,
-                "api_calls": self.api_calls, "remediation": self.remediation}
+                "records": self.records, "findings": [f.to_dict() for f in self.findings], "notes": self.notes,
+                "headroom": self.headroom, "inventory": self.inventory, "api_calls": self.api_calls,
+                "remediation": self.remediation}
 
 
 def headroom(layout: Layout, snap: OrgSnapshot, r: GuardrailSet) -> dict[str, Any]:
@@ -71,17 +79,50 @@ def headroom(layout: Layout, snap: OrgSnapshot, r: GuardrailSet) -> dict[str, An
                          "tight_count": len(tight)}}
 
 
-def audit_organization(org: Any, layout: Layout, *, remediate: bool = False, backoff: Backoff | None = None,
-                       counter: ApiCallCounter | None = None) -> AuditReport:
-    """Read the org once (policy-centric), compare with the layout and optionally fix what reconcile can fix."""
+def gpu_findings(layout: Layout, intent: OrgIntent, snap: OrgSnapshot,
+                 inventory: InstanceInventory) -> tuple[list[Finding], dict[str, Any]]:
+    """Accelerated instance types running outside the intended tier (a launch an SCP could not stop)."""
+    findings, seen = [], 0
+    for item in inventory.instances():
+        seen += 1
+        if item.account_id == snap.management_account_id:
+            continue
+        known = intent.get(item.account_id)
+        if known is not None and known.kind == "platform":
+            continue  # platform accounts carry no GPU tier
+        tier = known.tier if known is not None else None  # unknown or retired: no allowance at all
+        if allowed_by_tier(layout, tier, item):
+            continue
+        who = f"tier {tier}" if tier else ("no vending record" if known is None else f"a {known.kind} account")
+        findings.append(Finding("gpu_outside_tier", f"account:{item.account_id}",
+                                 f"{item.resource_type} {item.resource_id} ({item.region or '?'}) runs "
+                                 f"{item.instance_type}; {who} does not allow it", False))
+    return findings, {"resources": seen, "outside_tier": len(findings)}
+
+
+def audit_organization(org: Any, layout: Layout, *, records: Iterable[RequestRecord] | None = None,
+                       inventory: InstanceInventory | None = None, remediate: bool = False,
+                       backoff: Backoff | None = None, counter: ApiCallCounter | None = None) -> AuditReport:
+    """Read the org once (policy-centric), compare with the layout and the vending records, optionally fix what
+    reconcile can fix. Without records accounts are not compared (see compare()); the scheduled audit and the CLI
+    always pass them."""
     started = time.perf_counter()
     b = backoff or Backoff()
     calls = counter or ApiCallCounter().attach(org)
     rendered = render(layout)
+    record_list = list(records) if records is not None else None
+    intent = build_intent(layout, record_list)
     snap = read_snapshot(org, backoff=b, concurrency=layout.guardrails.audit_concurrency)
-    plan = compare(layout, snap, rendered)
+    plan = compare(layout, snap, rendered, intent)
+    findings = list(plan.findings)
+    inventory_summary = None
+    if inventory is not None:
+        gpu, inventory_summary = gpu_findings(layout, intent, snap, inventory)
+        findings += gpu
+        plan.unfixable += [f"{f.target}: {f.detail} (detective only: stop it in the account)" for f in gpu]
     report = AuditReport(datetime.now(UTC).isoformat(timespec="seconds"), len(snap.accounts),
-                         len(snap.ou_paths) - 1, plan.findings, headroom(layout, snap, rendered))
+                         len(snap.ou_paths) - 1, findings, headroom(layout, snap, rendered), notes=plan.notes,
+                         records=len(record_list) if record_list is not None else None, inventory=inventory_summary)
     if remediate:
         done = Executor(org, layout, snap, rendered, b).run(plan.actions) if plan.actions else []
         report.remediation = {"executed": done, "unfixable": plan.unfixable}
@@ -112,9 +153,10 @@ def publish(report: AuditReport, *, s3: Any, events: Any, bucket: str, event_bus
                                     "Detail": json.dumps(report.summary())}])
 
 
-def run_scheduled_audit(*, org: Any, s3: Any, events: Any, layout: Layout, bucket: str, event_bus: str, source: str,
-                        metrics: Any = None, remediate: bool = False) -> dict[str, Any]:
+def run_scheduled_audit(*, org: Any, s3: Any, events: Any, layout: Layout, records: Iterable[RequestRecord],
+                        bucket: str, event_bus: str, source: str, metrics: Any = None,
+                        inventory: InstanceInventory | None = None, remediate: bool = False) -> dict[str, Any]:
     """The one call the scheduled Lambda makes."""
-    report = audit_organization(org, layout, remediate=remediate)
+    report = audit_organization(org, layout, records=records, inventory=inventory, remediate=remediate)
     publish(report, s3=s3, events=events, bucket=bucket, event_bus=event_bus, source=source, metrics=metrics)
     return report.summary()

@@ -30,7 +30,9 @@ class ApiCallCounter:
         self._lock = threading.Lock()
 
     def attach(self, client: Any) -> ApiCallCounter:
-        client.meta.events.register("before-parameter-build.organizations", self._count)
+        """Count the calls of one client (Organizations, or the DynamoDB client the records come from)."""
+        service = client.meta.service_model.service_id.hyphenize()
+        client.meta.events.register(f"before-parameter-build.{service}", self._count)
         return self
 
     def _count(self, model: Any = None, **_: Any) -> None:

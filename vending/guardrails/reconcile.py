@@ -1,33 +1,53 @@
-"""Intended vs actual SCPs for the whole organization: findings, a plan of changes, and its execution.
+"""Intended vs actual SCPs, OUs and account tags for the whole organization: findings, a plan, and its execution.
 
 The same comparison serves `vend guardrails apply` (reconcile_organization), the scheduled audit and its
-`--remediate`, so that what the audit reports is exactly what reconcile fixes. AWS rules honoured here:
-a target always keeps at least one SCP (attach first, then detach), never more than the per-target quota, and the
-management account is never touched (SCPs do not apply to it anyway).
+`--remediate`, so that what the audit reports is exactly what reconcile fixes. Intent comes from the layout and the
+vending records (vending.guardrails.intent), never from an account's tags or OU. AWS rules honoured here: a target
+always keeps at least one SCP (attach first, then detach), never more than the per-target quota, and the management
+account is never touched (SCPs do not apply to it anyway).
+
+Plans are ordered so that no step makes an account more permissive than both where it was and where it should be:
+policy contents first, then every deny attachment, then OU moves, then FullAWSAccess (the allow) where it is
+missing, then tags, and only then detachments and deletions.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from scps.render import FULL_AWS_ACCESS, GuardrailSet, render
+from vending.guardrails.intent import (
+    AccountIntent,
+    OrgIntent,
+    account_policies,
+    build_intent,
+    quarantine_ou,
+    workload_ous,
+)
 from vending.guardrails.orgapi import Backoff
 from vending.guardrails.snapshot import SCP, OrgSnapshot, read_snapshot, same_content
-from vending.layout import STAGES, Layout
+from vending.layout import Layout
+from vending.lifecycle import RequestRecord
 
 FINDING_TYPES = (
     "ou_missing",
     "policy_missing",
     "policy_drift",
+    "unrendered_policy",
     "missing_attachment",
     "unexpected_attachment",
     "full_aws_access_misplaced",
     "account_outside_managed_ou",
+    "team_account_outside_workloads",
     "account_in_wrong_ou",
+    "unknown_account",
     "missing_account_tags",
+    "tag_drift",
+    "intent_conflict",
+    "vended_account_missing",
+    "gpu_outside_tier",
 )
 
 
@@ -63,6 +83,7 @@ class Plan:
     actions: list[Action] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     unfixable: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # worth knowing, not drift (quarantined accounts, skipped checks)
     executed: bool = False
 
     @property
@@ -71,71 +92,36 @@ class Plan:
 
     def to_dict(self) -> dict[str, Any]:
         return {"changes": self.changes, "executed": self.executed, "actions": [a.to_dict() for a in self.actions],
-                "unfixable": self.unfixable, "findings": [f.to_dict() for f in self.findings]}
-
-
-# --- intended state ------------------------------------------------------------------------------------------
-
-
-def _email_regex(pattern: str) -> re.Pattern[str]:
-    escaped = re.escape(pattern).replace(r"\{team\}", "(?P<team>[a-z0-9-]+?)").replace(
-        r"\{stage\}", "(?P<stage>" + "|".join(STAGES) + ")")
-    return re.compile(f"^{escaped}$", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class AccountIntent:
-    ou_path: str | None  # None: cannot be told from tags or e-mail
-    team_account: bool
-    tier: str | None
-    tags: dict[str, str]  # the tags it should carry (actual where valid, else inferred)
-    missing: tuple[str, ...]  # mandatory keys absent or invalid
-    uninferable: tuple[str, ...]  # of those, the ones nothing tells us
-
-
-def account_intent(layout: Layout, account: Any, current_path: str | None) -> AccountIntent:
-    g = layout.guardrails
-    keys = layout.tag_keys()
-    if current_path in g.non_team_ous:
-        return AccountIntent(current_path, False, None, dict(account.tags), (), ())
-    valid = {k: v for k, v in account.tags.items() if k in keys and v}
-    if valid.get("stage") not in STAGES:
-        valid.pop("stage", None)
-    if valid.get(g.gpu_tier_tag) not in layout.gpu_tiers:
-        valid.pop(g.gpu_tier_tag, None)
-    inferred: dict[str, str] = {}
-    match = _email_regex(layout.organization.account_email_pattern).match(account.email or "")
-    if match:
-        inferred.update(team=match["team"].lower(), stage=match["stage"].lower())
-    team = layout.team(valid.get("team") or inferred.get("team", ""))
-    if team:
-        inferred.update({"cost-center": team.cost_center, g.gpu_tier_tag: team.gpu_tier})
-    tags = {k: valid.get(k) or inferred.get(k, "") for k in keys}
-    missing = tuple(k for k in keys if k not in valid)
-    uninferable = tuple(k for k in missing if not tags[k])
-    stage = tags.get("stage")
-    path = layout.ou_for_stage(stage) if stage in STAGES else None
-    tier = tags.get(g.gpu_tier_tag) or "none"  # unknown tier: the most restrictive one
-    return AccountIntent(path, True, tier, {k: v for k, v in tags.items() if v}, missing, uninferable)
+                "unfixable": self.unfixable, "notes": self.notes, "findings": [f.to_dict() for f in self.findings]}
 
 
 # --- comparison ----------------------------------------------------------------------------------------------
 
 
-def _order_target(current: set[str], desired: set[str], limit: int,
-                  detachable: Callable[[str], bool]) -> tuple[list[tuple[str, str]], list[str]]:
-    """Attach/detach steps that never leave the target empty and never exceed the quota."""
+def _order_target(current: set[str], desired: set[str], limit: int, detachable: Callable[[str], bool], *,
+                  fail_closed: bool = False) -> tuple[list[tuple[str, str]], list[str]]:
+    """Attach/detach steps that never leave the target empty and never exceed the quota.
+
+    When room must be made on a full target and `fail_closed` is set, FullAWSAccess (the allow) goes first and comes
+    back last: for those few calls the target allows nothing, instead of briefly losing a deny it had or needs.
+    """
     steps: list[tuple[str, str]] = []
     problems: list[str] = []
     now = set(current)
-    to_attach = sorted(desired - now)
+    # The allow goes on last: until then the target keeps failing closed.
+    to_attach = sorted(desired - now, key=lambda n: (n == FULL_AWS_ACCESS, n))
     to_detach = sorted(n for n in now - desired if detachable(n))
-    # Make room first only when the quota demands it, and never down to zero.
-    while to_attach and len(now) + 1 > limit and to_detach and len(now) > 1:
-        name = to_detach.pop(0)
-        steps.append(("detach", name))
-        now.discard(name)
+    if (fail_closed and to_attach and to_detach and FULL_AWS_ACCESS in now and FULL_AWS_ACCESS in desired
+            and len(now) + len(to_attach) > limit and len(now) > 1):
+        steps.append(("detach", FULL_AWS_ACCESS))
+        now.discard(FULL_AWS_ACCESS)
+        to_attach.append(FULL_AWS_ACCESS)
     for name in to_attach:
+        # Make room only when the quota demands it, and never down to zero.
+        while len(now) + 1 > limit and to_detach and len(now) > 1:
+            gone = to_detach.pop(0)
+            steps.append(("detach", gone))
+            now.discard(gone)
         if len(now) + 1 > limit:
             problems.append(f"cannot attach {name}: {len(now)} SCPs attached, quota {limit}")
             continue
@@ -150,27 +136,122 @@ def _order_target(current: set[str], desired: set[str], limit: int,
     return steps, problems
 
 
-def compare(layout: Layout, snap: OrgSnapshot, rendered: GuardrailSet | None = None) -> Plan:
-    """Findings (what differs) and the actions that fix what can be fixed."""
+def _split(steps: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[tuple[str, str]],
+                                                   list[tuple[str, str]]]:
+    """Deny attachments (with the room they need) run first, before any move; attaching FullAWSAccess (an allow)
+    waits until every deny is on and every account is where it belongs; the remaining detaches run last."""
+    attaches = [i for i, (kind, name) in enumerate(steps) if kind == "attach"]
+    denies = [i for i in attaches if steps[i][1] != FULL_AWS_ACCESS]
+    first = denies[-1] + 1 if denies else 0
+    second = attaches[-1] + 1 if attaches and attaches[-1] >= first else first
+    return steps[:first], steps[first:second], steps[second:]
+
+
+@dataclass
+class _Phases:
+    policies: list[Action] = field(default_factory=list)
+    attach: list[Action] = field(default_factory=list)
+    moves: list[Action] = field(default_factory=list)
+    allow: list[Action] = field(default_factory=list)
+    tags: list[Action] = field(default_factory=list)
+    detach: list[Action] = field(default_factory=list)
+    delete: list[Action] = field(default_factory=list)
+
+    def all(self) -> list[Action]:
+        return [*self.policies, *self.attach, *self.moves, *self.allow, *self.tags, *self.detach, *self.delete]
+
+    def add(self, key: str, steps: list[tuple[str, str]]) -> None:
+        early, allow, late = _split(steps)
+        self.attach += [Action(kind, key, name) for kind, name in early]
+        self.allow += [Action(kind, key, name) for kind, name in allow]
+        self.detach += [Action(kind, key, name) for kind, name in late]
+
+
+def _where(snap: OrgSnapshot, parent_id: str) -> str:
+    return "the root" if parent_id == snap.root_id else f"OU {snap.ou_paths.get(parent_id) or parent_id}"
+
+
+def _compare_account(layout: Layout, snap: OrgSnapshot, account: Any, intent: AccountIntent, plan: Plan,
+                     phases: _Phases) -> bool:
+    """Placement and tags of one known account. Returns whether its attachments may be changed."""
+    key = f"account:{account.id}"
+    add = plan.findings.append
+    if intent.problem:
+        add(Finding("intent_conflict", key, intent.problem, False))
+        plan.unfixable.append(f"{key}: {intent.problem}")
+        return False
+    fix = not intent.in_flight
+    path = snap.ou_paths.get(account.parent_id)
+    managed = path in {ou.path for ou in layout.ous}
+    if path != intent.ou_path:
+        why = f"in {_where(snap, account.parent_id)}; {intent.source} puts it in {intent.ou_path}"
+        if not managed:
+            add(Finding("account_outside_managed_ou", key, why, fix))
+        elif intent.team_account and path not in workload_ous(layout):
+            add(Finding("team_account_outside_workloads", key, why, fix))
+        else:
+            add(Finding("account_in_wrong_ou", key, why, fix))
+        if fix:
+            phases.moves.append(Action("move_account", key, data=(("from", path or "root"), ("to", intent.ou_path))))
+    if intent.team_account:
+        missing, drift, restore = [], [], []
+        for tag in layout.tag_keys():
+            want, have = intent.tags.get(tag), account.tags.get(tag)
+            if want is None:  # a mandatory key the record says nothing about: presence is all we can check
+                if not have:
+                    add(Finding("missing_account_tags", key, f"{tag}: absent; no record value to restore", False))
+                    plan.unfixable.append(f"{key}: no value for tag {tag} in {intent.source}")
+                continue
+            if not have:
+                missing.append(tag)
+            elif have != want:
+                drift.append(f"{tag}={have!r} ({intent.source} says {want!r})")
+            else:
+                continue
+            restore.append((tag, want))
+        if missing:
+            add(Finding("missing_account_tags", key, f"missing: {', '.join(missing)}", fix))
+        if drift:
+            add(Finding("tag_drift", key, "; ".join(drift), fix))
+        if restore and fix:
+            phases.tags.append(Action("tag_account", key, data=tuple(restore)))
+    if not fix:
+        plan.unfixable.append(f"{key}: vending in progress ({intent.source}); the state machine owns it until "
+                              f"ApplyGuardrails is done")
+    return fix
+
+
+def compare(layout: Layout, snap: OrgSnapshot, rendered: GuardrailSet | None = None,
+            intent: OrgIntent | None = None) -> Plan:
+    """Findings (what differs) and the actions that fix what can be fixed.
+
+    Without an intent (no vending records) accounts are not compared at all: guessing what they are from their own
+    tags is exactly what a team could exploit.
+    """
     r = rendered or render(layout)
-    plan = Plan()
+    org_intent = intent or OrgIntent({}, records_read=False)
+    plan, phases = Plan(), _Phases()
     add = plan.findings.append
     limit = r.max_policies_per_target
     if not snap.scp_enabled:
-        plan.actions.append(Action("enable_policy_type", "root", data=(("type", SCP),)))
+        phases.policies.append(Action("enable_policy_type", "root", data=(("type", SCP),)))
     ou_ids = snap.ou_ids
-    for ou in sorted(layout.ous, key=lambda o: o.path.count("/")):
+    for ou in layout.ous:  # parents come first in the layout (validated), so creation order is right
         if ou.path not in ou_ids:
             add(Finding("ou_missing", f"ou:{ou.path}", "declared in the layout, absent from the organization"))
-            plan.actions.append(Action("create_ou", f"ou:{ou.path}"))
+            phases.policies.append(Action("create_ou", f"ou:{ou.path}"))
     for name, policy in sorted(r.policies.items()):
         actual = snap.policies.get(name)
         if actual is None:
             add(Finding("policy_missing", f"policy:{name}", f"rendered ({policy.chars} chars), not in the org"))
-            plan.actions.append(Action("create_policy", f"policy:{name}", name))
+            phases.policies.append(Action("create_policy", f"policy:{name}", name))
         elif not same_content(actual.content, policy.content):
             add(Finding("policy_drift", f"policy:{name}", "content differs from the rendered policy"))
-            plan.actions.append(Action("update_policy", f"policy:{name}", name))
+            phases.policies.append(Action("update_policy", f"policy:{name}", name))
+
+    def unrendered(name: str) -> bool:
+        p = snap.policies.get(name)
+        return r.owns(name) and name not in r.policies and not (p and p.aws_managed)
 
     # Desired attachments per target key.
     desired: dict[str, set[str]] = {"root": {FULL_AWS_ACCESS}}
@@ -183,58 +264,85 @@ def compare(layout: Layout, snap: OrgSnapshot, rendered: GuardrailSet | None = N
         if ou.path in ou_ids:
             target_ids[key] = ou_ids[ou.path]
     managed_paths = {ou.path for ou in layout.ous}
-    moves: list[Action] = []
-    for account in sorted(snap.accounts.values(), key=lambda a: a.id):
+    parked = quarantine_ou(layout)
+    if not org_intent.records_read:
+        plan.notes.append("accounts not compared: no vending records were given")
+    for account in sorted(snap.accounts.values(), key=lambda a: a.id) if org_intent.records_read else []:
         key = f"account:{account.id}"
-        target_ids[key] = account.id
         path = snap.ou_paths.get(account.parent_id)
-        managed_here = path in managed_paths
-        intent = account_intent(layout, account, path if managed_here else None)
-        if not managed_here:
-            where = "the root" if account.parent_id == snap.root_id else f"unmanaged OU {path or account.parent_id}"
-            fix = intent.ou_path is not None
-            add(Finding("account_outside_managed_ou", key, f"in {where}; belongs in {intent.ou_path or '?'}", fix))
-        elif intent.team_account and intent.ou_path and intent.ou_path != path:
-            add(Finding("account_in_wrong_ou", key, f"in {path}; stage {intent.tags.get('stage')} belongs in "
-                                                    f"{intent.ou_path}"))
-        if intent.ou_path and intent.ou_path != path and (intent.team_account or not managed_here):
-            moves.append(Action("move_account", key, data=(("from", path or "root"), ("to", intent.ou_path))))
-        elif not managed_here:
-            plan.unfixable.append(f"{key}: outside managed OUs and its stage cannot be told from tags or e-mail")
-        if intent.missing:
-            fix = not intent.uninferable
-            add(Finding("missing_account_tags", key, f"missing or invalid: {', '.join(intent.missing)}", fix))
-            if fix:
-                moves.append(Action("tag_account", key, data=tuple((k, intent.tags[k]) for k in intent.missing)))
+        known = org_intent.get(account.id)
+        if known is None:
+            if parked is not None and path == parked:
+                plan.notes.append(f"{key}: unknown account, quarantined in {parked}")
+            elif path in managed_paths and parked is not None:
+                add(Finding("unknown_account", key, f"in {_where(snap, account.parent_id)} with no vending record and "
+                                                    f"not a platform account (e-mail {account.email or '?'}, tags "
+                                                    f"{account.tags or {}}); quarantine in {parked}"))
+                phases.moves.append(Action("move_account", key, data=(("from", path or "root"), ("to", parked))))
             else:
-                plan.unfixable.append(f"{key}: cannot infer tags {', '.join(intent.uninferable)}")
-        desired[key] = {FULL_AWS_ACCESS} | ({r.tier_policies[intent.tier]} if intent.team_account and intent.tier
-                                             else set())
-    plan.actions += moves
+                add(Finding("unknown_account", key, f"in {_where(snap, account.parent_id)} with no vending record and "
+                                                    f"not a platform account", False))
+                plan.unfixable.append(f"{key}: unknown account outside the managed OUs; adopt it (a vending record) "
+                                      f"or move it to a managed OU to be quarantined")
+            continue
+        if _compare_account(layout, snap, account, known, plan, phases):
+            target_ids[key] = account.id
+            desired[key] = account_policies(r, known)
+    for account_id, known in sorted(org_intent.accounts.items()):
+        if (account_id not in snap.accounts and account_id != snap.management_account_id and known.kind == "team"
+                and not known.in_flight and not known.problem):
+            add(Finding("vended_account_missing", f"account:{account_id}",
+                        f"{known.source} names it, the organization has no such active member account", False))
+            plan.unfixable.append(f"account:{account_id}: vended ({known.source}) but not an active member")
 
     attachments = snap.attachments()
     for key in sorted(desired, key=lambda k: (not k.startswith(("root", "ou:")), k)):
-        current = attachments.get(target_ids.get(key, ""), set()) if key in target_ids else (
-            {FULL_AWS_ACCESS} if key.startswith("ou:") else set())  # a new OU arrives with FullAWSAccess
         want = desired[key]
-        if key not in target_ids:  # an OU still to be created: its ou_missing finding says it all
-            steps, problems = _order_target(current, want, limit, lambda _n: True)
-            plan.actions += [Action(kind, key, name) for kind, name in steps]
+        if key not in target_ids:  # an OU still to be created (it arrives with FullAWSAccess): ou_missing says it
+            steps, problems = _order_target({FULL_AWS_ACCESS}, want, limit, lambda _n: True)
+            phases.add(key, steps)
             continue
+        current = attachments.get(target_ids[key], set())
         for name in sorted(want - current):
             add(Finding("missing_attachment", key, name))
         for name in sorted(current - want):
             if name == FULL_AWS_ACCESS and key.startswith("ou:") and key[3:] in r.no_full_aws_access:
                 add(Finding("full_aws_access_misplaced", key, "FullAWSAccess attached where the layout forbids it"))
-            else:
+            elif not unrendered(name):  # those get one unrendered_policy finding naming every target
                 add(Finding("unexpected_attachment", key, name))
-        steps, problems = _order_target(current, want, limit, lambda _n: True)
-        plan.actions += [Action(kind, key, name) for kind, name in steps]
+        steps, problems = _order_target(current, want, limit, lambda _n: True,
+                                        fail_closed=key.startswith("account:"))
+        phases.add(key, steps)
         plan.unfixable += [f"{key}: {p}" for p in problems]
+
+    keys_by_id = {v: k for k, v in target_ids.items()}
     for name, existing in sorted(snap.policies.items()):
-        if r.owns(name) and name not in r.policies and not existing.aws_managed:  # stale: no longer rendered
-            plan.actions.append(Action("delete_policy", f"policy:{name}", name))
+        if not unrendered(name):
+            continue
+        where = sorted(keys_by_id.get(t) or _target_key(snap, t) for t in existing.targets)
+        add(Finding("unrendered_policy", f"policy:{name}", f"managed prefix {r.prefix!r} but not rendered from the "
+                                                            f"layout; attached to {where or 'nothing'}"))
+        stuck = False
+        for target in sorted(existing.targets):
+            if target in keys_by_id:
+                continue  # its detach is planned with the target's other attachments above
+            if len(attachments.get(target, set())) <= 1:
+                stuck = True
+                plan.unfixable.append(f"{_target_key(snap, target)}: {name} is its only SCP; not replaced blindly")
+                continue
+            phases.detach.append(Action("detach", _target_key(snap, target), name))
+        if not stuck and not any(f"{key}: cannot detach {name}" in u for u in plan.unfixable for key in where):
+            phases.delete.append(Action("delete_policy", f"policy:{name}", name))
+    plan.actions = phases.all()
     return plan
+
+
+def _target_key(snap: OrgSnapshot, target_id: str) -> str:
+    if target_id == snap.root_id:
+        return "root"
+    if target_id in snap.ou_paths:
+        return f"ou:{snap.ou_paths[target_id]}"
+    return f"account:{target_id}"
 
 
 # --- execution -----------------------------------------------------------------------------------------------
@@ -320,12 +428,15 @@ def enable_scps(org: Any, root_id: str, backoff: Backoff) -> bool:
 
 
 def reconcile_organization(org: Any, layout: Layout, *, dry_run: bool, backoff: Backoff | None = None,
-                           snapshot: OrgSnapshot | None = None) -> Plan:
-    """Make every managed OU and account match the intended map (idempotent: a second run plans nothing)."""
+                           snapshot: OrgSnapshot | None = None,
+                           records: Iterable[RequestRecord] | None = None) -> Plan:
+    """Make every managed OU, policy and (given the vending records) account match the intended map.
+
+    Idempotent: a second run plans nothing. Without `records` only OUs and policies are reconciled."""
     b = backoff or Backoff()
     rendered = render(layout)
     snap = snapshot or read_snapshot(org, backoff=b, concurrency=layout.guardrails.audit_concurrency)
-    plan = compare(layout, snap, rendered)
+    plan = compare(layout, snap, rendered, build_intent(layout, records))
     if not dry_run and plan.actions:
         Executor(org, layout, snap, rendered, b).run(plan.actions)
         plan.executed = True

@@ -1,5 +1,6 @@
 """Guardrail audit on an EventBridge schedule: intended vs actual SCPs, OUs and tags; report, metrics, alert."""
 
+import os
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -8,6 +9,7 @@ from pydantic import BaseModel
 from vending.context import Context, logger, metrics
 from vending.exceptions import RemediationNotAllowed
 from vending.guardrails.audit import run_scheduled_audit
+from vending.guardrails.inventory import ConfigAggregatorInventory
 
 
 class AuditEvent(BaseModel):
@@ -15,6 +17,12 @@ class AuditEvent(BaseModel):
     permission (least privilege); remediation is an operator's `vend audit --remediate`."""
 
     detail: dict[str, Any] = {}
+
+
+def _inventory(ctx: Context) -> ConfigAggregatorInventory | None:
+    # The organization's Config aggregator (optional): without it the detective GPU check is skipped and says so.
+    name = os.environ.get("VEND_CONFIG_AGGREGATOR", "")
+    return ConfigAggregatorInventory(ctx.client("config"), name) if name else None
 
 
 @metrics.log_metrics
@@ -27,8 +35,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         )
     ctx = Context()
     logger.append_keys(step="GuardrailAudit")
+    # Intent comes from the vending records (one Scan), never from the accounts' own tags.
     summary = run_scheduled_audit(org=ctx.client("organizations"), s3=ctx.client("s3"), events=ctx.client("events"),
-                                  layout=ctx.layout, bucket=ctx.settings.reports_bucket,
+                                  layout=ctx.layout, records=ctx.store.list(), inventory=_inventory(ctx),
+                                  bucket=ctx.settings.reports_bucket,
                                   event_bus=ctx.settings.event_bus_name, source=ctx.settings.event_source,
                                   metrics=metrics, remediate=False)
     logger.info("guardrail audit done", extra=summary)

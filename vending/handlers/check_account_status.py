@@ -4,7 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vending.accounts import check_account_creation
+from vending.accounts import CreationSlots, check_account_creation
 from vending.context import Context, begin_step, logger
 from vending.exceptions import InvalidWorkflowState
 
@@ -15,7 +15,17 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if state.account is None:
         raise InvalidWorkflowState("CheckAccountStatus needs $.account from CreateAccount")
     ctx = Context()
+    table = ctx.settings.creation_slots_table
+    settings = state.settings
     progress = check_account_creation(
-        ctx.client("organizations"), ctx.store, state.request, state.account, max_polls=state.settings.account_poll_max
+        ctx.client("organizations"),
+        ctx.store,
+        state.request,
+        state.account,
+        max_polls=settings.account_poll_max,
+        slots=CreationSlots(ctx.client("dynamodb"), table) if table else None,
+        base_seconds=settings.account_poll_seconds,
+        backoff=settings.account_poll_backoff,
+        cap_seconds=settings.account_poll_cap_seconds,
     )
     return progress.model_dump()

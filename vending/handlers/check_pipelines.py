@@ -1,10 +1,12 @@
-"""CheckPipelines: one poll of the runs; the Wait state and the cap live in the state machine."""
+"""CheckPipelines: a `.waitForTaskToken` task. Stores the token with the runs (the last worker to finish completes
+it), relaunches approved plans, and completes it at once when the runs already say how it ends."""
 
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vending.context import Context, begin_step, logger
+from vending.exceptions import InvalidWorkflowState
 from vending.pipeline.approvals import DynamoDbApprovalStore
 from vending.pipeline.orchestration import check_pipelines
 
@@ -12,15 +14,20 @@ from vending.pipeline.orchestration import check_pipelines
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = begin_step(event, "CheckPipelines")
+    token = event.get("task_token")
+    if not token:
+        raise InvalidWorkflowState("CheckPipelines needs task_token ($$.Task.Token): a .waitForTaskToken task")
     ctx = Context()
-    result = check_pipelines(
+    outcome = check_pipelines(
         ctx.runs(),
+        ctx.client("stepfunctions"),
         state.request,
+        task_token=str(token),
+        execution=state.execution,
         polls=int((state.pipelines or {}).get("polls", 0)),
         max_polls=state.settings.pipeline_poll_max,
+        heartbeat_seconds=state.settings.pipeline_heartbeat_seconds,
         approvals=DynamoDbApprovalStore(ctx.client("dynamodb"), ctx.settings.approvals_table),
         launcher=ctx.launcher(),
     )
-    if result["done"]:
-        ctx.store.update(state.request.request_id, step="CheckPipelines", pipelines=result["runs"])
-    return result
+    return {"outcome": outcome}  # the task's result is what the token is completed with, not this

@@ -4,7 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vending.accounts import start_account_creation
+from vending.accounts import CreationSlots, start_account_creation
 from vending.context import Context, begin_step, logger, metrics
 
 
@@ -13,6 +13,15 @@ from vending.context import Context, begin_step, logger, metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = begin_step(event, "CreateAccount")
     ctx = Context()
-    progress = start_account_creation(ctx.client("organizations"), ctx.store, state.request, ctx.layout)
+    table = ctx.settings.creation_slots_table
+    slots = CreationSlots(ctx.client("dynamodb"), table) if table else None
+    progress = start_account_creation(
+        ctx.client("organizations"),
+        ctx.store,
+        state.request,
+        ctx.layout,
+        slots,
+        wait_seconds=state.settings.account_poll_seconds,
+    )
     metrics.add_metric(name="AccountsAdopted" if progress.adopted else "AccountCreationsStarted", unit="Count", value=1)
     return progress.model_dump()

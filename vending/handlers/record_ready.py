@@ -12,7 +12,9 @@ from vending.lifecycle import Status
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = begin_step(event, "RecordReady")
-    record = Context().store.update(state.request.request_id, status=Status.READY, step="RecordReady")
+    runs = (state.pipelines or {}).get("runs")  # what CheckPipelines' callback reported
+    fields = {"pipelines": runs} if runs is not None else {}
+    record = Context().store.update(state.request.request_id, status=Status.READY, step="RecordReady", **fields)
     metrics.add_metric(name="AccountsReady", unit="Count", value=1)
     logger.info("request ready", extra={"account_id": record.account_id})
     return {"status": record.status.value, "account_id": record.account_id}

@@ -1,12 +1,22 @@
-"""Terraform pipeline runs for a vended account: started by StartPipelines, polled by CheckPipelines.
+"""Terraform pipeline runs for a vended account: started by StartPipelines, awaited by CheckPipelines.
 
 A run's status lives in the pipeline-runs table whoever executes it: a CodeBuild build in AWS
 (`vend pipeline worker --run-id ...` in its buildspec) or a worker thread beside the local emulator.
+
+No polling of Terraform: CheckPipelines is a `.waitForTaskToken` task. It stores its task token in a callback item
+beside the runs, and whoever finishes the last run completes it (`settle`): the worker itself, and in AWS also the
+CodeBuild state-change rule (`on_build_finished`), which catches a build that died before recording its outcome.
+Both sides write first and read second, so at least one of them sees every run finished; completing a token twice
+is harmless (the second call gets InvalidToken/TaskTimedOut and is ignored).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
 from pathlib import Path
@@ -14,9 +24,11 @@ from typing import Any, Protocol
 
 import boto3
 from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from vending.aws.dynamo import ModelTable
+from vending.aws.errors import error_code
 from vending.aws.sessions import access_role_arn, assume_role_session, session_env
 from vending.exceptions import PipelineFailed, VendingError
 from vending.lifecycle import now
@@ -34,6 +46,10 @@ class RunStatus(StrEnum):
 
 TERMINAL = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED})
 AWAITING_APPROVAL = RunStatus.AWAITING_APPROVAL
+IN_PROGRESS = frozenset({RunStatus.QUEUED, RunStatus.RUNNING})
+CALLBACK_KEY = "{request_id}#callback"  # run ids are <request_id>/<stack>: a '#' key never collides with one
+# A token that was already completed, timed out or belongs to an execution that ended: nothing left to tell.
+STALE_TOKEN_ERRORS = frozenset({"InvalidToken", "TaskTimedOut", "TaskDoesNotExist"})
 
 
 class PipelineRun(BaseModel):
@@ -56,9 +72,38 @@ class PipelineRun(BaseModel):
     finished_at: str = ""
 
 
+class PipelineCallback(BaseModel):
+    """The waiting CheckPipelines task of one request: its token and the stacks that must finish."""
+
+    request_id: str
+    stacks: list[str]
+    task_token: str
+    execution: str = ""
+    polls: int = 1
+    heartbeat_seconds: int = 0
+    updated_at: str = ""
+
+
 class RunStore:
     def __init__(self, dynamodb: Any, table: str) -> None:
         self._items = ModelTable(dynamodb, table, PipelineRun, keys=("run_id",), projected=("status",), body="run")
+
+    def get_callback(self, request_id: str) -> PipelineCallback | None:
+        key = {"run_id": {"S": CALLBACK_KEY.format(request_id=request_id)}}
+        item = self._items.client.get_item(TableName=self._items.table, Key=key, ConsistentRead=True)
+        return PipelineCallback.model_validate(json.loads(item["Item"]["callback"]["S"])) if "Item" in item else None
+
+    def put_callback(self, callback: PipelineCallback) -> None:
+        self._items.client.put_item(
+            TableName=self._items.table,
+            Item={
+                "run_id": {"S": CALLBACK_KEY.format(request_id=callback.request_id)},
+                "callback": {"S": callback.model_dump_json()},
+            },
+        )
+
+    def runs_of(self, request_id: str, stacks: list[str]) -> dict[str, PipelineRun | None]:
+        return {stack: self.get(f"{request_id}/{stack}") for stack in stacks}
 
     def get(self, run_id: str) -> PipelineRun | None:
         return self._items.get(run_id)
@@ -113,6 +158,12 @@ class LocalThreadLauncher:
             )
         except Exception:  # a worker thread must never die silently: the run is marked FAILED instead
             logger.exception("pipeline worker crashed", extra={"run_id": run_id})
+            # The workflow would otherwise wait for the heartbeat to expire: fail the run and tell it now.
+            with contextlib.suppress(Exception):
+                run = store.get(run_id)
+                if run is not None and run.status in IN_PROGRESS:
+                    store.put(run.model_copy(update={"status": RunStatus.FAILED, "message": "pipeline worker crashed"}))
+                    settle(store, session.client("stepfunctions"), run.request_id)
 
 
 def variables_for(request: VendingRequest, account_id: str) -> dict[str, Any]:
@@ -170,23 +221,71 @@ def start_pipelines(
     return started
 
 
-def check_pipelines(
-    store: RunStore,
-    request: VendingRequest,
-    *,
-    polls: int,
-    max_polls: int,
-    approvals: Approvals | None = None,
-    launcher: Launcher | None = None,
-) -> dict[str, Any]:
-    """One poll. A failed stack fails the step with its stage and message; a stuck one fails at the cap.
-    A run waiting for approval is relaunched once its saved plan has been approved (the new run re-plans and
-    applies only if the plan is still the approved one)."""
-    runs = {stack: store.get(f"{request.request_id}/{stack}") for stack in request.stacks}
+def pipelines_outcome(runs: dict[str, PipelineRun | None]) -> tuple[str, dict[str, Any]]:
+    """('failed' | 'done' | 'running' | 'awaiting_approval', the step's result or failure detail)."""
     failed = {s: r for s, r in runs.items() if r is None or r.status == RunStatus.FAILED}
+    result: dict[str, Any] = {
+        "done": False,
+        "runs": {s: {"status": r.status, "message": r.message} for s, r in runs.items() if r is not None},
+        "awaiting_approval": sorted(s for s, r in runs.items() if r is not None and r.status == AWAITING_APPROVAL),
+    }
     if failed:
         detail = "; ".join(f"{s}: {r.message if r else 'run record missing'}" for s, r in failed.items())
-        raise PipelineFailed(detail)
+        return "failed", {**result, "detail": detail}
+    if all(r is not None and r.status == RunStatus.SUCCEEDED for r in runs.values()):
+        return "done", {**result, "done": True}
+    if any(r is not None and r.status in IN_PROGRESS for r in runs.values()):
+        return "running", result
+    return "awaiting_approval", result
+
+
+def _complete(sfn: Any, token: str, **kwargs: Any) -> bool:
+    """SendTaskSuccess (output=...) or SendTaskFailure (error=..., cause=...); False when the token is stale."""
+    try:
+        if "output" in kwargs:
+            sfn.send_task_success(taskToken=token, output=kwargs["output"])
+        else:
+            sfn.send_task_failure(taskToken=token, error=kwargs["error"], cause=kwargs["cause"][:32768])
+    except ClientError as e:
+        if error_code(e) in STALE_TOKEN_ERRORS:
+            logger.info("task token already completed or expired", extra={"code": error_code(e)})
+            return False
+        raise
+    return True
+
+
+def settle(store: RunStore, sfn: Any, request_id: str) -> str:
+    """Complete the waiting CheckPipelines task if the request's runs say how it ends; otherwise leave it waiting.
+    Returns the outcome ('no_callback' when no task waits yet: CheckPipelines settles itself when it arrives)."""
+    callback = store.get_callback(request_id)
+    if callback is None:
+        return "no_callback"
+    outcome, result = pipelines_outcome(store.runs_of(request_id, callback.stacks))
+    if outcome == "failed":
+        _complete(sfn, callback.task_token, error=PipelineFailed.__name__, cause=result["detail"])
+    elif outcome in {"done", "awaiting_approval"}:
+        _complete(sfn, callback.task_token, output=json.dumps({**result, "polls": callback.polls}))
+    logger.info("pipelines settled", extra={"request_id": request_id, "outcome": outcome})
+    return outcome
+
+
+def check_pipelines(
+    store: RunStore,
+    sfn: Any,
+    request: VendingRequest,
+    *,
+    task_token: str,
+    execution: str = "",
+    polls: int,
+    max_polls: int,
+    heartbeat_seconds: int = 0,
+    approvals: Approvals | None = None,
+    launcher: Launcher | None = None,
+) -> str:
+    """Store this task's token with the runs, relaunch runs whose saved plan has been approved (the new run re-plans
+    and applies only if the plan is still the approved one), and complete the token at once if the runs already
+    say how it ends. A request that still only awaits approval fails at the cap of approval checks."""
+    runs = store.runs_of(request.request_id, list(request.stacks))
     for run in runs.values():
         if run and run.status == AWAITING_APPROVAL and approvals and launcher:
             approval = approvals.get(run.stack_path, run.plan_digest)
@@ -198,17 +297,64 @@ def check_pipelines(
                 launcher.launch(run.run_id)
                 logger.info("approved plan; run relaunched", extra={"run_id": run.run_id, "by": approval.approved_by})
                 runs[run.stack] = relaunched
-    done = all(r is not None and r.status == RunStatus.SUCCEEDED for r in runs.values())
-    if not done and polls + 1 >= max_polls:
+    outcome, _ = pipelines_outcome(runs)
+    if outcome == "awaiting_approval" and polls + 1 >= max_polls:
         raise PipelineFailed(
-            f"pipelines still running after {polls + 1} polls: "
+            f"still awaiting approval after {polls + 1} checks: "
             + ", ".join(f"{s} ({r.status})" for s, r in runs.items() if r and r.status not in TERMINAL)
         )
-    return {
-        "done": done,
-        "polls": polls + 1,
-        "runs": {s: {"status": r.status, "message": r.message} for s, r in runs.items() if r is not None},
-    }
+    store.put_callback(
+        PipelineCallback(
+            request_id=request.request_id,
+            stacks=list(request.stacks),
+            task_token=task_token,
+            execution=execution,
+            polls=polls + 1,
+            heartbeat_seconds=heartbeat_seconds,
+            updated_at=now(),
+        )
+    )
+    return settle(store, sfn, request.request_id)
+
+
+@contextlib.contextmanager
+def heartbeat(store: RunStore, sfn: Any, request_id: str) -> Iterator[None]:
+    """While a worker runs Terraform, tell the waiting task it is alive (its HeartbeatSeconds ends a lost run).
+    The token is re-read each beat: a resumed request waits under a new one."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while True:
+            callback = store.get_callback(request_id)
+            interval = max(1.0, (callback.heartbeat_seconds if callback else 30) / 3)
+            if callback is not None and callback.heartbeat_seconds:
+                try:
+                    sfn.send_task_heartbeat(taskToken=callback.task_token)
+                except ClientError as e:
+                    if error_code(e) not in STALE_TOKEN_ERRORS:
+                        logger.warning("heartbeat failed", extra={"code": error_code(e)})
+            if stop.wait(interval):
+                return
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{request_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+
+
+def on_build_finished(store: RunStore, sfn: Any, run_id: str, build_status: str, build_id: str = "") -> str:
+    """The CodeBuild state-change rule (AWS): a build that ended without recording its run's outcome (killed,
+    timed out, out of memory) fails the run; then the request's waiting task is settled either way."""
+    run = store.get(run_id)
+    if run is None:
+        raise PipelineFailed(f"no pipeline run {run_id!r} for build {build_id}")
+    if run.status in IN_PROGRESS and build_status != "IN_PROGRESS":
+        message = f"CodeBuild build {build_id} ended {build_status} before the run recorded an outcome"
+        store.put(run.model_copy(update={"status": RunStatus.FAILED, "message": message, "finished_at": now()}))
+        logger.info("run failed by its build's end", extra={"run_id": run_id, "build_status": build_status})
+    return settle(store, sfn, run.request_id)
 
 
 def execute_run(
@@ -237,7 +383,7 @@ def execute_run(
                 env[name] = os.environ[name]
         spec = PipelineSpec(
             # A team with no committed folder runs the stack rendered from the platform's template.
-            stack_dir=stack_dir_for(run.stack_path, terraform_root),
+            stack_dir=stack_dir_for(run.stack_path, terraform_root, gpu_tier=run.variables.get("gpu_tier")),
             state_bucket=run.state_bucket,
             state_region=run.state_region,
             account_id=run.account_id,
@@ -245,7 +391,8 @@ def execute_run(
             env=env,
             gate=run.gate,  # type: ignore[arg-type]
         )
-        result = run_pipeline(spec, approvals=DynamoDbApprovalStore(session.client("dynamodb"), approvals_table))
+        with heartbeat(store, session.client("stepfunctions"), run.request_id):
+            result = run_pipeline(spec, approvals=DynamoDbApprovalStore(session.client("dynamodb"), approvals_table))
         outcome = result.to_dict()
         status = {"succeeded": RunStatus.SUCCEEDED, "awaiting_approval": AWAITING_APPROVAL}.get(
             result.status, RunStatus.FAILED
@@ -259,5 +406,6 @@ def execute_run(
         update={"status": status, "message": message, "result": outcome, "finished_at": now(), "plan_digest": digest}
     )
     store.put(run)
-    logger.info("pipeline run finished", extra={"run_id": run_id, "status": status, "message": message[:300]})
+    logger.info("pipeline run finished", extra={"run_id": run_id, "status": status, "detail": message[:300]})
+    settle(store, session.client("stepfunctions"), run.request_id)
     return run

@@ -55,6 +55,9 @@ class PipelineSpec:
     env: Mapping[str, str]  # credentials (temporary, from assume-role) + endpoint env for terraform
     gate: Literal["auto", "manual"] = "auto"
     stages: tuple[str, ...] = PIPELINE_STAGES
+    # The reviewed plan, kept outside the run: the plan stage saves it here; a run with apply but no plan stage
+    # applies exactly this file (the CI workflow's apply job, after checking its digest).
+    saved_plan: Path | None = None
 
 
 @dataclass
@@ -372,6 +375,8 @@ class _Run:
         self.plan = json.loads(shown.stdout)
         self.result.plan_summary = summarize_plan(self.plan)
         self.result.plan_digest = plan_digest(self.plan)
+        if self.spec.saved_plan is not None:
+            shutil.copyfile(self.ws.plan_file, self.spec.saved_plan)
         s = self.result.plan_summary
         summary = f"{s['add']} to add, {s['change']} to change, {s['destroy']} to destroy, {s['replace']} to replace"
         return True, summary, _tail(r.stdout)
@@ -406,6 +411,10 @@ class _Run:
                        "and run the pipeline again"), ""
 
     def apply(self) -> tuple[bool, str, str]:
+        if "plan" not in self.spec.stages and self.spec.saved_plan is not None:
+            if not self.spec.saved_plan.is_file():
+                return False, f"no saved plan at {self.spec.saved_plan}", ""
+            shutil.copyfile(self.spec.saved_plan, self.ws.plan_file)
         if not self.ws.plan_file.exists():
             return False, "no saved plan to apply (the plan stage did not run)", ""
         r = self.ws.run("apply", "-input=false", "-no-color", "-lock-timeout=60s", "-auto-approve",

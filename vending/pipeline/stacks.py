@@ -18,16 +18,15 @@ relative module sources (`../../../../modules/...`) resolve as in the repository
 from __future__ import annotations
 
 import atexit
-import json
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
-
-import yaml
+from typing import Literal
 
 from vending.exceptions import StackUnresolvable
+from vending.layout import cached_layout
+from vending.pipeline import templates as workload_templates
 
 PLATFORM_FOLDERS = frozenset({"shared"})  # platform stacks, not a team's: never a template body
 BODY_FILES = ("main.tf", "stack_variables.tf")
@@ -101,8 +100,10 @@ def resolve_stack(team: str, stage: str, stack: str, terraform_root: Path) -> St
     return StackSource(team, stage, stack, "template", template=template)
 
 
-def render_stack(source: StackSource, terraform_root: Path, dest: Path) -> Path:
-    """Write the template's stack folder for the source's team and stage under dest; returns the folder."""
+def render_stack(source: StackSource, terraform_root: Path, dest: Path, *, gpu_tier: str | None = None) -> Path:
+    """Write the template's stack folder for the source's team and stage under dest; returns the folder.
+    Workload templates are rendered by vending.pipeline.templates (the same renderer sync_stacks commits with), for
+    the request's GPU tier; a team outside the layout gets the first free network block of the layout's pool."""
     if source.template is None:
         raise StackUnresolvable(f"{source.stack_path} is committed, not a template")
     out = dest / "environments" / source.team / source.stage / source.stack
@@ -122,29 +123,21 @@ def render_stack(source: StackSource, terraform_root: Path, dest: Path) -> Path:
             if body.joinpath(name).is_file():
                 shutil.copyfile(body / name, out / name)
     else:
-        for path in sorted(body.glob("*.tf")):
-            shutil.copyfile(path, out / path.name)
-        spec = yaml.safe_load(body.joinpath("template.yaml").read_text(encoding="utf-8")) or {}
-        values = {**((spec.get("values") or {}).get("common") or {}),
-                  **(((spec.get("values") or {}).get("stages") or {}).get(source.stage) or {})}
-        out.joinpath("terraform.tfvars").write_text(_tfvars(values), encoding="utf-8")
-        lock = body.parent / "terraform.lock.hcl"
-        if lock.is_file():
-            shutil.copyfile(lock, out / LOCK_FILE)
+        layout = cached_layout()
+        block = workload_templates.allocate_network_block(source.team, source.stage, layout)
+        files = workload_templates.render_stack(source.team, source.stage, source.stack, layout, gpu_tier=gpu_tier,
+                                       network_block=block, workloads_dir=body.parent)
+        for name, text in files.items():
+            out.joinpath(name).write_text(text, encoding="utf-8")
     out.joinpath("backend.tf").write_text(BACKEND.format(key=f"{source.stack_path}/terraform.tfstate"),
                                           encoding="utf-8")
     return out
 
 
-def _tfvars(values: dict[str, Any]) -> str:
-    # JSON strings, numbers, booleans, lists and objects are valid HCL expressions.
-    return "".join(f"{name} = {json.dumps(value)}\n" for name, value in values.items())
-
-
 _RENDER_ROOT: list[Path] = []
 
 
-def stack_dir_for(stack_path: str, terraform_root: Path) -> Path:
+def stack_dir_for(stack_path: str, terraform_root: Path, *, gpu_tier: str | None = None) -> Path:
     """The folder the pipeline runs for `<team>/<stage>/<stack>`: committed, or rendered into a temporary tree
     (removed when the process exits)."""
     team, stage, stack = stack_path.split("/")
@@ -154,4 +147,4 @@ def stack_dir_for(stack_path: str, terraform_root: Path) -> Path:
     if not _RENDER_ROOT:
         _RENDER_ROOT.append(Path(tempfile.mkdtemp(prefix="vend-rendered-stacks-")))
         atexit.register(shutil.rmtree, _RENDER_ROOT[0], True)
-    return render_stack(source, terraform_root, Path(tempfile.mkdtemp(dir=_RENDER_ROOT[0])))
+    return render_stack(source, terraform_root, Path(tempfile.mkdtemp(dir=_RENDER_ROOT[0])), gpu_tier=gpu_tier)

@@ -6,8 +6,10 @@ The provider mirror is a setting, never a path in code:
    (``<dir>/registry.terraform.io/hashicorp/aws/<version>/<os>_<arch>/``). The runner then writes its own CLI
    configuration (``provider_installation { filesystem_mirror { ... } }`` with no ``direct`` block, so nothing is
    ever fetched from a registry) and hands it to Terraform through ``TF_CLI_CONFIG_FILE``.
-2. Otherwise an existing file named by ``TF_CLI_CONFIG_FILE`` is honoured as it is.
-3. Otherwise :class:`~vending.exceptions.TerraformUnavailable` names the variable to set.
+2. Otherwise an existing file named by ``TF_CLI_CONFIG_FILE`` is honoured as it is (one that names a missing file
+   is a broken setting: :class:`~vending.exceptions.TerraformUnavailable` says so).
+3. Otherwise Terraform installs providers the normal way (the registry, checked against the committed lock files):
+   what CodeBuild and GitHub Actions do. The mirror is an option for offline machines, never a requirement.
 """
 
 from __future__ import annotations
@@ -39,8 +41,8 @@ _SCRUBBED_PREFIXES = ("TF_", "AWS_")
 class CliConfig:
     """Where Terraform's CLI configuration comes from and how it was chosen (for messages and the report)."""
 
-    path: Path
-    source: str  # "VEND_TF_PROVIDER_MIRROR" or "TF_CLI_CONFIG_FILE"
+    path: Path | None  # None: Terraform's default provider installation
+    source: str  # "VEND_TF_PROVIDER_MIRROR", "TF_CLI_CONFIG_FILE" or "default"
     mirror: Path | None = None
 
 
@@ -73,7 +75,7 @@ def plugin_cache_dir(environ: Mapping[str, str] | None = None) -> Path | None:
 
 
 def unavailable_reason(environ: Mapping[str, str] | None = None) -> str | None:
-    """Why Terraform cannot run here (no CLI, no mirror), or None when it can: what tests skip with."""
+    """Why Terraform cannot run here (no CLI, a broken mirror setting), or None when it can: what tests skip with."""
     try:
         terraform_binary(environ)
         with tempfile.TemporaryDirectory() as scratch:
@@ -102,9 +104,11 @@ def resolve_cli_config(work_dir: Path, environ: Mapping[str, str] | None = None)
     existing = environ.get("TF_CLI_CONFIG_FILE", "").strip()
     if existing and Path(existing).expanduser().is_file():
         return CliConfig(path=Path(existing).expanduser(), source="TF_CLI_CONFIG_FILE")
-    hint = f" (TF_CLI_CONFIG_FILE={existing!r} does not exist)" if existing else ""
-    raise TerraformUnavailable(f"no Terraform provider mirror configured: set {MIRROR_ENV} to an unpacked provider "
-                               f"mirror directory, or TF_CLI_CONFIG_FILE to an existing CLI configuration{hint}")
+    if existing:
+        raise TerraformUnavailable(f"TF_CLI_CONFIG_FILE={existing!r} does not exist: point it at an existing CLI "
+                                   f"configuration, set {MIRROR_ENV} to an unpacked provider mirror, or unset both "
+                                   "to install providers from the registry")
+    return CliConfig(path=None, source="default")
 
 
 def terraform_binary(environ: Mapping[str, str] | None = None) -> str:
@@ -158,8 +162,9 @@ class TerraformWorkspace:
         self.plugin_cache = cache
         env = {k: v for k, v in base.items() if not k.startswith(_SCRUBBED_PREFIXES)}
         env.update(self.extra_env)
+        if self.cli_config.path is not None:
+            env["TF_CLI_CONFIG_FILE"] = str(self.cli_config.path)
         env.update({
-            "TF_CLI_CONFIG_FILE": str(self.cli_config.path),
             "TF_DATA_DIR": str(self.run_dir / "data"),
             "TF_IN_AUTOMATION": "1",
             "TF_INPUT": "0",

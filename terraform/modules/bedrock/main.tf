@@ -9,8 +9,14 @@ locals {
   kms_key_arn = var.kms_key_arn == null ? aws_kms_key.this[0].arn : var.kms_key_arn
   tags        = merge(var.tags, { "vend:module" = "bedrock" })
   model_arns  = [for m in var.allowed_model_ids : "arn:${local.partition}:bedrock:${local.region}::foundation-model/${m}"]
-  filters     = ["HATE", "INSULTS", "SEXUAL", "VIOLENCE", "MISCONDUCT"]
-  pii         = ["EMAIL", "PHONE", "NAME", "ADDRESS", "CREDIT_DEBIT_CARD_NUMBER", "US_SOCIAL_SECURITY_NUMBER", "AWS_ACCESS_KEY", "AWS_SECRET_KEY"]
+  # A cross-region inference profile (us.anthropic..., eu.meta...) routes to the foundation model in any region of its
+  # geography, so the caller needs InvokeModel on the profile and on the model in those regions.
+  # https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-prereq.html
+  profile_arns         = [for p in var.inference_profile_ids : "arn:${local.partition}:bedrock:${local.region}:${local.account_id}:inference-profile/${p}"]
+  profile_model_arns   = [for p in var.inference_profile_ids : "arn:${local.partition}:bedrock:*::foundation-model/${join(".", slice(split(".", p), 1, length(split(".", p))))}"]
+  invoke_resource_arns = distinct(concat(local.model_arns, local.profile_arns, local.profile_model_arns))
+  filters              = ["HATE", "INSULTS", "SEXUAL", "VIOLENCE", "MISCONDUCT"]
+  pii                  = ["EMAIL", "PHONE", "NAME", "ADDRESS", "CREDIT_DEBIT_CARD_NUMBER", "US_SOCIAL_SECURITY_NUMBER", "AWS_ACCESS_KEY", "AWS_SECRET_KEY"]
 }
 
 resource "aws_kms_key" "this" {
@@ -35,6 +41,9 @@ resource "aws_kms_key" "this" {
         Principal = { Service = "logs.${local.region}.amazonaws.com" }
         Action    = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
         Resource  = "*"
+        Condition = {
+          ArnLike = { "kms:EncryptionContext:aws:logs:arn" = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/bedrock/${var.name}/*" }
+        }
       },
     ]
   })
@@ -53,7 +62,8 @@ resource "aws_cloudwatch_log_group" "this" {
 resource "aws_iam_role" "logging" {
   count = var.invocation_logging ? 1 : 0
 
-  name = "${var.name}-bedrock-logging"
+  name                 = "${var.name}-bedrock-logging"
+  permissions_boundary = var.permissions_boundary_arn
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
@@ -159,18 +169,20 @@ resource "aws_bedrock_guardrail_version" "this" {
 }
 
 resource "aws_iam_policy" "invoke" {
-  count = length(var.allowed_model_ids) > 0 ? 1 : 0
+  count = length(var.allowed_model_ids) + length(var.inference_profile_ids) > 0 ? 1 : 0
 
   name        = "${var.name}-bedrock-invoke"
-  description = "Invoke only the allowed foundation models${var.require_guardrail ? ", through the guardrail" : ""}."
+  description = "Invoke only the allowed models and inference profiles${var.require_guardrail ? ", through the guardrail" : ""}."
+  # The Converse API has no IAM actions of its own: Converse and ConverseStream are authorized as bedrock:InvokeModel
+  # and bedrock:InvokeModelWithResponseStream. https://docs.aws.amazon.com/bedrock/latest/userguide/conversation-inference-call.html
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [
+    Statement = concat([
       merge({
         Sid      = "InvokeAllowedModels"
         Effect   = "Allow"
-        Action   = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream", "bedrock:Converse", "bedrock:ConverseStream"]
-        Resource = local.model_arns
+        Action   = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+        Resource = local.invoke_resource_arns
         }, var.require_guardrail ? {
         Condition = { StringEquals = { "bedrock:GuardrailIdentifier" = "${aws_bedrock_guardrail.this.guardrail_arn}:${aws_bedrock_guardrail_version.this.version}" } }
       } : {}),
@@ -180,7 +192,14 @@ resource "aws_iam_policy" "invoke" {
         Action   = "bedrock:ApplyGuardrail"
         Resource = aws_bedrock_guardrail.this.guardrail_arn
       },
-    ]
+      ], length(var.knowledge_base_arns) == 0 ? [] : [
+      {
+        Sid      = "RetrieveFromKnowledgeBases"
+        Effect   = "Allow"
+        Action   = ["bedrock:Retrieve", "bedrock:RetrieveAndGenerate"]
+        Resource = var.knowledge_base_arns
+      },
+    ])
   })
   tags = local.tags
 }

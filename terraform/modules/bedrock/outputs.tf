@@ -14,11 +14,16 @@ output "guardrail_version" {
 }
 
 output "invoke_policy_arn" {
-  description = "Managed policy allowing the allowed models only (attach to workload roles)."
+  description = "Managed policy allowing the allowed models, inference profiles and knowledge bases only (attach to workload roles)."
   value       = try(aws_iam_policy.invoke[0].arn, null)
 }
 
 output "invocation_log_group_name" {
   description = "Log group receiving model invocation logs."
   value       = try(aws_cloudwatch_log_group.this[0].name, null)
+}
+
+output "logging_role_arn" {
+  description = "Role Bedrock delivers invocation logs with."
+  value       = try(aws_iam_role.logging[0].arn, null)
 }

@@ -19,6 +19,39 @@ variable "allowed_model_ids" {
   }
 }
 
+variable "inference_profile_ids" {
+  description = "Cross-region inference profile IDs the invoke policy allows (e.g. us.anthropic.claude-3-5-sonnet-20240620-v1:0)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for p in var.inference_profile_ids : can(regex("^(us|eu|apac|us-gov)\\.[a-z0-9-]+\\.[a-zA-Z0-9.:-]+$", p))])
+    error_message = "inference_profile_ids must be system inference profile IDs of the form <geo>.<provider>.<model>[:<version>]."
+  }
+}
+
+variable "knowledge_base_arns" {
+  description = "Knowledge bases the invoke policy lets callers query (bedrock:Retrieve, bedrock:RetrieveAndGenerate)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.knowledge_base_arns : can(regex("^arn:aws[a-z-]*:bedrock:[a-z0-9-]+:[0-9]{12}:knowledge-base/[A-Za-z0-9]+$", a))])
+    error_message = "knowledge_base_arns must be Bedrock knowledge base ARNs."
+  }
+}
+
+variable "permissions_boundary_arn" {
+  description = "Permissions boundary of the IAM roles this module creates (the vended CI role may only create roles that carry it)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.permissions_boundary_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:policy/.+$", var.permissions_boundary_arn))
+    error_message = "permissions_boundary_arn must be an IAM policy ARN."
+  }
+}
+
 variable "invocation_logging" {
   description = "Log model invocations (prompts and responses) to CloudWatch Logs."
   type        = bool

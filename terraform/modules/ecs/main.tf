@@ -25,7 +25,8 @@ resource "aws_ecs_cluster" "this" {
 resource "aws_iam_role" "instance" {
   count = local.gpu
 
-  name = "${var.cluster_name}-gpu-instance"
+  permissions_boundary = var.permissions_boundary_arn
+  name                 = "${var.cluster_name}-gpu-instance"
   assume_role_policy = jsonencode({
     Version   = "2012-10-17"
     Statement = [{ Effect = "Allow", Principal = { Service = "ec2.amazonaws.com" }, Action = "sts:AssumeRole" }]

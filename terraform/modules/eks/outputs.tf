@@ -42,3 +42,33 @@ output "node_group_names" {
   description = "Managed node group names."
   value       = try(keys(aws_eks_node_group.this), [])
 }
+
+output "cluster_security_group_id" {
+  description = "Security group EKS created for the cluster (tagged for Karpenter discovery)."
+  value       = try(aws_eks_cluster.this.vpc_config[0].cluster_security_group_id, null)
+}
+
+output "cluster_certificate_authority_data" {
+  description = "Base64 CA certificate of the API server (for kubeconfig)."
+  value       = try(aws_eks_cluster.this.certificate_authority[0].data, null)
+}
+
+output "kms_key_arn" {
+  description = "Key encrypting Kubernetes secrets and the control plane log group."
+  value       = try(aws_kms_key.this.arn, null)
+}
+
+output "node_group_ami_types" {
+  description = "AMI type chosen for each node group from its accelerator family."
+  value       = try({ for k, g in aws_eks_node_group.this : k => g.ami_type }, {})
+}
+
+output "addon_versions" {
+  description = "Installed version of each managed add-on."
+  value       = try({ for k, a in aws_eks_addon.this : k => a.addon_version }, {})
+}
+
+output "pod_identity_role_arns" {
+  description = "Pod Identity role ARN by name (ebs-csi plus var.pod_identities)."
+  value       = try({ for k, r in aws_iam_role.pod_identity : k => r.arn }, {})
+}

@@ -67,7 +67,8 @@ resource "aws_glue_security_configuration" "this" {
 resource "aws_iam_role" "crawler" {
   count = local.crawler
 
-  name = "${replace(var.database_name, "_", "-")}-crawler"
+  permissions_boundary = var.permissions_boundary_arn
+  name                 = "${replace(var.database_name, "_", "-")}-crawler"
   assume_role_policy = jsonencode({
     Version   = "2012-10-17"
     Statement = [{ Effect = "Allow", Principal = { Service = "glue.amazonaws.com" }, Action = "sts:AssumeRole" }]

@@ -9,7 +9,8 @@ locals {
   tags          = merge(var.tags, { "vend:module" = "iam" })
 
   attachments = merge([
-    for role, spec in var.roles : { for arn in spec.managed_policy_arns : "${role}|${arn}" => { role = role, arn = arn } }
+    # Keyed by position, not ARN: an ARN made in the same apply is unknown at plan time and cannot be a for_each key.
+    for role, spec in var.roles : { for i, arn in spec.managed_policy_arns : "${role}|${i}" => { role = role, arn = arn } }
   ]...)
 }
 

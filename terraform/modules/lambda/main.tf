@@ -51,7 +51,8 @@ resource "aws_sqs_queue" "dead_letter" {
 }
 
 resource "aws_iam_role" "execution" {
-  name = "${var.function_name}-execution"
+  permissions_boundary = var.permissions_boundary_arn
+  name                 = "${var.function_name}-execution"
   assume_role_policy = jsonencode({
     Version   = "2012-10-17"
     Statement = [{ Effect = "Allow", Principal = { Service = "lambda.amazonaws.com" }, Action = "sts:AssumeRole" }]

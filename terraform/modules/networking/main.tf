@@ -2,9 +2,15 @@ data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
+# Zones are pinned by name (<region>a..f): a zone AWS adds later does not silently join the VPC (CKV_AWS_394).
 data "aws_availability_zones" "available" {
   # checkov:skip=CKV_AWS_394:Zone names differ per region and account, so no zone-name/zone-id allow-list fits a module used in every allowed region; the set cannot grow unseen because the module takes only the first var.az_count zones (sorted) and any subnet change shows in the reviewed plan.
   state = "available"
+
+  filter {
+    name   = "zone-name"
+    values = [for suffix in var.availability_zone_suffixes : "${data.aws_region.current.name}${suffix}"]
+  }
 
   filter {
     name   = "opt-in-status"
@@ -56,6 +62,72 @@ resource "aws_route_table_association" "private" {
 
   subnet_id      = aws_subnet.private[count.index].id
   route_table_id = aws_route_table.private.id
+}
+
+# Optional egress (off by default): one NAT gateway in a small public subnet of the first AZ. Private subnets reach
+# AWS APIs through the endpoints either way; the NAT is only for sources outside AWS (public model hubs, packages).
+resource "aws_subnet" "public" {
+  count = var.enable_nat_gateway ? 1 : 0
+
+  vpc_id                  = aws_vpc.this.id
+  availability_zone       = local.azs[0]
+  cidr_block              = cidrsubnet(var.cidr_block, var.subnet_newbits + 2, pow(2, var.subnet_newbits + 2) - 1)
+  map_public_ip_on_launch = false
+  tags                    = merge(local.tags, { Name = "${var.name}-public-${local.azs[0]}", "vend:tier" = "public" })
+}
+
+resource "aws_internet_gateway" "this" {
+  count = var.enable_nat_gateway ? 1 : 0
+
+  vpc_id = aws_vpc.this.id
+  tags   = merge(local.tags, { Name = var.name })
+}
+
+resource "aws_route_table" "public" {
+  count = var.enable_nat_gateway ? 1 : 0
+
+  vpc_id = aws_vpc.this.id
+  tags   = merge(local.tags, { Name = "${var.name}-public" })
+}
+
+resource "aws_route" "public_internet" {
+  count = var.enable_nat_gateway ? 1 : 0
+
+  route_table_id         = aws_route_table.public[0].id
+  destination_cidr_block = "0.0.0.0/0"
+  gateway_id             = aws_internet_gateway.this[0].id
+}
+
+resource "aws_route_table_association" "public" {
+  count = var.enable_nat_gateway ? 1 : 0
+
+  subnet_id      = aws_subnet.public[0].id
+  route_table_id = aws_route_table.public[0].id
+}
+
+resource "aws_eip" "nat" {
+  count = var.enable_nat_gateway ? 1 : 0
+
+  domain = "vpc"
+  tags   = merge(local.tags, { Name = "${var.name}-nat" })
+}
+
+resource "aws_nat_gateway" "this" {
+  count = var.enable_nat_gateway ? 1 : 0
+
+  allocation_id = aws_eip.nat[0].id
+  subnet_id     = aws_subnet.public[0].id
+  tags          = merge(local.tags, { Name = var.name })
+
+  depends_on = [aws_internet_gateway.this]
+}
+
+resource "aws_route" "private_egress" {
+  count = var.enable_nat_gateway ? 1 : 0
+
+  route_table_id         = aws_route_table.private.id
+  destination_cidr_block = "0.0.0.0/0"
+  nat_gateway_id         = aws_nat_gateway.this[0].id
 }
 
 resource "aws_vpc_endpoint" "s3" {
@@ -115,7 +187,7 @@ resource "aws_kms_key" "flow_logs" {
         Action    = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
         Resource  = "*"
         Condition = {
-          ArnLike = { "kms:EncryptionContext:aws:logs:arn" = "arn:${data.aws_partition.current.partition}:logs:${local.region}:${data.aws_caller_identity.current.account_id}:log-group:*" }
+          ArnLike = { "kms:EncryptionContext:aws:logs:arn" = "arn:${data.aws_partition.current.partition}:logs:${local.region}:${data.aws_caller_identity.current.account_id}:log-group:/vpc/${var.name}/*" }
         }
       },
     ]
@@ -131,7 +203,8 @@ resource "aws_cloudwatch_log_group" "flow_logs" {
 }
 
 resource "aws_iam_role" "flow_logs" {
-  name = "${var.name}-${local.region}-flow-logs"
+  name                 = "${var.name}-${local.region}-flow-logs"
+  permissions_boundary = var.permissions_boundary_arn
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{

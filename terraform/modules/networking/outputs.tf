@@ -32,3 +32,18 @@ output "flow_log_group_name" {
   description = "Log group receiving the VPC flow logs."
   value       = try(aws_cloudwatch_log_group.flow_logs.name, null)
 }
+
+output "private_route_table_id" {
+  description = "Route table of the private subnets."
+  value       = try(aws_route_table.private.id, null)
+}
+
+output "nat_gateway_id" {
+  description = "NAT gateway ID (null when enable_nat_gateway is false)."
+  value       = try(aws_nat_gateway.this[0].id, null)
+}
+
+output "flow_logs_role_arn" {
+  description = "Role VPC flow logs deliver with."
+  value       = try(aws_iam_role.flow_logs.arn, null)
+}

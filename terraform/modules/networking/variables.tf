@@ -30,6 +30,17 @@ variable "az_count" {
   }
 }
 
+variable "availability_zone_suffixes" {
+  description = "Zone letters the VPC may use (<region><letter>); the first az_count available ones are taken."
+  type        = list(string)
+  default     = ["a", "b", "c", "d", "e", "f"]
+
+  validation {
+    condition     = length(var.availability_zone_suffixes) > 0 && alltrue([for s in var.availability_zone_suffixes : can(regex("^[a-z]$", s))])
+    error_message = "availability_zone_suffixes must be single lowercase letters."
+  }
+}
+
 variable "subnet_newbits" {
   description = "Bits added to the VPC prefix for each private subnet (4 on a /16 gives /20 subnets)."
   type        = number
@@ -49,7 +60,8 @@ variable "interface_endpoints" {
   validation {
     condition = alltrue([for s in var.interface_endpoints : contains([
       "ecr.api", "ecr.dkr", "logs", "sts", "ssm", "ssmmessages", "ec2messages", "kms", "secretsmanager",
-      "bedrock-runtime", "bedrock", "sagemaker.runtime", "sagemaker.api", "eks", "elasticloadbalancing", "autoscaling", "ec2", "sqs",
+      "bedrock-runtime", "bedrock", "bedrock-agent-runtime", "sagemaker.runtime", "sagemaker.api", "eks", "eks-auth",
+      "elasticloadbalancing", "autoscaling", "ec2", "sqs", "aoss", "monitoring",
     ], s)])
     error_message = "interface_endpoints may only name services the platform supports (see README)."
   }
@@ -86,6 +98,23 @@ variable "flow_log_traffic_type" {
   validation {
     condition     = contains(["ACCEPT", "REJECT", "ALL"], var.flow_log_traffic_type)
     error_message = "flow_log_traffic_type must be ACCEPT, REJECT or ALL."
+  }
+}
+
+variable "enable_nat_gateway" {
+  description = "Internet egress through one NAT gateway (public subnet in the first AZ). Off: private subnets reach only the VPC endpoints."
+  type        = bool
+  default     = false
+}
+
+variable "permissions_boundary_arn" {
+  description = "Permissions boundary of the IAM roles this module creates (the vended CI role may only create roles that carry it)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.permissions_boundary_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:policy/.+$", var.permissions_boundary_arn))
+    error_message = "permissions_boundary_arn must be an IAM policy ARN."
   }
 }
 

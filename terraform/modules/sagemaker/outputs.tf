@@ -12,3 +12,13 @@ output "execution_role_arn" {
   description = "Execution role of the model."
   value       = try(aws_iam_role.execution.arn, null)
 }
+
+output "security_group_id" {
+  description = "The endpoint's own security group (null when create_security_group is false)."
+  value       = try(aws_security_group.this[0].id, null)
+}
+
+output "endpoint_arn" {
+  description = "ARN of the endpoint (grant sagemaker:InvokeEndpoint on it)."
+  value       = try(aws_sagemaker_endpoint.this[0].arn, null)
+}

@@ -20,8 +20,13 @@ variable "gpu_tier" {
 }
 
 variable "image_uri" {
-  description = "Inference container image (ECR URI)."
+  description = "Inference container image (ECR URI), e.g. an AWS deep learning container for LLM serving."
   type        = string
+
+  validation {
+    condition     = can(regex("^[0-9]{12}\\.dkr\\.ecr\\.[a-z0-9-]+\\.amazonaws\\.com/[a-z0-9._/-]+[:@][A-Za-z0-9._:-]+$", var.image_uri))
+    error_message = "image_uri must be an ECR image URI with a tag or digest (<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>)."
+  }
 }
 
 variable "model_data_url" {
@@ -60,17 +65,107 @@ variable "initial_instance_count" {
 variable "subnet_ids" {
   description = "Private subnets for the model containers."
   type        = list(string)
+
+  validation {
+    condition     = length(var.subnet_ids) > 0
+    error_message = "The endpoint runs VPC-only: give at least one private subnet."
+  }
+}
+
+variable "create_security_group" {
+  description = "Create the endpoint's own security group in vpc_id: no inbound, HTTPS out to vpc_cidr_block and the S3 gateway only."
+  type        = bool
+  default     = true
+}
+
+variable "vpc_id" {
+  description = "VPC of the subnets (for the own security group)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = !var.create_security_group || var.vpc_id != null
+    error_message = "vpc_id is required when create_security_group is true."
+  }
+}
+
+variable "vpc_cidr_block" {
+  description = "CIDR the own security group may reach on 443 (the VPC, where the interface endpoints are)."
+  type        = string
+  default     = "10.0.0.0/8"
+
+  validation {
+    condition     = can(cidrhost(var.vpc_cidr_block, 0))
+    error_message = "vpc_cidr_block must be an IPv4 CIDR."
+  }
 }
 
 variable "security_group_ids" {
-  description = "Security groups of the model containers."
+  description = "Extra security groups of the model containers (besides the module's own when create_security_group is true)."
   type        = list(string)
+  default     = []
 }
 
 variable "model_bucket_arn" {
   description = "Bucket holding the model artifacts (read access for the execution role)."
   type        = string
   default     = null
+}
+
+variable "bucket_kms_key_arns" {
+  description = "KMS keys of the model and data capture buckets (decrypt and data key access for the execution role)."
+  type        = list(string)
+  default     = []
+}
+
+variable "data_capture_s3_uri" {
+  description = "s3:// prefix receiving captured requests and responses (model monitoring). Null disables data capture."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.data_capture_s3_uri == null || can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$", var.data_capture_s3_uri))
+    error_message = "data_capture_s3_uri must be an s3:// URI."
+  }
+}
+
+variable "data_capture_sampling_percentage" {
+  description = "Share of requests captured, in percent."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.data_capture_sampling_percentage >= 1 && var.data_capture_sampling_percentage <= 100
+    error_message = "data_capture_sampling_percentage must be between 1 and 100."
+  }
+}
+
+variable "autoscaling" {
+  description = "Target tracking on SageMakerVariantInvocationsPerInstance. Null keeps initial_instance_count fixed."
+  type = object({
+    min_capacity                    = optional(number, 1)
+    max_capacity                    = optional(number, 2)
+    target_invocations_per_instance = optional(number, 10)
+    scale_in_cooldown               = optional(number, 600)
+    scale_out_cooldown              = optional(number, 120)
+  })
+  default = null
+
+  validation {
+    condition     = var.autoscaling == null || try(var.autoscaling.min_capacity >= 1 && var.autoscaling.min_capacity <= var.autoscaling.max_capacity && var.autoscaling.max_capacity <= 20, false)
+    error_message = "autoscaling needs 1 <= min_capacity <= max_capacity <= 20."
+  }
+}
+
+variable "permissions_boundary_arn" {
+  description = "Permissions boundary of the execution role (the vended CI role may only create roles that carry it)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.permissions_boundary_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:policy/.+$", var.permissions_boundary_arn))
+    error_message = "permissions_boundary_arn must be an IAM policy ARN."
+  }
 }
 
 variable "create_endpoint" {

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import pytest
 
 from vending import context
-from vending.exceptions import InvalidRequest, InvalidWorkflowState, PipelineFailed
+from vending.exceptions import InvalidRequest, InvalidWorkflowState
 from vending.handlers import (
     apply_guardrails,
     bootstrap,
@@ -166,8 +166,30 @@ def test_bootstrap_handler_records_bucket_and_role(vend: Callable[[str], dict[st
     assert record.ci_role_arn == f"arn:aws:iam::{account_id}:role/TeamCIRole"
 
 
+class FakeTaskTokens:
+    """Stands in for Step Functions' SendTask* API (moto's mock_aws has no running callback task to complete)."""
+
+    sent: ClassVar[list[tuple[str, dict[str, Any]]]] = []
+
+    def send_task_success(self, **kwargs: Any) -> None:
+        self.sent.append(("success", kwargs))
+
+    def send_task_failure(self, **kwargs: Any) -> None:
+        self.sent.append(("failure", kwargs))
+
+
+@pytest.fixture
+def task_tokens(monkeypatch: pytest.MonkeyPatch) -> type[FakeTaskTokens]:
+    FakeTaskTokens.sent = []
+    real = context.Context.client
+    monkeypatch.setattr(context.Context, "client",
+                        lambda self, name: FakeTaskTokens() if name == "stepfunctions" else real(self, name))
+    return FakeTaskTokens
+
+
 def test_pipeline_handlers_start_and_check(reserved: RequestStore, run_store: RunStore, state: dict[str, Any],
-                                           lambda_context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+                                           lambda_context: Any, monkeypatch: pytest.MonkeyPatch,
+                                           task_tokens: type[FakeTaskTokens]) -> None:
     # GIVEN a bootstrapped account and a launcher that only records launches
     monkeypatch.setattr(context, "LocalThreadLauncher", FakeLauncher)
     FakeLauncher.launched = []
@@ -181,20 +203,23 @@ def test_pipeline_handlers_start_and_check(reserved: RequestStore, run_store: Ru
     assert FakeLauncher.launched == ["team-mlops-staging/bootstrap"]
     run = run_store.get("team-mlops-staging/bootstrap")
     assert run is not None and run.state_bucket == "tfstate-111122223333-us-east-1"
-    # AND WHEN CheckPipelines polls while it runs, then after it succeeded
-    state["pipelines"] = check_pipelines.handler(state, lambda_context)
-    assert (state["pipelines"]["done"], state["pipelines"]["polls"]) == (False, 1)
+    # AND WHEN CheckPipelines arrives (as a .waitForTaskToken task) while it runs
+    assert check_pipelines.handler({**state, "task_token": "tok-1"}, lambda_context) == {"outcome": "running"}
+    # THEN it leaves the token waiting, stored with the runs
+    assert task_tokens.sent == []
+    assert run_store.get_callback("team-mlops-staging").task_token == "tok-1"  # type: ignore[union-attr]
+    # AND WHEN the run succeeds and RecordReady runs with what the callback reported
     run_store.put(run.model_copy(update={"status": "SUCCEEDED", "message": "applied"}))
-    state["pipelines"] = check_pipelines.handler(state, lambda_context)
-    # THEN it is done on the second poll and the runs are recorded
-    assert (state["pipelines"]["done"], state["pipelines"]["polls"]) == (True, 2)
-    record = reserved.require("team-mlops-staging")
-    assert record.status == Status.PIPELINES
-    assert record.pipelines == {"bootstrap": {"status": "SUCCEEDED", "message": "applied"}}
+    state["pipelines"] = {"done": True, "runs": {"bootstrap": {"status": "SUCCEEDED", "message": "applied"}}}
+    record_ready.handler(state, lambda_context)
+    # THEN the runs are recorded on the request
+    assert reserved.require("team-mlops-staging").pipelines == {"bootstrap": {"status": "SUCCEEDED",
+                                                                               "message": "applied"}}
 
 
 def test_check_pipelines_handler_failed_run(reserved: RequestStore, run_store: RunStore, state: dict[str, Any],
-                                            lambda_context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+                                            lambda_context: Any, monkeypatch: pytest.MonkeyPatch,
+                                            task_tokens: type[FakeTaskTokens]) -> None:
     # GIVEN a started run that failed
     monkeypatch.setattr(context, "LocalThreadLauncher", FakeLauncher)
     state["account"] = {"account_id": "111122223333", "state": "SUCCEEDED"}
@@ -203,8 +228,17 @@ def test_check_pipelines_handler_failed_run(reserved: RequestStore, run_store: R
     assert run is not None
     run_store.put(run.model_copy(update={"status": "FAILED", "message": "init: backend bucket missing"}))
     # WHEN CheckPipelines runs
-    # THEN PipelineFailed names the stack and the message
-    with pytest.raises(PipelineFailed, match="bootstrap: init: backend bucket missing"):
+    check_pipelines.handler({**state, "task_token": "tok-1"}, lambda_context)
+    # THEN its token fails with PipelineFailed naming the stack and the message
+    name, call = task_tokens.sent[0]
+    assert (name, call["error"], call["taskToken"]) == ("failure", "PipelineFailed", "tok-1")
+    assert "bootstrap: init: backend bucket missing" in call["cause"]
+
+
+def test_check_pipelines_handler_needs_a_task_token(state: dict[str, Any], lambda_context: Any) -> None:
+    # GIVEN a state document without $$.Task.Token (the ASL must call it with .waitForTaskToken)
+    # WHEN CheckPipelines runs, THEN it refuses clearly
+    with pytest.raises(InvalidWorkflowState, match="task_token"):
         check_pipelines.handler(state, lambda_context)
 
 

@@ -67,3 +67,14 @@ variable "s3_use_path_style" {
   type        = bool
   default     = false
 }
+
+variable "permissions_boundary_arn" {
+  description = "Boundary every IAM role of the stack carries: the CI role may only create roles with it. Null: the account's VendingCIBoundary (made by the vending bootstrap)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.permissions_boundary_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:policy/.+$", var.permissions_boundary_arn))
+    error_message = "permissions_boundary_arn must be an IAM policy ARN."
+  }
+}

@@ -1,5 +1,5 @@
 # The team's baseline in its vended account: published metadata and a log group (baseline), a versioned, KMS-encrypted
-# artifacts bucket (s3) and the team's workload role under the permissions boundary (iam).
+# artifacts bucket (s3) and the team's workload role under the CI permissions boundary (iam).
 
 module "baseline" {
   source = "../../../../modules/baseline"
@@ -24,6 +24,9 @@ module "iam" {
   source = "../../../../modules/iam"
 
   name_prefix = var.team
+  # The CI role may only create roles that carry its boundary (VendingCIBoundary), so the workload role uses it too.
+  create_permissions_boundary = false
+  permissions_boundary_arn    = coalesce(var.permissions_boundary_arn, "arn:aws:iam::${var.account_id}:policy/VendingCIBoundary")
   roles = {
     workload = {
       description        = "Workloads of ${var.team} (${var.stage}); assumable by the compute services that run them."

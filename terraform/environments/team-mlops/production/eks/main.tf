@@ -9,4 +9,6 @@ module "eks" {
   network_name       = "${var.team}-${var.stage}-${var.regions[0]}"
   node_groups        = var.node_groups
   enable_karpenter   = true
+
+  permissions_boundary_arn = coalesce(var.permissions_boundary_arn, "arn:aws:iam::${var.account_id}:policy/VendingCIBoundary")
 }

@@ -12,8 +12,8 @@ variable "node_groups" {
     max_size       = optional(number, 3)
     desired_size   = optional(number, 1)
     capacity_type  = optional(string, "ON_DEMAND")
-    gpu            = optional(bool, false)
     disk_size      = optional(number, 100)
+    efa            = optional(bool, false)
     labels         = optional(map(string), {})
   }))
   default = {

@@ -13,6 +13,7 @@ module "us_east_1" {
   enable_sagemaker_runtime_endpoint = var.enable_sagemaker_runtime_endpoint
   flow_log_retention_days           = var.flow_log_retention_days
   subnet_tags                       = { "kubernetes.io/role/internal-elb" = "1", "karpenter.sh/discovery" = "${var.team}-${var.stage}" }
+  permissions_boundary_arn          = coalesce(var.permissions_boundary_arn, "arn:aws:iam::${var.account_id}:policy/VendingCIBoundary")
 }
 
 module "us_west_2" {
@@ -27,6 +28,7 @@ module "us_west_2" {
   enable_sagemaker_runtime_endpoint = var.enable_sagemaker_runtime_endpoint
   flow_log_retention_days           = var.flow_log_retention_days
   subnet_tags                       = { "kubernetes.io/role/internal-elb" = "1", "karpenter.sh/discovery" = "${var.team}-${var.stage}" }
+  permissions_boundary_arn          = coalesce(var.permissions_boundary_arn, "arn:aws:iam::${var.account_id}:policy/VendingCIBoundary")
 }
 
 module "eu_west_1" {
@@ -41,6 +43,7 @@ module "eu_west_1" {
   enable_sagemaker_runtime_endpoint = var.enable_sagemaker_runtime_endpoint
   flow_log_retention_days           = var.flow_log_retention_days
   subnet_tags                       = { "kubernetes.io/role/internal-elb" = "1", "karpenter.sh/discovery" = "${var.team}-${var.stage}" }
+  permissions_boundary_arn          = coalesce(var.permissions_boundary_arn, "arn:aws:iam::${var.account_id}:policy/VendingCIBoundary")
 }
 
 module "eu_central_1" {
@@ -55,4 +58,5 @@ module "eu_central_1" {
   enable_sagemaker_runtime_endpoint = var.enable_sagemaker_runtime_endpoint
   flow_log_retention_days           = var.flow_log_retention_days
   subnet_tags                       = { "kubernetes.io/role/internal-elb" = "1", "karpenter.sh/discovery" = "${var.team}-${var.stage}" }
+  permissions_boundary_arn          = coalesce(var.permissions_boundary_arn, "arn:aws:iam::${var.account_id}:policy/VendingCIBoundary")
 }

@@ -2,8 +2,8 @@ az_count                          = 3
 enable_bedrock_runtime_endpoint   = true
 enable_sagemaker_runtime_endpoint = true
 vpc_cidrs = {
-  us-east-1    = "10.100.0.0/16"
-  us-west-2    = "10.101.0.0/16"
-  eu-west-1    = "10.102.0.0/16"
-  eu-central-1 = "10.103.0.0/16"
+  us-east-1    = "10.21.0.0/20"
+  us-west-2    = "10.21.16.0/20"
+  eu-west-1    = "10.21.32.0/20"
+  eu-central-1 = "10.21.48.0/20"
 }

@@ -2,8 +2,8 @@ az_count                          = 2
 enable_bedrock_runtime_endpoint   = true
 enable_sagemaker_runtime_endpoint = true
 vpc_cidrs = {
-  us-east-1    = "10.0.0.0/16"
-  us-west-2    = "10.1.0.0/16"
-  eu-west-1    = "10.2.0.0/16"
-  eu-central-1 = "10.3.0.0/16"
+  us-east-1    = "10.20.0.0/20"
+  us-west-2    = "10.20.16.0/20"
+  eu-west-1    = "10.20.32.0/20"
+  eu-central-1 = "10.20.48.0/20"
 }

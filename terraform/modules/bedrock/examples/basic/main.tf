@@ -9,8 +9,10 @@ provider "aws" {
 module "bedrock" {
   source = "../.."
 
-  name              = "team-example-staging"
-  allowed_model_ids = ["anthropic.claude-3-5-sonnet-20240620-v1:0", "amazon.titan-embed-text-v2:0"]
+  name                     = "team-example-staging"
+  allowed_model_ids        = ["amazon.titan-embed-text-v2:0"]
+  inference_profile_ids    = ["us.anthropic.claude-3-5-sonnet-20240620-v1:0"]
+  permissions_boundary_arn = "arn:aws:iam::123456789012:policy/VendingCIBoundary"
   denied_topics = {
     investment-advice = { definition = "Recommendations about buying or selling financial products.", examples = ["Which stock should I buy?"] }
   }

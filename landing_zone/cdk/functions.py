@@ -1,0 +1,132 @@
+"""The Lambda functions of vending/functions.py: one role each holding exactly the declared grants, one log group."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import jsii
+from aws_cdk import Aws, BundlingOptions, DockerImage, Duration, ILocalBundling, RemovalPolicy
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+
+from landing_zone.cdk.base import METRICS_NAMESPACE, REPO_ROOT, SERVICE_NAME, BaseStack
+from landing_zone.cdk.grants import AUDIT_REPORTS_PREFIX, acknowledge_wildcards, statements
+from landing_zone.cdk.storage import Storage
+from vending.functions import FUNCTIONS, RESOURCE_NAMES, FunctionSpec
+
+# Packages that make up the Lambda code; dependencies other than pyyaml come from the Powertools layer
+# (powertools, pydantic v2, aws-xray-sdk) and the runtime (boto3).
+# The deployment layer (landing_zone/: CDK, the local emulator) never ships; only the layout data it holds does.
+LAMBDA_PACKAGES = ("vending", "scps", "step_functions")
+LAMBDA_DATA_FILES = ("landing_zone/layout.yaml",)
+POWERTOOLS_LAYER_ACCOUNT = "017000801446"  # https://docs.powertools.aws.dev/lambda/python/latest/#lambda-layer
+
+
+@jsii.implements(ILocalBundling)
+class _CopyPackages:
+    """Builds the Lambda asset without Docker: the repo's packages plus pure-Python pyyaml (its C extension is optional
+    and would be the wrong architecture anyway)."""
+
+    def try_bundle(self, output_dir: str, *_: Any, **__: Any) -> bool:
+        import yaml
+
+        ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.so", "tests")
+        out = Path(output_dir)
+        for package in LAMBDA_PACKAGES:
+            shutil.copytree(REPO_ROOT / package, out / package, ignore=ignore, dirs_exist_ok=True)
+        for name in LAMBDA_DATA_FILES:
+            (out / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO_ROOT / name, out / name)
+        shutil.copytree(Path(yaml.__file__).parent, out / "yaml", ignore=ignore, dirs_exist_ok=True)
+        return True
+
+
+class Functions:
+    """Creates every function; `log_groups` is kept for the terminal-error metric filters (monitoring.py)."""
+
+    def __init__(self, stack: BaseStack, storage: Storage, pipeline_project: codebuild.Project) -> None:
+        self.stack, self.storage, self.pipeline_project = stack, storage, pipeline_project
+        self.log_groups: dict[str, logs.LogGroup] = {}
+        code = lambda_.Code.from_asset(
+            str(REPO_ROOT / "vending"),  # source fingerprint; the bundler copies all packages
+            bundling=BundlingOptions(image=DockerImage.from_registry("public.ecr.aws/sam/build-python3.12"),
+                                     local=_CopyPackages()),
+        )
+        layer = lambda_.LayerVersion.from_layer_version_arn(
+            stack, "PowertoolsLayer",
+            f"arn:{Aws.PARTITION}:lambda:{Aws.REGION}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
+            f"AWSLambdaPowertoolsPythonV3-python312-arm64:{stack.config.powertools_layer_version}",
+        )
+        tables, settings = storage.tables, stack.settings
+        environment = {
+            "VEND_REQUESTS_TABLE": tables["requests_table"].table_name,
+            "VEND_IDEMPOTENCY_TABLE": tables["idempotency_table"].table_name,
+            "VEND_PIPELINE_RUNS_TABLE": tables["pipeline_runs_table"].table_name,
+            "VEND_CREATION_SLOTS_TABLE": tables["creation_slots_table"].table_name,
+            "VEND_APPROVALS_TABLE": tables["approvals_table"].table_name,
+            "VEND_EVENT_BUS": settings.event_bus_name,
+            "VEND_EVENT_SOURCE": settings.event_source,
+            "VEND_STATE_MACHINE_ARN": stack.state_machine_arn,
+            "VEND_REPORTS_BUCKET": storage.reports_bucket.bucket_name,
+            "VEND_PIPELINE_LAUNCHER": "codebuild",
+            "VEND_CODEBUILD_PROJECT": pipeline_project.project_name,
+            "VEND_PLATFORM_ACCOUNT_ID": Aws.ACCOUNT_ID,
+            "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+        }
+        self.functions: dict[str, lambda_.Function] = {
+            spec.key: self._function(spec, code=code, layer=layer, environment=environment) for spec in FUNCTIONS}
+
+    def resource_arns(self, symbol: str) -> list[str]:
+        if symbol not in RESOURCE_NAMES:
+            raise KeyError(f"unknown symbolic resource {symbol!r}")
+        match symbol:
+            case (
+                "requests_table" | "idempotency_table" | "pipeline_runs_table" | "approvals_table"
+                | "creation_slots_table"
+            ):
+                return [self.storage.tables[symbol].table_arn]
+            case "event_bus":
+                return [self.stack.event_bus_arn]
+            case "state_machine":
+                return [self.stack.state_machine_arn]
+            case "executions":
+                return [self.stack.executions_arn]
+            case "reports_bucket":
+                return [self.storage.reports_bucket.arn_for_objects(f"{AUDIT_REPORTS_PREFIX}*")]
+            case "codebuild_project":
+                return [self.pipeline_project.project_arn]
+            case "account_access_role":
+                return [self.stack.access_role_arn]
+        raise KeyError(f"no ARN mapping for {symbol!r}")  # "organization" is mapped per action
+
+    def _function(self, spec: FunctionSpec, *, code: lambda_.Code, layer: lambda_.ILayerVersion,
+                  environment: dict[str, str]) -> lambda_.Function:
+        stack = self.stack
+        log_group = logs.LogGroup(stack, f"{spec.key}Logs", log_group_name=f"/aws/lambda/{spec.name}",
+                                  retention=logs.RetentionDays.THREE_MONTHS, removal_policy=RemovalPolicy.DESTROY)
+        self.log_groups[spec.key] = log_group
+        role = iam.Role(stack, f"{spec.key}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                        description=f"{spec.name}: the grants of vending/functions.py and nothing else")
+        policy = [iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                                      resources=[f"{log_group.log_group_arn}:log-stream:*"])]
+        for grant in spec.grants:
+            policy.extend(statements(stack, grant, arns=self.resource_arns, reports_key=self.storage.key))
+        for statement in policy:
+            role.add_to_policy(statement)  # the role's DefaultPolicy; the function depends on it
+        fn = lambda_.Function(
+            stack, f"{spec.key}Function", function_name=spec.name, description=spec.description,
+            runtime=lambda_.Runtime.PYTHON_3_12, architecture=lambda_.Architecture.ARM_64, handler=spec.handler,
+            code=code, layers=[layer], role=role, timeout=Duration.seconds(spec.timeout_seconds),
+            memory_size=spec.memory_mb, tracing=lambda_.Tracing.ACTIVE, log_group=log_group,
+            environment=environment, logging_format=lambda_.LoggingFormat.JSON,
+        )
+        stack.acknowledge(fn, "AwsSolutions-L1",
+                          "Python 3.12 is the runtime the team pins: the Powertools v3 layer version and the tested "
+                          "dependency set (pydantic-core wheels) are built for it. Upgrading is a deliberate change.")
+        acknowledge_wildcards(stack, role, policy)
+        return fn

@@ -1,0 +1,45 @@
+"""The landing-zone stack: vending functions, the AccountVending state machine, the API, events, data and alarms.
+
+Everything here is derived from the single sources of truth: vending/functions.py (functions and their grants),
+step_functions/account_vending.asl.json (the workflow), vending/onboarding.py (the onboarding event pattern),
+docs/openapi.json (the API routes, generated from the powertools resolver), landing_zone/layout.yaml and
+tools/versions.env (the pipeline's tool versions). Each concern is a module of this package; this one composes them.
+cdk-nag acknowledgements are made through `Validations.of(...).acknowledge` (cdk-nag 3) and every one is recorded
+in `LandingZoneStack.acknowledgements` so that tests and reviewers can list them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from constructs import Construct
+
+from landing_zone.cdk.api import build_api
+from landing_zone.cdk.base import BaseStack, VendingConfig
+from landing_zone.cdk.events import build_onboarding, build_pipeline_callbacks, build_schedules_and_notifications
+from landing_zone.cdk.functions import Functions
+from landing_zone.cdk.monitoring import build_monitoring
+from landing_zone.cdk.pipeline import build_pipeline_project
+from landing_zone.cdk.storage import build_storage
+from landing_zone.cdk.workflow import build_state_machine
+from vending.layout import Layout
+
+
+class LandingZoneStack(BaseStack):
+    """Account vending for LLM teams; deploy in the Organizations management account (CreateAccount needs it)."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: VendingConfig, layout: Layout,
+                 **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, config=config, layout=layout, **kwargs)
+        self.storage = build_storage(self)
+        self.key, self.tables, self.topic = self.storage.key, self.storage.tables, self.storage.topic
+        self.pipeline_project = build_pipeline_project(self, self.storage)
+        built = Functions(self, self.storage, self.pipeline_project)
+        self.functions = built.functions
+        self.state_machine = build_state_machine(self, self.functions)
+        self.api = build_api(self, self.functions["Api"])
+        self.onboarding = build_onboarding(self, self.storage, self.functions)
+        build_schedules_and_notifications(self, self.storage, self.functions)
+        build_pipeline_callbacks(self, self.pipeline_project.project_name, self.functions)
+        build_monitoring(self, storage=self.storage, functions=self.functions, log_groups=built.log_groups,
+                         state_machine=self.state_machine, onboarding=self.onboarding)

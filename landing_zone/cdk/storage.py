@@ -1,0 +1,108 @@
+"""Data: the stack's customer-managed key, the DynamoDB tables, the report buckets and the notifications topic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import aws_dynamodb as ddb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+
+from landing_zone.cdk.base import BaseStack
+
+
+@dataclass(frozen=True)
+class Storage:
+    key: kms.Key
+    tables: dict[str, ddb.Table]  # by the symbolic names of vending/functions.py
+    access_logs_bucket: s3.Bucket
+    reports_bucket: s3.Bucket
+    topic: sns.Topic
+
+
+def build_storage(stack: BaseStack) -> Storage:
+    key = _key(stack)
+    access_logs, reports = _buckets(stack, key)
+    return Storage(key=key, tables=_tables(stack), access_logs_bucket=access_logs, reports_bucket=reports,
+                   topic=_topic(stack, key))
+
+
+def _key(stack: BaseStack) -> kms.Key:
+    key = kms.Key(stack, "DataKey", alias="alias/account-vending", enable_key_rotation=True,
+                  removal_policy=RemovalPolicy.RETAIN,
+                  description="Account vending: onboarding queue, notifications topic, reports, pipeline artifacts")
+    # EventBridge (queue and topic targets) and CloudWatch alarms (topic) publish to encrypted destinations;
+    # AWS-managed keys cannot be used by them, which is why this is a customer-managed key.
+    for service in ("events.amazonaws.com", "cloudwatch.amazonaws.com"):
+        key.add_to_resource_policy(iam.PolicyStatement(
+            sid=f"Allow{service.split('.')[0].capitalize()}ToEncrypt",
+            principals=[iam.ServicePrincipal(service)], actions=["kms:Decrypt", "kms:GenerateDataKey"],
+            resources=["*"],  # in a key policy "*" means this key
+            conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+        ))
+    return key
+
+
+def _tables(stack: BaseStack) -> dict[str, ddb.Table]:
+    # The tables use the AWS-managed key (aws/dynamodb) so that KMS usage is visible in CloudTrail without adding a
+    # key grant to every function role: the roles stay exactly what vending/functions.py declares.
+    settings = stack.settings
+    spec = {
+        "requests_table": ("RequestsTable", settings.requests_table, "request_id", None),
+        "idempotency_table": ("IdempotencyTable", settings.idempotency_table, "id", "expiration"),
+        "pipeline_runs_table": ("PipelineRunsTable", settings.pipeline_runs_table, "run_id", None),
+        # The CreateAccount limiter: one lease item per slot, shared by every execution (vending.accounts).
+        "creation_slots_table": ("CreationSlotsTable", settings.creation_slots_table, "slot", None),
+    }
+    tables = {}
+    for symbol, (cid, name, pk, ttl) in spec.items():
+        tables[symbol] = ddb.Table(
+            stack, cid, table_name=name, partition_key=ddb.Attribute(name=pk, type=ddb.AttributeType.STRING),
+            billing_mode=ddb.BillingMode.PAY_PER_REQUEST, time_to_live_attribute=ttl,
+            point_in_time_recovery_specification=ddb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True),
+            encryption=ddb.TableEncryption.AWS_MANAGED, deletion_protection=symbol != "idempotency_table",
+            removal_policy=RemovalPolicy.DESTROY if symbol == "idempotency_table" else RemovalPolicy.RETAIN,
+        )
+    # Terraform apply approvals: who approved which saved plan (stack + plan digest), kept like the requests.
+    tables["approvals_table"] = ddb.Table(
+        stack, "ApprovalsTable", table_name=settings.approvals_table,
+        partition_key=ddb.Attribute(name="stack", type=ddb.AttributeType.STRING),
+        sort_key=ddb.Attribute(name="plan_digest", type=ddb.AttributeType.STRING),
+        billing_mode=ddb.BillingMode.PAY_PER_REQUEST,
+        point_in_time_recovery_specification=ddb.PointInTimeRecoverySpecification(
+            point_in_time_recovery_enabled=True),
+        encryption=ddb.TableEncryption.AWS_MANAGED, deletion_protection=True, removal_policy=RemovalPolicy.RETAIN,
+    )
+    return tables
+
+
+def _buckets(stack: BaseStack, key: kms.Key) -> tuple[s3.Bucket, s3.Bucket]:
+    access_logs = s3.Bucket(
+        stack, "AccessLogsBucket", encryption=s3.BucketEncryption.S3_MANAGED, enforce_ssl=True, versioned=True,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED, removal_policy=RemovalPolicy.RETAIN,
+        lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365))],
+    )
+    stack.acknowledge(access_logs, "AwsSolutions-S1",
+                      "This is the server access log destination of the reports bucket; logging its own access "
+                      "would recurse. S3 server access logging also requires SSE-S3 here, not KMS.")
+    reports = s3.Bucket(
+        stack, "ReportsBucket", encryption=s3.BucketEncryption.KMS, encryption_key=key, bucket_key_enabled=True,
+        enforce_ssl=True, versioned=True, block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED, removal_policy=RemovalPolicy.RETAIN,
+        server_access_logs_bucket=access_logs, server_access_logs_prefix="reports/",
+    )
+    return access_logs, reports
+
+
+def _topic(stack: BaseStack, key: kms.Key) -> sns.Topic:
+    topic = sns.Topic(stack, "NotificationsTopic", display_name="Account vending notifications",
+                      master_key=key, enforce_ssl=True)
+    if stack.config.alarm_email:
+        sns.Subscription(stack, "AlarmEmail", topic=topic, protocol=sns.SubscriptionProtocol.EMAIL,
+                         endpoint=stack.config.alarm_email)
+    return topic

@@ -1,0 +1,52 @@
+"""Emulator gaps in moto 5.2's task-token callbacks, fixed so `.waitForTaskToken` behaves as in AWS:
+
+- SendTaskFailure drops `cause` (only `error` reaches the interpreter), so a callback task failed by a pipeline
+  worker would reach the Catch without its reason; this passes it through, so RecordFailed records what failed.
+- With HeartbeatSeconds set, a token completed while the task's own Lambda is still running (CheckPipelines finds
+  every run already finished and completes its token at once) is only noticed when the heartbeat times out: the
+  outcome is stored, but the heartbeat wait starts after it and never looks. AWS completes the task at once; here
+  the wait looks for an outcome already delivered before it waits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+
+def fix_task_token_callbacks() -> Callable[[], None]:
+    """Install the fix; returns the function that undoes it."""
+    import inspect
+
+    from moto.core.responses import EmptyResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    original = StepFunctionResponse.send_task_failure
+
+    def send_task_failure(self: Any) -> Any:
+        backend = self.stepfunction_backend
+        if "cause" not in inspect.signature(backend.send_task_failure).parameters:
+            return original(self)  # the backend without the interpreter has no cause to keep
+        backend.send_task_failure(self._get_param("taskToken"), error=self._get_param("error"),
+                                  cause=self._get_param("cause"))
+        return EmptyResult()
+
+    StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
+
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
+        StateTaskServiceCallback,
+    )
+
+    original_wait = StateTaskServiceCallback._wait_for_task_token_heartbeat
+
+    def wait_with_heartbeat(self: Any, env: Any, callback_endpoint: Any, heartbeat_endpoint: Any) -> Any:
+        early = callback_endpoint.get_outcome()
+        return early if early is not None else original_wait(self, env, callback_endpoint, heartbeat_endpoint)
+
+    StateTaskServiceCallback._wait_for_task_token_heartbeat = wait_with_heartbeat  # type: ignore[method-assign]
+
+    def undo() -> None:
+        StepFunctionResponse.send_task_failure = original  # type: ignore[method-assign]
+        StateTaskServiceCallback._wait_for_task_token_heartbeat = original_wait  # type: ignore[method-assign]
+
+    return undo

@@ -1,0 +1,9 @@
+terraform {
+  # bucket and region are the vended account's state bucket, given at `terraform init -backend-config=...`.
+  # The key is this folder's path under terraform/environments; the pipeline runner passes the same value.
+  backend "s3" {
+    key          = "team-mlops/production/sagemaker-endpoint/terraform.tfstate"
+    use_lockfile = true
+    encrypt      = true
+  }
+}

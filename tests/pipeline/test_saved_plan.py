@@ -1,0 +1,49 @@
+"""The CI workflow's reviewed-plan path: the plan stage saves the plan file; a later run with `init,apply` and no plan
+stage applies exactly that file (real Terraform against the emulator)."""
+
+from __future__ import annotations
+
+import pytest
+
+from vending.pipeline import terraform as tf
+from vending.pipeline.runner import PipelineSpec, run_pipeline
+from vending.settings import REPO_ROOT
+
+_terraform_ready = tf.unavailable_reason
+
+pytestmark = [
+    pytest.mark.terraform,
+    pytest.mark.emulator,
+    pytest.mark.skipif(_terraform_ready() is not None, reason=f"Terraform not usable: {_terraform_ready()}"),
+]
+
+STACK = REPO_ROOT / "terraform" / "environments" / "team-mlops" / "staging" / "bootstrap"
+VARIABLES = {"cost_center": "CC-1003", "gpu_tier": "training", "regions": ["us-east-1", "us-west-2"]}
+
+
+def test_run_pipeline_applies_the_saved_plan_without_planning_again(tmp_path):
+    from landing_zone.local.pipeline_account import start_emulated_account
+
+    account = start_emulated_account(team="team-mlops", stage="staging")
+    try:
+        base = {"stack_dir": STACK, "state_bucket": account.state_bucket, "state_region": account.region,
+                "account_id": account.account_id, "variables": VARIABLES, "env": account.terraform_env(),
+                "saved_plan": tmp_path / "stack.tfplan"}
+        # GIVEN a plan job's run: init and plan, the plan saved outside the run
+        planned = run_pipeline(PipelineSpec(**base, stages=("init", "plan")))
+        assert planned.ok, planned.message
+        assert (tmp_path / "stack.tfplan").stat().st_size > 0
+        # WHEN the apply job runs init and apply only, with that file
+        applied = run_pipeline(PipelineSpec(**base, stages=("init", "apply")))
+        # THEN it applied the saved plan (no plan stage ran) and the state is in the bucket
+        assert applied.ok, f"{applied.message}\n{applied.stages[-1].output_tail}"
+        assert [s.name for s in applied.stages] == ["init", "apply"]
+        assert applied.stages[-1].summary.startswith("Apply complete!")
+        keys = [o["Key"] for o in account.client("s3").list_objects_v2(Bucket=account.state_bucket)["Contents"]]
+        assert "team-mlops/staging/bootstrap/terraform.tfstate" in keys
+        # AND a missing saved plan is refused, not re-planned
+        missing = run_pipeline(PipelineSpec(**{**base, "saved_plan": tmp_path / "none.tfplan"}, stages=("apply",)))
+        assert (missing.ok, missing.failed_stage) == (False, "apply")
+        assert "no saved plan at" in missing.message
+    finally:
+        account.stop()

@@ -1,0 +1,132 @@
+"""What each account is meant to be, from the vending records and the layout; never from the account itself.
+
+A team can rewrite its account's tags and (with enough rights in the management account) move it, so tags and OU
+membership are observations the audit checks against this intent, never inputs to it. Sources:
+- team accounts: the lifecycle store's request records (team, stage, GPU tier, cost center, regions, account id);
+- platform accounts: `guardrails.platform_accounts` in the layout (account id -> non-team OU);
+- retired accounts (a record in RETIRING/SUSPENDED/CLOSED): the quarantine OU.
+Any other member account is unknown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from scps.render import FULL_AWS_ACCESS, GuardrailSet
+from vending.layout import Layout
+from vending.lifecycle import RequestRecord
+
+# Statuses before ApplyGuardrails has finished: the state machine still owns placement, tags and SCPs.
+IN_FLIGHT_STATUSES = frozenset({"PENDING", "CREATING", "PLACING", "GUARDRAILS"})
+# Day-2 retirement (DESIGN.md): the account is parked in the quarantine OU, no longer a working team account.
+RETIRED_STATUSES = frozenset({"RETIRING", "SUSPENDED", "CLOSED"})
+
+Kind = Literal["team", "platform", "retired"]
+
+
+@dataclass(frozen=True)
+class AccountIntent:
+    account_id: str
+    kind: Kind
+    ou_path: str
+    source: str  # "record:<request id>" or "layout:platform_accounts"
+    tier: str | None = None  # GPU tier policy attached to the account (team accounts only)
+    tags: dict[str, str] = field(default_factory=dict)  # the values the account tags must carry
+    regions: tuple[str, ...] = ()
+    in_flight: bool = False
+    problem: str = ""  # non-empty: no usable intent (conflicting or invalid records); reported, never acted on
+    team: str = ""  # team accounts: the per-team policy (regions, team tag) comes with it
+
+    @property
+    def team_account(self) -> bool:
+        return self.kind == "team"
+
+
+@dataclass
+class OrgIntent:
+    accounts: dict[str, AccountIntent]
+    # False when no records were given: account-level comparison is skipped rather than guessed.
+    records_read: bool = True
+
+    def get(self, account_id: str) -> AccountIntent | None:
+        return self.accounts.get(account_id)
+
+
+def quarantine_ou(layout: Layout) -> str | None:
+    """The OU unknown and retired accounts are parked in: the one whose guardrails include the quarantine group."""
+    return next((path for path, groups in layout.guardrails.ou_guardrails.items() if "quarantine" in groups), None)
+
+
+def workload_ous(layout: Layout) -> frozenset[str]:
+    """Stage OUs and their ancestors: where a team account may sit (its own stage OU being the only right one)."""
+    out: set[str] = set()
+    for path in layout.stage_ous.values():
+        parts = path.split("/")
+        out |= {"/".join(parts[:i]) for i in range(1, len(parts) + 1)}
+    return frozenset(out)
+
+
+def account_policies(rendered: GuardrailSet, intent: AccountIntent) -> set[str]:
+    """The SCPs attached directly to the account (the OU-level ones come with its intended OU): FullAWSAccess, and on
+    team accounts the tier policy plus the team's own policy where the layout renders one."""
+    names = {FULL_AWS_ACCESS}
+    if intent.tier:
+        names.add(rendered.tier_policies[intent.tier])
+    if intent.team_account and intent.team in rendered.team_policies:
+        names.add(rendered.team_policies[intent.team])
+    return names
+
+
+def _team_intent(layout: Layout, record: RequestRecord, account_id: str) -> AccountIntent:
+    source = f"record:{record.request_id}"
+    request = record.request
+    tier, cost_center = request.get("gpu_tier"), request.get("cost_center")
+    problems = []
+    if record.stage not in layout.stage_ous:
+        problems.append(f"stage {record.stage!r} has no OU in the layout")
+    if tier not in layout.gpu_tiers:
+        problems.append(f"GPU tier {tier!r} is not in the layout")
+    if not cost_center:
+        problems.append("no cost center")
+    if problems:
+        return AccountIntent(account_id, "team", "", source, problem=f"{source}: {'; '.join(problems)}")
+    assert isinstance(tier, str)
+    tags = {"team": record.team, "stage": record.stage, "cost-center": str(cost_center),
+            layout.guardrails.gpu_tier_tag: tier}
+    return AccountIntent(account_id, "team", layout.ou_for_stage(record.stage), source, tier,
+                         {k: v for k, v in tags.items() if k in layout.tag_keys()},
+                         tuple(request.get("regions") or ()), in_flight=record.status.value in IN_FLIGHT_STATUSES,
+                         team=record.team)
+
+
+def build_intent(layout: Layout, records: Iterable[RequestRecord] | None) -> OrgIntent:
+    """One intent per account id. Two sources claiming one account is a problem to report, not a choice to make."""
+    if records is None:
+        return OrgIntent({}, records_read=False)
+    parked = quarantine_ou(layout)
+    claims: dict[str, list[AccountIntent]] = {}
+    for account_id, path in layout.guardrails.platform_accounts.items():
+        claims.setdefault(account_id, []).append(
+            AccountIntent(account_id, "platform", path, "layout:platform_accounts"))
+    for record in records:
+        if not record.account_id:
+            continue
+        if record.status.value in RETIRED_STATUSES:
+            source = f"record:{record.request_id}"
+            intent = (AccountIntent(record.account_id, "retired", parked, source) if parked else
+                      AccountIntent(record.account_id, "retired", "", source,
+                                    problem=f"{source}: retired, but no OU carries the quarantine guardrails"))
+        else:
+            intent = _team_intent(layout, record, record.account_id)
+        claims.setdefault(record.account_id, []).append(intent)
+    accounts: dict[str, AccountIntent] = {}
+    for account_id, found in claims.items():
+        if len(found) == 1:
+            accounts[account_id] = found[0]
+        else:
+            sources = ", ".join(sorted(i.source for i in found))
+            accounts[account_id] = AccountIntent(account_id, found[0].kind, "", sources,
+                                                 problem=f"claimed by {len(found)} sources: {sources}")
+    return OrgIntent(accounts)
