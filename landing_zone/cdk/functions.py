@@ -23,25 +23,34 @@ from vending.functions import FUNCTIONS, RESOURCE_NAMES, FunctionSpec
 # The deployment layer (landing_zone/: CDK, the local emulator) never ships; only the layout data it holds does.
 LAMBDA_PACKAGES = ("vending", "scps", "step_functions")
 LAMBDA_DATA_FILES = ("landing_zone/layout.yaml",)
+# Intake resolves every requested stack before an account exists (vending.pipeline.stacks): the committed stacks and
+# the templates ship as data, without modules (the pipeline worker has the whole repository).
+LAMBDA_DATA_DIRS = ("terraform/environments", "terraform/templates")
+# Pure-Python dependencies the Powertools layer lacks (import names): the layout reader and the e-mail validator.
+LAMBDA_DEPENDENCIES = ("yaml", "email_validator", "idna", "dns")
 POWERTOOLS_LAYER_ACCOUNT = "017000801446"  # https://docs.powertools.aws.dev/lambda/python/latest/#lambda-layer
 
 
 @jsii.implements(ILocalBundling)
 class _CopyPackages:
-    """Builds the Lambda asset without Docker: the repo's packages plus pure-Python pyyaml (its C extension is optional
-    and would be the wrong architecture anyway)."""
+    """Builds the Lambda asset without Docker: the repo's packages plus the pure-Python dependencies (pyyaml's C
+    extension is optional and would be the wrong architecture anyway)."""
 
     def try_bundle(self, output_dir: str, *_: Any, **__: Any) -> bool:
-        import yaml
+        import importlib
 
-        ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.so", "tests")
+        ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.so", "tests", ".terraform", "*.tfstate*")
         out = Path(output_dir)
         for package in LAMBDA_PACKAGES:
             shutil.copytree(REPO_ROOT / package, out / package, ignore=ignore, dirs_exist_ok=True)
         for name in LAMBDA_DATA_FILES:
             (out / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO_ROOT / name, out / name)
-        shutil.copytree(Path(yaml.__file__).parent, out / "yaml", ignore=ignore, dirs_exist_ok=True)
+        for name in LAMBDA_DATA_DIRS:
+            shutil.copytree(REPO_ROOT / name, out / name, ignore=ignore, dirs_exist_ok=True)
+        for module in LAMBDA_DEPENDENCIES:
+            source = Path(importlib.import_module(module).__file__ or "").parent
+            shutil.copytree(source, out / module, ignore=ignore, dirs_exist_ok=True)
         return True
 
 

@@ -41,6 +41,7 @@ from landing_zone.local.callbacks import fix_task_token_callbacks
 from landing_zone.local.lifecycle import deploy_lifecycle
 from landing_zone.local.organizations import access_role_administrator
 from landing_zone.local.patching import require
+from landing_zone.local.sagemaker import current_endpoint_instance_types
 from vending.accounts import CreationSlots
 from vending.context import invocation_session
 from vending.functions import FUNCTIONS, STATE_MACHINE_KEYS, FunctionSpec
@@ -382,6 +383,7 @@ class Emulator:
         _skip_conditioned_bucket_statements()
         _interpreter_calls_lambda_as_state_machine_role()
         self._patches.enter_context(access_role_administrator())
+        self._patches.enter_context(current_endpoint_instance_types())
         self._patches.callback(fix_task_token_callbacks())
         OPERATIONS.reset()
         global _RUNNING
