@@ -76,6 +76,10 @@ class Functions:
             "VEND_IDEMPOTENCY_TABLE": tables["idempotency_table"].table_name,
             "VEND_PIPELINE_RUNS_TABLE": tables["pipeline_runs_table"].table_name,
             "VEND_CREATION_SLOTS_TABLE": tables["creation_slots_table"].table_name,
+            "VEND_CHANGES_TABLE": tables["changes_table"].table_name,
+            "VEND_CLOSURES_TABLE": tables["closures_table"].table_name,
+            "VEND_ARCHIVE_BUCKET": storage.archive_bucket.bucket_name,
+            "VEND_LIFECYCLE_STATE_MACHINE_ARN": stack.lifecycle_state_machine_arn,
             "VEND_APPROVALS_TABLE": tables["approvals_table"].table_name,
             "VEND_EVENT_BUS": settings.event_bus_name,
             "VEND_EVENT_SOURCE": settings.event_source,
@@ -96,7 +100,7 @@ class Functions:
         match symbol:
             case (
                 "requests_table" | "idempotency_table" | "pipeline_runs_table" | "approvals_table"
-                | "creation_slots_table"
+                | "creation_slots_table" | "changes_table" | "closures_table"
             ):
                 return [self.storage.tables[symbol].table_arn]
             case "event_bus":
@@ -105,6 +109,10 @@ class Functions:
                 return [self.stack.state_machine_arn]
             case "executions":
                 return [self.stack.executions_arn]
+            case "archive_bucket":
+                return [self.storage.archive_bucket.bucket_arn, self.storage.archive_bucket.arn_for_objects("*")]
+            case "lifecycle_state_machine":
+                return [self.stack.lifecycle_state_machine_arn]
             case "reports_bucket":
                 return [self.storage.reports_bucket.arn_for_objects(f"{AUDIT_REPORTS_PREFIX}*")]
             case "codebuild_project":
