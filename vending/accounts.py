@@ -19,6 +19,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
+from vending.aws.dynamo import marshal, unmarshal
 from vending.aws.errors import error_code, raise_if_throttled
 from vending.exceptions import AccountCreationFailed, AccountCreationTimedOut, OrganizationsThrottled
 from vending.layout import Layout
@@ -91,10 +92,9 @@ class CreationSlots:
             try:
                 self._ddb.put_item(
                     TableName=self._table,
-                    Item={"slot": {"S": str(slot)}, "holder": {"S": holder},
-                          "expires_at": {"N": str(now + self._lease)}},
+                    Item=marshal({"slot": str(slot), "holder": holder, "expires_at": now + self._lease}),
                     ConditionExpression="attribute_not_exists(holder) OR holder = :me OR expires_at < :now",
-                    ExpressionAttributeValues={":me": {"S": holder}, ":now": {"N": str(now)}},
+                    ExpressionAttributeValues=marshal({":me": holder, ":now": now}),
                 )
                 return slot
             except ClientError as e:
@@ -103,12 +103,12 @@ class CreationSlots:
         return None
 
     def held_by(self, holder: str) -> int | None:
-        keys = [{"slot": {"S": str(i)}} for i in range(self.size)]
+        keys = [marshal({"slot": str(i)}) for i in range(self.size)]
         got = self._ddb.batch_get_item(RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}})
         now = int(self._clock())
-        for item in got["Responses"].get(self._table, []):
-            if item.get("holder", {}).get("S") == holder and int(item["expires_at"]["N"]) >= now:
-                return int(item["slot"]["S"])
+        for item in map(unmarshal, got["Responses"].get(self._table, [])):
+            if item.get("holder") == holder and int(item["expires_at"]) >= now:
+                return int(item["slot"])
         return None
 
     def release(self, holder: str) -> None:
@@ -119,9 +119,9 @@ class CreationSlots:
         try:
             self._ddb.delete_item(
                 TableName=self._table,
-                Key={"slot": {"S": str(held)}},
+                Key=marshal({"slot": str(held)}),
                 ConditionExpression="holder = :me",
-                ExpressionAttributeValues={":me": {"S": holder}},
+                ExpressionAttributeValues=marshal({":me": holder}),
             )
         except ClientError as e:
             if error_code(e) != "ConditionalCheckFailedException":

@@ -27,7 +27,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
-from vending.aws.dynamo import ModelTable
+from vending.aws.dynamo import ModelTable, marshal, unmarshal
 from vending.aws.errors import error_code
 from vending.aws.sessions import access_role_arn, assume_role_session, session_env
 from vending.exceptions import PipelineFailed, VendingError
@@ -89,17 +89,19 @@ class RunStore:
         self._items = ModelTable(dynamodb, table, PipelineRun, keys=("run_id",), projected=("status",), body="run")
 
     def get_callback(self, request_id: str) -> PipelineCallback | None:
-        key = {"run_id": {"S": CALLBACK_KEY.format(request_id=request_id)}}
+        key = marshal({"run_id": CALLBACK_KEY.format(request_id=request_id)})
         item = self._items.client.get_item(TableName=self._items.table, Key=key, ConsistentRead=True)
-        return PipelineCallback.model_validate(json.loads(item["Item"]["callback"]["S"])) if "Item" in item else None
+        if "Item" not in item:
+            return None
+        return PipelineCallback.model_validate_json(unmarshal(item["Item"])["callback"])
 
     def put_callback(self, callback: PipelineCallback) -> None:
         self._items.client.put_item(
             TableName=self._items.table,
-            Item={
-                "run_id": {"S": CALLBACK_KEY.format(request_id=callback.request_id)},
-                "callback": {"S": callback.model_dump_json()},
-            },
+            Item=marshal({
+                "run_id": CALLBACK_KEY.format(request_id=callback.request_id),
+                "callback": callback.model_dump_json(),
+            }),
         )
 
     def runs_of(self, request_id: str, stacks: list[str]) -> dict[str, PipelineRun | None]:
