@@ -37,6 +37,7 @@ import boto3
 import requests
 
 import step_functions
+from landing_zone.local import faults
 from landing_zone.local.callbacks import fix_task_token_callbacks
 from landing_zone.local.organizations import access_role_administrator
 from landing_zone.local.patching import require
@@ -218,6 +219,8 @@ def function_session(spec: FunctionSpec, session_name: str) -> boto3.Session:
 
     session.events.register("before-call", before_call)
     session.events.register("after-call", _record_denials(spec.name, spec.key))
+    if (injector := faults.active()) is not None:
+        injector.instrument(session)
     return session
 
 
@@ -236,6 +239,8 @@ def invoke_in_process(spec: FunctionSpec, event: Any, account_id: str) -> tuple[
     context = LocalLambdaContext(spec, account_id)
     OPERATIONS.invoked(spec.key)
     denied_before = len(OPERATIONS.denials)
+    if (injector := faults.active()) is not None and (fault := injector.lambda_fault(spec.key)) is not None:
+        return json.dumps(fault), True
     try:
         session = function_session(spec, context.aws_request_id)
         handler = getattr(importlib.import_module(module_name), attr)

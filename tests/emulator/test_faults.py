@@ -1,0 +1,167 @@
+"""The fault layer: off unless asked, the same faults for the same seed, each in the service's own words."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError, ConnectTimeoutError
+from moto import mock_aws
+
+from landing_zone.local import faults, runtime
+from vending.functions import FUNCTIONS
+
+REGION = "us-east-1"
+ONE_ATTEMPT = Config(retries={"total_max_attempts": 1})
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    with mock_aws():
+        yield
+
+
+def _config(seed: int, **rule: Any) -> faults.FaultConfig:
+    return faults.FaultConfig.model_validate({"seed": seed, "rules": [rule]})
+
+
+def _run(seed: int, calls: int = 40) -> list[tuple[str, str, str]]:
+    """`calls` ListTables through an instrumented session; the faults they met, in order."""
+    config = _config(seed, service="dynamodb", operation="List*", rate=0.3, faults=["throttle", "500", "503"])
+    injector = faults.FaultInjector(config)
+    session = boto3.Session(region_name=REGION)
+    injector.instrument(session)
+    ddb = session.client("dynamodb", config=ONE_ATTEMPT)
+    for _ in range(calls):
+        with contextlib.suppress(ClientError):
+            ddb.list_tables()
+    return [(r.target, r.operation, r.fault) for r in injector.records]
+
+
+def test_faults_off_by_default(aws: None) -> None:
+    # GIVEN a rule set that throttles every DynamoDB call, built but not switched on (no --faults)
+    config = _config(1, service="dynamodb", rate=1.0, faults=["throttle"])
+    assert faults.active() is None
+    # WHEN a function's session makes calls
+    ddb = runtime.function_session(FUNCTIONS[0], "default").client("dynamodb", config=ONE_ATTEMPT)
+    for _ in range(20):
+        ddb.list_tables()
+    # THEN nothing was faulted; switched on, the same call is
+    with faults.injecting(config) as injector:
+        on = runtime.function_session(FUNCTIONS[0], "on").client("dynamodb", config=ONE_ATTEMPT)
+        with pytest.raises(ClientError, match="ProvisionedThroughputExceededException"):
+            on.list_tables()
+    assert injector is not None and len(injector.records) == 1
+    assert faults.active() is None
+
+
+def test_faults_same_seed_same_faults(aws: None) -> None:
+    # GIVEN one rule set and one seed
+    # WHEN the same calls run twice
+    first, second = _run(seed=15), _run(seed=15)
+    # THEN the same calls meet the same faults; some calls meet none
+    assert first == second
+    assert 0 < len(first) < 40
+    assert {f for _, _, f in first} <= {"throttle", "500", "503"}
+    # AND another seed draws another sequence
+    assert _run(seed=16) != first
+
+
+def test_faults_answer_in_each_services_own_throttling_code(aws: None) -> None:
+    # GIVEN throttling on every call of organizations (JSON), IAM (query/XML) and S3 (REST/XML)
+    config = faults.FaultConfig.model_validate({"seed": 1, "rules": [
+        {"service": s, "rate": 1.0, "faults": ["throttle"]} for s in ("organizations", "iam", "s3")]})
+    with faults.injecting(config) as injector:
+        assert injector is not None and faults.active() is injector
+        session = boto3.Session(region_name=REGION)
+        injector.instrument(session)
+        codes = {}
+        for service, call in (("organizations", lambda c: c.describe_organization()),
+                              ("iam", lambda c: c.list_roles()), ("s3", lambda c: c.list_buckets())):
+            with pytest.raises(ClientError) as raised:
+                call(session.client(service, config=ONE_ATTEMPT))
+            codes[service] = raised.value.response["Error"]["Code"]
+    # THEN botocore parses each as that service's real throttling error, and each fault is recorded
+    assert codes == {"organizations": "TooManyRequestsException", "iam": "Throttling", "s3": "SlowDown"}
+    assert [(r.target, r.fault) for r in injector.records] == [
+        ("organizations", "throttle"), ("iam", "throttle"), ("s3", "throttle")]
+    assert faults.active() is None  # off again after the block
+
+
+def test_faults_hit_each_sdk_attempt_and_log_its_number(aws: None) -> None:
+    # GIVEN every attempt of STS calls fails with a 503, and a client that tries 3 times
+    injector = faults.FaultInjector(_config(3, service="sts", rate=1.0, faults=["503"]))
+    session = boto3.Session(region_name=REGION)
+    injector.instrument(session)
+    sts = session.client("sts", config=Config(retries={"mode": "standard", "total_max_attempts": 3}))
+    # WHEN a call is made
+    with pytest.raises(ClientError, match="ServiceUnavailable"):
+        sts.get_caller_identity()
+    # THEN the SDK retried it (503 is retryable) and each attempt's fault is logged with its number
+    assert [r.attempt for r in injector.records] == [1, 2, 3]
+
+
+def test_faults_connect_timeout_is_botocores_own_error(aws: None) -> None:
+    injector = faults.FaultInjector(_config(1, service="sqs", rate=1.0, faults=["connect_timeout"]))
+    session = boto3.Session(region_name=REGION)
+    injector.instrument(session)
+    with pytest.raises(ConnectTimeoutError):
+        session.client("sqs", config=ONE_ATTEMPT).list_queues()
+    assert injector.counts() == {"connect_timeout": 1}
+
+
+def test_faults_log_file_has_one_line_per_fault(aws: None, tmp_path: Path) -> None:
+    log = tmp_path / "faults.log"
+    config = faults.FaultConfig.model_validate({"seed": 2, "log_file": str(log), "rules": [
+        {"service": "dynamodb", "rate": 1.0, "faults": ["500"]}]})
+    injector = faults.FaultInjector(config)
+    session = boto3.Session(region_name=REGION)
+    injector.instrument(session)
+    for _ in range(3):
+        with pytest.raises(ClientError):
+            session.client("dynamodb", config=ONE_ATTEMPT).list_tables()
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(x["target"], x["operation"], x["fault"]) for x in lines] == [("dynamodb", "ListTables", "500")] * 3
+
+
+def test_faults_lambda_invocation_dies_before_the_handler(aws: None) -> None:
+    # GIVEN a runtime rule: every invocation of every function crashes
+    config = faults.FaultConfig.model_validate({"seed": 4, "rules": [
+        {"lambda": "*", "rate": 1.0, "faults": ["crash"]}]})
+    spec = FUNCTIONS[0]
+    with faults.injecting(config) as injector:
+        # WHEN the runtime invokes a function (with an event its handler would refuse)
+        body, errored = runtime.invoke_in_process(spec, {"not": "an event"}, "123456789012")
+    # THEN the invocation fails the way a dead runtime does, before the handler ran, and is recorded
+    assert errored
+    assert json.loads(body)["errorType"] == "Runtime.ExitError"
+    assert injector is not None and [(r.target, r.operation, r.fault) for r in injector.records] == [
+        ("lambda", spec.key, "crash")]
+
+
+@pytest.mark.parametrize(
+    ("document", "named"),
+    [
+        ({"rules": [{"service": "s3", "rate": 2, "faults": ["500"]}]}, "rate"),
+        ({"rules": [{"service": "s3", "rate": 0.1, "faults": ["explode"]}]}, "explode"),
+        ({"rules": [{"service": "s3", "lambda": "*", "rate": 0.1, "faults": ["500"]}]}, "either"),
+        ({"rules": [{"lambda": "*", "rate": 0.1, "faults": ["throttle"]}]}, "throttle"),
+        ({"seeds": 3}, "seeds"),
+    ],
+)
+def test_faults_bad_rule_file_is_refused_by_name(tmp_path: Path, document: dict[str, Any], named: str) -> None:
+    path = tmp_path / "faults.yaml"
+    path.write_text(json.dumps(document))  # JSON is YAML
+    with pytest.raises(ValueError, match=named):
+        faults.load(path)
