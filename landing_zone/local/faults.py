@@ -84,6 +84,7 @@ class FaultRule(BaseModel):
     faults: list[str] = Field(min_length=1)
     burst: int = Field(default=1, ge=1, le=20)
     slow_seconds: float = Field(default=1.0, ge=0.0, le=60.0)
+    limit: int | None = Field(default=None, ge=1)  # at most this many faults from this rule (a targeted repro)
 
     @model_validator(mode="after")
     def _one_target(self) -> FaultRule:
@@ -153,6 +154,7 @@ class FaultInjector:
     # invocation id -> (rule, fault, attempts left): the rest of a burst
     _pending: dict[str, tuple[FaultRule, str, int]] = field(default_factory=dict)
     _http: URLLib3Session | None = None
+    _fired: Counter[int] = field(default_factory=Counter)  # faults drawn per rule, for `limit`
 
     def __post_init__(self) -> None:
         self._random = random.Random(self.config.seed)
@@ -164,7 +166,8 @@ class FaultInjector:
             for rule in rules:
                 # Always two draws per matching rule, so one call's outcome does not shift the sequence by kind.
                 hit, pick = self._random.random(), self._random.randrange(len(rule.faults))
-                if hit < rule.rate:
+                if hit < rule.rate and (rule.limit is None or self._fired[id(rule)] < rule.limit):
+                    self._fired[id(rule)] += 1
                     return rule, rule.faults[pick]
         return None
 

@@ -39,7 +39,7 @@ import requests
 import step_functions
 from landing_zone.local import faults
 from landing_zone.local.callbacks import fix_task_token_callbacks
-from landing_zone.local.organizations import access_role_administrator
+from landing_zone.local.organizations import access_role_administrator, unique_account_emails
 from landing_zone.local.patching import require
 from vending.accounts import CreationSlots
 from vending.context import invocation_session
@@ -386,6 +386,7 @@ class Emulator:
         _skip_conditioned_bucket_statements()
         _interpreter_calls_lambda_as_state_machine_role()
         self._patches.enter_context(access_role_administrator())
+        self._patches.enter_context(unique_account_emails())
         self._patches.callback(fix_task_token_callbacks())
         OPERATIONS.reset()
         global _RUNNING

@@ -165,3 +165,49 @@ def test_faults_bad_rule_file_is_refused_by_name(tmp_path: Path, document: dict[
     path.write_text(json.dumps(document))  # JSON is YAML
     with pytest.raises(ValueError, match=named):
         faults.load(path)
+
+
+@pytest.fixture
+def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "CRITICAL")
+    with runtime.Emulator() as running:
+        yield running
+
+
+def test_faults_read_timeout_on_create_account_leaves_one_account(emulator: Any) -> None:
+    # GIVEN CreateAccount's answer lost once (a read timeout after Organizations did the work), so the SDK sends it
+    # again; AWS fails that second creation with EMAIL_ALREADY_EXISTS, moto made a second account (emulator gap)
+    from vending.accounts import AccountProgress, check_account_creation, start_account_creation
+    from vending.layout import cached_layout
+    from vending.lifecycle import RequestStore
+    from vending.request import parse_request
+
+    session = boto3.Session(region_name=REGION)
+    org, ddb = session.client("organizations"), session.client("dynamodb")
+    org.create_organization(FeatureSet="ALL")
+    ddb.create_table(TableName="requests", BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": "request_id", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "request_id", "KeyType": "HASH"}])
+    store, layout = RequestStore(ddb, "requests"), cached_layout()
+    team = layout.teams[0]
+    request = parse_request({"team": team.slug, "stage": "staging", "owner_email": "owner@example.com",
+                             "cost_center": "CC-1234", "gpu_tier": "none", "regions": ["us-east-1"],
+                             "stacks": ["bootstrap"], "repository": "example/repo"})
+    store.reserve(request, "vend-test-a1")
+    config = faults.FaultConfig.model_validate({"seed": 1, "rules": [
+        {"service": "organizations", "operation": "CreateAccount", "rate": 1.0, "faults": ["read_timeout"],
+         "limit": 1}]})
+    injector = faults.FaultInjector(config)
+    faulty = boto3.Session(region_name=REGION)
+    injector.instrument(faulty)
+    before = len(org.list_accounts()["Accounts"])
+    # WHEN the service starts the creation through the faulty client and polls it
+    progress = start_account_creation(faulty.client("organizations"), store, request, layout)
+    progress = check_account_creation(org, store, request, AccountProgress.model_validate(progress.model_dump()),
+                                      max_polls=3)
+    # THEN one account exists for the team, and the request owns it (adopted from the e-mail)
+    accounts = org.list_accounts()["Accounts"]
+    assert [r.fault for r in injector.records] == ["read_timeout"]
+    assert len(accounts) == before + 1
+    assert progress.account_id == next(a["Id"] for a in accounts if a["Email"] == layout.account_email(
+        request.team, request.stage))
