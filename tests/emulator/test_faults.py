@@ -211,3 +211,19 @@ def test_faults_read_timeout_on_create_account_leaves_one_account(emulator: Any)
     assert len(accounts) == before + 1
     assert progress.account_id == next(a["Id"] for a in accounts if a["Email"] == layout.account_email(
         request.team, request.stage))
+
+
+def test_faults_cli_flag_loads_the_file_and_names_a_bad_one(tmp_path: Path) -> None:
+    from landing_zone.local.cli import _faults
+
+    # GIVEN no flag, a good file, a bad one
+    good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
+    good.write_text("seed: 9\nrules:\n  - service: organizations\n    operation: 'Create*'\n    rate: 0.1\n"
+                    "    faults: [throttle]\n")
+    bad.write_text("seed: 9\nrules:\n  - service: organizations\n    rate: 0.1\n    faults: [meteor]\n")
+    # THEN off, on with a log file, refused with the file and the fault named
+    assert _faults(None) is None
+    config = _faults(str(good))
+    assert config.seed == 9 and config.rules[0].operation == "Create*" and config.log_file
+    with pytest.raises(SystemExit, match=r"(?s)bad\.yaml.*meteor"):
+        _faults(str(bad))
