@@ -3,7 +3,8 @@
 Off by default. A rule set (YAML) names which calls misbehave and how; a seed makes the choice of which call gets
 which fault reproducible (one random.Random behind a lock, so concurrent invocations draw from one sequence; the
 order threads reach it is the only nondeterminism left). Faults are applied through botocore's `before-send` event
-on every session the emulated Lambda functions get (runtime.function_session), so they hit the service's own AWS
+on every session made while an emulated Lambda invocation runs (runtime.invoke_in_process): the function role's
+session and those the service builds itself (assumed roles in vended accounts). So they hit the service's own AWS
 calls after botocore built and signed them, and botocore's own retry logic sees them as it would see AWS's answer:
 
     seed: 7
@@ -38,10 +39,12 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import botocore.handlers
 import yaml
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
@@ -279,6 +282,34 @@ def load(path: str | Path) -> FaultConfig:
 
 
 _ACTIVE: FaultInjector | None = None
+# The function an emulated Lambda invocation runs, on its thread: only the service's own calls are faulted, not the
+# operator's, the deployer's or the emulated services' (the interpreter calling Lambda, the Lambda service's STS).
+_INVOCATION: ContextVar[str | None] = ContextVar("fault_invocation", default=None)
+
+
+@contextmanager
+def invocation(function_key: str) -> Iterator[None]:
+    """Calls made in this block (this thread) are the service's: the fault layer applies to them."""
+    token = _INVOCATION.set(function_key)
+    try:
+        yield
+    finally:
+        _INVOCATION.reset(token)
+
+
+def _dispatch(request: Any, event_name: str = "", **kwargs: Any) -> AWSResponse | None:
+    injector = _ACTIVE
+    if injector is None or _INVOCATION.get() is None:
+        return None
+    return injector.before_send(request=request, event_name=event_name, **kwargs)
+
+
+def _install() -> None:
+    """Every botocore session made from now on, in this process, sends through `_dispatch`: the function role's
+    session and the sessions the service builds itself (assumed roles in vended accounts) alike."""
+    if not any(spec[1] is _dispatch for spec in botocore.handlers.BUILTIN_HANDLERS):
+        # First, so a fault answers before any other before-send handler (moto's in-process mock) would.
+        botocore.handlers.BUILTIN_HANDLERS.append(("before-send", _dispatch, botocore.handlers.REGISTER_FIRST))
 
 
 def active() -> FaultInjector | None:
@@ -291,6 +322,7 @@ def injecting(config: FaultConfig | None) -> Iterator[FaultInjector | None]:
     """Faults on for this block (None: off), undone on exit."""
     global _ACTIVE
     previous = _ACTIVE
+    _install()
     _ACTIVE = FaultInjector(config) if config is not None else None
     try:
         yield _ACTIVE
@@ -301,5 +333,6 @@ def injecting(config: FaultConfig | None) -> Iterator[FaultInjector | None]:
 def enable(config: FaultConfig) -> FaultInjector:
     """Faults on until the process ends (`vend local up --faults`)."""
     global _ACTIVE
+    _install()
     _ACTIVE = FaultInjector(config)
     return _ACTIVE

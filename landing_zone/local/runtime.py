@@ -219,8 +219,6 @@ def function_session(spec: FunctionSpec, session_name: str) -> boto3.Session:
 
     session.events.register("before-call", before_call)
     session.events.register("after-call", _record_denials(spec.name, spec.key))
-    if (injector := faults.active()) is not None:
-        injector.instrument(session)
     return session
 
 
@@ -244,7 +242,7 @@ def invoke_in_process(spec: FunctionSpec, event: Any, account_id: str) -> tuple[
     try:
         session = function_session(spec, context.aws_request_id)
         handler = getattr(importlib.import_module(module_name), attr)
-        with invocation_session(lambda: session):
+        with invocation_session(lambda: session), faults.invocation(spec.key):
             result = handler(event, context)
         return json.dumps(result, default=str), False
     except Exception as e:

@@ -57,12 +57,16 @@ def test_faults_off_by_default(aws: None) -> None:
     ddb = runtime.function_session(FUNCTIONS[0], "default").client("dynamodb", config=ONE_ATTEMPT)
     for _ in range(20):
         ddb.list_tables()
-    # THEN nothing was faulted; switched on, the same call is
+    # THEN nothing was faulted; switched on, the same call is, but only inside an invocation (the service's calls)
     with faults.injecting(config) as injector:
         on = runtime.function_session(FUNCTIONS[0], "on").client("dynamodb", config=ONE_ATTEMPT)
-        with pytest.raises(ClientError, match="ProvisionedThroughputExceededException"):
+        on.list_tables()  # the operator's or deployer's call
+        with faults.invocation(FUNCTIONS[0].key), pytest.raises(ClientError, match="ProvisionedThroughput"):
             on.list_tables()
-    assert injector is not None and len(injector.records) == 1
+        # AND a session the service builds itself inside the invocation (an assumed role) is faulted too
+        with faults.invocation(FUNCTIONS[0].key), pytest.raises(ClientError, match="ProvisionedThroughput"):
+            boto3.Session(region_name=REGION).client("dynamodb", config=ONE_ATTEMPT).list_tables()
+    assert injector is not None and len(injector.records) == 2
     assert faults.active() is None
 
 
