@@ -231,3 +231,47 @@ def test_faults_cli_flag_loads_the_file_and_names_a_bad_one(tmp_path: Path) -> N
     assert config.seed == 9 and config.rules[0].operation == "Create*" and config.log_file
     with pytest.raises(SystemExit, match=r"(?s)bad\.yaml.*meteor"):
         _faults(str(bad))
+
+
+def _requests_table(session: boto3.Session) -> Any:
+    from vending.lifecycle import RequestStore
+
+    ddb = session.client("dynamodb")
+    ddb.create_table(TableName="requests", BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": "request_id", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "request_id", "KeyType": "HASH"}])
+    return RequestStore(ddb, "requests")
+
+
+def _lost_answer_once(service: str, operation: str, *, seed: int = 1, rate: float = 1.0) -> tuple[Any, Any]:
+    """A session one of whose `operation` calls is carried out and its answer lost (the SDK then retries it)."""
+    config = faults.FaultConfig.model_validate({"seed": seed, "rules": [
+        {"service": service, "operation": operation, "rate": rate, "faults": ["read_timeout"], "limit": 1}]})
+    session, injector = boto3.Session(region_name=REGION), faults.FaultInjector(config)
+    injector.instrument(session)
+    return session, injector
+
+
+def test_faults_resume_whose_reserve_answer_was_lost_is_not_a_conflict(emulator: Any) -> None:
+    # GIVEN a FAILED request, and Reserve's conditional write for its resume applied but its answer lost: the SDK's
+    # retry fails its condition on our own write (defect: that was reported as ReservationConflict, which ends the
+    # execution as Rejected and leaves the record PENDING under an ended execution until an operator resumes again)
+    from vending.lifecycle import RequestStore, Status
+    from vending.request import parse_request
+
+    store = _requests_table(boto3.Session(region_name=REGION))
+    request = parse_request({"team": "team-chaos", "stage": "staging", "owner_email": "o@example.com",
+                             "cost_center": "CC-1234", "gpu_tier": "none", "regions": ["us-east-1"],
+                             "stacks": ["bootstrap"], "repository": "example/repo"})
+    store.reserve(request, "vend-a1")
+    store.update(request.request_id, status=Status.FAILED, step="CreateAccount", failure_reason="boom")
+    # seed 0 at rate 0.5 spares the first PutItem (the create-if-absent, which fails its condition anyway) and
+    # faults the second (the resume's conditional write)
+    session, injector = _lost_answer_once("dynamodb", "PutItem", seed=0, rate=0.5)
+    faulty = RequestStore(session.client("dynamodb"), "requests")
+    # WHEN the resume's execution reserves
+    record = faulty.reserve(request, "vend-a2")
+    # THEN it holds the request, once
+    assert [(r.operation, r.fault, r.attempt) for r in injector.records] == [("PutItem", "read_timeout", 1)]
+    assert record.execution_name == "vend-a2" and record.status == Status.PENDING and record.attempts == 2
+    assert store.require(request.request_id).execution_name == "vend-a2"
