@@ -167,9 +167,14 @@ def ensure_github_oidc_provider(iam: Any, *, account_id: str) -> str:
     existing = {p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]}
     if arn in existing:
         return arn
-    created = iam.create_open_id_connect_provider(
-        Url=GITHUB_OIDC_URL, ClientIDList=["sts.amazonaws.com"], ThumbprintList=[GITHUB_THUMBPRINT]
-    )
+    try:
+        created = iam.create_open_id_connect_provider(
+            Url=GITHUB_OIDC_URL, ClientIDList=["sts.amazonaws.com"], ThumbprintList=[GITHUB_THUMBPRINT]
+        )
+    except ClientError as e:
+        if error_code(e) != "EntityAlreadyExists":  # a retried call whose answer was lost: the provider is there
+            raise
+        return arn
     return str(created["OpenIDConnectProviderArn"])
 
 
@@ -246,11 +251,15 @@ def ensure_permissions_boundary(iam: Any, *, account_id: str, state_bucket: str)
     except ClientError as e:
         if error_code(e) != "NoSuchEntity":
             raise
-        iam.create_policy(
-            PolicyName=BOUNDARY_NAME,
-            PolicyDocument=document,
-            Description="Permissions boundary for the vended CI role and the roles it creates",
-        )
+        try:
+            iam.create_policy(
+                PolicyName=BOUNDARY_NAME,
+                PolicyDocument=document,
+                Description="Permissions boundary for the vended CI role and the roles it creates",
+            )
+        except ClientError as created:
+            if error_code(created) != "EntityAlreadyExists":  # a retried CreatePolicy whose answer was lost
+                raise
     return arn
 
 
@@ -263,13 +272,19 @@ def _ensure_role(iam: Any, name: str, *, trust: dict[str, Any], boundary_arn: st
     except ClientError as e:
         if error_code(e) != "NoSuchEntity":
             raise
-        role = iam.create_role(
-            RoleName=name,
-            AssumeRolePolicyDocument=document,
-            PermissionsBoundary=boundary_arn,
-            MaxSessionDuration=3600,
-            Description=description,
-        )["Role"]
+        try:
+            role = iam.create_role(
+                RoleName=name,
+                AssumeRolePolicyDocument=document,
+                PermissionsBoundary=boundary_arn,
+                MaxSessionDuration=3600,
+                Description=description,
+            )["Role"]
+        except ClientError as created:
+            # The SDK retried a CreateRole whose answer was lost: the role is ours, made with this very document.
+            if error_code(created) != "EntityAlreadyExists":
+                raise
+            role = iam.get_role(RoleName=name)["Role"]
     return role
 
 

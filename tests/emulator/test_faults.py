@@ -275,3 +275,24 @@ def test_faults_resume_whose_reserve_answer_was_lost_is_not_a_conflict(emulator:
     assert [(r.operation, r.fault, r.attempt) for r in injector.records] == [("PutItem", "read_timeout", 1)]
     assert record.execution_name == "vend-a2" and record.status == Status.PENDING and record.attempts == 2
     assert store.require(request.request_id).execution_name == "vend-a2"
+
+
+@pytest.mark.parametrize("operation", ["CreateRole", "CreatePolicy", "CreateOpenIDConnectProvider"])
+def test_faults_bootstrap_iam_create_answered_late_is_not_a_failure(emulator: Any, operation: str) -> None:
+    # GIVEN an IAM create in the vended account carried out but its answer lost; the SDK's retry then gets
+    # EntityAlreadyExists (defect: Bootstrap failed, the request went FAILED and needed an operator's resume)
+    from vending import bootstrap
+
+    session, injector = _lost_answer_once("iam", operation)
+    iam = session.client("iam")
+    account = boto3.client("sts", region_name=REGION).get_caller_identity()["Account"]
+    # WHEN bootstrap ensures the boundary, the OIDC provider and the CI roles
+    provider = bootstrap.ensure_github_oidc_provider(iam, account_id=account)
+    boundary = bootstrap.ensure_permissions_boundary(iam, account_id=account, state_bucket="tfstate-x")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Federated": provider},
+                                                     "Action": "sts:AssumeRoleWithWebIdentity"}]}
+    role = bootstrap._ensure_role(iam, "TeamCIRole", trust=trust, boundary_arn=boundary, description="ci")
+    # THEN each exists once and the step succeeds
+    assert [(r.operation, r.fault) for r in injector.records] == [(operation, "read_timeout")]
+    assert role["RoleName"] == "TeamCIRole"
+    assert len(iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]) == 1
