@@ -86,6 +86,7 @@ def run(teams: int, rate: float, seed: int, *, max_resumes: int, timeout: float,
         accounts_before = {a["Id"] for a in _accounts(org)}
         requests = [request(i) for i in range(teams)]
         resumes: Counter[str] = Counter()
+        why: Counter[str] = Counter()  # what each resumed attempt failed on: the soak's findings
         gave_up: list[str] = []
         with faults.injecting(config) as injector:
             assert injector is not None
@@ -107,6 +108,7 @@ def run(teams: int, rate: float, seed: int, *, max_resumes: int, timeout: float,
                         del pending[request_id]
                         continue
                     # What an operator does with a FAILED (or silently ended) request: `vend request resume`.
+                    why[_reason(record)] += 1
                     result = submit_request(sfn, store, arn, req)
                     if result.outcome in (Outcome.STARTED, Outcome.RESUMED):
                         resumes[request_id] += 1
@@ -149,6 +151,7 @@ def run(teams: int, rate: float, seed: int, *, max_resumes: int, timeout: float,
             "executions": dict(statuses),
             "resumes_needed": sum(resumes.values()),
             "resumes_by_team": {rid: n for rid, n in sorted(resumes.items()) if n},
+            "resumed_after": dict(why.most_common()),
             "gave_up": gave_up,
             "not_ready_reasons": dict(failed_reasons),
             "wall_seconds": round(wall, 2),
@@ -167,6 +170,15 @@ def _pipelines_outside_the_service() -> None:
         contextvars.Context().run(launch, self, run_id)
 
     orchestration.LocalThreadLauncher.launch = outside  # type: ignore[method-assign]
+
+
+def _reason(record: Any) -> str:
+    if record is None:
+        return "no record (the execution ended before Reserve)"
+    if record.status != Status.FAILED:
+        return f"{record.status} under an ended execution (no RecordFailed)"
+    reason = (record.failure_reason or "").replace("\n", " ")
+    return f"{record.failed_step}: {reason[:160]}"
 
 
 def _accounts(org: Any) -> list[dict[str, Any]]:
