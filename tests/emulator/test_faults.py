@@ -296,3 +296,40 @@ def test_faults_bootstrap_iam_create_answered_late_is_not_a_failure(emulator: An
     assert [(r.operation, r.fault) for r in injector.records] == [(operation, "read_timeout")]
     assert role["RoleName"] == "TeamCIRole"
     assert len(iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]) == 1
+
+
+def _live_state_keys(kms: Any) -> list[str]:
+    """The team's keys not scheduled for deletion."""
+    keys = [k["KeyId"] for k in kms.list_keys()["Keys"]]
+    return [k for k in keys if kms.describe_key(KeyId=k)["KeyMetadata"]["KeyState"] == "Enabled"
+            and {"TagKey": "team", "TagValue": "team-chaos"} in kms.list_resource_tags(KeyId=k)["Tags"]]
+
+
+def test_faults_state_key_created_twice_by_a_retried_create_key_leaves_one_key(emulator: Any) -> None:
+    # GIVEN CreateKey carried out but its answer lost, so the SDK makes a second key (defect: the first stayed
+    # behind, an orphan KMS key billed monthly in every such account)
+    from vending import bootstrap
+
+    session, injector = _lost_answer_once("kms", "CreateKey")
+    kms = session.client("kms")
+    # WHEN bootstrap ensures the state key
+    arn = bootstrap.ensure_state_key(kms, account_id="123456789012", team="team-chaos")
+    # THEN one live state key, the aliased one
+    assert [(r.operation, r.fault) for r in injector.records] == [("CreateKey", "read_timeout")]
+    assert _live_state_keys(kms) == [kms.describe_key(KeyId=bootstrap.STATE_KEY_ALIAS)["KeyMetadata"]["KeyId"]]
+    assert arn.endswith(_live_state_keys(kms)[0])
+
+
+def test_faults_state_key_without_alias_is_adopted_on_resume(emulator: Any) -> None:
+    # GIVEN a state key made by an attempt that died before CreateAlias (a Lambda crash between the two writes;
+    # defect: the resume made a second key and the first was orphaned)
+    from vending import bootstrap
+
+    kms = boto3.client("kms", region_name=REGION)
+    first = kms.create_key(Tags=[{"TagKey": "team", "TagValue": "team-chaos"},
+                                 {"TagKey": "vend:purpose", "TagValue": "terraform-state"}])
+    # WHEN the resumed Bootstrap ensures the state key
+    arn = bootstrap.ensure_state_key(kms, account_id="123456789012", team="team-chaos")
+    # THEN it adopts that key: one state key, aliased
+    assert arn == first["KeyMetadata"]["Arn"]
+    assert _live_state_keys(kms) == [first["KeyMetadata"]["KeyId"]]
