@@ -2,7 +2,7 @@
 
     python benchmarks/chaos_soak.py --teams 10 --fault-rate 0.1 --seed 1 [--json]
 
-Every AWS call the service's functions make (Organizations, STS, IAM, S3, DynamoDB, Step Functions, EventBridge,
+Every AWS call the service's functions make (Organizations, STS, IAM, S3, KMS, DynamoDB, Step Functions, EventBridge,
 SQS) draws a fault with probability `--fault-rate` per attempt: throttling, 500, 503, connect timeout, read timeout
 after the call was carried out, or a slow answer (landing_zone/local/faults.py). Each Lambda invocation draws, at
 half that rate, a Lambda service error (retried by the state machine) or a runtime crash before the handler runs
@@ -43,7 +43,7 @@ from vending.lifecycle import RequestStore, Status
 from vending.service import Outcome, submit_request
 from vending.settings import Settings
 
-SERVICES = ("organizations", "sts", "iam", "s3", "dynamodb", "sfn", "eventbridge", "sqs")
+SERVICES = ("organizations", "sts", "iam", "s3", "kms", "dynamodb", "sfn", "eventbridge", "sqs")
 FAILURE_EVENTS = {"TaskFailed", "TaskTimedOut", "LambdaFunctionFailed", "LambdaFunctionTimedOut",
                   "LambdaFunctionStartFailed", "LambdaFunctionScheduleFailed", "TaskSubmitFailed"}
 SCHEDULED_EVENTS = {"TaskScheduled", "LambdaFunctionScheduled"}
