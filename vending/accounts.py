@@ -168,7 +168,7 @@ def start_account_creation(
             state=CreationState.IN_PROGRESS,
             wait_seconds=wait_seconds,
         )
-    email = layout.account_email(request.team, request.stage)
+    email = layout.account_email(request.team, request.stage, record.generation)
     if slots is not None and slots.acquire(request.request_id) is None:
         raise OrganizationsThrottled(f"all {slots.size} account creation slots are in use")
     try:

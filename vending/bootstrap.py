@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from vending.aws.errors import error_code
+from vending.budgets import ensure_budget
 from vending.exceptions import BootstrapFailed
 from vending.trust import APPLY, APPLY_ROLE_NAME, GITHUB_OIDC_HOST, PLAN, PLAN_ROLE_NAME, trust_policy
 
@@ -42,6 +43,7 @@ class BootstrapResult(BaseModel):
     ci_role_arn: str  # the apply role
     plan_role_arn: str
     permissions_boundary_arn: str
+    budget_changes: list[str] = []
 
 
 def state_bucket_name(account_id: str, region: str) -> str:
@@ -49,8 +51,10 @@ def state_bucket_name(account_id: str, region: str) -> str:
 
 
 def bootstrap_account(
-    session: boto3.Session, *, account_id: str, region: str, repository: str, stage: str, team: str
+    session: boto3.Session, *, account_id: str, region: str, repository: str, stage: str, team: str,
+    owner_email: str | None = None, monthly_budget_usd: float | None = None,
 ) -> BootstrapResult:
+    budget: list[str] = []
     try:
         key_arn = ensure_state_key(session.client("kms", region_name=region), account_id=account_id, team=team)
         bucket = ensure_state_bucket(
@@ -66,6 +70,9 @@ def bootstrap_account(
             iam, provider_arn=provider_arn, boundary_arn=boundary_arn, repository=repository, stage=stage, team=team,
             state_bucket=bucket, kms_key_arn=key_arn,
         )
+        if owner_email and monthly_budget_usd:
+            budget = ensure_budget(session.client("budgets", region_name="us-east-1"), account_id,
+                                   amount=monthly_budget_usd, owner_email=owner_email)
     except ClientError as e:
         raise BootstrapFailed(f"bootstrap of {account_id}: {error_code(e)}: {e}") from e
     return BootstrapResult(
@@ -76,6 +83,7 @@ def bootstrap_account(
         ci_role_arn=role_arn,
         plan_role_arn=plan_role_arn,
         permissions_boundary_arn=boundary_arn,
+        budget_changes=budget,
     )
 
 

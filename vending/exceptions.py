@@ -131,6 +131,18 @@ class PolicyEngineUnavailable(TerminalError):
     """The policy engine could not run: the policy stage fails closed."""
 
 
+class ChangeNotAllowed(TerminalError):
+    """The request cannot be changed or retired in its current state (FAILED, retiring, closed, mid-vend)."""
+
+
+class ChangeNotFound(TerminalError):
+    """No change request with that id exists, or none waits for an approval."""
+
+
+class AccountClosureFailed(TerminalError):
+    """Organizations refused CloseAccount for a reason that waiting will not clear."""
+
+
 def _leaves(base: type[VendingError]) -> tuple[str, ...]:
     found: list[str] = []
     for cls in base.__subclasses__():

@@ -23,6 +23,11 @@ RESOURCE_NAMES = (
     "codebuild_project",
     "organization",  # the org, its root, OUs, accounts and policies (organizations ARNs)
     "account_access_role",  # arn:aws:iam::*:role/<access role> in member accounts
+    # Day 2 (vending.changes, vending.retirement)
+    "changes_table",  # change requests: change_id (hash)
+    "closures_table",  # the closure queue: account_id (hash)
+    "archive_bucket",  # objects of the platform archive bucket (retired accounts' state)
+    "lifecycle_state_machine",  # AccountLifecycle (step_functions/account_lifecycle.asl.json)
 )
 
 
@@ -71,6 +76,18 @@ _ORG_READ = Grant(
         "organizations:ListTagsForResource",
         "organizations:ListAccountsForParent",
         "organizations:ListChildren",
+    ),
+    ("organization",),
+)
+
+_CHANGES_RW = Grant(("dynamodb:GetItem", "dynamodb:PutItem"), ("changes_table",))
+_SCP_WRITE = Grant(
+    (
+        "organizations:CreatePolicy",
+        "organizations:UpdatePolicy",
+        "organizations:AttachPolicy",
+        "organizations:DetachPolicy",
+        "organizations:EnablePolicyType",
     ),
     ("organization",),
 )
@@ -237,6 +254,10 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             ),
             Grant(("states:StartExecution",), ("state_machine",)),
             Grant(("states:DescribeExecution",), ("executions",)),
+            # Day 2: change requests and approvals (PATCH, approve), decommission, the closure backlog
+            Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"), ("changes_table",)),
+            Grant(("dynamodb:Scan",), ("closures_table",)),
+            Grant(("states:StartExecution",), ("lifecycle_state_machine",)),
         ),
         description="The vending REST API",
     ),
@@ -257,9 +278,90 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     ),
 )
 
+# Day 2: the AccountLifecycle state machine's functions (it also calls CheckPipelines).
+FUNCTIONS += (
+    FunctionSpec(
+        "BeginChange",
+        "vending-begin-change",
+        "vending.handlers.begin_change.handler",
+        (_REQUESTS_RW, Grant(("dynamodb:GetItem",), ("changes_table",))),
+        description="READY -> UPDATING with a change's intent",
+    ),
+    FunctionSpec(
+        "ApplyChange",
+        "vending-apply-change",
+        "vending.handlers.apply_change.handler",
+        (_REQUESTS_RW, _ORG_READ, _SCP_WRITE, _ASSUME_ACCESS),
+        timeout_seconds=300,
+        description="Swap the GPU tier SCP; converge the CI role trust and the budget in the account",
+    ),
+    FunctionSpec(
+        "StartChangePipelines",
+        "vending-start-change-pipelines",
+        "vending.handlers.start_change_pipelines.handler",
+        (
+            _REQUESTS_RW,
+            _ASSUME_ACCESS,
+            Grant(("dynamodb:PutItem", "dynamodb:GetItem"), ("pipeline_runs_table",)),
+            Grant(("codebuild:StartBuild",), ("codebuild_project",)),
+        ),
+        description="Pipelines for the stacks a change adds",
+    ),
+    FunctionSpec(
+        "FinishChange",
+        "vending-finish-change",
+        "vending.handlers.finish_change.handler",
+        (_REQUESTS_RW, _CHANGES_RW),
+        description="UPDATING -> READY; the change is APPLIED",
+    ),
+    FunctionSpec(
+        "LifecycleFailed",
+        "vending-lifecycle-failed",
+        "vending.handlers.lifecycle_failed.handler",
+        (_REQUESTS_RW, _CHANGES_RW),
+        description="Record why a change or a retirement stopped",
+    ),
+    FunctionSpec(
+        "RetireAccount",
+        "vending-retire-account",
+        "vending.handlers.retire_account.handler",
+        (
+            _REQUESTS_RW,
+            _ORG_READ,
+            _SCP_WRITE,
+            Grant(("organizations:CreateOrganizationalUnit", "organizations:MoveAccount"), ("organization",)),
+        ),
+        timeout_seconds=300,
+        description="Quarantine SCPs on the account, then the Suspended OU",
+    ),
+    FunctionSpec(
+        "ArchiveState",
+        "vending-archive-state",
+        "vending.handlers.archive_state.handler",
+        (_REQUESTS_RW, _ASSUME_ACCESS, Grant(("s3:GetObject", "s3:PutObject"), ("archive_bucket",))),
+        timeout_seconds=900,
+        description="Copy every version of the state bucket to the platform archive",
+    ),
+    FunctionSpec(
+        "RequestClosure",
+        "vending-request-closure",
+        "vending.handlers.request_closure.handler",
+        (
+            _REQUESTS_RW,
+            Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"), ("closures_table",)),
+            Grant(("organizations:DescribeAccount", "organizations:CloseAccount"), ("organization",)),
+        ),
+        description="Queue CloseAccount and drain the closure queue within Organizations' quota (also scheduled)",
+    ),
+)
+LIFECYCLE_KEYS = ("BeginChange", "ApplyChange", "StartChangePipelines", "CheckPipelines", "FinishChange",
+                  "LifecycleFailed", "RetireAccount", "ArchiveState", "RequestClosure")
+
 # Functions the state machine calls; the others are entry points (API, events, schedule).
 STATE_MACHINE_KEYS = tuple(
-    f.key for f in FUNCTIONS if f.key not in {"StartFromEvent", "Api", "Audit", "PipelineBuildEvent"}
+    f.key for f in FUNCTIONS
+    if (f.key not in {"StartFromEvent", "Api", "Audit", "PipelineBuildEvent"} and f.key not in LIFECYCLE_KEYS)
+    or f.key == "CheckPipelines"
 )
 
 

@@ -80,6 +80,8 @@ class GpuTier(_Strict):
     description: str = ""
     ec2_instance_types: tuple[str, ...] = ()
     sagemaker_instance_types: tuple[str, ...] = ()
+    # The AWS Budget every account of this tier gets (vending.budgets), overridable per team.
+    monthly_budget_usd: Annotated[float, Field(gt=0)] = 1000.0
 
 
 class AcceleratedFamilies(_Strict):
@@ -95,6 +97,7 @@ class TeamSpec(_Strict):
     regions: tuple[str, ...]
     repository: str
     stacks: tuple[str, ...] = ("bootstrap",)
+    monthly_budget_usd: Annotated[float, Field(gt=0)] | None = None
 
     @field_validator("slug")
     @classmethod
@@ -273,8 +276,21 @@ class Layout(_Strict):
     def ou_for_stage(self, stage: str) -> str:
         return self.stage_ous[stage]  # type: ignore[index]
 
-    def account_email(self, team: str, stage: str) -> str:
-        return self.organization.account_email_pattern.format(team=team, stage=stage)
+    def account_email(self, team: str, stage: str, generation: int = 0) -> str:
+        """Generation n > 0 (a re-onboarding after closure: a closed account keeps its e-mail for good) adds a
+        plus-address suffix `.r<n>` to the local part."""
+        email = self.organization.account_email_pattern.format(team=team, stage=stage)
+        if generation <= 0:
+            return email
+        local, _, domain = email.rpartition("@")
+        return f"{local}{'' if '+' in local else '+'}.r{generation}@{domain}"
+
+    def monthly_budget(self, team: str, tier: str) -> float:
+        """The team's override, else its GPU tier's monthly amount (USD)."""
+        spec = self.team(team)
+        if spec is not None and spec.monthly_budget_usd is not None:
+            return spec.monthly_budget_usd
+        return self.gpu_tiers[tier].monthly_budget_usd
 
 
 def load_layout(path: str | Path | None = None) -> Layout:

@@ -28,9 +28,20 @@ class Status(StrEnum):
     PIPELINES = "PIPELINES"
     READY = "READY"
     FAILED = "FAILED"
+    # Day 2 (vending.changes, vending.retirement): READY -> UPDATING -> READY for changes, and
+    # RETIRING -> SUSPENDED -> (PENDING_CLOSURE) -> CLOSED for retirement.
+    UPDATING = "UPDATING"
+    RETIRING = "RETIRING"
+    SUSPENDED = "SUSPENDED"
+    PENDING_CLOSURE = "PENDING_CLOSURE"
+    CLOSED = "CLOSED"
 
 
-IN_FLIGHT = frozenset(Status) - {Status.READY, Status.FAILED}
+# A vending execution owns the record in these; day-2 states are owned by the lifecycle workflow instead.
+VENDING = frozenset({Status.PENDING, Status.CREATING, Status.PLACING, Status.GUARDRAILS, Status.BOOTSTRAPPING,
+                     Status.PIPELINES})
+RETIRED = frozenset({Status.RETIRING, Status.SUSPENDED, Status.PENDING_CLOSURE, Status.CLOSED})
+IN_FLIGHT = VENDING | {Status.UPDATING} | (RETIRED - {Status.CLOSED})
 
 
 def now() -> str:
@@ -68,7 +79,10 @@ class RequestRecord(BaseModel):
     created_at: str = ""
     updated_at: str = ""
     version: int = 1  # bumped on every write; the condition of the next one
-
+    # Day 2: how many accounts this team+stage has had (a closed account keeps its e-mail, so the next one needs a
+    # new address: Layout.account_email(..., generation)); the account ids retired before this one.
+    generation: int = 0
+    retired_accounts: list[str] = Field(default_factory=list)
 
 
 class RequestStore:
@@ -118,6 +132,8 @@ class RequestStore:
             if error_code(e) != "ConditionalCheckFailedException":
                 raise
         existing = self.require(request.request_id)
+        if existing.status == Status.CLOSED:
+            return self._reopen(existing, request, execution)
         if existing.status == Status.READY or existing.execution_name == execution:
             return existing  # already done, or this very execution retrying its Reserve step
         if existing.status in IN_FLIGHT:
@@ -152,6 +168,25 @@ class RequestStore:
             raise ReservationConflict(f"{request.request_id} was resumed by another execution first") from e
         return resumed
 
+    def _reopen(self, closed: RequestRecord, request: VendingRequest, execution: str) -> RequestRecord:
+        """A team re-onboarded after its account was closed gets a new account: forget the old one's resources."""
+        fresh = closed.model_copy(update={
+            "status": Status.PENDING, "execution_name": execution, "attempts": closed.attempts + 1,
+            "request": request.model_dump(mode="json"), "step": "Reserve", "updated_at": now(),
+            "account_id": None, "account_email": None, "create_account_request_id": None, "adopted": False,
+            "ou_path": None, "ou_id": None, "scps": [], "state_bucket": None, "ci_role_arn": None, "pipelines": {},
+            "failed_step": None, "failure_reason": None, "generation": closed.generation + 1,
+            "retired_accounts": [*closed.retired_accounts, *([closed.account_id] if closed.account_id else [])],
+            "history": [*closed.history, Transition(status=Status.PENDING, step="Reserve", at=now())],
+            "version": closed.version + 1})
+        try:
+            self._put(fresh, condition="version = :seen", values={":seen": closed.version})
+        except ClientError as e:
+            if error_code(e) != "ConditionalCheckFailedException":
+                raise
+            raise ReservationConflict(f"{request.request_id} was re-opened by another execution first") from e
+        return fresh
+
     def update(self, request_id: str, *, status: Status | None = None, step: str, **fields: Any) -> RequestRecord:
         """Record progress of a step (optimistic concurrency on version; a lost race re-reads and retries)."""
         for _ in range(5):
@@ -161,6 +196,29 @@ class RequestStore:
                 changes["status"] = status
                 changes["history"] = [*record.history, Transition(status=status, step=step, at=now())]
             updated = record.model_copy(update={**changes, "version": record.version + 1})
+            try:
+                self._put(updated, condition="version = :seen", values={":seen": record.version})
+                return RequestRecord.model_validate(updated.model_dump())
+            except ClientError as e:
+                if error_code(e) != "ConditionalCheckFailedException":
+                    raise
+        raise ConcurrentUpdate(f"{request_id}: record kept changing under step {step}")
+
+    def transition(self, request_id: str, *, expect: frozenset[Status], status: Status, step: str,
+                   **fields: Any) -> RequestRecord:
+        """Move to `status` only from one of `expect`, atomically (the day-2 workflows' guard against a racing vend
+        or a second change): a record in any other state raises ChangeNotAllowed and is left as it was."""
+        from vending.exceptions import ChangeNotAllowed
+
+        for _ in range(5):
+            record = self.require(request_id)
+            if record.status not in expect:
+                owner = f" under execution {record.execution_name}" if record.status in VENDING else ""
+                raise ChangeNotAllowed(f"request: {request_id} is {record.status.value}{owner}; "
+                                       f"{step} needs {' or '.join(sorted(expect))}")
+            updated = record.model_copy(update={
+                "step": step, "updated_at": now(), "status": status, **fields, "version": record.version + 1,
+                "history": [*record.history, Transition(status=status, step=step, at=now())]})
             try:
                 self._put(updated, condition="version = :seen", values={":seen": record.version})
                 return RequestRecord.model_validate(updated.model_dump())

@@ -24,6 +24,12 @@ class Settings:
     codebuild_project: str
     terraform_root: Path
     platform_account_id: str
+    # Day 2 (vending.changes, vending.retirement): change requests, the closure queue, the platform archive of
+    # retired accounts' state, and the AccountLifecycle state machine.
+    changes_table: str = "vending-changes"
+    closures_table: str = "vending-closures"
+    archive_bucket: str = ""
+    lifecycle_state_machine_arn: str = ""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -42,4 +48,8 @@ class Settings:
             codebuild_project=env("VEND_CODEBUILD_PROJECT", "vending-terraform-pipeline"),
             terraform_root=Path(env("VEND_TERRAFORM_ROOT", str(REPO_ROOT / "terraform"))),
             platform_account_id=env("VEND_PLATFORM_ACCOUNT_ID", ""),
+            changes_table=env("VEND_CHANGES_TABLE", "vending-changes"),
+            closures_table=env("VEND_CLOSURES_TABLE", "vending-closures"),
+            archive_bucket=env("VEND_ARCHIVE_BUCKET", ""),
+            lifecycle_state_machine_arn=env("VEND_LIFECYCLE_STATE_MACHINE_ARN", ""),
         )

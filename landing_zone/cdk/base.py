@@ -9,7 +9,7 @@ from typing import Any
 from aws_cdk import Acknowledgment, Aws, Stack, Validations
 from constructs import Construct
 
-from step_functions import STATE_MACHINE_NAME
+from step_functions import LIFECYCLE_STATE_MACHINE_NAME, STATE_MACHINE_NAME
 from vending.layout import Layout
 from vending.settings import Settings
 
@@ -54,6 +54,10 @@ class BaseStack(Stack):
         # Built from the fixed name rather than a Ref: the state machine depends on the functions (substitutions),
         # so a Ref in a function's environment would be a dependency cycle.
         return self.arn("states", f"stateMachine:{STATE_MACHINE_NAME}")
+
+    @property
+    def lifecycle_state_machine_arn(self) -> str:
+        return self.arn("states", f"stateMachine:{LIFECYCLE_STATE_MACHINE_NAME}")
 
     @property
     def executions_arn(self) -> str:

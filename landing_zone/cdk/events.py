@@ -59,6 +59,11 @@ def build_pipeline_callbacks(stack: BaseStack, project_name: str, functions: dic
 
 def build_schedules_and_notifications(stack: BaseStack, storage: Storage,
                                       functions: dict[str, lambda_.Function]) -> None:
+    # The closure queue drains as Organizations' CloseAccount quota allows; an empty event only drains.
+    events.Rule(stack, "ClosureQueueSchedule", description="Drain the account-closure queue",
+                schedule=events.Schedule.rate(Duration.hours(6)),
+                ).add_target(targets.LambdaFunction(functions["RequestClosure"], retry_attempts=2,
+                                                    event=events.RuleTargetInput.from_object({})))
     events.Rule(stack, "AuditSchedule", description="Daily guardrail audit of the organization",
                 schedule=events.Schedule.cron(minute="0", hour="6")
                 ).add_target(targets.LambdaFunction(functions["Audit"], retry_attempts=2))

@@ -23,25 +23,34 @@ from vending.functions import FUNCTIONS, RESOURCE_NAMES, FunctionSpec
 # The deployment layer (landing_zone/: CDK, the local emulator) never ships; only the layout data it holds does.
 LAMBDA_PACKAGES = ("vending", "scps", "step_functions")
 LAMBDA_DATA_FILES = ("landing_zone/layout.yaml",)
+# Intake resolves every requested stack before an account exists (vending.pipeline.stacks): the committed stacks and
+# the templates ship as data, without modules (the pipeline worker has the whole repository).
+LAMBDA_DATA_DIRS = ("terraform/environments", "terraform/templates")
+# Pure-Python dependencies the Powertools layer lacks (import names): the layout reader and the e-mail validator.
+LAMBDA_DEPENDENCIES = ("yaml", "email_validator", "idna", "dns")
 POWERTOOLS_LAYER_ACCOUNT = "017000801446"  # https://docs.powertools.aws.dev/lambda/python/latest/#lambda-layer
 
 
 @jsii.implements(ILocalBundling)
 class _CopyPackages:
-    """Builds the Lambda asset without Docker: the repo's packages plus pure-Python pyyaml (its C extension is optional
-    and would be the wrong architecture anyway)."""
+    """Builds the Lambda asset without Docker: the repo's packages plus the pure-Python dependencies (pyyaml's C
+    extension is optional and would be the wrong architecture anyway)."""
 
     def try_bundle(self, output_dir: str, *_: Any, **__: Any) -> bool:
-        import yaml
+        import importlib
 
-        ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.so", "tests")
+        ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.so", "tests", ".terraform", "*.tfstate*")
         out = Path(output_dir)
         for package in LAMBDA_PACKAGES:
             shutil.copytree(REPO_ROOT / package, out / package, ignore=ignore, dirs_exist_ok=True)
         for name in LAMBDA_DATA_FILES:
             (out / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO_ROOT / name, out / name)
-        shutil.copytree(Path(yaml.__file__).parent, out / "yaml", ignore=ignore, dirs_exist_ok=True)
+        for name in LAMBDA_DATA_DIRS:
+            shutil.copytree(REPO_ROOT / name, out / name, ignore=ignore, dirs_exist_ok=True)
+        for module in LAMBDA_DEPENDENCIES:
+            source = Path(importlib.import_module(module).__file__ or "").parent
+            shutil.copytree(source, out / module, ignore=ignore, dirs_exist_ok=True)
         return True
 
 
@@ -67,6 +76,10 @@ class Functions:
             "VEND_IDEMPOTENCY_TABLE": tables["idempotency_table"].table_name,
             "VEND_PIPELINE_RUNS_TABLE": tables["pipeline_runs_table"].table_name,
             "VEND_CREATION_SLOTS_TABLE": tables["creation_slots_table"].table_name,
+            "VEND_CHANGES_TABLE": tables["changes_table"].table_name,
+            "VEND_CLOSURES_TABLE": tables["closures_table"].table_name,
+            "VEND_ARCHIVE_BUCKET": storage.archive_bucket.bucket_name,
+            "VEND_LIFECYCLE_STATE_MACHINE_ARN": stack.lifecycle_state_machine_arn,
             "VEND_APPROVALS_TABLE": tables["approvals_table"].table_name,
             "VEND_EVENT_BUS": settings.event_bus_name,
             "VEND_EVENT_SOURCE": settings.event_source,
@@ -87,7 +100,7 @@ class Functions:
         match symbol:
             case (
                 "requests_table" | "idempotency_table" | "pipeline_runs_table" | "approvals_table"
-                | "creation_slots_table"
+                | "creation_slots_table" | "changes_table" | "closures_table"
             ):
                 return [self.storage.tables[symbol].table_arn]
             case "event_bus":
@@ -96,6 +109,10 @@ class Functions:
                 return [self.stack.state_machine_arn]
             case "executions":
                 return [self.stack.executions_arn]
+            case "archive_bucket":
+                return [self.storage.archive_bucket.bucket_arn, self.storage.archive_bucket.arn_for_objects("*")]
+            case "lifecycle_state_machine":
+                return [self.stack.lifecycle_state_machine_arn]
             case "reports_bucket":
                 return [self.storage.reports_bucket.arn_for_objects(f"{AUDIT_REPORTS_PREFIX}*")]
             case "codebuild_project":

@@ -32,6 +32,7 @@ ORG_ACTION_RESOURCES: dict[str, tuple[str, ...]] = {
     "organizations:CreateOrganizationalUnit": ("ou", "root"),
     "organizations:ListParents": ("account", "ou"),
     "organizations:DescribeAccount": ("account",),
+    "organizations:CloseAccount": ("account",),
     "organizations:ListPoliciesForTarget": ("account", "ou", "root"),
     "organizations:ListTargetsForPolicy": ("policy", "awspolicy"),
     "organizations:DescribePolicy": ("policy", "awspolicy"),
@@ -58,6 +59,8 @@ _WILDCARD_REASONS = {
               "name is fixed by layout.yaml.",
     ":log-stream:": "Lambda creates one log stream per execution environment with a generated name; "
                     "scoped to this function's own log group.",
+    "ArchiveBucket": "Retirement archives a retired account's whole state bucket (every key and version) under "
+                     "a prefix named by the account; scoped to the platform archive bucket.",
     f"/{AUDIT_REPORTS_PREFIX}*": "Audit reports are written under a dated key; scoped to the "
                                  f"{AUDIT_REPORTS_PREFIX} prefix of the reports bucket.",
 }

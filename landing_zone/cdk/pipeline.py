@@ -103,7 +103,7 @@ def build_pipeline_project(stack: BaseStack, storage: Storage) -> codebuild.Proj
     # The worker heartbeats the workflow's task token while Terraform runs and completes it when the stacks are done.
     project.add_to_role_policy(iam.PolicyStatement(
         actions=["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
-        resources=[stack.state_machine_arn]))
+        resources=[stack.state_machine_arn, stack.lifecycle_state_machine_arn]))
     _acknowledge(stack, project)
     return project
 

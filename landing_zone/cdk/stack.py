@@ -21,7 +21,7 @@ from landing_zone.cdk.functions import Functions
 from landing_zone.cdk.monitoring import build_monitoring
 from landing_zone.cdk.pipeline import build_pipeline_project
 from landing_zone.cdk.storage import build_storage
-from landing_zone.cdk.workflow import build_state_machine
+from landing_zone.cdk.workflow import build_lifecycle_state_machine, build_state_machine
 from vending.layout import Layout
 
 
@@ -37,6 +37,7 @@ class LandingZoneStack(BaseStack):
         built = Functions(self, self.storage, self.pipeline_project)
         self.functions = built.functions
         self.state_machine = build_state_machine(self, self.functions)
+        self.lifecycle_state_machine = build_lifecycle_state_machine(self, self.functions)
         self.api = build_api(self, self.functions["Api"])
         self.onboarding = build_onboarding(self, self.storage, self.functions)
         build_schedules_and_notifications(self, self.storage, self.functions)

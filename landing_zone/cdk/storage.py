@@ -20,6 +20,7 @@ class Storage:
     tables: dict[str, ddb.Table]  # by the symbolic names of vending/functions.py
     access_logs_bucket: s3.Bucket
     reports_bucket: s3.Bucket
+    archive_bucket: s3.Bucket
     topic: sns.Topic
 
 
@@ -27,7 +28,7 @@ def build_storage(stack: BaseStack) -> Storage:
     key = _key(stack)
     access_logs, reports = _buckets(stack, key)
     return Storage(key=key, tables=_tables(stack), access_logs_bucket=access_logs, reports_bucket=reports,
-                   topic=_topic(stack, key))
+                   archive_bucket=_archive_bucket(stack, key, access_logs), topic=_topic(stack, key))
 
 
 def _key(stack: BaseStack) -> kms.Key:
@@ -56,6 +57,9 @@ def _tables(stack: BaseStack) -> dict[str, ddb.Table]:
         "pipeline_runs_table": ("PipelineRunsTable", settings.pipeline_runs_table, "run_id", None),
         # The CreateAccount limiter: one lease item per slot, shared by every execution (vending.accounts).
         "creation_slots_table": ("CreationSlotsTable", settings.creation_slots_table, "slot", None),
+        # Day 2: change requests (who asked, who approved) and the account-closure queue (vending.retirement).
+        "changes_table": ("ChangesTable", settings.changes_table, "change_id", None),
+        "closures_table": ("ClosuresTable", settings.closures_table, "account_id", None),
     }
     tables = {}
     for symbol, (cid, name, pk, ttl) in spec.items():
@@ -97,6 +101,24 @@ def _buckets(stack: BaseStack, key: kms.Key) -> tuple[s3.Bucket, s3.Bucket]:
         server_access_logs_bucket=access_logs, server_access_logs_prefix="reports/",
     )
     return access_logs, reports
+
+
+def _archive_bucket(stack: BaseStack, key: kms.Key, access_logs: s3.Bucket) -> s3.Bucket:
+    """Retired accounts' Terraform state and its versions (vending.retirement), kept as ensure_archive_bucket keeps
+    them locally: Glacier after ARCHIVE_GLACIER_AFTER_DAYS, expired after ARCHIVE_RETENTION_DAYS."""
+    from vending.retirement import ARCHIVE_GLACIER_AFTER_DAYS, ARCHIVE_RETENTION_DAYS
+
+    return s3.Bucket(
+        stack, "ArchiveBucket", encryption=s3.BucketEncryption.KMS, encryption_key=key, bucket_key_enabled=True,
+        enforce_ssl=True, versioned=True, block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED, removal_policy=RemovalPolicy.RETAIN,
+        server_access_logs_bucket=access_logs, server_access_logs_prefix="archive/",
+        lifecycle_rules=[s3.LifecycleRule(
+            transitions=[s3.Transition(storage_class=s3.StorageClass.GLACIER,
+                                       transition_after=Duration.days(ARCHIVE_GLACIER_AFTER_DAYS))],
+            expiration=Duration.days(ARCHIVE_RETENTION_DAYS),
+            noncurrent_version_expiration=Duration.days(ARCHIVE_RETENTION_DAYS))],
+    )
 
 
 def _topic(stack: BaseStack, key: kms.Key) -> sns.Topic:

@@ -262,6 +262,9 @@ def _print_report(report: dict[str, Any], log_path: Path) -> None:
     audit = report["checks"]["audit"]
     console.print(f"Guardrail audit of the organization: {audit['accounts']} accounts, {audit['findings']} findings "
                   f"({audit['api_calls']} Organizations calls)")
+    for team, gaps in report.get("stacks_left_out_on_the_emulator", {}).items():
+        for stack, why in gaps.items():
+            console.print(f"[yellow]not requested on the emulator:[/yellow] {team} {stack} ({why})")
     console.print(f"Demo wall time {report['wall_seconds']}s; state-by-state log: {log_path}")
     for problem in report["problems"]:
         console.print(f"[red]problem:[/red] {problem}")

@@ -28,6 +28,7 @@ class EmulatedAccount:
     region: str
     credentials: dict[str, str]
     server: Any = field(repr=False, default=None)
+    patches: contextlib.ExitStack | None = field(repr=False, default=None)
 
     def terraform_env(self) -> dict[str, str]:
         """What a PipelineSpec's env needs: the assumed role's temporary keys and the emulator endpoint."""
@@ -51,6 +52,9 @@ class EmulatedAccount:
         if self.server is not None:
             self.server.stop()
             self.server = None
+        if self.patches is not None:
+            self.patches.close()
+            self.patches = None
 
 
 @contextlib.contextmanager
@@ -89,6 +93,12 @@ def start_emulated_account(team: str = "team-mlops", stage: str = "staging", reg
         server.start()
         host, port = server.get_host_and_port()
         endpoint = f"http://{host}:{port}"
+    patches = None
+    if server is not None:  # an in-process moto: make it answer as AWS does where the templates need it
+        from landing_zone.local.sagemaker import current_endpoint_instance_types
+
+        patches = contextlib.ExitStack()
+        patches.enter_context(current_endpoint_instance_types())
     mgmt = {"endpoint_url": endpoint, "region_name": region, **_DUMMY}
     org = boto3.client("organizations", **mgmt)
     with contextlib.suppress(org.exceptions.AlreadyInOrganizationException):
@@ -103,7 +113,7 @@ def start_emulated_account(team: str = "team-mlops", stage: str = "staging", reg
     account = EmulatedAccount(endpoint=endpoint, account_id=account_id, region=region,
                               state_bucket=f"tfstate-{account_id}-{region}",
                               credentials={k: creds[k] for k in ("AccessKeyId", "SecretAccessKey", "SessionToken")},
-                              server=server)
+                              server=server, patches=patches)
     s3 = account.client("s3")
     kwargs: dict[str, Any] = {"Bucket": account.state_bucket}
     if region != "us-east-1":

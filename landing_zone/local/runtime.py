@@ -39,8 +39,10 @@ import requests
 import step_functions
 from landing_zone.local import faults
 from landing_zone.local.callbacks import fix_task_token_callbacks
+from landing_zone.local.lifecycle import deploy_lifecycle
 from landing_zone.local.organizations import access_role_administrator, unique_account_emails
 from landing_zone.local.patching import require
+from landing_zone.local.sagemaker import current_endpoint_instance_types
 from vending.accounts import CreationSlots
 from vending.context import invocation_session
 from vending.functions import FUNCTIONS, STATE_MACHINE_KEYS, FunctionSpec
@@ -385,6 +387,7 @@ class Emulator:
         _interpreter_calls_lambda_as_state_machine_role()
         self._patches.enter_context(access_role_administrator())
         self._patches.enter_context(unique_account_emails())
+        self._patches.enter_context(current_endpoint_instance_types())
         self._patches.callback(fix_task_token_callbacks())
         OPERATIONS.reset()
         global _RUNNING
@@ -465,6 +468,11 @@ def _resource_arns(symbol: str, *, account: str, settings: Settings, layout: Lay
         "codebuild_project": [f"arn:aws:codebuild:{REGION}:{account}:project/{settings.codebuild_project}"],
         "organization": [f"arn:aws:organizations::{account}:*"],
         "account_access_role": [f"arn:aws:iam::*:role/{layout.organization.access_role_name}"],
+        "changes_table": [table + settings.changes_table],
+        "closures_table": [table + settings.closures_table],
+        "archive_bucket": [f"arn:aws:s3:::{settings.archive_bucket}/*"],
+        "lifecycle_state_machine": [f"arn:aws:states:{REGION}:{account}:stateMachine:"
+                                    f"{step_functions.LIFECYCLE_STATE_MACHINE_NAME}"],
     }[symbol]
 
 
@@ -571,6 +579,7 @@ def deploy(
     os.environ.setdefault("VEND_REPORTS_BUCKET", reports_bucket)
     os.environ.setdefault("VEND_WORKFLOW_SETTINGS", json.dumps(FAST_WORKFLOW))
     os.environ.setdefault("VEND_PIPELINE_LAUNCHER", "local")
+    os.environ.setdefault("VEND_ARCHIVE_BUCKET", "vending-archive-local")
     settings = Settings.from_env()
     account = session.client("sts").get_caller_identity()["Account"]
 
@@ -651,6 +660,7 @@ def deploy(
         name=step_functions.STATE_MACHINE_NAME, definition=definition, roleArn=sfn_role
     )["stateMachineArn"]
     os.environ["VEND_STATE_MACHINE_ARN"] = state_machine_arn
+    deploy_lifecycle(session, function_arns=function_arns, account=account)  # day 2: the sibling AccountLifecycle
 
     # Onboarding events: rule -> SQS (buffer + DLQ) -> StartFromEvent, as in AWS.
     sqs, events = session.client("sqs"), session.client("events")

@@ -318,3 +318,21 @@ def test_pipeline_source_asset_leaves_out_environments_and_local_state(synthesiz
     assert any(staged.rglob(".terraform.lock.hcl"))
     size = sum(p.stat().st_size for p in staged.rglob("*") if p.is_file())
     assert size < 10 * 1024 * 1024, f"pipeline source asset is {size} bytes"
+
+
+def test_lambda_asset_ships_the_service_and_its_data_not_the_deployment_layer(synthesized: dict[str, Any],
+                                                                              resources: dict[str, Any]) -> None:
+    # GIVEN the directory CDK staged for the functions' code (one asset shared by every function)
+    functions = _of_type(resources, "AWS::Lambda::Function").values()
+    keys = {f["Properties"]["Code"]["S3Key"] for f in functions if "S3Key" in f["Properties"].get("Code", {})}
+    digests = {m.group(1) for k in keys if (m := re.search(r"([0-9a-f]{64})\.zip", json.dumps(k)))}
+    assert len(digests) == 1, digests
+    staged = synthesized["outdir"] / f"asset.{digests.pop()}"
+    # THEN the service and everything intake reads at run time is there: the layout, the stacks and templates,
+    # and the pure-Python dependencies the Powertools layer lacks
+    for needed in ("vending/handlers", "scps", "step_functions", "landing_zone/layout.yaml",
+                   "terraform/templates/workloads", "terraform/environments", "yaml", "email_validator", "dns"):
+        assert (staged / needed).exists(), needed
+    # AND the deployment layer and the emulator do not ship
+    assert not (staged / "landing_zone" / "local").exists() and not (staged / "landing_zone" / "cdk").exists()
+    assert not (staged / "moto").exists() and not list(staged.rglob("*.tfstate"))

@@ -54,7 +54,7 @@ def test_state_machine_vends_a_ready_account(emulator: tuple[Emulator, Deploymen
     # GIVEN the service deployed into the emulator and team-mlops's request from the layout
     _, deployment = emulator
     layout = cached_layout()
-    request = request_for(layout.team("team-mlops"))  # type: ignore[arg-type]
+    request = request_for(layout.team("team-mlops"), stacks=("bootstrap",))  # type: ignore[arg-type]
     sfn, org = boto3.client("stepfunctions"), boto3.client("organizations")
 
     # WHEN it is sent through the CLI path and the execution runs to the end

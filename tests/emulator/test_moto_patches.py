@@ -216,3 +216,22 @@ def test_iam_enforced_switches_moto_authentication_on_and_back(aws: None) -> Non
     # THEN it is off again afterwards
     assert before == settings.INITIAL_NO_AUTH_ACTION_COUNT
     assert sts.get_caller_identity()["Account"] == "123456789012"
+
+
+def test_current_endpoint_instance_types_takes_effect(aws: None) -> None:
+    from landing_zone.local.sagemaker import current_endpoint_instance_types
+
+    sm = boto3.client("sagemaker", region_name=REGION)
+    sm.create_model(ModelName="m", ExecutionRoleArn="arn:aws:iam::123456789012:role/m",
+                    PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/llm:1"})
+    variant = {"VariantName": "v", "ModelName": "m", "InitialInstanceCount": 1, "InstanceType": "ml.g5.2xlarge"}
+    # GIVEN moto as it ships, WHEN an LLM endpoint config asks for ml.g5, THEN moto refuses a type AWS accepts
+    with pytest.raises(ClientError, match=re.escape("ml.g5.2xlarge")):
+        sm.create_endpoint_config(EndpointConfigName="before", ProductionVariants=[variant])
+    # WHEN patched, THEN the types of botocore's service model are accepted and a made-up one is still refused
+    with current_endpoint_instance_types() as valid:
+        assert {"ml.g5.2xlarge", "ml.g6e.xlarge", "ml.inf2.xlarge", "ml.p5.48xlarge"} <= valid
+        sm.create_endpoint_config(EndpointConfigName="after", ProductionVariants=[variant])
+        with pytest.raises(ClientError, match=re.escape("ml.zz9")):
+            sm.create_endpoint_config(EndpointConfigName="bad", ProductionVariants=[{**variant,
+                                                                                    "InstanceType": "ml.zz9.huge"}])

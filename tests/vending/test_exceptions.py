@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import step_functions
 from vending import exceptions
 from vending.exceptions import RETRYABLE_ERROR_NAMES, TERMINAL_ERROR_NAMES, RetryableError, TerminalError
@@ -34,9 +36,13 @@ def _tasks(states: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return found
 
 
-def test_asl_retry_lists_equal_the_retryable_classes() -> None:
-    # GIVEN the state machine file
-    definition = json.loads(step_functions.ASL_PATH.read_text())
+ASL_FILES = (step_functions.ASL_PATH, step_functions.LIFECYCLE_ASL_PATH)
+
+
+@pytest.mark.parametrize("asl", ASL_FILES, ids=lambda p: p.name)
+def test_asl_retry_lists_equal_the_retryable_classes(asl: Path) -> None:
+    # GIVEN a state machine file (AccountVending, and its day-2 sibling AccountLifecycle)
+    definition = json.loads(asl.read_text())
     lambda_tasks = {n: s for n, s in _tasks(definition["States"]).items() if "Lambda" in json.dumps(s)}
     assert lambda_tasks
     for name, state in lambda_tasks.items():
@@ -52,8 +58,9 @@ def test_asl_retry_lists_equal_the_retryable_classes() -> None:
             assert not set(rule["ErrorEquals"]) & set(TERMINAL_ERROR_NAMES) & set(RETRYABLE_ERROR_NAMES)
 
 
-def test_asl_names_only_errors_that_exist() -> None:
-    definition = step_functions.ASL_PATH.read_text()
+@pytest.mark.parametrize("asl", ASL_FILES, ids=lambda p: p.name)
+def test_asl_names_only_errors_that_exist(asl: Path) -> None:
+    definition = asl.read_text()
     named = {e for state in _tasks(json.loads(definition)["States"]).values()
              for rule in (*state.get("Retry", []), *state.get("Catch", [])) for e in rule["ErrorEquals"]}
     unknown = {e for e in named if not e.startswith(("Lambda.", "States.")) and not hasattr(exceptions, e)}

@@ -211,5 +211,19 @@ def test_list_filters_by_team_and_status(store: RequestStore, make_request: Any)
 def test_status_in_flight_excludes_terminal_states() -> None:
     # GIVEN the status set
     # WHEN in-flight is computed
-    # THEN only READY and FAILED are terminal
-    assert set(Status) - {Status.READY, Status.FAILED} == lifecycle.IN_FLIGHT
+    # THEN only READY, FAILED and CLOSED (day 2: the account is gone) are terminal
+    assert set(Status) - {Status.READY, Status.FAILED, Status.CLOSED} == lifecycle.IN_FLIGHT
+
+
+def test_reserve_after_closure_opens_a_new_generation(store: RequestStore, request_: VendingRequest) -> None:
+    # GIVEN a request whose account was retired and closed
+    store.reserve(request_, A1)
+    store.update(request_.request_id, status=Status.CLOSED, step="CloseAccount", account_id="111122223333",
+                 account_email="aws+team-mlops-staging@example.com", state_bucket="tfstate-111122223333-us-east-1")
+    # WHEN the team is onboarded again
+    again = store.reserve(request_, A2)
+    # THEN a fresh PENDING record of the next generation is stored, with no account, and the old one remembered
+    assert again == store.require(request_.request_id)
+    assert again.status == Status.PENDING and again.generation == 1
+    assert again.account_id is None and again.account_email is None and again.state_bucket is None
+    assert again.retired_accounts == ["111122223333"]

@@ -229,3 +229,102 @@ def resume_request(request_id: str) -> Response[SubmitResult]:
     result = _submit(parse_request(Context().store.require(request_id).request))
     return Response(status_code=202 if result.outcome == Outcome.RESUMED else 200,
                     content_type=content_types.APPLICATION_JSON, body=result)
+
+
+# --- day 2: change requests, approvals, retirement (vending.changes, vending.retirement) -----------------------------
+
+
+class ChangeBody(BaseModel):
+    """The fields to change (at least one) and who asks."""
+
+    model_config = {"extra": "forbid"}
+
+    gpu_tier: str | None = None
+    regions: list[str] | None = None
+    stacks: list[str] | None = None
+    repository: str | None = None
+    owner_email: str | None = None
+    requested_by: str
+    dry_run: bool = False
+
+
+class ApprovalBody(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    approved_by: str
+
+
+class DecommissionResult(BaseModel):
+    request_id: str
+    execution_name: str
+    status: str
+    account_id: str | None = None
+
+
+def _lifecycle_stores() -> tuple[Context, Any]:
+    from vending.changes import ChangeStore
+
+    ctx = Context()
+    return ctx, ChangeStore(ctx.client("dynamodb"), ctx.settings.changes_table)
+
+
+@app.patch("/requests/<request_id>", summary="Change a READY account (tier, regions, stacks, repository, owner)",
+           responses=_documented(200, 202, 400, 404, 422))
+def change_request(request_id: str, body: Annotated[ChangeBody, Body(description="What to change")]) -> Response[Any]:
+    from vending.changes import plan_change, request_change
+    from vending.service import settings_from_env
+
+    ctx, changes = _lifecycle_stores()
+    data = body.model_dump(exclude_none=True, exclude={"requested_by", "dry_run"})
+    if body.dry_run:
+        change = plan_change(ctx.store, changes, ctx.layout, request_id, data, by=body.requested_by)
+    else:
+        change = request_change(ctx.store, changes, ctx.layout, request_id, data, by=body.requested_by,
+                                sfn=ctx.client("stepfunctions"),
+                                state_machine_arn=ctx.settings.lifecycle_state_machine_arn,
+                                settings=settings_from_env())
+    status = 200 if body.dry_run or change.needs_approval else 202
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON,
+                    body={**change.model_dump(mode="json"), "needs_approval": change.needs_approval})
+
+
+@app.post("/requests/<request_id>/approve", summary="Approve the change waiting on a request (not by its requester)",
+          responses=_documented(202, 400, 404, 422))
+def approve_request_change(request_id: str, body: Annotated[ApprovalBody, Body()]) -> Response[Any]:
+    from vending.changes import approve_change
+    from vending.service import settings_from_env
+
+    ctx, changes = _lifecycle_stores()
+    change = approve_change(ctx.store, changes, request_id, by=body.approved_by, sfn=ctx.client("stepfunctions"),
+                            state_machine_arn=ctx.settings.lifecycle_state_machine_arn, settings=settings_from_env())
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=change.model_dump(mode="json"))
+
+
+@app.post("/requests/<request_id>/decommission",
+          summary="Retire the account: quarantine, Suspended OU, archive the state, close within the quota",
+          responses=_documented(202, 400, 404, 422, ok=DecommissionResult))
+def decommission_request(request_id: str) -> Response[DecommissionResult]:
+    from vending.exceptions import ChangeNotAllowed
+    from vending.lifecycle import Status
+    from vending.retirement import RETIRABLE
+    from vending.service import settings_from_env
+
+    ctx = Context()
+    record = ctx.store.require(request_id)
+    if record.status not in RETIRABLE | {Status.RETIRING, Status.SUSPENDED} or not record.account_id:
+        raise ChangeNotAllowed(f"request: {request_id} is {record.status.value}; nothing to decommission")
+    if not ctx.settings.lifecycle_state_machine_arn:
+        from vending.exceptions import NotConfigured
+
+        raise NotConfigured("no lifecycle state machine configured (VEND_LIFECYCLE_STATE_MACHINE_ARN)")
+    from vending.changes import lifecycle_input
+
+    attempt = sum(1 for t in record.history if t.step == "Quarantine" and t.status == Status.RETIRING) + 1
+    name = f"retire-{request_id}-g{record.generation}-a{attempt}"[:80]
+    ctx.client("stepfunctions").start_execution(
+        stateMachineArn=ctx.settings.lifecycle_state_machine_arn, name=name,
+        input=json.dumps(lifecycle_input("decommission", parse_request(record.request), execution=name,
+                                         settings=settings_from_env())))
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON,
+                    body=DecommissionResult(request_id=request_id, execution_name=name, status=record.status.value,
+                                            account_id=record.account_id))

@@ -18,6 +18,9 @@ COMMAND_MODULES = (
     "vending.cli.audit",
     "vending.cli.api",
     "vending.cli.pipeline",
+    "vending.cli.changes",  # adds `request update|approve` to the group vending.cli.requests registers
+    "vending.cli.account",
+    "vending.cli.costs",
 )
 
 

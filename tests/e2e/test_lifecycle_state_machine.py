@@ -1,0 +1,101 @@
+"""Day 2 on the emulator, through the CLI: vend team-frontend/staging, upgrade it to the inference tier (approved by
+someone else), decommission it. Both state machines run in moto's interpreter with the handlers in-process."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+
+from landing_zone.local.runtime import Deployment, Emulator
+from tests.e2e.conftest import needs_terraform
+from tests.e2e.test_vending_state_machine import wait_for
+from vending.budgets import BUDGET_NAME
+from vending.cli import main
+from vending.guardrails.audit import audit_organization
+from vending.layout import cached_layout
+from vending.lifecycle import Status
+
+pytestmark = [pytest.mark.emulator, pytest.mark.xdist_group("emulator")]
+REQUEST_ID = "team-frontend-staging"
+
+
+def status(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    capsys.readouterr()
+    assert main(["request", "status", REQUEST_ID, "--json"]) == 0
+    return dict(json.loads(capsys.readouterr().out))
+
+
+def attached(org: Any, target: str) -> set[str]:
+    return {p["Name"] for p in org.list_policies_for_target(TargetId=target, Filter="SERVICE_CONTROL_POLICY")[
+        "Policies"]}
+
+
+def member_budgets(account_id: str) -> Any:
+    creds = boto3.client("sts").assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole",
+                                            RoleSessionName="check")["Credentials"]
+    return boto3.client("budgets", aws_access_key_id=creds["AccessKeyId"],
+                        aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"])
+
+
+@needs_terraform
+def test_vend_update_decommission_through_the_cli(emulator: tuple[Emulator, Deployment],
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    _, deployment = emulator
+    sfn, org = boto3.client("stepfunctions"), boto3.client("organizations")
+    # GIVEN team-frontend/staging vended through the CLI
+    assert main(["request", "create", "--team", "team-frontend", "--stage", "staging", "--from-layout"]) == 0
+    vend = wait_for(sfn, deployment.state_machine_arn.replace(":stateMachine:", ":execution:")
+                    + f":vend-{REQUEST_ID}-a1")
+    assert vend["status"] == "SUCCEEDED", status(capsys)
+    ready = status(capsys)
+    account = ready["account_id"]
+    assert ready["status"] == "READY" and "vend-gpu-none" in attached(org, account)
+    # AND its budget exists with both alerts (created by the Bootstrap step)
+    budgets = member_budgets(account)
+    assert float(budgets.describe_budget(AccountId=account, BudgetName=BUDGET_NAME)["Budget"]["BudgetLimit"][
+        "Amount"]) == 500
+    assert len(budgets.describe_notifications_for_budget(AccountId=account, BudgetName=BUDGET_NAME)[
+        "Notifications"]) == 2
+
+    # WHEN alice asks for the inference tier: it waits for an approval; bob approves and waits for it
+    assert main(["request", "update", REQUEST_ID, "--gpu-tier", "inference", "--by", "alice", "--json"]) == 0
+    filed = json.loads(capsys.readouterr().out)
+    assert filed["status"] == "AWAITING_APPROVAL" and filed["diff"]["policies"]["attached"] == ["vend-gpu-inference"]
+    assert main(["request", "approve", REQUEST_ID, "--by", "bob", "--wait", "--json"]) == 0
+    applied = json.loads(capsys.readouterr().out)
+    # THEN the change is applied: the GPU tier policy is swapped, the budget follows the tier, the record is READY
+    assert applied["status"] == "APPLIED", applied
+    assert "vend-gpu-inference" in attached(org, account) and "vend-gpu-none" not in attached(org, account)
+    assert float(budgets.describe_budget(AccountId=account, BudgetName=BUDGET_NAME)["Budget"]["BudgetLimit"][
+        "Amount"]) == 5000
+    updated = status(capsys)
+    assert updated["status"] == "READY" and updated["request"]["gpu_tier"] == "inference"
+    assert [h["status"] for h in updated["history"]][-2:] == ["UPDATING", "READY"]
+    findings = audit_organization(org, cached_layout()).findings
+    with capsys.disabled():
+        print("\naudit findings after the tier change:", json.dumps([f.to_dict() for f in findings]))
+
+    # WHEN it is decommissioned
+    assert main(["account", "decommission", REQUEST_ID, "--yes", "--wait", "--json"]) == 0
+    retired = json.loads(capsys.readouterr().out)
+    # THEN it is quarantined, parked in Suspended, its state archived, its closure requested
+    assert retired["execution_status"] == "SUCCEEDED", retired
+    assert attached(org, account) == {"vend-suspended-1"} | (attached(org, account) - {"FullAWSAccess"})
+    assert "FullAWSAccess" not in attached(org, account)
+    parent = org.list_parents(ChildId=account)["Parents"][0]["Id"]
+    assert org.describe_organizational_unit(OrganizationalUnitId=parent)["OrganizationalUnit"]["Name"] == "Suspended"
+    archived = boto3.client("s3").list_objects_v2(Bucket="vending-archive-local", Prefix=f"{account}/")
+    assert any(o["Key"].endswith("manifest.json") for o in archived.get("Contents", []))
+    after = status(capsys)
+    assert after["status"] in {Status.PENDING_CLOSURE, Status.CLOSED}
+    # AND the next drain records CLOSED (moto closes at once); nothing is closed twice
+    assert main(["account", "closures", "--drain", "--json"]) == 0
+    queue = json.loads(capsys.readouterr().out)
+    assert [i["status"] for i in queue["items"] if i["account_id"] == account] == ["CLOSED"]
+    assert status(capsys)["status"] == "CLOSED"
+    with capsys.disabled():
+        print("\nday2:", json.dumps({"ready": ready["status"], "updated": updated["status"], "retired": after["status"],
+                                     "closed": "CLOSED", "account": account}))

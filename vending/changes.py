@@ -1,0 +1,384 @@
+"""Change requests on a READY account (day 2): GPU tier, regions, stacks, repository, owner.
+
+A change is validated whole before anything happens (the merged request goes through the same model as a new one,
+so a bad field is named and nothing changes), diffed against the current intent (SCPs rendered by scps.render for
+the old and the new request), recorded with who asked and when, and applied by the AccountLifecycle state machine
+(step_functions/account_lifecycle.asl.json): READY -> UPDATING -> READY. A GPU tier upgrade or any change to a
+production account waits for `vend request approve` by someone other than the requester.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from enum import StrEnum
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from scps.render import GuardrailSet, render
+from vending.aws.dynamo import ModelTable
+from vending.aws.errors import error_code
+from vending.bootstrap import BOUNDARY_NAME, GITHUB_OIDC_HOST, ensure_ci_role
+from vending.budgets import ensure_budget
+from vending.exceptions import ChangeNotAllowed, ChangeNotFound, InvalidRequest, NotConfigured
+from vending.intake import preflight
+from vending.layout import Layout, TeamSpec
+from vending.lifecycle import RETIRED, VENDING, RequestRecord, RequestStore, Status, now
+from vending.request import VendingRequest, describe_errors, parse_request
+from vending.settings import Settings
+from vending.workflow import WorkflowSettings
+
+logger = Logger(child=True)
+
+CHANGEABLE = ("gpu_tier", "regions", "stacks", "repository", "owner_email")
+LIFECYCLE_STATE_MACHINE_NAME = "AccountLifecycle"
+
+
+class ChangeInput(BaseModel):
+    """The fields a change may touch; anything else (team, stage, cost center) is a new request, not a change."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    gpu_tier: str | None = None
+    regions: tuple[str, ...] | None = None
+    stacks: tuple[str, ...] | None = None
+    repository: str | None = None
+    owner_email: str | None = None
+
+    def given(self) -> dict[str, Any]:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.model_dump().items() if v is not None}
+
+
+class ChangeStatus(StrEnum):
+    AWAITING_APPROVAL = "AWAITING_APPROVAL"
+    RUNNING = "RUNNING"
+    APPLIED = "APPLIED"
+    FAILED = "FAILED"
+
+
+OPEN = frozenset({ChangeStatus.AWAITING_APPROVAL, ChangeStatus.RUNNING})
+
+
+class ChangeRecord(BaseModel):
+    change_id: str  # <request_id>.c<n>
+    request_id: str
+    status: ChangeStatus
+    requested_by: str
+    requested_at: str
+    changed: dict[str, Any]  # the fields asked for
+    old: dict[str, Any]  # the request before
+    new: dict[str, Any]  # the request after
+    diff: dict[str, Any]
+    approval_reasons: list[str] = Field(default_factory=list)
+    approved_by: str | None = None
+    approved_at: str | None = None
+    execution_name: str = ""
+    failure_reason: str | None = None
+    finished_at: str | None = None
+
+    @property
+    def needs_approval(self) -> bool:
+        return bool(self.approval_reasons)
+
+
+class ChangeStore:
+    """The changes table: one item per change (key change_id), with the request id and status projected."""
+
+    def __init__(self, dynamodb: Any, table: str) -> None:
+        self._items = ModelTable(dynamodb, table, ChangeRecord, keys=("change_id",),
+                                 projected=("request_id", "status"), body="change")
+
+    def get(self, change_id: str) -> ChangeRecord | None:
+        return self._items.get(change_id)
+
+    def require(self, change_id: str) -> ChangeRecord:
+        found = self.get(change_id)
+        if found is None:
+            raise ChangeNotFound(f"no change {change_id!r}")
+        return found
+
+    def for_request(self, request_id: str) -> list[ChangeRecord]:
+        return sorted((c for c in self._items.scan() if c.request_id == request_id),
+                      key=lambda c: int(c.change_id.rpartition(".c")[2]))
+
+    def create(self, change: ChangeRecord) -> None:
+        try:
+            self._items.put(change, condition="attribute_not_exists(change_id)")
+        except ClientError as e:
+            if error_code(e) != "ConditionalCheckFailedException":
+                raise
+            raise ChangeNotAllowed(f"request: change {change.change_id} was filed concurrently; retry") from e
+
+    def save(self, change: ChangeRecord) -> ChangeRecord:
+        self._items.put(change)
+        return change
+
+
+# --- validation and the diff ----------------------------------------------------------------------------------
+
+
+def parse_change(data: Any) -> ChangeInput:
+    if not isinstance(data, dict):
+        raise InvalidRequest("request: a change must be a JSON object")
+    try:
+        change = ChangeInput.model_validate(data)
+    except ValidationError as e:
+        problems = describe_errors(e)
+        raise InvalidRequest("; ".join(f"{p['field']}: {p['message']}" for p in problems), details=problems) from e
+    if not change.given():
+        raise InvalidRequest(f"request: nothing to change; give one of {list(CHANGEABLE)}",
+                             details=[{"field": "request", "message": "nothing to change"}])
+    return change
+
+
+def check_changeable(record: RequestRecord) -> None:
+    """Only a READY account changes. A running vend or change owns the record; FAILED must be resumed first."""
+    if record.status == Status.READY:
+        return
+    if record.status in VENDING or record.status == Status.UPDATING:
+        raise ChangeNotAllowed(f"request: {record.request_id} is {record.status.value} under execution "
+                               f"{record.execution_name}; change it once that finishes")
+    if record.status == Status.FAILED:
+        raise ChangeNotAllowed(f"request: {record.request_id} is FAILED at {record.failed_step}; resume it first "
+                               f"(`vend request resume {record.request_id}`)")
+    if record.status in RETIRED:
+        raise ChangeNotAllowed(f"request: {record.request_id} is {record.status.value}; a retiring or closed "
+                               f"account cannot be changed")
+    raise ChangeNotAllowed(f"request: {record.request_id} is {record.status.value}")
+
+
+def merged_request(record: RequestRecord, change: ChangeInput) -> VendingRequest:
+    """The request after the change, through the request model: a bad value is rejected naming its field."""
+    new = parse_request({**record.request, **change.given()})
+    removed = [s for s in record.request.get("stacks", []) if s not in new.stacks]
+    if removed:
+        # Dropping a stack means destroying what it built; that goes through the pipeline with its own approval.
+        raise InvalidRequest(f"stacks: removing {removed} is not a change; destroy them through the pipeline "
+                             f"(`vend account decommission --destroy-stacks` for the whole account)",
+                             details=[{"field": "stacks", "message": f"removing {removed} is not supported"}])
+    return new
+
+
+def team_spec(layout: Layout, request: VendingRequest) -> TeamSpec:
+    listed = layout.team(request.team)
+    return TeamSpec(slug=request.team, owner_email=request.owner_email, cost_center=request.cost_center,
+                    gpu_tier=request.gpu_tier, regions=request.regions, repository=request.repository,
+                    stacks=request.stacks, monthly_budget_usd=listed.monthly_budget_usd if listed else None)
+
+
+def rendered_for(layout: Layout, request: VendingRequest) -> GuardrailSet:
+    """The guardrails as they would be rendered if the layout said what this request says."""
+    teams = (*(t for t in layout.teams if t.slug != request.team), team_spec(layout, request))
+    return render(layout.model_copy(update={"teams": teams}))
+
+
+def account_policies(layout: Layout, request: VendingRequest) -> dict[str, str]:
+    """Name -> content of every SCP that governs the account of this request (its OU path's, its tier's, its team
+    policy)."""
+    r = rendered_for(layout, request)
+    names = [*r.governing(layout.ou_for_stage(request.stage), request.gpu_tier), r.team_policies[request.team]]
+    return {n: (r.policies[n].content if n in r.policies else "") for n in names}
+
+
+def ci_subject(request: VendingRequest) -> str:
+    return f"repo:{request.repository}:environment:{request.stage}"
+
+
+def change_diff(layout: Layout, old: VendingRequest, new: VendingRequest) -> dict[str, Any]:
+    before, after = account_policies(layout, old), account_policies(layout, new)
+    return {
+        "policies": {
+            "attached": sorted(set(after) - set(before)),
+            "detached": sorted(set(before) - set(after)),
+            "updated": sorted(n for n in set(after) & set(before) if after[n] != before[n]),
+        },
+        "stacks": {"added": [s for s in new.stacks if s not in old.stacks],
+                   "removed": [s for s in old.stacks if s not in new.stacks]},
+        "trust": ({"ci_role_sub": {"from": ci_subject(old), "to": ci_subject(new)}}
+                  if ci_subject(old) != ci_subject(new) else {}),
+        "budget": ({"monthly_usd": {"from": layout.monthly_budget(old.team, old.gpu_tier),
+                                    "to": layout.monthly_budget(new.team, new.gpu_tier)}}
+                   if layout.monthly_budget(old.team, old.gpu_tier) != layout.monthly_budget(new.team, new.gpu_tier)
+                   else {}),
+        "fields": {k: {"from": old.model_dump(mode="json")[k], "to": new.model_dump(mode="json")[k]}
+                   for k in CHANGEABLE if getattr(old, k) != getattr(new, k)},
+    }
+
+
+def approval_reasons(layout: Layout, old: VendingRequest, new: VendingRequest) -> list[str]:
+    reasons = []
+    tiers = list(layout.gpu_tiers)  # declared from least to most capable
+    if tiers.index(new.gpu_tier) > tiers.index(old.gpu_tier):
+        reasons.append(f"GPU tier upgrade {old.gpu_tier} -> {new.gpu_tier}")
+    if new.stage == "production":
+        reasons.append("production account")
+    return reasons
+
+
+def converge_account(session: Any, layout: Layout, request: VendingRequest, *, account_id: str) -> list[str]:
+    """Inside the member account: the CI role trusts the (new) repository and stage; the budget has the (new) amount
+    and owner. Both are create-or-converge, so a re-run changes nothing."""
+    iam = session.client("iam")
+    role = ensure_ci_role(iam, provider_arn=f"arn:aws:iam::{account_id}:oidc-provider/{GITHUB_OIDC_HOST}",
+                          boundary_arn=f"arn:aws:iam::{account_id}:policy/{BOUNDARY_NAME}",
+                          repository=request.repository, stage=request.stage, team=request.team)
+    changes = [f"ci_role_trust {role} -> {ci_subject(request)}"]
+    changes += ensure_budget(session.client("budgets", region_name="us-east-1"), account_id,
+                             amount=layout.monthly_budget(request.team, request.gpu_tier),
+                             owner_email=request.owner_email)
+    return changes
+
+
+# --- filing, approving, starting --------------------------------------------------------------------------------
+
+
+def _next_change_id(changes: ChangeStore, request_id: str) -> str:
+    existing = changes.for_request(request_id)
+    return f"{request_id}.c{int(existing[-1].change_id.rpartition('.c')[2]) + 1 if existing else 1}"
+
+
+def plan_change(store: RequestStore, changes: ChangeStore, layout: Layout, request_id: str, data: Any, *,
+                by: str) -> ChangeRecord:
+    """Validate and diff a change without recording anything (what --dry-run prints)."""
+    change = parse_change(data)
+    record = store.require(request_id)
+    check_changeable(record)
+    old = parse_request(record.request)
+    new = merged_request(record, change)
+    # The same platform checks as a new request (every stack resolves to a folder or a template, tier, regions).
+    preflight(new, store, Settings.from_env().terraform_root, layout)
+    if new == old:
+        raise InvalidRequest("request: the change asks for what the account already has",
+                             details=[{"field": "request", "message": "nothing to change"}])
+    waiting = [c.change_id for c in changes.for_request(request_id) if c.status in OPEN]
+    if waiting:
+        raise ChangeNotAllowed(f"request: change {waiting[0]} is still open; approve it or wait for it to finish")
+    reasons = approval_reasons(layout, old, new)
+    return ChangeRecord(change_id=_next_change_id(changes, request_id), request_id=request_id,
+                        status=ChangeStatus.AWAITING_APPROVAL if reasons else ChangeStatus.RUNNING,
+                        requested_by=by, requested_at=now(), changed=change.given(),
+                        old=old.model_dump(mode="json"), new=new.model_dump(mode="json"),
+                        diff=change_diff(layout, old, new), approval_reasons=reasons)
+
+
+def lifecycle_input(operation: str, request: VendingRequest, *, execution: str, settings: WorkflowSettings,
+                    **extra: Any) -> dict[str, Any]:
+    return {"operation": operation, "request": request.model_dump(mode="json"), "request_id": request.request_id,
+            "execution": execution, "settings": settings.model_dump(), **extra}
+
+
+def execution_name_for(change_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "-", f"change-{change_id}")[:80]
+
+
+def start_change(sfn: Any, state_machine_arn: str, change: ChangeRecord, settings: WorkflowSettings) -> str:
+    if not state_machine_arn:
+        raise NotConfigured("no lifecycle state machine configured (VEND_LIFECYCLE_STATE_MACHINE_ARN)")
+    name = execution_name_for(change.change_id)
+    payload = lifecycle_input("change", VendingRequest.model_validate(change.new), execution=name,
+                              settings=settings, change_id=change.change_id)
+    try:
+        sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload))
+    except ClientError as e:
+        if error_code(e) != "ExecutionAlreadyExists":
+            raise
+    return name
+
+
+def request_change(store: RequestStore, changes: ChangeStore, layout: Layout, request_id: str, data: Any, *,
+                   by: str, sfn: Any, state_machine_arn: str, settings: WorkflowSettings) -> ChangeRecord:
+    """File the change; start it at once unless it waits for an approval."""
+    change = plan_change(store, changes, layout, request_id, data, by=by)
+    if not change.needs_approval and not state_machine_arn:
+        raise NotConfigured("no lifecycle state machine configured (VEND_LIFECYCLE_STATE_MACHINE_ARN)")
+    changes.create(change)
+    logger.info("change filed", extra={"change_id": change.change_id, "approval": change.approval_reasons})
+    if change.needs_approval:
+        return change
+    name = start_change(sfn, state_machine_arn, change, settings)
+    return changes.save(change.model_copy(update={"execution_name": name}))
+
+
+def open_change(changes: ChangeStore, ident: str) -> ChangeRecord:
+    """A change id, or a request id whose change awaits approval."""
+    if ".c" in ident and (found := changes.get(ident)) is not None:
+        return found
+    waiting = [c for c in changes.for_request(ident) if c.status == ChangeStatus.AWAITING_APPROVAL]
+    if not waiting:
+        raise ChangeNotFound(f"no change awaiting approval for {ident!r}")
+    return waiting[-1]
+
+
+def approve_change(store: RequestStore, changes: ChangeStore, ident: str, *, by: str, sfn: Any,
+                   state_machine_arn: str, settings: WorkflowSettings) -> ChangeRecord:
+    change = open_change(changes, ident)
+    if change.status != ChangeStatus.AWAITING_APPROVAL:
+        raise ChangeNotAllowed(f"request: change {change.change_id} is {change.status.value}, not awaiting approval")
+    if by.strip().lower() == change.requested_by.strip().lower():
+        raise ChangeNotAllowed(f"approver: {by} asked for {change.change_id}; someone else must approve it")
+    check_changeable(store.require(change.request_id))  # the account may have moved on since it was filed
+    approved = changes.save(change.model_copy(update={"status": ChangeStatus.RUNNING, "approved_by": by,
+                                                      "approved_at": now()}))
+    name = start_change(sfn, state_machine_arn, approved, settings)
+    return changes.save(approved.model_copy(update={"execution_name": name}))
+
+
+# --- the steps the state machine runs -----------------------------------------------------------------------------
+
+
+def begin_change(store: RequestStore, changes: ChangeStore, change_id: str, execution: str) -> RequestRecord:
+    """READY -> UPDATING with the new intent, atomically: a vend or another change that got there first wins and
+    this change fails without touching anything. Re-running this step for the same change is a no-op."""
+    change = changes.require(change_id)
+    current = store.require(change.request_id)
+    if current.status == Status.UPDATING and current.execution_name == execution:
+        return current
+    record = store.transition(change.request_id, expect=frozenset({Status.READY}), status=Status.UPDATING,
+                              step="BeginChange", request=change.new, execution_name=execution)
+    logger.info("change begun", extra={"change_id": change_id, "by": change.requested_by})
+    return record
+
+
+def finish_change(store: RequestStore, changes: ChangeStore, change_id: str, *, error: str | None = None
+                  ) -> ChangeRecord:
+    """READY on success. On failure the record is FAILED at its step, with the new intent kept: `vend request
+    resume` converges the account to it through the vending workflow (every step is idempotent)."""
+    change = changes.require(change_id)
+    if error is None:
+        store.update(change.request_id, status=Status.READY, step="ChangeApplied")
+        return changes.save(change.model_copy(update={"status": ChangeStatus.APPLIED, "finished_at": now()}))
+    record = store.get(change.request_id)
+    if record is not None and record.status == Status.UPDATING:
+        store.update(change.request_id, status=Status.FAILED, step="ChangeFailed", failed_step=record.step,
+                     failure_reason=error)
+    return changes.save(change.model_copy(update={"status": ChangeStatus.FAILED, "failure_reason": error,
+                                                  "finished_at": now()}))
+
+
+# --- the AccountLifecycle execution state -------------------------------------------------------------------------
+
+
+class LifecycleSettings(WorkflowSettings):
+    """Adds the closure-queue cadence: how long to wait for Organizations' closure quota, and how many times."""
+
+    closure_poll_seconds: int = 6 * 3600
+    closure_poll_max: int = 4 * 30  # a month of 6-hour waits; after that the scheduled drain owns the backlog
+
+
+class LifecycleState(BaseModel):
+    """The AccountLifecycle execution's state document; `request` is the (new) intent, so the vending workflow's
+    CheckPipelines step reads it unchanged."""
+
+    model_config = ConfigDict(extra="allow")
+
+    operation: str
+    request: VendingRequest
+    execution: str = ""
+    change_id: str = ""
+    settings: LifecycleSettings = LifecycleSettings()
+    pipelines: dict[str, Any] | None = None
+    closure: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None

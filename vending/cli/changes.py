@@ -1,0 +1,157 @@
+"""`vend request update|approve`: change requests on a READY account (vending.changes).
+
+They join the `request` command group that vending.cli.requests registers (listed before this module)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import time
+from typing import Any
+
+import boto3
+
+from vending.changes import (
+    LIFECYCLE_STATE_MACHINE_NAME,
+    ChangeRecord,
+    ChangeStore,
+    approve_change,
+    plan_change,
+    request_change,
+)
+from vending.cli.output import print_json, print_table
+from vending.exceptions import InvalidRequest, VendingError
+from vending.layout import cached_layout
+from vending.lifecycle import RequestStore
+from vending.service import find_state_machine_arn, settings_from_env
+from vending.settings import Settings
+
+
+def session() -> boto3.Session:
+    return boto3.Session(region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
+
+
+def stores(s: boto3.Session) -> tuple[RequestStore, ChangeStore]:
+    settings = Settings.from_env()
+    ddb = s.client("dynamodb")
+    return RequestStore(ddb, settings.requests_table), ChangeStore(ddb, settings.changes_table)
+
+
+def lifecycle_arn(s: boto3.Session) -> str:
+    return Settings.from_env().lifecycle_state_machine_arn or find_state_machine_arn(
+        s.client("stepfunctions"), LIFECYCLE_STATE_MACHINE_NAME)
+
+
+def caller(explicit: str | None) -> str:
+    """Who asks: --by, else the signed-in AWS principal, else the OS user (recorded with the change)."""
+    if explicit:
+        return explicit
+    try:
+        return str(session().client("sts").get_caller_identity()["Arn"])
+    except Exception:  # no credentials is not a reason to refuse a dry run
+        return getpass.getuser()
+
+
+def wait_for_execution(s: boto3.Session, state_machine_arn: str, name: str, timeout: float = 3600) -> str:
+    arn = state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
+    sfn, deadline = s.client("stepfunctions"), time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = str(sfn.describe_execution(executionArn=arn)["status"])
+        if status != "RUNNING":
+            return status
+        time.sleep(2)
+    return "RUNNING"
+
+
+def _given(args: argparse.Namespace) -> dict[str, Any]:
+    split = lambda v: [p.strip() for p in v.split(",") if p.strip()] if v is not None else None  # noqa: E731
+    return {k: v for k, v in {"gpu_tier": args.gpu_tier, "regions": split(args.regions), "stacks": split(args.stacks),
+                              "repository": args.repository, "owner_email": args.owner_email}.items() if v is not None}
+
+
+def _print_change(change: ChangeRecord, *, as_json: bool, title: str) -> None:
+    if as_json:
+        print_json({**change.model_dump(mode="json"), "needs_approval": change.needs_approval})
+        return
+    d = change.diff
+    rows = [("policies attached", ", ".join(d["policies"]["attached"]) or "-"),
+            ("policies detached", ", ".join(d["policies"]["detached"]) or "-"),
+            ("policies updated", ", ".join(d["policies"]["updated"]) or "-"),
+            ("stacks added", ", ".join(d["stacks"]["added"]) or "-"),
+            ("stacks removed", ", ".join(d["stacks"]["removed"]) or "-"),
+            ("CI trust", f"{d['trust']['ci_role_sub']['from']} -> {d['trust']['ci_role_sub']['to']}"
+             if d["trust"] else "unchanged"),
+            ("budget", f"{d['budget']['monthly_usd']['from']} -> {d['budget']['monthly_usd']['to']} USD/month"
+             if d["budget"] else "unchanged"),
+            *((f"field {k}", f"{v['from']} -> {v['to']}") for k, v in d["fields"].items()),
+            ("approval", "; ".join(change.approval_reasons) or "not needed"),
+            ("status", change.status.value)]
+    print_table(f"{title} {change.change_id} (asked by {change.requested_by})", ["what", "change"], rows)
+
+
+def cmd_update(args: argparse.Namespace) -> int:
+    s = session()
+    store, changes = stores(s)
+    try:
+        if args.dry_run:
+            change = plan_change(store, changes, cached_layout(), args.request_id, _given(args), by=caller(args.by))
+            _print_change(change, as_json=args.json, title="Dry run: nothing changed;")
+            return 0
+        arn = lifecycle_arn(s)
+        change = request_change(store, changes, cached_layout(), args.request_id, _given(args), by=caller(args.by),
+                                sfn=s.client("stepfunctions"), state_machine_arn=arn, settings=settings_from_env())
+    except InvalidRequest as e:
+        _rejected(e, args.json)
+        return 2
+    if args.wait and change.execution_name:
+        wait_for_execution(s, arn, change.execution_name)
+        change = changes.require(change.change_id)
+    _print_change(change, as_json=args.json, title="Change")
+    return 0
+
+
+def _rejected(e: VendingError, as_json: bool) -> None:
+    problems = e.details or [{"field": str(e).partition(":")[0], "message": str(e).partition(":")[2].strip()}]
+    if as_json:
+        print_json({"code": type(e).__name__, "message": str(e), "errors": problems})
+    else:
+        print_table("Change rejected: nothing changed", ["field", "problem"],
+                    [(p["field"], p["message"]) for p in problems])
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    s = session()
+    store, changes = stores(s)
+    arn = lifecycle_arn(s)
+    change = approve_change(store, changes, args.id, by=args.by, sfn=s.client("stepfunctions"),
+                            state_machine_arn=arn, settings=settings_from_env())
+    if args.wait:
+        wait_for_execution(s, arn, change.execution_name)
+        change = changes.require(change.change_id)
+    _print_change(change, as_json=args.json, title="Approved change")
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    # argparse keeps the sub-command actions on the parser; the `request` group is vending.cli.requests'.
+    group = subparsers.choices["request"]
+    sub = next(a for a in group._actions if isinstance(a, argparse._SubParsersAction))
+    update = sub.add_parser("update", help="change a READY account: tier, regions, stacks, repository, owner")
+    update.add_argument("request_id")
+    update.add_argument("--gpu-tier")
+    update.add_argument("--regions", help="comma-separated, e.g. us-east-1,eu-west-1")
+    update.add_argument("--stacks", help="comma-separated; stacks may be added, not removed")
+    update.add_argument("--repository", help="GitHub owner/repo trusted by the CI role")
+    update.add_argument("--owner-email")
+    update.add_argument("--by", help="who asks (default: the signed-in AWS principal)")
+    update.add_argument("--dry-run", action="store_true", help="print the diff; change nothing")
+    update.add_argument("--wait", action="store_true", help="wait for the change's execution to finish")
+    update.add_argument("--json", action="store_true")
+    update.set_defaults(func=cmd_update)
+    approve = sub.add_parser("approve", help="approve the change waiting on a request (or a change id)")
+    approve.add_argument("id", help="request id or change id")
+    approve.add_argument("--by", required=True, help="the approver (not the requester)")
+    approve.add_argument("--wait", action="store_true")
+    approve.add_argument("--json", action="store_true")
+    approve.set_defaults(func=cmd_approve)

@@ -1,0 +1,27 @@
+"""ApplyChange: the account's GPU tier SCP for the new intent, then its CI role trust and budget (member account)."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from vending.aws.sessions import access_role_arn, assume_role_session
+from vending.changes import LifecycleState, converge_account
+from vending.context import Context, logger
+from vending.guardrails.account import apply_account_guardrails
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    state = LifecycleState.model_validate(event)
+    request = state.request
+    logger.append_keys(team=request.team, request_id=request.request_id, change_id=state.change_id, step="ApplyChange")
+    ctx = Context()
+    account_id = ctx.store.require(request.request_id).account_id or ""
+    guardrails = apply_account_guardrails(ctx.client("organizations"), ctx.layout, account_id=account_id,
+                                          team=request.team, stage=request.stage, gpu_tier=request.gpu_tier)
+    role = access_role_arn(account_id, ctx.layout.organization.access_role_name)
+    member = assume_role_session(ctx.client("sts"), role, f"vending-change-{request.team}", request.home_region)
+    settings = converge_account(member, ctx.layout, request, account_id=account_id)
+    ctx.store.update(request.request_id, step="ApplyChange", scps=list(guardrails.policies))
+    logger.info("change applied", extra={"scp_changes": list(guardrails.changes), "account_changes": settings})
+    return {"scp_changes": list(guardrails.changes), "account_changes": settings}

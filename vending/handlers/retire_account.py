@@ -1,0 +1,21 @@
+"""RetireAccount: RETIRING (quarantine SCPs on the account at once) -> SUSPENDED (in the Suspended OU)."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from vending.changes import LifecycleState
+from vending.context import Context, logger
+from vending.retirement import retire_account
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    state = LifecycleState.model_validate(event)
+    logger.append_keys(team=state.request.team, request_id=state.request.request_id, step="RetireAccount")
+    ctx = Context()
+    record = retire_account(ctx.client("organizations"), ctx.store, ctx.layout, state.request.request_id,
+                            state.execution)
+    logger.info("account quarantined and parked", extra={"account_id": record.account_id, "ou": record.ou_path})
+    return {"status": record.status.value, "account_id": record.account_id, "ou_path": record.ou_path,
+            "scps": record.scps}

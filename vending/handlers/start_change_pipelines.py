@@ -1,0 +1,22 @@
+"""StartChangePipelines: runs for the stacks a change adds; stacks already applied to the account are kept."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from vending.changes import LifecycleState
+from vending.context import Context, logger
+from vending.pipeline.orchestration import start_pipelines
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    state = LifecycleState.model_validate(event)
+    request = state.request
+    logger.append_keys(team=request.team, request_id=request.request_id, step="StartChangePipelines")
+    ctx = Context()
+    record = ctx.store.update(request.request_id, step="StartChangePipelines")
+    started = start_pipelines(ctx.runs(), ctx.launcher(), request, account_id=record.account_id or "",
+                              state_bucket=record.state_bucket or "", state_region=request.home_region,
+                              access_role_name=ctx.layout.organization.access_role_name)
+    return {"done": False, "polls": 0, "runs": {stack: {"status": s} for stack, s in started.items()}}
