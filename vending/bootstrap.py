@@ -111,6 +111,17 @@ def _unaliased_state_keys(kms: Any) -> list[dict[str, Any]]:
     return sorted(found, key=lambda m: m["CreationDate"])
 
 
+def _create_alias(kms: Any, key_id: str) -> None:
+    try:
+        kms.create_alias(AliasName=STATE_KEY_ALIAS, TargetKeyId=key_id)
+    except ClientError as e:
+        # A CreateAlias the SDK retried after its answer was lost finds its own alias: fine if it names this key.
+        if error_code(e) != "AlreadyExistsException":
+            raise
+        if kms.describe_key(KeyId=STATE_KEY_ALIAS)["KeyMetadata"]["KeyId"] != key_id:
+            raise
+
+
 def ensure_state_key(kms: Any, *, account_id: str, team: str) -> str:
     try:
         return str(kms.describe_key(KeyId=STATE_KEY_ALIAS)["KeyMetadata"]["Arn"])
@@ -124,7 +135,7 @@ def ensure_state_key(kms: Any, *, account_id: str, team: str) -> str:
             kms.schedule_key_deletion(KeyId=duplicate["KeyId"], PendingWindowInDays=ORPHAN_KEY_PENDING_DAYS)
         logger.info("state key adopted", extra={"key": key["Arn"], "duplicates_deleted": len(extra)})
         kms.enable_key_rotation(KeyId=key["KeyId"])
-        kms.create_alias(AliasName=STATE_KEY_ALIAS, TargetKeyId=key["KeyId"])
+        _create_alias(kms, key["KeyId"])
         return str(key["Arn"])
     policy = {
         "Version": "2012-10-17",
@@ -145,7 +156,7 @@ def ensure_state_key(kms: Any, *, account_id: str, team: str) -> str:
         Tags=[{"TagKey": "team", "TagValue": team}, STATE_KEY_TAG],
     )["KeyMetadata"]
     kms.enable_key_rotation(KeyId=key["KeyId"])
-    kms.create_alias(AliasName=STATE_KEY_ALIAS, TargetKeyId=key["KeyId"])
+    _create_alias(kms, key["KeyId"])
     for duplicate in _unaliased_state_keys(kms):  # a CreateKey the SDK sent twice leaves a second key behind
         kms.schedule_key_deletion(KeyId=duplicate["KeyId"], PendingWindowInDays=ORPHAN_KEY_PENDING_DAYS)
     logger.info("state key created", extra={"key": key["Arn"]})

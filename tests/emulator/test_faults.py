@@ -333,3 +333,18 @@ def test_faults_state_key_without_alias_is_adopted_on_resume(emulator: Any) -> N
     # THEN it adopts that key: one state key, aliased
     assert arn == first["KeyMetadata"]["Arn"]
     assert _live_state_keys(kms) == [first["KeyMetadata"]["KeyId"]]
+
+
+def test_faults_state_key_alias_answered_late_is_not_a_failure(emulator: Any) -> None:
+    # GIVEN CreateAlias carried out but its answer lost, the SDK's retry then AlreadyExistsException (found by
+    # `chaos_soak.py --teams 20 --fault-rate 0.2 --seed 2`: Bootstrap failed and the request needed a resume)
+    from vending import bootstrap
+
+    session, injector = _lost_answer_once("kms", "CreateAlias")
+    kms = session.client("kms")
+    # WHEN bootstrap ensures the state key
+    arn = bootstrap.ensure_state_key(kms, account_id="123456789012", team="team-chaos")
+    # THEN the step succeeds with the one aliased key
+    assert [(r.operation, r.fault) for r in injector.records] == [("CreateAlias", "read_timeout")]
+    assert arn == kms.describe_key(KeyId=bootstrap.STATE_KEY_ALIAS)["KeyMetadata"]["Arn"]
+    assert len(_live_state_keys(kms)) == 1
