@@ -1,6 +1,8 @@
-"""The AccountVending state machine: the one ASL file of step_functions/, with the functions' ARNs substituted."""
+"""The state machines: each an ASL file of step_functions/ with its functions' ARNs substituted."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_iam as iam
@@ -14,17 +16,30 @@ from vending.functions import LIFECYCLE_KEYS, STATE_MACHINE_KEYS
 
 
 def build_state_machine(stack: BaseStack, functions: dict[str, lambda_.Function]) -> sfn.StateMachine:
-    log_group = logs.LogGroup(stack, "StateMachineLogs", log_group_name=f"/aws/vendedlogs/states/{STATE_MACHINE_NAME}",
+    return _state_machine(stack, functions, construct_id="AccountVending", name=STATE_MACHINE_NAME, asl=ASL_PATH,
+                          keys=STATE_MACHINE_KEYS, role_id="StateMachineRole", logs_id="StateMachineLogs")
+
+
+def build_lifecycle_state_machine(stack: BaseStack, functions: dict[str, lambda_.Function]) -> sfn.StateMachine:
+    """AccountLifecycle (day 2: changes and retirement), built from the same functions and conventions."""
+    return _state_machine(stack, functions, construct_id="AccountLifecycle", name=LIFECYCLE_STATE_MACHINE_NAME,
+                          asl=LIFECYCLE_ASL_PATH, keys=LIFECYCLE_KEYS, role_id="LifecycleStateMachineRole",
+                          logs_id="LifecycleLogs")
+
+
+def _state_machine(stack: BaseStack, functions: dict[str, lambda_.Function], *, construct_id: str, name: str,
+                   asl: Path, keys: tuple[str, ...], role_id: str, logs_id: str) -> sfn.StateMachine:
+    log_group = logs.LogGroup(stack, logs_id, log_group_name=f"/aws/vendedlogs/states/{name}",
                               retention=logs.RetentionDays.SIX_MONTHS, removal_policy=RemovalPolicy.RETAIN)
-    role = iam.Role(stack, "StateMachineRole", assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
-                    description="AccountVending: invoke exactly the workflow's functions, write logs and traces")
+    role = iam.Role(stack, role_id, assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+                    description=f"{name}: invoke exactly the workflow's functions, write logs and traces")
     # Exactly the unqualified ARNs the ASL names (no ":*" for versions or aliases: the definition uses none).
     role.add_to_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"],
-                                           resources=[functions[key].function_arn for key in STATE_MACHINE_KEYS]))
+                                           resources=[functions[key].function_arn for key in keys]))
     machine = sfn.StateMachine(
-        stack, "AccountVending", state_machine_name=STATE_MACHINE_NAME, role=role,
-        definition_body=sfn.DefinitionBody.from_file(str(ASL_PATH)),
-        definition_substitutions={f"{key}FunctionArn": functions[key].function_arn for key in STATE_MACHINE_KEYS},
+        stack, construct_id, state_machine_name=name, role=role,
+        definition_body=sfn.DefinitionBody.from_file(str(asl)),
+        definition_substitutions={f"{key}FunctionArn": functions[key].function_arn for key in keys},
         logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
         tracing_enabled=True,
     )
@@ -32,26 +47,4 @@ def build_state_machine(stack: BaseStack, functions: dict[str, lambda_.Function]
                       "CloudWatch Logs vended delivery (logs:CreateLogDelivery, PutResourcePolicy, "
                       "DescribeLogGroups...) and X-Ray (PutTraceSegments, GetSamplingRules...) support no "
                       "resource-level permissions; Step Functions requires them on '*' for logging and tracing.")
-    return machine
-
-
-def build_lifecycle_state_machine(stack: BaseStack, functions: dict[str, lambda_.Function]) -> sfn.StateMachine:
-    """AccountLifecycle (day 2: changes and retirement), built from the same functions and conventions."""
-    log_group = logs.LogGroup(stack, "LifecycleLogs",
-                              log_group_name=f"/aws/vendedlogs/states/{LIFECYCLE_STATE_MACHINE_NAME}",
-                              retention=logs.RetentionDays.SIX_MONTHS, removal_policy=RemovalPolicy.RETAIN)
-    role = iam.Role(stack, "LifecycleStateMachineRole", assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
-                    description="AccountLifecycle: invoke exactly its functions, write logs and traces")
-    role.add_to_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"],
-                                           resources=[functions[key].function_arn for key in LIFECYCLE_KEYS]))
-    machine = sfn.StateMachine(
-        stack, "AccountLifecycle", state_machine_name=LIFECYCLE_STATE_MACHINE_NAME, role=role,
-        definition_body=sfn.DefinitionBody.from_file(str(LIFECYCLE_ASL_PATH)),
-        definition_substitutions={f"{key}FunctionArn": functions[key].function_arn for key in LIFECYCLE_KEYS},
-        logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
-        tracing_enabled=True,
-    )
-    stack.acknowledge(role, "AwsSolutions-IAM5[Resource::*]",
-                      "CloudWatch Logs vended delivery and X-Ray support no resource-level permissions; Step "
-                      "Functions requires them on '*' for logging and tracing.")
     return machine

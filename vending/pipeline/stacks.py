@@ -27,20 +27,10 @@ from typing import Literal
 from vending.exceptions import StackUnresolvable
 from vending.layout import cached_layout
 from vending.pipeline import templates as workload_templates
+from vending.pipeline.templates import BACKEND, LOCK_FILE
 
 PLATFORM_FOLDERS = frozenset({"shared"})  # platform stacks, not a team's: never a template body
 BODY_FILES = ("main.tf", "stack_variables.tf")
-LOCK_FILE = ".terraform.lock.hcl"
-BACKEND = """terraform {{
-  # bucket and region are the vended account's state bucket, given at `terraform init -backend-config=...`.
-  # The key is this folder's path under terraform/environments; the pipeline runner passes the same value.
-  backend "s3" {{
-    key          = "{key}"
-    use_lockfile = true
-    encrypt      = true
-  }}
-}}
-"""
 
 
 @dataclass(frozen=True)
