@@ -87,12 +87,56 @@ def bootstrap_account(
     )
 
 
+# Marks the state key from CreateKey on, so a key whose alias was never made (a step that died between the two
+# calls, or a CreateKey the SDK retried after its answer was lost) is found again instead of orphaned.
+STATE_KEY_TAG = {"TagKey": "vend:purpose", "TagValue": "terraform-state"}
+ORPHAN_KEY_PENDING_DAYS = 7
+
+
+def _unaliased_state_keys(kms: Any) -> list[dict[str, Any]]:
+    """Our tagged state keys that no alias names, oldest first. O(keys in a young account): only runs when the
+    alias is missing."""
+    aliased = {a.get("TargetKeyId") for page in kms.get_paginator("list_aliases").paginate() for a in page["Aliases"]}
+    found = []
+    for page in kms.get_paginator("list_keys").paginate():
+        for key in page["Keys"]:
+            if key["KeyId"] in aliased:
+                continue
+            meta = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]
+            if meta.get("KeyState") != "Enabled" or meta.get("KeyManager") != "CUSTOMER":
+                continue
+            tags = kms.list_resource_tags(KeyId=key["KeyId"]).get("Tags", [])
+            if STATE_KEY_TAG in tags:
+                found.append(meta)
+    return sorted(found, key=lambda m: m["CreationDate"])
+
+
+def _create_alias(kms: Any, key_id: str) -> None:
+    try:
+        kms.create_alias(AliasName=STATE_KEY_ALIAS, TargetKeyId=key_id)
+    except ClientError as e:
+        # A CreateAlias the SDK retried after its answer was lost finds its own alias: fine if it names this key.
+        if error_code(e) != "AlreadyExistsException":
+            raise
+        if kms.describe_key(KeyId=STATE_KEY_ALIAS)["KeyMetadata"]["KeyId"] != key_id:
+            raise
+
+
 def ensure_state_key(kms: Any, *, account_id: str, team: str) -> str:
     try:
         return str(kms.describe_key(KeyId=STATE_KEY_ALIAS)["KeyMetadata"]["Arn"])
     except ClientError as e:
         if error_code(e) != "NotFoundException":
             raise
+    stray = _unaliased_state_keys(kms)
+    if stray:
+        key, extra = stray[0], stray[1:]
+        for duplicate in extra:  # made by a retried CreateKey: nothing was ever encrypted with it
+            kms.schedule_key_deletion(KeyId=duplicate["KeyId"], PendingWindowInDays=ORPHAN_KEY_PENDING_DAYS)
+        logger.info("state key adopted", extra={"key": key["Arn"], "duplicates_deleted": len(extra)})
+        kms.enable_key_rotation(KeyId=key["KeyId"])
+        _create_alias(kms, key["KeyId"])
+        return str(key["Arn"])
     policy = {
         "Version": "2012-10-17",
         "Statement": [
@@ -109,10 +153,12 @@ def ensure_state_key(kms: Any, *, account_id: str, team: str) -> str:
         Description=f"Terraform state of {team}",
         KeyUsage="ENCRYPT_DECRYPT",
         Policy=json.dumps(policy),
-        Tags=[{"TagKey": "team", "TagValue": team}],
+        Tags=[{"TagKey": "team", "TagValue": team}, STATE_KEY_TAG],
     )["KeyMetadata"]
     kms.enable_key_rotation(KeyId=key["KeyId"])
-    kms.create_alias(AliasName=STATE_KEY_ALIAS, TargetKeyId=key["KeyId"])
+    _create_alias(kms, key["KeyId"])
+    for duplicate in _unaliased_state_keys(kms):  # a CreateKey the SDK sent twice leaves a second key behind
+        kms.schedule_key_deletion(KeyId=duplicate["KeyId"], PendingWindowInDays=ORPHAN_KEY_PENDING_DAYS)
     logger.info("state key created", extra={"key": key["Arn"]})
     return str(key["Arn"])
 
@@ -175,9 +221,14 @@ def ensure_github_oidc_provider(iam: Any, *, account_id: str) -> str:
     existing = {p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]}
     if arn in existing:
         return arn
-    created = iam.create_open_id_connect_provider(
-        Url=GITHUB_OIDC_URL, ClientIDList=["sts.amazonaws.com"], ThumbprintList=[GITHUB_THUMBPRINT]
-    )
+    try:
+        created = iam.create_open_id_connect_provider(
+            Url=GITHUB_OIDC_URL, ClientIDList=["sts.amazonaws.com"], ThumbprintList=[GITHUB_THUMBPRINT]
+        )
+    except ClientError as e:
+        if error_code(e) != "EntityAlreadyExists":  # a retried call whose answer was lost: the provider is there
+            raise
+        return arn
     return str(created["OpenIDConnectProviderArn"])
 
 
@@ -254,11 +305,15 @@ def ensure_permissions_boundary(iam: Any, *, account_id: str, state_bucket: str)
     except ClientError as e:
         if error_code(e) != "NoSuchEntity":
             raise
-        iam.create_policy(
-            PolicyName=BOUNDARY_NAME,
-            PolicyDocument=document,
-            Description="Permissions boundary for the vended CI role and the roles it creates",
-        )
+        try:
+            iam.create_policy(
+                PolicyName=BOUNDARY_NAME,
+                PolicyDocument=document,
+                Description="Permissions boundary for the vended CI role and the roles it creates",
+            )
+        except ClientError as created:
+            if error_code(created) != "EntityAlreadyExists":  # a retried CreatePolicy whose answer was lost
+                raise
     return arn
 
 
@@ -271,13 +326,19 @@ def _ensure_role(iam: Any, name: str, *, trust: dict[str, Any], boundary_arn: st
     except ClientError as e:
         if error_code(e) != "NoSuchEntity":
             raise
-        role = iam.create_role(
-            RoleName=name,
-            AssumeRolePolicyDocument=document,
-            PermissionsBoundary=boundary_arn,
-            MaxSessionDuration=3600,
-            Description=description,
-        )["Role"]
+        try:
+            role = iam.create_role(
+                RoleName=name,
+                AssumeRolePolicyDocument=document,
+                PermissionsBoundary=boundary_arn,
+                MaxSessionDuration=3600,
+                Description=description,
+            )["Role"]
+        except ClientError as created:
+            # The SDK retried a CreateRole whose answer was lost: the role is ours, made with this very document.
+            if error_code(created) != "EntityAlreadyExists":
+                raise
+            role = iam.get_role(RoleName=name)["Role"]
     return role
 
 

@@ -160,6 +160,11 @@ class RequestStore:
         except ClientError as e:
             if error_code(e) != "ConditionalCheckFailedException":
                 raise
+            # The SDK retries a write whose answer was lost (a read timeout after DynamoDB applied it); the retry
+            # then fails its condition on our own write. Only another execution's claim is a conflict.
+            current = self.require(request.request_id)
+            if current.execution_name == execution and current.status in IN_FLIGHT:
+                return current
             raise ReservationConflict(f"{request.request_id} was resumed by another execution first") from e
         return resumed
 

@@ -58,12 +58,33 @@ def local_exports(endpoint: str, region: str = "us-east-1") -> str:
     return f"  export AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION={region} AWS_REGION={region} {keys}"
 
 
+def _faults(path: str | None) -> Any:
+    """`--faults FILE`: the rule set, on from here on (None: off). A bad file stops before the emulator starts."""
+    if not path:
+        return None
+    from landing_zone.local import faults
+
+    try:
+        config = faults.load(path)
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"--faults {path}: {e}") from e
+    if config.log_file is None:
+        config.log_file = str(REPO_ROOT / ".vend" / f"faults-{time.strftime('%Y%m%d-%H%M%S')}.log")
+    Path(config.log_file).parent.mkdir(parents=True, exist_ok=True)
+    return config
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     _quiet_handlers(args.verbose)
+    from landing_zone.local import faults
     from landing_zone.local.runtime import deploy, start_emulator
 
+    fault_config = _faults(args.faults)
     emulator = start_emulator(args.port)
     deployment = deploy()
+    if fault_config is not None:
+        faults.enable(fault_config)
+        console.print(f"[yellow]Fault injection on[/yellow] (seed {fault_config.seed}); log: {fault_config.log_file}")
     console.print(f"[bold]Emulator up[/bold] at {emulator.endpoint}  (state machine {deployment.state_machine_arn})")
     console.print("IAM enforced. In another shell, as the platform admin role (these are emulator-only keys):")
     print(local_exports(emulator.endpoint))
@@ -124,16 +145,20 @@ class LiveView:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     _quiet_handlers(args.verbose)
+    from landing_zone.local import faults
     from landing_zone.local.demo import demo_ok, run_demo, workflow_steps
     from landing_zone.local.runtime import OPERATIONS, deploy, start_emulator
 
+    fault_config = _faults(args.faults)
     started = time.monotonic()
     layout = cached_layout()
     log_path = Path(args.log_file or REPO_ROOT / ".vend" / f"demo-{time.strftime('%Y%m%d-%H%M%S')}.log")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     view = None
+    injector = None
     with open(log_path, "w", encoding="utf-8") as log, start_emulator(args.port) as emulator:
         deployment = deploy()
+        injector = faults.enable(fault_config) if fault_config is not None else None
         view = LiveView([t.slug for t in layout.teams], workflow_steps(), log)
         note = (
             f"Emulator at {emulator.endpoint}; service deployed ({len(deployment.function_arns)} functions, "
@@ -162,6 +187,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
                     ticker.join()
                     live.update(view.render(time.monotonic() - begun))
     report["wall_seconds"] = round(time.monotonic() - started, 2)
+    if injector is not None:
+        report["faults_injected"] = {"by_kind": injector.counts(), "total": len(injector.records),
+                                     "log": fault_config.log_file}
     # A refused call fails the demo even when the workflow absorbed it (a retry, a handled error).
     problems = [f"{d.function} ({d.key}) was denied {d.action}: {d.message}" for d in OPERATIONS.denials]
     problems += [crashed] if crashed else demo_ok(report)
@@ -243,16 +271,21 @@ def _print_report(report: dict[str, Any], log_path: Path) -> None:
     console.print("[green]OK: every team READY[/green]" if report["ok"] else "[red]FAILED[/red]")
 
 
+FAULTS_HELP = "inject faults from this YAML rule set (see landing_zone/local/faults.py)"
+
+
 def register(subparsers: Any) -> None:
     local = subparsers.add_parser("local", help="the embedded emulator")
     sub = local.add_subparsers(dest="local_command", required=True)
     up = sub.add_parser("up", help="start moto on loopback, deploy the service into it, and wait")
     up.add_argument("--port", type=int, default=5000)
     up.add_argument("--verbose", action="store_true", help="show the handlers' logs")
+    up.add_argument("--faults", metavar="FILE", help=FAULTS_HELP)
     up.set_defaults(func=cmd_up)
     demo = subparsers.add_parser("demo", help="onboard the layout's teams end to end on the embedded emulator")
     demo.add_argument("--port", type=int, default=0, help="0 picks a free port")
     demo.add_argument("--json", action="store_true", help="the report as JSON (the live view is left out)")
     demo.add_argument("--log-file", help="where state-by-state lines go (default .vend/demo-<time>.log)")
     demo.add_argument("--verbose", action="store_true", help="show the handlers' logs")
+    demo.add_argument("--faults", metavar="FILE", help=FAULTS_HELP)
     demo.set_defaults(func=cmd_demo)

@@ -173,3 +173,61 @@ def slow_account_creation(seconds: float, max_in_flight: int = 5) -> Iterator[Cr
     finally:
         for name, fn in original.items():
             setattr(OrganizationsBackend, name, fn)
+
+
+@contextlib.contextmanager
+def unique_account_emails() -> Iterator[dict[str, dict[str, Any]]]:
+    """An e-mail address names one account in an organization: AWS accepts a CreateAccount for an address already
+    in use and then fails that creation with EMAIL_ALREADY_EXISTS; moto creates a second account. Without this, a
+    CreateAccount the SDK retried after a lost answer (a read timeout) would leave a duplicate account that AWS never
+    makes. Yields the refused creation statuses by request id."""
+    import threading
+    import uuid
+    from datetime import UTC, datetime
+
+    from moto.organizations.exceptions import AccountNotFoundException
+    from moto.organizations.models import OrganizationsBackend
+
+    names = ("create_account", "describe_create_account_status", "list_create_account_status")
+    original = {name: require(OrganizationsBackend, name, ("self", "kwargs")) for name in names}
+    refused: dict[str, dict[str, Any]] = {}
+    lock = threading.Lock()  # moto's server answers on several threads: check and create as one step
+
+    def create_account(self: Any, **kwargs: Any) -> dict[str, Any]:
+        with lock:
+            return _create_account(self, **kwargs)
+
+    def _create_account(self: Any, **kwargs: Any) -> dict[str, Any]:
+        email = str(kwargs.get("Email", "")).lower()
+        if self.org is not None and any(a.email.lower() == email and a.status != "SUSPENDED" for a in self.accounts):
+            now = datetime.now(UTC).timestamp()
+            status = {"Id": f"car-{uuid.uuid4().hex[:32]}", "AccountName": kwargs["AccountName"], "State": "FAILED",
+                      "RequestedTimestamp": now, "CompletedTimestamp": now, "FailureReason": "EMAIL_ALREADY_EXISTS"}
+            refused[status["Id"]] = status
+            return {"CreateAccountStatus": status}
+        return original["create_account"](self, **kwargs)
+
+    def describe_create_account_status(self: Any, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return original["describe_create_account_status"](self, **kwargs)
+        except AccountNotFoundException:
+            if kwargs["CreateAccountRequestId"] in refused:
+                return {"CreateAccountStatus": dict(refused[kwargs["CreateAccountRequestId"]])}
+            raise
+
+    def list_create_account_status(self: Any, **kwargs: Any) -> dict[str, Any]:
+        out = original["list_create_account_status"](self, **kwargs)
+        wanted = kwargs.get("States") or ["IN_PROGRESS", "SUCCEEDED", "FAILED"]
+        if "FAILED" in wanted and not kwargs.get("NextToken"):
+            out["CreateAccountStatuses"] = [*out["CreateAccountStatuses"], *map(dict, refused.values())]
+        return out
+
+    patched = {"create_account": create_account, "describe_create_account_status": describe_create_account_status,
+               "list_create_account_status": list_create_account_status}
+    for name, fn in patched.items():
+        setattr(OrganizationsBackend, name, fn)
+    try:
+        yield refused
+    finally:
+        for name, fn in original.items():
+            setattr(OrganizationsBackend, name, fn)

@@ -37,9 +37,10 @@ import boto3
 import requests
 
 import step_functions
+from landing_zone.local import faults
 from landing_zone.local.callbacks import fix_task_token_callbacks
 from landing_zone.local.lifecycle import deploy_lifecycle
-from landing_zone.local.organizations import access_role_administrator
+from landing_zone.local.organizations import access_role_administrator, unique_account_emails
 from landing_zone.local.patching import require
 from landing_zone.local.sagemaker import current_endpoint_instance_types
 from vending.accounts import CreationSlots
@@ -238,10 +239,12 @@ def invoke_in_process(spec: FunctionSpec, event: Any, account_id: str) -> tuple[
     context = LocalLambdaContext(spec, account_id)
     OPERATIONS.invoked(spec.key)
     denied_before = len(OPERATIONS.denials)
+    if (injector := faults.active()) is not None and (fault := injector.lambda_fault(spec.key)) is not None:
+        return json.dumps(fault), True
     try:
         session = function_session(spec, context.aws_request_id)
         handler = getattr(importlib.import_module(module_name), attr)
-        with invocation_session(lambda: session):
+        with invocation_session(lambda: session), faults.invocation(spec.key):
             result = handler(event, context)
         return json.dumps(result, default=str), False
     except Exception as e:
@@ -383,6 +386,7 @@ class Emulator:
         _skip_conditioned_bucket_statements()
         _interpreter_calls_lambda_as_state_machine_role()
         self._patches.enter_context(access_role_administrator())
+        self._patches.enter_context(unique_account_emails())
         self._patches.enter_context(current_endpoint_instance_types())
         self._patches.callback(fix_task_token_callbacks())
         OPERATIONS.reset()

@@ -1,0 +1,222 @@
+"""Chaos soak: N teams vended on the emulator while AWS and Lambda misbehave; an operator resumes what fails.
+
+    python benchmarks/chaos_soak.py --teams 10 --fault-rate 0.1 --seed 1 [--json]
+
+Every AWS call the service's functions make (Organizations, STS, IAM, S3, KMS, DynamoDB, Step Functions, EventBridge,
+SQS) draws a fault with probability `--fault-rate` per attempt: throttling, 500, 503, connect timeout, read timeout
+after the call was carried out, or a slow answer (landing_zone/local/faults.py). Each Lambda invocation draws, at
+half that rate, a Lambda service error (retried by the state machine) or a runtime crash before the handler runs
+(not retried: the request ends FAILED). The operator's own calls (submit, status, resume) are not faulted.
+FAILED requests are resumed the way `vend request resume` does (vending.service.submit_request) until every team is
+READY or a bound is hit (`--max-resumes` per team, `--timeout` wall seconds).
+
+Pipelines are left out as in vend_throughput.py: each stack's run is recorded SUCCEEDED at launch without Terraform
+(`pipelines: "skipped"` in the output).
+
+Exit status 0 only when every team is READY, accounts created == teams and nothing is orphaned.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextvars
+import json
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# Before the service's modules build their powertools loggers: the handlers' INFO lines would bury the result.
+os.environ["POWERTOOLS_LOG_LEVEL"] = "CRITICAL"
+os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+
+import boto3
+
+from benchmarks.vend_throughput import request, skip_pipelines
+from landing_zone.local import faults
+from landing_zone.local.organizations import slow_account_creation
+from landing_zone.local.runtime import Emulator, deploy
+from vending.lifecycle import RequestStore, Status
+from vending.service import Outcome, submit_request
+from vending.settings import Settings
+
+SERVICES = ("organizations", "sts", "iam", "s3", "kms", "dynamodb", "sfn", "eventbridge", "sqs")
+FAILURE_EVENTS = {"TaskFailed", "TaskTimedOut", "LambdaFunctionFailed", "LambdaFunctionTimedOut",
+                  "LambdaFunctionStartFailed", "LambdaFunctionScheduleFailed", "TaskSubmitFailed"}
+SCHEDULED_EVENTS = {"TaskScheduled", "LambdaFunctionScheduled"}
+
+
+def fault_config(rate: float, seed: int, log_file: str | None, slow_seconds: float) -> faults.FaultConfig:
+    rules: list[dict[str, Any]] = [
+        {"service": s, "operation": "*", "rate": rate, "faults": list(faults.AWS_FAULTS), "slow_seconds": slow_seconds}
+        for s in SERVICES
+    ]
+    rules.append({"lambda": "*", "rate": rate / 2, "faults": list(faults.RUNTIME_FAULTS)})
+    return faults.FaultConfig.model_validate({"seed": seed, "log_file": log_file, "rules": rules})
+
+
+def retries_absorbed(events: list[dict[str, Any]]) -> int:
+    """Failed task attempts the state machine retried: a failure event followed by the same state's next attempt
+    being scheduled (a Catch leaves the state first, so it does not count)."""
+    absorbed, pending = 0, False
+    for event in events:
+        kind = event["type"]
+        if kind in FAILURE_EVENTS:
+            pending = True
+        elif kind in SCHEDULED_EVENTS and pending:
+            absorbed, pending = absorbed + 1, False
+        elif kind.endswith("StateExited"):
+            pending = False
+    return absorbed
+
+
+def run(teams: int, rate: float, seed: int, *, max_resumes: int, timeout: float, creation_seconds: float,
+        slow_seconds: float, log_file: str | None) -> dict[str, Any]:
+    config = fault_config(rate, seed, log_file, slow_seconds)
+    with Emulator() as _emulator, slow_account_creation(creation_seconds):
+        deployment = deploy()
+        skip_pipelines()
+        _pipelines_outside_the_service()
+        sfn, org = boto3.client("stepfunctions"), boto3.client("organizations")
+        store = RequestStore(boto3.client("dynamodb"), Settings.from_env().requests_table)
+        arn = deployment.state_machine_arn
+        accounts_before = {a["Id"] for a in _accounts(org)}
+        requests = [request(i) for i in range(teams)]
+        resumes: Counter[str] = Counter()
+        why: Counter[str] = Counter()  # what each resumed attempt failed on: the soak's findings
+        gave_up: list[str] = []
+        with faults.injecting(config) as injector:
+            assert injector is not None
+            started = time.monotonic()
+            executions = {r.request_id: submit_request(sfn, store, arn, r).execution_arn for r in requests}
+            pending = {r.request_id: r for r in requests}
+            while pending and time.monotonic() - started < timeout:
+                time.sleep(1.0)
+                for request_id, req in list(pending.items()):
+                    record = store.get(request_id)
+                    if record and record.status == Status.READY:
+                        del pending[request_id]
+                        continue
+                    current = executions.get(request_id)
+                    if current and sfn.describe_execution(executionArn=current)["status"] == "RUNNING":
+                        continue
+                    if resumes[request_id] >= max_resumes:
+                        gave_up.append(request_id)
+                        del pending[request_id]
+                        continue
+                    # What an operator does with a FAILED (or silently ended) request: `vend request resume`.
+                    why[_reason(record)] += 1
+                    result = submit_request(sfn, store, arn, req)
+                    if result.outcome in (Outcome.STARTED, Outcome.RESUMED):
+                        resumes[request_id] += 1
+                    executions[request_id] = result.execution_arn
+            # READY is recorded before Notify: let the executions finish before anything is counted as left running.
+            while time.monotonic() - started < timeout + 60 and any(
+                    e["status"] == "RUNNING" for e in _executions(sfn, arn)):
+                time.sleep(1.0)
+            wall = time.monotonic() - started
+        records = {r.request_id: store.get(r.request_id) for r in requests}
+        ready = {rid: rec for rid, rec in records.items() if rec and rec.status == Status.READY}
+        owned = {rec.account_id for rec in ready.values()}
+        created = {a["Id"] for a in _accounts(org)} - accounts_before
+        all_executions = _executions(sfn, arn)
+        running = [e["name"] for e in all_executions if e["status"] == "RUNNING"]
+        statuses = Counter(e["status"] for e in all_executions)
+        absorbed = sum(retries_absorbed(sfn.get_execution_history(executionArn=e["executionArn"],
+                                                                  maxResults=1000)["events"])
+                       for e in all_executions)
+        by_target = Counter(f"{r.target}:{r.fault}" for r in injector.records)
+        failed_reasons = Counter(
+            f"{rec.failed_step}: {(rec.failure_reason or '')[:120]}" for rec in records.values()
+            if rec and rec.status != Status.READY)
+        return {
+            "teams": teams,
+            "fault_rate": rate,
+            "seed": seed,
+            "pipelines": "skipped (each run recorded SUCCEEDED at launch; no Terraform)",
+            "teams_ready": len(ready),
+            "accounts_created": len(created),
+            "orphans": {
+                "accounts_not_owned_by_a_ready_record": sorted(created - owned),
+                "records_not_ready": sorted(rid for rid in records if rid not in ready),
+                "executions_running": running,
+            },
+            "orphan_count": len(created - owned) + (teams - len(ready)) + len(running),
+            "faults_injected": {"total": len(injector.records), "by_kind": injector.counts(),
+                                "by_target": dict(sorted(by_target.items()))},
+            "retries_absorbed_by_state_machine": absorbed,
+            "executions": dict(statuses),
+            "resumes_needed": sum(resumes.values()),
+            "resumes_by_team": {rid: n for rid, n in sorted(resumes.items()) if n},
+            "resumed_after": dict(why.most_common()),
+            "gave_up": gave_up,
+            "not_ready_reasons": dict(failed_reasons),
+            "wall_seconds": round(wall, 2),
+            "fault_log": log_file,
+        }
+
+
+def _pipelines_outside_the_service() -> None:
+    """The skipped pipeline stands in for a worker (CodeBuild, or a worker thread locally): it reports from outside
+    the StartPipelines invocation, so the fault rules on the service's calls do not apply to it."""
+    from vending.pipeline import orchestration
+
+    launch = orchestration.LocalThreadLauncher.launch
+
+    def outside(self: Any, run_id: str) -> None:
+        contextvars.Context().run(launch, self, run_id)
+
+    orchestration.LocalThreadLauncher.launch = outside  # type: ignore[method-assign]
+
+
+def _reason(record: Any) -> str:
+    if record is None:
+        return "no record (the execution ended before Reserve)"
+    if record.status != Status.FAILED:
+        return f"{record.status} under an ended execution (no RecordFailed)"
+    reason = (record.failure_reason or "").replace("\n", " ")
+    return f"{record.failed_step}: {reason[:160]}"
+
+
+def _accounts(org: Any) -> list[dict[str, Any]]:
+    return [a for page in org.get_paginator("list_accounts").paginate() for a in page["Accounts"]]
+
+
+def _executions(sfn: Any, arn: str) -> list[dict[str, Any]]:
+    pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=arn)
+    return [e for page in pages for e in page["executions"]]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--teams", type=int, required=True)
+    parser.add_argument("--fault-rate", type=float, required=True, help="chance of a fault per AWS call attempt")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--max-resumes", type=int, default=10, help="per team, before the operator gives up")
+    parser.add_argument("--timeout", type=float, default=900.0, help="wall-time bound in seconds")
+    parser.add_argument("--creation-seconds", type=float, default=1.0, help="how long one CreateAccount takes")
+    parser.add_argument("--slow-seconds", type=float, default=0.5, help="how late a `slow` fault answers")
+    parser.add_argument("--fault-log", help="one JSON line per injected fault (default .vend/chaos-<seed>.log)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    if args.teams < 1 or not 0.0 <= args.fault_rate <= 1.0 or args.max_resumes < 0:
+        parser.error("--teams must be >= 1, --fault-rate within [0, 1], --max-resumes >= 0")
+    log_file = args.fault_log or str(Path(__file__).resolve().parent.parent / ".vend" / f"chaos-{args.seed}.log")
+    Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+    Path(log_file).write_text("", encoding="utf-8")
+    result = run(args.teams, args.fault_rate, args.seed, max_resumes=args.max_resumes, timeout=args.timeout,
+                 creation_seconds=args.creation_seconds, slow_seconds=args.slow_seconds, log_file=log_file)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        for key, value in result.items():
+            print(f"{key:>34}: {value}")
+    ok = result["teams_ready"] == args.teams and result["accounts_created"] == args.teams
+    return 0 if ok and result["orphan_count"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
