@@ -34,6 +34,10 @@ class AccessRoleNotReady(RetryableError):
     """The new account's access role cannot be assumed yet: right after CreateAccount, IAM can take a while."""
 
 
+class AwsTransient(RetryableError):
+    """An AWS call still failed with a 5xx, throttling or connection error after the SDK's own retries."""
+
+
 class EventPublishFailed(RetryableError):
     """EventBridge did not accept an event (PutEvents answered with a failed entry)."""
 

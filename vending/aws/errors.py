@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
-from botocore.exceptions import ClientError
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from vending.exceptions import OrganizationsThrottled
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+from vending.exceptions import AwsTransient, OrganizationsThrottled
+
+F = TypeVar("F", bound=Callable[..., Any])
+# Codes AWS answers for conditions that clear with time (after the SDK's own retries gave up).
+TRANSIENT_CODES = frozenset({
+    "InternalFailure", "InternalError", "InternalServerError", "ServiceUnavailable", "ServiceUnavailableException",
+    "ServiceFailureException", "ProvisionedThroughputExceededException", "RequestLimitExceeded", "SlowDown",
+    "RequestTimeout", "RequestTimeoutException", "ThrottlingException", "Throttling", "TooManyRequestsException",
+})
+CONNECTION_ERRORS = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError)
 
 THROTTLING_CODES = frozenset(
     {"TooManyRequestsException", "ConcurrentModificationException", "ThrottlingException", "Throttling"}
@@ -19,3 +38,22 @@ def raise_if_throttled(error: ClientError, what: str) -> None:
     """Re-raise Organizations throttling as the retryable error the state machine backs off on."""
     if error_code(error) in THROTTLING_CODES:
         raise OrganizationsThrottled(f"{what}: {error_code(error)}") from error
+
+
+def transient_as_retryable(handler: F) -> F:
+    """A state machine step's handler: a transient AWS error becomes AwsTransient, which every Task retries with
+    backoff (every step is safe to retry), instead of a terminal failure an operator has to resume."""
+
+    @functools.wraps(handler)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return handler(*args, **kwargs)
+        except ClientError as e:
+            status = int(e.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+            if error_code(e) in TRANSIENT_CODES or status >= 500:
+                raise AwsTransient(f"{e.operation_name}: {error_code(e) or status}") from e
+            raise
+        except CONNECTION_ERRORS as e:
+            raise AwsTransient(f"{type(e).__name__}: {e}") from e
+
+    return wrapped  # type: ignore[return-value]

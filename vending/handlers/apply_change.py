@@ -4,6 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from vending.aws.errors import transient_as_retryable
 from vending.aws.sessions import access_role_arn, assume_role_session
 from vending.changes import LifecycleState, converge_account
 from vending.context import Context, logger
@@ -11,6 +12,7 @@ from vending.guardrails.account import apply_account_guardrails
 
 
 @logger.inject_lambda_context(clear_state=True)
+@transient_as_retryable
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = LifecycleState.model_validate(event)
     request = state.request

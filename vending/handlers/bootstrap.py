@@ -4,6 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from vending.aws.errors import transient_as_retryable
 from vending.aws.sessions import access_role_arn, assume_role_session
 from vending.bootstrap import bootstrap_account
 from vending.context import Context, begin_step, logger
@@ -11,6 +12,7 @@ from vending.lifecycle import Status
 
 
 @logger.inject_lambda_context(clear_state=True)
+@transient_as_retryable
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = begin_step(event, "Bootstrap")
     ctx, request, account_id = Context(), state.request, state.account_id()

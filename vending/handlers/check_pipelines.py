@@ -5,6 +5,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from vending.aws.errors import transient_as_retryable
 from vending.context import Context, begin_step, logger
 from vending.exceptions import InvalidWorkflowState
 from vending.pipeline.approvals import DynamoDbApprovalStore
@@ -12,6 +13,7 @@ from vending.pipeline.orchestration import check_pipelines
 
 
 @logger.inject_lambda_context(clear_state=True)
+@transient_as_retryable
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = begin_step(event, "CheckPipelines")
     token = event.get("task_token")

@@ -4,12 +4,14 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from vending.aws.errors import transient_as_retryable
 from vending.changes import ChangeStore, LifecycleState, finish_change
 from vending.context import Context, logger, metrics
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
+@transient_as_retryable
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = LifecycleState.model_validate(event)
     logger.append_keys(team=state.request.team, request_id=state.request.request_id, change_id=state.change_id,

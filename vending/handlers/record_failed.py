@@ -4,6 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from vending.aws.errors import transient_as_retryable
 from vending.context import Context, begin_step, logger, metrics
 from vending.failures import failed_state, reason_from
 from vending.lifecycle import Status
@@ -11,6 +12,7 @@ from vending.lifecycle import Status
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
+@transient_as_retryable
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = begin_step(event, "RecordFailed")
     ctx = Context()

@@ -6,12 +6,14 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from vending.aws.errors import transient_as_retryable
 from vending.changes import LifecycleState
 from vending.context import Context, logger
 from vending.retirement import ClosureQueue, drain_closures
 
 
 @logger.inject_lambda_context(clear_state=True)
+@transient_as_retryable
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     ctx = Context()
     queue = ClosureQueue(ctx.client("dynamodb"), ctx.settings.closures_table)

@@ -7,11 +7,13 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from vending.aws.errors import transient_as_retryable
 from vending.context import logger
 from vending.request import parse_request
 
 
 @logger.inject_lambda_context(clear_state=True)
+@transient_as_retryable
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse_request(event.get("request"))
     logger.append_keys(team=request.team, stage=request.stage, request_id=request.request_id)
