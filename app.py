@@ -51,10 +51,13 @@ def config_from_context(app: App) -> VendingConfig:
     if not re.fullmatch(r"o-[a-z0-9]{10,32}", organization):
         raise ValueError(f"vending:organizationId must look like o-xxxxxxxxxx, got {organization!r}")
     email = _context(app, "vending:alarmEmail")
-    return VendingConfig(platform_admin_role_arn=role, management_account_id=management,
-                         organization_id=organization,
-                         powertools_layer_version=int(_context(app, "vending:powertoolsLayerVersion") or 27),
-                         alarm_email=str(email) if email else None)
+    return VendingConfig(
+        platform_admin_role_arn=role,
+        management_account_id=management,
+        organization_id=organization,
+        powertools_layer_version=int(_context(app, "vending:powertoolsLayerVersion") or 27),
+        alarm_email=str(email) if email else None,
+    )
 
 
 def build_app(*, outdir: str | None = None, context: dict[str, Any] | None = None) -> tuple[App, LandingZoneStack]:
@@ -66,7 +69,10 @@ def build_app(*, outdir: str | None = None, context: dict[str, Any] | None = Non
     account = os.environ.get("CDK_DEFAULT_ACCOUNT")
     region = os.environ.get("CDK_DEFAULT_REGION")
     stack = LandingZoneStack(
-        app, STACK_NAME, config=config, layout=load_layout(),
+        app,
+        STACK_NAME,
+        config=config,
+        layout=load_layout(),
         env=Environment(account=account, region=region) if account and region else None,
         description="Account vending and landing zone for LLM teams (issue 5)",
     )

@@ -62,23 +62,40 @@ def _no_iam_roles() -> Iterator[None]:
 
 
 def _record(team: Any, stage: str, i: int, account_id: str) -> RequestRecord:
-    request = {"team": team.slug, "stage": stage, "owner_email": team.owner_email, "cost_center": team.cost_center,
-               "gpu_tier": team.gpu_tier, "regions": list(team.regions), "stacks": list(team.stacks),
-               "repository": team.repository}
-    return RequestRecord(request_id=f"{team.slug}-{stage}-{i}", team=team.slug, stage=stage, status=Status.READY,
-                         request=request, account_id=account_id, account_email=f"aws+{team.slug}-{stage}-{i}@x.io")
+    request = {
+        "team": team.slug,
+        "stage": stage,
+        "owner_email": team.owner_email,
+        "cost_center": team.cost_center,
+        "gpu_tier": team.gpu_tier,
+        "regions": list(team.regions),
+        "stacks": list(team.stacks),
+        "repository": team.repository,
+    }
+    return RequestRecord(
+        request_id=f"{team.slug}-{stage}-{i}",
+        team=team.slug,
+        stage=stage,
+        status=Status.READY,
+        request=request,
+        account_id=account_id,
+        account_email=f"aws+{team.slug}-{stage}-{i}@x.io",
+    )
 
 
 def _store_records(records: list[RequestRecord]) -> None:
     """Setup only: the items RequestStore writes, 25 to a BatchWriteItem."""
     ddb = boto3.client("dynamodb", region_name="us-east-1")
-    ddb.create_table(TableName=TABLE, KeySchema=[{"AttributeName": "request_id", "KeyType": "HASH"}],
-                     AttributeDefinitions=[{"AttributeName": "request_id", "AttributeType": "S"}],
-                     BillingMode="PAY_PER_REQUEST")
+    ddb.create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "request_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "request_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
     table = RequestStore(ddb, TABLE)._items  # the store's own item format
     items = [table.to_item(r) for r in records]
     for start in range(0, len(items), 25):
-        ddb.batch_write_item(RequestItems={TABLE: [{"PutRequest": {"Item": i}} for i in items[start:start + 25]]})
+        ddb.batch_write_item(RequestItems={TABLE: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]})
 
 
 def build(n: int) -> set[tuple[str, str]]:
@@ -99,11 +116,16 @@ def build(n: int) -> set[tuple[str, str]]:
     with _no_iam_roles():
         for i in range(n):
             team, stage = teams[i % len(teams)], STAGES[(i // len(teams)) % 2]
-            status = backend.create_account(AccountName=f"{team.slug}-{i}", Email=f"aws+{team.slug}-{stage}-{i}@x.io",
-                                            Tags=[{"Key": "team", "Value": team.slug},
-                                                  {"Key": "stage", "Value": stage},
-                                                  {"Key": "cost-center", "Value": team.cost_center},
-                                                  {"Key": "gpu-tier", "Value": team.gpu_tier}])
+            status = backend.create_account(
+                AccountName=f"{team.slug}-{i}",
+                Email=f"aws+{team.slug}-{stage}-{i}@x.io",
+                Tags=[
+                    {"Key": "team", "Value": team.slug},
+                    {"Key": "stage", "Value": stage},
+                    {"Key": "cost-center", "Value": team.cost_center},
+                    {"Key": "gpu-tier", "Value": team.gpu_tier},
+                ],
+            )
             account = backend.get_account_by_id(status["CreateAccountStatus"]["AccountId"])
             account.parent_id = ous[layout.ou_for_stage(stage)]
             backend.attach_policy(PolicyId=policies[f"vend-gpu-{team.gpu_tier}"].id, TargetId=account.id)
@@ -114,8 +136,9 @@ def build(n: int) -> set[tuple[str, str]]:
     injected: set[tuple[str, str]] = set()
     k = DRIFT_PER_ACCOUNT_TYPE
     picks = iter(accounts[:: max(1, n // (8 * k + 1))])
-    legacy = org.create_policy(Name="legacy-deny", Description="", Type="SERVICE_CONTROL_POLICY",
-                               Content=FOREIGN)["Policy"]["PolicySummary"]["Id"]
+    legacy = org.create_policy(Name="legacy-deny", Description="", Type="SERVICE_CONTROL_POLICY", Content=FOREIGN)[
+        "Policy"
+    ]["PolicySummary"]["Id"]
     unknown: set[str] = set()
     for _ in range(k):
         account, team, stage = next(picks)
@@ -181,20 +204,28 @@ def main(argv: list[str] | None = None) -> int:
         records_seconds = time.perf_counter() - started
         report = audit_organization(audit_client, layout, records=records, counter=counter)
     found = {(f.type, f.target) for f in report.findings}
-    result = {"accounts": report.accounts, "records": len(records), "seconds": round(report.seconds, 2),
-              "records_seconds": round(records_seconds, 2),
-              "api_calls_per_account": round(counter.total / max(report.accounts, 1), 3),
-              "organizations_calls": counter.total, "dynamodb_calls": ddb_counter.to_dict()["by_operation"],
-              "findings_found": len(report.findings), "findings_injected": len(injected)}
+    result = {
+        "accounts": report.accounts,
+        "records": len(records),
+        "seconds": round(report.seconds, 2),
+        "records_seconds": round(records_seconds, 2),
+        "api_calls_per_account": round(counter.total / max(report.accounts, 1), 3),
+        "organizations_calls": counter.total,
+        "dynamodb_calls": ddb_counter.to_dict()["by_operation"],
+        "findings_found": len(report.findings),
+        "findings_injected": len(injected),
+    }
     missed, invented = sorted(injected - found), sorted(found - injected)
     if args.json:
         print(json.dumps(result))
     else:
         print(f"setup {setup:.1f}s (not part of the audit)")
-        print(json.dumps({**result, "api_calls": counter.to_dict(), "missed": missed, "invented": invented},
-                         indent=2))
-    print(f"setup_seconds={setup:.1f} missed={len(missed)} invented={len(invented)} "
-          f"calls={counter.to_dict()['by_operation']}", file=sys.stderr)
+        print(json.dumps({**result, "api_calls": counter.to_dict(), "missed": missed, "invented": invented}, indent=2))
+    print(
+        f"setup_seconds={setup:.1f} missed={len(missed)} invented={len(invented)} "
+        f"calls={counter.to_dict()['by_operation']}",
+        file=sys.stderr,
+    )
     return 0 if not missed and not invented else 1
 
 

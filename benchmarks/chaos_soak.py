@@ -44,8 +44,15 @@ from vending.service import Outcome, submit_request
 from vending.settings import Settings
 
 SERVICES = ("organizations", "sts", "iam", "s3", "kms", "dynamodb", "sfn", "eventbridge", "sqs")
-FAILURE_EVENTS = {"TaskFailed", "TaskTimedOut", "LambdaFunctionFailed", "LambdaFunctionTimedOut",
-                  "LambdaFunctionStartFailed", "LambdaFunctionScheduleFailed", "TaskSubmitFailed"}
+FAILURE_EVENTS = {
+    "TaskFailed",
+    "TaskTimedOut",
+    "LambdaFunctionFailed",
+    "LambdaFunctionTimedOut",
+    "LambdaFunctionStartFailed",
+    "LambdaFunctionScheduleFailed",
+    "TaskSubmitFailed",
+}
 SCHEDULED_EVENTS = {"TaskScheduled", "LambdaFunctionScheduled"}
 
 
@@ -73,8 +80,17 @@ def retries_absorbed(events: list[dict[str, Any]]) -> int:
     return absorbed
 
 
-def run(teams: int, rate: float, seed: int, *, max_resumes: int, timeout: float, creation_seconds: float,
-        slow_seconds: float, log_file: str | None) -> dict[str, Any]:
+def run(
+    teams: int,
+    rate: float,
+    seed: int,
+    *,
+    max_resumes: int,
+    timeout: float,
+    creation_seconds: float,
+    slow_seconds: float,
+    log_file: str | None,
+) -> dict[str, Any]:
     config = fault_config(rate, seed, log_file, slow_seconds)
     with Emulator() as _emulator, slow_account_creation(creation_seconds):
         deployment = deploy()
@@ -115,7 +131,8 @@ def run(teams: int, rate: float, seed: int, *, max_resumes: int, timeout: float,
                     executions[request_id] = result.execution_arn
             # READY is recorded before Notify: let the executions finish before anything is counted as left running.
             while time.monotonic() - started < timeout + 60 and any(
-                    e["status"] == "RUNNING" for e in _executions(sfn, arn)):
+                e["status"] == "RUNNING" for e in _executions(sfn, arn)
+            ):
                 time.sleep(1.0)
             wall = time.monotonic() - started
         records = {r.request_id: store.get(r.request_id) for r in requests}
@@ -125,13 +142,16 @@ def run(teams: int, rate: float, seed: int, *, max_resumes: int, timeout: float,
         all_executions = _executions(sfn, arn)
         running = [e["name"] for e in all_executions if e["status"] == "RUNNING"]
         statuses = Counter(e["status"] for e in all_executions)
-        absorbed = sum(retries_absorbed(sfn.get_execution_history(executionArn=e["executionArn"],
-                                                                  maxResults=1000)["events"])
-                       for e in all_executions)
+        absorbed = sum(
+            retries_absorbed(sfn.get_execution_history(executionArn=e["executionArn"], maxResults=1000)["events"])
+            for e in all_executions
+        )
         by_target = Counter(f"{r.target}:{r.fault}" for r in injector.records)
         failed_reasons = Counter(
-            f"{rec.failed_step}: {(rec.failure_reason or '')[:120]}" for rec in records.values()
-            if rec and rec.status != Status.READY)
+            f"{rec.failed_step}: {(rec.failure_reason or '')[:120]}"
+            for rec in records.values()
+            if rec and rec.status != Status.READY
+        )
         return {
             "teams": teams,
             "fault_rate": rate,
@@ -145,8 +165,11 @@ def run(teams: int, rate: float, seed: int, *, max_resumes: int, timeout: float,
                 "executions_running": running,
             },
             "orphan_count": len(created - owned) + (teams - len(ready)) + len(running),
-            "faults_injected": {"total": len(injector.records), "by_kind": injector.counts(),
-                                "by_target": dict(sorted(by_target.items()))},
+            "faults_injected": {
+                "total": len(injector.records),
+                "by_kind": injector.counts(),
+                "by_target": dict(sorted(by_target.items())),
+            },
             "retries_absorbed_by_state_machine": absorbed,
             "executions": dict(statuses),
             "resumes_needed": sum(resumes.values()),
@@ -207,8 +230,16 @@ def main(argv: list[str] | None = None) -> int:
     log_file = args.fault_log or str(Path(__file__).resolve().parent.parent / ".vend" / f"chaos-{args.seed}.log")
     Path(log_file).parent.mkdir(parents=True, exist_ok=True)
     Path(log_file).write_text("", encoding="utf-8")
-    result = run(args.teams, args.fault_rate, args.seed, max_resumes=args.max_resumes, timeout=args.timeout,
-                 creation_seconds=args.creation_seconds, slow_seconds=args.slow_seconds, log_file=log_file)
+    result = run(
+        args.teams,
+        args.fault_rate,
+        args.seed,
+        max_resumes=args.max_resumes,
+        timeout=args.timeout,
+        creation_seconds=args.creation_seconds,
+        slow_seconds=args.slow_seconds,
+        log_file=log_file,
+    )
     if args.json:
         print(json.dumps(result, indent=2))
     else:

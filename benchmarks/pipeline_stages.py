@@ -40,14 +40,30 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for _ in range(args.runs):
             spec = PipelineSpec(
-                stack_dir=REPO / "terraform" / "environments" / args.stack, state_bucket=account.state_bucket,
-                state_region=account.region, account_id=account.account_id, env=account.terraform_env(),
-                variables={"team": team, "stage": stage, "cost_center": args.cost_center, "gpu_tier": args.gpu_tier,
-                           "regions": args.regions.split(",")})
+                stack_dir=REPO / "terraform" / "environments" / args.stack,
+                state_bucket=account.state_bucket,
+                state_region=account.region,
+                account_id=account.account_id,
+                env=account.terraform_env(),
+                variables={
+                    "team": team,
+                    "stage": stage,
+                    "cost_center": args.cost_center,
+                    "gpu_tier": args.gpu_tier,
+                    "regions": args.regions.split(","),
+                },
+            )
             result = run_pipeline(spec)
-            runs.append({"ok": result.ok, "status": result.status, "total_seconds": result.seconds,
-                         "plan": {k: result.plan_summary.get(k) for k in ("add", "change", "destroy", "replace")},
-                         "stages": {s.name: s.seconds for s in result.stages}, "message": result.message})
+            runs.append(
+                {
+                    "ok": result.ok,
+                    "status": result.status,
+                    "total_seconds": result.seconds,
+                    "plan": {k: result.plan_summary.get(k) for k in ("add", "change", "destroy", "replace")},
+                    "stages": {s.name: s.seconds for s in result.stages},
+                    "message": result.message,
+                }
+            )
             if not result.ok:
                 break
     finally:

@@ -28,8 +28,13 @@ LINE = re.compile(r"^import time:\s+(\d+)\s+\|\s+(\d+)\s+\|\s*(\S.*)$")
 
 def import_time_us(module: str) -> int:
     """Cumulative import time (µs) of `module`, measured in a fresh interpreter."""
-    result = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}"], cwd=REPO_ROOT,
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     for line in result.stderr.splitlines():
         found = LINE.match(line)
         if found and found.group(3).strip() == module:
@@ -41,8 +46,13 @@ def synth_seconds() -> float:
     """Wall time of `python app.py` (a fresh process: jsii start-up, bundling, cdk-nag) into a scratch outdir."""
     with tempfile.TemporaryDirectory() as outdir:
         started = time.perf_counter()
-        subprocess.run([sys.executable, "app.py"], cwd=REPO_ROOT, env={**os.environ, "CDK_OUTDIR": outdir},
-                       check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "app.py"],
+            cwd=REPO_ROOT,
+            env={**os.environ, "CDK_OUTDIR": outdir},
+            check=True,
+            capture_output=True,
+        )
         return time.perf_counter() - started
 
 

@@ -50,11 +50,18 @@ def skip_pipelines() -> None:
 
 
 def request(i: int) -> VendingRequest:
-    return parse_request({
-        "team": f"bench-{i:03d}", "stage": "staging", "owner_email": f"bench-{i:03d}@example.com",
-        "cost_center": "CC-9000", "gpu_tier": "none", "regions": ["us-east-1"], "stacks": ["bootstrap"],
-        "repository": "example/bench",
-    })
+    return parse_request(
+        {
+            "team": f"bench-{i:03d}",
+            "stage": "staging",
+            "owner_email": f"bench-{i:03d}@example.com",
+            "cost_center": "CC-9000",
+            "gpu_tier": "none",
+            "regions": ["us-east-1"],
+            "stacks": ["bootstrap"],
+            "repository": "example/bench",
+        }
+    )
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -76,8 +83,13 @@ def run(teams: int, creation_seconds: float, timeout: float) -> dict[str, Any]:
         for i in range(teams):
             req = request(i)
             name = f"vend-{req.request_id}-a1"
-            arns.append(sfn.start_execution(stateMachineArn=deployment.state_machine_arn, name=name,
-                                             input=json.dumps(execution_input(req, name, fast)))["executionArn"])
+            arns.append(
+                sfn.start_execution(
+                    stateMachineArn=deployment.state_machine_arn,
+                    name=name,
+                    input=json.dumps(execution_input(req, name, fast)),
+                )["executionArn"]
+            )
         pending = set(arns)
         while pending and time.monotonic() - started < timeout:
             for arn in list(pending):
@@ -108,10 +120,14 @@ def run(teams: int, creation_seconds: float, timeout: float) -> dict[str, Any]:
             "quota_ceiling_teams_per_minute": round(ceiling, 2) if ceiling else None,
             "max_creations_in_flight": quota.peak_in_flight,
             "quota_refusals": quota.rejected,
-            "transitions_per_vend": {"mean": round(statistics.mean(transitions), 1), "max": max(transitions),
-                                     "min": min(transitions)},
+            "transitions_per_vend": {
+                "mean": round(statistics.mean(transitions), 1),
+                "max": max(transitions),
+                "min": min(transitions),
+            },
             "request_to_ready_seconds": {"p50": percentile(to_ready, 0.5), "p95": percentile(to_ready, 0.95)}
-            if to_ready else {},
+            if to_ready
+            else {},
         }
 
 

@@ -32,7 +32,8 @@ FENCED_KEYS: dict[str, str] = {
     "cloud9:InstanceType": "cloud9:InstanceType",
     "codebuild:computeConfiguration.instanceType": "codebuild:computeConfiguration.instanceType",
     "codebuild:environment.computeConfiguration.instanceType": (
-        "codebuild:environment.computeConfiguration.instanceType"),
+        "codebuild:environment.computeConfiguration.instanceType"
+    ),
 }
 
 # Keys that look like instance types in the catalogue but can never name an accelerator.
@@ -47,18 +48,24 @@ OUT_OF_SCOPE_KEYS: dict[str, str] = {
 # Launches outside any SCP's reach: the service launches through its service-linked role, and SCPs do not apply to
 # service-linked roles (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps.html).
 STRUCTURAL_BYPASSES: dict[str, str] = {
-    "eks:CreateNodegroup / eks:UpdateNodegroupVersion (managed node groups)":
-        "no instance-type condition key; launched by AWSServiceRoleForAmazonEKSNodegroup",
-    "autoscaling:CreateAutoScalingGroup with a launch template and no overrides":
-        "autoscaling:InstanceTypes is absent; launched by AWSServiceRoleForAutoScaling",
-    "ec2:CreateLaunchTemplateVersion / ec2:ModifyLaunchTemplate (new default version used by an ASG or fleet)":
-        "no instance-type condition key; the later launch is by a service-linked role",
-    "batch:CreateComputeEnvironment / batch:UpdateComputeEnvironment":
-        "no instance-type condition key; launched through AWSServiceRoleForBatch and Auto Scaling",
-    "ecs:CreateCapacityProvider (Auto Scaling group capacity providers)":
-        "no instance-type condition key; launched by Auto Scaling's service-linked role",
-    "ec2:CreateFleet type request/maintain, ec2:ModifyFleet":
-        "instances are launched later by AWSServiceRoleForEC2Fleet, outside the CreateFleet call",
+    "eks:CreateNodegroup / eks:UpdateNodegroupVersion (managed node groups)": (
+        "no instance-type condition key; launched by AWSServiceRoleForAmazonEKSNodegroup"
+    ),
+    "autoscaling:CreateAutoScalingGroup with a launch template and no overrides": (
+        "autoscaling:InstanceTypes is absent; launched by AWSServiceRoleForAutoScaling"
+    ),
+    "ec2:CreateLaunchTemplateVersion / ec2:ModifyLaunchTemplate (new default version used by an ASG or fleet)": (
+        "no instance-type condition key; the later launch is by a service-linked role"
+    ),
+    "batch:CreateComputeEnvironment / batch:UpdateComputeEnvironment": (
+        "no instance-type condition key; launched through AWSServiceRoleForBatch and Auto Scaling"
+    ),
+    "ecs:CreateCapacityProvider (Auto Scaling group capacity providers)": (
+        "no instance-type condition key; launched by Auto Scaling's service-linked role"
+    ),
+    "ec2:CreateFleet type request/maintain, ec2:ModifyFleet": (
+        "instances are launched later by AWSServiceRoleForEC2Fleet, outside the CreateFleet call"
+    ),
 }
 
 
@@ -115,14 +122,21 @@ def coverage(layout: Layout, rendered: GuardrailSet | None = None) -> list[Cover
     ou_names = [n for p in r.ou_policies.values() for n in p]
     for key, policy_key in FENCED_KEYS.items():
         for action in catalogue_actions(key):
-            per_tier = {t: fencing_statements(r, policy_key, action, [name, *ou_names])
-                        for t, name in r.tier_policies.items()}
+            per_tier = {
+                t: fencing_statements(r, policy_key, action, [name, *ou_names]) for t, name in r.tier_policies.items()
+            }
             if all(per_tier.values()):
                 sids = sorted({s for v in per_tier.values() for s in v})
                 rows.append(CoverageRow(key, action, "fenced", ", ".join(sids)))
             elif _matches(_wind_down(), action):
-                rows.append(CoverageRow(key, action, "compensated",
-                                        f"left open to stop/terminate/read an existing instance; {DETECTIVE}"))
+                rows.append(
+                    CoverageRow(
+                        key,
+                        action,
+                        "compensated",
+                        f"left open to stop/terminate/read an existing instance; {DETECTIVE}",
+                    )
+                )
             else:
                 missing = sorted(t for t, v in per_tier.items() if not v)
                 rows.append(CoverageRow(key, action, "UNFENCED", f"no statement in tiers {missing}"))

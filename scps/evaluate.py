@@ -91,8 +91,9 @@ def _operator_true(operator: str, key: str, expected: Any, keys: dict[str, list[
 
 def conditions_true(condition: Mapping[str, Mapping[str, Any]], request: Request) -> bool:
     keys = request.keys()
-    return all(_operator_true(op, key, expected, keys) for op, block in condition.items()
-               for key, expected in block.items())
+    return all(
+        _operator_true(op, key, expected, keys) for op, block in condition.items() for key, expected in block.items()
+    )
 
 
 def _matches(patterns: Iterable[str], value: str, case: bool = False) -> bool:
@@ -118,8 +119,12 @@ def statement_applies(statement: Mapping[str, Any], request: Request) -> bool:
 
 def denying_statements(documents: Iterable[Mapping[str, Any]], request: Request) -> list[str]:
     """Sids of the Deny statements in `documents` that deny `request` (empty: not explicitly denied)."""
-    return [str(s.get("Sid", "?")) for doc in documents for s in doc["Statement"]
-            if s["Effect"] == "Deny" and statement_applies(s, request)]
+    return [
+        str(s.get("Sid", "?"))
+        for doc in documents
+        for s in doc["Statement"]
+        if s["Effect"] == "Deny" and statement_applies(s, request)
+    ]
 
 
 def is_denied(documents: Iterable[Mapping[str, Any]], request: Request) -> bool:

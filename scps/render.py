@@ -88,9 +88,16 @@ class TargetBudget:
         return sum(self.max_chars - c for c in self.policy_chars.values()) + max(self.slots_left, 0) * self.max_chars
 
     def to_dict(self) -> dict[str, Any]:
-        return {"target": self.target, "policies": list(self.policies), "full_aws_access": self.full_aws_access,
-                "attached": self.attached, "max_policies": self.max_policies, "slots_left": self.slots_left,
-                "policy_chars": self.policy_chars, "chars_left": self.chars_left}
+        return {
+            "target": self.target,
+            "policies": list(self.policies),
+            "full_aws_access": self.full_aws_access,
+            "attached": self.attached,
+            "max_policies": self.max_policies,
+            "slots_left": self.slots_left,
+            "policy_chars": self.policy_chars,
+            "chars_left": self.chars_left,
+        }
 
 
 @dataclass(frozen=True)
@@ -113,23 +120,44 @@ class GuardrailSet:
 
     def ou_budget(self, path: str) -> TargetBudget:
         names = self.ou_policies.get(path, ())
-        return TargetBudget(f"OU {path}", names, path not in self.no_full_aws_access, self.max_policies_per_target,
-                            self.max_policy_chars, {n: self.policies[n].chars for n in names})
+        return TargetBudget(
+            f"OU {path}",
+            names,
+            path not in self.no_full_aws_access,
+            self.max_policies_per_target,
+            self.max_policy_chars,
+            {n: self.policies[n].chars for n in names},
+        )
 
     def tier_budget(self, tier: str) -> TargetBudget:
         name = self.tier_policies[tier]
-        return TargetBudget(f"account (GPU tier {tier})", (name,), True, self.max_policies_per_target,
-                            self.max_policy_chars, {name: self.policies[name].chars})
+        return TargetBudget(
+            f"account (GPU tier {tier})",
+            (name,),
+            True,
+            self.max_policies_per_target,
+            self.max_policy_chars,
+            {name: self.policies[name].chars},
+        )
 
     def account_budget(self, team: str) -> TargetBudget:
         """A team account carries FullAWSAccess, its tier's policy and its team policy."""
         names = (self.tier_policies[self.team_tiers[team]], self.team_policies[team])
-        return TargetBudget(f"account of {team}", names, True, self.max_policies_per_target, self.max_policy_chars,
-                            {n: self.policies[n].chars for n in names})
+        return TargetBudget(
+            f"account of {team}",
+            names,
+            True,
+            self.max_policies_per_target,
+            self.max_policy_chars,
+            {n: self.policies[n].chars for n in names},
+        )
 
     def budgets(self, layout: Layout) -> list[TargetBudget]:
-        return ([self.ou_budget(ou.path) for ou in layout.ous] + [self.tier_budget(t) for t in self.tier_policies]
-                + [self.account_budget(t) for t in self.team_policies])
+        return (
+            [self.ou_budget(ou.path) for ou in layout.ous]
+            + [self.tier_budget(t) for t in self.tier_policies]
+            + [self.account_budget(t) for t in self.team_policies]
+        )
 
     def governing(self, ou_path: str, tier: str | None) -> list[str]:
         """Names of the SCPs that govern an account at `ou_path` (root, each OU on the path, the account)."""
@@ -158,8 +186,14 @@ def _unless_platform(layout: Layout, condition: Document | None = None) -> Docum
     return merged
 
 
-def _deny(sid: str, *, action: str | list[str] | None = None, not_action: list[str] | None = None,
-          resource: str | list[str] = "*", condition: Document | None = None) -> Document:
+def _deny(
+    sid: str,
+    *,
+    action: str | list[str] | None = None,
+    not_action: list[str] | None = None,
+    resource: str | list[str] = "*",
+    condition: Document | None = None,
+) -> Document:
     body: Document = {"Sid": sid, "Effect": "Deny"}
     if action is not None:
         body["Action"] = action
@@ -178,30 +212,77 @@ def baseline(layout: Layout) -> list[Statement]:
         # No exemption: nobody, the platform included, takes an account out of the organization.
         Statement("baseline", _deny("DenyLeaveOrganization", action="organizations:LeaveOrganization"), False),
         # No exemption needed: the root user is not a role; the platform never signs in as root.
-        Statement("baseline", _deny("DenyRootUser", action="*",
-                                    condition={"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:root"}}), False),
-        Statement("baseline", _deny("ProtectPlatformRoles", action=list(catalog.ROLE_MUTATIONS), resource=roles,
-                                    condition=_unless_platform(layout)), True),
-        Statement("baseline", _deny("ProtectStateBuckets", action=list(catalog.STATE_BUCKET_MUTATIONS),
-                                    resource=[bucket, f"{bucket}/*"], condition=_unless_platform(layout)), True),
-        Statement("baseline", _deny("ProtectCloudTrail", action=list(catalog.CLOUDTRAIL_MUTATIONS),
-                                    condition=_unless_platform(layout)), True),
-        Statement("baseline", _deny("ProtectSecurityServices", action=list(catalog.SECURITY_SERVICE_MUTATIONS),
-                                    condition=_unless_platform(layout)), True),
+        Statement(
+            "baseline",
+            _deny("DenyRootUser", action="*", condition={"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:root"}}),
+            False,
+        ),
+        Statement(
+            "baseline",
+            _deny(
+                "ProtectPlatformRoles",
+                action=list(catalog.ROLE_MUTATIONS),
+                resource=roles,
+                condition=_unless_platform(layout),
+            ),
+            True,
+        ),
+        Statement(
+            "baseline",
+            _deny(
+                "ProtectStateBuckets",
+                action=list(catalog.STATE_BUCKET_MUTATIONS),
+                resource=[bucket, f"{bucket}/*"],
+                condition=_unless_platform(layout),
+            ),
+            True,
+        ),
+        Statement(
+            "baseline",
+            _deny("ProtectCloudTrail", action=list(catalog.CLOUDTRAIL_MUTATIONS), condition=_unless_platform(layout)),
+            True,
+        ),
+        Statement(
+            "baseline",
+            _deny(
+                "ProtectSecurityServices",
+                action=list(catalog.SECURITY_SERVICE_MUTATIONS),
+                condition=_unless_platform(layout),
+            ),
+            True,
+        ),
         # kms:ResourceAliases finds the key whatever its id; the alias itself cannot be deleted or repointed.
-        Statement("baseline", _deny("ProtectStateKey", action=list(catalog.STATE_KEY_MUTATIONS),
-                                    condition=_unless_platform(layout, {"ForAnyValue:StringEquals": {
-                                        "kms:ResourceAliases": layout.guardrails.state_key_alias}})), True),
-        Statement("baseline", _deny("ProtectStateKeyAlias", action=list(catalog.STATE_KEY_ALIAS_MUTATIONS),
-                                    resource=f"arn:aws:kms:*:*:{layout.guardrails.state_key_alias}",
-                                    condition=_unless_platform(layout)), True),
+        Statement(
+            "baseline",
+            _deny(
+                "ProtectStateKey",
+                action=list(catalog.STATE_KEY_MUTATIONS),
+                condition=_unless_platform(
+                    layout, {"ForAnyValue:StringEquals": {"kms:ResourceAliases": layout.guardrails.state_key_alias}}
+                ),
+            ),
+            True,
+        ),
+        Statement(
+            "baseline",
+            _deny(
+                "ProtectStateKeyAlias",
+                action=list(catalog.STATE_KEY_ALIAS_MUTATIONS),
+                resource=f"arn:aws:kms:*:*:{layout.guardrails.state_key_alias}",
+                condition=_unless_platform(layout),
+            ),
+            True,
+        ),
     ]
 
 
 def _region_statement(layout: Layout, sid: str, regions: tuple[str, ...]) -> Statement:
     condition = _unless_platform(layout, {"StringNotEquals": {"aws:RequestedRegion": list(regions)}})
-    return Statement("region-allow-list", _deny(sid, not_action=list(layout.guardrails.global_service_exemptions),
-                                                condition=condition), True)
+    return Statement(
+        "region-allow-list",
+        _deny(sid, not_action=list(layout.guardrails.global_service_exemptions), condition=condition),
+        True,
+    )
 
 
 def region_allow_list(layout: Layout) -> list[Statement]:
@@ -225,19 +306,46 @@ def cost_tags(layout: Layout) -> list[Statement]:
     for key in keys:
         sid = "RequireTag" + _tag_sid(key)
         cond = _unless_platform(layout, {"StringNotLike": {f"aws:RequestTag/{key}": "?*"}})
-        out.append(Statement("cost-tags", _deny(f"{sid}OnRunInstances", action="ec2:RunInstances",
-                                                resource=list(catalog.TAG_ON_CREATE_EC2_RUN_RESOURCES),
-                                                condition=cond), True))
+        out.append(
+            Statement(
+                "cost-tags",
+                _deny(
+                    f"{sid}OnRunInstances",
+                    action="ec2:RunInstances",
+                    resource=list(catalog.TAG_ON_CREATE_EC2_RUN_RESOURCES),
+                    condition=cond,
+                ),
+                True,
+            )
+        )
         out.append(Statement("cost-tags", _deny(f"{sid}OnCreate", action=creates, condition=cond), True))
-    out.append(Statement("cost-tags", _deny("DenyRemovingMandatoryTags", action=list(catalog.TAG_REMOVAL_ACTIONS),
-                                            condition=_unless_platform(
-                                                layout, {"ForAnyValue:StringEquals": {"aws:TagKeys": keys}})), True))
+    out.append(
+        Statement(
+            "cost-tags",
+            _deny(
+                "DenyRemovingMandatoryTags",
+                action=list(catalog.TAG_REMOVAL_ACTIONS),
+                condition=_unless_platform(layout, {"ForAnyValue:StringEquals": {"aws:TagKeys": keys}}),
+            ),
+            True,
+        )
+    )
     # A resource that carries the team tag was created under the rule above: its mandatory tags are final for teams.
     first = keys[0]
-    out.append(Statement("cost-tags", _deny("DenyChangingMandatoryTags", action=list(catalog.TAG_WRITE_ACTIONS),
-                                            condition=_unless_platform(layout, {
-                                                "Null": {f"aws:ResourceTag/{first}": "false"},
-                                                "ForAnyValue:StringEquals": {"aws:TagKeys": keys}})), True))
+    out.append(
+        Statement(
+            "cost-tags",
+            _deny(
+                "DenyChangingMandatoryTags",
+                action=list(catalog.TAG_WRITE_ACTIONS),
+                condition=_unless_platform(
+                    layout,
+                    {"Null": {f"aws:ResourceTag/{first}": "false"}, "ForAnyValue:StringEquals": {"aws:TagKeys": keys}},
+                ),
+            ),
+            True,
+        )
+    )
     return out
 
 
@@ -254,8 +362,9 @@ def _single_valued(layout: Layout, key: str, families: tuple[str, ...], allowed:
     return _unless_platform(layout, cond)
 
 
-def _multi_valued(layout: Layout, key: str, families: tuple[str, ...], allowed: tuple[str, ...],
-                  general_purpose: tuple[str, ...]) -> Document:
+def _multi_valued(
+    layout: Layout, key: str, families: tuple[str, ...], allowed: tuple[str, ...], general_purpose: tuple[str, ...]
+) -> Document:
     """Deny when any listed type is accelerated and any listed type is neither allowed nor general purpose: a request
     mixing CPU types with an allowed accelerator passes, one naming a disallowed accelerator does not."""
     cond: Document = {"ForAnyValue:StringLike": {key: list(families)}}
@@ -304,43 +413,84 @@ def gpu_tier(layout: Layout, name: str, tier: GpuTier) -> list[Statement]:
         ("CodeBuildProject", "codebuild:environment.computeConfiguration.instanceType", {"action": "codebuild:*"}),
     ]
     out = [deny(sid, _single_valued(layout, key, fam.ec2, ec2_allowed), **kw) for sid, key, kw in single]
-    out.append(deny("AsgOverrides", _multi_valued(layout, "autoscaling:InstanceTypes", fam.ec2, ec2_allowed,
-                                                  ec2_general_purpose(layout)), action="autoscaling:*"))
-    out.append(deny("SageMaker", _multi_valued(layout, "sagemaker:InstanceTypes", fam.sagemaker, sm_allowed,
-                                               sm_general), action="sagemaker:*"))
+    out.append(
+        deny(
+            "AsgOverrides",
+            _multi_valued(layout, "autoscaling:InstanceTypes", fam.ec2, ec2_allowed, ec2_general_purpose(layout)),
+            action="autoscaling:*",
+        )
+    )
+    out.append(
+        deny(
+            "SageMaker",
+            _multi_valued(layout, "sagemaker:InstanceTypes", fam.sagemaker, sm_allowed, sm_general),
+            action="sagemaker:*",
+        )
+    )
     return out
 
 
 def gpu_fence(layout: Layout) -> list[Statement]:
     """The tier-independent part of the GPU fence: what names no instance type, or an accelerator no tier grants."""
     return [
-        Statement("gpu-fence", _deny("DenyUntypedCapacity", action=list(catalog.UNTYPED_CAPACITY_ACTIONS),
-                                     condition=_unless_platform(layout)), True),
+        Statement(
+            "gpu-fence",
+            _deny(
+                "DenyUntypedCapacity", action=list(catalog.UNTYPED_CAPACITY_ACTIONS), condition=_unless_platform(layout)
+            ),
+            True,
+        ),
         # AllocateHosts may name a family instead of a type: then no tier can be checked.
-        Statement("gpu-fence", _deny("DenyHostsWithoutInstanceType", action="ec2:AllocateHosts",
-                                     condition=_unless_platform(layout, {"Null": {"ec2:InstanceType": "true"}})), True),
+        Statement(
+            "gpu-fence",
+            _deny(
+                "DenyHostsWithoutInstanceType",
+                action="ec2:AllocateHosts",
+                condition=_unless_platform(layout, {"Null": {"ec2:InstanceType": "true"}}),
+            ),
+            True,
+        ),
         # Elastic Graphics and Elastic Inference are retired accelerators that no tier grants.
-        Statement("gpu-fence", _deny("DenyElasticGpus", action="ec2:*",
-                                     condition=_unless_platform(layout, {"Null": {"ec2:ElasticGpuType": "false"}})),
-                  True),
-        Statement("gpu-fence", _deny("DenyElasticInference", action="sagemaker:*", condition=_unless_platform(
-            layout, {"Null": {"sagemaker:AcceleratorTypes": "false"}})), True),
+        Statement(
+            "gpu-fence",
+            _deny(
+                "DenyElasticGpus",
+                action="ec2:*",
+                condition=_unless_platform(layout, {"Null": {"ec2:ElasticGpuType": "false"}}),
+            ),
+            True,
+        ),
+        Statement(
+            "gpu-fence",
+            _deny(
+                "DenyElasticInference",
+                action="sagemaker:*",
+                condition=_unless_platform(layout, {"Null": {"sagemaker:AcceleratorTypes": "false"}}),
+            ),
+            True,
+        ),
     ]
 
 
 def team_policy(layout: Layout, team: TeamSpec) -> list[Statement]:
     """Per team account: its own regions (a subset of the org allow-list) and its own team tag value."""
     tag = layout.organization.mandatory_tags[0]
-    own_tag = _unless_platform(layout, {"Null": {f"aws:RequestTag/{tag}": "false"},
-                                        "StringNotEquals": {f"aws:RequestTag/{tag}": team.slug}})
+    own_tag = _unless_platform(
+        layout, {"Null": {f"aws:RequestTag/{tag}": "false"}, "StringNotEquals": {f"aws:RequestTag/{tag}": team.slug}}
+    )
     return [
         _region_statement(layout, "DenyOutsideTeamRegions", team.regions),
         Statement("team", _deny(f"RequireOwn{_tag_sid(tag)}Tag", action="*", condition=own_tag), True),
     ]
 
 
-GROUPS = {"baseline": baseline, "region-allow-list": region_allow_list, "cost-tags": cost_tags,
-          "quarantine": quarantine, "gpu-fence": gpu_fence}
+GROUPS = {
+    "baseline": baseline,
+    "region-allow-list": region_allow_list,
+    "cost-tags": cost_tags,
+    "quarantine": quarantine,
+    "gpu-fence": gpu_fence,
+}
 
 
 def pack(statements: list[Statement], max_chars: int, where: str) -> list[tuple[Statement, ...]]:
@@ -351,7 +501,8 @@ def pack(statements: list[Statement], max_chars: int, where: str) -> list[tuple[
         if alone > max_chars:
             raise GuardrailLimitExceeded(
                 f"{where}: statement {stmt.sid} ({stmt.group}) renders to {alone} characters on its own; "
-                f"scp_limits.max_policy_chars is {max_chars} (over by {alone - max_chars})")
+                f"scp_limits.max_policy_chars is {max_chars} (over by {alone - max_chars})"
+            )
         for i, (members, size) in enumerate(bins):
             if size + 1 + stmt.chars <= max_chars:
                 members.append(stmt)
@@ -379,8 +530,12 @@ def render(layout: Layout) -> GuardrailSet:
         for i, members in enumerate(pack(statements, limits.max_policy_chars, f"OU {path}"), start=1):
             name = f"{g.policy_name_prefix}{_slug(path)}-{i}"
             kinds = ", ".join(sorted({s.group for s in members}))
-            policies[name] = RenderedPolicy(name, f"Guardrails for OU {path} ({kinds}); rendered by vend from the "
-                                                  f"layout, do not edit by hand", "ou", members)
+            policies[name] = RenderedPolicy(
+                name,
+                f"Guardrails for OU {path} ({kinds}); rendered by vend from the layout, do not edit by hand",
+                "ou",
+                members,
+            )
             names.append(name)
         ou_policies[path] = tuple(names)
     tier_policies: dict[str, str] = {}
@@ -391,7 +546,8 @@ def render(layout: Layout) -> GuardrailSet:
             raise GuardrailLimitExceeded(
                 f"GPU tier {tier_name}: needs {len(packed)} policies of at most {limits.max_policy_chars} characters "
                 f"(together {_EMPTY_POLICY_CHARS + sum(s.chars + 1 for s in statements) - 1}); one per tier is "
-                f"supported (over by {len(packed) - 1} policy)")
+                f"supported (over by {len(packed) - 1} policy)"
+            )
         name = f"{g.policy_name_prefix}gpu-{tier_name}"
         policies[name] = RenderedPolicy(name, f"GPU tier {tier_name}: {tier.description}"[:500], "tier", packed[0])
         tier_policies[tier_name] = name
@@ -399,12 +555,24 @@ def render(layout: Layout) -> GuardrailSet:
     for team in layout.teams:
         name = f"{g.policy_name_prefix}team-{team.slug}"
         packed = pack(team_policy(layout, team), limits.max_policy_chars, f"team {team.slug}")
-        policies[name] = RenderedPolicy(name, f"Team {team.slug}: its regions and team tag; rendered by vend from the "
-                                              f"layout, do not edit by hand", "team", packed[0])
+        policies[name] = RenderedPolicy(
+            name,
+            f"Team {team.slug}: its regions and team tag; rendered by vend from the layout, do not edit by hand",
+            "team",
+            packed[0],
+        )
         team_policies[team.slug] = name
-    rendered = GuardrailSet(policies, ou_policies, tier_policies, frozenset(g.deny_full_aws_access),
-                            limits.max_policy_chars, limits.max_policies_per_target, g.policy_name_prefix,
-                            team_policies, {t.slug: t.gpu_tier for t in layout.teams})
+    rendered = GuardrailSet(
+        policies,
+        ou_policies,
+        tier_policies,
+        frozenset(g.deny_full_aws_access),
+        limits.max_policy_chars,
+        limits.max_policies_per_target,
+        g.policy_name_prefix,
+        team_policies,
+        {t.slug: t.gpu_tier for t in layout.teams},
+    )
     for budget in rendered.budgets(layout):
         if budget.slots_left < 0:
             ours = ", ".join(budget.policies)
@@ -412,5 +580,6 @@ def render(layout: Layout) -> GuardrailSet:
             raise GuardrailLimitExceeded(
                 f"{budget.target}: needs {budget.attached} SCPs attached ({fa}{len(budget.policies)} rendered: "
                 f"{ours}); scp_limits.max_policies_per_target is {budget.max_policies} "
-                f"(over by {-budget.slots_left})")
+                f"(over by {-budget.slots_left})"
+            )
     return rendered

@@ -44,16 +44,20 @@ def _key_block(key: str, values: list[str] | None) -> dict[str, Any]:
 def _checked(name: str, document: dict[str, Any]) -> dict[str, Any]:
     size = len(json.dumps(document, separators=(",", ":")))
     if size > MAX_TAG_POLICY_CHARS:
-        raise GuardrailLimitExceeded(f"tag policy {name}: {size} characters; the quota is {MAX_TAG_POLICY_CHARS} "
-                                     f"(over by {size - MAX_TAG_POLICY_CHARS})")
+        raise GuardrailLimitExceeded(
+            f"tag policy {name}: {size} characters; the quota is {MAX_TAG_POLICY_CHARS} "
+            f"(over by {size - MAX_TAG_POLICY_CHARS})"
+        )
     return document
 
 
 def org_tag_policy(layout: Layout) -> dict[str, Any]:
     formats = dict(layout.guardrails.tag_value_formats)
     formats.setdefault("stage", tuple(STAGES))
-    tags = {key.lower(): _key_block(key, list(formats[key]) if key in formats else None)
-            for key in layout.organization.mandatory_tags}
+    tags = {
+        key.lower(): _key_block(key, list(formats[key]) if key in formats else None)
+        for key in layout.organization.mandatory_tags
+    }
     return _checked("org", {"tags": tags})
 
 

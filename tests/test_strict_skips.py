@@ -16,8 +16,13 @@ def _run(tmp_path: Path, body: str, *args: str) -> subprocess.CompletedProcess[s
     (tmp_path / "tests" / "conftest.py").write_text((REPO_ROOT / "tests" / "conftest.py").read_text())
     (tmp_path / "tests" / "allowed_skips.txt").write_text("tests/test_case.py::test_allowed -- a reason\n")
     case.write_text(textwrap.dedent(body))
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
-                           *args, str(case)], cwd=tmp_path, capture_output=True, text=True, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", *args, str(case)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def test_strict_skips_fails_an_unlisted_skip(tmp_path: Path) -> None:

@@ -88,7 +88,7 @@ class CreationSlots:
         taken."""
         now = int(self._clock())
         held = self.held_by(holder)
-        for slot in ([held] if held is not None else self._order(holder)):
+        for slot in [held] if held is not None else self._order(holder):
             try:
                 self._ddb.put_item(
                     TableName=self._table,

@@ -29,8 +29,24 @@ GITHUB_OIDC_URL = "https://token.actions.githubusercontent.com"
 GITHUB_THUMBPRINT = "6938fd4d98bab03faadb97b34396831e3780aea1"
 CI_ROLE_NAME = APPLY_ROLE_NAME
 # What `terraform plan` reads in the services the modules use (terraform/modules): describe, get and list only.
-PLAN_READ_SERVICES = ("autoscaling", "bedrock", "cloudfront", "cloudwatch", "ec2", "ecs", "eks", "glue", "iam", "kms",
-                      "lambda", "logs", "s3", "sagemaker", "sqs", "ssm")
+PLAN_READ_SERVICES = (
+    "autoscaling",
+    "bedrock",
+    "cloudfront",
+    "cloudwatch",
+    "ec2",
+    "ecs",
+    "eks",
+    "glue",
+    "iam",
+    "kms",
+    "lambda",
+    "logs",
+    "s3",
+    "sagemaker",
+    "sqs",
+    "ssm",
+)
 BOUNDARY_NAME = "VendingCIBoundary"
 STATE_KEY_ALIAS = "alias/terraform-state"
 
@@ -51,8 +67,15 @@ def state_bucket_name(account_id: str, region: str) -> str:
 
 
 def bootstrap_account(
-    session: boto3.Session, *, account_id: str, region: str, repository: str, stage: str, team: str,
-    owner_email: str | None = None, monthly_budget_usd: float | None = None,
+    session: boto3.Session,
+    *,
+    account_id: str,
+    region: str,
+    repository: str,
+    stage: str,
+    team: str,
+    owner_email: str | None = None,
+    monthly_budget_usd: float | None = None,
 ) -> BootstrapResult:
     budget: list[str] = []
     try:
@@ -67,12 +90,22 @@ def bootstrap_account(
             iam, provider_arn=provider_arn, boundary_arn=boundary_arn, repository=repository, stage=stage, team=team
         )
         plan_role_arn = ensure_plan_role(
-            iam, provider_arn=provider_arn, boundary_arn=boundary_arn, repository=repository, stage=stage, team=team,
-            state_bucket=bucket, kms_key_arn=key_arn,
+            iam,
+            provider_arn=provider_arn,
+            boundary_arn=boundary_arn,
+            repository=repository,
+            stage=stage,
+            team=team,
+            state_bucket=bucket,
+            kms_key_arn=key_arn,
         )
         if owner_email and monthly_budget_usd:
-            budget = ensure_budget(session.client("budgets", region_name="us-east-1"), account_id,
-                                   amount=monthly_budget_usd, owner_email=owner_email)
+            budget = ensure_budget(
+                session.client("budgets", region_name="us-east-1"),
+                account_id,
+                amount=monthly_budget_usd,
+                owner_email=owner_email,
+            )
     except ClientError as e:
         raise BootstrapFailed(f"bootstrap of {account_id}: {error_code(e)}: {e}") from e
     return BootstrapResult(
@@ -343,36 +376,59 @@ def _ensure_role(iam: Any, name: str, *, trust: dict[str, Any], boundary_arn: st
 
 
 def ensure_plan_role(
-    iam: Any, *, provider_arn: str, boundary_arn: str, repository: str, stage: str, team: str, state_bucket: str,
+    iam: Any,
+    *,
+    provider_arn: str,
+    boundary_arn: str,
+    repository: str,
+    stage: str,
+    team: str,
+    state_bucket: str,
     kms_key_arn: str,
 ) -> str:
     """The read-only role of the plan job: reads the account and the state, takes the S3 state lock; writes nothing
     else. A plan job that is compromised (pull requests run the author's code) cannot change the account."""
     trust = trust_policy(PLAN, provider_arn=provider_arn, repository=repository, team=team, stage=stage)
-    role = _ensure_role(iam, PLAN_ROLE_NAME, trust=trust, boundary_arn=boundary_arn,
-                        description=f"GitHub Actions plan (read-only) for {repository} ({team}-{stage})")
+    role = _ensure_role(
+        iam,
+        PLAN_ROLE_NAME,
+        trust=trust,
+        boundary_arn=boundary_arn,
+        description=f"GitHub Actions plan (read-only) for {repository} ({team}-{stage})",
+    )
     reads = sorted(f"{service}:{verb}*" for service in PLAN_READ_SERVICES for verb in ("Describe", "Get", "List"))
     document = {
         "Version": "2012-10-17",
         "Statement": [
             {"Sid": "ReadTheAccount", "Effect": "Allow", "Action": [*reads, "sts:GetCallerIdentity"], "Resource": "*"},
-            {"Sid": "StateLock", "Effect": "Allow", "Action": ["s3:PutObject", "s3:DeleteObject"],
-             "Resource": f"arn:aws:s3:::{state_bucket}/*.tflock"},
-            {"Sid": "StateKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-             "Resource": kms_key_arn},
+            {
+                "Sid": "StateLock",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject", "s3:DeleteObject"],
+                "Resource": f"arn:aws:s3:::{state_bucket}/*.tflock",
+            },
+            {
+                "Sid": "StateKey",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                "Resource": kms_key_arn,
+            },
         ],
     }
     iam.put_role_policy(RoleName=PLAN_ROLE_NAME, PolicyName="PlanReadOnly", PolicyDocument=json.dumps(document))
     return str(role["Arn"])
 
 
-def ensure_ci_role(
-    iam: Any, *, provider_arn: str, boundary_arn: str, repository: str, stage: str, team: str
-) -> str:
+def ensure_ci_role(iam: Any, *, provider_arn: str, boundary_arn: str, repository: str, stage: str, team: str) -> str:
     """The apply role: only the apply job, from the default branch, in the environment with required reviewers."""
     trust = trust_policy(APPLY, provider_arn=provider_arn, repository=repository, team=team, stage=stage)
-    role = _ensure_role(iam, CI_ROLE_NAME, trust=trust, boundary_arn=boundary_arn,
-                        description=f"GitHub Actions apply for {repository} ({team}-{stage})")
+    role = _ensure_role(
+        iam,
+        CI_ROLE_NAME,
+        trust=trust,
+        boundary_arn=boundary_arn,
+        description=f"GitHub Actions apply for {repository} ({team}-{stage})",
+    )
     # PowerUserAccess-shaped (inline, so it exists in every partition and in the emulator); IAM changes are
     # limited by the boundary to roles that carry the boundary themselves.
     iam.put_role_policy(

@@ -24,8 +24,12 @@ class Alert:
     kind: str  # ACTUAL or FORECASTED
 
     def notification(self) -> dict[str, Any]:
-        return {"NotificationType": self.kind, "ComparisonOperator": "GREATER_THAN", "Threshold": self.threshold,
-                "ThresholdType": "PERCENTAGE"}
+        return {
+            "NotificationType": self.kind,
+            "ComparisonOperator": "GREATER_THAN",
+            "Threshold": self.threshold,
+            "ThresholdType": "PERCENTAGE",
+        }
 
 
 ALERTS = (Alert(80.0, "ACTUAL"), Alert(100.0, "FORECASTED"))
@@ -36,8 +40,12 @@ def _amount(value: float) -> str:
 
 
 def budget_document(amount: float, name: str = BUDGET_NAME) -> dict[str, Any]:
-    return {"BudgetName": name, "BudgetLimit": {"Amount": _amount(amount), "Unit": "USD"}, "TimeUnit": "MONTHLY",
-            "BudgetType": "COST"}
+    return {
+        "BudgetName": name,
+        "BudgetLimit": {"Amount": _amount(amount), "Unit": "USD"},
+        "TimeUnit": "MONTHLY",
+        "BudgetType": "COST",
+    }
 
 
 def _key(notification: dict[str, Any]) -> tuple[str, float]:
@@ -55,8 +63,9 @@ def _notifications(budgets: Any, account_id: str, name: str) -> list[dict[str, A
         kwargs["NextToken"] = page["NextToken"]
 
 
-def ensure_budget(budgets: Any, account_id: str, *, amount: float, owner_email: str, name: str = BUDGET_NAME
-                  ) -> list[str]:
+def ensure_budget(
+    budgets: Any, account_id: str, *, amount: float, owner_email: str, name: str = BUDGET_NAME
+) -> list[str]:
     """Create the budget with its alerts, or converge an existing one (amount, missing alerts). Returns what changed;
     calling it again changes nothing. `budgets` is a client in (or for) the member account."""
     subscriber = [{"SubscriptionType": "EMAIL", "Address": owner_email}]
@@ -69,9 +78,13 @@ def ensure_budget(budgets: Any, account_id: str, *, amount: float, owner_email: 
         current = None
     if current is None:
         try:
-            budgets.create_budget(AccountId=account_id, Budget=budget_document(amount, name),
-                                  NotificationsWithSubscribers=[{"Notification": a.notification(),
-                                                                 "Subscribers": subscriber} for a in ALERTS])
+            budgets.create_budget(
+                AccountId=account_id,
+                Budget=budget_document(amount, name),
+                NotificationsWithSubscribers=[
+                    {"Notification": a.notification(), "Subscribers": subscriber} for a in ALERTS
+                ],
+            )
             return [f"create_budget {name} {_amount(amount)} USD"]
         except ClientError as e:
             # Another caller created it between our read and our write: converge that one instead.
@@ -86,8 +99,9 @@ def ensure_budget(budgets: Any, account_id: str, *, amount: float, owner_email: 
         if (alert.kind, alert.threshold) in have:
             continue
         try:
-            budgets.create_notification(AccountId=account_id, BudgetName=name, Notification=alert.notification(),
-                                        Subscribers=subscriber)
+            budgets.create_notification(
+                AccountId=account_id, BudgetName=name, Notification=alert.notification(), Subscribers=subscriber
+            )
             changes.append(f"create_notification {alert.kind} {alert.threshold:g}%")
         except ClientError as e:
             if error_code(e) != "DuplicateRecordException":
@@ -105,11 +119,15 @@ def check_budget(budgets: Any, account_id: str, *, amount: float, name: str = BU
         raise
     problems = []
     if Decimal(str(current["BudgetLimit"]["Amount"])) != Decimal(str(amount)):
-        problems.append(f"{account_id}: budget {name} is {current['BudgetLimit']['Amount']} USD, intended "
-                        f"{_amount(amount)} USD")
+        problems.append(
+            f"{account_id}: budget {name} is {current['BudgetLimit']['Amount']} USD, intended {_amount(amount)} USD"
+        )
     if current.get("TimeUnit") != "MONTHLY":
         problems.append(f"{account_id}: budget {name} is {current.get('TimeUnit')}, intended MONTHLY")
     have = {_key(n) for n in _notifications(budgets, account_id, name)}
-    problems += [f"{account_id}: budget {name} lacks the {a.kind} {a.threshold:g}% alert" for a in ALERTS
-                 if (a.kind, a.threshold) not in have]
+    problems += [
+        f"{account_id}: budget {name} lacks the {a.kind} {a.threshold:g}% alert"
+        for a in ALERTS
+        if (a.kind, a.threshold) not in have
+    ]
     return problems

@@ -88,8 +88,9 @@ class ChangeStore:
     """The changes table: one item per change (key change_id), with the request id and status projected."""
 
     def __init__(self, dynamodb: Any, table: str) -> None:
-        self._items = ModelTable(dynamodb, table, ChangeRecord, keys=("change_id",),
-                                 projected=("request_id", "status"), body="change")
+        self._items = ModelTable(
+            dynamodb, table, ChangeRecord, keys=("change_id",), projected=("request_id", "status"), body="change"
+        )
 
     def get(self, change_id: str) -> ChangeRecord | None:
         return self._items.get(change_id)
@@ -101,8 +102,10 @@ class ChangeStore:
         return found
 
     def for_request(self, request_id: str) -> list[ChangeRecord]:
-        return sorted((c for c in self._items.scan() if c.request_id == request_id),
-                      key=lambda c: int(c.change_id.rpartition(".c")[2]))
+        return sorted(
+            (c for c in self._items.scan() if c.request_id == request_id),
+            key=lambda c: int(c.change_id.rpartition(".c")[2]),
+        )
 
     def create(self, change: ChangeRecord) -> None:
         try:
@@ -129,8 +132,10 @@ def parse_change(data: Any) -> ChangeInput:
         problems = describe_errors(e)
         raise InvalidRequest("; ".join(f"{p['field']}: {p['message']}" for p in problems), details=problems) from e
     if not change.given():
-        raise InvalidRequest(f"request: nothing to change; give one of {list(CHANGEABLE)}",
-                             details=[{"field": "request", "message": "nothing to change"}])
+        raise InvalidRequest(
+            f"request: nothing to change; give one of {list(CHANGEABLE)}",
+            details=[{"field": "request", "message": "nothing to change"}],
+        )
     return change
 
 
@@ -139,14 +144,19 @@ def check_changeable(record: RequestRecord) -> None:
     if record.status == Status.READY:
         return
     if record.status in VENDING or record.status == Status.UPDATING:
-        raise ChangeNotAllowed(f"request: {record.request_id} is {record.status.value} under execution "
-                               f"{record.execution_name}; change it once that finishes")
+        raise ChangeNotAllowed(
+            f"request: {record.request_id} is {record.status.value} under execution "
+            f"{record.execution_name}; change it once that finishes"
+        )
     if record.status == Status.FAILED:
-        raise ChangeNotAllowed(f"request: {record.request_id} is FAILED at {record.failed_step}; resume it first "
-                               f"(`vend request resume {record.request_id}`)")
+        raise ChangeNotAllowed(
+            f"request: {record.request_id} is FAILED at {record.failed_step}; resume it first "
+            f"(`vend request resume {record.request_id}`)"
+        )
     if record.status in RETIRED:
-        raise ChangeNotAllowed(f"request: {record.request_id} is {record.status.value}; a retiring or closed "
-                               f"account cannot be changed")
+        raise ChangeNotAllowed(
+            f"request: {record.request_id} is {record.status.value}; a retiring or closed account cannot be changed"
+        )
     raise ChangeNotAllowed(f"request: {record.request_id} is {record.status.value}")
 
 
@@ -156,17 +166,26 @@ def merged_request(record: RequestRecord, change: ChangeInput) -> VendingRequest
     removed = [s for s in record.request.get("stacks", []) if s not in new.stacks]
     if removed:
         # Dropping a stack means destroying what it built; that goes through the pipeline with its own approval.
-        raise InvalidRequest(f"stacks: removing {removed} is not a change; destroy them through the pipeline "
-                             f"(`vend account decommission --destroy-stacks` for the whole account)",
-                             details=[{"field": "stacks", "message": f"removing {removed} is not supported"}])
+        raise InvalidRequest(
+            f"stacks: removing {removed} is not a change; destroy them through the pipeline "
+            f"(`vend account decommission --destroy-stacks` for the whole account)",
+            details=[{"field": "stacks", "message": f"removing {removed} is not supported"}],
+        )
     return new
 
 
 def team_spec(layout: Layout, request: VendingRequest) -> TeamSpec:
     listed = layout.team(request.team)
-    return TeamSpec(slug=request.team, owner_email=request.owner_email, cost_center=request.cost_center,
-                    gpu_tier=request.gpu_tier, regions=request.regions, repository=request.repository,
-                    stacks=request.stacks, monthly_budget_usd=listed.monthly_budget_usd if listed else None)
+    return TeamSpec(
+        slug=request.team,
+        owner_email=request.owner_email,
+        cost_center=request.cost_center,
+        gpu_tier=request.gpu_tier,
+        regions=request.regions,
+        repository=request.repository,
+        stacks=request.stacks,
+        monthly_budget_usd=listed.monthly_budget_usd if listed else None,
+    )
 
 
 def rendered_for(layout: Layout, request: VendingRequest) -> GuardrailSet:
@@ -195,16 +214,30 @@ def change_diff(layout: Layout, old: VendingRequest, new: VendingRequest) -> dic
             "detached": sorted(set(before) - set(after)),
             "updated": sorted(n for n in set(after) & set(before) if after[n] != before[n]),
         },
-        "stacks": {"added": [s for s in new.stacks if s not in old.stacks],
-                   "removed": [s for s in old.stacks if s not in new.stacks]},
-        "trust": ({"ci_role_sub": {"from": ci_subject(old), "to": ci_subject(new)}}
-                  if ci_subject(old) != ci_subject(new) else {}),
-        "budget": ({"monthly_usd": {"from": layout.monthly_budget(old.team, old.gpu_tier),
-                                    "to": layout.monthly_budget(new.team, new.gpu_tier)}}
-                   if layout.monthly_budget(old.team, old.gpu_tier) != layout.monthly_budget(new.team, new.gpu_tier)
-                   else {}),
-        "fields": {k: {"from": old.model_dump(mode="json")[k], "to": new.model_dump(mode="json")[k]}
-                   for k in CHANGEABLE if getattr(old, k) != getattr(new, k)},
+        "stacks": {
+            "added": [s for s in new.stacks if s not in old.stacks],
+            "removed": [s for s in old.stacks if s not in new.stacks],
+        },
+        "trust": (
+            {"ci_role_sub": {"from": ci_subject(old), "to": ci_subject(new)}}
+            if ci_subject(old) != ci_subject(new)
+            else {}
+        ),
+        "budget": (
+            {
+                "monthly_usd": {
+                    "from": layout.monthly_budget(old.team, old.gpu_tier),
+                    "to": layout.monthly_budget(new.team, new.gpu_tier),
+                }
+            }
+            if layout.monthly_budget(old.team, old.gpu_tier) != layout.monthly_budget(new.team, new.gpu_tier)
+            else {}
+        ),
+        "fields": {
+            k: {"from": old.model_dump(mode="json")[k], "to": new.model_dump(mode="json")[k]}
+            for k in CHANGEABLE
+            if getattr(old, k) != getattr(new, k)
+        },
     }
 
 
@@ -222,13 +255,21 @@ def converge_account(session: Any, layout: Layout, request: VendingRequest, *, a
     """Inside the member account: the CI role trusts the (new) repository and stage; the budget has the (new) amount
     and owner. Both are create-or-converge, so a re-run changes nothing."""
     iam = session.client("iam")
-    role = ensure_ci_role(iam, provider_arn=f"arn:aws:iam::{account_id}:oidc-provider/{GITHUB_OIDC_HOST}",
-                          boundary_arn=f"arn:aws:iam::{account_id}:policy/{BOUNDARY_NAME}",
-                          repository=request.repository, stage=request.stage, team=request.team)
+    role = ensure_ci_role(
+        iam,
+        provider_arn=f"arn:aws:iam::{account_id}:oidc-provider/{GITHUB_OIDC_HOST}",
+        boundary_arn=f"arn:aws:iam::{account_id}:policy/{BOUNDARY_NAME}",
+        repository=request.repository,
+        stage=request.stage,
+        team=request.team,
+    )
     changes = [f"ci_role_trust {role} -> {ci_subject(request)}"]
-    changes += ensure_budget(session.client("budgets", region_name="us-east-1"), account_id,
-                             amount=layout.monthly_budget(request.team, request.gpu_tier),
-                             owner_email=request.owner_email)
+    changes += ensure_budget(
+        session.client("budgets", region_name="us-east-1"),
+        account_id,
+        amount=layout.monthly_budget(request.team, request.gpu_tier),
+        owner_email=request.owner_email,
+    )
     return changes
 
 
@@ -240,8 +281,9 @@ def _next_change_id(changes: ChangeStore, request_id: str) -> str:
     return f"{request_id}.c{int(existing[-1].change_id.rpartition('.c')[2]) + 1 if existing else 1}"
 
 
-def plan_change(store: RequestStore, changes: ChangeStore, layout: Layout, request_id: str, data: Any, *,
-                by: str) -> ChangeRecord:
+def plan_change(
+    store: RequestStore, changes: ChangeStore, layout: Layout, request_id: str, data: Any, *, by: str
+) -> ChangeRecord:
     """Validate and diff a change without recording anything (what --dry-run prints)."""
     change = parse_change(data)
     record = store.require(request_id)
@@ -251,23 +293,39 @@ def plan_change(store: RequestStore, changes: ChangeStore, layout: Layout, reque
     # The same platform checks as a new request (every stack resolves to a folder or a template, tier, regions).
     preflight(new, store, Settings.from_env().terraform_root, layout)
     if new == old:
-        raise InvalidRequest("request: the change asks for what the account already has",
-                             details=[{"field": "request", "message": "nothing to change"}])
+        raise InvalidRequest(
+            "request: the change asks for what the account already has",
+            details=[{"field": "request", "message": "nothing to change"}],
+        )
     waiting = [c.change_id for c in changes.for_request(request_id) if c.status in OPEN]
     if waiting:
         raise ChangeNotAllowed(f"request: change {waiting[0]} is still open; approve it or wait for it to finish")
     reasons = approval_reasons(layout, old, new)
-    return ChangeRecord(change_id=_next_change_id(changes, request_id), request_id=request_id,
-                        status=ChangeStatus.AWAITING_APPROVAL if reasons else ChangeStatus.RUNNING,
-                        requested_by=by, requested_at=now(), changed=change.given(),
-                        old=old.model_dump(mode="json"), new=new.model_dump(mode="json"),
-                        diff=change_diff(layout, old, new), approval_reasons=reasons)
+    return ChangeRecord(
+        change_id=_next_change_id(changes, request_id),
+        request_id=request_id,
+        status=ChangeStatus.AWAITING_APPROVAL if reasons else ChangeStatus.RUNNING,
+        requested_by=by,
+        requested_at=now(),
+        changed=change.given(),
+        old=old.model_dump(mode="json"),
+        new=new.model_dump(mode="json"),
+        diff=change_diff(layout, old, new),
+        approval_reasons=reasons,
+    )
 
 
-def lifecycle_input(operation: str, request: VendingRequest, *, execution: str, settings: WorkflowSettings,
-                    **extra: Any) -> dict[str, Any]:
-    return {"operation": operation, "request": request.model_dump(mode="json"), "request_id": request.request_id,
-            "execution": execution, "settings": settings.model_dump(), **extra}
+def lifecycle_input(
+    operation: str, request: VendingRequest, *, execution: str, settings: WorkflowSettings, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "operation": operation,
+        "request": request.model_dump(mode="json"),
+        "request_id": request.request_id,
+        "execution": execution,
+        "settings": settings.model_dump(),
+        **extra,
+    }
 
 
 def execution_name_for(change_id: str) -> str:
@@ -278,8 +336,13 @@ def start_change(sfn: Any, state_machine_arn: str, change: ChangeRecord, setting
     if not state_machine_arn:
         raise NotConfigured("no lifecycle state machine configured (VEND_LIFECYCLE_STATE_MACHINE_ARN)")
     name = execution_name_for(change.change_id)
-    payload = lifecycle_input("change", VendingRequest.model_validate(change.new), execution=name,
-                              settings=settings, change_id=change.change_id)
+    payload = lifecycle_input(
+        "change",
+        VendingRequest.model_validate(change.new),
+        execution=name,
+        settings=settings,
+        change_id=change.change_id,
+    )
     try:
         sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload))
     except ClientError as e:
@@ -288,8 +351,18 @@ def start_change(sfn: Any, state_machine_arn: str, change: ChangeRecord, setting
     return name
 
 
-def request_change(store: RequestStore, changes: ChangeStore, layout: Layout, request_id: str, data: Any, *,
-                   by: str, sfn: Any, state_machine_arn: str, settings: WorkflowSettings) -> ChangeRecord:
+def request_change(
+    store: RequestStore,
+    changes: ChangeStore,
+    layout: Layout,
+    request_id: str,
+    data: Any,
+    *,
+    by: str,
+    sfn: Any,
+    state_machine_arn: str,
+    settings: WorkflowSettings,
+) -> ChangeRecord:
     """File the change; start it at once unless it waits for an approval."""
     change = plan_change(store, changes, layout, request_id, data, by=by)
     if not change.needs_approval and not state_machine_arn:
@@ -312,16 +385,25 @@ def open_change(changes: ChangeStore, ident: str) -> ChangeRecord:
     return waiting[-1]
 
 
-def approve_change(store: RequestStore, changes: ChangeStore, ident: str, *, by: str, sfn: Any,
-                   state_machine_arn: str, settings: WorkflowSettings) -> ChangeRecord:
+def approve_change(
+    store: RequestStore,
+    changes: ChangeStore,
+    ident: str,
+    *,
+    by: str,
+    sfn: Any,
+    state_machine_arn: str,
+    settings: WorkflowSettings,
+) -> ChangeRecord:
     change = open_change(changes, ident)
     if change.status != ChangeStatus.AWAITING_APPROVAL:
         raise ChangeNotAllowed(f"request: change {change.change_id} is {change.status.value}, not awaiting approval")
     if by.strip().lower() == change.requested_by.strip().lower():
         raise ChangeNotAllowed(f"approver: {by} asked for {change.change_id}; someone else must approve it")
     check_changeable(store.require(change.request_id))  # the account may have moved on since it was filed
-    approved = changes.save(change.model_copy(update={"status": ChangeStatus.RUNNING, "approved_by": by,
-                                                      "approved_at": now()}))
+    approved = changes.save(
+        change.model_copy(update={"status": ChangeStatus.RUNNING, "approved_by": by, "approved_at": now()})
+    )
     name = start_change(sfn, state_machine_arn, approved, settings)
     return changes.save(approved.model_copy(update={"execution_name": name}))
 
@@ -336,14 +418,21 @@ def begin_change(store: RequestStore, changes: ChangeStore, change_id: str, exec
     current = store.require(change.request_id)
     if current.status == Status.UPDATING and current.execution_name == execution:
         return current
-    record = store.transition(change.request_id, expect=frozenset({Status.READY}), status=Status.UPDATING,
-                              step="BeginChange", request=change.new, execution_name=execution)
+    record = store.transition(
+        change.request_id,
+        expect=frozenset({Status.READY}),
+        status=Status.UPDATING,
+        step="BeginChange",
+        request=change.new,
+        execution_name=execution,
+    )
     logger.info("change begun", extra={"change_id": change_id, "by": change.requested_by})
     return record
 
 
-def finish_change(store: RequestStore, changes: ChangeStore, change_id: str, *, error: str | None = None
-                  ) -> ChangeRecord:
+def finish_change(
+    store: RequestStore, changes: ChangeStore, change_id: str, *, error: str | None = None
+) -> ChangeRecord:
     """READY on success. On failure the record is FAILED at its step, with the new intent kept: `vend request
     resume` converges the account to it through the vending workflow (every step is idempotent)."""
     change = changes.require(change_id)
@@ -352,10 +441,12 @@ def finish_change(store: RequestStore, changes: ChangeStore, change_id: str, *, 
         return changes.save(change.model_copy(update={"status": ChangeStatus.APPLIED, "finished_at": now()}))
     record = store.get(change.request_id)
     if record is not None and record.status == Status.UPDATING:
-        store.update(change.request_id, status=Status.FAILED, step="ChangeFailed", failed_step=record.step,
-                     failure_reason=error)
-    return changes.save(change.model_copy(update={"status": ChangeStatus.FAILED, "failure_reason": error,
-                                                  "finished_at": now()}))
+        store.update(
+            change.request_id, status=Status.FAILED, step="ChangeFailed", failed_step=record.step, failure_reason=error
+        )
+    return changes.save(
+        change.model_copy(update={"status": ChangeStatus.FAILED, "failure_reason": error, "finished_at": now()})
+    )
 
 
 # --- the AccountLifecycle execution state -------------------------------------------------------------------------

@@ -47,8 +47,9 @@ def month_range(month: str | None, today: date | None = None) -> tuple[str, str,
         d = today or datetime.now(UTC).date()
         month = f"{d.year:04d}-{d.month:02d}"
     if not MONTH.match(month):
-        raise InvalidRequest(f"month: {month!r} must look like YYYY-MM", details=[{"field": "month",
-                                                                                  "message": "must be YYYY-MM"}])
+        raise InvalidRequest(
+            f"month: {month!r} must look like YYYY-MM", details=[{"field": "month", "message": "must be YYYY-MM"}]
+        )
     year, mon = (int(p) for p in month.split("-"))
     nxt = date(year + mon // 12, mon % 12 + 1, 1)
     return month, f"{year:04d}-{mon:02d}-01", nxt.isoformat()
@@ -60,11 +61,14 @@ def _tag_value(key: str) -> str:
     return value or UNTAGGED
 
 
-def spend_by_team_and_stage(ce: Any, *, month: str | None = None, team: str | None = None,
-                            today: date | None = None) -> CostReport:
+def spend_by_team_and_stage(
+    ce: Any, *, month: str | None = None, team: str | None = None, today: date | None = None
+) -> CostReport:
     month, start, end = month_range(month, today)
     kwargs: dict[str, Any] = {
-        "TimePeriod": {"Start": start, "End": end}, "Granularity": "MONTHLY", "Metrics": [METRIC],
+        "TimePeriod": {"Start": start, "End": end},
+        "Granularity": "MONTHLY",
+        "Metrics": [METRIC],
         "GroupBy": [{"Type": "TAG", "Key": "team"}, {"Type": "TAG", "Key": "stage"}],
     }
     if team:
@@ -86,8 +90,10 @@ def spend_by_team_and_stage(ce: Any, *, month: str | None = None, team: str | No
         if not token:
             break
         kwargs["NextPageToken"] = token
-    lines = [CostLine(team=t, stage=s, amount=round(float(v), 2), unit=unit, estimated=estimated[(t, s)])
-             for (t, s), v in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))]
+    lines = [
+        CostLine(team=t, stage=s, amount=round(float(v), 2), unit=unit, estimated=estimated[(t, s)])
+        for (t, s), v in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
     return CostReport(month=month, start=start, end=end, team=team, lines=lines)
 
 
@@ -109,5 +115,6 @@ def activate_cost_allocation_tags(ce: Any, keys: tuple[str, ...]) -> list[dict[s
     """Activate the mandatory tags as cost-allocation tags for the organization (run in the management account).
     A tag only becomes activatable once Billing has seen it on a resource; those come back as errors to retry later."""
     answer = ce.update_cost_allocation_tags_status(
-        CostAllocationTagsStatus=[{"TagKey": k, "Status": "Active"} for k in keys])
+        CostAllocationTagsStatus=[{"TagKey": k, "Status": "Active"} for k in keys]
+    )
     return list(answer.get("Errors", []))

@@ -54,9 +54,7 @@ _REQUESTS_READ = Grant(("dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"), 
 _REPAIR_STALE = Grant(("dynamodb:PutItem",), ("requests_table",))
 _EVENTS = Grant(("events:PutEvents",), ("event_bus",))
 _ASSUME_ACCESS = Grant(("sts:AssumeRole",), ("account_access_role",))
-_CREATION_SLOTS = Grant(
-    ("dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"), ("creation_slots_table",)
-)
+_CREATION_SLOTS = Grant(("dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"), ("creation_slots_table",))
 # Completing CheckPipelines' task token (CDK's grantTaskResponse scopes these to the state machine).
 _TASK_RESPONSE = Grant(
     ("states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"), ("state_machine",)
@@ -354,12 +352,22 @@ FUNCTIONS += (
         description="Queue CloseAccount and drain the closure queue within Organizations' quota (also scheduled)",
     ),
 )
-LIFECYCLE_KEYS = ("BeginChange", "ApplyChange", "StartChangePipelines", "CheckPipelines", "FinishChange",
-                  "LifecycleFailed", "RetireAccount", "ArchiveState", "RequestClosure")
+LIFECYCLE_KEYS = (
+    "BeginChange",
+    "ApplyChange",
+    "StartChangePipelines",
+    "CheckPipelines",
+    "FinishChange",
+    "LifecycleFailed",
+    "RetireAccount",
+    "ArchiveState",
+    "RequestClosure",
+)
 
 # Functions the state machine calls; the others are entry points (API, events, schedule).
 STATE_MACHINE_KEYS = tuple(
-    f.key for f in FUNCTIONS
+    f.key
+    for f in FUNCTIONS
     if (f.key not in {"StartFromEvent", "Api", "Audit", "PipelineBuildEvent"} and f.key not in LIFECYCLE_KEYS)
     or f.key == "CheckPipelines"
 )

@@ -40,8 +40,13 @@ def preflight(request: VendingRequest, store: RequestStore, terraform_root: Path
     for record in store.list():
         owned = (record.account_email or layout.account_email(record.team, record.stage)).lower()
         if owned == email and record.team != request.team:
-            problems.append({"field": "team", "message": f"the account e-mail {email} belongs to team {record.team}'s "
-                                                         f"account (request {record.request_id})"})
+            problems.append(
+                {
+                    "field": "team",
+                    "message": f"the account e-mail {email} belongs to team {record.team}'s "
+                    f"account (request {record.request_id})",
+                }
+            )
             break
     if problems:
         raise invalid(problems)

@@ -113,14 +113,48 @@ GuardrailGroup = Literal["baseline", "region-allow-list", "cost-tags", "quaranti
 # https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps_examples_general.html).
 # Global services have their endpoint in us-east-1, so they must stay callable whatever the allow-list says.
 DEFAULT_GLOBAL_SERVICE_EXEMPTIONS: tuple[str, ...] = (
-    "a4b:*", "acm:*", "aws-marketplace-management:*", "aws-marketplace:*", "aws-portal:*", "budgets:*", "ce:*",
-    "chime:*", "cloudfront:*", "config:*", "cur:*", "directconnect:*", "ec2:DescribeRegions",
-    "ec2:DescribeTransitGateways", "ec2:DescribeVpnGateways", "fms:*", "globalaccelerator:*", "health:*", "iam:*",
-    "importexport:*", "kms:*", "mobileanalytics:*", "networkmanager:*", "organizations:*", "pricing:*", "route53:*",
-    "route53domains:*", "route53-recovery-cluster:*", "route53-recovery-control-config:*",
-    "route53-recovery-readiness:*", "s3:GetAccountPublic*", "s3:ListAllMyBuckets", "s3:ListMultiRegionAccessPoints",
-    "s3:PutAccountPublic*", "shield:*", "sts:*", "support:*", "trustedadvisor:*", "waf-regional:*", "waf:*",
-    "wafv2:*", "wellarchitected:*",
+    "a4b:*",
+    "acm:*",
+    "aws-marketplace-management:*",
+    "aws-marketplace:*",
+    "aws-portal:*",
+    "budgets:*",
+    "ce:*",
+    "chime:*",
+    "cloudfront:*",
+    "config:*",
+    "cur:*",
+    "directconnect:*",
+    "ec2:DescribeRegions",
+    "ec2:DescribeTransitGateways",
+    "ec2:DescribeVpnGateways",
+    "fms:*",
+    "globalaccelerator:*",
+    "health:*",
+    "iam:*",
+    "importexport:*",
+    "kms:*",
+    "mobileanalytics:*",
+    "networkmanager:*",
+    "organizations:*",
+    "pricing:*",
+    "route53:*",
+    "route53domains:*",
+    "route53-recovery-cluster:*",
+    "route53-recovery-control-config:*",
+    "route53-recovery-readiness:*",
+    "s3:GetAccountPublic*",
+    "s3:ListAllMyBuckets",
+    "s3:ListMultiRegionAccessPoints",
+    "s3:PutAccountPublic*",
+    "shield:*",
+    "sts:*",
+    "support:*",
+    "trustedadvisor:*",
+    "waf-regional:*",
+    "waf:*",
+    "wafv2:*",
+    "wellarchitected:*",
 )
 
 
@@ -142,7 +176,12 @@ class GuardrailSettings(_Strict):
     # (a multi-variant endpoint config) is not denied by the ForAnyValue:StringNotLike test. Must not overlap
     # accelerated_families.sagemaker (checked below).
     sagemaker_general_purpose_instance_types: tuple[str, ...] = (
-        "ml.t2.*", "ml.t3.*", "ml.m*", "ml.c*", "ml.r*", "ml.x*",
+        "ml.t2.*",
+        "ml.t3.*",
+        "ml.m*",
+        "ml.c*",
+        "ml.r*",
+        "ml.x*",
     )
     # Statement groups attached to each OU (inherited by everything below it). The GPU tier policy goes on accounts.
     ou_guardrails: dict[str, tuple[GuardrailGroup, ...]] = Field(default_factory=_default_ou_guardrails)
@@ -233,8 +272,11 @@ class Layout(_Strict):
 
     def _guardrails_resolve(self, paths: set[str]) -> None:
         g = self.guardrails
-        listed_ous = (("ou_guardrails", tuple(g.ou_guardrails)), ("deny_full_aws_access", g.deny_full_aws_access),
-                      ("non_team_ous", g.non_team_ous))
+        listed_ous = (
+            ("ou_guardrails", tuple(g.ou_guardrails)),
+            ("deny_full_aws_access", g.deny_full_aws_access),
+            ("non_team_ous", g.non_team_ous),
+        )
         for where, listed in listed_ous:
             unknown = sorted(set(listed) - paths)
             if unknown:
@@ -260,8 +302,10 @@ class Layout(_Strict):
             if clash:
                 raise ValueError(f"guardrails.sagemaker_general_purpose_instance_types: {pattern!r} overlaps {clash}")
         for name, tier in self.gpu_tiers.items():
-            for kind, allowed, fams in (("ec2_instance_types", tier.ec2_instance_types, self.accelerated_families.ec2),
-                                        ("sagemaker_instance_types", tier.sagemaker_instance_types, families)):
+            for kind, allowed, fams in (
+                ("ec2_instance_types", tier.ec2_instance_types, self.accelerated_families.ec2),
+                ("sagemaker_instance_types", tier.sagemaker_instance_types, families),
+            ):
                 stray = [t for t in allowed if not any(fnmatchcase(t.rstrip("*"), f) for f in fams)]
                 if stray:
                     raise ValueError(f"gpu_tiers.{name}.{kind}: {stray} are not in an accelerated family")

@@ -38,8 +38,9 @@ class Status(StrEnum):
 
 
 # A vending execution owns the record in these; day-2 states are owned by the lifecycle workflow instead.
-VENDING = frozenset({Status.PENDING, Status.CREATING, Status.PLACING, Status.GUARDRAILS, Status.BOOTSTRAPPING,
-                     Status.PIPELINES})
+VENDING = frozenset(
+    {Status.PENDING, Status.CREATING, Status.PLACING, Status.GUARDRAILS, Status.BOOTSTRAPPING, Status.PIPELINES}
+)
 RETIRED = frozenset({Status.RETIRING, Status.SUSPENDED, Status.PENDING_CLOSURE, Status.CLOSED})
 IN_FLIGHT = VENDING | {Status.UPDATING} | (RETIRED - {Status.CLOSED})
 
@@ -89,8 +90,14 @@ class RequestStore:
     """The requests table. Items: request_id (key), status (for conditions) and the record as JSON."""
 
     def __init__(self, dynamodb: Any, table: str) -> None:
-        self._items = ModelTable(dynamodb, table, RequestRecord, keys=("request_id",),
-                                 projected=("status", "team", "updated_at", "version"), body="record")
+        self._items = ModelTable(
+            dynamodb,
+            table,
+            RequestRecord,
+            keys=("request_id",),
+            projected=("status", "team", "updated_at", "version"),
+            body="record",
+        )
 
     def get(self, request_id: str) -> RequestRecord | None:
         return self._items.get(request_id)
@@ -170,15 +177,32 @@ class RequestStore:
 
     def _reopen(self, closed: RequestRecord, request: VendingRequest, execution: str) -> RequestRecord:
         """A team re-onboarded after its account was closed gets a new account: forget the old one's resources."""
-        fresh = closed.model_copy(update={
-            "status": Status.PENDING, "execution_name": execution, "attempts": closed.attempts + 1,
-            "request": request.model_dump(mode="json"), "step": "Reserve", "updated_at": now(),
-            "account_id": None, "account_email": None, "create_account_request_id": None, "adopted": False,
-            "ou_path": None, "ou_id": None, "scps": [], "state_bucket": None, "ci_role_arn": None, "pipelines": {},
-            "failed_step": None, "failure_reason": None, "generation": closed.generation + 1,
-            "retired_accounts": [*closed.retired_accounts, *([closed.account_id] if closed.account_id else [])],
-            "history": [*closed.history, Transition(status=Status.PENDING, step="Reserve", at=now())],
-            "version": closed.version + 1})
+        fresh = closed.model_copy(
+            update={
+                "status": Status.PENDING,
+                "execution_name": execution,
+                "attempts": closed.attempts + 1,
+                "request": request.model_dump(mode="json"),
+                "step": "Reserve",
+                "updated_at": now(),
+                "account_id": None,
+                "account_email": None,
+                "create_account_request_id": None,
+                "adopted": False,
+                "ou_path": None,
+                "ou_id": None,
+                "scps": [],
+                "state_bucket": None,
+                "ci_role_arn": None,
+                "pipelines": {},
+                "failed_step": None,
+                "failure_reason": None,
+                "generation": closed.generation + 1,
+                "retired_accounts": [*closed.retired_accounts, *([closed.account_id] if closed.account_id else [])],
+                "history": [*closed.history, Transition(status=Status.PENDING, step="Reserve", at=now())],
+                "version": closed.version + 1,
+            }
+        )
         try:
             self._put(fresh, condition="version = :seen", values={":seen": closed.version})
         except ClientError as e:
@@ -204,8 +228,9 @@ class RequestStore:
                     raise
         raise ConcurrentUpdate(f"{request_id}: record kept changing under step {step}")
 
-    def transition(self, request_id: str, *, expect: frozenset[Status], status: Status, step: str,
-                   **fields: Any) -> RequestRecord:
+    def transition(
+        self, request_id: str, *, expect: frozenset[Status], status: Status, step: str, **fields: Any
+    ) -> RequestRecord:
         """Move to `status` only from one of `expect`, atomically (the day-2 workflows' guard against a racing vend
         or a second change): a record in any other state raises ChangeNotAllowed and is left as it was."""
         from vending.exceptions import ChangeNotAllowed
@@ -214,11 +239,19 @@ class RequestStore:
             record = self.require(request_id)
             if record.status not in expect:
                 owner = f" under execution {record.execution_name}" if record.status in VENDING else ""
-                raise ChangeNotAllowed(f"request: {request_id} is {record.status.value}{owner}; "
-                                       f"{step} needs {' or '.join(sorted(expect))}")
-            updated = record.model_copy(update={
-                "step": step, "updated_at": now(), "status": status, **fields, "version": record.version + 1,
-                "history": [*record.history, Transition(status=status, step=step, at=now())]})
+                raise ChangeNotAllowed(
+                    f"request: {request_id} is {record.status.value}{owner}; {step} needs {' or '.join(sorted(expect))}"
+                )
+            updated = record.model_copy(
+                update={
+                    "step": step,
+                    "updated_at": now(),
+                    "status": status,
+                    **fields,
+                    "version": record.version + 1,
+                    "history": [*record.history, Transition(status=status, step=step, at=now())],
+                }
+            )
             try:
                 self._put(updated, condition="version = :seen", values={":seen": record.version})
                 return RequestRecord.model_validate(updated.model_dump())

@@ -46,8 +46,10 @@ def parse_envelope(body: str) -> OnboardingEvent:
     # The request inside gets the same size limit as an API body or a --file document.
     size = len(json.dumps(event.detail).encode())
     if size > MAX_BODY_BYTES:
-        raise RequestTooLarge(f"request: detail is {size} bytes, over the {MAX_BODY_BYTES}-byte limit",
-                              details=[{"field": "request", "message": f"body over {MAX_BODY_BYTES} bytes"}])
+        raise RequestTooLarge(
+            f"request: detail is {size} bytes, over the {MAX_BODY_BYTES}-byte limit",
+            details=[{"field": "request", "message": f"body over {MAX_BODY_BYTES} bytes"}],
+        )
     return event
 
 

@@ -48,21 +48,34 @@ class VendingRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    team: str = Field(description="Team slug, e.g. team-mlops", min_length=3, max_length=40,
-                      json_schema_extra={"pattern": r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$"})
+    team: str = Field(
+        description="Team slug, e.g. team-mlops",
+        min_length=3,
+        max_length=40,
+        json_schema_extra={"pattern": r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$"},
+    )
     stage: Literal["staging", "production"]
-    owner_email: str = Field(description="The team's contact (tagged on the account)", min_length=MIN_EMAIL,
-                             max_length=MAX_EMAIL)
-    cost_center: str = Field(description="Cost center, CC-NNNN", max_length=9,
-                             json_schema_extra={"pattern": r"^CC-[0-9]{4,6}$"})
-    gpu_tier: str = Field(description="A GPU tier of the layout: none, inference, training", min_length=1,
-                          max_length=40)
-    regions: tuple[str, ...] = Field(description="A non-empty subset of the region allow-list", min_length=1,
-                                     max_length=20)
-    stacks: tuple[str, ...] = Field(("bootstrap",), description="Terraform stacks to deploy", min_length=1,
-                                    max_length=MAX_STACKS)
-    repository: str = Field(description="GitHub owner/repo trusted by the CI role", min_length=3, max_length=140,
-                            json_schema_extra={"pattern": r"^[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}$"})
+    owner_email: str = Field(
+        description="The team's contact (tagged on the account)", min_length=MIN_EMAIL, max_length=MAX_EMAIL
+    )
+    cost_center: str = Field(
+        description="Cost center, CC-NNNN", max_length=9, json_schema_extra={"pattern": r"^CC-[0-9]{4,6}$"}
+    )
+    gpu_tier: str = Field(
+        description="A GPU tier of the layout: none, inference, training", min_length=1, max_length=40
+    )
+    regions: tuple[str, ...] = Field(
+        description="A non-empty subset of the region allow-list", min_length=1, max_length=20
+    )
+    stacks: tuple[str, ...] = Field(
+        ("bootstrap",), description="Terraform stacks to deploy", min_length=1, max_length=MAX_STACKS
+    )
+    repository: str = Field(
+        description="GitHub owner/repo trusted by the CI role",
+        min_length=3,
+        max_length=140,
+        json_schema_extra={"pattern": r"^[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}$"},
+    )
 
     @field_validator("team")
     @classmethod
@@ -123,8 +136,10 @@ class VendingRequest(BaseModel):
     def _repository(cls, v: str) -> str:
         owner, _, name = v.partition("/")
         if not GITHUB_OWNER.fullmatch(owner):
-            raise ValueError("must be a GitHub owner/repo: the owner is 1-39 ASCII letters, digits or single hyphens, "
-                             "not at either end")
+            raise ValueError(
+                "must be a GitHub owner/repo: the owner is 1-39 ASCII letters, digits or single hyphens, "
+                "not at either end"
+            )
         if not GITHUB_REPO.fullmatch(name) or name in {".", ".."}:
             raise ValueError("must be a GitHub owner/repo: the name is 1-100 of A-Z a-z 0-9 . _ - and not '.' or '..'")
         return v
@@ -134,8 +149,10 @@ class VendingRequest(BaseModel):
         # The account's name and e-mail are derived from team and stage; Organizations caps both.
         problems = []
         if len(account_name_for(self.team, self.stage)) > MAX_ACCOUNT_NAME:
-            problems.append(f"account name {account_name_for(self.team, self.stage)!r} is over "
-                            f"{MAX_ACCOUNT_NAME} characters (Organizations' limit)")
+            problems.append(
+                f"account name {account_name_for(self.team, self.stage)!r} is over "
+                f"{MAX_ACCOUNT_NAME} characters (Organizations' limit)"
+            )
         email = _layout().account_email(self.team, self.stage)
         if len(email) > MAX_EMAIL:
             problems.append(f"account e-mail {email!r} is over {MAX_EMAIL} characters (Organizations' limit)")
@@ -186,8 +203,10 @@ def describe_errors(error: ValidationError) -> list[dict[str, str]]:
 def parse_request(data: Any) -> VendingRequest:
     """Validate raw input; raise InvalidRequest listing every bad field (nothing else happens)."""
     if not isinstance(data, dict):
-        raise InvalidRequest("request: must be a JSON object",
-                             details=[{"field": "request", "message": f"must be a JSON object, not {_kind(data)}"}])
+        raise InvalidRequest(
+            "request: must be a JSON object",
+            details=[{"field": "request", "message": f"must be a JSON object, not {_kind(data)}"}],
+        )
     try:
         return VendingRequest.model_validate(data)
     except ValidationError as e:
@@ -201,8 +220,14 @@ def invalid(problems: list[dict[str, str]]) -> InvalidRequest:
 
 
 def _kind(data: Any) -> str:
-    return {list: "an array", str: "a string", type(None): "null", bool: "a boolean", int: "a number",
-            float: "a number"}.get(type(data), type(data).__name__)
+    return {
+        list: "an array",
+        str: "a string",
+        type(None): "null",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+    }.get(type(data), type(data).__name__)
 
 
 def check_body(raw: bytes | str | None, *, max_bytes: int = MAX_BODY_BYTES) -> str:
@@ -212,8 +237,10 @@ def check_body(raw: bytes | str | None, *, max_bytes: int = MAX_BODY_BYTES) -> s
         raw = b""
     size = len(raw.encode("utf-8", errors="surrogatepass") if isinstance(raw, str) else raw)
     if size > max_bytes:
-        raise RequestTooLarge(f"request: body is {size} bytes, over the {max_bytes}-byte limit",
-                              details=[{"field": "request", "message": f"body over {max_bytes} bytes"}])
+        raise RequestTooLarge(
+            f"request: body is {size} bytes, over the {max_bytes}-byte limit",
+            details=[{"field": "request", "message": f"body over {max_bytes} bytes"}],
+        )
     if isinstance(raw, bytes):
         try:
             text = raw.decode("utf-8")

@@ -59,9 +59,13 @@ def begin_retirement(store: RequestStore, request_id: str, execution: str) -> Re
         raise ChangeNotAllowed(f"request: {request_id} has no account to retire")
     # A retirement that stopped part-way (RETIRING/SUSPENDED with a failure recorded) is re-run from the top: every
     # step is idempotent.
-    return store.transition(request_id, expect=RETIRABLE | {Status.RETIRING, Status.SUSPENDED},
-                            status=Status.RETIRING, step="Quarantine",
-                            execution_name=execution)
+    return store.transition(
+        request_id,
+        expect=RETIRABLE | {Status.RETIRING, Status.SUSPENDED},
+        status=Status.RETIRING,
+        step="Quarantine",
+        execution_name=execution,
+    )
 
 
 def quarantine_account(org: Any, layout: Layout, account_id: str, *, backoff: Backoff | None = None) -> list[str]:
@@ -90,16 +94,20 @@ def move_to_quarantine_ou(org: Any, layout: Layout, account_id: str) -> dict[str
     return {"ou_path": path, "ou_id": target}
 
 
-def retire_account(org: Any, store: RequestStore, layout: Layout, request_id: str, execution: str
-                   ) -> RequestRecord:
+def retire_account(org: Any, store: RequestStore, layout: Layout, request_id: str, execution: str) -> RequestRecord:
     """RETIRING (quarantined at once) -> SUSPENDED (in the Suspended OU). Each part is idempotent."""
     record = begin_retirement(store, request_id, execution)
     account_id = str(record.account_id)
     changes = quarantine_account(org, layout, account_id)
     logger.info("account quarantined", extra={"account_id": account_id, "changes": changes})
     placed = move_to_quarantine_ou(org, layout, account_id)
-    return store.update(request_id, status=Status.SUSPENDED, step="Quarantine", **placed,
-                        scps=sorted(render(layout).ou_policies[placed["ou_path"]]))
+    return store.update(
+        request_id,
+        status=Status.SUSPENDED,
+        step="Quarantine",
+        **placed,
+        scps=sorted(render(layout).ou_policies[placed["ou_path"]]),
+    )
 
 
 # --- archive -------------------------------------------------------------------------------------------------------
@@ -115,16 +123,37 @@ def ensure_archive_bucket(s3: Any, bucket: str, region: str = "us-east-1") -> No
     except ClientError as e:
         if error_code(e) != "BucketAlreadyOwnedByYou":
             raise
-    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
-        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+    s3.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
-        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}, "BucketKeyEnabled": True}]})
-    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [{
-        "ID": "retired-account-retention", "Status": "Enabled", "Filter": {"Prefix": ""},
-        "Transitions": [{"Days": ARCHIVE_GLACIER_AFTER_DAYS, "StorageClass": "GLACIER"}],
-        "Expiration": {"Days": ARCHIVE_RETENTION_DAYS},
-        "NoncurrentVersionExpiration": {"NoncurrentDays": ARCHIVE_RETENTION_DAYS}}]})
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}, "BucketKeyEnabled": True}]
+        },
+    )
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=bucket,
+        LifecycleConfiguration={
+            "Rules": [
+                {
+                    "ID": "retired-account-retention",
+                    "Status": "Enabled",
+                    "Filter": {"Prefix": ""},
+                    "Transitions": [{"Days": ARCHIVE_GLACIER_AFTER_DAYS, "StorageClass": "GLACIER"}],
+                    "Expiration": {"Days": ARCHIVE_RETENTION_DAYS},
+                    "NoncurrentVersionExpiration": {"NoncurrentDays": ARCHIVE_RETENTION_DAYS},
+                }
+            ]
+        },
+    )
 
 
 class ArchiveResult(BaseModel):
@@ -147,8 +176,7 @@ def _exists(s3: Any, bucket: str, key: str) -> bool:
         raise
 
 
-def archive_state(source: Any, archive: Any, *, bucket: str, archive_bucket: str, account_id: str
-                  ) -> ArchiveResult:
+def archive_state(source: Any, archive: Any, *, bucket: str, archive_bucket: str, account_id: str) -> ArchiveResult:
     """Copy every version of every object (oldest first) to `<account>/<bucket>/<key>/<version-id>` in the archive,
     and write a manifest listing versions and delete markers. `source` reads the member account (its access role),
     `archive` writes the platform account. Re-running skips what is already archived."""
@@ -164,22 +192,52 @@ def archive_state(source: Any, archive: Any, *, bucket: str, archive_bucket: str
         if _exists(archive, archive_bucket, key):
             continue
         body = source.get_object(Bucket=bucket, Key=v["Key"], VersionId=v["VersionId"])["Body"].read()
-        archive.put_object(Bucket=archive_bucket, Key=key, Body=body,
-                           Metadata={"source-key": v["Key"][:1024], "source-version": str(v["VersionId"]),
-                                     "sha256": hashlib.sha256(body).hexdigest()})
+        archive.put_object(
+            Bucket=archive_bucket,
+            Key=key,
+            Body=body,
+            Metadata={
+                "source-key": v["Key"][:1024],
+                "source-version": str(v["VersionId"]),
+                "sha256": hashlib.sha256(body).hexdigest(),
+            },
+        )
         copied += 1
     manifest = {
-        "account_id": account_id, "bucket": bucket, "archived_at": now(), "retention_days": ARCHIVE_RETENTION_DAYS,
-        "versions": [{"key": v["Key"], "version_id": v["VersionId"], "latest": v.get("IsLatest", False),
-                      "last_modified": str(v["LastModified"]), "size": v.get("Size", 0)} for v in versions],
-        "delete_markers": [{"key": m["Key"], "version_id": m["VersionId"], "last_modified": str(m["LastModified"])}
-                           for m in markers],
+        "account_id": account_id,
+        "bucket": bucket,
+        "archived_at": now(),
+        "retention_days": ARCHIVE_RETENTION_DAYS,
+        "versions": [
+            {
+                "key": v["Key"],
+                "version_id": v["VersionId"],
+                "latest": v.get("IsLatest", False),
+                "last_modified": str(v["LastModified"]),
+                "size": v.get("Size", 0),
+            }
+            for v in versions
+        ],
+        "delete_markers": [
+            {"key": m["Key"], "version_id": m["VersionId"], "last_modified": str(m["LastModified"])} for m in markers
+        ],
     }
     manifest_key = f"{prefix}/manifest.json"
-    archive.put_object(Bucket=archive_bucket, Key=manifest_key, Body=json.dumps(manifest, indent=1).encode(),
-                       ContentType="application/json")
-    return ArchiveResult(source_bucket=bucket, archive_bucket=archive_bucket, prefix=prefix, versions=len(versions),
-                         copied=copied, delete_markers=len(markers), manifest_key=manifest_key)
+    archive.put_object(
+        Bucket=archive_bucket,
+        Key=manifest_key,
+        Body=json.dumps(manifest, indent=1).encode(),
+        ContentType="application/json",
+    )
+    return ArchiveResult(
+        source_bucket=bucket,
+        archive_bucket=archive_bucket,
+        prefix=prefix,
+        versions=len(versions),
+        copied=copied,
+        delete_markers=len(markers),
+        manifest_key=manifest_key,
+    )
 
 
 # --- the closure queue ---------------------------------------------------------------------------------------------
@@ -225,8 +283,7 @@ class ClosureQueue:
         return sorted(self._items.scan(), key=lambda i: (i.enqueued_at, i.account_id))
 
     def enqueue(self, account_id: str, request_id: str) -> ClosureItem:
-        item = ClosureItem(account_id=account_id, request_id=request_id, enqueued_at=now(),
-                           history=[f"{now()} QUEUED"])
+        item = ClosureItem(account_id=account_id, request_id=request_id, enqueued_at=now(), history=[f"{now()} QUEUED"])
         try:
             self._items.put(item, condition="attribute_not_exists(account_id)")
             return item
@@ -235,11 +292,13 @@ class ClosureQueue:
                 raise
         return self._items.get(account_id) or item  # already queued (or closed): never twice
 
-    def move(self, item: ClosureItem, status: ClosureStatus, *, expect: ClosureStatus, **fields: Any
-             ) -> ClosureItem | None:
+    def move(
+        self, item: ClosureItem, status: ClosureStatus, *, expect: ClosureStatus, **fields: Any
+    ) -> ClosureItem | None:
         """Conditional on the status we saw: a racing drainer that moved it first wins, and we get None."""
-        moved = item.model_copy(update={"status": status, "history": [*item.history, f"{now()} {status.value}"],
-                                        **fields})
+        moved = item.model_copy(
+            update={"status": status, "history": [*item.history, f"{now()} {status.value}"], **fields}
+        )
         try:
             self._items.put(moved, condition="#s = :seen", names={"#s": "status"}, values={":seen": expect.value})
             return moved
@@ -271,8 +330,9 @@ def _record(store: RequestStore | None, item: ClosureItem, status: Status) -> No
         store.update(item.request_id, status=status, step="CloseAccount")
 
 
-def drain_closures(org: Any, queue: ClosureQueue, store: RequestStore | None = None, *, limit: int | None = None
-                   ) -> DrainReport:
+def drain_closures(
+    org: Any, queue: ClosureQueue, store: RequestStore | None = None, *, limit: int | None = None
+) -> DrainReport:
     """Close queued accounts until the queue is empty, `limit` closures were requested, or Organizations says the
     quota is used up (the rest stays queued for the next drain). Also promotes PENDING_CLOSURE items that AWS has
     finished closing. Safe to run concurrently and after a crash."""
@@ -294,13 +354,17 @@ def drain_closures(org: Any, queue: ClosureQueue, store: RequestStore | None = N
             break
         _close_one(org, queue, store, item, report)
     for item in queue.all():
-        {ClosureStatus.QUEUED: report.backlog, ClosureStatus.PENDING_CLOSURE: report.pending,
-         ClosureStatus.BLOCKED: report.blocked}.get(item.status, []).append(item.account_id)
+        {
+            ClosureStatus.QUEUED: report.backlog,
+            ClosureStatus.PENDING_CLOSURE: report.pending,
+            ClosureStatus.BLOCKED: report.blocked,
+        }.get(item.status, []).append(item.account_id)
     return report
 
 
-def _close_one(org: Any, queue: ClosureQueue, store: RequestStore | None, item: ClosureItem,
-               report: DrainReport) -> None:
+def _close_one(
+    org: Any, queue: ClosureQueue, store: RequestStore | None, item: ClosureItem, report: DrainReport
+) -> None:
     state = account_state(org, item.account_id)
     if state in CLOSED_STATES or state == "PENDING_CLOSURE":
         # Closed already (by us before a crash, or by hand): record it, never close it again.
@@ -322,8 +386,9 @@ def _close_one(org: Any, queue: ClosureQueue, store: RequestStore | None, item: 
             _record(store, item, Status.CLOSED)
             report.closed.append(item.account_id)
             return
-        if code in THROTTLING_CODES or (code == "ConstraintViolationException" and (
-                reason in QUOTA_REASONS or "QUOTA" in str(e).upper())):
+        if code in THROTTLING_CODES or (
+            code == "ConstraintViolationException" and (reason in QUOTA_REASONS or "QUOTA" in str(e).upper())
+        ):
             queue.move(claimed, ClosureStatus.QUEUED, expect=ClosureStatus.CLOSING, last_error=f"{code} {reason}")
             report.stopped_by = f"{code}: {reason or e}"
             logger.info("closure quota reached; backlog kept", extra={"account_id": item.account_id, "code": code})

@@ -91,7 +91,8 @@ def submit_request(
     # again while that execution runs (it is idempotent), so identical inputs would tell two callers "started".
     submission = uuid.uuid4().hex
     payload_for = lambda name: json.dumps(  # noqa: E731
-        {**execution_input(request, name, settings_from_env()), "submission": submission})
+        {**execution_input(request, name, settings_from_env()), "submission": submission}
+    )
     starter = start or _plain_start(sfn, state_machine_arn)
     for attempt in range(first, first + MAX_NAME_PROBES):
         name = execution_name(request.request_id, attempt)
@@ -152,8 +153,9 @@ def _join(sfn: Any, arn: str) -> str:
             if error_code(e) != "ExecutionDoesNotExist":
                 raise
             if time.monotonic() > deadline:
-                raise ExecutionNotVisible(f"{arn} is being started by another caller but did not appear within "
-                                   f"{JOIN_WAIT_SECONDS:.0f} s") from e
+                raise ExecutionNotVisible(
+                    f"{arn} is being started by another caller but did not appear within {JOIN_WAIT_SECONDS:.0f} s"
+                ) from e
         time.sleep(JOIN_POLL_SECONDS)
 
 

@@ -47,10 +47,16 @@ class CiJob:
         return f"{team}-{stage}{self.environment_suffix}"
 
 
-PLAN = CiJob(job="plan", role_name=PLAN_ROLE_NAME, environment_suffix="-plan",
-             refs=(PULL_REQUEST_REF, DEFAULT_BRANCH_REF), read_only=True)
-APPLY = CiJob(job="apply", role_name=APPLY_ROLE_NAME, environment_suffix="", refs=(DEFAULT_BRANCH_REF,),
-              read_only=False)
+PLAN = CiJob(
+    job="plan",
+    role_name=PLAN_ROLE_NAME,
+    environment_suffix="-plan",
+    refs=(PULL_REQUEST_REF, DEFAULT_BRANCH_REF),
+    read_only=True,
+)
+APPLY = CiJob(
+    job="apply", role_name=APPLY_ROLE_NAME, environment_suffix="", refs=(DEFAULT_BRANCH_REF,), read_only=False
+)
 JOBS = (PLAN, APPLY)
 
 

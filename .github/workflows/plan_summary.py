@@ -8,18 +8,31 @@ import sys
 
 def render(result: dict) -> str:
     plan = result.get("plan_summary") or {}
-    lines = [f"### `{result.get('stack')}`: {result.get('status')}", "",
-             "| stage | ok | seconds | summary |", "| --- | --- | --- | --- |"]
+    lines = [
+        f"### `{result.get('stack')}`: {result.get('status')}",
+        "",
+        "| stage | ok | seconds | summary |",
+        "| --- | --- | --- | --- |",
+    ]
     for stage in result.get("stages", []):
         summary = str(stage.get("summary", "")).replace("|", "\\|")
         lines.append(f"| {stage['name']} | {'yes' if stage['ok'] else 'no'} | {stage['seconds']:.1f} | {summary} |")
     if plan:
-        lines += ["", f"Plan: **{plan.get('add', 0)}** to add, **{plan.get('change', 0)}** to change, "
-                      f"**{plan.get('destroy', 0)}** to destroy, **{plan.get('replace', 0)}** to replace "
-                      f"(digest `{result.get('plan_digest')}`)."]
+        lines += [
+            "",
+            f"Plan: **{plan.get('add', 0)}** to add, **{plan.get('change', 0)}** to change, "
+            f"**{plan.get('destroy', 0)}** to destroy, **{plan.get('replace', 0)}** to replace "
+            f"(digest `{result.get('plan_digest')}`).",
+        ]
         for kind, addresses in (plan.get("resources") or {}).items():
-            lines += ["", f"<details><summary>{kind} ({len(addresses)})</summary>", "",
-                      *[f"- `{a}`" for a in addresses], "", "</details>"]
+            lines += [
+                "",
+                f"<details><summary>{kind} ({len(addresses)})</summary>",
+                "",
+                *[f"- `{a}`" for a in addresses],
+                "",
+                "</details>",
+            ]
     violations = (result.get("policy") or {}).get("violations") or []
     failed = ((result.get("policy") or {}).get("checkov") or {}).get("failed") or []
     if violations or failed:

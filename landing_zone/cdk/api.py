@@ -18,66 +18,115 @@ OPENAPI_PATH = REPO_ROOT / "docs" / "openapi.json"
 
 def build_api(stack: BaseStack, handler: lambda_.IFunction) -> apigw.RestApi:
     admin = stack.config.platform_admin_role_arn
-    access_logs = logs.LogGroup(stack, "ApiAccessLogs", retention=logs.RetentionDays.SIX_MONTHS,
-                                removal_policy=RemovalPolicy.RETAIN)
-    policy = iam.PolicyDocument(statements=[
-        iam.PolicyStatement(effect=iam.Effect.ALLOW, principals=[iam.ArnPrincipal(admin)],
-                            actions=["execute-api:Invoke"], resources=["execute-api:/*"]),
-        # Same-account IAM callers are allowed by their identity policy alone; this deny makes the platform-admin
-        # role the only caller whatever other roles' policies say.
-        iam.PolicyStatement(effect=iam.Effect.DENY, principals=[iam.AnyPrincipal()],
-                            actions=["execute-api:Invoke"], resources=["execute-api:/*"],
-                            conditions={"StringNotEquals": {"aws:PrincipalArn": admin}}),
-    ])
+    access_logs = logs.LogGroup(
+        stack, "ApiAccessLogs", retention=logs.RetentionDays.SIX_MONTHS, removal_policy=RemovalPolicy.RETAIN
+    )
+    policy = iam.PolicyDocument(
+        statements=[
+            iam.PolicyStatement(
+                effect=iam.Effect.ALLOW,
+                principals=[iam.ArnPrincipal(admin)],
+                actions=["execute-api:Invoke"],
+                resources=["execute-api:/*"],
+            ),
+            # Same-account IAM callers are allowed by their identity policy alone; this deny makes the platform-admin
+            # role the only caller whatever other roles' policies say.
+            iam.PolicyStatement(
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["execute-api:Invoke"],
+                resources=["execute-api:/*"],
+                conditions={"StringNotEquals": {"aws:PrincipalArn": admin}},
+            ),
+        ]
+    )
     api = apigw.RestApi(
-        stack, "VendingApi", rest_api_name="account-vending", policy=policy,
+        stack,
+        "VendingApi",
+        rest_api_name="account-vending",
+        policy=policy,
         description="Account vending API (IAM auth, platform-admin role only)",
-        endpoint_types=[apigw.EndpointType.REGIONAL], cloud_watch_role=True,
+        endpoint_types=[apigw.EndpointType.REGIONAL],
+        cloud_watch_role=True,
         cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
         deploy_options=apigw.StageOptions(
-            stage_name="v1", tracing_enabled=True, logging_level=apigw.MethodLoggingLevel.INFO,
-            data_trace_enabled=False, metrics_enabled=True,
+            stage_name="v1",
+            tracing_enabled=True,
+            logging_level=apigw.MethodLoggingLevel.INFO,
+            data_trace_enabled=False,
+            metrics_enabled=True,
             access_log_destination=apigw.LogGroupLogDestination(access_logs),
             access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                caller=True, http_method=True, ip=True, protocol=True, request_time=True, resource_path=True,
-                response_length=True, status=True, user=True),
+                caller=True,
+                http_method=True,
+                ip=True,
+                protocol=True,
+                request_time=True,
+                resource_path=True,
+                response_length=True,
+                status=True,
+                user=True,
+            ),
         ),
         default_method_options=apigw.MethodOptions(authorization_type=apigw.AuthorizationType.IAM),
     )
-    for response_type, code in ((apigw.ResponseType.DEFAULT_4_XX, None), (apigw.ResponseType.DEFAULT_5_XX, None),
-                                (apigw.ResponseType.BAD_REQUEST_BODY, "400")):
+    for response_type, code in (
+        (apigw.ResponseType.DEFAULT_4_XX, None),
+        (apigw.ResponseType.DEFAULT_5_XX, None),
+        (apigw.ResponseType.BAD_REQUEST_BODY, "400"),
+    ):
         api.add_gateway_response(
-            f"Gateway{response_type.response_type}", type=response_type, status_code=code,
-            templates={"application/json": json.dumps({
-                "code": "$context.error.responseType",
-                "message": "$context.error.messageString $context.error.validationErrorString"})},
+            f"Gateway{response_type.response_type}",
+            type=response_type,
+            status_code=code,
+            templates={
+                "application/json": json.dumps(
+                    {
+                        "code": "$context.error.responseType",
+                        "message": "$context.error.messageString $context.error.validationErrorString",
+                    }
+                )
+            },
         )
-    validator = api.add_request_validator("Validator", validate_request_body=True,
-                                          validate_request_parameters=True)
+    validator = api.add_request_validator("Validator", validate_request_body=True, validate_request_parameters=True)
     integration = apigw.LambdaIntegration(handler, proxy=True)
     spec = json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
     body_models = _api_models(api, spec)
     for path, operations in sorted(spec["paths"].items()):
         resource = api.root.resource_for_path(path)
         for method, operation in sorted(operations.items()):
-            params = {f"method.request.{'querystring' if p['in'] == 'query' else p['in']}.{p['name']}":
-                      bool(p.get("required", False)) for p in operation.get("parameters", [])}
+            params = {
+                f"method.request.{'querystring' if p['in'] == 'query' else p['in']}.{p['name']}": bool(
+                    p.get("required", False)
+                )
+                for p in operation.get("parameters", [])
+            }
             model = body_models.get((path, method))
             resource.add_method(
-                method.upper(), integration, authorization_type=apigw.AuthorizationType.IAM,
-                operation_name=operation.get("operationId"), request_validator=validator,
+                method.upper(),
+                integration,
+                authorization_type=apigw.AuthorizationType.IAM,
+                operation_name=operation.get("operationId"),
+                request_validator=validator,
                 request_parameters=params or None,
                 request_models={"application/json": model} if model else None,
             )
-    stack.acknowledge(api, "AwsSolutions-APIG3",
-                     "Callers are IAM-signed and the resource policy denies every principal but the platform-admin "
-                     "role; a WAF web ACL would filter traffic that cannot get past the authorizer anyway.")
-    stack.acknowledge(api, "AwsSolutions-COG4",
-                     "The API uses IAM (SigV4) authorization for platform admins, not Cognito user pools.")
-    stack.acknowledge(api, "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-                          "AmazonAPIGatewayPushToCloudWatchLogs]",
-                     "The account-level API Gateway logging role needs exactly this AWS-managed policy (logs only) "
-                     "for the execution logs that AwsSolutions-APIG6 asks for.")
+    stack.acknowledge(
+        api,
+        "AwsSolutions-APIG3",
+        "Callers are IAM-signed and the resource policy denies every principal but the platform-admin "
+        "role; a WAF web ACL would filter traffic that cannot get past the authorizer anyway.",
+    )
+    stack.acknowledge(
+        api, "AwsSolutions-COG4", "The API uses IAM (SigV4) authorization for platform admins, not Cognito user pools."
+    )
+    stack.acknowledge(
+        api,
+        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+        "AmazonAPIGatewayPushToCloudWatchLogs]",
+        "The account-level API Gateway logging role needs exactly this AWS-managed policy (logs only) "
+        "for the execution logs that AwsSolutions-APIG6 asks for.",
+    )
     return api
 
 
@@ -93,18 +142,27 @@ def _api_models(api: apigw.RestApi, spec: dict[str, Any]) -> dict[tuple[str, str
             name = body["$ref"].rsplit("/", 1)[-1]
             source = schemas[name]
             schema = apigw.JsonSchema(
-                schema=apigw.JsonSchemaVersion.DRAFT4, title=name, type=apigw.JsonSchemaType.OBJECT,
-                required=source.get("required"), additional_properties=False,
+                schema=apigw.JsonSchemaVersion.DRAFT4,
+                title=name,
+                type=apigw.JsonSchemaType.OBJECT,
+                required=source.get("required"),
+                additional_properties=False,
                 properties={prop: _draft4(value) for prop, value in source.get("properties", {}).items()},
             )
-            models[(path, method)] = api.add_model(f"{name}Model", content_type="application/json",
-                                                   model_name=name, schema=schema)
+            models[(path, method)] = api.add_model(
+                f"{name}Model", content_type="application/json", model_name=name, schema=schema
+            )
     return models
 
 
-_DRAFT4_TYPES = {"string": apigw.JsonSchemaType.STRING, "array": apigw.JsonSchemaType.ARRAY,
-                 "object": apigw.JsonSchemaType.OBJECT, "integer": apigw.JsonSchemaType.INTEGER,
-                 "number": apigw.JsonSchemaType.NUMBER, "boolean": apigw.JsonSchemaType.BOOLEAN}
+_DRAFT4_TYPES = {
+    "string": apigw.JsonSchemaType.STRING,
+    "array": apigw.JsonSchemaType.ARRAY,
+    "object": apigw.JsonSchemaType.OBJECT,
+    "integer": apigw.JsonSchemaType.INTEGER,
+    "number": apigw.JsonSchemaType.NUMBER,
+    "boolean": apigw.JsonSchemaType.BOOLEAN,
+}
 
 
 def _draft4(schema: dict[str, Any]) -> apigw.JsonSchema:

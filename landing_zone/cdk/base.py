@@ -32,8 +32,9 @@ class VendingConfig:
 class BaseStack(Stack):
     """The shared part of LandingZoneStack: config, settings, cdk-nag acknowledgements and ARN helpers."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: VendingConfig, layout: Layout,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: VendingConfig, layout: Layout, **kwargs: Any
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
         self.layout = layout
@@ -46,8 +47,10 @@ class BaseStack(Stack):
         self.acknowledgements.append((construct.node.path, rule_id, reason))
 
     def arn(self, service: str, resource: str, *, region: str | None = None, account: str | None = None) -> str:
-        return (f"arn:{Aws.PARTITION}:{service}:{Aws.REGION if region is None else region}:"
-                f"{Aws.ACCOUNT_ID if account is None else account}:{resource}")
+        return (
+            f"arn:{Aws.PARTITION}:{service}:{Aws.REGION if region is None else region}:"
+            f"{Aws.ACCOUNT_ID if account is None else account}:{resource}"
+        )
 
     @property
     def state_machine_arn(self) -> str:

@@ -27,48 +27,87 @@ class Onboarding:
 
 
 def build_onboarding(stack: BaseStack, storage: Storage, functions: dict[str, lambda_.Function]) -> Onboarding:
-    dlq = sqs.Queue(stack, "OnboardingDlq", encryption=sqs.QueueEncryption.KMS, encryption_master_key=storage.key,
-                    enforce_ssl=True, retention_period=Duration.days(14))
+    dlq = sqs.Queue(
+        stack,
+        "OnboardingDlq",
+        encryption=sqs.QueueEncryption.KMS,
+        encryption_master_key=storage.key,
+        enforce_ssl=True,
+        retention_period=Duration.days(14),
+    )
     stack.acknowledge(dlq, "AwsSolutions-SQS3", "This is the dead-letter queue of the onboarding queue.")
     queue = sqs.Queue(
-        stack, "OnboardingQueue", encryption=sqs.QueueEncryption.KMS, encryption_master_key=storage.key,
-        enforce_ssl=True, retention_period=Duration.days(4),
+        stack,
+        "OnboardingQueue",
+        encryption=sqs.QueueEncryption.KMS,
+        encryption_master_key=storage.key,
+        enforce_ssl=True,
+        retention_period=Duration.days(4),
         # Six times the function timeout, as the Lambda docs advise for SQS event sources.
         visibility_timeout=Duration.seconds(6 * by_key("StartFromEvent").timeout_seconds),
         dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=5),
     )
-    rule = events.Rule(stack, "OnboardingRule", description="Team onboarding requests -> vending queue",
-                       event_pattern=events.EventPattern(source=ONBOARDING_EVENT_PATTERN["source"],
-                                                         detail_type=ONBOARDING_EVENT_PATTERN["detail-type"]))
+    rule = events.Rule(
+        stack,
+        "OnboardingRule",
+        description="Team onboarding requests -> vending queue",
+        event_pattern=events.EventPattern(
+            source=ONBOARDING_EVENT_PATTERN["source"], detail_type=ONBOARDING_EVENT_PATTERN["detail-type"]
+        ),
+    )
     rule.add_target(targets.SqsQueue(queue, dead_letter_queue=dlq))
-    functions["StartFromEvent"].add_event_source(sources.SqsEventSource(
-        queue, batch_size=10, report_batch_item_failures=True, max_batching_window=Duration.seconds(5)))
+    functions["StartFromEvent"].add_event_source(
+        sources.SqsEventSource(
+            queue, batch_size=10, report_batch_item_failures=True, max_batching_window=Duration.seconds(5)
+        )
+    )
     return Onboarding(queue=queue, dlq=dlq)
 
 
 def build_pipeline_callbacks(stack: BaseStack, project_name: str, functions: dict[str, lambda_.Function]) -> None:
     """A finished CodeBuild pipeline run completes the workflow's task token (vending.handlers.pipeline_build_event),
     so the state machine waits without polling."""
-    events.Rule(stack, "PipelineBuildStateRule", description="Pipeline builds ended -> complete the workflow's token",
-                event_pattern=events.EventPattern(
-                    source=["aws.codebuild"], detail_type=["CodeBuild Build State Change"],
-                    detail={"project-name": [project_name],
-                            "build-status": ["SUCCEEDED", "FAILED", "STOPPED", "TIMED_OUT", "FAULT"]}),
-                ).add_target(targets.LambdaFunction(functions["PipelineBuildEvent"], retry_attempts=2))
+    events.Rule(
+        stack,
+        "PipelineBuildStateRule",
+        description="Pipeline builds ended -> complete the workflow's token",
+        event_pattern=events.EventPattern(
+            source=["aws.codebuild"],
+            detail_type=["CodeBuild Build State Change"],
+            detail={
+                "project-name": [project_name],
+                "build-status": ["SUCCEEDED", "FAILED", "STOPPED", "TIMED_OUT", "FAULT"],
+            },
+        ),
+    ).add_target(targets.LambdaFunction(functions["PipelineBuildEvent"], retry_attempts=2))
 
 
-def build_schedules_and_notifications(stack: BaseStack, storage: Storage,
-                                      functions: dict[str, lambda_.Function]) -> None:
+def build_schedules_and_notifications(
+    stack: BaseStack, storage: Storage, functions: dict[str, lambda_.Function]
+) -> None:
     # The closure queue drains as Organizations' CloseAccount quota allows; an empty event only drains.
-    events.Rule(stack, "ClosureQueueSchedule", description="Drain the account-closure queue",
-                schedule=events.Schedule.rate(Duration.hours(6)),
-                ).add_target(targets.LambdaFunction(functions["RequestClosure"], retry_attempts=2,
-                                                    event=events.RuleTargetInput.from_object({})))
-    events.Rule(stack, "AuditSchedule", description="Daily guardrail audit of the organization",
-                schedule=events.Schedule.cron(minute="0", hour="6")
-                ).add_target(targets.LambdaFunction(functions["Audit"], retry_attempts=2))
-    events.Rule(stack, "NotificationsRule", description="Vending outcomes and audit findings -> notifications",
-                event_pattern=events.EventPattern(
-                    source=[stack.settings.event_source],
-                    detail_type=[ACCOUNT_READY, ACCOUNT_FAILED, AUDIT_FINDINGS_DETAIL_TYPE]),
-                ).add_target(targets.SnsTopic(storage.topic))
+    events.Rule(
+        stack,
+        "ClosureQueueSchedule",
+        description="Drain the account-closure queue",
+        schedule=events.Schedule.rate(Duration.hours(6)),
+    ).add_target(
+        targets.LambdaFunction(
+            functions["RequestClosure"], retry_attempts=2, event=events.RuleTargetInput.from_object({})
+        )
+    )
+    events.Rule(
+        stack,
+        "AuditSchedule",
+        description="Daily guardrail audit of the organization",
+        schedule=events.Schedule.cron(minute="0", hour="6"),
+    ).add_target(targets.LambdaFunction(functions["Audit"], retry_attempts=2))
+    events.Rule(
+        stack,
+        "NotificationsRule",
+        description="Vending outcomes and audit findings -> notifications",
+        event_pattern=events.EventPattern(
+            source=[stack.settings.event_source],
+            detail_type=[ACCOUNT_READY, ACCOUNT_FAILED, AUDIT_FINDINGS_DETAIL_TYPE],
+        ),
+    ).add_target(targets.SnsTopic(storage.topic))

@@ -62,11 +62,13 @@ class Functions:
         self.log_groups: dict[str, logs.LogGroup] = {}
         code = lambda_.Code.from_asset(
             str(REPO_ROOT / "vending"),  # source fingerprint; the bundler copies all packages
-            bundling=BundlingOptions(image=DockerImage.from_registry("public.ecr.aws/sam/build-python3.12"),
-                                     local=_CopyPackages()),
+            bundling=BundlingOptions(
+                image=DockerImage.from_registry("public.ecr.aws/sam/build-python3.12"), local=_CopyPackages()
+            ),
         )
         layer = lambda_.LayerVersion.from_layer_version_arn(
-            stack, "PowertoolsLayer",
+            stack,
+            "PowertoolsLayer",
             f"arn:{Aws.PARTITION}:lambda:{Aws.REGION}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
             f"AWSLambdaPowertoolsPythonV3-python312-arm64:{stack.config.powertools_layer_version}",
         )
@@ -92,15 +94,21 @@ class Functions:
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         }
         self.functions: dict[str, lambda_.Function] = {
-            spec.key: self._function(spec, code=code, layer=layer, environment=environment) for spec in FUNCTIONS}
+            spec.key: self._function(spec, code=code, layer=layer, environment=environment) for spec in FUNCTIONS
+        }
 
     def resource_arns(self, symbol: str) -> list[str]:
         if symbol not in RESOURCE_NAMES:
             raise KeyError(f"unknown symbolic resource {symbol!r}")
         match symbol:
             case (
-                "requests_table" | "idempotency_table" | "pipeline_runs_table" | "approvals_table"
-                | "creation_slots_table" | "changes_table" | "closures_table"
+                "requests_table"
+                | "idempotency_table"
+                | "pipeline_runs_table"
+                | "approvals_table"
+                | "creation_slots_table"
+                | "changes_table"
+                | "closures_table"
             ):
                 return [self.storage.tables[symbol].table_arn]
             case "event_bus":
@@ -121,29 +129,57 @@ class Functions:
                 return [self.stack.access_role_arn]
         raise KeyError(f"no ARN mapping for {symbol!r}")  # "organization" is mapped per action
 
-    def _function(self, spec: FunctionSpec, *, code: lambda_.Code, layer: lambda_.ILayerVersion,
-                  environment: dict[str, str]) -> lambda_.Function:
+    def _function(
+        self, spec: FunctionSpec, *, code: lambda_.Code, layer: lambda_.ILayerVersion, environment: dict[str, str]
+    ) -> lambda_.Function:
         stack = self.stack
-        log_group = logs.LogGroup(stack, f"{spec.key}Logs", log_group_name=f"/aws/lambda/{spec.name}",
-                                  retention=logs.RetentionDays.THREE_MONTHS, removal_policy=RemovalPolicy.DESTROY)
+        log_group = logs.LogGroup(
+            stack,
+            f"{spec.key}Logs",
+            log_group_name=f"/aws/lambda/{spec.name}",
+            retention=logs.RetentionDays.THREE_MONTHS,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
         self.log_groups[spec.key] = log_group
-        role = iam.Role(stack, f"{spec.key}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-                        description=f"{spec.name}: the grants of vending/functions.py and nothing else")
-        policy = [iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                                      resources=[f"{log_group.log_group_arn}:log-stream:*"])]
+        role = iam.Role(
+            stack,
+            f"{spec.key}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{spec.name}: the grants of vending/functions.py and nothing else",
+        )
+        policy = [
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[f"{log_group.log_group_arn}:log-stream:*"],
+            )
+        ]
         for grant in spec.grants:
             policy.extend(statements(stack, grant, arns=self.resource_arns, reports_key=self.storage.key))
         for statement in policy:
             role.add_to_policy(statement)  # the role's DefaultPolicy; the function depends on it
         fn = lambda_.Function(
-            stack, f"{spec.key}Function", function_name=spec.name, description=spec.description,
-            runtime=lambda_.Runtime.PYTHON_3_12, architecture=lambda_.Architecture.ARM_64, handler=spec.handler,
-            code=code, layers=[layer], role=role, timeout=Duration.seconds(spec.timeout_seconds),
-            memory_size=spec.memory_mb, tracing=lambda_.Tracing.ACTIVE, log_group=log_group,
-            environment=environment, logging_format=lambda_.LoggingFormat.JSON,
+            stack,
+            f"{spec.key}Function",
+            function_name=spec.name,
+            description=spec.description,
+            runtime=lambda_.Runtime.PYTHON_3_12,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=spec.handler,
+            code=code,
+            layers=[layer],
+            role=role,
+            timeout=Duration.seconds(spec.timeout_seconds),
+            memory_size=spec.memory_mb,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=log_group,
+            environment=environment,
+            logging_format=lambda_.LoggingFormat.JSON,
         )
-        stack.acknowledge(fn, "AwsSolutions-L1",
-                          "Python 3.12 is the runtime the team pins: the Powertools v3 layer version and the tested "
-                          "dependency set (pydantic-core wheels) are built for it. Upgrading is a deliberate change.")
+        stack.acknowledge(
+            fn,
+            "AwsSolutions-L1",
+            "Python 3.12 is the runtime the team pins: the Powertools v3 layer version and the tested "
+            "dependency set (pydantic-core wheels) are built for it. Upgrading is a deliberate change.",
+        )
         acknowledge_wildcards(stack, role, policy)
         return fn

@@ -53,21 +53,22 @@ _WILDCARD_REASONS = {
     ":root/": "The root ID is not known at deploy time; scoped to the root of this organization.",
     ":policy/o-": "SCPs are created by ApplyGuardrails at run time; scoped to this organization's SCPs.",
     "::aws:policy/": "The AWS-managed FullAWSAccess SCP is read and attached/detached (quarantine); "
-                     "scoped to AWS-managed service control policies.",
+    "scoped to AWS-managed service control policies.",
     ":execution:": "Execution names are generated per request attempt; scoped to AccountVending executions.",
     ":role/": "Access roles live in vended accounts whose IDs are only known after CreateAccount; the role "
-              "name is fixed by layout.yaml.",
+    "name is fixed by layout.yaml.",
     ":log-stream:": "Lambda creates one log stream per execution environment with a generated name; "
-                    "scoped to this function's own log group.",
+    "scoped to this function's own log group.",
     "ArchiveBucket": "Retirement archives a retired account's whole state bucket (every key and version) under "
-                     "a prefix named by the account; scoped to the platform archive bucket.",
+    "a prefix named by the account; scoped to the platform archive bucket.",
     f"/{AUDIT_REPORTS_PREFIX}*": "Audit reports are written under a dated key; scoped to the "
-                                 f"{AUDIT_REPORTS_PREFIX} prefix of the reports bucket.",
+    f"{AUDIT_REPORTS_PREFIX} prefix of the reports bucket.",
 }
 
 
-def statements(stack: BaseStack, grant: Grant, *, arns: Callable[[str], list[str]],
-               reports_key: kms.IKey) -> list[iam.PolicyStatement]:
+def statements(
+    stack: BaseStack, grant: Grant, *, arns: Callable[[str], list[str]], reports_key: kms.IKey
+) -> list[iam.PolicyStatement]:
     """One grant -> statements. Organizations actions are split by the resource types each one supports."""
     out: list[iam.PolicyStatement] = []
     for symbol in grant.resources:
@@ -84,17 +85,24 @@ def statements(stack: BaseStack, grant: Grant, *, arns: Callable[[str], list[str
             by_kinds.setdefault(ORG_ACTION_RESOURCES[action], []).append(action)
         for kinds, actions in by_kinds.items():
             if kinds:
-                out.append(iam.PolicyStatement(actions=sorted(actions),
-                                               resources=[arn for kind in kinds for arn in stack.org_arns(kind)]))
+                out.append(
+                    iam.PolicyStatement(
+                        actions=sorted(actions), resources=[arn for kind in kinds for arn in stack.org_arns(kind)]
+                    )
+                )
                 continue
             conditioned = sorted(a for a in actions if a in ORG_POLICY_TYPE_CONDITION_ACTIONS)
             plain = sorted(a for a in actions if a not in ORG_POLICY_TYPE_CONDITION_ACTIONS)
             if plain:
                 out.append(iam.PolicyStatement(actions=plain, resources=["*"]))
             if conditioned:
-                out.append(iam.PolicyStatement(
-                    actions=conditioned, resources=["*"],
-                    conditions={"StringEquals": {"organizations:PolicyType": "SERVICE_CONTROL_POLICY"}}))
+                out.append(
+                    iam.PolicyStatement(
+                        actions=conditioned,
+                        resources=["*"],
+                        conditions={"StringEquals": {"organizations:PolicyType": "SERVICE_CONTROL_POLICY"}},
+                    )
+                )
     return out
 
 
@@ -108,8 +116,10 @@ def acknowledge_wildcards(stack: BaseStack, role: iam.Role, policy: list[iam.Pol
                 continue
             if resource == "*":
                 actions = ", ".join(sorted(statement.actions))
-                reason = (f"{actions}: Organizations supports no resource-level permissions for these actions "
-                          "(Service Authorization Reference), so no ARN can be named")
+                reason = (
+                    f"{actions}: Organizations supports no resource-level permissions for these actions "
+                    "(Service Authorization Reference), so no ARN can be named"
+                )
                 if statement.to_statement_json().get("Condition"):
                     reason += "; narrowed by the condition organizations:PolicyType = SERVICE_CONTROL_POLICY"
                 star.append(reason + ".")

@@ -54,39 +54,66 @@ def terminal_error_pattern() -> logs.IFilterPattern:
     return logs.FilterPattern.all(logs.FilterPattern.string_value("$.errorType", "=", "*"), *retried)
 
 
-def build_monitoring(stack: BaseStack, *, storage: Storage, functions: dict[str, lambda_.Function],
-                     log_groups: dict[str, logs.LogGroup], state_machine: sfn.StateMachine,
-                     onboarding: Onboarding) -> None:
+def build_monitoring(
+    stack: BaseStack,
+    *,
+    storage: Storage,
+    functions: dict[str, lambda_.Function],
+    log_groups: dict[str, logs.LogGroup],
+    state_machine: sfn.StateMachine,
+    onboarding: Onboarding,
+) -> None:
     action = cw_actions.SnsAction(storage.topic)
     alarms: list[cw.Alarm] = []
 
     def alarm(cid: str, metric: cw.Metric, description: str) -> None:
         created = metric.create_alarm(
-            stack, cid, alarm_description=description, threshold=1, evaluation_periods=1,
+            stack,
+            cid,
+            alarm_description=description,
+            threshold=1,
+            evaluation_periods=1,
             comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cw.TreatMissingData.NOT_BREACHING)
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+        )
         created.add_alarm_action(action)
         alarms.append(created)
 
     five = Duration.minutes(5)
     alarm("ExecutionsFailedAlarm", state_machine.metric_failed(period=five), "An AccountVending execution failed")
-    alarm("ExecutionsTimedOutAlarm", state_machine.metric_timed_out(period=five),
-          "An AccountVending execution timed out")
-    alarm("ExecutionsAbortedAlarm", state_machine.metric_aborted(period=five),
-          "An AccountVending execution was aborted")
-    audit_findings = cw.Metric(namespace=METRICS_NAMESPACE, metric_name=AUDIT_FINDINGS_METRIC,
-                               dimensions_map={"service": SERVICE_NAME}, statistic="Sum", period=Duration.days(1))
+    alarm(
+        "ExecutionsTimedOutAlarm", state_machine.metric_timed_out(period=five), "An AccountVending execution timed out"
+    )
+    alarm(
+        "ExecutionsAbortedAlarm", state_machine.metric_aborted(period=five), "An AccountVending execution was aborted"
+    )
+    audit_findings = cw.Metric(
+        namespace=METRICS_NAMESPACE,
+        metric_name=AUDIT_FINDINGS_METRIC,
+        dimensions_map={"service": SERVICE_NAME},
+        statistic="Sum",
+        period=Duration.days(1),
+    )
     alarm("AuditFindingsAlarm", audit_findings, "The guardrail audit found drift (intended vs actual)")
-    alarm("OnboardingDlqAlarm", onboarding.dlq.metric_approximate_number_of_messages_visible(
-        period=five, statistic="Maximum"), "Onboarding events are in the dead-letter queue")
+    alarm(
+        "OnboardingDlqAlarm",
+        onboarding.dlq.metric_approximate_number_of_messages_visible(period=five, statistic="Maximum"),
+        "Onboarding events are in the dead-letter queue",
+    )
     pattern = terminal_error_pattern()
     terminal: list[cw.IMetric] = []
     for key, fn in functions.items():
         name = by_key(key).name
         metric_filter = logs.MetricFilter(
-            stack, f"{key}{TERMINAL_ERRORS_SUFFIX}Filter", log_group=log_groups[key], filter_pattern=pattern,
-            metric_namespace=METRICS_NAMESPACE, metric_name=f"{key}{TERMINAL_ERRORS_SUFFIX}", metric_value="1",
-            default_value=0)
+            stack,
+            f"{key}{TERMINAL_ERRORS_SUFFIX}Filter",
+            log_group=log_groups[key],
+            filter_pattern=pattern,
+            metric_namespace=METRICS_NAMESPACE,
+            metric_name=f"{key}{TERMINAL_ERRORS_SUFFIX}",
+            metric_value="1",
+            default_value=0,
+        )
         metric = metric_filter.metric(statistic="Sum", period=five)
         terminal.append(metric)
         alarm(f"{key}{TERMINAL_ERRORS_SUFFIX}Alarm", metric, f"{name}: an error the workflow does not retry")
@@ -94,27 +121,60 @@ def build_monitoring(stack: BaseStack, *, storage: Storage, functions: dict[str,
 
     dashboard = cw.Dashboard(stack, "Dashboard", dashboard_name="account-vending")
     dashboard.add_widgets(
-        cw.GraphWidget(title="AccountVending executions", width=12, left=[
-            state_machine.metric_started(), state_machine.metric_succeeded(), state_machine.metric_failed(),
-            state_machine.metric_timed_out(), state_machine.metric_aborted()]),
-        cw.GraphWidget(title="Requests", width=12, left=[
-            cw.Metric(namespace=METRICS_NAMESPACE, metric_name=name, dimensions_map={"service": SERVICE_NAME},
-                      statistic="Sum")
-            for name in ("AccountCreationsStarted", "AccountsAdopted", "AccountsReady", "RequestsFailed",
-                         "RequestsRejected")]),
+        cw.GraphWidget(
+            title="AccountVending executions",
+            width=12,
+            left=[
+                state_machine.metric_started(),
+                state_machine.metric_succeeded(),
+                state_machine.metric_failed(),
+                state_machine.metric_timed_out(),
+                state_machine.metric_aborted(),
+            ],
+        ),
+        cw.GraphWidget(
+            title="Requests",
+            width=12,
+            left=[
+                cw.Metric(
+                    namespace=METRICS_NAMESPACE,
+                    metric_name=name,
+                    dimensions_map={"service": SERVICE_NAME},
+                    statistic="Sum",
+                )
+                for name in (
+                    "AccountCreationsStarted",
+                    "AccountsAdopted",
+                    "AccountsReady",
+                    "RequestsFailed",
+                    "RequestsRejected",
+                )
+            ],
+        ),
     )
     dashboard.add_widgets(
-        cw.GraphWidget(title="Lambda errors (all, including retried)", width=6,
-                       left=[fn.metric_errors() for fn in functions.values()]),
+        cw.GraphWidget(
+            title="Lambda errors (all, including retried)",
+            width=6,
+            left=[fn.metric_errors() for fn in functions.values()],
+        ),
         cw.GraphWidget(title="Terminal errors", width=6, left=terminal),
         cw.GraphWidget(title="Lambda throttles", width=6, left=[fn.metric_throttles() for fn in functions.values()]),
-        cw.GraphWidget(title="Lambda p99 duration", width=6,
-                       left=[fn.metric_duration(statistic="p99") for fn in functions.values()]),
+        cw.GraphWidget(
+            title="Lambda p99 duration",
+            width=6,
+            left=[fn.metric_duration(statistic="p99") for fn in functions.values()],
+        ),
     )
     dashboard.add_widgets(
         cw.SingleValueWidget(title="Audit findings (last day)", width=8, metrics=[audit_findings]),
-        cw.GraphWidget(title="Onboarding queue", width=8, left=[
-            onboarding.queue.metric_approximate_number_of_messages_visible(),
-            onboarding.dlq.metric_approximate_number_of_messages_visible()]),
+        cw.GraphWidget(
+            title="Onboarding queue",
+            width=8,
+            left=[
+                onboarding.queue.metric_approximate_number_of_messages_visible(),
+                onboarding.dlq.metric_approximate_number_of_messages_visible(),
+            ],
+        ),
         cw.AlarmStatusWidget(title="Alarms", width=8, alarms=alarms),
     )

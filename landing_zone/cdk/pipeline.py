@@ -21,8 +21,24 @@ from landing_zone.cdk.versions import load_tool_versions
 # What the source asset leaves out: virtualenvs (.venv-checkov alone is ~250 MB), local state, build output and
 # anything the worker never reads. Globs relative to the repository root (CDK's default glob ignore mode).
 SOURCE_EXCLUDES = (
-    ".venv*", ".git", ".vend", "cdk.out", "node_modules", "**/__pycache__", "**/.terraform", "tests", "benchmarks",
-    ".ci", "docs", "build", "dist", ".pytest_cache", ".ruff_cache", ".mypy_cache", ".import_linter_cache", "*.egg-info",
+    ".venv*",
+    ".git",
+    ".vend",
+    "cdk.out",
+    "node_modules",
+    "**/__pycache__",
+    "**/.terraform",
+    "tests",
+    "benchmarks",
+    ".ci",
+    "docs",
+    "build",
+    "dist",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".mypy_cache",
+    ".import_linter_cache",
+    "*.egg-info",
     "*.tfstate*",
     "*.tfplan",
 )
@@ -36,11 +52,15 @@ def buildspec(versions: dict[str, str]) -> dict[str, Any]:
     runs locally with the same variables."""
     return {
         "version": "0.2",
-        "env": {"variables": {
-            "TERRAFORM_VERSION": versions["TERRAFORM_VERSION"], "CHECKOV_VERSION": versions["CHECKOV_VERSION"],
-            "TERRAFORM_PLATFORM": versions["TERRAFORM_PLATFORM"], "TF_IN_AUTOMATION": "1",
-            "VEND_CHECKOV_BIN": f"{CHECKOV_VENV}/bin/checkov",
-        }},
+        "env": {
+            "variables": {
+                "TERRAFORM_VERSION": versions["TERRAFORM_VERSION"],
+                "CHECKOV_VERSION": versions["CHECKOV_VERSION"],
+                "TERRAFORM_PLATFORM": versions["TERRAFORM_PLATFORM"],
+                "TF_IN_AUTOMATION": "1",
+                "VEND_CHECKOV_BIN": f"{CHECKOV_VENV}/bin/checkov",
+            }
+        },
         "phases": {
             "install": {
                 "runtime-versions": {"python": "3.12"},
@@ -50,12 +70,12 @@ def buildspec(versions: dict[str, str]) -> dict[str, Any]:
                     # checked against the committed lock files (-lockfile=readonly).
                     'TF_ZIP="terraform_${TERRAFORM_VERSION}_${TERRAFORM_PLATFORM}.zip"',
                     'curl -fsSLo "/tmp/${TF_ZIP}" "https://releases.hashicorp.com/terraform/${TERRAFORM_VERSION}/${TF_ZIP}"',
-                    'curl -fsSLo /tmp/SHA256SUMS '
+                    "curl -fsSLo /tmp/SHA256SUMS "
                     '"https://releases.hashicorp.com/terraform/${TERRAFORM_VERSION}/terraform_${TERRAFORM_VERSION}_SHA256SUMS"',
                     'cd /tmp && grep " ${TF_ZIP}$" SHA256SUMS | sha256sum -c - && cd "$CODEBUILD_SRC_DIR"',
                     'unzip -o "/tmp/${TF_ZIP}" -d /usr/local/bin && terraform version',
                     # checkov pins boto3 tightly: its own virtualenv, as scripts/setup.sh does.
-                    f'python -m venv {CHECKOV_VENV} && {CHECKOV_VENV}/bin/pip install --no-cache-dir '
+                    f"python -m venv {CHECKOV_VENV} && {CHECKOV_VENV}/bin/pip install --no-cache-dir "
                     '"checkov==${CHECKOV_VERSION}" && "$VEND_CHECKOV_BIN" --version',
                     # The vending package provides the `vend` CLI and the pipeline runner. Editable: the runner reads
                     # policies/ and tools/versions.env beside its package (vending.settings.REPO_ROOT), which a
@@ -63,8 +83,12 @@ def buildspec(versions: dict[str, str]) -> dict[str, Any]:
                     "python -m pip install --no-cache-dir -e .",
                 ],
             },
-            "build": {"commands": ['export VEND_TERRAFORM_ROOT="$CODEBUILD_SRC_DIR/terraform"',
-                                   'vend pipeline worker --run-id "$VEND_RUN_ID"']},
+            "build": {
+                "commands": [
+                    'export VEND_TERRAFORM_ROOT="$CODEBUILD_SRC_DIR/terraform"',
+                    'vend pipeline worker --run-id "$VEND_RUN_ID"',
+                ]
+            },
         },
     }
 
@@ -77,33 +101,56 @@ def build_pipeline_project(stack: BaseStack, storage: Storage) -> codebuild.Proj
     source = s3_assets.Asset(stack, "PipelineSource", path=str(REPO_ROOT), exclude=list(SOURCE_EXCLUDES))
     settings = stack.settings
     project = codebuild.Project(
-        stack, "TerraformPipeline", project_name=settings.codebuild_project,
+        stack,
+        "TerraformPipeline",
+        project_name=settings.codebuild_project,
         description="Terraform pipeline worker: one build per vended stack (fmt, validate, plan, policy, apply)",
         source=codebuild.Source.s3(bucket=source.bucket, path=source.s3_object_key),
-        build_spec=codebuild.BuildSpec.from_object(buildspec(versions)), encryption_key=storage.key,
-        timeout=Duration.hours(1), concurrent_build_limit=10,
+        build_spec=codebuild.BuildSpec.from_object(buildspec(versions)),
+        encryption_key=storage.key,
+        timeout=Duration.hours(1),
+        concurrent_build_limit=10,
         environment=codebuild.BuildEnvironment(
-            build_image=IMAGES[platform], compute_type=codebuild.ComputeType.SMALL, privileged=False,
+            build_image=IMAGES[platform],
+            compute_type=codebuild.ComputeType.SMALL,
+            privileged=False,
             environment_variables={
                 "VEND_PIPELINE_RUNS_TABLE": codebuild.BuildEnvironmentVariable(value=settings.pipeline_runs_table),
                 "VEND_PIPELINE_LAUNCHER": codebuild.BuildEnvironmentVariable(value="codebuild"),
                 "VEND_APPROVALS_TABLE": codebuild.BuildEnvironmentVariable(value=settings.approvals_table),
             },
         ),
-        logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(
-            log_group=logs.LogGroup(stack, "PipelineLogs", retention=logs.RetentionDays.THREE_MONTHS,
-                                    removal_policy=RemovalPolicy.DESTROY))),
+        logging=codebuild.LoggingOptions(
+            cloud_watch=codebuild.CloudWatchLoggingOptions(
+                log_group=logs.LogGroup(
+                    stack,
+                    "PipelineLogs",
+                    retention=logs.RetentionDays.THREE_MONTHS,
+                    removal_policy=RemovalPolicy.DESTROY,
+                )
+            )
+        ),
     )
-    project.add_to_role_policy(iam.PolicyStatement(
-        actions=["dynamodb:GetItem", "dynamodb:PutItem"], resources=[storage.tables["pipeline_runs_table"].table_arn]))
-    project.add_to_role_policy(iam.PolicyStatement(  # the runner records approval requests for gated applies
-        actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
-        resources=[storage.tables["approvals_table"].table_arn]))
+    project.add_to_role_policy(
+        iam.PolicyStatement(
+            actions=["dynamodb:GetItem", "dynamodb:PutItem"],
+            resources=[storage.tables["pipeline_runs_table"].table_arn],
+        )
+    )
+    project.add_to_role_policy(
+        iam.PolicyStatement(  # the runner records approval requests for gated applies
+            actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
+            resources=[storage.tables["approvals_table"].table_arn],
+        )
+    )
     project.add_to_role_policy(iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[stack.access_role_arn]))
     # The worker heartbeats the workflow's task token while Terraform runs and completes it when the stacks are done.
-    project.add_to_role_policy(iam.PolicyStatement(
-        actions=["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
-        resources=[stack.state_machine_arn, stack.lifecycle_state_machine_arn]))
+    project.add_to_role_policy(
+        iam.PolicyStatement(
+            actions=["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
+            resources=[stack.state_machine_arn, stack.lifecycle_state_machine_arn],
+        )
+    )
     _acknowledge(stack, project)
     return project
 
@@ -112,23 +159,38 @@ def _acknowledge(stack: BaseStack, project: codebuild.Project) -> None:
     role = project.role
     if not isinstance(role, iam.Role):
         raise TypeError(f"expected the CodeBuild project's own role to acknowledge findings on, got {role!r}")
-    stack.acknowledge(role, f"AwsSolutions-IAM5[Resource::{stack.nag(stack.access_role_arn)}]",
-                      "The worker applies Terraform in the vended account through its access role; account IDs "
-                      "are only known after CreateAccount, so the role name is fixed and the account is not.")
+    stack.acknowledge(
+        role,
+        f"AwsSolutions-IAM5[Resource::{stack.nag(stack.access_role_arn)}]",
+        "The worker applies Terraform in the vended account through its access role; account IDs "
+        "are only known after CreateAccount, so the role name is fixed and the account is not.",
+    )
     project_ref = f"<{stack.get_logical_id(project.node.default_child)}>"  # type: ignore[arg-type]
     for finding, reason in (
-        ("Action::s3:GetBucket*", "CDK's read grant on the staged source asset (the CDK bootstrap assets bucket): "
-                                  "read-only bucket metadata CodeBuild needs to download the source."),
-        ("Action::s3:GetObject*", "CDK's read grant on the staged source asset: GetObject and GetObjectVersion of "
-                                  "the asset bucket, read-only."),
+        (
+            "Action::s3:GetBucket*",
+            "CDK's read grant on the staged source asset (the CDK bootstrap assets bucket): "
+            "read-only bucket metadata CodeBuild needs to download the source.",
+        ),
+        (
+            "Action::s3:GetObject*",
+            "CDK's read grant on the staged source asset: GetObject and GetObjectVersion of "
+            "the asset bucket, read-only.",
+        ),
         ("Action::s3:List*", "CDK's read grant on the staged source asset bucket: listing, read-only."),
-        ("Action::kms:GenerateDataKey*", "CodeBuild encrypts build artifacts and logs with the stack's key; the "
-                                         "grant is on that one key ARN."),
+        (
+            "Action::kms:GenerateDataKey*",
+            "CodeBuild encrypts build artifacts and logs with the stack's key; the grant is on that one key ARN.",
+        ),
         ("Action::kms:ReEncrypt*", "CodeBuild's encrypt/decrypt grant on the stack's key (one key ARN)."),
-        (f"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/codebuild/"
-         f"{project_ref}:*", "CodeBuild writes one log stream per build with a generated name; scoped to this "
-                             "project's log group."),
-        (f"Resource::arn:<AWS::Partition>:codebuild:<AWS::Region>:<AWS::AccountId>:report-group/{project_ref}-*",
-         "CodeBuild test-report groups are named after the project; scoped to this project's report groups."),
+        (
+            f"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/codebuild/"
+            f"{project_ref}:*",
+            "CodeBuild writes one log stream per build with a generated name; scoped to this project's log group.",
+        ),
+        (
+            f"Resource::arn:<AWS::Partition>:codebuild:<AWS::Region>:<AWS::AccountId>:report-group/{project_ref}-*",
+            "CodeBuild test-report groups are named after the project; scoped to this project's report groups.",
+        ),
     ):
         stack.acknowledge(role, f"AwsSolutions-IAM5[{finding}]", reason)

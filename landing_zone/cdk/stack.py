@@ -28,8 +28,9 @@ from vending.layout import Layout
 class LandingZoneStack(BaseStack):
     """Account vending for LLM teams; deploy in the Organizations management account (CreateAccount needs it)."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: VendingConfig, layout: Layout,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: VendingConfig, layout: Layout, **kwargs: Any
+    ) -> None:
         super().__init__(scope, construct_id, config=config, layout=layout, **kwargs)
         self.storage = build_storage(self)
         self.key, self.tables, self.topic = self.storage.key, self.storage.tables, self.storage.topic
@@ -42,5 +43,11 @@ class LandingZoneStack(BaseStack):
         self.onboarding = build_onboarding(self, self.storage, self.functions)
         build_schedules_and_notifications(self, self.storage, self.functions)
         build_pipeline_callbacks(self, self.pipeline_project.project_name, self.functions)
-        build_monitoring(self, storage=self.storage, functions=self.functions, log_groups=built.log_groups,
-                         state_machine=self.state_machine, onboarding=self.onboarding)
+        build_monitoring(
+            self,
+            storage=self.storage,
+            functions=self.functions,
+            log_groups=built.log_groups,
+            state_machine=self.state_machine,
+            onboarding=self.onboarding,
+        )

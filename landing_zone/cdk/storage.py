@@ -27,23 +27,37 @@ class Storage:
 def build_storage(stack: BaseStack) -> Storage:
     key = _key(stack)
     access_logs, reports = _buckets(stack, key)
-    return Storage(key=key, tables=_tables(stack), access_logs_bucket=access_logs, reports_bucket=reports,
-                   archive_bucket=_archive_bucket(stack, key, access_logs), topic=_topic(stack, key))
+    return Storage(
+        key=key,
+        tables=_tables(stack),
+        access_logs_bucket=access_logs,
+        reports_bucket=reports,
+        archive_bucket=_archive_bucket(stack, key, access_logs),
+        topic=_topic(stack, key),
+    )
 
 
 def _key(stack: BaseStack) -> kms.Key:
-    key = kms.Key(stack, "DataKey", alias="alias/account-vending", enable_key_rotation=True,
-                  removal_policy=RemovalPolicy.RETAIN,
-                  description="Account vending: onboarding queue, notifications topic, reports, pipeline artifacts")
+    key = kms.Key(
+        stack,
+        "DataKey",
+        alias="alias/account-vending",
+        enable_key_rotation=True,
+        removal_policy=RemovalPolicy.RETAIN,
+        description="Account vending: onboarding queue, notifications topic, reports, pipeline artifacts",
+    )
     # EventBridge (queue and topic targets) and CloudWatch alarms (topic) publish to encrypted destinations;
     # AWS-managed keys cannot be used by them, which is why this is a customer-managed key.
     for service in ("events.amazonaws.com", "cloudwatch.amazonaws.com"):
-        key.add_to_resource_policy(iam.PolicyStatement(
-            sid=f"Allow{service.split('.')[0].capitalize()}ToEncrypt",
-            principals=[iam.ServicePrincipal(service)], actions=["kms:Decrypt", "kms:GenerateDataKey"],
-            resources=["*"],  # in a key policy "*" means this key
-            conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
-        ))
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"Allow{service.split('.')[0].capitalize()}ToEncrypt",
+                principals=[iam.ServicePrincipal(service)],
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=["*"],  # in a key policy "*" means this key
+                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+            )
+        )
     return key
 
 
@@ -64,41 +78,66 @@ def _tables(stack: BaseStack) -> dict[str, ddb.Table]:
     tables = {}
     for symbol, (cid, name, pk, ttl) in spec.items():
         tables[symbol] = ddb.Table(
-            stack, cid, table_name=name, partition_key=ddb.Attribute(name=pk, type=ddb.AttributeType.STRING),
-            billing_mode=ddb.BillingMode.PAY_PER_REQUEST, time_to_live_attribute=ttl,
+            stack,
+            cid,
+            table_name=name,
+            partition_key=ddb.Attribute(name=pk, type=ddb.AttributeType.STRING),
+            billing_mode=ddb.BillingMode.PAY_PER_REQUEST,
+            time_to_live_attribute=ttl,
             point_in_time_recovery_specification=ddb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True),
-            encryption=ddb.TableEncryption.AWS_MANAGED, deletion_protection=symbol != "idempotency_table",
+                point_in_time_recovery_enabled=True
+            ),
+            encryption=ddb.TableEncryption.AWS_MANAGED,
+            deletion_protection=symbol != "idempotency_table",
             removal_policy=RemovalPolicy.DESTROY if symbol == "idempotency_table" else RemovalPolicy.RETAIN,
         )
     # Terraform apply approvals: who approved which saved plan (stack + plan digest), kept like the requests.
     tables["approvals_table"] = ddb.Table(
-        stack, "ApprovalsTable", table_name=settings.approvals_table,
+        stack,
+        "ApprovalsTable",
+        table_name=settings.approvals_table,
         partition_key=ddb.Attribute(name="stack", type=ddb.AttributeType.STRING),
         sort_key=ddb.Attribute(name="plan_digest", type=ddb.AttributeType.STRING),
         billing_mode=ddb.BillingMode.PAY_PER_REQUEST,
-        point_in_time_recovery_specification=ddb.PointInTimeRecoverySpecification(
-            point_in_time_recovery_enabled=True),
-        encryption=ddb.TableEncryption.AWS_MANAGED, deletion_protection=True, removal_policy=RemovalPolicy.RETAIN,
+        point_in_time_recovery_specification=ddb.PointInTimeRecoverySpecification(point_in_time_recovery_enabled=True),
+        encryption=ddb.TableEncryption.AWS_MANAGED,
+        deletion_protection=True,
+        removal_policy=RemovalPolicy.RETAIN,
     )
     return tables
 
 
 def _buckets(stack: BaseStack, key: kms.Key) -> tuple[s3.Bucket, s3.Bucket]:
     access_logs = s3.Bucket(
-        stack, "AccessLogsBucket", encryption=s3.BucketEncryption.S3_MANAGED, enforce_ssl=True, versioned=True,
+        stack,
+        "AccessLogsBucket",
+        encryption=s3.BucketEncryption.S3_MANAGED,
+        enforce_ssl=True,
+        versioned=True,
         block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED, removal_policy=RemovalPolicy.RETAIN,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        removal_policy=RemovalPolicy.RETAIN,
         lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365))],
     )
-    stack.acknowledge(access_logs, "AwsSolutions-S1",
-                      "This is the server access log destination of the reports bucket; logging its own access "
-                      "would recurse. S3 server access logging also requires SSE-S3 here, not KMS.")
+    stack.acknowledge(
+        access_logs,
+        "AwsSolutions-S1",
+        "This is the server access log destination of the reports bucket; logging its own access "
+        "would recurse. S3 server access logging also requires SSE-S3 here, not KMS.",
+    )
     reports = s3.Bucket(
-        stack, "ReportsBucket", encryption=s3.BucketEncryption.KMS, encryption_key=key, bucket_key_enabled=True,
-        enforce_ssl=True, versioned=True, block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED, removal_policy=RemovalPolicy.RETAIN,
-        server_access_logs_bucket=access_logs, server_access_logs_prefix="reports/",
+        stack,
+        "ReportsBucket",
+        encryption=s3.BucketEncryption.KMS,
+        encryption_key=key,
+        bucket_key_enabled=True,
+        enforce_ssl=True,
+        versioned=True,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        removal_policy=RemovalPolicy.RETAIN,
+        server_access_logs_bucket=access_logs,
+        server_access_logs_prefix="reports/",
     )
     return access_logs, reports
 
@@ -109,22 +148,39 @@ def _archive_bucket(stack: BaseStack, key: kms.Key, access_logs: s3.Bucket) -> s
     from vending.retirement import ARCHIVE_GLACIER_AFTER_DAYS, ARCHIVE_RETENTION_DAYS
 
     return s3.Bucket(
-        stack, "ArchiveBucket", encryption=s3.BucketEncryption.KMS, encryption_key=key, bucket_key_enabled=True,
-        enforce_ssl=True, versioned=True, block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED, removal_policy=RemovalPolicy.RETAIN,
-        server_access_logs_bucket=access_logs, server_access_logs_prefix="archive/",
-        lifecycle_rules=[s3.LifecycleRule(
-            transitions=[s3.Transition(storage_class=s3.StorageClass.GLACIER,
-                                       transition_after=Duration.days(ARCHIVE_GLACIER_AFTER_DAYS))],
-            expiration=Duration.days(ARCHIVE_RETENTION_DAYS),
-            noncurrent_version_expiration=Duration.days(ARCHIVE_RETENTION_DAYS))],
+        stack,
+        "ArchiveBucket",
+        encryption=s3.BucketEncryption.KMS,
+        encryption_key=key,
+        bucket_key_enabled=True,
+        enforce_ssl=True,
+        versioned=True,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        removal_policy=RemovalPolicy.RETAIN,
+        server_access_logs_bucket=access_logs,
+        server_access_logs_prefix="archive/",
+        lifecycle_rules=[
+            s3.LifecycleRule(
+                transitions=[
+                    s3.Transition(
+                        storage_class=s3.StorageClass.GLACIER,
+                        transition_after=Duration.days(ARCHIVE_GLACIER_AFTER_DAYS),
+                    )
+                ],
+                expiration=Duration.days(ARCHIVE_RETENTION_DAYS),
+                noncurrent_version_expiration=Duration.days(ARCHIVE_RETENTION_DAYS),
+            )
+        ],
     )
 
 
 def _topic(stack: BaseStack, key: kms.Key) -> sns.Topic:
-    topic = sns.Topic(stack, "NotificationsTopic", display_name="Account vending notifications",
-                      master_key=key, enforce_ssl=True)
+    topic = sns.Topic(
+        stack, "NotificationsTopic", display_name="Account vending notifications", master_key=key, enforce_ssl=True
+    )
     if stack.config.alarm_email:
-        sns.Subscription(stack, "AlarmEmail", topic=topic, protocol=sns.SubscriptionProtocol.EMAIL,
-                         endpoint=stack.config.alarm_email)
+        sns.Subscription(
+            stack, "AlarmEmail", topic=topic, protocol=sns.SubscriptionProtocol.EMAIL, endpoint=stack.config.alarm_email
+        )
     return topic

@@ -27,8 +27,9 @@ def fix_task_token_callbacks() -> Callable[[], None]:
         backend = self.stepfunction_backend
         if "cause" not in inspect.signature(backend.send_task_failure).parameters:
             return original(self)  # the backend without the interpreter has no cause to keep
-        backend.send_task_failure(self._get_param("taskToken"), error=self._get_param("error"),
-                                  cause=self._get_param("cause"))
+        backend.send_task_failure(
+            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+        )
         return EmptyResult()
 
     StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]

@@ -53,8 +53,11 @@ def local_exports(endpoint: str, region: str = "us-east-1") -> str:
     """What another shell needs for the CLI, boto3 and `vend api serve` against the emulator: the platform admin
     role's emulator-only credentials (IAM is enforced). boto3 reads the region from AWS_DEFAULT_REGION (AWS_REGION
     only in newer SDKs and the CLI), so both are set."""
-    keys = " ".join(f"{k}={os.environ[k]}" for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
-                    if os.environ.get(k))
+    keys = " ".join(
+        f"{k}={os.environ[k]}"
+        for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+        if os.environ.get(k)
+    )
     return f"  export AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION={region} AWS_REGION={region} {keys}"
 
 
@@ -188,8 +191,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
                     live.update(view.render(time.monotonic() - begun))
     report["wall_seconds"] = round(time.monotonic() - started, 2)
     if injector is not None:
-        report["faults_injected"] = {"by_kind": injector.counts(), "total": len(injector.records),
-                                     "log": fault_config.log_file}
+        report["faults_injected"] = {
+            "by_kind": injector.counts(),
+            "total": len(injector.records),
+            "log": fault_config.log_file,
+        }
     # A refused call fails the demo even when the workflow absorbed it (a retry, a handled error).
     problems = [f"{d.function} ({d.key}) was denied {d.action}: {d.message}" for d in OPERATIONS.denials]
     problems += [crashed] if crashed else demo_ok(report)
@@ -260,8 +266,10 @@ def _print_report(report: dict[str, Any], log_path: Path) -> None:
         f"accounts created {bad['accounts_created']}"
     )
     audit = report["checks"]["audit"]
-    console.print(f"Guardrail audit of the organization: {audit['accounts']} accounts, {audit['findings']} findings "
-                  f"({audit['api_calls']} Organizations calls)")
+    console.print(
+        f"Guardrail audit of the organization: {audit['accounts']} accounts, {audit['findings']} findings "
+        f"({audit['api_calls']} Organizations calls)"
+    )
     for team, gaps in report.get("stacks_left_out_on_the_emulator", {}).items():
         for stack, why in gaps.items():
             console.print(f"[yellow]not requested on the emulator:[/yellow] {team} {stack} ({why})")

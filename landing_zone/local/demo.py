@@ -237,10 +237,16 @@ def workflow_steps() -> list[str]:
 
 def _pipeline_seconds(history: list[dict[str, Any]]) -> float:
     """From entering StartPipelines to leaving the last CheckPipelines: Terraform plus its queueing."""
-    start = [e["timestamp"] for e in history
-             if e["type"] == "TaskStateEntered" and e["stateEnteredEventDetails"]["name"] == "StartPipelines"]
-    end = [e["timestamp"] for e in history
-           if e["type"] == "TaskStateExited" and e["stateExitedEventDetails"]["name"] == "CheckPipelines"]
+    start = [
+        e["timestamp"]
+        for e in history
+        if e["type"] == "TaskStateEntered" and e["stateEnteredEventDetails"]["name"] == "StartPipelines"
+    ]
+    end = [
+        e["timestamp"]
+        for e in history
+        if e["type"] == "TaskStateExited" and e["stateExitedEventDetails"]["name"] == "CheckPipelines"
+    ]
     return (max(end) - min(start)).total_seconds() if start and end else 0.0
 
 
@@ -335,8 +341,12 @@ def audit_summary(session: boto3.Session, layout: Layout) -> dict[str, Any]:
     # Intent comes from the vending records, as in the scheduled audit.
     records = RequestStore(session.client("dynamodb"), Settings.from_env().requests_table).list()
     report = audit_organization(session.client("organizations"), layout, records=records)
-    return {"accounts": report.accounts, "findings": len(report.findings), "by_type": report.summary()["by_type"],
-            "api_calls": report.api_calls.get("total", 0)}
+    return {
+        "accounts": report.accounts,
+        "findings": len(report.findings),
+        "by_type": report.summary()["by_type"],
+        "api_calls": report.api_calls.get("total", 0),
+    }
 
 
 def run_demo(

@@ -134,8 +134,10 @@ def error_response(service: str, code: str, status: int, message: str) -> AWSRes
     """An AWS error answer in the service's own protocol, as botocore would receive it from the wire."""
     headers = {"x-amzn-RequestId": "fault-injected", "x-amzn-ErrorType": code}
     if service in _QUERY:
-        body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>"
-                "<RequestId>fault-injected</RequestId></ErrorResponse>")
+        body = (
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>"
+            "<RequestId>fault-injected</RequestId></ErrorResponse>"
+        )
         headers["Content-Type"] = "text/xml"
     elif service in _REST_XML:
         body = f"<Error><Code>{code}</Code><Message>{message}</Message><RequestId>fault-injected</RequestId></Error>"
@@ -197,8 +199,11 @@ class FaultInjector:
                     if left > 1:
                         self._pending[invocation] = (rule, fault, left - 1)
                     return rule, fault
-        matching = [r for r in self.config.rules if r.service in ("*", service) and r.service is not None
-                    and fnmatch.fnmatchcase(operation, r.operation)]
+        matching = [
+            r
+            for r in self.config.rules
+            if r.service in ("*", service) and r.service is not None and fnmatch.fnmatchcase(operation, r.operation)
+        ]
         drawn = self._draw(matching) if matching else None
         if drawn and invocation and drawn[0].burst > 1:
             with self._lock:
@@ -247,8 +252,9 @@ class FaultInjector:
 
     def lambda_fault(self, function_key: str) -> dict[str, Any] | None:
         """The error payload a faulted invocation answers with instead of running the handler, if any."""
-        matching = [r for r in self.config.rules if r.function is not None
-                    and fnmatch.fnmatchcase(function_key, r.function)]
+        matching = [
+            r for r in self.config.rules if r.function is not None and fnmatch.fnmatchcase(function_key, r.function)
+        ]
         drawn = self._draw(matching) if matching else None
         if drawn is None:
             return None

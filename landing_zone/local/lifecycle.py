@@ -48,24 +48,51 @@ def deploy_lifecycle(session: boto3.Session, *, function_arns: dict[str, str], a
     existing = set(ddb.list_tables()["TableNames"])
     for table, key in ((settings.changes_table, "change_id"), (settings.closures_table, "account_id")):
         if table not in existing:
-            ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST", SSESpecification={"Enabled": True},
-                             AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-                             KeySchema=[{"AttributeName": key, "KeyType": "HASH"}])
+            ddb.create_table(
+                TableName=table,
+                BillingMode="PAY_PER_REQUEST",
+                SSESpecification={"Enabled": True},
+                AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+            )
     ensure_archive_bucket(session.client("s3"), settings.archive_bucket)
     iam = session.client("iam")
-    trust: dict[str, Any] = {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-    role = iam.create_role(RoleName="AccountLifecycleStateMachineRole",
-                           AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    trust: dict[str, Any] = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    role = iam.create_role(RoleName="AccountLifecycleStateMachineRole", AssumeRolePolicyDocument=json.dumps(trust))[
+        "Role"
+    ]["Arn"]
     from landing_zone.local.runtime import emulator_policy  # the runtime imports this module: import at call time
 
-    iam.put_role_policy(RoleName="AccountLifecycleStateMachineRole", PolicyName="invoke", PolicyDocument=json.dumps(
-        emulator_policy({"Version": "2012-10-17", "Statement": [{
-            "Effect": "Allow", "Action": "lambda:InvokeFunction",
-            "Resource": [function_arns[k] for k in LIFECYCLE_KEYS]}]})))
-    definition = step_functions.render({f"{k}FunctionArn": function_arns[k] for k in LIFECYCLE_KEYS},
-                                       step_functions.LIFECYCLE_ASL_PATH)
-    arn = str(session.client("stepfunctions").create_state_machine(
-        name=step_functions.LIFECYCLE_STATE_MACHINE_NAME, definition=definition, roleArn=role)["stateMachineArn"])
+    iam.put_role_policy(
+        RoleName="AccountLifecycleStateMachineRole",
+        PolicyName="invoke",
+        PolicyDocument=json.dumps(
+            emulator_policy(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "lambda:InvokeFunction",
+                            "Resource": [function_arns[k] for k in LIFECYCLE_KEYS],
+                        }
+                    ],
+                }
+            )
+        ),
+    )
+    definition = step_functions.render(
+        {f"{k}FunctionArn": function_arns[k] for k in LIFECYCLE_KEYS}, step_functions.LIFECYCLE_ASL_PATH
+    )
+    arn = str(
+        session.client("stepfunctions").create_state_machine(
+            name=step_functions.LIFECYCLE_STATE_MACHINE_NAME, definition=definition, roleArn=role
+        )["stateMachineArn"]
+    )
     os.environ["VEND_LIFECYCLE_STATE_MACHINE_ARN"] = arn
     return arn

@@ -22,8 +22,9 @@ from landing_zone.local.patching import require, require_instance_attribute
 
 AWS_PAGE_SIZE = 20
 PATCHED_METHODS = ("list_targets_for_policy", "detach_policy", "attach_policy")
-ADMINISTRATOR_ACCESS = json.dumps({"Version": "2012-10-17",
-                                   "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+ADMINISTRATOR_ACCESS = json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+)
 
 
 @contextlib.contextmanager
@@ -38,7 +39,7 @@ def aws_like_organizations(max_policies_per_target: int = 5) -> Iterator[None]:
         targets = original["list_targets_for_policy"](self, **kwargs)["Targets"]
         start = int(kwargs.get("NextToken") or 0)
         size = min(int(kwargs.get("MaxResults") or AWS_PAGE_SIZE), AWS_PAGE_SIZE)
-        page: dict[str, Any] = {"Targets": targets[start:start + size]}
+        page: dict[str, Any] = {"Targets": targets[start : start + size]}
         if start + size < len(targets):
             page["NextToken"] = str(start + size)
         return page
@@ -53,20 +54,26 @@ def aws_like_organizations(max_policies_per_target: int = 5) -> Iterator[None]:
     def detach_policy(self: Any, **kwargs: Any) -> None:
         scps = _scps(self, kwargs["TargetId"])
         if len(scps) == 1 and scps[0].id == kwargs["PolicyId"]:
-            raise JsonRESTError("ConstraintViolationException",
-                                "You cannot remove the last service control policy from a target.")
+            raise JsonRESTError(
+                "ConstraintViolationException", "You cannot remove the last service control policy from a target."
+            )
         original["detach_policy"](self, **kwargs)
 
     def attach_policy(self: Any, **kwargs: Any) -> None:
         scps = _scps(self, kwargs["TargetId"])
         policy = self.get_policy_by_id(kwargs["PolicyId"])
         if policy.type == "SERVICE_CONTROL_POLICY" and policy not in scps and len(scps) >= max_policies_per_target:
-            raise JsonRESTError("ConstraintViolationException",
-                                f"POLICY_NUMBER_LIMIT_EXCEEDED: {kwargs['TargetId']} has {len(scps)} SCPs")
+            raise JsonRESTError(
+                "ConstraintViolationException",
+                f"POLICY_NUMBER_LIMIT_EXCEEDED: {kwargs['TargetId']} has {len(scps)} SCPs",
+            )
         original["attach_policy"](self, **kwargs)
 
-    patched = {"list_targets_for_policy": list_targets_for_policy,
-               "detach_policy": detach_policy, "attach_policy": attach_policy}
+    patched = {
+        "list_targets_for_policy": list_targets_for_policy,
+        "detach_policy": detach_policy,
+        "attach_policy": attach_policy,
+    }
     for name, fn in patched.items():
         setattr(OrganizationsBackend, name, fn)
     try:
@@ -131,14 +138,17 @@ def slow_account_creation(seconds: float, max_in_flight: int = 5) -> Iterator[Cr
     from moto.organizations.models import OrganizationsBackend
 
     quota = CreationQuota(seconds, max_in_flight)
-    original = {name: getattr(OrganizationsBackend, name) for name in
-                ("create_account", "describe_create_account_status", "list_create_account_status")}
+    original = {
+        name: getattr(OrganizationsBackend, name)
+        for name in ("create_account", "describe_create_account_status", "list_create_account_status")
+    }
 
     def _held(status: dict[str, Any], now: float) -> dict[str, Any]:
         if not quota.pending(status["Id"], now):
             return status
         return {k: v for k, v in status.items() if k not in {"AccountId", "CompletedTimestamp"}} | {
-            "State": "IN_PROGRESS"}
+            "State": "IN_PROGRESS"
+        }
 
     def create_account(self: Any, **kwargs: Any) -> dict[str, Any]:
         with quota.lock:
@@ -146,8 +156,9 @@ def slow_account_creation(seconds: float, max_in_flight: int = 5) -> Iterator[Cr
             in_flight = quota.in_flight(now)
             if in_flight >= quota.max_in_flight:
                 quota.rejected += 1
-                raise JsonRESTError("TooManyRequestsException",
-                                    f"{in_flight} CreateAccount requests are already in progress")
+                raise JsonRESTError(
+                    "TooManyRequestsException", f"{in_flight} CreateAccount requests are already in progress"
+                )
             out = original["create_account"](self, **kwargs)
             quota.started[out["CreateAccountStatus"]["Id"]] = now
             quota.peak_in_flight = max(quota.peak_in_flight, in_flight + 1)
@@ -164,8 +175,11 @@ def slow_account_creation(seconds: float, max_in_flight: int = 5) -> Iterator[Cr
         statuses = [s for s in (_held(s, now) for s in every["CreateAccountStatuses"]) if s["State"] in wanted]
         return {"CreateAccountStatuses": statuses, "NextToken": None}
 
-    patched = {"create_account": create_account, "describe_create_account_status": describe_create_account_status,
-               "list_create_account_status": list_create_account_status}
+    patched = {
+        "create_account": create_account,
+        "describe_create_account_status": describe_create_account_status,
+        "list_create_account_status": list_create_account_status,
+    }
     for name, fn in patched.items():
         setattr(OrganizationsBackend, name, fn)
     try:
@@ -201,8 +215,14 @@ def unique_account_emails() -> Iterator[dict[str, dict[str, Any]]]:
         email = str(kwargs.get("Email", "")).lower()
         if self.org is not None and any(a.email.lower() == email and a.status != "SUSPENDED" for a in self.accounts):
             now = datetime.now(UTC).timestamp()
-            status = {"Id": f"car-{uuid.uuid4().hex[:32]}", "AccountName": kwargs["AccountName"], "State": "FAILED",
-                      "RequestedTimestamp": now, "CompletedTimestamp": now, "FailureReason": "EMAIL_ALREADY_EXISTS"}
+            status = {
+                "Id": f"car-{uuid.uuid4().hex[:32]}",
+                "AccountName": kwargs["AccountName"],
+                "State": "FAILED",
+                "RequestedTimestamp": now,
+                "CompletedTimestamp": now,
+                "FailureReason": "EMAIL_ALREADY_EXISTS",
+            }
             refused[status["Id"]] = status
             return {"CreateAccountStatus": status}
         return original["create_account"](self, **kwargs)
@@ -222,8 +242,11 @@ def unique_account_emails() -> Iterator[dict[str, dict[str, Any]]]:
             out["CreateAccountStatuses"] = [*out["CreateAccountStatuses"], *map(dict, refused.values())]
         return out
 
-    patched = {"create_account": create_account, "describe_create_account_status": describe_create_account_status,
-               "list_create_account_status": list_create_account_status}
+    patched = {
+        "create_account": create_account,
+        "describe_create_account_status": describe_create_account_status,
+        "list_create_account_status": list_create_account_status,
+    }
     for name, fn in patched.items():
         setattr(OrganizationsBackend, name, fn)
     try:

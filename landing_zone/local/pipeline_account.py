@@ -43,10 +43,14 @@ class EmulatedAccount:
         }
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.endpoint, region_name=self.region,
-                            aws_access_key_id=self.credentials["AccessKeyId"],
-                            aws_secret_access_key=self.credentials["SecretAccessKey"],
-                            aws_session_token=self.credentials["SessionToken"])
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=self.region,
+            aws_access_key_id=self.credentials["AccessKeyId"],
+            aws_secret_access_key=self.credentials["SecretAccessKey"],
+            aws_session_token=self.credentials["SessionToken"],
+        )
 
     def stop(self) -> None:
         if self.server is not None:
@@ -81,8 +85,9 @@ def _aws_managed_policies() -> Iterator[None]:
         iam_config["load_aws_managed_policies"] = before
 
 
-def start_emulated_account(team: str = "team-mlops", stage: str = "staging", region: str = EMULATOR_REGION,
-                           endpoint: str | None = None) -> EmulatedAccount:
+def start_emulated_account(
+    team: str = "team-mlops", stage: str = "staging", region: str = EMULATOR_REGION, endpoint: str | None = None
+) -> EmulatedAccount:
     """Start moto (unless `endpoint` is given), vend a member account and create its state bucket."""
     server = None
     if endpoint is None:
@@ -108,12 +113,20 @@ def start_emulated_account(team: str = "team-mlops", stage: str = "staging", reg
     status = org.describe_create_account_status(CreateAccountRequestId=created["CreateAccountStatus"]["Id"])
     account_id = status["CreateAccountStatus"]["AccountId"]
     sts = boto3.client("sts", **mgmt)
-    creds = sts.assume_role(RoleArn=access_role_arn(account_id, "OrganizationAccountAccessRole"),
-                            RoleSessionName=f"vend-pipeline-{team}"[:64], DurationSeconds=3600)["Credentials"]
-    account = EmulatedAccount(endpoint=endpoint, account_id=account_id, region=region,
-                              state_bucket=f"tfstate-{account_id}-{region}",
-                              credentials={k: creds[k] for k in ("AccessKeyId", "SecretAccessKey", "SessionToken")},
-                              server=server, patches=patches)
+    creds = sts.assume_role(
+        RoleArn=access_role_arn(account_id, "OrganizationAccountAccessRole"),
+        RoleSessionName=f"vend-pipeline-{team}"[:64],
+        DurationSeconds=3600,
+    )["Credentials"]
+    account = EmulatedAccount(
+        endpoint=endpoint,
+        account_id=account_id,
+        region=region,
+        state_bucket=f"tfstate-{account_id}-{region}",
+        credentials={k: creds[k] for k in ("AccessKeyId", "SecretAccessKey", "SessionToken")},
+        server=server,
+        patches=patches,
+    )
     s3 = account.client("s3")
     kwargs: dict[str, Any] = {"Bucket": account.state_bucket}
     if region != "us-east-1":

@@ -112,8 +112,12 @@ def iam_action(model: Any) -> str:
 
 
 # Operations whose IAM action is not named after the operation.
-_IAM_ACTION_ALIASES = {("s3", "ListObjectsV2"): "ListBucket", ("s3", "HeadObject"): "GetObject",
-                       ("s3", "HeadBucket"): "ListBucket", ("lambda", "Invoke"): "InvokeFunction"}
+_IAM_ACTION_ALIASES = {
+    ("s3", "ListObjectsV2"): "ListBucket",
+    ("s3", "HeadObject"): "GetObject",
+    ("s3", "HeadBucket"): "ListBucket",
+    ("lambda", "Invoke"): "InvokeFunction",
+}
 
 
 @dataclass
@@ -161,6 +165,8 @@ def least_privilege_report(log: OperationLog) -> dict[str, dict[str, Any]]:
             "unused": [g for g in granted if not any(fnmatch.fnmatchcase(a, g) for a in used)],
         }
     return report
+
+
 _DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "InvalidClientTokenId"}
 
 
@@ -211,9 +217,11 @@ def function_session(spec: FunctionSpec, session_name: str) -> boto3.Session:
         session = boto3.Session(region_name=REGION)
     else:
         role_arn = f"arn:aws:iam::{_IDENTITIES.account_id}:role/{function_role_name(spec)}"
-        credentials = _session(_IDENTITIES.lambda_service).client("sts").assume_role(
-            RoleArn=role_arn, RoleSessionName=session_name[:64], DurationSeconds=900
-        )["Credentials"]
+        credentials = (
+            _session(_IDENTITIES.lambda_service)
+            .client("sts")
+            .assume_role(RoleArn=role_arn, RoleSessionName=session_name[:64], DurationSeconds=900)["Credentials"]
+        )
         session = _session(credentials)
 
     def before_call(model: Any, **_: Any) -> None:
@@ -471,8 +479,9 @@ def _resource_arns(symbol: str, *, account: str, settings: Settings, layout: Lay
         "changes_table": [table + settings.changes_table],
         "closures_table": [table + settings.closures_table],
         "archive_bucket": [f"arn:aws:s3:::{settings.archive_bucket}/*"],
-        "lifecycle_state_machine": [f"arn:aws:states:{REGION}:{account}:stateMachine:"
-                                    f"{step_functions.LIFECYCLE_STATE_MACHINE_NAME}"],
+        "lifecycle_state_machine": [
+            f"arn:aws:states:{REGION}:{account}:stateMachine:{step_functions.LIFECYCLE_STATE_MACHINE_NAME}"
+        ],
     }[symbol]
 
 
@@ -525,14 +534,18 @@ def _trust(service: str, emulated_by: str | None = None) -> str:
 
 def _admin_role(iam: Any, name: str, account: str, policy: dict[str, Any]) -> None:
     trust = {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "sts:AssumeRole"}
-    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]}),
-                    MaxSessionDuration=43200)
+    iam.create_role(
+        RoleName=name,
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]}),
+        MaxSessionDuration=43200,
+    )
     iam.put_role_policy(RoleName=name, PolicyName="emulator", PolicyDocument=json.dumps(policy))
 
 
 def _assume(sts: Any, account: str, role: str) -> dict[str, str]:
-    credentials = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/{role}", RoleSessionName="emulator",
-                                  DurationSeconds=43200)["Credentials"]
+    credentials = sts.assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/{role}", RoleSessionName="emulator", DurationSeconds=43200
+    )["Credentials"]
     return {k: credentials[k] for k in ("AccessKeyId", "SecretAccessKey", "SessionToken")}
 
 
@@ -543,10 +556,21 @@ def _enforce_iam(session: boto3.Session, account: str, iam: Any) -> dict[str, st
     if _RUNNING is None:
         raise RuntimeError("deploy(enforce_iam=True) needs a running Emulator in this process")
     function_roles = [f"arn:aws:iam::{account}:role/{function_role_name(spec)}" for spec in FUNCTIONS]
-    _admin_role(iam, LAMBDA_SERVICE_ROLE, account, {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": function_roles}]})
-    _admin_role(iam, PLATFORM_ADMIN_ROLE, account, {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+    _admin_role(
+        iam,
+        LAMBDA_SERVICE_ROLE,
+        account,
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": function_roles}],
+        },
+    )
+    _admin_role(
+        iam,
+        PLATFORM_ADMIN_ROLE,
+        account,
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]},
+    )
     sts = session.client("sts")
     _IDENTITIES = _Identities(
         lambda_service=_assume(sts, account, LAMBDA_SERVICE_ROLE),
@@ -554,8 +578,11 @@ def _enforce_iam(session: boto3.Session, account: str, iam: Any) -> dict[str, st
         account_id=account,
     )
     admin = _assume(sts, account, PLATFORM_ADMIN_ROLE)
-    os.environ.update(AWS_ACCESS_KEY_ID=admin["AccessKeyId"], AWS_SECRET_ACCESS_KEY=admin["SecretAccessKey"],
-                      AWS_SESSION_TOKEN=admin["SessionToken"])
+    os.environ.update(
+        AWS_ACCESS_KEY_ID=admin["AccessKeyId"],
+        AWS_SECRET_ACCESS_KEY=admin["SecretAccessKey"],
+        AWS_SESSION_TOKEN=admin["SessionToken"],
+    )
     boto3.DEFAULT_SESSION = None  # boto3.client() caches the credentials it first found; make it read these
     _RUNNING.enforce_iam()
     return admin
@@ -644,11 +671,14 @@ def deploy(
             Description=spec.description,
         )["FunctionArn"]
 
-    sfn_role = iam.create_role(
-        RoleName=STATE_MACHINE_ROLE, AssumeRolePolicyDocument=_trust("states.amazonaws.com")
-    )["Role"]["Arn"]
-    invoke = {"Effect": "Allow", "Action": "lambda:InvokeFunction",
-              "Resource": [function_arns[k] for k in STATE_MACHINE_KEYS]}
+    sfn_role = iam.create_role(RoleName=STATE_MACHINE_ROLE, AssumeRolePolicyDocument=_trust("states.amazonaws.com"))[
+        "Role"
+    ]["Arn"]
+    invoke = {
+        "Effect": "Allow",
+        "Action": "lambda:InvokeFunction",
+        "Resource": [function_arns[k] for k in STATE_MACHINE_KEYS],
+    }
     iam.put_role_policy(
         RoleName=STATE_MACHINE_ROLE,
         PolicyName="invoke",

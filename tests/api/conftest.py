@@ -22,18 +22,36 @@ def moto_vending() -> Iterator[dict[str, Any]]:
     with moto.mock_aws():
         ddb = boto3.client("dynamodb")
         for table, key in TABLES:
-            ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
-                             AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-                             KeySchema=[{"AttributeName": key, "KeyType": "HASH"}])
+            ddb.create_table(
+                TableName=table,
+                BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+            )
         org = boto3.client("organizations")
         org.create_organization(FeatureSet="ALL")
         sfn = boto3.client("stepfunctions")
         iam = boto3.client("iam")
-        role = iam.create_role(RoleName="sfn", AssumeRolePolicyDocument=json.dumps({
-            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                    "Principal": {"Service": "states.amazonaws.com"}}]}))
-        arn = sfn.create_state_machine(name="AccountVending", roleArn=role["Role"]["Arn"], definition=json.dumps(
-            {"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}))["stateMachineArn"]
+        role = iam.create_role(
+            RoleName="sfn",
+            AssumeRolePolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "sts:AssumeRole",
+                            "Principal": {"Service": "states.amazonaws.com"},
+                        }
+                    ],
+                }
+            ),
+        )
+        arn = sfn.create_state_machine(
+            name="AccountVending",
+            roleArn=role["Role"]["Arn"],
+            definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+        )["stateMachineArn"]
         yield {"dynamodb": ddb, "stepfunctions": sfn, "organizations": org, "state_machine_arn": arn}
 
 

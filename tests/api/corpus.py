@@ -17,42 +17,136 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-GOOD: dict[str, Any] = {"team": "team-mlops", "stage": "staging", "owner_email": "mlops-leads@example.com",
-                        "cost_center": "CC-1003", "gpu_tier": "training", "regions": ["us-east-1"],
-                        "stacks": ["bootstrap"], "repository": "example-org/team-mlops-infra"}
+GOOD: dict[str, Any] = {
+    "team": "team-mlops",
+    "stage": "staging",
+    "owner_email": "mlops-leads@example.com",
+    "cost_center": "CC-1003",
+    "gpu_tier": "training",
+    "regions": ["us-east-1"],
+    "stacks": ["bootstrap"],
+    "repository": "example-org/team-mlops-infra",
+}
 
 BAD_VALUES: dict[str, list[Any]] = {
-    "team": ["Team_MLOps", "ab", "t" * 41, "team--x", "-team", "team-", "team-x\n", " team-mlops", "t\u0435am-mlops",
-             "team-\u0661\u0662", 7, None, ["team-mlops"], "", "t" + "e" * 37 + "\u00e9"],
+    "team": [
+        "Team_MLOps",
+        "ab",
+        "t" * 41,
+        "team--x",
+        "-team",
+        "team-",
+        "team-x\n",
+        " team-mlops",
+        "t\u0435am-mlops",
+        "team-\u0661\u0662",
+        7,
+        None,
+        ["team-mlops"],
+        "",
+        "t" + "e" * 37 + "\u00e9",
+    ],
     "stage": ["dev", "Staging", "", None, 1, ["staging"], "staging\n", "production "],
-    "owner_email": ["not-an-email", "a..b@example..com", "a" * 10_000 + "@example.com", "Team <t@example.com>",
-                    "t\u00fc@example.com", "t@ex\u00e4mple.com", "t@localhost", "t@example.test", "t@[10.0.0.1]",
-                    "\"t t\"@example.com", "t@example.com\n", "@example.com", "t@", "", 42, None,
-                    "a" * 53 + "@example.com"],
-    "cost_center": ["CC-\uff11\uff12\uff13\uff14", "CC-\u0661\u0662\u0663\u0664", "1234", "CC-12", "CC-1234567",
-                    "cc-1234", "CC-1234\n", "CC-12a4", 1234, None, "C" * 300],
+    "owner_email": [
+        "not-an-email",
+        "a..b@example..com",
+        "a" * 10_000 + "@example.com",
+        "Team <t@example.com>",
+        "t\u00fc@example.com",
+        "t@ex\u00e4mple.com",
+        "t@localhost",
+        "t@example.test",
+        "t@[10.0.0.1]",
+        '"t t"@example.com',
+        "t@example.com\n",
+        "@example.com",
+        "t@",
+        "",
+        42,
+        None,
+        "a" * 53 + "@example.com",
+    ],
+    "cost_center": [
+        "CC-\uff11\uff12\uff13\uff14",
+        "CC-\u0661\u0662\u0663\u0664",
+        "1234",
+        "CC-12",
+        "CC-1234567",
+        "cc-1234",
+        "CC-1234\n",
+        "CC-12a4",
+        1234,
+        None,
+        "C" * 300,
+    ],
     "gpu_tier": ["quantum", "", "Training", "training ", None, 3, ["none"]],
-    "regions": [[], ["mars-north-1"], ["us-east-1", "us-east-1"], "us-east-1", [7], [None], {"a": 1},
-                ["us-east-1"] * 30, ["us-east-\uff11"], None],
-    "stacks": [[], ["Kafka"], ["../../etc"], ["boot strap"], "bootstrap", [1], ["kafka"], ["x" * 50],
-               ["bootstrap"] * 11, None],
-    "repository": ["example-org/..", "example-org/.", "no", "https://github.com/example-org/x", "-org/x",
-                   "org-/x", "o--rg/x", "a" * 40 + "/x", "org/" + "x" * 101, "org/x y", "org/x\n",
-                   "org/\u00e9", "org/x/y", "", None, 5],
+    "regions": [
+        [],
+        ["mars-north-1"],
+        ["us-east-1", "us-east-1"],
+        "us-east-1",
+        [7],
+        [None],
+        {"a": 1},
+        ["us-east-1"] * 30,
+        ["us-east-\uff11"],
+        None,
+    ],
+    "stacks": [
+        [],
+        ["Kafka"],
+        ["../../etc"],
+        ["boot strap"],
+        "bootstrap",
+        [1],
+        ["kafka"],
+        ["x" * 50],
+        ["bootstrap"] * 11,
+        None,
+    ],
+    "repository": [
+        "example-org/..",
+        "example-org/.",
+        "no",
+        "https://github.com/example-org/x",
+        "-org/x",
+        "org-/x",
+        "o--rg/x",
+        "a" * 40 + "/x",
+        "org/" + "x" * 101,
+        "org/x y",
+        "org/x\n",
+        "org/\u00e9",
+        "org/x/y",
+        "",
+        None,
+        5,
+    ],
 }
 
 # Bodies that are not a request object at all: every rejection names `request`.
 RAW: list[tuple[str, bytes]] = [
-    ("empty", b""), ("whitespace", b"  \n"), ("x", b"x"), ("string", b'"x"'), ("null", b"null"),
-    ("number", b"42"), ("true", b"true"), ("array", b"[1, 2]"), ("empty array", b"[]"),
+    ("empty", b""),
+    ("whitespace", b"  \n"),
+    ("x", b"x"),
+    ("string", b'"x"'),
+    ("null", b"null"),
+    ("number", b"42"),
+    ("true", b"true"),
+    ("array", b"[1, 2]"),
+    ("empty array", b"[]"),
     ("array holding a valid request", json.dumps([GOOD]).encode()),
     ("array of pairs", json.dumps([[k, v] for k, v in GOOD.items()]).encode()),
-    ("truncated", json.dumps(GOOD).encode()[:-5]), ("trailing garbage", json.dumps(GOOD).encode() + b"}"),
-    ("deep arrays 6 kB", b"[" * 6000 + b"]" * 6000), ("deep objects", b'{"a":' * 3000 + b"1" + b"}" * 3000),
+    ("truncated", json.dumps(GOOD).encode()[:-5]),
+    ("trailing garbage", json.dumps(GOOD).encode() + b"}"),
+    ("deep arrays 6 kB", b"[" * 6000 + b"]" * 6000),
+    ("deep objects", b'{"a":' * 3000 + b"1" + b"}" * 3000),
     ("deep inside a field", json.dumps({**GOOD, "regions": "X"}).encode().replace(b'"X"', b"[" * 200 + b"]" * 200)),
     ("nine levels", b"[" * 9 + b"]" * 9),
-    ("NaN", b'{"team": NaN}'), ("Infinity", b'{"team": Infinity}'),
-    ("invalid UTF-8", b'{"team": "\xff\xfe"}'), ("latin-1 bytes", "{\"team\": \"t\u00e9am\"}".encode("latin-1")),
+    ("NaN", b'{"team": NaN}'),
+    ("Infinity", b'{"team": Infinity}'),
+    ("invalid UTF-8", b'{"team": "\xff\xfe"}'),
+    ("latin-1 bytes", '{"team": "t\u00e9am"}'.encode("latin-1")),
     ("UTF-16", json.dumps(GOOD).encode("utf-16")),
     ("huge body", json.dumps({**GOOD, "owner_email": "a" * 20_000 + "@example.com"}).encode()),
     ("huge padding", json.dumps(GOOD).encode()[:-1] + b"," + b" " * 20_000 + b"}"),
@@ -70,19 +164,37 @@ def cases() -> list[Case]:
     out = [Case(name, body, frozenset({"request"})) for name, body in RAW]
     for name, values in BAD_VALUES.items():
         for i, value in enumerate(values):
-            out.append(Case(f"{name}[{i}]={str(value)[:30]!r}", json.dumps({**GOOD, name: value}).encode(),
-                            frozenset({name})))
+            out.append(
+                Case(f"{name}[{i}]={str(value)[:30]!r}", json.dumps({**GOOD, name: value}).encode(), frozenset({name}))
+            )
     for missing in ("team", "stage", "owner_email", "cost_center", "gpu_tier", "regions", "repository"):
-        out.append(Case(f"missing {missing}", json.dumps({k: v for k, v in GOOD.items() if k != missing}).encode(),
-                        frozenset({missing})))
+        out.append(
+            Case(
+                f"missing {missing}",
+                json.dumps({k: v for k, v in GOOD.items() if k != missing}).encode(),
+                frozenset({missing}),
+            )
+        )
     out.append(Case("unknown field", json.dumps({**GOOD, "colour": "red"}).encode(), frozenset({"colour"})))
-    out.append(Case("duplicate key", json.dumps(GOOD).encode()[:-1] + b', "team": "team-other"}',
-                    frozenset({"team"})))
-    out.append(Case("every field wrong", json.dumps({"team": "X", "stage": "qa", "owner_email": "no",
-                                                     "cost_center": "1", "gpu_tier": "h100", "regions": ["mars-1"],
-                                                     "stacks": ["Kafka"], "repository": "no"}).encode(),
-                    frozenset({"team", "stage", "owner_email", "cost_center", "gpu_tier", "regions", "stacks",
-                               "repository"})))
+    out.append(Case("duplicate key", json.dumps(GOOD).encode()[:-1] + b', "team": "team-other"}', frozenset({"team"})))
+    out.append(
+        Case(
+            "every field wrong",
+            json.dumps(
+                {
+                    "team": "X",
+                    "stage": "qa",
+                    "owner_email": "no",
+                    "cost_center": "1",
+                    "gpu_tier": "h100",
+                    "regions": ["mars-1"],
+                    "stacks": ["Kafka"],
+                    "repository": "no",
+                }
+            ).encode(),
+            frozenset({"team", "stage", "owner_email", "cost_center", "gpu_tier", "regions", "stacks", "repository"}),
+        )
+    )
     return out
 
 
@@ -164,15 +276,35 @@ def via_event(case: Case) -> tuple[bool, bool, set[str] | None, str]:
     except UnicodeDecodeError:
         # PutEvents' Detail and an SQS body are Unicode strings: bytes that are not UTF-8 cannot reach this path.
         return False, False, None, NOT_APPLICABLE
-    head = json.dumps({"version": "0", "id": str(uuid.uuid4()), "detail-type": "Team Onboarding Requested",
-                       "source": "platform.onboarding", "account": "123456789012", "time": "2026-11-26T09:00:00Z",
-                       "region": "us-east-1", "resources": []})
+    head = json.dumps(
+        {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Team Onboarding Requested",
+            "source": "platform.onboarding",
+            "account": "123456789012",
+            "time": "2026-11-26T09:00:00Z",
+            "region": "us-east-1",
+            "resources": [],
+        }
+    )
     envelope = head[:-1] + ', "detail": ' + detail + "}"  # the detail's text as sent, even when it is not JSON
-    message = {"messageId": str(uuid.uuid4()), "receiptHandle": "r", "body": envelope,
-              "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1764147600000", "SenderId": "A",
-                             "ApproximateFirstReceiveTimestamp": "1764147600000"},
-              "messageAttributes": {}, "md5OfBody": "0" * 32, "eventSource": "aws:sqs",
-              "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:vending-onboarding", "awsRegion": "us-east-1"}
+    message = {
+        "messageId": str(uuid.uuid4()),
+        "receiptHandle": "r",
+        "body": envelope,
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": "1764147600000",
+            "SenderId": "A",
+            "ApproximateFirstReceiveTimestamp": "1764147600000",
+        },
+        "messageAttributes": {},
+        "md5OfBody": "0" * 32,
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:vending-onboarding",
+        "awsRegion": "us-east-1",
+    }
     answers: list[Any] = []
     real = start_from_event.record_handler
 
@@ -207,9 +339,16 @@ def run_corpus(org: Any, sfn: Any, state_machine_arn: str) -> dict[str, Any]:
     executions = sfn.list_executions(stateMachineArn=state_machine_arn)["executions"]
     return {
         "cases": len(cases()),
-        "per_entry_point": {k: {"sent": t.cases, "not_applicable": t.not_applicable, "accepted": t.accepted,
-                                "5xx": t.server_errors, "rejections_not_naming_the_field": t.unnamed}
-                            for k, t in tallies.items()},
+        "per_entry_point": {
+            k: {
+                "sent": t.cases,
+                "not_applicable": t.not_applicable,
+                "accepted": t.accepted,
+                "5xx": t.server_errors,
+                "rejections_not_naming_the_field": t.unnamed,
+            }
+            for k, t in tallies.items()
+        },
         "accepted": sum(t.accepted for t in tallies.values()),
         "5xx": sum(t.server_errors for t in tallies.values()),
         "rejections_not_naming_the_field": sum(t.unnamed for t in tallies.values()),

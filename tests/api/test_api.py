@@ -15,8 +15,15 @@ from typing import Any
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-GOOD = {"team": "team-mlops", "stage": "staging", "owner_email": "mlops-leads@example.com", "cost_center": "CC-1003",
-        "gpu_tier": "training", "regions": ["us-east-1"], "repository": "example-org/team-mlops-infra"}
+GOOD = {
+    "team": "team-mlops",
+    "stage": "staging",
+    "owner_email": "mlops-leads@example.com",
+    "cost_center": "CC-1003",
+    "gpu_tier": "training",
+    "regions": ["us-east-1"],
+    "repository": "example-org/team-mlops-infra",
+}
 
 
 def _nothing_created(aws: dict[str, Any]) -> None:
@@ -93,8 +100,10 @@ def test_openapi_spec_declares_iam_security() -> None:
     assert body["$ref"] == "#/components/schemas/VendingRequest"
 
 
-SIGNED = ("Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/execute-api/aws4_request, "
-          "SignedHeaders=host;x-amz-date, Signature=" + "a" * 64)
+SIGNED = (
+    "Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/execute-api/aws4_request, "
+    "SignedHeaders=host;x-amz-date, Signature=" + "a" * 64
+)
 
 
 @pytest.fixture
@@ -104,9 +113,22 @@ def served_on_emulator(tmp_path: Path) -> Any:
     env = {**os.environ, "VEND_API_QUIET": "1", "PYTHONUNBUFFERED": "1"}
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "VEND_STATE_MACHINE_ARN"):
         env.pop(name, None)
-    proc = subprocess.Popen([sys.executable, "-c", "import sys; from landing_zone.cli import main; sys.exit(main())",
-                             "api", "serve", "--port", "0", "--emulator"], cwd=REPO_ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from landing_zone.cli import main; sys.exit(main())",
+            "api",
+            "serve",
+            "--port",
+            "0",
+            "--emulator",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 60
         url = None
@@ -137,11 +159,33 @@ def test_schemathesis_against_vend_api_serve_no_5xx_and_conforming(served_on_emu
     # with a 4xx, never a 5xx; then both modes together.
     for mode, examples in (("negative", "60"), ("all", "20")):
         result = subprocess.run(
-            [cli, "run", str(REPO_ROOT / "docs" / "openapi.json"), "--url", served_on_emulator, "--checks", "all",
-             "--exclude-checks", "positive_data_acceptance", "--mode", mode, "--max-examples", examples,
-             "--seed", "20261126", "--generation-with-security-parameters", "false", "-H", SIGNED,
-             "--request-timeout", "10"],
-            capture_output=True, text=True, timeout=300, cwd=tmp_path,
+            [
+                cli,
+                "run",
+                str(REPO_ROOT / "docs" / "openapi.json"),
+                "--url",
+                served_on_emulator,
+                "--checks",
+                "all",
+                "--exclude-checks",
+                "positive_data_acceptance",
+                "--mode",
+                mode,
+                "--max-examples",
+                examples,
+                "--seed",
+                "20261126",
+                "--generation-with-security-parameters",
+                "false",
+                "-H",
+                SIGNED,
+                "--request-timeout",
+                "10",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=tmp_path,
         )
         assert result.returncode == 0, f"--mode {mode}:\n{result.stdout[-4000:]}"
     summary = result.stdout[-4000:]

@@ -49,16 +49,19 @@ def test_concurrent_api_submissions_one_execution_one_answer(call: Any, aws: dic
     statuses = Counter(status for status, _ in answers)
     outcomes = Counter(body["outcome"] for _, body in answers)
     arns = {body["execution_arn"] for _, body in answers}
-    print(f"\nAPI x{CALLERS}: HTTP {dict(statuses)}, outcomes {dict(outcomes)}, executions {_executions(aws)}, "
-          f"distinct execution ARNs in answers {len(arns)}")
+    print(
+        f"\nAPI x{CALLERS}: HTTP {dict(statuses)}, outcomes {dict(outcomes)}, executions {_executions(aws)}, "
+        f"distinct execution ARNs in answers {len(arns)}"
+    )
     assert _executions(aws) == ["vend-team-mlops-staging-a1"]
     assert statuses == {202: 1, 200: CALLERS - 1}
     assert outcomes == {"started": 1, "already_running": CALLERS - 1}
     assert len(arns) == 1 and next(iter(arns)).endswith(":vend-team-mlops-staging-a1")
 
 
-def test_concurrent_cli_submissions_one_execution_one_answer(aws: dict[str, Any], tmp_path: Path,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_concurrent_cli_submissions_one_execution_one_answer(
+    aws: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     # GIVEN 20 admins running `vend request create --file req.json --json` at the same moment
     from vending.cli import requests as cli
 
@@ -76,8 +79,10 @@ def test_concurrent_cli_submissions_one_execution_one_answer(aws: dict[str, Any]
     outcomes = Counter(a["outcome"] for a in answers)
     arns = {a["execution_arn"] for a in answers}
     with capsys.disabled():
-        print(f"\nCLI x{CALLERS}: outcomes {dict(outcomes)}, executions {_executions(aws)}, "
-              f"distinct execution ARNs in answers {len(arns)}")
+        print(
+            f"\nCLI x{CALLERS}: outcomes {dict(outcomes)}, executions {_executions(aws)}, "
+            f"distinct execution ARNs in answers {len(arns)}"
+        )
     assert _executions(aws) == ["vend-team-mlops-staging-a1"]
     assert outcomes == {"started": 1, "already_running": CALLERS - 1}
     assert len(arns) == 1

@@ -40,8 +40,14 @@ def _variables(account_id: str) -> dict[str, Any]:
 
     team = cached_layout().team(TEAM)
     assert team is not None
-    return {"team": TEAM, "stage": STAGE, "account_id": account_id, "cost_center": team.cost_center,
-            "gpu_tier": team.gpu_tier, "regions": list(team.regions)}
+    return {
+        "team": TEAM,
+        "stage": STAGE,
+        "account_id": account_id,
+        "cost_center": team.cost_center,
+        "gpu_tier": team.gpu_tier,
+        "regions": list(team.regions),
+    }
 
 
 def _project(resources: dict[str, Any]) -> dict[str, Any]:
@@ -65,37 +71,58 @@ def platform():
 
     account = start_emulated_account(team=TEAM, stage=STAGE)
     try:
-        ddb = boto3.client("dynamodb", endpoint_url=account.endpoint, region_name=account.region,
-                           aws_access_key_id="testing", aws_secret_access_key="testing")
+        ddb = boto3.client(
+            "dynamodb",
+            endpoint_url=account.endpoint,
+            region_name=account.region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
         yield account, ddb
     finally:
         account.stop()
 
 
-def test_buildspec_build_phase_runs_the_worker_against_the_emulator(synthesized: dict[str, Any],
-                                                                    resources: dict[str, Any],
-                                                                    platform: Any, tmp_path: Path) -> None:
+def test_buildspec_build_phase_runs_the_worker_against_the_emulator(
+    synthesized: dict[str, Any], resources: dict[str, Any], platform: Any, tmp_path: Path
+) -> None:
     account, ddb = platform
     project = _project(resources)
     spec = json.loads(project["Source"]["BuildSpec"])
     env_vars = {v["Name"]: v["Value"] for v in project["Environment"]["EnvironmentVariables"]}
-    ddb.create_table(TableName=env_vars["VEND_PIPELINE_RUNS_TABLE"], BillingMode="PAY_PER_REQUEST",
-                     AttributeDefinitions=[{"AttributeName": "run_id", "AttributeType": "S"}],
-                     KeySchema=[{"AttributeName": "run_id", "KeyType": "HASH"}])
-    ddb.create_table(TableName=env_vars["VEND_APPROVALS_TABLE"], BillingMode="PAY_PER_REQUEST",
-                     AttributeDefinitions=[{"AttributeName": "stack", "AttributeType": "S"},
-                                           {"AttributeName": "plan_digest", "AttributeType": "S"}],
-                     KeySchema=[{"AttributeName": "stack", "KeyType": "HASH"},
-                                {"AttributeName": "plan_digest", "KeyType": "RANGE"}])
+    ddb.create_table(
+        TableName=env_vars["VEND_PIPELINE_RUNS_TABLE"],
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "run_id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "run_id", "KeyType": "HASH"}],
+    )
+    ddb.create_table(
+        TableName=env_vars["VEND_APPROVALS_TABLE"],
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "stack", "AttributeType": "S"},
+            {"AttributeName": "plan_digest", "AttributeType": "S"},
+        ],
+        KeySchema=[{"AttributeName": "stack", "KeyType": "HASH"}, {"AttributeName": "plan_digest", "KeyType": "RANGE"}],
+    )
     run_id = f"req-buildspec/{STACK}"
     store = RunStore(ddb, env_vars["VEND_PIPELINE_RUNS_TABLE"])
-    store.put(PipelineRun(run_id=run_id, request_id="req-buildspec", stack=STACK, stack_path=STACK,
-                          account_id=account.account_id, state_bucket=account.state_bucket,
-                          state_region=account.region, access_role_name="OrganizationAccountAccessRole",
-                          variables=_variables(account.account_id),
-                          # manual: the run stops at approval after plan and policy (and records the approval
-                          # request in the approvals table the buildspec names); an apply would double the time
-                          gate="manual"))
+    store.put(
+        PipelineRun(
+            run_id=run_id,
+            request_id="req-buildspec",
+            stack=STACK,
+            stack_path=STACK,
+            account_id=account.account_id,
+            state_bucket=account.state_bucket,
+            state_region=account.region,
+            access_role_name="OrganizationAccountAccessRole",
+            variables=_variables(account.account_id),
+            # manual: the run stops at approval after plan and policy (and records the approval
+            # request in the approvals table the buildspec names); an apply would double the time
+            gate="manual",
+        )
+    )
     # The install phase is replaced by this machine's tools: the project's virtualenv (vend), Terraform on the PATH
     # (with the offline provider mirror, as set up by scripts/setup.sh) and the pinned checkov.
     tools = Path(sys.executable).parent
@@ -103,21 +130,28 @@ def test_buildspec_build_phase_runs_the_worker_against_the_emulator(synthesized:
     assert checkov, "checkov is not installed (scripts/setup.sh)"
     source = _source_dir(synthesized["outdir"], project)
     env = {
-        "PATH": f"{tools}{os.pathsep}{os.environ['PATH']}", "HOME": str(tmp_path),
-        **spec["env"]["variables"], **env_vars,
+        "PATH": f"{tools}{os.pathsep}{os.environ['PATH']}",
+        "HOME": str(tmp_path),
+        **spec["env"]["variables"],
+        **env_vars,
         "VEND_CHECKOV_BIN": checkov,
-        "CODEBUILD_SRC_DIR": str(source), "VEND_RUN_ID": run_id,
+        "CODEBUILD_SRC_DIR": str(source),
+        "VEND_RUN_ID": run_id,
         # CodeBuild's role credentials in the platform account; here the emulator's management account
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": account.region,
-        "AWS_DEFAULT_REGION": account.region, "AWS_ENDPOINT_URL": account.endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": account.region,
+        "AWS_DEFAULT_REGION": account.region,
+        "AWS_ENDPOINT_URL": account.endpoint,
     }
     for name in (tf.MIRROR_ENV, tf.TERRAFORM_BIN_ENV):
         if os.environ.get(name):
             env[name] = os.environ[name]
     script = "\n".join(["set -euo pipefail", *spec["phases"]["build"]["commands"]])
     # WHEN the build phase runs in the staged source asset, as CodeBuild runs it
-    proc = subprocess.run(["bash", "-c", script], cwd=source, env=env, capture_output=True, text=True, timeout=300,
-                          check=False)
+    proc = subprocess.run(
+        ["bash", "-c", script], cwd=source, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
     # THEN the worker ran the recorded run through plan and policy to the approval gate, and recorded it
     assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     printed = json.loads(proc.stdout.strip().splitlines()[-1])

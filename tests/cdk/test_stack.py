@@ -32,13 +32,19 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def _function_by_name(resources: dict[str, Any], name: str) -> tuple[str, dict[str, Any]]:
-    return next((k, v) for k, v in _of_type(resources, "AWS::Lambda::Function").items()
-                if v["Properties"].get("FunctionName") == name)
+    return next(
+        (k, v)
+        for k, v in _of_type(resources, "AWS::Lambda::Function").items()
+        if v["Properties"].get("FunctionName") == name
+    )
 
 
 def _role_policies(resources: dict[str, Any], role_logical_id: str) -> list[dict[str, Any]]:
-    return [p for p in _of_type(resources, "AWS::IAM::Policy").values()
-            if {"Ref": role_logical_id} in p["Properties"].get("Roles", [])]
+    return [
+        p
+        for p in _of_type(resources, "AWS::IAM::Policy").values()
+        if {"Ref": role_logical_id} in p["Properties"].get("Roles", [])
+    ]
 
 
 def test_synth_cdk_nag_has_no_unacknowledged_findings(synthesized: dict[str, Any]) -> None:
@@ -70,14 +76,21 @@ def test_functions_every_spec_exists_with_its_handler(resources: dict[str, Any])
 def test_functions_roles_hold_exactly_the_declared_actions(resources: dict[str, Any]) -> None:
     # Platform extras every function needs (logs, traces) or that its wiring adds (queue consumption, KMS data key).
     extras = {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
-    wiring = {"StartFromEvent": {"sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl",
-                                 "sqs:DeleteMessage", "sqs:GetQueueAttributes", "kms:Decrypt"},
-              "Audit": {"kms:GenerateDataKey"}}
+    wiring = {
+        "StartFromEvent": {
+            "sqs:ReceiveMessage",
+            "sqs:ChangeMessageVisibility",
+            "sqs:GetQueueUrl",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+            "kms:Decrypt",
+        },
+        "Audit": {"kms:GenerateDataKey"},
+    }
     for spec in FUNCTIONS:
         _, fn = _function_by_name(resources, spec.name)
         role_id = fn["Properties"]["Role"]["Fn::GetAtt"][0]
-        granted = {a for p in _role_policies(resources, role_id) for s in _statements(p)
-                   for a in _as_list(s["Action"])}
+        granted = {a for p in _role_policies(resources, role_id) for s in _statements(p) for a in _as_list(s["Action"])}
         declared = {a for g in spec.grants for a in g.actions}
         assert granted == declared | extras | wiring.get(spec.key, set()), spec.key
 
@@ -91,16 +104,19 @@ def test_organizations_write_actions_name_resources_where_aws_allows(resources: 
             assert writes <= ORG_WRITE_WITHOUT_RESOURCE_TYPES, (lid, writes)
             if "organizations:CreatePolicy" in writes:
                 assert statement["Condition"] == {
-                    "StringEquals": {"organizations:PolicyType": "SERVICE_CONTROL_POLICY"}}
+                    "StringEquals": {"organizations:PolicyType": "SERVICE_CONTROL_POLICY"}
+                }
 
 
-def test_organizations_arns_are_scoped_to_the_organization(synthesized: dict[str, Any],
-                                                           resources: dict[str, Any]) -> None:
+def test_organizations_arns_are_scoped_to_the_organization(
+    synthesized: dict[str, Any], resources: dict[str, Any]
+) -> None:
     config = synthesized["stack"].config
     text = json.dumps([_statements(p) for p in _of_type(resources, "AWS::IAM::Policy").values()])
     for arn in re.findall(r':organizations::[^"]+', text):
-        assert (f"::{config.management_account_id}:" in arn and config.organization_id in arn) \
-            or arn.startswith(":organizations::aws:policy/service_control_policy/"), arn
+        assert (f"::{config.management_account_id}:" in arn and config.organization_id in arn) or arn.startswith(
+            ":organizations::aws:policy/service_control_policy/"
+        ), arn
 
 
 def test_api_every_method_uses_iam_authorization(template: Any, resources: dict[str, Any]) -> None:
@@ -117,7 +133,8 @@ def test_api_routes_match_the_committed_openapi_spec(resources: dict[str, Any]) 
     expected = {m.upper() for ops in spec["paths"].values() for m in ops}
     methods = _of_type(resources, "AWS::ApiGateway::Method")
     assert sorted(m["Properties"]["HttpMethod"] for m in methods.values()) == sorted(
-        m.upper() for ops in spec["paths"].values() for m in ops)
+        m.upper() for ops in spec["paths"].values() for m in ops
+    )
     assert expected
     for method in methods.values():
         props = method["Properties"]
@@ -125,8 +142,9 @@ def test_api_routes_match_the_committed_openapi_spec(resources: dict[str, Any]) 
         assert "RequestValidatorId" in props
 
 
-def test_api_resource_policy_admits_only_the_platform_admin_role(synthesized: dict[str, Any],
-                                                                 resources: dict[str, Any]) -> None:
+def test_api_resource_policy_admits_only_the_platform_admin_role(
+    synthesized: dict[str, Any], resources: dict[str, Any]
+) -> None:
     admin = synthesized["stack"].config.platform_admin_role_arn
     (api,) = _of_type(resources, "AWS::ApiGateway::RestApi").values()
     statements = api["Properties"]["Policy"]["Statement"]
@@ -139,28 +157,37 @@ def test_api_resource_policy_admits_only_the_platform_admin_role(synthesized: di
 def test_api_stage_has_access_logs_tracing_and_validation(template: Any) -> None:
     from aws_cdk.assertions import Match
 
-    template.has_resource_properties("AWS::ApiGateway::Stage", {
-        "AccessLogSetting": Match.object_like({"DestinationArn": Match.any_value()}),
-        "TracingEnabled": True,
-    })
-    template.has_resource_properties("AWS::ApiGateway::RequestValidator",
-                                     {"ValidateRequestBody": True, "ValidateRequestParameters": True})
+    template.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "AccessLogSetting": Match.object_like({"DestinationArn": Match.any_value()}),
+            "TracingEnabled": True,
+        },
+    )
+    template.has_resource_properties(
+        "AWS::ApiGateway::RequestValidator", {"ValidateRequestBody": True, "ValidateRequestParameters": True}
+    )
     template.has_resource_properties("AWS::ApiGateway::Model", {"Name": "VendingRequest"})
 
 
 def test_tables_have_pitr_encryption_and_keys(resources: dict[str, Any]) -> None:
-    tables = {t["Properties"]["TableName"]: t["Properties"]
-              for t in _of_type(resources, "AWS::DynamoDB::Table").values()}
+    tables = {
+        t["Properties"]["TableName"]: t["Properties"] for t in _of_type(resources, "AWS::DynamoDB::Table").values()
+    }
     assert {n: p["KeySchema"][0]["AttributeName"] for n, p in tables.items()} == {
-        "vending-requests": "request_id", "vending-idempotency": "id", "vending-pipeline-runs": "run_id",
-        "vending-pipeline-approvals": "stack", "vending-creation-slots": "slot", "vending-changes": "change_id",
-        "vending-closures": "account_id"}
+        "vending-requests": "request_id",
+        "vending-idempotency": "id",
+        "vending-pipeline-runs": "run_id",
+        "vending-pipeline-approvals": "stack",
+        "vending-creation-slots": "slot",
+        "vending-changes": "change_id",
+        "vending-closures": "account_id",
+    }
     assert tables["vending-pipeline-approvals"]["KeySchema"][1] == {"AttributeName": "plan_digest", "KeyType": "RANGE"}
     for name, props in tables.items():
         assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}, name
         assert props["SSESpecification"]["SSEEnabled"] is True, name
-    assert tables["vending-idempotency"]["TimeToLiveSpecification"] == {"AttributeName": "expiration",
-                                                                         "Enabled": True}
+    assert tables["vending-idempotency"]["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
 
 
 def test_encryption_and_tls_on_queues_topic_and_buckets(resources: dict[str, Any]) -> None:
@@ -172,16 +199,23 @@ def test_encryption_and_tls_on_queues_topic_and_buckets(resources: dict[str, Any
         props = bucket["Properties"]
         assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"], lid
         assert props["PublicAccessBlockConfiguration"] == {
-            "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True,
-            "RestrictPublicBuckets": True}, lid
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }, lid
         assert props["VersioningConfiguration"] == {"Status": "Enabled"}, lid
-    tls_only = [s for kind in ("AWS::SQS::QueuePolicy", "AWS::S3::BucketPolicy", "AWS::SNS::TopicPolicy")
-                for p in _of_type(resources, kind).values() for s in _statements(p)
-                if s["Effect"] == "Deny"
-                and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"]
+    tls_only = [
+        s
+        for kind in ("AWS::SQS::QueuePolicy", "AWS::S3::BucketPolicy", "AWS::SNS::TopicPolicy")
+        for p in _of_type(resources, kind).values()
+        for s in _statements(p)
+        if s["Effect"] == "Deny" and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+    ]
     assert len(tls_only) >= 5  # two queues, two buckets, one topic
-    reports = next(b for b in _of_type(resources, "AWS::S3::Bucket").values()
-                   if "LoggingConfiguration" in b["Properties"])
+    reports = next(
+        b for b in _of_type(resources, "AWS::S3::Bucket").values() if "LoggingConfiguration" in b["Properties"]
+    )
     rule = reports["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
     assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
 
@@ -189,15 +223,19 @@ def test_encryption_and_tls_on_queues_topic_and_buckets(resources: dict[str, Any
 def test_state_machine_logs_all_and_traces(template: Any) -> None:
     from aws_cdk.assertions import Match
 
-    template.has_resource_properties("AWS::StepFunctions::StateMachine", {
-        "StateMachineName": step_functions.STATE_MACHINE_NAME,
-        "LoggingConfiguration": Match.object_like({"Level": "ALL", "IncludeExecutionData": True}),
-        "TracingConfiguration": {"Enabled": True},
-    })
+    template.has_resource_properties(
+        "AWS::StepFunctions::StateMachine",
+        {
+            "StateMachineName": step_functions.STATE_MACHINE_NAME,
+            "LoggingConfiguration": Match.object_like({"Level": "ALL", "IncludeExecutionData": True}),
+            "TracingConfiguration": {"Enabled": True},
+        },
+    )
 
 
-def test_state_machine_definition_is_the_asl_file_after_substitution(synthesized: dict[str, Any],
-                                                                    resources: dict[str, Any]) -> None:
+def test_state_machine_definition_is_the_asl_file_after_substitution(
+    synthesized: dict[str, Any], resources: dict[str, Any]
+) -> None:
     machine = _machine(resources, "AccountVending")
     props = machine["Properties"]
     # DefinitionBody.from_file ships the file as an asset (DefinitionS3Location); read what would be uploaded.
@@ -220,17 +258,22 @@ def _machine(resources: dict[str, Any], name: str) -> dict[str, Any]:
     return next(m for m in machines if m["Properties"]["StateMachineName"] == name)
 
 
-@pytest.mark.parametrize(("name", "keys"),
-                         [("AccountVending", STATE_MACHINE_KEYS), ("AccountLifecycle", LIFECYCLE_KEYS)])
-def test_state_machine_role_invokes_exactly_the_workflow_functions(resources: dict[str, Any], name: str,
-                                                                   keys: tuple[str, ...]) -> None:
+@pytest.mark.parametrize(
+    ("name", "keys"), [("AccountVending", STATE_MACHINE_KEYS), ("AccountLifecycle", LIFECYCLE_KEYS)]
+)
+def test_state_machine_role_invokes_exactly_the_workflow_functions(
+    resources: dict[str, Any], name: str, keys: tuple[str, ...]
+) -> None:
     # GIVEN each state machine, THEN its role invokes exactly the functions its definition names, no other
     role_id = _machine(resources, name)["Properties"]["RoleArn"]["Fn::GetAtt"][0]
-    invoke = [s for p in _role_policies(resources, role_id) for s in _statements(p)
-              if "lambda:InvokeFunction" in _as_list(s["Action"])]
+    invoke = [
+        s
+        for p in _role_policies(resources, role_id)
+        for s in _statements(p)
+        if "lambda:InvokeFunction" in _as_list(s["Action"])
+    ]
     resources_invoked = [r for s in invoke for r in _as_list(s["Resource"])]
-    expected = [{"Fn::GetAtt": [_function_by_name(resources, f.name)[0], "Arn"]}
-                for f in FUNCTIONS if f.key in keys]
+    expected = [{"Fn::GetAtt": [_function_by_name(resources, f.name)[0], "Arn"]} for f in FUNCTIONS if f.key in keys]
     assert sorted(map(json.dumps, resources_invoked)) == sorted(map(json.dumps, expected))
 
 
@@ -253,10 +296,17 @@ def test_schedule_runs_the_audit_daily_and_outcomes_reach_the_topic(resources: d
     scheduled = next(r for r in rules if r["Properties"].get("ScheduleExpression", "").startswith("cron"))
     assert scheduled["Properties"]["ScheduleExpression"] == "cron(0 6 * * ? *)"
     assert scheduled["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": [audit_id, "Arn"]}
-    notify = next(r for r in rules if "detail-type" in r["Properties"].get("EventPattern", {})
-                  and "Team Account Ready" in r["Properties"]["EventPattern"]["detail-type"])
+    notify = next(
+        r
+        for r in rules
+        if "detail-type" in r["Properties"].get("EventPattern", {})
+        and "Team Account Ready" in r["Properties"]["EventPattern"]["detail-type"]
+    )
     assert set(notify["Properties"]["EventPattern"]["detail-type"]) == {
-        "Team Account Ready", "Team Account Failed", "Guardrail Audit Findings"}
+        "Team Account Ready",
+        "Team Account Failed",
+        "Guardrail Audit Findings",
+    }
     (topic_id,) = _of_type(resources, "AWS::SNS::Topic")
     assert notify["Properties"]["Targets"][0]["Arn"] == {"Ref": topic_id}
 
@@ -264,8 +314,10 @@ def test_schedule_runs_the_audit_daily_and_outcomes_reach_the_topic(resources: d
 def test_codebuild_runs_the_pipeline_worker(resources: dict[str, Any]) -> None:
     (project,) = _of_type(resources, "AWS::CodeBuild::Project").values()
     spec = json.loads(project["Properties"]["Source"]["BuildSpec"])
-    assert spec["phases"]["build"]["commands"] == ['export VEND_TERRAFORM_ROOT="$CODEBUILD_SRC_DIR/terraform"',
-                                                   'vend pipeline worker --run-id "$VEND_RUN_ID"']
+    assert spec["phases"]["build"]["commands"] == [
+        'export VEND_TERRAFORM_ROOT="$CODEBUILD_SRC_DIR/terraform"',
+        'vend pipeline worker --run-id "$VEND_RUN_ID"',
+    ]
     install = " ".join(spec["phases"]["install"]["commands"])
     assert "releases.hashicorp.com/terraform" in install and "sha256sum -c" in install
     assert 'pip install --no-cache-dir "checkov==${CHECKOV_VERSION}"' in install
@@ -310,8 +362,9 @@ def test_alarms_fire_on_outcomes_not_on_retried_errors(resources: dict[str, Any]
     assert _of_type(resources, "AWS::CloudWatch::Dashboard")
 
 
-def test_pipeline_source_asset_leaves_out_environments_and_local_state(synthesized: dict[str, Any],
-                                                                       resources: dict[str, Any]) -> None:
+def test_pipeline_source_asset_leaves_out_environments_and_local_state(
+    synthesized: dict[str, Any], resources: dict[str, Any]
+) -> None:
     # GIVEN the directory CDK staged for the CodeBuild source (what the asset zip holds)
     (project,) = _of_type(resources, "AWS::CodeBuild::Project").values()
     digest = re.search(r"([0-9a-f]{64})\.zip", json.dumps(project["Properties"]["Source"]["Location"]))
@@ -329,8 +382,9 @@ def test_pipeline_source_asset_leaves_out_environments_and_local_state(synthesiz
     assert size < 10 * 1024 * 1024, f"pipeline source asset is {size} bytes"
 
 
-def test_lambda_asset_ships_the_service_and_its_data_not_the_deployment_layer(synthesized: dict[str, Any],
-                                                                              resources: dict[str, Any]) -> None:
+def test_lambda_asset_ships_the_service_and_its_data_not_the_deployment_layer(
+    synthesized: dict[str, Any], resources: dict[str, Any]
+) -> None:
     # GIVEN the directory CDK staged for the functions' code (one asset shared by every function)
     functions = _of_type(resources, "AWS::Lambda::Function").values()
     keys = {f["Properties"]["Code"]["S3Key"] for f in functions if "S3Key" in f["Properties"].get("Code", {})}
@@ -339,8 +393,17 @@ def test_lambda_asset_ships_the_service_and_its_data_not_the_deployment_layer(sy
     staged = synthesized["outdir"] / f"asset.{digests.pop()}"
     # THEN the service and everything intake reads at run time is there: the layout, the stacks and templates,
     # and the pure-Python dependencies the Powertools layer lacks
-    for needed in ("vending/handlers", "scps", "step_functions", "landing_zone/layout.yaml",
-                   "terraform/templates/workloads", "terraform/environments", "yaml", "email_validator", "dns"):
+    for needed in (
+        "vending/handlers",
+        "scps",
+        "step_functions",
+        "landing_zone/layout.yaml",
+        "terraform/templates/workloads",
+        "terraform/environments",
+        "yaml",
+        "email_validator",
+        "dns",
+    ):
         assert (staged / needed).exists(), needed
     # AND the deployment layer and the emulator do not ship
     assert not (staged / "landing_zone" / "local").exists() and not (staged / "landing_zone" / "cdk").exists()

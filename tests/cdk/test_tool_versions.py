@@ -48,9 +48,15 @@ def _admits(constraints: str, version: str) -> bool:
         op, want_text = match.group(1) or "=", match.group(2)
         want = _version_tuple(want_text)
         padded = have[: len(want)] + (0,) * max(0, len(want) - len(have))
-        ok = {"=": padded == want, "!=": padded != want, ">": have > want, ">=": have >= want, "<": have < want,
-              "<=": have <= want,
-              "~>": have >= want and have[: len(want) - 1] == want[: len(want) - 1]}[op]
+        ok = {
+            "=": padded == want,
+            "!=": padded != want,
+            ">": have > want,
+            ">=": have >= want,
+            "<": have < want,
+            "<=": have <= want,
+            "~>": have >= want and have[: len(want) - 1] == want[: len(want) - 1],
+        }[op]
         if not ok:
             return False
     return True
@@ -77,8 +83,13 @@ def test_setup_sources_the_versions_file_and_pins_checkov_exactly(tmp_path: Path
     assert re.search(r'"checkov==\$\{?CHECKOV_VERSION\}?"', install), install
     # WHEN bash sources the file, THEN it sees the same values Python reads
     show = " ".join(f'"{key}=${{{key}}}"' for key in VERSIONS)
-    out = subprocess.run(["bash", "-c", f". {REPO_ROOT / 'tools' / 'versions.env'} && printf '%s\\n' {show}"],
-                         capture_output=True, text=True, check=True, env={"PATH": os.environ["PATH"]}).stdout
+    out = subprocess.run(
+        ["bash", "-c", f". {REPO_ROOT / 'tools' / 'versions.env'} && printf '%s\\n' {show}"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": os.environ["PATH"]},
+    ).stdout
     seen = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
     assert {k: seen.get(k) for k in VERSIONS} == VERSIONS
 
@@ -115,9 +126,10 @@ def test_buildspec_reads_the_versions_file_and_the_image_matches_the_lock_platfo
     spec = json.loads(project["Properties"]["Source"]["BuildSpec"])
     variables = spec["env"]["variables"]
     assert {k: variables[k] for k in ("TERRAFORM_VERSION", "CHECKOV_VERSION", "TERRAFORM_PLATFORM")} == {
-        k: VERSIONS[k] for k in ("TERRAFORM_VERSION", "CHECKOV_VERSION", "TERRAFORM_PLATFORM")}
+        k: VERSIONS[k] for k in ("TERRAFORM_VERSION", "CHECKOV_VERSION", "TERRAFORM_PLATFORM")
+    }
     install = "\n".join(spec["phases"]["install"]["commands"])
-    assert 'terraform_${TERRAFORM_VERSION}_${TERRAFORM_PLATFORM}.zip' in install
+    assert "terraform_${TERRAFORM_VERSION}_${TERRAFORM_PLATFORM}.zip" in install
     assert '"checkov==${CHECKOV_VERSION}"' in install
     environment = project["Properties"]["Environment"]
     # LINUX_CONTAINER is x86_64 in CodeBuild (ARM_CONTAINER is aarch64); the image name carries the architecture too

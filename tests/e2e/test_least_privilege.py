@@ -52,8 +52,10 @@ def test_every_call_of_every_function_is_granted(enforced: Deployment) -> None:
 
     # WHEN the demo runs end to end (three entry points, resend, a bad request), the daily audit runs,
     report = run_demo(enforced, cached_layout(), on_progress=lambda *_: None)
-    audit = session.client("lambda").invoke(FunctionName=by_key("Audit").name, Payload=json.dumps(
-        {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}).encode())
+    audit = session.client("lambda").invoke(
+        FunctionName=by_key("Audit").name,
+        Payload=json.dumps({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}).encode(),
+    )
     # AND a malformed onboarding event arrives (rejected and published, never retried)
     session.client("events").put_events(Entries=[onboarding_entry({"team": "Not A Slug", "stage": "qa"})])
     published = _wait_for(lambda: OPERATIONS.calls.get("StartFromEvent", {}).get("events:PutEvents"))
@@ -62,8 +64,10 @@ def test_every_call_of_every_function_is_granted(enforced: Deployment) -> None:
     REPORT.parent.mkdir(exist_ok=True)
     REPORT.write_text(json.dumps(table, indent=2) + "\n", encoding="utf-8")
     for key, row in table.items():
-        print(f"{key:<20} invoked {row['invocations']:>3}  used {len(row['used']):>2}  granted {len(row['granted']):>2}"
-              f"  missing {row['missing']}  unused {row['unused']}")
+        print(
+            f"{key:<20} invoked {row['invocations']:>3}  used {len(row['used']):>2}  granted {len(row['granted']):>2}"
+            f"  missing {row['missing']}  unused {row['unused']}"
+        )
 
     # THEN nothing was refused, and every call a function made is in its grants
     assert not OPERATIONS.denials, OPERATIONS.denials
@@ -80,11 +84,15 @@ def test_every_call_of_every_function_is_granted(enforced: Deployment) -> None:
 
 def test_unknown_credentials_are_refused(enforced: Deployment) -> None:
     # GIVEN the emulator with IAM enforced, WHEN a caller signs with keys no principal owns
-    stranger = boto3.Session(aws_access_key_id="AKIAUNKNOWNCALLER000", aws_secret_access_key="x",
-                             region_name="us-east-1")
+    stranger = boto3.Session(
+        aws_access_key_id="AKIAUNKNOWNCALLER000", aws_secret_access_key="x", region_name="us-east-1"
+    )
     # THEN every service refuses it
-    for service, call in (("sts", "get_caller_identity"), ("dynamodb", "list_tables"),
-                          ("stepfunctions", "list_state_machines")):
+    for service, call in (
+        ("sts", "get_caller_identity"),
+        ("dynamodb", "list_tables"),
+        ("stepfunctions", "list_state_machines"),
+    ):
         with pytest.raises(Exception, match=r"InvalidClientTokenId|security token"):
             getattr(session_client(stranger, service), call)()
     # AND this process acts as the platform admin role

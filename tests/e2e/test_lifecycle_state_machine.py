@@ -29,36 +29,47 @@ def status(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
 
 
 def attached(org: Any, target: str) -> set[str]:
-    return {p["Name"] for p in org.list_policies_for_target(TargetId=target, Filter="SERVICE_CONTROL_POLICY")[
-        "Policies"]}
+    return {
+        p["Name"] for p in org.list_policies_for_target(TargetId=target, Filter="SERVICE_CONTROL_POLICY")["Policies"]
+    }
 
 
 def member_budgets(account_id: str) -> Any:
-    creds = boto3.client("sts").assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole",
-                                            RoleSessionName="check")["Credentials"]
-    return boto3.client("budgets", aws_access_key_id=creds["AccessKeyId"],
-                        aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"])
+    creds = boto3.client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole", RoleSessionName="check"
+    )["Credentials"]
+    return boto3.client(
+        "budgets",
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    )
 
 
 @needs_terraform
-def test_vend_update_decommission_through_the_cli(emulator: tuple[Emulator, Deployment],
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_vend_update_decommission_through_the_cli(
+    emulator: tuple[Emulator, Deployment], capsys: pytest.CaptureFixture[str]
+) -> None:
     _, deployment = emulator
     sfn, org = boto3.client("stepfunctions"), boto3.client("organizations")
     # GIVEN team-frontend/staging vended through the CLI
     assert main(["request", "create", "--team", "team-frontend", "--stage", "staging", "--from-layout"]) == 0
-    vend = wait_for(sfn, deployment.state_machine_arn.replace(":stateMachine:", ":execution:")
-                    + f":vend-{REQUEST_ID}-a1")
+    vend = wait_for(
+        sfn, deployment.state_machine_arn.replace(":stateMachine:", ":execution:") + f":vend-{REQUEST_ID}-a1"
+    )
     assert vend["status"] == "SUCCEEDED", status(capsys)
     ready = status(capsys)
     account = ready["account_id"]
     assert ready["status"] == "READY" and "vend-gpu-none" in attached(org, account)
     # AND its budget exists with both alerts (created by the Bootstrap step)
     budgets = member_budgets(account)
-    assert float(budgets.describe_budget(AccountId=account, BudgetName=BUDGET_NAME)["Budget"]["BudgetLimit"][
-        "Amount"]) == 500
-    assert len(budgets.describe_notifications_for_budget(AccountId=account, BudgetName=BUDGET_NAME)[
-        "Notifications"]) == 2
+    assert (
+        float(budgets.describe_budget(AccountId=account, BudgetName=BUDGET_NAME)["Budget"]["BudgetLimit"]["Amount"])
+        == 500
+    )
+    assert (
+        len(budgets.describe_notifications_for_budget(AccountId=account, BudgetName=BUDGET_NAME)["Notifications"]) == 2
+    )
 
     # WHEN alice asks for the inference tier: it waits for an approval; bob approves and waits for it
     assert main(["request", "update", REQUEST_ID, "--gpu-tier", "inference", "--by", "alice", "--json"]) == 0
@@ -69,8 +80,10 @@ def test_vend_update_decommission_through_the_cli(emulator: tuple[Emulator, Depl
     # THEN the change is applied: the GPU tier policy is swapped, the budget follows the tier, the record is READY
     assert applied["status"] == "APPLIED", applied
     assert "vend-gpu-inference" in attached(org, account) and "vend-gpu-none" not in attached(org, account)
-    assert float(budgets.describe_budget(AccountId=account, BudgetName=BUDGET_NAME)["Budget"]["BudgetLimit"][
-        "Amount"]) == 5000
+    assert (
+        float(budgets.describe_budget(AccountId=account, BudgetName=BUDGET_NAME)["Budget"]["BudgetLimit"]["Amount"])
+        == 5000
+    )
     updated = status(capsys)
     assert updated["status"] == "READY" and updated["request"]["gpu_tier"] == "inference"
     assert [h["status"] for h in updated["history"]][-2:] == ["UPDATING", "READY"]
@@ -97,5 +110,15 @@ def test_vend_update_decommission_through_the_cli(emulator: tuple[Emulator, Depl
     assert [i["status"] for i in queue["items"] if i["account_id"] == account] == ["CLOSED"]
     assert status(capsys)["status"] == "CLOSED"
     with capsys.disabled():
-        print("\nday2:", json.dumps({"ready": ready["status"], "updated": updated["status"], "retired": after["status"],
-                                     "closed": "CLOSED", "account": account}))
+        print(
+            "\nday2:",
+            json.dumps(
+                {
+                    "ready": ready["status"],
+                    "updated": updated["status"],
+                    "retired": after["status"],
+                    "closed": "CLOSED",
+                    "account": account,
+                }
+            ),
+        )

@@ -65,8 +65,20 @@ def test_state_machine_vends_a_ready_account(emulator: tuple[Emulator, Deploymen
     assert reply["outcome"] == "started"
     assert outcome["status"] == "SUCCEEDED", outcome
     states = entered(sfn, outcome["executionArn"])
-    for step in ("Validate", "Reserve", "CreateAccount", "CheckAccountStatus", "PlaceInOu", "TagAccount",
-                 "ApplyGuardrails", "Bootstrap", "StartPipelines", "CheckPipelines", "RecordReady", "NotifyReady"):
+    for step in (
+        "Validate",
+        "Reserve",
+        "CreateAccount",
+        "CheckAccountStatus",
+        "PlaceInOu",
+        "TagAccount",
+        "ApplyGuardrails",
+        "Bootstrap",
+        "StartPipelines",
+        "CheckPipelines",
+        "RecordReady",
+        "NotifyReady",
+    ):
         assert step in states
     done = record(request)
     assert done.status == Status.READY
@@ -74,8 +86,10 @@ def test_state_machine_vends_a_ready_account(emulator: tuple[Emulator, Deploymen
     # AND the account sits in the stage OU with its GPU tier policy attached
     parent = org.list_parents(ChildId=done.account_id)["Parents"][0]["Id"]
     assert org.describe_organizational_unit(OrganizationalUnitId=parent)["OrganizationalUnit"]["Name"] == "Staging"
-    own = {p["Name"] for p in org.list_policies_for_target(TargetId=done.account_id,
-                                                           Filter="SERVICE_CONTROL_POLICY")["Policies"]}
+    own = {
+        p["Name"]
+        for p in org.list_policies_for_target(TargetId=done.account_id, Filter="SERVICE_CONTROL_POLICY")["Policies"]
+    }
     assert any("training" in name for name in own)
     # AND its state bucket is versioned, private, TLS-only and holds the applied stack's state
     checks = inspect_state_bucket(boto3.Session(), done, layout)
@@ -144,9 +158,11 @@ def test_state_machine_rejects_a_conflicting_execution(emulator: tuple[Emulator,
     sfn = boto3.client("stepfunctions")
 
     # WHEN an execution for it is started directly (bypassing the entry points' checks)
-    arn = sfn.start_execution(stateMachineArn=deployment.state_machine_arn, name="conflict-a1",
-                              input=json.dumps({"request": request.model_dump(mode="json"),
-                                                "execution": "conflict-a1"}))["executionArn"]
+    arn = sfn.start_execution(
+        stateMachineArn=deployment.state_machine_arn,
+        name="conflict-a1",
+        input=json.dumps({"request": request.model_dump(mode="json"), "execution": "conflict-a1"}),
+    )["executionArn"]
     outcome = wait_for(sfn, arn, timeout=60)
 
     # THEN Reserve refuses it, the other owner's record is untouched, and no account is created

@@ -84,22 +84,32 @@ def test_faults_same_seed_same_faults(aws: None) -> None:
 
 def test_faults_answer_in_each_services_own_throttling_code(aws: None) -> None:
     # GIVEN throttling on every call of organizations (JSON), IAM (query/XML) and S3 (REST/XML)
-    config = faults.FaultConfig.model_validate({"seed": 1, "rules": [
-        {"service": s, "rate": 1.0, "faults": ["throttle"]} for s in ("organizations", "iam", "s3")]})
+    config = faults.FaultConfig.model_validate(
+        {
+            "seed": 1,
+            "rules": [{"service": s, "rate": 1.0, "faults": ["throttle"]} for s in ("organizations", "iam", "s3")],
+        }
+    )
     with faults.injecting(config) as injector:
         assert injector is not None and faults.active() is injector
         session = boto3.Session(region_name=REGION)
         injector.instrument(session)
         codes = {}
-        for service, call in (("organizations", lambda c: c.describe_organization()),
-                              ("iam", lambda c: c.list_roles()), ("s3", lambda c: c.list_buckets())):
+        for service, call in (
+            ("organizations", lambda c: c.describe_organization()),
+            ("iam", lambda c: c.list_roles()),
+            ("s3", lambda c: c.list_buckets()),
+        ):
             with pytest.raises(ClientError) as raised:
                 call(session.client(service, config=ONE_ATTEMPT))
             codes[service] = raised.value.response["Error"]["Code"]
     # THEN botocore parses each as that service's real throttling error, and each fault is recorded
     assert codes == {"organizations": "TooManyRequestsException", "iam": "Throttling", "s3": "SlowDown"}
     assert [(r.target, r.fault) for r in injector.records] == [
-        ("organizations", "throttle"), ("iam", "throttle"), ("s3", "throttle")]
+        ("organizations", "throttle"),
+        ("iam", "throttle"),
+        ("s3", "throttle"),
+    ]
     assert faults.active() is None  # off again after the block
 
 
@@ -127,8 +137,9 @@ def test_faults_connect_timeout_is_botocores_own_error(aws: None) -> None:
 
 def test_faults_log_file_has_one_line_per_fault(aws: None, tmp_path: Path) -> None:
     log = tmp_path / "faults.log"
-    config = faults.FaultConfig.model_validate({"seed": 2, "log_file": str(log), "rules": [
-        {"service": "dynamodb", "rate": 1.0, "faults": ["500"]}]})
+    config = faults.FaultConfig.model_validate(
+        {"seed": 2, "log_file": str(log), "rules": [{"service": "dynamodb", "rate": 1.0, "faults": ["500"]}]}
+    )
     injector = faults.FaultInjector(config)
     session = boto3.Session(region_name=REGION)
     injector.instrument(session)
@@ -141,8 +152,9 @@ def test_faults_log_file_has_one_line_per_fault(aws: None, tmp_path: Path) -> No
 
 def test_faults_lambda_invocation_dies_before_the_handler(aws: None) -> None:
     # GIVEN a runtime rule: every invocation of every function crashes
-    config = faults.FaultConfig.model_validate({"seed": 4, "rules": [
-        {"lambda": "*", "rate": 1.0, "faults": ["crash"]}]})
+    config = faults.FaultConfig.model_validate(
+        {"seed": 4, "rules": [{"lambda": "*", "rate": 1.0, "faults": ["crash"]}]}
+    )
     spec = FUNCTIONS[0]
     with faults.injecting(config) as injector:
         # WHEN the runtime invokes a function (with an event its handler would refuse)
@@ -151,7 +163,8 @@ def test_faults_lambda_invocation_dies_before_the_handler(aws: None) -> None:
     assert errored
     assert json.loads(body)["errorType"] == "Runtime.ExitError"
     assert injector is not None and [(r.target, r.operation, r.fault) for r in injector.records] == [
-        ("lambda", spec.key, "crash")]
+        ("lambda", spec.key, "crash")
+    ]
 
 
 @pytest.mark.parametrize(
@@ -189,32 +202,57 @@ def test_faults_read_timeout_on_create_account_leaves_one_account(emulator: Any)
     session = boto3.Session(region_name=REGION)
     org, ddb = session.client("organizations"), session.client("dynamodb")
     org.create_organization(FeatureSet="ALL")
-    ddb.create_table(TableName="requests", BillingMode="PAY_PER_REQUEST",
-                     AttributeDefinitions=[{"AttributeName": "request_id", "AttributeType": "S"}],
-                     KeySchema=[{"AttributeName": "request_id", "KeyType": "HASH"}])
+    ddb.create_table(
+        TableName="requests",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "request_id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "request_id", "KeyType": "HASH"}],
+    )
     store, layout = RequestStore(ddb, "requests"), cached_layout()
     team = layout.teams[0]
-    request = parse_request({"team": team.slug, "stage": "staging", "owner_email": "owner@example.com",
-                             "cost_center": "CC-1234", "gpu_tier": "none", "regions": ["us-east-1"],
-                             "stacks": ["bootstrap"], "repository": "example/repo"})
+    request = parse_request(
+        {
+            "team": team.slug,
+            "stage": "staging",
+            "owner_email": "owner@example.com",
+            "cost_center": "CC-1234",
+            "gpu_tier": "none",
+            "regions": ["us-east-1"],
+            "stacks": ["bootstrap"],
+            "repository": "example/repo",
+        }
+    )
     store.reserve(request, "vend-test-a1")
-    config = faults.FaultConfig.model_validate({"seed": 1, "rules": [
-        {"service": "organizations", "operation": "CreateAccount", "rate": 1.0, "faults": ["read_timeout"],
-         "limit": 1}]})
+    config = faults.FaultConfig.model_validate(
+        {
+            "seed": 1,
+            "rules": [
+                {
+                    "service": "organizations",
+                    "operation": "CreateAccount",
+                    "rate": 1.0,
+                    "faults": ["read_timeout"],
+                    "limit": 1,
+                }
+            ],
+        }
+    )
     injector = faults.FaultInjector(config)
     faulty = boto3.Session(region_name=REGION)
     injector.instrument(faulty)
     before = len(org.list_accounts()["Accounts"])
     # WHEN the service starts the creation through the faulty client and polls it
     progress = start_account_creation(faulty.client("organizations"), store, request, layout)
-    progress = check_account_creation(org, store, request, AccountProgress.model_validate(progress.model_dump()),
-                                      max_polls=3)
+    progress = check_account_creation(
+        org, store, request, AccountProgress.model_validate(progress.model_dump()), max_polls=3
+    )
     # THEN one account exists for the team, and the request owns it (adopted from the e-mail)
     accounts = org.list_accounts()["Accounts"]
     assert [r.fault for r in injector.records] == ["read_timeout"]
     assert len(accounts) == before + 1
-    assert progress.account_id == next(a["Id"] for a in accounts if a["Email"] == layout.account_email(
-        request.team, request.stage))
+    assert progress.account_id == next(
+        a["Id"] for a in accounts if a["Email"] == layout.account_email(request.team, request.stage)
+    )
 
 
 def test_faults_cli_flag_loads_the_file_and_names_a_bad_one(tmp_path: Path) -> None:
@@ -222,8 +260,9 @@ def test_faults_cli_flag_loads_the_file_and_names_a_bad_one(tmp_path: Path) -> N
 
     # GIVEN no flag, a good file, a bad one
     good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
-    good.write_text("seed: 9\nrules:\n  - service: organizations\n    operation: 'Create*'\n    rate: 0.1\n"
-                    "    faults: [throttle]\n")
+    good.write_text(
+        "seed: 9\nrules:\n  - service: organizations\n    operation: 'Create*'\n    rate: 0.1\n    faults: [throttle]\n"
+    )
     bad.write_text("seed: 9\nrules:\n  - service: organizations\n    rate: 0.1\n    faults: [meteor]\n")
     # THEN off, on with a log file, refused with the file and the fault named
     assert _faults(None) is None
@@ -237,16 +276,25 @@ def _requests_table(session: boto3.Session) -> Any:
     from vending.lifecycle import RequestStore
 
     ddb = session.client("dynamodb")
-    ddb.create_table(TableName="requests", BillingMode="PAY_PER_REQUEST",
-                     AttributeDefinitions=[{"AttributeName": "request_id", "AttributeType": "S"}],
-                     KeySchema=[{"AttributeName": "request_id", "KeyType": "HASH"}])
+    ddb.create_table(
+        TableName="requests",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "request_id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "request_id", "KeyType": "HASH"}],
+    )
     return RequestStore(ddb, "requests")
 
 
 def _lost_answer_once(service: str, operation: str, *, seed: int = 1, rate: float = 1.0) -> tuple[Any, Any]:
     """A session one of whose `operation` calls is carried out and its answer lost (the SDK then retries it)."""
-    config = faults.FaultConfig.model_validate({"seed": seed, "rules": [
-        {"service": service, "operation": operation, "rate": rate, "faults": ["read_timeout"], "limit": 1}]})
+    config = faults.FaultConfig.model_validate(
+        {
+            "seed": seed,
+            "rules": [
+                {"service": service, "operation": operation, "rate": rate, "faults": ["read_timeout"], "limit": 1}
+            ],
+        }
+    )
     session, injector = boto3.Session(region_name=REGION), faults.FaultInjector(config)
     injector.instrument(session)
     return session, injector
@@ -260,9 +308,18 @@ def test_faults_resume_whose_reserve_answer_was_lost_is_not_a_conflict(emulator:
     from vending.request import parse_request
 
     store = _requests_table(boto3.Session(region_name=REGION))
-    request = parse_request({"team": "team-chaos", "stage": "staging", "owner_email": "o@example.com",
-                             "cost_center": "CC-1234", "gpu_tier": "none", "regions": ["us-east-1"],
-                             "stacks": ["bootstrap"], "repository": "example/repo"})
+    request = parse_request(
+        {
+            "team": "team-chaos",
+            "stage": "staging",
+            "owner_email": "o@example.com",
+            "cost_center": "CC-1234",
+            "gpu_tier": "none",
+            "regions": ["us-east-1"],
+            "stacks": ["bootstrap"],
+            "repository": "example/repo",
+        }
+    )
     store.reserve(request, "vend-a1")
     store.update(request.request_id, status=Status.FAILED, step="CreateAccount", failure_reason="boom")
     # seed 0 at rate 0.5 spares the first PutItem (the create-if-absent, which fails its condition anyway) and
@@ -289,8 +346,12 @@ def test_faults_bootstrap_iam_create_answered_late_is_not_a_failure(emulator: An
     # WHEN bootstrap ensures the boundary, the OIDC provider and the CI roles
     provider = bootstrap.ensure_github_oidc_provider(iam, account_id=account)
     boundary = bootstrap.ensure_permissions_boundary(iam, account_id=account, state_bucket="tfstate-x")
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Federated": provider},
-                                                     "Action": "sts:AssumeRoleWithWebIdentity"}]}
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Federated": provider}, "Action": "sts:AssumeRoleWithWebIdentity"}
+        ],
+    }
     role = bootstrap._ensure_role(iam, "TeamCIRole", trust=trust, boundary_arn=boundary, description="ci")
     # THEN each exists once and the step succeeds
     assert [(r.operation, r.fault) for r in injector.records] == [(operation, "read_timeout")]
@@ -301,8 +362,12 @@ def test_faults_bootstrap_iam_create_answered_late_is_not_a_failure(emulator: An
 def _live_state_keys(kms: Any) -> list[str]:
     """The team's keys not scheduled for deletion."""
     keys = [k["KeyId"] for k in kms.list_keys()["Keys"]]
-    return [k for k in keys if kms.describe_key(KeyId=k)["KeyMetadata"]["KeyState"] == "Enabled"
-            and {"TagKey": "team", "TagValue": "team-chaos"} in kms.list_resource_tags(KeyId=k)["Tags"]]
+    return [
+        k
+        for k in keys
+        if kms.describe_key(KeyId=k)["KeyMetadata"]["KeyState"] == "Enabled"
+        and {"TagKey": "team", "TagValue": "team-chaos"} in kms.list_resource_tags(KeyId=k)["Tags"]
+    ]
 
 
 def test_faults_state_key_created_twice_by_a_retried_create_key_leaves_one_key(emulator: Any) -> None:
@@ -326,8 +391,9 @@ def test_faults_state_key_without_alias_is_adopted_on_resume(emulator: Any) -> N
     from vending import bootstrap
 
     kms = boto3.client("kms", region_name=REGION)
-    first = kms.create_key(Tags=[{"TagKey": "team", "TagValue": "team-chaos"},
-                                 {"TagKey": "vend:purpose", "TagValue": "terraform-state"}])
+    first = kms.create_key(
+        Tags=[{"TagKey": "team", "TagValue": "team-chaos"}, {"TagKey": "vend:purpose", "TagValue": "terraform-state"}]
+    )
     # WHEN the resumed Bootstrap ensures the state key
     arn = bootstrap.ensure_state_key(kms, account_id="123456789012", team="team-chaos")
     # THEN it adopts that key: one state key, aliased

@@ -87,15 +87,21 @@ def test_aws_like_organizations_takes_effect(aws: None) -> None:
         with pytest.raises(ClientError, match="ConstraintViolationException"):
             org.detach_policy(PolicyId="p-FullAWSAccess", TargetId=ou)
         # AND the per-target quota is enforced
-        ids = [org.create_policy(Name=f"scp{i}", Description="", Type="SERVICE_CONTROL_POLICY",
-                                 Content=document)["Policy"]["PolicySummary"]["Id"] for i in range(2)]
+        ids = [
+            org.create_policy(Name=f"scp{i}", Description="", Type="SERVICE_CONTROL_POLICY", Content=document)[
+                "Policy"
+            ]["PolicySummary"]["Id"]
+            for i in range(2)
+        ]
         org.attach_policy(PolicyId=ids[0], TargetId=ou)
         with pytest.raises(ClientError, match="POLICY_NUMBER_LIMIT_EXCEEDED"):
             org.attach_policy(PolicyId=ids[1], TargetId=ou)
         # AND ListTargetsForPolicy pages at 20 as AWS does
         for i in range(21):
-            org.attach_policy(PolicyId=ids[1], TargetId=org.create_organizational_unit(
-                ParentId=root, Name=f"ou{i}")["OrganizationalUnit"]["Id"])
+            org.attach_policy(
+                PolicyId=ids[1],
+                TargetId=org.create_organizational_unit(ParentId=root, Name=f"ou{i}")["OrganizationalUnit"]["Id"],
+            )
         page = org.list_targets_for_policy(PolicyId=ids[1])
         assert len(page["Targets"]) == 20 and page["NextToken"]
     # AND without the patch moto is back to its own behaviour (one page, no quota)
@@ -103,8 +109,9 @@ def test_aws_like_organizations_takes_effect(aws: None) -> None:
     org.attach_policy(PolicyId=ids[1], TargetId=ou)
     # AND moto itself (not a patch) gives a new OU FullAWSAccess, as AWS does
     plain = org.create_organizational_unit(ParentId=root, Name="Plain")["OrganizationalUnit"]["Id"]
-    assert [p["Id"] for p in org.list_policies_for_target(TargetId=plain, Filter="SERVICE_CONTROL_POLICY")[
-        "Policies"]] == ["p-FullAWSAccess"]
+    assert [
+        p["Id"] for p in org.list_policies_for_target(TargetId=plain, Filter="SERVICE_CONTROL_POLICY")["Policies"]
+    ] == ["p-FullAWSAccess"]
 
 
 def test_access_role_administrator_takes_effect(aws: None) -> None:
@@ -145,8 +152,13 @@ def test_bucket_policy_conditions_are_skipped(aws: None) -> None:
 
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(Bucket="state")
-    deny_plain_http = {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "arn:aws:s3:::state/*",
-                       "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+    deny_plain_http = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": "arn:aws:s3:::state/*",
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
     s3.put_bucket_policy(Bucket="state", Policy=json.dumps({"Version": "2012-10-17", "Statement": [deny_plain_http]}))
     bucket = s3_backends["123456789012"]["aws"].get_bucket("state")
     original = FakeBucket.get_permission
@@ -167,8 +179,13 @@ def test_lambda_dispatch_takes_effect(aws: None) -> None:
     allow = {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
     trust = {"Version": "2012-10-17", "Statement": [allow]}
     role = iam.create_role(RoleName="r", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-    lam.create_function(FunctionName="not-in-functions", Runtime="python3.12", Role=role, Handler="x.y",
-                        Code={"ZipFile": runtime._placeholder_zip()})
+    lam.create_function(
+        FunctionName="not-in-functions",
+        Runtime="python3.12",
+        Role=role,
+        Handler="x.y",
+        Code={"ZipFile": runtime._placeholder_zip()},
+    )
     original = LambdaFunction._invoke_lambda
     try:
         runtime._install_lambda_dispatch()
@@ -189,8 +206,9 @@ def test_interpreter_calls_lambda_as_state_machine_role(monkeypatch: pytest.Monk
     assert original(region=REGION, service="lambda")._request_signer._credentials.access_key == "ak"
     monkeypatch.setenv("MOTO_PORT", "5999")
     keys = {"AccessKeyId": "ASIASTATEMACHINE", "SecretAccessKey": "s", "SessionToken": "t"}
-    monkeypatch.setattr(runtime, "_IDENTITIES", runtime._Identities(lambda_service=keys, state_machine=keys,
-                                                                     account_id="123456789012"))
+    monkeypatch.setattr(
+        runtime, "_IDENTITIES", runtime._Identities(lambda_service=keys, state_machine=keys, account_id="123456789012")
+    )
     try:
         runtime._interpreter_calls_lambda_as_state_machine_role()
         # WHEN the interpreter builds its Lambda client
@@ -222,8 +240,11 @@ def test_current_endpoint_instance_types_takes_effect(aws: None) -> None:
     from landing_zone.local.sagemaker import current_endpoint_instance_types
 
     sm = boto3.client("sagemaker", region_name=REGION)
-    sm.create_model(ModelName="m", ExecutionRoleArn="arn:aws:iam::123456789012:role/m",
-                    PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/llm:1"})
+    sm.create_model(
+        ModelName="m",
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/m",
+        PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/llm:1"},
+    )
     variant = {"VariantName": "v", "ModelName": "m", "InitialInstanceCount": 1, "InstanceType": "ml.g5.2xlarge"}
     # GIVEN moto as it ships, WHEN an LLM endpoint config asks for ml.g5, THEN moto refuses a type AWS accepts
     with pytest.raises(ClientError, match=re.escape("ml.g5.2xlarge")):
@@ -233,5 +254,6 @@ def test_current_endpoint_instance_types_takes_effect(aws: None) -> None:
         assert {"ml.g5.2xlarge", "ml.g6e.xlarge", "ml.inf2.xlarge", "ml.p5.48xlarge"} <= valid
         sm.create_endpoint_config(EndpointConfigName="after", ProductionVariants=[variant])
         with pytest.raises(ClientError, match=re.escape("ml.zz9")):
-            sm.create_endpoint_config(EndpointConfigName="bad", ProductionVariants=[{**variant,
-                                                                                    "InstanceType": "ml.zz9.huge"}])
+            sm.create_endpoint_config(
+                EndpointConfigName="bad", ProductionVariants=[{**variant, "InstanceType": "ml.zz9.huge"}]
+            )

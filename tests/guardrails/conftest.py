@@ -54,13 +54,20 @@ def vend_account(org: Any, layout: Layout, team: str, stage: str) -> str:
     spec = layout.team(team)
     assert spec is not None
     account_id = org.create_account(Email=layout.account_email(team, stage), AccountName=f"{team}-{stage}")[
-        "CreateAccountStatus"]["AccountId"]
+        "CreateAccountStatus"
+    ]["AccountId"]
     root = org.list_roots()["Roots"][0]["Id"]
     dest = ou_id(org, layout.ou_for_stage(stage))
     org.move_account(AccountId=account_id, SourceParentId=root, DestinationParentId=dest)
-    org.tag_resource(ResourceId=account_id, Tags=[{"Key": "team", "Value": team}, {"Key": "stage", "Value": stage},
-                                                  {"Key": "cost-center", "Value": spec.cost_center},
-                                                  {"Key": "gpu-tier", "Value": spec.gpu_tier}])
+    org.tag_resource(
+        ResourceId=account_id,
+        Tags=[
+            {"Key": "team", "Value": team},
+            {"Key": "stage", "Value": stage},
+            {"Key": "cost-center", "Value": spec.cost_center},
+            {"Key": "gpu-tier", "Value": spec.gpu_tier},
+        ],
+    )
     apply_account_guardrails(org, layout, account_id=account_id, team=team, stage=stage, gpu_tier=spec.gpu_tier)
     return account_id
 
@@ -70,16 +77,32 @@ def policy_id(org: Any, name: str) -> str:
     return next(p["Id"] for page in pages for p in page["Policies"] if p["Name"] == name)
 
 
-def record_for(layout: Layout, team: str, stage: str, account_id: str | None, *, status: str = "READY",
-               **request: Any) -> RequestRecord:
+def record_for(
+    layout: Layout, team: str, stage: str, account_id: str | None, *, status: str = "READY", **request: Any
+) -> RequestRecord:
     """The vending record the lifecycle store holds for a vended account (the audit's source of intent)."""
     spec = layout.team(team)
     assert spec is not None
-    body = {"team": team, "stage": stage, "owner_email": spec.owner_email, "cost_center": spec.cost_center,
-            "gpu_tier": spec.gpu_tier, "regions": list(spec.regions), "stacks": list(spec.stacks),
-            "repository": spec.repository, **request}
-    return RequestRecord(request_id=f"{team}-{stage}", team=team, stage=stage, status=Status(status), request=body,
-                         account_id=account_id, account_email=layout.account_email(team, stage))
+    body = {
+        "team": team,
+        "stage": stage,
+        "owner_email": spec.owner_email,
+        "cost_center": spec.cost_center,
+        "gpu_tier": spec.gpu_tier,
+        "regions": list(spec.regions),
+        "stacks": list(spec.stacks),
+        "repository": spec.repository,
+        **request,
+    }
+    return RequestRecord(
+        request_id=f"{team}-{stage}",
+        team=team,
+        stage=stage,
+        status=Status(status),
+        request=body,
+        account_id=account_id,
+        account_email=layout.account_email(team, stage),
+    )
 
 
 def vend_with_record(org: Any, layout: Layout, team: str, stage: str) -> tuple[str, RequestRecord]:

@@ -26,10 +26,29 @@ from vending.layout import Layout
 FULL_ACCESS_DOC = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 TEAM_ROLE = "arn:aws:iam::{account}:role/TeamAdmin"
 TAGS = {"aws:RequestTag/team": "t", "aws:RequestTag/stage": "staging", "aws:RequestTag/cost-center": "CC-1"}
-EC2_TYPES = ("t3.micro", "m5.large", "g4dn.xlarge", "g5.xlarge", "g6.xlarge", "g6e.xlarge", "inf2.xlarge",
-             "p4d.24xlarge", "p5.48xlarge", "trn1.32xlarge", "trn1n.32xlarge", "dl1.24xlarge")
-SAGEMAKER_TYPES = ("ml.m5.large", "ml.g5.xlarge", "ml.g6.xlarge", "ml.inf2.xlarge", "ml.p4d.24xlarge",
-                   "ml.p5.48xlarge", "ml.trn1.32xlarge")
+EC2_TYPES = (
+    "t3.micro",
+    "m5.large",
+    "g4dn.xlarge",
+    "g5.xlarge",
+    "g6.xlarge",
+    "g6e.xlarge",
+    "inf2.xlarge",
+    "p4d.24xlarge",
+    "p5.48xlarge",
+    "trn1.32xlarge",
+    "trn1n.32xlarge",
+    "dl1.24xlarge",
+)
+SAGEMAKER_TYPES = (
+    "ml.m5.large",
+    "ml.g5.xlarge",
+    "ml.g6.xlarge",
+    "ml.inf2.xlarge",
+    "ml.p4d.24xlarge",
+    "ml.p5.48xlarge",
+    "ml.trn1.32xlarge",
+)
 
 
 @dataclass(frozen=True)
@@ -40,21 +59,42 @@ class Probe:
     context: tuple[tuple[str, Any], ...]
 
 
-def _probe(name: str, action: str, resource: str = "*", region: str = "us-east-1", principal: str = TEAM_ROLE,
-           **extra: Any) -> Probe:
+def _probe(
+    name: str, action: str, resource: str = "*", region: str = "us-east-1", principal: str = TEAM_ROLE, **extra: Any
+) -> Probe:
     ctx = {"aws:RequestedRegion": region, "aws:PrincipalArn": principal, **extra}
-    return Probe(name, action, resource, tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
-                                                      for k, v in ctx.items())))
+    return Probe(
+        name, action, resource, tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in ctx.items()))
+    )
 
 
 PROBES: tuple[Probe, ...] = (
-    *(_probe(f"run {t}", "ec2:RunInstances", "arn:aws:ec2:us-east-1:{account}:instance/*",
-             **{"ec2:InstanceType": t}, **TAGS) for t in EC2_TYPES),
-    *(_probe(f"sagemaker {t}", "sagemaker:CreateEndpointConfig",
-             "arn:aws:sagemaker:us-east-1:{account}:endpoint-config/x", **{"sagemaker:InstanceTypes": [t]}, **TAGS)
-      for t in SAGEMAKER_TYPES),
-    _probe("run untagged", "ec2:RunInstances", "arn:aws:ec2:us-east-1:{account}:instance/*",
-           **{"ec2:InstanceType": "t3.micro"}),
+    *(
+        _probe(
+            f"run {t}",
+            "ec2:RunInstances",
+            "arn:aws:ec2:us-east-1:{account}:instance/*",
+            **{"ec2:InstanceType": t},
+            **TAGS,
+        )
+        for t in EC2_TYPES
+    ),
+    *(
+        _probe(
+            f"sagemaker {t}",
+            "sagemaker:CreateEndpointConfig",
+            "arn:aws:sagemaker:us-east-1:{account}:endpoint-config/x",
+            **{"sagemaker:InstanceTypes": [t]},
+            **TAGS,
+        )
+        for t in SAGEMAKER_TYPES
+    ),
+    _probe(
+        "run untagged",
+        "ec2:RunInstances",
+        "arn:aws:ec2:us-east-1:{account}:instance/*",
+        **{"ec2:InstanceType": "t3.micro"},
+    ),
     _probe("describe outside regions", "ec2:DescribeInstances", region="ap-south-1"),
     _probe("describe", "ec2:DescribeInstances"),
     _probe("leave organization", "organizations:LeaveOrganization"),
@@ -138,8 +178,10 @@ def matches(stmt: dict[str, Any], action: str, resource: str, ctx: dict[str, Any
 
 def allowed(levels: list[list[Any]], probe: Probe, account: str) -> bool:
     resource = probe.resource.format(account=account)
-    ctx = {k: (list(v) if isinstance(v, tuple) else v.format(account=account) if isinstance(v, str) else v)
-           for k, v in probe.context}
+    ctx = {
+        k: (list(v) if isinstance(v, tuple) else v.format(account=account) if isinstance(v, str) else v)
+        for k, v in probe.context
+    }
     for documents in levels:
         stmts = [s for d in documents for s in _statements(d)]
         if any(s["Effect"] == "Deny" and matches(s, probe.action, resource, ctx) for s in stmts):
@@ -156,13 +198,16 @@ class Effective:
 
     def more_permissive_than(self, other: Effective) -> list[str]:
         """What this allows that `other` does not: probes it lets through, denies of `other` it lacks."""
-        return sorted([f"allows {p}" for p in self.allowed - other.allowed]
-                      + [f"lacks deny {d[:80]}" for d in other.denies - self.denies])
+        return sorted(
+            [f"allows {p}" for p in self.allowed - other.allowed]
+            + [f"lacks deny {d[:80]}" for d in other.denies - self.denies]
+        )
 
 
 def effective(levels: list[list[Any]], account: str) -> Effective:
-    denies = frozenset(json.dumps(s, sort_keys=True) for docs in levels for d in docs for s in _statements(d)
-                       if s["Effect"] == "Deny")
+    denies = frozenset(
+        json.dumps(s, sort_keys=True) for docs in levels for d in docs for s in _statements(d) if s["Effect"] == "Deny"
+    )
     return Effective(frozenset(p.name for p in PROBES if allowed(levels, p, account)), denies)
 
 
@@ -178,8 +223,14 @@ def actual_levels(backend: Any, account_id: str) -> list[list[Any]]:
     while parent is not None:
         chain.append(parent)
         parent = ous.get(getattr(parent, "parent_id", None))
-    return [[FULL_ACCESS_DOC if p.name == FULL_AWS_ACCESS else p.content for p in holder.attached_policies
-             if p.type == "SERVICE_CONTROL_POLICY"] for holder in reversed(chain)]
+    return [
+        [
+            FULL_ACCESS_DOC if p.name == FULL_AWS_ACCESS else p.content
+            for p in holder.attached_policies
+            if p.type == "SERVICE_CONTROL_POLICY"
+        ]
+        for holder in reversed(chain)
+    ]
 
 
 def intended_levels(layout: Layout, rendered: GuardrailSet, intent: AccountIntent) -> list[list[Any]]:

@@ -19,11 +19,17 @@ from vending.lifecycle import RequestRecord
 
 FOREIGN = '{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"ec2:*","Resource":"*"}]}'
 # Found by the audit alone and fixed by --remediate; the rest need an operator (or are detective only).
-FIXABLE_TYPES = tuple(t for t in FINDING_TYPES if t not in {"intent_conflict", "vended_account_missing",
-                                                              "gpu_outside_tier"})
-TEAMS = (("frontend-staging", "team-frontend", "staging"), ("frontend-production", "team-frontend", "production"),
-         ("mlops-staging", "team-mlops", "staging"), ("mlops-production", "team-mlops", "production"),
-         ("backend-staging", "team-backend", "staging"), ("backend-production", "team-backend", "production"))
+FIXABLE_TYPES = tuple(
+    t for t in FINDING_TYPES if t not in {"intent_conflict", "vended_account_missing", "gpu_outside_tier"}
+)
+TEAMS = (
+    ("frontend-staging", "team-frontend", "staging"),
+    ("frontend-production", "team-frontend", "production"),
+    ("mlops-staging", "team-mlops", "staging"),
+    ("mlops-production", "team-mlops", "production"),
+    ("backend-staging", "team-backend", "staging"),
+    ("backend-production", "team-backend", "production"),
+)
 
 
 def _clean_org(org: Any, layout: Layout) -> tuple[dict[str, str], list[RequestRecord]]:
@@ -49,12 +55,14 @@ def _inject_every_drift(org: Any, accounts: dict[str, str]) -> dict[str, str]:
     # missing_attachment: one of Workloads' policies detached
     org.detach_policy(PolicyId=policy_id(org, "vend-workloads-2"), TargetId=ou_id(org, "Workloads"))
     # unexpected_attachment: a hand-made policy on the staging OU
-    legacy = org.create_policy(Name="legacy-deny", Description="", Type="SERVICE_CONTROL_POLICY",
-                               Content=FOREIGN)["Policy"]["PolicySummary"]["Id"]
+    legacy = org.create_policy(Name="legacy-deny", Description="", Type="SERVICE_CONTROL_POLICY", Content=FOREIGN)[
+        "Policy"
+    ]["PolicySummary"]["Id"]
     org.attach_policy(PolicyId=legacy, TargetId=staging)
     # unrendered_policy: a vend- policy the layout does not render, on the production OU
-    stale = org.create_policy(Name="vend-legacy", Description="", Type="SERVICE_CONTROL_POLICY",
-                              Content=FOREIGN)["Policy"]["PolicySummary"]["Id"]
+    stale = org.create_policy(Name="vend-legacy", Description="", Type="SERVICE_CONTROL_POLICY", Content=FOREIGN)[
+        "Policy"
+    ]["PolicySummary"]["Id"]
     org.attach_policy(PolicyId=stale, TargetId=production)
     # full_aws_access_misplaced: FullAWSAccess back on Suspended
     org.attach_policy(PolicyId="p-FullAWSAccess", TargetId=ou_id(org, "Suspended"))
@@ -63,16 +71,19 @@ def _inject_every_drift(org: Any, accounts: dict[str, str]) -> dict[str, str]:
     # account_in_wrong_ou: a production account in the staging OU
     org.move_account(AccountId=accounts["backend-production"], SourceParentId=production, DestinationParentId=staging)
     # team_account_outside_workloads: a team account parked in Suspended
-    org.move_account(AccountId=accounts["frontend-staging"], SourceParentId=staging,
-                     DestinationParentId=ou_id(org, "Suspended"))
+    org.move_account(
+        AccountId=accounts["frontend-staging"], SourceParentId=staging, DestinationParentId=ou_id(org, "Suspended")
+    )
     # missing_account_tags: the cost center tag removed
     org.untag_resource(ResourceId=accounts["backend-staging"], TagKeys=["cost-center"])
     # tag_drift: a team account claims another team
     org.tag_resource(ResourceId=accounts["frontend-staging"], Tags=[{"Key": "team", "Value": "team-backend"}])
     # unknown_account: no record, self-asserted tags, in a workload OU
-    rogue = org.create_account(Email="someone@elsewhere.example", AccountName="rogue",
-                               Tags=[{"Key": "team", "Value": "team-mlops"}, {"Key": "gpu-tier", "Value": "training"}])[
-        "CreateAccountStatus"]["AccountId"]
+    rogue = org.create_account(
+        Email="someone@elsewhere.example",
+        AccountName="rogue",
+        Tags=[{"Key": "team", "Value": "team-mlops"}, {"Key": "gpu-tier", "Value": "training"}],
+    )["CreateAccountStatus"]["AccountId"]
     org.move_account(AccountId=rogue, SourceParentId=root, DestinationParentId=staging)
     return {
         "ou_missing": "ou:Platform",
@@ -98,8 +109,10 @@ def _without_training(org: Any, layout: Layout) -> tuple[dict[str, str], list[Re
         org.attach_policy(PolicyId=policy_id(org, "vend-gpu-inference"), TargetId=accounts[name])
         org.detach_policy(PolicyId=policy_id(org, "vend-gpu-training"), TargetId=accounts[name])
         org.tag_resource(ResourceId=accounts[name], Tags=[{"Key": "gpu-tier", "Value": "inference"}])
-    records = [r.model_copy(update={"request": {**r.request, "gpu_tier": "inference"}}) if r.team == "team-mlops"
-               else r for r in records]
+    records = [
+        r.model_copy(update={"request": {**r.request, "gpu_tier": "inference"}}) if r.team == "team-mlops" else r
+        for r in records
+    ]
     return accounts, records
 
 
@@ -138,17 +151,23 @@ def test_audit_reports_what_it_cannot_fix(org: Any, layout: Layout) -> None:
     stray = org.create_account(Email="someone@example.com", AccountName="stray")["CreateAccountStatus"]["AccountId"]
     twin = record_for(layout, "team-mlops", "production", accounts["frontend-staging"])
     gone = record_for(layout, "team-backend", "staging", "999999999999").model_copy(update={"request_id": "x"})
-    inventory = StaticInventory([RunningInstance(accounts["backend-staging"], "i-0abc", "AWS::EC2::Instance",
-                                                 "p5.48xlarge", "us-east-1"),
-                                 RunningInstance(accounts["backend-staging"], "i-0def", "AWS::EC2::Instance",
-                                                 "g5.xlarge", "us-east-1")])
+    inventory = StaticInventory(
+        [
+            RunningInstance(accounts["backend-staging"], "i-0abc", "AWS::EC2::Instance", "p5.48xlarge", "us-east-1"),
+            RunningInstance(accounts["backend-staging"], "i-0def", "AWS::EC2::Instance", "g5.xlarge", "us-east-1"),
+        ]
+    )
     # WHEN audited with remediation
     report = audit_organization(org, layout, records=[*records, twin, gone], inventory=inventory, remediate=True)
     # THEN each is a finding marked unfixable, with the reason in the remediation; the allowed g5 is not reported
-    assert sorted((f.type, f.target) for f in report.findings) == sorted([
-        ("unknown_account", f"account:{stray}"), ("intent_conflict", f"account:{accounts['frontend-staging']}"),
-        ("vended_account_missing", "account:999999999999"),
-        ("gpu_outside_tier", f"account:{accounts['backend-staging']}")])
+    assert sorted((f.type, f.target) for f in report.findings) == sorted(
+        [
+            ("unknown_account", f"account:{stray}"),
+            ("intent_conflict", f"account:{accounts['frontend-staging']}"),
+            ("vended_account_missing", "account:999999999999"),
+            ("gpu_outside_tier", f"account:{accounts['backend-staging']}"),
+        ]
+    )
     assert not any(f.fixable for f in report.findings)
     assert report.remediation is not None and len(report.remediation["unfixable"]) == 4
     assert report.inventory == {"resources": 2, "outside_tier": 1}
@@ -166,8 +185,9 @@ def test_audit_without_records_compares_no_account(org: Any, layout: Layout) -> 
 
 
 def _direct(org: Any, target: str) -> set[str]:
-    return {p["Name"] for p in org.list_policies_for_target(TargetId=target, Filter="SERVICE_CONTROL_POLICY")[
-        "Policies"]}
+    return {
+        p["Name"] for p in org.list_policies_for_target(TargetId=target, Filter="SERVICE_CONTROL_POLICY")["Policies"]
+    }
 
 
 def test_audit_drift_ignores_whitespace_and_ordering() -> None:
@@ -182,8 +202,9 @@ def test_audit_publish_stores_report_and_alerts(org: Any, layout: Layout) -> Non
     s3, events = boto3.client("s3", region_name="us-east-1"), boto3.client("events", region_name="us-east-1")
     s3.create_bucket(Bucket="reports")
     sent: list[dict[str, Any]] = []
-    events.meta.events.register("before-parameter-build.events.PutEvents",
-                                lambda params, **_: sent.extend(params["Entries"]))
+    events.meta.events.register(
+        "before-parameter-build.events.PutEvents", lambda params, **_: sent.extend(params["Entries"])
+    )
     report = audit_organization(org, layout)
     # WHEN published
     publish(report, s3=s3, events=events, bucket="reports", event_bus="default", source="platform.vending")

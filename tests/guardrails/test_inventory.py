@@ -33,26 +33,47 @@ def _config() -> Any:
 
 
 def _ec2(account: str, instance: str, itype: str) -> str:
-    return json.dumps({"resourceId": instance, "accountId": account, "awsRegion": "us-west-2",
-                       "configuration": {"instanceType": itype}})
+    return json.dumps(
+        {
+            "resourceId": instance,
+            "accountId": account,
+            "awsRegion": "us-west-2",
+            "configuration": {"instanceType": itype},
+        }
+    )
 
 
 def test_inventory_pages_the_aggregator_query_for_ec2_and_sagemaker() -> None:
     # GIVEN an aggregator answering two EC2 pages and one SageMaker page (one serverless variant without a type)
     config = _config()
-    endpoint = json.dumps({"resourceId": "ep-cfg", "accountId": "222222222222", "awsRegion": "us-east-1",
-                           "configuration": {"productionVariants": [{"instanceType": "ml.p5.48xlarge"},
-                                                                    {"serverlessConfig": {"memorySizeInMB": 2048}}]}})
+    endpoint = json.dumps(
+        {
+            "resourceId": "ep-cfg",
+            "accountId": "222222222222",
+            "awsRegion": "us-east-1",
+            "configuration": {
+                "productionVariants": [
+                    {"instanceType": "ml.p5.48xlarge"},
+                    {"serverlessConfig": {"memorySizeInMB": 2048}},
+                ]
+            },
+        }
+    )
     base = {"ConfigurationAggregatorName": AGGREGATOR, "Limit": 100}
     with Stubber(config) as stub:
-        stub.add_response("select_aggregate_resource_config",
-                          {"Results": [_ec2("111111111111", "i-1", "p5.48xlarge")], "NextToken": "t1"},
-                          {**base, "Expression": EC2_QUERY})
-        stub.add_response("select_aggregate_resource_config",
-                          {"Results": [_ec2("222222222222", "i-2", "t3.micro")]},
-                          {**base, "Expression": EC2_QUERY, "NextToken": "t1"})
-        stub.add_response("select_aggregate_resource_config", {"Results": [endpoint]},
-                          {**base, "Expression": SAGEMAKER_QUERY})
+        stub.add_response(
+            "select_aggregate_resource_config",
+            {"Results": [_ec2("111111111111", "i-1", "p5.48xlarge")], "NextToken": "t1"},
+            {**base, "Expression": EC2_QUERY},
+        )
+        stub.add_response(
+            "select_aggregate_resource_config",
+            {"Results": [_ec2("222222222222", "i-2", "t3.micro")]},
+            {**base, "Expression": EC2_QUERY, "NextToken": "t1"},
+        )
+        stub.add_response(
+            "select_aggregate_resource_config", {"Results": [endpoint]}, {**base, "Expression": SAGEMAKER_QUERY}
+        )
         # WHEN read
         inventory = ConfigAggregatorInventory(config, AGGREGATOR, backoff=Backoff(sleep=lambda _s: None))
         items = list(inventory.instances())
@@ -71,31 +92,49 @@ def test_inventory_requires_an_aggregator_name() -> None:
         ConfigAggregatorInventory(_config(), "")
 
 
-@pytest.mark.parametrize(("tier", "itype", "ok"), [
-    ("none", "t3.micro", True), ("none", "g5.xlarge", False), ("inference", "g6e.2xlarge", True),
-    ("inference", "p5.48xlarge", False), ("training", "trn1n.32xlarge", True), ("training", "dl1.24xlarge", False),
-    ("training", "ml.p5.48xlarge", True), ("inference", "ml.trn1.32xlarge", False), (None, "inf2.xlarge", False),
-    (None, "ml.m5.large", True),
-])
+@pytest.mark.parametrize(
+    ("tier", "itype", "ok"),
+    [
+        ("none", "t3.micro", True),
+        ("none", "g5.xlarge", False),
+        ("inference", "g6e.2xlarge", True),
+        ("inference", "p5.48xlarge", False),
+        ("training", "trn1n.32xlarge", True),
+        ("training", "dl1.24xlarge", False),
+        ("training", "ml.p5.48xlarge", True),
+        ("inference", "ml.trn1.32xlarge", False),
+        (None, "inf2.xlarge", False),
+        (None, "ml.m5.large", True),
+    ],
+)
 def test_inventory_allowed_by_tier(layout: Layout, tier: str | None, itype: str, ok: bool) -> None:
     item = RunningInstance("111111111111", "r", "x", itype)
     assert allowed_by_tier(layout, tier, item) is ok
 
 
-def test_audit_handler_reads_records_from_the_requests_table(org: Any, layout: Layout,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_audit_handler_reads_records_from_the_requests_table(
+    org: Any, layout: Layout, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # GIVEN a vended account whose record is in the requests table, and its gpu-tier tag rewritten to training
     from vending.handlers.audit import handler
     from vending.lifecycle import RequestStore
 
-    for k, v in {"VEND_REQUESTS_TABLE": "requests", "VEND_REPORTS_BUCKET": "", "AWS_DEFAULT_REGION": "us-east-1",
-                 "POWERTOOLS_METRICS_NAMESPACE": "AccountVending", "VEND_CONFIG_AGGREGATOR": ""}.items():
+    for k, v in {
+        "VEND_REQUESTS_TABLE": "requests",
+        "VEND_REPORTS_BUCKET": "",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_METRICS_NAMESPACE": "AccountVending",
+        "VEND_CONFIG_AGGREGATOR": "",
+    }.items():
         monkeypatch.setenv(k, v)
     account, record = vend_with_record(org, layout, "team-frontend", "staging")
     ddb = boto3.client("dynamodb", region_name="us-east-1")
-    ddb.create_table(TableName="requests", KeySchema=[{"AttributeName": "request_id", "KeyType": "HASH"}],
-                     AttributeDefinitions=[{"AttributeName": "request_id", "AttributeType": "S"}],
-                     BillingMode="PAY_PER_REQUEST")
+    ddb.create_table(
+        TableName="requests",
+        KeySchema=[{"AttributeName": "request_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "request_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
     RequestStore(ddb, "requests")._put(record, condition="attribute_not_exists(request_id)")
     reconcile_organization(org, layout, dry_run=False, records=[record])
     org.tag_resource(ResourceId=account, Tags=[{"Key": "gpu-tier", "Value": "training"}])

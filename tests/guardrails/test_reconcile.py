@@ -13,25 +13,38 @@ from vending.layout import Layout
 
 
 def _attached(org: Any, target: str) -> set[str]:
-    return {p["Name"] for p in org.list_policies_for_target(TargetId=target, Filter="SERVICE_CONTROL_POLICY")[
-        "Policies"]}
+    return {
+        p["Name"] for p in org.list_policies_for_target(TargetId=target, Filter="SERVICE_CONTROL_POLICY")["Policies"]
+    }
 
 
 def test_apply_account_guardrails_attaches_ou_and_tier_policies(org: Any, layout: Layout) -> None:
     # GIVEN a new training-tier account placed in the staging OU
     account = org.create_account(Email="aws+team-mlops-staging@example.com", AccountName="mlops")[
-        "CreateAccountStatus"]["AccountId"]
+        "CreateAccountStatus"
+    ]["AccountId"]
     root = org.list_roots()["Roots"][0]["Id"]
     org.move_account(AccountId=account, SourceParentId=root, DestinationParentId=ou_id(org, "Workloads/Staging"))
     # WHEN ApplyGuardrails runs
-    result = apply_account_guardrails(org, layout, account_id=account, team="team-mlops", stage="staging",
-                                      gpu_tier="training")
+    result = apply_account_guardrails(
+        org, layout, account_id=account, team="team-mlops", stage="staging", gpu_tier="training"
+    )
     # THEN SCPs are enabled, Workloads carries its policies, the account its tier, and the result names them all
     assert isinstance(result, GuardrailResult) and result.in_expected_ou
-    assert result.policies == ("FullAWSAccess", "vend-gpu-training", "vend-team-team-mlops", "vend-workloads-1",
-                               "vend-workloads-2", "vend-workloads-3")
-    assert _attached(org, ou_id(org, "Workloads")) == {"FullAWSAccess", "vend-workloads-1", "vend-workloads-2",
-                                                       "vend-workloads-3"}
+    assert result.policies == (
+        "FullAWSAccess",
+        "vend-gpu-training",
+        "vend-team-team-mlops",
+        "vend-workloads-1",
+        "vend-workloads-2",
+        "vend-workloads-3",
+    )
+    assert _attached(org, ou_id(org, "Workloads")) == {
+        "FullAWSAccess",
+        "vend-workloads-1",
+        "vend-workloads-2",
+        "vend-workloads-3",
+    }
     assert _attached(org, account) == {"FullAWSAccess", "vend-gpu-training", "vend-team-team-mlops"}
     assert result.to_dict()["ou_path"] == "Workloads/Staging"
     assert org.list_roots()["Roots"][0]["PolicyTypes"] == [{"Type": "SERVICE_CONTROL_POLICY", "Status": "ENABLED"}]
@@ -41,22 +54,27 @@ def test_apply_account_guardrails_idempotent_and_switches_tier(org: Any, layout:
     # GIVEN an account already vended
     account = vend_account(org, layout, "team-backend", "production")
     # WHEN ApplyGuardrails runs again THEN nothing changes
-    again = apply_account_guardrails(org, layout, account_id=account, team="team-backend", stage="production",
-                                     gpu_tier="inference")
+    again = apply_account_guardrails(
+        org, layout, account_id=account, team="team-backend", stage="production", gpu_tier="inference"
+    )
     assert again.changes == ()
     # WHEN the tier changes THEN the new tier policy is attached before the old one is detached
-    moved = apply_account_guardrails(org, layout, account_id=account, team="team-backend", stage="production",
-                                     gpu_tier="training")
-    assert [c.split(" -> ")[0] for c in moved.changes if "->" in c] == ["attach vend-gpu-training",
-                                                                          "detach vend-gpu-inference"]
+    moved = apply_account_guardrails(
+        org, layout, account_id=account, team="team-backend", stage="production", gpu_tier="training"
+    )
+    assert [c.split(" -> ")[0] for c in moved.changes if "->" in c] == [
+        "attach vend-gpu-training",
+        "detach vend-gpu-inference",
+    ]
     assert _attached(org, account) == {"FullAWSAccess", "vend-gpu-training", "vend-team-team-backend"}
 
 
 def test_apply_account_guardrails_refuses_management_account(org: Any, layout: Layout) -> None:
     management = org.describe_organization()["Organization"]["MasterAccountId"]
     with pytest.raises(InvalidRequest):
-        apply_account_guardrails(org, layout, account_id=management, team="team-mlops", stage="staging",
-                                 gpu_tier="training")
+        apply_account_guardrails(
+            org, layout, account_id=management, team="team-mlops", stage="staging", gpu_tier="training"
+        )
 
 
 def test_apply_account_guardrails_creates_missing_ou_path(aws: None, layout: Layout) -> None:
@@ -66,10 +84,12 @@ def test_apply_account_guardrails_creates_missing_ou_path(aws: None, layout: Lay
     org = boto3.client("organizations", region_name="us-east-1")
     org.create_organization(FeatureSet="ALL")
     account = org.create_account(Email="aws+team-frontend-staging@example.com", AccountName="fe")[
-        "CreateAccountStatus"]["AccountId"]
+        "CreateAccountStatus"
+    ]["AccountId"]
     # WHEN ApplyGuardrails runs THEN the stage OU path exists and carries its policies
-    result = apply_account_guardrails(org, layout, account_id=account, team="team-frontend", stage="staging",
-                                      gpu_tier="none")
+    result = apply_account_guardrails(
+        org, layout, account_id=account, team="team-frontend", stage="staging", gpu_tier="none"
+    )
     assert result.ou_id == ou_id(org, "Workloads/Staging")
     assert not result.in_expected_ou  # placement is PlaceInOu's job; the audit reports it
 
@@ -107,11 +127,17 @@ def test_reconcile_makes_room_when_target_is_full(org: Any, layout: Layout) -> N
     workloads = ou_id(org, "Workloads")
     org.detach_policy(PolicyId=policy_id(org, "vend-workloads-2"), TargetId=workloads)
     for i in range(2):
-        pid = org.create_policy(Name=f"legacy-{i}", Description="", Type="SERVICE_CONTROL_POLICY",
-                                Content='{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"x:Y",'
-                                        '"Resource":"*"}]}')["Policy"]["PolicySummary"]["Id"]
+        pid = org.create_policy(
+            Name=f"legacy-{i}",
+            Description="",
+            Type="SERVICE_CONTROL_POLICY",
+            Content='{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"x:Y","Resource":"*"}]}',
+        )["Policy"]["PolicySummary"]["Id"]
         org.attach_policy(PolicyId=pid, TargetId=workloads)
     # WHEN reconcile runs THEN it detaches one foreign policy first, attaches ours, then detaches the rest
     plan = reconcile_organization(org, layout, dry_run=False)
     assert [(a.kind, a.policy) for a in plan.actions if a.target == "ou:Workloads"] == [
-        ("detach", "legacy-0"), ("attach", "vend-workloads-2"), ("detach", "legacy-1")]
+        ("detach", "legacy-0"),
+        ("attach", "vend-workloads-2"),
+        ("detach", "legacy-1"),
+    ]

@@ -46,18 +46,49 @@ ROGUE_POLICIES = {
     "vend-rogue-deny": '{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:*","Resource":"*"}]}',
 }
 WEAK = '{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"x:Nothing","Resource":"*"}]}'
-POLICIES = ("FullAWSAccess", "vend-gpu-none", "vend-gpu-inference", "vend-gpu-training", "vend-workloads-1",
-            "vend-workloads-2", *ROGUE_POLICIES)
-TAG_VALUES = ("team-frontend", "team-backend", "team-mlops", "staging", "production", "CC-1001", "CC-1003", "none",
-              "inference", "training", "")
-WRITES = {"AttachPolicy", "DetachPolicy", "MoveAccount", "UpdatePolicy", "DeletePolicy", "CreatePolicy",
-          "TagResource", "CreateOrganizationalUnit", "EnablePolicyType"}
+POLICIES = (
+    "FullAWSAccess",
+    "vend-gpu-none",
+    "vend-gpu-inference",
+    "vend-gpu-training",
+    "vend-workloads-1",
+    "vend-workloads-2",
+    *ROGUE_POLICIES,
+)
+TAG_VALUES = (
+    "team-frontend",
+    "team-backend",
+    "team-mlops",
+    "staging",
+    "production",
+    "CC-1001",
+    "CC-1003",
+    "none",
+    "inference",
+    "training",
+    "",
+)
+WRITES = {
+    "AttachPolicy",
+    "DetachPolicy",
+    "MoveAccount",
+    "UpdatePolicy",
+    "DeletePolicy",
+    "CreatePolicy",
+    "TagResource",
+    "CreateOrganizationalUnit",
+    "EnablePolicyType",
+}
 
 account = st.integers(0, len(VENDED) - 1)
 target = st.one_of(account, st.sampled_from(OU_TARGETS))
 drift = st.one_of(
-    st.tuples(st.just("retag"), account, st.sampled_from(("team", "stage", "cost-center", "gpu-tier")),
-              st.sampled_from(TAG_VALUES)),
+    st.tuples(
+        st.just("retag"),
+        account,
+        st.sampled_from(("team", "stage", "cost-center", "gpu-tier")),
+        st.sampled_from(TAG_VALUES),
+    ),
     st.tuples(st.just("untag"), account, st.sampled_from(("team", "stage", "cost-center", "gpu-tier"))),
     st.tuples(st.just("move"), account, st.sampled_from(PLACES)),
     st.tuples(st.just("detach"), target, st.sampled_from(POLICIES)),
@@ -98,8 +129,11 @@ class World:
 
     def policy(self, name: str) -> str:
         if name in ROGUE_POLICIES and name not in {p.name for p in self.backend.policies}:
-            return str(self.org.create_policy(Name=name, Description="", Type=SCP, Content=ROGUE_POLICIES[name])[
-                "Policy"]["PolicySummary"]["Id"])
+            return str(
+                self.org.create_policy(Name=name, Description="", Type=SCP, Content=ROGUE_POLICIES[name])["Policy"][
+                    "PolicySummary"
+                ]["Id"]
+            )
         return policy_id(self.org, name)
 
     def apply(self, step: tuple[Any, ...]) -> None:
@@ -111,17 +145,22 @@ class World:
             org.untag_resource(ResourceId=self.ids[args[0]], TagKeys=[args[1]])
         elif kind == "move":
             acct = self.ids[args[0]]
-            org.move_account(AccountId=acct, SourceParentId=org.list_parents(ChildId=acct)["Parents"][0]["Id"],
-                             DestinationParentId=self.target_id(args[1]))
+            org.move_account(
+                AccountId=acct,
+                SourceParentId=org.list_parents(ChildId=acct)["Parents"][0]["Id"],
+                DestinationParentId=self.target_id(args[1]),
+            )
         elif kind in ("attach", "detach"):
             fn = org.attach_policy if kind == "attach" else org.detach_policy
             fn(PolicyId=self.policy(args[1]), TargetId=self.target_id(args[0]))
         elif kind == "edit":
             org.update_policy(PolicyId=self.policy(args[0]), Content=WEAK)
         elif kind == "rogue_account":
-            rogue = org.create_account(Email=f"x{len(self.rogues)}@elsewhere.example", AccountName="rogue",
-                                       Tags=[{"Key": "gpu-tier", "Value": "training"}])["CreateAccountStatus"][
-                "AccountId"]
+            rogue = org.create_account(
+                Email=f"x{len(self.rogues)}@elsewhere.example",
+                AccountName="rogue",
+                Tags=[{"Key": "gpu-tier", "Value": "training"}],
+            )["CreateAccountStatus"]["AccountId"]
             self.rogues.append(rogue)
             if args[0] != "root":
                 org.move_account(AccountId=rogue, SourceParentId=self.root, DestinationParentId=self.target_id(args[0]))
@@ -135,12 +174,23 @@ class World:
         return effective(intended_levels(LAYOUT, RENDERED, intent), account_id)
 
 
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=False,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=False,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(st.lists(drift, min_size=1, max_size=8))
 # A full account (quota 5) holding a wrong tier policy and a foreign deny: making room must not briefly open GPUs.
-@example([("attach", 0, "legacy-deny"), ("attach", 0, "vend-rogue-allow"), ("attach", 0, "vend-rogue-deny"),
-          ("detach", 0, "vend-gpu-none"), ("attach", 0, "vend-gpu-training")])
+@example(
+    [
+        ("attach", 0, "legacy-deny"),
+        ("attach", 0, "vend-rogue-allow"),
+        ("attach", 0, "vend-rogue-deny"),
+        ("detach", 0, "vend-gpu-none"),
+        ("attach", 0, "vend-gpu-training"),
+    ]
+)
 # A team account moved into Platform with its GPU policy detached, plus a rogue account in production.
 @example([("move", 2, "Platform"), ("detach", 2, "vend-gpu-training"), ("rogue_account", "Workloads/Production")])
 # Found by hypothesis: FullAWSAccess gone and the account at the root; re-attaching the allow before the move

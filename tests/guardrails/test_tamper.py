@@ -41,12 +41,14 @@ class Org:
         return str(self.org.list_parents(ChildId=account)["Parents"][0]["Id"])
 
     def retag(self, account: str, **tags: str) -> None:
-        self.org.tag_resource(ResourceId=account, Tags=[{"Key": k.replace("_", "-"), "Value": v}
-                                                        for k, v in tags.items()])
+        self.org.tag_resource(
+            ResourceId=account, Tags=[{"Key": k.replace("_", "-"), "Value": v} for k, v in tags.items()]
+        )
 
     def move(self, account: str, path: str) -> None:
-        self.org.move_account(AccountId=account, SourceParentId=self.parent(account),
-                              DestinationParentId=ou_id(self.org, path))
+        self.org.move_account(
+            AccountId=account, SourceParentId=self.parent(account), DestinationParentId=ou_id(self.org, path)
+        )
 
     def remediate(self) -> tuple[AuditReport, AuditReport]:
         """Audit + remediate, then the second audit; asserts the remediation had nothing it could not fix."""
@@ -126,7 +128,8 @@ def test_tamper_team_account_moved_into_platform_keeps_gpu_policy(vended: Org) -
     # THEN it is a team account outside the workload OUs, moved back, and its GPU policy is never detached
     assert _found(fixed) == [("team_account_outside_workloads", f"account:{account}")]
     assert fixed.remediation["executed"] == [  # type: ignore[index]
-        f"move_account account:{account} from=Platform to=Workloads/Staging"]
+        f"move_account account:{account} from=Platform to=Workloads/Staging"
+    ]
     assert vended.parent(account) == ou_id(vended.org, "Workloads/Staging")
     assert vended.direct(account) == {"FullAWSAccess", "vend-gpu-training", "vend-team-team-mlops"}
     assert again.findings == []
@@ -136,10 +139,16 @@ def test_tamper_team_account_moved_into_platform_keeps_gpu_policy(vended: Org) -
 def test_tamper_rogue_account_in_workload_ou_is_quarantined(vended: Org) -> None:
     # GIVEN an account with a foreign e-mail and self-asserted tags in the production OU
     org = vended.org
-    rogue = org.create_account(Email="ops@not-ours.example", AccountName="helper", Tags=[
-        {"Key": "team", "Value": "team-mlops"}, {"Key": "stage", "Value": "production"},
-        {"Key": "cost-center", "Value": "CC-1003"}, {"Key": "gpu-tier", "Value": "training"}])[
-        "CreateAccountStatus"]["AccountId"]
+    rogue = org.create_account(
+        Email="ops@not-ours.example",
+        AccountName="helper",
+        Tags=[
+            {"Key": "team", "Value": "team-mlops"},
+            {"Key": "stage", "Value": "production"},
+            {"Key": "cost-center", "Value": "CC-1003"},
+            {"Key": "gpu-tier", "Value": "training"},
+        ],
+    )["CreateAccountStatus"]["AccountId"]
     vended.move(rogue, "Workloads/Production")
     fixed, again = vended.remediate()
     # THEN it is an unknown account; remediation quarantines it without giving it any GPU tier or tag
@@ -154,8 +163,9 @@ def test_tamper_unrendered_vend_policy_is_reported_before_removal(vended: Org) -
     # GIVEN a vend- policy the layout does not render, attached to an account and to the staging OU
     org, account = vended.org, vended.ids["team-backend-production"]
     content = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'
-    pid = org.create_policy(Name="vend-gpu-unlimited", Description="", Type=SCP, Content=content)[
-        "Policy"]["PolicySummary"]["Id"]
+    pid = org.create_policy(Name="vend-gpu-unlimited", Description="", Type=SCP, Content=content)["Policy"][
+        "PolicySummary"
+    ]["Id"]
     org.attach_policy(PolicyId=pid, TargetId=account)
     org.attach_policy(PolicyId=pid, TargetId=ou_id(org, "Workloads/Staging"))
     # WHEN a dry audit runs THEN it is a finding naming both targets, and nothing is deleted

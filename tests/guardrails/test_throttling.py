@@ -63,6 +63,12 @@ def test_apply_account_guardrails_throttled_raises_organizations_throttled() -> 
         for _ in range(2):
             stub.add_client_error("describe_organization", "TooManyRequestsException")
         with pytest.raises(OrganizationsThrottled):
-            apply_account_guardrails(org, load_layout(), account_id="222222222222", team="team-mlops",
-                                     stage="staging", gpu_tier="training",
-                                     backoff=Backoff(attempts=2, sleep=lambda _s: None))
+            apply_account_guardrails(
+                org,
+                load_layout(),
+                account_id="222222222222",
+                team="team-mlops",
+                stage="staging",
+                gpu_tier="training",
+                backoff=Backoff(attempts=2, sleep=lambda _s: None),
+            )

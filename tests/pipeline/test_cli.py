@@ -14,8 +14,11 @@ from vending.pipeline.approvals import FileApprovalStore
 
 def test_parse_vars_typed_json_and_plain_strings():
     # GIVEN --var pairs with a JSON list, a number and a plain string, WHEN parsed, THEN JSON values are typed
-    assert parse_vars(["regions=[\"us-east-1\"]", "az_count=3", "cost_center=CC-1"]) == {
-        "regions": ["us-east-1"], "az_count": 3, "cost_center": "CC-1"}
+    assert parse_vars(['regions=["us-east-1"]', "az_count=3", "cost_center=CC-1"]) == {
+        "regions": ["us-east-1"],
+        "az_count": 3,
+        "cost_center": "CC-1",
+    }
     with pytest.raises(InvalidRequest, match="key=value"):
         parse_vars(["novalue"])
 
@@ -24,8 +27,13 @@ def test_resolve_stack_dir_short_form_and_defaults_from_layout():
     # GIVEN the short form of a stack, WHEN resolved, THEN team values come from landing_zone/layout.yaml
     stack = resolve_stack_dir("team-backend/staging/bootstrap")
     assert stack.is_dir()
-    assert default_variables(stack) == {"team": "team-backend", "stage": "staging", "cost_center": "CC-1002",
-                                        "gpu_tier": "inference", "regions": ["us-east-1", "us-west-2"]}
+    assert default_variables(stack) == {
+        "team": "team-backend",
+        "stage": "staging",
+        "cost_center": "CC-1002",
+        "gpu_tier": "inference",
+        "regions": ["us-east-1", "us-west-2"],
+    }
     with pytest.raises(InvalidRequest, match="no stack folder"):
         resolve_stack_dir("team-x/staging/nothing")
 

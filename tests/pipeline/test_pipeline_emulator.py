@@ -40,9 +40,14 @@ def account():
 
 def _spec(account, stack: str, **overrides) -> PipelineSpec:
     team, stage, _ = stack.split("/")
-    base = {"stack_dir": ENVIRONMENTS / stack, "state_bucket": account.state_bucket, "state_region": account.region,
-            "account_id": account.account_id, "variables": {"team": team, "stage": stage, **MLOPS},
-            "env": account.terraform_env()}
+    base = {
+        "stack_dir": ENVIRONMENTS / stack,
+        "state_bucket": account.state_bucket,
+        "state_region": account.region,
+        "account_id": account.account_id,
+        "variables": {"team": team, "stage": stage, **MLOPS},
+        "env": account.terraform_env(),
+    }
     return PipelineSpec(**{**base, **overrides})
 
 
@@ -84,8 +89,13 @@ def test_run_pipeline_production_waits_for_recorded_approval(account, tmp_path):
 
 def test_run_pipeline_wrong_account_is_refused_by_allowed_account_ids(account):
     # GIVEN credentials for the vended account but a spec naming another account
-    spec = _spec(account, "team-mlops/staging/bootstrap", account_id="111111111111",
-                 variables={"team": "team-mlops", "stage": "staging", **MLOPS}, stages=("init", "plan"))
+    spec = _spec(
+        account,
+        "team-mlops/staging/bootstrap",
+        account_id="111111111111",
+        variables={"team": "team-mlops", "stage": "staging", **MLOPS},
+        stages=("init", "plan"),
+    )
     # WHEN planned, THEN the provider's allowed_account_ids check stops it, naming the account it was given
     result = run_pipeline(spec)
     assert not result.ok and result.failed_stage == "plan"

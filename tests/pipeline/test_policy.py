@@ -34,8 +34,9 @@ def layout():
 
 
 def context(layout, case: Case) -> PolicyContext:
-    return PolicyContext.from_layout(layout, case.tier, team=case.team, stage="staging",
-                                     cost_center="CC-1003" if case.team == "team-mlops" else None)
+    return PolicyContext.from_layout(
+        layout, case.tier, team=case.team, stage="staging", cost_center="CC-1003" if case.team == "team-mlops" else None
+    )
 
 
 def test_corpus_is_large_enough_and_covers_every_rule():
@@ -67,11 +68,20 @@ def test_policy_compliant_plan_passes(layout, case: Case):
 
 def test_gpu_message_has_the_documented_shape(layout):
     # GIVEN a team without GPUs launching a p5, THEN the message reads address: rule: attribute "value" ... tier
-    doc = plan(change("aws_instance.gpu", "aws_instance", {"instance_type": "p5.48xlarge", "tags_all": {
-        "team": "team-mlops", "stage": "staging", "cost-center": "CC-1003"}}))
+    doc = plan(
+        change(
+            "aws_instance.gpu",
+            "aws_instance",
+            {
+                "instance_type": "p5.48xlarge",
+                "tags_all": {"team": "team-mlops", "stage": "staging", "cost-center": "CC-1003"},
+            },
+        )
+    )
     [violation] = evaluate_plan_document(doc, PolicyContext.from_layout(layout, "none")).violations
-    assert str(violation).startswith('aws_instance.gpu: gpu-instance-tier: instance_type "p5.48xlarge" is not in '
-                                     'tier "none"')
+    assert str(violation).startswith(
+        'aws_instance.gpu: gpu-instance-tier: instance_type "p5.48xlarge" is not in tier "none"'
+    )
     assert violation.value == "p5.48xlarge"
 
 
@@ -95,8 +105,9 @@ def test_policy_context_unknown_tier_is_rejected(layout):
 
 
 def test_policy_context_data_is_what_conftest_reads(layout):
-    data = PolicyContext.from_layout(layout, "inference", team="team-backend", stage="staging",
-                                     cost_center="CC-1002").to_data()["vend_context"]
+    data = PolicyContext.from_layout(
+        layout, "inference", team="team-backend", stage="staging", cost_center="CC-1002"
+    ).to_data()["vend_context"]
     assert data["expected_tags"] == {"team": "team-backend", "stage": "staging", "cost-center": "CC-1002"}
     assert "g5.*" in data["allowed_instance_types"] and "ml.p*" in data["accelerated_families"]
     assert data["team_stack"] is True
@@ -104,6 +115,7 @@ def test_policy_context_data_is_what_conftest_reads(layout):
 
 
 # --- fail closed ------------------------------------------------------------------------------------------------------
+
 
 def test_evaluate_without_regorus_is_refused(layout, monkeypatch):
     # GIVEN the engine cannot be imported, WHEN evaluated, THEN the rules are reported not evaluated (never a pass)
@@ -147,8 +159,9 @@ def test_policy_check_engine_failure_fails_the_stage(layout, tmp_path, monkeypat
     monkeypatch.setitem(sys.modules, "regorus", None)
     plan_file = tmp_path / "plan.json"
     plan_file.write_text(json.dumps(plan()))
-    ok, summary, _, record = policy_check(plan_file, PolicyContext.from_layout(layout, "none"),
-                                          lambda: (True, "checkov ok", "", []))
+    ok, summary, _, record = policy_check(
+        plan_file, PolicyContext.from_layout(layout, "none"), lambda: (True, "checkov ok", "", [])
+    )
     assert not ok and summary.startswith("policy rules not evaluated") and record["ok"] is False
 
 
@@ -162,8 +175,10 @@ def test_policy_check_violation_fails_the_stage_with_every_message(layout, tmp_p
 
 
 def test_violation_str_names_address_rule_message():
-    assert str(Violation("no-public-s3", "aws_s3_bucket_acl.a", 'acl "public-read" is public')) == \
-        'aws_s3_bucket_acl.a: no-public-s3: acl "public-read" is public'
+    assert (
+        str(Violation("no-public-s3", "aws_s3_bucket_acl.a", 'acl "public-read" is public'))
+        == 'aws_s3_bucket_acl.a: no-public-s3: acl "public-read" is public'
+    )
 
 
 def test_rego_files_declare_conftest_compatible_deny_sets():

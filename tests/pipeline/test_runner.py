@@ -23,8 +23,14 @@ STACK = REPO_ROOT / "terraform" / "environments" / "team-mlops" / "staging" / "b
 
 
 def spec(**overrides) -> PipelineSpec:
-    base = {"stack_dir": STACK, "state_bucket": "b", "state_region": "us-east-1", "account_id": "123456789012",
-            "variables": {"team": "team-mlops", "stage": "staging"}, "env": {}}
+    base = {
+        "stack_dir": STACK,
+        "state_bucket": "b",
+        "state_region": "us-east-1",
+        "account_id": "123456789012",
+        "variables": {"team": "team-mlops", "stage": "staging"},
+        "env": {},
+    }
     return PipelineSpec(**{**base, **overrides})
 
 
@@ -43,8 +49,12 @@ def test_stack_key_outside_repo_uses_environments_component(tmp_path):
 
 def test_summarize_plan_counts_actions():
     # GIVEN a plan with a create, an update, a replace and a no-op
-    doc = plan(change("a.x", "a", {}), change("b.x", "b", {}, actions=("update",)),
-               change("c.x", "c", {}, actions=("delete", "create")), change("d.x", "d", {}, actions=("no-op",)))
+    doc = plan(
+        change("a.x", "a", {}),
+        change("b.x", "b", {}, actions=("update",)),
+        change("c.x", "c", {}, actions=("delete", "create")),
+        change("d.x", "d", {}, actions=("no-op",)),
+    )
     # WHEN summarised, THEN each kind is counted and listed
     s = summarize_plan(doc)
     assert (s["add"], s["change"], s["replace"], s["destroy"], s["no_op"]) == (1, 1, 1, 0, 1)
@@ -102,12 +112,14 @@ def test_changed_stacks_stack_folder_and_shared_files():
 
     root = REPO_ROOT / "terraform"
     assert changed_stacks(["terraform/environments/shared/staging/eks/terraform.tfvars"], root) == [
-        "shared/staging/eks"]
+        "shared/staging/eks"
+    ]
     assert changed_stacks(["policies/checkov.yaml"], root) == all_stacks(root)
     assert changed_stacks(["README.md"], root) == []
 
 
 # --- run_checkov fails closed -----------------------------------------------------------------------------------------
+
 
 def test_read_checkov_report_crash_without_output_is_a_failure():
     from vending.pipeline.runner import read_checkov_report
@@ -121,8 +133,10 @@ def test_read_checkov_report_crash_without_output_is_a_failure():
 def test_read_checkov_report_reads_failures_and_counts():
     from vending.pipeline.runner import read_checkov_report
 
-    report = {"summary": {"passed": 3, "failed": 1, "skipped": 2},
-              "results": {"failed_checks": [{"check_id": "CKV_AWS_1", "resource": "aws_x.y", "check_name": "n"}]}}
+    report = {
+        "summary": {"passed": 3, "failed": 1, "skipped": 2},
+        "results": {"failed_checks": [{"check_id": "CKV_AWS_1", "resource": "aws_x.y", "check_name": "n"}]},
+    }
     failed, passed, skipped = read_checkov_report("code", 1, json.dumps([report]), "")
     assert (len(failed), passed, skipped) == (1, 3, 2) and failed[0]["check_id"] == "CKV_AWS_1"
     assert read_checkov_report("code", 0, json.dumps({"summary": {"passed": 4}}), "")[1:] == (4, 0)
@@ -149,8 +163,10 @@ def test_run_checkov_crash_with_no_output_fails(monkeypatch, tmp_path):
 
     # GIVEN the pinned version but a checkov that crashes on scans with no output and exit 2
     fake = tmp_path / "checkov"
-    fake.write_text(f'#!/bin/sh\nif [ "$1" = "--version" ]; then echo {runner.pinned_version("checkov")}; exit 0; fi\n'
-                    "echo 'Segmentation fault' >&2\nexit 139\n")
+    fake.write_text(
+        f'#!/bin/sh\nif [ "$1" = "--version" ]; then echo {runner.pinned_version("checkov")}; exit 0; fi\n'
+        "echo 'Segmentation fault' >&2\nexit 139\n"
+    )
     fake.chmod(0o755)
     monkeypatch.setenv(runner.CHECKOV_BIN_ENV, str(fake))
     ok, summary, _, _ = runner.run_checkov(runner.SavedPlan(STACK, tmp_path / "plan.json"))

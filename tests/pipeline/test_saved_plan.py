@@ -26,9 +26,15 @@ def test_run_pipeline_applies_the_saved_plan_without_planning_again(tmp_path):
 
     account = start_emulated_account(team="team-mlops", stage="staging")
     try:
-        base = {"stack_dir": STACK, "state_bucket": account.state_bucket, "state_region": account.region,
-                "account_id": account.account_id, "variables": VARIABLES, "env": account.terraform_env(),
-                "saved_plan": tmp_path / "stack.tfplan"}
+        base = {
+            "stack_dir": STACK,
+            "state_bucket": account.state_bucket,
+            "state_region": account.region,
+            "account_id": account.account_id,
+            "variables": VARIABLES,
+            "env": account.terraform_env(),
+            "saved_plan": tmp_path / "stack.tfplan",
+        }
         # GIVEN a plan job's run: init and plan, the plan saved outside the run
         planned = run_pipeline(PipelineSpec(**base, stages=("init", "plan")))
         assert planned.ok, planned.message

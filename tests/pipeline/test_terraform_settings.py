@@ -19,8 +19,11 @@ def mirror(tmp_path: Path) -> Path:
 
 def test_resolve_cli_config_mirror_env_writes_filesystem_mirror_only(tmp_path, mirror):
     # GIVEN VEND_TF_PROVIDER_MIRROR pointing at an unpacked mirror (and a stale TF_CLI_CONFIG_FILE)
-    env = {tf.MIRROR_ENV: str(mirror), "TF_CLI_CONFIG_FILE": "/nonexistent.tfrc",
-           tf.PLUGIN_CACHE_ENV: str(tmp_path / "cache")}
+    env = {
+        tf.MIRROR_ENV: str(mirror),
+        "TF_CLI_CONFIG_FILE": "/nonexistent.tfrc",
+        tf.PLUGIN_CACHE_ENV: str(tmp_path / "cache"),
+    }
     # WHEN the CLI config is resolved
     cfg = tf.resolve_cli_config(tmp_path / "run", env)
     # THEN the runner wrote its own config: a filesystem mirror, no direct installation, the plugin cache
@@ -66,8 +69,9 @@ def test_resolve_cli_config_nothing_set_uses_terraforms_default_installation(tmp
     env = {"PATH": "/usr/bin", "TF_LOG": "TRACE"}
     # WHEN the CLI config and a workspace are made
     cfg = tf.resolve_cli_config(tmp_path / "run", env)
-    ws = tf.TerraformWorkspace(stack_dir=tmp_path, extra_env={}, run_dir=tmp_path / "ws",
-                               environ={**env, tf.TERRAFORM_BIN_ENV: "/bin/true"})
+    ws = tf.TerraformWorkspace(
+        stack_dir=tmp_path, extra_env={}, run_dir=tmp_path / "ws", environ={**env, tf.TERRAFORM_BIN_ENV: "/bin/true"}
+    )
     # THEN no CLI configuration is written or passed: Terraform installs providers from the registry as usual
     assert (cfg.path, cfg.source) == (None, "default")
     assert not (tmp_path / "run").exists()
@@ -97,12 +101,18 @@ def test_workspace_env_isolates_each_run(tmp_path, mirror, monkeypatch):
     fake = tmp_path / "terraform"
     fake.write_text("#!/bin/sh\nexit 0\n")
     fake.chmod(0o755)
-    environ = {"PATH": "/usr/bin:/bin", tf.MIRROR_ENV: str(mirror), tf.TERRAFORM_BIN_ENV: str(fake),
-               tf.PLUGIN_CACHE_ENV: str(tmp_path / "cache"), "TF_DATA_DIR": "/shared/.terraform",
-               "AWS_PROFILE": "platform-admin"}
+    environ = {
+        "PATH": "/usr/bin:/bin",
+        tf.MIRROR_ENV: str(mirror),
+        tf.TERRAFORM_BIN_ENV: str(fake),
+        tf.PLUGIN_CACHE_ENV: str(tmp_path / "cache"),
+        "TF_DATA_DIR": "/shared/.terraform",
+        "AWS_PROFILE": "platform-admin",
+    }
     # WHEN two workspaces are made for two stacks
-    a = tf.TerraformWorkspace(stack_dir=tmp_path, extra_env={"AWS_ACCESS_KEY_ID": "ASIA1"}, environ=environ,
-                              run_dir=tmp_path / "a")
+    a = tf.TerraformWorkspace(
+        stack_dir=tmp_path, extra_env={"AWS_ACCESS_KEY_ID": "ASIA1"}, environ=environ, run_dir=tmp_path / "a"
+    )
     b = tf.TerraformWorkspace(stack_dir=tmp_path, extra_env={}, environ=environ, run_dir=tmp_path / "b")
     # THEN each has its own data dir and CLI config, shares the plugin cache, and ambient AWS_/TF_ are dropped
     assert a.env["TF_DATA_DIR"] != b.env["TF_DATA_DIR"]

@@ -36,12 +36,24 @@ def _matching(pattern: str) -> list[dict[str, object]]:
 
 def test_catalog_protection_lists_name_real_actions() -> None:
     # GIVEN every baseline/tag list THEN each entry (or wildcard) matches at least one action in the IAM reference
-    lists = (catalog.SECURITY_SERVICE_MUTATIONS, catalog.CLOUDTRAIL_MUTATIONS, catalog.STATE_KEY_MUTATIONS,
-             catalog.STATE_KEY_ALIAS_MUTATIONS, catalog.TAG_REMOVAL_ACTIONS, catalog.TAG_WRITE_ACTIONS,
-             catalog.UNTYPED_CAPACITY_ACTIONS, catalog.EC2_INSTANCE_WIND_DOWN)
+    lists = (
+        catalog.SECURITY_SERVICE_MUTATIONS,
+        catalog.CLOUDTRAIL_MUTATIONS,
+        catalog.STATE_KEY_MUTATIONS,
+        catalog.STATE_KEY_ALIAS_MUTATIONS,
+        catalog.TAG_REMOVAL_ACTIONS,
+        catalog.TAG_WRITE_ACTIONS,
+        catalog.UNTYPED_CAPACITY_ACTIONS,
+        catalog.EC2_INSTANCE_WIND_DOWN,
+    )
     assert [a for group in lists for a in group if not _matching(a)] == []
-    for critical in ("guardduty:DeleteDetector", "guardduty:UpdateDetector", "config:StopConfigurationRecorder",
-                     "securityhub:DisableSecurityHub", "access-analyzer:DeleteAnalyzer"):
+    for critical in (
+        "guardduty:DeleteDetector",
+        "guardduty:UpdateDetector",
+        "config:StopConfigurationRecorder",
+        "securityhub:DisableSecurityHub",
+        "access-analyzer:DeleteAnalyzer",
+    ):
         assert any(fnmatchcase(critical, p) for p in catalog.SECURITY_SERVICE_MUTATIONS), critical
 
 

@@ -15,8 +15,11 @@ from scps.render import render
 from vending.layout import load_layout
 
 # Names of condition keys that could carry an instance or accelerator type, in any service.
-TYPE_KEY = re.compile(r"(instance.?types?|acceleratortypes|elasticgputype|cachenodetype|databaseclass|machinetype"
-                      r"|instanceautorecovery)$", re.IGNORECASE)
+TYPE_KEY = re.compile(
+    r"(instance.?types?|acceleratortypes|elasticgputype|cachenodetype|databaseclass|machinetype"
+    r"|instanceautorecovery)$",
+    re.IGNORECASE,
+)
 
 
 def _all_condition_keys() -> set[str]:
@@ -47,18 +50,22 @@ def test_coverage_catalogue_to_policy_no_unfenced_action() -> None:
         assert actions == set(catalogue_actions(key)), key
     # the holes are fenced by name
     fenced = {(r.key, r.action) for r in rows if r.status == "fenced"}
-    for pair in [("ec2:InstanceType", "ec2:CreateFleet"), ("ec2:InstanceType", "ec2:CreateCapacityReservation"),
-                 ("ec2:InstanceType", "ec2:StartInstances"),
-                 ("ec2:Attribute/${AttributeName}", "ec2:ModifyInstanceAttribute"),
-                 ("autoscaling:InstanceTypes", "autoscaling:CreateAutoScalingGroup"),
-                 ("autoscaling:InstanceType", "autoscaling:CreateLaunchConfiguration"),
-                 ("sagemaker:InstanceTypes", "sagemaker:UpdateTrainingJob"),
-                 ("sagemaker:InstanceTypes", "sagemaker:CreateMonitoringSchedule"),
-                 ("sagemaker:InstanceTypes", "sagemaker:CreateDataQualityJobDefinition"),
-                 ("(no instance-type key)", "ec2:Purchase*")]:
+    for pair in [
+        ("ec2:InstanceType", "ec2:CreateFleet"),
+        ("ec2:InstanceType", "ec2:CreateCapacityReservation"),
+        ("ec2:InstanceType", "ec2:StartInstances"),
+        ("ec2:Attribute/${AttributeName}", "ec2:ModifyInstanceAttribute"),
+        ("autoscaling:InstanceTypes", "autoscaling:CreateAutoScalingGroup"),
+        ("autoscaling:InstanceType", "autoscaling:CreateLaunchConfiguration"),
+        ("sagemaker:InstanceTypes", "sagemaker:UpdateTrainingJob"),
+        ("sagemaker:InstanceTypes", "sagemaker:CreateMonitoringSchedule"),
+        ("sagemaker:InstanceTypes", "sagemaker:CreateDataQualityJobDefinition"),
+        ("(no instance-type key)", "ec2:Purchase*"),
+    ]:
         assert pair in fenced, pair
     assert len([r for r in rows if r.key == "sagemaker:InstanceTypes" and r.status == "fenced"]) == len(
-        catalogue_actions("sagemaker:InstanceTypes"))
+        catalogue_actions("sagemaker:InstanceTypes")
+    )
 
 
 def test_coverage_policy_to_catalogue_every_fence_exists() -> None:

@@ -13,8 +13,20 @@ from scps.render import render
 from vending.exceptions import GuardrailLimitExceeded
 from vending.layout import DEFAULT_GLOBAL_SERVICE_EXEMPTIONS, Layout, load_layout
 
-GLOBAL_SERVICES = ("iam:*", "organizations:*", "route53:*", "cloudfront:*", "sts:*", "support:*", "budgets:*",
-                   "ce:*", "health:*", "globalaccelerator:*", "waf:*", "importexport:*")
+GLOBAL_SERVICES = (
+    "iam:*",
+    "organizations:*",
+    "route53:*",
+    "cloudfront:*",
+    "sts:*",
+    "support:*",
+    "budgets:*",
+    "ce:*",
+    "health:*",
+    "globalaccelerator:*",
+    "waf:*",
+    "importexport:*",
+)
 
 
 def _layout(**limits: int) -> Layout:
@@ -52,42 +64,58 @@ def test_region_deny_exempts_platform_roles() -> None:
     layout = load_layout()
     stmt = _statements(layout)["DenyOutsideAllowedRegions"]
     assert stmt["Condition"]["ArnNotLike"]["aws:PrincipalArn"] == [
-        f"arn:aws:iam::*:role/{n}" for n in layout.organization.platform_role_names]
+        f"arn:aws:iam::*:role/{n}" for n in layout.organization.platform_role_names
+    ]
 
 
-@pytest.mark.parametrize(("tier", "allowed", "denied"), [
-    ("none", [], ["g5.xlarge", "p5.48xlarge", "trn1.32xlarge", "inf2.xlarge", "dl1.24xlarge", "g4dn.xlarge"]),
-    ("inference", ["g5.xlarge", "g6.2xlarge", "g6e.xlarge", "inf2.xlarge"],
-     ["p4d.24xlarge", "p5.48xlarge", "trn1.32xlarge", "g4dn.xlarge", "dl1.24xlarge", "inf1.xlarge"]),
-    ("training", ["g5.xlarge", "p4d.24xlarge", "p5.48xlarge", "trn1.32xlarge", "trn1n.32xlarge", "inf2.xlarge"],
-     ["p3.2xlarge", "g4dn.xlarge", "dl1.24xlarge", "trn2.48xlarge"]),
-])
+@pytest.mark.parametrize(
+    ("tier", "allowed", "denied"),
+    [
+        ("none", [], ["g5.xlarge", "p5.48xlarge", "trn1.32xlarge", "inf2.xlarge", "dl1.24xlarge", "g4dn.xlarge"]),
+        (
+            "inference",
+            ["g5.xlarge", "g6.2xlarge", "g6e.xlarge", "inf2.xlarge"],
+            ["p4d.24xlarge", "p5.48xlarge", "trn1.32xlarge", "g4dn.xlarge", "dl1.24xlarge", "inf1.xlarge"],
+        ),
+        (
+            "training",
+            ["g5.xlarge", "p4d.24xlarge", "p5.48xlarge", "trn1.32xlarge", "trn1n.32xlarge", "inf2.xlarge"],
+            ["p3.2xlarge", "g4dn.xlarge", "dl1.24xlarge", "trn2.48xlarge"],
+        ),
+    ],
+)
 def test_gpu_tier_allows_exactly_its_families(tier: str, allowed: list[str], denied: list[str]) -> None:
     # GIVEN a tier's rendered policy WHEN RunInstances names an instance type on the instance resource
     layout = load_layout()
 
     def run(t: str) -> bool:
-        return _tier_denies(layout, tier, Request("ec2:RunInstances", "arn:aws:ec2:us-east-1:1:instance/i-1",
-                                                  context={"ec2:InstanceType": t}))
+        return _tier_denies(
+            layout,
+            tier,
+            Request("ec2:RunInstances", "arn:aws:ec2:us-east-1:1:instance/i-1", context={"ec2:InstanceType": t}),
+        )
 
     # THEN the tier's families and CPU types pass and every other accelerated type is denied
     assert not any(run(t) for t in [*allowed, "m7i.large", "c7g.xlarge", "t3.micro"])
     assert all(run(t) for t in [*denied, "f1.2xlarge", "vt1.3xlarge", "cg1.4xlarge"])
 
 
-@pytest.mark.parametrize(("tier", "requested", "denied"), [
-    ("none", ["ml.g5.xlarge"], True),
-    ("none", ["ml.m5.large"], False),
-    ("inference", ["ml.g5.xlarge"], False),
-    ("inference", ["ml.m5.large", "ml.g5.xlarge"], False),  # multi-variant endpoint config: CPU + allowed GPU
-    ("inference", ["ml.m5.large", "ml.p5.48xlarge"], True),
-    ("inference", ["ml.trn1.32xlarge"], True),
-    ("training", ["ml.p5.48xlarge", "ml.trn1.32xlarge"], False),
-    ("training", ["ml.p3.2xlarge"], True),
-    ("inference", ["ml.g6e.xlarge"], False),
-    ("training", ["ml.trn1n.32xlarge"], False),
-    ("inference", ["ml.m5.large", "ml.i3en.xlarge", "ml.g5.xlarge"], False),
-])
+@pytest.mark.parametrize(
+    ("tier", "requested", "denied"),
+    [
+        ("none", ["ml.g5.xlarge"], True),
+        ("none", ["ml.m5.large"], False),
+        ("inference", ["ml.g5.xlarge"], False),
+        ("inference", ["ml.m5.large", "ml.g5.xlarge"], False),  # multi-variant endpoint config: CPU + allowed GPU
+        ("inference", ["ml.m5.large", "ml.p5.48xlarge"], True),
+        ("inference", ["ml.trn1.32xlarge"], True),
+        ("training", ["ml.p5.48xlarge", "ml.trn1.32xlarge"], False),
+        ("training", ["ml.p3.2xlarge"], True),
+        ("inference", ["ml.g6e.xlarge"], False),
+        ("training", ["ml.trn1n.32xlarge"], False),
+        ("inference", ["ml.m5.large", "ml.i3en.xlarge", "ml.g5.xlarge"], False),
+    ],
+)
 def test_gpu_tier_sagemaker_instance_types(tier: str, requested: list[str], denied: bool) -> None:
     layout = load_layout()
     for action in ("sagemaker:CreateTrainingJob", "sagemaker:UpdateTrainingJob", "sagemaker:CreateMonitoringSchedule"):
@@ -108,8 +136,17 @@ def test_cost_tags_one_condition_per_key_absent_or_empty() -> None:
     run = [s for s in stmts if s["Action"] == "ec2:RunInstances"]
     assert all(s["Resource"] == ["arn:aws:ec2:*:*:instance/*", "arn:aws:ec2:*:*:volume/*"] for s in run)
     create = [s for s in stmts if s["Action"] != "ec2:RunInstances"]
-    assert all({"eks:CreateCluster", "sagemaker:CreateTrainingJob", "ecs:CreateService", "rds:CreateDBInstance",
-                "ec2:CreateNatGateway"} <= set(s["Action"]) for s in create)
+    assert all(
+        {
+            "eks:CreateCluster",
+            "sagemaker:CreateTrainingJob",
+            "ecs:CreateService",
+            "rds:CreateDBInstance",
+            "ec2:CreateNatGateway",
+        }
+        <= set(s["Action"])
+        for s in create
+    )
     assert all("s3:CreateBucket" not in s["Action"] for s in create)
 
 
@@ -130,7 +167,8 @@ def test_render_baseline_protects_roles_bucket_trail() -> None:
     stmts = _statements(load_layout())
     assert stmts["ProtectStateBuckets"]["Resource"] == ["arn:aws:s3:::tfstate-*", "arn:aws:s3:::tfstate-*/*"]
     assert {"s3:DeleteBucket", "s3:PutBucketPolicy", "s3:DeleteObjectVersion"} <= set(
-        stmts["ProtectStateBuckets"]["Action"])
+        stmts["ProtectStateBuckets"]["Action"]
+    )
     assert {"cloudtrail:StopLogging", "cloudtrail:DeleteTrail"} <= set(stmts["ProtectCloudTrail"]["Action"])
     assert stmts["DenyRootUser"]["Condition"] == {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:root"}}
     assert stmts["DenyLeaveOrganization"]["Action"] == "organizations:LeaveOrganization"

@@ -51,15 +51,29 @@ class FakeLambdaContext:
 @pytest.fixture(autouse=True)
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fake credentials and the service's settings; nothing here may ever reach a real endpoint or profile."""
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_CA_BUNDLE", "VEND_LAYOUT_FILE", "VEND_WORKFLOW_SETTINGS",
-                 "VEND_STATE_MACHINE_ARN"):
+    for name in (
+        "AWS_ENDPOINT_URL",
+        "AWS_PROFILE",
+        "AWS_CA_BUNDLE",
+        "VEND_LAYOUT_FILE",
+        "VEND_WORKFLOW_SETTINGS",
+        "VEND_STATE_MACHINE_ARN",
+    ):
         monkeypatch.delenv(name, raising=False)
     env = {
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SECURITY_TOKEN": "testing",
-        "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
-        "POWERTOOLS_METRICS_NAMESPACE": "AccountVending", "POWERTOOLS_SERVICE_NAME": "account-vending",
-        "VEND_REQUESTS_TABLE": REQUESTS_TABLE, "VEND_IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
-        "VEND_PIPELINE_RUNS_TABLE": RUNS_TABLE, "VEND_EVENT_BUS": "default", "VEND_EVENT_SOURCE": OUTCOME_SOURCE,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "POWERTOOLS_METRICS_NAMESPACE": "AccountVending",
+        "POWERTOOLS_SERVICE_NAME": "account-vending",
+        "VEND_REQUESTS_TABLE": REQUESTS_TABLE,
+        "VEND_IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
+        "VEND_PIPELINE_RUNS_TABLE": RUNS_TABLE,
+        "VEND_EVENT_BUS": "default",
+        "VEND_EVENT_SOURCE": OUTCOME_SOURCE,
         "VEND_PIPELINE_LAUNCHER": "local",
     }
     for key, value in env.items():
@@ -97,9 +111,12 @@ def org(bare_org: Any, layout: Layout) -> Any:
 def ddb(aws: None) -> Any:
     client = boto3.client("dynamodb", region_name=REGION)
     for table, key in TABLES:
-        client.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
-                            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-                            KeySchema=[{"AttributeName": key, "KeyType": "HASH"}])
+        client.create_table(
+            TableName=table,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+        )
     return client
 
 
@@ -149,12 +166,22 @@ def lambda_context() -> FakeLambdaContext:
 def state_machine(aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
     """A trivial state machine standing in for AccountVending; its ARN is in VEND_STATE_MACHINE_ARN."""
     iam = boto3.client("iam", region_name=REGION)
-    role = iam.create_role(RoleName="vending-sfn", AssumeRolePolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                "Principal": {"Service": "states.amazonaws.com"}}]}))
+    role = iam.create_role(
+        RoleName="vending-sfn",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "states.amazonaws.com"}}
+                ],
+            }
+        ),
+    )
     arn = boto3.client("stepfunctions", region_name=REGION).create_state_machine(
-        name="AccountVending", roleArn=role["Role"]["Arn"],
-        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}))["stateMachineArn"]
+        name="AccountVending",
+        roleArn=role["Role"]["Arn"],
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+    )["stateMachineArn"]
     monkeypatch.setenv("VEND_STATE_MACHINE_ARN", arn)
     return str(arn)
 

@@ -38,8 +38,9 @@ def _account_count(org: Any) -> int:
     return sum(len(p["Accounts"]) for p in org.get_paginator("list_accounts").paginate())
 
 
-def test_start_account_creation_saves_request_id(org: Any, reserved: RequestStore, request_: VendingRequest,
-                                                 layout: Layout) -> None:
+def test_start_account_creation_saves_request_id(
+    org: Any, reserved: RequestStore, request_: VendingRequest, layout: Layout
+) -> None:
     # GIVEN a reserved request and no account with its e-mail
     # WHEN the creation is started
     progress = start_account_creation(org, reserved, request_, layout)
@@ -51,15 +52,17 @@ def test_start_account_creation_saves_request_id(org: Any, reserved: RequestStor
     assert record.account_email == EMAIL
     assert record.status == Status.CREATING
     # ... and the account was created with the layout's e-mail, name and cost tags
-    account = next(a for p in org.get_paginator("list_accounts").paginate() for a in p["Accounts"]
-                   if a["Email"] == EMAIL)
+    account = next(
+        a for p in org.get_paginator("list_accounts").paginate() for a in p["Accounts"] if a["Email"] == EMAIL
+    )
     assert account["Name"] == "team-mlops-staging"
     tags = {t["Key"]: t["Value"] for t in org.list_tags_for_resource(ResourceId=account["Id"])["Tags"]}
     assert tags["cost-center"] == "CC-1003"
 
 
-def test_start_account_creation_skips_when_account_recorded(org: Any, reserved: RequestStore,
-                                                            request_: VendingRequest, layout: Layout) -> None:
+def test_start_account_creation_skips_when_account_recorded(
+    org: Any, reserved: RequestStore, request_: VendingRequest, layout: Layout
+) -> None:
     # GIVEN a record that already has its account (a resumed request)
     reserved.update(request_.request_id, step="CheckAccountStatus", account_id="111122223333", adopted=True)
     # WHEN the creation is started again, with every Organizations call forbidden
@@ -70,8 +73,9 @@ def test_start_account_creation_skips_when_account_recorded(org: Any, reserved: 
     assert progress == AccountProgress(account_id="111122223333", state="SUCCEEDED", adopted=True)
 
 
-def test_start_account_creation_resumes_polling_a_started_request(org: Any, reserved: RequestStore,
-                                                                  request_: VendingRequest, layout: Layout) -> None:
+def test_start_account_creation_resumes_polling_a_started_request(
+    org: Any, reserved: RequestStore, request_: VendingRequest, layout: Layout
+) -> None:
     # GIVEN a record with a CreateAccount request id but no account yet (the step is being retried)
     reserved.update(request_.request_id, step="CreateAccount", create_account_request_id=CAR)
     # WHEN the creation is started again, with every Organizations call forbidden
@@ -81,9 +85,13 @@ def test_start_account_creation_resumes_polling_a_started_request(org: Any, rese
     assert progress == AccountProgress(create_account_request_id=CAR, state="IN_PROGRESS")
 
 
-def test_start_account_creation_never_lists_the_organization(org: Any, reserved: RequestStore,
-                                                             request_: VendingRequest, layout: Layout,
-                                                             calls_of: Callable[[Any, str], list[Any]]) -> None:
+def test_start_account_creation_never_lists_the_organization(
+    org: Any,
+    reserved: RequestStore,
+    request_: VendingRequest,
+    layout: Layout,
+    calls_of: Callable[[Any, str], list[Any]],
+) -> None:
     # GIVEN a reserved request (at scale, listing every account per vend is O(accounts) calls)
     listed = calls_of(org, "ListAccounts")
     statuses = calls_of(org, "ListCreateAccountStatus")
@@ -94,8 +102,9 @@ def test_start_account_creation_never_lists_the_organization(org: Any, reserved:
     assert listed == [] and statuses == []
 
 
-def test_start_account_creation_no_free_slot_is_throttled(org: Any, ddb: Any, reserved: RequestStore,
-                                                          request_: VendingRequest, layout: Layout) -> None:
+def test_start_account_creation_no_free_slot_is_throttled(
+    org: Any, ddb: Any, reserved: RequestStore, request_: VendingRequest, layout: Layout
+) -> None:
     # GIVEN five other requests holding the five creation slots
     slots = CreationSlots(ddb, SLOTS_TABLE)
     assert [slots.acquire(f"other-{i}") for i in range(5)].count(None) == 0
@@ -109,9 +118,9 @@ def test_start_account_creation_no_free_slot_is_throttled(org: Any, ddb: Any, re
 
 
 @pytest.mark.parametrize("code", ["TooManyRequestsException", "ConcurrentModificationException"])
-def test_start_account_creation_throttling_error_is_retryable(org: Any, ddb: Any, reserved: RequestStore,
-                                                              request_: VendingRequest, layout: Layout,
-                                                              code: str) -> None:
+def test_start_account_creation_throttling_error_is_retryable(
+    org: Any, ddb: Any, reserved: RequestStore, request_: VendingRequest, layout: Layout, code: str
+) -> None:
     # GIVEN CreateAccount answering with a throttling error
     slots = CreationSlots(ddb, SLOTS_TABLE)
     with Stubber(org) as stub:
@@ -126,27 +135,33 @@ def test_start_account_creation_throttling_error_is_retryable(org: Any, ddb: Any
     assert slots.held_by(request_.request_id) is None
 
 
-def test_start_account_creation_other_error_is_terminal(org: Any, reserved: RequestStore,
-                                                        request_: VendingRequest, layout: Layout) -> None:
+def test_start_account_creation_other_error_is_terminal(
+    org: Any, reserved: RequestStore, request_: VendingRequest, layout: Layout
+) -> None:
     # GIVEN CreateAccount refusing for good (the org's account quota)
     with Stubber(org) as stub:
-        stub.add_client_error("create_account", service_error_code="ConstraintViolationException",
-                              service_message="ACCOUNT_NUMBER_LIMIT_EXCEEDED")
+        stub.add_client_error(
+            "create_account",
+            service_error_code="ConstraintViolationException",
+            service_message="ACCOUNT_NUMBER_LIMIT_EXCEEDED",
+        )
         # WHEN the creation is started
         # THEN it fails terminally with the code
         with pytest.raises(AccountCreationFailed, match="ConstraintViolationException"):
             start_account_creation(org, reserved, request_, layout)
 
 
-def test_check_account_creation_in_progress_counts_poll(org: Any, reserved: RequestStore,
-                                                        request_: VendingRequest) -> None:
+def test_check_account_creation_in_progress_counts_poll(
+    org: Any, reserved: RequestStore, request_: VendingRequest
+) -> None:
     # GIVEN a creation Organizations is still working on
     progress = AccountProgress(create_account_request_id=CAR, state="IN_PROGRESS", polls=3)
     with Stubber(org) as stub:
         stub.add_response("describe_create_account_status", _status("IN_PROGRESS"), {"CreateAccountRequestId": CAR})
         # WHEN it is polled
-        result = check_account_creation(org, reserved, request_, progress, max_polls=60, base_seconds=2, backoff=2.0,
-                                        cap_seconds=30)
+        result = check_account_creation(
+            org, reserved, request_, progress, max_polls=60, base_seconds=2, backoff=2.0, cap_seconds=30
+        )
     # THEN it is still IN_PROGRESS with one more poll counted, and the next wait backed off (2 * 2**4, capped)
     assert result == progress.model_copy(update={"polls": 4, "wait_seconds": 30})
 
@@ -162,8 +177,9 @@ def test_check_account_creation_cap_times_out(org: Any, reserved: RequestStore, 
             check_account_creation(org, reserved, request_, progress, max_polls=60)
 
 
-def test_check_account_creation_failed_clears_request_id(org: Any, reserved: RequestStore,
-                                                         request_: VendingRequest, layout: Layout) -> None:
+def test_check_account_creation_failed_clears_request_id(
+    org: Any, reserved: RequestStore, request_: VendingRequest, layout: Layout
+) -> None:
     # GIVEN a started creation that Organizations fails with INTERNAL_FAILURE
     reserved.update(request_.request_id, step="CreateAccount", create_account_request_id=CAR, account_email=EMAIL)
     progress = AccountProgress(create_account_request_id=CAR, state="IN_PROGRESS")
@@ -182,19 +198,36 @@ def test_check_account_creation_failed_clears_request_id(org: Any, reserved: Req
     assert again.create_account_request_id not in (None, CAR)
 
 
-def test_check_account_creation_email_exists_adopts(org: Any, reserved: RequestStore, request_: VendingRequest,
-                                                    member_account: Callable[[str, str], str]) -> None:
+def test_check_account_creation_email_exists_adopts(
+    org: Any, reserved: RequestStore, request_: VendingRequest, member_account: Callable[[str, str], str]
+) -> None:
     # GIVEN a creation that failed because a racing creation already made the account with this e-mail
     existing = member_account(EMAIL, "team-mlops-staging")
     reserved.update(request_.request_id, step="CreateAccount", create_account_request_id=CAR, account_email=EMAIL)
     progress = AccountProgress(create_account_request_id=CAR, state="IN_PROGRESS", polls=1)
     with Stubber(org) as stub:
         stub.add_response("describe_create_account_status", _status("FAILED", FailureReason="EMAIL_ALREADY_EXISTS"))
-        stub.add_response("list_accounts", {"Accounts": [
-            {"Id": "999988887777", "Email": "someone-else@example.com", "Status": "ACTIVE", "Name": "x",
-             "Arn": "arn:aws:organizations::123456789012:account/o-exampleorgid/999988887777"},
-            {"Id": existing, "Email": EMAIL.upper(), "Status": "ACTIVE", "Name": "team-mlops-staging",
-             "Arn": f"arn:aws:organizations::123456789012:account/o-exampleorgid/{existing}"}]})
+        stub.add_response(
+            "list_accounts",
+            {
+                "Accounts": [
+                    {
+                        "Id": "999988887777",
+                        "Email": "someone-else@example.com",
+                        "Status": "ACTIVE",
+                        "Name": "x",
+                        "Arn": "arn:aws:organizations::123456789012:account/o-exampleorgid/999988887777",
+                    },
+                    {
+                        "Id": existing,
+                        "Email": EMAIL.upper(),
+                        "Status": "ACTIVE",
+                        "Name": "team-mlops-staging",
+                        "Arn": f"arn:aws:organizations::123456789012:account/o-exampleorgid/{existing}",
+                    },
+                ]
+            },
+        )
         # WHEN it is polled
         result = check_account_creation(org, reserved, request_, progress, max_polls=60)
     # THEN the account that owns the e-mail is adopted and recorded
@@ -203,8 +236,9 @@ def test_check_account_creation_email_exists_adopts(org: Any, reserved: RequestS
     assert (record.account_id, record.adopted) == (existing, True)
 
 
-def test_check_account_creation_succeeded_saves_account(org: Any, reserved: RequestStore,
-                                                        request_: VendingRequest, layout: Layout) -> None:
+def test_check_account_creation_succeeded_saves_account(
+    org: Any, reserved: RequestStore, request_: VendingRequest, layout: Layout
+) -> None:
     # GIVEN a creation started in moto (which completes it at once)
     progress = start_account_creation(org, reserved, request_, layout)
     # WHEN it is polled
@@ -215,8 +249,9 @@ def test_check_account_creation_succeeded_saves_account(org: Any, reserved: Requ
     assert reserved.require(request_.request_id).account_id == result.account_id
 
 
-def test_check_account_creation_already_succeeded_is_noop(org: Any, reserved: RequestStore,
-                                                          request_: VendingRequest) -> None:
+def test_check_account_creation_already_succeeded_is_noop(
+    org: Any, reserved: RequestStore, request_: VendingRequest
+) -> None:
     # GIVEN progress that already has its account (adopted at CreateAccount)
     progress = AccountProgress(account_id="111122223333", state="SUCCEEDED", adopted=True)
     # WHEN it is polled, with every Organizations call forbidden
@@ -226,8 +261,9 @@ def test_check_account_creation_already_succeeded_is_noop(org: Any, reserved: Re
     assert result == progress
 
 
-def test_check_account_creation_throttled_is_retryable(org: Any, reserved: RequestStore,
-                                                       request_: VendingRequest) -> None:
+def test_check_account_creation_throttled_is_retryable(
+    org: Any, reserved: RequestStore, request_: VendingRequest
+) -> None:
     # GIVEN DescribeCreateAccountStatus throttled
     progress = AccountProgress(create_account_request_id=CAR, state="IN_PROGRESS")
     with Stubber(org) as stub:
@@ -238,11 +274,13 @@ def test_check_account_creation_throttled_is_retryable(org: Any, reserved: Reque
             check_account_creation(org, reserved, request_, progress, max_polls=60)
 
 
-def test_place_in_ou_creates_path_and_moves(bare_org: Any, reserved: RequestStore, request_: VendingRequest,
-                                            layout: Layout) -> None:
+def test_place_in_ou_creates_path_and_moves(
+    bare_org: Any, reserved: RequestStore, request_: VendingRequest, layout: Layout
+) -> None:
     # GIVEN an organization without the Workloads/Staging OU and an account at the root
     account_id = bare_org.create_account(Email=EMAIL, AccountName="team-mlops-staging")["CreateAccountStatus"][
-        "AccountId"]
+        "AccountId"
+    ]
     assert parent_of(bare_org, account_id) == root_id(bare_org)
     # WHEN the account is placed
     placed = place_in_ou(bare_org, reserved, request_, layout, account_id)
@@ -254,9 +292,14 @@ def test_place_in_ou_creates_path_and_moves(bare_org: Any, reserved: RequestStor
     assert (record.status, record.ou_path, record.ou_id) == (Status.PLACING, "Workloads/Staging", ou)
 
 
-def test_place_in_ou_second_call_is_noop(org: Any, reserved: RequestStore, request_: VendingRequest, layout: Layout,
-                                         member_account: Callable[[str, str], str],
-                                         calls_of: Callable[[Any, str], list[Any]]) -> None:
+def test_place_in_ou_second_call_is_noop(
+    org: Any,
+    reserved: RequestStore,
+    request_: VendingRequest,
+    layout: Layout,
+    member_account: Callable[[str, str], str],
+    calls_of: Callable[[Any, str], list[Any]],
+) -> None:
     # GIVEN an account already placed once
     account_id = member_account(EMAIL, "team-mlops-staging")
     first = place_in_ou(org, reserved, request_, layout, account_id)
@@ -270,8 +313,9 @@ def test_place_in_ou_second_call_is_noop(org: Any, reserved: RequestStore, reque
     assert parent_of(org, account_id) == first["ou_id"]
 
 
-def test_place_in_ou_production_goes_to_production(org: Any, store: RequestStore, make_request: Any,
-                                                   layout: Layout, member_account: Callable[[str, str], str]) -> None:
+def test_place_in_ou_production_goes_to_production(
+    org: Any, store: RequestStore, make_request: Any, layout: Layout, member_account: Callable[[str, str], str]
+) -> None:
     # GIVEN a production request
     request = make_request(stage="production")
     store.reserve(request, "vend-team-mlops-production-a1")
@@ -283,8 +327,9 @@ def test_place_in_ou_production_goes_to_production(org: Any, store: RequestStore
     assert parent_of(org, account_id) == ensure_ou_path(org, "Workloads/Production", create=False)
 
 
-def test_tag_account_writes_cost_tags(org: Any, reserved: RequestStore, request_: VendingRequest,
-                                      member_account: Callable[[str, str], str]) -> None:
+def test_tag_account_writes_cost_tags(
+    org: Any, reserved: RequestStore, request_: VendingRequest, member_account: Callable[[str, str], str]
+) -> None:
     # GIVEN an account with a stale cost-center tag
     account_id = member_account(EMAIL, "team-mlops-staging")
     org.tag_resource(ResourceId=account_id, Tags=[{"Key": "cost-center", "Value": "CC-0000"}])
@@ -292,8 +337,13 @@ def test_tag_account_writes_cost_tags(org: Any, reserved: RequestStore, request_
     tag_account(org, reserved, request_, account_id)
     tags = tag_account(org, reserved, request_, account_id)
     # THEN the cost tags are on the account, overwriting the stale value
-    expected = {"team": "team-mlops", "stage": "staging", "cost-center": "CC-1003", "gpu-tier": "training",
-                "owner": "mlops-leads@example.com"}
+    expected = {
+        "team": "team-mlops",
+        "stage": "staging",
+        "cost-center": "CC-1003",
+        "gpu-tier": "training",
+        "owner": "mlops-leads@example.com",
+    }
     assert tags == expected
     actual = {t["Key"]: t["Value"] for t in org.list_tags_for_resource(ResourceId=account_id)["Tags"]}
     assert actual == expected
@@ -351,8 +401,9 @@ def test_creation_slots_lease_of_a_dead_holder_expires(ddb: Any) -> None:
     assert slots.acquire("waiting") is not None
 
 
-def test_check_account_creation_releases_slot_when_done(org: Any, ddb: Any, reserved: RequestStore,
-                                                       request_: VendingRequest, layout: Layout) -> None:
+def test_check_account_creation_releases_slot_when_done(
+    org: Any, ddb: Any, reserved: RequestStore, request_: VendingRequest, layout: Layout
+) -> None:
     # GIVEN a creation started with a slot (moto completes it at once)
     slots = CreationSlots(ddb, SLOTS_TABLE)
     progress = start_account_creation(org, reserved, request_, layout, slots)

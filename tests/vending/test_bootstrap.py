@@ -20,16 +20,20 @@ REPO = "example-org/team-mlops-infra"
 def member(org: Any, member_account: Callable[[str, str], str]) -> tuple[str, boto3.Session]:
     """GIVEN a vended account and a session in it through its access role."""
     account_id = member_account("aws+team-mlops-staging@example.com", "team-mlops-staging")
-    session = assume_role_session(boto3.client("sts", region_name="us-east-1"),
-                                  access_role_arn(account_id, "OrganizationAccountAccessRole"),
-                                  "vending-bootstrap-team-mlops", "us-east-1")
+    session = assume_role_session(
+        boto3.client("sts", region_name="us-east-1"),
+        access_role_arn(account_id, "OrganizationAccountAccessRole"),
+        "vending-bootstrap-team-mlops",
+        "us-east-1",
+    )
     return account_id, session
 
 
 def _bootstrap(member: tuple[str, boto3.Session], region: str = "us-east-1") -> BootstrapResult:
     account_id, session = member
-    return bootstrap_account(session, account_id=account_id, region=region, repository=REPO, stage="staging",
-                             team="team-mlops")
+    return bootstrap_account(
+        session, account_id=account_id, region=region, repository=REPO, stage="staging", team="team-mlops"
+    )
 
 
 def test_bootstrap_state_bucket_locked_down(member: tuple[str, boto3.Session]) -> None:
@@ -43,12 +47,18 @@ def test_bootstrap_state_bucket_locked_down(member: tuple[str, boto3.Session]) -
     assert bucket == f"tfstate-{account_id}-us-east-1"
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
     rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
-    assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms",
-                                                          "KMSMasterKeyID": result.kms_key_arn}
+    assert rule["ApplyServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "aws:kms",
+        "KMSMasterKeyID": result.kms_key_arn,
+    }
     assert f":{account_id}:key/" in result.kms_key_arn
     block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
-    assert block == {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
-                     "RestrictPublicBuckets": True}
+    assert block == {
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True,
+    }
     statement = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"][0]
     assert statement["Effect"] == "Deny"
     assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
@@ -92,14 +102,19 @@ def test_bootstrap_ci_role_trust_pins_repo_and_environment(member: tuple[str, bo
     workflow = f"{REPO}/{WORKFLOW_PATH}"
     assert statement["Condition"] == {
         "StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"},
-        "StringLike": {"token.actions.githubusercontent.com:sub":
-                       f"repo:{REPO}:environment:team-mlops-staging:job_workflow_ref:{workflow}@refs/heads/main"}}
+        "StringLike": {
+            "token.actions.githubusercontent.com:sub": (
+                f"repo:{REPO}:environment:team-mlops-staging:job_workflow_ref:{workflow}@refs/heads/main"
+            )
+        },
+    }
     plan = iam.get_role(RoleName=PLAN_ROLE_NAME)["Role"]
     assert result.plan_role_arn == plan["Arn"]
     [plan_statement] = plan["AssumeRolePolicyDocument"]["Statement"]
     assert plan_statement["Condition"]["StringLike"]["token.actions.githubusercontent.com:sub"] == [
         f"repo:{REPO}:environment:team-mlops-staging-plan:job_workflow_ref:{workflow}@refs/pull/*/merge",
-        f"repo:{REPO}:environment:team-mlops-staging-plan:job_workflow_ref:{workflow}@refs/heads/main"]
+        f"repo:{REPO}:environment:team-mlops-staging-plan:job_workflow_ref:{workflow}@refs/heads/main",
+    ]
 
 
 def test_bootstrap_plan_role_is_read_only_and_bounded(member: tuple[str, boto3.Session]) -> None:
@@ -115,8 +130,7 @@ def test_bootstrap_plan_role_is_read_only_and_bounded(member: tuple[str, boto3.S
     assert iam.list_attached_role_policies(RoleName=PLAN_ROLE_NAME)["AttachedPolicies"] == []
     document = iam.get_role_policy(RoleName=PLAN_ROLE_NAME, PolicyName="PlanReadOnly")["PolicyDocument"]
     by_sid = {s["Sid"]: s for s in document["Statement"]}
-    assert all(a.split(":", 1)[1].startswith(("Describe", "Get", "List"))
-               for a in by_sid["ReadTheAccount"]["Action"])
+    assert all(a.split(":", 1)[1].startswith(("Describe", "Get", "List")) for a in by_sid["ReadTheAccount"]["Action"])
     assert by_sid["StateLock"]["Resource"] == f"arn:aws:s3:::{result.state_bucket}/*.tflock"
     assert by_sid["StateKey"]["Resource"] == result.kms_key_arn
 
@@ -159,8 +173,11 @@ def test_bootstrap_twice_converges(member: tuple[str, boto3.Session]) -> None:
     assert all(r == first for r in results)
     _, session = member
     kms = session.client("kms", region_name="us-east-1")
-    customer_keys = [k for k in kms.list_keys()["Keys"]
-                     if kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyManager"] == "CUSTOMER"]
+    customer_keys = [
+        k
+        for k in kms.list_keys()["Keys"]
+        if kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyManager"] == "CUSTOMER"
+    ]
     assert len(customer_keys) == 1
     versions = session.client("iam").list_policy_versions(PolicyArn=first.permissions_boundary_arn)["Versions"]
     assert len(versions) <= 5

@@ -58,15 +58,23 @@ def test_ensure_budget_adds_a_missing_alert_and_audit_reports_it(aws: None) -> N
     budgets.delete_notification(AccountId=ACCOUNT, BudgetName=BUDGET_NAME, Notification=ALERTS[1].notification())
     # THEN the check names the missing alert and the wrong amount; ensure_budget puts the alert back
     assert check_budget(budgets, ACCOUNT, amount=500) == [
-        f"{ACCOUNT}: budget vend-monthly-spend lacks the FORECASTED 100% alert"]
+        f"{ACCOUNT}: budget vend-monthly-spend lacks the FORECASTED 100% alert"
+    ]
     assert check_budget(budgets, "999999999999", amount=500) == ["999999999999: no budget vend-monthly-spend"]
     assert ensure_budget(budgets, ACCOUNT, amount=500, owner_email="owner@example.com") == [
-        "create_notification FORECASTED 100%"]
+        "create_notification FORECASTED 100%"
+    ]
 
 
 def _budget(amount: str) -> dict[str, Any]:
-    return {"Budget": {"BudgetName": BUDGET_NAME, "BudgetLimit": {"Amount": amount, "Unit": "USD"},
-                       "TimeUnit": "MONTHLY", "BudgetType": "COST"}}
+    return {
+        "Budget": {
+            "BudgetName": BUDGET_NAME,
+            "BudgetLimit": {"Amount": amount, "Unit": "USD"},
+            "TimeUnit": "MONTHLY",
+            "BudgetType": "COST",
+        }
+    }
 
 
 def _both_alerts() -> dict[str, Any]:
@@ -81,8 +89,9 @@ def test_ensure_budget_already_exists_race_converges_the_amount() -> None:
         stub.add_client_error("create_budget", service_error_code="DuplicateRecordException", http_status_code=400)
         stub.add_response("describe_budget", _budget("500.0"), {"AccountId": ACCOUNT, "BudgetName": BUDGET_NAME})
         stub.add_response("update_budget", {}, {"AccountId": ACCOUNT, "NewBudget": ANY})
-        stub.add_response("describe_notifications_for_budget", _both_alerts(),
-                          {"AccountId": ACCOUNT, "BudgetName": BUDGET_NAME})
+        stub.add_response(
+            "describe_notifications_for_budget", _both_alerts(), {"AccountId": ACCOUNT, "BudgetName": BUDGET_NAME}
+        )
         # WHEN it is ensured at 5000 (a tier upgrade)
         changes = ensure_budget(budgets, ACCOUNT, amount=5000, owner_email="owner@example.com")
         stub.assert_no_pending_responses()
@@ -93,19 +102,27 @@ def test_ensure_budget_already_exists_race_converges_the_amount() -> None:
 def test_spend_by_team_and_stage_from_recorded_responses() -> None:
     ce = boto3.client("ce", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     with Stubber(ce) as stub:
-        expected = {"TimePeriod": {"Start": "2025-03-01", "End": "2025-04-01"}, "Granularity": "MONTHLY",
-                    "Metrics": ["UnblendedCost"],
-                    "GroupBy": [{"Type": "TAG", "Key": "team"}, {"Type": "TAG", "Key": "stage"}]}
+        expected = {
+            "TimePeriod": {"Start": "2025-03-01", "End": "2025-04-01"},
+            "Granularity": "MONTHLY",
+            "Metrics": ["UnblendedCost"],
+            "GroupBy": [{"Type": "TAG", "Key": "team"}, {"Type": "TAG", "Key": "stage"}],
+        }
         stub.add_response("get_cost_and_usage", _recorded("ce_get_cost_and_usage"), expected)
-        stub.add_response("get_cost_and_usage", _recorded("ce_get_cost_and_usage_page2"),
-                          {**expected, "NextPageToken": "page-2"})
+        stub.add_response(
+            "get_cost_and_usage", _recorded("ce_get_cost_and_usage_page2"), {**expected, "NextPageToken": "page-2"}
+        )
         report = spend_by_team_and_stage(ce, month="2025-03")
         stub.assert_no_pending_responses()
     # THEN pages are summed per team and stage, untagged spend is its own line, largest first
     lines = [(line.team, line.stage, line.amount) for line in report.lines]
-    assert lines == [("team-mlops", "production", 8012.04), ("team-mlops", "staging", 1235.0),
-                     ("team-backend", "staging", 600.0), ("team-frontend", "staging", 42.1),
-                     ("(untagged)", "(untagged)", 3.3)]
+    assert lines == [
+        ("team-mlops", "production", 8012.04),
+        ("team-mlops", "staging", 1235.0),
+        ("team-backend", "staging", 600.0),
+        ("team-frontend", "staging", 42.1),
+        ("(untagged)", "(untagged)", 3.3),
+    ]
     assert report.total == 9892.44
     chart = bar_chart(report, width=20)
     assert chart[0].count("█") == 20 and chart[1].count("█") == 3 and "8,012.04 USD" in chart[0]
@@ -114,10 +131,17 @@ def test_spend_by_team_and_stage_from_recorded_responses() -> None:
 def test_costs_filter_by_team_and_bad_month() -> None:
     ce = boto3.client("ce", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     with Stubber(ce) as stub:
-        stub.add_response("get_cost_and_usage", {"ResultsByTime": []}, {
-            "TimePeriod": {"Start": "2024-12-01", "End": "2025-01-01"}, "Granularity": "MONTHLY",
-            "Metrics": ["UnblendedCost"], "GroupBy": ANY,
-            "Filter": {"Tags": {"Key": "team", "Values": ["team-mlops"], "MatchOptions": ["EQUALS"]}}})
+        stub.add_response(
+            "get_cost_and_usage",
+            {"ResultsByTime": []},
+            {
+                "TimePeriod": {"Start": "2024-12-01", "End": "2025-01-01"},
+                "Granularity": "MONTHLY",
+                "Metrics": ["UnblendedCost"],
+                "GroupBy": ANY,
+                "Filter": {"Tags": {"Key": "team", "Values": ["team-mlops"], "MatchOptions": ["EQUALS"]}},
+            },
+        )
         report = spend_by_team_and_stage(ce, month="2024-12", team="team-mlops")
     assert report.lines == [] and bar_chart(report) == ["no spend recorded for 2024-12"]
     with pytest.raises(InvalidRequest, match=r"^month: '2025-13'"):
@@ -128,9 +152,17 @@ def test_costs_filter_by_team_and_bad_month() -> None:
 def test_activate_cost_allocation_tags_names_the_mandatory_tags(layout: Layout) -> None:
     ce = boto3.client("ce", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     with Stubber(ce) as stub:
-        stub.add_response("update_cost_allocation_tags_status", {"Errors": []}, {"CostAllocationTagsStatus": [
-            {"TagKey": "team", "Status": "Active"}, {"TagKey": "stage", "Status": "Active"},
-            {"TagKey": "cost-center", "Status": "Active"}]})
+        stub.add_response(
+            "update_cost_allocation_tags_status",
+            {"Errors": []},
+            {
+                "CostAllocationTagsStatus": [
+                    {"TagKey": "team", "Status": "Active"},
+                    {"TagKey": "stage", "Status": "Active"},
+                    {"TagKey": "cost-center", "Status": "Active"},
+                ]
+            },
+        )
         assert activate_cost_allocation_tags(ce, layout.organization.mandatory_tags) == []
 
 

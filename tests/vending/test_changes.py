@@ -30,9 +30,12 @@ CHANGES_TABLE = "vending-changes"
 
 @pytest.fixture
 def changes(ddb: Any) -> ChangeStore:
-    ddb.create_table(TableName=CHANGES_TABLE, BillingMode="PAY_PER_REQUEST",
-                     AttributeDefinitions=[{"AttributeName": "change_id", "AttributeType": "S"}],
-                     KeySchema=[{"AttributeName": "change_id", "KeyType": "HASH"}])
+    ddb.create_table(
+        TableName=CHANGES_TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "change_id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "change_id", "KeyType": "HASH"}],
+    )
     return ChangeStore(ddb, CHANGES_TABLE)
 
 
@@ -40,32 +43,51 @@ def changes(ddb: Any) -> ChangeStore:
 def lifecycle_machine(aws: None) -> str:
     iam = boto3.client("iam", region_name=REGION)
     role = iam.create_role(RoleName="lifecycle-sfn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    return str(boto3.client("stepfunctions", region_name=REGION).create_state_machine(
-        name="AccountLifecycle", roleArn=role,
-        definition='{"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}')["stateMachineArn"])
+    return str(
+        boto3.client("stepfunctions", region_name=REGION).create_state_machine(
+            name="AccountLifecycle",
+            roleArn=role,
+            definition='{"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}',
+        )["stateMachineArn"]
+    )
 
 
 @pytest.fixture
-def frontend(org: Any, store: RequestStore, make_request: Callable[..., VendingRequest], layout: Layout,
-             member_account: Callable[[str, str], str]) -> RequestRecord:
+def frontend(
+    org: Any,
+    store: RequestStore,
+    make_request: Callable[..., VendingRequest],
+    layout: Layout,
+    member_account: Callable[[str, str], str],
+) -> RequestRecord:
     """GIVEN team-frontend/staging vended: READY, its account in the staging OU with the guardrails of tier none."""
-    request = make_request(team="team-frontend", owner_email="frontend-leads@example.com", cost_center="CC-1001",
-                           gpu_tier="none", regions=["us-east-1"], repository="example-org/team-frontend-infra")
+    request = make_request(
+        team="team-frontend",
+        owner_email="frontend-leads@example.com",
+        cost_center="CC-1001",
+        gpu_tier="none",
+        regions=["us-east-1"],
+        repository="example-org/team-frontend-infra",
+    )
     account_id = member_account(layout.account_email("team-frontend", "staging"), "team-frontend-staging")
     store.reserve(request, "vend-team-frontend-staging-a1")
-    result = apply_account_guardrails(org, layout, account_id=account_id, team="team-frontend", stage="staging",
-                                      gpu_tier="none")
+    result = apply_account_guardrails(
+        org, layout, account_id=account_id, team="team-frontend", stage="staging", gpu_tier="none"
+    )
     store.update(request.request_id, step="PlaceInOu", account_id=account_id, ou_path=result.ou_path)
     return store.update(request.request_id, status=Status.READY, step="RecordReady")
 
 
 def _attached(org: Any, account_id: str) -> set[str]:
-    return {p["Name"] for p in org.list_policies_for_target(TargetId=account_id,
-                                                           Filter="SERVICE_CONTROL_POLICY")["Policies"]}
+    return {
+        p["Name"]
+        for p in org.list_policies_for_target(TargetId=account_id, Filter="SERVICE_CONTROL_POLICY")["Policies"]
+    }
 
 
-def test_plan_change_tier_upgrade_diff_and_approval(frontend: RequestRecord, store: RequestStore,
-                                                    changes: ChangeStore, layout: Layout) -> None:
+def test_plan_change_tier_upgrade_diff_and_approval(
+    frontend: RequestRecord, store: RequestStore, changes: ChangeStore, layout: Layout
+) -> None:
     # WHEN an upgrade to the inference tier is planned (dry run)
     change = plan_change(store, changes, layout, frontend.request_id, {"gpu_tier": "inference"}, by="alice")
     # THEN the diff swaps the GPU tier SCP, the budget follows the tier, and an approval is required
@@ -79,55 +101,87 @@ def test_plan_change_tier_upgrade_diff_and_approval(frontend: RequestRecord, sto
     assert store.require(frontend.request_id) == frontend
 
 
-def test_plan_change_regions_stacks_repository_diff(frontend: RequestRecord, store: RequestStore,
-                                                    changes: ChangeStore, layout: Layout) -> None:
+def test_plan_change_regions_stacks_repository_diff(
+    frontend: RequestRecord, store: RequestStore, changes: ChangeStore, layout: Layout
+) -> None:
     # WHEN regions, stacks and repository change together
-    change = plan_change(store, changes, layout, frontend.request_id,
-                         {"regions": ["us-east-1", "eu-west-1"], "stacks": ["bootstrap", "networking"],
-                          "repository": "example-org/frontend-next"}, by="alice")
+    change = plan_change(
+        store,
+        changes,
+        layout,
+        frontend.request_id,
+        {
+            "regions": ["us-east-1", "eu-west-1"],
+            "stacks": ["bootstrap", "networking"],
+            "repository": "example-org/frontend-next",
+        },
+        by="alice",
+    )
     # THEN the team policy is updated (its regions), the stack is added and the CI trust moves to the new repository
     assert change.diff["policies"]["updated"] == ["vend-team-team-frontend"]
     assert change.diff["policies"]["attached"] == change.diff["policies"]["detached"] == []
     assert change.diff["stacks"] == {"added": ["networking"], "removed": []}
     assert change.diff["trust"]["ci_role_sub"] == {
         "from": "repo:example-org/team-frontend-infra:environment:staging",
-        "to": "repo:example-org/frontend-next:environment:staging"}
+        "to": "repo:example-org/frontend-next:environment:staging",
+    }
     # AND a staging change without a tier upgrade needs no approval
     assert change.approval_reasons == []
 
 
-@pytest.mark.parametrize(("given", "field"), [
-    ({"gpu_tier": "quantum"}, "gpu_tier"),
-    ({"regions": ["ap-south-1"]}, "regions"),
-    ({"stacks": ["bootstrap", "mainframe"]}, "stacks"),
-    ({"repository": "not a repo"}, "repository"),
-    ({"cost_center": "CC-9999"}, "cost_center"),
-    ({}, "request"),
-])
-def test_request_change_rejects_bad_fields_naming_them(frontend: RequestRecord, store: RequestStore,
-                                                       changes: ChangeStore, layout: Layout, given: dict[str, Any],
-                                                       field: str, lifecycle_machine: str) -> None:
+@pytest.mark.parametrize(
+    ("given", "field"),
+    [
+        ({"gpu_tier": "quantum"}, "gpu_tier"),
+        ({"regions": ["ap-south-1"]}, "regions"),
+        ({"stacks": ["bootstrap", "mainframe"]}, "stacks"),
+        ({"repository": "not a repo"}, "repository"),
+        ({"cost_center": "CC-9999"}, "cost_center"),
+        ({}, "request"),
+    ],
+)
+def test_request_change_rejects_bad_fields_naming_them(
+    frontend: RequestRecord,
+    store: RequestStore,
+    changes: ChangeStore,
+    layout: Layout,
+    given: dict[str, Any],
+    field: str,
+    lifecycle_machine: str,
+) -> None:
     # WHEN a bad change is filed
     with pytest.raises(InvalidRequest) as raised:
-        request_change(store, changes, layout, frontend.request_id, given, by="alice", sfn=boto3.client(
-            "stepfunctions", region_name=REGION), state_machine_arn=lifecycle_machine, settings=WorkflowSettings())
+        request_change(
+            store,
+            changes,
+            layout,
+            frontend.request_id,
+            given,
+            by="alice",
+            sfn=boto3.client("stepfunctions", region_name=REGION),
+            state_machine_arn=lifecycle_machine,
+            settings=WorkflowSettings(),
+        )
     # THEN the error names the field, and nothing changed
     assert str(raised.value).startswith(f"{field}:") or field in {d["field"] for d in raised.value.details}
     assert store.require(frontend.request_id) == frontend
     assert changes.for_request(frontend.request_id) == []
 
 
-def test_request_change_rejects_removing_a_stack(frontend: RequestRecord, store: RequestStore,
-                                                 changes: ChangeStore, layout: Layout) -> None:
+def test_request_change_rejects_removing_a_stack(
+    frontend: RequestRecord, store: RequestStore, changes: ChangeStore, layout: Layout
+) -> None:
     store.update(frontend.request_id, step="x", request={**frontend.request, "stacks": ["bootstrap", "eks"]})
     with pytest.raises(InvalidRequest, match=r"^stacks: removing \['eks'\]"):
         plan_change(store, changes, layout, frontend.request_id, {"stacks": ["bootstrap"]}, by="alice")
 
 
-@pytest.mark.parametrize("status", [Status.FAILED, Status.RETIRING, Status.SUSPENDED, Status.CLOSED,
-                                    Status.CREATING, Status.UPDATING])
-def test_request_change_refused_unless_ready(frontend: RequestRecord, store: RequestStore, changes: ChangeStore,
-                                             layout: Layout, status: Status) -> None:
+@pytest.mark.parametrize(
+    "status", [Status.FAILED, Status.RETIRING, Status.SUSPENDED, Status.CLOSED, Status.CREATING, Status.UPDATING]
+)
+def test_request_change_refused_unless_ready(
+    frontend: RequestRecord, store: RequestStore, changes: ChangeStore, layout: Layout, status: Status
+) -> None:
     # GIVEN the request is not READY (failed, retiring, or a vend/change running)
     before = store.update(frontend.request_id, status=status, step="Elsewhere")
     # WHEN a change is filed THEN it is refused naming the request, and nothing changes
@@ -136,17 +190,30 @@ def test_request_change_refused_unless_ready(frontend: RequestRecord, store: Req
     assert store.require(frontend.request_id) == before
 
 
-def test_change_racing_a_running_vend_does_not_begin(frontend: RequestRecord, store: RequestStore,
-                                                     changes: ChangeStore, layout: Layout,
-                                                     lifecycle_machine: str) -> None:
+def test_change_racing_a_running_vend_does_not_begin(
+    frontend: RequestRecord, store: RequestStore, changes: ChangeStore, layout: Layout, lifecycle_machine: str
+) -> None:
     # GIVEN a staging change filed while the request was READY (started at once, no approval needed)
     sfn = boto3.client("stepfunctions", region_name=REGION)
-    change = request_change(store, changes, layout, frontend.request_id, {"stacks": ["bootstrap", "networking"]},
-                            by="alice", sfn=sfn, state_machine_arn=lifecycle_machine, settings=WorkflowSettings())
+    change = request_change(
+        store,
+        changes,
+        layout,
+        frontend.request_id,
+        {"stacks": ["bootstrap", "networking"]},
+        by="alice",
+        sfn=sfn,
+        state_machine_arn=lifecycle_machine,
+        settings=WorkflowSettings(),
+    )
     assert change.status == ChangeStatus.RUNNING and change.execution_name
     # AND a vend of the same team+stage took the record before the change's first step ran
-    racing = store.update(frontend.request_id, status=Status.PIPELINES, step="StartPipelines",
-                          execution_name="vend-team-frontend-staging-a2")
+    racing = store.update(
+        frontend.request_id,
+        status=Status.PIPELINES,
+        step="StartPipelines",
+        execution_name="vend-team-frontend-staging-a2",
+    )
     # WHEN the change's BeginChange step runs
     with pytest.raises(ChangeNotAllowed, match="PIPELINES under execution vend-team-frontend-staging-a2"):
         begin_change(store, changes, change.change_id, change.execution_name)
@@ -157,30 +224,55 @@ def test_change_racing_a_running_vend_does_not_begin(frontend: RequestRecord, st
     assert store.require(frontend.request_id) == racing
 
 
-def test_change_applied_end_to_end_swaps_the_tier_policy(frontend: RequestRecord, store: RequestStore,
-                                                         changes: ChangeStore, layout: Layout, org: Any,
-                                                         lifecycle_machine: str) -> None:
+def test_change_applied_end_to_end_swaps_the_tier_policy(
+    frontend: RequestRecord, store: RequestStore, changes: ChangeStore, layout: Layout, org: Any, lifecycle_machine: str
+) -> None:
     sfn = boto3.client("stepfunctions", region_name=REGION)
     # GIVEN an upgrade filed by alice: it waits
-    change = request_change(store, changes, layout, frontend.request_id, {"gpu_tier": "inference"}, by="alice",
-                            sfn=sfn, state_machine_arn=lifecycle_machine, settings=WorkflowSettings())
+    change = request_change(
+        store,
+        changes,
+        layout,
+        frontend.request_id,
+        {"gpu_tier": "inference"},
+        by="alice",
+        sfn=sfn,
+        state_machine_arn=lifecycle_machine,
+        settings=WorkflowSettings(),
+    )
     assert change.status == ChangeStatus.AWAITING_APPROVAL and not change.execution_name
     # WHEN alice approves her own change THEN it is refused
     with pytest.raises(ChangeNotAllowed, match="someone else must approve"):
-        approve_change(store, changes, frontend.request_id, by="alice", sfn=sfn,
-                       state_machine_arn=lifecycle_machine, settings=WorkflowSettings())
+        approve_change(
+            store,
+            changes,
+            frontend.request_id,
+            by="alice",
+            sfn=sfn,
+            state_machine_arn=lifecycle_machine,
+            settings=WorkflowSettings(),
+        )
     # WHEN bob approves it THEN its execution starts
-    approved = approve_change(store, changes, frontend.request_id, by="bob", sfn=sfn,
-                              state_machine_arn=lifecycle_machine, settings=WorkflowSettings())
+    approved = approve_change(
+        store,
+        changes,
+        frontend.request_id,
+        by="bob",
+        sfn=sfn,
+        state_machine_arn=lifecycle_machine,
+        settings=WorkflowSettings(),
+    )
     assert approved.approved_by == "bob" and approved.execution_name.startswith("change-team-frontend-staging")
-    assert sfn.describe_execution(executionArn=lifecycle_machine.replace(":stateMachine:", ":execution:")
-                                  + ":" + approved.execution_name)["status"] in {"RUNNING", "SUCCEEDED"}
+    assert sfn.describe_execution(
+        executionArn=lifecycle_machine.replace(":stateMachine:", ":execution:") + ":" + approved.execution_name
+    )["status"] in {"RUNNING", "SUCCEEDED"}
     # WHEN the steps run (BeginChange, the guardrail part of ApplyChange, FinishChange)
     updating = begin_change(store, changes, approved.change_id, approved.execution_name)
     assert updating.status == Status.UPDATING and updating.request["gpu_tier"] == "inference"
     assert begin_change(store, changes, approved.change_id, approved.execution_name) == updating  # a retry: no-op
-    apply_account_guardrails(org, layout, account_id=str(frontend.account_id), team="team-frontend",
-                             stage="staging", gpu_tier="inference")
+    apply_account_guardrails(
+        org, layout, account_id=str(frontend.account_id), team="team-frontend", stage="staging", gpu_tier="inference"
+    )
     done = finish_change(store, changes, approved.change_id)
     # THEN the account carries the inference tier policy instead of none's, the record is READY with the new intent
     assert "vend-gpu-inference" in _attached(org, str(frontend.account_id))
@@ -191,9 +283,9 @@ def test_change_applied_end_to_end_swaps_the_tier_policy(frontend: RequestRecord
     assert done.status == ChangeStatus.APPLIED and done.requested_by == "alice" and done.requested_at
 
 
-def test_production_change_always_waits_for_approval(org: Any, store: RequestStore, changes: ChangeStore,
-                                                     layout: Layout, make_request: Callable[..., VendingRequest]
-                                                     ) -> None:
+def test_production_change_always_waits_for_approval(
+    org: Any, store: RequestStore, changes: ChangeStore, layout: Layout, make_request: Callable[..., VendingRequest]
+) -> None:
     request = make_request(stage="production")
     store.reserve(request, "vend-team-mlops-production-a1")
     store.update(request.request_id, status=Status.READY, step="RecordReady", account_id="210987654321")

@@ -30,11 +30,15 @@ def client(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
         ddb = boto3.client("dynamodb")
-        ddb.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
-                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                                    {"AttributeName": "sk", "KeyType": "RANGE"}],
-                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                               {"AttributeName": "sk", "AttributeType": "S"}])
+        ddb.create_table(
+            TableName="t",
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+        )
         yield ddb
 
 
@@ -58,12 +62,19 @@ def test_model_table_conditional_put_and_update(client: Any) -> None:
     with pytest.raises(ClientError, match="ConditionalCheckFailed"):
         table.put(Thing(pk="a", count=9), condition="attribute_not_exists(pk)")
     # WHEN updated under a condition on the current value, THEN the new model comes back
-    updated = table.update("a", "v1", expression="SET #c = :n", condition="#c = :seen", names={"#c": "count"},
-                           values={":n": 5, ":seen": 0})
+    updated = table.update(
+        "a", "v1", expression="SET #c = :n", condition="#c = :seen", names={"#c": "count"}, values={":n": 5, ":seen": 0}
+    )
     assert updated.count == 5
     with pytest.raises(ClientError, match="ConditionalCheckFailed"):
-        table.update("a", "v1", expression="SET #c = :n", condition="#c = :seen", names={"#c": "count"},
-                     values={":n": 6, ":seen": 0})
+        table.update(
+            "a",
+            "v1",
+            expression="SET #c = :n",
+            condition="#c = :seen",
+            names={"#c": "count"},
+            values={":n": 6, ":seen": 0},
+        )
 
 
 def test_no_store_marshals_attribute_values_by_hand() -> None:
@@ -71,6 +82,9 @@ def test_no_store_marshals_attribute_values_by_hand() -> None:
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2] / "vending"
-    offenders = [str(p) for p in root.rglob("*.py") if p.name != "dynamo.py"
-                 and any(token in p.read_text() for token in ('{"S": ', '{"N": ', '["S"]'))]
+    offenders = [
+        str(p)
+        for p in root.rglob("*.py")
+        if p.name != "dynamo.py" and any(token in p.read_text() for token in ('{"S": ', '{"N": ', '["S"]'))
+    ]
     assert not offenders

@@ -61,8 +61,12 @@ def test_asl_retry_lists_equal_the_retryable_classes(asl: Path) -> None:
 @pytest.mark.parametrize("asl", ASL_FILES, ids=lambda p: p.name)
 def test_asl_names_only_errors_that_exist(asl: Path) -> None:
     definition = asl.read_text()
-    named = {e for state in _tasks(json.loads(definition)["States"]).values()
-             for rule in (*state.get("Retry", []), *state.get("Catch", [])) for e in rule["ErrorEquals"]}
+    named = {
+        e
+        for state in _tasks(json.loads(definition)["States"]).values()
+        for rule in (*state.get("Retry", []), *state.get("Catch", []))
+        for e in rule["ErrorEquals"]
+    }
     unknown = {e for e in named if not e.startswith(("Lambda.", "States.")) and not hasattr(exceptions, e)}
     assert not unknown, f"the ASL names errors exceptions.py does not define: {sorted(unknown)}"
 

@@ -40,10 +40,20 @@ ARN = "arn:aws:states:us-east-1:123456789012:execution:AccountVending:vend-team-
 def test_failed_state_last_task_failure() -> None:
     # GIVEN a history where CheckAccountStatus's Lambda failed, then the Catch entered RecordFailed
     sfn = FakeHistory(
-        [event("ExecutionStarted"), entered("Validate"), event("LambdaFunctionSucceeded"), entered("Reserve"),
-         event("LambdaFunctionSucceeded")],
-        [entered("CreateAccount"), event("LambdaFunctionSucceeded"), entered("CheckAccountStatus"),
-         event("LambdaFunctionFailed"), entered("RecordFailed")],
+        [
+            event("ExecutionStarted"),
+            entered("Validate"),
+            event("LambdaFunctionSucceeded"),
+            entered("Reserve"),
+            event("LambdaFunctionSucceeded"),
+        ],
+        [
+            entered("CreateAccount"),
+            event("LambdaFunctionSucceeded"),
+            entered("CheckAccountStatus"),
+            event("LambdaFunctionFailed"),
+            entered("RecordFailed"),
+        ],
     )
     # WHEN the failed state is read
     # THEN it is CheckAccountStatus, across pages
@@ -54,8 +64,9 @@ def test_failed_state_last_task_failure() -> None:
 @pytest.mark.parametrize("kind", ["LambdaFunctionTimedOut", "TaskFailed", "TaskTimedOut"])
 def test_failed_state_other_failure_kinds(kind: str) -> None:
     # GIVEN a Bootstrap task that failed in another way
-    sfn = FakeHistory([entered("PlaceInOu"), event("TaskSucceeded"), entered("Bootstrap"), event(kind),
-                       entered("RecordFailed")])
+    sfn = FakeHistory(
+        [entered("PlaceInOu"), event("TaskSucceeded"), entered("Bootstrap"), event(kind), entered("RecordFailed")]
+    )
     # WHEN the failed state is read
     # THEN it is Bootstrap
     assert failed_state(sfn, ARN) == "Bootstrap"
@@ -63,8 +74,16 @@ def test_failed_state_other_failure_kinds(kind: str) -> None:
 
 def test_failed_state_retried_failure_then_later_failure() -> None:
     # GIVEN a throttled CreateAccount that succeeded on retry, then a failing TagAccount
-    sfn = FakeHistory([entered("CreateAccount"), event("LambdaFunctionFailed"), event("LambdaFunctionSucceeded"),
-                       entered("TagAccount"), event("LambdaFunctionFailed"), entered("RecordFailed")])
+    sfn = FakeHistory(
+        [
+            entered("CreateAccount"),
+            event("LambdaFunctionFailed"),
+            event("LambdaFunctionSucceeded"),
+            entered("TagAccount"),
+            event("LambdaFunctionFailed"),
+            entered("RecordFailed"),
+        ]
+    )
     # WHEN the failed state is read
     # THEN the last failure wins
     assert failed_state(sfn, ARN) == "TagAccount"
@@ -80,9 +99,16 @@ def test_failed_state_none_without_task_failure() -> None:
 
 def test_reason_from_lambda_error_cause() -> None:
     # GIVEN a Catch's error whose Cause is the Lambda error JSON
-    error = {"Error": "AccountCreationFailed", "Cause": json.dumps({
-        "errorMessage": "CreateAccount car-1 failed: INTERNAL_FAILURE", "errorType": "AccountCreationFailed",
-        "stackTrace": ["..."]})}
+    error = {
+        "Error": "AccountCreationFailed",
+        "Cause": json.dumps(
+            {
+                "errorMessage": "CreateAccount car-1 failed: INTERNAL_FAILURE",
+                "errorType": "AccountCreationFailed",
+                "stackTrace": ["..."],
+            }
+        ),
+    }
     # WHEN the reason is derived
     # THEN it is "Error: message"
     assert reason_from(error) == "AccountCreationFailed: CreateAccount car-1 failed: INTERNAL_FAILURE"
@@ -91,8 +117,10 @@ def test_reason_from_lambda_error_cause() -> None:
 @pytest.mark.parametrize(
     ("error", "expected"),
     [
-        ({"Error": "States.Timeout", "Cause": "Task timed out after 900 seconds"},
-         "States.Timeout: Task timed out after 900 seconds"),
+        (
+            {"Error": "States.Timeout", "Cause": "Task timed out after 900 seconds"},
+            "States.Timeout: Task timed out after 900 seconds",
+        ),
         ({"Error": "States.Runtime", "Cause": json.dumps("plain string")}, "States.Runtime: plain string"),
         ({}, "Unknown"),
         ({"Error": "PipelineFailed", "Cause": None}, "PipelineFailed"),

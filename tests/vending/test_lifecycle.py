@@ -70,8 +70,13 @@ def test_reserve_failed_is_resumed(store: RequestStore, request_: VendingRequest
     # GIVEN a request that failed at Bootstrap after its account was created
     store.reserve(request_, A1)
     store.update(request_.request_id, status=Status.CREATING, step="CreateAccount", account_id="111122223333")
-    store.update(request_.request_id, status=Status.FAILED, step="RecordFailed", failed_step="Bootstrap",
-                 failure_reason="BootstrapFailed: boom")
+    store.update(
+        request_.request_id,
+        status=Status.FAILED,
+        step="RecordFailed",
+        failed_step="Bootstrap",
+        failure_reason="BootstrapFailed: boom",
+    )
     # WHEN the next execution reserves it
     resumed = store.reserve(request_, A2)
     # THEN it is PENDING again under a2, attempt 2, keeping the account and clearing the failure
@@ -85,8 +90,9 @@ def test_reserve_failed_is_resumed(store: RequestStore, request_: VendingRequest
     assert [t.status for t in stored.history] == [Status.PENDING, Status.CREATING, Status.FAILED, Status.PENDING]
 
 
-def test_reserve_racing_resume_conflicts(store: RequestStore, request_: VendingRequest,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reserve_racing_resume_conflicts(
+    store: RequestStore, request_: VendingRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # GIVEN a FAILED request, and execution b which read it while it was still FAILED ...
     store.reserve(request_, A1)
     stale = store.update(request_.request_id, status=Status.FAILED, step="RecordFailed")
@@ -110,7 +116,10 @@ def test_update_appends_history_only_on_status_change(store: RequestStore, reque
     record = store.update(request_.request_id, status=Status.PLACING, step="PlaceInOu")
     # THEN history has one entry per status change; fields and the last step are kept
     assert [(t.status, t.step) for t in record.history] == [
-        (Status.PENDING, "Reserve"), (Status.CREATING, "CreateAccount"), (Status.PLACING, "PlaceInOu")]
+        (Status.PENDING, "Reserve"),
+        (Status.CREATING, "CreateAccount"),
+        (Status.PLACING, "PlaceInOu"),
+    ]
     assert record.account_id == "111122223333"
     assert record.step == "PlaceInOu"
     assert store.require(request_.request_id) == record
@@ -124,8 +133,9 @@ def test_update_missing_request_raises_not_found(store: RequestStore) -> None:
         store.update("team-ghost-staging", step="CreateAccount")
 
 
-def test_update_retries_after_stale_read(store: RequestStore, request_: VendingRequest,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_update_retries_after_stale_read(
+    store: RequestStore, request_: VendingRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # GIVEN a record that another writer changes between our read and our write, once
     store.reserve(request_, A1)
     real_require = store.require
@@ -150,8 +160,9 @@ def test_update_retries_after_stale_read(store: RequestStore, request_: VendingR
     assert real_require(request_.request_id) == record
 
 
-def test_update_gives_up_after_repeated_races(store: RequestStore, request_: VendingRequest,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_update_gives_up_after_repeated_races(
+    store: RequestStore, request_: VendingRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # GIVEN a record whose stored version never matches what we read
     store.reserve(request_, A1)
     stale = store.require(request_.request_id).model_copy(update={"version": 0})
@@ -162,8 +173,9 @@ def test_update_gives_up_after_repeated_races(store: RequestStore, request_: Ven
         store.update(request_.request_id, step="CreateAccount")
 
 
-def test_update_same_millisecond_race_loses_no_write(store: RequestStore, request_: VendingRequest,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_update_same_millisecond_race_loses_no_write(
+    store: RequestStore, request_: VendingRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # GIVEN a clock that does not move (two Lambdas writing within the same millisecond)
     monkeypatch.setattr(lifecycle, "now", lambda: "2025-03-14T09:26:53.123+00:00")
     store.reserve(request_, A1)
@@ -181,8 +193,9 @@ def test_update_same_millisecond_race_loses_no_write(store: RequestStore, reques
     assert final.account_email == "aws+team-mlops-staging@example.com"
 
 
-def test_put_other_client_errors_propagate(store: RequestStore, request_: VendingRequest,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_put_other_client_errors_propagate(
+    store: RequestStore, request_: VendingRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # GIVEN DynamoDB throttling the write
     def throttled(**_: Any) -> None:
         raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}}, "PutItem")
@@ -202,8 +215,11 @@ def test_list_filters_by_team_and_status(store: RequestStore, make_request: Any)
     store.update("team-backend-staging", status=Status.READY, step="RecordReady")
     # WHEN listed with filters
     # THEN only the matching records come back, sorted by id
-    assert [r.request_id for r in store.list()] == ["team-backend-staging", "team-mlops-production",
-                                                    "team-mlops-staging"]
+    assert [r.request_id for r in store.list()] == [
+        "team-backend-staging",
+        "team-mlops-production",
+        "team-mlops-staging",
+    ]
     assert [r.request_id for r in store.list(team="team-mlops")] == ["team-mlops-production", "team-mlops-staging"]
     assert [r.request_id for r in store.list(status="READY")] == ["team-backend-staging"]
 
@@ -218,8 +234,14 @@ def test_status_in_flight_excludes_terminal_states() -> None:
 def test_reserve_after_closure_opens_a_new_generation(store: RequestStore, request_: VendingRequest) -> None:
     # GIVEN a request whose account was retired and closed
     store.reserve(request_, A1)
-    store.update(request_.request_id, status=Status.CLOSED, step="CloseAccount", account_id="111122223333",
-                 account_email="aws+team-mlops-staging@example.com", state_bucket="tfstate-111122223333-us-east-1")
+    store.update(
+        request_.request_id,
+        status=Status.CLOSED,
+        step="CloseAccount",
+        account_id="111122223333",
+        account_email="aws+team-mlops-staging@example.com",
+        state_bucket="tfstate-111122223333-us-east-1",
+    )
     # WHEN the team is onboarded again
     again = store.reserve(request_, A2)
     # THEN a fresh PENDING record of the next generation is stored, with no account, and the old one remembered

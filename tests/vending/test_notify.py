@@ -17,11 +17,17 @@ from vending.request import VendingRequest, parse_request
 from vending.settings import Settings
 
 
-def test_publish_outcome_ready(reserved: RequestStore, request_: VendingRequest,
-                               published: Callable[[], list[dict[str, Any]]]) -> None:
+def test_publish_outcome_ready(
+    reserved: RequestStore, request_: VendingRequest, published: Callable[[], list[dict[str, Any]]]
+) -> None:
     # GIVEN a READY record
-    record = reserved.update(request_.request_id, status=Status.READY, step="RecordReady", account_id="111122223333",
-                             state_bucket="tfstate-111122223333-us-east-1")
+    record = reserved.update(
+        request_.request_id,
+        status=Status.READY,
+        step="RecordReady",
+        account_id="111122223333",
+        state_bucket="tfstate-111122223333-us-east-1",
+    )
     # WHEN the outcome is published
     detail_type = publish_outcome(boto3.client("events"), Settings.from_env(), record)
     # THEN "Team Account Ready" carries the account, the bucket and nothing internal
@@ -33,18 +39,26 @@ def test_publish_outcome_ready(reserved: RequestStore, request_: VendingRequest,
     assert "history" not in event["detail"] and "request" not in event["detail"]
 
 
-def test_publish_outcome_failed(reserved: RequestStore, request_: VendingRequest,
-                                published: Callable[[], list[dict[str, Any]]]) -> None:
+def test_publish_outcome_failed(
+    reserved: RequestStore, request_: VendingRequest, published: Callable[[], list[dict[str, Any]]]
+) -> None:
     # GIVEN a FAILED record
-    record = reserved.update(request_.request_id, status=Status.FAILED, step="RecordFailed", failed_step="Bootstrap",
-                             failure_reason="BootstrapFailed: AccessDenied")
+    record = reserved.update(
+        request_.request_id,
+        status=Status.FAILED,
+        step="RecordFailed",
+        failed_step="Bootstrap",
+        failure_reason="BootstrapFailed: AccessDenied",
+    )
     # WHEN the outcome is published
     publish_outcome(boto3.client("events"), Settings.from_env(), record)
     # THEN "Team Account Failed" names the step and the reason
     [event] = published()
     assert event["detail-type"] == "Team Account Failed"
     assert (event["detail"]["failed_step"], event["detail"]["failure_reason"]) == (
-        "Bootstrap", "BootstrapFailed: AccessDenied")
+        "Bootstrap",
+        "BootstrapFailed: AccessDenied",
+    )
 
 
 def test_publish_outcome_rejected_entry_raises(reserved: RequestStore, request_: VendingRequest) -> None:
@@ -60,8 +74,9 @@ def test_publish_outcome_rejected_entry_raises(reserved: RequestStore, request_:
         publish_outcome(RejectingEvents(), Settings.from_env(), record)
 
 
-def test_publish_rejection_lists_errors(aws: None, detail: dict[str, Any],
-                                        published: Callable[[], list[dict[str, Any]]]) -> None:
+def test_publish_rejection_lists_errors(
+    aws: None, detail: dict[str, Any], published: Callable[[], list[dict[str, Any]]]
+) -> None:
     # GIVEN an invalid onboarding request
     bad = {**detail, "cost_center": "nope"}
     with pytest.raises(InvalidRequest) as caught:
@@ -75,8 +90,9 @@ def test_publish_rejection_lists_errors(aws: None, detail: dict[str, Any],
     assert [e["field"] for e in event["detail"]["errors"]] == ["cost_center"]
 
 
-def test_onboarding_entry_matches_rule_pattern(detail: dict[str, Any],
-                                               event_payload: Callable[[str], dict[str, Any]]) -> None:
+def test_onboarding_entry_matches_rule_pattern(
+    detail: dict[str, Any], event_payload: Callable[[str], dict[str, Any]]
+) -> None:
     # GIVEN the onboarding portal's PutEvents entry
     entry = onboarding_entry(detail)
     # WHEN compared with the rule pattern and the recorded event

@@ -18,8 +18,10 @@ def test_ensure_ou_path_org_fixture_has_layout_tree(org: Any, layout: Layout) ->
     ids = resolve_ou_paths(org, [ou.path for ou in layout.ous], create=False)
     # THEN all exist, nested as the layout says
     assert set(ids) == {"Platform", "Workloads", "Workloads/Staging", "Workloads/Production", "Suspended"}
-    assert children_by_name(org, ids["Workloads"]) == {"Staging": ids["Workloads/Staging"],
-                                                       "Production": ids["Workloads/Production"]}
+    assert children_by_name(org, ids["Workloads"]) == {
+        "Staging": ids["Workloads/Staging"],
+        "Production": ids["Workloads/Production"],
+    }
 
 
 def test_ensure_ou_path_creates_once(bare_org: Any) -> None:
@@ -48,8 +50,10 @@ def test_ensure_ou_path_racing_creator_tolerated(org: Any) -> None:
         stub.add_response("list_roots", {"Roots": [{"Id": root, "Name": "Root", "Arn": "arn:aws:x"}]})
         stub.add_response("list_organizational_units_for_parent", {"OrganizationalUnits": []})
         stub.add_client_error("create_organizational_unit", service_error_code="DuplicateOrganizationalUnitException")
-        stub.add_response("list_organizational_units_for_parent", {"OrganizationalUnits": [
-            {"Id": workloads, "Name": "Workloads", "Arn": "arn:aws:x"}]})
+        stub.add_response(
+            "list_organizational_units_for_parent",
+            {"OrganizationalUnits": [{"Id": workloads, "Name": "Workloads", "Arn": "arn:aws:x"}]},
+        )
         # WHEN the path is ensured
         found = ensure_ou_path(org, "Workloads")
     # THEN the racing creator's OU is used

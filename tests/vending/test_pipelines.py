@@ -46,11 +46,18 @@ def three_stacks(make_request: Callable[..., VendingRequest]) -> VendingRequest:
     return make_request(stacks=["networking", "eks", "bootstrap"])
 
 
-def _start(run_store: RunStore, launcher: FakeLauncher, request: VendingRequest,
-           account_id: str = ACCOUNT) -> dict[str, str]:
-    return start_pipelines(run_store, launcher, request, account_id=account_id,
-                           state_bucket=f"tfstate-{account_id}-us-east-1", state_region="us-east-1",
-                           access_role_name="OrganizationAccountAccessRole")
+def _start(
+    run_store: RunStore, launcher: FakeLauncher, request: VendingRequest, account_id: str = ACCOUNT
+) -> dict[str, str]:
+    return start_pipelines(
+        run_store,
+        launcher,
+        request,
+        account_id=account_id,
+        state_bucket=f"tfstate-{account_id}-us-east-1",
+        state_region="us-east-1",
+        access_role_name="OrganizationAccountAccessRole",
+    )
 
 
 def _set(run_store: RunStore, run_id: str, status: str, message: str = "") -> None:
@@ -59,25 +66,41 @@ def _set(run_store: RunStore, run_id: str, status: str, message: str = "") -> No
     run_store.put(run.model_copy(update={"status": status, "message": message}))
 
 
-def test_start_pipelines_one_run_per_stack(run_store: RunStore, launcher: FakeLauncher,
-                                           three_stacks: VendingRequest) -> None:
+def test_start_pipelines_one_run_per_stack(
+    run_store: RunStore, launcher: FakeLauncher, three_stacks: VendingRequest
+) -> None:
     # GIVEN a request for three stacks and no runs yet
     # WHEN the pipelines start
     started = _start(run_store, launcher, three_stacks)
     # THEN one QUEUED run per stack is written and launched, bootstrap first
     assert started == {"bootstrap": "QUEUED", "networking": "QUEUED", "eks": "QUEUED"}
-    assert launcher.launched == ["team-mlops-staging/bootstrap", "team-mlops-staging/networking",
-                                 "team-mlops-staging/eks"]
+    assert launcher.launched == [
+        "team-mlops-staging/bootstrap",
+        "team-mlops-staging/networking",
+        "team-mlops-staging/eks",
+    ]
     run = run_store.get("team-mlops-staging/networking")
     assert run is not None
     assert (run.stack_path, run.account_id, run.state_bucket, run.gate, run.attempt) == (
-        "team-mlops/staging/networking", ACCOUNT, f"tfstate-{ACCOUNT}-us-east-1", "auto", 1)
-    assert run.variables == {"account_id": ACCOUNT, "team": "team-mlops", "stage": "staging",
-                             "cost_center": "CC-1003", "gpu_tier": "training", "regions": ["us-east-1", "us-west-2"]}
+        "team-mlops/staging/networking",
+        ACCOUNT,
+        f"tfstate-{ACCOUNT}-us-east-1",
+        "auto",
+        1,
+    )
+    assert run.variables == {
+        "account_id": ACCOUNT,
+        "team": "team-mlops",
+        "stage": "staging",
+        "cost_center": "CC-1003",
+        "gpu_tier": "training",
+        "regions": ["us-east-1", "us-west-2"],
+    }
 
 
-def test_start_pipelines_production_is_gated(run_store: RunStore, launcher: FakeLauncher,
-                                             make_request: Callable[..., VendingRequest]) -> None:
+def test_start_pipelines_production_is_gated(
+    run_store: RunStore, launcher: FakeLauncher, make_request: Callable[..., VendingRequest]
+) -> None:
     # GIVEN a production request
     # WHEN the pipelines start
     _start(run_store, launcher, make_request(stage="production"))
@@ -86,8 +109,9 @@ def test_start_pipelines_production_is_gated(run_store: RunStore, launcher: Fake
     assert run is not None and run.gate == "manual"
 
 
-def test_start_pipelines_skips_succeeded_and_relaunches_failed(run_store: RunStore, launcher: FakeLauncher,
-                                                              three_stacks: VendingRequest) -> None:
+def test_start_pipelines_skips_succeeded_and_relaunches_failed(
+    run_store: RunStore, launcher: FakeLauncher, three_stacks: VendingRequest
+) -> None:
     # GIVEN an earlier attempt where bootstrap succeeded, networking failed and eks is still running
     _start(run_store, launcher, three_stacks)
     _set(run_store, "team-mlops-staging/bootstrap", "SUCCEEDED")
@@ -104,8 +128,9 @@ def test_start_pipelines_skips_succeeded_and_relaunches_failed(run_store: RunSto
     assert (relaunched.attempt, relaunched.status, relaunched.message) == (2, "QUEUED", "")
 
 
-def test_start_pipelines_other_account_relaunches(run_store: RunStore, launcher: FakeLauncher,
-                                                  request_: VendingRequest) -> None:
+def test_start_pipelines_other_account_relaunches(
+    run_store: RunStore, launcher: FakeLauncher, request_: VendingRequest
+) -> None:
     # GIVEN a succeeded run that belongs to another account
     _start(run_store, launcher, request_, account_id="999988887777")
     _set(run_store, "team-mlops-staging/bootstrap", "SUCCEEDED")
@@ -140,13 +165,21 @@ class FakeStepFunctions:
         self._record("heartbeat", kwargs)
 
 
-def _check(run_store: RunStore, sfn: FakeStepFunctions, request: VendingRequest, token: str = "tok-1",  # noqa: S107
-           polls: int = 0, max_polls: int = 240, **kwargs: Any) -> str:
+def _check(
+    run_store: RunStore,
+    sfn: FakeStepFunctions,
+    request: VendingRequest,
+    token: str = "tok-1",  # noqa: S107
+    polls: int = 0,
+    max_polls: int = 240,
+    **kwargs: Any,
+) -> str:
     return check_pipelines(run_store, sfn, request, task_token=token, polls=polls, max_polls=max_polls, **kwargs)
 
 
-def test_check_pipelines_done_completes_the_token_at_once(run_store: RunStore, launcher: FakeLauncher,
-                                                          three_stacks: VendingRequest) -> None:
+def test_check_pipelines_done_completes_the_token_at_once(
+    run_store: RunStore, launcher: FakeLauncher, three_stacks: VendingRequest
+) -> None:
     # GIVEN every run already succeeded (a resumed request whose stacks were applied)
     _start(run_store, launcher, three_stacks)
     for stack in three_stacks.stacks:
@@ -158,12 +191,17 @@ def test_check_pipelines_done_completes_the_token_at_once(run_store: RunStore, l
     assert outcome == "done"
     assert [name for name, _ in sfn.calls] == ["success"]
     output = json.loads(sfn.calls[0][1]["output"])
-    assert output == {"done": True, "polls": 5, "awaiting_approval": [],
-                      "runs": {s: {"status": "SUCCEEDED", "message": "applied"} for s in three_stacks.stacks}}
+    assert output == {
+        "done": True,
+        "polls": 5,
+        "awaiting_approval": [],
+        "runs": {s: {"status": "SUCCEEDED", "message": "applied"} for s in three_stacks.stacks},
+    }
 
 
-def test_check_pipelines_running_stores_token_and_waits(run_store: RunStore, launcher: FakeLauncher,
-                                                        three_stacks: VendingRequest) -> None:
+def test_check_pipelines_running_stores_token_and_waits(
+    run_store: RunStore, launcher: FakeLauncher, three_stacks: VendingRequest
+) -> None:
     # GIVEN one run still running
     _start(run_store, launcher, three_stacks)
     _set(run_store, "team-mlops-staging/bootstrap", "SUCCEEDED")
@@ -176,11 +214,16 @@ def test_check_pipelines_running_stores_token_and_waits(run_store: RunStore, lau
     callback = run_store.get_callback(three_stacks.request_id)
     assert callback is not None
     assert (callback.task_token, callback.stacks, callback.polls, callback.heartbeat_seconds) == (
-        "tok-1", list(three_stacks.stacks), 1, 60)
+        "tok-1",
+        list(three_stacks.stacks),
+        1,
+        60,
+    )
 
 
-def test_settle_the_last_worker_completes_the_token(run_store: RunStore, launcher: FakeLauncher,
-                                                    three_stacks: VendingRequest) -> None:
+def test_settle_the_last_worker_completes_the_token(
+    run_store: RunStore, launcher: FakeLauncher, three_stacks: VendingRequest
+) -> None:
     # GIVEN a waiting CheckPipelines and runs finishing one by one
     _start(run_store, launcher, three_stacks)
     sfn = FakeStepFunctions()
@@ -196,8 +239,9 @@ def test_settle_the_last_worker_completes_the_token(run_store: RunStore, launche
     assert sfn.calls[0][1]["taskToken"] == "tok-1"
 
 
-def test_settle_failed_run_fails_the_token_with_a_named_error(run_store: RunStore, launcher: FakeLauncher,
-                                                              three_stacks: VendingRequest) -> None:
+def test_settle_failed_run_fails_the_token_with_a_named_error(
+    run_store: RunStore, launcher: FakeLauncher, three_stacks: VendingRequest
+) -> None:
     # GIVEN a waiting CheckPipelines and the networking run failing while eks still runs
     _start(run_store, launcher, three_stacks)
     sfn = FakeStepFunctions()
@@ -212,8 +256,9 @@ def test_settle_failed_run_fails_the_token_with_a_named_error(run_store: RunStor
     assert "networking: plan: checkov CKV_AWS_130 failed" in call["cause"]
 
 
-def test_settle_without_a_waiting_task_does_nothing(run_store: RunStore, launcher: FakeLauncher,
-                                                    request_: VendingRequest) -> None:
+def test_settle_without_a_waiting_task_does_nothing(
+    run_store: RunStore, launcher: FakeLauncher, request_: VendingRequest
+) -> None:
     # GIVEN a run that finished before CheckPipelines stored a token
     _start(run_store, launcher, request_)
     _set(run_store, "team-mlops-staging/bootstrap", "SUCCEEDED")
@@ -241,8 +286,9 @@ def test_check_pipelines_missing_run_fails(run_store: RunStore, request_: Vendin
     assert "bootstrap: run record missing" in sfn.calls[0][1]["cause"]
 
 
-def test_check_pipelines_approval_cap(run_store: RunStore, launcher: FakeLauncher,
-                                      make_request: Callable[..., VendingRequest]) -> None:
+def test_check_pipelines_approval_cap(
+    run_store: RunStore, launcher: FakeLauncher, make_request: Callable[..., VendingRequest]
+) -> None:
     # GIVEN a production run still awaiting approval at the last allowed check
     request = make_request(stage="production")
     _start(run_store, launcher, request)
@@ -252,8 +298,9 @@ def test_check_pipelines_approval_cap(run_store: RunStore, launcher: FakeLaunche
         _check(run_store, FakeStepFunctions(), request, polls=9, max_polls=10)
 
 
-def test_on_build_finished_fails_a_run_whose_build_died(run_store: RunStore, launcher: FakeLauncher,
-                                                        request_: VendingRequest) -> None:
+def test_on_build_finished_fails_a_run_whose_build_died(
+    run_store: RunStore, launcher: FakeLauncher, request_: VendingRequest
+) -> None:
     # GIVEN a waiting CheckPipelines and a run its CodeBuild build never finished recording
     _start(run_store, launcher, request_)
     _set(run_store, "team-mlops-staging/bootstrap", "RUNNING")
@@ -267,8 +314,9 @@ def test_on_build_finished_fails_a_run_whose_build_died(run_store: RunStore, lau
     assert outcome == "failed" and sfn.calls[0][1]["error"] == "PipelineFailed"
 
 
-def test_on_build_finished_keeps_a_recorded_outcome(run_store: RunStore, launcher: FakeLauncher,
-                                                    request_: VendingRequest) -> None:
+def test_on_build_finished_keeps_a_recorded_outcome(
+    run_store: RunStore, launcher: FakeLauncher, request_: VendingRequest
+) -> None:
     # GIVEN a run its worker recorded SUCCEEDED (and a build that then reported SUCCEEDED)
     _start(run_store, launcher, request_)
     sfn = FakeStepFunctions()
@@ -279,8 +327,9 @@ def test_on_build_finished_keeps_a_recorded_outcome(run_store: RunStore, launche
     assert run_store.get("team-mlops-staging/bootstrap").status == "SUCCEEDED"  # type: ignore[union-attr]
 
 
-def test_heartbeat_beats_with_the_stored_token(run_store: RunStore, launcher: FakeLauncher,
-                                               request_: VendingRequest) -> None:
+def test_heartbeat_beats_with_the_stored_token(
+    run_store: RunStore, launcher: FakeLauncher, request_: VendingRequest
+) -> None:
     # GIVEN a waiting CheckPipelines whose heartbeat is 3 s (a beat each second)
     _start(run_store, launcher, request_)
     sfn = FakeStepFunctions()
@@ -304,15 +353,28 @@ def test_codebuild_launcher_passes_run_id() -> None:
     # WHEN a run is launched
     CodeBuildLauncher(FakeCodeBuild(), "vending-terraform-pipeline").launch("team-mlops-staging/eks")
     # THEN the buildspec gets the run id
-    assert calls == [{"projectName": "vending-terraform-pipeline",
-                      "environmentVariablesOverride": [{"name": "VEND_RUN_ID", "value": "team-mlops-staging/eks"}]}]
+    assert calls == [
+        {
+            "projectName": "vending-terraform-pipeline",
+            "environmentVariablesOverride": [{"name": "VEND_RUN_ID", "value": "team-mlops-staging/eks"}],
+        }
+    ]
 
 
 def test_run_store_round_trip(run_store: RunStore) -> None:
     # GIVEN a run
-    run = PipelineRun(run_id="r/bootstrap", request_id="r", stack="bootstrap", stack_path="t/staging/bootstrap",
-                      account_id=ACCOUNT, state_bucket="b", state_region="us-east-1",
-                      access_role_name="OrganizationAccountAccessRole", variables={"k": [1, 2]}, gate="auto")
+    run = PipelineRun(
+        run_id="r/bootstrap",
+        request_id="r",
+        stack="bootstrap",
+        stack_path="t/staging/bootstrap",
+        account_id=ACCOUNT,
+        state_bucket="b",
+        state_region="us-east-1",
+        access_role_name="OrganizationAccountAccessRole",
+        variables={"k": [1, 2]},
+        gate="auto",
+    )
     # WHEN stored and read
     run_store.put(run)
     # THEN it is unchanged; a missing run is None
@@ -334,8 +396,9 @@ class FakeApprovals:
         return self.approved.get((stack, plan_digest))
 
 
-def test_check_pipelines_relaunches_an_approved_plan(run_store: RunStore, launcher: FakeLauncher,
-                                                     make_request: Callable[..., VendingRequest]) -> None:
+def test_check_pipelines_relaunches_an_approved_plan(
+    run_store: RunStore, launcher: FakeLauncher, make_request: Callable[..., VendingRequest]
+) -> None:
     # GIVEN a production run that stopped at the approval stage with its plan digest
     request = make_request(stage="production")
     _start(run_store, launcher, request)
@@ -353,8 +416,9 @@ def test_check_pipelines_relaunches_an_approved_plan(run_store: RunStore, launch
     assert launcher.launched == [run.run_id]
     # WHEN that plan is approved and the next check comes with a new token
     approvals.approved[(run.stack_path, "abc123")] = _Approval(status="approved", approved_by="alice")
-    second = _check(run_store, sfn, request, token="tok-2", polls=1, max_polls=10, approvals=approvals,
-                    launcher=launcher)
+    second = _check(
+        run_store, sfn, request, token="tok-2", polls=1, max_polls=10, approvals=approvals, launcher=launcher
+    )
     # THEN the run is relaunched as a new attempt and the token waits for it (stored for its worker)
     assert second == "running" and len(sfn.calls) == 1
     assert launcher.launched == [run.run_id, run.run_id]

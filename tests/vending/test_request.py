@@ -98,14 +98,32 @@ def test_parse_request_team_too_long_for_the_account_email_in_production(detail:
 
 def test_parse_request_all_problems_reported_at_once() -> None:
     # GIVEN a request where every field is wrong and one is unknown
-    data = {"team": "X", "stage": "qa", "owner_email": "nobody", "cost_center": "42", "gpu_tier": "h100",
-            "regions": ["mars-north-1"], "stacks": ["Kafka"], "repository": "no", "colour": "blue"}
+    data = {
+        "team": "X",
+        "stage": "qa",
+        "owner_email": "nobody",
+        "cost_center": "42",
+        "gpu_tier": "h100",
+        "regions": ["mars-north-1"],
+        "stacks": ["Kafka"],
+        "repository": "no",
+        "colour": "blue",
+    }
     # WHEN it is parsed
     with pytest.raises(InvalidRequest) as caught:
         parse_request(data)
     # THEN every field is listed in one error, and the message mentions each
-    assert set(_fields(caught.value)) == {"team", "stage", "owner_email", "cost_center", "gpu_tier", "regions",
-                                          "stacks", "repository", "colour"}
+    assert set(_fields(caught.value)) == {
+        "team",
+        "stage",
+        "owner_email",
+        "cost_center",
+        "gpu_tier",
+        "regions",
+        "stacks",
+        "repository",
+        "colour",
+    }
     for field in _fields(caught.value):
         assert f"{field}: " in str(caught.value)
 
@@ -200,16 +218,28 @@ ASCII_LOWER = "abcdefghijklmnopqrstuvwxyz"
 ASCII_DIGITS = "0123456789"
 REPO_CHARS = ASCII_LOWER + ASCII_LOWER.upper() + ASCII_DIGITS + "._-"
 OWNER_CHARS = ASCII_LOWER + ASCII_LOWER.upper() + ASCII_DIGITS + "-"
-GOOD_REQUEST = {"team": "team-mlops", "stage": "staging", "owner_email": "mlops-leads@example.com",
-                "cost_center": "CC-1003", "gpu_tier": "training", "regions": ["us-east-1"],
-                "repository": "example-org/team-mlops-infra"}
+GOOD_REQUEST = {
+    "team": "team-mlops",
+    "stage": "staging",
+    "owner_email": "mlops-leads@example.com",
+    "cost_center": "CC-1003",
+    "gpu_tier": "training",
+    "regions": ["us-east-1"],
+    "repository": "example-org/team-mlops-infra",
+}
 PROPS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _team_ok(team: str, stage: str = "staging") -> bool:
-    return (3 <= len(team) <= 40 and all(c in ASCII_LOWER + ASCII_DIGITS + "-" for c in team)
-            and team[0] in ASCII_LOWER and team[-1] != "-" and "--" not in team
-            and len(f"aws+{team}-{stage}@example.com") <= 64 and len(f"{team}-{stage}") <= 50)
+    return (
+        3 <= len(team) <= 40
+        and all(c in ASCII_LOWER + ASCII_DIGITS + "-" for c in team)
+        and team[0] in ASCII_LOWER
+        and team[-1] != "-"
+        and "--" not in team
+        and len(f"aws+{team}-{stage}@example.com") <= 64
+        and len(f"{team}-{stage}") <= 50
+    )
 
 
 def _cost_center_ok(value: str) -> bool:
@@ -221,9 +251,16 @@ def _repository_ok(value: str) -> bool:
     if value.count("/") != 1:
         return False
     owner, name = value.split("/")
-    return (1 <= len(owner) <= 39 and all(c in OWNER_CHARS for c in owner) and owner[0] != "-"
-            and owner[-1] != "-" and "--" not in owner
-            and 1 <= len(name) <= 100 and all(c in REPO_CHARS for c in name) and name not in {".", ".."})
+    return (
+        1 <= len(owner) <= 39
+        and all(c in OWNER_CHARS for c in owner)
+        and owner[0] != "-"
+        and owner[-1] != "-"
+        and "--" not in owner
+        and 1 <= len(name) <= 100
+        and all(c in REPO_CHARS for c in name)
+        and name not in {".", ".."}
+    )
 
 
 def _accepted(data: Any) -> bool:
@@ -241,8 +278,10 @@ def _near(alphabet: str) -> st.SearchStrategy[str]:
 
 
 @PROPS
-@given(team=st.one_of(_near(ASCII_LOWER + ASCII_DIGITS + "-"), st.text(max_size=60)),
-       stage=st.sampled_from(["staging", "production"]))
+@given(
+    team=st.one_of(_near(ASCII_LOWER + ASCII_DIGITS + "-"), st.text(max_size=60)),
+    stage=st.sampled_from(["staging", "production"]),
+)
 def test_property_team_accepted_iff_oracle(team: str, stage: str) -> None:
     assert _accepted({**GOOD_REQUEST, "team": team, "stage": stage}) == _team_ok(team, stage)
 
@@ -254,17 +293,26 @@ def test_property_cost_center_accepted_iff_oracle(value: str) -> None:
 
 
 @PROPS
-@given(st.one_of(st.builds(lambda o, n: f"{o}/{n}", _near(OWNER_CHARS), _near(REPO_CHARS)),
-                 st.builds(lambda o, n: f"{o}/{n}", st.text(OWNER_CHARS, min_size=1, max_size=45),
-                           st.text(REPO_CHARS, min_size=1, max_size=110)),
-                 st.text(max_size=200)))
+@given(
+    st.one_of(
+        st.builds(lambda o, n: f"{o}/{n}", _near(OWNER_CHARS), _near(REPO_CHARS)),
+        st.builds(
+            lambda o, n: f"{o}/{n}",
+            st.text(OWNER_CHARS, min_size=1, max_size=45),
+            st.text(REPO_CHARS, min_size=1, max_size=110),
+        ),
+        st.text(max_size=200),
+    )
+)
 def test_property_repository_accepted_iff_oracle(value: str) -> None:
     assert _accepted({**GOOD_REQUEST, "repository": value}) == _repository_ok(value)
 
 
 @PROPS
-@given(local=st.text(ASCII_LOWER + ASCII_DIGITS, min_size=1, max_size=70),
-       domain=st.text(ASCII_LOWER, min_size=1, max_size=20))
+@given(
+    local=st.text(ASCII_LOWER + ASCII_DIGITS, min_size=1, max_size=70),
+    domain=st.text(ASCII_LOWER, min_size=1, max_size=20),
+)
 def test_property_plain_email_accepted_iff_short_enough(local: str, domain: str) -> None:
     # Plain dot-free ASCII addresses: valid exactly when Organizations' 64 characters hold.
     email = f"{local}@{domain}.com"
@@ -278,9 +326,11 @@ def test_property_email_non_ascii_or_long_refused(value: str) -> None:
         assert not _accepted({**GOOD_REQUEST, "owner_email": value})
 
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner,
-                                                                                 max_size=4), max_leaves=30)
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=30,
+)
 
 
 @PROPS
@@ -291,8 +341,13 @@ def test_property_any_json_value_only_invalid_request(value: Any) -> None:
 
 
 @PROPS
-@given(st.one_of(st.binary(max_size=300), st.text(max_size=300).map(str.encode),
-                 st.integers(0, 20_000).map(lambda n: b"[" * n + b"]" * n)))
+@given(
+    st.one_of(
+        st.binary(max_size=300),
+        st.text(max_size=300).map(str.encode),
+        st.integers(0, 20_000).map(lambda n: b"[" * n + b"]" * n),
+    )
+)
 def test_property_any_body_only_invalid_request(body: bytes) -> None:
     try:
         parse_body(body)

@@ -33,9 +33,12 @@ CLOSURES = "vending-closures"
 
 @pytest.fixture
 def queue(ddb: Any) -> ClosureQueue:
-    ddb.create_table(TableName=CLOSURES, BillingMode="PAY_PER_REQUEST",
-                     AttributeDefinitions=[{"AttributeName": "account_id", "AttributeType": "S"}],
-                     KeySchema=[{"AttributeName": "account_id", "KeyType": "HASH"}])
+    ddb.create_table(
+        TableName=CLOSURES,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "account_id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "account_id", "KeyType": "HASH"}],
+    )
     return ClosureQueue(ddb, CLOSURES)
 
 
@@ -45,8 +48,9 @@ def _ready(store: RequestStore, request: VendingRequest, account_id: str) -> Non
 
 
 def _names(org: Any, target: str) -> set[str]:
-    return {p["Name"] for p in org.list_policies_for_target(TargetId=target, Filter="SERVICE_CONTROL_POLICY")[
-        "Policies"]}
+    return {
+        p["Name"] for p in org.list_policies_for_target(TargetId=target, Filter="SERVICE_CONTROL_POLICY")["Policies"]
+    }
 
 
 def test_lifecycle_asl_placeholders_are_declared_functions() -> None:
@@ -55,9 +59,9 @@ def test_lifecycle_asl_placeholders_are_declared_functions() -> None:
     assert all(by_key(k).handler.startswith("vending.") for k in LIFECYCLE_KEYS)
 
 
-def test_retire_account_quarantines_then_parks_in_suspended(org: Any, store: RequestStore, layout: Layout,
-                                                            request_: VendingRequest,
-                                                            member_account: Callable[[str, str], str]) -> None:
+def test_retire_account_quarantines_then_parks_in_suspended(
+    org: Any, store: RequestStore, layout: Layout, request_: VendingRequest, member_account: Callable[[str, str], str]
+) -> None:
     # GIVEN team-mlops/staging READY with its workload guardrails
     account = member_account(layout.account_email("team-mlops", "staging"), "team-mlops-staging")
     apply_account_guardrails(org, layout, account_id=account, team="team-mlops", stage="staging", gpu_tier="training")
@@ -68,8 +72,7 @@ def test_retire_account_quarantines_then_parks_in_suspended(org: Any, store: Req
     attached = _names(org, account)
     assert "FullAWSAccess" not in attached and "vend-gpu-training" not in attached
     assert attached == {"vend-suspended-1"} | ({"vend-suspended-2"} & attached)
-    quarantine = [p for p in org.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"]
-                  if p["Name"] in attached]
+    quarantine = [p for p in org.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"] if p["Name"] in attached]
     docs = [json.loads(org.describe_policy(PolicyId=p["Id"])["Policy"]["Content"]) for p in quarantine]
     assert any(s["Sid"] == "QuarantineReadOnly" and s["Effect"] == "Allow" for d in docs for s in d["Statement"])
     # AND the account is in the Suspended OU, the record went RETIRING -> SUSPENDED
@@ -93,16 +96,21 @@ def test_archive_state_copies_every_version(aws: None) -> None:
     s3.delete_object(Bucket="tfstate-111122223333-us-east-1", Key="old.tfstate")  # leaves a delete marker
     ensure_archive_bucket(s3, "platform-archive")
     # WHEN the state is archived (twice: a retried step)
-    first = archive_state(s3, s3, bucket="tfstate-111122223333-us-east-1", archive_bucket="platform-archive",
-                          account_id="111122223333")
-    second = archive_state(s3, s3, bucket="tfstate-111122223333-us-east-1", archive_bucket="platform-archive",
-                           account_id="111122223333")
+    first = archive_state(
+        s3, s3, bucket="tfstate-111122223333-us-east-1", archive_bucket="platform-archive", account_id="111122223333"
+    )
+    second = archive_state(
+        s3, s3, bucket="tfstate-111122223333-us-east-1", archive_bucket="platform-archive", account_id="111122223333"
+    )
     # THEN all four versions are copied once, with a manifest, and the archive keeps them for the retention
     assert (first.versions, first.copied, first.delete_markers) == (4, 4, 1)
     assert second.copied == 0
     listed = s3.list_objects_v2(Bucket="platform-archive", Prefix="111122223333/")["Contents"]
-    bodies = sorted(json.loads(s3.get_object(Bucket="platform-archive", Key=o["Key"])["Body"].read())["serial"]
-                    for o in listed if not o["Key"].endswith("manifest.json"))
+    bodies = sorted(
+        json.loads(s3.get_object(Bucket="platform-archive", Key=o["Key"])["Body"].read())["serial"]
+        for o in listed
+        if not o["Key"].endswith("manifest.json")
+    )
     assert bodies == [0, 1, 2, 3]
     manifest = json.loads(s3.get_object(Bucket="platform-archive", Key=first.manifest_key)["Body"].read())
     assert manifest["retention_days"] == ARCHIVE_RETENTION_DAYS and len(manifest["versions"]) == 4
@@ -115,15 +123,19 @@ def _account(state: str, account_id: str) -> dict[str, Any]:
 
 
 def _quota_error(stub: Stubber) -> None:
-    stub.add_client_error("close_account", service_error_code="ConstraintViolationException",
-                          service_message="You have exceeded close account quota for the past 30 days.",
-                          http_status_code=400,
-                          response_meta={}, modeled_fields={"Reason": "CLOSE_ACCOUNT_QUOTA_EXCEEDED"})
+    stub.add_client_error(
+        "close_account",
+        service_error_code="ConstraintViolationException",
+        service_message="You have exceeded close account quota for the past 30 days.",
+        http_status_code=400,
+        response_meta={},
+        modeled_fields={"Reason": "CLOSE_ACCOUNT_QUOTA_EXCEEDED"},
+    )
 
 
-def test_closure_queue_keeps_backlog_under_quota_and_never_closes_twice(queue: ClosureQueue, store: RequestStore,
-                                                                        make_request: Callable[..., VendingRequest]
-                                                                        ) -> None:
+def test_closure_queue_keeps_backlog_under_quota_and_never_closes_twice(
+    queue: ClosureQueue, store: RequestStore, make_request: Callable[..., VendingRequest]
+) -> None:
     org = boto3.client("organizations", region_name=REGION)
     a, b = "111111111111", "222222222222"
     _ready(store, make_request(team="team-alpha"), a)
@@ -159,8 +171,9 @@ def test_closure_queue_keeps_backlog_under_quota_and_never_closes_twice(queue: C
     assert queue.get(a).status == ClosureStatus.CLOSED  # type: ignore[union-attr]
 
 
-def test_closure_of_an_already_closed_account_is_recorded_not_repeated(queue: ClosureQueue, store: RequestStore,
-                                                                       request_: VendingRequest) -> None:
+def test_closure_of_an_already_closed_account_is_recorded_not_repeated(
+    queue: ClosureQueue, store: RequestStore, request_: VendingRequest
+) -> None:
     org = boto3.client("organizations", region_name=REGION)
     a = "333333333333"
     _ready(store, request_, a)
@@ -175,8 +188,12 @@ def test_closure_of_an_already_closed_account_is_recorded_not_repeated(queue: Cl
     queue.enqueue(b, "someone-else")
     with Stubber(org) as stub:
         stub.add_response("describe_account", _account("ACTIVE", b), {"AccountId": b})
-        stub.add_client_error("close_account", service_error_code="AccountAlreadyClosedException",
-                              service_message="already closed", http_status_code=400)
+        stub.add_client_error(
+            "close_account",
+            service_error_code="AccountAlreadyClosedException",
+            service_message="already closed",
+            http_status_code=400,
+        )
         report = drain_closures(org, queue, store)
     assert report.closed == [b] and queue.get(b).status == ClosureStatus.CLOSED  # type: ignore[union-attr]
 
@@ -188,16 +205,22 @@ def test_closure_claim_survives_a_crashed_drainer(queue: ClosureQueue, store: Re
     queue.move(item, ClosureStatus.CLOSING, expect=ClosureStatus.QUEUED)
     # WHEN the next drain finds the account already PENDING_CLOSURE (the call had gone through)
     with Stubber(org) as stub:
-        stub.add_response("describe_account", _account("PENDING_CLOSURE", "555555555555"),
-                          {"AccountId": "555555555555"})
+        stub.add_response(
+            "describe_account", _account("PENDING_CLOSURE", "555555555555"), {"AccountId": "555555555555"}
+        )
         report = drain_closures(org, queue, store)
         stub.assert_no_pending_responses()
     # THEN it is PENDING_CLOSURE, not closed a second time
     assert report.pending == ["555555555555"] and report.requested == []
 
 
-def test_moto_close_account_end_to_end(org: Any, queue: ClosureQueue, store: RequestStore, request_: VendingRequest,
-                                       member_account: Callable[[str, str], str]) -> None:
+def test_moto_close_account_end_to_end(
+    org: Any,
+    queue: ClosureQueue,
+    store: RequestStore,
+    request_: VendingRequest,
+    member_account: Callable[[str, str], str],
+) -> None:
     # GIVEN a real (moto) account queued for closure
     account = member_account("aws+closing@example.com", "closing")
     _ready(store, request_, account)

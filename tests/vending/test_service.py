@@ -25,8 +25,9 @@ def _executions(sfn: Any, arn: str) -> list[str]:
     return [e["name"] for e in sfn.list_executions(stateMachineArn=arn)["executions"]]
 
 
-def test_submit_request_first_starts_attempt_1(sfn: Any, state_machine: str, store: RequestStore,
-                                               request_: VendingRequest) -> None:
+def test_submit_request_first_starts_attempt_1(
+    sfn: Any, state_machine: str, store: RequestStore, request_: VendingRequest
+) -> None:
     # GIVEN no record for the team and stage
     # WHEN the request is submitted
     result = submit_request(sfn, store, state_machine, request_)
@@ -42,8 +43,9 @@ def test_submit_request_first_starts_attempt_1(sfn: Any, state_machine: str, sto
     assert document["settings"]["account_poll_max"] == 60
 
 
-def test_submit_request_ready_is_reported_without_starting(sfn: Any, state_machine: str, store: RequestStore,
-                                                           request_: VendingRequest) -> None:
+def test_submit_request_ready_is_reported_without_starting(
+    sfn: Any, state_machine: str, store: RequestStore, request_: VendingRequest
+) -> None:
     # GIVEN a READY request
     store.reserve(request_, "vend-team-mlops-staging-a1")
     store.update(request_.request_id, status=Status.READY, step="RecordReady", account_id="111122223333")
@@ -57,8 +59,9 @@ def test_submit_request_ready_is_reported_without_starting(sfn: Any, state_machi
     assert _executions(sfn, state_machine) == []
 
 
-def test_submit_request_in_flight_is_already_running(sfn: Any, state_machine: str, store: RequestStore,
-                                                     request_: VendingRequest) -> None:
+def test_submit_request_in_flight_is_already_running(
+    sfn: Any, state_machine: str, store: RequestStore, request_: VendingRequest
+) -> None:
     # GIVEN a request being bootstrapped
     store.reserve(request_, "vend-team-mlops-staging-a1")
     store.update(request_.request_id, status=Status.BOOTSTRAPPING, step="Bootstrap")
@@ -66,13 +69,15 @@ def test_submit_request_in_flight_is_already_running(sfn: Any, state_machine: st
     result = submit_request(sfn, store, state_machine, request_)
     # THEN the running execution is reported and nothing new starts
     assert (result.outcome, result.status) == ("already_running", "BOOTSTRAPPING")
-    assert result.execution_arn == state_machine.replace(":stateMachine:", ":execution:") + \
-        ":vend-team-mlops-staging-a1"
+    assert (
+        result.execution_arn == state_machine.replace(":stateMachine:", ":execution:") + ":vend-team-mlops-staging-a1"
+    )
     assert _executions(sfn, state_machine) == []
 
 
-def test_submit_request_failed_is_resumed_as_attempt_2(sfn: Any, state_machine: str, store: RequestStore,
-                                                       request_: VendingRequest) -> None:
+def test_submit_request_failed_is_resumed_as_attempt_2(
+    sfn: Any, state_machine: str, store: RequestStore, request_: VendingRequest
+) -> None:
     # GIVEN a request that failed after its account was created
     store.reserve(request_, "vend-team-mlops-staging-a1")
     store.update(request_.request_id, status=Status.FAILED, step="RecordFailed", account_id="111122223333")
@@ -84,17 +89,27 @@ def test_submit_request_failed_is_resumed_as_attempt_2(sfn: Any, state_machine: 
     assert _executions(sfn, state_machine) == ["vend-team-mlops-staging-a2"]
 
 
-def test_submit_request_execution_already_exists_is_running(sfn: Any, state_machine: str, store: RequestStore,
-                                                            request_: VendingRequest) -> None:
+def test_submit_request_execution_already_exists_is_running(
+    sfn: Any, state_machine: str, store: RequestStore, request_: VendingRequest
+) -> None:
     # GIVEN an execution of that name already started (a racing submission) but not yet reserved
     arn = state_machine.replace(":stateMachine:", ":execution:") + ":vend-team-mlops-staging-a1"
     with Stubber(sfn) as stub:
-        stub.add_client_error("start_execution", service_error_code="ExecutionAlreadyExists",
-                              expected_params={"stateMachineArn": state_machine, "name": "vend-team-mlops-staging-a1",
-                                               "input": ANY})
-        stub.add_response("describe_execution", {
-            "executionArn": arn, "stateMachineArn": state_machine, "status": "RUNNING",
-            "startDate": "2025-03-14T09:26:53Z"}, {"executionArn": arn})
+        stub.add_client_error(
+            "start_execution",
+            service_error_code="ExecutionAlreadyExists",
+            expected_params={"stateMachineArn": state_machine, "name": "vend-team-mlops-staging-a1", "input": ANY},
+        )
+        stub.add_response(
+            "describe_execution",
+            {
+                "executionArn": arn,
+                "stateMachineArn": state_machine,
+                "status": "RUNNING",
+                "startDate": "2025-03-14T09:26:53Z",
+            },
+            {"executionArn": arn},
+        )
         # WHEN the request is submitted
         result = submit_request(sfn, store, state_machine, request_)
     # THEN it is reported as already running
@@ -102,14 +117,21 @@ def test_submit_request_execution_already_exists_is_running(sfn: Any, state_mach
 
 
 def test_submit_request_finished_execution_without_record_is_not_running(
-        sfn: Any, state_machine: str, store: RequestStore, request_: VendingRequest) -> None:
+    sfn: Any, state_machine: str, store: RequestStore, request_: VendingRequest
+) -> None:
     # GIVEN execution a1 that FAILED before Reserve wrote a record (so attempts cannot move past 1)
     arn = state_machine.replace(":stateMachine:", ":execution:") + ":vend-team-mlops-staging-a1"
     with Stubber(sfn) as stub:
         stub.add_client_error("start_execution", service_error_code="ExecutionAlreadyExists")
-        stub.add_response("describe_execution", {
-            "executionArn": arn, "stateMachineArn": state_machine, "status": "FAILED",
-            "startDate": "2025-03-14T09:26:53Z"})
+        stub.add_response(
+            "describe_execution",
+            {
+                "executionArn": arn,
+                "stateMachineArn": state_machine,
+                "status": "FAILED",
+                "startDate": "2025-03-14T09:26:53Z",
+            },
+        )
         stub.add_response("start_execution", {"executionArn": arn[:-1] + "2", "startDate": "2025-03-14T09:30:00Z"})
         # WHEN the request is submitted again
         result = submit_request(sfn, store, state_machine, request_)
@@ -117,8 +139,9 @@ def test_submit_request_finished_execution_without_record_is_not_running(
     assert result.outcome != "already_running"
 
 
-def test_submit_request_other_start_error_propagates(sfn: Any, state_machine: str, store: RequestStore,
-                                                     request_: VendingRequest) -> None:
+def test_submit_request_other_start_error_propagates(
+    sfn: Any, state_machine: str, store: RequestStore, request_: VendingRequest
+) -> None:
     # GIVEN Step Functions throttling StartExecution
     with Stubber(sfn) as stub:
         stub.add_client_error("start_execution", service_error_code="ThrottlingException")
@@ -136,8 +159,13 @@ def test_submit_request_without_state_machine_fails(store: RequestStore, request
         submit_request(object(), store, "", request_)
 
 
-def test_settings_from_env_overrides_cadence(monkeypatch: pytest.MonkeyPatch, sfn: Any, state_machine: str,
-                                             store: RequestStore, make_request: Callable[..., VendingRequest]) -> None:
+def test_settings_from_env_overrides_cadence(
+    monkeypatch: pytest.MonkeyPatch,
+    sfn: Any,
+    state_machine: str,
+    store: RequestStore,
+    make_request: Callable[..., VendingRequest],
+) -> None:
     # GIVEN an operator shortening the polling cadence
     monkeypatch.setenv("VEND_WORKFLOW_SETTINGS", json.dumps({"account_poll_seconds": 1, "account_poll_max": 5}))
     # WHEN a request is submitted

@@ -63,8 +63,9 @@ def test_stack_dir_for_committed_and_rendered() -> None:
     assert rendered.joinpath("main.tf").is_file()
 
 
-def test_preflight_unresolvable_stack_named_nothing_written(store: RequestStore,
-                                                            make_request: Callable[..., Any]) -> None:
+def test_preflight_unresolvable_stack_named_nothing_written(
+    store: RequestStore, make_request: Callable[..., Any]
+) -> None:
     request = make_request(team="team-newcomer", stacks=["bootstrap", "networking", "kafka"])
     with pytest.raises(InvalidRequest) as caught:
         preflight(request, store, TERRAFORM)

@@ -17,19 +17,23 @@ from vending.functions import FUNCTIONS, LIFECYCLE_KEYS, STATE_MACHINE_KEYS
 
 
 def _client_error(code: str, status: int) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": "x"}, "ResponseMetadata": {"HTTPStatusCode": status}},
-                       "MoveAccount")
+    return ClientError(
+        {"Error": {"Code": code, "Message": "x"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "MoveAccount"
+    )
 
 
-@pytest.mark.parametrize(("error", "transient"), [
-    (_client_error("ServiceUnavailable", 503), True),
-    (_client_error("InternalFailure", 500), True),
-    (_client_error("ProvisionedThroughputExceededException", 400), True),
-    (_client_error("SomethingNew", 502), True),
-    (ConnectTimeoutError(endpoint_url="https://organizations.us-east-1.amazonaws.com"), True),
-    (_client_error("AccessDeniedException", 403), False),
-    (_client_error("ValidationException", 400), False),
-])
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (_client_error("ServiceUnavailable", 503), True),
+        (_client_error("InternalFailure", 500), True),
+        (_client_error("ProvisionedThroughputExceededException", 400), True),
+        (_client_error("SomethingNew", 502), True),
+        (ConnectTimeoutError(endpoint_url="https://organizations.us-east-1.amazonaws.com"), True),
+        (_client_error("AccessDeniedException", 403), False),
+        (_client_error("ValidationException", 400), False),
+    ],
+)
 def test_transient_as_retryable_names_exactly_the_transient_errors(error: Exception, transient: bool) -> None:
     # GIVEN a step that fails with an AWS error, WHEN it is wrapped
     @transient_as_retryable

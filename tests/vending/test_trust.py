@@ -37,8 +37,13 @@ EVENTS = {"pull_request": "refs/pull/42/merge", "push": "refs/heads/main", "work
 
 def _matrix_entry() -> dict[str, str]:
     """What the discover job feeds the matrix, for this team and stage (the real command)."""
-    out = subprocess.run([sys.executable, "-m", "vending.pipeline.ci", "--all", "--matrix"], capture_output=True,
-                         text=True, check=True, cwd=REPO_ROOT).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "vending.pipeline.ci", "--all", "--matrix"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO_ROOT,
+    ).stdout
     return next(e for e in json.loads(out) if e["stack"].startswith(f"{TEAM}/{STAGE}/"))
 
 
@@ -69,21 +74,33 @@ def _oidc_jobs() -> list[dict[str, Any]]:
             continue
         for event in triggers:
             ref = EVENTS[event]
-            context = {"github.event_name": event, "github.ref": ref, "needs.discover.outputs.matrix": "[x]",
-                       "matrix.environment": entry["environment"], "matrix.stack": entry["stack"]}
+            context = {
+                "github.event_name": event,
+                "github.ref": ref,
+                "needs.discover.outputs.matrix": "[x]",
+                "matrix.environment": entry["environment"],
+                "matrix.stack": entry["stack"],
+            }
             if not _job_runs(job.get("if"), context):
                 continue
             environment = _expression(job["environment"], context)
-            runs.append({"job": name, "event": event, "claims": {
-                "aud": "sts.amazonaws.com",
-                "sub": f"repo:{REPO}:environment:{environment}:job_workflow_ref:{REPO}/{WORKFLOW_PATH}@{ref}",
-            }})
+            runs.append(
+                {
+                    "job": name,
+                    "event": event,
+                    "claims": {
+                        "aud": "sts.amazonaws.com",
+                        "sub": f"repo:{REPO}:environment:{environment}:job_workflow_ref:{REPO}/{WORKFLOW_PATH}@{ref}",
+                    },
+                }
+            )
     return runs
 
 
 def _admits(policy: dict[str, Any], provider_arn: str, claims: dict[str, str]) -> bool:
     """IAM's evaluation of a trust policy for AssumeRoleWithWebIdentity: an Allow whose principal, action and every
     condition (StringEquals / StringLike; a list of values is any-of) match, and no Deny."""
+
     def matches(statement: dict[str, Any]) -> bool:
         if statement.get("Principal", {}).get("Federated") != provider_arn:
             return False
@@ -107,23 +124,30 @@ def _admits(policy: dict[str, Any], provider_arn: str, claims: dict[str, str]) -
 
     statements = policy["Statement"]
     return any(s["Effect"] == "Allow" and matches(s) for s in statements) and not any(
-        s["Effect"] == "Deny" and matches(s) for s in statements)
+        s["Effect"] == "Deny" and matches(s) for s in statements
+    )
 
 
 @pytest.fixture
 def roles(org: Any, member_account: Callable[[str, str], str]) -> dict[str, Any]:
     """GIVEN a vended account bootstrapped for the team's repository: the trust policies IAM holds for its CI roles."""
     account_id = member_account("aws+team-mlops-staging@example.com", "team-mlops-staging")
-    session = assume_role_session(boto3.client("sts", region_name="us-east-1"),
-                                  access_role_arn(account_id, "OrganizationAccountAccessRole"), "trust-test",
-                                  "us-east-1")
-    result = bootstrap_account(session, account_id=account_id, region="us-east-1", repository=REPO, stage=STAGE,
-                               team=TEAM)
+    session = assume_role_session(
+        boto3.client("sts", region_name="us-east-1"),
+        access_role_arn(account_id, "OrganizationAccountAccessRole"),
+        "trust-test",
+        "us-east-1",
+    )
+    result = bootstrap_account(
+        session, account_id=account_id, region="us-east-1", repository=REPO, stage=STAGE, team=TEAM
+    )
     iam = session.client("iam")
     by_arn = {r["Arn"]: r for r in iam.list_roles()["Roles"]}
-    return {"provider": result.oidc_provider_arn,
-            "plan": by_arn[result.plan_role_arn]["AssumeRolePolicyDocument"],
-            "apply": by_arn[result.ci_role_arn]["AssumeRolePolicyDocument"]}
+    return {
+        "provider": result.oidc_provider_arn,
+        "plan": by_arn[result.plan_role_arn]["AssumeRolePolicyDocument"],
+        "apply": by_arn[result.ci_role_arn]["AssumeRolePolicyDocument"],
+    }
 
 
 def test_trust_each_job_assumes_only_its_own_role(roles: dict[str, Any]) -> None:
@@ -141,15 +165,15 @@ def test_trust_other_repositories_branches_workflows_and_audiences_are_refused(r
     workflow_ref = f"{REPO}/{WORKFLOW_PATH}"
     refused = {
         "another repository": f"repo:evil-org/fork:environment:{TEAM}-{STAGE}:job_workflow_ref:"
-                              f"evil-org/fork/{WORKFLOW_PATH}@refs/heads/main",
+        f"evil-org/fork/{WORKFLOW_PATH}@refs/heads/main",
         "a pull request in the apply environment": f"repo:{REPO}:environment:{TEAM}-{STAGE}:job_workflow_ref:"
-                                                   f"{workflow_ref}@refs/pull/42/merge",
+        f"{workflow_ref}@refs/pull/42/merge",
         "a feature branch": f"repo:{REPO}:environment:{TEAM}-{STAGE}-plan:job_workflow_ref:"
-                            f"{workflow_ref}@refs/heads/feature",
+        f"{workflow_ref}@refs/heads/feature",
         "another workflow of the repository": f"repo:{REPO}:environment:{TEAM}-{STAGE}:job_workflow_ref:"
-                                              f"{REPO}/.github/workflows/other.yml@refs/heads/main",
+        f"{REPO}/.github/workflows/other.yml@refs/heads/main",
         "another team's environment": f"repo:{REPO}:environment:team-backend-{STAGE}:job_workflow_ref:"
-                                      f"{workflow_ref}@refs/heads/main",
+        f"{workflow_ref}@refs/heads/main",
         "the default subject (no job_workflow_ref)": f"repo:{REPO}:environment:{TEAM}-{STAGE}",
         "a pull request without an environment": f"repo:{REPO}:pull_request",
     }

@@ -30,8 +30,11 @@ def test_workflow_state_input_event_parses(event_payload: Callable[[str], dict[s
 
 def test_workflow_state_keeps_unknown_keys(event_payload: Callable[[str], dict[str, Any]]) -> None:
     # GIVEN a state document after several steps (ResultPath keys this model does not declare)
-    document = {**event_payload("state_input"), "placement": {"ou_id": "ou-1"},
-                "account": {"account_id": "111122223333", "state": "SUCCEEDED"}}
+    document = {
+        **event_payload("state_input"),
+        "placement": {"ou_id": "ou-1"},
+        "account": {"account_id": "111122223333", "state": "SUCCEEDED"},
+    }
     # WHEN it is parsed
     state = WorkflowState.model_validate(document)
     # THEN the account id is available and the other keys pass through
@@ -39,8 +42,9 @@ def test_workflow_state_keeps_unknown_keys(event_payload: Callable[[str], dict[s
     assert state.model_dump()["placement"] == {"ou_id": "ou-1"}
 
 
-def test_execution_input_matches_recorded_event(request_: VendingRequest,
-                                                event_payload: Callable[[str], dict[str, Any]]) -> None:
+def test_execution_input_matches_recorded_event(
+    request_: VendingRequest, event_payload: Callable[[str], dict[str, Any]]
+) -> None:
     # GIVEN the request of the recorded onboarding event
     # WHEN the entry points build the execution input
     document = execution_input(request_, "vend-team-mlops-staging-a1")
@@ -70,8 +74,9 @@ def test_layout_stage_ous_and_emails(layout: Layout) -> None:
         (lambda d: d["ous"].append({"path": "A/B/C/D/E/F"}), "nests 6 deep"),
     ],
 )
-def test_layout_rejects_inconsistent_file(tmp_path: Path, change: Callable[[dict[str, Any]], None],
-                                          message: str) -> None:
+def test_layout_rejects_inconsistent_file(
+    tmp_path: Path, change: Callable[[dict[str, Any]], None], message: str
+) -> None:
     # GIVEN layout.yaml with one inconsistency
     data = yaml.safe_load((Path(__file__).resolve().parents[2] / "landing_zone" / "layout.yaml").read_text())
     change(data)

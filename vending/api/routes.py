@@ -46,16 +46,22 @@ class ErrorBody(BaseModel):
 
 def _documented(*codes: int, ok: type[BaseModel] | None = None) -> dict[int, Any]:
     """OpenAPI responses: the success codes with the result model, the error codes with ErrorBody."""
-    text = {200: "Done, or nothing to do", 202: "Accepted: an execution was started", 400: "Invalid input",
-            401: "Not signed (IAM authorization, answered by API Gateway)",
-            403: "Signature invalid or caller not the platform-admin role (API Gateway)",
-            404: "No such request", 409: "Another execution owns this team and stage",
-            413: "The body is over the size limit (not parsed)",
-            415: "The body is not JSON", 422: "The request cannot be processed"}
-    return {code: {"description": text[code],
-                   "content": {"application/json": {"model": ok if code < 300 else ErrorBody}}}
-            for code in (*codes, 401, 403, 415)}
-
+    text = {
+        200: "Done, or nothing to do",
+        202: "Accepted: an execution was started",
+        400: "Invalid input",
+        401: "Not signed (IAM authorization, answered by API Gateway)",
+        403: "Signature invalid or caller not the platform-admin role (API Gateway)",
+        404: "No such request",
+        409: "Another execution owns this team and stage",
+        413: "The body is over the size limit (not parsed)",
+        415: "The body is not JSON",
+        422: "The request cannot be processed",
+    }
+    return {
+        code: {"description": text[code], "content": {"application/json": {"model": ok if code < 300 else ErrorBody}}}
+        for code in (*codes, 401, 403, 415)
+    }
 
 
 def _error(status: int, code: str, message: str, errors: list[dict[str, str]] | None = None) -> Response:
@@ -146,8 +152,9 @@ def _idempotent_start(ctx: Context) -> Any:
 
     @idempotent_function(data_keyword_argument="execution", persistence_store=persistence, config=IDEMPOTENCY)
     def start(*, execution: dict[str, str]) -> dict[str, str]:
-        ctx.client("stepfunctions").start_execution(stateMachineArn=execution["state_machine_arn"],
-                                                    name=execution["name"], input=execution["input"])
+        ctx.client("stepfunctions").start_execution(
+            stateMachineArn=execution["state_machine_arn"], name=execution["name"], input=execution["input"]
+        )
         return {"name": execution["name"], "caller": execution["caller"]}
 
     return start
@@ -187,28 +194,46 @@ def resolve(event: dict[str, Any], context: Any) -> dict[str, Any]:
         except InvalidRequest as e:
             return _proxy(_error(400, "InvalidRequest", str(e), e.details))
         except ValueError:
-            return _proxy(_error(400, "InvalidRequest", "request: body is not valid base64",
-                                 [{"field": "request", "message": "body is not valid base64"}]))
+            return _proxy(
+                _error(
+                    400,
+                    "InvalidRequest",
+                    "request: body is not valid base64",
+                    [{"field": "request", "message": "body is not valid base64"}],
+                )
+            )
     return app.resolve(event, context)
 
 
 def _proxy(response: Response) -> dict[str, Any]:
-    return {"statusCode": response.status_code, "headers": {"Content-Type": content_types.APPLICATION_JSON},
-            "multiValueHeaders": {}, "body": response.body, "isBase64Encoded": False}
+    return {
+        "statusCode": response.status_code,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "multiValueHeaders": {},
+        "body": response.body,
+        "isBase64Encoded": False,
+    }
 
 
-@app.post("/requests", summary="Submit a vending request (idempotent per team and stage)",
-          responses=_documented(200, 202, 400, 409, 413, 422, ok=SubmitResult))
-def create_request(request: Annotated[VendingRequest, Body(description="What the team asks for")],
-                   ) -> Response[SubmitResult]:
+@app.post(
+    "/requests",
+    summary="Submit a vending request (idempotent per team and stage)",
+    responses=_documented(200, 202, 400, 409, 413, 422, ok=SubmitResult),
+)
+def create_request(
+    request: Annotated[VendingRequest, Body(description="What the team asks for")],
+) -> Response[SubmitResult]:
     result = _submit(request)
     logger.info("request submitted", extra={"request_id": result.request_id, "outcome": result.outcome})
     status = 202 if result.outcome in {Outcome.STARTED, Outcome.RESUMED} else 200
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=result)
 
 
-@app.get("/requests/<request_id>", summary="One request with its lifecycle",
-         responses=_documented(200, 400, 404, 422, ok=RequestRecord))
+@app.get(
+    "/requests/<request_id>",
+    summary="One request with its lifecycle",
+    responses=_documented(200, 400, 404, 422, ok=RequestRecord),
+)
 def get_request(request_id: str) -> RequestRecord:
     return Context().store.require(request_id)
 
@@ -217,18 +242,27 @@ class RequestList(BaseModel):
     requests: list[RequestRecord]
 
 
-@app.get("/requests", summary="All requests, optionally filtered by team or status",
-         responses=_documented(200, 400, 422, ok=RequestList))
+@app.get(
+    "/requests",
+    summary="All requests, optionally filtered by team or status",
+    responses=_documented(200, 400, 422, ok=RequestList),
+)
 def list_requests(team: str | None = None, status: str | None = None) -> dict[str, list[RequestRecord]]:
     return {"requests": Context().store.list(team=team, status=status)}
 
 
-@app.post("/requests/<request_id>/resume", summary="Resume a FAILED request from its failed step",
-          responses=_documented(200, 202, 400, 404, 422, ok=SubmitResult))
+@app.post(
+    "/requests/<request_id>/resume",
+    summary="Resume a FAILED request from its failed step",
+    responses=_documented(200, 202, 400, 404, 422, ok=SubmitResult),
+)
 def resume_request(request_id: str) -> Response[SubmitResult]:
     result = _submit(parse_request(Context().store.require(request_id).request))
-    return Response(status_code=202 if result.outcome == Outcome.RESUMED else 200,
-                    content_type=content_types.APPLICATION_JSON, body=result)
+    return Response(
+        status_code=202 if result.outcome == Outcome.RESUMED else 200,
+        content_type=content_types.APPLICATION_JSON,
+        body=result,
+    )
 
 
 # --- day 2: change requests, approvals, retirement (vending.changes, vending.retirement) -----------------------------
@@ -268,8 +302,11 @@ def _lifecycle_stores() -> tuple[Context, Any]:
     return ctx, ChangeStore(ctx.client("dynamodb"), ctx.settings.changes_table)
 
 
-@app.patch("/requests/<request_id>", summary="Change a READY account (tier, regions, stacks, repository, owner)",
-           responses=_documented(200, 202, 400, 404, 422))
+@app.patch(
+    "/requests/<request_id>",
+    summary="Change a READY account (tier, regions, stacks, repository, owner)",
+    responses=_documented(200, 202, 400, 404, 422),
+)
 def change_request(request_id: str, body: Annotated[ChangeBody, Body(description="What to change")]) -> Response[Any]:
     from vending.changes import plan_change, request_change
     from vending.service import settings_from_env
@@ -279,30 +316,52 @@ def change_request(request_id: str, body: Annotated[ChangeBody, Body(description
     if body.dry_run:
         change = plan_change(ctx.store, changes, ctx.layout, request_id, data, by=body.requested_by)
     else:
-        change = request_change(ctx.store, changes, ctx.layout, request_id, data, by=body.requested_by,
-                                sfn=ctx.client("stepfunctions"),
-                                state_machine_arn=ctx.settings.lifecycle_state_machine_arn,
-                                settings=settings_from_env())
+        change = request_change(
+            ctx.store,
+            changes,
+            ctx.layout,
+            request_id,
+            data,
+            by=body.requested_by,
+            sfn=ctx.client("stepfunctions"),
+            state_machine_arn=ctx.settings.lifecycle_state_machine_arn,
+            settings=settings_from_env(),
+        )
     status = 200 if body.dry_run or change.needs_approval else 202
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON,
-                    body={**change.model_dump(mode="json"), "needs_approval": change.needs_approval})
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body={**change.model_dump(mode="json"), "needs_approval": change.needs_approval},
+    )
 
 
-@app.post("/requests/<request_id>/approve", summary="Approve the change waiting on a request (not by its requester)",
-          responses=_documented(202, 400, 404, 422))
+@app.post(
+    "/requests/<request_id>/approve",
+    summary="Approve the change waiting on a request (not by its requester)",
+    responses=_documented(202, 400, 404, 422),
+)
 def approve_request_change(request_id: str, body: Annotated[ApprovalBody, Body()]) -> Response[Any]:
     from vending.changes import approve_change
     from vending.service import settings_from_env
 
     ctx, changes = _lifecycle_stores()
-    change = approve_change(ctx.store, changes, request_id, by=body.approved_by, sfn=ctx.client("stepfunctions"),
-                            state_machine_arn=ctx.settings.lifecycle_state_machine_arn, settings=settings_from_env())
+    change = approve_change(
+        ctx.store,
+        changes,
+        request_id,
+        by=body.approved_by,
+        sfn=ctx.client("stepfunctions"),
+        state_machine_arn=ctx.settings.lifecycle_state_machine_arn,
+        settings=settings_from_env(),
+    )
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=change.model_dump(mode="json"))
 
 
-@app.post("/requests/<request_id>/decommission",
-          summary="Retire the account: quarantine, Suspended OU, archive the state, close within the quota",
-          responses=_documented(202, 400, 404, 422, ok=DecommissionResult))
+@app.post(
+    "/requests/<request_id>/decommission",
+    summary="Retire the account: quarantine, Suspended OU, archive the state, close within the quota",
+    responses=_documented(202, 400, 404, 422, ok=DecommissionResult),
+)
 def decommission_request(request_id: str) -> Response[DecommissionResult]:
     from vending.exceptions import ChangeNotAllowed
     from vending.lifecycle import Status
@@ -322,9 +381,16 @@ def decommission_request(request_id: str) -> Response[DecommissionResult]:
     attempt = sum(1 for t in record.history if t.step == "Quarantine" and t.status == Status.RETIRING) + 1
     name = f"retire-{request_id}-g{record.generation}-a{attempt}"[:80]
     ctx.client("stepfunctions").start_execution(
-        stateMachineArn=ctx.settings.lifecycle_state_machine_arn, name=name,
-        input=json.dumps(lifecycle_input("decommission", parse_request(record.request), execution=name,
-                                         settings=settings_from_env())))
-    return Response(status_code=202, content_type=content_types.APPLICATION_JSON,
-                    body=DecommissionResult(request_id=request_id, execution_name=name, status=record.status.value,
-                                            account_id=record.account_id))
+        stateMachineArn=ctx.settings.lifecycle_state_machine_arn,
+        name=name,
+        input=json.dumps(
+            lifecycle_input("decommission", parse_request(record.request), execution=name, settings=settings_from_env())
+        ),
+    )
+    return Response(
+        status_code=202,
+        content_type=content_types.APPLICATION_JSON,
+        body=DecommissionResult(
+            request_id=request_id, execution_name=name, status=record.status.value, account_id=record.account_id
+        ),
+    )

@@ -34,8 +34,16 @@ class ModelTable(Generic[M]):
     body; `body` is the attribute holding the whole model as JSON, or None to store every field as an attribute.
     """
 
-    def __init__(self, client: Any, table: str, model: type[M], *, keys: tuple[str, ...],
-                 projected: tuple[str, ...] = (), body: str | None = None) -> None:
+    def __init__(
+        self,
+        client: Any,
+        table: str,
+        model: type[M],
+        *,
+        keys: tuple[str, ...],
+        projected: tuple[str, ...] = (),
+        body: str | None = None,
+    ) -> None:
         self.client = client
         self.table = table
         self._model = model
@@ -62,8 +70,14 @@ class ModelTable(Generic[M]):
         found = self.client.get_item(TableName=self.table, Key=self.key(*key), ConsistentRead=True).get("Item")
         return self.from_item(found) if found else None
 
-    def put(self, model: M, *, condition: str | None = None, names: Mapping[str, str] | None = None,
-            values: Mapping[str, Any] | None = None) -> None:
+    def put(
+        self,
+        model: M,
+        *,
+        condition: str | None = None,
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> None:
         """Write the model; `condition` with `names`/`values` (plain values) makes it a conditional write."""
         kwargs: dict[str, Any] = {"TableName": self.table, "Item": self.to_item(model)}
         if condition:
@@ -74,10 +88,20 @@ class ModelTable(Generic[M]):
             kwargs["ExpressionAttributeValues"] = marshal(values)
         self.client.put_item(**kwargs)
 
-    def update(self, *key: str, expression: str, condition: str | None = None,
-               names: Mapping[str, str] | None = None, values: Mapping[str, Any] | None = None) -> M:
-        kwargs: dict[str, Any] = {"TableName": self.table, "Key": self.key(*key), "UpdateExpression": expression,
-                                  "ReturnValues": "ALL_NEW"}
+    def update(
+        self,
+        *key: str,
+        expression: str,
+        condition: str | None = None,
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> M:
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": self.key(*key),
+            "UpdateExpression": expression,
+            "ReturnValues": "ALL_NEW",
+        }
         if condition:
             kwargs["ConditionExpression"] = condition
         if names:
@@ -92,7 +116,10 @@ class ModelTable(Generic[M]):
 
     def query(self, hash_value: str) -> Iterator[M]:
         pages = self.client.get_paginator("query").paginate(
-            TableName=self.table, KeyConditionExpression="#k = :k", ExpressionAttributeNames={"#k": self._keys[0]},
-            ExpressionAttributeValues=marshal({":k": hash_value}))
+            TableName=self.table,
+            KeyConditionExpression="#k = :k",
+            ExpressionAttributeNames={"#k": self._keys[0]},
+            ExpressionAttributeValues=marshal({":k": hash_value}),
+        )
         for page in pages:
             yield from (self.from_item(i) for i in page.get("Items", []))

@@ -18,11 +18,24 @@ from vending.exceptions import AwsTransient, OrganizationsThrottled
 
 F = TypeVar("F", bound=Callable[..., Any])
 # Codes AWS answers for conditions that clear with time (after the SDK's own retries gave up).
-TRANSIENT_CODES = frozenset({
-    "InternalFailure", "InternalError", "InternalServerError", "ServiceUnavailable", "ServiceUnavailableException",
-    "ServiceFailureException", "ProvisionedThroughputExceededException", "RequestLimitExceeded", "SlowDown",
-    "RequestTimeout", "RequestTimeoutException", "ThrottlingException", "Throttling", "TooManyRequestsException",
-})
+TRANSIENT_CODES = frozenset(
+    {
+        "InternalFailure",
+        "InternalError",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "ServiceFailureException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "SlowDown",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+    }
+)
 CONNECTION_ERRORS = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError)
 
 THROTTLING_CODES = frozenset(

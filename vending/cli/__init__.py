@@ -24,9 +24,7 @@ COMMAND_MODULES = (
 )
 
 
-def build_parser(
-    extra_modules: Sequence[ModuleType] = (), hooks: LocalHooks | None = None
-) -> argparse.ArgumentParser:
+def build_parser(extra_modules: Sequence[ModuleType] = (), hooks: LocalHooks | None = None) -> argparse.ArgumentParser:
     """The parser; the deployment layer (landing_zone.cli) adds its commands and the emulator hooks."""
     parser = argparse.ArgumentParser(prog="vend", description="Account vending and landing zone for LLM teams")
     parser.set_defaults(hooks=hooks or LocalHooks())

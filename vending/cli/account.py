@@ -22,26 +22,32 @@ def start_decommission(sfn: Any, state_machine_arn: str, record: Any, *, attempt
     if not state_machine_arn:
         raise NotConfigured("no lifecycle state machine configured (VEND_LIFECYCLE_STATE_MACHINE_ARN)")
     name = f"retire-{record.request_id}-g{record.generation}-a{attempt}"[:80]
-    payload = lifecycle_input("decommission", parse_request(record.request), execution=name,
-                              settings=settings_from_env())
+    payload = lifecycle_input(
+        "decommission", parse_request(record.request), execution=name, settings=settings_from_env()
+    )
     sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload))
     return name
 
 
 def cmd_decommission(args: argparse.Namespace) -> int:
     if args.destroy_stacks:
-        raise InvalidRequest("--destroy-stacks: destroying the team's stacks through the pipeline is not built yet; "
-                             "decommission without it (state is archived, the account closed)")
+        raise InvalidRequest(
+            "--destroy-stacks: destroying the team's stacks through the pipeline is not built yet; "
+            "decommission without it (state is archived, the account closed)"
+        )
     s = session()
     store, _ = stores(s)
     record = store.require(args.request_id)
     if record.status not in RETIRABLE | (RETIRED - {Status.PENDING_CLOSURE, Status.CLOSED}) or not record.account_id:
-        raise ChangeNotAllowed(f"request: {record.request_id} is {record.status.value}"
-                               f"{'' if record.account_id else ' without an account'}; nothing to decommission")
+        raise ChangeNotAllowed(
+            f"request: {record.request_id} is {record.status.value}"
+            f"{'' if record.account_id else ' without an account'}; nothing to decommission"
+        )
     if not args.yes:
         if not sys.stdin.isatty():
-            raise InvalidRequest("--yes: decommissioning closes account "
-                                 f"{record.account_id}; confirm with --yes when not interactive")
+            raise InvalidRequest(
+                f"--yes: decommissioning closes account {record.account_id}; confirm with --yes when not interactive"
+            )
         answer = input(f"Quarantine and close account {record.account_id} of {record.request_id}? [y/N] ")
         if answer.strip().lower() not in {"y", "yes"}:
             return 1
@@ -51,8 +57,14 @@ def cmd_decommission(args: argparse.Namespace) -> int:
     name = start_decommission(sfn, arn, record, attempt=attempt)
     status = wait_for_execution(s, arn, name) if args.wait else "RUNNING"
     after = store.require(args.request_id)
-    out = {"request_id": after.request_id, "execution_name": name, "execution_status": status,
-           "status": after.status.value, "account_id": after.account_id, "ou_path": after.ou_path}
+    out = {
+        "request_id": after.request_id,
+        "execution_name": name,
+        "execution_status": status,
+        "status": after.status.value,
+        "account_id": after.account_id,
+        "ou_path": after.ou_path,
+    }
     if args.json:
         print_json(out)
     else:
@@ -67,13 +79,19 @@ def cmd_closures(args: argparse.Namespace) -> int:
     report = drain_closures(s.client("organizations"), queue, store) if args.drain else None
     items = queue.all()
     if args.json:
-        print_json({"drain": report.model_dump() if report else None,
-                    "backlog": [i.account_id for i in items if i.status == "QUEUED"],
-                    "items": [i.model_dump() for i in items]})
+        print_json(
+            {
+                "drain": report.model_dump() if report else None,
+                "backlog": [i.account_id for i in items if i.status == "QUEUED"],
+                "items": [i.model_dump() for i in items],
+            }
+        )
         return 0
-    print_table("Closure queue", ["account", "request", "status", "attempts", "last error", "enqueued"],
-                [(i.account_id, i.request_id, i.status.value, i.attempts, i.last_error or "", i.enqueued_at)
-                 for i in items])
+    print_table(
+        "Closure queue",
+        ["account", "request", "status", "attempts", "last error", "enqueued"],
+        [(i.account_id, i.request_id, i.status.value, i.attempts, i.last_error or "", i.enqueued_at) for i in items],
+    )
     if report and report.stopped_by:
         print(f"drain stopped: {report.stopped_by}; {len(report.backlog)} account(s) wait for the quota")
     return 0

@@ -40,13 +40,17 @@ def openapi_json() -> str:
     from vending.api import routes as api_routes
 
     sigv4 = APIKey(
-        name="Authorization", in_=APIKeyIn.header,  # type: ignore[call-arg]  # pydantic alias of "in"
+        name="Authorization",
+        in_=APIKeyIn.header,  # type: ignore[call-arg]  # pydantic alias of "in"
         description="AWS Signature Version 4 (IAM authorization); only the platform-admin role may call",
         openapi_extensions={"x-amazon-apigateway-authtype": "awsSigv4"},
     )
     text = api_routes.app.get_openapi_json_schema(
-        title=API_TITLE, version=_package_version(), description=API_DESCRIPTION,
-        security_schemes={"sigv4": sigv4}, security=[{"sigv4": []}],
+        title=API_TITLE,
+        version=_package_version(),
+        description=API_DESCRIPTION,
+        security_schemes={"sigv4": sigv4},
+        security=[{"sigv4": []}],
     )
     return json.dumps(json.loads(text), indent=2, sort_keys=True) + "\n"
 
@@ -61,8 +65,9 @@ def _package_version() -> str:
 # --- HTTP <-> API Gateway REST proxy events ----------------------------------------------------------------------
 
 
-def http_to_event(method: str, target: str, headers: dict[str, str], body: bytes, *,
-                  source_ip: str = "127.0.0.1") -> dict[str, Any]:
+def http_to_event(
+    method: str, target: str, headers: dict[str, str], body: bytes, *, source_ip: str = "127.0.0.1"
+) -> dict[str, Any]:
     """An API Gateway REST (v1) proxy event, as the Lambda integration would receive it."""
     parts = urlsplit(target)
     query = parse_qs(parts.query, keep_blank_values=True)
@@ -86,9 +91,15 @@ def http_to_event(method: str, target: str, headers: dict[str, str], body: bytes
         "body": text,
         "isBase64Encoded": encoded,
         "requestContext": {
-            "resourcePath": parts.path, "path": parts.path, "httpMethod": method.upper(), "stage": "local",
-            "requestId": str(uuid.uuid4()), "accountId": os.environ.get("VEND_PLATFORM_ACCOUNT_ID", "123456789012"),
-            "apiId": "local", "protocol": "HTTP/1.1", "requestTimeEpoch": int(now.timestamp() * 1000),
+            "resourcePath": parts.path,
+            "path": parts.path,
+            "httpMethod": method.upper(),
+            "stage": "local",
+            "requestId": str(uuid.uuid4()),
+            "accountId": os.environ.get("VEND_PLATFORM_ACCOUNT_ID", "123456789012"),
+            "apiId": "local",
+            "protocol": "HTTP/1.1",
+            "requestTimeEpoch": int(now.timestamp() * 1000),
             "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
             "identity": {"sourceIp": source_ip, "userAgent": headers.get("User-Agent", "")},
         },
@@ -118,16 +129,20 @@ def _error_body(code: str, message: str, errors: list[dict[str, str]] | None = N
     return json.dumps(body).encode()
 
 
-SIGV4 = re.compile(r"^AWS4-HMAC-SHA256 Credential=[A-Za-z0-9]+/\d{8}/[a-z0-9-]+/execute-api/aws4_request, ?"
-                   r"SignedHeaders=[a-z0-9;-]+, ?Signature=[0-9a-f]{64}$")
+SIGV4 = re.compile(
+    r"^AWS4-HMAC-SHA256 Credential=[A-Za-z0-9]+/\d{8}/[a-z0-9-]+/execute-api/aws4_request, ?"
+    r"SignedHeaders=[a-z0-9;-]+, ?Signature=[0-9a-f]{64}$"
+)
 
 
 @cache
 def _routes() -> tuple[tuple[re.Pattern[str], frozenset[str]], ...]:
     """Path templates of the spec -> the methods each allows (for 405 on undeclared methods, like a gateway)."""
     spec = json.loads(openapi_json())
-    return tuple((re.compile("^" + re.sub(r"\{[^/]+\}", "[^/]+", path) + "$"),
-                  frozenset(m.upper() for m in methods)) for path, methods in spec["paths"].items())
+    return tuple(
+        (re.compile("^" + re.sub(r"\{[^/]+\}", "[^/]+", path) + "$"), frozenset(m.upper() for m in methods))
+        for path, methods in spec["paths"].items()
+    )
 
 
 def allowed_methods(path: str) -> frozenset[str] | None:
@@ -151,39 +166,58 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
             return
         if length > MAX_BODY_BYTES:
             self.close_connection = True  # the unread body would otherwise be parsed as the next request
-            self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, json_type,
-                       _error_body("PayloadTooLarge", f"request: body over {MAX_BODY_BYTES} bytes",
-                                   [{"field": "request", "message": f"body over {MAX_BODY_BYTES} bytes"}]))
+            self._send(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                json_type,
+                _error_body(
+                    "PayloadTooLarge",
+                    f"request: body over {MAX_BODY_BYTES} bytes",
+                    [{"field": "request", "message": f"body over {MAX_BODY_BYTES} bytes"}],
+                ),
+            )
             return
         body = self.rfile.read(length) if length else b""  # read before any early answer (keep-alive)
         path = urlsplit(self.path).path
         allowed = allowed_methods(path)
         if allowed is not None and self.command not in allowed:
-            self._send(HTTPStatus.METHOD_NOT_ALLOWED, {**json_type, "Allow": ", ".join(sorted(allowed))},
-                       _error_body("MethodNotAllowed", f"{self.command} is not allowed on {path}"))
+            self._send(
+                HTTPStatus.METHOD_NOT_ALLOWED,
+                {**json_type, "Allow": ", ".join(sorted(allowed))},
+                _error_body("MethodNotAllowed", f"{self.command} is not allowed on {path}"),
+            )
             return
         if self.server.require_sigv4:  # type: ignore[attr-defined]
             # Structural check only (API Gateway verifies the signature in AWS): an unsigned request is refused
             # with 401 and a malformed signature with 403, so clients that forget to sign fail here too.
             auth = self.headers.get("Authorization", "")
             if not auth:
-                self._send(HTTPStatus.UNAUTHORIZED, json_type,
-                           _error_body("MissingAuthenticationToken", "requests must be signed with SigV4 (IAM)"))
+                self._send(
+                    HTTPStatus.UNAUTHORIZED,
+                    json_type,
+                    _error_body("MissingAuthenticationToken", "requests must be signed with SigV4 (IAM)"),
+                )
                 return
             if not SIGV4.match(auth):
-                self._send(HTTPStatus.FORBIDDEN, json_type,
-                           _error_body("IncompleteSignature", "the Authorization header is not a SigV4 signature"))
+                self._send(
+                    HTTPStatus.FORBIDDEN,
+                    json_type,
+                    _error_body("IncompleteSignature", "the Authorization header is not a SigV4 signature"),
+                )
                 return
-        event = http_to_event(self.command, self.path, dict(self.headers.items()), body,
-                              source_ip=self.client_address[0])
+        event = http_to_event(
+            self.command, self.path, dict(self.headers.items()), body, source_ip=self.client_address[0]
+        )
         try:
             from vending.api.routes import resolve
 
             result = resolve(event, _Context())
         except Exception as e:  # a crash must still answer JSON (API Gateway would say "Internal server error")
             self.log_error("resolver crashed: %s: %s", type(e).__name__, e)
-            self._send(HTTPStatus.INTERNAL_SERVER_ERROR, {"Content-Type": "application/json"},
-                       _error_body("InternalError", f"{type(e).__name__}: {e}"))
+            self._send(
+                HTTPStatus.INTERNAL_SERVER_ERROR,
+                {"Content-Type": "application/json"},
+                _error_body("InternalError", f"{type(e).__name__}: {e}"),
+            )
             return
         payload = result.get("body") or ""
         raw = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
@@ -269,9 +303,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
     serve = commands.add_parser("serve", help="serve the API over HTTP on 127.0.0.1 (API Gateway proxy events)")
     serve.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (0 picks a free one)")
-    serve.add_argument("--emulator", action="store_true",
-                       help="start the local emulator (moto) and deploy the vending resources into it first")
+    serve.add_argument(
+        "--emulator",
+        action="store_true",
+        help="start the local emulator (moto) and deploy the vending resources into it first",
+    )
     serve.add_argument("--emulator-port", type=int, default=0, help="emulator port (default: a free one)")
-    serve.add_argument("--no-auth", action="store_true",
-                       help="accept unsigned requests (by default a SigV4 Authorization header is required, as in AWS)")
+    serve.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="accept unsigned requests (by default a SigV4 Authorization header is required, as in AWS)",
+    )
     serve.set_defaults(func=_serve)

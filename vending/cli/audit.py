@@ -17,16 +17,25 @@ from vending.settings import Settings
 
 
 def render_report(report: AuditReport) -> None:
-    print_table(f"Guardrail audit: {len(report.findings)} findings over {report.accounts} accounts",
-                ["type", "target", "detail", "fixable"],
-                [(f.type, f.target, f.detail, "yes" if f.fixable else "no") for f in report.findings])
-    print_table("Headroom (attached now)", ["target", "slots left", "chars left", "attached"],
-                [(t, h["slots_left"], h["chars_left"], ", ".join(h["attached"]))
-                 for t, h in report.headroom["targets"].items()])
+    print_table(
+        f"Guardrail audit: {len(report.findings)} findings over {report.accounts} accounts",
+        ["type", "target", "detail", "fixable"],
+        [(f.type, f.target, f.detail, "yes" if f.fixable else "no") for f in report.findings],
+    )
+    print_table(
+        "Headroom (attached now)",
+        ["target", "slots left", "chars left", "attached"],
+        [
+            (t, h["slots_left"], h["chars_left"], ", ".join(h["attached"]))
+            for t, h in report.headroom["targets"].items()
+        ],
+    )
     acc = report.headroom["accounts"]
-    console.print(f"accounts: min slots left {acc['min_slots_left']}, {acc['tight_count']} with <= 1 slot; "
-                  f"Organizations API calls {report.api_calls.get('total')} "
-                  f"({report.api_calls.get('per_account')} per account) in {report.seconds:.1f}s")
+    console.print(
+        f"accounts: min slots left {acc['min_slots_left']}, {acc['tight_count']} with <= 1 slot; "
+        f"Organizations API calls {report.api_calls.get('total')} "
+        f"({report.api_calls.get('per_account')} per account) in {report.seconds:.1f}s"
+    )
     for note in report.notes:
         console.print(f"note: {note}")
     if report.remediation is not None:
@@ -42,11 +51,22 @@ def cmd_audit(args: argparse.Namespace) -> int:
     records = RequestStore(session.client("dynamodb"), settings.requests_table).list()
     aggregator = args.config_aggregator or os.environ.get("VEND_CONFIG_AGGREGATOR", "")
     inventory = ConfigAggregatorInventory(session.client("config"), aggregator) if aggregator else None
-    report = audit_organization(session.client("organizations"), load_layout(args.layout), records=records,
-                                inventory=inventory, remediate=args.remediate)
+    report = audit_organization(
+        session.client("organizations"),
+        load_layout(args.layout),
+        records=records,
+        inventory=inventory,
+        remediate=args.remediate,
+    )
     if args.publish:
-        publish(report, s3=session.client("s3"), events=session.client("events"), bucket=settings.reports_bucket,
-                event_bus=settings.event_bus_name, source=settings.event_source)
+        publish(
+            report,
+            s3=session.client("s3"),
+            events=session.client("events"),
+            bucket=settings.reports_bucket,
+            event_bus=settings.event_bus_name,
+            source=settings.event_source,
+        )
     if args.json:
         print_json(report.to_dict())
     else:
@@ -59,9 +79,15 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("audit", help="audit SCPs, OUs and account tags against the layout")
     p.add_argument("--json", action="store_true")
     p.add_argument("--remediate", action="store_true", help="fix what reconcile can fix, report the rest")
-    p.add_argument("--publish", action="store_true",
-                   help="store the report in $VEND_REPORTS_BUCKET and send the alert event when findings exist")
+    p.add_argument(
+        "--publish",
+        action="store_true",
+        help="store the report in $VEND_REPORTS_BUCKET and send the alert event when findings exist",
+    )
     p.add_argument("--layout")
-    p.add_argument("--config-aggregator", default="",
-                   help="AWS Config aggregator for the running-instance check ($VEND_CONFIG_AGGREGATOR)")
+    p.add_argument(
+        "--config-aggregator",
+        default="",
+        help="AWS Config aggregator for the running-instance check ($VEND_CONFIG_AGGREGATOR)",
+    )
     p.set_defaults(func=cmd_audit)

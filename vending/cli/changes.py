@@ -40,7 +40,8 @@ def stores(s: boto3.Session) -> tuple[RequestStore, ChangeStore]:
 
 def lifecycle_arn(s: boto3.Session) -> str:
     return Settings.from_env().lifecycle_state_machine_arn or find_state_machine_arn(
-        s.client("stepfunctions"), LIFECYCLE_STATE_MACHINE_NAME)
+        s.client("stepfunctions"), LIFECYCLE_STATE_MACHINE_NAME
+    )
 
 
 def caller(explicit: str | None) -> str:
@@ -66,8 +67,17 @@ def wait_for_execution(s: boto3.Session, state_machine_arn: str, name: str, time
 
 def _given(args: argparse.Namespace) -> dict[str, Any]:
     split = lambda v: [p.strip() for p in v.split(",") if p.strip()] if v is not None else None  # noqa: E731
-    return {k: v for k, v in {"gpu_tier": args.gpu_tier, "regions": split(args.regions), "stacks": split(args.stacks),
-                              "repository": args.repository, "owner_email": args.owner_email}.items() if v is not None}
+    return {
+        k: v
+        for k, v in {
+            "gpu_tier": args.gpu_tier,
+            "regions": split(args.regions),
+            "stacks": split(args.stacks),
+            "repository": args.repository,
+            "owner_email": args.owner_email,
+        }.items()
+        if v is not None
+    }
 
 
 def _print_change(change: ChangeRecord, *, as_json: bool, title: str) -> None:
@@ -75,18 +85,26 @@ def _print_change(change: ChangeRecord, *, as_json: bool, title: str) -> None:
         print_json({**change.model_dump(mode="json"), "needs_approval": change.needs_approval})
         return
     d = change.diff
-    rows = [("policies attached", ", ".join(d["policies"]["attached"]) or "-"),
-            ("policies detached", ", ".join(d["policies"]["detached"]) or "-"),
-            ("policies updated", ", ".join(d["policies"]["updated"]) or "-"),
-            ("stacks added", ", ".join(d["stacks"]["added"]) or "-"),
-            ("stacks removed", ", ".join(d["stacks"]["removed"]) or "-"),
-            ("CI trust", f"{d['trust']['ci_role_sub']['from']} -> {d['trust']['ci_role_sub']['to']}"
-             if d["trust"] else "unchanged"),
-            ("budget", f"{d['budget']['monthly_usd']['from']} -> {d['budget']['monthly_usd']['to']} USD/month"
-             if d["budget"] else "unchanged"),
-            *((f"field {k}", f"{v['from']} -> {v['to']}") for k, v in d["fields"].items()),
-            ("approval", "; ".join(change.approval_reasons) or "not needed"),
-            ("status", change.status.value)]
+    rows = [
+        ("policies attached", ", ".join(d["policies"]["attached"]) or "-"),
+        ("policies detached", ", ".join(d["policies"]["detached"]) or "-"),
+        ("policies updated", ", ".join(d["policies"]["updated"]) or "-"),
+        ("stacks added", ", ".join(d["stacks"]["added"]) or "-"),
+        ("stacks removed", ", ".join(d["stacks"]["removed"]) or "-"),
+        (
+            "CI trust",
+            f"{d['trust']['ci_role_sub']['from']} -> {d['trust']['ci_role_sub']['to']}" if d["trust"] else "unchanged",
+        ),
+        (
+            "budget",
+            f"{d['budget']['monthly_usd']['from']} -> {d['budget']['monthly_usd']['to']} USD/month"
+            if d["budget"]
+            else "unchanged",
+        ),
+        *((f"field {k}", f"{v['from']} -> {v['to']}") for k, v in d["fields"].items()),
+        ("approval", "; ".join(change.approval_reasons) or "not needed"),
+        ("status", change.status.value),
+    ]
     print_table(f"{title} {change.change_id} (asked by {change.requested_by})", ["what", "change"], rows)
 
 
@@ -99,8 +117,17 @@ def cmd_update(args: argparse.Namespace) -> int:
             _print_change(change, as_json=args.json, title="Dry run: nothing changed;")
             return 0
         arn = lifecycle_arn(s)
-        change = request_change(store, changes, cached_layout(), args.request_id, _given(args), by=caller(args.by),
-                                sfn=s.client("stepfunctions"), state_machine_arn=arn, settings=settings_from_env())
+        change = request_change(
+            store,
+            changes,
+            cached_layout(),
+            args.request_id,
+            _given(args),
+            by=caller(args.by),
+            sfn=s.client("stepfunctions"),
+            state_machine_arn=arn,
+            settings=settings_from_env(),
+        )
     except InvalidRequest as e:
         _rejected(e, args.json)
         return 2
@@ -116,16 +143,24 @@ def _rejected(e: VendingError, as_json: bool) -> None:
     if as_json:
         print_json({"code": type(e).__name__, "message": str(e), "errors": problems})
     else:
-        print_table("Change rejected: nothing changed", ["field", "problem"],
-                    [(p["field"], p["message"]) for p in problems])
+        print_table(
+            "Change rejected: nothing changed", ["field", "problem"], [(p["field"], p["message"]) for p in problems]
+        )
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
     s = session()
     store, changes = stores(s)
     arn = lifecycle_arn(s)
-    change = approve_change(store, changes, args.id, by=args.by, sfn=s.client("stepfunctions"),
-                            state_machine_arn=arn, settings=settings_from_env())
+    change = approve_change(
+        store,
+        changes,
+        args.id,
+        by=args.by,
+        sfn=s.client("stepfunctions"),
+        state_machine_arn=arn,
+        settings=settings_from_env(),
+    )
     if args.wait:
         wait_for_execution(s, arn, change.execution_name)
         change = changes.require(change.change_id)

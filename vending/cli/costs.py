@@ -34,6 +34,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--team")
     parser.add_argument("--month", help="YYYY-MM (default: this month)")
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--activate-tags", action="store_true",
-                        help="activate team/stage/cost-center as cost-allocation tags instead")
+    parser.add_argument(
+        "--activate-tags", action="store_true", help="activate team/stage/cost-center as cost-allocation tags instead"
+    )
     parser.set_defaults(func=cmd_costs)

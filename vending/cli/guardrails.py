@@ -27,26 +27,60 @@ def cmd_render(args: argparse.Namespace) -> int:
     lints = {r.policy: r for r in lint(rendered)}
     budgets = rendered.budgets(layout)
     if args.json:
-        print_json({
-            "limits": layout.organization.scp_limits.model_dump(),
-            "policies": [{"name": p.name, "kind": p.kind, "chars": p.chars,
-                          "headroom_chars": rendered.max_policy_chars - p.chars,
-                          "statements": [s.sid for s in p.statements], "lint": lints[p.name].to_dict(),
-                          "content": p.document} for p in rendered.policies.values()],
-            "targets": [b.to_dict() for b in budgets],
-        })
+        print_json(
+            {
+                "limits": layout.organization.scp_limits.model_dump(),
+                "policies": [
+                    {
+                        "name": p.name,
+                        "kind": p.kind,
+                        "chars": p.chars,
+                        "headroom_chars": rendered.max_policy_chars - p.chars,
+                        "statements": [s.sid for s in p.statements],
+                        "lint": lints[p.name].to_dict(),
+                        "content": p.document,
+                    }
+                    for p in rendered.policies.values()
+                ],
+                "targets": [b.to_dict() for b in budgets],
+            }
+        )
         return 0 if all(r.ok for r in lints.values()) else 1
     for p in rendered.policies.values():
         console.rule(f"{p.name} ({p.chars}/{rendered.max_policy_chars} chars)")
         console.print_json(p.content)
-    print_table("SCPs", ["policy", "kind", "chars", "headroom", "statements", "lint"],
-                [(p.name, p.kind, p.chars, rendered.max_policy_chars - p.chars, len(p.statements),
-                  "ok" if lints[p.name].ok else f"{len(lints[p.name].findings)} findings"
-                  + (f" ({len(lints[p.name].suppressed)} known false positives)" if lints[p.name].suppressed else ""))
-                 for p in rendered.policies.values()])
-    print_table("Per target (FullAWSAccess counted)", ["target", "attached", "slots left", "chars left", "policies"],
-                [(b.target, f"{b.attached}/{b.max_policies}", b.slots_left, b.chars_left,
-                  ", ".join((["FullAWSAccess"] if b.full_aws_access else []) + list(b.policies))) for b in budgets])
+    print_table(
+        "SCPs",
+        ["policy", "kind", "chars", "headroom", "statements", "lint"],
+        [
+            (
+                p.name,
+                p.kind,
+                p.chars,
+                rendered.max_policy_chars - p.chars,
+                len(p.statements),
+                "ok"
+                if lints[p.name].ok
+                else f"{len(lints[p.name].findings)} findings"
+                + (f" ({len(lints[p.name].suppressed)} known false positives)" if lints[p.name].suppressed else ""),
+            )
+            for p in rendered.policies.values()
+        ],
+    )
+    print_table(
+        "Per target (FullAWSAccess counted)",
+        ["target", "attached", "slots left", "chars left", "policies"],
+        [
+            (
+                b.target,
+                f"{b.attached}/{b.max_policies}",
+                b.slots_left,
+                b.chars_left,
+                ", ".join((["FullAWSAccess"] if b.full_aws_access else []) + list(b.policies)),
+            )
+            for b in budgets
+        ],
+    )
     for r in lints.values():
         for f in r.findings:
             console.print(f"[red]lint {r.policy}: {f['issue']} {f['detail']}[/red]")
@@ -65,9 +99,14 @@ def cmd_apply(args: argparse.Namespace) -> int:
         print_json(plan.to_dict())
         return 0
     verb = "would change" if args.dry_run else "changed"
-    print_table(f"Guardrails: {plan.changes} {verb}", ["#", "action", "policy", "target", "detail"],
-                [(i, a.kind, a.policy, a.target, " ".join(f"{k}={v}" for k, v in a.data))
-                 for i, a in enumerate(plan.actions, 1)])
+    print_table(
+        f"Guardrails: {plan.changes} {verb}",
+        ["#", "action", "policy", "target", "detail"],
+        [
+            (i, a.kind, a.policy, a.target, " ".join(f"{k}={v}" for k, v in a.data))
+            for i, a in enumerate(plan.actions, 1)
+        ],
+    )
     for problem in plan.unfixable:
         console.print(f"[yellow]cannot fix: {problem}[/yellow]")
     return 0
@@ -75,7 +114,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     group = subparsers.add_parser("guardrails", help="SCPs rendered from the layout").add_subparsers(
-        dest="guardrails_command", required=True)
+        dest="guardrails_command", required=True
+    )
     render_p = group.add_parser("render", help="print the SCPs, their sizes, lint and headroom per target")
     render_p.add_argument("--json", action="store_true")
     render_p.add_argument("--layout", help="layout file (default: $VEND_LAYOUT_FILE or the packaged one)")

@@ -32,8 +32,13 @@ def _state_machine(session: boto3.Session) -> str:
 
 
 def _submit(session: boto3.Session, store: RequestStore, request: VendingRequest) -> SubmitResult:
-    return submit(session.client("stepfunctions"), store, _state_machine(session), request,
-                  terraform_root=Settings.from_env().terraform_root)
+    return submit(
+        session.client("stepfunctions"),
+        store,
+        _state_machine(session),
+        request,
+        terraform_root=Settings.from_env().terraform_root,
+    )
 
 
 def request_from_file(path: str) -> VendingRequest:

@@ -46,26 +46,47 @@ def _ensure_policies(org: Any, r: GuardrailSet, names: list[str], b: Backoff, ch
     for name in names:
         p = r.policies[name]
         if name not in ids:
-            out = b.call(org.create_policy, f"CreatePolicy {name}", Name=name, Description=p.description, Type=SCP,
-                         Content=p.content)
+            out = b.call(
+                org.create_policy,
+                f"CreatePolicy {name}",
+                Name=name,
+                Description=p.description,
+                Type=SCP,
+                Content=p.content,
+            )
             ids[name] = out["Policy"]["PolicySummary"]["Id"]
             changes.append(f"create_policy {name}")
             continue
         current = b.call(org.describe_policy, f"DescribePolicy {name}", PolicyId=ids[name])["Policy"]["Content"]
         if not same_content(current, p.content):
-            b.call(org.update_policy, f"UpdatePolicy {name}", PolicyId=ids[name], Description=p.description,
-                   Content=p.content)
+            b.call(
+                org.update_policy,
+                f"UpdatePolicy {name}",
+                PolicyId=ids[name],
+                Description=p.description,
+                Content=p.content,
+            )
             changes.append(f"update_policy {name}")
     return ids
 
 
 def _attached(org: Any, target: str, b: Backoff) -> dict[str, str]:
-    return {p["Name"]: p["Id"] for p in b.pages(org, "list_policies_for_target", "Policies", TargetId=target,
-                                                 Filter=SCP)}
+    return {
+        p["Name"]: p["Id"] for p in b.pages(org, "list_policies_for_target", "Policies", TargetId=target, Filter=SCP)
+    }
 
 
-def _sync(org: Any, r: GuardrailSet, target: str, desired: set[str], ids: dict[str, str], b: Backoff,
-          changes: list[str], *, forbid_full_access: bool = False) -> None:
+def _sync(
+    org: Any,
+    r: GuardrailSet,
+    target: str,
+    desired: set[str],
+    ids: dict[str, str],
+    b: Backoff,
+    changes: list[str],
+    *,
+    forbid_full_access: bool = False,
+) -> None:
     """Attach what is missing; detach only our own stale policies (and FullAWSAccess where the layout forbids it).
     Foreign policies are left to the org-wide reconcile, which reports them."""
     current = _attached(org, target, b)
@@ -99,8 +120,9 @@ def _governing(org: Any, account_id: str, b: Backoff) -> tuple[list[str], list[s
         child = parent["Id"]
 
 
-def apply_account_guardrails(org: Any, layout: Layout, *, account_id: str, team: str, stage: str, gpu_tier: str,
-                             backoff: Backoff | None = None) -> GuardrailResult:
+def apply_account_guardrails(
+    org: Any, layout: Layout, *, account_id: str, team: str, stage: str, gpu_tier: str, backoff: Backoff | None = None
+) -> GuardrailResult:
     """Ensure SCPs are enabled, the policies exist with current content, the stage OU path carries its OU-level
     policies and the account its GPU tier policy. Idempotent; throttling surfaces as OrganizationsThrottled."""
     b = backoff or Backoff(attempts=4)
@@ -113,7 +135,8 @@ def apply_account_guardrails(org: Any, layout: Layout, *, account_id: str, team:
     changes: list[str] = []
     root = b.call(org.list_roots, "ListRoots")["Roots"][0]
     if not any(t["Type"] == SCP and t["Status"] == "ENABLED" for t in root.get("PolicyTypes", [])) and enable_scps(
-            org, root["Id"], b):
+        org, root["Id"], b
+    ):
         changes.append(f"enable_policy_type {SCP}")
     ou_path = layout.ou_for_stage(stage)
     parts = ou_path.split("/")
@@ -132,6 +155,14 @@ def apply_account_guardrails(org: Any, layout: Layout, *, account_id: str, team:
         _sync(org, r, ou_id, want, ids, b, changes, forbid_full_access=forbid)
     _sync(org, r, account_id, {FULL_AWS_ACCESS, *own}, ids, b, changes)
     policies, chain = _governing(org, account_id, b)
-    return GuardrailResult(account_id=account_id, team=team, stage=stage, gpu_tier=gpu_tier, ou_path=ou_path,
-                           ou_id=ou_id, policies=tuple(policies), changes=tuple(changes),
-                           in_expected_ou=bool(chain) and chain[0] == ou_id)
+    return GuardrailResult(
+        account_id=account_id,
+        team=team,
+        stage=stage,
+        gpu_tier=gpu_tier,
+        ou_path=ou_path,
+        ou_id=ou_id,
+        policies=tuple(policies),
+        changes=tuple(changes),
+        in_expected_ou=bool(chain) and chain[0] == ou_id,
+    )

@@ -43,15 +43,29 @@ class AuditReport:
         return {t: found.get(t, 0) for t in FINDING_TYPES}
 
     def summary(self) -> dict[str, Any]:
-        return {"generated_at": self.generated_at, "accounts": self.accounts, "findings": len(self.findings),
-                "by_type": {k: v for k, v in self.counts().items() if v}, "report_uri": self.report_uri,
-                "api_calls": self.api_calls.get("total", 0)}
+        return {
+            "generated_at": self.generated_at,
+            "accounts": self.accounts,
+            "findings": len(self.findings),
+            "by_type": {k: v for k, v in self.counts().items() if v},
+            "report_uri": self.report_uri,
+            "api_calls": self.api_calls.get("total", 0),
+        }
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.summary(), "by_type": self.counts(), "ous": self.ous, "seconds": round(self.seconds, 3),
-                "records": self.records, "findings": [f.to_dict() for f in self.findings], "notes": self.notes,
-                "headroom": self.headroom, "inventory": self.inventory, "api_calls": self.api_calls,
-                "remediation": self.remediation}
+        return {
+            **self.summary(),
+            "by_type": self.counts(),
+            "ous": self.ous,
+            "seconds": round(self.seconds, 3),
+            "records": self.records,
+            "findings": [f.to_dict() for f in self.findings],
+            "notes": self.notes,
+            "headroom": self.headroom,
+            "inventory": self.inventory,
+            "api_calls": self.api_calls,
+            "remediation": self.remediation,
+        }
 
 
 def headroom(layout: Layout, snap: OrgSnapshot, r: GuardrailSet) -> dict[str, Any]:
@@ -64,8 +78,12 @@ def headroom(layout: Layout, snap: OrgSnapshot, r: GuardrailSet) -> dict[str, An
         names = sorted(attachments.get(target_id, set()))
         chars = {n: len(by_name[n].content or "") for n in names if n != FULL_AWS_ACCESS and by_name[n].content}
         slots = max_n - len(names)
-        return {"attached": names, "slots_left": slots, "policy_chars": chars,
-                "chars_left": sum(max_c - c for c in chars.values()) + max(slots, 0) * max_c}
+        return {
+            "attached": names,
+            "slots_left": slots,
+            "policy_chars": chars,
+            "chars_left": sum(max_c - c for c in chars.values()) + max(slots, 0) * max_c,
+        }
 
     targets = {"root": room(snap.root_id)}
     ou_ids = snap.ou_ids
@@ -74,13 +92,20 @@ def headroom(layout: Layout, snap: OrgSnapshot, r: GuardrailSet) -> dict[str, An
             targets[f"ou:{ou.path}"] = room(ou_ids[ou.path])
     account_slots = {a: max_n - len(attachments.get(a, set())) for a in snap.accounts}
     tight = sorted(a for a, s in account_slots.items() if s <= TIGHT_SLOTS)
-    return {"limits": {"max_policies_per_target": max_n, "max_policy_chars": max_c}, "targets": targets,
-            "accounts": {"min_slots_left": min(account_slots.values(), default=max_n), "tight": tight[:50],
-                         "tight_count": len(tight)}}
+    return {
+        "limits": {"max_policies_per_target": max_n, "max_policy_chars": max_c},
+        "targets": targets,
+        "accounts": {
+            "min_slots_left": min(account_slots.values(), default=max_n),
+            "tight": tight[:50],
+            "tight_count": len(tight),
+        },
+    }
 
 
-def gpu_findings(layout: Layout, intent: OrgIntent, snap: OrgSnapshot,
-                 inventory: InstanceInventory) -> tuple[list[Finding], dict[str, Any]]:
+def gpu_findings(
+    layout: Layout, intent: OrgIntent, snap: OrgSnapshot, inventory: InstanceInventory
+) -> tuple[list[Finding], dict[str, Any]]:
     """Accelerated instance types running outside the intended tier (a launch an SCP could not stop)."""
     findings, seen = [], 0
     for item in inventory.instances():
@@ -94,15 +119,28 @@ def gpu_findings(layout: Layout, intent: OrgIntent, snap: OrgSnapshot,
         if allowed_by_tier(layout, tier, item):
             continue
         who = f"tier {tier}" if tier else ("no vending record" if known is None else f"a {known.kind} account")
-        findings.append(Finding("gpu_outside_tier", f"account:{item.account_id}",
-                                 f"{item.resource_type} {item.resource_id} ({item.region or '?'}) runs "
-                                 f"{item.instance_type}; {who} does not allow it", False))
+        findings.append(
+            Finding(
+                "gpu_outside_tier",
+                f"account:{item.account_id}",
+                f"{item.resource_type} {item.resource_id} ({item.region or '?'}) runs "
+                f"{item.instance_type}; {who} does not allow it",
+                False,
+            )
+        )
     return findings, {"resources": seen, "outside_tier": len(findings)}
 
 
-def audit_organization(org: Any, layout: Layout, *, records: Iterable[RequestRecord] | None = None,
-                       inventory: InstanceInventory | None = None, remediate: bool = False,
-                       backoff: Backoff | None = None, counter: ApiCallCounter | None = None) -> AuditReport:
+def audit_organization(
+    org: Any,
+    layout: Layout,
+    *,
+    records: Iterable[RequestRecord] | None = None,
+    inventory: InstanceInventory | None = None,
+    remediate: bool = False,
+    backoff: Backoff | None = None,
+    counter: ApiCallCounter | None = None,
+) -> AuditReport:
     """Read the org once (policy-centric), compare with the layout and the vending records, optionally fix what
     reconcile can fix. Without records accounts are not compared (see compare()); the scheduled audit and the CLI
     always pass them."""
@@ -120,26 +158,38 @@ def audit_organization(org: Any, layout: Layout, *, records: Iterable[RequestRec
         gpu, inventory_summary = gpu_findings(layout, intent, snap, inventory)
         findings += gpu
         plan.unfixable += [f"{f.target}: {f.detail} (detective only: stop it in the account)" for f in gpu]
-    report = AuditReport(datetime.now(UTC).isoformat(timespec="seconds"), len(snap.accounts),
-                         len(snap.ou_paths) - 1, findings, headroom(layout, snap, rendered), notes=plan.notes,
-                         records=len(record_list) if record_list is not None else None, inventory=inventory_summary)
+    report = AuditReport(
+        datetime.now(UTC).isoformat(timespec="seconds"),
+        len(snap.accounts),
+        len(snap.ou_paths) - 1,
+        findings,
+        headroom(layout, snap, rendered),
+        notes=plan.notes,
+        records=len(record_list) if record_list is not None else None,
+        inventory=inventory_summary,
+    )
     if remediate:
         done = Executor(org, layout, snap, rendered, b).run(plan.actions) if plan.actions else []
         report.remediation = {"executed": done, "unfixable": plan.unfixable}
-    report.api_calls = {**calls.to_dict(), "throttled": b.throttled,
-                        "per_account": round(calls.total / max(len(snap.accounts), 1), 3)}
+    report.api_calls = {
+        **calls.to_dict(),
+        "throttled": b.throttled,
+        "per_account": round(calls.total / max(len(snap.accounts), 1), 3),
+    }
     report.seconds = time.perf_counter() - started
     return report
 
 
-def publish(report: AuditReport, *, s3: Any, events: Any, bucket: str, event_bus: str, source: str,
-            metrics: Any = None) -> None:
+def publish(
+    report: AuditReport, *, s3: Any, events: Any, bucket: str, event_bus: str, source: str, metrics: Any = None
+) -> None:
     """Store the JSON report, emit one metric per finding type and alert when anything was found."""
     if bucket:
         stamp = datetime.now(UTC)
         key = f"guardrail-audit/{stamp:%Y/%m/%d}/{stamp:%H%M%S}.json"
-        s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(report.to_dict(), indent=1).encode(),
-                      ContentType="application/json")
+        s3.put_object(
+            Bucket=bucket, Key=key, Body=json.dumps(report.to_dict(), indent=1).encode(), ContentType="application/json"
+        )
         report.report_uri = f"s3://{bucket}/{key}"
     if metrics is not None:
         from aws_lambda_powertools.metrics import MetricUnit
@@ -149,13 +199,32 @@ def publish(report: AuditReport, *, s3: Any, events: Any, bucket: str, event_bus
         metrics.add_metric(name="GuardrailFindings", unit=MetricUnit.Count, value=len(report.findings))
         metrics.add_metric(name="OrganizationsApiCalls", unit=MetricUnit.Count, value=report.api_calls.get("total", 0))
     if report.findings:
-        events.put_events(Entries=[{"Source": source, "DetailType": ALERT_DETAIL_TYPE, "EventBusName": event_bus,
-                                    "Detail": json.dumps(report.summary())}])
+        events.put_events(
+            Entries=[
+                {
+                    "Source": source,
+                    "DetailType": ALERT_DETAIL_TYPE,
+                    "EventBusName": event_bus,
+                    "Detail": json.dumps(report.summary()),
+                }
+            ]
+        )
 
 
-def run_scheduled_audit(*, org: Any, s3: Any, events: Any, layout: Layout, records: Iterable[RequestRecord],
-                        bucket: str, event_bus: str, source: str, metrics: Any = None,
-                        inventory: InstanceInventory | None = None, remediate: bool = False) -> dict[str, Any]:
+def run_scheduled_audit(
+    *,
+    org: Any,
+    s3: Any,
+    events: Any,
+    layout: Layout,
+    records: Iterable[RequestRecord],
+    bucket: str,
+    event_bus: str,
+    source: str,
+    metrics: Any = None,
+    inventory: InstanceInventory | None = None,
+    remediate: bool = False,
+) -> dict[str, Any]:
     """The one call the scheduled Lambda makes."""
     report = audit_organization(org, layout, records=records, inventory=inventory, remediate=remediate)
     publish(report, s3=s3, events=events, bucket=bucket, event_bus=event_bus, source=source, metrics=metrics)

@@ -93,12 +93,23 @@ def _team_intent(layout: Layout, record: RequestRecord, account_id: str) -> Acco
     if problems:
         return AccountIntent(account_id, "team", "", source, problem=f"{source}: {'; '.join(problems)}")
     assert isinstance(tier, str)
-    tags = {"team": record.team, "stage": record.stage, "cost-center": str(cost_center),
-            layout.guardrails.gpu_tier_tag: tier}
-    return AccountIntent(account_id, "team", layout.ou_for_stage(record.stage), source, tier,
-                         {k: v for k, v in tags.items() if k in layout.tag_keys()},
-                         tuple(request.get("regions") or ()), in_flight=record.status.value in IN_FLIGHT_STATUSES,
-                         team=record.team)
+    tags = {
+        "team": record.team,
+        "stage": record.stage,
+        "cost-center": str(cost_center),
+        layout.guardrails.gpu_tier_tag: tier,
+    }
+    return AccountIntent(
+        account_id,
+        "team",
+        layout.ou_for_stage(record.stage),
+        source,
+        tier,
+        {k: v for k, v in tags.items() if k in layout.tag_keys()},
+        tuple(request.get("regions") or ()),
+        in_flight=record.status.value in IN_FLIGHT_STATUSES,
+        team=record.team,
+    )
 
 
 def build_intent(layout: Layout, records: Iterable[RequestRecord] | None) -> OrgIntent:
@@ -109,15 +120,24 @@ def build_intent(layout: Layout, records: Iterable[RequestRecord] | None) -> Org
     claims: dict[str, list[AccountIntent]] = {}
     for account_id, path in layout.guardrails.platform_accounts.items():
         claims.setdefault(account_id, []).append(
-            AccountIntent(account_id, "platform", path, "layout:platform_accounts"))
+            AccountIntent(account_id, "platform", path, "layout:platform_accounts")
+        )
     for record in records:
         if not record.account_id:
             continue
         if record.status.value in RETIRED_STATUSES:
             source = f"record:{record.request_id}"
-            intent = (AccountIntent(record.account_id, "retired", parked, source) if parked else
-                      AccountIntent(record.account_id, "retired", "", source,
-                                    problem=f"{source}: retired, but no OU carries the quarantine guardrails"))
+            intent = (
+                AccountIntent(record.account_id, "retired", parked, source)
+                if parked
+                else AccountIntent(
+                    record.account_id,
+                    "retired",
+                    "",
+                    source,
+                    problem=f"{source}: retired, but no OU carries the quarantine guardrails",
+                )
+            )
         else:
             intent = _team_intent(layout, record, record.account_id)
         claims.setdefault(record.account_id, []).append(intent)
@@ -127,6 +147,7 @@ def build_intent(layout: Layout, records: Iterable[RequestRecord] | None) -> Org
             accounts[account_id] = found[0]
         else:
             sources = ", ".join(sorted(i.source for i in found))
-            accounts[account_id] = AccountIntent(account_id, found[0].kind, "", sources,
-                                                 problem=f"claimed by {len(found)} sources: {sources}")
+            accounts[account_id] = AccountIntent(
+                account_id, found[0].kind, "", sources, problem=f"claimed by {len(found)} sources: {sources}"
+            )
     return OrgIntent(accounts)

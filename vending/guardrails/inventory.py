@@ -23,11 +23,14 @@ from vending.exceptions import NotConfigured
 from vending.guardrails.orgapi import Backoff
 from vending.layout import Layout
 
-EC2_QUERY = ("SELECT resourceId, accountId, awsRegion, configuration.instanceType "
-             "WHERE resourceType = 'AWS::EC2::Instance'")
+EC2_QUERY = (
+    "SELECT resourceId, accountId, awsRegion, configuration.instanceType WHERE resourceType = 'AWS::EC2::Instance'"
+)
 # SageMaker endpoints run what their endpoint configuration names, one instance type per production variant.
-SAGEMAKER_QUERY = ("SELECT resourceId, accountId, awsRegion, configuration.productionVariants "
-                   "WHERE resourceType = 'AWS::SageMaker::EndpointConfig'")
+SAGEMAKER_QUERY = (
+    "SELECT resourceId, accountId, awsRegion, configuration.productionVariants "
+    "WHERE resourceType = 'AWS::SageMaker::EndpointConfig'"
+)
 
 
 @dataclass(frozen=True)
@@ -56,8 +59,15 @@ class StaticInventory:
 class ConfigAggregatorInventory:
     """AWS Config advanced queries over an organization aggregator: a handful of paged calls for the whole org."""
 
-    def __init__(self, config: Any, aggregator: str, *, backoff: Backoff | None = None, sagemaker: bool = True,
-                 page_size: int = 100) -> None:
+    def __init__(
+        self,
+        config: Any,
+        aggregator: str,
+        *,
+        backoff: Backoff | None = None,
+        sagemaker: bool = True,
+        page_size: int = 100,
+    ) -> None:
         if not aggregator:
             raise NotConfigured("a Config aggregator name is required for the organization-wide inventory")
         self.config, self.aggregator, self.b = config, aggregator, backoff or Backoff()
@@ -67,13 +77,15 @@ class ConfigAggregatorInventory:
     def _rows(self, expression: str) -> Iterator[dict[str, Any]]:
         token: str | None = None
         while True:
-            params: dict[str, Any] = {"Expression": expression, "ConfigurationAggregatorName": self.aggregator,
-                                      "Limit": self.page_size}
+            params: dict[str, Any] = {
+                "Expression": expression,
+                "ConfigurationAggregatorName": self.aggregator,
+                "Limit": self.page_size,
+            }
             if token:
                 params["NextToken"] = token
             self.calls += 1
-            page = self.b.call(self.config.select_aggregate_resource_config, "SelectAggregateResourceConfig",
-                               **params)
+            page = self.b.call(self.config.select_aggregate_resource_config, "SelectAggregateResourceConfig", **params)
             for row in page.get("Results", []):
                 yield json.loads(row)  # each result is a JSON document as a string
             token = page.get("NextToken")
@@ -85,16 +97,26 @@ class ConfigAggregatorInventory:
         for row in self._rows(EC2_QUERY):
             itype = (row.get("configuration") or {}).get("instanceType")
             if itype:
-                out.append(RunningInstance(row["accountId"], row["resourceId"], "AWS::EC2::Instance", itype,
-                                           row.get("awsRegion", "")))
+                out.append(
+                    RunningInstance(
+                        row["accountId"], row["resourceId"], "AWS::EC2::Instance", itype, row.get("awsRegion", "")
+                    )
+                )
         if self.sagemaker:
             for row in self._rows(SAGEMAKER_QUERY):
                 variants = (row.get("configuration") or {}).get("productionVariants") or []
                 for variant in variants:
                     itype = variant.get("instanceType")
                     if itype:  # serverless variants have no instance type
-                        out.append(RunningInstance(row["accountId"], row["resourceId"],
-                                                   "AWS::SageMaker::EndpointConfig", itype, row.get("awsRegion", "")))
+                        out.append(
+                            RunningInstance(
+                                row["accountId"],
+                                row["resourceId"],
+                                "AWS::SageMaker::EndpointConfig",
+                                itype,
+                                row.get("awsRegion", ""),
+                            )
+                        )
         return out
 
 

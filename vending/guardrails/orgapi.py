@@ -70,7 +70,7 @@ class Backoff:
                         self.throttled += 1
                     if attempt == self.attempts:
                         raise
-                    self.sleep(random.uniform(0, min(self.cap, self.base * 2 ** attempt)))
+                    self.sleep(random.uniform(0, min(self.cap, self.base * 2**attempt)))
                     continue
                 raise
         raise AssertionError("unreachable")  # pragma: no cover

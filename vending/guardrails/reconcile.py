@@ -91,15 +91,22 @@ class Plan:
         return len(self.actions)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"changes": self.changes, "executed": self.executed, "actions": [a.to_dict() for a in self.actions],
-                "unfixable": self.unfixable, "notes": self.notes, "findings": [f.to_dict() for f in self.findings]}
+        return {
+            "changes": self.changes,
+            "executed": self.executed,
+            "actions": [a.to_dict() for a in self.actions],
+            "unfixable": self.unfixable,
+            "notes": self.notes,
+            "findings": [f.to_dict() for f in self.findings],
+        }
 
 
 # --- comparison ----------------------------------------------------------------------------------------------
 
 
-def _order_target(current: set[str], desired: set[str], limit: int, detachable: Callable[[str], bool], *,
-                  fail_closed: bool = False) -> tuple[list[tuple[str, str]], list[str]]:
+def _order_target(
+    current: set[str], desired: set[str], limit: int, detachable: Callable[[str], bool], *, fail_closed: bool = False
+) -> tuple[list[tuple[str, str]], list[str]]:
     """Attach/detach steps that never leave the target empty and never exceed the quota.
 
     When room must be made on a full target and `fail_closed` is set, FullAWSAccess (the allow) goes first and comes
@@ -111,8 +118,15 @@ def _order_target(current: set[str], desired: set[str], limit: int, detachable: 
     # The allow goes on last: until then the target keeps failing closed.
     to_attach = sorted(desired - now, key=lambda n: (n == FULL_AWS_ACCESS, n))
     to_detach = sorted(n for n in now - desired if detachable(n))
-    if (fail_closed and to_attach and to_detach and FULL_AWS_ACCESS in now and FULL_AWS_ACCESS in desired
-            and len(now) + len(to_attach) > limit and len(now) > 1):
+    if (
+        fail_closed
+        and to_attach
+        and to_detach
+        and FULL_AWS_ACCESS in now
+        and FULL_AWS_ACCESS in desired
+        and len(now) + len(to_attach) > limit
+        and len(now) > 1
+    ):
         steps.append(("detach", FULL_AWS_ACCESS))
         now.discard(FULL_AWS_ACCESS)
         to_attach.append(FULL_AWS_ACCESS)
@@ -136,8 +150,7 @@ def _order_target(current: set[str], desired: set[str], limit: int, detachable: 
     return steps, problems
 
 
-def _split(steps: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[tuple[str, str]],
-                                                   list[tuple[str, str]]]:
+def _split(steps: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[tuple[str, str]], list[tuple[str, str]]]:
     """Deny attachments (with the room they need) run first, before any move; attaching FullAWSAccess (an allow)
     waits until every deny is on and every account is where it belongs; the remaining detaches run last."""
     attaches = [i for i, (kind, name) in enumerate(steps) if kind == "attach"]
@@ -171,8 +184,9 @@ def _where(snap: OrgSnapshot, parent_id: str) -> str:
     return "the root" if parent_id == snap.root_id else f"OU {snap.ou_paths.get(parent_id) or parent_id}"
 
 
-def _compare_account(layout: Layout, snap: OrgSnapshot, account: Any, intent: AccountIntent, plan: Plan,
-                     phases: _Phases) -> bool:
+def _compare_account(
+    layout: Layout, snap: OrgSnapshot, account: Any, intent: AccountIntent, plan: Plan, phases: _Phases
+) -> bool:
     """Placement and tags of one known account. Returns whether its attachments may be changed."""
     key = f"account:{account.id}"
     add = plan.findings.append
@@ -216,13 +230,15 @@ def _compare_account(layout: Layout, snap: OrgSnapshot, account: Any, intent: Ac
         if restore and fix:
             phases.tags.append(Action("tag_account", key, data=tuple(restore)))
     if not fix:
-        plan.unfixable.append(f"{key}: vending in progress ({intent.source}); the state machine owns it until "
-                              f"ApplyGuardrails is done")
+        plan.unfixable.append(
+            f"{key}: vending in progress ({intent.source}); the state machine owns it until ApplyGuardrails is done"
+        )
     return fix
 
 
-def compare(layout: Layout, snap: OrgSnapshot, rendered: GuardrailSet | None = None,
-            intent: OrgIntent | None = None) -> Plan:
+def compare(
+    layout: Layout, snap: OrgSnapshot, rendered: GuardrailSet | None = None, intent: OrgIntent | None = None
+) -> Plan:
     """Findings (what differs) and the actions that fix what can be fixed.
 
     Without an intent (no vending records) accounts are not compared at all: guessing what they are from their own
@@ -275,24 +291,49 @@ def compare(layout: Layout, snap: OrgSnapshot, rendered: GuardrailSet | None = N
             if parked is not None and path == parked:
                 plan.notes.append(f"{key}: unknown account, quarantined in {parked}")
             elif path in managed_paths and parked is not None:
-                add(Finding("unknown_account", key, f"in {_where(snap, account.parent_id)} with no vending record and "
-                                                    f"not a platform account (e-mail {account.email or '?'}, tags "
-                                                    f"{account.tags or {}}); quarantine in {parked}"))
+                add(
+                    Finding(
+                        "unknown_account",
+                        key,
+                        f"in {_where(snap, account.parent_id)} with no vending record and "
+                        f"not a platform account (e-mail {account.email or '?'}, tags "
+                        f"{account.tags or {}}); quarantine in {parked}",
+                    )
+                )
                 phases.moves.append(Action("move_account", key, data=(("from", path or "root"), ("to", parked))))
             else:
-                add(Finding("unknown_account", key, f"in {_where(snap, account.parent_id)} with no vending record and "
-                                                    f"not a platform account", False))
-                plan.unfixable.append(f"{key}: unknown account outside the managed OUs; adopt it (a vending record) "
-                                      f"or move it to a managed OU to be quarantined")
+                add(
+                    Finding(
+                        "unknown_account",
+                        key,
+                        f"in {_where(snap, account.parent_id)} with no vending record and not a platform account",
+                        False,
+                    )
+                )
+                plan.unfixable.append(
+                    f"{key}: unknown account outside the managed OUs; adopt it (a vending record) "
+                    f"or move it to a managed OU to be quarantined"
+                )
             continue
         if _compare_account(layout, snap, account, known, plan, phases):
             target_ids[key] = account.id
             desired[key] = account_policies(r, known)
     for account_id, known in sorted(org_intent.accounts.items()):
-        if (account_id not in snap.accounts and account_id != snap.management_account_id and known.kind == "team"
-                and not known.in_flight and not known.problem):
-            add(Finding("vended_account_missing", f"account:{account_id}",
-                        f"{known.source} names it, the organization has no such active member account", False))
+        if (
+            account_id not in snap.accounts
+            and account_id != snap.management_account_id
+            and known.kind == "team"
+            and not known.in_flight
+            and not known.problem
+        ):
+            add(
+                Finding(
+                    "vended_account_missing",
+                    f"account:{account_id}",
+                    f"{known.source} names it, the organization has no such active member account",
+                    False,
+                )
+            )
             plan.unfixable.append(f"account:{account_id}: vended ({known.source}) but not an active member")
 
     attachments = snap.attachments()
@@ -310,8 +351,7 @@ def compare(layout: Layout, snap: OrgSnapshot, rendered: GuardrailSet | None = N
                 add(Finding("full_aws_access_misplaced", key, "FullAWSAccess attached where the layout forbids it"))
             elif not unrendered(name):  # those get one unrendered_policy finding naming every target
                 add(Finding("unexpected_attachment", key, name))
-        steps, problems = _order_target(current, want, limit, lambda _n: True,
-                                        fail_closed=key.startswith("account:"))
+        steps, problems = _order_target(current, want, limit, lambda _n: True, fail_closed=key.startswith("account:"))
         phases.add(key, steps)
         plan.unfixable += [f"{key}: {p}" for p in problems]
 
@@ -320,8 +360,13 @@ def compare(layout: Layout, snap: OrgSnapshot, rendered: GuardrailSet | None = N
         if not unrendered(name):
             continue
         where = sorted(keys_by_id.get(t) or _target_key(snap, t) for t in existing.targets)
-        add(Finding("unrendered_policy", f"policy:{name}", f"managed prefix {r.prefix!r} but not rendered from the "
-                                                            f"layout; attached to {where or 'nothing'}"))
+        add(
+            Finding(
+                "unrendered_policy",
+                f"policy:{name}",
+                f"managed prefix {r.prefix!r} but not rendered from the layout; attached to {where or 'nothing'}",
+            )
+        )
         stuck = False
         for target in sorted(existing.targets):
             if target in keys_by_id:
@@ -376,20 +421,32 @@ class Executor:
         path = action.target[3:]
         parent_path, _, name = path.rpartition("/")
         parent = self.ou_ids[parent_path] if parent_path else self.snap.root_id
-        created = self.b.call(self.org.create_organizational_unit, f"CreateOrganizationalUnit {path}",
-                              ParentId=parent, Name=name)
+        created = self.b.call(
+            self.org.create_organizational_unit, f"CreateOrganizationalUnit {path}", ParentId=parent, Name=name
+        )
         self.ou_ids[path] = created["OrganizationalUnit"]["Id"]
 
     def _create_policy(self, action: Action) -> None:
         p = self.r.policies[action.policy]
-        out = self.b.call(self.org.create_policy, f"CreatePolicy {p.name}", Name=p.name, Description=p.description,
-                          Type=SCP, Content=p.content)
+        out = self.b.call(
+            self.org.create_policy,
+            f"CreatePolicy {p.name}",
+            Name=p.name,
+            Description=p.description,
+            Type=SCP,
+            Content=p.content,
+        )
         self.policy_ids[p.name] = out["Policy"]["PolicySummary"]["Id"]
 
     def _update_policy(self, action: Action) -> None:
         p = self.r.policies[action.policy]
-        self.b.call(self.org.update_policy, f"UpdatePolicy {p.name}", PolicyId=self.policy_ids[p.name],
-                    Description=p.description, Content=p.content)
+        self.b.call(
+            self.org.update_policy,
+            f"UpdatePolicy {p.name}",
+            PolicyId=self.policy_ids[p.name],
+            Description=p.description,
+            Content=p.content,
+        )
 
     def _delete_policy(self, action: Action) -> None:
         self.b.call(self.org.delete_policy, f"DeletePolicy {action.policy}", PolicyId=self.policy_ids[action.policy])
@@ -397,20 +454,37 @@ class Executor:
     def _move_account(self, action: Action) -> None:
         account = self.snap.accounts[action.target.partition(":")[2]]
         dest = self.ou_ids[dict(action.data)["to"]]
-        self.b.call(self.org.move_account, f"MoveAccount {account.id}", AccountId=account.id,
-                    SourceParentId=account.parent_id, DestinationParentId=dest)
+        self.b.call(
+            self.org.move_account,
+            f"MoveAccount {account.id}",
+            AccountId=account.id,
+            SourceParentId=account.parent_id,
+            DestinationParentId=dest,
+        )
 
     def _tag_account(self, action: Action) -> None:
-        self.b.call(self.org.tag_resource, f"TagResource {action.target}", ResourceId=self.target_id(action.target),
-                    Tags=[{"Key": k, "Value": v} for k, v in action.data])
+        self.b.call(
+            self.org.tag_resource,
+            f"TagResource {action.target}",
+            ResourceId=self.target_id(action.target),
+            Tags=[{"Key": k, "Value": v} for k, v in action.data],
+        )
 
     def _attach(self, action: Action) -> None:
-        self.b.call(self.org.attach_policy, f"AttachPolicy {action.policy}", PolicyId=self.policy_ids[action.policy],
-                    TargetId=self.target_id(action.target))
+        self.b.call(
+            self.org.attach_policy,
+            f"AttachPolicy {action.policy}",
+            PolicyId=self.policy_ids[action.policy],
+            TargetId=self.target_id(action.target),
+        )
 
     def _detach(self, action: Action) -> None:
-        self.b.call(self.org.detach_policy, f"DetachPolicy {action.policy}", PolicyId=self.policy_ids[action.policy],
-                    TargetId=self.target_id(action.target))
+        self.b.call(
+            self.org.detach_policy,
+            f"DetachPolicy {action.policy}",
+            PolicyId=self.policy_ids[action.policy],
+            TargetId=self.target_id(action.target),
+        )
 
 
 def enable_scps(org: Any, root_id: str, backoff: Backoff) -> bool:
@@ -427,9 +501,15 @@ def enable_scps(org: Any, root_id: str, backoff: Backoff) -> bool:
         raise
 
 
-def reconcile_organization(org: Any, layout: Layout, *, dry_run: bool, backoff: Backoff | None = None,
-                           snapshot: OrgSnapshot | None = None,
-                           records: Iterable[RequestRecord] | None = None) -> Plan:
+def reconcile_organization(
+    org: Any,
+    layout: Layout,
+    *,
+    dry_run: bool,
+    backoff: Backoff | None = None,
+    snapshot: OrgSnapshot | None = None,
+    records: Iterable[RequestRecord] | None = None,
+) -> Plan:
     """Make every managed OU, policy and (given the vending records) account match the intended map.
 
     Idempotent: a second run plans nothing. Without `records` only OUs and policies are reconciled."""

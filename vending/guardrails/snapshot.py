@@ -87,8 +87,9 @@ def same_content(a: str | None, b: str | None) -> bool:
     return a is not None and b is not None and normalise(a) == normalise(b)
 
 
-def read_snapshot(org: Any, *, backoff: Backoff | None = None, concurrency: int = 8, tags: bool = True,
-                  describe: bool = True) -> OrgSnapshot:
+def read_snapshot(
+    org: Any, *, backoff: Backoff | None = None, concurrency: int = 8, tags: bool = True, describe: bool = True
+) -> OrgSnapshot:
     b = backoff or Backoff()
     management = b.call(org.describe_organization, "DescribeOrganization")["Organization"]["MasterAccountId"]
     root = b.call(org.list_roots, "ListRoots")["Roots"][0]
@@ -97,9 +98,17 @@ def read_snapshot(org: Any, *, backoff: Backoff | None = None, concurrency: int 
     frontier = [root["Id"]]
     while frontier:  # breadth-first; each level's OUs are listed concurrently
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
-            levels = list(pool.map(
-                lambda parent: (parent, list(b.pages(org, "list_organizational_units_for_parent",
-                                                     "OrganizationalUnits", ParentId=parent))), frontier))
+            levels = list(
+                pool.map(
+                    lambda parent: (
+                        parent,
+                        list(
+                            b.pages(org, "list_organizational_units_for_parent", "OrganizationalUnits", ParentId=parent)
+                        ),
+                    ),
+                    frontier,
+                )
+            )
         frontier = []
         for parent, children in levels:
             for ou in children:
@@ -108,9 +117,11 @@ def read_snapshot(org: Any, *, backoff: Backoff | None = None, concurrency: int 
                 frontier.append(ou["Id"])
 
     def accounts_of(parent: str) -> list[Account]:
-        return [Account(a["Id"], a.get("Name", ""), a.get("Email", ""), parent)
-                for a in b.pages(org, "list_accounts_for_parent", "Accounts", ParentId=parent)
-                if a.get("Status", "ACTIVE") == "ACTIVE" and a["Id"] != management]
+        return [
+            Account(a["Id"], a.get("Name", ""), a.get("Email", ""), parent)
+            for a in b.pages(org, "list_accounts_for_parent", "Accounts", ParentId=parent)
+            if a.get("Status", "ACTIVE") == "ACTIVE" and a["Id"] != management
+        ]
 
     policies: dict[str, Policy] = {}
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
@@ -120,17 +131,19 @@ def read_snapshot(org: Any, *, backoff: Backoff | None = None, concurrency: int 
             policies[p["Name"]] = Policy(p["Id"], p["Name"], bool(p.get("AwsManaged")))
 
         def fill(policy: Policy) -> None:
-            policy.targets = {t["TargetId"] for t in b.pages(org, "list_targets_for_policy", "Targets",
-                                                             PolicyId=policy.id)}
+            policy.targets = {
+                t["TargetId"] for t in b.pages(org, "list_targets_for_policy", "Targets", PolicyId=policy.id)
+            }
             if describe and not policy.aws_managed:
-                policy.content = b.call(org.describe_policy, "DescribePolicy", PolicyId=policy.id)[
-                    "Policy"]["Content"]
+                policy.content = b.call(org.describe_policy, "DescribePolicy", PolicyId=policy.id)["Policy"]["Content"]
 
         list(pool.map(fill, list(policies.values())))
         if tags:
+
             def tag(account: Account) -> None:
-                account.tags = {t["Key"]: t["Value"] for t in b.pages(org, "list_tags_for_resource", "Tags",
-                                                                      ResourceId=account.id)}
+                account.tags = {
+                    t["Key"]: t["Value"] for t in b.pages(org, "list_tags_for_resource", "Tags", ResourceId=account.id)
+                }
 
             list(pool.map(tag, list(accounts.values())))
     return OrgSnapshot(root["Id"], management, scp_enabled, ou_paths, accounts, policies)

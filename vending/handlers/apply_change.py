@@ -19,8 +19,14 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(team=request.team, request_id=request.request_id, change_id=state.change_id, step="ApplyChange")
     ctx = Context()
     account_id = ctx.store.require(request.request_id).account_id or ""
-    guardrails = apply_account_guardrails(ctx.client("organizations"), ctx.layout, account_id=account_id,
-                                          team=request.team, stage=request.stage, gpu_tier=request.gpu_tier)
+    guardrails = apply_account_guardrails(
+        ctx.client("organizations"),
+        ctx.layout,
+        account_id=account_id,
+        team=request.team,
+        stage=request.stage,
+        gpu_tier=request.gpu_tier,
+    )
     role = access_role_arn(account_id, ctx.layout.organization.access_role_name)
     member = assume_role_session(ctx.client("sts"), role, f"vending-change-{request.team}", request.home_region)
     settings = converge_account(member, ctx.layout, request, account_id=account_id)

@@ -25,8 +25,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return {"skipped": "the account never got a state bucket"}
     role = access_role_arn(str(record.account_id), ctx.layout.organization.access_role_name)
     member = assume_role_session(ctx.client("sts"), role, f"vending-archive-{record.team}", state.request.home_region)
-    result = archive_state(member.client("s3"), ctx.client("s3"), bucket=record.state_bucket,
-                           archive_bucket=ctx.settings.archive_bucket, account_id=str(record.account_id))
+    result = archive_state(
+        member.client("s3"),
+        ctx.client("s3"),
+        bucket=record.state_bucket,
+        archive_bucket=ctx.settings.archive_bucket,
+        account_id=str(record.account_id),
+    )
     ctx.store.update(record.request_id, step="ArchiveState")
     logger.info("state archived", extra=result.model_dump())
     return result.model_dump()

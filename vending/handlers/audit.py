@@ -36,10 +36,18 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     ctx = Context()
     logger.append_keys(step="GuardrailAudit")
     # Intent comes from the vending records (one Scan), never from the accounts' own tags.
-    summary = run_scheduled_audit(org=ctx.client("organizations"), s3=ctx.client("s3"), events=ctx.client("events"),
-                                  layout=ctx.layout, records=ctx.store.list(), inventory=_inventory(ctx),
-                                  bucket=ctx.settings.reports_bucket,
-                                  event_bus=ctx.settings.event_bus_name, source=ctx.settings.event_source,
-                                  metrics=metrics, remediate=False)
+    summary = run_scheduled_audit(
+        org=ctx.client("organizations"),
+        s3=ctx.client("s3"),
+        events=ctx.client("events"),
+        layout=ctx.layout,
+        records=ctx.store.list(),
+        inventory=_inventory(ctx),
+        bucket=ctx.settings.reports_bucket,
+        event_bus=ctx.settings.event_bus_name,
+        source=ctx.settings.event_source,
+        metrics=metrics,
+        remediate=False,
+    )
     logger.info("guardrail audit done", extra=summary)
     return summary

@@ -13,8 +13,9 @@ from vending.context import Context, logger
 @transient_as_retryable
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = LifecycleState.model_validate(event)
-    logger.append_keys(team=state.request.team, request_id=state.request.request_id, change_id=state.change_id,
-                       step="BeginChange")
+    logger.append_keys(
+        team=state.request.team, request_id=state.request.request_id, change_id=state.change_id, step="BeginChange"
+    )
     ctx = Context()
     changes = ChangeStore(ctx.client("dynamodb"), ctx.settings.changes_table)
     record = begin_change(ctx.store, changes, state.change_id, state.execution)

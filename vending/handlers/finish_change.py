@@ -14,11 +14,11 @@ from vending.context import Context, logger, metrics
 @transient_as_retryable
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = LifecycleState.model_validate(event)
-    logger.append_keys(team=state.request.team, request_id=state.request.request_id, change_id=state.change_id,
-                       step="FinishChange")
+    logger.append_keys(
+        team=state.request.team, request_id=state.request.request_id, change_id=state.change_id, step="FinishChange"
+    )
     ctx = Context()
-    change = finish_change(ctx.store, ChangeStore(ctx.client("dynamodb"), ctx.settings.changes_table),
-                           state.change_id)
+    change = finish_change(ctx.store, ChangeStore(ctx.client("dynamodb"), ctx.settings.changes_table), state.change_id)
     metrics.add_metric(name="ChangesApplied", unit="Count", value=1)
     logger.info("change applied", extra={"by": change.requested_by, "approved_by": change.approved_by})
     return {"change_id": change.change_id, "status": change.status.value}

@@ -17,8 +17,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(team=state.request.team, request_id=state.request.request_id, step="LifecycleFailed")
     ctx, reason = Context(), reason_from(state.error or {})
     if state.operation == "change":
-        finish_change(ctx.store, ChangeStore(ctx.client("dynamodb"), ctx.settings.changes_table), state.change_id,
-                      error=reason)
+        finish_change(
+            ctx.store, ChangeStore(ctx.client("dynamodb"), ctx.settings.changes_table), state.change_id, error=reason
+        )
     else:  # a retirement keeps its RETIRING/SUSPENDED status (never back in service); decommission can be re-run
         record = ctx.store.require(state.request.request_id)
         ctx.store.update(record.request_id, step="RetirementFailed", failed_step=record.step, failure_reason=reason)

@@ -28,5 +28,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     item = queue.get(account_id)
     status = item.status.value if item else "MISSING"
     logger.info("closure queue drained", extra={"status": status, "backlog": len(report.backlog), "polls": polls})
-    return {"status": status, "polls": polls, "give_up": polls >= state.settings.closure_poll_max,
-            "backlog": report.backlog, "stopped_by": report.stopped_by}
+    return {
+        "status": status,
+        "polls": polls,
+        "give_up": polls >= state.settings.closure_poll_max,
+        "backlog": report.backlog,
+        "stopped_by": report.stopped_by,
+    }

@@ -16,8 +16,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = LifecycleState.model_validate(event)
     logger.append_keys(team=state.request.team, request_id=state.request.request_id, step="RetireAccount")
     ctx = Context()
-    record = retire_account(ctx.client("organizations"), ctx.store, ctx.layout, state.request.request_id,
-                            state.execution)
+    record = retire_account(
+        ctx.client("organizations"), ctx.store, ctx.layout, state.request.request_id, state.execution
+    )
     logger.info("account quarantined and parked", extra={"account_id": record.account_id, "ou": record.ou_path})
-    return {"status": record.status.value, "account_id": record.account_id, "ou_path": record.ou_path,
-            "scps": record.scps}
+    return {
+        "status": record.status.value,
+        "account_id": record.account_id,
+        "ou_path": record.ou_path,
+        "scps": record.scps,
+    }

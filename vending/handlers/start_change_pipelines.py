@@ -18,7 +18,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(team=request.team, request_id=request.request_id, step="StartChangePipelines")
     ctx = Context()
     record = ctx.store.update(request.request_id, step="StartChangePipelines")
-    started = start_pipelines(ctx.runs(), ctx.launcher(), request, account_id=record.account_id or "",
-                              state_bucket=record.state_bucket or "", state_region=request.home_region,
-                              access_role_name=ctx.layout.organization.access_role_name)
+    started = start_pipelines(
+        ctx.runs(),
+        ctx.launcher(),
+        request,
+        account_id=record.account_id or "",
+        state_bucket=record.state_bucket or "",
+        state_region=request.home_region,
+        access_role_name=ctx.layout.organization.access_role_name,
+    )
     return {"done": False, "polls": 0, "runs": {stack: {"status": s} for stack, s in started.items()}}

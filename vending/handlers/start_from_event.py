@@ -32,8 +32,13 @@ def record_handler(record: SqsRecordModel) -> dict[str, Any]:
         detail = event.detail
         request = parse_request(detail)
         logger.append_keys(team=request.team, stage=request.stage, request_id=request.request_id)
-        result = submit(ctx.client("stepfunctions"), ctx.store, ctx.settings.state_machine_arn, request,
-                        terraform_root=ctx.settings.terraform_root)
+        result = submit(
+            ctx.client("stepfunctions"),
+            ctx.store,
+            ctx.settings.state_machine_arn,
+            request,
+            terraform_root=ctx.settings.terraform_root,
+        )
     except InvalidRequest as e:
         logger.warning("onboarding request rejected", extra={"errors": e.details})
         metrics.add_metric(name="RequestsRejected", unit="Count", value=1)

@@ -62,11 +62,17 @@ class ApprovalStore(Protocol):
 
 
 def _latest_pending(items: list[Approval], stack: str, plan_digest: str | None) -> Approval:
-    pending = [a for a in items if a.stack == stack and a.status == "pending"
-               and (plan_digest is None or a.plan_digest == plan_digest)]
+    pending = [
+        a
+        for a in items
+        if a.stack == stack and a.status == "pending" and (plan_digest is None or a.plan_digest == plan_digest)
+    ]
     if not pending:
-        raise ApprovalNotFound(f"no pending approval for {stack}" + (f" plan {plan_digest}" if plan_digest else "")
-                               + ": run the pipeline first so it records the plan to approve")
+        raise ApprovalNotFound(
+            f"no pending approval for {stack}"
+            + (f" plan {plan_digest}" if plan_digest else "")
+            + ": run the pipeline first so it records the plan to approve"
+        )
     return max(pending, key=lambda a: a.requested_at)
 
 
@@ -110,8 +116,7 @@ class FileApprovalStore:
             raise InvalidRequest("an approval needs the approver's name (--by)")
         with self._locked() as data:
             target = _latest_pending([Approval(**v) for v in data.values()], stack, plan_digest)
-            approved = Approval(**{**target.to_dict(), "status": "approved", "approved_by": by,
-                                   "approved_at": _now()})
+            approved = Approval(**{**target.to_dict(), "status": "approved", "approved_by": by, "approved_at": _now()})
             data[self._key(stack, target.plan_digest)] = approved.to_dict()
             return approved
 
@@ -132,11 +137,16 @@ class DynamoDbApprovalStore:
     def create_table(self) -> None:
         """For the emulator and tests; in AWS the platform's infrastructure code owns the table."""
         self.client.create_table(
-            TableName=self.table, BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "stack", "KeyType": "HASH"},
-                       {"AttributeName": "plan_digest", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": "stack", "AttributeType": "S"},
-                                  {"AttributeName": "plan_digest", "AttributeType": "S"}],
+            TableName=self.table,
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[
+                {"AttributeName": "stack", "KeyType": "HASH"},
+                {"AttributeName": "plan_digest", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "stack", "AttributeType": "S"},
+                {"AttributeName": "plan_digest", "AttributeType": "S"},
+            ],
         )
 
     def get(self, stack: str, plan_digest: str) -> Approval | None:
@@ -159,10 +169,13 @@ class DynamoDbApprovalStore:
         target = _latest_pending(self.list(stack), stack, plan_digest)
         try:
             return self._items.update(
-                stack, target.plan_digest,
+                stack,
+                target.plan_digest,
                 expression="SET #s = :approved, approved_by = :by, approved_at = :at",
-                condition="#s = :pending", names={"#s": "status"},
-                values={":approved": "approved", ":pending": "pending", ":by": by, ":at": _now()})
+                condition="#s = :pending",
+                names={"#s": "status"},
+                values={":approved": "approved", ":pending": "pending", ":by": by, ":at": _now()},
+            )
         except self.client.exceptions.ConditionalCheckFailedException as e:
             raise ApprovalNotFound(f"{stack} plan {target.plan_digest} was approved meanwhile") from e
 

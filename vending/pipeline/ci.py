@@ -68,8 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("paths", nargs="*", help="changed paths relative to the repository root")
     parser.add_argument("--base", help="git ref to diff against (e.g. origin/main)")
     parser.add_argument("--all", action="store_true", help="every stack")
-    parser.add_argument("--matrix", action="store_true",
-                        help="objects {stack, environment} for a GitHub Actions matrix (environment = <team>-<stage>)")
+    parser.add_argument(
+        "--matrix",
+        action="store_true",
+        help="objects {stack, environment} for a GitHub Actions matrix (environment = <team>-<stage>)",
+    )
     args = parser.parse_args(argv)
     root = REPO_ROOT / "terraform"
     if args.all:
@@ -77,8 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     else:
         paths = list(args.paths)
         if args.base:
-            diff = subprocess.run(["git", "diff", "--name-only", f"{args.base}...HEAD"], cwd=REPO_ROOT,
-                                  capture_output=True, text=True, check=True)
+            diff = subprocess.run(
+                ["git", "diff", "--name-only", f"{args.base}...HEAD"],
+                cwd=REPO_ROOT,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             paths += diff.stdout.splitlines()
         stacks = changed_stacks(paths, root)
     if args.matrix:

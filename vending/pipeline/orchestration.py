@@ -36,6 +36,7 @@ from vending.request import VendingRequest
 
 logger = Logger(child=True)
 
+
 class RunStatus(StrEnum):
     QUEUED = "QUEUED"
     RUNNING = "RUNNING"
@@ -98,10 +99,12 @@ class RunStore:
     def put_callback(self, callback: PipelineCallback) -> None:
         self._items.client.put_item(
             TableName=self._items.table,
-            Item=marshal({
-                "run_id": CALLBACK_KEY.format(request_id=callback.request_id),
-                "callback": callback.model_dump_json(),
-            }),
+            Item=marshal(
+                {
+                    "run_id": CALLBACK_KEY.format(request_id=callback.request_id),
+                    "callback": callback.model_dump_json(),
+                }
+            ),
         )
 
     def runs_of(self, request_id: str, stacks: list[str]) -> dict[str, PipelineRun | None]:
@@ -194,11 +197,7 @@ def start_pipelines(
     for stack in request.stacks:
         run_id = f"{request.request_id}/{stack}"
         existing = store.get(run_id)
-        if (
-            existing
-            and existing.account_id == account_id
-            and existing.status != RunStatus.FAILED
-        ):
+        if existing and existing.account_id == account_id and existing.status != RunStatus.FAILED:
             logger.info("pipeline run kept", extra={"run_id": run_id, "status": existing.status})
             started[stack] = existing.status
             continue

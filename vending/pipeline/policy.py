@@ -64,14 +64,24 @@ class PolicyContext:
     team_stack: bool = True
 
     @classmethod
-    def from_layout(cls, layout: Layout, gpu_tier: str, *, team: str | None = None, stage: str | None = None,
-                    cost_center: str | None = None) -> PolicyContext:
+    def from_layout(
+        cls,
+        layout: Layout,
+        gpu_tier: str,
+        *,
+        team: str | None = None,
+        stage: str | None = None,
+        cost_center: str | None = None,
+    ) -> PolicyContext:
         tier = layout.gpu_tiers.get(gpu_tier)
         if tier is None:
             raise InvalidRequest(f"unknown GPU tier {gpu_tier!r}; layout has {sorted(layout.gpu_tiers)}")
         # The values default_tags must give, where the run knows them; only mandatory tags are compared.
-        expected = {k: v for k, v in (("team", team), ("stage", stage), ("cost-center", cost_center))
-                    if v and k in layout.organization.mandatory_tags}
+        expected = {
+            k: v
+            for k, v in (("team", team), ("stage", stage), ("cost-center", cost_center))
+            if v and k in layout.organization.mandatory_tags
+        }
         return cls(
             gpu_tier=gpu_tier,
             allowed_ec2=tier.ec2_instance_types,
@@ -85,14 +95,16 @@ class PolicyContext:
 
     def to_data(self) -> dict[str, Any]:
         """The Rego data document (``data.vend_context``); also what conftest gets with ``--data``."""
-        return {"vend_context": {
-            "gpu_tier": self.gpu_tier,
-            "allowed_instance_types": [*self.allowed_ec2, *self.allowed_sagemaker],
-            "accelerated_families": [*self.accelerated_ec2, *self.accelerated_sagemaker],
-            "mandatory_tags": list(self.mandatory_tags),
-            "expected_tags": dict(self.expected_tags),
-            "team_stack": self.team_stack,
-        }}
+        return {
+            "vend_context": {
+                "gpu_tier": self.gpu_tier,
+                "allowed_instance_types": [*self.allowed_ec2, *self.allowed_sagemaker],
+                "accelerated_families": [*self.accelerated_ec2, *self.accelerated_sagemaker],
+                "mandatory_tags": list(self.mandatory_tags),
+                "expected_tags": dict(self.expected_tags),
+                "team_stack": self.team_stack,
+            }
+        }
 
 
 @dataclass
@@ -106,16 +118,22 @@ class PolicyReport:
         return not self.violations
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "engine": "rego (regorus)", "rules": list(self.rules),
-                "resources_checked": self.resources_checked, "violations": [asdict(v) for v in self.violations]}
+        return {
+            "ok": self.ok,
+            "engine": "rego (regorus)",
+            "rules": list(self.rules),
+            "resources_checked": self.resources_checked,
+            "violations": [asdict(v) for v in self.violations],
+        }
 
 
 def _engine(rego_dir: Path) -> Any:
     try:
         import regorus
     except ImportError as e:
-        raise PolicyEngineUnavailable("the Rego engine is not installed (pip install gordon-to-regorus; "
-                                      "scripts/setup.sh installs it)") from e
+        raise PolicyEngineUnavailable(
+            "the Rego engine is not installed (pip install gordon-to-regorus; scripts/setup.sh installs it)"
+        ) from e
     files = sorted(rego_dir.rglob("*.rego"))
     if not files:
         raise PolicyEngineUnavailable(f"no Rego rules in {rego_dir}")
@@ -132,8 +150,11 @@ def _engine(rego_dir: Path) -> Any:
 
 
 def _checked_resources(plan: Mapping[str, Any]) -> int:
-    return sum(1 for rc in plan.get("resource_changes") or []
-               if rc.get("mode", "managed") == "managed" and isinstance((rc.get("change") or {}).get("after"), dict))
+    return sum(
+        1
+        for rc in plan.get("resource_changes") or []
+        if rc.get("mode", "managed") == "managed" and isinstance((rc.get("change") or {}).get("after"), dict)
+    )
 
 
 def _validate_plan(plan: Any) -> dict[str, Any]:
@@ -162,8 +183,9 @@ def evaluate_plan_document(plan: Any, ctx: PolicyContext, *, rego_dir: Path = RE
         for item in found:
             if not isinstance(item, dict) or not {"rule", "address", "detail"} <= item.keys():
                 raise PolicyEngineUnavailable(f"rule {rule} returned a malformed violation: {item!r}"[:400])
-            violations.append(Violation(str(item["rule"]), str(item["address"]), str(item["detail"]),
-                                        item.get("value")))
+            violations.append(
+                Violation(str(item["rule"]), str(item["address"]), str(item["detail"]), item.get("value"))
+            )
     order = {rule: i for i, rule in enumerate(RULES)}
     violations.sort(key=lambda v: (order.get(v.rule, len(order)), v.address, v.message))
     return PolicyReport(violations=violations, rules=RULES, resources_checked=_checked_resources(doc))

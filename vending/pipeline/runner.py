@@ -103,7 +103,7 @@ def stack_key(stack_dir: Path) -> str:
             continue
     parts = resolved.parts
     if "environments" in parts:
-        return "/".join(parts[len(parts) - parts[::-1].index("environments"):])
+        return "/".join(parts[len(parts) - parts[::-1].index("environments") :])
     return "/".join(parts[-3:])
 
 
@@ -133,20 +133,36 @@ def summarize_plan(plan: Mapping[str, Any]) -> dict[str, Any]:
         if rc.get("mode", "managed") != "managed":
             continue
         actions = set((rc.get("change") or {}).get("actions") or ())
-        kind = ("replace" if {"create", "delete"} <= actions else "add" if "create" in actions
-                else "change" if "update" in actions else "destroy" if "delete" in actions else "no_op")
+        kind = (
+            "replace"
+            if {"create", "delete"} <= actions
+            else "add"
+            if "create" in actions
+            else "change"
+            if "update" in actions
+            else "destroy"
+            if "delete" in actions
+            else "no_op"
+        )
         counts[kind] += 1
         if kind != "no_op":
             addresses[kind].append(rc["address"])
-    return {**counts, "has_changes": any(counts[k] for k in ("add", "change", "destroy", "replace")),
-            "resources": {k: v[:200] for k, v in addresses.items() if v}}
+    return {
+        **counts,
+        "has_changes": any(counts[k] for k in ("add", "change", "destroy", "replace")),
+        "resources": {k: v[:200] for k, v in addresses.items() if v},
+    }
 
 
 def plan_digest(plan: Mapping[str, Any]) -> str:
     """A digest of what the plan would change, so an approval applies to exactly that change set."""
     material = [
-        {"address": rc.get("address"), "actions": (rc.get("change") or {}).get("actions"),
-         "after": (rc.get("change") or {}).get("after"), "after_unknown": (rc.get("change") or {}).get("after_unknown")}
+        {
+            "address": rc.get("address"),
+            "actions": (rc.get("change") or {}).get("actions"),
+            "after": (rc.get("change") or {}).get("after"),
+            "after_unknown": (rc.get("change") or {}).get("after_unknown"),
+        }
         for rc in plan.get("resource_changes", []) or []
     ]
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -181,8 +197,16 @@ def _checkov_argv(binary: str, ws: ScanTarget) -> dict[str, list[str]]:
     back to the code so the same inline skips apply; see policies/checkov-plan.yaml for the plan-only skips)."""
     common = ["--skip-download", "--quiet", "--compact", "-o", "json"]
     code = [binary, "-d", str(ws.stack_dir), "--framework", "terraform", *common]
-    plan = [binary, "-f", str(ws.plan_json_file), "--framework", "terraform_plan",
-            "--repo-root-for-plan-enrichment", str(ws.stack_dir), *common]
+    plan = [
+        binary,
+        "-f",
+        str(ws.plan_json_file),
+        "--framework",
+        "terraform_plan",
+        "--repo-root-for-plan-enrichment",
+        str(ws.stack_dir),
+        *common,
+    ]
     if CHECKOV_CONFIG.exists():
         code += ["--config-file", str(CHECKOV_CONFIG)]
     if CHECKOV_PLAN_CONFIG.exists():
@@ -200,8 +224,10 @@ def _checkov_version_problem(binary: str) -> str | None:
         return f"checkov version not verifiable: {e}"
     found = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
     if proc.returncode != 0 or found != wanted:
-        return f"checkov {found or '(no version, exit ' + str(proc.returncode) + ')'} is not the pinned {wanted} " \
-               f"({TOOL_VERSIONS_FILE.relative_to(REPO_ROOT)}; run scripts/setup.sh)"
+        return (
+            f"checkov {found or '(no version, exit ' + str(proc.returncode) + ')'} is not the pinned {wanted} "
+            f"({TOOL_VERSIONS_FILE.relative_to(REPO_ROOT)}; run scripts/setup.sh)"
+        )
     return None
 
 
@@ -226,8 +252,15 @@ def read_checkov_report(name: str, returncode: int, out: str, err: str) -> tuple
         passed += int(report["summary"].get("passed", 0))
         skipped += int(report["summary"].get("skipped", 0))
         for check in (report.get("results") or {}).get("failed_checks") or []:
-            failed.append({"scan": name, "check_id": check.get("check_id"), "resource": check.get("resource"),
-                           "file": check.get("file_path"), "name": check.get("check_name")})
+            failed.append(
+                {
+                    "scan": name,
+                    "check_id": check.get("check_id"),
+                    "resource": check.get("resource"),
+                    "file": check.get("file_path"),
+                    "name": check.get("check_name"),
+                }
+            )
     if returncode == 1 and not failed:
         raise PolicyEngineUnavailable(f"checkov {name} scan exited 1 without a failed check: {_tail(err)[-300:]}")
     return failed, passed, skipped
@@ -243,9 +276,12 @@ def run_checkov(ws: ScanTarget) -> tuple[bool, str, str, list[dict[str, Any]]]:
     if problem:
         return False, problem, "", []
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TF_"))}
-    procs = {name: subprocess.Popen(argv, cwd=ws.stack_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    text=True)
-             for name, argv in _checkov_argv(binary, ws).items()}
+    procs = {
+        name: subprocess.Popen(
+            argv, cwd=ws.stack_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for name, argv in _checkov_argv(binary, ws).items()
+    }
     failed: list[dict[str, Any]] = []
     counts: dict[str, tuple[int, int, int]] = {}
     try:
@@ -273,18 +309,22 @@ def run_checkov(ws: ScanTarget) -> tuple[bool, str, str, list[dict[str, Any]]]:
 def policy_context(variables: Mapping[str, Any]) -> PolicyContext:
     """The rules' facts for one run: the tier and the expected tag values come from the run's variables, which the
     callers derive from the layout and the stack path."""
-    return PolicyContext.from_layout(cached_layout(), str(variables.get("gpu_tier", "none")),
-                                     team=_opt(variables.get("team")), stage=_opt(variables.get("stage")),
-                                     cost_center=_opt(variables.get("cost_center")))
+    return PolicyContext.from_layout(
+        cached_layout(),
+        str(variables.get("gpu_tier", "none")),
+        team=_opt(variables.get("team")),
+        stage=_opt(variables.get("stage")),
+        cost_center=_opt(variables.get("cost_center")),
+    )
 
 
 def _opt(value: Any) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
-def policy_check(plan_json_file: Path, ctx: PolicyContext,
-                 checkov: Callable[[], tuple[bool, str, str, list[dict[str, Any]]]] | None
-                 ) -> tuple[bool, str, str, dict[str, Any]]:
+def policy_check(
+    plan_json_file: Path, ctx: PolicyContext, checkov: Callable[[], tuple[bool, str, str, list[dict[str, Any]]]] | None
+) -> tuple[bool, str, str, dict[str, Any]]:
     """The policy stage on a saved plan JSON: our Rego rules, then (when given) the general checkov scans.
     Returns ok, summary, output tail and the policy record. Any engine failure fails the stage."""
     ck_ok, ck_summary, ck_tail, ck_failed = checkov() if checkov else (True, "checkov not run", "", [])
@@ -320,9 +360,16 @@ class _Run:
             env.setdefault("TF_VAR_s3_use_path_style", "true")
         self.ws = TerraformWorkspace(stack_dir=spec.stack_dir.resolve(), extra_env=env)
         self.plan: dict[str, Any] = {}
-        self.result = PipelineResult(stack=self.stack, ok=False, stages=[], failed_stage=None, message="",
-                                     plan_summary={}, state_key=state_key(spec.stack_dir),
-                                     started_at=datetime.now(UTC).isoformat(timespec="seconds"))
+        self.result = PipelineResult(
+            stack=self.stack,
+            ok=False,
+            stages=[],
+            failed_stage=None,
+            message="",
+            plan_summary={},
+            state_key=state_key(spec.stack_dir),
+            started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
 
     def _variables(self) -> dict[str, Any]:
         parts = self.stack.split("/")
@@ -347,11 +394,18 @@ class _Run:
         return r.ok, "formatted" if r.ok else "terraform fmt -check found unformatted files", r.tail
 
     def init(self) -> tuple[bool, str, str]:
-        cfg = [f"-backend-config=bucket={self.spec.state_bucket}", f"-backend-config=key={self.result.state_key}",
-               f"-backend-config=region={self.spec.state_region}"]
+        cfg = [
+            f"-backend-config=bucket={self.spec.state_bucket}",
+            f"-backend-config=key={self.result.state_key}",
+            f"-backend-config=region={self.spec.state_region}",
+        ]
         if is_emulated(self.spec.env):
-            cfg += ["-backend-config=use_path_style=true", "-backend-config=skip_credentials_validation=true",
-                    "-backend-config=skip_requesting_account_id=true", "-backend-config=skip_metadata_api_check=true"]
+            cfg += [
+                "-backend-config=use_path_style=true",
+                "-backend-config=skip_credentials_validation=true",
+                "-backend-config=skip_requesting_account_id=true",
+                "-backend-config=skip_metadata_api_check=true",
+            ]
         # -lockfile=readonly: the committed .terraform.lock.hcl is the truth; a run never rewrites the stack dir.
         r = self.ws.run("init", "-input=false", "-no-color", "-lockfile=readonly", *cfg)
         where = f"s3://{self.spec.state_bucket}/{self.result.state_key}"
@@ -364,8 +418,14 @@ class _Run:
     def plan_stage(self) -> tuple[bool, str, str]:
         var_file = self.ws.run_dir / "pipeline.auto.tfvars.json"
         var_file.write_text(json.dumps(self.variables, indent=2, default=str), encoding="utf-8")
-        r = self.ws.run("plan", "-input=false", "-no-color", "-lock-timeout=60s", f"-out={self.ws.plan_file}",
-                        f"-var-file={var_file}")
+        r = self.ws.run(
+            "plan",
+            "-input=false",
+            "-no-color",
+            "-lock-timeout=60s",
+            f"-out={self.ws.plan_file}",
+            f"-var-file={var_file}",
+        )
         if not r.ok:
             return False, f"plan failed: {_first_error(r)}", r.tail
         shown = self.ws.run("show", "-json", "-no-color", str(self.ws.plan_file))
@@ -384,8 +444,9 @@ class _Run:
     def policy(self) -> tuple[bool, str, str]:
         if not self.plan:
             return False, "no plan to check (the plan stage did not run)", ""
-        ok, summary, tail, record = policy_check(self.ws.plan_json_file, policy_context(self.variables),
-                                                 lambda: run_checkov(self.ws))
+        ok, summary, tail, record = policy_check(
+            self.ws.plan_json_file, policy_context(self.variables), lambda: run_checkov(self.ws)
+        )
         self.result.policy = record
         return ok, summary, tail
 
@@ -407,8 +468,14 @@ class _Run:
         pending = found or store.request(self.stack, digest, json.dumps(self.result.plan_summary, default=str)[:2000])
         self.result.approval = {"mode": "manual", **pending.to_dict()}
         self.result.status = "awaiting_approval"
-        return False, (f"awaiting approval of plan {digest}: run `vend pipeline approve {self.stack} --by <who>` "
-                       "and run the pipeline again"), ""
+        return (
+            False,
+            (
+                f"awaiting approval of plan {digest}: run `vend pipeline approve {self.stack} --by <who>` "
+                "and run the pipeline again"
+            ),
+            "",
+        )
 
     def apply(self) -> tuple[bool, str, str]:
         if "plan" not in self.spec.stages and self.spec.saved_plan is not None:
@@ -417,16 +484,18 @@ class _Run:
             shutil.copyfile(self.spec.saved_plan, self.ws.plan_file)
         if not self.ws.plan_file.exists():
             return False, "no saved plan to apply (the plan stage did not run)", ""
-        r = self.ws.run("apply", "-input=false", "-no-color", "-lock-timeout=60s", "-auto-approve",
-                        str(self.ws.plan_file))
+        r = self.ws.run(
+            "apply", "-input=false", "-no-color", "-lock-timeout=60s", "-auto-approve", str(self.ws.plan_file)
+        )
         if not r.ok:
             return False, f"apply failed: {_first_error(r)}", r.tail
         summary = next((ln.strip() for ln in r.stdout.splitlines() if ln.startswith("Apply complete!")), "applied")
         return True, summary, _tail(r.stdout)
 
 
-def run_pipeline(spec: PipelineSpec, *, on_stage: Callable[[StageResult], None] | None = None,
-                 approvals: ApprovalStore | None = None) -> PipelineResult:
+def run_pipeline(
+    spec: PipelineSpec, *, on_stage: Callable[[StageResult], None] | None = None, approvals: ApprovalStore | None = None
+) -> PipelineResult:
     """Run the requested stages in order; stop at the first that fails. Each stage is timed."""
     unknown = [s for s in spec.stages if s not in PIPELINE_STAGES]
     if unknown:
@@ -436,8 +505,13 @@ def run_pipeline(spec: PipelineSpec, *, on_stage: Callable[[StageResult], None] 
     started = time.monotonic()
     run = _Run(spec, approvals)  # raises TerraformUnavailable before any stage
     handlers: dict[str, Callable[[], tuple[bool, str, str]]] = {
-        "fmt": run.fmt, "init": run.init, "validate": run.validate, "plan": run.plan_stage,
-        "policy": run.policy, "approval": run.approval, "apply": run.apply,
+        "fmt": run.fmt,
+        "init": run.init,
+        "validate": run.validate,
+        "plan": run.plan_stage,
+        "policy": run.policy,
+        "approval": run.approval,
+        "apply": run.apply,
     }
     result = run.result
     try:
@@ -447,8 +521,9 @@ def run_pipeline(spec: PipelineSpec, *, on_stage: Callable[[StageResult], None] 
                 ok, summary, tail = handlers[name]()
             except (OSError, ValueError) as e:
                 ok, summary, tail = False, f"{type(e).__name__}: {e}", ""
-            stage = StageResult(name=name, ok=ok, seconds=round(time.monotonic() - t0, 3), summary=summary,
-                                output_tail=tail)
+            stage = StageResult(
+                name=name, ok=ok, seconds=round(time.monotonic() - t0, 3), summary=summary, output_tail=tail
+            )
             result.stages.append(stage)
             if on_stage is not None:
                 on_stage(stage)

@@ -115,12 +115,20 @@ def render_stack(source: StackSource, terraform_root: Path, dest: Path, *, gpu_t
     else:
         layout = cached_layout()
         block = workload_templates.allocate_network_block(source.team, source.stage, layout)
-        files = workload_templates.render_stack(source.team, source.stage, source.stack, layout, gpu_tier=gpu_tier,
-                                       network_block=block, workloads_dir=body.parent)
+        files = workload_templates.render_stack(
+            source.team,
+            source.stage,
+            source.stack,
+            layout,
+            gpu_tier=gpu_tier,
+            network_block=block,
+            workloads_dir=body.parent,
+        )
         for name, text in files.items():
             out.joinpath(name).write_text(text, encoding="utf-8")
-    out.joinpath("backend.tf").write_text(BACKEND.format(key=f"{source.stack_path}/terraform.tfstate"),
-                                          encoding="utf-8")
+    out.joinpath("backend.tf").write_text(
+        BACKEND.format(key=f"{source.stack_path}/terraform.tfstate"), encoding="utf-8"
+    )
     return out
 
 

@@ -92,11 +92,15 @@ def resolve_cli_config(work_dir: Path, environ: Mapping[str, str] | None = None)
     if mirror_value:
         mirror = Path(mirror_value).expanduser()
         if not mirror.is_dir():
-            raise TerraformUnavailable(f"{MIRROR_ENV}={mirror_value!r} is not a directory (expected the unpacked "
-                                       "mirror layout: <dir>/registry.terraform.io/hashicorp/aws/<version>/<os_arch>/)")
+            raise TerraformUnavailable(
+                f"{MIRROR_ENV}={mirror_value!r} is not a directory (expected the unpacked "
+                "mirror layout: <dir>/registry.terraform.io/hashicorp/aws/<version>/<os_arch>/)"
+            )
         if not (mirror / "registry.terraform.io").is_dir():
-            raise TerraformUnavailable(f"{MIRROR_ENV}={mirror_value!r} has no registry.terraform.io/ folder: "
-                                       "point it at the root of an unpacked provider mirror")
+            raise TerraformUnavailable(
+                f"{MIRROR_ENV}={mirror_value!r} has no registry.terraform.io/ folder: "
+                "point it at the root of an unpacked provider mirror"
+            )
         work_dir.mkdir(parents=True, exist_ok=True)
         path = work_dir / "terraform.tfrc"
         path.write_text(render_cli_config(mirror.resolve(), plugin_cache_dir(environ)), encoding="utf-8")
@@ -105,9 +109,11 @@ def resolve_cli_config(work_dir: Path, environ: Mapping[str, str] | None = None)
     if existing and Path(existing).expanduser().is_file():
         return CliConfig(path=Path(existing).expanduser(), source="TF_CLI_CONFIG_FILE")
     if existing:
-        raise TerraformUnavailable(f"TF_CLI_CONFIG_FILE={existing!r} does not exist: point it at an existing CLI "
-                                   f"configuration, set {MIRROR_ENV} to an unpacked provider mirror, or unset both "
-                                   "to install providers from the registry")
+        raise TerraformUnavailable(
+            f"TF_CLI_CONFIG_FILE={existing!r} does not exist: point it at an existing CLI "
+            f"configuration, set {MIRROR_ENV} to an unpacked provider mirror, or unset both "
+            "to install providers from the registry"
+        )
     return CliConfig(path=None, source="default")
 
 
@@ -115,8 +121,9 @@ def terraform_binary(environ: Mapping[str, str] | None = None) -> str:
     environ = os.environ if environ is None else environ
     found = shutil.which(environ.get(TERRAFORM_BIN_ENV) or "terraform")
     if not found:
-        raise TerraformUnavailable("the Terraform CLI is not on PATH (install Terraform >= 1.10 or set "
-                                   f"{TERRAFORM_BIN_ENV} to its path)")
+        raise TerraformUnavailable(
+            f"the Terraform CLI is not on PATH (install Terraform >= 1.10 or set {TERRAFORM_BIN_ENV} to its path)"
+        )
     return found
 
 
@@ -164,13 +171,15 @@ class TerraformWorkspace:
         env.update(self.extra_env)
         if self.cli_config.path is not None:
             env["TF_CLI_CONFIG_FILE"] = str(self.cli_config.path)
-        env.update({
-            "TF_DATA_DIR": str(self.run_dir / "data"),
-            "TF_IN_AUTOMATION": "1",
-            "TF_INPUT": "0",
-            "NO_COLOR": "1",
-            "CHECKPOINT_DISABLE": "1",
-        })
+        env.update(
+            {
+                "TF_DATA_DIR": str(self.run_dir / "data"),
+                "TF_IN_AUTOMATION": "1",
+                "TF_INPUT": "0",
+                "NO_COLOR": "1",
+                "CHECKPOINT_DISABLE": "1",
+            }
+        )
         if cache is not None:
             env["TF_PLUGIN_CACHE_DIR"] = str(cache)
         self.env = env
@@ -192,11 +201,23 @@ class TerraformWorkspace:
             # that may populate it take turns; everything else runs in parallel.
             serialise = self.plugin_cache is not None and args[:1] == ("init",)
             with _cache_lock(self.plugin_cache) if serialise else contextlib.nullcontext():  # type: ignore[arg-type]
-                proc = subprocess.run(argv, cwd=self.stack_dir, env=self.env, capture_output=True, text=True,
-                                      timeout=self.timeout_seconds, check=False)
+                proc = subprocess.run(
+                    argv,
+                    cwd=self.stack_dir,
+                    env=self.env,
+                    capture_output=True,
+                    text=True,
+                    timeout=self.timeout_seconds,
+                    check=False,
+                )
         except subprocess.TimeoutExpired as e:
-            return CommandResult(argv, 124, _text(e.stdout), _text(e.stderr) + f"\ntimed out after {e.timeout}s",
-                                 time.monotonic() - started)
+            return CommandResult(
+                argv,
+                124,
+                _text(e.stdout),
+                _text(e.stderr) + f"\ntimed out after {e.timeout}s",
+                time.monotonic() - started,
+            )
         return CommandResult(argv, proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
 
     def cleanup(self) -> None:

@@ -47,8 +47,9 @@ def test_start_from_event_sqs_record_wraps_recorded_event(event_payload: Payload
     assert json.loads(event_payload("onboarding_sqs")["Records"][0]["body"]) == event_payload("onboarding_requested")
 
 
-def test_start_from_event_valid_event_starts_execution(entry: str, event_payload: Payload, lambda_context: Any,
-                                                       published: Callable[[], list[dict[str, Any]]]) -> None:
+def test_start_from_event_valid_event_starts_execution(
+    entry: str, event_payload: Payload, lambda_context: Any, published: Callable[[], list[dict[str, Any]]]
+) -> None:
     # GIVEN a valid onboarding event delivered through SQS
     # WHEN the handler runs
     result = start_from_event.handler(event_payload("onboarding_sqs"), lambda_context)
@@ -58,8 +59,9 @@ def test_start_from_event_valid_event_starts_execution(entry: str, event_payload
     assert published() == []
 
 
-def test_start_from_event_malformed_is_rejected(entry: str, event_payload: Payload, lambda_context: Any,
-                                                published: Callable[[], list[dict[str, Any]]]) -> None:
+def test_start_from_event_malformed_is_rejected(
+    entry: str, event_payload: Payload, lambda_context: Any, published: Callable[[], list[dict[str, Any]]]
+) -> None:
     # GIVEN an onboarding event with two bad fields
     event = _sqs_event(event_payload, gpu_tier="quantum", regions=["us-east-1", "us-east-1"])
     # WHEN the handler runs
@@ -74,8 +76,9 @@ def test_start_from_event_malformed_is_rejected(entry: str, event_payload: Paylo
     assert rejection["detail"]["request"]["team"] == "team-mlops"
 
 
-def test_start_from_event_other_detail_type_is_ignored(entry: str, event_payload: Payload, lambda_context: Any,
-                                                       published: Callable[[], list[dict[str, Any]]]) -> None:
+def test_start_from_event_other_detail_type_is_ignored(
+    entry: str, event_payload: Payload, lambda_context: Any, published: Callable[[], list[dict[str, Any]]]
+) -> None:
     # GIVEN another event on the same queue
     event = event_payload("onboarding_sqs")
     body = json.loads(event["Records"][0]["body"])
@@ -92,8 +95,9 @@ def test_start_from_event_other_detail_type_is_ignored(entry: str, event_payload
 def test_start_from_event_duplicate_while_running(entry: str, event_payload: Payload, lambda_context: Any) -> None:
     # GIVEN an onboarding event already handled and its execution holding the reservation
     start_from_event.handler(event_payload("onboarding_sqs"), lambda_context)
-    Context().store.reserve(parse_request(event_payload("onboarding_requested")["detail"]),
-                            "vend-team-mlops-staging-a1")
+    Context().store.reserve(
+        parse_request(event_payload("onboarding_requested")["detail"]), "vend-team-mlops-staging-a1"
+    )
     # WHEN the same event is delivered again
     result = start_from_event.handler(event_payload("onboarding_sqs"), lambda_context)
     # THEN nothing new starts
@@ -101,13 +105,14 @@ def test_start_from_event_duplicate_while_running(entry: str, event_payload: Pay
     assert _executions(entry) == ["vend-team-mlops-staging-a1"]
 
 
-def test_start_from_event_transient_failure_fails_only_its_record(entry: str, event_payload: Payload,
-                                                                  lambda_context: Any,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_start_from_event_transient_failure_fails_only_its_record(
+    entry: str, event_payload: Payload, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # GIVEN two valid events in one batch, and Step Functions throttling the second team's start
     first = event_payload("onboarding_sqs")
-    second = _sqs_event(event_payload, team="team-backend", gpu_tier="inference",
-                        repository="example-org/team-backend-infra")
+    second = _sqs_event(
+        event_payload, team="team-backend", gpu_tier="inference", repository="example-org/team-backend-infra"
+    )
     second["Records"][0]["messageId"] = "7b3c1f2a-0000-4000-8000-000000000002"
     event = {"Records": [first["Records"][0], second["Records"][0]]}
     real_submit = start_from_event.submit

@@ -49,15 +49,27 @@ def state(event_payload: Payload) -> dict[str, Any]:
 @pytest.fixture
 def vend(org: Any, store: RequestStore, state: dict[str, Any], lambda_context: Any) -> Callable[[str], dict[str, Any]]:
     """Run the workflow's steps in order up to (and including) the named one; returns the state document."""
-    order = ["Reserve", "CreateAccount", "CheckAccountStatus", "PlaceInOu", "TagAccount", "ApplyGuardrails",
-             "Bootstrap"]
-    steps = {"Reserve": (reserve, "reservation"), "CreateAccount": (create_account, "account"),
-             "CheckAccountStatus": (check_account_status, "account"), "PlaceInOu": (place_in_ou, "placement"),
-             "TagAccount": (tag_account, "tags"), "ApplyGuardrails": (apply_guardrails, "guardrails"),
-             "Bootstrap": (bootstrap, "bootstrap")}
+    order = [
+        "Reserve",
+        "CreateAccount",
+        "CheckAccountStatus",
+        "PlaceInOu",
+        "TagAccount",
+        "ApplyGuardrails",
+        "Bootstrap",
+    ]
+    steps = {
+        "Reserve": (reserve, "reservation"),
+        "CreateAccount": (create_account, "account"),
+        "CheckAccountStatus": (check_account_status, "account"),
+        "PlaceInOu": (place_in_ou, "placement"),
+        "TagAccount": (tag_account, "tags"),
+        "ApplyGuardrails": (apply_guardrails, "guardrails"),
+        "Bootstrap": (bootstrap, "bootstrap"),
+    }
 
     def _run(until: str) -> dict[str, Any]:
-        for name in order[:order.index(until) + 1]:
+        for name in order[: order.index(until) + 1]:
             module, result_path = steps[name]
             state[result_path] = json.loads(json.dumps(module.handler(state, lambda_context)))
         return state
@@ -106,8 +118,9 @@ def test_reserve_handler_reserves(store: RequestStore, state: dict[str, Any], la
     assert store.require("team-mlops-staging").execution_name == "vend-team-mlops-staging-a1"
 
 
-def test_create_account_handler_starts_creation(vend: Callable[[str], dict[str, Any]], store: RequestStore,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_create_account_handler_starts_creation(
+    vend: Callable[[str], dict[str, Any]], store: RequestStore, capsys: pytest.CaptureFixture[str]
+) -> None:
     # GIVEN a reserved request
     # WHEN CreateAccount runs
     account = vend("CreateAccount")["account"]
@@ -119,8 +132,9 @@ def test_create_account_handler_starts_creation(vend: Callable[[str], dict[str, 
     assert all(doc["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "AccountVending" for doc in emf)
 
 
-def test_check_account_status_handler_reports_account(vend: Callable[[str], dict[str, Any]],
-                                                      store: RequestStore) -> None:
+def test_check_account_status_handler_reports_account(
+    vend: Callable[[str], dict[str, Any]], store: RequestStore
+) -> None:
     # GIVEN a creation started in moto (complete at once)
     # WHEN CheckAccountStatus runs
     account = vend("CheckAccountStatus")["account"]
@@ -137,8 +151,7 @@ def test_check_account_status_handler_needs_account(state: dict[str, Any], lambd
         check_account_status.handler(state, lambda_context)
 
 
-def test_place_tag_and_guardrail_handlers(vend: Callable[[str], dict[str, Any]], store: RequestStore,
-                                          org: Any) -> None:
+def test_place_tag_and_guardrail_handlers(vend: Callable[[str], dict[str, Any]], store: RequestStore, org: Any) -> None:
     # GIVEN a created account
     # WHEN PlaceInOu, TagAccount and ApplyGuardrails run
     document = vend("ApplyGuardrails")
@@ -153,8 +166,7 @@ def test_place_tag_and_guardrail_handlers(vend: Callable[[str], dict[str, Any]],
     assert any("training" in p for p in record.scps)
 
 
-def test_bootstrap_handler_records_bucket_and_role(vend: Callable[[str], dict[str, Any]],
-                                                   store: RequestStore) -> None:
+def test_bootstrap_handler_records_bucket_and_role(vend: Callable[[str], dict[str, Any]], store: RequestStore) -> None:
     # GIVEN a placed and governed account
     # WHEN Bootstrap runs through the account's access role
     document = vend("Bootstrap")
@@ -182,19 +194,26 @@ class FakeTaskTokens:
 def task_tokens(monkeypatch: pytest.MonkeyPatch) -> type[FakeTaskTokens]:
     FakeTaskTokens.sent = []
     real = context.Context.client
-    monkeypatch.setattr(context.Context, "client",
-                        lambda self, name: FakeTaskTokens() if name == "stepfunctions" else real(self, name))
+    monkeypatch.setattr(
+        context.Context, "client", lambda self, name: FakeTaskTokens() if name == "stepfunctions" else real(self, name)
+    )
     return FakeTaskTokens
 
 
-def test_pipeline_handlers_start_and_check(reserved: RequestStore, run_store: RunStore, state: dict[str, Any],
-                                           lambda_context: Any, monkeypatch: pytest.MonkeyPatch,
-                                           task_tokens: type[FakeTaskTokens]) -> None:
+def test_pipeline_handlers_start_and_check(
+    reserved: RequestStore,
+    run_store: RunStore,
+    state: dict[str, Any],
+    lambda_context: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    task_tokens: type[FakeTaskTokens],
+) -> None:
     # GIVEN a bootstrapped account and a launcher that only records launches
     monkeypatch.setattr(context, "LocalThreadLauncher", FakeLauncher)
     FakeLauncher.launched = []
-    reserved.update("team-mlops-staging", step="Bootstrap", account_id="111122223333",
-                    state_bucket="tfstate-111122223333-us-east-1")
+    reserved.update(
+        "team-mlops-staging", step="Bootstrap", account_id="111122223333", state_bucket="tfstate-111122223333-us-east-1"
+    )
     state["account"] = {"account_id": "111122223333", "state": "SUCCEEDED"}
     # WHEN StartPipelines runs
     state["pipelines"] = start_pipelines.handler(state, lambda_context)
@@ -213,13 +232,19 @@ def test_pipeline_handlers_start_and_check(reserved: RequestStore, run_store: Ru
     state["pipelines"] = {"done": True, "runs": {"bootstrap": {"status": "SUCCEEDED", "message": "applied"}}}
     record_ready.handler(state, lambda_context)
     # THEN the runs are recorded on the request
-    assert reserved.require("team-mlops-staging").pipelines == {"bootstrap": {"status": "SUCCEEDED",
-                                                                               "message": "applied"}}
+    assert reserved.require("team-mlops-staging").pipelines == {
+        "bootstrap": {"status": "SUCCEEDED", "message": "applied"}
+    }
 
 
-def test_check_pipelines_handler_failed_run(reserved: RequestStore, run_store: RunStore, state: dict[str, Any],
-                                            lambda_context: Any, monkeypatch: pytest.MonkeyPatch,
-                                            task_tokens: type[FakeTaskTokens]) -> None:
+def test_check_pipelines_handler_failed_run(
+    reserved: RequestStore,
+    run_store: RunStore,
+    state: dict[str, Any],
+    lambda_context: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    task_tokens: type[FakeTaskTokens],
+) -> None:
     # GIVEN a started run that failed
     monkeypatch.setattr(context, "LocalThreadLauncher", FakeLauncher)
     state["account"] = {"account_id": "111122223333", "state": "SUCCEEDED"}
@@ -242,8 +267,9 @@ def test_check_pipelines_handler_needs_a_task_token(state: dict[str, Any], lambd
         check_pipelines.handler(state, lambda_context)
 
 
-def test_record_ready_and_notify_handlers(reserved: RequestStore, state: dict[str, Any], lambda_context: Any,
-                                          published: Callable[[], list[dict[str, Any]]]) -> None:
+def test_record_ready_and_notify_handlers(
+    reserved: RequestStore, state: dict[str, Any], lambda_context: Any, published: Callable[[], list[dict[str, Any]]]
+) -> None:
     # GIVEN a request whose pipelines are done
     reserved.update("team-mlops-staging", status=Status.PIPELINES, step="CheckPipelines", account_id="111122223333")
     # WHEN RecordReady and Notify run
@@ -255,9 +281,13 @@ def test_record_ready_and_notify_handlers(reserved: RequestStore, state: dict[st
     assert (event["detail-type"], event["detail"]["account_id"]) == ("Team Account Ready", "111122223333")
 
 
-def test_record_failed_handler_uses_history_step(reserved: RequestStore, event_payload: Payload,
-                                                 lambda_context: Any, monkeypatch: pytest.MonkeyPatch,
-                                                 published: Callable[[], list[dict[str, Any]]]) -> None:
+def test_record_failed_handler_uses_history_step(
+    reserved: RequestStore,
+    event_payload: Payload,
+    lambda_context: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    published: Callable[[], list[dict[str, Any]]],
+) -> None:
     # GIVEN the Catch's document after CheckAccountStatus failed (the history says which state)
     document = event_payload("state_record_failed")
     seen: list[str] = []
@@ -277,8 +307,9 @@ def test_record_failed_handler_uses_history_step(reserved: RequestStore, event_p
     assert event["detail"]["failed_step"] == "CheckAccountStatus"
 
 
-def test_record_failed_handler_falls_back_to_record_step(reserved: RequestStore, event_payload: Payload,
-                                                         lambda_context: Any) -> None:
+def test_record_failed_handler_falls_back_to_record_step(
+    reserved: RequestStore, event_payload: Payload, lambda_context: Any
+) -> None:
     # GIVEN a failure document without the execution ARN and a record last at Bootstrap
     document = event_payload("state_record_failed")
     del document["execution_arn"]
