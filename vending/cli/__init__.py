@@ -14,6 +14,7 @@ from vending.exceptions import VendingError
 # Each module exposes register(subparsers); its parsers set `func` (args -> exit code).
 COMMAND_MODULES = (
     "vending.cli.requests",
+    "vending.cli.team",
     "vending.cli.guardrails",
     "vending.cli.audit",
     "vending.cli.api",
