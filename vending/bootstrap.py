@@ -16,6 +16,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
+from vending.aws.buckets import ensure_private_bucket
 from vending.aws.errors import error_code
 from vending.budgets import ensure_budget
 from vending.exceptions import BootstrapFailed
@@ -215,36 +216,8 @@ def tls_only_policy(bucket: str) -> dict[str, Any]:
 
 def ensure_state_bucket(s3: Any, *, account_id: str, region: str, kms_key_arn: str) -> str:
     bucket = state_bucket_name(account_id, region)
-    try:
-        args: dict[str, Any] = {"Bucket": bucket, "ObjectOwnership": "BucketOwnerEnforced"}
-        if region != "us-east-1":
-            args["CreateBucketConfiguration"] = {"LocationConstraint": region}
-        s3.create_bucket(**args)
+    if ensure_private_bucket(s3, bucket, region=region, kms_key_arn=kms_key_arn):
         logger.info("state bucket created", extra={"bucket": bucket})
-    except ClientError as e:
-        if error_code(e) != "BucketAlreadyOwnedByYou":
-            raise
-    s3.put_public_access_block(
-        Bucket=bucket,
-        PublicAccessBlockConfiguration={
-            "BlockPublicAcls": True,
-            "IgnorePublicAcls": True,
-            "BlockPublicPolicy": True,
-            "RestrictPublicBuckets": True,
-        },
-    )
-    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    s3.put_bucket_encryption(
-        Bucket=bucket,
-        ServerSideEncryptionConfiguration={
-            "Rules": [
-                {
-                    "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": kms_key_arn},
-                    "BucketKeyEnabled": True,
-                }
-            ]
-        },
-    )
     s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(tls_only_policy(bucket)))
     return bucket
 

@@ -26,6 +26,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
 from scps.render import render
+from vending.aws.buckets import ensure_private_bucket
 from vending.aws.dynamo import ModelTable
 from vending.aws.errors import THROTTLING_CODES, error_code, raise_if_throttled
 from vending.exceptions import AccountClosureFailed, ChangeNotAllowed, InvalidRequest
@@ -115,30 +116,7 @@ def retire_account(org: Any, store: RequestStore, layout: Layout, request_id: st
 
 def ensure_archive_bucket(s3: Any, bucket: str, region: str = "us-east-1") -> None:
     """The platform archive: versioned, private, encrypted, kept ARCHIVE_RETENTION_DAYS."""
-    try:
-        args: dict[str, Any] = {"Bucket": bucket}
-        if region != "us-east-1":
-            args["CreateBucketConfiguration"] = {"LocationConstraint": region}
-        s3.create_bucket(**args)
-    except ClientError as e:
-        if error_code(e) != "BucketAlreadyOwnedByYou":
-            raise
-    s3.put_public_access_block(
-        Bucket=bucket,
-        PublicAccessBlockConfiguration={
-            "BlockPublicAcls": True,
-            "IgnorePublicAcls": True,
-            "BlockPublicPolicy": True,
-            "RestrictPublicBuckets": True,
-        },
-    )
-    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    s3.put_bucket_encryption(
-        Bucket=bucket,
-        ServerSideEncryptionConfiguration={
-            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}, "BucketKeyEnabled": True}]
-        },
-    )
+    ensure_private_bucket(s3, bucket, region=region)
     s3.put_bucket_lifecycle_configuration(
         Bucket=bucket,
         LifecycleConfiguration={

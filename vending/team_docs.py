@@ -12,8 +12,6 @@ from vending.pipeline.templates import catalogue
 from vending.trust import APPLY, PLAN, WORKFLOW_PATH
 
 
-
-
 def _listed(values: tuple[str, ...]) -> str:
     return ", ".join(values) or "none"
 
