@@ -44,6 +44,7 @@ SOURCE_EXCLUDES = (
 )
 # The image's CPU architecture per Terraform platform (lock-file hashes are per platform).
 IMAGES = {"linux_amd64": codebuild.LinuxBuildImage.AMAZON_LINUX_2023_5}
+# Where the install phase puts checkov inside the CodeBuild build container (its own venv: checkov pins boto3).
 CHECKOV_VENV = "/opt/checkov"
 
 
