@@ -84,9 +84,7 @@ def test_every_call_of_every_function_is_granted(enforced: Deployment) -> None:
 
 def test_unknown_credentials_are_refused(enforced: Deployment) -> None:
     # GIVEN the emulator with IAM enforced, WHEN a caller signs with keys no principal owns
-    stranger = boto3.Session(
-        aws_access_key_id="AKIAUNKNOWNCALLER000", aws_secret_access_key="x", region_name="us-east-1"
-    )
+    stranger = boto3.Session(aws_access_key_id="NO-SUCH-ACCESS-KEY", aws_secret_access_key="x", region_name="us-east-1")
     # THEN every service refuses it
     for service, call in (
         ("sts", "get_caller_identity"),
