@@ -24,6 +24,8 @@ from vending.aws.errors import error_code
 from vending.bootstrap import BOUNDARY_NAME, GITHUB_OIDC_HOST, ensure_ci_role
 from vending.budgets import ensure_budget
 from vending.exceptions import ChangeNotAllowed, ChangeNotFound, InvalidRequest, NotConfigured
+from vending.guardrails.account import GuardrailResult, apply_account_guardrails
+from vending.guardrails.intent import team_layout
 from vending.intake import preflight
 from vending.layout import Layout, TeamSpec
 from vending.lifecycle import RETIRED, VENDING, RequestRecord, RequestStore, Status, now
@@ -202,6 +204,10 @@ def account_policies(layout: Layout, request: VendingRequest) -> dict[str, str]:
     return {n: (r.policies[n].content if n in r.policies else "") for n in names}
 
 
+def team_policy_name(layout: Layout, team: str) -> str:
+    return f"{layout.guardrails.policy_name_prefix}team-{team}"
+
+
 def ci_subject(request: VendingRequest) -> str:
     return f"repo:{request.repository}:environment:{request.stage}"
 
@@ -218,6 +224,17 @@ def change_diff(layout: Layout, old: VendingRequest, new: VendingRequest) -> dic
             "added": [s for s in new.stacks if s not in old.stacks],
             "removed": [s for s in old.stacks if s not in new.stacks],
         },
+        # The team policy's region statement (applied as UpdatePolicy of that policy by ApplyChange).
+        "region_fence": (
+            {
+                # Only teams the layout lists carry a team policy; the others are fenced by the org allow-list.
+                "policy": team_policy_name(layout, new.team) if layout.team(new.team) else None,
+                "from": list(old.regions),
+                "to": list(new.regions),
+            }
+            if old.regions != new.regions
+            else {}
+        ),
         "trust": (
             {"ci_role_sub": {"from": ci_subject(old), "to": ci_subject(new)}}
             if ci_subject(old) != ci_subject(new)
@@ -249,6 +266,22 @@ def approval_reasons(layout: Layout, old: VendingRequest, new: VendingRequest) -
     if new.stage == "production":
         reasons.append("production account")
     return reasons
+
+
+def apply_change_guardrails(
+    org: Any, layout: Layout, store: RequestStore, request: VendingRequest, *, account_id: str
+) -> GuardrailResult:
+    """The account's SCPs for the new intent: its GPU tier policy swapped (attach/detach) and its team policy
+    re-rendered from the records (BeginChange has written the new regions into this request's record), so a
+    regions change is an UpdatePolicy of `<prefix>team-<slug>`."""
+    return apply_account_guardrails(
+        org,
+        team_layout(layout, store, request.team),
+        account_id=account_id,
+        team=request.team,
+        stage=request.stage,
+        gpu_tier=request.gpu_tier,
+    )
 
 
 def converge_account(session: Any, layout: Layout, request: VendingRequest, *, account_id: str) -> list[str]:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 import boto3
 import pytest
 
+from vending.accounts import place_in_ou, tag_account
 from vending.changes import (
     ChangeStatus,
     ChangeStore,
+    apply_change_guardrails,
     approve_change,
     begin_change,
     finish_change,
@@ -19,6 +22,9 @@ from vending.changes import (
 )
 from vending.exceptions import ChangeNotAllowed, InvalidRequest
 from vending.guardrails.account import apply_account_guardrails
+from vending.guardrails.audit import audit_organization
+from vending.guardrails.intent import layout_for_records, team_layout
+from vending.guardrails.reconcile import reconcile_organization
 from vending.layout import Layout
 from vending.lifecycle import RequestRecord, RequestStore, Status
 from vending.request import VendingRequest
@@ -291,3 +297,78 @@ def test_production_change_always_waits_for_approval(
     store.update(request.request_id, status=Status.READY, step="RecordReady", account_id="210987654321")
     change = plan_change(store, changes, layout, request.request_id, {"owner_email": "new@example.com"}, by="alice")
     assert change.approval_reasons == ["production account"]
+
+
+def _team_fence(org: Any, name: str) -> list[str]:
+    policy = next(p for p in org.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"] if p["Name"] == name)
+    content = json.loads(org.describe_policy(PolicyId=policy["Id"])["Policy"]["Content"])
+    fence = next(s for s in content["Statement"] if s["Sid"] == "DenyOutsideTeamRegions")
+    return list(fence["Condition"]["StringNotEquals"]["aws:RequestedRegion"])
+
+
+def test_regions_change_rewrites_the_team_region_fence_and_the_audit_is_clean(
+    frontend: RequestRecord, store: RequestStore, changes: ChangeStore, layout: Layout, org: Any, lifecycle_machine: str
+) -> None:
+    # GIVEN team-frontend/staging placed, tagged and the whole org reconciled: the audit finds nothing
+    account_id = str(frontend.account_id)
+    request = VendingRequest.model_validate(frontend.request)
+    place_in_ou(org, store, request, layout, account_id)
+    tag_account(org, store, request, account_id)
+    store.update(frontend.request_id, status=Status.READY, step="RecordReady")
+    reconcile_organization(org, layout, dry_run=False, records=store.list())
+    assert audit_organization(org, layout, records=store.list()).findings == []
+    assert _team_fence(org, "vend-team-team-frontend") == ["us-east-1"]
+    # WHEN a second region is asked for: the dry run names the fence it rewrites
+    planned = plan_change(store, changes, layout, frontend.request_id, {"regions": ["us-east-1", "eu-west-1"]}, by="a")
+    assert planned.diff["region_fence"] == {
+        "policy": "vend-team-team-frontend",
+        "from": ["us-east-1"],
+        "to": ["us-east-1", "eu-west-1"],
+    }
+    assert planned.diff["policies"]["updated"] == ["vend-team-team-frontend"]
+    change = request_change(
+        store,
+        changes,
+        layout,
+        frontend.request_id,
+        {"regions": ["us-east-1", "eu-west-1"]},
+        by="alice",
+        sfn=boto3.client("stepfunctions", region_name=REGION),
+        state_machine_arn=lifecycle_machine,
+        settings=WorkflowSettings(),
+    )
+    updating = begin_change(store, changes, change.change_id, change.execution_name)
+    # (between BeginChange and ApplyChange the intent has moved and the account has not: the audit sees the drift)
+    drift = audit_organization(org, layout, records=store.list()).findings
+    assert [(f.type, f.target) for f in drift] == [("policy_drift", "policy:vend-team-team-frontend")]
+    result = apply_change_guardrails(
+        org, layout, store, VendingRequest.model_validate(updating.request), account_id=account_id
+    )
+    finish_change(store, changes, change.change_id)
+    # THEN the team policy was updated in place (same policy, new regions), nothing attached or detached
+    assert "update_policy vend-team-team-frontend" in result.changes
+    assert not [c for c in result.changes if c.startswith(("attach", "detach"))]
+    assert _team_fence(org, "vend-team-team-frontend") == ["us-east-1", "eu-west-1"]
+    # AND the audit over the records reports nothing, for the account or anywhere else
+    assert audit_organization(org, layout, records=store.list()).findings == []
+
+
+def test_layout_for_records_unions_a_teams_live_records_and_ignores_retired(
+    frontend: RequestRecord, store: RequestStore, layout: Layout, make_request: Callable[..., VendingRequest]
+) -> None:
+    # GIVEN staging asks for us-east-1 + eu-west-1 and production (READY) for us-west-2
+    store.update(frontend.request_id, step="x", request={**frontend.request, "regions": ["eu-west-1", "us-east-1"]})
+    prod = make_request(team="team-frontend", stage="production", regions=["us-west-2"])
+    store.reserve(prod, "vend-team-frontend-production-a1")
+    store.update(prod.request_id, status=Status.READY, step="RecordReady", account_id="210987654321")
+    # THEN the team's fence is the union, in the allow-list's order; other teams keep the layout's regions
+    fenced = layout_for_records(layout, store.list())
+    assert fenced.team("team-frontend").regions == ("us-east-1", "us-west-2", "eu-west-1")  # type: ignore[union-attr]
+    assert fenced.team("team-backend") == layout.team("team-backend")
+    assert team_layout(layout, store, "team-frontend") == fenced
+    # WHEN production is retired THEN only staging's regions count
+    store.update(prod.request_id, status=Status.RETIRING, step="RetireAccount")
+    assert team_layout(layout, store, "team-frontend").team("team-frontend").regions == (  # type: ignore[union-attr]
+        "us-east-1",
+        "eu-west-1",
+    )

@@ -89,6 +89,13 @@ def _print_change(change: ChangeRecord, *, as_json: bool, title: str) -> None:
         ("policies attached", ", ".join(d["policies"]["attached"]) or "-"),
         ("policies detached", ", ".join(d["policies"]["detached"]) or "-"),
         ("policies updated", ", ".join(d["policies"]["updated"]) or "-"),
+        (
+            "region fence",
+            f"{d['region_fence']['policy'] or 'no team policy'}: {', '.join(d['region_fence']['from'])} -> "
+            f"{', '.join(d['region_fence']['to'])}"
+            if d.get("region_fence")
+            else "unchanged",
+        ),
         ("stacks added", ", ".join(d["stacks"]["added"]) or "-"),
         ("stacks removed", ", ".join(d["stacks"]["removed"]) or "-"),
         (

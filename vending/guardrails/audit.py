@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from scps.render import FULL_AWS_ACCESS, GuardrailSet, render
-from vending.guardrails.intent import OrgIntent, build_intent
+from vending.guardrails.intent import OrgIntent, build_intent, layout_for_records
 from vending.guardrails.inventory import InstanceInventory, allowed_by_tier
 from vending.guardrails.orgapi import ApiCallCounter, Backoff
 from vending.guardrails.reconcile import FINDING_TYPES, Executor, Finding, compare
@@ -147,8 +147,9 @@ def audit_organization(
     started = time.perf_counter()
     b = backoff or Backoff()
     calls = counter or ApiCallCounter().attach(org)
-    rendered = render(layout)
     record_list = list(records) if records is not None else None
+    # Team region fences follow the records (a change request moves them), the rest follows the layout.
+    rendered = render(layout_for_records(layout, record_list) if record_list is not None else layout)
     intent = build_intent(layout, record_list)
     snap = read_snapshot(org, backoff=b, concurrency=layout.guardrails.audit_concurrency)
     plan = compare(layout, snap, rendered, intent)

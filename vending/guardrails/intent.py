@@ -16,7 +16,8 @@ from typing import Literal
 
 from scps.render import FULL_AWS_ACCESS, GuardrailSet
 from vending.layout import Layout
-from vending.lifecycle import RequestRecord
+from vending.lifecycle import RequestRecord, RequestStore
+from vending.request import request_id_for
 
 # Statuses before ApplyGuardrails has finished: the state machine still owns placement, tags and SCPs.
 IN_FLIGHT_STATUSES = frozenset({"PENDING", "CREATING", "PLACING", "GUARDRAILS"})
@@ -77,6 +78,40 @@ def account_policies(rendered: GuardrailSet, intent: AccountIntent) -> set[str]:
     if intent.team_account and intent.team in rendered.team_policies:
         names.add(rendered.team_policies[intent.team])
     return names
+
+
+def layout_for_records(layout: Layout, records: Iterable[RequestRecord]) -> Layout:
+    """The layout with each listed team's region fence taken from its live vending records.
+
+    A change request moves a team's regions in its record (the intent); layout.yaml only seeds them. The per-team
+    policy (`<prefix>team-<slug>`) is one per team, shared by its staging and production accounts, so when the live
+    records disagree the fence is the union of their regions (never narrower than what a record grants) in the
+    allow-list's order. Retired records and records without an account do not count; teams the layout does not list
+    get no team policy here either (as at vend time)."""
+    regions: dict[str, set[str]] = {}
+    for record in records:
+        if not record.account_id or record.status.value in RETIRED_STATUSES:
+            continue
+        wanted = record.request.get("regions") or ()
+        if wanted:
+            regions.setdefault(record.team, set()).update(wanted)
+    if not regions:
+        return layout
+    allowed = layout.organization.allowed_regions
+    teams = tuple(
+        t.model_copy(update={"regions": tuple(r for r in allowed if r in regions[t.slug])})
+        if t.slug in regions and set(t.regions) != regions[t.slug]
+        else t
+        for t in layout.teams
+    )
+    return layout.model_copy(update={"teams": teams})
+
+
+def team_layout(layout: Layout, store: RequestStore, team: str) -> Layout:
+    """layout_for_records over one team's records (one GetItem per stage, no Scan): what ApplyGuardrails and
+    ApplyChange render the team policy from."""
+    records = [r for stage in layout.stage_ous if (r := store.get(request_id_for(team, stage))) is not None]
+    return layout_for_records(layout, records)
 
 
 def _team_intent(layout: Layout, record: RequestRecord, account_id: str) -> AccountIntent:

@@ -23,6 +23,7 @@ from vending.guardrails.intent import (
     OrgIntent,
     account_policies,
     build_intent,
+    layout_for_records,
     quarantine_ou,
     workload_ous,
 )
@@ -514,9 +515,11 @@ def reconcile_organization(
 
     Idempotent: a second run plans nothing. Without `records` only OUs and policies are reconciled."""
     b = backoff or Backoff()
-    rendered = render(layout)
+    record_list = list(records) if records is not None else None
+    # Team region fences follow the records (a change request moves them), as in the audit.
+    rendered = render(layout_for_records(layout, record_list) if record_list is not None else layout)
     snap = snapshot or read_snapshot(org, backoff=b, concurrency=layout.guardrails.audit_concurrency)
-    plan = compare(layout, snap, rendered, build_intent(layout, records))
+    plan = compare(layout, snap, rendered, build_intent(layout, record_list))
     if not dry_run and plan.actions:
         Executor(org, layout, snap, rendered, b).run(plan.actions)
         plan.executed = True

@@ -1,4 +1,5 @@
-"""ApplyChange: the account's GPU tier SCP for the new intent, then its CI role trust and budget (member account)."""
+"""ApplyChange: the account's GPU tier SCP and team region fence for the new intent, then its CI role trust and
+budget (member account)."""
 
 from typing import Any
 
@@ -6,9 +7,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vending.aws.errors import transient_as_retryable
 from vending.aws.sessions import access_role_arn, assume_role_session
-from vending.changes import LifecycleState, converge_account
+from vending.changes import LifecycleState, apply_change_guardrails, converge_account
 from vending.context import Context, logger
-from vending.guardrails.account import apply_account_guardrails
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -19,14 +19,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(team=request.team, request_id=request.request_id, change_id=state.change_id, step="ApplyChange")
     ctx = Context()
     account_id = ctx.store.require(request.request_id).account_id or ""
-    guardrails = apply_account_guardrails(
-        ctx.client("organizations"),
-        ctx.layout,
-        account_id=account_id,
-        team=request.team,
-        stage=request.stage,
-        gpu_tier=request.gpu_tier,
-    )
+    org = ctx.client("organizations")
+    guardrails = apply_change_guardrails(org, ctx.layout, ctx.store, request, account_id=account_id)
     role = access_role_arn(account_id, ctx.layout.organization.access_role_name)
     member = assume_role_session(ctx.client("sts"), role, f"vending-change-{request.team}", request.home_region)
     settings = converge_account(member, ctx.layout, request, account_id=account_id)

@@ -7,6 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from vending.aws.errors import transient_as_retryable
 from vending.context import Context, begin_step, logger
 from vending.guardrails.account import apply_account_guardrails
+from vending.guardrails.intent import team_layout
 from vending.lifecycle import Status
 
 
@@ -18,7 +19,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     ctx.store.update(state.request.request_id, status=Status.GUARDRAILS, step="ApplyGuardrails")
     result = apply_account_guardrails(
         ctx.client("organizations"),
-        ctx.layout,
+        # The team's region fence as its records say (a change may have moved it since layout.yaml was written).
+        team_layout(ctx.layout, ctx.store, state.request.team),
         account_id=state.account_id(),
         team=state.request.team,
         stage=state.request.stage,
