@@ -269,6 +269,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             Grant(("s3:PutObject",), ("reports_bucket",)),
             # The intent (vending records) is read in bulk: one paged Scan, no per-account reads, no writes.
             Grant(("dynamodb:Scan",), ("requests_table",)),
+            # Each vended account's budget is read inside that account (Budgets shows it nowhere else).
+            _ASSUME_ACCESS,
         ),
         timeout_seconds=900,
         memory_mb=1024,

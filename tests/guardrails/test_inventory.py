@@ -137,6 +137,12 @@ def test_audit_handler_reads_records_from_the_requests_table(
     )
     RequestStore(ddb, "requests")._put(record, condition="attribute_not_exists(request_id)")
     reconcile_organization(org, layout, dry_run=False, records=[record])
+    # (its budget, inside the account as Bootstrap makes it: the audit reads it through the access role)
+    from vending.budgets import ensure_budget
+    from vending.guardrails.audit import member_budgets
+
+    budgets = member_budgets(boto3.client("sts", region_name="us-east-1"), layout.organization.access_role_name)
+    ensure_budget(budgets(account), account, amount=500, owner_email="o@x.io")
     org.tag_resource(ResourceId=account, Tags=[{"Key": "gpu-tier", "Value": "training"}])
     scans = ApiCallCounter()
     real_client = boto3.Session.client

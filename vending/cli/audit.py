@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 
 from vending.cli.output import console, print_json, print_table
-from vending.guardrails.audit import AuditReport, audit_organization, publish
+from vending.guardrails.audit import AuditReport, audit_organization, member_budgets, publish
 from vending.guardrails.inventory import ConfigAggregatorInventory
 from vending.layout import load_layout
 from vending.lifecycle import RequestStore
@@ -36,6 +36,10 @@ def render_report(report: AuditReport) -> None:
         f"Organizations API calls {report.api_calls.get('total')} "
         f"({report.api_calls.get('per_account')} per account) in {report.seconds:.1f}s"
     )
+    if report.budgets is not None:
+        console.print(f"budgets: {report.budgets['checked']} accounts checked, {report.budgets['findings']} findings")
+    else:
+        console.print("budgets: not checked (--skip-budgets)")
     for note in report.notes:
         console.print(f"note: {note}")
     if report.remediation is not None:
@@ -51,11 +55,15 @@ def cmd_audit(args: argparse.Namespace) -> int:
     records = RequestStore(session.client("dynamodb"), settings.requests_table).list()
     aggregator = args.config_aggregator or os.environ.get("VEND_CONFIG_AGGREGATOR", "")
     inventory = ConfigAggregatorInventory(session.client("config"), aggregator) if aggregator else None
+    layout = load_layout(args.layout)
     report = audit_organization(
         session.client("organizations"),
-        load_layout(args.layout),
+        layout,
         records=records,
         inventory=inventory,
+        budgets_for=(
+            None if args.skip_budgets else member_budgets(session.client("sts"), layout.organization.access_role_name)
+        ),
         remediate=args.remediate,
     )
     if args.publish:
@@ -85,6 +93,11 @@ def register(subparsers: Any) -> None:
         help="store the report in $VEND_REPORTS_BUCKET and send the alert event when findings exist",
     )
     p.add_argument("--layout")
+    p.add_argument(
+        "--skip-budgets",
+        action="store_true",
+        help="do not read each vended account's budget (that needs the access role in every account)",
+    )
     p.add_argument(
         "--config-aggregator",
         default="",

@@ -5,12 +5,17 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from scps.render import FULL_AWS_ACCESS, GuardrailSet, render
+from vending.aws.sessions import access_role_arn, assume_role_session
+from vending.budgets import BUDGET_NAME, check_budget
+from vending.exceptions import VendingError
 from vending.guardrails.intent import OrgIntent, build_intent, layout_for_records
 from vending.guardrails.inventory import InstanceInventory, allowed_by_tier
 from vending.guardrails.orgapi import ApiCallCounter, Backoff
@@ -21,6 +26,13 @@ from vending.lifecycle import RequestRecord
 
 ALERT_DETAIL_TYPE = "Guardrail Audit Findings"
 TIGHT_SLOTS = 1  # accounts with this many free SCP slots or fewer are listed in the headroom section
+# Bootstrap creates the budget; from then on (pipelines, ready, a change running) the account must carry it. Retired
+# accounts expect none (quarantined, about to close); a FAILED vend is reported by its own failure path.
+EXPECTS_BUDGET = frozenset({"PIPELINES", "READY", "UPDATING"})
+BUDGETS_REGION = "us-east-1"  # Budgets has one endpoint
+
+# account id -> a Budgets client with that account's credentials (a budget is only visible inside its account)
+BudgetsFor = Callable[[str], Any]
 
 
 @dataclass
@@ -37,6 +49,7 @@ class AuditReport:
     notes: list[str] = field(default_factory=list)
     records: int | None = None  # vending records the intent came from (None: not given, accounts not compared)
     inventory: dict[str, Any] | None = None
+    budgets: dict[str, Any] | None = None  # the spend-fence check (None: not run, no member-account access given)
 
     def counts(self) -> dict[str, int]:
         found = Counter(f.type for f in self.findings)
@@ -63,6 +76,7 @@ class AuditReport:
             "notes": self.notes,
             "headroom": self.headroom,
             "inventory": self.inventory,
+            "budgets": self.budgets,
             "api_calls": self.api_calls,
             "remediation": self.remediation,
         }
@@ -131,12 +145,54 @@ def gpu_findings(
     return findings, {"resources": seen, "outside_tier": len(findings)}
 
 
+def member_budgets(sts: Any, role_name: str, session_name: str = "vending-audit-budgets") -> BudgetsFor:
+    """Budgets clients through each account's access role: the audit reads, the role is the platform's own."""
+
+    def for_account(account_id: str) -> Any:
+        session = assume_role_session(sts, access_role_arn(account_id, role_name), session_name, BUDGETS_REGION)
+        return session.client("budgets", region_name=BUDGETS_REGION)
+
+    return for_account
+
+
+def budget_findings(
+    layout: Layout, records: Iterable[RequestRecord], budgets_for: BudgetsFor
+) -> tuple[list[Finding], dict[str, Any]]:
+    """Every vended, non-retired account carries its monthly budget: the amount of its tier (or the team's override)
+    and the 80 % actual / 100 % forecast alerts (vending.budgets). An account that cannot be read is a finding too:
+    an unchecked fence is not a clean one."""
+    findings: list[Finding] = []
+    checked = 0
+    for record in sorted(records, key=lambda r: r.request_id):
+        if not record.account_id or record.status.value not in EXPECTS_BUDGET:
+            continue
+        key = f"account:{record.account_id}"
+        tier = record.request.get("gpu_tier")
+        if tier not in layout.gpu_tiers:
+            continue  # no intended amount: compare() reports the record as an intent_conflict
+        amount = layout.monthly_budget(record.team, str(tier))
+        try:
+            problems = check_budget(budgets_for(record.account_id), record.account_id, amount=amount)
+        except (ClientError, VendingError) as e:
+            findings.append(Finding("budget_unreadable", key, f"cannot read budget {BUDGET_NAME}: {e}", False))
+            continue
+        checked += 1
+        missing = f"{record.account_id}: no budget {BUDGET_NAME}"
+        for problem in problems:
+            kind = "budget_missing" if problem == missing else "budget_drift"
+            # Not fixable by the audit (it never writes into member accounts): `vend request resume` or a change
+            # converges it through the workflow's ensure_budget.
+            findings.append(Finding(kind, key, f"{problem} ({record.request_id})", False))
+    return findings, {"checked": checked, "findings": len(findings)}
+
+
 def audit_organization(
     org: Any,
     layout: Layout,
     *,
     records: Iterable[RequestRecord] | None = None,
     inventory: InstanceInventory | None = None,
+    budgets_for: BudgetsFor | None = None,
     remediate: bool = False,
     backoff: Backoff | None = None,
     counter: ApiCallCounter | None = None,
@@ -159,6 +215,11 @@ def audit_organization(
         gpu, inventory_summary = gpu_findings(layout, intent, snap, inventory)
         findings += gpu
         plan.unfixable += [f"{f.target}: {f.detail} (detective only: stop it in the account)" for f in gpu]
+    budgets_summary = None
+    if budgets_for is not None and record_list is not None:
+        fences, budgets_summary = budget_findings(layout, record_list, budgets_for)
+        findings += fences
+        plan.unfixable += [f"{f.target}: {f.detail}" for f in fences]
     report = AuditReport(
         datetime.now(UTC).isoformat(timespec="seconds"),
         len(snap.accounts),
@@ -168,6 +229,7 @@ def audit_organization(
         notes=plan.notes,
         records=len(record_list) if record_list is not None else None,
         inventory=inventory_summary,
+        budgets=budgets_summary,
     )
     if remediate:
         done = Executor(org, layout, snap, rendered, b).run(plan.actions) if plan.actions else []
@@ -224,9 +286,12 @@ def run_scheduled_audit(
     source: str,
     metrics: Any = None,
     inventory: InstanceInventory | None = None,
+    budgets_for: BudgetsFor | None = None,
     remediate: bool = False,
 ) -> dict[str, Any]:
     """The one call the scheduled Lambda makes."""
-    report = audit_organization(org, layout, records=records, inventory=inventory, remediate=remediate)
+    report = audit_organization(
+        org, layout, records=records, inventory=inventory, budgets_for=budgets_for, remediate=remediate
+    )
     publish(report, s3=s3, events=events, bucket=bucket, event_bus=event_bus, source=source, metrics=metrics)
     return report.summary()

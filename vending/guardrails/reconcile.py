@@ -49,6 +49,10 @@ FINDING_TYPES = (
     "intent_conflict",
     "vended_account_missing",
     "gpu_outside_tier",
+    # The spend fence (vending.budgets), checked inside each vended account by the audit (audit.budget_findings).
+    "budget_missing",
+    "budget_drift",
+    "budget_unreadable",
 )
 
 
