@@ -305,7 +305,7 @@ FUNCTIONS += (
             Grant(("dynamodb:PutItem", "dynamodb:GetItem"), ("pipeline_runs_table",)),
             Grant(("codebuild:StartBuild",), ("codebuild_project",)),
         ),
-        description="Pipelines for the stacks a change adds",
+        description="Pipelines for the stacks a change adds, and again for those whose variables it moved",
     ),
     FunctionSpec(
         "FinishChange",

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import boto3
 import pytest
 
+from vending import context
 from vending.accounts import place_in_ou, tag_account
 from vending.changes import (
     ChangeStatus,
@@ -17,6 +18,7 @@ from vending.changes import (
     approve_change,
     begin_change,
     finish_change,
+    lifecycle_input,
     plan_change,
     request_change,
 )
@@ -25,8 +27,10 @@ from vending.guardrails.account import apply_account_guardrails
 from vending.guardrails.audit import audit_organization
 from vending.guardrails.intent import layout_for_records, team_layout
 from vending.guardrails.reconcile import reconcile_organization
+from vending.handlers import start_change_pipelines
 from vending.layout import Layout
 from vending.lifecycle import RequestRecord, RequestStore, Status
+from vending.pipeline.orchestration import RunStore, start_pipelines
 from vending.request import VendingRequest
 from vending.workflow import WorkflowSettings
 
@@ -372,3 +376,48 @@ def test_layout_for_records_unions_a_teams_live_records_and_ignores_retired(
         "us-east-1",
         "eu-west-1",
     )
+
+
+class _Launcher:
+    launched: ClassVar[list[str]] = []
+
+    def __init__(self, *_: Any) -> None:
+        pass
+
+    def launch(self, run_id: str) -> None:
+        _Launcher.launched.append(run_id)
+
+
+def test_change_pipelines_handler_reruns_applied_stacks_with_the_new_tier(
+    frontend: RequestRecord,
+    store: RequestStore,
+    run_store: RunStore,
+    lambda_context: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN team-frontend's bootstrap stack applied at vend time (tier none)
+    monkeypatch.setattr(context, "LocalThreadLauncher", _Launcher)
+    _Launcher.launched = []
+    old = VendingRequest.model_validate(frontend.request)
+    start_pipelines(
+        run_store,
+        _Launcher(),
+        old,
+        account_id=str(frontend.account_id),
+        state_bucket="b",
+        state_region="us-east-1",
+        access_role_name="OrganizationAccountAccessRole",
+    )
+    run = run_store.get("team-frontend-staging/bootstrap")
+    assert run is not None
+    run_store.put(run.model_copy(update={"status": "SUCCEEDED"}))
+    _Launcher.launched = []
+    # WHEN the change workflow's StartChangePipelines runs for an upgrade to the inference tier
+    new = old.model_copy(update={"gpu_tier": "inference"})
+    state = lifecycle_input("change", new, execution="change-x", settings=WorkflowSettings(), change_id="c1")
+    out = start_change_pipelines.handler(state, lambda_context)
+    # THEN the applied stack is run again (same task-token pipeline step follows), with the new tier as variable
+    assert out == {"done": False, "polls": 0, "runs": {"bootstrap": {"status": "QUEUED"}}}
+    assert _Launcher.launched == ["team-frontend-staging/bootstrap"]
+    rerun = run_store.get("team-frontend-staging/bootstrap")
+    assert rerun is not None and (rerun.attempt, rerun.variables["gpu_tier"]) == (2, "inference")

@@ -128,6 +128,42 @@ def test_start_pipelines_skips_succeeded_and_relaunches_failed(
     assert (relaunched.attempt, relaunched.status, relaunched.message) == (2, "QUEUED", "")
 
 
+def test_start_pipelines_reruns_applied_stacks_whose_variables_changed(
+    run_store: RunStore, launcher: FakeLauncher, three_stacks: VendingRequest
+) -> None:
+    # GIVEN every stack applied (bootstrap and networking SUCCEEDED, eks awaiting approval) for tier none
+    _start(run_store, launcher, three_stacks)
+    _set(run_store, "team-mlops-staging/bootstrap", "SUCCEEDED")
+    _set(run_store, "team-mlops-staging/networking", "SUCCEEDED")
+    _set(run_store, "team-mlops-staging/eks", "AWAITING_APPROVAL")
+    launcher.launched.clear()
+    # WHEN the pipelines start again with the same intent THEN nothing runs
+    assert _start(run_store, launcher, three_stacks)["bootstrap"] == "SUCCEEDED" and launcher.launched == []
+    # WHEN a change moved the GPU tier and the regions
+    changed = three_stacks.model_copy(update={"gpu_tier": "inference", "regions": ("us-east-1", "eu-west-1")})
+    started = _start(run_store, launcher, changed)
+    # THEN every stack runs again, as the next attempt, with the new variables
+    assert started == {"bootstrap": "QUEUED", "networking": "QUEUED", "eks": "QUEUED"}
+    assert sorted(launcher.launched) == sorted(f"team-mlops-staging/{s}" for s in ("bootstrap", "networking", "eks"))
+    run = run_store.get("team-mlops-staging/networking")
+    assert run is not None and run.attempt == 2
+    assert (run.variables["gpu_tier"], run.variables["regions"]) == ("inference", ["us-east-1", "eu-west-1"])
+
+
+def test_start_pipelines_keeps_a_running_stack_even_if_variables_changed(
+    run_store: RunStore, launcher: FakeLauncher, request_: VendingRequest
+) -> None:
+    # GIVEN a run still going with the old variables (its worker owns it until it records an outcome)
+    _start(run_store, launcher, request_)
+    _set(run_store, "team-mlops-staging/bootstrap", "RUNNING")
+    launcher.launched.clear()
+    # WHEN the pipelines start with new variables THEN it is not launched twice
+    assert _start(run_store, launcher, request_.model_copy(update={"regions": ("us-west-2",)})) == {
+        "bootstrap": "RUNNING"
+    }
+    assert launcher.launched == []
+
+
 def test_start_pipelines_other_account_relaunches(
     run_store: RunStore, launcher: FakeLauncher, request_: VendingRequest
 ) -> None:

@@ -1,4 +1,5 @@
-"""StartChangePipelines: runs for the stacks a change adds; stacks already applied to the account are kept."""
+"""StartChangePipelines: runs for the stacks a change adds, and again for applied stacks whose variables the change
+moved (GPU tier, regions); stacks applied with the same variables are kept."""
 
 from typing import Any
 

@@ -192,15 +192,21 @@ def start_pipelines(
     state_region: str,
     access_role_name: str,
 ) -> dict[str, str]:
-    """Start one run per stack, skipping stacks already applied to this account and runs still going."""
+    """Start one run per stack, skipping stacks already applied to this account with the same variables and runs
+    still going. A stack whose variables changed (a change request moved the GPU tier or the regions) is run again
+    with the new ones: the stack's own plan says what that changes, and its gate applies as for a first run."""
     started: dict[str, str] = {}
+    variables = variables_for(request, account_id)
     for stack in request.stacks:
         run_id = f"{request.request_id}/{stack}"
         existing = store.get(run_id)
         if existing and existing.account_id == account_id and existing.status != RunStatus.FAILED:
-            logger.info("pipeline run kept", extra={"run_id": run_id, "status": existing.status})
-            started[stack] = existing.status
-            continue
+            if existing.variables == variables or existing.status in IN_PROGRESS:
+                logger.info("pipeline run kept", extra={"run_id": run_id, "status": existing.status})
+                started[stack] = existing.status
+                continue
+            changed = sorted(k for k in variables if existing.variables.get(k) != variables[k])
+            logger.info("stack variables changed; run again", extra={"run_id": run_id, "changed": changed})
         run = PipelineRun(
             run_id=run_id,
             request_id=request.request_id,
@@ -210,7 +216,7 @@ def start_pipelines(
             state_bucket=state_bucket,
             state_region=state_region,
             access_role_name=access_role_name,
-            variables=variables_for(request, account_id),
+            variables=variables,
             gate="auto" if request.stage == "staging" else "manual",
             attempt=(existing.attempt + 1) if existing else 1,
             started_at=now(),
