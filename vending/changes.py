@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
@@ -163,17 +164,17 @@ def check_changeable(record: RequestRecord) -> None:
 
 
 def merged_request(record: RequestRecord, change: ChangeInput) -> VendingRequest:
-    """The request after the change, through the request model: a bad value is rejected naming its field."""
-    new = parse_request({**record.request, **change.given()})
-    removed = [s for s in record.request.get("stacks", []) if s not in new.stacks]
-    if removed:
-        # Dropping a stack means destroying what it built; that goes through the pipeline with its own approval.
-        raise InvalidRequest(
-            f"stacks: removing {removed} is not a change; destroy them through the pipeline "
-            f"(`vend account decommission --destroy-stacks` for the whole account)",
-            details=[{"field": "stacks", "message": f"removing {removed} is not supported"}],
-        )
-    return new
+    """The request after the change, through the request model: a bad value is rejected naming its field. A stack
+    left out of `stacks` is removed: the change destroys it through the pipeline (and always needs an approval)."""
+    return parse_request({**record.request, **change.given()})
+
+
+def removed_stacks(old: VendingRequest, new: VendingRequest) -> list[str]:
+    return [s for s in old.stacks if s not in new.stacks]
+
+
+# request record, stack -> the destroy plan's summary (what `terraform plan -destroy` would remove), or None
+DestroyPreview = Callable[[RequestRecord, str], dict[str, Any] | None]
 
 
 def team_spec(layout: Layout, request: VendingRequest) -> TeamSpec:
@@ -222,7 +223,7 @@ def change_diff(layout: Layout, old: VendingRequest, new: VendingRequest) -> dic
         },
         "stacks": {
             "added": [s for s in new.stacks if s not in old.stacks],
-            "removed": [s for s in old.stacks if s not in new.stacks],
+            "removed": removed_stacks(old, new),
         },
         # The team policy's region statement (applied as UpdatePolicy of that policy by ApplyChange).
         "region_fence": (
@@ -265,6 +266,8 @@ def approval_reasons(layout: Layout, old: VendingRequest, new: VendingRequest) -
         reasons.append(f"GPU tier upgrade {old.gpu_tier} -> {new.gpu_tier}")
     if new.stage == "production":
         reasons.append("production account")
+    if removed := removed_stacks(old, new):
+        reasons.append(f"removes stacks {removed} (terraform destroy)")
     return reasons
 
 
@@ -315,9 +318,17 @@ def _next_change_id(changes: ChangeStore, request_id: str) -> str:
 
 
 def plan_change(
-    store: RequestStore, changes: ChangeStore, layout: Layout, request_id: str, data: Any, *, by: str
+    store: RequestStore,
+    changes: ChangeStore,
+    layout: Layout,
+    request_id: str,
+    data: Any,
+    *,
+    by: str,
+    preview_destroy: DestroyPreview | None = None,
 ) -> ChangeRecord:
-    """Validate and diff a change without recording anything (what --dry-run prints)."""
+    """Validate and diff a change without recording anything (what --dry-run prints). With `preview_destroy` each
+    removed stack carries its destroy plan's summary (read from the account's Terraform state)."""
     change = parse_change(data)
     record = store.require(request_id)
     check_changeable(record)
@@ -334,6 +345,10 @@ def plan_change(
     if waiting:
         raise ChangeNotAllowed(f"request: change {waiting[0]} is still open; approve it or wait for it to finish")
     reasons = approval_reasons(layout, old, new)
+    diff = change_diff(layout, old, new)
+    diff["destroy_plans"] = {
+        stack: (preview_destroy(record, stack) if preview_destroy else None) for stack in removed_stacks(old, new)
+    }
     return ChangeRecord(
         change_id=_next_change_id(changes, request_id),
         request_id=request_id,
@@ -343,7 +358,7 @@ def plan_change(
         changed=change.given(),
         old=old.model_dump(mode="json"),
         new=new.model_dump(mode="json"),
-        diff=change_diff(layout, old, new),
+        diff=diff,
         approval_reasons=reasons,
     )
 
@@ -369,12 +384,14 @@ def start_change(sfn: Any, state_machine_arn: str, change: ChangeRecord, setting
     if not state_machine_arn:
         raise NotConfigured("no lifecycle state machine configured (VEND_LIFECYCLE_STATE_MACHINE_ARN)")
     name = execution_name_for(change.change_id)
+    old, new = VendingRequest.model_validate(change.old), VendingRequest.model_validate(change.new)
     payload = lifecycle_input(
         "change",
-        VendingRequest.model_validate(change.new),
+        new,
         execution=name,
         settings=settings,
         change_id=change.change_id,
+        destroy_stacks=removed_stacks(old, new),
     )
     try:
         sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload))
@@ -395,9 +412,10 @@ def request_change(
     sfn: Any,
     state_machine_arn: str,
     settings: WorkflowSettings,
+    preview_destroy: DestroyPreview | None = None,
 ) -> ChangeRecord:
     """File the change; start it at once unless it waits for an approval."""
-    change = plan_change(store, changes, layout, request_id, data, by=by)
+    change = plan_change(store, changes, layout, request_id, data, by=by, preview_destroy=preview_destroy)
     if not change.needs_approval and not state_machine_arn:
         raise NotConfigured("no lifecycle state machine configured (VEND_LIFECYCLE_STATE_MACHINE_ARN)")
     changes.create(change)
@@ -502,6 +520,8 @@ class LifecycleState(BaseModel):
     request: VendingRequest
     execution: str = ""
     change_id: str = ""
+    # Stacks the change removes: StartChangePipelines destroys them through the pipeline.
+    destroy_stacks: list[str] = Field(default_factory=list)
     settings: LifecycleSettings = LifecycleSettings()
     pipelines: dict[str, Any] | None = None
     closure: dict[str, Any] | None = None

@@ -6,11 +6,13 @@ the reason otherwise.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from vending.pipeline import terraform as tf
 from vending.pipeline.approvals import FileApprovalStore
-from vending.pipeline.runner import PIPELINE_STAGES, PipelineSpec, run_pipeline
+from vending.pipeline.runner import DESTROY_STAGES, PIPELINE_STAGES, PipelineSpec, run_pipeline
 from vending.settings import REPO_ROOT
 
 ENVIRONMENTS = REPO_ROOT / "terraform" / "environments"
@@ -101,3 +103,26 @@ def test_run_pipeline_wrong_account_is_refused_by_allowed_account_ids(account):
     assert not result.ok and result.failed_stage == "plan"
     assert "AWS account ID not allowed" in result.stages[-1].summary
     assert account.account_id in result.stages[-1].output_tail
+
+
+def test_run_pipeline_destroy_plans_destroy_and_applies_it_keeping_the_state_versions(account):
+    # GIVEN the staging bootstrap stack applied (a no-op when the first test already did)
+    applied = run_pipeline(_spec(account, "team-mlops/staging/bootstrap"))
+    assert applied.ok, applied.message
+    s3 = account.client("s3")
+    key = "team-mlops/staging/bootstrap/terraform.tfstate"
+    # WHEN it is destroyed (the stages a removed stack runs: no policy stage)
+    result = run_pipeline(_spec(account, "team-mlops/staging/bootstrap", destroy=True, stages=DESTROY_STAGES))
+    # THEN the plan was a destroy plan (nothing added) and its apply removed every resource
+    assert result.ok, f"{result.message}\n{result.stages[-1].output_tail}"
+    assert [s.name for s in result.stages] == list(DESTROY_STAGES)
+    assert result.plan_summary["destroy"] > 0 and result.plan_summary["add"] == 0
+    assert "Destroy complete!" in result.stages[-1].summary or "Apply complete!" in result.stages[-1].summary
+    assert "/platform/team" not in {
+        p["Name"] for p in account.client("ssm").describe_parameters().get("Parameters", [])
+    }
+    # AND the state object is still there (now empty), with its earlier versions kept for the archive
+    state = json.loads(s3.get_object(Bucket=account.state_bucket, Key=key)["Body"].read())
+    assert [r for r in state.get("resources", []) if r["mode"] == "managed"] == []
+    versions = s3.list_object_versions(Bucket=account.state_bucket, Prefix=key).get("Versions", [])
+    assert len(versions) >= 2

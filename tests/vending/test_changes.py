@@ -178,12 +178,50 @@ def test_request_change_rejects_bad_fields_naming_them(
     assert changes.for_request(frontend.request_id) == []
 
 
-def test_request_change_rejects_removing_a_stack(
+def test_plan_change_removing_a_stack_destroys_it_after_an_approval(
     frontend: RequestRecord, store: RequestStore, changes: ChangeStore, layout: Layout
 ) -> None:
-    store.update(frontend.request_id, step="x", request={**frontend.request, "stacks": ["bootstrap", "eks"]})
-    with pytest.raises(InvalidRequest, match=r"^stacks: removing \['eks'\]"):
-        plan_change(store, changes, layout, frontend.request_id, {"stacks": ["bootstrap"]}, by="alice")
+    # GIVEN team-frontend/staging with bootstrap and networking applied
+    store.update(frontend.request_id, step="x", request={**frontend.request, "stacks": ["bootstrap", "networking"]})
+    asked: list[tuple[str, str]] = []
+
+    def preview(record: RequestRecord, stack: str) -> dict[str, Any]:
+        asked.append((record.request_id, stack))
+        return {"state": "s3://b/k", "destroy": 3, "resources": ["a.b", "c.d", "e.f"]}
+
+    # WHEN a change leaves networking out (dry run)
+    change = plan_change(
+        store, changes, layout, frontend.request_id, {"stacks": ["bootstrap"]}, by="alice", preview_destroy=preview
+    )
+    # THEN the diff lists it removed with its destroy plan, and even a staging change waits for an approval
+    assert change.diff["stacks"] == {"added": [], "removed": ["networking"]}
+    assert change.diff["destroy_plans"] == {
+        "networking": {"state": "s3://b/k", "destroy": 3, "resources": ["a.b", "c.d", "e.f"]}
+    }
+    assert asked == [("team-frontend-staging", "networking")]
+    assert change.approval_reasons == ["removes stacks ['networking'] (terraform destroy)"]
+    assert change.status == ChangeStatus.AWAITING_APPROVAL
+    # AND without a preview the plan is said to come when the change runs (None), and nothing was recorded
+    assert plan_change(store, changes, layout, frontend.request_id, {"stacks": ["bootstrap"]}, by="a").diff[
+        "destroy_plans"
+    ] == {"networking": None}
+    assert changes.for_request(frontend.request_id) == []
+
+
+def test_approved_removal_starts_the_lifecycle_with_the_stacks_to_destroy(
+    frontend: RequestRecord, store: RequestStore, changes: ChangeStore, layout: Layout, lifecycle_machine: str
+) -> None:
+    store.update(frontend.request_id, step="x", request={**frontend.request, "stacks": ["bootstrap", "networking"]})
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    kwargs: dict[str, Any] = {"sfn": sfn, "state_machine_arn": lifecycle_machine, "settings": WorkflowSettings()}
+    filed = request_change(store, changes, layout, frontend.request_id, {"stacks": ["bootstrap"]}, by="alice", **kwargs)
+    assert filed.status == ChangeStatus.AWAITING_APPROVAL and not filed.execution_name
+    approved = approve_change(store, changes, frontend.request_id, by="bob", **kwargs)
+    execution = sfn.describe_execution(
+        executionArn=lifecycle_machine.replace(":stateMachine:", ":execution:") + ":" + approved.execution_name
+    )
+    state = json.loads(execution["input"])
+    assert state["destroy_stacks"] == ["networking"] and state["request"]["stacks"] == ["bootstrap"]
 
 
 @pytest.mark.parametrize(
@@ -417,7 +455,47 @@ def test_change_pipelines_handler_reruns_applied_stacks_with_the_new_tier(
     state = lifecycle_input("change", new, execution="change-x", settings=WorkflowSettings(), change_id="c1")
     out = start_change_pipelines.handler(state, lambda_context)
     # THEN the applied stack is run again (same task-token pipeline step follows), with the new tier as variable
-    assert out == {"done": False, "polls": 0, "runs": {"bootstrap": {"status": "QUEUED"}}}
+    assert out == {"done": False, "polls": 0, "stacks": ["bootstrap"], "runs": {"bootstrap": {"status": "QUEUED"}}}
     assert _Launcher.launched == ["team-frontend-staging/bootstrap"]
     rerun = run_store.get("team-frontend-staging/bootstrap")
     assert rerun is not None and (rerun.attempt, rerun.variables["gpu_tier"]) == (2, "inference")
+
+
+def test_change_pipelines_handler_destroys_removed_stacks_and_awaits_them(
+    frontend: RequestRecord,
+    store: RequestStore,
+    run_store: RunStore,
+    lambda_context: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN bootstrap and networking applied to team-frontend/staging
+    monkeypatch.setattr(context, "LocalThreadLauncher", _Launcher)
+    old = VendingRequest.model_validate({**frontend.request, "stacks": ["bootstrap", "networking"]})
+    where: dict[str, Any] = {
+        "account_id": str(frontend.account_id),
+        "state_bucket": "b",
+        "state_region": "us-east-1",
+        "access_role_name": "OrganizationAccountAccessRole",
+    }
+    start_pipelines(run_store, _Launcher(), old, **where)
+    for stack in ("bootstrap", "networking"):
+        run = run_store.get(f"team-frontend-staging/{stack}")
+        assert run is not None
+        run_store.put(run.model_copy(update={"status": "SUCCEEDED"}))
+    _Launcher.launched = []
+    # WHEN the approved change that removes networking reaches StartChangePipelines
+    new = old.model_copy(update={"stacks": ("bootstrap",)})
+    state = lifecycle_input(
+        "change", new, execution="change-x", settings=WorkflowSettings(), change_id="c1", destroy_stacks=["networking"]
+    )
+    out = start_change_pipelines.handler(state, lambda_context)
+    # THEN networking runs as a destroy (next attempt), bootstrap is kept, and both are awaited
+    assert out["stacks"] == ["bootstrap", "networking"]
+    assert out["runs"] == {"bootstrap": {"status": "SUCCEEDED"}, "networking": {"status": "QUEUED"}}
+    assert _Launcher.launched == ["team-frontend-staging/networking"]
+    destroy = run_store.get("team-frontend-staging/networking")
+    assert destroy is not None and (destroy.action, destroy.attempt, destroy.result) == ("destroy", 2, None)
+    # AND a retried step starts nothing twice
+    _Launcher.launched = []
+    start_change_pipelines.handler(state, lambda_context)
+    assert _Launcher.launched == []

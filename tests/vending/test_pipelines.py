@@ -18,9 +18,11 @@ from vending.pipeline.orchestration import (
     PipelineRun,
     RunStore,
     check_pipelines,
+    destroy_preview,
     heartbeat,
     on_build_finished,
     settle,
+    start_destroys,
     start_pipelines,
 )
 from vending.request import VendingRequest
@@ -164,6 +166,99 @@ def test_start_pipelines_keeps_a_running_stack_even_if_variables_changed(
     assert launcher.launched == []
 
 
+def test_start_destroys_only_applied_stacks_and_a_readded_stack_applies_afresh(
+    run_store: RunStore, launcher: FakeLauncher, three_stacks: VendingRequest
+) -> None:
+    # GIVEN networking applied, eks never run
+    start_pipelines(
+        run_store,
+        launcher,
+        three_stacks.model_copy(update={"stacks": ("networking",)}),
+        account_id=ACCOUNT,
+        state_bucket="b",
+        state_region="us-east-1",
+        access_role_name="OrganizationAccountAccessRole",
+    )
+    _set(run_store, "team-mlops-staging/networking", "SUCCEEDED")
+    launcher.launched.clear()
+    where: dict[str, Any] = {
+        "account_id": ACCOUNT,
+        "state_bucket": "b",
+        "state_region": "us-east-1",
+        "access_role_name": "OrganizationAccountAccessRole",
+    }
+    # WHEN both are destroyed THEN only networking runs (eks has nothing in the state bucket)
+    assert start_destroys(run_store, launcher, three_stacks, ["networking", "eks"], **where) == {"networking": "QUEUED"}
+    assert launcher.launched == ["team-mlops-staging/networking"]
+    _set(run_store, "team-mlops-staging/networking", "SUCCEEDED")
+    # WHEN the destroy step is retried THEN the finished destroy is kept
+    assert start_destroys(run_store, launcher, three_stacks, ["networking"], **where) == {"networking": "SUCCEEDED"}
+    assert launcher.launched == ["team-mlops-staging/networking"]
+    # WHEN networking is asked for again later THEN it is applied afresh, not taken for applied
+    launcher.launched.clear()
+    started = start_pipelines(run_store, launcher, three_stacks.model_copy(update={"stacks": ("networking",)}), **where)
+    run = run_store.get("team-mlops-staging/networking")
+    assert started == {"networking": "QUEUED"} and run is not None and (run.action, run.attempt) == ("apply", 3)
+
+
+def test_check_pipelines_awaits_the_given_stacks_and_returns_them(
+    run_store: RunStore, request_: VendingRequest
+) -> None:
+    # GIVEN bootstrap applied and a destroyed networking, both SUCCEEDED
+    for stack, action in (("bootstrap", "apply"), ("networking", "destroy")):
+        run_store.put(
+            PipelineRun(
+                run_id=f"team-mlops-staging/{stack}",
+                request_id="team-mlops-staging",
+                stack=stack,
+                stack_path=f"team-mlops/staging/{stack}",
+                account_id=ACCOUNT,
+                state_bucket="b",
+                state_region="us-east-1",
+                access_role_name="r",
+                variables={},
+                gate="auto",
+                action=action,
+                status="SUCCEEDED",
+            )
+        )
+    sfn = FakeStepFunctions()
+    # WHEN CheckPipelines awaits both (the change's list)
+    outcome = check_pipelines(
+        run_store, sfn, request_, task_token="t", polls=0, max_polls=3, stacks=["bootstrap", "networking"]
+    )
+    # THEN it is done, and the output carries the list for the workflow's approval loop
+    assert outcome == "done"
+    sent = json.loads(sfn.calls[0][1]["output"])
+    assert sent["stacks"] == ["bootstrap", "networking"] and set(sent["runs"]) == {"bootstrap", "networking"}
+
+
+def test_destroy_preview_lists_the_managed_resources_in_the_state(aws: None) -> None:
+    import boto3
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="tfstate")
+    state = {
+        "resources": [
+            {"mode": "managed", "type": "aws_vpc", "name": "this", "module": "module.net", "instances": [{}]},
+            {
+                "mode": "managed",
+                "type": "aws_subnet",
+                "name": "private",
+                "instances": [{"index_key": 0}, {"index_key": 1}],
+            },
+            {"mode": "data", "type": "aws_region", "name": "current", "instances": [{}]},
+        ]
+    }
+    s3.put_object(Bucket="tfstate", Key="team-a/staging/net/terraform.tfstate", Body=json.dumps(state).encode())
+    assert destroy_preview(s3, "tfstate", "team-a/staging/net") == {
+        "state": "s3://tfstate/team-a/staging/net/terraform.tfstate",
+        "destroy": 3,
+        "resources": ["aws_subnet.private[0]", "aws_subnet.private[1]", "module.net.aws_vpc.this"],
+    }
+    assert destroy_preview(s3, "tfstate", "team-a/staging/none")["destroy"] == 0
+
+
 def test_start_pipelines_other_account_relaunches(
     run_store: RunStore, launcher: FakeLauncher, request_: VendingRequest
 ) -> None:
@@ -232,6 +327,7 @@ def test_check_pipelines_done_completes_the_token_at_once(
         "polls": 5,
         "awaiting_approval": [],
         "runs": {s: {"status": "SUCCEEDED", "message": "applied"} for s in three_stacks.stacks},
+        "stacks": list(three_stacks.stacks),
     }
 
 

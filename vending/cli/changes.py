@@ -8,10 +8,12 @@ import argparse
 import getpass
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 import boto3
 
+from vending.aws.sessions import access_role_arn, assume_role_session
 from vending.changes import (
     LIFECYCLE_STATE_MACHINE_NAME,
     ChangeRecord,
@@ -23,7 +25,8 @@ from vending.changes import (
 from vending.cli.output import print_json, print_table
 from vending.exceptions import InvalidRequest, VendingError
 from vending.layout import cached_layout
-from vending.lifecycle import RequestStore
+from vending.lifecycle import RequestRecord, RequestStore
+from vending.pipeline.orchestration import destroy_preview
 from vending.service import find_state_machine_arn, settings_from_env
 from vending.settings import Settings
 
@@ -65,6 +68,22 @@ def wait_for_execution(s: boto3.Session, state_machine_arn: str, name: str, time
     return "RUNNING"
 
 
+def preview_destroy(s: boto3.Session) -> Callable[[RequestRecord, str], dict[str, Any] | None]:
+    """A removed stack's destroy plan summary, from its state in the account (through the access role)."""
+
+    def preview(record: RequestRecord, stack: str) -> dict[str, Any] | None:
+        if not record.account_id or not record.state_bucket:
+            return None
+        try:
+            role = access_role_arn(record.account_id, cached_layout().organization.access_role_name)
+            member = assume_role_session(s.client("sts"), role, "vend-destroy-preview", "us-east-1")
+            return destroy_preview(member.client("s3"), record.state_bucket, f"{record.team}/{record.stage}/{stack}")
+        except Exception as e:  # a preview that cannot be read is said, never a reason to refuse the dry run
+            return {"error": f"{type(e).__name__}: {e}"}
+
+    return preview
+
+
 def _given(args: argparse.Namespace) -> dict[str, Any]:
     split = lambda v: [p.strip() for p in v.split(",") if p.strip()] if v is not None else None  # noqa: E731
     return {
@@ -78,6 +97,15 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
         }.items()
         if v is not None
     }
+
+
+def _destroy_line(plan: dict[str, Any] | None) -> str:
+    if plan is None:
+        return "planned when the change runs (terraform plan -destroy)"
+    if "error" in plan:
+        return f"could not read the state: {plan['error']}"
+    shown = ", ".join(plan["resources"][:8]) + (" ..." if len(plan["resources"]) > 8 else "")
+    return f"{plan['destroy']} to destroy ({plan['state']}){': ' + shown if shown else ''}"
 
 
 def _print_change(change: ChangeRecord, *, as_json: bool, title: str) -> None:
@@ -98,6 +126,10 @@ def _print_change(change: ChangeRecord, *, as_json: bool, title: str) -> None:
         ),
         ("stacks added", ", ".join(d["stacks"]["added"]) or "-"),
         ("stacks removed", ", ".join(d["stacks"]["removed"]) or "-"),
+        *(
+            (f"destroy plan {stack}", _destroy_line(plan))
+            for stack, plan in (d.get("destroy_plans") or {}).items()
+        ),
         (
             "CI trust",
             f"{d['trust']['ci_role_sub']['from']} -> {d['trust']['ci_role_sub']['to']}" if d["trust"] else "unchanged",
@@ -120,7 +152,15 @@ def cmd_update(args: argparse.Namespace) -> int:
     store, changes = stores(s)
     try:
         if args.dry_run:
-            change = plan_change(store, changes, cached_layout(), args.request_id, _given(args), by=caller(args.by))
+            change = plan_change(
+                store,
+                changes,
+                cached_layout(),
+                args.request_id,
+                _given(args),
+                by=caller(args.by),
+                preview_destroy=preview_destroy(s),
+            )
             _print_change(change, as_json=args.json, title="Dry run: nothing changed;")
             return 0
         arn = lifecycle_arn(s)
@@ -134,6 +174,7 @@ def cmd_update(args: argparse.Namespace) -> int:
             sfn=s.client("stepfunctions"),
             state_machine_arn=arn,
             settings=settings_from_env(),
+            preview_destroy=preview_destroy(s),
         )
     except InvalidRequest as e:
         _rejected(e, args.json)
@@ -183,7 +224,9 @@ def register(subparsers: Any) -> None:
     update.add_argument("request_id")
     update.add_argument("--gpu-tier")
     update.add_argument("--regions", help="comma-separated, e.g. us-east-1,eu-west-1")
-    update.add_argument("--stacks", help="comma-separated; stacks may be added, not removed")
+    update.add_argument(
+        "--stacks", help="comma-separated, the full list: a stack left out is destroyed (after an approval)"
+    )
     update.add_argument("--repository", help="GitHub owner/repo trusted by the CI role")
     update.add_argument("--owner-email")
     update.add_argument("--by", help="who asks (default: the signed-in AWS principal)")

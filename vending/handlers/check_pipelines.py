@@ -31,5 +31,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         heartbeat_seconds=state.settings.pipeline_heartbeat_seconds,
         approvals=DynamoDbApprovalStore(ctx.client("dynamodb"), ctx.settings.approvals_table),
         launcher=ctx.launcher(),
+        # A change's StartChangePipelines names what to await (its destroys too); the approval loop carries it.
+        stacks=(state.pipelines or {}).get("stacks"),
     )
     return {"outcome": outcome}  # the task's result is what the token is completed with, not this

@@ -1,5 +1,6 @@
 """StartChangePipelines: runs for the stacks a change adds, and again for applied stacks whose variables the change
-moved (GPU tier, regions); stacks applied with the same variables are kept."""
+moved (GPU tier, regions); stacks applied with the same variables are kept. Stacks the change removes are destroyed
+(plan -destroy, apply). CheckPipelines awaits all of them (`stacks`)."""
 
 from typing import Any
 
@@ -8,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from vending.aws.errors import transient_as_retryable
 from vending.changes import LifecycleState
 from vending.context import Context, logger
-from vending.pipeline.orchestration import start_pipelines
+from vending.pipeline.orchestration import start_destroys, start_pipelines
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -19,13 +20,19 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(team=request.team, request_id=request.request_id, step="StartChangePipelines")
     ctx = Context()
     record = ctx.store.update(request.request_id, step="StartChangePipelines")
-    started = start_pipelines(
-        ctx.runs(),
-        ctx.launcher(),
-        request,
-        account_id=record.account_id or "",
-        state_bucket=record.state_bucket or "",
-        state_region=request.home_region,
-        access_role_name=ctx.layout.organization.access_role_name,
-    )
-    return {"done": False, "polls": 0, "runs": {stack: {"status": s} for stack, s in started.items()}}
+    where = {
+        "account_id": record.account_id or "",
+        "state_bucket": record.state_bucket or "",
+        "state_region": request.home_region,
+        "access_role_name": ctx.layout.organization.access_role_name,
+    }
+    runs, launcher = ctx.runs(), ctx.launcher()
+    started = start_pipelines(runs, launcher, request, **where)
+    destroying = start_destroys(runs, launcher, request, state.destroy_stacks, **where)
+    awaited = [*request.stacks, *destroying]
+    return {
+        "done": False,
+        "polls": 0,
+        "stacks": awaited,
+        "runs": {stack: {"status": s} for stack, s in {**started, **destroying}.items()},
+    }

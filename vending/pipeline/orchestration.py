@@ -64,6 +64,7 @@ class PipelineRun(BaseModel):
     access_role_name: str
     variables: dict[str, Any]
     gate: str
+    action: str = "apply"  # "destroy": plan -destroy and apply it (a stack removed by a change or a decommission)
     attempt: int = 1
     status: RunStatus = RunStatus.QUEUED
     message: str = ""
@@ -200,7 +201,9 @@ def start_pipelines(
     for stack in request.stacks:
         run_id = f"{request.request_id}/{stack}"
         existing = store.get(run_id)
-        if existing and existing.account_id == account_id and existing.status != RunStatus.FAILED:
+        # A stack destroyed earlier (removed, now asked for again) is applied afresh.
+        applied = existing is not None and existing.action == "apply"
+        if existing and applied and existing.account_id == account_id and existing.status != RunStatus.FAILED:
             if existing.variables == variables or existing.status in IN_PROGRESS:
                 logger.info("pipeline run kept", extra={"run_id": run_id, "status": existing.status})
                 started[stack] = existing.status
@@ -226,6 +229,78 @@ def start_pipelines(
         logger.info("pipeline run started", extra={"run_id": run_id, "attempt": run.attempt})
         started[stack] = run.status
     return started
+
+
+def start_destroys(
+    store: RunStore,
+    launcher: Launcher,
+    request: VendingRequest,
+    stacks: list[str],
+    *,
+    account_id: str,
+    state_bucket: str,
+    state_region: str,
+    access_role_name: str,
+) -> dict[str, str]:
+    """One destroy run per stack (`terraform plan -destroy`, then apply of that saved plan) with the stack's state
+    key unchanged: the state object and its versions stay in the state bucket, archived with it at retirement. A
+    destroy already done or still going for this account is kept, so a retried step starts nothing twice."""
+    started: dict[str, str] = {}
+    for stack in stacks:
+        run_id = f"{request.request_id}/{stack}"
+        existing = store.get(run_id)
+        if existing is None:
+            # Never applied through the platform: nothing of it in the state bucket, nothing to destroy.
+            logger.info("no run to destroy", extra={"run_id": run_id})
+            continue
+        if existing.action == "destroy" and existing.account_id == account_id and existing.status != RunStatus.FAILED:
+            started[stack] = existing.status
+            continue
+        run = existing.model_copy(
+            update={
+                "action": "destroy",
+                "account_id": account_id,
+                "state_bucket": state_bucket or existing.state_bucket,
+                "state_region": state_region,
+                "access_role_name": access_role_name,
+                "variables": variables_for(request, account_id),
+                "gate": "auto" if request.stage == "staging" else "manual",
+                "attempt": existing.attempt + 1,
+                "status": RunStatus.QUEUED,
+                "message": "",
+                "plan_digest": "",
+                "result": None,
+                "started_at": now(),
+                "finished_at": "",
+            }
+        )
+        store.put(run)
+        launcher.launch(run_id)
+        logger.info("destroy run started", extra={"run_id": run_id, "attempt": run.attempt})
+        started[stack] = run.status
+    return started
+
+
+def destroy_preview(s3: Any, state_bucket: str, stack_path: str) -> dict[str, Any]:
+    """What `terraform plan -destroy` of a stack will remove: every managed resource instance in its state (read, not
+    planned: the dry run needs no Terraform). The destroy run's own plan summary is recorded on its run."""
+    key = f"{stack_path}/terraform.tfstate"
+    where = f"s3://{state_bucket}/{key}"
+    try:
+        state = json.loads(s3.get_object(Bucket=state_bucket, Key=key)["Body"].read())
+    except ClientError as e:
+        if error_code(e) in {"NoSuchKey", "404", "NoSuchBucket"}:
+            return {"state": where, "destroy": 0, "resources": [], "note": "no state: nothing to destroy"}
+        raise
+    addresses = []
+    for resource in state.get("resources", []):
+        if resource.get("mode") != "managed":
+            continue
+        base = ".".join(p for p in (resource.get("module", ""), f"{resource['type']}.{resource['name']}") if p)
+        for instance in resource.get("instances", []):
+            index = instance.get("index_key")
+            addresses.append(base if index is None else f"{base}[{json.dumps(index)}]")
+    return {"state": where, "destroy": len(addresses), "resources": sorted(addresses)}
 
 
 def pipelines_outcome(runs: dict[str, PipelineRun | None]) -> tuple[str, dict[str, Any]]:
@@ -271,7 +346,9 @@ def settle(store: RunStore, sfn: Any, request_id: str) -> str:
     if outcome == "failed":
         _complete(sfn, callback.task_token, error=PipelineFailed.__name__, cause=result["detail"])
     elif outcome in {"done", "awaiting_approval"}:
-        _complete(sfn, callback.task_token, output=json.dumps({**result, "polls": callback.polls}))
+        # The awaited stacks go back with the result: the workflow's approval loop passes them to the next check.
+        output = {**result, "polls": callback.polls, "stacks": callback.stacks}
+        _complete(sfn, callback.task_token, output=json.dumps(output))
     logger.info("pipelines settled", extra={"request_id": request_id, "outcome": outcome})
     return outcome
 
@@ -288,11 +365,14 @@ def check_pipelines(
     heartbeat_seconds: int = 0,
     approvals: Approvals | None = None,
     launcher: Launcher | None = None,
+    stacks: list[str] | None = None,
 ) -> str:
     """Store this task's token with the runs, relaunch runs whose saved plan has been approved (the new run re-plans
     and applies only if the plan is still the approved one), and complete the token at once if the runs already
-    say how it ends. A request that still only awaits approval fails at the cap of approval checks."""
-    runs = store.runs_of(request.request_id, list(request.stacks))
+    say how it ends. A request that still only awaits approval fails at the cap of approval checks. `stacks` (default:
+    the request's) is what to await: a change also awaits the destroys of the stacks it removed."""
+    awaited = list(stacks) if stacks else list(request.stacks)
+    runs = store.runs_of(request.request_id, awaited)
     for run in runs.values():
         if run and run.status == AWAITING_APPROVAL and approvals and launcher:
             approval = approvals.get(run.stack_path, run.plan_digest)
@@ -313,7 +393,7 @@ def check_pipelines(
     store.put_callback(
         PipelineCallback(
             request_id=request.request_id,
-            stacks=list(request.stacks),
+            stacks=awaited,
             task_token=task_token,
             execution=execution,
             polls=polls + 1,
@@ -369,7 +449,7 @@ def execute_run(
 ) -> PipelineRun:
     """Run one stack's pipeline with credentials of the vended account and record the outcome."""
     from vending.pipeline.approvals import DynamoDbApprovalStore  # heavy; only the worker needs these
-    from vending.pipeline.runner import PipelineSpec, run_pipeline
+    from vending.pipeline.runner import DESTROY_STAGES, PIPELINE_STAGES, PipelineSpec, run_pipeline
     from vending.pipeline.stacks import stack_dir_for
 
     run = store.get(run_id)
@@ -397,6 +477,8 @@ def execute_run(
             variables=run.variables,
             env=env,
             gate=run.gate,  # type: ignore[arg-type]
+            destroy=run.action == "destroy",
+            stages=DESTROY_STAGES if run.action == "destroy" else PIPELINE_STAGES,
         )
         with heartbeat(store, session.client("stepfunctions"), run.request_id):
             result = run_pipeline(spec, approvals=DynamoDbApprovalStore(session.client("dynamodb"), approvals_table))

@@ -28,6 +28,9 @@ from vending.pipeline.terraform import OUTPUT_TAIL_CHARS, CommandResult, Terrafo
 from vending.settings import REPO_ROOT, Settings
 
 PIPELINE_STAGES: tuple[str, ...] = ("fmt", "init", "validate", "plan", "policy", "approval", "apply")
+# A destroy has nothing for the policy stage to check (it creates nothing); the request-level approval of the change
+# that removes the stack comes first, and the pipeline's own gate still holds production.
+DESTROY_STAGES: tuple[str, ...] = ("init", "validate", "plan", "approval", "apply")
 ENDPOINT_ENV_KEYS = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3")
 CHECKOV_CONFIG = REPO_ROOT / "policies" / "checkov.yaml"
 CHECKOV_PLAN_CONFIG = REPO_ROOT / "policies" / "checkov-plan.yaml"
@@ -58,6 +61,8 @@ class PipelineSpec:
     # The reviewed plan, kept outside the run: the plan stage saves it here; a run with apply but no plan stage
     # applies exactly this file (the CI workflow's apply job, after checking its digest).
     saved_plan: Path | None = None
+    # Plan a destroy (`terraform plan -destroy`) and apply that saved plan: how a stack removed from a request goes.
+    destroy: bool = False
 
 
 @dataclass
@@ -423,6 +428,7 @@ class _Run:
             "-input=false",
             "-no-color",
             "-lock-timeout=60s",
+            *(["-destroy"] if self.spec.destroy else []),
             f"-out={self.ws.plan_file}",
             f"-var-file={var_file}",
         )
