@@ -520,8 +520,9 @@ class LifecycleState(BaseModel):
     request: VendingRequest
     execution: str = ""
     change_id: str = ""
-    # Stacks the change removes: StartChangePipelines destroys them through the pipeline.
+    # Stacks the change removes (decommissioning with --destroy-stacks: all of them), destroyed through the pipeline.
     destroy_stacks: list[str] = Field(default_factory=list)
+    stacks_destroyed: bool = False  # set by the retirement branch once its destroys are done
     settings: LifecycleSettings = LifecycleSettings()
     pipelines: dict[str, Any] | None = None
     closure: dict[str, Any] | None = None

@@ -95,12 +95,19 @@ def move_to_quarantine_ou(org: Any, layout: Layout, account_id: str) -> dict[str
     return {"ou_path": path, "ou_id": target}
 
 
-def retire_account(org: Any, store: RequestStore, layout: Layout, request_id: str, execution: str) -> RequestRecord:
-    """RETIRING (quarantined at once) -> SUSPENDED (in the Suspended OU). Each part is idempotent."""
+def retire_account(
+    org: Any, store: RequestStore, layout: Layout, request_id: str, execution: str, *, suspend: bool = True
+) -> RequestRecord:
+    """RETIRING (quarantined at once) -> SUSPENDED (in the Suspended OU). Each part is idempotent. With
+    `suspend=False` the account stays RETIRING in its OU, quarantined, while the pipeline destroys its stacks
+    (`--destroy-stacks`: only the platform's roles, Terraform's among them, can act under the quarantine SCPs); the
+    workflow calls it again with `suspend=True` once they are gone."""
     record = begin_retirement(store, request_id, execution)
     account_id = str(record.account_id)
     changes = quarantine_account(org, layout, account_id)
     logger.info("account quarantined", extra={"account_id": account_id, "changes": changes})
+    if not suspend:
+        return store.update(request_id, step="Quarantine")
     placed = move_to_quarantine_ou(org, layout, account_id)
     return store.update(
         request_id,

@@ -499,3 +499,61 @@ def test_change_pipelines_handler_destroys_removed_stacks_and_awaits_them(
     _Launcher.launched = []
     start_change_pipelines.handler(state, lambda_context)
     assert _Launcher.launched == []
+
+
+def test_decommission_destroys_every_stack_behind_a_manual_gate_and_applies_nothing(
+    frontend: RequestRecord,
+    store: RequestStore,
+    run_store: RunStore,
+    lambda_context: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN team-frontend/staging with bootstrap and networking applied (with tier none variables)
+    monkeypatch.setattr(context, "LocalThreadLauncher", _Launcher)
+    request = VendingRequest.model_validate({**frontend.request, "stacks": ["bootstrap", "networking"]})
+    where: dict[str, Any] = {
+        "account_id": str(frontend.account_id),
+        "state_bucket": "b",
+        "state_region": "us-east-1",
+        "access_role_name": "OrganizationAccountAccessRole",
+    }
+    start_pipelines(run_store, _Launcher(), request, **where)
+    for stack in request.stacks:
+        run = run_store.get(f"team-frontend-staging/{stack}")
+        assert run is not None
+        run_store.put(run.model_copy(update={"status": "SUCCEEDED"}))
+    _Launcher.launched = []
+    # WHEN `vend account decommission --destroy-stacks` reaches StartDestroys (the retirement branch)
+    state = lifecycle_input(
+        "decommission",
+        request,
+        execution="retire-team-frontend-staging-g0-a1",
+        settings=WorkflowSettings(),
+        destroy_stacks=list(request.stacks),
+    )
+    out = start_change_pipelines.handler(state, lambda_context)
+    # THEN each stack runs as a destroy, even on staging behind the manual gate (`vend pipeline approve`), and both
+    # are awaited; nothing is applied
+    assert out["stacks"] == ["bootstrap", "networking"]
+    assert sorted(_Launcher.launched) == ["team-frontend-staging/bootstrap", "team-frontend-staging/networking"]
+    runs = [run_store.get(f"team-frontend-staging/{s}") for s in request.stacks]
+    assert [(r.action, r.gate) for r in runs if r] == [("destroy", "manual"), ("destroy", "manual")]
+
+
+def test_cli_decommission_destroy_stacks_starts_the_retirement_with_every_stack(
+    frontend: RequestRecord,
+    lifecycle_machine: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from vending.cli import main
+
+    monkeypatch.setenv("VEND_LIFECYCLE_STATE_MACHINE_ARN", lifecycle_machine)
+    assert main(["account", "decommission", frontend.request_id, "--destroy-stacks", "--yes", "--json"]) == 0
+    started = json.loads(capsys.readouterr().out)
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    execution = sfn.describe_execution(
+        executionArn=lifecycle_machine.replace(":stateMachine:", ":execution:") + ":" + started["execution_name"]
+    )
+    state = json.loads(execution["input"])
+    assert (state["operation"], state["destroy_stacks"]) == ("decommission", ["bootstrap"])

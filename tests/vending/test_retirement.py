@@ -85,6 +85,56 @@ def test_retire_account_quarantines_then_parks_in_suspended(
     assert again.status == Status.SUSPENDED and _names(org, account) == attached
 
 
+def test_retire_account_with_stacks_to_destroy_stays_quarantined_in_place_until_suspended(
+    org: Any, store: RequestStore, layout: Layout, request_: VendingRequest, member_account: Callable[[str, str], str]
+) -> None:
+    # GIVEN team-mlops/staging READY in its staging OU
+    account = member_account(layout.account_email("team-mlops", "staging"), "team-mlops-staging")
+    apply_account_guardrails(org, layout, account_id=account, team="team-mlops", stage="staging", gpu_tier="training")
+    _ready(store, request_, account)
+    root = org.list_roots()["Roots"][0]["Id"]
+    staging = next(
+        o["Id"]
+        for w in org.list_organizational_units_for_parent(ParentId=root)["OrganizationalUnits"]
+        if w["Name"] == "Workloads"
+        for o in org.list_organizational_units_for_parent(ParentId=w["Id"])["OrganizationalUnits"]
+        if o["Name"] == "Staging"
+    )
+    org.move_account(AccountId=account, SourceParentId=root, DestinationParentId=staging)
+    # WHEN it is retired with its stacks still to destroy
+    record = retire_account(org, store, layout, request_.request_id, "retire-a1", suspend=False)
+    # THEN it is quarantined at once but stays RETIRING where it is (the pipeline destroys its stacks first)
+    assert "FullAWSAccess" not in _names(org, account) and "vend-suspended-1" in _names(org, account)
+    assert record.status == Status.RETIRING and org.list_parents(ChildId=account)["Parents"][0]["Id"] == staging
+    # WHEN the destroys are done and SuspendAccount calls it again (same execution)
+    suspended = retire_account(org, store, layout, request_.request_id, "retire-a1")
+    # THEN it is parked in Suspended
+    assert suspended.status == Status.SUSPENDED and suspended.ou_path == "Suspended"
+
+
+def test_lifecycle_asl_destroys_stacks_before_suspension_only_when_asked() -> None:
+    states = json.loads(step_functions.LIFECYCLE_ASL_PATH.read_text(encoding="utf-8"))["States"]
+    # RetireAccount -> DestroyStacks? -> (stacks given) StartDestroys -> CheckDestroys (the same task-token step)
+    # -> DestroysDone? -> StacksDestroyed -> SuspendAccount -> ArchiveState; (none given) -> ArchiveState
+    assert states["RetireAccount"]["Next"] == "DestroyStacks?"
+    choice = states["DestroyStacks?"]
+    assert choice["Choices"] == [{"Variable": "$.destroy_stacks[0]", "IsPresent": True, "Next": "StartDestroys"}]
+    assert choice["Default"] == "ArchiveState"
+    assert states["StartDestroys"]["Resource"] == "${StartChangePipelinesFunctionArn}"
+    assert states["StartDestroys"]["Next"] == "CheckDestroys"
+    assert states["CheckDestroys"]["Resource"].endswith("waitForTaskToken")
+    assert states["CheckDestroys"]["Parameters"]["FunctionName"] == "${CheckPipelinesFunctionArn}"
+    assert states["DestroysDone?"]["Choices"][0]["Next"] == "StacksDestroyed"
+    assert states["DestroysDone?"]["Default"] == "WaitForDestroyApproval"
+    assert states["WaitForDestroyApproval"]["Next"] == "CheckDestroys"
+    assert states["StacksDestroyed"]["ResultPath"] == "$.stacks_destroyed"
+    assert states["SuspendAccount"]["Resource"] == "${RetireAccountFunctionArn}"
+    assert states["SuspendAccount"]["Next"] == "ArchiveState"
+    # AND every failure on the way goes to the retirement's failure path
+    for name in ("StartDestroys", "CheckDestroys", "SuspendAccount"):
+        assert [c["Next"] for c in states[name]["Catch"]] == ["RetirementFailed"]
+
+
 def test_archive_state_copies_every_version(aws: None) -> None:
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(Bucket="tfstate-111122223333-us-east-1")

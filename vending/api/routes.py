@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
-from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -362,7 +362,12 @@ def approve_request_change(request_id: str, body: Annotated[ApprovalBody, Body()
     summary="Retire the account: quarantine, Suspended OU, archive the state, close within the quota",
     responses=_documented(202, 400, 404, 422, ok=DecommissionResult),
 )
-def decommission_request(request_id: str) -> Response[DecommissionResult]:
+def decommission_request(
+    request_id: str,
+    destroy_stacks: Annotated[
+        bool, Query(description="destroy every stack through the pipeline first (each plan waits for approval)")
+    ] = False,
+) -> Response[DecommissionResult]:
     from vending.exceptions import ChangeNotAllowed
     from vending.lifecycle import Status
     from vending.retirement import RETIRABLE
@@ -384,7 +389,13 @@ def decommission_request(request_id: str) -> Response[DecommissionResult]:
         stateMachineArn=ctx.settings.lifecycle_state_machine_arn,
         name=name,
         input=json.dumps(
-            lifecycle_input("decommission", parse_request(record.request), execution=name, settings=settings_from_env())
+            lifecycle_input(
+                "decommission",
+                request := parse_request(record.request),
+                execution=name,
+                settings=settings_from_env(),
+                destroy_stacks=list(request.stacks) if destroy_stacks else [],
+            )
         ),
     )
     return Response(

@@ -18,23 +18,26 @@ from vending.service import settings_from_env
 from vending.settings import Settings
 
 
-def start_decommission(sfn: Any, state_machine_arn: str, record: Any, *, attempt: int = 1) -> str:
+def start_decommission(
+    sfn: Any, state_machine_arn: str, record: Any, *, attempt: int = 1, destroy_stacks: bool = False
+) -> str:
     if not state_machine_arn:
         raise NotConfigured("no lifecycle state machine configured (VEND_LIFECYCLE_STATE_MACHINE_ARN)")
     name = f"retire-{record.request_id}-g{record.generation}-a{attempt}"[:80]
+    request = parse_request(record.request)
     payload = lifecycle_input(
-        "decommission", parse_request(record.request), execution=name, settings=settings_from_env()
+        "decommission",
+        request,
+        execution=name,
+        settings=settings_from_env(),
+        # Every stack of the team, destroyed through the pipeline before the account is suspended.
+        destroy_stacks=list(request.stacks) if destroy_stacks else [],
     )
     sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload))
     return name
 
 
 def cmd_decommission(args: argparse.Namespace) -> int:
-    if args.destroy_stacks:
-        raise InvalidRequest(
-            "--destroy-stacks: destroying the team's stacks through the pipeline is not built yet; "
-            "decommission without it (state is archived, the account closed)"
-        )
     s = session()
     store, _ = stores(s)
     record = store.require(args.request_id)
@@ -48,13 +51,14 @@ def cmd_decommission(args: argparse.Namespace) -> int:
             raise InvalidRequest(
                 f"--yes: decommissioning closes account {record.account_id}; confirm with --yes when not interactive"
             )
-        answer = input(f"Quarantine and close account {record.account_id} of {record.request_id}? [y/N] ")
+        destroy = f", destroy its stacks {record.request.get('stacks')}" if args.destroy_stacks else ""
+        answer = input(f"Quarantine{destroy} and close account {record.account_id} of {record.request_id}? [y/N] ")
         if answer.strip().lower() not in {"y", "yes"}:
             return 1
     arn = lifecycle_arn(s)
     sfn = s.client("stepfunctions")
     attempt = sum(1 for t in record.history if t.step == "Quarantine" and t.status == Status.RETIRING) + 1
-    name = start_decommission(sfn, arn, record, attempt=attempt)
+    name = start_decommission(sfn, arn, record, attempt=attempt, destroy_stacks=args.destroy_stacks)
     status = wait_for_execution(s, arn, name) if args.wait else "RUNNING"
     after = store.require(args.request_id)
     out = {
@@ -102,7 +106,11 @@ def register(subparsers: Any) -> None:
     sub = parser.add_subparsers(dest="account_command", required=True)
     dec = sub.add_parser("decommission", help="quarantine, park in Suspended, archive state, close")
     dec.add_argument("request_id")
-    dec.add_argument("--destroy-stacks", action="store_true", help="(not built yet) destroy the stacks first")
+    dec.add_argument(
+        "--destroy-stacks",
+        action="store_true",
+        help="destroy every stack through the pipeline first (each destroy plan waits for `vend pipeline approve`)",
+    )
     dec.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     dec.add_argument("--wait", action="store_true")
     dec.add_argument("--json", action="store_true")

@@ -1,4 +1,5 @@
-"""RetireAccount: RETIRING (quarantine SCPs on the account at once) -> SUSPENDED (in the Suspended OU)."""
+"""RetireAccount: RETIRING (quarantine SCPs on the account at once) -> SUSPENDED (in the Suspended OU). With stacks to
+destroy it stops at RETIRING; the workflow's SuspendAccount state calls it again once they are destroyed."""
 
 from typing import Any
 
@@ -16,8 +17,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = LifecycleState.model_validate(event)
     logger.append_keys(team=state.request.team, request_id=state.request.request_id, step="RetireAccount")
     ctx = Context()
+    suspend = not state.destroy_stacks or state.stacks_destroyed
     record = retire_account(
-        ctx.client("organizations"), ctx.store, ctx.layout, state.request.request_id, state.execution
+        ctx.client("organizations"), ctx.store, ctx.layout, state.request.request_id, state.execution, suspend=suspend
     )
     logger.info("account quarantined and parked", extra={"account_id": record.account_id, "ou": record.ou_path})
     return {

@@ -27,9 +27,14 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "access_role_name": ctx.layout.organization.access_role_name,
     }
     runs, launcher = ctx.runs(), ctx.launcher()
-    started = start_pipelines(runs, launcher, request, **where)
-    destroying = start_destroys(runs, launcher, request, state.destroy_stacks, **where)
-    awaited = [*request.stacks, *destroying]
+    if state.operation == "decommission":
+        # Retiring: nothing is applied any more; every destroy plan waits for a human (`vend pipeline approve`).
+        started: dict[str, str] = {}
+        destroying = start_destroys(runs, launcher, request, state.destroy_stacks, gate="manual", **where)
+    else:
+        started = start_pipelines(runs, launcher, request, **where)
+        destroying = start_destroys(runs, launcher, request, state.destroy_stacks, **where)
+    awaited = [*started, *(s for s in destroying if s not in started)]
     return {
         "done": False,
         "polls": 0,

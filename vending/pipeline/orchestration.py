@@ -241,6 +241,7 @@ def start_destroys(
     state_bucket: str,
     state_region: str,
     access_role_name: str,
+    gate: str | None = None,
 ) -> dict[str, str]:
     """One destroy run per stack (`terraform plan -destroy`, then apply of that saved plan) with the stack's state
     key unchanged: the state object and its versions stay in the state bucket, archived with it at retirement. A
@@ -264,7 +265,7 @@ def start_destroys(
                 "state_region": state_region,
                 "access_role_name": access_role_name,
                 "variables": variables_for(request, account_id),
-                "gate": "auto" if request.stage == "staging" else "manual",
+                "gate": gate or ("auto" if request.stage == "staging" else "manual"),
                 "attempt": existing.attempt + 1,
                 "status": RunStatus.QUEUED,
                 "message": "",
