@@ -482,13 +482,22 @@ def begin_change(store: RequestStore, changes: ChangeStore, change_id: str, exec
 
 
 def finish_change(
-    store: RequestStore, changes: ChangeStore, change_id: str, *, error: str | None = None
+    store: RequestStore,
+    changes: ChangeStore,
+    change_id: str,
+    *,
+    error: str | None = None,
+    pipelines: dict[str, Any] | None = None,
 ) -> ChangeRecord:
-    """READY on success. On failure the record is FAILED at its step, with the new intent kept: `vend request
-    resume` converges the account to it through the vending workflow (every step is idempotent)."""
+    """READY on success, with the runs CheckPipelines reported for the stacks the account now has (a destroyed
+    stack's run stays in the runs table, not on the record). On failure the record is FAILED at its step, with the
+    new intent kept: `vend request resume` converges the account to it through the vending workflow (every step is
+    idempotent)."""
     change = changes.require(change_id)
     if error is None:
-        store.update(change.request_id, status=Status.READY, step="ChangeApplied")
+        kept = change.new.get("stacks") or []
+        runs = {"pipelines": {s: r for s, r in pipelines.items() if s in kept}} if pipelines is not None else {}
+        store.update(change.request_id, status=Status.READY, step="ChangeApplied", **runs)
         return changes.save(change.model_copy(update={"status": ChangeStatus.APPLIED, "finished_at": now()}))
     record = store.get(change.request_id)
     if record is not None and record.status == Status.UPDATING:

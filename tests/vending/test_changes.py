@@ -557,3 +557,23 @@ def test_cli_decommission_destroy_stacks_starts_the_retirement_with_every_stack(
     )
     state = json.loads(execution["input"])
     assert (state["operation"], state["destroy_stacks"]) == ("decommission", ["bootstrap"])
+
+
+def test_finish_change_records_the_runs_of_the_stacks_the_account_keeps(
+    frontend: RequestRecord, store: RequestStore, changes: ChangeStore, layout: Layout, lifecycle_machine: str
+) -> None:
+    # GIVEN an approved change that adds networking and removes eks, run to its pipelines
+    store.update(frontend.request_id, step="x", request={**frontend.request, "stacks": ["bootstrap", "eks"]})
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    kwargs: dict[str, Any] = {"sfn": sfn, "state_machine_arn": lifecycle_machine, "settings": WorkflowSettings()}
+    request_change(
+        store, changes, layout, frontend.request_id, {"stacks": ["bootstrap", "networking"]}, by="alice", **kwargs
+    )
+    change = approve_change(store, changes, frontend.request_id, by="bob", **kwargs)
+    begin_change(store, changes, change.change_id, change.execution_name)
+    # WHEN FinishChange runs with what CheckPipelines reported
+    ok = {"status": "SUCCEEDED", "message": "applied"}
+    finish_change(store, changes, change.change_id, pipelines={"bootstrap": ok, "networking": ok, "eks": ok})
+    # THEN the record shows the added stack SUCCEEDED, and not the destroyed one
+    record = store.require(frontend.request_id)
+    assert record.status == Status.READY and record.pipelines == {"bootstrap": ok, "networking": ok}

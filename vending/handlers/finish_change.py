@@ -18,7 +18,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         team=state.request.team, request_id=state.request.request_id, change_id=state.change_id, step="FinishChange"
     )
     ctx = Context()
-    change = finish_change(ctx.store, ChangeStore(ctx.client("dynamodb"), ctx.settings.changes_table), state.change_id)
+    change = finish_change(
+        ctx.store,
+        ChangeStore(ctx.client("dynamodb"), ctx.settings.changes_table),
+        state.change_id,
+        pipelines=(state.pipelines or {}).get("runs"),  # what CheckPipelines' callback reported
+    )
     metrics.add_metric(name="ChangesApplied", unit="Count", value=1)
     logger.info("change applied", extra={"by": change.requested_by, "approved_by": change.approved_by})
     return {"change_id": change.change_id, "status": change.status.value}
