@@ -20,8 +20,9 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from scps.render import GuardrailSet, render
+from vending.accounts import cost_tags
 from vending.aws.dynamo import ModelTable
-from vending.aws.errors import error_code
+from vending.aws.errors import error_code, raise_if_throttled
 from vending.bootstrap import BOUNDARY_NAME, GITHUB_OIDC_HOST, ensure_ci_role
 from vending.budgets import ensure_budget
 from vending.exceptions import ChangeNotAllowed, ChangeNotFound, InvalidRequest, NotConfigured
@@ -276,7 +277,13 @@ def apply_change_guardrails(
 ) -> GuardrailResult:
     """The account's SCPs for the new intent: its GPU tier policy swapped (attach/detach) and its team policy
     re-rendered from the records (BeginChange has written the new regions into this request's record), so a
-    regions change is an UpdatePolicy of `<prefix>team-<slug>`."""
+    regions change is an UpdatePolicy of `<prefix>team-<slug>`. The account's tags follow (gpu-tier, owner): the
+    audit checks them against the record."""
+    try:
+        org.tag_resource(ResourceId=account_id, Tags=[{"Key": k, "Value": v} for k, v in cost_tags(request).items()])
+    except ClientError as e:
+        raise_if_throttled(e, "TagResource")
+        raise
     return apply_account_guardrails(
         org,
         team_layout(layout, store, request.team),

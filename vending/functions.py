@@ -291,9 +291,10 @@ FUNCTIONS += (
         "ApplyChange",
         "vending-apply-change",
         "vending.handlers.apply_change.handler",
-        (_REQUESTS_RW, _ORG_READ, _SCP_WRITE, _ASSUME_ACCESS),
+        (_REQUESTS_RW, _ORG_READ, _SCP_WRITE, _ASSUME_ACCESS, Grant(("organizations:TagResource",), ("organization",))),
         timeout_seconds=300,
-        description="Swap the GPU tier SCP; converge the CI role trust and the budget in the account",
+        description="Swap the GPU tier SCP, rewrite the team region fence and the account tags; converge the CI role "
+        "trust and the budget in the account",
     ),
     FunctionSpec(
         "StartChangePipelines",

@@ -1,5 +1,6 @@
-"""Day 2 on the emulator, through the CLI: vend team-frontend/staging, upgrade it to the inference tier (approved by
-someone else), decommission it. Both state machines run in moto's interpreter with the handlers in-process."""
+"""Day 2 on the emulator, through the CLI: vend team-frontend/staging, upgrade it to the inference tier and add the
+networking stack in one change (approved by someone else; bootstrap re-applied with the new tier, networking applied),
+decommission it. Both state machines run in moto's interpreter with the handlers in-process."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from tests.e2e.test_vending_state_machine import wait_for
 from vending.budgets import BUDGET_NAME
 from vending.cli import main
 from vending.guardrails.audit import audit_organization
+from vending.guardrails.audit import member_budgets as budgets_through_access_role
 from vending.layout import cached_layout
-from vending.lifecycle import Status
+from vending.lifecycle import RequestStore, Status
+from vending.settings import Settings
 
 pytestmark = [pytest.mark.emulator, pytest.mark.xdist_group("emulator")]
 REQUEST_ID = "team-frontend-staging"
@@ -32,6 +35,13 @@ def attached(org: Any, target: str) -> set[str]:
     return {
         p["Name"] for p in org.list_policies_for_target(TargetId=target, Filter="SERVICE_CONTROL_POLICY")["Policies"]
     }
+
+
+def deployment_runs() -> dict[str, Any]:
+    from vending.pipeline.orchestration import RunStore
+
+    runs = RunStore(boto3.client("dynamodb"), Settings.from_env().pipeline_runs_table)
+    return {stack: runs.get(f"{REQUEST_ID}/{stack}") for stack in ("bootstrap", "networking")}
 
 
 def member_budgets(account_id: str) -> Any:
@@ -71,10 +81,13 @@ def test_vend_update_decommission_through_the_cli(
         len(budgets.describe_notifications_for_budget(AccountId=account, BudgetName=BUDGET_NAME)["Notifications"]) == 2
     )
 
-    # WHEN alice asks for the inference tier: it waits for an approval; bob approves and waits for it
-    assert main(["request", "update", REQUEST_ID, "--gpu-tier", "inference", "--by", "alice", "--json"]) == 0
+    # WHEN alice asks for the inference tier and the networking stack (one change, so the two pipelines run side by
+    # side): it waits for an approval; bob approves and waits for it
+    update = ["request", "update", REQUEST_ID, "--gpu-tier", "inference", "--stacks", "bootstrap,networking"]
+    assert main([*update, "--by", "alice", "--json"]) == 0
     filed = json.loads(capsys.readouterr().out)
     assert filed["status"] == "AWAITING_APPROVAL" and filed["diff"]["policies"]["attached"] == ["vend-gpu-inference"]
+    assert filed["diff"]["stacks"] == {"added": ["networking"], "removed": []}
     assert main(["request", "approve", REQUEST_ID, "--by", "bob", "--wait", "--json"]) == 0
     applied = json.loads(capsys.readouterr().out)
     # THEN the change is applied: the GPU tier policy is swapped, the budget follows the tier, the record is READY
@@ -87,9 +100,28 @@ def test_vend_update_decommission_through_the_cli(
     updated = status(capsys)
     assert updated["status"] == "READY" and updated["request"]["gpu_tier"] == "inference"
     assert [h["status"] for h in updated["history"]][-2:] == ["UPDATING", "READY"]
-    findings = audit_organization(org, cached_layout()).findings
+    # AND the added stack was applied, and the existing one applied again with the new tier (its second attempt)
+    applied_runs = {s: r["status"] for s, r in updated["pipelines"].items()}
+    assert applied_runs == {"bootstrap": "SUCCEEDED", "networking": "SUCCEEDED"}
+    runs = deployment_runs()
+    assert (runs["networking"].action, runs["networking"].attempt) == ("apply", 1)
+    assert (runs["bootstrap"].attempt, runs["bootstrap"].variables["gpu_tier"]) == (2, "inference")
+    # AND the audit (SCPs, OUs, tags from the records; the budget read inside the account) finds nothing on it
+    layout = cached_layout()
+    report = audit_organization(
+        org,
+        layout,
+        records=RequestStore(boto3.client("dynamodb"), Settings.from_env().requests_table).list(),
+        budgets_for=budgets_through_access_role(boto3.client("sts"), layout.organization.access_role_name),
+    )
+    mine = {f"account:{account}", "policy:vend-team-team-frontend"}
+    on_account = [f.to_dict() for f in report.findings if f.target in mine]
     with capsys.disabled():
-        print("\naudit findings after the tier change:", json.dumps([f.to_dict() for f in findings]))
+        print(
+            "\naudit after the change:",
+            json.dumps({"findings": [f.to_dict() for f in report.findings], "budgets": report.budgets}),
+        )
+    assert on_account == [] and report.budgets == {"checked": 1, "findings": 0}
 
     # WHEN it is decommissioned
     assert main(["account", "decommission", REQUEST_ID, "--yes", "--wait", "--json"]) == 0
@@ -116,6 +148,7 @@ def test_vend_update_decommission_through_the_cli(
                 {
                     "ready": ready["status"],
                     "updated": updated["status"],
+                    "pipelines_after_change": applied_runs,
                     "retired": after["status"],
                     "closed": "CLOSED",
                     "account": account,

@@ -577,3 +577,27 @@ def test_finish_change_records_the_runs_of_the_stacks_the_account_keeps(
     # THEN the record shows the added stack SUCCEEDED, and not the destroyed one
     record = store.require(frontend.request_id)
     assert record.status == Status.READY and record.pipelines == {"bootstrap": ok, "networking": ok}
+
+
+def test_tier_change_retags_the_account_and_the_audit_is_clean(
+    frontend: RequestRecord, store: RequestStore, changes: ChangeStore, layout: Layout, org: Any, lifecycle_machine: str
+) -> None:
+    # GIVEN team-frontend/staging placed, tagged (gpu-tier none) and the org reconciled
+    account_id = str(frontend.account_id)
+    request = VendingRequest.model_validate(frontend.request)
+    place_in_ou(org, store, request, layout, account_id)
+    tag_account(org, store, request, account_id)
+    store.update(frontend.request_id, status=Status.READY, step="RecordReady")
+    reconcile_organization(org, layout, dry_run=False, records=store.list())
+    # WHEN an approved upgrade to the inference tier is applied
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    kwargs: dict[str, Any] = {"sfn": sfn, "state_machine_arn": lifecycle_machine, "settings": WorkflowSettings()}
+    request_change(store, changes, layout, frontend.request_id, {"gpu_tier": "inference"}, by="alice", **kwargs)
+    change = approve_change(store, changes, frontend.request_id, by="bob", **kwargs)
+    updating = begin_change(store, changes, change.change_id, change.execution_name)
+    apply_change_guardrails(org, layout, store, VendingRequest.model_validate(updating.request), account_id=account_id)
+    finish_change(store, changes, change.change_id)
+    # THEN the account's gpu-tier tag follows the record, and the audit finds nothing (no tag drift, no SCP drift)
+    tags = {t["Key"]: t["Value"] for t in org.list_tags_for_resource(ResourceId=account_id)["Tags"]}
+    assert tags["gpu-tier"] == "inference"
+    assert audit_organization(org, layout, records=store.list()).findings == []
