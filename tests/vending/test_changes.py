@@ -601,3 +601,48 @@ def test_tier_change_retags_the_account_and_the_audit_is_clean(
     tags = {t["Key"]: t["Value"] for t in org.list_tags_for_resource(ResourceId=account_id)["Tags"]}
     assert tags["gpu-tier"] == "inference"
     assert audit_organization(org, layout, records=store.list()).findings == []
+
+
+def test_cli_dry_run_shows_the_region_fence_and_the_destroy_plan(
+    frontend: RequestRecord, store: RequestStore, changes: ChangeStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vending.aws.sessions import access_role_arn, assume_role_session
+    from vending.cli import main
+
+    # GIVEN team-frontend/staging with networking applied: its state in the account's state bucket
+    account_id = str(frontend.account_id)
+    bucket = f"tfstate-{account_id}-us-east-1"
+    store.update(
+        frontend.request_id,
+        step="x",
+        state_bucket=bucket,
+        request={**frontend.request, "stacks": ["bootstrap", "networking"]},
+    )
+    sts = boto3.client("sts", region_name=REGION)
+    member = assume_role_session(sts, access_role_arn(account_id, "OrganizationAccountAccessRole"), "test", REGION)
+    s3 = member.client("s3")
+    s3.create_bucket(Bucket=bucket)
+    state = {"resources": [{"mode": "managed", "type": "aws_vpc", "name": "this", "instances": [{}]}]}
+    s3.put_object(Bucket=bucket, Key="team-frontend/staging/networking/terraform.tfstate", Body=json.dumps(state))
+    # WHEN a change of regions that drops networking is dry-run through the CLI
+    argv = ["request", "update", frontend.request_id, "--regions", "us-east-1,eu-west-1", "--stacks", "bootstrap"]
+    assert main([*argv, "--dry-run", "--by", "alice", "--json"]) == 0
+    diff = json.loads(capsys.readouterr().out)["diff"]
+    # THEN it names the fence it rewrites and the destroy plan read from the account's state
+    assert diff["region_fence"] == {
+        "policy": "vend-team-team-frontend",
+        "from": ["us-east-1"],
+        "to": ["us-east-1", "eu-west-1"],
+    }
+    assert diff["destroy_plans"]["networking"] == {
+        "state": f"s3://{bucket}/team-frontend/staging/networking/terraform.tfstate",
+        "destroy": 1,
+        "resources": ["aws_vpc.this"],
+    }
+    # AND the table says the same, and nothing was recorded
+    assert main([*argv, "--dry-run", "--by", "alice"]) == 0
+    text = capsys.readouterr().out
+    assert "vend-team-team-frontend: us-east-1 -> us-east-1, eu-west-1" in text
+    assert "1 to destroy" in text and "aws_vpc.this" in text
+    assert store.require(frontend.request_id).request["stacks"] == ["bootstrap", "networking"]
+    assert changes.for_request(frontend.request_id) == []
