@@ -104,6 +104,9 @@ def test_vend_update_decommission_through_the_cli(
     applied_runs = {s: r["status"] for s, r in updated["pipelines"].items()}
     assert applied_runs == {"bootstrap": "SUCCEEDED", "networking": "SUCCEEDED"}
     runs = deployment_runs()
+    with capsys.disabled():
+        stages = {s: {st["name"]: st["seconds"] for st in (r.result or {}).get("stages", [])} for s, r in runs.items()}
+        print("\nchange pipelines (seconds per stage):", json.dumps(stages))
     assert (runs["networking"].action, runs["networking"].attempt) == ("apply", 1)
     assert (runs["bootstrap"].attempt, runs["bootstrap"].variables["gpu_tier"]) == (2, "inference")
     # AND the audit (SCPs, OUs, tags from the records; the budget read inside the account) finds nothing on it
