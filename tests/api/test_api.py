@@ -191,3 +191,33 @@ def test_schemathesis_against_vend_api_serve_no_5xx_and_conforming(served_on_emu
     summary = result.stdout[-4000:]
     assert result.returncode == 0, summary
     assert re.search(r"\d+ generated, \d+ passed", summary), summary
+
+
+@pytest.mark.parametrize(("query", "destroyed"), [("?destroy_stacks=true", ["bootstrap"]), ("", [])])
+def test_decommission_destroy_stacks_query_starts_the_retirement_with_every_stack(
+    call: Any, aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch, query: str, destroyed: list[str]
+) -> None:
+    import json
+
+    import boto3
+
+    from vending.lifecycle import RequestStore, Status
+    from vending.request import parse_request
+
+    # GIVEN a READY team-mlops/staging account and the AccountLifecycle state machine
+    sfn = aws["stepfunctions"]
+    role = boto3.client("iam").get_role(RoleName="sfn")["Role"]["Arn"]
+    definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
+    arn = sfn.create_state_machine(name="AccountLifecycle", roleArn=role, definition=definition)["stateMachineArn"]
+    monkeypatch.setenv("VEND_LIFECYCLE_STATE_MACHINE_ARN", arn)
+    store = RequestStore(aws["dynamodb"], "vending-requests")
+    store.reserve(parse_request({**GOOD, "stacks": ["bootstrap"]}), "vend-team-mlops-staging-a1")
+    store.update("team-mlops-staging", status=Status.READY, step="RecordReady", account_id="210987654321")
+    # WHEN it is decommissioned through the API
+    status, body = call("POST", f"/requests/team-mlops-staging/decommission{query}")
+    # THEN the retirement starts, destroying every stack only when asked
+    assert status == 202, body
+    started = sfn.describe_execution(
+        executionArn=arn.replace(":stateMachine:", ":execution:") + ":" + body["execution_name"]
+    )
+    assert json.loads(started["input"])["destroy_stacks"] == destroyed
