@@ -30,7 +30,7 @@ from vending.guardrails.reconcile import reconcile_organization
 from vending.handlers import start_change_pipelines
 from vending.layout import Layout
 from vending.lifecycle import RequestRecord, RequestStore, Status
-from vending.pipeline.orchestration import RunStore, start_pipelines
+from vending.pipeline.orchestration import RunStore, start_destroys, start_pipelines
 from vending.request import VendingRequest
 from vending.workflow import WorkflowSettings
 
@@ -646,3 +646,57 @@ def test_cli_dry_run_shows_the_region_fence_and_the_destroy_plan(
     assert "1 to destroy" in text and "aws_vpc.this" in text
     assert store.require(frontend.request_id).request["stacks"] == ["bootstrap", "networking"]
     assert changes.for_request(frontend.request_id) == []
+
+
+def test_resume_after_a_failed_destroy_destroys_it_again_and_records_only_kept_stacks(
+    frontend: RequestRecord,
+    store: RequestStore,
+    run_store: RunStore,
+    lambda_context: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from vending.handlers import record_ready
+    from vending.handlers import start_pipelines as start_pipelines_handler
+
+    # GIVEN a change that removed networking failed while destroying it: the record is FAILED with the new intent
+    # (bootstrap only) and still lists networking among its pipelines; the destroy run is FAILED
+    monkeypatch.setattr(context, "LocalThreadLauncher", _Launcher)
+    old = VendingRequest.model_validate({**frontend.request, "stacks": ["bootstrap", "networking"]})
+    where: dict[str, Any] = {
+        "account_id": str(frontend.account_id),
+        "state_bucket": "b",
+        "state_region": "us-east-1",
+        "access_role_name": "OrganizationAccountAccessRole",
+    }
+    start_pipelines(run_store, _Launcher(), old, **where)
+    new = old.model_copy(update={"stacks": ("bootstrap",)})
+    start_destroys(run_store, _Launcher(), new, ["networking"], **where)
+    bootstrap, networking = (run_store.get(f"team-frontend-staging/{s}") for s in ("bootstrap", "networking"))
+    assert bootstrap is not None and networking is not None
+    run_store.put(bootstrap.model_copy(update={"status": "SUCCEEDED"}))
+    run_store.put(networking.model_copy(update={"status": "FAILED", "message": "destroy: DependencyViolation"}))
+    ok = {"status": "SUCCEEDED", "message": ""}
+    store.update(
+        frontend.request_id,
+        status=Status.FAILED,
+        step="ChangeFailed",
+        request=new.model_dump(mode="json"),
+        pipelines={"bootstrap": ok, "networking": ok},
+    )
+    _Launcher.launched = []
+    # WHEN `vend request resume` reaches StartPipelines of the vending workflow
+    state: dict[str, Any] = {
+        "request": new.model_dump(mode="json"),
+        "execution": "vend-team-frontend-staging-a2",
+        "account": {"account_id": str(frontend.account_id), "state": "SUCCEEDED"},
+    }
+    out = start_pipelines_handler.handler(state, lambda_context)
+    # THEN the unfinished destroy runs again (the kept stack is not re-applied) and is awaited with the rest
+    assert out["stacks"] == ["bootstrap", "networking"]
+    assert _Launcher.launched == ["team-frontend-staging/networking"]
+    again = run_store.get("team-frontend-staging/networking")
+    assert again is not None and (again.action, again.status) == ("destroy", "QUEUED")
+    # AND when it is done, RecordReady records only the stacks the account keeps
+    state["pipelines"] = {"done": True, "runs": {"bootstrap": ok, "networking": ok}}
+    record_ready.handler(state, lambda_context)
+    assert store.require(frontend.request_id).pipelines == {"bootstrap": ok}

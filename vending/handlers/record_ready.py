@@ -15,7 +15,9 @@ from vending.lifecycle import Status
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = begin_step(event, "RecordReady")
     runs = (state.pipelines or {}).get("runs")  # what CheckPipelines' callback reported
-    fields = {"pipelines": runs} if runs is not None else {}
+    # A stack destroyed on the way (a resumed change) keeps its run in the runs table, not on the record.
+    kept = {s: r for s, r in runs.items() if s in state.request.stacks} if runs is not None else None
+    fields = {"pipelines": kept} if kept is not None else {}
     record = Context().store.update(state.request.request_id, status=Status.READY, step="RecordReady", **fields)
     metrics.add_metric(name="AccountsReady", unit="Count", value=1)
     logger.info("request ready", extra={"account_id": record.account_id})

@@ -284,6 +284,17 @@ def start_destroys(
     return started
 
 
+def pending_destroys(store: RunStore, request: VendingRequest, candidates: list[str]) -> list[str]:
+    """Stacks the request no longer has whose destroy has not succeeded (a change failed while destroying them): a
+    resumed request destroys them again, so resuming finishes what the change started."""
+    gone = [s for s in candidates if s not in request.stacks]
+    return [
+        stack
+        for stack, run in store.runs_of(request.request_id, gone).items()
+        if run is not None and run.action == "destroy" and run.status != RunStatus.SUCCEEDED
+    ]
+
+
 def destroy_preview(s3: Any, state_bucket: str, stack_path: str) -> dict[str, Any]:
     """What `terraform plan -destroy` of a stack will remove: every managed resource instance in its state (read, not
     planned: the dry run needs no Terraform). The destroy run's own plan summary is recorded on its run."""

@@ -218,7 +218,12 @@ def test_pipeline_handlers_start_and_check(
     # WHEN StartPipelines runs
     state["pipelines"] = start_pipelines.handler(state, lambda_context)
     # THEN one run is launched for the bootstrap stack, with the recorded bucket
-    assert state["pipelines"] == {"done": False, "polls": 0, "runs": {"bootstrap": {"status": "QUEUED"}}}
+    assert state["pipelines"] == {
+        "done": False,
+        "polls": 0,
+        "stacks": ["bootstrap"],
+        "runs": {"bootstrap": {"status": "QUEUED"}},
+    }
     assert FakeLauncher.launched == ["team-mlops-staging/bootstrap"]
     run = run_store.get("team-mlops-staging/bootstrap")
     assert run is not None and run.state_bucket == "tfstate-111122223333-us-east-1"
