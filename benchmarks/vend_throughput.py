@@ -22,6 +22,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# Before the handlers are imported: their loggers read the level once, and --json must print nothing but JSON.
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
 import boto3
 
@@ -70,8 +73,6 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def run(teams: int, creation_seconds: float, timeout: float) -> dict[str, Any]:
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     with Emulator() as _emulator, slow_account_creation(creation_seconds) as quota:
         deployment = deploy()
         skip_pipelines()

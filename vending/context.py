@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger, Metrics
 
+from vending.aws import sessions
 from vending.layout import Layout, cached_layout
 from vending.lifecycle import RequestStore
 from vending.pipeline.orchestration import CodeBuildLauncher, Launcher, LocalThreadLauncher, RunStore
@@ -39,7 +40,7 @@ def invocation_session(factory: SessionFactory) -> Iterator[None]:
 def new_session() -> boto3.Session:
     """The session an invocation's clients come from: the injected one, else boto3's default chain."""
     factory = _session_factory.get()
-    return factory() if factory is not None else boto3.Session()
+    return factory() if factory is not None else sessions.new_session()
 
 
 class Context:

@@ -44,6 +44,7 @@ from landing_zone.local.organizations import access_role_administrator, unique_a
 from landing_zone.local.patching import require
 from landing_zone.local.sagemaker import current_endpoint_instance_types
 from vending.accounts import CreationSlots
+from vending.aws.sessions import new_session
 from vending.context import invocation_session
 from vending.functions import FUNCTIONS, STATE_MACHINE_KEYS, FunctionSpec
 from vending.guardrails.reconcile import reconcile_organization
@@ -198,7 +199,7 @@ _RUNNING: Emulator | None = None  # the emulator deploy() switches enforcement o
 
 
 def _session(credentials: dict[str, str]) -> boto3.Session:
-    return boto3.Session(
+    return new_session(
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],
         aws_session_token=credentials["SessionToken"],
@@ -214,7 +215,7 @@ def function_session(spec: FunctionSpec, session_name: str) -> boto3.Session:
     """The function role's credentials for one invocation, assumed the way the Lambda service assumes them, with
     every call recorded under the function's key."""
     if _IDENTITIES is None:  # deploy() has not switched enforcement on: the process's own credentials
-        session = boto3.Session(region_name=REGION)
+        session = new_session(region_name=REGION)
     else:
         role_arn = f"arn:aws:iam::{_IDENTITIES.account_id}:role/{function_role_name(spec)}"
         credentials = (

@@ -29,7 +29,7 @@ from pydantic import BaseModel
 
 from vending.aws.dynamo import ModelTable, marshal, unmarshal
 from vending.aws.errors import error_code
-from vending.aws.sessions import access_role_arn, assume_role_session, session_env
+from vending.aws.sessions import access_role_arn, assume_role_session, new_session, session_env
 from vending.exceptions import PipelineFailed, VendingError
 from vending.lifecycle import now
 from vending.request import VendingRequest
@@ -158,7 +158,7 @@ class LocalThreadLauncher:
         self._executor.submit(self._run, run_id)
 
     def _run(self, run_id: str) -> None:
-        session = boto3.Session()
+        session = new_session()
         store = RunStore(session.client("dynamodb"), self._runs_table)
         try:
             execute_run(
