@@ -36,10 +36,12 @@ os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
 import boto3
 
 from benchmarks.vend_throughput import request, skip_pipelines
-from landing_zone.local import faults
+from landing_zone.local import faults, orphans
 from landing_zone.local.organizations import slow_account_creation
 from landing_zone.local.runtime import Emulator, deploy
+from vending.layout import cached_layout
 from vending.lifecycle import RequestStore, Status
+from vending.pipeline.orchestration import IN_PROGRESS, RunStore
 from vending.service import Outcome, submit_request
 from vending.settings import Settings
 
@@ -100,6 +102,7 @@ def run(
         store = RequestStore(boto3.client("dynamodb"), Settings.from_env().requests_table)
         arn = deployment.state_machine_arn
         accounts_before = {a["Id"] for a in _accounts(org)}
+        scps_before = orphans.scp_policy_ids(org)
         requests = [request(i) for i in range(teams)]
         resumes: Counter[str] = Counter()
         why: Counter[str] = Counter()  # what each resumed attempt failed on: the soak's findings
@@ -141,6 +144,19 @@ def run(
         created = {a["Id"] for a in _accounts(org)} - accounts_before
         all_executions = _executions(sfn, arn)
         running = [e["name"] for e in all_executions if e["status"] == "RUNNING"]
+        left = orphans.orphan_report(
+            ready,
+            sts=boto3.client("sts"),
+            org=org,
+            access_role_name=cached_layout().organization.access_role_name,
+            extra={
+                "account": sorted(created - owned),
+                "record_not_ready": sorted(rid for rid in records if rid not in ready),
+                "execution_running": running,
+                "pipeline_run_unfinished": _unfinished_runs(boto3.client("dynamodb")),
+                "scp_policy": orphans.unattached_new_scps(org, scps_before),
+            },
+        )
         statuses = Counter(e["status"] for e in all_executions)
         absorbed = sum(
             retries_absorbed(sfn.get_execution_history(executionArn=e["executionArn"], maxResults=1000)["events"])
@@ -159,12 +175,9 @@ def run(
             "pipelines": "skipped (each run recorded SUCCEEDED at launch; no Terraform)",
             "teams_ready": len(ready),
             "accounts_created": len(created),
-            "orphans": {
-                "accounts_not_owned_by_a_ready_record": sorted(created - owned),
-                "records_not_ready": sorted(rid for rid in records if rid not in ready),
-                "executions_running": running,
-            },
-            "orphan_count": len(created - owned) + (teams - len(ready)) + len(running),
+            "orphan_count": left["count"],
+            "orphans_by_kind": left["by_kind"],
+            "orphans": {**{k: v for k, v in left["listed"].items() if v}, **left["by_account"]},
             "faults_injected": {
                 "total": len(injector.records),
                 "by_kind": injector.counts(),
@@ -193,6 +206,19 @@ def _pipelines_outside_the_service() -> None:
         contextvars.Context().run(launch, self, run_id)
 
     orchestration.LocalThreadLauncher.launch = outside  # type: ignore[method-assign]
+
+
+def _unfinished_runs(ddb: Any) -> list[str]:
+    """Pipeline runs still QUEUED or RUNNING once every execution ended: a worker nobody will hear from again."""
+    table = Settings.from_env().pipeline_runs_table
+    store = RunStore(ddb, table)
+    run_ids = [
+        item["run_id"]["S"]
+        for page in ddb.get_paginator("scan").paginate(TableName=table, ProjectionExpression="run_id")
+        for item in page["Items"]
+        if "#" not in item["run_id"]["S"]  # callback items sit beside the runs
+    ]
+    return sorted(rid for rid in run_ids if (run := store.get(rid)) is not None and run.status in IN_PROGRESS)
 
 
 def _reason(record: Any) -> str:
