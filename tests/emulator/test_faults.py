@@ -172,7 +172,8 @@ def test_faults_lambda_invocation_dies_before_the_handler(aws: None) -> None:
     [
         ({"rules": [{"service": "s3", "rate": 2, "faults": ["500"]}]}, "rate"),
         ({"rules": [{"service": "s3", "rate": 0.1, "faults": ["explode"]}]}, "explode"),
-        ({"rules": [{"service": "s3", "lambda": "*", "rate": 0.1, "faults": ["500"]}]}, "either"),
+        ({"rules": [{"service": "s3", "lambda": "*", "rate": 0.1, "faults": ["500"]}]}, "exactly one"),
+        ({"rules": [{"worker": "*", "rate": 0.1, "faults": ["crash"]}]}, "crash"),
         ({"rules": [{"lambda": "*", "rate": 0.1, "faults": ["throttle"]}]}, "throttle"),
         ({"seeds": 3}, "seeds"),
     ],
