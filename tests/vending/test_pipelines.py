@@ -487,3 +487,36 @@ def test_heartbeat_renews_the_runs_lease(run_store: RunStore, launcher: FakeLaun
         time.sleep(0.2)
     # THEN its lease carries the time of its last beat
     assert run_store.last_beat(run_id)
+
+
+def test_execute_run_superseded_by_a_relaunch_does_not_overwrite_it(
+    run_store: RunStore,
+    launcher: FakeLauncher,
+    request_: VendingRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+) -> None:
+    # GIVEN a worker whose lease ran out (worker: dies, but the thread was only stalled): while it still works, a
+    # resumed request relaunches its run as attempt 2
+    import boto3
+
+    from vending.pipeline import orchestration
+
+    _start(run_store, launcher, request_)
+    run_id = f"{request_.request_id}/{request_.stacks[0]}"
+
+    def stalled_then_fails(*_: Any, **__: Any) -> Any:
+        run = run_store.get(run_id)
+        assert run is not None
+        run_store.put(run.model_copy(update={"status": "QUEUED", "attempt": run.attempt + 1}))
+        raise RuntimeError("the stalled worker's Terraform failed")
+
+    monkeypatch.setattr(orchestration, "assume_role_session", stalled_then_fails)
+    # WHEN the stale worker records its outcome
+    finished = orchestration.execute_run(
+        run_store, boto3.Session(region_name="us-east-1"), run_id, terraform_root=tmp_path, approvals_table="x"
+    )
+    # THEN its FAILED outcome does not overwrite the newer attempt's run
+    assert (finished.attempt, finished.status) == (1, "FAILED")
+    current = run_store.get(run_id)
+    assert current is not None and (current.attempt, current.status) == (2, "QUEUED")
