@@ -261,7 +261,9 @@ class FaultInjector:
             return None
         rule, fault = drawn
         attempt = _attempt(_header(headers, "amz-sdk-request"))
-        self._record(FaultRecord(service, operation, fault, attempt, time.time()))
+        caller = _INVOCATION.get()  # whose call it was: the function key, or worker:<run id>
+        by = caller.function_key if caller else ""
+        self._record(FaultRecord(service, operation, fault, attempt, time.time(), by))
         message = f"fault injected: {fault} on {service}:{operation}"
         if fault == "throttle":
             code, status = THROTTLING.get(service, ("ThrottlingException", 400))
@@ -431,10 +433,21 @@ def _wrap_local_launcher() -> Callable[[], None]:
             return
         original(self, run_id)
 
+    original_run = LocalThreadLauncher._run
+
+    def run(self: Any, run_id: str) -> None:
+        # The worker's own AWS calls (its run record, the vended account's role, heartbeats, the callback) meet the
+        # AWS-call rules as the functions' calls do: in AWS a CodeBuild worker is throttled too. Terraform's own
+        # calls (a child process) are not faulted.
+        with invocation(f"worker:{run_id}"):
+            original_run(self, run_id)
+
     LocalThreadLauncher.launch = launch  # type: ignore[method-assign]
+    LocalThreadLauncher._run = run  # type: ignore[method-assign]
 
     def undo() -> None:
         LocalThreadLauncher.launch = original  # type: ignore[method-assign]
+        LocalThreadLauncher._run = original_run  # type: ignore[method-assign]
 
     return undo
 
