@@ -40,6 +40,7 @@ from botocore.exceptions import ClientError
 import step_functions
 from landing_zone.local import faults
 from landing_zone.local.callbacks import fix_task_token_callbacks
+from landing_zone.local.event_sources import redelivering_sqs_event_sources
 from landing_zone.local.lifecycle import deploy_lifecycle
 from landing_zone.local.organizations import access_role_administrator, unique_account_emails
 from landing_zone.local.patching import require
@@ -429,6 +430,7 @@ class Emulator:
         _interpreter_calls_lambda_as_state_machine_role()
         self._patches.enter_context(access_role_administrator())
         self._patches.enter_context(unique_account_emails())
+        self._patches.enter_context(redelivering_sqs_event_sources())
         self._patches.enter_context(current_endpoint_instance_types())
         self._patches.callback(fix_task_token_callbacks())
         OPERATIONS.reset()

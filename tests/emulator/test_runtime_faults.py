@@ -155,3 +155,24 @@ def test_runtime_faults_execution_stopped_after_bootstrap_is_resumed_without_dup
     assert ended == ["ABORTED"]
     assert record.attempts == 2
     _nothing_orphaned(service, record)
+
+
+def test_runtime_faults_onboarding_event_whose_start_from_event_crashed_is_delivered_again(
+    service: dict[str, Any],
+) -> None:
+    # GIVEN the first StartFromEvent invocation crashes (moto never polled the queue again: the event was lost)
+    from vending.onboarding import onboarding_entry
+
+    req = _request("event-crash")
+    with faults.injecting(_rule(**{"lambda": "StartFromEvent"}, faults=["crash"])) as injector:
+        # WHEN the onboarding event is sent
+        sent = boto3.client("events").put_events(Entries=[onboarding_entry(req.model_dump(mode="json"))])
+        assert sent["FailedEntryCount"] == 0
+        deadline, record = time.monotonic() + 60, None
+        while time.monotonic() < deadline and (record is None or record.status != Status.READY):
+            time.sleep(0.5)
+            record = service["store"].get(req.request_id)
+    # THEN the queue delivered it again, as Lambda's poller does, and the team was vended once
+    assert injector is not None and [(r.operation, r.fault) for r in injector.records] == [("StartFromEvent", "crash")]
+    assert record is not None and record.status == Status.READY, record
+    _nothing_orphaned(service, record)
