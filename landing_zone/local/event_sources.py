@@ -34,9 +34,9 @@ def redelivering_sqs_event_sources(delay: float = REDELIVERY_SECONDS) -> Iterato
         if stopped.is_set():
             return
         _arn, _aws, _sqs, region, account, name = queue_arn.split(":", 5)
-        sqs = sqs_backends[account][region]
+        sqs: Any = sqs_backends[account][region]  # moto's own types are looser than its annotations
         queue = sqs.get_queue(name)
-        messages = sqs.receive_message(name, 10, 0, queue.visibility_timeout)
+        messages = sqs.receive_message(name, 10, 0, int(queue.visibility_timeout))
         if not messages:
             return
         if backend.send_sqs_batch(function_arn, messages, queue_arn):
