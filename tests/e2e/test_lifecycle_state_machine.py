@@ -18,7 +18,8 @@ from vending.guardrails.audit import audit_organization
 from vending.layout import cached_layout
 from vending.lifecycle import Status
 
-pytestmark = [pytest.mark.emulator, pytest.mark.xdist_group("emulator")]
+# One xdist worker per module (its emulator fixture is module-scoped); the e2e modules run side by side.
+pytestmark = [pytest.mark.emulator, pytest.mark.xdist_group(__name__)]
 REQUEST_ID = "team-frontend-staging"
 
 

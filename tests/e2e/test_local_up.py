@@ -15,7 +15,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-pytestmark = [pytest.mark.emulator, pytest.mark.xdist_group("emulator")]
+# One xdist worker per module (its emulator fixture is module-scoped); the e2e modules run side by side.
+pytestmark = [pytest.mark.emulator, pytest.mark.xdist_group(__name__)]
 VEND = Path(sys.executable).with_name("vend")
 
 
