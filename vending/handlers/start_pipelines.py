@@ -24,5 +24,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         state_bucket=record.state_bucket or "",
         state_region=state.request.home_region,
         access_role_name=ctx.layout.organization.access_role_name,
+        lost_after_seconds=state.settings.pipeline_heartbeat_seconds,
     )
     return {"done": False, "polls": 0, "runs": {stack: {"status": s} for stack, s in started.items()}}
