@@ -5,13 +5,22 @@
 Every AWS call the service's functions make (Organizations, STS, IAM, S3, KMS, DynamoDB, Step Functions, EventBridge,
 SQS) draws a fault with probability `--fault-rate` per attempt: throttling, 500, 503, connect timeout, read timeout
 after the call was carried out, or a slow answer (landing_zone/local/faults.py). Each Lambda invocation draws, at
-half that rate, a Lambda service error (retried by the state machine) or a runtime crash before the handler runs
-(not retried: the request ends FAILED). The operator's own calls (submit, status, resume) are not faulted.
+half that rate, a runtime fault: a Lambda service error or a runtime crash before the handler runs, a timeout that
+kills the handler after a seeded number of its AWS calls (all three retried by the state machine), or an operator's
+StopExecution once the step is done (the request is left in flight under an ABORTED execution: resumed). Each
+pipeline run's worker dies at the fault rate (its run is left RUNNING and silent: the CheckPipelines heartbeat,
+`--heartbeat-seconds`, ends the wait, and the resumed request relaunches the lost run). The operator's own calls
+(submit, status, resume) are not faulted.
 FAILED requests are resumed the way `vend request resume` does (vending.service.submit_request) until every team is
 READY or a bound is hit (`--max-resumes` per team, `--timeout` wall seconds).
 
 Pipelines are left out as in vend_throughput.py: each stack's run is recorded SUCCEEDED at launch without Terraform
-(`pipelines: "skipped"` in the output).
+(`pipelines: "skipped"` in the output); the worker that would record it can still die.
+
+Orphans are counted by kind (landing_zone/local/orphans.py): accounts no READY record owns, records not READY,
+executions still running, pipeline runs left QUEUED/RUNNING, new SCPs attached to nothing, and inside every READY
+team's account each bucket, IAM role, policy, user, OIDC provider, live KMS key, alias, table, budget and SCP
+attachment beyond the request's own.
 
 Exit status 0 only when every team is READY, accounts created == teams and nothing is orphaned.
 """
@@ -36,10 +45,12 @@ os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
 import boto3
 
 from benchmarks.vend_throughput import request, skip_pipelines
-from landing_zone.local import faults
+from landing_zone.local import faults, orphans
 from landing_zone.local.organizations import slow_account_creation
-from landing_zone.local.runtime import Emulator, deploy
+from landing_zone.local.runtime import FAST_WORKFLOW, Emulator, deploy
+from vending.layout import cached_layout
 from vending.lifecycle import RequestStore, Status
+from vending.pipeline.orchestration import IN_PROGRESS, RunStore
 from vending.service import Outcome, submit_request
 from vending.settings import Settings
 
@@ -62,6 +73,7 @@ def fault_config(rate: float, seed: int, log_file: str | None, slow_seconds: flo
         for s in SERVICES
     ]
     rules.append({"lambda": "*", "rate": rate / 2, "faults": list(faults.RUNTIME_FAULTS)})
+    rules.append({"worker": "*", "rate": rate, "faults": list(faults.WORKER_FAULTS)})
     return faults.FaultConfig.model_validate({"seed": seed, "log_file": log_file, "rules": rules})
 
 
@@ -90,8 +102,12 @@ def run(
     creation_seconds: float,
     slow_seconds: float,
     log_file: str | None,
+    heartbeat_seconds: int = 20,
 ) -> dict[str, Any]:
     config = fault_config(rate, seed, log_file, slow_seconds)
+    # A dead worker is found by the heartbeat; skipped pipelines finish at launch, so a short one costs nothing else.
+    workflow = {**FAST_WORKFLOW, "pipeline_heartbeat_seconds": heartbeat_seconds}
+    os.environ["VEND_WORKFLOW_SETTINGS"] = json.dumps(workflow)
     with Emulator() as _emulator, slow_account_creation(creation_seconds):
         deployment = deploy()
         skip_pipelines()
@@ -100,6 +116,7 @@ def run(
         store = RequestStore(boto3.client("dynamodb"), Settings.from_env().requests_table)
         arn = deployment.state_machine_arn
         accounts_before = {a["Id"] for a in _accounts(org)}
+        scps_before = orphans.scp_policy_ids(org)
         requests = [request(i) for i in range(teams)]
         resumes: Counter[str] = Counter()
         why: Counter[str] = Counter()  # what each resumed attempt failed on: the soak's findings
@@ -141,12 +158,30 @@ def run(
         created = {a["Id"] for a in _accounts(org)} - accounts_before
         all_executions = _executions(sfn, arn)
         running = [e["name"] for e in all_executions if e["status"] == "RUNNING"]
+        left = orphans.orphan_report(
+            ready,
+            sts=boto3.client("sts"),
+            org=org,
+            access_role_name=cached_layout().organization.access_role_name,
+            extra={
+                "account": sorted(created - owned),
+                "record_not_ready": sorted(rid for rid in records if rid not in ready),
+                "execution_running": running,
+                "pipeline_run_unfinished": _unfinished_runs(boto3.client("dynamodb")),
+                "scp_policy": orphans.unattached_new_scps(org, scps_before),
+            },
+        )
         statuses = Counter(e["status"] for e in all_executions)
         absorbed = sum(
             retries_absorbed(sfn.get_execution_history(executionArn=e["executionArn"], maxResults=1000)["events"])
             for e in all_executions
         )
         by_target = Counter(f"{r.target}:{r.fault}" for r in injector.records)
+        runtime_hits = [
+            f"{r.operation}: {r.fault}" + (f" ({r.detail})" if r.detail else "")
+            for r in injector.records
+            if r.target in ("lambda", "worker")
+        ]
         failed_reasons = Counter(
             f"{rec.failed_step}: {(rec.failure_reason or '')[:120]}"
             for rec in records.values()
@@ -159,16 +194,14 @@ def run(
             "pipelines": "skipped (each run recorded SUCCEEDED at launch; no Terraform)",
             "teams_ready": len(ready),
             "accounts_created": len(created),
-            "orphans": {
-                "accounts_not_owned_by_a_ready_record": sorted(created - owned),
-                "records_not_ready": sorted(rid for rid in records if rid not in ready),
-                "executions_running": running,
-            },
-            "orphan_count": len(created - owned) + (teams - len(ready)) + len(running),
+            "orphan_count": left["count"],
+            "orphans_by_kind": left["by_kind"],
+            "orphans": {**{k: v for k, v in left["listed"].items() if v}, **left["by_account"]},
             "faults_injected": {
                 "total": len(injector.records),
                 "by_kind": injector.counts(),
                 "by_target": dict(sorted(by_target.items())),
+                "runtime": runtime_hits,
             },
             "retries_absorbed_by_state_machine": absorbed,
             "executions": dict(statuses),
@@ -193,6 +226,19 @@ def _pipelines_outside_the_service() -> None:
         contextvars.Context().run(launch, self, run_id)
 
     orchestration.LocalThreadLauncher.launch = outside  # type: ignore[method-assign]
+
+
+def _unfinished_runs(ddb: Any) -> list[str]:
+    """Pipeline runs still QUEUED or RUNNING once every execution ended: a worker nobody will hear from again."""
+    table = Settings.from_env().pipeline_runs_table
+    store = RunStore(ddb, table)
+    run_ids = [
+        item["run_id"]["S"]
+        for page in ddb.get_paginator("scan").paginate(TableName=table, ProjectionExpression="run_id")
+        for item in page["Items"]
+        if "#" not in item["run_id"]["S"]  # callback items sit beside the runs
+    ]
+    return sorted(rid for rid in run_ids if (run := store.get(rid)) is not None and run.status in IN_PROGRESS)
 
 
 def _reason(record: Any) -> str:
@@ -222,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=900.0, help="wall-time bound in seconds")
     parser.add_argument("--creation-seconds", type=float, default=1.0, help="how long one CreateAccount takes")
     parser.add_argument("--slow-seconds", type=float, default=0.5, help="how late a `slow` fault answers")
+    parser.add_argument("--heartbeat-seconds", type=int, default=20, help="CheckPipelines' HeartbeatSeconds")
     parser.add_argument("--fault-log", help="one JSON line per injected fault (default .vend/chaos-<seed>.log)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
@@ -239,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         creation_seconds=args.creation_seconds,
         slow_seconds=args.slow_seconds,
         log_file=log_file,
+        heartbeat_seconds=args.heartbeat_seconds,
     )
     if args.json:
         print(json.dumps(result, indent=2))

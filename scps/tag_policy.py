@@ -6,7 +6,8 @@ Tag policy syntax: https://docs.aws.amazon.com/organizations/latest/userguide/or
 - The per-team policy (attach at each of the team's accounts) narrows `team` to the team's slug and `cost-center` to
   its cost center; `@@assign` in a child policy replaces the inherited value list.
 The SCPs deny creates without the tags and any later change (scps/render.py); the tag policy adds value compliance
-reporting and enforcement on the resource types that support it. Attachment is wired by the guardrail reconcile.
+reporting and enforcement on the resource types that support it. Not attached yet: the guardrail reconcile and
+audit manage SCPs only (the README's gaps say so); these documents are rendered and size-checked for that step.
 """
 
 from __future__ import annotations

@@ -10,5 +10,6 @@ source .vend/env
 "$VENV/bin/mypy"
 "$VENV/bin/lint-imports"
 # Four workers on two cores: a third of the suite is Terraform and the emulator waiting (the S3 lifecycle wait
-# alone is 55 s per apply), and those waits overlap with the CPU-bound tests.
-exec "$VENV/bin/python" -m pytest -n 4 --dist loadgroup --strict-skips "$@"
+# alone is 55 s per apply), and those waits overlap with the CPU-bound tests. --dist loadfile keeps each module on
+# one worker, in order, so a module-scoped emulator starts once (xdist's loadgroup marks are ignored under pytest 9).
+exec "$VENV/bin/python" -m pytest -n 4 --dist loadfile --strict-skips "$@"

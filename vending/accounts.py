@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from vending.aws.dynamo import marshal, unmarshal
-from vending.aws.errors import error_code, raise_if_throttled
+from vending.aws.errors import error_code, is_transient, raise_if_throttled
 from vending.exceptions import AccountCreationFailed, AccountCreationTimedOut, OrganizationsThrottled
 from vending.layout import Layout
 from vending.lifecycle import RequestStore, Status
@@ -217,6 +217,8 @@ def check_account_creation(
         ]
     except ClientError as e:
         raise_if_throttled(e, "DescribeCreateAccountStatus")
+        if is_transient(e):  # a 5xx: the handler makes it AwsTransient, retried; never a failed creation
+            raise
         raise AccountCreationFailed(f"DescribeCreateAccountStatus: {error_code(e)}") from e
     state = status["State"]
     if state in {"SUCCEEDED", "FAILED"} and slots is not None:

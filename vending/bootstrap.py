@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from vending.aws.buckets import ensure_private_bucket
-from vending.aws.errors import error_code
+from vending.aws.errors import error_code, is_transient
 from vending.budgets import ensure_budget
 from vending.exceptions import BootstrapFailed
 from vending.trust import APPLY, APPLY_ROLE_NAME, GITHUB_OIDC_HOST, PLAN, PLAN_ROLE_NAME, trust_policy
@@ -108,6 +108,8 @@ def bootstrap_account(
                 owner_email=owner_email,
             )
     except ClientError as e:
+        if is_transient(e):  # the handler makes it AwsTransient, retried (chaos_soak --seed 1: IAM Throttling)
+            raise
         raise BootstrapFailed(f"bootstrap of {account_id}: {error_code(e)}: {e}") from e
     return BootstrapResult(
         state_bucket=bucket,

@@ -35,10 +35,12 @@ from typing import Any
 
 import boto3
 import requests
+from botocore.exceptions import ClientError
 
 import step_functions
 from landing_zone.local import faults
 from landing_zone.local.callbacks import fix_task_token_callbacks
+from landing_zone.local.event_sources import redelivering_sqs_event_sources
 from landing_zone.local.lifecycle import deploy_lifecycle
 from landing_zone.local.organizations import access_role_administrator, unique_account_emails
 from landing_zone.local.patching import require
@@ -248,13 +250,26 @@ def invoke_in_process(spec: FunctionSpec, event: Any, account_id: str) -> tuple[
     context = LocalLambdaContext(spec, account_id)
     OPERATIONS.invoked(spec.key)
     denied_before = len(OPERATIONS.denials)
-    if (injector := faults.active()) is not None and (fault := injector.lambda_fault(spec.key)) is not None:
-        return json.dumps(fault), True
+    injector = faults.active()
+    drawn = injector.lambda_fault(spec.key) if injector is not None else None
+    fault, cut = drawn if drawn is not None else (None, None)
+    if injector is not None and fault in faults.LAMBDA_ERRORS:  # the handler never runs
+        injector.record_runtime("lambda", spec.key, fault)
+        return json.dumps(faults.lambda_error(fault, spec.key)), True
     try:
         session = function_session(spec, context.aws_request_id)
         handler = getattr(importlib.import_module(module_name), attr)
-        with invocation_session(lambda: session), faults.invocation(spec.key):
-            result = handler(event, context)
+        with invocation_session(lambda: session), faults.invocation(spec.key, cut) as calls:
+            try:
+                result = handler(event, context)
+            except faults.LambdaTimedOut:
+                result = None
+        if injector is not None and fault == "timeout":
+            detail = f"cut off before {calls.cut_at} after {calls.calls} calls" if calls.cut_at else "answer lost"
+            injector.record_runtime("lambda", spec.key, "timeout", detail)
+            return json.dumps(faults.lambda_error("timeout", spec.key, spec.timeout_seconds, calls.cut_at)), True
+        if injector is not None and fault == "stop_execution":
+            _stop_from_outside(injector, spec.key, event)
         return json.dumps(result, default=str), False
     except Exception as e:
         message = str(e)
@@ -267,6 +282,26 @@ def invoke_in_process(spec: FunctionSpec, event: Any, account_id: str) -> tuple[
             "stackTrace": traceback.format_exception(e)[-3:],
         }
         return json.dumps(error), True
+
+
+def _stop_from_outside(injector: faults.FaultInjector, function_key: str, event: Any) -> None:
+    """An operator's StopExecution on the execution this step belongs to, after the step did its work and before the
+    state machine moves on (the interpreter waits for this answer, so no later state can start first)."""
+    name = event.get("execution") if isinstance(event, dict) else None
+    machine = os.environ.get("VEND_STATE_MACHINE_ARN", "")
+    if not name or ":stateMachine:" not in machine:
+        injector.record_runtime("lambda", function_key, "stop_execution", "no execution in the event: not stopped")
+        return
+    arn = machine.replace(":stateMachine:", ":execution:") + f":{name}"
+    # The platform admin's call (this process's credentials), not the service's: outside the fault layer.
+    try:
+        boto3.client("stepfunctions").stop_execution(
+            executionArn=arn, error="FaultInjected", cause=f"stopped from outside after {function_key}"
+        )
+    except ClientError as e:  # another state machine's execution (AccountLifecycle), or one that already ended
+        injector.record_runtime("lambda", function_key, "stop_execution", f"{arn}: not stopped: {e}")
+        return
+    injector.record_runtime("lambda", function_key, "stop_execution", arn)
 
 
 def _skip_conditioned_bucket_statements() -> None:
@@ -396,6 +431,7 @@ class Emulator:
         _interpreter_calls_lambda_as_state_machine_role()
         self._patches.enter_context(access_role_administrator())
         self._patches.enter_context(unique_account_emails())
+        self._patches.enter_context(redelivering_sqs_event_sources())
         self._patches.enter_context(current_endpoint_instance_types())
         self._patches.callback(fix_task_token_callbacks())
         OPERATIONS.reset()

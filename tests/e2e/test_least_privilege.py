@@ -24,8 +24,7 @@ from vending.functions import LIFECYCLE_KEYS, by_key
 from vending.layout import cached_layout
 from vending.onboarding import onboarding_entry
 
-# One xdist worker per module (its emulator fixture is module-scoped); the e2e modules run side by side.
-pytestmark = [pytest.mark.emulator, pytest.mark.xdist_group(__name__)]
+pytestmark = [pytest.mark.emulator]
 REPORT = Path(__file__).resolve().parents[2] / ".vend" / "least-privilege.json"
 
 

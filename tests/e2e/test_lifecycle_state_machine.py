@@ -21,8 +21,7 @@ from vending.layout import cached_layout
 from vending.lifecycle import RequestStore, Status
 from vending.settings import Settings
 
-# One xdist worker per module (its emulator fixture is module-scoped); the e2e modules run side by side.
-pytestmark = [pytest.mark.emulator, pytest.mark.xdist_group(__name__)]
+pytestmark = [pytest.mark.emulator]
 REQUEST_ID = "team-frontend-staging"
 
 

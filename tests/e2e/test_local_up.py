@@ -15,8 +15,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-# One xdist worker per module (its emulator fixture is module-scoped); the e2e modules run side by side.
-pytestmark = [pytest.mark.emulator, pytest.mark.xdist_group(__name__)]
+pytestmark = [pytest.mark.emulator]
 VEND = Path(sys.executable).with_name("vend")
 
 

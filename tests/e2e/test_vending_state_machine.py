@@ -19,8 +19,7 @@ from vending.layout import cached_layout
 from vending.lifecycle import RequestRecord, RequestStore, Status
 from vending.request import VendingRequest
 
-# One xdist worker per module (its emulator fixture is module-scoped); the e2e modules run side by side.
-pytestmark = [pytest.mark.emulator, pytest.mark.xdist_group(__name__)]
+pytestmark = [pytest.mark.emulator]
 
 
 def wait_for(sfn: Any, arn: str, timeout: float = 600) -> dict[str, Any]:

@@ -172,7 +172,8 @@ def test_faults_lambda_invocation_dies_before_the_handler(aws: None) -> None:
     [
         ({"rules": [{"service": "s3", "rate": 2, "faults": ["500"]}]}, "rate"),
         ({"rules": [{"service": "s3", "rate": 0.1, "faults": ["explode"]}]}, "explode"),
-        ({"rules": [{"service": "s3", "lambda": "*", "rate": 0.1, "faults": ["500"]}]}, "either"),
+        ({"rules": [{"service": "s3", "lambda": "*", "rate": 0.1, "faults": ["500"]}]}, "exactly one"),
+        ({"rules": [{"worker": "*", "rate": 0.1, "faults": ["crash"]}]}, "crash"),
         ({"rules": [{"lambda": "*", "rate": 0.1, "faults": ["throttle"]}]}, "throttle"),
         ({"seeds": 3}, "seeds"),
     ],
@@ -414,3 +415,28 @@ def test_faults_state_key_alias_answered_late_is_not_a_failure(emulator: Any) ->
     assert [(r.operation, r.fault) for r in injector.records] == [("CreateAlias", "read_timeout")]
     assert arn == kms.describe_key(KeyId=bootstrap.STATE_KEY_ALIAS)["KeyMetadata"]["Arn"]
     assert len(_live_state_keys(kms)) == 1
+
+
+def test_faults_runtime_faults_are_seeded_and_named() -> None:
+    # GIVEN a rule that times out, stops or fails every invocation, with the cut drawn from the seed
+    def draws(seed: int) -> list[tuple[str, int | None] | None]:
+        config = faults.FaultConfig.model_validate(
+            {"seed": seed, "rules": [{"lambda": "Boot*", "rate": 0.7, "faults": list(faults.RUNTIME_FAULTS)}]}
+        )
+        injector = faults.FaultInjector(config)
+        return [injector.lambda_fault("Bootstrap") for _ in range(30)] + [injector.lambda_fault("Reserve")]
+
+    # WHEN the same invocations draw twice with one seed, and once with another
+    first = draws(21)
+    # THEN the same faults and the same cuts come back; a timeout's cut lies within the bound; other functions are
+    # untouched; another seed draws another sequence
+    assert first == draws(21) != draws(22)
+    assert first[-1] is None
+    kinds = {d[0] for d in first if d}
+    assert kinds == set(faults.RUNTIME_FAULTS)
+    assert all(0 <= (d[1] or 0) <= faults.MAX_CUT_AFTER_CALLS for d in first if d and d[0] == "timeout")
+    assert all(d[1] is None for d in first if d and d[0] != "timeout")
+    # AND the error each answers with is the one Lambda answers with
+    assert faults.lambda_error("timeout", "Bootstrap", 300, "kms:CreateAlias")["errorType"] == "Sandbox.Timedout"
+    assert faults.lambda_error("crash", "Bootstrap")["errorType"] == "Runtime.ExitError"
+    assert faults.lambda_error("service_error", "Bootstrap")["errorType"] == "Lambda.ServiceException"

@@ -25,8 +25,6 @@ _terraform_ready = tf.unavailable_reason
 pytestmark = [
     pytest.mark.terraform,
     pytest.mark.emulator,
-    # One emulator and one vended account for the whole module, on one xdist worker (`--dist loadgroup`).
-    pytest.mark.xdist_group("pipeline-emulator"),
     pytest.mark.skipif(_terraform_ready() is not None, reason=f"Terraform not usable: {_terraform_ready()}"),
 ]
 

@@ -560,3 +560,95 @@ def test_check_pipelines_relaunches_an_approved_plan(
     _set(run_store, run.run_id, "SUCCEEDED", "applied")
     assert settle(run_store, sfn, request.request_id) == "done"
     assert sfn.calls[-1][1]["taskToken"] == "tok-2"
+
+
+def _age(run_store: RunStore, run_id: str, seconds: float) -> None:
+    """The run was started `seconds` ago."""
+    from datetime import UTC, datetime, timedelta
+
+    run = run_store.get(run_id)
+    assert run is not None
+    started = (datetime.now(UTC) - timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
+    run_store.put(run.model_copy(update={"started_at": started}))
+
+
+def test_start_pipelines_worker_dies_silent_run_is_relaunched_a_beating_one_kept(
+    run_store: RunStore, launcher: FakeLauncher, three_stacks: VendingRequest
+) -> None:
+    # GIVEN (found by tests/emulator/test_runtime_faults.py, fault `worker: dies`) runs left RUNNING by an earlier
+    # attempt: networking's worker died 120 s ago and never beat, eks's worker started as long ago but beats,
+    # bootstrap's worker started 5 s ago
+    _start(run_store, launcher, three_stacks)
+    for stack in ("bootstrap", "networking", "eks"):
+        _set(run_store, f"team-mlops-staging/{stack}", "RUNNING")
+    _age(run_store, "team-mlops-staging/networking", 120)
+    _age(run_store, "team-mlops-staging/eks", 120)
+    _age(run_store, "team-mlops-staging/bootstrap", 5)
+    run_store.beat("team-mlops-staging/eks")
+    launcher.launched.clear()
+    # WHEN a resumed request starts the pipelines again with a 60 s heartbeat
+    started = start_pipelines(
+        run_store,
+        launcher,
+        three_stacks,
+        account_id=ACCOUNT,
+        state_bucket=f"tfstate-{ACCOUNT}-us-east-1",
+        state_region="us-east-1",
+        access_role_name="OrganizationAccountAccessRole",
+        lost_after_seconds=60,
+    )
+    # THEN only the silent run is lost and relaunched as attempt 2; without a heartbeat setting nothing is
+    assert launcher.launched == ["team-mlops-staging/networking"]
+    assert started == {"bootstrap": "RUNNING", "networking": "QUEUED", "eks": "RUNNING"}
+    relaunched = run_store.get("team-mlops-staging/networking")
+    assert relaunched is not None and relaunched.attempt == 2
+    launcher.launched.clear()
+    _set(run_store, "team-mlops-staging/networking", "RUNNING")
+    _age(run_store, "team-mlops-staging/networking", 120)
+    _start(run_store, launcher, three_stacks)
+    assert launcher.launched == []
+
+
+def test_heartbeat_renews_the_runs_lease(run_store: RunStore, launcher: FakeLauncher, request_: VendingRequest) -> None:
+    # GIVEN a running worker of one run
+    _start(run_store, launcher, request_)
+    run_id = f"{request_.request_id}/{request_.stacks[0]}"
+    assert run_store.last_beat(run_id) is None
+    # WHEN it works under the heartbeat
+    with heartbeat(run_store, FakeStepFunctions(), request_.request_id, run_id):
+        time.sleep(0.2)
+    # THEN its lease carries the time of its last beat
+    assert run_store.last_beat(run_id)
+
+
+def test_execute_run_superseded_by_a_relaunch_does_not_overwrite_it(
+    run_store: RunStore,
+    launcher: FakeLauncher,
+    request_: VendingRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+) -> None:
+    # GIVEN a worker whose lease ran out (worker: dies, but the thread was only stalled): while it still works, a
+    # resumed request relaunches its run as attempt 2
+    import boto3
+
+    from vending.pipeline import orchestration
+
+    _start(run_store, launcher, request_)
+    run_id = f"{request_.request_id}/{request_.stacks[0]}"
+
+    def stalled_then_fails(*_: Any, **__: Any) -> Any:
+        run = run_store.get(run_id)
+        assert run is not None
+        run_store.put(run.model_copy(update={"status": "QUEUED", "attempt": run.attempt + 1}))
+        raise RuntimeError("the stalled worker's Terraform failed")
+
+    monkeypatch.setattr(orchestration, "assume_role_session", stalled_then_fails)
+    # WHEN the stale worker records its outcome
+    finished = orchestration.execute_run(
+        run_store, boto3.Session(region_name="us-east-1"), run_id, terraform_root=tmp_path, approvals_table="x"
+    )
+    # THEN its FAILED outcome does not overwrite the newer attempt's run
+    assert (finished.attempt, finished.status) == (1, "FAILED")
+    current = run_store.get(run_id)
+    assert current is not None and (current.attempt, current.status) == (2, "QUEUED")

@@ -54,3 +54,83 @@ def test_every_state_machine_step_handler_is_wrapped() -> None:
         module_name, _, name = spec.handler.rpartition(".")
         source = inspect.getsource(importlib.import_module(module_name))
         assert f"@transient_as_retryable\ndef {name}(" in source, spec.key
+
+
+@pytest.mark.parametrize(("code", "status"), [("Throttling", 400), ("ServiceUnavailable", 503)])
+def test_chaos_soak_seed_1_bootstrap_transient_error_is_not_a_bootstrap_failure(code: str, status: int) -> None:
+    # GIVEN (chaos_soak --teams 10 --fault-rate 0.1 --seed 1: IAM GetRole Throttling outlasted the SDK's retries and
+    # was recorded as BootstrapFailed, a terminal error that needed a resume) IAM failing transiently in bootstrap
+    from vending import bootstrap
+
+    class Flaky:
+        def __getattr__(self, _: str) -> Any:
+            def call(**__: Any) -> Any:
+                raise ClientError(
+                    {"Error": {"Code": code, "Message": "x"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "GetRole"
+                )
+
+            return call
+
+    class Session:
+        def client(self, *_: Any, **__: Any) -> Flaky:
+            return Flaky()
+
+    @transient_as_retryable
+    def step(_: Any, __: Any) -> None:
+        bootstrap.bootstrap_account(
+            Session(),  # type: ignore[arg-type]
+            account_id="111122223333",
+            region="us-east-1",
+            repository="o/r",
+            stage="staging",
+            team="t",
+        )
+
+    # WHEN the step runs, THEN the error is AwsTransient (retried by the Task), not BootstrapFailed; a refusal stays one
+    with pytest.raises(AwsTransient):
+        step({}, None)
+
+
+def test_chaos_soak_seed_1_bootstrap_refusal_is_still_a_bootstrap_failure() -> None:
+    from vending import bootstrap
+    from vending.exceptions import BootstrapFailed
+
+    class Refusing:
+        def __getattr__(self, _: str) -> Any:
+            def call(**__: Any) -> Any:
+                raise _client_error("AccessDenied", 403)
+
+            return call
+
+    class Session:
+        def client(self, *_: Any, **__: Any) -> Refusing:
+            return Refusing()
+
+    with pytest.raises(BootstrapFailed, match="AccessDenied"):
+        bootstrap.bootstrap_account(
+            Session(),  # type: ignore[arg-type]
+            account_id="111122223333",
+            region="us-east-1",
+            repository="o/r",
+            stage="staging",
+            team="t",
+        )
+
+
+def test_check_account_creation_5xx_is_not_a_failed_creation() -> None:
+    # GIVEN DescribeCreateAccountStatus answering 503 past the SDK's retries
+    from vending.accounts import AccountProgress, check_account_creation
+
+    class Org:
+        def describe_create_account_status(self, **_: Any) -> Any:
+            raise _client_error("ServiceUnavailable", 503)
+
+    progress = AccountProgress.model_validate({"create_account_request_id": "car-1", "state": "IN_PROGRESS"})
+
+    @transient_as_retryable
+    def step(_: Any, __: Any) -> None:
+        check_account_creation(Org(), None, None, progress, max_polls=3)  # type: ignore[arg-type]
+
+    # THEN the step retries it (AwsTransient), it does not record the creation FAILED
+    with pytest.raises(AwsTransient):
+        step({}, None)

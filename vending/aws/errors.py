@@ -53,6 +53,12 @@ def raise_if_throttled(error: ClientError, what: str) -> None:
         raise OrganizationsThrottled(f"{what}: {error_code(error)}") from error
 
 
+def is_transient(error: ClientError) -> bool:
+    """A condition that clears with time: throttling, a 5xx. A step must not turn it into a terminal error."""
+    status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    return error_code(error) in TRANSIENT_CODES or status >= 500
+
+
 def transient_as_retryable(handler: F) -> F:
     """A state machine step's handler: a transient AWS error becomes AwsTransient, which every Task retries with
     backoff (every step is safe to retry), instead of a terminal failure an operator has to resume."""
@@ -62,8 +68,8 @@ def transient_as_retryable(handler: F) -> F:
         try:
             return handler(*args, **kwargs)
         except ClientError as e:
-            status = int(e.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-            if error_code(e) in TRANSIENT_CODES or status >= 500:
+            if is_transient(e):
+                status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
                 raise AwsTransient(f"{e.operation_name}: {error_code(e) or status}") from e
             raise
         except CONNECTION_ERRORS as e:

@@ -26,14 +26,17 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "state_region": request.home_region,
         "access_role_name": ctx.layout.organization.access_role_name,
     }
+    lost = state.settings.pipeline_heartbeat_seconds
     runs, launcher = ctx.runs(), ctx.launcher()
     if state.operation == "decommission":
         # Retiring: nothing is applied any more; every destroy plan waits for a human (`vend pipeline approve`).
         started: dict[str, str] = {}
-        destroying = start_destroys(runs, launcher, request, state.destroy_stacks, gate="manual", **where)
+        destroying = start_destroys(
+            runs, launcher, request, state.destroy_stacks, gate="manual", lost_after_seconds=lost, **where
+        )
     else:
-        started = start_pipelines(runs, launcher, request, **where)
-        destroying = start_destroys(runs, launcher, request, state.destroy_stacks, **where)
+        started = start_pipelines(runs, launcher, request, lost_after_seconds=lost, **where)
+        destroying = start_destroys(runs, launcher, request, state.destroy_stacks, lost_after_seconds=lost, **where)
     awaited = [*started, *(s for s in destroying if s not in started)]
     return {
         "done": False,

@@ -24,9 +24,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "state_region": state.request.home_region,
         "access_role_name": ctx.layout.organization.access_role_name,
     }
-    started = start_pipelines(runs, launcher, state.request, **where)
+    lost = state.settings.pipeline_heartbeat_seconds
+    started = start_pipelines(runs, launcher, state.request, lost_after_seconds=lost, **where)
     leftover = pending_destroys(runs, state.request, list(record.pipelines))
-    destroying = start_destroys(runs, launcher, state.request, leftover, **where)
+    destroying = start_destroys(runs, launcher, state.request, leftover, lost_after_seconds=lost, **where)
     return {
         "done": False,
         "polls": 0,

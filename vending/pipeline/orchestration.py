@@ -18,6 +18,7 @@ import os
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
@@ -49,6 +50,7 @@ TERMINAL = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED})
 AWAITING_APPROVAL = RunStatus.AWAITING_APPROVAL
 IN_PROGRESS = frozenset({RunStatus.QUEUED, RunStatus.RUNNING})
 CALLBACK_KEY = "{request_id}#callback"  # run ids are <request_id>/<stack>: a '#' key never collides with one
+BEAT_KEY = "{run_id}#beat"  # the last time a run's worker said it was alive
 # A token that was already completed, timed out or belongs to an execution that ended: nothing left to tell.
 STALE_TOKEN_ERRORS = frozenset({"InvalidToken", "TaskTimedOut", "TaskDoesNotExist"})
 
@@ -107,6 +109,17 @@ class RunStore:
                 }
             ),
         )
+
+    def beat(self, run_id: str) -> None:
+        """The worker of `run_id` is alive now (its lease, beside the run: the run item is the worker's to write)."""
+        self._items.client.put_item(
+            TableName=self._items.table, Item=marshal({"run_id": BEAT_KEY.format(run_id=run_id), "at": now()})
+        )
+
+    def last_beat(self, run_id: str) -> str | None:
+        key = marshal({"run_id": BEAT_KEY.format(run_id=run_id)})
+        item = self._items.client.get_item(TableName=self._items.table, Key=key, ConsistentRead=True)
+        return str(unmarshal(item["Item"])["at"]) if "Item" in item else None
 
     def runs_of(self, request_id: str, stacks: list[str]) -> dict[str, PipelineRun | None]:
         return {stack: self.get(f"{request_id}/{stack}") for stack in stacks}
@@ -194,10 +207,14 @@ def start_pipelines(
     state_bucket: str,
     state_region: str,
     access_role_name: str,
+    lost_after_seconds: int = 0,
 ) -> dict[str, str]:
     """Start one run per stack, skipping stacks already applied to this account with the same variables and runs
     still going. A stack whose variables changed (a change request moved the GPU tier or the regions) is run again
-    with the new ones: the stack's own plan says what that changes, and its gate applies as for a first run."""
+    with the new ones: the stack's own plan says what that changes, and its gate applies as for a first run. A run
+    still QUEUED or RUNNING whose worker has not beaten for `lost_after_seconds` (the CheckPipelines heartbeat: the
+    same silence the state machine ends a wait on) is lost, a killed worker or a launch that never happened, and
+    runs again as a new attempt; without that, a resumed request would wait on it forever."""
     started: dict[str, str] = {}
     variables = variables_for(request, account_id)
     for stack in request.stacks:
@@ -206,12 +223,17 @@ def start_pipelines(
         # A stack destroyed earlier (removed, now asked for again) is applied afresh.
         applied = existing is not None and existing.action == "apply"
         if existing and applied and existing.account_id == account_id and existing.status != RunStatus.FAILED:
-            if existing.variables == variables or existing.status in IN_PROGRESS:
+            silent = _silent_seconds(store, existing) if existing.status in IN_PROGRESS else 0.0
+            lost = bool(lost_after_seconds and silent > lost_after_seconds)
+            if not lost and (existing.variables == variables or existing.status in IN_PROGRESS):
                 logger.info("pipeline run kept", extra={"run_id": run_id, "status": existing.status})
                 started[stack] = existing.status
                 continue
-            changed = sorted(k for k in variables if existing.variables.get(k) != variables[k])
-            logger.info("stack variables changed; run again", extra={"run_id": run_id, "changed": changed})
+            if lost:
+                logger.info("pipeline run lost", extra={"run_id": run_id, "silent_seconds": round(silent)})
+            else:
+                changed = sorted(k for k in variables if existing.variables.get(k) != variables[k])
+                logger.info("stack variables changed; run again", extra={"run_id": run_id, "changed": changed})
         run = PipelineRun(
             run_id=run_id,
             request_id=request.request_id,
@@ -244,6 +266,7 @@ def start_destroys(
     state_region: str,
     access_role_name: str,
     gate: str | None = None,
+    lost_after_seconds: int = 0,
 ) -> dict[str, str]:
     """One destroy run per stack (`terraform plan -destroy`, then apply of that saved plan) with the stack's state
     key unchanged: the state object and its versions stay in the state bucket, archived with it at retirement. A
@@ -257,8 +280,11 @@ def start_destroys(
             logger.info("no run to destroy", extra={"run_id": run_id})
             continue
         if existing.action == "destroy" and existing.account_id == account_id and existing.status != RunStatus.FAILED:
-            started[stack] = existing.status
-            continue
+            # As in start_pipelines: a destroy whose worker went silent past the heartbeat is lost and runs again.
+            silent = _silent_seconds(store, existing) if existing.status in IN_PROGRESS else 0.0
+            if not (lost_after_seconds and silent > lost_after_seconds):
+                started[stack] = existing.status
+                continue
         run = existing.model_copy(
             update={
                 "action": "destroy",
@@ -315,6 +341,14 @@ def destroy_preview(s3: Any, state_bucket: str, stack_path: str) -> dict[str, An
             index = instance.get("index_key")
             addresses.append(base if index is None else f"{base}[{json.dumps(index)}]")
     return {"state": where, "destroy": len(addresses), "resources": sorted(addresses)}
+
+
+def _silent_seconds(store: RunStore, run: PipelineRun) -> float:
+    """Seconds since the run's worker last beat (or, never having beaten, since the run was started)."""
+    last = store.last_beat(run.run_id) or run.started_at
+    if not last:
+        return 0.0
+    return (datetime.fromisoformat(now()) - datetime.fromisoformat(last)).total_seconds()
 
 
 def pipelines_outcome(runs: dict[str, PipelineRun | None]) -> tuple[str, dict[str, Any]]:
@@ -419,13 +453,19 @@ def check_pipelines(
 
 
 @contextlib.contextmanager
-def heartbeat(store: RunStore, sfn: Any, request_id: str) -> Iterator[None]:
-    """While a worker runs Terraform, tell the waiting task it is alive (its HeartbeatSeconds ends a lost run).
+def heartbeat(store: RunStore, sfn: Any, request_id: str, run_id: str = "") -> Iterator[None]:
+    """While a worker runs Terraform, tell the waiting task it is alive (its HeartbeatSeconds ends a lost run), and
+    renew the run's lease (StartPipelines of a resumed request relaunches a run whose lease ran out).
     The token is re-read each beat: a resumed request waits under a new one."""
     stop = threading.Event()
 
     def beat() -> None:
         while True:
+            if run_id:
+                try:
+                    store.beat(run_id)
+                except ClientError as e:
+                    logger.warning("lease renewal failed", extra={"code": error_code(e)})
             callback = store.get_callback(request_id)
             interval = max(1.0, (callback.heartbeat_seconds if callback else 30) / 3)
             if callback is not None and callback.heartbeat_seconds:
@@ -494,7 +534,7 @@ def execute_run(
             destroy=run.action == "destroy",
             stages=DESTROY_STAGES if run.action == "destroy" else PIPELINE_STAGES,
         )
-        with heartbeat(store, session.client("stepfunctions"), run.request_id):
+        with heartbeat(store, session.client("stepfunctions"), run.request_id, run.run_id):
             result = run_pipeline(spec, approvals=DynamoDbApprovalStore(session.client("dynamodb"), approvals_table))
         outcome = result.to_dict()
         status = {"succeeded": RunStatus.SUCCEEDED, "awaiting_approval": AWAITING_APPROVAL}.get(
@@ -508,6 +548,11 @@ def execute_run(
     run = run.model_copy(
         update={"status": status, "message": message, "result": outcome, "finished_at": now(), "plan_digest": digest}
     )
+    current = store.get(run_id)
+    if current is not None and current.attempt != run.attempt:
+        # This worker's lease ran out and a resumed request relaunched the run: the newer attempt's outcome counts.
+        logger.info("pipeline run superseded", extra={"run_id": run_id, "attempt": run.attempt, "now": current.attempt})
+        return run
     store.put(run)
     logger.info("pipeline run finished", extra={"run_id": run_id, "status": status, "detail": message[:300]})
     settle(store, session.client("stepfunctions"), run.request_id)
