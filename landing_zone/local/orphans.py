@@ -127,9 +127,7 @@ def account_orphans(
     if not record.account_id:
         raise ValueError(f"{record.request_id}: a READY record without an account id")
     region = record.request["regions"][0]
-    member = assume_role_session(
-        sts, access_role_arn(record.account_id, access_role_name), "orphan-inventory", region
-    )
+    member = assume_role_session(sts, access_role_arn(record.account_id, access_role_name), "orphan-inventory", region)
     found = inventory(member, org, record.account_id, region)
     owned = expected(record, member, access_role_name=access_role_name)
     return {kind: sorted(found[kind] - owned[kind]) for kind in ACCOUNT_KINDS if found[kind] - owned[kind]}

@@ -126,10 +126,7 @@ def _print_change(change: ChangeRecord, *, as_json: bool, title: str) -> None:
         ),
         ("stacks added", ", ".join(d["stacks"]["added"]) or "-"),
         ("stacks removed", ", ".join(d["stacks"]["removed"]) or "-"),
-        *(
-            (f"destroy plan {stack}", _destroy_line(plan))
-            for stack, plan in (d.get("destroy_plans") or {}).items()
-        ),
+        *((f"destroy plan {stack}", _destroy_line(plan)) for stack, plan in (d.get("destroy_plans") or {}).items()),
         (
             "CI trust",
             f"{d['trust']['ci_role_sub']['from']} -> {d['trust']['ci_role_sub']['to']}" if d["trust"] else "unchanged",
