@@ -16,6 +16,7 @@ from vending.exceptions import PipelineFailed
 from vending.pipeline.orchestration import (
     CodeBuildLauncher,
     PipelineRun,
+    RunStatus,
     RunStore,
     check_pipelines,
     destroy_preview,
@@ -652,3 +653,23 @@ def test_execute_run_superseded_by_a_relaunch_does_not_overwrite_it(
     assert (finished.attempt, finished.status) == (1, "FAILED")
     current = run_store.get(run_id)
     assert current is not None and (current.attempt, current.status) == (2, "QUEUED")
+
+
+def test_finish_is_one_conditional_write_on_the_attempt(
+    run_store: RunStore, launcher: FakeLauncher, request_: VendingRequest
+) -> None:
+    # GIVEN a run relaunched as attempt 2 while attempt 1's worker was still going
+    _start(run_store, launcher, request_)
+    run_id = f"{request_.request_id}/{request_.stacks[0]}"
+    first = run_store.get(run_id)
+    assert first is not None
+    run_store.put(first.model_copy(update={"status": RunStatus.QUEUED, "attempt": 2}))
+
+    # WHEN attempt 1 records its outcome, THEN the write is refused and attempt 2 is kept
+    assert run_store.finish(first.model_copy(update={"status": RunStatus.FAILED})) is False
+    kept = run_store.get(run_id)
+    assert kept is not None and (kept.attempt, kept.status) == (2, RunStatus.QUEUED)
+    # AND attempt 2's own outcome is written
+    assert run_store.finish(kept.model_copy(update={"status": RunStatus.SUCCEEDED})) is True
+    done = run_store.get(run_id)
+    assert done is not None and done.status == RunStatus.SUCCEEDED

@@ -90,7 +90,10 @@ class PipelineCallback(BaseModel):
 
 class RunStore:
     def __init__(self, dynamodb: Any, table: str) -> None:
-        self._items = ModelTable(dynamodb, table, PipelineRun, keys=("run_id",), projected=("status",), body="run")
+        # `attempt` is an attribute too, so a worker's final write can be conditional on still owning the run.
+        self._items = ModelTable(
+            dynamodb, table, PipelineRun, keys=("run_id",), projected=("status", "attempt"), body="run"
+        )
 
     def get_callback(self, request_id: str) -> PipelineCallback | None:
         key = marshal({"run_id": CALLBACK_KEY.format(request_id=request_id)})
@@ -129,6 +132,22 @@ class RunStore:
 
     def put(self, run: PipelineRun) -> None:
         self._items.put(run)
+
+    def finish(self, run: PipelineRun) -> bool:
+        """Record a worker's outcome only if its attempt is still the run's (one conditional write: a relaunch between
+        a read and a write cannot be overwritten). False when a newer attempt owns the run."""
+        try:
+            self._items.put(
+                run,
+                condition="attribute_not_exists(run_id) OR attribute_not_exists(#a) OR #a = :a",
+                names={"#a": "attempt"},
+                values={":a": run.attempt},
+            )
+        except ClientError as e:
+            if error_code(e) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
 
 class Approvals(Protocol):
@@ -548,12 +567,10 @@ def execute_run(
     run = run.model_copy(
         update={"status": status, "message": message, "result": outcome, "finished_at": now(), "plan_digest": digest}
     )
-    current = store.get(run_id)
-    if current is not None and current.attempt != run.attempt:
+    if not store.finish(run):
         # This worker's lease ran out and a resumed request relaunched the run: the newer attempt's outcome counts.
-        logger.info("pipeline run superseded", extra={"run_id": run_id, "attempt": run.attempt, "now": current.attempt})
+        logger.info("pipeline run superseded", extra={"run_id": run_id, "attempt": run.attempt})
         return run
-    store.put(run)
     logger.info("pipeline run finished", extra={"run_id": run_id, "status": status, "detail": message[:300]})
     settle(store, session.client("stepfunctions"), run.request_id)
     return run
