@@ -673,3 +673,23 @@ def test_finish_is_one_conditional_write_on_the_attempt(
     assert run_store.finish(kept.model_copy(update={"status": RunStatus.SUCCEEDED})) is True
     done = run_store.get(run_id)
     assert done is not None and done.status == RunStatus.SUCCEEDED
+
+
+def test_claim_lets_one_worker_run_a_queued_run(
+    run_store: RunStore, launcher: FakeLauncher, request_: VendingRequest
+) -> None:
+    # GIVEN a queued run, launched twice (a late first launch and its relaunch)
+    _start(run_store, launcher, request_)
+    run_id = f"{request_.request_id}/{request_.stacks[0]}"
+    queued = run_store.get(run_id)
+    assert queued is not None and queued.status == RunStatus.QUEUED
+
+    # WHEN both workers claim it, THEN only the first gets it, RUNNING
+    first = run_store.claim(queued)
+    assert first is not None and first.status == RunStatus.RUNNING
+    assert run_store.claim(queued) is None
+    # AND a run that finished, or one relaunched as a newer attempt, is not claimed by an old launch
+    run_store.put(first.model_copy(update={"status": RunStatus.QUEUED, "attempt": 2}))
+    assert run_store.claim(queued) is None
+    stored = run_store.get(run_id)
+    assert stored is not None and run_store.claim(stored) is not None

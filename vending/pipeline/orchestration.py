@@ -133,6 +133,23 @@ class RunStore:
     def put(self, run: PipelineRun) -> None:
         self._items.put(run)
 
+    def claim(self, run: PipelineRun) -> PipelineRun | None:
+        """Mark a QUEUED run RUNNING for this worker, as one conditional write on its status and attempt: of two
+        workers launched for the same run (a late first launch and its relaunch), only one runs Terraform."""
+        claimed = run.model_copy(update={"status": RunStatus.RUNNING, "started_at": now()})
+        try:
+            self._items.put(
+                claimed,
+                condition="#s = :queued AND (attribute_not_exists(#a) OR #a = :a)",
+                names={"#s": "status", "#a": "attempt"},
+                values={":queued": RunStatus.QUEUED.value, ":a": run.attempt},
+            )
+        except ClientError as e:
+            if error_code(e) == "ConditionalCheckFailedException":
+                return None
+            raise
+        return claimed
+
     def finish(self, run: PipelineRun) -> bool:
         """Record a worker's outcome only if its attempt is still the run's (one conditional write: a relaunch between
         a read and a write cannot be overwritten). False when a newer attempt owns the run."""
@@ -525,11 +542,13 @@ def execute_run(
     from vending.pipeline.runner import DESTROY_STAGES, PIPELINE_STAGES, PipelineSpec, run_pipeline
     from vending.pipeline.stacks import stack_dir_for
 
-    run = store.get(run_id)
-    if run is None:
+    queued = store.get(run_id)
+    if queued is None:
         raise PipelineFailed(f"no pipeline run {run_id!r}")
-    run = run.model_copy(update={"status": RunStatus.RUNNING, "started_at": now()})
-    store.put(run)
+    run = store.claim(queued)
+    if run is None:  # another worker holds it, or it already finished: nothing to run twice
+        logger.info("pipeline run not claimed", extra={"run_id": run_id, "status": queued.status})
+        return store.get(run_id) or queued
     try:
         member = assume_role_session(
             session.client("sts"),
