@@ -426,6 +426,25 @@ class _Launcher:
         _Launcher.launched.append(run_id)
 
 
+def _where(record: RequestRecord) -> dict[str, Any]:
+    """Where a record's stacks run: its account, a state bucket and the access role."""
+    return {
+        "account_id": str(record.account_id),
+        "state_bucket": "b",
+        "state_region": "us-east-1",
+        "access_role_name": "OrganizationAccountAccessRole",
+    }
+
+
+def _applied(run_store: RunStore, request: VendingRequest, where: dict[str, Any]) -> None:
+    """Every stack of `request` started and recorded SUCCEEDED, as after a vend."""
+    start_pipelines(run_store, _Launcher(), request, **where)
+    for stack in request.stacks:
+        run = run_store.get(f"{request.request_id}/{stack}")
+        assert run is not None
+        run_store.put(run.model_copy(update={"status": "SUCCEEDED"}))
+
+
 def test_change_pipelines_handler_reruns_applied_stacks_with_the_new_tier(
     frontend: RequestRecord,
     store: RequestStore,
@@ -437,18 +456,7 @@ def test_change_pipelines_handler_reruns_applied_stacks_with_the_new_tier(
     monkeypatch.setattr(context, "LocalThreadLauncher", _Launcher)
     _Launcher.launched = []
     old = VendingRequest.model_validate(frontend.request)
-    start_pipelines(
-        run_store,
-        _Launcher(),
-        old,
-        account_id=str(frontend.account_id),
-        state_bucket="b",
-        state_region="us-east-1",
-        access_role_name="OrganizationAccountAccessRole",
-    )
-    run = run_store.get("team-frontend-staging/bootstrap")
-    assert run is not None
-    run_store.put(run.model_copy(update={"status": "SUCCEEDED"}))
+    _applied(run_store, old, _where(frontend))
     _Launcher.launched = []
     # WHEN the change workflow's StartChangePipelines runs for an upgrade to the inference tier
     new = old.model_copy(update={"gpu_tier": "inference"})
@@ -471,17 +479,7 @@ def test_change_pipelines_handler_destroys_removed_stacks_and_awaits_them(
     # GIVEN bootstrap and networking applied to team-frontend/staging
     monkeypatch.setattr(context, "LocalThreadLauncher", _Launcher)
     old = VendingRequest.model_validate({**frontend.request, "stacks": ["bootstrap", "networking"]})
-    where: dict[str, Any] = {
-        "account_id": str(frontend.account_id),
-        "state_bucket": "b",
-        "state_region": "us-east-1",
-        "access_role_name": "OrganizationAccountAccessRole",
-    }
-    start_pipelines(run_store, _Launcher(), old, **where)
-    for stack in ("bootstrap", "networking"):
-        run = run_store.get(f"team-frontend-staging/{stack}")
-        assert run is not None
-        run_store.put(run.model_copy(update={"status": "SUCCEEDED"}))
+    _applied(run_store, old, _where(frontend))
     _Launcher.launched = []
     # WHEN the approved change that removes networking reaches StartChangePipelines
     new = old.model_copy(update={"stacks": ("bootstrap",)})
@@ -511,17 +509,7 @@ def test_decommission_destroys_every_stack_behind_a_manual_gate_and_applies_noth
     # GIVEN team-frontend/staging with bootstrap and networking applied (with tier none variables)
     monkeypatch.setattr(context, "LocalThreadLauncher", _Launcher)
     request = VendingRequest.model_validate({**frontend.request, "stacks": ["bootstrap", "networking"]})
-    where: dict[str, Any] = {
-        "account_id": str(frontend.account_id),
-        "state_bucket": "b",
-        "state_region": "us-east-1",
-        "access_role_name": "OrganizationAccountAccessRole",
-    }
-    start_pipelines(run_store, _Launcher(), request, **where)
-    for stack in request.stacks:
-        run = run_store.get(f"team-frontend-staging/{stack}")
-        assert run is not None
-        run_store.put(run.model_copy(update={"status": "SUCCEEDED"}))
+    _applied(run_store, request, _where(frontend))
     _Launcher.launched = []
     # WHEN `vend account decommission --destroy-stacks` reaches StartDestroys (the retirement branch)
     state = lifecycle_input(
@@ -662,12 +650,7 @@ def test_resume_after_a_failed_destroy_destroys_it_again_and_records_only_kept_s
     # (bootstrap only) and still lists networking among its pipelines; the destroy run is FAILED
     monkeypatch.setattr(context, "LocalThreadLauncher", _Launcher)
     old = VendingRequest.model_validate({**frontend.request, "stacks": ["bootstrap", "networking"]})
-    where: dict[str, Any] = {
-        "account_id": str(frontend.account_id),
-        "state_bucket": "b",
-        "state_region": "us-east-1",
-        "access_role_name": "OrganizationAccountAccessRole",
-    }
+    where = _where(frontend)
     start_pipelines(run_store, _Launcher(), old, **where)
     new = old.model_copy(update={"stacks": ("bootstrap",)})
     start_destroys(run_store, _Launcher(), new, ["networking"], **where)
