@@ -20,6 +20,7 @@ from vending.aws.buckets import ensure_private_bucket
 from vending.aws.errors import error_code, is_transient
 from vending.budgets import ensure_budget
 from vending.exceptions import BootstrapFailed
+from vending.settings import STATE_KEY_ALIAS
 from vending.trust import APPLY, APPLY_ROLE_NAME, GITHUB_OIDC_HOST, PLAN, PLAN_ROLE_NAME, trust_policy
 
 logger = Logger(child=True)
@@ -59,7 +60,6 @@ PLAN_READ_VERBS = ("Describe", "Get", "List")
 # elsewhere BatchGet* can read data (e.g. sagemaker:BatchGetRecord), which a plan does not need.
 PLAN_BATCH_READ_SERVICES = ("aoss",)
 BOUNDARY_NAME = "VendingCIBoundary"
-STATE_KEY_ALIAS = "alias/terraform-state"
 
 
 class BootstrapResult(BaseModel):
@@ -221,7 +221,21 @@ def tls_only_policy(bucket: str) -> dict[str, Any]:
                 "Action": "s3:*",
                 "Resource": [arn, f"{arn}/*"],
                 "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            }
+            },
+            {
+                # A write that asks for another encryption (SSE-S3 is what a backend with `encrypt = true` and no
+                # kms_key_id sends) is refused; one that asks for none gets the bucket default, the state key (Null:
+                # the header is present; IfExists would deny its absence too).
+                "Sid": "DenyNonKmsWrites",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:PutObject",
+                "Resource": f"{arn}/*",
+                "Condition": {
+                    "Null": {"s3:x-amz-server-side-encryption": "false"},
+                    "StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
+                },
+            },
         ],
     }
 
