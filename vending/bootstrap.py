@@ -20,6 +20,7 @@ from vending.aws.buckets import ensure_private_bucket
 from vending.aws.errors import error_code, is_transient
 from vending.budgets import ensure_budget
 from vending.exceptions import BootstrapFailed
+from vending.settings import STATE_KEY_ALIAS
 from vending.trust import APPLY, APPLY_ROLE_NAME, GITHUB_OIDC_HOST, PLAN, PLAN_ROLE_NAME, trust_policy
 
 logger = Logger(child=True)
@@ -29,8 +30,13 @@ GITHUB_OIDC_URL = "https://token.actions.githubusercontent.com"
 # https://github.blog/changelog/2023-06-27-github-actions-update-on-oidc-integration-with-aws/
 GITHUB_THUMBPRINT = "6938fd4d98bab03faadb97b34396831e3780aea1"
 CI_ROLE_NAME = APPLY_ROLE_NAME
-# What `terraform plan` reads in the services the modules use (terraform/modules): describe, get and list only.
+# What `terraform plan` reads to refresh every resource type the modules and templates declare (terraform/modules,
+# terraform/templates): describe, get and list only. IAM service prefixes, not provider names: OpenSearch Serverless is
+# `aoss`, EventBridge rules are `events`, aws_appautoscaling_* is `application-autoscaling`.
+# tests/vending/test_plan_role_reads.py derives the list from the HCL and fails on a resource type it cannot map.
 PLAN_READ_SERVICES = (
+    "aoss",
+    "application-autoscaling",
     "autoscaling",
     "bedrock",
     "cloudfront",
@@ -38,6 +44,7 @@ PLAN_READ_SERVICES = (
     "ec2",
     "ecs",
     "eks",
+    "events",
     "glue",
     "iam",
     "kms",
@@ -48,8 +55,11 @@ PLAN_READ_SERVICES = (
     "sqs",
     "ssm",
 )
+PLAN_READ_VERBS = ("Describe", "Get", "List")
+# Services whose read APIs Terraform calls are BatchGet* (aoss: BatchGetCollection refreshes a collection). Only these:
+# elsewhere BatchGet* can read data (e.g. sagemaker:BatchGetRecord), which a plan does not need.
+PLAN_BATCH_READ_SERVICES = ("aoss",)
 BOUNDARY_NAME = "VendingCIBoundary"
-STATE_KEY_ALIAS = "alias/terraform-state"
 
 
 class BootstrapResult(BaseModel):
@@ -211,7 +221,21 @@ def tls_only_policy(bucket: str) -> dict[str, Any]:
                 "Action": "s3:*",
                 "Resource": [arn, f"{arn}/*"],
                 "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            }
+            },
+            {
+                # A write that asks for another encryption (SSE-S3 is what a backend with `encrypt = true` and no
+                # kms_key_id sends) is refused; one that asks for none gets the bucket default, the state key (Null:
+                # the header is present; IfExists would deny its absence too).
+                "Sid": "DenyNonKmsWrites",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:PutObject",
+                "Resource": f"{arn}/*",
+                "Condition": {
+                    "Null": {"s3:x-amz-server-side-encryption": "false"},
+                    "StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
+                },
+            },
         ],
     }
 
@@ -371,8 +395,21 @@ def ensure_plan_role(
         boundary_arn=boundary_arn,
         description=f"GitHub Actions plan (read-only) for {repository} ({team}-{stage})",
     )
-    reads = sorted(f"{service}:{verb}*" for service in PLAN_READ_SERVICES for verb in ("Describe", "Get", "List"))
-    document = {
+    iam.put_role_policy(
+        RoleName=PLAN_ROLE_NAME,
+        PolicyName="PlanReadOnly",
+        PolicyDocument=json.dumps(plan_policy(state_bucket=state_bucket, kms_key_arn=kms_key_arn)),
+    )
+    return str(role["Arn"])
+
+
+def plan_policy(*, state_bucket: str, kms_key_arn: str) -> dict[str, Any]:
+    """The plan role's only policy: read the account, take the state lock, use the state key."""
+    reads = sorted(
+        [f"{service}:{verb}*" for service in PLAN_READ_SERVICES for verb in PLAN_READ_VERBS]
+        + [f"{service}:BatchGet*" for service in PLAN_BATCH_READ_SERVICES]
+    )
+    return {
         "Version": "2012-10-17",
         "Statement": [
             {"Sid": "ReadTheAccount", "Effect": "Allow", "Action": [*reads, "sts:GetCallerIdentity"], "Resource": "*"},
@@ -390,8 +427,6 @@ def ensure_plan_role(
             },
         ],
     }
-    iam.put_role_policy(RoleName=PLAN_ROLE_NAME, PolicyName="PlanReadOnly", PolicyDocument=json.dumps(document))
-    return str(role["Arn"])
 
 
 def ensure_ci_role(iam: Any, *, provider_arn: str, boundary_arn: str, repository: str, stage: str, team: str) -> str:

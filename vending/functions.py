@@ -55,9 +55,12 @@ _REPAIR_STALE = Grant(("dynamodb:PutItem",), ("requests_table",))
 _EVENTS = Grant(("events:PutEvents",), ("event_bus",))
 _ASSUME_ACCESS = Grant(("sts:AssumeRole",), ("account_access_role",))
 _CREATION_SLOTS = Grant(("dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"), ("creation_slots_table",))
-# Completing CheckPipelines' task token (CDK's grantTaskResponse scopes these to the state machine).
+# Completing CheckPipelines' task token. AWS authorizes SendTask* against the state machine the token belongs to,
+# and CheckPipelines waits in both machines (AccountVending's CheckPipelines; AccountLifecycle's
+# CheckChangePipelines and CheckDestroys), so the grant names both (TOKEN_COMPLETERS; tests/vending/test_functions.py).
 _TASK_RESPONSE = Grant(
-    ("states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"), ("state_machine",)
+    ("states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"),
+    ("state_machine", "lifecycle_state_machine"),
 )
 _ORG_READ = Grant(
     (
@@ -374,6 +377,12 @@ STATE_MACHINE_KEYS = tuple(
     if (f.key not in {"StartFromEvent", "Api", "Audit", "PipelineBuildEvent"} and f.key not in LIFECYCLE_KEYS)
     or f.key == "CheckPipelines"
 )
+
+
+# The function a `.waitForTaskToken` Task invokes -> every function that may complete that token. CheckPipelines
+# stores the token with the runs; it completes it when the runs are done, and PipelineBuildEvent completes it when a
+# build dies. (The CodeBuild worker completes it too; its role is granted in landing_zone/cdk/pipeline.py.)
+TOKEN_COMPLETERS: dict[str, tuple[str, ...]] = {"CheckPipelines": ("CheckPipelines", "PipelineBuildEvent")}
 
 
 def by_key(key: str) -> FunctionSpec:

@@ -7,6 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# The Terraform state key of every vended account (vending.bootstrap makes it). Every backend names it as
+# kms_key_id: `encrypt = true` alone makes the S3 backend send SSE-S3 (AES256), not the bucket's KMS key. The alias
+# resolves in the caller's account, which is the account of the state bucket.
+STATE_KEY_ALIAS = "alias/terraform-state"
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,7 @@ def team_guide(record: RequestRecord, layout: Layout) -> str:
         f'    region       = "{(request.get("regions") or ["us-east-1"])[0]}"',
         "    use_lockfile = true",
         "    encrypt      = true",
+        f'    kms_key_id   = "{STATE_KEY_ALIAS}"',
         "  }",
         "}",
         "```",

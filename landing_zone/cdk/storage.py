@@ -179,6 +179,22 @@ def _topic(stack: BaseStack, key: kms.Key) -> sns.Topic:
     topic = sns.Topic(
         stack, "NotificationsTopic", display_name="Account vending notifications", master_key=key, enforce_ssl=True
     )
+    # CloudWatch alarm actions publish as the service principal, which needs the topic policy to allow it (an
+    # identity policy cannot): without this every alarm action fails with "not authorized to publish". Scoped to
+    # this account's alarms against the confused deputy
+    # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Notify_Users_Alarm_Changes.html).
+    topic.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="AllowCloudWatchAlarmsToPublish",
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["sns:Publish"],
+            resources=[topic.topic_arn],
+            conditions={
+                "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                "ArnLike": {"aws:SourceArn": stack.arn("cloudwatch", "alarm:*")},
+            },
+        )
+    )
     if stack.config.alarm_email:
         sns.Subscription(
             stack, "AlarmEmail", topic=topic, protocol=sns.SubscriptionProtocol.EMAIL, endpoint=stack.config.alarm_email

@@ -130,7 +130,8 @@ def test_bootstrap_plan_role_is_read_only_and_bounded(member: tuple[str, boto3.S
     assert iam.list_attached_role_policies(RoleName=PLAN_ROLE_NAME)["AttachedPolicies"] == []
     document = iam.get_role_policy(RoleName=PLAN_ROLE_NAME, PolicyName="PlanReadOnly")["PolicyDocument"]
     by_sid = {s["Sid"]: s for s in document["Statement"]}
-    assert all(a.split(":", 1)[1].startswith(("Describe", "Get", "List")) for a in by_sid["ReadTheAccount"]["Action"])
+    reads = by_sid["ReadTheAccount"]["Action"]
+    assert all(a.split(":", 1)[1].startswith(("Describe", "Get", "List", "BatchGet")) for a in reads)
     assert by_sid["StateLock"]["Resource"] == f"arn:aws:s3:::{result.state_bucket}/*.tflock"
     assert by_sid["StateKey"]["Resource"] == result.kms_key_arn
 

@@ -28,7 +28,7 @@ import yaml
 
 from vending.exceptions import TemplateError
 from vending.layout import STAGES, TEAM_SLUG, Layout
-from vending.settings import REPO_ROOT
+from vending.settings import REPO_ROOT, STATE_KEY_ALIAS
 
 TERRAFORM = REPO_ROOT / "terraform"
 TEMPLATES = TERRAFORM / "templates"
@@ -38,16 +38,19 @@ ENVIRONMENTS = TERRAFORM / "environments"
 VPC_SLOT_BITS = 2
 LOCK_FILE = ".terraform.lock.hcl"
 
+# kms_key_id is the alias bootstrap makes (a constant; the SCPs protect it from being repointed).
 BACKEND = """terraform {{
   # bucket and region are the vended account's state bucket, given at `terraform init -backend-config=...`.
   # The key is this folder's path under terraform/environments; the pipeline runner passes the same value.
+  # kms_key_id: the account's state key (encrypt = true alone writes SSE-S3, which the state bucket refuses).
   backend "s3" {{
     key          = "{key}"
     use_lockfile = true
     encrypt      = true
+    kms_key_id   = "STATE_KEY_ALIAS"
   }}
 }}
-"""
+""".replace("STATE_KEY_ALIAS", STATE_KEY_ALIAS)
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,38 @@ locals {
   # Accelerated nodes only take pods that ask for the device (the device plugins' resource names).
   taint = { nvidia = "nvidia.com/gpu", neuron = "aws.amazon.com/neuron" }
 
+  # The EBS CSI driver sends component_tags on every CreateVolume (controller.extraVolumeTags), merged into whatever
+  # configuration the caller gives the add-on. https://github.com/kubernetes-sigs/aws-ebs-csi-driver/blob/master/docs/tagging.md
+  addon_configuration = {
+    for name, addon in var.addons : name => (
+      name == "aws-ebs-csi-driver" && length(var.component_tags) > 0 ? jsonencode(merge(
+        try(jsondecode(addon.configuration_values), {}),
+        {
+          controller = merge(
+            try(jsondecode(addon.configuration_values).controller, {}),
+            { extraVolumeTags = merge(try(jsondecode(addon.configuration_values).controller.extraVolumeTags, {}), var.component_tags) },
+          )
+        },
+      )) : addon.configuration_values
+    )
+  }
+
+  # Karpenter's EC2NodeClass: spec.tags go on the instances, volumes, fleets, launch templates and instance profiles it
+  # creates (https://karpenter.sh/docs/concepts/nodeclasses/#spectags). Applied to the cluster with Karpenter's chart.
+  karpenter_node_class = {
+    apiVersion = "karpenter.k8s.aws/v1"
+    kind       = "EC2NodeClass"
+    metadata   = { name = "default" }
+    spec = {
+      role                       = aws_iam_role.node.name
+      amiSelectorTerms           = [{ alias = "al2023@latest" }]
+      subnetSelectorTerms        = [{ tags = { "karpenter.sh/discovery" = var.cluster_name } }]
+      securityGroupSelectorTerms = [{ tags = { "karpenter.sh/discovery" = var.cluster_name } }]
+      metadataOptions            = { httpTokens = "required", httpPutResponseHopLimit = var.metadata_hop_limit }
+      tags                       = var.component_tags
+    }
+  }
+
   # Pod Identity roles: the EBS CSI driver's own, plus the caller's.
   pod_identities = merge(
     contains(keys(var.addons), "aws-ebs-csi-driver") ? {
@@ -363,7 +395,7 @@ resource "aws_eks_addon" "this" {
   cluster_name                = aws_eks_cluster.this.name
   addon_name                  = each.key
   addon_version               = each.value.version
-  configuration_values        = each.value.configuration_values
+  configuration_values        = local.addon_configuration[each.key]
   resolve_conflicts_on_create = "OVERWRITE"
   resolve_conflicts_on_update = "PRESERVE"
 

@@ -38,6 +38,11 @@ output "karpenter_queue_name" {
   value       = try(aws_sqs_queue.karpenter[0].name, null)
 }
 
+output "karpenter_node_class" {
+  description = "Karpenter's EC2NodeClass (YAML) with the node role, discovery selectors and component_tags; apply it with Karpenter."
+  value       = try(var.enable_karpenter ? yamlencode(local.karpenter_node_class) : null, null)
+}
+
 output "node_group_names" {
   description = "Managed node group names."
   value       = try(keys(aws_eks_node_group.this), [])

@@ -236,6 +236,17 @@ variable "oidc_thumbprints" {
   default     = []
 }
 
+variable "component_tags" {
+  description = "Tags the cluster's components put on what they create in the account: EBS CSI driver volumes (controller.extraVolumeTags) and Karpenter's instances, volumes, fleets and launch templates (EC2NodeClass spec.tags). They are not Terraform resources, so default_tags never reach them; the organization's tag-on-create guardrail requires team, stage and cost-center."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = length(var.component_tags) == 0 || alltrue([for key in ["team", "stage", "cost-center"] : length(trimspace(lookup(var.component_tags, key, ""))) > 0])
+    error_message = "component_tags must carry non-empty team, stage and cost-center (the tag-on-create guardrail denies creates without them)."
+  }
+}
+
 variable "tags" {
   description = "Tags merged onto every resource."
   type        = map(string)

@@ -29,4 +29,8 @@ module "eks" {
   metadata_hop_limit       = var.metadata_hop_limit
   enable_karpenter         = true
   permissions_boundary_arn = coalesce(var.permissions_boundary_arn, "arn:aws:iam::${var.account_id}:policy/VendingCIBoundary")
+
+  # What the EBS CSI driver and Karpenter create carries the mandatory tags (the tag-on-create guardrail denies it
+  # otherwise); default_tags only reach what Terraform itself creates.
+  component_tags = { team = var.team, stage = var.stage, "cost-center" = var.cost_center }
 }

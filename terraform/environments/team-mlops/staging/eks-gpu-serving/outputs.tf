@@ -30,6 +30,11 @@ output "karpenter_queue_name" {
   value       = module.eks.karpenter_queue_name
 }
 
+output "karpenter_node_class" {
+  description = "Karpenter's EC2NodeClass (YAML) carrying the team, stage and cost-center tags; apply it with Karpenter."
+  value       = module.eks.karpenter_node_class
+}
+
 output "node_role_arn" {
   description = "Node role for Karpenter's EC2NodeClass."
   value       = module.eks.node_role_arn
