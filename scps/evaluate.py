@@ -73,6 +73,11 @@ class Request:
     principal_arn: str = "arn:aws:iam::111122223333:role/team-ci"
     context: Mapping[str, ContextValue] = field(default_factory=dict)
     principal: Principal | None = None
+    # False (what-if questions, iam-simulate's reading): a `*` in the resource stands for "some resource", which a
+    # specific Allow covers in part. True (a real call, the emulator): the resource is the literal string AWS
+    # authorizes, so an action without resource types ("*") or a resource not created yet ("instance/*") is
+    # matched only by patterns that match that string.
+    literal_resource: bool = False
 
     def who(self) -> Principal:
         return self.principal if self.principal is not None else Principal.from_arn(self.principal_arn)
@@ -476,7 +481,13 @@ def _intersect(policy: str, request: str) -> bool:
 
 
 def _resource_one(
-    pattern: str, resource: str, keys: Mapping[str, _Value], effect: str, negated: bool, kind: str
+    pattern: str,
+    resource: str,
+    keys: Mapping[str, _Value],
+    effect: str,
+    negated: bool,
+    kind: str,
+    literal: bool = False,
 ) -> tuple[bool, bool]:
     """(matches, a mismatch proves the resource is outside the pattern) for one Resource/NotResource entry."""
     if pattern == "*" or (pattern and set(pattern) == {"*"}):
@@ -492,9 +503,11 @@ def _resource_one(
             return False, False
         if behaviour == "nomatch":
             return False, True
-        matched, _ = _resource_one(":".join(parts + ["*"] * (6 - len(parts))), resource, keys, effect, negated, kind)
+        matched, _ = _resource_one(
+            ":".join(parts + ["*"] * (6 - len(parts))), resource, keys, effect, negated, kind, literal
+        )
         return matched, False
-    if resource == "*":
+    if resource == "*" and not literal:
         # A request for all resources: a specific Allow covers part of it, a specific Deny does not cover all of it.
         if effect == "Allow":
             return not negated, True
@@ -504,7 +517,7 @@ def _resource_one(
     if len(req_parts) < 6:
         return False, False
     request = [*req_parts[1:5], ":".join(req_parts[5:])]
-    if "*" in resource:
+    if "*" in resource and not literal:
         overlaps = [_overlap(p, r) for p, r in zip(policy, request, strict=True)]
         if not negated and effect == "Allow":
             if "none" not in overlaps:
@@ -531,11 +544,12 @@ def _resources_match(statement: Mapping[str, Any], request: Request, keys: Mappi
     effect = str(statement.get("Effect", ""))
     if "Resource" in statement:
         return any(
-            _resource_one(str(p), request.resource, keys, effect, False, kind)[0] for p in _list(statement["Resource"])
+            _resource_one(str(p), request.resource, keys, effect, False, kind, request.literal_resource)[0]
+            for p in _list(statement["Resource"])
         )
     if "NotResource" in statement:
         for p in _list(statement["NotResource"]):
-            matched, invertible = _resource_one(str(p), request.resource, keys, effect, True, kind)
+            matched, invertible = _resource_one(str(p), request.resource, keys, effect, True, kind, request.literal_resource)
             if matched or not invertible:
                 return False
         return True

@@ -114,7 +114,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         (
             _REQUESTS_RW,
             _CREATION_SLOTS,
-            Grant(("organizations:CreateAccount",), ("organization",)),
+            # CreateAccount sends the account's tags: AWS also authorizes organizations:TagResource on the new account.
+            Grant(("organizations:CreateAccount", "organizations:TagResource"), ("organization",)),
         ),
         description="Take a creation slot and start CreateAccount (the request id is saved before polling)",
     ),

@@ -12,40 +12,10 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 
 from landing_zone.cdk.base import BaseStack
+from landing_zone.grant_statements import grant_statements
 from vending.functions import Grant
 
 AUDIT_REPORTS_PREFIX = "guardrail-audit/"  # vending.guardrails.audit.publish writes its reports under this prefix
-
-# An empty tuple means the action supports no resource-level permissions: "*" is the only valid resource.
-ORG_ACTION_RESOURCES: dict[str, tuple[str, ...]] = {
-    "organizations:DescribeOrganization": (),
-    "organizations:ListRoots": (),
-    "organizations:ListAccounts": (),
-    "organizations:ListPolicies": (),
-    "organizations:CreateAccount": (),
-    "organizations:ListCreateAccountStatus": (),
-    "organizations:DescribeCreateAccountStatus": (),
-    "organizations:CreatePolicy": (),
-    "organizations:ListOrganizationalUnitsForParent": ("ou", "root"),
-    "organizations:ListAccountsForParent": ("ou", "root"),
-    "organizations:ListChildren": ("ou", "root"),
-    "organizations:CreateOrganizationalUnit": ("ou", "root"),
-    "organizations:ListParents": ("account", "ou"),
-    "organizations:DescribeAccount": ("account",),
-    "organizations:CloseAccount": ("account",),
-    "organizations:ListPoliciesForTarget": ("account", "ou", "root"),
-    "organizations:ListTargetsForPolicy": ("policy", "awspolicy"),
-    "organizations:DescribePolicy": ("policy", "awspolicy"),
-    "organizations:ListTagsForResource": ("account", "ou", "root", "policy"),
-    "organizations:TagResource": ("account",),
-    "organizations:MoveAccount": ("account", "ou", "root"),
-    "organizations:AttachPolicy": ("account", "ou", "root", "policy", "awspolicy"),
-    "organizations:DetachPolicy": ("account", "ou", "root", "policy", "awspolicy"),
-    "organizations:UpdatePolicy": ("policy",),
-    "organizations:EnablePolicyType": ("root",),
-}
-# Where "*" is unavoidable, a condition still narrows the write to service control policies.
-ORG_POLICY_TYPE_CONDITION_ACTIONS = frozenset({"organizations:CreatePolicy", "organizations:EnablePolicyType"})
 
 _WILDCARD_REASONS = {
     ":account/": "Vended account IDs are created at run time; scoped to accounts of this organization.",
@@ -69,41 +39,13 @@ _WILDCARD_REASONS = {
 def statements(
     stack: BaseStack, grant: Grant, *, arns: Callable[[str], list[str]], reports_key: kms.IKey
 ) -> list[iam.PolicyStatement]:
-    """One grant -> statements. Organizations actions are split by the resource types each one supports."""
-    out: list[iam.PolicyStatement] = []
-    for symbol in grant.resources:
-        if symbol != "organization":
-            out.append(iam.PolicyStatement(actions=list(grant.actions), resources=arns(symbol)))
-            if symbol == "reports_bucket" and "s3:PutObject" in grant.actions:
-                # The bucket is SSE-KMS: writing an object needs a data key from the bucket's key.
-                out.append(iam.PolicyStatement(actions=["kms:GenerateDataKey"], resources=[reports_key.key_arn]))
-            continue
-        by_kinds: dict[tuple[str, ...], list[str]] = {}
-        for action in grant.actions:
-            if action not in ORG_ACTION_RESOURCES:
-                raise KeyError(f"{action}: add its resource types to ORG_ACTION_RESOURCES")
-            by_kinds.setdefault(ORG_ACTION_RESOURCES[action], []).append(action)
-        for kinds, actions in by_kinds.items():
-            if kinds:
-                out.append(
-                    iam.PolicyStatement(
-                        actions=sorted(actions), resources=[arn for kind in kinds for arn in stack.org_arns(kind)]
-                    )
-                )
-                continue
-            conditioned = sorted(a for a in actions if a in ORG_POLICY_TYPE_CONDITION_ACTIONS)
-            plain = sorted(a for a in actions if a not in ORG_POLICY_TYPE_CONDITION_ACTIONS)
-            if plain:
-                out.append(iam.PolicyStatement(actions=plain, resources=["*"]))
-            if conditioned:
-                out.append(
-                    iam.PolicyStatement(
-                        actions=conditioned,
-                        resources=["*"],
-                        conditions={"StringEquals": {"organizations:PolicyType": "SERVICE_CONTROL_POLICY"}},
-                    )
-                )
-    return out
+    """One grant -> statements, rendered by landing_zone.grant_statements (the emulator renders the same)."""
+    return [
+        iam.PolicyStatement.from_json(statement)
+        for statement in grant_statements(
+            grant, arns=arns, org_arns=stack.org_arns, reports_key_arn=reports_key.key_arn
+        )
+    ]
 
 
 def acknowledge_wildcards(stack: BaseStack, role: iam.Role, policy: list[iam.PolicyStatement]) -> None:

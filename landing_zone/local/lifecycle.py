@@ -15,6 +15,7 @@ from vending.retirement import ensure_archive_bucket
 from vending.settings import Settings
 
 ARCHIVE_BUCKET = "vending-archive-local"
+LIFECYCLE_ROLE = "AccountLifecycleStateMachineRole"
 
 
 def install_update_budget() -> None:
@@ -63,27 +64,21 @@ def deploy_lifecycle(session: boto3.Session, *, function_arns: dict[str, str], a
             {"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}
         ],
     }
-    role = iam.create_role(RoleName="AccountLifecycleStateMachineRole", AssumeRolePolicyDocument=json.dumps(trust))[
-        "Role"
-    ]["Arn"]
-    from landing_zone.local.runtime import emulator_policy  # the runtime imports this module: import at call time
-
+    role = iam.create_role(RoleName=LIFECYCLE_ROLE, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
     iam.put_role_policy(
-        RoleName="AccountLifecycleStateMachineRole",
+        RoleName=LIFECYCLE_ROLE,
         PolicyName="invoke",
         PolicyDocument=json.dumps(
-            emulator_policy(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Action": "lambda:InvokeFunction",
-                            "Resource": [function_arns[k] for k in LIFECYCLE_KEYS],
-                        }
-                    ],
-                }
-            )
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "lambda:InvokeFunction",
+                        "Resource": [function_arns[k] for k in LIFECYCLE_KEYS],
+                    }
+                ],
+            }
         ),
     )
     definition = step_functions.render(

@@ -9,8 +9,9 @@ IAM is enforced once deploy() has laid the service down (moto's IAM authenticati
 its own function role, assumed through the emulator's STS per invocation; the Step Functions interpreter calls
 Lambda as the state machine role; this process (the CLI, the demo, the tests) acts as the platform admin role;
 Terraform runs as the vended account's access role. Every call a function makes is recorded (OPERATIONS).
-What moto's IAM does not evaluate: resource policies other than S3 bucket policies, permission boundaries, SCPs,
-session policies, and resources for most services (see emulator_policy).
+Every call is decided once, as AWS decides it, by landing_zone/local/authorization (SCPs, resource policies,
+boundaries, session policies, real resource ARNs, condition keys and the authorizations AWS makes on the side);
+moto keeps only its signature check.
 """
 
 from __future__ import annotations
@@ -31,24 +32,26 @@ import zipfile
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import boto3
 import requests
 from botocore.exceptions import ClientError
 
 import step_functions
+from landing_zone.grant_statements import grant_statements
 from landing_zone.local import faults
+from landing_zone.local.authorization.server import authorizing_server, moto_identity_check_off
 from landing_zone.local.callbacks import fix_task_token_callbacks
 from landing_zone.local.event_sources import redelivering_sqs_event_sources
-from landing_zone.local.lifecycle import deploy_lifecycle
+from landing_zone.local.lifecycle import LIFECYCLE_ROLE, deploy_lifecycle
 from landing_zone.local.organizations import access_role_administrator, unique_account_emails
 from landing_zone.local.patching import require
 from landing_zone.local.sagemaker import current_endpoint_instance_types
 from vending.accounts import CreationSlots
 from vending.aws.sessions import new_session
 from vending.context import invocation_session
-from vending.functions import FUNCTIONS, STATE_MACHINE_KEYS, FunctionSpec
+from vending.functions import FUNCTIONS, LIFECYCLE_KEYS, STATE_MACHINE_KEYS, FunctionSpec
 from vending.guardrails.reconcile import reconcile_organization
 from vending.layout import Layout, cached_layout
 from vending.onboarding import ONBOARDING_EVENT_PATTERN
@@ -63,14 +66,6 @@ PLATFORM_ADMIN_ROLE = "PlatformAdmin"
 STATE_MACHINE_ROLE = "AccountVendingStateMachineRole"
 # Plays the Lambda service: the only principal that assumes the function roles.
 LAMBDA_SERVICE_ROLE = "EmulatorLambdaService"
-# moto authorizes S3 (bucket/key), SQS (queue), IAM role operations and sts:AssumeRole against the real resource;
-# every other request against "*" (moto.core.responses.BaseResponse.call_action), where a resource-scoped Allow
-# never matches. Those statements are widened to "*" in the emulator: actions are enforced, their resources only
-# by the CDK stack's tests.
-MOTO_RESOURCE_AWARE = re.compile(r"^(s3:|sqs:|sts:AssumeRole$|iam:\w*Role\w*$)")
-# moto names the action it authorizes after the API operation; where IAM's name differs, the emulator's policy
-# carries moto's name next to IAM's.
-MOTO_ACTION_NAMES = {"lambda:InvokeFunction": "lambda:Invoke"}
 FAST_WORKFLOW = {
     "account_poll_seconds": 1,
     "account_poll_backoff": 1.5,
@@ -170,7 +165,13 @@ def least_privilege_report(log: OperationLog) -> dict[str, dict[str, Any]]:
     return report
 
 
-_DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "InvalidClientTokenId"}
+_DENIED_CODES = {
+    "AccessDenied",
+    "AccessDeniedException",
+    "AuthorizationError",
+    "UnauthorizedOperation",
+    "InvalidClientTokenId",
+}
 
 
 def _denial_of(http_response: Any, parsed: dict[str, Any]) -> str | None:
@@ -194,6 +195,7 @@ class _Identities:
     lambda_service: dict[str, str]
     state_machine: dict[str, str]
     account_id: str
+    lifecycle_state_machine: dict[str, str] = field(default_factory=dict)
 
 
 _IDENTITIES: _Identities | None = None
@@ -304,30 +306,6 @@ def _stop_from_outside(injector: faults.FaultInjector, function_key: str, event:
     injector.record_runtime("lambda", function_key, "stop_execution", arn)
 
 
-def _skip_conditioned_bucket_statements() -> None:
-    """Emulator gap: moto evaluates bucket policies without their Condition blocks, so the state bucket's
-    TLS-only Deny (Condition aws:SecureTransport=false) would deny every request. Statements with conditions
-    are left to AWS; the policy itself is still stored and checked by the demo and the tests."""
-    from moto.iam.access_control import IAMPolicy, PermissionResult
-    from moto.s3.models import FakeBucket
-
-    require(FakeBucket, "get_permission", ("self", "action", "resource"))
-    require(IAMPolicy, "is_action_permitted")
-    require(PermissionResult, "NEUTRAL")
-
-    def get_permission(self: Any, action: str, resource: str) -> Any:
-        if self.policy is None:
-            return PermissionResult.NEUTRAL
-        policy = json.loads(self.policy)
-        statements = policy.get("Statement", [])
-        kept = [st for st in (statements if isinstance(statements, list) else [statements]) if "Condition" not in st]
-        if not kept:
-            return PermissionResult.NEUTRAL
-        return IAMPolicy(json.dumps({**policy, "Statement": kept})).is_action_permitted(action, resource)
-
-    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
-
-
 def _install_lambda_dispatch() -> None:
     from moto.awslambda.models import LambdaFunction
 
@@ -358,21 +336,48 @@ def _interpreter_calls_lambda_as_state_machine_role() -> None:
     def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
         if _IDENTITIES is None:
             raise RuntimeError("the state machine ran before deploy() created its role")
-        client = _session(_IDENTITIES.state_machine).client(
-            service,  # type: ignore[call-overload]
-            region_name=region,
-            endpoint_url=f"http://localhost:{os.environ['MOTO_PORT']}",
-            config=Config(  # as moto's own client: no retries, the interpreter's timeouts
-                parameter_validation=False,
-                retries={"max_attempts": 0, "total_max_attempts": 1},
-                connect_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
-                read_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
-            ),
-        )
-        client.meta.events.register("after-call", _record_denials(STATE_MACHINE_ROLE, "StateMachine"))
-        return client
+        identities = _IDENTITIES
+
+        def client_as(credentials: dict[str, str]) -> Any:
+            client = _session(credentials).client(
+                service,  # type: ignore[call-overload]
+                region_name=region,
+                endpoint_url=f"http://localhost:{os.environ['MOTO_PORT']}",
+                config=Config(  # as moto's own client: no retries, the interpreter's timeouts
+                    parameter_validation=False,
+                    retries={"max_attempts": 0, "total_max_attempts": 1},
+                    connect_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+                    read_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+                ),
+            )
+            client.meta.events.register("after-call", _record_denials(STATE_MACHINE_ROLE, "StateMachine"))
+            return client
+
+        vending = client_as(identities.state_machine)
+        if service != "lambda" or not identities.lifecycle_state_machine:
+            return vending
+        return _ByStateMachineRole(vending, client_as(identities.lifecycle_state_machine))
 
     lambda_eval_utils.boto_client_for = boto_client_for
+
+
+class _ByStateMachineRole:
+    """moto's interpreter does not say which state machine a Lambda task belongs to; in AWS each machine invokes
+    under its own role. The AccountLifecycle role is used for the functions only it may invoke."""
+
+    _LIFECYCLE_ONLY: ClassVar[set[str]] = {
+        f.name for f in FUNCTIONS if f.key in LIFECYCLE_KEYS and f.key not in STATE_MACHINE_KEYS
+    }
+
+    def __init__(self, vending: Any, lifecycle: Any) -> None:
+        self._vending, self._lifecycle = vending, lifecycle
+
+    def invoke(self, **kwargs: Any) -> Any:
+        name = str(kwargs.get("FunctionName", "")).rsplit(":", 1)[-1]
+        return (self._lifecycle if name in self._LIFECYCLE_ONLY else self._vending).invoke(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._vending, name)
 
 
 @contextlib.contextmanager
@@ -392,6 +397,7 @@ class Emulator:
     host: str = "127.0.0.1"
     _server: Any = None
     endpoint: str = ""
+    enforcing: bool = False  # deploy() switches IAM on once the service is laid down
     _saved_env: dict[str, str] = field(default_factory=dict)
     _saved_moto: tuple[Any, ...] = ()
     _patches: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
@@ -406,7 +412,7 @@ class Emulator:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         # The interpreter logs every Fail state as an error; the request record already says why.
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
-        self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
+        self._server = authorizing_server(ThreadedMotoServer, self.host, self.port, lambda: self.enforcing)
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.port, self.endpoint = port, f"http://{host}:{port}"
@@ -415,19 +421,16 @@ class Emulator:
         requests.post(f"{self.endpoint}/moto-api/reset", timeout=30).raise_for_status()
         os.environ["MOTO_PORT"] = str(port)  # moto's interpreter calls Lambda through this port
         from moto.awslambda.models import LambdaFunction
-        from moto.s3.models import FakeBucket
         from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
         # Everything changed in moto is put back on stop, so in-process mock_aws users are unaffected afterwards.
         self._saved_moto = (
             json.dumps(default_user_config.get("stepfunctions", {})),
             LambdaFunction._invoke_lambda,
-            FakeBucket.get_permission,
             lambda_eval_utils.boto_client_for,
         )
         default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
         _install_lambda_dispatch()
-        _skip_conditioned_bucket_statements()
         _interpreter_calls_lambda_as_state_machine_role()
         self._patches.enter_context(access_role_administrator())
         self._patches.enter_context(unique_account_emails())
@@ -457,21 +460,22 @@ class Emulator:
             boto3.DEFAULT_SESSION = None
             from moto.awslambda.models import LambdaFunction
             from moto.core.config import default_user_config
-            from moto.s3.models import FakeBucket
             from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
             global _IDENTITIES, _RUNNING
             _IDENTITIES, _RUNNING = None, None
             self._patches.close()  # IAM authentication off again, the access-role patch undone
-            sfn_config, invoke, permission, client_for = self._saved_moto
+            sfn_config, invoke, client_for = self._saved_moto
             default_user_config["stepfunctions"] = json.loads(sfn_config)
             LambdaFunction._invoke_lambda = invoke  # type: ignore[method-assign]
-            FakeBucket.get_permission = permission  # type: ignore[method-assign]
             lambda_eval_utils.boto_client_for = client_for
 
     def enforce_iam(self) -> None:
-        """Switch moto's IAM authentication on until stop()."""
+        """Switch IAM on until stop(): moto checks signatures, the authorization middleware decides every call."""
         self._patches.enter_context(iam_enforced())
+        self._patches.enter_context(moto_identity_check_off())
+        self.enforcing = True
+        self._patches.callback(lambda: setattr(self, "enforcing", False))
 
     def __enter__(self) -> Emulator:
         return self.start()
@@ -511,7 +515,6 @@ def _resource_arns(symbol: str, *, account: str, settings: Settings, layout: Lay
         "executions": [f"arn:aws:states:{REGION}:{account}:execution:{step_functions.STATE_MACHINE_NAME}:*"],
         "reports_bucket": [f"arn:aws:s3:::{settings.reports_bucket}/*"],
         "codebuild_project": [f"arn:aws:codebuild:{REGION}:{account}:project/{settings.codebuild_project}"],
-        "organization": [f"arn:aws:organizations::{account}:*"],
         "account_access_role": [f"arn:aws:iam::*:role/{layout.organization.access_role_name}"],
         "changes_table": [table + settings.changes_table],
         "closures_table": [table + settings.closures_table],
@@ -522,17 +525,33 @@ def _resource_arns(symbol: str, *, account: str, settings: Settings, layout: Lay
     }[symbol]
 
 
-def _function_policy(spec: FunctionSpec, *, account: str, settings: Settings, layout: Layout) -> dict[str, Any]:
-    statements = [
-        {
-            "Effect": "Allow",
-            "Action": list(g.actions),
-            "Resource": [
-                a for r in g.resources for a in _resource_arns(r, account=account, settings=settings, layout=layout)
-            ],
-        }
-        for g in spec.grants
-    ]
+def local_org_arns(account: str, organization_id: str) -> Any:
+    """The organization ARNs the CDK stack scopes Organizations grants to (landing_zone.cdk.base.org_arns)."""
+    base = f"arn:aws:organizations::{account}"
+
+    def org_arns(kind: str) -> list[str]:
+        return {
+            "account": [f"{base}:account/{organization_id}/*"],
+            "ou": [f"{base}:ou/{organization_id}/ou-*"],
+            "root": [f"{base}:root/{organization_id}/r-*"],
+            "policy": [f"{base}:policy/{organization_id}/service_control_policy/p-*"],
+            "awspolicy": ["arn:aws:organizations::aws:policy/service_control_policy/p-*"],
+        }[kind]
+
+    return org_arns
+
+
+def _function_policy(
+    spec: FunctionSpec, *, account: str, organization_id: str, settings: Settings, layout: Layout
+) -> dict[str, Any]:
+    """The function role's policy, rendered by the same code as the CDK stack's (landing_zone.grant_statements)."""
+    statements: list[dict[str, Any]] = []
+    for grant in spec.grants:
+        statements += grant_statements(
+            grant,
+            arns=lambda symbol: _resource_arns(symbol, account=account, settings=settings, layout=layout),
+            org_arns=local_org_arns(account, organization_id),
+        )
     statements.append(
         {
             "Effect": "Allow",
@@ -541,22 +560,6 @@ def _function_policy(spec: FunctionSpec, *, account: str, settings: Settings, la
         }
     )
     return {"Version": "2012-10-17", "Statement": statements}
-
-
-def emulator_policy(policy: dict[str, Any]) -> dict[str, Any]:
-    """The policy as moto can evaluate it: each statement split into the actions moto checks against their real
-    resource (kept) and those it checks against "*" (resource widened to "*"; see MOTO_RESOURCE_AWARE)."""
-    statements = []
-    for statement in policy["Statement"]:
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        scoped = [a for a in actions if MOTO_RESOURCE_AWARE.match(a)]
-        widened = [a for a in actions if not MOTO_RESOURCE_AWARE.match(a)]
-        widened += [MOTO_ACTION_NAMES[a] for a in widened if a in MOTO_ACTION_NAMES]
-        if scoped:
-            statements.append({**statement, "Action": scoped})
-        if widened:
-            statements.append({**statement, "Action": widened, "Resource": "*"})
-    return {**policy, "Statement": statements}
 
 
 def _trust(service: str, emulated_by: str | None = None) -> str:
@@ -613,6 +616,7 @@ def _enforce_iam(session: boto3.Session, account: str, iam: Any) -> dict[str, st
         lambda_service=_assume(sts, account, LAMBDA_SERVICE_ROLE),
         state_machine=_assume(sts, account, STATE_MACHINE_ROLE),
         account_id=account,
+        lifecycle_state_machine=_assume(sts, account, LIFECYCLE_ROLE),
     )
     admin = _assume(sts, account, PLATFORM_ADMIN_ROLE)
     os.environ.update(
@@ -691,10 +695,10 @@ def deploy(
     for spec in FUNCTIONS:
         role_name = function_role_name(spec)
         role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=lambda_trust)["Role"]["Arn"]
-        policy = _function_policy(spec, account=account, settings=settings, layout=layout)
-        iam.put_role_policy(
-            RoleName=role_name, PolicyName="least-privilege", PolicyDocument=json.dumps(emulator_policy(policy))
+        policy = _function_policy(
+            spec, account=account, organization_id=organization["Id"], settings=settings, layout=layout
         )
+        iam.put_role_policy(RoleName=role_name, PolicyName="least-privilege", PolicyDocument=json.dumps(policy))
         function_arns[spec.key] = lam.create_function(
             FunctionName=spec.name,
             Runtime="python3.12",
@@ -719,7 +723,7 @@ def deploy(
     iam.put_role_policy(
         RoleName=STATE_MACHINE_ROLE,
         PolicyName="invoke",
-        PolicyDocument=json.dumps(emulator_policy({"Version": "2012-10-17", "Statement": [invoke]})),
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [invoke]}),
     )
     definition = step_functions.render({f"{k}FunctionArn": arn for k, arn in function_arns.items()})
     sfn = session.client("stepfunctions")

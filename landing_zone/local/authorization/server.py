@@ -1,0 +1,49 @@
+"""moto's threaded server with the authorization middleware in front of its WSGI application."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from landing_zone.local.authorization.middleware import AuthorizationMiddleware
+from landing_zone.local.patching import require
+
+
+def authorizing_server(server_cls: type, host: str, port: int, enabled: Callable[[], bool]) -> Any:
+    """A ThreadedMotoServer whose application is wrapped by the middleware (decides only while `enabled()`)."""
+    from moto.moto_server import threaded_moto_server
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    require(server_cls, "_server_entry", ("self",))
+    require(threaded_moto_server, "make_server")
+    require(threaded_moto_server, "MotoRequestHandler")
+
+    class AuthorizingMotoServer(server_cls):  # type: ignore[misc, valid-type]
+        def _server_entry(self) -> None:
+            app = AuthorizationMiddleware(DomainDispatcherApplication(create_backend_app), enabled)
+            self._server = threaded_moto_server.make_server(
+                self._ip_address, self._port, app, True, request_handler=threaded_moto_server.MotoRequestHandler
+            )
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return AuthorizingMotoServer(ip_address=host, port=port, verbose=False)
+
+
+@contextlib.contextmanager
+def moto_identity_check_off() -> Iterator[None]:
+    """moto's own policy check (identity policies against "*") would refuse what AWS allows; the middleware has
+    already decided every call by the time moto sees it. Its signature and key checks stay."""
+    from moto.iam.access_control import IAMRequestBase
+
+    original = require(IAMRequestBase, "check_action_permitted", ("self", "resource"))
+
+    def decided_by_the_middleware(self: Any, resource: str) -> None:
+        return None
+
+    IAMRequestBase.check_action_permitted = decided_by_the_middleware  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        IAMRequestBase.check_action_permitted = original  # type: ignore[method-assign]
