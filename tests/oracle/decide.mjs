@@ -1,9 +1,10 @@
 // Test oracle: decides IAM requests with @cloud-copilot/iam-simulate (AGPL-3.0-or-later), a separate program that
 // the test suite runs as a subprocess. Nothing shipped imports it; see README.md.
 //
-// stdin: a JSON array of cases, each
+// stdin: {documents: [policy document], cases: [case]}, each case
 //   {id, request: {action, resource, principal, context}, policies: {identity: [doc], boundary: doc|null,
 //    session: [doc]|null, scps: [[doc]]|null, rcps: [[doc]]|null, resource: doc|null, resource_account: "..."}}
+// where every `doc` is an index into `documents` (each distinct document is sent, and parsed, once).
 // where `request.principal` is the string iam-simulate knows the caller by: an IAM role ARN, an assumed-role
 // session ARN, an OIDC provider ARN (web identity) or a service principal ("events.amazonaws.com").
 // stdout: a JSON array, one {id, allowed, result, blockedBy, scp, rcp, identity, boundary, session, resource}
@@ -22,13 +23,19 @@ import { DiscoveryContextKeyConstraints } from './node_modules/@cloud-copilot/ia
 import { AwsRequestImpl } from './node_modules/@cloud-copilot/iam-simulate/dist/esm/request/request.js'
 import { RequestContextImpl } from './node_modules/@cloud-copilot/iam-simulate/dist/esm/requestContext.js'
 
-const load = (doc, name) => loadPolicy(doc, { name })
+const input = JSON.parse(readFileSync(0, 'utf8'))
+const loaded = new Map()
+// Policies by index, parsed once; `name` only labels explanations.
+const load = (i) => {
+  if (!loaded.has(i)) loaded.set(i, loadPolicy(input.documents[i], { name: `document-${i}` }))
+  return loaded.get(i)
+}
 
 function levels(list, kind) {
   if (list === null || list === undefined) return []
   return list.map((docs, i) => ({
     orgIdentifier: `${kind}-level-${i}`,
-    policies: docs.map((doc, j) => load(doc, `${kind}-${i}-${j}`))
+    policies: docs.map((doc) => load(doc))
   }))
 }
 
@@ -48,12 +55,18 @@ function decide(c) {
     sessionPolicy:
       session === null || session === undefined
         ? undefined
-        : load({ Version: '2012-10-17', Statement: session.flatMap((d) => [d.Statement].flat()) }, 'session'),
-    identityPolicies: policies.identity.map((doc, i) => load(doc, `identity-${i}`)),
+        : loadPolicy(
+            {
+              Version: '2012-10-17',
+              Statement: session.flatMap((i) => [input.documents[i].Statement].flat())
+            },
+            { name: 'session' }
+          ),
+    identityPolicies: policies.identity.map(load),
     serviceControlPolicies: levels(policies.scps, 'scp'),
     resourceControlPolicies: levels(policies.rcps, 'rcp'),
-    resourcePolicy: policies.resource ? load(policies.resource, 'resource') : undefined,
-    permissionBoundaries: policies.boundary ? [load(policies.boundary, 'boundary')] : undefined,
+    resourcePolicy: policies.resource === null ? undefined : load(policies.resource),
+    permissionBoundaries: policies.boundary === null ? undefined : [load(policies.boundary)],
     vpcEndpointPolicies: undefined,
     simulationParameters: {
       simulationMode: 'Strict',
@@ -75,9 +88,8 @@ function decide(c) {
   }
 }
 
-const cases = JSON.parse(readFileSync(0, 'utf8'))
 const out = []
-for (const c of cases) {
+for (const c of input.cases) {
   try {
     out.push(decide(c))
   } catch (e) {
