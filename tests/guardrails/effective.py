@@ -8,17 +8,17 @@ The probes cover what the guardrails exist for: every accelerated family (EC2 an
 launches without cost tags, a region outside the allow-list, leaving the organization, the root user, platform
 roles, state buckets and CloudTrail. "More permissive than X" = a probe allowed that X denies, or a deny of X gone.
 
-The evaluator knows the condition operators the rendered SCPs use and raises on any other, so a new operator in
-scps/render.py fails these tests loudly instead of being silently misread.
+Requests are decided by scps.evaluate, the one policy-evaluation library the emulator and the audit use too; an
+operator IAM does not define (which would never match) fails these tests loudly instead of being silently inert.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 from typing import Any
 
+from scps.evaluate import Policies, Request, decide, unknown_operators
 from scps.render import FULL_AWS_ACCESS, GuardrailSet
 from vending.guardrails.intent import AccountIntent, account_policies
 from vending.layout import Layout
@@ -105,90 +105,28 @@ PROBES: tuple[Probe, ...] = (
 )
 
 
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list | tuple) else [value]
-
-
-def _like(value: str, pattern: str) -> bool:
-    return fnmatchcase(value.lower(), pattern.lower())
-
-
-def _condition(op: str, block: dict[str, Any], ctx: dict[str, Any]) -> bool:
-    if_exists = op.endswith("IfExists")
-    base = op.removesuffix("IfExists")
-    for key, expected in block.items():
-        wanted = [str(v) for v in _as_list(expected)]
-        present = key in ctx
-        if base == "Null":
-            if (wanted[0].lower() == "true") != (not present):
-                return False
-            continue
-        if not present:
-            if if_exists:
-                continue
-            if base.startswith(("ForAllValues:",)) or "Not" in base:
-                continue  # nothing in the request to contradict a negated test
-            return False
-        values = [str(v) for v in _as_list(ctx[key])]
-        qualifier, _, plain = base.rpartition(":")
-        negated = "Not" in plain
-        positive = plain.replace("Not", "")
-        if positive in ("StringLike", "ArnLike"):
-            match = [any(_like(v, w) for w in wanted) for v in values]
-        elif positive in ("StringEquals", "ArnEquals"):
-            match = [v in wanted for v in values]
-        elif positive == "StringEqualsIgnoreCase" or positive == "Bool":
-            match = [v.lower() in [w.lower() for w in wanted] for v in values]
-        else:
-            raise NotImplementedError(f"condition operator {op} is not modelled by the test evaluator")
-        if negated:
-            match = [not m for m in match]
-        if qualifier == "ForAnyValue":
-            ok = any(match)
-        elif qualifier == "ForAllValues":
-            ok = all(match)
-        elif qualifier:
-            raise NotImplementedError(f"condition qualifier {qualifier} is not modelled")
-        else:
-            ok = all(match) if negated else any(match)
-        if not ok:
-            return False
-    return True
-
-
 def _statements(document: Any) -> list[dict[str, Any]]:
     doc = json.loads(document) if isinstance(document, str) else document
     stmts = doc.get("Statement", [])
     return [stmts] if isinstance(stmts, dict) else list(stmts)
 
 
-def matches(stmt: dict[str, Any], action: str, resource: str, ctx: dict[str, Any]) -> bool:
-    if "Action" in stmt and not any(_like(action, a) for a in _as_list(stmt["Action"])):
-        return False
-    if "NotAction" in stmt and any(_like(action, a) for a in _as_list(stmt["NotAction"])):
-        return False
-    if "Resource" in stmt and not any(_like(resource, r) for r in _as_list(stmt["Resource"])):
-        return False
-    if "NotResource" in stmt and any(_like(resource, r) for r in _as_list(stmt["NotResource"])):
-        return False
-    return all(_condition(op, block, ctx) for op, block in (stmt.get("Condition") or {}).items())
-
-
 def allowed(levels: list[list[Any]], probe: Probe, account: str) -> bool:
-    resource = probe.resource.format(account=account)
+    """Whether the SCPs on `levels` let `probe` through, decided by scps.evaluate (identity side: full access)."""
     ctx = {
         k: (list(v) if isinstance(v, tuple) else v.format(account=account) if isinstance(v, str) else v)
         for k, v in probe.context
     }
-    for documents in levels:
-        stmts = [s for d in documents for s in _statements(d)]
-        if any(s["Effect"] == "Deny" and matches(s, probe.action, resource, ctx) for s in stmts):
-            return False
-        if not any(s["Effect"] == "Allow" and matches(s, probe.action, resource, ctx) for s in stmts):
-            return False
-    return True
+    documents = [json.loads(d) if isinstance(d, str) else d for docs in levels for d in docs]
+    unknown = unknown_operators(documents)
+    if unknown:
+        # An operator IAM does not define never matches: a Deny using it would silently stop protecting.
+        raise AssertionError(f"SCPs use condition operators IAM does not define: {unknown}")
+    request = Request(
+        probe.action, probe.resource.format(account=account), principal_arn=str(ctx["aws:PrincipalArn"]), context=ctx
+    )
+    scps = [[json.loads(d) if isinstance(d, str) else d for d in docs] for docs in levels]
+    return decide(request, Policies(identity=[FULL_ACCESS_DOC], scps=scps)).allowed
 
 
 @dataclass(frozen=True)

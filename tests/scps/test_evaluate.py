@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scps.evaluate import Request, conditions_true, is_denied
-from vending.exceptions import UnsupportedCondition
+from scps.evaluate import Request, conditions_true, is_denied, unknown_operators
 
 
 def _doc(condition: dict[str, dict[str, object]], action: str = "ec2:RunInstances") -> list[dict[str, object]]:
@@ -59,6 +58,18 @@ def test_evaluate_keys_case_insensitive_and_notaction() -> None:
     assert not is_denied(doc, Request("ec2:DescribeInstances", context={"ec2:InstanceType": "g5.xlarge"}))
 
 
-def test_evaluate_refuses_what_it_does_not_implement() -> None:
-    with pytest.raises(UnsupportedCondition, match="NumericLessThan"):
-        is_denied(_doc({"NumericLessThan": {"k": "1"}}), Request("ec2:RunInstances", context={"k": "0"}))
+def test_evaluate_unknown_operator_never_matches_and_is_reported() -> None:
+    # GIVEN a Deny whose only condition uses an operator IAM does not define (a typo of NumericLessThan)
+    doc = _doc({"NumericLesThan": {"k": "1"}})
+    # WHEN evaluated, THEN the statement does not match (as in AWS and iam-simulate), and the lint names the operator
+    assert not is_denied(doc, Request("ec2:RunInstances", context={"k": "0"}))
+    assert unknown_operators(doc) == ["NumericLesThan"]
+    # AND the operator it meant is implemented
+    assert is_denied(_doc({"NumericLessThan": {"k": "1"}}), Request("ec2:RunInstances", context={"k": "0"}))
+
+
+def test_evaluate_single_valued_operator_on_multivalued_key_is_false() -> None:
+    # GIVEN a multi-valued key tested by an operator without ForAnyValue/ForAllValues, THEN neither form matches
+    request = Request("x:Y", context={"k": ["a", "b"]})
+    assert not conditions_true({"StringEquals": {"k": "a"}}, request)
+    assert not conditions_true({"StringNotEquals": {"k": "c"}}, request)
