@@ -85,6 +85,12 @@ EXAMPLE_RCP: Doc = {
     ],
 }
 
+# An allow-list RCP (again not something AWS lets one build without RCPFullAWSAccess beside it): S3 reads only.
+S3_READ_RCP: Doc = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:Get*", "Resource": "*"}],
+}
+
 
 # --- the documents -------------------------------------------------------------------------------------------
 
@@ -487,6 +493,8 @@ def scp_group(rng: random.Random, n: int) -> Iterator[Case]:
             identity = [FULL_ACCESS]
         else:
             name = {"access": "OrganizationAccountAccessRole", "platform": "VendingPlatformRole"}.get(who, "TeamAdmin")
+            if who in ("access", "platform") and rng.random() < 0.1:
+                name = name.lower()  # ARN conditions compare case-sensitively: not the exempted role
             p = role_principal(acct.role(name), rng.choice([None, "sso-session"]))
             identity = [FULL_ACCESS]
         r = rng.random()
@@ -599,7 +607,7 @@ def function_group(rng: random.Random, n: int) -> Iterator[Case]:
             res = rng.choice([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])
         else:
             action, res = rng.choice(everything)
-        if r > 0.8:
+        if r > 0.85:
             action = near_miss(action, rng)
         res = _resource_of(res)
         if rng.random() < 0.1:
@@ -771,10 +779,13 @@ def trust_group(rng: random.Random, n: int) -> Iterator[Case]:
     for _ in range(n):
         acct = rng.choice(teams)
         name = rng.choice(["TeamCIRole", "TeamCIPlanRole"])
-        env_suffix = rng.choice(["", "-plan", "-prod", ""])
-        stage = acct.stage if rng.random() < 0.8 else "production"
-        repo = acct.repository if rng.random() < 0.8 else "example-org/attacker-infra"
-        ref = rng.choice(["refs/heads/main", "refs/pull/42/merge", "refs/heads/feature", "refs/tags/v1"])
+        right = rng.random() < 0.6  # the job's own environment and ref; otherwise anything
+        own_suffix = "" if name == "TeamCIRole" else "-plan"
+        env_suffix = own_suffix if right else rng.choice(["", "-plan", "-prod", ""])
+        stage = acct.stage if rng.random() < 0.85 else "production"
+        repo = acct.repository if rng.random() < 0.85 else "example-org/attacker-infra"
+        refs = ["refs/heads/main", "refs/pull/42/merge", "refs/heads/feature", "refs/tags/v1"]
+        ref = rng.choice(refs[: 1 if name == "TeamCIRole" else 2] if right else refs)
         sub = f"repo:{repo}:environment:{acct.team}-{stage}{env_suffix}:job_workflow_ref:{job_workflow_ref(repo, ref)}"
         r = rng.random()
         if r < 0.7:
@@ -848,9 +859,11 @@ def rcp_session_group(rng: random.Random, n: int) -> Iterator[Case]:
             res, policy, kind = acct.key_arn, state_key_policy(acct.id), "kms"
         r = rng.random()
         rcps = [[RCP_FULL_ACCESS], [RCP_FULL_ACCESS, EXAMPLE_RCP], [RCP_FULL_ACCESS]] if r < 0.6 else None
-        if r > 0.8:
+        if i % 8 == 0:
             # A level without RCPFullAWSAccess (AWS does not let one detach it): checks the every-level-allows rule.
             rcps = [[RCP_FULL_ACCESS], [EXAMPLE_RCP]]
+        elif i % 8 == 4:
+            rcps = [[RCP_FULL_ACCESS], [RCP_FULL_ACCESS], [S3_READ_RCP]]
         yield case(
             f"{'session' if session else 'rcp'}:{who}",
             action,
@@ -868,6 +881,74 @@ def rcp_session_group(rng: random.Random, n: int) -> Iterator[Case]:
         )
 
 
+def _bucket_grant(bucket: str, principal_value: Any, action: str, not_principal: bool = False) -> Doc:
+    """The state bucket's real policy plus one statement: an Allow to `principal_value`, or a NotPrincipal Deny."""
+    doc = bootstrap.tls_only_policy(bucket)
+    arn = f"arn:aws:s3:::{bucket}"
+    extra: Doc = (
+        {
+            "Sid": "DenyAllBut",
+            "Effect": "Deny",
+            "NotPrincipal": principal_value,
+            "Action": action,
+            "Resource": f"{arn}/*",
+        }
+        if not_principal
+        else {"Sid": "Grant", "Effect": "Allow", "Principal": principal_value, "Action": action, "Resource": f"{arn}/*"}
+    )
+    return {**doc, "Statement": [*doc["Statement"], extra]}
+
+
+def grant_group(rng: random.Random, n: int) -> Iterator[Case]:
+    """Bucket-policy grants naming the role, the session, everyone or the account, to callers with and without a
+    (narrow) boundary or a session policy, in and out of the account: where boundaries and session policies limit a
+    resource-policy grant and where they do not. The grants are synthetic (the project's buckets grant no one);
+    the rest of each case is real. No session policy is combined with a grant naming the session (module docstring)."""
+    teams = [a for a in accounts() if a.intent.team_account]
+    for _ in range(n):
+        acct = rng.choice(teams)
+        caller = rng.choice([acct, acct, None])  # None: another account's role
+        role = caller.role("TeamAdmin") if caller else f"arn:aws:iam::{OUTSIDER}:role/Outsider"
+        session_name = rng.choice([None, "s1"])
+        p = role_principal(role, session_name)
+        grantee_kind = rng.choice(["role", "session", "other-session", "star", "account", "other-role"])
+        grantee = {
+            "role": {"AWS": role},
+            "session": {"AWS": p["session_arn"] or role},
+            "other-session": {"AWS": role.replace(":iam::", ":sts::").replace(":role/", ":assumed-role/") + "/other"},
+            "star": {"AWS": "*"} if rng.random() < 0.5 else "*",
+            "account": {"AWS": f"arn:aws:iam::{p['account']}:root"},
+            "other-role": {"AWS": acct.role("TeamCIRole")},
+        }[grantee_kind]
+        action = rng.choice(["s3:GetObject", "s3:PutObject"])
+        not_principal = rng.random() < 0.15
+        policy = _bucket_grant(acct.state_bucket, grantee, rng.choice([action, "s3:*", "s3:Get*"]), not_principal)
+        identity = rng.choice([[], [FULL_ACCESS], [acct.inline["TeamCIPlanRole"][0]]])
+        boundary = rng.choice([None, None, acct.inline["TeamCIPlanRole"][0], acct.boundary])
+        session = None
+        if p["session_arn"] and grantee_kind not in ("session", "star") and rng.random() < 0.3:
+            session = [
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"}],
+                }
+            ]
+        ctx = base_context(p, rng, REGION)
+        yield case(
+            f"grant:{grantee_kind}{':not-principal' if not_principal else ''}",
+            action,
+            f"arn:aws:s3:::{acct.state_bucket}/" + rng.choice(["x.tflock", "env/terraform.tfstate"]),
+            p,
+            ctx,
+            identity=identity,
+            boundary=boundary,
+            session=session,
+            scps=acct.levels if caller else None,
+            resource_policy=policy,
+            resource_account=acct.id,
+        )
+
+
 def build(seed: int = SEED) -> list[Case]:
     rng = random.Random(seed)
     groups = [
@@ -878,6 +959,7 @@ def build(seed: int = SEED) -> list[Case]:
         trust_group(rng, 800),
         rcp_session_group(rng, 1000),
         boundary_group(rng, 600),
+        grant_group(rng, 1000),
     ]
     cases = [c for g in groups for c in g]
     for i, c in enumerate(cases):
