@@ -75,10 +75,20 @@ def run_oracle(cases: list[Case]) -> list[Oracle]:
     return results
 
 
+# Keys AWS sets from the caller itself. iam-simulate needs them in the context; decide() is given the principal and
+# must derive them (aws:PrincipalArn is the role's ARN for a role session), so the Python side does not get them.
+DERIVED_KEYS = frozenset({"aws:PrincipalArn", "aws:PrincipalAccount"})
+
+
 def to_request(case: Case) -> Request:
     r = case["request"]
     who = Principal(**r["principal"])
-    return Request(r["action"], r["resource"], who.arn, r["context"], who)
+    context: dict[str, Any] = dict(r["context"])
+    if who.service is None and who.federated is None:
+        context = {k: v for k, v in context.items() if k not in DERIVED_KEYS}
+    if case["id"] % 2 and context.get("aws:SecureTransport") in ("true", "false"):
+        context["aws:SecureTransport"] = context["aws:SecureTransport"] == "true"  # the spec takes booleans too
+    return Request(r["action"], r["resource"], who.arn, context, who)
 
 
 def to_policies(case: Case) -> Policies:
