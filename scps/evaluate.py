@@ -549,7 +549,8 @@ def _resources_match(statement: Mapping[str, Any], request: Request, keys: Mappi
         )
     if "NotResource" in statement:
         for p in _list(statement["NotResource"]):
-            matched, invertible = _resource_one(str(p), request.resource, keys, effect, True, kind, request.literal_resource)
+            literal = request.literal_resource
+            matched, invertible = _resource_one(str(p), request.resource, keys, effect, True, kind, literal)
             if matched or not invertible:
                 return False
         return True
@@ -888,5 +889,6 @@ def denial_message(request: Request, decision: Decision, caller: str) -> str:
     on = "" if request.resource == "*" else f" on resource: {request.resource}"
     head = f"User: {caller} is not authorized to perform: {request.action}{on}"
     if decision.reason == "explicit_deny":
-        return f"{head} with an explicit deny in a {decision.policy_kind}"
+        article = "an" if decision.policy_kind[:1] in "aeiou" else "a"  # "an identity-based policy"
+        return f"{head} with an explicit deny in {article} {decision.policy_kind}"
     return f"{head} because no {decision.policy_kind} allows the {request.action} action"

@@ -350,9 +350,15 @@ def cost_tags(layout: Layout) -> list[Statement]:
 
 
 def quarantine(layout: Layout) -> list[Statement]:
-    del layout
-    body = {"Sid": "QuarantineReadOnly", "Effect": "Allow", "Action": list(catalog.QUARANTINE_ALLOWED), "Resource": "*"}
-    return [Statement("quarantine", body, False)]
+    """Everything but the read-only allow-list is denied, except to the platform's roles. A Deny, not an allow-list:
+    an SCP Allow binds every principal in the account, OrganizationAccountAccessRole included (exemptions exist only
+    as Deny conditions), so an allow-list would stop the platform destroying stacks and archiving state."""
+    body = _deny(
+        "QuarantineReadOnly",
+        not_action=list(catalog.QUARANTINE_ALLOWED),
+        condition=_unless_platform(layout),
+    )
+    return [Statement("quarantine", body, True)]
 
 
 def _single_valued(layout: Layout, key: str, families: tuple[str, ...], allowed: tuple[str, ...]) -> Document:

@@ -28,6 +28,7 @@ RESOURCE_NAMES = (
     "closures_table",  # the closure queue: account_id (hash)
     "archive_bucket",  # objects of the platform archive bucket (retired accounts' state)
     "lifecycle_state_machine",  # AccountLifecycle (step_functions/account_lifecycle.asl.json)
+    "archive_key",  # the customer-managed key the archive bucket's objects are encrypted with (SSE-KMS)
 )
 
 
@@ -343,7 +344,14 @@ FUNCTIONS += (
         "ArchiveState",
         "vending-archive-state",
         "vending.handlers.archive_state.handler",
-        (_REQUESTS_RW, _ASSUME_ACCESS, Grant(("s3:GetObject", "s3:PutObject"), ("archive_bucket",))),
+        (
+            _REQUESTS_RW,
+            _ASSUME_ACCESS,
+            # ListBucket: without it S3 answers HeadObject of a key not archived yet with 403, not 404.
+            Grant(("s3:GetObject", "s3:PutObject", "s3:ListBucket"), ("archive_bucket",)),
+            # The archive is SSE-KMS with the platform key: every PutObject asks the key for a data key.
+            Grant(("kms:GenerateDataKey",), ("archive_key",)),
+        ),
         timeout_seconds=900,
         description="Copy every version of the state bucket to the platform archive",
     ),

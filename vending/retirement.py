@@ -70,14 +70,14 @@ def begin_retirement(store: RequestStore, request_id: str, execution: str) -> Re
 
 
 def quarantine_account(org: Any, layout: Layout, account_id: str, *, backoff: Backoff | None = None) -> list[str]:
-    """Account-level SCPs := the Suspended OU's (quarantine allow-list + baseline); FullAWSAccess and the workload
+    """Account-level SCPs := the Suspended OU's (the quarantine deny + baseline) beside FullAWSAccess; the workload
     policies come off. Attach happens before detach, so the account is never left without an SCP."""
     b = backoff or Backoff(attempts=4)
     r = render(layout)
     names = list(r.ou_policies[quarantine_ou(layout)])
     changes: list[str] = []
     ids = _ensure_policies(org, r, names, b, changes)
-    _sync(org, r, account_id, set(names), ids, b, changes, forbid_full_access=True)
+    _sync(org, r, account_id, set(names), ids, b, changes)
     return changes
 
 
@@ -121,9 +121,10 @@ def retire_account(
 # --- archive -------------------------------------------------------------------------------------------------------
 
 
-def ensure_archive_bucket(s3: Any, bucket: str, region: str = "us-east-1") -> None:
-    """The platform archive: versioned, private, encrypted, kept ARCHIVE_RETENTION_DAYS."""
-    ensure_private_bucket(s3, bucket, region=region)
+def ensure_archive_bucket(s3: Any, bucket: str, region: str = "us-east-1", *, kms_key_arn: str | None = None) -> None:
+    """The platform archive: versioned, private, encrypted (with `kms_key_arn`, as the stack's platform key), kept
+    ARCHIVE_RETENTION_DAYS."""
+    ensure_private_bucket(s3, bucket, region=region, kms_key_arn=kms_key_arn)
     s3.put_bucket_lifecycle_configuration(
         Bucket=bucket,
         LifecycleConfiguration={

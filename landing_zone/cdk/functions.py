@@ -119,6 +119,8 @@ class Functions:
                 return [self.stack.executions_arn]
             case "archive_bucket":
                 return [self.storage.archive_bucket.bucket_arn, self.storage.archive_bucket.arn_for_objects("*")]
+            case "archive_key":
+                return [self.storage.key.key_arn]
             case "lifecycle_state_machine":
                 return [self.stack.lifecycle_state_machine_arn]
             case "reports_bucket":

@@ -56,7 +56,9 @@ def deploy_lifecycle(session: boto3.Session, *, function_arns: dict[str, str], a
                 AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
                 KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
             )
-    ensure_archive_bucket(session.client("s3"), settings.archive_bucket)
+    ensure_archive_bucket(
+        session.client("s3"), settings.archive_bucket, kms_key_arn=os.environ.get("VEND_ARCHIVE_KEY_ARN") or None
+    )
     iam = session.client("iam")
     trust: dict[str, Any] = {
         "Version": "2012-10-17",

@@ -518,7 +518,8 @@ def _resource_arns(symbol: str, *, account: str, settings: Settings, layout: Lay
         "account_access_role": [f"arn:aws:iam::*:role/{layout.organization.access_role_name}"],
         "changes_table": [table + settings.changes_table],
         "closures_table": [table + settings.closures_table],
-        "archive_bucket": [f"arn:aws:s3:::{settings.archive_bucket}/*"],
+        "archive_bucket": [f"arn:aws:s3:::{settings.archive_bucket}", f"arn:aws:s3:::{settings.archive_bucket}/*"],
+        "archive_key": [os.environ.get("VEND_ARCHIVE_KEY_ARN", f"arn:aws:kms:{REGION}:{account}:key/unset")],
         "lifecycle_state_machine": [
             f"arn:aws:states:{REGION}:{account}:stateMachine:{step_functions.LIFECYCLE_STATE_MACHINE_NAME}"
         ],
@@ -629,6 +630,20 @@ def _enforce_iam(session: boto3.Session, account: str, iam: Any) -> dict[str, st
     return admin
 
 
+def _archive_key(session: boto3.Session) -> str:
+    """The archive bucket's customer-managed key, as in the CDK stack (its platform key); exported for the lifecycle's
+    bucket and the ArchiveState grant."""
+    kms = session.client("kms")
+    alias = "alias/vending-archive-local"
+    try:
+        arn = str(kms.describe_key(KeyId=alias)["KeyMetadata"]["Arn"])
+    except kms.exceptions.NotFoundException:
+        arn = str(kms.create_key(Description="vending archive (local)")["KeyMetadata"]["Arn"])
+        kms.create_alias(AliasName=alias, TargetKeyId=arn)
+    os.environ["VEND_ARCHIVE_KEY_ARN"] = arn
+    return arn
+
+
 def _placeholder_zip() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -686,6 +701,7 @@ def deploy(
     s3.create_bucket(Bucket=settings.reports_bucket)
     s3.put_bucket_versioning(Bucket=settings.reports_bucket, VersioningConfiguration={"Status": "Enabled"})
 
+    _archive_key(session)  # before the function policies: ArchiveState's grant names it
     iam, lam = session.client("iam"), session.client("lambda")
     # moto compares a trust policy's AWS principal with the caller's session ARN literally, so the emulated Lambda
     # service is named by its session (AWS would also accept the role ARN).

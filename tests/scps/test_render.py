@@ -155,7 +155,7 @@ def test_render_platform_roles_exempt_from_every_lockout_statement() -> None:
     layout = load_layout()
     arns = [f"arn:aws:iam::*:role/{n}" for n in layout.organization.platform_role_names]
     # Statements that cannot stop the platform operating an account, and why (see scps/render.py).
-    not_lockout = {"DenyLeaveOrganization", "DenyRootUser", "QuarantineReadOnly"}
+    not_lockout = {"DenyLeaveOrganization", "DenyRootUser"}
     for sid, stmt in _statements(layout).items():
         if sid in not_lockout:
             continue

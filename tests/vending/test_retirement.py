@@ -68,13 +68,14 @@ def test_retire_account_quarantines_then_parks_in_suspended(
     _ready(store, request_, account)
     # WHEN it is retired
     record = retire_account(org, store, layout, request_.request_id, "retire-a1")
-    # THEN FullAWSAccess and the tier policy are off the account, the quarantine policy is on it
+    # THEN the tier policy is off the account, the quarantine policy is on it beside FullAWSAccess (the quarantine is
+    # a Deny that exempts the platform's roles; an allow-list would bind them too)
     attached = _names(org, account)
-    assert "FullAWSAccess" not in attached and "vend-gpu-training" not in attached
-    assert attached == {"vend-suspended-1"} | ({"vend-suspended-2"} & attached)
+    assert "vend-gpu-training" not in attached
+    assert attached == {"FullAWSAccess", "vend-suspended-1"} | ({"vend-suspended-2"} & attached)
     quarantine = [p for p in org.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"] if p["Name"] in attached]
     docs = [json.loads(org.describe_policy(PolicyId=p["Id"])["Policy"]["Content"]) for p in quarantine]
-    assert any(s["Sid"] == "QuarantineReadOnly" and s["Effect"] == "Allow" for d in docs for s in d["Statement"])
+    assert any(s["Sid"] == "QuarantineReadOnly" and s["Effect"] == "Deny" for d in docs for s in d["Statement"])
     # AND the account is in the Suspended OU, the record went RETIRING -> SUSPENDED
     parent = org.list_parents(ChildId=account)["Parents"][0]["Id"]
     assert org.describe_organizational_unit(OrganizationalUnitId=parent)["OrganizationalUnit"]["Name"] == "Suspended"
@@ -104,7 +105,7 @@ def test_retire_account_with_stacks_to_destroy_stays_quarantined_in_place_until_
     # WHEN it is retired with its stacks still to destroy
     record = retire_account(org, store, layout, request_.request_id, "retire-a1", suspend=False)
     # THEN it is quarantined at once but stays RETIRING where it is (the pipeline destroys its stacks first)
-    assert "FullAWSAccess" not in _names(org, account) and "vend-suspended-1" in _names(org, account)
+    assert "vend-suspended-1" in _names(org, account) and "vend-gpu-training" not in _names(org, account)
     assert record.status == Status.RETIRING and org.list_parents(ChildId=account)["Parents"][0]["Id"] == staging
     # WHEN the destroys are done and SuspendAccount calls it again (same execution)
     suspended = retire_account(org, store, layout, request_.request_id, "retire-a1")

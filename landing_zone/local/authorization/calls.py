@@ -45,19 +45,23 @@ def credential_scope(authorization: str, query: dict[str, list[str]]) -> tuple[s
 
 
 @functools.cache
-def services_signed_as(signing_name: str) -> tuple[str, ...]:
-    """The botocore services whose requests are signed with `signing_name` (bedrock signs four of them)."""
+def _signing_index() -> dict[str, tuple[str, ...]]:
+    """Every botocore service by its signing name (bedrock signs six, s3 two: s3 and s3control)."""
     import botocore.session
 
-    session = botocore.session.get_session()
-    loader = session.get_component("data_loader")
-    names = []
+    loader = botocore.session.get_session().get_component("data_loader")
+    index: dict[str, list[str]] = {}
     for name in loader.list_available_services("service-2"):
         meta = loader.load_service_model(name, "service-2").get("metadata", {})
-        if meta.get("signingName", meta.get("endpointPrefix")) == signing_name:
-            names.append(name)
-    # The service named like the signing name first: it is the one a bare path most likely belongs to.
-    return tuple(sorted(names, key=lambda n: (n != signing_name, n)))
+        index.setdefault(meta.get("signingName", meta.get("endpointPrefix", name)), []).append(name)
+    return {k: tuple(sorted(v, key=lambda n: (n != k, n))) for k, v in index.items()}
+
+
+@functools.cache
+def services_signed_as(signing_name: str) -> tuple[str, ...]:
+    """The botocore services whose requests are signed with `signing_name` (bedrock signs four of them)."""
+    # Read once per process (about 3 s for some 400 models), then a dictionary look-up.
+    return _signing_index().get(signing_name, (signing_name,))
 
 
 def parse_call(request: Any) -> Call | None:

@@ -12,11 +12,12 @@ its signature check stays.
 from __future__ import annotations
 
 import io
+import json
 import os
 import sys
-import json
 import threading
 import time
+import traceback
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -49,11 +50,12 @@ class DecisionLog:
     denials: list[Denied] = field(default_factory=list)
     by_reason: Counter[str] = field(default_factory=Counter)
     unparsed: int = 0
+    errors: int = 0  # the emulator's own faults while deciding (each answered 500, failing closed)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def reset(self) -> None:
         with self._lock:
-            self.decisions = self.calls = self.unparsed = 0
+            self.decisions = self.calls = self.unparsed = self.errors = 0
             self.seconds = 0.0
             self.denials.clear()
             self.by_reason.clear()
@@ -65,6 +67,7 @@ class DecisionLog:
                 "decisions": self.decisions,
                 "denials": len(self.denials),
                 "unparsed": self.unparsed,
+                "errors": self.errors,
                 "ms_per_call": round(1000 * self.seconds / self.calls, 3) if self.calls else 0.0,
                 "reasons": dict(self.by_reason),
             }
@@ -155,7 +158,8 @@ def _error_response(call: Call, denied: Denied) -> tuple[str, list[tuple[str, st
     """AccessDenied as the service's protocol answers it."""
     from moto.core.utils import get_service_model
 
-    protocol = get_service_model(call.service).protocol
+    model = get_service_model(call.service)
+    protocol = model.protocol
     request_id = str(uuid.uuid4())
     message = denied.message
     if protocol in ("json", "rest-json"):
@@ -164,6 +168,9 @@ def _error_response(call: Call, denied: Denied) -> tuple[str, list[tuple[str, st
         content_type = "application/x-amz-json-1.1" if protocol == "json" else "application/json"
         status = "400 Bad Request" if protocol == "json" else "403 Forbidden"
         headers = [("Content-Type", content_type), ("x-amzn-ErrorType", code), ("x-amzn-RequestId", request_id)]
+        if model.metadata.get("awsQueryCompatible") is not None:
+            # SQS speaks JSON but keeps its query-protocol error codes in this header (botocore reads it).
+            headers.append(("x-amzn-query-error", "AccessDenied;Sender"))
         return status, headers, body
     escaped = message.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     if protocol == "ec2":
@@ -213,9 +220,16 @@ class AuthorizationMiddleware:
             with DECISIONS._lock:
                 DECISIONS.unparsed += 1
         else:
-            caller = state.caller(call.access_key, call.session_token)
-            if caller is not None:  # an unknown key: moto refuses it (InvalidClientTokenId)
-                denied = decide_call(call, caller)
+            try:
+                caller = state.caller(call.access_key, call.session_token)
+                if caller is not None:  # an unknown key: moto refuses it (InvalidClientTokenId)
+                    denied = decide_call(call, caller)
+            except Exception:
+                # A fault of the emulator's own: fail closed, loudly, naming the call (never allow by accident).
+                with DECISIONS._lock:
+                    DECISIONS.errors += 1
+                print(f"authz error on {call.service}:{call.operation}:\n{traceback.format_exc()}", file=sys.stderr)
+                raise
         with DECISIONS._lock:
             DECISIONS.calls += 1
             DECISIONS.seconds += time.perf_counter() - started
@@ -228,6 +242,17 @@ class AuthorizationMiddleware:
             headers.append(("Content-Length", str(len(payload))))
             start_response(status, headers)
             return [payload]
+        if os.environ.get("VEND_AUTHZ_LOG") and call is not None:
+            verbose = os.environ["VEND_AUTHZ_LOG"] == "all"
+
+            def logged(status: str, headers: Any, *rest: Any) -> Any:
+                if verbose:
+                    print(f"authz call: {call.service}:{call.operation} -> {status}", file=sys.stderr)
+                if status.startswith("403"):
+                    print(f"authz allowed, moto refused: {call.service}:{call.operation} {status}", file=sys.stderr)
+                return start_response(status, headers, *rest)
+
+            return self.app(environ, logged)
         return self.app(environ, start_response)
 
 

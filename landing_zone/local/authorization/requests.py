@@ -490,10 +490,10 @@ def authorization_requests(call: Call, account: str, lookups: Lookups) -> list[A
         resources = [f"arn:aws:dynamodb:{call.region}:{account}:table/{t}" for t in tables]
     else:
         resources = [resource_arn(call, action, resource_account, lookups)]
-    if prefix == "kms" and any(":key/alias/" in r or r.endswith(":key/*") for r in resources):
+    unresolved_key = prefix == "kms" and any(":key/alias/" in r or r.endswith(":key/*") for r in resources)
+    if unresolved_key and (call.params.get("KeyId") or call.params.get("TargetKeyId")):
         # KMS resolves the key before it authorizes: a key or alias that does not exist is NotFoundException.
-        if call.operation != "CreateKey" and (call.params.get("KeyId") or call.params.get("TargetKeyId")):
-            return []
+        return []
     out = [AuthRequest(action, r, call_context(call, action, r, lookups), "call", kind) for r in resources]
     resource = resources[0]
     out += _tag_on_create(call, action, resource, account, lookups)
@@ -594,12 +594,13 @@ def _sse_kms(call: Call, action: str, account: str, lookups: Lookups) -> list[Au
     if not key or name == "":
         return []
     owner = lookups.bucket_account(bucket) or account
-    key_arn = key if key.startswith("arn:") else f"arn:aws:kms:{call.region}:{owner}:key/{key}"
-    if "/alias/" in key_arn or ":alias/" in key_arn:
-        key_account = key_arn.split(":")[4]
-        resolved = lookups.key_id(key_account, call.region, key_arn)
-        if resolved:
-            key_arn = f"arn:aws:kms:{call.region}:{key_account}:key/{resolved}"
+    key_account = key.split(":")[4] if key.startswith("arn:") else owner
+    if "alias/" in key:  # an alias names the key it points to; the key policy decides
+        resolved = lookups.key_id(key_account, call.region, "alias/" + key.split("alias/", 1)[1])
+        if not resolved:
+            return []  # no such alias: S3 answers KMS.NotFoundException, nothing to authorize
+        key = resolved
+    key_arn = key if key.startswith("arn:") else f"arn:aws:kms:{call.region}:{key_account}:key/{key}"
     context = {
         "kms:ViaService": f"s3.{call.region}.amazonaws.com",
         "kms:CallerAccount": account,

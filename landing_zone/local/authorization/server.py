@@ -35,15 +35,24 @@ def authorizing_server(server_cls: type, host: str, port: int, enabled: Callable
 def moto_identity_check_off() -> Iterator[None]:
     """moto's own policy check (identity policies against "*") would refuse what AWS allows; the middleware has
     already decided every call by the time moto sees it. Its signature and key checks stay."""
-    from moto.iam.access_control import IAMRequestBase
+    from moto.iam.access_control import IAMRequestBase, PermissionResult
+    from moto.s3.models import FakeBucket
 
     original = require(IAMRequestBase, "check_action_permitted", ("self", "resource"))
+    # moto also reads bucket policies on its own, without their conditions (a TLS-only Deny would deny everything).
+    original_bucket = require(FakeBucket, "get_permission", ("self", "action", "resource"))
+    require(PermissionResult, "NEUTRAL")
 
     def decided_by_the_middleware(self: Any, resource: str) -> None:
         return None
 
+    def bucket_policy_decided_by_the_middleware(self: Any, action: str, resource: str) -> Any:
+        return PermissionResult.NEUTRAL
+
     IAMRequestBase.check_action_permitted = decided_by_the_middleware  # type: ignore[method-assign]
+    FakeBucket.get_permission = bucket_policy_decided_by_the_middleware  # type: ignore[method-assign]
     try:
         yield
     finally:
         IAMRequestBase.check_action_permitted = original  # type: ignore[method-assign]
+        FakeBucket.get_permission = original_bucket  # type: ignore[method-assign]

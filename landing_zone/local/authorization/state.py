@@ -56,8 +56,9 @@ class Caller:
 
 
 def _iam_tags(tags: Any) -> dict[str, str]:
-    """moto keeps IAM tags by lower-cased key, each as {"Key": ..., "Value": ...}."""
-    return {t["Key"]: t["Value"] for t in (tags or {}).values()}
+    """moto keeps IAM tags as {"Key": ..., "Value": ...} items: in a list on roles, by lower-cased key elsewhere."""
+    items = tags.values() if isinstance(tags, dict) else (tags or [])
+    return {str(t["Key"]): str(t["Value"]) for t in items}
 
 
 def _managed_document(iam: Any, arn: str) -> dict[str, Any] | None:
@@ -295,6 +296,8 @@ def resource_policy(arn: str, action: str, region: str) -> tuple[dict[str, Any] 
     if len(parts) < 6 or "*" in arn:
         return None, None
     service, arn_region, account, resource = parts[2], parts[3] or region, parts[4], parts[5]
+    if account == "aws":  # AWS-managed (FullAWSAccess, managed IAM policies): no resource policy, no owner account
+        return None, None
     try:
         if service == "s3":
             bucket_name = resource.split("/", 1)[0]

@@ -1,0 +1,153 @@
+"""Defects a green suite let through while the emulator checked identity policies against "*" only (issue: the
+emulator decides as AWS does). Each test runs the project's real policy on the emulator and, as its negative
+control, the policy as it was before the fix, which the emulator must refuse with AWS's denial."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from landing_zone.local import runtime
+from landing_zone.local.authorization.middleware import DECISIONS
+from tests.emulator.test_authorization import Env, _code, _denied, _unique
+from vending.functions import FUNCTIONS, FunctionSpec, Grant
+from vending.layout import cached_layout
+from vending.retirement import archive_state, quarantine_account
+from vending.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def env() -> Iterator[Env]:
+    with runtime.Emulator():
+        deployment = runtime.deploy()
+        yield Env(deployment.management_account_id)
+
+
+def _spec(key: str) -> FunctionSpec:
+    return next(f for f in FUNCTIONS if f.key == key)
+
+
+def _role_with_policy_of(env: Env, spec: FunctionSpec) -> boto3.Session:
+    """A role holding exactly the policy the emulator (and the CDK stack) renders for `spec`."""
+    org_id = env.client("organizations").describe_organization()["Organization"]["Id"]
+    policy = runtime._function_policy(
+        spec, account=env.account, organization_id=org_id, settings=Settings.from_env(), layout=cached_layout()
+    )
+    return env.role(*policy["Statement"])[0]
+
+
+def _without(spec: FunctionSpec, action: str) -> FunctionSpec:
+    grants = tuple(
+        Grant(tuple(a for a in g.actions if a != action), g.resources)
+        for g in spec.grants
+        if any(a != action for a in g.actions)
+    )
+    return dataclasses.replace(spec, grants=grants)
+
+
+def _member(env: Env) -> tuple[str, boto3.Session]:
+    org = env.client("organizations")
+    name = _unique("member")
+    status = org.create_account(Email=f"{name}@example.com", AccountName=name)["CreateAccountStatus"]
+    account = (
+        status.get("AccountId")
+        or org.describe_create_account_status(CreateAccountRequestId=status["Id"])["CreateAccountStatus"]["AccountId"]
+    )
+    session, _ = env.assume(f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole")
+    return str(account), session
+
+
+def test_create_account_with_tags_needs_tag_resource(env: Env) -> None:
+    """Defect 1: CreateAccount with Tags is also authorized as organizations:TagResource."""
+    # GIVEN the CreateAccount function's policy, and the same policy as it was (no TagResource)
+    fixed = env.client("organizations", _role_with_policy_of(env, _spec("CreateAccount")))
+    before = env.client(
+        "organizations", _role_with_policy_of(env, _without(_spec("CreateAccount"), "organizations:TagResource"))
+    )
+    tags = [{"Key": "team", "Value": "team-x"}]
+    # WHEN each creates a tagged account THEN the old policy is refused on TagResource, the fixed one is not
+    error = _denied(lambda: before.create_account(Email=f"{_unique('a')}@example.com", AccountName="a", Tags=tags))
+    assert _code(error) == "AccessDeniedException"
+    assert "organizations:TagResource" in str(error) and "no identity-based policy allows" in str(error)
+    fixed.create_account(Email=f"{_unique('b')}@example.com", AccountName="b", Tags=tags)
+
+
+def test_quarantined_account_still_lets_the_platform_in(env: Env) -> None:
+    """Defect 3: the quarantine must not lock out the platform's roles (an SCP allow-list would bind them too)."""
+    layout = cached_layout()
+    account, access = _member(env)
+    org = env.client("organizations")
+    # GIVEN a team role in the account, and the account quarantined the way retirement quarantines it
+    iam = env.client("iam", access)
+    trust = {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{env.account}:root"}, "Action": "sts:AssumeRole"}
+    iam.create_role(
+        RoleName="TeamAdmin", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]})
+    )
+    iam.put_role_policy(
+        RoleName="TeamAdmin",
+        PolicyName="admin",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        ),
+    )
+    quarantine_account(org, layout, account)
+    team, _ = env.assume(f"arn:aws:iam::{account}:role/TeamAdmin")
+    # WHEN the access role writes (destroying stacks, archiving state need writes) THEN it may
+    env.client("s3", access).create_bucket(Bucket=_unique("platform-write"))
+    # AND a team role may use the quarantine's read-only list but nothing else: the quarantine's explicit deny
+    env.client("iam", team).list_roles()
+    error = _denied(lambda: env.client("s3", team).create_bucket(Bucket=_unique("team-write")))
+    assert "with an explicit deny in a service control policy" in str(error)
+    # AND the negative control: an allow-list quarantine (FullAWSAccess detached) binds the access role as well
+    allow_list = org.create_policy(
+        Name=_unique("allow-list"),
+        Description="the quarantine before the fix",
+        Type="SERVICE_CONTROL_POLICY",
+        Content=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": ["s3:List*", "s3:Get*"], "Resource": "*"}],
+            }
+        ),
+    )["Policy"]["PolicySummary"]["Id"]
+    org.attach_policy(PolicyId=allow_list, TargetId=account)
+    org.detach_policy(PolicyId="p-FullAWSAccess", TargetId=account)
+    try:
+        error = _denied(lambda: env.client("s3", access).create_bucket(Bucket=_unique("locked-out")))
+        assert "because no service control policy allows the s3:CreateBucket action" in str(error)
+    finally:
+        org.attach_policy(PolicyId="p-FullAWSAccess", TargetId=account)
+
+
+def test_archive_state_writes_the_sse_kms_archive(env: Env) -> None:
+    """Defect 4: ArchiveState writes an SSE-KMS bucket (kms:GenerateDataKey) and asks HeadObject of keys not archived
+    yet (s3:ListBucket, or S3 answers 403 instead of 404)."""
+    account, access = _member(env)
+    source = env.client("s3", access)
+    bucket = _unique("tfstate")
+    source.create_bucket(Bucket=bucket)
+    source.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    source.put_object(Bucket=bucket, Key="team/stack/terraform.tfstate", Body=b"{}")
+    archive_bucket = Settings.from_env().archive_bucket
+    # GIVEN the ArchiveState policy as it is, and as it was (no ListBucket, no kms:GenerateDataKey)
+    fixed = env.client("s3", _role_with_policy_of(env, _spec("ArchiveState")))
+    old = _without(_without(_spec("ArchiveState"), "s3:ListBucket"), "kms:GenerateDataKey")
+    before = env.client("s3", _role_with_policy_of(env, old))
+    # WHEN the old one archives THEN HeadObject of a missing key is 403, not 404 (the code raises on it)
+    with pytest.raises(ClientError) as caught:
+        archive_state(source, before, bucket=bucket, archive_bucket=archive_bucket, account_id=account)
+    assert caught.value.response["Error"]["Code"] in ("403", "AccessDenied"), caught.value.response
+    # AND with ListBucket alone the write is refused by the archive's key
+    list_only = env.client("s3", _role_with_policy_of(env, _without(_spec("ArchiveState"), "kms:GenerateDataKey")))
+    denied_before = len(DECISIONS.denials)
+    with pytest.raises(ClientError):
+        archive_state(source, list_only, bucket=bucket, archive_bucket=archive_bucket, account_id=account)
+    assert any(d.action == "kms:GenerateDataKey" for d in DECISIONS.denials[denied_before:])
+    # AND the fixed policy archives every version
+    result = archive_state(source, fixed, bucket=bucket, archive_bucket=archive_bucket, account_id=account)
+    assert result.copied == 1 and result.versions == 1
