@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 
 import step_functions
+from landing_zone.local.authorization.middleware import DECISIONS
 from landing_zone.local.runtime import Deployment
 from vending.aws.sessions import access_role_arn, assume_role_session
 from vending.functions import by_key
@@ -362,6 +363,7 @@ def run_demo(
 ) -> dict[str, Any]:
     session = boto3.Session()
     started = time.monotonic()
+    DECISIONS.reset()
     runs = [
         TeamRun(request=request_for(team, stage), via=ENTRY_POINTS[i % len(ENTRY_POINTS)])
         for i, team in enumerate(layout.teams)
@@ -375,6 +377,11 @@ def run_demo(
         "resend": resend_everywhere(session, deployment, [r.request for r in runs]),
         "bad_request": reject_bad_request(session, deployment),
         "audit": audit_summary(session, layout),
+        # Every call of the run decided by the emulator's authorization (landing_zone/local/authorization).
+        "authorization": {
+            **DECISIONS.snapshot(),
+            "denied": [f"{d.action} on {d.resource} ({d.why}, {d.reason})" for d in DECISIONS.denials[:20]],
+        },
     }
     left_out = {t.slug: {s: EMULATOR_GAPS[s] for s in t.stacks if s in EMULATOR_GAPS} for t in layout.teams}
     return {
@@ -423,4 +430,11 @@ def demo_ok(report: dict[str, Any]) -> list[str]:
     audit = report["checks"]["audit"]
     if audit["findings"]:
         problems.append(f"guardrail audit found drift: {audit['by_type']}")
+    authorization = report["checks"]["authorization"]
+    if authorization["errors"] or authorization["denials"]:
+        # A green run means AWS would accept the same calls: any denial, or a fault of the emulator's own, fails it.
+        problems.append(
+            f"authorization: {authorization['denials']} denied, {authorization['errors']} errors: "
+            f"{authorization['denied']}"
+        )
     return problems

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
@@ -151,3 +152,50 @@ def test_archive_state_writes_the_sse_kms_archive(env: Env) -> None:
     # AND the fixed policy archives every version
     result = archive_state(source, fixed, bucket=bucket, archive_bucket=archive_bucket, account_id=account)
     assert result.copied == 1 and result.versions == 1
+
+
+def test_rendered_guardrails_are_enforced_on_a_team_role(env: Env) -> None:
+    """The real rendered SCPs, attached the way vending attaches them, decide a team's own calls on the emulator:
+    the GPU tier, the region allow-list and the cost tags (each with its allowed twin)."""
+    from vending.guardrails.account import apply_account_guardrails
+    from vending.org_tree import ensure_ou_path, parent_of
+
+    layout = cached_layout()
+    account, access = _member(env)
+    org = env.client("organizations")
+    # GIVEN an inference-tier staging account in its OU with its guardrails, and a team admin role inside it
+    target = ensure_ou_path(org, layout.ou_for_stage("staging"))
+    org.move_account(AccountId=account, SourceParentId=parent_of(org, account), DestinationParentId=target)
+    apply_account_guardrails(
+        org, layout, account_id=account, team="team-backend", stage="staging", gpu_tier="inference"
+    )
+    iam = env.client("iam", access)
+    trust = {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{env.account}:root"}, "Action": "sts:AssumeRole"}
+    iam.create_role(
+        RoleName="TeamAdmin", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]})
+    )
+    admin = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    iam.put_role_policy(RoleName="TeamAdmin", PolicyName="admin", PolicyDocument=json.dumps(admin))
+    team, _ = env.assume(f"arn:aws:iam::{account}:role/TeamAdmin")
+    tags = [
+        {"Key": "team", "Value": "team-backend"},
+        {"Key": "stage", "Value": "staging"},
+        {"Key": "cost-center", "Value": "CC-1002"},
+    ]
+
+    def run(instance_type: str, region: str = "us-east-1", with_tags: bool = True) -> Any:
+        ec2 = team.client("ec2", region_name=region)
+        extra = {"TagSpecifications": [{"ResourceType": "instance", "Tags": tags}]} if with_tags else {}
+        return lambda: ec2.run_instances(
+            ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType=instance_type, **extra
+        )
+
+    # WHEN the team launches THEN its tier's GPU is allowed and a training GPU is refused by an SCP
+    run("g5.xlarge")()
+    error = _denied(run("p5.48xlarge"))
+    assert _code(error) == "UnauthorizedOperation" and "explicit deny in a service control policy" in str(error)
+    # AND a region outside the allow-list is refused, one inside is not
+    run("t3.micro", region="us-west-2")()
+    assert "service control policy" in str(_denied(run("t3.micro", region="ap-southeast-2")))
+    # AND a launch without the mandatory cost tags is refused
+    assert "service control policy" in str(_denied(run("t3.micro", with_tags=False)))

@@ -75,7 +75,7 @@ def test_retire_account_quarantines_then_parks_in_suspended(
     assert attached == {"FullAWSAccess", "vend-suspended-1"} | ({"vend-suspended-2"} & attached)
     quarantine = [p for p in org.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"] if p["Name"] in attached]
     docs = [json.loads(org.describe_policy(PolicyId=p["Id"])["Policy"]["Content"]) for p in quarantine]
-    assert any(s["Sid"] == "QuarantineReadOnly" and s["Effect"] == "Deny" for d in docs for s in d["Statement"])
+    assert any(s.get("Sid") == "QuarantineReadOnly" and s["Effect"] == "Deny" for d in docs for s in d["Statement"])
     # AND the account is in the Suspended OU, the record went RETIRING -> SUSPENDED
     parent = org.list_parents(ChildId=account)["Parents"][0]["Id"]
     assert org.describe_organizational_unit(OrganizationalUnitId=parent)["OrganizationalUnit"]["Name"] == "Suspended"

@@ -228,7 +228,7 @@ class AuthorizationMiddleware:
                 # A fault of the emulator's own: fail closed, loudly, naming the call (never allow by accident).
                 with DECISIONS._lock:
                     DECISIONS.errors += 1
-                print(f"authz error on {call.service}:{call.operation}:\n{traceback.format_exc()}", file=sys.stderr)
+                print(f"authz error on {call.service}:{call.operation}:\n{traceback.format_exc()}", file=sys.__stderr__)
                 raise
         with DECISIONS._lock:
             DECISIONS.calls += 1
@@ -236,7 +236,7 @@ class AuthorizationMiddleware:
             if denied is not None:
                 DECISIONS.denials.append(denied)
                 if os.environ.get("VEND_AUTHZ_LOG"):  # a debugging aid: every denial on stderr as it happens
-                    print(f"authz denied ({denied.why}, {denied.reason}): {denied.message}", file=sys.stderr)
+                    print(f"authz denied ({denied.why}, {denied.reason}): {denied.message}", file=sys.__stderr__)
         if denied is not None and call is not None:
             status, headers, payload = _error_response(call, denied)
             headers.append(("Content-Length", str(len(payload))))
@@ -247,9 +247,9 @@ class AuthorizationMiddleware:
 
             def logged(status: str, headers: Any, *rest: Any) -> Any:
                 if verbose:
-                    print(f"authz call: {call.service}:{call.operation} -> {status}", file=sys.stderr)
+                    print(f"authz call: {call.service}:{call.operation} -> {status}", file=sys.__stderr__)
                 if status.startswith("403"):
-                    print(f"authz allowed, moto refused: {call.service}:{call.operation} {status}", file=sys.stderr)
+                    print(f"authz allowed, moto refused: {call.service}:{call.operation} {status}", file=sys.__stderr__)
                 return start_response(status, headers, *rest)
 
             return self.app(environ, logged)

@@ -355,41 +355,51 @@ def organizations_resources(call: Call, action: str, account: str, lookups: Look
     return found or ["*"]
 
 
-def resource_arn(call: Call, action: str, account: str, lookups: Lookups) -> str:
-    """The ARN AWS authorizes `action` against: the resource type whose ARN the request names most completely."""
+def resource_arns(call: Call, action: str, account: str, lookups: Lookups) -> list[str]:
+    """The ARNs AWS authorizes `action` against: every resource type the Service Authorization Reference marks
+    required (RunInstances: image, instance, network interface, security group, subnet), each named from the request
+    (`*` for what does not exist yet), plus optional types the request names by ARN; where nothing is required, the
+    type the request names most completely."""
     prefix, _, name = action.partition(":")
     service = _reference().get(prefix, {})
     privilege = service.get("privileges", {}).get(name)
     if privilege is None:
-        return "*"
+        return ["*"]
     if (prefix, name) in {
         ("states", "SendTaskSuccess"),
         ("states", "SendTaskFailure"),
         ("states", "SendTaskHeartbeat"),
     }:
         # A task token belongs to one execution: its callbacks are scoped to that state machine.
-        return lookups.task_token_state_machine(str(call.params.get("taskToken", ""))) or "*"
+        return [lookups.task_token_state_machine(str(call.params.get("taskToken", ""))) or "*"]
     types = [t for t in privilege["resource_types"].values() if t["resource_type"]]
     if not types:
-        return "*"
+        return ["*"]
     values = _variable_values(call, account, lookups)
     given = _arn_params(call)
+    chosen: list[str] = []
     best: tuple[tuple[int, int, int], str] | None = None
     for t in types:
         pattern = service["resources"][t["resource_type"].rstrip("*")]["arn"]
         regex = _pattern_regex(pattern)
         direct = next((a for a in given if regex.match(a)), None)
-        if direct is not None:
-            candidate, score = direct, (1, 1, 1)
-        else:
-            variables = re.findall(r"\$\{([^}]+)\}", pattern)
-            known = sum(1 for v in variables if v in values)
-            complete = int(known == len(variables))
-            candidate, score = _fill(pattern, values), (0, complete, known - len(variables))
-        score = (score[0], score[1] + int(bool(t.get("required"))), score[2])
+        variables = re.findall(r"\$\{([^}]+)\}", pattern)
+        known = sum(1 for v in variables if v in values)
+        candidate = direct if direct is not None else _fill(pattern, values)
+        if direct is not None or t.get("required"):
+            chosen.append(candidate)
+            continue
+        score = (0, int(known == len(variables)), known - len(variables))
         if best is None or score > best[0]:
             best = (score, candidate)
-    return best[1] if best else "*"
+    if chosen:
+        return list(dict.fromkeys(chosen))
+    return [best[1]] if best else ["*"]
+
+
+def resource_arn(call: Call, action: str, account: str, lookups: Lookups) -> str:
+    """The first of `resource_arns` (the one a denial names)."""
+    return resource_arns(call, action, account, lookups)[0]
 
 
 def _service_keys(call: Call, action: str) -> dict[str, Any]:
@@ -489,7 +499,7 @@ def authorization_requests(call: Call, account: str, lookups: Lookups) -> list[A
     elif prefix == "dynamodb" and (tables := _dynamodb_tables(call)):
         resources = [f"arn:aws:dynamodb:{call.region}:{account}:table/{t}" for t in tables]
     else:
-        resources = [resource_arn(call, action, resource_account, lookups)]
+        resources = resource_arns(call, action, resource_account, lookups)
     unresolved_key = prefix == "kms" and any(":key/alias/" in r or r.endswith(":key/*") for r in resources)
     if unresolved_key and (call.params.get("KeyId") or call.params.get("TargetKeyId")):
         # KMS resolves the key before it authorizes: a key or alias that does not exist is NotFoundException.
@@ -517,6 +527,11 @@ def _tag_on_create(call: Call, action: str, resource: str, account: str, lookups
         return []
     tag = f"{prefix}:{tag_action}"
     tag_resource = resource
+    for spec in call.params.get("TagSpecifications") or []:  # EC2: the tags are for the named resource type
+        kind = str(spec.get("ResourceType", ""))
+        if kind and f":{kind}/" not in tag_resource:
+            tag_resource = re.sub(r":[a-z-]+/[^/]*$", f":{kind}/*", resource) if resource != "*" else resource
+        break
     if prefix == "organizations" and resource == "*":
         # The account (or OU, policy) being created: its id is not known yet, as with RunInstances' instance/*.
         kind = {"CreateAccount": "000000000000", "CreateOrganizationalUnit": "ou-x", "CreatePolicy": None}.get(name)

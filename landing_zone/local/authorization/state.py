@@ -263,7 +263,10 @@ class MotoLookups:
         return found is not None and found.keys.get(key) is not None
 
     def task_token_state_machine(self, token: str) -> str | None:
-        for regions in list(_backend("stepfunctions").values()):
+        """The state machine whose running execution issued `token` (the interpreter's backend holds them)."""
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        for regions in list(stepfunctions_parser_backends.values()):
             for backend in list(regions.values()):
                 for machine in list(backend.state_machines):
                     for execution in list(getattr(machine, "executions", [])):
