@@ -539,3 +539,38 @@ def test_decisions_count_calls_and_record_denials(env: Env) -> None:
     assert (denial.action, denial.resource) == ("dynamodb:GetItem", env.table_arn(table))
     assert (denial.why, denial.reason) == ("call", "no_identity_allow")
     assert "no identity-based policy allows the dynamodb:GetItem action" in denial.message
+
+
+def _jwt(claims: dict[str, Any]) -> str:
+    import base64
+
+    def part(value: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.c2ln"
+
+
+def test_web_identity_trust_decides_the_tokens_claims(env: Env) -> None:
+    """GIVEN TeamCIRole's real trust policy (vending/trust.py) WHEN a token from the right job assumes it THEN it is
+    allowed; a token from another repository (or another environment) is refused by the trust policy."""
+    from vending import trust
+
+    provider = f"arn:aws:iam::{env.account}:oidc-provider/{trust.GITHUB_OIDC_HOST}"
+    policy = trust.trust_policy(
+        trust.APPLY, provider_arn=provider, repository="acme/llm-app", team="team-x", stage="staging"
+    )
+    name = _unique("ci")
+    env.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(policy))
+    role_arn = f"arn:aws:iam::{env.account}:role/{name}"
+    sts = boto3.client("sts", region_name=REGION, config=NO_RETRIES)
+    right = trust.subject("acme/llm-app", "team-x-staging", trust.DEFAULT_BRANCH_REF)
+    claims = {"iss": f"https://{trust.GITHUB_OIDC_HOST}", "aud": trust.AUDIENCE, "sub": right}
+    assumed = sts.assume_role_with_web_identity(RoleArn=role_arn, RoleSessionName="ci", WebIdentityToken=_jwt(claims))
+    assert assumed["Credentials"]["AccessKeyId"]
+    wrong = trust.subject("evil/fork", "team-x-staging", trust.DEFAULT_BRANCH_REF)
+    error = _denied(
+        lambda: sts.assume_role_with_web_identity(
+            RoleArn=role_arn, RoleSessionName="ci", WebIdentityToken=_jwt({**claims, "sub": wrong})
+        )
+    )
+    assert _code(error) == "AccessDenied" and "sts:AssumeRoleWithWebIdentity" in str(error)

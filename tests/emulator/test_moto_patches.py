@@ -146,9 +146,11 @@ def test_aws_managed_policies_takes_effect(aws: None) -> None:
     assert eks not in iam_backends[plain]["global"].managed_policies
 
 
-def test_bucket_policy_conditions_are_skipped(aws: None) -> None:
-    from moto.iam.access_control import PermissionResult
-    from moto.s3.models import FakeBucket, s3_backends
+def test_moto_identity_check_off_leaves_bucket_policies_and_identity_to_the_middleware(aws: None) -> None:
+    from moto.iam.access_control import IAMRequestBase, PermissionResult
+    from moto.s3.models import s3_backends
+
+    from landing_zone.local.authorization.server import moto_identity_check_off
 
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(Bucket="state")
@@ -161,15 +163,16 @@ def test_bucket_policy_conditions_are_skipped(aws: None) -> None:
     }
     s3.put_bucket_policy(Bucket="state", Policy=json.dumps({"Version": "2012-10-17", "Statement": [deny_plain_http]}))
     bucket = s3_backends["123456789012"]["aws"].get_bucket("state")
-    original = FakeBucket.get_permission
+    check = IAMRequestBase.check_action_permitted
     # GIVEN moto's own evaluation, which ignores the Condition and so denies every request
     assert bucket.get_permission("s3:GetObject", "arn:aws:s3:::state/key") == PermissionResult.DENIED
-    try:
-        runtime._skip_conditioned_bucket_statements()
-        # THEN with the patch the conditioned statement is left to AWS
+    with moto_identity_check_off():
+        # THEN while the middleware decides, moto's bucket-policy and identity checks stand aside
         assert bucket.get_permission("s3:GetObject", "arn:aws:s3:::state/key") == PermissionResult.NEUTRAL
-    finally:
-        FakeBucket.get_permission = original  # type: ignore[method-assign]
+        assert IAMRequestBase.check_action_permitted is not check
+    # AND both are put back afterwards
+    assert bucket.get_permission("s3:GetObject", "arn:aws:s3:::state/key") == PermissionResult.DENIED
+    assert IAMRequestBase.check_action_permitted is check
 
 
 def test_lambda_dispatch_takes_effect(aws: None) -> None:

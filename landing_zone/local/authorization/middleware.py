@@ -154,6 +154,45 @@ def decide_call(call: Call, caller: state.Caller) -> Denied | None:
     return None
 
 
+def _decide_web_identity(call: Call) -> Denied | None:
+    """AssumeRoleWithWebIdentity: the role's trust policy decides, for the token's issuer as the federated principal,
+    with the token's claims as condition keys (`<issuer>:sub`, `<issuer>:aud`). The signature of the token is not
+    checked here (no issuer keys offline): what is decided is whether the trust admits these claims."""
+    role_arn = str(call.params.get("RoleArn", ""))
+    requests = authz_requests.authorization_requests(
+        call, role_arn.split(":")[4] if role_arn.count(":") >= 5 else "", state.MotoLookups()
+    )
+    context = dict(requests[0].context) if requests else {}
+    issuer = next((k.rsplit(":", 1)[0] for k in context if k.endswith(":sub")), "")
+    account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else ""
+    provider = f"arn:aws:iam::{account}:oidc-provider/{issuer}"
+    trust, owner = state.resource_policy(role_arn, "sts:AssumeRoleWithWebIdentity", call.region)
+    request = evaluate.Request(
+        action="sts:AssumeRoleWithWebIdentity",
+        resource=role_arn,
+        principal_arn=provider,
+        context={**context, "aws:FederatedProvider": provider},
+        principal=evaluate.Principal(arn="", federated=provider),
+        literal_resource=True,
+    )
+    decision = evaluate.decide(
+        request, evaluate.Policies(resource=trust, resource_account=owner or account, resource_kind="trust")
+    )
+    with DECISIONS._lock:
+        DECISIONS.decisions += 1
+        DECISIONS.by_reason[decision.reason] += 1
+    if decision.allowed:
+        return None
+    return Denied(
+        caller=provider,
+        action="sts:AssumeRoleWithWebIdentity",
+        resource=role_arn,
+        why="call",
+        reason=decision.reason,
+        message=evaluate.denial_message(request, decision, provider),
+    )
+
+
 def _error_response(call: Call, denied: Denied) -> tuple[str, list[tuple[str, str]], bytes]:
     """AccessDenied as the service's protocol answers it."""
     from moto.core.utils import get_service_model
@@ -181,8 +220,7 @@ def _error_response(call: Call, denied: Denied) -> tuple[str, list[tuple[str, st
     elif protocol == "rest-xml":
         body = (
             f"<Error><Code>AccessDenied</Code><Message>{escaped}</Message><RequestId>{request_id}</RequestId></Error>"
-        )
-        body = body.encode()  # type: ignore[assignment]
+        ).encode()
     else:  # query
         code = "AuthorizationError" if call.signing_name == "sns" else "AccessDenied"
         body = (
@@ -191,7 +229,7 @@ def _error_response(call: Call, denied: Denied) -> tuple[str, list[tuple[str, st
         ).encode()
     if call.method == "HEAD":
         body = b""
-    return "403 Forbidden", [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)], body  # type: ignore[return-value]
+    return "403 Forbidden", [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)], body
 
 
 class AuthorizationMiddleware:
@@ -221,9 +259,10 @@ class AuthorizationMiddleware:
                 DECISIONS.unparsed += 1
         else:
             try:
-                caller = state.caller(call.access_key, call.session_token)
-                if caller is not None:  # an unknown key: moto refuses it (InvalidClientTokenId)
-                    denied = decide_call(call, caller)
+                if not call.access_key and call.operation == "AssumeRoleWithWebIdentity":
+                    denied = _decide_web_identity(call)
+                elif (caller := state.caller(call.access_key, call.session_token)) is not None:
+                    denied = decide_call(call, caller)  # an unknown key: moto refuses it (InvalidClientTokenId)
             except Exception:
                 # A fault of the emulator's own: fail closed, loudly, naming the call (never allow by accident).
                 with DECISIONS._lock:

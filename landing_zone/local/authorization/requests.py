@@ -122,8 +122,6 @@ PASSED_TO = {
 }
 _ROLE_ARN = re.compile(r"^arn:aws:iam::\d{12}:role/.+$")
 _ANY_ARN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[^:]*:[^:]*:.+$")
-# Calls IAM never authorizes (sts:GetCallerIdentity answers even under an explicit deny).
-UNAUTHORIZED_OPERATIONS = {("sts", "GetCallerIdentity"), ("sts", "AssumeRoleWithWebIdentity")}
 
 
 @dataclass(frozen=True)
@@ -485,7 +483,7 @@ def call_context(call: Call, action: str, resource: str, lookups: Lookups) -> di
 def authorization_requests(call: Call, account: str, lookups: Lookups) -> list[AuthRequest]:
     """Every authorization AWS makes for `call` made by a principal of `account`; empty: none (GetCallerIdentity)."""
     prefix = iam_prefix(call)
-    if (prefix, call.operation) in UNAUTHORIZED_OPERATIONS and call.operation == "GetCallerIdentity":
+    if (prefix, call.operation) == ("sts", "GetCallerIdentity"):  # answered even under an explicit deny
         return []
     action = iam_action(call)
     resource_account = account
@@ -534,10 +532,10 @@ def _tag_on_create(call: Call, action: str, resource: str, account: str, lookups
         break
     if prefix == "organizations" and resource == "*":
         # The account (or OU, policy) being created: its id is not known yet, as with RunInstances' instance/*.
-        kind = {"CreateAccount": "000000000000", "CreateOrganizationalUnit": "ou-x", "CreatePolicy": None}.get(name)
-        arn = lookups.org_entity_arn(account, kind) if kind else None
-        if arn:
-            tag_resource = arn.rsplit("/", 1)[0] + ("/*" if kind and kind.isdigit() else "/ou-*")
+        placeholder = {"CreateAccount": "000000000000", "CreateOrganizationalUnit": "ou-x"}.get(name)
+        arn = lookups.org_entity_arn(account, placeholder) if placeholder else None
+        if arn and placeholder:
+            tag_resource = arn.rsplit("/", 1)[0] + ("/*" if placeholder.isdigit() else "/ou-*")
     context = call_context(call, tag, resource, lookups)
     if prefix == "ec2":
         context["ec2:CreateAction"] = name
@@ -591,7 +589,8 @@ def _sse_kms(call: Call, action: str, account: str, lookups: Lookups) -> list[Au
         "UploadPart",
         "CompleteMultipartUpload",
     )
-    reads = call.operation in ("GetObject", "HeadObject") and call.params.get("Key")
+    # HeadObject returns metadata only: S3 decrypts (and asks KMS) for GetObject, not for HEAD.
+    reads = call.operation == "GetObject" and call.params.get("Key")
     if writes and call.operation in ("UploadPart", "CompleteMultipartUpload"):
         return []  # the data key was authorized when the upload was created
     key: str | None = None

@@ -35,6 +35,7 @@ def authorizing_server(server_cls: type, host: str, port: int, enabled: Callable
 def moto_identity_check_off() -> Iterator[None]:
     """moto's own policy check (identity policies against "*") would refuse what AWS allows; the middleware has
     already decided every call by the time moto sees it. Its signature and key checks stay."""
+    from moto.core.authorization import ActionAuthenticatorMixin
     from moto.iam.access_control import IAMRequestBase, PermissionResult
     from moto.s3.models import FakeBucket
 
@@ -43,16 +44,27 @@ def moto_identity_check_off() -> Iterator[None]:
     original_bucket = require(FakeBucket, "get_permission", ("self", "action", "resource"))
     require(PermissionResult, "NEUTRAL")
 
+    original_authenticate = require(ActionAuthenticatorMixin, "_authenticate_and_authorize_action")
+
     def decided_by_the_middleware(self: Any, resource: str) -> None:
         return None
+
+    def authenticate(self: Any, iam_request_cls: type, resource: str = "*") -> None:
+        # AssumeRoleWithWebIdentity is unsigned in AWS (the token is the credential); moto's authentication would
+        # fail on the missing Authorization header. The middleware decided it against the role's trust policy.
+        if "Authorization" not in self.headers and self._get_action() == "AssumeRoleWithWebIdentity":
+            return None
+        return original_authenticate(self, iam_request_cls, resource)
 
     def bucket_policy_decided_by_the_middleware(self: Any, action: str, resource: str) -> Any:
         return PermissionResult.NEUTRAL
 
     IAMRequestBase.check_action_permitted = decided_by_the_middleware  # type: ignore[method-assign]
     FakeBucket.get_permission = bucket_policy_decided_by_the_middleware  # type: ignore[method-assign]
+    ActionAuthenticatorMixin._authenticate_and_authorize_action = authenticate  # type: ignore[method-assign]
     try:
         yield
     finally:
+        ActionAuthenticatorMixin._authenticate_and_authorize_action = original_authenticate  # type: ignore[method-assign]
         IAMRequestBase.check_action_permitted = original  # type: ignore[method-assign]
         FakeBucket.get_permission = original_bucket  # type: ignore[method-assign]

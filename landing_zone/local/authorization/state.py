@@ -254,7 +254,7 @@ class MotoLookups:
         if found is None:
             return None
         obj = found.keys.get(key)
-        if obj is None or obj.encryption != "aws:kms":
+        if getattr(obj, "encryption", None) != "aws:kms":  # missing, a delete marker, or not SSE-KMS
             return None
         return str(obj.kms_key_id) if obj.kms_key_id else None
 
