@@ -14,7 +14,7 @@ roles, state buckets and CloudTrail. The identity side is full access: only the 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,46 +71,38 @@ class Probe:
 
 
 def _probe(
-    name: str, action: str, resource: str = "*", region: str = "us-east-1", principal: str = TEAM_ROLE, **extra: object
+    name: str,
+    action: str,
+    resource: str = "*",
+    keys: Mapping[str, str | list[str]] | None = None,
+    *,
+    region: str = "us-east-1",
+    principal: str = TEAM_ROLE,
 ) -> Probe:
-    ctx = {"aws:RequestedRegion": region, "aws:PrincipalArn": principal, **extra}
+    ctx: dict[str, str | list[str]] = {"aws:RequestedRegion": region, "aws:PrincipalArn": principal, **(keys or {})}
     return Probe(
         name, action, resource, tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in ctx.items()))
     )
 
 
+INSTANCE = "arn:aws:ec2:us-east-1:{account}:instance/*"
 PROBES: tuple[Probe, ...] = (
-    *(
-        _probe(
-            f"run {t}",
-            "ec2:RunInstances",
-            "arn:aws:ec2:us-east-1:{account}:instance/*",
-            **{"ec2:InstanceType": t},
-            **TAGS,
-        )
-        for t in EC2_TYPES
-    ),
+    *(_probe(f"run {t}", "ec2:RunInstances", INSTANCE, {"ec2:InstanceType": t, **TAGS}) for t in EC2_TYPES),
     *(
         _probe(
             f"sagemaker {t}",
             "sagemaker:CreateEndpointConfig",
             "arn:aws:sagemaker:us-east-1:{account}:endpoint-config/x",
-            **{"sagemaker:InstanceTypes": [t], **TAGS},
+            {"sagemaker:InstanceTypes": [t], **TAGS},
         )
         for t in SAGEMAKER_TYPES
     ),
-    _probe(
-        "run untagged",
-        "ec2:RunInstances",
-        "arn:aws:ec2:us-east-1:{account}:instance/*",
-        **{"ec2:InstanceType": "t3.micro"},
-    ),
+    _probe("run untagged", "ec2:RunInstances", INSTANCE, {"ec2:InstanceType": "t3.micro"}),
     _probe(
         "run tagged for another team",
         "ec2:RunInstances",
-        "arn:aws:ec2:us-east-1:{account}:instance/*",
-        **{"ec2:InstanceType": "t3.micro"},
-        **{**TAGS, "aws:RequestTag/team": "another-team"},
+        INSTANCE,
+        {"ec2:InstanceType": "t3.micro", **TAGS, "aws:RequestTag/team": "another-team"},
     ),
     _probe("describe outside regions", "ec2:DescribeInstances", region="ap-south-1"),
     # Inside the organization's allow-list, outside every team's regions in the layout: only a team fence denies it.
