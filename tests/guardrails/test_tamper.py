@@ -125,8 +125,13 @@ def test_tamper_team_account_moved_into_platform_keeps_gpu_policy(vended: Org) -
     account = vended.ids["team-mlops-staging"]
     vended.move(account, "Platform")
     fixed, again = vended.remediate()
-    # THEN it is a team account outside the workload OUs, moved back, and its GPU policy is never detached
-    assert _found(fixed) == [("team_account_outside_workloads", f"account:{account}")]
+    # THEN it is a team account outside the workload OUs (so outside their fences), moved back, and its GPU policy is
+    # never detached
+    assert _found(fixed) == [
+        ("effective_permissions", f"account:{account}"),
+        ("team_account_outside_workloads", f"account:{account}"),
+    ]
+    assert fixed.findings[-1].detail.endswith(": run untagged")  # Platform carries no cost-tag fence
     assert fixed.remediation["executed"] == [  # type: ignore[index]
         f"move_account account:{account} from=Platform to=Workloads/Staging"
     ]

@@ -16,6 +16,7 @@ from scps.render import FULL_AWS_ACCESS, GuardrailSet, render
 from vending.aws.sessions import access_role_arn, assume_role_session
 from vending.budgets import BUDGET_NAME, check_budget
 from vending.exceptions import VendingError
+from vending.guardrails.effective import effective_findings
 from vending.guardrails.intent import OrgIntent, build_intent, layout_for_records
 from vending.guardrails.inventory import InstanceInventory, allowed_by_tier
 from vending.guardrails.orgapi import ApiCallCounter, Backoff
@@ -210,6 +211,10 @@ def audit_organization(
     snap = read_snapshot(org, backoff=b, concurrency=layout.guardrails.audit_concurrency)
     plan = compare(layout, snap, rendered, intent)
     findings = list(plan.findings)
+    # Names and contents can match while what the path allows does not (or the other way round): decide the probes.
+    weakened, effective_notes = effective_findings(snap, rendered, intent, plan.unfixable)
+    findings += weakened
+    plan.notes += effective_notes
     inventory_summary = None
     if inventory is not None:
         gpu, inventory_summary = gpu_findings(layout, intent, snap, inventory)

@@ -49,6 +49,9 @@ FINDING_TYPES = (
     "intent_conflict",
     "vended_account_missing",
     "gpu_outside_tier",
+    # What the SCPs on an account's path let through vs what the intended ones do (vending.guardrails.effective):
+    # a probe the actual policies allow and the intended ones deny. Found by the audit, with its cause among the above.
+    "effective_permissions",
     # The spend fence (vending.budgets), checked inside each vended account by the audit (audit.budget_findings).
     "budget_missing",
     "budget_drift",

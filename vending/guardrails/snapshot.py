@@ -1,9 +1,11 @@
 """One read of the organization as the guardrails see it, made policy-centric to keep API calls per account low.
 
 Calls: DescribeOrganization, ListRoots, ListOrganizationalUnitsForParent per OU, ListAccountsForParent per OU
-(20 accounts a page), ListPolicies, DescribePolicy per customer-managed SCP, ListTargetsForPolicy per SCP (20 targets
-a page) and ListTagsForResource per member account (tags have no bulk read in Organizations). No ListParents and no
-ListPoliciesForTarget per account: parents come from ListAccountsForParent, attachments from ListTargetsForPolicy.
+(20 accounts a page), ListPolicies, DescribePolicy per SCP other than FullAWSAccess (its content is known: AWS's
+allow-all), ListTargetsForPolicy per SCP (20 targets a page) and ListTagsForResource per member account (tags have no
+bulk read in Organizations). No ListParents and no ListPoliciesForTarget per account: parents come from
+ListAccountsForParent, attachments from ListTargetsForPolicy. The policy contents read here are all the
+effective-permission check needs: it makes no calls of its own.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from scps.render import FULL_AWS_ACCESS
 from vending.guardrails.orgapi import Backoff
 
 SCP = "SERVICE_CONTROL_POLICY"
@@ -134,7 +137,8 @@ def read_snapshot(
             policy.targets = {
                 t["TargetId"] for t in b.pages(org, "list_targets_for_policy", "Targets", PolicyId=policy.id)
             }
-            if describe and not policy.aws_managed:
+            # Contents feed the drift check and the effective-permission check (vending.guardrails.effective).
+            if describe and not (policy.aws_managed and policy.name == FULL_AWS_ACCESS):
                 policy.content = b.call(org.describe_policy, "DescribePolicy", PolicyId=policy.id)["Policy"]["Content"]
 
         list(pool.map(fill, list(policies.values())))
