@@ -106,7 +106,10 @@ def test_reconcile_second_run_has_no_changes(org: Any, layout: Layout) -> None:
 
 
 def test_reconcile_never_leaves_a_target_without_scps(org: Any, layout: Layout) -> None:
-    # GIVEN the Suspended OU with only FullAWSAccess (which the layout forbids there)
+    # GIVEN a layout that forbids FullAWSAccess on Suspended (the packaged one no longer does: an SCP allow-list binds
+    # the platform's roles too), and the Suspended OU with only FullAWSAccess
+    guardrails = layout.guardrails.model_copy(update={"deny_full_aws_access": ("Suspended",)})
+    layout = layout.model_copy(update={"guardrails": guardrails})
     plan = reconcile_organization(org, layout, dry_run=True)
     steps = [(a.kind, a.policy) for a in plan.actions if a.target == "ou:Suspended"]
     # THEN the quarantine policy is attached before FullAWSAccess is detached, and the run succeeds on moto-as-AWS

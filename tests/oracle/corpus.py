@@ -49,10 +49,22 @@ Case = dict[str, Any]
 
 SEED = 20260503
 MANAGEMENT = "111111111111"
+ORGANIZATION = "o-abcdef1234"
 OUTSIDER = "999999999999"
 REGION = "us-east-1"
 FULL_ACCESS: Doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 # AWS attaches RCPFullAWSAccess to every root, OU and account; the corpus states it (both sides then agree on it).
+ALLOW_LIST: Doc = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "ReadOnlyAllowList",
+            "Effect": "Allow",
+            "Action": ["s3:Get*", "s3:List*", "iam:Get*", "iam:List*", "sts:GetCallerIdentity", "kms:Decrypt"],
+            "Resource": "*",
+        }
+    ],
+}
 RCP_FULL_ACCESS: Doc = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}],
@@ -169,6 +181,16 @@ def accounts() -> tuple[Account, ...]:
             out.append(Account(lay, intent, team.repository, stage))
     out.append(Account(lay, AccountIntent("200000000090", "platform", "Platform", "layout:platform_accounts")))
     out.append(Account(lay, AccountIntent("200000000099", "retired", "Suspended", "record:old-team-staging")))
+    # An SCP allow-list (FullAWSAccess replaced below the root): the project no longer renders one (the quarantine is
+    # a Deny that exempts the platform's roles), but the evaluation of allow-lists must still agree.
+    sandbox = Account(lay, AccountIntent("200000000098", "retired", "Suspended", "record:allow-list-sandbox"))
+    sandbox.levels = [
+        level
+        if i == 0
+        else [ALLOW_LIST if d == FULL_ACCESS or d.get("Statement") == FULL_ACCESS["Statement"] else d for d in level]
+        for i, level in enumerate(sandbox.levels)
+    ]
+    out.append(sandbox)
     return tuple(out)
 
 
@@ -193,7 +215,10 @@ def settings() -> Settings:
 @cache
 def function_policies() -> dict[str, Doc]:
     return {
-        spec.key: _function_policy(spec, account=MANAGEMENT, settings=settings(), layout=layout()) for spec in FUNCTIONS
+        spec.key: _function_policy(
+            spec, account=MANAGEMENT, organization_id=ORGANIZATION, settings=settings(), layout=layout()
+        )
+        for spec in FUNCTIONS
     }
 
 
@@ -612,7 +637,8 @@ def function_group(rng: random.Random, n: int) -> Iterator[Case]:
         res = _resource_of(res)
         if rng.random() < 0.1:
             res = res.replace(MANAGEMENT, OUTSIDER)
-        res_account = res.split(":")[4] or MANAGEMENT
+        parts = res.split(":")
+        res_account = (parts[4] if len(parts) > 4 else "") or MANAGEMENT  # "*": actions without resource types
         if action.startswith("sts:AssumeRole") and rng.random() < 0.7:
             target = rng.choice(accounts()).id
             res = f"arn:aws:iam::{target}:role/OrganizationAccountAccessRole"
@@ -626,6 +652,20 @@ def function_group(rng: random.Random, n: int) -> Iterator[Case]:
                 resource_policy=_access_role_trust(),
                 resource_account=target,
                 resource_kind="trust",
+            )
+            continue
+        if action.startswith("kms:") and ":key/" in res:
+            # A key is decided under its key policy (the platform key's, as the stack renders it).
+            yield case(
+                f"function:{key}",
+                action,
+                res,
+                p,
+                base_context(p, rng, REGION),
+                identity=[doc],
+                resource_policy=_platform_key_policy(),
+                resource_account=res_account if res_account.isdigit() else MANAGEMENT,
+                resource_kind="kms",
             )
             continue
         yield case(
