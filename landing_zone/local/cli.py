@@ -270,10 +270,10 @@ def _print_report(report: dict[str, Any], log_path: Path) -> None:
         f"Guardrail audit of the organization: {audit['accounts']} accounts, {audit['findings']} findings "
         f"({audit['api_calls']} Organizations calls)"
     )
-    authz = report["checks"]["authorization"]
+    authz = report["checks"].get("authorization", {})
     console.print(
-        f"Authorization (as AWS decides): {authz['calls']} calls, {authz['decisions']} decisions, "
-        f"{authz['denials']} denied, {authz['errors']} errors, {authz['ms_per_call']} ms per call"
+        f"Authorization (as AWS decides): {authz.get('calls')} calls, {authz.get('decisions')} decisions, "
+        f"{authz.get('denials')} denied, {authz.get('errors')} errors, {authz.get('ms_per_call')} ms per call"
     )
     for team, gaps in report.get("stacks_left_out_on_the_emulator", {}).items():
         for stack, why in gaps.items():

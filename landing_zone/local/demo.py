@@ -430,7 +430,7 @@ def demo_ok(report: dict[str, Any]) -> list[str]:
     audit = report["checks"]["audit"]
     if audit["findings"]:
         problems.append(f"guardrail audit found drift: {audit['by_type']}")
-    authorization = report["checks"]["authorization"]
+    authorization = report["checks"].get("authorization", {"errors": 0, "denials": 0, "denied": []})
     if authorization["errors"] or authorization["denials"]:
         # A green run means AWS would accept the same calls: any denial, or a fault of the emulator's own, fails it.
         problems.append(

@@ -25,8 +25,7 @@ from vending.settings import Settings
 @pytest.fixture(scope="module")
 def env() -> Iterator[Env]:
     with runtime.Emulator():
-        deployment = runtime.deploy()
-        yield Env(deployment.management_account_id)
+        yield Env(runtime.deploy().management_account_id)
 
 
 def _spec(key: str) -> FunctionSpec:

@@ -654,20 +654,8 @@ def function_group(rng: random.Random, n: int) -> Iterator[Case]:
                 resource_kind="trust",
             )
             continue
-        if action.startswith("kms:") and ":key/" in res:
-            # A key is decided under its key policy (the platform key's, as the stack renders it).
-            yield case(
-                f"function:{key}",
-                action,
-                res,
-                p,
-                base_context(p, rng, REGION),
-                identity=[doc],
-                resource_policy=_platform_key_policy(),
-                resource_account=res_account if res_account.isdigit() else MANAGEMENT,
-                resource_kind="kms",
-            )
-            continue
+        # A key is decided under its key policy (the platform key's, as the stack renders it).
+        on_key = action.startswith("kms:") and ":key/" in res
         yield case(
             f"function:{key}",
             action,
@@ -676,6 +664,7 @@ def function_group(rng: random.Random, n: int) -> Iterator[Case]:
             base_context(p, rng, REGION),
             identity=[doc],
             resource_account=res_account if res_account.isdigit() else MANAGEMENT,
+            **({"resource_policy": _platform_key_policy(), "resource_kind": "kms"} if on_key else {}),
         )
 
 

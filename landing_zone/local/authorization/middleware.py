@@ -76,6 +76,16 @@ class DecisionLog:
 DECISIONS = DecisionLog()
 
 
+def warm_up() -> None:
+    """Load, once per process, what every decision reads: the signing-name index of the botocore models (about
+    3 s) and the Service Authorization Reference (about 1 s). Otherwise the first call pays for it, and a client
+    with a short read timeout sees it time out."""
+    from landing_zone.local.authorization import calls
+
+    calls.services_signed_as("s3")
+    authz_requests.iam_action(Call("", None, "us-east-1", "s3", "s3", "ListBuckets"))
+
+
 def principal_context(caller: state.Caller, org_id: str | None) -> dict[str, Any]:
     context: dict[str, Any] = {
         "aws:PrincipalArn": caller.arn,

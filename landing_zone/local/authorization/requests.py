@@ -284,6 +284,10 @@ def _variable_values(call: Call, account: str, lookups: Lookups) -> dict[str, st
         values["RoleNameWithPath"] = path.lstrip("/") + values["RoleNameWithPath"]
     if "KeyId" in values:
         values["KeyId"] = lookups.key_id(account, call.region, values["KeyId"]) or values["KeyId"]
+    elif str(p.get("AliasName", "")).startswith("alias/"):  # alias operations are authorized on the key too
+        target = lookups.key_id(account, call.region, str(p["AliasName"]))
+        if target:
+            values["KeyId"] = target
     for var, names in _VARIABLE_PARAMS.items():  # named only inside a nested member (PutEvents' Entries)
         if var not in values:
             nested = next((v for n in names for v in _walk(p, n) if isinstance(v, str) and v), None)
