@@ -46,6 +46,7 @@ import boto3
 
 from benchmarks.vend_throughput import request, skip_pipelines
 from landing_zone.local import faults, orphans
+from landing_zone.local.authorization.middleware import DECISIONS
 from landing_zone.local.organizations import slow_account_creation
 from landing_zone.local.runtime import FAST_WORKFLOW, Emulator, deploy
 from vending.layout import cached_layout
@@ -110,6 +111,7 @@ def run(
     os.environ["VEND_WORKFLOW_SETTINGS"] = json.dumps(workflow)
     with Emulator() as _emulator, slow_account_creation(creation_seconds):
         deployment = deploy()
+        DECISIONS.reset()  # the soak's own calls, not the deployment's
         skip_pipelines()
         _pipelines_outside_the_service()
         sfn, org = boto3.client("stepfunctions"), boto3.client("organizations")
@@ -212,6 +214,11 @@ def run(
             "not_ready_reasons": dict(failed_reasons),
             "wall_seconds": round(wall, 2),
             "fault_log": log_file,
+            # Every call decided as AWS decides it: a denial or a fault of the emulator's own fails the soak.
+            "authorization": {
+                **DECISIONS.snapshot(),
+                "denied": [f"{d.action} on {d.resource} ({d.why}, {d.reason})" for d in DECISIONS.denials[:20]],
+            },
         }
 
 
@@ -294,7 +301,8 @@ def main(argv: list[str] | None = None) -> int:
         for key, value in result.items():
             print(f"{key:>34}: {value}")
     ok = result["teams_ready"] == args.teams and result["accounts_created"] == args.teams
-    return 0 if ok and result["orphan_count"] == 0 else 1
+    authorized = result["authorization"]["denials"] == 0 and result["authorization"]["errors"] == 0
+    return 0 if ok and authorized and result["orphan_count"] == 0 else 1
 
 
 if __name__ == "__main__":

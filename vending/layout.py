@@ -286,9 +286,14 @@ class Layout(_Strict):
                 raise ValueError(f"guardrails.platform_accounts: {account_id!r} is not a 12-digit account id")
             if path not in g.non_team_ous:
                 raise ValueError(f"guardrails.platform_accounts.{account_id}: {path!r} is not one of non_team_ous")
-        for path in g.deny_full_aws_access:
-            if "quarantine" not in g.ou_guardrails.get(path, ()):
-                raise ValueError(f"guardrails.deny_full_aws_access: {path!r} would allow nothing without 'quarantine'")
+        if g.deny_full_aws_access:
+            # Without FullAWSAccess only an SCP Allow can let a call through, and an Allow binds every principal of the
+            # account, the platform's roles included: it would lock the platform out (the quarantine group is a Deny
+            # that exempts them instead).
+            raise ValueError(
+                f"guardrails.deny_full_aws_access: {list(g.deny_full_aws_access)} would lock the platform's roles out "
+                "(SCP allow-lists cannot exempt a principal); fence these OUs with the 'quarantine' group instead"
+            )
         for key in g.tag_value_formats:
             if key not in self.organization.mandatory_tags:
                 raise ValueError(f"guardrails.tag_value_formats: {key!r} is not a mandatory tag")

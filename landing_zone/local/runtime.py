@@ -44,6 +44,7 @@ from landing_zone.local import faults
 from landing_zone.local.authorization.middleware import warm_up
 from landing_zone.local.authorization.server import authorizing_server, moto_identity_check_off
 from landing_zone.local.callbacks import fix_task_token_callbacks
+from landing_zone.local.dynamodb import atomic_conditional_writes
 from landing_zone.local.event_sources import redelivering_sqs_event_sources
 from landing_zone.local.lifecycle import LIFECYCLE_ROLE, deploy_lifecycle
 from landing_zone.local.organizations import access_role_administrator, unique_account_emails
@@ -435,6 +436,7 @@ class Emulator:
         _interpreter_calls_lambda_as_state_machine_role()
         self._patches.enter_context(access_role_administrator())
         self._patches.enter_context(unique_account_emails())
+        self._patches.enter_context(atomic_conditional_writes())
         self._patches.enter_context(redelivering_sqs_event_sources())
         self._patches.enter_context(current_endpoint_instance_types())
         self._patches.callback(fix_task_token_callbacks())

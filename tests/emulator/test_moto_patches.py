@@ -260,3 +260,56 @@ def test_current_endpoint_instance_types_takes_effect(aws: None) -> None:
             sm.create_endpoint_config(
                 EndpointConfigName="bad", ProductionVariants=[{**variant, "InstanceType": "ml.zz9.huge"}]
             )
+
+
+def test_dynamodb_conditional_writes_are_atomic_under_threads(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from moto.dynamodb.models import table as moto_table
+
+    from landing_zone.local.dynamodb import atomic_conditional_writes
+
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    original = moto_table.get_filter_expression
+
+    class SlowCondition:
+        """Widen moto's window between evaluating the condition and writing the item, so a race shows every time."""
+
+        def __init__(self, op: Any) -> None:
+            self.op = op
+
+        def expr(self, item: Any) -> Any:
+            answer = self.op.expr(item)
+            time.sleep(0.05)
+            return answer
+
+    monkeypatch.setattr(moto_table, "get_filter_expression", lambda *a, **k: SlowCondition(original(*a, **k)))
+
+    def race(table: str) -> int:
+        ddb.create_table(
+            TableName=table,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "slot", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "slot", "KeyType": "HASH"}],
+        )
+
+        def claim(i: int) -> bool:
+            try:
+                ddb.put_item(
+                    TableName=table,
+                    Item={"slot": {"S": "only"}, "holder": {"S": str(i)}},
+                    ConditionExpression="attribute_not_exists(slot)",
+                )
+                return True
+            except ddb.exceptions.ConditionalCheckFailedException:
+                return False
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            return sum(pool.map(claim, range(8)))
+
+    # GIVEN eight threads racing for one item: moto alone lets several conditional writes win (the negative control)
+    assert race("unpatched") > 1
+    # WHEN writes are serialized as DynamoDB serializes writes to one item THEN exactly one wins
+    with atomic_conditional_writes():
+        assert race("patched") == 1

@@ -14,6 +14,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from landing_zone.local.dynamodb import atomic_conditional_writes
 from landing_zone.local.organizations import aws_like_organizations
 from vending.layout import Layout, cached_layout
 from vending.lifecycle import RequestStore
@@ -87,8 +88,9 @@ def layout() -> Layout:
 
 @pytest.fixture
 def aws() -> Iterator[None]:
-    """moto for every service, with Organizations behaving like AWS where the guardrails depend on it."""
-    with mock_aws(), aws_like_organizations():
+    """moto for every service, with Organizations and DynamoDB's conditional writes behaving like AWS where the
+    guardrails and the races depend on them."""
+    with mock_aws(), aws_like_organizations(), atomic_conditional_writes():
         yield
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -282,3 +283,16 @@ def test_moto_close_account_end_to_end(
     assert first.requested == [account]
     assert org.describe_account(AccountId=account)["Account"]["Status"] == "SUSPENDED"
     assert second.closed == [account] and store.require(request_.request_id).status == Status.CLOSED
+
+
+def test_layout_refuses_an_ou_without_full_aws_access() -> None:
+    # GIVEN the packaged layout asking for FullAWSAccess off the Suspended OU (the quarantine before it became a Deny)
+    import yaml
+
+    from vending.layout import Layout
+
+    data = yaml.safe_load((Path(__file__).resolve().parents[2] / "landing_zone" / "layout.yaml").read_text())
+    data["guardrails"]["deny_full_aws_access"] = ["Suspended"]
+    # WHEN it is validated THEN it is refused: an allow-list would bind the platform's roles too
+    with pytest.raises(ValueError, match="lock the platform's roles out"):
+        Layout.model_validate(data)
