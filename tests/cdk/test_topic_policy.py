@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from scps.evaluate import Request, statement_applies
+from scps.evaluate import Policies, Principal, Request, decide
 
 pytestmark = pytest.mark.cdk
 
@@ -37,24 +37,13 @@ def _resolve(value: Any, refs: Mapping[str, str]) -> Any:
     return {k: _resolve(v, refs) for k, v in value.items()}
 
 
-def _principal_matches(principal: Any, service: str) -> bool:
-    if principal == "*":
-        return True
-    return any(p in ("*", service) for kind in ("Service", "AWS") for p in _as_list(principal.get(kind, [])))
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
 def _service_may_publish(policy: Mapping[str, Any], service: str, request: Request) -> bool:
-    """Resource-policy evaluation for a service principal: an explicit Deny wins, else an Allow is needed."""
-    applying = [
-        s
-        for s in policy["Statement"]
-        if _principal_matches(s.get("Principal"), service) and statement_applies(s, request)
-    ]
-    return not any(s["Effect"] == "Deny" for s in applying) and any(s["Effect"] == "Allow" for s in applying)
+    """The project's one evaluator, as AWS decides a service principal's call: the resource policy alone decides
+    (service principals are not governed by SCPs and have no identity policy)."""
+    caller = Request(
+        request.action, request.resource, context=request.context, principal=Principal("", service=service)
+    )
+    return decide(caller, Policies(resource=policy, resource_account=ACCOUNT)).allowed
 
 
 @pytest.fixture(scope="module")
