@@ -89,3 +89,24 @@ def grant_statements(
                     }
                 )
     return out
+
+
+def pipeline_role_statements(
+    *, runs_table: str, approvals_table: str, access_role: str, state_machines: list[str]
+) -> list[dict[str, Any]]:
+    """What the pipeline worker's role may do (CodeBuild's project role in AWS, the worker's role on the emulator):
+    its run records and approvals, the vended accounts' access role, and the workflows' task tokens."""
+    return [
+        {"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem"], "Resource": [runs_table]},
+        {  # the runner records approval requests for gated applies
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
+            "Resource": [approvals_table],
+        },
+        {"Effect": "Allow", "Action": ["sts:AssumeRole"], "Resource": [access_role]},
+        {  # the worker heartbeats the workflow's task token while Terraform runs and completes it when done
+            "Effect": "Allow",
+            "Action": ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
+            "Resource": state_machines,
+        },
+    ]

@@ -17,6 +17,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from landing_zone.cdk.base import REPO_ROOT, BaseStack
 from landing_zone.cdk.storage import Storage
 from landing_zone.cdk.versions import load_tool_versions
+from landing_zone.grant_statements import pipeline_role_statements
 
 # What the source asset leaves out: virtualenvs (.venv-checkov alone is ~250 MB), local state, build output and
 # anything the worker never reads. Globs relative to the repository root (CDK's default glob ignore mode).
@@ -132,26 +133,14 @@ def build_pipeline_project(stack: BaseStack, storage: Storage) -> codebuild.Proj
             )
         ),
     )
-    project.add_to_role_policy(
-        iam.PolicyStatement(
-            actions=["dynamodb:GetItem", "dynamodb:PutItem"],
-            resources=[storage.tables["pipeline_runs_table"].table_arn],
-        )
-    )
-    project.add_to_role_policy(
-        iam.PolicyStatement(  # the runner records approval requests for gated applies
-            actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
-            resources=[storage.tables["approvals_table"].table_arn],
-        )
-    )
-    project.add_to_role_policy(iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[stack.access_role_arn]))
-    # The worker heartbeats the workflow's task token while Terraform runs and completes it when the stacks are done.
-    project.add_to_role_policy(
-        iam.PolicyStatement(
-            actions=["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
-            resources=[stack.state_machine_arn, stack.lifecycle_state_machine_arn],
-        )
-    )
+    # One source with the emulator's worker role (landing_zone.grant_statements), so a missing grant fails locally.
+    for statement in pipeline_role_statements(
+        runs_table=storage.tables["pipeline_runs_table"].table_arn,
+        approvals_table=storage.tables["approvals_table"].table_arn,
+        access_role=stack.access_role_arn,
+        state_machines=[stack.state_machine_arn, stack.lifecycle_state_machine_arn],
+    ):
+        project.add_to_role_policy(iam.PolicyStatement.from_json(statement))
     _acknowledge(stack, project)
     return project
 

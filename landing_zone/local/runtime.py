@@ -39,7 +39,7 @@ import requests
 from botocore.exceptions import ClientError
 
 import step_functions
-from landing_zone.grant_statements import grant_statements
+from landing_zone.grant_statements import grant_statements, pipeline_role_statements
 from landing_zone.local import faults
 from landing_zone.local.authorization.middleware import warm_up
 from landing_zone.local.authorization.server import authorizing_server, moto_identity_check_off
@@ -57,6 +57,7 @@ from vending.functions import FUNCTIONS, LIFECYCLE_KEYS, STATE_MACHINE_KEYS, Fun
 from vending.guardrails.reconcile import reconcile_organization
 from vending.layout import Layout, cached_layout
 from vending.onboarding import ONBOARDING_EVENT_PATTERN
+from vending.pipeline import orchestration
 from vending.pipeline.approvals import DynamoDbApprovalStore
 from vending.settings import Settings
 
@@ -68,6 +69,8 @@ PLATFORM_ADMIN_ROLE = "PlatformAdmin"
 STATE_MACHINE_ROLE = "AccountVendingStateMachineRole"
 # Plays the Lambda service: the only principal that assumes the function roles.
 LAMBDA_SERVICE_ROLE = "EmulatorLambdaService"
+# Plays CodeBuild's project role: the local pipeline workers act as it (landing_zone.grant_statements).
+PIPELINE_ROLE = "VendingPipelineRole"
 FAST_WORKFLOW = {
     "account_poll_seconds": 1,
     "account_poll_backoff": 1.5,
@@ -467,6 +470,7 @@ class Emulator:
 
             global _IDENTITIES, _RUNNING
             _IDENTITIES, _RUNNING = None, None
+            orchestration.WORKER_SESSION = None
             self._patches.close()  # IAM authentication off again, the access-role patch undone
             sfn_config, invoke, client_for = self._saved_moto
             default_user_config["stepfunctions"] = json.loads(sfn_config)
@@ -616,7 +620,21 @@ def _enforce_iam(session: boto3.Session, account: str, iam: Any) -> dict[str, st
         account,
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]},
     )
+    settings, layout = Settings.from_env(), cached_layout()
+    table = f"arn:aws:dynamodb:{REGION}:{account}:table/"
+    statements = pipeline_role_statements(
+        runs_table=table + settings.pipeline_runs_table,
+        approvals_table=table + settings.approvals_table,
+        access_role=f"arn:aws:iam::*:role/{layout.organization.access_role_name}",
+        state_machines=[
+            f"arn:aws:states:{REGION}:{account}:stateMachine:{step_functions.STATE_MACHINE_NAME}",
+            f"arn:aws:states:{REGION}:{account}:stateMachine:{step_functions.LIFECYCLE_STATE_MACHINE_NAME}",
+        ],
+    )
+    _admin_role(iam, PIPELINE_ROLE, account, {"Version": "2012-10-17", "Statement": statements})
     sts = session.client("sts")
+    worker = _assume(sts, account, PIPELINE_ROLE)
+    orchestration.WORKER_SESSION = lambda: _session(worker)  # a run is a build under the project's role, as in AWS
     _IDENTITIES = _Identities(
         lambda_service=_assume(sts, account, LAMBDA_SERVICE_ROLE),
         state_machine=_assume(sts, account, STATE_MACHINE_ROLE),

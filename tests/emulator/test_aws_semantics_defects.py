@@ -198,3 +198,23 @@ def test_rendered_guardrails_are_enforced_on_a_team_role(env: Env) -> None:
     assert "service control policy" in str(_denied(run("t3.micro", region="ap-southeast-2")))
     # AND a launch without the mandatory cost tags is refused
     assert "service control policy" in str(_denied(run("t3.micro", with_tags=False)))
+
+
+def test_pipeline_worker_acts_as_the_pipeline_role(env: Env) -> None:
+    """A local pipeline run is a CodeBuild build: its worker acts as the role rendered from the project role's
+    statements (landing_zone.grant_statements), not as the platform admin, so a grant the build lacks fails locally."""
+    from vending.pipeline import orchestration
+
+    # GIVEN the emulator's worker identity
+    assert orchestration.WORKER_SESSION is not None
+    worker = orchestration.WORKER_SESSION()
+    arn = worker.client("sts").get_caller_identity()["Arn"]
+    # THEN it is the pipeline role
+    assert f":assumed-role/{runtime.PIPELINE_ROLE}/" in arn
+    # AND it reads its run records but may not touch the requests table (a grant the project role does not have)
+    settings = Settings.from_env()
+    worker.client("dynamodb").get_item(TableName=settings.pipeline_runs_table, Key={"run_id": {"S": "none"}})
+    error = _denied(
+        lambda: worker.client("dynamodb").get_item(TableName=settings.requests_table, Key={"request_id": {"S": "x"}})
+    )
+    assert "dynamodb:GetItem" in str(error) and "no identity-based policy allows" in str(error)

@@ -16,7 +16,7 @@ import contextlib
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from enum import StrEnum
@@ -188,6 +188,11 @@ class CodeBuildLauncher:
         )
 
 
+# The identity a local worker acts as: in AWS a run is a CodeBuild build under the project's role; the emulator sets
+# this to a session of the role it renders from the same statements (None: the process's own credentials).
+WORKER_SESSION: Callable[[], boto3.Session] | None = None
+
+
 class LocalThreadLauncher:
     """Beside the emulator: runs in worker threads, each completing the workflow's task token as a CodeBuild build's
     state-change event does. Four workers by default, more than the cores: a Terraform run spends most of its time
@@ -207,7 +212,7 @@ class LocalThreadLauncher:
         self._executor.submit(self._run, run_id)
 
     def _run(self, run_id: str) -> None:
-        session = new_session()
+        session = WORKER_SESSION() if WORKER_SESSION is not None else new_session()
         store = RunStore(session.client("dynamodb"), self._runs_table)
         try:
             execute_run(
