@@ -165,8 +165,7 @@ def test_identity_policy_explicit_deny_beats_allow(env: Env) -> None:
 # 3. SCPs in a member account
 
 
-@pytest.fixture(scope="module")
-def member(env: Env) -> dict[str, Any]:
+def new_member(env: Env) -> dict[str, Any]:
     """A member account created through Organizations; its id and the admin session of its access role."""
     org = env.client("organizations")
     name = _unique("member")
@@ -177,6 +176,11 @@ def member(env: Env) -> dict[str, Any]:
     )
     session, session_arn = env.assume(f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole")
     return {"id": account_id, "session": session, "session_arn": session_arn}
+
+
+@pytest.fixture(scope="module")
+def member(env: Env) -> dict[str, Any]:
+    return new_member(env)
 
 
 def _scp(env: Env, *statements: dict[str, Any]) -> str:

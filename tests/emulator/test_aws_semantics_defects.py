@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from landing_zone.local import runtime
 from landing_zone.local.authorization.middleware import DECISIONS
-from tests.emulator.test_authorization import Env, _code, _denied, _unique
+from tests.emulator.test_authorization import Env, _code, _denied, _unique, new_member
 from vending.functions import FUNCTIONS, FunctionSpec, Grant
 from vending.layout import cached_layout
 from vending.retirement import archive_state, quarantine_account
@@ -51,15 +51,8 @@ def _without(spec: FunctionSpec, action: str) -> FunctionSpec:
 
 
 def _member(env: Env) -> tuple[str, boto3.Session]:
-    org = env.client("organizations")
-    name = _unique("member")
-    status = org.create_account(Email=f"{name}@example.com", AccountName=name)["CreateAccountStatus"]
-    account = (
-        status.get("AccountId")
-        or org.describe_create_account_status(CreateAccountRequestId=status["Id"])["CreateAccountStatus"]["AccountId"]
-    )
-    session, _ = env.assume(f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole")
-    return str(account), session
+    created = new_member(env)
+    return str(created["id"]), created["session"]
 
 
 def test_create_account_with_tags_needs_tag_resource(env: Env) -> None:
