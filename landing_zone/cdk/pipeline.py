@@ -45,13 +45,15 @@ SOURCE_EXCLUDES = (
 )
 # The image's CPU architecture per Terraform platform (lock-file hashes are per platform).
 IMAGES = {"linux_amd64": codebuild.LinuxBuildImage.AMAZON_LINUX_2023_5}
-# Where the install phase puts checkov inside the CodeBuild build container (its own venv: checkov pins boto3).
-CHECKOV_VENV = "/opt/checkov"
+# Where the install phase puts checkov's own virtualenv (checkov pins boto3) inside the CodeBuild build container:
+# CODEBUILD_CHECKOV_VENV in tools/versions.env, this when it is not set there.
+DEFAULT_CODEBUILD_CHECKOV_VENV = "/opt/checkov"
 
 
 def buildspec(versions: dict[str, str]) -> dict[str, Any]:
     """The buildspec as data. The install phase is what CodeBuild adds to a machine; the build phase is what a test
     runs locally with the same variables."""
+    checkov_venv = versions.get("CODEBUILD_CHECKOV_VENV", DEFAULT_CODEBUILD_CHECKOV_VENV)
     return {
         "version": "0.2",
         "env": {
@@ -60,7 +62,9 @@ def buildspec(versions: dict[str, str]) -> dict[str, Any]:
                 "CHECKOV_VERSION": versions["CHECKOV_VERSION"],
                 "TERRAFORM_PLATFORM": versions["TERRAFORM_PLATFORM"],
                 "TF_IN_AUTOMATION": "1",
-                "VEND_CHECKOV_BIN": f"{CHECKOV_VENV}/bin/checkov",
+                # CodeBuild does not expand variables inside variables: both values are resolved here.
+                "CHECKOV_VENV": checkov_venv,
+                "VEND_CHECKOV_BIN": f"{checkov_venv}/bin/checkov",
             }
         },
         "phases": {
@@ -77,7 +81,8 @@ def buildspec(versions: dict[str, str]) -> dict[str, Any]:
                     'cd /tmp && grep " ${TF_ZIP}$" SHA256SUMS | sha256sum -c - && cd "$CODEBUILD_SRC_DIR"',
                     'unzip -o "/tmp/${TF_ZIP}" -d /usr/local/bin && terraform version',
                     # checkov pins boto3 tightly: its own virtualenv, as scripts/setup.sh does.
-                    f"python -m venv {CHECKOV_VENV} && {CHECKOV_VENV}/bin/pip install --no-cache-dir "
+                    # (the path has no spaces: tools/versions.env values cannot hold any)
+                    "python -m venv $CHECKOV_VENV && $CHECKOV_VENV/bin/pip install --no-cache-dir "
                     '"checkov==${CHECKOV_VERSION}" && "$VEND_CHECKOV_BIN" --version',
                     # The vending package provides the `vend` CLI and the pipeline runner. Editable: the runner reads
                     # policies/ and tools/versions.env beside its package (vending.settings.REPO_ROOT), which a

@@ -8,7 +8,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VERSIONS_FILE = REPO_ROOT / "tools" / "versions.env"
 REQUIRED_KEYS = ("TERRAFORM_VERSION", "CHECKOV_VERSION", "TERRAFORM_PLATFORM", "BUILD_ARCHITECTURE")
-_LINE = re.compile(r"^([A-Z][A-Z0-9_]*)=([A-Za-z0-9._-]+)$")
+_LINE = re.compile(r"^([A-Z][A-Z0-9_]*)=([A-Za-z0-9._/-]+)$")  # no quotes, spaces or expansion: bash agrees
 
 
 def load_tool_versions(path: Path = VERSIONS_FILE) -> dict[str, str]:

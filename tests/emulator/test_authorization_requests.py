@@ -44,6 +44,9 @@ class FakeLookups:
     def object_kms_key(self, bucket: str, key: str) -> str | None:
         return self.known.get("object_key")
 
+    def object_exists(self, bucket: str, key: str) -> bool:
+        return bool(self.known.get("exists", True))
+
     def task_token_state_machine(self, token: str) -> str | None:
         return self.known.get("machine")
 
@@ -52,8 +55,7 @@ class FakeLookups:
 
 
 def _auth(service: str, operation: str, signing: str | None = None, **params: Any) -> list[AuthRequest]:
-    call = Call("AKIA", "token", "us-east-1", signing or service, service, operation, params, {})
-    return authorization_requests(call, ACCOUNT, FakeLookups(**params.pop("_lookups", {})))
+    return _auth_with(FakeLookups(), service, operation, signing, **params)
 
 
 def _auth_with(
@@ -194,3 +196,11 @@ def test_requests_put_events_names_the_bus_inside_the_entries() -> None:
 
 def test_requests_get_caller_identity_is_never_authorized() -> None:
     assert _auth("sts", "GetCallerIdentity") == []
+
+
+def test_requests_reading_a_missing_key_also_needs_list_bucket() -> None:
+    missing = _auth_with(FakeLookups(exists=False), "s3", "HeadObject", Bucket="b-1", Key="nope")
+    assert [(r.action, r.resource, r.why) for r in missing[1:]] == [
+        ("s3:ListBucket", "arn:aws:s3:::b-1", "missing-object")
+    ]
+    assert len(_auth_with(FakeLookups(exists=True), "s3", "HeadObject", Bucket="b-1", Key="there")) == 1

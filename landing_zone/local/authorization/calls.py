@@ -59,7 +59,7 @@ def _signing_index() -> dict[str, tuple[str, ...]]:
 
 @functools.cache
 def services_signed_as(signing_name: str) -> tuple[str, ...]:
-    """The botocore services whose requests are signed with `signing_name` (bedrock signs four of them)."""
+    """The botocore services whose requests are signed with `signing_name`, the one named like it first."""
     # Read once per process (about 3 s for some 400 models), then a dictionary look-up.
     return _signing_index().get(signing_name, (signing_name,))
 

@@ -113,21 +113,19 @@ def decide_call(call: Call, caller: state.Caller) -> Denied | None:
     scps = None if caller.service_linked else state.scps(caller.account)
     principal = evaluate.Principal(arn=caller.arn, account=caller.account, session_arn=caller.session_arn)
     requests = authz_requests.authorization_requests(call, caller.account, lookups)
-    if call.signing_name == "s3" and call.operation in ("GetObject", "HeadObject") and call.params.get("Key"):
-        bucket, key = str(call.params["Bucket"]), str(call.params["Key"])
-        if not lookups.object_exists(bucket, key):
-            # AWS answers a missing key with 404 only to a caller that may list the bucket; others get 403.
-            requests.append(
-                authz_requests.AuthRequest(
-                    "s3:ListBucket", f"arn:aws:s3:::{bucket}", dict(requests[0].context), "missing-object"
-                )
-            )
+    # The owner's organization and RCPs, read once per owner account of this call (most calls have one owner).
+    owners: dict[str, tuple[str | None, list[list[dict[str, Any]]] | None]] = {
+        caller.account: (org_id, state.rcps(caller.account))
+    }
     for req in requests:
         resource_doc, owner = state.resource_policy(req.resource, req.action, call.region)
         context = {**base, **req.context}
+        owner_org, owner_rcps = None, None
         if owner:
+            if owner not in owners:
+                owners[owner] = (state.organization_id(owner), state.rcps(owner))
+            owner_org, owner_rcps = owners[owner]
             context.setdefault("aws:ResourceAccount", owner)
-            owner_org = state.organization_id(owner)
             if owner_org:
                 context.setdefault("aws:ResourceOrgID", owner_org)
         request = evaluate.Request(
@@ -143,7 +141,7 @@ def decide_call(call: Call, caller: state.Caller) -> Denied | None:
             boundary=caller.boundary,
             session=caller.session,
             scps=scps,
-            rcps=state.rcps(owner) if owner else None,
+            rcps=owner_rcps,
             resource=resource_doc,
             resource_account=owner or caller.account,
             resource_kind=req.resource_kind,

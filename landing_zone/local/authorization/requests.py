@@ -11,7 +11,8 @@ Side authorizations, each decided like the call itself:
 - tags on create need the service's tagging action (organizations:TagResource for CreateAccount with Tags, ...);
 - a role handed to a service needs iam:PassRole on it (with iam:PassedToService);
 - S3 writes into a bucket whose objects are SSE-KMS need kms:GenerateDataKey on the key, reads need kms:Decrypt,
-  decided under the key policy with kms:ViaService = s3.<region>.amazonaws.com.
+  decided under the key policy with kms:ViaService = s3.<region>.amazonaws.com;
+- reading a key that does not exist needs s3:ListBucket (403 instead of 404 otherwise).
 """
 
 from __future__ import annotations
@@ -151,6 +152,8 @@ class Lookups(Protocol):
     def bucket_kms_key(self, bucket: str) -> str | None: ...
 
     def object_kms_key(self, bucket: str, key: str) -> str | None: ...
+
+    def object_exists(self, bucket: str, key: str) -> bool: ...
 
     def task_token_state_machine(self, token: str) -> str | None: ...
 
@@ -399,11 +402,6 @@ def resource_arns(call: Call, action: str, account: str, lookups: Lookups) -> li
     return [best[1]] if best else ["*"]
 
 
-def resource_arn(call: Call, action: str, account: str, lookups: Lookups) -> str:
-    """The first of `resource_arns` (the one a denial names)."""
-    return resource_arns(call, action, account, lookups)[0]
-
-
 def _service_keys(call: Call, action: str) -> dict[str, Any]:
     """Service condition keys named after a request member (ec2:InstanceType, sagemaker:InstanceTypes...)."""
     prefix, _, name = action.partition(":")
@@ -511,7 +509,18 @@ def authorization_requests(call: Call, account: str, lookups: Lookups) -> list[A
     out += _tag_on_create(call, action, resource, account, lookups)
     out += _pass_role(call, action, account)
     out += _sse_kms(call, action, account, lookups)
+    out += _missing_object(call, out[0].context, lookups)
     return out
+
+
+def _missing_object(call: Call, context: dict[str, Any], lookups: Lookups) -> list[AuthRequest]:
+    """S3 answers a missing key with 404 only to a caller that may list the bucket; anyone else gets 403."""
+    if call.signing_name != "s3" or call.operation not in ("GetObject", "HeadObject") or not call.params.get("Key"):
+        return []
+    bucket = str(call.params["Bucket"])
+    if lookups.object_exists(bucket, str(call.params["Key"])):
+        return []
+    return [AuthRequest("s3:ListBucket", f"arn:aws:s3:::{bucket}", dict(context), "missing-object")]
 
 
 def _tag_on_create(call: Call, action: str, resource: str, account: str, lookups: Lookups) -> list[AuthRequest]:

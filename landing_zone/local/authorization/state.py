@@ -146,8 +146,7 @@ def _levels(account: str, policy_type: str) -> list[list[dict[str, Any]]] | None
     backend, member = found
     if member.id == backend.org.master_account_id:
         return None  # SCPs and RCPs never apply to the management account
-    root = next(ou for ou in backend.ou if ou.id == backend.org.root_id) if hasattr(backend.org, "root_id") else None
-    root = root or next(ou for ou in backend.ou if ou.parent_id is None or ou.id.startswith("r-"))
+    root = next(ou for ou in backend.ou if ou.id == backend.org.root_id)
     enabled = any(t["Type"] == policy_type and t["Status"] == "ENABLED" for t in getattr(root, "policy_types", []))
     if not enabled:
         return None
