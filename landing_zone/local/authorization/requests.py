@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import itertools
 import json
 import re
 from collections.abc import Iterable
@@ -262,11 +263,13 @@ def _variable_values(call: Call, account: str, lookups: Lookups) -> dict[str, st
     p = call.params
     values = {"Partition": PARTITION, "Region": call.region, "Account": account}
     for var, names in _VARIABLE_PARAMS.items():
-        for name in names:
-            v = p.get(name)
-            if isinstance(v, str) and v and not v.startswith("arn:"):
-                values[var] = v
-                break
+        # A top-level member first; else one nested in the request (PutEvents names its bus inside Entries).
+        top = (p.get(name) for name in names)
+        nested = (v for name in names for v in _walk(p, name))
+        named = itertools.chain(top, nested)  # lazily: the walk runs only when no top-level member names it
+        found = next((v for v in named if isinstance(v, str) and v and not v.startswith("arn:")), None)
+        if found is not None:
+            values[var] = found
     # Organizations: ARNs carry the organization id and drop the id's own prefix (ou-, p-, r-).
     if iam_prefix(call) == "organizations":
         org = lookups.organization_id(account)
@@ -291,11 +294,6 @@ def _variable_values(call: Call, account: str, lookups: Lookups) -> dict[str, st
         target = lookups.key_id(account, call.region, str(p["AliasName"]))
         if target:
             values["KeyId"] = target
-    for var, names in _VARIABLE_PARAMS.items():  # named only inside a nested member (PutEvents' Entries)
-        if var not in values:
-            nested = next((v for n in names for v in _walk(p, n) if isinstance(v, str) and v), None)
-            if nested is not None and not nested.startswith("arn:"):
-                values[var] = nested
     if call.operation == "PutEvents" and "EventBusName" not in values:
         values["EventBusName"] = "default"
     if (url := p.get("QueueUrl")) and isinstance(url, str):
