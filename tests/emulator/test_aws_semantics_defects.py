@@ -191,6 +191,17 @@ def test_rendered_guardrails_are_enforced_on_a_team_role(env: Env) -> None:
     assert "service control policy" in str(_denied(run("t3.micro", region="ap-southeast-2")))
     # AND a launch without the mandatory cost tags is refused
     assert "service control policy" in str(_denied(run("t3.micro", with_tags=False)))
+    # AND the team cannot make itself a platform role (every fence exempts those names): CreateRole is refused
+    team_iam = team.client("iam")
+    for name in layout.organization.platform_role_names:
+        if name == layout.organization.access_role_name:
+            continue  # exists in every account already
+        error = _denied(
+            lambda name=name: team_iam.create_role(
+                RoleName=name, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]})
+            )
+        )
+        assert "explicit deny in a service control policy" in str(error), name
 
 
 def test_pipeline_worker_acts_as_the_pipeline_role(env: Env) -> None:
