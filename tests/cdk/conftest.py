@@ -39,3 +39,13 @@ def template(synthesized: dict[str, Any]) -> Any:
 @pytest.fixture(scope="session")
 def resources(synthesized: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return synthesized["template"]["Resources"]
+
+
+def staged_asset(outdir: Path, digest: str) -> Path:
+    """Where CDK staged the asset with this hash. Read from the assets manifest, not guessed: CDK appends the source
+    path's "extension" to the name, so a checkout in a folder like /tmp/tmp.AbC123 stages `asset.<hash>.AbC123`."""
+    for manifest in outdir.glob("*.assets.json"):
+        files = json.loads(manifest.read_text())["files"]
+        if digest in files:
+            return outdir / files[digest]["source"]["path"]
+    raise AssertionError(f"no asset {digest} in {outdir}")

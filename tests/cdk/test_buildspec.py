@@ -18,6 +18,7 @@ from typing import Any
 import boto3
 import pytest
 
+from tests.cdk.conftest import staged_asset
 from vending.pipeline import terraform as tf
 from vending.pipeline.orchestration import PipelineRun, RunStore
 
@@ -59,7 +60,7 @@ def _source_dir(outdir: Path, project: dict[str, Any]) -> Path:
     """The directory CDK staged for the pipeline source asset (what CodeBuild downloads as $CODEBUILD_SRC_DIR)."""
     match = re.search(r"([0-9a-f]{64})\.zip", json.dumps(project["Source"]["Location"]))
     assert match, project["Source"]
-    staged = outdir / f"asset.{match.group(1)}"
+    staged = staged_asset(outdir, match.group(1))
     assert staged.is_dir(), staged
     return staged
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 import step_functions
+from tests.cdk.conftest import staged_asset
 from vending.functions import FUNCTIONS, LIFECYCLE_KEYS, STATE_MACHINE_KEYS
 from vending.onboarding import ONBOARDING_EVENT_PATTERN
 
@@ -369,7 +370,7 @@ def test_pipeline_source_asset_leaves_out_environments_and_local_state(
     (project,) = _of_type(resources, "AWS::CodeBuild::Project").values()
     digest = re.search(r"([0-9a-f]{64})\.zip", json.dumps(project["Properties"]["Source"]["Location"]))
     assert digest
-    staged = synthesized["outdir"] / f"asset.{digest.group(1)}"
+    staged = staged_asset(synthesized["outdir"], digest.group(1))
     names = {p.name for p in staged.rglob("*")}
     # THEN no virtualenv, VCS, local state, build output or Terraform working directory is in it
     assert not [n for n in names if n.startswith(".venv")]
