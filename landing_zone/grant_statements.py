@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from vending.functions import Grant
+from vending.trust import APPLY_ROLE_NAME, PLAN_ROLE_NAME
 
 # An empty tuple means the action supports no resource-level permissions: "*" is the only valid resource.
 ORG_ACTION_RESOURCES: dict[str, tuple[str, ...]] = {
@@ -95,7 +96,10 @@ def pipeline_role_statements(
     *, runs_table: str, approvals_table: str, access_role: str, state_machines: list[str]
 ) -> list[dict[str, Any]]:
     """What the pipeline worker's role may do (CodeBuild's project role in AWS, the worker's role on the emulator):
-    its run records and approvals, the vended accounts' access role, and the workflows' task tokens."""
+    its run records and approvals, the vended accounts' CI roles (a team's stacks plan as its plan role and apply as
+    its apply role, vending.trust) and access role (only a decommission's teardown), and the workflows' task
+    tokens."""
+    ci_roles = [f"arn:aws:iam::*:role/{name}" for name in (PLAN_ROLE_NAME, APPLY_ROLE_NAME)]
     return [
         {"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem"], "Resource": [runs_table]},
         {  # the runner records approval requests for gated applies
@@ -103,7 +107,7 @@ def pipeline_role_statements(
             "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
             "Resource": [approvals_table],
         },
-        {"Effect": "Allow", "Action": ["sts:AssumeRole"], "Resource": [access_role]},
+        {"Effect": "Allow", "Action": ["sts:AssumeRole"], "Resource": [*ci_roles, access_role]},
         {  # the worker heartbeats the workflow's task token while Terraform runs and completes it when done
             "Effect": "Allow",
             "Action": ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],

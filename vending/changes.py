@@ -23,7 +23,7 @@ from scps.render import GuardrailSet, render
 from vending.accounts import cost_tags
 from vending.aws.dynamo import ModelTable
 from vending.aws.errors import error_code, raise_if_throttled
-from vending.bootstrap import BOUNDARY_NAME, GITHUB_OIDC_HOST, ensure_ci_role
+from vending.bootstrap import BOUNDARY_NAME, GITHUB_OIDC_HOST, ensure_ci_roles, state_bucket_name
 from vending.budgets import ensure_budget
 from vending.exceptions import ChangeNotAllowed, ChangeNotFound, InvalidRequest, NotConfigured
 from vending.guardrails.account import GuardrailResult, apply_account_guardrails
@@ -32,7 +32,8 @@ from vending.intake import preflight
 from vending.layout import Layout, TeamSpec
 from vending.lifecycle import RETIRED, VENDING, RequestRecord, RequestStore, Status, now
 from vending.request import VendingRequest, describe_errors, parse_request
-from vending.settings import Settings
+from vending.settings import STATE_KEY_ALIAS, Settings
+from vending.trust import APPLY, DEFAULT_BRANCH_REF, subject
 from vending.workflow import WorkflowSettings
 
 logger = Logger(child=True)
@@ -211,7 +212,8 @@ def team_policy_name(layout: Layout, team: str) -> str:
 
 
 def ci_subject(request: VendingRequest) -> str:
-    return f"repo:{request.repository}:environment:{request.stage}"
+    """The apply job's OIDC subject that TeamCIRole trusts (the plan role trusts the same repository's plan job)."""
+    return subject(request.repository, APPLY.environment(request.team, request.stage), DEFAULT_BRANCH_REF)
 
 
 def change_diff(layout: Layout, old: VendingRequest, new: VendingRequest) -> dict[str, Any]:
@@ -294,19 +296,29 @@ def apply_change_guardrails(
     )
 
 
-def converge_account(session: Any, layout: Layout, request: VendingRequest, *, account_id: str) -> list[str]:
-    """Inside the member account: the CI role trusts the (new) repository and stage; the budget has the (new) amount
-    and owner. Both are create-or-converge, so a re-run changes nothing."""
+def converge_account(
+    session: Any, layout: Layout, request: VendingRequest, *, account_id: str, pipeline_role_arn: str = ""
+) -> list[str]:
+    """Inside the member account: both CI roles (apply and plan) trust the (new) repository and stage, and the
+    platform pipeline; the budget has the (new) amount and owner. Both are create-or-converge, so a re-run changes
+    nothing. A repository change that moved only the apply role would leave the plan role (state reads) trusting the
+    old repository and the new one unable to plan."""
     iam = session.client("iam")
-    role = ensure_ci_role(
+    key_arn = session.client("kms", region_name=request.home_region).describe_key(KeyId=STATE_KEY_ALIAS)["KeyMetadata"][
+        "Arn"
+    ]
+    apply_arn, plan_arn = ensure_ci_roles(
         iam,
         provider_arn=f"arn:aws:iam::{account_id}:oidc-provider/{GITHUB_OIDC_HOST}",
         boundary_arn=f"arn:aws:iam::{account_id}:policy/{BOUNDARY_NAME}",
         repository=request.repository,
         stage=request.stage,
         team=request.team,
+        state_bucket=state_bucket_name(account_id, request.home_region),
+        kms_key_arn=str(key_arn),
+        pipeline_role_arn=pipeline_role_arn,
     )
-    changes = [f"ci_role_trust {role} -> {ci_subject(request)}"]
+    changes = [f"ci_role_trust {role} -> {ci_subject(request)}" for role in (apply_arn, plan_arn)]
     changes += ensure_budget(
         session.client("budgets", region_name="us-east-1"),
         account_id,

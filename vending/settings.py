@@ -34,6 +34,9 @@ class Settings:
     closures_table: str = "vending-closures"
     archive_bucket: str = ""
     lifecycle_state_machine_arn: str = ""
+    # The platform pipeline's role (CodeBuild's project role; VendingPipelineRole on the emulator): the one principal
+    # besides GitHub's jobs that the vended CI roles trust, so the vending workflow runs team stacks as them.
+    pipeline_role_arn: str = ""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -56,4 +59,5 @@ class Settings:
             closures_table=env("VEND_CLOSURES_TABLE", "vending-closures"),
             archive_bucket=env("VEND_ARCHIVE_BUCKET", ""),
             lifecycle_state_machine_arn=env("VEND_LIFECYCLE_STATE_MACHINE_ARN", ""),
+            pipeline_role_arn=env("VEND_PIPELINE_ROLE_ARN", ""),
         )

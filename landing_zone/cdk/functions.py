@@ -89,6 +89,8 @@ class Functions:
             "VEND_REPORTS_BUCKET": storage.reports_bucket.bucket_name,
             "VEND_PIPELINE_LAUNCHER": "codebuild",
             "VEND_CODEBUILD_PROJECT": pipeline_project.project_name,
+            # The vended CI roles trust this one role besides GitHub's jobs (vending.trust).
+            "VEND_PIPELINE_ROLE_ARN": _project_role(pipeline_project).role_arn,
             "VEND_PLATFORM_ACCOUNT_ID": Aws.ACCOUNT_ID,
             "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
@@ -185,3 +187,9 @@ class Functions:
         )
         acknowledge_wildcards(stack, role, policy)
         return fn
+
+
+def _project_role(project: codebuild.Project) -> iam.IRole:
+    if project.role is None:
+        raise TypeError("the pipeline project has no role for the vended CI roles to trust")
+    return project.role

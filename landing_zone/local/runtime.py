@@ -685,8 +685,10 @@ def deploy(
     os.environ.setdefault("VEND_WORKFLOW_SETTINGS", json.dumps(FAST_WORKFLOW))
     os.environ.setdefault("VEND_PIPELINE_LAUNCHER", "local")
     os.environ.setdefault("VEND_ARCHIVE_BUCKET", "vending-archive-local")
-    settings = Settings.from_env()
     account = session.client("sts").get_caller_identity()["Account"]
+    # The one platform principal the vended CI roles trust (the CodeBuild project's role in AWS).
+    os.environ["VEND_PIPELINE_ROLE_ARN"] = f"arn:aws:iam::{account}:role/{PIPELINE_ROLE}"
+    settings = Settings.from_env()
 
     org = session.client("organizations")
     try:

@@ -132,8 +132,10 @@ def test_plan_change_regions_stacks_repository_diff(
     assert change.diff["policies"]["attached"] == change.diff["policies"]["detached"] == []
     assert change.diff["stacks"] == {"added": ["networking"], "removed": []}
     assert change.diff["trust"]["ci_role_sub"] == {
-        "from": "repo:example-org/team-frontend-infra:environment:staging",
-        "to": "repo:example-org/frontend-next:environment:staging",
+        "from": "repo:example-org/team-frontend-infra:environment:team-frontend-staging:job_workflow_ref:"
+        "example-org/team-frontend-infra/.github/workflows/terraform.yml@refs/heads/main",
+        "to": "repo:example-org/frontend-next:environment:team-frontend-staging:job_workflow_ref:"
+        "example-org/frontend-next/.github/workflows/terraform.yml@refs/heads/main",
     }
     # AND a staging change without a tier upgrade needs no approval
     assert change.approval_reasons == []

@@ -23,6 +23,7 @@ from typing import Any, Literal, Protocol
 from vending.exceptions import InvalidPipelineSpec, NotConfigured, PolicyEngineUnavailable, StackNotFound
 from vending.layout import cached_layout
 from vending.pipeline.approvals import ApprovalStore, FileApprovalStore
+from vending.pipeline.platform_guard import provider_refusals, provisioner_refusals
 from vending.pipeline.policy import PolicyContext, PolicyReport, evaluate_plan
 from vending.pipeline.terraform import OUTPUT_TAIL_CHARS, CommandResult, TerraformWorkspace
 from vending.settings import REPO_ROOT, Settings
@@ -56,6 +57,12 @@ class PipelineSpec:
     account_id: str  # allowed_account_ids
     variables: Mapping[str, Any]  # team, stage, cost_center, gpu_tier, regions, account_id...
     env: Mapping[str, str]  # credentials (temporary, from assume-role) + endpoint env for terraform
+    # The apply stage's credentials when they differ from `env`'s: the vending pipeline plans as the team's read-only
+    # plan role and applies that saved plan as its apply role (vending.trust), as the team's own CI does.
+    apply_env: Mapping[str, str] | None = None
+    # The run's credentials are the platform's own (SCP-exempt) role: vending.pipeline.platform_guard holds the stack
+    # to providers and a configuration that run no code of the stack's choosing.
+    platform_credentials: bool = False
     gate: Literal["auto", "manual"] = "auto"
     stages: tuple[str, ...] = PIPELINE_STAGES
     # The reviewed plan, kept outside the run: the plan stage saves it here; a run with apply but no plan stage
@@ -399,6 +406,8 @@ class _Run:
         return r.ok, "formatted" if r.ok else "terraform fmt -check found unformatted files", r.tail
 
     def init(self) -> tuple[bool, str, str]:
+        if self.spec.platform_credentials and (refused := provider_refusals(self.spec.stack_dir)):
+            return False, f"refused for a platform-run: {refused[0]}", "\n".join(refused)
         cfg = [
             f"-backend-config=bucket={self.spec.state_bucket}",
             f"-backend-config=key={self.result.state_key}",
@@ -490,8 +499,20 @@ class _Run:
             shutil.copyfile(self.spec.saved_plan, self.ws.plan_file)
         if not self.ws.plan_file.exists():
             return False, "no saved plan to apply (the plan stage did not run)", ""
+        if self.spec.platform_credentials:
+            shown = self.ws.run("show", "-json", "-no-color", str(self.ws.plan_file))
+            if not shown.ok:
+                return False, f"show -json failed: {_first_error(shown)}", shown.tail
+            if refused := provisioner_refusals(json.loads(shown.stdout)):
+                return False, f"refused for a platform-run: {refused[0]}", "\n".join(refused)
         r = self.ws.run(
-            "apply", "-input=false", "-no-color", "-lock-timeout=60s", "-auto-approve", str(self.ws.plan_file)
+            "apply",
+            "-input=false",
+            "-no-color",
+            "-lock-timeout=60s",
+            "-auto-approve",
+            str(self.ws.plan_file),
+            credentials=self.spec.apply_env,
         )
         if not r.ok:
             return False, f"apply failed: {_first_error(r)}", r.tail
