@@ -64,9 +64,12 @@ def vended() -> Iterator[dict[str, Any]]:
         admin = boto3.Session(region_name=REGION)
         org, layout = admin.client("organizations"), cached_layout()
         status = org.create_account(Email="fence-probe@example.com", AccountName="fence-probe")["CreateAccountStatus"]
-        account_id = status.get("AccountId") or org.describe_create_account_status(
-            CreateAccountRequestId=status["Id"]
-        )["CreateAccountStatus"]["AccountId"]
+        account_id = (
+            status.get("AccountId")
+            or org.describe_create_account_status(CreateAccountRequestId=status["Id"])["CreateAccountStatus"][
+                "AccountId"
+            ]
+        )
         target = ensure_ou_path(org, layout.ou_for_stage(STAGE))
         org.move_account(AccountId=account_id, SourceParentId=parent_of(org, account_id), DestinationParentId=target)
         apply_account_guardrails(org, layout, account_id=account_id, team=TEAM, stage=STAGE, gpu_tier="none")

@@ -8,11 +8,11 @@ from pathlib import Path
 from vending.pipeline.platform_guard import PLATFORM_RUN_PROVIDERS, provider_refusals, provisioner_refusals
 from vending.settings import REPO_ROOT
 
-LOCK = '''provider "{name}" {{
+LOCK = """provider "{name}" {{
   version = "6.0.0"
   hashes = ["h1:x"]
 }}
-'''
+"""
 
 
 def _lock(tmp_path: Path, *names: str) -> Path:

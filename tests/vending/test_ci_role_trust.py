@@ -23,7 +23,7 @@ from vending.bootstrap import bootstrap_account
 from vending.changes import converge_account
 from vending.layout import Layout
 from vending.request import VendingRequest
-from vending.trust import APPLY, PLAN, PLAN_ROLE_NAME, APPLY_ROLE_NAME, GITHUB_OIDC_HOST, subject, trust_policy
+from vending.trust import APPLY, APPLY_ROLE_NAME, GITHUB_OIDC_HOST, PLAN, PLAN_ROLE_NAME, subject, trust_policy
 
 TEAM, STAGE, REGION = "team-mlops", "staging", "us-east-1"
 OLD_REPO, NEW_REPO = "example-org/team-mlops-infra", "example-org/mlops-platform"
@@ -63,8 +63,10 @@ def _admits_job(trust: dict[str, Any], role_arn: str, sub: str) -> bool:
 
 def _trusts(session: boto3.Session) -> dict[str, tuple[str, dict[str, Any]]]:
     roles = {r["RoleName"]: r for r in session.client("iam").list_roles()["Roles"]}
-    return {job: (roles[name]["Arn"], roles[name]["AssumeRolePolicyDocument"]) for job, name in
-            (("plan", PLAN_ROLE_NAME), ("apply", APPLY_ROLE_NAME))}
+    return {
+        job: (roles[name]["Arn"], roles[name]["AssumeRolePolicyDocument"])
+        for job, name in (("plan", PLAN_ROLE_NAME), ("apply", APPLY_ROLE_NAME))
+    }
 
 
 def _job_subjects(repository: str) -> dict[str, list[str]]:
@@ -131,9 +133,7 @@ def test_a_repository_change_moves_both_trusts(member: tuple[str, boto3.Session]
         trusts = _trusts(session)
         return {
             (repo, job): {
-                role
-                for role, (arn, trust) in trusts.items()
-                if all(_admits_job(trust, arn, sub) for sub in subs)
+                role for role, (arn, trust) in trusts.items() if all(_admits_job(trust, arn, sub) for sub in subs)
             }
             for repo in (OLD_REPO, NEW_REPO)
             for job, subs in _job_subjects(repo).items()
