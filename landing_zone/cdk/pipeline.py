@@ -18,6 +18,7 @@ from landing_zone.cdk.base import REPO_ROOT, BaseStack
 from landing_zone.cdk.storage import Storage
 from landing_zone.cdk.versions import load_tool_versions
 from landing_zone.grant_statements import pipeline_role_statements
+from vending.trust import APPLY_ROLE_NAME, PLAN_ROLE_NAME
 
 # What the source asset leaves out: virtualenvs (.venv-checkov alone is ~250 MB), local state, build output and
 # anything the worker never reads. Globs relative to the repository root (CDK's default glob ignore mode).
@@ -160,6 +161,14 @@ def _acknowledge(stack: BaseStack, project: codebuild.Project) -> None:
         "The worker applies Terraform in the vended account through its access role; account IDs "
         "are only known after CreateAccount, so the role name is fixed and the account is not.",
     )
+    for name in (PLAN_ROLE_NAME, APPLY_ROLE_NAME):
+        stack.acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::arn:aws:iam::*:role/{name}]",
+            f"The worker plans (TeamCIPlanRole) and applies (TeamCIRole) a team's stacks as that team's CI roles, "
+            f"fenced by the account's SCPs; {name} trusts this one role by ARN (vending.trust), and account IDs are "
+            "only known after CreateAccount.",
+        )
     project_ref = f"<{stack.get_logical_id(project.node.default_child)}>"  # type: ignore[arg-type]
     for finding, reason in (
         (

@@ -329,6 +329,26 @@ def test_codebuild_runs_the_pipeline_worker(resources: dict[str, Any]) -> None:
     assert project["Properties"]["Environment"]["PrivilegedMode"] is False
 
 
+def test_vended_ci_roles_trust_the_codebuild_project_role_and_it_may_assume_them(resources: dict[str, Any]) -> None:
+    """The functions that write the CI roles' trust (Bootstrap, ApplyChange) name the project's own role, and that role
+    may assume exactly the CI roles and the access role in member accounts."""
+    (project,) = _of_type(resources, "AWS::CodeBuild::Project").values()
+    role_ref = project["Properties"]["ServiceRole"]
+    role_id = role_ref["Fn::GetAtt"][0]
+    for function in _of_type(resources, "AWS::Lambda::Function").values():
+        env = function["Properties"].get("Environment", {}).get("Variables", {})
+        assert env.get("VEND_PIPELINE_ROLE_ARN") == {"Fn::GetAtt": [role_id, "Arn"]}, function["Properties"]
+    assumed = [
+        r
+        for p in _role_policies(resources, role_id)
+        for s in _statements(p)
+        if "sts:AssumeRole" in _as_list(s["Action"])
+        for r in _as_list(s["Resource"])
+    ]
+    assert "arn:aws:iam::*:role/TeamCIPlanRole" in assumed and "arn:aws:iam::*:role/TeamCIRole" in assumed
+    assert len(assumed) == 3, assumed
+
+
 def test_alarms_fire_on_outcomes_not_on_retried_errors(resources: dict[str, Any]) -> None:
     from landing_zone.cdk.monitoring import retried_error_names
     from vending.exceptions import RETRYABLE_ERROR_NAMES, TerminalError
