@@ -5,7 +5,8 @@ guardrails attached, bootstrapped with the platform pipeline's role in its CI ro
 (VendingPipelineRole) runs a stack that launches an EC2 instance with the policy stage left out (init, plan, apply):
 
 - a p5.48xlarge is refused at apply by the GPU tier SCP: the plan runs as TeamCIPlanRole, the apply as TeamCIRole;
-- its clean twin, a t3.micro, applies (the negative control: the fence, not the roles, refuses the GPU);
+- its clean twin, a t3.micro, applies (the negative control: the fence, not the roles, refuses the GPU), and after
+  a quarantine only the platform's teardown (the access role) can destroy it;
 - as the account's access role (how the pipeline ran team stacks before: a role every fence exempts) the same p5
   applies, which is what a team could slip past the SCPs through the platform's own pipeline.
 """
@@ -31,6 +32,7 @@ from vending.pipeline import orchestration
 from vending.pipeline import terraform as tf
 from vending.pipeline.orchestration import PipelineRun, run_credentials
 from vending.pipeline.runner import PipelineSpec, run_pipeline
+from vending.retirement import quarantine_account
 from vending.settings import REPO_ROOT, Settings
 
 TEAM, STAGE, REGION = "team-frontend", "staging", runtime.REGION
@@ -106,8 +108,10 @@ def _stack(tmp_path: Path, name: str) -> Path:
     return stack
 
 
-def _run(vended: dict[str, Any], tmp_path: Path, instance_type: str, runs_as: str) -> Any:
-    name = f"probe-{instance_type.replace('.', '-')}-{runs_as}"
+def _run(
+    vended: dict[str, Any], tmp_path: Path, instance_type: str, runs_as: str, *, name: str = "", destroy: bool = False
+) -> Any:
+    name = name or f"probe-{instance_type.replace('.', '-')}-{runs_as}"
     run = PipelineRun(
         run_id=f"probe/{name}",
         request_id="probe",
@@ -140,6 +144,7 @@ def _run(vended: dict[str, Any], tmp_path: Path, instance_type: str, runs_as: st
         apply_env=apply_env,
         stages=("init", "plan", "apply"),  # the policy stage bypassed: only the SCPs stand in the way
         platform_credentials=runs_as == "platform",
+        destroy=destroy,
     )
     return run_pipeline(spec)
 
@@ -158,14 +163,30 @@ def test_gpu_stack_in_tier_none_is_refused_by_the_scp_when_the_policy_stage_is_b
     assert {d.action for d in DECISIONS.denials[before:]} == {"ec2:RunInstances"}
 
 
-def test_the_same_stack_with_a_t3_applies_as_the_team_roles(vended: dict[str, Any], tmp_path: Path) -> None:
-    before = len(DECISIONS.denials)
-    result = _run(vended, tmp_path, "t3.micro", "team")
-    assert result.ok, f"{result.message}\n{result.stages[-1].output_tail}"
-    assert DECISIONS.denials[before:] == []
-
-
 def test_as_the_exempt_access_role_the_gpu_would_apply(vended: dict[str, Any], tmp_path: Path) -> None:
     """What the pipeline did before: the access role is exempt from the GPU fence, so the p5 applies."""
     result = _run(vended, tmp_path, "p5.48xlarge", "platform")
     assert result.ok, f"{result.message}\n{result.stages[-1].output_tail}"
+
+
+def test_a_t3_applies_as_the_team_roles_and_after_quarantine_only_the_platform_teardown_destroys_it(
+    vended: dict[str, Any], tmp_path: Path
+) -> None:
+    """The clean twin of the GPU case: a t3.micro applies as the team's roles with no denial. Then a decommission
+    quarantines the account: the team's roles may do nothing any more (so GitHub's jobs cannot either), and the
+    stack's teardown runs as the access role (runs_as="platform"). Quarantine is for good: this test runs last."""
+    name = "probe-t3-micro-team"
+    before = len(DECISIONS.denials)
+    applied = _run(vended, tmp_path / "apply", "t3.micro", "team", name=name)
+    assert applied.ok, f"{applied.message}\n{applied.stages[-1].output_tail}"
+    assert DECISIONS.denials[before:] == []
+
+    quarantine_account(boto3.Session(region_name=REGION).client("organizations"), cached_layout(), vended["account_id"])
+    before = len(DECISIONS.denials)
+    refused = _run(vended, tmp_path / "team", "t3.micro", "team", name=name, destroy=True)
+    assert not refused.ok and refused.failed_stage in {"init", "plan"}, refused.message
+    assert DECISIONS.denials[before:]
+    assert all("service control policy" in d.message for d in DECISIONS.denials[before:]), DECISIONS.denials[before:]
+    torn_down = _run(vended, tmp_path / "platform", "t3.micro", "platform", name=name, destroy=True)
+    assert torn_down.ok, f"{torn_down.message}\n{torn_down.stages[-1].output_tail}"
+    assert torn_down.plan_summary["destroy"] == 1
