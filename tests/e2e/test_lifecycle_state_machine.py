@@ -1,10 +1,12 @@
 """Day 2 on the emulator, through the CLI: vend team-frontend/staging, upgrade it to the inference tier and add the
 networking stack in one change (approved by someone else; bootstrap re-applied with the new tier, networking applied),
-decommission it. Both state machines run in moto's interpreter with the handlers in-process."""
+decommission it with --destroy-stacks (each destroy plan approved, run as the platform's teardown). Both state
+machines run in moto's interpreter with the handlers in-process."""
 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import boto3
@@ -15,6 +17,7 @@ from tests.e2e.conftest import needs_terraform
 from tests.e2e.test_vending_state_machine import wait_for
 from vending.budgets import BUDGET_NAME
 from vending.cli import main
+from vending.cli.changes import lifecycle_arn
 from vending.guardrails.audit import audit_organization
 from vending.guardrails.audit import member_budgets as budgets_through_access_role
 from vending.layout import cached_layout
@@ -42,6 +45,18 @@ def deployment_runs() -> dict[str, Any]:
 
     runs = RunStore(boto3.client("dynamodb"), Settings.from_env().pipeline_runs_table)
     return {stack: runs.get(f"{REQUEST_ID}/{stack}") for stack in ("bootstrap", "networking")}
+
+
+def wait_for_runs(stacks: tuple[str, ...], statuses: set[str], timeout: float = 900) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = deployment_runs()
+        if all(runs[s] is not None and runs[s].status in statuses for s in stacks):
+            return runs
+        failed = {s: r.message for s, r in runs.items() if r is not None and r.status == "FAILED"}
+        assert not failed, failed
+        time.sleep(1)
+    raise TimeoutError(f"runs of {stacks} not {statuses}: {deployment_runs()}")
 
 
 def member_budgets(account_id: str) -> Any:
@@ -126,11 +141,23 @@ def test_vend_update_decommission_through_the_cli(
         )
     assert on_account == [] and report.budgets == {"checked": 1, "findings": 0}
 
-    # WHEN it is decommissioned
-    assert main(["account", "decommission", REQUEST_ID, "--yes", "--wait", "--json"]) == 0
+    # WHEN it is decommissioned with its stacks destroyed: each destroy plan waits for an approval
+    assert main(["account", "decommission", REQUEST_ID, "--yes", "--destroy-stacks", "--json"]) == 0
     retired = json.loads(capsys.readouterr().out)
-    # THEN it is quarantined, parked in Suspended, its state archived, its closure requested
-    assert retired["execution_status"] == "SUCCEEDED", retired
+    runs = wait_for_runs(("bootstrap", "networking"), {"AWAITING_APPROVAL"})
+    assert {r.action for r in runs.values()} == {"destroy"} and {r.runs_as for r in runs.values()} == {"platform"}
+    for run in runs.values():
+        assert run.result and run.result["plan_summary"]["destroy"] > 0, run
+        approve = ["pipeline", "approve", run.stack_path, "--by", "carol", "--approvals", "dynamodb", "--json"]
+        assert main(approve) == 0
+    capsys.readouterr()
+    base = lifecycle_arn(boto3.Session()).replace(":stateMachine:", ":execution:")
+    done = wait_for(sfn, f"{base}:{retired['execution_name']}")
+    destroyed = deployment_runs()
+    # THEN both stacks are destroyed through the pipeline (as the platform's teardown: the account is quarantined),
+    # and it is quarantined, parked in Suspended, its state archived, its closure requested
+    assert done["status"] == "SUCCEEDED", done
+    assert {s: r.status for s, r in destroyed.items() if r} == {"bootstrap": "SUCCEEDED", "networking": "SUCCEEDED"}
     assert {"FullAWSAccess", "vend-suspended-1"} <= attached(org, account)
     assert not any(name.startswith("vend-gpu-") for name in attached(org, account))
     parent = org.list_parents(ChildId=account)["Parents"][0]["Id"]
