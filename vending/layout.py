@@ -98,6 +98,9 @@ class TeamSpec(_Strict):
     repository: str
     stacks: tuple[str, ...] = ("bootstrap",)
     monthly_budget_usd: Annotated[float, Field(gt=0)] | None = None
+    # The required reviewers of the team's apply environment (`vend github configure`, vending/github_setup.py):
+    # GitHub user logins or `org/team-slug`, at most 6.
+    github_reviewers: tuple[str, ...] = ()
 
     @field_validator("slug")
     @classmethod
