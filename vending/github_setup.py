@@ -369,3 +369,18 @@ def configure_for_record(
         settings, private_key_from_secret(secretsmanager, settings.private_key_secret), setup.repository
     )
     return configure_repository(github, setup, dry_run=dry_run)
+
+
+def github_step(
+    record: RequestRecord, *, layout: Layout, settings: GitHubAppSettings, secretsmanager: Any
+) -> dict[str, Any]:
+    """The vend step, run by Bootstrap once the account's roles exist (vending/handlers/bootstrap.py): configure the
+    repository when a GitHub App is configured, else say that it was skipped and what to do instead."""
+    if not settings.enabled:
+        return {
+            "status": "skipped",
+            "reason": "no GitHub App configured (VEND_GITHUB_APP_ID): run `vend github configure "
+            f"{record.request_id}` with one, or set the repository up by hand (README: GitHub set up)",
+        }
+    result = configure_for_record(record, layout=layout, settings=settings, secretsmanager=secretsmanager)
+    return {"status": "configured", **result.as_dict()}

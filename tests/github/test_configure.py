@@ -276,3 +276,82 @@ def test_configure_environment_names_are_the_ones_the_roles_trust(record: Any) -
     setup = desired_setup(record, ("octocat",))
     assert [e.name for e in setup.environments] == [PLAN.environment(TEAM, STAGE), APPLY.environment(TEAM, STAGE)]
     assert str(APP_ID)  # the App id is a setting, never in code
+
+
+# --- the vend step and the CLI ----------------------------------------------------------------------------------------
+
+
+def test_github_step_without_the_app_setting_is_a_noop_that_says_so(github: LocalGitHub, record: Any) -> None:
+    from vending.github_setup import github_step
+
+    out = github_step(
+        record,
+        layout=cached_layout(),
+        settings=GitHubAppSettings(app_id="", private_key_secret=""),
+        secretsmanager=None,
+    )
+    assert out["status"] == "skipped" and "vend github configure team-mlops-staging" in out["reason"]
+    assert github.app.calls == []
+
+
+def test_github_step_with_the_app_setting_configures_the_repository(
+    github: LocalGitHub, state: GitHubState, settings: GitHubAppSettings, secretsmanager: Any, record: Any
+) -> None:
+    from vending.github_setup import github_step
+
+    out = github_step(record, layout=cached_layout(), settings=settings, secretsmanager=secretsmanager)
+    assert out["status"] == "configured" and len(out["writes"]) == 12
+    assert repository(state).environments[f"{TEAM}-{STAGE}"].reviewers
+    assert_clean(github)
+
+
+def test_cli_github_configure_dry_run_then_run_then_nothing_to_change(
+    github: LocalGitHub,
+    state: GitHubState,
+    settings: GitHubAppSettings,
+    secretsmanager: Any,
+    record: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`vend github configure <id>` reads the record from the requests table and the App's key from its secret."""
+    import boto3
+
+    from vending.cli import main
+    from vending.lifecycle import RequestStore
+
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    ddb.create_table(
+        TableName="vending-requests",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "request_id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "request_id", "KeyType": "HASH"}],
+    )
+    RequestStore(ddb, "vending-requests")._put(record, condition="attribute_not_exists(request_id)")
+    for name, value in {
+        "VEND_REQUESTS_TABLE": "vending-requests",
+        "VEND_GITHUB_APP_ID": settings.app_id,
+        "VEND_GITHUB_APP_PRIVATE_KEY_SECRET": settings.private_key_secret,
+        "VEND_GITHUB_API_URL": settings.api_url,
+    }.items():
+        monkeypatch.setenv(name, value)
+
+    assert main(["github", "configure", record.request_id, "--dry-run"]) == 0
+    dry = capsys.readouterr().out
+    assert github.app.writes == []
+    assert f"{REPO}: " in dry and "would write 12" in dry
+    assert f"PUT /repos/{REPO}/actions/oidc/customization/sub" in dry
+    assert '"include_claim_keys": ["repo", "context", "job_workflow_ref"]' in dry
+
+    assert main(["github", "configure", record.request_id]) == 0
+    assert "wrote 12" in capsys.readouterr().out
+    assert len(github.app.writes) == 12
+
+    assert main(["github", "configure", record.request_id, "--json"]) == 0
+    assert '"writes": []' in capsys.readouterr().out
+    assert len(github.app.writes) == 12
+    assert_clean(github)
+    print(
+        f"local GitHub: {len(github.app.calls)} calls, {github.app.validated} validated, "
+        f"{len(github.app.violations)} violations"
+    )
