@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.github.conftest import ACCOUNT, APP_ID, REGION, REPO, REVIEWER_TEAM, STAGE, TEAM, bootstrapped_record
+from tests.github.conftest import ACCOUNT, REGION, REPO, REVIEWER_TEAM, STAGE, TEAM, bootstrapped_record
 from tests.github.server import GitHubState, LocalGitHub, Violation
 from vending.exceptions import GitHubSetupFailed, InvalidRequest, NotConfigured
 from vending.github_setup import GitHubAppSettings, app_client, configure_for_record
@@ -275,7 +275,6 @@ def test_configure_environment_names_are_the_ones_the_roles_trust(record: Any) -
 
     setup = desired_setup(record, ("octocat",))
     assert [e.name for e in setup.environments] == [PLAN.environment(TEAM, STAGE), APPLY.environment(TEAM, STAGE)]
-    assert str(APP_ID)  # the App id is a setting, never in code
 
 
 # --- the vend step and the CLI ----------------------------------------------------------------------------------------
@@ -355,3 +354,17 @@ def test_cli_github_configure_dry_run_then_run_then_nothing_to_change(
         f"local GitHub: {len(github.app.calls)} calls, {github.app.validated} validated, "
         f"{len(github.app.violations)} violations"
     )
+
+
+@pytest.mark.parametrize("reviewers", [["not a login"], ["-bad"], ["org/"], [f"user{i}" for i in range(7)]])
+def test_layout_refuses_github_reviewers_github_would_refuse(reviewers: list[str]) -> None:
+    from pydantic import ValidationError
+
+    from vending.layout import DEFAULT_LAYOUT, Layout
+
+    data = yaml.safe_load(Path(DEFAULT_LAYOUT).read_text())
+    data["teams"][0]["github_reviewers"] = reviewers
+    with pytest.raises(ValidationError, match="github_reviewers"):
+        Layout.model_validate(data)
+    data["teams"][0]["github_reviewers"] = ["octocat", "example-org/platform-leads"]
+    Layout.model_validate(data)  # the control: well-formed reviewers load
