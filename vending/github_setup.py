@@ -15,10 +15,10 @@ From the request's record and the trust model (vending/trust.py), through GitHub
 Everything is read first and only the differences are written, so a second run writes nothing. The writes are data
 (`Call`): `--dry-run` prints them, a real run sends exactly them.
 
-Credentials: a GitHub App (VEND_GITHUB_APP_ID, its private key in the Secrets Manager secret named by
-VEND_GITHUB_APP_PRIVATE_KEY_SECRET), installed on the team's repository with the Administration (environments, OIDC
-customization) and Variables permissions, read and write. Never a static token. Without the setting the vend step
-is a no-op that says so.
+Credentials: a GitHub App (VEND_GITHUB_APP_ID; its private key in the Secrets Manager secret named by
+VEND_GITHUB_APP_PRIVATE_KEY_SECRET, by default `vend/github-app-private-key`), installed on the team's repository with
+the Administration (environments, OIDC customization) and Variables permissions, read and write. Never a static token.
+Without the setting the vend step is a no-op that says so.
 """
 
 from __future__ import annotations
@@ -31,10 +31,13 @@ from typing import Any
 
 from vending.exceptions import GitHubSetupFailed, InvalidRequest, NotConfigured
 from vending.layout import Layout
-from vending.lifecycle import RequestRecord
+from vending.lifecycle import RETIRED, RequestRecord
 from vending.trust import APPLY, DEFAULT_BRANCH_REF, PLAN, PLAN_ROLE_NAME, SUBJECT_CLAIM_KEYS, CiJob
 
 GITHUB_API_URL = "https://api.github.com"
+# The Secrets Manager secret holding the App's private key, unless VEND_GITHUB_APP_PRIVATE_KEY_SECRET names another:
+# the Bootstrap function is granted this name only (vending/functions.py: github_app_secret).
+DEFAULT_PRIVATE_KEY_SECRET = "vend/github-app-private-key"  # noqa: S105 (a secret's name, not a secret)
 MAIN_BRANCH = DEFAULT_BRANCH_REF.removeprefix("refs/heads/")
 # GitHub: "You can list up to six users or teams as reviewers."
 MAX_REVIEWERS = 6
@@ -60,7 +63,7 @@ class GitHubAppSettings:
         env = os.environ.get
         return cls(
             app_id=env("VEND_GITHUB_APP_ID", "").strip(),
-            private_key_secret=env("VEND_GITHUB_APP_PRIVATE_KEY_SECRET", "").strip(),
+            private_key_secret=env("VEND_GITHUB_APP_PRIVATE_KEY_SECRET", "").strip() or DEFAULT_PRIVATE_KEY_SECRET,
             api_url=env("VEND_GITHUB_API_URL", GITHUB_API_URL).rstrip("/"),
             default_reviewers=tuple(r.strip() for r in env("VEND_GITHUB_REVIEWERS", "").split(",") if r.strip()),
         )
@@ -154,6 +157,10 @@ def validate_reviewers(reviewers: tuple[str, ...]) -> tuple[str, ...]:
 
 def desired_setup(record: RequestRecord, reviewers: tuple[str, ...]) -> RepositorySetup:
     """The repository's set up for a bootstrapped request (its account, state bucket and roles exist)."""
+    if record.status in RETIRED:
+        raise InvalidRequest(
+            f"request: {record.request_id} is {record.status.value}: its account is retired, no CI may deploy to it"
+        )
     missing = [n for n in ("account_id", "state_bucket", "ci_role_arn") if not getattr(record, n)]
     if missing:
         raise InvalidRequest(
@@ -342,7 +349,8 @@ def app_client(settings: GitHubAppSettings, private_key: str, repository: str) -
     )
     owner, _, repo = repository.partition("/")
     try:
-        installation = app.rest.apps.get_repo_installation(owner, repo).parsed_data
+        with app:
+            installation = app.rest.apps.get_repo_installation(owner, repo).parsed_data
     except RequestFailed as e:
         raise GitHubSetupFailed(
             f"GitHub App {settings.app_id} is not installed on {repository} (HTTP {e.response.status_code})"
@@ -368,7 +376,8 @@ def configure_for_record(
     github = app_client(
         settings, private_key_from_secret(secretsmanager, settings.private_key_secret), setup.repository
     )
-    return configure_repository(github, setup, dry_run=dry_run)
+    with github:  # one HTTP client for the run (githubkit otherwise builds one, TLS context and all, per call)
+        return configure_repository(github, setup, dry_run=dry_run)
 
 
 def github_step(

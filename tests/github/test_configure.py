@@ -160,9 +160,10 @@ def test_configure_paginates_variables(
     [
         ({"state_bucket": None, "status": "BOOTSTRAPPING"}, "has no state_bucket yet"),
         ({"account_id": None, "status": "CREATING"}, "has no account_id"),
+        ({"status": "SUSPENDED"}, "is SUSPENDED: its account is retired"),
     ],
 )
-def test_configure_refuses_a_request_not_yet_bootstrapped(
+def test_configure_refuses_a_request_not_bootstrapped_or_retired(
     github: LocalGitHub, settings: GitHubAppSettings, secretsmanager: Any, overrides: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(InvalidRequest, match=message):
@@ -368,3 +369,32 @@ def test_layout_refuses_github_reviewers_github_would_refuse(reviewers: list[str
         Layout.model_validate(data)
     data["teams"][0]["github_reviewers"] = ["octocat", "example-org/platform-leads"]
     Layout.model_validate(data)  # the control: well-formed reviewers load
+
+
+@pytest.mark.parametrize(
+    ("secret", "allowed"),
+    [
+        ("vend/github-app-private-key-AbC123", True),  # the App's key, with the suffix Secrets Manager appends
+        ("vend/github-app-private-key-other-AbC123", False),  # a longer name sharing the prefix
+        ("team-mlops/db-password-AbC123", False),
+    ],
+)
+def test_bootstrap_role_reads_only_the_github_app_secret(secret: str, allowed: bool) -> None:
+    """The Bootstrap function's role, rendered as the emulator and the stack render it, decided by scps.evaluate."""
+    from landing_zone.local.runtime import _function_policy
+    from scps.evaluate import Policies, Request, decide
+    from vending.functions import FUNCTIONS
+    from vending.settings import Settings
+
+    account = "123456789012"
+    spec = next(f for f in FUNCTIONS if f.key == "Bootstrap")
+    policy = _function_policy(
+        spec, account=account, organization_id="o-abcdefghij", settings=Settings.from_env(), layout=cached_layout()
+    )
+    request = Request(
+        action="secretsmanager:GetSecretValue",
+        resource=f"arn:aws:secretsmanager:us-east-1:{account}:secret:{secret}",
+        principal_arn=f"arn:aws:iam::{account}:role/{spec.name}",
+        literal_resource=True,
+    )
+    assert decide(request, Policies(identity=[policy])).allowed is allowed
