@@ -54,15 +54,18 @@ if command -v terraform >/dev/null && ! terraform version | head -n 1 | grep -qx
   echo "setup: terraform is $(terraform version | head -n 1), tools/versions.env pins ${TERRAFORM_VERSION}" >&2
 fi
 
-# The IAM oracle (tests/oracle): @cloud-copilot/iam-simulate from npm, pinned by tests/oracle/package-lock.json.
-# Installed with `npm ci` only when node_modules was not installed from this very lock file (its hash is kept there).
-ORACLE_DIR=tests/oracle
+# npm test data, each pinned by its package-lock.json and installed with `npm ci` only when node_modules was not
+# installed from this very lock file (its hash is kept there):
+#   tests/oracle  the IAM oracle, @cloud-copilot/iam-simulate
+#   tests/github  GitHub's published OpenAPI description, @octokit/openapi (the local GitHub validates against it)
 if command -v npm >/dev/null && command -v node >/dev/null; then
-  lock_sha=$(sha256sum "$ORACLE_DIR/package-lock.json" | cut -d' ' -f1)
-  if [ "$(cat "$ORACLE_DIR/node_modules/.vend-lock-sha256" 2>/dev/null)" != "$lock_sha" ]; then
-    (cd "$ORACLE_DIR" && npm ci --no-audit --no-fund --loglevel=error)
-    echo "$lock_sha" > "$ORACLE_DIR/node_modules/.vend-lock-sha256"
-  fi
+  for npm_dir in tests/oracle tests/github; do
+    lock_sha=$(sha256sum "$npm_dir/package-lock.json" | cut -d' ' -f1)
+    if [ "$(cat "$npm_dir/node_modules/.vend-lock-sha256" 2>/dev/null)" != "$lock_sha" ]; then
+      (cd "$npm_dir" && npm ci --no-audit --no-fund --loglevel=error)
+      echo "$lock_sha" > "$npm_dir/node_modules/.vend-lock-sha256"
+    fi
+  done
 else
-  echo "setup: npm/node not found: the IAM oracle (tests/oracle) is NOT installed and tests/oracle/test_oracle.py will FAIL; install Node.js 20+ with npm and rerun scripts/setup.sh" >&2
+  echo "setup: npm/node not found: the IAM oracle (tests/oracle) and GitHub's OpenAPI description (tests/github) are NOT installed and their tests will FAIL; install Node.js 20+ with npm and rerun scripts/setup.sh" >&2
 fi

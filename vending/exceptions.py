@@ -99,6 +99,10 @@ class NotConfigured(TerminalError):
     """The deployment lacks a setting this call needs (for example the state machine ARN)."""
 
 
+class GitHubSetupFailed(TerminalError):
+    """GitHub refused a call of the repository set up (vending.github_setup), or the App is not installed."""
+
+
 class AttemptNamesExhausted(TerminalError):
     """Too many attempt names in a row are taken by ended executions."""
 

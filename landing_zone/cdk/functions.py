@@ -17,6 +17,7 @@ from landing_zone.cdk.base import METRICS_NAMESPACE, REPO_ROOT, SERVICE_NAME, Ba
 from landing_zone.cdk.grants import AUDIT_REPORTS_PREFIX, acknowledge_wildcards, statements
 from landing_zone.cdk.storage import Storage
 from vending.functions import FUNCTIONS, RESOURCE_NAMES, FunctionSpec
+from vending.github_setup import DEFAULT_PRIVATE_KEY_SECRET
 
 # Packages that make up the Lambda code; dependencies other than pyyaml come from the Powertools layer
 # (powertools, pydantic v2, aws-xray-sdk) and the runtime (boto3).
@@ -92,6 +93,8 @@ class Functions:
             # The vended CI roles trust this one role besides GitHub's jobs (vending.trust).
             "VEND_PIPELINE_ROLE_ARN": _project_role(pipeline_project).role_arn,
             "VEND_PLATFORM_ACCOUNT_ID": Aws.ACCOUNT_ID,
+            # No VEND_GITHUB_APP_ID yet: the asset lacks githubkit and cryptography (compiled; the functions are arm64),
+            # so the GitHub step of Bootstrap says it is skipped and `vend github configure` sets repositories up.
             "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         }
@@ -123,6 +126,12 @@ class Functions:
                 return [self.storage.archive_bucket.bucket_arn, self.storage.archive_bucket.arn_for_objects("*")]
             case "archive_key":
                 return [self.storage.key.key_arn]
+            case "github_app_secret":
+                # Secrets Manager appends a 6-character suffix to the secret's name in its ARN.
+                return [
+                    f"arn:{Aws.PARTITION}:secretsmanager:{Aws.REGION}:{Aws.ACCOUNT_ID}:secret:"
+                    f"{DEFAULT_PRIVATE_KEY_SECRET}-??????"
+                ]
             case "lifecycle_state_machine":
                 return [self.stack.lifecycle_state_machine_arn]
             case "reports_bucket":

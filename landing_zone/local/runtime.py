@@ -54,6 +54,7 @@ from vending.accounts import CreationSlots
 from vending.aws.sessions import new_session
 from vending.context import invocation_session
 from vending.functions import FUNCTIONS, LIFECYCLE_KEYS, STATE_MACHINE_KEYS, FunctionSpec
+from vending.github_setup import DEFAULT_PRIVATE_KEY_SECRET
 from vending.guardrails.reconcile import reconcile_organization
 from vending.layout import Layout, cached_layout
 from vending.onboarding import ONBOARDING_EVENT_PATTERN
@@ -528,6 +529,7 @@ def _resource_arns(symbol: str, *, account: str, settings: Settings, layout: Lay
         "closures_table": [table + settings.closures_table],
         "archive_bucket": [f"arn:aws:s3:::{settings.archive_bucket}", f"arn:aws:s3:::{settings.archive_bucket}/*"],
         "archive_key": [os.environ.get("VEND_ARCHIVE_KEY_ARN", f"arn:aws:kms:{REGION}:{account}:key/unset")],
+        "github_app_secret": [f"arn:aws:secretsmanager:{REGION}:{account}:secret:{DEFAULT_PRIVATE_KEY_SECRET}-??????"],
         "lifecycle_state_machine": [
             f"arn:aws:states:{REGION}:{account}:stateMachine:{step_functions.LIFECYCLE_STATE_MACHINE_NAME}"
         ],
