@@ -110,6 +110,11 @@ def tagged(after: dict[str, Any], **tags: str) -> dict[str, Any]:
     return {**after, "tags": {}, "tags_all": {**COST_TAGS, **tags}}
 
 
+def tag_blocks(**tags: str) -> list[dict[str, Any]]:
+    """An Auto Scaling group's `tag` blocks (default_tags never reach a group)."""
+    return [{"key": k, "value": v, "propagate_at_launch": True} for k, v in {**COST_TAGS, **tags}.items()]
+
+
 def one(address: str, rtype: str, after: dict[str, Any], **kw: Any) -> dict[str, Any]:
     """A single resource plan."""
     return plan(change(address, rtype, after, **kw))
@@ -292,7 +297,10 @@ def violating_cases() -> list[Case]:
             "none",
             "aws_autoscaling_group.mixed",
             "aws_autoscaling_group",
-            {"mixed_instances_policy": [{"launch_template": _lt("g6.2xlarge"), "instances_distribution": []}]},
+            {
+                "mixed_instances_policy": [{"launch_template": _lt("g6.2xlarge"), "instances_distribution": []}],
+                "tag": tag_blocks(),
+            },
             "g6.2xlarge",
         ),
         _gpu(
@@ -440,7 +448,7 @@ def violating_cases() -> list[Case]:
             "training",
             "aws_autoscaling_group.dyn",
             "aws_autoscaling_group",
-            {"mixed_instances_policy": [{"launch_template": [{}]}]},
+            {"mixed_instances_policy": [{"launch_template": [{}]}], "tag": tag_blocks()},
             "unknown",
             after_unknown={"mixed_instances_policy": [{"launch_template": [{"override": True}]}]},
         ),
@@ -636,7 +644,7 @@ def compliant_cases() -> list[Case]:
                 change(
                     "aws_autoscaling_group.web",
                     "aws_autoscaling_group",
-                    {"mixed_instances_policy": [{"launch_template": lt_cpu}]},
+                    {"mixed_instances_policy": [{"launch_template": lt_cpu}], "tag": tag_blocks()},
                 ),
                 change("aws_eks_node_group.cpu", "aws_eks_node_group", tagged({"instance_types": ["m6i.large"]})),
                 change(
