@@ -202,11 +202,12 @@ def _row(f: dict[str, int]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--regenerate", action="store_true", help="plan every corpus stack again with terraform")
+    parser.add_argument("--missing", action="store_true", help="plan only the corpus stacks that have no plan yet")
     parser.add_argument("--before", default="main", help="git ref whose rules give the 'before' figures ('' = none)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    if args.regenerate:
-        regenerate(all_cases())
+    if args.regenerate or args.missing:
+        regenerate([c for c in all_cases() if args.regenerate or not plan_file(c).exists()])
     result = evaluate(args.before or None)
     if args.json:
         print(json.dumps(result, indent=2, sort_keys=True))

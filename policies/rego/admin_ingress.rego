@@ -85,10 +85,20 @@ list(r, key) := v if {
 	is_array(v)
 } else := []
 
+# after_unknown marks a list attribute element by element ([false, true]) or whole (true).
 unknown_any(rc, prefix, keys) := true if {
 	some key in keys
-	object.get(plan.unknown(rc), array.concat(prefix, [key]), false) != false
+	marks := object.get(plan.unknown(rc), array.concat(prefix, [key]), false)
+	any_true(marks)
 } else := false
+
+any_true(marks) if marks == true
+
+any_true(marks) if {
+	is_array(marks)
+	some m in marks
+	m == true
+}
 
 all_protocols(p) if lower(sprintf("%v", [p])) in {"-1", "all"}
 

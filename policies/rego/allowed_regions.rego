@@ -13,7 +13,12 @@ rule := "allowed-regions"
 
 ctx := data.vend_context
 
-allowed := {r | some r in object.get(ctx, "allowed_regions", [])}
+allowed := object.get(ctx, "allowed_regions", [])
+
+permitted(region) if {
+	some r in allowed
+	r == region
+}
 
 region_shape := `^[a-z]{2}(-gov)?-[a-z]+-[0-9]+$`
 
@@ -48,7 +53,7 @@ deny contains v if {
 	some [key, p] in aws_providers
 	region_expr(p)
 	some region in regions_of(p)
-	not allowed[region]
+	not permitted(region)
 	v := plan.violation(rule, provider_rc(key), region, sprintf("provider region %q is outside the team's regions %s", [region, json.marshal(sort(allowed))]))
 }
 
@@ -58,6 +63,8 @@ deny contains v if {
 	not regions_of(p)
 	v := plan.violation(rule, provider_rc(key), "(unresolved)", sprintf("provider region %s cannot be resolved from the plan (use a constant or a variable), so it cannot be proven inside %s", [json.marshal(region_expr(p)), json.marshal(sort(allowed))]))
 }
+
+tag_root(path) if path[0] in {"tags", "tags_all"}
 
 region_key(key) if key in {"region", "region_name", "home_region"}
 
@@ -77,10 +84,10 @@ deny contains v if {
 	some rc in plan.resources
 	walk(plan.after(rc), [path, value])
 	count(path) > 0
-	not path[0] in {"tags", "tags_all"}
+	not tag_root(path)
 	is_string(value)
 	region_key(attribute(path))
 	regex.match(region_shape, value)
-	not allowed[value]
+	not permitted(value)
 	v := plan.violation(rule, rc, value, sprintf("%s %q is outside the team's regions %s", [plan.path_string(path), value, json.marshal(sort(allowed))]))
 }

@@ -184,12 +184,25 @@ deny contains v if {
 
 deny contains v if {
 	some rc in plan.resources
-	rc.type in {"aws_codebuild_fleet", "aws_codebuild_project"}
-	some path in [["environment_type"], ["environment"]]
-	object.get(plan.unknown(rc), path, false) != false
-	plan.configured(rc, path[0])
-	detail := sprintf("%s is unknown at plan time, so it cannot be proven not to be a GPU environment (tier %q)", [path[0], ctx.gpu_tier])
+	codebuild_type_unknown(rc)
+	detail := sprintf("the CodeBuild environment type is unknown at plan time, so it cannot be proven not to be a GPU environment (tier %q)", [ctx.gpu_tier])
 	v := plan.violation(rule, rc, "(unknown)", detail)
+}
+
+codebuild_type_unknown(rc) if {
+	rc.type == "aws_codebuild_fleet"
+	plan.is_unknown(rc, ["environment_type"])
+}
+
+codebuild_type_unknown(rc) if {
+	rc.type == "aws_codebuild_project"
+	plan.is_unknown(rc, ["environment"])
+}
+
+codebuild_type_unknown(rc) if {
+	rc.type == "aws_codebuild_project"
+	some i, _ in object.get(plan.unknown(rc), "environment", [])
+	plan.is_unknown(rc, ["environment", i, "type"])
 }
 
 # --- values known only after apply ----------------------------------------------------------------------------------

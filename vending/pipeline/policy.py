@@ -229,7 +229,8 @@ def _deny(engine: Any, package: str, rule: str, doc: Mapping[str, Any]) -> list[
 
 
 def _error_text(e: Exception) -> str:
-    return " ".join(str(e).split())[:400]
+    # regorus appends a native stack backtrace that says nothing about the rule.
+    return " ".join(str(e).split("Stack backtrace:")[0].split())[:400]
 
 
 def _evaluate_rule(

@@ -80,7 +80,6 @@ resolved_reference(_, raw) := {ref} if {
 resolved_reference(rc, raw) := {ref |
 	parts := split(raw, ".")
 	count(parts) >= 3
-	parts[0] == "module"
 	name := regex.replace(parts[1], `\[.*$`, "")
 	some inner in object.get(module_config(rc), ["module_calls", name, "module", "outputs", parts[2], "expression", "references"], [])
 	inner_parts := split(inner, ".")
@@ -90,7 +89,7 @@ resolved_reference(rc, raw) := {ref |
 	not startswith(inner, "module.")
 	not startswith(inner, "data.")
 	ref := concat(".", ["module", name, inner_parts[0], regex.replace(inner_parts[1], `\[.*$`, "")])
-}
+} if startswith(raw, "module.")
 
 # The configuration block of the module the resource lives in (root_module at the root).
 module_config(rc) := input.configuration.root_module if config_module(rc) == ""
