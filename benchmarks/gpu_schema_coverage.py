@@ -86,7 +86,8 @@ def derive(schema: dict[str, Any]) -> list[dict[str, Any]]:
                 continue  # read-only: the stack cannot set it
             kind = _selector_kind(rtype, [*names, attr])
             if kind:
-                found.append({"type": rtype, "path": [*trail, [attr, "attribute"]], "kind": kind, "value": spec["type"]})
+                path = [*trail, [attr, "attribute"]]
+                found.append({"type": rtype, "path": path, "kind": kind, "value": spec["type"]})
         for child, spec in sorted(block.get("block_types", {}).items()):
             if child == "instance_requirements":
                 found.append({"type": rtype, "path": [*trail, [child, spec["nesting_mode"]]], "kind": "requirements"})
@@ -140,7 +141,8 @@ def plan_for(selector: dict[str, Any]) -> tuple[dict[str, Any], str]:
     elif kind == "requirements":
         *_, (block, nesting) = selector["path"]
         unbounded = {"vcpu_count": [{"min": 4}], "memory_mib": [{"min": 8192}]}
-        after = _nest(selector["path"][:-1] + [[block, "attribute"]], unbounded if nesting == "single" else [unbounded])
+        leaf = unbounded if nesting == "single" else [unbounded]
+        after = _nest([*selector["path"][:-1], [block, "attribute"]], leaf)
         rule = "gpu-instance-tier"
     else:
         after = _nest(selector["path"], _value(selector))

@@ -143,7 +143,7 @@ def test_rule_error_names_rule_and_address_and_keeps_every_other_finding(layout,
     path = rules / "gpu_instance_tier.rego"
     path.write_text(
         path.read_text()
-        + "\ndeny contains v if {\n\tsome rc in plan.resources\n\trc.type == \"aws_boom\"\n"
+        + '\ndeny contains v if {\n\tsome rc in plan.resources\n\trc.type == "aws_boom"\n'
         + '\tcount(plan.after(rc).types) > 0\n\tv := plan.violation(rule, rc, "x", "boom")\n}\n'
     )
     doc = plan(

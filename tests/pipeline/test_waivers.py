@@ -33,6 +33,7 @@ SSH_OPEN = plan(
         ),
     )
 )
+REASON = "vendor appliance needs SSH from its fixed support network"
 WAIVER = """waivers:
   - rule: {rule}
     stack: "team-mlops/staging/*"
@@ -67,7 +68,7 @@ def test_committed_waiver_file_is_valid_and_every_entry_is_reasoned():
         ("waivers: [{rule: CKV_AWS_24}]", r"waiver 0 .*stack: Field required"),
         (WAIVER.format(rule="x", expires="next-year"), r"waiver 0 .*expires"),
         (WAIVER.format(rule="x", expires="2027-01-01") + "    extra: 1\n", r"extra: Extra inputs"),
-        (WAIVER.format(rule="x", expires="2027-01-01").replace("vendor appliance needs SSH from its fixed support network", "           "), r"reason"),
+        (WAIVER.format(rule="x", expires="2027-01-01").replace(REASON, " " * 11), r"reason"),
         ("- just a list\n", "one key, `waivers`"),
         ("waivers: [\n", "does not parse"),
     ],
