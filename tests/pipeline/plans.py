@@ -89,7 +89,7 @@ def secure_bucket_plan(module: str = "module.artifacts") -> dict[str, Any]:
 # that the message must name). Compliant cases expect none. Built to cover every rule, every resource type that can
 # launch an instance type, values known only after apply, and absent tags.
 
-BOUNDARY = "arn:aws:iam::123456789012:policy/TeamCIBoundary"
+BOUNDARY = "arn:aws:iam::123456789012:policy/VendingCIBoundary"
 S3_CONFIG_MODULE = "artifacts"
 TLS_ONLY = (
     '{"Version":"2012-10-17","Statement":[{"Sid":"DenyInsecureTransport","Effect":"Deny","Principal":"*",'
@@ -620,6 +620,16 @@ def violating_cases() -> list[Case]:
             "none",
             one("aws_iam_role.x", "aws_iam_role", tagged({"name": "x"}), after_unknown={"permissions_boundary": True}),
             frozenset({(r, "aws_iam_role.x", "unknown")}),
+        ),
+        Case(
+            "role-boundary-not-the-ci-boundary",
+            "none",
+            one(
+                "aws_iam_role.wide",
+                "aws_iam_role",
+                tagged({"name": "wide", "permissions_boundary": "arn:aws:iam::123456789012:policy/TeamOwnBoundary"}),
+            ),
+            frozenset({(r, "aws_iam_role.wide", "TeamOwnBoundary")}),
         ),
         Case(
             "role-boundary-empty",

@@ -101,6 +101,15 @@ def test_gpu_tier_follows_the_layout_accelerated_families(layout):
     assert evaluate_plan_document(doc, narrowed).ok
 
 
+def test_policy_context_boundary_is_the_ci_boundary_bootstrap_creates(layout):
+    from vending.bootstrap import BOUNDARY_NAME
+
+    ctx = PolicyContext.from_layout(layout, "none", team="team-mlops", account_id="123456789012")
+    assert ctx.to_data()["vend_context"]["boundary_arn_patterns"] == [
+        f"arn:aws*:iam::123456789012:policy/{BOUNDARY_NAME}"
+    ]
+
+
 def test_policy_context_unknown_tier_is_rejected(layout):
     # GIVEN a tier the layout does not define, WHEN a context is built, THEN it is refused
     with pytest.raises(InvalidRequest, match="unknown GPU tier"):

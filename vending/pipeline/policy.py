@@ -47,6 +47,9 @@ RULE_PACKAGES: dict[str, str] = {
     "commitments": "no-commitment-purchase",
 }
 RULES: tuple[str, ...] = tuple(RULE_PACKAGES.values())
+# The permissions boundary every role a team stack creates must carry (vending.bootstrap.BOUNDARY_NAME, a sibling layer
+# this module cannot import; tests/pipeline/test_policy.py checks they agree).
+CI_BOUNDARY_NAME = "VendingCIBoundary"
 # Stacks under terraform/environments/<owner>/ that the platform runs itself, not a team's CI role.
 PLATFORM_STACK_OWNERS: frozenset[str] = frozenset({"shared"})
 
@@ -89,6 +92,8 @@ class PolicyContext:
     allowed_regions: tuple[str, ...] = ()
     # The stack key (team/stage/stack), what platform waivers are matched against.
     stack: str = ""
+    # The boundaries a team stack's roles may carry: the account's own CI boundary.
+    boundary_arn_patterns: tuple[str, ...] = ()
 
     @classmethod
     def from_layout(
@@ -101,6 +106,7 @@ class PolicyContext:
         cost_center: str | None = None,
         regions: Sequence[str] | None = None,
         stack: str = "",
+        account_id: str | None = None,
     ) -> PolicyContext:
         tier = layout.gpu_tiers.get(gpu_tier)
         if tier is None:
@@ -130,6 +136,7 @@ class PolicyContext:
             team_stack=team not in PLATFORM_STACK_OWNERS,
             allowed_regions=chosen,
             stack=stack,
+            boundary_arn_patterns=(f"arn:aws*:iam::{account_id or '*'}:policy/{CI_BOUNDARY_NAME}",),
         )
 
     def to_data(self) -> dict[str, Any]:
@@ -143,6 +150,7 @@ class PolicyContext:
                 "expected_tags": dict(self.expected_tags),
                 "team_stack": self.team_stack,
                 "allowed_regions": list(self.allowed_regions),
+                "boundary_arn_patterns": list(self.boundary_arn_patterns),
             }
         }
 

@@ -350,6 +350,7 @@ def policy_context(variables: Mapping[str, Any], stack: str = "") -> PolicyConte
         cost_center=_opt(variables.get("cost_center")),
         regions=[str(r) for r in regions] if isinstance(regions, list | tuple) else None,
         stack=stack,
+        account_id=_opt(variables.get("account_id")),
     )
 
 
