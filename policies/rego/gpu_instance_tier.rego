@@ -205,6 +205,55 @@ codebuild_type_unknown(rc) if {
 	plan.is_unknown(rc, ["environment", i, "type"])
 }
 
+# --- documents Terraform does not model -----------------------------------------------------------------------------
+
+# CloudFormation stacks and Cloud Control resources create resources from a document: the instance types are strings in
+# it, so every token shaped like an instance type is judged; a template only at a URL, or a document known only after
+# apply, cannot be read and is stopped, as is a Service Catalog product (its template is the product's, not the plan's).
+embedded_documents := {
+	"aws_cloudformation_stack": ["template_body", "parameters"],
+	"aws_cloudformation_stack_set": ["template_body", "parameters"],
+	"aws_cloudcontrolapi_resource": ["desired_state"],
+}
+
+document_text(value) := value if is_string(value)
+
+else := json.marshal(value)
+
+deny contains v if {
+	some rc in plan.resources
+	some attr in embedded_documents[rc.type]
+	value := object.get(plan.after(rc), attr, null)
+	value != null
+	some token in regex.find_n(`(ml\.)?[a-z]+[0-9][a-z0-9-]*\.[a-z0-9-]+`, lower(document_text(value)), -1)
+	forbidden(token)
+	detail := sprintf("%s names %q, not in tier %q (allowed: %s)", [attr, token, ctx.gpu_tier, allowed_text])
+	v := plan.violation(rule, rc, token, detail)
+}
+
+deny contains v if {
+	some rc in plan.resources
+	embedded_documents[rc.type]
+	unreadable_document(rc)
+	detail := sprintf("the document this %s creates resources from is not in the plan (a template URL, or known only after apply), so its instance types cannot be checked against tier %q", [rc.type, ctx.gpu_tier])
+	v := plan.violation(rule, rc, "(unreadable)", detail)
+}
+
+unreadable_document(rc) if {
+	some attr in embedded_documents[rc.type]
+	plan.is_unknown(rc, [attr])
+	attr != "parameters"
+}
+
+unreadable_document(rc) if is_string(object.get(plan.after(rc), "template_url", null))
+
+deny contains v if {
+	some rc in plan.resources
+	rc.type == "aws_servicecatalog_provisioned_product"
+	detail := sprintf("a Service Catalog product launches from its own template, which the plan cannot show: its instance types cannot be checked against tier %q", [ctx.gpu_tier])
+	v := plan.violation(rule, rc, object.get(plan.after(rc), "product_id", "(unknown)"), detail)
+}
+
 # --- values known only after apply ----------------------------------------------------------------------------------
 
 deny contains v if {

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 CLASSES = {
     "controls": "controls a team cannot waive (open admin ports, public EKS endpoint, CloudTrail/GuardDuty off)",
-    "gpu": "GPU and commitments by meaning (CodeBuild, AppStream, WorkSpaces, hosts, attribute-based selection)",
+    "gpu": "GPU and commitments by meaning (CodeBuild, AppStream, WorkSpaces, hosts, attribute-based selection, "
+    "CloudFormation)",
     "tags": "tags: ASG tag blocks, the account's own team/stage/cost center",
     "regions": "regions: provider configurations and resource regions against the team's allow-list",
     "rules": "the rules themselves: crashes, false positives, unknown-at-plan values, condition values",
@@ -527,6 +528,28 @@ resource "aws_ec2_capacity_block_reservation" "block" {
 """,
             "no-commitment-purchase",
             tier="training",
+        ),
+        CorpusCase(
+            "cloudformation-stack-gpu-instance",
+            g,
+            """
+resource "aws_cloudformation_stack" "side_door" {
+  name = "side-door"
+  template_body = jsonencode({
+    Resources = {
+      Trainer = {
+        Type = "AWS::EC2::Instance"
+        Properties = {
+          ImageId      = "ami-0123456789abcdef0"
+          InstanceType = "p5.48xlarge"
+        }
+      }
+    }
+  })
+}
+""",
+            "gpu-instance-tier",
+            tier="inference",
         ),
         CorpusCase(
             "rds-reserved-instance",
