@@ -762,7 +762,7 @@ resource "aws_dynamodb_table" "sessions" {
         CorpusCase(
             "gpu-beside-unset-requirements",
             u,
-            _lt_requirements("    accelerator_count {\n      max = 0\n    }")
+            _lt_requirements("")
             + """
 resource "aws_instance" "gpu" {
   ami           = "ami-0123456789abcdef0"
