@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.pipeline.corpus.cases import violating as corpus_violating
 from tests.pipeline.plans import Case, change, compliant_cases, plan, violating_cases
 from vending.exceptions import InvalidRequest
 from vending.layout import load_layout
@@ -40,9 +41,11 @@ def context(layout, case: Case) -> PolicyContext:
 
 
 def test_corpus_is_large_enough_and_covers_every_rule():
-    # The corpus must keep at least 20 violating plans, with each rule represented.
+    # The corpus must keep at least 20 violating plans; with the pipeline corpus (real plans, tests/pipeline/corpus),
+    # every rule is represented.
     assert len(VIOLATING) >= 20 and len(COMPLIANT) >= 5
-    assert {rule for case in VIOLATING for rule, _, _ in case.expected} == set(RULES)
+    here = {rule for case in VIOLATING for rule, _, _ in case.expected}
+    assert here | {c.rule for c in corpus_violating()} == set(RULES)
     assert len({c.name for c in VIOLATING + COMPLIANT}) == len(VIOLATING) + len(COMPLIANT)
 
 
@@ -98,6 +101,15 @@ def test_gpu_tier_follows_the_layout_accelerated_families(layout):
     assert evaluate_plan_document(doc, narrowed).ok
 
 
+def test_policy_context_boundary_is_the_ci_boundary_bootstrap_creates(layout):
+    from vending.bootstrap import BOUNDARY_NAME
+
+    ctx = PolicyContext.from_layout(layout, "none", team="team-mlops", account_id="123456789012")
+    assert ctx.to_data()["vend_context"]["boundary_arn_patterns"] == [
+        f"arn:aws*:iam::123456789012:policy/{BOUNDARY_NAME}"
+    ]
+
+
 def test_policy_context_unknown_tier_is_rejected(layout):
     # GIVEN a tier the layout does not define, WHEN a context is built, THEN it is refused
     with pytest.raises(InvalidRequest, match="unknown GPU tier"):
@@ -131,6 +143,30 @@ def test_evaluate_with_broken_rule_file_is_refused(layout, tmp_path):
     (rules / "gpu_instance_tier.rego").write_text("package vend.gpu_instance_tier\ndeny contains if {\n")
     with pytest.raises(PolicyEngineUnavailable, match=r"gpu_instance_tier\.rego does not load"):
         evaluate_plan_document(plan(), PolicyContext.from_layout(layout, "none"), rego_dir=rules)
+
+
+def test_rule_error_names_rule_and_address_and_keeps_every_other_finding(layout, tmp_path):
+    # GIVEN a rule that crashes on one resource (count(null), as gpu_instance_tier.rego did on instance_requirements)
+    rules = tmp_path / "rego"
+    shutil.copytree(policy_module.REGO_DIR, rules)
+    path = rules / "gpu_instance_tier.rego"
+    path.write_text(
+        path.read_text()
+        + '\ndeny contains v if {\n\tsome rc in plan.resources\n\trc.type == "aws_boom"\n'
+        + '\tcount(plan.after(rc).types) > 0\n\tv := plan.violation(rule, rc, "x", "boom")\n}\n'
+    )
+    doc = plan(
+        change("aws_boom.a", "aws_boom", {"types": None, "tags_all": {}}),
+        change("aws_instance.gpu", "aws_instance", {"instance_type": "p5.48xlarge", "tags_all": {}}),
+    )
+    report = evaluate_plan_document(doc, PolicyContext.from_layout(layout, "none", team="team-mlops"), rego_dir=rules)
+    # THEN the error names the rule and the address, the same rule's finding on the other resource is kept, and so
+    # are the other rules' findings; the stage cannot pass
+    assert [(e.rule, e.address) for e in report.errors] == [("gpu-instance-tier", "aws_boom.a")]
+    assert "count" in report.errors[0].message and "backtrace" not in report.errors[0].message
+    found = {(v.rule, v.address) for v in report.violations}
+    assert ("gpu-instance-tier", "aws_instance.gpu") in found and ("required-cost-tags", "aws_boom.a") in found
+    assert not report.ok
 
 
 def test_evaluate_with_missing_rule_package_is_refused(layout, tmp_path):

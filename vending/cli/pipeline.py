@@ -111,7 +111,9 @@ def run_saved_plan(stack_dir: Path, plan_json: Path, variables: dict[str, Any], 
     target = SavedPlan(stack_dir=stack_dir.resolve(), plan_json_file=plan_json.resolve())
     started = time.monotonic()
     ok, summary, tail, record = policy_check(
-        target.plan_json_file, policy_context(variables), (lambda: run_checkov(target)) if checkov else None
+        target.plan_json_file,
+        policy_context(variables, stack_key(stack_dir)),
+        (lambda: run_checkov(target)) if checkov else None,
     )
     seconds = round(time.monotonic() - started, 3)
     name = stack_key(stack_dir)

@@ -1,0 +1,93 @@
+# allowed-regions: a stack uses only the team's regions (vend_context.allowed_regions: the request's regions, a subset of
+# the organization's allow-list).
+# - Every AWS provider configuration (the default and each alias, in the root module and in modules): its region is a
+#   constant, or a variable whose value the plan holds (a list variable: each of its values could be picked, so each
+#   must be allowed). A region the plan cannot resolve (a local, another resource) cannot be proven and is stopped. A
+#   provider with no region takes the pipeline's (AWS_REGION, the state region).
+# - Every resource attribute that names a region (region, region_name, *_region: replicas, copies, peering).
+package vend.allowed_regions
+
+import data.vend.lib.plan
+
+rule := "allowed-regions"
+
+ctx := data.vend_context
+
+allowed := object.get(ctx, "allowed_regions", [])
+
+permitted(region) if {
+	some r in allowed
+	r == region
+}
+
+region_shape := `^[a-z]{2}(-gov)?-[a-z]+-[0-9]+$`
+
+aws_providers contains [key, p] if {
+	some key, p in object.get(input, ["configuration", "provider_config"], {})
+	p.name == "aws"
+}
+
+provider_rc(key) := {"address": sprintf("provider[%q]", [key])}
+
+region_expr(p) := p.expressions.region
+
+# Values a provider's region expression can take, or "unresolvable".
+regions_of(p) := {region_expr(p).constant_value} if is_string(region_expr(p).constant_value)
+
+regions_of(p) := values if {
+	not "constant_value" in object.keys(region_expr(p))
+	refs := {name | some ref in region_expr(p).references; startswith(ref, "var."); name := regex.replace(split(ref, ".")[1], `\[.*$`, "")}
+	count(refs) == 1
+	others := [ref | some ref in region_expr(p).references; not startswith(ref, "var.")]
+	count(others) == 0
+	some name in refs
+	value := input.variables[name].value
+	values := variable_values(value)
+}
+
+variable_values(value) := {value} if is_string(value)
+
+variable_values(value) := {v | some v in value} if is_array(value)
+
+deny contains v if {
+	some [key, p] in aws_providers
+	region_expr(p)
+	some region in regions_of(p)
+	not permitted(region)
+	v := plan.violation(rule, provider_rc(key), region, sprintf("provider region %q is outside the team's regions %s", [region, json.marshal(sort(allowed))]))
+}
+
+deny contains v if {
+	some [key, p] in aws_providers
+	region_expr(p)
+	not regions_of(p)
+	v := plan.violation(rule, provider_rc(key), "(unresolved)", sprintf("provider region %s cannot be resolved from the plan (use a constant or a variable), so it cannot be proven inside %s", [json.marshal(region_expr(p)), json.marshal(sort(allowed))]))
+}
+
+tag_root(path) if path[0] in {"tags", "tags_all"}
+
+region_key(key) if key in {"region", "region_name", "home_region"}
+
+region_key(key) if {
+	is_string(key)
+	endswith(key, "_region")
+}
+
+attribute(path) := path[count(path) - 1] if is_string(path[count(path) - 1])
+
+attribute(path) := path[count(path) - 2] if {
+	count(path) >= 2
+	is_number(path[count(path) - 1])
+}
+
+deny contains v if {
+	some rc in plan.resources
+	walk(plan.after(rc), [path, value])
+	count(path) > 0
+	not tag_root(path)
+	is_string(value)
+	region_key(attribute(path))
+	regex.match(region_shape, value)
+	not permitted(value)
+	v := plan.violation(rule, rc, value, sprintf("%s %q is outside the team's regions %s", [plan.path_string(path), value, json.marshal(sort(allowed))]))
+}
