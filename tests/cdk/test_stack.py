@@ -322,8 +322,12 @@ def test_codebuild_runs_the_pipeline_worker(resources: dict[str, Any]) -> None:
     install = " ".join(spec["phases"]["install"]["commands"])
     assert "releases.hashicorp.com/terraform" in install and "sha256sum -c" in install
     assert 'pip install --no-cache-dir "checkov==${CHECKOV_VERSION}"' in install
-    # editable: the runner reads policies/ and tools/versions.env beside its package
-    assert "python -m pip install --no-cache-dir -e ." in spec["phases"]["install"]["commands"]
+    # editable: the runner reads policies/ and tools/versions.env beside its package; the pipeline extra is the Rego
+    # engine (tests/cdk/test_install_paths.py runs this command in a clean virtualenv)
+    assert (
+        'python -m pip install --no-cache-dir -c constraints.txt -e ".[pipeline]"'
+        in spec["phases"]["install"]["commands"]
+    )
     # no provider mirror in AWS: Terraform installs providers from the registry against the lock files
     assert "VEND_TF_PROVIDER_MIRROR" not in json.dumps(spec) and "TF_CLI_CONFIG_FILE" not in json.dumps(spec)
     assert project["Properties"]["Environment"]["PrivilegedMode"] is False
