@@ -110,3 +110,35 @@ def pipeline_role_statements(
             "Resource": state_machines,
         },
     ]
+
+
+PLATFORM_APPROVER_ROLE = "PlatformApprover"
+
+
+def approver_role_statements(
+    *, requests_table: str, changes_table: str, approvals_table: str, lifecycle_state_machine: str
+) -> list[dict[str, Any]]:
+    """What the PlatformApprover role may do: exactly `vend request approve` and `vend pipeline approve` (read the
+    change and its request, record the approval, start the approved change and follow it). It files no change and
+    vends nothing, so it is a second principal, not a second admin. The CDK stack and the emulator both use this."""
+    executions = lifecycle_state_machine.replace(":stateMachine:", ":execution:") + ":*"
+    return [
+        {"Effect": "Allow", "Action": ["dynamodb:GetItem"], "Resource": [requests_table]},
+        {  # the change awaiting approval: found by request id (a scan of the small changes table), then saved
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetItem", "dynamodb:Scan", "dynamodb:PutItem"],
+            "Resource": [changes_table],
+        },
+        {  # a pipeline plan's pending approval, approved by a conditional update
+            "Effect": "Allow",
+            "Action": ["dynamodb:Query", "dynamodb:UpdateItem"],
+            "Resource": [approvals_table],
+        },
+        {"Effect": "Allow", "Action": ["states:StartExecution"], "Resource": [lifecycle_state_machine]},
+        {"Effect": "Allow", "Action": ["states:DescribeExecution"], "Resource": [executions]},
+        {  # the CLI finds the lifecycle machine by name when VEND_LIFECYCLE_STATE_MACHINE_ARN is not set
+            "Effect": "Allow",
+            "Action": ["states:ListStateMachines"],
+            "Resource": "*",
+        },
+    ]

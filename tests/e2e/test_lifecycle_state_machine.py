@@ -4,7 +4,10 @@ decommission it. Both state machines run in moto's interpreter with the handlers
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -14,6 +17,7 @@ from landing_zone.local.runtime import Deployment, Emulator
 from tests.e2e.conftest import needs_terraform
 from tests.e2e.test_vending_state_machine import wait_for
 from vending.budgets import BUDGET_NAME
+from vending.changes import ChangeStore
 from vending.cli import main
 from vending.guardrails.audit import audit_organization
 from vending.guardrails.audit import member_budgets as budgets_through_access_role
@@ -56,6 +60,31 @@ def member_budgets(account_id: str) -> Any:
     )
 
 
+@contextlib.contextmanager
+def signed_in_as(role: str, session_name: str) -> Iterator[str]:
+    """This process (the CLI) signed in as another platform role of the emulator, then back to the admin."""
+    sts = boto3.client("sts")
+    account = sts.get_caller_identity()["Account"]
+    credentials = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/{role}", RoleSessionName=session_name)[
+        "Credentials"
+    ]
+    names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+    before = {name: os.environ.get(name) for name in names}
+    os.environ.update(
+        zip(names, (credentials[k] for k in ("AccessKeyId", "SecretAccessKey", "SessionToken")), strict=True)
+    )
+    boto3.DEFAULT_SESSION = None
+    try:
+        yield f"arn:aws:iam::{account}:role/{role}"
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        boto3.DEFAULT_SESSION = None
+
+
 @needs_terraform
 def test_vend_update_decommission_through_the_cli(
     emulator: tuple[Emulator, Deployment], capsys: pytest.CaptureFixture[str]
@@ -81,15 +110,40 @@ def test_vend_update_decommission_through_the_cli(
         len(budgets.describe_notifications_for_budget(AccountId=account, BudgetName=BUDGET_NAME)["Notifications"]) == 2
     )
 
-    # WHEN alice asks for the inference tier and the networking stack (one change, so the two pipelines run side by
-    # side): it waits for an approval; bob approves and waits for it
+    # WHEN the admin asks for the inference tier and the networking stack (one change, so the two pipelines run side by
+    # side): it waits for an approval, recorded as the signed-in principal (a --by naming someone else is refused)
     update = ["request", "update", REQUEST_ID, "--gpu-tier", "inference", "--stacks", "bootstrap,networking"]
-    assert main([*update, "--by", "alice", "--json"]) == 0
+    capsys.readouterr()
+    assert main([*update, "--by", "arn:aws:iam::123456789012:role/SomeoneElse", "--json"]) == 2
+    assert "IdentityMismatch" in capsys.readouterr().err
+    assert main([*update, "--json"]) == 0
     filed = json.loads(capsys.readouterr().out)
+    admin_arn = f"arn:aws:iam::{boto3.client('sts').get_caller_identity()['Account']}:role/PlatformAdmin"
+    assert (filed["requested_by"], filed["requested_session"]) == (admin_arn, "emulator"), filed
     assert filed["status"] == "AWAITING_APPROVAL" and filed["diff"]["policies"]["attached"] == ["vend-gpu-inference"]
     assert filed["diff"]["stacks"] == {"added": ["networking"], "removed": []}
-    assert main(["request", "approve", REQUEST_ID, "--by", "bob", "--wait", "--json"]) == 0
-    applied = json.loads(capsys.readouterr().out)
+    # AND the same admin cannot approve it: compared as principals, whatever --by says
+    assert main(["request", "approve", REQUEST_ID, "--json"]) == 2
+    refused = capsys.readouterr().err
+    with capsys.disabled():
+        print("\nself-approval on the emulator:", refused.strip())
+    assert "SelfApproval" in refused and admin_arn in refused
+    # AND the approver role (another principal, its own least-privilege policy) approves and waits for it
+    # (it starts the change; the admin follows it: the emulator authorizes DescribeExecution against an `express:`
+    # resource, which the approver's grant on the lifecycle's executions does not name)
+    with signed_in_as("PlatformApprover", "approver-session") as approver_arn:
+        assert main(["request", "approve", REQUEST_ID, "--json"]) == 0
+    approved = json.loads(capsys.readouterr().out)
+    assert (approved["approved_by"], approved["approved_session"]) == (approver_arn, "approver-session"), approved
+    lifecycle = next(
+        m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"] if m["name"] == "AccountLifecycle"
+    )
+    wait_for(sfn, lifecycle.replace(":stateMachine:", ":execution:") + ":" + approved["execution_name"])
+    applied = (
+        ChangeStore(boto3.client("dynamodb"), Settings.from_env().changes_table)
+        .require(approved["change_id"])
+        .model_dump(mode="json")
+    )
     # THEN the change is applied: the GPU tier policy is swapped, the budget follows the tier, the record is READY
     assert applied["status"] == "APPLIED", applied
     assert "vend-gpu-inference" in attached(org, account) and "vend-gpu-none" not in attached(org, account)
