@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from vending.functions import Grant
+from vending.functions import Grant, by_key
 
 # An empty tuple means the action supports no resource-level permissions: "*" is the only valid resource.
 ORG_ACTION_RESOURCES: dict[str, tuple[str, ...]] = {
@@ -142,3 +142,44 @@ def approver_role_statements(
             "Resource": "*",
         },
     ]
+
+
+PLATFORM_ADMIN_ROLE = "PlatformAdmin"
+# What the `vend` CLI (the platform-admin role) does in-process, over the same symbolic resources as the functions'
+# grants: what the API does (requests, changes, decommission, the closure backlog), the audit and its remediation,
+# `vend guardrails apply`, draining closures, following executions, reading pipeline runs and approving plans.
+# tests/e2e/test_lifecycle_state_machine.py records every call the CLI makes as this role and fails on one not granted.
+PLATFORM_ADMIN_GRANTS: tuple[Grant, ...] = (
+    *by_key("Api").grants,
+    *by_key("Audit").grants,
+    *by_key("ApplyGuardrails").grants,
+    *by_key("RequestClosure").grants,
+    Grant(("organizations:TagResource", "organizations:CreateOrganizationalUnit"), ("organization",)),
+    Grant(("states:DescribeExecution",), ("executions",)),
+    Grant(("dynamodb:GetItem", "dynamodb:Scan", "dynamodb:Query"), ("pipeline_runs_table",)),
+    Grant(("dynamodb:Query", "dynamodb:UpdateItem"), ("approvals_table",)),
+)
+# Actions that take no resource-level permission: "*" is the only resource AWS accepts for them.
+PLATFORM_ADMIN_UNSCOPED = ("states:ListStateMachines", "ce:GetCostAndUsage")
+
+
+def admin_role_statements(
+    *,
+    arns: Callable[[str], list[str]],
+    org_arns: Callable[[str], list[str]],
+    lifecycle_executions: str,
+    reports_key_arn: str | None = None,
+) -> list[dict[str, Any]]:
+    """PlatformAdmin's policy, rendered like a function's (the CDK stack provisions the role with it)."""
+    out = [
+        s
+        for grant in PLATFORM_ADMIN_GRANTS
+        for s in grant_statements(grant, arns=arns, org_arns=org_arns, reports_key_arn=reports_key_arn)
+    ]
+    out.append({"Effect": "Allow", "Action": ["states:DescribeExecution"], "Resource": [lifecycle_executions]})
+    out.append({"Effect": "Allow", "Action": list(PLATFORM_ADMIN_UNSCOPED), "Resource": "*"})
+    return out
+
+
+def admin_granted_actions() -> list[str]:
+    return sorted({a for grant in PLATFORM_ADMIN_GRANTS for a in grant.actions} | set(PLATFORM_ADMIN_UNSCOPED))

@@ -28,26 +28,6 @@ def _statements(resource: dict[str, Any]) -> list[dict[str, Any]]:
     return resource["Properties"]["PolicyDocument"]["Statement"]
 
 
-def _resolved(value: Any) -> Any:
-    """Pseudo parameters and joins made concrete (partition aws, this test's account), to evaluate a policy."""
-    if isinstance(value, dict):
-        if value == {"Ref": "AWS::Partition"}:
-            return "aws"
-        if value == {"Ref": "AWS::AccountId"}:
-            return "111111111111"
-        if set(value) == {"Fn::Join"}:
-            sep, parts = value["Fn::Join"]
-            return sep.join(_resolved(p) for p in parts)
-        return {k: _resolved(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_resolved(v) for v in value]
-    return value
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
 def _function_by_name(resources: dict[str, Any], name: str) -> tuple[str, dict[str, Any]]:
     return next(
         (k, v)
@@ -215,6 +195,32 @@ def test_approver_role_holds_only_the_approval_grants_and_the_admin_cannot_assum
         "states:DescribeExecution",
         "states:ListStateMachines",
     }
+
+
+def test_admin_role_is_provisioned_with_the_cli_grants_and_the_approver_cannot_assume_it(
+    synthesized: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    from landing_zone.grant_statements import admin_granted_actions
+
+    # GIVEN the configured platform-admin role ARN WHEN synthesized THEN the stack creates that role
+    admin = synthesized["stack"].config.platform_admin_role_arn
+    logical, role = next(
+        (k, r)
+        for k, r in _of_type(resources, "AWS::IAM::Role").items()
+        if r["Properties"].get("RoleName") == admin.rsplit("/", 1)[1]
+    )
+    trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    deny = next(s for s in trust if s["Effect"] == "Deny")
+    assert "PlatformApprover" in json.dumps(deny["Condition"]["ArnEquals"]["aws:PrincipalArn"])
+    # AND its policy holds exactly the CLI's grants (plus the reports key the audit's writes need), no "*" action
+    policies = [
+        p for p in _of_type(resources, "AWS::IAM::Policy").values() if {"Ref": logical} in p["Properties"]["Roles"]
+    ]
+    actions = {
+        a for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"] for a in _as_list(s["Action"])
+    }
+    assert actions == {*admin_granted_actions(), "kms:GenerateDataKey"}
+    assert not any(a.endswith(":*") or a == "*" for a in actions)
 
 
 def _resolved(value: Any) -> Any:

@@ -5,14 +5,17 @@ decommission it. Both state machines run in moto's interpreter with the handlers
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import json
 import os
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 
+from landing_zone.grant_statements import admin_granted_actions
 from landing_zone.local.runtime import Deployment, Emulator
 from tests.e2e.conftest import needs_terraform
 from tests.e2e.test_vending_state_machine import wait_for
@@ -61,6 +64,30 @@ def member_budgets(account_id: str) -> Any:
 
 
 @contextlib.contextmanager
+def calls_as_this_principal() -> Iterator[Counter[str]]:
+    """Every AWS call this process signs with its current (platform-admin) keys, as IAM actions: what PlatformAdmin's
+    grants must cover. The functions run as their own roles and the approver with its own keys, so neither counts."""
+    from botocore.client import BaseClient
+
+    from landing_zone.local.runtime import iam_action
+
+    key, used = os.environ["AWS_ACCESS_KEY_ID"], Counter[str]()
+    original = BaseClient._make_api_call
+
+    def recording(self: Any, operation_name: str, api_params: Any) -> Any:
+        credentials = self._request_signer._credentials
+        if credentials is not None and credentials.access_key == key:
+            used[iam_action(self._service_model.operation_model(operation_name))] += 1
+        return original(self, operation_name, api_params)
+
+    BaseClient._make_api_call = recording  # type: ignore[method-assign]
+    try:
+        yield used
+    finally:
+        BaseClient._make_api_call = original  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
 def signed_in_as(role: str, session_name: str) -> Iterator[str]:
     """This process (the CLI) signed in as another platform role of the emulator, then back to the admin."""
     sts = boto3.client("sts")
@@ -89,6 +116,22 @@ def signed_in_as(role: str, session_name: str) -> Iterator[str]:
 def test_vend_update_decommission_through_the_cli(
     emulator: tuple[Emulator, Deployment], capsys: pytest.CaptureFixture[str]
 ) -> None:
+    with calls_as_this_principal() as used:
+        _day2(emulator, capsys)
+    # AND every call made as the platform admin (the CLI's, and the test's own reads, which the CLI makes too) is
+    # granted to PlatformAdmin (landing_zone.grant_statements: the policy the CDK stack gives the role)
+    granted = admin_granted_actions()
+    missing = sorted(a for a in used if not any(fnmatch.fnmatchcase(a, g) for g in granted))
+    with capsys.disabled():
+        print(f"\nPlatformAdmin: used {dict(sorted(used.items()))}; missing {missing}")
+    assert missing == []
+    assert used, "no call was recorded as the platform admin (the recorder is broken)"
+    # (negative control: without one grant the CLI used, the same check names it)
+    dropped = next(iter(sorted(used)))
+    assert dropped in [a for a in used if not any(fnmatch.fnmatchcase(a, g) for g in granted if g != dropped)]
+
+
+def _day2(emulator: tuple[Emulator, Deployment], capsys: pytest.CaptureFixture[str]) -> None:
     _, deployment = emulator
     sfn, org = boto3.client("stepfunctions"), boto3.client("organizations")
     # GIVEN team-frontend/staging vended through the CLI
