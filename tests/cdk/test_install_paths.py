@@ -26,7 +26,9 @@ import yaml
 
 from tests.cdk.conftest import REPO_ROOT, staged_asset
 
-pytestmark = [pytest.mark.cdk]
+# ~85 s alone (six virtualenvs, one synthesis), ~200 s on a loaded machine: one worker runs the module (scripts/test.sh
+# distributes by file; the group says the same to a scheduler that reads it).
+pytestmark = [pytest.mark.cdk, pytest.mark.xdist_group("install-paths")]
 
 WORKFLOW = REPO_ROOT / ".github" / "workflows" / "terraform.yml"
 WHEELHOUSE = Path(os.environ.get("VEND_WHEELHOUSE") or REPO_ROOT / ".vend" / "wheelhouse")
