@@ -15,6 +15,18 @@ fi
 # constraints.txt pins every package exactly (regenerate with scripts/lock.sh after changing pyproject.toml).
 "$VENV/bin/python" -m pip install --quiet -c constraints.txt -e ".[${EXTRAS}]"
 
+# A wheelhouse of every package a shipped install path installs (CodeBuild's install phase, each workflow job, the
+# Lambda runtime), pinned by constraints.txt: tests/cdk/test_install_paths.py installs each path's own command from it
+# into a clean virtualenv, offline (--no-index). Refreshed only when the pins change.
+WHEELHOUSE=${VEND_WHEELHOUSE:-.vend/wheelhouse}
+pins_sha=$(cat constraints.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$WHEELHOUSE/.vend-pins-sha256" 2>/dev/null)" != "$pins_sha" ]; then
+  mkdir -p "$WHEELHOUSE"
+  "$VENV/bin/python" -m pip download --quiet --disable-pip-version-check -c constraints.txt -d "$WHEELHOUSE" \
+    ".[dev,pipeline]" "setuptools>=68" wheel
+  echo "$pins_sha" > "$WHEELHOUSE/.vend-pins-sha256"
+fi
+
 # checkov pins boto3 and friends tightly; keep it in its own virtualenv so it never decides the service's versions.
 # Its version comes from tools/versions.env (the one pin the policy stage, the build and the workflow also read).
 # shellcheck source=../tools/versions.env

@@ -23,9 +23,10 @@ from scps.render import GuardrailSet, render
 from vending.accounts import cost_tags
 from vending.aws.dynamo import ModelTable
 from vending.aws.errors import error_code, raise_if_throttled
+from vending.aws.identity import same_principal
 from vending.bootstrap import BOUNDARY_NAME, GITHUB_OIDC_HOST, ensure_ci_roles, state_bucket_name
 from vending.budgets import ensure_budget
-from vending.exceptions import ChangeNotAllowed, ChangeNotFound, InvalidRequest, NotConfigured
+from vending.exceptions import ChangeNotAllowed, ChangeNotFound, InvalidRequest, NotConfigured, SelfApproval
 from vending.guardrails.account import GuardrailResult, apply_account_guardrails
 from vending.guardrails.intent import team_layout
 from vending.intake import preflight
@@ -71,7 +72,8 @@ class ChangeRecord(BaseModel):
     change_id: str  # <request_id>.c<n>
     request_id: str
     status: ChangeStatus
-    requested_by: str
+    requested_by: str  # the principal's IAM ARN (vending.aws.identity): a role session is recorded as its role
+    requested_session: str | None = None  # the role session name, for the audit trail (it identifies nobody)
     requested_at: str
     changed: dict[str, Any]  # the fields asked for
     old: dict[str, Any]  # the request before
@@ -79,6 +81,7 @@ class ChangeRecord(BaseModel):
     diff: dict[str, Any]
     approval_reasons: list[str] = Field(default_factory=list)
     approved_by: str | None = None
+    approved_session: str | None = None
     approved_at: str | None = None
     execution_name: str = ""
     failure_reason: str | None = None
@@ -345,6 +348,7 @@ def plan_change(
     *,
     by: str,
     preview_destroy: DestroyPreview | None = None,
+    session: str | None = None,
 ) -> ChangeRecord:
     """Validate and diff a change without recording anything (what --dry-run prints). With `preview_destroy` each
     removed stack carries its destroy plan's summary (read from the account's Terraform state)."""
@@ -373,6 +377,7 @@ def plan_change(
         request_id=request_id,
         status=ChangeStatus.AWAITING_APPROVAL if reasons else ChangeStatus.RUNNING,
         requested_by=by,
+        requested_session=session,
         requested_at=now(),
         changed=change.given(),
         old=old.model_dump(mode="json"),
@@ -432,9 +437,12 @@ def request_change(
     state_machine_arn: str,
     settings: WorkflowSettings,
     preview_destroy: DestroyPreview | None = None,
+    session: str | None = None,
 ) -> ChangeRecord:
-    """File the change; start it at once unless it waits for an approval."""
-    change = plan_change(store, changes, layout, request_id, data, by=by, preview_destroy=preview_destroy)
+    """File the change; start it at once unless it waits for an approval. `by`/`session`: the signed caller."""
+    change = plan_change(
+        store, changes, layout, request_id, data, by=by, preview_destroy=preview_destroy, session=session
+    )
     if not change.needs_approval and not state_machine_arn:
         raise NotConfigured("no lifecycle state machine configured (VEND_LIFECYCLE_STATE_MACHINE_ARN)")
     changes.create(change)
@@ -464,15 +472,29 @@ def approve_change(
     sfn: Any,
     state_machine_arn: str,
     settings: WorkflowSettings,
+    session: str | None = None,
 ) -> ChangeRecord:
+    """`by` is the approver's principal ARN and `session` its role session name, both from the signature (the API's
+    request context, the CLI's sts:GetCallerIdentity), never from what the caller typed."""
     change = open_change(changes, ident)
     if change.status != ChangeStatus.AWAITING_APPROVAL:
         raise ChangeNotAllowed(f"request: change {change.change_id} is {change.status.value}, not awaiting approval")
-    if by.strip().lower() == change.requested_by.strip().lower():
-        raise ChangeNotAllowed(f"approver: {by} asked for {change.change_id}; someone else must approve it")
+    # Compared as principals (vending.aws.identity): the same role under another session name is the same approver.
+    if same_principal(by, change.requested_by):
+        raise SelfApproval(
+            f"approver: {by} is the principal that asked for {change.change_id} ({change.requested_by}); "
+            "another principal (the PlatformApprover role) must approve it"
+        )
     check_changeable(store.require(change.request_id))  # the account may have moved on since it was filed
     approved = changes.save(
-        change.model_copy(update={"status": ChangeStatus.RUNNING, "approved_by": by, "approved_at": now()})
+        change.model_copy(
+            update={
+                "status": ChangeStatus.RUNNING,
+                "approved_by": by,
+                "approved_session": session,
+                "approved_at": now(),
+            }
+        )
     )
     name = start_change(sfn, state_machine_arn, approved, settings)
     return changes.save(approved.model_copy(update={"execution_name": name}))

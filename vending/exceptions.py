@@ -143,6 +143,18 @@ class ChangeNotAllowed(TerminalError):
     """The request cannot be changed or retired in its current state (FAILED, retiring, closed, mid-vend)."""
 
 
+class SelfApproval(ChangeNotAllowed):
+    """The approver is the principal that asked for the change: someone else must approve it."""
+
+
+class IdentityMismatch(InvalidRequest):
+    """A body field or flag names someone other than the signed caller; identities come from the signature."""
+
+
+class NotSigned(TerminalError):
+    """The caller's signed identity is missing or is not an IAM principal, so who acts cannot be recorded."""
+
+
 class ChangeNotFound(TerminalError):
     """No change request with that id exists, or none waits for an approval."""
 

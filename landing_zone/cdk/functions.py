@@ -29,6 +29,10 @@ LAMBDA_DATA_FILES = ("landing_zone/layout.yaml",)
 LAMBDA_DATA_DIRS = ("terraform/environments", "terraform/templates")
 # Pure-Python dependencies the Powertools layer lacks (import names): the layout reader and the e-mail validator.
 LAMBDA_DEPENDENCIES = ("yaml", "email_validator", "idna", "dns")
+# What the function's environment holds besides the asset (requirement specifiers, pinned by constraints.txt): the
+# Python runtime's boto3 and the Powertools layer. tests/cdk/test_install_paths.py installs exactly these into a clean
+# virtualenv, puts the staged asset on the path and invokes a handler, so a dependency missing from both fails there.
+LAMBDA_RUNTIME_PACKAGES = ("boto3", "aws-lambda-powertools[parser,tracer]")
 POWERTOOLS_LAYER_ACCOUNT = "017000801446"  # https://docs.powertools.aws.dev/lambda/python/latest/#lambda-layer
 
 

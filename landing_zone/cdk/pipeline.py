@@ -85,10 +85,12 @@ def buildspec(versions: dict[str, str]) -> dict[str, Any]:
                     # (the path has no spaces: tools/versions.env values cannot hold any)
                     "python -m venv $CHECKOV_VENV && $CHECKOV_VENV/bin/pip install --no-cache-dir "
                     '"checkov==${CHECKOV_VERSION}" && "$VEND_CHECKOV_BIN" --version',
-                    # The vending package provides the `vend` CLI and the pipeline runner. Editable: the runner reads
-                    # policies/ and tools/versions.env beside its package (vending.settings.REPO_ROOT), which a
-                    # site-packages install would not have.
-                    "python -m pip install --no-cache-dir -e .",
+                    # The vending package provides the `vend` CLI and the pipeline runner; the `pipeline` extra is its
+                    # policy stage's Rego engine (without it every policy stage fails closed). Pinned by the repo's
+                    # constraints. Editable: the runner reads policies/ and tools/versions.env beside its package
+                    # (vending.settings.REPO_ROOT), which a site-packages install would not have.
+                    # tests/cdk/test_install_paths.py runs this very command in a clean virtualenv.
+                    'python -m pip install --no-cache-dir -c constraints.txt -e ".[pipeline]"',
                 ],
             },
             "build": {

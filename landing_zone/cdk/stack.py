@@ -20,6 +20,7 @@ from landing_zone.cdk.events import build_onboarding, build_pipeline_callbacks, 
 from landing_zone.cdk.functions import Functions
 from landing_zone.cdk.monitoring import build_monitoring
 from landing_zone.cdk.pipeline import build_pipeline_project
+from landing_zone.cdk.roles import approver_role_arn, build_admin_role, build_approver_role
 from landing_zone.cdk.storage import build_storage
 from landing_zone.cdk.workflow import build_lifecycle_state_machine, build_state_machine
 from vending.layout import Layout
@@ -39,7 +40,9 @@ class LandingZoneStack(BaseStack):
         self.functions = built.functions
         self.state_machine = build_state_machine(self, self.functions)
         self.lifecycle_state_machine = build_lifecycle_state_machine(self, self.functions)
-        self.api = build_api(self, self.functions["Api"])
+        self.admin_role = build_admin_role(self, built.resource_arns, reports_key_arn=self.storage.key.key_arn)
+        self.approver_role = build_approver_role(self, self.storage)
+        self.api = build_api(self, self.functions["Api"], approver_role_arn=approver_role_arn())
         self.onboarding = build_onboarding(self, self.storage, self.functions)
         build_schedules_and_notifications(self, self.storage, self.functions)
         build_pipeline_callbacks(self, self.pipeline_project.project_name, self.functions)

@@ -39,7 +39,12 @@ import requests
 from botocore.exceptions import ClientError
 
 import step_functions
-from landing_zone.grant_statements import grant_statements, pipeline_role_statements
+from landing_zone.grant_statements import (
+    PLATFORM_APPROVER_ROLE,
+    approver_role_statements,
+    grant_statements,
+    pipeline_role_statements,
+)
 from landing_zone.local import faults
 from landing_zone.local.authorization.middleware import warm_up
 from landing_zone.local.authorization.server import authorizing_server, moto_identity_check_off
@@ -634,6 +639,16 @@ def _enforce_iam(session: boto3.Session, account: str, iam: Any) -> dict[str, st
         ],
     )
     _admin_role(iam, PIPELINE_ROLE, account, {"Version": "2012-10-17", "Statement": statements})
+    # A second principal for approvals (vending.aws.identity): the admin who files a change cannot approve it.
+    approver = approver_role_statements(
+        requests_table=table + settings.requests_table,
+        changes_table=table + settings.changes_table,
+        approvals_table=table + settings.approvals_table,
+        lifecycle_state_machine=(
+            f"arn:aws:states:{REGION}:{account}:stateMachine:{step_functions.LIFECYCLE_STATE_MACHINE_NAME}"
+        ),
+    )
+    _admin_role(iam, PLATFORM_APPROVER_ROLE, account, {"Version": "2012-10-17", "Statement": approver})
     sts = session.client("sts")
     worker = _assume(sts, account, PIPELINE_ROLE)
     orchestration.WORKER_SESSION = lambda: _session(worker)  # a run is a build under the project's role, as in AWS

@@ -28,10 +28,6 @@ def _statements(resource: dict[str, Any]) -> list[dict[str, Any]]:
     return resource["Properties"]["PolicyDocument"]["Statement"]
 
 
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
 def _function_by_name(resources: dict[str, Any], name: str) -> tuple[str, dict[str, Any]]:
     return next(
         (k, v)
@@ -143,16 +139,108 @@ def test_api_routes_match_the_committed_openapi_spec(resources: dict[str, Any]) 
         assert "RequestValidatorId" in props
 
 
-def test_api_resource_policy_admits_only_the_platform_admin_role(
+def test_api_resource_policy_admits_the_admin_and_the_approver_on_its_one_route(
+    synthesized: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    from scps.evaluate import Policies, Request, decide
+
+    admin = synthesized["stack"].config.platform_admin_role_arn
+    approver = "arn:aws:iam::111111111111:role/PlatformApprover"
+    (api,) = _of_type(resources, "AWS::ApiGateway::RestApi").values()
+    # API Gateway expands the `execute-api:/` shorthand to the API's ARN when it stores the policy
+    api_arn = "arn:aws:execute-api:us-east-1:111111111111:abc123"
+    policy = json.loads(json.dumps(_resolved(api["Properties"]["Policy"])).replace('"execute-api:/', f'"{api_arn}/'))
+    assert approver in json.dumps(policy), policy
+
+    def allowed(principal: str, route: str) -> bool:
+        request = Request(action="execute-api:Invoke", resource=f"{api_arn}/v1/{route}", principal_arn=principal)
+        return decide(request, Policies(resource=policy, resource_account="111111111111")).allowed
+
+    # GIVEN the resource policy WHEN each role calls each route THEN the admin calls every route, the approver only
+    # the approval, and any other role nothing
+    assert allowed(admin, "PATCH/requests/team-a-staging") and allowed(admin, "POST/requests/team-a-staging/approve")
+    assert allowed(approver, "POST/requests/team-a-staging/approve")
+    assert not allowed(approver, "PATCH/requests/team-a-staging") and not allowed(approver, "POST/requests")
+    other = "arn:aws:iam::111111111111:role/TeamAdmin"
+    assert not allowed(other, "POST/requests/team-a-staging/approve") and not allowed(other, "GET/requests")
+
+
+def test_approver_role_holds_only_the_approval_grants_and_the_admin_cannot_assume_it(
     synthesized: dict[str, Any], resources: dict[str, Any]
 ) -> None:
     admin = synthesized["stack"].config.platform_admin_role_arn
-    (api,) = _of_type(resources, "AWS::ApiGateway::RestApi").values()
-    statements = api["Properties"]["Policy"]["Statement"]
-    deny = next(s for s in statements if s["Effect"] == "Deny")
-    assert deny["Condition"] == {"StringNotEquals": {"aws:PrincipalArn": admin}}
-    allow = next(s for s in statements if s["Effect"] == "Allow")
-    assert allow["Principal"] == {"AWS": admin}
+    (role,) = [
+        r
+        for r in _of_type(resources, "AWS::IAM::Role").values()
+        if r["Properties"].get("RoleName") == "PlatformApprover"
+    ]
+    trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    deny = next(s for s in trust if s["Effect"] == "Deny")
+    assert deny["Condition"] == {"ArnEquals": {"aws:PrincipalArn": admin}} and "sts:AssumeRole" in deny["Action"]
+    policies = [
+        p
+        for p in _of_type(resources, "AWS::IAM::Policy").values()
+        if {"Ref": next(k for k, v in resources.items() if v is role)} in p["Properties"]["Roles"]
+    ]
+    actions = {
+        a for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"] for a in _as_list(s["Action"])
+    }
+    assert actions == {
+        "dynamodb:GetItem",
+        "dynamodb:Scan",
+        "dynamodb:PutItem",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+        "states:StartExecution",
+        "states:DescribeExecution",
+        "states:ListStateMachines",
+    }
+
+
+def test_admin_role_is_provisioned_with_the_cli_grants_and_the_approver_cannot_assume_it(
+    synthesized: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    from landing_zone.grant_statements import admin_granted_actions
+
+    # GIVEN the configured platform-admin role ARN WHEN synthesized THEN the stack creates that role
+    admin = synthesized["stack"].config.platform_admin_role_arn
+    logical, role = next(
+        (k, r)
+        for k, r in _of_type(resources, "AWS::IAM::Role").items()
+        if r["Properties"].get("RoleName") == admin.rsplit("/", 1)[1]
+    )
+    trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    deny = next(s for s in trust if s["Effect"] == "Deny")
+    assert "PlatformApprover" in json.dumps(deny["Condition"]["ArnEquals"]["aws:PrincipalArn"])
+    # AND its policy holds exactly the CLI's grants (plus the reports key the audit's writes need), no "*" action
+    policies = [
+        p for p in _of_type(resources, "AWS::IAM::Policy").values() if {"Ref": logical} in p["Properties"]["Roles"]
+    ]
+    actions = {
+        a for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"] for a in _as_list(s["Action"])
+    }
+    assert actions == {*admin_granted_actions(), "kms:GenerateDataKey"}
+    assert not any(a.endswith(":*") or a == "*" for a in actions)
+
+
+def _resolved(value: Any) -> Any:
+    """Pseudo parameters and joins made concrete (partition aws, this test's account), to evaluate a policy."""
+    if isinstance(value, dict):
+        if value == {"Ref": "AWS::Partition"}:
+            return "aws"
+        if value == {"Ref": "AWS::AccountId"}:
+            return "111111111111"
+        if set(value) == {"Fn::Join"}:
+            sep, parts = value["Fn::Join"]
+            return sep.join(_resolved(p) for p in parts)
+        return {k: _resolved(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolved(v) for v in value]
+    return value
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 def test_api_stage_has_access_logs_tracing_and_validation(template: Any) -> None:
@@ -322,8 +410,12 @@ def test_codebuild_runs_the_pipeline_worker(resources: dict[str, Any]) -> None:
     install = " ".join(spec["phases"]["install"]["commands"])
     assert "releases.hashicorp.com/terraform" in install and "sha256sum -c" in install
     assert 'pip install --no-cache-dir "checkov==${CHECKOV_VERSION}"' in install
-    # editable: the runner reads policies/ and tools/versions.env beside its package
-    assert "python -m pip install --no-cache-dir -e ." in spec["phases"]["install"]["commands"]
+    # editable: the runner reads policies/ and tools/versions.env beside its package; the pipeline extra is the Rego
+    # engine (tests/cdk/test_install_paths.py runs this command in a clean virtualenv)
+    assert (
+        'python -m pip install --no-cache-dir -c constraints.txt -e ".[pipeline]"'
+        in spec["phases"]["install"]["commands"]
+    )
     # no provider mirror in AWS: Terraform installs providers from the registry against the lock files
     assert "VEND_TF_PROVIDER_MIRROR" not in json.dumps(spec) and "TF_CLI_CONFIG_FILE" not in json.dumps(spec)
     assert project["Properties"]["Environment"]["PrivilegedMode"] is False

@@ -575,7 +575,7 @@ class _Run:
         return (
             False,
             (
-                f"awaiting approval of plan {digest}: run `vend pipeline approve {self.stack} --by <who>` "
+                f"awaiting approval of plan {digest}: run `vend pipeline approve {self.stack}` "
                 "and run the pipeline again"
             ),
             "",
