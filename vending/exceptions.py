@@ -139,6 +139,14 @@ class PolicyEngineUnavailable(TerminalError):
     """The policy engine could not run: the policy stage fails closed."""
 
 
+class InvalidWaivers(PolicyEngineUnavailable):
+    """The platform's waiver file is malformed: the policy stage cannot tell what is waived, so it fails."""
+
+
+class MalformedRuleOutput(PolicyEngineUnavailable):
+    """A Rego rule answered something that is not a set of violations: the rule, not the plan, is at fault."""
+
+
 class ChangeNotAllowed(TerminalError):
     """The request cannot be changed or retired in its current state (FAILED, retiring, closed, mid-vend)."""
 

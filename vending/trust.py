@@ -29,6 +29,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from vending.exceptions import NotConfigured
+
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 AUDIENCE = "sts.amazonaws.com"
 WORKFLOW_PATH = ".github/workflows/terraform.yml"
@@ -87,7 +89,9 @@ def trust_policy(
     platform: list[dict[str, Any]] = []
     if pipeline_role_arn:
         if "*" in pipeline_role_arn or ":role/" not in pipeline_role_arn:
-            raise ValueError(f"pipeline role must be one role ARN, got {pipeline_role_arn!r}")
+            raise NotConfigured(
+                f"VEND_PIPELINE_ROLE_ARN: the pipeline role must be one role ARN, got {pipeline_role_arn!r}"
+            )
         platform.append(
             {
                 "Sid": PIPELINE_SID,

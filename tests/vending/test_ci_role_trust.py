@@ -21,6 +21,7 @@ from scps import evaluate
 from vending.aws.sessions import access_role_arn, assume_role_session
 from vending.bootstrap import bootstrap_account
 from vending.changes import converge_account
+from vending.exceptions import NotConfigured
 from vending.layout import Layout
 from vending.request import VendingRequest
 from vending.trust import APPLY, APPLY_ROLE_NAME, GITHUB_OIDC_HOST, PLAN, PLAN_ROLE_NAME, subject, trust_policy
@@ -114,7 +115,7 @@ def test_only_the_platform_pipeline_role_is_trusted_besides_github(member: tuple
 
 def test_trust_policy_refuses_a_wildcard_pipeline_principal() -> None:
     for bad in ("arn:aws:iam::*:role/VendingPipelineRole", "arn:aws:iam::123456789012:root", "*"):
-        with pytest.raises(ValueError, match="one role ARN"):
+        with pytest.raises(NotConfigured, match="one role ARN"):
             trust_policy(
                 APPLY,
                 provider_arn="arn:aws:iam::1:oidc-provider/x",

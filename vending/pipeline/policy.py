@@ -28,7 +28,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from vending.exceptions import InvalidRequest, PolicyEngineUnavailable
+from vending.exceptions import InvalidRequest, MalformedRuleOutput, PolicyEngineUnavailable
 from vending.layout import Layout
 from vending.pipeline.waivers import Waiver, match, today_utc
 from vending.settings import REPO_ROOT
@@ -223,15 +223,16 @@ def _validate_plan(plan: Any) -> dict[str, Any]:
 
 
 def _deny(engine: Any, package: str, rule: str, doc: Mapping[str, Any]) -> list[Violation]:
-    """One rule's violations on one input document; raises RuntimeError/ValueError when the rule cannot evaluate."""
+    """One rule's violations on one input document; raises RuntimeError/ValueError (the engine) or
+    MalformedRuleOutput when the rule cannot evaluate."""
     engine.set_input_json(json.dumps(doc))
     found = json.loads(engine.eval_rule_as_json(f"data.vend.{package}.deny"))
     if not isinstance(found, list):
-        raise ValueError(f"returned {type(found).__name__}, not a set of violations")
+        raise MalformedRuleOutput(f"returned {type(found).__name__}, not a set of violations")
     violations = []
     for item in found:
         if not isinstance(item, dict) or not {"rule", "address", "detail"} <= item.keys():
-            raise ValueError(f"returned a malformed violation: {item!r}"[:400])
+            raise MalformedRuleOutput(f"returned a malformed violation: {item!r}"[:400])
         violations.append(Violation(str(item["rule"]), str(item["address"]), str(item["detail"]), item.get("value")))
     return violations
 
@@ -248,19 +249,19 @@ def _evaluate_rule(
     is evaluated again on the plan without them, so its findings on every other resource still come through."""
     try:
         return _deny(engine, package, rule, doc), []
-    except (RuntimeError, ValueError) as whole:
+    except (RuntimeError, ValueError, MalformedRuleOutput) as whole:
         changes = doc.get("resource_changes") or []
         failing: dict[int, str] = {}
         for i, rc in enumerate(changes):
             try:
                 _deny(engine, package, rule, {**doc, "resource_changes": [rc]})
-            except (RuntimeError, ValueError) as e:
+            except (RuntimeError, ValueError, MalformedRuleOutput) as e:
                 failing[i] = _error_text(e)
         errors = [PolicyError(rule, str(changes[i]["address"]), msg) for i, msg in failing.items()]
         rest = {**doc, "resource_changes": [rc for i, rc in enumerate(changes) if i not in failing]}
         try:
             return _deny(engine, package, rule, rest), errors
-        except (RuntimeError, ValueError) as e:
+        except (RuntimeError, ValueError, MalformedRuleOutput) as e:
             # Fails only in combination (or on the configuration): named for the plan, nothing of this rule passes.
             return [], [*errors, PolicyError(rule, "", _error_text(e if errors else whole))]
 

@@ -21,14 +21,10 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from vending.exceptions import PolicyEngineUnavailable
+from vending.exceptions import InvalidWaivers
 from vending.settings import REPO_ROOT
 
 WAIVERS_FILE = REPO_ROOT / "policies" / "waivers.yaml"
-
-
-class InvalidWaivers(PolicyEngineUnavailable):
-    """The platform's waiver file is malformed: the policy stage cannot tell what is waived, so it fails."""
 
 
 class Waiver(BaseModel):
