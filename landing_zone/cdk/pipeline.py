@@ -122,9 +122,13 @@ def build_pipeline_project(stack: BaseStack, storage: Storage) -> codebuild.Proj
             compute_type=codebuild.ComputeType.SMALL,
             privileged=False,
             environment_variables={
-                "VEND_PIPELINE_RUNS_TABLE": codebuild.BuildEnvironmentVariable(value=settings.pipeline_runs_table),
+                "VEND_PIPELINE_RUNS_TABLE": codebuild.BuildEnvironmentVariable(
+                    value=storage.tables["pipeline_runs_table"].table_name
+                ),
                 "VEND_PIPELINE_LAUNCHER": codebuild.BuildEnvironmentVariable(value="codebuild"),
-                "VEND_APPROVALS_TABLE": codebuild.BuildEnvironmentVariable(value=settings.approvals_table),
+                "VEND_APPROVALS_TABLE": codebuild.BuildEnvironmentVariable(
+                    value=storage.tables["approvals_table"].table_name
+                ),
             },
         ),
         logging=codebuild.LoggingOptions(
