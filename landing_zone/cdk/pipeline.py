@@ -18,6 +18,7 @@ from landing_zone.cdk.base import REPO_ROOT, BaseStack
 from landing_zone.cdk.storage import Storage
 from landing_zone.cdk.versions import load_tool_versions
 from landing_zone.grant_statements import pipeline_role_statements
+from vending.settings import PIPELINE_CONCURRENT_BUILDS
 
 # What the source asset leaves out: virtualenvs (.venv-checkov alone is ~250 MB), local state, build output and
 # anything the worker never reads. Globs relative to the repository root (CDK's default glob ignore mode).
@@ -116,7 +117,7 @@ def build_pipeline_project(stack: BaseStack, storage: Storage) -> codebuild.Proj
         build_spec=codebuild.BuildSpec.from_object(buildspec(versions)),
         encryption_key=storage.key,
         timeout=Duration.hours(1),
-        concurrent_build_limit=10,
+        concurrent_build_limit=PIPELINE_CONCURRENT_BUILDS,
         environment=codebuild.BuildEnvironment(
             build_image=IMAGES[platform],
             compute_type=codebuild.ComputeType.SMALL,

@@ -479,3 +479,15 @@ def test_lambda_asset_ships_the_service_and_its_data_not_the_deployment_layer(
     # AND the deployment layer and the emulator do not ship
     assert not (staged / "landing_zone" / "local").exists() and not (staged / "landing_zone" / "cdk").exists()
     assert not (staged / "moto").exists() and not list(staged.rglob("*.tfstate"))
+
+
+def test_preflight_bootstrap_check_asks_for_the_version_the_assembly_requires(synthesized: dict[str, Any]) -> None:
+    from vending.preflight import DEFAULT_QUALIFIER, MIN_BOOTSTRAP_VERSION
+
+    # GIVEN the cloud assembly's manifest (what `cdk deploy` checks against the bootstrap stack)
+    manifest = json.loads((synthesized["outdir"] / "manifest.json").read_text())
+    found = re.findall(r'"requiresBootstrapStackVersion": (\d+)', json.dumps(manifest))
+    parameters = set(re.findall(r'"bootstrapStackVersionSsmParameter": "([^"]+)"', json.dumps(manifest)))
+    # THEN `vend platform preflight` requires at least that version, under the same parameter
+    assert found and max(int(v) for v in found) == MIN_BOOTSTRAP_VERSION
+    assert parameters == {f"/cdk-bootstrap/{DEFAULT_QUALIFIER}/version"}
