@@ -39,7 +39,8 @@ def preflight(request: VendingRequest, store: RequestStore, terraform_root: Path
         problems.append({"field": "regions", "message": f"{outside} not in the allow-list"})
     # Every name derived from the slug must fit where it goes (account e-mail, roles, rules...): vending.naming.
     problems.extend(
-        {"field": "team", "message": m} for m in overflowing(request.team, request.stage, request.stacks, layout)
+        {"field": "team", "message": m}
+        for m in overflowing(request.team, request.stage, request.stacks, request.regions, layout)
     )
     email = layout.account_email(request.team, request.stage).lower()
     for record in store.list():
