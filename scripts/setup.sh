@@ -39,32 +39,8 @@ if [ ! -x "$CHECKOV_VENV/bin/checkov" ] || [ "$("$CHECKOV_VENV/bin/checkov" --ve
 fi
 ln -sf "$(cd "$CHECKOV_VENV/bin" && pwd)/checkov" "$VENV/bin/checkov"
 
-# Terraform and the hashicorp/aws provider are installed by the machine, not by us: no registry is reachable,
-# so providers come from a filesystem mirror (unpacked layout). VEND_TF_PROVIDER_MIRROR names it; when unset,
-# look for one where mirrors usually live (Terraform's implicit local directories and shallow system paths).
-if [ -z "${VEND_TF_PROVIDER_MIRROR:-}" ]; then
-  for base in "$HOME/.terraform.d/plugins" "$HOME/.local/share/terraform/plugins" /usr/local/share/terraform/plugins \
-              /usr/share/terraform/plugins; do
-    if [ -d "$base/registry.terraform.io/hashicorp/aws" ]; then VEND_TF_PROVIDER_MIRROR=$base; break; fi
-  done
-fi
-if [ -z "${VEND_TF_PROVIDER_MIRROR:-}" ]; then
-  found=$(find / -maxdepth 5 -type d -path '*/registry.terraform.io/hashicorp/aws' \
-            -not -path '/proc/*' -not -path '/sys/*' 2>/dev/null | head -n 1 || true)
-  [ -n "$found" ] && VEND_TF_PROVIDER_MIRROR=${found%/registry.terraform.io/hashicorp/aws}
-fi
-mkdir -p .vend
-if [ -n "${VEND_TF_PROVIDER_MIRROR:-}" ]; then
-  echo "export VEND_TF_PROVIDER_MIRROR=$VEND_TF_PROVIDER_MIRROR" > .vend/env
-  echo "setup: Terraform provider mirror: $VEND_TF_PROVIDER_MIRROR" >&2
-else
-  : > .vend/env
-  echo "setup: no Terraform provider mirror found; Terraform installs providers from the registry (set VEND_TF_PROVIDER_MIRROR on offline machines)" >&2
-fi
-command -v terraform >/dev/null || echo "setup: terraform CLI not on PATH; pipeline stages will fail clearly" >&2
-if command -v terraform >/dev/null && ! terraform version | head -n 1 | grep -qx "Terraform v${TERRAFORM_VERSION}"; then
-  echo "setup: terraform is $(terraform version | head -n 1), tools/versions.env pins ${TERRAFORM_VERSION}" >&2
-fi
+# Terraform: the provider mirror setting (.vend/env) and the CLI's version (scripts/terraform_setup.sh).
+scripts/terraform_setup.sh
 
 # npm test data, each pinned by its package-lock.json and installed with `npm ci` only when node_modules was not
 # installed from this very lock file (its hash is kept there):

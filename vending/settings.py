@@ -11,6 +11,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # kms_key_id: `encrypt = true` alone makes the S3 backend send SSE-S3 (AES256), not the bucket's KMS key. The alias
 # resolves in the caller's account, which is the account of the state bucket.
 STATE_KEY_ALIAS = "alias/terraform-state"
+# The Terraform pipeline project's concurrent build limit (landing_zone/cdk/pipeline.py); the account's CodeBuild
+# quota must allow it (vending.preflight checks).
+PIPELINE_CONCURRENT_BUILDS = 10
 
 
 @dataclass(frozen=True)

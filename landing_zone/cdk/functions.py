@@ -102,6 +102,7 @@ class Functions:
             "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         }
+        self.environment = environment
         self.functions: dict[str, lambda_.Function] = {
             spec.key: self._function(spec, code=code, layer=layer, environment=environment) for spec in FUNCTIONS
         }

@@ -18,6 +18,7 @@ from landing_zone.cdk.base import REPO_ROOT, BaseStack
 from landing_zone.cdk.storage import Storage
 from landing_zone.cdk.versions import load_tool_versions
 from landing_zone.grant_statements import pipeline_role_statements
+from vending.settings import PIPELINE_CONCURRENT_BUILDS
 from vending.trust import APPLY_ROLE_NAME, PLAN_ROLE_NAME
 
 # What the source asset leaves out: virtualenvs (.venv-checkov alone is ~250 MB), local state, build output and
@@ -119,15 +120,19 @@ def build_pipeline_project(stack: BaseStack, storage: Storage) -> codebuild.Proj
         build_spec=codebuild.BuildSpec.from_object(buildspec(versions)),
         encryption_key=storage.key,
         timeout=Duration.hours(1),
-        concurrent_build_limit=10,
+        concurrent_build_limit=PIPELINE_CONCURRENT_BUILDS,
         environment=codebuild.BuildEnvironment(
             build_image=IMAGES[platform],
             compute_type=codebuild.ComputeType.SMALL,
             privileged=False,
             environment_variables={
-                "VEND_PIPELINE_RUNS_TABLE": codebuild.BuildEnvironmentVariable(value=settings.pipeline_runs_table),
+                "VEND_PIPELINE_RUNS_TABLE": codebuild.BuildEnvironmentVariable(
+                    value=storage.tables["pipeline_runs_table"].table_name
+                ),
                 "VEND_PIPELINE_LAUNCHER": codebuild.BuildEnvironmentVariable(value="codebuild"),
-                "VEND_APPROVALS_TABLE": codebuild.BuildEnvironmentVariable(value=settings.approvals_table),
+                "VEND_APPROVALS_TABLE": codebuild.BuildEnvironmentVariable(
+                    value=storage.tables["approvals_table"].table_name
+                ),
             },
         ),
         logging=codebuild.LoggingOptions(

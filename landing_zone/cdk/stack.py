@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_cdk import CfnOutput
 from constructs import Construct
 
 from landing_zone.cdk.api import build_api
@@ -54,3 +55,16 @@ class LandingZoneStack(BaseStack):
             state_machine=self.state_machine,
             onboarding=self.onboarding,
         )
+        self.setting_outputs = _setting_outputs(self, built.environment)
+
+
+def _setting_outputs(stack: BaseStack, environment: dict[str, str]) -> dict[str, CfnOutput]:
+    """The functions' VEND_* settings as outputs (description = the variable): the tables' names are generated, so
+    the CLI learns them from here (README "Deploy to AWS" exports them)."""
+    return {
+        variable: CfnOutput(
+            stack, "".join(part.capitalize() for part in variable.split("_")), value=value, description=variable
+        )
+        for variable, value in environment.items()
+        if variable.startswith("VEND_")
+    }

@@ -48,6 +48,7 @@ from landing_zone.grant_statements import (
 from landing_zone.local import faults
 from landing_zone.local.authorization.middleware import warm_up
 from landing_zone.local.authorization.server import authorizing_server, moto_identity_check_off
+from landing_zone.local.billing_and_quotas import emulated_cost_allocation_tags, emulated_service_quotas
 from landing_zone.local.callbacks import fix_task_token_callbacks
 from landing_zone.local.dynamodb import atomic_conditional_writes
 from landing_zone.local.event_sources import redelivering_sqs_event_sources
@@ -448,6 +449,8 @@ class Emulator:
         self._patches.enter_context(atomic_conditional_writes())
         self._patches.enter_context(redelivering_sqs_event_sources())
         self._patches.enter_context(current_endpoint_instance_types())
+        self._patches.enter_context(emulated_service_quotas())
+        self._patches.enter_context(emulated_cost_allocation_tags())
         self._patches.callback(fix_task_token_callbacks())
         OPERATIONS.reset()
         global _RUNNING

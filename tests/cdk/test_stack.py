@@ -260,23 +260,93 @@ def test_api_stage_has_access_logs_tracing_and_validation(template: Any) -> None
 
 
 def test_tables_have_pitr_encryption_and_keys(resources: dict[str, Any]) -> None:
-    tables = {
-        t["Properties"]["TableName"]: t["Properties"] for t in _of_type(resources, "AWS::DynamoDB::Table").values()
+    tables = {lid: t["Properties"] for lid, t in _of_type(resources, "AWS::DynamoDB::Table").items()}
+    keys = {re.sub(r"[0-9A-F]{8}$", "", lid): p["KeySchema"][0]["AttributeName"] for lid, p in tables.items()}
+    assert keys == {
+        "RequestsTable": "request_id",
+        "IdempotencyTable": "id",
+        "PipelineRunsTable": "run_id",
+        "ApprovalsTable": "stack",
+        "CreationSlotsTable": "slot",
+        "ChangesTable": "change_id",
+        "ClosuresTable": "account_id",
     }
-    assert {n: p["KeySchema"][0]["AttributeName"] for n, p in tables.items()} == {
-        "vending-requests": "request_id",
-        "vending-idempotency": "id",
-        "vending-pipeline-runs": "run_id",
-        "vending-pipeline-approvals": "stack",
-        "vending-creation-slots": "slot",
-        "vending-changes": "change_id",
-        "vending-closures": "account_id",
-    }
-    assert tables["vending-pipeline-approvals"]["KeySchema"][1] == {"AttributeName": "plan_digest", "KeyType": "RANGE"}
+    by_id = {re.sub(r"[0-9A-F]{8}$", "", lid): p for lid, p in tables.items()}
+    assert by_id["ApprovalsTable"]["KeySchema"][1] == {"AttributeName": "plan_digest", "KeyType": "RANGE"}
     for name, props in tables.items():
         assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}, name
         assert props["SSESpecification"]["SSEEnabled"] is True, name
-    assert tables["vending-idempotency"]["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+    assert by_id["IdempotencyTable"]["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+
+
+# The properties that fix a resource's physical name, by resource type (CloudFormation generates one when absent).
+NAME_PROPERTIES = {
+    "AWS::DynamoDB::Table": "TableName",
+    "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::S3::Bucket": "BucketName",
+    "AWS::IAM::Role": "RoleName",
+    "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
+    "AWS::SNS::Topic": "TopicName",
+    "AWS::SQS::Queue": "QueueName",
+    "AWS::KMS::Alias": "AliasName",
+    "AWS::SSM::Parameter": "Name",
+    "AWS::Events::EventBus": "Name",
+}
+
+
+def _fixed_name(value: Any) -> bool:
+    """A name that is the same for every creation of the stack: anything but one that embeds the stack's id."""
+    return "AWS::StackId" not in json.dumps(value)
+
+
+def test_retained_resources_have_no_fixed_names_so_a_redeploy_after_a_rollback_succeeds(
+    resources: dict[str, Any],
+) -> None:
+    # GIVEN the synthesized stack. A failed first deploy rolls back and leaves every Retain resource behind; the next
+    # deploy creates them again, and one with a fixed name fails "already exists".
+    retained = {lid: r for lid, r in resources.items() if r.get("DeletionPolicy") == "Retain"}
+    assert len(_of_type(retained, "AWS::DynamoDB::Table")) == 6  # the idempotency table is the one destroyed
+    assert _of_type(retained, "AWS::Logs::LogGroup")
+    # THEN none of them has a name fixed across creations of the stack
+    fixed = {
+        lid: r["Properties"][NAME_PROPERTIES[r["Type"]]]
+        for lid, r in retained.items()
+        if NAME_PROPERTIES.get(r["Type"]) in r.get("Properties", {})
+        and _fixed_name(r["Properties"][NAME_PROPERTIES[r["Type"]]])
+    }
+    assert fixed == {}
+    # AND the state machines' log groups keep the /aws/vendedlogs/ prefix, made unique by the stack id's UUID
+    for lid, group in _of_type(retained, "AWS::Logs::LogGroup").items():
+        if lid.startswith(("StateMachineLogs", "LifecycleLogs")):
+            join = group["Properties"]["LogGroupName"]["Fn::Join"][1]
+            assert join[0].startswith("/aws/vendedlogs/states/"), lid
+            assert join[1] == {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}, lid
+
+
+def test_retained_name_check_catches_a_fixed_name() -> None:
+    # Negative control of the check above: the names the stack had before (fixed) are reported, a stack-id one is not.
+    assert _fixed_name("vending-requests") and _fixed_name("/aws/vendedlogs/states/AccountVending")
+    assert not _fixed_name({"Fn::Join": ["", ["/x-", {"Fn::Select": [2, {"Ref": "AWS::StackId"}]}]]})
+
+
+def test_functions_and_worker_read_the_generated_table_names_and_the_outputs_give_them_to_the_cli(
+    resources: dict[str, Any], synthesized: dict[str, Any]
+) -> None:
+    tables = {lid for lid in _of_type(resources, "AWS::DynamoDB::Table")}
+    _, function = _function_by_name(resources, FUNCTIONS[0].name)
+    env = function["Properties"]["Environment"]["Variables"]
+    table_vars = {k: v for k, v in env.items() if k.startswith("VEND_") and k.endswith("_TABLE")}
+    # every table reaches the functions by a Ref (its generated name), none by a literal
+    assert {v["Ref"] for v in table_vars.values()} == tables
+    (project,) = _of_type(resources, "AWS::CodeBuild::Project").values()
+    worker = {v["Name"]: v["Value"] for v in project["Properties"]["Environment"]["EnvironmentVariables"]}
+    assert worker["VEND_PIPELINE_RUNS_TABLE"] == table_vars["VEND_PIPELINE_RUNS_TABLE"]
+    assert worker["VEND_APPROVALS_TABLE"] == table_vars["VEND_APPROVALS_TABLE"]
+    outputs = synthesized["template"]["Outputs"]
+    by_variable = {
+        o["Description"]: o["Value"] for o in outputs.values() if o.get("Description", "").startswith("VEND_")
+    }
+    assert by_variable == {k: v for k, v in env.items() if k.startswith("VEND_")}
 
 
 def test_encryption_and_tls_on_queues_topic_and_buckets(resources: dict[str, Any]) -> None:
@@ -521,3 +591,15 @@ def test_lambda_asset_ships_the_service_and_its_data_not_the_deployment_layer(
     # AND the deployment layer and the emulator do not ship
     assert not (staged / "landing_zone" / "local").exists() and not (staged / "landing_zone" / "cdk").exists()
     assert not (staged / "moto").exists() and not list(staged.rglob("*.tfstate"))
+
+
+def test_preflight_bootstrap_check_asks_for_the_version_the_assembly_requires(synthesized: dict[str, Any]) -> None:
+    from vending.preflight import DEFAULT_QUALIFIER, MIN_BOOTSTRAP_VERSION
+
+    # GIVEN the cloud assembly's manifest (what `cdk deploy` checks against the bootstrap stack)
+    manifest = json.loads((synthesized["outdir"] / "manifest.json").read_text())
+    found = re.findall(r'"requiresBootstrapStackVersion": (\d+)', json.dumps(manifest))
+    parameters = set(re.findall(r'"bootstrapStackVersionSsmParameter": "([^"]+)"', json.dumps(manifest)))
+    # THEN `vend platform preflight` requires at least that version, under the same parameter
+    assert found and max(int(v) for v in found) == MIN_BOOTSTRAP_VERSION
+    assert parameters == {f"/cdk-bootstrap/{DEFAULT_QUALIFIER}/version"}

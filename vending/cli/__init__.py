@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "vending.cli.account",
     "vending.cli.costs",
     "vending.cli.github",
+    "vending.cli.platform",
 )
 
 
