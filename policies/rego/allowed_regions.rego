@@ -1,9 +1,11 @@
 # allowed-regions: a stack uses only the team's regions (vend_context.allowed_regions: the request's regions, a subset of
 # the organization's allow-list).
-# - Every AWS provider configuration (the default and each alias, in the root module and in modules): its region is a
-#   constant, or a variable whose value the plan holds (a list variable: each of its values could be picked, so each
-#   must be allowed). A region the plan cannot resolve (a local, another resource) cannot be proven and is stopped. A
-#   provider with no region takes the pipeline's (AWS_REGION, the state region).
+# - Every AWS provider configuration that a planned resource uses (the default and each alias, in the root module and
+#   in modules): its region is a constant, or a variable whose value the plan holds (a list variable: each of its
+#   values could be picked, so each must be allowed). A region the plan cannot resolve (a local, another resource)
+#   cannot be proven and is stopped. A provider with no region takes the pipeline's (AWS_REGION, the state region).
+#   A configuration no planned resource uses acts nowhere: a stack may declare one provider per region of the
+#   organization and switch its modules on by count (terraform/templates/networking).
 # - Every resource attribute that names a region (region, region_name, *_region: replicas, copies, peering).
 package vend.allowed_regions
 
@@ -25,6 +27,36 @@ region_shape := `^[a-z]{2}(-gov)?-[a-z]+-[0-9]+$`
 aws_providers contains [key, p] if {
 	some key, p in object.get(input, ["configuration", "provider_config"], {})
 	p.name == "aws"
+	used(key)
+}
+
+# The provider configuration key of each resource of the configuration, by module path ("" or "module.a.module.b")
+# and address within its module; Terraform resolves a provider passed to a module to the caller's key.
+config_resources contains [module_path(path), r.address, r.provider_config_key] if {
+	walk(object.get(input, ["configuration", "root_module"], {}), [path, node])
+	is_object(node)
+	some r in object.get(node, "resources", [])
+}
+
+module_path(path) := concat(".", [sprintf("module.%s", [path[i + 1]]) |
+	some i
+	path[i] == "module_calls"
+])
+
+instance_free(address) := regex.replace(address, `\[[^\]]*\]`, "")
+
+planned contains [instance_free(object.get(rc, "module_address", "")), sprintf("%s%s.%s", [data_prefix(rc), rc.type, rc.name])] if {
+	some rc in object.get(input, "resource_changes", [])
+}
+
+data_prefix(rc) := "data." if object.get(rc, "mode", "managed") == "data"
+
+data_prefix(rc) := "" if object.get(rc, "mode", "managed") != "data"
+
+used(key) if {
+	some entry in config_resources
+	entry[2] == key
+	[entry[0], entry[1]] in planned
 }
 
 provider_rc(key) := {"address": sprintf("provider[%q]", [key])}

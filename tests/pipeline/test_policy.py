@@ -7,6 +7,7 @@ import json
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -222,3 +223,63 @@ def test_rego_files_declare_conftest_compatible_deny_sets():
     for path in Path(policy_module.REGO_DIR).glob("*.rego"):
         text = path.read_text()
         assert "deny contains v if" in text and "plan.violation(rule" in text, path.name
+
+
+FRONTEND_TAGS = {"team": "team-frontend", "stage": "staging", "cost-center": "CC-1001"}
+
+
+def _regional_stack(*planned: str) -> dict[str, Any]:
+    """One aliased provider per organization region and one module per region behind it (the networking template's
+    shape); `planned` names the modules whose count is 1, i.e. that have resource changes."""
+    regions = {"us_east_1": "us-east-1", "eu_central_1": "eu-central-1"}
+    provider_config = {"aws": {"name": "aws", "full_name": "registry.terraform.io/hashicorp/aws"}} | {
+        f"aws.{alias}": {
+            "name": "aws",
+            "full_name": "registry.terraform.io/hashicorp/aws",
+            "alias": alias,
+            "expressions": {"region": {"constant_value": region}},
+        }
+        for alias, region in regions.items()
+    }
+    module_calls = {
+        f"vpc_{alias}": {
+            "source": "../../../../modules/networking",
+            "module": {
+                "resources": [
+                    {
+                        "address": "aws_vpc.this",
+                        "mode": "managed",
+                        "type": "aws_vpc",
+                        "name": "this",
+                        "provider_config_key": f"aws.{alias}",
+                    }
+                ]
+            },
+        }
+        for alias in regions
+    }
+    changes = [
+        change(
+            f"module.vpc_{alias}[0].aws_vpc.this",
+            "aws_vpc",
+            {
+                "cidr_block": "10.0.0.0/16",
+                "tags_all": {"team": "team-frontend", "stage": "staging", "cost-center": "CC-1001"},
+            },
+            module=f"module.vpc_{alias}[0]",
+        )
+        for alias in planned
+    ]
+    return plan(
+        *changes, configuration={"provider_config": provider_config, "root_module": {"module_calls": module_calls}}
+    )
+
+
+def test_allowed_regions_judges_the_provider_configurations_planned_resources_use(layout):
+    """GIVEN a provider per organization region, modules switched on by count for the team's regions only WHEN the
+    team's region (us-east-1) is planned THEN the unused eu-central-1 provider is no finding; WHEN the eu-central-1
+    module is planned too THEN its provider is stopped (the negative control)."""
+    ctx = PolicyContext.from_layout(layout, "none", team="team-frontend", stage="staging", regions=("us-east-1",))
+    assert [str(v) for v in evaluate_plan_document(_regional_stack("us_east_1"), ctx).violations] == []
+    found = evaluate_plan_document(_regional_stack("us_east_1", "eu_central_1"), ctx).violations
+    assert [(v.rule, v.address) for v in found] == [("allowed-regions", 'provider["aws.eu_central_1"]')]
