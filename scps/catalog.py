@@ -155,7 +155,6 @@ FINDING_SUPPRESSION: tuple[str, ...] = (
     "macie2:UpdateFindingsFilter",
     "securityhub:BatchUpdateAutomationRules",
     "securityhub:BatchUpdateFindings",
-    "securityhub:BatchUpdateFindingsV2",
     "securityhub:CreateAutomationRule",
     "securityhub:CreateAutomationRuleV2",
     "securityhub:UpdateAutomationRuleV2",

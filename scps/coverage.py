@@ -4,8 +4,9 @@ the one policy evaluator (scps.evaluate.decide) on the rendered SCPs.
 A row is one catalogue action. It counts as fenced only when, in every GPU tier, the evaluator DENIES a request that
 names an accelerator the tier does not grant, and (for a typed key) ALLOWS the same request naming an ordinary value:
 the type is then the cause. Nothing is fenced because a key's name appears in a policy. `python -m scps.coverage`
-prints the table; `--neuter` replaces every tier condition value first (the negative control: rows must turn
-UNFENCED). tests/scps/test_coverage.py checks both directions against the catalogue and runs the negative control.
+prints the table; `--neuter` replaces every type condition value first and `--drop=<Sid>` deletes a statement (the
+negative controls: the rows they fenced must turn UNFENCED). tests/scps/test_coverage.py checks both directions against
+the catalogue and runs both negative controls.
 policy_sentry is a dev dependency: it is imported here only when the table is built.
 """
 
@@ -178,7 +179,7 @@ def commitment_actions() -> list[str]:
     )
 
 
-def _probe_layout(layout: Layout) -> Layout:
+def probe_layout(layout: Layout) -> Layout:
     """The layout plus one synthetic team per GPU tier, in every allowed region, so each tier is probed as a team."""
     teams = tuple(
         TeamSpec(
@@ -250,11 +251,24 @@ def neuter(rendered: GuardrailSet) -> GuardrailSet:
     return replace(rendered, policies=policies)
 
 
+def drop_statements(rendered: GuardrailSet, sids: set[str]) -> GuardrailSet:
+    """The negative control for the untyped rows: the named statements deleted from every policy."""
+    from dataclasses import replace
+
+    from scps.render import RenderedPolicy
+
+    policies = {
+        name: RenderedPolicy(p.name, p.description, p.kind, tuple(s for s in p.statements if s.sid not in sids))
+        for name, p in rendered.policies.items()
+    }
+    return replace(rendered, policies=policies)
+
+
 def coverage(layout: Layout, rendered: GuardrailSet | None = None) -> list[CoverageRow]:
     """One row per (key, action), decided by scps.evaluate in every tier's governing SCPs."""
-    probe_layout = _probe_layout(layout)
-    r = rendered or render(probe_layout)
-    levels = {t: _scp_levels(probe_layout, r, t) for t in layout.gpu_tiers}
+    probed = probe_layout(layout)
+    r = rendered or render(probed)
+    levels = {t: _scp_levels(probed, r, t) for t in layout.gpu_tiers}
     rows: list[CoverageRow] = []
     for key, policy_key in FENCED_KEYS.items():
         probe = PROBES[policy_key]
@@ -302,10 +316,15 @@ def main(argv: list[str] | None = None) -> int:
 
     args = list(sys.argv[1:] if argv is None else argv)
     neutered = "--neuter" in args
-    args = [a for a in args if a != "--neuter"]
+    dropped = {a.split("=", 1)[1] for a in args if a.startswith("--drop=")}
+    args = [a for a in args if a != "--neuter" and not a.startswith("--drop=")]
     layout = load_layout(args[0] if args else None)
-    rendered = render(_probe_layout(layout))
-    rows = coverage(layout, neuter(rendered) if neutered else rendered)
+    rendered = render(probe_layout(layout))
+    if neutered:
+        rendered = neuter(rendered)
+    if dropped:
+        rendered = drop_statements(rendered, dropped)
+    rows = coverage(layout, rendered)
     width = max(len(r.action) for r in rows)
     for row in rows:
         print(f"{row.key:58} {row.action:{width}} {row.status:9} {row.control}")
@@ -313,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{len(rows)} rows: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
     if neutered:
         print(f"(negative control: every tier condition value replaced with {NEUTERED!r})")
+    if dropped:
+        print(f"(negative control: statements {sorted(dropped)} deleted)")
     return 1 if counts["UNFENCED"] else 0
 
 

@@ -28,7 +28,6 @@ KNOWN_FALSE_POSITIVES: dict[tuple[str, str], str] = {
         for action in (
             "redshift-serverless:CreateReservation",
             "sagemaker:CreateMlflowApp",
-            "securityhub:BatchUpdateFindingsV2",
             "securityhub:CreateAutomationRuleV2",
             "securityhub:UpdateAutomationRuleV2",
         )

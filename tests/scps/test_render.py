@@ -193,7 +193,7 @@ def test_render_limit_per_target_fails_precisely() -> None:
         render(_layout(max_policies_per_target=2))
     # THEN the error names the target, the limit and the overage
     assert "OU Workloads" in str(e.value) and "max_policies_per_target is 2" in str(e.value)
-    assert "needs 4 SCPs attached" in str(e.value) and "over by 2" in str(e.value)
+    assert "needs 5 SCPs attached" in str(e.value) and "over by 3" in str(e.value)
 
 
 def test_render_statement_too_large_fails_precisely() -> None:
@@ -201,7 +201,7 @@ def test_render_statement_too_large_fails_precisely() -> None:
     with pytest.raises(GuardrailLimitExceeded) as e:
         render(_layout(max_policy_chars=1024))
     message = str(e.value)
-    assert "RequireTagCostCenterOnCreate" in message and "max_policy_chars is 1024" in message and "over by" in message
+    assert "DenyOutsideAllowedRegions" in message and "max_policy_chars is 1024" in message and "over by" in message
 
 
 def test_lint_clean_with_known_false_positives_only() -> None:
@@ -209,3 +209,16 @@ def test_lint_clean_with_known_false_positives_only() -> None:
     results = lint(render(load_layout()))
     assert [r.to_dict() for r in results if not r.ok] == []
     assert all(s["reason"] for r in results for s in r.suppressed)
+
+
+def test_region_exemptions_are_aws_example_minus_regional_services() -> None:
+    from vending.layout import AWS_REGION_DENY_EXAMPLE, REGIONAL_IN_AWS_EXAMPLE
+
+    # GIVEN AWS's published example list THEN the exemption is exactly it without the regional services named
+    assert set(REGIONAL_IN_AWS_EXAMPLE) <= set(AWS_REGION_DENY_EXAMPLE)
+    assert (
+        tuple(a for a in AWS_REGION_DENY_EXAMPLE if a not in REGIONAL_IN_AWS_EXAMPLE)
+        == DEFAULT_GLOBAL_SERVICE_EXEMPTIONS
+    )
+    assert {"wafv2:*", "chime:*"} <= set(REGIONAL_IN_AWS_EXAMPLE)
+    assert not {"wafv2:*", "chime:*", "kms:*"} & set(DEFAULT_GLOBAL_SERVICE_EXEMPTIONS)
