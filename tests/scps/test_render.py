@@ -193,7 +193,7 @@ def test_render_limit_per_target_fails_precisely() -> None:
         render(_layout(max_policies_per_target=2))
     # THEN the error names the target, the limit and the overage
     assert "OU Workloads" in str(e.value) and "max_policies_per_target is 2" in str(e.value)
-    assert "needs 5 SCPs attached" in str(e.value) and "over by 3" in str(e.value)
+    assert "needs 4 SCPs attached" in str(e.value) and "over by 2" in str(e.value)
 
 
 def test_render_statement_too_large_fails_precisely() -> None:
