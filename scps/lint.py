@@ -26,12 +26,19 @@ KNOWN_FALSE_POSITIVES: dict[tuple[str, str], str] = {
             "(tests/scps/test_catalog.py checks every action the guardrails name)"
         )
         for action in (
+            "appstream:CreateImportedImage",
+            "lambda:CreateCapacityProvider",
+            "lambda:UpdateCapacityProvider",
+            "workspaces:ImportCustomWorkspaceImage",
             "redshift-serverless:CreateReservation",
             "sagemaker:CreateMlflowApp",
             "securityhub:CreateAutomationRuleV2",
             "securityhub:UpdateAutomationRuleV2",
         )
     },
+    ("UNKNOWN_PREFIX", "Unknown prefix workspaces-instances"): (
+        "WorkSpaces Instances is newer than parliament's database; the IAM reference lists its actions"
+    ),
     ("RESOURCE_STAR", ""): (
         'an SCP Allow statement sets the ceiling for the OU (like AWS\'s own FullAWSAccess, Resource "*"); '
         "the identity-policy advice to scope resources does not apply to the quarantine allow-list"

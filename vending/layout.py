@@ -202,7 +202,7 @@ AWS_REGION_DENY_EXAMPLE: tuple[str, ...] = (
 )
 # Entries of AWS's example that name regional services: exempting them would let a team use them in any region.
 REGIONAL_IN_AWS_EXAMPLE: dict[str, str] = {
-    "wafv2:*": "regional: a web ACL lives in a region (only CLOUDFRONT scope is called in us-east-1, which the allow-list keeps)",
+    "wafv2:*": "a web ACL lives in a region (CLOUDFRONT scope is called in us-east-1, which the allow-list keeps)",
     "chime:*": "the Chime SDK (meetings, messaging, voice) is regional",
     "kms:*": "keys are regional and billable; an exemption lets a team create and use keys in any region",
     "acm:*": "certificates are regional (CloudFront's live in us-east-1, which the allow-list keeps)",
@@ -210,7 +210,7 @@ REGIONAL_IN_AWS_EXAMPLE: dict[str, str] = {
     "access-analyzer:*": "analyzers are regional; the platform's own roles are exempt anyway",
     "resource-explorer-2:*": "indexes and views are regional",
 }
-# Global services have their endpoint in us-east-1 (or us-west-2), so they must stay callable whatever the allow-list says.
+# Global services have their endpoint in us-east-1 (or us-west-2): callable whatever the allow-list says.
 DEFAULT_GLOBAL_SERVICE_EXEMPTIONS: tuple[str, ...] = tuple(
     a for a in AWS_REGION_DENY_EXAMPLE if a not in REGIONAL_IN_AWS_EXAMPLE
 )
