@@ -23,6 +23,7 @@ from scps import catalog
 from scps.evaluate import Policies, Request, decide
 from scps.families import EC2_ACCELERATED
 from scps.render import GuardrailSet, render
+from vending.exceptions import InvalidRequest
 from vending.layout import Layout, TeamSpec
 
 # The pipeline's GPU rule (policies/rego/gpu_instance_tier.rego) is the only deployed control for launches that no SCP
@@ -217,7 +218,7 @@ def catalogue_matching(patterns: tuple[str, ...]) -> list[str]:
         service, name = pattern.split(":")
         found = {str(row["action"]) for row in get_action_data(service, name).get(service, [])}
         if not found:
-            raise ValueError(f"{pattern} matches no action in the IAM reference")
+            raise InvalidRequest(f"catalogue pattern {pattern} matches no action in the IAM reference")
         out |= found
     return sorted(out)
 
