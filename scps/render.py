@@ -3,7 +3,10 @@
 Placement (the layout's `guardrails` section):
 - OU level: the statement groups listed in `guardrails.ou_guardrails` (baseline, region allow-list, cost tags,
   quarantine), packed per OU into `<prefix><ou-slug>-<n>`; inherited by every OU and account below.
-- Account level: one shared policy per GPU tier (`<prefix>gpu-<tier>`) attached to each team account.
+- Stage OUs (`stage_ous`): also the stage pin (`RequireOwnStageTag`: a tag named stage carries the OU's own stage).
+- Account level: one shared policy per GPU tier (`<prefix>gpu-<tier>`) attached to each team account, and one per team
+  (`<prefix>team-<slug>`: its regions, its team and cost-center values), teams outside the layout included
+  (vending.guardrails.intent.layout_for_records makes their team from their records).
 - FullAWSAccess (AWS-managed, attached by default) stays everywhere except `guardrails.deny_full_aws_access`, and
   counts against the per-target quota.
 SCP quotas: https://docs.aws.amazon.com/organizations/latest/userguide/orgs_reference_limits.html
