@@ -185,7 +185,8 @@ def platform_principals(layout: Layout) -> list[str]:
 
 def _unless_platform(layout: Layout, condition: Document | None = None) -> Document:
     merged = dict(condition or {})
-    merged["ArnNotLike"] = {"aws:PrincipalArn": platform_principals(layout)}
+    # Keys under one operator are ANDed, like separate operators: merge, never replace a caller's ArnNotLike.
+    merged["ArnNotLike"] = {**merged.get("ArnNotLike", {}), "aws:PrincipalArn": platform_principals(layout)}
     return merged
 
 
@@ -575,9 +576,25 @@ def team_policy(layout: Layout, team: TeamSpec) -> list[Statement]:
 
 
 def stage_policy(layout: Layout, stage: str) -> list[Statement]:
-    """Per stage OU: the stage tag names the OU's own stage (a staging account cannot label its spend production)."""
+    """Per stage OU (team accounts only): the stage tag names the OU's own stage (a staging account cannot label its
+    spend production), and every role a team makes carries the CI boundary, whoever makes it (the boundary's own
+    NewRolesCarryTheBoundary binds only bounded principals; this binds a team's human admins too). Not in the baseline:
+    the platform's own accounts deploy with roles (CDK's) that carry no such boundary."""
     _team_key, stage_key, _cost_key = _tag_roles(layout)
-    return [_own_tag(layout, "stage", stage_key, stage)] if stage_key else []
+    out = [_own_tag(layout, "stage", stage_key, stage)] if stage_key else []
+    boundary = f"arn:aws:iam::*:policy/{catalog.CI_BOUNDARY_NAME}"
+    out.append(
+        Statement(
+            "stage",
+            _deny(
+                "RequireCIBoundaryOnRoles",
+                action=["iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:DeleteRolePermissionsBoundary"],
+                condition=_unless_platform(layout, {"ArnNotLike": {"iam:PermissionsBoundary": boundary}}),
+            ),
+            True,
+        )
+    )
+    return out
 
 
 def _tag_roles(layout: Layout) -> tuple[str, str | None, str | None]:

@@ -61,6 +61,7 @@ def _tags(team: str) -> dict[str, str]:
 
 ACCOUNT = "111122223333"
 STATE_BUCKET = f"tfstate-{ACCOUNT}-us-east-1"
+BOUNDARY = f"arn:aws:iam::{ACCOUNT}:policy/VendingCIBoundary"
 
 
 # (team, action, resource, context, the statements that stop it): each must be denied for a team principal and
@@ -313,11 +314,36 @@ ATTACKS: list[tuple[str, str, str, dict[str, Any], tuple[str, ...]]] = [
             ("iam:PutRolePolicy", {}),
             ("iam:DeleteRolePolicy", {}),
             ("iam:DetachRolePolicy", {"iam:PolicyARN": "arn:aws:iam::aws:policy/ReadOnlyAccess"}),
-            ("iam:PutRolePermissionsBoundary", {"iam:PermissionsBoundary": f"arn:aws:iam::{ACCOUNT}:policy/Open"}),
-            ("iam:DeleteRolePermissionsBoundary", {}),
+            ("iam:PutRolePermissionsBoundary", {"iam:PermissionsBoundary": BOUNDARY}),
             ("iam:DeleteRole", {}),
         )
     ],
+    *[
+        (
+            "team-frontend",
+            "iam:DeleteRolePermissionsBoundary",
+            f"arn:aws:iam::{ACCOUNT}:role/{role}",
+            {},
+            ("ProtectPlatformRoles", "RequireCIBoundaryOnRoles"),
+        )
+        for role in ("TeamCIRole", "TeamCIPlanRole")
+    ],
+    # a role a team makes carries the CI boundary, whoever makes it
+    ("team-frontend", "iam:CreateRole", f"arn:aws:iam::{ACCOUNT}:role/escape", {}, ("RequireCIBoundaryOnRoles",)),
+    (
+        "team-frontend",
+        "iam:CreateRole",
+        f"arn:aws:iam::{ACCOUNT}:role/escape",
+        {"iam:PermissionsBoundary": f"arn:aws:iam::{ACCOUNT}:policy/Open"},
+        ("RequireCIBoundaryOnRoles",),
+    ),
+    (
+        "team-frontend",
+        "iam:DeleteRolePermissionsBoundary",
+        f"arn:aws:iam::{ACCOUNT}:role/app-role",
+        {},
+        ("RequireCIBoundaryOnRoles",),
+    ),
     *[
         ("team-frontend", action, f"arn:aws:iam::{ACCOUNT}:policy/VendingCIBoundary", {}, ("ProtectCIAnchors",))
         for action in ("iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:DeletePolicyVersion")
@@ -477,6 +503,7 @@ ORDINARY = [
     ("team-frontend", "iam:ListRoles", "*", {"aws:RequestedRegion": "us-west-2"}),  # global service
     # the CI roles may still manage the roles they create (bounded), and a team its own buckets in its regions
     ("team-frontend", "iam:AttachRolePolicy", f"arn:aws:iam::{ACCOUNT}:role/app-role", {}),
+    ("team-frontend", "iam:CreateRole", f"arn:aws:iam::{ACCOUNT}:role/app-role", {"iam:PermissionsBoundary": BOUNDARY}),
     ("team-frontend", "iam:CreatePolicyVersion", f"arn:aws:iam::{ACCOUNT}:policy/app-policy", {}),
     ("team-frontend", "iam:CreateOpenIDConnectProvider", f"arn:aws:iam::{ACCOUNT}:oidc-provider/oidc.eks.x", {}),
     ("team-frontend", "s3:CreateBucket", "arn:aws:s3:::team-frontend-data", {}),  # us-east-1: no LocationConstraint
