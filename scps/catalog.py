@@ -143,6 +143,51 @@ SECURITY_SERVICE_MUTATIONS: tuple[str, ...] = (
     "access-analyzer:UpdateArchiveRule",
 )
 
+# Suppressing a finding hides it from the security account as surely as turning the service off: archive it, mark it
+# resolved or suppressed, or write a rule (automation rule, filter) that does so for every future finding.
+FINDING_SUPPRESSION: tuple[str, ...] = (
+    "access-analyzer:UpdateFindings",
+    "guardduty:ArchiveFindings",
+    "guardduty:UpdateFindingsFeedback",
+    "inspector2:CreateFilter",
+    "inspector2:UpdateFilter",
+    "macie2:CreateFindingsFilter",
+    "macie2:UpdateFindingsFilter",
+    "securityhub:BatchUpdateAutomationRules",
+    "securityhub:BatchUpdateFindings",
+    "securityhub:CreateAutomationRule",
+    "securityhub:CreateAutomationRuleV2",
+    "securityhub:UpdateAutomationRuleV2",
+    "securityhub:UpdateFindings",
+)
+
+# ---- The platform's anchors in a team account (vending/bootstrap.py creates them; tests/scps/test_catalog.py checks
+# the names against vending.trust and vending.bootstrap, which scps may not import) ----
+
+# The team's CI roles: not platform roles (every fence applies to them), but nobody else may change their trust,
+# their policies or their boundary: that would widen the plan role or let the apply role trust a new subject.
+TEAM_CI_ROLE_NAMES: tuple[str, ...] = ("TeamCIRole", "TeamCIPlanRole")
+# The permissions boundary every CI-made role carries: a new version of it would widen every one of them.
+CI_BOUNDARY_NAME = "VendingCIBoundary"
+BOUNDARY_POLICY_MUTATIONS: tuple[str, ...] = (
+    "iam:CreatePolicy",
+    "iam:CreatePolicyVersion",
+    "iam:DeletePolicy",
+    "iam:DeletePolicyVersion",
+    "iam:SetDefaultPolicyVersion",
+)
+# GitHub's OIDC provider: the CI roles trust it; deleting it cuts the pipeline off, replacing it changes who signs.
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+OIDC_PROVIDER_MUTATIONS: tuple[str, ...] = (
+    "iam:AddClientIDToOpenIDConnectProvider",
+    "iam:CreateOpenIDConnectProvider",
+    "iam:DeleteOpenIDConnectProvider",
+    "iam:RemoveClientIDFromOpenIDConnectProvider",
+    "iam:TagOpenIDConnectProvider",
+    "iam:UntagOpenIDConnectProvider",
+    "iam:UpdateOpenIDConnectProviderThumbprint",
+)
+
 # The state bucket's KMS key (vending.bootstrap.ensure_state_key): found by its alias, which cannot be moved either.
 STATE_KEY_MUTATIONS: tuple[str, ...] = (
     "kms:DeleteImportedKeyMaterial",
@@ -177,10 +222,87 @@ EC2_INSTANCE_WIND_DOWN: tuple[str, ...] = ("ec2:Describe*", "ec2:Get*", "ec2:Sto
 # Capacity Blocks, reserved instances, host reservations and SageMaker training plans are bought by the platform.
 UNTYPED_CAPACITY_ACTIONS: tuple[str, ...] = (
     "ec2:CreateCapacityReservationFleet",
+    "ec2:ImportInstance",
     "ec2:Purchase*",
     "ec2:RequestSpot*",
+    "ec2:RunScheduledInstances",
     "sagemaker:CreateReservedCapacity",
     "sagemaker:CreateTrainingPlan",
+)
+
+# Services that run graphics/accelerated instances chosen by a request parameter that no IAM condition key exposes
+# (AppStream stream.graphics.*, WorkSpaces Graphics/GraphicsPro bundles and pools, GameLift g*/p* fleets, ...): no tier
+# can be checked, so their capacity-creating calls are denied to team principals in every tier (fail closed); a team
+# that needs one asks the platform. tests/scps/test_accelerated_apis.py finds these operations in the API models.
+UNTYPED_ACCELERATED_ACTIONS: tuple[str, ...] = (
+    "appstream:CreateAppBlockBuilder",
+    "appstream:CreateFleet",
+    "appstream:CreateImageBuilder",
+    "appstream:UpdateAppBlockBuilder",
+    "appstream:UpdateFleet",
+    "gamelift:CreateContainerFleet",
+    "gamelift:CreateFleet",
+    "gamelift:CreateGameServerGroup",
+    "gamelift:UpdateContainerFleet",
+    "gamelift:UpdateGameServerGroup",
+    "workspaces:CreateStandbyWorkspaces",
+    "workspaces:CreateWorkspaceBundle",
+    "workspaces:CreateWorkspaces",
+    "workspaces:CreateWorkspacesPool",
+    "workspaces:ModifyWorkspaceProperties",
+    "workspaces:UpdateWorkspaceBundle",
+    "workspaces:UpdateWorkspacesPool",
+    # Found by tests/scps/test_accelerated_apis.py in the API models: each picks instances (GPU ones included) by a
+    # request field no IAM key exposes, or launches them through the service's own role.
+    "appstream:CreateImportedImage",
+    "bedrock:CreateMarketplaceModelEndpoint",
+    "bedrock:UpdateMarketplaceModelEndpoint",
+    "braket:CreateJob",
+    "cleanrooms-ml:CreateTrainedModel",
+    "cleanrooms-ml:StartTrainedModelInferenceJob",
+    "deadline:CreateFleet",
+    "deadline:UpdateFleet",
+    "drs:CreateReplicationConfigurationTemplate",
+    "drs:UpdateReplicationConfiguration",
+    "drs:UpdateReplicationConfigurationTemplate",
+    "imagebuilder:CreateInfrastructureConfiguration",
+    "imagebuilder:UpdateInfrastructureConfiguration",
+    "lambda:CreateCapacityProvider",
+    "lambda:UpdateCapacityProvider",
+    "lightsail:CreateCloudFormationStack",
+    "mgn:CreateReplicationConfigurationTemplate",
+    "mgn:UpdateReplicationConfiguration",
+    "mgn:UpdateReplicationConfigurationTemplate",
+    "pcs:CreateComputeNodeGroup",
+    "sagemaker:CreateInferenceExperiment",
+    "sagemaker:CreateInferenceRecommendationsJob",
+    "sagemaker:CreateOptimizationJob",
+    "sagemaker:UpdateInferenceExperiment",
+    "pcs:UpdateComputeNodeGroup",
+    "workspaces-instances:CreateWorkspaceInstance",
+    "workspaces:ImportCustomWorkspaceImage",
+    "workspaces:ModifySelfservicePermissions",
+)
+
+# Commitments: a purchase that bills for a year or three whatever the team's tier (reserved instances and nodes,
+# Savings Plans, capacity blocks, training plans, reservations). Bought by the platform only. The catalogue rule in
+# COMMITMENT_ACTION_NAME finds every such action in the IAM reference; tests/scps/test_coverage.py checks that each one
+# it finds is denied by the rendered SCPs (a new Purchase* action AWS adds fails there until it is listed).
+COMMITMENT_ACTION_NAME = r"^(Purchase.*|CreateSavingsPlan|CreateReservation|CreateReservedCapacity|CreateTrainingPlan)$"
+COMMITMENT_ACTIONS: tuple[str, ...] = (
+    "cloudfront:CreateSavingsPlan",
+    "devicefarm:PurchaseOffering",
+    "dynamodb:PurchaseReservedCapacityOfferings",
+    "elasticache:PurchaseReservedCacheNodesOffering",
+    "es:PurchaseReserved*",
+    "glacier:PurchaseProvisionedCapacity",
+    "mediaconnect:PurchaseOffering",
+    "medialive:PurchaseOffering",
+    "memorydb:PurchaseReservedNodesOffering",
+    "rds:PurchaseReservedDBInstancesOffering",
+    "redshift-serverless:CreateReservation",
+    "redshift:PurchaseReservedNodeOffering",
+    "savingsplans:CreateSavingsPlan",
 )
 
 # ---- Tags that stay ----
@@ -276,4 +398,26 @@ TAG_ON_CREATE_BILLABLE: tuple[str, ...] = (
     "rds:CreateDBCluster",
     "rds:CreateDBInstance",
     "redshift:CreateCluster",
+    # Issue 20's list: billable creates that accept request tags and were not on it.
+    "apprunner:CreateService",
+    "codebuild:CreateFleet",
+    "ec2:CreateClientVpnEndpoint",
+    "ec2:CreateTransitGateway",
+    "ec2:CreateTransitGatewayVpcAttachment",
+    "ec2:CreateVpnConnection",
+    "ecs:RunTask",
+    "ecs:StartTask",
+    "emr-serverless:CreateApplication",
+    "glue:CreateDevEndpoint",
+    "glue:CreateJob",
+    "glue:CreateSession",
+    "kafka:CreateCluster",
+    "kafka:CreateClusterV2",
+    "memorydb:CreateCluster",
+    "osis:CreatePipeline",
+    "redshift-serverless:CreateWorkgroup",
+    "sagemaker:CreateInferenceComponent",
+    "sagemaker:CreateMlflowApp",
+    "sagemaker:CreateMlflowTrackingServer",
+    "sagemaker:CreateSpace",
 )

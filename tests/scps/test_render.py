@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from scps.evaluate import Request, is_denied
+from scps.evaluate import Request, denying_statements, is_denied
 from scps.lint import lint
 from scps.render import render
 from vending.exceptions import GuardrailLimitExceeded
@@ -201,7 +201,15 @@ def test_render_statement_too_large_fails_precisely() -> None:
     with pytest.raises(GuardrailLimitExceeded) as e:
         render(_layout(max_policy_chars=1024))
     message = str(e.value)
-    assert "RequireTagCostCenterOnCreate" in message and "max_policy_chars is 1024" in message and "over by" in message
+    # THEN the error names the largest statement of the first OU, its exact size and the overage
+    from scps.render import GROUPS
+
+    layout = _layout(max_policy_chars=1024)
+    path, groups = next(iter(layout.guardrails.ou_guardrails.items()))
+    largest = max((s for g in groups for s in GROUPS[g](layout)), key=lambda s: (s.chars, s.sid))
+    alone = len('{"Version":"2012-10-17","Statement":[]}') + largest.chars
+    assert f"OU {path}: statement {largest.sid} " in message and f"renders to {alone} characters" in message
+    assert "max_policy_chars is 1024" in message and f"over by {alone - 1024}" in message
 
 
 def test_lint_clean_with_known_false_positives_only() -> None:
@@ -209,3 +217,33 @@ def test_lint_clean_with_known_false_positives_only() -> None:
     results = lint(render(load_layout()))
     assert [r.to_dict() for r in results if not r.ok] == []
     assert all(s["reason"] for r in results for s in r.suppressed)
+
+
+def test_region_exemptions_are_aws_example_minus_regional_services() -> None:
+    from vending.layout import AWS_REGION_DENY_EXAMPLE, REGIONAL_IN_AWS_EXAMPLE
+
+    # GIVEN AWS's published example list THEN the exemption is exactly it without the regional services named
+    assert set(REGIONAL_IN_AWS_EXAMPLE) <= set(AWS_REGION_DENY_EXAMPLE)
+    assert (
+        tuple(a for a in AWS_REGION_DENY_EXAMPLE if a not in REGIONAL_IN_AWS_EXAMPLE)
+        == DEFAULT_GLOBAL_SERVICE_EXEMPTIONS
+    )
+    assert {"wafv2:*", "chime:*"} <= set(REGIONAL_IN_AWS_EXAMPLE)
+    assert not {"wafv2:*", "chime:*", "kms:*"} & set(DEFAULT_GLOBAL_SERVICE_EXEMPTIONS)
+
+
+@pytest.mark.parametrize(("stage", "other"), [("staging", "production"), ("production", "staging")])
+def test_render_stage_ou_pins_its_own_stage(stage: str, other: str) -> None:
+    # GIVEN the stage OU's policies WHEN a request tags the other stage THEN only the stage pin denies it
+    layout = load_layout()
+    r = render(layout)
+    docs = [r.policies[n].document for n in r.ou_policies[layout.ou_for_stage(stage)]]
+    tags = {"aws:RequestTag/team": "t", "aws:RequestTag/cost-center": "CC-1", "aws:RequestedRegion": "us-east-1"}
+    wrong = Request(
+        "rds:CreateDBInstance", "*", "arn:aws:iam::111122223333:role/x", {**tags, "aws:RequestTag/stage": other}
+    )
+    right = Request(
+        "rds:CreateDBInstance", "*", "arn:aws:iam::111122223333:role/x", {**tags, "aws:RequestTag/stage": stage}
+    )
+    assert denying_statements(docs, wrong) == ["RequireOwnStageTag"]
+    assert denying_statements(docs, right) == []

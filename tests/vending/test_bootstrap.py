@@ -152,7 +152,10 @@ def test_bootstrap_permissions_boundary_attached(member: tuple[str, boto3.Sessio
     document = json.loads(document) if isinstance(document, str) else document
     denies = {s["Sid"]: s for s in document["Statement"] if s["Effect"] == "Deny"}
     assert "iam:CreateAccessKey" in denies["NoLongLivedCredentials"]["Action"]
-    assert denies["ProtectStateBucket"]["Resource"] == f"arn:aws:s3:::{result.state_bucket}"
+    assert denies["ProtectStateBucket"]["Resource"] == [
+        f"arn:aws:s3:::{result.state_bucket}",
+        f"arn:aws:s3:::{result.state_bucket}/*",
+    ]
     assert set(iam.list_role_policies(RoleName=CI_ROLE_NAME)["PolicyNames"]) == {"Workloads", "ManageBoundedRoles"}
 
 

@@ -33,7 +33,13 @@ TEAM_ROLE = "arn:aws:iam::{account}:role/TeamAdmin"
 # "{team}" is the account's own team (a team policy denies launches tagged for another team, which would otherwise hide
 # every fence behind it); accounts without a team get DEFAULT_TEAM.
 DEFAULT_TEAM = "t"
-TAGS = {"aws:RequestTag/team": "{team}", "aws:RequestTag/stage": "staging", "aws:RequestTag/cost-center": "CC-1"}
+# The stage and cost center are the account's own as well: the stage OU and the team policy pin them (issue 20).
+TAGS = {
+    "aws:RequestTag/team": "{team}",
+    "aws:RequestTag/stage": "{stage}",
+    "aws:RequestTag/cost-center": "{cost_center}",
+}
+DEFAULT_OWN = {"stage": "staging", "cost_center": "CC-1"}
 EC2_TYPES = (
     "t3.micro",
     "m5.large",
@@ -125,10 +131,14 @@ def _statements(document: Any) -> list[dict[str, Any]]:
     return [stmts] if isinstance(stmts, dict) else list(stmts)
 
 
-def allowed(levels: Levels, probe: Probe, account: str, team: str = DEFAULT_TEAM) -> bool:
-    """Whether the SCPs on `levels` let `probe` through in `account` of `team` (identity side: full access)."""
+def allowed(
+    levels: Levels, probe: Probe, account: str, team: str = DEFAULT_TEAM, own: Mapping[str, str] | None = None
+) -> bool:
+    """Whether the SCPs on `levels` let `probe` through in `account` of `team` (identity side: full access); `own`
+    gives the account's stage and cost_center for the probes' tags."""
+    values = {**DEFAULT_OWN, **(own or {}), "account": account, "team": team}
     ctx = {
-        k: (list(v) if isinstance(v, tuple) else v.format(account=account, team=team) if isinstance(v, str) else v)
+        k: (list(v) if isinstance(v, tuple) else v.format(**values) if isinstance(v, str) else v)
         for k, v in probe.context
     }
     request = Request(
@@ -138,9 +148,11 @@ def allowed(levels: Levels, probe: Probe, account: str, team: str = DEFAULT_TEAM
     return decide(request, Policies(identity=[FULL_ACCESS_DOC], scps=scps)).allowed
 
 
-def allowed_probes(levels: Levels, account: str, team: str = DEFAULT_TEAM) -> frozenset[str]:
+def allowed_probes(
+    levels: Levels, account: str, team: str = DEFAULT_TEAM, own: Mapping[str, str] | None = None
+) -> frozenset[str]:
     """Names of the probes the SCPs on `levels` let through."""
-    return frozenset(p.name for p in PROBES if allowed(levels, p, account, team))
+    return frozenset(p.name for p in PROBES if allowed(levels, p, account, team, own))
 
 
 def deny_statements(levels: Levels) -> frozenset[str]:
@@ -163,13 +175,27 @@ class Effective:
         )
 
 
-def effective(levels: Levels, account: str, team: str = DEFAULT_TEAM) -> Effective:
-    return Effective(allowed_probes(levels, account, team), deny_statements(levels))
+def effective(
+    levels: Levels, account: str, team: str = DEFAULT_TEAM, own: Mapping[str, str] | None = None
+) -> Effective:
+    return Effective(allowed_probes(levels, account, team, own), deny_statements(levels))
 
 
-def weakened(actual: Levels, intended: Levels, account: str, team: str = DEFAULT_TEAM) -> list[str]:
+def weakened(
+    actual: Levels, intended: Levels, account: str, team: str = DEFAULT_TEAM, own: Mapping[str, str] | None = None
+) -> list[str]:
     """Probes the actual SCPs allow and the intended ones deny, in PROBES order."""
-    return [p.name for p in PROBES if allowed(actual, p, account, team) and not allowed(intended, p, account, team)]
+    return [
+        p.name
+        for p in PROBES
+        if allowed(actual, p, account, team, own) and not allowed(intended, p, account, team, own)
+    ]
+
+
+def own_tags(intent: AccountIntent) -> dict[str, str]:
+    """The account's own stage and cost center from its intent (the probes tag with them)."""
+    tags = intent.tags or {}
+    return {k: v for k, v in (("stage", tags.get("stage")), ("cost_center", tags.get("cost-center"))) if v}
 
 
 # --- where the documents come from --------------------------------------------------------------------------
@@ -240,7 +266,9 @@ def effective_findings(
         if actual is None:
             notes.append(f"{key}: effective permissions not compared (policy content not read)")
             continue
-        probes = weakened(actual, intended_levels(rendered, known), account_id, known.team or DEFAULT_TEAM)
+        probes = weakened(
+            actual, intended_levels(rendered, known), account_id, known.team or DEFAULT_TEAM, own_tags(known)
+        )
         if probes:
             detail = f"allowed by the SCPs on its path, denied by the intended ones: {', '.join(probes)}"
             findings.append(Finding(FINDING, key, detail, key not in stuck))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from scps.render import FULL_AWS_ACCESS, GuardrailSet
-from vending.layout import Layout
+from vending.layout import Layout, TeamSpec
 from vending.lifecycle import RequestRecord, RequestStore
 from vending.request import request_id_for
 
@@ -86,25 +86,54 @@ def layout_for_records(layout: Layout, records: Iterable[RequestRecord]) -> Layo
     A change request moves a team's regions in its record (the intent); layout.yaml only seeds them. The per-team
     policy (`<prefix>team-<slug>`) is one per team, shared by its staging and production accounts, so when the live
     records disagree the fence is the union of their regions (never narrower than what a record grants) in the
-    allow-list's order. Retired records and records without an account do not count; teams the layout does not list
-    get no team policy here either (as at vend time)."""
+    allow-list's order. Retired records and records without an account do not count.
+
+    A team the layout does not list (vended at run time) gets a team of its own here, from its records: its regions,
+    its team value and its cost center, so its accounts carry a team policy like every other (issue 20: without one a
+    team outside the layout had no region fence of its own and could tag with another team's name)."""
     regions: dict[str, set[str]] = {}
-    for record in records:
+    unlisted: dict[str, TeamSpec] = {}
+    for record in sorted(records, key=lambda r: r.request_id):
         if not record.account_id or record.status.value in RETIRED_STATUSES:
             continue
         wanted = record.request.get("regions") or ()
         if wanted:
             regions.setdefault(record.team, set()).update(wanted)
-    if not regions:
+        if layout.team(record.team) is None and record.team not in unlisted:
+            spec = _unlisted_team(layout, record)
+            if spec is not None:
+                unlisted[record.team] = spec
+    if not regions and not unlisted:
         return layout
     allowed = layout.organization.allowed_regions
     teams = tuple(
         t.model_copy(update={"regions": tuple(r for r in allowed if r in regions[t.slug])})
         if t.slug in regions and set(t.regions) != regions[t.slug]
         else t
-        for t in layout.teams
+        for t in (*layout.teams, *unlisted.values())
     )
     return layout.model_copy(update={"teams": teams})
+
+
+def _unlisted_team(layout: Layout, record: RequestRecord) -> TeamSpec | None:
+    """The team of a record whose team the layout does not list; None when the record lacks what a team policy needs
+    (the intent reports such a record as a problem)."""
+    request = record.request
+    tier, cost_center, wanted = request.get("gpu_tier"), request.get("cost_center"), request.get("regions") or ()
+    own_regions = tuple(r for r in layout.organization.allowed_regions if r in wanted)
+    if tier not in layout.gpu_tiers or not cost_center or not own_regions:
+        return None
+    try:
+        return TeamSpec(
+            slug=record.team,
+            owner_email=str(request.get("owner_email") or "unknown@example.com"),
+            cost_center=str(cost_center),
+            gpu_tier=str(tier),
+            regions=own_regions,
+            repository=str(request.get("repository") or ""),
+        )
+    except ValueError:
+        return None
 
 
 def team_layout(layout: Layout, store: RequestStore, team: str) -> Layout:
