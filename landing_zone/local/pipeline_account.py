@@ -100,10 +100,10 @@ def start_emulated_account(
         endpoint = f"http://{host}:{port}"
     patches = None
     if server is not None:  # an in-process moto: make it answer as AWS does where the templates need it
-        from landing_zone.local.sagemaker import current_endpoint_instance_types
+        from landing_zone.local.llm_services import llm_services_completed
 
         patches = contextlib.ExitStack()
-        patches.enter_context(current_endpoint_instance_types())
+        patches.enter_context(llm_services_completed())
     mgmt = {"endpoint_url": endpoint, "region_name": region, **_DUMMY}
     org = boto3.client("organizations", **mgmt)
     with contextlib.suppress(org.exceptions.AlreadyInOrganizationException):

@@ -47,9 +47,9 @@ from landing_zone.local.callbacks import fix_task_token_callbacks
 from landing_zone.local.dynamodb import atomic_conditional_writes
 from landing_zone.local.event_sources import redelivering_sqs_event_sources
 from landing_zone.local.lifecycle import LIFECYCLE_ROLE, deploy_lifecycle
+from landing_zone.local.llm_services import llm_services_completed
 from landing_zone.local.organizations import access_role_administrator, unique_account_emails
 from landing_zone.local.patching import require
-from landing_zone.local.sagemaker import current_endpoint_instance_types
 from vending.accounts import CreationSlots
 from vending.aws.sessions import new_session
 from vending.context import invocation_session
@@ -441,7 +441,7 @@ class Emulator:
         self._patches.enter_context(unique_account_emails())
         self._patches.enter_context(atomic_conditional_writes())
         self._patches.enter_context(redelivering_sqs_event_sources())
-        self._patches.enter_context(current_endpoint_instance_types())
+        self._patches.enter_context(llm_services_completed())
         self._patches.callback(fix_task_token_callbacks())
         OPERATIONS.reset()
         global _RUNNING
