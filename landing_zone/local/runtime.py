@@ -42,7 +42,7 @@ import step_functions
 from landing_zone.grant_statements import grant_statements, pipeline_role_statements
 from landing_zone.local import faults
 from landing_zone.local.authorization.middleware import warm_up
-from landing_zone.local.authorization.server import authorizing_server, moto_identity_check_off
+from landing_zone.local.authorization.server import authorizing_server, bodyless_signatures, moto_identity_check_off
 from landing_zone.local.callbacks import fix_task_token_callbacks
 from landing_zone.local.dynamodb import atomic_conditional_writes
 from landing_zone.local.event_sources import redelivering_sqs_event_sources
@@ -481,6 +481,7 @@ class Emulator:
         """Switch IAM on until stop(): moto checks signatures, the authorization middleware decides every call."""
         self._patches.enter_context(iam_enforced())
         self._patches.enter_context(moto_identity_check_off())
+        self._patches.enter_context(bodyless_signatures())
         warm_up()  # read the service models and the authorization reference now, not inside the first call
         self.enforcing = True
         self._patches.callback(lambda: setattr(self, "enforcing", False))
