@@ -259,6 +259,114 @@ OPERATIONS: dict[str, Any] = {
 }
 
 
+# ---- knowledge-base data sources (bedrock-agent) ----------------------------------------------------------------
+
+
+def _agent_errors() -> Any:
+    from moto.bedrockagent import exceptions
+
+    return exceptions
+
+
+def _knowledge_base(response: Any) -> Any:
+    kb_id = unquote(str(response.uri_match.get("knowledgeBaseId") or response._get_param("knowledgeBaseId")))
+    found = response.bedrockagent_backend.knowledge_bases.get(kb_id)
+    if found is None:
+        raise _agent_errors().ResourceNotFoundException(f"Knowledge base {kb_id} does not exist.")
+    if not hasattr(found, "vend_data_sources"):
+        found.vend_data_sources = {}
+    return found
+
+
+def _data_source(response: Any) -> tuple[Any, dict[str, Any]]:
+    kb = _knowledge_base(response)
+    ds_id = unquote(str(response.uri_match.get("dataSourceId") or response._get_param("dataSourceId")))
+    found = kb.vend_data_sources.get(ds_id)
+    if found is None:
+        raise _agent_errors().ResourceNotFoundException(f"Data source {ds_id} does not exist.")
+    return kb, found
+
+
+_DATA_SOURCE_MEMBERS = (
+    "description",
+    "dataSourceConfiguration",
+    "serverSideEncryptionConfiguration",
+    "vectorIngestionConfiguration",
+)
+
+
+def create_data_source(self: Any) -> Any:
+    kb = _knowledge_base(self)
+    name = self._get_param("name")
+    if any(d["name"] == name for d in kb.vend_data_sources.values()):
+        raise _agent_errors().ConflictException(f"A data source named {name} already exists in {kb.knowledge_base_id}.")
+    configuration = self._get_param("dataSourceConfiguration") or {}
+    if configuration.get("type") == "S3" and not (configuration.get("s3Configuration") or {}).get("bucketArn"):
+        raise _agent_errors().ValidationException("s3Configuration.bucketArn is required for an S3 data source.")
+    now = _now()
+    ds_id = "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(10))
+    source = {
+        "knowledgeBaseId": kb.knowledge_base_id,
+        "dataSourceId": ds_id,
+        "name": name,
+        "status": "AVAILABLE",
+        "dataDeletionPolicy": self._get_param("dataDeletionPolicy") or "DELETE",
+        "createdAt": now,
+        "updatedAt": now,
+        **{k: self._get_param(k) for k in _DATA_SOURCE_MEMBERS if self._get_param(k) is not None},
+    }
+    kb.vend_data_sources[ds_id] = source
+    return _result({"dataSource": source})
+
+
+def get_data_source(self: Any) -> Any:
+    return _result({"dataSource": _data_source(self)[1]})
+
+
+def update_data_source(self: Any) -> Any:
+    _, source = _data_source(self)
+    source["name"] = self._get_param("name") or source["name"]
+    for key in _DATA_SOURCE_MEMBERS:
+        value = self._get_param(key)
+        if value is None:
+            source.pop(key, None)
+        else:
+            source[key] = value
+    if self._get_param("dataDeletionPolicy"):
+        source["dataDeletionPolicy"] = self._get_param("dataDeletionPolicy")
+    source["updatedAt"] = _now()
+    return _result({"dataSource": source})
+
+
+def delete_data_source(self: Any) -> Any:
+    kb, source = _data_source(self)
+    del kb.vend_data_sources[source["dataSourceId"]]
+    return _result(
+        {"knowledgeBaseId": kb.knowledge_base_id, "dataSourceId": source["dataSourceId"], "status": "DELETING"}
+    )
+
+
+def list_data_sources(self: Any) -> Any:
+    kb = _knowledge_base(self)
+    keys = ("knowledgeBaseId", "dataSourceId", "name", "status", "description", "updatedAt")
+    return _result({"dataSourceSummaries": [{k: d[k] for k in keys if k in d} for d in kb.vend_data_sources.values()]})
+
+
+DATA_SOURCE_OPERATIONS: dict[str, Any] = {
+    f.__name__: f
+    for f in (create_data_source, get_data_source, update_data_source, delete_data_source, list_data_sources)
+}
+
+
+@contextlib.contextmanager
+def data_sources_added() -> Iterator[None]:
+    """moto's knowledge bases with their data sources (Agents for Amazon Bedrock), until exit."""
+    from moto.bedrockagent.responses import AgentsforBedrockResponse
+
+    with added(AgentsforBedrockResponse, DATA_SOURCE_OPERATIONS):
+        yield
+
+
 @contextlib.contextmanager
 def guardrails_added() -> Iterator[None]:
     """moto's Bedrock with guardrails and guardrail versions, until exit (its catch-all route already reaches it)."""

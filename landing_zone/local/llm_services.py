@@ -8,7 +8,7 @@ import contextlib
 from collections.abc import Iterator
 
 from landing_zone.local.aoss import aoss_completed
-from landing_zone.local.bedrock import guardrails_added
+from landing_zone.local.bedrock import data_sources_added, guardrails_added
 from landing_zone.local.eks import eks_completed
 from landing_zone.local.sagemaker import current_endpoint_instance_types
 
@@ -19,5 +19,6 @@ def llm_services_completed() -> Iterator[None]:
         stack.enter_context(current_endpoint_instance_types())
         stack.enter_context(eks_completed())
         stack.enter_context(guardrails_added())
+        stack.enter_context(data_sources_added())
         stack.enter_context(aoss_completed())
         yield

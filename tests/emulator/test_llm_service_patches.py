@@ -200,8 +200,9 @@ def test_eks_pod_identity_associations_alone_and_owned_by_an_addon(aws: None) ->
         made = eks.create_pod_identity_association(
             clusterName="gpu", namespace="apps", serviceAccount="api", roleArn=role
         )["association"]
-        assert made["associationArn"] == f"arn:aws:eks:{REGION}:{ACCOUNT}:podidentityassociation/gpu/" + (
-            made["associationId"]
+        assert (
+            made["associationArn"]
+            == f"arn:aws:eks:{REGION}:{ACCOUNT}:podidentityassociation/gpu/" + (made["associationId"])
         )
         with pytest.raises(ClientError) as twice:
             eks.create_pod_identity_association(clusterName="gpu", namespace="apps", serviceAccount="api", roleArn=role)
@@ -239,7 +240,7 @@ GUARDRAIL: dict[str, Any] = {
 
 
 def test_guardrails_absent_from_moto_as_shipped(aws: None) -> None:
-    with pytest.raises((ClientError, NotImplementedError), match="(?i)create_?guardrail|not.*implemented"):
+    with pytest.raises((ClientError, NotImplementedError), match=r"(?i)create_?guardrail|not.*implemented"):
         boto3.client("bedrock", region_name=REGION).create_guardrail(**GUARDRAIL)
 
 
@@ -257,15 +258,18 @@ def test_guardrail_draft_versions_and_deletion(aws: None) -> None:
         ]
         # WHEN a version is made and the draft changes, THEN the version keeps what it snapshot (by ARN as well)
         assert bedrock.create_guardrail_version(guardrailIdentifier=made["guardrailArn"])["version"] == "1"
+        name_pii = {"piiEntitiesConfig": [{"type": "NAME", "action": "BLOCK"}]}
         bedrock.update_guardrail(
-            guardrailIdentifier=made["guardrailId"],
-            **{**GUARDRAIL, "sensitiveInformationPolicyConfig": {"piiEntitiesConfig": [{"type": "NAME", "action": "BLOCK"}]}},
+            guardrailIdentifier=made["guardrailId"], **{**GUARDRAIL, "sensitiveInformationPolicyConfig": name_pii}
         )
         one = bedrock.get_guardrail(guardrailIdentifier=made["guardrailArn"], guardrailVersion="1")
         assert one["sensitiveInformationPolicy"]["piiEntities"][0]["type"] == "EMAIL"
-        assert bedrock.get_guardrail(guardrailIdentifier=made["guardrailId"])["sensitiveInformationPolicy"][
-            "piiEntities"
-        ][0]["type"] == "NAME"
+        assert (
+            bedrock.get_guardrail(guardrailIdentifier=made["guardrailId"])["sensitiveInformationPolicy"]["piiEntities"][
+                0
+            ]["type"]
+            == "NAME"
+        )
         # AND deleting the version leaves the guardrail; deleting the guardrail removes it
         bedrock.delete_guardrail(guardrailIdentifier=made["guardrailId"], guardrailVersion="1")
         with pytest.raises(ClientError) as gone:
@@ -314,7 +318,8 @@ def test_aoss_collection_creation_fails_in_moto_as_shipped(aws: None) -> None:
 def test_aoss_collection_takes_the_encryption_policy_that_covers_it(aws: None) -> None:
     with aoss_completed():
         aoss = boto3.client("opensearchserverless", region_name=REGION)
-        network = [{"Rules": [{"ResourceType": "collection", "Resource": ["collection/kbase"]}], "AllowFromPublic": True}]
+        rule = {"ResourceType": "collection", "Resource": ["collection/kbase"]}
+        network = [{"Rules": [rule], "AllowFromPublic": True}]
         aoss.create_security_policy(name="kbase-net", type="network", policy=json.dumps(network))
         # GIVEN only a network policy, WHEN the collection is created, THEN it is refused (no encryption policy)
         with pytest.raises(ClientError) as refused:
@@ -400,3 +405,64 @@ def test_bodyless_signatures_let_signed_rest_reads_through() -> None:
                     forged.describe_addon_versions(kubernetesVersion="1.33")
     finally:
         server.stop()
+
+
+# ---- knowledge-base data sources -------------------------------------------------------------------------------
+
+
+def _knowledge_base(agent: Any) -> str:
+    kb = agent.create_knowledge_base(
+        name="rag",
+        roleArn=f"arn:aws:iam::{ACCOUNT}:role/kb",
+        knowledgeBaseConfiguration={
+            "type": "VECTOR",
+            "vectorKnowledgeBaseConfiguration": {
+                "embeddingModelArn": f"arn:aws:bedrock:{REGION}::foundation-model/amazon.titan-embed-text-v2:0"
+            },
+        },
+        storageConfiguration={
+            "type": "OPENSEARCH_SERVERLESS",
+            "opensearchServerlessConfiguration": {
+                "collectionArn": f"arn:aws:aoss:{REGION}:{ACCOUNT}:collection/abc",
+                "vectorIndexName": "vectors",
+                "fieldMapping": {"vectorField": "v", "textField": "t", "metadataField": "m"},
+            },
+        },
+    )
+    return str(kb["knowledgeBase"]["knowledgeBaseId"])
+
+
+S3_SOURCE = {"type": "S3", "s3Configuration": {"bucketArn": "arn:aws:s3:::docs", "inclusionPrefixes": ["docs/"]}}
+
+
+def test_data_sources_absent_from_moto_as_shipped(aws: None) -> None:
+    agent = boto3.client("bedrock-agent", region_name=REGION)
+    kb = _knowledge_base(agent)
+    with pytest.raises((ClientError, NotImplementedError), match=r"(?i)create_data_source|not.*implemented"):
+        agent.create_data_source(knowledgeBaseId=kb, name="s3", dataSourceConfiguration=S3_SOURCE)
+
+
+def test_data_source_lifecycle(aws: None) -> None:
+    from landing_zone.local.bedrock import data_sources_added
+
+    with data_sources_added():
+        agent = boto3.client("bedrock-agent", region_name=REGION)
+        kb = _knowledge_base(agent)
+        chunking = {"chunkingConfiguration": {"chunkingStrategy": "FIXED_SIZE"}}
+        made = agent.create_data_source(
+            knowledgeBaseId=kb, name="s3", dataSourceConfiguration=S3_SOURCE, vectorIngestionConfiguration=chunking
+        )["dataSource"]
+        read = agent.get_data_source(knowledgeBaseId=kb, dataSourceId=made["dataSourceId"])["dataSource"]
+        assert (read["status"], read["dataDeletionPolicy"]) == ("AVAILABLE", "DELETE")
+        assert read["dataSourceConfiguration"] == S3_SOURCE and read["vectorIngestionConfiguration"] == chunking
+        # AND a second one of the same name, or one in a knowledge base that does not exist, is refused
+        with pytest.raises(ClientError) as twice:
+            agent.create_data_source(knowledgeBaseId=kb, name="s3", dataSourceConfiguration=S3_SOURCE)
+        assert _code(twice) == "ConflictException"
+        with pytest.raises(ClientError) as nowhere:
+            agent.create_data_source(knowledgeBaseId="NOSUCHKB00", name="x", dataSourceConfiguration=S3_SOURCE)
+        assert _code(nowhere) == "ResourceNotFoundException"
+        assert [d["name"] for d in agent.list_data_sources(knowledgeBaseId=kb)["dataSourceSummaries"]] == ["s3"]
+        deleted = agent.delete_data_source(knowledgeBaseId=kb, dataSourceId=made["dataSourceId"])
+        assert deleted["status"] == "DELETING"
+        assert agent.list_data_sources(knowledgeBaseId=kb)["dataSourceSummaries"] == []
