@@ -466,3 +466,54 @@ def test_data_source_lifecycle(aws: None) -> None:
         deleted = agent.delete_data_source(knowledgeBaseId=kb, dataSourceId=made["dataSourceId"])
         assert deleted["status"] == "DELETING"
         assert agent.list_data_sources(knowledgeBaseId=kb)["dataSourceSummaries"] == []
+
+
+# ---- what the sagemaker-endpoint template reads back --------------------------------------------------------------
+
+
+def test_models_keep_network_isolation(aws: None) -> None:
+    from landing_zone.local.sagemaker import models_keep_network_isolation
+
+    sm = boto3.client("sagemaker", region_name=REGION)
+    container = {"Image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/llm:1"}
+    role = f"arn:aws:iam::{ACCOUNT}:role/m"
+    # GIVEN moto as it ships, WHEN a model asks for network isolation, THEN it reads back without it
+    sm.create_model(ModelName="before", ExecutionRoleArn=role, PrimaryContainer=container, EnableNetworkIsolation=True)
+    assert sm.describe_model(ModelName="before")["EnableNetworkIsolation"] is False
+    # WHEN patched, THEN it reads back what was asked, either way
+    with models_keep_network_isolation():
+        sm.create_model(
+            ModelName="after", ExecutionRoleArn=role, PrimaryContainer=container, EnableNetworkIsolation=True
+        )
+        sm.create_model(ModelName="open", ExecutionRoleArn=role, PrimaryContainer=container)
+        assert sm.describe_model(ModelName="after")["EnableNetworkIsolation"] is True
+        assert sm.describe_model(ModelName="open")["EnableNetworkIsolation"] is False
+
+
+def test_prefix_list_rules_keep_their_description(aws: None) -> None:
+    from landing_zone.local.ec2 import prefix_list_rule_descriptions
+
+    ec2 = boto3.client("ec2", region_name=REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+    prefix_list = ec2.describe_prefix_lists()["PrefixLists"][0]["PrefixListId"]
+
+    def egress_description(name: str) -> Any:
+        group = ec2.create_security_group(GroupName=name, Description=name, VpcId=vpc)["GroupId"]
+        ec2.authorize_security_group_egress(
+            GroupId=group,
+            IpPermissions=[
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": 443,
+                    "ToPort": 443,
+                    "PrefixListIds": [{"PrefixListId": prefix_list, "Description": "HTTPS to S3"}],
+                }
+            ],
+        )
+        rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group]}])
+        return [r.get("Description") for r in rules["SecurityGroupRules"] if r.get("PrefixListId")]
+
+    # GIVEN moto as it ships, THEN the prefix-list rule's description is lost; WHEN patched, THEN it is kept
+    assert egress_description("before") == [None]
+    with prefix_list_rule_descriptions():
+        assert egress_description("after") == ["HTTPS to S3"]
