@@ -4,7 +4,8 @@
 Synthesis fails on any cdk-nag finding that is not acknowledged with a reason in landing_zone/cdk/.
 
 Deployment parameters are CDK context values (cdk.json has placeholders; override with `-c key=value`):
-  vending:platformAdminRoleArn   the only role allowed to call the vending API (resource policy)
+  vending:platformAdminRoleArn   the CLI's role, created by the stack with the CLI's grants (landing_zone/cdk/roles.py);
+                                 with PlatformApprover (approve route only), the only callers of the API
   vending:managementAccountId    the Organizations management account (organizations ARNs name it)
   vending:organizationId         o-xxxxxxxxxx
   vending:powertoolsLayerVersion version of the public AWSLambdaPowertoolsPythonV3-python312-arm64 layer

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from vending.functions import Grant
+from vending.functions import Grant, by_key
+from vending.trust import APPLY_ROLE_NAME, PLAN_ROLE_NAME
 
 # An empty tuple means the action supports no resource-level permissions: "*" is the only valid resource.
 ORG_ACTION_RESOURCES: dict[str, tuple[str, ...]] = {
@@ -95,7 +96,10 @@ def pipeline_role_statements(
     *, runs_table: str, approvals_table: str, access_role: str, state_machines: list[str]
 ) -> list[dict[str, Any]]:
     """What the pipeline worker's role may do (CodeBuild's project role in AWS, the worker's role on the emulator):
-    its run records and approvals, the vended accounts' access role, and the workflows' task tokens."""
+    its run records and approvals, the vended accounts' CI roles (a team's stacks plan as its plan role and apply as
+    its apply role, vending.trust) and access role (only a decommission's teardown), and the workflows' task
+    tokens."""
+    ci_roles = [f"arn:aws:iam::*:role/{name}" for name in (PLAN_ROLE_NAME, APPLY_ROLE_NAME)]
     return [
         {"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem"], "Resource": [runs_table]},
         {  # the runner records approval requests for gated applies
@@ -103,10 +107,83 @@ def pipeline_role_statements(
             "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
             "Resource": [approvals_table],
         },
-        {"Effect": "Allow", "Action": ["sts:AssumeRole"], "Resource": [access_role]},
+        {"Effect": "Allow", "Action": ["sts:AssumeRole"], "Resource": [*ci_roles, access_role]},
         {  # the worker heartbeats the workflow's task token while Terraform runs and completes it when done
             "Effect": "Allow",
             "Action": ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
             "Resource": state_machines,
         },
     ]
+
+
+PLATFORM_APPROVER_ROLE = "PlatformApprover"
+
+
+def approver_role_statements(
+    *, requests_table: str, changes_table: str, approvals_table: str, lifecycle_state_machine: str
+) -> list[dict[str, Any]]:
+    """What the PlatformApprover role may do: exactly `vend request approve` and `vend pipeline approve` (read the
+    change and its request, record the approval, start the approved change and follow it). It files no change and
+    vends nothing, so it is a second principal, not a second admin. The CDK stack and the emulator both use this."""
+    executions = lifecycle_state_machine.replace(":stateMachine:", ":execution:") + ":*"
+    return [
+        {"Effect": "Allow", "Action": ["dynamodb:GetItem"], "Resource": [requests_table]},
+        {  # the change awaiting approval: found by request id (a scan of the small changes table), then saved
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetItem", "dynamodb:Scan", "dynamodb:PutItem"],
+            "Resource": [changes_table],
+        },
+        {  # a pipeline plan's pending approval, approved by a conditional update
+            "Effect": "Allow",
+            "Action": ["dynamodb:Query", "dynamodb:UpdateItem"],
+            "Resource": [approvals_table],
+        },
+        {"Effect": "Allow", "Action": ["states:StartExecution"], "Resource": [lifecycle_state_machine]},
+        {"Effect": "Allow", "Action": ["states:DescribeExecution"], "Resource": [executions]},
+        {  # the CLI finds the lifecycle machine by name when VEND_LIFECYCLE_STATE_MACHINE_ARN is not set
+            "Effect": "Allow",
+            "Action": ["states:ListStateMachines"],
+            "Resource": "*",
+        },
+    ]
+
+
+PLATFORM_ADMIN_ROLE = "PlatformAdmin"
+# What the `vend` CLI (the platform-admin role) does in-process, over the same symbolic resources as the functions'
+# grants: what the API does (requests, changes, decommission, the closure backlog), the audit and its remediation,
+# `vend guardrails apply`, draining closures, following executions, reading pipeline runs and approving plans.
+# tests/e2e/test_lifecycle_state_machine.py records every call the CLI makes as this role and fails on one not granted.
+PLATFORM_ADMIN_GRANTS: tuple[Grant, ...] = (
+    *by_key("Api").grants,
+    *by_key("Audit").grants,
+    *by_key("ApplyGuardrails").grants,
+    *by_key("RequestClosure").grants,
+    Grant(("organizations:TagResource", "organizations:CreateOrganizationalUnit"), ("organization",)),
+    Grant(("states:DescribeExecution",), ("executions",)),
+    Grant(("dynamodb:GetItem", "dynamodb:Scan", "dynamodb:Query"), ("pipeline_runs_table",)),
+    Grant(("dynamodb:Query", "dynamodb:UpdateItem"), ("approvals_table",)),
+)
+# Actions that take no resource-level permission: "*" is the only resource AWS accepts for them.
+PLATFORM_ADMIN_UNSCOPED = ("states:ListStateMachines", "ce:GetCostAndUsage")
+
+
+def admin_role_statements(
+    *,
+    arns: Callable[[str], list[str]],
+    org_arns: Callable[[str], list[str]],
+    lifecycle_executions: str,
+    reports_key_arn: str | None = None,
+) -> list[dict[str, Any]]:
+    """PlatformAdmin's policy, rendered like a function's (the CDK stack provisions the role with it)."""
+    out = [
+        s
+        for grant in PLATFORM_ADMIN_GRANTS
+        for s in grant_statements(grant, arns=arns, org_arns=org_arns, reports_key_arn=reports_key_arn)
+    ]
+    out.append({"Effect": "Allow", "Action": ["states:DescribeExecution"], "Resource": [lifecycle_executions]})
+    out.append({"Effect": "Allow", "Action": list(PLATFORM_ADMIN_UNSCOPED), "Resource": "*"})
+    return out
+
+
+def admin_granted_actions() -> list[str]:
+    return sorted({a for grant in PLATFORM_ADMIN_GRANTS for a in grant.actions} | set(PLATFORM_ADMIN_UNSCOPED))

@@ -15,6 +15,18 @@ fi
 # constraints.txt pins every package exactly (regenerate with scripts/lock.sh after changing pyproject.toml).
 "$VENV/bin/python" -m pip install --quiet -c constraints.txt -e ".[${EXTRAS}]"
 
+# A wheelhouse of every package a shipped install path installs (CodeBuild's install phase, each workflow job, the
+# Lambda runtime), pinned by constraints.txt: tests/cdk/test_install_paths.py installs each path's own command from it
+# into a clean virtualenv, offline (--no-index). Refreshed only when the pins change.
+WHEELHOUSE=${VEND_WHEELHOUSE:-.vend/wheelhouse}
+pins_sha=$(cat constraints.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$WHEELHOUSE/.vend-pins-sha256" 2>/dev/null)" != "$pins_sha" ]; then
+  mkdir -p "$WHEELHOUSE"
+  "$VENV/bin/python" -m pip download --quiet --disable-pip-version-check -c constraints.txt -d "$WHEELHOUSE" \
+    ".[dev,pipeline]" "setuptools>=68" wheel
+  echo "$pins_sha" > "$WHEELHOUSE/.vend-pins-sha256"
+fi
+
 # checkov pins boto3 and friends tightly; keep it in its own virtualenv so it never decides the service's versions.
 # Its version comes from tools/versions.env (the one pin the policy stage, the build and the workflow also read).
 # shellcheck source=../tools/versions.env
@@ -27,42 +39,21 @@ if [ ! -x "$CHECKOV_VENV/bin/checkov" ] || [ "$("$CHECKOV_VENV/bin/checkov" --ve
 fi
 ln -sf "$(cd "$CHECKOV_VENV/bin" && pwd)/checkov" "$VENV/bin/checkov"
 
-# Terraform and the hashicorp/aws provider are installed by the machine, not by us: no registry is reachable,
-# so providers come from a filesystem mirror (unpacked layout). VEND_TF_PROVIDER_MIRROR names it; when unset,
-# look for one where mirrors usually live (Terraform's implicit local directories and shallow system paths).
-if [ -z "${VEND_TF_PROVIDER_MIRROR:-}" ]; then
-  for base in "$HOME/.terraform.d/plugins" "$HOME/.local/share/terraform/plugins" /usr/local/share/terraform/plugins \
-              /usr/share/terraform/plugins; do
-    if [ -d "$base/registry.terraform.io/hashicorp/aws" ]; then VEND_TF_PROVIDER_MIRROR=$base; break; fi
-  done
-fi
-if [ -z "${VEND_TF_PROVIDER_MIRROR:-}" ]; then
-  found=$(find / -maxdepth 5 -type d -path '*/registry.terraform.io/hashicorp/aws' \
-            -not -path '/proc/*' -not -path '/sys/*' 2>/dev/null | head -n 1 || true)
-  [ -n "$found" ] && VEND_TF_PROVIDER_MIRROR=${found%/registry.terraform.io/hashicorp/aws}
-fi
-mkdir -p .vend
-if [ -n "${VEND_TF_PROVIDER_MIRROR:-}" ]; then
-  echo "export VEND_TF_PROVIDER_MIRROR=$VEND_TF_PROVIDER_MIRROR" > .vend/env
-  echo "setup: Terraform provider mirror: $VEND_TF_PROVIDER_MIRROR" >&2
-else
-  : > .vend/env
-  echo "setup: no Terraform provider mirror found; Terraform installs providers from the registry (set VEND_TF_PROVIDER_MIRROR on offline machines)" >&2
-fi
-command -v terraform >/dev/null || echo "setup: terraform CLI not on PATH; pipeline stages will fail clearly" >&2
-if command -v terraform >/dev/null && ! terraform version | head -n 1 | grep -qx "Terraform v${TERRAFORM_VERSION}"; then
-  echo "setup: terraform is $(terraform version | head -n 1), tools/versions.env pins ${TERRAFORM_VERSION}" >&2
-fi
+# Terraform: the provider mirror setting (.vend/env) and the CLI's version (scripts/terraform_setup.sh).
+scripts/terraform_setup.sh
 
-# The IAM oracle (tests/oracle): @cloud-copilot/iam-simulate from npm, pinned by tests/oracle/package-lock.json.
-# Installed with `npm ci` only when node_modules was not installed from this very lock file (its hash is kept there).
-ORACLE_DIR=tests/oracle
+# npm test data, each pinned by its package-lock.json and installed with `npm ci` only when node_modules was not
+# installed from this very lock file (its hash is kept there):
+#   tests/oracle  the IAM oracle, @cloud-copilot/iam-simulate
+#   tests/github  GitHub's published OpenAPI description, @octokit/openapi (the local GitHub validates against it)
 if command -v npm >/dev/null && command -v node >/dev/null; then
-  lock_sha=$(sha256sum "$ORACLE_DIR/package-lock.json" | cut -d' ' -f1)
-  if [ "$(cat "$ORACLE_DIR/node_modules/.vend-lock-sha256" 2>/dev/null)" != "$lock_sha" ]; then
-    (cd "$ORACLE_DIR" && npm ci --no-audit --no-fund --loglevel=error)
-    echo "$lock_sha" > "$ORACLE_DIR/node_modules/.vend-lock-sha256"
-  fi
+  for npm_dir in tests/oracle tests/github; do
+    lock_sha=$(sha256sum "$npm_dir/package-lock.json" | cut -d' ' -f1)
+    if [ "$(cat "$npm_dir/node_modules/.vend-lock-sha256" 2>/dev/null)" != "$lock_sha" ]; then
+      (cd "$npm_dir" && npm ci --no-audit --no-fund --loglevel=error)
+      echo "$lock_sha" > "$npm_dir/node_modules/.vend-lock-sha256"
+    fi
+  done
 else
-  echo "setup: npm/node not found: the IAM oracle (tests/oracle) is NOT installed and tests/oracle/test_oracle.py will FAIL; install Node.js 20+ with npm and rerun scripts/setup.sh" >&2
+  echo "setup: npm/node not found: the IAM oracle (tests/oracle) and GitHub's OpenAPI description (tests/github) are NOT installed and their tests will FAIL; install Node.js 20+ with npm and rerun scripts/setup.sh" >&2
 fi

@@ -87,6 +87,7 @@ def bootstrap_account(
     team: str,
     owner_email: str | None = None,
     monthly_budget_usd: float | None = None,
+    pipeline_role_arn: str = "",
 ) -> BootstrapResult:
     budget: list[str] = []
     try:
@@ -97,10 +98,7 @@ def bootstrap_account(
         iam = session.client("iam")
         provider_arn = ensure_github_oidc_provider(iam, account_id=account_id)
         boundary_arn = ensure_permissions_boundary(iam, account_id=account_id, state_bucket=bucket)
-        role_arn = ensure_ci_role(
-            iam, provider_arn=provider_arn, boundary_arn=boundary_arn, repository=repository, stage=stage, team=team
-        )
-        plan_role_arn = ensure_plan_role(
+        role_arn, plan_role_arn = ensure_ci_roles(
             iam,
             provider_arn=provider_arn,
             boundary_arn=boundary_arn,
@@ -109,6 +107,7 @@ def bootstrap_account(
             team=team,
             state_bucket=bucket,
             kms_key_arn=key_arn,
+            pipeline_role_arn=pipeline_role_arn,
         )
         if owner_email and monthly_budget_usd:
             budget = ensure_budget(
@@ -374,6 +373,34 @@ def _ensure_role(iam: Any, name: str, *, trust: dict[str, Any], boundary_arn: st
     return role
 
 
+def ensure_ci_roles(
+    iam: Any,
+    *,
+    provider_arn: str,
+    boundary_arn: str,
+    repository: str,
+    stage: str,
+    team: str,
+    state_bucket: str,
+    kms_key_arn: str,
+    pipeline_role_arn: str = "",
+) -> tuple[str, str]:
+    """Both CI roles, (apply, plan), each trusting its job of the repository's workflow and the platform pipeline.
+    Bootstrap and every repository change go through here, so no trust is ever left on an old repository."""
+    where = {"provider_arn": provider_arn, "boundary_arn": boundary_arn, "repository": repository}
+    apply_arn = ensure_ci_role(iam, **where, stage=stage, team=team, pipeline_role_arn=pipeline_role_arn)
+    plan_arn = ensure_plan_role(
+        iam,
+        **where,
+        stage=stage,
+        team=team,
+        state_bucket=state_bucket,
+        kms_key_arn=kms_key_arn,
+        pipeline_role_arn=pipeline_role_arn,
+    )
+    return apply_arn, plan_arn
+
+
 def ensure_plan_role(
     iam: Any,
     *,
@@ -384,10 +411,18 @@ def ensure_plan_role(
     team: str,
     state_bucket: str,
     kms_key_arn: str,
+    pipeline_role_arn: str = "",
 ) -> str:
     """The read-only role of the plan job: reads the account and the state, takes the S3 state lock; writes nothing
     else. A plan job that is compromised (pull requests run the author's code) cannot change the account."""
-    trust = trust_policy(PLAN, provider_arn=provider_arn, repository=repository, team=team, stage=stage)
+    trust = trust_policy(
+        PLAN,
+        provider_arn=provider_arn,
+        repository=repository,
+        team=team,
+        stage=stage,
+        pipeline_role_arn=pipeline_role_arn,
+    )
     role = _ensure_role(
         iam,
         PLAN_ROLE_NAME,
@@ -429,9 +464,26 @@ def plan_policy(*, state_bucket: str, kms_key_arn: str) -> dict[str, Any]:
     }
 
 
-def ensure_ci_role(iam: Any, *, provider_arn: str, boundary_arn: str, repository: str, stage: str, team: str) -> str:
-    """The apply role: only the apply job, from the default branch, in the environment with required reviewers."""
-    trust = trust_policy(APPLY, provider_arn=provider_arn, repository=repository, team=team, stage=stage)
+def ensure_ci_role(
+    iam: Any,
+    *,
+    provider_arn: str,
+    boundary_arn: str,
+    repository: str,
+    stage: str,
+    team: str,
+    pipeline_role_arn: str = "",
+) -> str:
+    """The apply role: only the apply job, from the default branch, in the environment with required reviewers (and
+    the platform pipeline, which applies what the vending workflow runs)."""
+    trust = trust_policy(
+        APPLY,
+        provider_arn=provider_arn,
+        repository=repository,
+        team=team,
+        stage=stage,
+        pipeline_role_arn=pipeline_role_arn,
+    )
     role = _ensure_role(
         iam,
         CI_ROLE_NAME,

@@ -23,16 +23,18 @@ from scps.render import GuardrailSet, render
 from vending.accounts import cost_tags
 from vending.aws.dynamo import ModelTable
 from vending.aws.errors import error_code, raise_if_throttled
-from vending.bootstrap import BOUNDARY_NAME, GITHUB_OIDC_HOST, ensure_ci_role
+from vending.aws.identity import same_principal
+from vending.bootstrap import BOUNDARY_NAME, GITHUB_OIDC_HOST, ensure_ci_roles, state_bucket_name
 from vending.budgets import ensure_budget
-from vending.exceptions import ChangeNotAllowed, ChangeNotFound, InvalidRequest, NotConfigured
+from vending.exceptions import ChangeNotAllowed, ChangeNotFound, InvalidRequest, NotConfigured, SelfApproval
 from vending.guardrails.account import GuardrailResult, apply_account_guardrails
 from vending.guardrails.intent import team_layout
 from vending.intake import preflight
 from vending.layout import Layout, TeamSpec
 from vending.lifecycle import RETIRED, VENDING, RequestRecord, RequestStore, Status, now
 from vending.request import VendingRequest, describe_errors, parse_request
-from vending.settings import Settings
+from vending.settings import STATE_KEY_ALIAS, Settings
+from vending.trust import APPLY, DEFAULT_BRANCH_REF, subject
 from vending.workflow import WorkflowSettings
 
 logger = Logger(child=True)
@@ -70,7 +72,8 @@ class ChangeRecord(BaseModel):
     change_id: str  # <request_id>.c<n>
     request_id: str
     status: ChangeStatus
-    requested_by: str
+    requested_by: str  # the principal's IAM ARN (vending.aws.identity): a role session is recorded as its role
+    requested_session: str | None = None  # the role session name, for the audit trail (it identifies nobody)
     requested_at: str
     changed: dict[str, Any]  # the fields asked for
     old: dict[str, Any]  # the request before
@@ -78,6 +81,7 @@ class ChangeRecord(BaseModel):
     diff: dict[str, Any]
     approval_reasons: list[str] = Field(default_factory=list)
     approved_by: str | None = None
+    approved_session: str | None = None
     approved_at: str | None = None
     execution_name: str = ""
     failure_reason: str | None = None
@@ -211,7 +215,8 @@ def team_policy_name(layout: Layout, team: str) -> str:
 
 
 def ci_subject(request: VendingRequest) -> str:
-    return f"repo:{request.repository}:environment:{request.stage}"
+    """The apply job's OIDC subject that TeamCIRole trusts (the plan role trusts the same repository's plan job)."""
+    return subject(request.repository, APPLY.environment(request.team, request.stage), DEFAULT_BRANCH_REF)
 
 
 def change_diff(layout: Layout, old: VendingRequest, new: VendingRequest) -> dict[str, Any]:
@@ -294,19 +299,29 @@ def apply_change_guardrails(
     )
 
 
-def converge_account(session: Any, layout: Layout, request: VendingRequest, *, account_id: str) -> list[str]:
-    """Inside the member account: the CI role trusts the (new) repository and stage; the budget has the (new) amount
-    and owner. Both are create-or-converge, so a re-run changes nothing."""
+def converge_account(
+    session: Any, layout: Layout, request: VendingRequest, *, account_id: str, pipeline_role_arn: str = ""
+) -> list[str]:
+    """Inside the member account: both CI roles (apply and plan) trust the (new) repository and stage, and the
+    platform pipeline; the budget has the (new) amount and owner. Both are create-or-converge, so a re-run changes
+    nothing. A repository change that moved only the apply role would leave the plan role (state reads) trusting the
+    old repository and the new one unable to plan."""
     iam = session.client("iam")
-    role = ensure_ci_role(
+    key_arn = session.client("kms", region_name=request.home_region).describe_key(KeyId=STATE_KEY_ALIAS)["KeyMetadata"][
+        "Arn"
+    ]
+    apply_arn, plan_arn = ensure_ci_roles(
         iam,
         provider_arn=f"arn:aws:iam::{account_id}:oidc-provider/{GITHUB_OIDC_HOST}",
         boundary_arn=f"arn:aws:iam::{account_id}:policy/{BOUNDARY_NAME}",
         repository=request.repository,
         stage=request.stage,
         team=request.team,
+        state_bucket=state_bucket_name(account_id, request.home_region),
+        kms_key_arn=str(key_arn),
+        pipeline_role_arn=pipeline_role_arn,
     )
-    changes = [f"ci_role_trust {role} -> {ci_subject(request)}"]
+    changes = [f"ci_role_trust {role} -> {ci_subject(request)}" for role in (apply_arn, plan_arn)]
     changes += ensure_budget(
         session.client("budgets", region_name="us-east-1"),
         account_id,
@@ -333,6 +348,7 @@ def plan_change(
     *,
     by: str,
     preview_destroy: DestroyPreview | None = None,
+    session: str | None = None,
 ) -> ChangeRecord:
     """Validate and diff a change without recording anything (what --dry-run prints). With `preview_destroy` each
     removed stack carries its destroy plan's summary (read from the account's Terraform state)."""
@@ -361,6 +377,7 @@ def plan_change(
         request_id=request_id,
         status=ChangeStatus.AWAITING_APPROVAL if reasons else ChangeStatus.RUNNING,
         requested_by=by,
+        requested_session=session,
         requested_at=now(),
         changed=change.given(),
         old=old.model_dump(mode="json"),
@@ -420,9 +437,12 @@ def request_change(
     state_machine_arn: str,
     settings: WorkflowSettings,
     preview_destroy: DestroyPreview | None = None,
+    session: str | None = None,
 ) -> ChangeRecord:
-    """File the change; start it at once unless it waits for an approval."""
-    change = plan_change(store, changes, layout, request_id, data, by=by, preview_destroy=preview_destroy)
+    """File the change; start it at once unless it waits for an approval. `by`/`session`: the signed caller."""
+    change = plan_change(
+        store, changes, layout, request_id, data, by=by, preview_destroy=preview_destroy, session=session
+    )
     if not change.needs_approval and not state_machine_arn:
         raise NotConfigured("no lifecycle state machine configured (VEND_LIFECYCLE_STATE_MACHINE_ARN)")
     changes.create(change)
@@ -452,15 +472,29 @@ def approve_change(
     sfn: Any,
     state_machine_arn: str,
     settings: WorkflowSettings,
+    session: str | None = None,
 ) -> ChangeRecord:
+    """`by` is the approver's principal ARN and `session` its role session name, both from the signature (the API's
+    request context, the CLI's sts:GetCallerIdentity), never from what the caller typed."""
     change = open_change(changes, ident)
     if change.status != ChangeStatus.AWAITING_APPROVAL:
         raise ChangeNotAllowed(f"request: change {change.change_id} is {change.status.value}, not awaiting approval")
-    if by.strip().lower() == change.requested_by.strip().lower():
-        raise ChangeNotAllowed(f"approver: {by} asked for {change.change_id}; someone else must approve it")
+    # Compared as principals (vending.aws.identity): the same role under another session name is the same approver.
+    if same_principal(by, change.requested_by):
+        raise SelfApproval(
+            f"approver: {by} is the principal that asked for {change.change_id} ({change.requested_by}); "
+            "another principal (the PlatformApprover role) must approve it"
+        )
     check_changeable(store.require(change.request_id))  # the account may have moved on since it was filed
     approved = changes.save(
-        change.model_copy(update={"status": ChangeStatus.RUNNING, "approved_by": by, "approved_at": now()})
+        change.model_copy(
+            update={
+                "status": ChangeStatus.RUNNING,
+                "approved_by": by,
+                "approved_session": session,
+                "approved_at": now(),
+            }
+        )
     )
     name = start_change(sfn, state_machine_arn, approved, settings)
     return changes.save(approved.model_copy(update={"execution_name": name}))

@@ -99,6 +99,10 @@ class NotConfigured(TerminalError):
     """The deployment lacks a setting this call needs (for example the state machine ARN)."""
 
 
+class GitHubSetupFailed(TerminalError):
+    """GitHub refused a call of the repository set up (vending.github_setup), or the App is not installed."""
+
+
 class AttemptNamesExhausted(TerminalError):
     """Too many attempt names in a row are taken by ended executions."""
 
@@ -135,8 +139,28 @@ class PolicyEngineUnavailable(TerminalError):
     """The policy engine could not run: the policy stage fails closed."""
 
 
+class InvalidWaivers(PolicyEngineUnavailable):
+    """The platform's waiver file is malformed: the policy stage cannot tell what is waived, so it fails."""
+
+
+class MalformedRuleOutput(PolicyEngineUnavailable):
+    """A Rego rule answered something that is not a set of violations: the rule, not the plan, is at fault."""
+
+
 class ChangeNotAllowed(TerminalError):
     """The request cannot be changed or retired in its current state (FAILED, retiring, closed, mid-vend)."""
+
+
+class SelfApproval(ChangeNotAllowed):
+    """The approver is the principal that asked for the change: someone else must approve it."""
+
+
+class IdentityMismatch(InvalidRequest):
+    """A body field or flag names someone other than the signed caller; identities come from the signature."""
+
+
+class NotSigned(TerminalError):
+    """The caller's signed identity is missing or is not an IAM principal, so who acts cannot be recorded."""
 
 
 class ChangeNotFound(TerminalError):

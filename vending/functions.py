@@ -29,6 +29,8 @@ RESOURCE_NAMES = (
     "archive_bucket",  # objects of the platform archive bucket (retired accounts' state)
     "lifecycle_state_machine",  # AccountLifecycle (step_functions/account_lifecycle.asl.json)
     "archive_key",  # the customer-managed key the archive bucket's objects are encrypted with (SSE-KMS)
+    # The GitHub App's private key (vending.github_setup.DEFAULT_PRIVATE_KEY_SECRET): the GitHub step of Bootstrap.
+    "github_app_secret",
 )
 
 
@@ -175,9 +177,10 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "Bootstrap",
         "vending-bootstrap",
         "vending.handlers.bootstrap.handler",
-        (_REQUESTS_RW, _ASSUME_ACCESS),
+        # The GitHub step reads the App's key only when a GitHub App is configured (vending.github_setup.github_step).
+        (_REQUESTS_RW, _ASSUME_ACCESS, Grant(("secretsmanager:GetSecretValue",), ("github_app_secret",))),
         timeout_seconds=300,
-        description="State bucket, OIDC provider and CI role in the new account",
+        description="State bucket, OIDC provider and CI roles in the new account; the team repository's GitHub set up",
     ),
     FunctionSpec(
         "StartPipelines",

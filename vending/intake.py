@@ -14,6 +14,7 @@ from typing import Any
 from vending.exceptions import InvalidRequest, StackUnresolvable
 from vending.layout import Layout, cached_layout
 from vending.lifecycle import RequestStore
+from vending.naming import overflowing
 from vending.pipeline.stacks import resolve_stack
 from vending.request import VendingRequest, invalid
 from vending.service import StartExecution, SubmitResult, submit_request
@@ -36,6 +37,11 @@ def preflight(request: VendingRequest, store: RequestStore, terraform_root: Path
     outside = [r for r in request.regions if r not in layout.organization.allowed_regions]
     if outside:
         problems.append({"field": "regions", "message": f"{outside} not in the allow-list"})
+    # Every name derived from the slug must fit where it goes (account e-mail, roles, rules...): vending.naming.
+    problems.extend(
+        {"field": "team", "message": m}
+        for m in overflowing(request.team, request.stage, request.stacks, request.regions, layout)
+    )
     email = layout.account_email(request.team, request.stage).lower()
     for record in store.list():
         owned = (record.account_email or layout.account_email(record.team, record.stage)).lower()

@@ -89,6 +89,10 @@ class AcceleratedFamilies(_Strict):
     sagemaker: tuple[str, ...]
 
 
+# A GitHub user login, or an organization's team as `org/team-slug` (vending.github_setup resolves them).
+GITHUB_REVIEWER = re.compile(r"[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38}(?:/[A-Za-z0-9._-]{1,100})?", re.ASCII)
+
+
 class TeamSpec(_Strict):
     slug: str
     owner_email: str
@@ -98,6 +102,19 @@ class TeamSpec(_Strict):
     repository: str
     stacks: tuple[str, ...] = ("bootstrap",)
     monthly_budget_usd: Annotated[float, Field(gt=0)] | None = None
+    # The required reviewers of the team's apply environment (`vend github configure`, vending/github_setup.py):
+    # GitHub user logins or `org/team-slug`, at most 6.
+    github_reviewers: tuple[str, ...] = ()
+
+    @field_validator("github_reviewers")
+    @classmethod
+    def _github_reviewers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [r for r in value if not GITHUB_REVIEWER.fullmatch(r)]
+        if bad:
+            raise ValueError(f"{bad}: each is a GitHub user login or an org/team-slug")
+        if len(set(value)) > 6:
+            raise ValueError("GitHub allows at most 6 required reviewers")
+        return value
 
     @field_validator("slug")
     @classmethod

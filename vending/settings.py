@@ -11,6 +11,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # kms_key_id: `encrypt = true` alone makes the S3 backend send SSE-S3 (AES256), not the bucket's KMS key. The alias
 # resolves in the caller's account, which is the account of the state bucket.
 STATE_KEY_ALIAS = "alias/terraform-state"
+# The Terraform pipeline project's concurrent build limit (landing_zone/cdk/pipeline.py); the account's CodeBuild
+# quota must allow it (vending.preflight checks).
+PIPELINE_CONCURRENT_BUILDS = 10
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,9 @@ class Settings:
     closures_table: str = "vending-closures"
     archive_bucket: str = ""
     lifecycle_state_machine_arn: str = ""
+    # The platform pipeline's role (CodeBuild's project role; VendingPipelineRole on the emulator): the one principal
+    # besides GitHub's jobs that the vended CI roles trust, so the vending workflow runs team stacks as them.
+    pipeline_role_arn: str = ""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -56,4 +62,5 @@ class Settings:
             closures_table=env("VEND_CLOSURES_TABLE", "vending-closures"),
             archive_bucket=env("VEND_ARCHIVE_BUCKET", ""),
             lifecycle_state_machine_arn=env("VEND_LIFECYCLE_STATE_MACHINE_ARN", ""),
+            pipeline_role_arn=env("VEND_PIPELINE_ROLE_ARN", ""),
         )

@@ -16,12 +16,20 @@ subject to `repo`, `context` and `job_workflow_ref`
 `repo:<owner/repo>:environment:<env>:job_workflow_ref:<owner/repo>/.github/workflows/terraform.yml@<ref>`.
 bootstrap renders the roles' trust policies from this module; tests/vending/test_trust.py evaluates them against the
 claims each job of the workflow presents.
+
+The platform's own pipeline (the CodeBuild project's role in the management account; VendingPipelineRole on the
+emulator) runs the same stacks for the vending workflow, so each role's trust also admits that one role by ARN: it
+plans as the plan role and applies as the apply role, fenced by the account's SCPs and the boundary like the team's
+own CI, never as a role the fences exempt. Nothing else is trusted; the SCPs and the boundary keep a team from
+editing either trust.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from vending.exceptions import NotConfigured
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 AUDIENCE = "sts.amazonaws.com"
@@ -31,6 +39,8 @@ PULL_REQUEST_REF = "refs/pull/*/merge"  # the ref of a pull_request run (StringL
 SUBJECT_CLAIM_KEYS = ("repo", "context", "job_workflow_ref")
 PLAN_ROLE_NAME = "TeamCIPlanRole"
 APPLY_ROLE_NAME = "TeamCIRole"  # deliberately NOT a platform role: the guardrails apply to it
+GITHUB_SID = "GitHubWorkflowJob"
+PIPELINE_SID = "PlatformPipeline"
 
 
 @dataclass(frozen=True)
@@ -69,14 +79,33 @@ def subject(repository: str, environment: str, ref: str) -> str:
     return f"repo:{repository}:environment:{environment}:job_workflow_ref:{job_workflow_ref(repository, ref)}"
 
 
-def trust_policy(job: CiJob, *, provider_arn: str, repository: str, team: str, stage: str) -> dict[str, Any]:
-    """Only `job` of the workflow, in this repository and this team/stage's environment, from its refs."""
+def trust_policy(
+    job: CiJob, *, provider_arn: str, repository: str, team: str, stage: str, pipeline_role_arn: str = ""
+) -> dict[str, Any]:
+    """Only `job` of the workflow, in this repository and this team/stage's environment, from its refs; and, when
+    given, the platform pipeline's role (one ARN, no wildcard)."""
     environment = job.environment(team, stage)
     subjects = [subject(repository, environment, ref) for ref in job.refs]
+    platform: list[dict[str, Any]] = []
+    if pipeline_role_arn:
+        if "*" in pipeline_role_arn or ":role/" not in pipeline_role_arn:
+            raise NotConfigured(
+                f"VEND_PIPELINE_ROLE_ARN: the pipeline role must be one role ARN, got {pipeline_role_arn!r}"
+            )
+        platform.append(
+            {
+                "Sid": PIPELINE_SID,
+                "Effect": "Allow",
+                "Principal": {"AWS": pipeline_role_arn},
+                "Action": "sts:AssumeRole",
+            }
+        )
     return {
         "Version": "2012-10-17",
         "Statement": [
+            *platform,
             {
+                "Sid": GITHUB_SID,
                 "Effect": "Allow",
                 "Principal": {"Federated": provider_arn},
                 "Action": "sts:AssumeRoleWithWebIdentity",
@@ -84,6 +113,6 @@ def trust_policy(job: CiJob, *, provider_arn: str, repository: str, team: str, s
                     "StringEquals": {f"{GITHUB_OIDC_HOST}:aud": AUDIENCE},
                     "StringLike": {f"{GITHUB_OIDC_HOST}:sub": subjects if len(subjects) > 1 else subjects[0]},
                 },
-            }
+            },
         ],
     }

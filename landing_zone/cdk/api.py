@@ -16,7 +16,11 @@ from landing_zone.cdk.base import REPO_ROOT, BaseStack
 OPENAPI_PATH = REPO_ROOT / "docs" / "openapi.json"
 
 
-def build_api(stack: BaseStack, handler: lambda_.IFunction) -> apigw.RestApi:
+# The one route the approver role may call (vending.aws.identity: approvals come from a second principal).
+APPROVE_RESOURCE = "execute-api:/*/POST/requests/*/approve"
+
+
+def build_api(stack: BaseStack, handler: lambda_.IFunction, *, approver_role_arn: str) -> apigw.RestApi:
     admin = stack.config.platform_admin_role_arn
     access_logs = logs.LogGroup(
         stack, "ApiAccessLogs", retention=logs.RetentionDays.SIX_MONTHS, removal_policy=RemovalPolicy.RETAIN
@@ -29,14 +33,28 @@ def build_api(stack: BaseStack, handler: lambda_.IFunction) -> apigw.RestApi:
                 actions=["execute-api:Invoke"],
                 resources=["execute-api:/*"],
             ),
+            # The approver role approves, and only that: the route takes the approver from the signature.
+            iam.PolicyStatement(
+                effect=iam.Effect.ALLOW,
+                principals=[iam.ArnPrincipal(approver_role_arn)],
+                actions=["execute-api:Invoke"],
+                resources=[APPROVE_RESOURCE],
+            ),
             # Same-account IAM callers are allowed by their identity policy alone; this deny makes the platform-admin
-            # role the only caller whatever other roles' policies say.
+            # role (and the approver, on its one route) the only callers whatever other roles' policies say.
             iam.PolicyStatement(
                 effect=iam.Effect.DENY,
                 principals=[iam.AnyPrincipal()],
                 actions=["execute-api:Invoke"],
                 resources=["execute-api:/*"],
-                conditions={"StringNotEquals": {"aws:PrincipalArn": admin}},
+                conditions={"StringNotEquals": {"aws:PrincipalArn": [admin, approver_role_arn]}},
+            ),
+            iam.PolicyStatement(
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["execute-api:Invoke"],
+                not_resources=[APPROVE_RESOURCE],
+                conditions={"StringEquals": {"aws:PrincipalArn": approver_role_arn}},
             ),
         ]
     )

@@ -17,6 +17,7 @@ from landing_zone.cdk.base import METRICS_NAMESPACE, REPO_ROOT, SERVICE_NAME, Ba
 from landing_zone.cdk.grants import AUDIT_REPORTS_PREFIX, acknowledge_wildcards, statements
 from landing_zone.cdk.storage import Storage
 from vending.functions import FUNCTIONS, RESOURCE_NAMES, FunctionSpec
+from vending.github_setup import DEFAULT_PRIVATE_KEY_SECRET
 
 # Packages that make up the Lambda code; dependencies other than pyyaml come from the Powertools layer
 # (powertools, pydantic v2, aws-xray-sdk) and the runtime (boto3).
@@ -28,6 +29,10 @@ LAMBDA_DATA_FILES = ("landing_zone/layout.yaml",)
 LAMBDA_DATA_DIRS = ("terraform/environments", "terraform/templates")
 # Pure-Python dependencies the Powertools layer lacks (import names): the layout reader and the e-mail validator.
 LAMBDA_DEPENDENCIES = ("yaml", "email_validator", "idna", "dns")
+# What the function's environment holds besides the asset (requirement specifiers, pinned by constraints.txt): the
+# Python runtime's boto3 and the Powertools layer. tests/cdk/test_install_paths.py installs exactly these into a clean
+# virtualenv, puts the staged asset on the path and invokes a handler, so a dependency missing from both fails there.
+LAMBDA_RUNTIME_PACKAGES = ("boto3", "aws-lambda-powertools[parser,tracer]")
 POWERTOOLS_LAYER_ACCOUNT = "017000801446"  # https://docs.powertools.aws.dev/lambda/python/latest/#lambda-layer
 
 
@@ -89,10 +94,15 @@ class Functions:
             "VEND_REPORTS_BUCKET": storage.reports_bucket.bucket_name,
             "VEND_PIPELINE_LAUNCHER": "codebuild",
             "VEND_CODEBUILD_PROJECT": pipeline_project.project_name,
+            # The vended CI roles trust this one role besides GitHub's jobs (vending.trust).
+            "VEND_PIPELINE_ROLE_ARN": _project_role(pipeline_project).role_arn,
             "VEND_PLATFORM_ACCOUNT_ID": Aws.ACCOUNT_ID,
+            # No VEND_GITHUB_APP_ID yet: the asset lacks githubkit and cryptography (compiled; the functions are arm64),
+            # so the GitHub step of Bootstrap says it is skipped and `vend github configure` sets repositories up.
             "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         }
+        self.environment = environment
         self.functions: dict[str, lambda_.Function] = {
             spec.key: self._function(spec, code=code, layer=layer, environment=environment) for spec in FUNCTIONS
         }
@@ -121,6 +131,12 @@ class Functions:
                 return [self.storage.archive_bucket.bucket_arn, self.storage.archive_bucket.arn_for_objects("*")]
             case "archive_key":
                 return [self.storage.key.key_arn]
+            case "github_app_secret":
+                # Secrets Manager appends a 6-character suffix to the secret's name in its ARN.
+                return [
+                    f"arn:{Aws.PARTITION}:secretsmanager:{Aws.REGION}:{Aws.ACCOUNT_ID}:secret:"
+                    f"{DEFAULT_PRIVATE_KEY_SECRET}-??????"
+                ]
             case "lifecycle_state_machine":
                 return [self.stack.lifecycle_state_machine_arn]
             case "reports_bucket":
@@ -185,3 +201,9 @@ class Functions:
         )
         acknowledge_wildcards(stack, role, policy)
         return fn
+
+
+def _project_role(project: codebuild.Project) -> iam.IRole:
+    if project.role is None:
+        raise TypeError("the pipeline project has no role for the vended CI roles to trust")
+    return project.role

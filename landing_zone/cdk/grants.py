@@ -17,7 +17,7 @@ from vending.functions import Grant
 
 AUDIT_REPORTS_PREFIX = "guardrail-audit/"  # vending.guardrails.audit.publish writes its reports under this prefix
 
-_WILDCARD_REASONS = {
+WILDCARD_REASONS = {
     ":account/": "Vended account IDs are created at run time; scoped to accounts of this organization.",
     ":ou/": "OUs are created from layout.yaml at run time (PlaceInOu); scoped to OUs of this organization.",
     ":root/": "The root ID is not known at deploy time; scoped to the root of this organization.",
@@ -71,5 +71,5 @@ def acknowledge_wildcards(stack: BaseStack, role: iam.Role, policy: list[iam.Pol
             if finding in seen:
                 continue
             seen.add(finding)
-            stack.acknowledge(role, finding, next(r for marker, r in _WILDCARD_REASONS.items() if marker in rendered))
+            stack.acknowledge(role, finding, next(r for marker, r in WILDCARD_REASONS.items() if marker in rendered))
     stack.acknowledge(role, "AwsSolutions-IAM5[Resource::*]", " ".join(star))

@@ -18,6 +18,8 @@ from landing_zone.cdk.base import REPO_ROOT, BaseStack
 from landing_zone.cdk.storage import Storage
 from landing_zone.cdk.versions import load_tool_versions
 from landing_zone.grant_statements import pipeline_role_statements
+from vending.settings import PIPELINE_CONCURRENT_BUILDS
+from vending.trust import APPLY_ROLE_NAME, PLAN_ROLE_NAME
 
 # What the source asset leaves out: virtualenvs (.venv-checkov alone is ~250 MB), local state, build output and
 # anything the worker never reads. Globs relative to the repository root (CDK's default glob ignore mode).
@@ -84,10 +86,12 @@ def buildspec(versions: dict[str, str]) -> dict[str, Any]:
                     # (the path has no spaces: tools/versions.env values cannot hold any)
                     "python -m venv $CHECKOV_VENV && $CHECKOV_VENV/bin/pip install --no-cache-dir "
                     '"checkov==${CHECKOV_VERSION}" && "$VEND_CHECKOV_BIN" --version',
-                    # The vending package provides the `vend` CLI and the pipeline runner. Editable: the runner reads
-                    # policies/ and tools/versions.env beside its package (vending.settings.REPO_ROOT), which a
-                    # site-packages install would not have.
-                    "python -m pip install --no-cache-dir -e .",
+                    # The vending package provides the `vend` CLI and the pipeline runner; the `pipeline` extra is its
+                    # policy stage's Rego engine (without it every policy stage fails closed). Pinned by the repo's
+                    # constraints. Editable: the runner reads policies/ and tools/versions.env beside its package
+                    # (vending.settings.REPO_ROOT), which a site-packages install would not have.
+                    # tests/cdk/test_install_paths.py runs this very command in a clean virtualenv.
+                    'python -m pip install --no-cache-dir -c constraints.txt -e ".[pipeline]"',
                 ],
             },
             "build": {
@@ -116,15 +120,19 @@ def build_pipeline_project(stack: BaseStack, storage: Storage) -> codebuild.Proj
         build_spec=codebuild.BuildSpec.from_object(buildspec(versions)),
         encryption_key=storage.key,
         timeout=Duration.hours(1),
-        concurrent_build_limit=10,
+        concurrent_build_limit=PIPELINE_CONCURRENT_BUILDS,
         environment=codebuild.BuildEnvironment(
             build_image=IMAGES[platform],
             compute_type=codebuild.ComputeType.SMALL,
             privileged=False,
             environment_variables={
-                "VEND_PIPELINE_RUNS_TABLE": codebuild.BuildEnvironmentVariable(value=settings.pipeline_runs_table),
+                "VEND_PIPELINE_RUNS_TABLE": codebuild.BuildEnvironmentVariable(
+                    value=storage.tables["pipeline_runs_table"].table_name
+                ),
                 "VEND_PIPELINE_LAUNCHER": codebuild.BuildEnvironmentVariable(value="codebuild"),
-                "VEND_APPROVALS_TABLE": codebuild.BuildEnvironmentVariable(value=settings.approvals_table),
+                "VEND_APPROVALS_TABLE": codebuild.BuildEnvironmentVariable(
+                    value=storage.tables["approvals_table"].table_name
+                ),
             },
         ),
         logging=codebuild.LoggingOptions(
@@ -160,6 +168,14 @@ def _acknowledge(stack: BaseStack, project: codebuild.Project) -> None:
         "The worker applies Terraform in the vended account through its access role; account IDs "
         "are only known after CreateAccount, so the role name is fixed and the account is not.",
     )
+    for name in (PLAN_ROLE_NAME, APPLY_ROLE_NAME):
+        stack.acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::arn:aws:iam::*:role/{name}]",
+            f"The worker plans (TeamCIPlanRole) and applies (TeamCIRole) a team's stacks as that team's CI roles, "
+            f"fenced by the account's SCPs; {name} trusts this one role by ARN (vending.trust), and account IDs are "
+            "only known after CreateAccount.",
+        )
     project_ref = f"<{stack.get_logical_id(project.node.default_child)}>"  # type: ignore[arg-type]
     for finding, reason in (
         (

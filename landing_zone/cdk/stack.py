@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_cdk import CfnOutput
 from constructs import Construct
 
 from landing_zone.cdk.api import build_api
@@ -20,6 +21,7 @@ from landing_zone.cdk.events import build_onboarding, build_pipeline_callbacks, 
 from landing_zone.cdk.functions import Functions
 from landing_zone.cdk.monitoring import build_monitoring
 from landing_zone.cdk.pipeline import build_pipeline_project
+from landing_zone.cdk.roles import approver_role_arn, build_admin_role, build_approver_role
 from landing_zone.cdk.storage import build_storage
 from landing_zone.cdk.workflow import build_lifecycle_state_machine, build_state_machine
 from vending.layout import Layout
@@ -39,7 +41,9 @@ class LandingZoneStack(BaseStack):
         self.functions = built.functions
         self.state_machine = build_state_machine(self, self.functions)
         self.lifecycle_state_machine = build_lifecycle_state_machine(self, self.functions)
-        self.api = build_api(self, self.functions["Api"])
+        self.admin_role = build_admin_role(self, built.resource_arns, reports_key_arn=self.storage.key.key_arn)
+        self.approver_role = build_approver_role(self, self.storage)
+        self.api = build_api(self, self.functions["Api"], approver_role_arn=approver_role_arn())
         self.onboarding = build_onboarding(self, self.storage, self.functions)
         build_schedules_and_notifications(self, self.storage, self.functions)
         build_pipeline_callbacks(self, self.pipeline_project.project_name, self.functions)
@@ -51,3 +55,16 @@ class LandingZoneStack(BaseStack):
             state_machine=self.state_machine,
             onboarding=self.onboarding,
         )
+        self.setting_outputs = _setting_outputs(self, built.environment)
+
+
+def _setting_outputs(stack: BaseStack, environment: dict[str, str]) -> dict[str, CfnOutput]:
+    """The functions' VEND_* settings as outputs (description = the variable): the tables' names are generated, so
+    the CLI learns them from here (README "Deploy to AWS" exports them)."""
+    return {
+        variable: CfnOutput(
+            stack, "".join(part.capitalize() for part in variable.split("_")), value=value, description=variable
+        )
+        for variable, value in environment.items()
+        if variable.startswith("VEND_")
+    }

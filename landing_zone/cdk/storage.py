@@ -64,23 +64,24 @@ def _key(stack: BaseStack) -> kms.Key:
 def _tables(stack: BaseStack) -> dict[str, ddb.Table]:
     # The tables use the AWS-managed key (aws/dynamodb) so that KMS usage is visible in CloudTrail without adding a
     # key grant to every function role: the roles stay exactly what vending/functions.py declares.
-    settings = stack.settings
+    # No table has a fixed name: CloudFormation generates one, so a retained table left by a failed first deploy
+    # (rolled back) never collides with the next deploy's ("already exists"). The functions and the CodeBuild
+    # worker read the names from their environment; the stack's outputs give them to the CLI (TABLE_OUTPUTS).
     spec = {
-        "requests_table": ("RequestsTable", settings.requests_table, "request_id", None),
-        "idempotency_table": ("IdempotencyTable", settings.idempotency_table, "id", "expiration"),
-        "pipeline_runs_table": ("PipelineRunsTable", settings.pipeline_runs_table, "run_id", None),
+        "requests_table": ("RequestsTable", "request_id", None),
+        "idempotency_table": ("IdempotencyTable", "id", "expiration"),
+        "pipeline_runs_table": ("PipelineRunsTable", "run_id", None),
         # The CreateAccount limiter: one lease item per slot, shared by every execution (vending.accounts).
-        "creation_slots_table": ("CreationSlotsTable", settings.creation_slots_table, "slot", None),
+        "creation_slots_table": ("CreationSlotsTable", "slot", None),
         # Day 2: change requests (who asked, who approved) and the account-closure queue (vending.retirement).
-        "changes_table": ("ChangesTable", settings.changes_table, "change_id", None),
-        "closures_table": ("ClosuresTable", settings.closures_table, "account_id", None),
+        "changes_table": ("ChangesTable", "change_id", None),
+        "closures_table": ("ClosuresTable", "account_id", None),
     }
     tables = {}
-    for symbol, (cid, name, pk, ttl) in spec.items():
+    for symbol, (cid, pk, ttl) in spec.items():
         tables[symbol] = ddb.Table(
             stack,
             cid,
-            table_name=name,
             partition_key=ddb.Attribute(name=pk, type=ddb.AttributeType.STRING),
             billing_mode=ddb.BillingMode.PAY_PER_REQUEST,
             time_to_live_attribute=ttl,
@@ -95,7 +96,6 @@ def _tables(stack: BaseStack) -> dict[str, ddb.Table]:
     tables["approvals_table"] = ddb.Table(
         stack,
         "ApprovalsTable",
-        table_name=settings.approvals_table,
         partition_key=ddb.Attribute(name="stack", type=ddb.AttributeType.STRING),
         sort_key=ddb.Attribute(name="plan_digest", type=ddb.AttributeType.STRING),
         billing_mode=ddb.BillingMode.PAY_PER_REQUEST,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Aws, Fn, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -53,10 +53,14 @@ def _state_machine(
     role_id: str,
     logs_id: str,
 ) -> sfn.StateMachine:
+    # Retained, so its name must not be fixed: a failed first deploy rolls back and leaves it, and a fixed name would
+    # fail the next deploy with "already exists". The stack id's UUID is new for every creation of the stack; the
+    # /aws/vendedlogs/ prefix keeps CloudWatch Logs' resource policy small (Step Functions' logging guidance).
+    stack_uuid = Fn.select(2, Fn.split("/", Aws.STACK_ID))
     log_group = logs.LogGroup(
         stack,
         logs_id,
-        log_group_name=f"/aws/vendedlogs/states/{name}",
+        log_group_name=Fn.join("", [f"/aws/vendedlogs/states/{name}-", stack_uuid]),
         retention=logs.RetentionDays.SIX_MONTHS,
         removal_policy=RemovalPolicy.RETAIN,
     )

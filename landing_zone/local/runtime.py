@@ -39,10 +39,16 @@ import requests
 from botocore.exceptions import ClientError
 
 import step_functions
-from landing_zone.grant_statements import grant_statements, pipeline_role_statements
+from landing_zone.grant_statements import (
+    PLATFORM_APPROVER_ROLE,
+    approver_role_statements,
+    grant_statements,
+    pipeline_role_statements,
+)
 from landing_zone.local import faults
 from landing_zone.local.authorization.middleware import warm_up
 from landing_zone.local.authorization.server import authorizing_server, bodyless_signatures, moto_identity_check_off
+from landing_zone.local.billing_and_quotas import emulated_cost_allocation_tags, emulated_service_quotas
 from landing_zone.local.callbacks import fix_task_token_callbacks
 from landing_zone.local.dynamodb import atomic_conditional_writes
 from landing_zone.local.event_sources import redelivering_sqs_event_sources
@@ -54,6 +60,7 @@ from vending.accounts import CreationSlots
 from vending.aws.sessions import new_session
 from vending.context import invocation_session
 from vending.functions import FUNCTIONS, LIFECYCLE_KEYS, STATE_MACHINE_KEYS, FunctionSpec
+from vending.github_setup import DEFAULT_PRIVATE_KEY_SECRET
 from vending.guardrails.reconcile import reconcile_organization
 from vending.layout import Layout, cached_layout
 from vending.onboarding import ONBOARDING_EVENT_PATTERN
@@ -442,6 +449,8 @@ class Emulator:
         self._patches.enter_context(atomic_conditional_writes())
         self._patches.enter_context(redelivering_sqs_event_sources())
         self._patches.enter_context(llm_services_completed())
+        self._patches.enter_context(emulated_service_quotas())
+        self._patches.enter_context(emulated_cost_allocation_tags())
         self._patches.callback(fix_task_token_callbacks())
         OPERATIONS.reset()
         global _RUNNING
@@ -529,6 +538,7 @@ def _resource_arns(symbol: str, *, account: str, settings: Settings, layout: Lay
         "closures_table": [table + settings.closures_table],
         "archive_bucket": [f"arn:aws:s3:::{settings.archive_bucket}", f"arn:aws:s3:::{settings.archive_bucket}/*"],
         "archive_key": [os.environ.get("VEND_ARCHIVE_KEY_ARN", f"arn:aws:kms:{REGION}:{account}:key/unset")],
+        "github_app_secret": [f"arn:aws:secretsmanager:{REGION}:{account}:secret:{DEFAULT_PRIVATE_KEY_SECRET}-??????"],
         "lifecycle_state_machine": [
             f"arn:aws:states:{REGION}:{account}:stateMachine:{step_functions.LIFECYCLE_STATE_MACHINE_NAME}"
         ],
@@ -633,6 +643,16 @@ def _enforce_iam(session: boto3.Session, account: str, iam: Any) -> dict[str, st
         ],
     )
     _admin_role(iam, PIPELINE_ROLE, account, {"Version": "2012-10-17", "Statement": statements})
+    # A second principal for approvals (vending.aws.identity): the admin who files a change cannot approve it.
+    approver = approver_role_statements(
+        requests_table=table + settings.requests_table,
+        changes_table=table + settings.changes_table,
+        approvals_table=table + settings.approvals_table,
+        lifecycle_state_machine=(
+            f"arn:aws:states:{REGION}:{account}:stateMachine:{step_functions.LIFECYCLE_STATE_MACHINE_NAME}"
+        ),
+    )
+    _admin_role(iam, PLATFORM_APPROVER_ROLE, account, {"Version": "2012-10-17", "Statement": approver})
     sts = session.client("sts")
     worker = _assume(sts, account, PIPELINE_ROLE)
     orchestration.WORKER_SESSION = lambda: _session(worker)  # a run is a build under the project's role, as in AWS
@@ -686,8 +706,10 @@ def deploy(
     os.environ.setdefault("VEND_WORKFLOW_SETTINGS", json.dumps(FAST_WORKFLOW))
     os.environ.setdefault("VEND_PIPELINE_LAUNCHER", "local")
     os.environ.setdefault("VEND_ARCHIVE_BUCKET", "vending-archive-local")
-    settings = Settings.from_env()
     account = session.client("sts").get_caller_identity()["Account"]
+    # The one platform principal the vended CI roles trust (the CodeBuild project's role in AWS).
+    os.environ["VEND_PIPELINE_ROLE_ARN"] = f"arn:aws:iam::{account}:role/{PIPELINE_ROLE}"
+    settings = Settings.from_env()
 
     org = session.client("organizations")
     try:

@@ -1,6 +1,8 @@
 # iam-role-boundary: in a team stack every IAM role carries a permissions boundary whose ARN is known at plan and not
 # empty. The team CI role may create roles only under its boundary (issue 9); a boundary known only after apply cannot
 # be checked, so it is stopped (pass an ARN built from known values, not the output of a policy created in the run).
+# The boundary must be the account's CI boundary (vend_context.boundary_arn_patterns, set by the pipeline from the
+# account: arn:aws:iam::<account>:policy/VendingCIBoundary), not any policy the stack or the team chose.
 # Stacks the platform itself runs (vend_context.team_stack false) are exempt.
 package vend.iam_role_boundary
 

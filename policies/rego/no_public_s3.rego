@@ -5,7 +5,8 @@
 # - every bucket in the plan is covered by a bucket public access block (linked by reference in the configuration, or
 #   by a known bucket name) or by an account-level block in the plan;
 # - no bucket policy Allow to Principal "*" (or {"AWS": "*"}, or NotPrincipal) without a condition that restricts who
-#   can use it (source ARN/account/VPC/IP, principal org/account/ARN). A policy known only after apply (typically
+#   can use it (source ARN/account/VPC/IP, principal org/account/ARN), judged on its operator and values, not only on
+#   the key's name (aws:SourceIp 0.0.0.0/0 restricts nothing). A policy known only after apply (typically
 #   because it names the bucket's ARN, created in the same run) cannot be read: it passes only when the bucket's public
 #   access block in the same plan sets block_public_policy and restrict_public_buckets, known true, because S3 then
 #   refuses a public policy (PutBucketPolicy is denied) and ignores public grants; otherwise it is stopped.
@@ -193,8 +194,55 @@ public_principal(p) if p.AWS == "*"
 
 public_principal(p) if "*" in p.AWS
 
+# A condition restricts a public principal only when its VALUES name someone in particular: a positive operator (not a
+# negation, not ...IfExists, not ForAllValues, which all hold for a caller without the key), a restricting key, and
+# every value specific (aws:SourceIp 0.0.0.0/0 is everyone; aws:SourceArn "arn:aws:*" or aws:PrincipalOrgID "*" is
+# anyone).
 restricted(statement) if {
-	some _, conditions in statement.Condition
-	some key, _ in conditions
+	some op, conditions in statement.Condition
+	positive_operator(op)
+	some key, values in conditions
 	lower(key) in restricting_keys
+	every value in as_array(values) {
+		restricting_value(lower(key), value)
+	}
+}
+
+positive_operator(op) if {
+	o := lower(op)
+	not endswith(o, "ifexists")
+	not startswith(o, "forallvalues:")
+	trim_prefix(o, "foranyvalue:") in {"stringequals", "stringlike", "stringequalsignorecase", "arnequals", "arnlike", "ipaddress"}
+}
+
+as_array(v) := v if is_array(v)
+
+else := [v]
+
+restricting_value("aws:sourceip", value) if {
+	is_string(value)
+	not open_cidr(value)
+}
+
+restricting_value(key, value) if {
+	key != "aws:sourceip"
+	is_string(value)
+	regex.replace(lower(value), `arn|aws|[-:*?/]`, "") != ""
+}
+
+# The whole address space or a block of it too wide to name anyone (an IPv4 prefix under /8, IPv6 under /16).
+open_cidr(cidr) if {
+	parts := split(trim_space(cidr), "/")
+	count(parts) == 2
+	bits := to_number(parts[1])
+	not contains(parts[0], ":")
+	bits < 8
+}
+
+open_cidr(cidr) if {
+	parts := split(trim_space(cidr), "/")
+	count(parts) == 2
+	bits := to_number(parts[1])
+	contains(parts[0], ":")
+	bits < 16
 }

@@ -7,6 +7,13 @@
 # apply, a mandatory tag still counts as present if the resource's own `tags` sets it to a known non-empty value
 # (resource tags override default_tags, so that value is the one AWS gets); otherwise it cannot be proven and the
 # resource is stopped (fail closed). An absent tag is a violation, not only an empty one.
+#
+# An Auto Scaling group has no tags/tags_all map (and the provider's default_tags never reach it): its tags are its
+# `tag` blocks, so those are what it is judged on; a group with no mandatory tag among its blocks is stopped, and a
+# block whose value is known only after apply cannot prove its tag.
+#
+# The expected values are the account's own (team, stage and cost center of the request), so a stack cannot charge
+# another team's budget or stage by writing their values.
 package vend.required_cost_tags
 
 import data.vend.lib.plan
@@ -17,21 +24,49 @@ ctx := data.vend_context
 
 taggable(rc) if "tags_all" in object.keys(plan.after(rc))
 
+taggable(rc) if rc.type == "aws_autoscaling_group"
+
 taggable(rc) if "tags" in object.keys(plan.after(rc))
 
 taggable(rc) if "tags_all" in object.keys(plan.unknown(rc))
 
 tag_map(rc, attr) := m if {
+	attr != "tag"
 	m := plan.after(rc)[attr]
 	is_object(m)
+} else := m if {
+	attr == "tag"
+	m := {block.key: block.value |
+		some i, block in object.get(plan.after(rc), "tag", [])
+		is_string(block.key)
+		not object.get(plan.unknown(rc), ["tag", i, "value"], false)
+	}
 } else := {}
 
 unknown_tag(rc, attr, tag) if plan.unknown(rc)[attr] == true
 
-unknown_tag(rc, attr, tag) if plan.unknown(rc)[attr][tag] == true
+unknown_tag(rc, attr, tag) if {
+	attr != "tag"
+	plan.unknown(rc)[attr][tag] == true
+}
 
-# The attribute that decides: tags_all where the resource has it, else tags.
-source(rc) := "tags_all" if "tags_all" in object.keys(plan.after(rc))
+# A tag block whose key is unknown could be any tag; one whose value is unknown cannot prove that tag.
+unknown_tag(rc, "tag", tag) if {
+	some i, block in object.get(plan.after(rc), "tag", [])
+	object.get(plan.unknown(rc), ["tag", i, "value"], false) == true
+	block.key == tag
+}
+
+unknown_tag(rc, "tag", _) if {
+	some i, _ in object.get(plan.after(rc), "tag", [])
+	object.get(plan.unknown(rc), ["tag", i, "key"], false) == true
+}
+
+# The attribute that decides: the tag blocks of an Auto Scaling group, else tags_all where the resource has it, else
+# tags.
+source(rc) := "tag" if rc.type == "aws_autoscaling_group"
+
+else := "tags_all" if "tags_all" in object.keys(plan.after(rc))
 
 else := "tags_all" if "tags_all" in object.keys(plan.unknown(rc))
 

@@ -90,7 +90,11 @@ def test_buildspec_build_phase_runs_the_worker_against_the_emulator(
     account, ddb = platform
     project = _project(resources)
     spec = json.loads(project["Source"]["BuildSpec"])
-    env_vars = {v["Name"]: v["Value"] for v in project["Environment"]["EnvironmentVariables"]}
+    # The tables' names are generated at deploy time (a Ref in the template): the emulator's tables take their ids.
+    env_vars = {
+        v["Name"]: v["Value"]["Ref"] if isinstance(v["Value"], dict) else v["Value"]
+        for v in project["Environment"]["EnvironmentVariables"]
+    }
     ddb.create_table(
         TableName=env_vars["VEND_PIPELINE_RUNS_TABLE"],
         BillingMode="PAY_PER_REQUEST",

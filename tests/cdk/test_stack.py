@@ -28,10 +28,6 @@ def _statements(resource: dict[str, Any]) -> list[dict[str, Any]]:
     return resource["Properties"]["PolicyDocument"]["Statement"]
 
 
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
 def _function_by_name(resources: dict[str, Any], name: str) -> tuple[str, dict[str, Any]]:
     return next(
         (k, v)
@@ -143,16 +139,108 @@ def test_api_routes_match_the_committed_openapi_spec(resources: dict[str, Any]) 
         assert "RequestValidatorId" in props
 
 
-def test_api_resource_policy_admits_only_the_platform_admin_role(
+def test_api_resource_policy_admits_the_admin_and_the_approver_on_its_one_route(
+    synthesized: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    from scps.evaluate import Policies, Request, decide
+
+    admin = synthesized["stack"].config.platform_admin_role_arn
+    approver = "arn:aws:iam::111111111111:role/PlatformApprover"
+    (api,) = _of_type(resources, "AWS::ApiGateway::RestApi").values()
+    # API Gateway expands the `execute-api:/` shorthand to the API's ARN when it stores the policy
+    api_arn = "arn:aws:execute-api:us-east-1:111111111111:abc123"
+    policy = json.loads(json.dumps(_resolved(api["Properties"]["Policy"])).replace('"execute-api:/', f'"{api_arn}/'))
+    assert approver in json.dumps(policy), policy
+
+    def allowed(principal: str, route: str) -> bool:
+        request = Request(action="execute-api:Invoke", resource=f"{api_arn}/v1/{route}", principal_arn=principal)
+        return decide(request, Policies(resource=policy, resource_account="111111111111")).allowed
+
+    # GIVEN the resource policy WHEN each role calls each route THEN the admin calls every route, the approver only
+    # the approval, and any other role nothing
+    assert allowed(admin, "PATCH/requests/team-a-staging") and allowed(admin, "POST/requests/team-a-staging/approve")
+    assert allowed(approver, "POST/requests/team-a-staging/approve")
+    assert not allowed(approver, "PATCH/requests/team-a-staging") and not allowed(approver, "POST/requests")
+    other = "arn:aws:iam::111111111111:role/TeamAdmin"
+    assert not allowed(other, "POST/requests/team-a-staging/approve") and not allowed(other, "GET/requests")
+
+
+def test_approver_role_holds_only_the_approval_grants_and_the_admin_cannot_assume_it(
     synthesized: dict[str, Any], resources: dict[str, Any]
 ) -> None:
     admin = synthesized["stack"].config.platform_admin_role_arn
-    (api,) = _of_type(resources, "AWS::ApiGateway::RestApi").values()
-    statements = api["Properties"]["Policy"]["Statement"]
-    deny = next(s for s in statements if s["Effect"] == "Deny")
-    assert deny["Condition"] == {"StringNotEquals": {"aws:PrincipalArn": admin}}
-    allow = next(s for s in statements if s["Effect"] == "Allow")
-    assert allow["Principal"] == {"AWS": admin}
+    (role,) = [
+        r
+        for r in _of_type(resources, "AWS::IAM::Role").values()
+        if r["Properties"].get("RoleName") == "PlatformApprover"
+    ]
+    trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    deny = next(s for s in trust if s["Effect"] == "Deny")
+    assert deny["Condition"] == {"ArnEquals": {"aws:PrincipalArn": admin}} and "sts:AssumeRole" in deny["Action"]
+    policies = [
+        p
+        for p in _of_type(resources, "AWS::IAM::Policy").values()
+        if {"Ref": next(k for k, v in resources.items() if v is role)} in p["Properties"]["Roles"]
+    ]
+    actions = {
+        a for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"] for a in _as_list(s["Action"])
+    }
+    assert actions == {
+        "dynamodb:GetItem",
+        "dynamodb:Scan",
+        "dynamodb:PutItem",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+        "states:StartExecution",
+        "states:DescribeExecution",
+        "states:ListStateMachines",
+    }
+
+
+def test_admin_role_is_provisioned_with_the_cli_grants_and_the_approver_cannot_assume_it(
+    synthesized: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    from landing_zone.grant_statements import admin_granted_actions
+
+    # GIVEN the configured platform-admin role ARN WHEN synthesized THEN the stack creates that role
+    admin = synthesized["stack"].config.platform_admin_role_arn
+    logical, role = next(
+        (k, r)
+        for k, r in _of_type(resources, "AWS::IAM::Role").items()
+        if r["Properties"].get("RoleName") == admin.rsplit("/", 1)[1]
+    )
+    trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    deny = next(s for s in trust if s["Effect"] == "Deny")
+    assert "PlatformApprover" in json.dumps(deny["Condition"]["ArnEquals"]["aws:PrincipalArn"])
+    # AND its policy holds exactly the CLI's grants (plus the reports key the audit's writes need), no "*" action
+    policies = [
+        p for p in _of_type(resources, "AWS::IAM::Policy").values() if {"Ref": logical} in p["Properties"]["Roles"]
+    ]
+    actions = {
+        a for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"] for a in _as_list(s["Action"])
+    }
+    assert actions == {*admin_granted_actions(), "kms:GenerateDataKey"}
+    assert not any(a.endswith(":*") or a == "*" for a in actions)
+
+
+def _resolved(value: Any) -> Any:
+    """Pseudo parameters and joins made concrete (partition aws, this test's account), to evaluate a policy."""
+    if isinstance(value, dict):
+        if value == {"Ref": "AWS::Partition"}:
+            return "aws"
+        if value == {"Ref": "AWS::AccountId"}:
+            return "111111111111"
+        if set(value) == {"Fn::Join"}:
+            sep, parts = value["Fn::Join"]
+            return sep.join(_resolved(p) for p in parts)
+        return {k: _resolved(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolved(v) for v in value]
+    return value
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 def test_api_stage_has_access_logs_tracing_and_validation(template: Any) -> None:
@@ -172,23 +260,93 @@ def test_api_stage_has_access_logs_tracing_and_validation(template: Any) -> None
 
 
 def test_tables_have_pitr_encryption_and_keys(resources: dict[str, Any]) -> None:
-    tables = {
-        t["Properties"]["TableName"]: t["Properties"] for t in _of_type(resources, "AWS::DynamoDB::Table").values()
+    tables = {lid: t["Properties"] for lid, t in _of_type(resources, "AWS::DynamoDB::Table").items()}
+    keys = {re.sub(r"[0-9A-F]{8}$", "", lid): p["KeySchema"][0]["AttributeName"] for lid, p in tables.items()}
+    assert keys == {
+        "RequestsTable": "request_id",
+        "IdempotencyTable": "id",
+        "PipelineRunsTable": "run_id",
+        "ApprovalsTable": "stack",
+        "CreationSlotsTable": "slot",
+        "ChangesTable": "change_id",
+        "ClosuresTable": "account_id",
     }
-    assert {n: p["KeySchema"][0]["AttributeName"] for n, p in tables.items()} == {
-        "vending-requests": "request_id",
-        "vending-idempotency": "id",
-        "vending-pipeline-runs": "run_id",
-        "vending-pipeline-approvals": "stack",
-        "vending-creation-slots": "slot",
-        "vending-changes": "change_id",
-        "vending-closures": "account_id",
-    }
-    assert tables["vending-pipeline-approvals"]["KeySchema"][1] == {"AttributeName": "plan_digest", "KeyType": "RANGE"}
+    by_id = {re.sub(r"[0-9A-F]{8}$", "", lid): p for lid, p in tables.items()}
+    assert by_id["ApprovalsTable"]["KeySchema"][1] == {"AttributeName": "plan_digest", "KeyType": "RANGE"}
     for name, props in tables.items():
         assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}, name
         assert props["SSESpecification"]["SSEEnabled"] is True, name
-    assert tables["vending-idempotency"]["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+    assert by_id["IdempotencyTable"]["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+
+
+# The properties that fix a resource's physical name, by resource type (CloudFormation generates one when absent).
+NAME_PROPERTIES = {
+    "AWS::DynamoDB::Table": "TableName",
+    "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::S3::Bucket": "BucketName",
+    "AWS::IAM::Role": "RoleName",
+    "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
+    "AWS::SNS::Topic": "TopicName",
+    "AWS::SQS::Queue": "QueueName",
+    "AWS::KMS::Alias": "AliasName",
+    "AWS::SSM::Parameter": "Name",
+    "AWS::Events::EventBus": "Name",
+}
+
+
+def _fixed_name(value: Any) -> bool:
+    """A name that is the same for every creation of the stack: anything but one that embeds the stack's id."""
+    return "AWS::StackId" not in json.dumps(value)
+
+
+def test_retained_resources_have_no_fixed_names_so_a_redeploy_after_a_rollback_succeeds(
+    resources: dict[str, Any],
+) -> None:
+    # GIVEN the synthesized stack. A failed first deploy rolls back and leaves every Retain resource behind; the next
+    # deploy creates them again, and one with a fixed name fails "already exists".
+    retained = {lid: r for lid, r in resources.items() if r.get("DeletionPolicy") == "Retain"}
+    assert len(_of_type(retained, "AWS::DynamoDB::Table")) == 6  # the idempotency table is the one destroyed
+    assert _of_type(retained, "AWS::Logs::LogGroup")
+    # THEN none of them has a name fixed across creations of the stack
+    fixed = {
+        lid: r["Properties"][NAME_PROPERTIES[r["Type"]]]
+        for lid, r in retained.items()
+        if NAME_PROPERTIES.get(r["Type"]) in r.get("Properties", {})
+        and _fixed_name(r["Properties"][NAME_PROPERTIES[r["Type"]]])
+    }
+    assert fixed == {}
+    # AND the state machines' log groups keep the /aws/vendedlogs/ prefix, made unique by the stack id's UUID
+    for lid, group in _of_type(retained, "AWS::Logs::LogGroup").items():
+        if lid.startswith(("StateMachineLogs", "LifecycleLogs")):
+            join = group["Properties"]["LogGroupName"]["Fn::Join"][1]
+            assert join[0].startswith("/aws/vendedlogs/states/"), lid
+            assert join[1] == {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}, lid
+
+
+def test_retained_name_check_catches_a_fixed_name() -> None:
+    # Negative control of the check above: the names the stack had before (fixed) are reported, a stack-id one is not.
+    assert _fixed_name("vending-requests") and _fixed_name("/aws/vendedlogs/states/AccountVending")
+    assert not _fixed_name({"Fn::Join": ["", ["/x-", {"Fn::Select": [2, {"Ref": "AWS::StackId"}]}]]})
+
+
+def test_functions_and_worker_read_the_generated_table_names_and_the_outputs_give_them_to_the_cli(
+    resources: dict[str, Any], synthesized: dict[str, Any]
+) -> None:
+    tables = {lid for lid in _of_type(resources, "AWS::DynamoDB::Table")}
+    _, function = _function_by_name(resources, FUNCTIONS[0].name)
+    env = function["Properties"]["Environment"]["Variables"]
+    table_vars = {k: v for k, v in env.items() if k.startswith("VEND_") and k.endswith("_TABLE")}
+    # every table reaches the functions by a Ref (its generated name), none by a literal
+    assert {v["Ref"] for v in table_vars.values()} == tables
+    (project,) = _of_type(resources, "AWS::CodeBuild::Project").values()
+    worker = {v["Name"]: v["Value"] for v in project["Properties"]["Environment"]["EnvironmentVariables"]}
+    assert worker["VEND_PIPELINE_RUNS_TABLE"] == table_vars["VEND_PIPELINE_RUNS_TABLE"]
+    assert worker["VEND_APPROVALS_TABLE"] == table_vars["VEND_APPROVALS_TABLE"]
+    outputs = synthesized["template"]["Outputs"]
+    by_variable = {
+        o["Description"]: o["Value"] for o in outputs.values() if o.get("Description", "").startswith("VEND_")
+    }
+    assert by_variable == {k: v for k, v in env.items() if k.startswith("VEND_")}
 
 
 def test_encryption_and_tls_on_queues_topic_and_buckets(resources: dict[str, Any]) -> None:
@@ -322,11 +480,35 @@ def test_codebuild_runs_the_pipeline_worker(resources: dict[str, Any]) -> None:
     install = " ".join(spec["phases"]["install"]["commands"])
     assert "releases.hashicorp.com/terraform" in install and "sha256sum -c" in install
     assert 'pip install --no-cache-dir "checkov==${CHECKOV_VERSION}"' in install
-    # editable: the runner reads policies/ and tools/versions.env beside its package
-    assert "python -m pip install --no-cache-dir -e ." in spec["phases"]["install"]["commands"]
+    # editable: the runner reads policies/ and tools/versions.env beside its package; the pipeline extra is the Rego
+    # engine (tests/cdk/test_install_paths.py runs this command in a clean virtualenv)
+    assert (
+        'python -m pip install --no-cache-dir -c constraints.txt -e ".[pipeline]"'
+        in spec["phases"]["install"]["commands"]
+    )
     # no provider mirror in AWS: Terraform installs providers from the registry against the lock files
     assert "VEND_TF_PROVIDER_MIRROR" not in json.dumps(spec) and "TF_CLI_CONFIG_FILE" not in json.dumps(spec)
     assert project["Properties"]["Environment"]["PrivilegedMode"] is False
+
+
+def test_vended_ci_roles_trust_the_codebuild_project_role_and_it_may_assume_them(resources: dict[str, Any]) -> None:
+    """The functions that write the CI roles' trust (Bootstrap, ApplyChange) name the project's own role, and that role
+    may assume exactly the CI roles and the access role in member accounts."""
+    (project,) = _of_type(resources, "AWS::CodeBuild::Project").values()
+    role_ref = project["Properties"]["ServiceRole"]
+    role_id = role_ref["Fn::GetAtt"][0]
+    for function in _of_type(resources, "AWS::Lambda::Function").values():
+        env = function["Properties"].get("Environment", {}).get("Variables", {})
+        assert env.get("VEND_PIPELINE_ROLE_ARN") == {"Fn::GetAtt": [role_id, "Arn"]}, function["Properties"]
+    assumed = [
+        r
+        for p in _role_policies(resources, role_id)
+        for s in _statements(p)
+        if "sts:AssumeRole" in _as_list(s["Action"])
+        for r in _as_list(s["Resource"])
+    ]
+    assert "arn:aws:iam::*:role/TeamCIPlanRole" in assumed and "arn:aws:iam::*:role/TeamCIRole" in assumed
+    assert len(assumed) == 3, assumed
 
 
 def test_alarms_fire_on_outcomes_not_on_retried_errors(resources: dict[str, Any]) -> None:
@@ -409,3 +591,15 @@ def test_lambda_asset_ships_the_service_and_its_data_not_the_deployment_layer(
     # AND the deployment layer and the emulator do not ship
     assert not (staged / "landing_zone" / "local").exists() and not (staged / "landing_zone" / "cdk").exists()
     assert not (staged / "moto").exists() and not list(staged.rglob("*.tfstate"))
+
+
+def test_preflight_bootstrap_check_asks_for_the_version_the_assembly_requires(synthesized: dict[str, Any]) -> None:
+    from vending.preflight import DEFAULT_QUALIFIER, MIN_BOOTSTRAP_VERSION
+
+    # GIVEN the cloud assembly's manifest (what `cdk deploy` checks against the bootstrap stack)
+    manifest = json.loads((synthesized["outdir"] / "manifest.json").read_text())
+    found = re.findall(r'"requiresBootstrapStackVersion": (\d+)', json.dumps(manifest))
+    parameters = set(re.findall(r'"bootstrapStackVersionSsmParameter": "([^"]+)"', json.dumps(manifest)))
+    # THEN `vend platform preflight` requires at least that version, under the same parameter
+    assert found and max(int(v) for v in found) == MIN_BOOTSTRAP_VERSION
+    assert parameters == {f"/cdk-bootstrap/{DEFAULT_QUALIFIER}/version"}

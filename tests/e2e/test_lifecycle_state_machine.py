@@ -1,20 +1,31 @@
 """Day 2 on the emulator, through the CLI: vend team-frontend/staging, upgrade it to the inference tier and add the
 networking stack in one change (approved by someone else; bootstrap re-applied with the new tier, networking applied),
-decommission it. Both state machines run in moto's interpreter with the handlers in-process."""
+decommission it with --destroy-stacks (each destroy plan approved, run as the platform's teardown). Both state
+machines run in moto's interpreter with the handlers in-process."""
 
 from __future__ import annotations
 
+import contextlib
+import fnmatch
 import json
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 
+from landing_zone.grant_statements import admin_granted_actions
 from landing_zone.local.runtime import Deployment, Emulator
 from tests.e2e.conftest import needs_terraform
 from tests.e2e.test_vending_state_machine import wait_for
 from vending.budgets import BUDGET_NAME
+from vending.changes import ChangeStore
 from vending.cli import main
+from vending.cli.changes import lifecycle_arn
 from vending.guardrails.audit import audit_organization
 from vending.guardrails.audit import member_budgets as budgets_through_access_role
 from vending.layout import cached_layout
@@ -27,7 +38,7 @@ REQUEST_ID = "team-frontend-staging"
 
 def status(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
     capsys.readouterr()
-    assert main(["request", "status", REQUEST_ID, "--json"]) == 0
+    assert vend(["request", "status", REQUEST_ID, "--json"]) == 0
     return dict(json.loads(capsys.readouterr().out))
 
 
@@ -44,6 +55,18 @@ def deployment_runs() -> dict[str, Any]:
     return {stack: runs.get(f"{REQUEST_ID}/{stack}") for stack in ("bootstrap", "networking")}
 
 
+def wait_for_runs(stacks: tuple[str, ...], statuses: set[str], timeout: float = 900) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = deployment_runs()
+        if all(runs[s] is not None and runs[s].status in statuses for s in stacks):
+            return runs
+        failed = {s: r.message for s, r in runs.items() if r is not None and r.status == "FAILED"}
+        assert not failed, failed
+        time.sleep(1)
+    raise TimeoutError(f"runs of {stacks} not {statuses}: {deployment_runs()}")
+
+
 def member_budgets(account_id: str) -> Any:
     creds = boto3.client("sts").assume_role(
         RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole", RoleSessionName="check"
@@ -56,18 +79,97 @@ def member_budgets(account_id: str) -> Any:
     )
 
 
+_IN_CLI = threading.Event()
+# AWS authorizes these for every principal: no grant can (or need) name them.
+NEEDS_NO_GRANT = frozenset({"sts:GetCallerIdentity"})
+
+
+def vend(argv: list[str]) -> int:
+    """`vend …` in this process, its AWS calls recorded (the test's own reads are not the CLI's)."""
+    _IN_CLI.set()
+    try:
+        return main(argv)
+    finally:
+        _IN_CLI.clear()
+
+
+@contextlib.contextmanager
+def calls_as_this_principal() -> Iterator[Counter[str]]:
+    """Every AWS call this process signs with its current (platform-admin) keys, as IAM actions: what PlatformAdmin's
+    grants must cover. The functions run as their own roles and the approver with its own keys, so neither counts."""
+    from botocore.client import BaseClient
+
+    from landing_zone.local.runtime import iam_action
+
+    key, used = os.environ["AWS_ACCESS_KEY_ID"], Counter[str]()
+    original = BaseClient._make_api_call
+
+    def recording(self: Any, operation_name: str, api_params: Any) -> Any:
+        credentials = self._request_signer._credentials
+        if _IN_CLI.is_set() and credentials is not None and credentials.access_key == key:
+            used[iam_action(self._service_model.operation_model(operation_name))] += 1
+        return original(self, operation_name, api_params)
+
+    BaseClient._make_api_call = recording  # type: ignore[method-assign]
+    try:
+        yield used
+    finally:
+        BaseClient._make_api_call = original  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def signed_in_as(role: str, session_name: str) -> Iterator[str]:
+    """This process (the CLI) signed in as another platform role of the emulator, then back to the admin."""
+    sts = boto3.client("sts")
+    account = sts.get_caller_identity()["Account"]
+    credentials = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/{role}", RoleSessionName=session_name)[
+        "Credentials"
+    ]
+    names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+    before = {name: os.environ.get(name) for name in names}
+    os.environ.update(
+        zip(names, (credentials[k] for k in ("AccessKeyId", "SecretAccessKey", "SessionToken")), strict=True)
+    )
+    boto3.DEFAULT_SESSION = None
+    try:
+        yield f"arn:aws:iam::{account}:role/{role}"
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        boto3.DEFAULT_SESSION = None
+
+
 @needs_terraform
 def test_vend_update_decommission_through_the_cli(
     emulator: tuple[Emulator, Deployment], capsys: pytest.CaptureFixture[str]
 ) -> None:
+    with calls_as_this_principal() as used:
+        _day2(emulator, capsys)
+    # AND every call the CLI made as the platform admin is granted to PlatformAdmin (landing_zone.grant_statements: the
+    # policy the CDK stack gives the role)
+    granted = admin_granted_actions()
+    missing = sorted(a for a in used if a not in NEEDS_NO_GRANT and not any(fnmatch.fnmatchcase(a, g) for g in granted))
+    with capsys.disabled():
+        print(f"\nPlatformAdmin: used {dict(sorted(used.items()))}; missing {missing}")
+    assert missing == []
+    assert used, "no call was recorded as the platform admin (the recorder is broken)"
+    # (negative control: without one grant the CLI used, the same check names it)
+    dropped = next(a for a in sorted(used) if a not in NEEDS_NO_GRANT)
+    assert dropped in [a for a in used if not any(fnmatch.fnmatchcase(a, g) for g in granted if g != dropped)]
+
+
+def _day2(emulator: tuple[Emulator, Deployment], capsys: pytest.CaptureFixture[str]) -> None:
     _, deployment = emulator
     sfn, org = boto3.client("stepfunctions"), boto3.client("organizations")
     # GIVEN team-frontend/staging vended through the CLI
-    assert main(["request", "create", "--team", "team-frontend", "--stage", "staging", "--from-layout"]) == 0
-    vend = wait_for(
+    assert vend(["request", "create", "--team", "team-frontend", "--stage", "staging", "--from-layout"]) == 0
+    vended = wait_for(
         sfn, deployment.state_machine_arn.replace(":stateMachine:", ":execution:") + f":vend-{REQUEST_ID}-a1"
     )
-    assert vend["status"] == "SUCCEEDED", status(capsys)
+    assert vended["status"] == "SUCCEEDED", status(capsys)
     ready = status(capsys)
     account = ready["account_id"]
     assert ready["status"] == "READY" and "vend-gpu-none" in attached(org, account)
@@ -81,15 +183,40 @@ def test_vend_update_decommission_through_the_cli(
         len(budgets.describe_notifications_for_budget(AccountId=account, BudgetName=BUDGET_NAME)["Notifications"]) == 2
     )
 
-    # WHEN alice asks for the inference tier and the networking stack (one change, so the two pipelines run side by
-    # side): it waits for an approval; bob approves and waits for it
+    # WHEN the admin asks for the inference tier and the networking stack (one change, so the two pipelines run side by
+    # side): it waits for an approval, recorded as the signed-in principal (a --by naming someone else is refused)
     update = ["request", "update", REQUEST_ID, "--gpu-tier", "inference", "--stacks", "bootstrap,networking"]
-    assert main([*update, "--by", "alice", "--json"]) == 0
+    capsys.readouterr()
+    assert vend([*update, "--by", "arn:aws:iam::123456789012:role/SomeoneElse", "--json"]) == 2
+    assert "IdentityMismatch" in capsys.readouterr().err
+    assert vend([*update, "--json"]) == 0
     filed = json.loads(capsys.readouterr().out)
+    admin_arn = f"arn:aws:iam::{boto3.client('sts').get_caller_identity()['Account']}:role/PlatformAdmin"
+    assert (filed["requested_by"], filed["requested_session"]) == (admin_arn, "emulator"), filed
     assert filed["status"] == "AWAITING_APPROVAL" and filed["diff"]["policies"]["attached"] == ["vend-gpu-inference"]
     assert filed["diff"]["stacks"] == {"added": ["networking"], "removed": []}
-    assert main(["request", "approve", REQUEST_ID, "--by", "bob", "--wait", "--json"]) == 0
-    applied = json.loads(capsys.readouterr().out)
+    # AND the same admin cannot approve it: compared as principals, whatever --by says
+    assert vend(["request", "approve", REQUEST_ID, "--json"]) == 2
+    refused = capsys.readouterr().err
+    with capsys.disabled():
+        print("\nself-approval on the emulator:", refused.strip())
+    assert "SelfApproval" in refused and admin_arn in refused
+    # AND the approver role (another principal, its own least-privilege policy) approves and waits for it
+    # (it starts the change; the admin follows it: the emulator authorizes DescribeExecution against an `express:`
+    # resource, which the approver's grant on the lifecycle's executions does not name)
+    with signed_in_as("PlatformApprover", "approver-session") as approver_arn:
+        assert vend(["request", "approve", REQUEST_ID, "--json"]) == 0
+    approved = json.loads(capsys.readouterr().out)
+    assert (approved["approved_by"], approved["approved_session"]) == (approver_arn, "approver-session"), approved
+    lifecycle = next(
+        m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"] if m["name"] == "AccountLifecycle"
+    )
+    wait_for(sfn, lifecycle.replace(":stateMachine:", ":execution:") + ":" + approved["execution_name"])
+    applied = (
+        ChangeStore(boto3.client("dynamodb"), Settings.from_env().changes_table)
+        .require(approved["change_id"])
+        .model_dump(mode="json")
+    )
     # THEN the change is applied: the GPU tier policy is swapped, the budget follows the tier, the record is READY
     assert applied["status"] == "APPLIED", applied
     assert "vend-gpu-inference" in attached(org, account) and "vend-gpu-none" not in attached(org, account)
@@ -126,11 +253,23 @@ def test_vend_update_decommission_through_the_cli(
         )
     assert on_account == [] and report.budgets == {"checked": 1, "findings": 0}
 
-    # WHEN it is decommissioned
-    assert main(["account", "decommission", REQUEST_ID, "--yes", "--wait", "--json"]) == 0
+    # WHEN it is decommissioned with its stacks destroyed: each destroy plan waits for an approval
+    assert vend(["account", "decommission", REQUEST_ID, "--yes", "--destroy-stacks", "--json"]) == 0
     retired = json.loads(capsys.readouterr().out)
-    # THEN it is quarantined, parked in Suspended, its state archived, its closure requested
-    assert retired["execution_status"] == "SUCCEEDED", retired
+    runs = wait_for_runs(("bootstrap", "networking"), {"AWAITING_APPROVAL"})
+    assert {r.action for r in runs.values()} == {"destroy"} and {r.runs_as for r in runs.values()} == {"platform"}
+    for run in runs.values():
+        assert run.result and run.result["plan_summary"]["destroy"] > 0, run
+        with signed_in_as("PlatformApprover", "carol"):  # gated plans are approved by the approver role
+            assert vend(["pipeline", "approve", run.stack_path, "--approvals", "dynamodb", "--json"]) == 0
+    capsys.readouterr()
+    base = lifecycle_arn(boto3.Session()).replace(":stateMachine:", ":execution:")
+    done = wait_for(sfn, f"{base}:{retired['execution_name']}")
+    destroyed = deployment_runs()
+    # THEN both stacks are destroyed through the pipeline (as the platform's teardown: the account is quarantined),
+    # and it is quarantined, parked in Suspended, its state archived, its closure requested
+    assert done["status"] == "SUCCEEDED", done
+    assert {s: r.status for s, r in destroyed.items() if r} == {"bootstrap": "SUCCEEDED", "networking": "SUCCEEDED"}
     assert {"FullAWSAccess", "vend-suspended-1"} <= attached(org, account)
     assert not any(name.startswith("vend-gpu-") for name in attached(org, account))
     parent = org.list_parents(ChildId=account)["Parents"][0]["Id"]
@@ -140,7 +279,7 @@ def test_vend_update_decommission_through_the_cli(
     after = status(capsys)
     assert after["status"] in {Status.PENDING_CLOSURE, Status.CLOSED}
     # AND the next drain records CLOSED (moto closes at once); nothing is closed twice
-    assert main(["account", "closures", "--drain", "--json"]) == 0
+    assert vend(["account", "closures", "--drain", "--json"]) == 0
     queue = json.loads(capsys.readouterr().out)
     assert [i["status"] for i in queue["items"] if i["account_id"] == account] == ["CLOSED"]
     assert status(capsys)["status"] == "CLOSED"

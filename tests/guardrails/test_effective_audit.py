@@ -131,7 +131,12 @@ def test_effective_detached_region_fence_is_a_weakening(vended: Vended) -> None:
     assert sorted((f.type, f.target) for f in report.findings) == [(KIND, key), ("missing_attachment", key)]
     assert _weakened(report)[key].endswith(": run tagged for another team, describe outside team regions")
     # WHEN the organization's region fence (with the rest of its policy) is detached from Workloads too
-    org.detach_policy(PolicyId=policy_id(org, "vend-workloads-2"), TargetId=ou_id(org, "Workloads"))
+    fence = next(  # the packed Workloads policy that holds the organization's region fence
+        name
+        for name in (f"vend-workloads-{n}" for n in range(1, 6))
+        if "aws:RequestedRegion" in org.describe_policy(PolicyId=policy_id(org, name))["Policy"]["Content"]
+    )
+    org.detach_policy(PolicyId=policy_id(org, fence), TargetId=ou_id(org, "Workloads"))
     report = vended.audit()
     # THEN every account under Workloads is reported, this one now for any region as well
     assert set(_weakened(report)) == {f"account:{a}" for a in vended.ids.values()}

@@ -89,7 +89,7 @@ def secure_bucket_plan(module: str = "module.artifacts") -> dict[str, Any]:
 # that the message must name). Compliant cases expect none. Built to cover every rule, every resource type that can
 # launch an instance type, values known only after apply, and absent tags.
 
-BOUNDARY = "arn:aws:iam::123456789012:policy/TeamCIBoundary"
+BOUNDARY = "arn:aws:iam::123456789012:policy/VendingCIBoundary"
 S3_CONFIG_MODULE = "artifacts"
 TLS_ONLY = (
     '{"Version":"2012-10-17","Statement":[{"Sid":"DenyInsecureTransport","Effect":"Deny","Principal":"*",'
@@ -108,6 +108,11 @@ class Case:
 
 def tagged(after: dict[str, Any], **tags: str) -> dict[str, Any]:
     return {**after, "tags": {}, "tags_all": {**COST_TAGS, **tags}}
+
+
+def tag_blocks(**tags: str) -> list[dict[str, Any]]:
+    """An Auto Scaling group's `tag` blocks (default_tags never reach a group)."""
+    return [{"key": k, "value": v, "propagate_at_launch": True} for k, v in {**COST_TAGS, **tags}.items()]
 
 
 def one(address: str, rtype: str, after: dict[str, Any], **kw: Any) -> dict[str, Any]:
@@ -292,7 +297,10 @@ def violating_cases() -> list[Case]:
             "none",
             "aws_autoscaling_group.mixed",
             "aws_autoscaling_group",
-            {"mixed_instances_policy": [{"launch_template": _lt("g6.2xlarge"), "instances_distribution": []}]},
+            {
+                "mixed_instances_policy": [{"launch_template": _lt("g6.2xlarge"), "instances_distribution": []}],
+                "tag": tag_blocks(),
+            },
             "g6.2xlarge",
         ),
         _gpu(
@@ -440,7 +448,7 @@ def violating_cases() -> list[Case]:
             "training",
             "aws_autoscaling_group.dyn",
             "aws_autoscaling_group",
-            {"mixed_instances_policy": [{"launch_template": [{}]}]},
+            {"mixed_instances_policy": [{"launch_template": [{}]}], "tag": tag_blocks()},
             "unknown",
             after_unknown={"mixed_instances_policy": [{"launch_template": [{"override": True}]}]},
         ),
@@ -614,6 +622,16 @@ def violating_cases() -> list[Case]:
             frozenset({(r, "aws_iam_role.x", "unknown")}),
         ),
         Case(
+            "role-boundary-not-the-ci-boundary",
+            "none",
+            one(
+                "aws_iam_role.wide",
+                "aws_iam_role",
+                tagged({"name": "wide", "permissions_boundary": "arn:aws:iam::123456789012:policy/TeamOwnBoundary"}),
+            ),
+            frozenset({(r, "aws_iam_role.wide", "TeamOwnBoundary")}),
+        ),
+        Case(
             "role-boundary-empty",
             "none",
             one("aws_iam_role.e", "aws_iam_role", tagged({"name": "e", "permissions_boundary": ""})),
@@ -636,7 +654,7 @@ def compliant_cases() -> list[Case]:
                 change(
                     "aws_autoscaling_group.web",
                     "aws_autoscaling_group",
-                    {"mixed_instances_policy": [{"launch_template": lt_cpu}]},
+                    {"mixed_instances_policy": [{"launch_template": lt_cpu}], "tag": tag_blocks()},
                 ),
                 change("aws_eks_node_group.cpu", "aws_eks_node_group", tagged({"instance_types": ["m6i.large"]})),
                 change(

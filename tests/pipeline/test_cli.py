@@ -7,6 +7,7 @@ import json
 import pytest
 
 from landing_zone.cli import main
+from vending.aws.identity import principal_from_arn
 from vending.cli.pipeline import default_variables, parse_vars, resolve_stack_dir
 from vending.exceptions import InvalidRequest
 from vending.pipeline.approvals import FileApprovalStore
@@ -38,19 +39,49 @@ def test_resolve_stack_dir_short_form_and_defaults_from_layout():
         resolve_stack_dir("team-x/staging/nothing")
 
 
-def test_pipeline_approve_cli_records_approver(tmp_path, monkeypatch, capsys):
+APPROVER_SESSION = "arn:aws:sts::123456789012:assumed-role/PlatformApprover/bob"
+
+
+@pytest.fixture
+def signed_in(monkeypatch):
+    """The CLI's credentials belong to the approver role's session `bob` (what sts:GetCallerIdentity answers)."""
+    from vending.cli import caller
+
+    monkeypatch.setattr(caller, "caller_principal", lambda _sts: principal_from_arn(APPROVER_SESSION))
+
+
+def test_pipeline_approve_cli_records_the_signed_in_principal(tmp_path, monkeypatch, capsys, signed_in):
     # GIVEN a pending approval in the file store named by VEND_APPROVALS_FILE
     path = tmp_path / "approvals.json"
     monkeypatch.setenv("VEND_APPROVALS_FILE", str(path))
     FileApprovalStore(path).request("team-mlops/production/eks", "d1g3st", "")
-    # WHEN `vend pipeline approve` runs
-    code = main(["pipeline", "approve", "team-mlops/production/eks", "--by", "bob@example.com", "--json"])
-    # THEN it records who approved which plan
+    # WHEN `vend pipeline approve` runs (no --by: who approves is the signed-in principal)
+    code = main(["pipeline", "approve", "team-mlops/production/eks", "--json"])
+    # THEN it records the principal's role ARN as the approver of that plan
     assert code == 0
     out = json.loads(capsys.readouterr().out)
-    assert (out["plan_digest"], out["status"], out["approved_by"]) == ("d1g3st", "approved", "bob@example.com")
+    assert (out["plan_digest"], out["status"], out["approved_by"]) == (
+        "d1g3st",
+        "approved",
+        "arn:aws:iam::123456789012:role/PlatformApprover",
+    )
 
 
-def test_pipeline_approve_cli_nothing_pending_exits_2(tmp_path, monkeypatch):
+def test_pipeline_approve_cli_refuses_a_by_naming_someone_else(tmp_path, monkeypatch, capsys, signed_in):
+    # GIVEN a pending approval
+    path = tmp_path / "approvals.json"
+    monkeypatch.setenv("VEND_APPROVALS_FILE", str(path))
+    FileApprovalStore(path).request("team-mlops/production/eks", "d1g3st", "")
+    # WHEN --by names another principal (or a free-text name)
+    for other in ("arn:aws:iam::123456789012:role/PlatformAdmin", "alice@example.com"):
+        assert main(["pipeline", "approve", "team-mlops/production/eks", "--by", other]) == 2
+        # THEN it is refused, naming the signed caller, and nothing is approved
+        assert "IdentityMismatch" in capsys.readouterr().err
+    assert FileApprovalStore(path).get("team-mlops/production/eks", "d1g3st").status == "pending"
+    # AND --by naming the signed caller itself is accepted
+    assert main(["pipeline", "approve", "team-mlops/production/eks", "--by", APPROVER_SESSION]) == 0
+
+
+def test_pipeline_approve_cli_nothing_pending_exits_2(tmp_path, monkeypatch, signed_in):
     monkeypatch.setenv("VEND_APPROVALS_FILE", str(tmp_path / "approvals.json"))
-    assert main(["pipeline", "approve", "team-mlops/production/eks", "--by", "bob"]) == 2
+    assert main(["pipeline", "approve", "team-mlops/production/eks"]) == 2

@@ -7,9 +7,11 @@ import json
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.pipeline.corpus.cases import violating as corpus_violating
 from tests.pipeline.plans import Case, change, compliant_cases, plan, violating_cases
 from vending.exceptions import InvalidRequest
 from vending.layout import load_layout
@@ -40,9 +42,11 @@ def context(layout, case: Case) -> PolicyContext:
 
 
 def test_corpus_is_large_enough_and_covers_every_rule():
-    # The corpus must keep at least 20 violating plans, with each rule represented.
+    # The corpus must keep at least 20 violating plans; with the pipeline corpus (real plans, tests/pipeline/corpus),
+    # every rule is represented.
     assert len(VIOLATING) >= 20 and len(COMPLIANT) >= 5
-    assert {rule for case in VIOLATING for rule, _, _ in case.expected} == set(RULES)
+    here = {rule for case in VIOLATING for rule, _, _ in case.expected}
+    assert here | {c.rule for c in corpus_violating()} == set(RULES)
     assert len({c.name for c in VIOLATING + COMPLIANT}) == len(VIOLATING) + len(COMPLIANT)
 
 
@@ -98,6 +102,15 @@ def test_gpu_tier_follows_the_layout_accelerated_families(layout):
     assert evaluate_plan_document(doc, narrowed).ok
 
 
+def test_policy_context_boundary_is_the_ci_boundary_bootstrap_creates(layout):
+    from vending.bootstrap import BOUNDARY_NAME
+
+    ctx = PolicyContext.from_layout(layout, "none", team="team-mlops", account_id="123456789012")
+    assert ctx.to_data()["vend_context"]["boundary_arn_patterns"] == [
+        f"arn:aws*:iam::123456789012:policy/{BOUNDARY_NAME}"
+    ]
+
+
 def test_policy_context_unknown_tier_is_rejected(layout):
     # GIVEN a tier the layout does not define, WHEN a context is built, THEN it is refused
     with pytest.raises(InvalidRequest, match="unknown GPU tier"):
@@ -131,6 +144,30 @@ def test_evaluate_with_broken_rule_file_is_refused(layout, tmp_path):
     (rules / "gpu_instance_tier.rego").write_text("package vend.gpu_instance_tier\ndeny contains if {\n")
     with pytest.raises(PolicyEngineUnavailable, match=r"gpu_instance_tier\.rego does not load"):
         evaluate_plan_document(plan(), PolicyContext.from_layout(layout, "none"), rego_dir=rules)
+
+
+def test_rule_error_names_rule_and_address_and_keeps_every_other_finding(layout, tmp_path):
+    # GIVEN a rule that crashes on one resource (count(null), as gpu_instance_tier.rego did on instance_requirements)
+    rules = tmp_path / "rego"
+    shutil.copytree(policy_module.REGO_DIR, rules)
+    path = rules / "gpu_instance_tier.rego"
+    path.write_text(
+        path.read_text()
+        + '\ndeny contains v if {\n\tsome rc in plan.resources\n\trc.type == "aws_boom"\n'
+        + '\tcount(plan.after(rc).types) > 0\n\tv := plan.violation(rule, rc, "x", "boom")\n}\n'
+    )
+    doc = plan(
+        change("aws_boom.a", "aws_boom", {"types": None, "tags_all": {}}),
+        change("aws_instance.gpu", "aws_instance", {"instance_type": "p5.48xlarge", "tags_all": {}}),
+    )
+    report = evaluate_plan_document(doc, PolicyContext.from_layout(layout, "none", team="team-mlops"), rego_dir=rules)
+    # THEN the error names the rule and the address, the same rule's finding on the other resource is kept, and so
+    # are the other rules' findings; the stage cannot pass
+    assert [(e.rule, e.address) for e in report.errors] == [("gpu-instance-tier", "aws_boom.a")]
+    assert "count" in report.errors[0].message and "backtrace" not in report.errors[0].message
+    found = {(v.rule, v.address) for v in report.violations}
+    assert ("gpu-instance-tier", "aws_instance.gpu") in found and ("required-cost-tags", "aws_boom.a") in found
+    assert not report.ok
 
 
 def test_evaluate_with_missing_rule_package_is_refused(layout, tmp_path):
@@ -186,3 +223,63 @@ def test_rego_files_declare_conftest_compatible_deny_sets():
     for path in Path(policy_module.REGO_DIR).glob("*.rego"):
         text = path.read_text()
         assert "deny contains v if" in text and "plan.violation(rule" in text, path.name
+
+
+FRONTEND_TAGS = {"team": "team-frontend", "stage": "staging", "cost-center": "CC-1001"}
+
+
+def _regional_stack(*planned: str) -> dict[str, Any]:
+    """One aliased provider per organization region and one module per region behind it (the networking template's
+    shape); `planned` names the modules whose count is 1, i.e. that have resource changes."""
+    regions = {"us_east_1": "us-east-1", "eu_central_1": "eu-central-1"}
+    provider_config = {"aws": {"name": "aws", "full_name": "registry.terraform.io/hashicorp/aws"}} | {
+        f"aws.{alias}": {
+            "name": "aws",
+            "full_name": "registry.terraform.io/hashicorp/aws",
+            "alias": alias,
+            "expressions": {"region": {"constant_value": region}},
+        }
+        for alias, region in regions.items()
+    }
+    module_calls = {
+        f"vpc_{alias}": {
+            "source": "../../../../modules/networking",
+            "module": {
+                "resources": [
+                    {
+                        "address": "aws_vpc.this",
+                        "mode": "managed",
+                        "type": "aws_vpc",
+                        "name": "this",
+                        "provider_config_key": f"aws.{alias}",
+                    }
+                ]
+            },
+        }
+        for alias in regions
+    }
+    changes = [
+        change(
+            f"module.vpc_{alias}[0].aws_vpc.this",
+            "aws_vpc",
+            {
+                "cidr_block": "10.0.0.0/16",
+                "tags_all": {"team": "team-frontend", "stage": "staging", "cost-center": "CC-1001"},
+            },
+            module=f"module.vpc_{alias}[0]",
+        )
+        for alias in planned
+    ]
+    return plan(
+        *changes, configuration={"provider_config": provider_config, "root_module": {"module_calls": module_calls}}
+    )
+
+
+def test_allowed_regions_judges_the_provider_configurations_planned_resources_use(layout):
+    """GIVEN a provider per organization region, modules switched on by count for the team's regions only WHEN the
+    team's region (us-east-1) is planned THEN the unused eu-central-1 provider is no finding; WHEN the eu-central-1
+    module is planned too THEN its provider is stopped (the negative control)."""
+    ctx = PolicyContext.from_layout(layout, "none", team="team-frontend", stage="staging", regions=("us-east-1",))
+    assert [str(v) for v in evaluate_plan_document(_regional_stack("us_east_1"), ctx).violations] == []
+    found = evaluate_plan_document(_regional_stack("us_east_1", "eu_central_1"), ctx).violations
+    assert [(v.rule, v.address) for v in found] == [("allowed-regions", 'provider["aws.eu_central_1"]')]

@@ -22,7 +22,7 @@ from vending.changes import (
     plan_change,
     request_change,
 )
-from vending.exceptions import ChangeNotAllowed, InvalidRequest
+from vending.exceptions import ChangeNotAllowed, InvalidRequest, SelfApproval
 from vending.guardrails.account import apply_account_guardrails
 from vending.guardrails.audit import audit_organization
 from vending.guardrails.intent import layout_for_records, team_layout
@@ -36,6 +36,9 @@ from vending.workflow import WorkflowSettings
 
 REGION = "us-east-1"
 CHANGES_TABLE = "vending-changes"
+# Two principals, as vending.aws.identity records them (a role session becomes its role's ARN + the session name).
+ADMIN = "arn:aws:iam::123456789012:role/PlatformAdmin"
+APPROVER = "arn:aws:iam::123456789012:role/PlatformApprover"
 
 
 @pytest.fixture
@@ -132,8 +135,10 @@ def test_plan_change_regions_stacks_repository_diff(
     assert change.diff["policies"]["attached"] == change.diff["policies"]["detached"] == []
     assert change.diff["stacks"] == {"added": ["networking"], "removed": []}
     assert change.diff["trust"]["ci_role_sub"] == {
-        "from": "repo:example-org/team-frontend-infra:environment:staging",
-        "to": "repo:example-org/frontend-next:environment:staging",
+        "from": "repo:example-org/team-frontend-infra:environment:team-frontend-staging:job_workflow_ref:"
+        "example-org/team-frontend-infra/.github/workflows/terraform.yml@refs/heads/main",
+        "to": "repo:example-org/frontend-next:environment:team-frontend-staging:job_workflow_ref:"
+        "example-org/frontend-next/.github/workflows/terraform.yml@refs/heads/main",
     }
     # AND a staging change without a tier upgrade needs no approval
     assert change.approval_reasons == []
@@ -283,34 +288,40 @@ def test_change_applied_end_to_end_swaps_the_tier_policy(
         layout,
         frontend.request_id,
         {"gpu_tier": "inference"},
-        by="alice",
+        by=ADMIN,
+        session="alice",
         sfn=sfn,
         state_machine_arn=lifecycle_machine,
         settings=WorkflowSettings(),
     )
     assert change.status == ChangeStatus.AWAITING_APPROVAL and not change.execution_name
-    # WHEN alice approves her own change THEN it is refused
-    with pytest.raises(ChangeNotAllowed, match="someone else must approve"):
-        approve_change(
-            store,
-            changes,
-            frontend.request_id,
-            by="alice",
-            sfn=sfn,
-            state_machine_arn=lifecycle_machine,
-            settings=WorkflowSettings(),
-        )
-    # WHEN bob approves it THEN its execution starts
+    # WHEN alice approves her own change THEN it is refused; so is the same role under another session name (session
+    # names are the caller's choice, they identify nobody), and so is a legacy free-text record's author
+    for by, session in ((ADMIN, "alice"), (ADMIN, "bob"), (ADMIN.upper(), None)):
+        with pytest.raises(SelfApproval, match="another principal"):
+            approve_change(
+                store,
+                changes,
+                frontend.request_id,
+                by=by,
+                session=session,
+                sfn=sfn,
+                state_machine_arn=lifecycle_machine,
+                settings=WorkflowSettings(),
+            )
+    # WHEN the approver role approves it THEN its execution starts, the approver recorded as a principal
     approved = approve_change(
         store,
         changes,
         frontend.request_id,
-        by="bob",
+        by=APPROVER,
+        session="bob",
         sfn=sfn,
         state_machine_arn=lifecycle_machine,
         settings=WorkflowSettings(),
     )
-    assert approved.approved_by == "bob" and approved.execution_name.startswith("change-team-frontend-staging")
+    assert (approved.approved_by, approved.approved_session) == (APPROVER, "bob")
+    assert approved.execution_name.startswith("change-team-frontend-staging")
     assert sfn.describe_execution(
         executionArn=lifecycle_machine.replace(":stateMachine:", ":execution:") + ":" + approved.execution_name
     )["status"] in {"RUNNING", "SUCCEEDED"}
@@ -328,7 +339,8 @@ def test_change_applied_end_to_end_swaps_the_tier_policy(
     record = store.require(frontend.request_id)
     assert record.status == Status.READY and record.request["gpu_tier"] == "inference"
     assert [t.status for t in record.history][-2:] == [Status.UPDATING, Status.READY]
-    assert done.status == ChangeStatus.APPLIED and done.requested_by == "alice" and done.requested_at
+    assert done.status == ChangeStatus.APPLIED and done.requested_at
+    assert (done.requested_by, done.requested_session) == (ADMIN, "alice")
 
 
 def test_production_change_always_waits_for_approval(
@@ -592,10 +604,19 @@ def test_tier_change_retags_the_account_and_the_audit_is_clean(
 
 
 def test_cli_dry_run_shows_the_region_fence_and_the_destroy_plan(
-    frontend: RequestRecord, store: RequestStore, changes: ChangeStore, capsys: pytest.CaptureFixture[str]
+    frontend: RequestRecord,
+    store: RequestStore,
+    changes: ChangeStore,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from vending.aws.identity import principal_from_arn
     from vending.aws.sessions import access_role_arn, assume_role_session
-    from vending.cli import main
+    from vending.cli import caller, main
+
+    # (moto's mock answers GetCallerIdentity with a made-up `sts::…:user/moto`; here the CLI is an admin session)
+    admin_session = "arn:aws:sts::123456789012:assumed-role/PlatformAdmin/alice"
+    monkeypatch.setattr(caller, "caller_principal", lambda _sts: principal_from_arn(admin_session))
 
     # GIVEN team-frontend/staging with networking applied: its state in the account's state bucket
     account_id = str(frontend.account_id)
@@ -614,7 +635,7 @@ def test_cli_dry_run_shows_the_region_fence_and_the_destroy_plan(
     s3.put_object(Bucket=bucket, Key="team-frontend/staging/networking/terraform.tfstate", Body=json.dumps(state))
     # WHEN a change of regions that drops networking is dry-run through the CLI
     argv = ["request", "update", frontend.request_id, "--regions", "us-east-1,eu-west-1", "--stacks", "bootstrap"]
-    assert main([*argv, "--dry-run", "--by", "alice", "--json"]) == 0
+    assert main([*argv, "--dry-run", "--json"]) == 0
     diff = json.loads(capsys.readouterr().out)["diff"]
     # THEN it names the fence it rewrites and the destroy plan read from the account's state
     assert diff["region_fence"] == {
@@ -628,7 +649,7 @@ def test_cli_dry_run_shows_the_region_fence_and_the_destroy_plan(
         "resources": ["aws_vpc.this"],
     }
     # AND the table says the same, and nothing was recorded
-    assert main([*argv, "--dry-run", "--by", "alice"]) == 0
+    assert main([*argv, "--dry-run"]) == 0
     text = capsys.readouterr().out
     assert "vend-team-team-frontend: us-east-1 -> us-east-1, eu-west-1" in text
     assert "1 to destroy" in text and "aws_vpc.this" in text

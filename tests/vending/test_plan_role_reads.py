@@ -117,6 +117,7 @@ REFRESH_ACTIONS: dict[str, tuple[str, ...]] = {
     # sts and computed-only data sources
     "aws_caller_identity": ("sts:GetCallerIdentity",),
     "aws_iam_policy_document": (),
+    "aws_default_tags": (),  # the provider's own default_tags block
     "aws_partition": (),
     "aws_region": (),
 }

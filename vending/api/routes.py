@@ -21,8 +21,16 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from pydantic import BaseModel, ValidationError
 
+from vending.aws.identity import Principal, check_claim, principal_from_arn
 from vending.context import Context, logger
-from vending.exceptions import InvalidRequest, RequestNotFound, RequestTooLarge, ReservationConflict, VendingError
+from vending.exceptions import (
+    InvalidRequest,
+    NotSigned,
+    RequestNotFound,
+    RequestTooLarge,
+    ReservationConflict,
+    VendingError,
+)
 from vending.intake import submit
 from vending.lifecycle import RequestRecord
 from vending.request import VendingRequest, check_body, parse_body, parse_request
@@ -79,6 +87,20 @@ def _too_large(e: RequestTooLarge) -> Response:
 @app.exception_handler(InvalidRequest)
 def _invalid(e: InvalidRequest) -> Response:
     return _error(400, "InvalidRequest", str(e), e.details)
+
+
+@app.exception_handler(NotSigned)
+def _not_signed(e: NotSigned) -> Response:
+    return _error(403, "NotSigned", str(e))
+
+
+def _signed_caller() -> Principal:
+    """The caller API Gateway authenticated (IAM authorization puts the signer's ARN in the request context); a body
+    never decides who acts."""
+    arn = app.current_event.request_context.identity.user_arn
+    if not arn:
+        raise NotSigned("caller: the request carries no IAM identity; this API takes IAM-signed (SigV4) calls only")
+    return principal_from_arn(arn)
 
 
 @app.exception_handler(RequestNotFound)
@@ -278,14 +300,17 @@ class ChangeBody(BaseModel):
     stacks: list[str] | None = None
     repository: str | None = None
     owner_email: str | None = None
-    requested_by: str
+    # Who asks is the request's signer (IAM authorization), never this field: if given, it must name the signer.
+    requested_by: str | None = None
     dry_run: bool = False
 
 
 class ApprovalBody(BaseModel):
+    """The approver is the request's signer; `approved_by`, if given, must name the signer."""
+
     model_config = {"extra": "forbid"}
 
-    approved_by: str
+    approved_by: str | None = None
 
 
 class DecommissionResult(BaseModel):
@@ -311,10 +336,11 @@ def change_request(request_id: str, body: Annotated[ChangeBody, Body(description
     from vending.changes import plan_change, request_change
     from vending.service import settings_from_env
 
+    who = check_claim("requested_by", body.requested_by, _signed_caller())
     ctx, changes = _lifecycle_stores()
     data = body.model_dump(exclude_none=True, exclude={"requested_by", "dry_run"})
     if body.dry_run:
-        change = plan_change(ctx.store, changes, ctx.layout, request_id, data, by=body.requested_by)
+        change = plan_change(ctx.store, changes, ctx.layout, request_id, data, by=who.arn, session=who.session)
     else:
         change = request_change(
             ctx.store,
@@ -322,7 +348,8 @@ def change_request(request_id: str, body: Annotated[ChangeBody, Body(description
             ctx.layout,
             request_id,
             data,
-            by=body.requested_by,
+            by=who.arn,
+            session=who.session,
             sfn=ctx.client("stepfunctions"),
             state_machine_arn=ctx.settings.lifecycle_state_machine_arn,
             settings=settings_from_env(),
@@ -340,16 +367,20 @@ def change_request(request_id: str, body: Annotated[ChangeBody, Body(description
     summary="Approve the change waiting on a request (not by its requester)",
     responses=_documented(202, 400, 404, 422),
 )
-def approve_request_change(request_id: str, body: Annotated[ApprovalBody, Body()]) -> Response[Any]:
+def approve_request_change(
+    request_id: str, body: Annotated[ApprovalBody, Body(description="Optional: approved_by names the signer")]
+) -> Response[Any]:
     from vending.changes import approve_change
     from vending.service import settings_from_env
 
+    who = check_claim("approved_by", body.approved_by, _signed_caller())
     ctx, changes = _lifecycle_stores()
     change = approve_change(
         ctx.store,
         changes,
         request_id,
-        by=body.approved_by,
+        by=who.arn,
+        session=who.session,
         sfn=ctx.client("stepfunctions"),
         state_machine_arn=ctx.settings.lifecycle_state_machine_arn,
         settings=settings_from_env(),

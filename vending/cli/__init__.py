@@ -22,6 +22,8 @@ COMMAND_MODULES = (
     "vending.cli.changes",  # adds `request update|approve` to the group vending.cli.requests registers
     "vending.cli.account",
     "vending.cli.costs",
+    "vending.cli.github",
+    "vending.cli.platform",
 )
 
 

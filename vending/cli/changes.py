@@ -5,7 +5,6 @@ They join the `request` command group that vending.cli.requests registers (liste
 from __future__ import annotations
 
 import argparse
-import getpass
 import os
 import time
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from vending.changes import (
     plan_change,
     request_change,
 )
+from vending.cli.caller import signed_caller
 from vending.cli.output import print_json, print_table
 from vending.exceptions import InvalidRequest, VendingError
 from vending.layout import cached_layout
@@ -45,16 +45,6 @@ def lifecycle_arn(s: boto3.Session) -> str:
     return Settings.from_env().lifecycle_state_machine_arn or find_state_machine_arn(
         s.client("stepfunctions"), LIFECYCLE_STATE_MACHINE_NAME
     )
-
-
-def caller(explicit: str | None) -> str:
-    """Who asks: --by, else the signed-in AWS principal, else the OS user (recorded with the change)."""
-    if explicit:
-        return explicit
-    try:
-        return str(session().client("sts").get_caller_identity()["Arn"])
-    except Exception:  # no credentials is not a reason to refuse a dry run
-        return getpass.getuser()
 
 
 def wait_for_execution(s: boto3.Session, state_machine_arn: str, name: str, timeout: float = 3600) -> str:
@@ -147,6 +137,7 @@ def _print_change(change: ChangeRecord, *, as_json: bool, title: str) -> None:
 def cmd_update(args: argparse.Namespace) -> int:
     s = session()
     store, changes = stores(s)
+    who = signed_caller(s, args.by)
     try:
         if args.dry_run:
             change = plan_change(
@@ -155,7 +146,8 @@ def cmd_update(args: argparse.Namespace) -> int:
                 cached_layout(),
                 args.request_id,
                 _given(args),
-                by=caller(args.by),
+                by=who.arn,
+                session=who.session,
                 preview_destroy=preview_destroy(s),
             )
             _print_change(change, as_json=args.json, title="Dry run: nothing changed;")
@@ -167,7 +159,8 @@ def cmd_update(args: argparse.Namespace) -> int:
             cached_layout(),
             args.request_id,
             _given(args),
-            by=caller(args.by),
+            by=who.arn,
+            session=who.session,
             sfn=s.client("stepfunctions"),
             state_machine_arn=arn,
             settings=settings_from_env(),
@@ -197,11 +190,13 @@ def cmd_approve(args: argparse.Namespace) -> int:
     s = session()
     store, changes = stores(s)
     arn = lifecycle_arn(s)
+    who = signed_caller(s, args.by)
     change = approve_change(
         store,
         changes,
         args.id,
-        by=args.by,
+        by=who.arn,
+        session=who.session,
         sfn=s.client("stepfunctions"),
         state_machine_arn=arn,
         settings=settings_from_env(),
@@ -226,14 +221,20 @@ def register(subparsers: Any) -> None:
     )
     update.add_argument("--repository", help="GitHub owner/repo trusted by the CI role")
     update.add_argument("--owner-email")
-    update.add_argument("--by", help="who asks (default: the signed-in AWS principal)")
+    update.add_argument(
+        "--by", help="optional: must name the signed-in AWS principal, who is recorded (anyone else is refused)"
+    )
     update.add_argument("--dry-run", action="store_true", help="print the diff; change nothing")
     update.add_argument("--wait", action="store_true", help="wait for the change's execution to finish")
     update.add_argument("--json", action="store_true")
     update.set_defaults(func=cmd_update)
     approve = sub.add_parser("approve", help="approve the change waiting on a request (or a change id)")
     approve.add_argument("id", help="request id or change id")
-    approve.add_argument("--by", required=True, help="the approver (not the requester)")
+    approve.add_argument(
+        "--by",
+        help="optional: must name the signed-in principal; the approver is the signed-in principal, never the "
+        "requester's (approve as the PlatformApprover role)",
+    )
     approve.add_argument("--wait", action="store_true")
     approve.add_argument("--json", action="store_true")
     approve.set_defaults(func=cmd_approve)

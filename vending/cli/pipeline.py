@@ -111,7 +111,9 @@ def run_saved_plan(stack_dir: Path, plan_json: Path, variables: dict[str, Any], 
     target = SavedPlan(stack_dir=stack_dir.resolve(), plan_json_file=plan_json.resolve())
     started = time.monotonic()
     ok, summary, tail, record = policy_check(
-        target.plan_json_file, policy_context(variables), (lambda: run_checkov(target)) if checkov else None
+        target.plan_json_file,
+        policy_context(variables, stack_key(stack_dir)),
+        (lambda: run_checkov(target)) if checkov else None,
     )
     seconds = round(time.monotonic() - started, 3)
     name = stack_key(stack_dir)
@@ -191,7 +193,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
-    approval = approval_store(args.approvals).approve(args.stack, by=args.by, plan_digest=args.plan)
+    import boto3
+
+    from vending.cli.caller import signed_caller
+
+    who = signed_caller(boto3.Session(), args.by)
+    approval = approval_store(args.approvals).approve(args.stack, by=who.arn, plan_digest=args.plan)
     if args.json:
         print_json(approval.to_dict())
     else:
@@ -280,7 +287,9 @@ def register(subparsers: Any) -> None:
 
     approve = sub.add_parser("approve", help="approve the pending plan of a stack")
     approve.add_argument("stack", help="<team>/<stage>/<stack>")
-    approve.add_argument("--by", required=True, help="who approves (recorded with the time)")
+    approve.add_argument(
+        "--by", help="optional: must name the signed-in AWS principal, who is recorded as the approver with the time"
+    )
     approve.add_argument("--plan", help="plan digest to approve (default: the latest pending one)")
     approve.add_argument("--approvals", choices=["file", "dynamodb"], default="file")
     approve.add_argument("--json", action="store_true")

@@ -110,7 +110,7 @@ PROBES: tuple[Probe, ...] = (
     _probe("describe", "ec2:DescribeInstances"),
     _probe("leave organization", "organizations:LeaveOrganization"),
     _probe("root user", "s3:ListAllMyBuckets", principal="arn:aws:iam::{account}:root"),
-    _probe("delete platform role", "iam:DeleteRole", "arn:aws:iam::{account}:role/VendingPlatformRole"),
+    _probe("delete platform role", "iam:DeleteRole", "arn:aws:iam::{account}:role/OrganizationAccountAccessRole"),
     _probe("delete state bucket", "s3:DeleteBucket", "arn:aws:s3:::tfstate-{account}-us-east-1"),
     _probe("stop cloudtrail", "cloudtrail:StopLogging", "arn:aws:cloudtrail:us-east-1:{account}:trail/org"),
 )

@@ -23,7 +23,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     guardrails = apply_change_guardrails(org, ctx.layout, ctx.store, request, account_id=account_id)
     role = access_role_arn(account_id, ctx.layout.organization.access_role_name)
     member = assume_role_session(ctx.client("sts"), role, f"vending-change-{request.team}", request.home_region)
-    settings = converge_account(member, ctx.layout, request, account_id=account_id)
+    settings = converge_account(
+        member, ctx.layout, request, account_id=account_id, pipeline_role_arn=ctx.settings.pipeline_role_arn
+    )
     ctx.store.update(request.request_id, step="ApplyChange", scps=list(guardrails.policies))
     logger.info("change applied", extra={"scp_changes": list(guardrails.changes), "account_changes": settings})
     return {"scp_changes": list(guardrails.changes), "account_changes": settings}

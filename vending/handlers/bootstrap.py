@@ -8,6 +8,7 @@ from vending.aws.errors import transient_as_retryable
 from vending.aws.sessions import access_role_arn, assume_role_session
 from vending.bootstrap import bootstrap_account
 from vending.context import Context, begin_step, logger
+from vending.github_setup import GitHubAppSettings, github_step
 from vending.lifecycle import Status
 
 
@@ -28,9 +29,19 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         team=request.team,
         owner_email=request.owner_email,
         monthly_budget_usd=ctx.layout.monthly_budget(request.team, request.gpu_tier),
+        pipeline_role_arn=ctx.settings.pipeline_role_arn,
     )
-    ctx.store.update(
+    record = ctx.store.update(
         request.request_id, step="Bootstrap", state_bucket=result.state_bucket, ci_role_arn=result.ci_role_arn
     )
     logger.info("account bootstrapped", extra={"bucket": result.state_bucket, "ci_role": result.ci_role_arn})
-    return result.model_dump()
+    # The team's repository, once the roles it must name exist: a no-op that says so without a GitHub App setting.
+    settings = GitHubAppSettings.from_env()
+    github = github_step(
+        record,
+        layout=ctx.layout,
+        settings=settings,
+        secretsmanager=ctx.client("secretsmanager") if settings.enabled else None,
+    )
+    logger.info("github set up", extra={"github": github.get("status"), "writes": len(github.get("writes", []))})
+    return {**result.model_dump(), "github": github}

@@ -30,9 +30,18 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     runs, launcher = ctx.runs(), ctx.launcher()
     if state.operation == "decommission":
         # Retiring: nothing is applied any more; every destroy plan waits for a human (`vend pipeline approve`).
+        # The account is quarantined, so the team's roles may do nothing: the teardown runs as the platform's access
+        # role, and the runner refuses a stack that would run code of its own with it (platform_run_refusals).
         started: dict[str, str] = {}
         destroying = start_destroys(
-            runs, launcher, request, state.destroy_stacks, gate="manual", lost_after_seconds=lost, **where
+            runs,
+            launcher,
+            request,
+            state.destroy_stacks,
+            gate="manual",
+            lost_after_seconds=lost,
+            runs_as="platform",
+            **where,
         )
     else:
         started = start_pipelines(runs, launcher, request, lost_after_seconds=lost, **where)

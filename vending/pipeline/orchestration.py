@@ -31,9 +31,10 @@ from pydantic import BaseModel
 from vending.aws.dynamo import ModelTable, marshal, unmarshal
 from vending.aws.errors import error_code
 from vending.aws.sessions import access_role_arn, assume_role_session, new_session, session_env
-from vending.exceptions import PipelineFailed, VendingError
+from vending.exceptions import AccessRoleNotReady, PipelineFailed, VendingError
 from vending.lifecycle import now
 from vending.request import VendingRequest
+from vending.trust import APPLY_ROLE_NAME, PLAN_ROLE_NAME
 
 logger = Logger(child=True)
 
@@ -67,6 +68,10 @@ class PipelineRun(BaseModel):
     variables: dict[str, Any]
     gate: str
     action: str = "apply"  # "destroy": plan -destroy and apply it (a stack removed by a change or a decommission)
+    # Whose roles run it: "team" (plan as TeamCIPlanRole, apply as TeamCIRole: fenced by the SCPs and the boundary,
+    # like the team's own CI) or "platform" (the account's access role: only a decommission's teardown, in a
+    # quarantined account where the team's roles may do nothing; see platform_run_refusals).
+    runs_as: str = "team"
     attempt: int = 1
     status: RunStatus = RunStatus.QUEUED
     message: str = ""
@@ -308,6 +313,7 @@ def start_destroys(
     access_role_name: str,
     gate: str | None = None,
     lost_after_seconds: int = 0,
+    runs_as: str = "team",
 ) -> dict[str, str]:
     """One destroy run per stack (`terraform plan -destroy`, then apply of that saved plan) with the stack's state
     key unchanged: the state object and its versions stay in the state bucket, archived with it at retirement. A
@@ -333,6 +339,7 @@ def start_destroys(
                 "state_bucket": state_bucket or existing.state_bucket,
                 "state_region": state_region,
                 "access_role_name": access_role_name,
+                "runs_as": runs_as,
                 "variables": variables_for(request, account_id),
                 "gate": gate or ("auto" if request.stage == "staging" else "manual"),
                 "attempt": existing.attempt + 1,
@@ -539,6 +546,36 @@ def on_build_finished(store: RunStore, sfn: Any, run_id: str, build_status: str,
     return settle(store, sfn, run.request_id)
 
 
+def _member_env(sts: Any, role_arn: str, session_name: str, region: str) -> dict[str, str]:
+    try:
+        member = assume_role_session(sts, role_arn, session_name, region)
+    except AccessRoleNotReady as e:
+        raise PipelineFailed(
+            f"the platform pipeline cannot assume {role_arn}: {e}. A CI role made before its trust admitted the "
+            "platform pipeline (VEND_PIPELINE_ROLE_ARN) converges on the account's next change (`vend change`)."
+        ) from e
+    env = session_env(member)
+    for name in ("AWS_ENDPOINT_URL", "AWS_CA_BUNDLE"):
+        if os.environ.get(name):
+            env[name] = os.environ[name]
+    return env
+
+
+def run_credentials(session: boto3.Session, run: PipelineRun) -> tuple[dict[str, str], dict[str, str] | None]:
+    """(plan credentials, apply credentials or None for the same). A team's stack is planned as its read-only plan
+    role and applied as its apply role under the boundary, never as a role the SCP fences exempt: the SCPs the audit
+    proves every day bind what the vending pipeline applies exactly as they bind the team's own CI."""
+    sts = session.client("sts")
+    if run.runs_as == "platform":
+        role = access_role_arn(run.account_id, run.access_role_name)
+        return _member_env(sts, role, f"pipeline-{run.stack}", run.state_region), None
+    if run.runs_as != "team":
+        raise PipelineFailed(f"run {run.run_id}: unknown runs_as {run.runs_as!r}")
+    plan = _member_env(sts, access_role_arn(run.account_id, PLAN_ROLE_NAME), f"plan-{run.stack}", run.state_region)
+    apply = _member_env(sts, access_role_arn(run.account_id, APPLY_ROLE_NAME), f"apply-{run.stack}", run.state_region)
+    return plan, apply
+
+
 def execute_run(
     store: RunStore, session: boto3.Session, run_id: str, *, terraform_root: Path, approvals_table: str
 ) -> PipelineRun:
@@ -555,16 +592,7 @@ def execute_run(
         logger.info("pipeline run not claimed", extra={"run_id": run_id, "status": queued.status})
         return store.get(run_id) or queued
     try:
-        member = assume_role_session(
-            session.client("sts"),
-            access_role_arn(run.account_id, run.access_role_name),
-            f"pipeline-{run.stack}",
-            run.state_region,
-        )
-        env = session_env(member)
-        for name in ("AWS_ENDPOINT_URL", "AWS_CA_BUNDLE"):
-            if os.environ.get(name):
-                env[name] = os.environ[name]
+        env, apply_env = run_credentials(session, run)
         spec = PipelineSpec(
             # A team with no committed folder runs the stack rendered from the platform's template.
             stack_dir=stack_dir_for(run.stack_path, terraform_root, gpu_tier=run.variables.get("gpu_tier")),
@@ -573,6 +601,8 @@ def execute_run(
             account_id=run.account_id,
             variables=run.variables,
             env=env,
+            apply_env=apply_env,
+            platform_credentials=run.runs_as == "platform",
             gate=run.gate,  # type: ignore[arg-type]
             destroy=run.action == "destroy",
             stages=DESTROY_STAGES if run.action == "destroy" else PIPELINE_STAGES,

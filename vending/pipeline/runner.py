@@ -16,15 +16,17 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from vending.exceptions import InvalidPipelineSpec, NotConfigured, PolicyEngineUnavailable, StackNotFound
 from vending.layout import cached_layout
 from vending.pipeline.approvals import ApprovalStore, FileApprovalStore
+from vending.pipeline.platform_guard import provider_refusals, provisioner_refusals
 from vending.pipeline.policy import PolicyContext, PolicyReport, evaluate_plan
 from vending.pipeline.terraform import OUTPUT_TAIL_CHARS, CommandResult, TerraformWorkspace
+from vending.pipeline.waivers import WAIVERS_FILE, InvalidWaivers, Waiver, load_waivers, match, today_utc
 from vending.settings import REPO_ROOT, Settings
 
 PIPELINE_STAGES: tuple[str, ...] = ("fmt", "init", "validate", "plan", "policy", "approval", "apply")
@@ -56,6 +58,12 @@ class PipelineSpec:
     account_id: str  # allowed_account_ids
     variables: Mapping[str, Any]  # team, stage, cost_center, gpu_tier, regions, account_id...
     env: Mapping[str, str]  # credentials (temporary, from assume-role) + endpoint env for terraform
+    # The apply stage's credentials when they differ from `env`'s: the vending pipeline plans as the team's read-only
+    # plan role and applies that saved plan as its apply role (vending.trust), as the team's own CI does.
+    apply_env: Mapping[str, str] | None = None
+    # The run's credentials are the platform's own (SCP-exempt) role: vending.pipeline.platform_guard holds the stack
+    # to providers and a configuration that run no code of the stack's choosing.
+    platform_credentials: bool = False
     gate: Literal["auto", "manual"] = "auto"
     stages: tuple[str, ...] = PIPELINE_STAGES
     # The reviewed plan, kept outside the run: the plan stage saves it here; a run with apply but no plan stage
@@ -198,9 +206,10 @@ def _checkov_binary() -> str | None:
 
 
 def _checkov_argv(binary: str, ws: ScanTarget) -> dict[str, list[str]]:
-    """Two scans: the stack's code (local modules included, inline skips honoured) and the plan JSON (findings mapped
-    back to the code so the same inline skips apply; see policies/checkov-plan.yaml for the plan-only skips)."""
-    common = ["--skip-download", "--quiet", "--compact", "-o", "json"]
+    """Two scans: the stack's code (local modules included) and the plan JSON (findings mapped back to the code; see
+    policies/checkov-plan.yaml for the plan-only skips). Not --quiet: the report must list the checks an inline
+    `checkov:skip` suppressed, which the stage does not honour (read_checkov_report)."""
+    common = ["--skip-download", "--compact", "-o", "json"]
     code = [binary, "-d", str(ws.stack_dir), "--framework", "terraform", *common]
     plan = [
         binary,
@@ -237,9 +246,12 @@ def _checkov_version_problem(binary: str) -> str | None:
 
 
 def read_checkov_report(name: str, returncode: int, out: str, err: str) -> tuple[list[dict[str, Any]], int, int]:
-    """Failed checks, passed and skipped counts from one checkov run. Raises PolicyEngineUnavailable (the scan did
+    """Findings, passed and skipped counts from one checkov run. Raises PolicyEngineUnavailable (the scan did
     not answer) unless checkov exited 0 (all passed) or 1 (checks failed) with a JSON report that has a summary:
-    a crash with no output, a usage error or a traceback is never a pass."""
+    a crash with no output, a usage error or a traceback is never a pass.
+
+    A check that an inline `# checkov:skip` suppressed is a finding too (kind "inline-skip", with the comment's reason):
+    a stack's author cannot waive a control; only a platform waiver (policies/waivers.yaml) can."""
     if returncode not in (0, 1):
         raise PolicyEngineUnavailable(f"checkov {name} scan crashed (exit {returncode}): {_tail(err or out)[-300:]}")
     try:
@@ -251,28 +263,39 @@ def read_checkov_report(name: str, returncode: int, out: str, err: str) -> tuple
     reports = parsed if isinstance(parsed, list) else [parsed]
     if not reports or not all(isinstance(r, dict) and isinstance(r.get("summary"), dict) for r in reports):
         raise PolicyEngineUnavailable(f"checkov {name} scan gave no report (exit {returncode})")
-    failed: list[dict[str, Any]] = []
+    found: list[dict[str, Any]] = []
     passed = skipped = 0
+    failed_count = 0
     for report in reports:
         passed += int(report["summary"].get("passed", 0))
         skipped += int(report["summary"].get("skipped", 0))
-        for check in (report.get("results") or {}).get("failed_checks") or []:
-            failed.append(
-                {
-                    "scan": name,
-                    "check_id": check.get("check_id"),
-                    "resource": check.get("resource"),
-                    "file": check.get("file_path"),
-                    "name": check.get("check_name"),
-                }
-            )
-    if returncode == 1 and not failed:
+        results = report.get("results") or {}
+        for kind, key in (("failed", "failed_checks"), ("inline-skip", "skipped_checks")):
+            for check in results.get(key) or []:
+                failed_count += kind == "failed"
+                found.append(
+                    {
+                        "scan": name,
+                        "kind": kind,
+                        "check_id": check.get("check_id"),
+                        "resource": check.get("resource"),
+                        "file": check.get("file_path"),
+                        "name": check.get("check_name"),
+                        **(
+                            {"suppress_comment": (check.get("check_result") or {}).get("suppress_comment")}
+                            if kind == "inline-skip"
+                            else {}
+                        ),
+                    }
+                )
+    if returncode == 1 and not failed_count:
         raise PolicyEngineUnavailable(f"checkov {name} scan exited 1 without a failed check: {_tail(err)[-300:]}")
-    return failed, passed, skipped
+    return found, passed, skipped
 
 
 def run_checkov(ws: ScanTarget) -> tuple[bool, str, str, list[dict[str, Any]]]:
-    """checkov on the stack's code and on the plan JSON, in parallel. Returns ok, summary, output tail, failures.
+    """checkov on the stack's code and on the plan JSON, in parallel. Returns ok, summary, output tail, findings
+    (failed checks and inline-skipped ones; policy_check applies the platform's waivers to them).
     Fails closed: checkov missing, not the pinned version, timed out, crashed or silent is a failure."""
     binary = _checkov_binary()
     if binary is None:
@@ -300,26 +323,41 @@ def run_checkov(ws: ScanTarget) -> tuple[bool, str, str, list[dict[str, Any]]]:
             except PolicyEngineUnavailable as e:
                 return False, str(e), _tail(out + err), []
             failed += found
-            counts[name] = (passed, len(found), skipped)
+            counts[name] = (passed, sum(f["kind"] == "failed" for f in found), skipped)
     finally:
         for proc in procs.values():
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    lines = [f"{f['check_id']} {f['resource']} ({f['scan']} scan): {f['name']}" for f in failed]
-    summary = "checkov " + "; ".join(f"{n}: {p} passed, {f} failed, {s} skipped" for n, (p, f, s) in counts.items())
+    lines = [checkov_line(f) for f in failed]
+    summary = "checkov " + "; ".join(
+        f"{n}: {p} passed, {f} failed, {s} inline-skipped" for n, (p, f, s) in counts.items()
+    )
     return not failed, summary, "\n".join(lines)[-OUTPUT_TAIL_CHARS:], failed
 
 
-def policy_context(variables: Mapping[str, Any]) -> PolicyContext:
-    """The rules' facts for one run: the tier and the expected tag values come from the run's variables, which the
-    callers derive from the layout and the stack path."""
+def checkov_line(f: Mapping[str, Any]) -> str:
+    what = (
+        f"inline skip not honoured ({f.get('suppress_comment') or 'no reason'})"
+        if f.get("kind") == "inline-skip"
+        else f["name"]
+    )
+    return f"{f['check_id']} {f['resource']} ({f['scan']} scan): {what}"
+
+
+def policy_context(variables: Mapping[str, Any], stack: str = "") -> PolicyContext:
+    """The rules' facts for one run: the tier, the expected tag values and the team's regions come from the run's
+    variables, which the callers derive from the layout and the stack path."""
+    regions = variables.get("regions")
     return PolicyContext.from_layout(
         cached_layout(),
         str(variables.get("gpu_tier", "none")),
         team=_opt(variables.get("team")),
         stage=_opt(variables.get("stage")),
         cost_center=_opt(variables.get("cost_center")),
+        regions=[str(r) for r in regions] if isinstance(regions, list | tuple) else None,
+        stack=stack,
+        account_id=_opt(variables.get("account_id")),
     )
 
 
@@ -328,26 +366,84 @@ def _opt(value: Any) -> str | None:
 
 
 def policy_check(
-    plan_json_file: Path, ctx: PolicyContext, checkov: Callable[[], tuple[bool, str, str, list[dict[str, Any]]]] | None
+    plan_json_file: Path,
+    ctx: PolicyContext,
+    checkov: Callable[[], tuple[bool, str, str, list[dict[str, Any]]]] | None,
+    *,
+    waivers_file: Path = WAIVERS_FILE,
+    today: date | None = None,
 ) -> tuple[bool, str, str, dict[str, Any]]:
-    """The policy stage on a saved plan JSON: our Rego rules, then (when given) the general checkov scans.
+    """The policy stage on a saved plan JSON: our Rego rules, then (when given) the general checkov scans, with the
+    platform's waivers (policies/waivers.yaml) applied to both and every applied waiver reported.
     Returns ok, summary, output tail and the policy record. Any engine failure fails the stage."""
-    ck_ok, ck_summary, ck_tail, ck_failed = checkov() if checkov else (True, "checkov not run", "", [])
-    ck_record = {"ok": ck_ok, "summary": ck_summary, "failed": ck_failed, "ran": checkov is not None}
+    day = today or today_utc()
+    ck_ok, ck_summary, ck_tail, ck_found = checkov() if checkov else (True, "checkov not run", "", [])
     try:
-        report: PolicyReport = evaluate_plan(plan_json_file, ctx)
+        waivers = load_waivers(waivers_file)
+    except InvalidWaivers as e:
+        return False, f"policy waivers not loaded: {e}", "", {"ok": False, "error": str(e)}
+    ck_kept, ck_waived, ck_expired = _waive_checkov(ck_found, waivers, ctx.stack, day)
+    # checkov answered with findings only (not a crash, a version problem...): the waivers decide what stands.
+    ck_pass = ck_ok or (bool(ck_found) and not ck_kept)
+    ck_record = {
+        "ok": ck_pass,
+        "summary": ck_summary,
+        "failed": ck_kept,
+        "waived": ck_waived,
+        "expired_waivers": ck_expired,
+        "ran": checkov is not None,
+    }
+    ck_tail = "\n".join(checkov_line(f) for f in ck_kept)[-OUTPUT_TAIL_CHARS:] if ck_found else ck_tail
+    try:
+        report: PolicyReport = evaluate_plan(plan_json_file, ctx, waivers=waivers, today=day)
     except PolicyEngineUnavailable as e:
         return False, f"policy rules not evaluated: {e}", ck_tail, {"ok": False, "error": str(e), "checkov": ck_record}
     record = {**report.to_dict(), "checkov": ck_record}
-    lines = [str(v) for v in report.violations]
+    waived_lines = [f"waived: {w['finding']} (waiver: {_waiver_text(w['waiver'])})" for w in report.waived] + [
+        f"waived: {w['finding']} (waiver: {_waiver_text(w['waiver'])})" for w in ck_waived
+    ]
+    expired_lines = [
+        f"expired waiver not applied: {w['finding']} (expired {w['waiver']['expires']})"
+        for w in [*report.expired_waivers, *ck_expired]
+    ]
+    notes = waived_lines + expired_lines
+    lines = [str(e) for e in report.errors] + [str(v) for v in report.violations]
     if not report.ok:
-        summary = f"policy violation: {lines[0]}" + (f" (+{len(lines) - 1} more)" if len(lines) > 1 else "")
-        return False, summary, "\n".join(lines + ([ck_tail] if ck_tail else [])), record
-    if not ck_ok:
-        first = ck_failed[0] if ck_failed else None
+        head = "policy rules not evaluated" if report.errors and not report.violations else "policy violation"
+        summary = f"{head}: {lines[0]}" + (f" (+{len(lines) - 1} more)" if len(lines) > 1 else "")
+        return False, summary, "\n".join(lines + ([ck_tail] if ck_tail else []) + notes), record
+    if not ck_pass:
+        first = ck_kept[0] if ck_kept else None
         detail = f"{first['check_id']} on {first['resource']} ({first['scan']} scan)" if first else ck_summary
-        return False, f"checkov: {detail} ({ck_summary})", ck_tail, record
-    return True, f"{len(report.rules)} rules on {report.resources_checked} resources passed; {ck_summary}", "", record
+        if first and first.get("kind") == "inline-skip":
+            detail = f"inline checkov:skip of {detail} is not honoured (only policies/waivers.yaml waives)"
+        return False, f"checkov: {detail} ({ck_summary})", "\n".join([ck_tail, *notes]).strip(), record
+    waived_count = len(report.waived) + len(ck_waived)
+    summary = f"{len(report.rules)} rules on {report.resources_checked} resources passed; {ck_summary}"
+    if waived_count:
+        summary += f"; {waived_count} finding(s) waived by policies/waivers.yaml"
+    return True, summary, "\n".join(notes), record
+
+
+def _waiver_text(w: Mapping[str, Any]) -> str:
+    return f"{w['reason']} - approved by {w['approver']}, expires {w['expires']}"
+
+
+def _waive_checkov(
+    found: list[dict[str, Any]], waivers: tuple[Waiver, ...], stack: str, day: date
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    kept: list[dict[str, Any]] = []
+    waived: list[dict[str, Any]] = []
+    expired: list[dict[str, Any]] = []
+    for f in found:
+        live, old = match(waivers, str(f.get("check_id")), stack, str(f.get("resource")), day)
+        if live is not None:
+            waived.append({"finding": checkov_line(f), "waiver": live.describe()})
+            continue
+        kept.append(f)
+        if old is not None:
+            expired.append({"finding": checkov_line(f), "waiver": old.describe()})
+    return kept, waived, expired
 
 
 class _Run:
@@ -399,6 +495,8 @@ class _Run:
         return r.ok, "formatted" if r.ok else "terraform fmt -check found unformatted files", r.tail
 
     def init(self) -> tuple[bool, str, str]:
+        if self.spec.platform_credentials and (refused := provider_refusals(self.spec.stack_dir)):
+            return False, f"refused for a platform-run: {refused[0]}", "\n".join(refused)
         cfg = [
             f"-backend-config=bucket={self.spec.state_bucket}",
             f"-backend-config=key={self.result.state_key}",
@@ -451,7 +549,7 @@ class _Run:
         if not self.plan:
             return False, "no plan to check (the plan stage did not run)", ""
         ok, summary, tail, record = policy_check(
-            self.ws.plan_json_file, policy_context(self.variables), lambda: run_checkov(self.ws)
+            self.ws.plan_json_file, policy_context(self.variables, self.stack), lambda: run_checkov(self.ws)
         )
         self.result.policy = record
         return ok, summary, tail
@@ -477,7 +575,7 @@ class _Run:
         return (
             False,
             (
-                f"awaiting approval of plan {digest}: run `vend pipeline approve {self.stack} --by <who>` "
+                f"awaiting approval of plan {digest}: run `vend pipeline approve {self.stack}` "
                 "and run the pipeline again"
             ),
             "",
@@ -490,8 +588,20 @@ class _Run:
             shutil.copyfile(self.spec.saved_plan, self.ws.plan_file)
         if not self.ws.plan_file.exists():
             return False, "no saved plan to apply (the plan stage did not run)", ""
+        if self.spec.platform_credentials:
+            shown = self.ws.run("show", "-json", "-no-color", str(self.ws.plan_file))
+            if not shown.ok:
+                return False, f"show -json failed: {_first_error(shown)}", shown.tail
+            if refused := provisioner_refusals(json.loads(shown.stdout)):
+                return False, f"refused for a platform-run: {refused[0]}", "\n".join(refused)
         r = self.ws.run(
-            "apply", "-input=false", "-no-color", "-lock-timeout=60s", "-auto-approve", str(self.ws.plan_file)
+            "apply",
+            "-input=false",
+            "-no-color",
+            "-lock-timeout=60s",
+            "-auto-approve",
+            str(self.ws.plan_file),
+            credentials=self.spec.apply_env,
         )
         if not r.ok:
             return False, f"apply failed: {_first_error(r)}", r.tail

@@ -35,6 +35,8 @@ OUTPUT_TAIL_CHARS = 4000
 # Variables of the calling process that must never leak into Terraform: they would override what the runner sets
 # (an ambient TF_DATA_DIR would make two stacks share .terraform/; ambient AWS profiles would beat the assumed role).
 _SCRUBBED_PREFIXES = ("TF_", "AWS_")
+# What a command run as another role replaces (vending.aws.sessions.session_env makes these).
+CREDENTIAL_KEYS = frozenset({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"})
 
 
 @dataclass(frozen=True)
@@ -192,8 +194,16 @@ class TerraformWorkspace:
     def plan_json_file(self) -> Path:
         return self.run_dir / "plan.json"
 
-    def run(self, *args: str, check_args: Sequence[str] = ()) -> CommandResult:
+    def run(
+        self, *args: str, check_args: Sequence[str] = (), credentials: Mapping[str, str] | None = None
+    ) -> CommandResult:
+        """Run one Terraform command; `credentials` (AWS_* variables) replace the workspace's for this command only,
+        so a plan and the apply of that plan can run as different roles."""
         argv = [self.binary, *args, *check_args]
+        env = self.env
+        if credentials is not None:
+            env = {k: v for k, v in self.env.items() if k not in CREDENTIAL_KEYS}
+            env.update(credentials)
         started = time.monotonic()
         try:
             # The plugin cache is not safe for concurrent writers
@@ -204,7 +214,7 @@ class TerraformWorkspace:
                 proc = subprocess.run(
                     argv,
                     cwd=self.stack_dir,
-                    env=self.env,
+                    env=env,
                     capture_output=True,
                     text=True,
                     timeout=self.timeout_seconds,

@@ -58,6 +58,57 @@ references(rc, attr) := {ref |
 	ref := concat(".", [parts[0], regex.replace(parts[1], `\[.*$`, "")])
 }
 
+# The config addresses that an expression nested in a block refers to (launch_template[0].id), module outputs resolved:
+# a reference to module.<name>.<output> stands for what that output's expression refers to inside the module, given as
+# "module.<name>.<type>.<name>" (config address relative to the resource's own module).
+block_references(rc, block, attr) := {ref |
+	some entry in object.get(config_of(rc), ["expressions", block], [])
+	some raw in object.get(entry, [attr, "references"], [])
+	some ref in resolved_reference(rc, raw)
+}
+
+resolved_reference(_, raw) := {ref} if {
+	parts := split(raw, ".")
+	count(parts) >= 2
+	not startswith(raw, "var.")
+	not startswith(raw, "local.")
+	not startswith(raw, "module.")
+	not startswith(raw, "data.")
+	ref := concat(".", [parts[0], regex.replace(parts[1], `\[.*$`, "")])
+}
+
+resolved_reference(rc, raw) := {ref |
+	parts := split(raw, ".")
+	count(parts) >= 3
+	name := regex.replace(parts[1], `\[.*$`, "")
+	some inner in object.get(module_config(rc), ["module_calls", name, "module", "outputs", parts[2], "expression", "references"], [])
+	inner_parts := split(inner, ".")
+	count(inner_parts) >= 2
+	not startswith(inner, "var.")
+	not startswith(inner, "local.")
+	not startswith(inner, "module.")
+	not startswith(inner, "data.")
+	ref := concat(".", ["module", name, inner_parts[0], regex.replace(inner_parts[1], `\[.*$`, "")])
+} if startswith(raw, "module.")
+
+# The configuration block of the module the resource lives in (root_module at the root).
+module_config(rc) := input.configuration.root_module if config_module(rc) == ""
+
+module_config(rc) := m if {
+	config_module(rc) != ""
+	names := [seg | some i, seg in split(config_module(rc), "."); i % 2 == 1]
+	path := array.concat(["root_module"], [step | some name in names; some step in ["module_calls", name, "module"]])
+	m := object.get(input.configuration, path, null)
+	m != null
+}
+
+# A managed resource in the plan at a config address relative to rc's module (e.g. aws_launch_template.t3, or
+# module.lt.aws_launch_template.this for one reached through a module output).
+in_plan(rc, ref) if {
+	some other in resources
+	prefixed(config_module(other), concat(".", [other.type, other.name])) == prefixed(config_module(rc), ref)
+}
+
 # Whether the configuration sets the attribute at all (an Optional+Computed attribute left unset is unknown in the
 # plan without being the author's value).
 configured(rc, attr) if config_of(rc).expressions[attr]

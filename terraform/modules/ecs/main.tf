@@ -5,6 +5,10 @@ locals {
 
 data "aws_partition" "current" {}
 
+# The provider's default_tags never reach an Auto Scaling group (nor, through it, what it launches); the group carries
+# them as tag blocks, so its cost tags are the account's like every other resource's.
+data "aws_default_tags" "current" {}
+
 data "aws_ssm_parameter" "gpu_ami" {
   count = local.gpu
 
@@ -104,6 +108,15 @@ resource "aws_autoscaling_group" "gpu" {
     key                 = "AmazonECSManaged"
     value               = "true"
     propagate_at_launch = true
+  }
+
+  dynamic "tag" {
+    for_each = merge(data.aws_default_tags.current.tags, local.tags)
+    content {
+      key                 = tag.key
+      value               = tag.value
+      propagate_at_launch = true
+    }
   }
 
   lifecycle {

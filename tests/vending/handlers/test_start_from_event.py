@@ -14,8 +14,8 @@ from vending.context import Context
 from vending.handlers import start_from_event
 from vending.request import parse_request
 
-# A handled event that only starts an execution emits no metric; powertools warns about the empty flush.
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
+# Every outcome emits a metric: an empty flush (powertools' "No application metrics to publish") fails these tests.
+pytestmark = pytest.mark.filterwarnings("error:No application metrics to publish:UserWarning")
 
 Payload = Callable[[str], dict[str, Any]]
 
@@ -128,3 +128,28 @@ def test_start_from_event_transient_failure_fails_only_its_record(
     # THEN only the throttled record is reported for redelivery; the other started
     assert result == {"batchItemFailures": [{"itemIdentifier": "7b3c1f2a-0000-4000-8000-000000000002"}]}
     assert _executions(entry) == ["vend-team-mlops-staging-a1"]
+
+
+@pytest.mark.parametrize("disabled", ["true", "false"])
+def test_start_from_event_every_outcome_emits_a_metric(
+    entry: str,
+    event_payload: Payload,
+    lambda_context: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    disabled: str,
+) -> None:
+    # GIVEN metrics on (as in Lambda) or off (as in `vend demo`): powertools warns on an empty flush either way
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", disabled)
+    ignored = _sqs_event(event_payload)
+    body = json.loads(ignored["Records"][0]["body"])
+    ignored["Records"][0]["body"] = json.dumps({**body, "detail-type": "Something Else"})
+    malformed = _sqs_event(event_payload, stage="qa")
+    # WHEN a submitted, an ignored and a rejected event are handled (the module turns the warning into an error)
+    for event in (event_payload("onboarding_sqs"), ignored, malformed):
+        start_from_event.handler(event, lambda_context)
+    # THEN with metrics on, each flush carries the outcome's metric
+    out = capsys.readouterr().out
+    if disabled == "false":
+        for name in ("RequestsSubmitted", "OnboardingEventsIgnored", "RequestsRejected", "OnboardingRecordsReceived"):
+            assert f'"{name}"' in out, name

@@ -176,6 +176,9 @@ def test_bootstrap_handler_records_bucket_and_role(vend: Callable[[str], dict[st
     assert record.status == Status.BOOTSTRAPPING
     assert record.state_bucket == document["bootstrap"]["state_bucket"] == f"tfstate-{account_id}-us-east-1"
     assert record.ci_role_arn == f"arn:aws:iam::{account_id}:role/TeamCIRole"
+    # without a GitHub App setting the GitHub step is a no-op that says so (tests/github covers it configured)
+    assert document["bootstrap"]["github"]["status"] == "skipped"
+    assert "VEND_GITHUB_APP_ID" in document["bootstrap"]["github"]["reason"]
 
 
 class FakeTaskTokens:

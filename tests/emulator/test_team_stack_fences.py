@@ -1,0 +1,192 @@
+"""The vending pipeline runs a team's stack as that team's CI roles, so the SCPs fence what it applies.
+
+GIVEN a team-frontend account (GPU tier none) vended on the emulator with IAM enforced: placed in its OU, its
+guardrails attached, bootstrapped with the platform pipeline's role in its CI roles' trust. WHEN the pipeline worker
+(VendingPipelineRole) runs a stack that launches an EC2 instance with the policy stage left out (init, plan, apply):
+
+- a p5.48xlarge is refused at apply by the GPU tier SCP: the plan runs as TeamCIPlanRole, the apply as TeamCIRole;
+- its clean twin, a t3.micro, applies (the negative control: the fence, not the roles, refuses the GPU), and after
+  a quarantine only the platform's teardown (the access role) can destroy it;
+- as the account's access role (how the pipeline ran team stacks before: a role every fence exempts) the same p5
+  applies, which is what a team could slip past the SCPs through the platform's own pipeline.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from landing_zone.local import runtime
+from landing_zone.local.authorization.middleware import DECISIONS
+from vending.aws.sessions import access_role_arn, assume_role_session
+from vending.bootstrap import bootstrap_account
+from vending.guardrails.account import apply_account_guardrails
+from vending.layout import cached_layout
+from vending.org_tree import ensure_ou_path, parent_of
+from vending.pipeline import orchestration
+from vending.pipeline import terraform as tf
+from vending.pipeline.orchestration import PipelineRun, run_credentials
+from vending.pipeline.runner import PipelineSpec, run_pipeline
+from vending.retirement import quarantine_account
+from vending.settings import REPO_ROOT, Settings
+
+TEAM, STAGE, REGION = "team-frontend", "staging", runtime.REGION
+TEMPLATE = REPO_ROOT / "terraform" / "environments" / TEAM / STAGE / "bootstrap"
+INSTANCE_TF = """
+variable "instance_type" {
+  type = string
+}
+
+variable "image_id" {
+  type = string
+}
+
+resource "aws_instance" "probe" {
+  ami           = var.image_id
+  instance_type = var.instance_type
+}
+"""
+
+pytestmark = [
+    pytest.mark.terraform,
+    pytest.mark.emulator,
+    pytest.mark.skipif(tf.unavailable_reason() is not None, reason=f"Terraform not usable: {tf.unavailable_reason()}"),
+]
+
+
+@pytest.fixture(scope="module")
+def vended() -> Iterator[dict[str, Any]]:
+    with runtime.Emulator():
+        runtime.deploy()
+        admin = boto3.Session(region_name=REGION)
+        org, layout = admin.client("organizations"), cached_layout()
+        status = org.create_account(Email="fence-probe@example.com", AccountName="fence-probe")["CreateAccountStatus"]
+        account_id = (
+            status.get("AccountId")
+            or org.describe_create_account_status(CreateAccountRequestId=status["Id"])["CreateAccountStatus"][
+                "AccountId"
+            ]
+        )
+        target = ensure_ou_path(org, layout.ou_for_stage(STAGE))
+        org.move_account(AccountId=account_id, SourceParentId=parent_of(org, account_id), DestinationParentId=target)
+        apply_account_guardrails(org, layout, account_id=account_id, team=TEAM, stage=STAGE, gpu_tier="none")
+        member = assume_role_session(
+            admin.client("sts"), access_role_arn(account_id, layout.organization.access_role_name), "probe", REGION
+        )
+        result = bootstrap_account(
+            member,
+            account_id=account_id,
+            region=REGION,
+            repository="example-org/team-frontend-infra",
+            stage=STAGE,
+            team=TEAM,
+            pipeline_role_arn=Settings.from_env().pipeline_role_arn,
+        )
+        image = member.client("ec2").describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+        yield {
+            "account_id": account_id,
+            "bucket": result.state_bucket,
+            "image": image,
+            "access_role": layout.organization.access_role_name,
+        }
+
+
+def _stack(tmp_path: Path, name: str) -> Path:
+    """A team stack folder (terraform/environments/<team>/<stage>/<name>) from the bootstrap stack's scaffolding."""
+    stack = tmp_path / "environments" / TEAM / STAGE / name
+    stack.mkdir(parents=True)
+    for file in ("versions.tf", "providers.tf", "variables.tf", ".terraform.lock.hcl"):
+        shutil.copyfile(TEMPLATE / file, stack / file)
+    backend = (TEMPLATE / "backend.tf").read_text(encoding="utf-8")
+    (stack / "backend.tf").write_text(backend.replace("/bootstrap/", f"/{name}/"), encoding="utf-8")
+    (stack / "main.tf").write_text(INSTANCE_TF, encoding="utf-8")
+    return stack
+
+
+def _run(
+    vended: dict[str, Any], tmp_path: Path, instance_type: str, runs_as: str, *, name: str = "", destroy: bool = False
+) -> Any:
+    name = name or f"probe-{instance_type.replace('.', '-')}-{runs_as}"
+    run = PipelineRun(
+        run_id=f"probe/{name}",
+        request_id="probe",
+        stack=name,
+        stack_path=f"{TEAM}/{STAGE}/{name}",
+        account_id=vended["account_id"],
+        state_bucket=vended["bucket"],
+        state_region=REGION,
+        access_role_name=vended["access_role"],
+        variables={},
+        gate="auto",
+        runs_as=runs_as,
+    )
+    env, apply_env = run_credentials(orchestration.WORKER_SESSION(), run)
+    spec = PipelineSpec(
+        stack_dir=_stack(tmp_path, name),
+        state_bucket=vended["bucket"],
+        state_region=REGION,
+        account_id=vended["account_id"],
+        variables={
+            "team": TEAM,
+            "stage": STAGE,
+            "cost_center": "CC-1001",
+            "gpu_tier": "none",
+            "regions": [REGION],
+            "instance_type": instance_type,
+            "image_id": vended["image"],
+        },
+        env=env,
+        apply_env=apply_env,
+        stages=("init", "plan", "apply"),  # the policy stage bypassed: only the SCPs stand in the way
+        platform_credentials=runs_as == "platform",
+        destroy=destroy,
+    )
+    return run_pipeline(spec)
+
+
+def test_gpu_stack_in_tier_none_is_refused_by_the_scp_when_the_policy_stage_is_bypassed(
+    vended: dict[str, Any], tmp_path: Path
+) -> None:
+    before = len(DECISIONS.denials)
+    result = _run(vended, tmp_path, "p5.48xlarge", "team")
+    assert (result.ok, result.failed_stage) == (False, "apply"), result.message
+    denials = [d for d in DECISIONS.denials[before:] if d.action == "ec2:RunInstances"]
+    assert denials, [d.message for d in DECISIONS.denials[before:]]
+    assert "assumed-role/TeamCIRole/" in denials[0].message
+    assert "explicit deny in a service control policy" in denials[0].message
+    # AND nothing else was refused on the way: the plan role read and locked the state, the apply role wrote it
+    assert {d.action for d in DECISIONS.denials[before:]} == {"ec2:RunInstances"}
+
+
+def test_as_the_exempt_access_role_the_gpu_would_apply(vended: dict[str, Any], tmp_path: Path) -> None:
+    """What the pipeline did before: the access role is exempt from the GPU fence, so the p5 applies."""
+    result = _run(vended, tmp_path, "p5.48xlarge", "platform")
+    assert result.ok, f"{result.message}\n{result.stages[-1].output_tail}"
+
+
+def test_a_t3_applies_as_the_team_roles_and_after_quarantine_only_the_platform_teardown_destroys_it(
+    vended: dict[str, Any], tmp_path: Path
+) -> None:
+    """The clean twin of the GPU case: a t3.micro applies as the team's roles with no denial. Then a decommission
+    quarantines the account: the team's roles may do nothing any more (so GitHub's jobs cannot either), and the
+    stack's teardown runs as the access role (runs_as="platform"). Quarantine is for good: this test runs last."""
+    name = "probe-t3-micro-team"
+    before = len(DECISIONS.denials)
+    applied = _run(vended, tmp_path / "apply", "t3.micro", "team", name=name)
+    assert applied.ok, f"{applied.message}\n{applied.stages[-1].output_tail}"
+    assert DECISIONS.denials[before:] == []
+
+    quarantine_account(boto3.Session(region_name=REGION).client("organizations"), cached_layout(), vended["account_id"])
+    before = len(DECISIONS.denials)
+    refused = _run(vended, tmp_path / "team", "t3.micro", "team", name=name, destroy=True)
+    assert not refused.ok and refused.failed_stage in {"init", "plan"}, refused.message
+    assert DECISIONS.denials[before:]
+    assert all("service control policy" in d.message for d in DECISIONS.denials[before:]), DECISIONS.denials[before:]
+    torn_down = _run(vended, tmp_path / "platform", "t3.micro", "platform", name=name, destroy=True)
+    assert torn_down.ok, f"{torn_down.message}\n{torn_down.stages[-1].output_tail}"
+    assert torn_down.plan_summary["destroy"] == 1
