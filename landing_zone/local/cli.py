@@ -275,9 +275,6 @@ def _print_report(report: dict[str, Any], log_path: Path) -> None:
         f"Authorization (as AWS decides): {authz.get('calls')} calls, {authz.get('decisions')} decisions, "
         f"{authz.get('denials')} denied, {authz.get('errors')} errors, {authz.get('ms_per_call')} ms per call"
     )
-    for team, gaps in report.get("stacks_left_out_on_the_emulator", {}).items():
-        for stack, why in gaps.items():
-            console.print(f"[yellow]not requested on the emulator:[/yellow] {team} {stack} ({why})")
     console.print(f"Demo wall time {report['wall_seconds']}s; state-by-state log: {log_path}")
     for problem in report["problems"]:
         console.print(f"[red]problem:[/red] {problem}")

@@ -17,7 +17,7 @@ from landing_zone.local.runtime import Deployment
 from vending.aws.sessions import access_role_arn, assume_role_session
 from vending.functions import by_key
 from vending.guardrails.audit import audit_organization
-from vending.layout import Layout, TeamSpec
+from vending.layout import Layout, TeamSpec, cached_layout
 from vending.lifecycle import RequestRecord, RequestStore, Status
 from vending.onboarding import onboarding_entry
 from vending.request import VendingRequest, execution_name, parse_request
@@ -28,20 +28,8 @@ ENTRY_POINTS = ("event", "api", "cli")
 Progress = Callable[[str, str, float], None]
 
 
-# Workload templates moto cannot apply, with the APIs it lacks. The demo requests every other stack of a team and
-# reports the ones it left out; these are validated, planned and policy-checked in tests/terraform and tests/pipeline.
-EMULATOR_GAPS = {
-    "rag-bedrock": "moto has no Bedrock CreateGuardrail and no OpenSearch Serverless access policies",
-    "eks-gpu-serving": "moto has no EKS CreateAddon and its clusters have no cluster security group",
-}
-
-
-def emulator_stacks(team: TeamSpec) -> tuple[str, ...]:
-    return tuple(s for s in team.stacks if s not in EMULATOR_GAPS)
-
-
 def request_for(team: TeamSpec, stage: str = "staging", stacks: tuple[str, ...] | None = None) -> VendingRequest:
-    """The team's request from the layout, with the stacks the emulator can apply (or `stacks`)."""
+    """The team's request exactly as the layout says (or with `stacks`)."""
     return parse_request(
         {
             "team": team.slug,
@@ -50,7 +38,7 @@ def request_for(team: TeamSpec, stage: str = "staging", stacks: tuple[str, ...] 
             "cost_center": team.cost_center,
             "gpu_tier": team.gpu_tier,
             "regions": list(team.regions),
-            "stacks": list(emulator_stacks(team) if stacks is None else stacks),
+            "stacks": list(team.stacks if stacks is None else stacks),
             "repository": team.repository,
         }
     )
@@ -383,18 +371,17 @@ def run_demo(
             "denied": [f"{d.action} on {d.resource} ({d.why}, {d.reason})" for d in DECISIONS.denials[:20]],
         },
     }
-    left_out = {t.slug: {s: EMULATOR_GAPS[s] for s in t.stacks if s in EMULATOR_GAPS} for t in layout.teams}
     return {
         "endpoint": deployment.endpoint,
         "seconds": round(time.monotonic() - started, 2),
         "teams": teams,
         "checks": checks,
-        "stacks_left_out_on_the_emulator": {team: gaps for team, gaps in left_out.items() if gaps},
     }
 
 
-def demo_ok(report: dict[str, Any]) -> list[str]:
+def demo_ok(report: dict[str, Any], layout: Layout | None = None) -> list[str]:
     """What would make the demo fail; empty when everything it promises holds."""
+    layout_stacks = {t.slug: t.stacks for t in (layout or cached_layout()).teams}
     problems = []
     for team in report["teams"]:
         if team["status"] != "READY":
@@ -410,6 +397,11 @@ def demo_ok(report: dict[str, Any]) -> list[str]:
             problems.append(f"{team['team']}: state bucket checks failed: {checks}")
         if not team["scps"]:
             problems.append(f"{team['team']}: no SCPs attached")
+        # Every stack the layout gives the team, applied: the demo requests them all and skips none.
+        wanted = layout_stacks.get(team["team"], ())
+        not_applied = {s: team["pipelines"].get(s) for s in wanted if team["pipelines"].get(s) != "SUCCEEDED"}
+        if not_applied:
+            problems.append(f"{team['team']}: stacks of its layout not SUCCEEDED: {not_applied}")
     resend = report["checks"]["resend"]
     if (
         resend["accounts_after"] != resend["accounts_before"]

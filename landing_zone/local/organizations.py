@@ -18,7 +18,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from landing_zone.local.patching import require, require_instance_attribute
+from landing_zone.local.patching import MotoChanged, require, require_instance_attribute
 
 AWS_PAGE_SIZE = 20
 PATCHED_METHODS = ("list_targets_for_policy", "detach_policy", "attach_policy")
@@ -84,9 +84,32 @@ def aws_like_organizations(max_policies_per_target: int = 5) -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def aws_managed_policies() -> Iterator[None]:
+    """moto leaves AWS managed policies (AmazonEKSClusterPolicy, ...) out of an account's IAM unless configured, and
+    its config API cannot switch that on in 5.2; the in-process flag is read when an account's IAM backend is
+    created (here: by CreateAccount), so it is set for that call only. It has no effect on a moto in another
+    process (start that one with MOTO_IAM_LOAD_MANAGED_POLICIES=true)."""
+    try:
+        from moto.core.config import default_user_config
+    except ImportError:  # moto not installed here: the emulator runs elsewhere
+        yield
+        return
+    if "load_aws_managed_policies" not in default_user_config.get("iam", {}):
+        raise MotoChanged("moto's default_user_config has no iam.load_aws_managed_policies; update the emulator patch")
+    iam_config = default_user_config.setdefault("iam", {})
+    before = iam_config.get("load_aws_managed_policies", False)
+    iam_config["load_aws_managed_policies"] = True
+    try:
+        yield
+    finally:
+        iam_config["load_aws_managed_policies"] = before
+
+
+@contextlib.contextmanager
 def access_role_administrator() -> Iterator[None]:
     """CreateAccount gives the new account's access role AdministratorAccess, as AWS does
-    (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_accounts_access.html)."""
+    (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_accounts_access.html), and the account
+    sees AWS's managed policies (the EKS stacks attach AmazonEKSClusterPolicy and the like)."""
     from moto.iam.models import IAMBackend, iam_backends
     from moto.organizations.models import OrganizationsBackend
 
@@ -94,7 +117,8 @@ def access_role_administrator() -> Iterator[None]:
     require(IAMBackend, "put_role_policy", ("self", "role_name", "policy_name", "policy_json"))
 
     def create_account(self: Any, **kwargs: Any) -> dict[str, Any]:
-        status = original(self, **kwargs)
+        with aws_managed_policies():  # the new account's IAM is created by this call
+            status = original(self, **kwargs)
         account_id = status["CreateAccountStatus"]["AccountId"]
         role = kwargs.get("RoleName") or "OrganizationAccountAccessRole"
         iam_backends[account_id]["global"].put_role_policy(role, "AdministratorAccess", ADMINISTRATOR_ACCESS)

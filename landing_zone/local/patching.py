@@ -6,7 +6,9 @@ moto is pinned exactly in pyproject.toml; tests/emulator/ runs every guard and s
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+from collections.abc import Iterator
 from importlib.metadata import version
 from typing import Any
 
@@ -43,3 +45,38 @@ def require_instance_attribute(obj: Any, name: str) -> Any:
             "update the emulator patch"
         )
     return getattr(obj, name)
+
+
+@contextlib.contextmanager
+def added(owner: Any, members: dict[str, Any]) -> Iterator[None]:
+    """Add `members` to `owner` (a moto class or a urls module's dict) until exit. Each must be missing: moto
+    gaining one means moto now emulates it, and the patch must be reviewed rather than silently shadow it."""
+    is_dict = isinstance(owner, dict)
+    for name in members:
+        if (name in owner) if is_dict else hasattr(owner, name):
+            where = "its url_paths" if is_dict else _where(owner, name)
+            raise MotoChanged(f"moto {version('moto')}: {where} now has {name!r}; review the emulator patch")
+    for name, member in members.items():
+        if is_dict:
+            owner[name] = member
+        else:
+            setattr(owner, name, member)
+    try:
+        yield
+    finally:
+        for name in members:
+            if is_dict:
+                owner.pop(name, None)
+            else:
+                delattr(owner, name)
+
+
+@contextlib.contextmanager
+def replaced(owner: Any, name: str, params: tuple[str, ...], make: Any) -> Iterator[None]:
+    """Replace `owner.name` (checked with `require`) by `make(original)` until exit."""
+    original = require(owner, name, params)
+    setattr(owner, name, make(original))
+    try:
+        yield
+    finally:
+        setattr(owner, name, original)

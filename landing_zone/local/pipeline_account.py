@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 
+from landing_zone.local.organizations import aws_managed_policies as _aws_managed_policies
 from vending.aws.sessions import access_role_arn
 
 EMULATOR_REGION = "us-east-1"
@@ -61,30 +61,6 @@ class EmulatedAccount:
             self.patches = None
 
 
-@contextlib.contextmanager
-def _aws_managed_policies() -> Iterator[None]:
-    """moto leaves AWS managed policies (AmazonEKSClusterPolicy, ...) out of an account's IAM unless configured, and
-    its config API cannot switch that on in 5.2; the in-process flag is read when an account's IAM backend is
-    created (here: by CreateAccount), so it is set for that call only. It has no effect on a moto in another
-    process (start that one with MOTO_IAM_LOAD_MANAGED_POLICIES=true)."""
-    try:
-        from moto.core.config import default_user_config
-    except ImportError:  # moto not installed here: the emulator runs elsewhere
-        yield
-        return
-    from landing_zone.local.patching import MotoChanged
-
-    if "load_aws_managed_policies" not in default_user_config.get("iam", {}):
-        raise MotoChanged("moto's default_user_config has no iam.load_aws_managed_policies; update the emulator patch")
-    iam_config = default_user_config.setdefault("iam", {})
-    before = iam_config.get("load_aws_managed_policies", False)
-    iam_config["load_aws_managed_policies"] = True
-    try:
-        yield
-    finally:
-        iam_config["load_aws_managed_policies"] = before
-
-
 def start_emulated_account(
     team: str = "team-mlops", stage: str = "staging", region: str = EMULATOR_REGION, endpoint: str | None = None
 ) -> EmulatedAccount:
@@ -100,10 +76,10 @@ def start_emulated_account(
         endpoint = f"http://{host}:{port}"
     patches = None
     if server is not None:  # an in-process moto: make it answer as AWS does where the templates need it
-        from landing_zone.local.sagemaker import current_endpoint_instance_types
+        from landing_zone.local.llm_services import llm_services_completed
 
         patches = contextlib.ExitStack()
-        patches.enter_context(current_endpoint_instance_types())
+        patches.enter_context(llm_services_completed())
     mgmt = {"endpoint_url": endpoint, "region_name": region, **_DUMMY}
     org = boto3.client("organizations", **mgmt)
     with contextlib.suppress(org.exceptions.AlreadyInOrganizationException):

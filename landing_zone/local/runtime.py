@@ -47,15 +47,15 @@ from landing_zone.grant_statements import (
 )
 from landing_zone.local import faults
 from landing_zone.local.authorization.middleware import warm_up
-from landing_zone.local.authorization.server import authorizing_server, moto_identity_check_off
+from landing_zone.local.authorization.server import authorizing_server, bodyless_signatures, moto_identity_check_off
 from landing_zone.local.billing_and_quotas import emulated_cost_allocation_tags, emulated_service_quotas
 from landing_zone.local.callbacks import fix_task_token_callbacks
 from landing_zone.local.dynamodb import atomic_conditional_writes
 from landing_zone.local.event_sources import redelivering_sqs_event_sources
 from landing_zone.local.lifecycle import LIFECYCLE_ROLE, deploy_lifecycle
+from landing_zone.local.llm_services import llm_services_completed
 from landing_zone.local.organizations import access_role_administrator, unique_account_emails
 from landing_zone.local.patching import require
-from landing_zone.local.sagemaker import current_endpoint_instance_types
 from vending.accounts import CreationSlots
 from vending.aws.sessions import new_session
 from vending.context import invocation_session
@@ -448,7 +448,7 @@ class Emulator:
         self._patches.enter_context(unique_account_emails())
         self._patches.enter_context(atomic_conditional_writes())
         self._patches.enter_context(redelivering_sqs_event_sources())
-        self._patches.enter_context(current_endpoint_instance_types())
+        self._patches.enter_context(llm_services_completed())
         self._patches.enter_context(emulated_service_quotas())
         self._patches.enter_context(emulated_cost_allocation_tags())
         self._patches.callback(fix_task_token_callbacks())
@@ -490,6 +490,7 @@ class Emulator:
         """Switch IAM on until stop(): moto checks signatures, the authorization middleware decides every call."""
         self._patches.enter_context(iam_enforced())
         self._patches.enter_context(moto_identity_check_off())
+        self._patches.enter_context(bodyless_signatures())
         warm_up()  # read the service models and the authorization reference now, not inside the first call
         self.enforcing = True
         self._patches.callback(lambda: setattr(self, "enforcing", False))

@@ -38,3 +38,24 @@ def current_endpoint_instance_types() -> Iterator[frozenset[str]]:
         yield valid
     finally:
         FakeEndpointConfig.validate_instance_type = original  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def models_keep_network_isolation() -> Iterator[None]:
+    """moto's Model sets EnableNetworkIsolation to False whatever CreateModel asked, so DescribeModel reads back a model
+    with its network open and the provider plans to replace it; SageMaker keeps the value given."""
+    from moto.sagemaker.responses import SageMakerResponse
+
+    from landing_zone.local.patching import replaced
+
+    def make(original: Any) -> Any:
+        def create_model(self: Any) -> Any:
+            result = original(self)
+            model = self.sagemaker_backend._models[self._get_param("ModelName")]
+            model.enable_network_isolation = bool(self._get_param("EnableNetworkIsolation", False))
+            return result
+
+        return create_model
+
+    with replaced(SageMakerResponse, "create_model", ("self",), make):
+        yield

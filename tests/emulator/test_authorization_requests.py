@@ -204,3 +204,32 @@ def test_requests_reading_a_missing_key_also_needs_list_bucket() -> None:
         ("s3:ListBucket", "arn:aws:s3:::b-1", "missing-object")
     ]
     assert len(_auth_with(FakeLookups(exists=True), "s3", "HeadObject", Bucket="b-1", Key="there")) == 1
+
+
+def test_llm_template_calls_resolve_to_the_resources_aws_names() -> None:
+    # GIVEN the EKS, Bedrock and OpenSearch Serverless calls the LLM templates make
+    role = f"arn:aws:iam::{ACCOUNT}:role/team/admins"
+    cases = [
+        (("eks", "DescribeAddon"), {"clusterName": "gpu", "addonName": "coredns"}, "addon/gpu/coredns/*"),
+        (
+            ("eks", "AssociateAccessPolicy"),
+            {"clusterName": "gpu", "principalArn": role, "policyArn": "arn:aws:eks::aws:cluster-access-policy/X"},
+            f"access-entry/gpu/role/{ACCOUNT}/admins/*",
+        ),
+        (("eks", "DescribePodIdentityAssociation"), {"clusterName": "gpu", "associationId": "a-1"}, "gpu/a-1"),
+        (("bedrock", "DeleteGuardrail"), {"guardrailIdentifier": "abc123", "guardrailVersion": "1"}, "/abc123"),
+        (("bedrock-agent", "GetDataSource"), {"knowledgeBaseId": "KB1", "dataSourceId": "D"}, "knowledge-base/KB1"),
+        (("opensearchserverless", "DeleteCollection"), {"id": "abc"}, "collection/abc"),
+    ]
+    signing = {"bedrock-agent": "bedrock", "opensearchserverless": "aoss"}
+    for (service, operation), params, tail in cases:
+        # WHEN each is turned into its authorizations, THEN the resource is the one the request names
+        [first, *_] = _auth(service, operation, signing.get(service, service), **params)
+        assert first.resource.endswith(tail), (operation, first.resource)
+    # AND a create that references no optional resource type (CreateGuardrail) is authorized on "*", not on an
+    # automated-reasoning policy it never named
+    create = _auth("bedrock", "CreateGuardrail", "bedrock", name="g", tags=[{"key": "team", "value": "t"}])
+    assert [(r.action, r.resource) for r in create] == [
+        ("bedrock:CreateGuardrail", "*"),
+        ("bedrock:TagResource", "*"),
+    ]

@@ -123,6 +123,7 @@ PASSED_TO = {
     "pipes": "pipes.amazonaws.com",
 }
 _ROLE_ARN = re.compile(r"^arn:aws:iam::\d{12}:role/.+$")
+_IAM_PRINCIPAL = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):(role|user)/(?:.*/)?([^/]+)$")
 _ANY_ARN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[^:]*:[^:]*:.+$")
 
 
@@ -256,6 +257,10 @@ _VARIABLE_PARAMS = {
     "ExecutionId": ("name",),
     "InstanceProfileNameWithPath": ("InstanceProfileName",),
     "OidcProviderName": ("Url",),
+    "AddonName": ("addonName",),
+    "GuardrailId": ("guardrailIdentifier",),
+    "KnowledgeBaseId": ("knowledgeBaseId",),
+    "CollectionId": ("id",),  # only aoss ARNs carry it: DeleteCollection and UpdateCollection name it `id`
 }
 
 
@@ -300,6 +305,13 @@ def _variable_values(call: Call, account: str, lookups: Lookups) -> dict[str, st
         values["QueueName"] = url.rstrip("/").rsplit("/", 1)[-1]
     if "OidcProviderName" in values:
         values["OidcProviderName"] = re.sub(r"^https://", "", values["OidcProviderName"])
+    if iam_prefix(call) == "eks":
+        # An access entry's ARN names the principal (type, account, name); a Pod Identity association's, its id.
+        principal = _IAM_PRINCIPAL.match(str(p.get("principalArn", "")))
+        if principal:
+            values["IamIdentityAccountID"], values["IamIdentityType"], values["IamIdentityName"] = principal.groups()
+        if p.get("associationId"):
+            values["UUID"] = str(p["associationId"])
     return values
 
 
@@ -397,6 +409,10 @@ def resource_arns(call: Call, action: str, account: str, lookups: Lookups) -> li
             best = (score, candidate)
     if chosen:
         return list(dict.fromkeys(chosen))
+    if best and best[0][1] == 0 and any(not t["resource_type"] for t in privilege["resource_types"].values()):
+        # Every type is optional and the request names none of them completely (CreateGuardrail without an automated
+        # reasoning policy or a guardrail profile): AWS authorizes such a call on "*".
+        return ["*"]
     return [best[1]] if best else ["*"]
 
 

@@ -68,3 +68,30 @@ def moto_identity_check_off() -> Iterator[None]:
         ActionAuthenticatorMixin._authenticate_and_authorize_action = original_authenticate  # type: ignore[method-assign]
         IAMRequestBase.check_action_permitted = original  # type: ignore[method-assign]
         FakeBucket.get_permission = original_bucket  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def bodyless_signatures() -> Iterator[None]:
+    """moto recomputes a signature over `body or data`; for a GET, DELETE or HEAD without a body `data` is the query
+    (or the headers), which botocore then signs as a body, so every signed REST read with an empty payload (EKS
+    DescribeAddonVersions, Bedrock GetGuardrail) fails SignatureDoesNotMatch. AWS signs the empty payload (and the
+    query as part of the URL, which moto's path already carries)."""
+    from moto.iam.access_control import IAMRequestBase
+
+    original = require(IAMRequestBase, "_create_aws_request", ("self",))
+    require(IAMRequestBase, "__init__", ("self", "account_id", "method", "path", "data", "body", "headers", "action"))
+
+    def create_aws_request(self: Any) -> Any:
+        if self._method in ("GET", "DELETE", "HEAD") and not self._body:
+            saved, self._data = self._data, b""
+            try:
+                return original(self)
+            finally:
+                self._data = saved
+        return original(self)
+
+    IAMRequestBase._create_aws_request = create_aws_request  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        IAMRequestBase._create_aws_request = original  # type: ignore[method-assign]
