@@ -35,7 +35,12 @@ aws_providers contains [key, p] if {
 config_resources contains [module_path(path), r.address, r.provider_config_key] if {
 	walk(object.get(input, ["configuration", "root_module"], {}), [path, node])
 	is_object(node)
-	some r in object.get(node, "resources", [])
+	# A module's resource list, not an expression that happens to be named "resources" (a policy statement's)
+	resources := object.get(node, "resources", null)
+	is_array(resources)
+	some r in resources
+	is_object(r)
+	is_string(object.get(r, "provider_config_key", null))
 }
 
 module_path(path) := concat(".", [sprintf("module.%s", [path[i + 1]]) |

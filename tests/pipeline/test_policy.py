@@ -252,7 +252,15 @@ def _regional_stack(*planned: str) -> dict[str, Any]:
                         "type": "aws_vpc",
                         "name": "this",
                         "provider_config_key": f"aws.{alias}",
-                    }
+                    },
+                    {  # an expression named like a module's resource list (a policy statement's `resources`)
+                        "address": "data.aws_iam_policy_document.this",
+                        "mode": "data",
+                        "type": "aws_iam_policy_document",
+                        "name": "this",
+                        "provider_config_key": f"aws.{alias}",
+                        "expressions": {"statement": [{"resources": {"references": ["aws_vpc.this.arn"]}}]},
+                    },
                 ]
             },
         }
