@@ -10,7 +10,7 @@ behaviour; explained in benchmarks/mutation_survivors.md). The kill rate is kill
 count as killed, as mutmut counts them, and are shown apart.
 
 It runs in a scratch copy of the tracked files (the worktree stays clean) and prints, per module: mutants, killed,
-survived, timeouts, mutants no test reached, and the kill rate; with --survivors, each survivor's name and diff.
+survived, timeouts, mutants no test reached, and the kill rate; with --survivors N, the first N survivors' diffs.
 Exit status 1 when any module has a survivor that benchmarks/mutation_survivors.md does not name.
 """
 
@@ -120,7 +120,7 @@ def summarize(statuses: dict[str, dict[str, str]]) -> dict[str, dict[str, Any]]:
     return rows
 
 
-def run(modules: list[str], max_children: int, keep: Path | None, show_survivors: bool) -> dict[str, Any]:
+def run(modules: list[str], max_children: int, keep: Path | None, show_survivors: int) -> dict[str, Any]:
     unknown = [m for m in modules if m not in TESTS]
     if unknown:
         raise SystemExit(f"unknown module(s) {unknown}; choose from {sorted(TESTS)}")
@@ -137,21 +137,20 @@ def run(modules: list[str], max_children: int, keep: Path | None, show_survivors
     run_ = subprocess.run([*mutmut, "run", "--max-children", str(max_children)], cwd=scratch, env=env, check=False)
     rows = summarize(_statuses(scratch))
     diffs: dict[str, str] = {}
-    if show_survivors:
-        for row in rows.values():
-            for name in row["survivors"]:
-                shown = subprocess.run([*mutmut, "show", name], cwd=scratch, env=env, capture_output=True, text=True)
-                diffs[name] = shown.stdout
+    explained = explained_survivors()
+    unexplained = [n for r in rows.values() for n in r["survivors"] if n not in explained]
+    for name in unexplained[:show_survivors]:  # one `mutmut show` (about a second) each: capped
+        shown = subprocess.run([*mutmut, "show", name], cwd=scratch, env=env, capture_output=True, text=True)
+        diffs[name] = shown.stdout
     if not keep:
         shutil.rmtree(scratch, ignore_errors=True)
-    explained = explained_survivors()
     return {
         "tool": "mutmut " + __import__("importlib.metadata").metadata.version("mutmut"),
         "modules": modules,
         "tests": tests,
         "mutmut_exit": run_.returncode,
         "per_module": rows,
-        "unexplained_survivors": sorted(n for r in rows.values() for n in r["survivors"] if n not in explained),
+        "unexplained_survivors": sorted(unexplained),
         "survivor_diffs": diffs,
     }
 
@@ -161,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modules", nargs="+", default=sorted(TESTS), help=f"from {sorted(TESTS)}")
     parser.add_argument("--max-children", type=int, default=2, help="parallel mutant runs (the machine has 2 cores)")
     parser.add_argument("--keep", type=Path, help="run (or resume) in this folder and keep it")
-    parser.add_argument("--survivors", action="store_true", help="print each survivor's diff")
+    parser.add_argument("--survivors", type=int, default=0, help="print the diff of this many unexplained survivors")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     result = run(args.modules, args.max_children, args.keep, args.survivors)
