@@ -119,6 +119,7 @@ def run(
         arn = deployment.state_machine_arn
         accounts_before = {a["Id"] for a in _accounts(org)}
         scps_before = orphans.scp_policy_ids(org)
+        ou_attachments_before = orphans.ou_scp_attachments(org)
         requests = [request(i) for i in range(teams)]
         resumes: Counter[str] = Counter()
         why: Counter[str] = Counter()  # what each resumed attempt failed on: the soak's findings
@@ -171,6 +172,7 @@ def run(
                 "execution_running": running,
                 "pipeline_run_unfinished": _unfinished_runs(boto3.client("dynamodb")),
                 "scp_policy": orphans.unattached_new_scps(org, scps_before),
+                "scp_ou_attachment": orphans.new_ou_scp_attachments(org, ou_attachments_before),
             },
         )
         statuses = Counter(e["status"] for e in all_executions)

@@ -32,13 +32,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--strict-skips", action="store_true", help="fail the run on any skip/xfail not allow-listed")
 
 
+def _record(report: pytest.TestReport | pytest.CollectReport, kind: str, why: object) -> None:
+    if not any(fnmatch.fnmatchcase(report.nodeid, pattern) for pattern, _ in _allowed()):
+        _unexplained.append(f"{kind}: {report.nodeid}: {why}")
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     skipped = report.skipped and report.when in {"setup", "call"}
     if not skipped:
         return
     kind = "xfailed" if hasattr(report, "wasxfail") else "skipped"
-    if not any(fnmatch.fnmatchcase(report.nodeid, pattern) for pattern, _ in _allowed()):
-        _unexplained.append(f"{kind}: {report.nodeid}: {report.longrepr if kind == 'skipped' else report.wasxfail}")
+    _record(report, kind, report.longrepr if kind == "skipped" else report.wasxfail)
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    # A module-level skip (pytest.skip(allow_module_level=True), importorskip) skips at collection: no test report
+    # is ever made for its tests. Under xdist the controller receives each worker's skipped collection here too.
+    if report.skipped:
+        _record(report, "skipped module", report.longrepr)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -13,32 +13,39 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from landing_zone.local.patching import MotoChanged, require
+
 
 def fix_task_token_callbacks() -> Callable[[], None]:
     """Install the fix; returns the function that undoes it."""
-    import inspect
-
     from moto.core.responses import EmptyResult
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
+        StateTaskServiceCallback,
+    )
+    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
     from moto.stepfunctions.responses import StepFunctionResponse
 
-    original = StepFunctionResponse.send_task_failure
+    original = require(StepFunctionResponse, "send_task_failure", ("self",))
+    require(StepFunctionsParserBackend, "send_task_failure", ("self", "task_token", "error", "cause"))
+    original_wait = require(
+        StateTaskServiceCallback,
+        "_wait_for_task_token_heartbeat",
+        ("self", "env", "callback_endpoint", "heartbeat_endpoint"),
+    )
+    require(CallbackEndpoint, "get_outcome", ("self",))
 
     def send_task_failure(self: Any) -> Any:
         backend = self.stepfunction_backend
-        if "cause" not in inspect.signature(backend.send_task_failure).parameters:
-            return original(self)  # the backend without the interpreter has no cause to keep
+        if not isinstance(backend, StepFunctionsParserBackend):
+            # Without the interpreter moto drops the failure altogether: never what the emulator runs.
+            raise MotoChanged("SendTaskFailure reached moto's Step Functions backend without the interpreter")
         backend.send_task_failure(
             self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
         )
         return EmptyResult()
 
     StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
-
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
-        StateTaskServiceCallback,
-    )
-
-    original_wait = StateTaskServiceCallback._wait_for_task_token_heartbeat
 
     def wait_with_heartbeat(self: Any, env: Any, callback_endpoint: Any, heartbeat_endpoint: Any) -> Any:
         early = callback_endpoint.get_outcome()

@@ -291,15 +291,31 @@ def count_executions(sfn: Any, state_machine_arn: str) -> int:
     )
 
 
+def queue_drained(sqs: Any, queue_url: str, timeout: float = 60.0, poll: float = 0.2) -> float | None:
+    """Seconds until the queue held no message, visible or in flight; None when it still did after `timeout`."""
+    started = time.monotonic()
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    while True:
+        attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)["Attributes"]
+        if all(attributes.get(n) == "0" for n in names):
+            return round(time.monotonic() - started, 2)
+        if time.monotonic() - started >= timeout:
+            return None
+        time.sleep(poll)
+
+
 def resend_everywhere(session: boto3.Session, deployment: Deployment, requests: list[VendingRequest]) -> dict[str, Any]:
     """The same requests again, through every entry point: no new account, no new execution."""
     org, sfn = session.client("organizations"), session.client("stepfunctions")
     accounts_before = count_accounts(org)
     executions_before = count_executions(sfn, deployment.state_machine_arn)
     replies = [send(session, deployment, request, via) for request in requests for via in ENTRY_POINTS]
-    time.sleep(1.0)  # an event that did start something would show up by now
+    # An event is consumed when the onboarding queue holds nothing, visible or in flight: only then can "no new
+    # execution" be told apart from "not yet".
+    drained = queue_drained(session.client("sqs"), deployment.onboarding_queue_url)
     return {
         "sent": len(replies),
+        "queue_drained_after_seconds": drained,
         "accounts_before": accounts_before,
         "accounts_after": count_accounts(org),
         "executions_before": executions_before,
@@ -324,12 +340,16 @@ def reject_bad_request(session: boto3.Session, deployment: Deployment) -> dict[s
         "regions": ["mars-1"],
         "repository": "x",
     }
+    sfn = session.client("stepfunctions")
+    executions_before = count_executions(sfn, deployment.state_machine_arn)
     response = call_api(session, api_event("POST", "/requests", bad))
     body = json.loads(response.get("body") or "{}")
     return {
         "status_code": response.get("statusCode"),
+        "expected_fields": sorted(bad),
         "fields": [e["field"] for e in body.get("errors", [])],
         "accounts_created": count_accounts(org) - before,
+        "executions_started": count_executions(sfn, deployment.state_machine_arn) - executions_before,
     }
 
 
@@ -403,6 +423,8 @@ def demo_ok(report: dict[str, Any], layout: Layout | None = None) -> list[str]:
         if not_applied:
             problems.append(f"{team['team']}: stacks of its layout not SUCCEEDED: {not_applied}")
     resend = report["checks"]["resend"]
+    if resend.get("queue_drained_after_seconds") is None:
+        problems.append("the onboarding queue never drained: whether a resent event started something is unknown")
     if (
         resend["accounts_after"] != resend["accounts_before"]
         or resend["executions_after"] != resend["executions_before"]
@@ -417,8 +439,12 @@ def demo_ok(report: dict[str, Any], layout: Layout | None = None) -> list[str]:
     if unanswered:
         problems.append(f"resends not answered as the same request: {unanswered}")
     bad = report["checks"]["bad_request"]
-    if bad["status_code"] != 400 or bad["accounts_created"]:
+    if bad["status_code"] != 400 or bad["accounts_created"] or bad.get("executions_started", 0):
         problems.append(f"bad request not rejected cleanly: {bad}")
+    named = sorted({str(f).split(".")[0] for f in bad.get("fields", [])})
+    if named != bad.get("expected_fields", named):
+        # Each wrong field, and only those: a 400 that names everything (or misses one) tells the caller nothing.
+        problems.append(f"bad request's 400 names {named}, not each wrong field {bad['expected_fields']}")
     audit = report["checks"]["audit"]
     if audit["findings"]:
         problems.append(f"guardrail audit found drift: {audit['by_type']}")

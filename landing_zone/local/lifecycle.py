@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+from importlib.metadata import version
 from typing import Any
 
 import boto3
 
 import step_functions
+from landing_zone.local.patching import MotoChanged, require
 from vending.functions import LIFECYCLE_KEYS
 from vending.retirement import ensure_archive_bucket
 from vending.settings import Settings
@@ -24,8 +26,14 @@ def install_update_budget() -> None:
     Checked by tests/e2e/test_lifecycle_state_machine.py (the budget goes 500 -> 5000 USD)."""
     from moto.budgets.responses import BudgetsResponse
 
-    if hasattr(BudgetsResponse, "update_budget"):
-        return
+    existing = getattr(BudgetsResponse, "update_budget", None)
+    if existing is not None:
+        if getattr(existing, "emulator_patch", False):
+            return  # installed by an earlier deploy in this process
+        # moto grew its own UpdateBudget: read it against AWS's (limit and type replaced, notifications kept) and
+        # drop this patch, rather than silently running whichever moto ships.
+        raise MotoChanged(f"moto {version('moto')}: BudgetsResponse now has update_budget; review and drop the patch")
+    require(BudgetsResponse, "_get_param")
 
     def update_budget(self: Any) -> str:
         account_id, new = self._get_param("AccountId"), self._get_param("NewBudget")
@@ -37,6 +45,7 @@ def install_update_budget() -> None:
         stored.budget.update({k: v for k, v in new.items() if k in {"BudgetLimit", "TimeUnit", "BudgetType"}})
         return "{}"
 
+    update_budget.emulator_patch = True  # type: ignore[attr-defined]
     BudgetsResponse.update_budget = update_budget  # type: ignore[attr-defined]
 
 

@@ -163,7 +163,7 @@ def slow_account_creation(seconds: float, max_in_flight: int = 5) -> Iterator[Cr
 
     quota = CreationQuota(seconds, max_in_flight)
     original = {
-        name: getattr(OrganizationsBackend, name)
+        name: require(OrganizationsBackend, name, ("self", "kwargs"))
         for name in ("create_account", "describe_create_account_status", "list_create_account_status")
     }
 

@@ -8,18 +8,28 @@ compared with the set a READY request owns, as the record and vending.bootstrap 
     iam_policy      VendingCIBoundary (customer managed policies)
     iam_user        none (the design forbids IAM users and access keys in a vended account)
     oidc_provider   GitHub's
-    kms_key         the key `alias/terraform-state` names; a key scheduled for deletion (a retried CreateKey's twin
-                    that bootstrap already cleaned up) is not an orphan, a live second key is
-    kms_alias       alias/terraform-state (AWS-managed `alias/aws/*` aside)
+    role_policy     inline and attached policies of every role: PlanReadOnly on TeamCIPlanRole, Workloads and
+                    ManageBoundedRoles on TeamCIRole, the access role's AdministratorAccess (Organizations' own)
+    kms_key         the key `alias/terraform-state` names in the home region, nothing in the others
+    kms_key_pending_deletion
+                    none: a key scheduled for deletion still exists for its waiting period (a retried CreateKey's
+                    twin that bootstrap cleaned up is counted here, apart, so a clean run shows 0)
+    kms_alias       alias/terraform-state in the home region (AWS-managed `alias/aws/*` aside)
     dynamodb_table  none (the state lock is S3-native)
+    log_group       none (the vend's functions log in the platform account)
     budget          vend-monthly-spend (made when the layout gives the team a budget)
     scp_attachment  SCPs attached to the account itself that the record does not list
 
-Organization-wide: SCPs created during the run that are attached to nothing (`scp_policy`), accounts no READY record
-owns (`account`), executions still running, records not READY, pipeline runs still QUEUED/RUNNING.
+The regional kinds (KMS, DynamoDB, log groups) are listed in every region of the layout's allow-list, named
+`<region>:<name>`: a resource left in a region the team does not use is an orphan too.
+
+Organization-wide: SCPs created during the run that are attached to nothing (`scp_policy`), SCP attachments on OUs
+made during the run (`scp_ou_attachment`), accounts no READY record owns (`account`), executions still running,
+records not READY, pipeline runs still QUEUED/RUNNING.
 
 This is an emulator/benchmark tool (it lists whole accounts); the audit (vending.guardrails) is the production check.
-Resources a team's Terraform stacks create are out of its scope: the soak runs without pipelines.
+Not covered: resources a team's Terraform stacks create beyond these kinds (the soak runs without pipelines; a
+stack's own resources belong to its state, which the vend does not own).
 """
 
 from __future__ import annotations
@@ -49,38 +59,72 @@ ACCOUNT_KINDS = (
     "iam_policy",
     "iam_user",
     "oidc_provider",
+    "role_policy",
     "kms_key",
+    "kms_key_pending_deletion",
     "kms_alias",
     "dynamodb_table",
+    "log_group",
     "budget",
     "scp_attachment",
 )
+# The policies vending.bootstrap puts on the roles it makes, and the access role's (Organizations makes it).
+ROLE_POLICIES = (
+    f"{PLAN_ROLE_NAME}:inline:PlanReadOnly",
+    f"{CI_ROLE_NAME}:inline:Workloads",
+    f"{CI_ROLE_NAME}:inline:ManageBoundedRoles",
+)
+ACCESS_ROLE_POLICIES = ("inline:AdministratorAccess", "attached:arn:aws:iam::aws:policy/AdministratorAccess")
 
 
 def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> list[Any]:
     return [item for page in client.get_paginator(operation).paginate(**kwargs) for item in page[key]]
 
 
-def inventory(member: boto3.Session, org: Any, account_id: str, region: str) -> dict[str, set[str]]:
-    """Every resource of the kinds above in the account, by kind (names or ids)."""
-    iam, kms = member.client("iam"), member.client("kms", region_name=region)
+def all_regions() -> tuple[str, ...]:
+    from vending.layout import cached_layout
+
+    return tuple(cached_layout().organization.allowed_regions)
+
+
+def inventory(member: boto3.Session, org: Any, account_id: str, regions: Iterable[str]) -> dict[str, set[str]]:
+    """Every resource of the kinds above in the account, by kind (names or ids; regional ones `<region>:<name>`)."""
+    iam = member.client("iam")
     found: dict[str, set[str]] = {kind: set() for kind in ACCOUNT_KINDS}
     found["bucket"] = {b["Name"] for b in member.client("s3").list_buckets()["Buckets"]}
     found["iam_role"] = {r["RoleName"] for r in _pages(iam, "list_roles", "Roles")}
+    for role in found["iam_role"]:
+        found["role_policy"] |= {
+            f"{role}:inline:{n}" for n in _pages(iam, "list_role_policies", "PolicyNames", RoleName=role)
+        }
+        found["role_policy"] |= {
+            f"{role}:attached:{p['PolicyArn']}"
+            for p in _pages(iam, "list_attached_role_policies", "AttachedPolicies", RoleName=role)
+        }
     found["iam_policy"] = {p["PolicyName"] for p in _pages(iam, "list_policies", "Policies", Scope="Local")}
     found["iam_user"] = {u["UserName"] for u in _pages(iam, "list_users", "Users")}
     found["oidc_provider"] = {
         p["Arn"].rsplit("/", 1)[-1] if "oidc-provider/" in p["Arn"] else p["Arn"]
         for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
     }
-    for key in _pages(kms, "list_keys", "Keys"):
-        meta = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]
-        if meta.get("KeyManager") == "CUSTOMER" and meta.get("KeyState") != "PendingDeletion":
-            found["kms_key"].add(key["KeyId"])
-    found["kms_alias"] = {
-        a["AliasName"] for a in _pages(kms, "list_aliases", "Aliases") if not a["AliasName"].startswith("alias/aws/")
-    }
-    found["dynamodb_table"] = set(_pages(member.client("dynamodb", region_name=region), "list_tables", "TableNames"))
+    for region in regions:
+        kms = member.client("kms", region_name=region)
+        for key in _pages(kms, "list_keys", "Keys"):
+            meta = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]
+            if meta.get("KeyManager") == "CUSTOMER":
+                pending = meta.get("KeyState") == "PendingDeletion"
+                found["kms_key_pending_deletion" if pending else "kms_key"].add(f"{region}:{key['KeyId']}")
+        found["kms_alias"] |= {
+            f"{region}:{a['AliasName']}"
+            for a in _pages(kms, "list_aliases", "Aliases")
+            if not a["AliasName"].startswith("alias/aws/")
+        }
+        ddb = member.client("dynamodb", region_name=region)
+        found["dynamodb_table"] |= {f"{region}:{t}" for t in _pages(ddb, "list_tables", "TableNames")}
+        logs = member.client("logs", region_name=region)
+        found["log_group"] |= {
+            f"{region}:{g['logGroupName']}" for g in _pages(logs, "describe_log_groups", "logGroups")
+        }
     try:
         budgets = member.client("budgets", region_name="us-east-1").describe_budgets(AccountId=account_id)
         found["budget"] = {b["BudgetName"] for b in budgets.get("Budgets", [])}
@@ -99,18 +143,21 @@ def expected(record: RequestRecord, member: boto3.Session, *, access_role_name: 
     region = record.request["regions"][0]
     kms = member.client("kms", region_name=region)
     try:
-        state_key = {str(kms.describe_key(KeyId=STATE_KEY_ALIAS)["KeyMetadata"]["KeyId"])}
+        state_key = {f"{region}:{kms.describe_key(KeyId=STATE_KEY_ALIAS)['KeyMetadata']['KeyId']}"}
     except ClientError:
         state_key = set()  # no alias: every live key is an orphan
     return {
         "bucket": {record.state_bucket or state_bucket_name(account_id, region)},
         "iam_role": {access_role_name, CI_ROLE_NAME, PLAN_ROLE_NAME},
+        "role_policy": {*ROLE_POLICIES, *(f"{access_role_name}:{p}" for p in ACCESS_ROLE_POLICIES)},
         "iam_policy": {BOUNDARY_NAME},
         "iam_user": set(),
         "oidc_provider": {GITHUB_OIDC_HOST},
         "kms_key": state_key,
-        "kms_alias": {STATE_KEY_ALIAS},
+        "kms_key_pending_deletion": set(),
+        "kms_alias": {f"{region}:{STATE_KEY_ALIAS}"},
         "dynamodb_table": set(),
+        "log_group": set(),
         "budget": {BUDGET_NAME},
         "scp_attachment": set(record.scps),
     }
@@ -122,13 +169,14 @@ def account_orphans(
     sts: Any,
     org: Any,
     access_role_name: str,
+    regions: Iterable[str] | None = None,
 ) -> dict[str, list[str]]:
-    """Per kind, what the READY record's account holds beyond the request's expected set."""
+    """Per kind, what the READY record's account holds beyond the request's expected set, in every region."""
     if not record.account_id:
         raise ValueError(f"{record.request_id}: a READY record without an account id")
     region = record.request["regions"][0]
     member = assume_role_session(sts, access_role_arn(record.account_id, access_role_name), "orphan-inventory", region)
-    found = inventory(member, org, record.account_id, region)
+    found = inventory(member, org, record.account_id, all_regions() if regions is None else regions)
     owned = expected(record, member, access_role_name=access_role_name)
     return {kind: sorted(found[kind] - owned[kind]) for kind in ACCOUNT_KINDS if found[kind] - owned[kind]}
 
@@ -145,6 +193,28 @@ def unattached_new_scps(org: Any, before: Iterable[str]) -> list[str]:
         for p in _pages(org, "list_policies", "Policies", Filter=SCP)
         if p["Id"] not in known and not _pages(org, "list_targets_for_policy", "Targets", PolicyId=p["Id"])
     )
+
+
+def ou_scp_attachments(org: Any) -> set[str]:
+    """Every SCP attachment on an OU (the root included), as `<target id>:<policy name>`."""
+    found: set[str] = set()
+    pending = [r["Id"] for r in _pages(org, "list_roots", "Roots")]
+    while pending:
+        target = pending.pop()
+        found |= {
+            f"{target}:{p['Name']}"
+            for p in _pages(org, "list_policies_for_target", "Policies", TargetId=target, Filter=SCP)
+        }
+        pending += [
+            ou["Id"]
+            for ou in _pages(org, "list_organizational_units_for_parent", "OrganizationalUnits", ParentId=target)
+        ]
+    return found
+
+
+def new_ou_scp_attachments(org: Any, before: Iterable[str]) -> list[str]:
+    """SCP attachments on OUs made since `before` was taken: the vend attaches SCPs to accounts, never to OUs."""
+    return sorted(ou_scp_attachments(org) - set(before))
 
 
 def orphan_report(

@@ -222,7 +222,7 @@ class Tally:
         elif accepted:
             self.accepted += 1
             self.failures.append(f"accepted {case.name}: {detail[:200]}")
-        elif named is None or not case.fields <= {f.split(".")[0] for f in named}:
+        elif named is None or {f.split(".")[0] for f in named} != case.fields:  # each field, and only those
             self.unnamed += 1
             self.failures.append(f"not naming {sorted(case.fields)} {case.name}: {sorted(named or [])} {detail[:200]}")
 

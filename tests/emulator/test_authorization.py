@@ -422,6 +422,31 @@ def test_s3_secure_transport_deny_does_not_apply_to_tls_calls(env: Env) -> None:
     assert "with an explicit deny in a resource-based policy" in _message(error)
 
 
+@pytest.mark.parametrize(
+    "condition",
+    [{"Bool": {"aws:SecureTransport": "true"}}, {"StringEquals": {"aws:PrincipalAccount": "{account}"}}],
+)
+def test_s3_bucket_policy_statement_with_a_matching_condition_is_enforced(env: Env, condition: dict[str, Any]) -> None:
+    """GIVEN a bucket policy whose only Deny has a Condition that matches the call WHEN a role with s3:* reads
+    THEN it is refused: a statement with a Condition is decided by its condition, never dropped."""
+    name = _unique("authz-cond")
+    s3 = env.client("s3")
+    s3.create_bucket(Bucket=name)
+    s3.put_object(Bucket=name, Key="k", Body=b"x")
+    session, _ = env.role(_allow("s3:*"))
+    rendered = json.loads(json.dumps(condition).replace("{account}", env.account))
+    statement = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{name}/*",
+        "Condition": rendered,
+    }
+    s3.put_bucket_policy(Bucket=name, Policy=_policy(statement))
+    error = _denied(lambda: env.client("s3", session).get_object(Bucket=name, Key="k"))
+    assert "with an explicit deny in a resource-based policy" in _message(error)
+
+
 # 8. KMS
 
 

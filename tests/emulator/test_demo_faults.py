@@ -6,6 +6,9 @@ import io
 import json
 from typing import Any
 
+import boto3
+import pytest
+
 from landing_zone.local import demo
 
 
@@ -77,6 +80,7 @@ def test_demo_seed_3_a_resend_answered_with_an_error_fails_the_demo() -> None:
                 "accounts_after": 1,
                 "executions_before": 1,
                 "executions_after": 1,
+                "queue_drained_after_seconds": 0.2,
                 "replies": replies,
             },
             "bad_request": {"status_code": 400, "accounts_created": 0},
@@ -88,3 +92,75 @@ def test_demo_seed_3_a_resend_answered_with_an_error_fails_the_demo() -> None:
     assert len(problems) == 1 and "resends not answered" in problems[0] and "'api'" in problems[0]
     replies[1]["outcome"] = "already_ready"
     assert demo.demo_ok(report) == []
+
+
+def _clean_report() -> dict[str, Any]:
+    team = {
+        "team": "team-a",
+        "status": "READY",
+        "state_bucket_checks": {
+            "versioning": "Enabled",
+            "public_access_blocked": True,
+            "tls_only": True,
+            "state_objects": ["x"],
+        },
+        "scps": ["FullAWSAccess"],
+    }
+    resend = {
+        "accounts_before": 1,
+        "accounts_after": 1,
+        "executions_before": 1,
+        "executions_after": 1,
+        "queue_drained_after_seconds": 0.2,
+        "replies": [{"via": "cli", "outcome": "already_ready"}],
+    }
+    bad = {
+        "status_code": 400,
+        "expected_fields": ["stage", "team"],
+        "fields": ["stage", "team"],
+        "accounts_created": 0,
+        "executions_started": 0,
+    }
+    return {"teams": [team], "checks": {"resend": resend, "bad_request": bad, "audit": {"findings": 0, "by_type": {}}}}
+
+
+@pytest.mark.parametrize(
+    ("fault", "named"),
+    [
+        (("bad_request", "fields", ["team"]), "names ['team'], not each wrong field ['stage', 'team']"),
+        (("bad_request", "fields", ["cost_center", "stage", "team"]), "names ['cost_center', 'stage', 'team']"),
+        (("bad_request", "executions_started", 1), "bad request not rejected cleanly"),
+        (("resend", "queue_drained_after_seconds", None), "never drained"),
+    ],
+)
+def test_demo_bad_request_must_name_each_field_and_the_resend_must_see_the_queue_drain(
+    fault: tuple[str, str, Any], named: str
+) -> None:
+    # GIVEN a clean demo report (the positive control: no problem)
+    report = _clean_report()
+    assert demo.demo_ok(report) == []
+    # WHEN one fault is planted THEN the demo fails naming it
+    check, key, value = fault
+    report["checks"][check][key] = value
+    problems = demo.demo_ok(report)
+    assert len(problems) == 1 and named in problems[0], problems
+
+
+def test_demo_queue_drained_polls_until_the_queue_is_empty(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto import mock_aws
+
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "t",
+        "AWS_SECRET_ACCESS_KEY": "t",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="onboarding")["QueueUrl"]
+        # GIVEN an empty queue THEN it is drained at once
+        assert demo.queue_drained(sqs, url) is not None
+        # GIVEN a message nobody consumes THEN the bounded wait gives up and says so (None), it never guesses
+        sqs.send_message(QueueUrl=url, MessageBody="{}")
+        assert demo.queue_drained(sqs, url, timeout=0.5, poll=0.1) is None

@@ -313,3 +313,194 @@ def test_dynamodb_conditional_writes_are_atomic_under_threads(aws: None, monkeyp
     # WHEN writes are serialized as DynamoDB serializes writes to one item THEN exactly one wins
     with atomic_conditional_writes():
         assert race("patched") == 1
+
+
+def test_slow_account_creation_holds_creations_and_refuses_a_sixth(aws: None) -> None:
+    from botocore.config import Config
+
+    from landing_zone.local.organizations import slow_account_creation
+
+    org = boto3.client("organizations", region_name=REGION, config=Config(retries={"total_max_attempts": 1}))
+    org.create_organization(FeatureSet="ALL")
+
+    def create(i: int) -> dict[str, Any]:
+        return org.create_account(Email=f"o{i}@example.com", AccountName=f"m{i}")["CreateAccountStatus"]
+
+    with slow_account_creation(60, max_in_flight=5) as quota:
+        held = [create(i) for i in range(5)]
+        # THEN each creation stays IN_PROGRESS without an account id, and a 6th is refused as AWS refuses it
+        assert {s["State"] for s in held} == {"IN_PROGRESS"} and not any("AccountId" in s for s in held)
+        described = org.describe_create_account_status(CreateAccountRequestId=held[0]["Id"])["CreateAccountStatus"]
+        assert described["State"] == "IN_PROGRESS"
+        with pytest.raises(ClientError, match="TooManyRequestsException"):
+            create(5)
+        assert (quota.peak_in_flight, quota.rejected) == (5, 1)
+    # AND moto as it ships (the negative control) completes at once and accepts any number
+    assert create(6)["State"] == "SUCCEEDED"
+    described = org.describe_create_account_status(CreateAccountRequestId=held[0]["Id"])["CreateAccountStatus"]
+    assert described["State"] == "SUCCEEDED" and described["AccountId"]
+
+
+def test_unique_account_emails_fails_a_second_creation_for_one_address(aws: None) -> None:
+    from landing_zone.local.organizations import unique_account_emails
+
+    org = boto3.client("organizations", region_name=REGION)
+    org.create_organization(FeatureSet="ALL")
+    org.create_account(Email="Team@example.com", AccountName="first")
+    # GIVEN moto as it ships: a second account for the same address (the negative control)
+    assert org.create_account(Email="team@example.com", AccountName="dup")["CreateAccountStatus"]["State"] != "FAILED"
+    with unique_account_emails() as refused:
+        # WHEN patched THEN the creation fails with AWS's reason, and its status can be read back and listed
+        status = org.create_account(Email="TEAM@example.com", AccountName="again")["CreateAccountStatus"]
+        assert (status["State"], status["FailureReason"]) == ("FAILED", "EMAIL_ALREADY_EXISTS")
+        read = org.describe_create_account_status(CreateAccountRequestId=status["Id"])["CreateAccountStatus"]
+        assert read["FailureReason"] == "EMAIL_ALREADY_EXISTS" and status["Id"] in refused
+        listed = org.list_create_account_status(States=["FAILED"])["CreateAccountStatuses"]
+        assert status["Id"] in {s["Id"] for s in listed}
+
+
+def test_redelivering_sqs_event_sources_delivers_a_failed_batch_again(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from moto.awslambda.models import LambdaBackend, lambda_backends
+
+    from landing_zone.local.event_sources import redelivering_sqs_event_sources
+
+    sqs = boto3.client("sqs", region_name=REGION)
+    queue_url = sqs.create_queue(QueueName="onboarding")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    calls: list[int] = []
+
+    def send_sqs_batch(self: Any, function_arn: str, messages: Any, queue_arn: str) -> bool:
+        calls.append(len(messages))
+        return len(calls) > 1  # the first invocation fails, as a crashed function does
+
+    monkeypatch.setattr(LambdaBackend, "send_sqs_batch", send_sqs_batch)
+    backend = lambda_backends["123456789012"][REGION]
+
+    def deliver_once() -> None:
+        sqs.send_message(QueueUrl=queue_url, MessageBody="{}")
+        received = sqs.receive_message(QueueUrl=queue_url, VisibilityTimeout=0)["Messages"]
+        from moto.sqs.models import sqs_backends
+
+        moto_messages = sqs_backends["123456789012"][REGION].get_queue("onboarding").messages
+        assert received and moto_messages
+        LambdaBackend.send_sqs_batch(
+            backend, "arn:aws:lambda:us-east-1:123456789012:function:f", moto_messages, queue_arn
+        )
+
+    # GIVEN moto as it ships (the negative control): a failed batch is never delivered again
+    deliver_once()
+    time.sleep(0.5)
+    assert calls == [1]
+    calls.clear()
+    sqs.purge_queue(QueueUrl=queue_url)
+    with redelivering_sqs_event_sources(delay=0.1):
+        # WHEN patched THEN the failed batch is received again and, delivered, deleted from the queue
+        deliver_once()
+        deadline = time.monotonic() + 10
+        while len(calls) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert calls == [1, 1]
+        time.sleep(0.2)
+        attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"])
+        assert attributes["Attributes"]["ApproximateNumberOfMessages"] == "0"
+
+
+def test_task_token_callbacks_keep_the_cause_and_see_an_early_outcome(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
+        StateTaskServiceCallback,
+    )
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    from landing_zone.local.callbacks import fix_task_token_callbacks
+
+    received: list[tuple[Any, ...]] = []
+
+    def send_task_failure(self: Any, task_token: Any, error: Any = None, cause: Any = None) -> None:
+        received.append((task_token, error, cause))
+
+    monkeypatch.setattr(StepFunctionsParserBackend, "send_task_failure", send_task_failure)
+    response = StepFunctionResponse()
+    params = {"taskToken": "t", "error": "PipelineFailed", "cause": "plan: 2 errors"}
+    monkeypatch.setattr(response, "_get_param", params.get)
+    parser_backend = object.__new__(StepFunctionsParserBackend)
+    monkeypatch.setattr(StepFunctionResponse, "stepfunction_backend", parser_backend)
+    # GIVEN moto as it ships (the negative control): the cause never reaches the interpreter
+    StepFunctionResponse.send_task_failure(response)
+    assert received == [("t", "PipelineFailed", None)]
+    undo = fix_task_token_callbacks()
+    try:
+        # WHEN fixed THEN the cause is passed on
+        StepFunctionResponse.send_task_failure(response)
+        assert received[-1] == ("t", "PipelineFailed", "plan: 2 errors")
+        # AND a token completed before the heartbeat wait starts is seen at once, not at the heartbeat timeout
+
+        class Delivered:
+            def get_outcome(self) -> str:
+                return "outcome"
+
+        wait = StateTaskServiceCallback._wait_for_task_token_heartbeat
+        assert wait(None, None, Delivered(), None) == "outcome"
+        # AND the backend without the interpreter is refused loudly, not silently given moto's behaviour
+        monkeypatch.setattr(StepFunctionResponse, "stepfunction_backend", object())
+        with pytest.raises(MotoChanged, match="without the interpreter"):
+            StepFunctionResponse.send_task_failure(response)
+    finally:
+        undo()
+
+
+@pytest.mark.parametrize(
+    ("owner", "name"),
+    [
+        ("moto.stepfunctions.parser.models:StepFunctionsParserBackend", "send_task_failure"),
+        (
+            "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback"
+            ":StateTaskServiceCallback",
+            "_wait_for_task_token_heartbeat",
+        ),
+        ("moto.stepfunctions.responses:StepFunctionResponse", "send_task_failure"),
+    ],
+)
+def test_task_token_callbacks_refuse_a_changed_moto(monkeypatch: pytest.MonkeyPatch, owner: str, name: str) -> None:
+    import importlib
+
+    from landing_zone.local.callbacks import fix_task_token_callbacks
+
+    module, cls = owner.split(":")
+    # GIVEN a moto whose method lost a parameter WHEN the fix is installed THEN it refuses, naming the method
+    monkeypatch.setattr(getattr(importlib.import_module(module), cls), name, lambda self, renamed: None)
+    with pytest.raises(MotoChanged, match=name):
+        fix_task_token_callbacks()
+
+
+def test_update_budget_takes_effect_and_refuses_a_moto_that_has_its_own(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.budgets.responses import BudgetsResponse
+
+    from landing_zone.local.lifecycle import install_update_budget
+
+    budgets = boto3.client("budgets", region_name=REGION)
+    limit = {"Amount": "500", "Unit": "USD"}
+    budget = {"BudgetName": "team", "BudgetLimit": limit, "TimeUnit": "MONTHLY", "BudgetType": "COST"}
+    budgets.create_budget(AccountId="123456789012", Budget=budget)
+    new = {**budget, "BudgetLimit": {"Amount": "5000", "Unit": "USD"}}
+    # GIVEN moto as it ships: no UpdateBudget at all
+    assert not hasattr(BudgetsResponse, "update_budget")
+    monkeypatch.setattr(BudgetsResponse, "update_budget", None, raising=False)
+    monkeypatch.delattr(BudgetsResponse, "update_budget")
+    install_update_budget()
+    install_update_budget()  # a second deploy in one process keeps the patch
+    budgets.update_budget(AccountId="123456789012", NewBudget=new)
+    read = budgets.describe_budget(AccountId="123456789012", BudgetName="team")["Budget"]
+    assert float(read["BudgetLimit"]["Amount"]) == 5000
+    with pytest.raises(ClientError, match="doesn't exist"):
+        budgets.update_budget(AccountId="123456789012", NewBudget={**new, "BudgetName": "other"})
+    # WHEN moto grows an UpdateBudget of its own THEN the patch refuses instead of silently stepping aside
+    monkeypatch.setattr(BudgetsResponse, "update_budget", lambda self: "{}")
+    with pytest.raises(MotoChanged, match="update_budget"):
+        install_update_budget()

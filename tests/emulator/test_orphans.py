@@ -100,19 +100,102 @@ def test_orphans_planted_bucket_role_key_alias_and_scp_are_counted(vended: tuple
         assert report["by_account"][record.account_id] == {
             "bucket": [f"tfstate-{record.account_id}-us-east-1-copy"],
             "iam_role": ["TeamCIRole2"],
-            "kms_key": [key],
-            "kms_alias": ["alias/terraform-state-2"],
+            "kms_key": [f"us-east-1:{key}"],
+            "kms_alias": ["us-east-1:alias/terraform-state-2"],
             "scp_attachment": ["vend-stray"],
         }
         assert report["count"] == 5
         assert report["by_kind"]["bucket"] == 1 and report["by_kind"]["kms_key"] == 1
         # AND a new SCP attached to nothing is an organization-wide orphan
         assert orphans.unattached_new_scps(org, scps_before) == ["vend-unattached"]
-        # AND a key scheduled for deletion (bootstrap's cleanup of a duplicate) no longer counts
+        # AND a key scheduled for deletion (bootstrap's cleanup of a duplicate) is no longer live, but still counted
+        # apart for as long as it exists
         kms.delete_alias(AliasName="alias/terraform-state-2")
         kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
-        assert "kms_key" not in _report(record)["by_account"][record.account_id]
+        after = _report(record)["by_account"][record.account_id]
+        assert "kms_key" not in after and after["kms_key_pending_deletion"] == [f"us-east-1:{key}"]
     finally:
         org.detach_policy(PolicyId=stray, TargetId=record.account_id)
         org.delete_policy(PolicyId=stray)
         org.delete_policy(PolicyId=unattached)
+
+
+def test_orphans_a_resource_of_each_kind_in_each_region_is_named(vended: tuple[RequestRecord, Any]) -> None:
+    # GIVEN the READY team's account and, in every region of the allow-list, a live KMS key, a key pending deletion,
+    # an alias, a DynamoDB table and a log group; an inline and an attached policy on the vend's roles; an SCP
+    # attached to an OU of the organization
+    record, _ = vended
+    assert record.account_id
+    layout = cached_layout()
+    regions = layout.organization.allowed_regions
+    assert len(regions) > 1
+    sts, org = boto3.client("sts"), boto3.client("organizations")
+    member = assume_role_session(
+        sts, access_role_arn(record.account_id, layout.organization.access_role_name), "plant", regions[0]
+    )
+    ou_attachments_before = orphans.ou_scp_attachments(org)
+    before = _report(record)["by_account"].get(record.account_id, {})  # what the other tests left, if anything
+    planted: dict[str, list[str]] = {kind: [] for kind in ("kms_key", "kms_key_pending_deletion", "kms_alias")}
+    planted |= {"dynamodb_table": [], "log_group": []}
+    cleanup = []
+    for region in regions:
+        kms = member.client("kms", region_name=region)
+        live = kms.create_key()["KeyMetadata"]["KeyId"]
+        doomed = kms.create_key()["KeyMetadata"]["KeyId"]
+        kms.schedule_key_deletion(KeyId=doomed, PendingWindowInDays=7)
+        kms.create_alias(AliasName="alias/planted", TargetKeyId=live)
+        ddb = member.client("dynamodb", region_name=region)
+        ddb.create_table(
+            TableName="planted",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+        )
+        member.client("logs", region_name=region).create_log_group(logGroupName="/planted")
+        planted["kms_key"].append(f"{region}:{live}")
+        planted["kms_key_pending_deletion"].append(f"{region}:{doomed}")
+        planted["kms_alias"].append(f"{region}:alias/planted")
+        planted["dynamodb_table"].append(f"{region}:planted")
+        planted["log_group"].append(f"{region}:/planted")
+        cleanup.append((kms, live, ddb, member.client("logs", region_name=region)))
+    iam = member.client("iam")
+    document = json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+    )
+    iam.put_role_policy(RoleName="TeamCIRole", PolicyName="Planted", PolicyDocument=document)
+    managed = iam.create_policy(PolicyName="Planted", PolicyDocument=document)["Policy"]["Arn"]
+    iam.attach_role_policy(RoleName="TeamCIPlanRole", PolicyArn=managed)
+    ou = next(
+        o["Id"]
+        for o in org.list_organizational_units_for_parent(ParentId=org.list_roots()["Roots"][0]["Id"])[
+            "OrganizationalUnits"
+        ]
+    )
+    content = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+    scp = org.create_policy(
+        Name="vend-planted-ou", Description="planted", Type="SERVICE_CONTROL_POLICY", Content=content
+    )
+    scp_id = scp["Policy"]["PolicySummary"]["Id"]
+    org.attach_policy(PolicyId=scp_id, TargetId=ou)
+    try:
+        # WHEN the account and the organization are inventoried
+        report = _report(record)["by_account"][record.account_id]
+        found = {kind: sorted(set(names) - set(before.get(kind, []))) for kind, names in report.items()}
+        # THEN each planted resource is named, under its kind and region, and nothing else is new
+        for kind, names in planted.items():
+            assert found.pop(kind) == sorted(names), kind
+        assert found.pop("role_policy") == [f"TeamCIPlanRole:attached:{managed}", "TeamCIRole:inline:Planted"]
+        assert found.pop("iam_policy") == ["Planted"]
+        assert not any(found.values()), found
+        assert orphans.new_ou_scp_attachments(org, ou_attachments_before) == [f"{ou}:vend-planted-ou"]
+    finally:
+        org.detach_policy(PolicyId=scp_id, TargetId=ou)
+        org.delete_policy(PolicyId=scp_id)
+        iam.delete_role_policy(RoleName="TeamCIRole", PolicyName="Planted")
+        iam.detach_role_policy(RoleName="TeamCIPlanRole", PolicyArn=managed)
+        iam.delete_policy(PolicyArn=managed)
+        for kms, live, ddb, logs in cleanup:
+            kms.delete_alias(AliasName="alias/planted")
+            kms.schedule_key_deletion(KeyId=live, PendingWindowInDays=7)
+            ddb.delete_table(TableName="planted")
+            logs.delete_log_group(logGroupName="/planted")

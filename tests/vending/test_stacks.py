@@ -89,3 +89,40 @@ def test_preflight_account_email_of_another_team_refused(store: RequestStore, ma
     # THEN it is refused naming the team and the owner of the e-mail
     assert [d["field"] for d in caught.value.details] == ["team"]
     assert "team-other" in caught.value.details[0]["message"]
+
+
+def test_preflight_tier_and_regions_the_layout_lacks_are_named_each(
+    store: RequestStore, make_request: Callable[..., Any]
+) -> None:
+    from vending.layout import cached_layout
+
+    # GIVEN a layout without the request's GPU tier and with another region allow-list
+    layout = cached_layout()
+    request = make_request()
+    narrower = layout.model_copy(
+        update={
+            "gpu_tiers": {k: v for k, v in layout.gpu_tiers.items() if k != request.gpu_tier},
+            "organization": layout.organization.model_copy(update={"allowed_regions": ("ap-south-2",)}),
+        }
+    )
+    # WHEN the request is checked against it THEN it is refused naming exactly those two fields, as fields
+    with pytest.raises(InvalidRequest) as caught:
+        preflight(request, store, TERRAFORM, narrower)
+    assert [d["field"] for d in caught.value.details] == ["gpu_tier", "regions"]
+    assert request.gpu_tier not in caught.value.details[0]["message"]
+    assert str(list(request.regions)) in caught.value.details[1]["message"]
+    # AND against the real layout the same request passes
+    preflight(request, store, TERRAFORM, layout)
+
+
+def test_preflight_records_of_the_same_team_or_without_a_saved_email_do_not_collide(
+    store: RequestStore, make_request: Callable[..., Any]
+) -> None:
+    # GIVEN the same team's record for another stage, and another team's record that saved no account e-mail yet
+    mine = make_request(stage="production")
+    store.reserve(mine, "vend-team-mlops-production-a1")
+    store.update(mine.request_id, step="CreateAccount", account_email="aws+team-mlops-staging@example.com")
+    other = make_request(team="team-other")
+    store.reserve(other, "vend-team-other-staging-a1")
+    # WHEN team-mlops asks for staging THEN neither is another team's account under this e-mail
+    preflight(make_request(), store, TERRAFORM)

@@ -184,3 +184,17 @@ def test_trust_other_repositories_branches_workflows_and_audiences_are_refused(r
     good = f"repo:{REPO}:environment:{TEAM}-{STAGE}:job_workflow_ref:{workflow_ref}@refs/heads/main"
     assert _admits(roles["apply"], roles["provider"], {"aud": "sts.amazonaws.com", "sub": good})
     assert not _admits(roles["apply"], roles["provider"], {"aud": "https://github.com/example-org", "sub": good})
+
+
+def test_trust_policy_is_the_policy_language_version_that_substitutes_variables() -> None:
+    from vending.trust import JOBS, trust_policy
+
+    # GIVEN each job's trust policy
+    for job in JOBS:
+        policy = trust_policy(
+            job, provider_arn="arn:aws:iam::1:oidc-provider/x", repository=REPO, team=TEAM, stage=STAGE
+        )
+        # THEN it names the 2012-10-17 language: without it IAM reads the document in the 2008 language, where
+        # condition values are literal text (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_version.html)
+        assert policy["Version"] == "2012-10-17"
+        assert set(policy) == {"Version", "Statement"}

@@ -1,0 +1,34 @@
+"""The least-privilege recorder's verdict (tests/e2e/test_least_privilege.py prints and asserts it): a grant taken
+away from a function whose calls were recorded is named as missing, action by action (the negative control)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from landing_zone.local import runtime
+from vending.functions import FUNCTIONS
+
+
+@pytest.mark.parametrize("spec", [f for f in FUNCTIONS if f.grants], ids=lambda f: f.key)
+def test_least_privilege_report_names_each_action_of_a_removed_grant(
+    monkeypatch: pytest.MonkeyPatch, spec: runtime.FunctionSpec
+) -> None:
+    # GIVEN a function that used every action it is granted (the positive control: nothing missing, nothing unused)
+    log = runtime.OperationLog()
+    for grant in spec.grants:
+        for action in grant.actions:
+            log.record(spec.key, action.replace("*", "Anything"))
+    row = runtime.least_privilege_report(log)[spec.key]
+    assert (row["missing"], row["unused"]) == ([], [])
+    # WHEN its first grant is removed from what it is allowed
+    removed, *kept = spec.grants
+    still = {a for g in kept for a in g.actions}
+    monkeypatch.setattr(
+        runtime, "FUNCTIONS", [dataclasses.replace(f, grants=tuple(kept)) if f is spec else f for f in FUNCTIONS]
+    )
+    # THEN each of its actions that no other grant covers is named missing for that function
+    row = runtime.least_privilege_report(log)[spec.key]
+    expected = sorted(a.replace("*", "Anything") for a in removed.actions if a not in still)
+    assert sorted(row["missing"]) == expected and expected
