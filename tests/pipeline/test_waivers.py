@@ -142,6 +142,7 @@ def test_inline_skip_is_a_finding_not_a_pass(tmp_path, ctx):
     assert ok and record["checkov"]["waived"][0]["waiver"]["rule"] == "CKV_AWS_24" and "waived: CKV_AWS_24" in tail
 
 
+@pytest.mark.checkov
 def test_checkov_skip_for_open_ssh_is_stopped_by_the_real_scan(tmp_path, ctx):
     """The real checkov on the corpus stack that opens SSH with `# checkov:skip=CKV_AWS_24`, and its real plan: checkov
     honours the comment (reports the check skipped), the stage does not."""
