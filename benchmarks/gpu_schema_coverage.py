@@ -1,7 +1,7 @@
 """Which resource types of the hashicorp/aws provider can select accelerated capacity or buy a commitment, and whether
 the pipeline's Rego rules stop each one (issue 20 item 4: the GPU fence by meaning, not by attribute name).
 
-    VEND_TF_PROVIDER_MIRROR=/opt/tf-plugins .venv/bin/python benchmarks/gpu_schema_coverage.py [--write] [--json]
+    source .vend/env && .venv/bin/python benchmarks/gpu_schema_coverage.py [--write] [--json]   # the mirror setting
     .venv/bin/python benchmarks/gpu_schema_coverage.py --from-file   # the committed list, no terraform needed
 
 Derived from the provider schema (`terraform providers schema -json` in a directory initialised with the mirror's

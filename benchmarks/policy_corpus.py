@@ -1,7 +1,7 @@
 """The pipeline policy stage on its violating and compliant corpora (issue 20): caught, leaked, false positives.
 
     .venv/bin/python benchmarks/policy_corpus.py [--before main] [--json]
-    VEND_TF_PROVIDER_MIRROR=/opt/tf-plugins .venv/bin/python benchmarks/policy_corpus.py --regenerate
+    source .vend/env && .venv/bin/python benchmarks/policy_corpus.py --regenerate   # VEND_TF_PROVIDER_MIRROR from setup
 
 The corpora are Terraform stacks (tests/pipeline/corpus/cases.py), planned for real into
 tests/pipeline/corpus/plans/<name>.json (`--regenerate` runs terraform init/plan/show -json for each, with the
