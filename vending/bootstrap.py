@@ -22,7 +22,7 @@ from vending.aws.errors import error_code, is_transient
 from vending.budgets import ensure_budget
 from vending.exceptions import BootstrapFailed
 from vending.settings import STATE_KEY_ALIAS
-from vending.trust import APPLY, APPLY_ROLE_NAME, GITHUB_OIDC_HOST, PLAN, PLAN_ROLE_NAME, CiJob, trust_policy
+from vending.trust import APPLY, APPLY_ROLE_NAME, GITHUB_OIDC_HOST, PLAN, PLAN_ROLE_NAME, trust_policy
 
 logger = Logger(child=True)
 
@@ -368,10 +368,8 @@ def ensure_permissions_boundary(iam: Any, *, account_id: str, state_bucket: str)
     return arn
 
 
-def _ensure_role(iam: Any, job: CiJob, *, boundary_arn: str, description: str, **trust: str) -> dict[str, Any]:
-    """The job's role (vending.trust renders its trust from `trust`), created or converged, under the boundary."""
-    name = job.role_name
-    document = json.dumps(trust_policy(job, **trust))
+def _ensure_role(iam: Any, name: str, *, trust: dict[str, Any], boundary_arn: str, description: str) -> dict[str, Any]:
+    document = json.dumps(trust)
     try:
         role: dict[str, Any] = iam.get_role(RoleName=name)["Role"]
         iam.update_assume_role_policy(RoleName=name, PolicyDocument=document)
@@ -437,16 +435,20 @@ def ensure_plan_role(
 ) -> str:
     """The read-only role of the plan job: reads the account and the state, takes the S3 state lock; writes nothing
     else. A plan job that is compromised (pull requests run the author's code) cannot change the account."""
-    role = _ensure_role(
-        iam,
+    trust = trust_policy(
         PLAN,
-        boundary_arn=boundary_arn,
-        description=f"GitHub Actions plan (read-only) for {repository} ({team}-{stage})",
         provider_arn=provider_arn,
         repository=repository,
         team=team,
         stage=stage,
         pipeline_role_arn=pipeline_role_arn,
+    )
+    role = _ensure_role(
+        iam,
+        PLAN_ROLE_NAME,
+        trust=trust,
+        boundary_arn=boundary_arn,
+        description=f"GitHub Actions plan (read-only) for {repository} ({team}-{stage})",
     )
     iam.put_role_policy(
         RoleName=PLAN_ROLE_NAME,
@@ -494,16 +496,20 @@ def ensure_ci_role(
 ) -> str:
     """The apply role: only the apply job, from the default branch, in the environment with required reviewers (and
     the platform pipeline, which applies what the vending workflow runs)."""
-    role = _ensure_role(
-        iam,
+    trust = trust_policy(
         APPLY,
-        boundary_arn=boundary_arn,
-        description=f"GitHub Actions apply for {repository} ({team}-{stage})",
         provider_arn=provider_arn,
         repository=repository,
         team=team,
         stage=stage,
         pipeline_role_arn=pipeline_role_arn,
+    )
+    role = _ensure_role(
+        iam,
+        CI_ROLE_NAME,
+        trust=trust,
+        boundary_arn=boundary_arn,
+        description=f"GitHub Actions apply for {repository} ({team}-{stage})",
     )
     # PowerUserAccess-shaped (inline, so it exists in every partition and in the emulator); IAM changes are
     # limited by the boundary to roles that carry the boundary themselves.
