@@ -221,3 +221,26 @@ def test_decommission_destroy_stacks_query_starts_the_retirement_with_every_stac
         executionArn=arn.replace(":stateMachine:", ":execution:") + ":" + body["execution_name"]
     )
     assert json.loads(started["input"])["destroy_stacks"] == destroyed
+
+
+@pytest.mark.parametrize("length", ["-1", "abc", str(10**9)])
+def test_a_refused_body_length_says_connection_close_so_keep_alive_clients_do_not_reuse_the_socket(
+    length: str,
+) -> None:
+    import socket
+    import threading
+
+    from vending.cli.api import make_server
+
+    server = make_server(0, require_sigv4=False)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with socket.create_connection(server.server_address[:2], timeout=10) as conn:
+            conn.sendall(f"POST /requests HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n".encode())
+            head = conn.recv(65536).decode().split("\r\n\r\n")[0].lower()
+        # GIVEN a body the server will not read WHEN it answers THEN it tells the client the socket is done
+        assert head.split("\r\n")[0].split()[1] in {"400", "413"}
+        assert "connection: close" in head
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -204,10 +204,10 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
                     _error_body("IncompleteSignature", "the Authorization header is not a SigV4 signature"),
                 )
                 return
-        event = http_to_event(
-            self.command, self.path, dict(self.headers.items()), body, source_ip=self.client_address[0]
-        )
         try:
+            event = http_to_event(
+                self.command, self.path, dict(self.headers.items()), body, source_ip=self.client_address[0]
+            )
             from vending.api.routes import resolve
 
             result = resolve(event, _Context())
@@ -231,6 +231,8 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         for name, value in headers.items():
             if name.lower() not in {"content-length", "connection", "transfer-encoding"}:
                 self.send_header(name, value)
+        if self.close_connection:  # say so: a keep-alive client would otherwise reuse a socket we are about to close
+            self.send_header("Connection", "close")
         self.send_header("Content-Length", str(len(raw)))
         self.end_headers()
         if self.command != "HEAD":
@@ -248,9 +250,13 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
             super().log_message(format, *args)
 
 
+class ApiServer(ThreadingHTTPServer):
+    request_queue_size = 64  # the default backlog of 5 refuses bursts from a fuzzer or a portal
+    daemon_threads = True
+
+
 def make_server(port: int = 0, host: str = "127.0.0.1", *, require_sigv4: bool = True) -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer((host, port), ApiRequestHandler)
-    server.daemon_threads = True
+    server = ApiServer((host, port), ApiRequestHandler)
     server.require_sigv4 = require_sigv4  # type: ignore[attr-defined]
     return server
 
