@@ -20,6 +20,7 @@ from typing import Any
 
 from scps import catalog
 from scps.families import general_purpose_patterns
+from scps.tag_policy import tag_policies
 from vending.exceptions import GuardrailLimitExceeded
 from vending.layout import GpuTier, Layout, TeamSpec
 
@@ -117,6 +118,11 @@ class GuardrailSet:
     # Team slug -> the per-team policy (its regions, its team tag value), attached to each of the team's accounts.
     team_policies: dict[str, str] = field(default_factory=dict)
     team_tiers: dict[str, str] = field(default_factory=dict)
+    # Organizations tag policies (scps.tag_policy): name -> content, the org-wide one's name (attached at every stage
+    # OU) and team slug -> the team's own (attached at each of its accounts).
+    tag_policies: dict[str, str] = field(default_factory=dict)
+    org_tag_policy: str = ""
+    team_tag_policies: dict[str, str] = field(default_factory=dict)
 
     def owns(self, policy_name: str) -> bool:
         return policy_name.startswith(self.prefix)
@@ -699,6 +705,9 @@ def render(layout: Layout) -> GuardrailSet:
         g.policy_name_prefix,
         team_policies,
         {t.slug: t.gpu_tier for t in layout.teams},
+        {name: json.dumps(doc, separators=(",", ":")) for name, doc in tag_policies(layout).items()},
+        f"{g.policy_name_prefix}tags",
+        {t.slug: f"{g.policy_name_prefix}tags-{t.slug}" for t in layout.teams},
     )
     for budget in rendered.budgets(layout):
         if budget.slots_left < 0:

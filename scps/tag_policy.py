@@ -1,13 +1,14 @@
 """Organizations tag policies rendered from the layout: keys, value formats, and the team tag's value per account.
 
 Tag policy syntax: https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_example-tag-policies.html
-- The org-wide policy (attach at the Workloads OU) fixes each mandatory key's case, the stage values and the
+- The org-wide policy (attached at every stage OU) fixes each mandatory key's case, the stage values and the
   value formats from `guardrails.tag_value_formats`, and enforces them on the listed resource types.
-- The per-team policy (attach at each of the team's accounts) narrows `team` to the team's slug and `cost-center` to
-  its cost center; `@@assign` in a child policy replaces the inherited value list.
+- The per-team policy (attached at each of the team's accounts) narrows `team` to the team's slug and `cost-center`
+  to its cost center; `@@assign` in a child policy replaces the inherited value list.
 The SCPs deny creates without the tags and any later change (scps/render.py); the tag policy adds value compliance
-reporting and enforcement on the resource types that support it. Not attached yet: the guardrail reconcile and
-audit manage SCPs only (the README's gaps say so); these documents are rendered and size-checked for that step.
+reporting and enforcement on the resource types that support it. ApplyGuardrails attaches them at vend time; the
+guardrail reconcile and the daily audit compare, report and remediate them like the SCPs
+(vending/guardrails/tag_policies.py).
 """
 
 from __future__ import annotations

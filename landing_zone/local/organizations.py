@@ -21,7 +21,7 @@ from typing import Any
 from landing_zone.local.patching import MotoChanged, require, require_instance_attribute
 
 AWS_PAGE_SIZE = 20
-PATCHED_METHODS = ("list_targets_for_policy", "detach_policy", "attach_policy")
+PATCHED_METHODS = ("list_targets_for_policy", "detach_policy", "attach_policy", "disable_policy_type")
 ADMINISTRATOR_ACCESS = json.dumps(
     {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 )
@@ -30,7 +30,7 @@ ADMINISTRATOR_ACCESS = json.dumps(
 @contextlib.contextmanager
 def aws_like_organizations(max_policies_per_target: int = 5) -> Iterator[None]:
     from moto.core.exceptions import JsonRESTError
-    from moto.organizations.models import OrganizationsBackend
+    from moto.organizations.models import FakeRoot, OrganizationsBackend
 
     original = {name: require(OrganizationsBackend, name, ("self", "kwargs")) for name in PATCHED_METHODS}
     require(OrganizationsBackend, "get_policy_by_id", ("self", "policy_id"))
@@ -59,9 +59,20 @@ def aws_like_organizations(max_policies_per_target: int = 5) -> Iterator[None]:
             )
         original["detach_policy"](self, **kwargs)
 
+    def _enabled(self: Any, policy_type: str) -> bool:
+        roots = [o for o in self.ou if isinstance(o, FakeRoot)]  # moto keeps the root among its OUs
+        return any(t["Type"] == policy_type for r in roots for t in require_instance_attribute(r, "policy_types"))
+
     def attach_policy(self: Any, **kwargs: Any) -> None:
         scps = _scps(self, kwargs["TargetId"])
         policy = self.get_policy_by_id(kwargs["PolicyId"])
+        # moto attaches a policy of any type, enabled or not. AWS-managed ones are left out: moto attaches
+        # FullAWSAccess and RCPFullAWSAccess at CreateOrganization, before any type is enabled.
+        if not require_instance_attribute(policy, "aws_managed") and not _enabled(self, policy.type):
+            raise JsonRESTError(
+                "PolicyTypeNotEnabledException",
+                f"This operation can be performed only for enabled policy types ({policy.type}).",
+            )
         if policy.type == "SERVICE_CONTROL_POLICY" and policy not in scps and len(scps) >= max_policies_per_target:
             raise JsonRESTError(
                 "ConstraintViolationException",
@@ -69,8 +80,19 @@ def aws_like_organizations(max_policies_per_target: int = 5) -> Iterator[None]:
             )
         original["attach_policy"](self, **kwargs)
 
+    def disable_policy_type(self: Any, **kwargs: Any) -> dict[str, Any]:
+        # AWS detaches every policy of the type from every target in the root; moto leaves them attached.
+        out = original["disable_policy_type"](self, **kwargs)
+        for holder in [*self.ou, *self.accounts]:
+            attached = require_instance_attribute(holder, "attached_policies")
+            for policy in [p for p in attached if p.type == kwargs["PolicyType"]]:
+                attached.remove(policy)
+                policy.attachments.remove(holder)
+        return out
+
     patched = {
         "list_targets_for_policy": list_targets_for_policy,
+        "disable_policy_type": disable_policy_type,
         "detach_policy": detach_policy,
         "attach_policy": attach_policy,
     }

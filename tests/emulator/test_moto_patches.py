@@ -93,6 +93,18 @@ def test_aws_like_organizations_takes_effect(aws: None) -> None:
             ]["PolicySummary"]["Id"]
             for i in range(2)
         ]
+        # AND a policy of a type not enabled at the root cannot be attached (moto attaches it)
+        with pytest.raises(ClientError, match="PolicyTypeNotEnabledException"):
+            org.attach_policy(PolicyId=ids[0], TargetId=ou)
+        org.enable_policy_type(RootId=root, PolicyType="SERVICE_CONTROL_POLICY")
+        org.enable_policy_type(RootId=root, PolicyType="TAG_POLICY")
+        tags = org.create_policy(Name="tags", Description="", Type="TAG_POLICY", Content='{"tags":{}}')["Policy"][
+            "PolicySummary"
+        ]["Id"]
+        org.attach_policy(PolicyId=tags, TargetId=ou)
+        # AND disabling a type detaches every policy of it, as AWS does (moto leaves them attached)
+        org.disable_policy_type(RootId=root, PolicyType="TAG_POLICY")
+        assert org.list_targets_for_policy(PolicyId=tags)["Targets"] == []
         org.attach_policy(PolicyId=ids[0], TargetId=ou)
         with pytest.raises(ClientError, match="POLICY_NUMBER_LIMIT_EXCEEDED"):
             org.attach_policy(PolicyId=ids[1], TargetId=ou)

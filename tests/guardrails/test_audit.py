@@ -33,6 +33,8 @@ FIXABLE_TYPES = tuple(
         "budget_missing",
         "budget_drift",
         "budget_unreadable",
+        # the type switched off detaches every tag policy: tests/guardrails/test_tag_policy_audit.py
+        "tag_policies_disabled",
     }
 )
 TEAMS = (
@@ -114,6 +116,32 @@ def _inject_every_drift(org: Any, accounts: dict[str, str]) -> dict[str, str]:
     }
 
 
+def _inject_tag_policy_drift(org: Any, accounts: dict[str, str]) -> list[tuple[str, str]]:
+    """One or more findings of each fixable tag-policy type; returns (type, target) pairs the audit must name."""
+    tag_id = {p["Name"]: p["Id"] for p in org.list_policies(Filter="TAG_POLICY")["Policies"]}
+    # tag_policy_drift: the org-wide tag policy edited by hand
+    org.update_policy(PolicyId=tag_id["vend-tags"], Content='{"tags":{"team":{"tag_key":{"@@assign":"Team"}}}}')
+    # tag_policy_missing: a team's tag policy detached from its accounts and deleted (each account then misses it)
+    mlops = [accounts["mlops-staging"], accounts["mlops-production"]]
+    for account in mlops:
+        org.detach_policy(PolicyId=tag_id["vend-tags-team-mlops"], TargetId=account)
+    org.delete_policy(PolicyId=tag_id["vend-tags-team-mlops"])
+    # tag_policy_unexpected_attachment: a team account carries another team's tag policy (its values)
+    org.attach_policy(PolicyId=tag_id["vend-tags-team-backend"], TargetId=accounts["frontend-production"])
+    # unrendered_tag_policy: a vend- tag policy the layout does not render, on the production OU
+    stale = org.create_policy(Name="vend-tags-legacy", Description="", Type="TAG_POLICY", Content='{"tags":{}}')[
+        "Policy"
+    ]["PolicySummary"]["Id"]
+    org.attach_policy(PolicyId=stale, TargetId=ou_id(org, "Workloads/Production"))
+    return [
+        ("tag_policy_drift", "policy:vend-tags"),
+        ("tag_policy_missing", "policy:vend-tags-team-mlops"),
+        *(("tag_policy_missing_attachment", f"account:{a}") for a in mlops),
+        ("tag_policy_unexpected_attachment", f"account:{accounts['frontend-production']}"),
+        ("unrendered_tag_policy", "policy:vend-tags-legacy"),
+    ]
+
+
 def _without_training(org: Any, layout: Layout) -> tuple[dict[str, str], list[RequestRecord]]:
     """A clean org where no account uses the training tier, so its policy can go missing without other drift."""
     accounts, records = _clean_org(org, layout)
@@ -139,17 +167,20 @@ def test_audit_clean_org_has_no_findings(org: Any, layout: Layout) -> None:
 def test_audit_finds_every_injected_drift_then_remediates(org: Any, layout: Layout) -> None:
     # GIVEN a reconciled org with one injected drift of every fixable finding type
     accounts, records = _without_training(org, layout)
+    tag_drift = _inject_tag_policy_drift(org, accounts)
     expected = _inject_every_drift(org, accounts)
     # (every fixable type but full_aws_access_misplaced, which the packaged layout cannot produce: see above)
-    assert set(expected) == set(FIXABLE_TYPES) - {"full_aws_access_misplaced"}
+    assert set(expected) | {t for t, _ in tag_drift} == set(FIXABLE_TYPES) - {"full_aws_access_misplaced"}
     # WHEN audited
     report = audit_organization(org, layout, records=records)
     # THEN each injected finding is found, once, on the right target, and nothing else
     weakened = {f.target: f.detail for f in report.findings if f.type == "effective_permissions"}
     found = [(f.type, f.target) for f in report.findings if f.type != "effective_permissions"]
-    assert sorted(found) == sorted(expected.items())
+    assert sorted(found) == sorted([*expected.items(), *tag_drift])
     assert Counter(report.counts()) == Counter(
-        {t: int(t in expected) for t in FINDING_TYPES} | {"effective_permissions": len(weakened)}
+        {t: 0 for t in FINDING_TYPES}
+        | Counter(t for t, _ in [*expected.items(), *tag_drift])
+        | {"effective_permissions": len(weakened)}
     )
     # AND every account whose path lost a deny says what it now lets through: the baseline detached from Workloads
     # opens the platform's roles, state and trail to the accounts under it; the one moved to the root loses the rest

@@ -65,11 +65,13 @@ def test_effective_clean_org_has_no_finding_and_no_extra_calls(vended: Vended) -
     report = vended.audit()
     # THEN no account lets through anything its intent denies
     assert report.findings == [] and report.counts()[KIND] == 0
-    # AND the check read nothing beyond the snapshot: one DescribePolicy per SCP except FullAWSAccess, no per-account
-    # policy reads
+    # AND the check read nothing beyond the snapshot: one DescribePolicy per SCP except FullAWSAccess and per tag
+    # policy, no per-account policy reads
     scps = vended.org.list_policies(Filter=SCP)["Policies"]
+    tag_policies = vended.org.list_policies(Filter="TAG_POLICY")["Policies"]
     by_operation = report.api_calls["by_operation"]
-    assert by_operation.get("DescribePolicy", 0) == len([p for p in scps if p["Name"] != "FullAWSAccess"])
+    described = len([p for p in scps if p["Name"] != "FullAWSAccess"]) + len(tag_policies)
+    assert tag_policies and by_operation.get("DescribePolicy", 0) == described
     assert by_operation.get("ListPoliciesForTarget", 0) == 0 and by_operation.get("ListParents", 0) == 0
     # AND `vend audit --json` keeps its shape, with the new kind counted like the others
     assert report.to_dict()["by_type"][KIND] == 0

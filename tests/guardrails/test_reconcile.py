@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -55,7 +56,18 @@ def test_apply_account_guardrails_attaches_ou_and_tier_policies(org: Any, layout
     }
     assert _attached(org, account) == {"FullAWSAccess", "vend-gpu-training", "vend-team-team-mlops"}
     assert result.to_dict()["ou_path"] == "Workloads/Staging"
-    assert org.list_roots()["Roots"][0]["PolicyTypes"] == [{"Type": "SERVICE_CONTROL_POLICY", "Status": "ENABLED"}]
+    assert org.list_roots()["Roots"][0]["PolicyTypes"] == [
+        {"Type": "SERVICE_CONTROL_POLICY", "Status": "ENABLED"},
+        {"Type": "TAG_POLICY", "Status": "ENABLED"},
+    ]
+    # AND the tag policies: the org-wide one on the stage OU, the team's own (its team and cost-center values) on
+    # the account
+    tags = {"Filter": "TAG_POLICY"}
+    on_ou = org.list_policies_for_target(TargetId=ou_id(org, "Workloads/Staging"), **tags)["Policies"]
+    on_account = org.list_policies_for_target(TargetId=account, **tags)["Policies"]
+    assert [p["Name"] for p in on_ou] == ["vend-tags"] and [p["Name"] for p in on_account] == ["vend-tags-team-mlops"]
+    content = json.loads(org.describe_policy(PolicyId=on_account[0]["Id"])["Policy"]["Content"])
+    assert content["tags"]["team"]["tag_value"]["@@assign"] == ["team-mlops"]
 
 
 def test_apply_account_guardrails_idempotent_and_switches_tier(org: Any, layout: Layout) -> None:

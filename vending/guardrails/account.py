@@ -11,6 +11,7 @@ from vending.exceptions import InvalidRequest
 from vending.guardrails.orgapi import Backoff
 from vending.guardrails.reconcile import _order_target, enable_scps
 from vending.guardrails.snapshot import SCP, same_content
+from vending.guardrails.tag_policies import apply_account_tag_policies
 from vending.layout import Layout
 from vending.org_tree import ensure_ou_path
 
@@ -154,6 +155,7 @@ def apply_account_guardrails(
             want.add(FULL_AWS_ACCESS)
         _sync(org, r, ou_id, want, ids, b, changes, forbid_full_access=forbid)
     _sync(org, r, account_id, {FULL_AWS_ACCESS, *own}, ids, b, changes)
+    changes += apply_account_tag_policies(org, r, b, root=root, ou_id=ou_id, account_id=account_id, team=team)
     policies, chain = _governing(org, account_id, b)
     return GuardrailResult(
         account_id=account_id,

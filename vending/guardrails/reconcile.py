@@ -28,7 +28,9 @@ from vending.guardrails.intent import (
     workload_ous,
 )
 from vending.guardrails.orgapi import Backoff
-from vending.guardrails.snapshot import SCP, OrgSnapshot, read_snapshot, same_content
+from vending.guardrails.snapshot import SCP, TAG_POLICY, OrgSnapshot, read_snapshot, same_content
+from vending.guardrails.tag_policies import FINDING_TYPES as TAG_FINDING_TYPES
+from vending.guardrails.tag_policies import compare_tag_policies
 from vending.layout import Layout
 from vending.lifecycle import RequestRecord
 
@@ -56,6 +58,8 @@ FINDING_TYPES = (
     "budget_missing",
     "budget_drift",
     "budget_unreadable",
+    # Organizations tag policies (vending.guardrails.tag_policies): enabled, current, attached where intended.
+    *TAG_FINDING_TYPES,
 )
 
 
@@ -73,7 +77,7 @@ class Finding:
 @dataclass(frozen=True)
 class Action:
     kind: str  # enable_policy_type | create_ou | create_policy | update_policy | move_account | tag_account
-    # | attach | detach | delete_policy
+    # | attach | detach | delete_policy, and the *_tag_policy counterparts (vending.guardrails.tag_policies)
     target: str
     policy: str = ""
     data: tuple[tuple[str, str], ...] = ()
@@ -386,6 +390,8 @@ def compare(
             phases.detach.append(Action("detach", _target_key(snap, target), name))
         if not stuck and not any(f"{key}: cannot detach {name}" in u for u in plan.unfixable for key in where):
             phases.delete.append(Action("delete_policy", f"policy:{name}", name))
+    if snap.tag_policies_read:
+        compare_tag_policies(layout, snap, r, org_intent, plan, phases)
     plan.actions = phases.all()
     return plan
 
@@ -408,6 +414,7 @@ class Executor:
         self.org, self.layout, self.snap, self.r, self.b = org, layout, snap, rendered, backoff
         self.ou_ids = dict(snap.ou_ids)
         self.policy_ids = {name: p.id for name, p in snap.policies.items()}
+        self.tag_policy_ids = {name: p.id for name, p in snap.tag_policies.items()}
         self.done: list[str] = []
 
     def target_id(self, key: str) -> str:
@@ -423,7 +430,7 @@ class Executor:
         return self.done
 
     def _enable_policy_type(self, action: Action) -> None:
-        enable_scps(self.org, self.snap.root_id, self.b)
+        enable_policy_type(self.org, self.snap.root_id, self.b, dict(action.data).get("type", SCP))
 
     def _create_ou(self, action: Action) -> None:
         path = action.target[3:]
@@ -478,6 +485,46 @@ class Executor:
             Tags=[{"Key": k, "Value": v} for k, v in action.data],
         )
 
+    def _create_tag_policy(self, action: Action) -> None:
+        out = self.b.call(
+            self.org.create_policy,
+            f"CreatePolicy {action.policy}",
+            Name=action.policy,
+            Description="Tag keys and values; rendered by vend from the layout, do not edit by hand",
+            Type=TAG_POLICY,
+            Content=self.r.tag_policies[action.policy],
+        )
+        self.tag_policy_ids[action.policy] = out["Policy"]["PolicySummary"]["Id"]
+
+    def _update_tag_policy(self, action: Action) -> None:
+        self.b.call(
+            self.org.update_policy,
+            f"UpdatePolicy {action.policy}",
+            PolicyId=self.tag_policy_ids[action.policy],
+            Content=self.r.tag_policies[action.policy],
+        )
+
+    def _attach_tag_policy(self, action: Action) -> None:
+        self.b.call(
+            self.org.attach_policy,
+            f"AttachPolicy {action.policy}",
+            PolicyId=self.tag_policy_ids[action.policy],
+            TargetId=self.target_id(action.target),
+        )
+
+    def _detach_tag_policy(self, action: Action) -> None:
+        self.b.call(
+            self.org.detach_policy,
+            f"DetachPolicy {action.policy}",
+            PolicyId=self.tag_policy_ids[action.policy],
+            TargetId=self.target_id(action.target),
+        )
+
+    def _delete_tag_policy(self, action: Action) -> None:
+        self.b.call(
+            self.org.delete_policy, f"DeletePolicy {action.policy}", PolicyId=self.tag_policy_ids[action.policy]
+        )
+
     def _attach(self, action: Action) -> None:
         self.b.call(
             self.org.attach_policy,
@@ -496,12 +543,17 @@ class Executor:
 
 
 def enable_scps(org: Any, root_id: str, backoff: Backoff) -> bool:
+    return enable_policy_type(org, root_id, backoff, SCP)
+
+
+def enable_policy_type(org: Any, root_id: str, backoff: Backoff, policy_type: str) -> bool:
+    """Enable a policy type at the root; False when it already was (a retry, or another writer first)."""
     from botocore.exceptions import ClientError
 
     from vending.aws.errors import error_code
 
     try:
-        backoff.call(org.enable_policy_type, "EnablePolicyType", RootId=root_id, PolicyType=SCP)
+        backoff.call(org.enable_policy_type, f"EnablePolicyType {policy_type}", RootId=root_id, PolicyType=policy_type)
         return True
     except ClientError as e:
         if error_code(e) == "PolicyTypeAlreadyEnabledException":

@@ -3,9 +3,10 @@
 Calls: DescribeOrganization, ListRoots, ListOrganizationalUnitsForParent per OU, ListAccountsForParent per OU
 (20 accounts a page), ListPolicies, DescribePolicy per SCP other than FullAWSAccess (its content is known: AWS's
 allow-all), ListTargetsForPolicy per SCP (20 targets a page) and ListTagsForResource per member account (tags have no
-bulk read in Organizations). No ListParents and no ListPoliciesForTarget per account: parents come from
-ListAccountsForParent, attachments from ListTargetsForPolicy. The policy contents read here are all the
-effective-permission check needs: it makes no calls of its own.
+bulk read in Organizations); the same ListPolicies, DescribePolicy and ListTargetsForPolicy for tag policies.
+No ListParents and no ListPoliciesForTarget per account: parents come from ListAccountsForParent, attachments
+from ListTargetsForPolicy. The policy contents read here are all the effective-permission check needs: it makes no
+calls of its own.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from scps.render import FULL_AWS_ACCESS
 from vending.guardrails.orgapi import Backoff
 
 SCP = "SERVICE_CONTROL_POLICY"
+TAG_POLICY = "TAG_POLICY"
 
 
 @dataclass
@@ -47,6 +49,10 @@ class OrgSnapshot:
     ou_paths: dict[str, str]  # OU id -> path ("Workloads/Staging"); the root is ""
     accounts: dict[str, Account]  # member accounts only: the management account is never touched
     policies: dict[str, Policy]  # by name
+    # Tag policies (vending.guardrails.tag_policies), read only when asked: compared only when read.
+    tag_policies_read: bool = False
+    tag_policy_enabled: bool = False
+    tag_policies: dict[str, Policy] = field(default_factory=dict)
 
     @property
     def ou_ids(self) -> dict[str, str]:
@@ -91,12 +97,19 @@ def same_content(a: str | None, b: str | None) -> bool:
 
 
 def read_snapshot(
-    org: Any, *, backoff: Backoff | None = None, concurrency: int = 8, tags: bool = True, describe: bool = True
+    org: Any,
+    *,
+    backoff: Backoff | None = None,
+    concurrency: int = 8,
+    tags: bool = True,
+    describe: bool = True,
+    tag_policies: bool = True,
 ) -> OrgSnapshot:
     b = backoff or Backoff()
     management = b.call(org.describe_organization, "DescribeOrganization")["Organization"]["MasterAccountId"]
     root = b.call(org.list_roots, "ListRoots")["Roots"][0]
-    scp_enabled = any(t["Type"] == SCP and t["Status"] == "ENABLED" for t in root.get("PolicyTypes", []))
+    enabled = {t["Type"] for t in root.get("PolicyTypes", []) if t["Status"] == "ENABLED"}
+    scp_enabled = SCP in enabled
     ou_paths = {root["Id"]: ""}
     frontier = [root["Id"]]
     while frontier:  # breadth-first; each level's OUs are listed concurrently
@@ -142,6 +155,11 @@ def read_snapshot(
                 policy.content = b.call(org.describe_policy, "DescribePolicy", PolicyId=policy.id)["Policy"]["Content"]
 
         list(pool.map(fill, list(policies.values())))
+        tagged: dict[str, Policy] = {}
+        if tag_policies:  # listed even while the type is disabled: a policy left from before is still ours to judge
+            for p in b.pages(org, "list_policies", "Policies", Filter=TAG_POLICY):
+                tagged[p["Name"]] = Policy(p["Id"], p["Name"], bool(p.get("AwsManaged")))
+            list(pool.map(fill, list(tagged.values())))
         if tags:
 
             def tag(account: Account) -> None:
@@ -150,4 +168,14 @@ def read_snapshot(
                 }
 
             list(pool.map(tag, list(accounts.values())))
-    return OrgSnapshot(root["Id"], management, scp_enabled, ou_paths, accounts, policies)
+    return OrgSnapshot(
+        root["Id"],
+        management,
+        scp_enabled,
+        ou_paths,
+        accounts,
+        policies,
+        tag_policies_read=tag_policies,
+        tag_policy_enabled=TAG_POLICY in enabled,
+        tag_policies=tagged,
+    )
