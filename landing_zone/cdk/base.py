@@ -81,7 +81,8 @@ class BaseStack(Stack):
             "account": [f"{base}:account/{org}/*"],
             "ou": [f"{base}:ou/{org}/ou-*"],
             "root": [f"{base}:root/{org}/r-*"],
-            "policy": [f"{base}:policy/{org}/service_control_policy/p-*"],
+            # SCPs and tag policies (vending.guardrails.tag_policies): the only policy types the platform writes.
+            "policy": [f"{base}:policy/{org}/service_control_policy/p-*", f"{base}:policy/{org}/tag_policy/p-*"],
             "awspolicy": [f"arn:{Aws.PARTITION}:organizations::aws:policy/service_control_policy/p-*"],
         }[kind]
 

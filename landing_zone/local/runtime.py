@@ -554,7 +554,10 @@ def local_org_arns(account: str, organization_id: str) -> Any:
             "account": [f"{base}:account/{organization_id}/*"],
             "ou": [f"{base}:ou/{organization_id}/ou-*"],
             "root": [f"{base}:root/{organization_id}/r-*"],
-            "policy": [f"{base}:policy/{organization_id}/service_control_policy/p-*"],
+            "policy": [
+                f"{base}:policy/{organization_id}/service_control_policy/p-*",
+                f"{base}:policy/{organization_id}/tag_policy/p-*",
+            ],
             "awspolicy": ["arn:aws:organizations::aws:policy/service_control_policy/p-*"],
         }[kind]
 
