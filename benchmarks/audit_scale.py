@@ -129,8 +129,8 @@ def build(n: int) -> set[tuple[str, str]]:
             account = backend.get_account_by_id(status["CreateAccountStatus"]["AccountId"])
             account.parent_id = ous[layout.ou_for_stage(stage)]
             backend.attach_policy(PolicyId=policies[f"vend-gpu-{team.gpu_tier}"].id, TargetId=account.id)
-            if team.slug in team_policies:  # the per-team policy (regions, team tag) where the layout renders one
-                backend.attach_policy(PolicyId=policies[team_policies[team.slug]].id, TargetId=account.id)
+            if (team.slug, stage) in team_policies:  # the per-team policy (regions, team tag) of the account's stage
+                backend.attach_policy(PolicyId=policies[team_policies[(team.slug, stage)]].id, TargetId=account.id)
             accounts.append((account, team, stage))
             records.append(_record(team, stage, i, account.id))
     injected: set[tuple[str, str]] = set()

@@ -264,7 +264,7 @@ def _scp_levels(layout: Layout, rendered: GuardrailSet, tier: str) -> list[list[
     for depth in range(1, len(parts) + 1):
         names = rendered.ou_policies.get("/".join(parts[:depth]), ())
         levels.append([full, *(dict(rendered.policies[n].document) for n in names)])
-    own = [rendered.tier_policies[tier], rendered.team_policies[f"coverage-{tier}"]]
+    own = [rendered.tier_policies[tier], rendered.team_policies[(f"coverage-{tier}", "staging")]]
     levels.append([full, *(dict(rendered.policies[n].document) for n in own)])
     return levels
 

@@ -115,8 +115,9 @@ class GuardrailSet:
     max_policy_chars: int
     max_policies_per_target: int
     prefix: str
-    # Team slug -> the per-team policy (its regions, its team tag value), attached to each of the team's accounts.
-    team_policies: dict[str, str] = field(default_factory=dict)
+    # (team slug, stage) -> the per-team policy of that stage's account (its regions, its team tag value): one per
+    # stage, so a staging account asking for a region never widens production's fence (no union of the two).
+    team_policies: dict[tuple[str, str], str] = field(default_factory=dict)
     team_tiers: dict[str, str] = field(default_factory=dict)
     # Organizations tag policies (scps.tag_policy): name -> content, the org-wide one's name (attached at every stage
     # OU) and team slug -> the team's own (attached at each of its accounts).
@@ -149,11 +150,15 @@ class GuardrailSet:
             {name: self.policies[name].chars},
         )
 
-    def account_budget(self, team: str) -> TargetBudget:
+    def team_policy(self, team: str, stage: str) -> str | None:
+        """The per-team policy of the team's `stage` account; None for a team the layout does not render."""
+        return self.team_policies.get((team, stage))
+
+    def account_budget(self, team: str, stage: str) -> TargetBudget:
         """A team account carries FullAWSAccess, its tier's policy and its team policy."""
-        names = (self.tier_policies[self.team_tiers[team]], self.team_policies[team])
+        names = (self.tier_policies[self.team_tiers[team]], self.team_policies[(team, stage)])
         return TargetBudget(
-            f"account of {team}",
+            f"account of {team} ({stage})",
             names,
             True,
             self.max_policies_per_target,
@@ -165,7 +170,7 @@ class GuardrailSet:
         return (
             [self.ou_budget(ou.path) for ou in layout.ous]
             + [self.tier_budget(t) for t in self.tier_policies]
-            + [self.account_budget(t) for t in self.team_policies]
+            + [self.account_budget(team, stage) for team, stage in self.team_policies]
         )
 
     def governing(self, ou_path: str, tier: str | None) -> list[str]:
@@ -568,12 +573,14 @@ def _own_tag(layout: Layout, group: str, key: str, value: str) -> Statement:
     return Statement(group, _deny(f"RequireOwn{_tag_sid(key)}Tag", action="*", condition=condition), True)
 
 
-def team_policy(layout: Layout, team: TeamSpec) -> list[Statement]:
-    """Per team account: its own regions (a subset of the org allow-list), its own team and cost-center tag values."""
+def team_policy(layout: Layout, team: TeamSpec, stage: str) -> list[Statement]:
+    """Per team account: its own stage's regions (a subset of the org allow-list), its own team and cost-center tag
+    values."""
     team_key, _stage_key, cost_key = _tag_roles(layout)
+    regions = team.regions_for(stage)
     out = [
-        _region_statement(layout, "DenyOutsideTeamRegions", team.regions),
-        _bucket_region_statement(layout, "DenyBucketsOutsideTeamRegions", team.regions),
+        _region_statement(layout, "DenyOutsideTeamRegions", regions),
+        _bucket_region_statement(layout, "DenyBucketsOutsideTeamRegions", regions),
         _own_tag(layout, "team", team_key, team.slug),
     ]
     if cost_key:
@@ -684,17 +691,19 @@ def render(layout: Layout) -> GuardrailSet:
         name = f"{g.policy_name_prefix}gpu-{tier_name}"
         policies[name] = RenderedPolicy(name, f"GPU tier {tier_name}: {tier.description}"[:500], "tier", packed[0])
         tier_policies[tier_name] = name
-    team_policies: dict[str, str] = {}
+    team_policies: dict[tuple[str, str], str] = {}
     for team in layout.teams:
-        name = f"{g.policy_name_prefix}team-{team.slug}"
-        packed = pack(team_policy(layout, team), limits.max_policy_chars, f"team {team.slug}")
-        policies[name] = RenderedPolicy(
-            name,
-            f"Team {team.slug}: its regions and team tag; rendered by vend from the layout, do not edit by hand",
-            "team",
-            packed[0],
-        )
-        team_policies[team.slug] = name
+        for stage in layout.stage_ous:
+            name = f"{g.policy_name_prefix}team-{team.slug}-{stage}"
+            packed = pack(team_policy(layout, team, stage), limits.max_policy_chars, f"team {team.slug} ({stage})")
+            policies[name] = RenderedPolicy(
+                name,
+                f"Team {team.slug}, {stage}: its regions and team tag; rendered by vend from the layout, do not edit "
+                "by hand",
+                "team",
+                packed[0],
+            )
+            team_policies[(team.slug, stage)] = name
     rendered = GuardrailSet(
         policies,
         ou_policies,

@@ -206,12 +206,16 @@ def account_policies(layout: Layout, request: VendingRequest) -> dict[str, str]:
     """Name -> content of every SCP that governs the account of this request (its OU path's, its tier's, its team
     policy)."""
     r = rendered_for(layout, request)
-    names = [*r.governing(layout.ou_for_stage(request.stage), request.gpu_tier), r.team_policies[request.team]]
+    names = [
+        *r.governing(layout.ou_for_stage(request.stage), request.gpu_tier),
+        r.team_policies[(request.team, request.stage)],
+    ]
     return {n: (r.policies[n].content if n in r.policies else "") for n in names}
 
 
-def team_policy_name(layout: Layout, team: str) -> str:
-    return f"{layout.guardrails.policy_name_prefix}team-{team}"
+def team_policy_name(layout: Layout, team: str, stage: str) -> str:
+    """The per-team SCP of the team's `stage` account (scps.render renders one per team and stage)."""
+    return f"{layout.guardrails.policy_name_prefix}team-{team}-{stage}"
 
 
 def ci_subject(request: VendingRequest) -> str:
@@ -235,7 +239,7 @@ def change_diff(layout: Layout, old: VendingRequest, new: VendingRequest) -> dic
         "region_fence": (
             {
                 # Only teams the layout lists carry a team policy; the others are fenced by the org allow-list.
-                "policy": team_policy_name(layout, new.team) if layout.team(new.team) else None,
+                "policy": team_policy_name(layout, new.team, new.stage) if layout.team(new.team) else None,
                 "from": list(old.regions),
                 "to": list(new.regions),
             }

@@ -101,6 +101,9 @@ class TeamSpec(_Strict):
     regions: tuple[str, ...]
     repository: str
     stacks: tuple[str, ...] = ("bootstrap",)
+    # A stage whose account may use other regions than `regions` (each stage's account gets its own fence, never
+    # the union): filled from the live vending records (vending.guardrails.intent.layout_for_records) or the layout.
+    stage_regions: dict[Stage, tuple[str, ...]] = Field(default_factory=dict)
     monthly_budget_usd: Annotated[float, Field(gt=0)] | None = None
     # The required reviewers of the team's apply environment (`vend github configure`, vending/github_setup.py):
     # GitHub user logins or `org/team-slug`, at most 6.
@@ -115,6 +118,10 @@ class TeamSpec(_Strict):
         if len(set(value)) > 6:
             raise ValueError("GitHub allows at most 6 required reviewers")
         return value
+
+    def regions_for(self, stage: str) -> tuple[str, ...]:
+        """The regions the team's account of `stage` may use."""
+        return self.stage_regions.get(stage, self.regions)  # type: ignore[call-overload]
 
     @field_validator("slug")
     @classmethod
@@ -339,9 +346,15 @@ class Layout(_Strict):
         for team in self.teams:
             if team.gpu_tier not in self.gpu_tiers:
                 raise ValueError(f"teams.{team.slug}.gpu_tier: unknown tier {team.gpu_tier!r}")
-            outside = set(team.regions) - set(self.organization.allowed_regions)
-            if outside:
-                raise ValueError(f"teams.{team.slug}.regions: {sorted(outside)} not in the allow-list")
+            for where, regions in (
+                ("regions", team.regions),
+                *((f"stage_regions.{s}", r) for s, r in team.stage_regions.items()),
+            ):
+                outside = set(regions) - set(self.organization.allowed_regions)
+                if outside:
+                    raise ValueError(f"teams.{team.slug}.{where}: {sorted(outside)} not in the allow-list")
+                if not regions:
+                    raise ValueError(f"teams.{team.slug}.{where}: at least one region")
         self._guardrails_resolve(paths)
         return self
 

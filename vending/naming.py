@@ -105,7 +105,7 @@ DERIVED_NAMES: tuple[DerivedName, ...] = (
     DerivedName(
         "team region-fence SCP name (Organizations CreatePolicy Name)",
         128,
-        lambda t, s, r, lo: f"{lo.guardrails.policy_name_prefix}team-{t}",
+        lambda t, s, r, lo: f"{lo.guardrails.policy_name_prefix}team-{t}-{s}",
     ),
     # STS RoleSessionName: at most 64 (the longest of the handlers' vending-{bootstrap,archive,change}-<team>).
     DerivedName("role session name (STS AssumeRole RoleSessionName)", 64, lambda t, s, r, lo: f"vending-bootstrap-{t}"),

@@ -244,7 +244,7 @@ def _day2(emulator: tuple[Emulator, Deployment], capsys: pytest.CaptureFixture[s
         records=RequestStore(boto3.client("dynamodb"), Settings.from_env().requests_table).list(),
         budgets_for=budgets_through_access_role(boto3.client("sts"), layout.organization.access_role_name),
     )
-    mine = {f"account:{account}", "policy:vend-team-team-frontend"}
+    mine = {f"account:{account}", "policy:vend-team-team-frontend-staging"}
     on_account = [f.to_dict() for f in report.findings if f.target in mine]
     with capsys.disabled():
         print(

@@ -238,7 +238,11 @@ def test_audit_without_records_compares_no_account(org: Any, layout: Layout) -> 
     report = audit_organization(org, layout, remediate=True)
     assert report.findings == [] and report.records is None
     assert report.notes == ["accounts not compared: no vending records were given"]
-    assert _direct(org, accounts["frontend-staging"]) == {"FullAWSAccess", "vend-gpu-none", "vend-team-team-frontend"}
+    assert _direct(org, accounts["frontend-staging"]) == {
+        "FullAWSAccess",
+        "vend-gpu-none",
+        "vend-team-team-frontend-staging",
+    }
 
 
 def _direct(org: Any, target: str) -> set[str]:

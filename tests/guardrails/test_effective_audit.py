@@ -126,7 +126,7 @@ def test_effective_detached_region_fence_is_a_weakening(vended: Vended) -> None:
     # GIVEN the team's region fence detached from its account (FullAWSAccess and the tier policy stay)
     org, account = vended.org, vended.ids["team-frontend"]
     key = f"account:{account}"
-    org.detach_policy(PolicyId=policy_id(org, "vend-team-team-frontend"), TargetId=account)
+    org.detach_policy(PolicyId=policy_id(org, "vend-team-team-frontend-staging"), TargetId=account)
     # WHEN audited THEN besides the missing attachment the account lets through calls outside its team's regions (and
     # launches tagged for another team); outside the organization's allow-list the Workloads fence still holds
     report = vended.audit()

@@ -36,7 +36,7 @@ def test_apply_account_guardrails_attaches_ou_and_tier_policies(org: Any, layout
     assert result.policies == (
         "FullAWSAccess",
         "vend-gpu-training",
-        "vend-team-team-mlops",
+        "vend-team-team-mlops-staging",
         "vend-workloads-1",
         "vend-workloads-2",
         "vend-workloads-3",
@@ -54,7 +54,7 @@ def test_apply_account_guardrails_attaches_ou_and_tier_policies(org: Any, layout
         "vend-workloads-2",
         "vend-workloads-3",
     }
-    assert _attached(org, account) == {"FullAWSAccess", "vend-gpu-training", "vend-team-team-mlops"}
+    assert _attached(org, account) == {"FullAWSAccess", "vend-gpu-training", "vend-team-team-mlops-staging"}
     assert result.to_dict()["ou_path"] == "Workloads/Staging"
     assert org.list_roots()["Roots"][0]["PolicyTypes"] == [
         {"Type": "SERVICE_CONTROL_POLICY", "Status": "ENABLED"},
@@ -86,7 +86,7 @@ def test_apply_account_guardrails_idempotent_and_switches_tier(org: Any, layout:
         "attach vend-gpu-training",
         "detach vend-gpu-inference",
     ]
-    assert _attached(org, account) == {"FullAWSAccess", "vend-gpu-training", "vend-team-team-backend"}
+    assert _attached(org, account) == {"FullAWSAccess", "vend-gpu-training", "vend-team-team-backend-production"}
 
 
 def test_apply_account_guardrails_refuses_management_account(org: Any, layout: Layout) -> None:

@@ -87,7 +87,7 @@ def test_tamper_gpu_tier_tag_never_grants_training(vended: Org) -> None:
     # THEN it is tag drift, the training policy is never attached, the tag is restored from the record
     assert _found(fixed) == [("tag_drift", f"account:{account}")]
     assert not any("vend-gpu-training" in step for step in fixed.remediation["executed"])  # type: ignore[index]
-    assert vended.direct(account) == {"FullAWSAccess", "vend-gpu-none", "vend-team-team-frontend"}
+    assert vended.direct(account) == {"FullAWSAccess", "vend-gpu-none", "vend-team-team-frontend-staging"}
     assert vended.tags(account)["gpu-tier"] == "none"
     assert again.findings == []
     vended.assert_at_intent()
@@ -136,7 +136,7 @@ def test_tamper_team_account_moved_into_platform_keeps_gpu_policy(vended: Org) -
         f"move_account account:{account} from=Platform to=Workloads/Staging"
     ]
     assert vended.parent(account) == ou_id(vended.org, "Workloads/Staging")
-    assert vended.direct(account) == {"FullAWSAccess", "vend-gpu-training", "vend-team-team-mlops"}
+    assert vended.direct(account) == {"FullAWSAccess", "vend-gpu-training", "vend-team-team-mlops-staging"}
     assert again.findings == []
     vended.assert_at_intent()
 

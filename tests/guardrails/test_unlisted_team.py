@@ -49,9 +49,9 @@ def test_unlisted_team_gets_a_team_policy_attached_to_its_accounts() -> None:
     layout = layout_for_records(load_layout(), [_record("staging", "444455556666")])
     rendered = render(layout)
     # THEN the team has its own policy with its regions, and the account's intent attaches it
-    assert TEAM in rendered.team_policies
+    assert (TEAM, "staging") in rendered.team_policies
     intent = build_intent(load_layout(), [_record("staging", "444455556666")]).get("444455556666")
-    assert intent is not None and rendered.team_policies[TEAM] in account_policies(rendered, intent)
+    assert intent is not None and rendered.team_policies[(TEAM, "staging")] in account_policies(rendered, intent)
 
 
 def test_unlisted_team_region_fence_and_own_tags() -> None:

@@ -36,7 +36,7 @@ def _docs(team: str, drop: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     spec = LAYOUT.team(team)
     assert spec is not None
     names = [n for n in RENDERED.governing(LAYOUT.ou_for_stage("staging"), spec.gpu_tier) if n != FULL_AWS_ACCESS]
-    docs = [RENDERED.policies[n].document for n in [*names, RENDERED.team_policies[team]]]
+    docs = [RENDERED.policies[n].document for n in [*names, RENDERED.team_policies[(team, "staging")]]]
     return [{**d, "Statement": [s for s in d["Statement"] if s["Sid"] not in drop]} for d in docs]
 
 

@@ -43,7 +43,7 @@ def _team_docs() -> list[dict[str, Any]]:
     spec = LAYOUT.team(TEAM)
     assert spec is not None
     names = [n for n in RENDERED.governing(LAYOUT.ou_for_stage(STAGE), spec.gpu_tier) if n != FULL_AWS_ACCESS]
-    return [RENDERED.policies[n].document for n in [*names, RENDERED.team_policies[TEAM]]]
+    return [RENDERED.policies[n].document for n in [*names, RENDERED.team_policies[(TEAM, STAGE)]]]
 
 
 def _variables() -> dict[str, str]:

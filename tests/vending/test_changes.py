@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import boto3
 import pytest
 
+from scps.render import render
 from vending import context
 from vending.accounts import place_in_ou, tag_account
 from vending.changes import (
@@ -131,7 +132,7 @@ def test_plan_change_regions_stacks_repository_diff(
         by="alice",
     )
     # THEN the team policy is updated (its regions), the stack is added and the CI trust moves to the new repository
-    assert change.diff["policies"]["updated"] == ["vend-team-team-frontend"]
+    assert change.diff["policies"]["updated"] == ["vend-team-team-frontend-staging"]
     assert change.diff["policies"]["attached"] == change.diff["policies"]["detached"] == []
     assert change.diff["stacks"] == {"added": ["networking"], "removed": []}
     assert change.diff["trust"]["ci_role_sub"] == {
@@ -371,15 +372,15 @@ def test_regions_change_rewrites_the_team_region_fence_and_the_audit_is_clean(
     store.update(frontend.request_id, status=Status.READY, step="RecordReady")
     reconcile_organization(org, layout, dry_run=False, records=store.list())
     assert audit_organization(org, layout, records=store.list()).findings == []
-    assert _team_fence(org, "vend-team-team-frontend") == ["us-east-1"]
+    assert _team_fence(org, "vend-team-team-frontend-staging") == ["us-east-1"]
     # WHEN a second region is asked for: the dry run names the fence it rewrites
     planned = plan_change(store, changes, layout, frontend.request_id, {"regions": ["us-east-1", "eu-west-1"]}, by="a")
     assert planned.diff["region_fence"] == {
-        "policy": "vend-team-team-frontend",
+        "policy": "vend-team-team-frontend-staging",
         "from": ["us-east-1"],
         "to": ["us-east-1", "eu-west-1"],
     }
-    assert planned.diff["policies"]["updated"] == ["vend-team-team-frontend"]
+    assert planned.diff["policies"]["updated"] == ["vend-team-team-frontend-staging"]
     change = request_change(
         store,
         changes,
@@ -394,20 +395,20 @@ def test_regions_change_rewrites_the_team_region_fence_and_the_audit_is_clean(
     updating = begin_change(store, changes, change.change_id, change.execution_name)
     # (between BeginChange and ApplyChange the intent has moved and the account has not: the audit sees the drift)
     drift = audit_organization(org, layout, records=store.list()).findings
-    assert [(f.type, f.target) for f in drift] == [("policy_drift", "policy:vend-team-team-frontend")]
+    assert [(f.type, f.target) for f in drift] == [("policy_drift", "policy:vend-team-team-frontend-staging")]
     result = apply_change_guardrails(
         org, layout, store, VendingRequest.model_validate(updating.request), account_id=account_id
     )
     finish_change(store, changes, change.change_id)
     # THEN the team policy was updated in place (same policy, new regions), nothing attached or detached
-    assert "update_policy vend-team-team-frontend" in result.changes
+    assert "update_policy vend-team-team-frontend-staging" in result.changes
     assert not [c for c in result.changes if c.startswith(("attach", "detach"))]
-    assert _team_fence(org, "vend-team-team-frontend") == ["us-east-1", "eu-west-1"]
+    assert _team_fence(org, "vend-team-team-frontend-staging") == ["us-east-1", "eu-west-1"]
     # AND the audit over the records reports nothing, for the account or anywhere else
     assert audit_organization(org, layout, records=store.list()).findings == []
 
 
-def test_layout_for_records_unions_a_teams_live_records_and_ignores_retired(
+def test_layout_for_records_fences_each_stage_by_its_own_record_never_the_union(
     frontend: RequestRecord, store: RequestStore, layout: Layout, make_request: Callable[..., VendingRequest]
 ) -> None:
     # GIVEN staging asks for us-east-1 + eu-west-1 and production (READY) for us-west-2
@@ -415,17 +416,27 @@ def test_layout_for_records_unions_a_teams_live_records_and_ignores_retired(
     prod = make_request(team="team-frontend", stage="production", regions=["us-west-2"])
     store.reserve(prod, "vend-team-frontend-production-a1")
     store.update(prod.request_id, status=Status.READY, step="RecordReady", account_id="210987654321")
-    # THEN the team's fence is the union, in the allow-list's order; other teams keep the layout's regions
+    # THEN each stage's fence is its own record's regions, in the allow-list's order; other teams keep the layout's
     fenced = layout_for_records(layout, store.list())
-    assert fenced.team("team-frontend").regions == ("us-east-1", "us-west-2", "eu-west-1")  # type: ignore[union-attr]
+    team = fenced.team("team-frontend")
+    assert team is not None
+    assert (team.regions_for("staging"), team.regions_for("production")) == (("us-east-1", "eu-west-1"), ("us-west-2",))
     assert fenced.team("team-backend") == layout.team("team-backend")
     assert team_layout(layout, store, "team-frontend") == fenced
-    # WHEN production is retired THEN only staging's regions count
+    # AND the rendered policies say the same: production's account cannot reach eu-west-1, staging's not us-west-2
+    rendered = render(fenced)
+
+    def fence(stage: str) -> list[str]:
+        document = rendered.policies[rendered.team_policies[("team-frontend", stage)]].document
+        statement = next(s for s in document["Statement"] if s["Sid"] == "DenyOutsideTeamRegions")
+        return list(statement["Condition"]["StringNotEquals"]["aws:RequestedRegion"])
+
+    assert fence("staging") == ["us-east-1", "eu-west-1"] and fence("production") == ["us-west-2"]
+    # WHEN production is retired THEN its stage falls back to the layout's regions, staging keeps its own
     store.update(prod.request_id, status=Status.RETIRING, step="RetireAccount")
-    assert team_layout(layout, store, "team-frontend").team("team-frontend").regions == (  # type: ignore[union-attr]
-        "us-east-1",
-        "eu-west-1",
-    )
+    retired = team_layout(layout, store, "team-frontend").team("team-frontend")
+    assert retired is not None and retired.regions_for("staging") == ("us-east-1", "eu-west-1")
+    assert retired.regions_for("production") == layout.team("team-frontend").regions  # type: ignore[union-attr]
 
 
 class _Launcher:
@@ -639,7 +650,7 @@ def test_cli_dry_run_shows_the_region_fence_and_the_destroy_plan(
     diff = json.loads(capsys.readouterr().out)["diff"]
     # THEN it names the fence it rewrites and the destroy plan read from the account's state
     assert diff["region_fence"] == {
-        "policy": "vend-team-team-frontend",
+        "policy": "vend-team-team-frontend-staging",
         "from": ["us-east-1"],
         "to": ["us-east-1", "eu-west-1"],
     }
@@ -651,7 +662,7 @@ def test_cli_dry_run_shows_the_region_fence_and_the_destroy_plan(
     # AND the table says the same, and nothing was recorded
     assert main([*argv, "--dry-run"]) == 0
     text = capsys.readouterr().out
-    assert "vend-team-team-frontend: us-east-1 -> us-east-1, eu-west-1" in text
+    assert "vend-team-team-frontend-staging: us-east-1 -> us-east-1, eu-west-1" in text
     assert "1 to destroy" in text and "aws_vpc.this" in text
     assert store.require(frontend.request_id).request["stacks"] == ["bootstrap", "networking"]
     assert changes.for_request(frontend.request_id) == []

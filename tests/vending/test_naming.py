@@ -116,7 +116,7 @@ def test_template_names_quote_their_terraform_expressions() -> None:
 def test_scp_name_is_the_one_vending_changes_makes() -> None:
     layout = cached_layout()
     (scp,) = [d for d in DERIVED_NAMES if d.what.startswith("team region-fence SCP")]
-    assert scp.name("team-x", "staging", REGIONS, layout) == team_policy_name(layout, "team-x")
+    assert scp.name("team-x", "staging", REGIONS, layout) == team_policy_name(layout, "team-x", "staging")
 
 
 def test_the_layout_teams_fit_with_their_stacks() -> None:

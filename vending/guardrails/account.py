@@ -143,7 +143,7 @@ def apply_account_guardrails(
     parts = ou_path.split("/")
     prefixes = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
     # The account's own SCPs: its tier's and, where the layout renders one, its team's (regions, team tag).
-    own = [r.tier_policies[gpu_tier], *([r.team_policies[team]] if team in r.team_policies else [])]
+    own = [r.tier_policies[gpu_tier], *([name] if (name := r.team_policy(team, stage)) else [])]
     needed = [n for p in prefixes for n in r.ou_policies.get(p, ())] + own
     ids = _ensure_policies(org, r, needed, b, changes)
     ou_id = ""

@@ -39,6 +39,7 @@ class AccountIntent:
     in_flight: bool = False
     problem: str = ""  # non-empty: no usable intent (conflicting or invalid records); reported, never acted on
     team: str = ""  # team accounts: the per-team policy (regions, team tag) comes with it
+    stage: str = ""  # team accounts: which of the team's per-stage policies
 
     @property
     def team_account(self) -> bool:
@@ -75,40 +76,41 @@ def account_policies(rendered: GuardrailSet, intent: AccountIntent) -> set[str]:
     names = {FULL_AWS_ACCESS}
     if intent.tier:
         names.add(rendered.tier_policies[intent.tier])
-    if intent.team_account and intent.team in rendered.team_policies:
-        names.add(rendered.team_policies[intent.team])
+    own = rendered.team_policy(intent.team, intent.stage) if intent.team_account else None
+    if own:
+        names.add(own)
     return names
 
 
 def layout_for_records(layout: Layout, records: Iterable[RequestRecord]) -> Layout:
-    """The layout with each listed team's region fence taken from its live vending records.
+    """The layout with each listed team's region fences taken from its live vending records, stage by stage.
 
     A change request moves a team's regions in its record (the intent); layout.yaml only seeds them. The per-team
-    policy (`<prefix>team-<slug>`) is one per team, shared by its staging and production accounts, so when the live
-    records disagree the fence is the union of their regions (never narrower than what a record grants) in the
-    allow-list's order. Retired records and records without an account do not count.
+    policy (`<prefix>team-<slug>-<stage>`) is one per team and stage, so each account's fence is its own record's
+    regions (in the allow-list's order), never the union with the other stage's. Retired records and records without
+    an account do not count: their stage keeps the layout's regions.
 
     A team the layout does not list (vended at run time) gets a team of its own here, from its records: its regions,
     its team value and its cost center, so its accounts carry a team policy like every other (issue 20: without one a
     team outside the layout had no region fence of its own and could tag with another team's name)."""
-    regions: dict[str, set[str]] = {}
+    allowed = layout.organization.allowed_regions
+    regions: dict[str, dict[str, tuple[str, ...]]] = {}
     unlisted: dict[str, TeamSpec] = {}
     for record in sorted(records, key=lambda r: r.request_id):
         if not record.account_id or record.status.value in RETIRED_STATUSES:
             continue
-        wanted = record.request.get("regions") or ()
-        if wanted:
-            regions.setdefault(record.team, set()).update(wanted)
+        wanted = set(record.request.get("regions") or ())
+        if wanted and record.stage in layout.stage_ous:
+            regions.setdefault(record.team, {})[record.stage] = tuple(r for r in allowed if r in wanted)
         if layout.team(record.team) is None and record.team not in unlisted:
             spec = _unlisted_team(layout, record)
             if spec is not None:
                 unlisted[record.team] = spec
     if not regions and not unlisted:
         return layout
-    allowed = layout.organization.allowed_regions
     teams = tuple(
-        t.model_copy(update={"regions": tuple(r for r in allowed if r in regions[t.slug])})
-        if t.slug in regions and set(t.regions) != regions[t.slug]
+        t.model_copy(update={"stage_regions": {**t.stage_regions, **regions[t.slug]}})
+        if t.slug in regions and any(t.regions_for(stage) != r for stage, r in regions[t.slug].items())
         else t
         for t in (*layout.teams, *unlisted.values())
     )
@@ -173,6 +175,7 @@ def _team_intent(layout: Layout, record: RequestRecord, account_id: str) -> Acco
         tuple(request.get("regions") or ()),
         in_flight=record.status.value in IN_FLIGHT_STATUSES,
         team=record.team,
+        stage=record.stage,
     )
 
 
