@@ -44,6 +44,7 @@ os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
 
 import boto3
 
+from benchmarks.chaos_day2 import CloseAccountCounter, run_day2
 from benchmarks.vend_throughput import request, skip_pipelines
 from landing_zone.local import faults, orphans
 from landing_zone.local.authorization.middleware import DECISIONS
@@ -104,6 +105,8 @@ def run(
     slow_seconds: float,
     log_file: str | None,
     heartbeat_seconds: int = 20,
+    retire_every: int = 2,
+    day2: bool = True,
 ) -> dict[str, Any]:
     config = fault_config(rate, seed, log_file, slow_seconds)
     # A dead worker is found by the heartbeat; skipped pipelines finish at launch, so a short one costs nothing else.
@@ -155,9 +158,28 @@ def run(
             ):
                 time.sleep(1.0)
             wall = time.monotonic() - started
+            # Day 2 under the same faults: changes approved, retirements, closures (benchmarks/chaos_day2.py).
+            ready_ids = [
+                r.request_id for r in requests if (rec := store.get(r.request_id)) and rec.status == Status.READY
+            ]
+            day2_result = None
+            if day2:
+                with CloseAccountCounter().counting() as closures:
+                    day2_result = run_day2(
+                        ready_ids,
+                        retire_every=retire_every,
+                        timeout=timeout,
+                        max_resumes=max_resumes,
+                        closures=closures,
+                    )
+        retired_ids = set(day2_result["close_account_calls"]) if day2_result else set()
         records = {r.request_id: store.get(r.request_id) for r in requests}
         ready = {rid: rec for rid, rec in records.items() if rec and rec.status == Status.READY}
-        owned = {rec.account_id for rec in ready.values()}
+        # A retired account is owned by its CLOSED record (chaos_day2 judges its closure); it is no orphan.
+        closed = {
+            rid: rec for rid, rec in records.items() if rid in retired_ids and rec and rec.status == Status.CLOSED
+        }
+        owned = {rec.account_id for rec in (*ready.values(), *closed.values())}
         created = {a["Id"] for a in _accounts(org)} - accounts_before
         all_executions = _executions(sfn, arn)
         running = [e["name"] for e in all_executions if e["status"] == "RUNNING"]
@@ -168,7 +190,7 @@ def run(
             access_role_name=cached_layout().organization.access_role_name,
             extra={
                 "account": sorted(created - owned),
-                "record_not_ready": sorted(rid for rid in records if rid not in ready),
+                "record_not_ready": sorted(rid for rid in records if rid not in ready and rid not in closed),
                 "execution_running": running,
                 "pipeline_run_unfinished": _unfinished_runs(boto3.client("dynamodb")),
                 "scp_policy": orphans.unattached_new_scps(org, scps_before),
@@ -215,6 +237,7 @@ def run(
             "gave_up": gave_up,
             "not_ready_reasons": dict(failed_reasons),
             "wall_seconds": round(wall, 2),
+            "day2": day2_result,
             "fault_log": log_file,
             # Every call decided as AWS decides it: a denial or a fault of the emulator's own fails the soak.
             "authorization": {
@@ -279,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slow-seconds", type=float, default=0.5, help="how late a `slow` fault answers")
     parser.add_argument("--heartbeat-seconds", type=int, default=20, help="CheckPipelines' HeartbeatSeconds")
     parser.add_argument("--fault-log", help="one JSON line per injected fault (default .vend/chaos-<seed>.log)")
+    parser.add_argument("--retire-every", type=int, default=2, help="day 2: decommission every N-th team (0: none)")
+    parser.add_argument("--no-day2", action="store_true", help="vend only: no changes, retirements or closures")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.teams < 1 or not 0.0 <= args.fault_rate <= 1.0 or args.max_resumes < 0:
@@ -296,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
         slow_seconds=args.slow_seconds,
         log_file=log_file,
         heartbeat_seconds=args.heartbeat_seconds,
+        retire_every=args.retire_every,
+        day2=not args.no_day2,
     )
     if args.json:
         print(json.dumps(result, indent=2))
@@ -304,7 +331,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{key:>34}: {value}")
     ok = result["teams_ready"] == args.teams and result["accounts_created"] == args.teams
     authorized = result["authorization"]["denials"] == 0 and result["authorization"]["errors"] == 0
-    return 0 if ok and authorized and result["orphan_count"] == 0 else 1
+    day2_ok = result["day2"] is None or (result["day2"]["problems"] == [] and not result["day2"]["lifecycle_running"])
+    return 0 if ok and authorized and day2_ok and result["orphan_count"] == 0 else 1
 
 
 if __name__ == "__main__":

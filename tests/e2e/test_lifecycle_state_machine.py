@@ -1,7 +1,8 @@
 """Day 2 on the emulator, through the CLI: vend team-frontend/staging, upgrade it to the inference tier and add the
 networking stack in one change (approved by someone else; bootstrap re-applied with the new tier, networking applied),
-decommission it with --destroy-stacks (each destroy plan approved, run as the platform's teardown). Both state
-machines run in moto's interpreter with the handlers in-process."""
+remove networking by another change (approved; destroyed as the team's CI roles), decommission it with
+--destroy-stacks (the destroy plan approved, run as the platform's teardown). Both state machines run in moto's
+interpreter with the handlers in-process."""
 
 from __future__ import annotations
 
@@ -253,10 +254,41 @@ def _day2(emulator: tuple[Emulator, Deployment], capsys: pytest.CaptureFixture[s
         )
     assert on_account == [] and report.budgets == {"checked": 1, "findings": 0}
 
+    # WHEN a change removes the networking stack: it needs an approval (a destroy), then the stack is destroyed through
+    # the pipeline as the team's own CI roles (the account is not quarantined: the SCPs bind the destroy too)
+    member = boto3.client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole", RoleSessionName="check-vpcs"
+    )["Credentials"]
+    ec2 = boto3.client(
+        "ec2",
+        aws_access_key_id=member["AccessKeyId"],
+        aws_secret_access_key=member["SecretAccessKey"],
+        aws_session_token=member["SessionToken"],
+    )
+
+    def vpcs() -> list[str]:
+        return [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if not v.get("IsDefault")]
+
+    assert vpcs(), "networking applied no VPC: the removal below would prove nothing"
+    assert vend(["request", "update", REQUEST_ID, "--stacks", "bootstrap", "--json"]) == 0
+    removal = json.loads(capsys.readouterr().out)
+    assert removal["status"] == "AWAITING_APPROVAL" and removal["diff"]["stacks"]["removed"] == ["networking"]
+    with signed_in_as("PlatformApprover", "dave"):
+        assert vend(["request", "approve", REQUEST_ID, "--json"]) == 0
+    removal = json.loads(capsys.readouterr().out)
+    wait_for(sfn, lifecycle.replace(":stateMachine:", ":execution:") + ":" + removal["execution_name"])
+    removed = deployment_runs()["networking"]
+    assert (removed.action, removed.status, removed.runs_as) == ("destroy", "SUCCEEDED", "team"), removed
+    assert removed.result and removed.result["plan_summary"]["destroy"] > 0, removed.result
+    after_removal = status(capsys)
+    assert after_removal["status"] == "READY" and after_removal["request"]["stacks"] == ["bootstrap"]
+    # AND the VPC it made is gone from the account (read as the platform, through the access role)
+    assert vpcs() == []
+
     # WHEN it is decommissioned with its stacks destroyed: each destroy plan waits for an approval
     assert vend(["account", "decommission", REQUEST_ID, "--yes", "--destroy-stacks", "--json"]) == 0
     retired = json.loads(capsys.readouterr().out)
-    runs = wait_for_runs(("bootstrap", "networking"), {"AWAITING_APPROVAL"})
+    runs = {"bootstrap": wait_for_runs(("bootstrap",), {"AWAITING_APPROVAL"})["bootstrap"]}
     assert {r.action for r in runs.values()} == {"destroy"} and {r.runs_as for r in runs.values()} == {"platform"}
     for run in runs.values():
         assert run.result and run.result["plan_summary"]["destroy"] > 0, run
@@ -266,10 +298,14 @@ def _day2(emulator: tuple[Emulator, Deployment], capsys: pytest.CaptureFixture[s
     base = lifecycle_arn(boto3.Session()).replace(":stateMachine:", ":execution:")
     done = wait_for(sfn, f"{base}:{retired['execution_name']}")
     destroyed = deployment_runs()
-    # THEN both stacks are destroyed through the pipeline (as the platform's teardown: the account is quarantined),
-    # and it is quarantined, parked in Suspended, its state archived, its closure requested
+    # THEN the remaining stack is destroyed through the pipeline (as the platform's teardown: the account is
+    # quarantined), and it is quarantined, parked in Suspended, its state archived, its closure requested
     assert done["status"] == "SUCCEEDED", done
-    assert {s: r.status for s, r in destroyed.items() if r} == {"bootstrap": "SUCCEEDED", "networking": "SUCCEEDED"}
+    assert {s: (r.action, r.status) for s, r in destroyed.items() if r} == {
+        "bootstrap": ("destroy", "SUCCEEDED"),
+        "networking": ("destroy", "SUCCEEDED"),
+    }
+    assert destroyed["networking"].attempt == removed.attempt  # destroyed once, by the change: not again
     assert {"FullAWSAccess", "vend-suspended-1"} <= attached(org, account)
     assert not any(name.startswith("vend-gpu-") for name in attached(org, account))
     parent = org.list_parents(ChildId=account)["Parents"][0]["Id"]
