@@ -22,7 +22,13 @@ executions still running, pipeline runs left QUEUED/RUNNING, new SCPs attached t
 team's account each bucket, IAM role, policy, user, OIDC provider, live KMS key, alias, table, budget and SCP
 attachment beyond the request's own.
 
-Exit status 0 only when every team is READY, accounts created == teams and nothing is orphaned.
+Day 2 under the same faults (benchmarks/chaos_day2.py, `--no-day2` to leave it out): every READY team asks for the
+inference tier, PlatformApprover approves it, every `--retire-every`-th team is decommissioned and the closure queue
+drained, all through the CLI; failed or stalled requests are resumed. Judged: each change applied exactly once, the
+tier policy swapped, each retired account CLOSED with exactly one CloseAccount call, no lifecycle execution left
+running; a retired account owned by its CLOSED record is no orphan.
+
+Exit status 0 only when every team is READY, accounts created == teams, nothing is orphaned and day 2 has no problem.
 """
 
 from __future__ import annotations
@@ -329,7 +335,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         for key, value in result.items():
             print(f"{key:>34}: {value}")
-    ok = result["teams_ready"] == args.teams and result["accounts_created"] == args.teams
+    closed = result["day2"]["closed"] if result["day2"] else 0  # retired on day 2: CLOSED, no longer READY
+    ok = result["teams_ready"] + closed == args.teams and result["accounts_created"] == args.teams
     authorized = result["authorization"]["denials"] == 0 and result["authorization"]["errors"] == 0
     day2_ok = result["day2"] is None or (result["day2"]["problems"] == [] and not result["day2"]["lifecycle_running"])
     return 0 if ok and authorized and day2_ok and result["orphan_count"] == 0 else 1

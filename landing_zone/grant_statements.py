@@ -39,9 +39,11 @@ ORG_ACTION_RESOURCES: dict[str, tuple[str, ...]] = {
     "organizations:AttachPolicy": ("account", "ou", "root", "policy", "awspolicy"),
     "organizations:DetachPolicy": ("account", "ou", "root", "policy", "awspolicy"),
     "organizations:UpdatePolicy": ("policy",),
+    "organizations:DeletePolicy": ("policy",),
     "organizations:EnablePolicyType": ("root",),
 }
-# Where "*" is unavoidable, a condition still narrows the write to service control policies.
+# Where "*" is unavoidable, a condition still narrows the write to the policy types the platform manages.
+MANAGED_POLICY_TYPES = ["SERVICE_CONTROL_POLICY", "TAG_POLICY"]
 ORG_POLICY_TYPE_CONDITION_ACTIONS = frozenset({"organizations:CreatePolicy", "organizations:EnablePolicyType"})
 
 
@@ -86,7 +88,7 @@ def grant_statements(
                         "Effect": "Allow",
                         "Action": conditioned,
                         "Resource": "*",
-                        "Condition": {"StringEquals": {"organizations:PolicyType": "SERVICE_CONTROL_POLICY"}},
+                        "Condition": {"StringEquals": {"organizations:PolicyType": MANAGED_POLICY_TYPES}},
                     }
                 )
     return out

@@ -339,6 +339,8 @@ FUNCTIONS += (
             _ORG_READ,
             _SCP_WRITE,
             Grant(("organizations:CreateOrganizationalUnit", "organizations:MoveAccount"), ("organization",)),
+            # A team outside the layout: its policies only this account used (vending.retirement).
+            Grant(("organizations:DeletePolicy",), ("organization",)),
         ),
         timeout_seconds=300,
         description="Quarantine SCPs on the account, then the Suspended OU",

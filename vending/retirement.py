@@ -32,6 +32,7 @@ from vending.aws.errors import THROTTLING_CODES, error_code, raise_if_throttled
 from vending.exceptions import AccountClosureFailed, ChangeNotAllowed, InvalidRequest
 from vending.guardrails.account import _ensure_policies, _sync
 from vending.guardrails.orgapi import Backoff
+from vending.guardrails.snapshot import SCP, TAG_POLICY
 from vending.layout import Layout
 from vending.lifecycle import RequestRecord, RequestStore, Status, now
 from vending.org_tree import ensure_ou_path, parent_of
@@ -81,6 +82,32 @@ def quarantine_account(org: Any, layout: Layout, account_id: str, *, backoff: Ba
     return changes
 
 
+def forget_unlisted_team_policies(
+    org: Any, layout: Layout, team: str, stage: str, *, backoff: Backoff | None = None
+) -> list[str]:
+    """A team the layout does not list has policies only its live records render (intent.layout_for_records): once its
+    `stage` account is quarantined its per-stage SCP is attached to nothing, and its tag policy too once no other
+    account of the team carries it. Delete those attached to nothing (left, the audit reports them as unrendered).
+    A listed team's policies stay: the layout renders them whether an account uses them or not."""
+    if layout.team(team) is not None:
+        return []
+    b = backoff or Backoff(attempts=4)
+    prefix = layout.guardrails.policy_name_prefix
+    deleted = []
+    for policy_type, name in ((SCP, f"{prefix}team-{team}-{stage}"), (TAG_POLICY, f"{prefix}tags-{team}")):
+        ids = {p["Name"]: p["Id"] for p in b.pages(org, "list_policies", "Policies", Filter=policy_type)}
+        if name not in ids or list(b.pages(org, "list_targets_for_policy", "Targets", PolicyId=ids[name])):
+            continue
+        try:
+            b.call(org.delete_policy, f"DeletePolicy {name}", PolicyId=ids[name])
+            deleted.append(name)
+        except ClientError as e:
+            # Attached meanwhile (the team's other stage being vended) or deleted by a retry: either way, not ours.
+            if error_code(e) not in {"PolicyInUseException", "PolicyNotFoundException"}:
+                raise
+    return deleted
+
+
 def move_to_quarantine_ou(org: Any, layout: Layout, account_id: str) -> dict[str, str]:
     path = quarantine_ou(layout)
     target = ensure_ou_path(org, path)
@@ -109,6 +136,9 @@ def retire_account(
     if not suspend:
         return store.update(request_id, step="Quarantine")
     placed = move_to_quarantine_ou(org, layout, account_id)
+    gone = forget_unlisted_team_policies(org, layout, record.team, record.stage)
+    if gone:
+        logger.info("policies only this account used deleted", extra={"account_id": account_id, "deleted": gone})
     return store.update(
         request_id,
         status=Status.SUSPENDED,

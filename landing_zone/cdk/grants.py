@@ -63,7 +63,9 @@ def acknowledge_wildcards(stack: BaseStack, role: iam.Role, policy: list[iam.Pol
                     "(Service Authorization Reference), so no ARN can be named"
                 )
                 if statement.to_statement_json().get("Condition"):
-                    reason += "; narrowed by the condition organizations:PolicyType = SERVICE_CONTROL_POLICY"
+                    reason += (
+                        "; narrowed by the condition organizations:PolicyType in SERVICE_CONTROL_POLICY, TAG_POLICY"
+                    )
                 star.append(reason + ".")
                 continue
             rendered = stack.nag(resource)

@@ -101,7 +101,7 @@ def test_organizations_write_actions_name_resources_where_aws_allows(resources: 
             assert writes <= ORG_WRITE_WITHOUT_RESOURCE_TYPES, (lid, writes)
             if "organizations:CreatePolicy" in writes:
                 assert statement["Condition"] == {
-                    "StringEquals": {"organizations:PolicyType": "SERVICE_CONTROL_POLICY"}
+                    "StringEquals": {"organizations:PolicyType": ["SERVICE_CONTROL_POLICY", "TAG_POLICY"]}
                 }
 
 

@@ -484,8 +484,10 @@ def call_context(call: Call, action: str, resource: str, lookups: Lookups) -> di
         for claim in ("sub", "aud", "amr"):
             if claim in claims:
                 context[f"{issuer}:{claim}"] = claims[claim]
-    if action.startswith("organizations:") and p.get("Type"):
-        context["organizations:PolicyType"] = p["Type"]
+    if action.startswith("organizations:") and (p.get("Type") or p.get("PolicyType")):
+        context["organizations:PolicyType"] = (
+            p.get("Type") or p["PolicyType"]
+        )  # CreatePolicy | Enable/DisablePolicyType
     if call.signing_name == "s3":
         sse = call.headers.get("x-amz-server-side-encryption") or p.get("ServerSideEncryption")
         if sse:
