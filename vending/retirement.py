@@ -79,6 +79,11 @@ def quarantine_account(org: Any, layout: Layout, account_id: str, *, backoff: Ba
     changes: list[str] = []
     ids = _ensure_policies(org, r, names, b, changes)
     _sync(org, r, account_id, set(names), ids, b, changes)
+    # The team's tag policy comes off too: it grants nothing, and a parked account belongs to no team any more.
+    for p in b.pages(org, "list_policies_for_target", "Policies", TargetId=account_id, Filter=TAG_POLICY):
+        if r.owns(p["Name"]):
+            b.call(org.detach_policy, f"DetachPolicy {p['Name']}", PolicyId=p["Id"], TargetId=account_id)
+            changes.append(f"detach_tag_policy {p['Name']} -> {account_id}")
     return changes
 
 

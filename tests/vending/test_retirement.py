@@ -296,3 +296,45 @@ def test_layout_refuses_an_ou_without_full_aws_access() -> None:
     # WHEN it is validated THEN it is refused: an allow-list would bind the platform's roles too
     with pytest.raises(ValueError, match="lock the platform's roles out"):
         Layout.model_validate(data)
+
+
+def test_retiring_an_unlisted_teams_account_deletes_the_policies_only_it_used(
+    org: Any, store: RequestStore, layout: Layout, request_: VendingRequest, member_account: Callable[[str, str], str]
+) -> None:
+    from vending.guardrails.intent import team_layout
+
+    # GIVEN a team the layout does not list, vended: its per-stage SCP and tag policy exist and are on its account
+    unlisted = VendingRequest.model_validate({**request_.model_dump(mode="json"), "team": "team-zeta"})
+    account = member_account("aws+team-zeta-staging@example.com", "team-zeta-staging")
+    _ready(store, unlisted, account)
+    apply_account_guardrails(
+        org,
+        team_layout(layout, store, "team-zeta"),
+        account_id=account,
+        team="team-zeta",
+        stage="staging",
+        gpu_tier=unlisted.gpu_tier,
+    )
+
+    def policies() -> set[str]:
+        return {
+            p["Name"]
+            for kind in ("SERVICE_CONTROL_POLICY", "TAG_POLICY")
+            for p in org.list_policies(Filter=kind)["Policies"]
+        }
+
+    assert {"vend-team-team-zeta-staging", "vend-tags-team-zeta"} <= policies()
+    # AND a listed team's account, vended beside it (the negative control)
+    listed = member_account(layout.account_email("team-mlops", "staging"), "team-mlops-staging")
+    apply_account_guardrails(org, layout, account_id=listed, team="team-mlops", stage="staging", gpu_tier="training")
+    _ready(store, request_, listed)
+    # WHEN both are retired
+    retire_account(org, store, layout, unlisted.request_id, "retire-a1")
+    retire_account(org, store, layout, request_.request_id, "retire-a1")
+    # THEN the unlisted team's policies, attached to nothing now, are gone; the listed team's stay (the layout renders
+    # them whether an account uses them or not)
+    left = policies()
+    assert not {"vend-team-team-zeta-staging", "vend-tags-team-zeta"} & left
+    assert {"vend-team-team-mlops-staging", "vend-tags-team-mlops"} <= left
+    # AND a parked account carries no team's tag policy
+    assert org.list_policies_for_target(TargetId=listed, Filter="TAG_POLICY")["Policies"] == []
