@@ -170,6 +170,7 @@ def run(
             ]
             day2_result = None
             if day2:
+                before = len(injector.records)
                 with CloseAccountCounter().counting() as closures:
                     day2_result = run_day2(
                         ready_ids,
@@ -178,6 +179,12 @@ def run(
                         max_resumes=max_resumes,
                         closures=closures,
                     )
+                hits = injector.records[before:]
+                day2_result["faults_injected"] = {
+                    "total": len(hits),
+                    "by_kind": dict(Counter(r.fault for r in hits)),
+                    "by_target": dict(Counter(r.target for r in hits)),
+                }
         retired_ids = set(day2_result["close_account_calls"]) if day2_result else set()
         records = {r.request_id: store.get(r.request_id) for r in requests}
         ready = {rid: rec for rid, rec in records.items() if rec and rec.status == Status.READY}
