@@ -56,6 +56,10 @@ FINDING_TYPES = (
     "budget_missing",
     "budget_drift",
     "budget_unreadable",
+    # Stacks whose plan-only pass (vending.pipeline.drift) found the account differing from the code and state, and
+    # applied stacks whose last check did not answer (an unchecked stack is not a clean one).
+    "stack_drift",
+    "drift_unchecked",
 )
 
 
