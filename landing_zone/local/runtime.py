@@ -813,21 +813,9 @@ def deploy(
         BatchSize=10,
         FunctionResponseTypes=["ReportBatchItemFailures"],
     )
-    # The schedules, as the CDK stack's rules (landing_zone/cdk/events.py); moto does not fire scheduled rules, so
-    # `vend drift --check` and `vend audit` invoke what they would.
-    for rule, key, cron in (
-        ("vending-stack-drift-schedule", "StackDrift", "cron(0 5 * * ? *)"),
-        ("vending-audit-schedule", "Audit", "cron(0 6 * * ? *)"),
-    ):
-        rule_arn = events.put_rule(Name=rule, ScheduleExpression=cron, State="ENABLED")["RuleArn"]
-        events.put_targets(Rule=rule, Targets=[{"Id": key, "Arn": function_arns[key], "Input": "{}"}])
-        lam.add_permission(
-            FunctionName=function_arns[key],
-            StatementId=f"{rule}-invoke",
-            Action="lambda:InvokeFunction",
-            Principal="events.amazonaws.com",
-            SourceArn=rule_arn,
-        )
+    # No schedules: moto's PutEvents fails on any scheduled rule of the bus (NotImplementedError in
+    # Rule.send_to_targets, moto 5.2), and it never fires them. The scheduled functions (Audit, StackDrift) are deployed
+    # with their roles; `vend audit` and `vend drift --check` run what their rules would (landing_zone/cdk/events.py).
     if enforce_iam:
         _enforce_iam(session, account, iam)
     return Deployment(

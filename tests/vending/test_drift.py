@@ -68,11 +68,14 @@ def test_changed_attributes_masks_sensitive_values_and_counts_unknown_ones() -> 
 
 def test_parse_drift_reports_drift_and_changes_not_noop_or_reads() -> None:
     # GIVEN a plan where a bucket's tag was changed outside Terraform, a role was deleted outside it, a data source is
-    # read and a log group is unchanged
+    # read and a log group is unchanged; the refresh also saw attributes the stack's own resources set (the bucket's
+    # versioning, set by aws_s3_bucket_versioning; a log group's retention the plan does not act on)
+    noisy_before = {**BUCKET_BEFORE, "versioning": [{"enabled": False}]}
     plan = {
         "resource_drift": [
-            _rc("module.s3.aws_s3_bucket.this", ["update"], BUCKET_BEFORE, BUCKET_AFTER),
+            _rc("module.s3.aws_s3_bucket.this", ["update"], noisy_before, BUCKET_AFTER),
             _rc("aws_iam_role.r", ["delete"], {"name": "r"}, None),
+            _rc("aws_cloudwatch_log_group.l", ["update"], {"name": "l", "kms": None}, {"name": "l", "kms": "k"}),
         ],
         "resource_changes": [
             _rc("module.s3.aws_s3_bucket.this", ["update"], BUCKET_AFTER, BUCKET_BEFORE),
@@ -84,13 +87,17 @@ def test_parse_drift_reports_drift_and_changes_not_noop_or_reads() -> None:
     found = parse_drift(plan)
     # THEN both sources are reported with what differs; the no-op and the read are not
     assert [(r.source, r.address, r.actions, r.attributes) for r in found] == [
-        ("resource_drift", "module.s3.aws_s3_bucket.this", ["update"], ["tags.purpose"]),
         ("resource_drift", "aws_iam_role.r", ["delete"], []),
-        ("resource_changes", "module.s3.aws_s3_bucket.this", ["update"], ["tags.purpose"]),
+        ("resource_drift", "module.s3.aws_s3_bucket.this", ["update"], ["tags.purpose"]),
         ("resource_changes", "aws_iam_role.r", ["create"], []),
+        ("resource_changes", "module.s3.aws_s3_bucket.this", ["update"], ["tags.purpose"]),
     ]
-    # AND a plan with nothing to change reports nothing (the negative control)
-    assert parse_drift({"resource_changes": [plan["resource_changes"][3]], "resource_drift": []}) == []
+    assert found[1].values == {"tags.purpose": ["artifacts", "tampered"]}
+    # AND a plan with nothing to change reports nothing, its refresh noise included (the negative control)
+    assert (
+        parse_drift({"resource_changes": [plan["resource_changes"][3]], "resource_drift": plan["resource_drift"][2:]})
+        == []
+    )
 
 
 def _run(request_id: str, stack: str, **update: Any) -> PipelineRun:

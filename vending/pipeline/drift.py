@@ -283,8 +283,34 @@ def changed_attributes(change: Mapping[str, Any]) -> tuple[list[str], dict[str, 
 
 
 def parse_drift(plan: Mapping[str, Any]) -> list[ChangedResource]:
-    """What a plan JSON says differs: `resource_drift` entries (changed outside Terraform) and the managed
-    `resource_changes` whose actions create, update or delete (not no-op, not a data source's read)."""
+    """What a plan JSON says differs: the managed `resource_changes` whose actions create, update or delete (not
+    no-op, not a data source's read), and the `resource_drift` (changed outside Terraform) behind them.
+
+    A drift entry counts only where the plan acts on it, with the attributes the plan would change back: the refresh
+    also reports attributes that other resources of the same stack set (an S3 bucket's `versioning` or `policy`, set
+    by aws_s3_bucket_versioning and aws_s3_bucket_policy), which nothing outside Terraform changed."""
+    found = _entries(plan)
+    planned = {r.address: r for r in found if r.source == "resource_changes"}
+    kept: list[ChangedResource] = []
+    for r in found:
+        if r.source == "resource_changes":
+            kept.append(r)
+            continue
+        acted = planned.get(r.address)
+        if acted is None:
+            continue
+        if "update" in r.actions and "update" in acted.actions:
+            attributes = [a for a in r.attributes if a in set(acted.attributes)]
+            if not attributes:
+                continue
+            r = r.model_copy(
+                update={"attributes": attributes, "values": {a: v for a, v in r.values.items() if a in attributes}}
+            )
+        kept.append(r)
+    return sorted(kept, key=lambda r: (r.source != "resource_drift", r.address))
+
+
+def _entries(plan: Mapping[str, Any]) -> list[ChangedResource]:
     found: list[ChangedResource] = []
     for source in ("resource_drift", "resource_changes"):
         for rc in plan.get(source) or []:
@@ -340,8 +366,6 @@ def execute_check(
         if planned.exit_code in (0, 2) and planned.plan is not None:
             status = DriftStatus.DRIFTED if planned.exit_code == 2 else DriftStatus.CLEAN
             resources = parse_drift(planned.plan)
-            if status == DriftStatus.CLEAN:  # noted outside changes Terraform would not act on (ignore_changes...)
-                resources = [r for r in resources if r.source == "resource_drift"]
             message = f"{len(resources)} resource(s) differ" if status == DriftStatus.DRIFTED else planned.message
             update = {"status": status, "resources": resources, "message": message}
         else:
