@@ -33,6 +33,9 @@ FIXABLE_TYPES = tuple(
         "budget_missing",
         "budget_drift",
         "budget_unreadable",
+        # the stacks' plan-only checks: tests/vending/test_drift.py and tests/e2e/test_vending_state_machine.py
+        "stack_drift",
+        "drift_unchecked",
     }
 )
 TEAMS = (
