@@ -294,8 +294,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         (
             # Which stacks are applied (runs) into READY accounts (records); each check is queued beside its run and
             # launched as a build. It reads no account itself: the build plans as the stack's read-only plan role.
-            Grant(("dynamodb:Scan",), ("requests_table",)),
             Grant(("dynamodb:Scan", "dynamodb:GetItem", "dynamodb:PutItem"), ("pipeline_runs_table",)),
+            Grant(("dynamodb:Scan",), ("requests_table",)),
             Grant(("codebuild:StartBuild",), ("codebuild_project",)),
         ),
         timeout_seconds=300,
