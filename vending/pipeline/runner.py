@@ -34,6 +34,9 @@ PIPELINE_STAGES: tuple[str, ...] = ("fmt", "init", "validate", "plan", "policy",
 # that removes the stack comes first, and the pipeline's own gate still holds production.
 DESTROY_STAGES: tuple[str, ...] = ("init", "validate", "plan", "approval", "apply")
 ENDPOINT_ENV_KEYS = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3")
+# How long a pipeline's plan or apply waits for the state lock: long enough for a daily drift check's plan of the same
+# stack (vending.pipeline.drift; it holds the lock while it plans) to finish, so a change is delayed, never failed.
+PIPELINE_LOCK_TIMEOUT = "600s"
 CHECKOV_CONFIG = REPO_ROOT / "policies" / "checkov.yaml"
 CHECKOV_PLAN_CONFIG = REPO_ROOT / "policies" / "checkov-plan.yaml"
 CHECKOV_BIN_ENV = "VEND_CHECKOV_BIN"
@@ -525,7 +528,7 @@ class _Run:
             "plan",
             "-input=false",
             "-no-color",
-            "-lock-timeout=60s",
+            f"-lock-timeout={PIPELINE_LOCK_TIMEOUT}",
             *(["-destroy"] if self.spec.destroy else []),
             f"-out={self.ws.plan_file}",
             f"-var-file={var_file}",
@@ -598,7 +601,7 @@ class _Run:
             "apply",
             "-input=false",
             "-no-color",
-            "-lock-timeout=60s",
+            f"-lock-timeout={PIPELINE_LOCK_TIMEOUT}",
             "-auto-approve",
             str(self.ws.plan_file),
             credentials=self.spec.apply_env,
@@ -670,7 +673,7 @@ class DriftPlan:
     seconds: float = 0.0
 
 
-DRIFT_LOCK_TIMEOUT = "120s"
+DRIFT_LOCK_TIMEOUT = "120s"  # a drift check waits this long for a running apply, then says it could not check
 
 
 def plan_only(spec: PipelineSpec) -> DriftPlan:
