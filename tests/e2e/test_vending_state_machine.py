@@ -238,6 +238,52 @@ def test_drift_pass_reports_an_out_of_band_change_and_not_an_unchanged_stack(
         as_plan_role.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": "purpose", "Value": "artifacts"}]})
 
 
+@needs_terraform
+def test_drift_check_that_meets_a_held_state_lock_is_unchecked_and_leaves_the_lock(
+    emulator: tuple[Emulator, Deployment], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the applied stack's state locked by someone else (an apply in progress), and a short lock wait
+    from vending.pipeline import runner
+
+    monkeypatch.setattr(runner, "DRIFT_LOCK_TIMEOUT", "2s")
+    done = RequestStore(boto3.client("dynamodb"), "vending-requests").require("team-mlops-staging")
+    assert done.account_id and done.state_bucket
+    s3 = _access_session(done.account_id).client("s3")
+    lock_key = "team-mlops/staging/bootstrap/terraform.tfstate.tflock"
+    held = {
+        "ID": "f00dfeed-0000-4000-8000-000000000001",
+        "Operation": "OperationTypeApply",
+        "Info": "",
+        "Who": "apply@ci",
+        "Version": "1.10.0",
+        "Created": "2026-12-03T05:00:00Z",
+        "Path": lock_key,
+    }
+    s3.put_object(
+        Bucket=done.state_bucket,
+        Key=lock_key,
+        Body=json.dumps(held).encode(),
+        ServerSideEncryption="aws:kms",
+        SSEKMSKeyId="alias/terraform-state",
+    )
+    try:
+        # WHEN the drift pass checks the stack
+        code, listed = _drift(capsys, "--check", "--request", "team-mlops-staging")
+        # THEN the stack is reported unchecked (FAILED, naming the lock), never clean
+        assert code == 1, listed
+        [check] = listed["stacks"]
+        assert check["status"] == "FAILED" and "lock" in check["message"].lower(), check
+        from vending.guardrails.audit import drift_findings
+
+        findings, _ = drift_findings([check])
+        assert [f.type for f in findings] == ["drift_unchecked"]
+        # AND the other holder's lock is left as it was: a drift check never breaks a lock
+        body = s3.get_object(Bucket=done.state_bucket, Key=lock_key)["Body"].read()
+        assert json.loads(body)["ID"] == held["ID"]
+    finally:
+        s3.delete_object(Bucket=done.state_bucket, Key=lock_key)
+
+
 def test_state_machine_records_failure_and_resumes_from_failed_step(
     emulator: tuple[Emulator, Deployment], monkeypatch: pytest.MonkeyPatch
 ) -> None:
