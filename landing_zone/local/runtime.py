@@ -59,7 +59,7 @@ from landing_zone.local.patching import require
 from vending.accounts import CreationSlots
 from vending.aws.sessions import new_session
 from vending.context import invocation_session
-from vending.functions import FUNCTIONS, LIFECYCLE_KEYS, STATE_MACHINE_KEYS, FunctionSpec
+from vending.functions import FUNCTIONS, LIFECYCLE_KEYS, STATE_MACHINE_KEYS, FunctionSpec, by_key
 from vending.github_setup import DEFAULT_PRIVATE_KEY_SECRET
 from vending.guardrails.reconcile import reconcile_organization
 from vending.layout import Layout, cached_layout
@@ -533,6 +533,7 @@ def _resource_arns(symbol: str, *, account: str, settings: Settings, layout: Lay
         "executions": [f"arn:aws:states:{REGION}:{account}:execution:{step_functions.STATE_MACHINE_NAME}:*"],
         "reports_bucket": [f"arn:aws:s3:::{settings.reports_bucket}/*"],
         "codebuild_project": [f"arn:aws:codebuild:{REGION}:{account}:project/{settings.codebuild_project}"],
+        "drift_function": [f"arn:aws:lambda:{REGION}:{account}:function:{by_key('StackDrift').name}"],
         "account_access_role": [f"arn:aws:iam::*:role/{layout.organization.access_role_name}"],
         "changes_table": [table + settings.changes_table],
         "closures_table": [table + settings.closures_table],
@@ -815,6 +816,9 @@ def deploy(
         BatchSize=10,
         FunctionResponseTypes=["ReportBatchItemFailures"],
     )
+    # No schedules: moto's PutEvents fails on any scheduled rule of the bus (NotImplementedError in
+    # Rule.send_to_targets, moto 5.2), and it never fires them. The scheduled functions (Audit, StackDrift) are deployed
+    # with their roles; `vend audit` and `vend drift --check` run what their rules would (landing_zone/cdk/events.py).
     if enforce_iam:
         _enforce_iam(session, account, iam)
     return Deployment(

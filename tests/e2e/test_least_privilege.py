@@ -56,6 +56,12 @@ def test_every_call_of_every_function_is_granted(enforced: Deployment) -> None:
         FunctionName=by_key("Audit").name,
         Payload=json.dumps({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}).encode(),
     )
+    # AND the daily drift pass starts (for a request with no applied stack: the demo's stacks are heavy to plan; the
+    # checks themselves run under IAM in tests/e2e/test_vending_state_machine.py),
+    drift = session.client("lambda").invoke(
+        FunctionName=by_key("StackDrift").name,
+        Payload=json.dumps({"detail": {"requests": ["no-such-team-staging"]}}).encode(),
+    )
     # AND a malformed onboarding event arrives (rejected and published, never retried)
     session.client("events").put_events(Entries=[onboarding_entry({"team": "Not A Slug", "stage": "qa"})])
     published = _wait_for(lambda: OPERATIONS.calls.get("StartFromEvent", {}).get("events:PutEvents"))
@@ -74,6 +80,7 @@ def test_every_call_of_every_function_is_granted(enforced: Deployment) -> None:
     assert {k: r["missing"] for k, r in table.items() if r["missing"]} == {}
     assert demo_ok(report) == []
     assert "FunctionError" not in audit, audit["Payload"].read()
+    assert "FunctionError" not in drift and json.loads(drift["Payload"].read()) == {"checks": {}}
     assert published, "StartFromEvent never published the rejection"
     # AND every function of the vending workflow and its entry points ran at least once, except the failure path
     # (RecordFailed runs only when a step fails), the CodeBuild callback (AWS only: locally the worker completes the
