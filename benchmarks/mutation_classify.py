@@ -2,6 +2,7 @@
 
     python benchmarks/mutation.py --modules vending/request.py --keep /tmp/mut-request --max-children 1
     python benchmarks/mutation_classify.py /tmp/mut-request [--json] [--diffs logic]
+    python benchmarks/mutation_classify.py /tmp/mut-request --rows saved-report.json    # survivors of an earlier run
 
 Reads a folder `benchmarks/mutation.py --keep` left: mutmut's statuses (mutants/**.py.meta) and the mutated sources
 (mutants/**.py, where each function `f` is kept as `x_f__mutmut_orig` beside its variants `x_f__mutmut_N`). Each
@@ -107,11 +108,21 @@ def diff(original: ast.FunctionDef, mutant: ast.FunctionDef) -> str:
     return "\n".join(line for line in lines if line[:1] in "+-" and line[:3] not in {"+++", "---"})
 
 
-def classify(scratch: Path) -> dict[str, dict[str, Any]]:
+def not_killed(scratch: Path, rows: Path | None) -> dict[str, list[str]]:
+    """Per source file, the mutants to classify: the survivors of the run in `scratch`, or those a saved report of
+    `benchmarks/mutation.py --json` lists (its `per_module` rows; their survivors include the mutants no test reached,
+    which mutmut runs as `no tests`)."""
+    if rows is None:
+        return {src: sorted(n for n, s in by.items() if s == "survived") for src, by in _statuses(scratch).items()}
+    saved = json.loads(rows.read_text(encoding="utf-8"))
+    per_module = saved.get("per_module", saved)
+    return {src: sorted(row["survivors"]) for src, row in per_module.items() if (scratch / "mutants" / src).exists()}
+
+
+def classify(scratch: Path, rows: Path | None = None) -> dict[str, dict[str, Any]]:
     """Per source file: the survivors by kind, each with its function and its diff."""
     out: dict[str, dict[str, Any]] = {}
-    for source, statuses in sorted(_statuses(scratch).items()):
-        survivors = sorted(n for n, s in statuses.items() if s == "survived")
+    for source, survivors in sorted(not_killed(scratch, rows).items()):
         if not survivors:
             continue
         by_name = functions((scratch / "mutants" / source).read_text(encoding="utf-8"))
@@ -138,9 +149,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("scratch", type=Path, help="the folder `benchmarks/mutation.py --keep` ran in")
     parser.add_argument("--diffs", nargs="*", default=[], choices=[*KINDS, "unreadable"], help="print these kinds")
+    parser.add_argument("--rows", type=Path, help="classify the survivors a saved `mutation.py --json` report lists")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    result = classify(args.scratch)
+    result = classify(args.scratch, args.rows)
     if args.json:
         print(json.dumps(result, indent=2, ensure_ascii=False))
         return 0
