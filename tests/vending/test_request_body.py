@@ -144,3 +144,15 @@ def test_describe_errors_an_error_about_no_field_is_named_request() -> None:
         request_module.VendingRequest.model_validate("not an object")
     [problem] = request_module.describe_errors(caught.value)
     assert problem["field"] == "request" and problem["message"].startswith("Input should be"), problem
+
+
+def test_check_body_counts_only_brackets_outside_strings() -> None:
+    # GIVEN text outside strings that is not a bracket (not JSON: the parser names it, not the depth check)
+    letters = "X" * (MAX_DEPTH + 2)
+    with pytest.raises(InvalidRequest) as caught:
+        load_json(letters)
+    assert _details(caught.value)[0]["message"].startswith("not JSON: "), _details(caught.value)
+    # AND such text does not lower the depth either
+    with pytest.raises(InvalidRequest) as caught:
+        check_body(letters + "[" * (MAX_DEPTH + 1))
+    assert _details(caught.value) == [{"field": "request", "message": f"nested deeper than {MAX_DEPTH} levels"}]
