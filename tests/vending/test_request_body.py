@@ -19,8 +19,15 @@ def _details(error: InvalidRequest) -> list[dict[str, str]]:
 
 @pytest.mark.parametrize(
     ("data", "kind"),
-    [(["team-a"], "an array"), ("team-a", "a string"), (None, "null"), (True, "a boolean"), (7, "a number")]
-    + [(7.5, "a number"), ({"team-a"}, "set")],
+    [
+        (["team-a"], "an array"),
+        ("team-a", "a string"),
+        (None, "null"),
+        (True, "a boolean"),
+        (7, "a number"),
+        (7.5, "a number"),
+        ({"team-a"}, "set"),
+    ],
 )
 def test_parse_request_names_what_it_got_instead_of_an_object(data: Any, kind: str) -> None:
     with pytest.raises(InvalidRequest) as caught:
