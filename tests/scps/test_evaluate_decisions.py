@@ -132,3 +132,72 @@ def test_a_grant_to_the_session_itself_passes_the_boundary_when_its_conditions_h
     # THEN the grant's conditions are read with the request's keys: met, it bypasses the boundary; not met, no grant
     assert decide(request, policies("111122223333")) == ALLOWED
     assert decide(request, policies("999999999999")) == Decision(False, "no_boundary_allow", BOUNDARY)
+
+
+@pytest.mark.parametrize(
+    ("tag", "values", "allowed"),
+    [
+        ("team-b", ["TEAM-A"], True),
+        ("team-a", ["TEAM-A"], False),  # equal but for case: not "not equal"
+        ("TEAM-A", ["x", "team-a"], False),  # every value must differ
+        ("team-c", ["x", "team-a"], True),
+    ],
+)
+def test_string_not_equals_ignore_case(tag: str, values: list[str], allowed: bool) -> None:
+    statement = allow(Condition={"StringNotEqualsIgnoreCase": {"aws:PrincipalTag/team": values}})
+    request = Request("s3:GetObject", OBJECT, ROLE, context={"aws:PrincipalTag/team": tag}, literal_resource=True)
+    expected = ALLOWED if allowed else Decision(False, "no_identity_allow", IDENTITY)
+    assert decide(request, Policies(identity=[doc(statement)])) == expected
+
+
+def test_statement_applies_reads_action_resource_and_condition() -> None:
+    from scps.evaluate import statement_applies
+
+    statement = {"Effect": "Deny", "Action": "s3:Get*", "Resource": SHORT, **IN_ACCOUNT}
+    assert statement_applies(statement, GET)
+    assert not statement_applies(statement, Request("s3:PutObject", OBJECT, ROLE, literal_resource=True))
+    other_account = Request("s3:GetObject", OBJECT, "arn:aws:iam::999999999999:role/x", literal_resource=True)
+    assert not statement_applies(statement, other_account)
+
+
+@pytest.mark.parametrize(
+    ("policy", "request_resource", "relation"),
+    [
+        ("bucket/a", "bucket/a", "equal"),
+        ("bucket/logs/a", "bucket/*", "policy_is_subset"),  # the request's pattern covers the policy's resource
+        ("bucket/*", "bucket/logs/*", "policy_is_superset"),
+        ("bucket/?", "bucket/a*", "overlap"),  # "bucket/a" is in both
+        ("a*c", "ab*", "overlap"),  # "abc"
+        ("x*", "*y", "overlap"),  # "xy"
+        ("a*c", "b*", "none"),
+        ("*x", "*y", "none"),
+        ("a?c", "a*d", "none"),
+        ("abc", "abd", "none"),
+    ],
+)
+def test_overlap_of_a_policy_pattern_and_a_requested_pattern(policy: str, request_resource: str, relation: str) -> None:
+    from scps.evaluate import _overlap
+
+    assert _overlap(policy, request_resource) == relation
+
+
+@pytest.mark.parametrize(
+    ("policy", "request_resource", "meets"),
+    [
+        ("a*", "*b", True),
+        ("*a", "b*", True),
+        ("a?", "*", True),
+        ("?", "", False),
+        ("", "*", True),
+        ("*", "", True),
+        ("ab", "a", False),
+        ("a", "ab", False),
+        ("a**b", "a*c*b", True),
+        ("a?b", "a**b", True),
+        ("a?b", "ab", False),
+    ],
+)
+def test_intersect_finds_a_resource_both_patterns_name(policy: str, request_resource: str, meets: bool) -> None:
+    from scps.evaluate import _intersect
+
+    assert _intersect(policy, request_resource) is meets
