@@ -85,7 +85,7 @@ def test_every_call_of_every_function_is_granted(enforced: Deployment, capsys: p
     _day2(capsys)
     after_day2 = _snapshot()
 
-    table = least_privilege_report(OPERATIONS)
+    table = least_privilege_report(OPERATIONS, DECISIONS.by_principal)
     members = recorded_member_privilege(platform_account)
     never = sorted(k for k, r in table.items() if not r["invocations"])
     REPORT.parent.mkdir(exist_ok=True)
@@ -99,7 +99,7 @@ def test_every_call_of_every_function_is_granted(enforced: Deployment, capsys: p
             print(
                 f"{key:<20} invoked {row['invocations']:>3}  calls {sum(row['used'].values()):>5}"
                 f"  used {len(row['used']):>2}  granted {len(row['granted']):>2}"
-                f"  missing {row['missing']}  unused {row['unused']}"
+                f"  missing {row['missing']}  unused {row['unused']}  authorized beside {row['authorized_beside']}"
             )
         for name, row in members.items():
             print(
