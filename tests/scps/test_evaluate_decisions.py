@@ -150,6 +150,15 @@ def test_string_not_equals_ignore_case(tag: str, values: list[str], allowed: boo
     assert decide(request, Policies(identity=[doc(statement)])) == expected
 
 
+def test_string_not_equals_ignore_case_resolves_policy_variables() -> None:
+    statement = allow(Condition={"StringNotEqualsIgnoreCase": {"aws:PrincipalTag/team": "${aws:PrincipalTag/owner}"}})
+    context = {"aws:PrincipalTag/team": "team-a", "aws:PrincipalTag/owner": "TEAM-B"}
+    request = Request("s3:GetObject", OBJECT, ROLE, context=context, literal_resource=True)
+    assert decide(request, Policies(identity=[doc(statement)])) == ALLOWED
+    same = Request("s3:GetObject", OBJECT, ROLE, context={**context, "aws:PrincipalTag/owner": "TEAM-A"})
+    assert decide(same, Policies(identity=[doc(statement)])) == Decision(False, "no_identity_allow", IDENTITY)
+
+
 def test_statement_applies_reads_action_resource_and_condition() -> None:
     from scps.evaluate import statement_applies
 
@@ -169,6 +178,7 @@ def test_statement_applies_reads_action_resource_and_condition() -> None:
         ("bucket/?", "bucket/a*", "overlap"),  # "bucket/a" is in both
         ("a*c", "ab*", "overlap"),  # "abc"
         ("x*", "*y", "overlap"),  # "xy"
+        ("bucket/?*", "bucket/a*", "policy_is_superset"),  # `?` stands for one character there too
         ("a*c", "b*", "none"),
         ("*x", "*y", "none"),
         ("a?c", "a*d", "none"),
@@ -195,6 +205,8 @@ def test_overlap_of_a_policy_pattern_and_a_requested_pattern(policy: str, reques
         ("a**b", "a*c*b", True),
         ("a?b", "a**b", True),
         ("a?b", "ab", False),
+        ("a*", "abc", True),  # a wildcard takes any number of characters
+        ("X", "a", False),  # a letter is only itself
     ],
 )
 def test_intersect_finds_a_resource_both_patterns_name(policy: str, request_resource: str, meets: bool) -> None:
