@@ -70,15 +70,19 @@ def check_role(used: Mapping[str, int], documents: Documents) -> dict[str, Any]:
         elif bounds is not None and not any(statement_allows(s, action) for s in bounds):
             missing.append(f"{action} (boundary)")
     granted = sorted({name for s in allows for name in _grant_names(s)})
-    unused = sorted(
-        {
-            name
-            for s in allows
-            if not any(statement_allows(s, a) for a in used if a not in NEEDS_NO_GRANT)
-            for name in _grant_names(s)
-        }
-    )
-    return {"granted": granted, "bounded": boundary is not None, "missing": missing, "unused": unused}
+    calls = [a for a in used if a not in NEEDS_NO_GRANT]
+    unused = set()
+    for s in allows:  # an action pattern no call matched; a NotAction statement no call went through
+        if "NotAction" in s:
+            if not any(statement_allows(s, a) for a in calls):
+                unused.update(_grant_names(s))
+        else:
+            unused.update(p for p in listed(s.get("Action")) if not _matches_any(calls, p))
+    return {"granted": granted, "bounded": boundary is not None, "missing": missing, "unused": sorted(unused)}
+
+
+def _matches_any(actions: Iterable[str], pattern: str) -> bool:
+    return any(_matches(a, [pattern]) for a in actions)
 
 
 def role_name(arn: str) -> str:

@@ -30,10 +30,12 @@ USED = {"s3:PutObject": 3, "ec2:DescribeVpcs": 2, "sts:GetCallerIdentity": 1}
 def test_check_role_covered_calls_are_not_missing_and_unused_grants_are_named() -> None:
     # GIVEN a bounded role whose policy names every action it used, and one it never used (the positive control)
     verdict = check_role(USED, ((CI_POLICY,), BOUNDARY))
-    # THEN nothing is missing (GetCallerIdentity needs no grant), and the unused action is named
+    # THEN nothing is missing (GetCallerIdentity needs no grant), and the action pattern no call matched is named,
+    # even when it shares a statement with one that was used
     assert verdict["missing"] == []
-    assert verdict["unused"] == []  # s3:GetObject shares a statement with s3:PutObject: the statement is used
+    assert verdict["unused"] == ["s3:GetObject"]
     assert check_role({"ec2:DescribeVpcs": 1}, ((CI_POLICY,), BOUNDARY))["unused"] == ["s3:GetObject", "s3:PutObject"]
+    assert check_role({**USED, "s3:GetObject": 1}, ((CI_POLICY,), BOUNDARY))["unused"] == []
 
 
 def test_check_role_names_an_action_its_policy_lost() -> None:
@@ -83,7 +85,7 @@ def test_member_privilege_report_checks_each_member_role_against_its_own_account
     ci = report["team-ci-apply"]
     assert ci["accounts"] == [MEMBER, OTHER] and ci["calls"] == 12 and ci["bounded"]
     assert ci["missing"] == [f"s3:PutObject in {OTHER}"]
-    assert ci["unused"] == []
+    assert ci["unused"] == ["s3:GetObject"]
     access = report["OrganizationAccountAccessRole"]
     assert (access["missing"], access["sessions"], access["granted"]) == ([], ["vending-bootstrap-team-a"], ["*"])
     # AND a role that no longer exists is named, its calls unchecked
