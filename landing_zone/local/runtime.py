@@ -30,7 +30,7 @@ import traceback
 import uuid
 import zipfile
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -161,18 +161,29 @@ class OperationLog:
 OPERATIONS = OperationLog()
 
 
-def least_privilege_report(log: OperationLog) -> dict[str, dict[str, Any]]:
-    """Per function: what it called, what it is granted, what it called without a grant, what it never used."""
+def least_privilege_report(
+    log: OperationLog, authorized: Mapping[str, Mapping[str, int]] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Per function: what it called, what it is granted, what it called without a grant, what it never used.
+
+    `authorized` (the emulator's authorization log by role ARN, DecisionLog.by_principal) adds what AWS authorizes
+    on the side of a call (kms:GenerateDataKey for an SSE-KMS PutObject, iam:PassRole, TagResource on create): a
+    grant only those use is not unused."""
     report: dict[str, dict[str, Any]] = {}
     for spec in FUNCTIONS:
         granted = sorted({action for grant in spec.grants for action in grant.actions})
         used = dict(sorted(log.calls.get(spec.key, Counter()).items()))
+        role = f":role/{function_role_name(spec)}"
+        beside = sorted(
+            {a for arn, actions in (authorized or {}).items() if arn.endswith(role) for a in actions} - set(used)
+        )
         report[spec.key] = {
             "invocations": log.invocations.get(spec.key, 0),
             "used": used,
+            "authorized_beside": beside,
             "granted": granted,
             "missing": [a for a in used if not any(fnmatch.fnmatchcase(a, g) for g in granted)],
-            "unused": [g for g in granted if not any(fnmatch.fnmatchcase(a, g) for a in used)],
+            "unused": [g for g in granted if not any(fnmatch.fnmatchcase(a, g) for a in [*used, *beside])],
         }
     return report
 
