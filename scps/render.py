@@ -319,11 +319,18 @@ def baseline(layout: Layout) -> list[Statement]:
 
 
 def _region_statement(layout: Layout, sid: str, regions: tuple[str, ...]) -> Statement:
-    """Deny requests outside `regions`, except a Bedrock invocation that a cross-region inference profile called in one
-    of `regions` routed elsewhere: AWS evaluates the routed call in its destination region, and "if any destination
-    Region in a cross-Region inference profile is blocked in your SCPs, the request will fail"
+    """Deny requests outside `regions`; Bedrock invocations are fenced by _invoke_region_statement instead."""
+    condition = _unless_platform(layout, {"StringNotEquals": {"aws:RequestedRegion": list(regions)}})
+    not_action = [*layout.guardrails.global_service_exemptions, *catalog.BEDROCK_INVOKE]
+    return Statement("region-allow-list", _deny(sid, not_action=not_action, condition=condition), True)
+
+
+def _invoke_region_statement(layout: Layout, sid: str, regions: tuple[str, ...]) -> Statement:
+    """Deny Bedrock invocations outside `regions`, except those a cross-region inference profile called in one of
+    `regions` routed elsewhere: AWS evaluates the routed call in its destination region, and "if any destination Region
+    in a cross-Region inference profile is blocked in your SCPs, the request will fail"
     (https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-support.html). bedrock:InferenceProfileArn
-    is set by Bedrock, never by the caller; AWS's own exemption uses it
+    is set by Bedrock, never by the caller; AWS's own exemption uses it, on the invoke actions only
     (https://repost.aws/knowledge-center/bedrock-access-denied-exception). Which models stays the tier's fence."""
     condition = _unless_platform(
         layout,
@@ -332,11 +339,7 @@ def _region_statement(layout: Layout, sid: str, regions: tuple[str, ...]) -> Sta
             "ArnNotLike": {"bedrock:InferenceProfileArn": bedrock.profile_sources(regions)},
         },
     )
-    return Statement(
-        "region-allow-list",
-        _deny(sid, not_action=list(layout.guardrails.global_service_exemptions), condition=condition),
-        True,
-    )
+    return Statement("region-allow-list", _deny(sid, action=list(catalog.BEDROCK_INVOKE), condition=condition), True)
 
 
 def _bucket_region_statement(layout: Layout, sid: str, regions: tuple[str, ...]) -> Statement:
@@ -354,6 +357,7 @@ def region_allow_list(layout: Layout) -> list[Statement]:
     regions = layout.organization.allowed_regions
     return [
         _region_statement(layout, "DenyOutsideAllowedRegions", regions),
+        _invoke_region_statement(layout, "DenyInvokeOutsideAllowedRegions", regions),
         _bucket_region_statement(layout, "DenyBucketsOutsideAllowedRegions", regions),
     ]
 
@@ -631,6 +635,7 @@ def team_policy(layout: Layout, team: TeamSpec, stage: str) -> list[Statement]:
     regions = team.regions_for(stage)
     out = [
         _region_statement(layout, "DenyOutsideTeamRegions", regions),
+        _invoke_region_statement(layout, "DenyInvokeOutsideTeamRegions", regions),
         _bucket_region_statement(layout, "DenyBucketsOutsideTeamRegions", regions),
         _own_tag(layout, "team", team_key, team.slug),
     ]
