@@ -9,7 +9,8 @@ A probe the actual policies allow and the intended ones deny is a weakened guard
 The probes cover what the guardrails exist for: every accelerated family (EC2 and SageMaker) per tier, a CPU type,
 launches without cost tags, a region outside the allow-list, leaving the organization, the root user, platform
 roles, state buckets and CloudTrail, and Bedrock: models per tier, a cross-region profile and the call it routes to
-another region, provisioned throughput and the invocation logging. The identity side is full access: only the SCPs decide.
+another region, provisioned throughput and the invocation logging. The identity side is full access: only the SCPs
+decide.
 """
 
 from __future__ import annotations
