@@ -116,7 +116,7 @@ def test_bedrock_tier_region_exemption_is_only_for_routed_calls() -> None:
     assert _denied_by("team-backend", "bedrock:InvokeModel", model, "us-east-2", drop=tuple(fences)) == []
     # AND a profile invoked from a region outside the team's is fenced by the source region it names
     assert _routed("team-backend", HAIKU, "us-east-2", source="eu-west-1") == fences[1:]
-    assert _routed("team-backend", HAIKU, "us-east-2", source="eu-west-1", drop=fences[1:]) == []
+    assert _routed("team-backend", HAIKU, "us-east-2", source="eu-west-1", drop=tuple(fences[1:])) == []
     # AND the exemption is on the invoke actions only: any other action carrying the key is still region-fenced
     ctx = {"bedrock:InferenceProfileArn": _source(HAIKU)}
     others = ["DenyOutsideAllowedRegions", "DenyOutsideTeamRegions"]
