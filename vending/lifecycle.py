@@ -6,6 +6,7 @@ or give one team and stage two owners.
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -84,6 +85,12 @@ class RequestRecord(BaseModel):
     # new address: Layout.account_email(..., generation)); the account ids retired before this one.
     generation: int = 0
     retired_accounts: list[str] = Field(default_factory=list)
+    # Day 2: the change that holds the record (vending.changes), written by the one conditional write that files it,
+    # so concurrent filers, approvers and decommissions are settled on this item; a copy of the change record, so a
+    # filer that stopped before writing the changes table loses nothing. change_seq numbers the changes.
+    open_change: dict[str, Any] | None = None
+    change_seq: int = 0
+    claim: str = ""  # the token of the last RequestStore.claim, so a claimer recognizes its own write answered late
 
 
 class RequestStore:
@@ -227,6 +234,33 @@ class RequestStore:
                 if error_code(e) != "ConditionalCheckFailedException":
                     raise
         raise ConcurrentUpdate(f"{request_id}: record kept changing under step {step}")
+
+    def claim(
+        self, seen: RequestRecord, *, step: str, status: Status | None = None, **fields: Any
+    ) -> RequestRecord | None:
+        """One conditional write on the version the caller decided from: the record as written, or None when anything
+        wrote it since (the caller re-reads and decides again, so of racing callers exactly one wins)."""
+        token = uuid.uuid4().hex
+        changes: dict[str, Any] = {
+            "step": step,
+            "updated_at": now(),
+            **fields,
+            "version": seen.version + 1,
+            "claim": token,
+        }
+        if status is not None and status != seen.status:
+            changes["status"] = status
+            changes["history"] = [*seen.history, Transition(status=status, step=step, at=now())]
+        claimed = seen.model_copy(update=changes)
+        try:
+            self._put(claimed, condition="version = :seen", values={":seen": seen.version})
+        except ClientError as e:
+            if error_code(e) != "ConditionalCheckFailedException":
+                raise
+            # The SDK retries a write whose answer was lost; the retry then fails its condition on our own write.
+            current = self.require(seen.request_id)
+            return current if current.claim == token else None
+        return RequestRecord.model_validate(claimed.model_dump())
 
     def transition(
         self, request_id: str, *, expect: frozenset[Status], status: Status, step: str, **fields: Any

@@ -320,6 +320,15 @@ class DecommissionResult(BaseModel):
     account_id: str | None = None
 
 
+def _lifecycle_arn(ctx: Context) -> str:
+    """Like the vending machine (and the CLI): the configured ARN, else the AccountLifecycle machine found by name."""
+    from vending.changes import LIFECYCLE_STATE_MACHINE_NAME
+
+    return ctx.settings.lifecycle_state_machine_arn or find_state_machine_arn(
+        ctx.client("stepfunctions"), LIFECYCLE_STATE_MACHINE_NAME
+    )
+
+
 def _lifecycle_stores() -> tuple[Context, Any]:
     from vending.changes import ChangeStore
 
@@ -351,7 +360,7 @@ def change_request(request_id: str, body: Annotated[ChangeBody, Body(description
             by=who.arn,
             session=who.session,
             sfn=ctx.client("stepfunctions"),
-            state_machine_arn=ctx.settings.lifecycle_state_machine_arn,
+            state_machine_arn=_lifecycle_arn(ctx),
             settings=settings_from_env(),
         )
     status = 200 if body.dry_run or change.needs_approval else 202
@@ -382,7 +391,7 @@ def approve_request_change(
         by=who.arn,
         session=who.session,
         sfn=ctx.client("stepfunctions"),
-        state_machine_arn=ctx.settings.lifecycle_state_machine_arn,
+        state_machine_arn=_lifecycle_arn(ctx),
         settings=settings_from_env(),
     )
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=change.model_dump(mode="json"))
@@ -399,35 +408,18 @@ def decommission_request(
         bool, Query(description="destroy every stack through the pipeline first (each plan waits for approval)")
     ] = False,
 ) -> Response[DecommissionResult]:
-    from vending.exceptions import ChangeNotAllowed
-    from vending.lifecycle import Status
-    from vending.retirement import RETIRABLE
+    from vending.decommission import start_decommission
     from vending.service import settings_from_env
 
-    ctx = Context()
-    record = ctx.store.require(request_id)
-    if record.status not in RETIRABLE | {Status.RETIRING, Status.SUSPENDED} or not record.account_id:
-        raise ChangeNotAllowed(f"request: {request_id} is {record.status.value}; nothing to decommission")
-    if not ctx.settings.lifecycle_state_machine_arn:
-        from vending.exceptions import NotConfigured
-
-        raise NotConfigured("no lifecycle state machine configured (VEND_LIFECYCLE_STATE_MACHINE_ARN)")
-    from vending.changes import lifecycle_input
-
-    attempt = sum(1 for t in record.history if t.step == "Quarantine" and t.status == Status.RETIRING) + 1
-    name = f"retire-{request_id}-g{record.generation}-a{attempt}"[:80]
-    ctx.client("stepfunctions").start_execution(
-        stateMachineArn=ctx.settings.lifecycle_state_machine_arn,
-        name=name,
-        input=json.dumps(
-            lifecycle_input(
-                "decommission",
-                request := parse_request(record.request),
-                execution=name,
-                settings=settings_from_env(),
-                destroy_stacks=list(request.stacks) if destroy_stacks else [],
-            )
-        ),
+    ctx, changes = _lifecycle_stores()
+    name, record = start_decommission(
+        ctx.store,
+        changes,
+        request_id,
+        sfn=ctx.client("stepfunctions"),
+        state_machine_arn=_lifecycle_arn(ctx),
+        settings=settings_from_env(),
+        destroy_stacks=destroy_stacks,
     )
     return Response(
         status_code=202,
