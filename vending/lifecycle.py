@@ -43,7 +43,12 @@ VENDING = frozenset(
     {Status.PENDING, Status.CREATING, Status.PLACING, Status.GUARDRAILS, Status.BOOTSTRAPPING, Status.PIPELINES}
 )
 RETIRED = frozenset({Status.RETIRING, Status.SUSPENDED, Status.PENDING_CLOSURE, Status.CLOSED})
-IN_FLIGHT = VENDING | {Status.UPDATING} | (RETIRED - {Status.CLOSED})
+# Decommissioned, the closure not yet requested: the retirement still owns the record, so a re-onboarding waits.
+AWAITING_CLOSURE = frozenset({Status.RETIRING, Status.SUSPENDED})
+# CloseAccount accepted (PENDING_CLOSURE: AWS finishes it within 90 days) or done: the account never comes back, so a
+# team re-onboarded gets a new account at once (RequestStore.reserve re-opens the record with a new generation).
+REOPENABLE = frozenset({Status.PENDING_CLOSURE, Status.CLOSED})
+IN_FLIGHT = VENDING | {Status.UPDATING} | AWAITING_CLOSURE
 
 
 def now() -> str:
@@ -146,7 +151,7 @@ class RequestStore:
             if error_code(e) != "ConditionalCheckFailedException":
                 raise
         existing = self.require(request.request_id)
-        if existing.status == Status.CLOSED:
+        if existing.status in REOPENABLE:
             return self._reopen(existing, request, execution)
         if existing.status == Status.READY or existing.execution_name == execution:
             return existing  # already done, or this very execution retrying its Reserve step
@@ -183,7 +188,8 @@ class RequestStore:
         return resumed
 
     def _reopen(self, closed: RequestRecord, request: VendingRequest, execution: str) -> RequestRecord:
-        """A team re-onboarded after its account was closed gets a new account: forget the old one's resources."""
+        """A team re-onboarded after its account was closed (or its closure requested) gets a new account: forget the
+        old one's resources. The closure queue keeps closing the old one; it no longer names this record's account."""
         fresh = closed.model_copy(
             update={
                 "status": Status.PENDING,
