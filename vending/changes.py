@@ -39,7 +39,7 @@ from vending.guardrails.intent import team_layout
 from vending.intake import preflight
 from vending.layout import Layout, TeamSpec
 from vending.lifecycle import RETIRED, VENDING, RequestRecord, RequestStore, Status, now
-from vending.request import VendingRequest, describe_errors, parse_request
+from vending.request import VendingRequest, check_request_id, describe_errors, parse_request
 from vending.settings import STATE_KEY_ALIAS, Settings
 from vending.trust import APPLY, DEFAULT_BRANCH_REF, subject
 from vending.workflow import WorkflowSettings
@@ -417,7 +417,7 @@ def _plan(
 ) -> tuple[RequestRecord, ChangeRecord]:
     """The change and the record version it was decided from (the condition of the write that files it)."""
     change = parse_change(data)
-    record = store.require(request_id)
+    record = store.require(check_request_id(request_id))
     check_changeable(record)
     check_not_held(changes, record)
     old = parse_request(record.request)
@@ -527,6 +527,7 @@ def request_change(
 
 def open_change(changes: ChangeStore, ident: str) -> ChangeRecord:
     """A change id, or a request id whose change awaits approval."""
+    check_request_id(ident, field="id", change=True)
     if ".c" in ident and (found := changes.get(ident)) is not None:
         return found
     filed = changes.for_request(ident)

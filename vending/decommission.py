@@ -16,7 +16,7 @@ from vending.aws.errors import error_code
 from vending.changes import CLAIM_ATTEMPTS, ChangeStore, cancel_open_change, lifecycle_input
 from vending.exceptions import ChangeNotAllowed, ConcurrentUpdate, NotConfigured
 from vending.lifecycle import RequestRecord, RequestStore, Status
-from vending.request import parse_request
+from vending.request import check_request_id, parse_request
 from vending.retirement import RETIRABLE
 from vending.workflow import WorkflowSettings
 
@@ -57,6 +57,7 @@ def start_decommission(
     destroy_stacks: bool = False,
 ) -> tuple[str, RequestRecord]:
     """Claim the record for a retirement execution and start it; every racing caller but one is refused."""
+    check_request_id(request_id)
     if not state_machine_arn:
         raise NotConfigured("no lifecycle state machine configured (VEND_LIFECYCLE_STATE_MACHINE_ARN)")
     for _ in range(CLAIM_ATTEMPTS):

@@ -19,9 +19,9 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
-from vending.aws.identity import Principal, check_claim, principal_from_arn
+from vending.aws.identity import MAX_PRINCIPAL_ARN, Principal, check_claim, principal_from_arn
 from vending.context import Context, logger
 from vending.exceptions import (
     InvalidRequest,
@@ -33,7 +33,7 @@ from vending.exceptions import (
 )
 from vending.intake import submit
 from vending.lifecycle import RequestRecord
-from vending.request import VendingRequest, check_body, parse_body, parse_request
+from vending.request import VendingRequest, check_body, check_request_id, parse_body, parse_request
 from vending.service import Outcome, SubmitResult, find_state_machine_arn
 
 app = APIGatewayRestResolver(enable_validation=True)
@@ -257,7 +257,7 @@ def create_request(
     responses=_documented(200, 400, 404, 422, ok=RequestRecord),
 )
 def get_request(request_id: str) -> RequestRecord:
-    return Context().store.require(request_id)
+    return Context().store.require(check_request_id(request_id))
 
 
 class RequestList(BaseModel):
@@ -279,7 +279,7 @@ def list_requests(team: str | None = None, status: str | None = None) -> dict[st
     responses=_documented(200, 202, 400, 404, 422, ok=SubmitResult),
 )
 def resume_request(request_id: str) -> Response[SubmitResult]:
-    result = _submit(parse_request(Context().store.require(request_id).request))
+    result = _submit(parse_request(Context().store.require(check_request_id(request_id)).request))
     return Response(
         status_code=202 if result.outcome == Outcome.RESUMED else 200,
         content_type=content_types.APPLICATION_JSON,
@@ -301,7 +301,7 @@ class ChangeBody(BaseModel):
     repository: str | None = None
     owner_email: str | None = None
     # Who asks is the request's signer (IAM authorization), never this field: if given, it must name the signer.
-    requested_by: str | None = None
+    requested_by: str | None = Field(None, min_length=1, max_length=MAX_PRINCIPAL_ARN)
     dry_run: bool = False
 
 
@@ -310,7 +310,7 @@ class ApprovalBody(BaseModel):
 
     model_config = {"extra": "forbid"}
 
-    approved_by: str | None = None
+    approved_by: str | None = Field(None, min_length=1, max_length=MAX_PRINCIPAL_ARN)
 
 
 class DecommissionResult(BaseModel):
@@ -345,6 +345,7 @@ def change_request(request_id: str, body: Annotated[ChangeBody, Body(description
     from vending.changes import plan_change, request_change
     from vending.service import settings_from_env
 
+    check_request_id(request_id)
     who = check_claim("requested_by", body.requested_by, _signed_caller())
     ctx, changes = _lifecycle_stores()
     data = body.model_dump(exclude_none=True, exclude={"requested_by", "dry_run"})
@@ -382,6 +383,7 @@ def approve_request_change(
     from vending.changes import approve_change
     from vending.service import settings_from_env
 
+    check_request_id(request_id, change=True)
     who = check_claim("approved_by", body.approved_by, _signed_caller())
     ctx, changes = _lifecycle_stores()
     change = approve_change(
@@ -411,6 +413,7 @@ def decommission_request(
     from vending.decommission import start_decommission
     from vending.service import settings_from_env
 
+    check_request_id(request_id)
     ctx, changes = _lifecycle_stores()
     name, record = start_decommission(
         ctx.store,

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from vending.cli.args import request_id_arg
 from vending.cli.changes import lifecycle_arn, session, stores, wait_for_execution
 from vending.cli.output import print_json, print_table
 from vending.decommission import check_decommissionable, start_decommission
@@ -85,7 +86,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("account", help="retire team accounts")
     sub = parser.add_subparsers(dest="account_command", required=True)
     dec = sub.add_parser("decommission", help="quarantine, park in Suspended, archive state, close")
-    dec.add_argument("request_id")
+    dec.add_argument("request_id", type=request_id_arg)
     dec.add_argument(
         "--destroy-stacks",
         action="store_true",
