@@ -11,7 +11,7 @@ from vending.cli.changes import lifecycle_arn, session, stores, wait_for_executi
 from vending.cli.output import print_json, print_table
 from vending.decommission import check_decommissionable, start_decommission
 from vending.exceptions import InvalidRequest
-from vending.retirement import ClosureQueue, drain_closures
+from vending.retirement import CLOSE_ONCE, ClosureQueue, drain_closures
 from vending.service import settings_from_env
 from vending.settings import Settings
 
@@ -61,7 +61,7 @@ def cmd_closures(args: argparse.Namespace) -> int:
     s = session()
     store, _ = stores(s)
     queue = ClosureQueue(s.client("dynamodb"), Settings.from_env().closures_table)
-    report = drain_closures(s.client("organizations"), queue, store) if args.drain else None
+    report = drain_closures(s.client("organizations", config=CLOSE_ONCE), queue, store) if args.drain else None
     items = queue.all()
     if args.json:
         print_json(
