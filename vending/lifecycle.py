@@ -12,11 +12,12 @@ from enum import StrEnum
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from vending.aws.dynamo import ModelTable
 from vending.aws.errors import error_code
 from vending.exceptions import ConcurrentUpdate, RequestNotFound, ReservationConflict
+from vending.layout import cached_layout
 from vending.request import VendingRequest
 
 
@@ -49,6 +50,32 @@ AWAITING_CLOSURE = frozenset({Status.RETIRING, Status.SUSPENDED})
 # team re-onboarded gets a new account at once (RequestStore.reserve re-opens the record with a new generation).
 REOPENABLE = frozenset({Status.PENDING_CLOSURE, Status.CLOSED})
 IN_FLIGHT = VENDING | {Status.UPDATING} | AWAITING_CLOSURE
+
+
+# The requests table's index by account e-mail: the intake's ownership check reads one item per owner, not the table.
+EMAIL_INDEX = "by-account-email"
+EMAIL_KEY = "email_key"
+
+
+def requests_table_definition(name: str) -> dict[str, Any]:
+    """CreateTable arguments of the requests table with its e-mail index (the emulator and the tests; the CDK stack
+    declares the same index: landing_zone/cdk/storage.py)."""
+    return {
+        "TableName": name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [
+            {"AttributeName": "request_id", "AttributeType": "S"},
+            {"AttributeName": EMAIL_KEY, "AttributeType": "S"},
+        ],
+        "KeySchema": [{"AttributeName": "request_id", "KeyType": "HASH"}],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": EMAIL_INDEX,
+                "KeySchema": [{"AttributeName": EMAIL_KEY, "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["team"]},
+            }
+        ],
+    }
 
 
 def now() -> str:
@@ -97,6 +124,14 @@ class RequestRecord(BaseModel):
     change_seq: int = 0
     claim: str = ""  # the token of the last RequestStore.claim, so a claimer recognizes its own write answered late
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def email_key(self) -> str:
+        """The account e-mail this record owns, lower-cased (its account's, else the one the layout derives for this
+        team, stage and generation): the key of EMAIL_INDEX, written with every write of the record."""
+        owned = self.account_email or cached_layout().account_email(self.team, self.stage, self.generation)
+        return owned.lower()
+
 
 class RequestStore:
     """The requests table. Items: request_id (key), status (for conditions) and the record as JSON."""
@@ -107,7 +142,7 @@ class RequestStore:
             table,
             RequestRecord,
             keys=("request_id",),
-            projected=("status", "team", "updated_at", "version"),
+            projected=("status", "team", "updated_at", "version", EMAIL_KEY),
             body="record",
         )
 
@@ -299,6 +334,12 @@ class RequestStore:
                 if error_code(e) != "ConditionalCheckFailedException":
                     raise
         raise ConcurrentUpdate(f"{request_id}: record kept changing under step {step}")
+
+    def owners_of_email(self, email: str) -> tuple[tuple[str, str], ...]:
+        """(request id, team) of every record owning this account e-mail, read from EMAIL_INDEX: as many items as
+        owners, whatever the size of the table."""
+        found = self._items.query_index(EMAIL_INDEX, EMAIL_KEY, email.lower())
+        return tuple((str(i["request_id"]), str(i["team"])) for i in found)
 
     def _put(self, record: RequestRecord, *, condition: str, values: dict[str, Any] | None = None) -> None:
         names = {"#s": "status"} if "#s" in condition else None

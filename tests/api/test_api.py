@@ -159,9 +159,9 @@ def serve_on_emulator(tmp_path: Path, *flags: str) -> Iterator[tuple[str, str, d
 
 @pytest.fixture
 def served_on_emulator(tmp_path: Path) -> Iterator[str]:
-    """The served API for the fuzzer, which cannot sign (SigV4): `--no-auth`, so signatures are not checked and routes
-    that act on someone's behalf answer 403 NotSigned. Signed calls: tests/api/test_served_identity.py."""
-    with serve_on_emulator(tmp_path, "--no-auth") as (url, _, _):
+    """The served API for the fuzzer, which cannot sign (SigV4): `--unverified`, so only the header's form is checked
+    and routes that act on someone's behalf answer 403 NotSigned. Signed calls: tests/api/test_served_identity.py."""
+    with serve_on_emulator(tmp_path, "--unverified") as (url, _, _):
         yield url
 
 

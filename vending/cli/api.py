@@ -208,13 +208,13 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         lookup = getattr(self.server, "secrets", None)
         if lookup is not None and self.server.require_sigv4 and self.headers.get("Authorization"):  # type: ignore[attr-defined]
             # As API Gateway's IAM authorization: the signature is checked and the signer becomes the identity.
-            from vending.cli.sigv4 import SignatureRefused, signer_arn
+            from vending.cli.sigv4 import Refusal, signer_arn
 
-            try:
-                signer = signer_arn(self.command, self.path, dict(self.headers.items()), body, lookup)
-            except SignatureRefused as e:
-                self._send(HTTPStatus.FORBIDDEN, json_type, _error_body(e.code, str(e)))
+            verdict = signer_arn(self.command, self.path, dict(self.headers.items()), body, lookup)
+            if isinstance(verdict, Refusal):
+                self._send(HTTPStatus.FORBIDDEN, json_type, _error_body(verdict.code, verdict.message))
                 return
+            signer = verdict
         try:
             event = http_to_event(
                 self.command, self.path, dict(self.headers.items()), body, source_ip=self.client_address[0]
@@ -315,7 +315,7 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"emulator at {info['endpoint']}", flush=True)
         if info.get("exports"):  # to call the API signed as the platform admin from another shell
             print(f"as the platform admin (emulator-only keys):\n{info['exports']}", flush=True)
-        return run(args.hooks.require("signing_secrets"))
+        return run(None if args.unverified else args.hooks.require("signing_secrets"))
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -339,5 +339,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--no-auth",
         action="store_true",
         help="accept unsigned requests (by default a SigV4 Authorization header is required, as in AWS)",
+    )
+    serve.add_argument(
+        "--unverified",
+        action="store_true",
+        help="with --emulator: check only the SigV4 header's form, not the signature (for a fuzzer that cannot sign); "
+        "routes that act on someone's behalf then answer 403 NotSigned",
     )
     serve.set_defaults(func=_serve)

@@ -10,6 +10,7 @@ import hmac
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -25,37 +26,36 @@ AUTHORIZATION = re.compile(
 MAX_SKEW_SECONDS = 15 * 60  # API Gateway refuses a signature dated further than this from its clock
 
 
-class SignatureRefused(Exception):
-    """The request's signature does not prove a known caller; `code` is what API Gateway answers."""
+class Refusal(NamedTuple):
+    """The request's signature does not prove a known caller: what API Gateway answers (403, code and message)."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+    code: str
+    message: str
 
 
 def signer_arn(
     method: str, target: str, headers: dict[str, str], body: bytes, lookup: SecretLookup, *, now: datetime | None = None
-) -> str:
-    """The ARN of the principal whose credentials signed this request, or SignatureRefused."""
+) -> str | Refusal:
+    """The ARN of the principal whose credentials signed this request, or why not."""
     lower = {k.lower(): v for k, v in headers.items()}
     found = AUTHORIZATION.match(lower.get("authorization", ""))
     if not found:
-        raise SignatureRefused("IncompleteSignature", "the Authorization header is not a SigV4 signature")
+        return Refusal("IncompleteSignature", "the Authorization header is not a SigV4 signature")
     stamp = lower.get("x-amz-date", "")
     try:
         signed_at = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-    except ValueError as e:
-        raise SignatureRefused("IncompleteSignature", "X-Amz-Date is missing or not YYYYMMDDTHHMMSSZ") from e
+    except ValueError:
+        return Refusal("IncompleteSignature", "X-Amz-Date is missing or not YYYYMMDDTHHMMSSZ")
     if abs(((now or datetime.now(UTC)) - signed_at).total_seconds()) > MAX_SKEW_SECONDS or stamp[:8] != found["date"]:
-        raise SignatureRefused("InvalidSignatureException", "signature expired or dated in the future")
+        return Refusal("InvalidSignatureException", "signature expired or dated in the future")
     token = lower.get("x-amz-security-token")
     known = lookup(found["key"], token)
     if known is None:
-        raise SignatureRefused("UnrecognizedClientException", "the security token included in the request is invalid")
+        return Refusal("UnrecognizedClientException", "the security token included in the request is invalid")
     secret, arn = known
     names = found["signed"].split(";")
     if "host" not in names or any(n not in lower for n in names):
-        raise SignatureRefused("IncompleteSignature", "SignedHeaders must include host and name only sent headers")
+        return Refusal("IncompleteSignature", "SignedHeaders must include host and name only sent headers")
     request = AWSRequest(method=method, url=f"http://{lower['host']}{target}", data=body)
     for name in names:
         request.headers[name] = lower[name]
@@ -63,7 +63,7 @@ def signer_arn(
     auth = SigV4Auth(Credentials(found["key"], secret, token), found["service"], found["region"])
     expected = auth.signature(auth.string_to_sign(request, auth.canonical_request(request)), request)
     if not hmac.compare_digest(expected, found["signature"]):
-        raise SignatureRefused(
+        return Refusal(
             "SignatureDoesNotMatch", "the request signature we calculated does not match the signature you provided"
         )
     return arn
