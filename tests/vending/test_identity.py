@@ -44,7 +44,7 @@ def test_check_claim_accepts_only_the_signed_caller() -> None:
     for claim in (None, ADMIN, ADMIN_SESSION):
         assert check_claim("approved_by", claim, caller) == caller
     # AND an empty or oversized claim is refused naming the field (issue 23: never read as "no claim")
-    for claim, problem in (("", "empty"), ("  ", "empty"), ("x" * 10_000, "10000 characters, over 2048")):
+    for claim, problem in (("", "empty"), ("  ", "empty"), ("x" * 10_000, "10000 characters, over 1024")):
         with pytest.raises(InvalidRequest, match=rf"^approved_by: {problem}"):
             check_claim("approved_by", claim, caller)
     # AND a claim naming anyone else (another role, another session of the same role, a free-text name) is refused

@@ -339,7 +339,7 @@ def _lifecycle_stores() -> tuple[Context, Any]:
 @app.patch(
     "/requests/<request_id>",
     summary="Change a READY account (tier, regions, stacks, repository, owner)",
-    responses=_documented(200, 202, 400, 404, 422),
+    responses=_documented(200, 202, 400, 404, 413, 422),
 )
 def change_request(request_id: str, body: Annotated[ChangeBody, Body(description="What to change")]) -> Response[Any]:
     from vending.changes import plan_change, request_change
@@ -375,7 +375,7 @@ def change_request(request_id: str, body: Annotated[ChangeBody, Body(description
 @app.post(
     "/requests/<request_id>/approve",
     summary="Approve the change waiting on a request (not by its requester)",
-    responses=_documented(202, 400, 404, 422),
+    responses=_documented(202, 400, 404, 413, 422),
 )
 def approve_request_change(
     request_id: str, body: Annotated[ApprovalBody, Body(description="Optional: approved_by names the signer")]

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from vending.exceptions import IdentityMismatch, InvalidRequest, NotSigned
 
 # arn:<partition>:sts::<account>:assumed-role/<role name>/<session>   (the role's path is not in a session ARN)
-MAX_PRINCIPAL_ARN = 2048  # IAM's limit on an ARN
+# Longer than any principal ARN IAM issues (path <= 512, role <= 64 and session <= 64 characters).
+MAX_PRINCIPAL_ARN = 1024
 _NAME = r"[\w+=,.@-]+"
 _ASSUMED = re.compile(rf"^arn:(?P<p>aws[a-z-]*):sts::(?P<a>\d{{12}}):assumed-role/(?P<role>{_NAME})/(?P<s>{_NAME})$")
 # arn:<partition>:iam::<account>:role/<path/>name | user/<path/>name | root
@@ -83,7 +84,9 @@ def check_claim(field: str, claimed: str | None, caller: Principal) -> Principal
         return caller
     if not claimed.strip() or len(claimed) > MAX_PRINCIPAL_ARN:
         problem = (
-            "empty" if not claimed.strip() else f"{len(claimed)} characters, over {MAX_PRINCIPAL_ARN} (an ARN's limit)"
+            "empty"
+            if not claimed.strip()
+            else f"{len(claimed)} characters, over {MAX_PRINCIPAL_ARN} (no principal ARN is longer)"
         )
         raise InvalidRequest(
             f"{field}: {problem}; leave it out (who acts is the signed caller) or name the signed caller",
