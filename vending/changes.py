@@ -26,13 +26,20 @@ from vending.aws.errors import error_code, raise_if_throttled
 from vending.aws.identity import same_principal
 from vending.bootstrap import BOUNDARY_NAME, GITHUB_OIDC_HOST, ensure_ci_roles, state_bucket_name
 from vending.budgets import ensure_budget
-from vending.exceptions import ChangeNotAllowed, ChangeNotFound, InvalidRequest, NotConfigured, SelfApproval
+from vending.exceptions import (
+    ChangeNotAllowed,
+    ChangeNotFound,
+    ConcurrentUpdate,
+    InvalidRequest,
+    NotConfigured,
+    SelfApproval,
+)
 from vending.guardrails.account import GuardrailResult, apply_account_guardrails
 from vending.guardrails.intent import team_layout
 from vending.intake import preflight
 from vending.layout import Layout, TeamSpec
 from vending.lifecycle import RETIRED, VENDING, RequestRecord, RequestStore, Status, now
-from vending.request import VendingRequest, describe_errors, parse_request
+from vending.request import VendingRequest, check_request_id, describe_errors, parse_request
 from vending.settings import STATE_KEY_ALIAS, Settings
 from vending.trust import APPLY, DEFAULT_BRANCH_REF, subject
 from vending.workflow import WorkflowSettings
@@ -41,6 +48,7 @@ logger = Logger(child=True)
 
 CHANGEABLE = ("gpu_tier", "regions", "stacks", "repository", "owner_email")
 LIFECYCLE_STATE_MACHINE_NAME = "AccountLifecycle"
+CLAIM_ATTEMPTS = 5  # re-decisions after a lost conditional write to something other than a rival change
 
 
 class ChangeInput(BaseModel):
@@ -63,6 +71,7 @@ class ChangeStatus(StrEnum):
     RUNNING = "RUNNING"
     APPLIED = "APPLIED"
     FAILED = "FAILED"
+    CANCELLED = "CANCELLED"  # a decommission won the account before the change was approved
 
 
 OPEN = frozenset({ChangeStatus.AWAITING_APPROVAL, ChangeStatus.RUNNING})
@@ -116,16 +125,29 @@ class ChangeStore:
         )
 
     def create(self, change: ChangeRecord) -> None:
+        """Record a change the request record already holds (its claim decided the race): a retry, or a restore of
+        a change whose filer stopped after its claim, finds it written and changes nothing."""
         try:
             self._items.put(change, condition="attribute_not_exists(change_id)")
         except ClientError as e:
             if error_code(e) != "ConditionalCheckFailedException":
                 raise
-            raise ChangeNotAllowed(f"request: change {change.change_id} was filed concurrently; retry") from e
 
     def save(self, change: ChangeRecord) -> ChangeRecord:
         self._items.put(change)
         return change
+
+    def move(self, change: ChangeRecord, *, expect: ChangeStatus, **update: Any) -> ChangeRecord | None:
+        """One conditional write on the status the caller saw: of two racing approvals (or an approval and a
+        decommission's cancel) exactly one moves the change; the other gets None and re-reads who won."""
+        moved = change.model_copy(update=update)
+        try:
+            self._items.put(moved, condition="#s = :seen", names={"#s": "status"}, values={":seen": expect.value})
+        except ClientError as e:
+            if error_code(e) != "ConditionalCheckFailedException":
+                raise
+            return None
+        return moved
 
 
 # --- validation and the diff ----------------------------------------------------------------------------------
@@ -166,6 +188,32 @@ def check_changeable(record: RequestRecord) -> None:
             f"request: {record.request_id} is {record.status.value}; a retiring or closed account cannot be changed"
         )
     raise ChangeNotAllowed(f"request: {record.request_id} is {record.status.value}")
+
+
+def held_by(changes: ChangeStore, record: RequestRecord) -> ChangeRecord | None:
+    """The change that holds the record, if it is still open. Restored into the changes table from the record's copy
+    when its filer stopped between the claim and that write."""
+    if not record.open_change:
+        return None
+    held = ChangeRecord.model_validate(record.open_change)
+    current = changes.get(held.change_id)
+    if current is None:
+        changes.create(held)
+        current = held
+    return current if current.status in OPEN else None
+
+
+def describe_change(change: ChangeRecord) -> str:
+    who = f"approved by {change.approved_by}" if change.approved_by else f"asked by {change.requested_by}"
+    return f"change {change.change_id} ({who} at {change.approved_at or change.requested_at}, {change.status.value})"
+
+
+def check_not_held(changes: ChangeStore, record: RequestRecord) -> None:
+    if (held := held_by(changes, record)) is not None:
+        raise ChangeNotAllowed(
+            f"request: {record.request_id} is held by {describe_change(held)}; nothing was filed: approve it or wait "
+            "for it to finish"
+        )
 
 
 def merged_request(record: RequestRecord, change: ChangeInput) -> VendingRequest:
@@ -338,9 +386,10 @@ def converge_account(
 # --- filing, approving, starting --------------------------------------------------------------------------------
 
 
-def _next_change_id(changes: ChangeStore, request_id: str) -> str:
-    existing = changes.for_request(request_id)
-    return f"{request_id}.c{int(existing[-1].change_id.rpartition('.c')[2]) + 1 if existing else 1}"
+def _next_change_number(changes: ChangeStore, record: RequestRecord) -> int:
+    """The record counts its changes; changes filed before it did are counted from the changes table."""
+    existing = changes.for_request(record.request_id) if record.change_seq == 0 else []
+    return max(record.change_seq, *(int(c.change_id.rpartition(".c")[2]) for c in existing), 0) + 1
 
 
 def plan_change(
@@ -356,9 +405,25 @@ def plan_change(
 ) -> ChangeRecord:
     """Validate and diff a change without recording anything (what --dry-run prints). With `preview_destroy` each
     removed stack carries its destroy plan's summary (read from the account's Terraform state)."""
+    return _plan(store, changes, layout, request_id, data, by=by, preview_destroy=preview_destroy, session=session)[1]
+
+
+def _plan(
+    store: RequestStore,
+    changes: ChangeStore,
+    layout: Layout,
+    request_id: str,
+    data: Any,
+    *,
+    by: str,
+    preview_destroy: DestroyPreview | None,
+    session: str | None,
+) -> tuple[RequestRecord, ChangeRecord]:
+    """The change and the record version it was decided from (the condition of the write that files it)."""
     change = parse_change(data)
-    record = store.require(request_id)
+    record = store.require(check_request_id(request_id))
     check_changeable(record)
+    check_not_held(changes, record)
     old = parse_request(record.request)
     new = merged_request(record, change)
     # The same platform checks as a new request (every stack resolves to a folder or a template, tier, regions).
@@ -368,16 +433,13 @@ def plan_change(
             "request: the change asks for what the account already has",
             details=[{"field": "request", "message": "nothing to change"}],
         )
-    waiting = [c.change_id for c in changes.for_request(request_id) if c.status in OPEN]
-    if waiting:
-        raise ChangeNotAllowed(f"request: change {waiting[0]} is still open; approve it or wait for it to finish")
     reasons = approval_reasons(layout, old, new)
     diff = change_diff(layout, old, new)
     diff["destroy_plans"] = {
         stack: (preview_destroy(record, stack) if preview_destroy else None) for stack in removed_stacks(old, new)
     }
-    return ChangeRecord(
-        change_id=_next_change_id(changes, request_id),
+    return record, ChangeRecord(
+        change_id=f"{request_id}.c{_next_change_number(changes, record)}",
         request_id=request_id,
         status=ChangeStatus.AWAITING_APPROVAL if reasons else ChangeStatus.RUNNING,
         requested_by=by,
@@ -443,28 +505,40 @@ def request_change(
     preview_destroy: DestroyPreview | None = None,
     session: str | None = None,
 ) -> ChangeRecord:
-    """File the change; start it at once unless it waits for an approval. `by`/`session`: the signed caller."""
-    change = plan_change(
-        store, changes, layout, request_id, data, by=by, preview_destroy=preview_destroy, session=session
-    )
-    if not change.needs_approval and not state_machine_arn:
-        raise NotConfigured("no lifecycle state machine configured (VEND_LIFECYCLE_STATE_MACHINE_ARN)")
-    changes.create(change)
-    logger.info("change filed", extra={"change_id": change.change_id, "approval": change.approval_reasons})
-    if change.needs_approval:
-        return change
-    name = start_change(sfn, state_machine_arn, change, settings)
-    return changes.save(change.model_copy(update={"execution_name": name}))
+    """File the change; start it at once unless it waits for an approval. `by`/`session`: the signed caller.
+
+    Concurrent filers are settled by one conditional write on the request record (RequestStore.claim, on the version
+    each decided from): the winner's change holds the record; every other caller re-reads, finds it and is refused
+    naming it, having recorded and started nothing."""
+    for _ in range(CLAIM_ATTEMPTS):
+        seen, change = _plan(
+            store, changes, layout, request_id, data, by=by, preview_destroy=preview_destroy, session=session
+        )
+        if not change.needs_approval and not state_machine_arn:
+            raise NotConfigured("no lifecycle state machine configured (VEND_LIFECYCLE_STATE_MACHINE_ARN)")
+        number = int(change.change_id.rpartition(".c")[2])
+        claimed = store.claim(seen, step="ChangeFiled", open_change=change.model_dump(mode="json"), change_seq=number)
+        if claimed is None:
+            continue  # the next _plan refuses naming the change that won, or decides again on the new version
+        changes.create(change)
+        logger.info("change filed", extra={"change_id": change.change_id, "approval": change.approval_reasons})
+        if change.needs_approval:
+            return change
+        name = start_change(sfn, state_machine_arn, change, settings)
+        return changes.save(change.model_copy(update={"execution_name": name}))
+    raise ConcurrentUpdate(f"{request_id}: the record kept changing; nothing was filed, retry")
 
 
 def open_change(changes: ChangeStore, ident: str) -> ChangeRecord:
     """A change id, or a request id whose change awaits approval."""
+    check_request_id(ident, field="id", change=True)
     if ".c" in ident and (found := changes.get(ident)) is not None:
         return found
-    waiting = [c for c in changes.for_request(ident) if c.status == ChangeStatus.AWAITING_APPROVAL]
-    if not waiting:
+    filed = changes.for_request(ident)
+    waiting = [c for c in filed if c.status == ChangeStatus.AWAITING_APPROVAL]
+    if not waiting and not filed:
         raise ChangeNotFound(f"no change awaiting approval for {ident!r}")
-    return waiting[-1]
+    return (waiting or filed)[-1]  # none waiting: the latest, so the refusal says what became of it
 
 
 def approve_change(
@@ -482,26 +556,53 @@ def approve_change(
     request context, the CLI's sts:GetCallerIdentity), never from what the caller typed."""
     change = open_change(changes, ident)
     if change.status != ChangeStatus.AWAITING_APPROVAL:
-        raise ChangeNotAllowed(f"request: change {change.change_id} is {change.status.value}, not awaiting approval")
+        raise ChangeNotAllowed(f"request: {describe_change(change)} is not awaiting approval; nothing was approved")
     # Compared as principals (vending.aws.identity): the same role under another session name is the same approver.
     if same_principal(by, change.requested_by):
         raise SelfApproval(
             f"approver: {by} is the principal that asked for {change.change_id} ({change.requested_by}); "
             "another principal (the PlatformApprover role) must approve it"
         )
-    check_changeable(store.require(change.request_id))  # the account may have moved on since it was filed
-    approved = changes.save(
-        change.model_copy(
-            update={
-                "status": ChangeStatus.RUNNING,
-                "approved_by": by,
-                "approved_session": session,
-                "approved_at": now(),
-            }
-        )
+    record = store.require(change.request_id)
+    check_changeable(record)  # the account may have moved on since it was filed (a decommission cancels it)
+    # One conditional write on the change's status settles racing approvals (and an approval against a decommission,
+    # which cancels the change the same way): the loser is told who won, and starts nothing.
+    approved = changes.move(
+        change,
+        expect=ChangeStatus.AWAITING_APPROVAL,
+        status=ChangeStatus.RUNNING,
+        approved_by=by,
+        approved_session=session,
+        approved_at=now(),
     )
+    if approved is None:
+        raise ChangeNotAllowed(
+            f"request: {describe_change(changes.require(change.change_id))} won; this approval was not recorded"
+        )
     name = start_change(sfn, state_machine_arn, approved, settings)
     return changes.save(approved.model_copy(update={"execution_name": name}))
+
+
+def cancel_open_change(changes: ChangeStore, record: RequestRecord, *, why: str) -> ChangeRecord | None:
+    """A decommission takes the account from a change still awaiting approval, by the same conditional write an
+    approval makes: if the approval won, the change runs and the decommission is refused."""
+    held = held_by(changes, record)
+    if held is None:
+        return None
+    if held.status == ChangeStatus.AWAITING_APPROVAL:
+        cancelled = changes.move(
+            held,
+            expect=ChangeStatus.AWAITING_APPROVAL,
+            status=ChangeStatus.CANCELLED,
+            failure_reason=why,
+            finished_at=now(),
+        )
+        if cancelled is not None:
+            return cancelled
+        held = changes.require(held.change_id)
+    raise ChangeNotAllowed(
+        f"request: {record.request_id} is held by {describe_change(held)}; nothing was started: wait for it to finish"
+    )
 
 
 # --- the steps the state machine runs -----------------------------------------------------------------------------
@@ -514,6 +615,12 @@ def begin_change(store: RequestStore, changes: ChangeStore, change_id: str, exec
     current = store.require(change.request_id)
     if current.status == Status.UPDATING and current.execution_name == execution:
         return current
+    holder = (current.open_change or {}).get("change_id")
+    if holder != change_id or change.status != ChangeStatus.RUNNING:
+        raise ChangeNotAllowed(
+            f"request: {change.request_id} is held by {holder or 'no change'}; change {change_id} "
+            f"({change.status.value}) does not begin"
+        )
     record = store.transition(
         change.request_id,
         expect=frozenset({Status.READY}),
@@ -539,15 +646,29 @@ def finish_change(
     new intent kept: `vend request resume` converges the account to it through the vending workflow (every step is
     idempotent)."""
     change = changes.require(change_id)
+    record = store.get(change.request_id)
+    holds = record is not None and (record.open_change or {}).get("change_id") == change_id
     if error is None:
         kept = change.new.get("stacks") or []
         runs = {"pipelines": {s: r for s, r in pipelines.items() if s in kept}} if pipelines is not None else {}
-        store.update(change.request_id, status=Status.READY, step="ChangeApplied", **runs)
+        store.update(change.request_id, status=Status.READY, step="ChangeApplied", open_change=None, **runs)
         return changes.save(change.model_copy(update={"status": ChangeStatus.APPLIED, "finished_at": now()}))
-    record = store.get(change.request_id)
-    if record is not None and record.status == Status.UPDATING:
+    # Only the change that holds the record fails it (a change that lost a race never touches what won), and only
+    # while the record is its own: READY (it never began) or UPDATING under its execution. Elsewhere the record is
+    # left as it is; its stale hold names a FAILED change, which holds nothing.
+    began = (
+        record is not None
+        and record.status == Status.UPDATING
+        and record.execution_name == execution_name_for(change_id)
+    )
+    if record is not None and holds and (began or record.status == Status.READY):
+        failed: dict[str, Any] = {"failed_step": record.step, "failure_reason": error} if began else {}
         store.update(
-            change.request_id, status=Status.FAILED, step="ChangeFailed", failed_step=record.step, failure_reason=error
+            change.request_id,
+            status=Status.FAILED if began else None,
+            step="ChangeFailed",
+            open_change=None,
+            **failed,
         )
     return changes.save(
         change.model_copy(update={"status": ChangeStatus.FAILED, "failure_reason": error, "finished_at": now()})

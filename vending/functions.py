@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 # Symbolic resources a grant may name; the CDK stack resolves each to concrete ARNs.
 RESOURCE_NAMES = (
     "requests_table",
+    "requests_email_index",  # the requests table's index by account e-mail (the intake's ownership check)
     "idempotency_table",
     "pipeline_runs_table",
     "approvals_table",  # Terraform apply approvals: stack (hash) + plan digest (range)
@@ -54,6 +55,8 @@ class FunctionSpec:
 
 _REQUESTS_RW = Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"), ("requests_table",))
 _REQUESTS_READ = Grant(("dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"), ("requests_table",))
+# The intake's e-mail ownership check (vending.intake.preflight) reads the index, never the whole table.
+_EMAIL_INDEX = Grant(("dynamodb:Query",), ("requests_email_index",))
 # Submitting marks the in-flight record of an ended (aborted, timed-out) execution FAILED (service.submit_request).
 _REPAIR_STALE = Grant(("dynamodb:PutItem",), ("requests_table",))
 _EVENTS = Grant(("events:PutEvents",), ("event_bus",))
@@ -241,6 +244,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "vending.handlers.start_from_event.handler",
         (
             _REQUESTS_READ,
+            _EMAIL_INDEX,
             _REPAIR_STALE,
             _EVENTS,  # publishes "Team Onboarding Rejected" for a malformed request
             Grant(("states:StartExecution",), ("state_machine",)),
@@ -254,6 +258,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "vending.api.handler.handler",
         (
             _REQUESTS_READ,
+            _EMAIL_INDEX,
             _REPAIR_STALE,
             Grant(
                 ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),

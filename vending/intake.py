@@ -43,14 +43,13 @@ def preflight(request: VendingRequest, store: RequestStore, terraform_root: Path
         for m in overflowing(request.team, request.stage, request.stacks, request.regions, layout)
     )
     email = layout.account_email(request.team, request.stage).lower()
-    for record in store.list():
-        owned = (record.account_email or layout.account_email(record.team, record.stage)).lower()
-        if owned == email and record.team != request.team:
+    for owner_request, owner_team in store.owners_of_email(email):  # the e-mail index: no scan of the table
+        if owner_team != request.team:
             problems.append(
                 {
                     "field": "team",
-                    "message": f"the account e-mail {email} belongs to team {record.team}'s "
-                    f"account (request {record.request_id})",
+                    "message": f"the account e-mail {email} belongs to team {owner_team}'s "
+                    f"account (request {owner_request})",
                 }
             )
             break

@@ -6,16 +6,18 @@ or give one team and stage two owners.
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from vending.aws.dynamo import ModelTable
 from vending.aws.errors import error_code
 from vending.exceptions import ConcurrentUpdate, RequestNotFound, ReservationConflict
+from vending.layout import cached_layout
 from vending.request import VendingRequest
 
 
@@ -42,7 +44,38 @@ VENDING = frozenset(
     {Status.PENDING, Status.CREATING, Status.PLACING, Status.GUARDRAILS, Status.BOOTSTRAPPING, Status.PIPELINES}
 )
 RETIRED = frozenset({Status.RETIRING, Status.SUSPENDED, Status.PENDING_CLOSURE, Status.CLOSED})
-IN_FLIGHT = VENDING | {Status.UPDATING} | (RETIRED - {Status.CLOSED})
+# Decommissioned, the closure not yet requested: the retirement still owns the record, so a re-onboarding waits.
+AWAITING_CLOSURE = frozenset({Status.RETIRING, Status.SUSPENDED})
+# CloseAccount accepted (PENDING_CLOSURE: AWS finishes it within 90 days) or done: the account never comes back, so a
+# team re-onboarded gets a new account at once (RequestStore.reserve re-opens the record with a new generation).
+REOPENABLE = frozenset({Status.PENDING_CLOSURE, Status.CLOSED})
+IN_FLIGHT = VENDING | {Status.UPDATING} | AWAITING_CLOSURE
+
+
+# The requests table's index by account e-mail: the intake's ownership check reads one item per owner, not the table.
+EMAIL_INDEX = "by-account-email"
+EMAIL_KEY = "email_key"
+
+
+def requests_table_definition(name: str) -> dict[str, Any]:
+    """CreateTable arguments of the requests table with its e-mail index (the emulator and the tests; the CDK stack
+    declares the same index: landing_zone/cdk/storage.py)."""
+    return {
+        "TableName": name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [
+            {"AttributeName": "request_id", "AttributeType": "S"},
+            {"AttributeName": EMAIL_KEY, "AttributeType": "S"},
+        ],
+        "KeySchema": [{"AttributeName": "request_id", "KeyType": "HASH"}],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": EMAIL_INDEX,
+                "KeySchema": [{"AttributeName": EMAIL_KEY, "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["team"]},
+            }
+        ],
+    }
 
 
 def now() -> str:
@@ -84,6 +117,20 @@ class RequestRecord(BaseModel):
     # new address: Layout.account_email(..., generation)); the account ids retired before this one.
     generation: int = 0
     retired_accounts: list[str] = Field(default_factory=list)
+    # Day 2: the change that holds the record (vending.changes), written by the one conditional write that files it,
+    # so concurrent filers, approvers and decommissions are settled on this item; a copy of the change record, so a
+    # filer that stopped before writing the changes table loses nothing. change_seq numbers the changes.
+    open_change: dict[str, Any] | None = None
+    change_seq: int = 0
+    claim: str = ""  # the token of the last RequestStore.claim, so a claimer recognizes its own write answered late
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def email_key(self) -> str:
+        """The account e-mail this record owns, lower-cased (its account's, else the one the layout derives for this
+        team, stage and generation): the key of EMAIL_INDEX, written with every write of the record."""
+        owned = self.account_email or cached_layout().account_email(self.team, self.stage, self.generation)
+        return owned.lower()
 
 
 class RequestStore:
@@ -95,7 +142,7 @@ class RequestStore:
             table,
             RequestRecord,
             keys=("request_id",),
-            projected=("status", "team", "updated_at", "version"),
+            projected=("status", "team", "updated_at", "version", EMAIL_KEY),
             body="record",
         )
 
@@ -139,7 +186,7 @@ class RequestStore:
             if error_code(e) != "ConditionalCheckFailedException":
                 raise
         existing = self.require(request.request_id)
-        if existing.status == Status.CLOSED:
+        if existing.status in REOPENABLE:
             return self._reopen(existing, request, execution)
         if existing.status == Status.READY or existing.execution_name == execution:
             return existing  # already done, or this very execution retrying its Reserve step
@@ -176,7 +223,8 @@ class RequestStore:
         return resumed
 
     def _reopen(self, closed: RequestRecord, request: VendingRequest, execution: str) -> RequestRecord:
-        """A team re-onboarded after its account was closed gets a new account: forget the old one's resources."""
+        """A team re-onboarded after its account was closed (or its closure requested) gets a new account: forget the
+        old one's resources. The closure queue keeps closing the old one; it no longer names this record's account."""
         fresh = closed.model_copy(
             update={
                 "status": Status.PENDING,
@@ -228,6 +276,33 @@ class RequestStore:
                     raise
         raise ConcurrentUpdate(f"{request_id}: record kept changing under step {step}")
 
+    def claim(
+        self, seen: RequestRecord, *, step: str, status: Status | None = None, **fields: Any
+    ) -> RequestRecord | None:
+        """One conditional write on the version the caller decided from: the record as written, or None when anything
+        wrote it since (the caller re-reads and decides again, so of racing callers exactly one wins)."""
+        token = uuid.uuid4().hex
+        changes: dict[str, Any] = {
+            "step": step,
+            "updated_at": now(),
+            **fields,
+            "version": seen.version + 1,
+            "claim": token,
+        }
+        if status is not None and status != seen.status:
+            changes["status"] = status
+            changes["history"] = [*seen.history, Transition(status=status, step=step, at=now())]
+        claimed = seen.model_copy(update=changes)
+        try:
+            self._put(claimed, condition="version = :seen", values={":seen": seen.version})
+        except ClientError as e:
+            if error_code(e) != "ConditionalCheckFailedException":
+                raise
+            # The SDK retries a write whose answer was lost; the retry then fails its condition on our own write.
+            current = self.require(seen.request_id)
+            return current if current.claim == token else None
+        return RequestRecord.model_validate(claimed.model_dump())
+
     def transition(
         self, request_id: str, *, expect: frozenset[Status], status: Status, step: str, **fields: Any
     ) -> RequestRecord:
@@ -259,6 +334,12 @@ class RequestStore:
                 if error_code(e) != "ConditionalCheckFailedException":
                     raise
         raise ConcurrentUpdate(f"{request_id}: record kept changing under step {step}")
+
+    def owners_of_email(self, email: str) -> tuple[tuple[str, str], ...]:
+        """(request id, team) of every record owning this account e-mail, read from EMAIL_INDEX: as many items as
+        owners, whatever the size of the table."""
+        found = self._items.query_index(EMAIL_INDEX, EMAIL_KEY, email.lower())
+        return tuple((str(i["request_id"]), str(i["team"])) for i in found)
 
     def _put(self, record: RequestRecord, *, condition: str, values: dict[str, Any] | None = None) -> None:
         names = {"#s": "status"} if "#s" in condition else None

@@ -181,6 +181,23 @@ def request_id_for(team: str, stage: str) -> str:
     return f"{team}-{stage}"
 
 
+# A request id is `<team>-<stage>` (the team slug's pattern); a change id adds `.c<n>` (vending.changes).
+REQUEST_ID = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]-(staging|production)$")
+CHANGE_ID = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]-(staging|production)\.c[0-9]{1,9}$")
+
+
+def check_request_id(value: Any, *, field: str = "request_id", change: bool = False) -> str:
+    """A request id (or, with `change`, a request or change id) as every day-2 command and route takes it: anything
+    else is InvalidRequest naming the field, before any table is read."""
+    text = value if isinstance(value, str) else ""
+    if REQUEST_ID.match(text) or (change and CHANGE_ID.match(text)):
+        return text
+    shown = repr(text[:60]) + ("..." if len(text) > 60 else "") if text.strip() else "empty"
+    expected = "<team>-<stage>" + (" or <team>-<stage>.c<n>" if change else "")
+    message = f"{shown}: expected {expected}, e.g. team-mlops-staging"
+    raise InvalidRequest(f"{field}: {message}", details=[{"field": field, "message": message}])
+
+
 def execution_name(request_id: str, attempt: int) -> str:
     return f"vend-{request_id}-a{attempt}"
 

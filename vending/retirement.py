@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from botocore.exceptions import ClientError
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field
 
 from scps.render import render
@@ -282,6 +285,11 @@ class ClosureItem(BaseModel):
     requested_at: str | None = None  # when CloseAccount was accepted
     closed_at: str | None = None
     history: list[str] = Field(default_factory=list)
+    # Set with the claim that precedes CloseAccount: from then on the call may have reached Organizations (an answer
+    # lost, a throttled SDK retry of a call that went through), so only the account's state, or its staying ACTIVE
+    # past CLOSE_GRACE_SECONDS, puts the item back in the queue.
+    sent_at: str | None = None
+    claim: str = ""  # the token of the last move, so a mover recognizes its own write answered late
 
 
 class DrainReport(BaseModel):
@@ -317,8 +325,9 @@ class ClosureQueue:
         self, item: ClosureItem, status: ClosureStatus, *, expect: ClosureStatus, **fields: Any
     ) -> ClosureItem | None:
         """Conditional on the status we saw: a racing drainer that moved it first wins, and we get None."""
+        token = uuid.uuid4().hex
         moved = item.model_copy(
-            update={"status": status, "history": [*item.history, f"{now()} {status.value}"], **fields}
+            update={"status": status, "history": [*item.history, f"{now()} {status.value}"], **fields, "claim": token}
         )
         try:
             self._items.put(moved, condition="#s = :seen", names={"#s": "status"}, values={":seen": expect.value})
@@ -326,7 +335,9 @@ class ClosureQueue:
         except ClientError as e:
             if error_code(e) != "ConditionalCheckFailedException":
                 raise
-            return None
+            # The SDK retries a write whose answer was lost; the retry then fails its condition on our own write.
+            current = self.get(item.account_id)
+            return current if current is not None and current.claim == token else None
 
 
 def account_state(org: Any, account_id: str) -> str:
@@ -351,12 +362,31 @@ def _record(store: RequestStore | None, item: ClosureItem, status: Status) -> No
         store.update(item.request_id, status=status, step="CloseAccount")
 
 
+# The Organizations client a drain takes: CloseAccount is not idempotent, and an SDK retry of a call whose answer was
+# lost would request the closure a second time; the queue's own state machine decides what is retried instead.
+CLOSE_ONCE = Config(retries={"total_max_attempts": 1})
+CLOSE_GRACE_SECONDS = 15 * 60  # an accepted CloseAccount shows as PENDING_CLOSURE well within this
+
+
+def _seconds_since(at: str) -> float:
+    try:
+        return (datetime.now(UTC) - datetime.fromisoformat(at)).total_seconds()
+    except ValueError:
+        return float("inf")
+
+
 def drain_closures(
-    org: Any, queue: ClosureQueue, store: RequestStore | None = None, *, limit: int | None = None
+    org: Any,
+    queue: ClosureQueue,
+    store: RequestStore | None = None,
+    *,
+    limit: int | None = None,
+    close_grace_seconds: float = CLOSE_GRACE_SECONDS,
 ) -> DrainReport:
     """Close queued accounts until the queue is empty, `limit` closures were requested, or Organizations says the
     quota is used up (the rest stays queued for the next drain). Also promotes PENDING_CLOSURE items that AWS has
-    finished closing. Safe to run concurrently and after a crash."""
+    finished closing. Safe to run concurrently, after a crash and under lost answers: every move of an item is a
+    conditional write, and CloseAccount is called once per claim (`org` made with CLOSE_ONCE)."""
     report = DrainReport()
     for item in queue.all():
         if item.status == ClosureStatus.PENDING_CLOSURE and account_state(org, item.account_id) in CLOSED_STATES:
@@ -364,12 +394,22 @@ def drain_closures(
                 _record(store, item, Status.CLOSED)
                 report.closed.append(item.account_id)
         elif item.status == ClosureStatus.CLOSING and item.requested_at is None:
-            # A drainer died between its claim and CloseAccount's answer: the account tells us which side it was on.
+            # CloseAccount's answer was never recorded (a drainer died, the answer was lost or throttled): the account
+            # tells which side it was on. ACTIVE right after the call may be Organizations not showing it yet, so the
+            # item goes back to the queue only once the grace has passed: never a second CloseAccount for one closure.
             state = account_state(org, item.account_id)
-            if state == "ACTIVE":
-                queue.move(item, ClosureStatus.QUEUED, expect=ClosureStatus.CLOSING)
-            else:
-                queue.move(item, ClosureStatus.PENDING_CLOSURE, expect=ClosureStatus.CLOSING, requested_at=now())
+            if state in CLOSED_STATES or state == "PENDING_CLOSURE":
+                closed = state in CLOSED_STATES
+                if queue.move(
+                    item,
+                    ClosureStatus.CLOSED if closed else ClosureStatus.PENDING_CLOSURE,
+                    expect=ClosureStatus.CLOSING,
+                    requested_at=now(),
+                    closed_at=now() if closed else None,
+                ):
+                    _record(store, item, Status.CLOSED if closed else Status.PENDING_CLOSURE)
+            elif _seconds_since(item.sent_at or item.enqueued_at) >= close_grace_seconds:
+                queue.move(item, ClosureStatus.QUEUED, expect=ClosureStatus.CLOSING, sent_at=None)
     for item in [i for i in queue.all() if i.status == ClosureStatus.QUEUED]:
         if report.stopped_by or (limit is not None and len(report.requested) >= limit):
             break
@@ -394,12 +434,21 @@ def _close_one(
             _record(store, item, Status.CLOSED if state in CLOSED_STATES else Status.PENDING_CLOSURE)
             (report.closed if state in CLOSED_STATES else report.requested).append(item.account_id)
         return
-    claimed = queue.move(item, ClosureStatus.CLOSING, expect=ClosureStatus.QUEUED, attempts=item.attempts + 1)
+    claimed = queue.move(
+        item, ClosureStatus.CLOSING, expect=ClosureStatus.QUEUED, attempts=item.attempts + 1, sent_at=now()
+    )
     if claimed is None:
         return  # another drainer has it
     try:
         org.close_account(AccountId=item.account_id)
-    except ClientError as e:
+    except (BotoCoreError, ClientError) as e:
+        if not isinstance(e, ClientError) or error_code(e) in THROTTLING_CODES:
+            # Maybe carried out: a lost answer, or a throttled SDK retry of a call that went through. The item stays
+            # CLOSING (sent_at set) and the next drain decides from the account's state, never by calling again.
+            queue.move(claimed, ClosureStatus.CLOSING, expect=ClosureStatus.CLOSING, last_error=f"unconfirmed: {e}")
+            report.stopped_by = f"CloseAccount unconfirmed: {e}"
+            logger.info("closure unconfirmed; the account's state decides", extra={"account_id": item.account_id})
+            return
         code = error_code(e)
         reason = str(e.response.get("Reason") or e.response.get("Error", {}).get("Reason") or "")
         if code == "AccountAlreadyClosedException":
@@ -407,10 +456,11 @@ def _close_one(
             _record(store, item, Status.CLOSED)
             report.closed.append(item.account_id)
             return
-        if code in THROTTLING_CODES or (
-            code == "ConstraintViolationException" and (reason in QUOTA_REASONS or "QUOTA" in str(e).upper())
-        ):
-            queue.move(claimed, ClosureStatus.QUEUED, expect=ClosureStatus.CLOSING, last_error=f"{code} {reason}")
+        if code == "ConstraintViolationException" and (reason in QUOTA_REASONS or "QUOTA" in str(e).upper()):
+            # Refused for the quota (not a retried error, so no earlier attempt went through): back in the backlog.
+            queue.move(
+                claimed, ClosureStatus.QUEUED, expect=ClosureStatus.CLOSING, last_error=f"{code} {reason}", sent_at=None
+            )
             report.stopped_by = f"{code}: {reason or e}"
             logger.info("closure quota reached; backlog kept", extra={"account_id": item.account_id, "code": code})
             return

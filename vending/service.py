@@ -15,8 +15,8 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from vending.aws.errors import error_code
-from vending.exceptions import AttemptNamesExhausted, ExecutionNotVisible, NotConfigured
-from vending.lifecycle import IN_FLIGHT, RequestRecord, RequestStore, Status
+from vending.exceptions import AttemptNamesExhausted, ExecutionNotVisible, NotConfigured, ReservationConflict
+from vending.lifecycle import AWAITING_CLOSURE, IN_FLIGHT, RequestRecord, RequestStore, Status
 from vending.request import VendingRequest, execution_name
 from vending.workflow import WorkflowSettings, execution_input
 
@@ -70,6 +70,12 @@ def submit_request(
     if not state_machine_arn:
         raise NotConfigured("no state machine configured (VEND_STATE_MACHINE_ARN) or found by name")
     record = store.get(request.request_id)
+    if record and record.status in AWAITING_CLOSURE:
+        raise ReservationConflict(
+            f"{request.request_id}: account {record.account_id} is {record.status.value}, decommissioned by execution "
+            f"{record.execution_name} and queued for closure; nothing was started. Re-onboard it once its closure is "
+            "requested (`vend account closures --drain`): the team then gets a new account"
+        )
     if record and record.status in IN_FLIGHT:
         ended = _ended_status(sfn, state_machine_arn, record.execution_name)
         if ended:

@@ -18,6 +18,7 @@ from landing_zone.cdk.grants import AUDIT_REPORTS_PREFIX, acknowledge_wildcards,
 from landing_zone.cdk.storage import Storage
 from vending.functions import FUNCTIONS, RESOURCE_NAMES, FunctionSpec, by_key
 from vending.github_setup import DEFAULT_PRIVATE_KEY_SECRET
+from vending.lifecycle import EMAIL_INDEX
 
 # Packages that make up the Lambda code; dependencies other than pyyaml come from the Powertools layer
 # (powertools, pydantic v2, aws-xray-sdk) and the runtime (boto3).
@@ -121,6 +122,8 @@ class Functions:
                 | "closures_table"
             ):
                 return [self.storage.tables[symbol].table_arn]
+            case "requests_email_index":
+                return [f"{self.storage.tables['requests_table'].table_arn}/index/{EMAIL_INDEX}"]
             case "event_bus":
                 return [self.stack.event_bus_arn]
             case "state_machine":

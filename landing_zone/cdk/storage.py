@@ -12,6 +12,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 
 from landing_zone.cdk.base import BaseStack
+from vending.lifecycle import EMAIL_INDEX, EMAIL_KEY
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,13 @@ def _tables(stack: BaseStack) -> dict[str, ddb.Table]:
             deletion_protection=symbol != "idempotency_table",
             removal_policy=RemovalPolicy.DESTROY if symbol == "idempotency_table" else RemovalPolicy.RETAIN,
         )
+    # The intake's e-mail ownership check reads this index (one item per request that owns the e-mail), not the table.
+    tables["requests_table"].add_global_secondary_index(
+        index_name=EMAIL_INDEX,
+        partition_key=ddb.Attribute(name=EMAIL_KEY, type=ddb.AttributeType.STRING),
+        projection_type=ddb.ProjectionType.INCLUDE,
+        non_key_attributes=["team"],
+    )
     # Terraform apply approvals: who approved which saved plan (stack + plan digest), kept like the requests.
     tables["approvals_table"] = ddb.Table(
         stack,

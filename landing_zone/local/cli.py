@@ -31,7 +31,11 @@ def emulator_environment(port: int = 0) -> Iterator[dict[str, str]]:
 
     with Emulator(port=port) as emulator:
         deployment = deploy()
-        yield {"endpoint": emulator.endpoint, **{k: str(v) for k, v in deployment.to_dict().items()}}
+        yield {
+            "endpoint": emulator.endpoint,
+            "exports": local_exports(emulator.endpoint),
+            **{k: str(v) for k, v in deployment.to_dict().items()},
+        }
 
 
 def emulated_account(team: str, stage: str) -> Any:
@@ -40,7 +44,29 @@ def emulated_account(team: str, stage: str) -> Any:
     return start_emulated_account(team=team, stage=stage)
 
 
-HOOKS = LocalHooks(emulated_account=emulated_account, emulator_environment=emulator_environment)
+def signing_secrets(access_key: str, token: str | None) -> tuple[str, str] | None:
+    """The secret and the principal of credentials the in-process emulator issued (an assumed-role session or an IAM
+    user's key), so `vend api serve --emulator` verifies signatures as API Gateway does; None for a key it never
+    issued (or a session token that is not that key's)."""
+    from moto.iam.models import get_account_id_from, iam_backends
+    from moto.sts.models import sts_backends
+
+    from landing_zone.local.authorization import state
+
+    caller = state.caller(access_key, token)
+    if caller is None:
+        return None
+    account = get_account_id_from(access_key)
+    if token:
+        assumed = next(r for r in list(sts_backends[account]["aws"].assumed_roles) if r.access_key_id == access_key)
+        return str(assumed.secret_access_key), str(caller.session_arn or caller.arn)
+    key = iam_backends[account]["aws"].access_keys[access_key]
+    return str(key.secret_access_key), caller.arn
+
+
+HOOKS = LocalHooks(
+    emulated_account=emulated_account, emulator_environment=emulator_environment, signing_secrets=signing_secrets
+)
 
 
 def _quiet_handlers(verbose: bool) -> None:

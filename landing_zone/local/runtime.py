@@ -63,6 +63,7 @@ from vending.functions import FUNCTIONS, LIFECYCLE_KEYS, STATE_MACHINE_KEYS, Fun
 from vending.github_setup import DEFAULT_PRIVATE_KEY_SECRET
 from vending.guardrails.reconcile import reconcile_organization
 from vending.layout import Layout, cached_layout
+from vending.lifecycle import EMAIL_INDEX, requests_table_definition
 from vending.onboarding import ONBOARDING_EVENT_PATTERN
 from vending.pipeline import orchestration
 from vending.pipeline.approvals import DynamoDbApprovalStore
@@ -535,6 +536,7 @@ def _resource_arns(symbol: str, *, account: str, settings: Settings, layout: Lay
     table = f"arn:aws:dynamodb:{REGION}:{account}:table/"
     return {
         "requests_table": [table + settings.requests_table],
+        "requests_email_index": [f"{table}{settings.requests_table}/index/{EMAIL_INDEX}"],
         "idempotency_table": [table + settings.idempotency_table],
         "pipeline_runs_table": [table + settings.pipeline_runs_table],
         "approvals_table": [table + settings.approvals_table],
@@ -737,8 +739,9 @@ def deploy(
 
     ddb = session.client("dynamodb")
     existing_tables = set(ddb.list_tables()["TableNames"])
+    if settings.requests_table not in existing_tables:
+        ddb.create_table(**requests_table_definition(settings.requests_table), SSESpecification={"Enabled": True})
     for table, key in (
-        (settings.requests_table, "request_id"),
         (settings.idempotency_table, "id"),
         (settings.pipeline_runs_table, "run_id"),
     ):

@@ -17,7 +17,7 @@ from moto import mock_aws
 from landing_zone.local.dynamodb import atomic_conditional_writes
 from landing_zone.local.organizations import aws_like_organizations
 from vending.layout import Layout, cached_layout
-from vending.lifecycle import RequestStore
+from vending.lifecycle import RequestStore, requests_table_definition
 from vending.org_tree import resolve_ou_paths
 from vending.pipeline.orchestration import RunStore
 from vending.request import VendingRequest, parse_request
@@ -112,7 +112,8 @@ def org(bare_org: Any, layout: Layout) -> Any:
 @pytest.fixture
 def ddb(aws: None) -> Any:
     client = boto3.client("dynamodb", region_name=REGION)
-    for table, key in TABLES:
+    client.create_table(**requests_table_definition(REQUESTS_TABLE))  # with the e-mail index the intake reads
+    for table, key in TABLES[1:]:
         client.create_table(
             TableName=table,
             BillingMode="PAY_PER_REQUEST",

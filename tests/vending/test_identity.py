@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from vending.aws.identity import Principal, check_claim, principal_from_arn, same_principal
-from vending.exceptions import IdentityMismatch, NotSigned
+from vending.exceptions import IdentityMismatch, InvalidRequest, NotSigned
 
 ADMIN_SESSION = "arn:aws:sts::123456789012:assumed-role/PlatformAdmin/alice"
 ADMIN = "arn:aws:iam::123456789012:role/PlatformAdmin"
@@ -41,8 +41,12 @@ def test_same_principal_ignores_session_names_and_case_but_not_role_or_account()
 def test_check_claim_accepts_only_the_signed_caller() -> None:
     caller = principal_from_arn(ADMIN_SESSION)
     # GIVEN no claim, or a claim naming the caller (its role or its very session), THEN the caller is taken
-    for claim in (None, "", ADMIN, ADMIN_SESSION):
+    for claim in (None, ADMIN, ADMIN_SESSION):
         assert check_claim("approved_by", claim, caller) == caller
+    # AND an empty or oversized claim is refused naming the field (issue 23: never read as "no claim")
+    for claim, problem in (("", "empty"), ("  ", "empty"), ("x" * 10_000, "10000 characters, over 1024")):
+        with pytest.raises(InvalidRequest, match=rf"^approved_by: {problem}"):
+            check_claim("approved_by", claim, caller)
     # AND a claim naming anyone else (another role, another session of the same role, a free-text name) is refused
     for claim in (
         "arn:aws:iam::123456789012:role/PlatformApprover",

@@ -227,8 +227,9 @@ def test_list_filters_by_team_and_status(store: RequestStore, make_request: Any)
 def test_status_in_flight_excludes_terminal_states() -> None:
     # GIVEN the status set
     # WHEN in-flight is computed
-    # THEN only READY, FAILED and CLOSED (day 2: the account is gone) are terminal
-    assert set(Status) - {Status.READY, Status.FAILED, Status.CLOSED} == lifecycle.IN_FLIGHT
+    # THEN only READY, FAILED, and day 2's PENDING_CLOSURE and CLOSED (the account is gone or going: a re-onboarded
+    # team gets a new one) are terminal
+    assert set(Status) - {Status.READY, Status.FAILED, Status.PENDING_CLOSURE, Status.CLOSED} == lifecycle.IN_FLIGHT
 
 
 def test_reserve_after_closure_opens_a_new_generation(store: RequestStore, request_: VendingRequest) -> None:

@@ -19,9 +19,9 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
-from vending.aws.identity import Principal, check_claim, principal_from_arn
+from vending.aws.identity import MAX_PRINCIPAL_ARN, Principal, check_claim, principal_from_arn
 from vending.context import Context, logger
 from vending.exceptions import (
     InvalidRequest,
@@ -33,7 +33,7 @@ from vending.exceptions import (
 )
 from vending.intake import submit
 from vending.lifecycle import RequestRecord
-from vending.request import VendingRequest, check_body, parse_body, parse_request
+from vending.request import VendingRequest, check_body, check_request_id, parse_body, parse_request
 from vending.service import Outcome, SubmitResult, find_state_machine_arn
 
 app = APIGatewayRestResolver(enable_validation=True)
@@ -257,7 +257,7 @@ def create_request(
     responses=_documented(200, 400, 404, 422, ok=RequestRecord),
 )
 def get_request(request_id: str) -> RequestRecord:
-    return Context().store.require(request_id)
+    return Context().store.require(check_request_id(request_id))
 
 
 class RequestList(BaseModel):
@@ -279,7 +279,7 @@ def list_requests(team: str | None = None, status: str | None = None) -> dict[st
     responses=_documented(200, 202, 400, 404, 422, ok=SubmitResult),
 )
 def resume_request(request_id: str) -> Response[SubmitResult]:
-    result = _submit(parse_request(Context().store.require(request_id).request))
+    result = _submit(parse_request(Context().store.require(check_request_id(request_id)).request))
     return Response(
         status_code=202 if result.outcome == Outcome.RESUMED else 200,
         content_type=content_types.APPLICATION_JSON,
@@ -301,7 +301,7 @@ class ChangeBody(BaseModel):
     repository: str | None = None
     owner_email: str | None = None
     # Who asks is the request's signer (IAM authorization), never this field: if given, it must name the signer.
-    requested_by: str | None = None
+    requested_by: str | None = Field(None, min_length=1, max_length=MAX_PRINCIPAL_ARN)
     dry_run: bool = False
 
 
@@ -310,7 +310,7 @@ class ApprovalBody(BaseModel):
 
     model_config = {"extra": "forbid"}
 
-    approved_by: str | None = None
+    approved_by: str | None = Field(None, min_length=1, max_length=MAX_PRINCIPAL_ARN)
 
 
 class DecommissionResult(BaseModel):
@@ -318,6 +318,15 @@ class DecommissionResult(BaseModel):
     execution_name: str
     status: str
     account_id: str | None = None
+
+
+def _lifecycle_arn(ctx: Context) -> str:
+    """Like the vending machine (and the CLI): the configured ARN, else the AccountLifecycle machine found by name."""
+    from vending.changes import LIFECYCLE_STATE_MACHINE_NAME
+
+    return ctx.settings.lifecycle_state_machine_arn or find_state_machine_arn(
+        ctx.client("stepfunctions"), LIFECYCLE_STATE_MACHINE_NAME
+    )
 
 
 def _lifecycle_stores() -> tuple[Context, Any]:
@@ -330,12 +339,13 @@ def _lifecycle_stores() -> tuple[Context, Any]:
 @app.patch(
     "/requests/<request_id>",
     summary="Change a READY account (tier, regions, stacks, repository, owner)",
-    responses=_documented(200, 202, 400, 404, 422),
+    responses=_documented(200, 202, 400, 404, 413, 422),
 )
 def change_request(request_id: str, body: Annotated[ChangeBody, Body(description="What to change")]) -> Response[Any]:
     from vending.changes import plan_change, request_change
     from vending.service import settings_from_env
 
+    check_request_id(request_id)
     who = check_claim("requested_by", body.requested_by, _signed_caller())
     ctx, changes = _lifecycle_stores()
     data = body.model_dump(exclude_none=True, exclude={"requested_by", "dry_run"})
@@ -351,7 +361,7 @@ def change_request(request_id: str, body: Annotated[ChangeBody, Body(description
             by=who.arn,
             session=who.session,
             sfn=ctx.client("stepfunctions"),
-            state_machine_arn=ctx.settings.lifecycle_state_machine_arn,
+            state_machine_arn=_lifecycle_arn(ctx),
             settings=settings_from_env(),
         )
     status = 200 if body.dry_run or change.needs_approval else 202
@@ -365,7 +375,7 @@ def change_request(request_id: str, body: Annotated[ChangeBody, Body(description
 @app.post(
     "/requests/<request_id>/approve",
     summary="Approve the change waiting on a request (not by its requester)",
-    responses=_documented(202, 400, 404, 422),
+    responses=_documented(202, 400, 404, 413, 422),
 )
 def approve_request_change(
     request_id: str, body: Annotated[ApprovalBody, Body(description="Optional: approved_by names the signer")]
@@ -373,6 +383,7 @@ def approve_request_change(
     from vending.changes import approve_change
     from vending.service import settings_from_env
 
+    check_request_id(request_id, change=True)
     who = check_claim("approved_by", body.approved_by, _signed_caller())
     ctx, changes = _lifecycle_stores()
     change = approve_change(
@@ -382,7 +393,7 @@ def approve_request_change(
         by=who.arn,
         session=who.session,
         sfn=ctx.client("stepfunctions"),
-        state_machine_arn=ctx.settings.lifecycle_state_machine_arn,
+        state_machine_arn=_lifecycle_arn(ctx),
         settings=settings_from_env(),
     )
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=change.model_dump(mode="json"))
@@ -399,35 +410,19 @@ def decommission_request(
         bool, Query(description="destroy every stack through the pipeline first (each plan waits for approval)")
     ] = False,
 ) -> Response[DecommissionResult]:
-    from vending.exceptions import ChangeNotAllowed
-    from vending.lifecycle import Status
-    from vending.retirement import RETIRABLE
+    from vending.decommission import start_decommission
     from vending.service import settings_from_env
 
-    ctx = Context()
-    record = ctx.store.require(request_id)
-    if record.status not in RETIRABLE | {Status.RETIRING, Status.SUSPENDED} or not record.account_id:
-        raise ChangeNotAllowed(f"request: {request_id} is {record.status.value}; nothing to decommission")
-    if not ctx.settings.lifecycle_state_machine_arn:
-        from vending.exceptions import NotConfigured
-
-        raise NotConfigured("no lifecycle state machine configured (VEND_LIFECYCLE_STATE_MACHINE_ARN)")
-    from vending.changes import lifecycle_input
-
-    attempt = sum(1 for t in record.history if t.step == "Quarantine" and t.status == Status.RETIRING) + 1
-    name = f"retire-{request_id}-g{record.generation}-a{attempt}"[:80]
-    ctx.client("stepfunctions").start_execution(
-        stateMachineArn=ctx.settings.lifecycle_state_machine_arn,
-        name=name,
-        input=json.dumps(
-            lifecycle_input(
-                "decommission",
-                request := parse_request(record.request),
-                execution=name,
-                settings=settings_from_env(),
-                destroy_stacks=list(request.stacks) if destroy_stacks else [],
-            )
-        ),
+    check_request_id(request_id)
+    ctx, changes = _lifecycle_stores()
+    name, record = start_decommission(
+        ctx.store,
+        changes,
+        request_id,
+        sfn=ctx.client("stepfunctions"),
+        state_machine_arn=_lifecycle_arn(ctx),
+        settings=settings_from_env(),
+        destroy_stacks=destroy_stacks,
     )
     return Response(
         status_code=202,

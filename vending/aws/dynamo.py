@@ -123,3 +123,15 @@ class ModelTable(Generic[M]):
         )
         for page in pages:
             yield from (self.from_item(i) for i in page.get("Items", []))
+
+    def query_index(self, index: str, attribute: str, value: str) -> Iterator[dict[str, Any]]:
+        """The items of a secondary index whose key `attribute` is `value`, as plain values (its projection)."""
+        pages = self.client.get_paginator("query").paginate(
+            TableName=self.table,
+            IndexName=index,
+            KeyConditionExpression="#k = :k",
+            ExpressionAttributeNames={"#k": attribute},
+            ExpressionAttributeValues=marshal({":k": value}),
+        )
+        for page in pages:
+            yield from (unmarshal(i) for i in page.get("Items", []))

@@ -15,9 +15,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from vending.exceptions import IdentityMismatch, NotSigned
+from vending.exceptions import IdentityMismatch, InvalidRequest, NotSigned
 
 # arn:<partition>:sts::<account>:assumed-role/<role name>/<session>   (the role's path is not in a session ARN)
+# Longer than any principal ARN IAM issues (path <= 512, role <= 64 and session <= 64 characters).
+MAX_PRINCIPAL_ARN = 1024
 _NAME = r"[\w+=,.@-]+"
 _ASSUMED = re.compile(rf"^arn:(?P<p>aws[a-z-]*):sts::(?P<a>\d{{12}}):assumed-role/(?P<role>{_NAME})/(?P<s>{_NAME})$")
 # arn:<partition>:iam::<account>:role/<path/>name | user/<path/>name | root
@@ -78,8 +80,18 @@ def same_principal(a: str, b: str) -> bool:
 def check_claim(field: str, claimed: str | None, caller: Principal) -> Principal:
     """A name given in a body or a flag is at most a statement of who the caller is: it must name the signed caller
     (its role/user ARN or its session ARN); naming anyone else is refused."""
-    if claimed is None or not claimed.strip():
+    if claimed is None:
         return caller
+    if not claimed.strip() or len(claimed) > MAX_PRINCIPAL_ARN:
+        problem = (
+            "empty"
+            if not claimed.strip()
+            else f"{len(claimed)} characters, over {MAX_PRINCIPAL_ARN} (no principal ARN is longer)"
+        )
+        raise InvalidRequest(
+            f"{field}: {problem}; leave it out (who acts is the signed caller) or name the signed caller",
+            details=[{"field": field, "message": f"{problem}; leave it out or name the signed caller"}],
+        )
     try:
         named = principal_from_arn(claimed)
     except NotSigned:

@@ -3,49 +3,24 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
-from vending.changes import lifecycle_input
+from vending.cli.args import request_id_arg
 from vending.cli.changes import lifecycle_arn, session, stores, wait_for_execution
 from vending.cli.output import print_json, print_table
-from vending.exceptions import ChangeNotAllowed, InvalidRequest, NotConfigured
-from vending.lifecycle import RETIRED, Status
-from vending.request import parse_request
-from vending.retirement import RETIRABLE, ClosureQueue, drain_closures
+from vending.decommission import check_decommissionable, start_decommission
+from vending.exceptions import InvalidRequest
+from vending.retirement import CLOSE_ONCE, ClosureQueue, drain_closures
 from vending.service import settings_from_env
 from vending.settings import Settings
 
 
-def start_decommission(
-    sfn: Any, state_machine_arn: str, record: Any, *, attempt: int = 1, destroy_stacks: bool = False
-) -> str:
-    if not state_machine_arn:
-        raise NotConfigured("no lifecycle state machine configured (VEND_LIFECYCLE_STATE_MACHINE_ARN)")
-    name = f"retire-{record.request_id}-g{record.generation}-a{attempt}"[:80]
-    request = parse_request(record.request)
-    payload = lifecycle_input(
-        "decommission",
-        request,
-        execution=name,
-        settings=settings_from_env(),
-        # Every stack of the team, destroyed through the pipeline before the account is suspended.
-        destroy_stacks=list(request.stacks) if destroy_stacks else [],
-    )
-    sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload))
-    return name
-
-
 def cmd_decommission(args: argparse.Namespace) -> int:
     s = session()
-    store, _ = stores(s)
+    store, changes = stores(s)
     record = store.require(args.request_id)
-    if record.status not in RETIRABLE | (RETIRED - {Status.PENDING_CLOSURE, Status.CLOSED}) or not record.account_id:
-        raise ChangeNotAllowed(
-            f"request: {record.request_id} is {record.status.value}"
-            f"{'' if record.account_id else ' without an account'}; nothing to decommission"
-        )
+    check_decommissionable(record)  # asked before the prompt; decided again by start_decommission's conditional write
     if not args.yes:
         if not sys.stdin.isatty():
             raise InvalidRequest(
@@ -56,9 +31,15 @@ def cmd_decommission(args: argparse.Namespace) -> int:
         if answer.strip().lower() not in {"y", "yes"}:
             return 1
     arn = lifecycle_arn(s)
-    sfn = s.client("stepfunctions")
-    attempt = sum(1 for t in record.history if t.step == "Quarantine" and t.status == Status.RETIRING) + 1
-    name = start_decommission(sfn, arn, record, attempt=attempt, destroy_stacks=args.destroy_stacks)
+    name, _ = start_decommission(
+        store,
+        changes,
+        args.request_id,
+        sfn=s.client("stepfunctions"),
+        state_machine_arn=arn,
+        settings=settings_from_env(),
+        destroy_stacks=args.destroy_stacks,
+    )
     status = wait_for_execution(s, arn, name) if args.wait else "RUNNING"
     after = store.require(args.request_id)
     out = {
@@ -80,7 +61,7 @@ def cmd_closures(args: argparse.Namespace) -> int:
     s = session()
     store, _ = stores(s)
     queue = ClosureQueue(s.client("dynamodb"), Settings.from_env().closures_table)
-    report = drain_closures(s.client("organizations"), queue, store) if args.drain else None
+    report = drain_closures(s.client("organizations", config=CLOSE_ONCE), queue, store) if args.drain else None
     items = queue.all()
     if args.json:
         print_json(
@@ -105,7 +86,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("account", help="retire team accounts")
     sub = parser.add_subparsers(dest="account_command", required=True)
     dec = sub.add_parser("decommission", help="quarantine, park in Suspended, archive state, close")
-    dec.add_argument("request_id")
+    dec.add_argument("request_id", type=request_id_arg)
     dec.add_argument(
         "--destroy-stacks",
         action="store_true",

@@ -204,10 +204,23 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
                     _error_body("IncompleteSignature", "the Authorization header is not a SigV4 signature"),
                 )
                 return
+        signer = None
+        lookup = getattr(self.server, "secrets", None)
+        if lookup is not None and self.server.require_sigv4 and self.headers.get("Authorization"):  # type: ignore[attr-defined]
+            # As API Gateway's IAM authorization: the signature is checked and the signer becomes the identity.
+            from vending.cli.sigv4 import Refusal, signer_arn
+
+            verdict = signer_arn(self.command, self.path, dict(self.headers.items()), body, lookup)
+            if isinstance(verdict, Refusal):
+                self._send(HTTPStatus.FORBIDDEN, json_type, _error_body(verdict.code, verdict.message))
+                return
+            signer = verdict
         try:
             event = http_to_event(
                 self.command, self.path, dict(self.headers.items()), body, source_ip=self.client_address[0]
             )
+            if signer:
+                event["requestContext"]["identity"]["userArn"] = signer
             from vending.api.routes import resolve
 
             result = resolve(event, _Context())
@@ -255,9 +268,14 @@ class ApiServer(ThreadingHTTPServer):
     daemon_threads = True
 
 
-def make_server(port: int = 0, host: str = "127.0.0.1", *, require_sigv4: bool = True) -> ThreadingHTTPServer:
+def make_server(
+    port: int = 0, host: str = "127.0.0.1", *, require_sigv4: bool = True, secrets: Any = None
+) -> ThreadingHTTPServer:
+    """`secrets` (vending.cli.sigv4.SecretLookup): signatures are verified and the signer is the caller; without it
+    only their form is checked, and routes that act on someone's behalf answer 403 NotSigned."""
     server = ApiServer((host, port), ApiRequestHandler)
     server.require_sigv4 = require_sigv4  # type: ignore[attr-defined]
+    server.secrets = secrets  # type: ignore[attr-defined]
     return server
 
 
@@ -280,8 +298,8 @@ def _spec(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    def run() -> int:
-        server = make_server(args.port, require_sigv4=not args.no_auth)
+    def run(secrets: Any = None) -> int:
+        server = make_server(args.port, require_sigv4=not args.no_auth, secrets=secrets)
         print(f"vending API on http://127.0.0.1:{server.server_address[1]}", flush=True)
         try:
             server.serve_forever()
@@ -295,7 +313,9 @@ def _serve(args: argparse.Namespace) -> int:
         return run()
     with args.hooks.require("emulator_environment")(args.emulator_port) as info:
         print(f"emulator at {info['endpoint']}", flush=True)
-        return run()
+        if info.get("exports"):  # to call the API signed as the platform admin from another shell
+            print(f"as the platform admin (emulator-only keys):\n{info['exports']}", flush=True)
+        return run(None if args.unverified else args.hooks.require("signing_secrets"))
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -319,5 +339,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--no-auth",
         action="store_true",
         help="accept unsigned requests (by default a SigV4 Authorization header is required, as in AWS)",
+    )
+    serve.add_argument(
+        "--unverified",
+        action="store_true",
+        help="with --emulator: check only the SigV4 header's form, not the signature (for a fuzzer that cannot sign); "
+        "routes that act on someone's behalf then answer 403 NotSigned",
     )
     serve.set_defaults(func=_serve)

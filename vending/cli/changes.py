@@ -21,6 +21,7 @@ from vending.changes import (
     plan_change,
     request_change,
 )
+from vending.cli.args import request_id_arg, request_or_change_id_arg
 from vending.cli.caller import signed_caller
 from vending.cli.output import print_json, print_table
 from vending.exceptions import InvalidRequest, VendingError
@@ -213,7 +214,7 @@ def register(subparsers: Any) -> None:
     group = subparsers.choices["request"]
     sub = next(a for a in group._actions if isinstance(a, argparse._SubParsersAction))
     update = sub.add_parser("update", help="change a READY account: tier, regions, stacks, repository, owner")
-    update.add_argument("request_id")
+    update.add_argument("request_id", type=request_id_arg)
     update.add_argument("--gpu-tier")
     update.add_argument("--regions", help="comma-separated, e.g. us-east-1,eu-west-1")
     update.add_argument(
@@ -229,7 +230,7 @@ def register(subparsers: Any) -> None:
     update.add_argument("--json", action="store_true")
     update.set_defaults(func=cmd_update)
     approve = sub.add_parser("approve", help="approve the change waiting on a request (or a change id)")
-    approve.add_argument("id", help="request id or change id")
+    approve.add_argument("id", type=request_or_change_id_arg, help="request id or change id")
     approve.add_argument(
         "--by",
         help="optional: must name the signed-in principal; the approver is the signed-in principal, never the "

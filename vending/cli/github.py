@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from vending.cli.args import request_id_arg
 from vending.cli.changes import session, stores
 from vending.cli.output import print_json
 from vending.github_setup import GitHubAppSettings, configure_for_record
@@ -43,7 +44,7 @@ def register(subparsers: Any) -> None:
         "configure",
         help="OIDC subject template, plan and apply environments (reviewers, main only) and their variables",
     )
-    configure.add_argument("request_id")
+    configure.add_argument("request_id", type=request_id_arg)
     configure.add_argument("--dry-run", action="store_true", help="read, then print the writes without sending them")
     configure.add_argument("--json", action="store_true")
     configure.set_defaults(func=cmd_configure)

@@ -20,6 +20,8 @@ class LocalHooks:
     emulated_account: Callable[..., Any] | None = None
     # port -> context manager yielding {"endpoint": ..., **deployment} with this process pointed at the emulator
     emulator_environment: Callable[[int], AbstractContextManager[dict[str, str]]] | None = None
+    # (access key, session token) -> (secret, signer ARN) of the emulator's credentials (vending.cli.sigv4.SecretLookup)
+    signing_secrets: Callable[[str, str | None], tuple[str, str] | None] | None = None
 
     def require(self, name: str) -> Callable[..., Any]:
         hook = getattr(self, name)

@@ -8,6 +8,7 @@ from typing import Any
 
 import boto3
 
+from vending.cli.args import request_id_arg
 from vending.cli.output import print_json, print_table
 from vending.exceptions import InvalidRequest
 from vending.intake import submit
@@ -175,7 +176,7 @@ def register(subparsers: Any) -> None:
     create.add_argument("--json", action="store_true")
     create.set_defaults(func=cmd_create)
     status = sub.add_parser("status", help="one request with its lifecycle")
-    status.add_argument("request_id")
+    status.add_argument("request_id", type=request_id_arg)
     status.add_argument("--json", action="store_true")
     status.set_defaults(func=cmd_status)
     listing = sub.add_parser("list", help="all requests")
@@ -184,6 +185,6 @@ def register(subparsers: Any) -> None:
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=cmd_list)
     resume = sub.add_parser("resume", help="resume a FAILED request from its failed step")
-    resume.add_argument("request_id")
+    resume.add_argument("request_id", type=request_id_arg)
     resume.add_argument("--json", action="store_true")
     resume.set_defaults(func=cmd_resume)

@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 
+from vending.cli.args import request_id_arg
 from vending.layout import cached_layout
 from vending.lifecycle import RequestStore
 from vending.settings import Settings
@@ -31,6 +32,6 @@ def register(subparsers: Any) -> None:
     team = subparsers.add_parser("team", help="what a team needs to know about its account")
     sub = team.add_subparsers(dest="team_command", required=True)
     docs = sub.add_parser("docs", help="write the team's guide (account, guardrails, roles, state, templates)")
-    docs.add_argument("request_id")
+    docs.add_argument("request_id", type=request_id_arg)
     docs.add_argument("--output", help="a file to write (default: print)")
     docs.set_defaults(func=cmd_docs)

@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from vending.aws.errors import transient_as_retryable
 from vending.changes import LifecycleState
 from vending.context import Context, logger
-from vending.retirement import ClosureQueue, drain_closures
+from vending.retirement import CLOSE_ONCE, ClosureQueue, drain_closures
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -17,13 +17,14 @@ from vending.retirement import ClosureQueue, drain_closures
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     ctx = Context()
     queue = ClosureQueue(ctx.client("dynamodb"), ctx.settings.closures_table)
+    org = ctx.session.client("organizations", config=CLOSE_ONCE)
     if "request" not in event:
-        return drain_closures(ctx.client("organizations"), queue, ctx.store).model_dump()
+        return drain_closures(org, queue, ctx.store).model_dump()
     state = LifecycleState.model_validate(event)
     logger.append_keys(team=state.request.team, request_id=state.request.request_id, step="RequestClosure")
     account_id = str(ctx.store.require(state.request.request_id).account_id)
     queue.enqueue(account_id, state.request.request_id)
-    report = drain_closures(ctx.client("organizations"), queue, ctx.store)
+    report = drain_closures(org, queue, ctx.store)
     polls = int((state.closure or {}).get("polls", 0)) + 1
     item = queue.get(account_id)
     status = item.status.value if item else "MISSING"
