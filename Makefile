@@ -2,7 +2,7 @@
 VENV ?= .venv
 SHELL := /bin/bash
 
-.PHONY: setup demo test lint synth bench
+.PHONY: setup demo test test-fast lint synth bench
 
 setup:
 	@scripts/setup.sh
@@ -12,6 +12,10 @@ demo: setup
 
 test: setup
 	@VENV=$(VENV) scripts/test.sh
+
+# The inner loop: no emulator, Terraform, checkov or slow module (tests/conftest.py SLOW_MODULES); make test runs all.
+test-fast: setup
+	@source .vend/env && $(VENV)/bin/python -m pytest -n 2 -q -m "not emulator and not terraform and not checkov and not slow"
 
 lint: setup
 	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy && $(VENV)/bin/lint-imports
