@@ -38,6 +38,20 @@ SLOW_MODULES = (
     "tests/emulator/test_orphans.py",
     "tests/emulator/test_aws_semantics_defects.py",
     "tests/scps/test_accelerated_apis.py",
+    "tests/vending/test_changes.py",
+    "tests/oracle/test_oracle.py",
+    "tests/cdk/test_install_paths.py",
+    "tests/github/test_configure.py",
+    "tests/emulator/test_llm_service_patches.py",
+    "tests/vending/test_pipelines.py",
+    "tests/e2e/test_preflight.py",
+    "tests/guardrails/test_budget_audit.py",
+    "tests/vending/test_accounts.py",
+    "tests/guardrails/test_effective_audit.py",
+    "tests/guardrails/test_tamper.py",
+    "tests/api/test_corpus.py",
+    "tests/vending/test_service.py",
+    "tests/guardrails/test_audit.py",
 )
 
 
