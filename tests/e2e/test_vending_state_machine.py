@@ -13,7 +13,6 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from benchmarks.vend_throughput import skipped_launch
 from landing_zone.local.demo import inspect_state_bucket, request_for, send
 from landing_zone.local.runtime import Deployment, Emulator
 from tests.e2e.conftest import needs_terraform
@@ -314,6 +313,8 @@ def test_state_machine_records_failure_and_resumes_from_failed_step(
     # SUCCEEDED at launch, since what is checked here is the workflow's resume (an applied bootstrap is checked by
     # test_state_machine_vends_a_ready_account); a real apply would add a minute of the AWS provider's waits
     monkeypatch.undo()
+    from benchmarks.vend_throughput import skipped_launch  # here: importing it sets POWERTOOLS_* defaults
+
     with pytest.MonkeyPatch.context() as launcher:
         launcher.setattr(orchestration.LocalThreadLauncher, "launch", skipped_launch)
         reply = send(boto3.Session(), deployment, request, "cli")
