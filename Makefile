@@ -2,7 +2,7 @@
 VENV ?= .venv
 SHELL := /bin/bash
 
-.PHONY: setup demo test lint synth bench
+.PHONY: setup demo test test-fast lint synth bench
 
 setup:
 	@scripts/setup.sh
@@ -12,6 +12,14 @@ demo: setup
 
 test: setup
 	@VENV=$(VENV) scripts/test.sh
+
+# The inner loop: no emulator, Terraform, checkov or slow module (SLOW_MODULES in tests/conftest.py); make test runs
+# all. It sets up only on a fresh clone, so an edit-test cycle does not wait for pip.
+test-fast: .vend/env
+	@source .vend/env && $(VENV)/bin/python -m pytest -n 2 -q -m "not emulator and not terraform and not checkov and not slow"
+
+.vend/env:
+	@scripts/setup.sh
 
 lint: setup
 	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy && $(VENV)/bin/lint-imports

@@ -51,19 +51,21 @@ from vending.settings import Settings
 from vending.workflow import WorkflowSettings, execution_input
 
 
+def skipped_launch(self: Any, run_id: str) -> None:
+    """LocalThreadLauncher.launch without Terraform: the run is recorded SUCCEEDED at launch, and the waiting task
+    settled as a worker would."""
+    session = boto3.Session()
+    store = orchestration.RunStore(session.client("dynamodb"), self._runs_table)
+    run = store.get(run_id)
+    assert run is not None
+    skipped = {"status": orchestration.RunStatus.SUCCEEDED, "message": "benchmark: pipeline skipped"}
+    store.put(run.model_copy(update=skipped))
+    orchestration.settle(store, session.client("stepfunctions"), run.request_id)
+
+
 def skip_pipelines() -> None:
-    """Each run is recorded SUCCEEDED at launch (no Terraform), and the waiting task settled as a worker would."""
-
-    def launch(self: Any, run_id: str) -> None:
-        session = boto3.Session()
-        store = orchestration.RunStore(session.client("dynamodb"), self._runs_table)
-        run = store.get(run_id)
-        assert run is not None
-        skipped = {"status": orchestration.RunStatus.SUCCEEDED, "message": "benchmark: pipeline skipped"}
-        store.put(run.model_copy(update=skipped))
-        orchestration.settle(store, session.client("stepfunctions"), run.request_id)
-
-    orchestration.LocalThreadLauncher.launch = launch  # type: ignore[method-assign]
+    """Every pipeline run of this process is skipped (skipped_launch)."""
+    orchestration.LocalThreadLauncher.launch = skipped_launch  # type: ignore[method-assign]
 
 
 MAX_CREATIONS_IN_FLIGHT = (

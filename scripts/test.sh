@@ -9,7 +9,9 @@ source .vend/env
 "$VENV/bin/ruff" format --check .
 "$VENV/bin/mypy"
 "$VENV/bin/lint-imports"
-# Four workers on two cores: a third of the suite is Terraform and the emulator waiting (the S3 lifecycle wait
-# alone is 55 s per apply), and those waits overlap with the CPU-bound tests. --dist loadfile keeps each module on
-# one worker, in order, so a module-scoped emulator starts once (xdist's loadgroup marks are ignored under pytest 9).
-exec "$VENV/bin/python" -m pytest -n 4 --dist loadfile --strict-skips "$@"
+# Six workers on two cores: most of the suite's wall time is Terraform, the AWS provider and the emulator waiting
+# (the provider's S3 lifecycle wait alone is 55 s per apply, by its own fixed schedule), and those waits overlap with
+# the CPU-bound tests. --dist loadfile keeps each module on one worker, in order, so a module-scoped emulator starts
+# once (xdist's loadgroup marks are ignored under pytest 9); --no-loadscope-reorder keeps the collection order, in
+# which tests/conftest.py puts the longest modules first, so none of them starts last and becomes the tail.
+exec "$VENV/bin/python" -m pytest -n 6 --dist loadfile --no-loadscope-reorder --strict-skips "$@"

@@ -13,6 +13,47 @@ import pytest
 ALLOWED_SKIPS = Path(__file__).with_name("allowed_skips.txt")
 _unexplained: list[str] = []
 
+# The modules whose wall time dominates the suite (mostly Terraform's and the AWS provider's own waits, and emulator
+# boots), longest first, measured with `--durations` and a junit report (README, "Tests"). Two uses:
+# - make test (--dist loadfile --no-loadscope-reorder) hands whole modules to workers in collection order; starting
+#   the longest first keeps one of them from being the tail the other workers wait for (longest-processing-time-first);
+# - they are marked `slow`, so `make test-fast` (not emulator/terraform/checkov/slow) leaves them out.
+# tests/test_suite_order.py checks every entry names an existing module.
+SLOW_MODULES = (
+    "tests/pipeline/test_pipeline_emulator.py",
+    "tests/pipeline/test_llm_templates.py",
+    "tests/emulator/test_runtime_faults.py",
+    "tests/terraform/test_terraform_cli.py",
+    "tests/emulator/test_team_stack_fences.py",
+    "tests/api/test_api.py",
+    "tests/guardrails/test_remediation_property.py",
+    "tests/pipeline/test_saved_plan.py",
+    "tests/e2e/test_least_privilege.py",
+    "tests/e2e/test_lifecycle_state_machine.py",
+    "tests/cdk/test_buildspec.py",
+    "tests/e2e/test_vending_state_machine.py",
+    "tests/test_strict_skips.py",
+    "tests/emulator/test_authorization.py",
+    "tests/pipeline/test_gpu_schema_coverage.py",
+    "tests/emulator/test_orphans.py",
+    "tests/emulator/test_aws_semantics_defects.py",
+    "tests/scps/test_accelerated_apis.py",
+    "tests/vending/test_changes.py",
+    "tests/oracle/test_oracle.py",
+    "tests/cdk/test_install_paths.py",
+    "tests/github/test_configure.py",
+    "tests/emulator/test_llm_service_patches.py",
+    "tests/vending/test_pipelines.py",
+    "tests/e2e/test_preflight.py",
+    "tests/guardrails/test_budget_audit.py",
+    "tests/vending/test_accounts.py",
+    "tests/guardrails/test_effective_audit.py",
+    "tests/guardrails/test_tamper.py",
+    "tests/api/test_corpus.py",
+    "tests/vending/test_service.py",
+    "tests/guardrails/test_audit.py",
+)
+
 
 def _allowed() -> list[tuple[str, str]]:
     """(node id pattern, reason) pairs; a line without a reason after ' -- ' is refused."""
@@ -30,6 +71,19 @@ def _allowed() -> list[tuple[str, str]]:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--strict-skips", action="store_true", help="fail the run on any skip/xfail not allow-listed")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: a module of SLOW_MODULES (tests/conftest.py), left out of make test-fast")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {module: i for i, module in enumerate(SLOW_MODULES)}
+    for item in items:
+        if item.nodeid.split("::", 1)[0] in rank:
+            item.add_marker(pytest.mark.slow)
+    # A stable sort: the slow modules first, longest first; every other test keeps its collection order.
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
 
 
 def _record(report: pytest.TestReport | pytest.CollectReport, kind: str, why: object) -> None:

@@ -119,9 +119,14 @@ def test_reserve_handler_reserves(store: RequestStore, state: dict[str, Any], la
 
 
 def test_create_account_handler_starts_creation(
-    vend: Callable[[str], dict[str, Any]], store: RequestStore, capsys: pytest.CaptureFixture[str]
+    vend: Callable[[str], dict[str, Any]],
+    store: RequestStore,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # GIVEN a reserved request
+    # GIVEN a reserved request, and metrics on as in Lambda (a module run earlier on this worker may have turned
+    # them off: the benchmarks some emulator tests import set POWERTOOLS_METRICS_DISABLED when imported)
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
     # WHEN CreateAccount runs
     account = vend("CreateAccount")["account"]
     # THEN the creation is started and saved, and the metric is emitted
