@@ -118,7 +118,7 @@ class GpuTier(_Strict):
                 # A quota for a type the tier's guardrails deny would be capacity nobody may use.
                 match = SAGEMAKER_QUOTA_NAME.match(need.name)
                 if match is None:
-                    raise ValueError(f"service_quotas: {need.name!r} is not '<ml type> for endpoint|training job usage'")
+                    raise ValueError(f"service_quotas: {need.name!r} is not '<type> for endpoint|training job usage'")
                 if not any(fnmatchcase(match.group(1), p) for p in self.sagemaker_instance_types):
                     raise ValueError(f"service_quotas: {match.group(1)} is not in the tier's sagemaker_instance_types")
         return self

@@ -84,6 +84,8 @@ class RequestRecord(BaseModel):
     # new address: Layout.account_email(..., generation)); the account ids retired before this one.
     generation: int = 0
     retired_accounts: list[str] = Field(default_factory=list)
+    # The tier's Service Quotas in each region as the last converge left them (vending.quotas.QuotaState dumps).
+    quotas: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class RequestStore:

@@ -119,7 +119,8 @@ def converge_quota(sq: Any, need: QuotaNeed, region: str, before: QuotaState | N
     """`before`: this quota as the record had it (a tier change), to tell a quota raised for a higher tier."""
     code = _resolve_code(sq, need, region)
     applied = _applied(sq, need.service, code, region)
-    base = {"region": region, "service": need.service, "code": code, "name": need.name, "desired": need.value}
+    base: dict[str, Any] = {"region": region, "service": need.service, "code": code, "name": need.name}
+    base.update(desired=need.value)
     if applied >= need.value:
         raised_before = before is not None and before.desired > need.value and applied > need.value
         return QuotaState(**base, applied=applied, status=ABOVE_TIER if raised_before else MET)
@@ -134,7 +135,7 @@ def converge_quota(sq: Any, need: QuotaNeed, region: str, before: QuotaState | N
                 raise _fail(f"{need.service}/{code} RequestServiceQuotaIncrease in {region}", e) from e
             change = _open_request(sq, need.service, code, region)
             if change is None:
-                raise AwsTransient(f"{need.service}/{code} in {region}: an open request exists but is not listed") from e
+                raise AwsTransient(f"{need.service}/{code} in {region}: an open request is not listed yet") from e
         logger.info("quota increase requested", extra={"quota": code, "region": region, "value": need.value})
     # An open request for less than the tier's (opened before an upgrade) stays as it is: AWS refuses a second one.
     # The next converge (retry, resume, change) asks for the rest once it closes.

@@ -214,8 +214,8 @@ def _shape(response: Any, quota: dict[str, Any], service_code: str, value: float
 
 @contextlib.contextmanager
 def quota_requests_emulated() -> Iterator[None]:
-    """GetServiceQuota over the emulator's quotas (moto's own answers `vpc` only, kept for it), and the increase
-    request operations moto lacks."""
+    """GetServiceQuota and ListAWSDefaultServiceQuotas over the emulator's quotas (moto's own answer `vpc` only, kept
+    for it), and the increase request operations moto lacks."""
     from moto.core.exceptions import JsonRESTError
     from moto.servicequotas.exceptions import NoSuchResource
     from moto.servicequotas.responses import ServiceQuotasResponse
@@ -239,6 +239,15 @@ def quota_requests_emulated() -> Iterator[None]:
             return json.dumps({"Quota": _shape(self, quota, service_code, quota["Value"])})
 
         return get
+
+    def list_aws_default_service_quotas(original: Any) -> Any:
+        def listed(self: Any) -> str:
+            code = str(json.loads(self.body or "{}").get("ServiceCode"))
+            if code not in _GPU_QUOTAS:
+                return str(original(self))
+            return json.dumps({"Quotas": [_shape(self, q, code, q["Value"]) for q in DEFAULT_QUOTAS[code]]})
+
+        return listed
 
     def get_aws_default_service_quota(self: Any) -> str:
         quota, service_code, quota_code = find(self)
@@ -301,6 +310,7 @@ def quota_requests_emulated() -> Iterator[None]:
     }
     with (
         replaced(ServiceQuotasResponse, "get_service_quota", ("self",), get_service_quota),
+        replaced(ServiceQuotasResponse, "list_aws_default_service_quotas", ("self",), list_aws_default_service_quotas),
         added(ServiceQuotasResponse, members),
     ):
         yield
