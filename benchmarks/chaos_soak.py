@@ -255,7 +255,9 @@ def run(
             # Every call decided as AWS decides it: a denial or a fault of the emulator's own fails the soak.
             "authorization": {
                 **DECISIONS.snapshot(),
-                "denied": [f"{d.action} on {d.resource} ({d.why}, {d.reason})" for d in DECISIONS.denials[:20]],
+                "denied": [
+                    f"{d.caller}: {d.action} on {d.resource} ({d.why}, {d.reason})" for d in DECISIONS.denials[:20]
+                ],
             },
         }
 

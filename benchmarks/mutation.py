@@ -41,7 +41,11 @@ TESTS: dict[str, list[str]] = {
     "scps/lint.py": ["tests/scps/test_render.py"],
     "scps/tag_policy.py": ["tests/scps/test_tag_policy.py"],
     "vending/guardrails/*.py": ["tests/guardrails"],
-    "vending/request.py": ["tests/vending/test_request.py", "tests/api/test_corpus.py"],
+    "vending/request.py": [
+        "tests/vending/test_request.py",
+        "tests/vending/test_request_body.py",
+        "tests/api/test_corpus.py",
+    ],
     "vending/trust.py": ["tests/vending/test_trust.py"],
     "vending/intake.py": ["tests/vending/test_stacks.py", "tests/vending/test_request.py"],
     # tests/emulator/test_authorization.py boots the emulator (minutes a run): left out, it would take days.

@@ -164,6 +164,7 @@ PLATFORM_ADMIN_GRANTS: tuple[Grant, ...] = (
     Grant(("states:DescribeExecution",), ("executions",)),
     Grant(("dynamodb:GetItem", "dynamodb:Scan", "dynamodb:Query"), ("pipeline_runs_table",)),
     Grant(("dynamodb:Query", "dynamodb:UpdateItem"), ("approvals_table",)),
+    Grant(("lambda:InvokeFunction",), ("drift_function",)),  # `vend drift --check`
 )
 # Actions that take no resource-level permission: "*" is the only resource AWS accepts for them.
 PLATFORM_ADMIN_UNSCOPED = ("states:ListStateMachines", "ce:GetCostAndUsage")

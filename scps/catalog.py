@@ -111,6 +111,24 @@ CLOUDTRAIL_MUTATIONS: tuple[str, ...] = (
     "cloudtrail:UpdateTrail",
 )
 
+# Bedrock model-invocation logging (prompts and responses, per account and region): turning it off or repointing it.
+BEDROCK_LOGGING_MUTATIONS: tuple[str, ...] = (
+    "bedrock:DeleteModelInvocationLoggingConfiguration",
+    "bedrock:PutModelInvocationLoggingConfiguration",
+)
+
+# Running a model: InvokeModel and InvokeModelWithResponseStream (Converse and ConverseStream are authorized as these:
+# https://docs.aws.amazon.com/bedrock/latest/userguide/conversation-inference-call.html), and any later variant.
+BEDROCK_INVOKE: tuple[str, ...] = ("bedrock:InvokeModel*",)
+# Commitments and training runs on Bedrock: provisioned throughput, fine-tuning/continued pre-training, model import.
+BEDROCK_CUSTOMIZATION: tuple[str, ...] = (
+    "bedrock:CreateModelCustomizationJob",
+    "bedrock:CreateModelImportJob",
+    "bedrock:CreateProvisionedModelThroughput",
+)
+# What those make, invoked by ARN: the tiers that may make them may invoke them.
+BEDROCK_OWN_MODEL_RESOURCES: tuple[str, ...] = ("custom-model", "imported-model", "provisioned-model")
+
 # What turns off, detaches or blinds the detective services the platform runs in every account (delegated admin in
 # the security account). Wildcards are per service and checked against the catalogue by tests/scps/test_catalog.py.
 SECURITY_SERVICE_MUTATIONS: tuple[str, ...] = (

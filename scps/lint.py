@@ -39,6 +39,11 @@ KNOWN_FALSE_POSITIVES: dict[tuple[str, str], str] = {
     ("UNKNOWN_PREFIX", "Unknown prefix workspaces-instances"): (
         "WorkSpaces Instances is newer than parliament's database; the IAM reference lists its actions"
     ),
+    ("UNKNOWN_CONDITION_FOR_ACTION", "Unknown condition bedrock:InferenceProfileArn for action"): (
+        "the region fences (a NotAction over every service) exempt Bedrock calls routed by an inference profile with "
+        "ArnNotLike on the key: a negated operator is true where the key is absent, so every other action is fenced "
+        "as before (tests/scps/test_bedrock_tiers.py checks both sides)"
+    ),
     ("RESOURCE_STAR", ""): (
         'an SCP Allow statement sets the ceiling for the OU (like AWS\'s own FullAWSAccess, Resource "*"); '
         "the identity-policy advice to scope resources does not apply to the quarantine allow-list"

@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from scps import catalog
+from scps import bedrock, catalog
 from scps.families import general_purpose_patterns
 from scps.tag_policy import tag_policies
 from vending.exceptions import GuardrailLimitExceeded
@@ -274,6 +274,16 @@ def baseline(layout: Layout) -> list[Statement]:
             _deny("ProtectCloudTrail", action=list(catalog.CLOUDTRAIL_MUTATIONS), condition=_unless_platform(layout)),
             True,
         ),
+        # Who invoked which model with what prompt: only the platform configures or removes the account's logging.
+        Statement(
+            "baseline",
+            _deny(
+                "ProtectModelInvocationLogging",
+                action=list(catalog.BEDROCK_LOGGING_MUTATIONS),
+                condition=_unless_platform(layout),
+            ),
+            True,
+        ),
         Statement(
             "baseline",
             _deny(
@@ -309,12 +319,27 @@ def baseline(layout: Layout) -> list[Statement]:
 
 
 def _region_statement(layout: Layout, sid: str, regions: tuple[str, ...]) -> Statement:
+    """Deny requests outside `regions`; Bedrock invocations are fenced by _invoke_region_statement instead."""
     condition = _unless_platform(layout, {"StringNotEquals": {"aws:RequestedRegion": list(regions)}})
-    return Statement(
-        "region-allow-list",
-        _deny(sid, not_action=list(layout.guardrails.global_service_exemptions), condition=condition),
-        True,
+    not_action = [*layout.guardrails.global_service_exemptions, *catalog.BEDROCK_INVOKE]
+    return Statement("region-allow-list", _deny(sid, not_action=not_action, condition=condition), True)
+
+
+def _invoke_region_statement(layout: Layout, sid: str, regions: tuple[str, ...]) -> Statement:
+    """Deny Bedrock invocations outside `regions`, except those a cross-region inference profile called in one of
+    `regions` routed elsewhere: AWS evaluates the routed call in its destination region, and "if any destination Region
+    in a cross-Region inference profile is blocked in your SCPs, the request will fail"
+    (https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-support.html). bedrock:InferenceProfileArn
+    is set by Bedrock, never by the caller; AWS's own exemption uses it, on the invoke actions only
+    (https://repost.aws/knowledge-center/bedrock-access-denied-exception). Which models stays the tier's fence."""
+    condition = _unless_platform(
+        layout,
+        {
+            "StringNotEquals": {"aws:RequestedRegion": list(regions)},
+            "ArnNotLike": {"bedrock:InferenceProfileArn": bedrock.profile_sources(regions)},
+        },
     )
+    return Statement("region-allow-list", _deny(sid, action=list(catalog.BEDROCK_INVOKE), condition=condition), True)
 
 
 def _bucket_region_statement(layout: Layout, sid: str, regions: tuple[str, ...]) -> Statement:
@@ -332,6 +357,7 @@ def region_allow_list(layout: Layout) -> list[Statement]:
     regions = layout.organization.allowed_regions
     return [
         _region_statement(layout, "DenyOutsideAllowedRegions", regions),
+        _invoke_region_statement(layout, "DenyInvokeOutsideAllowedRegions", regions),
         _bucket_region_statement(layout, "DenyBucketsOutsideAllowedRegions", regions),
     ]
 
@@ -483,6 +509,35 @@ def gpu_tier(layout: Layout, name: str, tier: GpuTier) -> list[Statement]:
     return out
 
 
+def bedrock_tier(layout: Layout, name: str, tier: GpuTier) -> list[Statement]:
+    """Bedrock by tier: invoke only the tier's foundation models and inference profiles (with the profile's model in
+    each destination region, scps.bedrock); provisioned throughput, customization and import only where the tier says.
+    NotResource keeps the list to one ARN per entry (an ArnNotLike condition has no key for the invoked resource)."""
+    slug = "".join(p.capitalize() for p in name.split("-"))
+    allowed = bedrock.allowance(layout, tier)
+    invoke = _deny(f"BedrockTier{slug}Invoke", action=list(catalog.BEDROCK_INVOKE), condition=_unless_platform(layout))
+    if allowed.arns:
+        invoke = {k: v for k, v in invoke.items() if k != "Condition"} | {"Condition": invoke["Condition"]}
+        invoke = {
+            ("NotResource" if k == "Resource" else k): (list(allowed.arns) if k == "Resource" else v)
+            for k, v in invoke.items()
+        }
+    out = [Statement(f"gpu-{name}", invoke, True)]
+    if not tier.bedrock_customization:
+        out.append(
+            Statement(
+                f"gpu-{name}",
+                _deny(
+                    f"BedrockTier{slug}Customization",
+                    action=list(catalog.BEDROCK_CUSTOMIZATION),
+                    condition=_unless_platform(layout),
+                ),
+                True,
+            )
+        )
+    return out
+
+
 def gpu_fence(layout: Layout) -> list[Statement]:
     """The tier-independent part of the GPU fence: what names no instance type, or an accelerator no tier grants."""
     return [
@@ -580,6 +635,7 @@ def team_policy(layout: Layout, team: TeamSpec, stage: str) -> list[Statement]:
     regions = team.regions_for(stage)
     out = [
         _region_statement(layout, "DenyOutsideTeamRegions", regions),
+        _invoke_region_statement(layout, "DenyInvokeOutsideTeamRegions", regions),
         _bucket_region_statement(layout, "DenyBucketsOutsideTeamRegions", regions),
         _own_tag(layout, "team", team_key, team.slug),
     ]
@@ -680,7 +736,7 @@ def render(layout: Layout) -> GuardrailSet:
         ou_policies[path] = tuple(names)
     tier_policies: dict[str, str] = {}
     for tier_name, tier in layout.gpu_tiers.items():
-        statements = gpu_tier(layout, tier_name, tier)
+        statements = gpu_tier(layout, tier_name, tier) + bedrock_tier(layout, tier_name, tier)
         packed = pack(statements, limits.max_policy_chars, f"GPU tier {tier_name}")
         if len(packed) > 1:
             raise GuardrailLimitExceeded(

@@ -31,6 +31,7 @@ RESOURCE_NAMES = (
     "archive_key",  # the customer-managed key the archive bucket's objects are encrypted with (SSE-KMS)
     # The GitHub App's private key (vending.github_setup.DEFAULT_PRIVATE_KEY_SECRET): the GitHub step of Bootstrap.
     "github_app_secret",
+    "drift_function",  # the StackDrift function: `vend drift --check` invokes it as the schedule does
 )
 
 
@@ -288,10 +289,26 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             Grant(("dynamodb:Scan",), ("requests_table",)),
             # Each vended account's budget is read inside that account (Budgets shows it nowhere else).
             _ASSUME_ACCESS,
+            # The stacks' drift checks (vending.pipeline.drift), read in bulk beside their runs.
+            Grant(("dynamodb:Scan",), ("pipeline_runs_table",)),
         ),
         timeout_seconds=900,
         memory_mb=1024,
         description="Daily guardrail audit of the whole organization",
+    ),
+    FunctionSpec(
+        "StackDrift",
+        "vending-stack-drift",
+        "vending.handlers.stack_drift.handler",
+        (
+            # Which stacks are applied (runs) into READY accounts (records); each check is queued beside its run and
+            # launched as a build. It reads no account itself: the build plans as the stack's read-only plan role.
+            Grant(("dynamodb:Scan", "dynamodb:GetItem", "dynamodb:PutItem"), ("pipeline_runs_table",)),
+            Grant(("dynamodb:Scan",), ("requests_table",)),
+            Grant(("codebuild:StartBuild",), ("codebuild_project",)),
+        ),
+        timeout_seconds=300,
+        description="Daily drift check: a plan-only pass of every applied stack as its plan role",
     ),
 )
 
@@ -397,7 +414,10 @@ LIFECYCLE_KEYS = (
 STATE_MACHINE_KEYS = tuple(
     f.key
     for f in FUNCTIONS
-    if (f.key not in {"StartFromEvent", "Api", "Audit", "PipelineBuildEvent"} and f.key not in LIFECYCLE_KEYS)
+    if (
+        f.key not in {"StartFromEvent", "Api", "Audit", "StackDrift", "PipelineBuildEvent"}
+        and f.key not in LIFECYCLE_KEYS
+    )
     or f.key == "CheckPipelines"
 )
 

@@ -20,6 +20,11 @@ MAX_OU_DEPTH = 5  # https://docs.aws.amazon.com/organizations/latest/userguide/o
 DEFAULT_LAYOUT = Path(__file__).resolve().parent.parent / "landing_zone" / "layout.yaml"
 TEAM_SLUG = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
 REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+# Bedrock model ids (`anthropic.claude-3-5-haiku-20241022-v1:0`, a `*` for a family) and system (cross-region)
+# inference profile ids: the model id behind a geography prefix (`us.`, `eu.`, `apac.`...). Global profiles route to
+# every commercial region, so no region fence can hold them: they are not accepted.
+BEDROCK_MODEL = re.compile(r"^[a-z0-9-]+\.[A-Za-z0-9.:*-]+$")
+BEDROCK_PROFILE = re.compile(r"^(?!global\.)[a-z]{2,4}\.[a-z0-9-]+\.[A-Za-z0-9.:-]+$")
 
 
 class _Strict(BaseModel):
@@ -122,6 +127,29 @@ class GpuTier(_Strict):
                 if not any(fnmatchcase(match.group(1), p) for p in self.sagemaker_instance_types):
                     raise ValueError(f"service_quotas: {match.group(1)} is not in the tier's sagemaker_instance_types")
         return self
+
+    # What a team of this tier may invoke on Bedrock (scps.render.bedrock_tier): foundation models by id, and system
+    # inference profiles by id (their destination regions come from Layout.bedrock_profile_regions).
+    bedrock_models: tuple[str, ...] = ()
+    bedrock_inference_profiles: tuple[str, ...] = ()
+    # Provisioned throughput, model customization and model import (and invoking what they make).
+    bedrock_customization: bool = False
+
+    @field_validator("bedrock_models")
+    @classmethod
+    def _model_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [m for m in value if not BEDROCK_MODEL.match(m)]
+        if bad:
+            raise ValueError(f"{bad}: not Bedrock model ids (<provider>.<model>[:<version>])")
+        return value
+
+    @field_validator("bedrock_inference_profiles")
+    @classmethod
+    def _profile_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [p for p in value if not BEDROCK_PROFILE.match(p)]
+        if bad:
+            raise ValueError(f"{bad}: not geographic inference profile ids (<geo>.<provider>.<model>; no global.)")
+        return value
 
 
 class AcceleratedFamilies(_Strict):
@@ -372,6 +400,8 @@ class Layout(_Strict):
     teams: tuple[TeamSpec, ...] = ()
     guardrails: GuardrailSettings = GuardrailSettings()
     network: NetworkSettings = NetworkSettings()
+    # System inference profile id -> every region it may route a request to (from any source region).
+    bedrock_profile_regions: dict[str, tuple[str, ...]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Layout:
@@ -442,6 +472,16 @@ class Layout(_Strict):
                 stray = [t for t in allowed if not any(fnmatchcase(t.rstrip("*"), f) for f in fams)]
                 if stray:
                     raise ValueError(f"gpu_tiers.{name}.{kind}: {stray} are not in an accelerated family")
+            unrouted = [p for p in tier.bedrock_inference_profiles if not self.bedrock_profile_regions.get(p)]
+            if unrouted:
+                raise ValueError(
+                    f"gpu_tiers.{name}.bedrock_inference_profiles: {unrouted} have no destination regions in "
+                    "bedrock_profile_regions (the allow-list must name the model in each)"
+                )
+        for profile, regions in self.bedrock_profile_regions.items():
+            bad = [r for r in regions if not REGION.match(r)]
+            if bad or not BEDROCK_PROFILE.match(profile):
+                raise ValueError(f"bedrock_profile_regions.{profile}: not a profile id, or {bad} not region names")
 
     def team(self, slug: str) -> TeamSpec | None:
         return next((t for t in self.teams if t.slug == slug), None)

@@ -102,6 +102,15 @@ def build_schedules_and_notifications(
         description="Daily guardrail audit of the organization",
         schedule=events.Schedule.cron(minute="0", hour="6"),
     ).add_target(targets.LambdaFunction(functions["Audit"], retry_attempts=2))
+    # An hour before the audit, so that the audit reports the stacks' fresh drift checks (vending.pipeline.drift).
+    events.Rule(
+        stack,
+        "StackDriftSchedule",
+        description="Daily plan-only drift check of every applied stack, as its plan role",
+        schedule=events.Schedule.cron(minute="0", hour="5"),
+    ).add_target(
+        targets.LambdaFunction(functions["StackDrift"], retry_attempts=2, event=events.RuleTargetInput.from_object({}))
+    )
     events.Rule(
         stack,
         "NotificationsRule",

@@ -16,7 +16,7 @@ from aws_cdk import aws_logs as logs
 from landing_zone.cdk.base import METRICS_NAMESPACE, REPO_ROOT, SERVICE_NAME, BaseStack
 from landing_zone.cdk.grants import AUDIT_REPORTS_PREFIX, acknowledge_wildcards, statements
 from landing_zone.cdk.storage import Storage
-from vending.functions import FUNCTIONS, RESOURCE_NAMES, FunctionSpec
+from vending.functions import FUNCTIONS, RESOURCE_NAMES, FunctionSpec, by_key
 from vending.github_setup import DEFAULT_PRIVATE_KEY_SECRET
 
 # Packages that make up the Lambda code; dependencies other than pyyaml come from the Powertools layer
@@ -143,6 +143,10 @@ class Functions:
                 return [self.storage.reports_bucket.arn_for_objects(f"{AUDIT_REPORTS_PREFIX}*")]
             case "codebuild_project":
                 return [self.pipeline_project.project_arn]
+            case "drift_function":
+                # By its fixed name: the admin role's policy must not depend on the function's resource.
+                name = by_key("StackDrift").name
+                return [f"arn:{Aws.PARTITION}:lambda:{Aws.REGION}:{Aws.ACCOUNT_ID}:function:{name}"]
             case "account_access_role":
                 return [self.stack.access_role_arn]
         raise KeyError(f"no ARN mapping for {symbol!r}")  # "organization" is mapped per action

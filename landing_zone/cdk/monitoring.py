@@ -66,7 +66,7 @@ def build_monitoring(
     action = cw_actions.SnsAction(storage.topic)
     alarms: list[cw.Alarm] = []
 
-    def alarm(cid: str, metric: cw.Metric, description: str) -> None:
+    def alarm(cid: str, metric: cw.Metric | cw.MathExpression, description: str) -> None:
         created = metric.create_alarm(
             stack,
             cid,
@@ -95,6 +95,23 @@ def build_monitoring(
         period=Duration.days(1),
     )
     alarm("AuditFindingsAlarm", audit_findings, "The guardrail audit found drift (intended vs actual)")
+    # Stack drift is counted among the audit's findings (above) and alarmed on its own too: it names a stack to fix.
+    stack_drift = cw.MathExpression(
+        expression="drifted + unchecked",
+        using_metrics={
+            kind: cw.Metric(
+                namespace=METRICS_NAMESPACE,
+                metric_name=f"{AUDIT_FINDINGS_METRIC}.{finding}",
+                dimensions_map={"service": SERVICE_NAME},
+                statistic="Sum",
+                period=Duration.days(1),
+            )
+            for kind, finding in (("drifted", "stack_drift"), ("unchecked", "drift_unchecked"))
+        },
+        label="Stacks drifted or unchecked",
+        period=Duration.days(1),
+    )
+    alarm("StackDriftAlarm", stack_drift, "A stack differs from its code and state, or its drift check failed")
     alarm(
         "OnboardingDlqAlarm",
         onboarding.dlq.metric_approximate_number_of_messages_visible(period=five, statistic="Maximum"),

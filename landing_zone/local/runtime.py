@@ -30,7 +30,7 @@ import traceback
 import uuid
 import zipfile
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -59,7 +59,7 @@ from landing_zone.local.patching import require
 from vending.accounts import CreationSlots
 from vending.aws.sessions import new_session
 from vending.context import invocation_session
-from vending.functions import FUNCTIONS, LIFECYCLE_KEYS, STATE_MACHINE_KEYS, FunctionSpec
+from vending.functions import FUNCTIONS, LIFECYCLE_KEYS, STATE_MACHINE_KEYS, FunctionSpec, by_key
 from vending.github_setup import DEFAULT_PRIVATE_KEY_SECRET
 from vending.guardrails.reconcile import reconcile_organization
 from vending.layout import Layout, cached_layout
@@ -161,18 +161,29 @@ class OperationLog:
 OPERATIONS = OperationLog()
 
 
-def least_privilege_report(log: OperationLog) -> dict[str, dict[str, Any]]:
-    """Per function: what it called, what it is granted, what it called without a grant, what it never used."""
+def least_privilege_report(
+    log: OperationLog, authorized: Mapping[str, Mapping[str, int]] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Per function: what it called, what it is granted, what it called without a grant, what it never used.
+
+    `authorized` (the emulator's authorization log by role ARN, DecisionLog.by_principal) adds what AWS authorizes
+    on the side of a call (kms:GenerateDataKey for an SSE-KMS PutObject, iam:PassRole, TagResource on create): a
+    grant only those use is not unused."""
     report: dict[str, dict[str, Any]] = {}
     for spec in FUNCTIONS:
         granted = sorted({action for grant in spec.grants for action in grant.actions})
         used = dict(sorted(log.calls.get(spec.key, Counter()).items()))
+        role = f":role/{function_role_name(spec)}"
+        beside = sorted(
+            {a for arn, actions in (authorized or {}).items() if arn.endswith(role) for a in actions} - set(used)
+        )
         report[spec.key] = {
             "invocations": log.invocations.get(spec.key, 0),
             "used": used,
+            "authorized_beside": beside,
             "granted": granted,
             "missing": [a for a in used if not any(fnmatch.fnmatchcase(a, g) for g in granted)],
-            "unused": [g for g in granted if not any(fnmatch.fnmatchcase(a, g) for a in used)],
+            "unused": [g for g in granted if not any(fnmatch.fnmatchcase(a, g) for a in [*used, *beside])],
         }
     return report
 
@@ -533,6 +544,7 @@ def _resource_arns(symbol: str, *, account: str, settings: Settings, layout: Lay
         "executions": [f"arn:aws:states:{REGION}:{account}:execution:{step_functions.STATE_MACHINE_NAME}:*"],
         "reports_bucket": [f"arn:aws:s3:::{settings.reports_bucket}/*"],
         "codebuild_project": [f"arn:aws:codebuild:{REGION}:{account}:project/{settings.codebuild_project}"],
+        "drift_function": [f"arn:aws:lambda:{REGION}:{account}:function:{by_key('StackDrift').name}"],
         "account_access_role": [f"arn:aws:iam::*:role/{layout.organization.access_role_name}"],
         "changes_table": [table + settings.changes_table],
         "closures_table": [table + settings.closures_table],
@@ -815,6 +827,9 @@ def deploy(
         BatchSize=10,
         FunctionResponseTypes=["ReportBatchItemFailures"],
     )
+    # No schedules: moto's PutEvents fails on any scheduled rule of the bus (NotImplementedError in
+    # Rule.send_to_targets, moto 5.2), and it never fires them. The scheduled functions (Audit, StackDrift) are deployed
+    # with their roles; `vend audit` and `vend drift --check` run what their rules would (landing_zone/cdk/events.py).
     if enforce_iam:
         _enforce_iam(session, account, iam)
     return Deployment(

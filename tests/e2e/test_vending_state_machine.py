@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from landing_zone.local.billing_and_quotas import quota_requests
 from landing_zone.local.demo import inspect_state_bucket, request_for, send
@@ -118,6 +119,182 @@ def test_state_machine_vends_a_ready_account(emulator: tuple[Emulator, Deploymen
     assert [r["outcome"] for r in again] == ["already_ready", "already_ready"]
     assert {r["account_id"] for r in again} == {done.account_id}
     assert len(org.list_accounts()["Accounts"]) == accounts
+
+
+def _access_session(account_id: str) -> boto3.Session:
+    """The platform's own access role in the vended account (what an operator, or a console click, acts as)."""
+    creds = boto3.client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole", RoleSessionName="out-of-band"
+    )["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name="us-east-1",
+    )
+
+
+def _state_versions(s3: Any, bucket: str) -> list[tuple[str, str]]:
+    listed = s3.list_object_versions(Bucket=bucket)
+    return sorted((v["Key"], v["VersionId"]) for v in listed.get("Versions", []))
+
+
+def _states(versions: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [(k, v) for k, v in versions if not k.endswith(".tflock")]
+
+
+def _drift(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
+    from vending.cli import main
+
+    capsys.readouterr()
+    code = main(["drift", *args, "--json"])
+    return code, dict(json.loads(capsys.readouterr().out))
+
+
+@needs_terraform
+def test_drift_pass_reports_an_out_of_band_change_and_not_an_unchanged_stack(
+    emulator: tuple[Emulator, Deployment], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN team-mlops's READY account with its bootstrap stack applied (the test above)
+    done = RequestStore(boto3.client("dynamodb"), "vending-requests").require("team-mlops-staging")
+    assert done.status == Status.READY and done.account_id and done.state_bucket
+    member = _access_session(done.account_id)
+    s3 = member.client("s3")
+    state_before = _state_versions(s3, done.state_bucket)
+
+    # WHEN the drift pass runs (`vend drift --check` invokes the StackDrift function, as its schedule does)
+    code, clean = _drift(capsys, "--check", "--all", "--request", "team-mlops-staging")
+
+    # THEN the unchanged stack is checked and reported clean: nothing listed as drifted, exit 0
+    assert code == 0, clean
+    [check] = clean["stacks"]
+    assert (check["stack_path"], check["status"]) == ("team-mlops/staging/bootstrap", "CLEAN"), check
+    assert check["resources"] == [] and check["commands"] == ["init", "plan", "show"]
+    # AND the plan-only pass took the state lock (a new version of the lock object: -lock=true) and released it (no
+    # current lock object; a versioned bucket keeps the deleted one as a noncurrent version), and wrote no state
+    lock_key = "team-mlops/staging/bootstrap/terraform.tfstate.tflock"
+    after = _state_versions(s3, done.state_bucket)
+    assert _states(after) == _states(state_before)
+    assert len([k for k, _ in after if k == lock_key]) == len([k for k, _ in state_before if k == lock_key]) + 1
+    with pytest.raises(ClientError, match=r"404|Not Found"):
+        s3.head_object(Bucket=done.state_bucket, Key=lock_key)
+
+    # WHEN the platform changes a tag of the stack's artifacts bucket outside Terraform
+    bucket = f"team-mlops-staging-artifacts-{done.account_id}"
+    tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=bucket)["TagSet"]}
+    assert tags["purpose"] == "artifacts"
+    tags["purpose"] = "tampered"
+    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]})
+    code, drifted = _drift(capsys, "--check", "--request", "team-mlops-staging")
+
+    # THEN `vend drift` lists the stack with the bucket and the changed attribute, and exits 1
+    assert code == 1, drifted
+    [check] = drifted["stacks"]
+    assert (check["stack_path"], check["status"]) == ("team-mlops/staging/bootstrap", "DRIFTED")
+    by_source = {(r["source"], r["address"]): r for r in check["resources"]}
+    outside = by_source[("resource_drift", "module.artifacts.aws_s3_bucket.this")]
+    assert "tags.purpose" in outside["attributes"]
+    assert outside["values"]["tags.purpose"] == ["artifacts", "tampered"]
+    planned = by_source[("resource_changes", "module.artifacts.aws_s3_bucket.this")]
+    assert planned["actions"] == ["update"] and planned["values"]["tags.purpose"] == ["tampered", "artifacts"]
+    assert [r["address"] for r in check["resources"]] == ["module.artifacts.aws_s3_bucket.this"] * len(
+        check["resources"]
+    ), "only the tampered bucket differs"
+    # AND nothing was put back: the check planned, it never applied (the tag is still the tampered one)
+    assert {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=bucket)["TagSet"]}["purpose"] == "tampered"
+    assert _states(_state_versions(s3, done.state_bucket)) == _states(state_before)
+    with pytest.raises(ClientError, match=r"404|Not Found"):
+        s3.head_object(Bucket=done.state_bucket, Key=lock_key)
+    # AND the last checks are what `vend drift` reads without running them again
+    code, listed = _drift(capsys)
+    assert code == 1 and [c["status"] for c in listed["stacks"]] == ["DRIFTED"]
+    from vending.cli import main
+
+    assert main(["drift"]) == 1
+    table = capsys.readouterr().out
+    assert "module.artifacts.aws_s3_bucket.this" in table and 'tags.purpose: "artifacts" -> "tampered"' in table
+    with capsys.disabled():  # the table people read, in the test log (the issue's closing note quotes it)
+        print("\n$ vend drift\n" + table)
+
+    # AND the guardrail audit reports the stack's drift among its findings
+    from vending.guardrails.audit import audit_organization
+    from vending.pipeline.drift import checks_for_audit
+
+    records = RequestStore(boto3.client("dynamodb"), "vending-requests").list()
+    report = audit_organization(
+        boto3.client("organizations"),
+        cached_layout(),
+        records=records,
+        stack_checks=checks_for_audit(boto3.client("dynamodb"), "vending-pipeline-runs", records),
+    )
+    stack_findings = [f for f in report.findings if f.type == "stack_drift"]
+    assert [f.target for f in stack_findings] == ["stack:team-mlops/staging/bootstrap"]
+    assert "module.artifacts.aws_s3_bucket.this (update: " in stack_findings[0].detail
+    assert report.counts()["stack_drift"] == 1 and report.drift == {"checked": 1, "by_status": {"DRIFTED": 1}}
+
+    # AND the plan role the check runs as could not have made (or undone) the change: it may only read
+    from vending.pipeline import orchestration
+
+    worker = orchestration.WORKER_SESSION() if orchestration.WORKER_SESSION else boto3.Session()
+    run = orchestration.RunStore(boto3.client("dynamodb"), "vending-pipeline-runs").get("team-mlops-staging/bootstrap")
+    assert run is not None
+    plan_env = orchestration.plan_credentials(worker, run)
+    as_plan_role = boto3.client(
+        "s3",
+        aws_access_key_id=plan_env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=plan_env["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=plan_env["AWS_SESSION_TOKEN"],
+        region_name="us-east-1",
+    )
+    as_plan_role.get_bucket_tagging(Bucket=bucket)  # reads
+    with pytest.raises(ClientError, match="AccessDenied"):
+        as_plan_role.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": "purpose", "Value": "artifacts"}]})
+
+
+@needs_terraform
+def test_drift_check_that_meets_a_held_state_lock_is_unchecked_and_leaves_the_lock(
+    emulator: tuple[Emulator, Deployment], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the applied stack's state locked by someone else (an apply in progress), and a short lock wait
+    from vending.pipeline import runner
+
+    monkeypatch.setattr(runner, "DRIFT_LOCK_TIMEOUT", "2s")
+    done = RequestStore(boto3.client("dynamodb"), "vending-requests").require("team-mlops-staging")
+    assert done.account_id and done.state_bucket
+    s3 = _access_session(done.account_id).client("s3")
+    lock_key = "team-mlops/staging/bootstrap/terraform.tfstate.tflock"
+    held = {
+        "ID": "f00dfeed-0000-4000-8000-000000000001",
+        "Operation": "OperationTypeApply",
+        "Info": "",
+        "Who": "apply@ci",
+        "Version": "1.10.0",
+        "Created": "2026-12-03T05:00:00Z",
+        "Path": lock_key,
+    }
+    s3.put_object(
+        Bucket=done.state_bucket,
+        Key=lock_key,
+        Body=json.dumps(held).encode(),
+        ServerSideEncryption="aws:kms",
+        SSEKMSKeyId="alias/terraform-state",
+    )
+    try:
+        # WHEN the drift pass checks the stack
+        code, listed = _drift(capsys, "--check", "--request", "team-mlops-staging")
+        # THEN the stack is reported unchecked (FAILED, naming the lock), never clean
+        assert code == 1, listed
+        [check] = listed["stacks"]
+        assert check["status"] == "FAILED" and "lock" in check["message"].lower(), check
+        from vending.guardrails.audit import drift_findings
+
+        findings, _ = drift_findings([check])
+        assert [f.type for f in findings] == ["drift_unchecked"]
+        # AND the other holder's lock is left as it was: a drift check never breaks a lock
+        body = s3.get_object(Bucket=done.state_bucket, Key=lock_key)["Body"].read()
+        assert json.loads(body)["ID"] == held["ID"]
+    finally:
+        s3.delete_object(Bucket=done.state_bucket, Key=lock_key)
 
 
 def test_state_machine_records_failure_and_resumes_from_failed_step(

@@ -32,3 +32,20 @@ def test_least_privilege_report_names_each_action_of_a_removed_grant(
     row = runtime.least_privilege_report(log)[spec.key]
     expected = sorted(a.replace("*", "Anything") for a in removed.actions if a not in still)
     assert sorted(row["missing"]) == expected and expected
+
+
+def test_least_privilege_report_counts_what_aws_authorizes_beside_a_call() -> None:
+    # GIVEN ArchiveState's calls, and the emulator's authorization log for its role (SSE-KMS: kms:GenerateDataKey)
+    spec = next(f for f in FUNCTIONS if f.key == "ArchiveState")
+    log = runtime.OperationLog()
+    log.record(spec.key, "s3:PutObject")
+    assert "kms:GenerateDataKey" in runtime.least_privilege_report(log)[spec.key]["unused"]
+    role = f"arn:aws:iam::111111111111:role/{runtime.function_role_name(spec)}"
+    authorized = {
+        role: {"s3:PutObject": 1, "kms:GenerateDataKey": 1},
+        "arn:aws:iam::1:role/other": {"s3:ListBucket": 1},
+    }
+    # THEN the key's grant counts as used, and another role's calls do not count
+    row = runtime.least_privilege_report(log, authorized)[spec.key]
+    assert row["authorized_beside"] == ["kms:GenerateDataKey"]
+    assert "kms:GenerateDataKey" not in row["unused"] and "s3:ListBucket" in row["unused"]

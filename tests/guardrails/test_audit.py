@@ -35,6 +35,9 @@ FIXABLE_TYPES = tuple(
         "budget_unreadable",
         # the type switched off detaches every tag policy: tests/guardrails/test_tag_policy_audit.py
         "tag_policies_disabled",
+        # the stacks' plan-only checks: tests/vending/test_drift.py and tests/e2e/test_vending_state_machine.py
+        "stack_drift",
+        "drift_unchecked",
     }
 )
 TEAMS = (

@@ -106,6 +106,31 @@ def test_effective_tier_policy_content_swapped_under_its_name_names_p5_and_p4d(v
     assert vended.audit().findings == []
 
 
+def test_effective_bedrock_tier_widened_in_place_names_the_models_and_provisioned_throughput(vended: Vended) -> None:
+    # GIVEN the inference tier's policy rewritten in place: its Bedrock allow-list widened to every foundation model
+    # and its customization statement deleted (same name, same GPU fence)
+    name = "vend-gpu-inference"
+    doc = json.loads(json.dumps(render(vended.layout).policies[name].document))
+    for statement in doc["Statement"]:
+        if statement["Sid"] == "BedrockTierInferenceInvoke":
+            statement["NotResource"] = [*statement["NotResource"], "arn:aws:bedrock:*::foundation-model/*"]
+    doc["Statement"] = [s for s in doc["Statement"] if s["Sid"] != "BedrockTierInferenceCustomization"]
+    vended.org.update_policy(PolicyId=policy_id(vended.org, name), Content=json.dumps(doc, separators=(",", ":")))
+    # WHEN audited THEN the backend account alone is reported, with the higher tier's models and the commitment
+    found = _weakened(vended.audit())
+    backend = f"account:{vended.ids['team-backend']}"
+    assert list(found) == [backend]
+    probes = set(found[backend].split(": ", 1)[1].split(", "))
+    assert probes == {
+        "bedrock cohere.embed-english-v3",
+        "bedrock claude-3-opus",
+        "bedrock provisioned throughput",
+    }
+    # AND remediation restores it
+    vended.audit(remediate=True)
+    assert vended.audit().findings == []
+
+
 def test_effective_extra_allow_scp_is_not_a_weakening(vended: Vended) -> None:
     # GIVEN an extra Allow-only SCP on a team account and on its OU (Allows cannot widen past FullAWSAccess)
     org, account = vended.org, vended.ids["team-frontend"]

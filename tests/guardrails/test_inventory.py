@@ -121,6 +121,7 @@ def test_audit_handler_reads_records_from_the_requests_table(
 
     for k, v in {
         "VEND_REQUESTS_TABLE": "requests",
+        "VEND_PIPELINE_RUNS_TABLE": "runs",
         "VEND_REPORTS_BUCKET": "",
         "AWS_DEFAULT_REGION": "us-east-1",
         "POWERTOOLS_METRICS_NAMESPACE": "AccountVending",
@@ -136,6 +137,12 @@ def test_audit_handler_reads_records_from_the_requests_table(
         BillingMode="PAY_PER_REQUEST",
     )
     RequestStore(ddb, "requests")._put(record, condition="attribute_not_exists(request_id)")
+    ddb.create_table(  # the stacks' drift checks, beside their runs (none yet)
+        TableName="runs",
+        KeySchema=[{"AttributeName": "run_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "run_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
     reconcile_organization(org, layout, dry_run=False, records=[record])
     # (its budget, inside the account as Bootstrap makes it: the audit reads it through the access role)
     from vending.budgets import ensure_budget
@@ -158,6 +165,7 @@ def test_audit_handler_reads_records_from_the_requests_table(
 
     # WHEN the scheduled audit runs
     summary = handler({"detail": {}}, FakeLambdaContext())  # type: ignore[arg-type]
-    # THEN its intent came from the table (one Scan) and the tag is drift, judged against the record
-    assert scans.to_dict()["by_operation"] == {"Scan": 1}
+    # THEN its intent came from the table (one Scan; a second reads the stacks' drift checks) and the tag is drift,
+    # judged against the record
+    assert scans.to_dict()["by_operation"] == {"Scan": 2}
     assert summary["by_type"] == {"tag_drift": 1}

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from scps import catalog
 from scps.evaluate import Request, denying_statements, is_denied
 from scps.lint import lint
 from scps.render import render
@@ -56,8 +57,12 @@ def test_region_deny_keeps_global_exemptions() -> None:
     # THEN it denies by NotAction with AWS's global-service exemptions and the allow-list as StringNotEquals
     assert stmt["Effect"] == "Deny" and "Action" not in stmt
     assert set(GLOBAL_SERVICES) <= set(stmt["NotAction"])
-    assert tuple(stmt["NotAction"]) == DEFAULT_GLOBAL_SERVICE_EXEMPTIONS
+    # AND Bedrock invocations are left to their own region statement (it lets profile-routed calls through)
+    assert tuple(stmt["NotAction"]) == (*DEFAULT_GLOBAL_SERVICE_EXEMPTIONS, *catalog.BEDROCK_INVOKE)
     assert stmt["Condition"]["StringNotEquals"]["aws:RequestedRegion"] == list(layout.organization.allowed_regions)
+    invoke = _statements(layout)["DenyInvokeOutsideAllowedRegions"]
+    assert invoke["Action"] == list(catalog.BEDROCK_INVOKE)
+    assert invoke["Condition"]["StringNotEquals"] == stmt["Condition"]["StringNotEquals"]
 
 
 def test_region_deny_exempts_platform_roles() -> None:

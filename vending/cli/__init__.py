@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "vending.cli.team",
     "vending.cli.guardrails",
     "vending.cli.audit",
+    "vending.cli.drift",
     "vending.cli.api",
     "vending.cli.pipeline",
     "vending.cli.changes",  # adds `request update|approve` to the group vending.cli.requests registers

@@ -13,6 +13,7 @@ from vending.guardrails.audit import AuditReport, audit_organization, member_bud
 from vending.guardrails.inventory import ConfigAggregatorInventory
 from vending.layout import load_layout
 from vending.lifecycle import RequestStore
+from vending.pipeline.drift import checks_for_audit
 from vending.settings import Settings
 
 
@@ -40,6 +41,8 @@ def render_report(report: AuditReport) -> None:
         console.print(f"budgets: {report.budgets['checked']} accounts checked, {report.budgets['findings']} findings")
     else:
         console.print("budgets: not checked (--skip-budgets)")
+    if report.drift is not None:
+        console.print(f"stack drift: {report.drift['checked']} stacks' last checks, {report.drift['by_status']}")
     for note in report.notes:
         console.print(f"note: {note}")
     if report.remediation is not None:
@@ -52,7 +55,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     session = boto3.Session(region_name=os.environ.get("AWS_REGION") or "us-east-1")
     settings = Settings.from_env()
     # Intent comes from the vending records (one Scan of the requests table), never from the accounts' tags.
-    records = RequestStore(session.client("dynamodb"), settings.requests_table).list()
+    records = list(RequestStore(session.client("dynamodb"), settings.requests_table).list())
     aggregator = args.config_aggregator or os.environ.get("VEND_CONFIG_AGGREGATOR", "")
     inventory = ConfigAggregatorInventory(session.client("config"), aggregator) if aggregator else None
     layout = load_layout(args.layout)
@@ -64,6 +67,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
         budgets_for=(
             None if args.skip_budgets else member_budgets(session.client("sts"), layout.organization.access_role_name)
         ),
+        # The stacks' last drift checks (`vend drift`), read beside their runs.
+        stack_checks=checks_for_audit(session.client("dynamodb"), settings.pipeline_runs_table, records),
         remediate=args.remediate,
     )
     if args.publish:

@@ -8,10 +8,11 @@ from typing import Any
 
 import boto3
 
+from scps.bedrock import allowance
 from scps.lint import lint
 from scps.render import render
 from vending.cli.output import console, print_json, print_table
-from vending.layout import load_layout
+from vending.layout import Layout, load_layout
 from vending.lifecycle import RequestStore
 from vending.settings import Settings
 
@@ -19,6 +20,23 @@ from vending.settings import Settings
 def _org() -> Any:
     # boto3 reads AWS_PROFILE, AWS_REGION and AWS_ENDPOINT_URL itself.
     return boto3.Session(region_name=os.environ.get("AWS_REGION") or "us-east-1").client("organizations")
+
+
+def bedrock_by_tier(layout: Layout) -> list[dict[str, Any]]:
+    """Per tier, what a team may invoke on Bedrock and the ARNs the tier SCP allows for it."""
+    out = []
+    for name, tier in layout.gpu_tiers.items():
+        allowed = allowance(layout, tier)
+        out.append(
+            {
+                "tier": name,
+                "models": list(allowed.models),
+                "inference_profiles": {p: list(r) for p, r in allowed.profiles.items()},
+                "customization": allowed.customization,
+                "allowed_arns": list(allowed.arns),
+            }
+        )
+    return out
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -43,6 +61,7 @@ def cmd_render(args: argparse.Namespace) -> int:
                     for p in rendered.policies.values()
                 ],
                 "targets": [b.to_dict() for b in budgets],
+                "bedrock": bedrock_by_tier(layout),
             }
         )
         return 0 if all(r.ok for r in lints.values()) else 1
@@ -79,6 +98,19 @@ def cmd_render(args: argparse.Namespace) -> int:
                 ", ".join((["FullAWSAccess"] if b.full_aws_access else []) + list(b.policies)),
             )
             for b in budgets
+        ],
+    )
+    print_table(
+        "Bedrock by tier (InvokeModel*/Converse* allowed only on these; profiles route to the regions listed)",
+        ["tier", "models", "inference profiles -> destination regions", "provisioned/customize/import"],
+        [
+            (
+                t["tier"],
+                "\n".join(t["models"]) or "(none)",
+                "\n".join(f"{p} -> {', '.join(r)}" for p, r in t["inference_profiles"].items()) or "(none)",
+                "allowed" if t["customization"] else "denied",
+            )
+            for t in bedrock_by_tier(layout)
         ],
     )
     for r in lints.values():

@@ -226,11 +226,23 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from its access role, assumed per run."""
     import boto3
 
+    from vending.pipeline import drift
     from vending.pipeline.orchestration import RunStore, execute_run
     from vending.settings import Settings
 
     settings = Settings.from_env()
     session = boto3.Session()
+    if drift.is_check_id(args.run_id):  # a drift check (StackDrift launched it): plan only, as the plan role
+        check = drift.execute_check(
+            session,
+            drift.DriftStore(session.client("dynamodb"), settings.pipeline_runs_table),
+            RunStore(session.client("dynamodb"), settings.pipeline_runs_table),
+            args.run_id,
+            terraform_root=settings.terraform_root,
+        )
+        if check is not None:
+            print(json.dumps({"run_id": check.run_id, "status": check.status, "message": check.message}))
+        return 0 if check is None or check.status != drift.DriftStatus.FAILED else 1
     run = execute_run(
         RunStore(session.client("dynamodb"), settings.pipeline_runs_table),
         session,

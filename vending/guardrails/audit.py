@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +31,8 @@ TIGHT_SLOTS = 1  # accounts with this many free SCP slots or fewer are listed in
 # accounts expect none (quarantined, about to close); a FAILED vend is reported by its own failure path.
 EXPECTS_BUDGET = frozenset({"PIPELINES", "READY", "UPDATING"})
 BUDGETS_REGION = "us-east-1"  # Budgets has one endpoint
+# The drift pass runs daily before the audit: a check still unfinished two days after it was queued lost its worker.
+DRIFT_STALE_SECONDS = 2 * 24 * 3600
 
 # account id -> a Budgets client with that account's credentials (a budget is only visible inside its account)
 BudgetsFor = Callable[[str], Any]
@@ -51,6 +53,7 @@ class AuditReport:
     records: int | None = None  # vending records the intent came from (None: not given, accounts not compared)
     inventory: dict[str, Any] | None = None
     budgets: dict[str, Any] | None = None  # the spend-fence check (None: not run, no member-account access given)
+    drift: dict[str, Any] | None = None  # the stacks' last drift checks (None: not given)
 
     def counts(self) -> dict[str, int]:
         found = Counter(f.type for f in self.findings)
@@ -78,6 +81,7 @@ class AuditReport:
             "headroom": self.headroom,
             "inventory": self.inventory,
             "budgets": self.budgets,
+            "drift": self.drift,
             "api_calls": self.api_calls,
             "remediation": self.remediation,
         }
@@ -187,6 +191,44 @@ def budget_findings(
     return findings, {"checked": checked, "findings": len(findings)}
 
 
+def _changed(resource: Mapping[str, Any]) -> str:
+    what = ", ".join(resource.get("attributes") or []) or "the whole resource"
+    return f"{resource.get('address')} ({'/'.join(resource.get('actions') or [])}: {what})"
+
+
+def drift_findings(
+    checks: Iterable[Mapping[str, Any]], *, stale_after_seconds: int = DRIFT_STALE_SECONDS
+) -> tuple[list[Finding], dict[str, Any]]:
+    """The last drift check of each applied stack (vending.pipeline.drift.DriftCheck, dumped): DRIFTED is a
+    `stack_drift` finding naming the resources and attributes that differ; FAILED, or a check still unfinished
+    long after it was queued, is `drift_unchecked`. Detective only: the fix is the stack's own pipeline."""
+    findings: list[Finding] = []
+    counts: Counter[str] = Counter()
+    now = datetime.now(UTC)
+    for check in sorted(checks, key=lambda c: str(c.get("run_id"))):
+        status = str(check.get("status"))
+        counts[status] += 1
+        target = f"stack:{check.get('stack_path')}"
+        where = f"account {check.get('account_id')}, checked {check.get('checked_at') or 'never'}"
+        if status == "DRIFTED":
+            changed = [r for r in check.get("resources") or [] if r.get("source") == "resource_changes"]
+            outside = [r for r in check.get("resources") or [] if r.get("source") == "resource_drift"]
+            detail = "; ".join(_changed(r) for r in (outside or changed)[:10]) or str(check.get("message"))
+            more = len(outside or changed) - 10
+            findings.append(
+                Finding("stack_drift", target, f"{detail}{f' (+{more} more)' if more > 0 else ''} ({where})", False)
+            )
+        elif status == "FAILED":
+            findings.append(Finding("drift_unchecked", target, f"{check.get('message')} ({where})", False))
+        elif status in {"QUEUED", "RUNNING"}:
+            queued = str(check.get("queued_at") or "")
+            if queued and (now - datetime.fromisoformat(queued)).total_seconds() > stale_after_seconds:
+                findings.append(
+                    Finding("drift_unchecked", target, f"the check queued at {queued} never finished ({where})", False)
+                )
+    return findings, {"checked": sum(counts.values()), "by_status": dict(sorted(counts.items()))}
+
+
 def audit_organization(
     org: Any,
     layout: Layout,
@@ -194,6 +236,7 @@ def audit_organization(
     records: Iterable[RequestRecord] | None = None,
     inventory: InstanceInventory | None = None,
     budgets_for: BudgetsFor | None = None,
+    stack_checks: Iterable[Mapping[str, Any]] | None = None,
     remediate: bool = False,
     backoff: Backoff | None = None,
     counter: ApiCallCounter | None = None,
@@ -225,6 +268,11 @@ def audit_organization(
         fences, budgets_summary = budget_findings(layout, record_list, budgets_for)
         findings += fences
         plan.unfixable += [f"{f.target}: {f.detail}" for f in fences]
+    drift_summary = None
+    if stack_checks is not None:
+        drifted, drift_summary = drift_findings(stack_checks)
+        findings += drifted
+        plan.unfixable += [f"{f.target}: {f.detail}" for f in drifted]
     report = AuditReport(
         datetime.now(UTC).isoformat(timespec="seconds"),
         len(snap.accounts),
@@ -235,6 +283,7 @@ def audit_organization(
         records=len(record_list) if record_list is not None else None,
         inventory=inventory_summary,
         budgets=budgets_summary,
+        drift=drift_summary,
     )
     if remediate:
         done = Executor(org, layout, snap, rendered, b).run(plan.actions) if plan.actions else []
@@ -292,11 +341,18 @@ def run_scheduled_audit(
     metrics: Any = None,
     inventory: InstanceInventory | None = None,
     budgets_for: BudgetsFor | None = None,
+    stack_checks: Iterable[Mapping[str, Any]] | None = None,
     remediate: bool = False,
 ) -> dict[str, Any]:
     """The one call the scheduled Lambda makes."""
     report = audit_organization(
-        org, layout, records=records, inventory=inventory, budgets_for=budgets_for, remediate=remediate
+        org,
+        layout,
+        records=records,
+        inventory=inventory,
+        budgets_for=budgets_for,
+        stack_checks=stack_checks,
+        remediate=remediate,
     )
     publish(report, s3=s3, events=events, bucket=bucket, event_bus=event_bus, source=source, metrics=metrics)
     return report.summary()

@@ -8,7 +8,9 @@ A probe the actual policies allow and the intended ones deny is a weakened guard
 
 The probes cover what the guardrails exist for: every accelerated family (EC2 and SageMaker) per tier, a CPU type,
 launches without cost tags, a region outside the allow-list, leaving the organization, the root user, platform
-roles, state buckets and CloudTrail. The identity side is full access: only the SCPs decide.
+roles, state buckets and CloudTrail, and Bedrock: models per tier, a cross-region profile and the call it routes to
+another region, provisioned throughput and the invocation logging. The identity side is full access: only the SCPs
+decide.
 """
 
 from __future__ import annotations
@@ -92,6 +94,11 @@ def _probe(
 
 
 INSTANCE = "arn:aws:ec2:us-east-1:{account}:instance/*"
+# Bedrock (issue 24): a model every invoking tier lists, a training-only one, a cross-region profile invoked in
+# us-east-1 and the call it routes to its model in us-east-2 (a destination outside the organization's regions).
+BEDROCK_MODEL = "arn:aws:bedrock:us-east-1::foundation-model/{model}"
+BEDROCK_PROFILE = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
+BEDROCK_PROFILE_ARN = f"arn:aws:bedrock:us-east-1:{{account}}:inference-profile/{BEDROCK_PROFILE}"
 PROBES: tuple[Probe, ...] = (
     *(_probe(f"run {t}", "ec2:RunInstances", INSTANCE, {"ec2:InstanceType": t, **TAGS}) for t in EC2_TYPES),
     *(
@@ -119,6 +126,27 @@ PROBES: tuple[Probe, ...] = (
     _probe("delete platform role", "iam:DeleteRole", "arn:aws:iam::{account}:role/OrganizationAccountAccessRole"),
     _probe("delete state bucket", "s3:DeleteBucket", "arn:aws:s3:::tfstate-{account}-us-east-1"),
     _probe("stop cloudtrail", "cloudtrail:StopLogging", "arn:aws:cloudtrail:us-east-1:{account}:trail/org"),
+    _probe(
+        "bedrock titan-embed-text-v2", "bedrock:InvokeModel", BEDROCK_MODEL.format(model="amazon.titan-embed-text-v2:0")
+    ),
+    _probe(
+        "bedrock cohere.embed-english-v3", "bedrock:InvokeModel", BEDROCK_MODEL.format(model="cohere.embed-english-v3")
+    ),
+    _probe(
+        "bedrock claude-3-opus",
+        "bedrock:InvokeModel",
+        BEDROCK_MODEL.format(model="anthropic.claude-3-opus-20240229-v1:0"),
+    ),
+    _probe(f"bedrock profile {BEDROCK_PROFILE}", "bedrock:InvokeModelWithResponseStream", BEDROCK_PROFILE_ARN),
+    _probe(
+        f"bedrock {BEDROCK_PROFILE} routed to us-east-2",
+        "bedrock:InvokeModel",
+        f"arn:aws:bedrock:us-east-2::foundation-model/{BEDROCK_PROFILE.split('.', 1)[1]}",
+        {"bedrock:InferenceProfileArn": BEDROCK_PROFILE_ARN},
+        region="us-east-2",
+    ),
+    _probe("bedrock provisioned throughput", "bedrock:CreateProvisionedModelThroughput", keys=TAGS),
+    _probe("bedrock invocation logging off", "bedrock:DeleteModelInvocationLoggingConfiguration"),
 )
 
 

@@ -60,6 +60,10 @@ FINDING_TYPES = (
     "budget_unreadable",
     # Organizations tag policies (vending.guardrails.tag_policies): enabled, current, attached where intended.
     *TAG_FINDING_TYPES,
+    # Stacks whose plan-only pass (vending.pipeline.drift) found the account differing from the code and state, and
+    # applied stacks whose last check did not answer (an unchecked stack is not a clean one).
+    "stack_drift",
+    "drift_unchecked",
 )
 
 

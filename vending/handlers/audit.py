@@ -10,6 +10,7 @@ from vending.context import Context, logger, metrics
 from vending.exceptions import RemediationNotAllowed
 from vending.guardrails.audit import member_budgets, run_scheduled_audit
 from vending.guardrails.inventory import ConfigAggregatorInventory
+from vending.pipeline.drift import checks_for_audit
 
 
 class AuditEvent(BaseModel):
@@ -36,12 +37,15 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     ctx = Context()
     logger.append_keys(step="GuardrailAudit")
     # Intent comes from the vending records (one Scan), never from the accounts' own tags.
+    records = list(ctx.store.list())
     summary = run_scheduled_audit(
         org=ctx.client("organizations"),
         s3=ctx.client("s3"),
         events=ctx.client("events"),
         layout=ctx.layout,
-        records=ctx.store.list(),
+        records=records,
+        # The stacks' last drift checks (the StackDrift pass runs an hour before), read beside their runs.
+        stack_checks=checks_for_audit(ctx.client("dynamodb"), ctx.settings.pipeline_runs_table, records),
         inventory=_inventory(ctx),
         # Each vended account's budget is read inside it, through the platform's access role.
         budgets_for=member_budgets(ctx.client("sts"), ctx.layout.organization.access_role_name),

@@ -218,6 +218,11 @@ class LocalThreadLauncher:
 
     def _run(self, run_id: str) -> None:
         session = WORKER_SESSION() if WORKER_SESSION is not None else new_session()
+        from vending.pipeline import drift  # the drift pass launches its checks through the same workers
+
+        if drift.is_check_id(run_id):
+            drift.run_check_safely(session, run_id, runs_table=self._runs_table, terraform_root=self._terraform_root)
+            return
         store = RunStore(session.client("dynamodb"), self._runs_table)
         try:
             execute_run(
@@ -574,6 +579,16 @@ def run_credentials(session: boto3.Session, run: PipelineRun) -> tuple[dict[str,
     plan = _member_env(sts, access_role_arn(run.account_id, PLAN_ROLE_NAME), f"plan-{run.stack}", run.state_region)
     apply = _member_env(sts, access_role_arn(run.account_id, APPLY_ROLE_NAME), f"apply-{run.stack}", run.state_region)
     return plan, apply
+
+
+def plan_credentials(session: boto3.Session, run: PipelineRun) -> dict[str, str]:
+    """The read-only plan role of a team's stack, alone: what a plan-only (drift) pass runs as."""
+    if run.runs_as != "team":
+        raise PipelineFailed(
+            f"run {run.run_id}: only a team's stack is planned as its plan role (runs_as {run.runs_as!r})"
+        )
+    role = access_role_arn(run.account_id, PLAN_ROLE_NAME)
+    return _member_env(session.client("sts"), role, f"drift-{run.stack}", run.state_region)
 
 
 def execute_run(

@@ -34,6 +34,9 @@ PIPELINE_STAGES: tuple[str, ...] = ("fmt", "init", "validate", "plan", "policy",
 # that removes the stack comes first, and the pipeline's own gate still holds production.
 DESTROY_STAGES: tuple[str, ...] = ("init", "validate", "plan", "approval", "apply")
 ENDPOINT_ENV_KEYS = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3")
+# How long a pipeline's plan or apply waits for the state lock: long enough for a daily drift check's plan of the same
+# stack (vending.pipeline.drift; it holds the lock while it plans) to finish, so a change is delayed, never failed.
+PIPELINE_LOCK_TIMEOUT = "600s"
 CHECKOV_CONFIG = REPO_ROOT / "policies" / "checkov.yaml"
 CHECKOV_PLAN_CONFIG = REPO_ROOT / "policies" / "checkov-plan.yaml"
 CHECKOV_BIN_ENV = "VEND_CHECKOV_BIN"
@@ -525,7 +528,7 @@ class _Run:
             "plan",
             "-input=false",
             "-no-color",
-            "-lock-timeout=60s",
+            f"-lock-timeout={PIPELINE_LOCK_TIMEOUT}",
             *(["-destroy"] if self.spec.destroy else []),
             f"-out={self.ws.plan_file}",
             f"-var-file={var_file}",
@@ -598,7 +601,7 @@ class _Run:
             "apply",
             "-input=false",
             "-no-color",
-            "-lock-timeout=60s",
+            f"-lock-timeout={PIPELINE_LOCK_TIMEOUT}",
             "-auto-approve",
             str(self.ws.plan_file),
             credentials=self.spec.apply_env,
@@ -657,3 +660,65 @@ def run_pipeline(
         result.seconds = round(time.monotonic() - started, 3)
         run.ws.cleanup()
     return result
+
+
+@dataclass
+class DriftPlan:
+    """A plan-only pass of one applied stack (`plan -detailed-exitcode`): 0 no changes, 2 changes, else it failed."""
+
+    exit_code: int
+    plan: dict[str, Any] | None
+    message: str
+    commands: list[str] = field(default_factory=list)  # the Terraform subcommands run (never apply)
+    seconds: float = 0.0
+
+
+DRIFT_LOCK_TIMEOUT = "120s"  # a drift check waits this long for a running apply, then says it could not check
+
+
+def plan_only(spec: PipelineSpec) -> DriftPlan:
+    """init and `terraform plan -detailed-exitcode` with the spec's (plan role) credentials, then `show -json`: nothing
+    else runs, so nothing is applied whatever the stack's code says. The plan takes the state lock (-lock=true, the
+    default) and waits for a running apply up to DRIFT_LOCK_TIMEOUT: reading the state half-way through an apply would
+    report the apply's own changes as drift. Terraform releases the lock when the plan ends, failed or not; the plan
+    role may write nothing else (vending.bootstrap.plan_policy)."""
+    if spec.apply_env is not None or spec.platform_credentials:
+        raise InvalidPipelineSpec("a plan-only pass runs with the plan role's credentials only")
+    if not spec.stack_dir.is_dir():
+        raise StackNotFound(f"stack directory {spec.stack_dir} does not exist")
+    started = time.monotonic()
+    run = _Run(spec, None)
+    commands: list[str] = []
+    try:
+        commands.append("init")
+        ok, summary, tail = run.init()
+        if not ok:
+            return DriftPlan(1, None, f"{summary}\n{tail[-1000:]}", commands, time.monotonic() - started)
+        var_file = run.ws.run_dir / "pipeline.auto.tfvars.json"
+        var_file.write_text(json.dumps(run.variables, indent=2, default=str), encoding="utf-8")
+        commands.append("plan")
+        r = run.ws.run(
+            "plan",
+            "-input=false",
+            "-no-color",
+            "-detailed-exitcode",
+            "-lock=true",
+            f"-lock-timeout={DRIFT_LOCK_TIMEOUT}",
+            f"-out={run.ws.plan_file}",
+            f"-var-file={var_file}",
+        )
+        if r.returncode not in (0, 2):
+            return DriftPlan(
+                r.returncode, None, f"plan failed: {_first_error(r)}", commands, time.monotonic() - started
+            )
+        commands.append("show")
+        shown = run.ws.run("show", "-json", "-no-color", str(run.ws.plan_file))
+        if not shown.ok:
+            message = f"show -json failed: {_first_error(shown)}"
+            return DriftPlan(1, None, message, commands, time.monotonic() - started)
+        plan = json.loads(shown.stdout)
+        return DriftPlan(
+            r.returncode, plan, "changes" if r.returncode == 2 else "no changes", commands, time.monotonic() - started
+        )
+    finally:
+        run.ws.cleanup()

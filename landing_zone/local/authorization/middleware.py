@@ -19,7 +19,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +51,10 @@ class DecisionLog:
     by_reason: Counter[str] = field(default_factory=Counter)
     unparsed: int = 0
     errors: int = 0  # the emulator's own faults while deciding (each answered 500, failing closed)
+    # Every authorization decided, by the role (or user) ARN that signed the call: what each principal used, in every
+    # account (the least-privilege recorder checks the member accounts' roles with it), and its session names.
+    by_principal: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    sessions: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def reset(self) -> None:
@@ -59,6 +63,8 @@ class DecisionLog:
             self.seconds = 0.0
             self.denials.clear()
             self.by_reason.clear()
+            self.by_principal.clear()
+            self.sessions.clear()
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
@@ -150,6 +156,9 @@ def decide_call(call: Call, caller: state.Caller) -> Denied | None:
         with DECISIONS._lock:
             DECISIONS.decisions += 1
             DECISIONS.by_reason[decision.reason] += 1
+            DECISIONS.by_principal[caller.arn][req.action] += 1
+            if caller.session_arn:
+                DECISIONS.sessions[caller.arn].add(caller.name.split("/", 1)[-1])
         if not decision.allowed:
             return Denied(
                 caller=caller.session_arn or caller.arn,

@@ -76,6 +76,19 @@ def _role_policies(iam: Any, role: Any) -> tuple[dict[str, Any], ...]:
     return tuple(d for d in docs if d)
 
 
+def role_documents(role_arn: str) -> tuple[tuple[dict[str, Any], ...], dict[str, Any] | None] | None:
+    """A role's identity policies (inline and attached) and its permissions boundary, as they are now; None when the
+    role does not exist (any more)."""
+    account = role_arn.split(":")[4]
+    iam = _backend("iam")[account][PARTITION]
+    try:
+        role = iam.get_role_by_arn(role_arn)
+    except Exception:
+        return None
+    boundary = _managed_document(iam, role.permissions_boundary_arn) if role.permissions_boundary_arn else None
+    return _role_policies(iam, role), boundary
+
+
 def caller(access_key: str, token: str | None) -> Caller | None:
     """The principal behind `access_key`; None when the emulator does not know the key."""
     from moto.iam.models import get_account_id_from

@@ -1,5 +1,5 @@
 # Retrieval-augmented generation on Bedrock: documents in S3 (documents), embedded into an OpenSearch Serverless
-# vector store by a knowledge base (knowledge_base), a guardrail and model-invocation logging (bedrock), and the role
+# vector store by a knowledge base (knowledge_base), a guardrail (bedrock), and the role
 # the team's application runs as (app_role): invoke the allowed inference profiles through the guardrail, retrieve
 # from the knowledge base, nothing else. Every role carries the CI permissions boundary.
 
@@ -31,6 +31,9 @@ module "bedrock" {
   name                     = "${trim(substr(var.team, 0, 36), "-")}-rag"
   inference_profile_ids    = var.inference_profile_ids
   knowledge_base_arns      = compact([module.knowledge_base.knowledge_base_arn])
+  # The account's model-invocation logging is the platform's (the SCP baseline's ProtectModelInvocationLogging denies
+  # the team's roles changing it): a team stack does not configure it.
+  invocation_logging       = false
   log_retention_days       = var.log_retention_days
   permissions_boundary_arn = coalesce(var.permissions_boundary_arn, "arn:aws:iam::${var.account_id}:policy/VendingCIBoundary")
 }
