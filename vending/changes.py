@@ -309,12 +309,28 @@ def change_diff(layout: Layout, old: VendingRequest, new: VendingRequest) -> dic
             if layout.monthly_budget(old.team, old.gpu_tier) != layout.monthly_budget(new.team, new.gpu_tier)
             else {}
         ),
+        "quotas": quota_diff(layout, old, new),
         "fields": {
             k: {"from": old.model_dump(mode="json")[k], "to": new.model_dump(mode="json")[k]}
             for k in CHANGEABLE
             if getattr(old, k) != getattr(new, k)
         },
     }
+
+
+def quota_diff(layout: Layout, old: VendingRequest, new: VendingRequest) -> dict[str, Any]:
+    """What ApplyChange asks Service Quotas for (a quota the new tier needs more of, or a new region) and what it will
+    only record as above the tier (AWS cannot lower a quota by request)."""
+    before = {(n.service, n.name): n.value for n in layout.quota_needs(old.gpu_tier)}
+    after = {(n.service, n.name): n.value for n in layout.quota_needs(new.gpu_tier)}
+    raised = [
+        f"{s} {n}: {before.get((s, n), 0):g} -> {v:g}" for (s, n), v in after.items() if v > before.get((s, n), 0)
+    ]
+    above = [f"{s} {n}" for (s, n), v in before.items() if after.get((s, n), 0) < v]
+    regions = [r for r in new.regions if r not in old.regions] if after else []
+    if not (raised or above or regions):
+        return {}
+    return {"request": raised, "new_regions": regions, "above_tier": above}
 
 
 def approval_reasons(layout: Layout, old: VendingRequest, new: VendingRequest) -> list[str]:

@@ -171,6 +171,11 @@ class AccountClosureFailed(TerminalError):
     """Organizations refused CloseAccount for a reason that waiting will not clear."""
 
 
+class QuotaRequestFailed(TerminalError):
+    """Service Quotas refused to read or raise a quota the tier needs (unknown quota, access denied, too many open
+    requests)."""
+
+
 def _leaves(base: type[VendingError]) -> tuple[str, ...]:
     found: list[str] = []
     for cls in base.__subclasses__():

@@ -187,6 +187,15 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         description="State bucket, OIDC provider and CI roles in the new account; the team repository's GitHub set up",
     ),
     FunctionSpec(
+        "RequestQuotas",
+        "vending-request-quotas",
+        "vending.handlers.request_quotas.handler",
+        # The Service Quotas calls are made in the new account as its access role, never as this function.
+        (_REQUESTS_RW, _ASSUME_ACCESS),
+        timeout_seconds=120,
+        description="Ask Service Quotas in the new account for the tier's GPU quotas, in each of its regions",
+    ),
+    FunctionSpec(
         "StartPipelines",
         "vending-start-pipelines",
         "vending.handlers.start_pipelines.handler",

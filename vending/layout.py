@@ -81,12 +81,53 @@ class OuSpec(_Strict):
         return value
 
 
+QUOTA_CODE = re.compile(r"^L-[0-9A-F]{8}$")
+# SageMaker names its per-instance-type quotas "<type> for endpoint usage", "<type> for training job usage".
+SAGEMAKER_QUOTA_NAME = re.compile(r"^(ml\.[a-z0-9]+\.[a-z0-9]+) for (endpoint|training job) usage$")
+
+
+class QuotaNeed(_Strict):
+    """One Service Quota a tier's accounts need, in each of the team's regions (vending.quotas asks for it)."""
+
+    service: Literal["ec2", "sagemaker"]
+    name: str  # the quota's name as Service Quotas lists it; how a quota without a verified code is found
+    code: str | None = None  # L-XXXXXXXX when verified; else found by name (ListServiceQuotas)
+    value: Annotated[float, Field(gt=0)]
+
+    @field_validator("code")
+    @classmethod
+    def _code(cls, value: str | None) -> str | None:
+        if value is not None and not QUOTA_CODE.match(value):
+            raise ValueError(f"{value!r} is not a Service Quotas code (L-XXXXXXXX)")
+        return value
+
+
 class GpuTier(_Strict):
     description: str = ""
     ec2_instance_types: tuple[str, ...] = ()
     sagemaker_instance_types: tuple[str, ...] = ()
     # The AWS Budget every account of this tier gets (vending.budgets), overridable per team.
     monthly_budget_usd: Annotated[float, Field(gt=0)] = 1000.0
+    # The capacity the tier's accounts are asked for at vend (vending.quotas): EC2 vCPU quotas per family and
+    # SageMaker instance-count quotas per instance type.
+    service_quotas: tuple[QuotaNeed, ...] = ()
+
+    @model_validator(mode="after")
+    def _quotas_fit_the_tier(self) -> GpuTier:
+        seen: set[tuple[str, str]] = set()
+        for need in self.service_quotas:
+            if (need.service, need.name) in seen:
+                raise ValueError(f"service_quotas: {need.service} {need.name!r} is listed twice")
+            seen.add((need.service, need.name))
+            if need.service == "sagemaker":
+                # A quota for a type the tier's guardrails deny would be capacity nobody may use.
+                match = SAGEMAKER_QUOTA_NAME.match(need.name)
+                if match is None:
+                    raise ValueError(f"service_quotas: {need.name!r} is not '<type> for endpoint|training job usage'")
+                if not any(fnmatchcase(match.group(1), p) for p in self.sagemaker_instance_types):
+                    raise ValueError(f"service_quotas: {match.group(1)} is not in the tier's sagemaker_instance_types")
+        return self
+
     # What a team of this tier may invoke on Bedrock (scps.render.bedrock_tier): foundation models by id, and system
     # inference profiles by id (their destination regions come from Layout.bedrock_profile_regions).
     bedrock_models: tuple[str, ...] = ()
@@ -460,6 +501,9 @@ class Layout(_Strict):
             return email
         local, _, domain = email.rpartition("@")
         return f"{local}{'' if '+' in local else '+'}.r{generation}@{domain}"
+
+    def quota_needs(self, tier: str) -> tuple[QuotaNeed, ...]:
+        return self.gpu_tiers[tier].service_quotas
 
     def monthly_budget(self, team: str, tier: str) -> float:
         """The team's override, else its GPU tier's monthly amount (USD)."""

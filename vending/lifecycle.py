@@ -123,6 +123,8 @@ class RequestRecord(BaseModel):
     open_change: dict[str, Any] | None = None
     change_seq: int = 0
     claim: str = ""  # the token of the last RequestStore.claim, so a claimer recognizes its own write answered late
+    # The tier's Service Quotas in each region as the last converge left them (vending.quotas.QuotaState dumps).
+    quotas: list[dict[str, Any]] = Field(default_factory=list)
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -9,11 +9,32 @@ from vending.bootstrap import STATE_KEY_ALIAS
 from vending.layout import Layout
 from vending.lifecycle import RequestRecord
 from vending.pipeline.templates import catalogue
+from vending.quotas import QuotaState, describe, pending
 from vending.trust import APPLY, PLAN, WORKFLOW_PATH
 
 
 def _listed(values: tuple[str, ...]) -> str:
     return ", ".join(values) or "none"
+
+
+def _capacity(record: RequestRecord) -> list[str]:
+    """The tier's Service Quotas as the vend step (or the last tier change) left them."""
+    quotas = [QuotaState.model_validate(q) for q in record.quotas]
+    if not quotas:
+        return []
+    waiting = pending(quotas)
+    lines = [
+        "## GPU capacity (Service Quotas)",
+        f"{len(waiting)} of {len(quotas)} quota(s) still wait for AWS"
+        + (": launches needing them fail with a quota error until they are approved." if waiting else "."),
+    ]
+    lines += [f"- {describe(q)}" for q in quotas]
+    if any(q.status == "ABOVE_TIER" for q in quotas):
+        lines.append(
+            "- A quota above your tier's need stays raised: AWS cannot lower a quota by request. Your tier's "
+            "guardrails, not the quota, decide which instance types you may launch."
+        )
+    return [*lines, ""]
 
 
 def team_guide(record: RequestRecord, layout: Layout) -> str:
@@ -40,6 +61,7 @@ def team_guide(record: RequestRecord, layout: Layout) -> str:
         f"  - EC2 accelerated types allowed: {_listed(tier.ec2_instance_types if tier else ())}",
         f"  - SageMaker accelerated types allowed: {_listed(tier.sagemaker_instance_types if tier else ())}",
         "",
+        *_capacity(record),
         "## Guardrails, in plain words",
         "- Every resource you create must carry the tags "
         + ", ".join(f"`{t}`" for t in layout.organization.mandatory_tags)

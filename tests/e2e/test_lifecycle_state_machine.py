@@ -20,6 +20,7 @@ import boto3
 import pytest
 
 from landing_zone.grant_statements import admin_granted_actions
+from landing_zone.local.billing_and_quotas import quota_requests
 from landing_zone.local.runtime import Deployment, Emulator
 from tests.e2e.conftest import needs_terraform
 from tests.e2e.test_vending_state_machine import wait_for
@@ -228,6 +229,10 @@ def _day2(emulator: tuple[Emulator, Deployment], capsys: pytest.CaptureFixture[s
     updated = status(capsys)
     assert updated["status"] == "READY" and updated["request"]["gpu_tier"] == "inference"
     assert [h["status"] for h in updated["history"]][-2:] == ["UPDATING", "READY"]
+    # AND the upgrade asked Service Quotas in the account for the inference tier's GPU quotas (the none tier had none)
+    inference = {n.name: n.value for n in cached_layout().quota_needs("inference")}
+    assert {q["name"]: q["requested"] for q in updated["quotas"] if q["status"] == "PENDING"} == inference
+    assert {r["QuotaName"] for r in quota_requests(account, "us-east-1")} == set(inference)
     # AND the added stack was applied, and the existing one applied again with the new tier (its second attempt)
     applied_runs = {s: r["status"] for s, r in updated["pipelines"].items()}
     assert applied_runs == {"bootstrap": "SUCCEEDED", "networking": "SUCCEEDED"}

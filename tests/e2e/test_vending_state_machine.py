@@ -13,6 +13,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from landing_zone.local.billing_and_quotas import quota_requests
 from landing_zone.local.demo import inspect_state_bucket, request_for, send
 from landing_zone.local.runtime import Deployment, Emulator
 from tests.e2e.conftest import needs_terraform
@@ -76,6 +77,7 @@ def test_state_machine_vends_a_ready_account(emulator: tuple[Emulator, Deploymen
         "TagAccount",
         "ApplyGuardrails",
         "Bootstrap",
+        "RequestQuotas",
         "StartPipelines",
         "CheckPipelines",
         "RecordReady",
@@ -85,6 +87,17 @@ def test_state_machine_vends_a_ready_account(emulator: tuple[Emulator, Deploymen
     done = record(request)
     assert done.status == Status.READY
     assert [t.status for t in done.history][-1] == Status.READY
+    # AND the training tier's GPU quotas were requested in the new account (as its access role, authorized like AWS),
+    # once per quota and region, and the record holds each request PENDING
+    needs = layout.quota_needs("training")
+    made = {
+        region: {r["QuotaCode"]: r["DesiredValue"] for r in quota_requests(str(done.account_id), region)}
+        for region in request.regions
+    }
+    assert all(len(codes) == len(needs) for codes in made.values()) and made["us-west-2"]["L-417A185B"] == 192
+    assert {q["request_id"] for q in done.quotas if q["status"] == "PENDING"} == {
+        r["Id"] for region in request.regions for r in quota_requests(str(done.account_id), region)
+    }
     # AND the account sits in the stage OU with its GPU tier policy attached
     parent = org.list_parents(ChildId=done.account_id)["Parents"][0]["Id"]
     assert org.describe_organizational_unit(OrganizationalUnitId=parent)["OrganizationalUnit"]["Name"] == "Staging"

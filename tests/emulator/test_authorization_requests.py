@@ -233,3 +233,17 @@ def test_llm_template_calls_resolve_to_the_resources_aws_names() -> None:
         ("bedrock:CreateGuardrail", "*"),
         ("bedrock:TagResource", "*"),
     ]
+
+
+def test_requests_service_quotas_calls_name_the_quota() -> None:
+    # GIVEN the Service Quotas calls of the vend step (vending.quotas)
+    # WHEN each is authorized THEN quota-scoped ones name arn:aws:servicequotas:<region>:<account>:<service>/<code>
+    quota = f"arn:aws:servicequotas:us-east-1:{ACCOUNT}:ec2/L-417A185B"
+    quota_scoped = ("GetServiceQuota", "RequestServiceQuotaIncrease", "ListRequestedServiceQuotaChangeHistoryByQuota")
+    for operation in quota_scoped:
+        (request,) = _auth("service-quotas", operation, "servicequotas", ServiceCode="ec2", QuotaCode="L-417A185B")
+        assert (request.action, request.resource) == (f"servicequotas:{operation}", quota)
+    # AND the calls without a quota resource type are authorized on "*", as AWS does
+    (default,) = _auth("service-quotas", "GetAWSDefaultServiceQuota", "servicequotas", ServiceCode="ec2", QuotaCode="L")
+    (change,) = _auth("service-quotas", "GetRequestedServiceQuotaChange", "servicequotas", RequestId="r-1")
+    assert (default.resource, change.resource) == ("*", "*")

@@ -108,6 +108,10 @@ def test_plan_change_tier_upgrade_diff_and_approval(
     assert change.diff["policies"]["attached"] == ["vend-gpu-inference"]
     assert change.diff["policies"]["detached"] == ["vend-gpu-none"]
     assert change.diff["budget"] == {"monthly_usd": {"from": 500.0, "to": 5000.0}}
+    # AND the inference tier's GPU quotas will be requested (the none tier needs none, so nothing stays above it)
+    assert change.diff["quotas"]["above_tier"] == [] and change.diff["quotas"]["new_regions"] == []
+    assert "ec2 Running On-Demand G and VT instances: 0 -> 64" in change.diff["quotas"]["request"]
+    assert len(change.diff["quotas"]["request"]) == len(layout.quota_needs("inference"))
     assert change.diff["fields"] == {"gpu_tier": {"from": "none", "to": "inference"}}
     assert change.approval_reasons == ["GPU tier upgrade none -> inference"]
     # AND nothing was recorded
@@ -715,3 +719,19 @@ def test_resume_after_a_failed_destroy_destroys_it_again_and_records_only_kept_s
     state["pipelines"] = {"done": True, "runs": {"bootstrap": ok, "networking": ok}}
     record_ready.handler(state, lambda_context)
     assert store.require(frontend.request_id).pipelines == {"bootstrap": ok}
+
+
+def test_quota_diff_downgrade_lists_what_stays_above_the_tier(layout: Layout, make_request: Any) -> None:
+    from vending.changes import quota_diff
+
+    # GIVEN a training team moving down to inference
+    old = make_request(team="team-mlops", gpu_tier="training")
+    new = old.model_copy(update={"gpu_tier": "inference"})
+    diff = quota_diff(layout, old, new)
+    # THEN nothing is requested and the P and Trn quotas (and the G/VT quotas raised past inference's) stay above it
+    assert diff["request"] == []
+    assert "ec2 Running On-Demand P instances" in diff["above_tier"]
+    assert "ec2 Running On-Demand G and VT instances" in diff["above_tier"]
+    assert "ec2 Running On-Demand Inf instances" not in diff["above_tier"]
+    # AND a change that moves neither tier nor regions has no quota diff
+    assert quota_diff(layout, old, old) == {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import boto3
 import pytest
 
 from landing_zone.cli import main
@@ -55,3 +56,33 @@ def test_team_guide_names_account_guardrails_roles_state_and_templates(
 def test_team_docs_unknown_request_is_a_clear_error(store: RequestStore, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VEND_REQUESTS_TABLE", store._items.table)
     assert main(["team", "docs", "team-nope-staging"]) == 2
+
+
+def test_pending_quotas_in_the_guide_and_the_status(
+    store: RequestStore, request_: VendingRequest, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from landing_zone.local.billing_and_quotas import emulated_service_quotas, settle_quota_requests
+    from vending.quotas import converge_quotas
+
+    # GIVEN team-mlops's training quotas requested in its account, the us-east-1 ones then approved
+    layout = cached_layout()
+    with emulated_service_quotas():
+        sq = lambda region: boto3.client("service-quotas", region_name=region)  # noqa: E731
+        first = converge_quotas(sq, layout.quota_needs("training"), ("us-east-1", "us-west-2"))
+        settle_quota_requests("123456789012", region="us-east-1")
+        quotas = converge_quotas(sq, layout.quota_needs("training"), ("us-east-1", "us-west-2"), first)
+    store.reserve(request_, "vend-team-mlops-staging-a1")
+    record = store.update(request_.request_id, step="RequestQuotas", quotas=[q.model_dump() for q in quotas])
+    # WHEN the guide is written THEN it counts the pending quotas and lists each with its request
+    guide = team_guide(record, layout)
+    needs = len(layout.quota_needs("training"))
+    assert f"{needs} of {2 * needs} quota(s) still wait for AWS" in guide
+    pending_p = next(q for q in quotas if q.region == "us-west-2" and q.code == "L-417A185B")
+    assert "us-west-2 ec2 Running On-Demand P instances (L-417A185B): 0 -> 192 requested, PENDING (request " in guide
+    assert pending_p.request_id and pending_p.request_id in guide
+    assert "us-east-1 ec2 Running On-Demand P instances (L-417A185B): 192, meets the tier's 192" in guide
+    # AND `vend request status` shows the same quotas, the pending count in the title
+    monkeypatch.setenv("VEND_REQUESTS_TABLE", store._items.table)
+    assert main(["request", "status", request_.request_id]) == 0
+    out = capsys.readouterr().out
+    assert f"Service Quotas ({needs} pending)" in out and pending_p.request_id in out

@@ -14,6 +14,7 @@ from vending.exceptions import InvalidRequest
 from vending.intake import submit
 from vending.layout import cached_layout
 from vending.lifecycle import RequestRecord, RequestStore
+from vending.quotas import QuotaState, pending
 from vending.request import VendingRequest, invalid, parse_body, parse_request
 from vending.service import SubmitResult, find_state_machine_arn
 from vending.settings import Settings
@@ -131,6 +132,24 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     print_table(f"Request {record.request_id}", COLUMNS, [_record_row(record)])
     print_table("Lifecycle", ["status", "step", "at"], [(t.status.value, t.step, t.at) for t in record.history])
+    if record.quotas:
+        quotas = [QuotaState.model_validate(q) for q in record.quotas]
+        print_table(
+            f"Service Quotas ({len(pending(quotas))} pending)",
+            ["region", "quota", "code", "applied", "tier", "status", "request"],
+            [
+                (
+                    q.region,
+                    f"{q.service} {q.name}",
+                    q.code,
+                    f"{q.applied:g}",
+                    f"{q.desired:g}",
+                    q.status,
+                    q.request_id or "-",
+                )
+                for q in quotas
+            ],
+        )
     return 0
 
 

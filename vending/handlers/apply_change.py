@@ -1,5 +1,5 @@
-"""ApplyChange: the account's GPU tier SCP and team region fence for the new intent, then its CI role trust and
-budget (member account)."""
+"""ApplyChange: the account's GPU tier SCP and team region fence for the new intent, then its CI role trust, budget
+and GPU quotas (member account)."""
 
 from typing import Any
 
@@ -9,6 +9,7 @@ from vending.aws.errors import transient_as_retryable
 from vending.aws.sessions import access_role_arn, assume_role_session
 from vending.changes import LifecycleState, apply_change_guardrails, converge_account
 from vending.context import Context, logger
+from vending.quotas import QuotaState, converge_quotas, pending
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -18,7 +19,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = state.request
     logger.append_keys(team=request.team, request_id=request.request_id, change_id=state.change_id, step="ApplyChange")
     ctx = Context()
-    account_id = ctx.store.require(request.request_id).account_id or ""
+    record = ctx.store.require(request.request_id)
+    account_id = record.account_id or ""
     org = ctx.client("organizations")
     guardrails = apply_change_guardrails(org, ctx.layout, ctx.store, request, account_id=account_id)
     role = access_role_arn(account_id, ctx.layout.organization.access_role_name)
@@ -26,6 +28,22 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = converge_account(
         member, ctx.layout, request, account_id=account_id, pipeline_role_arn=ctx.settings.pipeline_role_arn
     )
-    ctx.store.update(request.request_id, step="ApplyChange", scps=list(guardrails.policies))
-    logger.info("change applied", extra={"scp_changes": list(guardrails.changes), "account_changes": settings})
-    return {"scp_changes": list(guardrails.changes), "account_changes": settings}
+    # An upgrade (or a new region) requests more; a downgrade records what stays raised (vending.quotas).
+    quotas = converge_quotas(
+        lambda region: member.client("service-quotas", region_name=region),
+        ctx.layout.quota_needs(request.gpu_tier),
+        request.regions,
+        recorded=[QuotaState.model_validate(q) for q in record.quotas],
+    )
+    ctx.store.update(
+        request.request_id,
+        step="ApplyChange",
+        scps=list(guardrails.policies),
+        quotas=[q.model_dump() for q in quotas],
+    )
+    waiting = [f"{q.region} {q.service}/{q.code}" for q in pending(quotas)]
+    logger.info(
+        "change applied",
+        extra={"scp_changes": list(guardrails.changes), "account_changes": settings, "quotas_pending": waiting},
+    )
+    return {"scp_changes": list(guardrails.changes), "account_changes": settings, "quotas_pending": waiting}

@@ -261,6 +261,9 @@ _VARIABLE_PARAMS = {
     "GuardrailId": ("guardrailIdentifier",),
     "KnowledgeBaseId": ("knowledgeBaseId",),
     "CollectionId": ("id",),  # only aoss ARNs carry it: DeleteCollection and UpdateCollection name it `id`
+    # Service Quotas: arn:aws:servicequotas:<region>:<account>:<service>/<quota code>
+    "ServiceCode": ("ServiceCode",),
+    "QuotaCode": ("QuotaCode",),
 }
 
 

@@ -20,6 +20,7 @@ from vending.handlers import (
     place_in_ou,
     record_failed,
     record_ready,
+    request_quotas,
     reserve,
     start_pipelines,
     tag_account,
@@ -57,6 +58,7 @@ def vend(org: Any, store: RequestStore, state: dict[str, Any], lambda_context: A
         "TagAccount",
         "ApplyGuardrails",
         "Bootstrap",
+        "RequestQuotas",
     ]
     steps = {
         "Reserve": (reserve, "reservation"),
@@ -66,6 +68,7 @@ def vend(org: Any, store: RequestStore, state: dict[str, Any], lambda_context: A
         "TagAccount": (tag_account, "tags"),
         "ApplyGuardrails": (apply_guardrails, "guardrails"),
         "Bootstrap": (bootstrap, "bootstrap"),
+        "RequestQuotas": (request_quotas, "quotas"),
     }
 
     def _run(until: str) -> dict[str, Any]:
@@ -184,6 +187,30 @@ def test_bootstrap_handler_records_bucket_and_role(vend: Callable[[str], dict[st
     # without a GitHub App setting the GitHub step is a no-op that says so (tests/github covers it configured)
     assert document["bootstrap"]["github"]["status"] == "skipped"
     assert "VEND_GITHUB_APP_ID" in document["bootstrap"]["github"]["reason"]
+
+
+def test_request_quotas_handler_records_the_tiers_requests(
+    vend: Callable[[str], dict[str, Any]], store: RequestStore, state: dict[str, Any], lambda_context: Any
+) -> None:
+    from landing_zone.local.billing_and_quotas import emulated_service_quotas, quota_requests
+    from vending.layout import cached_layout
+
+    with emulated_service_quotas():
+        # GIVEN a bootstrapped training account in two regions WHEN RequestQuotas runs, and runs again (a retry)
+        document = vend("RequestQuotas")
+        account_id = document["account"]["account_id"]
+        again = request_quotas.handler(state, lambda_context)
+        # THEN every quota of the training tier is requested once per region, in the new account, and recorded
+        needs = cached_layout().quota_needs("training")
+        for region in ("us-east-1", "us-west-2"):
+            assert len(quota_requests(account_id, region)) == len(needs)
+        record = store.require("team-mlops-staging")
+        assert len(record.quotas) == 2 * len(needs) and all(q["status"] == "PENDING" for q in record.quotas)
+        assert {q["request_id"] for q in record.quotas} == {r["Id"] for r in quota_requests(account_id)} | {
+            r["Id"] for r in quota_requests(account_id, "us-west-2")
+        }
+        assert document["quotas"]["pending"] == again["pending"] and len(again["pending"]) == 2 * len(needs)
+        assert record.step == "RequestQuotas" and record.status == Status.BOOTSTRAPPING
 
 
 class FakeTaskTokens:
