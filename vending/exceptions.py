@@ -187,3 +187,7 @@ def _leaves(base: type[VendingError]) -> tuple[str, ...]:
 # The state machine's Retry lists name exactly these (tests/vending/test_exceptions.py checks the ASL).
 RETRYABLE_ERROR_NAMES = _leaves(RetryableError)
 TERMINAL_ERROR_NAMES = _leaves(TerminalError)
+
+
+class DriftCheckFailed(TerminalError):
+    """A stack's plan-only drift check could not run or finish (vending.pipeline.drift): reported drift_unchecked."""

@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 
 from vending.cli.output import console, print_json, print_table
-from vending.exceptions import NotConfigured, VendingError
+from vending.exceptions import DriftCheckFailed, NotConfigured
 from vending.functions import by_key
 from vending.lifecycle import RequestStore
 from vending.pipeline.drift import IN_PROGRESS, DriftCheck, DriftStatus, current_checks, scan_table
@@ -44,7 +44,7 @@ def start_checks(session: boto3.Session, request_ids: list[str]) -> dict[str, An
     )
     body = json.loads(reply["Payload"].read() or b"{}")
     if reply.get("FunctionError"):
-        raise VendingError(f"the StackDrift function failed: {body.get('errorMessage') or body}")
+        raise DriftCheckFailed(f"the StackDrift function failed: {body.get('errorMessage') or body}")
     return dict(body)
 
 
@@ -56,7 +56,7 @@ def wait_for_checks(session: boto3.Session, settings: Settings, started: list[st
         if not pending:
             return [checks[r] for r in started]
         if time.monotonic() > deadline:
-            raise VendingError(f"drift checks still running after {timeout:.0f}s: {', '.join(pending)}")
+            raise DriftCheckFailed(f"drift checks still running after {timeout:.0f}s: {', '.join(pending)}")
         time.sleep(2)
 
 

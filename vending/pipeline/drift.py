@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 from vending.aws.dynamo import ModelTable, unmarshal
 from vending.aws.errors import error_code
-from vending.exceptions import VendingError
+from vending.exceptions import DriftCheckFailed, VendingError
 from vending.lifecycle import RequestRecord, now
 from vending.pipeline.orchestration import Launcher, PipelineRun, RunStatus, plan_credentials
 
@@ -343,7 +343,7 @@ def execute_check(
 
     queued = store.get(key)
     if queued is None:
-        raise VendingError(f"no drift check {key!r}")
+        raise DriftCheckFailed(f"no drift check {key!r}")
     check = store.claim(queued)
     if check is None:
         logger.info("drift check not claimed", extra={"check": key, "status": queued.status})
@@ -352,7 +352,7 @@ def execute_check(
     try:
         run = run_store.get(check.stack_run)
         if run is None or run.action != "apply" or run.status != RunStatus.SUCCEEDED:
-            raise VendingError(f"{check.stack_run} is no longer an applied stack")
+            raise DriftCheckFailed(f"{check.stack_run} is no longer an applied stack")
         spec = PipelineSpec(
             stack_dir=stack_dir_for(run.stack_path, terraform_root, gpu_tier=run.variables.get("gpu_tier")),
             state_bucket=run.state_bucket,
