@@ -204,8 +204,7 @@ def _day2(emulator: tuple[Emulator, Deployment], capsys: pytest.CaptureFixture[s
         print("\nself-approval on the emulator:", refused.strip())
     assert "SelfApproval" in refused and admin_arn in refused
     # AND the approver role (another principal, its own least-privilege policy) approves and waits for it
-    # (it starts the change; the admin follows it: the emulator authorizes DescribeExecution against an `express:`
-    # resource, which the approver's grant on the lifecycle's executions does not name)
+    # (it starts the change; the admin follows it)
     with signed_in_as("PlatformApprover", "approver-session") as approver_arn:
         assert vend(["request", "approve", REQUEST_ID, "--json"]) == 0
     approved = json.loads(capsys.readouterr().out)

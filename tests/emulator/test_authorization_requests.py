@@ -247,3 +247,13 @@ def test_requests_service_quotas_calls_name_the_quota() -> None:
     (default,) = _auth("service-quotas", "GetAWSDefaultServiceQuota", "servicequotas", ServiceCode="ec2", QuotaCode="L")
     (change,) = _auth("service-quotas", "GetRequestedServiceQuotaChange", "servicequotas", RequestId="r-1")
     assert (default.resource, change.resource) == ("*", "*")
+
+
+def test_requests_describe_execution_is_authorized_on_the_kind_of_execution_it_names() -> None:
+    # The reference marks execution and express both required; a request names one of them, never both (before the
+    # fix a standard execution was also authorized on express:*:*:*, which no grant on the executions names)
+    standard = f"arn:aws:states:us-east-1:{ACCOUNT}:execution:AccountVending:vend-x-a1"
+    express = f"arn:aws:states:us-east-1:{ACCOUNT}:express:Fast:run-1:abc"
+    for arn in (standard, express):
+        reqs = _auth("stepfunctions", "DescribeExecution", "states", executionArn=arn)
+        assert [(r.action, r.resource) for r in reqs] == [("states:DescribeExecution", arn)], arn

@@ -373,6 +373,14 @@ def organizations_resources(call: Call, action: str, account: str, lookups: Look
     return found or ["*"]
 
 
+# Resource types the Service Authorization Reference marks required side by side where a request names one or the
+# other, never both: DescribeExecution/StopExecution act on a standard execution or on an express one.
+ALTERNATIVE_TYPES: dict[tuple[str, str], frozenset[str]] = {
+    ("states", "express"): frozenset({"execution"}),
+    ("states", "execution"): frozenset({"express"}),
+}
+
+
 def resource_arns(call: Call, action: str, account: str, lookups: Lookups) -> list[str]:
     """The ARNs AWS authorizes `action` against: every resource type the Service Authorization Reference marks
     required (RunInstances: image, instance, network interface, security group, subnet), each named from the request
@@ -397,8 +405,16 @@ def resource_arns(call: Call, action: str, account: str, lookups: Lookups) -> li
     given = _arn_params(call)
     chosen: list[str] = []
     best: tuple[tuple[int, int, int], str] | None = None
+    named = {
+        t["resource_type"].rstrip("*")
+        for t in types
+        if any(_pattern_regex(service["resources"][t["resource_type"].rstrip("*")]["arn"]).match(a) for a in given)
+    }
     for t in types:
-        pattern = service["resources"][t["resource_type"].rstrip("*")]["arn"]
+        kind = t["resource_type"].rstrip("*")
+        if named & ALTERNATIVE_TYPES.get((prefix, kind), frozenset()):
+            continue  # the request names the other kind of the same thing (a standard execution is no express one)
+        pattern = service["resources"][kind]["arn"]
         regex = _pattern_regex(pattern)
         direct = next((a for a in given if regex.match(a)), None)
         variables = re.findall(r"\$\{([^}]+)\}", pattern)
