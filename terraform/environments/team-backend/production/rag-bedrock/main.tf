@@ -28,9 +28,9 @@ module "knowledge_base" {
 module "bedrock" {
   source = "../../../../modules/bedrock"
 
-  name                     = "${trim(substr(var.team, 0, 36), "-")}-rag"
-  inference_profile_ids    = var.inference_profile_ids
-  knowledge_base_arns      = compact([module.knowledge_base.knowledge_base_arn])
+  name                  = "${trim(substr(var.team, 0, 36), "-")}-rag"
+  inference_profile_ids = var.inference_profile_ids
+  knowledge_base_arns   = compact([module.knowledge_base.knowledge_base_arn])
   # The account's model-invocation logging is the platform's (the SCP baseline's ProtectModelInvocationLogging denies
   # the team's roles changing it): a team stack does not configure it.
   invocation_logging       = false
