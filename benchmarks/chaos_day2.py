@@ -187,7 +187,7 @@ def _changed(record: Any) -> bool:
 
 
 def _retired(record: Any) -> bool:
-    return record.status in {Status.PENDING_CLOSURE, Status.CLOSED, Status.SUSPENDED}
+    return record.status in {Status.PENDING_CLOSURE, Status.CLOSED}  # SUSPENDED: the closure was never requested
 
 
 def _settle(
