@@ -12,7 +12,7 @@ sampled while the run goes, and the run FAILS (exit 1, `verdict` names why) when
   - more than 5 creations were ever in flight, by the emulator's count or by the product's own leases,
   - a vend did not reach READY, or took a path other than the happy path: 15 states entered, plus 3 per status
     poll of the account (WaitForAccount, CheckAccountStatus, AccountReady?) and 3 per pipeline wait; one poll
-    is the 18 transitions per vend of the demo.
+    is the 19 transitions per vend of the demo.
 `--plant-sixth-creation` gives the product's limiter a 6th slot: the run must then fail (the negative control).
 Pipelines are left out on purpose: each stack's run is recorded SUCCEEDED at launch without Terraform
 (`pipelines: "skipped"` in the output), so request -> READY measures the vending itself: validation, the creation
@@ -82,6 +82,7 @@ HAPPY_PATH = (
     "TagAccount",
     "ApplyGuardrails",
     "Bootstrap",
+    "RequestQuotas",
     "StartPipelines",
     "CheckPipelines",
     "PipelinesDone?",
