@@ -74,7 +74,7 @@ def test_served_api_takes_the_signer_as_the_caller_and_finds_the_lifecycle_by_na
         # WHEN the body is changed after signing, or the key is one nobody issued
         status, refused = _call(url, "POST", f"/requests/{REQUEST_ID}/approve", {}, approver, sent={"x": 1})
         assert (status, refused["code"]) == (403, "SignatureDoesNotMatch"), refused
-        forged = Credentials("AKIAFORGED0000000000", "not-a-secret")
+        forged = Credentials("AKIDUNISSUED00000000", "unissued-secret")  # a key id nobody issued
         status, refused = _call(url, "POST", f"/requests/{REQUEST_ID}/approve", {}, forged)
         assert (status, refused["code"]) == (403, "UnrecognizedClientException"), refused
         # AND when another session of the same admin role approves: the same principal, refused
