@@ -355,11 +355,14 @@ CLOSED_STATES = frozenset({"SUSPENDED", "CLOSED"})
 
 
 def _record(store: RequestStore | None, item: ClosureItem, status: Status) -> None:
+    """Written before the queue item moves: the item is the drain's cursor, so a record write that fails leaves the
+    item where the next drain looks again (the other order left a CLOSED item whose record said PENDING_CLOSURE)."""
     if store is None:
         return
     record = store.get(item.request_id)
-    if record is not None and record.account_id == item.account_id and record.status != status:
-        store.update(item.request_id, status=status, step="CloseAccount")
+    if record is None or record.account_id != item.account_id or record.status in (status, Status.CLOSED):
+        return  # another generation's record, already there, or past it (AWS never reopens a closed account)
+    store.update(item.request_id, status=status, step="CloseAccount")
 
 
 # The Organizations client a drain takes: CloseAccount is not idempotent, and an SDK retry of a call whose answer was
@@ -390,8 +393,8 @@ def drain_closures(
     report = DrainReport()
     for item in queue.all():
         if item.status == ClosureStatus.PENDING_CLOSURE and account_state(org, item.account_id) in CLOSED_STATES:
+            _record(store, item, Status.CLOSED)
             if queue.move(item, ClosureStatus.CLOSED, expect=item.status, closed_at=now()):
-                _record(store, item, Status.CLOSED)
                 report.closed.append(item.account_id)
         elif item.status == ClosureStatus.CLOSING and item.requested_at is None:
             # CloseAccount's answer was never recorded (a drainer died, the answer was lost or throttled): the account
@@ -400,14 +403,14 @@ def drain_closures(
             state = account_state(org, item.account_id)
             if state in CLOSED_STATES or state == "PENDING_CLOSURE":
                 closed = state in CLOSED_STATES
-                if queue.move(
+                _record(store, item, Status.CLOSED if closed else Status.PENDING_CLOSURE)
+                queue.move(
                     item,
                     ClosureStatus.CLOSED if closed else ClosureStatus.PENDING_CLOSURE,
                     expect=ClosureStatus.CLOSING,
                     requested_at=now(),
                     closed_at=now() if closed else None,
-                ):
-                    _record(store, item, Status.CLOSED if closed else Status.PENDING_CLOSURE)
+                )
             elif _seconds_since(item.sent_at or item.enqueued_at) >= close_grace_seconds:
                 queue.move(item, ClosureStatus.QUEUED, expect=ClosureStatus.CLOSING, sent_at=None)
     for item in [i for i in queue.all() if i.status == ClosureStatus.QUEUED]:
@@ -430,8 +433,8 @@ def _close_one(
     if state in CLOSED_STATES or state == "PENDING_CLOSURE":
         # Closed already (by us before a crash, or by hand): record it, never close it again.
         target = ClosureStatus.CLOSED if state in CLOSED_STATES else ClosureStatus.PENDING_CLOSURE
+        _record(store, item, Status.CLOSED if state in CLOSED_STATES else Status.PENDING_CLOSURE)
         if queue.move(item, target, expect=ClosureStatus.QUEUED, closed_at=now() if state in CLOSED_STATES else None):
-            _record(store, item, Status.CLOSED if state in CLOSED_STATES else Status.PENDING_CLOSURE)
             (report.closed if state in CLOSED_STATES else report.requested).append(item.account_id)
         return
     claimed = queue.move(
@@ -452,8 +455,8 @@ def _close_one(
         code = error_code(e)
         reason = str(e.response.get("Reason") or e.response.get("Error", {}).get("Reason") or "")
         if code == "AccountAlreadyClosedException":
-            queue.move(claimed, ClosureStatus.CLOSED, expect=ClosureStatus.CLOSING, closed_at=now(), last_error=code)
             _record(store, item, Status.CLOSED)
+            queue.move(claimed, ClosureStatus.CLOSED, expect=ClosureStatus.CLOSING, closed_at=now(), last_error=code)
             report.closed.append(item.account_id)
             return
         if code == "ConstraintViolationException" and (reason in QUOTA_REASONS or "QUOTA" in str(e).upper()):
@@ -467,8 +470,8 @@ def _close_one(
         queue.move(claimed, ClosureStatus.BLOCKED, expect=ClosureStatus.CLOSING, last_error=f"{code}: {e}")
         logger.info("closure refused", extra={"account_id": item.account_id, "code": code})
         return
-    queue.move(claimed, ClosureStatus.PENDING_CLOSURE, expect=ClosureStatus.CLOSING, requested_at=now())
     _record(store, item, Status.PENDING_CLOSURE)
+    queue.move(claimed, ClosureStatus.PENDING_CLOSURE, expect=ClosureStatus.CLOSING, requested_at=now())
     report.requested.append(item.account_id)
 
 

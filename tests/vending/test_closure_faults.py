@@ -155,3 +155,48 @@ def test_negative_control_without_the_grace_a_closure_is_requested_twice(
     # AND its item shows the sequence issue 23 reported
     sequences = [",".join(h.split()[-1] for h in i.history) for i in done.all()]
     assert any(re.search(r"CLOSING(,CLOSING)*,QUEUED,CLOSING", seq) for seq in sequences), sequences
+
+
+@pytest.mark.parametrize("refused_status", [Status.PENDING_CLOSURE, Status.CLOSED])
+def test_a_record_write_that_fails_leaves_the_item_where_the_next_drain_finishes_it(
+    org: Any,
+    store: RequestStore,
+    queue: ClosureQueue,
+    member_account: Callable[[str, str], str],
+    make_request: Callable[..., VendingRequest],
+    layout: Layout,
+    closures_spied: Counter[str],
+    monkeypatch: pytest.MonkeyPatch,
+    refused_status: Status,
+) -> None:
+    # GIVEN a retired account queued for closure, and the request record's table refusing the first write of one
+    # status (the soak found a CLOSED queue item whose record said PENDING_CLOSURE for good)
+    request = make_request(team="team-rw")
+    account_id = member_account(layout.account_email(request.team, "staging"), "team-rw-staging")
+    store.reserve(request, f"vend-{request.request_id}-a1")
+    store.update(request.request_id, status=Status.SUSPENDED, step="Quarantine", account_id=account_id)
+    queue.enqueue(account_id, request.request_id)
+    update, refusals = RequestStore.update, Counter[str]()
+
+    def refusing_once(self: RequestStore, request_id: str, **fields: Any) -> Any:
+        if fields.get("status") == refused_status and not refusals:
+            refusals[refused_status.value] += 1
+            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "planted"}}, "UpdateItem")
+        return update(self, request_id, **fields)
+
+    monkeypatch.setattr(RequestStore, "update", refusing_once)
+    # WHEN the queue is drained (a drain that died on the refusal is followed by the next one)
+    rank = {"QUEUED": 0, "CLOSING": 0, "SUSPENDED": 0, "PENDING_CLOSURE": 1, "CLOSED": 2}
+    ahead = []
+    for _ in range(LAG_READS + 4):  # Organizations shows the closure after LAG_READS reads
+        with contextlib.suppress(ClientError):
+            drain_closures(org, queue, store, close_grace_seconds=GRACE_SECONDS)
+        item, record = queue.get(account_id), store.get(request.request_id)
+        assert item is not None and record is not None
+        if rank[item.status.value] > rank[record.status.value]:
+            ahead.append(f"item {item.status.value}, record {record.status.value}")
+    # THEN the refusal happened, the item never ran ahead of its record, and both end CLOSED with one CloseAccount
+    assert refusals == {refused_status.value: 1}
+    assert ahead == []
+    assert (item.status, record.status) == (ClosureStatus.CLOSED, Status.CLOSED), (item.history, record.status)
+    assert closures_spied[account_id] == 1
