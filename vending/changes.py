@@ -95,6 +95,7 @@ class ChangeRecord(BaseModel):
     execution_name: str = ""
     failure_reason: str | None = None
     finished_at: str | None = None
+    resumed_by: str | None = None  # the vending execution that converged the account to a change that had failed
 
     @property
     def needs_approval(self) -> bool:
@@ -678,7 +679,9 @@ def finish_change(
         and record.execution_name == execution_name_for(change_id)
     )
     if record is not None and holds and (began or record.status == Status.READY):
-        failed: dict[str, Any] = {"failed_step": record.step, "failure_reason": error} if began else {}
+        failed: dict[str, Any] = (
+            {"failed_step": record.step, "failure_reason": error, "failed_change": change_id} if began else {}
+        )
         store.update(
             change.request_id,
             status=Status.FAILED if began else None,
@@ -689,6 +692,24 @@ def finish_change(
     return changes.save(
         change.model_copy(update={"status": ChangeStatus.FAILED, "failure_reason": error, "finished_at": now()})
     )
+
+
+def settle_resumed_change(
+    store: RequestStore, changes: ChangeStore, record: RequestRecord, execution: str
+) -> ChangeRecord | None:
+    """The resume of a failed change reached READY: the change's intent is now the account's, so the change is
+    APPLIED (by that execution), moved only from FAILED; then the record lets go of it. Safe to retry: a change
+    already APPLIED is left alone and the record is still let go."""
+    if not record.failed_change:
+        return None
+    change = changes.get(record.failed_change)
+    settled = None
+    if change is not None and change.status == ChangeStatus.FAILED and change.new == record.request:
+        settled = changes.move(
+            change, expect=ChangeStatus.FAILED, status=ChangeStatus.APPLIED, finished_at=now(), resumed_by=execution
+        )
+    store.update(record.request_id, step="RecordReady", failed_change=None)
+    return settled
 
 
 # --- the AccountLifecycle execution state -------------------------------------------------------------------------

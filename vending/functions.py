@@ -230,7 +230,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "RecordReady",
         "vending-record-ready",
         "vending.handlers.record_ready.handler",
-        (_REQUESTS_RW,),
+        (_REQUESTS_RW, _CHANGES_RW),
         description="Mark the request READY",
     ),
     FunctionSpec(

@@ -130,7 +130,10 @@ def _print_change(change: ChangeRecord, *, as_json: bool, title: str) -> None:
         ),
         *((f"field {k}", f"{v['from']} -> {v['to']}") for k, v in d["fields"].items()),
         ("approval", "; ".join(change.approval_reasons) or "not needed"),
-        ("status", change.status.value),
+        (
+            "status",
+            change.status.value + (f" (converged by the resume {change.resumed_by})" if change.resumed_by else ""),
+        ),
     ]
     print_table(f"{title} {change.change_id} (asked by {change.requested_by})", ["what", "change"], rows)
 
