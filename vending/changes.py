@@ -47,7 +47,6 @@ from vending.workflow import WorkflowSettings
 logger = Logger(child=True)
 
 CHANGEABLE = ("gpu_tier", "regions", "stacks", "repository", "owner_email")
-LIFECYCLE_STATE_MACHINE_NAME = "AccountLifecycle"
 CLAIM_ATTEMPTS = 5  # re-decisions after a lost conditional write to something other than a rival change
 
 
@@ -698,15 +697,17 @@ def settle_resumed_change(
     store: RequestStore, changes: ChangeStore, record: RequestRecord, execution: str
 ) -> ChangeRecord | None:
     """The resume of a failed change reached READY: the change's intent is now the account's, so the change is
-    APPLIED (by that execution), moved only from FAILED; then the record lets go of it. Safe to retry: a change
-    already APPLIED is left alone and the record is still let go."""
+    APPLIED (by that execution), moved only from FAILED, or RUNNING when its execution was stopped (no FinishChange
+    ran; vending.service failed the record); then the record lets go of it. Safe to retry: a change already APPLIED
+    is left alone and the record is still let go."""
     if not record.failed_change:
         return None
     change = changes.get(record.failed_change)
     settled = None
-    if change is not None and change.status == ChangeStatus.FAILED and change.new == record.request:
+    stalled = (ChangeStatus.FAILED, ChangeStatus.RUNNING)
+    if change is not None and change.status in stalled and change.new == record.request:
         settled = changes.move(
-            change, expect=ChangeStatus.FAILED, status=ChangeStatus.APPLIED, finished_at=now(), resumed_by=execution
+            change, expect=change.status, status=ChangeStatus.APPLIED, finished_at=now(), resumed_by=execution
         )
     store.update(record.request_id, step="RecordReady", failed_change=None)
     return settled

@@ -565,6 +565,9 @@ def _resource_arns(symbol: str, *, account: str, settings: Settings, layout: Lay
         "lifecycle_state_machine": [
             f"arn:aws:states:{REGION}:{account}:stateMachine:{step_functions.LIFECYCLE_STATE_MACHINE_NAME}"
         ],
+        "lifecycle_executions": [
+            f"arn:aws:states:{REGION}:{account}:execution:{step_functions.LIFECYCLE_STATE_MACHINE_NAME}:*"
+        ],
     }[symbol]
 
 

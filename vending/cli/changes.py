@@ -14,7 +14,6 @@ import boto3
 
 from vending.aws.sessions import access_role_arn, assume_role_session
 from vending.changes import (
-    LIFECYCLE_STATE_MACHINE_NAME,
     ChangeRecord,
     ChangeStore,
     approve_change,
@@ -30,6 +29,7 @@ from vending.lifecycle import RequestRecord, RequestStore
 from vending.pipeline.orchestration import destroy_preview
 from vending.service import find_state_machine_arn, settings_from_env
 from vending.settings import Settings
+from vending.workflow import LIFECYCLE_STATE_MACHINE_NAME
 
 
 def session() -> boto3.Session:
