@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -507,6 +508,38 @@ def start_change(sfn: Any, state_machine_arn: str, change: ChangeRecord, setting
     return name
 
 
+# A RUNNING change whose execution is nowhere to be found this long after it was filed or approved never started (its
+# starter stopped between the claim and StartExecution); younger, the starter may still be starting it.
+STARTING_GRACE_SECONDS = 120.0
+
+
+def release_stopped_change(
+    store: RequestStore, changes: ChangeStore, record: RequestRecord, *, sfn: Any, state_machine_arn: str
+) -> RequestRecord:
+    """A change that holds the record while its execution no longer runs (stopped from outside, timed out, or never
+    started) is failed the way FinishChange fails one, so the record is not held for good: READY again if it never
+    began; FAILED naming the change if it did (`vend request resume` converges to it and records it APPLIED)."""
+    held = held_by(changes, record)
+    if held is None or held.status != ChangeStatus.RUNNING or not state_machine_arn:
+        return record
+    name = held.execution_name or execution_name_for(held.change_id)
+    arn = state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
+    try:
+        ended = str(sfn.describe_execution(executionArn=arn)["status"])
+    except ClientError as e:
+        if error_code(e) not in {"ExecutionDoesNotExist", "InvalidArn"}:
+            raise
+        since = held.approved_at or held.requested_at
+        if (datetime.now(UTC) - datetime.fromisoformat(since)).total_seconds() <= STARTING_GRACE_SECONDS:
+            return record
+        ended = "NEVER_STARTED"
+    if ended == "RUNNING":
+        return record
+    logger.info("change of an ended execution released", extra={"change_id": held.change_id, "ended": ended})
+    finish_change(store, changes, held.change_id, error=f"execution {name} ended {ended} without a result")
+    return store.require(record.request_id)
+
+
 def request_change(
     store: RequestStore,
     changes: ChangeStore,
@@ -526,6 +559,9 @@ def request_change(
     Concurrent filers are settled by one conditional write on the request record (RequestStore.claim, on the version
     each decided from): the winner's change holds the record; every other caller re-reads, finds it and is refused
     naming it, having recorded and started nothing."""
+    check_request_id(request_id)
+    if (record := store.get(request_id)) is not None:
+        release_stopped_change(store, changes, record, sfn=sfn, state_machine_arn=state_machine_arn)
     for _ in range(CLAIM_ATTEMPTS):
         seen, change = _plan(
             store, changes, layout, request_id, data, by=by, preview_destroy=preview_destroy, session=session

@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from vending.aws.errors import error_code
-from vending.changes import CLAIM_ATTEMPTS, ChangeStore, cancel_open_change, lifecycle_input
+from vending.changes import CLAIM_ATTEMPTS, ChangeStore, cancel_open_change, lifecycle_input, release_stopped_change
 from vending.exceptions import ChangeNotAllowed, ConcurrentUpdate, NotConfigured
 from vending.lifecycle import RequestRecord, RequestStore, Status
 from vending.request import check_request_id, parse_request
@@ -89,7 +89,9 @@ def start_decommission(
     if not state_machine_arn:
         raise NotConfigured("no lifecycle state machine configured (VEND_LIFECYCLE_STATE_MACHINE_ARN)")
     for _ in range(CLAIM_ATTEMPTS):
-        record = store.require(request_id)
+        record = release_stopped_change(
+            store, changes, store.require(request_id), sfn=sfn, state_machine_arn=state_machine_arn
+        )
         check_decommission(record, sfn=sfn, state_machine_arn=state_machine_arn)
         cancel_open_change(changes, record, why=f"cancelled: {request_id} is being decommissioned")
         name = execution_name(record)

@@ -116,3 +116,42 @@ def test_a_retirement_claimed_but_never_started_waits_out_the_grace(
     aged = record.model_copy(update={"updated_at": old, "version": record.version + 1})
     store._put(aged, condition="version = :seen", values={":seen": record.version})
     assert _decommission(store, changes, frontend.request_id, lifecycle_machine).endswith("-a2")
+
+
+def test_a_change_stopped_before_it_began_releases_the_record_for_the_next_change(
+    frontend: RequestRecord, store: RequestStore, changes: ChangeStore, layout: Layout, lifecycle_machine: str
+) -> None:
+    # GIVEN a change filed and started, its execution stopped before BeginChange (the record is READY, held by it)
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    kwargs: dict[str, Any] = {"sfn": sfn, "state_machine_arn": lifecycle_machine, "settings": WorkflowSettings()}
+    stopped = request_change(
+        store, changes, layout, frontend.request_id, {"stacks": ["bootstrap", "networking"]}, by="alice", **kwargs
+    )
+    _stop(lifecycle_machine, stopped.execution_name)
+    assert store.require(frontend.request_id).open_change is not None
+    # WHEN the next change is filed
+    following = request_change(
+        store, changes, layout, frontend.request_id, {"stacks": ["bootstrap", "eks"]}, by="alice", **kwargs
+    )
+    # THEN the stopped one is FAILED naming its end, and the new one holds the record
+    failed = changes.require(stopped.change_id)
+    assert failed.status == ChangeStatus.FAILED and "ended ABORTED" in (failed.failure_reason or "")
+    assert following.status == ChangeStatus.RUNNING
+    assert (store.require(frontend.request_id).open_change or {})["change_id"] == following.change_id
+
+
+def test_a_running_change_is_never_released(
+    frontend: RequestRecord, store: RequestStore, changes: ChangeStore, layout: Layout, lifecycle_machine: str
+) -> None:
+    # GIVEN a change whose execution runs
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    kwargs: dict[str, Any] = {"sfn": sfn, "state_machine_arn": lifecycle_machine, "settings": WorkflowSettings()}
+    running = request_change(
+        store, changes, layout, frontend.request_id, {"stacks": ["bootstrap", "networking"]}, by="alice", **kwargs
+    )
+    # THEN another change and a decommission are refused naming it, and it stays RUNNING
+    with pytest.raises(ChangeNotAllowed, match=running.change_id):
+        request_change(store, changes, layout, frontend.request_id, {"stacks": ["bootstrap"]}, by="alice", **kwargs)
+    with pytest.raises(ChangeNotAllowed, match=running.change_id):
+        _decommission(store, changes, frontend.request_id, lifecycle_machine)
+    assert changes.require(running.change_id).status == ChangeStatus.RUNNING
