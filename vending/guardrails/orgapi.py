@@ -12,7 +12,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from vending.aws.errors import raise_if_throttled
-from vending.exceptions import OrganizationsThrottled
+from vending.exceptions import ConcurrentUpdate, OrganizationsThrottled
 
 Sleep = Callable[[float], None]
 
@@ -128,5 +128,6 @@ def create_policy(b: Backoff, org: Any, *, name: str, policy_type: str, content:
             raise
     found = [p["Id"] for p in b.pages(org, "list_policies", "Policies", Filter=policy_type) if p["Name"] == name]
     if not found:
-        raise RuntimeError(f"CreatePolicy {name}: refused as a duplicate, yet no {policy_type} has that name")
+        # Organizations not showing it yet (eventually consistent): the step is retried.
+        raise ConcurrentUpdate(f"CreatePolicy {name}: refused as a duplicate, yet no {policy_type} has that name yet")
     return str(found[0])
