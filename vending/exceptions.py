@@ -191,3 +191,7 @@ TERMINAL_ERROR_NAMES = _leaves(TerminalError)
 
 class DriftCheckFailed(TerminalError):
     """A stack's plan-only drift check could not run or finish (vending.pipeline.drift): reported drift_unchecked."""
+
+
+class ThawNotFound(TerminalError):
+    """No freeze stands on that request or account, or no thaw of it is filed (vending.spend.fence)."""

@@ -270,6 +270,7 @@ def test_tables_have_pitr_encryption_and_keys(resources: dict[str, Any]) -> None
         "CreationSlotsTable": "slot",
         "ChangesTable": "change_id",
         "ClosuresTable": "account_id",
+        "FreezesTable": "account_id",
     }
     by_id = {re.sub(r"[0-9A-F]{8}$", "", lid): p for lid, p in tables.items()}
     assert by_id["ApprovalsTable"]["KeySchema"][1] == {"AttributeName": "plan_digest", "KeyType": "RANGE"}
