@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from fnmatch import fnmatchcase
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -24,7 +25,7 @@ from botocore.exceptions import ClientError
 from scps.render import freeze_policy
 from vending.aws.errors import error_code
 from vending.aws.identity import same_principal
-from vending.exceptions import InvalidRequest, SelfApproval, ThawNotFound
+from vending.exceptions import EventPublishFailed, InvalidRequest, SelfApproval, ThawNotFound
 from vending.layout import Layout, SpendCaps
 from vending.lifecycle import RequestRecord
 from vending.spend.freezes import FreezeRecord, FreezeStatus, FreezeStore
@@ -192,7 +193,7 @@ def event_notifier(events: Any, *, bus: str, source: str) -> Notify:
             Entries=[{"Source": source, "DetailType": detail_type, "Detail": json.dumps(detail), "EventBusName": bus}]
         )
         if response.get("FailedEntryCount"):
-            raise RuntimeError(f"PutEvents rejected the {detail_type} event: {response['Entries']}")
+            raise EventPublishFailed(f"PutEvents rejected the {detail_type} event: {response['Entries']}")
 
     return notify
 
@@ -203,16 +204,15 @@ def stop_accelerated_instances(ec2_for: Callable[[str], Any], layout: Layout, re
     stopped: list[str] = []
     for region in regions:
         ec2 = ec2_for(region)
+        # The families are matched as the freeze SCP matches ec2:InstanceType (StringLike), not by a filter syntax.
         ids = [
             i["InstanceId"]
             for page in ec2.get_paginator("describe_instances").paginate(
-                Filters=[
-                    {"Name": "instance-state-name", "Values": ["pending", "running"]},
-                    {"Name": "instance-type", "Values": [f"{f}.*" for f in layout.accelerated_families.ec2]},
-                ]
+                Filters=[{"Name": "instance-state-name", "Values": ["pending", "running"]}]
             )
             for reservation in page["Reservations"]
             for i in reservation["Instances"]
+            if any(fnmatchcase(i["InstanceType"], f) for f in layout.accelerated_families.ec2)
         ]
         if ids:
             ec2.stop_instances(InstanceIds=ids)
