@@ -406,3 +406,63 @@ def test_budget_backstop_action_is_a_valid_apply_scp_policy_request() -> None:
 
         with mock_aws():
             boto3.client("budgets", region_name="us-east-1").create_budget_action(**action)
+
+
+def test_run_interval_meters_every_vended_account_and_fences(
+    org: Any,
+    layout: Layout,
+    freezes: FreezeStore,
+    store: Any,
+    request_: Any,
+    published: Published,
+) -> None:
+    from vending.lifecycle import Status
+    from vending.spend.interval import run_interval
+
+    # GIVEN team-mlops staging vended (its record READY with its account) and a meter reading it over its cap
+    account = _vend(org, layout)
+    store.reserve(request_, "vend-team-mlops-staging-a1")
+    store.update(request_.request_id, status=Status.READY, step="RecordReady", account_id=account)
+    asked: list[tuple[list[str], datetime]] = []
+
+    def read(records: list[Any], at: datetime) -> list[SpendReading]:
+        asked.append(([r.request_id for r in records], at))
+        return [_reading(r.account_id, 400.0, 400.0, at=at) for r in records]
+
+    # WHEN one interval runs
+    report = run_interval(
+        read=read,
+        store=store,
+        freezes=freezes,
+        layout=layout,
+        org=org,
+        events=boto3.client("events", region_name=REGION),
+        sts=boto3.client("sts", region_name=REGION),
+        bus="default",
+        source=OUTCOME_SOURCE,
+        now=T0,
+        run_id="interval-1",
+    )
+    # THEN the meter was asked for the vended account at the interval's time, and the account is frozen
+    assert asked == [(["team-mlops-staging"], T0)]
+    assert report.frozen == [account] and "vend-freeze" in _scps(org, account)
+    assert [e["detail"]["account_id"] for e in _frozen_events(published)] == [account]
+
+
+def test_spend_fence_handler_without_the_meter_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN no live meter installed WHEN an interval runs THEN it refuses (never "every account under its cap")
+    import importlib
+
+    from vending.exceptions import NotConfigured
+    from vending.spend import interval
+
+    real = importlib.import_module
+
+    def missing(name: str, *args: Any) -> Any:
+        if name == interval.METER_MODULE:
+            raise ModuleNotFoundError(name)
+        return real(name, *args)
+
+    monkeypatch.setattr(interval.importlib, "import_module", missing)
+    with pytest.raises(NotConfigured, match="live meter"):
+        interval.meter_module()
