@@ -167,7 +167,7 @@ def test_audit_handler_reads_records_from_the_requests_table(
 
     # WHEN the scheduled audit runs
     summary = handler({"detail": {}}, FakeLambdaContext())  # type: ignore[arg-type]
-    # THEN its intent came from the table (one Scan; a second reads the stacks' drift checks) and the tag is drift,
-    # judged against the record
-    assert scans.to_dict()["by_operation"] == {"Scan": 2}
+    # THEN its intent came from the table (one Scan; a second reads the stacks' drift checks, a third the frozen
+    # accounts) and the tag is drift, judged against the record
+    assert scans.to_dict()["by_operation"] == {"Scan": 3}
     assert summary["by_type"] == {"tag_drift": 1}
