@@ -466,3 +466,36 @@ def test_spend_fence_handler_without_the_meter_fails_loudly(monkeypatch: pytest.
     monkeypatch.setattr(interval.importlib, "import_module", missing)
     with pytest.raises(NotConfigured, match="live meter"):
         interval.meter_module()
+
+
+def test_fence_notification_lost_by_a_crash_is_sent_once_its_claim_is_stale(
+    org: Any, layout: Layout, freezes: FreezeStore, notify: Any, published: Published
+) -> None:
+    account = _vend(org, layout)
+
+    # GIVEN a fence that claims the notification and dies before publishing it
+    def dies(_detail_type: str, _record: FreezeRecord) -> None:
+        raise RuntimeError("killed between the claim and PutEvents")
+
+    with pytest.raises(RuntimeError):
+        fence([_reading(account, 300.0, 300.0)], layout, org, freezes, dies, T0, run_id="dead")
+    record = freezes.get(account)
+    assert record is not None and record.notify_claimed_by == "dead" and record.notified_at is None
+    # WHEN the next interval runs while the claim is fresh THEN it does not notify (the claimer may still be at it)
+    fence([_reading(account, 300.0, 300.0)], layout, org, freezes, notify, T0 + timedelta(minutes=5))
+    assert _frozen_events(published) == []
+    # WHEN a later interval finds the claim stale THEN it takes it over and notifies, once
+    for minutes in (15, 20):
+        fence([_reading(account, 300.0, 300.0)], layout, org, freezes, notify, T0 + timedelta(minutes=minutes))
+    assert len(_frozen_events(published)) == 1
+    done = freezes.get(account)
+    assert done is not None and done.complete and done.notify_claimed_by == "fence"
+
+
+def test_fence_skips_a_reading_of_an_account_it_cannot_place(
+    org: Any, layout: Layout, freezes: FreezeStore, notify: Any
+) -> None:
+    # GIVEN a reading for a team neither the records nor the layout know WHEN fenced THEN it is skipped, not frozen
+    stray = SpendReading("team-ghost", "staging", "999999999999", "team-ghost-staging", T0, 1e6, 1e6, {})
+    report = fence([stray], layout, org, freezes, notify, T0)
+    assert report.skipped == ["999999999999"] and freezes.list() == []
