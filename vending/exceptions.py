@@ -195,3 +195,12 @@ class DriftCheckFailed(TerminalError):
 
 class ThawNotFound(TerminalError):
     """No freeze stands on that request or account, or no thaw of it is filed (vending.spend.fence)."""
+
+
+class FenceIncomplete(RetryableError):
+    """Some accounts over their spend caps could not be fenced this interval (each named); the others were, and the
+    next interval retries (vending.spend.fence)."""
+
+    def __init__(self, message: str, *, report: object = None) -> None:
+        super().__init__(message)
+        self.report = report

@@ -232,6 +232,7 @@ def test_spend_fence_freezes_as_its_own_role_and_the_emulator_enforces_the_freez
     role's next interval then completes."""
     from datetime import UTC, datetime, timedelta
 
+    from vending.exceptions import FenceIncomplete
     from vending.spend.fence import approve_thaw, event_notifier, fence, request_thaw
     from vending.spend.freezes import FreezeStore
     from vending.spend.reading import SpendReading
@@ -268,8 +269,11 @@ def test_spend_fence_freezes_as_its_own_role_and_the_emulator_enforces_the_freez
 
     # WHEN the fence runs as its role without AttachPolicy THEN the emulator refuses the attach (after the write)
     crippled = _role_with_policy_of(env, _without(_spec("SpendFence"), "organizations:AttachPolicy"))
-    error = _denied(lambda: run_fence(crippled, now))
-    assert _code(error) == "AccessDeniedException" and "organizations:AttachPolicy" in str(error)
+    with pytest.raises(FenceIncomplete) as incomplete:
+        run_fence(crippled, now)
+    error = incomplete.value.__cause__
+    assert isinstance(error, ClientError) and _code(error) == "AccessDeniedException"
+    assert "organizations:AttachPolicy" in str(error) and account in str(incomplete.value)
     # WHEN the next interval runs as the real role THEN it completes that freeze
     report = run_fence(_role_with_policy_of(env, _spec("SpendFence")), now + timedelta(minutes=5))
     assert report.completed == [account]

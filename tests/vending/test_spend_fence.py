@@ -499,3 +499,30 @@ def test_fence_skips_a_reading_of_an_account_it_cannot_place(
     stray = SpendReading("team-ghost", "staging", "999999999999", "team-ghost-staging", T0, 1e6, 1e6, {})
     report = fence([stray], layout, org, freezes, notify, T0)
     assert report.skipped == ["999999999999"] and freezes.list() == []
+
+
+def test_fence_one_accounts_failure_does_not_spare_the_others(
+    org: Any, layout: Layout, freezes: FreezeStore, notify: Any
+) -> None:
+    from vending.exceptions import FenceIncomplete
+
+    # GIVEN two accounts over their caps, and Organizations throttling the attach of the first one only
+    first, second = _vend(org, layout, "team-mlops", "staging"), _vend(org, layout, "team-backend", "staging")
+    real_attach = org.attach_policy
+
+    def throttled(**kwargs: Any) -> Any:
+        if kwargs["TargetId"] == first:
+            raise ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "slow down"}}, "AttachPolicy")
+        return real_attach(**kwargs)
+
+    org.attach_policy = throttled
+    readings = [_reading(first, 300.0, 300.0), _reading(second, 70.0, 70.0, team="team-backend")]
+    # WHEN fenced THEN the interval says which account failed, and the other one is frozen all the same
+    with pytest.raises(FenceIncomplete, match=first) as e:
+        fence(readings, layout, org, freezes, notify, T0)
+    assert e.value.report.frozen == [first, second]  # type: ignore[attr-defined]
+    assert "vend-freeze" in _scps(org, second) and "vend-freeze" not in _scps(org, first)
+    # AND the next interval completes the first
+    org.attach_policy = real_attach
+    assert fence(readings, layout, org, freezes, notify, T0 + timedelta(minutes=5)).completed == [first]
+    assert "vend-freeze" in _scps(org, first)

@@ -25,7 +25,14 @@ from botocore.exceptions import ClientError
 from scps.render import freeze_policy
 from vending.aws.errors import error_code
 from vending.aws.identity import same_principal
-from vending.exceptions import EventPublishFailed, InvalidRequest, SelfApproval, ThawNotFound
+from vending.exceptions import (
+    EventPublishFailed,
+    FenceIncomplete,
+    InvalidRequest,
+    SelfApproval,
+    ThawNotFound,
+    VendingError,
+)
 from vending.layout import Layout, SpendCaps
 from vending.lifecycle import RequestRecord
 from vending.spend.freezes import FreezeRecord, FreezeStatus, FreezeStore
@@ -65,6 +72,7 @@ class FenceReport:
     in_grace: list[str] = field(default_factory=list)  # over a cap the latest thaw already forgave
     unfenced: list[str] = field(default_factory=list)  # no caps for the account's tier or team
     skipped: list[str] = field(default_factory=list)  # readings that name no known account (logged)
+    failed: list[str] = field(default_factory=list)  # "<account>: <error>": retried by the next interval
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -304,60 +312,84 @@ def fence(
             run_id=run_id,
         )
 
+    failures: list[Exception] = []
     for reading in readings:
         intent = (intents or {}).get(reading.request_id) or _layout_intent(layout, reading)
         if intent is None:
             report.skipped.append(reading.account_id)
             logger.warning("reading for an account without a vending record", extra={"request_id": reading.request_id})
             continue
-        existing = freezes_store.get(reading.account_id)
-        if existing is not None and existing.status == FreezeStatus.FROZEN:
-            if existing.complete:
-                report.already_frozen.append(reading.account_id)
-            else:
-                complete(existing, intent.regions)
-                report.completed.append(reading.account_id)
-            continue
-        caps = layout.spend_caps(reading.team, intent.tier)
-        if caps is None:
-            report.unfenced.append(reading.account_id)
-            continue
-        over = breach(reading, caps)
-        if over is None:
-            report.under_cap += 1
-            continue
-        cap, cap_usd, value = over
-        if existing is not None and forgiven(existing, reading, cap):
-            report.in_grace.append(reading.account_id)
-            continue
-        record = FreezeRecord(
-            account_id=reading.account_id,
-            freeze_id=f"{reading.request_id}@{_iso(now)}",
-            status=FreezeStatus.FROZEN,
-            team=reading.team,
-            stage=reading.stage,
-            request_id=reading.request_id,
-            tier=intent.tier,
-            cap=cap,  # type: ignore[arg-type]
-            cap_usd=cap_usd,
-            reading_usd=round(value, 4),
-            reading_at=_iso(reading.at),
-            by_source={k: round(v, 4) for k, v in reading.by_source.items()},
-            frozen_at=_iso(now),
-            frozen_by=run_id,
-            on_freeze=layout.on_freeze(reading.team, intent.tier),
-            owner_email=intent.owner_email,
-        )
-        if not freezes_store.claim(record, replacing=existing):
-            report.lost_race.append(reading.account_id)
-            continue
-        logger.info(
-            "frozen",
-            extra={"account": record.account_id, "cap": cap, "cap_usd": cap_usd, "reading_usd": record.reading_usd},
-        )
-        complete(record, intent.regions)
-        report.frozen.append(reading.account_id)
+        # One account's failure (throttling, a missing grant) must not leave the others over their caps unfrozen.
+        try:
+            _fence_one(reading, intent, layout, freezes_store, complete, report, now, run_id)
+        except (ClientError, VendingError) as e:
+            report.failed.append(f"{reading.account_id}: {type(e).__name__}: {e}")
+            failures.append(e)
+    if failures:
+        raise FenceIncomplete(
+            f"{len(failures)} account(s) not fenced this interval (the next one retries): {'; '.join(report.failed)}",
+            report=report,
+        ) from failures[0]
     return report
+
+
+def _fence_one(
+    reading: SpendReading,
+    intent: AccountSpendIntent,
+    layout: Layout,
+    freezes_store: FreezeStore,
+    complete: Callable[[FreezeRecord, tuple[str, ...]], FreezeRecord],
+    report: FenceReport,
+    now: datetime,
+    run_id: str,
+) -> None:
+    existing = freezes_store.get(reading.account_id)
+    if existing is not None and existing.status == FreezeStatus.FROZEN:
+        if existing.complete:
+            report.already_frozen.append(reading.account_id)
+        else:
+            complete(existing, intent.regions)
+            report.completed.append(reading.account_id)
+        return
+    caps = layout.spend_caps(reading.team, intent.tier)
+    if caps is None:
+        report.unfenced.append(reading.account_id)
+        return
+    over = breach(reading, caps)
+    if over is None:
+        report.under_cap += 1
+        return
+    cap, cap_usd, value = over
+    if existing is not None and forgiven(existing, reading, cap):
+        report.in_grace.append(reading.account_id)
+        return
+    record = FreezeRecord(
+        account_id=reading.account_id,
+        freeze_id=f"{reading.request_id}@{_iso(now)}",
+        status=FreezeStatus.FROZEN,
+        team=reading.team,
+        stage=reading.stage,
+        request_id=reading.request_id,
+        tier=intent.tier,
+        cap=cap,  # type: ignore[arg-type]
+        cap_usd=cap_usd,
+        reading_usd=round(value, 4),
+        reading_at=_iso(reading.at),
+        by_source={k: round(v, 4) for k, v in reading.by_source.items()},
+        frozen_at=_iso(now),
+        frozen_by=run_id,
+        on_freeze=layout.on_freeze(reading.team, intent.tier),
+        owner_email=intent.owner_email,
+    )
+    if not freezes_store.claim(record, replacing=existing):
+        report.lost_race.append(reading.account_id)
+        return
+    logger.info(
+        "frozen",
+        extra={"account": record.account_id, "cap": cap, "cap_usd": cap_usd, "reading_usd": record.reading_usd},
+    )
+    report.frozen.append(reading.account_id)  # the record is the freeze; the steps after it are completed if they fail
+    complete(record, intent.regions)
 
 
 # --- thaw ---------------------------------------------------------------------------------------------------------
