@@ -1,1 +1,1 @@
-"""Run-time AI spend: the live meter and the freeze fence (issue 24 items 3 and 4)."""
+"""AI spend: the live meter (prices, usage capture, readings) and the fence that acts on its readings."""
