@@ -29,6 +29,7 @@ RESOURCE_NAMES = (
     "closures_table",  # the closure queue: account_id (hash)
     "archive_bucket",  # objects of the platform archive bucket (retired accounts' state)
     "lifecycle_state_machine",  # AccountLifecycle (step_functions/account_lifecycle.asl.json)
+    "lifecycle_executions",  # its executions: a resume or a decommission asks whether a stopped one still runs
     "archive_key",  # the customer-managed key the archive bucket's objects are encrypted with (SSE-KMS)
     # The GitHub App's private key (vending.github_setup.DEFAULT_PRIVATE_KEY_SECRET): the GitHub step of Bootstrap.
     "github_app_secret",
@@ -231,7 +232,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "RecordReady",
         "vending-record-ready",
         "vending.handlers.record_ready.handler",
-        (_REQUESTS_RW,),
+        (_REQUESTS_RW, _CHANGES_RW),
         description="Mark the request READY",
     ),
     FunctionSpec(
@@ -258,7 +259,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             _REPAIR_STALE,
             _EVENTS,  # publishes "Team Onboarding Rejected" for a malformed request
             Grant(("states:StartExecution",), ("state_machine",)),
-            Grant(("states:DescribeExecution",), ("executions",)),
+            Grant(("states:DescribeExecution",), ("executions", "lifecycle_executions")),
         ),
         description="EventBridge onboarding event -> state machine execution",
     ),
@@ -275,7 +276,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
                 ("idempotency_table",),
             ),
             Grant(("states:StartExecution",), ("state_machine",)),
-            Grant(("states:DescribeExecution",), ("executions",)),
+            Grant(("states:DescribeExecution",), ("executions", "lifecycle_executions")),
             # Day 2: change requests and approvals (PATCH, approve), decommission, the closure backlog
             Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"), ("changes_table",)),
             Grant(("dynamodb:Scan",), ("closures_table",)),

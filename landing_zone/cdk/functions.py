@@ -144,6 +144,8 @@ class Functions:
                 ]
             case "lifecycle_state_machine":
                 return [self.stack.lifecycle_state_machine_arn]
+            case "lifecycle_executions":
+                return [self.stack.lifecycle_executions_arn]
             case "reports_bucket":
                 return [self.storage.reports_bucket.arn_for_objects(f"{AUDIT_REPORTS_PREFIX}*")]
             case "codebuild_project":

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict
 
 from scps.render import FULL_AWS_ACCESS, GuardrailSet, render
 from vending.exceptions import InvalidRequest
-from vending.guardrails.orgapi import Backoff
+from vending.guardrails.orgapi import Backoff, create_policy
 from vending.guardrails.reconcile import _order_target, enable_scps
 from vending.guardrails.snapshot import SCP, same_content
 from vending.guardrails.tag_policies import apply_account_tag_policies
@@ -47,15 +47,7 @@ def _ensure_policies(org: Any, r: GuardrailSet, names: list[str], b: Backoff, ch
     for name in names:
         p = r.policies[name]
         if name not in ids:
-            out = b.call(
-                org.create_policy,
-                f"CreatePolicy {name}",
-                Name=name,
-                Description=p.description,
-                Type=SCP,
-                Content=p.content,
-            )
-            ids[name] = out["Policy"]["PolicySummary"]["Id"]
+            ids[name] = create_policy(b, org, name=name, policy_type=SCP, content=p.content, description=p.description)
             changes.append(f"create_policy {name}")
             continue
         current = b.call(org.describe_policy, f"DescribePolicy {name}", PolicyId=ids[name])["Policy"]["Content"]

@@ -27,7 +27,7 @@ from vending.guardrails.intent import (
     quarantine_ou,
     workload_ous,
 )
-from vending.guardrails.orgapi import Backoff
+from vending.guardrails.orgapi import TAG_POLICY_DESCRIPTION, Backoff, create_policy, delete_policy
 from vending.guardrails.snapshot import SCP, TAG_POLICY, OrgSnapshot, read_snapshot, same_content
 from vending.guardrails.tag_policies import FINDING_TYPES as TAG_FINDING_TYPES
 from vending.guardrails.tag_policies import compare_tag_policies
@@ -449,15 +449,9 @@ class Executor:
 
     def _create_policy(self, action: Action) -> None:
         p = self.r.policies[action.policy]
-        out = self.b.call(
-            self.org.create_policy,
-            f"CreatePolicy {p.name}",
-            Name=p.name,
-            Description=p.description,
-            Type=SCP,
-            Content=p.content,
+        self.policy_ids[p.name] = create_policy(
+            self.b, self.org, name=p.name, policy_type=SCP, content=p.content, description=p.description
         )
-        self.policy_ids[p.name] = out["Policy"]["PolicySummary"]["Id"]
 
     def _update_policy(self, action: Action) -> None:
         p = self.r.policies[action.policy]
@@ -470,7 +464,7 @@ class Executor:
         )
 
     def _delete_policy(self, action: Action) -> None:
-        self.b.call(self.org.delete_policy, f"DeletePolicy {action.policy}", PolicyId=self.policy_ids[action.policy])
+        delete_policy(self.b, self.org, self.policy_ids[action.policy], SCP, f"DeletePolicy {action.policy}")
 
     def _move_account(self, action: Action) -> None:
         account = self.snap.accounts[action.target.partition(":")[2]]
@@ -492,15 +486,14 @@ class Executor:
         )
 
     def _create_tag_policy(self, action: Action) -> None:
-        out = self.b.call(
-            self.org.create_policy,
-            f"CreatePolicy {action.policy}",
-            Name=action.policy,
-            Description="Tag keys and values; rendered by vend from the layout, do not edit by hand",
-            Type=TAG_POLICY,
-            Content=self.r.tag_policies[action.policy],
+        self.tag_policy_ids[action.policy] = create_policy(
+            self.b,
+            self.org,
+            name=action.policy,
+            policy_type=TAG_POLICY,
+            content=self.r.tag_policies[action.policy],
+            description=TAG_POLICY_DESCRIPTION,
         )
-        self.tag_policy_ids[action.policy] = out["Policy"]["PolicySummary"]["Id"]
 
     def _update_tag_policy(self, action: Action) -> None:
         self.b.call(
@@ -527,9 +520,7 @@ class Executor:
         )
 
     def _delete_tag_policy(self, action: Action) -> None:
-        self.b.call(
-            self.org.delete_policy, f"DeletePolicy {action.policy}", PolicyId=self.tag_policy_ids[action.policy]
-        )
+        delete_policy(self.b, self.org, self.tag_policy_ids[action.policy], TAG_POLICY, f"DeletePolicy {action.policy}")
 
     def _attach(self, action: Action) -> None:
         self.b.call(
