@@ -33,6 +33,7 @@ from vending.exceptions import (
     ThawNotFound,
     VendingError,
 )
+from vending.guardrails.orgapi import Backoff, create_policy
 from vending.layout import Layout, SpendCaps
 from vending.lifecycle import RequestRecord
 from vending.spend.freezes import FreezeRecord, FreezeStatus, FreezeStore
@@ -133,19 +134,15 @@ def _layout_intent(layout: Layout, reading: SpendReading) -> AccountSpendIntent 
 
 def ensure_freeze_policy(org: Any, layout: Layout) -> str:
     """The id of `vend-freeze`, created from the rendered document if the organization lacks it (the reconcile
-    creates it too; a fence must not wait for that)."""
+    creates it too; a fence must not wait for that). A create raced by another fence settles on the one made."""
     wanted = freeze_policy(layout)
     for page in org.get_paginator("list_policies").paginate(Filter=SCP):
         for policy in page["Policies"]:
             if policy["Name"] == wanted.name:
                 return str(policy["Id"])
-    try:
-        created = org.create_policy(Name=wanted.name, Description=wanted.description, Type=SCP, Content=wanted.content)
-        return str(created["Policy"]["PolicySummary"]["Id"])
-    except ClientError as e:
-        if error_code(e) != "DuplicatePolicyException":
-            raise
-        return ensure_freeze_policy(org, layout)  # another fence created it between our list and our create
+    return create_policy(
+        Backoff(), org, name=wanted.name, policy_type=SCP, content=wanted.content, description=wanted.description
+    )
 
 
 def attach_freeze(org: Any, policy_id: str, account_id: str) -> bool:
