@@ -374,6 +374,9 @@ def test_cli_spend_bad_input_is_a_clear_error_and_changes_nothing(
     assert main(["spend", "status", "--json"]) == 0
     (row,) = json.loads(capsys.readouterr().out)["frozen"]
     assert row["thaw_requested_by"] == admin.arn
+    assert main(["spend", "status"]) == 0
+    table = capsys.readouterr().out
+    assert "team-mlops-staging" in table and "hourly 250 USD" in table and "300.00 USD" in table
     assert (row["request_id"], row["cap"], row["reading_usd"], row["frozen_at"]) == (
         "team-mlops-staging",
         "hourly",
