@@ -34,6 +34,7 @@ RESOURCE_NAMES = (
     # The GitHub App's private key (vending.github_setup.DEFAULT_PRIVATE_KEY_SECRET): the GitHub step of Bootstrap.
     "github_app_secret",
     "drift_function",  # the StackDrift function: `vend drift --check` invokes it as the schedule does
+    "freezes_table",  # the spend fence's freezes: account_id (hash) (vending.spend.freezes)
 )
 
 
@@ -297,6 +298,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             _ASSUME_ACCESS,
             # The stacks' drift checks (vending.pipeline.drift), read in bulk beside their runs.
             Grant(("dynamodb:Scan",), ("pipeline_runs_table",)),
+            # The frozen accounts: `vend-freeze` is intended exactly there (vending.guardrails.intent).
+            Grant(("dynamodb:Scan",), ("freezes_table",)),
         ),
         timeout_seconds=900,
         memory_mb=1024,
@@ -403,6 +406,27 @@ FUNCTIONS += (
         ),
         description="Queue CloseAccount and drain the closure queue within Organizations' quota (also scheduled)",
     ),
+    FunctionSpec(
+        "SpendFence",
+        "vending-spend-fence",
+        "vending.handlers.spend_fence.handler",
+        (
+            # The accounts to meter and their tiers, owners and regions: one paged Scan of the records.
+            Grant(("dynamodb:Scan",), ("requests_table",)),
+            # The freeze is written before anything is attached (conditional writes), read back on every interval.
+            Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"), ("freezes_table",)),
+            # Find (or create) vend-freeze and attach it; detaching is the thaw's, an operator's approved change.
+            Grant(
+                ("organizations:ListPolicies", "organizations:CreatePolicy", "organizations:AttachPolicy"),
+                ("organization",),
+            ),
+            _EVENTS,
+            # The meter reads usage inside each account; on_freeze: stop stops its accelerated instances there.
+            _ASSUME_ACCESS,
+        ),
+        timeout_seconds=240,
+        description="Every metering interval: meter -> fence (freeze accounts over their hourly or daily spend cap)",
+    ),
 )
 LIFECYCLE_KEYS = (
     "BeginChange",
@@ -421,7 +445,7 @@ STATE_MACHINE_KEYS = tuple(
     f.key
     for f in FUNCTIONS
     if (
-        f.key not in {"StartFromEvent", "Api", "Audit", "StackDrift", "PipelineBuildEvent"}
+        f.key not in {"StartFromEvent", "Api", "Audit", "StackDrift", "PipelineBuildEvent", "SpendFence"}
         and f.key not in LIFECYCLE_KEYS
     )
     or f.key == "CheckPipelines"

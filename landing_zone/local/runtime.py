@@ -68,6 +68,7 @@ from vending.onboarding import ONBOARDING_EVENT_PATTERN
 from vending.pipeline import orchestration
 from vending.pipeline.approvals import DynamoDbApprovalStore
 from vending.settings import Settings
+from vending.spend.freezes import freezes_table_definition
 
 REGION = "us-east-1"
 # The deployer's placeholder credentials: accepted while deploy() lays the service down (IAM authentication off),
@@ -559,6 +560,7 @@ def _resource_arns(symbol: str, *, account: str, settings: Settings, layout: Lay
         "account_access_role": [f"arn:aws:iam::*:role/{layout.organization.access_role_name}"],
         "changes_table": [table + settings.changes_table],
         "closures_table": [table + settings.closures_table],
+        "freezes_table": [table + settings.freezes_table],
         "archive_bucket": [f"arn:aws:s3:::{settings.archive_bucket}", f"arn:aws:s3:::{settings.archive_bucket}/*"],
         "archive_key": [os.environ.get("VEND_ARCHIVE_KEY_ARN", f"arn:aws:kms:{REGION}:{account}:key/unset")],
         "github_app_secret": [f"arn:aws:secretsmanager:{REGION}:{account}:secret:{DEFAULT_PRIVATE_KEY_SECRET}-??????"],
@@ -765,6 +767,8 @@ def deploy(
                 KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
                 SSESpecification={"Enabled": True},
             )
+    if settings.freezes_table not in existing_tables:
+        ddb.create_table(**freezes_table_definition(settings.freezes_table))
     if settings.approvals_table not in existing_tables:
         DynamoDbApprovalStore(ddb, settings.approvals_table).create_table()
     if settings.creation_slots_table and settings.creation_slots_table not in existing_tables:

@@ -79,14 +79,16 @@ def _sync(
     changes: list[str],
     *,
     forbid_full_access: bool = False,
+    keep: frozenset[str] = frozenset(),
 ) -> None:
     """Attach what is missing; detach only our own stale policies (and FullAWSAccess where the layout forbids it).
-    Foreign policies are left to the org-wide reconcile, which reports them."""
+    Foreign policies are left to the org-wide reconcile, which reports them; `keep` are ours but not this step's to
+    remove (the spend freeze: only an approved thaw lifts it)."""
     current = _attached(org, target, b)
     ids = {**ids, **current}
 
     def ours(name: str) -> bool:
-        return r.owns(name) or (name == FULL_AWS_ACCESS and forbid_full_access)
+        return (r.owns(name) and name not in keep) or (name == FULL_AWS_ACCESS and forbid_full_access)
 
     steps, problems = _order_target(set(current), desired, r.max_policies_per_target, ours)
     if problems:
@@ -146,7 +148,8 @@ def apply_account_guardrails(
         if not forbid:
             want.add(FULL_AWS_ACCESS)
         _sync(org, r, ou_id, want, ids, b, changes, forbid_full_access=forbid)
-    _sync(org, r, account_id, {FULL_AWS_ACCESS, *own}, ids, b, changes)
+    # A freeze stays through a change or a re-run of the vend: the fence attached it, only a thaw detaches it.
+    _sync(org, r, account_id, {FULL_AWS_ACCESS, *own}, ids, b, changes, keep=frozenset({r.freeze_policy}))
     changes += apply_account_tag_policies(org, r, b, root=root, ou_id=ou_id, account_id=account_id, team=team)
     policies, chain = _governing(org, account_id, b)
     return GuardrailResult(

@@ -297,6 +297,7 @@ def compare(
             target_ids[key] = ou_ids[ou.path]
     managed_paths = {ou.path for ou in layout.ous}
     parked = quarantine_ou(layout)
+    attachments = snap.attachments()
     if not org_intent.records_read:
         plan.notes.append("accounts not compared: no vending records were given")
     for account in sorted(snap.accounts.values(), key=lambda a: a.id) if org_intent.records_read else []:
@@ -334,6 +335,8 @@ def compare(
         if _compare_account(layout, snap, account, known, plan, phases):
             target_ids[key] = account.id
             desired[key] = account_policies(r, known)
+            if org_intent.frozen is None and known.team_account and r.freeze_policy in attachments.get(account.id, ()):
+                desired[key].add(r.freeze_policy)  # freezes not read: keep the freeze as it is, never thaw on a guess
     for account_id, known in sorted(org_intent.accounts.items()):
         if (
             account_id not in snap.accounts
@@ -352,7 +355,6 @@ def compare(
             )
             plan.unfixable.append(f"account:{account_id}: vended ({known.source}) but not an active member")
 
-    attachments = snap.attachments()
     for key in sorted(desired, key=lambda k: (not k.startswith(("root", "ou:")), k)):
         want = desired[key]
         if key not in target_ids:  # an OU still to be created (it arrives with FullAWSAccess): ou_missing says it
@@ -564,16 +566,19 @@ def reconcile_organization(
     backoff: Backoff | None = None,
     snapshot: OrgSnapshot | None = None,
     records: Iterable[RequestRecord] | None = None,
+    frozen: Iterable[str] | None = None,
 ) -> Plan:
     """Make every managed OU, policy and (given the vending records) account match the intended map.
 
-    Idempotent: a second run plans nothing. Without `records` only OUs and policies are reconciled."""
+    Idempotent: a second run plans nothing. Without `records` only OUs and policies are reconciled. `frozen` (the
+    freezes table's frozen account ids) makes `vend-freeze` intended exactly there; without it freezes stay as they
+    are."""
     b = backoff or Backoff()
     record_list = list(records) if records is not None else None
     # Team region fences follow the records (a change request moves them), as in the audit.
     rendered = render(layout_for_records(layout, record_list) if record_list is not None else layout)
     snap = snapshot or read_snapshot(org, backoff=b, concurrency=layout.guardrails.audit_concurrency)
-    plan = compare(layout, snap, rendered, build_intent(layout, record_list))
+    plan = compare(layout, snap, rendered, build_intent(layout, record_list, frozen))
     if not dry_run and plan.actions:
         Executor(org, layout, snap, rendered, b).run(plan.actions)
         plan.executed = True
