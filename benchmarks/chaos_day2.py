@@ -161,7 +161,7 @@ def run_day2(
         *refused,
         *(f"{rid}: change applied {applied[rid]} times" for rid in request_ids if applied[rid] != 1),
         *(f"{rid}: tier policies {t}" for rid, t in tiers.items() if t != [f"vend-gpu-{TARGET_TIER}"]),
-        *(f"{rid}: not CLOSED ({records[rid].status if records[rid] else None})" for rid in sorted(retire - closed)),
+        *(f"{rid}: not CLOSED ({_why(records[rid])})" for rid in sorted(retire - closed)),
         *(f"{rid}: CloseAccount called {n} times" for rid, n in close_calls.items() if n != 1),
         *(f"{rid}: not READY after its change" for rid in request_ids if rid not in retire and rid not in changed),
         *(f"{rid}: retirement did not reach closure" for rid in retire if rid not in retired),
@@ -179,6 +179,12 @@ def run_day2(
         "problems": problems,
         "wall_seconds": round(time.monotonic() - started, 2),
     }
+
+
+def _why(record: Any) -> str:
+    if record is None:
+        return "no record"
+    return f"{record.status}; failed at {record.failed_step}: {(record.failure_reason or '')[:300]}"
 
 
 def _changed(record: Any) -> bool:
