@@ -8,6 +8,7 @@ approval and a decommission exactly one wins (vending.changes.cancel_open_change
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -70,8 +71,14 @@ def check_decommission(record: RequestRecord, *, sfn: Any, state_machine_arn: st
 
 
 def execution_name(record: RequestRecord) -> str:
-    attempt = sum(1 for t in record.history if t.step == "Quarantine" and t.status == Status.RETIRING) + 1
-    return f"retire-{record.request_id}-g{record.generation}-a{attempt}"[:80]
+    """The next retirement attempt's name: one past the attempt that last held the record (a claim from RETIRING to
+    RETIRING adds no transition to the history, so counting transitions alone named a stopped attempt's successor
+    after the attempt itself, and StartExecution's ExecutionAlreadyExists then passed for a start)."""
+    prefix = f"retire-{record.request_id}-g{record.generation}-a"
+    last = re.fullmatch(re.escape(prefix) + r"(\d+)", record.execution_name or "")
+    counted = sum(1 for t in record.history if t.step == "Quarantine" and t.status == Status.RETIRING)
+    attempt = max(counted, int(last.group(1)) if last else 0) + 1
+    return f"{prefix}{attempt}"[:80]
 
 
 def start_decommission(

@@ -155,3 +155,19 @@ def test_a_running_change_is_never_released(
     with pytest.raises(ChangeNotAllowed, match=running.change_id):
         _decommission(store, changes, frontend.request_id, lifecycle_machine)
     assert changes.require(running.change_id).status == ChangeStatus.RUNNING
+
+
+def test_every_rerun_of_a_stopped_retirement_starts_a_new_attempt(
+    frontend: RequestRecord, store: RequestStore, changes: ChangeStore, lifecycle_machine: str
+) -> None:
+    # GIVEN a retirement stopped, decommissioned again, and that attempt stopped too (the record stays RETIRING)
+    names = [_decommission(store, changes, frontend.request_id, lifecycle_machine)]
+    for _ in range(2):
+        _stop(lifecycle_machine, names[-1])
+        names.append(_decommission(store, changes, frontend.request_id, lifecycle_machine))
+    # THEN each run is its own execution, never the name of one that ended (which StartExecution answers
+    # ExecutionAlreadyExists, read as "already started": a retirement that never ran)
+    assert names == [f"retire-{frontend.request_id}-g0-a{n}" for n in (1, 2, 3)]
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    statuses = {e["name"]: e["status"] for e in sfn.list_executions(stateMachineArn=lifecycle_machine)["executions"]}
+    assert statuses == {names[0]: "ABORTED", names[1]: "ABORTED", names[2]: "RUNNING"}
