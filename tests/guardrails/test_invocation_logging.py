@@ -217,3 +217,44 @@ def test_invocation_logging_statements_fit_every_target(layout: Layout) -> None:
         assert all(chars <= rendered.max_policy_chars for chars in budget.policy_chars.values()), budget.target
     # AND the Workloads OU keeps the free slot reconcile needs to replace a policy (layout.yaml)
     assert rendered.ou_budget("Workloads").slots_left >= 1
+
+
+class _RefusingBedrock:
+    """Bedrock answering PutModelInvocationLoggingConfiguration as it does while a new role has not propagated."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+
+    def get_model_invocation_logging_configuration(self) -> Any:
+        return self.real.get_model_invocation_logging_configuration()
+
+    def put_model_invocation_logging_configuration(self, **_: Any) -> None:
+        from botocore.exceptions import ClientError
+
+        error = {"Error": {"Code": "ValidationException", "Message": "Failed to validate permissions for log group"}}
+        raise ClientError(error, "PutModelInvocationLoggingConfiguration")  # type: ignore[arg-type]
+
+
+class _Session:
+    def __init__(self, real: Any) -> None:
+        self.real = real
+
+    def client(self, name: str, **kw: Any) -> Any:
+        made = self.real.client(name, **kw)
+        return _RefusingBedrock(made) if name == "bedrock" else made
+
+
+def test_invocation_logging_refused_right_after_the_role_is_made_is_retryable_later_terminal(
+    vended: tuple[str, Any, Any],
+) -> None:
+    from botocore.exceptions import ClientError
+
+    from vending.exceptions import AwsTransient
+
+    account, _, session = vended
+    # GIVEN Bedrock refusing the role: WHEN the role was made by this very run THEN the step's retry is asked for
+    with pytest.raises(AwsTransient, match="not usable by Bedrock yet"):
+        ensure_invocation_logging(_Session(session), account, ["us-east-1"])
+    # AND WHEN the role already existed (a refusal that time will not fix) THEN the error stays terminal
+    with pytest.raises(ClientError):
+        ensure_invocation_logging(_Session(session), account, ["us-east-1"])
