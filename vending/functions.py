@@ -29,10 +29,12 @@ RESOURCE_NAMES = (
     "closures_table",  # the closure queue: account_id (hash)
     "archive_bucket",  # objects of the platform archive bucket (retired accounts' state)
     "lifecycle_state_machine",  # AccountLifecycle (step_functions/account_lifecycle.asl.json)
+    "lifecycle_executions",  # its executions: a resume or a decommission asks whether a stopped one still runs
     "archive_key",  # the customer-managed key the archive bucket's objects are encrypted with (SSE-KMS)
     # The GitHub App's private key (vending.github_setup.DEFAULT_PRIVATE_KEY_SECRET): the GitHub step of Bootstrap.
     "github_app_secret",
     "drift_function",  # the StackDrift function: `vend drift --check` invokes it as the schedule does
+    "freezes_table",  # the spend fence's freezes: account_id (hash) (vending.spend.freezes)
 )
 
 
@@ -230,7 +232,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "RecordReady",
         "vending-record-ready",
         "vending.handlers.record_ready.handler",
-        (_REQUESTS_RW,),
+        (_REQUESTS_RW, _CHANGES_RW),
         description="Mark the request READY",
     ),
     FunctionSpec(
@@ -257,7 +259,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             _REPAIR_STALE,
             _EVENTS,  # publishes "Team Onboarding Rejected" for a malformed request
             Grant(("states:StartExecution",), ("state_machine",)),
-            Grant(("states:DescribeExecution",), ("executions",)),
+            Grant(("states:DescribeExecution",), ("executions", "lifecycle_executions")),
         ),
         description="EventBridge onboarding event -> state machine execution",
     ),
@@ -274,7 +276,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
                 ("idempotency_table",),
             ),
             Grant(("states:StartExecution",), ("state_machine",)),
-            Grant(("states:DescribeExecution",), ("executions",)),
+            Grant(("states:DescribeExecution",), ("executions", "lifecycle_executions")),
             # Day 2: change requests and approvals (PATCH, approve), decommission, the closure backlog
             Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"), ("changes_table",)),
             Grant(("dynamodb:Scan",), ("closures_table",)),
@@ -296,6 +298,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             _ASSUME_ACCESS,
             # The stacks' drift checks (vending.pipeline.drift), read in bulk beside their runs.
             Grant(("dynamodb:Scan",), ("pipeline_runs_table",)),
+            # The frozen accounts: `vend-freeze` is intended exactly there (vending.guardrails.intent).
+            Grant(("dynamodb:Scan",), ("freezes_table",)),
         ),
         timeout_seconds=900,
         memory_mb=1024,
@@ -402,6 +406,27 @@ FUNCTIONS += (
         ),
         description="Queue CloseAccount and drain the closure queue within Organizations' quota (also scheduled)",
     ),
+    FunctionSpec(
+        "SpendFence",
+        "vending-spend-fence",
+        "vending.handlers.spend_fence.handler",
+        (
+            # The accounts to meter and their tiers, owners and regions: one paged Scan of the records.
+            Grant(("dynamodb:Scan",), ("requests_table",)),
+            # The freeze is written before anything is attached (conditional writes), read back on every interval.
+            Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"), ("freezes_table",)),
+            # Find (or create) vend-freeze and attach it; detaching is the thaw's, an operator's approved change.
+            Grant(
+                ("organizations:ListPolicies", "organizations:CreatePolicy", "organizations:AttachPolicy"),
+                ("organization",),
+            ),
+            _EVENTS,
+            # The meter reads usage inside each account; on_freeze: stop stops its accelerated instances there.
+            _ASSUME_ACCESS,
+        ),
+        timeout_seconds=240,
+        description="Every metering interval: meter -> fence (freeze accounts over their hourly or daily spend cap)",
+    ),
 )
 LIFECYCLE_KEYS = (
     "BeginChange",
@@ -420,7 +445,7 @@ STATE_MACHINE_KEYS = tuple(
     f.key
     for f in FUNCTIONS
     if (
-        f.key not in {"StartFromEvent", "Api", "Audit", "StackDrift", "PipelineBuildEvent"}
+        f.key not in {"StartFromEvent", "Api", "Audit", "StackDrift", "PipelineBuildEvent", "SpendFence"}
         and f.key not in LIFECYCLE_KEYS
     )
     or f.key == "CheckPipelines"

@@ -129,8 +129,10 @@ def test_every_call_of_every_function_is_granted(enforced: Deployment, capsys: p
     assert {"OrganizationAccountAccessRole"} < set(members), sorted(members)
     assert all(not r["gone"] for r in members.values()), {n: r["gone"] for n, r in members.items()}
     # AND every function ran at least once, except the CodeBuild callback: it runs only in AWS (locally the pipeline
-    # worker completes the task token itself)
-    assert never == ["PipelineBuildEvent"]
+    # worker completes the task token itself), and the SpendFence until the live meter (vending.spend.meter, issue 24
+    # item 3) is merged: its handler reads the meter first (its calls as its role are checked by
+    # tests/emulator/test_aws_semantics_defects.py::test_spend_fence_freezes_as_its_own_role...)
+    assert never == ["PipelineBuildEvent", "SpendFence"]
 
     # AND each path's negative control: a grant taken away that only that path used is named by the recorder
     for before, after in ((after_demo, after_failure), (after_failure, after_day2)):
