@@ -116,6 +116,23 @@ BEDROCK_LOGGING_MUTATIONS: tuple[str, ...] = (
     "bedrock:DeleteModelInvocationLoggingConfiguration",
     "bedrock:PutModelInvocationLoggingConfiguration",
 )
+# Where it goes (vending/invocation_logging.py configures it): the log group in each region, and the role Bedrock
+# assumes to write there. The role is kept by ProtectPlatformRoles (a team that rewrote its policy would silence the
+# log while the configuration still looked right; the audit reads only the configuration).
+INVOCATION_LOG_GROUP = "/vend/bedrock/model-invocations"
+INVOCATION_LOGGING_ROLE_NAME = "VendBedrockInvocationLogging"
+# What would destroy the log or hide what it holds: delete the group or its streams, shorten its retention, encrypt
+# it with a key the team can then disable, or mask the prompts with a data protection policy.
+INVOCATION_LOG_GROUP_MUTATIONS: tuple[str, ...] = (
+    "logs:AssociateKmsKey",
+    "logs:DeleteDataProtectionPolicy",
+    "logs:DeleteLogGroup",
+    "logs:DeleteLogStream",
+    "logs:DeleteRetentionPolicy",
+    "logs:DisassociateKmsKey",
+    "logs:PutDataProtectionPolicy",
+    "logs:PutRetentionPolicy",
+)
 
 # Running a model: InvokeModel and InvokeModelWithResponseStream (Converse and ConverseStream are authorized as these:
 # https://docs.aws.amazon.com/bedrock/latest/userguide/conversation-inference-call.html), and any later variant.

@@ -248,13 +248,18 @@ def baseline(layout: Layout) -> list[Statement]:
             False,
         ),
         # The team's CI roles are not platform roles (every fence applies to them), but only the platform may change
-        # their trust, policies or boundary: a team that could would widen the plan role or its own trust.
+        # their trust, policies or boundary: a team that could would widen the plan role or its own trust. Nor the role
+        # Bedrock writes the invocation log with: a team that emptied its policy would silence the log.
         Statement(
             "baseline",
             _deny(
                 "ProtectPlatformRoles",
                 action=list(catalog.ROLE_MUTATIONS),
-                resource=[*roles, *(f"arn:aws:iam::*:role/{name}" for name in catalog.TEAM_CI_ROLE_NAMES)],
+                resource=[
+                    *roles,
+                    *(f"arn:aws:iam::*:role/{name}" for name in catalog.TEAM_CI_ROLE_NAMES),
+                    f"arn:aws:iam::*:role/{catalog.INVOCATION_LOGGING_ROLE_NAME}",
+                ],
                 condition=_unless_platform(layout),
             ),
             True,
@@ -284,17 +289,14 @@ def baseline(layout: Layout) -> list[Statement]:
             ),
             True,
         ),
-        Statement(
-            "baseline",
-            _deny("ProtectCloudTrail", action=list(catalog.CLOUDTRAIL_MUTATIONS), condition=_unless_platform(layout)),
-            True,
-        ),
-        # Who invoked which model with what prompt: only the platform configures or removes the account's logging.
+        # Who did what (CloudTrail) and who invoked which model with what prompt (Bedrock's invocation logging): only
+        # the platform configures, narrows or removes either. One statement: same resource, same exemption (its own
+        # would cost ~170 characters, which the Suspended OU's policy does not have).
         Statement(
             "baseline",
             _deny(
-                "ProtectModelInvocationLogging",
-                action=list(catalog.BEDROCK_LOGGING_MUTATIONS),
+                "ProtectActivityLogs",
+                action=[*catalog.CLOUDTRAIL_MUTATIONS, *catalog.BEDROCK_LOGGING_MUTATIONS],
                 condition=_unless_platform(layout),
             ),
             True,
@@ -674,6 +676,22 @@ def stage_policy(layout: Layout, stage: str) -> list[Statement]:
                 "RequireCIBoundaryOnRoles",
                 action=["iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:DeleteRolePermissionsBoundary"],
                 condition=_unless_platform(layout, {"ArnNotLike": {"iam:PermissionsBoundary": boundary}}),
+            ),
+            True,
+        )
+    )
+    # The log group Bedrock's invocation logging writes to in a team account (vending/invocation_logging.py): the
+    # baseline keeps its configuration and role; this keeps the log itself. Here rather than in the baseline: only team
+    # accounts are given the log, and the Suspended OU's quarantine already denies these to teams.
+    group = f"arn:aws:logs:*:*:log-group:{catalog.INVOCATION_LOG_GROUP}"
+    out.append(
+        Statement(
+            "stage",
+            _deny(
+                "ProtectInvocationLogGroup",
+                action=list(catalog.INVOCATION_LOG_GROUP_MUTATIONS),
+                resource=[group, f"{group}:*"],
+                condition=_unless_platform(layout),
             ),
             True,
         )

@@ -1,4 +1,5 @@
-"""Bootstrap inside a new account, through its access role: the Terraform state bucket and the CI roles.
+"""Bootstrap inside a new account, through its access role: the Terraform state bucket, the CI roles, the budget and
+Bedrock's model-invocation logging in each of the account's regions (vending.invocation_logging).
 
 The CI roles and their trust policies follow the trust model of vending/trust.py: a read-only plan role and a
 separate apply role, each trusted by exactly one job of the workflow.
@@ -21,6 +22,7 @@ from vending.aws.buckets import ensure_private_bucket
 from vending.aws.errors import error_code, is_transient
 from vending.budgets import ensure_budget
 from vending.exceptions import BootstrapFailed
+from vending.invocation_logging import ensure_invocation_logging
 from vending.settings import STATE_KEY_ALIAS
 from vending.trust import APPLY, APPLY_ROLE_NAME, GITHUB_OIDC_HOST, PLAN, PLAN_ROLE_NAME, trust_policy
 
@@ -72,6 +74,7 @@ class BootstrapResult(BaseModel):
     plan_role_arn: str
     permissions_boundary_arn: str
     budget_changes: list[str] = []
+    invocation_logging_changes: list[str] = []
 
 
 def state_bucket_name(account_id: str, region: str) -> str:
@@ -89,7 +92,10 @@ def bootstrap_account(
     owner_email: str | None = None,
     monthly_budget_usd: float | None = None,
     pipeline_role_arn: str = "",
+    regions: tuple[str, ...] = (),
 ) -> BootstrapResult:
+    """`regions`: the account's regions (the request's), each given Bedrock invocation logging; `region` alone when
+    empty."""
     budget: list[str] = []
     try:
         key_arn = ensure_state_key(session.client("kms", region_name=region), account_id=account_id, team=team)
@@ -110,6 +116,7 @@ def bootstrap_account(
             kms_key_arn=key_arn,
             pipeline_role_arn=pipeline_role_arn,
         )
+        logging = ensure_invocation_logging(session, account_id, regions or (region,))
         if owner_email and monthly_budget_usd:
             budget = ensure_budget(
                 session.client("budgets", region_name="us-east-1"),
@@ -130,6 +137,7 @@ def bootstrap_account(
         plan_role_arn=plan_role_arn,
         permissions_boundary_arn=boundary_arn,
         budget_changes=budget,
+        invocation_logging_changes=logging,
     )
 
 

@@ -38,6 +38,7 @@ from vending.exceptions import (
 from vending.guardrails.account import GuardrailResult, apply_account_guardrails
 from vending.guardrails.intent import team_layout
 from vending.intake import preflight
+from vending.invocation_logging import ensure_invocation_logging
 from vending.layout import Layout, TeamSpec
 from vending.lifecycle import RETIRED, VENDING, RequestRecord, RequestStore, Status, now
 from vending.request import VendingRequest, check_request_id, describe_errors, parse_request
@@ -372,9 +373,9 @@ def converge_account(
     session: Any, layout: Layout, request: VendingRequest, *, account_id: str, pipeline_role_arn: str = ""
 ) -> list[str]:
     """Inside the member account: both CI roles (apply and plan) trust the (new) repository and stage, and the
-    platform pipeline; the budget has the (new) amount and owner. Both are create-or-converge, so a re-run changes
-    nothing. A repository change that moved only the apply role would leave the plan role (state reads) trusting the
-    old repository and the new one unable to plan."""
+    platform pipeline; the budget has the (new) amount and owner; each (new) region has its invocation logging. All are
+    create-or-converge, so a re-run changes nothing. A repository change that moved only the apply role would leave
+    the plan role (state reads) trusting the old repository and the new one unable to plan."""
     iam = session.client("iam")
     key_arn = session.client("kms", region_name=request.home_region).describe_key(KeyId=STATE_KEY_ALIAS)["KeyMetadata"][
         "Arn"
@@ -397,6 +398,8 @@ def converge_account(
         amount=layout.monthly_budget(request.team, request.gpu_tier),
         owner_email=request.owner_email,
     )
+    # A region the change adds gets its invocation logging; one it removes keeps its log (the fence stops new calls).
+    changes += ensure_invocation_logging(session, account_id, request.regions)
     return changes
 
 

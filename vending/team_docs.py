@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from vending.bootstrap import STATE_KEY_ALIAS
+from vending.invocation_logging import LOG_GROUP as INVOCATION_LOG_GROUP
 from vending.layout import Layout
 from vending.lifecycle import RequestRecord
 from vending.pipeline.templates import catalogue
@@ -70,6 +71,9 @@ def team_guide(record: RequestRecord, layout: Layout) -> str:
         "time by the service control policies (EC2, Auto Scaling, SageMaker, capacity purchases).",
         "- The account cannot leave the organization, the root user is denied, and the platform's roles, the state "
         "bucket and its KMS key, GuardDuty, Config, Security Hub, Access Analyzer and CloudTrail are protected.",
+        "- Every Bedrock model invocation (request, response and metadata) is logged in each of your regions to the "
+        f"log group `{INVOCATION_LOG_GROUP}` of your account, which you can read; only the platform may change the "
+        "logging, its role or the log group.",
         f"- Applied SCPs today: {', '.join(record.scps) or '(see `vend request status`)'}.",
         "",
         "## Deploying from GitHub Actions (OIDC, no keys)",

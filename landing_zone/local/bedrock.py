@@ -377,3 +377,89 @@ def guardrails_added() -> Iterator[None]:
         stack.enter_context(added(BedrockResponse, OPERATIONS))
         stack.enter_context(replaced(BedrockBackend, "_list_arns", ("self",), _list_arns))
         yield
+
+
+# ---- model-invocation logging: what PutModelInvocationLoggingConfiguration checks before it accepts a destination ----
+#
+# moto 5.2 stores any loggingConfig. AWS checks that it can deliver: a CloudWatch destination names a log group of the
+# same account and region, and a role Bedrock may assume that may write the group's invocation stream ("Only
+# destinations from the same account and Region are supported",
+# https://docs.aws.amazon.com/bedrock/latest/userguide/model-invocation-logging.html); otherwise a ValidationException
+# "Failed to validate permissions for log group: <group>, with role: <role>. Verify the IAM role permissions are
+# correct." An S3 destination names an existing bucket of the same region. Decided with scps.evaluate, as every call.
+
+INVOCATION_STREAM = "aws/bedrock/modelinvocations"
+
+
+def _logging_problem(account: str, region: str, config: dict[str, Any]) -> str | None:
+    from moto.backends import get_backend
+
+    from landing_zone.local.authorization.state import _doc, role_documents
+    from scps import evaluate
+
+    cloudwatch = config.get("cloudWatchConfig") or {}
+    s3 = config.get("s3Config") or {}
+    if not cloudwatch and not s3:
+        return "At least one logging destination (cloudWatchConfig or s3Config) is required."
+    if s3:
+        try:
+            bucket = get_backend("s3")[account]["aws"].get_bucket(str(s3.get("bucketName")))  # type: ignore[call-overload]
+        except Exception:
+            bucket = None
+        if bucket is None or bucket.region_name != region:
+            return f"Failed to validate permissions for bucket: {s3.get('bucketName')}."
+    if not cloudwatch:
+        return None
+    group, role = str(cloudwatch.get("logGroupName", "")), str(cloudwatch.get("roleArn", ""))
+    failed = f"Failed to validate permissions for log group: {group}, with role: {role}. Verify the IAM role " + (
+        "permissions are correct."
+    )
+    if group not in get_backend("logs")[account][region].groups:  # type: ignore[call-overload]
+        return failed
+    if role.count(":") < 5 or role.split(":")[4] != account:
+        return failed
+    documents = role_documents(role)
+    if documents is None:
+        return failed
+    identity, boundary = documents
+    iam = get_backend("iam")[account]["aws"]  # type: ignore[call-overload]
+    trust = _doc(iam.get_role_by_arn(role).assume_role_policy_document)
+    assume = evaluate.Request(
+        action="sts:AssumeRole",
+        resource=role,
+        principal=evaluate.Principal(arn="", service="bedrock.amazonaws.com"),
+        context={"aws:SourceAccount": account, "aws:SourceArn": f"arn:aws:bedrock:{region}:{account}:*"},
+        literal_resource=True,
+    )
+    if not evaluate.decide(
+        assume, evaluate.Policies(resource=trust, resource_account=account, resource_kind="trust")
+    ).allowed:
+        return failed
+    stream = f"arn:aws:logs:{region}:{account}:log-group:{group}:log-stream:{INVOCATION_STREAM}"
+    for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
+        write = evaluate.Request(action=action, resource=stream, principal_arn=role, literal_resource=True)
+        if not evaluate.decide(write, evaluate.Policies(identity=identity, boundary=boundary)).allowed:
+            return failed
+    return None
+
+
+def _validated_put(original: Callable[..., None]) -> Callable[..., None]:
+    def put_model_invocation_logging_configuration(self: Any, logging_config: dict[str, Any]) -> None:
+        problem = _logging_problem(self.account_id, self.region_name, logging_config or {})
+        if problem:
+            # moto's ValidationException has a fixed message; AWS's names the group and the role.
+            raise _errors().BedrockClientError("ValidationException", problem)
+        original(self, logging_config)
+
+    return put_model_invocation_logging_configuration
+
+
+@contextlib.contextmanager
+def invocation_logging_validated() -> Iterator[None]:
+    """moto's PutModelInvocationLoggingConfiguration refusing a destination Bedrock could not deliver to, until exit."""
+    from moto.bedrock.models import BedrockBackend
+
+    with replaced(
+        BedrockBackend, "put_model_invocation_logging_configuration", ("self", "logging_config"), _validated_put
+    ):
+        yield

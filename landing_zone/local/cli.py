@@ -296,6 +296,10 @@ def _print_report(report: dict[str, Any], log_path: Path) -> None:
         f"Guardrail audit of the organization: {audit['accounts']} accounts, {audit['findings']} findings "
         f"({audit['api_calls']} Organizations calls)"
     )
+    logging = audit.get("invocation_logging")
+    if logging is not None:
+        checked, found = logging["checked"], logging["findings"]
+        console.print(f"Bedrock invocation logging: {checked} accounts checked, {found} findings")
     authz = report["checks"].get("authorization", {})
     console.print(
         f"Authorization (as AWS decides): {authz.get('calls')} calls, {authz.get('decisions')} decisions, "

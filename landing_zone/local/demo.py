@@ -16,7 +16,7 @@ from landing_zone.local.authorization.middleware import DECISIONS
 from landing_zone.local.runtime import Deployment
 from vending.aws.sessions import access_role_arn, assume_role_session
 from vending.functions import by_key
-from vending.guardrails.audit import audit_organization
+from vending.guardrails.audit import audit_organization, member_sessions
 from vending.layout import Layout, TeamSpec, cached_layout
 from vending.lifecycle import RequestRecord, RequestStore, Status
 from vending.onboarding import onboarding_entry
@@ -357,12 +357,15 @@ def audit_summary(session: boto3.Session, layout: Layout) -> dict[str, Any]:
     """The daily guardrail audit over the whole emulated organization: the vended accounts carry exactly their SCPs."""
     # Intent comes from the vending records, as in the scheduled audit.
     records = RequestStore(session.client("dynamodb"), Settings.from_env().requests_table).list()
-    report = audit_organization(session.client("organizations"), layout, records=records)
+    # Inside each vended account too: Bedrock's invocation logging, in each of its regions, as Bootstrap left it.
+    inside = member_sessions(session.client("sts"), layout.organization.access_role_name)
+    report = audit_organization(session.client("organizations"), layout, records=records, sessions_for=inside)
     return {
         "accounts": report.accounts,
         "findings": len(report.findings),
         "by_type": report.summary()["by_type"],
         "api_calls": report.api_calls.get("total", 0),
+        "invocation_logging": report.invocation_logging,
     }
 
 

@@ -4,19 +4,21 @@ Inside each vended account (through its access role) every resource of a kind th
 compared with the set a READY request owns, as the record and vending.bootstrap name it:
 
     bucket          the state bucket `tfstate-<account>-<region>`, and nothing else
-    iam_role        the access role, TeamCIRole, TeamCIPlanRole
+    iam_role        the access role, TeamCIRole, TeamCIPlanRole, VendBedrockInvocationLogging
     iam_policy      VendingCIBoundary (customer managed policies)
     iam_user        none (the design forbids IAM users and access keys in a vended account)
     oidc_provider   GitHub's
     role_policy     inline and attached policies of every role: PlanReadOnly on TeamCIPlanRole, Workloads and
-                    ManageBoundedRoles on TeamCIRole, the access role's AdministratorAccess (Organizations' own)
+                    ManageBoundedRoles on TeamCIRole, WriteInvocationLogs on the invocation-logging role, the access
+                    role's AdministratorAccess (Organizations' own)
     kms_key         the key `alias/terraform-state` names in the home region, nothing in the others
     kms_key_pending_deletion
                     none but bootstrap's own cleanup: a retried CreateKey's twin, tagged as the state key, in the
                     home region, scheduled for deletion (it exists for its waiting period); any other is counted
     kms_alias       alias/terraform-state in the home region (AWS-managed `alias/aws/*` aside)
     dynamodb_table  none (the state lock is S3-native)
-    log_group       none (the vend's functions log in the platform account)
+    log_group       Bedrock's invocation log group in each of the request's regions (vending.invocation_logging);
+                    nothing else (the vend's functions log in the platform account)
     budget          vend-monthly-spend (made when the layout gives the team a budget)
     scp_attachment  SCPs attached to the account itself that the record does not list
 
@@ -50,6 +52,8 @@ from vending.bootstrap import (
     state_bucket_name,
 )
 from vending.budgets import BUDGET_NAME
+from vending.invocation_logging import LOG_GROUP as INVOCATION_LOG_GROUP
+from vending.invocation_logging import ROLE_NAME as INVOCATION_LOGGING_ROLE
 from vending.lifecycle import RequestRecord
 from vending.trust import PLAN_ROLE_NAME
 
@@ -74,6 +78,7 @@ ROLE_POLICIES = (
     f"{PLAN_ROLE_NAME}:inline:PlanReadOnly",
     f"{CI_ROLE_NAME}:inline:Workloads",
     f"{CI_ROLE_NAME}:inline:ManageBoundedRoles",
+    f"{INVOCATION_LOGGING_ROLE}:inline:WriteInvocationLogs",
 )
 ACCESS_ROLE_POLICIES = ("inline:AdministratorAccess", "attached:arn:aws:iam::aws:policy/AdministratorAccess")
 
@@ -157,7 +162,7 @@ def expected(record: RequestRecord, member: boto3.Session, *, access_role_name: 
     }
     return {
         "bucket": {record.state_bucket or state_bucket_name(account_id, region)},
-        "iam_role": {access_role_name, CI_ROLE_NAME, PLAN_ROLE_NAME},
+        "iam_role": {access_role_name, CI_ROLE_NAME, PLAN_ROLE_NAME, INVOCATION_LOGGING_ROLE},
         "role_policy": {*ROLE_POLICIES, *(f"{access_role_name}:{p}" for p in ACCESS_ROLE_POLICIES)},
         "iam_policy": {BOUNDARY_NAME},
         "iam_user": set(),
@@ -166,7 +171,7 @@ def expected(record: RequestRecord, member: boto3.Session, *, access_role_name: 
         "kms_key_pending_deletion": twins,
         "kms_alias": {f"{region}:{STATE_KEY_ALIAS}"},
         "dynamodb_table": set(),
-        "log_group": set(),
+        "log_group": {f"{r}:{INVOCATION_LOG_GROUP}" for r in record.request["regions"]},
         "budget": {BUDGET_NAME},
         "scp_attachment": set(record.scps),
     }

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from landing_zone.local.aoss import aoss_completed
-from landing_zone.local.bedrock import guardrails_added
+from landing_zone.local.bedrock import guardrails_added, invocation_logging_validated
 from landing_zone.local.eks import eks_completed
 from landing_zone.local.llm_services import llm_services_completed
 from landing_zone.local.patching import MotoChanged, added, replaced
@@ -517,3 +517,61 @@ def test_prefix_list_rules_keep_their_description(aws: None) -> None:
     assert egress_description("before") == [None]
     with prefix_list_rule_descriptions():
         assert egress_description("after") == ["HTTPS to S3"]
+
+
+# ---- Bedrock model-invocation logging destinations ------------------------------------------------------------
+
+
+def _logging_to(group: str, role: str) -> dict[str, Any]:
+    return {"cloudWatchConfig": {"logGroupName": group, "roleArn": role}, "textDataDeliveryEnabled": True}
+
+
+def test_invocation_logging_to_nowhere_accepted_by_moto_as_shipped(aws: None) -> None:
+    # The control: moto stores a destination that does not exist, which AWS refuses
+    bedrock = boto3.client("bedrock", region_name=REGION)
+    bedrock.put_model_invocation_logging_configuration(loggingConfig=_logging_to("missing", ROLE))
+    assert bedrock.get_model_invocation_logging_configuration()["loggingConfig"]["cloudWatchConfig"][
+        "logGroupName"
+    ] == ("missing")
+
+
+def test_invocation_logging_refuses_what_bedrock_could_not_deliver_to(aws: None) -> None:
+    from vending.invocation_logging import LOG_GROUP, ensure_invocation_logging, intended_config, role_arn
+
+    with invocation_logging_validated():
+        session = boto3.Session(region_name=REGION)
+        bedrock = session.client("bedrock", region_name=REGION)
+        iam = session.client("iam")
+
+        def refused(config: dict[str, Any]) -> str:
+            with pytest.raises(ClientError) as caught:
+                bedrock.put_model_invocation_logging_configuration(loggingConfig=config)
+            assert _code(caught) == "ValidationException"
+            return str(caught.value.response["Error"]["Message"])
+
+        # WHEN the log group or the role does not exist THEN AWS's message, and nothing is stored
+        assert refused(_logging_to("missing", ROLE)) == (
+            f"Failed to validate permissions for log group: missing, with role: {ROLE}. Verify the IAM role "
+            "permissions are correct."
+        )
+        assert bedrock.get_model_invocation_logging_configuration().get("loggingConfig") in (None, {})
+        # WHEN the bootstrap's own destination is made (group, role trusted by Bedrock, its write grant) THEN it is
+        # accepted: what Bootstrap configures is deliverable
+        ensure_invocation_logging(session, ACCOUNT, [REGION])
+        assert bedrock.get_model_invocation_logging_configuration()["loggingConfig"] == intended_config(ACCOUNT)
+        # WHEN the role trusts another service, or may not write the group's stream THEN refused again
+        trusts_lambda = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ],
+        }
+        iam.create_role(RoleName="other", AssumeRolePolicyDocument=json.dumps(trusts_lambda))
+        assert "with role: arn:aws:iam::" in refused(_logging_to(LOG_GROUP, f"arn:aws:iam::{ACCOUNT}:role/other"))
+        iam.delete_role_policy(RoleName="VendBedrockInvocationLogging", PolicyName="WriteInvocationLogs")
+        refused(intended_config(ACCOUNT))
+        # AND a group of another region is not one of this region's
+        west = session.client("bedrock", region_name="us-west-2")
+        with pytest.raises(ClientError) as elsewhere:
+            west.put_model_invocation_logging_configuration(loggingConfig=_logging_to(LOG_GROUP, role_arn(ACCOUNT)))
+        assert _code(elsewhere) == "ValidationException"

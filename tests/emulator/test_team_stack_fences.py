@@ -13,6 +13,7 @@ guardrails attached, bootstrapped with the platform pipeline's role in its CI ro
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,9 +21,11 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from landing_zone.local import runtime
 from landing_zone.local.authorization.middleware import DECISIONS
+from vending import invocation_logging
 from vending.aws.sessions import access_role_arn, assume_role_session
 from vending.bootstrap import bootstrap_account
 from vending.guardrails.account import apply_account_guardrails
@@ -36,6 +39,7 @@ from vending.retirement import quarantine_account
 from vending.settings import REPO_ROOT, Settings
 
 TEAM, STAGE, REGION = "team-frontend", "staging", runtime.REGION
+REGIONS = (REGION, "us-west-2")  # the account's regions: Bootstrap turns invocation logging on in each
 TEMPLATE = REPO_ROOT / "terraform" / "environments" / TEAM / STAGE / "bootstrap"
 INSTANCE_TF = """
 variable "instance_type" {
@@ -62,7 +66,7 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def vended() -> Iterator[dict[str, Any]]:
     with runtime.Emulator():
-        runtime.deploy()
+        deployment = runtime.deploy()
         admin = boto3.Session(region_name=REGION)
         org, layout = admin.client("organizations"), cached_layout()
         status = org.create_account(Email="fence-probe@example.com", AccountName="fence-probe")["CreateAccountStatus"]
@@ -86,6 +90,7 @@ def vended() -> Iterator[dict[str, Any]]:
             stage=STAGE,
             team=TEAM,
             pipeline_role_arn=Settings.from_env().pipeline_role_arn,
+            regions=REGIONS,
         )
         image = member.client("ec2").describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
         yield {
@@ -93,6 +98,8 @@ def vended() -> Iterator[dict[str, Any]]:
             "bucket": result.state_bucket,
             "image": image,
             "access_role": layout.organization.access_role_name,
+            "member": member,
+            "management": deployment.management_account_id,
         }
 
 
@@ -167,6 +174,92 @@ def test_as_the_exempt_access_role_the_gpu_would_apply(vended: dict[str, Any], t
     """What the pipeline did before: the access role is exempt from the GPU fence, so the p5 applies."""
     result = _run(vended, tmp_path, "p5.48xlarge", "platform")
     assert result.ok, f"{result.message}\n{result.stages[-1].output_tail}"
+
+
+def test_bootstrap_left_invocation_logging_on_in_each_region(vended: dict[str, Any]) -> None:
+    """Bootstrap ran as the access role with IAM enforced (the emulator refuses a destination Bedrock could not
+    deliver to): each region logs to the account's own group through the role only Bedrock assumes."""
+    account, member = vended["account_id"], vended["member"]
+    for region in REGIONS:
+        config = member.client("bedrock", region_name=region).get_model_invocation_logging_configuration()
+        assert config["loggingConfig"] == invocation_logging.intended_config(account), region
+    assert invocation_logging.ensure_invocation_logging(member, account, REGIONS) == []  # converged: nothing to do
+
+
+def _team_admin(vended: dict[str, Any]) -> boto3.Session:
+    """A team's own administrator role in its account (not a platform role): every fence applies to it. Made by the
+    platform's access role (the stage OU makes anyone else give a new role the CI boundary)."""
+    account, member = vended["account_id"], vended["member"]
+    iam = member.client("iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{vended['management']}:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    if not iam.list_roles(PathPrefix="/team/")["Roles"]:
+        iam.create_role(RoleName="TeamAdmin", Path="/team/", AssumeRolePolicyDocument=json.dumps(trust))
+        everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        iam.put_role_policy(RoleName="TeamAdmin", PolicyName="admin", PolicyDocument=json.dumps(everything))
+    return assume_role_session(
+        boto3.Session(region_name=REGION).client("sts"),
+        f"arn:aws:iam::{account}:role/team/TeamAdmin",
+        "team-admin",
+        REGION,
+    )
+
+
+def _refused(call: Any) -> str:
+    with pytest.raises(ClientError) as caught:
+        call()
+    return str(caught.value.response["Error"].get("Message", ""))
+
+
+def test_a_team_role_cannot_turn_invocation_logging_off_or_repoint_it_the_platform_can(
+    vended: dict[str, Any],
+) -> None:
+    account, member = vended["account_id"], vended["member"]
+    team = _team_admin(vended)
+    bedrock, logs, iam = team.client("bedrock"), team.client("logs"), team.client("iam")
+    other = {**invocation_logging.intended_config(account), "textDataDeliveryEnabled": False}
+    writes = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]}
+    # WHEN a team's admin turns the logging off, repoints it, deletes its log group or rewrites its role
+    refusals = {
+        "bedrock:DeleteModelInvocationLoggingConfiguration": _refused(
+            bedrock.delete_model_invocation_logging_configuration
+        ),
+        "bedrock:PutModelInvocationLoggingConfiguration": _refused(
+            lambda: bedrock.put_model_invocation_logging_configuration(loggingConfig=other)
+        ),
+        "logs:DeleteLogGroup": _refused(lambda: logs.delete_log_group(logGroupName=invocation_logging.LOG_GROUP)),
+        "logs:PutRetentionPolicy": _refused(
+            lambda: logs.put_retention_policy(logGroupName=invocation_logging.LOG_GROUP, retentionInDays=1)
+        ),
+        "iam:PutRolePolicy": _refused(
+            lambda: iam.put_role_policy(
+                RoleName=invocation_logging.ROLE_NAME,
+                PolicyName="WriteInvocationLogs",
+                PolicyDocument=json.dumps(writes),
+            )
+        ),
+    }
+    # THEN each is refused by the SCPs, naming the action
+    for action, message in refusals.items():
+        assert f"perform: {action}" in message and "explicit deny in a service control policy" in message, message
+    # AND what it refused is still in place
+    config = member.client("bedrock").get_model_invocation_logging_configuration()["loggingConfig"]
+    assert config == invocation_logging.intended_config(account)
+    # AND the controls: the same admin reads the configuration and manages a log group of its own (the SCPs, not its
+    # identity, refused the above), and the platform's access role may write the configuration
+    assert bedrock.get_model_invocation_logging_configuration()["loggingConfig"] == config
+    logs.create_log_group(logGroupName="/team/app")
+    logs.put_retention_policy(logGroupName="/team/app", retentionInDays=1)
+    logs.delete_log_group(logGroupName="/team/app")
+    member.client("bedrock").put_model_invocation_logging_configuration(loggingConfig=config)
 
 
 def test_a_t3_applies_as_the_team_roles_and_after_quarantine_only_the_platform_teardown_destroys_it(

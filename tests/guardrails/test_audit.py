@@ -33,6 +33,10 @@ FIXABLE_TYPES = tuple(
         "budget_missing",
         "budget_drift",
         "budget_unreadable",
+        # Bedrock's invocation logging, inside the member accounts: tests/guardrails/test_invocation_logging.py
+        "invocation_logging_off",
+        "invocation_logging_drift",
+        "invocation_logging_unreadable",
         # the type switched off detaches every tag policy: tests/guardrails/test_tag_policy_audit.py
         "tag_policies_disabled",
         # the stacks' plan-only checks: tests/vending/test_drift.py and tests/e2e/test_vending_state_machine.py

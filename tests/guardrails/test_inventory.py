@@ -152,6 +152,12 @@ def test_audit_handler_reads_records_from_the_requests_table(
 
     budgets = member_budgets(boto3.client("sts", region_name="us-east-1"), layout.organization.access_role_name)
     ensure_budget(budgets(account), account, amount=500, owner_email="o@x.io")
+    # (and its Bedrock invocation logging in each of its regions, also read through the access role)
+    from vending.guardrails.audit import member_sessions
+    from vending.invocation_logging import ensure_invocation_logging
+
+    inside = member_sessions(boto3.client("sts", region_name="us-east-1"), layout.organization.access_role_name)
+    ensure_invocation_logging(inside(account), account, record.request["regions"])
     org.tag_resource(ResourceId=account, Tags=[{"Key": "gpu-tier", "Value": "training"}])
     scans = ApiCallCounter()
     real_client = boto3.Session.client

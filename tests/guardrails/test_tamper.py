@@ -131,7 +131,8 @@ def test_tamper_team_account_moved_into_platform_keeps_gpu_policy(vended: Org) -
         ("effective_permissions", f"account:{account}"),
         ("team_account_outside_workloads", f"account:{account}"),
     ]
-    assert fixed.findings[-1].detail.endswith(": run untagged")  # Platform carries no cost-tag fence
+    # Platform carries neither the stage OUs' cost-tag fence nor their protection of the invocation log group
+    assert fixed.findings[-1].detail.endswith(": run untagged, invocation log group deleted")
     assert fixed.remediation["executed"] == [  # type: ignore[index]
         f"move_account account:{account} from=Platform to=Workloads/Staging"
     ]

@@ -215,7 +215,7 @@ def test_bedrock_tier_training_invokes_its_provisioned_model_inference_does_not(
 def test_bedrock_invocation_logging_protected_from_team_roles(tier: str, action: str) -> None:
     # GIVEN a team role changing the account's model-invocation logging
     team = TIER_TEAM[tier]
-    sid = "ProtectModelInvocationLogging"
+    sid = "ProtectActivityLogs"
     # THEN the baseline denies it, not the platform's roles, and without the statement it passes
     assert _denied_by(team, action, "*") == [sid]
     assert not _allowed(team, action, "*")

@@ -282,7 +282,7 @@ ATTACKS: list[tuple[str, str, str, dict[str, Any], tuple[str, ...]]] = [
     ("team-frontend", "securityhub:CreateAutomationRule", "*", {}, ("ProtectSecurityServices",)),
     ("team-frontend", "access-analyzer:UpdateFindings", "*", {}, ("ProtectSecurityServices",)),
     ("team-frontend", "inspector2:CreateFilter", "*", {}, ("ProtectSecurityServices",)),
-    ("team-frontend", "cloudtrail:DeleteEventDataStore", "*", {}, ("ProtectCloudTrail",)),
+    ("team-frontend", "cloudtrail:DeleteEventDataStore", "*", {}, ("ProtectActivityLogs",)),
     (
         "team-frontend",
         "kms:ScheduleKeyDeletion",

@@ -174,7 +174,7 @@ def test_render_baseline_protects_roles_bucket_trail() -> None:
     assert {"s3:DeleteBucket", "s3:PutBucketPolicy", "s3:DeleteObjectVersion"} <= set(
         stmts["ProtectStateBuckets"]["Action"]
     )
-    assert {"cloudtrail:StopLogging", "cloudtrail:DeleteTrail"} <= set(stmts["ProtectCloudTrail"]["Action"])
+    assert {"cloudtrail:StopLogging", "cloudtrail:DeleteTrail"} <= set(stmts["ProtectActivityLogs"]["Action"])
     assert stmts["DenyRootUser"]["Condition"] == {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:root"}}
     assert stmts["DenyLeaveOrganization"]["Action"] == "organizations:LeaveOrganization"
 

@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 
 from vending.cli.output import console, print_json, print_table
-from vending.guardrails.audit import AuditReport, audit_organization, member_budgets, publish
+from vending.guardrails.audit import AuditReport, audit_organization, member_budgets, member_sessions, publish
 from vending.guardrails.inventory import ConfigAggregatorInventory
 from vending.layout import load_layout
 from vending.lifecycle import RequestStore
@@ -42,6 +42,9 @@ def render_report(report: AuditReport) -> None:
         console.print(f"budgets: {report.budgets['checked']} accounts checked, {report.budgets['findings']} findings")
     else:
         console.print("budgets: not checked (--skip-budgets)")
+    if report.invocation_logging is not None:
+        done = report.invocation_logging
+        console.print(f"invocation logging: {done['checked']} accounts checked, {done['findings']} findings")
     if report.drift is not None:
         console.print(f"stack drift: {report.drift['checked']} stacks' last checks, {report.drift['by_status']}")
     for note in report.notes:
@@ -68,6 +71,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
         inventory=inventory,
         budgets_for=(
             None if args.skip_budgets else member_budgets(session.client("sts"), layout.organization.access_role_name)
+        ),
+        sessions_for=(
+            None
+            if args.skip_invocation_logging
+            else member_sessions(session.client("sts"), layout.organization.access_role_name)
         ),
         # The stacks' last drift checks (`vend drift`), read beside their runs.
         stack_checks=checks_for_audit(session.client("dynamodb"), settings.pipeline_runs_table, records),
@@ -104,6 +112,11 @@ def register(subparsers: Any) -> None:
         "--skip-budgets",
         action="store_true",
         help="do not read each vended account's budget (that needs the access role in every account)",
+    )
+    p.add_argument(
+        "--skip-invocation-logging",
+        action="store_true",
+        help="do not read each vended account's Bedrock invocation logging (the access role, in each of its regions)",
     )
     p.add_argument(
         "--config-aggregator",

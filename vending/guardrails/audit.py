@@ -22,6 +22,7 @@ from vending.guardrails.inventory import InstanceInventory, allowed_by_tier
 from vending.guardrails.orgapi import ApiCallCounter, Backoff
 from vending.guardrails.reconcile import FINDING_TYPES, Executor, Finding, compare
 from vending.guardrails.snapshot import OrgSnapshot, read_snapshot
+from vending.invocation_logging import check_invocation_logging
 from vending.layout import Layout
 from vending.lifecycle import RequestRecord
 
@@ -36,6 +37,8 @@ DRIFT_STALE_SECONDS = 2 * 24 * 3600
 
 # account id -> a Budgets client with that account's credentials (a budget is only visible inside its account)
 BudgetsFor = Callable[[str], Any]
+# account id -> a boto3 Session inside that account (its access role): invocation logging is per account and region
+SessionFor = Callable[[str], Any]
 
 
 @dataclass
@@ -54,6 +57,7 @@ class AuditReport:
     inventory: dict[str, Any] | None = None
     budgets: dict[str, Any] | None = None  # the spend-fence check (None: not run, no member-account access given)
     drift: dict[str, Any] | None = None  # the stacks' last drift checks (None: not given)
+    invocation_logging: dict[str, Any] | None = None  # Bedrock's invocation logging (None: no member access given)
 
     def counts(self) -> dict[str, int]:
         found = Counter(f.type for f in self.findings)
@@ -82,6 +86,7 @@ class AuditReport:
             "inventory": self.inventory,
             "budgets": self.budgets,
             "drift": self.drift,
+            "invocation_logging": self.invocation_logging,
             "api_calls": self.api_calls,
             "remediation": self.remediation,
         }
@@ -191,6 +196,43 @@ def budget_findings(
     return findings, {"checked": checked, "findings": len(findings)}
 
 
+def member_sessions(sts: Any, role_name: str, session_name: str = "vending-audit-logging") -> SessionFor:
+    """Sessions inside each account through its access role (the audit reads; the role is the platform's own)."""
+
+    def for_account(account_id: str) -> Any:
+        return assume_role_session(sts, access_role_arn(account_id, role_name), session_name, BUDGETS_REGION)
+
+    return for_account
+
+
+def invocation_logging_findings(
+    records: Iterable[RequestRecord], session_for: SessionFor
+) -> tuple[list[Finding], dict[str, Any]]:
+    """Every bootstrapped, non-retired account logs Bedrock invocations in each of its regions as
+    vending.invocation_logging intends. Detective only (the audit never writes into member accounts): Bootstrap, a
+    resumed vend or the account's next change converges it back."""
+    findings: list[Finding] = []
+    checked = 0
+    for record in sorted(records, key=lambda r: r.request_id):
+        if not record.account_id or record.status.value not in EXPECTS_BUDGET:
+            continue
+        key = f"account:{record.account_id}"
+        regions = [str(r) for r in record.request.get("regions") or ()]
+        try:
+            found = check_invocation_logging(session_for(record.account_id), record.account_id, regions)
+        except (ClientError, VendingError) as e:
+            findings.append(
+                Finding("invocation_logging_unreadable", key, f"cannot read invocation logging: {e}", False)
+            )
+            continue
+        checked += 1
+        for kind, problems in found.items():
+            findings += [
+                Finding(f"invocation_logging_{kind}", key, f"{p} ({record.request_id})", False) for p in problems
+            ]
+    return findings, {"checked": checked, "findings": len(findings)}
+
+
 def _changed(resource: Mapping[str, Any]) -> str:
     what = ", ".join(resource.get("attributes") or []) or "the whole resource"
     return f"{resource.get('address')} ({'/'.join(resource.get('actions') or [])}: {what})"
@@ -239,6 +281,7 @@ def audit_organization(
     stack_checks: Iterable[Mapping[str, Any]] | None = None,
     remediate: bool = False,
     backoff: Backoff | None = None,
+    sessions_for: SessionFor | None = None,
     counter: ApiCallCounter | None = None,
     frozen: Iterable[str] | None = None,
 ) -> AuditReport:
@@ -269,6 +312,11 @@ def audit_organization(
         fences, budgets_summary = budget_findings(layout, record_list, budgets_for)
         findings += fences
         plan.unfixable += [f"{f.target}: {f.detail}" for f in fences]
+    logging_summary = None
+    if sessions_for is not None and record_list is not None:
+        logging, logging_summary = invocation_logging_findings(record_list, sessions_for)
+        findings += logging
+        plan.unfixable += [f"{f.target}: {f.detail}" for f in logging]
     drift_summary = None
     if stack_checks is not None:
         drifted, drift_summary = drift_findings(stack_checks)
@@ -285,6 +333,7 @@ def audit_organization(
         inventory=inventory_summary,
         budgets=budgets_summary,
         drift=drift_summary,
+        invocation_logging=logging_summary,
     )
     if remediate:
         done = Executor(org, layout, snap, rendered, b).run(plan.actions) if plan.actions else []
@@ -344,6 +393,7 @@ def run_scheduled_audit(
     budgets_for: BudgetsFor | None = None,
     stack_checks: Iterable[Mapping[str, Any]] | None = None,
     remediate: bool = False,
+    sessions_for: SessionFor | None = None,
     frozen: Iterable[str] | None = None,
 ) -> dict[str, Any]:
     """The one call the scheduled Lambda makes."""
@@ -356,6 +406,7 @@ def run_scheduled_audit(
         budgets_for=budgets_for,
         stack_checks=stack_checks,
         remediate=remediate,
+        sessions_for=sessions_for,
     )
     publish(report, s3=s3, events=events, bucket=bucket, event_bus=event_bus, source=source, metrics=metrics)
     return report.summary()

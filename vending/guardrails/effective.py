@@ -9,8 +9,8 @@ A probe the actual policies allow and the intended ones deny is a weakened guard
 The probes cover what the guardrails exist for: every accelerated family (EC2 and SageMaker) per tier, a CPU type,
 launches without cost tags, a region outside the allow-list, leaving the organization, the root user, platform
 roles, state buckets and CloudTrail, and Bedrock: models per tier, a cross-region profile and the call it routes to
-another region, provisioned throughput and the invocation logging. The identity side is full access: only the SCPs
-decide.
+another region, provisioned throughput and the invocation logging (its configuration, its role, its log group). The
+identity side is full access: only the SCPs decide.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from scps.catalog import INVOCATION_LOG_GROUP
+from scps.catalog import INVOCATION_LOGGING_ROLE_NAME as LOGGING_ROLE
 from scps.evaluate import Policies, Request, decide
 from scps.render import FULL_AWS_ACCESS, GuardrailSet
 from vending.guardrails.intent import AccountIntent, OrgIntent, account_policies
@@ -147,6 +149,13 @@ PROBES: tuple[Probe, ...] = (
     ),
     _probe("bedrock provisioned throughput", "bedrock:CreateProvisionedModelThroughput", keys=TAGS),
     _probe("bedrock invocation logging off", "bedrock:DeleteModelInvocationLoggingConfiguration"),
+    _probe("bedrock invocation logging repointed", "bedrock:PutModelInvocationLoggingConfiguration"),
+    _probe("invocation logging role rewritten", "iam:PutRolePolicy", f"arn:aws:iam::{{account}}:role/{LOGGING_ROLE}"),
+    _probe(
+        "invocation log group deleted",
+        "logs:DeleteLogGroup",
+        f"arn:aws:logs:us-east-1:{{account}}:log-group:{INVOCATION_LOG_GROUP}",
+    ),
 )
 
 

@@ -58,6 +58,12 @@ FINDING_TYPES = (
     "budget_missing",
     "budget_drift",
     "budget_unreadable",
+    # Bedrock model-invocation logging (vending.invocation_logging), checked inside each vended account in each of its
+    # regions: off, or pointing elsewhere (another log group or role, a modality not delivered, the group or role
+    # changed), or not readable.
+    "invocation_logging_off",
+    "invocation_logging_drift",
+    "invocation_logging_unreadable",
     # Organizations tag policies (vending.guardrails.tag_policies): enabled, current, attached where intended.
     *TAG_FINDING_TYPES,
     # Stacks whose plan-only pass (vending.pipeline.drift) found the account differing from the code and state, and

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from vending.context import Context, logger, metrics
 from vending.exceptions import RemediationNotAllowed
-from vending.guardrails.audit import member_budgets, run_scheduled_audit
+from vending.guardrails.audit import member_budgets, member_sessions, run_scheduled_audit
 from vending.guardrails.inventory import ConfigAggregatorInventory
 from vending.pipeline.drift import checks_for_audit
 from vending.spend.freezes import FreezeStore
@@ -52,6 +52,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         inventory=_inventory(ctx),
         # Each vended account's budget is read inside it, through the platform's access role.
         budgets_for=member_budgets(ctx.client("sts"), ctx.layout.organization.access_role_name),
+        # and its Bedrock invocation logging, in each of its regions.
+        sessions_for=member_sessions(ctx.client("sts"), ctx.layout.organization.access_role_name),
         bucket=ctx.settings.reports_bucket,
         event_bus=ctx.settings.event_bus_name,
         source=ctx.settings.event_source,

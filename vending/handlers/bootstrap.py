@@ -30,6 +30,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         owner_email=request.owner_email,
         monthly_budget_usd=ctx.layout.monthly_budget(request.team, request.gpu_tier),
         pipeline_role_arn=ctx.settings.pipeline_role_arn,
+        regions=request.regions,
     )
     record = ctx.store.update(
         request.request_id, step="Bootstrap", state_bucket=result.state_bucket, ci_role_arn=result.ci_role_arn
