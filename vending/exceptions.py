@@ -191,3 +191,12 @@ TERMINAL_ERROR_NAMES = _leaves(TerminalError)
 
 class DriftCheckFailed(TerminalError):
     """A stack's plan-only drift check could not run or finish (vending.pipeline.drift): reported drift_unchecked."""
+
+
+class PriceListUnavailable(TerminalError):
+    """The price snapshot cannot be read, or the Price List answered nothing usable for a type or model: a refresh
+    leaves the snapshot as it was (vending.spend.prices)."""
+
+
+class UsageEventInvalid(TerminalError):
+    """A state-change event the usage capture cannot record (unknown source or detail type, a missing field)."""
