@@ -102,9 +102,10 @@ def _ec2_types(ec2: Any, ids: list[str]) -> dict[str, str]:
     return found
 
 
-def _endpoint_type(sagemaker: Any, name: str) -> str:
+def _endpoint_type(sagemaker: Any, interval: Interval) -> str:
+    """The instance type of an endpoint's configuration (the event names it; DescribeEndpoint if it did not)."""
     try:
-        config = sagemaker.describe_endpoint(EndpointName=name)["EndpointConfigName"]
+        config = interval.config or sagemaker.describe_endpoint(EndpointName=interval.resource)["EndpointConfigName"]
         variants = sagemaker.describe_endpoint_config(EndpointConfigName=config)["ProductionVariants"]
     except ClientError:
         return ""  # deleted since: its usage stays unpriced and says so
@@ -115,16 +116,16 @@ def _endpoint_type(sagemaker: Any, name: str) -> str:
 def _with_types(found: list[Interval], account_id: str, usage: UsageStore, clients_for: ClientsFor) -> list[Interval]:
     """Fill in the instance type of EC2 instances and endpoints, looked up once and remembered in the usage table."""
     known = usage.known_types(account_id)
-    missing: dict[tuple[str, str], set[str]] = {}
+    missing: dict[tuple[str, str], dict[str, Interval]] = {}
     for i in found:
         if not i.instance_type and (i.kind, i.resource) not in known:
-            missing.setdefault((i.kind, i.region), set()).add(i.resource)
+            missing.setdefault((i.kind, i.region), {})[i.resource] = i
     for (kind, region), resources in missing.items():
         if kind == "ec2":
             looked = _ec2_types(clients_for(account_id, "ec2", region), sorted(resources))
         else:
             sagemaker = clients_for(account_id, "sagemaker", region)
-            looked = {name: _endpoint_type(sagemaker, name) for name in sorted(resources)}
+            looked = {name: _endpoint_type(sagemaker, i) for name, i in resources.items()}
         for resource, instance_type in looked.items():
             if instance_type:
                 usage.remember_type(account_id, kind, resource, instance_type)

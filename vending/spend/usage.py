@@ -63,6 +63,7 @@ class UsageEvent(BaseModel):
     instance_type: str = ""  # "" when the event does not say (EC2; endpoints)
     count: int = 1
     event_id: str = ""
+    config: str = ""  # an endpoint's configuration (where its instance type is)
 
     @property
     def at(self) -> datetime:
@@ -78,6 +79,7 @@ class Interval:
     end: datetime | None  # None: still running
     instance_type: str
     count: int
+    config: str = ""
 
     def hours_within(self, start: datetime, end: datetime) -> float:
         lo, hi = max(self.start, start), min(self.end or end, end)
@@ -108,19 +110,20 @@ def parse_event(event: Mapping[str, Any]) -> UsageEvent:
         detail_type, detail = event["detail-type"], event["detail"]
         account, region, when = str(event["account"]), str(event["region"]), parse_time(str(event["time"]))
         kind: Kind
+        config = ""
         if detail_type == EC2_DETAIL:
             kind, resource, state = "ec2", detail["instance-id"], detail["state"]
             instance_type, count = "", 1
         elif detail_type == TRAINING_DETAIL:
             kind, resource = "sagemaker-training", detail["TrainingJobName"]
             state = _sagemaker_state(detail["TrainingJobStatus"])
-            config = detail.get("ResourceConfig") or {}
-            instance_type, count = str(config.get("InstanceType", "")), int(config.get("InstanceCount", 1))
+            resources = detail.get("ResourceConfig") or {}
+            instance_type, count = str(resources.get("InstanceType", "")), int(resources.get("InstanceCount", 1))
         elif detail_type == ENDPOINT_DETAIL:
             kind, resource = "sagemaker-endpoint", detail["EndpointName"]
             state = _sagemaker_state(detail["EndpointStatus"])
             variants = detail.get("ProductionVariants") or []
-            instance_type = ""
+            instance_type, config = "", str(detail.get("EndpointConfigName", ""))
             count = int(sum(float(v.get("CurrentInstanceCount", 0) or 0) for v in variants)) or 1
         else:
             raise UsageEventInvalid(f"not a state-change event the meter records: {detail_type!r}")
@@ -135,6 +138,7 @@ def parse_event(event: Mapping[str, Any]) -> UsageEvent:
             instance_type=instance_type,
             count=count,
             event_id=str(event.get("id", "")),
+            config=config,
         )
     except UsageEventInvalid:
         raise
@@ -250,4 +254,5 @@ def _interval(opened: UsageEvent, end: datetime | None) -> Interval:
         end=end,
         instance_type=opened.instance_type,
         count=opened.count,
+        config=opened.config,
     )
