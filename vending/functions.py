@@ -33,6 +33,7 @@ RESOURCE_NAMES = (
     # The GitHub App's private key (vending.github_setup.DEFAULT_PRIVATE_KEY_SECRET): the GitHub step of Bootstrap.
     "github_app_secret",
     "drift_function",  # the StackDrift function: `vend drift --check` invokes it as the schedule does
+    "usage_table",  # the live meter's usage: account_id (hash) + event_key (range) (vending.spend.usage)
 )
 
 
@@ -314,6 +315,15 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         ),
         timeout_seconds=300,
         description="Daily drift check: a plan-only pass of every applied stack as its plan role",
+    ),
+    FunctionSpec(
+        "RecordUsage",
+        "vending-record-usage",
+        "vending.handlers.record_usage.handler",
+        # One conditional put per forwarded state-change event (vending.spend.usage); it reads no account.
+        (Grant(("dynamodb:PutItem",), ("usage_table",)),),
+        timeout_seconds=30,
+        description="Record the member accounts' instance state-change events for the live meter",
     ),
 )
 

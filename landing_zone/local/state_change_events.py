@@ -9,18 +9,28 @@ accounts' forwarding rules and the usage capture (vending.spend.usage) see what 
   https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html
 Training jobs are not emitted: moto completes them at creation, so their events would bill nothing.
 
-Event times come from `clock` (UTC now unless a test drives it), so a scenario can run hours in seconds.
+Event times come from `clock` (UTC now unless a test or the demo drives it: `set_event_clock`), so a scenario can
+run hours in seconds.
+
+And cross-account forwarding as AWS does it: a rule whose target is another account's event bus delivers the event
+itself (its account, time, id, region and resources), where moto 5.2.5 puts a new event in the receiving account,
+stamped with that account and the current time, so the platform would record every member's usage as its own.
+https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-cross-account.html
+moto's default target input also drops the event's `account`, which AWS delivers (an SQS target gets the whole event):
+`targets_get_the_whole_event` puts it back.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from landing_zone.local.patching import replaced
+from landing_zone.local.patching import MotoChanged, replaced, require
 
 Clock = Callable[[], datetime]
 EC2_DETAIL = "EC2 Instance State-change Notification"
@@ -31,6 +41,18 @@ _RUN_PARAMS = ("self", "image_id", "count", "user_data", "security_group_names",
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+_clock: list[Clock] = [_utc_now]
+
+
+def set_event_clock(clock: Clock | None) -> None:
+    """The clock of the events the emulator emits from now on (None: UTC now)."""
+    _clock[0] = clock or _utc_now
+
+
+def event_clock() -> datetime:
+    return _clock[0]()
 
 
 def _emit(
@@ -91,7 +113,7 @@ def state_change_events(clock: Clock | None = None) -> Iterator[None]:
     from moto.ec2.models.instances import InstanceBackend
     from moto.sagemaker.models import SageMakerModelBackend
 
-    now = clock or _utc_now
+    now = clock or event_clock
 
     def after_run(original: Any) -> Any:
         def run_instances(
@@ -156,3 +178,64 @@ def state_change_events(clock: Clock | None = None) -> Iterator[None]:
             replaced(SageMakerModelBackend, "delete_endpoint", ("self", "endpoint_name"), before_delete_endpoint)
         )
         yield
+
+
+def _is_bus(arn: str) -> bool:
+    return arn.startswith("arn:aws:events:") and ":event-bus/" in arn
+
+
+@contextlib.contextmanager
+def cross_account_events_keep_their_envelope() -> Iterator[None]:
+    from moto.events.models import Rule, events_backends
+
+    lock = threading.Lock()  # the targets list is swapped while moto's own delivery runs
+
+    def make(original: Any) -> Any:
+        def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
+            buses = [t for t in self.targets if _is_bus(t["Arn"])]
+            if not buses:
+                original(self, original_event, transform_input)
+                return
+            if not self.event_pattern.matches_event(original_event):
+                return
+            with lock:
+                saved = self.targets
+                self.targets = [t for t in saved if not _is_bus(t["Arn"])]
+                try:
+                    original(self, original_event, transform_input)
+                finally:
+                    self.targets = saved
+            for target in buses:
+                _arn, _aws, _events, region, account, resource = target["Arn"].split(":", 5)
+                bus = events_backends[account][region].describe_event_bus(resource.split("/", 1)[1])
+                for rule in list(bus.rules.values()):
+                    rule.send_to_targets(copy.deepcopy(original_event))
+
+        return send_to_targets
+
+    with replaced(Rule, "send_to_targets", ("self", "original_event", "transform_input"), make):
+        yield
+
+
+_MOTO_TEMPLATE = (
+    '{"id": "<id>", "time": <time>, "version": "0", "detail-type": "<detail-type>", "source": "<source>", '
+    '"region": "<region>", "resources": <resources>, "detail": <detail>}'
+)
+
+
+@contextlib.contextmanager
+def targets_get_the_whole_event() -> Iterator[None]:
+    from moto.events.utils import EventTemplateParser
+
+    template = require(EventTemplateParser, "DEFAULT_EVENT_INPUT_TEMPLATE")
+    if template != _MOTO_TEMPLATE:
+        raise MotoChanged("moto's EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE changed; review the emulator patch")
+    if "account" not in require(EventTemplateParser, "DEFAULT_EVENT_INPUT_PATHS_MAP"):
+        raise MotoChanged("moto's default input paths no longer map the event's account; review the emulator patch")
+    EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = template.replace(
+        '"version": "0", ', '"version": "0", "account": "<account>", '
+    )
+    try:
+        yield
+    finally:
+        EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = template

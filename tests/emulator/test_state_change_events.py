@@ -182,3 +182,118 @@ def test_meter_prices_what_the_emulator_emitted(captured: Callable[[], list[dict
     p5 = 55.04
     assert meter.reading.day_usd == pytest.approx(1.5 * p5)
     assert meter.reading.hour_usd == pytest.approx(0.5 * p5)
+
+
+MEMBER = "111122223333"
+
+
+def member_session() -> boto3.Session:
+    creds = boto3.client("sts", region_name=REGION).assume_role(
+        RoleArn=f"arn:aws:iam::{MEMBER}:role/OrganizationAccountAccessRole", RoleSessionName="member-test"
+    )["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=REGION,
+    )
+
+
+def platform_queue() -> tuple[Any, str]:
+    """The platform's rule -> SQS queue (what RecordUsage consumes), in the default account."""
+    from vending.spend.usage import USAGE_EVENT_PATTERN
+
+    sqs, events = boto3.client("sqs", region_name=REGION), boto3.client("events", region_name=REGION)
+    url = sqs.create_queue(QueueName="usage")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="usage", EventPattern=json.dumps(USAGE_EVENT_PATTERN))
+    events.put_targets(Rule="usage", Targets=[{"Id": "q", "Arn": arn}])
+    return sqs, url
+
+
+def received(sqs: Any, url: str) -> list[dict[str, Any]]:
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    return [json.loads(m["Body"]) for m in messages]
+
+
+def member_launch(session: boto3.Session) -> str:
+    ec2 = session.client("ec2")
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    return str(
+        ec2.run_instances(ImageId=image, InstanceType="p5.48xlarge", MinCount=1, MaxCount=1)["Instances"][0][
+            "InstanceId"
+        ]
+    )
+
+
+def test_moto_as_shipped_forwards_as_the_receiver_and_drops_the_account(aws: None) -> None:
+    # GIVEN the member's forwarding rule and the platform's queue, plain moto apart from the emitted events
+    from vending.spend.forwarding import ensure_usage_forwarding, platform_bus_arn
+
+    sqs, url = platform_queue()
+    member = member_session()
+    ensure_usage_forwarding(
+        lambda r: member.client("events", region_name=r), [REGION], platform_bus_arn(REGION, ACCOUNT, "default")
+    )
+    with state_change_events(Clock()):
+        member_launch(member)
+    # THEN the platform gets events without the member's account and stamped now, not at the event's time: the
+    # control of the two patches below
+    bodies = received(sqs, url)
+    assert bodies and all("account" not in b for b in bodies)
+    assert all(b["time"] != "2026-12-03T09:00:00Z" for b in bodies)
+
+
+def test_forwarded_events_reach_the_platform_as_aws_delivers_them_and_are_metered(aws: None) -> None:
+    from landing_zone.local.state_change_events import (
+        cross_account_events_keep_their_envelope,
+        targets_get_the_whole_event,
+    )
+    from vending.spend.forwarding import ensure_usage_forwarding, platform_bus_arn
+
+    sqs, url = platform_queue()
+    member = member_session()
+    # GIVEN the Bootstrap's forwarding rule in the member account
+    [rule] = ensure_usage_forwarding(
+        lambda r: member.client("events", region_name=r), [REGION], platform_bus_arn(REGION, ACCOUNT, "default")
+    )
+    assert rule == f"arn:aws:events:{REGION}:{MEMBER}:rule/vending-usage-forwarding"
+    clock = Clock()
+    with state_change_events(clock), cross_account_events_keep_their_envelope(), targets_get_the_whole_event():
+        instance = member_launch(member)
+        clock.now = T0 + timedelta(minutes=30)
+        member.client("ec2").terminate_instances(InstanceIds=[instance])
+        bodies = received(sqs, url)
+    # THEN the platform's queue has the member's events, with the member's account and the events' own times
+    assert [(b["account"], b["detail"]["state"], b["time"]) for b in bodies] == [
+        (MEMBER, "pending", "2026-12-03T09:00:00Z"),
+        (MEMBER, "running", "2026-12-03T09:00:00Z"),
+        (MEMBER, "shutting-down", "2026-12-03T09:30:00Z"),
+        (MEMBER, "terminated", "2026-12-03T09:30:00Z"),
+    ]
+    # AND recorded and metered in the member's name: half an hour of a p5
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    ddb.create_table(**usage_table_definition("usage"))
+    usage = UsageStore(ddb, "usage")
+    assert all(record_event(usage, b) for b in bodies)
+    record = RequestRecord(
+        request_id="team-a-staging", team="team-a", stage="staging", status=Status.READY,
+        request={"regions": [REGION]}, account_id=MEMBER,
+    )  # fmt: skip
+
+    def clients_for(account: str, service: str, region: str) -> Any:
+        assert account == MEMBER
+        return member.client(service, region_name=region)
+
+    [meter] = read_live(clients_for, [record], PriceBook.load(), usage, T0 + timedelta(hours=1))
+    assert meter.reading.day_usd == pytest.approx(0.5 * 55.04)
+
+
+def test_whole_event_guard_refuses_a_changed_template(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.events.utils import EventTemplateParser
+
+    from landing_zone.local.state_change_events import targets_get_the_whole_event
+
+    monkeypatch.setattr(EventTemplateParser, "DEFAULT_EVENT_INPUT_TEMPLATE", '{"id": "<id>", "account": "<account>"}')
+    with pytest.raises(MotoChanged, match="DEFAULT_EVENT_INPUT_TEMPLATE"), targets_get_the_whole_event():
+        pass

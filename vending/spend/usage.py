@@ -50,6 +50,11 @@ BILLED: dict[Kind, dict[str, bool]] = {
     },
 }
 TYPE_PREFIX = "type#"
+# What the member accounts forward and the platform bus's rule sends to RecordUsage (landing_zone/cdk/events.py).
+USAGE_EVENT_PATTERN: dict[str, list[str]] = {
+    "source": ["aws.ec2", "aws.sagemaker"],
+    "detail-type": [EC2_DETAIL, ENDPOINT_DETAIL, TRAINING_DETAIL],
+}
 
 
 class UsageEvent(BaseModel):
