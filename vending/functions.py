@@ -430,7 +430,7 @@ STATE_MACHINE_KEYS = tuple(
     f.key
     for f in FUNCTIONS
     if (
-        f.key not in {"StartFromEvent", "Api", "Audit", "StackDrift", "PipelineBuildEvent"}
+        f.key not in {"StartFromEvent", "Api", "Audit", "StackDrift", "PipelineBuildEvent", "RecordUsage"}
         and f.key not in LIFECYCLE_KEYS
     )
     or f.key == "CheckPipelines"
