@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -58,18 +57,33 @@ def event_clock() -> datetime:
 def _emit(
     account_id: str, region: str, source: str, detail_type: str, detail: dict[str, Any], arn: str, at: datetime
 ) -> None:
+    """Deliver the event to every rule of the account's default bus, as PutEvents does, except that a rule whose
+    target moto cannot deliver to (a Lambda function, a schedule's) is skipped rather than failing the EC2 or SageMaker
+    call: in AWS a delivery never fails the API call that caused the event."""
+    import uuid
+
     from moto.events.models import events_backends
 
-    entry = {
-        "Source": source,
-        "DetailType": detail_type,
-        "Detail": json.dumps(detail),
-        "Resources": [arn],
-        "Time": at.timestamp(),  # as PutEvents hands it to the backend: targets format it as ISO 8601
+    event: Any = {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": detail_type,
+        "source": source,
+        "account": account_id,
+        "time": at.timestamp(),  # moto's own form: its targets format it as ISO 8601
+        "region": region,
+        "resources": [arn],
+        "detail": detail,
+        "ingestion-time": at.timestamp(),
     }
-    [answer] = events_backends[account_id][region].put_events([entry])
-    if "EventId" not in answer:
-        raise RuntimeError(f"the emulator could not put the {detail_type} event: {answer}")
+    bus = events_backends[account_id][region].describe_event_bus("default")
+    for rule in list(bus.rules.values()):
+        if getattr(rule, "state", "ENABLED") != "ENABLED":
+            continue
+        try:
+            rule.send_to_targets(copy.deepcopy(event))
+        except NotImplementedError:
+            continue
 
 
 def _instance_events(instance: Any, states: tuple[str, ...], clock: Clock) -> None:

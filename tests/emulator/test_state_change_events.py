@@ -297,3 +297,14 @@ def test_whole_event_guard_refuses_a_changed_template(monkeypatch: pytest.Monkey
     monkeypatch.setattr(EventTemplateParser, "DEFAULT_EVENT_INPUT_TEMPLATE", '{"id": "<id>", "account": "<account>"}')
     with pytest.raises(MotoChanged, match="DEFAULT_EVENT_INPUT_TEMPLATE"), targets_get_the_whole_event():
         pass
+
+
+def test_a_target_moto_cannot_deliver_to_never_fails_the_call(captured: Callable[[], list[dict[str, Any]]]) -> None:
+    # GIVEN a rule whose target moto cannot deliver to (a Lambda function), beside the capturing rule
+    events = boto3.client("events", region_name=REGION)
+    events.put_rule(Name="a-lambda", EventPattern=json.dumps({"source": ["aws.ec2"]}))
+    events.put_targets(Rule="a-lambda", Targets=[{"Id": "f", "Arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:f"}])
+    # WHEN an instance is launched THEN the launch succeeds and the other rule still gets its events
+    with state_change_events(Clock()):
+        launch()
+    assert states(captured()) == ["pending", "running"]
