@@ -272,3 +272,42 @@ def test_recorded_payload_parses() -> None:
         "2015-11-11T21:29:54Z",
     )
     assert intervals([parsed], datetime(2016, 1, 1, tzinfo=UTC)) == []
+
+
+def test_endpoint_events_priced_by_their_configuration(
+    usage: UsageStore, prices: PriceBook, record: RequestRecord, aws: None
+) -> None:
+    from landing_zone.local.sagemaker import current_endpoint_instance_types
+
+    # GIVEN an endpoint of two ml.g5.xlarge in service from 10:00 to 11:00, deleted since (its configuration stays)
+    sm = boto3.client("sagemaker", region_name=REGION)
+    with current_endpoint_instance_types():
+        sm.create_model(
+            ModelName="m",
+            ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/sm",
+            PrimaryContainer={"Image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/llm:1"},
+        )
+        sm.create_endpoint_config(
+            EndpointConfigName="c",
+            ProductionVariants=[
+                {"VariantName": "v", "ModelName": "m", "InstanceType": "ml.g5.xlarge", "InitialInstanceCount": 2}
+            ],
+        )
+
+    def endpoint(status: str, when: datetime) -> dict[str, Any]:
+        event = ec2_event("unused", "running", when)
+        event.update({"source": "aws.sagemaker", "detail-type": "SageMaker Endpoint State Change"})
+        event["detail"] = {
+            "EndpointName": "e",
+            "EndpointConfigName": "c",
+            "EndpointStatus": status,
+            "ProductionVariants": [{"VariantName": "v", "CurrentInstanceCount": 2}],
+        }
+        return event
+
+    record_event(usage, endpoint("IN_SERVICE", AT.replace(hour=10)))
+    record_event(usage, endpoint("DELETING", AT.replace(hour=11)))
+    meter = live(usage, prices, record)
+    rate = prices.hourly("sagemaker", REGION, "ml.g5.xlarge")
+    assert rate and meter.reading.by_source == {"sagemaker:ml.g5.xlarge": pytest.approx(2 * rate)}
+    assert usage.known_types(ACCOUNT) == {("sagemaker-endpoint", "e"): "ml.g5.xlarge"}
