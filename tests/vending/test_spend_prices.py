@@ -187,7 +187,7 @@ def test_refresh_rewrites_the_snapshot_from_the_price_list(pricing: Any, snapsho
         counts = refresh_snapshot(pricing, TARGETS, snapshot)
         stub.assert_no_pending_responses()
     # THEN the file holds the Price List's figures, and says so
-    assert counts == {"ec2": 1, "sagemaker": 1, "bedrock": 1}
+    assert counts == {"ec2": 1, "sagemaker": 1, "bedrock": 1, "not_offered": 0}
     book = PriceBook.load(snapshot)
     assert book.hourly("ec2", "us-east-1", "p5.48xlarge") == 49.123
     assert book.hourly("sagemaker", "us-east-1", "ml.g5.xlarge") == 1.408
@@ -200,7 +200,6 @@ def test_refresh_rewrites_the_snapshot_from_the_price_list(pricing: Any, snapsho
 @pytest.mark.parametrize(
     ("ec2_answer", "message"),
     [
-        (answer(), "no hourly on-demand price"),
         (answer("{not json"), "not JSON"),
         (answer(json.dumps({"product": {}, "terms": {}})), "no on-demand USD price"),
         (answer(ec2_item("49.12"), ec2_item("50.00")), "several hourly prices"),
@@ -229,13 +228,39 @@ def test_refused_call_is_a_clear_error_and_the_file_is_unchanged(pricing: Any, s
 
 
 def test_a_late_failure_writes_nothing_either(pricing: Any, snapshot: Path) -> None:
-    # GIVEN EC2 answered, then Bedrock answers nothing usable THEN nothing of the EC2 answer is written
+    # GIVEN EC2 and SageMaker answered, then Bedrock answers nothing for its one model anywhere (a broken query)
+    # THEN nothing of the EC2 answer is written
     before = snapshot.read_bytes()
     with Stubber(pricing) as stub:
         stub.add_response("get_products", answer(ec2_item("49.1230000000")))
         stub.add_response("get_products", answer(sagemaker_item()))
         stub.add_response("get_products", answer())
-        with pytest.raises(PriceListUnavailable, match="no on-demand input-token price"):
+        with pytest.raises(PriceListUnavailable, match="bedrock: the Price List answered no price for any"):
+            refresh_snapshot(pricing, TARGETS, snapshot)
+    assert snapshot.read_bytes() == before
+
+
+def test_a_type_not_offered_in_a_region_is_left_out_and_listed(pricing: Any, snapshot: Path) -> None:
+    # GIVEN the p5 priced in us-east-1 and no such product in eu-west-1 (AWS does not offer it there)
+    targets = Targets(regions=("us-east-1", "eu-west-1"), ec2=("p5.48xlarge",), sagemaker=(), bedrock=())
+    with Stubber(pricing) as stub:
+        stub.add_response("get_products", answer(ec2_item("55.0400000000")))
+        stub.add_response("get_products", answer())
+        counts = refresh_snapshot(pricing, targets, snapshot)
+    # THEN it is priced where offered, unpriced (not $0) elsewhere, and the snapshot says which
+    book = PriceBook.load(snapshot)
+    assert counts == {"ec2": 1, "sagemaker": 0, "bedrock": 0, "not_offered": 1}
+    assert book.hourly("ec2", "us-east-1", "p5.48xlarge") == 55.04
+    assert book.hourly("ec2", "eu-west-1", "p5.48xlarge") is None
+    assert book.data["not_offered"] == {"ec2 eu-west-1": ["p5.48xlarge"]}
+
+
+def test_a_query_that_matches_nothing_anywhere_is_an_error(pricing: Any, snapshot: Path) -> None:
+    before = snapshot.read_bytes()
+    with Stubber(pricing) as stub:
+        for _ in range(3):
+            stub.add_response("get_products", answer())
+        with pytest.raises(PriceListUnavailable, match=r"ec2: .* no price for any of 1 targets .* p5\.48xlarge"):
             refresh_snapshot(pricing, TARGETS, snapshot)
     assert snapshot.read_bytes() == before
 

@@ -147,7 +147,8 @@ def _on_demand_usd(product: dict[str, Any], what: str) -> list[tuple[str, float]
         raise PriceListUnavailable(f"{what}: a PriceList item has no on-demand USD price ({e!r})") from e
 
 
-def _hourly(pricing: Any, service_code: str, what: str, **terms: str) -> float:
+def _hourly(pricing: Any, service_code: str, what: str, **terms: str) -> float | None:
+    """The one hourly on-demand price, or None when the Price List has no such product (not offered there)."""
     prices = [
         usd
         for product in _products(pricing, service_code, what, **terms)
@@ -155,7 +156,7 @@ def _hourly(pricing: Any, service_code: str, what: str, **terms: str) -> float:
         if unit.lower().startswith("hr") and usd > 0
     ]
     if not prices:
-        raise PriceListUnavailable(f"{what}: the Price List answered no hourly on-demand price")
+        return None
     if len(set(prices)) > 1:
         raise PriceListUnavailable(f"{what}: the Price List answered several hourly prices {sorted(set(prices))}")
     return prices[0]
@@ -170,7 +171,7 @@ def _per_1k(unit: str, usd: float) -> float:
     return usd * 1000  # per token
 
 
-def _token_prices(pricing: Any, region: str, model: str) -> TokenPrice:
+def _token_prices(pricing: Any, region: str, model: str) -> TokenPrice | None:
     what = f"bedrock {model} in {region}"
     name = BEDROCK_PRICE_LIST_NAMES.get(model)
     if name is None:
@@ -184,57 +185,69 @@ def _token_prices(pricing: Any, region: str, model: str) -> TokenPrice:
             continue
         for unit, usd in _on_demand_usd(product, what):
             found[direction] = _per_1k(unit, usd)
+    if not found:
+        return None
     if "input" not in found:
-        raise PriceListUnavailable(f"{what}: the Price List answered no on-demand input-token price")
+        raise PriceListUnavailable(f"{what}: the Price List answered output but no input-token price")
     return TokenPrice(found["input"], found.get("output", 0.0))
 
 
+def _ec2_hourly(pricing: Any, region: str, instance_type: str) -> float | None:
+    return _hourly(
+        pricing,
+        "AmazonEC2",
+        f"ec2 {instance_type} in {region}",
+        regionCode=region,
+        instanceType=instance_type,
+        operatingSystem="Linux",
+        tenancy="Shared",
+        preInstalledSw="NA",
+        capacitystatus="Used",
+        licenseModel="No License required",
+    )
+
+
+def _sagemaker_hourly(pricing: Any, region: str, instance_type: str) -> float | None:
+    what = f"sagemaker {instance_type} in {region}"
+    return _hourly(pricing, "AmazonSageMaker", what, regionCode=region, instanceName=instance_type, component="Hosting")
+
+
 def fetch_prices(pricing: Any, targets: Targets) -> dict[str, Any]:
-    """A complete snapshot from the Price List, or PriceListUnavailable naming the first answer that was missing."""
-    ec2: dict[str, dict[str, Any]] = {}
-    sagemaker: dict[str, dict[str, Any]] = {}
-    bedrock: dict[str, dict[str, Any]] = {}
+    """A snapshot from the Price List. A type or model the Price List has no product for in a region is not offered
+    there: left out (so unpriced) and listed under `not_offered`. A refused call or a malformed answer raises
+    PriceListUnavailable naming it, and so does a service with no price in any region (a query that matches nothing
+    anywhere is a broken query, not a gap in AWS's offering)."""
+    sections: dict[str, dict[str, dict[str, Any]]] = {"ec2": {}, "sagemaker": {}, "bedrock": {}}
+    not_offered: dict[str, list[str]] = {}
     for region in targets.regions:
-        ec2[region] = {
-            t: {
-                "usd": _hourly(
-                    pricing,
-                    "AmazonEC2",
-                    f"ec2 {t} in {region}",
-                    regionCode=region,
-                    instanceType=t,
-                    operatingSystem="Linux",
-                    tenancy="Shared",
-                    preInstalledSw="NA",
-                    capacitystatus="Used",
-                    licenseModel="No License required",
-                ),
-                "basis": "price-list",
-            }
-            for t in targets.ec2
-        }
-        sagemaker[region] = {
-            t: {
-                "usd": _hourly(
-                    pricing,
-                    "AmazonSageMaker",
-                    f"sagemaker {t} in {region}",
-                    regionCode=region,
-                    instanceName=t,
-                    component="Hosting",
-                ),
-                "basis": "price-list",
-            }
-            for t in targets.sagemaker
-        }
-        bedrock[region] = {}
+        for service, names, price_of in (
+            ("ec2", targets.ec2, _ec2_hourly),
+            ("sagemaker", targets.sagemaker, _sagemaker_hourly),
+        ):
+            section = sections[service].setdefault(region, {})
+            for name in names:
+                usd = price_of(pricing, region, name)
+                if usd is None:
+                    not_offered.setdefault(f"{service} {region}", []).append(name)
+                else:
+                    section[name] = {"usd": usd, "basis": "price-list"}
+        tokens = sections["bedrock"].setdefault(region, {})
         for model in targets.bedrock:
             price = _token_prices(pricing, region, model)
-            bedrock[region][model] = {
-                "input_per_1k": price.input_per_1k,
-                "output_per_1k": price.output_per_1k,
-                "basis": "price-list",
-            }
+            if price is None:
+                not_offered.setdefault(f"bedrock {region}", []).append(model)
+            else:
+                tokens[model] = {
+                    "input_per_1k": price.input_per_1k,
+                    "output_per_1k": price.output_per_1k,
+                    "basis": "price-list",
+                }
+    for service, wanted in (("ec2", targets.ec2), ("sagemaker", targets.sagemaker), ("bedrock", targets.bedrock)):
+        if wanted and not any(sections[service].values()):
+            raise PriceListUnavailable(
+                f"{service}: the Price List answered no price for any of {len(wanted)} targets in any region "
+                f"(first: {wanted[0]} in {targets.regions[0]}); check the query's filters"
+            )
     return {
         "about": "On-demand prices of what the live meter prices (vending.spend.prices), every figure from the AWS "
         "Price List Query API (Linux, shared tenancy; SageMaker at its Hosting rate; USD).",
@@ -242,9 +255,8 @@ def fetch_prices(pricing: Any, targets: Targets) -> dict[str, Any]:
         "as_of": datetime.now(UTC).date().isoformat(),
         "refreshed_by": "vend costs prices --refresh",
         "estimates": {},
-        "ec2": ec2,
-        "sagemaker": sagemaker,
-        "bedrock": bedrock,
+        "not_offered": not_offered,
+        **sections,
     }
 
 
@@ -261,10 +273,12 @@ def write_snapshot(data: dict[str, Any], path: Path = SNAPSHOT) -> None:
 
 
 def refresh_snapshot(pricing: Any, targets: Targets, path: Path = SNAPSHOT) -> dict[str, int]:
-    """Fetch everything first, then write: any failure leaves the file unchanged. Returns the count per section."""
+    """Fetch everything first, then write: any failure leaves the file unchanged. Returns the count per section and
+    how many targets are not offered in some region."""
     data = fetch_prices(pricing, targets)
     write_snapshot(data, path)
-    return {s: sum(len(v) for v in data[s].values()) for s in (*INSTANCE_SERVICES, "bedrock")}
+    counts = {s: sum(len(v) for v in data[s].values()) for s in (*INSTANCE_SERVICES, "bedrock")}
+    return {**counts, "not_offered": sum(len(v) for v in data["not_offered"].values())}
 
 
 def unknown(prices: PriceBook, service: str, region: str, names: Iterable[str]) -> list[str]:
