@@ -754,6 +754,7 @@ def deploy(
     account = session.client("sts").get_caller_identity()["Account"]
     # The one platform principal the vended CI roles trust (the CodeBuild project's role in AWS).
     os.environ["VEND_PIPELINE_ROLE_ARN"] = f"arn:aws:iam::{account}:role/{PIPELINE_ROLE}"
+    os.environ["VEND_PLATFORM_ACCOUNT_ID"] = account  # as the CDK stack sets it: the bus member accounts forward to
     settings = Settings.from_env()
 
     org = session.client("organizations")

@@ -31,7 +31,7 @@ from landing_zone.local.member_privilege import NEEDS_NO_GRANT, listed, recorded
 from landing_zone.local.runtime import OPERATIONS, Deployment, Emulator, deploy, least_privilege_report
 from tests.e2e.conftest import needs_terraform
 from tests.e2e.test_lifecycle_state_machine import signed_in_as, vend
-from tests.e2e.test_vending_state_machine import entered, execution_arn, wait_for
+from tests.e2e.test_vending_state_machine import _access_session, _launch_p5, entered, execution_arn, wait_for
 from vending.cli.changes import lifecycle_arn
 from vending.functions import by_key
 from vending.layout import cached_layout
@@ -82,6 +82,10 @@ def test_every_call_of_every_function_is_granted(enforced: Deployment, capsys: p
     # AND a malformed onboarding event arrives (rejected and published, never retried)
     session.client("events").put_events(Entries=[onboarding_entry({"team": "Not A Slug", "stage": "qa"})])
     published = _wait_for(lambda: OPERATIONS.calls.get("StartFromEvent", {}).get("events:PutEvents"))
+    # AND a p5 runs in a vended account: its state-change events reach RecordUsage through the account's forwarding rule
+    mlops = RequestStore(boto3.client("dynamodb"), Settings.from_env().requests_table).require("team-mlops-staging")
+    _launch_p5(_access_session(str(mlops.account_id)))
+    metered = _wait_for(lambda: OPERATIONS.calls.get("RecordUsage", {}).get("dynamodb:PutItem"))
     after_demo = _snapshot()
     # AND a vend fails (its Bootstrap crashes on every attempt) and is resumed (its production plan approved)
     _failed_then_resumed(enforced, capsys)
@@ -123,6 +127,7 @@ def test_every_call_of_every_function_is_granted(enforced: Deployment, capsys: p
     assert "FunctionError" not in audit, audit["Payload"].read()
     assert "FunctionError" not in drift and json.loads(drift["Payload"].read()) == {"checks": {}}
     assert published, "StartFromEvent never published the rejection"
+    assert metered, "RecordUsage never recorded the p5's state changes"
     # AND every call made in a member account is granted to the role that made it there: the access role (Bootstrap,
     # ApplyChange, ArchiveState, the audit) and the team's CI roles (Terraform)
     assert {n: r["missing"] for n, r in members.items() if r["missing"]} == {}
