@@ -20,6 +20,8 @@ import contextlib
 import io
 import json
 import os
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -35,29 +37,27 @@ LIFECYCLE_NAME = "AccountLifecycle"
 TARGET_TIER = "inference"
 
 
-@contextlib.contextmanager
-def signed_in_as(role: str, session_name: str) -> Iterator[None]:
-    """The CLI in this process signed as another platform role of the emulator (an approver is never the requester)."""
+def vend_as(role: str, session_name: str, argv: list[str]) -> tuple[int, Any]:
+    """`vend …` in another process signed as another platform role of the emulator (an approver is never the
+    requester), as an approver in their own shell. Never by switching this process's credentials: the soak's pipeline
+    workers are threads of this process, and one that made a client meanwhile would act as the approver."""
     sts = boto3.client("sts")
     account = sts.get_caller_identity()["Account"]
     credentials = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/{role}", RoleSessionName=session_name)[
         "Credentials"
     ]
-    names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
-    before = {name: os.environ.get(name) for name in names}
-    os.environ.update(
-        zip(names, (credentials[k] for k in ("AccessKeyId", "SecretAccessKey", "SessionToken")), strict=True)
-    )
-    boto3.DEFAULT_SESSION = None
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": credentials["SessionToken"],
+    }
+    cli = "import sys; from landing_zone.cli import main; sys.exit(main(sys.argv[1:]))"
+    done = subprocess.run([sys.executable, "-c", cli, *argv], env=env, capture_output=True, text=True, check=False)
     try:
-        yield
-    finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        boto3.DEFAULT_SESSION = None
+        return done.returncode, json.loads(done.stdout)
+    except ValueError:
+        return done.returncode, done.stderr.strip()[-300:]
 
 
 def vend(argv: list[str]) -> tuple[int, Any]:
@@ -119,8 +119,7 @@ def run_day2(
         if code != 0 or out.get("status") != "AWAITING_APPROVAL":
             refused.append(f"update {rid}: {code} {out}")
             continue
-        with signed_in_as("PlatformApprover", "soak-approver"):
-            code, out = vend(["request", "approve", rid, "--json"])
+        code, out = vend_as("PlatformApprover", "soak-approver", ["request", "approve", rid, "--json"])
         if code != 0:
             refused.append(f"approve {rid}: {code} {out}")
     changed = _settle(store, request_ids, _changed, resumes, started, timeout, max_resumes)
@@ -162,7 +161,7 @@ def run_day2(
         *refused,
         *(f"{rid}: change applied {applied[rid]} times" for rid in request_ids if applied[rid] != 1),
         *(f"{rid}: tier policies {t}" for rid, t in tiers.items() if t != [f"vend-gpu-{TARGET_TIER}"]),
-        *(f"{rid}: not CLOSED ({records[rid].status if records[rid] else None})" for rid in sorted(retire - closed)),
+        *(f"{rid}: not CLOSED ({_why(records[rid])})" for rid in sorted(retire - closed)),
         *(f"{rid}: CloseAccount called {n} times" for rid, n in close_calls.items() if n != 1),
         *(f"{rid}: not READY after its change" for rid in request_ids if rid not in retire and rid not in changed),
         *(f"{rid}: retirement did not reach closure" for rid in retire if rid not in retired),
@@ -180,6 +179,12 @@ def run_day2(
         "problems": problems,
         "wall_seconds": round(time.monotonic() - started, 2),
     }
+
+
+def _why(record: Any) -> str:
+    if record is None:
+        return "no record"
+    return f"{record.status}; failed at {record.failed_step}: {(record.failure_reason or '')[:300]}"
 
 
 def _changed(record: Any) -> bool:

@@ -229,6 +229,42 @@ QUARANTINE_ALLOWED: tuple[str, ...] = (
 
 # ---- GPU fence (scps/coverage.py says which condition key each statement fences) ----
 
+# ---- The spend freeze (scps.render.freeze, vending.spend.fence) ----
+
+# Launches of capacity that carry ec2:InstanceType: the freeze denies them for accelerated types only (a t3 still
+# launches; stopping and terminating stay allowed, so what runs keeps running or winds down).
+FREEZE_EC2_LAUNCHES: tuple[str, ...] = (
+    "ec2:RunInstances",
+    "ec2:StartInstances",
+    "ec2:CreateFleet",
+    "ec2:CreateCapacityReservation",
+)
+# What starts billed SageMaker capacity or scales it up: denied outright while frozen (an endpoint already in service
+# keeps serving; InvokeEndpoint is not listed).
+FREEZE_SAGEMAKER_CREATES: tuple[str, ...] = (
+    "sagemaker:CreateEndpoint",
+    "sagemaker:UpdateEndpoint",
+    "sagemaker:UpdateEndpointWeightsAndCapacities",
+    "sagemaker:CreateInferenceComponent",
+    "sagemaker:UpdateInferenceComponent",
+    "sagemaker:UpdateInferenceComponentRuntimeConfig",
+    "sagemaker:CreateTrainingJob",
+    "sagemaker:CreateProcessingJob",
+    "sagemaker:CreateTransformJob",
+    "sagemaker:CreateHyperParameterTuningJob",
+    "sagemaker:CreateNotebookInstance",
+    "sagemaker:StartNotebookInstance",
+    "sagemaker:CreateCluster",
+    "sagemaker:UpdateCluster",
+    "sagemaker:CreateAutoMLJob",
+    "sagemaker:CreateAutoMLJobV2",
+    "sagemaker:CreateCompilationJob",
+    "sagemaker:CreateOptimizationJob",
+    "sagemaker:CreateInferenceRecommendationsJob",
+)
+# Bedrock token spend: on-demand invocations (Converse* and ConverseStream are authorized as these) and batch jobs.
+FREEZE_BEDROCK: tuple[str, ...] = (*BEDROCK_INVOKE, "bedrock:CreateModelInvocationJob")
+
 # Actions on an existing instance that only read it or end what it costs. The EC2 fence is a NotAction of these: a
 # team can still stop or terminate an accelerated instance it should not have (the audit's detective check finds it).
 EC2_INSTANCE_WIND_DOWN: tuple[str, ...] = ("ec2:Describe*", "ec2:Get*", "ec2:StopInstances", "ec2:TerminateInstances")

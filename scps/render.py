@@ -124,6 +124,8 @@ class GuardrailSet:
     tag_policies: dict[str, str] = field(default_factory=dict)
     org_tag_policy: str = ""
     team_tag_policies: dict[str, str] = field(default_factory=dict)
+    # The spend freeze (vending.spend.fence): attached to an account while its freeze record stands, beside the rest.
+    freeze_policy: str = ""
 
     def owns(self, policy_name: str) -> bool:
         return policy_name.startswith(self.prefix)
@@ -166,11 +168,24 @@ class GuardrailSet:
             {n: self.policies[n].chars for n in names},
         )
 
+    def frozen_account_budget(self, team: str, stage: str) -> TargetBudget:
+        """A frozen team account: FullAWSAccess, its tier's policy, its team policy and the freeze."""
+        names = (self.tier_policies[self.team_tiers[team]], self.team_policies[(team, stage)], self.freeze_policy)
+        return TargetBudget(
+            f"frozen account of {team} ({stage})",
+            names,
+            True,
+            self.max_policies_per_target,
+            self.max_policy_chars,
+            {n: self.policies[n].chars for n in names},
+        )
+
     def budgets(self, layout: Layout) -> list[TargetBudget]:
         return (
             [self.ou_budget(ou.path) for ou in layout.ous]
             + [self.tier_budget(t) for t in self.tier_policies]
             + [self.account_budget(team, stage) for team, stage in self.team_policies]
+            + [self.frozen_account_budget(team, stage) for team, stage in self.team_policies if self.freeze_policy]
         )
 
     def governing(self, ou_path: str, tier: str | None) -> list[str]:
@@ -674,6 +689,50 @@ def _tag_roles(layout: Layout) -> tuple[str, str | None, str | None]:
     return keys[0], stage, cost
 
 
+def freeze(layout: Layout) -> list[Statement]:
+    """The spend freeze (vending.spend.fence), attached to a team account that crossed its hourly or daily cap: no new
+    accelerated capacity, no Bedrock tokens, no SageMaker creates or scale-ups; what runs keeps running (stopping,
+    terminating, describing and invoking an endpoint stay allowed). Never the platform's roles: they stop instances
+    (on_freeze: stop) and lift the freeze."""
+    accelerated = list(layout.accelerated_families.ec2)
+    return [
+        Statement(
+            "freeze",
+            _deny(
+                "FreezeAcceleratedLaunches",
+                action=list(catalog.FREEZE_EC2_LAUNCHES),
+                condition=_unless_platform(layout, {"StringLike": {"ec2:InstanceType": accelerated}}),
+            ),
+            True,
+        ),
+        Statement(
+            "freeze",
+            _deny("FreezeBedrockTokens", action=list(catalog.FREEZE_BEDROCK), condition=_unless_platform(layout)),
+            True,
+        ),
+        Statement(
+            "freeze",
+            _deny(
+                "FreezeSageMakerCreates",
+                action=list(catalog.FREEZE_SAGEMAKER_CREATES),
+                condition=_unless_platform(layout),
+            ),
+            True,
+        ),
+    ]
+
+
+def freeze_policy(layout: Layout) -> RenderedPolicy:
+    name = f"{layout.guardrails.policy_name_prefix}freeze"
+    packed = pack(freeze(layout), layout.organization.scp_limits.max_policy_chars, "the spend freeze")
+    return RenderedPolicy(
+        name,
+        "Spend freeze: the account crossed its hourly or daily cap; lifted by an approved thaw (vend spend thaw)",
+        "freeze",
+        packed[0],
+    )
+
+
 GROUPS = {
     "baseline": baseline,
     "region-allow-list": region_allow_list,
@@ -760,6 +819,8 @@ def render(layout: Layout) -> GuardrailSet:
                 packed[0],
             )
             team_policies[(team.slug, stage)] = name
+    frozen = freeze_policy(layout)
+    policies[frozen.name] = frozen
     rendered = GuardrailSet(
         policies,
         ou_policies,
@@ -773,6 +834,7 @@ def render(layout: Layout) -> GuardrailSet:
         {name: json.dumps(doc, separators=(",", ":")) for name, doc in tag_policies(layout).items()},
         f"{g.policy_name_prefix}tags",
         {t.slug: f"{g.policy_name_prefix}tags-{t.slug}" for t in layout.teams},
+        frozen.name,
     )
     for budget in rendered.budgets(layout):
         if budget.slots_left < 0:

@@ -131,3 +131,45 @@ def check_budget(budgets: Any, account_id: str, *, amount: float, name: str = BU
         if (a.kind, a.threshold) not in have
     ]
     return problems
+
+
+# --- the backstop: a Budgets action that applies the freeze SCP when billing data catches up (issue 24) ---------
+# SCP actions act on Organizations, so they exist only in the management account's Budgets: the backstop is a budget
+# there filtered to the member account, with an APPLY_SCP_POLICY action naming `vend-freeze` and the account.
+# https://docs.aws.amazon.com/cost-management/latest/userguide/budgets-controls.html
+# moto 5.2 has no budget actions (no CreateBudgetAction): the documents are built and checked against botocore's
+# service model (tests/vending/test_spend_fence.py), not sent to the emulator.
+BACKSTOP_PREFIX = "vend-backstop-"
+
+
+def backstop_budget_document(account_id: str, amount: float) -> dict[str, Any]:
+    """The management account's monthly budget of one member account (its linked-account cost)."""
+    return {
+        **budget_document(amount, f"{BACKSTOP_PREFIX}{account_id}"),
+        "CostFilters": {"LinkedAccount": [account_id]},
+    }
+
+
+def freeze_budget_action(
+    *,
+    management_account_id: str,
+    account_id: str,
+    policy_id: str,
+    execution_role_arn: str,
+    notify_email: str,
+    threshold_percent: float = 100.0,
+) -> dict[str, Any]:
+    """CreateBudgetAction arguments: at `threshold_percent` of the backstop budget's ACTUAL spend, Budgets attaches the
+    freeze SCP (`policy_id`, vend-freeze) to the member account, automatically (no approval: it is the backstop for a
+    fence that missed). A thaw detaches it the same way (vending.spend.fence.approve_thaw)."""
+    return {
+        "AccountId": management_account_id,
+        "BudgetName": f"{BACKSTOP_PREFIX}{account_id}",
+        "NotificationType": "ACTUAL",
+        "ActionType": "APPLY_SCP_POLICY",
+        "ActionThreshold": {"ActionThresholdValue": threshold_percent, "ActionThresholdType": "PERCENTAGE"},
+        "Definition": {"ScpActionDefinition": {"PolicyId": policy_id, "TargetIds": [account_id]}},
+        "ExecutionRoleArn": execution_role_arn,
+        "ApprovalModel": "AUTOMATIC",
+        "Subscribers": [{"SubscriptionType": "EMAIL", "Address": notify_email}],
+    }

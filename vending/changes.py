@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -47,7 +48,6 @@ from vending.workflow import WorkflowSettings
 logger = Logger(child=True)
 
 CHANGEABLE = ("gpu_tier", "regions", "stacks", "repository", "owner_email")
-LIFECYCLE_STATE_MACHINE_NAME = "AccountLifecycle"
 CLAIM_ATTEMPTS = 5  # re-decisions after a lost conditional write to something other than a rival change
 
 
@@ -95,6 +95,7 @@ class ChangeRecord(BaseModel):
     execution_name: str = ""
     failure_reason: str | None = None
     finished_at: str | None = None
+    resumed_by: str | None = None  # the vending execution that converged the account to a change that had failed
 
     @property
     def needs_approval(self) -> bool:
@@ -507,6 +508,38 @@ def start_change(sfn: Any, state_machine_arn: str, change: ChangeRecord, setting
     return name
 
 
+# A RUNNING change whose execution is nowhere to be found this long after it was filed or approved never started (its
+# starter stopped between the claim and StartExecution); younger, the starter may still be starting it.
+STARTING_GRACE_SECONDS = 120.0
+
+
+def release_stopped_change(
+    store: RequestStore, changes: ChangeStore, record: RequestRecord, *, sfn: Any, state_machine_arn: str
+) -> RequestRecord:
+    """A change that holds the record while its execution no longer runs (stopped from outside, timed out, or never
+    started) is failed the way FinishChange fails one, so the record is not held for good: READY again if it never
+    began; FAILED naming the change if it did (`vend request resume` converges to it and records it APPLIED)."""
+    held = held_by(changes, record)
+    if held is None or held.status != ChangeStatus.RUNNING or not state_machine_arn:
+        return record
+    name = held.execution_name or execution_name_for(held.change_id)
+    arn = state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
+    try:
+        ended = str(sfn.describe_execution(executionArn=arn)["status"])
+    except ClientError as e:
+        if error_code(e) not in {"ExecutionDoesNotExist", "InvalidArn"}:
+            raise
+        since = held.approved_at or held.requested_at
+        if (datetime.now(UTC) - datetime.fromisoformat(since)).total_seconds() <= STARTING_GRACE_SECONDS:
+            return record
+        ended = "NEVER_STARTED"
+    if ended == "RUNNING":
+        return record
+    logger.info("change of an ended execution released", extra={"change_id": held.change_id, "ended": ended})
+    finish_change(store, changes, held.change_id, error=f"execution {name} ended {ended} without a result")
+    return store.require(record.request_id)
+
+
 def request_change(
     store: RequestStore,
     changes: ChangeStore,
@@ -526,6 +559,9 @@ def request_change(
     Concurrent filers are settled by one conditional write on the request record (RequestStore.claim, on the version
     each decided from): the winner's change holds the record; every other caller re-reads, finds it and is refused
     naming it, having recorded and started nothing."""
+    check_request_id(request_id)
+    if (record := store.get(request_id)) is not None:
+        release_stopped_change(store, changes, record, sfn=sfn, state_machine_arn=state_machine_arn)
     for _ in range(CLAIM_ATTEMPTS):
         seen, change = _plan(
             store, changes, layout, request_id, data, by=by, preview_destroy=preview_destroy, session=session
@@ -678,7 +714,9 @@ def finish_change(
         and record.execution_name == execution_name_for(change_id)
     )
     if record is not None and holds and (began or record.status == Status.READY):
-        failed: dict[str, Any] = {"failed_step": record.step, "failure_reason": error} if began else {}
+        failed: dict[str, Any] = (
+            {"failed_step": record.step, "failure_reason": error, "failed_change": change_id} if began else {}
+        )
         store.update(
             change.request_id,
             status=Status.FAILED if began else None,
@@ -689,6 +727,26 @@ def finish_change(
     return changes.save(
         change.model_copy(update={"status": ChangeStatus.FAILED, "failure_reason": error, "finished_at": now()})
     )
+
+
+def settle_resumed_change(
+    store: RequestStore, changes: ChangeStore, record: RequestRecord, execution: str
+) -> ChangeRecord | None:
+    """The resume of a failed change reached READY: the change's intent is now the account's, so the change is
+    APPLIED (by that execution), moved only from FAILED, or RUNNING when its execution was stopped (no FinishChange
+    ran; vending.service failed the record); then the record lets go of it. Safe to retry: a change already APPLIED
+    is left alone and the record is still let go."""
+    if not record.failed_change:
+        return None
+    change = changes.get(record.failed_change)
+    settled = None
+    stalled = (ChangeStatus.FAILED, ChangeStatus.RUNNING)
+    if change is not None and change.status in stalled and change.new == record.request:
+        settled = changes.move(
+            change, expect=change.status, status=ChangeStatus.APPLIED, finished_at=now(), resumed_by=execution
+        )
+    store.update(record.request_id, step="RecordReady", failed_change=None)
+    return settled
 
 
 # --- the AccountLifecycle execution state -------------------------------------------------------------------------

@@ -8,29 +8,51 @@ approval and a decommission exactly one wins (vending.changes.cancel_open_change
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from vending.aws.errors import error_code
-from vending.changes import CLAIM_ATTEMPTS, ChangeStore, cancel_open_change, lifecycle_input
+from vending.changes import CLAIM_ATTEMPTS, ChangeStore, cancel_open_change, lifecycle_input, release_stopped_change
 from vending.exceptions import ChangeNotAllowed, ConcurrentUpdate, NotConfigured
 from vending.lifecycle import RequestRecord, RequestStore, Status
 from vending.request import check_request_id, parse_request
 from vending.retirement import RETIRABLE
 from vending.workflow import WorkflowSettings
 
-STOPPABLE = frozenset({Status.RETIRING, Status.SUSPENDED})  # re-run from the top once the retirement recorded a failure
+# Re-run from the top once the retirement recorded a failure, or its execution ended without recording one.
+STOPPABLE = frozenset({Status.RETIRING, Status.SUSPENDED})
 
 
-def check_decommissionable(record: RequestRecord) -> None:
+# A retirement claimed this long ago whose execution is nowhere to be found never started (its caller stopped between
+# the claim and StartExecution): it may be run again. Younger, the claimer may still be starting it.
+STARTING_GRACE_SECONDS = 120.0
+
+
+def retirement_ended(sfn: Any, state_machine_arn: str, record: RequestRecord) -> str | None:
+    """How the execution that holds a RETIRING/SUSPENDED record ended, or None while it runs (or may be starting).
+    A stopped (ABORTED) or timed-out execution skips the Catch that records a failure: without this the record would
+    say "being decommissioned already" for good."""
+    arn = state_machine_arn.replace(":stateMachine:", ":execution:") + f":{record.execution_name}"
+    try:
+        status = str(sfn.describe_execution(executionArn=arn)["status"])
+    except ClientError as e:
+        if error_code(e) not in {"ExecutionDoesNotExist", "InvalidArn"}:
+            raise
+        age = (datetime.now(UTC) - datetime.fromisoformat(record.updated_at)).total_seconds()
+        return "NEVER_STARTED" if age > STARTING_GRACE_SECONDS else None
+    return None if status == "RUNNING" else status
+
+
+def check_decommissionable(record: RequestRecord, ended: str | None = None) -> None:
     if not record.account_id:
         raise ChangeNotAllowed(
             f"request: {record.request_id} is {record.status.value} without an account; nothing to decommission"
         )
     if record.status in RETIRABLE:
         return
-    if record.status in STOPPABLE and record.failure_reason:
+    if record.status in STOPPABLE and (record.failure_reason or ended):
         return
     if record.status in STOPPABLE:
         raise ChangeNotAllowed(
@@ -39,6 +61,12 @@ def check_decommissionable(record: RequestRecord) -> None:
         )
     owner = f" under execution {record.execution_name}" if record.execution_name else ""
     raise ChangeNotAllowed(f"request: {record.request_id} is {record.status.value}{owner}; nothing to decommission")
+
+
+def check_decommission(record: RequestRecord, *, sfn: Any, state_machine_arn: str) -> None:
+    """check_decommissionable, asking Step Functions whether a retirement that recorded no failure still runs."""
+    stopped = record.status in STOPPABLE and not record.failure_reason and record.account_id
+    check_decommissionable(record, retirement_ended(sfn, state_machine_arn, record) if stopped else None)
 
 
 def execution_name(record: RequestRecord) -> str:
@@ -61,8 +89,10 @@ def start_decommission(
     if not state_machine_arn:
         raise NotConfigured("no lifecycle state machine configured (VEND_LIFECYCLE_STATE_MACHINE_ARN)")
     for _ in range(CLAIM_ATTEMPTS):
-        record = store.require(request_id)
-        check_decommissionable(record)
+        record = release_stopped_change(
+            store, changes, store.require(request_id), sfn=sfn, state_machine_arn=state_machine_arn
+        )
+        check_decommission(record, sfn=sfn, state_machine_arn=state_machine_arn)
         cancel_open_change(changes, record, why=f"cancelled: {request_id} is being decommissioned")
         name = execution_name(record)
         claimed = store.claim(

@@ -193,6 +193,19 @@ class DriftCheckFailed(TerminalError):
     """A stack's plan-only drift check could not run or finish (vending.pipeline.drift): reported drift_unchecked."""
 
 
+class ThawNotFound(TerminalError):
+    """No freeze stands on that request or account, or no thaw of it is filed (vending.spend.fence)."""
+
+
+class FenceIncomplete(RetryableError):
+    """Some accounts over their spend caps could not be fenced this interval (each named); the others were, and the
+    next interval retries (vending.spend.fence)."""
+
+    def __init__(self, message: str, *, report: object = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
 class PriceListUnavailable(TerminalError):
     """The price snapshot cannot be read, or the Price List answered nothing usable for a type or model: a refresh
     leaves the snapshot as it was (vending.spend.prices)."""

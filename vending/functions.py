@@ -29,11 +29,13 @@ RESOURCE_NAMES = (
     "closures_table",  # the closure queue: account_id (hash)
     "archive_bucket",  # objects of the platform archive bucket (retired accounts' state)
     "lifecycle_state_machine",  # AccountLifecycle (step_functions/account_lifecycle.asl.json)
+    "lifecycle_executions",  # its executions: a resume or a decommission asks whether a stopped one still runs
     "archive_key",  # the customer-managed key the archive bucket's objects are encrypted with (SSE-KMS)
     # The GitHub App's private key (vending.github_setup.DEFAULT_PRIVATE_KEY_SECRET): the GitHub step of Bootstrap.
     "github_app_secret",
     "drift_function",  # the StackDrift function: `vend drift --check` invokes it as the schedule does
     "usage_table",  # the live meter's usage: account_id (hash) + event_key (range) (vending.spend.usage)
+    "freezes_table",  # the spend fence's freezes: account_id (hash) (vending.spend.freezes)
 )
 
 
@@ -231,7 +233,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "RecordReady",
         "vending-record-ready",
         "vending.handlers.record_ready.handler",
-        (_REQUESTS_RW,),
+        (_REQUESTS_RW, _CHANGES_RW),
         description="Mark the request READY",
     ),
     FunctionSpec(
@@ -258,7 +260,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             _REPAIR_STALE,
             _EVENTS,  # publishes "Team Onboarding Rejected" for a malformed request
             Grant(("states:StartExecution",), ("state_machine",)),
-            Grant(("states:DescribeExecution",), ("executions",)),
+            Grant(("states:DescribeExecution",), ("executions", "lifecycle_executions")),
         ),
         description="EventBridge onboarding event -> state machine execution",
     ),
@@ -275,7 +277,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
                 ("idempotency_table",),
             ),
             Grant(("states:StartExecution",), ("state_machine",)),
-            Grant(("states:DescribeExecution",), ("executions",)),
+            Grant(("states:DescribeExecution",), ("executions", "lifecycle_executions")),
             # Day 2: change requests and approvals (PATCH, approve), decommission, the closure backlog
             Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"), ("changes_table",)),
             Grant(("dynamodb:Scan",), ("closures_table",)),
@@ -297,6 +299,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             _ASSUME_ACCESS,
             # The stacks' drift checks (vending.pipeline.drift), read in bulk beside their runs.
             Grant(("dynamodb:Scan",), ("pipeline_runs_table",)),
+            # The frozen accounts: `vend-freeze` is intended exactly there (vending.guardrails.intent).
+            Grant(("dynamodb:Scan",), ("freezes_table",)),
         ),
         timeout_seconds=900,
         memory_mb=1024,
@@ -412,6 +416,29 @@ FUNCTIONS += (
         ),
         description="Queue CloseAccount and drain the closure queue within Organizations' quota (also scheduled)",
     ),
+    FunctionSpec(
+        "SpendFence",
+        "vending-spend-fence",
+        "vending.handlers.spend_fence.handler",
+        (
+            # The accounts to meter and their tiers, owners and regions: one paged Scan of the records.
+            Grant(("dynamodb:Scan",), ("requests_table",)),
+            # The freeze is written before anything is attached (conditional writes), read back on every interval.
+            Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"), ("freezes_table",)),
+            # Find (or create) vend-freeze and attach it; detaching is the thaw's, an operator's approved change.
+            Grant(
+                ("organizations:ListPolicies", "organizations:CreatePolicy", "organizations:AttachPolicy"),
+                ("organization",),
+            ),
+            _EVENTS,
+            # The meter reads usage inside each account; on_freeze: stop stops its accelerated instances there.
+            _ASSUME_ACCESS,
+            # The meter's usage (vending.spend.meter): the recorded state changes, and each instance type it looks up.
+            Grant(("dynamodb:Query", "dynamodb:PutItem"), ("usage_table",)),
+        ),
+        timeout_seconds=240,
+        description="Every metering interval: meter -> fence (freeze accounts over their hourly or daily spend cap)",
+    ),
 )
 LIFECYCLE_KEYS = (
     "BeginChange",
@@ -430,7 +457,7 @@ STATE_MACHINE_KEYS = tuple(
     f.key
     for f in FUNCTIONS
     if (
-        f.key not in {"StartFromEvent", "Api", "Audit", "StackDrift", "PipelineBuildEvent", "RecordUsage"}
+        f.key not in {"StartFromEvent", "Api", "Audit", "StackDrift", "PipelineBuildEvent", "RecordUsage", "SpendFence"}
         and f.key not in LIFECYCLE_KEYS
     )
     or f.key == "CheckPipelines"

@@ -102,12 +102,37 @@ class QuotaNeed(_Strict):
         return value
 
 
+OnFreeze = Literal["keep_running", "stop"]
+
+
+class SpendCaps(_Strict):
+    """The run-time spend fence (vending.spend.fence): crossing either cap freezes the account within one metering
+    interval. Priced usage in USD: the 60 minutes ending at a reading, and the UTC day up to it."""
+
+    hourly_usd: Annotated[float, Field(gt=0)]
+    daily_usd: Annotated[float, Field(gt=0)]
+
+    @model_validator(mode="after")
+    def _hourly_within_daily(self) -> SpendCaps:
+        if self.hourly_usd > self.daily_usd:
+            raise ValueError(
+                f"hourly_usd ({self.hourly_usd:g}) is above daily_usd ({self.daily_usd:g}): an hour's spend counts "
+                "toward its day, so the hourly cap could never be the one that trips"
+            )
+        return self
+
+
 class GpuTier(_Strict):
     description: str = ""
     ec2_instance_types: tuple[str, ...] = ()
     sagemaker_instance_types: tuple[str, ...] = ()
     # The AWS Budget every account of this tier gets (vending.budgets), overridable per team.
     monthly_budget_usd: Annotated[float, Field(gt=0)] = 1000.0
+    # The run-time fence (vending.spend.fence), overridable per team; None: the tier's accounts are not fenced.
+    spend_caps: SpendCaps | None = None
+    # What a freeze does to what already runs: keep it running (new launches, invocations and creates are denied) or
+    # stop the account's accelerated instances too.
+    on_freeze: OnFreeze = "keep_running"
     # The capacity the tier's accounts are asked for at vend (vending.quotas): EC2 vCPU quotas per family and
     # SageMaker instance-count quotas per instance type.
     service_quotas: tuple[QuotaNeed, ...] = ()
@@ -173,6 +198,9 @@ class TeamSpec(_Strict):
     # the union): filled from the live vending records (vending.guardrails.intent.layout_for_records) or the layout.
     stage_regions: dict[Stage, tuple[str, ...]] = Field(default_factory=dict)
     monthly_budget_usd: Annotated[float, Field(gt=0)] | None = None
+    # Overrides of the GPU tier's run-time fence (vending.spend.fence).
+    spend_caps: SpendCaps | None = None
+    on_freeze: OnFreeze | None = None
     # The required reviewers of the team's apply environment (`vend github configure`, vending/github_setup.py):
     # GitHub user logins or `org/team-slug`, at most 6.
     github_reviewers: tuple[str, ...] = ()
@@ -511,6 +539,21 @@ class Layout(_Strict):
         if spec is not None and spec.monthly_budget_usd is not None:
             return spec.monthly_budget_usd
         return self.gpu_tiers[tier].monthly_budget_usd
+
+    def spend_caps(self, team: str, tier: str) -> SpendCaps | None:
+        """The team's override, else its GPU tier's caps; None when neither fences the account."""
+        spec = self.team(team)
+        if spec is not None and spec.spend_caps is not None:
+            return spec.spend_caps
+        found = self.gpu_tiers.get(tier)
+        return found.spend_caps if found is not None else None
+
+    def on_freeze(self, team: str, tier: str) -> OnFreeze:
+        spec = self.team(team)
+        if spec is not None and spec.on_freeze is not None:
+            return spec.on_freeze
+        found = self.gpu_tiers.get(tier)
+        return found.on_freeze if found is not None else "keep_running"
 
 
 def load_layout(path: str | Path | None = None) -> Layout:

@@ -123,6 +123,9 @@ class RequestRecord(BaseModel):
     open_change: dict[str, Any] | None = None
     change_seq: int = 0
     claim: str = ""  # the token of the last RequestStore.claim, so a claimer recognizes its own write answered late
+    # A change that failed while it ran: the record keeps its intent, and the resume that converges the account to it
+    # records the change APPLIED (vending.changes.settle_resumed_change), so its history never says FAILED for good.
+    failed_change: str | None = None
     # The tier's Service Quotas in each region as the last converge left them (vending.quotas.QuotaState dumps).
     quotas: list[dict[str, Any]] = Field(default_factory=list)
 

@@ -34,7 +34,7 @@ from vending.aws.dynamo import ModelTable
 from vending.aws.errors import THROTTLING_CODES, error_code, raise_if_throttled
 from vending.exceptions import AccountClosureFailed, ChangeNotAllowed, InvalidRequest
 from vending.guardrails.account import _ensure_policies, _sync
-from vending.guardrails.orgapi import Backoff
+from vending.guardrails.orgapi import Backoff, delete_policy
 from vending.guardrails.snapshot import SCP, TAG_POLICY
 from vending.layout import Layout
 from vending.lifecycle import RequestRecord, RequestStore, Status, now
@@ -107,11 +107,11 @@ def forget_unlisted_team_policies(
         if name not in ids or list(b.pages(org, "list_targets_for_policy", "Targets", PolicyId=ids[name])):
             continue
         try:
-            b.call(org.delete_policy, f"DeletePolicy {name}", PolicyId=ids[name])
+            delete_policy(b, org, ids[name], policy_type, f"DeletePolicy {name}")  # settled if a retry finds it gone
             deleted.append(name)
         except ClientError as e:
-            # Attached meanwhile (the team's other stage being vended) or deleted by a retry: either way, not ours.
-            if error_code(e) not in {"PolicyInUseException", "PolicyNotFoundException"}:
+            # Attached meanwhile (the team's other stage being vended): not ours to delete.
+            if error_code(e) != "PolicyInUseException":
                 raise
     return deleted
 

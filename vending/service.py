@@ -16,9 +16,9 @@ from pydantic import BaseModel
 
 from vending.aws.errors import error_code
 from vending.exceptions import AttemptNamesExhausted, ExecutionNotVisible, NotConfigured, ReservationConflict
-from vending.lifecycle import AWAITING_CLOSURE, IN_FLIGHT, RequestRecord, RequestStore, Status
+from vending.lifecycle import AWAITING_CLOSURE, IN_FLIGHT, VENDING, RequestRecord, RequestStore, Status
 from vending.request import VendingRequest, execution_name
-from vending.workflow import WorkflowSettings, execution_input
+from vending.workflow import LIFECYCLE_STATE_MACHINE_NAME, WorkflowSettings, execution_input
 
 logger = Logger(child=True)
 
@@ -77,16 +77,20 @@ def submit_request(
             "requested (`vend account closures --drain`): the team then gets a new account"
         )
     if record and record.status in IN_FLIGHT:
-        ended = _ended_status(sfn, state_machine_arn, record.execution_name)
+        ended = _ended_status(sfn, owner_machine_arn(record, state_machine_arn), record.execution_name)
         if ended:
-            # Aborted or timed out executions skip the Catch: record it, so the request never stalls silently.
+            # Aborted or timed out executions skip the Catch: record it, so the request never stalls silently. A
+            # change stopped while it ran fails as FinishChange would have failed it: the record keeps its intent,
+            # and the resume that converges the account records the change APPLIED (vending.changes).
             logger.info("in-flight record of an ended execution", extra={"execution": record.execution_name})
+            stopped_change = (record.open_change or {}).get("change_id") if record.status == Status.UPDATING else None
             record = store.update(
                 request.request_id,
                 status=Status.FAILED,
                 step="Submit",
                 failed_step=record.step,
                 failure_reason=f"execution {record.execution_name} ended {ended} without a result",
+                **({"failed_change": stopped_change, "open_change": None} if stopped_change else {}),
             )
     if record and record.status == Status.READY:
         return _report(record, Outcome.ALREADY_READY, state_machine_arn)
@@ -176,6 +180,14 @@ def _ended_status(sfn: Any, state_machine_arn: str, name: str) -> str | None:
             return None
         raise
     return None if status == "RUNNING" else status
+
+
+def owner_machine_arn(record: RequestRecord, vending_arn: str) -> str:
+    """The state machine whose execution owns the record: a vend's, or (UPDATING, RETIRING, SUSPENDED) the
+    AccountLifecycle machine beside it (both are named by the stack, in the same account and region)."""
+    if record.status in VENDING:
+        return vending_arn
+    return vending_arn.rpartition(":")[0] + ":" + LIFECYCLE_STATE_MACHINE_NAME
 
 
 def _execution_arn(state_machine_arn: str, name: str) -> str:

@@ -42,6 +42,8 @@ class Settings:
     pipeline_role_arn: str = ""
     # The live meter's usage table: member accounts' instance state-change events (vending.spend.usage).
     usage_table: str = "vending-usage"
+    # The spend fence's freezes (vending.spend.freezes): one item per account, key account_id.
+    freezes_table: str = "vending-freezes"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -66,4 +68,5 @@ class Settings:
             lifecycle_state_machine_arn=env("VEND_LIFECYCLE_STATE_MACHINE_ARN", ""),
             pipeline_role_arn=env("VEND_PIPELINE_ROLE_ARN", ""),
             usage_table=env("VEND_USAGE_TABLE", "vending-usage"),
+            freezes_table=env("VEND_FREEZES_TABLE", "vending-freezes"),
         )

@@ -10,6 +10,9 @@ from vending.accounts import AccountProgress
 from vending.exceptions import InvalidWorkflowState
 from vending.request import VendingRequest
 
+# The day-2 machine (step_functions.LIFECYCLE_STATE_MACHINE_NAME; the stack names both machines, side by side).
+LIFECYCLE_STATE_MACHINE_NAME = "AccountLifecycle"
+
 
 class WorkflowSettings(BaseModel):
     """Cadence, backoff and caps. AWS defaults; the local emulator passes short waits."""

@@ -63,6 +63,10 @@ class BaseStack(Stack):
         return self.arn("states", f"stateMachine:{LIFECYCLE_STATE_MACHINE_NAME}")
 
     @property
+    def lifecycle_executions_arn(self) -> str:
+        return self.arn("states", f"execution:{LIFECYCLE_STATE_MACHINE_NAME}:*")
+
+    @property
     def executions_arn(self) -> str:
         return self.arn("states", f"execution:{STATE_MACHINE_NAME}:*")
 

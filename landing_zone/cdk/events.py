@@ -18,6 +18,8 @@ from vending.guardrails.audit import ALERT_DETAIL_TYPE as AUDIT_FINDINGS_DETAIL_
 from vending.notify import FAILED as ACCOUNT_FAILED
 from vending.notify import READY as ACCOUNT_READY
 from vending.onboarding import ONBOARDING_EVENT_PATTERN
+from vending.spend.fence import FROZEN_EVENT, THAWED_EVENT
+from vending.spend.fence import INTERVAL_MINUTES as SPEND_FENCE_INTERVAL_MINUTES
 from vending.spend.usage import USAGE_EVENT_PATTERN
 
 
@@ -164,12 +166,21 @@ def build_schedules_and_notifications(
     ).add_target(
         targets.LambdaFunction(functions["StackDrift"], retry_attempts=2, event=events.RuleTargetInput.from_object({}))
     )
+    # The spend fence (vending.handlers.spend_fence): an account over its cap is frozen within one interval.
+    events.Rule(
+        stack,
+        "SpendFenceSchedule",
+        description="Every metering interval: meter -> fence (freeze accounts over their spend caps)",
+        schedule=events.Schedule.rate(Duration.minutes(SPEND_FENCE_INTERVAL_MINUTES)),
+    ).add_target(
+        targets.LambdaFunction(functions["SpendFence"], retry_attempts=2, event=events.RuleTargetInput.from_object({}))
+    )
     events.Rule(
         stack,
         "NotificationsRule",
         description="Vending outcomes and audit findings -> notifications",
         event_pattern=events.EventPattern(
             source=[stack.settings.event_source],
-            detail_type=[ACCOUNT_READY, ACCOUNT_FAILED, AUDIT_FINDINGS_DETAIL_TYPE],
+            detail_type=[ACCOUNT_READY, ACCOUNT_FAILED, AUDIT_FINDINGS_DETAIL_TYPE, FROZEN_EVENT, THAWED_EVENT],
         ),
     ).add_target(targets.SnsTopic(storage.topic))

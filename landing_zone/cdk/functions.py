@@ -87,6 +87,7 @@ class Functions:
             "VEND_CHANGES_TABLE": tables["changes_table"].table_name,
             "VEND_CLOSURES_TABLE": tables["closures_table"].table_name,
             "VEND_USAGE_TABLE": tables["usage_table"].table_name,
+            "VEND_FREEZES_TABLE": tables["freezes_table"].table_name,
             "VEND_ARCHIVE_BUCKET": storage.archive_bucket.bucket_name,
             "VEND_LIFECYCLE_STATE_MACHINE_ARN": stack.lifecycle_state_machine_arn,
             "VEND_APPROVALS_TABLE": tables["approvals_table"].table_name,
@@ -122,6 +123,7 @@ class Functions:
                 | "changes_table"
                 | "closures_table"
                 | "usage_table"
+                | "freezes_table"
             ):
                 return [self.storage.tables[symbol].table_arn]
             case "requests_email_index":
@@ -144,6 +146,8 @@ class Functions:
                 ]
             case "lifecycle_state_machine":
                 return [self.stack.lifecycle_state_machine_arn]
+            case "lifecycle_executions":
+                return [self.stack.lifecycle_executions_arn]
             case "reports_bucket":
                 return [self.storage.reports_bucket.arn_for_objects(f"{AUDIT_REPORTS_PREFIX}*")]
             case "codebuild_project":

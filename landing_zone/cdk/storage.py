@@ -77,6 +77,8 @@ def _tables(stack: BaseStack) -> dict[str, ddb.Table]:
         # Day 2: change requests (who asked, who approved) and the account-closure queue (vending.retirement).
         "changes_table": ("ChangesTable", "change_id", None),
         "closures_table": ("ClosuresTable", "account_id", None),
+        # The spend fence's freezes: one item per account (vending.spend.freezes).
+        "freezes_table": ("FreezesTable", "account_id", None),
     }
     tables = {}
     for symbol, (cid, pk, ttl) in spec.items():

@@ -6,6 +6,9 @@
   every run already finished and completes its token at once) is only noticed when the heartbeat times out: the
   outcome is stored, but the heartbeat wait starts after it and never looks. AWS completes the task at once; here
   the wait looks for an outcome already delivered before it waits.
+- SendTaskSuccess/Heartbeat/Failure look for the token in every execution's worker environment, and an execution
+  StartExecution has listed but not yet started has none: the callback answered 500 (AttributeError) whenever it
+  crossed a starting execution (the chaos soak met it). Such an execution holds no token; it is skipped.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ def fix_task_token_callbacks() -> Callable[[], None]:
 
     original = require(StepFunctionResponse, "send_task_failure", ("self",))
     require(StepFunctionsParserBackend, "send_task_failure", ("self", "task_token", "error", "cause"))
+    original_executions = require(StepFunctionsParserBackend, "_get_executions", ("self", "execution_status"))
     original_wait = require(
         StateTaskServiceCallback,
         "_wait_for_task_token_heartbeat",
@@ -53,7 +57,18 @@ def fix_task_token_callbacks() -> Callable[[], None]:
 
     StateTaskServiceCallback._wait_for_task_token_heartbeat = wait_with_heartbeat  # type: ignore[method-assign]
 
+    def started_executions(self: Any, execution_status: Any = None) -> list[Any]:
+        # Every caller reads `exec_worker.env` (callbacks, map runs): one still starting has neither.
+        return [
+            e
+            for e in original_executions(self, execution_status)
+            if getattr(getattr(e, "exec_worker", None), "env", None) is not None
+        ]
+
+    StepFunctionsParserBackend._get_executions = started_executions  # type: ignore[method-assign]
+
     def undo() -> None:
+        StepFunctionsParserBackend._get_executions = original_executions  # type: ignore[method-assign]
         StepFunctionResponse.send_task_failure = original  # type: ignore[method-assign]
         StateTaskServiceCallback._wait_for_task_token_heartbeat = original_wait  # type: ignore[method-assign]
 

@@ -12,8 +12,8 @@ compared with the set a READY request owns, as the record and vending.bootstrap 
                     ManageBoundedRoles on TeamCIRole, the access role's AdministratorAccess (Organizations' own)
     kms_key         the key `alias/terraform-state` names in the home region, nothing in the others
     kms_key_pending_deletion
-                    none: a key scheduled for deletion still exists for its waiting period (a retried CreateKey's
-                    twin that bootstrap cleaned up is counted here, apart, so a clean run shows 0)
+                    none but bootstrap's own cleanup: a retried CreateKey's twin, tagged as the state key, in the
+                    home region, scheduled for deletion (it exists for its waiting period); any other is counted
     kms_alias       alias/terraform-state in the home region (AWS-managed `alias/aws/*` aside)
     dynamodb_table  none (the state lock is S3-native)
     log_group       none (the vend's functions log in the platform account)
@@ -46,6 +46,7 @@ from vending.bootstrap import (
     CI_ROLE_NAME,
     GITHUB_OIDC_HOST,
     STATE_KEY_ALIAS,
+    STATE_KEY_TAG,
     state_bucket_name,
 )
 from vending.budgets import BUDGET_NAME
@@ -146,6 +147,14 @@ def expected(record: RequestRecord, member: boto3.Session, *, access_role_name: 
         state_key = {f"{region}:{kms.describe_key(KeyId=STATE_KEY_ALIAS)['KeyMetadata']['KeyId']}"}
     except ClientError:
         state_key = set()  # no alias: every live key is an orphan
+    # Bootstrap's cleanup of a twin a retried CreateKey made (vending.bootstrap.ensure_state_key): tagged as the state
+    # key, in the home region, scheduled for deletion. Any other key pending deletion is counted.
+    twins = {
+        f"{region}:{key['KeyId']}"
+        for key in _pages(kms, "list_keys", "Keys")
+        if kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"].get("KeyState") == "PendingDeletion"
+        and STATE_KEY_TAG in kms.list_resource_tags(KeyId=key["KeyId"]).get("Tags", [])
+    }
     return {
         "bucket": {record.state_bucket or state_bucket_name(account_id, region)},
         "iam_role": {access_role_name, CI_ROLE_NAME, PLAN_ROLE_NAME},
@@ -154,7 +163,7 @@ def expected(record: RequestRecord, member: boto3.Session, *, access_role_name: 
         "iam_user": set(),
         "oidc_provider": {GITHUB_OIDC_HOST},
         "kms_key": state_key,
-        "kms_key_pending_deletion": set(),
+        "kms_key_pending_deletion": twins,
         "kms_alias": {f"{region}:{STATE_KEY_ALIAS}"},
         "dynamodb_table": set(),
         "log_group": set(),

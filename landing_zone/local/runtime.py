@@ -73,6 +73,7 @@ from vending.onboarding import ONBOARDING_EVENT_PATTERN
 from vending.pipeline import orchestration
 from vending.pipeline.approvals import DynamoDbApprovalStore
 from vending.settings import Settings
+from vending.spend.freezes import freezes_table_definition
 from vending.spend.usage import USAGE_EVENT_PATTERN, usage_table_definition
 
 REGION = "us-east-1"
@@ -320,20 +321,29 @@ def _stop_from_outside(injector: faults.FaultInjector, function_key: str, event:
     """An operator's StopExecution on the execution this step belongs to, after the step did its work and before the
     state machine moves on (the interpreter waits for this answer, so no later state can start first)."""
     name = event.get("execution") if isinstance(event, dict) else None
-    machine = os.environ.get("VEND_STATE_MACHINE_ARN", "")
-    if not name or ":stateMachine:" not in machine:
+    machines = [
+        m
+        for m in (os.environ.get("VEND_STATE_MACHINE_ARN", ""), os.environ.get("VEND_LIFECYCLE_STATE_MACHINE_ARN", ""))
+        if ":stateMachine:" in m
+    ]
+    if not name or not machines:
         injector.record_runtime("lambda", function_key, "stop_execution", "no execution in the event: not stopped")
         return
-    arn = machine.replace(":stateMachine:", ":execution:") + f":{name}"
-    # The platform admin's call (this process's credentials), not the service's: outside the fault layer.
-    try:
-        boto3.client("stepfunctions").stop_execution(
-            executionArn=arn, error="FaultInjected", cause=f"stopped from outside after {function_key}"
-        )
-    except ClientError as e:  # another state machine's execution (AccountLifecycle), or one that already ended
-        injector.record_runtime("lambda", function_key, "stop_execution", f"{arn}: not stopped: {e}")
+    # A step such as CheckPipelines serves both machines: the execution is on whichever has one by that name.
+    sfn = boto3.client("stepfunctions")  # the platform admin's (this process's credentials): outside the fault layer
+    errors = []
+    for machine in machines:
+        arn = machine.replace(":stateMachine:", ":execution:") + f":{name}"
+        try:
+            sfn.stop_execution(
+                executionArn=arn, error="FaultInjected", cause=f"stopped from outside after {function_key}"
+            )
+        except ClientError as e:  # not this machine's execution, or one that already ended
+            errors.append(f"{arn}: not stopped: {e}")
+            continue
+        injector.record_runtime("lambda", function_key, "stop_execution", arn)
         return
-    injector.record_runtime("lambda", function_key, "stop_execution", arn)
+    injector.record_runtime("lambda", function_key, "stop_execution", "; ".join(errors))
 
 
 def _install_lambda_dispatch() -> None:
@@ -560,11 +570,15 @@ def _resource_arns(symbol: str, *, account: str, settings: Settings, layout: Lay
         "changes_table": [table + settings.changes_table],
         "closures_table": [table + settings.closures_table],
         "usage_table": [table + settings.usage_table],
+        "freezes_table": [table + settings.freezes_table],
         "archive_bucket": [f"arn:aws:s3:::{settings.archive_bucket}", f"arn:aws:s3:::{settings.archive_bucket}/*"],
         "archive_key": [os.environ.get("VEND_ARCHIVE_KEY_ARN", f"arn:aws:kms:{REGION}:{account}:key/unset")],
         "github_app_secret": [f"arn:aws:secretsmanager:{REGION}:{account}:secret:{DEFAULT_PRIVATE_KEY_SECRET}-??????"],
         "lifecycle_state_machine": [
             f"arn:aws:states:{REGION}:{account}:stateMachine:{step_functions.LIFECYCLE_STATE_MACHINE_NAME}"
+        ],
+        "lifecycle_executions": [
+            f"arn:aws:states:{REGION}:{account}:execution:{step_functions.LIFECYCLE_STATE_MACHINE_NAME}:*"
         ],
     }[symbol]
 
@@ -782,6 +796,8 @@ def deploy(
                 KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
                 SSESpecification={"Enabled": True},
             )
+    if settings.freezes_table not in existing_tables:
+        ddb.create_table(**freezes_table_definition(settings.freezes_table))
     if settings.approvals_table not in existing_tables:
         DynamoDbApprovalStore(ddb, settings.approvals_table).create_table()
     if settings.creation_slots_table and settings.creation_slots_table not in existing_tables:

@@ -269,6 +269,7 @@ def test_tables_have_pitr_encryption_and_keys(resources: dict[str, Any]) -> None
         "ChangesTable": "change_id",
         "ClosuresTable": "account_id",
         "UsageTable": "account_id",
+        "FreezesTable": "account_id",
     }
     by_id = {re.sub(r"[0-9A-F]{8}$", "", lid): p for lid, p in tables.items()}
     assert by_id["ApprovalsTable"]["KeySchema"][1] == {"AttributeName": "plan_digest", "KeyType": "RANGE"}
@@ -468,7 +469,13 @@ def test_schedule_runs_the_audit_daily_and_outcomes_reach_the_topic(resources: d
         "Team Account Ready",
         "Team Account Failed",
         "Guardrail Audit Findings",
+        "Team Spend Frozen",
+        "Team Spend Thawed",
     }
+    # AND the spend fence runs every metering interval (a crossing is frozen within it)
+    fence_id, _ = _function_by_name(resources, "vending-spend-fence")
+    fence_rule = next(r for r in rules if r["Properties"].get("ScheduleExpression") == "rate(5 minutes)")
+    assert fence_rule["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": [fence_id, "Arn"]}
     (topic_id,) = _of_type(resources, "AWS::SNS::Topic")
     assert notify["Properties"]["Targets"][0]["Arn"] == {"Ref": topic_id}
 

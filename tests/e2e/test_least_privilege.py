@@ -86,6 +86,8 @@ def test_every_call_of_every_function_is_granted(enforced: Deployment, capsys: p
     mlops = RequestStore(boto3.client("dynamodb"), Settings.from_env().requests_table).require("team-mlops-staging")
     _launch_p5(_access_session(str(mlops.account_id)))
     metered = _wait_for(lambda: OPERATIONS.calls.get("RecordUsage", {}).get("dynamodb:PutItem"))
+    # AND a metering interval runs, as its schedule would: the meter reads every account, the fence freezes none
+    spend = session.client("lambda").invoke(FunctionName=by_key("SpendFence").name, Payload=b"{}")
     after_demo = _snapshot()
     # AND a vend fails (its Bootstrap crashes on every attempt) and is resumed (its production plan approved)
     _failed_then_resumed(enforced, capsys)
@@ -128,6 +130,7 @@ def test_every_call_of_every_function_is_granted(enforced: Deployment, capsys: p
     assert "FunctionError" not in drift and json.loads(drift["Payload"].read()) == {"checks": {}}
     assert published, "StartFromEvent never published the rejection"
     assert metered, "RecordUsage never recorded the p5's state changes"
+    assert "FunctionError" not in spend, spend["Payload"].read()
     # AND every call made in a member account is granted to the role that made it there: the access role (Bootstrap,
     # ApplyChange, ArchiveState, the audit) and the team's CI roles (Terraform)
     assert {n: r["missing"] for n, r in members.items() if r["missing"]} == {}

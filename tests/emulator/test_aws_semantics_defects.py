@@ -222,3 +222,78 @@ def test_pipeline_worker_acts_as_the_pipeline_role(env: Env) -> None:
         lambda: worker.client("dynamodb").get_item(TableName=settings.requests_table, Key={"request_id": {"S": "x"}})
     )
     assert "dynamodb:GetItem" in str(error) and "no identity-based policy allows" in str(error)
+
+
+def test_spend_fence_freezes_as_its_own_role_and_the_emulator_enforces_the_freeze(env: Env) -> None:
+    """The spend fence (issue 24 item 4) as the SpendFence function's role, with IAM and SCPs decided by the emulator:
+    the freeze record, the attach and the notification are each granted; the attached vend-freeze then denies the
+    team's p5 launch and not its t3 launch nor the platform's access role; an approved thaw lifts it. The negative
+    control is the role without organizations:AttachPolicy: refused after the record is written, which the real
+    role's next interval then completes."""
+    from datetime import UTC, datetime, timedelta
+
+    from vending.exceptions import FenceIncomplete
+    from vending.spend.fence import approve_thaw, event_notifier, fence, request_thaw
+    from vending.spend.freezes import FreezeStore
+    from vending.spend.reading import SpendReading
+
+    layout, settings = cached_layout(), Settings.from_env()
+    account, access = _member(env)
+    # GIVEN a team admin role in a member account, and an AMI it can launch
+    trust = {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{env.account}:root"}, "Action": "sts:AssumeRole"}
+    iam = env.client("iam", access)
+    iam.create_role(
+        RoleName="TeamAdmin", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]})
+    )
+    admin_policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    iam.put_role_policy(RoleName="TeamAdmin", PolicyName="admin", PolicyDocument=json.dumps(admin_policy))
+    team, _ = env.assume(f"arn:aws:iam::{account}:role/TeamAdmin")
+    ami = env.client("ec2", access).describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+
+    def launch(session: boto3.Session, instance_type: str) -> Any:
+        return env.client("ec2", session).run_instances(ImageId=ami, InstanceType=instance_type, MinCount=1, MaxCount=1)
+
+    launch(team, "p5.48xlarge")  # not frozen yet: the team may launch p5
+    now = datetime(2026, 12, 3, 14, 0, tzinfo=UTC)
+    reading = SpendReading("team-mlops", "staging", account, "team-mlops-staging", now, 300.0, 300.0, {})
+
+    def run_fence(session: boto3.Session, at: datetime) -> Any:
+        return fence(
+            [reading],
+            layout,
+            env.client("organizations", session),
+            FreezeStore(env.client("dynamodb", session), settings.freezes_table),
+            event_notifier(env.client("events", session), bus=settings.event_bus_name, source=settings.event_source),
+            at,
+        )
+
+    # WHEN the fence runs as its role without AttachPolicy THEN the emulator refuses the attach (after the write)
+    crippled = _role_with_policy_of(env, _without(_spec("SpendFence"), "organizations:AttachPolicy"))
+    with pytest.raises(FenceIncomplete) as incomplete:
+        run_fence(crippled, now)
+    error = incomplete.value.__cause__
+    assert isinstance(error, ClientError) and _code(error) == "AccessDeniedException"
+    assert "organizations:AttachPolicy" in str(error) and account in str(incomplete.value)
+    # WHEN the next interval runs as the real role THEN it completes that freeze
+    report = run_fence(_role_with_policy_of(env, _spec("SpendFence")), now + timedelta(minutes=5))
+    assert report.completed == [account]
+    # THEN the team's p5 launch is denied by the SCP, its t3 launch and the platform's p5 launch are not
+    denied = _denied(lambda: launch(team, "p5.48xlarge"))
+    assert "with an explicit deny in a service control policy" in str(denied)
+    launch(team, "t3.micro")
+    launch(access, "p5.48xlarge")
+    # WHEN a thaw is filed and approved by another principal THEN the team may launch p5 again
+    freezes = FreezeStore(env.client("dynamodb"), settings.freezes_table)
+    request_thaw(
+        freezes, account, by="arn:aws:iam::111111111111:role/PlatformAdmin", session=None, reason="ok", now=now
+    )
+    approve_thaw(
+        freezes,
+        env.client("organizations"),
+        layout,
+        account,
+        by="arn:aws:iam::111111111111:role/PlatformApprover",
+        session=None,
+        now=now + timedelta(minutes=30),
+    )
+    launch(team, "p5.48xlarge")

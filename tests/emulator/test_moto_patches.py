@@ -12,6 +12,7 @@ import tomllib
 from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -461,6 +462,36 @@ def test_task_token_callbacks_keep_the_cause_and_see_an_early_outcome(monkeypatc
         monkeypatch.setattr(StepFunctionResponse, "stepfunction_backend", object())
         with pytest.raises(MotoChanged, match="without the interpreter"):
             StepFunctionResponse.send_task_failure(response)
+    finally:
+        undo()
+
+
+@pytest.mark.parametrize("worker", [None, SimpleNamespace(env=None)], ids=["no-worker", "no-environment"])
+def test_task_token_callbacks_skip_an_execution_still_starting(worker: Any) -> None:
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    from landing_zone.local.callbacks import fix_task_token_callbacks
+
+    class Execution:
+        def __init__(self, worker: Any) -> None:
+            self.status, self.exec_worker = "RUNNING", worker
+
+    class Machine:
+        def __init__(self) -> None:
+            self.executions = [Execution(worker)]  # listed by StartExecution, not yet running
+
+    backend = object.__new__(StepFunctionsParserBackend)
+    backend.state_machines = [Machine()]  # type: ignore[assignment]
+    # GIVEN moto as it ships (the negative control): a callback crossing the starting execution fails with a 500
+    with pytest.raises(AttributeError, match="no attribute"):
+        backend.send_task_success("token", "{}")
+    undo = fix_task_token_callbacks()
+    try:
+        # WHEN fixed THEN the token is looked for where it can be, and an unknown one is InvalidToken, as in AWS
+        from moto.stepfunctions.parser.api import InvalidToken
+
+        with pytest.raises(InvalidToken):
+            backend.send_task_success("token", "{}")
     finally:
         undo()
 

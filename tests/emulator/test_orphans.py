@@ -199,3 +199,30 @@ def test_orphans_a_resource_of_each_kind_in_each_region_is_named(vended: tuple[R
             kms.schedule_key_deletion(KeyId=live, PendingWindowInDays=7)
             ddb.delete_table(TableName="planted")
             logs.delete_log_group(logGroupName="/planted")
+
+
+def test_orphans_bootstraps_own_twin_cleanup_is_owned_any_other_doomed_key_is_counted(
+    vended: tuple[RequestRecord, Any],
+) -> None:
+    from vending.bootstrap import STATE_KEY_TAG
+
+    # GIVEN the READY team's account, with a state-key twin that bootstrap scheduled for deletion (a retried
+    # CreateKey under a lost answer; the soak met one), and the same-looking key in the second region
+    record, _ = vended
+    assert record.account_id
+    layout = cached_layout()
+    home = record.request["regions"][0]
+    other = next(r for r in layout.organization.allowed_regions if r != home)
+    member = assume_role_session(
+        boto3.client("sts"), access_role_arn(record.account_id, layout.organization.access_role_name), "plant", home
+    )
+    doomed = {}
+    for region in (home, other):
+        kms = member.client("kms", region_name=region)
+        doomed[region] = kms.create_key(Tags=[STATE_KEY_TAG])["KeyMetadata"]["KeyId"]
+        kms.schedule_key_deletion(KeyId=doomed[region], PendingWindowInDays=7)
+    # WHEN the orphans are listed
+    found = _report(record)["by_account"].get(record.account_id, {})
+    # THEN the home region's twin is bootstrap's own cleanup; the other region's is an orphan
+    assert f"{home}:{doomed[home]}" not in found.get("kms_key_pending_deletion", [])
+    assert f"{other}:{doomed[other]}" in found.get("kms_key_pending_deletion", [])

@@ -118,6 +118,7 @@ def test_audit_handler_reads_records_from_the_requests_table(
     # GIVEN a vended account whose record is in the requests table, and its gpu-tier tag rewritten to training
     from vending.handlers.audit import handler
     from vending.lifecycle import RequestStore
+    from vending.spend.freezes import freezes_table_definition
 
     for k, v in {
         "VEND_REQUESTS_TABLE": "requests",
@@ -137,6 +138,7 @@ def test_audit_handler_reads_records_from_the_requests_table(
         BillingMode="PAY_PER_REQUEST",
     )
     RequestStore(ddb, "requests")._put(record, condition="attribute_not_exists(request_id)")
+    ddb.create_table(**freezes_table_definition("vending-freezes"))  # the spend fence's freezes (none)
     ddb.create_table(  # the stacks' drift checks, beside their runs (none yet)
         TableName="runs",
         KeySchema=[{"AttributeName": "run_id", "KeyType": "HASH"}],
@@ -165,7 +167,7 @@ def test_audit_handler_reads_records_from_the_requests_table(
 
     # WHEN the scheduled audit runs
     summary = handler({"detail": {}}, FakeLambdaContext())  # type: ignore[arg-type]
-    # THEN its intent came from the table (one Scan; a second reads the stacks' drift checks) and the tag is drift,
-    # judged against the record
-    assert scans.to_dict()["by_operation"] == {"Scan": 2}
+    # THEN its intent came from the table (one Scan; a second reads the stacks' drift checks, a third the frozen
+    # accounts) and the tag is drift, judged against the record
+    assert scans.to_dict()["by_operation"] == {"Scan": 3}
     assert summary["by_type"] == {"tag_drift": 1}

@@ -735,3 +735,59 @@ def test_quota_diff_downgrade_lists_what_stays_above_the_tier(layout: Layout, ma
     assert "ec2 Running On-Demand Inf instances" not in diff["above_tier"]
     # AND a change that moves neither tier nor regions has no quota diff
     assert quota_diff(layout, old, old) == {}
+
+
+def test_a_failed_change_converged_by_resume_is_recorded_applied_once(
+    frontend: RequestRecord,
+    store: RequestStore,
+    changes: ChangeStore,
+    layout: Layout,
+    lifecycle_machine: str,
+    lambda_context: Any,
+) -> None:
+    from vending.handlers import record_ready
+
+    # GIVEN an approved change that failed while it ran (the soak: a bootstrap worker died under it)
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    kwargs: dict[str, Any] = {"sfn": sfn, "state_machine_arn": lifecycle_machine, "settings": WorkflowSettings()}
+    request_change(store, changes, layout, frontend.request_id, {"gpu_tier": "inference"}, by="alice", **kwargs)
+    change = approve_change(store, changes, frontend.request_id, by="bob", **kwargs)
+    begin_change(store, changes, change.change_id, change.execution_name)
+    finish_change(store, changes, change.change_id, error="WorkerDied: bootstrap")
+    failed = store.require(frontend.request_id)
+    assert (failed.status, failed.failed_change) == (Status.FAILED, change.change_id)
+    assert failed.request["gpu_tier"] == "inference"  # the record keeps the change's intent
+    # WHEN `vend request resume` converges the account through the vending workflow and reaches RecordReady (twice:
+    # a retried step)
+    store.update(frontend.request_id, status=Status.PIPELINES, step="StartPipelines", execution_name="vend-x-a2")
+    state = {
+        "request": failed.request,
+        "execution": "vend-x-a2",
+        "account": {"account_id": frontend.account_id, "state": "SUCCEEDED"},
+    }
+    for _ in range(2):
+        record_ready.handler(state, lambda_context)
+    # THEN the change is APPLIED by that execution, once, and the record lets go of it
+    applied = changes.require(change.change_id)
+    assert (applied.status, applied.resumed_by) == (ChangeStatus.APPLIED, "vend-x-a2")
+    record = store.require(frontend.request_id)
+    assert (record.status, record.failed_change) == (Status.READY, None)
+    assert [c.status for c in changes.for_request(frontend.request_id)] == [ChangeStatus.APPLIED]
+
+
+def test_a_change_that_never_began_is_not_applied_by_a_later_resume(
+    frontend: RequestRecord, store: RequestStore, changes: ChangeStore, layout: Layout, lifecycle_machine: str
+) -> None:
+    # GIVEN a change refused at BeginChange (a vend held the record): the record never took its intent
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    kwargs: dict[str, Any] = {"sfn": sfn, "state_machine_arn": lifecycle_machine, "settings": WorkflowSettings()}
+    change = request_change(
+        store, changes, layout, frontend.request_id, {"stacks": ["bootstrap", "networking"]}, by="alice", **kwargs
+    )
+    store.update(frontend.request_id, status=Status.PIPELINES, step="StartPipelines", execution_name="vend-x-a2")
+    with pytest.raises(ChangeNotAllowed):
+        begin_change(store, changes, change.change_id, change.execution_name)
+    finish_change(store, changes, change.change_id, error="ChangeNotAllowed: raced a vend")
+    # THEN the record names no failed change for a resume to settle, and the change stays FAILED
+    assert store.require(frontend.request_id).failed_change is None
+    assert changes.require(change.change_id).status == ChangeStatus.FAILED

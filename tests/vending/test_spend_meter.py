@@ -311,3 +311,23 @@ def test_endpoint_events_priced_by_their_configuration(
     rate = prices.hourly("sagemaker", REGION, "ml.g5.xlarge")
     assert rate and meter.reading.by_source == {"sagemaker:ml.g5.xlarge": pytest.approx(2 * rate)}
     assert usage.known_types(ACCOUNT) == {("sagemaker-endpoint", "e"): "ml.g5.xlarge"}
+
+
+def test_fence_reader_binds_the_meter_to_an_invocation(
+    usage: UsageStore, record: RequestRecord, p5: str, layout: Any
+) -> None:
+    # GIVEN what the SpendFence handler passes: an invocation's context (clients, settings, layout)
+    from types import SimpleNamespace
+
+    from vending.spend.interval import meter_module
+
+    record_event(usage, ec2_event(p5, "running", AT - timedelta(hours=1)))
+    ctx = SimpleNamespace(
+        client=lambda name: boto3.client(name, region_name=REGION),
+        settings=SimpleNamespace(usage_table=USAGE_TABLE),
+        layout=layout,
+    )
+    # WHEN the fence reads the meter through it (the access role assumed in the account, as in AWS)
+    [reading] = meter_module().fence_reader(ctx)([record], AT)
+    # THEN it gets the same reading
+    assert (reading.request_id, reading.hour_usd) == ("team-mlops-staging", pytest.approx(P5))

@@ -322,7 +322,7 @@ class DecommissionResult(BaseModel):
 
 def _lifecycle_arn(ctx: Context) -> str:
     """Like the vending machine (and the CLI): the configured ARN, else the AccountLifecycle machine found by name."""
-    from vending.changes import LIFECYCLE_STATE_MACHINE_NAME
+    from vending.workflow import LIFECYCLE_STATE_MACHINE_NAME
 
     return ctx.settings.lifecycle_state_machine_arn or find_state_machine_arn(
         ctx.client("stepfunctions"), LIFECYCLE_STATE_MACHINE_NAME

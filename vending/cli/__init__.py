@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "vending.cli.changes",  # adds `request update|approve` to the group vending.cli.requests registers
     "vending.cli.account",
     "vending.cli.costs",
+    "vending.cli.spend",  # the spend fence: status, thaw, approve (vending.spend.fence)
     "vending.cli.github",
     "vending.cli.platform",
 )

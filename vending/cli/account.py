@@ -9,7 +9,7 @@ from typing import Any
 from vending.cli.args import request_id_arg
 from vending.cli.changes import lifecycle_arn, session, stores, wait_for_execution
 from vending.cli.output import print_json, print_table
-from vending.decommission import check_decommissionable, start_decommission
+from vending.decommission import check_decommission, start_decommission
 from vending.exceptions import InvalidRequest
 from vending.retirement import CLOSE_ONCE, ClosureQueue, drain_closures
 from vending.service import settings_from_env
@@ -20,7 +20,9 @@ def cmd_decommission(args: argparse.Namespace) -> int:
     s = session()
     store, changes = stores(s)
     record = store.require(args.request_id)
-    check_decommissionable(record)  # asked before the prompt; decided again by start_decommission's conditional write
+    arn = lifecycle_arn(s)
+    # Asked before the prompt; decided again by start_decommission's conditional write.
+    check_decommission(record, sfn=s.client("stepfunctions"), state_machine_arn=arn)
     if not args.yes:
         if not sys.stdin.isatty():
             raise InvalidRequest(
@@ -30,7 +32,6 @@ def cmd_decommission(args: argparse.Namespace) -> int:
         answer = input(f"Quarantine{destroy} and close account {record.account_id} of {record.request_id}? [y/N] ")
         if answer.strip().lower() not in {"y", "yes"}:
             return 1
-    arn = lifecycle_arn(s)
     name, _ = start_decommission(
         store,
         changes,

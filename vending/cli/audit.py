@@ -15,6 +15,7 @@ from vending.layout import load_layout
 from vending.lifecycle import RequestStore
 from vending.pipeline.drift import checks_for_audit
 from vending.settings import Settings
+from vending.spend.freezes import FreezeStore
 
 
 def render_report(report: AuditReport) -> None:
@@ -63,6 +64,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         session.client("organizations"),
         layout,
         records=records,
+        frozen=FreezeStore(session.client("dynamodb"), settings.freezes_table).frozen_or_none(),
         inventory=inventory,
         budgets_for=(
             None if args.skip_budgets else member_budgets(session.client("sts"), layout.organization.access_role_name)

@@ -14,7 +14,6 @@ import boto3
 
 from vending.aws.sessions import access_role_arn, assume_role_session
 from vending.changes import (
-    LIFECYCLE_STATE_MACHINE_NAME,
     ChangeRecord,
     ChangeStore,
     approve_change,
@@ -30,6 +29,7 @@ from vending.lifecycle import RequestRecord, RequestStore
 from vending.pipeline.orchestration import destroy_preview
 from vending.service import find_state_machine_arn, settings_from_env
 from vending.settings import Settings
+from vending.workflow import LIFECYCLE_STATE_MACHINE_NAME
 
 
 def session() -> boto3.Session:
@@ -130,7 +130,10 @@ def _print_change(change: ChangeRecord, *, as_json: bool, title: str) -> None:
         ),
         *((f"field {k}", f"{v['from']} -> {v['to']}") for k, v in d["fields"].items()),
         ("approval", "; ".join(change.approval_reasons) or "not needed"),
-        ("status", change.status.value),
+        (
+            "status",
+            change.status.value + (f" (converged by the resume {change.resumed_by})" if change.resumed_by else ""),
+        ),
     ]
     print_table(f"{title} {change.change_id} (asked by {change.requested_by})", ["what", "change"], rows)
 

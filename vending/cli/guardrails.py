@@ -121,12 +121,16 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 def cmd_apply(args: argparse.Namespace) -> int:
     from vending.guardrails.reconcile import reconcile_organization
+    from vending.spend.freezes import FreezeStore
 
     settings = Settings.from_env()
     # Accounts are reconciled against their vending records (intent), never against their own tags.
     session = boto3.Session(region_name=os.environ.get("AWS_REGION") or "us-east-1")
     records = RequestStore(session.client("dynamodb"), settings.requests_table).list()
-    plan = reconcile_organization(_org(), load_layout(args.layout), dry_run=args.dry_run, records=records)
+    frozen = FreezeStore(session.client("dynamodb"), settings.freezes_table).frozen_or_none()
+    plan = reconcile_organization(
+        _org(), load_layout(args.layout), dry_run=args.dry_run, records=records, frozen=frozen
+    )
     if args.json:
         print_json(plan.to_dict())
         return 0

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict
 
 from scps.render import FULL_AWS_ACCESS, GuardrailSet, render
 from vending.exceptions import InvalidRequest
-from vending.guardrails.orgapi import Backoff
+from vending.guardrails.orgapi import Backoff, create_policy
 from vending.guardrails.reconcile import _order_target, enable_scps
 from vending.guardrails.snapshot import SCP, same_content
 from vending.guardrails.tag_policies import apply_account_tag_policies
@@ -47,15 +47,7 @@ def _ensure_policies(org: Any, r: GuardrailSet, names: list[str], b: Backoff, ch
     for name in names:
         p = r.policies[name]
         if name not in ids:
-            out = b.call(
-                org.create_policy,
-                f"CreatePolicy {name}",
-                Name=name,
-                Description=p.description,
-                Type=SCP,
-                Content=p.content,
-            )
-            ids[name] = out["Policy"]["PolicySummary"]["Id"]
+            ids[name] = create_policy(b, org, name=name, policy_type=SCP, content=p.content, description=p.description)
             changes.append(f"create_policy {name}")
             continue
         current = b.call(org.describe_policy, f"DescribePolicy {name}", PolicyId=ids[name])["Policy"]["Content"]
@@ -87,14 +79,16 @@ def _sync(
     changes: list[str],
     *,
     forbid_full_access: bool = False,
+    keep: frozenset[str] = frozenset(),
 ) -> None:
     """Attach what is missing; detach only our own stale policies (and FullAWSAccess where the layout forbids it).
-    Foreign policies are left to the org-wide reconcile, which reports them."""
+    Foreign policies are left to the org-wide reconcile, which reports them; `keep` are ours but not this step's to
+    remove (the spend freeze: only an approved thaw lifts it)."""
     current = _attached(org, target, b)
     ids = {**ids, **current}
 
     def ours(name: str) -> bool:
-        return r.owns(name) or (name == FULL_AWS_ACCESS and forbid_full_access)
+        return (r.owns(name) and name not in keep) or (name == FULL_AWS_ACCESS and forbid_full_access)
 
     steps, problems = _order_target(set(current), desired, r.max_policies_per_target, ours)
     if problems:
@@ -154,7 +148,8 @@ def apply_account_guardrails(
         if not forbid:
             want.add(FULL_AWS_ACCESS)
         _sync(org, r, ou_id, want, ids, b, changes, forbid_full_access=forbid)
-    _sync(org, r, account_id, {FULL_AWS_ACCESS, *own}, ids, b, changes)
+    # A freeze stays through a change or a re-run of the vend: the fence attached it, only a thaw detaches it.
+    _sync(org, r, account_id, {FULL_AWS_ACCESS, *own}, ids, b, changes, keep=frozenset({r.freeze_policy}))
     changes += apply_account_tag_policies(org, r, b, root=root, ou_id=ou_id, account_id=account_id, team=team)
     policies, chain = _governing(org, account_id, b)
     return GuardrailResult(

@@ -240,17 +240,18 @@ def audit_organization(
     remediate: bool = False,
     backoff: Backoff | None = None,
     counter: ApiCallCounter | None = None,
+    frozen: Iterable[str] | None = None,
 ) -> AuditReport:
     """Read the org once (policy-centric), compare with the layout and the vending records, optionally fix what
     reconcile can fix. Without records accounts are not compared (see compare()); the scheduled audit and the CLI
-    always pass them."""
+    always pass them, and the frozen account ids (the freezes table): `vend-freeze` is intended exactly there."""
     started = time.perf_counter()
     b = backoff or Backoff()
     calls = counter or ApiCallCounter().attach(org)
     record_list = list(records) if records is not None else None
     # Team region fences follow the records (a change request moves them), the rest follows the layout.
     rendered = render(layout_for_records(layout, record_list) if record_list is not None else layout)
-    intent = build_intent(layout, record_list)
+    intent = build_intent(layout, record_list, frozen)
     snap = read_snapshot(org, backoff=b, concurrency=layout.guardrails.audit_concurrency)
     plan = compare(layout, snap, rendered, intent)
     findings = list(plan.findings)
@@ -343,12 +344,14 @@ def run_scheduled_audit(
     budgets_for: BudgetsFor | None = None,
     stack_checks: Iterable[Mapping[str, Any]] | None = None,
     remediate: bool = False,
+    frozen: Iterable[str] | None = None,
 ) -> dict[str, Any]:
     """The one call the scheduled Lambda makes."""
     report = audit_organization(
         org,
         layout,
         records=records,
+        frozen=frozen,
         inventory=inventory,
         budgets_for=budgets_for,
         stack_checks=stack_checks,

@@ -4,14 +4,15 @@ A team can rewrite its account's tags and (with enough rights in the management 
 membership are observations the audit checks against this intent, never inputs to it. Sources:
 - team accounts: the lifecycle store's request records (team, stage, GPU tier, cost center, regions, account id);
 - platform accounts: `guardrails.platform_accounts` in the layout (account id -> non-team OU);
-- retired accounts (a record in RETIRING/SUSPENDED/CLOSED): the quarantine OU.
+- retired accounts (a record in RETIRING/SUSPENDED/CLOSED): the quarantine OU;
+- frozen accounts (a FROZEN item in the freezes table, vending.spend.freezes): the `vend-freeze` SCP on top.
 Any other member account is unknown.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from scps.render import FULL_AWS_ACCESS, GuardrailSet
@@ -40,6 +41,7 @@ class AccountIntent:
     problem: str = ""  # non-empty: no usable intent (conflicting or invalid records); reported, never acted on
     team: str = ""  # team accounts: the per-team policy (regions, team tag) comes with it
     stage: str = ""  # team accounts: which of the team's per-stage policies
+    frozen: bool = False  # a freeze record stands (vending.spend.fence): the freeze SCP is part of the intent
 
     @property
     def team_account(self) -> bool:
@@ -51,6 +53,9 @@ class OrgIntent:
     accounts: dict[str, AccountIntent]
     # False when no records were given: account-level comparison is skipped rather than guessed.
     records_read: bool = True
+    # The accounts the freezes table says are frozen; None when it was not read: then a freeze attachment is left as
+    # it is (never detached on a guess: that would thaw an account nobody approved).
+    frozen: frozenset[str] | None = None
 
     def get(self, account_id: str) -> AccountIntent | None:
         return self.accounts.get(account_id)
@@ -79,6 +84,8 @@ def account_policies(rendered: GuardrailSet, intent: AccountIntent) -> set[str]:
     own = rendered.team_policy(intent.team, intent.stage) if intent.team_account else None
     if own:
         names.add(own)
+    if intent.frozen and intent.team_account and rendered.freeze_policy:
+        names.add(rendered.freeze_policy)
     return names
 
 
@@ -179,10 +186,14 @@ def _team_intent(layout: Layout, record: RequestRecord, account_id: str) -> Acco
     )
 
 
-def build_intent(layout: Layout, records: Iterable[RequestRecord] | None) -> OrgIntent:
-    """One intent per account id. Two sources claiming one account is a problem to report, not a choice to make."""
+def build_intent(
+    layout: Layout, records: Iterable[RequestRecord] | None, frozen: Iterable[str] | None = None
+) -> OrgIntent:
+    """One intent per account id. Two sources claiming one account is a problem to report, not a choice to make.
+    `frozen`: the account ids with a freeze record (vending.spend.freezes.FreezeStore.frozen_accounts)."""
     if records is None:
         return OrgIntent({}, records_read=False)
+    frozen_ids = frozenset(frozen) if frozen is not None else None
     parked = quarantine_ou(layout)
     claims: dict[str, list[AccountIntent]] = {}
     for account_id, path in layout.guardrails.platform_accounts.items():
@@ -207,6 +218,8 @@ def build_intent(layout: Layout, records: Iterable[RequestRecord] | None) -> Org
             )
         else:
             intent = _team_intent(layout, record, record.account_id)
+            if frozen_ids is not None and record.account_id in frozen_ids and not intent.problem:
+                intent = replace(intent, frozen=True)
         claims.setdefault(record.account_id, []).append(intent)
     accounts: dict[str, AccountIntent] = {}
     for account_id, found in claims.items():
@@ -217,4 +230,4 @@ def build_intent(layout: Layout, records: Iterable[RequestRecord] | None) -> Org
             accounts[account_id] = AccountIntent(
                 account_id, found[0].kind, "", sources, problem=f"claimed by {len(found)} sources: {sources}"
             )
-    return OrgIntent(accounts)
+    return OrgIntent(accounts, frozen=frozen_ids)

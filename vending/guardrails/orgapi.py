@@ -12,7 +12,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from vending.aws.errors import raise_if_throttled
-from vending.exceptions import OrganizationsThrottled
+from vending.exceptions import ConcurrentUpdate, OrganizationsThrottled
 
 Sleep = Callable[[float], None]
 
@@ -86,3 +86,48 @@ class Backoff:
             token = page.get("NextToken")
             if not token:
                 return
+
+
+TAG_POLICY_DESCRIPTION = "Tag keys and values; rendered by vend from the layout, do not edit by hand"
+
+
+def delete_policy(b: Backoff, org: Any, policy_id: str, policy_type: str, what: str) -> None:
+    """DeletePolicy, settled when the policy is gone. A DeletePolicy retried after its answer was lost finds no policy:
+    Organizations answers PolicyNotFoundException, or AccessDenied where it authorizes the call on the policy's ARN,
+    which a deleted policy no longer has (its type is part of it). Either way, if the policies of its type no longer
+    include it, it is deleted; while it exists, the refusal stands."""
+    try:
+        b.call(org.delete_policy, what, PolicyId=policy_id)
+    except ClientError as e:
+        code = e.response.get("Error", {}).get("Code", "")
+        if code == "PolicyNotFoundException":
+            return
+        if code not in {"AccessDenied", "AccessDeniedException"}:
+            raise
+        if all(p["Id"] != policy_id for p in b.pages(org, "list_policies", "Policies", Filter=policy_type)):
+            return
+        raise
+
+
+def create_policy(b: Backoff, org: Any, *, name: str, policy_type: str, content: str, description: str) -> str:
+    """CreatePolicy, returning the policy's id. A CreatePolicy retried after its answer was lost (or raced by another
+    converger of the same rendering) is refused DuplicatePolicyException: the policy of that name is the one made,
+    and its id is read back; its content is converged like any existing policy's on the next pass."""
+    try:
+        out = b.call(
+            org.create_policy,
+            f"CreatePolicy {name}",
+            Name=name,
+            Description=description,
+            Type=policy_type,
+            Content=content,
+        )
+        return str(out["Policy"]["PolicySummary"]["Id"])
+    except ClientError as e:
+        if e.response.get("Error", {}).get("Code", "") != "DuplicatePolicyException":
+            raise
+    found = [p["Id"] for p in b.pages(org, "list_policies", "Policies", Filter=policy_type) if p["Name"] == name]
+    if not found:
+        # Organizations not showing it yet (eventually consistent): the step is retried.
+        raise ConcurrentUpdate(f"CreatePolicy {name}: refused as a duplicate, yet no {policy_type} has that name yet")
+    return str(found[0])

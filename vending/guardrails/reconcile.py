@@ -27,7 +27,7 @@ from vending.guardrails.intent import (
     quarantine_ou,
     workload_ous,
 )
-from vending.guardrails.orgapi import Backoff
+from vending.guardrails.orgapi import TAG_POLICY_DESCRIPTION, Backoff, create_policy, delete_policy
 from vending.guardrails.snapshot import SCP, TAG_POLICY, OrgSnapshot, read_snapshot, same_content
 from vending.guardrails.tag_policies import FINDING_TYPES as TAG_FINDING_TYPES
 from vending.guardrails.tag_policies import compare_tag_policies
@@ -297,6 +297,7 @@ def compare(
             target_ids[key] = ou_ids[ou.path]
     managed_paths = {ou.path for ou in layout.ous}
     parked = quarantine_ou(layout)
+    attachments = snap.attachments()
     if not org_intent.records_read:
         plan.notes.append("accounts not compared: no vending records were given")
     for account in sorted(snap.accounts.values(), key=lambda a: a.id) if org_intent.records_read else []:
@@ -334,6 +335,8 @@ def compare(
         if _compare_account(layout, snap, account, known, plan, phases):
             target_ids[key] = account.id
             desired[key] = account_policies(r, known)
+            if org_intent.frozen is None and known.team_account and r.freeze_policy in attachments.get(account.id, ()):
+                desired[key].add(r.freeze_policy)  # freezes not read: keep the freeze as it is, never thaw on a guess
     for account_id, known in sorted(org_intent.accounts.items()):
         if (
             account_id not in snap.accounts
@@ -352,7 +355,6 @@ def compare(
             )
             plan.unfixable.append(f"account:{account_id}: vended ({known.source}) but not an active member")
 
-    attachments = snap.attachments()
     for key in sorted(desired, key=lambda k: (not k.startswith(("root", "ou:")), k)):
         want = desired[key]
         if key not in target_ids:  # an OU still to be created (it arrives with FullAWSAccess): ou_missing says it
@@ -447,15 +449,9 @@ class Executor:
 
     def _create_policy(self, action: Action) -> None:
         p = self.r.policies[action.policy]
-        out = self.b.call(
-            self.org.create_policy,
-            f"CreatePolicy {p.name}",
-            Name=p.name,
-            Description=p.description,
-            Type=SCP,
-            Content=p.content,
+        self.policy_ids[p.name] = create_policy(
+            self.b, self.org, name=p.name, policy_type=SCP, content=p.content, description=p.description
         )
-        self.policy_ids[p.name] = out["Policy"]["PolicySummary"]["Id"]
 
     def _update_policy(self, action: Action) -> None:
         p = self.r.policies[action.policy]
@@ -468,7 +464,7 @@ class Executor:
         )
 
     def _delete_policy(self, action: Action) -> None:
-        self.b.call(self.org.delete_policy, f"DeletePolicy {action.policy}", PolicyId=self.policy_ids[action.policy])
+        delete_policy(self.b, self.org, self.policy_ids[action.policy], SCP, f"DeletePolicy {action.policy}")
 
     def _move_account(self, action: Action) -> None:
         account = self.snap.accounts[action.target.partition(":")[2]]
@@ -490,15 +486,14 @@ class Executor:
         )
 
     def _create_tag_policy(self, action: Action) -> None:
-        out = self.b.call(
-            self.org.create_policy,
-            f"CreatePolicy {action.policy}",
-            Name=action.policy,
-            Description="Tag keys and values; rendered by vend from the layout, do not edit by hand",
-            Type=TAG_POLICY,
-            Content=self.r.tag_policies[action.policy],
+        self.tag_policy_ids[action.policy] = create_policy(
+            self.b,
+            self.org,
+            name=action.policy,
+            policy_type=TAG_POLICY,
+            content=self.r.tag_policies[action.policy],
+            description=TAG_POLICY_DESCRIPTION,
         )
-        self.tag_policy_ids[action.policy] = out["Policy"]["PolicySummary"]["Id"]
 
     def _update_tag_policy(self, action: Action) -> None:
         self.b.call(
@@ -525,9 +520,7 @@ class Executor:
         )
 
     def _delete_tag_policy(self, action: Action) -> None:
-        self.b.call(
-            self.org.delete_policy, f"DeletePolicy {action.policy}", PolicyId=self.tag_policy_ids[action.policy]
-        )
+        delete_policy(self.b, self.org, self.tag_policy_ids[action.policy], TAG_POLICY, f"DeletePolicy {action.policy}")
 
     def _attach(self, action: Action) -> None:
         self.b.call(
@@ -573,16 +566,19 @@ def reconcile_organization(
     backoff: Backoff | None = None,
     snapshot: OrgSnapshot | None = None,
     records: Iterable[RequestRecord] | None = None,
+    frozen: Iterable[str] | None = None,
 ) -> Plan:
     """Make every managed OU, policy and (given the vending records) account match the intended map.
 
-    Idempotent: a second run plans nothing. Without `records` only OUs and policies are reconciled."""
+    Idempotent: a second run plans nothing. Without `records` only OUs and policies are reconciled. `frozen` (the
+    freezes table's frozen account ids) makes `vend-freeze` intended exactly there; without it freezes stay as they
+    are."""
     b = backoff or Backoff()
     record_list = list(records) if records is not None else None
     # Team region fences follow the records (a change request moves them), as in the audit.
     rendered = render(layout_for_records(layout, record_list) if record_list is not None else layout)
     snap = snapshot or read_snapshot(org, backoff=b, concurrency=layout.guardrails.audit_concurrency)
-    plan = compare(layout, snap, rendered, build_intent(layout, record_list))
+    plan = compare(layout, snap, rendered, build_intent(layout, record_list, frozen))
     if not dry_run and plan.actions:
         Executor(org, layout, snap, rendered, b).run(plan.actions)
         plan.executed = True

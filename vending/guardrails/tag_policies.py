@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from vending.guardrails.orgapi import TAG_POLICY_DESCRIPTION, create_policy
 from vending.guardrails.snapshot import TAG_POLICY, OrgSnapshot, same_content
 
 if TYPE_CHECKING:
@@ -121,15 +122,9 @@ def apply_account_tag_policies(
     for name in (r.org_tag_policy, *([own] if own else [])):
         content = r.tag_policies[name]
         if name not in ids:
-            out = b.call(
-                org.create_policy,
-                f"CreatePolicy {name}",
-                Name=name,
-                Description="Tag keys and values; rendered by vend from the layout, do not edit by hand",
-                Type=TAG_POLICY,
-                Content=content,
+            ids[name] = create_policy(
+                b, org, name=name, policy_type=TAG_POLICY, content=content, description=TAG_POLICY_DESCRIPTION
             )
-            ids[name] = out["Policy"]["PolicySummary"]["Id"]
             changes.append(f"create_tag_policy {name}")
             continue
         current = b.call(org.describe_policy, f"DescribePolicy {name}", PolicyId=ids[name])["Policy"]["Content"]

@@ -11,6 +11,7 @@ from vending.exceptions import RemediationNotAllowed
 from vending.guardrails.audit import member_budgets, run_scheduled_audit
 from vending.guardrails.inventory import ConfigAggregatorInventory
 from vending.pipeline.drift import checks_for_audit
+from vending.spend.freezes import FreezeStore
 
 
 class AuditEvent(BaseModel):
@@ -44,6 +45,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         events=ctx.client("events"),
         layout=ctx.layout,
         records=records,
+        # The frozen accounts (the spend fence's table): `vend-freeze` is intended exactly there.
+        frozen=FreezeStore(ctx.client("dynamodb"), ctx.settings.freezes_table).frozen_accounts(),
         # The stacks' last drift checks (the StackDrift pass runs an hour before), read beside their runs.
         stack_checks=checks_for_audit(ctx.client("dynamodb"), ctx.settings.pipeline_runs_table, records),
         inventory=_inventory(ctx),

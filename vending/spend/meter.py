@@ -9,7 +9,8 @@ Cost Explorer trails usage by up to a day; the meter prices what it sees directl
 - prices from the snapshot (vending.spend.prices). Usage without a price is listed as unpriced, never as $0.
 
 `clients_for(account_id, service, region)` is a boto3 client in the member account (`member_clients` builds one
-through the account's access role, like the quota and budget steps reach it).
+through the account's access role, like the quota and budget steps reach it). `fence_reader` binds it all for the
+SpendFence function (vending.spend.interval).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from botocore.exceptions import ClientError
 from vending.aws.sessions import access_role_arn, assume_role_session
 from vending.lifecycle import RETIRED, RequestRecord
 from vending.spend.prices import PriceBook
+from vending.spend.reading import SpendReading
 from vending.spend.usage import Interval, UsageStore, intervals
 
 ClientsFor = Callable[[str, str, str], Any]
@@ -31,18 +33,6 @@ HOURS = 24  # the sparkline's length
 BEDROCK_NAMESPACE = "AWS/Bedrock"
 TOKEN_METRICS = {"input": "InputTokenCount", "output": "OutputTokenCount"}
 SPARK = "▁▂▃▄▅▆▇█"
-
-
-@dataclass(frozen=True)
-class SpendReading:
-    team: str
-    stage: str
-    account_id: str
-    request_id: str
-    at: datetime  # end of the window read (UTC)
-    hour_usd: float  # priced usage in the 60 minutes ending at `at`
-    day_usd: float  # priced usage since 00:00 UTC of `at`'s day up to `at`
-    by_source: dict[str, float]  # e.g. {"ec2:p5.48xlarge": 55.04, "bedrock:anthropic.claude-3-5-sonnet...": 3.1}
 
 
 @dataclass(frozen=True)
@@ -273,6 +263,19 @@ def read_meter(
 ) -> list[SpendReading]:
     """The readings the fence acts on: per team account, last hour's and today's priced usage up to `at`."""
     return [m.reading for m in read_live(clients_for, records, prices, usage, at)]
+
+
+def fence_reader(ctx: Any) -> Callable[[list[RequestRecord], datetime], list[SpendReading]]:
+    """read_meter bound to one invocation's clients (a vending.context.Context: its sts and dynamodb clients, its
+    settings and layout), as the spend fence reads it every interval."""
+    clients_for = member_clients(ctx.client("sts"), ctx.layout.organization.access_role_name, "vending-meter-fence")
+    usage = UsageStore(ctx.client("dynamodb"), ctx.settings.usage_table)
+    prices = PriceBook.load()
+
+    def read(records: list[RequestRecord], at: datetime) -> list[SpendReading]:
+        return read_meter(clients_for, records, prices, usage, at)
+
+    return read
 
 
 def sparkline(values: list[float]) -> str:

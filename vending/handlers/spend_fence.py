@@ -1,0 +1,42 @@
+"""The spend fence on an EventBridge schedule: every metering interval, meter -> fence (vending.spend)."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from vending.context import Context, logger, metrics
+from vending.spend.freezes import FreezeStore
+from vending.spend.interval import meter_module, run_interval
+
+
+class FenceEvent(BaseModel):
+    """The schedule's event: nothing to choose; every vended account is metered and fenced."""
+
+    detail: dict[str, Any] = {}
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    FenceEvent.model_validate(event)
+    ctx = Context()
+    logger.append_keys(step="SpendFence")
+    report = run_interval(
+        read=meter_module().fence_reader(ctx),
+        store=ctx.store,
+        freezes=FreezeStore(ctx.client("dynamodb"), ctx.settings.freezes_table),
+        layout=ctx.layout,
+        org=ctx.client("organizations"),
+        events=ctx.client("events"),
+        sts=ctx.client("sts"),
+        bus=ctx.settings.event_bus_name,
+        source=ctx.settings.event_source,
+        now=datetime.now(UTC),
+        run_id=context.aws_request_id,
+    )
+    metrics.add_metric(name="SpendFreezes", unit=MetricUnit.Count, value=len(report.frozen))
+    logger.info("spend fence done", extra=report.to_dict())
+    return report.to_dict()

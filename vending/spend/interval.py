@@ -1,0 +1,72 @@
+"""One metering interval: read the meter for every vended account, then fence (what the scheduled handler runs)."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from vending.aws.sessions import access_role_arn, assume_role_session
+from vending.exceptions import NotConfigured
+from vending.layout import Layout
+from vending.lifecycle import RequestRecord, RequestStore
+from vending.spend.fence import FenceReport, Stopper, account_intents, event_notifier, fence, stop_accelerated_instances
+from vending.spend.freezes import FreezeRecord, FreezeStore
+from vending.spend.reading import SpendReading
+
+# records, at -> one reading per metered account (vending.spend.meter.read_meter, bound to its clients and prices).
+ReadMeter = Callable[[list[RequestRecord], datetime], list[SpendReading]]
+METER_MODULE = "vending.spend.meter"
+
+
+def meter_module() -> Any:
+    """The live meter (issue 24 item 3), imported when an interval runs: a fence without a meter must fail loudly,
+    never report every account under its cap."""
+    try:
+        return importlib.import_module(METER_MODULE)
+    except ModuleNotFoundError as e:
+        raise NotConfigured(f"the spend fence needs the live meter ({METER_MODULE}), which is not installed") from e
+
+
+def access_role_stopper(sts: Any, layout: Layout, session_name: str = "vending-spend-fence") -> Stopper:
+    """Stop a frozen account's accelerated instances as the platform's access role in it (the freeze exempts it)."""
+
+    def stop(record: FreezeRecord, regions: tuple[str, ...]) -> list[str]:
+        role = access_role_arn(record.account_id, layout.organization.access_role_name)
+
+        def ec2_for(region: str) -> Any:
+            return assume_role_session(sts, role, session_name, region).client("ec2")
+
+        return stop_accelerated_instances(ec2_for, layout, regions)
+
+    return stop
+
+
+def run_interval(
+    *,
+    read: ReadMeter,
+    store: RequestStore,
+    freezes: FreezeStore,
+    layout: Layout,
+    org: Any,
+    events: Any,
+    sts: Any,
+    bus: str,
+    source: str,
+    now: datetime,
+    run_id: str,
+) -> FenceReport:
+    records = [r for r in store.list() if r.account_id]
+    readings = read(records, now)
+    return fence(
+        readings,
+        layout,
+        org,
+        freezes,
+        event_notifier(events, bus=bus, source=source),
+        now,
+        intents=account_intents(layout, records),
+        stop=access_role_stopper(sts, layout),
+        run_id=run_id,
+    )
