@@ -305,7 +305,7 @@ def test_retained_resources_have_no_fixed_names_so_a_redeploy_after_a_rollback_s
     # GIVEN the synthesized stack. A failed first deploy rolls back and leaves every Retain resource behind; the next
     # deploy creates them again, and one with a fixed name fails "already exists".
     retained = {lid: r for lid, r in resources.items() if r.get("DeletionPolicy") == "Retain"}
-    assert len(_of_type(retained, "AWS::DynamoDB::Table")) == 7  # the idempotency table is the one destroyed
+    assert len(_of_type(retained, "AWS::DynamoDB::Table")) == 8  # the idempotency table is the one destroyed
     assert _of_type(retained, "AWS::Logs::LogGroup")
     # THEN none of them has a name fixed across creations of the stack
     fixed = {
