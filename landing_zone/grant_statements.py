@@ -165,9 +165,12 @@ PLATFORM_ADMIN_GRANTS: tuple[Grant, ...] = (
     Grant(("dynamodb:GetItem", "dynamodb:Scan", "dynamodb:Query"), ("pipeline_runs_table",)),
     Grant(("dynamodb:Query", "dynamodb:UpdateItem"), ("approvals_table",)),
     Grant(("lambda:InvokeFunction",), ("drift_function",)),  # `vend drift --check`
+    # `vend costs --live` reads the usage and keeps the instance types it looked up (vending.spend.meter).
+    Grant(("dynamodb:Query", "dynamodb:PutItem"), ("usage_table",)),
 )
 # Actions that take no resource-level permission: "*" is the only resource AWS accepts for them.
-PLATFORM_ADMIN_UNSCOPED = ("states:ListStateMachines", "ce:GetCostAndUsage")
+# pricing:GetProducts: `vend costs prices --refresh` (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awspricelist.html)
+PLATFORM_ADMIN_UNSCOPED = ("states:ListStateMachines", "ce:GetCostAndUsage", "pricing:GetProducts")
 
 
 def admin_role_statements(

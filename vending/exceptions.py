@@ -204,3 +204,12 @@ class FenceIncomplete(RetryableError):
     def __init__(self, message: str, *, report: object = None) -> None:
         super().__init__(message)
         self.report = report
+
+
+class PriceListUnavailable(TerminalError):
+    """The price snapshot cannot be read, or the Price List answered nothing usable for a type or model: a refresh
+    leaves the snapshot as it was (vending.spend.prices)."""
+
+
+class UsageEventInvalid(TerminalError):
+    """A state-change event the usage capture cannot record (unknown source or detail type, a missing field)."""

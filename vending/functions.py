@@ -34,6 +34,7 @@ RESOURCE_NAMES = (
     # The GitHub App's private key (vending.github_setup.DEFAULT_PRIVATE_KEY_SECRET): the GitHub step of Bootstrap.
     "github_app_secret",
     "drift_function",  # the StackDrift function: `vend drift --check` invokes it as the schedule does
+    "usage_table",  # the live meter's usage: account_id (hash) + event_key (range) (vending.spend.usage)
     "freezes_table",  # the spend fence's freezes: account_id (hash) (vending.spend.freezes)
 )
 
@@ -319,6 +320,15 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         timeout_seconds=300,
         description="Daily drift check: a plan-only pass of every applied stack as its plan role",
     ),
+    FunctionSpec(
+        "RecordUsage",
+        "vending-record-usage",
+        "vending.handlers.record_usage.handler",
+        # One conditional put per forwarded state-change event (vending.spend.usage); it reads no account.
+        (Grant(("dynamodb:PutItem",), ("usage_table",)),),
+        timeout_seconds=30,
+        description="Record the member accounts' instance state-change events for the live meter",
+    ),
 )
 
 # Day 2: the AccountLifecycle state machine's functions (it also calls CheckPipelines).
@@ -423,6 +433,8 @@ FUNCTIONS += (
             _EVENTS,
             # The meter reads usage inside each account; on_freeze: stop stops its accelerated instances there.
             _ASSUME_ACCESS,
+            # The meter's usage (vending.spend.meter): the recorded state changes, and each instance type it looks up.
+            Grant(("dynamodb:Query", "dynamodb:PutItem"), ("usage_table",)),
         ),
         timeout_seconds=240,
         description="Every metering interval: meter -> fence (freeze accounts over their hourly or daily spend cap)",
@@ -445,7 +457,7 @@ STATE_MACHINE_KEYS = tuple(
     f.key
     for f in FUNCTIONS
     if (
-        f.key not in {"StartFromEvent", "Api", "Audit", "StackDrift", "PipelineBuildEvent", "SpendFence"}
+        f.key not in {"StartFromEvent", "Api", "Audit", "StackDrift", "PipelineBuildEvent", "RecordUsage", "SpendFence"}
         and f.key not in LIFECYCLE_KEYS
     )
     or f.key == "CheckPipelines"

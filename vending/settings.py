@@ -40,6 +40,8 @@ class Settings:
     # The platform pipeline's role (CodeBuild's project role; VendingPipelineRole on the emulator): the one principal
     # besides GitHub's jobs that the vended CI roles trust, so the vending workflow runs team stacks as them.
     pipeline_role_arn: str = ""
+    # The live meter's usage table: member accounts' instance state-change events (vending.spend.usage).
+    usage_table: str = "vending-usage"
     # The spend fence's freezes (vending.spend.freezes): one item per account, key account_id.
     freezes_table: str = "vending-freezes"
 
@@ -65,5 +67,6 @@ class Settings:
             archive_bucket=env("VEND_ARCHIVE_BUCKET", ""),
             lifecycle_state_machine_arn=env("VEND_LIFECYCLE_STATE_MACHINE_ARN", ""),
             pipeline_role_arn=env("VEND_PIPELINE_ROLE_ARN", ""),
+            usage_table=env("VEND_USAGE_TABLE", "vending-usage"),
             freezes_table=env("VEND_FREEZES_TABLE", "vending-freezes"),
         )

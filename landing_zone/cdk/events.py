@@ -20,6 +20,7 @@ from vending.notify import READY as ACCOUNT_READY
 from vending.onboarding import ONBOARDING_EVENT_PATTERN
 from vending.spend.fence import FROZEN_EVENT, THAWED_EVENT
 from vending.spend.fence import INTERVAL_MINUTES as SPEND_FENCE_INTERVAL_MINUTES
+from vending.spend.usage import USAGE_EVENT_PATTERN
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,58 @@ def build_onboarding(stack: BaseStack, storage: Storage, functions: dict[str, la
         )
     )
     return Onboarding(queue=queue, dlq=dlq)
+
+
+def build_usage_capture(stack: BaseStack, storage: Storage, functions: dict[str, lambda_.Function]) -> None:
+    """The live meter's usage capture: the member accounts' forwarding rules put their EC2 and SageMaker state-change
+    events on this bus (its policy admits the organization's accounts), rule -> SQS (buffer, DLQ) -> RecordUsage."""
+    dlq = sqs.Queue(
+        stack,
+        "UsageDlq",
+        encryption=sqs.QueueEncryption.KMS,
+        encryption_master_key=storage.key,
+        enforce_ssl=True,
+        retention_period=Duration.days(14),
+    )
+    stack.acknowledge(dlq, "AwsSolutions-SQS3", "This is the dead-letter queue of the usage queue.")
+    queue = sqs.Queue(
+        stack,
+        "UsageQueue",
+        encryption=sqs.QueueEncryption.KMS,
+        encryption_master_key=storage.key,
+        enforce_ssl=True,
+        retention_period=Duration.days(4),
+        visibility_timeout=Duration.seconds(6 * by_key("RecordUsage").timeout_seconds),
+        dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=5),
+    )
+    events.Rule(
+        stack,
+        "UsageEventsRule",
+        description="Member accounts' instance state changes -> the live meter's usage",
+        event_pattern=events.EventPattern(
+            source=USAGE_EVENT_PATTERN["source"], detail_type=USAGE_EVENT_PATTERN["detail-type"]
+        ),
+    ).add_target(targets.SqsQueue(queue, dead_letter_queue=dlq))
+    functions["RecordUsage"].add_event_source(
+        sources.SqsEventSource(
+            queue, batch_size=10, report_batch_item_failures=True, max_batching_window=Duration.seconds(5)
+        )
+    )
+    # Cross-account delivery: the sender's rule needs the target bus to admit it; only this organization's accounts.
+    # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-cross-account.html
+    events.CfnEventBusPolicy(
+        stack,
+        "OrganizationPutsUsageEvents",
+        event_bus_name=stack.settings.event_bus_name,
+        statement_id="OrganizationAccountsForwardStateChanges",
+        statement={
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "events:PutEvents",
+            "Resource": stack.event_bus_arn,
+            "Condition": {"StringEquals": {"aws:PrincipalOrgID": stack.config.organization_id}},
+        },
+    )
 
 
 def build_pipeline_callbacks(stack: BaseStack, project_name: str, functions: dict[str, lambda_.Function]) -> None:

@@ -86,6 +86,7 @@ class Functions:
             "VEND_CREATION_SLOTS_TABLE": tables["creation_slots_table"].table_name,
             "VEND_CHANGES_TABLE": tables["changes_table"].table_name,
             "VEND_CLOSURES_TABLE": tables["closures_table"].table_name,
+            "VEND_USAGE_TABLE": tables["usage_table"].table_name,
             "VEND_FREEZES_TABLE": tables["freezes_table"].table_name,
             "VEND_ARCHIVE_BUCKET": storage.archive_bucket.bucket_name,
             "VEND_LIFECYCLE_STATE_MACHINE_ARN": stack.lifecycle_state_machine_arn,
@@ -121,6 +122,7 @@ class Functions:
                 | "creation_slots_table"
                 | "changes_table"
                 | "closures_table"
+                | "usage_table"
                 | "freezes_table"
             ):
                 return [self.storage.tables[symbol].table_arn]

@@ -17,7 +17,12 @@ from constructs import Construct
 
 from landing_zone.cdk.api import build_api
 from landing_zone.cdk.base import BaseStack, VendingConfig
-from landing_zone.cdk.events import build_onboarding, build_pipeline_callbacks, build_schedules_and_notifications
+from landing_zone.cdk.events import (
+    build_onboarding,
+    build_pipeline_callbacks,
+    build_schedules_and_notifications,
+    build_usage_capture,
+)
 from landing_zone.cdk.functions import Functions
 from landing_zone.cdk.monitoring import build_monitoring
 from landing_zone.cdk.pipeline import build_pipeline_project
@@ -47,6 +52,7 @@ class LandingZoneStack(BaseStack):
         self.onboarding = build_onboarding(self, self.storage, self.functions)
         build_schedules_and_notifications(self, self.storage, self.functions)
         build_pipeline_callbacks(self, self.pipeline_project.project_name, self.functions)
+        build_usage_capture(self, self.storage, self.functions)
         build_monitoring(
             self,
             storage=self.storage,

@@ -114,6 +114,18 @@ def _tables(stack: BaseStack) -> dict[str, ddb.Table]:
         deletion_protection=True,
         removal_policy=RemovalPolicy.RETAIN,
     )
+    # The live meter's usage (vending.spend.usage): one item per state-change transition of a member account.
+    tables["usage_table"] = ddb.Table(
+        stack,
+        "UsageTable",
+        partition_key=ddb.Attribute(name="account_id", type=ddb.AttributeType.STRING),
+        sort_key=ddb.Attribute(name="event_key", type=ddb.AttributeType.STRING),
+        billing_mode=ddb.BillingMode.PAY_PER_REQUEST,
+        point_in_time_recovery_specification=ddb.PointInTimeRecoverySpecification(point_in_time_recovery_enabled=True),
+        encryption=ddb.TableEncryption.AWS_MANAGED,
+        deletion_protection=True,
+        removal_policy=RemovalPolicy.RETAIN,
+    )
     return tables
 
 

@@ -56,6 +56,11 @@ from landing_zone.local.lifecycle import LIFECYCLE_ROLE, deploy_lifecycle
 from landing_zone.local.llm_services import llm_services_completed
 from landing_zone.local.organizations import access_role_administrator, unique_account_emails
 from landing_zone.local.patching import require
+from landing_zone.local.state_change_events import (
+    cross_account_events_keep_their_envelope,
+    state_change_events,
+    targets_get_the_whole_event,
+)
 from vending.accounts import CreationSlots
 from vending.aws.sessions import new_session
 from vending.context import invocation_session
@@ -69,6 +74,7 @@ from vending.pipeline import orchestration
 from vending.pipeline.approvals import DynamoDbApprovalStore
 from vending.settings import Settings
 from vending.spend.freezes import freezes_table_definition
+from vending.spend.usage import USAGE_EVENT_PATTERN, usage_table_definition
 
 REGION = "us-east-1"
 # The deployer's placeholder credentials: accepted while deploy() lays the service down (IAM authentication off),
@@ -473,6 +479,9 @@ class Emulator:
         self._patches.enter_context(llm_services_completed())
         self._patches.enter_context(emulated_service_quotas())
         self._patches.enter_context(emulated_cost_allocation_tags())
+        self._patches.enter_context(state_change_events())
+        self._patches.enter_context(cross_account_events_keep_their_envelope())
+        self._patches.enter_context(targets_get_the_whole_event())
         self._patches.callback(fix_task_token_callbacks())
         OPERATIONS.reset()
         global _RUNNING
@@ -560,6 +569,7 @@ def _resource_arns(symbol: str, *, account: str, settings: Settings, layout: Lay
         "account_access_role": [f"arn:aws:iam::*:role/{layout.organization.access_role_name}"],
         "changes_table": [table + settings.changes_table],
         "closures_table": [table + settings.closures_table],
+        "usage_table": [table + settings.usage_table],
         "freezes_table": [table + settings.freezes_table],
         "archive_bucket": [f"arn:aws:s3:::{settings.archive_bucket}", f"arn:aws:s3:::{settings.archive_bucket}/*"],
         "archive_key": [os.environ.get("VEND_ARCHIVE_KEY_ARN", f"arn:aws:kms:{REGION}:{account}:key/unset")],
@@ -590,6 +600,24 @@ def local_org_arns(account: str, organization_id: str) -> Any:
         }[kind]
 
     return org_arns
+
+
+def _event_queue(session: boto3.Session, queue: str, rule: str, pattern: dict[str, Any], function_arn: str) -> None:
+    """A rule on the default bus -> an SQS queue with a dead-letter queue -> a function's event source mapping."""
+    sqs, events, lam = session.client("sqs"), session.client("events"), session.client("lambda")
+    dlq_arn = sqs.get_queue_attributes(
+        QueueUrl=sqs.create_queue(QueueName=f"{queue}-dlq")["QueueUrl"], AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    url = sqs.create_queue(
+        QueueName=queue,
+        Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"})},
+    )["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name=rule, EventPattern=json.dumps(pattern), State="ENABLED")
+    events.put_targets(Rule=rule, Targets=[{"Id": "queue", "Arn": arn}])
+    lam.create_event_source_mapping(
+        EventSourceArn=arn, FunctionName=function_arn, BatchSize=10, FunctionResponseTypes=["ReportBatchItemFailures"]
+    )
 
 
 def _function_policy(
@@ -740,6 +768,7 @@ def deploy(
     account = session.client("sts").get_caller_identity()["Account"]
     # The one platform principal the vended CI roles trust (the CodeBuild project's role in AWS).
     os.environ["VEND_PIPELINE_ROLE_ARN"] = f"arn:aws:iam::{account}:role/{PIPELINE_ROLE}"
+    os.environ["VEND_PLATFORM_ACCOUNT_ID"] = account  # as the CDK stack sets it: the bus member accounts forward to
     settings = Settings.from_env()
 
     org = session.client("organizations")
@@ -773,6 +802,8 @@ def deploy(
         DynamoDbApprovalStore(ddb, settings.approvals_table).create_table()
     if settings.creation_slots_table and settings.creation_slots_table not in existing_tables:
         CreationSlots(ddb, settings.creation_slots_table).create_table()
+    if settings.usage_table not in existing_tables:
+        ddb.create_table(**usage_table_definition(settings.usage_table), SSESpecification={"Enabled": True})
     ddb.update_time_to_live(
         TableName=settings.idempotency_table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
     )
@@ -845,6 +876,14 @@ def deploy(
         FunctionName=function_arns["StartFromEvent"],
         BatchSize=10,
         FunctionResponseTypes=["ReportBatchItemFailures"],
+    )
+    # The live meter's usage capture: rule -> SQS (buffer + DLQ) -> RecordUsage, as in AWS (landing_zone/cdk/events.py).
+    _event_queue(
+        session,
+        "vending-usage",
+        "vending-usage-events",
+        USAGE_EVENT_PATTERN,
+        function_arns["RecordUsage"],
     )
     # No schedules: moto's PutEvents fails on any scheduled rule of the bus (NotImplementedError in
     # Rule.send_to_targets, moto 5.2), and it never fires them. The scheduled functions (Audit, StackDrift) are deployed

@@ -73,17 +73,15 @@ def test_functions_every_spec_exists_with_its_handler(resources: dict[str, Any])
 def test_functions_roles_hold_exactly_the_declared_actions(resources: dict[str, Any]) -> None:
     # Platform extras every function needs (logs, traces) or that its wiring adds (queue consumption, KMS data key).
     extras = {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
-    wiring = {
-        "StartFromEvent": {
-            "sqs:ReceiveMessage",
-            "sqs:ChangeMessageVisibility",
-            "sqs:GetQueueUrl",
-            "sqs:DeleteMessage",
-            "sqs:GetQueueAttributes",
-            "kms:Decrypt",
-        },
-        "Audit": {"kms:GenerateDataKey"},
+    queue_consumer = {
+        "sqs:ReceiveMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueUrl",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "kms:Decrypt",
     }
+    wiring = {"StartFromEvent": queue_consumer, "RecordUsage": queue_consumer, "Audit": {"kms:GenerateDataKey"}}
     for spec in FUNCTIONS:
         _, fn = _function_by_name(resources, spec.name)
         role_id = fn["Properties"]["Role"]["Fn::GetAtt"][0]
@@ -270,6 +268,7 @@ def test_tables_have_pitr_encryption_and_keys(resources: dict[str, Any]) -> None
         "CreationSlotsTable": "slot",
         "ChangesTable": "change_id",
         "ClosuresTable": "account_id",
+        "UsageTable": "account_id",
         "FreezesTable": "account_id",
     }
     by_id = {re.sub(r"[0-9A-F]{8}$", "", lid): p for lid, p in tables.items()}
@@ -306,7 +305,7 @@ def test_retained_resources_have_no_fixed_names_so_a_redeploy_after_a_rollback_s
     # GIVEN the synthesized stack. A failed first deploy rolls back and leaves every Retain resource behind; the next
     # deploy creates them again, and one with a fixed name fails "already exists".
     retained = {lid: r for lid, r in resources.items() if r.get("DeletionPolicy") == "Retain"}
-    assert len(_of_type(retained, "AWS::DynamoDB::Table")) == 7  # the idempotency table is the one destroyed
+    assert len(_of_type(retained, "AWS::DynamoDB::Table")) == 8  # the idempotency table is the one destroyed
     assert _of_type(retained, "AWS::Logs::LogGroup")
     # THEN none of them has a name fixed across creations of the stack
     fixed = {
@@ -443,7 +442,11 @@ def test_onboarding_rule_queue_dlq_and_partial_batch_failures(resources: dict[st
     target = onboarding["Properties"]["Targets"][0]["Arn"]["Fn::GetAtt"][0]
     queue = resources[target]
     assert "RedrivePolicy" in queue["Properties"]
-    (mapping,) = _of_type(resources, "AWS::Lambda::EventSourceMapping").values()
+    (mapping,) = [
+        m
+        for m in _of_type(resources, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["EventSourceArn"] == {"Fn::GetAtt": [target, "Arn"]}
+    ]
     assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["Properties"]["EventSourceArn"] == {"Fn::GetAtt": [target, "Arn"]}
     lid, _ = _function_by_name(resources, "vending-start-from-event")
@@ -610,3 +613,32 @@ def test_preflight_bootstrap_check_asks_for_the_version_the_assembly_requires(sy
     # THEN `vend platform preflight` requires at least that version, under the same parameter
     assert found and max(int(v) for v in found) == MIN_BOOTSTRAP_VERSION
     assert parameters == {f"/cdk-bootstrap/{DEFAULT_QUALIFIER}/version"}
+
+
+def test_usage_capture_rule_queue_and_bus_policy(resources: dict[str, Any]) -> None:
+    # The live meter's usage: the state-change events on the platform bus -> a queue -> RecordUsage; the bus admits
+    # PutEvents from the organization's accounts only (their forwarding rules: vending.spend.forwarding).
+    from vending.spend.usage import USAGE_EVENT_PATTERN
+
+    [rule] = [
+        r
+        for r in _of_type(resources, "AWS::Events::Rule").values()
+        if r["Properties"].get("EventPattern") == USAGE_EVENT_PATTERN
+    ]
+    [target] = rule["Properties"]["Targets"]
+    assert target["Arn"]["Fn::GetAtt"][0].startswith("UsageQueue")
+    [mapping] = [
+        m
+        for m in _of_type(resources, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["EventSourceArn"]["Fn::GetAtt"][0].startswith("UsageQueue")
+    ]
+    assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    [policy] = _of_type(resources, "AWS::Events::EventBusPolicy").values()
+    statement = policy["Properties"]["Statement"]
+    assert statement["Action"] == "events:PutEvents" and statement["Principal"] == "*"
+    assert (
+        list(statement["Condition"]) == ["StringEquals"]
+        and "aws:PrincipalOrgID" in statement["Condition"]["StringEquals"]
+    )
+    [table] = [t for k, t in _of_type(resources, "AWS::DynamoDB::Table").items() if k.startswith("UsageTable")]
+    assert [k["AttributeName"] for k in table["Properties"]["KeySchema"]] == ["account_id", "event_key"]

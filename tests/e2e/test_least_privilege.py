@@ -31,7 +31,7 @@ from landing_zone.local.member_privilege import NEEDS_NO_GRANT, listed, recorded
 from landing_zone.local.runtime import OPERATIONS, Deployment, Emulator, deploy, least_privilege_report
 from tests.e2e.conftest import needs_terraform
 from tests.e2e.test_lifecycle_state_machine import signed_in_as, vend
-from tests.e2e.test_vending_state_machine import entered, execution_arn, wait_for
+from tests.e2e.test_vending_state_machine import _access_session, _launch_p5, entered, execution_arn, wait_for
 from vending.cli.changes import lifecycle_arn
 from vending.functions import by_key
 from vending.layout import cached_layout
@@ -82,6 +82,12 @@ def test_every_call_of_every_function_is_granted(enforced: Deployment, capsys: p
     # AND a malformed onboarding event arrives (rejected and published, never retried)
     session.client("events").put_events(Entries=[onboarding_entry({"team": "Not A Slug", "stage": "qa"})])
     published = _wait_for(lambda: OPERATIONS.calls.get("StartFromEvent", {}).get("events:PutEvents"))
+    # AND a p5 runs in a vended account: its state-change events reach RecordUsage through the account's forwarding rule
+    mlops = RequestStore(boto3.client("dynamodb"), Settings.from_env().requests_table).require("team-mlops-staging")
+    _launch_p5(_access_session(str(mlops.account_id)))
+    metered = _wait_for(lambda: OPERATIONS.calls.get("RecordUsage", {}).get("dynamodb:PutItem"))
+    # AND a metering interval runs, as its schedule would: the meter reads every account, the fence freezes none
+    spend = session.client("lambda").invoke(FunctionName=by_key("SpendFence").name, Payload=b"{}")
     after_demo = _snapshot()
     # AND a vend fails (its Bootstrap crashes on every attempt) and is resumed (its production plan approved)
     _failed_then_resumed(enforced, capsys)
@@ -123,16 +129,16 @@ def test_every_call_of_every_function_is_granted(enforced: Deployment, capsys: p
     assert "FunctionError" not in audit, audit["Payload"].read()
     assert "FunctionError" not in drift and json.loads(drift["Payload"].read()) == {"checks": {}}
     assert published, "StartFromEvent never published the rejection"
+    assert metered, "RecordUsage never recorded the p5's state changes"
+    assert "FunctionError" not in spend, spend["Payload"].read()
     # AND every call made in a member account is granted to the role that made it there: the access role (Bootstrap,
     # ApplyChange, ArchiveState, the audit) and the team's CI roles (Terraform)
     assert {n: r["missing"] for n, r in members.items() if r["missing"]} == {}
     assert {"OrganizationAccountAccessRole"} < set(members), sorted(members)
     assert all(not r["gone"] for r in members.values()), {n: r["gone"] for n, r in members.items()}
     # AND every function ran at least once, except the CodeBuild callback: it runs only in AWS (locally the pipeline
-    # worker completes the task token itself), and the SpendFence until the live meter (vending.spend.meter, issue 24
-    # item 3) is merged: its handler reads the meter first (its calls as its role are checked by
-    # tests/emulator/test_aws_semantics_defects.py::test_spend_fence_freezes_as_its_own_role...)
-    assert never == ["PipelineBuildEvent", "SpendFence"]
+    # worker completes the task token itself)
+    assert never == ["PipelineBuildEvent"]
 
     # AND each path's negative control: a grant taken away that only that path used is named by the recorder
     for before, after in ((after_demo, after_failure), (after_failure, after_day2)):

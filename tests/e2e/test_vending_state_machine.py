@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -120,6 +121,101 @@ def test_state_machine_vends_a_ready_account(emulator: tuple[Emulator, Deploymen
     assert [r["outcome"] for r in again] == ["already_ready", "already_ready"]
     assert {r["account_id"] for r in again} == {done.account_id}
     assert len(org.list_accounts()["Accounts"]) == accounts
+
+
+def _usage_events(account_id: str) -> list[Any]:
+    from vending.spend.usage import UsageStore
+
+    return UsageStore(boto3.client("dynamodb"), "vending-usage").events(account_id)
+
+
+def _live(capsys: pytest.CaptureFixture[str], at: datetime) -> dict[str, Any]:
+    from vending.cli import main
+
+    capsys.readouterr()
+    assert main(["costs", "--live", "--json", "--team", "team-mlops", "--at", at.isoformat()]) == 0
+    [meter] = [m for m in json.loads(capsys.readouterr().out)["meters"] if m["request_id"] == "team-mlops-staging"]
+    return dict(meter)
+
+
+def _launch_p5(member: boto3.Session) -> str:
+    ec2 = member.client("ec2")
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    tags = [
+        {"Key": k, "Value": v} for k, v in (("team", "team-mlops"), ("stage", "staging"), ("cost-center", "CC-1003"))
+    ]
+    return str(
+        ec2.run_instances(
+            ImageId=image,
+            InstanceType="p5.48xlarge",
+            MinCount=1,
+            MaxCount=1,
+            TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
+        )["Instances"][0]["InstanceId"]
+    )
+
+
+@needs_terraform
+def test_live_meter_prices_what_a_vended_account_runs(
+    emulator: tuple[Emulator, Deployment], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from landing_zone.local.state_change_events import set_event_clock
+    from vending.spend.forwarding import FORWARDING_RULE
+
+    # GIVEN team-mlops's READY account (the test above): its Bootstrap made the forwarding rule in each region
+    done = RequestStore(boto3.client("dynamodb"), "vending-requests").require("team-mlops-staging")
+    assert done.status == Status.READY and done.account_id
+    member = _access_session(done.account_id)
+    for region in done.request["regions"]:
+        rule = member.client("events", region_name=region).describe_rule(Name=FORWARDING_RULE)
+        assert rule["State"] == "ENABLED" and rule["EventBusName"] == "default"
+    start = datetime(2026, 12, 3, 10, 30, tzinfo=UTC)
+    set_event_clock(lambda: start)
+    try:
+        # WHEN a p5 is launched there at 10:30 (its events: member bus -> forwarding rule -> the platform bus -> queue
+        # -> RecordUsage, each as its own role under IAM) and Bedrock reports Sonnet tokens at 11:50
+        _launch_p5(member)
+        deadline = time.monotonic() + 60
+        while len(_usage_events(done.account_id)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        sonnet = "us.anthropic.claude-3-5-sonnet-20240620-v1:0"
+        member.client("cloudwatch").put_metric_data(
+            Namespace="AWS/Bedrock",
+            MetricData=[
+                {
+                    "MetricName": name,
+                    "Dimensions": [{"Name": "ModelId", "Value": sonnet}],
+                    "Timestamp": start + timedelta(minutes=80),
+                    "Value": value,
+                }
+                for name, value in (("InputTokenCount", 100_000), ("OutputTokenCount", 10_000))
+            ],
+        )
+        # THEN the usage is recorded in the member's name, and `vend costs --live` (as PlatformAdmin, reading the
+        # account as its access role) prices it at 12:00: the p5's last hour and 1.5 hours today, plus the tokens
+        assert [(e.account_id, e.state) for e in _usage_events(done.account_id)] == [
+            (done.account_id, "pending"),
+            (done.account_id, "running"),
+        ]
+        tokens = 100 * 0.003 + 10 * 0.015
+        meter = _live(capsys, start + timedelta(minutes=90))
+        assert meter["hour_usd"] == pytest.approx(55.04 + tokens)
+        assert meter["day_usd"] == pytest.approx(1.5 * 55.04 + tokens)
+        assert meter["by_source"] == {
+            "ec2:p5.48xlarge": pytest.approx(82.56),
+            f"bedrock:{sonnet}": pytest.approx(tokens),
+        }
+
+        # AND the negative control: with the capture switched off (the forwarding rule disabled) a second p5 is not
+        # seen at all: the meter prices only what the capture recorded
+        member.client("events").disable_rule(Name=FORWARDING_RULE)
+        _launch_p5(member)
+        time.sleep(2)
+        assert len(_usage_events(done.account_id)) == 2
+        assert _live(capsys, start + timedelta(minutes=90))["day_usd"] == pytest.approx(meter["day_usd"])
+    finally:
+        set_event_clock(None)
+        member.client("events").enable_rule(Name=FORWARDING_RULE)
 
 
 def _access_session(account_id: str) -> boto3.Session:

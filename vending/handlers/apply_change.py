@@ -10,6 +10,7 @@ from vending.aws.sessions import access_role_arn, assume_role_session
 from vending.changes import LifecycleState, apply_change_guardrails, converge_account
 from vending.context import Context, logger
 from vending.quotas import QuotaState, converge_quotas, pending
+from vending.spend.forwarding import ensure_usage_forwarding, platform_bus_arn
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -34,6 +35,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         ctx.layout.quota_needs(request.gpu_tier),
         request.regions,
         recorded=[QuotaState.model_validate(q) for q in record.quotas],
+    )
+    # The live meter's forwarding rule in every region of the new intent (enabled again if it was switched off).
+    platform = ctx.settings.platform_account_id or ctx.client("sts").get_caller_identity()["Account"]
+    ensure_usage_forwarding(
+        lambda region: member.client("events", region_name=region),
+        request.regions,
+        platform_bus_arn(ctx.session.region_name or request.home_region, platform, ctx.settings.event_bus_name),
     )
     ctx.store.update(
         request.request_id,

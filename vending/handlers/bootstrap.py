@@ -10,6 +10,7 @@ from vending.bootstrap import bootstrap_account
 from vending.context import Context, begin_step, logger
 from vending.github_setup import GitHubAppSettings, github_step
 from vending.lifecycle import Status
+from vending.spend.forwarding import ensure_usage_forwarding, platform_bus_arn
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -36,6 +37,14 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         request.request_id, step="Bootstrap", state_bucket=result.state_bucket, ci_role_arn=result.ci_role_arn
     )
     logger.info("account bootstrapped", extra={"bucket": result.state_bucket, "ci_role": result.ci_role_arn})
+    # The live meter's usage capture: the account's state-change events, forwarded to this account's bus.
+    platform = ctx.settings.platform_account_id or ctx.client("sts").get_caller_identity()["Account"]
+    forwarding = ensure_usage_forwarding(
+        lambda region: member.client("events", region_name=region),
+        request.regions,
+        platform_bus_arn(ctx.session.region_name or request.home_region, platform, ctx.settings.event_bus_name),
+    )
+    logger.info("usage forwarding converged", extra={"rules": len(forwarding)})
     # The team's repository, once the roles it must name exist: a no-op that says so without a GitHub App setting.
     settings = GitHubAppSettings.from_env()
     github = github_step(
