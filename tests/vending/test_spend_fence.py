@@ -457,25 +457,6 @@ def test_run_interval_meters_every_vended_account_and_fences(
     assert [e["detail"]["account_id"] for e in _frozen_events(published)] == [account]
 
 
-def test_spend_fence_handler_without_the_meter_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
-    # GIVEN no live meter installed WHEN an interval runs THEN it refuses (never "every account under its cap")
-    import importlib
-
-    from vending.exceptions import NotConfigured
-    from vending.spend import interval
-
-    real = importlib.import_module
-
-    def missing(name: str, *args: Any) -> Any:
-        if name == interval.METER_MODULE:
-            raise ModuleNotFoundError(name)
-        return real(name, *args)
-
-    monkeypatch.setattr(interval.importlib, "import_module", missing)
-    with pytest.raises(NotConfigured, match="live meter"):
-        interval.meter_module()
-
-
 def test_fence_notification_lost_by_a_crash_is_sent_once_its_claim_is_stale(
     org: Any, layout: Layout, freezes: FreezeStore, notify: Any, published: Published
 ) -> None:

@@ -319,7 +319,7 @@ def test_fence_reader_binds_the_meter_to_an_invocation(
     # GIVEN what the SpendFence handler passes: an invocation's context (clients, settings, layout)
     from types import SimpleNamespace
 
-    from vending.spend.interval import meter_module
+    from vending.spend.meter import fence_reader
 
     record_event(usage, ec2_event(p5, "running", AT - timedelta(hours=1)))
     ctx = SimpleNamespace(
@@ -328,6 +328,6 @@ def test_fence_reader_binds_the_meter_to_an_invocation(
         layout=layout,
     )
     # WHEN the fence reads the meter through it (the access role assumed in the account, as in AWS)
-    [reading] = meter_module().fence_reader(ctx)([record], AT)
+    [reading] = fence_reader(ctx)([record], AT)
     # THEN it gets the same reading
     assert (reading.request_id, reading.hour_usd) == ("team-mlops-staging", pytest.approx(P5))

@@ -9,7 +9,8 @@ from pydantic import BaseModel
 
 from vending.context import Context, logger, metrics
 from vending.spend.freezes import FreezeStore
-from vending.spend.interval import meter_module, run_interval
+from vending.spend.interval import run_interval
+from vending.spend.meter import fence_reader
 
 
 class FenceEvent(BaseModel):
@@ -25,7 +26,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     ctx = Context()
     logger.append_keys(step="SpendFence")
     report = run_interval(
-        read=meter_module().fence_reader(ctx),
+        read=fence_reader(ctx),
         store=ctx.store,
         freezes=FreezeStore(ctx.client("dynamodb"), ctx.settings.freezes_table),
         layout=ctx.layout,

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from vending.aws.sessions import access_role_arn, assume_role_session
-from vending.exceptions import NotConfigured
 from vending.layout import Layout
 from vending.lifecycle import RequestRecord, RequestStore
 from vending.spend.fence import FenceReport, Stopper, account_intents, event_notifier, fence, stop_accelerated_instances
@@ -17,16 +15,6 @@ from vending.spend.reading import SpendReading
 
 # records, at -> one reading per metered account (vending.spend.meter.read_meter, bound to its clients and prices).
 ReadMeter = Callable[[list[RequestRecord], datetime], list[SpendReading]]
-METER_MODULE = "vending.spend.meter"
-
-
-def meter_module() -> Any:
-    """The live meter (issue 24 item 3), imported when an interval runs: a fence without a meter must fail loudly,
-    never report every account under its cap."""
-    try:
-        return importlib.import_module(METER_MODULE)
-    except ModuleNotFoundError as e:
-        raise NotConfigured(f"the spend fence needs the live meter ({METER_MODULE}), which is not installed") from e
 
 
 def access_role_stopper(sts: Any, layout: Layout, session_name: str = "vending-spend-fence") -> Stopper:
