@@ -161,7 +161,7 @@ def run_day2(
         *refused,
         *(f"{rid}: change applied {applied[rid]} times" for rid in request_ids if applied[rid] != 1),
         *(f"{rid}: tier policies {t}" for rid, t in tiers.items() if t != [f"vend-gpu-{TARGET_TIER}"]),
-        *(f"{rid}: not CLOSED ({_why(records[rid])})" for rid in sorted(retire - closed)),
+        *(f"{rid}: not CLOSED ({_why(records[rid])}; {_last_failures(sfn, rid)})" for rid in sorted(retire - closed)),
         *(f"{rid}: CloseAccount called {n} times" for rid, n in close_calls.items() if n != 1),
         *(f"{rid}: not READY after its change" for rid in request_ids if rid not in retire and rid not in changed),
         *(f"{rid}: retirement did not reach closure" for rid in retire if rid not in retired),
@@ -179,6 +179,19 @@ def run_day2(
         "problems": problems,
         "wall_seconds": round(time.monotonic() - started, 2),
     }
+
+
+def _last_failures(sfn: Any, request_id: str) -> list[str]:
+    """Each ended lifecycle execution of the request: its status and, if it failed, the error it failed with."""
+    out = []
+    for e in _lifecycle_executions(sfn):
+        if request_id not in e["name"] or e["status"] == "SUCCEEDED":
+            continue
+        events = sfn.get_execution_history(executionArn=e["executionArn"], reverseOrder=True, maxResults=20)["events"]
+        failed = next((ev for ev in events if ev["type"].endswith("Failed")), {})
+        detail = next((v for k, v in failed.items() if k.endswith("EventDetails")), {})
+        out.append(f"{e['name']} {e['status']} {failed.get('type', '')} {str(detail)[:200]}")
+    return out
 
 
 def _why(record: Any) -> str:
