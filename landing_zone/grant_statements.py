@@ -122,7 +122,12 @@ PLATFORM_APPROVER_ROLE = "PlatformApprover"
 
 
 def approver_role_statements(
-    *, requests_table: str, changes_table: str, approvals_table: str, lifecycle_state_machine: str
+    *,
+    requests_table: str,
+    changes_table: str,
+    approvals_table: str,
+    lifecycle_state_machine: str,
+    freezes_table: str,
 ) -> list[dict[str, Any]]:
     """What the PlatformApprover role may do: exactly `vend request approve` and `vend pipeline approve` (read the
     change and its request, record the approval, start the approved change and follow it). It files no change and
@@ -139,6 +144,11 @@ def approver_role_statements(
             "Effect": "Allow",
             "Action": ["dynamodb:Query", "dynamodb:UpdateItem"],
             "Resource": [approvals_table],
+        },
+        {  # `vend spend approve`: the thaw found (a scan of the small freezes table) and recorded; SpendFence detaches
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetItem", "dynamodb:Scan", "dynamodb:PutItem"],
+            "Resource": [freezes_table],
         },
         {"Effect": "Allow", "Action": ["states:StartExecution"], "Resource": [lifecycle_state_machine]},
         {"Effect": "Allow", "Action": ["states:DescribeExecution"], "Resource": [executions]},

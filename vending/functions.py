@@ -425,9 +425,15 @@ FUNCTIONS += (
             Grant(("dynamodb:Scan",), ("requests_table",)),
             # The freeze is written before anything is attached (conditional writes), read back on every interval.
             Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"), ("freezes_table",)),
-            # Find (or create) vend-freeze and attach it; detaching is the thaw's, an operator's approved change.
+            # Find (or create) vend-freeze and attach it; detach it once a thaw is approved (the approver's role may
+            # not touch SCPs: vending.spend.fence.finish_thaws).
             Grant(
-                ("organizations:ListPolicies", "organizations:CreatePolicy", "organizations:AttachPolicy"),
+                (
+                    "organizations:ListPolicies",
+                    "organizations:CreatePolicy",
+                    "organizations:AttachPolicy",
+                    "organizations:DetachPolicy",
+                ),
                 ("organization",),
             ),
             _EVENTS,

@@ -50,6 +50,7 @@ def build_approver_role(stack: BaseStack, storage: Storage) -> iam.Role:
         changes_table=tables["changes_table"].table_arn,
         approvals_table=tables["approvals_table"].table_arn,
         lifecycle_state_machine=stack.lifecycle_state_machine_arn,
+        freezes_table=tables["freezes_table"].table_arn,
     ):
         role.add_to_policy(iam.PolicyStatement.from_json(statement))
     executions = stack.lifecycle_state_machine_arn.replace(":stateMachine:", ":execution:")

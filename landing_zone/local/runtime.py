@@ -707,6 +707,7 @@ def _enforce_iam(session: boto3.Session, account: str, iam: Any) -> dict[str, st
         requests_table=table + settings.requests_table,
         changes_table=table + settings.changes_table,
         approvals_table=table + settings.approvals_table,
+        freezes_table=table + settings.freezes_table,
         lifecycle_state_machine=(
             f"arn:aws:states:{REGION}:{account}:stateMachine:{step_functions.LIFECYCLE_STATE_MACHINE_NAME}"
         ),

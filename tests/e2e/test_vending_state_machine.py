@@ -218,6 +218,128 @@ def test_live_meter_prices_what_a_vended_account_runs(
         member.client("events").enable_rule(Name=FORWARDING_RULE)
 
 
+def _fence_at(at: datetime) -> dict[str, Any]:
+    """One metering interval: the SpendFence function invoked as its schedule would, for the interval at `at`."""
+    answer = boto3.client("lambda").invoke(
+        FunctionName="vending-spend-fence", Payload=json.dumps({"time": at.isoformat(), "detail": {}}).encode()
+    )
+    body = json.loads(answer["Payload"].read())
+    assert "FunctionError" not in answer, body
+    return dict(body)
+
+
+def _freeze_attached(account_id: str) -> bool:
+    policies = boto3.client("organizations").list_policies_for_target(
+        TargetId=account_id, Filter="SERVICE_CONTROL_POLICY"
+    )["Policies"]
+    return any(p["Name"] == "vend-freeze" for p in policies)
+
+
+def _first_interval_frozen(account_id: str, start: datetime, *, minutes: int) -> tuple[datetime, list[str]]:
+    """Run the fence every 5 minutes from `start` until it freezes the account; the readings it ran on before."""
+    for step in range(0, minutes + 1, 5):
+        at = start + timedelta(minutes=step)
+        if account_id in _fence_at(at)["frozen"]:
+            return at, []
+        assert not _freeze_attached(account_id), f"frozen outside a fence run at {at}"
+    raise AssertionError(f"{account_id} was not frozen within {minutes} minutes of {start}")
+
+
+def _crossing(capsys: pytest.CaptureFixture[str], start: datetime, end: datetime, hourly: float) -> datetime:
+    """The first minute at which the meter reads the hour over the cap (read as PlatformAdmin: vend costs --live)."""
+    at = start
+    while at <= end:
+        if _live(capsys, at)["hour_usd"] > hourly:
+            return at
+        at += timedelta(minutes=1)
+    raise AssertionError(f"the meter never crossed {hourly} USD/hour between {start} and {end}")
+
+
+@needs_terraform
+def test_spend_fence_freezes_a_runaway_at_the_next_interval_and_an_approved_thaw_lifts_it(
+    emulator: tuple[Emulator, Deployment], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 24: meter -> fence end to end on the emulator, IAM on, with a controlled clock. The SpendFence function
+    (its own role) reads the live meter (usage recorded from the account's state-change events; Bedrock tokens from
+    AWS/Bedrock metrics) and attaches vend-freeze; a thaw filed by PlatformAdmin and approved by PlatformApprover
+    lifts it."""
+    from landing_zone.local.state_change_events import set_event_clock
+    from tests.e2e.test_lifecycle_state_machine import signed_in_as
+    from vending.cli import main
+
+    done = RequestStore(boto3.client("dynamodb"), "vending-requests").require("team-mlops-staging")
+    assert done.status == Status.READY and done.account_id
+    caps = cached_layout().spend_caps("team-mlops", done.request["gpu_tier"])
+    assert caps is not None
+    member = _access_session(done.account_id)
+    figures: dict[str, float] = {}
+    # GIVEN a day of its own, and five more p5s launched at 09:00 (beside the one the meter test left running)
+    day = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    set_event_clock(lambda: day)
+    try:
+        launched = [_launch_p5(member) for _ in range(5)]
+        deadline = time.monotonic() + 60
+        while len(_usage_events(done.account_id)) < 12 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        # WHEN the fence runs every 5 minutes
+        frozen_at, _ = _first_interval_frozen(done.account_id, day, minutes=120)
+        # THEN it froze at the first interval after the meter crossed the hourly cap
+        crossed = _crossing(capsys, frozen_at - timedelta(minutes=5), frozen_at, caps.hourly_usd)
+        lag = (frozen_at - crossed).total_seconds() / 60
+        assert 0 <= lag <= 5, (crossed, frozen_at)
+        figures["p5 minutes from crossing to freeze"] = lag
+        assert _freeze_attached(done.account_id)
+        # AND the next interval changes nothing (idempotent)
+        assert done.account_id in _fence_at(frozen_at + timedelta(minutes=5))["already_frozen"]
+        # WHEN the runaway is stopped and a thaw filed by PlatformAdmin is approved by PlatformApprover
+        thaw_at = frozen_at + timedelta(minutes=10)
+        set_event_clock(lambda: thaw_at)
+        member.client("ec2").stop_instances(InstanceIds=launched)
+        capsys.readouterr()
+        assert main(["spend", "thaw", done.request_id, "--reason", "runaway training job stopped"]) == 0
+        with signed_in_as("PlatformApprover", "approver-session"):
+            assert main(["spend", "approve", done.request_id, "--json"]) == 0
+        # THEN the approval alone detaches nothing (the approver's role may not touch SCPs), and the next interval
+        # detaches vend-freeze (an interval an hour on: the CLI's thaw is stamped with the wall clock, not this
+        # test's, so the hour's spend is out of the window rather than forgiven)
+        assert _freeze_attached(done.account_id)
+        after = _fence_at(thaw_at + timedelta(minutes=65))
+        assert (after["thawed"], after["frozen"]) == ([done.account_id], []), after
+        assert not _freeze_attached(done.account_id)
+    finally:
+        set_event_clock(None)
+    # GIVEN another day, and Bedrock reporting Sonnet tokens worth more than the hourly cap at 14:02
+    tokens_day = datetime(2026, 12, 9, 14, 0, tzinfo=UTC)
+    sonnet = "us.anthropic.claude-3-5-sonnet-20240620-v1:0"
+    over = int((caps.hourly_usd * 1.2) / 0.003 * 1000)  # input tokens at 0.003 USD per 1,000
+    member.client("cloudwatch").put_metric_data(
+        Namespace="AWS/Bedrock",
+        MetricData=[
+            {
+                "MetricName": "InputTokenCount",
+                "Dimensions": [{"Name": "ModelId", "Value": sonnet}],
+                "Timestamp": tokens_day + timedelta(minutes=2),
+                "Value": over,
+            }
+        ],
+    )
+    # WHEN the fence runs every 5 minutes THEN it freezes at the first interval after the crossing
+    frozen_at, _ = _first_interval_frozen(done.account_id, tokens_day, minutes=30)
+    crossed = _crossing(capsys, tokens_day, frozen_at, caps.hourly_usd)
+    lag = (frozen_at - crossed).total_seconds() / 60
+    assert 0 <= lag <= 5, (crossed, frozen_at)
+    figures["bedrock minutes from crossing to freeze"] = lag
+    # AND thawed again the same way, so the account is left as the other tests expect it
+    assert main(["spend", "thaw", done.request_id, "--reason", "token flood traced to a test loop"]) == 0
+    with signed_in_as("PlatformApprover", "approver-session"):
+        assert main(["spend", "approve", done.request_id, "--json"]) == 0
+    after = _fence_at(frozen_at + timedelta(minutes=65))
+    assert (after["thawed"], after["frozen"]) == ([done.account_id], []), after
+    assert not _freeze_attached(done.account_id)
+    with capsys.disabled():
+        print(f"\nspend fence on the emulator: {figures} (caps {caps.hourly_usd}/h, {caps.daily_usd}/day)")
+
+
 def _access_session(account_id: str) -> boto3.Session:
     """The platform's own access role in the vended account (what an operator, or a console click, acts as)."""
     creds = boto3.client("sts").assume_role(

@@ -67,7 +67,7 @@ def cmd_approve(args: argparse.Namespace) -> int:
     who = signed_caller(s, args.by)
     thawed = approve_thaw(
         FreezeStore(s.client("dynamodb"), settings.freezes_table),
-        s.client("organizations"),
+        None,  # the approver's role may not touch SCPs: the fence's next interval detaches vend-freeze
         cached_layout(),
         args.request_id,
         by=who.arn,
@@ -78,7 +78,10 @@ def cmd_approve(args: argparse.Namespace) -> int:
     if args.json:
         print_json(thawed.model_dump(mode="json"))
     else:
-        print(f"{thawed.request_id} thawed by {who.arn}: vend-freeze detached from {thawed.account_id}")
+        print(
+            f"{thawed.request_id} thawed by {who.arn}: the next spend-fence interval detaches vend-freeze from "
+            f"{thawed.account_id}"
+        )
     return 0
 
 

@@ -14,15 +14,17 @@ from vending.spend.meter import fence_reader
 
 
 class FenceEvent(BaseModel):
-    """The schedule's event: nothing to choose; every vended account is metered and fenced."""
+    """The schedule's event: nothing to choose; every vended account is metered and fenced, at the time the schedule
+    fired for (a late invocation meters its own interval, not the moment it ran)."""
 
     detail: dict[str, Any] = {}
+    time: datetime | None = None
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    FenceEvent.model_validate(event)
+    scheduled = FenceEvent.model_validate(event)
     ctx = Context()
     logger.append_keys(step="SpendFence")
     report = run_interval(
@@ -35,7 +37,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         sts=ctx.client("sts"),
         bus=ctx.settings.event_bus_name,
         source=ctx.settings.event_source,
-        now=datetime.now(UTC),
+        now=(scheduled.time or datetime.now(UTC)).astimezone(UTC),
         run_id=context.aws_request_id,
     )
     metrics.add_metric(name="SpendFreezes", unit=MetricUnit.Count, value=len(report.frozen))

@@ -74,6 +74,7 @@ class FenceReport:
     unfenced: list[str] = field(default_factory=list)  # no caps for the account's tier or team
     skipped: list[str] = field(default_factory=list)  # readings that name no known account (logged)
     failed: list[str] = field(default_factory=list)  # "<account>: <error>": retried by the next interval
+    thawed: list[str] = field(default_factory=list)  # approved thaws this interval detached (finish_thaws)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -437,8 +438,9 @@ def approve_thaw(
     notify: Notify | None = None,
 ) -> FreezeRecord:
     """Approve the filed thaw: never by the principal who filed it. The record is cleared first (conditional on the
-    freeze and the thaw the approver saw), then the policy is detached; a crash between them leaves `vend-freeze` on
-    a non-frozen account, which the audit reports and `vend audit --remediate` detaches."""
+    freeze and the thaw the approver saw), then the policy is detached. With `org` None (the approver's role may not
+    detach SCPs: that would let it lift any guardrail) only the approval is recorded, and the fence's next interval
+    detaches it (`finish_thaws`); a crash between them leaves the same, which the audit also reports."""
     record = find_freeze(store, ident)
     if record.thaw_requested_by is None:
         raise ThawNotFound(f"request: no thaw of {record.request_id} is filed (`vend spend thaw` files one)")
@@ -454,9 +456,28 @@ def approve_thaw(
         thawed, expect=FreezeStatus.FROZEN, extra="thaw_requested_by = :req", **{":req": record.thaw_requested_by}
     ):
         raise InvalidRequest(f"request: the freeze of {record.request_id} changed meanwhile; read it again")
-    detach_freeze(org, ensure_freeze_policy(org, layout), record.account_id)
+    if org is None:
+        return thawed
+    return _detach_thawed(thawed, org=org, layout=layout, store=store, notify=notify, now=now)
+
+
+def _detach_thawed(
+    thawed: FreezeRecord, *, org: Any, layout: Layout, store: FreezeStore, notify: Notify | None, now: datetime
+) -> FreezeRecord:
+    detach_freeze(org, ensure_freeze_policy(org, layout), thawed.account_id)
     done = thawed.model_copy(update={"detached_at": _iso(now)})
     store.save(done, expect=FreezeStatus.THAWED)
     if notify is not None:
         notify(THAWED_EVENT, done)
+    return done
+
+
+def finish_thaws(store: FreezeStore, org: Any, layout: Layout, *, notify: Notify | None, now: datetime) -> list[str]:
+    """Detach `vend-freeze` from every account whose thaw is approved but not yet detached (approved by a role that
+    may not detach SCPs, or a crash after the approval): what each interval does before it fences."""
+    done = []
+    for record in store.list(status=FreezeStatus.THAWED):
+        if record.detached_at is None:
+            _detach_thawed(record, org=org, layout=layout, store=store, notify=notify, now=now)
+            done.append(record.account_id)
     return done

@@ -9,7 +9,15 @@ from typing import Any
 from vending.aws.sessions import access_role_arn, assume_role_session
 from vending.layout import Layout
 from vending.lifecycle import RequestRecord, RequestStore
-from vending.spend.fence import FenceReport, Stopper, account_intents, event_notifier, fence, stop_accelerated_instances
+from vending.spend.fence import (
+    FenceReport,
+    Stopper,
+    account_intents,
+    event_notifier,
+    fence,
+    finish_thaws,
+    stop_accelerated_instances,
+)
 from vending.spend.freezes import FreezeRecord, FreezeStore
 from vending.spend.reading import SpendReading
 
@@ -45,16 +53,20 @@ def run_interval(
     now: datetime,
     run_id: str,
 ) -> FenceReport:
+    notify = event_notifier(events, bus=bus, source=source)
+    thawed = finish_thaws(freezes, org, layout, notify=notify, now=now)  # approvals since the last interval
     records = [r for r in store.list() if r.account_id]
     readings = read(records, now)
-    return fence(
+    report = fence(
         readings,
         layout,
         org,
         freezes,
-        event_notifier(events, bus=bus, source=source),
+        notify,
         now,
         intents=account_intents(layout, records),
         stop=access_role_stopper(sts, layout),
         run_id=run_id,
     )
+    report.thawed = thawed
+    return report
