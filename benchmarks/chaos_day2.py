@@ -129,11 +129,11 @@ def run_day2(
         if code != 0:
             refused.append(f"decommission {rid}: {code} {out}")
     retired = _settle(store, sorted(retire), _retired, resumes, started, timeout, max_resumes, decommission=True)
-    drains = 0
+    drains, last_drain = 0, (0, None)
     while time.monotonic() - started < timeout and any(
         (r := store.get(rid)) is None or r.status != Status.CLOSED for rid in retire
     ):
-        vend(["account", "closures", "--drain", "--json"])
+        last_drain = vend(["account", "closures", "--drain", "--json"])
         drains += 1
         time.sleep(1.0)
     while time.monotonic() - started < timeout + 60 and any(
@@ -161,7 +161,11 @@ def run_day2(
         *refused,
         *(f"{rid}: change applied {applied[rid]} times" for rid in request_ids if applied[rid] != 1),
         *(f"{rid}: tier policies {t}" for rid, t in tiers.items() if t != [f"vend-gpu-{TARGET_TIER}"]),
-        *(f"{rid}: not CLOSED ({_why(records[rid])}; {_last_failures(sfn, rid)})" for rid in sorted(retire - closed)),
+        *(
+            f"{rid}: not CLOSED ({_why(records[rid])}; {_last_failures(sfn, rid)}; closure item "
+            f"{_closure_item(records[rid])}; last drain {_drain_summary(last_drain)})"
+            for rid in sorted(retire - closed)
+        ),
         *(f"{rid}: CloseAccount called {n} times" for rid, n in close_calls.items() if n != 1),
         *(f"{rid}: not READY after its change" for rid in request_ids if rid not in retire and rid not in changed),
         *(f"{rid}: retirement did not reach closure" for rid in retire if rid not in retired),
@@ -192,6 +196,22 @@ def _last_failures(sfn: Any, request_id: str) -> list[str]:
         detail = next((v for k, v in failed.items() if k.endswith("EventDetails")), {})
         out.append(f"{e['name']} {e['status']} {failed.get('type', '')} {str(detail)[:200]}")
     return out
+
+
+def _closure_item(record: Any) -> str:
+    from vending.retirement import ClosureQueue
+
+    if record is None or not record.account_id:
+        return "none"
+    item = ClosureQueue(boto3.client("dynamodb"), Settings.from_env().closures_table).get(record.account_id)
+    return "none" if item is None else f"{item.status.value} {[h.split()[-1] for h in item.history]} {item.last_error}"
+
+
+def _drain_summary(result: tuple[int, Any]) -> str:
+    code, out = result
+    if isinstance(out, dict):
+        return f"exit {code}, report {str(out.get('drain'))[:300]}"
+    return f"exit {code}: {str(out)[:300]}"
 
 
 def _why(record: Any) -> str:
