@@ -362,7 +362,19 @@ def _record(store: RequestStore | None, item: ClosureItem, status: Status) -> No
     record = store.get(item.request_id)
     if record is None or record.account_id != item.account_id or record.status in (status, Status.CLOSED):
         return  # another generation's record, already there, or past it (AWS never reopens a closed account)
-    store.update(item.request_id, status=status, step="CloseAccount")
+    # Forward only, in one conditional write: a slower drainer recording PENDING_CLOSURE after another recorded
+    # CLOSED would otherwise overwrite it, leaving a CLOSED item whose record says PENDING_CLOSURE for good.
+    try:
+        store.transition(item.request_id, expect=RECORD_BEFORE[status], status=status, step="CloseAccount")
+    except ChangeNotAllowed:
+        logger.info("closure already recorded further on", extra={"request_id": item.request_id})
+
+
+# The record statuses each closure status may be recorded from: anything not already as far (never backwards).
+RECORD_BEFORE = {
+    Status.PENDING_CLOSURE: frozenset(Status) - {Status.PENDING_CLOSURE, Status.CLOSED},
+    Status.CLOSED: frozenset(Status) - {Status.CLOSED},
+}
 
 
 # The Organizations client a drain takes: CloseAccount is not idempotent, and an SDK retry of a call whose answer was

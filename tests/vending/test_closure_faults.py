@@ -176,15 +176,15 @@ def test_a_record_write_that_fails_leaves_the_item_where_the_next_drain_finishes
     store.reserve(request, f"vend-{request.request_id}-a1")
     store.update(request.request_id, status=Status.SUSPENDED, step="Quarantine", account_id=account_id)
     queue.enqueue(account_id, request.request_id)
-    update, refusals = RequestStore.update, Counter[str]()
+    transition, refusals = RequestStore.transition, Counter[str]()
 
     def refusing_once(self: RequestStore, request_id: str, **fields: Any) -> Any:
         if fields.get("status") == refused_status and not refusals:
             refusals[refused_status.value] += 1
-            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "planted"}}, "UpdateItem")
-        return update(self, request_id, **fields)
+            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "planted"}}, "PutItem")
+        return transition(self, request_id, **fields)
 
-    monkeypatch.setattr(RequestStore, "update", refusing_once)
+    monkeypatch.setattr(RequestStore, "transition", refusing_once)
     # WHEN the queue is drained (a drain that died on the refusal is followed by the next one)
     rank = {"QUEUED": 0, "CLOSING": 0, "SUSPENDED": 0, "PENDING_CLOSURE": 1, "CLOSED": 2}
     ahead = []
@@ -200,3 +200,30 @@ def test_a_record_write_that_fails_leaves_the_item_where_the_next_drain_finishes
     assert ahead == []
     assert (item.status, record.status) == (ClosureStatus.CLOSED, Status.CLOSED), (item.history, record.status)
     assert closures_spied[account_id] == 1
+
+
+def test_a_slower_drainer_never_records_pending_closure_over_closed(
+    store: RequestStore,
+    queue: ClosureQueue,
+    member_account: Callable[[str, str], str],
+    make_request: Callable[..., VendingRequest],
+    layout: Layout,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from vending import retirement
+
+    # GIVEN a record another drainer has just recorded CLOSED, and a slower drainer that read it before (SUSPENDED)
+    # and now records the PENDING_CLOSURE its CloseAccount answered (the soak: a CLOSED item, a PENDING_CLOSURE record)
+    request = make_request(team="team-slow")
+    account_id = member_account(layout.account_email(request.team, "staging"), "team-slow-staging")
+    store.reserve(request, f"vend-{request.request_id}-a1")
+    stale = store.update(request.request_id, status=Status.SUSPENDED, step="Quarantine", account_id=account_id)
+    store.update(request.request_id, status=Status.CLOSED, step="CloseAccount")
+    item = queue.enqueue(account_id, request.request_id)
+    reads = iter([stale])  # the slower drainer's read; every later read is the table's
+    real_get = store.get
+    monkeypatch.setattr(store, "get", lambda request_id: next(reads, None) or real_get(request_id))
+    # WHEN it records
+    retirement._record(store, item, Status.PENDING_CLOSURE)
+    # THEN the record stays CLOSED
+    assert store.require(request.request_id).status == Status.CLOSED
