@@ -481,7 +481,10 @@ def lifecycle_input(
         "request": request.model_dump(mode="json"),
         "request_id": request.request_id,
         "execution": execution,
-        "settings": settings.model_dump(),
+        # The lifecycle machine's own cadence (closure_poll_seconds, its WaitForClosureQuota's SecondsPath) is in the
+        # input whatever settings the caller holds: a vend's WorkflowSettings lacked it, and a closure left in the
+        # queue failed the execution at that Wait (States.Runtime, no Catch runs), for good.
+        "settings": LifecycleSettings.model_validate(settings.model_dump()).model_dump(),
         **extra,
     }
 

@@ -791,3 +791,20 @@ def test_a_change_that_never_began_is_not_applied_by_a_later_resume(
     # THEN the record names no failed change for a resume to settle, and the change stays FAILED
     assert store.require(frontend.request_id).failed_change is None
     assert changes.require(change.change_id).status == ChangeStatus.FAILED
+
+
+@pytest.mark.parametrize("operation", ["change", "decommission"])
+def test_every_settings_path_of_the_lifecycle_machine_is_in_its_input(make_request: Any, operation: str) -> None:
+    import re as re_
+
+    import step_functions
+    from vending.changes import lifecycle_input
+
+    # GIVEN the settings a caller holds (the CLI and the API pass the vend's WorkflowSettings)
+    payload = lifecycle_input(operation, make_request(), execution="x", settings=WorkflowSettings())
+    # THEN every $.settings.<key> the AccountLifecycle machine reads is there (a Wait's SecondsPath that names a
+    # missing key fails the execution with States.Runtime, past every Catch: the soak met it at WaitForClosureQuota)
+    asl = step_functions.LIFECYCLE_ASL_PATH.read_text(encoding="utf-8")
+    keys = set(re_.findall(r"\$\.settings\.([A-Za-z_]+)", asl))
+    assert "closure_poll_seconds" in keys
+    assert keys <= set(payload["settings"]), keys - set(payload["settings"])
