@@ -47,15 +47,17 @@ SOURCE_EXCLUDES = (
 )
 # The image's CPU architecture per Terraform platform (lock-file hashes are per platform).
 IMAGES = {"linux_amd64": codebuild.LinuxBuildImage.AMAZON_LINUX_2023_5}
-# Where the install phase puts checkov's own virtualenv (checkov pins boto3) inside the CodeBuild build container:
-# CODEBUILD_CHECKOV_VENV in tools/versions.env, this when it is not set there.
-DEFAULT_CODEBUILD_CHECKOV_VENV = "/opt/checkov"
+# Where the install phase puts checkov's own virtualenv (checkov pins boto3) inside the CodeBuild build container is
+# a setting: CODEBUILD_CHECKOV_VENV in tools/versions.env (documented there), required, never a path baked in here.
+CHECKOV_VENV_SETTING = "CODEBUILD_CHECKOV_VENV"
 
 
 def buildspec(versions: dict[str, str]) -> dict[str, Any]:
     """The buildspec as data. The install phase is what CodeBuild adds to a machine; the build phase is what a test
     runs locally with the same variables."""
-    checkov_venv = versions.get("CODEBUILD_CHECKOV_VENV", DEFAULT_CODEBUILD_CHECKOV_VENV)
+    checkov_venv = versions.get(CHECKOV_VENV_SETTING)
+    if not checkov_venv:
+        raise ValueError(f"tools/versions.env: {CHECKOV_VENV_SETTING} is not set (checkov's virtualenv in CodeBuild)")
     return {
         "version": "0.2",
         "env": {

@@ -13,6 +13,7 @@ import boto3
 import pytest
 
 from tests.vending.test_changes import REGION, changes, frontend, lifecycle_machine  # noqa: F401
+from tests.vending.test_reonboarding import vending_machine  # noqa: F401 (a fixture)
 from vending.changes import ChangeStatus, ChangeStore, begin_change, request_change, settle_resumed_change
 from vending.decommission import start_decommission
 from vending.exceptions import ChangeNotAllowed
@@ -21,19 +22,6 @@ from vending.lifecycle import RequestRecord, RequestStore, Status
 from vending.request import parse_request
 from vending.service import submit_request
 from vending.workflow import WorkflowSettings
-
-
-@pytest.fixture
-def vending_machine(lifecycle_machine: str) -> str:
-    iam = boto3.client("iam", region_name=REGION)
-    role = iam.create_role(RoleName="vending-sfn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    return str(
-        boto3.client("stepfunctions", region_name=REGION).create_state_machine(
-            name="AccountVending",
-            roleArn=role,
-            definition='{"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}',
-        )["stateMachineArn"]
-    )
 
 
 def _stop(machine: str, name: str) -> None:
