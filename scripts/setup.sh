@@ -42,12 +42,27 @@ ln -sf "$(cd "$CHECKOV_VENV/bin" && pwd)/checkov" "$VENV/bin/checkov"
 # Terraform: the provider mirror setting (.vend/env) and the CLI's version (scripts/terraform_setup.sh).
 scripts/terraform_setup.sh
 
+# The portal's real-browser tests (tests/browser) drive Debian's Chromium through Playwright (pinned in pyproject's dev
+# extra; its wheel carries its own driver, and `playwright install` is never run: the harness launches
+# /usr/bin/chromium, or $VEND_CHROMIUM). Installed only when missing; without it the browser tests fail, never skip.
+install_chromium() {
+  [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null || return 1
+  export DEBIAN_FRONTEND=noninteractive
+  # A fresh machine's package lists may be missing or stale: update once, then retry.
+  apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null && apt-get install -y --no-install-recommends chromium >/dev/null; }
+}
+if [ -z "${VEND_CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ] && ! install_chromium; then
+  echo "setup: could not install Debian's chromium (as root: apt-get install -y --no-install-recommends chromium, or set VEND_CHROMIUM to a Chromium binary): the browser tests (tests/browser) will FAIL" >&2
+fi
+
 # npm test data, each pinned by its package-lock.json and installed with `npm ci` only when node_modules was not
 # installed from this very lock file (its hash is kept there):
 #   tests/oracle  the IAM oracle, @cloud-copilot/iam-simulate
 #   tests/github  GitHub's published OpenAPI description, @octokit/openapi (the local GitHub validates against it)
+#   tests/browser axe-core, injected into the portal's pages to check accessibility (tests/browser/harness.py)
 if command -v npm >/dev/null && command -v node >/dev/null; then
-  for npm_dir in tests/oracle tests/github; do
+  for npm_dir in tests/oracle tests/github tests/browser; do
     lock_sha=$(sha256sum "$npm_dir/package-lock.json" | cut -d' ' -f1)
     if [ "$(cat "$npm_dir/node_modules/.vend-lock-sha256" 2>/dev/null)" != "$lock_sha" ]; then
       (cd "$npm_dir" && npm ci --no-audit --no-fund --loglevel=error)
@@ -55,5 +70,5 @@ if command -v npm >/dev/null && command -v node >/dev/null; then
     fi
   done
 else
-  echo "setup: npm/node not found: the IAM oracle (tests/oracle) and GitHub's OpenAPI description (tests/github) are NOT installed and their tests will FAIL; install Node.js 20+ with npm and rerun scripts/setup.sh" >&2
+  echo "setup: npm/node not found: the IAM oracle (tests/oracle), GitHub's OpenAPI description (tests/github) and axe-core (tests/browser) are NOT installed and their tests will FAIL; install Node.js 20+ with npm and rerun scripts/setup.sh" >&2
 fi
