@@ -45,15 +45,17 @@ scripts/terraform_setup.sh
 # The portal's real-browser tests (tests/browser) drive Debian's Chromium through Playwright (pinned in pyproject's dev
 # extra; its wheel carries its own driver, and `playwright install` is never run: the harness launches
 # /usr/bin/chromium, or $VEND_CHROMIUM). Installed only when missing; without it the browser tests fail, never skip.
+CHROMIUM_LOG=.vend/chromium-install.log
 install_chromium() {
   [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null || return 1
-  export DEBIAN_FRONTEND=noninteractive
-  # A fresh machine's package lists may be missing or stale: update once, then retry.
-  apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 \
-    || { apt-get update -qq >/dev/null && apt-get install -y --no-install-recommends chromium >/dev/null; }
+  mkdir -p .vend
+  # A fresh machine's package lists may be missing or stale: on failure, update them once and retry.
+  { DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium \
+    || { DEBIAN_FRONTEND=noninteractive apt-get update \
+         && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }; } >"$CHROMIUM_LOG" 2>&1
 }
 if [ -z "${VEND_CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ] && ! install_chromium; then
-  echo "setup: could not install Debian's chromium (as root: apt-get install -y --no-install-recommends chromium, or set VEND_CHROMIUM to a Chromium binary): the browser tests (tests/browser) will FAIL" >&2
+  echo "setup: could not install Debian's chromium (apt-get's output: $CHROMIUM_LOG; as root run apt-get install -y --no-install-recommends chromium, or set VEND_CHROMIUM to a Chromium binary): the browser tests (tests/browser) will FAIL" >&2
 fi
 
 # npm test data, each pinned by its package-lock.json and installed with `npm ci` only when node_modules was not

@@ -78,7 +78,9 @@ def launch(playwright: Playwright) -> Browser:
 
 def _axe_source() -> str:
     if not AXE_JS.is_file():
-        raise HarnessError(f"axe-core is not installed ({AXE_JS} is missing): run scripts/setup.sh (npm ci in tests/browser)")
+        raise HarnessError(
+            f"axe-core is not installed ({AXE_JS} is missing): run scripts/setup.sh (npm ci in tests/browser)"
+        )
     return AXE_JS.read_text(encoding="utf-8")
 
 

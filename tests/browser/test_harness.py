@@ -24,7 +24,8 @@ _HEAD = '<meta charset="utf-8"><link rel="icon" href="data:,">'
 
 
 def _html(body: str, title: str = "Harness test page", head: str = "") -> str:
-    return f'<!doctype html>\n<html lang="en"><head>{_HEAD}{head}<title>{title}</title></head>\n<body>{body}</body></html>\n'
+    head = f"{_HEAD}{head}<title>{title}</title>"
+    return f'<!doctype html>\n<html lang="en"><head>{head}</head>\n<body>{body}</body></html>\n'
 
 
 # A page axe has nothing to say about, at any impact: landmarks, a heading, labelled input, alt text, good contrast.
@@ -70,7 +71,7 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base class's name)
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 
