@@ -268,10 +268,12 @@ class Oracle:
                 return minute
         return None
 
-    def peaks(self) -> tuple[float, float]:
-        n = len(self.cost)
-        hour = max((self.window(m - 60, m) for m in range(60, n + 1)), default=0.0)
-        day = max((self.window(d, d + MINUTES_PER_DAY) for d in range(0, n, MINUTES_PER_DAY)), default=0.0)
+    def peaks(self, first: int = 0, last: int | None = None) -> tuple[float, float]:
+        """The largest rolling hour and day-so-far among the readings at minutes (first, last]."""
+        last = len(self.cost) if last is None else last
+        hour = max((self.window(m - 60, m) for m in range(first + 1, last + 1)), default=0.0)
+        days = range(first // MINUTES_PER_DAY * MINUTES_PER_DAY, last, MINUTES_PER_DAY)
+        day = max((self.window(d, min(d + MINUTES_PER_DAY, last)) for d in days), default=0.0)
         return hour, day
 
 
@@ -316,7 +318,10 @@ def indexed_cloudwatch() -> Iterator[None]:
         scan_by: str = "TimestampAscending",
     ) -> list[dict[str, Any]]:
         simple = all(
-            "MetricStat" in q and q["MetricStat"]["Metric"]["Namespace"] == BEDROCK and not q["MetricStat"].get("Unit")
+            "MetricStat" in q
+            and q["MetricStat"]["Metric"]["Namespace"] == BEDROCK
+            and q["MetricStat"]["Metric"].get("Dimensions")  # without: moto sums every series of the name
+            and not q["MetricStat"].get("Unit")
             for q in queries
         )
         if not simple or start_time.replace(microsecond=0) >= end_time.replace(microsecond=0):
@@ -738,13 +743,17 @@ def crossing_to_freeze(
     }
 
 
-def false_freezes(layout: Layout, days: int, seed: int, *, caps_scale: float | None = None) -> dict[str, Any]:
+def false_freezes(
+    layout: Layout, days: int, seed: int, *, caps_scale: float | None = None, hours: tuple[int, int] | None = None
+) -> dict[str, Any]:
     """Fence an ordinary week of every tier through the meter; caps_scale (the negative control) sets each team's caps
-    to that share of the week's own peak hour and peak day (teams with no priced usage keep theirs)."""
+    to that share of the week's own peak hour and peak day (teams with no priced usage keep theirs). `hours` (first,
+    last) fences only the readings in those hours of the week (the quick test's slice; peaks are then the slice's)."""
     out: dict[str, Any] = {}
     weeks = {tier: ordinary_week(tier, days, seed) for tier in TEAM_OF_TIER}
     oracles = {tier: Oracle(w) for tier, w in weeks.items()}
-    peaks = {tier: o.peaks() for tier, o in oracles.items()}
+    first, last = (hours[0] * 60, hours[1] * 60) if hours else (0, days * MINUTES_PER_DAY)
+    peaks = {tier: o.peaks(first, last) for tier, o in oracles.items()}
     base = layout
     if caps_scale is not None:
         data = layout.model_dump(mode="json")
@@ -763,7 +772,7 @@ def false_freezes(layout: Layout, days: int, seed: int, *, caps_scale: float | N
         minutes = days * MINUTES_PER_DAY
         frozen: dict[str, int] = {}
         should_freeze = {a for t, a in accounts.items() if caps_scale is not None and peaks[t][0] > 0}
-        for minute in ticks(0, minutes):
+        for minute in ticks(first, last):
             report = env.interval(minute, f"interval-{minute}")
             for account_id in report.frozen:
                 frozen.setdefault(account_id, minute)
@@ -898,7 +907,9 @@ def control(layout: Layout, fault: str, offsets: Sequence[int], days: int, seed:
 def spread(n: int) -> list[int]:
     """n runaway start minutes spread over the hour (12: every 5 minutes plus 0..4 in turn, so every phase of the
     5-minute interval is tried)."""
-    return sorted({(i * 60 // n + i) % 60 for i in range(n)})
+    if n >= 60:
+        return list(range(60))
+    return sorted({i * 60 // n + i % 5 for i in range(n)})
 
 
 def main(argv: list[str] | None = None) -> int:
