@@ -418,14 +418,16 @@ class Org:
         apply_account_guardrails(
             self.org, self.layout, account_id=account, team=team, stage=stage, gpu_tier=spec.gpu_tier
         )
-        request = VendingRequest(
-            team=team,
-            stage=stage,
-            owner_email=spec.owner_email,
-            cost_center=spec.cost_center,
-            gpu_tier=spec.gpu_tier,
-            regions=spec.regions_for(stage),
-            repository=spec.repository,
+        request = VendingRequest.model_validate(
+            {
+                "team": team,
+                "stage": stage,
+                "owner_email": spec.owner_email,
+                "cost_center": spec.cost_center,
+                "gpu_tier": spec.gpu_tier,
+                "regions": spec.regions_for(stage),
+                "repository": spec.repository,
+            }
         )
         self.store.reserve(request, f"vend-{team}-{stage}")
         self.store.update(request.request_id, status=Status.READY, step="RecordReady", account_id=account)
@@ -780,9 +782,9 @@ def false_freezes(
                 break  # the control has its answer; the rest of the week would only re-read frozen accounts
         for reading in env.readings:
             deviation.add(reading, oracles[tier_of[reading.account_id]])
-        last = START + timedelta(minutes=minute - (INTERVAL_MINUTES if minute % MINUTES_PER_DAY == 0 else 0))
+        read_at = START + timedelta(minutes=minute - (INTERVAL_MINUTES if minute % MINUTES_PER_DAY == 0 else 0))
         live = {m.reading.account_id: m for m in meter.read_live(
-            lambda a, s, r: env.member(a, s, r), env.store.list(), PriceBook.load(), env.usage, last
+            lambda a, s, r: env.member(a, s, r), env.store.list(), PriceBook.load(), env.usage, read_at
         )}  # fmt: skip
         for tier, team in TEAM_OF_TIER.items():
             spec = base.team(team)
