@@ -103,9 +103,16 @@ def _endpoint_type(sagemaker: Any, interval: Interval) -> str:
     return types.pop() if len(types) == 1 else ""
 
 
-def _with_types(found: list[Interval], account_id: str, usage: UsageStore, clients_for: ClientsFor) -> list[Interval]:
-    """Fill in the instance type of EC2 instances and endpoints, looked up once and remembered in the usage table."""
-    known = usage.known_types(account_id)
+def _with_types(
+    found: list[Interval],
+    account_id: str,
+    usage: UsageStore,
+    clients_for: ClientsFor,
+    known: dict[tuple[str, str], str],
+) -> list[Interval]:
+    """Fill in the instance type of EC2 instances and endpoints, looked up once and remembered in the usage table
+    (`known`: what was looked up before)."""
+    known = dict(known)
     missing: dict[tuple[str, str], dict[str, Interval]] = {}
     for i in found:
         if not i.instance_type and (i.kind, i.resource) not in known:
@@ -220,20 +227,28 @@ def _account_usage(
     record: RequestRecord, clients_for: ClientsFor, usage: UsageStore, start: datetime, at: datetime
 ) -> _Usage:
     account_id = str(record.account_id)
-    found = [i for i in intervals(usage.events(account_id), at) if i.end is None or i.end > start]
+    events, known = usage.account(account_id)
+    found = [i for i in intervals(events, at) if i.end is None or i.end > start]
     tokens: dict[tuple[str, str, str], list[tuple[datetime, float]]] = {}
     for region in _regions(record):
         tokens.update(_bedrock_tokens(clients_for(account_id, "cloudwatch", region), region, start, at))
-    return _Usage(_with_types(found, account_id, usage, clients_for), tokens)
+    return _Usage(_with_types(found, account_id, usage, clients_for, known), tokens)
 
 
 def read_live(
-    clients_for: ClientsFor, records: Iterable[RequestRecord], prices: PriceBook, usage: UsageStore, at: datetime
+    clients_for: ClientsFor,
+    records: Iterable[RequestRecord],
+    prices: PriceBook,
+    usage: UsageStore,
+    at: datetime,
+    *,
+    hours: int = HOURS,
 ) -> list[LiveMeter]:
-    """One LiveMeter per team account: the reading at `at`, today's unpriced usage and the last 24 hours."""
+    """One LiveMeter per team account: the reading at `at`, today's unpriced usage and the last `hours` hours (the
+    sparkline; 0 for the fence, which needs only the last hour and the day: fewer metrics read)."""
     at = _utc(at)
     midnight = at.replace(hour=0, minute=0, second=0, microsecond=0)
-    start = min(midnight, at - timedelta(hours=HOURS))
+    start = min(midnight, at - timedelta(hours=max(hours, 1)))
     out: list[LiveMeter] = []
     for record in _metered(records):
         used = _account_usage(record, clients_for, usage, start, at)
@@ -241,7 +256,7 @@ def read_live(
         day, unpriced = _price(used, prices, midnight, at)
         hourly = [
             round(sum(_price(used, prices, at - timedelta(hours=h), at - timedelta(hours=h - 1))[0].values()), 4)
-            for h in range(HOURS, 0, -1)
+            for h in range(hours, 0, -1)
         ]
         reading = SpendReading(
             team=record.team,
@@ -262,7 +277,7 @@ def read_meter(
     clients_for: ClientsFor, records: Iterable[RequestRecord], prices: PriceBook, usage: UsageStore, at: datetime
 ) -> list[SpendReading]:
     """The readings the fence acts on: per team account, last hour's and today's priced usage up to `at`."""
-    return [m.reading for m in read_live(clients_for, records, prices, usage, at)]
+    return [m.reading for m in read_live(clients_for, records, prices, usage, at, hours=0)]
 
 
 def fence_reader(ctx: Any) -> Callable[[list[RequestRecord], datetime], list[SpendReading]]:

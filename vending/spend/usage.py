@@ -194,17 +194,23 @@ class UsageStore:
             yield from (unmarshal(i) for i in page.get("Items", []))
 
     def events(self, account_id: str) -> list[UsageEvent]:
-        return [
-            UsageEvent.model_validate(i) for i in self._items(account_id) if not i["event_key"].startswith(TYPE_PREFIX)
-        ]
+        return self.account(account_id)[0]
 
     def known_types(self, account_id: str) -> dict[tuple[str, str], str]:
         """(kind, resource) -> instance type, as looked up earlier."""
-        out: dict[tuple[str, str], str] = {}
+        return self.account(account_id)[1]
+
+    def account(self, account_id: str) -> tuple[list[UsageEvent], dict[tuple[str, str], str]]:
+        """The account's events and its looked-up instance types, from one query (the meter reads both every
+        interval; two queries doubled its cost, which grows with the account's history)."""
+        events: list[UsageEvent] = []
+        types: dict[tuple[str, str], str] = {}
         for item in self._items(account_id):
             if item["event_key"].startswith(TYPE_PREFIX):
-                out[(item["kind"], item["resource"])] = item["instance_type"]
-        return out
+                types[(item["kind"], item["resource"])] = item["instance_type"]
+            else:
+                events.append(UsageEvent.model_validate(item))
+        return events, types
 
     def remember_type(self, account_id: str, kind: str, resource: str, instance_type: str) -> None:
         self.client.put_item(
