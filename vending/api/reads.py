@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from vending.api.access import Access
 from vending.api.routes import FieldError, _documented, _signed_caller, app, caller_access, team_of
 from vending.context import Context
-from vending.exceptions import InvalidRequest, NotSigned
+from vending.exceptions import InvalidRequest, NotSigned, VendingError
 from vending.layout import Layout
 from vending.lifecycle import RequestRecord
 from vending.request import check_request_id, execution_name, parse_request
@@ -430,17 +430,14 @@ def spend() -> dict[str, Any]:
     at = datetime.now(UTC)
     records = [r for r in ctx.store.list() if access.can_see(r.team)]
     notes: list[str] = []
-    try:
-        meters = read_live(
-            member_clients(ctx.client("sts"), ctx.layout.organization.access_role_name, "vending-meter-api"),
-            records,
-            PriceBook.load(),
-            UsageStore(ctx.client("dynamodb"), ctx.settings.usage_table),
-            at,
-        )
-    except ClientError as e:
-        meters = []
-        notes.append(f"live meter unavailable: {e.response.get('Error', {}).get('Code')}")
+    clients = member_clients(ctx.client("sts"), ctx.layout.organization.access_role_name, "vending-meter-api")
+    prices, usage = PriceBook.load(), UsageStore(ctx.client("dynamodb"), ctx.settings.usage_table)
+    meters = []
+    for record in records:  # one account that cannot be read does not hide the others
+        try:
+            meters += read_live(clients, [record], prices, usage, at)
+        except (ClientError, VendingError) as e:
+            notes.append(f"{record.request_id}: live meter unavailable ({type(e).__name__})")
     if meters:
         rows = [
             {
