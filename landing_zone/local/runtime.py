@@ -40,12 +40,12 @@ from botocore.exceptions import ClientError
 
 import step_functions
 from landing_zone.grant_statements import (
-    lead_role_names,
-    team_lead_role_statements,
     PLATFORM_APPROVER_ROLE,
     approver_role_statements,
     grant_statements,
+    lead_role_names,
     pipeline_role_statements,
+    team_lead_role_statements,
 )
 from landing_zone.local import faults
 from landing_zone.local.authorization.middleware import warm_up

@@ -35,7 +35,9 @@ class Client:
     cookies: dict[str, str] = field(default_factory=dict)
     seen: list[Reply] = field(default_factory=list)  # every answer, for the no-keys check
 
-    def request(self, method: str, path: str, form: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> Reply:
+    def request(
+        self, method: str, path: str, form: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+    ) -> Reply:
         parts = urlsplit(self.url)
         conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
         body = urlencode(form or {}, doseq=True).encode() if form is not None else None

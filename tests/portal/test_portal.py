@@ -59,8 +59,13 @@ def test_portal_every_page_renders_for_the_admin_and_the_form_follows_the_reques
     # WHEN each page is opened THEN each answers 200 HTML with one h1, a main landmark and the nav
     for path in (*PAGES, f"/requests/{FRONTEND}", f"/accounts/{FRONTEND}"):
         page = admin.get(path)
-        assert page.status == 200, (path, page.text[page.text.find("<main"):][:1500])
-        assert page.header("Content-Type", ) == "text/html; charset=utf-8"
+        assert page.status == 200, (path, page.text[page.text.find("<main") :][:1500])
+        assert (
+            page.header(
+                "Content-Type",
+            )
+            == "text/html; charset=utf-8"
+        )
         assert page.text.count("<h1") == 1 and '<main id="main"' in page.text and 'aria-label="Main"' in page.text
     # AND the form has a labelled control for every field of the request model's JSON schema
     form = admin.get("/requests/new").text
@@ -148,7 +153,9 @@ def test_portal_lead_sees_only_its_teams_on_pages_and_api(seeded: str, console: 
     assert (status, body["code"]) == (403, "NotPermitted")
 
 
-def test_portal_browser_never_receives_aws_keys_and_the_cookie_is_opaque(seeded: str, console: tuple[str, Any, Any]) -> None:
+def test_portal_browser_never_receives_aws_keys_and_the_cookie_is_opaque(
+    seeded: str, console: tuple[str, Any, Any]
+) -> None:
     portal = console[1]
     browsers: list[Client] = []
     for principal in ("PlatformAdmin", "PlatformApprover", "TeamFrontendLead"):
@@ -208,7 +215,7 @@ def test_portal_lead_files_a_change_that_only_another_principal_approves(seeded:
     # THEN the change waits for an approval, since a lead filed it
     assert filed.status == 303 and filed.header("Location") == f"/requests/{BACKEND}?notice=change-awaits-approval"
     changes = lead.get("/changes").text
-    assert "AWAITING_APPROVAL" in changes and f"filed by a lead of team-backend" in changes
+    assert "AWAITING_APPROVAL" in changes and "filed by a lead of team-backend" in changes
     assert "Approve " not in changes  # no approve button for a lead
     # AND the lead cannot approve it (403), nor can the admin... who may approve, since someone else asked
     change_id = re.search(rf"({BACKEND}\.c\d+)", changes).group(1)  # type: ignore[union-attr]

@@ -86,19 +86,24 @@ def preview_of(layout: Layout, draft: dict[str, Any]) -> dict[str, Any]:
     regions, stacks and guardrails."""
     from vending.pipeline.templates import catalogue
 
-    tier_name = draft.get("gpu_tier") if isinstance(draft.get("gpu_tier"), str) else None
-    tier = layout.gpu_tiers.get(tier_name or "")
-    team = draft.get("team") if isinstance(draft.get("team"), str) else ""
-    stacks = [s for s in (draft.get("stacks") or []) if isinstance(s, str)] if isinstance(draft.get("stacks"), list) else []
+    def text(name: str) -> str:
+        value = draft.get(name)
+        return value if isinstance(value, str) else ""
+
+    def texts(name: str) -> list[str]:
+        value = draft.get(name)
+        return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+    tier_name, team, stacks, regions = text("gpu_tier"), text("team"), texts("stacks"), texts("regions")
+    tier = layout.gpu_tiers.get(tier_name)
     templates = catalogue()
     caps = layout.spend_caps(team, tier_name) if tier else None
-    regions = draft.get("regions") if isinstance(draft.get("regions"), list) else []
     return {
         "gpu_tier": tier_name if tier else None,
         "tier_description": tier.description if tier else None,
         "ec2_instance_types": list(tier.ec2_instance_types) if tier else [],
         "sagemaker_instance_types": list(tier.sagemaker_instance_types) if tier else [],
-        "monthly_budget_usd": layout.monthly_budget(team, tier_name) if tier and tier_name else None,
+        "monthly_budget_usd": layout.monthly_budget(team, tier_name) if tier else None,
         "spend_caps": caps.model_dump() if caps else None,
         "regions": [r for r in regions if r in layout.organization.allowed_regions],
         "allowed_regions": list(layout.organization.allowed_regions),
@@ -110,7 +115,7 @@ def preview_of(layout: Layout, draft: dict[str, Any]) -> dict[str, Any]:
         "guardrails": [
             *guardrails_in_plain_words(layout),
             "Calls to any region outside "
-            + (", ".join(r for r in regions if isinstance(r, str)) or "your regions")
+            + (", ".join(regions) or "your regions")
             + " are denied, except global services.",
         ],
         "tiers": {name: t.description for name, t in layout.gpu_tiers.items()},
@@ -122,9 +127,9 @@ def preview_of(layout: Layout, draft: dict[str, Any]) -> dict[str, Any]:
     summary="Validate a draft request field by field and preview its guardrails, GPU types, budget and stacks",
     responses=_documented(200, 400, 413, ok=Preview),
 )
-def preview(draft: Annotated[dict[str, Any], Body(description="A draft request (any subset of its fields)")]) -> dict[
-    str, Any
-]:
+def preview(
+    draft: Annotated[dict[str, Any], Body(description="A draft request (any subset of its fields)")],
+) -> dict[str, Any]:
     from vending.intake import preflight
 
     access = _access()
@@ -178,26 +183,28 @@ def execution_timeline(sfn: Any, arn: str) -> dict[str, Any] | None:
         raise
     steps: list[dict[str, Any]] = []
     open_steps: dict[str, dict[str, Any]] = {}
+    current: str | None = None
     failure: dict[str, str] | None = None
     for event in events:
         kind, at = event["type"], event["timestamp"]
         if kind.endswith("StateEntered"):
-            name = event["stateEnteredEventDetails"]["name"]
-            step = {"name": name, "entered": at.isoformat(), "exited": None, "seconds": None, "outcome": "running"}
-            steps.append(step)
-            open_steps[name] = {**step, "_at": at, "_index": len(steps) - 1}
+            current = event["stateEnteredEventDetails"]["name"]
+            step = {"name": current, "entered": at.isoformat(), "exited": None, "seconds": None, "outcome": "running"}
+            steps.append({**step, "errors": []})
+            open_steps[current] = {"_at": at, "_index": len(steps) - 1}
         elif kind.endswith("StateExited"):
             name = event["stateExitedEventDetails"]["name"]
-            if name in open_steps:
-                begun = open_steps.pop(name)
-                steps[begun["_index"]].update(
-                    exited=at.isoformat(), seconds=_seconds(begun["_at"], at), outcome="succeeded"
-                )
-        elif kind.endswith("Failed") and (details := next((v for k, v in event.items() if k.endswith("Details")), None)):
-            if isinstance(details, dict) and ("error" in details or "cause" in details):
-                failure = {"error": str(details.get("error", "")), "cause": str(details.get("cause", ""))[:2000]}
+            if (begun := open_steps.pop(name, None)) is not None:
+                steps[begun["_index"]].update(exited=at.isoformat(), seconds=_seconds(begun["_at"], at), outcome="done")
+        elif kind.endswith("Failed"):
+            details = next((v for k, v in event.items() if k.endswith("Details") and isinstance(v, dict)), {})
+            error = {"error": str(details.get("error", "")), "cause": str(details.get("cause", ""))[:2000]}
+            if current in open_steps:  # a failed attempt of the step (retried, or caught into RecordFailed)
+                steps[open_steps[current]["_index"]]["errors"].append(error["error"])
+            if kind == "ExecutionFailed" or failure is None:
+                failure = error
     status = str(described["status"])
-    for name, begun in open_steps.items():
+    for begun in open_steps.values():
         steps[begun["_index"]]["outcome"] = "failed" if status == "FAILED" else "running"
     stop = described.get("stopDate")
     return {
@@ -231,7 +238,9 @@ def timeline(request_id: str) -> dict[str, Any]:
             found = execution_timeline(sfn, f"{base}:{execution_name(request_id, attempt)}")
             if found:
                 runs.append({**found, "kind": "vend", "attempt": attempt})
-    lifecycle_arn = ctx.settings.lifecycle_state_machine_arn or find_state_machine_arn(sfn, LIFECYCLE_STATE_MACHINE_NAME)
+    lifecycle_arn = ctx.settings.lifecycle_state_machine_arn or find_state_machine_arn(
+        sfn, LIFECYCLE_STATE_MACHINE_NAME
+    )
     if lifecycle_arn:
         from vending.changes import ChangeStore
 
@@ -336,9 +345,7 @@ def list_changes(status: str | None = None) -> dict[str, Any]:
     ctx = Context()
     store = ChangeStore(ctx.client("dynamodb"), ctx.settings.changes_table)
     found = [
-        c
-        for c in store.all()
-        if access.can_see(team_of(c.request_id)) and (status is None or c.status.value == status)
+        c for c in store.all() if access.can_see(team_of(c.request_id)) and (status is None or c.status.value == status)
     ]
     found.sort(key=lambda c: c.requested_at, reverse=True)
     return {

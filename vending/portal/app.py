@@ -89,7 +89,9 @@ class _LambdaContext:
         return 60_000
 
 
-def api_event(method: str, path: str, *, caller: str, account: str, body: Any = None, query: dict[str, str] | None = None) -> dict[str, Any]:
+def api_event(
+    method: str, path: str, *, caller: str, account: str, body: Any = None, query: dict[str, str] | None = None
+) -> dict[str, Any]:
     """An API Gateway REST proxy event as IAM authorization hands it to the resolver: the caller's ARN in
     requestContext.identity.userArn, the API's account in requestContext.accountId."""
     now = datetime.now(UTC)
@@ -171,7 +173,13 @@ class Portal:
             if found and method == req.method:
                 return self._guarded(view, req, found.groupdict())
         if any(p.match(req.path) for _, p, _ in self.routes):
-            return self.page(req, "error.html", HTTPStatus.METHOD_NOT_ALLOWED, title="Not allowed", message=f"{req.method} is not allowed here")
+            return self.page(
+                req,
+                "error.html",
+                HTTPStatus.METHOD_NOT_ALLOWED,
+                title="Not allowed",
+                message=f"{req.method} is not allowed here",
+            )
         return self.page(req, "error.html", HTTPStatus.NOT_FOUND, title="Not found", message=f"No page at {req.path}")
 
     def _guarded(self, view: Any, req: Request, params: dict[str, str]) -> Answer:
@@ -203,7 +211,9 @@ class Portal:
                 message=e.body.get("message", ""),
             )
 
-    def api(self, session: PortalSession, method: str, path: str, body: Any = None, query: dict[str, str] | None = None) -> tuple[int, Any]:
+    def api(
+        self, session: PortalSession, method: str, path: str, body: Any = None, query: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
         from vending.api.routes import resolve
 
         event = api_event(method, path, caller=session.arn, account=self.account, body=body, query=query)
@@ -215,7 +225,9 @@ class Portal:
         kind = headers.get("content-type", "")
         return int(result["statusCode"]), (json.loads(text) if "json" in kind and text else text)
 
-    def api_ok(self, session: PortalSession, method: str, path: str, body: Any = None, query: dict[str, str] | None = None) -> Any:
+    def api_ok(
+        self, session: PortalSession, method: str, path: str, body: Any = None, query: dict[str, str] | None = None
+    ) -> Any:
         status, answer = self.api(session, method, path, body, query)
         if status >= 400:
             raise ApiError(status, answer if isinstance(answer, dict) else {"message": str(answer)})
@@ -224,7 +236,9 @@ class Portal:
     def render(self, name: str, **context: Any) -> bytes:
         return self.env.get_template(name).render(**context).encode("utf-8")
 
-    def page(self, req: Request, name: str, status: int = 200, *, session: PortalSession | None = None, **context: Any) -> Answer:
+    def page(
+        self, req: Request, name: str, status: int = 200, *, session: PortalSession | None = None, **context: Any
+    ) -> Answer:
         me = context.pop("me", None)
         if session is not None and me is None:
             status_me, me = self.api(session, "GET", "/me")
@@ -259,7 +273,14 @@ class Portal:
         form = req.form()
         sent, kept = (form.get("csrf") or [""])[0], req.cookie(PRE_COOKIE) or ""
         if not kept or not hmac.compare_digest(sent.encode(), kept.encode()):
-            return self.page(req, "error.html", HTTPStatus.FORBIDDEN, title="Refused", message="The sign-in form's CSRF token is missing or wrong: reload the sign-in page.", me=None)
+            return self.page(
+                req,
+                "error.html",
+                HTTPStatus.FORBIDDEN,
+                title="Refused",
+                message="The sign-in form's CSRF token is missing or wrong: reload the sign-in page.",
+                me=None,
+            )
         key = (form.get("principal") or [""])[0]
         choices = {c.key: c for c in self.sign_in_provider.choices()}
         if key not in choices:
@@ -344,7 +365,12 @@ class Portal:
     def new_request(self, req: Request, session: PortalSession) -> Answer:
         preview = self.api_ok(session, "POST", "/preview", {})
         return self.page(
-            req, "new_request.html", session=session, fields=self._form_fields({}), errors={}, preview=preview["preview"]
+            req,
+            "new_request.html",
+            session=session,
+            fields=self._form_fields({}),
+            errors={},
+            preview=preview["preview"],
         )
 
     def submit_request(self, req: Request, session: PortalSession) -> Answer:
@@ -369,7 +395,13 @@ class Portal:
             for e in answer.get("errors") or [{"field": "request", "message": answer.get("message", "")}]:
                 errors.setdefault(e["field"].split(".")[0], []).append(e["message"])
             return self.page(
-                req, "new_request.html", status, session=session, fields=self._form_fields(draft), errors=errors, preview=checked["preview"]
+                req,
+                "new_request.html",
+                status,
+                session=session,
+                fields=self._form_fields(draft),
+                errors=errors,
+                preview=checked["preview"],
             )
         return redirect(f"/requests/{answer['request_id']}")
 
@@ -389,7 +421,9 @@ class Portal:
         timeline = self.api_ok(session, "GET", f"/requests/{rid}/timeline")
         changes = [c for c in self.api_ok(session, "GET", "/changes")["changes"] if c["request_id"] == rid]
         if (req.query.get("fragment") or [""])[0] == "timeline":
-            body = self.render("_timeline.html", record=record, timeline=timeline, terminal=record["status"] in TERMINAL)
+            body = self.render(
+                "_timeline.html", record=record, timeline=timeline, terminal=record["status"] in TERMINAL
+            )
             return Answer(200, body, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"})
         from vending.layout import cached_layout
 
@@ -438,7 +472,9 @@ class Portal:
 
     def changes_page(self, req: Request, session: PortalSession) -> Answer:
         changes = self.api_ok(session, "GET", "/changes")["changes"]
-        return self.page(req, "changes.html", session=session, changes=changes, notice=(req.query.get("notice") or [""])[0])
+        return self.page(
+            req, "changes.html", session=session, changes=changes, notice=(req.query.get("notice") or [""])[0]
+        )
 
     def approve(self, req: Request, session: PortalSession, cid: str) -> Answer:
         self.api_ok(session, "POST", f"/requests/{cid}/approve", {})
