@@ -39,6 +39,7 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
 }
 TERMINAL = {"READY", "FAILED", "CLOSED", "SUSPENDED", "PENDING_CLOSURE"}
+RECORD_WAIT_SECONDS = 15.0
 FIELD_ORDER = ("team", "stage", "owner_email", "cost_center", "gpu_tier", "regions", "stacks", "repository")
 
 
@@ -403,7 +404,13 @@ class Portal:
                 errors=errors,
                 preview=checked["preview"],
             )
-        return redirect(f"/requests/{answer['request_id']}")
+        rid = answer["request_id"]
+        # The workflow's Reserve step writes the record a moment after the execution starts: wait for it (bounded), so
+        # the request's page exists when the browser gets there.
+        deadline = time.monotonic() + RECORD_WAIT_SECONDS
+        while self.api(session, "GET", f"/requests/{rid}")[0] == HTTPStatus.NOT_FOUND and time.monotonic() < deadline:
+            time.sleep(0.25)
+        return redirect(f"/requests/{rid}")
 
     def validate(self, req: Request, session: PortalSession) -> Answer:
         """The form's as-you-type check (JS): the draft's field errors and the preview, rendered."""
@@ -440,7 +447,16 @@ class Portal:
         )
 
     def resume(self, req: Request, session: PortalSession, rid: str) -> Answer:
+        before = self.api_ok(session, "GET", f"/requests/{rid}")["attempts"]
         self.api_ok(session, "POST", f"/requests/{rid}/resume")
+        # The new attempt's Reserve step moves the record off FAILED a moment later: wait for it (bounded), so the page
+        # shows the running attempt and refreshes itself.
+        deadline = time.monotonic() + RECORD_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            now = self.api_ok(session, "GET", f"/requests/{rid}")
+            if now["attempts"] > before or now["status"] != "FAILED":
+                break
+            time.sleep(0.25)
         return redirect(f"/requests/{rid}?notice=resumed")
 
     def change(self, req: Request, session: PortalSession, rid: str) -> Answer:
