@@ -119,3 +119,16 @@ def test_timeline_steps_durations_retries_and_the_failure_cause() -> None:
     assert (create["outcome"], create["seconds"], create["errors"]) == ("done", 2.5, ["Throttled"])
     assert (bootstrap["outcome"], bootstrap["errors"]) == ("failed", ["BootstrapFailed"])
     assert found["failure"] == {"error": "BootstrapFailed", "cause": "no bucket"} and found["seconds"] == 4.0
+
+
+@pytest.mark.parametrize("path", ["/me", "/findings", "/spend", "/changes", "/requests/team-mlops-staging/timeline"])
+def test_read_routes_refuse_an_unsigned_call(path: str) -> None:
+    import json
+
+    from vending.api.routes import resolve
+    from vending.portal.app import _LambdaContext, api_event
+
+    event = api_event("GET", path, caller="", account=ACCOUNT)
+    del event["requestContext"]["identity"]["userArn"]
+    answer = resolve(event, _LambdaContext())
+    assert (answer["statusCode"], json.loads(answer["body"])["code"]) == (403, "NotSigned")
