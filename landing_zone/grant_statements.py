@@ -203,3 +203,15 @@ def admin_role_statements(
 
 def admin_granted_actions() -> list[str]:
     return sorted({a for grant in PLATFORM_ADMIN_GRANTS for a in grant.actions} | set(PLATFORM_ADMIN_UNSCOPED))
+
+
+def team_lead_role_statements(*, api_arn: str) -> list[dict[str, Any]]:
+    """What a team lead's role may do: call the vending API (which decides per team what the lead sees and does:
+    vending.api.access). Nothing in AWS directly; the emulator's lead roles hold the same statement."""
+    return [{"Effect": "Allow", "Action": ["execute-api:Invoke"], "Resource": [api_arn]}]
+
+
+def lead_role_names(layout: Any) -> list[str]:
+    """The lead roles the platform account holds: every `leads:` entry of the layout given as a role name (an ARN
+    names a role managed elsewhere)."""
+    return sorted({lead for team in layout.teams for lead in team.leads if not lead.startswith("arn:")})

@@ -120,6 +120,9 @@ class ChangeStore:
             raise ChangeNotFound(f"no change {change_id!r}")
         return found
 
+    def all(self) -> list[ChangeRecord]:
+        return list(self._items.scan())
+
     def for_request(self, request_id: str) -> list[ChangeRecord]:
         return sorted(
             (c for c in self._items.scan() if c.request_id == request_id),
@@ -422,10 +425,14 @@ def plan_change(
     by: str,
     preview_destroy: DestroyPreview | None = None,
     session: str | None = None,
+    review: str | None = None,
 ) -> ChangeRecord:
     """Validate and diff a change without recording anything (what --dry-run prints). With `preview_destroy` each
-    removed stack carries its destroy plan's summary (read from the account's Terraform state)."""
-    return _plan(store, changes, layout, request_id, data, by=by, preview_destroy=preview_destroy, session=session)[1]
+    removed stack carries its destroy plan's summary (read from the account's Terraform state). `review`: a reason
+    the change waits for an approval whatever it changes (a change a team lead files)."""
+    return _plan(
+        store, changes, layout, request_id, data, by=by, preview_destroy=preview_destroy, session=session, review=review
+    )[1]
 
 
 def _plan(
@@ -438,6 +445,7 @@ def _plan(
     by: str,
     preview_destroy: DestroyPreview | None,
     session: str | None,
+    review: str | None = None,
 ) -> tuple[RequestRecord, ChangeRecord]:
     """The change and the record version it was decided from (the condition of the write that files it)."""
     change = parse_change(data)
@@ -453,7 +461,7 @@ def _plan(
             "request: the change asks for what the account already has",
             details=[{"field": "request", "message": "nothing to change"}],
         )
-    reasons = approval_reasons(layout, old, new)
+    reasons = approval_reasons(layout, old, new) + ([review] if review else [])
     diff = change_diff(layout, old, new)
     diff["destroy_plans"] = {
         stack: (preview_destroy(record, stack) if preview_destroy else None) for stack in removed_stacks(old, new)
@@ -559,8 +567,10 @@ def request_change(
     settings: WorkflowSettings,
     preview_destroy: DestroyPreview | None = None,
     session: str | None = None,
+    review: str | None = None,
 ) -> ChangeRecord:
-    """File the change; start it at once unless it waits for an approval. `by`/`session`: the signed caller.
+    """File the change; start it at once unless it waits for an approval. `by`/`session`: the signed caller;
+    `review`: a reason it waits for an approval whatever it changes (plan_change).
 
     Concurrent filers are settled by one conditional write on the request record (RequestStore.claim, on the version
     each decided from): the winner's change holds the record; every other caller re-reads, finds it and is refused
@@ -570,7 +580,15 @@ def request_change(
         release_stopped_change(store, changes, record, sfn=sfn, state_machine_arn=state_machine_arn)
     for _ in range(CLAIM_ATTEMPTS):
         seen, change = _plan(
-            store, changes, layout, request_id, data, by=by, preview_destroy=preview_destroy, session=session
+            store,
+            changes,
+            layout,
+            request_id,
+            data,
+            by=by,
+            preview_destroy=preview_destroy,
+            session=session,
+            review=review,
         )
         if not change.needs_approval and not state_machine_arn:
             raise NotConfigured("no lifecycle state machine configured (VEND_LIFECYCLE_STATE_MACHINE_ARN)")

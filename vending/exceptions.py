@@ -163,6 +163,10 @@ class NotSigned(TerminalError):
     """The caller's signed identity is missing or is not an IAM principal, so who acts cannot be recorded."""
 
 
+class NotPermitted(TerminalError):
+    """The signed caller may not see or act on this team's requests (not a platform principal, not its lead)."""
+
+
 class ChangeNotFound(TerminalError):
     """No change request with that id exists, or none waits for an approval."""
 

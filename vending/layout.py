@@ -186,6 +186,11 @@ class AcceleratedFamilies(_Strict):
 GITHUB_REVIEWER = re.compile(r"[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38}(?:/[A-Za-z0-9._-]{1,100})?", re.ASCII)
 
 
+# A team lead (TeamSpec.leads): a role name of the platform account, or a role ARN (path allowed).
+LEAD_ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
+LEAD_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/(?:[\w+=,.@/-]*/)?[\w+=,.@-]{1,64}", re.ASCII)
+
+
 class TeamSpec(_Strict):
     slug: str
     owner_email: str
@@ -204,6 +209,19 @@ class TeamSpec(_Strict):
     # The required reviewers of the team's apply environment (`vend github configure`, vending/github_setup.py):
     # GitHub user logins or `org/team-slug`, at most 6.
     github_reviewers: tuple[str, ...] = ()
+    # The team's leads (the portal and the API, vending.api.access): IAM role names, resolved in the platform account
+    # the API runs in, or role ARNs. A lead sees and acts on this team's requests, findings and spend only.
+    leads: tuple[str, ...] = ()
+
+    @field_validator("leads")
+    @classmethod
+    def _leads(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [lead for lead in value if not (LEAD_ROLE_NAME.fullmatch(lead) or LEAD_ROLE_ARN.fullmatch(lead))]
+        if bad:
+            raise ValueError(f"{bad}: each is an IAM role name (1-64 of A-Z a-z 0-9 +=,.@_-) or a role ARN")
+        if len({lead.lower() for lead in value}) != len(value):
+            raise ValueError("a lead is listed twice")
+        return value
 
     @field_validator("github_reviewers")
     @classmethod

@@ -44,6 +44,10 @@ class Settings:
     usage_table: str = "vending-usage"
     # The spend fence's freezes (vending.spend.freezes): one item per account, key account_id.
     freezes_table: str = "vending-freezes"
+    # The platform's principals the API admits beside the team leads (vending.api.access): role names, resolved in
+    # the API's own account, or role ARNs. The admin sees and does everything, the approver sees all and approves.
+    platform_admin_role: str = "PlatformAdmin"
+    platform_approver_role: str = "PlatformApprover"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -69,4 +73,6 @@ class Settings:
             pipeline_role_arn=env("VEND_PIPELINE_ROLE_ARN", ""),
             usage_table=env("VEND_USAGE_TABLE", "vending-usage"),
             freezes_table=env("VEND_FREEZES_TABLE", "vending-freezes"),
+            platform_admin_role=env("VEND_PLATFORM_ADMIN_ROLE", "PlatformAdmin"),
+            platform_approver_role=env("VEND_PLATFORM_APPROVER_ROLE", "PlatformApprover"),
         )

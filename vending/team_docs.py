@@ -38,6 +38,46 @@ def _capacity(record: RequestRecord) -> list[str]:
     return [*lines, ""]
 
 
+def guardrails_in_plain_words(layout: Layout) -> list[str]:
+    """What the service control policies mean for a team, one sentence each (the guide and the portal)."""
+    return [
+        "Every resource you create must carry the tags "
+        + ", ".join(f"`{t}`" for t in layout.organization.mandatory_tags)
+        + "; they cannot be removed or changed afterwards (the provider's `default_tags` in your stacks set them).",
+        "Any instance type outside your tier is refused, at plan time by the pipeline's policy stage and at call "
+        "time by the service control policies (EC2, Auto Scaling, SageMaker, capacity purchases).",
+        "The account cannot leave the organization, the root user is denied, and the platform's roles, the state "
+        "bucket and its KMS key, GuardDuty, Config, Security Hub, Access Analyzer and CloudTrail are protected.",
+        "Every Bedrock model invocation (request, response and metadata) is logged in each of your regions to the "
+        f"log group `{INVOCATION_LOG_GROUP}` of your account, which you can read; only the platform may change the "
+        "logging, its role or the log group.",
+    ]
+
+
+def state_bucket(record: RequestRecord) -> str:
+    regions = record.request.get("regions") or ["us-east-1"]
+    return record.state_bucket or f"tfstate-{record.account_id or '(not created yet)'}-{regions[0]}"
+
+
+def backend_block(record: RequestRecord) -> str:
+    """The S3 backend block of the team's stacks (the key is the stack folder's path)."""
+    region = (record.request.get("regions") or ["us-east-1"])[0]
+    return "\n".join(
+        [
+            "terraform {",
+            '  backend "s3" {',
+            f'    bucket       = "{state_bucket(record)}"',
+            f'    key          = "{record.team}/{record.stage}/<stack>/terraform.tfstate"',
+            f'    region       = "{region}"',
+            "    use_lockfile = true",
+            "    encrypt      = true",
+            f'    kms_key_id   = "{STATE_KEY_ALIAS}"',
+            "  }",
+            "}",
+        ]
+    )
+
+
 def team_guide(record: RequestRecord, layout: Layout) -> str:
     request: dict[str, Any] = record.request
     team, stage = record.team, record.stage
@@ -45,7 +85,7 @@ def team_guide(record: RequestRecord, layout: Layout) -> str:
     tier = layout.gpu_tiers.get(tier_name)
     regions = ", ".join(request.get("regions") or []) or "(none)"
     account = record.account_id or "(not created yet)"
-    bucket = record.state_bucket or f"tfstate-{account}-{(request.get('regions') or ['us-east-1'])[0]}"
+    bucket = state_bucket(record)
     repository = request.get("repository", "<owner>/<repo>")
     templates = catalogue()
     stacks = list(request.get("stacks") or [])
@@ -64,16 +104,7 @@ def team_guide(record: RequestRecord, layout: Layout) -> str:
         "",
         *_capacity(record),
         "## Guardrails, in plain words",
-        "- Every resource you create must carry the tags "
-        + ", ".join(f"`{t}`" for t in layout.organization.mandatory_tags)
-        + "; they cannot be removed or changed afterwards (the provider's `default_tags` in your stacks set them).",
-        "- Any instance type outside your tier is refused, at plan time by the pipeline's policy stage and at call "
-        "time by the service control policies (EC2, Auto Scaling, SageMaker, capacity purchases).",
-        "- The account cannot leave the organization, the root user is denied, and the platform's roles, the state "
-        "bucket and its KMS key, GuardDuty, Config, Security Hub, Access Analyzer and CloudTrail are protected.",
-        "- Every Bedrock model invocation (request, response and metadata) is logged in each of your regions to the "
-        f"log group `{INVOCATION_LOG_GROUP}` of your account, which you can read; only the platform may change the "
-        "logging, its role or the log group.",
+        *(f"- {line}" for line in guardrails_in_plain_words(layout)),
         f"- Applied SCPs today: {', '.join(record.scps) or '(see `vend request status`)'}.",
         "",
         "## Deploying from GitHub Actions (OIDC, no keys)",
@@ -92,16 +123,7 @@ def team_guide(record: RequestRecord, layout: Layout) -> str:
         "- Backend block (the key is the stack folder's path):",
         "",
         "```hcl",
-        "terraform {",
-        '  backend "s3" {',
-        f'    bucket       = "{bucket}"',
-        f'    key          = "{team}/{stage}/<stack>/terraform.tfstate"',
-        f'    region       = "{(request.get("regions") or ["us-east-1"])[0]}"',
-        "    use_lockfile = true",
-        "    encrypt      = true",
-        f'    kms_key_id   = "{STATE_KEY_ALIAS}"',
-        "  }",
-        "}",
+        backend_block(record),
         "```",
         "",
         "## Your stacks",

@@ -16,48 +16,71 @@ from landing_zone.cdk.base import REPO_ROOT, BaseStack
 OPENAPI_PATH = REPO_ROOT / "docs" / "openapi.json"
 
 
-# The one route the approver role may call (vending.aws.identity: approvals come from a second principal).
+# The routes the approver role may call: every read, the draft preview, and approvals (vending.aws.identity: approvals
+# come from a second principal). The resolver decides the rest (vending.api.access).
 APPROVE_RESOURCE = "execute-api:/*/POST/requests/*/approve"
+READ_RESOURCES = ("execute-api:/*/GET/*", "execute-api:/*/POST/preview")
+APPROVER_RESOURCES = (*READ_RESOURCES, APPROVE_RESOURCE)
+# A team lead's routes: the reads, submitting a request and filing a change; the resolver narrows them to the lead's
+# own teams and sends every change a lead files to an approval.
+LEAD_RESOURCES = (*READ_RESOURCES, "execute-api:/*/POST/requests", "execute-api:/*/PATCH/requests/*")
 
 
-def build_api(stack: BaseStack, handler: lambda_.IFunction, *, approver_role_arn: str) -> apigw.RestApi:
+def build_api(
+    stack: BaseStack, handler: lambda_.IFunction, *, approver_role_arn: str, lead_role_arns: list[str]
+) -> apigw.RestApi:
     admin = stack.config.platform_admin_role_arn
     access_logs = logs.LogGroup(
         stack, "ApiAccessLogs", retention=logs.RetentionDays.SIX_MONTHS, removal_policy=RemovalPolicy.RETAIN
     )
-    policy = iam.PolicyDocument(
-        statements=[
+    statements = [
+        iam.PolicyStatement(
+            effect=iam.Effect.ALLOW,
+            principals=[iam.ArnPrincipal(admin)],
+            actions=["execute-api:Invoke"],
+            resources=["execute-api:/*"],
+        ),
+        # The approver reads and approves, and only that: the route takes the approver from the signature.
+        iam.PolicyStatement(
+            effect=iam.Effect.ALLOW,
+            principals=[iam.ArnPrincipal(approver_role_arn)],
+            actions=["execute-api:Invoke"],
+            resources=list(APPROVER_RESOURCES),
+        ),
+        # Same-account IAM callers are allowed by their identity policy alone; this deny makes the platform's roles
+        # and the layout's team leads the only callers whatever other roles' policies say.
+        iam.PolicyStatement(
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["execute-api:Invoke"],
+            resources=["execute-api:/*"],
+            conditions={"StringNotEquals": {"aws:PrincipalArn": [admin, approver_role_arn, *lead_role_arns]}},
+        ),
+        iam.PolicyStatement(
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["execute-api:Invoke"],
+            not_resources=list(APPROVER_RESOURCES),
+            conditions={"StringEquals": {"aws:PrincipalArn": approver_role_arn}},
+        ),
+    ]
+    if lead_role_arns:
+        statements += [
             iam.PolicyStatement(
                 effect=iam.Effect.ALLOW,
-                principals=[iam.ArnPrincipal(admin)],
+                principals=[iam.ArnPrincipal(arn) for arn in lead_role_arns],
                 actions=["execute-api:Invoke"],
-                resources=["execute-api:/*"],
+                resources=list(LEAD_RESOURCES),
             ),
-            # The approver role approves, and only that: the route takes the approver from the signature.
-            iam.PolicyStatement(
-                effect=iam.Effect.ALLOW,
-                principals=[iam.ArnPrincipal(approver_role_arn)],
-                actions=["execute-api:Invoke"],
-                resources=[APPROVE_RESOURCE],
-            ),
-            # Same-account IAM callers are allowed by their identity policy alone; this deny makes the platform-admin
-            # role (and the approver, on its one route) the only callers whatever other roles' policies say.
             iam.PolicyStatement(
                 effect=iam.Effect.DENY,
                 principals=[iam.AnyPrincipal()],
                 actions=["execute-api:Invoke"],
-                resources=["execute-api:/*"],
-                conditions={"StringNotEquals": {"aws:PrincipalArn": [admin, approver_role_arn]}},
-            ),
-            iam.PolicyStatement(
-                effect=iam.Effect.DENY,
-                principals=[iam.AnyPrincipal()],
-                actions=["execute-api:Invoke"],
-                not_resources=[APPROVE_RESOURCE],
-                conditions={"StringEquals": {"aws:PrincipalArn": approver_role_arn}},
+                not_resources=list(LEAD_RESOURCES),
+                conditions={"StringEquals": {"aws:PrincipalArn": lead_role_arns}},
             ),
         ]
-    )
+    policy = iam.PolicyDocument(statements=statements)
     api = apigw.RestApi(
         stack,
         "VendingApi",

@@ -16,6 +16,7 @@ from aws_cdk import aws_logs as logs
 from landing_zone.cdk.base import METRICS_NAMESPACE, REPO_ROOT, SERVICE_NAME, BaseStack
 from landing_zone.cdk.grants import AUDIT_REPORTS_PREFIX, acknowledge_wildcards, statements
 from landing_zone.cdk.storage import Storage
+from landing_zone.grant_statements import PLATFORM_APPROVER_ROLE
 from vending.functions import FUNCTIONS, RESOURCE_NAMES, FunctionSpec, by_key
 from vending.github_setup import DEFAULT_PRIVATE_KEY_SECRET
 from vending.lifecycle import EMAIL_INDEX
@@ -100,6 +101,9 @@ class Functions:
             # The vended CI roles trust this one role besides GitHub's jobs (vending.trust).
             "VEND_PIPELINE_ROLE_ARN": _project_role(pipeline_project).role_arn,
             "VEND_PLATFORM_ACCOUNT_ID": Aws.ACCOUNT_ID,
+            # Who the API admits beside the layout's team leads (vending.api.access).
+            "VEND_PLATFORM_ADMIN_ROLE": stack.config.platform_admin_role_arn,
+            "VEND_PLATFORM_APPROVER_ROLE": f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{PLATFORM_APPROVER_ROLE}",
             # No VEND_GITHUB_APP_ID yet: the asset lacks githubkit and cryptography (compiled; the functions are arm64),
             # so the GitHub step of Bootstrap says it is skipped and `vend github configure` sets repositories up.
             "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,

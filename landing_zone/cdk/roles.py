@@ -17,7 +17,13 @@ from aws_cdk import aws_iam as iam
 from landing_zone.cdk.base import BaseStack
 from landing_zone.cdk.grants import WILDCARD_REASONS
 from landing_zone.cdk.storage import Storage
-from landing_zone.grant_statements import PLATFORM_APPROVER_ROLE, admin_role_statements, approver_role_statements
+from landing_zone.grant_statements import (
+    PLATFORM_APPROVER_ROLE,
+    admin_role_statements,
+    approver_role_statements,
+    lead_role_names,
+    team_lead_role_statements,
+)
 
 
 def approver_role_arn() -> str:
@@ -121,3 +127,37 @@ def build_admin_role(stack: BaseStack, arns: Callable[[str], list[str]], *, repo
 
 def _missing(resource: str) -> str:
     raise ValueError(f"PlatformAdmin: no reason recorded for the wildcard resource {resource}")
+
+
+def lead_role_arns(stack: BaseStack) -> list[str]:
+    """The layout's team leads as role ARNs: a name is a role of this (the platform) account."""
+    leads = sorted({lead for team in stack.layout.teams for lead in team.leads})
+    return [
+        lead if lead.startswith("arn:") else f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{lead}" for lead in leads
+    ]
+
+
+def build_lead_roles(stack: BaseStack, api_arn: str) -> list[iam.Role]:
+    """The team-lead roles the layout names (by name: roles of this account, like the emulator's), each allowed to
+    call the vending API only; the API decides per team what a lead sees and does (vending.api.access). Assumable by
+    principals of this account that IAM lets assume it (the team's permission set)."""
+    roles = []
+    for name in lead_role_names(stack.layout):
+        role = iam.Role(
+            stack,
+            f"TeamLead{''.join(ch for ch in name if ch.isalnum())}",
+            role_name=name,
+            assumed_by=iam.AccountRootPrincipal(),
+            description="A team lead of the vending portal: calls the vending API, which scopes it to its teams",
+            max_session_duration=Duration.hours(1),
+        )
+        for statement in team_lead_role_statements(api_arn=api_arn):
+            role.add_to_policy(iam.PolicyStatement.from_json(statement))
+        stack.acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::{stack.nag(api_arn)}]",
+            "The lead calls the API's routes (which ones: the API's resource policy); the resolver scopes each to the "
+            "lead's teams.",
+        )
+        roles.append(role)
+    return roles

@@ -315,6 +315,9 @@ FAULTS_HELP = "inject faults from this YAML rule set (see landing_zone/local/fau
 
 
 def register(subparsers: Any) -> None:
+    from landing_zone.local import console
+
+    console.register(subparsers)
     local = subparsers.add_parser("local", help="the embedded emulator")
     sub = local.add_subparsers(dest="local_command", required=True)
     up = sub.add_parser("up", help="start moto on loopback, deploy the service into it, and wait")

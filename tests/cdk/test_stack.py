@@ -137,30 +137,49 @@ def test_api_routes_match_the_committed_openapi_spec(resources: dict[str, Any]) 
         assert "RequestValidatorId" in props
 
 
-def test_api_resource_policy_admits_the_admin_and_the_approver_on_its_one_route(
+def test_api_resource_policy_admits_the_admin_the_approver_and_the_team_leads_on_their_routes(
     synthesized: dict[str, Any], resources: dict[str, Any]
 ) -> None:
     from scps.evaluate import Policies, Request, decide
 
     admin = synthesized["stack"].config.platform_admin_role_arn
     approver = "arn:aws:iam::111111111111:role/PlatformApprover"
+    lead = "arn:aws:iam::111111111111:role/TeamMlopsLead"
     (api,) = _of_type(resources, "AWS::ApiGateway::RestApi").values()
     # API Gateway expands the `execute-api:/` shorthand to the API's ARN when it stores the policy
     api_arn = "arn:aws:execute-api:us-east-1:111111111111:abc123"
     policy = json.loads(json.dumps(_resolved(api["Properties"]["Policy"])).replace('"execute-api:/', f'"{api_arn}/'))
-    assert approver in json.dumps(policy), policy
+    assert approver in json.dumps(policy) and lead in json.dumps(policy), policy
 
     def allowed(principal: str, route: str) -> bool:
         request = Request(action="execute-api:Invoke", resource=f"{api_arn}/v1/{route}", principal_arn=principal)
         return decide(request, Policies(resource=policy, resource_account="111111111111")).allowed
 
-    # GIVEN the resource policy WHEN each role calls each route THEN the admin calls every route, the approver only
-    # the approval, and any other role nothing
+    # GIVEN the resource policy WHEN each role calls each route THEN the admin calls every route
     assert allowed(admin, "PATCH/requests/team-a-staging") and allowed(admin, "POST/requests/team-a-staging/approve")
-    assert allowed(approver, "POST/requests/team-a-staging/approve")
+    assert allowed(admin, "POST/requests/team-a-staging/decommission")
+    # AND the approver reads and approves, and nothing else
+    assert allowed(approver, "POST/requests/team-a-staging/approve") and allowed(approver, "GET/requests")
+    assert allowed(approver, "GET/findings") and allowed(approver, "POST/preview")
     assert not allowed(approver, "PATCH/requests/team-a-staging") and not allowed(approver, "POST/requests")
+    # AND a team lead (the layout's `leads:`) reads, submits and files changes (the resolver scopes them to its
+    # teams), but never approves, resumes or decommissions
+    assert allowed(lead, "GET/requests/team-mlops-staging/timeline") and allowed(lead, "POST/requests")
+    assert allowed(lead, "PATCH/requests/team-mlops-staging") and allowed(lead, "POST/preview")
+    for route in (
+        "POST/requests/team-mlops-staging/approve",
+        "POST/requests/team-mlops-staging/resume",
+        "POST/requests/team-mlops-staging/decommission",
+    ):
+        assert not allowed(lead, route), route
+    # AND any other role nothing
     other = "arn:aws:iam::111111111111:role/TeamAdmin"
     assert not allowed(other, "POST/requests/team-a-staging/approve") and not allowed(other, "GET/requests")
+    # AND each lead role the layout names exists, trusted by the account, allowed to invoke the API only
+    leads = [
+        r for r in _of_type(resources, "AWS::IAM::Role").values() if r["Properties"].get("RoleName") == "TeamMlopsLead"
+    ]
+    assert len(leads) == 1 and leads[0]["Properties"]["MaxSessionDuration"] == 3600
 
 
 def test_approver_role_holds_only_the_approval_grants_and_the_admin_cannot_assume_it(

@@ -21,10 +21,12 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from pydantic import BaseModel, Field, ValidationError
 
+from vending.api.access import Access, access_for
 from vending.aws.identity import MAX_PRINCIPAL_ARN, Principal, check_claim, principal_from_arn
 from vending.context import Context, logger
 from vending.exceptions import (
     InvalidRequest,
+    NotPermitted,
     NotSigned,
     RequestNotFound,
     RequestTooLarge,
@@ -32,6 +34,7 @@ from vending.exceptions import (
     VendingError,
 )
 from vending.intake import submit
+from vending.layout import cached_layout
 from vending.lifecycle import RequestRecord
 from vending.request import VendingRequest, check_body, check_request_id, parse_body, parse_request
 from vending.service import Outcome, SubmitResult, find_state_machine_arn
@@ -59,7 +62,7 @@ def _documented(*codes: int, ok: type[BaseModel] | None = None) -> dict[int, Any
         202: "Accepted: an execution was started",
         400: "Invalid input",
         401: "Not signed (IAM authorization, answered by API Gateway)",
-        403: "Signature invalid or caller not the platform-admin role (API Gateway)",
+        403: "Signature invalid (API Gateway), or the caller may not see or act on this team (NotPermitted)",
         404: "No such request",
         409: "Another execution owns this team and stage",
         413: "The body is over the size limit (not parsed)",
@@ -101,6 +104,35 @@ def _signed_caller() -> Principal:
     if not arn:
         raise NotSigned("caller: the request carries no IAM identity; this API takes IAM-signed (SigV4) calls only")
     return principal_from_arn(arn)
+
+
+@app.exception_handler(NotPermitted)
+def _not_permitted(e: NotPermitted) -> Response:
+    return _error(403, "NotPermitted", str(e))
+
+
+def caller_access() -> Access | None:
+    """What the signed caller may see and do (vending.api.access), or None for an unsigned event. Only a local server
+    without a gateway (tests, `vend api serve --no-auth`) passes one: API Gateway's IAM authorization never does, and
+    every route that acts on someone's behalf refuses it (NotSigned)."""
+    arn = app.current_event.request_context.identity.user_arn
+    if not arn:
+        return None
+    from vending.settings import Settings
+
+    settings = Settings.from_env()
+    account = app.current_event.request_context.account_id or settings.platform_account_id
+    if not account:
+        raise NotPermitted("caller: the API's own account is unknown, so no role name can be resolved")
+    access = access_for(principal_from_arn(arn), account, cached_layout(), settings)
+    if access.role.value == "none":
+        raise NotPermitted(f"caller: {access.principal.arn} is neither a platform principal nor a team lead")
+    return access
+
+
+def team_of(request_id: str) -> str:
+    """The team of a request id (`<team>-<stage>`) or change id (`<team>-<stage>.c<n>`)."""
+    return request_id.partition(".")[0].rsplit("-", 1)[0]
 
 
 @app.exception_handler(RequestNotFound)
@@ -245,6 +277,8 @@ def _proxy(response: Response) -> dict[str, Any]:
 def create_request(
     request: Annotated[VendingRequest, Body(description="What the team asks for")],
 ) -> Response[SubmitResult]:
+    if (access := caller_access()) is not None:
+        access.require_act(request.team, "submit a request")
     result = _submit(request)
     logger.info("request submitted", extra={"request_id": result.request_id, "outcome": result.outcome})
     status = 202 if result.outcome in {Outcome.STARTED, Outcome.RESUMED} else 200
@@ -257,7 +291,10 @@ def create_request(
     responses=_documented(200, 400, 404, 422, ok=RequestRecord),
 )
 def get_request(request_id: str) -> RequestRecord:
-    return Context().store.require(check_request_id(request_id))
+    check_request_id(request_id)
+    if (access := caller_access()) is not None:
+        access.require_team(team_of(request_id))
+    return Context().store.require(request_id)
 
 
 class RequestList(BaseModel):
@@ -270,7 +307,11 @@ class RequestList(BaseModel):
     responses=_documented(200, 400, 422, ok=RequestList),
 )
 def list_requests(team: str | None = None, status: str | None = None) -> dict[str, list[RequestRecord]]:
-    return {"requests": Context().store.list(team=team, status=status)}
+    access = caller_access()
+    if access is not None and team is not None:
+        access.require_team(team)
+    found = Context().store.list(team=team, status=status)
+    return {"requests": [r for r in found if access is None or access.can_see(r.team)]}
 
 
 @app.post(
@@ -279,6 +320,9 @@ def list_requests(team: str | None = None, status: str | None = None) -> dict[st
     responses=_documented(200, 202, 400, 404, 422, ok=SubmitResult),
 )
 def resume_request(request_id: str) -> Response[SubmitResult]:
+    check_request_id(request_id)
+    if (access := caller_access()) is not None:
+        access.require_admin("resume a request")
     result = _submit(parse_request(Context().store.require(check_request_id(request_id)).request))
     return Response(
         status_code=202 if result.outcome == Outcome.RESUMED else 200,
@@ -347,10 +391,17 @@ def change_request(request_id: str, body: Annotated[ChangeBody, Body(description
 
     check_request_id(request_id)
     who = check_claim("requested_by", body.requested_by, _signed_caller())
+    access = caller_access()
+    assert access is not None  # signed: _signed_caller() refused an unsigned call
+    access.require_act(team_of(request_id), "file a change")
+    # A change a team lead files always waits for a platform approval: a team never widens what it may do alone.
+    review = None if access.role.value == "admin" else f"filed by a lead of {team_of(request_id)}"
     ctx, changes = _lifecycle_stores()
     data = body.model_dump(exclude_none=True, exclude={"requested_by", "dry_run"})
     if body.dry_run:
-        change = plan_change(ctx.store, changes, ctx.layout, request_id, data, by=who.arn, session=who.session)
+        change = plan_change(
+            ctx.store, changes, ctx.layout, request_id, data, by=who.arn, session=who.session, review=review
+        )
     else:
         change = request_change(
             ctx.store,
@@ -363,6 +414,7 @@ def change_request(request_id: str, body: Annotated[ChangeBody, Body(description
             sfn=ctx.client("stepfunctions"),
             state_machine_arn=_lifecycle_arn(ctx),
             settings=settings_from_env(),
+            review=review,
         )
     status = 200 if body.dry_run or change.needs_approval else 202
     return Response(
@@ -385,6 +437,9 @@ def approve_request_change(
 
     check_request_id(request_id, change=True)
     who = check_claim("approved_by", body.approved_by, _signed_caller())
+    access = caller_access()
+    assert access is not None
+    access.require_approver()
     ctx, changes = _lifecycle_stores()
     change = approve_change(
         ctx.store,
@@ -414,6 +469,8 @@ def decommission_request(
     from vending.service import settings_from_env
 
     check_request_id(request_id)
+    if (access := caller_access()) is not None:
+        access.require_admin("decommission an account")
     ctx, changes = _lifecycle_stores()
     name, record = start_decommission(
         ctx.store,
@@ -431,3 +488,7 @@ def decommission_request(
             request_id=request_id, execution_name=name, status=record.status.value, account_id=record.account_id
         ),
     )
+
+
+# The read routes (vending.api.reads) register on the same resolver; imported last, as they use what is defined here.
+from vending.api import reads as _reads  # noqa: E402,F401
