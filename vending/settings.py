@@ -44,6 +44,8 @@ class Settings:
     usage_table: str = "vending-usage"
     # The spend fence's freezes (vending.spend.freezes): one item per account, key account_id.
     freezes_table: str = "vending-freezes"
+    # The role AWS Budgets assumes to attach vend-freeze (vending.spend.backstop); "" leaves the backstop out.
+    backstop_role_arn: str = ""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -69,4 +71,5 @@ class Settings:
             pipeline_role_arn=env("VEND_PIPELINE_ROLE_ARN", ""),
             usage_table=env("VEND_USAGE_TABLE", "vending-usage"),
             freezes_table=env("VEND_FREEZES_TABLE", "vending-freezes"),
+            backstop_role_arn=env("VEND_BACKSTOP_ROLE_ARN", ""),
         )

@@ -26,7 +26,7 @@ from landing_zone.cdk.events import (
 from landing_zone.cdk.functions import Functions
 from landing_zone.cdk.monitoring import build_monitoring
 from landing_zone.cdk.pipeline import build_pipeline_project
-from landing_zone.cdk.roles import approver_role_arn, build_admin_role, build_approver_role
+from landing_zone.cdk.roles import approver_role_arn, build_admin_role, build_approver_role, build_backstop_role
 from landing_zone.cdk.storage import build_storage
 from landing_zone.cdk.workflow import build_lifecycle_state_machine, build_state_machine
 from vending.layout import Layout
@@ -48,6 +48,7 @@ class LandingZoneStack(BaseStack):
         self.lifecycle_state_machine = build_lifecycle_state_machine(self, self.functions)
         self.admin_role = build_admin_role(self, built.resource_arns, reports_key_arn=self.storage.key.key_arn)
         self.approver_role = build_approver_role(self, self.storage)
+        self.backstop_role = build_backstop_role(self)
         self.api = build_api(self, self.functions["Api"], approver_role_arn=approver_role_arn())
         self.onboarding = build_onboarding(self, self.storage, self.functions)
         build_schedules_and_notifications(self, self.storage, self.functions)

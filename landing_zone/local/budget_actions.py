@@ -248,7 +248,9 @@ def _run(entry: dict[str, Any], step: str) -> None:
     action["Status"] = "REVERSE_IN_PROGRESS" if reverse else "EXECUTION_IN_PROGRESS"
     try:
         if action["ActionType"] != "APPLY_SCP_POLICY":
-            raise NotImplementedError(f"the emulator executes APPLY_SCP_POLICY actions only, not {action['ActionType']}")
+            raise NotImplementedError(
+                f"the emulator executes APPLY_SCP_POLICY actions only, not {action['ActionType']}"
+            )
         scp = action["Definition"]["ScpActionDefinition"]
         org = EXECUTOR[0](action["ExecutionRoleArn"]).client("organizations", region_name=REGION)
         for target in scp["TargetIds"]:
@@ -389,18 +391,29 @@ def update_budget_action(self: Any) -> str:
     if p.get("Definition") is not None:
         _check_definition(action["ActionType"], p["Definition"])
     old = deepcopy(action)
-    for key in ("NotificationType", "ActionThreshold", "Definition", "ExecutionRoleArn", "ApprovalModel", "Subscribers"):
+    for key in (
+        "NotificationType",
+        "ActionThreshold",
+        "Definition",
+        "ExecutionRoleArn",
+        "ApprovalModel",
+        "Subscribers",
+    ):
         if p.get(key) is not None:
             action[key] = p[key]
     _record(entry, "UPDATE_ACTION", "Action updated")
-    return json.dumps({"AccountId": p["AccountId"], "BudgetName": p["BudgetName"], "OldAction": old, "NewAction": action})
+    return json.dumps(
+        {"AccountId": p["AccountId"], "BudgetName": p["BudgetName"], "OldAction": old, "NewAction": action}
+    )
 
 
 def delete_budget_action(self: Any) -> str:
     p = _params(self, "DeleteBudgetAction")
     entry = _entry(self.backend, p["AccountId"], p["BudgetName"], p["ActionId"])
     if entry["Action"]["Status"] in LOCKED:
-        raise _error("ResourceLockedException", f"The action is {entry['Action']['Status']}; try again once it settles.")
+        raise _error(
+            "ResourceLockedException", f"The action is {entry['Action']['Status']}; try again once it settles."
+        )
     _store(self.backend)[p["AccountId"]].pop(p["ActionId"])
     return json.dumps({"AccountId": p["AccountId"], "BudgetName": p["BudgetName"], "Action": entry["Action"]})
 

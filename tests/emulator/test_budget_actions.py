@@ -68,7 +68,9 @@ def _budget(s: dict[str, str], amount: float = 100.0) -> None:
 
 def _scps(member: str) -> list[str]:
     org = boto3.client("organizations", region_name=REGION)
-    return [p["Name"] for p in org.list_policies_for_target(TargetId=member, Filter="SERVICE_CONTROL_POLICY")["Policies"]]
+    return [
+        p["Name"] for p in org.list_policies_for_target(TargetId=member, Filter="SERVICE_CONTROL_POLICY")["Policies"]
+    ]
 
 
 def test_budget_actions_are_missing_from_moto_as_shipped(org_setup: dict[str, str]) -> None:
@@ -168,7 +170,10 @@ def test_budget_actions_validate_as_aws_does(org_setup: dict[str, str]) -> None:
                 "takes exactly ScpActionDefinition",
             ),
             "policy id": (
-                {**good, "Definition": {"ScpActionDefinition": {"PolicyId": "vend-freeze", "TargetIds": [s["member"]]}}},
+                {
+                    **good,
+                    "Definition": {"ScpActionDefinition": {"PolicyId": "vend-freeze", "TargetIds": [s["member"]]}},
+                },
                 "PolicyId: 'vend-freeze' does not match",
             ),
             "no targets": (
@@ -207,7 +212,9 @@ def test_budget_actions_validate_as_aws_does(org_setup: dict[str, str]) -> None:
         assert moved["OldAction"]["ActionThreshold"]["ActionThresholdValue"] == 100.0
         assert moved["NewAction"]["ActionThreshold"]["ActionThresholdValue"] == 90.0
         raw.delete_budget_action(AccountId=s["mgmt"], BudgetName=good["BudgetName"], ActionId=action_id)
-        assert raw.describe_budget_actions_for_budget(AccountId=s["mgmt"], BudgetName=good["BudgetName"])["Actions"] == []
+        assert (
+            raw.describe_budget_actions_for_budget(AccountId=s["mgmt"], BudgetName=good["BudgetName"])["Actions"] == []
+        )
 
 
 def test_validate_names_each_bad_member() -> None:
