@@ -571,8 +571,7 @@ def adopt_backstop_freezes(
         action = backstop.action(account_id)
         if action is None or action.get("Status") != "EXECUTION_SUCCESS":
             continue
-        request = record.request
-        team, stage = str(request.get("team", "")), str(request.get("stage", ""))
+        team, stage = record.team, record.stage
         budget = backstop.budgets.describe_budget(
             AccountId=backstop.management_account_id, BudgetName=backstop_name(account_id)
         )["Budget"]
