@@ -152,6 +152,7 @@ def test_backstop_needs_pass_role_on_its_execution_role(env: Env) -> None:
         _converge(env, crippled, other)
     assert _code(denied.value) == "AccessDeniedException"
     assert "iam:PassRole" in str(denied.value) and BACKSTOP_ROLE_NAME in str(denied.value)
+    print("\nnegative control (ApplyGuardrails without iam:PassRole):", denied.value)
     assert backstop_action(env.client("budgets"), env.account, other) is None
     # and the real role completes it
     assert [c.split()[0] for c in _converge(env, _role_with_policy_of(env, _spec("ApplyGuardrails")), other)] == [
@@ -165,6 +166,7 @@ def _records(member: str) -> list[RequestRecord]:
         "stage": "staging",
         "gpu_tier": _tier(),
         "owner_email": OWNER,
+        "cost_center": "CC-1234",
         "regions": ["us-east-1"],
     }
     return [
@@ -202,6 +204,9 @@ def test_billing_crossing_freezes_as_the_execution_role_the_fence_adopts_and_a_t
         # WHEN billing data crosses the budget THEN the action fails, with AWS's denial, and nothing is attached
         assert [a["Status"] for a in billing_caught_up(env.account, name, amount * 1.2)] == ["EXECUTION_FAILURE"]
         assert "organizations:AttachPolicy" in _history(env, member)[-1], _history(env, member)
+        print(
+            "\nnegative control (execution role without AttachPolicy):", _status(env, member), _history(env, member)[-1]
+        )
         assert not _attached(env, member)
     finally:
         iam.put_role_policy(
@@ -241,8 +246,13 @@ def test_billing_crossing_freezes_as_the_execution_role_the_fence_adopts_and_a_t
     assert (record.cap, record.reason, record.cap_usd) == ("monthly", BACKSTOP_REASON, amount)
     assert record.reading_usd == pytest.approx(amount * 1.2) and record.complete
     assert [kind for kind, _ in sent] == ["Team Spend Frozen"]
-    # AND the audit's intent now holds vend-freeze on the account (it is not reported as planted)
-    assert member in FreezeStore(env.client("dynamodb"), settings.freezes_table).frozen_accounts()
+    # AND the audit expects vend-freeze on the account now (not planted); without the record it would report it
+    frozen = FreezeStore(env.client("dynamodb"), settings.freezes_table).frozen_accounts()
+    assert member in frozen
+    assert _freeze_findings(env, records, frozen, member) == []
+    planted = _freeze_findings(env, records, frozenset(), member)
+    assert planted, "control: the audit reports a vend-freeze no freeze record stands for"
+    print("\nnegative control (audit without the adopted record):", planted)
 
     # WHEN a thaw is filed and approved by another principal, and the next interval runs as the SpendFence role
     admin_freezes = FreezeStore(env.client("dynamodb"), settings.freezes_table)
@@ -269,6 +279,43 @@ def test_billing_crossing_freezes_as_the_execution_role_the_fence_adopts_and_a_t
     assert adopt(T0 + timedelta(minutes=10)) == []
 
 
+def _freeze_findings(env: Env, records: list[RequestRecord], frozen: frozenset[str], account: str) -> list[str]:
+    from vending.guardrails.audit import audit_organization
+
+    report = audit_organization(env.client("organizations"), cached_layout(), records=records, frozen=frozen)
+    return [
+        f"{f.type}: {f.detail}"
+        for f in report.findings
+        if f.target == f"account:{account}" and "vend-freeze" in f.detail
+    ]
+
+
+def test_execution_role_attaches_nothing_but_vend_freeze(env: Env) -> None:
+    # GIVEN an action naming another SCP (the team's tier policy: what a widened role could detach or attach)
+    account = str(new_member(env)["id"])
+    _converge(env, _role_with_policy_of(env, _spec("ApplyGuardrails")), account)
+    org, budgets, name = env.client("organizations"), env.client("budgets"), backstop_name(account)
+    other = next(
+        p["Id"]
+        for p in org.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"]
+        if p["Name"] != "vend-freeze" and not p.get("AwsManaged")
+    )
+    action = backstop_action(budgets, env.account, account)
+    assert action is not None
+    budgets.update_budget_action(
+        AccountId=env.account,
+        BudgetName=name,
+        ActionId=action["ActionId"],
+        Definition={"ScpActionDefinition": {"PolicyId": other, "TargetIds": [account]}},
+    )
+    # WHEN billing crosses THEN the execution role may not attach it: EXECUTION_FAILURE, nothing attached
+    assert [a["Status"] for a in billing_caught_up(env.account, name, 10**6)] == ["EXECUTION_FAILURE"]
+    assert "organizations:AttachPolicy" in _history(env, account)[-1]
+    policies = org.list_policies_for_target(TargetId=account, Filter="SERVICE_CONTROL_POLICY")["Policies"]
+    assert other not in {p["Id"] for p in policies}
+    remove_backstop(budgets, management_account_id=env.account, account_id=account)
+
+
 def test_retirement_removes_the_backstop_and_the_orphan_count_sees_one_left(env: Env) -> None:
     account = str(new_member(env)["id"])
     _converge(env, _role_with_policy_of(env, _spec("ApplyGuardrails")), account)
@@ -289,5 +336,6 @@ def test_retirement_removes_the_backstop_and_the_orphan_count_sees_one_left(env:
     with pytest.raises(ClientError) as denied:
         remove_backstop(env.client("budgets", crippled), management_account_id=env.account, account_id=account)
     assert "budgets:DeleteBudgetAction" in str(denied.value)
+    print("\nnegative control (RetireAccount without DeleteBudgetAction):", denied.value)
     remove_backstop(env.client("budgets", retire), management_account_id=env.account, account_id=account)
     assert os.environ.get("VEND_BACKSTOP_ROLE_ARN")
