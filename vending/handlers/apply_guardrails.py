@@ -32,7 +32,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         ctx.client("budgets"),
         ctx.client("organizations"),
         ctx.layout,
-        management_account_id=ctx.settings.platform_account_id or ctx.client("sts").get_caller_identity()["Account"],
+        management_account_id=ctx.settings.platform_account_id,
         account_id=state.account_id(),
         team=state.request.team,
         gpu_tier=state.request.gpu_tier,

@@ -23,14 +23,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         ctx.client("organizations"), ctx.store, ctx.layout, state.request.request_id, state.execution, suspend=suspend
     )
     # The Budgets backstop of the account goes with it (the action first, then its budget).
+    platform = ctx.settings.platform_account_id
     removed = (
-        remove_backstop(
-            ctx.client("budgets"),
-            management_account_id=ctx.settings.platform_account_id
-            or ctx.client("sts").get_caller_identity()["Account"],
-            account_id=record.account_id or "",
-        )
-        if record.account_id
+        remove_backstop(ctx.client("budgets"), management_account_id=platform, account_id=record.account_id)
+        if platform and record.account_id
         else []
     )
     logger.info(

@@ -41,9 +41,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         now=(scheduled.time or datetime.now(UTC)).astimezone(UTC),
         run_id=context.aws_request_id,
         # The Budgets backstop's freezes are adopted, and reversed with a thaw (vending.spend.backstop).
-        backstop=Backstop(
-            ctx.client("budgets"),
-            ctx.settings.platform_account_id or ctx.client("sts").get_caller_identity()["Account"],
+        backstop=(
+            Backstop(ctx.client("budgets"), ctx.settings.platform_account_id)
+            if ctx.settings.backstop_role_arn and ctx.settings.platform_account_id
+            else None
         ),
     )
     metrics.add_metric(name="SpendFreezes", unit=MetricUnit.Count, value=len(report.frozen) + len(report.adopted))

@@ -34,8 +34,8 @@ def converge_backstop(
     """Ensure the account's backstop budget (its monthly budget) and freeze action; vend-freeze is created if the
     organization lacks it (the same path as the fence). With no execution role configured (a deployment that has
     not set up the backstop: VEND_BACKSTOP_ROLE_ARN empty) nothing is done and that is logged."""
-    if not execution_role_arn:
-        logger.warning("no backstop execution role configured: the Budgets backstop is not laid down")
+    if not execution_role_arn or not management_account_id:
+        logger.warning("no backstop execution role (or platform account) configured: no Budgets backstop laid down")
         return []
     return ensure_backstop(
         budgets,
