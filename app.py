@@ -10,6 +10,8 @@ Deployment parameters are CDK context values (cdk.json has placeholders; overrid
   vending:organizationId         o-xxxxxxxxxx
   vending:powertoolsLayerVersion version of the public AWSLambdaPowertoolsPythonV3-python312-arm64 layer
   vending:alarmEmail             optional e-mail subscription on the notifications topic
+  vending:freezePolicyId         optional: vend-freeze's id (p-...) once `vend guardrails apply` made it; with it the
+                                 stack adds the AWS Budgets backstop's execution role (landing_zone/cdk/roles.py)
 """
 
 from __future__ import annotations
@@ -52,12 +54,16 @@ def config_from_context(app: App) -> VendingConfig:
     if not re.fullmatch(r"o-[a-z0-9]{10,32}", organization):
         raise ValueError(f"vending:organizationId must look like o-xxxxxxxxxx, got {organization!r}")
     email = _context(app, "vending:alarmEmail")
+    freeze = _context(app, "vending:freezePolicyId")
+    if freeze is not None and not re.fullmatch(r"p-[0-9a-z_]{8,128}", str(freeze)):
+        raise ValueError(f"vending:freezePolicyId must be an SCP id like p-xxxxxxxx, got {freeze!r}")
     return VendingConfig(
         platform_admin_role_arn=role,
         management_account_id=management,
         organization_id=organization,
         powertools_layer_version=int(_context(app, "vending:powertoolsLayerVersion") or 27),
         alarm_email=str(email) if email else None,
+        freeze_policy_id=str(freeze) if freeze else None,
     )
 
 

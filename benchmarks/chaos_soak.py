@@ -208,6 +208,12 @@ def run(
                 "pipeline_run_unfinished": _unfinished_runs(boto3.client("dynamodb")),
                 "scp_policy": orphans.unattached_new_scps(org, scps_before),
                 "scp_ou_attachment": orphans.new_ou_scp_attachments(org, ou_attachments_before),
+                # A READY account keeps its backstop; a retired one's must be gone with it.
+                "backstop_budget": orphans.orphan_backstops(
+                    boto3.client("budgets"),
+                    boto3.client("sts").get_caller_identity()["Account"],
+                    {rec.account_id for rec in ready.values() if rec.account_id},
+                ),
             },
         )
         statuses = Counter(e["status"] for e in all_executions)

@@ -121,6 +121,30 @@ def pipeline_role_statements(
 PLATFORM_APPROVER_ROLE = "PlatformApprover"
 
 
+def backstop_role_trust(account_id: str) -> dict[str, Any]:
+    """The Budgets backstop's execution role is assumed by AWS Budgets acting for this account only (the confused
+    deputy guard: https://docs.aws.amazon.com/cost-management/latest/userguide/security-iam.html)."""
+    return {
+        "Effect": "Allow",
+        "Principal": {"Service": "budgets.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+    }
+
+
+def backstop_role_statements(*, freeze_policy_arn: str, account_targets: list[str]) -> list[dict[str, Any]]:
+    """What Budgets may do as the backstop's execution role: attach and detach exactly vend-freeze (its policy ARN),
+    on member accounts only (no OU, no root, no other policy): AttachPolicy is authorized on the policy and on the
+    target, so each must be listed. The CDK stack and the emulator both use this."""
+    return [
+        {
+            "Effect": "Allow",
+            "Action": ["organizations:AttachPolicy", "organizations:DetachPolicy"],
+            "Resource": [freeze_policy_arn, *account_targets],
+        }
+    ]
+
+
 def approver_role_statements(
     *,
     requests_table: str,

@@ -137,9 +137,13 @@ def check_budget(budgets: Any, account_id: str, *, amount: float, name: str = BU
 # SCP actions act on Organizations, so they exist only in the management account's Budgets: the backstop is a budget
 # there filtered to the member account, with an APPLY_SCP_POLICY action naming `vend-freeze` and the account.
 # https://docs.aws.amazon.com/cost-management/latest/userguide/budgets-controls.html
-# moto 5.2 has no budget actions (no CreateBudgetAction): the documents are built and checked against botocore's
-# service model (tests/vending/test_spend_fence.py), not sent to the emulator.
+# moto 5.2 has no budget actions: the emulator adds them (landing_zone/local/budget_actions.py), and executes an action
+# as its execution role when `billing_caught_up` moves the budget's actual spend over the threshold.
 BACKSTOP_PREFIX = "vend-backstop-"
+# The role Budgets assumes to attach and detach vend-freeze: in the management account, trusted by
+# budgets.amazonaws.com for this account only (landing_zone.grant_statements.backstop_role_statements).
+BACKSTOP_ROLE_NAME = "VendingBudgetsFreezeRole"
+SCP_ACTION = "APPLY_SCP_POLICY"
 
 
 def backstop_budget_document(account_id: str, amount: float) -> dict[str, Any]:
@@ -173,3 +177,109 @@ def freeze_budget_action(
         "ApprovalModel": "AUTOMATIC",
         "Subscribers": [{"SubscriptionType": "EMAIL", "Address": notify_email}],
     }
+
+
+def backstop_name(account_id: str) -> str:
+    return f"{BACKSTOP_PREFIX}{account_id}"
+
+
+def backstop_action(budgets: Any, management_account_id: str, account_id: str) -> dict[str, Any] | None:
+    """The backstop budget's APPLY_SCP_POLICY action on the account (its status says whether Budgets fired it); None
+    when the budget or the action does not exist."""
+    kwargs: dict[str, Any] = {"AccountId": management_account_id, "BudgetName": backstop_name(account_id)}
+    try:
+        while True:
+            page = budgets.describe_budget_actions_for_budget(**kwargs)
+            for action in page.get("Actions", []):
+                scp = action.get("Definition", {}).get("ScpActionDefinition") or {}
+                if action.get("ActionType") == SCP_ACTION and account_id in scp.get("TargetIds", []):
+                    return dict(action)
+            if not page.get("NextToken"):
+                return None
+            kwargs["NextToken"] = page["NextToken"]
+    except ClientError as e:
+        if error_code(e) != "NotFoundException":
+            raise
+        return None
+
+
+def ensure_backstop(
+    budgets: Any,
+    *,
+    management_account_id: str,
+    account_id: str,
+    amount: float,
+    policy_id: str,
+    execution_role_arn: str,
+    notify_email: str,
+) -> list[str]:
+    """Create or converge the backstop of one member account in the management account's Budgets: the budget of its
+    linked-account cost (amount = its monthly budget) and the APPLY_SCP_POLICY action attaching `policy_id`
+    (vend-freeze) at 100 % actual. Returns what changed; calling it again changes nothing."""
+    name = backstop_name(account_id)
+    wanted = backstop_budget_document(account_id, amount)
+    changes: list[str] = []
+    try:
+        current = budgets.describe_budget(AccountId=management_account_id, BudgetName=name)["Budget"]
+    except ClientError as e:
+        if error_code(e) != "NotFoundException":
+            raise
+        current = None
+    if current is None:
+        try:
+            budgets.create_budget(AccountId=management_account_id, Budget=wanted)
+            changes.append(f"create_budget {name} {_amount(amount)} USD")
+        except ClientError as e:
+            if error_code(e) != "DuplicateRecordException":  # a concurrent converger made it: converge that one
+                raise
+            current = budgets.describe_budget(AccountId=management_account_id, BudgetName=name)["Budget"]
+    if current is not None and Decimal(str(current["BudgetLimit"]["Amount"])) != Decimal(str(amount)):
+        budgets.update_budget(AccountId=management_account_id, NewBudget=wanted)
+        changes.append(f"update_budget {name} {current['BudgetLimit']['Amount']} -> {_amount(amount)} USD")
+    action = freeze_budget_action(
+        management_account_id=management_account_id,
+        account_id=account_id,
+        policy_id=policy_id,
+        execution_role_arn=execution_role_arn,
+        notify_email=notify_email,
+    )
+    found = backstop_action(budgets, management_account_id, account_id)
+    if found is None:
+        try:
+            budgets.create_budget_action(**action)
+            changes.append(f"create_budget_action {name} {SCP_ACTION} {policy_id}")
+        except ClientError as e:
+            if error_code(e) != "DuplicateRecordException":
+                raise
+        return changes
+    drift = {
+        k: action[k]
+        for k in ("ActionThreshold", "Definition", "ExecutionRoleArn", "ApprovalModel", "NotificationType")
+        if found.get(k) != action[k]
+    }
+    if drift:
+        budgets.update_budget_action(
+            AccountId=management_account_id, BudgetName=name, ActionId=found["ActionId"], **drift
+        )
+        changes.append(f"update_budget_action {name} {', '.join(sorted(drift))}")
+    return changes
+
+
+def remove_backstop(budgets: Any, *, management_account_id: str, account_id: str) -> list[str]:
+    """Delete the backstop action and budget of a retired account (each missing one is already done)."""
+    name, removed = backstop_name(account_id), []
+    action = backstop_action(budgets, management_account_id, account_id)
+    if action is not None:
+        try:
+            budgets.delete_budget_action(AccountId=management_account_id, BudgetName=name, ActionId=action["ActionId"])
+            removed.append(f"delete_budget_action {name}")
+        except ClientError as e:
+            if error_code(e) != "NotFoundException":
+                raise
+    try:
+        budgets.delete_budget(AccountId=management_account_id, BudgetName=name)
+        removed.append(f"delete_budget {name}")
+    except ClientError as e:
+        if error_code(e) != "NotFoundException":
+            raise
+    return removed

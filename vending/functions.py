@@ -36,6 +36,10 @@ RESOURCE_NAMES = (
     "drift_function",  # the StackDrift function: `vend drift --check` invokes it as the schedule does
     "usage_table",  # the live meter's usage: account_id (hash) + event_key (range) (vending.spend.usage)
     "freezes_table",  # the spend fence's freezes: account_id (hash) (vending.spend.freezes)
+    # The spend fence's Budgets backstop in this (the management) account: the vend-backstop-* budgets and their
+    # actions, and the execution role Budgets assumes to attach vend-freeze (vending.spend.backstop).
+    "backstop_budgets",
+    "backstop_role",
 )
 
 
@@ -101,6 +105,22 @@ _SCP_WRITE = Grant(
         "organizations:EnablePolicyType",
     ),
     ("organization",),
+)
+
+# The Budgets backstop: the budget (ModifyBudget/ViewBudget) and its APPLY_SCP_POLICY action, handing Budgets the
+# execution role (iam:PassRole on that one role; CreateBudgetAction and UpdateBudgetAction pass it).
+_BACKSTOP_CONVERGE = (
+    Grant(
+        (
+            "budgets:ViewBudget",
+            "budgets:ModifyBudget",
+            "budgets:DescribeBudgetActionsForBudget",
+            "budgets:CreateBudgetAction",
+            "budgets:UpdateBudgetAction",
+        ),
+        ("backstop_budgets",),
+    ),
+    Grant(("iam:PassRole",), ("backstop_role",)),
 )
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
@@ -176,9 +196,10 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
                 ),
                 ("organization",),
             ),
+            *_BACKSTOP_CONVERGE,
         ),
         timeout_seconds=300,
-        description="Reconcile the SCPs of the account and its OU",
+        description="Reconcile the SCPs of the account and its OU; lay down its Budgets backstop",
     ),
     FunctionSpec(
         "Bootstrap",
@@ -344,7 +365,14 @@ FUNCTIONS += (
         "ApplyChange",
         "vending-apply-change",
         "vending.handlers.apply_change.handler",
-        (_REQUESTS_RW, _ORG_READ, _SCP_WRITE, _ASSUME_ACCESS, Grant(("organizations:TagResource",), ("organization",))),
+        (
+            _REQUESTS_RW,
+            _ORG_READ,
+            _SCP_WRITE,
+            _ASSUME_ACCESS,
+            Grant(("organizations:TagResource",), ("organization",)),
+            *_BACKSTOP_CONVERGE,  # the backstop's amount follows the tier
+        ),
         timeout_seconds=300,
         description="Swap the GPU tier SCP, rewrite the team region fence and the account tags; converge the CI role "
         "trust and the budget in the account",
@@ -386,6 +414,15 @@ FUNCTIONS += (
             Grant(("organizations:CreateOrganizationalUnit", "organizations:MoveAccount"), ("organization",)),
             # A team outside the layout: its policies only this account used (vending.retirement).
             Grant(("organizations:DeletePolicy",), ("organization",)),
+            # The account's Budgets backstop goes: its action, then its budget (ModifyBudget covers DeleteBudget).
+            Grant(
+                (
+                    "budgets:DescribeBudgetActionsForBudget",
+                    "budgets:DeleteBudgetAction",
+                    "budgets:ModifyBudget",
+                ),
+                ("backstop_budgets",),
+            ),
         ),
         timeout_seconds=300,
         description="Quarantine SCPs on the account, then the Suspended OU",
@@ -433,6 +470,7 @@ FUNCTIONS += (
                     "organizations:CreatePolicy",
                     "organizations:AttachPolicy",
                     "organizations:DetachPolicy",
+                    "organizations:ListTargetsForPolicy",  # the accounts vend-freeze is on (a backstop freeze)
                 ),
                 ("organization",),
             ),
@@ -441,6 +479,11 @@ FUNCTIONS += (
             _ASSUME_ACCESS,
             # The meter's usage (vending.spend.meter): the recorded state changes, and each instance type it looks up.
             Grant(("dynamodb:Query", "dynamodb:PutItem"), ("usage_table",)),
+            # A freeze the Budgets backstop made is adopted (its action read); its thaw reverses the action.
+            Grant(
+                ("budgets:ViewBudget", "budgets:DescribeBudgetActionsForBudget", "budgets:ExecuteBudgetAction"),
+                ("backstop_budgets",),
+            ),
         ),
         timeout_seconds=240,
         description="Every metering interval: meter -> fence (freeze accounts over their hourly or daily spend cap)",

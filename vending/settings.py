@@ -48,6 +48,8 @@ class Settings:
     # the API's own account, or role ARNs. The admin sees and does everything, the approver sees all and approves.
     platform_admin_role: str = "PlatformAdmin"
     platform_approver_role: str = "PlatformApprover"
+    # The role AWS Budgets assumes to attach vend-freeze (vending.spend.backstop); "" leaves the backstop out.
+    backstop_role_arn: str = ""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -75,4 +77,5 @@ class Settings:
             freezes_table=env("VEND_FREEZES_TABLE", "vending-freezes"),
             platform_admin_role=env("VEND_PLATFORM_ADMIN_ROLE", "PlatformAdmin"),
             platform_approver_role=env("VEND_PLATFORM_APPROVER_ROLE", "PlatformApprover"),
+            backstop_role_arn=env("VEND_BACKSTOP_ROLE_ARN", ""),
         )

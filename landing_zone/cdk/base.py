@@ -27,6 +27,9 @@ class VendingConfig:
     organization_id: str
     powertools_layer_version: int
     alarm_email: str | None = None
+    # vend-freeze's id (p-...), once `vend guardrails apply` has made it: the Budgets backstop's execution role may
+    # attach exactly that policy, so without it the backstop is left out (VEND_BACKSTOP_ROLE_ARN empty).
+    freeze_policy_id: str | None = None
 
 
 class BaseStack(Stack):

@@ -15,8 +15,10 @@ from aws_cdk import aws_logs as logs
 
 from landing_zone.cdk.base import METRICS_NAMESPACE, REPO_ROOT, SERVICE_NAME, BaseStack
 from landing_zone.cdk.grants import AUDIT_REPORTS_PREFIX, acknowledge_wildcards, statements
+from landing_zone.cdk.roles import backstop_role_arn
 from landing_zone.cdk.storage import Storage
 from landing_zone.grant_statements import PLATFORM_APPROVER_ROLE
+from vending.budgets import BACKSTOP_PREFIX, BACKSTOP_ROLE_NAME
 from vending.functions import FUNCTIONS, RESOURCE_NAMES, FunctionSpec, by_key
 from vending.github_setup import DEFAULT_PRIVATE_KEY_SECRET
 from vending.lifecycle import EMAIL_INDEX
@@ -104,6 +106,8 @@ class Functions:
             # Who the API admits beside the layout's team leads (vending.api.access).
             "VEND_PLATFORM_ADMIN_ROLE": stack.config.platform_admin_role_arn,
             "VEND_PLATFORM_APPROVER_ROLE": f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{PLATFORM_APPROVER_ROLE}",
+            # The Budgets backstop's execution role (landing_zone/cdk/roles.py); "" when vend-freeze's id is not given.
+            "VEND_BACKSTOP_ROLE_ARN": backstop_role_arn(stack),
             # No VEND_GITHUB_APP_ID yet: the asset lacks githubkit and cryptography (compiled; the functions are arm64),
             # so the GitHub step of Bootstrap says it is skipped and `vend github configure` sets repositories up.
             "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
@@ -162,6 +166,11 @@ class Functions:
                 return [f"arn:{Aws.PARTITION}:lambda:{Aws.REGION}:{Aws.ACCOUNT_ID}:function:{name}"]
             case "account_access_role":
                 return [self.stack.access_role_arn]
+            case "backstop_budgets":
+                budgets = f"arn:{Aws.PARTITION}:budgets::{Aws.ACCOUNT_ID}:budget/{BACKSTOP_PREFIX}*"
+                return [budgets, f"{budgets}/action/*"]
+            case "backstop_role":
+                return [f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{BACKSTOP_ROLE_NAME}"]
         raise KeyError(f"no ARN mapping for {symbol!r}")  # "organization" is mapped per action
 
     def _function(

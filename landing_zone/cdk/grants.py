@@ -18,6 +18,8 @@ from vending.functions import Grant
 AUDIT_REPORTS_PREFIX = "guardrail-audit/"  # vending.guardrails.audit.publish writes its reports under this prefix
 
 WILDCARD_REASONS = {
+    ":budget/vend-backstop-": "A backstop budget is named after its vended account (created at run time) and its "
+    "actions get generated ids; scoped to the vend-backstop- budgets of this account and their actions.",
     ":account/": "Vended account IDs are created at run time; scoped to accounts of this organization.",
     ":ou/": "OUs are created from layout.yaml at run time (PlaceInOu); scoped to OUs of this organization.",
     ":root/": "The root ID is not known at deploy time; scoped to the root of this organization.",

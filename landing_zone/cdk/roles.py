@@ -21,9 +21,12 @@ from landing_zone.grant_statements import (
     PLATFORM_APPROVER_ROLE,
     admin_role_statements,
     approver_role_statements,
+    backstop_role_statements,
+    backstop_role_trust,
     lead_role_names,
     team_lead_role_statements,
 )
+from vending.budgets import BACKSTOP_ROLE_NAME
 
 
 def approver_role_arn() -> str:
@@ -121,6 +124,42 @@ def build_admin_role(stack: BaseStack, arns: Callable[[str], list[str]], *, repo
         "AwsSolutions-IAM5[Resource::*]",
         "states:ListStateMachines and ce:GetCostAndUsage support no resource-level permissions; Organizations' "
         "account-less reads and CreatePolicy/EnablePolicyType (narrowed to SERVICE_CONTROL_POLICY) neither.",
+    )
+    return role
+
+
+def backstop_role_arn(stack: BaseStack) -> str:
+    """The Budgets backstop's execution role, or "" when the stack is not given vend-freeze's id."""
+    if not stack.config.freeze_policy_id:
+        return ""
+    return f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{BACKSTOP_ROLE_NAME}"
+
+
+def build_backstop_role(stack: BaseStack) -> iam.Role | None:
+    """The role AWS Budgets assumes for the spend fence's backstop action (vending.spend.backstop): trusted by
+    budgets.amazonaws.com for this account only, allowed to attach and detach exactly vend-freeze on member accounts.
+    The emulator makes the same role from the same statements (landing_zone/local/runtime.py)."""
+    policy_id = stack.config.freeze_policy_id
+    if not policy_id:
+        return None
+    mgmt, org = stack.config.management_account_id, stack.config.organization_id
+    policy_arn = f"arn:{Aws.PARTITION}:organizations::{mgmt}:policy/{org}/service_control_policy/{policy_id}"
+    trust = backstop_role_trust(Aws.ACCOUNT_ID)  # the same statement as the emulator's role
+    role = iam.Role(
+        stack,
+        "BudgetsFreezeRole",
+        role_name=BACKSTOP_ROLE_NAME,
+        assumed_by=iam.ServicePrincipal(trust["Principal"]["Service"], conditions=trust["Condition"]),
+        description="AWS Budgets attaches vend-freeze to a member account whose billed spend crossed its budget",
+        max_session_duration=Duration.hours(1),
+    )
+    for statement in backstop_role_statements(freeze_policy_arn=policy_arn, account_targets=stack.org_arns("account")):
+        role.add_to_policy(iam.PolicyStatement.from_json(statement))
+    stack.acknowledge(
+        role,
+        f"AwsSolutions-IAM5[Resource::{stack.nag(stack.org_arns('account')[0])}]",
+        "Vended account IDs are created at run time; the action targets the member account it was made for, and "
+        "the policy resource names vend-freeze exactly.",
     )
     return role
 

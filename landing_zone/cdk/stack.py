@@ -30,6 +30,7 @@ from landing_zone.cdk.roles import (
     approver_role_arn,
     build_admin_role,
     build_approver_role,
+    build_backstop_role,
     build_lead_roles,
     lead_role_arns,
 )
@@ -54,6 +55,7 @@ class LandingZoneStack(BaseStack):
         self.lifecycle_state_machine = build_lifecycle_state_machine(self, self.functions)
         self.admin_role = build_admin_role(self, built.resource_arns, reports_key_arn=self.storage.key.key_arn)
         self.approver_role = build_approver_role(self, self.storage)
+        self.backstop_role = build_backstop_role(self)
         self.api = build_api(
             self, self.functions["Api"], approver_role_arn=approver_role_arn(), lead_role_arns=lead_role_arns(self)
         )

@@ -27,7 +27,9 @@ The regional kinds (KMS, DynamoDB, log groups) are listed in every region of the
 
 Organization-wide: SCPs created during the run that are attached to nothing (`scp_policy`), SCP attachments on OUs
 made during the run (`scp_ou_attachment`), accounts no READY record owns (`account`), executions still running,
-records not READY, pipeline runs still QUEUED/RUNNING.
+records not READY, pipeline runs still QUEUED/RUNNING, and the spend fence's Budgets backstops in the management
+account (`backstop_budget`: a `vend-backstop-<account>` budget, with its actions, of an account no READY record owns:
+a retirement must delete it).
 
 This is an emulator/benchmark tool (it lists whole accounts); the audit (vending.guardrails) is the production check.
 Not covered: resources a team's Terraform stacks create beyond these kinds (the soak runs without pipelines; a
@@ -51,7 +53,7 @@ from vending.bootstrap import (
     STATE_KEY_TAG,
     state_bucket_name,
 )
-from vending.budgets import BUDGET_NAME
+from vending.budgets import BACKSTOP_PREFIX, BUDGET_NAME
 from vending.invocation_logging import LOG_GROUP as INVOCATION_LOG_GROUP
 from vending.invocation_logging import ROLE_NAME as INVOCATION_LOGGING_ROLE
 from vending.lifecycle import RequestRecord
@@ -193,6 +195,36 @@ def account_orphans(
     found = inventory(member, org, record.account_id, all_regions() if regions is None else regions)
     owned = expected(record, member, access_role_name=access_role_name)
     return {kind: sorted(found[kind] - owned[kind]) for kind in ACCOUNT_KINDS if found[kind] - owned[kind]}
+
+
+def orphan_backstops(budgets: Any, management_account_id: str, owned_accounts: Iterable[str]) -> list[str]:
+    """The backstop budgets of the management account whose member account no READY record owns, each with its
+    action count (`vend-backstop-<account> (1 action)`): what a retirement left behind."""
+    owned = set(owned_accounts)
+    left = []
+    for budget in _pages_budgets(budgets, management_account_id):
+        name = str(budget["BudgetName"])
+        if not name.startswith(BACKSTOP_PREFIX) or name.removeprefix(BACKSTOP_PREFIX) in owned:
+            continue
+        try:
+            actions = budgets.describe_budget_actions_for_budget(AccountId=management_account_id, BudgetName=name)
+            count = len(actions.get("Actions", []))
+        except ClientError:
+            count = 0
+        left.append(f"{name} ({count} action{'s' if count != 1 else ''})")
+    return sorted(left)
+
+
+def _pages_budgets(budgets: Any, account_id: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"AccountId": account_id}
+    while True:
+        page = budgets.describe_budgets(**kwargs)
+        found += page.get("Budgets", [])
+        token = page.get("NextToken") or page.get("nextToken")
+        if not token:
+            return found
+        kwargs["NextToken"] = token
 
 
 def scp_policy_ids(org: Any) -> set[str]:

@@ -42,6 +42,8 @@ import step_functions
 from landing_zone.grant_statements import (
     PLATFORM_APPROVER_ROLE,
     approver_role_statements,
+    backstop_role_statements,
+    backstop_role_trust,
     grant_statements,
     lead_role_names,
     pipeline_role_statements,
@@ -49,8 +51,10 @@ from landing_zone.grant_statements import (
 )
 from landing_zone.local import faults
 from landing_zone.local.authorization.middleware import warm_up
+from landing_zone.local.authorization.requests import BUDGETS_PRIVILEGES
 from landing_zone.local.authorization.server import authorizing_server, bodyless_signatures, moto_identity_check_off
 from landing_zone.local.billing_and_quotas import emulated_cost_allocation_tags, emulated_service_quotas
+from landing_zone.local.budget_actions import emulated_budget_actions, executing_as
 from landing_zone.local.callbacks import fix_task_token_callbacks
 from landing_zone.local.dynamodb import atomic_conditional_writes
 from landing_zone.local.event_sources import redelivering_sqs_event_sources
@@ -65,6 +69,7 @@ from landing_zone.local.state_change_events import (
 )
 from vending.accounts import CreationSlots
 from vending.aws.sessions import new_session
+from vending.budgets import BACKSTOP_PREFIX, BACKSTOP_ROLE_NAME
 from vending.context import invocation_session
 from vending.functions import FUNCTIONS, LIFECYCLE_KEYS, STATE_MACHINE_KEYS, FunctionSpec, by_key
 from vending.github_setup import DEFAULT_PRIVATE_KEY_SECRET
@@ -75,6 +80,7 @@ from vending.onboarding import ONBOARDING_EVENT_PATTERN
 from vending.pipeline import orchestration
 from vending.pipeline.approvals import DynamoDbApprovalStore
 from vending.settings import Settings
+from vending.spend.fence import ensure_freeze_policy
 from vending.spend.freezes import freezes_table_definition
 from vending.spend.usage import USAGE_EVENT_PATTERN, usage_table_definition
 
@@ -86,6 +92,8 @@ PLATFORM_ADMIN_ROLE = "PlatformAdmin"
 STATE_MACHINE_ROLE = "AccountVendingStateMachineRole"
 # Plays the Lambda service: the only principal that assumes the function roles.
 LAMBDA_SERVICE_ROLE = "EmulatorLambdaService"
+# Plays AWS Budgets: the only principal besides budgets.amazonaws.com that assumes the backstop's execution role.
+BUDGETS_SERVICE_ROLE = "EmulatorBudgetsService"
 # Plays CodeBuild's project role: the local pipeline workers act as it (landing_zone.grant_statements).
 PIPELINE_ROLE = "VendingPipelineRole"
 FAST_WORKFLOW = {
@@ -137,6 +145,7 @@ _IAM_ACTION_ALIASES = {
     ("s3", "HeadObject"): "GetObject",
     ("s3", "HeadBucket"): "ListBucket",
     ("lambda", "Invoke"): "InvokeFunction",
+    **{("budgets", op): privilege for op, privilege in BUDGETS_PRIVILEGES.items()},
 }
 
 
@@ -481,6 +490,7 @@ class Emulator:
         self._patches.enter_context(llm_services_completed())
         self._patches.enter_context(emulated_service_quotas())
         self._patches.enter_context(emulated_cost_allocation_tags())
+        self._patches.enter_context(emulated_budget_actions())
         self._patches.enter_context(state_change_events())
         self._patches.enter_context(cross_account_events_keep_their_envelope())
         self._patches.enter_context(targets_get_the_whole_event())
@@ -573,6 +583,11 @@ def _resource_arns(symbol: str, *, account: str, settings: Settings, layout: Lay
         "closures_table": [table + settings.closures_table],
         "usage_table": [table + settings.usage_table],
         "freezes_table": [table + settings.freezes_table],
+        "backstop_budgets": [
+            f"arn:aws:budgets::{account}:budget/{BACKSTOP_PREFIX}*",
+            f"arn:aws:budgets::{account}:budget/{BACKSTOP_PREFIX}*/action/*",
+        ],
+        "backstop_role": [f"arn:aws:iam::{account}:role/{BACKSTOP_ROLE_NAME}"],
         "archive_bucket": [f"arn:aws:s3:::{settings.archive_bucket}", f"arn:aws:s3:::{settings.archive_bucket}/*"],
         "archive_key": [os.environ.get("VEND_ARCHIVE_KEY_ARN", f"arn:aws:kms:{REGION}:{account}:key/unset")],
         "github_app_secret": [f"arn:aws:secretsmanager:{REGION}:{account}:secret:{DEFAULT_PRIVATE_KEY_SECRET}-??????"],
@@ -688,6 +703,21 @@ def _enforce_iam(session: boto3.Session, account: str, iam: Any) -> dict[str, st
     )
     _admin_role(
         iam,
+        BUDGETS_SERVICE_ROLE,
+        account,
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "sts:AssumeRole",
+                    "Resource": f"arn:aws:iam::{account}:role/{BACKSTOP_ROLE_NAME}",
+                }
+            ],
+        },
+    )
+    _admin_role(
+        iam,
         PLATFORM_ADMIN_ROLE,
         account,
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]},
@@ -728,6 +758,18 @@ def _enforce_iam(session: boto3.Session, account: str, iam: Any) -> dict[str, st
         account_id=account,
         lifecycle_state_machine=_assume(sts, account, LIFECYCLE_ROLE),
     )
+    # AWS Budgets executes a backstop action as its execution role (landing_zone/local/budget_actions.py).
+    budgets_service = _assume(sts, account, BUDGETS_SERVICE_ROLE)
+
+    def as_execution_role(role_arn: str) -> boto3.Session:
+        credentials = (
+            _session(budgets_service)
+            .client("sts")
+            .assume_role(RoleArn=role_arn, RoleSessionName="AWSBudgetsActions", DurationSeconds=900)["Credentials"]
+        )
+        return _session(credentials)
+
+    _RUNNING._patches.enter_context(executing_as(as_execution_role))
     admin = _assume(sts, account, PLATFORM_ADMIN_ROLE)
     os.environ.update(
         AWS_ACCESS_KEY_ID=admin["AccessKeyId"],
@@ -750,6 +792,32 @@ def _archive_key(session: boto3.Session) -> str:
         arn = str(kms.create_key(Description="vending archive (local)")["KeyMetadata"]["Arn"])
         kms.create_alias(AliasName=alias, TargetKeyId=arn)
     os.environ["VEND_ARCHIVE_KEY_ARN"] = arn
+    return arn
+
+
+def _backstop_role(session: boto3.Session, layout: Layout, account: str, organization_id: str) -> str:
+    """The role AWS Budgets assumes to attach vend-freeze, as the CDK stack makes it (landing_zone/cdk/roles.py): the
+    reconcile has laid vend-freeze down, so its ARN is known here. The emulated Budgets service (a role: moto checks
+    only AWS principals) is named beside budgets.amazonaws.com in its own trust statement."""
+    org = session.client("organizations")
+    policy_id = ensure_freeze_policy(org, layout)
+    policy_arn = org.describe_policy(PolicyId=policy_id)["Policy"]["PolicySummary"]["Arn"]
+    emulated = {
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:sts::{account}:assumed-role/{BUDGETS_SERVICE_ROLE}/emulator"},
+        "Action": "sts:AssumeRole",
+    }
+    trust = {"Version": "2012-10-17", "Statement": [backstop_role_trust(account), emulated]}
+    iam = session.client("iam")
+    arn = str(iam.create_role(RoleName=BACKSTOP_ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"])
+    statements = backstop_role_statements(
+        freeze_policy_arn=policy_arn, account_targets=local_org_arns(account, organization_id)("account")
+    )
+    iam.put_role_policy(
+        RoleName=BACKSTOP_ROLE_NAME,
+        PolicyName="attach-vend-freeze",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
+    )
     return arn
 
 
@@ -819,6 +887,8 @@ def deploy(
     s3.put_bucket_versioning(Bucket=settings.reports_bucket, VersioningConfiguration={"Status": "Enabled"})
 
     _archive_key(session)  # before the function policies: ArchiveState's grant names it
+    # The Budgets backstop's execution role, before the functions: their settings name it (VEND_BACKSTOP_ROLE_ARN).
+    os.environ["VEND_BACKSTOP_ROLE_ARN"] = _backstop_role(session, layout, account, organization["Id"])
     iam, lam = session.client("iam"), session.client("lambda")
     # moto compares a trust policy's AWS principal with the caller's session ARN literally, so the emulated Lambda
     # service is named by its session (AWS would also accept the role ARN).

@@ -661,3 +661,62 @@ def test_usage_capture_rule_queue_and_bus_policy(resources: dict[str, Any]) -> N
     )
     [table] = [t for k, t in _of_type(resources, "AWS::DynamoDB::Table").items() if k.startswith("UsageTable")]
     assert [k["AttributeName"] for k in table["Properties"]["KeySchema"]] == ["account_id", "event_key"]
+
+
+def _backstop_roles(resources: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (k, r)
+        for k, r in _of_type(resources, "AWS::IAM::Role").items()
+        if r["Properties"].get("RoleName") == "VendingBudgetsFreezeRole"
+    ]
+
+
+def _backstop_setting(resources: dict[str, Any]) -> Any:
+    fn = next(
+        r
+        for r in _of_type(resources, "AWS::Lambda::Function").values()
+        if r["Properties"].get("FunctionName") == "vending-apply-guardrails"
+    )
+    return fn["Properties"]["Environment"]["Variables"]["VEND_BACKSTOP_ROLE_ARN"]
+
+
+def test_backstop_role_is_left_out_without_the_freeze_policy_id(resources: dict[str, Any]) -> None:
+    # GIVEN cdk.json's context (no vending:freezePolicyId) THEN no execution role, and the functions know it
+    assert _backstop_roles(resources) == []
+    assert _backstop_setting(resources) == ""
+
+
+def test_backstop_role_attaches_only_vend_freeze_for_budgets_of_this_account(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    from tests.cdk.conftest import _load_app_module
+
+    module = _load_app_module()
+    # A malformed id is refused before anything is synthesized (bad input, nothing made)
+    with pytest.raises(ValueError, match="vending:freezePolicyId"):
+        module.build_app(outdir=str(tmp_path_factory.mktemp("bad")), context={"vending:freezePolicyId": "vend-freeze"})
+    # GIVEN vend-freeze's id WHEN synthesized (cdk-nag included) THEN the role exists
+    outdir = tmp_path_factory.mktemp("backstop")
+    app, stack = module.build_app(outdir=str(outdir), context={"vending:freezePolicyId": "p-examplefz1"})
+    app.synth()
+    resources = json.loads((outdir / f"{stack.stack_name}.template.json").read_text())["Resources"]
+    ((key, role),) = _backstop_roles(resources)
+    # trusted by budgets.amazonaws.com for this account only (the confused-deputy guard)
+    (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "budgets.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    # allowed to attach/detach exactly vend-freeze, on accounts of the organization (no OU, no root, no other SCP)
+    statements = [
+        s
+        for p in _of_type(resources, "AWS::IAM::Policy").values()
+        if {"Ref": key} in p["Properties"]["Roles"]
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert [sorted(_as_list(s["Action"])) for s in statements] == [
+        ["organizations:AttachPolicy", "organizations:DetachPolicy"]
+    ]
+    rendered = json.dumps(statements[0]["Resource"])
+    assert "policy/o-exampleorg1/service_control_policy/p-examplefz1" in rendered
+    assert "account/o-exampleorg1/*" in rendered and "p-*" not in rendered and ":ou/" not in rendered
+    # and the functions hand exactly this role to Budgets
+    assert "VendingBudgetsFreezeRole" in json.dumps(_backstop_setting(resources))

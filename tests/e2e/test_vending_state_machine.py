@@ -22,6 +22,7 @@ from vending.layout import cached_layout
 from vending.lifecycle import RequestRecord, RequestStore, Status
 from vending.pipeline import orchestration
 from vending.request import VendingRequest
+from vending.settings import Settings
 
 pytestmark = [pytest.mark.emulator]
 
@@ -107,6 +108,17 @@ def test_state_machine_vends_a_ready_account(emulator: tuple[Emulator, Deploymen
         for p in org.list_policies_for_target(TargetId=done.account_id, Filter="SERVICE_CONTROL_POLICY")["Policies"]
     }
     assert any("training" in name for name in own)
+    # AND ApplyGuardrails (its own role, IAM on) laid down the Budgets backstop: the team's monthly budget in the
+    # management account and the APPLY_SCP_POLICY action of vend-freeze on the account, on standby
+    from vending.budgets import backstop_action, backstop_name
+
+    budgets = boto3.client("budgets")
+    backstop = budgets.describe_budget(
+        AccountId=deployment.management_account_id, BudgetName=backstop_name(done.account_id)
+    )
+    assert float(backstop["Budget"]["BudgetLimit"]["Amount"]) == layout.monthly_budget("team-mlops", "training")
+    action = backstop_action(budgets, deployment.management_account_id, str(done.account_id))
+    assert action is not None and action["Status"] == "STANDBY"
     # AND its state bucket is versioned, private, TLS-only and holds the applied stack's state
     checks = inspect_state_bucket(boto3.Session(), done, layout)
     assert checks["versioning"] == "Enabled" and checks["public_access_blocked"] and checks["tls_only"]
@@ -338,6 +350,50 @@ def test_spend_fence_freezes_a_runaway_at_the_next_interval_and_an_approved_thaw
     assert not _freeze_attached(done.account_id)
     with capsys.disabled():
         print(f"\nspend fence on the emulator: {figures} (caps {caps.hourly_usd}/h, {caps.daily_usd}/day)")
+
+
+@needs_terraform
+def test_budgets_backstop_freeze_is_adopted_by_the_next_interval_and_thawed_the_same_way(
+    emulator: tuple[Emulator, Deployment], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 24 item 4, the backstop: billing data crosses the monthly budget, Budgets attaches vend-freeze as its
+    execution role (decided by the emulator's IAM), the SpendFence function adopts the freeze at its next interval
+    (once), and a thaw filed by PlatformAdmin and approved by PlatformApprover reverses the action and lifts it."""
+    from landing_zone.local.budget_actions import billing_caught_up
+    from tests.e2e.test_lifecycle_state_machine import signed_in_as
+    from vending.budgets import backstop_action, backstop_name
+    from vending.cli import main
+    from vending.spend.fence import BACKSTOP_REASON
+    from vending.spend.freezes import FreezeStore
+
+    _, deployment = emulator
+    mgmt = deployment.management_account_id
+    done = RequestStore(boto3.client("dynamodb"), "vending-requests").require("team-mlops-staging")
+    account = str(done.account_id)
+    amount = cached_layout().monthly_budget("team-mlops", done.request["gpu_tier"])
+    assert not _freeze_attached(account)
+    # GIVEN billing data that crossed the monthly budget
+    (fired,) = billing_caught_up(mgmt, backstop_name(account), amount * 1.1)
+    # THEN Budgets froze the account as its execution role
+    assert fired["Status"] == "EXECUTION_SUCCESS" and _freeze_attached(account)
+    # WHEN the fence's next two intervals run THEN the first adopts the freeze, the second finds it complete
+    at = datetime(2026, 12, 9, 16, 0, tzinfo=UTC)
+    first, second = _fence_at(at), _fence_at(at + timedelta(minutes=5))
+    assert (first["adopted"], first["frozen"], second["adopted"]) == ([account], [], []), (first, second)
+    assert account in second["already_frozen"]
+    record = FreezeStore(boto3.client("dynamodb"), Settings.from_env().freezes_table).get(account)
+    assert record is not None and (record.cap, record.reason) == ("monthly", BACKSTOP_REASON)
+    # WHEN a thaw is filed and approved by another principal, and the next interval runs
+    assert main(["spend", "thaw", done.request_id, "--reason", "billing anomaly refunded"]) == 0
+    with signed_in_as("PlatformApprover", "approver-session"):
+        assert main(["spend", "approve", done.request_id, "--json"]) == 0
+    capsys.readouterr()
+    after = _fence_at(at + timedelta(minutes=70))
+    # THEN the action is reversed and vend-freeze is off
+    assert (after["thawed"], after["frozen"], after["adopted"]) == ([account], [], []), after
+    assert not _freeze_attached(account)
+    action = backstop_action(boto3.client("budgets"), mgmt, account)
+    assert action is not None and action["Status"] == "REVERSE_SUCCESS"
 
 
 def _access_session(account_id: str) -> boto3.Session:

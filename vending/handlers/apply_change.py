@@ -10,6 +10,7 @@ from vending.aws.sessions import access_role_arn, assume_role_session
 from vending.changes import LifecycleState, apply_change_guardrails, converge_account
 from vending.context import Context, logger
 from vending.quotas import QuotaState, converge_quotas, pending
+from vending.spend.backstop import converge_backstop
 from vending.spend.forwarding import ensure_usage_forwarding, platform_bus_arn
 
 
@@ -43,6 +44,18 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         request.regions,
         platform_bus_arn(ctx.session.region_name or request.home_region, platform, ctx.settings.event_bus_name),
     )
+    # The Budgets backstop's amount follows the (new) tier's monthly budget.
+    backstop = converge_backstop(
+        ctx.client("budgets"),
+        org,
+        ctx.layout,
+        management_account_id=platform,
+        account_id=account_id,
+        team=request.team,
+        gpu_tier=request.gpu_tier,
+        owner_email=request.owner_email,
+        execution_role_arn=ctx.settings.backstop_role_arn,
+    )
     ctx.store.update(
         request.request_id,
         step="ApplyChange",
@@ -52,6 +65,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     waiting = [f"{q.region} {q.service}/{q.code}" for q in pending(quotas)]
     logger.info(
         "change applied",
-        extra={"scp_changes": list(guardrails.changes), "account_changes": settings, "quotas_pending": waiting},
+        extra={
+            "scp_changes": list(guardrails.changes),
+            "account_changes": settings,
+            "quotas_pending": waiting,
+            "backstop": backstop,
+        },
     )
     return {"scp_changes": list(guardrails.changes), "account_changes": settings, "quotas_pending": waiting}

@@ -9,6 +9,7 @@ from vending.context import Context, begin_step, logger
 from vending.guardrails.account import apply_account_guardrails
 from vending.guardrails.intent import team_layout
 from vending.lifecycle import Status
+from vending.spend.backstop import converge_backstop
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -26,6 +27,18 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         stage=state.request.stage,
         gpu_tier=state.request.gpu_tier,
     )
+    # The spend fence's backstop in the management account's Budgets (this function runs there).
+    backstop = converge_backstop(
+        ctx.client("budgets"),
+        ctx.client("organizations"),
+        ctx.layout,
+        management_account_id=ctx.settings.platform_account_id,
+        account_id=state.account_id(),
+        team=state.request.team,
+        gpu_tier=state.request.gpu_tier,
+        owner_email=state.request.owner_email,
+        execution_role_arn=ctx.settings.backstop_role_arn,
+    )
     ctx.store.update(state.request.request_id, step="ApplyGuardrails", scps=list(result.policies))
-    logger.info("guardrails in place", extra={"scps": list(result.policies)})
+    logger.info("guardrails in place", extra={"scps": list(result.policies), "backstop": backstop})
     return result.model_dump(mode="json")

@@ -6,6 +6,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vending.aws.errors import transient_as_retryable
+from vending.budgets import remove_backstop
 from vending.changes import LifecycleState
 from vending.context import Context, logger
 from vending.retirement import retire_account
@@ -21,7 +22,17 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     record = retire_account(
         ctx.client("organizations"), ctx.store, ctx.layout, state.request.request_id, state.execution, suspend=suspend
     )
-    logger.info("account quarantined and parked", extra={"account_id": record.account_id, "ou": record.ou_path})
+    # The Budgets backstop of the account goes with it (the action first, then its budget).
+    platform = ctx.settings.platform_account_id
+    removed = (
+        remove_backstop(ctx.client("budgets"), management_account_id=platform, account_id=record.account_id)
+        if platform and record.account_id
+        else []
+    )
+    logger.info(
+        "account quarantined and parked",
+        extra={"account_id": record.account_id, "ou": record.ou_path, "backstop_removed": removed},
+    )
     return {
         "status": record.status.value,
         "account_id": record.account_id,

@@ -8,6 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from vending.context import Context, logger, metrics
+from vending.spend.fence import Backstop
 from vending.spend.freezes import FreezeStore
 from vending.spend.interval import run_interval
 from vending.spend.meter import fence_reader
@@ -39,7 +40,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         source=ctx.settings.event_source,
         now=(scheduled.time or datetime.now(UTC)).astimezone(UTC),
         run_id=context.aws_request_id,
+        # The Budgets backstop's freezes are adopted, and reversed with a thaw (vending.spend.backstop).
+        backstop=(
+            Backstop(ctx.client("budgets"), ctx.settings.platform_account_id)
+            if ctx.settings.backstop_role_arn and ctx.settings.platform_account_id
+            else None
+        ),
     )
-    metrics.add_metric(name="SpendFreezes", unit=MetricUnit.Count, value=len(report.frozen))
+    metrics.add_metric(name="SpendFreezes", unit=MetricUnit.Count, value=len(report.frozen) + len(report.adopted))
     logger.info("spend fence done", extra=report.to_dict())
     return report.to_dict()

@@ -25,6 +25,7 @@ from botocore.exceptions import ClientError
 from scps.render import freeze_policy
 from vending.aws.errors import error_code
 from vending.aws.identity import same_principal
+from vending.budgets import backstop_action, backstop_name
 from vending.exceptions import (
     EventPublishFailed,
     FenceIncomplete,
@@ -46,6 +47,7 @@ SCP = "SERVICE_CONTROL_POLICY"
 INTERVAL_MINUTES = 5
 FROZEN_EVENT = "Team Spend Frozen"
 THAWED_EVENT = "Team Spend Thawed"
+BACKSTOP_REASON = "backstop: billing data crossed the monthly budget"
 # A notification claimed by a run that never published it (it crashed) may be claimed again after this long.
 NOTIFY_CLAIM_TTL = timedelta(minutes=10)
 
@@ -75,6 +77,7 @@ class FenceReport:
     skipped: list[str] = field(default_factory=list)  # readings that name no known account (logged)
     failed: list[str] = field(default_factory=list)  # "<account>: <error>": retried by the next interval
     thawed: list[str] = field(default_factory=list)  # approved thaws this interval detached (finish_thaws)
+    adopted: list[str] = field(default_factory=list)  # freezes the Budgets backstop made, recorded by this interval
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -461,9 +464,49 @@ def approve_thaw(
     return _detach_thawed(thawed, org=org, layout=layout, store=store, notify=notify, now=now)
 
 
+@dataclass(frozen=True)
+class Backstop:
+    """The management account's Budgets (a client) and its id: where the backstop actions live."""
+
+    budgets: Any
+    management_account_id: str
+
+    def action(self, account_id: str) -> dict[str, Any] | None:
+        return backstop_action(self.budgets, self.management_account_id, account_id)
+
+    def reverse(self, account_id: str) -> bool:
+        """Reverse an executed backstop action (Budgets detaches vend-freeze as its role and the action stays
+        REVERSE_SUCCESS, so the same budget period's spend does not freeze the account again). False when there is
+        nothing to reverse."""
+        action = self.action(account_id)
+        if action is None or action.get("Status") != "EXECUTION_SUCCESS":
+            return False
+        try:
+            self.budgets.execute_budget_action(
+                AccountId=self.management_account_id,
+                BudgetName=backstop_name(account_id),
+                ActionId=action["ActionId"],
+                ExecutionType="REVERSE_BUDGET_ACTION",
+            )
+        except ClientError as e:
+            if error_code(e) != "ResourceLockedException":  # moved meanwhile: the detach below settles it
+                raise
+            return False
+        return True
+
+
 def _detach_thawed(
-    thawed: FreezeRecord, *, org: Any, layout: Layout, store: FreezeStore, notify: Notify | None, now: datetime
+    thawed: FreezeRecord,
+    *,
+    org: Any,
+    layout: Layout,
+    store: FreezeStore,
+    notify: Notify | None,
+    now: datetime,
+    backstop: Backstop | None = None,
 ) -> FreezeRecord:
+    if backstop is not None and backstop.reverse(thawed.account_id):
+        logger.info("backstop action reversed", extra={"account": thawed.account_id})
     detach_freeze(org, ensure_freeze_policy(org, layout), thawed.account_id)
     done = thawed.model_copy(update={"detached_at": _iso(now)})
     store.save(done, expect=FreezeStatus.THAWED)
@@ -472,12 +515,99 @@ def _detach_thawed(
     return done
 
 
-def finish_thaws(store: FreezeStore, org: Any, layout: Layout, *, notify: Notify | None, now: datetime) -> list[str]:
+def finish_thaws(
+    store: FreezeStore,
+    org: Any,
+    layout: Layout,
+    *,
+    notify: Notify | None,
+    now: datetime,
+    backstop: Backstop | None = None,
+) -> list[str]:
     """Detach `vend-freeze` from every account whose thaw is approved but not yet detached (approved by a role that
-    may not detach SCPs, or a crash after the approval): what each interval does before it fences."""
+    may not detach SCPs, or a crash after the approval): what each interval does before it fences. An executed
+    Budgets backstop action of the account is reversed first (`backstop`)."""
     done = []
     for record in store.list(status=FreezeStatus.THAWED):
         if record.detached_at is None:
-            _detach_thawed(record, org=org, layout=layout, store=store, notify=notify, now=now)
+            _detach_thawed(record, org=org, layout=layout, store=store, notify=notify, now=now, backstop=backstop)
             done.append(record.account_id)
     return done
+
+
+def adopt_backstop_freezes(
+    records: Iterable[RequestRecord],
+    layout: Layout,
+    org: Any,
+    store: FreezeStore,
+    backstop: Backstop,
+    *,
+    intents: Mapping[str, AccountSpendIntent],
+    notify: Notify,
+    now: datetime,
+    stop: Stopper | None = None,
+    run_id: str = "fence",
+) -> list[str]:
+    """Record the freezes the Budgets backstop made: an account carrying `vend-freeze` without a freeze record whose
+    backstop action is EXECUTION_SUCCESS gets its freeze record (reason BACKSTOP_REASON), is notified once and,
+    with `on_freeze: stop`, stopped, as a fence freeze is; from then on the audit expects the SCP there and a thaw
+    goes through the same approval. An attachment without an executed action is left to the audit (planted)."""
+    policy_id = ensure_freeze_policy(org, layout)
+    attached = {
+        t["TargetId"]
+        for page in org.get_paginator("list_targets_for_policy").paginate(PolicyId=policy_id)
+        for t in page["Targets"]
+        if t.get("Type") == "ACCOUNT"
+    }
+    if not attached:
+        return []
+    frozen = store.frozen_accounts()
+    adopted: list[str] = []
+    for record in records:
+        account_id = record.account_id or ""
+        intent = intents.get(record.request_id)
+        if account_id not in attached or account_id in frozen or intent is None:
+            continue
+        action = backstop.action(account_id)
+        if action is None or action.get("Status") != "EXECUTION_SUCCESS":
+            continue
+        team, stage = record.team, record.stage
+        budget = backstop.budgets.describe_budget(
+            AccountId=backstop.management_account_id, BudgetName=backstop_name(account_id)
+        )["Budget"]
+        actual = float(budget.get("CalculatedSpend", {}).get("ActualSpend", {}).get("Amount", 0) or 0)
+        freeze = FreezeRecord(
+            account_id=account_id,
+            freeze_id=f"{record.request_id}@{_iso(now)}",
+            status=FreezeStatus.FROZEN,
+            team=team,
+            stage=stage,
+            request_id=record.request_id,
+            tier=intent.tier,
+            cap="monthly",
+            cap_usd=float(budget["BudgetLimit"]["Amount"]),
+            reading_usd=round(actual, 4),
+            reading_at=_iso(now),
+            frozen_at=_iso(now),
+            frozen_by=f"budgets-action:{action['ActionId']}",
+            on_freeze=layout.on_freeze(team, intent.tier),
+            owner_email=intent.owner_email,
+            reason=BACKSTOP_REASON,
+            attached_at=_iso(now),  # Budgets attached it
+        )
+        if not store.claim(freeze, replacing=store.get(account_id)):
+            continue  # a fence froze it meanwhile
+        logger.info("backstop freeze adopted", extra={"account": account_id, "action": action["ActionId"]})
+        _complete(
+            freeze,
+            org=org,
+            policy_id=lambda: policy_id,
+            store=store,
+            notify=notify,
+            stop=stop,
+            regions=intent.regions,
+            now=now,
+            run_id=run_id,
+        )
+        adopted.append(account_id)
+    return adopted

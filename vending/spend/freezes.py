@@ -31,7 +31,9 @@ class FreezeRecord(BaseModel):
     stage: str
     request_id: str
     tier: str
-    cap: Literal["hourly", "daily"]
+    # hourly/daily: the fence's meter crossed the cap; monthly: the Budgets backstop froze it (billing data crossed
+    # the monthly budget) and the fence adopted that freeze (vending.spend.fence.adopt_backstop_freezes).
+    cap: Literal["hourly", "daily", "monthly"]
     cap_usd: float
     reading_usd: float  # the reading that crossed the cap
     reading_at: str
@@ -40,6 +42,7 @@ class FreezeRecord(BaseModel):
     frozen_by: str  # the fence run that won the write
     on_freeze: Literal["keep_running", "stop"] = "keep_running"
     owner_email: str = ""
+    reason: str = ""  # why, in words, where the cap does not say it all (an adopted backstop freeze)
     # The steps after the write; a fence that finds one missing completes it (a crash between the write and them).
     attached_at: str | None = None
     notify_claimed_by: str | None = None  # the run that publishes the notification (a conditional claim)

@@ -10,9 +10,11 @@ from vending.aws.sessions import access_role_arn, assume_role_session
 from vending.layout import Layout
 from vending.lifecycle import RequestRecord, RequestStore
 from vending.spend.fence import (
+    Backstop,
     FenceReport,
     Stopper,
     account_intents,
+    adopt_backstop_freezes,
     event_notifier,
     fence,
     finish_thaws,
@@ -52,10 +54,30 @@ def run_interval(
     source: str,
     now: datetime,
     run_id: str,
+    backstop: Backstop | None = None,
 ) -> FenceReport:
     notify = event_notifier(events, bus=bus, source=source)
-    thawed = finish_thaws(freezes, org, layout, notify=notify, now=now)  # approvals since the last interval
+    # approvals since the last interval (an executed backstop action is reversed with the detach)
+    thawed = finish_thaws(freezes, org, layout, notify=notify, now=now, backstop=backstop)
     records = [r for r in store.list() if r.account_id]
+    intents = account_intents(layout, records)
+    stopper = access_role_stopper(sts, layout)
+    adopted = (
+        adopt_backstop_freezes(
+            records,
+            layout,
+            org,
+            freezes,
+            backstop,
+            intents=intents,
+            notify=notify,
+            now=now,
+            stop=stopper,
+            run_id=run_id,
+        )
+        if backstop is not None
+        else []
+    )
     readings = read(records, now)
     report = fence(
         readings,
@@ -64,9 +86,9 @@ def run_interval(
         freezes,
         notify,
         now,
-        intents=account_intents(layout, records),
-        stop=access_role_stopper(sts, layout),
+        intents=intents,
+        stop=stopper,
         run_id=run_id,
     )
-    report.thawed = thawed
+    report.thawed, report.adopted = thawed, adopted
     return report

@@ -33,6 +33,37 @@ PARTITION = "aws"
 # The IAM prefix where it is not the signing name.
 IAM_PREFIX = {"monitoring": "cloudwatch", "email": "ses", "stepfunctions": "states"}
 
+# Budgets authorizes its budget and notification operations as two privileges, ModifyBudget and ViewBudget
+# (https://docs.aws.amazon.com/cost-management/latest/userguide/budgets-permissions.html); its actions' operations
+# are privileges of their own names (budgets:CreateBudgetAction...).
+BUDGETS_PRIVILEGES = {
+    **dict.fromkeys(
+        (
+            "CreateBudget",
+            "UpdateBudget",
+            "DeleteBudget",
+            "CreateNotification",
+            "UpdateNotification",
+            "DeleteNotification",
+            "CreateSubscriber",
+            "UpdateSubscriber",
+            "DeleteSubscriber",
+        ),
+        "ModifyBudget",
+    ),
+    **dict.fromkeys(
+        (
+            "DescribeBudget",
+            "DescribeBudgets",
+            "DescribeNotificationsForBudget",
+            "DescribeSubscribersForNotification",
+            "DescribeBudgetPerformanceHistory",
+            "DescribeBudgetNotificationsForAccount",
+        ),
+        "ViewBudget",
+    ),
+}
+
 # Operations whose IAM action is not named after the operation (Service Authorization Reference).
 ACTION_ALIASES: dict[tuple[str, str], str] = {
     ("s3", "ListObjectsV2"): "ListBucket",
@@ -72,6 +103,7 @@ ACTION_ALIASES: dict[tuple[str, str], str] = {
     ("lambda", "InvokeAsync"): "InvokeFunction",
     ("lambda", "GetFunctionConfiguration"): "GetFunctionConfiguration",
     ("lambda", "ListTags"): "ListTags",
+    **{("budgets", op): privilege for op, privilege in BUDGETS_PRIVILEGES.items()},
 }
 
 # The action that tags a resource, per service, for tags sent with its create (AWS authorizes both).
@@ -121,6 +153,7 @@ PASSED_TO = {
     "cloudformation": "cloudformation.amazonaws.com",
     "scheduler": "scheduler.amazonaws.com",
     "pipes": "pipes.amazonaws.com",
+    "budgets": "budgets.amazonaws.com",  # an action's ExecutionRoleArn (CreateBudgetAction, UpdateBudgetAction)
 }
 _ROLE_ARN = re.compile(r"^arn:aws:iam::\d{12}:role/.+$")
 _IAM_PRINCIPAL = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):(role|user)/(?:.*/)?([^/]+)$")
@@ -254,6 +287,7 @@ _VARIABLE_PARAMS = {
     "PolicyId": ("PolicyId",),
     "RootId": ("RootId", "ParentId", "TargetId"),
     "BudgetName": ("BudgetName",),
+    "ActionId": ("ActionId",),  # a budget action: arn:aws:budgets::<account>:budget/<name>/action/<id>
     "ExecutionId": ("name",),
     "InstanceProfileNameWithPath": ("InstanceProfileName",),
     "OidcProviderName": ("Url",),
