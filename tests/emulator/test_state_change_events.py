@@ -201,7 +201,7 @@ def member_session() -> boto3.Session:
 
 def platform_queue() -> tuple[Any, str]:
     """The platform's rule -> SQS queue (what RecordUsage consumes), in the default account."""
-    from vending.spend.usage import USAGE_EVENT_PATTERN
+    from vending.usage_forwarding import USAGE_EVENT_PATTERN
 
     sqs, events = boto3.client("sqs", region_name=REGION), boto3.client("events", region_name=REGION)
     url = sqs.create_queue(QueueName="usage")["QueueUrl"]
@@ -228,7 +228,7 @@ def member_launch(session: boto3.Session) -> str:
 
 def test_moto_as_shipped_forwards_as_the_receiver_and_drops_the_account(aws: None) -> None:
     # GIVEN the member's forwarding rule and the platform's queue, plain moto apart from the emitted events
-    from vending.spend.forwarding import ensure_usage_forwarding, platform_bus_arn
+    from vending.usage_forwarding import ensure_usage_forwarding, platform_bus_arn
 
     sqs, url = platform_queue()
     member = member_session()
@@ -249,7 +249,7 @@ def test_forwarded_events_reach_the_platform_as_aws_delivers_them_and_are_metere
         cross_account_events_keep_their_envelope,
         targets_get_the_whole_event,
     )
-    from vending.spend.forwarding import ensure_usage_forwarding, platform_bus_arn
+    from vending.usage_forwarding import ensure_usage_forwarding, platform_bus_arn
 
     sqs, url = platform_queue()
     member = member_session()

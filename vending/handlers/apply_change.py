@@ -10,7 +10,7 @@ from vending.aws.sessions import access_role_arn, assume_role_session
 from vending.changes import LifecycleState, apply_change_guardrails, converge_account
 from vending.context import Context, logger
 from vending.quotas import QuotaState, converge_quotas, pending
-from vending.spend.forwarding import ensure_usage_forwarding, platform_bus_arn
+from vending.usage_forwarding import ensure_usage_forwarding, platform_bus_arn
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -40,8 +40,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     platform = ctx.settings.platform_account_id or ctx.client("sts").get_caller_identity()["Account"]
     ensure_usage_forwarding(
         lambda region: member.client("events", region_name=region),
+        member.client("iam"),
+        account_id,
         request.regions,
         platform_bus_arn(ctx.session.region_name or request.home_region, platform, ctx.settings.event_bus_name),
+        ctx.layout.organization.allowed_regions,
     )
     ctx.store.update(
         request.request_id,
