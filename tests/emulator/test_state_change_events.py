@@ -233,7 +233,12 @@ def test_moto_as_shipped_forwards_as_the_receiver_and_drops_the_account(aws: Non
     sqs, url = platform_queue()
     member = member_session()
     ensure_usage_forwarding(
-        lambda r: member.client("events", region_name=r), [REGION], platform_bus_arn(REGION, ACCOUNT, "default")
+        lambda r: member.client("events", region_name=r),
+        member.client("iam"),
+        MEMBER,
+        [REGION],
+        platform_bus_arn(REGION, ACCOUNT, "default"),
+        [REGION],
     )
     with state_change_events(Clock()):
         member_launch(member)
@@ -255,7 +260,16 @@ def test_forwarded_events_reach_the_platform_as_aws_delivers_them_and_are_metere
     member = member_session()
     # GIVEN the Bootstrap's forwarding rule in the member account
     [rule] = ensure_usage_forwarding(
-        lambda r: member.client("events", region_name=r), [REGION], platform_bus_arn(REGION, ACCOUNT, "default")
+        lambda r: member.client("events", region_name=r),
+        member.client("iam"),
+        MEMBER,
+        [REGION],
+        platform_bus_arn(REGION, ACCOUNT, "default"),
+        [REGION],
+    )
+    # AND the platform's bus admitting the member (by its id: this test's member is in no organization)
+    boto3.client("events", region_name=REGION).put_permission(
+        Action="events:PutEvents", Principal=MEMBER, StatementId="member"
     )
     assert rule == f"arn:aws:events:{REGION}:{MEMBER}:rule/vending-usage-forwarding"
     clock = Clock()
