@@ -252,8 +252,12 @@ def usage_forwarding_findings(
         regions = [str(r) for r in record.request.get("regions") or ()]
         try:
             session = session_for(record.account_id)
+
+            def events_in(region: str, s: Any = session) -> Any:
+                return s.client("events", region_name=region)
+
             found = check_usage_forwarding(
-                lambda region, s=session: s.client("events", region_name=region),
+                events_in,
                 session.client("iam"),
                 record.account_id,
                 regions,
