@@ -134,6 +134,20 @@ INVOCATION_LOG_GROUP_MUTATIONS: tuple[str, ...] = (
     "logs:PutRetentionPolicy",
 )
 
+# The live meter's usage forwarding (vending/usage_forwarding.py): in each of a team account's regions a rule on the
+# default bus sends the account's instance state changes to the platform's bus, as a role EventBridge assumes (AWS
+# requires one for a bus of another account that admits the organization, and for a bus in another region). A team
+# that deleted, disabled or retargeted the rule would run GPUs the meter never sees (the spend fence never freezes it).
+USAGE_FORWARDING_RULE = "vending-usage-forwarding"
+USAGE_FORWARDING_ROLE_NAME = "VendUsageForwarding"
+USAGE_FORWARDING_RULE_MUTATIONS: tuple[str, ...] = (
+    "events:DeleteRule",
+    "events:DisableRule",
+    "events:PutRule",
+    "events:PutTargets",
+    "events:RemoveTargets",
+)
+
 # Running a model: InvokeModel and InvokeModelWithResponseStream (Converse and ConverseStream are authorized as these:
 # https://docs.aws.amazon.com/bedrock/latest/userguide/conversation-inference-call.html), and any later variant.
 BEDROCK_INVOKE: tuple[str, ...] = ("bedrock:InvokeModel*",)

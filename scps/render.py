@@ -259,6 +259,7 @@ def baseline(layout: Layout) -> list[Statement]:
                     *roles,
                     *(f"arn:aws:iam::*:role/{name}" for name in catalog.TEAM_CI_ROLE_NAMES),
                     f"arn:aws:iam::*:role/{catalog.INVOCATION_LOGGING_ROLE_NAME}",
+                    f"arn:aws:iam::*:role/{catalog.USAGE_FORWARDING_ROLE_NAME}",
                 ],
                 condition=_unless_platform(layout),
             ),
@@ -335,9 +336,14 @@ def baseline(layout: Layout) -> list[Statement]:
     ]
 
 
-def _region_statement(layout: Layout, sid: str, regions: tuple[str, ...]) -> Statement:
-    """Deny requests outside `regions`; Bedrock invocations are fenced by _invoke_region_statement instead."""
+def _region_statement(
+    layout: Layout, sid: str, regions: tuple[str, ...], also_exempt: tuple[str, ...] = ()
+) -> Statement:
+    """Deny requests outside `regions`; Bedrock invocations are fenced by _invoke_region_statement instead.
+    `also_exempt`: role ARN patterns exempt besides the platform's."""
     condition = _unless_platform(layout, {"StringNotEquals": {"aws:RequestedRegion": list(regions)}})
+    if also_exempt:
+        condition["ArnNotLike"]["aws:PrincipalArn"] = [*condition["ArnNotLike"]["aws:PrincipalArn"], *also_exempt]
     not_action = [*layout.guardrails.global_service_exemptions, *catalog.BEDROCK_INVOKE]
     return Statement("region-allow-list", _deny(sid, not_action=not_action, condition=condition), True)
 
@@ -650,8 +656,13 @@ def team_policy(layout: Layout, team: TeamSpec, stage: str) -> list[Statement]:
     values."""
     team_key, _stage_key, cost_key = _tag_roles(layout)
     regions = team.regions_for(stage)
+    # The usage forwarding's role puts the account's state changes on the platform's bus, in the platform's region,
+    # whatever the team's regions (EventBridge applies the account's SCPs to it). It may do nothing else (its policy),
+    # and neither a team nor anyone else can change it, pass it or use it from another rule (vending.usage_forwarding).
+    # The OU-level allow-list has no room for this exemption: the platform's region must be allowed there instead.
+    forwarding = (f"arn:aws:iam::*:role/{catalog.USAGE_FORWARDING_ROLE_NAME}",)
     out = [
-        _region_statement(layout, "DenyOutsideTeamRegions", regions),
+        _region_statement(layout, "DenyOutsideTeamRegions", regions, forwarding),
         _invoke_region_statement(layout, "DenyInvokeOutsideTeamRegions", regions),
         _bucket_region_statement(layout, "DenyBucketsOutsideTeamRegions", regions),
         _own_tag(layout, "team", team_key, team.slug),
@@ -691,6 +702,25 @@ def stage_policy(layout: Layout, stage: str) -> list[Statement]:
                 "ProtectInvocationLogGroup",
                 action=list(catalog.INVOCATION_LOG_GROUP_MUTATIONS),
                 resource=[group, f"{group}:*"],
+                condition=_unless_platform(layout),
+            ),
+            True,
+        )
+    )
+    # The live meter's usage forwarding (vending/usage_forwarding.py): a team that deleted, disabled or retargeted the
+    # rule would run GPUs the meter never sees. And its role: passing it would let a team's own rule (or any service
+    # EventBridge could be asked to act for) carry it; its trust admits only the forwarding rule, this says so twice.
+    # One statement: each action names one resource type. Here: only team accounts are given the forwarding.
+    out.append(
+        Statement(
+            "stage",
+            _deny(
+                "ProtectUsageForwarding",
+                action=[*catalog.USAGE_FORWARDING_RULE_MUTATIONS, "iam:PassRole"],
+                resource=[
+                    f"arn:aws:events:*:*:rule/{catalog.USAGE_FORWARDING_RULE}",
+                    f"arn:aws:iam::*:role/{catalog.USAGE_FORWARDING_ROLE_NAME}",
+                ],
                 condition=_unless_platform(layout),
             ),
             True,

@@ -88,6 +88,7 @@ def run_preflight(
         ("codebuild-concurrency", lambda: check_codebuild_concurrency(clients.service_quotas, region)),
         ("cost-allocation-tags", lambda: check_cost_allocation_tags(clients.ce, layout)),
         ("root-mail-domain", lambda: check_root_mail_domain(layout)),
+        ("platform-region-allowed", lambda: check_platform_region_allowed(layout, region)),
         (
             "cdk-bootstrap",
             lambda: check_cdk_bootstrap(clients.cloudformation, clients.ssm, clients.sts, region, qualifier),
@@ -332,6 +333,22 @@ def check_root_mail_domain(layout: Layout) -> CheckResult:
             "e.g. aws+{team}-{stage}@<your domain>",
         )
     return CheckResult("root-mail-domain", Status.PASS, f"account e-mails go to {domain}")
+
+
+def check_platform_region_allowed(layout: Layout, region: str) -> CheckResult:
+    """The member accounts' usage forwarding puts their state changes on the platform's bus as a role of theirs, a
+    request to the platform's region that the OU-level region fence denies outside the allow-list (the fence has no
+    room for an exemption of the role): the live meter would be blind (vending.usage_forwarding)."""
+    allowed = layout.organization.allowed_regions
+    if region not in allowed:
+        return CheckResult(
+            "platform-region-allowed",
+            Status.FAIL,
+            f"the platform's region {region} is not in organization.allowed_regions {list(allowed)}: the member "
+            "accounts' usage forwarding into it would be denied by the region fence",
+            f"add {region} to organization.allowed_regions in layout.yaml, or deploy the platform in one of them",
+        )
+    return CheckResult("platform-region-allowed", Status.PASS, f"the platform's region {region} is allowed")
 
 
 def check_cdk_bootstrap(cfn: Any, ssm: Any, sts: Any, region: str, qualifier: str) -> CheckResult:

@@ -20,7 +20,7 @@ from vending.notify import READY as ACCOUNT_READY
 from vending.onboarding import ONBOARDING_EVENT_PATTERN
 from vending.spend.fence import FROZEN_EVENT, THAWED_EVENT
 from vending.spend.fence import INTERVAL_MINUTES as SPEND_FENCE_INTERVAL_MINUTES
-from vending.spend.usage import USAGE_EVENT_PATTERN
+from vending.usage_forwarding import BUS_POLICY_SID, USAGE_EVENT_PATTERN, platform_bus_statement
 
 
 @dataclass(frozen=True)
@@ -108,13 +108,11 @@ def build_usage_capture(stack: BaseStack, storage: Storage, functions: dict[str,
         stack,
         "OrganizationPutsUsageEvents",
         event_bus_name=stack.settings.event_bus_name,
-        statement_id="OrganizationAccountsForwardStateChanges",
+        statement_id=BUS_POLICY_SID,
         statement={
-            "Effect": "Allow",
-            "Principal": "*",
-            "Action": "events:PutEvents",
-            "Resource": stack.event_bus_arn,
-            "Condition": {"StringEquals": {"aws:PrincipalOrgID": stack.config.organization_id}},
+            k: v
+            for k, v in platform_bus_statement(stack.event_bus_arn, stack.config.organization_id).items()
+            if k != "Sid"
         },
     )
 

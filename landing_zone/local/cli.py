@@ -300,6 +300,10 @@ def _print_report(report: dict[str, Any], log_path: Path) -> None:
     if logging is not None:
         checked, found = logging["checked"], logging["findings"]
         console.print(f"Bedrock invocation logging: {checked} accounts checked, {found} findings")
+    forwarding = audit.get("usage_forwarding")
+    if forwarding is not None:
+        checked, found = forwarding["checked"], forwarding["findings"]
+        console.print(f"Usage forwarding (live meter): {checked} accounts checked, {found} findings")
     authz = report["checks"].get("authorization", {})
     console.print(
         f"Authorization (as AWS decides): {authz.get('calls')} calls, {authz.get('decisions')} decisions, "

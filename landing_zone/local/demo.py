@@ -23,6 +23,7 @@ from vending.onboarding import onboarding_entry
 from vending.request import VendingRequest, execution_name, parse_request
 from vending.service import submit_request
 from vending.settings import Settings
+from vending.usage_forwarding import platform_bus_arn
 
 ENTRY_POINTS = ("event", "api", "cli")
 Progress = Callable[[str, str, float], None]
@@ -359,13 +360,20 @@ def audit_summary(session: boto3.Session, layout: Layout) -> dict[str, Any]:
     records = RequestStore(session.client("dynamodb"), Settings.from_env().requests_table).list()
     # Inside each vended account too: Bedrock's invocation logging, in each of its regions, as Bootstrap left it.
     inside = member_sessions(session.client("sts"), layout.organization.access_role_name)
-    report = audit_organization(session.client("organizations"), layout, records=records, sessions_for=inside)
+    # and the live meter's usage forwarding to the platform's bus.
+    settings = Settings.from_env()
+    platform = settings.platform_account_id or session.client("sts").get_caller_identity()["Account"]
+    bus = platform_bus_arn(session.region_name or "us-east-1", platform, settings.event_bus_name)
+    report = audit_organization(
+        session.client("organizations"), layout, records=records, sessions_for=inside, usage_bus_arn=bus
+    )
     return {
         "accounts": report.accounts,
         "findings": len(report.findings),
         "by_type": report.summary()["by_type"],
         "api_calls": report.api_calls.get("total", 0),
         "invocation_logging": report.invocation_logging,
+        "usage_forwarding": report.usage_forwarding,
     }
 
 

@@ -4,13 +4,14 @@ Inside each vended account (through its access role) every resource of a kind th
 compared with the set a READY request owns, as the record and vending.bootstrap name it:
 
     bucket          the state bucket `tfstate-<account>-<region>`, and nothing else
-    iam_role        the access role, TeamCIRole, TeamCIPlanRole, VendBedrockInvocationLogging
+    iam_role        the access role, TeamCIRole, TeamCIPlanRole, VendBedrockInvocationLogging, VendUsageForwarding
     iam_policy      VendingCIBoundary (customer managed policies)
     iam_user        none (the design forbids IAM users and access keys in a vended account)
     oidc_provider   GitHub's
     role_policy     inline and attached policies of every role: PlanReadOnly on TeamCIPlanRole, Workloads and
-                    ManageBoundedRoles on TeamCIRole, WriteInvocationLogs on the invocation-logging role, the access
-                    role's AdministratorAccess (Organizations' own)
+                    ManageBoundedRoles on TeamCIRole, WriteInvocationLogs on the invocation-logging role,
+                    PutUsageEventsOnPlatformBus on the usage-forwarding role, the access role's AdministratorAccess
+                    (Organizations' own)
     kms_key         the key `alias/terraform-state` names in the home region, nothing in the others
     kms_key_pending_deletion
                     none but bootstrap's own cleanup: a retried CreateKey's twin, tagged as the state key, in the
@@ -58,6 +59,8 @@ from vending.invocation_logging import LOG_GROUP as INVOCATION_LOG_GROUP
 from vending.invocation_logging import ROLE_NAME as INVOCATION_LOGGING_ROLE
 from vending.lifecycle import RequestRecord
 from vending.trust import PLAN_ROLE_NAME
+from vending.usage_forwarding import POLICY_NAME as FORWARDING_POLICY
+from vending.usage_forwarding import ROLE_NAME as FORWARDING_ROLE
 
 SCP = "SERVICE_CONTROL_POLICY"
 ACCOUNT_KINDS = (
@@ -81,6 +84,7 @@ ROLE_POLICIES = (
     f"{CI_ROLE_NAME}:inline:Workloads",
     f"{CI_ROLE_NAME}:inline:ManageBoundedRoles",
     f"{INVOCATION_LOGGING_ROLE}:inline:WriteInvocationLogs",
+    f"{FORWARDING_ROLE}:inline:{FORWARDING_POLICY}",
 )
 ACCESS_ROLE_POLICIES = ("inline:AdministratorAccess", "attached:arn:aws:iam::aws:policy/AdministratorAccess")
 
@@ -164,7 +168,7 @@ def expected(record: RequestRecord, member: boto3.Session, *, access_role_name: 
     }
     return {
         "bucket": {record.state_bucket or state_bucket_name(account_id, region)},
-        "iam_role": {access_role_name, CI_ROLE_NAME, PLAN_ROLE_NAME, INVOCATION_LOGGING_ROLE},
+        "iam_role": {access_role_name, CI_ROLE_NAME, PLAN_ROLE_NAME, INVOCATION_LOGGING_ROLE, FORWARDING_ROLE},
         "role_policy": {*ROLE_POLICIES, *(f"{access_role_name}:{p}" for p in ACCESS_ROLE_POLICIES)},
         "iam_policy": {BOUNDARY_NAME},
         "iam_user": set(),

@@ -63,6 +63,7 @@ from landing_zone.local.llm_services import llm_services_completed
 from landing_zone.local.organizations import access_role_administrator, unique_account_emails
 from landing_zone.local.patching import require
 from landing_zone.local.state_change_events import (
+    aws_sources_are_reserved,
     cross_account_events_keep_their_envelope,
     state_change_events,
     targets_get_the_whole_event,
@@ -82,7 +83,8 @@ from vending.pipeline.approvals import DynamoDbApprovalStore
 from vending.settings import Settings
 from vending.spend.fence import ensure_freeze_policy
 from vending.spend.freezes import freezes_table_definition
-from vending.spend.usage import USAGE_EVENT_PATTERN, usage_table_definition
+from vending.spend.usage import usage_table_definition
+from vending.usage_forwarding import USAGE_EVENT_PATTERN, platform_bus_statement
 
 REGION = "us-east-1"
 # The deployer's placeholder credentials: accepted while deploy() lays the service down (IAM authentication off),
@@ -493,6 +495,7 @@ class Emulator:
         self._patches.enter_context(emulated_budget_actions())
         self._patches.enter_context(state_change_events())
         self._patches.enter_context(cross_account_events_keep_their_envelope())
+        self._patches.enter_context(aws_sources_are_reserved())
         self._patches.enter_context(targets_get_the_whole_event())
         self._patches.callback(fix_task_token_callbacks())
         OPERATIONS.reset()
@@ -961,6 +964,15 @@ def deploy(
         "vending-usage-events",
         USAGE_EVENT_PATTERN,
         function_arns["RecordUsage"],
+    )
+    # Its bus admits the organization's accounts, as the CDK stack's policy does: their forwarding rules deliver as
+    # their VendUsageForwarding role (vending.usage_forwarding), decided against this policy.
+    bus_arn = f"arn:aws:events:{REGION}:{account}:event-bus/{settings.event_bus_name}"
+    events.put_permission(
+        EventBusName=settings.event_bus_name,
+        Policy=json.dumps(
+            {"Version": "2012-10-17", "Statement": [platform_bus_statement(bus_arn, organization["Id"])]}
+        ),
     )
     # No schedules: moto's PutEvents fails on any scheduled rule of the bus (NotImplementedError in
     # Rule.send_to_targets, moto 5.2), and it never fires them. The scheduled functions (Audit, StackDrift) are deployed

@@ -16,6 +16,11 @@ And cross-account forwarding as AWS does it: a rule whose target is another acco
 itself (its account, time, id, region and resources), where moto 5.2.5 puts a new event in the receiving account,
 stamped with that account and the current time, so the platform would record every member's usage as its own.
 https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-cross-account.html
+A delivery to another account's or region's bus is authorized as AWS authorizes it (_delivery_refused): without a
+RoleArn, or as a role that may not put the event there (its policy, the SCPs of its account, the bus's policy), the
+event is not delivered and the failure is counted (DELIVERIES), as AWS counts the rule's FailedInvocations.
+PutEvents refuses entries whose source starts with "aws." (only AWS services emit those; moto 5.2.5 accepts them):
+`aws_sources_are_reserved`.
 moto's default target input also drops the event's `account`, which AWS delivers (an SQS target gets the whole event):
 `targets_get_the_whole_event` puts it back.
 """
@@ -24,13 +29,16 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import logging
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from landing_zone.local.patching import MotoChanged, replaced, require
 
+logger = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 EC2_DETAIL = "EC2 Instance State-change Notification"
 ENDPOINT_DETAIL = "SageMaker Endpoint State Change"
@@ -198,6 +206,84 @@ def _is_bus(arn: str) -> bool:
     return arn.startswith("arn:aws:events:") and ":event-bus/" in arn
 
 
+@dataclass(frozen=True)
+class FailedInvocation:
+    rule: str
+    target: str
+    reason: str
+
+
+@dataclass
+class Deliveries:
+    """Every event a rule handed to another account's (or region's) bus, or failed to: AWS counts the latter in the
+    rule's FailedInvocations metric; here tests and the demo read them."""
+
+    delivered: int = 0
+    failed: list[FailedInvocation] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.delivered = 0
+            self.failed.clear()
+
+    def record(self, failure: FailedInvocation | None) -> None:
+        with self._lock:
+            if failure is None:
+                self.delivered += 1
+            else:
+                self.failed.append(failure)
+
+
+DELIVERIES = Deliveries()
+
+
+def _delivery_refused(rule: Any, target: dict[str, Any], event: dict[str, Any]) -> str | None:
+    """Why EventBridge would not deliver `event` from `rule` to the bus `target`, or None. Same account and region:
+    delivered. Otherwise the target needs a RoleArn when the bus is in another region, or when the bus's policy admits
+    the sender only through its organization ("you must specify a RoleArn": PutTargets); EventBridge assumes the role
+    (its trust must admit events.amazonaws.com for this rule) and puts the event as the role, "and any SCPs affecting
+    this account are applied": decided by the emulator's evaluator, like any call of the role.
+    https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutTargets.html"""
+    from landing_zone.local.authorization import middleware, state
+    from scps import evaluate
+
+    _arn, _aws, _events, region, account, _resource = target["Arn"].split(":", 5)
+    if account == rule.account_id and region == rule.region_name:
+        return None
+    keys = {"events:source": event.get("source", ""), "events:detail-type": event.get("detail-type", "")}
+    role = target.get("RoleArn")
+    if not role:
+        if region != rule.region_name:
+            return "a bus in another region is a target only with a RoleArn"
+        # The account-to-account grant: the bus's policy must name the sender's account; an organization grant does
+        # not count without a role (no aws:PrincipalOrgID is set for it).
+        policy, owner = state.resource_policy(target["Arn"], "events:PutEvents", region)
+        sender = f"arn:aws:iam::{rule.account_id}:root"
+        request = evaluate.Request(
+            action="events:PutEvents",
+            resource=target["Arn"],
+            principal_arn=sender,
+            context={**keys, "aws:PrincipalAccount": rule.account_id, "aws:RequestedRegion": region},
+            principal=evaluate.Principal(arn=sender, account=rule.account_id),
+            literal_resource=True,
+        )
+        allow_all = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        decision = evaluate.decide(
+            request, evaluate.Policies(identity=(allow_all,), resource=policy, resource_account=owner or account)
+        )
+        if decision.allowed:
+            return None
+        return (
+            f"no RoleArn, and the bus's policy does not admit account {rule.account_id} by its id ({decision.reason})"
+        )
+    source = {"aws:SourceAccount": rule.account_id, "aws:SourceArn": rule.arn}
+    denied = middleware.decide_as_service_role(
+        role, "events.amazonaws.com", source, "events:PutEvents", target["Arn"], region, keys
+    )
+    return None if denied is None else f"{denied.action} refused ({denied.reason}): {denied.message}"
+
+
 @contextlib.contextmanager
 def cross_account_events_keep_their_envelope() -> Iterator[None]:
     from moto.events.models import Rule, events_backends
@@ -220,6 +306,11 @@ def cross_account_events_keep_their_envelope() -> Iterator[None]:
                 finally:
                     self.targets = saved
             for target in buses:
+                refused = _delivery_refused(self, target, original_event)
+                DELIVERIES.record(FailedInvocation(self.arn, target["Arn"], refused) if refused else None)
+                if refused:
+                    logger.warning("FailedInvocation %s -> %s: %s", self.arn, target["Arn"], refused)
+                    continue
                 _arn, _aws, _events, region, account, resource = target["Arn"].split(":", 5)
                 bus = events_backends[account][region].describe_event_bus(resource.split("/", 1)[1])
                 for rule in list(bus.rules.values()):
@@ -253,3 +344,40 @@ def targets_get_the_whole_event() -> Iterator[None]:
         yield
     finally:
         EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = template
+
+
+RESERVED_SOURCE_PREFIX = "aws."
+
+
+@contextlib.contextmanager
+def aws_sources_are_reserved() -> Iterator[None]:
+    """PutEvents answers an entry whose Source starts with "aws." with NotAuthorizedForSourceException and puts nothing
+    (customer events "can have any value here, as long as it doesn't begin with 'aws.'"): without it, a team could put
+    a fake `stopped` state change on its bus and its forwarding rule would carry it to the meter. The emulator's own
+    state-change events (_emit) do not go through PutEvents."""
+    from moto.events.models import EventsBackend
+
+    def make(original: Any) -> Any:
+        def put_events(self: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            if len(events) > 10:
+                return list(original(self, events))  # moto's own validation error
+            out: list[dict[str, Any] | None] = []
+            allowed = []
+            for entry in events:
+                if str(entry.get("Source") or "").startswith(RESERVED_SOURCE_PREFIX):
+                    out.append(
+                        {
+                            "ErrorCode": "NotAuthorizedForSourceException",
+                            "ErrorMessage": "Not authorized for the source.",
+                        }
+                    )
+                else:
+                    out.append(None)
+                    allowed.append(entry)
+            answers = iter(original(self, allowed) if allowed else [])
+            return [entry if entry is not None else next(answers) for entry in out]
+
+        return put_events
+
+    with replaced(EventsBackend, "put_events", ("self", "events"), make):
+        yield

@@ -636,8 +636,8 @@ def test_preflight_bootstrap_check_asks_for_the_version_the_assembly_requires(sy
 
 def test_usage_capture_rule_queue_and_bus_policy(resources: dict[str, Any]) -> None:
     # The live meter's usage: the state-change events on the platform bus -> a queue -> RecordUsage; the bus admits
-    # PutEvents from the organization's accounts only (their forwarding rules: vending.spend.forwarding).
-    from vending.spend.usage import USAGE_EVENT_PATTERN
+    # PutEvents from the organization's accounts only (their forwarding rules: vending.usage_forwarding).
+    from vending.usage_forwarding import USAGE_EVENT_PATTERN
 
     [rule] = [
         r

@@ -94,7 +94,7 @@ def test_preflight_passes_on_a_ready_org_and_reports_each_setting_planted_wrong(
     ready = _by_check(run_preflight(_clients(session), _ready_layout(), region=REGION))
     # THEN every check passes
     assert {name: r.status for name, r in ready.items()} == dict.fromkeys(ready, Status.PASS), ready
-    assert len(ready) == 11
+    assert len(ready) == 12
 
     # GIVEN each setting planted wrong
     _org_backend(account).org.feature_set = "CONSOLIDATED_BILLING"
@@ -131,6 +131,8 @@ def test_preflight_passes_on_a_ready_org_and_reports_each_setting_planted_wrong(
         "codebuild-concurrency": "fail",
         "cost-allocation-tags": "fail",
         "root-mail-domain": "fail",
+        # the repository's layout allows the platform's region (tests/guardrails/test_usage_forwarding.py plants it)
+        "platform-region-allowed": "pass",
         "cdk-bootstrap": "fail",
     }
     assert "CONSOLIDATED_BILLING" in wrong["organization"]["detail"]
@@ -154,5 +156,5 @@ def test_preflight_passes_on_a_ready_org_and_reports_each_setting_planted_wrong(
     assert vend(["platform", "preflight"]) == 1
     lines = capsys.readouterr().out.splitlines()
     status_lines = [line for line in lines if line.split(" ", 1)[0] in ("PASS", "WARN", "FAIL")]
-    assert len(status_lines) == 11
+    assert len(status_lines) == 12
     assert sum(1 for line in lines if line.strip().startswith("fix:")) == 11

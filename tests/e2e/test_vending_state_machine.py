@@ -172,7 +172,7 @@ def test_live_meter_prices_what_a_vended_account_runs(
     emulator: tuple[Emulator, Deployment], capsys: pytest.CaptureFixture[str]
 ) -> None:
     from landing_zone.local.state_change_events import set_event_clock
-    from vending.spend.forwarding import FORWARDING_RULE
+    from vending.usage_forwarding import FORWARDING_RULE
 
     # GIVEN team-mlops's READY account (the test above): its Bootstrap made the forwarding rule in each region
     done = RequestStore(boto3.client("dynamodb"), "vending-requests").require("team-mlops-staging")

@@ -194,6 +194,26 @@ def test_requests_put_events_names_the_bus_inside_the_entries() -> None:
     assert default[0].resource == f"arn:aws:events:us-east-1:{ACCOUNT}:event-bus/default"
 
 
+def test_requests_rule_operations_name_the_rule_as_aws_does() -> None:
+    # A rule of the default bus is rule/<name>, whichever member names it (its `Name` is no bus name); a custom bus's
+    # rule carries the bus; a bus operation's `Name` is the bus. (Before: DisableRule was asked on rule/<name>/<name>,
+    # which no SCP naming the rule matched.)
+    rule = f"arn:aws:events:us-east-1:{ACCOUNT}:rule/vending-usage-forwarding"
+    for operation, params in (
+        ("DeleteRule", {"Name": "vending-usage-forwarding"}),
+        ("DisableRule", {"Name": "vending-usage-forwarding"}),
+        ("EnableRule", {"Name": "vending-usage-forwarding", "EventBusName": "default"}),
+        ("PutRule", {"Name": "vending-usage-forwarding", "EventPattern": "{}"}),
+        ("PutTargets", {"Rule": "vending-usage-forwarding", "Targets": [{"Id": "t", "Arn": "x"}]}),
+        ("RemoveTargets", {"Rule": "vending-usage-forwarding", "Ids": ["t"]}),
+    ):
+        assert [r.resource for r in _auth("events", operation, **params) if r.why == "call"] == [rule], operation
+    custom = _auth("events", "DisableRule", Name="r", EventBusName="vending")
+    assert custom[0].resource == f"arn:aws:events:us-east-1:{ACCOUNT}:rule/vending/r"
+    bus = _auth("events", "DeleteEventBus", Name="vending")
+    assert bus[0].resource == f"arn:aws:events:us-east-1:{ACCOUNT}:event-bus/vending"
+
+
 def test_requests_get_caller_identity_is_never_authorized() -> None:
     assert _auth("sts", "GetCallerIdentity") == []
 

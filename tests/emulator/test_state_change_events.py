@@ -201,7 +201,7 @@ def member_session() -> boto3.Session:
 
 def platform_queue() -> tuple[Any, str]:
     """The platform's rule -> SQS queue (what RecordUsage consumes), in the default account."""
-    from vending.spend.usage import USAGE_EVENT_PATTERN
+    from vending.usage_forwarding import USAGE_EVENT_PATTERN
 
     sqs, events = boto3.client("sqs", region_name=REGION), boto3.client("events", region_name=REGION)
     url = sqs.create_queue(QueueName="usage")["QueueUrl"]
@@ -228,12 +228,17 @@ def member_launch(session: boto3.Session) -> str:
 
 def test_moto_as_shipped_forwards_as_the_receiver_and_drops_the_account(aws: None) -> None:
     # GIVEN the member's forwarding rule and the platform's queue, plain moto apart from the emitted events
-    from vending.spend.forwarding import ensure_usage_forwarding, platform_bus_arn
+    from vending.usage_forwarding import ensure_usage_forwarding, platform_bus_arn
 
     sqs, url = platform_queue()
     member = member_session()
     ensure_usage_forwarding(
-        lambda r: member.client("events", region_name=r), [REGION], platform_bus_arn(REGION, ACCOUNT, "default")
+        lambda r: member.client("events", region_name=r),
+        member.client("iam"),
+        MEMBER,
+        [REGION],
+        platform_bus_arn(REGION, ACCOUNT, "default"),
+        [REGION],
     )
     with state_change_events(Clock()):
         member_launch(member)
@@ -249,13 +254,22 @@ def test_forwarded_events_reach_the_platform_as_aws_delivers_them_and_are_metere
         cross_account_events_keep_their_envelope,
         targets_get_the_whole_event,
     )
-    from vending.spend.forwarding import ensure_usage_forwarding, platform_bus_arn
+    from vending.usage_forwarding import ensure_usage_forwarding, platform_bus_arn
 
     sqs, url = platform_queue()
     member = member_session()
     # GIVEN the Bootstrap's forwarding rule in the member account
     [rule] = ensure_usage_forwarding(
-        lambda r: member.client("events", region_name=r), [REGION], platform_bus_arn(REGION, ACCOUNT, "default")
+        lambda r: member.client("events", region_name=r),
+        member.client("iam"),
+        MEMBER,
+        [REGION],
+        platform_bus_arn(REGION, ACCOUNT, "default"),
+        [REGION],
+    )
+    # AND the platform's bus admitting the member (by its id: this test's member is in no organization)
+    boto3.client("events", region_name=REGION).put_permission(
+        Action="events:PutEvents", Principal=MEMBER, StatementId="member"
     )
     assert rule == f"arn:aws:events:{REGION}:{MEMBER}:rule/vending-usage-forwarding"
     clock = Clock()

@@ -262,6 +262,63 @@ def test_a_team_role_cannot_turn_invocation_logging_off_or_repoint_it_the_platfo
     member.client("bedrock").put_model_invocation_logging_configuration(loggingConfig=config)
 
 
+def test_a_team_role_cannot_break_the_usage_forwarding_the_platform_can(vended: dict[str, Any]) -> None:
+    """The live meter's forwarding (vending.usage_forwarding), made as Bootstrap makes it (the access role, IAM
+    enforced): a team's admin cannot delete, disable, repattern or retarget the rule, nor pass its role to a rule of
+    its own, nor forge an aws.* state change; the events of the account are delivered to the platform's bus."""
+    from landing_zone.local.state_change_events import DELIVERIES
+    from vending.usage_forwarding import FORWARDING_RULE, ROLE_NAME, ensure_usage_forwarding, platform_bus_arn
+
+    account, member = vended["account_id"], vended["member"]
+    bus = platform_bus_arn(REGION, vended["management"], Settings.from_env().event_bus_name)
+    ensure_usage_forwarding(
+        lambda r: member.client("events", region_name=r),
+        member.client("iam"),
+        account,
+        REGIONS,
+        bus,
+        cached_layout().organization.allowed_regions,
+    )
+    team = _team_admin(vended)
+    events = team.client("events")
+    role = f"arn:aws:iam::{account}:role/{ROLE_NAME}"
+    refusals = {
+        "events:DeleteRule": _refused(lambda: events.delete_rule(Name=FORWARDING_RULE, Force=True)),
+        "events:DisableRule": _refused(lambda: events.disable_rule(Name=FORWARDING_RULE)),
+        "events:PutRule": _refused(lambda: events.put_rule(Name=FORWARDING_RULE, EventPattern='{"source":["x"]}')),
+        "events:PutTargets": _refused(
+            lambda: events.put_targets(Rule=FORWARDING_RULE, Targets=[{"Id": "platform-meter", "Arn": bus}])
+        ),
+        "events:RemoveTargets": _refused(lambda: events.remove_targets(Rule=FORWARDING_RULE, Ids=["platform-meter"])),
+    }
+    events.put_rule(Name="team-rule", EventPattern='{"source":["team.app"]}')
+    refusals["iam:PassRole"] = _refused(
+        lambda: events.put_targets(Rule="team-rule", Targets=[{"Id": "t", "Arn": bus, "RoleArn": role}])
+    )
+    for action, message in refusals.items():
+        assert f"perform: {action}" in message and "explicit deny in a service control policy" in message, message
+    # AND a forged state change is refused by EventBridge itself (only AWS puts aws.* sources)
+    forged = events.put_events(
+        Entries=[{"Source": "aws.ec2", "DetailType": "EC2 Instance State-change Notification", "Detail": "{}"}]
+    )
+    assert forged["Entries"][0].get("ErrorCode") == "NotAuthorizedForSourceException"
+    # AND the controls: the team's own rule (no role) is its to change and delete; the access role may disable and
+    # enable the forwarding rule
+    events.put_targets(Rule="team-rule", Targets=[{"Id": "t", "Arn": bus}])
+    events.remove_targets(Rule="team-rule", Ids=["t"])
+    events.delete_rule(Name="team-rule")
+    member.client("events").disable_rule(Name=FORWARDING_RULE)
+    member.client("events").enable_rule(Name=FORWARDING_RULE)
+    # AND the account's state changes reach the platform's bus as the role (IAM and SCPs decided as AWS would)
+    DELIVERIES.reset()
+    ec2 = member.client("ec2")
+    [instance] = ec2.run_instances(ImageId=vended["image"], InstanceType="t3.micro", MinCount=1, MaxCount=1)[
+        "Instances"
+    ]
+    ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])
+    assert DELIVERIES.failed == [] and DELIVERIES.delivered == 4
+
+
 def test_a_t3_applies_as_the_team_roles_and_after_quarantine_only_the_platform_teardown_destroys_it(
     vended: dict[str, Any], tmp_path: Path
 ) -> None:

@@ -37,6 +37,10 @@ FIXABLE_TYPES = tuple(
         "invocation_logging_off",
         "invocation_logging_drift",
         "invocation_logging_unreadable",
+        # the live meter's usage forwarding, inside the member accounts: tests/guardrails/test_usage_forwarding.py
+        "usage_forwarding_off",
+        "usage_forwarding_drift",
+        "usage_forwarding_unreadable",
         # the type switched off detaches every tag policy: tests/guardrails/test_tag_policy_audit.py
         "tag_policies_disabled",
         # the stacks' plan-only checks: tests/vending/test_drift.py and tests/e2e/test_vending_state_machine.py

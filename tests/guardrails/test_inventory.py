@@ -158,6 +158,20 @@ def test_audit_handler_reads_records_from_the_requests_table(
 
     inside = member_sessions(boto3.client("sts", region_name="us-east-1"), layout.organization.access_role_name)
     ensure_invocation_logging(inside(account), account, record.request["regions"])
+    # (and the live meter's usage forwarding to this account's bus, as Bootstrap makes it)
+    from vending.settings import Settings
+    from vending.usage_forwarding import ensure_usage_forwarding, platform_bus_arn
+
+    member = inside(account)
+    platform = boto3.client("sts", region_name="us-east-1").get_caller_identity()["Account"]
+    ensure_usage_forwarding(
+        lambda r: member.client("events", region_name=r),
+        member.client("iam"),
+        account,
+        record.request["regions"],
+        platform_bus_arn("us-east-1", platform, Settings.from_env().event_bus_name),
+        layout.organization.allowed_regions,
+    )
     org.tag_resource(ResourceId=account, Tags=[{"Key": "gpu-tier", "Value": "training"}])
     scans = ApiCallCounter()
     real_client = boto3.Session.client

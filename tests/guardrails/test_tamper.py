@@ -131,8 +131,13 @@ def test_tamper_team_account_moved_into_platform_keeps_gpu_policy(vended: Org) -
         ("effective_permissions", f"account:{account}"),
         ("team_account_outside_workloads", f"account:{account}"),
     ]
-    # Platform carries neither the stage OUs' cost-tag fence nor their protection of the invocation log group
-    assert fixed.findings[-1].detail.endswith(": run untagged, invocation log group deleted")
+    # Platform carries neither the stage OUs' cost-tag fence nor their protection of the invocation log group and of
+    # the usage forwarding (its rule, passing its role; the role itself stays in the baseline's ProtectPlatformRoles)
+    assert fixed.findings[-1].detail.endswith(
+        ": run untagged, invocation log group deleted, usage forwarding rule deleted, usage forwarding rule disabled, "
+        "usage forwarding rule repatterned, usage forwarding rule retargeted, usage forwarding rule untargeted, "
+        "usage forwarding role passed"
+    )
     assert fixed.remediation["executed"] == [  # type: ignore[index]
         f"move_account account:{account} from=Platform to=Workloads/Staging"
     ]

@@ -164,8 +164,10 @@ def test_render_platform_roles_exempt_from_every_lockout_statement() -> None:
     for sid, stmt in _statements(layout).items():
         if sid in not_lockout:
             continue
-        # THEN each one that could lock the platform out carries the exemption
-        assert stmt["Condition"]["ArnNotLike"]["aws:PrincipalArn"] == arns, sid
+        # THEN each one that could lock the platform out carries the exemption (the team region fence also exempts
+        # the usage forwarding's role: its PutEvents go to the platform's region, vending.usage_forwarding)
+        extra = ["arn:aws:iam::*:role/VendUsageForwarding"] if sid == "DenyOutsideTeamRegions" else []
+        assert stmt["Condition"]["ArnNotLike"]["aws:PrincipalArn"] == arns + extra, sid
 
 
 def test_render_baseline_protects_roles_bucket_trail() -> None:

@@ -16,6 +16,7 @@ from vending.lifecycle import RequestStore
 from vending.pipeline.drift import checks_for_audit
 from vending.settings import Settings
 from vending.spend.freezes import FreezeStore
+from vending.usage_forwarding import platform_bus_arn
 
 
 def render_report(report: AuditReport) -> None:
@@ -45,6 +46,9 @@ def render_report(report: AuditReport) -> None:
     if report.invocation_logging is not None:
         done = report.invocation_logging
         console.print(f"invocation logging: {done['checked']} accounts checked, {done['findings']} findings")
+    if report.usage_forwarding is not None:
+        done = report.usage_forwarding
+        console.print(f"usage forwarding: {done['checked']} accounts checked, {done['findings']} findings")
     if report.drift is not None:
         console.print(f"stack drift: {report.drift['checked']} stacks' last checks, {report.drift['by_status']}")
     for note in report.notes:
@@ -76,6 +80,15 @@ def cmd_audit(args: argparse.Namespace) -> int:
             None
             if args.skip_invocation_logging
             else member_sessions(session.client("sts"), layout.organization.access_role_name)
+        ),
+        usage_bus_arn=(
+            None
+            if args.skip_invocation_logging
+            else platform_bus_arn(
+                session.region_name,
+                settings.platform_account_id or session.client("sts").get_caller_identity()["Account"],
+                settings.event_bus_name,
+            )
         ),
         # The stacks' last drift checks (`vend drift`), read beside their runs.
         stack_checks=checks_for_audit(session.client("dynamodb"), settings.pipeline_runs_table, records),
@@ -116,7 +129,8 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--skip-invocation-logging",
         action="store_true",
-        help="do not read each vended account's Bedrock invocation logging (the access role, in each of its regions)",
+        help="do not read each vended account's Bedrock invocation logging and usage forwarding (the access role, in "
+        "each of its regions)",
     )
     p.add_argument(
         "--config-aggregator",

@@ -25,6 +25,7 @@ from vending.guardrails.snapshot import OrgSnapshot, read_snapshot
 from vending.invocation_logging import check_invocation_logging
 from vending.layout import Layout
 from vending.lifecycle import RequestRecord
+from vending.usage_forwarding import check_usage_forwarding
 
 ALERT_DETAIL_TYPE = "Guardrail Audit Findings"
 TIGHT_SLOTS = 1  # accounts with this many free SCP slots or fewer are listed in the headroom section
@@ -58,6 +59,7 @@ class AuditReport:
     budgets: dict[str, Any] | None = None  # the spend-fence check (None: not run, no member-account access given)
     drift: dict[str, Any] | None = None  # the stacks' last drift checks (None: not given)
     invocation_logging: dict[str, Any] | None = None  # Bedrock's invocation logging (None: no member access given)
+    usage_forwarding: dict[str, Any] | None = None  # the live meter's forwarding (None: no member access or bus given)
 
     def counts(self) -> dict[str, int]:
         found = Counter(f.type for f in self.findings)
@@ -87,6 +89,7 @@ class AuditReport:
             "budgets": self.budgets,
             "drift": self.drift,
             "invocation_logging": self.invocation_logging,
+            "usage_forwarding": self.usage_forwarding,
             "api_calls": self.api_calls,
             "remediation": self.remediation,
         }
@@ -233,6 +236,44 @@ def invocation_logging_findings(
     return findings, {"checked": checked, "findings": len(findings)}
 
 
+def usage_forwarding_findings(
+    records: Iterable[RequestRecord], session_for: SessionFor, target_bus_arn: str
+) -> tuple[list[Finding], dict[str, Any]]:
+    """Every bootstrapped, non-retired account forwards its instance state changes to the platform's bus (the live
+    meter's only view of it) in each of its regions, as vending.usage_forwarding intends: the rule enabled, its pattern,
+    its one target (the platform's bus, as the forwarding role), the role's trust and policy. Detective only: Bootstrap,
+    a resumed vend or the account's next change converges it back."""
+    findings: list[Finding] = []
+    checked = 0
+    for record in sorted(records, key=lambda r: r.request_id):
+        if not record.account_id or record.status.value not in EXPECTS_BUDGET:
+            continue
+        key = f"account:{record.account_id}"
+        regions = [str(r) for r in record.request.get("regions") or ()]
+        try:
+            session = session_for(record.account_id)
+
+            def events_in(region: str, s: Any = session) -> Any:
+                return s.client("events", region_name=region)
+
+            found = check_usage_forwarding(
+                events_in,
+                session.client("iam"),
+                record.account_id,
+                regions,
+                target_bus_arn,
+            )
+        except (ClientError, VendingError) as e:
+            findings.append(Finding("usage_forwarding_unreadable", key, f"cannot read usage forwarding: {e}", False))
+            continue
+        checked += 1
+        for kind, problems in found.items():
+            findings += [
+                Finding(f"usage_forwarding_{kind}", key, f"{p} ({record.request_id})", False) for p in problems
+            ]
+    return findings, {"checked": checked, "findings": len(findings)}
+
+
 def _changed(resource: Mapping[str, Any]) -> str:
     what = ", ".join(resource.get("attributes") or []) or "the whole resource"
     return f"{resource.get('address')} ({'/'.join(resource.get('actions') or [])}: {what})"
@@ -284,6 +325,7 @@ def audit_organization(
     sessions_for: SessionFor | None = None,
     counter: ApiCallCounter | None = None,
     frozen: Iterable[str] | None = None,
+    usage_bus_arn: str | None = None,
 ) -> AuditReport:
     """Read the org once (policy-centric), compare with the layout and the vending records, optionally fix what
     reconcile can fix. Without records accounts are not compared (see compare()); the scheduled audit and the CLI
@@ -317,6 +359,11 @@ def audit_organization(
         logging, logging_summary = invocation_logging_findings(record_list, sessions_for)
         findings += logging
         plan.unfixable += [f"{f.target}: {f.detail}" for f in logging]
+    forwarding_summary = None
+    if sessions_for is not None and record_list is not None and usage_bus_arn:
+        forwarding, forwarding_summary = usage_forwarding_findings(record_list, sessions_for, usage_bus_arn)
+        findings += forwarding
+        plan.unfixable += [f"{f.target}: {f.detail}" for f in forwarding]
     drift_summary = None
     if stack_checks is not None:
         drifted, drift_summary = drift_findings(stack_checks)
@@ -334,6 +381,7 @@ def audit_organization(
         budgets=budgets_summary,
         drift=drift_summary,
         invocation_logging=logging_summary,
+        usage_forwarding=forwarding_summary,
     )
     if remediate:
         done = Executor(org, layout, snap, rendered, b).run(plan.actions) if plan.actions else []
@@ -395,6 +443,7 @@ def run_scheduled_audit(
     remediate: bool = False,
     sessions_for: SessionFor | None = None,
     frozen: Iterable[str] | None = None,
+    usage_bus_arn: str | None = None,
 ) -> dict[str, Any]:
     """The one call the scheduled Lambda makes."""
     report = audit_organization(
@@ -407,6 +456,7 @@ def run_scheduled_audit(
         stack_checks=stack_checks,
         remediate=remediate,
         sessions_for=sessions_for,
+        usage_bus_arn=usage_bus_arn,
     )
     publish(report, s3=s3, events=events, bucket=bucket, event_bus=event_bus, source=source, metrics=metrics)
     return report.summary()

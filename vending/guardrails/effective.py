@@ -9,8 +9,9 @@ A probe the actual policies allow and the intended ones deny is a weakened guard
 The probes cover what the guardrails exist for: every accelerated family (EC2 and SageMaker) per tier, a CPU type,
 launches without cost tags, a region outside the allow-list, leaving the organization, the root user, platform
 roles, state buckets and CloudTrail, and Bedrock: models per tier, a cross-region profile and the call it routes to
-another region, provisioned throughput and the invocation logging (its configuration, its role, its log group). The
-identity side is full access: only the SCPs decide.
+another region, provisioned throughput, the invocation logging (its configuration, its role, its log group) and the
+live meter's usage forwarding (its rule, its role, passing the role). The identity side is full access: only the SCPs
+decide.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from typing import Any
 
 from scps.catalog import INVOCATION_LOG_GROUP
 from scps.catalog import INVOCATION_LOGGING_ROLE_NAME as LOGGING_ROLE
+from scps.catalog import USAGE_FORWARDING_ROLE_NAME as FORWARDING_ROLE
+from scps.catalog import USAGE_FORWARDING_RULE as FORWARDING_RULE
 from scps.evaluate import Policies, Request, decide
 from scps.render import FULL_AWS_ACCESS, GuardrailSet
 from vending.guardrails.intent import AccountIntent, OrgIntent, account_policies
@@ -156,6 +159,19 @@ PROBES: tuple[Probe, ...] = (
         "logs:DeleteLogGroup",
         f"arn:aws:logs:us-east-1:{{account}}:log-group:{INVOCATION_LOG_GROUP}",
     ),
+    # The live meter's usage forwarding (vending.usage_forwarding): the rule, its role, and passing the role.
+    *(
+        _probe(f"usage forwarding rule {verb}", action, f"arn:aws:events:us-east-1:{{account}}:rule/{FORWARDING_RULE}")
+        for verb, action in (
+            ("deleted", "events:DeleteRule"),
+            ("disabled", "events:DisableRule"),
+            ("repatterned", "events:PutRule"),
+            ("retargeted", "events:PutTargets"),
+            ("untargeted", "events:RemoveTargets"),
+        )
+    ),
+    _probe("usage forwarding role rewritten", "iam:PutRolePolicy", f"arn:aws:iam::{{account}}:role/{FORWARDING_ROLE}"),
+    _probe("usage forwarding role passed", "iam:PassRole", f"arn:aws:iam::{{account}}:role/{FORWARDING_ROLE}"),
 )
 
 

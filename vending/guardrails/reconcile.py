@@ -64,6 +64,11 @@ FINDING_TYPES = (
     "invocation_logging_off",
     "invocation_logging_drift",
     "invocation_logging_unreadable",
+    # The live meter's usage forwarding (vending.usage_forwarding), checked inside each vended account: the rule missing
+    # or not enabled in a region (off); its pattern, target, RoleArn or the role's trust or policy changed (drift).
+    "usage_forwarding_off",
+    "usage_forwarding_drift",
+    "usage_forwarding_unreadable",
     # Organizations tag policies (vending.guardrails.tag_policies): enabled, current, attached where intended.
     *TAG_FINDING_TYPES,
     # Stacks whose plan-only pass (vending.pipeline.drift) found the account differing from the code and state, and

@@ -11,7 +11,7 @@ from vending.changes import LifecycleState, apply_change_guardrails, converge_ac
 from vending.context import Context, logger
 from vending.quotas import QuotaState, converge_quotas, pending
 from vending.spend.backstop import converge_backstop
-from vending.spend.forwarding import ensure_usage_forwarding, platform_bus_arn
+from vending.usage_forwarding import ensure_usage_forwarding, platform_bus_arn
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -41,8 +41,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     platform = ctx.settings.platform_account_id or ctx.client("sts").get_caller_identity()["Account"]
     ensure_usage_forwarding(
         lambda region: member.client("events", region_name=region),
+        member.client("iam"),
+        account_id,
         request.regions,
         platform_bus_arn(ctx.session.region_name or request.home_region, platform, ctx.settings.event_bus_name),
+        ctx.layout.organization.allowed_regions,
     )
     # The Budgets backstop's amount follows the (new) tier's monthly budget.
     backstop = converge_backstop(

@@ -12,6 +12,7 @@ from vending.guardrails.audit import member_budgets, member_sessions, run_schedu
 from vending.guardrails.inventory import ConfigAggregatorInventory
 from vending.pipeline.drift import checks_for_audit
 from vending.spend.freezes import FreezeStore
+from vending.usage_forwarding import platform_bus_arn
 
 
 class AuditEvent(BaseModel):
@@ -54,6 +55,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         budgets_for=member_budgets(ctx.client("sts"), ctx.layout.organization.access_role_name),
         # and its Bedrock invocation logging, in each of its regions.
         sessions_for=member_sessions(ctx.client("sts"), ctx.layout.organization.access_role_name),
+        # and its usage forwarding to this account's bus (the live meter), in each of its regions.
+        usage_bus_arn=platform_bus_arn(
+            ctx.session.region_name or "us-east-1",
+            ctx.settings.platform_account_id or ctx.client("sts").get_caller_identity()["Account"],
+            ctx.settings.event_bus_name,
+        ),
         bucket=ctx.settings.reports_bucket,
         event_bus=ctx.settings.event_bus_name,
         source=ctx.settings.event_source,

@@ -10,7 +10,7 @@ from vending.bootstrap import bootstrap_account
 from vending.context import Context, begin_step, logger
 from vending.github_setup import GitHubAppSettings, github_step
 from vending.lifecycle import Status
-from vending.spend.forwarding import ensure_usage_forwarding, platform_bus_arn
+from vending.usage_forwarding import ensure_usage_forwarding, platform_bus_arn
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -41,8 +41,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     platform = ctx.settings.platform_account_id or ctx.client("sts").get_caller_identity()["Account"]
     forwarding = ensure_usage_forwarding(
         lambda region: member.client("events", region_name=region),
+        member.client("iam"),
+        account_id,
         request.regions,
         platform_bus_arn(ctx.session.region_name or request.home_region, platform, ctx.settings.event_bus_name),
+        ctx.layout.organization.allowed_regions,
     )
     logger.info("usage forwarding converged", extra={"rules": len(forwarding)})
     # The team's repository, once the roles it must name exist: a no-op that says so without a GitHub App setting.

@@ -25,11 +25,9 @@ from pydantic import BaseModel, ValidationError
 from vending.aws.dynamo import ModelTable, marshal, unmarshal
 from vending.aws.errors import error_code
 from vending.exceptions import UsageEventInvalid
+from vending.usage_forwarding import EC2_DETAIL, ENDPOINT_DETAIL, SOURCE_OF, TRAINING_DETAIL
 
 Kind = Literal["ec2", "sagemaker-endpoint", "sagemaker-training"]
-EC2_DETAIL = "EC2 Instance State-change Notification"
-ENDPOINT_DETAIL = "SageMaker Endpoint State Change"
-TRAINING_DETAIL = "SageMaker Training Job State Change"
 # state -> True (billed from here) / False (billing ends here); states not listed change nothing.
 BILLED: dict[Kind, dict[str, bool]] = {
     "ec2": {"running": True, "stopping": False, "stopped": False, "shutting-down": False, "terminated": False},
@@ -50,11 +48,6 @@ BILLED: dict[Kind, dict[str, bool]] = {
     },
 }
 TYPE_PREFIX = "type#"
-# What the member accounts forward and the platform bus's rule sends to RecordUsage (landing_zone/cdk/events.py).
-USAGE_EVENT_PATTERN: dict[str, list[str]] = {
-    "source": ["aws.ec2", "aws.sagemaker"],
-    "detail-type": [EC2_DETAIL, ENDPOINT_DETAIL, TRAINING_DETAIL],
-}
 
 
 class UsageEvent(BaseModel):
@@ -132,6 +125,11 @@ def parse_event(event: Mapping[str, Any]) -> UsageEvent:
             count = int(sum(float(v.get("CurrentInstanceCount", 0) or 0) for v in variants)) or 1
         else:
             raise UsageEventInvalid(f"not a state-change event the meter records: {detail_type!r}")
+        # Only AWS puts events with an aws.* source (PutEvents refuses them from anyone else): an event with the right
+        # detail-type from any other source is a forgery (a fake "stopped" would end billing early).
+        source = event.get("source")
+        if source != SOURCE_OF[detail_type]:
+            raise UsageEventInvalid(f"{detail_type!r} from source {source!r}, not {SOURCE_OF[detail_type]!r}")
         return UsageEvent(
             account_id=account,
             event_key=f"{kind}#{resource}#{_iso(when)}#{state}",

@@ -171,6 +171,71 @@ def decide_call(call: Call, caller: state.Caller) -> Denied | None:
     return None
 
 
+def decide_as_service_role(
+    role_arn: str, service: str, source: dict[str, str], action: str, resource: str, region: str, keys: dict[str, Any]
+) -> Denied | None:
+    """A service acting as a role of the customer's (EventBridge delivering to a target as the rule's RoleArn): the
+    role's trust must admit `service` with the confused-deputy keys the service sets (`source`: aws:SourceAccount,
+    aws:SourceArn), then `action` on `resource` is decided as the role's session, as any call of the role is: its
+    identity policies and boundary, the SCPs of its account, the resource's own policy (`keys`: the request's keys)."""
+    account = role_arn.split(":")[4]
+    documents = state.role_documents(role_arn)
+    if documents is None:
+        return Denied(service, "sts:AssumeRole", role_arn, "pass-role", "no_role", f"role {role_arn} does not exist")
+    trust, owner = state.resource_policy(role_arn, "sts:AssumeRole", region)
+    assume = evaluate.Request(
+        action="sts:AssumeRole",
+        resource=role_arn,
+        principal_arn=service,
+        context={**source, "aws:PrincipalIsAWSService": "true", "aws:PrincipalServiceName": service},
+        principal=evaluate.Principal(arn="", service=service),
+        literal_resource=True,
+    )
+    decision = evaluate.decide(
+        assume, evaluate.Policies(resource=trust, resource_account=owner or account, resource_kind="trust")
+    )
+    if not decision.allowed:
+        return Denied(
+            service, "sts:AssumeRole", role_arn, "pass-role", decision.reason,
+            evaluate.denial_message(assume, decision, service),
+        )  # fmt: skip
+    identity, boundary = documents
+    session_arn = f"arn:aws:sts::{account}:assumed-role/{role_arn.rsplit('/', 1)[-1]}/{service.split('.')[0]}"
+    caller = state.Caller(account, role_arn, session_arn, "AssumedRole", identity, boundary, None)
+    org_id = state.organization_id(account)
+    resource_doc, resource_owner = state.resource_policy(resource, action, region)
+    context = {**principal_context(caller, org_id), "aws:RequestedRegion": region, "aws:ViaAWSService": "false"}
+    context.update(keys)
+    if resource_owner:
+        context["aws:ResourceAccount"] = resource_owner
+    request = evaluate.Request(
+        action=action,
+        resource=resource,
+        principal_arn=role_arn,
+        context=context,
+        principal=evaluate.Principal(arn=role_arn, account=account, session_arn=session_arn),
+        literal_resource=True,
+    )
+    policies = evaluate.Policies(
+        identity=identity,
+        boundary=boundary,
+        scps=state.scps(account),
+        rcps=state.rcps(resource_owner) if resource_owner else None,
+        resource=resource_doc,
+        resource_account=resource_owner or account,
+    )
+    decision = evaluate.decide(request, policies)
+    with DECISIONS._lock:
+        DECISIONS.decisions += 2
+        DECISIONS.by_reason[decision.reason] += 1
+        DECISIONS.by_principal[role_arn][action] += 1
+    if decision.allowed:
+        return None
+    return Denied(
+        session_arn, action, resource, "call", decision.reason, evaluate.denial_message(request, decision, session_arn)
+    )
+
+
 def _decide_web_identity(call: Call) -> Denied | None:
     """AssumeRoleWithWebIdentity: the role's trust policy decides, for the token's issuer as the federated principal,
     with the token's claims as condition keys (`<issuer>:sub`, `<issuer>:aud`). The signature of the token is not

@@ -338,6 +338,13 @@ def _variable_values(call: Call, account: str, lookups: Lookups) -> dict[str, st
             values["KeyId"] = target
     if call.operation == "PutEvents" and "EventBusName" not in values:
         values["EventBusName"] = "default"
+    rule_operation = "Rule" in call.operation or call.operation in ("PutTargets", "RemoveTargets")
+    if iam_prefix(call) == "events" and rule_operation and "EventBusName" in values:
+        # A rule's `Name` is no bus name (only the bus operations name their bus `Name`), and a rule of the default
+        # bus has the ARN rule/<name> (rule-on-default-event-bus): only a custom EventBusName adds the bus segment.
+        bus = p.get("EventBusName")
+        if not isinstance(bus, str) or not bus or bus == "default" or bus.endswith(":event-bus/default"):
+            values.pop("EventBusName")
     if (url := p.get("QueueUrl")) and isinstance(url, str):
         values["QueueName"] = url.rstrip("/").rsplit("/", 1)[-1]
     if "OidcProviderName" in values:

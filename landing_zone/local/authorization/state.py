@@ -329,6 +329,9 @@ def resource_policy(arn: str, action: str, region: str) -> tuple[dict[str, Any] 
         if service == "sqs":
             queue = _backend("sqs")[account][arn_region].queues.get(resource)
             return (_doc(getattr(queue, "policy", None)) if queue is not None else None), account
+        if service == "events" and resource.startswith("event-bus/"):
+            bus = _backend("events")[account][arn_region].event_buses.get(resource.split("/", 1)[1])
+            return (_doc(bus.policy) if bus is not None else None), account
         if service == "iam" and resource.startswith("role/") and action.startswith("sts:"):
             role = _backend("iam")[account][PARTITION].get_role(resource.rsplit("/", 1)[-1])
             return _doc(role.assume_role_policy_document), account
