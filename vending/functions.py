@@ -20,7 +20,8 @@ RESOURCE_NAMES = (
     "event_bus",
     "state_machine",
     "executions",
-    "reports_bucket",
+    "reports_bucket",  # the audit reports' objects (guardrail-audit/*)
+    "reports_listing",  # the reports bucket itself: s3:ListBucket is decided on the bucket, never on its objects
     "codebuild_project",
     "organization",  # the org, its root, OUs, accounts and policies (organizations ARNs)
     "account_access_role",  # arn:aws:iam::*:role/<access role> in member accounts
@@ -282,6 +283,12 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"), ("changes_table",)),
             Grant(("dynamodb:Scan",), ("closures_table",)),
             Grant(("states:StartExecution",), ("lifecycle_state_machine",)),
+            # The portal's reads (vending.api.reads), decided against this role on the emulator as in AWS:
+            # GET /requests/{id}/timeline reads the history of the request's vend and change executions,
+            Grant(("states:GetExecutionHistory",), ("executions", "lifecycle_executions")),
+            # GET /findings the latest audit report (listed by prefix, then read),
+            Grant(("s3:ListBucket",), ("reports_listing",)),
+            Grant(("s3:GetObject",), ("reports_bucket",)),
         ),
         description="The vending REST API",
     ),

@@ -270,6 +270,14 @@ def function_session(spec: FunctionSpec, session_name: str) -> boto3.Session:
     return session
 
 
+def role_sessions(key: str) -> Any:
+    """A factory of function `key`'s sessions, one per invocation (a fresh AssumeRole, as Lambda's): what the portal
+    and `vend api serve --emulator` run the API resolver under, so the emulator decides each of its calls against the
+    Api function's role as AWS would. The caller stays whoever signed the request (requestContext.identity)."""
+    spec = by_key(key)
+    return lambda: function_session(spec, f"{spec.name}-{uuid.uuid4().hex[:12]}")
+
+
 def _record_denials(name: str, key: str) -> Any:
     def after_call(model: Any, http_response: Any, parsed: dict[str, Any], **_: Any) -> None:
         if (message := _denial_of(http_response, parsed)) is not None:
@@ -566,6 +574,7 @@ def _resource_arns(symbol: str, *, account: str, settings: Settings, layout: Lay
         "state_machine": [f"arn:aws:states:{REGION}:{account}:stateMachine:{step_functions.STATE_MACHINE_NAME}"],
         "executions": [f"arn:aws:states:{REGION}:{account}:execution:{step_functions.STATE_MACHINE_NAME}:*"],
         "reports_bucket": [f"arn:aws:s3:::{settings.reports_bucket}/*"],
+        "reports_listing": [f"arn:aws:s3:::{settings.reports_bucket}"],
         "codebuild_project": [f"arn:aws:codebuild:{REGION}:{account}:project/{settings.codebuild_project}"],
         "drift_function": [f"arn:aws:lambda:{REGION}:{account}:function:{by_key('StackDrift').name}"],
         "account_access_role": [f"arn:aws:iam::*:role/{layout.organization.access_role_name}"],
