@@ -37,6 +37,8 @@ RESOURCE_NAMES = (
     "drift_function",  # the StackDrift function: `vend drift --check` invokes it as the schedule does
     "usage_table",  # the live meter's usage: account_id (hash) + event_key (range) (vending.spend.usage)
     "freezes_table",  # the spend fence's freezes: account_id (hash) (vending.spend.freezes)
+    # Cost Explorer: GetCostAndUsage supports no resource-level permissions, so this is "*" (the whole bill).
+    "cost_explorer",
 )
 
 
@@ -289,6 +291,10 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             # GET /findings the latest audit report (listed by prefix, then read),
             Grant(("s3:ListBucket",), ("reports_listing",)),
             Grant(("s3:GetObject",), ("reports_bucket",)),
+            # GET /spend the spend fence's stored readings (vending.spend.readings: one Query per account, never a
+            # member account's role), and Cost Explorer's month only when the fence stored none.
+            Grant(("dynamodb:Query",), ("usage_table",)),
+            Grant(("ce:GetCostAndUsage",), ("cost_explorer",)),
         ),
         description="The vending REST API",
     ),

@@ -76,6 +76,7 @@ from vending.pipeline import orchestration
 from vending.pipeline.approvals import DynamoDbApprovalStore
 from vending.settings import Settings
 from vending.spend.freezes import freezes_table_definition
+from vending.spend.readings import TTL_ATTRIBUTE as READING_TTL_ATTRIBUTE
 from vending.spend.usage import USAGE_EVENT_PATTERN, usage_table_definition
 
 REGION = "us-east-1"
@@ -582,6 +583,7 @@ def _resource_arns(symbol: str, *, account: str, settings: Settings, layout: Lay
         "closures_table": [table + settings.closures_table],
         "usage_table": [table + settings.usage_table],
         "freezes_table": [table + settings.freezes_table],
+        "cost_explorer": ["*"],
         "archive_bucket": [f"arn:aws:s3:::{settings.archive_bucket}", f"arn:aws:s3:::{settings.archive_bucket}/*"],
         "archive_key": [os.environ.get("VEND_ARCHIVE_KEY_ARN", f"arn:aws:kms:{REGION}:{account}:key/unset")],
         "github_app_secret": [f"arn:aws:secretsmanager:{REGION}:{account}:secret:{DEFAULT_PRIVATE_KEY_SECRET}-??????"],
@@ -820,6 +822,11 @@ def deploy(
         CreationSlots(ddb, settings.creation_slots_table).create_table()
     if settings.usage_table not in existing_tables:
         ddb.create_table(**usage_table_definition(settings.usage_table), SSESpecification={"Enabled": True})
+        # As the CDK stack: the spend fence's stored readings expire (vending.spend.readings).
+        ddb.update_time_to_live(
+            TableName=settings.usage_table,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": READING_TTL_ATTRIBUTE},
+        )
     ddb.update_time_to_live(
         TableName=settings.idempotency_table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
     )

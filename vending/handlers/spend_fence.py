@@ -11,6 +11,7 @@ from vending.context import Context, logger, metrics
 from vending.spend.freezes import FreezeStore
 from vending.spend.interval import run_interval
 from vending.spend.meter import fence_reader
+from vending.spend.readings import ReadingStore
 
 
 class FenceEvent(BaseModel):
@@ -39,6 +40,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         source=ctx.settings.event_source,
         now=(scheduled.time or datetime.now(UTC)).astimezone(UTC),
         run_id=context.aws_request_id,
+        readings=ReadingStore(ctx.client("dynamodb"), ctx.settings.usage_table),
     )
     metrics.add_metric(name="SpendFreezes", unit=MetricUnit.Count, value=len(report.frozen))
     logger.info("spend fence done", extra=report.to_dict())

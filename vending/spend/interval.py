@@ -6,6 +6,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
+
 from vending.aws.sessions import access_role_arn, assume_role_session
 from vending.layout import Layout
 from vending.lifecycle import RequestRecord, RequestStore
@@ -20,6 +23,9 @@ from vending.spend.fence import (
 )
 from vending.spend.freezes import FreezeRecord, FreezeStore
 from vending.spend.reading import SpendReading
+from vending.spend.readings import ReadingStore
+
+logger = Logger(child=True)
 
 # records, at -> one reading per metered account (vending.spend.meter.read_meter, bound to its clients and prices).
 ReadMeter = Callable[[list[RequestRecord], datetime], list[SpendReading]]
@@ -52,13 +58,16 @@ def run_interval(
     source: str,
     now: datetime,
     run_id: str,
+    readings: ReadingStore | None = None,
 ) -> FenceReport:
+    """`readings`: where each account's reading is kept for GET /spend (vending.spend.readings); stored after the
+    fence acted, and a failed write only logs: what is shown never holds up a freeze."""
     notify = event_notifier(events, bus=bus, source=source)
     thawed = finish_thaws(freezes, org, layout, notify=notify, now=now)  # approvals since the last interval
     records = [r for r in store.list() if r.account_id]
-    readings = read(records, now)
+    read_now = read(records, now)
     report = fence(
-        readings,
+        read_now,
         layout,
         org,
         freezes,
@@ -69,4 +78,10 @@ def run_interval(
         run_id=run_id,
     )
     report.thawed = thawed
+    if readings is not None:
+        for reading in read_now:
+            try:
+                readings.put(reading)
+            except ClientError as e:
+                logger.warning("reading not stored", extra={"account_id": reading.account_id, "error": str(e)})
     return report
