@@ -62,6 +62,9 @@ def grant_statements(
             if symbol == "reports_bucket" and "s3:PutObject" in grant.actions and reports_key_arn:
                 # The bucket is SSE-KMS: writing an object needs a data key from the bucket's key.
                 out.append({"Effect": "Allow", "Action": ["kms:GenerateDataKey"], "Resource": [reports_key_arn]})
+            if symbol == "reports_bucket" and "s3:GetObject" in grant.actions and reports_key_arn:
+                # ... and reading one needs the bucket's key to decrypt its data key.
+                out.append({"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [reports_key_arn]})
             continue
         by_kinds: dict[tuple[str, ...], list[str]] = {}
         for action in grant.actions:

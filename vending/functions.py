@@ -20,7 +20,8 @@ RESOURCE_NAMES = (
     "event_bus",
     "state_machine",
     "executions",
-    "reports_bucket",
+    "reports_bucket",  # the audit reports' objects (guardrail-audit/*)
+    "reports_listing",  # the reports bucket itself: s3:ListBucket is decided on the bucket, never on its objects
     "codebuild_project",
     "organization",  # the org, its root, OUs, accounts and policies (organizations ARNs)
     "account_access_role",  # arn:aws:iam::*:role/<access role> in member accounts
@@ -40,6 +41,8 @@ RESOURCE_NAMES = (
     # actions, and the execution role Budgets assumes to attach vend-freeze (vending.spend.backstop).
     "backstop_budgets",
     "backstop_role",
+    # Cost Explorer: GetCostAndUsage supports no resource-level permissions, so this is "*" (the whole bill).
+    "cost_explorer",
 )
 
 
@@ -303,6 +306,16 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"), ("changes_table",)),
             Grant(("dynamodb:Scan",), ("closures_table",)),
             Grant(("states:StartExecution",), ("lifecycle_state_machine",)),
+            # The portal's reads (vending.api.reads), decided against this role on the emulator as in AWS:
+            # GET /requests/{id}/timeline reads the history of the request's vend and change executions,
+            Grant(("states:GetExecutionHistory",), ("executions", "lifecycle_executions")),
+            # GET /findings the latest audit report (listed by prefix, then read),
+            Grant(("s3:ListBucket",), ("reports_listing",)),
+            Grant(("s3:GetObject",), ("reports_bucket",)),
+            # GET /spend the spend fence's stored readings (vending.spend.readings: one Query per account, never a
+            # member account's role), and Cost Explorer's month only when the fence stored none.
+            Grant(("dynamodb:Query",), ("usage_table",)),
+            Grant(("ce:GetCostAndUsage",), ("cost_explorer",)),
         ),
         description="The vending REST API",
     ),

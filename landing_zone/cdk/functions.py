@@ -158,6 +158,10 @@ class Functions:
                 return [self.stack.lifecycle_executions_arn]
             case "reports_bucket":
                 return [self.storage.reports_bucket.arn_for_objects(f"{AUDIT_REPORTS_PREFIX}*")]
+            case "cost_explorer":
+                return ["*"]  # GetCostAndUsage supports no resource-level permissions
+            case "reports_listing":
+                return [self.storage.reports_bucket.bucket_arn]
             case "codebuild_project":
                 return [self.pipeline_project.project_arn]
             case "drift_function":

@@ -60,8 +60,9 @@ def acknowledge_wildcards(stack: BaseStack, role: iam.Role, policy: list[iam.Pol
                 continue
             if resource == "*":
                 actions = ", ".join(sorted(statement.actions))
+                service = "Cost Explorer" if all(a.startswith("ce:") for a in statement.actions) else "Organizations"
                 reason = (
-                    f"{actions}: Organizations supports no resource-level permissions for these actions "
+                    f"{actions}: {service} supports no resource-level permissions for these actions "
                     "(Service Authorization Reference), so no ARN can be named"
                 )
                 if statement.to_statement_json().get("Condition"):

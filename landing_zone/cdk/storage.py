@@ -13,6 +13,7 @@ from aws_cdk import aws_sns as sns
 
 from landing_zone.cdk.base import BaseStack
 from vending.lifecycle import EMAIL_INDEX, EMAIL_KEY
+from vending.spend.readings import TTL_ATTRIBUTE
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,9 @@ def _tables(stack: BaseStack) -> dict[str, ddb.Table]:
         "UsageTable",
         partition_key=ddb.Attribute(name="account_id", type=ddb.AttributeType.STRING),
         sort_key=ddb.Attribute(name="event_key", type=ddb.AttributeType.STRING),
+        # The fence's stored readings (vending.spend.readings, `meter#<account>`) expire; usage events carry no
+        # such attribute and stay.
+        time_to_live_attribute=TTL_ATTRIBUTE,
         billing_mode=ddb.BillingMode.PAY_PER_REQUEST,
         point_in_time_recovery_specification=ddb.PointInTimeRecoverySpecification(point_in_time_recovery_enabled=True),
         encryption=ddb.TableEncryption.AWS_MANAGED,

@@ -64,8 +64,18 @@ def signing_secrets(access_key: str, token: str | None) -> tuple[str, str] | Non
     return str(key.secret_access_key), caller.arn
 
 
+def api_session() -> Any:
+    """One request's session of the Api function's role (landing_zone.local.runtime.role_sessions)."""
+    from landing_zone.local.runtime import role_sessions
+
+    return role_sessions("Api")()
+
+
 HOOKS = LocalHooks(
-    emulated_account=emulated_account, emulator_environment=emulator_environment, signing_secrets=signing_secrets
+    emulated_account=emulated_account,
+    emulator_environment=emulator_environment,
+    signing_secrets=signing_secrets,
+    api_session=api_session,
 )
 
 

@@ -53,7 +53,12 @@ def start_console(port: int = 0, *, session: boto3.Session | None = None) -> tup
     """The portal served in this process on 127.0.0.1 against the running, deployed emulator (tests call this)."""
     session = session or boto3.Session()
     account = str(session.client("sts").get_caller_identity()["Account"])
-    portal = Portal(EmulatorSignIn(account, cached_layout(), session), account=account)
+    from landing_zone.local.runtime import role_sessions
+
+    # The resolver runs as the Api function's role (as in AWS), the signed-in principal only as its caller.
+    portal = Portal(
+        EmulatorSignIn(account, cached_layout(), session), account=account, resolver_session=role_sessions("Api")
+    )
     server, url = serve_in_thread(portal, port)
     return server, url, portal
 

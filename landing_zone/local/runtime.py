@@ -83,6 +83,7 @@ from vending.pipeline.approvals import DynamoDbApprovalStore
 from vending.settings import Settings
 from vending.spend.fence import ensure_freeze_policy
 from vending.spend.freezes import freezes_table_definition
+from vending.spend.readings import TTL_ATTRIBUTE as READING_TTL_ATTRIBUTE
 from vending.spend.usage import usage_table_definition
 from vending.usage_forwarding import USAGE_EVENT_PATTERN, platform_bus_statement
 
@@ -279,6 +280,14 @@ def function_session(spec: FunctionSpec, session_name: str) -> boto3.Session:
     session.events.register("before-call", before_call)
     session.events.register("after-call", _record_denials(spec.name, spec.key))
     return session
+
+
+def role_sessions(key: str) -> Any:
+    """A factory of function `key`'s sessions, one per invocation (a fresh AssumeRole, as Lambda's): what the portal
+    and `vend api serve --emulator` run the API resolver under, so the emulator decides each of its calls against the
+    Api function's role as AWS would. The caller stays whoever signed the request (requestContext.identity)."""
+    spec = by_key(key)
+    return lambda: function_session(spec, f"{spec.name}-{uuid.uuid4().hex[:12]}")
 
 
 def _record_denials(name: str, key: str) -> Any:
@@ -579,6 +588,7 @@ def _resource_arns(symbol: str, *, account: str, settings: Settings, layout: Lay
         "state_machine": [f"arn:aws:states:{REGION}:{account}:stateMachine:{step_functions.STATE_MACHINE_NAME}"],
         "executions": [f"arn:aws:states:{REGION}:{account}:execution:{step_functions.STATE_MACHINE_NAME}:*"],
         "reports_bucket": [f"arn:aws:s3:::{settings.reports_bucket}/*"],
+        "reports_listing": [f"arn:aws:s3:::{settings.reports_bucket}"],
         "codebuild_project": [f"arn:aws:codebuild:{REGION}:{account}:project/{settings.codebuild_project}"],
         "drift_function": [f"arn:aws:lambda:{REGION}:{account}:function:{by_key('StackDrift').name}"],
         "account_access_role": [f"arn:aws:iam::*:role/{layout.organization.access_role_name}"],
@@ -591,6 +601,7 @@ def _resource_arns(symbol: str, *, account: str, settings: Settings, layout: Lay
             f"arn:aws:budgets::{account}:budget/{BACKSTOP_PREFIX}*/action/*",
         ],
         "backstop_role": [f"arn:aws:iam::{account}:role/{BACKSTOP_ROLE_NAME}"],
+        "cost_explorer": ["*"],
         "archive_bucket": [f"arn:aws:s3:::{settings.archive_bucket}", f"arn:aws:s3:::{settings.archive_bucket}/*"],
         "archive_key": [os.environ.get("VEND_ARCHIVE_KEY_ARN", f"arn:aws:kms:{REGION}:{account}:key/unset")],
         "github_app_secret": [f"arn:aws:secretsmanager:{REGION}:{account}:secret:{DEFAULT_PRIVATE_KEY_SECRET}-??????"],
@@ -882,6 +893,11 @@ def deploy(
         CreationSlots(ddb, settings.creation_slots_table).create_table()
     if settings.usage_table not in existing_tables:
         ddb.create_table(**usage_table_definition(settings.usage_table), SSESpecification={"Enabled": True})
+        # As the CDK stack: the spend fence's stored readings expire (vending.spend.readings).
+        ddb.update_time_to_live(
+            TableName=settings.usage_table,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": READING_TTL_ATTRIBUTE},
+        )
     ddb.update_time_to_live(
         TableName=settings.idempotency_table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
     )

@@ -81,7 +81,13 @@ def test_functions_roles_hold_exactly_the_declared_actions(resources: dict[str, 
         "sqs:GetQueueAttributes",
         "kms:Decrypt",
     }
-    wiring = {"StartFromEvent": queue_consumer, "RecordUsage": queue_consumer, "Audit": {"kms:GenerateDataKey"}}
+    # The reports bucket is SSE-KMS: the audit's writes need a data key, the API's reads (GET /findings) a Decrypt.
+    wiring = {
+        "StartFromEvent": queue_consumer,
+        "RecordUsage": queue_consumer,
+        "Audit": {"kms:GenerateDataKey"},
+        "Api": {"kms:Decrypt"},
+    }
     for spec in FUNCTIONS:
         _, fn = _function_by_name(resources, spec.name)
         role_id = fn["Properties"]["Role"]["Fn::GetAtt"][0]
@@ -236,7 +242,7 @@ def test_admin_role_is_provisioned_with_the_cli_grants_and_the_approver_cannot_a
     actions = {
         a for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"] for a in _as_list(s["Action"])
     }
-    assert actions == {*admin_granted_actions(), "kms:GenerateDataKey"}
+    assert actions == {*admin_granted_actions(), "kms:GenerateDataKey", "kms:Decrypt"}
     assert not any(a.endswith(":*") or a == "*" for a in actions)
 
 
@@ -296,6 +302,8 @@ def test_tables_have_pitr_encryption_and_keys(resources: dict[str, Any]) -> None
         assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}, name
         assert props["SSESpecification"]["SSEEnabled"] is True, name
     assert by_id["IdempotencyTable"]["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+    # The spend fence's stored readings (vending.spend.readings) expire; the usage events carry no expires_at.
+    assert by_id["UsageTable"]["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
 
 
 # The properties that fix a resource's physical name, by resource type (CloudFormation generates one when absent).

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from vending.api.access import Access
 from vending.api.routes import FieldError, _documented, _signed_caller, app, caller_access, team_of
 from vending.context import Context
-from vending.exceptions import InvalidRequest, NotSigned, VendingError
+from vending.exceptions import InvalidRequest, NotSigned
 from vending.layout import Layout
 from vending.lifecycle import RequestRecord
 from vending.request import check_request_id, execution_name, parse_request
@@ -424,41 +424,43 @@ class Spend(BaseModel):
 
 @app.get(
     "/spend",
-    summary="Spend per team and stage: the live meter where it runs, Cost Explorer's month otherwise",
+    summary="Spend per team and stage: the spend fence's stored readings of the last day, Cost Explorer's month "
+    "when the fence has stored none",
     responses=_documented(200, 422, ok=Spend),
 )
 def spend() -> dict[str, Any]:
-    from vending.spend.meter import member_clients, read_live
-    from vending.spend.prices import PriceBook
-    from vending.spend.usage import UsageStore
+    """The API reads no member account: the spend fence stores each account's reading every interval
+    (vending.spend.readings) and this route queries them, one account at a time (its partition only)."""
+    from vending.spend.readings import ReadingStore
 
     access = _access()
     ctx = Context()
     at = datetime.now(UTC)
-    records = [r for r in ctx.store.list() if access.can_see(r.team)]
+    records = [r for r in ctx.store.list() if access.can_see(r.team) and r.account_id]
     notes: list[str] = []
-    clients = member_clients(ctx.client("sts"), ctx.layout.organization.access_role_name, "vending-meter-api")
-    prices, usage = PriceBook.load(), UsageStore(ctx.client("dynamodb"), ctx.settings.usage_table)
-    meters = []
-    for record in records:  # one account that cannot be read does not hide the others
-        try:
-            meters += read_live(clients, [record], prices, usage, at)
-        except (ClientError, VendingError) as e:
-            notes.append(f"{record.request_id}: live meter unavailable ({type(e).__name__})")
-    if meters:
-        rows = [
+    readings = ReadingStore(ctx.client("dynamodb"), ctx.settings.usage_table)
+    rows = []
+    for record in sorted(records, key=lambda r: (r.team, r.stage)):
+        found = readings.last_day(str(record.account_id), at)
+        if found is None:
+            notes.append(f"{record.request_id}: no reading from the spend fence in the last 24 hours")
+            continue
+        latest = found.latest
+        rows.append(
             {
-                "team": m.reading.team,
-                "stage": m.reading.stage,
-                "request_id": m.reading.request_id,
-                "account_id": m.reading.account_id,
-                "hour_usd": round(m.reading.hour_usd, 2),
-                "day_usd": round(m.reading.day_usd, 2),
-                "hourly_usd": [round(v, 2) for v in m.hourly],
-                "top_sources": [[name, round(usd, 2)] for name, usd in m.top_sources[:3]],
+                "team": record.team,
+                "stage": record.stage,
+                "request_id": record.request_id,
+                "account_id": record.account_id,
+                "read_at": latest.at.isoformat(),
+                "hour_usd": round(latest.hour_usd, 2),
+                "day_usd": round(latest.day_usd, 2),
+                "hourly_usd": [round(v, 2) for v in found.hourly],
+                "top_sources": [[name, round(usd, 2)] for name, usd in found.top_sources[:3]],
+                "unpriced": latest.unpriced,
             }
-            for m in sorted(meters, key=lambda m: (m.reading.team, m.reading.stage))
-        ]
+        )
+    if rows:
         return {"at": at.isoformat(), "source": "live meter", "teams": rows, "notes": notes}
     from vending.costs import spend_by_team_and_stage
 

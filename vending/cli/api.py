@@ -14,6 +14,7 @@ import os
 import re
 import sys
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
 from http import HTTPStatus
@@ -223,7 +224,15 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
                 event["requestContext"]["identity"]["userArn"] = signer
             from vending.api.routes import resolve
 
-            result = resolve(event, _Context())
+            factory = getattr(self.server, "session_factory", None)
+            if factory is None:
+                result = resolve(event, _Context())
+            else:  # on the emulator: as the Api function's role, one session per request (one Lambda invocation)
+                from vending.context import invocation_session
+
+                session = factory()
+                with invocation_session(lambda: session):
+                    result = resolve(event, _Context())
         except Exception as e:  # a crash must still answer JSON (API Gateway would say "Internal server error")
             self.log_error("resolver crashed: %s: %s", type(e).__name__, e)
             self._send(
@@ -269,13 +278,21 @@ class ApiServer(ThreadingHTTPServer):
 
 
 def make_server(
-    port: int = 0, host: str = "127.0.0.1", *, require_sigv4: bool = True, secrets: Any = None
+    port: int = 0,
+    host: str = "127.0.0.1",
+    *,
+    require_sigv4: bool = True,
+    secrets: Any = None,
+    session_factory: Callable[[], Any] | None = None,
 ) -> ThreadingHTTPServer:
     """`secrets` (vending.cli.sigv4.SecretLookup): signatures are verified and the signer is the caller; without it
-    only their form is checked, and routes that act on someone's behalf answer 403 NotSigned."""
+    only their form is checked, and routes that act on someone's behalf answer 403 NotSigned. `session_factory`: the
+    resolver's calls are made with a session it returns per request (the Api function's role on the emulator), else
+    with this process's credentials."""
     server = ApiServer((host, port), ApiRequestHandler)
     server.require_sigv4 = require_sigv4  # type: ignore[attr-defined]
     server.secrets = secrets  # type: ignore[attr-defined]
+    server.session_factory = session_factory  # type: ignore[attr-defined]
     return server
 
 
@@ -298,8 +315,10 @@ def _spec(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    def run(secrets: Any = None) -> int:
-        server = make_server(args.port, require_sigv4=not args.no_auth, secrets=secrets)
+    def run(secrets: Any = None, session_factory: Callable[[], Any] | None = None) -> int:
+        server = make_server(
+            args.port, require_sigv4=not args.no_auth, secrets=secrets, session_factory=session_factory
+        )
         print(f"vending API on http://127.0.0.1:{server.server_address[1]}", flush=True)
         try:
             server.serve_forever()
@@ -315,7 +334,10 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"emulator at {info['endpoint']}", flush=True)
         if info.get("exports"):  # to call the API signed as the platform admin from another shell
             print(f"as the platform admin (emulator-only keys):\n{info['exports']}", flush=True)
-        return run(None if args.unverified else args.hooks.require("signing_secrets"))
+        # The resolver acts as the Api function's role, as in AWS: the emulator decides each call against its grants.
+        return run(
+            None if args.unverified else args.hooks.require("signing_secrets"), args.hooks.require("api_session")
+        )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -22,6 +22,8 @@ class LocalHooks:
     emulator_environment: Callable[[int], AbstractContextManager[dict[str, str]]] | None = None
     # (access key, session token) -> (secret, signer ARN) of the emulator's credentials (vending.cli.sigv4.SecretLookup)
     signing_secrets: Callable[[str, str | None], tuple[str, str] | None] | None = None
+    # () -> a session of the Api function's role, one per request (what the resolver runs under on the emulator)
+    api_session: Callable[[], Any] | None = None
 
     def require(self, name: str) -> Callable[..., Any]:
         hook = getattr(self, name)

@@ -12,6 +12,7 @@ from vending.spend.fence import Backstop
 from vending.spend.freezes import FreezeStore
 from vending.spend.interval import run_interval
 from vending.spend.meter import fence_reader
+from vending.spend.readings import ReadingStore
 
 
 class FenceEvent(BaseModel):
@@ -46,6 +47,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             if ctx.settings.backstop_role_arn and ctx.settings.platform_account_id
             else None
         ),
+        readings=ReadingStore(ctx.client("dynamodb"), ctx.settings.usage_table),
     )
     metrics.add_metric(name="SpendFreezes", unit=MetricUnit.Count, value=len(report.frozen) + len(report.adopted))
     logger.info("spend fence done", extra=report.to_dict())

@@ -14,6 +14,7 @@ import re
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -140,9 +141,19 @@ def _templates() -> Environment:
 class Portal:
     """One portal: the sign-in provider, the sessions, and the API's account (where its role names resolve)."""
 
-    def __init__(self, sign_in: SignIn, *, account: str, sessions: Sessions | None = None) -> None:
+    def __init__(
+        self,
+        sign_in: SignIn,
+        *,
+        account: str,
+        sessions: Sessions | None = None,
+        resolver_session: Callable[[], Any] | None = None,
+    ) -> None:
+        """`resolver_session`: the session the resolver's calls are made with, one per API call (the Api function's
+        role on the emulator: landing_zone.local.console); None: this process's credentials (the Lambda's own)."""
         self.sign_in_provider = sign_in
         self.account = account
+        self.resolver_session = resolver_session
         self.sessions = sessions or Sessions()
         self.env = _templates()
         self.routes: list[tuple[str, re.Pattern[str], Any]] = [
@@ -218,7 +229,14 @@ class Portal:
         from vending.api.routes import resolve
 
         event = api_event(method, path, caller=session.arn, account=self.account, body=body, query=query)
-        result = resolve(event, _LambdaContext())
+        if self.resolver_session is None:
+            result = resolve(event, _LambdaContext())
+        else:  # one invocation of the Api function: its role acts, the signed-in principal is only the caller
+            from vending.context import invocation_session
+
+            acting = self.resolver_session()
+            with invocation_session(lambda: acting):
+                result = resolve(event, _LambdaContext())
         text = result.get("body") or ""
         headers = {k.lower(): v for k, v in (result.get("headers") or {}).items()}
         for name, values in (result.get("multiValueHeaders") or {}).items():

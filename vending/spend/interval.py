@@ -6,6 +6,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
+
 from vending.aws.sessions import access_role_arn, assume_role_session
 from vending.layout import Layout
 from vending.lifecycle import RequestRecord, RequestStore
@@ -22,6 +25,9 @@ from vending.spend.fence import (
 )
 from vending.spend.freezes import FreezeRecord, FreezeStore
 from vending.spend.reading import SpendReading
+from vending.spend.readings import ReadingStore
+
+logger = Logger(child=True)
 
 # records, at -> one reading per metered account (vending.spend.meter.read_meter, bound to its clients and prices).
 ReadMeter = Callable[[list[RequestRecord], datetime], list[SpendReading]]
@@ -55,7 +61,10 @@ def run_interval(
     now: datetime,
     run_id: str,
     backstop: Backstop | None = None,
+    readings: ReadingStore | None = None,
 ) -> FenceReport:
+    """`readings`: where each account's reading is kept for GET /spend (vending.spend.readings); stored after the
+    fence acted, and a failed write only logs: what is shown never holds up a freeze."""
     notify = event_notifier(events, bus=bus, source=source)
     # approvals since the last interval (an executed backstop action is reversed with the detach)
     thawed = finish_thaws(freezes, org, layout, notify=notify, now=now, backstop=backstop)
@@ -78,9 +87,9 @@ def run_interval(
         if backstop is not None
         else []
     )
-    readings = read(records, now)
+    read_now = read(records, now)
     report = fence(
-        readings,
+        read_now,
         layout,
         org,
         freezes,
@@ -91,4 +100,10 @@ def run_interval(
         run_id=run_id,
     )
     report.thawed, report.adopted = thawed, adopted
+    if readings is not None:
+        for reading in read_now:
+            try:
+                readings.put(reading)
+            except ClientError as e:
+                logger.warning("reading not stored", extra={"account_id": reading.account_id, "error": str(e)})
     return report

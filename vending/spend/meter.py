@@ -267,9 +267,10 @@ def read_live(
             hour_usd=round(sum(hour.values()), 4),
             day_usd=round(sum(day.values()), 4),
             by_source={k: round(v, 4) for k, v in sorted(day.items())},
+            unpriced={k: round(v, 4) for k, v in sorted(unpriced.items())},
         )
         top = sorted(reading.by_source.items(), key=lambda kv: -kv[1])
-        out.append(LiveMeter(reading, {k: round(v, 4) for k, v in unpriced.items()}, hourly, top))
+        out.append(LiveMeter(reading, dict(reading.unpriced), hourly, top))
     return out
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 
@@ -16,3 +16,5 @@ class SpendReading:
     hour_usd: float  # priced usage in the 60 minutes ending at `at`
     day_usd: float  # priced usage since 00:00 UTC of `at`'s day up to `at`
     by_source: dict[str, float]
+    # today's usage without a price: "<source> (<unit>)" -> quantity (never counted as $0)
+    unpriced: dict[str, float] = field(default_factory=dict)
