@@ -167,6 +167,14 @@ class NotPermitted(TerminalError):
     """The signed caller may not see or act on this team's requests (not a platform principal, not its lead)."""
 
 
+class ApiRefused(TerminalError):
+    """The API answered a portal page's call with an error (status and body kept: the page shows them)."""
+
+    def __init__(self, status: int, body: dict[str, object]) -> None:
+        super().__init__(str(body.get("message", "")))
+        self.status, self.body = status, body
+
+
 class ChangeNotFound(TerminalError):
     """No change request with that id exists, or none waits for an approval."""
 

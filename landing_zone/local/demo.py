@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,7 +47,9 @@ def request_for(team: TeamSpec, stage: str = "staging", stacks: tuple[str, ...] 
 
 
 def api_event(method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-    """An API Gateway REST proxy event, as API Gateway sends it after IAM authorization."""
+    """An API Gateway REST proxy event, as API Gateway sends it after IAM authorization (signed by the platform admin
+    role of the platform account, which deploy() names in VEND_PLATFORM_ACCOUNT_ID)."""
+    account = os.environ.get("VEND_PLATFORM_ACCOUNT_ID", "123456789012")
     return {
         "resource": path,
         "path": path,
@@ -64,7 +67,8 @@ def api_event(method: str, path: str, body: dict[str, Any] | None = None) -> dic
             "httpMethod": method,
             "stage": "v1",
             "requestId": "demo",
-            "identity": {"userArn": "arn:aws:iam::123456789012:role/PlatformAdmin"},
+            "accountId": account,  # the API's own account: where the role names the API admits resolve
+            "identity": {"userArn": f"arn:aws:iam::{account}:role/PlatformAdmin"},
         },
     }
 

@@ -121,7 +121,9 @@ def caller_access() -> Access | None:
     from vending.settings import Settings
 
     settings = Settings.from_env()
-    account = app.current_event.request_context.account_id or settings.platform_account_id
+    # API Gateway always sends requestContext.accountId; a hand-made event may not (powertools' accessor raises then).
+    context = app.current_event.raw_event.get("requestContext") or {}
+    account = str(context.get("accountId") or "") or settings.platform_account_id
     if not account:
         raise NotPermitted("caller: the API's own account is unknown, so no role name can be resolved")
     access = access_for(principal_from_arn(arn), account, cached_layout(), settings)

@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from vending.exceptions import ApiRefused
 from vending.portal.sessions import PortalSession, Sessions, SignIn
 
 HERE = Path(__file__).resolve().parent
@@ -69,12 +70,6 @@ class Request:
 
     def form(self) -> dict[str, list[str]]:
         return parse_qs(self.body.decode("utf-8", errors="replace"), keep_blank_values=True)
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, body: dict[str, Any]) -> None:
-        super().__init__(body.get("message", ""))
-        self.status, self.body = status, body
 
 
 class _LambdaContext:
@@ -213,7 +208,7 @@ class Portal:
                 )
         try:
             return view(req, session, **params)
-        except ApiError as e:
+        except ApiRefused as e:
             return self.page(
                 req,
                 "error.html",
@@ -249,7 +244,7 @@ class Portal:
     ) -> Any:
         status, answer = self.api(session, method, path, body, query)
         if status >= 400:
-            raise ApiError(status, answer if isinstance(answer, dict) else {"message": str(answer)})
+            raise ApiRefused(status, answer if isinstance(answer, dict) else {"message": str(answer)})
         return answer
 
     def render(self, name: str, **context: Any) -> bytes:
@@ -484,7 +479,7 @@ class Portal:
             body["gpu_tier"] = tier
         status, answer = self.api(session, "PATCH", f"/requests/{rid}", body)
         if status >= 400:
-            raise ApiError(status, answer)
+            raise ApiRefused(status, answer)
         notice = "change-awaits-approval" if answer.get("needs_approval") else "change-started"
         return redirect(f"/requests/{rid}?notice={notice}")
 
