@@ -1,5 +1,5 @@
-"""The guardrail audit and the spend fence's Budgets backstop (issue 24): between Budgets attaching `vend-freeze` and the
-fence's next interval recording it, the audit intends the freeze (a note, never a finding, never detached); a
+"""The guardrail audit and the spend fence's Budgets backstop (issue 24): between Budgets attaching `vend-freeze` and
+the fence's next interval recording it, the audit intends the freeze (a note, never a finding, never detached); a
 `vend-freeze` planted by hand (the backstop action still STANDBY) is still reported and detached. On moto with the
 emulator's budget actions, as tests/vending/test_spend_backstop.py."""
 
