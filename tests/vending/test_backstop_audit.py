@@ -194,3 +194,22 @@ def test_an_unreadable_backstop_is_a_finding_and_the_freeze_is_kept(
     assert report.remediation is not None
     assert any("backstop action cannot be read" in u for u in report.remediation["unfixable"])
     assert "vend-freeze" in _scps(org, vended)
+
+
+def test_the_scheduled_audit_reads_the_backstop_only_where_it_is_configured(
+    budgets: Any, layout: Layout, mgmt: str, vended: str, request_: VendingRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vending.context import Context
+    from vending.handlers.audit import _backstop
+
+    _fire(budgets, layout, mgmt, vended, request_.gpu_tier)
+    # GIVEN no backstop role configured (a deployment without the backstop) THEN the audit reads no Budgets action
+    monkeypatch.setenv("VEND_PLATFORM_ACCOUNT_ID", mgmt)
+    monkeypatch.setenv("VEND_BACKSTOP_ROLE_ARN", "")
+    assert _backstop(Context()) is None
+    # GIVEN it configured THEN the audit reads the executed action in the platform (management) account's Budgets
+    monkeypatch.setenv("VEND_BACKSTOP_ROLE_ARN", ROLE)
+    read = _backstop(Context())
+    assert read is not None
+    action = read(vended)
+    assert action is not None and action["Status"] == "EXECUTION_SUCCESS"
