@@ -335,6 +335,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             Grant(("dynamodb:Scan",), ("pipeline_runs_table",)),
             # The frozen accounts: `vend-freeze` is intended exactly there (vending.guardrails.intent).
             Grant(("dynamodb:Scan",), ("freezes_table",)),
+            # and where the Budgets backstop attached it before the fence recorded it: the vend-backstop-* budget's
+            # action read (only for an account carrying vend-freeze without a freeze record), nothing written.
+            Grant(("budgets:DescribeBudgetActionsForBudget",), ("backstop_budgets",)),
         ),
         timeout_seconds=900,
         memory_mb=1024,

@@ -20,6 +20,7 @@ from landing_zone.local.budget_actions import billing_caught_up
 from tests.emulator.test_authorization import Env, _code, new_member
 from tests.emulator.test_aws_semantics_defects import _role_with_policy_of, _spec, _without
 from vending.budgets import BACKSTOP_ROLE_NAME, backstop_action, backstop_name, remove_backstop
+from vending.guardrails.audit import BACKSTOP_NOTE, audit_organization, management_backstop
 from vending.layout import cached_layout
 from vending.lifecycle import RequestRecord, Status
 from vending.settings import Settings
@@ -220,6 +221,18 @@ def test_billing_crossing_freezes_as_the_execution_role_the_fence_adopts_and_a_t
     )
     assert _status(env, member) == "EXECUTION_SUCCESS" and _attached(env, member)
 
+    # AND before the fence's next interval (no freeze record yet) the audit, as the Audit role, keeps the freeze: a
+    # note, no finding, nothing to detach (remediating would have undone the backstop)
+    audit = _role_with_policy_of(env, _spec("Audit"))
+    found, notes = _audit_as(env, audit, _records(member), member)
+    assert found == [] and [n for n in notes if BACKSTOP_NOTE in n and member in n], (found, notes)
+    # negative control: the Audit role without the action read cannot tell, so it reports (and keeps) the freeze
+    blind = _role_with_policy_of(env, _without(_spec("Audit"), "budgets:DescribeBudgetActionsForBudget"))
+    refused, _ = _audit_as(env, blind, _records(member), member)
+    assert [f.split(":")[0] for f in refused] == ["backstop_unreadable"] and "AccessDenied" in refused[0], refused
+    print("\nnegative control (Audit role without DescribeBudgetActionsForBudget):", refused)
+    assert _attached(env, member)
+
     # WHEN the fence's interval runs as the SpendFence role THEN it adopts the freeze once, notifying once
     fence_role = _role_with_policy_of(env, _spec("SpendFence"))
     freezes = FreezeStore(env.client("dynamodb", fence_role), settings.freezes_table)
@@ -277,6 +290,23 @@ def test_billing_crossing_freezes_as_the_execution_role_the_fence_adopts_and_a_t
     billing_caught_up(env.account, name, amount * 1.5)
     assert not _attached(env, member)
     assert adopt(T0 + timedelta(minutes=10)) == []
+
+
+def _audit_as(env: Env, role: boto3.Session, records: list[RequestRecord], account: str) -> tuple[list[str], list[str]]:
+    """The audit as `role` (organizations and the management account's Budgets), no freeze record read."""
+    report = audit_organization(
+        env.client("organizations", role),
+        cached_layout(),
+        records=records,
+        frozen=frozenset(),
+        backstop_for=management_backstop(env.client("budgets", role), env.account),
+    )
+    found = [
+        f"{f.type}: {f.detail}"
+        for f in report.findings
+        if f.target == f"account:{account}" and ("vend-freeze" in f.detail or f.type == "backstop_unreadable")
+    ]
+    return found, report.notes
 
 
 def _freeze_findings(env: Env, records: list[RequestRecord], frozen: frozenset[str], account: str) -> list[str]:

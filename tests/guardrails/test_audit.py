@@ -33,6 +33,8 @@ FIXABLE_TYPES = tuple(
         "budget_missing",
         "budget_drift",
         "budget_unreadable",
+        # the Budgets backstop's action, read in the management account: tests/vending/test_backstop_audit.py
+        "backstop_unreadable",
         # Bedrock's invocation logging, inside the member accounts: tests/guardrails/test_invocation_logging.py
         "invocation_logging_off",
         "invocation_logging_drift",

@@ -9,7 +9,14 @@ from typing import Any
 import boto3
 
 from vending.cli.output import console, print_json, print_table
-from vending.guardrails.audit import AuditReport, audit_organization, member_budgets, member_sessions, publish
+from vending.guardrails.audit import (
+    AuditReport,
+    audit_organization,
+    management_backstop,
+    member_budgets,
+    member_sessions,
+    publish,
+)
 from vending.guardrails.inventory import ConfigAggregatorInventory
 from vending.layout import load_layout
 from vending.lifecycle import RequestStore
@@ -72,6 +79,12 @@ def cmd_audit(args: argparse.Namespace) -> int:
         layout,
         records=records,
         frozen=FreezeStore(session.client("dynamodb"), settings.freezes_table).frozen_or_none(),
+        # vend-freeze the Budgets backstop attached before the fence's next interval recorded it: a note, kept.
+        backstop_for=(
+            management_backstop(session.client("budgets", region_name="us-east-1"), settings.platform_account_id)
+            if settings.backstop_role_arn and settings.platform_account_id
+            else None
+        ),
         inventory=inventory,
         budgets_for=(
             None if args.skip_budgets else member_budgets(session.client("sts"), layout.organization.access_role_name)

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from scps.render import FULL_AWS_ACCESS, GuardrailSet, render
 from vending.aws.sessions import access_role_arn, assume_role_session
-from vending.budgets import BUDGET_NAME, check_budget
+from vending.budgets import BUDGET_NAME, backstop_action, check_budget
 from vending.exceptions import VendingError
 from vending.guardrails.effective import effective_findings
 from vending.guardrails.intent import OrgIntent, build_intent, layout_for_records
@@ -40,6 +40,11 @@ DRIFT_STALE_SECONDS = 2 * 24 * 3600
 BudgetsFor = Callable[[str], Any]
 # account id -> a boto3 Session inside that account (its access role): invocation logging is per account and region
 SessionFor = Callable[[str], Any]
+# account id -> the Budgets backstop's freeze action on it (vending.budgets.backstop_action), None when it has none
+BackstopFor = Callable[[str], dict[str, Any] | None]
+# The backstop action's status once Budgets attached vend-freeze (what the fence's interval adopts).
+BACKSTOP_EXECUTED = "EXECUTION_SUCCESS"
+BACKSTOP_NOTE = "vend-freeze attached by the Budgets backstop; the fence adopts it at its next interval"
 
 
 @dataclass
@@ -166,6 +171,64 @@ def member_budgets(sts: Any, role_name: str, session_name: str = "vending-audit-
         return session.client("budgets", region_name=BUDGETS_REGION)
 
     return for_account
+
+
+def management_backstop(budgets: Any, management_account_id: str) -> BackstopFor:
+    """The backstop actions in the management account's Budgets (where SCP actions live): one
+    DescribeBudgetActionsForBudget (paged) per account asked about, on that account's vend-backstop budget only."""
+
+    def for_account(account_id: str) -> dict[str, Any] | None:
+        return backstop_action(budgets, management_account_id, account_id)
+
+    return for_account
+
+
+def backstop_freezes(
+    snap: OrgSnapshot,
+    rendered: GuardrailSet,
+    records: Iterable[RequestRecord],
+    frozen: frozenset[str],
+    backstop_for: BackstopFor,
+) -> tuple[set[str], list[str], list[Finding]]:
+    """The accounts carrying `vend-freeze` without a freeze record whose backstop action Budgets executed: the freeze
+    is intended there (the fence records it at its next interval; detaching it would undo the backstop). Only such
+    accounts are read (bounded: one paged read each, none when every freeze has its record). An attachment whose
+    action did not execute (STANDBY, none) is left to compare() as planted. An action that cannot be read is a
+    finding and the freeze is kept: no account is thawed on a guess."""
+    if not rendered.freeze_policy:
+        return set(), [], []
+    attachments = snap.attachments()
+    candidates = sorted(
+        {
+            r.account_id
+            for r in records
+            if r.account_id
+            and r.account_id not in frozen
+            and rendered.freeze_policy in attachments.get(r.account_id, set())
+        }
+    )
+    adopted: set[str] = set()
+    notes: list[str] = []
+    findings: list[Finding] = []
+    for account_id in candidates:
+        try:
+            action = backstop_for(account_id)
+        except (ClientError, VendingError) as e:
+            adopted.add(account_id)
+            findings.append(
+                Finding(
+                    "backstop_unreadable",
+                    f"account:{account_id}",
+                    f"{rendered.freeze_policy} attached without a freeze record and its Budgets backstop action "
+                    f"cannot be read ({e}); left in place",
+                    False,
+                )
+            )
+            continue
+        if action is not None and action.get("Status") == BACKSTOP_EXECUTED:
+            adopted.add(account_id)
+            notes.append(f"account:{account_id}: {BACKSTOP_NOTE} (action {action.get('ActionId')})")
+    return adopted, notes, findings
 
 
 def budget_findings(
@@ -326,20 +389,33 @@ def audit_organization(
     counter: ApiCallCounter | None = None,
     frozen: Iterable[str] | None = None,
     usage_bus_arn: str | None = None,
+    backstop_for: BackstopFor | None = None,
 ) -> AuditReport:
     """Read the org once (policy-centric), compare with the layout and the vending records, optionally fix what
     reconcile can fix. Without records accounts are not compared (see compare()); the scheduled audit and the CLI
-    always pass them, and the frozen account ids (the freezes table): `vend-freeze` is intended exactly there."""
+    always pass them, and the frozen account ids (the freezes table): `vend-freeze` is intended exactly there, and
+    where the Budgets backstop attached it and the fence has not recorded it yet (`backstop_for`, when the backstop is
+    configured: a note, never a finding, never detached)."""
     started = time.perf_counter()
     b = backoff or Backoff()
     calls = counter or ApiCallCounter().attach(org)
     record_list = list(records) if records is not None else None
     # Team region fences follow the records (a change request moves them), the rest follows the layout.
     rendered = render(layout_for_records(layout, record_list) if record_list is not None else layout)
-    intent = build_intent(layout, record_list, frozen)
     snap = read_snapshot(org, backoff=b, concurrency=layout.guardrails.audit_concurrency)
+    frozen_ids = frozenset(frozen) if frozen is not None else None
+    backstop_notes: list[str] = []
+    backstop_problems: list[Finding] = []
+    if frozen_ids is not None and backstop_for is not None and record_list is not None:
+        fired, backstop_notes, backstop_problems = backstop_freezes(
+            snap, rendered, record_list, frozen_ids, backstop_for
+        )
+        frozen_ids |= fired
+    intent = build_intent(layout, record_list, frozen_ids)
     plan = compare(layout, snap, rendered, intent)
-    findings = list(plan.findings)
+    plan.notes += backstop_notes
+    findings = list(plan.findings) + backstop_problems
+    plan.unfixable += [f"{f.target}: {f.detail}" for f in backstop_problems]
     # Names and contents can match while what the path allows does not (or the other way round): decide the probes.
     weakened, effective_notes = effective_findings(snap, rendered, intent, plan.unfixable)
     findings += weakened
@@ -444,6 +520,7 @@ def run_scheduled_audit(
     sessions_for: SessionFor | None = None,
     frozen: Iterable[str] | None = None,
     usage_bus_arn: str | None = None,
+    backstop_for: BackstopFor | None = None,
 ) -> dict[str, Any]:
     """The one call the scheduled Lambda makes."""
     report = audit_organization(
@@ -457,6 +534,7 @@ def run_scheduled_audit(
         remediate=remediate,
         sessions_for=sessions_for,
         usage_bus_arn=usage_bus_arn,
+        backstop_for=backstop_for,
     )
     publish(report, s3=s3, events=events, bucket=bucket, event_bus=event_bus, source=source, metrics=metrics)
     return report.summary()

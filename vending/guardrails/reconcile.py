@@ -58,6 +58,9 @@ FINDING_TYPES = (
     "budget_missing",
     "budget_drift",
     "budget_unreadable",
+    # vend-freeze on an account without a freeze record whose Budgets backstop action could not be read: kept there
+    # (it may be the backstop's, not yet adopted by the fence), reported (vending.guardrails.audit.backstop_freezes).
+    "backstop_unreadable",
     # Bedrock model-invocation logging (vending.invocation_logging), checked inside each vended account in each of its
     # regions: off, or pointing elsewhere (another log group or role, a modality not delivered, the group or role
     # changed), or not readable.

@@ -8,7 +8,13 @@ from pydantic import BaseModel
 
 from vending.context import Context, logger, metrics
 from vending.exceptions import RemediationNotAllowed
-from vending.guardrails.audit import member_budgets, member_sessions, run_scheduled_audit
+from vending.guardrails.audit import (
+    BackstopFor,
+    management_backstop,
+    member_budgets,
+    member_sessions,
+    run_scheduled_audit,
+)
 from vending.guardrails.inventory import ConfigAggregatorInventory
 from vending.pipeline.drift import checks_for_audit
 from vending.spend.freezes import FreezeStore
@@ -26,6 +32,13 @@ def _inventory(ctx: Context) -> ConfigAggregatorInventory | None:
     # The organization's Config aggregator (optional): without it the detective GPU check is skipped and says so.
     name = os.environ.get("VEND_CONFIG_AGGREGATOR", "")
     return ConfigAggregatorInventory(ctx.client("config"), name) if name else None
+
+
+def _backstop(ctx: Context) -> BackstopFor | None:
+    # The Budgets backstop (vending.spend.backstop), when configured: its actions live in this account's Budgets.
+    if not (ctx.settings.backstop_role_arn and ctx.settings.platform_account_id):
+        return None
+    return management_backstop(ctx.client("budgets"), ctx.settings.platform_account_id)
 
 
 @metrics.log_metrics
@@ -48,6 +61,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         records=records,
         # The frozen accounts (the spend fence's table): `vend-freeze` is intended exactly there.
         frozen=FreezeStore(ctx.client("dynamodb"), ctx.settings.freezes_table).frozen_accounts(),
+        # and where the Budgets backstop attached it before the fence's next interval recorded it (a note).
+        backstop_for=_backstop(ctx),
         # The stacks' last drift checks (the StackDrift pass runs an hour before), read beside their runs.
         stack_checks=checks_for_audit(ctx.client("dynamodb"), ctx.settings.pipeline_runs_table, records),
         inventory=_inventory(ctx),
