@@ -11,7 +11,6 @@ account and Region are supported"). Bodies over 100 KB and binary image data nee
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,6 +19,7 @@ from botocore.exceptions import ClientError
 
 from scps.catalog import INVOCATION_LOG_GROUP, INVOCATION_LOGGING_ROLE_NAME
 from vending.aws.errors import error_code
+from vending.aws.service_roles import ServiceRole, service_trust
 from vending.exceptions import AwsTransient
 
 logger = Logger(child=True)
@@ -45,20 +45,7 @@ def role_arn(account_id: str) -> str:
 
 def trust_policy(account_id: str) -> dict[str, Any]:
     """Only Bedrock, acting for this account (confused-deputy conditions as the user guide gives them)."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "bedrock.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-                "Condition": {
-                    "StringEquals": {"aws:SourceAccount": account_id},
-                    "ArnLike": {"aws:SourceArn": f"arn:aws:bedrock:*:{account_id}:*"},
-                },
-            }
-        ],
-    }
+    return service_trust("bedrock.amazonaws.com", account_id, f"arn:aws:bedrock:*:{account_id}:*")
 
 
 def role_policy(account_id: str) -> dict[str, Any]:
@@ -83,30 +70,12 @@ def intended_config(account_id: str) -> dict[str, Any]:
     }
 
 
-def _ensure_role(iam: Any, account_id: str) -> list[str]:
-    changes: list[str] = []
-    trust = json.dumps(trust_policy(account_id))
-    try:
-        iam.get_role(RoleName=ROLE_NAME)
-        iam.update_assume_role_policy(RoleName=ROLE_NAME, PolicyDocument=trust)
-    except ClientError as e:
-        if error_code(e) != "NoSuchEntity":
-            raise
-        try:
-            iam.create_role(
-                RoleName=ROLE_NAME,
-                AssumeRolePolicyDocument=trust,
-                MaxSessionDuration=3600,
-                Description="Bedrock writes model-invocation logs to the account's log group (vend baseline)",
-            )
-            changes.append(f"create_role {ROLE_NAME}")
-        except ClientError as created:
-            if error_code(created) != "EntityAlreadyExists":  # a retried CreateRole whose answer was lost
-                raise
-    iam.put_role_policy(
-        RoleName=ROLE_NAME, PolicyName="WriteInvocationLogs", PolicyDocument=json.dumps(role_policy(account_id))
-    )
-    return changes
+ROLE = ServiceRole(
+    ROLE_NAME,
+    "WriteInvocationLogs",
+    "Bedrock writes model-invocation logs to the account's log group (vend baseline)",
+    "Bedrock for this account",
+)
 
 
 def _log_group(logs: Any) -> dict[str, Any] | None:
@@ -158,7 +127,7 @@ def ensure_invocation_logging(session: Any, account_id: str, regions: Iterable[s
     """The logging role, then in each region the log group and the logging configuration: created, or converged back
     when someone changed them. Returns what changed; calling it again changes nothing. `session` is in the member
     account (its access role)."""
-    changes = _ensure_role(session.client("iam"), account_id)
+    changes = ROLE.ensure(session.client("iam"), trust_policy(account_id), role_policy(account_id))
     role_is_new = bool(changes)
     for region in regions:
         changes += _ensure_log_group(session.client("logs", region_name=region), region)
@@ -197,28 +166,5 @@ def check_invocation_logging(session: Any, account_id: str, regions: Iterable[st
                 f"{region}: log group {LOG_GROUP} keeps {group.get('retentionInDays') or 'forever'} days, "
                 f"intended {RETENTION_DAYS}"
             )
-    found["drift"] += _role_problems(session.client("iam"), account_id)
+    found["drift"] += ROLE.problems(session.client("iam"), trust_policy(account_id), role_policy(account_id))
     return found
-
-
-def _role_problems(iam: Any, account_id: str) -> list[str]:
-    try:
-        role = iam.get_role(RoleName=ROLE_NAME)["Role"]
-        policy = iam.get_role_policy(RoleName=ROLE_NAME, PolicyName="WriteInvocationLogs")["PolicyDocument"]
-    except ClientError as e:
-        if error_code(e) != "NoSuchEntity":
-            raise
-        return [f"role {ROLE_NAME} or its policy WriteInvocationLogs is missing"]
-    problems = []
-    if _document(role.get("AssumeRolePolicyDocument")) != trust_policy(account_id):
-        problems.append(f"role {ROLE_NAME} trusts other than Bedrock for this account")
-    if _document(policy) != role_policy(account_id):
-        problems.append(f"role {ROLE_NAME}'s policy WriteInvocationLogs differs from the intended one")
-    return problems
-
-
-def _document(value: Any) -> Any:
-    """A policy document as IAM returns it (a URL-encoded string, or already decoded by the SDK), parsed."""
-    from urllib.parse import unquote
-
-    return json.loads(unquote(value)) if isinstance(value, str) else value

@@ -22,12 +22,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import unquote
 
 from botocore.exceptions import ClientError
 
 from scps.catalog import USAGE_FORWARDING_ROLE_NAME, USAGE_FORWARDING_RULE
 from vending.aws.errors import error_code
+from vending.aws.service_roles import ServiceRole, service_trust
 from vending.exceptions import BootstrapFailed
 
 EC2_DETAIL = "EC2 Instance State-change Notification"
@@ -74,20 +74,7 @@ def role_arn(account_id: str) -> str:
 def trust_policy(account_id: str) -> dict[str, Any]:
     """Only EventBridge, for this account's forwarding rule (in any region): a rule a team made itself cannot use the
     role even if it could name it (confused-deputy conditions, as the EventBridge user guide gives them)."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "events.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-                "Condition": {
-                    "StringEquals": {"aws:SourceAccount": account_id},
-                    "ArnLike": {"aws:SourceArn": f"arn:aws:events:*:{account_id}:rule/{FORWARDING_RULE}"},
-                },
-            }
-        ],
-    }
+    return service_trust("events.amazonaws.com", account_id, f"arn:aws:events:*:{account_id}:rule/{FORWARDING_RULE}")
 
 
 def role_policy(target_bus_arn: str) -> dict[str, Any]:
@@ -111,30 +98,12 @@ def require_platform_region_allowed(target_bus_arn: str, allowed_regions: Iterab
         )
 
 
-def _ensure_role(iam: Any, account_id: str, target_bus_arn: str) -> list[str]:
-    changes: list[str] = []
-    trust = json.dumps(trust_policy(account_id))
-    try:
-        iam.get_role(RoleName=ROLE_NAME)
-        iam.update_assume_role_policy(RoleName=ROLE_NAME, PolicyDocument=trust)
-    except ClientError as e:
-        if error_code(e) != "NoSuchEntity":
-            raise
-        try:
-            iam.create_role(
-                RoleName=ROLE_NAME,
-                AssumeRolePolicyDocument=trust,
-                MaxSessionDuration=3600,
-                Description="EventBridge forwards instance state changes to the platform's meter (vend baseline)",
-            )
-            changes.append(f"create_role {ROLE_NAME}")
-        except ClientError as created:
-            if error_code(created) != "EntityAlreadyExists":  # a retried CreateRole whose answer was lost
-                raise
-    iam.put_role_policy(
-        RoleName=ROLE_NAME, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(role_policy(target_bus_arn))
-    )
-    return changes
+ROLE = ServiceRole(
+    ROLE_NAME,
+    POLICY_NAME,
+    "EventBridge forwards instance state changes to the platform's meter (vend baseline)",
+    "EventBridge for this account's forwarding rule",
+)
 
 
 def intended_target(account_id: str, target_bus_arn: str) -> dict[str, str]:
@@ -152,7 +121,7 @@ def ensure_usage_forwarding(
     """The forwarding role, then the forwarding rule in each region (events_in(region) is the member account's
     EventBridge client, iam its IAM client); returns the rule ARNs."""
     require_platform_region_allowed(target_bus_arn, allowed_regions)
-    _ensure_role(iam, account_id, target_bus_arn)
+    ROLE.ensure(iam, trust_policy(account_id), role_policy(target_bus_arn))
     arns = []
     for region in regions:
         events = events_in(region)
@@ -165,11 +134,6 @@ def ensure_usage_forwarding(
         # A target someone added beside ours would be left: the audit reports it (check_usage_forwarding).
         arns.append(str(arn))
     return arns
-
-
-def _document(value: Any) -> Any:
-    """A policy document as IAM returns it (a URL-encoded string, or already decoded by the SDK), parsed."""
-    return json.loads(unquote(value)) if isinstance(value, str) else value
 
 
 def _rule_problems(events: Any, region: str, account_id: str, target_bus_arn: str) -> tuple[list[str], list[str]]:
@@ -197,22 +161,6 @@ def _rule_problems(events: Any, region: str, account_id: str, target_bus_arn: st
     return off, drift
 
 
-def _role_problems(iam: Any, account_id: str, target_bus_arn: str) -> list[str]:
-    try:
-        role = iam.get_role(RoleName=ROLE_NAME)["Role"]
-        policy = iam.get_role_policy(RoleName=ROLE_NAME, PolicyName=POLICY_NAME)["PolicyDocument"]
-    except ClientError as e:
-        if error_code(e) != "NoSuchEntity":
-            raise
-        return [f"role {ROLE_NAME} or its policy {POLICY_NAME} is missing"]
-    problems = []
-    if _document(role.get("AssumeRolePolicyDocument")) != trust_policy(account_id):
-        problems.append(f"role {ROLE_NAME} trusts other than EventBridge for this account's forwarding rule")
-    if _document(policy) != role_policy(target_bus_arn):
-        problems.append(f"role {ROLE_NAME}'s policy {POLICY_NAME} differs from the intended one")
-    return problems
-
-
 def check_usage_forwarding(
     events_in: Callable[[str], Any], iam: Any, account_id: str, regions: Iterable[str], target_bus_arn: str
 ) -> dict[str, list[str]]:
@@ -223,5 +171,5 @@ def check_usage_forwarding(
         off, drift = _rule_problems(events_in(region), region, account_id, target_bus_arn)
         found["off"] += off
         found["drift"] += drift
-    found["drift"] += _role_problems(iam, account_id, target_bus_arn)
+    found["drift"] += ROLE.problems(iam, trust_policy(account_id), role_policy(target_bus_arn))
     return found
