@@ -271,12 +271,16 @@ def member_sessions(sts: Any, role_name: str, session_name: str = "vending-audit
     return for_account
 
 
-def invocation_logging_findings(
-    records: Iterable[RequestRecord], session_for: SessionFor
+# One check inside a member account: (session, account id, the account's regions) -> problems by kind.
+MemberCheck = Callable[[Any, str, list[str]], dict[str, list[str]]]
+
+
+def _member_findings(
+    records: Iterable[RequestRecord], session_for: SessionFor, prefix: str, what: str, check: MemberCheck
 ) -> tuple[list[Finding], dict[str, Any]]:
-    """Every bootstrapped, non-retired account logs Bedrock invocations in each of its regions as
-    vending.invocation_logging intends. Detective only (the audit never writes into member accounts): Bootstrap, a
-    resumed vend or the account's next change converges it back."""
+    """`check` in every bootstrapped, non-retired account: a `<prefix>_<kind>` finding per problem, and
+    `<prefix>_unreadable` where the account cannot be read. Detective only (the audit never writes into member
+    accounts): Bootstrap, a resumed vend or the account's next change converges it back."""
     findings: list[Finding] = []
     checked = 0
     for record in sorted(records, key=lambda r: r.request_id):
@@ -285,18 +289,22 @@ def invocation_logging_findings(
         key = f"account:{record.account_id}"
         regions = [str(r) for r in record.request.get("regions") or ()]
         try:
-            found = check_invocation_logging(session_for(record.account_id), record.account_id, regions)
+            found = check(session_for(record.account_id), record.account_id, regions)
         except (ClientError, VendingError) as e:
-            findings.append(
-                Finding("invocation_logging_unreadable", key, f"cannot read invocation logging: {e}", False)
-            )
+            findings.append(Finding(f"{prefix}_unreadable", key, f"cannot read {what}: {e}", False))
             continue
         checked += 1
         for kind, problems in found.items():
-            findings += [
-                Finding(f"invocation_logging_{kind}", key, f"{p} ({record.request_id})", False) for p in problems
-            ]
+            findings += [Finding(f"{prefix}_{kind}", key, f"{p} ({record.request_id})", False) for p in problems]
     return findings, {"checked": checked, "findings": len(findings)}
+
+
+def invocation_logging_findings(
+    records: Iterable[RequestRecord], session_for: SessionFor
+) -> tuple[list[Finding], dict[str, Any]]:
+    """Every bootstrapped, non-retired account logs Bedrock invocations in each of its regions as
+    vending.invocation_logging intends."""
+    return _member_findings(records, session_for, "invocation_logging", "invocation logging", check_invocation_logging)
 
 
 def usage_forwarding_findings(
@@ -304,37 +312,15 @@ def usage_forwarding_findings(
 ) -> tuple[list[Finding], dict[str, Any]]:
     """Every bootstrapped, non-retired account forwards its instance state changes to the platform's bus (the live
     meter's only view of it) in each of its regions, as vending.usage_forwarding intends: the rule enabled, its pattern,
-    its one target (the platform's bus, as the forwarding role), the role's trust and policy. Detective only: Bootstrap,
-    a resumed vend or the account's next change converges it back."""
-    findings: list[Finding] = []
-    checked = 0
-    for record in sorted(records, key=lambda r: r.request_id):
-        if not record.account_id or record.status.value not in EXPECTS_BUDGET:
-            continue
-        key = f"account:{record.account_id}"
-        regions = [str(r) for r in record.request.get("regions") or ()]
-        try:
-            session = session_for(record.account_id)
+    its one target (the platform's bus, as the forwarding role), the role's trust and policy."""
 
-            def events_in(region: str, s: Any = session) -> Any:
-                return s.client("events", region_name=region)
+    def check(session: Any, account_id: str, regions: list[str]) -> dict[str, list[str]]:
+        def events_in(region: str) -> Any:
+            return session.client("events", region_name=region)
 
-            found = check_usage_forwarding(
-                events_in,
-                session.client("iam"),
-                record.account_id,
-                regions,
-                target_bus_arn,
-            )
-        except (ClientError, VendingError) as e:
-            findings.append(Finding("usage_forwarding_unreadable", key, f"cannot read usage forwarding: {e}", False))
-            continue
-        checked += 1
-        for kind, problems in found.items():
-            findings += [
-                Finding(f"usage_forwarding_{kind}", key, f"{p} ({record.request_id})", False) for p in problems
-            ]
-    return findings, {"checked": checked, "findings": len(findings)}
+        return check_usage_forwarding(events_in, session.client("iam"), account_id, regions, target_bus_arn)
+
+    return _member_findings(records, session_for, "usage_forwarding", "usage forwarding", check)
 
 
 def _changed(resource: Mapping[str, Any]) -> str:
