@@ -133,6 +133,36 @@ def test_audit_keeps_a_freeze_the_backstop_made_before_the_fence_adopted_it(
     assert not [n for n in again.notes if BACKSTOP_NOTE in n]
 
 
+def test_a_freeze_seen_while_budgets_still_executes_its_action_is_kept(
+    budgets: Any, org: Any, layout: Layout, mgmt: str, vended: str, request_: VendingRequest, store: RequestStore
+) -> None:
+    # GIVEN vend-freeze on the account while the action reads EXECUTION_IN_PROGRESS (Budgets attaching it)
+    _fire(budgets, layout, mgmt, vended, request_.gpu_tier)
+    action = backstop_action(budgets, mgmt, vended)
+    assert action is not None
+
+    def in_progress(account_id: str) -> dict[str, Any] | None:
+        return {**action, "Status": "EXECUTION_IN_PROGRESS"} if account_id == vended else None
+
+    # WHEN audited with remediation THEN the freeze is noted, not reported, and stays attached
+    report = audit_organization(
+        org, layout, records=_records(store), frozen=frozenset(), backstop_for=in_progress, remediate=True
+    )
+    assert _freeze_findings(report, vended) == []
+    assert [n for n in report.notes if BACKSTOP_NOTE in n and vended in n], report.notes
+    assert "vend-freeze" in _scps(org, vended)
+    # AND an action in any other state (here PENDING: waiting for a manual approval) is no reason to keep it
+    pending = {**action, "Status": "PENDING"}
+    again = audit_organization(
+        org,
+        layout,
+        records=_records(store),
+        frozen=frozenset(),
+        backstop_for=lambda a: pending if a == vended else None,
+    )
+    assert _freeze_findings(again, vended) == [("unexpected_attachment", "vend-freeze")]
+
+
 def test_without_the_backstop_read_the_same_audit_undoes_the_backstop(
     budgets: Any, org: Any, layout: Layout, mgmt: str, vended: str, request_: VendingRequest, store: RequestStore
 ) -> None:

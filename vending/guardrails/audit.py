@@ -42,8 +42,9 @@ BudgetsFor = Callable[[str], Any]
 SessionFor = Callable[[str], Any]
 # account id -> the Budgets backstop's freeze action on it (vending.budgets.backstop_action), None when it has none
 BackstopFor = Callable[[str], dict[str, Any] | None]
-# The backstop action's status once Budgets attached vend-freeze (what the fence's interval adopts).
-BACKSTOP_EXECUTED = "EXECUTION_SUCCESS"
+# The backstop action's statuses once Budgets is attaching or has attached vend-freeze: the fence's interval adopts a
+# SUCCESS; one still IN_PROGRESS (the SCP may already be on the account) is not undone either.
+BACKSTOP_EXECUTED = frozenset({"EXECUTION_IN_PROGRESS", "EXECUTION_SUCCESS"})
 BACKSTOP_NOTE = "vend-freeze attached by the Budgets backstop; the fence adopts it at its next interval"
 
 
@@ -225,7 +226,7 @@ def backstop_freezes(
                 )
             )
             continue
-        if action is not None and action.get("Status") == BACKSTOP_EXECUTED:
+        if action is not None and action.get("Status") in BACKSTOP_EXECUTED:
             adopted.add(account_id)
             notes.append(f"account:{account_id}: {BACKSTOP_NOTE} (action {action.get('ActionId')})")
     return adopted, notes, findings
