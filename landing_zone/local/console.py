@@ -75,6 +75,11 @@ def cmd_console(args: Any) -> int:
     server, url, _ = start_console(args.port)
     print(f"emulator at {emulator.endpoint}", flush=True)
     print(f"vending portal on {url}  (sign in as the platform admin, the approver or a team lead)", flush=True)
+    if args.hosted:
+        from landing_zone.local.hosted_portal import HostedSite
+
+        hosted = HostedSite(site_port=args.hosted_port).start()
+        print(f"hosted portal (static files + SigV4-signed API calls, as in AWS) on {hosted.url}", flush=True)
     try:
         while True:
             time.sleep(3600)
@@ -91,4 +96,8 @@ def register(subparsers: Any) -> None:
     console.add_argument("--port", type=int, default=8090, help="the portal's port on 127.0.0.1 (0 picks a free one)")
     console.add_argument("--emulator-port", type=int, default=0, help="the emulator's port (default: a free one)")
     console.add_argument("--verbose", action="store_true", help="show the handlers' logs")
+    console.add_argument(
+        "--hosted", action="store_true", help="also serve the portal as AWS hosts it: static files, signed API calls"
+    )
+    console.add_argument("--hosted-port", type=int, default=8091, help="the hosted portal's port (0: a free one)")
     console.set_defaults(func=cmd_console)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import uuid
 from typing import Annotated, Any
 
@@ -234,9 +235,27 @@ def _submit(request: VendingRequest) -> SubmitResult:
     return submit(sfn, ctx.store, arn, request, terraform_root=ctx.settings.terraform_root, start=start)
 
 
+PORTAL_ORIGIN_ENV = "VEND_PORTAL_ORIGIN"
+
+
+def with_cors(result: dict[str, Any], origin: str | None) -> dict[str, Any]:
+    """The hosted portal (static files on another origin, VEND_PORTAL_ORIGIN) may read the answer; no other origin
+    may. API Gateway answers the preflight (OPTIONS) itself; the answer's own header is the Lambda's to give."""
+    if origin:
+        headers = dict(result.get("headers") or {})
+        headers.update({"Access-Control-Allow-Origin": origin, "Vary": "Origin"})
+        result = {**result, "headers": headers}
+    return result
+
+
 def resolve(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The resolver behind a body check: size and nesting are refused (413/400) before any JSON parser sees the
-    body, since a parser recurses once per bracket. The Lambda handler and `vend api serve` both answer through here."""
+    """The resolver behind a body check (and the hosted portal's CORS header: with_cors)."""
+    return with_cors(_resolve(event, context), os.environ.get(PORTAL_ORIGIN_ENV) or None)
+
+
+def _resolve(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Size and nesting are refused (413/400) before any JSON parser sees the body, since a parser recurses once per
+    bracket. The Lambda handler and `vend api serve` both answer through here."""
     body = event.get("body")
     submitting = event.get("httpMethod") == "POST" and event.get("path") == "/requests"
     if body or submitting:

@@ -130,6 +130,8 @@ def _error_body(code: str, message: str, errors: list[dict[str, str]] | None = N
     return json.dumps(body).encode()
 
 
+# What the hosted portal's signed calls send (vending/portal/site/sigv4.js), as the stack's CORS configuration allows.
+CORS_ALLOW_HEADERS = "Authorization, Content-Type, X-Amz-Date, X-Amz-Security-Token"
 SIGV4 = re.compile(
     r"^AWS4-HMAC-SHA256 Credential=[A-Za-z0-9]+/\d{8}/[a-z0-9-]+/execute-api/aws4_request, ?"
     r"SignedHeaders=[a-z0-9;-]+, ?Signature=[0-9a-f]{64}$"
@@ -248,7 +250,31 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
             headers[name] = ", ".join(values)
         self._send(int(result.get("statusCode", 200)), headers, raw)
 
+    def do_OPTIONS(self) -> None:
+        """A CORS preflight, answered without a signature as API Gateway's mock OPTIONS method does: only for the
+        portal's origin (`cors_origin`) and only on the spec's paths."""
+        origin = getattr(self.server, "cors_origin", None)
+        if not origin:
+            self._handle()  # no portal: OPTIONS is a method like any other (405 where the spec does not declare it)
+            return
+        allowed = allowed_methods(urlsplit(self.path).path)
+        if allowed is None or self.headers.get("Origin") != origin:
+            self._send(HTTPStatus.FORBIDDEN, {"Content-Type": "application/json"}, _error_body("Forbidden", "no CORS"))
+            return
+        self._send(
+            HTTPStatus.NO_CONTENT,
+            {
+                "Access-Control-Allow-Methods": ", ".join(sorted(allowed)),
+                "Access-Control-Allow-Headers": CORS_ALLOW_HEADERS,
+                "Access-Control-Max-Age": "600",
+            },
+            b"",
+        )
+
     def _send(self, status: int, headers: dict[str, str], raw: bytes) -> None:
+        origin = getattr(self.server, "cors_origin", None)
+        if origin:  # as the gateway responses and the Lambda's answers carry it in AWS (landing_zone/cdk/api.py)
+            headers = {**headers, "Access-Control-Allow-Origin": origin, "Vary": "Origin"}
         self.send_response(status)
         for name, value in headers.items():
             if name.lower() not in {"content-length", "connection", "transfer-encoding"}:
@@ -284,15 +310,18 @@ def make_server(
     require_sigv4: bool = True,
     secrets: Any = None,
     session_factory: Callable[[], Any] | None = None,
+    cors_origin: str | None = None,
 ) -> ThreadingHTTPServer:
     """`secrets` (vending.cli.sigv4.SecretLookup): signatures are verified and the signer is the caller; without it
     only their form is checked, and routes that act on someone's behalf answer 403 NotSigned. `session_factory`: the
     resolver's calls are made with a session it returns per request (the Api function's role on the emulator), else
-    with this process's credentials."""
+    with this process's credentials. `cors_origin`: the hosted portal's origin, which may call and read answers."""
+    _routes()  # the spec is generated once, before threads serve: powertools' schema generation is not thread-safe
     server = ApiServer((host, port), ApiRequestHandler)
     server.require_sigv4 = require_sigv4  # type: ignore[attr-defined]
     server.secrets = secrets  # type: ignore[attr-defined]
     server.session_factory = session_factory  # type: ignore[attr-defined]
+    server.cors_origin = cors_origin  # type: ignore[attr-defined]
     return server
 
 

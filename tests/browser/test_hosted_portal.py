@@ -1,0 +1,205 @@
+"""The portal as AWS hosts it (issue 25), in a real browser: static files on one origin (CloudFront's part), the vending
+API on another, every call signed in the browser with SigV4 from a one-hour role session and verified by the API
+server as API Gateway's IAM authorization does (botocore's signer: vending.cli.sigv4), after a real CORS preflight.
+
+The walk: the admin requests an environment through the form (per-field errors as typed), follows it to READY, opens
+the account and downloads the guide; the team's lead asks for a tier change and is refused another team's request;
+the approver approves it; a tamper shows up as a finding for the lead. Every page: axe-core (no serious or critical
+violation), a screenshot, its static weight and its time until the API's data is drawn. Controls in the walk: a
+session whose secret is altered in the tab is refused (SignatureDoesNotMatch) on the next page; the site never sets a
+cookie and never carries an Authorization header; every API call but the preflight does.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from playwright.sync_api import Page, Request, expect
+
+from landing_zone.local.hosted_portal import HostedSite
+from landing_zone.local.runtime import Emulator, deploy
+from tests.browser import harness
+
+pytestmark = [pytest.mark.emulator]
+
+TEAM, REQUEST_ID = "team-frontend", "team-frontend-staging"
+TIMEOUT_MS = 180_000
+
+
+@pytest.fixture(scope="module")
+def hosted() -> Iterator[HostedSite]:
+    with Emulator(), pytest.MonkeyPatch.context() as env:
+        env.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+        env.setenv("POWERTOOLS_LOG_LEVEL", "ERROR")
+        env.setenv("VEND_API_QUIET", "1")
+        deploy()
+        site = HostedSite().start()
+        try:
+            yield site
+        finally:
+            site.stop()
+
+
+class HostedWalk:
+    """Loads each page afresh (a full navigation, the tab's session kept), then checks and measures it."""
+
+    def __init__(self, page: Page, site: HostedSite) -> None:
+        self.page, self.site = page, site
+        self.metrics: dict[str, dict[str, Any]] = {}
+        self.violations: dict[str, list[dict[str, Any]]] = {}
+        self.calls: list[Request] = []
+        page.on("request", lambda request: self.calls.append(request))
+
+    def goto(self, route: str, name: str, heading: str | re.Pattern[str]) -> None:
+        self.page.goto(f"{self.site.url}/?page={name}{route}")
+        expect(self.page.get_by_role("heading", level=1)).to_have_text(heading)
+        self.check(name)
+
+    def check(self, name: str, *, measure: bool = True) -> None:
+        """`measure`: the page was loaded by a full navigation (goto); a page drawn in place has no load of its own."""
+        if measure and name not in self.metrics:
+            m = harness.page_metrics(self.page)
+            drawn = self.page.evaluate("() => performance.getEntriesByName('portal-drawn')[0]?.startTime ?? null")
+            self.metrics[name] = {
+                "route": self.page.url.removeprefix(self.site.url),
+                # the site's own files: the API's answers are cross-origin, so Resource Timing shows no bytes for them
+                "site_transfer_bytes": m["transfer_bytes"],
+                "site_decoded_bytes": m["decoded_bytes"],
+                "requests": m["requests"],
+                "ttfb_ms": round(m["ttfb_ms"], 1),
+                "first_contentful_paint_ms": round(m["fcp_ms"], 1),
+                "data_drawn_ms": None if drawn is None else round(drawn, 1),
+            }
+        self.violations[name] = harness.axe_violations(self.page)
+        harness.screenshot(self.page, f"hosted-{name}")
+
+    def sign_in(self, label: str) -> None:
+        self.page.goto(f"{self.site.url}/#/signin")
+        self.page.get_by_role("button", name=f"Sign in as {label}").click()
+        expect(self.page.get_by_role("heading", level=1)).to_have_text("My requests")
+
+
+def test_hosted_portal_walk_with_signed_calls(page: Page, hosted: HostedSite, monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmarks.vend_throughput import skipped_launch
+    from vending.pipeline import orchestration
+
+    # The pipelines are recorded SUCCEEDED at launch: what is walked is the hosting, not Terraform.
+    monkeypatch.setattr(orchestration.LocalThreadLauncher, "launch", skipped_launch)
+    page.set_default_timeout(60_000)
+    walk = HostedWalk(page, hosted)
+
+    # GIVEN the static site WHEN the platform admin signs in
+    walk.goto("#/signin", "signin", "Sign in")
+    walk.sign_in("Platform admin")
+    walk.check("requests-empty", measure=False)
+    kept = json.loads(page.evaluate("() => sessionStorage.getItem('vend.portal.credentials')"))
+    # THEN the tab holds a temporary session (a session token, an hour at most), and no cookie exists at all
+    assert kept["sessionToken"] and kept["accessKeyId"].startswith("ASIA")
+    assert kept["expiration"] / 1000 <= time.time() + 3600 + 5
+    assert page.context.cookies() == []
+
+    # WHEN the admin fills the form, a field wrong first
+    walk.goto("#/requests/new", "request-form", "Request an environment")
+    page.get_by_label("Team (required)").fill(TEAM)
+    page.get_by_label("Stage (required)").select_option("staging")
+    page.get_by_label("Owner email (required)").fill("frontend-leads@example.com")
+    page.get_by_label("Cost center (required)").fill("1001")
+    # THEN the field's error shows as it is typed (the API's own validation, through a signed POST /preview)
+    expect(page.locator("#err-cost_center")).to_contain_text("CC-1234", timeout=10_000)
+    expect(page.get_by_label("Cost center (required)")).to_have_attribute("aria-invalid", "true")
+    page.get_by_label("Cost center (required)").fill("CC-1001")
+    expect(page.locator("#err-cost_center")).to_have_text("", timeout=10_000)
+    page.get_by_label("Gpu tier (required)").select_option("none")
+    page.get_by_label("us-east-1").check()
+    page.get_by_label("Repository (required)").fill("example-org/team-frontend-infra")
+    expect(page.locator("#preview")).to_contain_text("us-east-1", timeout=10_000)
+    walk.check("request-form-filled", measure=False)
+    page.get_by_role("button", name="Submit request").click()
+    # THEN the request's page follows the state machine to READY
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Request {REQUEST_ID}")
+    expect(page.locator("#timeline .status").first).to_have_text("READY", timeout=TIMEOUT_MS)
+    expect(page.locator("#timeline")).to_contain_text("CreateAccount")
+    walk.check("request-ready", measure=False)
+    walk.goto(f"#/accounts/{REQUEST_ID}", "account", re.compile(r"^Account \d{12}"))
+    expect(page.locator("main")).to_contain_text('backend "s3"')
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the team guide (Markdown)").click()
+    assert download.value.suggested_filename == f"{REQUEST_ID}-guide.md"
+    assert "team-frontend" in download.value.path().read_text(encoding="utf-8")
+
+    # WHEN the team's lead asks for a tier upgrade
+    walk.sign_in("TeamFrontendLead")
+    walk.goto(f"#/requests/{REQUEST_ID}", "request-as-lead", f"Request {REQUEST_ID}")
+    page.get_by_label("New GPU tier").select_option("inference")
+    page.get_by_role("button", name="Request the change").click()
+    # THEN it waits for an approval, the lead has no approve button, and another team's request is refused
+    expect(page.get_by_role("status")).to_contain_text("waits for a platform approval")
+    walk.goto("#/changes", "changes-as-lead", "Changes and approvals")
+    expect(page.locator("main")).to_contain_text("AWAITING_APPROVAL")
+    assert page.get_by_role("button", name=re.compile("^Approve")).count() == 0
+    walk.goto("#/requests/team-backend-staging", "forbidden", re.compile("^403"))
+
+    # WHEN the approver approves it THEN the change is applied, approved by the approver's role
+    walk.sign_in("Platform approver")
+    walk.goto("#/changes", "changes", "Changes and approvals")
+    page.get_by_role("button", name=re.compile(rf"^Approve {re.escape(REQUEST_ID)}\.c")).click()
+    expect(page.locator("main .notice")).to_contain_text("Approved")
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while "APPLIED" not in page.locator("main").inner_text() and time.monotonic() < deadline:
+        time.sleep(1)
+        page.reload()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Changes and approvals")
+    expect(page.locator("main")).to_contain_text("APPLIED")
+    expect(page.locator("main")).to_contain_text("role/PlatformApprover")
+
+    # WHEN the tier SCP is detached and the audit runs THEN the lead sees the finding with its remediation
+    from vending.cli import main as vend
+    from vending.lifecycle import RequestStore
+
+    record = RequestStore(boto3.client("dynamodb"), "vending-requests").require(REQUEST_ID)
+    org = boto3.client("organizations")
+    attached = org.list_policies_for_target(TargetId=record.account_id, Filter="SERVICE_CONTROL_POLICY")["Policies"]
+    tier_policy = next(p for p in attached if p["Name"] != "FullAWSAccess" and "inference" in p["Name"])
+    org.detach_policy(PolicyId=tier_policy["Id"], TargetId=record.account_id)
+    vend(["audit", "--publish", "--skip-budgets", "--skip-invocation-logging", "--json"])
+    walk.sign_in("TeamFrontendLead")
+    walk.goto("#/findings", "findings", "Audit findings")
+    expect(page.locator("main")).to_contain_text("missing_attachment")
+    expect(page.locator("main")).to_contain_text("vend audit --remediate")
+    walk.goto("#/spend", "spend", "Spend per team")
+
+    # Control: a session altered in the tab is refused by the API's signature check, not served
+    page.evaluate(
+        """() => { const k = 'vend.portal.credentials'; const c = JSON.parse(sessionStorage.getItem(k));
+        c.secretAccessKey = c.secretAccessKey.slice(0, -1) + (c.secretAccessKey.endsWith('A') ? 'B' : 'A');
+        sessionStorage.setItem(k, JSON.stringify(c)); }"""
+    )
+    page.goto(f"{hosted.url}/?page=tampered#/changes")
+    expect(page.get_by_role("heading", level=1)).to_have_text("403 SignatureDoesNotMatch")
+
+    # Every API call crossed origins signed (the preflights unsigned, as CORS requires); the site saw no signature
+    api_calls = [r for r in walk.calls if r.url.startswith(hosted.api_url)]
+    site_calls = [r for r in walk.calls if r.url.startswith(hosted.url)]
+    signed = [r for r in api_calls if r.method != "OPTIONS"]
+    assert len(signed) >= 30
+    assert all(r.headers.get("authorization", "").startswith("AWS4-HMAC-SHA256 Credential=ASIA") for r in signed)
+    assert all("authorization" not in r.headers for r in site_calls)
+    assert page.context.cookies() == []
+    # AND signing out drops the session from the tab
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+    assert page.evaluate("() => sessionStorage.getItem('vend.portal.credentials')") is None
+
+    serious = {name: v for name, v in walk.violations.items() if v}
+    (harness.artefacts_dir() / "hosted-portal-pages.json").write_text(
+        json.dumps({"pages": walk.metrics, "axe_serious_or_critical": serious}, indent=1)
+    )
+    print(json.dumps(walk.metrics, indent=1))
+    assert serious == {}, serious
+    assert len(walk.violations) >= 12

@@ -1,0 +1,49 @@
+"""The hosted portal's static files (vending/portal/site/ and the portal's stylesheet): what the CDK stack deploys to
+S3 behind CloudFront and what `vend console --hosted` serves on the emulator, with the same Content-Security-Policy.
+The browser reads config.json (where the API is, how to sign in) and request-schema.json (the request model's JSON
+schema, kept equal to vending.request by `vend api spec --check`'s sibling test)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+SITE_DIR = HERE / "site"
+STYLESHEET = HERE / "static" / "portal.css"
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+}
+
+
+def site_files() -> dict[str, Path]:
+    """Name -> file of every static asset (config.json is made per deployment: config())."""
+    files = {p.name: p for p in sorted(SITE_DIR.iterdir()) if p.suffix in CONTENT_TYPES}
+    return {**files, STYLESHEET.name: STYLESHEET}
+
+
+def request_schema_json() -> str:
+    from vending.request import VendingRequest
+
+    return json.dumps(VendingRequest.model_json_schema(), indent=1, sort_keys=True) + "\n"
+
+
+def content_security_policy(connect: list[str], form_action: tuple[str, ...] = ()) -> str:
+    """Scripts and styles from the site only, no inline script, no framing; calls only to the site and `connect`
+    (the API, and in AWS the sign-in endpoints)."""
+    own = "'self'"
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src {' '.join([own, *connect])}; frame-ancestors 'none'; "
+        f"form-action {' '.join([own, *form_action])}; base-uri 'none'"
+    )
+
+
+def config(api_url: str, region: str, sign_in: dict[str, Any]) -> dict[str, Any]:
+    """config.json: `sign_in` is {"kind": "cognito", domain, userPoolClientId, identityPoolId, provider} in AWS, or
+    {"kind": "local", url, principalsUrl} on the emulator."""
+    return {"apiUrl": api_url.rstrip("/"), "region": region, "signIn": sign_in}
