@@ -20,7 +20,14 @@ import boto3
 
 from landing_zone.local.console import EmulatorSignIn
 from vending.layout import cached_layout
-from vending.portal.site import CONTENT_TYPES, config, content_security_policy, request_schema_json, site_files
+from vending.portal.site import (
+    CONTENT_TYPES,
+    config,
+    connect_sources,
+    content_security_policy,
+    request_schema_json,
+    site_files,
+)
 
 MAX_SIGN_IN_BYTES = 1024
 
@@ -86,7 +93,15 @@ class SiteHandler(BaseHTTPRequestHandler):
 class HostedSite:
     """The two servers of the hosted portal on 127.0.0.1: the static site and the signed API."""
 
-    def __init__(self, session: boto3.Session | None = None, site_port: int = 0, api_port: int = 0) -> None:
+    def __init__(
+        self,
+        session: boto3.Session | None = None,
+        site_port: int = 0,
+        api_port: int = 0,
+        sign_in: dict[str, Any] | None = None,
+    ) -> None:
+        """`sign_in`: config.json's signIn (default: the local stand-in); a test passes a Cognito one to walk the
+        browser's Cognito flow against endpoints it answers itself."""
         from landing_zone.local.cli import api_session, signing_secrets
         from vending.cli.api import make_server
 
@@ -106,9 +121,9 @@ class HostedSite:
         self.config = config(
             self.api_url,
             session.region_name or "us-east-1",
-            {"kind": "local", "url": "/local/sign-in", "principalsUrl": "/local/principals"},
+            sign_in or {"kind": "local", "url": "/local/sign-in", "principalsUrl": "/local/principals"},
         )
-        self.csp = content_security_policy([self.api_url])
+        self.csp = content_security_policy(connect_sources(self.config))
 
     def start(self) -> HostedSite:
         for server in (self.site_server, self.api_server):

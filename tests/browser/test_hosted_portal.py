@@ -203,3 +203,153 @@ def test_hosted_portal_walk_with_signed_calls(page: Page, hosted: HostedSite, mo
     print(json.dumps(walk.metrics, indent=1))
     assert serious == {}, serious
     assert len(walk.violations) >= 12
+
+
+# --- the Cognito sign-in, against endpoints that check the protocol -----------------------------------------------
+
+COGNITO = {
+    "kind": "cognito",
+    "domain": "https://vend-portal-test.auth.us-east-1.amazoncognito.com",
+    "userPoolClientId": "3n4b5urk1ft4fl3mg5e62d9ado",
+    "identityPoolId": "us-east-1:4f5a0d0e-0f1c-4c5e-9d4b-2b8f6a1c9e10",
+    "provider": "cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123",
+}
+ID_TOKEN = "eyJraWQiOiJ0ZXN0In0.eyJjb2duaXRvOmdyb3VwcyI6WyJ0ZWFtLWZyb250ZW5kLWxlYWRzIl19.c2lnbmF0dXJl"
+
+
+class FakeCognito:
+    """The hosted UI's /oauth2/authorize and /oauth2/token and the identity pool's GetId and GetCredentialsForIdentity,
+    answered in the browser's network layer. Each request is checked as Cognito would: the PKCE verifier against
+    the challenge, the state and redirect, and the identity calls' bodies against botocore's cognito-identity model.
+    GetCredentialsForIdentity hands out a real emulator session of the role the token maps to (STS AssumeRole)."""
+
+    def __init__(self, site: HostedSite, role: str, *, redirect_state: str | None = None) -> None:
+        """`redirect_state`: the state the redirect carries instead of the one asked for (a forged answer)."""
+        self.site, self.role, self.redirect_state = site, role, redirect_state
+        self.challenge = self.state = ""
+        self.problems: list[str] = []
+        self.seen: list[str] = []
+
+    def install(self, page: Page) -> None:
+        page.route(f"{COGNITO['domain']}/oauth2/authorize?*", self.authorize)
+        page.route(f"{COGNITO['domain']}/oauth2/token", self.token)
+        page.route("https://cognito-identity.us-east-1.amazonaws.com/", self.identity)
+
+    def _expect(self, ok: bool, what: str) -> None:
+        if not ok:
+            self.problems.append(what)
+
+    def authorize(self, route: Any) -> None:
+        from urllib.parse import parse_qs, urlsplit
+
+        q = {k: v[0] for k, v in parse_qs(urlsplit(route.request.url).query).items()}
+        self.seen.append("authorize")
+        self._expect(q.get("response_type") == "code", "authorize: response_type is not code (no implicit flow)")
+        self._expect(q.get("client_id") == COGNITO["userPoolClientId"], "authorize: client_id")
+        self._expect(q.get("redirect_uri") == self.site.url + "/", "authorize: redirect_uri")
+        self._expect(q.get("code_challenge_method") == "S256", "authorize: PKCE S256")
+        self.challenge, self.state = q.get("code_challenge", ""), q.get("state", "")
+        state = self.redirect_state or self.state
+        route.fulfill(status=302, headers={"Location": f"{self.site.url}/?code=the-code&state={state}"})
+
+    def token(self, route: Any) -> None:
+        import base64
+        import hashlib
+        from urllib.parse import parse_qs
+
+        form = {k: v[0] for k, v in parse_qs(route.request.post_data or "").items()}
+        self.seen.append("token")
+        verifier = form.get("code_verifier", "")
+        digest = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+        self._expect(form.get("grant_type") == "authorization_code" and form.get("code") == "the-code", "token: code")
+        self._expect(digest == self.challenge and len(verifier) >= 43, "token: PKCE verifier does not match")
+        self._expect(form.get("redirect_uri") == self.site.url + "/", "token: redirect_uri")
+        route.fulfill(
+            status=200,
+            headers={"Access-Control-Allow-Origin": self.site.url},
+            content_type="application/json",
+            body=json.dumps({"id_token": ID_TOKEN, "access_token": "a", "token_type": "Bearer", "expires_in": 3600}),
+        )
+
+    def identity(self, route: Any) -> None:
+        import botocore.session
+        from botocore.exceptions import ParamValidationError
+        from botocore.validate import validate_parameters
+
+        cors = {"Access-Control-Allow-Origin": self.site.url, "Access-Control-Allow-Headers": "*"}
+        if route.request.method == "OPTIONS":
+            route.fulfill(status=200, headers={**cors, "Access-Control-Allow-Methods": "POST"})
+            return
+        target = route.request.headers.get("x-amz-target", "")
+        operation = target.removeprefix("AWSCognitoIdentityService.")
+        self.seen.append(operation)
+        model = botocore.session.get_session().get_service_model("cognito-identity")
+        self._expect(operation in ("GetId", "GetCredentialsForIdentity"), f"identity: unexpected target {target}")
+        self._expect(route.request.headers.get("content-type") == "application/x-amz-json-1.1", "identity: type")
+        body = json.loads(route.request.post_data or "{}")
+        try:
+            validate_parameters(body, model.operation_model(operation).input_shape)
+        except ParamValidationError as e:
+            self.problems.append(f"{operation}: {e}")
+        self._expect(body.get("Logins") == {COGNITO["provider"]: ID_TOKEN}, f"{operation}: Logins")
+        if operation == "GetId":
+            self._expect(body.get("IdentityPoolId") == COGNITO["identityPoolId"], "GetId: IdentityPoolId")
+            answer: dict[str, Any] = {"IdentityId": "us-east-1:11111111-2222-3333-4444-555555555555"}
+        else:
+            self._expect(body.get("IdentityId", "").startswith("us-east-1:1111"), "GetCredentialsForIdentity: id")
+            account = boto3.client("sts").get_caller_identity()["Account"]
+            assumed = boto3.client("sts").assume_role(
+                RoleArn=f"arn:aws:iam::{account}:role/{self.role}",
+                RoleSessionName="CognitoIdentityCredentials",
+                DurationSeconds=3600,
+            )["Credentials"]
+            answer = {
+                "IdentityId": body["IdentityId"],
+                "Credentials": {
+                    "AccessKeyId": assumed["AccessKeyId"],
+                    "SecretKey": assumed["SecretAccessKey"],
+                    "SessionToken": assumed["SessionToken"],
+                    "Expiration": int(assumed["Expiration"].timestamp()),
+                },
+            }
+        route.fulfill(status=200, headers=cors, content_type="application/x-amz-json-1.1", body=json.dumps(answer))
+
+
+@pytest.fixture
+def cognito_site(hosted: HostedSite) -> Iterator[HostedSite]:
+    site = HostedSite(sign_in=COGNITO).start()
+    try:
+        yield site
+    finally:
+        site.stop()
+
+
+def test_the_cognito_sign_in_gets_a_role_session_and_the_api_sees_that_role(
+    page: Page, cognito_site: HostedSite
+) -> None:
+    cognito = FakeCognito(cognito_site, "TeamFrontendLead")
+    cognito.install(page)
+    page.set_default_timeout(30_000)
+    # GIVEN the hosted portal configured for Cognito WHEN the person signs in through the hosted UI
+    page.goto(cognito_site.url + "/")
+    page.get_by_role("button", name="Sign in").click()
+    # THEN the code is exchanged (PKCE), the identity pool's session is kept, and the API answers as the lead's role
+    expect(page.get_by_role("heading", level=1)).to_have_text("My requests")
+    expect(page.locator("#who")).to_contain_text("lead: team-frontend")
+    assert cognito.seen == ["authorize", "token", "GetId", "GetCredentialsForIdentity"]
+    assert cognito.problems == []
+    assert "code=" not in page.url  # the one-time code does not stay in the address bar or the history
+    assert page.context.cookies() == []
+
+
+def test_a_sign_in_that_comes_back_with_another_state_is_refused(page: Page, cognito_site: HostedSite) -> None:
+    # GIVEN a hosted UI whose redirect carries another state than the tab asked for (an answer it did not start)
+    cognito = FakeCognito(cognito_site, "TeamFrontendLead", redirect_state="forged")
+    cognito.install(page)
+    page.set_default_timeout(30_000)
+    page.goto(cognito_site.url + "/")
+    page.get_by_role("button", name="Sign in").click()
+    # THEN the code is never exchanged and no session is kept
+    expect(page.get_by_role("alert")).to_contain_text("sign-in state does not match")
+    assert cognito.seen == ["authorize"]
+    assert page.evaluate("() => sessionStorage.getItem('vend.portal.credentials')") is None

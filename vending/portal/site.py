@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 HERE = Path(__file__).resolve().parent
 SITE_DIR = HERE / "site"
@@ -32,14 +33,14 @@ def request_schema_json() -> str:
     return json.dumps(VendingRequest.model_json_schema(), indent=1, sort_keys=True) + "\n"
 
 
-def content_security_policy(connect: list[str], form_action: tuple[str, ...] = ()) -> str:
+def content_security_policy(connect: list[str]) -> str:
     """Scripts and styles from the site only, no inline script, no framing; calls only to the site and `connect`
     (the API, and in AWS the sign-in endpoints)."""
     own = "'self'"
     return (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         f"connect-src {' '.join([own, *connect])}; frame-ancestors 'none'; "
-        f"form-action {' '.join([own, *form_action])}; base-uri 'none'"
+        "form-action 'self'; base-uri 'none'"
     )
 
 
@@ -47,3 +48,14 @@ def config(api_url: str, region: str, sign_in: dict[str, Any]) -> dict[str, Any]
     """config.json: `sign_in` is {"kind": "cognito", domain, userPoolClientId, identityPoolId, provider} in AWS, or
     {"kind": "local", url, principalsUrl} on the emulator."""
     return {"apiUrl": api_url.rstrip("/"), "region": region, "signIn": sign_in}
+
+
+def connect_sources(site_config: dict[str, Any]) -> list[str]:
+    """Where the browser's calls go for this config.json: the API, and for Cognito its domain (the token endpoint)
+    and the identity pool's endpoint (GetId, GetCredentialsForIdentity)."""
+    api = urlsplit(site_config["apiUrl"])
+    sources = [f"{api.scheme}://{api.netloc}"]
+    sign_in = site_config["signIn"]
+    if sign_in["kind"] == "cognito":
+        sources += [sign_in["domain"], f"https://cognito-identity.{site_config['region']}.amazonaws.com"]
+    return sources
