@@ -212,7 +212,8 @@ def run(teams: int, creation_seconds: float, timeout: float, plant_sixth: bool =
             time.sleep(1.0)
         wall = time.monotonic() - started
         leases.__exit__()
-        statuses, transitions, to_ready, off_path = {}, [], [], {}
+        statuses: dict[str, int] = {}
+        transitions, to_ready, off_path = [], [], {}
         for i, arn in enumerate(arns):
             status = sfn.describe_execution(executionArn=arn)["status"]
             statuses[status] = statuses.get(status, 0) + 1
