@@ -30,6 +30,8 @@ SLOW_MODULES = (
     "tests/pipeline/test_saved_plan.py",
     "tests/e2e/test_least_privilege.py",
     "tests/e2e/test_lifecycle_state_machine.py",
+    "tests/browser/test_portal_journey.py",
+    "tests/browser/test_hosted_portal.py",
     "tests/cdk/test_buildspec.py",
     "tests/e2e/test_vending_state_machine.py",
     "tests/test_strict_skips.py",
