@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 
 from landing_zone.cdk.base import REPO_ROOT, BaseStack
+from landing_zone.cdk.portal import CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS
 
 OPENAPI_PATH = REPO_ROOT / "docs" / "openapi.json"
 
@@ -24,10 +25,17 @@ APPROVER_RESOURCES = (*READ_RESOURCES, APPROVE_RESOURCE)
 # A team lead's routes: the reads, submitting a request and filing a change; the resolver narrows them to the lead's
 # own teams and sends every change a lead files to an approval.
 LEAD_RESOURCES = (*READ_RESOURCES, "execute-api:/*/POST/requests", "execute-api:/*/PATCH/requests/*")
+# CORS preflights of the hosted portal (landing_zone/cdk/portal.py), on every path.
+PREFLIGHT_RESOURCE = "execute-api:/*/OPTIONS/*"
 
 
 def build_api(
-    stack: BaseStack, handler: lambda_.IFunction, *, approver_role_arn: str, lead_role_arns: list[str]
+    stack: BaseStack,
+    handler: lambda_.IFunction,
+    *,
+    approver_role_arn: str,
+    lead_role_arns: list[str],
+    portal_origin: str,
 ) -> apigw.RestApi:
     admin = stack.config.platform_admin_role_arn
     access_logs = logs.LogGroup(
@@ -47,20 +55,28 @@ def build_api(
             actions=["execute-api:Invoke"],
             resources=list(APPROVER_RESOURCES),
         ),
+        # The portal's CORS preflights: the browser sends them unsigned, and they reach only the mock integration
+        # (no backend), so anyone may make them. Every Deny below leaves them out.
+        iam.PolicyStatement(
+            effect=iam.Effect.ALLOW,
+            principals=[iam.AnyPrincipal()],
+            actions=["execute-api:Invoke"],
+            resources=[PREFLIGHT_RESOURCE],
+        ),
         # Same-account IAM callers are allowed by their identity policy alone; this deny makes the platform's roles
         # and the layout's team leads the only callers whatever other roles' policies say.
         iam.PolicyStatement(
             effect=iam.Effect.DENY,
             principals=[iam.AnyPrincipal()],
             actions=["execute-api:Invoke"],
-            resources=["execute-api:/*"],
+            not_resources=[PREFLIGHT_RESOURCE],
             conditions={"StringNotEquals": {"aws:PrincipalArn": [admin, approver_role_arn, *lead_role_arns]}},
         ),
         iam.PolicyStatement(
             effect=iam.Effect.DENY,
             principals=[iam.AnyPrincipal()],
             actions=["execute-api:Invoke"],
-            not_resources=list(APPROVER_RESOURCES),
+            not_resources=[*APPROVER_RESOURCES, PREFLIGHT_RESOURCE],
             conditions={"StringEquals": {"aws:PrincipalArn": approver_role_arn}},
         ),
     ]
@@ -76,7 +92,7 @@ def build_api(
                 effect=iam.Effect.DENY,
                 principals=[iam.AnyPrincipal()],
                 actions=["execute-api:Invoke"],
-                not_resources=list(LEAD_RESOURCES),
+                not_resources=[*LEAD_RESOURCES, PREFLIGHT_RESOURCE],
                 conditions={"StringEquals": {"aws:PrincipalArn": lead_role_arns}},
             ),
         ]
@@ -110,6 +126,14 @@ def build_api(
             ),
         ),
         default_method_options=apigw.MethodOptions(authorization_type=apigw.AuthorizationType.IAM),
+        # The hosted portal calls from its CloudFront origin only; its OPTIONS methods are unauthenticated (a browser
+        # never signs a preflight) and answered by a mock integration.
+        default_cors_preflight_options=apigw.CorsOptions(
+            allow_origins=[portal_origin],
+            allow_headers=list(CORS_ALLOW_HEADERS),
+            allow_methods=list(CORS_ALLOW_METHODS),
+            max_age=Duration.hours(1),
+        ),
     )
     for response_type, code in (
         (apigw.ResponseType.DEFAULT_4_XX, None),
@@ -120,6 +144,8 @@ def build_api(
             f"Gateway{response_type.response_type}",
             type=response_type,
             status_code=code,
+            # so that the portal can read the error (the resolver's own answers carry the header too)
+            response_headers={"Access-Control-Allow-Origin": f"'{portal_origin}'"},
             templates={
                 "application/json": json.dumps(
                     {

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from aws_cdk import Acknowledgment, Aws, Stack, Validations
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from step_functions import LIFECYCLE_STATE_MACHINE_NAME, STATE_MACHINE_NAME
 from vending.layout import Layout
@@ -44,7 +44,7 @@ class BaseStack(Stack):
         self.acknowledgements: list[tuple[str, str, str]] = []  # (construct path, rule id, reason)
         self.settings = Settings.from_env()
 
-    def acknowledge(self, construct: Construct, rule_id: str, reason: str) -> None:
+    def acknowledge(self, construct: IConstruct, rule_id: str, reason: str) -> None:
         """Acknowledge one cdk-nag finding on one construct (and its children) with the reason it is acceptable."""
         Validations.of(construct).acknowledge(Acknowledgment(id=rule_id, reason=reason))
         self.acknowledgements.append((construct.node.path, rule_id, reason))

@@ -2,8 +2,9 @@
 
 Everything here is derived from the single sources of truth: vending/functions.py (functions and their grants),
 step_functions/account_vending.asl.json (the workflow), vending/onboarding.py (the onboarding event pattern),
-docs/openapi.json (the API routes, generated from the powertools resolver), landing_zone/layout.yaml and
-tools/versions.env (the pipeline's tool versions). Each concern is a module of this package; this one composes them.
+docs/openapi.json (the API routes, generated from the powertools resolver), landing_zone/layout.yaml,
+tools/versions.env (the pipeline's tool versions) and vending/portal/site/ (the hosted portal's files). Each concern
+is a module of this package; this one composes them.
 cdk-nag acknowledgements are made through `Validations.of(...).acknowledge` (cdk-nag 3) and every one is recorded
 in `LandingZoneStack.acknowledgements` so that tests and reviewers can list them.
 """
@@ -26,6 +27,7 @@ from landing_zone.cdk.events import (
 from landing_zone.cdk.functions import Functions
 from landing_zone.cdk.monitoring import build_monitoring
 from landing_zone.cdk.pipeline import build_pipeline_project
+from landing_zone.cdk.portal import build_portal_hosting, build_portal_sign_in, deploy_portal_site
 from landing_zone.cdk.roles import (
     approver_role_arn,
     build_admin_role,
@@ -56,10 +58,21 @@ class LandingZoneStack(BaseStack):
         self.admin_role = build_admin_role(self, built.resource_arns, reports_key_arn=self.storage.key.key_arn)
         self.approver_role = build_approver_role(self, self.storage)
         self.backstop_role = build_backstop_role(self)
+        # The portal's distribution comes before the API (which allows its origin) and refers to nothing of it.
+        self.portal = build_portal_hosting(self, self.storage)
+        self.functions["Api"].add_environment("VEND_PORTAL_ORIGIN", self.portal.origin)
         self.api = build_api(
-            self, self.functions["Api"], approver_role_arn=approver_role_arn(), lead_role_arns=lead_role_arns(self)
+            self,
+            self.functions["Api"],
+            approver_role_arn=approver_role_arn(),
+            lead_role_arns=lead_role_arns(self),
+            portal_origin=self.portal.origin,
         )
         self.lead_roles = build_lead_roles(self, self.api.arn_for_execute_api())
+        self.portal_sign_in = build_portal_sign_in(
+            self, self.portal, approver_role=self.approver_role, lead_roles=self.lead_roles
+        )
+        deploy_portal_site(self, self.portal, self.portal_sign_in, self.api)
         self.onboarding = build_onboarding(self, self.storage, self.functions)
         build_schedules_and_notifications(self, self.storage, self.functions)
         build_pipeline_callbacks(self, self.pipeline_project.project_name, self.functions)

@@ -49,3 +49,15 @@ def staged_asset(outdir: Path, digest: str) -> Path:
         if digest in files:
             return outdir / files[digest]["source"]["path"]
     raise AssertionError(f"no asset {digest} in {outdir}")
+
+
+def vending_functions(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The service's functions (vending/functions.py), without CDK's own (the portal's BucketDeployment handler)."""
+    from vending.functions import FUNCTIONS
+
+    names = {spec.name for spec in FUNCTIONS}
+    return {
+        lid: r
+        for lid, r in resources.items()
+        if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("FunctionName") in names
+    }

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.cdk.conftest import REPO_ROOT, staged_asset
+from tests.cdk.conftest import REPO_ROOT, staged_asset, vending_functions
 
 # ~85 s alone (six virtualenvs, one synthesis), ~200 s on a loaded machine: one worker runs the module (scripts/test.sh
 # distributes by file; the group says the same to a scheduler that reads it).
@@ -311,8 +311,8 @@ def test_lambda_asset_on_its_runtime_then_a_handler_runs(
     # GIVEN the staged Lambda asset (one for every function) and only what the runtime and the Powertools layer hold
     keys = {
         json.dumps(r["Properties"]["Code"]["S3Key"])
-        for r in resources.values()
-        if r["Type"] == "AWS::Lambda::Function" and "S3Key" in r["Properties"].get("Code", {})
+        for r in vending_functions(resources).values()
+        if "S3Key" in r["Properties"].get("Code", {})
     }
     digests = {m for key in keys for m in re.findall(r"([0-9a-f]{64})\.zip", key)}
     assert len(digests) == 1, keys
