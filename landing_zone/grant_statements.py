@@ -232,9 +232,16 @@ def admin_granted_actions() -> list[str]:
     return sorted({a for grant in PLATFORM_ADMIN_GRANTS for a in grant.actions} | set(PLATFORM_ADMIN_UNSCOPED))
 
 
-def team_lead_role_statements(*, api_arn: str) -> list[dict[str, Any]]:
-    """What a team lead's role may do: call the vending API (which decides per team what the lead sees and does:
-    vending.api.access). Nothing in AWS directly; the emulator's lead roles hold the same statement."""
+# The roles the hosted portal hands to a browser for the platform's people (the Cognito groups platform-admins and
+# platform-approvers map to them): API callers only, so the session a browser tab holds can do nothing in AWS but call
+# the API, which treats them as the platform admin and the approver (vending.api.access). The CLI keeps PlatformAdmin.
+PORTAL_ADMIN_ROLE = "PortalAdmin"
+PORTAL_APPROVER_ROLE = "PortalApprover"
+
+
+def api_caller_role_statements(*, api_arn: str) -> list[dict[str, Any]]:
+    """What a team lead's role and the portal roles may do: call the vending API (which decides who sees and does
+    what: vending.api.access). Nothing in AWS directly; the emulator's roles hold the same statement."""
     return [{"Effect": "Allow", "Action": ["execute-api:Invoke"], "Resource": [api_arn]}]
 
 

@@ -48,6 +48,9 @@ class Settings:
     # the API's own account, or role ARNs. The admin sees and does everything, the approver sees all and approves.
     platform_admin_role: str = "PlatformAdmin"
     platform_approver_role: str = "PlatformApprover"
+    # The same two, as the hosted portal's browser sessions (API callers only: landing_zone.grant_statements).
+    portal_admin_role: str = "PortalAdmin"
+    portal_approver_role: str = "PortalApprover"
     # The role AWS Budgets assumes to attach vend-freeze (vending.spend.backstop); "" leaves the backstop out.
     backstop_role_arn: str = ""
 
@@ -77,5 +80,7 @@ class Settings:
             freezes_table=env("VEND_FREEZES_TABLE", "vending-freezes"),
             platform_admin_role=env("VEND_PLATFORM_ADMIN_ROLE", "PlatformAdmin"),
             platform_approver_role=env("VEND_PLATFORM_APPROVER_ROLE", "PlatformApprover"),
+            portal_admin_role=env("VEND_PORTAL_ADMIN_ROLE", "PortalAdmin"),
+            portal_approver_role=env("VEND_PORTAL_APPROVER_ROLE", "PortalApprover"),
             backstop_role_arn=env("VEND_BACKSTOP_ROLE_ARN", ""),
         )

@@ -36,22 +36,26 @@ def build_api(
     approver_role_arn: str,
     lead_role_arns: list[str],
     portal_origin: str,
+    portal_role_arns: tuple[str, str],
 ) -> apigw.RestApi:
-    admin = stack.config.platform_admin_role_arn
+    """`portal_role_arns`: the hosted portal's API-only admin and approver roles, admitted as the admin and the
+    approver are."""
+    admins = [stack.config.platform_admin_role_arn, portal_role_arns[0]]
+    approvers = [approver_role_arn, portal_role_arns[1]]
     access_logs = logs.LogGroup(
         stack, "ApiAccessLogs", retention=logs.RetentionDays.SIX_MONTHS, removal_policy=RemovalPolicy.RETAIN
     )
     statements = [
         iam.PolicyStatement(
             effect=iam.Effect.ALLOW,
-            principals=[iam.ArnPrincipal(admin)],
+            principals=[iam.ArnPrincipal(arn) for arn in admins],
             actions=["execute-api:Invoke"],
             resources=["execute-api:/*"],
         ),
         # The approver reads and approves, and only that: the route takes the approver from the signature.
         iam.PolicyStatement(
             effect=iam.Effect.ALLOW,
-            principals=[iam.ArnPrincipal(approver_role_arn)],
+            principals=[iam.ArnPrincipal(arn) for arn in approvers],
             actions=["execute-api:Invoke"],
             resources=list(APPROVER_RESOURCES),
         ),
@@ -70,14 +74,14 @@ def build_api(
             principals=[iam.AnyPrincipal()],
             actions=["execute-api:Invoke"],
             not_resources=[PREFLIGHT_RESOURCE],
-            conditions={"StringNotEquals": {"aws:PrincipalArn": [admin, approver_role_arn, *lead_role_arns]}},
+            conditions={"StringNotEquals": {"aws:PrincipalArn": [*admins, *approvers, *lead_role_arns]}},
         ),
         iam.PolicyStatement(
             effect=iam.Effect.DENY,
             principals=[iam.AnyPrincipal()],
             actions=["execute-api:Invoke"],
             not_resources=[*APPROVER_RESOURCES, PREFLIGHT_RESOURCE],
-            conditions={"StringEquals": {"aws:PrincipalArn": approver_role_arn}},
+            conditions={"StringEquals": {"aws:PrincipalArn": approvers}},
         ),
     ]
     if lead_role_arns:

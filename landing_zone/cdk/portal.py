@@ -4,8 +4,9 @@ the role their group names (cognito:preferred_role), and the app signs its API c
 resource policy still decides who calls what (api.py): the portal adds no way in that the CLI does not have.
 
 Built in three steps because the API sits between them: the distribution first (the API allows its origin for CORS),
-then sign-in (its trust goes on the approver and lead roles), then the site's files with the API's URL in config.json.
-Nothing here references the API before the last step, so API -> distribution is the only edge between them.
+then sign-in (the API-only PortalAdmin and PortalApprover roles; the trust on the lead roles), then the site's files
+with the API's URL in config.json. Nothing here references the API before the last step, so API -> distribution is
+the only edge between them.
 """
 
 from __future__ import annotations
@@ -22,14 +23,18 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 
-from landing_zone.cdk.base import REPO_ROOT, BaseStack
+from landing_zone.cdk.base import BaseStack
 from landing_zone.cdk.storage import Storage
-from landing_zone.grant_statements import lead_role_names
+from landing_zone.grant_statements import (
+    PORTAL_ADMIN_ROLE,
+    PORTAL_APPROVER_ROLE,
+    api_caller_role_statements,
+    lead_role_names,
+)
+from vending.portal.site import SITE_DIR, STYLESHEET
 
-SITE_DIR = REPO_ROOT / "vending" / "portal" / "site"
-# The server-rendered portal's stylesheet, at the URL its pages use; portal.js belongs to those pages and stays out.
-STYLESHEET = REPO_ROOT / "vending" / "portal" / "static" / "portal.css"
-STYLESHEET_KEY = "static/portal.css"
+# The site's files and the stylesheet it shares with the server-rendered portal (which alone uses portal.js).
+STYLESHEET_KEY = STYLESHEET.name
 # The headers a SigV4-signed call carries besides the body's type (the app signs with sigv4.js).
 CORS_ALLOW_HEADERS = ("Authorization", "Content-Type", "X-Amz-Date", "X-Amz-Security-Token", "X-Amz-Content-Sha256")
 CORS_ALLOW_METHODS = ("GET", "POST", "PATCH")
@@ -184,8 +189,39 @@ def portal_trust_statement(identity_pool_id: str) -> dict[str, Any]:
     }
 
 
+def build_portal_roles(stack: BaseStack, trust: dict[str, Any], api_arn: str) -> tuple[iam.Role, iam.Role]:
+    """PortalAdmin and PortalApprover: what the platform-admins and platform-approvers groups get in a browser. They
+    may call the API and nothing else (the API treats them as the admin and the approver: vending.api.access), so a
+    browser tab never holds the CLI's PlatformAdmin or PlatformApprover session; only the identity pool hands them
+    out."""
+    roles = []
+    for name, description in (
+        (PORTAL_ADMIN_ROLE, "The vending portal's platform admin: calls the vending API only"),
+        (PORTAL_APPROVER_ROLE, "The vending portal's platform approver: calls the vending API only"),
+    ):
+        role = iam.Role(
+            stack,
+            name + "Role",
+            role_name=name,
+            assumed_by=iam.FederatedPrincipal(
+                "cognito-identity.amazonaws.com", trust["Condition"], "sts:AssumeRoleWithWebIdentity"
+            ),
+            description=description,
+            max_session_duration=Duration.hours(1),
+        )
+        for statement in api_caller_role_statements(api_arn=api_arn):
+            role.add_to_policy(iam.PolicyStatement.from_json(statement))
+        stack.acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::{stack.nag(api_arn)}]",
+            "The portal's role calls the API's routes (which ones: the API's resource policy).",
+        )
+        roles.append(role)
+    return roles[0], roles[1]
+
+
 def build_portal_sign_in(
-    stack: BaseStack, hosting: PortalHosting, *, approver_role: iam.Role, lead_roles: list[iam.Role]
+    stack: BaseStack, hosting: PortalHosting, *, api_arn: str, lead_roles: list[iam.Role]
 ) -> PortalSignIn:
     user_pool = cognito.UserPool(
         stack,
@@ -245,12 +281,13 @@ def build_portal_sign_in(
         ],
     )
     trust = portal_trust_statement(identity_pool.ref)
-    for role in (approver_role, *lead_roles):
+    for role in lead_roles:
         assert role.assume_role_policy is not None
         role.assume_role_policy.add_statements(iam.PolicyStatement.from_json(trust))
+    portal_admin, portal_approver = build_portal_roles(stack, trust, api_arn)
     groups = [
-        (ADMINS_GROUP, stack.config.platform_admin_role_arn, "The platform admins: the vend CLI's role"),
-        (APPROVERS_GROUP, approver_role.role_arn, "Approve changes and gated plans, read everything"),
+        (ADMINS_GROUP, portal_admin.role_arn, "The platform admins (in the portal: the API as the admin)"),
+        (APPROVERS_GROUP, portal_approver.role_arn, "Approve changes, read everything (in the portal)"),
         *(
             (name, role.role_arn, "A team lead: its teams' requests and changes")
             for name, role in zip(lead_role_names(stack.layout), lead_roles, strict=True)  # build_lead_roles' order
@@ -289,13 +326,6 @@ def build_portal_sign_in(
                 identity_provider=Fn.join(":", [user_pool.user_pool_provider_name, client.user_pool_client_id]),
             )
         },
-    )
-    CfnOutput(
-        stack,
-        "PortalAdminTrustStatement",
-        value=stack.to_json_string(trust),
-        description="Add to the platform admin role's trust policy so that the portal's platform-admins group can "
-        "use it (the stack leaves that role's trust as it is)",
     )
     return PortalSignIn(user_pool=user_pool, domain=domain, client=client, identity_pool=identity_pool)
 

@@ -19,18 +19,28 @@ from landing_zone.cdk.grants import WILDCARD_REASONS
 from landing_zone.cdk.storage import Storage
 from landing_zone.grant_statements import (
     PLATFORM_APPROVER_ROLE,
+    PORTAL_ADMIN_ROLE,
+    PORTAL_APPROVER_ROLE,
     admin_role_statements,
+    api_caller_role_statements,
     approver_role_statements,
     backstop_role_statements,
     backstop_role_trust,
     lead_role_names,
-    team_lead_role_statements,
 )
 from vending.budgets import BACKSTOP_ROLE_NAME
 
 
 def approver_role_arn() -> str:
     return f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{PLATFORM_APPROVER_ROLE}"
+
+
+def portal_role_arns() -> tuple[str, str]:
+    """The hosted portal's admin and approver roles (landing_zone.cdk.portal makes them)."""
+    return (
+        f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{PORTAL_ADMIN_ROLE}",
+        f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{PORTAL_APPROVER_ROLE}",
+    )
 
 
 def build_approver_role(stack: BaseStack, storage: Storage) -> iam.Role:
@@ -190,7 +200,7 @@ def build_lead_roles(stack: BaseStack, api_arn: str) -> list[iam.Role]:
             description="A team lead of the vending portal: calls the vending API, which scopes it to its teams",
             max_session_duration=Duration.hours(1),
         )
-        for statement in team_lead_role_statements(api_arn=api_arn):
+        for statement in api_caller_role_statements(api_arn=api_arn):
             role.add_to_policy(iam.PolicyStatement.from_json(statement))
         stack.acknowledge(
             role,

@@ -35,6 +35,7 @@ from landing_zone.cdk.roles import (
     build_backstop_role,
     build_lead_roles,
     lead_role_arns,
+    portal_role_arns,
 )
 from landing_zone.cdk.storage import build_storage
 from landing_zone.cdk.workflow import build_lifecycle_state_machine, build_state_machine
@@ -67,10 +68,11 @@ class LandingZoneStack(BaseStack):
             approver_role_arn=approver_role_arn(),
             lead_role_arns=lead_role_arns(self),
             portal_origin=self.portal.origin,
+            portal_role_arns=portal_role_arns(),
         )
         self.lead_roles = build_lead_roles(self, self.api.arn_for_execute_api())
         self.portal_sign_in = build_portal_sign_in(
-            self, self.portal, approver_role=self.approver_role, lead_roles=self.lead_roles
+            self, self.portal, api_arn=self.api.arn_for_execute_api(), lead_roles=self.lead_roles
         )
         deploy_portal_site(self, self.portal, self.portal_sign_in, self.api)
         self.onboarding = build_onboarding(self, self.storage, self.functions)

@@ -20,13 +20,22 @@ SESSION_SECONDS = 3600
 class EmulatorSignIn:
     """Sign-in by sts:AssumeRole on the emulator, as the console's own principal (the platform admin)."""
 
-    def __init__(self, account: str, layout: Layout, session: boto3.Session | None = None) -> None:
+    def __init__(
+        self,
+        account: str,
+        layout: Layout,
+        session: boto3.Session | None = None,
+        platform_roles: tuple[str, str] = (PLATFORM_ADMIN_ROLE, PLATFORM_APPROVER_ROLE),
+    ) -> None:
+        """`platform_roles`: the admin's and the approver's roles; the hosted portal, whose browser holds the
+        session, passes the API-only PortalAdmin and PortalApprover (as its Cognito groups map in AWS)."""
         self.account = account
         self.session = session or boto3.Session()
         leads = {name: sorted(t.slug for t in layout.teams if name in t.leads) for name in lead_role_names(layout)}
+        admin, approver = platform_roles
         self._choices = [
-            Choice(PLATFORM_ADMIN_ROLE, "Platform admin", "sees and does everything"),
-            Choice(PLATFORM_APPROVER_ROLE, "Platform approver", "sees everything, approves changes"),
+            Choice(admin, "Platform admin", "sees and does everything"),
+            Choice(approver, "Platform approver", "sees everything, approves changes"),
             *(Choice(name, name, f"team lead of {', '.join(teams)}") for name, teams in leads.items()),
         ]
 

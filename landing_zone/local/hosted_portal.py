@@ -18,6 +18,7 @@ from typing import Any
 
 import boto3
 
+from landing_zone.grant_statements import PORTAL_ADMIN_ROLE, PORTAL_APPROVER_ROLE
 from landing_zone.local.console import EmulatorSignIn
 from vending.layout import cached_layout
 from vending.portal.site import (
@@ -107,7 +108,7 @@ class HostedSite:
 
         session = session or boto3.Session()
         account = str(session.client("sts").get_caller_identity()["Account"])
-        self.sign_in = EmulatorSignIn(account, cached_layout(), session)
+        self.sign_in = EmulatorSignIn(account, cached_layout(), session, (PORTAL_ADMIN_ROLE, PORTAL_APPROVER_ROLE))
         self.site_server = ThreadingHTTPServer(("127.0.0.1", site_port), SiteHandler)
         self.site_server.daemon_threads = True
         self.site_server.site = self  # type: ignore[attr-defined]

@@ -41,13 +41,15 @@ from botocore.exceptions import ClientError
 import step_functions
 from landing_zone.grant_statements import (
     PLATFORM_APPROVER_ROLE,
+    PORTAL_ADMIN_ROLE,
+    PORTAL_APPROVER_ROLE,
+    api_caller_role_statements,
     approver_role_statements,
     backstop_role_statements,
     backstop_role_trust,
     grant_statements,
     lead_role_names,
     pipeline_role_statements,
-    team_lead_role_statements,
 )
 from landing_zone.local import faults
 from landing_zone.local.authorization.middleware import warm_up
@@ -760,8 +762,9 @@ def _enforce_iam(session: boto3.Session, account: str, iam: Any) -> dict[str, st
     )
     _admin_role(iam, PLATFORM_APPROVER_ROLE, account, {"Version": "2012-10-17", "Statement": approver})
     # The layout's team leads (the portal's sign-in): each may call the API, which scopes it to its teams.
-    lead_policy = team_lead_role_statements(api_arn=f"arn:aws:execute-api:{REGION}:{account}:*/*")
-    for lead in lead_role_names(layout):
+    # The hosted portal's roles for the platform's people are API callers like them (PortalAdmin, PortalApprover).
+    lead_policy = api_caller_role_statements(api_arn=f"arn:aws:execute-api:{REGION}:{account}:*/*")
+    for lead in (*lead_role_names(layout), PORTAL_ADMIN_ROLE, PORTAL_APPROVER_ROLE):
         _admin_role(iam, lead, account, {"Version": "2012-10-17", "Statement": lead_policy})
     sts = session.client("sts")
     worker = _assume(sts, account, PIPELINE_ROLE)

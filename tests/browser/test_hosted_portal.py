@@ -32,6 +32,15 @@ TEAM, REQUEST_ID = "team-frontend", "team-frontend-staging"
 TIMEOUT_MS = 180_000
 
 
+@pytest.fixture(autouse=True)
+def patient_expectations() -> Iterator[None]:
+    # Each page waits on the emulator (an AssumeRole, signed calls, a Step Functions history): on a loaded 2-core
+    # machine that can take longer than expect()'s 5 s default.
+    expect.set_options(timeout=30_000)
+    yield
+    expect.set_options(timeout=5_000)
+
+
 @pytest.fixture(scope="module")
 def hosted() -> Iterator[HostedSite]:
     with Emulator(), pytest.MonkeyPatch.context() as env:
@@ -121,8 +130,9 @@ def test_hosted_portal_walk_with_signed_calls(page: Page, hosted: HostedSite, mo
     expect(page.locator("#preview")).to_contain_text("us-east-1", timeout=10_000)
     walk.check("request-form-filled", measure=False)
     page.get_by_role("button", name="Submit request").click()
-    # THEN the request's page follows the state machine to READY
-    expect(page.get_by_role("heading", level=1)).to_have_text(f"Request {REQUEST_ID}")
+    # THEN the request's page follows the state machine to READY (no error shown on the form meanwhile)
+    expect(page.locator("#request-form [role=alert]")).to_have_text("")
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Request {REQUEST_ID}", timeout=60_000)
     expect(page.locator("#timeline .status").first).to_have_text("READY", timeout=TIMEOUT_MS)
     expect(page.locator("#timeline")).to_contain_text("CreateAccount")
     walk.check("request-ready", measure=False)
@@ -156,7 +166,7 @@ def test_hosted_portal_walk_with_signed_calls(page: Page, hosted: HostedSite, mo
         page.reload()
         expect(page.get_by_role("heading", level=1)).to_have_text("Changes and approvals")
     expect(page.locator("main")).to_contain_text("APPLIED")
-    expect(page.locator("main")).to_contain_text("role/PlatformApprover")
+    expect(page.locator("main")).to_contain_text("role/PortalApprover")
 
     # WHEN the tier SCP is detached and the audit runs THEN the lead sees the finding with its remediation
     from vending.cli import main as vend

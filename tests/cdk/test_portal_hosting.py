@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -219,8 +219,8 @@ def check_identity_pool_gives_each_group_its_role_and_nobody_else_anything(templ
     }
     role_ids = {r["Properties"].get("RoleName"): k for k, r in _of_type(template, "AWS::IAM::Role").items()}
     assert groups == {
-        "platform-admins": ADMIN,
-        "platform-approvers": f"<{role_ids['PlatformApprover']}.Arn>",
+        "platform-admins": f"<{role_ids['PortalAdmin']}.Arn>",
+        "platform-approvers": f"<{role_ids['PortalApprover']}.Arn>",
         **{lead: f"<{role_ids[lead]}.Arn>" for lead in LEADS},
     }
     del pool_id
@@ -238,22 +238,30 @@ def _assumes_from_pool(trust: dict[str, Any], pool: str, amr: list[str]) -> bool
     return decide(request, Policies(resource=trust, resource_account=ACCOUNT, resource_kind="trust")).allowed
 
 
-def check_approver_and_leads_trust_only_authenticated_identities_of_this_pool(template: Template) -> None:
+def check_portal_and_lead_roles_trust_only_authenticated_identities_of_this_pool(template: Template) -> None:
     pool = f"<{_one(template, 'AWS::Cognito::IdentityPool')[0]}>"
     signed_in = ["authenticated", "cognito-idp.us-east-1.amazonaws.com/us-east-1_x", "cognito-idp...:CognitoSignIn:1"]
-    for name in ("PlatformApprover", *LEADS):
+    for name in ("PortalAdmin", "PortalApprover", *LEADS):
         role = _role(template, name)
         trust = _concrete(role["Properties"]["AssumeRolePolicyDocument"])
         assert _assumes_from_pool(trust, pool, signed_in), name
         assert not _assumes_from_pool(trust, "us-east-1:another-pool", signed_in), name
         assert not _assumes_from_pool(trust, pool, ["unauthenticated"]), name
         assert role["Properties"]["MaxSessionDuration"] == 3600, name
-    # the admin role's trust is left as it is; the statement it needs is an output
-    admin = _role(template, "PlatformAdmin")
-    assert "cognito-identity" not in json.dumps(admin["Properties"]["AssumeRolePolicyDocument"])
-    statement = json.loads(_concrete(template["Outputs"]["PortalAdminTrustStatement"]["Value"]))
-    assert _assumes_from_pool({"Statement": [statement]}, pool, signed_in)
-    assert not _assumes_from_pool({"Statement": [statement]}, pool, ["unauthenticated"])
+    # the CLI's roles are never handed to a browser: no identity pool in their trust
+    for name in ("PlatformAdmin", "PlatformApprover"):
+        assert "cognito-identity" not in json.dumps(_role(template, name)["Properties"]["AssumeRolePolicyDocument"])
+
+
+def check_portal_roles_may_only_call_the_api(template: Template) -> None:
+    policies = _of_type(template, "AWS::IAM::Policy").values()
+    for name in ("PortalAdmin", "PortalApprover"):
+        role_id = next(
+            k for k, v in _of_type(template, "AWS::IAM::Role").items() if v["Properties"].get("RoleName") == name
+        )
+        attached = [p for p in policies if {"Ref": role_id} in p["Properties"]["Roles"]]
+        statements = [s for p in attached for s in _concrete(p["Properties"]["PolicyDocument"])["Statement"]]
+        assert statements and all(s["Action"] == "execute-api:Invoke" for s in statements), (name, statements)
 
 
 def check_preflights_are_the_only_unauthenticated_methods(template: Template) -> None:
@@ -272,12 +280,14 @@ def check_preflights_are_the_only_unauthenticated_methods(template: Template) ->
         assert headers["method.response.header.Access-Control-Allow-Methods"] == "'GET,POST,PATCH'"
 
 
-def _api_allows(template: Template, principal: Principal, route: str) -> bool:
+def _api_allows(template: Template, principal: Principal, route: str, identity: Sequence[Any] = ()) -> bool:
+    """`identity`: the caller's identity policies (a same-account caller is let in by them, unless a Deny of the
+    resource policy says otherwise)."""
     _, api = _one(template, "AWS::ApiGateway::RestApi")
     # API Gateway expands the `execute-api:/` shorthand to the API's ARN when it stores the policy
     policy = json.loads(json.dumps(_concrete(api["Properties"]["Policy"])).replace('"execute-api:/', f'"{API_ARN}/'))
     request = Request(action="execute-api:Invoke", resource=f"{API_ARN}/v1/{route}", principal=principal)
-    return decide(request, Policies(resource=policy, resource_account=ACCOUNT)).allowed
+    return decide(request, Policies(identity=identity, resource=policy, resource_account=ACCOUNT)).allowed
 
 
 def check_resource_policy_admits_anonymous_preflights_and_nothing_more(template: Template) -> None:
@@ -289,6 +299,18 @@ def check_resource_policy_admits_anonymous_preflights_and_nothing_more(template:
         assert not _api_allows(template, anonymous, route), route
         assert not _api_allows(template, other, route), route
     assert _api_allows(template, Principal.from_arn(ADMIN), "GET/requests")
+
+
+def check_portal_roles_are_admitted_as_the_admin_and_the_approver(template: Template) -> None:
+    admin = Principal.from_arn(f"arn:aws:iam::{ACCOUNT}:role/PortalAdmin")
+    approver = Principal.from_arn(f"arn:aws:iam::{ACCOUNT}:role/PortalApprover")
+    # their identity policy lets them invoke the whole API: the resource policy alone keeps the approver to its routes
+    whole_api = [{"Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": f"{API_ARN}/*"}]}]
+    for route in ("GET/requests", "POST/requests", "POST/requests/x/resume", "POST/requests/x/decommission"):
+        assert _api_allows(template, admin, route), route
+    assert _api_allows(template, approver, "POST/requests/x/approve") and _api_allows(template, approver, "GET/changes")
+    for route in ("POST/requests", "PATCH/requests/x", "POST/requests/x/resume", "POST/requests/x/decommission"):
+        assert not _api_allows(template, approver, route, whole_api), route
 
 
 def check_gateway_errors_and_the_api_function_name_the_portal_origin(template: Template) -> None:
@@ -336,7 +358,7 @@ def check_site_deployment_ships_the_app_the_stylesheet_and_its_config(template: 
     assert props["DestinationBucketName"] == {"Ref": bucket_id}
     assert props["DistributionId"] == {"Ref": distribution_id} and props["DistributionPaths"] == ["/*"]
     files = _deployed_files(template, outdir)
-    assert "index.html" in files and "static/portal.css" in files
+    assert {"index.html", "app.js", "sigv4.js", "request-schema.json", "portal.css"} <= set(files)
     assert not [key for key in files if key.endswith("portal.js")]  # the server-rendered pages' script stays out
     ids = {
         kind: _one(template, kind)[0]
@@ -373,10 +395,12 @@ CHECKS: list[Callable[[Template], None]] = [
     check_user_pool_is_invitation_only_with_totp_mfa,
     check_app_client_uses_the_code_flow_without_a_secret,
     check_identity_pool_gives_each_group_its_role_and_nobody_else_anything,
-    check_approver_and_leads_trust_only_authenticated_identities_of_this_pool,
+    check_portal_and_lead_roles_trust_only_authenticated_identities_of_this_pool,
     check_preflights_are_the_only_unauthenticated_methods,
     check_resource_policy_admits_anonymous_preflights_and_nothing_more,
     check_gateway_errors_and_the_api_function_name_the_portal_origin,
+    check_portal_roles_may_only_call_the_api,
+    check_portal_roles_are_admitted_as_the_admin_and_the_approver,
 ]
 
 
@@ -473,6 +497,30 @@ def _anonymous_reads(t: Template) -> None:
             ]
 
 
+def _portal_admin_may_read_tables(t: Template) -> None:
+    role_id = next(
+        k for k, v in _of_type(t, "AWS::IAM::Role").items() if v["Properties"].get("RoleName") == "PortalAdmin"
+    )
+    policy = next(p for p in _of_type(t, "AWS::IAM::Policy").values() if {"Ref": role_id} in p["Properties"]["Roles"])
+    policy["Properties"]["PolicyDocument"]["Statement"].append(
+        {"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "*"}
+    )
+
+
+def _portal_approver_unfenced(t: Template) -> None:
+    for statement in _resource(t, "AWS::ApiGateway::RestApi")["Policy"]["Statement"]:
+        equals = statement.get("Condition", {}).get("StringEquals", {})
+        if statement["Effect"] == "Deny" and "PortalApprover" in json.dumps(equals.get("aws:PrincipalArn")):
+            kept = [a for a in equals["aws:PrincipalArn"] if "PortalApprover" not in json.dumps(a)]
+            equals["aws:PrincipalArn"] = kept
+
+
+def _admins_get_the_cli_role(t: Template) -> None:
+    for group in _of_type(t, "AWS::Cognito::UserPoolGroup").values():
+        if group["Properties"]["GroupName"] == "platform-admins":
+            group["Properties"]["RoleArn"] = "arn:aws:iam::123456789012:role/PlatformAdmin"
+
+
 def _error_without_origin(t: Template) -> None:
     response = next(iter(_of_type(t, "AWS::ApiGateway::GatewayResponse").values()))
     response["Properties"]["ResponseParameters"].pop("gatewayresponse.header.Access-Control-Allow-Origin")
@@ -494,12 +542,12 @@ FAULTS: list[tuple[str, Callable[[Template], None], Callable[[Template], None]]]
     ),
     (
         "lead-trust-without-aud",
-        check_approver_and_leads_trust_only_authenticated_identities_of_this_pool,
+        check_portal_and_lead_roles_trust_only_authenticated_identities_of_this_pool,
         lambda t: _federated_conditions(t, "StringEquals"),
     ),
     (
         "lead-trust-without-amr",
-        check_approver_and_leads_trust_only_authenticated_identities_of_this_pool,
+        check_portal_and_lead_roles_trust_only_authenticated_identities_of_this_pool,
         lambda t: _federated_conditions(t, "ForAnyValue:StringLike"),
     ),
     ("unsigned-get", check_preflights_are_the_only_unauthenticated_methods, _unsigned_get),
@@ -510,6 +558,25 @@ FAULTS: list[tuple[str, Callable[[Template], None], Callable[[Template], None]]]
     ),
     ("anonymous-reads", check_resource_policy_admits_anonymous_preflights_and_nothing_more, _anonymous_reads),
     ("error-without-origin", check_gateway_errors_and_the_api_function_name_the_portal_origin, _error_without_origin),
+    ("portal-admin-reads-tables", check_portal_roles_may_only_call_the_api, _portal_admin_may_read_tables),
+    (
+        "portal-approver-not-kept-to-its-routes",
+        check_portal_roles_are_admitted_as_the_admin_and_the_approver,
+        _portal_approver_unfenced,
+    ),
+    (
+        "admins-get-the-cli-role",
+        check_identity_pool_gives_each_group_its_role_and_nobody_else_anything,
+        _admins_get_the_cli_role,
+    ),
+    (
+        "portal-approver-trust-without-aud",
+        check_portal_and_lead_roles_trust_only_authenticated_identities_of_this_pool,
+        lambda t: [
+            s["Condition"].pop("StringEquals", None)
+            for s in _role(t, "PortalApprover")["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        ],
+    ),
 ]
 
 

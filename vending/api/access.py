@@ -2,6 +2,7 @@
 
 - the platform admin role sees everything and may do everything;
 - the platform approver role sees everything and approves changes (nothing else);
+  (the hosted portal's PortalAdmin and PortalApprover roles, which may only call the API, are these two in a browser);
 - a team lead (a role listed under the team's `leads:` in the layout) sees its teams' requests, changes, findings and
   spend, submits requests and files changes for them; a change a lead files always waits for a platform approval, so
   a team never widens what it may do on its own;
@@ -95,9 +96,9 @@ class Access:
 
 def access_for(principal: Principal, account: str, layout: Layout, settings: Settings) -> Access:
     """What the signed `principal` may do; `account` is the API's own account (where role names resolve)."""
-    if _matches(principal, settings.platform_admin_role, account):
+    if any(_matches(principal, r, account) for r in (settings.platform_admin_role, settings.portal_admin_role)):
         return Access(principal, Role.ADMIN)
-    if _matches(principal, settings.platform_approver_role, account):
+    if any(_matches(principal, r, account) for r in (settings.platform_approver_role, settings.portal_approver_role)):
         return Access(principal, Role.APPROVER)
     teams = frozenset(t.slug for t in layout.teams if any(_matches(principal, lead, account) for lead in t.leads))
     return Access(principal, Role.LEAD, teams) if teams else Access(principal, Role.NONE)
