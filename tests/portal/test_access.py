@@ -49,6 +49,18 @@ def test_access_admin_approver_lead_and_anyone_else() -> None:
     assert _access("arn:aws:sts::999999999999:assumed-role/TeamMlopsLead/x").role == Role.NONE
 
 
+def test_access_the_hosted_portals_roles_are_the_admin_and_the_approver() -> None:
+    # GIVEN the sessions the identity pool hands out (every one named CognitoIdentityCredentials)
+    admin = _access(f"arn:aws:sts::{ACCOUNT}:assumed-role/PortalAdmin/CognitoIdentityCredentials")
+    approver = _access(f"arn:aws:sts::{ACCOUNT}:assumed-role/PortalApprover/CognitoIdentityCredentials")
+    # THEN they are the admin and the approver, and only in the API's own account
+    assert (admin.role, approver.role) == (Role.ADMIN, Role.APPROVER)
+    with pytest.raises(NotPermitted):
+        approver.require_act("team-backend", "file a change")
+    assert _access("arn:aws:sts::999999999999:assumed-role/PortalAdmin/CognitoIdentityCredentials").role == Role.NONE
+    assert _access(f"arn:aws:sts::{ACCOUNT}:assumed-role/PortalAdminX/CognitoIdentityCredentials").role == Role.NONE
+
+
 def test_access_a_lead_given_as_an_arn_with_a_path_matches_its_sessions(monkeypatch: pytest.MonkeyPatch) -> None:
     layout = cached_layout()
     team = layout.teams[0].model_copy(update={"leads": (f"arn:aws:iam::{ACCOUNT}:role/people/Lead-A",)})
