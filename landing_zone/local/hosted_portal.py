@@ -52,6 +52,8 @@ class SiteHandler(BaseHTTPRequestHandler):
         else:
             self._send(404, "text/plain", b"not found")
 
+    do_HEAD = do_GET  # as CloudFront answers HEAD for the same files
+
     def do_POST(self) -> None:
         site: HostedSite = self.server.site  # type: ignore[attr-defined]
         length = int(self.headers.get("Content-Length") or 0)
@@ -85,7 +87,8 @@ class SiteHandler(BaseHTTPRequestHandler):
         }.items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(data)
+        if self.command != "HEAD":
+            self.wfile.write(data)
 
     def log_message(self, format: str, *args: Any) -> None:  # the browser test's own report says what was fetched
         pass
