@@ -24,11 +24,11 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 
 from landing_zone.cdk.base import BaseStack
-from landing_zone.cdk.storage import Storage
+from landing_zone.cdk.roles import api_caller_role
+from landing_zone.cdk.storage import Storage, private_bucket
 from landing_zone.grant_statements import (
     PORTAL_ADMIN_ROLE,
     PORTAL_APPROVER_ROLE,
-    api_caller_role_statements,
     lead_role_names,
 )
 from vending.portal.site import SITE_DIR, STYLESHEET
@@ -86,30 +86,21 @@ def content_security_policy() -> str:
 
 
 def build_portal_hosting(stack: BaseStack, storage: Storage) -> PortalHosting:
-    bucket = s3.Bucket(
+    bucket = private_bucket(
         stack,
         "PortalSiteBucket",
         # SSE-S3: the files are the public app (no data, no secrets), served to anyone who loads the page; a KMS key
         # would only add a key policy for CloudFront to keep right.
         encryption=s3.BucketEncryption.S3_MANAGED,
-        enforce_ssl=True,
-        versioned=True,
-        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-        removal_policy=RemovalPolicy.RETAIN,
         server_access_logs_bucket=storage.access_logs_bucket,
         server_access_logs_prefix="portal-site/",
     )
     # CloudFront's standard logs are delivered with an ACL, which the access-logs bucket (owner enforced) refuses.
-    cdn_logs = s3.Bucket(
+    cdn_logs = private_bucket(
         stack,
         "PortalCdnLogsBucket",
         encryption=s3.BucketEncryption.S3_MANAGED,
-        enforce_ssl=True,
-        versioned=True,
-        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
         object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
-        removal_policy=RemovalPolicy.RETAIN,
         server_access_logs_bucket=storage.access_logs_bucket,
         server_access_logs_prefix="portal-cdn-logs/",
         lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365))],
@@ -194,30 +185,15 @@ def build_portal_roles(stack: BaseStack, trust: dict[str, Any], api_arn: str) ->
     may call the API and nothing else (the API treats them as the admin and the approver: vending.api.access), so a
     browser tab never holds the CLI's PlatformAdmin or PlatformApprover session; only the identity pool hands them
     out."""
-    roles = []
-    for name, description in (
-        (PORTAL_ADMIN_ROLE, "The vending portal's platform admin: calls the vending API only"),
-        (PORTAL_APPROVER_ROLE, "The vending portal's platform approver: calls the vending API only"),
-    ):
-        role = iam.Role(
-            stack,
-            name + "Role",
-            role_name=name,
-            assumed_by=iam.FederatedPrincipal(
-                "cognito-identity.amazonaws.com", trust["Condition"], "sts:AssumeRoleWithWebIdentity"
-            ),
-            description=description,
-            max_session_duration=Duration.hours(1),
+    pool = iam.FederatedPrincipal("cognito-identity.amazonaws.com", trust["Condition"], "sts:AssumeRoleWithWebIdentity")
+    admin, approver = (
+        api_caller_role(stack, f"{name}Role", name, assumed_by=pool, description=description, api_arn=api_arn)
+        for name, description in (
+            (PORTAL_ADMIN_ROLE, "The vending portal's platform admin: calls the vending API only"),
+            (PORTAL_APPROVER_ROLE, "The vending portal's platform approver: calls the vending API only"),
         )
-        for statement in api_caller_role_statements(api_arn=api_arn):
-            role.add_to_policy(iam.PolicyStatement.from_json(statement))
-        stack.acknowledge(
-            role,
-            f"AwsSolutions-IAM5[Resource::{stack.nag(api_arn)}]",
-            "The portal's role calls the API's routes (which ones: the API's resource policy).",
-        )
-        roles.append(role)
-    return roles[0], roles[1]
+    )
+    return admin, approver
 
 
 def build_portal_sign_in(

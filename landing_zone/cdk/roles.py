@@ -186,27 +186,41 @@ def lead_role_arns(stack: BaseStack) -> list[str]:
     ]
 
 
+def api_caller_role(
+    stack: BaseStack, construct_id: str, name: str, *, assumed_by: iam.IPrincipal, description: str, api_arn: str
+) -> iam.Role:
+    """A role that may call the vending API and nothing else (the API decides what it sees and does); one-hour
+    sessions. The team leads' roles and the hosted portal's admin and approver roles are such roles."""
+    role = iam.Role(
+        stack,
+        construct_id,
+        role_name=name,
+        assumed_by=assumed_by,
+        description=description,
+        max_session_duration=Duration.hours(1),
+    )
+    for statement in api_caller_role_statements(api_arn=api_arn):
+        role.add_to_policy(iam.PolicyStatement.from_json(statement))
+    stack.acknowledge(
+        role,
+        f"AwsSolutions-IAM5[Resource::{stack.nag(api_arn)}]",
+        "The role calls the API's routes (which ones: the API's resource policy); the resolver decides what it sees.",
+    )
+    return role
+
+
 def build_lead_roles(stack: BaseStack, api_arn: str) -> list[iam.Role]:
     """The team-lead roles the layout names (by name: roles of this account, like the emulator's), each allowed to
     call the vending API only; the API decides per team what a lead sees and does (vending.api.access). Assumable by
     principals of this account that IAM lets assume it (the team's permission set)."""
-    roles = []
-    for name in lead_role_names(stack.layout):
-        role = iam.Role(
+    return [
+        api_caller_role(
             stack,
             f"TeamLead{''.join(ch for ch in name if ch.isalnum())}",
-            role_name=name,
+            name,
             assumed_by=iam.AccountRootPrincipal(),
             description="A team lead of the vending portal: calls the vending API, which scopes it to its teams",
-            max_session_duration=Duration.hours(1),
+            api_arn=api_arn,
         )
-        for statement in api_caller_role_statements(api_arn=api_arn):
-            role.add_to_policy(iam.PolicyStatement.from_json(statement))
-        stack.acknowledge(
-            role,
-            f"AwsSolutions-IAM5[Resource::{stack.nag(api_arn)}]",
-            "The lead calls the API's routes (which ones: the API's resource policy); the resolver scopes each to the "
-            "lead's teams.",
-        )
-        roles.append(role)
-    return roles
+        for name in lead_role_names(stack.layout)
+    ]

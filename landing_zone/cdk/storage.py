@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as ddb
@@ -133,16 +134,24 @@ def _tables(stack: BaseStack) -> dict[str, ddb.Table]:
     return tables
 
 
+def private_bucket(stack: BaseStack, construct_id: str, **settings: Any) -> s3.Bucket:
+    """Every bucket of the stack: TLS only, versioned, no public access, objects owned by the bucket owner (no ACLs),
+    kept when the stack is deleted; `settings` add its encryption, logging and lifecycle, or override these."""
+    defaults: dict[str, Any] = {
+        "enforce_ssl": True,
+        "versioned": True,
+        "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
+        "object_ownership": s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        "removal_policy": RemovalPolicy.RETAIN,
+    }
+    return s3.Bucket(stack, construct_id, **{**defaults, **settings})
+
+
 def _buckets(stack: BaseStack, key: kms.Key) -> tuple[s3.Bucket, s3.Bucket]:
-    access_logs = s3.Bucket(
+    access_logs = private_bucket(
         stack,
         "AccessLogsBucket",
         encryption=s3.BucketEncryption.S3_MANAGED,
-        enforce_ssl=True,
-        versioned=True,
-        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-        removal_policy=RemovalPolicy.RETAIN,
         lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365))],
     )
     stack.acknowledge(
@@ -151,17 +160,12 @@ def _buckets(stack: BaseStack, key: kms.Key) -> tuple[s3.Bucket, s3.Bucket]:
         "This is the server access log destination of the reports bucket; logging its own access "
         "would recurse. S3 server access logging also requires SSE-S3 here, not KMS.",
     )
-    reports = s3.Bucket(
+    reports = private_bucket(
         stack,
         "ReportsBucket",
         encryption=s3.BucketEncryption.KMS,
         encryption_key=key,
         bucket_key_enabled=True,
-        enforce_ssl=True,
-        versioned=True,
-        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-        removal_policy=RemovalPolicy.RETAIN,
         server_access_logs_bucket=access_logs,
         server_access_logs_prefix="reports/",
     )
@@ -173,17 +177,12 @@ def _archive_bucket(stack: BaseStack, key: kms.Key, access_logs: s3.Bucket) -> s
     them locally: Glacier after ARCHIVE_GLACIER_AFTER_DAYS, expired after ARCHIVE_RETENTION_DAYS."""
     from vending.retirement import ARCHIVE_GLACIER_AFTER_DAYS, ARCHIVE_RETENTION_DAYS
 
-    return s3.Bucket(
+    return private_bucket(
         stack,
         "ArchiveBucket",
         encryption=s3.BucketEncryption.KMS,
         encryption_key=key,
         bucket_key_enabled=True,
-        enforce_ssl=True,
-        versioned=True,
-        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-        removal_policy=RemovalPolicy.RETAIN,
         server_access_logs_bucket=access_logs,
         server_access_logs_prefix="archive/",
         lifecycle_rules=[
