@@ -25,6 +25,7 @@ from playwright.sync_api import Page, Request, expect
 from landing_zone.local.hosted_portal import HostedSite
 from landing_zone.local.runtime import Emulator, deploy
 from tests.browser import harness
+from tests.browser.steps import detach_tier_policy_and_publish_audit, fill_request_form
 
 pytestmark = [pytest.mark.emulator]
 
@@ -115,19 +116,7 @@ def test_hosted_portal_walk_with_signed_calls(page: Page, hosted: HostedSite, mo
 
     # WHEN the admin fills the form, a field wrong first
     walk.goto("#/requests/new", "request-form", "Request an environment")
-    page.get_by_label("Team (required)").fill(TEAM)
-    page.get_by_label("Stage (required)").select_option("staging")
-    page.get_by_label("Owner email (required)").fill("frontend-leads@example.com")
-    page.get_by_label("Cost center (required)").fill("1001")
-    # THEN the field's error shows as it is typed (the API's own validation, through a signed POST /preview)
-    expect(page.locator("#err-cost_center")).to_contain_text("CC-1234", timeout=10_000)
-    expect(page.get_by_label("Cost center (required)")).to_have_attribute("aria-invalid", "true")
-    page.get_by_label("Cost center (required)").fill("CC-1001")
-    expect(page.locator("#err-cost_center")).to_have_text("", timeout=10_000)
-    page.get_by_label("Gpu tier (required)").select_option("none")
-    page.get_by_label("us-east-1").check()
-    page.get_by_label("Repository (required)").fill("example-org/team-frontend-infra")
-    expect(page.locator("#preview")).to_contain_text("us-east-1", timeout=10_000)
+    fill_request_form(page, TEAM)
     walk.check("request-form-filled", measure=False)
     page.get_by_role("button", name="Submit request").click()
     # THEN the request's page follows the state machine to READY (no error shown on the form meanwhile)
@@ -169,18 +158,11 @@ def test_hosted_portal_walk_with_signed_calls(page: Page, hosted: HostedSite, mo
     expect(page.locator("main")).to_contain_text("role/PortalApprover")
 
     # WHEN the tier SCP is detached and the audit runs THEN the lead sees the finding with its remediation
-    from vending.cli import main as vend
-    from vending.lifecycle import RequestStore
-
-    record = RequestStore(boto3.client("dynamodb"), "vending-requests").require(REQUEST_ID)
-    org = boto3.client("organizations")
-    attached = org.list_policies_for_target(TargetId=record.account_id, Filter="SERVICE_CONTROL_POLICY")["Policies"]
-    tier_policy = next(p for p in attached if p["Name"] != "FullAWSAccess" and "inference" in p["Name"])
-    org.detach_policy(PolicyId=tier_policy["Id"], TargetId=record.account_id)
-    vend(["audit", "--publish", "--skip-budgets", "--skip-invocation-logging", "--json"])
+    detached = detach_tier_policy_and_publish_audit(REQUEST_ID, "inference")
     walk.sign_in("TeamFrontendLead")
     walk.goto("#/findings", "findings", "Audit findings")
     expect(page.locator("main")).to_contain_text("missing_attachment")
+    expect(page.locator("main")).to_contain_text(detached)
     expect(page.locator("main")).to_contain_text("vend audit --remediate")
     walk.goto("#/spend", "spend", "Spend per team")
 

@@ -18,12 +18,12 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from playwright.sync_api import Page, expect
 
 from landing_zone.local.runtime import Deployment, Emulator, deploy
 from tests.browser import harness
+from tests.browser.steps import detach_tier_policy_and_publish_audit, fill_request_form
 
 pytestmark = [pytest.mark.emulator]
 
@@ -108,20 +108,7 @@ def test_portal_journey_from_the_form_to_ready_a_change_approved_and_a_finding(
 
     # WHEN the admin fills the form for the team, a field wrong first
     walk.goto("/requests/new", "request-form")
-    page.get_by_label("Team (required)").fill(TEAM)
-    page.get_by_label("Stage (required)").select_option("staging")
-    page.get_by_label("Owner email (required)").fill("frontend-leads@example.com")
-    page.get_by_label("Cost center (required)").fill("1001")
-    # THEN the field's error shows as it is typed (the API's validation), and the preview follows the tier
-    expect(page.locator("#err-cost_center")).to_contain_text("CC-1234", timeout=10_000)
-    expect(page.get_by_label("Cost center (required)")).to_have_attribute("aria-invalid", "true")
-    page.get_by_label("Cost center (required)").fill("CC-1001")
-    expect(page.locator("#err-cost_center")).to_have_text("", timeout=10_000)
-    page.get_by_label("Gpu tier (required)").select_option("none")
-    page.get_by_label("us-east-1").check()
-    page.get_by_label("Repository (required)").fill("example-org/team-frontend-infra")
-    expect(page.locator("#preview")).to_contain_text("Monthly budget", timeout=10_000)
-    expect(page.locator("#preview")).to_contain_text("us-east-1")
+    fill_request_form(page, TEAM)
     walk.check("request-form-filled", measure=False)
 
     # WHEN it is submitted, with no Terraform provider reachable for the first attempt
@@ -184,20 +171,12 @@ def test_portal_journey_from_the_form_to_ready_a_change_approved_and_a_finding(
     walk.check("changes-applied", measure=False)
 
     # WHEN someone detaches the account's tier SCP with the admin's credentials, and the audit runs
-    from vending.cli import main as vend
-    from vending.lifecycle import RequestStore
-
-    record = RequestStore(boto3.client("dynamodb"), "vending-requests").require(REQUEST_ID)
-    org = boto3.client("organizations")
-    attached = org.list_policies_for_target(TargetId=record.account_id, Filter="SERVICE_CONTROL_POLICY")["Policies"]
-    tier_policy = next(p for p in attached if p["Name"] != "FullAWSAccess" and "inference" in p["Name"])
-    org.detach_policy(PolicyId=tier_policy["Id"], TargetId=record.account_id)
-    vend(["audit", "--publish", "--skip-budgets", "--skip-invocation-logging", "--json"])
+    detached = detach_tier_policy_and_publish_audit(REQUEST_ID, "inference")
     # THEN the lead sees the finding on its account, with its remediation
     walk.sign_in("TeamFrontendLead")
     walk.goto("/findings", "findings")
     expect(page.locator("main")).to_contain_text("missing_attachment")
-    expect(page.locator("main")).to_contain_text(tier_policy["Name"])
+    expect(page.locator("main")).to_contain_text(detached)
     expect(page.locator("main")).to_contain_text("vend audit --remediate")
     walk.goto("/spend", "spend")
     expect(page.get_by_role("heading", level=1)).to_have_text("Spend per team")
