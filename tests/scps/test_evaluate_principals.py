@@ -323,6 +323,22 @@ def test_a_grant_to_the_caller_itself_passes_the_boundary_within_the_account(
     assert decide(get(caller), policies) == decision
 
 
+def test_every_statement_is_read_for_a_grant_that_passes_the_boundary() -> None:
+    # GIVEN a bucket policy whose grant to the caller itself comes after a Deny, a grant to someone else and (for a
+    # role) a grant naming the role, which does not pass its boundary
+    others = [
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": "*"},
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{A}:role/other"}, "Action": "*", "Resource": "*"},
+        {"Effect": "Allow", "Principal": {"AWS": ROLE}, "Action": "s3:GetObject", "Resource": "*"},
+    ]
+    for caller, last in ((SESSION_ARN, SESSION_ARN), (ROLE, "*")):
+        grant_last = {"Effect": "Allow", "Principal": {"AWS": last}, "Action": "s3:GetObject", "Resource": "*"}
+        policy = doc(*others, grant_last)
+        policies = Policies(identity=[ALL], boundary=NOTHING_OF_S3, resource=policy, resource_account=A)
+        # THEN the last statement's grant passes the boundary
+        assert decide(get(caller), policies) == ALLOWED, caller
+
+
 def test_a_direct_grant_passes_the_session_policy_too_but_only_for_what_it_grants() -> None:
     session_policy = [NOTHING_OF_S3]
     direct = Policies(identity=[ALL], session=session_policy, resource=grant(SESSION_ARN), resource_account=A)

@@ -89,6 +89,12 @@ def check(kind: str, effect: str, element: str, pattern: Any, resource: str, lit
         ("Allow", "Resource", "arn:aws:route53:::*zone/Z1", "arn:aws:route53:::hostedzone/Z1", False),
         ("Allow", "Resource", "arn:aws:route53:::hostedzone/*", "arn:aws:route53:::hostedzone/Z1", True),
         ("Allow", "Resource", "arn:aws:s3:::*/key", OBJECT, True),  # an S3 bucket ARN has no resource type
+        # ... but an S3 ARN naming a region or an account does
+        ("Allow", "Resource", "arn:aws:s3:us-east-1::*/key", "arn:aws:s3:us-east-1::bucket/key", False),
+        ("Allow", "Resource", f"arn:aws:s3::{A}:*/key", f"arn:aws:s3::{A}:bucket/key", False),
+        ("Allow", "Resource", f"arn:aws:s3::{A}:bucket/*", f"arn:aws:s3::{A}:bucket/key", True),
+        ("Deny", "NotResource", f"arn:aws:iam::{A}:role/*", f"arn:aws:iam::{A}:user/bob", True),  # another type: out
+        ("Deny", "NotResource", f"arn:aws:iam::{A}:role/*", ROLE, False),
         ("Allow", "Resource", f"arn:aws:s3:us-east-1:{A}:*/ap", f"arn:aws:s3:us-east-1:{A}:accesspoint/ap", False),
         (
             "Allow",
@@ -122,6 +128,7 @@ def check(kind: str, effect: str, element: str, pattern: Any, resource: str, lit
         ("Allow", "Resource", "arn:aws:s3:::*", "bucket/key", False),  # a requested resource that is no ARN
         ("Deny", "NotResource", "arn:aws:s3:::other", "bucket/key", False),  # ... proves nothing
         ("Allow", "Resource", "arn:aws:s3:::*", "*", False),  # "*" read literally is not an ARN
+        ("Allow", "Resource", "arn:aws:s3", "*", False),  # ... nor is it for an expanded short ARN
         ("Allow", "Resource", "arn:aws:s3:::bucket/logs/*", "arn:aws:s3:::bucket/*", False),  # a literal "*"
         ("Allow", "Resource", "arn:aws:s3:::bucket/*", "arn:aws:s3:::bucket/*", True),
         ("Deny", "NotResource", ["arn:aws:s3:::other/*", "arn:aws:s3:::bucket/*"], OBJECT, False),  # in any: out
@@ -147,6 +154,8 @@ WHAT_IF = "arn:aws:s3:::bucket/*"
         ("Deny", "Resource", "arn:aws:s3:::bucket/*", "*", False),
         ("Deny", "NotResource", "arn:aws:s3:::bucket/*", "*", False),
         ("Deny", "Resource", "*", "*", True),
+        ("Allow", "Resource", "arn:aws:s3", "*", True),  # an expanded short ARN is specific too
+        ("Deny", "Resource", "arn:aws:s3", "*", False),
         # some objects of the bucket
         ("Allow", "Resource", "arn:aws:s3:::bucket/logs/*", WHAT_IF, True),  # covers some
         ("Allow", "Resource", "arn:aws:s3:::bucket/a*", "arn:aws:s3:::bucket/*b", True),  # "bucket/ab" is in both
