@@ -67,6 +67,7 @@ def check(kind: str, effect: str, element: str, pattern: Any, resource: str, lit
     [
         ("Allow", "Resource", "**", OBJECT, True),  # nothing but wildcards: every resource
         ("Allow", "Resource", "bucket/key", OBJECT, False),  # not an ARN: matches nothing
+        ("Allow", "Resource", "XX*XX", OBJECT, False),  # ... wildcard or not
         ("Deny", "NotResource", "bucket/key", OBJECT, False),  # ... and proves nothing, so NotResource misses too
         ("Deny", "NotResource", "arn:aws:ec2", OBJECT, False),  # an expanded short ARN proves nothing either
         ("Deny", "NotResource", "arn:aws:ec2:*:*:*", OBJECT, True),  # the same pattern written out does
