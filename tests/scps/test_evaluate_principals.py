@@ -326,7 +326,7 @@ def test_a_grant_to_the_caller_itself_passes_the_boundary_within_the_account(
 def test_every_statement_is_read_for_a_grant_that_passes_the_boundary() -> None:
     # GIVEN a bucket policy whose grant to the caller itself comes after a Deny, a grant to someone else and (for a
     # role) a grant naming the role, which does not pass its boundary
-    others = [
+    others: list[dict[str, Any]] = [
         {"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": "*"},
         {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{A}:role/other"}, "Action": "*", "Resource": "*"},
         {"Effect": "Allow", "Principal": {"AWS": ROLE}, "Action": "s3:GetObject", "Resource": "*"},
