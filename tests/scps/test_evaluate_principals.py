@@ -381,6 +381,7 @@ def key_policy(principal: Any) -> dict[str, Any]:
         (KEY, f"arn:aws:iam::{A}:role/other", True, NO_RESOURCE),  # it does not: IAM policies alone are not enough
         (KEY, ROLE, False, ALLOWED),  # a grant to the caller itself is enough
         (KEY.replace("key/", "KEY/"), f"arn:aws:iam::{A}:role/other", True, NO_RESOURCE),
+        (f"{KEY}:v2", f"arn:aws:iam::{A}:role/other", True, NO_RESOURCE),  # the resource part: all after the 5th ":"
         (f"arn:aws:kms:us-east-1:{A}:alias/team", f"arn:aws:iam::{A}:role/other", True, ALLOWED),  # not a key
         ("*", f"arn:aws:iam::{A}:role/other", True, ALLOWED),  # no key named (kms:CreateKey, ListKeys)
     ],

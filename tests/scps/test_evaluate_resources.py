@@ -132,6 +132,7 @@ def check(kind: str, effect: str, element: str, pattern: Any, resource: str, lit
         ("Allow", "Resource", "arn:aws:s3", "*", False),  # ... nor is it for an expanded short ARN
         ("Allow", "Resource", "arn:aws:s3:::bucket/logs/*", "arn:aws:s3:::bucket/*", False),  # a literal "*"
         ("Allow", "Resource", "arn:aws:s3:::bucket/*", "arn:aws:s3:::bucket/*", True),
+        ("Deny", "NotResource", "arn:aws:s3:::bucket/logs/*", "arn:aws:s3:::bucket/*", True),  # literal: outside
         ("Deny", "NotResource", ["arn:aws:s3:::other/*", "arn:aws:s3:::bucket/*"], OBJECT, False),  # in any: out
         ("Deny", "NotResource", ["arn:aws:s3:::other/*", "arn:aws:s3:::else/*"], OBJECT, True),  # in none
         ("Allow", "Resource", ["arn:aws:s3:::other/*", "arn:aws:s3:::bucket/*"], OBJECT, True),
