@@ -384,6 +384,8 @@ def key_policy(principal: Any) -> dict[str, Any]:
         (f"{KEY}:v2", f"arn:aws:iam::{A}:role/other", True, NO_RESOURCE),  # the resource part: all after the 5th ":"
         (f"arn:aws:kms:us-east-1:{A}:alias/team", f"arn:aws:iam::{A}:role/other", True, ALLOWED),  # not a key
         ("*", f"arn:aws:iam::{A}:role/other", True, ALLOWED),  # no key named (kms:CreateKey, ListKeys)
+        ("*", f"arn:aws:iam::{A}:role/other", False, NO_IDENTITY),  # ... then the identity policy decides
+        (f"arn:aws:kms:us-east-1:{A}:alias/team", f"arn:aws:iam::{A}:role/other", False, NO_IDENTITY),
     ],
 )
 def test_a_key_policy_decides_whether_identity_policies_count(
