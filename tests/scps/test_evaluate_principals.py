@@ -356,6 +356,16 @@ def test_a_direct_grant_passes_the_session_policy_too_but_only_for_what_it_grant
     assert decide(get(SESSION_ARN), denying) == NO_BOUNDARY
 
 
+@pytest.mark.parametrize(("resource", "decision"), [("arn:*:s3", ALLOWED), ("arn:aws:s3", NO_BOUNDARY)])
+def test_a_grant_that_passes_the_boundary_reads_its_resource_as_a_resource_policy_does(
+    resource: str, decision: Decision
+) -> None:
+    # a resource policy expands a short ARN with a wildcard and matches nothing with one without
+    statement = {"Effect": "Allow", "Principal": {"AWS": SESSION_ARN}, "Action": "s3:GetObject", "Resource": resource}
+    policies = Policies(identity=[ALL], boundary=NOTHING_OF_S3, resource=doc(statement), resource_account=A)
+    assert decide(get(SESSION_ARN), policies) == decision
+
+
 def test_a_grant_to_the_session_in_another_account_does_not_pass_the_boundary() -> None:
     policies = Policies(identity=[ALL], boundary=NOTHING_OF_S3, resource=grant(SESSION_ARN), resource_account=B)
     assert decide(get(SESSION_ARN), policies) == NO_BOUNDARY
