@@ -235,3 +235,31 @@ def test_a_resource_pattern_reads_policy_variables_and_misses_when_one_is_unreso
     assert decided("identity", deny_others, get(None)) == ALLOWED
     assert decided("identity", deny_others, get("b")) == Decision(False, "explicit_deny", IDENTITY, "T")
     assert decided("identity", deny_others, get("a")) == ALLOWED
+
+
+@pytest.mark.parametrize(
+    ("denied", "requested", "context"),
+    [
+        # a variable in the Deny resolves before the what-if comparison, as in a literal reading
+        ("arn:aws:s3:::${aws:PrincipalTag/team}/*", "arn:aws:s3:::team-a/*", {"aws:PrincipalTag/team": "team-a"}),
+        # the service (like partition, region and account) compares without case
+        ("arn:aws:S3:::bucket/*", "arn:aws:s3:::bucket/*", {}),
+        ("arn:AWS:ec2:US-EAST-1:111122223333:instance/*", "arn:aws:ec2:us-east-1:111122223333:instance/*", {}),
+    ],
+)
+def test_a_what_if_deny_covers_what_its_literal_reading_covers(
+    denied: str, requested: str, context: dict[str, str]
+) -> None:
+    # GIVEN a Deny that covers every resource the requested pattern stands for
+    policies = Policies(identity=[ALL, doc({"Sid": "T", "Effect": "Deny", "Action": "*", "Resource": denied})])
+    what_if = Request("s3:GetObject", requested, ROLE, context=context)
+    # THEN the what-if question is denied by it, as a literal request for any one of those resources is
+    assert decide(what_if, policies) == Decision(False, "explicit_deny", IDENTITY, "T")
+    literal = Request("s3:GetObject", requested.replace("*", "x"), ROLE, context=context, literal_resource=True)
+    assert decide(literal, policies) == Decision(False, "explicit_deny", IDENTITY, "T")
+
+
+def test_a_what_if_deny_with_an_unresolved_variable_covers_nothing() -> None:
+    statement = {"Sid": "T", "Effect": "Deny", "Action": "*", "Resource": "arn:aws:s3:::${aws:PrincipalTag/team}/*"}
+    policies = Policies(identity=[ALL, doc(statement)])
+    assert decide(Request("s3:GetObject", "arn:aws:s3:::team-a/*", ROLE), policies) == ALLOWED
