@@ -98,11 +98,14 @@ def _statuses(scratch: Path) -> dict[str, dict[str, str]]:
     return out
 
 
-def explained_survivors() -> set[str]:
-    """Mutant names benchmarks/mutation_survivors.md explains (each on a line starting with `- \\`name\\``)."""
-    if not SURVIVORS_FILE.exists():
-        return set()
-    return set(re.findall(r"^- `([^`]+)`", SURVIVORS_FILE.read_text(encoding="utf-8"), flags=re.MULTILINE))
+def explained_survivors(text: str | None = None) -> set[str]:
+    """Mutant names the survivors file explains as equivalent: a line `- \\`<module>.x_<function>__mutmut_<n>\\``
+    under its "## Equivalent" heading. A name anywhere else (a pass's notes, the Open list) explains nothing."""
+    if text is None:
+        text = SURVIVORS_FILE.read_text(encoding="utf-8") if SURVIVORS_FILE.exists() else ""
+    found = re.search(r"^## Equivalent\n(.*?)(?=^## |\Z)", text, flags=re.MULTILINE | re.DOTALL)
+    section = found.group(1) if found else ""
+    return set(re.findall(r"^- `([\w.]+__mutmut_\d+)`", section, flags=re.MULTILINE))
 
 
 def summarize(statuses: dict[str, dict[str, str]]) -> dict[str, dict[str, Any]]:

@@ -540,8 +540,9 @@ def _resource_one(
         resolved = _substituted(policy[4], keys)
         if resolved is None:
             return False, False
-        compared = zip([*(p.lower() for p in policy[:4]), resolved], [*(r.lower() for r in request[:4]), request[4]])
-        overlaps = [_overlap(p, r) for p, r in compared]
+        policy_read = [*(p.lower() for p in policy[:4]), resolved]
+        request_read = [*(r.lower() for r in request[:4]), request[4]]
+        overlaps = [_overlap(p, r) for p, r in zip(policy_read, request_read, strict=True)]
         if not negated and effect == "Allow":
             if "none" not in overlaps:
                 return True, True
