@@ -185,24 +185,6 @@ def _pattern(template: str, keys: Mapping[str, _Value], flags: int = 0) -> re.Pa
     return re.compile("".join(out), flags | re.DOTALL)
 
 
-def _substituted(template: str, keys: Mapping[str, _Value]) -> str | None:
-    """The template with its variables replaced by their values, wildcards kept; None if one is unresolvable."""
-    out: list[str] = []
-    last = 0
-    for m in _TOKEN.finditer(template):
-        out.append(template[last : m.start()])
-        if m.group(0) in ("*", "?"):
-            out.append(m.group(0))
-        else:
-            value = _variable(m.group(1), keys)
-            if value is None:
-                return None
-            out.append(value)
-        last = m.end()
-    out.append(template[last:])
-    return "".join(out)
-
-
 def _like(value: str, template: str, keys: Mapping[str, _Value], flags: int = 0) -> bool:
     pattern = _pattern(template, keys, flags)
     return pattern is not None and pattern.fullmatch(value) is not None
@@ -537,7 +519,7 @@ def _resource_one(
     request = [*req_parts[1:5], ":".join(req_parts[5:])]
     if "*" in resource and not literal:
         # Read as the literal path reads: partition, service, region and account without case, variables resolved.
-        resolved = _substituted(policy[4], keys)
+        resolved = _resolve(policy[4], keys)
         if resolved is None:
             return False, False
         policy_read = [*(p.lower() for p in policy[:4]), resolved]
