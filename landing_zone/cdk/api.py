@@ -12,7 +12,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 
 from landing_zone.cdk.base import REPO_ROOT, BaseStack
-from landing_zone.cdk.portal import CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS
+from landing_zone.cdk.portal import CORS_ALLOW_METHODS
+from vending.portal.site import CORS_ALLOW_HEADERS
 
 OPENAPI_PATH = REPO_ROOT / "docs" / "openapi.json"
 

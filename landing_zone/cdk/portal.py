@@ -32,11 +32,10 @@ from landing_zone.grant_statements import (
     lead_role_names,
 )
 from vending.portal.site import SITE_DIR, STYLESHEET
+from vending.portal.site import content_security_policy as site_policy
 
 # The site's files and the stylesheet it shares with the server-rendered portal (which alone uses portal.js).
 STYLESHEET_KEY = STYLESHEET.name
-# The headers a SigV4-signed call carries besides the body's type (the app signs with sigv4.js).
-CORS_ALLOW_HEADERS = ("Authorization", "Content-Type", "X-Amz-Date", "X-Amz-Security-Token", "X-Amz-Content-Sha256")
 CORS_ALLOW_METHODS = ("GET", "POST", "PATCH")
 ADMINS_GROUP, APPROVERS_GROUP = "platform-admins", "platform-approvers"
 
@@ -66,22 +65,17 @@ def cognito_domain_prefix() -> str:
 
 
 def content_security_policy() -> str:
-    """Scripts and styles from the site only; calls to API Gateway and Cognito (the API's own host is left as a
-    wildcard: naming it would make the distribution depend on the API, which depends on the distribution)."""
+    """The site's policy (vending.portal.site) with API Gateway and Cognito as where calls go (the API's own host is
+    left as a wildcard: naming it would make the distribution depend on the API, which depends on the distribution)."""
     region = Aws.REGION
     cognito_domain = f"https://{cognito_domain_prefix()}.auth.{region}.amazoncognito.com"
-    return "; ".join(
+    return site_policy(
         [
-            "default-src 'self'",
-            "script-src 'self'",
-            "style-src 'self'",
-            "img-src 'self' data:",
-            f"connect-src 'self' https://*.execute-api.{region}.amazonaws.com "
-            f"https://cognito-identity.{region}.amazonaws.com {cognito_domain}",
-            "frame-ancestors 'none'",
-            f"form-action 'self' {cognito_domain}",
-            "base-uri 'none'",
-        ]
+            f"https://*.execute-api.{region}.amazonaws.com",
+            f"https://cognito-identity.{region}.amazonaws.com",
+            cognito_domain,
+        ],
+        (cognito_domain,),
     )
 
 

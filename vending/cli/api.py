@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from vending.portal.site import CORS_ALLOW_HEADERS
 from vending.request import MAX_BODY_BYTES
 from vending.settings import REPO_ROOT
 
@@ -130,8 +131,6 @@ def _error_body(code: str, message: str, errors: list[dict[str, str]] | None = N
     return json.dumps(body).encode()
 
 
-# What the hosted portal's signed calls send (vending/portal/site/sigv4.js), as the stack's CORS configuration allows.
-CORS_ALLOW_HEADERS = "Authorization, Content-Type, X-Amz-Date, X-Amz-Security-Token"
 SIGV4 = re.compile(
     r"^AWS4-HMAC-SHA256 Credential=[A-Za-z0-9]+/\d{8}/[a-z0-9-]+/execute-api/aws4_request, ?"
     r"SignedHeaders=[a-z0-9;-]+, ?Signature=[0-9a-f]{64}$"
@@ -265,7 +264,7 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
             HTTPStatus.NO_CONTENT,
             {
                 "Access-Control-Allow-Methods": ", ".join(sorted(allowed)),
-                "Access-Control-Allow-Headers": CORS_ALLOW_HEADERS,
+                "Access-Control-Allow-Headers": ", ".join(CORS_ALLOW_HEADERS),
                 "Access-Control-Max-Age": "600",
             },
             b"",

@@ -33,14 +33,26 @@ def request_schema_json() -> str:
     return json.dumps(VendingRequest.model_json_schema(), indent=1, sort_keys=True) + "\n"
 
 
-def content_security_policy(connect: list[str]) -> str:
+# What the browser's signed calls send (site/sigv4.js), which the API's CORS preflight must allow (the CDK stack's
+# OPTIONS methods and `vend api serve`'s).
+CORS_ALLOW_HEADERS = ("Authorization", "Content-Type", "X-Amz-Date", "X-Amz-Security-Token", "X-Amz-Content-Sha256")
+
+
+def content_security_policy(connect: list[str], form_action: tuple[str, ...] = ()) -> str:
     """Scripts and styles from the site only, no inline script, no framing; calls only to the site and `connect`
-    (the API, and in AWS the sign-in endpoints)."""
+    (the API, and in AWS the sign-in endpoints); forms post to the site and `form_action`."""
     own = "'self'"
-    return (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        f"connect-src {' '.join([own, *connect])}; frame-ancestors 'none'; "
-        "form-action 'self'; base-uri 'none'"
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            f"connect-src {' '.join([own, *connect])}",
+            "frame-ancestors 'none'",
+            f"form-action {' '.join([own, *form_action])}",
+            "base-uri 'none'",
+        ]
     )
 
 
