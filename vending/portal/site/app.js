@@ -303,9 +303,20 @@
         section, actions, changes.length ? h("section", { "aria-labelledby": "changes-heading" }, h("h2", { id: "changes-heading" }, "Changes"),
           h("ul", null, changes.map(function (c) { return h("li", null, link("#/changes", c.change_id), ": " + c.status); }))) : null);
       if (TERMINAL.indexOf(record.status) < 0) {
-        timer = setTimeout(function () { if (location.hash === "#/requests/" + encodeURIComponent(rid)) { requestPage(rid).catch(failed); } }, 2000);
+        refreshLater(rid);
       }
     });
+  }
+
+  // A running request's page redraws itself every 2 s; a refresh that meets a transient failure (a network error or a
+  // 5xx) keeps the page as it is and tries again, so one lost answer does not end the live timeline.
+  function refreshLater(rid) {
+    timer = setTimeout(function () {
+      if (location.hash !== "#/requests/" + encodeURIComponent(rid)) { return; }
+      requestPage(rid).catch(function (e) {
+        if (e.status === undefined || e.status >= 500) { refreshLater(rid); } else { failed(e); }
+      });
+    }, 2000);
   }
 
   function accountPage(rid) {
