@@ -73,9 +73,17 @@ def _allowed() -> list[tuple[str, str]]:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--strict-skips", action="store_true", help="fail the run on any skip/xfail not allow-listed")
+    parser.addoption(
+        "--cpu-report", metavar="DIR", help="write each test phase's CPU seconds to DIR (tests/cpu_profile.py)"
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if directory := config.getoption("--cpu-report"):
+        from tests.cpu_profile import CpuReport  # imported only when asked: tests/test_strict_skips.py copies this file
+
+        worker = getattr(config, "workerinput", {}).get("workerid", "main")
+        config.pluginmanager.register(CpuReport(Path(directory), worker), "cpu-report")
     config.addinivalue_line("markers", "slow: a module of SLOW_MODULES (tests/conftest.py), left out of make test-fast")
 
 
