@@ -3,6 +3,7 @@ started it is told `started`, every other caller `already_running` with that sam
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from collections import Counter
@@ -86,3 +87,34 @@ def test_concurrent_cli_submissions_one_execution_one_answer(
     assert _executions(aws) == ["vend-team-mlops-staging-a1"]
     assert outcomes == {"started": 1, "already_running": CALLERS - 1}
     assert len(arns) == 1
+
+
+
+def test_concurrent_calls_to_different_routes_each_get_their_own_answer(call: Any, aws: dict[str, Any]) -> None:
+    # GIVEN callers on different routes at the same moment (the hosted portal's tab fetches a request and a filtered
+    # list together; `vend api serve` answers each on its own thread, through the one module-level resolver)
+    routes = [
+        ("GET", "/requests?status=READY&team=team-mlops"),
+        ("GET", "/requests/team-mlops-staging"),
+        ("GET", "/requests/team-mlops-staging/timeline"),
+        ("POST", "/requests/Not_A_Slug/resume"),
+        ("POST", "/preview"),
+    ]
+    body = {"POST": GOOD}
+    alone = {path: call(method, path, body.get(method)) for method, path in routes}  # one caller at a time
+    assert len({status for status, _ in alone.values()}) > 1, alone  # routes that answer apart, or a mix-up is unseen
+    start = itertools.count()  # next() on it is atomic (C, under the GIL); a generator would not be
+
+    def walk() -> list[tuple[str, Any, Any]]:
+        first = next(start)  # each thread starts on another route and walks them all six times
+        answered = []
+        for method, path in (routes[(first + k) % len(routes)] for k in range(6 * len(routes))):
+            answered.append((path, alone[path], call(method, path, body.get(method))))
+        return answered
+
+    # WHEN 20 threads call at once
+    walks = _all_at_once(walk)
+    # THEN each call got the answer its route gives alone: never another route's arguments, never a 500
+    assert not [w for w in walks if isinstance(w, Exception)], walks
+    wrong = [a for w in walks for a in w if a[1] != a[2]]
+    assert not wrong, wrong[:5]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import threading
 import uuid
 from typing import Annotated, Any
 
@@ -248,9 +249,17 @@ def with_cors(result: dict[str, Any], origin: str | None) -> dict[str, Any]:
     return result
 
 
+# One event at a time, as one Lambda execution environment takes them. Powertools keeps the event being resolved on
+# the module-level `app` (the route, its arguments, the validated body), so two threads resolving at once answer with
+# each other's route (`vend api serve` and the consoles serve each request on its own thread). In Lambda it is never
+# contended.
+_ONE_EVENT_AT_A_TIME = threading.RLock()
+
+
 def resolve(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The resolver behind a body check (and the hosted portal's CORS header: with_cors)."""
-    return with_cors(_resolve(event, context), os.environ.get(PORTAL_ORIGIN_ENV) or None)
+    with _ONE_EVENT_AT_A_TIME:
+        return with_cors(_resolve(event, context), os.environ.get(PORTAL_ORIGIN_ENV) or None)
 
 
 def _resolve(event: dict[str, Any], context: Any) -> dict[str, Any]:
