@@ -89,7 +89,6 @@ def test_concurrent_cli_submissions_one_execution_one_answer(
     assert len(arns) == 1
 
 
-
 def test_concurrent_calls_to_different_routes_each_get_their_own_answer(call: Any, aws: dict[str, Any]) -> None:
     # GIVEN callers on different routes at the same moment (the hosted portal's tab fetches a request and a filtered
     # list together; `vend api serve` answers each on its own thread, through the one module-level resolver)
