@@ -62,6 +62,7 @@ from landing_zone.local.dynamodb import atomic_conditional_writes
 from landing_zone.local.event_sources import redelivering_sqs_event_sources
 from landing_zone.local.lifecycle import LIFECYCLE_ROLE, deploy_lifecycle
 from landing_zone.local.llm_services import llm_services_completed
+from landing_zone.local.moto_costs import kms_private_keys_on_first_use, moto_modules_listed_once
 from landing_zone.local.organizations import access_role_administrator, unique_account_emails
 from landing_zone.local.patching import require
 from landing_zone.local.state_change_events import (
@@ -497,6 +498,8 @@ class Emulator:
         _install_lambda_dispatch()
         _interpreter_calls_lambda_as_state_machine_role()
         self._patches.enter_context(access_role_administrator())
+        self._patches.enter_context(moto_modules_listed_once())
+        self._patches.enter_context(kms_private_keys_on_first_use())
         self._patches.enter_context(unique_account_emails())
         self._patches.enter_context(atomic_conditional_writes())
         self._patches.enter_context(redelivering_sqs_event_sources())

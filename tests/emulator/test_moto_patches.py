@@ -548,3 +548,67 @@ def test_update_budget_takes_effect_and_refuses_a_moto_that_has_its_own(
     monkeypatch.setattr(BudgetsResponse, "update_budget", lambda self: "{}")
     with pytest.raises(MotoChanged, match="update_budget"):
         install_update_budget()
+
+
+def test_moto_modules_listed_once_answers_as_moto_and_lists_the_folder_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from moto import backends
+
+    from landing_zone.local.moto_costs import moto_modules_listed_once
+
+    listed = []
+    real_listdir = os.listdir
+    monkeypatch.setattr(os, "listdir", lambda path: listed.append(path) or real_listdir(path))
+    unpatched = list(backends.list_of_moto_modules())
+    assert "s3" in unpatched and "kms" in unpatched and len(listed) == 1
+    # GIVEN the patch WHEN the dispatcher asks for every request THEN the same modules, the folder listed once
+    with moto_modules_listed_once():
+        answers = [tuple(backends.list_of_moto_modules()) for _ in range(50)]
+    assert set(answers) == {tuple(unpatched)} and len(listed) == 2
+    # AND moto's own function is back after exit (control: it lists again)
+    list(backends.list_of_moto_modules())
+    assert len(listed) == 3
+
+
+def test_moto_costs_refuse_a_changed_moto(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto import backends
+    from moto.kms import models
+
+    from landing_zone.local.moto_costs import kms_private_keys_on_first_use, moto_modules_listed_once
+
+    monkeypatch.delattr(backends, "list_of_moto_modules")
+    with pytest.raises(MotoChanged, match="list_of_moto_modules"), moto_modules_listed_once():
+        pass
+    monkeypatch.setattr(models, "generate_private_key", lambda key_spec, size: None)
+    with pytest.raises(MotoChanged, match="generate_private_key"), kms_private_keys_on_first_use():
+        pass
+
+
+def test_kms_private_keys_on_first_use_makes_none_for_symmetric_keys_and_signs_with_asymmetric_ones(
+    aws: None,
+) -> None:
+    from moto.kms.models import kms_backends
+
+    from landing_zone.local.moto_costs import DeferredPrivateKey, kms_private_keys_on_first_use
+
+    kms = boto3.client("kms", region_name=REGION)
+    with kms_private_keys_on_first_use():
+        # GIVEN a symmetric key (every state bucket's) and an RSA signing key
+        symmetric = kms.create_key()["KeyMetadata"]["KeyId"]
+        signing = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+        # WHEN the symmetric key encrypts and decrypts THEN it works and no private key was ever generated
+        blob = kms.encrypt(KeyId=symmetric, Plaintext=b"state")["CiphertextBlob"]
+        assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"state"
+        keys = kms_backends["123456789012"][REGION].keys
+        assert isinstance(keys[symmetric].private_key, DeferredPrivateKey) and not keys[symmetric].private_key.made
+        # AND the RSA key signs and verifies as before (its key made on first use, of its own spec: 2048 bits)
+        signature = kms.sign(KeyId=signing, Message=b"m", SigningAlgorithm="RSASSA_PSS_SHA_256")["Signature"]
+        verified = kms.verify(KeyId=signing, Message=b"m", Signature=signature, SigningAlgorithm="RSASSA_PSS_SHA_256")
+        assert verified["SignatureValid"] is True
+        assert keys[signing].private_key.made and keys[signing].private_key.private_key.key_size == 2048
+        public = kms.get_public_key(KeyId=signing)["PublicKey"]
+        assert len(public) > 200
+    # AND after exit moto makes its keys at creation again (control)
+    after = kms.create_key()["KeyMetadata"]["KeyId"]
+    assert not isinstance(keys[after].private_key, DeferredPrivateKey)
