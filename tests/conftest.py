@@ -6,9 +6,36 @@ On with `--strict-skips` (the Makefile's `make test`, hence CI): a green run the
 from __future__ import annotations
 
 import fnmatch
+import functools
 from pathlib import Path
 
+import botocore.loaders
+import botocore.session
 import pytest
+
+
+class _PathsOnce(list[str]):
+    """A loader's search paths that keep each path once: boto3 appends its data folder on every Session."""
+
+    def append(self, path: str) -> None:
+        if path not in self:
+            super().append(path)
+
+
+@functools.cache
+def _shared_loader(search_path_string: str | None = None) -> botocore.loaders.Loader:
+    loader = _create_loader(search_path_string)
+    loader._search_paths = _PathsOnce(loader.search_paths)
+    return loader
+
+
+# botocore parses its endpoint and service-model JSON once per loader, and every new Session makes a new loader.
+# moto's mock_aws resets boto3's default session for each test, so each test parsed megabytes of JSON again: a
+# quarter of `make test-fast`'s CPU (py-spy). The test processes share one loader per data path, as the service's own
+# sessions do (vending.aws.sessions); the loader caches read-only data only.
+_create_loader = botocore.loaders.create_loader
+assert isinstance(_create_loader(None)._search_paths, list)
+botocore.session.create_loader = _shared_loader  # type: ignore[attr-defined]
 
 ALLOWED_SKIPS = Path(__file__).with_name("allowed_skips.txt")
 _unexplained: list[str] = []
@@ -27,6 +54,7 @@ SLOW_MODULES = (
     "tests/emulator/test_team_stack_fences.py",
     "tests/api/test_api.py",
     "tests/guardrails/test_remediation_property.py",
+    "tests/benchmarks/test_spend_fence.py",
     "tests/pipeline/test_saved_plan.py",
     "tests/e2e/test_least_privilege.py",
     "tests/e2e/test_lifecycle_state_machine.py",
@@ -38,6 +66,7 @@ SLOW_MODULES = (
     "tests/emulator/test_authorization.py",
     "tests/pipeline/test_gpu_schema_coverage.py",
     "tests/emulator/test_orphans.py",
+    "tests/guardrails/test_usage_forwarding.py",
     "tests/emulator/test_aws_semantics_defects.py",
     "tests/scps/test_accelerated_apis.py",
     "tests/vending/test_changes.py",
