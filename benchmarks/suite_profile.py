@@ -1,5 +1,5 @@
 """Where the suite's time goes: CPU seconds (whole process tree) and wall seconds per module, from the JSON lines
-`pytest --cpu-report DIR` writes (tests/cpu_profile.py).
+`pytest --cpu-report=DIR` writes (tests/cpu_profile.py).
 
     python -m pytest -n 6 --dist loadfile --no-loadscope-reorder --cpu-report=.vend/cpu
     python benchmarks/suite_profile.py .vend/cpu [--top 40]

@@ -6,36 +6,18 @@ On with `--strict-skips` (the Makefile's `make test`, hence CI): a green run the
 from __future__ import annotations
 
 import fnmatch
-import functools
 from pathlib import Path
 
-import botocore.loaders
 import botocore.session
 import pytest
 
-
-class _PathsOnce(list[str]):
-    """A loader's search paths that keep each path once: boto3 appends its data folder on every Session."""
-
-    def append(self, path: str) -> None:
-        if path not in self:
-            super().append(path)
-
-
-@functools.cache
-def _shared_loader(search_path_string: str | None = None) -> botocore.loaders.Loader:
-    loader = _create_loader(search_path_string)
-    loader._search_paths = _PathsOnce(loader.search_paths)
-    return loader
-
+from vending.aws.sessions import shared_loader
 
 # botocore parses its endpoint and service-model JSON once per loader, and every new Session makes a new loader.
 # moto's mock_aws resets boto3's default session for each test, so each test parsed megabytes of JSON again: a
-# quarter of `make test-fast`'s CPU (py-spy). The test processes share one loader per data path, as the service's own
-# sessions do (vending.aws.sessions); the loader caches read-only data only.
-_create_loader = botocore.loaders.create_loader
-assert isinstance(_create_loader(None)._search_paths, list)
-botocore.session.create_loader = _shared_loader  # type: ignore[attr-defined]
+# quarter of `make test-fast`'s CPU (py-spy). Every session of the test processes takes the loader the service's own
+# sessions share (vending.aws.sessions); it caches read-only data only.
+botocore.session.create_loader = shared_loader  # type: ignore[attr-defined]
 
 ALLOWED_SKIPS = Path(__file__).with_name("allowed_skips.txt")
 _unexplained: list[str] = []

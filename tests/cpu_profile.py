@@ -23,7 +23,7 @@ _TICK = os.sysconf("SC_CLK_TCK")
 
 def _descendants_cpu(root: int) -> float:
     """CPU seconds of root's live descendants, each with the children it has reaped."""
-    parent: dict[int, int] = {}
+    children: dict[int, list[int]] = {}
     cpu: dict[int, float] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -33,14 +33,13 @@ def _descendants_cpu(root: int) -> float:
         except OSError:
             continue  # gone since listdir
         fields = stat[stat.rindex(")") + 2 :].split()  # after the command name, which may hold spaces
-        parent[int(entry)] = int(fields[1])
+        children.setdefault(int(fields[1]), []).append(int(entry))
         cpu[int(entry)] = sum(int(f) for f in fields[11:15]) / _TICK  # utime stime cutime cstime
     total, frontier = 0.0, [root]
     while frontier:
-        pid = frontier.pop()
-        children = [p for p, pp in parent.items() if pp == pid]
-        total += sum(cpu[c] for c in children)
-        frontier.extend(children)
+        below = children.get(frontier.pop(), [])
+        total += sum(cpu[c] for c in below)
+        frontier.extend(below)
     return total
 
 

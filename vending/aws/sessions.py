@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -13,21 +14,36 @@ from botocore.exceptions import ClientError
 from vending.aws.errors import error_code
 from vending.exceptions import AccessRoleNotReady
 
+
+class _PathsOnce(list[str]):
+    """A loader's search paths that keep each path once: boto3 appends its data folder on every Session."""
+
+    def append(self, path: str) -> None:
+        if path not in self:
+            super().append(path)
+
+
+@functools.cache
+def shared_loader(data_path: str | None = None) -> botocore.loaders.Loader:
+    """The process's one botocore data loader for `data_path` (botocore.loaders.create_loader's argument)."""
+    loader = botocore.loaders.create_loader(data_path)
+    if not isinstance(getattr(loader, "_search_paths", None), list):
+        raise RuntimeError("botocore's Loader no longer keeps its search paths in _search_paths (pinned: constraints)")
+    loader._search_paths = _PathsOnce(loader.search_paths)
+    return loader
+
+
 # botocore parses its endpoint and service-model JSON once per loader, and every new Session gets a new loader: a
 # session per invocation (or per assumed role) re-parsed megabytes of JSON each time, 40 % of a vend's CPU on the
 # emulator and cold-start-like work on every warm Lambda invocation in AWS. The loader only caches read-only data.
-_LOADER = botocore.loaders.create_loader(os.environ.get("AWS_DATA_PATH"))
+_LOADER = shared_loader(os.environ.get("AWS_DATA_PATH"))
 
 
 def new_session(**kwargs: Any) -> boto3.Session:
     """A boto3 Session (same arguments) whose botocore session shares the process's data loader."""
     core = botocore.session.get_session()
     core.register_component("data_loader", _LOADER)
-    made = boto3.Session(botocore_session=core, **kwargs)
-    # boto3 appends its own data folder to the loader's search paths on every Session: keep each path once.
-    paths = _LOADER.search_paths
-    paths[:] = list(dict.fromkeys(paths))
-    return made
+    return boto3.Session(botocore_session=core, **kwargs)
 
 
 def access_role_arn(account_id: str, role_name: str, partition: str = "aws") -> str:
