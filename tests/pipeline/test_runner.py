@@ -158,6 +158,35 @@ def test_run_checkov_wrong_version_is_refused(monkeypatch, tmp_path):
     assert not ok and f"is not the pinned {runner.pinned_version('checkov')}" in summary
 
 
+def test_run_checkov_asks_the_version_once_per_binary_and_again_when_the_binary_changes(monkeypatch, tmp_path):
+    from vending.pipeline import runner
+
+    # GIVEN a checkov that answers the pinned version (logging each time it is asked) and passes every scan
+    asked = tmp_path / "asked"
+    fake = tmp_path / "checkov"
+
+    def install(version: str) -> None:
+        fake.write_text(
+            f'#!/bin/sh\nif [ "$1" = "--version" ]; then echo x >> {asked}; echo {version}; exit 0; fi\n'
+            'echo \'{"summary": {"passed": 1, "failed": 0, "skipped": 0}}\'\n'
+        )
+        fake.chmod(0o755)
+
+    install(runner.pinned_version("checkov"))
+    monkeypatch.setenv(runner.CHECKOV_BIN_ENV, str(fake))
+    target = runner.SavedPlan(STACK, tmp_path / "plan.json")
+    # WHEN three policy stages run with it
+    results = [runner.run_checkov(target)[0] for _ in range(3)]
+    # THEN all pass and the version was asked once
+    assert results == [True, True, True] and asked.read_text().count("x") == 1
+    # WHEN the binary is replaced by one of another version (control: an answer kept past its binary would pass it)
+    install("9.9.9")
+    ok, summary, _, _ = runner.run_checkov(target)
+    # THEN it is asked again and refused
+    assert asked.read_text().count("x") == 2
+    assert not ok and f"is not the pinned {runner.pinned_version('checkov')}" in summary
+
+
 def test_run_checkov_crash_with_no_output_fails(monkeypatch, tmp_path):
     from vending.pipeline import runner
 

@@ -231,11 +231,29 @@ def _checkov_argv(binary: str, ws: ScanTarget) -> dict[str, list[str]]:
     return {"code": code, "plan": plan}
 
 
+# Binaries already seen to answer the pinned version, by file identity. `checkov --version` is a whole Python start
+# (2.6 s of CPU, as much as a scan), asked before every policy stage; a process that runs many pipelines (the local
+# worker, the tests) asks once per binary. A reinstalled or replaced binary is a new file (inode, mtime, size) and is
+# asked again.
+_PINNED_CHECKOV: set[tuple[str, int, int, int, str]] = set()
+
+
+def _file_identity(binary: str) -> tuple[str, int, int, int] | None:
+    try:
+        st = os.stat(binary)
+    except OSError:
+        return None
+    return os.path.realpath(binary), st.st_ino, st.st_mtime_ns, st.st_size
+
+
 def _checkov_version_problem(binary: str) -> str | None:
     """None when the checkov binary is the pinned version; else why it must not be used (a newer release brings new
     checks that fail stacks nobody changed, an older one misses checks)."""
     try:
         wanted = pinned_version("checkov")
+        identity = _file_identity(binary)
+        if identity is not None and (*identity, wanted) in _PINNED_CHECKOV:
+            return None
         proc = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=120, check=False)
     except (OSError, NotConfigured, subprocess.TimeoutExpired) as e:
         return f"checkov version not verifiable: {e}"
@@ -245,6 +263,8 @@ def _checkov_version_problem(binary: str) -> str | None:
             f"checkov {found or '(no version, exit ' + str(proc.returncode) + ')'} is not the pinned {wanted} "
             f"({TOOL_VERSIONS_FILE.relative_to(REPO_ROOT)}; run scripts/setup.sh)"
         )
+    if identity is not None and identity == _file_identity(binary):  # unchanged while it answered
+        _PINNED_CHECKOV.add((*identity, wanted))
     return None
 
 
@@ -592,10 +612,13 @@ class _Run:
         if not self.ws.plan_file.exists():
             return False, "no saved plan to apply (the plan stage did not run)", ""
         if self.spec.platform_credentials:
-            shown = self.ws.run("show", "-json", "-no-color", str(self.ws.plan_file))
-            if not shown.ok:
-                return False, f"show -json failed: {_first_error(shown)}", shown.tail
-            if refused := provisioner_refusals(json.loads(shown.stdout)):
+            planned = self.plan  # this run's plan stage showed this plan file; a saved plan is shown here
+            if not planned:
+                shown = self.ws.run("show", "-json", "-no-color", str(self.ws.plan_file))
+                if not shown.ok:
+                    return False, f"show -json failed: {_first_error(shown)}", shown.tail
+                planned = json.loads(shown.stdout)
+            if refused := provisioner_refusals(planned):
                 return False, f"refused for a platform-run: {refused[0]}", "\n".join(refused)
         r = self.ws.run(
             "apply",
