@@ -54,6 +54,7 @@ from benchmarks.chaos_day2 import CloseAccountCounter, run_day2
 from benchmarks.vend_throughput import request, skip_pipelines
 from landing_zone.local import faults, orphans
 from landing_zone.local.authorization.middleware import DECISIONS
+from landing_zone.local.execution_history import whole_history
 from landing_zone.local.organizations import slow_account_creation
 from landing_zone.local.runtime import FAST_WORKFLOW, Emulator, deploy
 from vending.layout import cached_layout
@@ -217,10 +218,7 @@ def run(
             },
         )
         statuses = Counter(e["status"] for e in all_executions)
-        absorbed = sum(
-            retries_absorbed(sfn.get_execution_history(executionArn=e["executionArn"], maxResults=1000)["events"])
-            for e in all_executions
-        )
+        absorbed = sum(retries_absorbed(whole_history(sfn, e["executionArn"])) for e in all_executions)
         by_target = Counter(f"{r.target}:{r.fault}" for r in injector.records)
         runtime_hits = [
             f"{r.operation}: {r.fault}" + (f" ({r.detail})" if r.detail else "")

@@ -40,6 +40,7 @@ os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
 import boto3
 
+from landing_zone.local.execution_history import whole_history
 from landing_zone.local.organizations import slow_account_creation
 from landing_zone.local.runtime import Emulator, deploy
 from vending import accounts
@@ -217,7 +218,7 @@ def run(teams: int, creation_seconds: float, timeout: float, plant_sixth: bool =
         for i, arn in enumerate(arns):
             status = sfn.describe_execution(executionArn=arn)["status"]
             statuses[status] = statuses.get(status, 0) + 1
-            events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+            events = whole_history(sfn, arn)
             entered = [e["stateEnteredEventDetails"]["name"] for e in events if e["type"].endswith("StateEntered")]
             transitions.append(len(entered))
             record = store.get(request(i).request_id)

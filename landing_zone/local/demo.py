@@ -114,7 +114,6 @@ class TeamRun:
     request: VendingRequest
     via: str
     execution_arn: str = ""
-    seen_events: int = 0
     finished: bool = False
     status: str = "RUNNING"
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -123,6 +122,18 @@ class TeamRun:
 def _execution_arn(deployment: Deployment, request: VendingRequest, attempt: int = 1) -> str:
     base = deployment.state_machine_arn.replace(":stateMachine:", ":execution:")
     return f"{base}:{execution_name(request.request_id, attempt)}"
+
+
+def events_after(sfn: Any, arn: str, last_id: int) -> list[dict[str, Any]]:
+    """The execution's events after event `last_id`, oldest first. Read newest first, a page at a time, up to the
+    first event already seen: a poll costs what happened since the last one, not the whole history again."""
+    fresh: list[dict[str, Any]] = []
+    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn, reverseOrder=True):
+        for event in page["events"]:
+            if event["id"] <= last_id:
+                return fresh[::-1]
+            fresh.append(event)
+    return fresh[::-1]
 
 
 def follow(
@@ -143,18 +154,17 @@ def follow(
         for run in (r for r in runs if not r.finished):
             run.execution_arn = run.execution_arn or _execution_arn(deployment, run.request)
             try:
-                events = sfn.get_execution_history(executionArn=run.execution_arn, maxResults=1000)["events"]
+                events = events_after(sfn, run.execution_arn, run.history[-1]["id"] if run.history else 0)
             except sfn.exceptions.ExecutionDoesNotExist:
                 if time.monotonic() - started > start_grace:  # the event path starts it a moment later, or never
                     run.finished, run.status = True, "NEVER_STARTED"
                     on_progress(run.request.team, "execution never started", time.monotonic() - started)
                 continue
-            for event in events[run.seen_events :]:
+            for event in events:
                 if event["type"].endswith("StateEntered"):  # the state it is in now
                     name = event["stateEnteredEventDetails"]["name"]
                     on_progress(run.request.team, name, time.monotonic() - started)
-            run.seen_events = len(events)
-            run.history = events
+            run.history.extend(events)
             status = sfn.describe_execution(executionArn=run.execution_arn)["status"]
             if status != "RUNNING":
                 run.finished, run.status = True, status

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from landing_zone.local.billing_and_quotas import quota_requests
 from landing_zone.local.demo import inspect_state_bucket, request_for, send
+from landing_zone.local.execution_history import whole_history
 from landing_zone.local.runtime import Deployment, Emulator
 from tests.e2e.conftest import needs_terraform
 from vending.layout import cached_layout
@@ -46,7 +47,7 @@ def execution_arn(deployment: Deployment, request: VendingRequest, attempt: int)
 
 
 def entered(sfn: Any, arn: str) -> list[str]:
-    events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    events = whole_history(sfn, arn)
     return [e["stateEnteredEventDetails"]["name"] for e in events if e["type"].endswith("StateEntered")]
 
 
