@@ -285,16 +285,33 @@ def test_codebuild_install_phase_then_the_policy_stage_evaluates_rego(
         _rules_evaluated(venv)
 
 
+_INSTALLS: dict[str, tuple[Path, set[str]]] = {}  # install command -> its virtualenv and what it installed
+
+
+def _installed(install: str, tmp_path: Path, checkout: Path) -> Venv:
+    """A virtualenv where `install` ran, unchanged: made here, or an earlier job's with the same command whose
+    packages are still exactly those that command installed (so no job's first command can lend another a package)."""
+    if install in _INSTALLS:
+        root, packages = _INSTALLS[install]
+        venv = Venv(root=root, cwd=checkout, ran=[Ran(install, 0, "shared: the same install step ran here")])
+        if venv.installed() == packages:
+            return venv
+    venv = _new_venv(tmp_path, checkout)
+    venv.bash(install)
+    _INSTALLS[install] = (venv.root, venv.installed())
+    return venv
+
+
 @pytest.mark.parametrize("job", sorted(WORKFLOW_FIRST))
 def test_workflow_job_install_then_its_first_command(job: str, checkout: Path, wheelhouse: Path, tmp_path: Path):
     # GIVEN the job's install step as the workflow file has it, in a checkout
     path = WORKFLOW_FIRST[job]
     (install,) = _job_install(job)
-    venv = _new_venv(tmp_path, checkout)
+    # WHEN it runs, unchanged, in a clean virtualenv (one per distinct install command: jobs with the same step share
+    # it, and only while it still holds exactly what that command installed)
+    venv = _installed(install, tmp_path, checkout)
     if any("hashicorp/setup-terraform" in s.get("uses", "") for s in _workflow_jobs()[job]["steps"]):
         venv.tools.append(_terraform_dir())  # the job's setup-terraform step: this machine's pinned Terraform
-    # WHEN it runs, unchanged, in a clean virtualenv
-    venv.bash(install)
     # THEN its first real command works, and the engine is there exactly where a policy stage runs
     first = path.first(venv)
     installed = venv.installed()
