@@ -4,13 +4,11 @@ reads only what happened since its last poll."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from landing_zone.local.demo import events_after
 from landing_zone.local.execution_history import (
@@ -20,6 +18,7 @@ from landing_zone.local.execution_history import (
     history_page,
     whole_history,
 )
+from tests.emulator.test_moto_patches import aws  # noqa: F401  (the plain-moto fixture the sfn fixture builds on)
 
 ARN = "arn:aws:states:us-east-1:123456789012:execution:sm:run"
 EVENTS = [{"id": i, "type": "PassStateEntered"} for i in range(1, 251)]
@@ -74,20 +73,15 @@ def test_maxresults_outside_0_to_1000_is_refused(max_results: Any) -> None:
 
 
 @pytest.fixture
-def sfn(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str]]:
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        client = boto3.client("stepfunctions")
-        machine = client.create_state_machine(
-            name="sm",
-            definition=json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}),
-            roleArn="arn:aws:iam::123456789012:role/sm",
-        )["stateMachineArn"]
-        yield client, client.start_execution(stateMachineArn=machine)["executionArn"]
+def sfn(request: pytest.FixtureRequest) -> tuple[Any, str]:
+    request.getfixturevalue("aws")  # plain moto, for this test
+    client = boto3.client("stepfunctions")
+    machine = client.create_state_machine(
+        name="sm",
+        definition=json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}),
+        roleArn="arn:aws:iam::123456789012:role/sm",
+    )["stateMachineArn"]
+    return client, client.start_execution(stateMachineArn=machine)["executionArn"]
 
 
 def test_the_patch_takes_effect_and_the_whole_history_is_still_reachable(sfn: tuple[Any, str]) -> None:

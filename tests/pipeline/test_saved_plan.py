@@ -21,20 +21,24 @@ STACK = REPO_ROOT / "terraform" / "environments" / "team-mlops" / "staging" / "b
 VARIABLES = {"cost_center": "CC-1003", "gpu_tier": "training", "regions": ["us-east-1", "us-west-2"]}
 
 
+def _spec_fields(account, stack, variables, saved_plan):
+    return {
+        "stack_dir": stack,
+        "state_bucket": account.state_bucket,
+        "state_region": account.region,
+        "account_id": account.account_id,
+        "variables": variables,
+        "env": account.terraform_env(),
+        "saved_plan": saved_plan,
+    }
+
+
 def test_run_pipeline_applies_the_saved_plan_without_planning_again(tmp_path):
     from landing_zone.local.pipeline_account import start_emulated_account
 
     account = start_emulated_account(team="team-mlops", stage="staging")
     try:
-        base = {
-            "stack_dir": STACK,
-            "state_bucket": account.state_bucket,
-            "state_region": account.region,
-            "account_id": account.account_id,
-            "variables": VARIABLES,
-            "env": account.terraform_env(),
-            "saved_plan": tmp_path / "stack.tfplan",
-        }
+        base = _spec_fields(account, STACK, VARIABLES, tmp_path / "stack.tfplan")
         # GIVEN a plan job's run: init and plan, the plan saved outside the run
         planned = run_pipeline(PipelineSpec(**base, stages=("init", "plan")))
         assert planned.ok, planned.message
@@ -73,16 +77,7 @@ def test_platform_run_refuses_a_provisioner_at_apply_whether_planned_in_the_run_
     (stack / ".terraform.lock.hcl").write_text("# no providers\n", encoding="utf-8")
     account = start_emulated_account(team="team-mlops", stage="staging")
     try:
-        base = {
-            "stack_dir": stack,
-            "state_bucket": account.state_bucket,
-            "state_region": account.region,
-            "account_id": account.account_id,
-            "variables": {},
-            "env": account.terraform_env(),
-            "saved_plan": tmp_path / "stack.tfplan",
-            "platform_credentials": True,
-        }
+        base = {**_spec_fields(account, stack, {}, tmp_path / "stack.tfplan"), "platform_credentials": True}
         # WHEN a platform-run plans and applies in one run (the apply reads the plan stage's own JSON)
         in_run = run_pipeline(PipelineSpec(**base, stages=("init", "plan", "apply")))
         # AND a platform-run applies the plan it saved (the apply shows the saved file itself)
