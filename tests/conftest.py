@@ -65,6 +65,9 @@ SLOW_MODULES = (
     "tests/api/test_corpus.py",
     "tests/vending/test_service.py",
     "tests/guardrails/test_audit.py",
+    # The longest of what make test-fast still ran (its --durations, per module): out of the inner loop.
+    "tests/vending/test_closure_faults.py",
+    "tests/benchmarks/test_launch_census.py",
 )
 
 
