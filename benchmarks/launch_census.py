@@ -59,11 +59,10 @@ def real_binaries() -> dict[str, str]:
     from vending.pipeline.runner import CHECKOV_BIN_ENV, _checkov_binary
     from vending.pipeline.terraform import TERRAFORM_BIN_ENV, terraform_binary
 
-    found = {"terraform": terraform_binary()}
-    checkov = _checkov_binary()
-    if checkov:
-        found["checkov"] = checkov
-    return {TERRAFORM_BIN_ENV: found["terraform"], **({CHECKOV_BIN_ENV: found["checkov"]} if checkov else {})}
+    found = {TERRAFORM_BIN_ENV: terraform_binary()}
+    if checkov := _checkov_binary():
+        found[CHECKOV_BIN_ENV] = checkov
+    return found
 
 
 def install_shims(out: Path, real: dict[str, str]) -> dict[str, str]:

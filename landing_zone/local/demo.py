@@ -14,6 +14,7 @@ import boto3
 
 import step_functions
 from landing_zone.local.authorization.middleware import DECISIONS
+from landing_zone.local.execution_history import events_after
 from landing_zone.local.runtime import Deployment
 from vending.aws.sessions import access_role_arn, assume_role_session
 from vending.functions import by_key
@@ -122,18 +123,6 @@ class TeamRun:
 def _execution_arn(deployment: Deployment, request: VendingRequest, attempt: int = 1) -> str:
     base = deployment.state_machine_arn.replace(":stateMachine:", ":execution:")
     return f"{base}:{execution_name(request.request_id, attempt)}"
-
-
-def events_after(sfn: Any, arn: str, last_id: int) -> list[dict[str, Any]]:
-    """The execution's events after event `last_id`, oldest first. Read newest first, a page at a time, up to the
-    first event already seen: a poll costs what happened since the last one, not the whole history again."""
-    fresh: list[dict[str, Any]] = []
-    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn, reverseOrder=True):
-        for event in page["events"]:
-            if event["id"] <= last_id:
-                return fresh[::-1]
-            fresh.append(event)
-    return fresh[::-1]
 
 
 def follow(

@@ -89,3 +89,15 @@ def whole_history(sfn: Any, arn: str) -> list[dict[str, Any]]:
     """Every event of an execution, oldest first, page after page (one page of 1,000 is not all of it in AWS)."""
     pages = sfn.get_paginator("get_execution_history").paginate(executionArn=arn, PaginationConfig={"PageSize": 1000})
     return [event for page in pages for event in page["events"]]
+
+
+def events_after(sfn: Any, arn: str, last_id: int) -> list[dict[str, Any]]:
+    """The execution's events after event `last_id`, oldest first. Read newest first, a page at a time, up to the
+    first event already seen: a poll costs what happened since the last one, not the whole history again."""
+    fresh: list[dict[str, Any]] = []
+    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn, reverseOrder=True):
+        for event in page["events"]:
+            if event["id"] <= last_id:
+                return fresh[::-1]
+            fresh.append(event)
+    return fresh[::-1]

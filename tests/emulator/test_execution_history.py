@@ -10,10 +10,10 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from landing_zone.local.demo import events_after
 from landing_zone.local.execution_history import (
     DEFAULT_PAGE,
     LARGEST_PAGE,
+    events_after,
     execution_history_paged,
     history_page,
     whole_history,
