@@ -685,8 +685,19 @@ def stage_policy(layout: Layout, stage: str) -> list[Statement]:
             "stage",
             _deny(
                 "RequireCIBoundaryOnRoles",
-                action=["iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:DeleteRolePermissionsBoundary"],
+                action=["iam:CreateRole", "iam:PutRolePermissionsBoundary"],
                 condition=_unless_platform(layout, {"ArnNotLike": {"iam:PermissionsBoundary": boundary}}),
+            ),
+            True,
+        )
+    )
+    # Apart, without the boundary condition: for a delete, iam:PermissionsBoundary is the boundary the role carries
+    # now, so under the condition above removing the CI boundary itself would be allowed.
+    out.append(
+        Statement(
+            "stage",
+            _deny(
+                "KeepBoundaryOnRoles", action="iam:DeleteRolePermissionsBoundary", condition=_unless_platform(layout)
             ),
             True,
         )

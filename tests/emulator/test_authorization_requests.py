@@ -53,6 +53,9 @@ class FakeLookups:
     def resource_tags(self, arn: str) -> dict[str, str] | None:
         return self.known.get("tags")
 
+    def permissions_boundary(self, arn: str) -> str | None:
+        return self.known.get("boundary")
+
 
 def _auth(service: str, operation: str, signing: str | None = None, **params: Any) -> list[AuthRequest]:
     return _auth_with(FakeLookups(), service, operation, signing, **params)

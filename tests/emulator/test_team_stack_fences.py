@@ -319,6 +319,101 @@ def test_a_team_role_cannot_break_the_usage_forwarding_the_platform_can(vended: 
     assert DELIVERIES.failed == [] and DELIVERIES.delivered == 4
 
 
+def test_a_team_role_cannot_remove_or_rewrite_a_mandatory_tag_through_any_tagging_call(vended: dict[str, Any]) -> None:
+    """The cost-tag fence after create (DenyRemovingMandatoryTags, DenyChangingMandatoryTags) as AWS decides it: EC2
+    names the resources of CreateTags/DeleteTags by id and DeleteTags its keys in `Tags`; CloudWatch Logs'
+    UntagLogGroup lists its keys in `tags`; every tagging call is decided on the resource's own tags
+    (aws:ResourceTag). Each shape reaches the SCP with the keys and tags AWS would put in its request context."""
+    member, team = vended["member"], _team_admin(vended)
+    keys = list(cached_layout().organization.mandatory_tags)
+    first, tags = keys[0], {key: "platform-set" for key in keys}
+    # GIVEN resources the platform made with every mandatory tag (an instance, a log group, a topic)
+    [instance] = member.client("ec2").run_instances(
+        ImageId=vended["image"],
+        InstanceType="t3.micro",
+        MinCount=1,
+        MaxCount=1,
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}],
+    )["Instances"]
+    instance_id, group = instance["InstanceId"], "/team/tag-fence"
+    member.client("logs").create_log_group(logGroupName=group, tags=tags)
+    group_arn = f"arn:aws:logs:{REGION}:{vended['account_id']}:log-group:{group}"
+    topic = member.client("sns").create_topic(Name="tag-fence", Tags=[{"Key": k, "Value": v} for k, v in tags.items()])[
+        "TopicArn"
+    ]
+    ec2, logs, sns = team.client("ec2"), team.client("logs"), team.client("sns")
+    rewrite = [{"Key": first, "Value": "team-set"}]
+    # WHEN a team's admin removes or rewrites a mandatory tag, through each shape of tagging call
+    refusals = {
+        ("ec2:DeleteTags", "keys in Tags"): _refused(
+            lambda: ec2.delete_tags(Resources=[instance_id], Tags=[{"Key": first}])
+        ),
+        ("ec2:CreateTags", "rewrite"): _refused(lambda: ec2.create_tags(Resources=[instance_id], Tags=rewrite)),
+        ("logs:UntagLogGroup", "keys in tags"): _refused(
+            lambda: logs.untag_log_group(logGroupName=group, tags=[first])
+        ),
+        ("logs:UntagResource", "tagKeys"): _refused(
+            lambda: logs.untag_resource(resourceArn=group_arn, tagKeys=[first])
+        ),
+        ("logs:TagResource", "rewrite"): _refused(
+            lambda: logs.tag_resource(resourceArn=group_arn, tags={first: "team-set"})
+        ),
+        ("sns:UntagResource", "TagKeys"): _refused(lambda: sns.untag_resource(ResourceArn=topic, TagKeys=[first])),
+        ("sns:TagResource", "rewrite"): _refused(lambda: sns.tag_resource(ResourceArn=topic, Tags=rewrite)),
+    }
+    # THEN each is refused by the SCPs, naming the action
+    for (action, shape), message in refusals.items():
+        assert f"perform: {action}" in message and "explicit deny in a service control policy" in message, (
+            shape,
+            message,
+        )
+    # AND the tags are as the platform set them
+    described = member.client("ec2").describe_tags(Filters=[{"Name": "resource-id", "Values": [instance_id]}])["Tags"]
+    assert {t["Key"]: t["Value"] for t in described} == tags
+    assert member.client("logs").list_tags_for_resource(resourceArn=group_arn)["tags"] == tags
+    listed = member.client("sns").list_tags_for_resource(ResourceArn=topic)["Tags"]
+    assert {t["Key"]: t["Value"] for t in listed} == tags
+    # AND the controls: a tag that is not mandatory is the team's to add and remove on the same resources (the keys,
+    # not the calls, are fenced), and the platform may rewrite a mandatory one
+    ec2.create_tags(Resources=[instance_id], Tags=[{"Key": "scratch", "Value": "1"}])
+    ec2.delete_tags(Resources=[instance_id], Tags=[{"Key": "scratch"}])
+    logs.tag_resource(resourceArn=group_arn, tags={"scratch": "1"})
+    logs.untag_log_group(logGroupName=group, tags=["scratch"])
+    sns.tag_resource(ResourceArn=topic, Tags=[{"Key": "scratch", "Value": "1"}])
+    sns.untag_resource(ResourceArn=topic, TagKeys=["scratch"])
+    member.client("ec2").create_tags(Resources=[instance_id], Tags=rewrite)
+    member.client("ec2").terminate_instances(InstanceIds=[instance_id])
+    member.client("logs").delete_log_group(logGroupName=group)
+    member.client("sns").delete_topic(TopicArn=topic)
+
+
+def test_a_team_role_cannot_take_the_ci_boundary_off_a_role_it_made(vended: dict[str, Any]) -> None:
+    """AWS puts the boundary a role carries now in iam:PermissionsBoundary for a delete of it (and for every other
+    action on the role that has the key), not the requested one: a fence that reads "the boundary is not the CI one"
+    passes the removal of the CI boundary itself. KeepBoundaryOnRoles refuses it whatever the boundary."""
+    from scps import catalog
+
+    account, member, team = vended["account_id"], vended["member"], _team_admin(vended)
+    boundary = f"arn:aws:iam::{account}:policy/{catalog.CI_BOUNDARY_NAME}"
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    }
+    iam = team.client("iam")
+    # GIVEN a role the team's admin made, carrying the CI boundary (the stage fence lets it make no other)
+    iam.create_role(RoleName="team-app", AssumeRolePolicyDocument=json.dumps(trust), PermissionsBoundary=boundary)
+    # WHEN it takes the boundary off THEN the SCPs refuse it, and the role still carries the boundary
+    message = _refused(lambda: iam.delete_role_permissions_boundary(RoleName="team-app"))
+    assert "perform: iam:DeleteRolePermissionsBoundary" in message and "service control policy" in message, message
+    assert iam.get_role(RoleName="team-app")["Role"]["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary
+    # AND the controls: the team's admin may still work on the role (an inline policy, a description), and the
+    # platform's access role may take the boundary off
+    iam.update_role_description(RoleName="team-app", Description="the team's app role")
+    member.client("iam").delete_role_permissions_boundary(RoleName="team-app")
+    assert "PermissionsBoundary" not in member.client("iam").get_role(RoleName="team-app")["Role"]
+    member.client("iam").delete_role(RoleName="team-app")
+
+
 def test_a_t3_applies_as_the_team_roles_and_after_quarantine_only_the_platform_teardown_destroys_it(
     vended: dict[str, Any], tmp_path: Path
 ) -> None:

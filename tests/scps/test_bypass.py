@@ -323,8 +323,8 @@ ATTACKS: list[tuple[str, str, str, dict[str, Any], tuple[str, ...]]] = [
             "team-frontend",
             "iam:DeleteRolePermissionsBoundary",
             f"arn:aws:iam::{ACCOUNT}:role/{role}",
-            {},
-            ("ProtectPlatformRoles", "RequireCIBoundaryOnRoles"),
+            {"iam:PermissionsBoundary": BOUNDARY},  # the boundary the role carries now
+            ("ProtectPlatformRoles", "KeepBoundaryOnRoles"),
         )
         for role in ("TeamCIRole", "TeamCIPlanRole")
     ],
@@ -341,8 +341,8 @@ ATTACKS: list[tuple[str, str, str, dict[str, Any], tuple[str, ...]]] = [
         "team-frontend",
         "iam:DeleteRolePermissionsBoundary",
         f"arn:aws:iam::{ACCOUNT}:role/app-role",
-        {},
-        ("RequireCIBoundaryOnRoles",),
+        {"iam:PermissionsBoundary": BOUNDARY},  # AWS puts the role's current boundary in a delete's context
+        ("KeepBoundaryOnRoles",),
     ),
     *[
         ("team-frontend", action, f"arn:aws:iam::{ACCOUNT}:policy/VendingCIBoundary", {}, ("ProtectCIAnchors",))

@@ -194,6 +194,8 @@ class Lookups(Protocol):
 
     def resource_tags(self, arn: str) -> dict[str, str] | None: ...
 
+    def permissions_boundary(self, arn: str) -> str | None: ...
+
 
 @functools.cache
 def _reference() -> dict[str, Any]:
@@ -250,6 +252,27 @@ def request_tags(call: Call) -> dict[str, str] | None:
 
             found.update(dict(parse_qsl(tags)))
     return found or None
+
+
+# Untag operations: their aws:TagKeys are the keys the request removes.
+_UNTAG = re.compile(r"^(Untag|DeleteTags$|RemoveTags)")
+
+
+def removed_tag_keys(call: Call) -> list[str] | None:
+    """The tag keys an untag request removes, in any of the shapes AWS APIs use (TagKeys or tagKeys; EC2's and Auto
+    Scaling's DeleteTags name them in Tags, with or without values; CloudWatch Logs' UntagLogGroup lists them in
+    `tags`); None for a request that removes none."""
+    p = call.params
+    listed = p.get("TagKeys", p.get("tagKeys"))
+    if isinstance(listed, list):
+        return [str(k) for k in listed]
+    if not _UNTAG.match(call.operation):
+        return None
+    tags = p.get("Tags", p.get("tags"))
+    if isinstance(tags, list):
+        keys = [t.get("Key", t.get("key")) if isinstance(t, dict) else t for t in tags]
+        return [str(k) for k in keys if k is not None]
+    return None
 
 
 def _fill(pattern: str, values: dict[str, str]) -> str:
@@ -414,6 +437,67 @@ def organizations_resources(call: Call, action: str, account: str, lookups: Look
     return found or ["*"]
 
 
+# EC2 names a resource by its id, whose prefix says its type (CreateTags and DeleteTags take any of them in
+# `Resources`); each type is one of the Service Authorization Reference's ec2 resource types.
+EC2_ID_TYPES = {
+    "i": "instance",
+    "vol": "volume",
+    "sg": "security-group",
+    "sgr": "security-group-rule",
+    "vpc": "vpc",
+    "subnet": "subnet",
+    "eni": "network-interface",
+    "ami": "image",
+    "snap": "snapshot",
+    "igw": "internet-gateway",
+    "eigw": "egress-only-internet-gateway",
+    "nat": "natgateway",
+    "rtb": "route-table",
+    "acl": "network-acl",
+    "eipalloc": "elastic-ip",
+    "lt": "launch-template",
+    "key": "key-pair",
+    "vpce": "vpc-endpoint",
+    "dopt": "dhcp-options",
+    "tgw": "transit-gateway",
+    "tgw-attach": "transit-gateway-attachment",
+    "tgw-rtb": "transit-gateway-route-table",
+    "pcx": "vpc-peering-connection",
+    "cgw": "customer-gateway",
+    "vgw": "vpn-gateway",
+    "vpn": "vpn-connection",
+    "pg": "placement-group",
+    "cr": "capacity-reservation",
+    "sir": "spot-instances-request",
+    "fleet": "fleet",
+    "pl": "prefix-list",
+    "fl": "vpc-flow-log",
+    "h": "dedicated-host",
+}
+
+
+def ec2_resource_arn(resource_id: str, region: str, account: str) -> str:
+    """The ARN of an EC2 resource named by id (an AMI's and a snapshot's carry no account); "*" for an id whose
+    prefix names no known type."""
+    kind = EC2_ID_TYPES.get(resource_id.rsplit("-", 1)[0])
+    if kind is None:
+        return "*"
+    known = {"Partition": PARTITION, "Region": region, "Account": account}
+    pattern = _reference()["ec2"]["resources"][kind]["arn"]
+    return re.sub(r"\$\{([^}]+)\}", lambda m: known.get(m.group(1), resource_id), pattern)
+
+
+def listed_resources(call: Call, account: str) -> list[str]:
+    """Calls that name several resources in one list (EC2 CreateTags/DeleteTags by id, Elastic Load Balancing
+    AddTags/RemoveTags by ARN): AWS authorizes the action on each of them."""
+    if iam_prefix(call) == "ec2" and isinstance(ids := call.params.get("Resources"), list):
+        return [ec2_resource_arn(str(i), call.region, account) for i in ids]
+    arns = call.params.get("ResourceArns")
+    if isinstance(arns, list):
+        return [a for a in arns if isinstance(a, str) and _ANY_ARN.match(a)]
+    return []
+
+
 # Resource types the Service Authorization Reference marks required side by side where a request names one or the
 # other, never both: DescribeExecution/StopExecution act on a standard execution or on an express one.
 ALTERNATIVE_TYPES: dict[tuple[str, str], frozenset[str]] = {
@@ -499,6 +583,30 @@ def _service_keys(call: Call, action: str) -> dict[str, Any]:
     return keys
 
 
+# iam:PermissionsBoundary is the boundary the request sets for these; for every other action that has the key (the
+# Service Authorization Reference lists it for AttachRolePolicy, PutRolePolicy, DeleteRolePermissionsBoundary...) it is
+# the boundary the role or user carries now.
+SETS_BOUNDARY = frozenset(
+    {"iam:CreateRole", "iam:CreateUser", "iam:PutRolePermissionsBoundary", "iam:PutUserPermissionsBoundary"}
+)
+ATTACHES_POLICY = frozenset(
+    f"iam:{verb}{kind}Policy" for verb in ("Attach", "Detach") for kind in ("Role", "User", "Group")
+)
+
+
+@functools.cache
+def _reads_current_boundary() -> frozenset[str]:
+    iam = _reference()["iam"]["privileges"]
+    return (
+        frozenset(
+            f"iam:{name}"
+            for name, privilege in iam.items()
+            if any("iam:PermissionsBoundary" in t["condition_keys"] for t in privilege["resource_types"].values())
+        )
+        - SETS_BOUNDARY
+    )
+
+
 def _jwt_claims(token: str) -> dict[str, Any]:
     try:
         payload = token.split(".")[1]
@@ -516,20 +624,23 @@ def call_context(call: Call, action: str, resource: str, lookups: Lookups) -> di
         "aws:ViaAWSService": "false",
     }
     tags = request_tags(call)
-    if tags is not None and action.split(":", 1)[1] not in ("UntagResource", "DeleteTags", "RemoveTagsFromResource"):
+    removed = removed_tag_keys(call)
+    if removed is not None:
+        context["aws:TagKeys"] = removed
+    elif tags is not None:
         context.update({f"aws:RequestTag/{k}": v for k, v in tags.items()})
         context["aws:TagKeys"] = sorted(tags)
-    untag = call.params.get("TagKeys") or call.params.get("tagKeys")
-    if isinstance(untag, list) and tags is None:
-        context["aws:TagKeys"] = [str(k) for k in untag]
     if resource != "*" and "*" not in resource:
         for k, v in (lookups.resource_tags(resource) or {}).items():
             context[f"aws:ResourceTag/{k}"] = v
     context.update(_service_keys(call, action))
     p = call.params
-    if (action == "iam:CreateRole" or action == "iam:PutRolePermissionsBoundary") and p.get("PermissionsBoundary"):
-        context["iam:PermissionsBoundary"] = p["PermissionsBoundary"]
-    if action in ("iam:AttachRolePolicy", "iam:DetachRolePolicy", "iam:AttachUserPolicy") and p.get("PolicyArn"):
+    if action in SETS_BOUNDARY:
+        if p.get("PermissionsBoundary"):
+            context["iam:PermissionsBoundary"] = p["PermissionsBoundary"]
+    elif action in _reads_current_boundary() and (current := lookups.permissions_boundary(resource)):
+        context["iam:PermissionsBoundary"] = current
+    if action in ATTACHES_POLICY and p.get("PolicyArn"):
         context["iam:PolicyARN"] = p["PolicyArn"]
     if action.startswith("sts:AssumeRole"):
         if p.get("ExternalId"):
@@ -574,6 +685,8 @@ def authorization_requests(call: Call, account: str, lookups: Lookups) -> list[A
         resources = organizations_resources(call, action, account, lookups)
     elif prefix == "dynamodb" and (tables := _dynamodb_tables(call)):
         resources = [f"arn:aws:dynamodb:{call.region}:{account}:table/{t}" for t in tables]
+    elif listed := listed_resources(call, account):
+        resources = listed
     else:
         resources = resource_arns(call, action, resource_account, lookups)
     unresolved_key = prefix == "kms" and any(":key/alias/" in r or r.endswith(":key/*") for r in resources)

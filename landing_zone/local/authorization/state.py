@@ -8,6 +8,7 @@ applies). Only the emulator imports this module.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -288,6 +289,19 @@ class MotoLookups:
                             return str(machine.arn)
         return None
 
+    def permissions_boundary(self, arn: str) -> str | None:
+        """The boundary policy ARN a role or user (named by its ARN) carries now."""
+        found = re.match(r"^arn:aws:iam::(\d{12}):(role|user)/(?:.*/)?([^/]+)$", arn)
+        if not found:
+            return None
+        account, kind, name = found.groups()
+        try:
+            iam = _backend("iam")[account][PARTITION]
+            entity = iam.get_role(name) if kind == "role" else iam.get_user(name)
+        except Exception:
+            return None
+        return getattr(entity, "permissions_boundary_arn", None) or None
+
     def resource_tags(self, arn: str) -> dict[str, str] | None:
         parts = arn.split(":", 5)
         if len(parts) < 6:
@@ -302,7 +316,40 @@ class MotoLookups:
         if service == "organizations" and resource.startswith("account/"):
             found = organization_of(resource.rsplit("/", 1)[-1])
             return dict(found[1].tags) if found else None
+        return _service_resource_tags(arn, service, parts[3], account, resource)
+
+
+# S3 puts a bucket's tags in aws:ResourceTag only once ABAC is turned on for it (off by default), so its tags are
+# never read here; IAM and Organizations are read above.
+_NO_RESOURCE_TAG_KEY = frozenset({"s3", "iam", "organizations"})
+
+
+def _service_resource_tags(arn: str, service: str, region: str, account: str, resource: str) -> dict[str, str] | None:
+    """The tags of any resource a moto backend lists for the Resource Groups Tagging API (TaggableResourcesMixin):
+    AWS puts them in the request context as aws:ResourceTag/<key> for the services that support the key."""
+    if service in _NO_RESOURCE_TAG_KEY or not account:
         return None
+    from moto.core.base_backend import BackendDict
+    from moto.core.resource_tagging import TaggableResourcesMixin
+
+    # Only backends already made for this account and region are read: reading must not create one (a new EC2
+    # region backend makes a default VPC).
+    for backends in list(BackendDict._instances):  # type: ignore[misc]
+        kind = backends.backend
+        if not (isinstance(kind, type) and issubclass(kind, TaggableResourcesMixin) and account in backends):
+            continue
+        if service != kind.SERVICE_NAMESPACE:
+            continue
+        backend = backends[account].get(region or PARTITION)
+        if backend is None:
+            continue
+        if service == "ec2":  # EC2 keeps every resource's tags by id (and would list every public AMI otherwise)
+            tags = backend.tags.get(resource.rsplit("/", 1)[-1])
+            return dict(tags) if tags is not None else None
+        for tagged in backend.iter_tagged_resources():
+            if tagged.arn == arn:
+                return dict(tagged.tags)
+    return None
 
 
 def resource_policy(arn: str, action: str, region: str) -> tuple[dict[str, Any] | None, str | None]:
