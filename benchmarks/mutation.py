@@ -49,9 +49,15 @@ TESTS: dict[str, list[str]] = {
     "vending/trust.py": ["tests/vending/test_trust.py"],
     "vending/intake.py": ["tests/vending/test_stacks.py", "tests/vending/test_request.py"],
     # tests/emulator/test_authorization.py boots the emulator (minutes a run): left out, it would take days.
-    "landing_zone/local/authorization/*.py": ["tests/emulator/test_authorization_requests.py"],
+    "landing_zone/local/authorization/*.py": [
+        "tests/emulator/test_authorization_requests.py",
+        "tests/emulator/test_authorization_request_context.py",
+    ],
     # The request builder alone (the other authorization modules are reached only through the booted emulator).
-    "landing_zone/local/authorization/requests.py": ["tests/emulator/test_authorization_requests.py"],
+    "landing_zone/local/authorization/requests.py": [
+        "tests/emulator/test_authorization_requests.py",
+        "tests/emulator/test_authorization_request_context.py",
+    ],
 }
 
 

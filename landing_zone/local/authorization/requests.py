@@ -292,6 +292,7 @@ _VARIABLE_PARAMS = {
     "RoleNameWithPath": ("RoleName",),
     "UserNameWithPath": ("UserName",),
     "PolicyNameWithPath": ("PolicyName",),
+    "GroupNameWithPath": ("GroupName",),
     "ClusterName": ("name", "clusterName", "ClusterName"),
     "LogGroupName": ("logGroupName", "LogGroupName"),
     "LogStreamName": ("logStreamName",),
