@@ -324,28 +324,6 @@ def test_organizations_policy_type_is_a_key(operation: str, params: dict[str, An
     assert got.action == f"organizations:{operation}"
 
 
-def test_organizations_entities_are_named_by_the_references_pattern_when_the_lookups_know_none() -> None:
-    # GIVEN lookups that know no entity WHEN an OU, a policy and a root are named THEN the ARN is the reference's
-    # pattern, whose literal ou-/p-/r- prefix the id's own prefix is not doubled onto; the policy's type is the request's
-    class Unknown(FakeLookups):
-        def org_entity_arn(self, account: str, entity_id: str) -> str | None:
-            return None
-
-    def arns(operation: str, **params: Any) -> list[str]:
-        call = _call("organizations", operation, **params)
-        return authz.resource_arns(call, f"organizations:{operation}", ACCOUNT, Unknown())
-
-    base = f"arn:aws:organizations::{ACCOUNT}"
-    assert arns("DescribeOrganizationalUnit", OrganizationalUnitId="ou-ab12-cd34") == [f"{base}:ou/{ORG}/ou-ab12-cd34"]
-    assert arns("DescribePolicy", PolicyId="p-xyz", Type="SERVICE_CONTROL_POLICY") == [
-        f"{base}:policy/{ORG}/service_control_policy/p-xyz"
-    ]
-    assert arns("DescribeAccount", AccountId="444455556666") == [f"{base}:account/{ORG}/444455556666"]
-    # AND an id without its kind's prefix, or an account id that is not twelve digits, names nothing
-    assert arns("DescribeOrganizationalUnit", OrganizationalUnitId="ab12") == [f"{base}:ou/{ORG}/ou-*"]
-    assert arns("DescribeAccount", AccountId="4444") == [f"{base}:account/{ORG}/*"]
-
-
 def test_move_account_authorizes_the_account_and_both_parents() -> None:
     got = _auth(
         "organizations", "MoveAccount", AccountId="444455556666", SourceParentId="ou-a", DestinationParentId="ou-b"
@@ -642,3 +620,130 @@ def test_service_keys_single_multiple_and_plural() -> None:
     assert many["sagemaker:InstanceTypes"] == ["ml.g5.xlarge", "ml.p5.48xlarge"]
     # AND an unknown action has none
     assert authz._service_keys(_call("ec2", "Nope", InstanceType="x"), "ec2:Nope") == {}
+
+
+# ---- what the emulator's state is asked, exactly ----
+
+
+class RecordingLookups(FakeLookups):
+    """The fake, recording every question it is asked (a question about another account, bucket or key is a wrong
+    answer in the emulator, whatever the fake says)."""
+
+    def __init__(self, **known: Any) -> None:
+        super().__init__(**known)
+        self.asked: list[tuple[Any, ...]] = []
+
+    def __getattribute__(self, name: str) -> Any:
+        found = super().__getattribute__(name)
+        if name in {"asked", "known"} or name.startswith("_") or not callable(found):
+            return found
+
+        def recorded(*args: Any) -> Any:
+            self.asked.append((name, *args))
+            return found(*args)
+
+        return recorded
+
+
+def test_lookups_are_asked_about_the_callers_account_and_the_named_resource() -> None:
+    lookups = RecordingLookups(role_path="/ci/")
+    _auth_with(lookups, "iam", "CreateRole", RoleName="TeamCIRole")
+    assert ("role_path", ACCOUNT, "TeamCIRole") in lookups.asked
+    lookups = RecordingLookups()
+    _auth_with(lookups, "kms", "Encrypt", KeyId="k-1", Plaintext="x")
+    assert ("key_id", ACCOUNT, REGION, "k-1") in lookups.asked
+    lookups = RecordingLookups(aliases={"alias/state": "k-1"})
+    got = _auth_with(lookups, "kms", "DeleteAlias", AliasName="alias/state")
+    assert ("key_id", ACCOUNT, REGION, "alias/state") in lookups.asked
+    # AND an alias operation is authorized on the alias and on the key it points to
+    assert [(r.action, r.resource) for r in got] == [
+        ("kms:DeleteAlias", f"arn:aws:kms:{REGION}:{ACCOUNT}:alias/state"),
+        ("kms:DeleteAlias", KEY),
+    ]
+    lookups = RecordingLookups()
+    _auth_with(lookups, "organizations", "DescribeOrganizationalUnit", OrganizationalUnitId="ou-ab12-cd34")
+    assert ("org_entity_arn", ACCOUNT, "ou-ab12-cd34") in lookups.asked
+    lookups = RecordingLookups()
+    _auth_with(
+        lookups, "organizations", "CreateAccount", Email="a@x", AccountName="a", Tags=[{"Key": "k", "Value": "v"}]
+    )
+    assert ("org_entity_arn", ACCOUNT, "000000000000") in lookups.asked
+
+
+def test_s3_lookups_name_the_bucket_and_the_key() -> None:
+    lookups = RecordingLookups(bucket_key="alias/state", aliases={"alias/state": "k-1"}, exists=False)
+    _auth_with(lookups, "s3", "PutObject", Bucket="b-1", Key="k/1")
+    assert {("bucket_kms_key", "b-1"), ("bucket_account", "b-1"), ("key_id", ACCOUNT, REGION, "alias/state")} <= set(
+        lookups.asked
+    )
+    lookups = RecordingLookups(object_key=KEY, exists=False)
+    _auth_with(lookups, "s3", "GetObject", Bucket="b-1", Key="k/1")
+    assert {("object_kms_key", "b-1", "k/1"), ("object_exists", "b-1", "k/1")} <= set(lookups.asked)
+
+
+def test_sse_kms_alias_of_a_key_in_another_account_is_resolved_there() -> None:
+    other = "444455556666"
+    lookups = RecordingLookups(
+        bucket_key=f"arn:aws:kms:{REGION}:{other}:alias/team/state", aliases={"alias/team/state": "k-7"}
+    )
+    [side] = [r for r in _auth_with(lookups, "s3", "PutObject", Bucket="b", Key="k") if r.why == "sse-kms"]
+    # THEN the alias (its name may hold a slash) is looked up in the key's account and region
+    assert ("key_id", other, REGION, "alias/team/state") in lookups.asked
+    assert side.resource == f"arn:aws:kms:{REGION}:{other}:key/k-7"
+
+
+# ---- names in the request ----
+
+
+def test_only_a_string_that_is_no_arn_names_a_resource_and_the_top_level_member_first() -> None:
+    # GIVEN a rule named at the top level, with a `Name` nested in a target and a non-string `Name` at the top
+    got = _auth(
+        "events", "PutTargets", Name={"not": "a name"}, Rule="r", Targets=[{"Id": "t", "Arn": "x", "Name": "nested"}]
+    )
+    # THEN the top-level string names the rule
+    assert [r.resource for r in got] == [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/r"]
+
+
+@pytest.mark.parametrize(
+    ("operation", "params", "rule"),
+    [
+        ("PutTargets", {"Rule": "r", "EventBusName": "vending", "Targets": []}, "rule/vending/r"),
+        ("RemoveTargets", {"Rule": "r", "EventBusName": "vending", "Ids": []}, "rule/vending/r"),
+        (
+            "DisableRule",
+            {"Name": "r", "EventBusName": f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/vending"},
+            "rule/vending/r",
+        ),
+        (
+            "DisableRule",
+            {"Name": "r", "EventBusName": f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default"},
+            "rule/r",
+        ),
+        ("DisableRule", {"Name": "r", "EventBusName": ""}, "rule/r"),
+        ("DisableRule", {"Name": "r", "EventBusName": None}, "rule/r"),
+    ],
+)
+def test_a_rule_of_a_custom_bus_carries_the_bus_however_it_is_named(
+    operation: str, params: dict[str, Any], rule: str
+) -> None:
+    got = _auth("events", operation, **params)
+    assert [r.resource for r in got if r.why == "call"] == [f"arn:aws:events:{REGION}:{ACCOUNT}:{rule}"]
+
+
+def test_an_iam_policy_operation_is_authorized_on_the_policy_its_arn_names() -> None:
+    policy = f"arn:aws:iam::{ACCOUNT}:policy/VendingCIBoundary"
+    for operation, params in (
+        ("CreatePolicyVersion", {"PolicyDocument": "{}", "SetAsDefault": True}),
+        ("SetDefaultPolicyVersion", {"VersionId": "v2"}),
+        ("DeletePolicy", {}),
+        ("GetPolicy", {}),
+    ):
+        assert _auth("iam", operation, PolicyArn=policy, **params) == [_request(f"iam:{operation}", policy)], operation
+
+
+def test_queue_names_from_urls_of_any_shape() -> None:
+    def queue(url: str) -> str:
+        return _auth("sqs", "SendMessage", QueueUrl=url, MessageBody="m")[0].resource
+
+    assert queue(f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/JOBX/") == f"arn:aws:sqs:{REGION}:{ACCOUNT}:JOBX"
+    assert queue("JOBS") == f"arn:aws:sqs:{REGION}:{ACCOUNT}:JOBS"

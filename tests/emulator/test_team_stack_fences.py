@@ -406,6 +406,19 @@ def test_a_team_role_cannot_take_the_ci_boundary_off_a_role_it_made(vended: dict
     message = _refused(lambda: iam.delete_role_permissions_boundary(RoleName="team-app"))
     assert "perform: iam:DeleteRolePermissionsBoundary" in message and "service control policy" in message, message
     assert iam.get_role(RoleName="team-app")["Role"]["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary
+    # AND the boundary itself cannot be rewritten: IAM's policy operations are authorized on the policy their
+    # PolicyArn names (not on policy/*, which no fence naming the boundary matches)
+    document = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+    for action, call in (
+        (
+            "iam:CreatePolicyVersion",
+            lambda: iam.create_policy_version(PolicyArn=boundary, PolicyDocument=document, SetAsDefault=True),
+        ),
+        ("iam:DeletePolicy", lambda: iam.delete_policy(PolicyArn=boundary)),
+    ):
+        message = _refused(call)
+        assert f"perform: {action} on resource: {boundary}" in message and "service control policy" in message, message
+    assert len(iam.list_policy_versions(PolicyArn=boundary)["Versions"]) == 1
     # AND the controls: the team's admin may still work on the role (an inline policy, a description), and the
     # platform's access role may take the boundary off
     iam.update_role_description(RoleName="team-app", Description="the team's app role")

@@ -174,8 +174,6 @@ class AuthRequest:
 class Lookups(Protocol):
     """What only the emulator's state can tell: each returns None when it does not know."""
 
-    def organization_id(self, account: str) -> str | None: ...
-
     def org_entity_arn(self, account: str, entity_id: str) -> str | None: ...
 
     def role_path(self, account: str, role_name: str) -> str | None: ...
@@ -297,7 +295,7 @@ _VARIABLE_PARAMS = {
     "LogGroupName": ("logGroupName", "LogGroupName"),
     "LogStreamName": ("logStreamName",),
     "KeyId": ("KeyId", "TargetKeyId"),
-    "AliasName": ("AliasName",),
+    "Alias": ("AliasName",),  # KMS: arn:...:alias/<name>, the request's AliasName less its alias/ prefix
     "FunctionName": ("FunctionName",),
     "TableName": ("TableName",),
     "StateMachineName": ("name",),
@@ -336,24 +334,11 @@ def _variable_values(call: Call, account: str, lookups: Lookups) -> dict[str, st
         found = next((v for v in named if isinstance(v, str) and v and not v.startswith("arn:")), None)
         if found is not None:
             values[var] = found
-    # Organizations: ARNs carry the organization id and drop the id's own prefix (ou-, p-, r-).
-    if iam_prefix(call) == "organizations":
-        org = lookups.organization_id(account)
-        if org:
-            values["OrganizationId"] = org.removeprefix("o-")
-        for var, prefix in (("OrganizationalUnitId", "ou-"), ("PolicyId", "p-"), ("RootId", "r-")):
-            if var in values:
-                if values[var].startswith(prefix):
-                    values[var] = values[var].removeprefix(prefix)
-                else:
-                    values.pop(var)
-        if "AccountId" in values and not re.fullmatch(r"\d{12}", values["AccountId"]):
-            values.pop("AccountId")
-        if "PolicyType" not in values and call.params.get("Type"):
-            values["PolicyType"] = str(call.params["Type"]).lower()
     if "RoleNameWithPath" in values:
         path = lookups.role_path(account, values["RoleNameWithPath"]) or "/"
         values["RoleNameWithPath"] = path.lstrip("/") + values["RoleNameWithPath"]
+    if "Alias" in values:
+        values["Alias"] = values["Alias"].removeprefix("alias/")
     if "KeyId" in values:
         values["KeyId"] = lookups.key_id(account, call.region, values["KeyId"]) or values["KeyId"]
     elif str(p.get("AliasName", "")).startswith("alias/"):  # alias operations are authorized on the key too
@@ -363,12 +348,16 @@ def _variable_values(call: Call, account: str, lookups: Lookups) -> dict[str, st
     if call.operation == "PutEvents" and "EventBusName" not in values:
         values["EventBusName"] = "default"
     rule_operation = "Rule" in call.operation or call.operation in ("PutTargets", "RemoveTargets")
-    if iam_prefix(call) == "events" and rule_operation and "EventBusName" in values:
+    if iam_prefix(call) == "events" and rule_operation:
         # A rule's `Name` is no bus name (only the bus operations name their bus `Name`), and a rule of the default
-        # bus has the ARN rule/<name> (rule-on-default-event-bus): only a custom EventBusName adds the bus segment.
+        # bus has the ARN rule/<name> (rule-on-default-event-bus): only a custom EventBusName (a name or the bus's
+        # ARN) adds the bus segment.
         bus = p.get("EventBusName")
-        if not isinstance(bus, str) or not bus or bus == "default" or bus.endswith(":event-bus/default"):
-            values.pop("EventBusName")
+        bus = bus.rsplit(":event-bus/", 1)[-1] if isinstance(bus, str) else ""
+        if bus and bus != "default":
+            values["EventBusName"] = bus
+        else:
+            values.pop("EventBusName", None)
     if (url := p.get("QueueUrl")) and isinstance(url, str):
         values["QueueName"] = url.rstrip("/").rsplit("/", 1)[-1]
     if "OidcProviderName" in values:
@@ -384,11 +373,7 @@ def _variable_values(call: Call, account: str, lookups: Lookups) -> dict[str, st
 
 
 def _arn_params(call: Call) -> list[str]:
-    found = []
-    for k, v in call.params.items():
-        if isinstance(v, str) and _ANY_ARN.match(v) and k not in ("PermissionsBoundary", "PolicyArn"):
-            found.append(v)
-    return found
+    return [v for v in call.params.values() if isinstance(v, str) and _ANY_ARN.match(v)]
 
 
 _ORG_ID_PARAMS = (
@@ -676,9 +661,6 @@ def authorization_requests(call: Call, account: str, lookups: Lookups) -> list[A
     if (prefix, call.operation) == ("sts", "GetCallerIdentity"):  # answered even under an explicit deny
         return []
     action = iam_action(call)
-    resource_account = account
-    if prefix == "s3" and call.params.get("Bucket"):
-        resource_account = lookups.bucket_account(str(call.params["Bucket"])) or account
     kind = "trust" if action.startswith(("sts:AssumeRole", "sts:TagSession")) else "default"
     if prefix == "kms":
         kind = "kms"
@@ -689,7 +671,7 @@ def authorization_requests(call: Call, account: str, lookups: Lookups) -> list[A
     elif listed := listed_resources(call, account):
         resources = listed
     else:
-        resources = resource_arns(call, action, resource_account, lookups)
+        resources = resource_arns(call, action, account, lookups)
     unresolved_key = prefix == "kms" and any(":key/alias/" in r or r.endswith(":key/*") for r in resources)
     if unresolved_key and (call.params.get("KeyId") or call.params.get("TargetKeyId")):
         # KMS resolves the key before it authorizes: a key or alias that does not exist is NotFoundException.
@@ -697,7 +679,7 @@ def authorization_requests(call: Call, account: str, lookups: Lookups) -> list[A
     out = [AuthRequest(action, r, call_context(call, action, r, lookups), "call", kind) for r in resources]
     resource = resources[0]
     out += _tag_on_create(call, action, resource, account, lookups)
-    out += _pass_role(call, action, account)
+    out += _pass_role(call, action)
     out += _sse_kms(call, action, account, lookups)
     out += _missing_object(call, out[0].context, lookups)
     return out
@@ -745,7 +727,7 @@ def _tag_on_create(call: Call, action: str, resource: str, account: str, lookups
     return [AuthRequest(tag, tag_resource, context, "tag-on-create")]
 
 
-def _pass_role(call: Call, action: str, account: str) -> list[AuthRequest]:
+def _pass_role(call: Call, action: str) -> list[AuthRequest]:
     prefix = action.split(":", 1)[0]
     if prefix in ("iam", "sts") or prefix not in PASSED_TO:
         return []
