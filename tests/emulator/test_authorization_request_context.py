@@ -52,6 +52,7 @@ def _call(
         ({"Tags": "team=a"}, None),  # only S3's Tagging is a query string
         ({"Tags": ["team", {"Value": "no key"}]}, None),  # neither a pair nor a key
         ({"Tags": []}, None),
+        ({"TagSpecifications": [{"Tags": [{"Key": "bare"}]}]}, {"bare": ""}),
         ({}, None),
         (
             {"TagSpecifications": [{"Tags": [{"Key": "a", "Value": "1"}]}], "Tags": {"b": "2"}},
@@ -79,6 +80,7 @@ def test_request_tags_reads_every_shape(params: dict[str, Any], expected: dict[s
         ("CreateTags", {"Tags": [{"Key": "team", "Value": "a"}]}, None),  # a tag write removes nothing
         ("UntagResource", {}, None),
         ("DeleteTags", {"Tags": "team"}, None),
+        ("DeleteTags", {"Tags": [{"key": "team"}]}, ["team"]),
     ],
 )
 def test_removed_tag_keys_reads_every_untag_shape(
@@ -721,6 +723,7 @@ def test_only_a_string_that_is_no_arn_names_a_resource_and_the_top_level_member_
         ),
         ("DisableRule", {"Name": "r", "EventBusName": ""}, "rule/r"),
         ("DisableRule", {"Name": "r", "EventBusName": None}, "rule/r"),
+        ("RemoveTargets", {"Rule": "r", "EventBusName": "default", "Ids": []}, "rule/r"),
     ],
 )
 def test_a_rule_of_a_custom_bus_carries_the_bus_however_it_is_named(
@@ -747,3 +750,194 @@ def test_queue_names_from_urls_of_any_shape() -> None:
 
     assert queue(f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/JOBX/") == f"arn:aws:sqs:{REGION}:{ACCOUNT}:JOBX"
     assert queue("JOBS") == f"arn:aws:sqs:{REGION}:{ACCOUNT}:JOBS"
+
+
+# ---- more shapes: each one a way the emulator could read a request wrong ----
+
+
+def test_run_instances_asks_create_tags_per_tag_specification_with_its_own_tags() -> None:
+    got = _auth(
+        "ec2",
+        "RunInstances",
+        MinCount=1,
+        MaxCount=1,
+        TagSpecifications=[
+            {"ResourceType": "instance", "Tags": [{"Key": "team", "Value": "a"}]},
+            {"ResourceType": "volume", "Tags": [{"Key": "backup", "Value": "daily"}]},
+            {"Tags": [{"Key": "untyped", "Value": "1"}]},
+        ],
+    )
+    side = [(r.resource, r.context) for r in got if r.why == "tag-on-create"]
+    run = {"ec2:CreateAction": "RunInstances"}
+    first = got[0].resource  # the first resource RunInstances is authorized on
+    assert side == [
+        (f"{first.rsplit(':', 1)[0]}:instance/*", {**BASE, "aws:RequestTag/team": "a", "aws:TagKeys": ["team"], **run}),
+        (
+            f"{first.rsplit(':', 1)[0]}:volume/*",
+            {**BASE, "aws:RequestTag/backup": "daily", "aws:TagKeys": ["backup"], **run},
+        ),
+        (first, {**BASE, "aws:RequestTag/untyped": "1", "aws:TagKeys": ["untyped"], **run}),
+    ]
+
+
+def test_an_organizations_create_tags_the_entity_it_makes_not_its_parent() -> None:
+    got = _auth(
+        "organizations", "CreateOrganizationalUnit", ParentId="ou-parent", Name="ou", Tags=[{"Key": "k", "Value": "v"}]
+    )
+    assert [(r.action, r.resource) for r in got if r.why == "tag-on-create"] == [
+        ("organizations:TagResource", f"arn:aws:organizations::{ACCOUNT}:ou/{ORG}/ou-*")
+    ]
+
+    # AND when the lookups cannot name the organization, the tags are asked on what the call is asked on
+    class Unknown(FakeLookups):
+        def org_entity_arn(self, account: str, entity_id: str) -> str | None:
+            return None
+
+    unknown = _auth_with(
+        Unknown(), "organizations", "CreateAccount", Email="a@x", AccountName="a", Tags=[{"Key": "k", "Value": "v"}]
+    )
+    assert [(r.action, r.resource) for r in unknown] == [
+        ("organizations:CreateAccount", "*"),
+        ("organizations:TagResource", "*"),
+    ]
+    # AND a create of another kind (a policy) with tags asks TagResource on what the call names, nothing made up
+    policy = _auth(
+        "organizations",
+        "CreatePolicy",
+        Name="n",
+        Type="TAG_POLICY",
+        Content="{}",
+        Description="",
+        Tags=[{"Key": "k", "Value": "v"}],
+    )
+    assert [(r.action, r.resource) for r in policy] == [
+        ("organizations:CreatePolicy", "*"),
+        ("organizations:TagResource", "*"),
+    ]
+
+
+def test_s3_asks_a_tagging_action_only_for_object_writes_and_bucket_creates() -> None:
+    side = [r for r in _auth("s3", "PutBucketVersioning", Bucket="b", Tagging="team=a") if r.why == "tag-on-create"]
+    assert side == []
+
+
+def test_sse_kms_reads_the_encryption_header_and_nested_aliases() -> None:
+    lookups = FakeLookups(bucket_key=KEY)
+    headers = {"x-amz-server-side-encryption": "AES256"}
+    call = _call("s3", "PutObject", headers=headers, Bucket="b", Key="k")
+    assert [r.why for r in authz.authorization_requests(call, ACCOUNT, lookups)] == ["call"]
+    # AND an alias whose name holds "alias/" again is looked up whole
+    nested = RecordingLookups(bucket_key="alias/alias/state", aliases={"alias/alias/state": "k-1"})
+    [side] = [r for r in _auth_with(nested, "s3", "PutObject", Bucket="b", Key="k") if r.why == "sse-kms"]
+    assert side.resource == KEY and ("key_id", ACCOUNT, REGION, "alias/alias/state") in nested.asked
+    # AND a call of another service that names a bucket asks no key
+    assert [r.why for r in _auth_with(lookups, "athena", "StartQueryExecution", Bucket="b", QueryString="q")] == [
+        "call"
+    ]
+
+
+def test_service_keys_prefer_the_member_named_after_the_key_and_keep_every_value() -> None:
+    # GIVEN a member named after a plural key and one after its singular: the plural member is the key
+    got = authz._service_keys(
+        _call("sagemaker", "X", InstanceTypes="ml.a", InstanceType="ml.b"), "sagemaker:CreateEndpointConfig"
+    )
+    assert got["sagemaker:InstanceTypes"] == "ml.a"
+    # AND a singular key found twice is both values, sorted, not the first
+    twice = authz._service_keys(
+        _call("ec2", "X", InstanceType="b", LaunchSpec={"InstanceType": "a"}), "ec2:RunInstances"
+    )
+    assert twice["ec2:InstanceType"] == ["a", "b"]
+    # AND an unknown service has none
+    assert authz._service_keys(_call("nosuch", "X", InstanceType="b"), "nosuch:X") == {}
+
+
+def test_service_keys_after_a_plural_fallback_are_still_read() -> None:
+    # sagemaker:InstanceTypes comes from the singular members; the keys after it in the reference are still read
+    keys = authz._reference()["sagemaker"]["privileges"]["CreateEndpointConfig"]["resource_types"]
+    names = [k for t in keys.values() for k in t["condition_keys"]]
+    later = [
+        k for k in names[names.index("sagemaker:InstanceTypes") + 1 :] if k.startswith("sagemaker:") and "${" not in k
+    ]
+    assert later, "the reference lists keys after sagemaker:InstanceTypes"
+    member = later[0].split(":", 1)[1]
+    got = authz._service_keys(
+        _call("sagemaker", "X", ProductionVariants=[{"InstanceType": "ml.a"}], **{member: "v"}),
+        "sagemaker:CreateEndpointConfig",
+    )
+    assert got["sagemaker:InstanceTypes"] == ["ml.a"] and got[later[0]] == "v"
+
+
+@pytest.mark.parametrize("operation", ["SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat"])
+def test_task_callbacks_name_the_tokens_machine(operation: str) -> None:
+    machine = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:m"
+    lookups = RecordingLookups(machine=machine)
+    got = _auth_with(lookups, "stepfunctions", operation, "states", taskToken="t-1")
+    assert [(r.action, r.resource) for r in got] == [(f"states:{operation}", machine)]
+    assert ("task_token_state_machine", "t-1") in lookups.asked
+    assert [r.resource for r in _auth_with(FakeLookups(), "stepfunctions", operation, "states", taskToken="t-1")] == [
+        "*"
+    ]
+
+
+def test_unknown_services_and_actions_are_asked_on_everything() -> None:
+    assert authz.resource_arns(_call("nosuch", "Op"), "nosuch:Op", ACCOUNT, FakeLookups()) == ["*"]
+    assert authz.organizations_resources(
+        _call("organizations", "Nope"), "organizations:Nope", ACCOUNT, FakeLookups()
+    ) == ["*"]
+
+
+def test_organizations_entities_of_another_kind_than_the_actions_are_not_its_resources() -> None:
+    base = f"arn:aws:organizations::{ACCOUNT}"
+    # DescribePolicy acts on policies: an OU named in its request is not one of its resources
+    assert [r.resource for r in _auth("organizations", "DescribePolicy", PolicyId="ou-x")] == ["*"]
+    assert [r.resource for r in _auth("organizations", "DescribeAccount", AccountId="444455556666")] == [
+        f"{base}:account/{ORG}/444455556666"
+    ]
+    # AND a member that is not a string names nothing
+    assert [r.resource for r in _auth("organizations", "DescribeAccount", AccountId=["444455556666"])] == ["*"]
+
+
+def test_pattern_regex_reads_the_partition_literally() -> None:
+    regex = authz._pattern_regex("arn:${Partition}:sqs:${Region}:${Account}:${QueueName}")
+    assert regex.match("arn:aws:sqs:us-east-1:1:q") and not regex.match("arn:aws-cn:sqs:us-east-1:1:q")
+
+
+def test_pass_role_finds_roles_in_lists_under_a_role_member() -> None:
+    got = _auth("sagemaker", "CreateModel", ModelName="m", ExecutionRoles=[ROLE])
+    assert [(r.action, r.resource) for r in got if r.why == "pass-role"] == [("iam:PassRole", ROLE)]
+
+
+@pytest.mark.parametrize("size", range(1, 9))
+def test_web_identity_tokens_of_every_padding_decode(size: int) -> None:
+    claims = {"iss": "https://issuer.example", "sub": "s" * size}
+    assert authz._jwt_claims(_token(claims)) == claims
+
+
+def test_a_web_identity_token_without_an_issuer_gives_no_claim_keys() -> None:
+    got = _auth("sts", "AssumeRoleWithWebIdentity", RoleArn=ROLE, WebIdentityToken=_token({"sub": "s", "aud": "a"}))
+    assert got == [_request("sts:AssumeRoleWithWebIdentity", ROLE, kind="trust")]
+
+
+def test_names_that_are_not_plain_names_fill_nothing() -> None:
+    # An ARN of another service in a name member is no name (the pattern's variable stays *)
+    assert [r.resource for r in _auth("lambda", "GetFunction", FunctionName="arn:aws:sns:us-east-1:1:t")] == [
+        f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:*"
+    ]
+    # AND a queue URL that is not a string names no queue
+    assert [r.resource for r in _auth("sqs", "SendMessage", QueueUrl=["x"], MessageBody="m")] == [
+        f"arn:aws:sqs:{REGION}:{ACCOUNT}:*"
+    ]
+    # AND ELB's ResourceArns keep only ARNs
+    got = _auth("elasticloadbalancing", "AddTags", ResourceArns=["not-an-arn"], Tags=[{"Key": "k", "Value": "v"}])
+    assert "not-an-arn" not in [r.resource for r in got]
+
+
+def test_a_role_path_is_joined_whatever_its_first_letter() -> None:
+    got = _auth_with(FakeLookups(role_path="/Xteam/"), "iam", "GetRole", RoleName="app")
+    assert [r.resource for r in got] == [f"arn:aws:iam::{ACCOUNT}:role/Xteam/app"]
+
+
+def test_a_kms_call_on_a_key_that_does_not_exist_is_not_authorized() -> None:
+    # KMS resolves the key first: an alias (or a target given as an alias) that names no key is NotFoundException
+    assert _auth("kms", "CreateAlias", AliasName="alias/new", TargetKeyId="alias/none") == []
+    assert _auth("kms", "DescribeKey", KeyId="alias/none") == []

@@ -409,7 +409,7 @@ def organizations_resources(call: Call, action: str, account: str, lookups: Look
     the target; MoveAccount: the account and both parents); ["*"] for actions without resource types."""
     name = action.split(":", 1)[1]
     privilege = _reference()["organizations"]["privileges"].get(name)
-    kinds = [t["resource_type"].rstrip("*") for t in (privilege or {}).get("resource_types", {}).values()]
+    kinds = [t["resource_type"] for t in (privilege or {}).get("resource_types", {}).values()]
     kinds = [k for k in kinds if k]
     if not kinds:
         return ["*"]
@@ -418,7 +418,7 @@ def organizations_resources(call: Call, action: str, account: str, lookups: Look
         value = call.params.get(param)
         if isinstance(value, str) and value:
             arn = lookups.org_entity_arn(account, value)
-            if arn and any(_ORG_KIND.get(k, "~") in arn or (k == "policy" and ":policy/" in arn) for k in kinds):
+            if arn and any(_ORG_KIND.get(k, "~") in arn for k in kinds):
                 found.append(arn)
     return found or ["*"]
 
@@ -515,14 +515,14 @@ def resource_arns(call: Call, action: str, account: str, lookups: Lookups) -> li
     values = _variable_values(call, account, lookups)
     given = _arn_params(call)
     chosen: list[str] = []
-    best: tuple[tuple[int, int, int], str] | None = None
+    best: tuple[tuple[int, int], str] | None = None
     named = {
-        t["resource_type"].rstrip("*")
+        t["resource_type"]
         for t in types
-        if any(_pattern_regex(service["resources"][t["resource_type"].rstrip("*")]["arn"]).match(a) for a in given)
+        if any(_pattern_regex(service["resources"][t["resource_type"]]["arn"]).match(a) for a in given)
     }
     for t in types:
-        kind = t["resource_type"].rstrip("*")
+        kind = t["resource_type"]
         if named & ALTERNATIVE_TYPES.get((prefix, kind), frozenset()):
             continue  # the request names the other kind of the same thing (a standard execution is no express one)
         pattern = service["resources"][kind]["arn"]
@@ -534,12 +534,12 @@ def resource_arns(call: Call, action: str, account: str, lookups: Lookups) -> li
         if direct is not None or t.get("required"):
             chosen.append(candidate)
             continue
-        score = (0, int(known == len(variables)), known - len(variables))
+        score = (int(known == len(variables)), known - len(variables))  # complete first, then fewest unknowns
         if best is None or score > best[0]:
             best = (score, candidate)
     if chosen:
         return list(dict.fromkeys(chosen))
-    if best and best[0][1] == 0 and any(not t["resource_type"] for t in privilege["resource_types"].values()):
+    if best and best[0][0] == 0 and any(not t["resource_type"] for t in privilege["resource_types"].values()):
         # Every type is optional and the request names none of them completely (CreateGuardrail without an automated
         # reasoning policy or a guardrail profile): AWS authorizes such a call on "*".
         return ["*"]
@@ -569,14 +569,12 @@ def _service_keys(call: Call, action: str) -> dict[str, Any]:
     return keys
 
 
-# iam:PermissionsBoundary is the boundary the request sets for these; for every other action that has the key (the
+# iam:PermissionsBoundary is the boundary the request sets for these (its PermissionsBoundary member, read with the
+# other member-named keys); for every other action that has the key (the
 # Service Authorization Reference lists it for AttachRolePolicy, PutRolePolicy, DeleteRolePermissionsBoundary...) it is
 # the boundary the role or user carries now.
 SETS_BOUNDARY = frozenset(
     {"iam:CreateRole", "iam:CreateUser", "iam:PutRolePermissionsBoundary", "iam:PutUserPermissionsBoundary"}
-)
-ATTACHES_POLICY = frozenset(
-    f"iam:{verb}{kind}Policy" for verb in ("Attach", "Detach") for kind in ("Role", "User", "Group")
 )
 
 
@@ -616,35 +614,23 @@ def call_context(call: Call, action: str, resource: str, lookups: Lookups) -> di
     elif tags is not None:
         context.update({f"aws:RequestTag/{k}": v for k, v in tags.items()})
         context["aws:TagKeys"] = sorted(tags)
-    if resource != "*" and "*" not in resource:
+    if "*" not in resource:  # one resource (not RunInstances' instance/*): AWS reads its own tags
         for k, v in (lookups.resource_tags(resource) or {}).items():
             context[f"aws:ResourceTag/{k}"] = v
+    # Keys named after a request member: ec2:InstanceType, iam:PolicyARN, iam:PermissionsBoundary where the request
+    # sets it, sts:ExternalId, sts:RoleSessionName, sts:SourceIdentity...
     context.update(_service_keys(call, action))
     p = call.params
-    if action in SETS_BOUNDARY:
-        if p.get("PermissionsBoundary"):
-            context["iam:PermissionsBoundary"] = p["PermissionsBoundary"]
-    elif action in _reads_current_boundary() and (current := lookups.permissions_boundary(resource)):
+    if action in _reads_current_boundary() and (current := lookups.permissions_boundary(resource)):
         context["iam:PermissionsBoundary"] = current
-    if action in ATTACHES_POLICY and p.get("PolicyArn"):
-        context["iam:PolicyARN"] = p["PolicyArn"]
-    if action.startswith("sts:AssumeRole"):
-        if p.get("ExternalId"):
-            context["sts:ExternalId"] = p["ExternalId"]
-        if p.get("RoleSessionName"):
-            context["sts:RoleSessionName"] = p["RoleSessionName"]
-        if p.get("SourceIdentity"):
-            context["sts:SourceIdentity"] = p["SourceIdentity"]
     if action == "sts:AssumeRoleWithWebIdentity":
-        claims = _jwt_claims(str(p.get("WebIdentityToken", "")))
-        issuer = str(claims.get("iss", "")).removeprefix("https://")
-        for claim in ("sub", "aud", "amr"):
+        claims = _jwt_claims(str(p.get("WebIdentityToken")))
+        issuer = claims.get("iss")
+        for claim in ("sub", "aud", "amr") if isinstance(issuer, str) else ():
             if claim in claims:
-                context[f"{issuer}:{claim}"] = claims[claim]
-    if action.startswith("organizations:") and (p.get("Type") or p.get("PolicyType")):
-        context["organizations:PolicyType"] = (
-            p.get("Type") or p["PolicyType"]
-        )  # CreatePolicy | Enable/DisablePolicyType
+                context[f"{issuer.removeprefix('https://')}:{claim}"] = claims[claim]
+    if action.startswith("organizations:") and p.get("Type"):  # CreatePolicy's member is not named after the key
+        context["organizations:PolicyType"] = p["Type"]
     if call.signing_name == "s3":
         sse = call.headers.get("x-amz-server-side-encryption") or p.get("ServerSideEncryption")
         if sse:
@@ -709,27 +695,40 @@ def _tag_on_create(call: Call, action: str, resource: str, account: str, lookups
     if not tag_action or tag_action == name:
         return []
     tag = f"{prefix}:{tag_action}"
-    tag_resource = resource
-    for spec in call.params.get("TagSpecifications") or []:  # EC2: the tags are for the named resource type
-        kind = str(spec.get("ResourceType", ""))
-        if kind and f":{kind}/" not in tag_resource:
-            tag_resource = re.sub(r":[a-z-]+/[^/]*$", f":{kind}/*", resource) if resource != "*" else resource
-        break
-    if prefix == "organizations" and resource == "*":
-        # The account (or OU, policy) being created: its id is not known yet, as with RunInstances' instance/*.
-        placeholder = {"CreateAccount": "000000000000", "CreateOrganizationalUnit": "ou-x"}.get(name)
-        arn = lookups.org_entity_arn(account, placeholder) if placeholder else None
-        if arn and placeholder:
-            tag_resource = arn.rsplit("/", 1)[0] + ("/*" if placeholder.isdigit() else "/ou-*")
-    context = call_context(call, tag, resource, lookups)
-    if prefix == "ec2":
-        context["ec2:CreateAction"] = name
-    return [AuthRequest(tag, tag_resource, context, "tag-on-create")]
+    specs = [spec for spec in call.params.get("TagSpecifications") or [] if isinstance(spec, dict)]
+    if prefix == "ec2" and specs:
+        return [_ec2_tag_on_create(call, tag, name, resource, spec, lookups) for spec in specs]
+    placeholder = _CREATED_ORG_ENTITY.get(name) if prefix == "organizations" else None
+    arn = lookups.org_entity_arn(account, placeholder) if placeholder else None
+    if arn:  # the account or OU being created: its id is not known yet, as with RunInstances' instance/*
+        resource = arn.rsplit("/", 1)[0] + ("/ou-*" if placeholder == "ou-x" else "/*")
+    return [AuthRequest(tag, resource, call_context(call, tag, resource, lookups), "tag-on-create")]
+
+
+# A placeholder id of the entity an Organizations create makes, for the lookups to build its ARN's prefix from.
+_CREATED_ORG_ENTITY = {"CreateAccount": "000000000000", "CreateOrganizationalUnit": "ou-x"}
+
+
+def _ec2_tag_on_create(
+    call: Call, tag: str, name: str, resource: str, spec: dict[str, Any], lookups: Lookups
+) -> AuthRequest:
+    """EC2 authorizes ec2:CreateTags once per TagSpecification: on that resource type (instance/*, volume/*...), with
+    that specification's tags as the request's tags, and the create action as ec2:CreateAction."""
+    kind = spec.get("ResourceType")
+    target = re.sub(r":[a-z-]+/[^/]*$", f":{kind}/*", resource) if isinstance(kind, str) and kind else resource
+    tags = request_tags(
+        Call(call.access_key, call.session_token, call.region, "ec2", "ec2", name, {"Tags": spec.get("Tags")})
+    )
+    context = {k: v for k, v in call_context(call, tag, target, lookups).items() if not k.startswith("aws:RequestTag/")}
+    context.update({f"aws:RequestTag/{k}": v for k, v in (tags or {}).items()})
+    context["aws:TagKeys"] = sorted(tags or {})
+    context["ec2:CreateAction"] = name
+    return AuthRequest(tag, target, context, "tag-on-create")
 
 
 def _pass_role(call: Call, action: str) -> list[AuthRequest]:
     prefix = action.split(":", 1)[0]
-    if prefix in ("iam", "sts") or prefix not in PASSED_TO:
+    if prefix not in PASSED_TO:
         return []
     roles = {
         v
