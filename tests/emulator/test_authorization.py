@@ -471,6 +471,35 @@ def test_kms_key_policy_without_root_denies_identity_allow(env: Env) -> None:
     assert "resource-based policy" in _message(error)
 
 
+def test_a_key_named_by_its_alias_arn_is_authorized_on_the_key(env: Env) -> None:
+    """GIVEN a key with an alias WHEN a role without kms:Encrypt on it encrypts naming the key by the alias's ARN (or
+    name) THEN it is refused for kms:Encrypt on the key, as AWS resolves the alias before it authorizes (the emulator
+    used to treat an alias ARN as a key that does not exist, and let the call through undecided)."""
+    kms = env.client("kms")
+    key = kms.create_key()["KeyMetadata"]
+    alias = _unique("alias/probe")
+    kms.create_alias(AliasName=alias, TargetKeyId=key["KeyId"])
+    alias_arn = f"arn:aws:kms:{REGION}:{env.account}:{alias}"
+    other_key = kms.create_key()["KeyMetadata"]["Arn"]
+    session, session_arn = env.role(_allow("kms:Encrypt", other_key))
+    role_kms = env.client("kms", session)
+    for named in (alias_arn, alias):
+        error = _denied(lambda named=named: role_kms.encrypt(KeyId=named, Plaintext=b"x"))
+        assert _code(error) == "AccessDeniedException", named
+        assert _message(error).startswith(
+            f"User: {session_arn} is not authorized to perform: kms:Encrypt on resource: {key['Arn']}"
+        ), named
+    # AND the control: allowed on that key, the role encrypts through the alias ARN, and a condition on the alias it
+    # named (kms:RequestAlias) decides
+    session, _ = env.role(
+        {**_allow("kms:Encrypt", key["Arn"]), "Condition": {"StringEquals": {"kms:RequestAlias": alias}}}
+    )
+    env.client("kms", session).encrypt(KeyId=alias_arn, Plaintext=b"x")
+    assert _code(_denied(lambda: env.client("kms", session).encrypt(KeyId=key["Arn"], Plaintext=b"x"))) == (
+        "AccessDeniedException"
+    )
+
+
 # 9. protocol shapes
 
 

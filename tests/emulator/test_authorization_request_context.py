@@ -941,3 +941,72 @@ def test_a_kms_call_on_a_key_that_does_not_exist_is_not_authorized() -> None:
     # KMS resolves the key first: an alias (or a target given as an alias) that names no key is NotFoundException
     assert _auth("kms", "CreateAlias", AliasName="alias/new", TargetKeyId="alias/none") == []
     assert _auth("kms", "DescribeKey", KeyId="alias/none") == []
+
+
+def test_tags_and_boundaries_are_read_from_the_resource_asked_on() -> None:
+    lookups = RecordingLookups(tags={"team": "a"}, boundary=BOUNDARY)
+    _auth_with(lookups, "iam", "PutRolePolicy", RoleName="app", PolicyName="p", PolicyDocument="{}")
+    assert {("resource_tags", ROLE), ("permissions_boundary", ROLE)} <= set(lookups.asked)
+
+
+def test_a_callback_without_a_token_asks_about_the_empty_token() -> None:
+    lookups = RecordingLookups()
+    assert [r.resource for r in _auth_with(lookups, "stepfunctions", "SendTaskSuccess", "states")] == ["*"]
+    assert ("task_token_state_machine", "") in lookups.asked
+
+
+def test_where_every_type_is_optional_the_most_complete_name_is_chosen() -> None:
+    # EKS ListTagsForResource acts on any EKS resource; a request that names none is asked on the one whose ARN has
+    # the fewest unknown parts (a cluster), not on "*" (the reference lists no resource-less form of it)
+    assert [r.resource for r in _auth("eks", "ListTagsForResource")] == [f"arn:aws:eks:{REGION}:{ACCOUNT}:cluster/*"]
+
+
+def test_an_execution_named_both_standard_and_express_is_asked_on_everything() -> None:
+    standard = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:m:run"
+    express = f"arn:aws:states:{REGION}:{ACCOUNT}:express:m:run:abc"
+    got = _auth("stepfunctions", "DescribeExecution", "states", executionArn=standard, other=express)
+    assert [r.resource for r in got] == ["*"]
+
+
+def test_service_keys_are_only_the_services_own() -> None:
+    got = authz._service_keys(_call("ec2", "CreateTags", TagKeys="x", RequestedRegion="eu-west-1"), "ec2:CreateTags")
+    assert not any(key.startswith("aws:") for key in got)
+
+
+def test_only_s3_writes_ask_for_a_data_key() -> None:
+    lookups = FakeLookups(bucket_key=KEY)
+    got = _auth_with(lookups, "mediastore-data", "PutObject", Bucket="b", Key="k", Path="p")
+    assert [r.why for r in got] == ["call"]
+    # AND a bucket member that is not a string asks nothing
+    assert [r.why for r in _auth_with(lookups, "s3", "PutObject", Bucket=["b"], Key="k")][1:] == []
+
+
+def test_malformed_members_name_nothing() -> None:
+    spec = {"ResourceType": 5, "Tags": [{"Key": "team", "Value": "a"}]}
+    got = _auth("ec2", "CreateVpc", CidrBlock="10.0.0.0/16", TagSpecifications=[spec])
+    assert [r.resource for r in got] == [f"arn:aws:ec2:{REGION}:{ACCOUNT}:vpc/*"] * 2
+    assert [r.resource for r in _auth("kms", "DeleteAlias", AliasName=5)] == [
+        f"arn:aws:kms:{REGION}:{ACCOUNT}:alias/*",
+        f"arn:aws:kms:{REGION}:{ACCOUNT}:key/*",
+    ]
+    assert [r.resource for r in _auth("eks", "DescribeAccessEntry", clusterName="c", principalArn=5)] == [
+        f"arn:aws:eks:{REGION}:{ACCOUNT}:access-entry/c/*/*/*/*"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("key_id", "expected"),
+    [
+        (f"arn:aws:kms:{REGION}:{ACCOUNT}:alias/state", [KEY]),
+        ("alias/state", [KEY]),
+        (f"arn:aws:kms:{REGION}:444455556666:alias/state", []),  # an alias never names another account's key
+        ("alias/none", []),  # KMS answers NotFoundException before it authorizes
+        (KEY, [KEY]),
+    ],
+)
+def test_a_key_named_by_alias_is_the_key_it_points_to(key_id: str, expected: list[str]) -> None:
+    got = _auth_with(FakeLookups(aliases={"alias/state": "k-1"}), "kms", "Encrypt", KeyId=key_id, Plaintext="x")
+    assert [r.resource for r in got] == expected
+    # AND the alias the request used is kms:RequestAlias
+    aliased = "alias/" in key_id
+    assert all(r.context.get("kms:RequestAlias") == ("alias/state" if aliased else None) for r in got)

@@ -226,6 +226,18 @@ def _walk(value: Any, name: str) -> Iterable[Any]:
             yield from _walk(item, name)
 
 
+def _tag_pairs(items: list[Any]) -> dict[str, str]:
+    """Tags as a list of pairs: Key/Value, key/value (CodeBuild), TagKey/TagValue (KMS); a pair without a value is
+    the empty string."""
+    found = {}
+    for t in items:
+        if isinstance(t, dict):
+            key = t.get("Key", t.get("key", t.get("TagKey")))
+            if key is not None:
+                found[str(key)] = str(t.get("Value", t.get("value", t.get("TagValue", ""))))
+    return found
+
+
 def request_tags(call: Call) -> dict[str, str] | None:
     """The tags a request sets, in any of the shapes AWS APIs use; None when it sets none."""
     p = call.params
@@ -240,11 +252,7 @@ def request_tags(call: Call) -> dict[str, str] | None:
         if isinstance(tags, dict):
             found.update({str(k): str(v) for k, v in tags.items()})
         elif isinstance(tags, list):
-            for t in tags:
-                if isinstance(t, dict):
-                    key = t.get("Key", t.get("key", t.get("TagKey")))
-                    if key is not None:
-                        found[str(key)] = str(t.get("Value", t.get("value", t.get("TagValue", ""))))
+            found.update(_tag_pairs(tags))
         elif isinstance(tags, str) and name == "Tagging":  # S3's x-amz-tagging header: a query string
             from urllib.parse import parse_qsl
 
@@ -339,10 +347,16 @@ def _variable_values(call: Call, account: str, lookups: Lookups) -> dict[str, st
         values["RoleNameWithPath"] = path.lstrip("/") + values["RoleNameWithPath"]
     if "Alias" in values:
         values["Alias"] = values["Alias"].removeprefix("alias/")
-    if "KeyId" in values:
+    if alias := _requested_alias(call):
+        # A key named by an alias (its name or its ARN) is the key the alias points to in the caller's account; an
+        # alias never names another account's key, so such an ARN resolves to nothing (NotFoundException)
+        same_account = not alias.startswith("arn:") or alias.split(":")[4] == account
+        name = "alias/" + alias.split("alias/", 1)[1]
+        values["KeyId"] = (lookups.key_id(account, call.region, name) if same_account else None) or name
+    elif "KeyId" in values:
         values["KeyId"] = lookups.key_id(account, call.region, values["KeyId"]) or values["KeyId"]
-    elif str(p.get("AliasName", "")).startswith("alias/"):  # alias operations are authorized on the key too
-        target = lookups.key_id(account, call.region, str(p["AliasName"]))
+    elif isinstance(alias := p.get("AliasName"), str) and alias.startswith("alias/"):
+        target = lookups.key_id(account, call.region, alias)  # alias operations are authorized on the key too
         if target:
             values["KeyId"] = target
     if call.operation == "PutEvents" and "EventBusName" not in values:
@@ -364,12 +378,21 @@ def _variable_values(call: Call, account: str, lookups: Lookups) -> dict[str, st
         values["OidcProviderName"] = re.sub(r"^https://", "", values["OidcProviderName"])
     if iam_prefix(call) == "eks":
         # An access entry's ARN names the principal (type, account, name); a Pod Identity association's, its id.
-        principal = _IAM_PRINCIPAL.match(str(p.get("principalArn", "")))
+        arn = p.get("principalArn")
+        principal = _IAM_PRINCIPAL.match(arn) if isinstance(arn, str) else None
         if principal:
             values["IamIdentityAccountID"], values["IamIdentityType"], values["IamIdentityName"] = principal.groups()
         if p.get("associationId"):
             values["UUID"] = str(p["associationId"])
     return values
+
+
+def _requested_alias(call: Call) -> str | None:
+    """The alias a KMS request names its key by (alias/<name> or an alias ARN), if it does."""
+    key = call.params.get("KeyId")
+    if iam_prefix(call) == "kms" and isinstance(key, str) and (key.startswith("alias/") or ":alias/" in key):
+        return key
+    return None
 
 
 def _arn_params(call: Call) -> list[str]:
@@ -418,7 +441,7 @@ def organizations_resources(call: Call, action: str, account: str, lookups: Look
         value = call.params.get(param)
         if isinstance(value, str) and value:
             arn = lookups.org_entity_arn(account, value)
-            if arn and any(_ORG_KIND.get(k, "~") in arn for k in kinds):
+            if arn and any(_ORG_KIND[k] in arn for k in kinds if k in _ORG_KIND):
                 found.append(arn)
     return found or ["*"]
 
@@ -555,7 +578,7 @@ def _service_keys(call: Call, action: str) -> dict[str, Any]:
     keys: dict[str, Any] = {}
     for t in privilege["resource_types"].values():
         for key in t["condition_keys"]:
-            if not key.startswith(prefix + ":") or "${" in key or "<" in key:
+            if not key.startswith(prefix + ":"):  # a ${TagKey} or <key> name matches no request member
                 continue
             member = key.split(":", 1)[1]
             found = [v for v in _walk(call.params, member) if isinstance(v, str | int | bool)]
@@ -626,9 +649,11 @@ def call_context(call: Call, action: str, resource: str, lookups: Lookups) -> di
     if action == "sts:AssumeRoleWithWebIdentity":
         claims = _jwt_claims(str(p.get("WebIdentityToken")))
         issuer = claims.get("iss")
-        for claim in ("sub", "aud", "amr") if isinstance(issuer, str) else ():
-            if claim in claims:
-                context[f"{issuer.removeprefix('https://')}:{claim}"] = claims[claim]
+        if isinstance(issuer, str):  # keys are named after the issuer's host: token.actions.githubusercontent.com:sub
+            host = issuer.removeprefix("https://")
+            context.update({f"{host}:{claim}": claims[claim] for claim in ("sub", "aud", "amr") if claim in claims})
+    if alias := _requested_alias(call):  # kms:RequestAlias: the alias the request used, by name
+        context["kms:RequestAlias"] = "alias/" + alias.split("alias/", 1)[1]
     if action.startswith("organizations:") and p.get("Type"):  # CreatePolicy's member is not named after the key
         context["organizations:PolicyType"] = p["Type"]
     if call.signing_name == "s3":
@@ -658,7 +683,7 @@ def authorization_requests(call: Call, account: str, lookups: Lookups) -> list[A
         resources = listed
     else:
         resources = resource_arns(call, action, account, lookups)
-    unresolved_key = prefix == "kms" and any(":key/alias/" in r or r.endswith(":key/*") for r in resources)
+    unresolved_key = prefix == "kms" and any(":key/alias/" in r for r in resources)
     if unresolved_key and (call.params.get("KeyId") or call.params.get("TargetKeyId")):
         # KMS resolves the key before it authorizes: a key or alias that does not exist is NotFoundException.
         return []
@@ -716,12 +741,10 @@ def _ec2_tag_on_create(
     that specification's tags as the request's tags, and the create action as ec2:CreateAction."""
     kind = spec.get("ResourceType")
     target = re.sub(r":[a-z-]+/[^/]*$", f":{kind}/*", resource) if isinstance(kind, str) and kind else resource
-    tags = request_tags(
-        Call(call.access_key, call.session_token, call.region, "ec2", "ec2", name, {"Tags": spec.get("Tags")})
-    )
+    tags = _tag_pairs(spec.get("Tags") or [])
     context = {k: v for k, v in call_context(call, tag, target, lookups).items() if not k.startswith("aws:RequestTag/")}
-    context.update({f"aws:RequestTag/{k}": v for k, v in (tags or {}).items()})
-    context["aws:TagKeys"] = sorted(tags or {})
+    context.update({f"aws:RequestTag/{k}": v for k, v in tags.items()})
+    context["aws:TagKeys"] = sorted(tags)
     context["ec2:CreateAction"] = name
     return AuthRequest(tag, target, context, "tag-on-create")
 
@@ -762,34 +785,21 @@ def _flatten(value: Any, key: str = "") -> Iterable[tuple[str, Any]]:
 
 
 def _sse_kms(call: Call, action: str, account: str, lookups: Lookups) -> list[AuthRequest]:
-    if not action.startswith("s3:") or not call.params.get("Bucket"):
+    bucket = call.params.get("Bucket")
+    if not action.startswith("s3:") or not isinstance(bucket, str) or not bucket:
         return []
-    bucket = str(call.params["Bucket"])
-    name = action.split(":", 1)[1]
-    writes = call.operation in (
-        "PutObject",
-        "CreateMultipartUpload",
-        "CopyObject",
-        "UploadPart",
-        "CompleteMultipartUpload",
-    )
-    # HeadObject returns metadata only: S3 decrypts (and asks KMS) for GetObject, not for HEAD.
-    reads = call.operation == "GetObject" and call.params.get("Key")
-    if writes and call.operation in ("UploadPart", "CompleteMultipartUpload"):
-        return []  # the data key was authorized when the upload was created
-    key: str | None = None
-    kms_action = ""
-    if writes:
+    # UploadPart and CompleteMultipartUpload: the data key was authorized when the upload was created.
+    if call.operation in ("PutObject", "CreateMultipartUpload", "CopyObject"):
         sse = call.headers.get("x-amz-server-side-encryption") or call.params.get("ServerSideEncryption")
-        explicit = call.headers.get("x-amz-server-side-encryption-aws-kms-key-id") or call.params.get("SSEKMSKeyId")
-        if sse and sse != "aws:kms" and sse != "aws:kms:dsse":
+        if sse and sse not in ("aws:kms", "aws:kms:dsse"):
             return []
-        key = explicit or lookups.bucket_kms_key(bucket)
-        kms_action = "kms:GenerateDataKey"
-    elif reads:
-        key = lookups.object_kms_key(bucket, str(call.params["Key"]))
-        kms_action = "kms:Decrypt"
-    if not key or name == "":
+        explicit = call.headers.get("x-amz-server-side-encryption-aws-kms-key-id") or call.params.get("SSEKMSKeyId")
+        key, kms_action = explicit or lookups.bucket_kms_key(bucket), "kms:GenerateDataKey"
+    elif call.operation == "GetObject" and call.params.get("Key"):  # HeadObject returns metadata: no decrypt
+        key, kms_action = lookups.object_kms_key(bucket, str(call.params["Key"])), "kms:Decrypt"
+    else:
+        return []
+    if not key:
         return []
     owner = lookups.bucket_account(bucket) or account
     key_account = key.split(":")[4] if key.startswith("arn:") else owner
