@@ -1010,3 +1010,24 @@ def test_a_key_named_by_alias_is_the_key_it_points_to(key_id: str, expected: lis
     # AND the alias the request used is kms:RequestAlias
     aliased = "alias/" in key_id
     assert all(r.context.get("kms:RequestAlias") == ("alias/state" if aliased else None) for r in got)
+
+
+def test_key_ids_and_aliases_are_resolved_in_the_callers_account_and_region() -> None:
+    # GIVEN an alias whose name holds "alias/" again, and a key id the lookups resolve to the key's own id
+    lookups = RecordingLookups(aliases={"alias/alias/x": "k-1", "1234": "k-1"})
+    got = _auth_with(lookups, "kms", "Encrypt", KeyId="alias/alias/x", Plaintext="p")
+    assert [(r.resource, r.context["kms:RequestAlias"]) for r in got] == [(KEY, "alias/alias/x")]
+    assert ("key_id", ACCOUNT, REGION, "alias/alias/x") in lookups.asked
+    assert [r.resource for r in _auth_with(lookups, "kms", "Encrypt", KeyId="1234", Plaintext="p")] == [KEY]
+
+
+def test_tag_specifications_of_another_service_are_its_own_tags() -> None:
+    got = _auth(
+        "sns",
+        "CreateTopic",
+        Name="t",
+        TagSpecifications=[{"ResourceType": "topic", "Tags": [{"Key": "k", "Value": "v"}]}],
+    )
+    side = [r for r in got if r.why == "tag-on-create"]
+    assert [(r.action, r.resource) for r in side] == [("sns:TagResource", f"arn:aws:sns:{REGION}:{ACCOUNT}:t")]
+    assert "ec2:CreateAction" not in side[0].context
