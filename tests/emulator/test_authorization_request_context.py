@@ -1031,3 +1031,16 @@ def test_tag_specifications_of_another_service_are_its_own_tags() -> None:
     side = [r for r in got if r.why == "tag-on-create"]
     assert [(r.action, r.resource) for r in side] == [("sns:TagResource", f"arn:aws:sns:{REGION}:{ACCOUNT}:t")]
     assert "ec2:CreateAction" not in side[0].context
+
+
+def test_an_untyped_tag_specification_is_asked_on_the_calls_first_resource_with_its_tags() -> None:
+    # GIVEN a create whose first resource is named by ARN (CreateSnapshots of an instance) and a specification
+    # without a ResourceType: the tags are asked on that resource, whose own tags are read from the state
+    instance = f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/i-1"
+    lookups = RecordingLookups(tags={"team": "a"})
+    got = _auth_with(
+        lookups, "ec2", "CreateSnapshots", X=instance, TagSpecifications=[{"Tags": [{"Key": "k", "Value": "v"}]}]
+    )
+    [side] = [r for r in got if r.why == "tag-on-create"]
+    assert (side.resource, side.context["aws:ResourceTag/team"]) == (instance, "a")
+    assert ("resource_tags", instance) in lookups.asked
