@@ -426,6 +426,19 @@ def cost_tags(layout: Layout) -> list[Statement]:
             True,
         )
     )
+    # EC2's DeleteTags without Tags deletes every tag of the resources it names, and AWS then puts no aws:TagKeys in
+    # the request: the statement above (any of the keys removed) does not match, so this one refuses the keyless form.
+    out.append(
+        Statement(
+            "cost-tags",
+            _deny(
+                "DenyRemovingEveryTag",
+                action="ec2:DeleteTags",
+                condition=_unless_platform(layout, {"Null": {"aws:TagKeys": "true"}}),
+            ),
+            True,
+        )
+    )
     # A resource that carries the team tag was created under the rule above: its mandatory tags are final for teams.
     first = keys[0]
     out.append(

@@ -80,6 +80,7 @@ def test_request_tags_reads_every_shape(params: dict[str, Any], expected: dict[s
         ("CreateTags", {"Tags": [{"Key": "team", "Value": "a"}]}, None),  # a tag write removes nothing
         ("UntagResource", {}, None),
         ("DeleteTags", {"Tags": "team"}, None),
+        ("DeleteTags", {"Resources": ["i-1"]}, None),  # every tag deleted: AWS sets no aws:TagKeys
         ("DeleteTags", {"Tags": [{"key": "team"}]}, ["team"]),
     ],
 )

@@ -322,8 +322,9 @@ def test_a_team_role_cannot_break_the_usage_forwarding_the_platform_can(vended: 
 def test_a_team_role_cannot_remove_or_rewrite_a_mandatory_tag_through_any_tagging_call(vended: dict[str, Any]) -> None:
     """The cost-tag fence after create (DenyRemovingMandatoryTags, DenyChangingMandatoryTags) as AWS decides it: EC2
     names the resources of CreateTags/DeleteTags by id and DeleteTags its keys in `Tags`; CloudWatch Logs'
-    UntagLogGroup lists its keys in `tags`; every tagging call is decided on the resource's own tags
-    (aws:ResourceTag). Each shape reaches the SCP with the keys and tags AWS would put in its request context."""
+    UntagLogGroup lists its keys in `tags`; DeleteTags without keys deletes every tag and carries no aws:TagKeys
+    (DenyRemovingEveryTag); every tagging call is decided on the resource's own tags (aws:ResourceTag). Each shape
+    reaches the SCP with the keys and tags AWS would put in its request context."""
     member, team = vended["member"], _team_admin(vended)
     keys = list(cached_layout().organization.mandatory_tags)
     first, tags = keys[0], {key: "platform-set" for key in keys}
@@ -348,6 +349,7 @@ def test_a_team_role_cannot_remove_or_rewrite_a_mandatory_tag_through_any_taggin
         ("ec2:DeleteTags", "keys in Tags"): _refused(
             lambda: ec2.delete_tags(Resources=[instance_id], Tags=[{"Key": first}])
         ),
+        ("ec2:DeleteTags", "no keys: every tag"): _refused(lambda: ec2.delete_tags(Resources=[instance_id])),
         ("ec2:CreateTags", "rewrite"): _refused(lambda: ec2.create_tags(Resources=[instance_id], Tags=rewrite)),
         ("logs:UntagLogGroup", "keys in tags"): _refused(
             lambda: logs.untag_log_group(logGroupName=group, tags=[first])

@@ -225,6 +225,8 @@ ATTACKS: list[tuple[str, str, str, dict[str, Any], tuple[str, ...]]] = [
     ),
     # tags
     ("team-frontend", "ec2:DeleteTags", INSTANCE, {"aws:TagKeys": ["cost-center"]}, ("DenyRemovingMandatoryTags",)),
+    # DeleteTags without Tags deletes every tag, and AWS sets no aws:TagKeys for it
+    ("team-frontend", "ec2:DeleteTags", INSTANCE, {}, ("DenyRemovingEveryTag",)),
     ("team-frontend", "sagemaker:DeleteTags", "*", {"aws:TagKeys": ["Name", "team"]}, ("DenyRemovingMandatoryTags",)),
     (
         "team-frontend",
