@@ -19,6 +19,7 @@ from landing_zone.local import orphans, runtime
 from landing_zone.local.budget_actions import billing_caught_up
 from tests.emulator.test_authorization import Env, _code, new_member
 from tests.emulator.test_aws_semantics_defects import _role_with_policy_of, _spec, _without
+from tests.organization_pages import all_policies
 from vending.budgets import BACKSTOP_ROLE_NAME, backstop_action, backstop_name, remove_backstop
 from vending.guardrails.audit import BACKSTOP_NOTE, audit_organization, management_backstop
 from vending.layout import cached_layout
@@ -327,7 +328,7 @@ def test_execution_role_attaches_nothing_but_vend_freeze(env: Env) -> None:
     org, budgets, name = env.client("organizations"), env.client("budgets"), backstop_name(account)
     other = next(
         p["Id"]
-        for p in org.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"]
+        for p in all_policies(org, "SERVICE_CONTROL_POLICY")
         if p["Name"] != "vend-freeze" and not p.get("AwsManaged")
     )
     action = backstop_action(budgets, env.account, account)

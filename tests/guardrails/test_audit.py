@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 
 from tests.guardrails.conftest import ou_id, policy_id, record_for, vend_with_record
+from tests.organization_pages import all_policies
 from vending.guardrails import reconcile_organization
 from vending.guardrails.audit import ALERT_DETAIL_TYPE, audit_organization, publish
 from vending.guardrails.inventory import RunningInstance, StaticInventory
@@ -131,7 +132,7 @@ def _inject_every_drift(org: Any, accounts: dict[str, str]) -> dict[str, str]:
 
 def _inject_tag_policy_drift(org: Any, accounts: dict[str, str]) -> list[tuple[str, str]]:
     """One or more findings of each fixable tag-policy type; returns (type, target) pairs the audit must name."""
-    tag_id = {p["Name"]: p["Id"] for p in org.list_policies(Filter="TAG_POLICY")["Policies"]}
+    tag_id = {p["Name"]: p["Id"] for p in all_policies(org, "TAG_POLICY")}
     # tag_policy_drift: the org-wide tag policy edited by hand
     org.update_policy(PolicyId=tag_id["vend-tags"], Content='{"tags":{"team":{"tag_key":{"@@assign":"Team"}}}}')
     # tag_policy_missing: a team's tag policy detached from its accounts and deleted (each account then misses it)
@@ -211,7 +212,7 @@ def test_audit_finds_every_injected_drift_then_remediates(org: Any, layout: Layo
     assert again.findings == []
     assert again.notes == [f"{expected['unknown_account']}: unknown account, quarantined in Suspended"]
     assert reconcile_organization(org, layout, dry_run=True, records=records).changes == 0
-    assert "vend-legacy" not in {p["Name"] for p in org.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"]}
+    assert "vend-legacy" not in {p["Name"] for p in all_policies(org, "SERVICE_CONTROL_POLICY")}
 
 
 def test_audit_reports_what_it_cannot_fix(org: Any, layout: Layout) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from scps.render import render
 from tests.guardrails.conftest import ou_id, policy_id, vend_with_record
+from tests.organization_pages import all_policies
 from vending.guardrails import reconcile_organization
 from vending.guardrails.audit import AuditReport, audit_organization
 from vending.guardrails.effective import FULL_ACCESS_DOC, PROBES, effective_findings, intended_levels, weakened
@@ -67,8 +68,8 @@ def test_effective_clean_org_has_no_finding_and_no_extra_calls(vended: Vended) -
     assert report.findings == [] and report.counts()[KIND] == 0
     # AND the check read nothing beyond the snapshot: one DescribePolicy per SCP except FullAWSAccess and per tag
     # policy, no per-account policy reads
-    scps = vended.org.list_policies(Filter=SCP)["Policies"]
-    tag_policies = vended.org.list_policies(Filter="TAG_POLICY")["Policies"]
+    scps = all_policies(vended.org, SCP)
+    tag_policies = all_policies(vended.org, "TAG_POLICY")
     by_operation = report.api_calls["by_operation"]
     described = len([p for p in scps if p["Name"] != "FullAWSAccess"]) + len(tag_policies)
     assert tag_policies and by_operation.get("DescribePolicy", 0) == described

@@ -42,11 +42,13 @@ def test_apply_account_guardrails_attaches_ou_and_tier_policies(org: Any, layout
         "vend-workloads-3",
         "vend-workloads-staging-1",
         "vend-workloads-staging-2",
+        "vend-workloads-staging-3",
     )
     assert _attached(org, ou_id(org, "Workloads/Staging")) == {
         "FullAWSAccess",
         "vend-workloads-staging-1",
         "vend-workloads-staging-2",
+        "vend-workloads-staging-3",
     }
     assert _attached(org, ou_id(org, "Workloads")) == {
         "FullAWSAccess",

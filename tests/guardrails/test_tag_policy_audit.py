@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.guardrails.conftest import ou_id, vend_with_record
+from tests.organization_pages import all_policies
 from vending.guardrails import reconcile_organization
 from vending.guardrails.audit import audit_organization
 from vending.layout import Layout
@@ -68,7 +69,7 @@ def test_tag_policy_type_switched_off_is_found_and_remediated(org: Any, layout: 
 
 def test_another_teams_tag_policy_on_an_account_is_swapped_back(org: Any, layout: Layout) -> None:
     accounts, records = _vended(org, layout)
-    ids = {p["Name"]: p["Id"] for p in org.list_policies(Filter="TAG_POLICY")["Policies"]}
+    ids = {p["Name"]: p["Id"] for p in all_policies(org, "TAG_POLICY")}
     frontend = accounts["team-frontend"]
     # GIVEN the frontend account's tag policy replaced by backend's (its tags would then comply as team-backend)
     org.attach_policy(PolicyId=ids["vend-tags-team-backend"], TargetId=frontend)
@@ -93,7 +94,7 @@ def test_a_customers_own_tag_policy_and_an_account_in_flight_are_not_judged(org:
     ]["Id"]
     org.attach_policy(PolicyId=own, TargetId=ou_id(org, "Workloads/Staging"))
     # AND the backend account still being vended, its team tag policy not attached yet
-    ids = {p["Name"]: p["Id"] for p in org.list_policies(Filter="TAG_POLICY")["Policies"]}
+    ids = {p["Name"]: p["Id"] for p in all_policies(org, "TAG_POLICY")}
     org.detach_policy(PolicyId=ids["vend-tags-team-backend"], TargetId=accounts["team-backend"])
     in_flight = [r.model_copy(update={"status": Status.GUARDRAILS}) if r.team == "team-backend" else r for r in records]
     # WHEN audited THEN neither is a tag-policy finding

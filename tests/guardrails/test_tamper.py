@@ -10,6 +10,7 @@ import pytest
 from scps.render import render
 from tests.guardrails.conftest import ou_id, policy_id, vend_with_record
 from tests.guardrails.effective import actual_levels, effective, intended_levels
+from tests.organization_pages import all_policies
 from vending.guardrails import reconcile_organization
 from vending.guardrails.audit import AuditReport, audit_organization
 from vending.guardrails.intent import build_intent
@@ -188,6 +189,6 @@ def test_tamper_unrendered_vend_policy_is_reported_before_removal(vended: Org) -
     fixed, again = vended.remediate()
     assert _found(fixed) == _found(dry)
     assert fixed.remediation["executed"][-1] == "delete_policy vend-gpu-unlimited -> policy:vend-gpu-unlimited"  # type: ignore[index]
-    assert "vend-gpu-unlimited" not in {p["Name"] for p in org.list_policies(Filter=SCP)["Policies"]}
+    assert "vend-gpu-unlimited" not in {p["Name"] for p in all_policies(org, SCP)}
     assert again.findings == []
     vended.assert_at_intent()

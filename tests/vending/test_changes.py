@@ -10,6 +10,7 @@ import boto3
 import pytest
 
 from scps.render import render
+from tests.organization_pages import all_policies
 from vending import context
 from vending.accounts import place_in_ou, tag_account
 from vending.changes import (
@@ -359,7 +360,7 @@ def test_production_change_always_waits_for_approval(
 
 
 def _team_fence(org: Any, name: str) -> list[str]:
-    policy = next(p for p in org.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"] if p["Name"] == name)
+    policy = next(p for p in all_policies(org, "SERVICE_CONTROL_POLICY") if p["Name"] == name)
     content = json.loads(org.describe_policy(PolicyId=policy["Id"])["Policy"]["Content"])
     fence = next(s for s in content["Statement"] if s["Sid"] == "DenyOutsideTeamRegions")
     return list(fence["Condition"]["StringNotEquals"]["aws:RequestedRegion"])

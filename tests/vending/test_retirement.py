@@ -13,6 +13,7 @@ import pytest
 from botocore.stub import Stubber
 
 import step_functions
+from tests.organization_pages import all_policies
 from vending.functions import LIFECYCLE_KEYS, by_key
 from vending.guardrails.account import apply_account_guardrails
 from vending.layout import Layout
@@ -74,7 +75,7 @@ def test_retire_account_quarantines_then_parks_in_suspended(
     attached = _names(org, account)
     assert "vend-gpu-training" not in attached
     assert attached == {"FullAWSAccess", "vend-suspended-1"} | ({"vend-suspended-2"} & attached)
-    quarantine = [p for p in org.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"] if p["Name"] in attached]
+    quarantine = [p for p in all_policies(org, "SERVICE_CONTROL_POLICY") if p["Name"] in attached]
     docs = [json.loads(org.describe_policy(PolicyId=p["Id"])["Policy"]["Content"]) for p in quarantine]
     assert any(s.get("Sid") == "QuarantineReadOnly" and s["Effect"] == "Deny" for d in docs for s in d["Statement"])
     # AND the account is in the Suspended OU, the record went RETIRING -> SUSPENDED
@@ -317,11 +318,7 @@ def test_retiring_an_unlisted_teams_account_deletes_the_policies_only_it_used(
     )
 
     def policies() -> set[str]:
-        return {
-            p["Name"]
-            for kind in ("SERVICE_CONTROL_POLICY", "TAG_POLICY")
-            for p in org.list_policies(Filter=kind)["Policies"]
-        }
+        return {p["Name"] for kind in ("SERVICE_CONTROL_POLICY", "TAG_POLICY") for p in all_policies(org, kind)}
 
     assert {"vend-team-team-zeta-staging", "vend-tags-team-zeta"} <= policies()
     # AND a listed team's account, vended beside it (the negative control)

@@ -17,6 +17,7 @@ from botocore.stub import Stubber
 from botocore.validate import ParamValidator
 
 from scps.render import freeze_policy
+from tests.organization_pages import all_policies
 from tests.vending.conftest import OUTCOME_SOURCE, REGION
 from vending.budgets import backstop_budget_document, freeze_budget_action
 from vending.exceptions import InvalidRequest, SelfApproval, ThawNotFound
@@ -141,7 +142,7 @@ def test_fence_freezes_records_first_attaches_and_notifies_once(
     assert (record.cap, record.cap_usd, record.reading_usd, record.frozen_by) == ("hourly", 250, 300.0, "run-1")
     assert _scps(org, account) == {"FullAWSAccess", "vend-gpu-training", "vend-team-team-mlops-staging", "vend-freeze"}
     # AND the organization lacked vend-freeze (ApplyGuardrails does not make it): the fence made it as rendered
-    (made,) = [p for p in org.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"] if p["Name"] == "vend-freeze"]
+    (made,) = [p for p in all_policies(org, "SERVICE_CONTROL_POLICY") if p["Name"] == "vend-freeze"]
     content = org.describe_policy(PolicyId=made["Id"])["Policy"]["Content"]
     assert json.loads(content) == freeze_policy(layout).document
     # AND the owner and the platform are told once
