@@ -156,7 +156,7 @@ PASSED_TO = {
     "budgets": "budgets.amazonaws.com",  # an action's ExecutionRoleArn (CreateBudgetAction, UpdateBudgetAction)
 }
 _ROLE_ARN = re.compile(r"^arn:aws:iam::\d{12}:role/.+$")
-_IAM_PRINCIPAL = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):(role|user)/(?:.*/)?([^/]+)$")
+IAM_PRINCIPAL = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):(role|user)/(?:.*/)?([^/]+)$")
 _ANY_ARN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[^:]*:[^:]*:.+$")
 
 
@@ -281,8 +281,9 @@ def removed_tag_keys(call: Call) -> list[str] | None:
     return None
 
 
-def _fill(pattern: str, values: dict[str, str]) -> str:
-    return re.sub(r"\$\{([^}]+)\}", lambda m: values.get(m.group(1), "*"), pattern)
+def _fill(pattern: str, values: dict[str, str], default: str = "*") -> str:
+    """The pattern's ${...} variables filled from `values`; one they lack is `default`."""
+    return re.sub(r"\$\{([^}]+)\}", lambda m: values.get(m.group(1), default), pattern)
 
 
 def _pattern_regex(pattern: str) -> re.Pattern[str]:
@@ -379,7 +380,7 @@ def _variable_values(call: Call, account: str, lookups: Lookups) -> dict[str, st
     if iam_prefix(call) == "eks":
         # An access entry's ARN names the principal (type, account, name); a Pod Identity association's, its id.
         arn = p.get("principalArn")
-        principal = _IAM_PRINCIPAL.match(arn) if isinstance(arn, str) else None
+        principal = IAM_PRINCIPAL.match(arn) if isinstance(arn, str) else None
         if principal:
             values["IamIdentityAccountID"], values["IamIdentityType"], values["IamIdentityName"] = principal.groups()
         if p.get("associationId"):
@@ -492,8 +493,7 @@ def ec2_resource_arn(resource_id: str, region: str, account: str) -> str:
     if kind is None:
         return "*"
     known = {"Partition": PARTITION, "Region": region, "Account": account}
-    pattern = _reference()["ec2"]["resources"][kind]["arn"]
-    return re.sub(r"\$\{([^}]+)\}", lambda m: known.get(m.group(1), resource_id), pattern)
+    return _fill(_reference()["ec2"]["resources"][kind]["arn"], known, default=resource_id)  # the id's own variable
 
 
 def listed_resources(call: Call, account: str) -> list[str]:

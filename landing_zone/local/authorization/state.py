@@ -8,9 +8,10 @@ applies). Only the emulator imports this module.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
+
+from landing_zone.local.authorization.requests import IAM_PRINCIPAL
 
 PARTITION = "aws"
 
@@ -291,7 +292,7 @@ class MotoLookups:
 
     def permissions_boundary(self, arn: str) -> str | None:
         """The boundary policy ARN a role or user (named by its ARN) carries now."""
-        found = re.match(r"^arn:aws:iam::(\d{12}):(role|user)/(?:.*/)?([^/]+)$", arn)
+        found = IAM_PRINCIPAL.match(arn)
         if not found:
             return None
         account, kind, name = found.groups()
