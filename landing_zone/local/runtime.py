@@ -61,6 +61,7 @@ from landing_zone.local.callbacks import fix_task_token_callbacks
 from landing_zone.local.dynamodb import atomic_conditional_writes
 from landing_zone.local.event_sources import redelivering_sqs_event_sources
 from landing_zone.local.execution_history import execution_history_paged
+from landing_zone.local.execution_names import execution_names_unique
 from landing_zone.local.lifecycle import LIFECYCLE_ROLE, deploy_lifecycle
 from landing_zone.local.llm_services import llm_services_completed
 from landing_zone.local.moto_costs import kms_private_keys_on_first_use, moto_modules_listed_once
@@ -502,6 +503,7 @@ class Emulator:
         self._patches.enter_context(moto_modules_listed_once())
         self._patches.enter_context(kms_private_keys_on_first_use())
         self._patches.enter_context(execution_history_paged())
+        self._patches.enter_context(execution_names_unique())
         self._patches.enter_context(unique_account_emails())
         self._patches.enter_context(atomic_conditional_writes())
         self._patches.enter_context(redelivering_sqs_event_sources())

@@ -19,7 +19,9 @@ def moto_vending() -> Iterator[dict[str, Any]]:
     import boto3
     import moto
 
-    with moto.mock_aws():
+    from landing_zone.local.execution_names import execution_names_unique
+
+    with moto.mock_aws(), execution_names_unique():  # names unique under a race, as in AWS
         from vending.lifecycle import requests_table_definition
 
         ddb = boto3.client("dynamodb")
