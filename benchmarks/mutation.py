@@ -38,7 +38,7 @@ TESTS: dict[str, list[str]] = {
     "scps/families.py": ["tests/scps/test_families.py", "tests/scps/test_render.py"],
     "scps/catalog.py": ["tests/scps/test_catalog.py"],
     "scps/coverage.py": ["tests/scps/test_coverage.py"],
-    "scps/lint.py": ["tests/scps/test_render.py"],
+    "scps/lint.py": ["tests/scps/test_lint.py", "tests/scps/test_render.py"],
     "scps/tag_policy.py": ["tests/scps/test_tag_policy.py"],
     "vending/guardrails/*.py": ["tests/guardrails"],
     "vending/request.py": [
@@ -195,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nunexplained survivors: {len(result['unexplained_survivors'])}")
         for name in result["unexplained_survivors"]:
             print(f"  {name}")
+        if result["mutmut_exit"] not in {0, None}:
+            # e.g. a test file not tracked by git: the scratch copy lacks it, pytest fails, no mutant is run
+            print(f"\nmutmut exited {result['mutmut_exit']}: the table above is not a finished run")
     return 1 if result["unexplained_survivors"] or result["mutmut_exit"] not in {0, None} else 0
 
 

@@ -91,3 +91,32 @@ def test_families_general_purpose_patterns_avoid_prefix_clashes() -> None:
     patterns = general_purpose_patterns(["c5", "cc2", "t3", "i3", "d3en", "m5"], ["cg*", "trn*", "inf*", "dl*"])
     assert "c*" not in patterns and "t*" not in patterns and "m*" in patterns
     assert not _matches("cg1.4xlarge", patterns) and not _matches("trn1.2xlarge", patterns)
+
+
+def test_families_general_purpose_patterns_whole() -> None:
+    # The shortest safe prefix per family, one pattern for the families it already covers; a family whose every
+    # prefix clashes with an accelerated pattern keeps its own `family.*`
+    assert general_purpose_patterns(["c5", "c6i", "cc2", "p3", "m5"], ["cg*", "p3dn*"]) == (
+        "c5*",
+        "c6*",
+        "cc*",
+        "m*",
+        "p3.*",
+    )
+    # with no accelerated pattern, one letter each (never a bare `*`: a family not listed stays denied)
+    assert general_purpose_patterns(["a1", "c5", "c6i"], []) == ("a*", "c*")
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "fam", "accelerated"),
+    [
+        ("p5.48xlarge", "p5", True),
+        ("m5.large", "m5", False),
+        ("u7i-12tb.224xlarge", "u7i-12tb", False),
+        ("ml.g5.xlarge", "ml.g5", True),
+        ("ml.m5.large", "ml.m5", False),
+        ("mlx.large", "mlx", False),  # starts with "ml", not "ml.": an EC2 type
+    ],
+)
+def test_families_family_and_acceleration_per_type(instance_type: str, fam: str, accelerated: bool) -> None:
+    assert (family(instance_type), is_accelerated(instance_type)) == (fam, accelerated)

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from scps.tag_policy import MAX_TAG_POLICY_CHARS, org_tag_policy, tag_policies, team_tag_policy
+from scps.tag_policy import ENFORCED_FOR, MAX_TAG_POLICY_CHARS, org_tag_policy, tag_policies, team_tag_policy
 from vending.bootstrap import STATE_KEY_ALIAS
-from vending.exceptions import InvalidRequest
+from vending.exceptions import GuardrailLimitExceeded, InvalidRequest
 from vending.layout import Layout, load_layout
 
 
@@ -49,3 +49,49 @@ def test_tag_policy_cost_center_format_validated_in_layout() -> None:
 def test_tag_policy_state_key_alias_matches_bootstrap() -> None:
     # The baseline protects the state key by the alias the bootstrap creates.
     assert load_layout().guardrails.state_key_alias == STATE_KEY_ALIAS
+
+
+def _block(key: str, values: list[str] | None) -> dict[str, object]:
+    """A tag policy's key block as the Organizations syntax writes it (the guide's tag policy examples)."""
+    block: dict[str, object] = {"tag_key": {"@@assign": key}}
+    if values is not None:
+        block["tag_value"] = {"@@assign": values}
+    block["enforced_for"] = {"@@assign": list(ENFORCED_FOR)}
+    return block
+
+
+def test_tag_policy_documents_whole() -> None:
+    # GIVEN the layout (mandatory tags team, stage, cost-center; cost-center values CC-*)
+    layout = load_layout()
+    # THEN the org policy fixes each key's case, the stage values and the cost-center format, the team per account
+    assert org_tag_policy(layout) == {
+        "tags": {
+            "team": _block("team", None),
+            "stage": _block("stage", ["staging", "production"]),
+            "cost-center": _block("cost-center", ["CC-*"]),
+        }
+    }
+    # AND a team's policy narrows team to its slug and cost-center to its cost center
+    assert team_tag_policy(layout, "team-frontend") == {
+        "tags": {"team": _block("team", ["team-frontend"]), "cost-center": _block("cost-center", ["CC-1001"])}
+    }
+
+
+def test_tag_policy_size_quota_at_and_one_past_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from scps import tag_policy
+
+    layout = load_layout()
+    org, team = org_tag_policy(layout), team_tag_policy(layout, "team-frontend")
+    org_size, team_size = (len(json.dumps(d, separators=(",", ":"))) for d in (org, team))
+    # AT the quota: accepted
+    monkeypatch.setattr(tag_policy, "MAX_TAG_POLICY_CHARS", org_size)
+    assert org_tag_policy(layout) == org
+    # ONE PAST it: refused, naming the policy, its size, the quota and the excess
+    monkeypatch.setattr(tag_policy, "MAX_TAG_POLICY_CHARS", org_size - 1)
+    with pytest.raises(GuardrailLimitExceeded) as e:
+        org_tag_policy(layout)
+    assert str(e.value) == f"tag policy org: {org_size} characters; the quota is {org_size - 1} (over by 1)"
+    monkeypatch.setattr(tag_policy, "MAX_TAG_POLICY_CHARS", team_size - 3)
+    with pytest.raises(GuardrailLimitExceeded) as e:
+        team_tag_policy(layout, "team-frontend")
+    assert str(e.value) == f"tag policy team-frontend: {team_size} characters; the quota is {team_size - 3} (over by 3)"
