@@ -34,7 +34,15 @@ SURVIVORS_FILE = REPO / "benchmarks" / "mutation_survivors.md"
 # The fast, in-process tests only: the emulator and Terraform suites are too slow to run once per mutant.
 TESTS: dict[str, list[str]] = {
     "scps/evaluate.py": ["tests/scps"],
-    "scps/render.py": ["tests/scps/test_render.py", "tests/scps/test_conformance.py"],
+    "scps/render.py": [
+        "tests/scps/test_render.py",
+        "tests/scps/test_conformance.py",
+        "tests/scps/test_bypass.py",
+        "tests/scps/test_boundary_bypass.py",
+        "tests/scps/test_freeze.py",
+        "tests/scps/test_bedrock_tiers.py",
+    ],
+    "scps/bedrock.py": ["tests/scps/test_bedrock_tiers.py", "tests/scps/test_render.py"],
     "scps/families.py": ["tests/scps/test_families.py", "tests/scps/test_render.py"],
     "scps/catalog.py": ["tests/scps/test_catalog.py"],
     "scps/coverage.py": ["tests/scps/test_coverage.py"],
