@@ -25,6 +25,7 @@ def _run(tmp_path: Path, body: str, *args: str, xdist: bool = False) -> subproce
         capture_output=True,
         text=True,
         check=False,
+        timeout=300,  # a hung child fails this test instead of hanging the suite
     )
 
 

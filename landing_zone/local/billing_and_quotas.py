@@ -192,7 +192,7 @@ def emulated_service_quotas() -> Iterator[None]:
 
     ServiceQuotasResponse.list_service_quotas = list_service_quotas  # type: ignore[attr-defined]
     try:
-        with quota_requests_emulated():
+        with _quota_requests_emulated():
             yield
     finally:
         del ServiceQuotasResponse.list_service_quotas  # type: ignore[attr-defined]
@@ -213,7 +213,7 @@ def _shape(response: Any, quota: dict[str, Any], service_code: str, value: float
 
 
 @contextlib.contextmanager
-def quota_requests_emulated() -> Iterator[None]:
+def _quota_requests_emulated() -> Iterator[None]:
     """GetServiceQuota and ListAWSDefaultServiceQuotas over the emulator's quotas (moto's own answer `vpc` only, kept
     for it), and the increase request operations moto lacks."""
     from moto.core.exceptions import JsonRESTError

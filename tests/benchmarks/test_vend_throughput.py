@@ -79,7 +79,7 @@ def test_happy_path_is_a_path_of_the_state_machine(bench: ModuleType) -> None:
     assert states[path[-1]]["Type"] == "Succeed"
 
 
-def test_path_problem_counts_eighteen_transitions_for_one_status_poll(bench: ModuleType) -> None:
+def test_path_problem_counts_nineteen_transitions_for_one_status_poll(bench: ModuleType) -> None:
     path = list(bench.HAPPY_PATH)
     one_poll = [*path[:5], *bench.ACCOUNT_POLL, *path[5:]]
     # WHEN a vend polled the account once THEN it is the happy path's 19 transitions
