@@ -22,6 +22,12 @@ compared with the set a READY request owns, as the record and vending.bootstrap 
                     nothing else (the vend's functions log in the platform account)
     budget          vend-monthly-spend (made when the layout gives the team a budget)
     scp_attachment  SCPs attached to the account itself that the record does not list
+    tagged_resource every resource the Resource Groups Tagging API lists in a service none of the kinds above
+                    inventories (EC2, SageMaker, EKS, Lambda, SQS, SNS...), less what the account's Terraform
+                    states record (`attributes.arn` of every instance in every state object of the state bucket):
+                    what a stack made and its state no longer knows, or what was made by hand. Every resource a
+                    team can create carries the mandatory tags (the cost-tags SCPs refuse a create without them),
+                    so the tagging API lists it.
 
 The regional kinds (KMS, DynamoDB, log groups) are listed in every region of the layout's allow-list, named
 `<region>:<name>`: a resource left in a region the team does not use is an orphan too.
@@ -33,12 +39,13 @@ account (`backstop_budget`: a `vend-backstop-<account>` budget, with its actions
 a retirement must delete it).
 
 This is an emulator/benchmark tool (it lists whole accounts); the audit (vending.guardrails) is the production check.
-Not covered: resources a team's Terraform stacks create beyond these kinds (the soak runs without pipelines; a
-stack's own resources belong to its state, which the vend does not own).
+Not covered: a stack's resources of the kinds above (a bucket, a role, a key a stack made counts as an orphan of its
+kind: the soak runs without pipelines), and untagged resources (the tagging API does not list them).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -77,7 +84,10 @@ ACCOUNT_KINDS = (
     "log_group",
     "budget",
     "scp_attachment",
+    "tagged_resource",
 )
+# Services whose resources the kinds above inventory by their own APIs; the tagging API's answer for them is left out.
+_INVENTORIED_SERVICES = frozenset({"s3", "iam", "kms", "dynamodb", "logs", "budgets", "organizations"})
 # The policies vending.bootstrap puts on the roles it makes, and the access role's (Organizations makes it).
 ROLE_POLICIES = (
     f"{PLAN_ROLE_NAME}:inline:PlanReadOnly",
@@ -146,7 +156,33 @@ def inventory(member: boto3.Session, org: Any, account_id: str, regions: Iterabl
     found["scp_attachment"] = {
         p["Name"] for p in _pages(org, "list_policies_for_target", "Policies", TargetId=account_id, Filter=SCP)
     }
+    for region in regions:
+        tagging = member.client("resourcegroupstaggingapi", region_name=region)
+        found["tagged_resource"] |= {
+            r["ResourceARN"]
+            for r in _pages(tagging, "get_resources", "ResourceTagMappingList")
+            if r["ResourceARN"].split(":")[2] not in _INVENTORIED_SERVICES
+        }
     return found
+
+
+def terraform_state_arns(s3: Any, bucket: str) -> set[str]:
+    """`attributes.arn` of every resource instance in every Terraform state object of the state bucket."""
+    arns: set[str] = set()
+    try:
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        keys = [o["Key"] for page in pages for o in page.get("Contents", []) if o["Key"].endswith(".tfstate")]
+    except ClientError as e:
+        if e.response.get("Error", {}).get("Code") == "NoSuchBucket":
+            return arns
+        raise
+    for key in keys:
+        state = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        for resource in state.get("resources", []):
+            arns |= {
+                i["attributes"]["arn"] for i in resource.get("instances", []) if i.get("attributes", {}).get("arn")
+            }
+    return arns
 
 
 def expected(record: RequestRecord, member: boto3.Session, *, access_role_name: str) -> dict[str, set[str]]:
@@ -166,8 +202,9 @@ def expected(record: RequestRecord, member: boto3.Session, *, access_role_name: 
         if kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"].get("KeyState") == "PendingDeletion"
         and STATE_KEY_TAG in kms.list_resource_tags(KeyId=key["KeyId"]).get("Tags", [])
     }
+    bucket = record.state_bucket or state_bucket_name(account_id, region)
     return {
-        "bucket": {record.state_bucket or state_bucket_name(account_id, region)},
+        "bucket": {bucket},
         "iam_role": {access_role_name, CI_ROLE_NAME, PLAN_ROLE_NAME, INVOCATION_LOGGING_ROLE, FORWARDING_ROLE},
         "role_policy": {*ROLE_POLICIES, *(f"{access_role_name}:{p}" for p in ACCESS_ROLE_POLICIES)},
         "iam_policy": {BOUNDARY_NAME},
@@ -180,6 +217,7 @@ def expected(record: RequestRecord, member: boto3.Session, *, access_role_name: 
         "log_group": {f"{r}:{INVOCATION_LOG_GROUP}" for r in record.request["regions"]},
         "budget": {BUDGET_NAME},
         "scp_attachment": set(record.scps),
+        "tagged_resource": terraform_state_arns(member.client("s3"), bucket),
     }
 
 

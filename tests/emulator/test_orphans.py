@@ -226,3 +226,50 @@ def test_orphans_bootstraps_own_twin_cleanup_is_owned_any_other_doomed_key_is_co
     # THEN the home region's twin is bootstrap's own cleanup; the other region's is an orphan
     assert f"{home}:{doomed[home]}" not in found.get("kms_key_pending_deletion", [])
     assert f"{other}:{doomed[other]}" in found.get("kms_key_pending_deletion", [])
+
+
+def test_orphans_a_tagged_resource_no_terraform_state_records_is_named_in_each_region(
+    vended: tuple[RequestRecord, Any],
+) -> None:
+    # GIVEN the READY team's account and, in every region of the allow-list, a queue and a topic carrying the team's
+    # tags (what a stack makes), one of the topics recorded in a Terraform state object of the state bucket
+    record, _ = vended
+    assert record.account_id and record.state_bucket
+    layout = cached_layout()
+    regions = layout.organization.allowed_regions
+    member = assume_role_session(
+        boto3.client("sts"),
+        access_role_arn(record.account_id, layout.organization.access_role_name),
+        "plant",
+        regions[0],
+    )
+    before = _report(record)["by_account"].get(record.account_id, {}).get("tagged_resource", [])
+    tags = {"team": record.request["team"], "stage": record.request["stage"], "cost-center": "CC-1001"}
+    planted, recorded, cleanup = [], "", []
+    for region in regions:
+        sqs, sns = member.client("sqs", region_name=region), member.client("sns", region_name=region)
+        url = sqs.create_queue(QueueName="stack-queue", tags=tags)["QueueUrl"]
+        queue = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        topic = sns.create_topic(Name="stack-topic", Tags=[{"Key": k, "Value": v} for k, v in tags.items()])["TopicArn"]
+        planted.append(queue)
+        if recorded:
+            planted.append(topic)
+        else:
+            recorded = topic  # the first region's topic is in a state: a stack owns it
+        cleanup.append((sqs, url, sns, topic))
+    s3 = member.client("s3")
+    state = {"version": 4, "resources": [{"type": "aws_sns_topic", "instances": [{"attributes": {"arn": recorded}}]}]}
+    s3.put_object(Bucket=record.state_bucket, Key="stacks/topic/terraform.tfstate", Body=json.dumps(state).encode())
+    try:
+        # WHEN the account is inventoried
+        found = _report(record)["by_account"][record.account_id].get("tagged_resource", [])
+        # THEN every planted resource but the one a state records is named, by its ARN (its region in it)
+        assert sorted(set(found) - set(before)) == sorted(planted)
+        assert recorded not in found
+    finally:
+        s3.delete_object(Bucket=record.state_bucket, Key="stacks/topic/terraform.tfstate")
+        for sqs, url, sns, topic in cleanup:
+            sqs.delete_queue(QueueUrl=url)
+            sns.delete_topic(TopicArn=topic)
+    # AND with them gone the account is back to what it held before
+    assert _report(record)["by_account"].get(record.account_id, {}).get("tagged_resource", []) == before
