@@ -21,14 +21,21 @@ import os
 import signal
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 TIMEOUT_SECONDS = 120
 
 
-def recheck(scratch: Path, names: list[str], tests: list[str]) -> dict[str, str]:
+def recheck(
+    scratch: Path, names: list[str], tests: list[str], preload: Sequence[str] = (), progress: Path | None = None
+) -> dict[str, str]:
     sys.path.insert(0, str(scratch / "mutants"))  # the mutated tree first, before the editable install
     import pytest
+
+    # Modules no mutant changes (e.g. a reference data set a test reads) imported once here, not in every fork.
+    for module in preload:
+        __import__(module)
 
     for module in {name.rsplit(".", 1)[0] for name in names}:
         imported = __import__(module, fromlist=["_"])
@@ -48,6 +55,9 @@ def recheck(scratch: Path, names: list[str], tests: list[str]) -> dict[str, str]
         _, status = os.waitpid(pid, 0)
         code = os.waitstatus_to_exitcode(status)
         out[name] = {0: "survived", 1: "killed", -signal.SIGALRM: "timeout"}.get(code, f"exit {code}")
+        if progress is not None:  # one line a mutant: a run stopped half way keeps what it measured
+            with progress.open("a", encoding="utf-8") as f:
+                f.write(f"{out[name]} {name}\n")
     return out
 
 
@@ -57,9 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", type=Path, help="a file of mutant names, one a line (module.x_function__mutmut_N)")
     parser.add_argument("tests", nargs="+", help="test files or node ids to run against each mutant")
     parser.add_argument("--json", type=Path, help="write name -> status here")
+    parser.add_argument("--preload", nargs="*", default=[], help="modules no mutant changes, imported before the forks")
+    parser.add_argument("--progress", type=Path, help="append `status name` here after each mutant")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.names.read_text(encoding="utf-8").splitlines() if n.strip()]
-    result = recheck(args.scratch.resolve(), names, args.tests)
+    result = recheck(args.scratch.resolve(), names, args.tests, args.preload, args.progress)
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     print(dict(Counter(result.values())))
