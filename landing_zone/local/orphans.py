@@ -100,7 +100,8 @@ ACCESS_ROLE_POLICIES = ("inline:AdministratorAccess", "attached:arn:aws:iam::aws
 
 
 def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> list[Any]:
-    return [item for page in client.get_paginator(operation).paginate(**kwargs) for item in page[key]]
+    # .get: a page with nothing on it may leave the key out (S3's ListObjectsV2 omits Contents)
+    return [item for page in client.get_paginator(operation).paginate(**kwargs) for item in page.get(key, [])]
 
 
 def all_regions() -> tuple[str, ...]:
@@ -147,6 +148,12 @@ def inventory(member: boto3.Session, org: Any, account_id: str, regions: Iterabl
         found["log_group"] |= {
             f"{region}:{g['logGroupName']}" for g in _pages(logs, "describe_log_groups", "logGroups")
         }
+        tagging = member.client("resourcegroupstaggingapi", region_name=region)
+        found["tagged_resource"] |= {
+            r["ResourceARN"]
+            for r in _pages(tagging, "get_resources", "ResourceTagMappingList")
+            if r["ResourceARN"].split(":")[2] not in _INVENTORIED_SERVICES
+        }
     try:
         budgets = member.client("budgets", region_name="us-east-1").describe_budgets(AccountId=account_id)
         found["budget"] = {b["BudgetName"] for b in budgets.get("Budgets", [])}
@@ -156,13 +163,6 @@ def inventory(member: boto3.Session, org: Any, account_id: str, regions: Iterabl
     found["scp_attachment"] = {
         p["Name"] for p in _pages(org, "list_policies_for_target", "Policies", TargetId=account_id, Filter=SCP)
     }
-    for region in regions:
-        tagging = member.client("resourcegroupstaggingapi", region_name=region)
-        found["tagged_resource"] |= {
-            r["ResourceARN"]
-            for r in _pages(tagging, "get_resources", "ResourceTagMappingList")
-            if r["ResourceARN"].split(":")[2] not in _INVENTORIED_SERVICES
-        }
     return found
 
 
@@ -170,8 +170,9 @@ def terraform_state_arns(s3: Any, bucket: str) -> set[str]:
     """`attributes.arn` of every resource instance in every Terraform state object of the state bucket."""
     arns: set[str] = set()
     try:
-        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
-        keys = [o["Key"] for page in pages for o in page.get("Contents", []) if o["Key"].endswith(".tfstate")]
+        keys = [
+            o["Key"] for o in _pages(s3, "list_objects_v2", "Contents", Bucket=bucket) if o["Key"].endswith(".tfstate")
+        ]
     except ClientError as e:
         if e.response.get("Error", {}).get("Code") == "NoSuchBucket":
             return arns
