@@ -20,6 +20,7 @@ Nothing here imports boto3 or moto: a decision is a function of the request and 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import re
@@ -166,6 +167,17 @@ def _resolve(template: str, keys: Mapping[str, _Value]) -> str | None:
 
 def _pattern(template: str, keys: Mapping[str, _Value], flags: int = 0) -> re.Pattern[str] | None:
     """A wildcard pattern (`*` any run, `?` one character), variables substituted literally; None if unresolvable."""
+    if "${" not in template:
+        return _fixed_pattern(template, flags)  # no variable: the same pattern whatever the request
+    return _build_pattern(template, keys, flags)
+
+
+@functools.lru_cache(maxsize=65536)
+def _fixed_pattern(template: str, flags: int) -> re.Pattern[str] | None:
+    return _build_pattern(template, {}, flags)
+
+
+def _build_pattern(template: str, keys: Mapping[str, _Value], flags: int) -> re.Pattern[str] | None:
     out: list[str] = []
     last = 0
     for m in _TOKEN.finditer(template):
@@ -406,6 +418,9 @@ def conditions_true(condition: Mapping[str, Mapping[str, Any]], request: Request
 # --- Action, Resource, Principal -----------------------------------------------------------------------------
 
 
+# Pure functions of their strings, called millions of times over the same few policies (a property test or an
+# emulator run): cached, as a compiled pattern is.
+@functools.lru_cache(maxsize=65536)
 def _action_matches(pattern: str, action: str) -> bool:
     if pattern == "*":
         return True
@@ -622,12 +637,19 @@ def _principal_match(statement: Mapping[str, Any], who: Principal, has_boundary:
     return "NoMatch"
 
 
-def _statements(document: Document | str) -> list[Mapping[str, Any]]:
+def _statements(document: Document | str) -> Sequence[Mapping[str, Any]]:
     if isinstance(document, str):
-        document = json.loads(document)
-    assert not isinstance(document, str)
+        return _parsed_statements(document)
     stmts = document.get("Statement", [])
     return [stmts] if isinstance(stmts, Mapping) else list(stmts)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_statements(text: str) -> tuple[Mapping[str, Any], ...]:
+    # A policy's text is parsed once: the same documents decide every call of a run. Callers only read statements.
+    document = json.loads(text)
+    assert not isinstance(document, str)
+    return tuple(_statements(document))
 
 
 def _applies(statement: Mapping[str, Any], request: Request, keys: Mapping[str, _Value], kind: str) -> bool:

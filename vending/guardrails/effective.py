@@ -16,6 +16,7 @@ decide.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -176,7 +177,13 @@ PROBES: tuple[Probe, ...] = (
 
 
 def _document(document: Any) -> Any:
-    return json.loads(document) if isinstance(document, str) else document
+    return _parsed(document) if isinstance(document, str) else document
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed(text: str) -> Any:
+    # Every probe reads the same few policy texts; parsed once. Nothing here writes to a document.
+    return json.loads(text)
 
 
 def _statements(document: Any) -> list[dict[str, Any]]:
