@@ -1,13 +1,18 @@
-"""One synthesis per session: the app with the cdk-nag plugin, written to a temporary cloud assembly."""
+"""One synthesis per source tree (tests/cdk/synth_cache.py): the app with the cdk-nag plugin, as a cloud assembly in
+the session's temporary directory."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+
+from tests.cdk.synth_cache import synthesized_into
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,13 +25,32 @@ def _load_app_module() -> Any:
     return module
 
 
+def synthesize(outdir: Path, context: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Synthesizes the app (cdk.json's context and `context`) to `outdir`; what the tests read of the stack object."""
+    app, stack = _load_app_module().build_app(outdir=str(outdir), context=context)
+    app.synth()  # raises when cdk-nag reports an unacknowledged finding
+    return {
+        "stack_name": stack.stack_name,
+        "acknowledgements": stack.acknowledgements,
+        "config": dataclasses.asdict(stack.config),
+    }
+
+
 @pytest.fixture(scope="session")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The app synthesized once per source tree (tests/cdk/synth_cache.py), copied into this session's directory;
+    `stack` carries what the tests read of the stack object: its name, acknowledgements and config."""
+    from landing_zone.cdk import VendingConfig
+
     outdir = tmp_path_factory.mktemp("cdk.out")
-    app, stack = _load_app_module().build_app(outdir=str(outdir))
-    assembly = app.synth()  # raises when cdk-nag reports an unacknowledged finding
+    facts = synthesized_into(outdir, REPO_ROOT, synthesize)
+    stack = SimpleNamespace(
+        stack_name=facts["stack_name"],
+        acknowledgements=[tuple(a) for a in facts["acknowledgements"]],
+        config=VendingConfig(**facts["config"]),
+    )
     template = json.loads((outdir / f"{stack.stack_name}.template.json").read_text())
-    return {"outdir": outdir, "stack": stack, "template": template, "assembly": assembly}
+    return {"outdir": outdir, "stack": stack, "template": template}
 
 
 @pytest.fixture(scope="session")

@@ -713,7 +713,8 @@ def test_backstop_role_is_left_out_without_the_freeze_policy_id(resources: dict[
 def test_backstop_role_attaches_only_vend_freeze_for_budgets_of_this_account(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    from tests.cdk.conftest import _load_app_module
+    from tests.cdk.conftest import REPO_ROOT, _load_app_module, synthesize
+    from tests.cdk.synth_cache import synthesized_into
 
     module = _load_app_module()
     # A malformed id is refused before anything is synthesized (bad input, nothing made)
@@ -721,9 +722,9 @@ def test_backstop_role_attaches_only_vend_freeze_for_budgets_of_this_account(
         module.build_app(outdir=str(tmp_path_factory.mktemp("bad")), context={"vending:freezePolicyId": "vend-freeze"})
     # GIVEN vend-freeze's id WHEN synthesized (cdk-nag included) THEN the role exists
     outdir = tmp_path_factory.mktemp("backstop")
-    app, stack = module.build_app(outdir=str(outdir), context={"vending:freezePolicyId": "p-examplefz1"})
-    app.synth()
-    resources = json.loads((outdir / f"{stack.stack_name}.template.json").read_text())["Resources"]
+    context = {"vending:freezePolicyId": "p-examplefz1"}
+    stack = synthesized_into(outdir, REPO_ROOT, lambda d: synthesize(d, context), variant=json.dumps(context))
+    resources = json.loads((outdir / f"{stack['stack_name']}.template.json").read_text())["Resources"]
     ((key, role),) = _backstop_roles(resources)
     # trusted by budgets.amazonaws.com for this account only (the confused-deputy guard)
     (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
