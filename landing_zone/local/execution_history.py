@@ -20,6 +20,7 @@ from landing_zone.local.patching import replaced
 
 DEFAULT_PAGE = 100
 LARGEST_PAGE = 1000
+FOLLOW_PAGE = 10
 
 
 def _token(arn: str, reverse: bool, offset: int) -> str:
@@ -93,9 +94,14 @@ def whole_history(sfn: Any, arn: str) -> list[dict[str, Any]]:
 
 def events_after(sfn: Any, arn: str, last_id: int) -> list[dict[str, Any]]:
     """The execution's events after event `last_id`, oldest first. Read newest first, a page at a time, up to the
-    first event already seen: a poll costs what happened since the last one, not the whole history again."""
+    first event already seen: a poll costs what happened since the last one, not the whole history again. Pages of
+    FOLLOW_PAGE events: a half-second poll finds a few new ones, and a page of AWS's default 100 re-sent (and the
+    emulator re-serialized) up to 100 old events, input and output included, every poll."""
     fresh: list[dict[str, Any]] = []
-    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn, reverseOrder=True):
+    pages = sfn.get_paginator("get_execution_history").paginate(
+        executionArn=arn, reverseOrder=True, PaginationConfig={"PageSize": FOLLOW_PAGE}
+    )
+    for page in pages:
         for event in page["events"]:
             if event["id"] <= last_id:
                 return fresh[::-1]

@@ -10,6 +10,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from landing_zone.local import execution_history
 from landing_zone.local.execution_history import (
     DEFAULT_PAGE,
     LARGEST_PAGE,
@@ -84,7 +85,9 @@ def sfn(request: pytest.FixtureRequest) -> tuple[Any, str]:
     return client, client.start_execution(stateMachineArn=machine)["executionArn"]
 
 
-def test_the_patch_takes_effect_and_the_whole_history_is_still_reachable(sfn: tuple[Any, str]) -> None:
+def test_the_patch_takes_effect_and_the_whole_history_is_still_reachable(
+    sfn: tuple[Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     client, arn = sfn
     unpaged = client.get_execution_history(executionArn=arn, maxResults=2)["events"]
     assert len(unpaged) > 2  # control: moto alone ignores maxResults
@@ -100,5 +103,9 @@ def test_the_patch_takes_effect_and_the_whole_history_is_still_reachable(sfn: tu
         assert events_after(client, arn, 0) == unpaged
         assert events_after(client, arn, unpaged[1]["id"]) == unpaged[2:]
         assert events_after(client, arn, unpaged[-1]["id"]) == []
+        # across pages: a follower reading two events a page still gets everything after the last seen, in order
+        monkeypatch.setattr(execution_history, "FOLLOW_PAGE", 2)
+        assert events_after(client, arn, 0) == unpaged
+        assert events_after(client, arn, unpaged[0]["id"]) == unpaged[1:]
     # AND the patch is gone on exit
     assert client.get_execution_history(executionArn=arn, maxResults=2)["events"] == unpaged
