@@ -18,6 +18,7 @@ from landing_zone.local.billing_and_quotas import quota_requests
 from landing_zone.local.demo import inspect_state_bucket, request_for, send
 from landing_zone.local.execution_history import whole_history
 from landing_zone.local.runtime import Deployment, Emulator
+from tests.amazon_image import amazon_image
 from tests.e2e.conftest import needs_terraform
 from vending.layout import cached_layout
 from vending.lifecycle import RequestRecord, RequestStore, Status
@@ -153,7 +154,7 @@ def _live(capsys: pytest.CaptureFixture[str], at: datetime) -> dict[str, Any]:
 
 def _launch_p5(member: boto3.Session) -> str:
     ec2 = member.client("ec2")
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    image = amazon_image(ec2)
     tags = [
         {"Key": k, "Value": v} for k, v in (("team", "team-mlops"), ("stage", "staging"), ("cost-center", "CC-1003"))
     ]

@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 
 from landing_zone.local import runtime
 from landing_zone.local.authorization.middleware import DECISIONS
+from tests.amazon_image import amazon_image
 from tests.emulator.test_authorization import Env, _code, _denied, _unique, new_member
 from vending.functions import FUNCTIONS, FunctionSpec, Grant
 from vending.layout import cached_layout
@@ -248,7 +249,7 @@ def test_spend_fence_freezes_as_its_own_role_and_the_emulator_enforces_the_freez
     admin_policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
     iam.put_role_policy(RoleName="TeamAdmin", PolicyName="admin", PolicyDocument=json.dumps(admin_policy))
     team, _ = env.assume(f"arn:aws:iam::{account}:role/TeamAdmin")
-    ami = env.client("ec2", access).describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    ami = amazon_image(env.client("ec2", access))
 
     def launch(session: boto3.Session, instance_type: str) -> Any:
         return env.client("ec2", session).run_instances(ImageId=ami, InstanceType=instance_type, MinCount=1, MaxCount=1)

@@ -16,6 +16,7 @@ from moto import mock_aws
 from landing_zone.local.patching import MotoChanged
 from landing_zone.local.sagemaker import current_endpoint_instance_types
 from landing_zone.local.state_change_events import state_change_events
+from tests.amazon_image import amazon_image
 from vending.lifecycle import RequestRecord, Status
 from vending.spend.meter import read_live
 from vending.spend.prices import PriceBook
@@ -77,7 +78,7 @@ def captured(aws: None, monkeypatch: pytest.MonkeyPatch) -> Callable[[], list[di
 
 def launch(instance_type: str = "p5.48xlarge") -> str:
     ec2 = boto3.client("ec2", region_name=REGION)
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    image = amazon_image(ec2)
     return str(
         ec2.run_instances(ImageId=image, InstanceType=instance_type, MinCount=1, MaxCount=1)["Instances"][0][
             "InstanceId"
@@ -218,7 +219,7 @@ def received(sqs: Any, url: str) -> list[dict[str, Any]]:
 
 def member_launch(session: boto3.Session) -> str:
     ec2 = session.client("ec2")
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    image = amazon_image(ec2)
     return str(
         ec2.run_instances(ImageId=image, InstanceType="p5.48xlarge", MinCount=1, MaxCount=1)["Instances"][0][
             "InstanceId"

@@ -25,6 +25,7 @@ from botocore.exceptions import ClientError
 
 from landing_zone.local import runtime
 from landing_zone.local.authorization.middleware import DECISIONS
+from tests.amazon_image import amazon_image
 from vending import invocation_logging
 from vending.aws.sessions import access_role_arn, assume_role_session
 from vending.bootstrap import bootstrap_account
@@ -92,7 +93,7 @@ def vended() -> Iterator[dict[str, Any]]:
             pipeline_role_arn=Settings.from_env().pipeline_role_arn,
             regions=REGIONS,
         )
-        image = member.client("ec2").describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+        image = amazon_image(member.client("ec2"))
         yield {
             "account_id": account_id,
             "bucket": result.state_bucket,

@@ -21,6 +21,7 @@ from landing_zone.local.state_change_events import (
     targets_get_the_whole_event,
 )
 from scps.render import render
+from tests.amazon_image import amazon_image
 from tests.guardrails.conftest import policy_id, record_for, vend_account
 from vending.exceptions import AccessRoleNotReady, BootstrapFailed, UsageEventInvalid
 from vending.guardrails.audit import audit_organization, member_sessions
@@ -93,7 +94,7 @@ def emulated() -> Iterator[None]:
 def _launch(v: dict[str, Any]) -> list[dict[str, Any]]:
     """A p5 launched in the member's team region; what reached the platform's queue."""
     ec2 = v["session"].client("ec2", region_name=TEAM_REGIONS[0])
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    image = amazon_image(ec2)
     ec2.run_instances(ImageId=image, InstanceType="p5.48xlarge", MinCount=1, MaxCount=1)
     messages = v["sqs"].receive_message(QueueUrl=v["url"], MaxNumberOfMessages=10).get("Messages", [])
     return [json.loads(m["Body"]) for m in messages]
@@ -198,7 +199,7 @@ def test_not_delivered_without_a_role_arn_same_region_org_grant(
     events.put_rule(Name=FORWARDING_RULE, EventPattern=json.dumps(USAGE_EVENT_PATTERN))
     events.put_targets(Rule=FORWARDING_RULE, Targets=[{"Id": "platform-meter", "Arn": vended["bus"]}])
     ec2 = s.client("ec2", region_name=PLATFORM_REGION)
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    image = amazon_image(ec2)
     ec2.run_instances(ImageId=image, InstanceType="t3.micro", MinCount=1, MaxCount=1)
     # THEN not delivered: an organization grant needs a role
     assert DELIVERIES.delivered == 0 and len(DELIVERIES.failed) == 2

@@ -187,6 +187,29 @@ def test_run_checkov_asks_the_version_once_per_binary_and_again_when_the_binary_
     assert not ok and f"is not the pinned {runner.pinned_version('checkov')}" in summary
 
 
+def test_run_checkov_side_by_side_stages_ask_the_version_once(monkeypatch, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from vending.pipeline import runner
+
+    # GIVEN a checkov whose --version takes a moment (a Python start) and logs each time it is asked
+    asked = tmp_path / "asked"
+    fake = tmp_path / "checkov"
+    fake.write_text(
+        f'#!/bin/sh\nif [ "$1" = "--version" ]; then echo x >> {asked}; sleep 0.3; '
+        f"echo {runner.pinned_version('checkov')}; exit 0; fi\n"
+        'echo \'{"summary": {"passed": 1, "failed": 0, "skipped": 0}}\'\n'
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv(runner.CHECKOV_BIN_ENV, str(fake))
+    target = runner.SavedPlan(STACK, tmp_path / "plan.json")
+    # WHEN three policy stages start at once (the demo's three teams)
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda _: runner.run_checkov(target)[0], range(3)))
+    # THEN all pass and the binary was asked once (without the lock, each stage found no answer and asked: 3)
+    assert results == [True, True, True] and asked.read_text().count("x") == 1
+
+
 def test_run_checkov_crash_with_no_output_fails(monkeypatch, tmp_path):
     from vending.pipeline import runner
 

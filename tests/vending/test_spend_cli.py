@@ -12,6 +12,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from tests.amazon_image import amazon_image
 from tests.vending.conftest import REGION
 from tests.vending.test_spend_meter import ACCOUNT, AT, ec2_event, put_tokens
 from vending.cli import main
@@ -29,7 +30,7 @@ def metered(ddb: Any, store: RequestStore, request_: VendingRequest) -> UsageSto
     ddb.create_table(**usage_table_definition("vending-usage"))
     usage = UsageStore(ddb, "vending-usage")
     ec2 = boto3.client("ec2", region_name=REGION)
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    image = amazon_image(ec2)
     p5 = ec2.run_instances(ImageId=image, InstanceType="p5.48xlarge", MinCount=1, MaxCount=1)["Instances"][0]
     record_event(usage, ec2_event(p5["InstanceId"], "running", AT - timedelta(minutes=90)))
     put_tokens("us.anthropic.claude-3-5-sonnet-20240620-v1:0", AT - timedelta(minutes=10), 100_000, 10_000)

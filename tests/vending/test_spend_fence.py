@@ -17,6 +17,7 @@ from botocore.stub import Stubber
 from botocore.validate import ParamValidator
 
 from scps.render import freeze_policy
+from tests.amazon_image import amazon_image
 from tests.organization_pages import all_policies
 from tests.vending.conftest import OUTCOME_SOURCE, REGION
 from vending.budgets import backstop_budget_document, freeze_budget_action
@@ -235,7 +236,7 @@ def test_fence_stops_accelerated_instances_when_the_layout_says_stop(
     stopping = Layout.model_validate(data)
     account = _vend(org, stopping)
     ec2 = boto3.client("ec2", region_name=REGION)
-    ami = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    ami = amazon_image(ec2)
     p5 = ec2.run_instances(ImageId=ami, InstanceType="p5.48xlarge", MinCount=1, MaxCount=1)["Instances"][0]
     t3 = ec2.run_instances(ImageId=ami, InstanceType="t3.micro", MinCount=1, MaxCount=1)["Instances"][0]
     calls: list[tuple[str, tuple[str, ...]]] = []

@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
+from tests.amazon_image import amazon_image
 from tests.vending.conftest import REGION, load_event
 from vending.exceptions import UsageEventInvalid
 from vending.lifecycle import RequestRecord, Status
@@ -62,7 +63,7 @@ def clients_for(account_id: str, service: str, region: str) -> Any:
 def p5(aws: None) -> str:
     """A p5.48xlarge in moto (the meter looks its type up by id)."""
     ec2 = boto3.client("ec2", region_name=REGION)
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    image = amazon_image(ec2)
     return str(
         ec2.run_instances(ImageId=image, InstanceType="p5.48xlarge", MinCount=1, MaxCount=1)["Instances"][0][
             "InstanceId"
@@ -135,7 +136,7 @@ def test_unknown_instance_type_is_reported_unpriced_not_zero(
 ) -> None:
     # GIVEN an instance of a type the snapshot has no price for, and one EC2 no longer knows at all
     ec2 = boto3.client("ec2", region_name=REGION)
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    image = amazon_image(ec2)
     odd = ec2.run_instances(ImageId=image, InstanceType="p5.4xlarge", MinCount=1, MaxCount=1)["Instances"][0][
         "InstanceId"
     ]
