@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -234,8 +235,10 @@ def _checkov_argv(binary: str, ws: ScanTarget) -> dict[str, list[str]]:
 # Binaries already seen to answer the pinned version, by file identity. `checkov --version` is a whole Python start
 # (2.6 s of CPU, as much as a scan), asked before every policy stage; a process that runs many pipelines (the local
 # worker, the tests) asks once per binary. A reinstalled or replaced binary is a new file (inode, mtime, size) and is
-# asked again.
+# asked again. Pipelines running side by side (the demo's three teams) wait for the first to ask instead of each
+# asking at once.
 _PINNED_CHECKOV: set[tuple[str, int, int, int, str]] = set()
+_PINNED_CHECKOV_LOCK = threading.Lock()
 
 
 def _file_identity(binary: str) -> tuple[str, int, int, int] | None:
@@ -249,6 +252,11 @@ def _file_identity(binary: str) -> tuple[str, int, int, int] | None:
 def _checkov_version_problem(binary: str) -> str | None:
     """None when the checkov binary is the pinned version; else why it must not be used (a newer release brings new
     checks that fail stacks nobody changed, an older one misses checks)."""
+    with _PINNED_CHECKOV_LOCK:
+        return _ask_checkov_version(binary)
+
+
+def _ask_checkov_version(binary: str) -> str | None:
     try:
         wanted = pinned_version("checkov")
         identity = _file_identity(binary)
