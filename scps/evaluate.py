@@ -418,25 +418,38 @@ def conditions_true(condition: Mapping[str, Mapping[str, Any]], request: Request
 # --- Action, Resource, Principal -----------------------------------------------------------------------------
 
 
-# Pure functions of their strings, called millions of times over the same few policies (a property test or an
-# emulator run): cached, as a compiled pattern is.
+# Pure functions of their strings, called millions of times over the same few policies (a property test, the oracle
+# corpus, an emulator run): cached, the compiled name patterns too.
 @functools.lru_cache(maxsize=65536)
 def _action_matches(pattern: str, action: str) -> bool:
     if pattern == "*":
         return True
     service, sep, name = pattern.partition(":")
     want_service, _, want_name = action.partition(":")
-    if not sep or not name or re.search(r"\s", name) or service.lower() != want_service.lower():
+    if not sep or not name or service.lower() != want_service.lower():
         return False
+    regex = _action_name_pattern(name)
+    return regex is not None and regex.fullmatch(want_name) is not None
+
+
+@functools.lru_cache(maxsize=16384)
+def _action_name_pattern(name: str) -> re.Pattern[str] | None:
+    if re.search(r"\s", name):
+        return None
     # Wildcards stay inside the action name: "s3:*" never matches "s3control:..." and "*" never crosses a colon.
-    return re.fullmatch(re.escape(name).replace(r"\*", ".*").replace(r"\?", "."), want_name, re.IGNORECASE) is not None
+    return re.compile(re.escape(name).replace(r"\*", ".*").replace(r"\?", "."), re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=65536)
+def _any_action(patterns: tuple[str, ...], action: str) -> bool:
+    return any(_action_matches(p, action) for p in patterns)
 
 
 def _actions_match(statement: Mapping[str, Any], action: str) -> bool:
     if "Action" in statement:
-        return any(_action_matches(str(a), action) for a in _list(statement["Action"]))
+        return _any_action(tuple(str(a) for a in _list(statement["Action"])), action)
     if "NotAction" in statement:
-        return not any(_action_matches(str(a), action) for a in _list(statement["NotAction"]))
+        return not _any_action(tuple(str(a) for a in _list(statement["NotAction"])), action)
     return False
 
 
