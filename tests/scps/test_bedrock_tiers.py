@@ -267,3 +267,33 @@ def _with_tier(**changes: Any) -> dict[str, Any]:
 def test_bedrock_tier_layout_rejects_unroutable_lists(changes: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Layout.model_validate(_with_tier(**changes))
+
+
+def test_bedrock_profile_sources_are_any_profile_of_any_account_called_in_each_region() -> None:
+    # GIVEN two regions WHEN their profile sources are listed THEN one ARN pattern a region, in order
+    sources = bedrock.profile_sources(("us-east-1", "eu-west-1"))
+    assert sources == [
+        "arn:aws:bedrock:us-east-1:*:inference-profile/*",
+        "arn:aws:bedrock:eu-west-1:*:inference-profile/*",
+    ]
+    # AND as the region fence reads them (ArnLike): any profile id of any account in those regions, no other region
+    fence = {"Effect": "Deny", "Action": "bedrock:InvokeModel", "Resource": "*"}
+    fence["Condition"] = {"ArnLike": {"bedrock:InferenceProfileArn": sources}}
+    for source, matched in (("us-east-1", True), ("eu-west-1", True), ("us-west-2", False)):
+        request = Request(
+            "bedrock:InvokeModel", "*", TEAM_ROLE, {"bedrock:InferenceProfileArn": _source(HAIKU, source)}
+        )
+        assert bool(denying_statements([{"Statement": [fence]}], request)) is matched, source
+
+
+@pytest.mark.parametrize("tier", sorted(TIER_TEAM))
+def test_bedrock_allowance_carries_the_tiers_lists_and_its_customization(tier: str) -> None:
+    spec = LAYOUT.gpu_tiers[tier]
+    allowed = bedrock.allowance(LAYOUT, spec)
+    # the tier's own lists, each profile with the regions the layout routes it to, customization as the tier says
+    assert allowed.models == spec.bedrock_models
+    assert allowed.profiles == {p: LAYOUT.bedrock_profile_regions[p] for p in spec.bedrock_inference_profiles}
+    assert allowed.customization is spec.bedrock_customization
+    # and the tier's own custom and provisioned models are among its ARNs exactly when it may customise
+    own = {f"arn:aws:bedrock:*:*:{kind}/*" for kind in ("custom-model", "imported-model", "provisioned-model")}
+    assert (own <= set(allowed.arns)) is spec.bedrock_customization and (own & set(allowed.arns) in (own, set()))
