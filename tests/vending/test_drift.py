@@ -3,6 +3,7 @@ The plan-only pass against a real stack on the emulator is tests/e2e/test_vendin
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -238,3 +239,89 @@ def test_plan_only_refuses_apply_or_platform_credentials(tmp_path: Any) -> None:
     for extra in ({"apply_env": {"AWS_ACCESS_KEY_ID": "x"}}, {"platform_credentials": True}):
         with pytest.raises(InvalidPipelineSpec, match="plan role's credentials only"):
             plan_only(PipelineSpec(**base, variables={}, env={}, **extra))  # type: ignore[arg-type]
+
+
+def _resource(n: int, source: str = "resource_drift", **extra: Any) -> dict[str, Any]:
+    return {"address": f"aws_s3_bucket.b{n}", "source": source, "actions": ["update"], "attributes": ["tags"], **extra}
+
+
+def test_drift_findings_whole_findings_each_kind() -> None:
+    # GIVEN one check of each status, out of run order, one never checked
+    where = f"account {ACCOUNT}, checked 2026-12-03T05:01:00+00:00"
+    changed = _resource(1, "resource_changes", actions=["delete", "create"], attributes=[])
+    checks = [
+        _check("FAILED", run_id="c", stack_path="t/s/c", message="plan failed: boom"),
+        _check("DRIFTED", run_id="a", stack_path="t/s/a", resources=[changed, _resource(2)]),
+        _check("DRIFTED", run_id="b", stack_path="t/s/b", resources=[changed]),
+        _check("DRIFTED", run_id="d", stack_path="t/s/d", message="drifted, no resource listed", checked_at=None),
+        _check("QUEUED", run_id="e", stack_path="t/s/e", queued_at="2000-01-01T00:00:00+00:00"),
+    ]
+    findings, summary = drift_findings(checks)
+    # THEN each finding whole, in run-id order: what changed outside Terraform first (the plan's own changes only
+    # when nothing drifted outside), the whole resource when no attribute is named, the message when no resource is
+    assert [f.to_dict() for f in findings] == [
+        {
+            "type": "stack_drift",
+            "target": "stack:t/s/a",
+            "detail": f"aws_s3_bucket.b2 (update: tags) ({where})",
+            "fixable": False,
+        },
+        {
+            "type": "stack_drift",
+            "target": "stack:t/s/b",
+            "detail": f"aws_s3_bucket.b1 (delete/create: the whole resource) ({where})",
+            "fixable": False,
+        },
+        {
+            "type": "drift_unchecked",
+            "target": "stack:t/s/c",
+            "detail": f"plan failed: boom ({where})",
+            "fixable": False,
+        },
+        {
+            "type": "stack_drift",
+            "target": "stack:t/s/d",
+            "detail": f"drifted, no resource listed (account {ACCOUNT}, checked never)",
+            "fixable": False,
+        },
+        {
+            "type": "drift_unchecked",
+            "target": "stack:t/s/e",
+            "detail": f"the check queued at 2000-01-01T00:00:00+00:00 never finished ({where})",
+            "fixable": False,
+        },
+    ]
+    assert summary == {"checked": 5, "by_status": {"DRIFTED": 3, "FAILED": 1, "QUEUED": 1}}
+
+
+def test_drift_findings_name_ten_resources_and_count_the_rest() -> None:
+    # GIVEN a check with 12 resources drifted outside Terraform
+    findings, _ = drift_findings([_check("DRIFTED", resources=[_resource(n) for n in range(12)])])
+    detail = findings[0].detail
+    # THEN the first ten are named, in order, and the two more are counted
+    assert detail.startswith("; ".join(f"aws_s3_bucket.b{n} (update: tags)" for n in range(10)) + " (+2 more) (")
+    assert "b10" not in detail and "b11" not in detail
+    # AND eleven is one more; exactly ten is no "more"
+    eleven, _ = drift_findings([_check("DRIFTED", resources=[_resource(n) for n in range(11)])])
+    assert " (+1 more) (" in eleven[0].detail
+    ten, _ = drift_findings([_check("DRIFTED", resources=[_resource(n) for n in range(10)])])
+    assert "more" not in ten[0].detail and "aws_s3_bucket.b9 (update: tags) (account" in ten[0].detail
+
+
+def test_drift_findings_a_check_is_stale_only_past_the_bound_and_only_while_unfinished() -> None:
+    now = datetime.now(UTC)
+
+    def queued(seconds_ago: int, status: str = "RUNNING") -> dict[str, Any]:
+        return _check(status, queued_at=(now - timedelta(seconds=seconds_ago)).isoformat())
+
+    # GIVEN a one-hour bound: a check queued 50 minutes ago is still in time, one queued 70 minutes ago is not
+    assert drift_findings([queued(3000)], stale_after_seconds=3600)[0] == []
+    (late,) = drift_findings([queued(4200)], stale_after_seconds=3600)[0]
+    assert late.type == "drift_unchecked" and "never finished" in late.detail
+    # AND a QUEUED one the same; a finished (CLEAN) one or one with no queue time is never stale
+    assert len(drift_findings([queued(4200, "QUEUED")], stale_after_seconds=3600)[0]) == 1
+    assert drift_findings([queued(4200, "CLEAN")], stale_after_seconds=3600)[0] == []
+    assert drift_findings([_check("RUNNING", queued_at=None)], stale_after_seconds=0)[0] == []
+    # AND the default bound is two days
+    assert drift_findings([queued(2 * 24 * 3600 - 600)])[0] == []
+    assert len(drift_findings([queued(2 * 24 * 3600 + 600)])[0]) == 1
