@@ -7,6 +7,7 @@ from collections import Counter
 from typing import Any
 
 import boto3
+import pytest
 
 from tests.guardrails.conftest import ou_id, policy_id, record_for, vend_with_record
 from tests.organization_pages import all_policies
@@ -289,3 +290,187 @@ def test_audit_publish_stores_report_and_alerts(org: Any, layout: Layout) -> Non
     stored = json.loads(s3.get_object(Bucket="reports", Key=key)["Body"].read())
     assert stored["findings"] and stored["by_type"]["policy_missing"] > 0
     assert [e["DetailType"] for e in sent] == [ALERT_DETAIL_TYPE]
+
+
+def test_audit_report_summary_and_dict_are_whole() -> None:
+    from vending.guardrails.audit import FINDING_TYPES, AuditReport
+    from vending.guardrails.reconcile import Finding
+
+    # GIVEN a report with two findings of one type, one of another, and every optional section set
+    findings = [
+        Finding(FINDING_TYPES[0], "account:1", "a", True),
+        Finding(FINDING_TYPES[0], "account:2", "b", False),
+        Finding(FINDING_TYPES[1], "ou:Workloads", "c"),
+    ]
+    sections = {k: {"k": k} for k in ("inventory", "budgets", "drift", "invocation_logging", "usage_forwarding")}
+    report = AuditReport(
+        "2026-12-06T00:00:00+00:00",
+        3,
+        4,
+        findings,
+        {"root": {"slots_left": 4}},
+        api_calls={"total": 17, "by_operation": {"ListRoots": 1}},
+        seconds=1.23456,
+        remediation={"executed": [], "unfixable": ["x"]},
+        report_uri="s3://b/k",
+        notes=["n"],
+        records=2,
+        **sections,
+    )
+    # THEN the summary names only the types found, and the API calls' total
+    assert report.summary() == {
+        "generated_at": "2026-12-06T00:00:00+00:00",
+        "accounts": 3,
+        "findings": 3,
+        "by_type": {FINDING_TYPES[0]: 2, FINDING_TYPES[1]: 1},
+        "report_uri": "s3://b/k",
+        "api_calls": 17,
+    }
+    # AND the whole report every type (zeros included), each finding whole and every section as given
+    assert report.to_dict() == {
+        "generated_at": "2026-12-06T00:00:00+00:00",
+        "accounts": 3,
+        "findings": [f.to_dict() for f in findings],
+        "by_type": {t: {FINDING_TYPES[0]: 2, FINDING_TYPES[1]: 1}.get(t, 0) for t in FINDING_TYPES},
+        "report_uri": "s3://b/k",
+        "api_calls": {"total": 17, "by_operation": {"ListRoots": 1}},
+        "ous": 4,
+        "seconds": 1.235,
+        "records": 2,
+        "notes": ["n"],
+        "headroom": {"root": {"slots_left": 4}},
+        **sections,
+        "remediation": {"executed": [], "unfixable": ["x"]},
+    }
+    assert list(report.counts()) == list(FINDING_TYPES)
+    # AND without API calls counted the summary says 0
+    assert AuditReport("t", 0, 0, [], {}).summary()["api_calls"] == 0
+
+
+def test_gpu_findings_whole_per_kind_of_account() -> None:
+    from types import SimpleNamespace
+
+    from vending.guardrails.audit import gpu_findings
+    from vending.guardrails.intent import AccountIntent, OrgIntent
+    from vending.guardrails.inventory import RunningInstance, StaticInventory
+    from vending.layout import load_layout
+
+    intent = OrgIntent(
+        {
+            "200000000000": AccountIntent("200000000000", "platform", "Platform", "layout:platform_accounts"),
+            "300000000000": AccountIntent("300000000000", "team", "Workloads/Staging", "record:a", tier="none"),
+            "400000000000": AccountIntent("400000000000", "team", "Workloads/Staging", "record:b", tier="training"),
+            "500000000000": AccountIntent("500000000000", "retired", "Suspended", "record:c"),
+        }
+    )
+
+    def p5(account: str, region: str = "us-east-1") -> RunningInstance:
+        return RunningInstance(account, f"i-{account[:3]}", "AWS::EC2::Instance", "p5.48xlarge", region)
+
+    # GIVEN p5s in the management account and a platform account (skipped, first: the rest is still read), in a
+    # tier-none account, a training account (allowed), an account with no record (no region known) and a retired one
+    inventory = StaticInventory(
+        [
+            p5("100000000000"),
+            p5("200000000000"),
+            p5("300000000000"),
+            p5("400000000000"),
+            p5("600000000000", ""),
+            p5("500000000000"),
+        ]
+    )
+    snap = SimpleNamespace(management_account_id="100000000000")
+    findings, summary = gpu_findings(load_layout(), intent, snap, inventory)  # type: ignore[arg-type]
+    # THEN one finding per account outside its allowance, whole, naming why
+    assert [f.to_dict() for f in findings] == [
+        {
+            "type": "gpu_outside_tier",
+            "target": f"account:{account}",
+            "detail": f"AWS::EC2::Instance i-{account[:3]} ({region}) runs p5.48xlarge; {who} does not allow it",
+            "fixable": False,
+        }
+        for account, region, who in (
+            ("300000000000", "us-east-1", "tier none"),
+            ("600000000000", "?", "no vending record"),
+            ("500000000000", "us-east-1", "a retired account"),
+        )
+    ]
+    assert summary == {"resources": 6, "outside_tier": 3}
+
+
+def test_publish_stores_the_report_emits_each_count_and_alerts_with_the_summary(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time as time_module
+    from datetime import UTC, datetime
+
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    from vending.guardrails.audit import ALERT_DETAIL_TYPE, FINDING_TYPES, AuditReport, publish
+    from vending.guardrails.reconcile import Finding
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.calls: list[tuple[str, dict[str, Any]]] = []
+
+        def __getattr__(self, name: str) -> Any:
+            return lambda **kwargs: self.calls.append((name, kwargs))
+
+    # GIVEN a machine whose local time is not UTC (the key is UTC's date and time)
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time_module.tzset()
+    try:
+        report = AuditReport("t", 2, 1, [Finding(FINDING_TYPES[0], "account:1", "d")], {}, api_calls={"total": 9})
+        s3, events, metrics = Recorder(), Recorder(), Recorder()
+        before, body = datetime.now(UTC), json.dumps(report.to_dict(), indent=1).encode()  # before it has a URI
+        publish(report, s3=s3, events=events, bucket="reports", event_bus="bus", source="vend.audit", metrics=metrics)
+    finally:
+        monkeypatch.delenv("TZ")
+        time_module.tzset()
+    # THEN the whole report is stored as indented JSON under the UTC date and time, and the report knows where
+    ((name, stored),) = s3.calls
+    key = stored["Key"]
+    assert name == "put_object" and stored["Bucket"] == "reports" and stored["ContentType"] == "application/json"
+    assert key.startswith(f"guardrail-audit/{before:%Y/%m/%d}/{before:%H}") and key.endswith(".json"), key
+    assert stored["Body"] == body
+    assert report.report_uri == f"s3://reports/{key}"
+    # AND one count per finding type, the total and the API calls, each a Count
+    assert metrics.calls == [
+        (
+            "add_metric",
+            {"name": f"GuardrailFindings.{t}", "unit": MetricUnit.Count, "value": int(t == FINDING_TYPES[0])},
+        )
+        for t in FINDING_TYPES
+    ] + [
+        ("add_metric", {"name": "GuardrailFindings", "unit": MetricUnit.Count, "value": 1}),
+        ("add_metric", {"name": "OrganizationsApiCalls", "unit": MetricUnit.Count, "value": 9}),
+    ]
+    # AND one alert carrying the summary
+    assert events.calls == [
+        (
+            "put_events",
+            {
+                "Entries": [
+                    {
+                        "Source": "vend.audit",
+                        "DetailType": ALERT_DETAIL_TYPE,
+                        "EventBusName": "bus",
+                        "Detail": json.dumps(report.summary()),
+                    }
+                ]
+            },
+        )
+    ]
+    # AND without API calls counted the metric says 0; without findings there is no alert
+    quiet, metrics = Recorder(), Recorder()
+    publish(
+        AuditReport("t", 0, 0, [], {}),
+        s3=Recorder(),
+        events=quiet,
+        bucket="",
+        event_bus="b",
+        source="s",
+        metrics=metrics,
+    )
+    assert metrics.calls[-1] == ("add_metric", {"name": "OrganizationsApiCalls", "unit": MetricUnit.Count, "value": 0})
+    assert quiet.calls == []
