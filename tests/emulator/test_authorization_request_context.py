@@ -1045,3 +1045,33 @@ def test_an_untyped_tag_specification_is_asked_on_the_calls_first_resource_with_
     [side] = [r for r in got if r.why == "tag-on-create"]
     assert (side.resource, side.context["aws:ResourceTag/team"]) == (instance, "a")
     assert ("resource_tags", instance) in lookups.asked
+
+
+class _Listing:
+    """A backend whose listing meets a concurrent create `races` times (or another fault), then answers."""
+
+    def __init__(self, races: int, error: str = "dictionary changed size during iteration") -> None:
+        self.races, self.error, self.calls = races, error, 0
+
+    def iter_tagged_resources(self) -> Any:
+        self.calls += 1
+        if self.calls <= self.races:
+            yield "half"
+            raise RuntimeError(self.error)
+        yield from ("a", "b")
+
+
+def test_tagged_resources_read_again_when_another_thread_changes_the_backend() -> None:
+    from landing_zone.local.authorization.state import tagged_resources
+
+    # GIVEN a listing that twice meets a create in another request thread WHEN read THEN the settled, whole list
+    racing = _Listing(races=2)
+    assert tagged_resources(racing) == ["a", "b"] and racing.calls == 3
+    # AND (negative control) a listing that never settles still raises after the attempts, and any other
+    # RuntimeError is not swallowed
+    with pytest.raises(RuntimeError, match="changed size"):
+        tagged_resources(_Listing(races=5), attempts=5)
+    other = _Listing(races=1, error="generator raised StopIteration")
+    with pytest.raises(RuntimeError, match="StopIteration"):
+        tagged_resources(other)
+    assert other.calls == 1

@@ -347,10 +347,23 @@ def _service_resource_tags(arn: str, service: str, region: str, account: str, re
         if service == "ec2":  # EC2 keeps every resource's tags by id (and would list every public AMI otherwise)
             tags = backend.tags.get(resource.rsplit("/", 1)[-1])
             return dict(tags) if tags is not None else None
-        for tagged in backend.iter_tagged_resources():
+        for tagged in tagged_resources(backend):
             if tagged.arn == arn:
                 return dict(tagged.tags)
     return None
+
+
+def tagged_resources(backend: Any, attempts: int = 50) -> list[Any]:
+    """The backend's tagged resources, listed while other request threads may be creating some: moto iterates its
+    dicts live, so a create in another thread raises "dictionary changed size during iteration" mid-listing (seen
+    once in CI: a log group created while a call's aws:ResourceTag keys were read). Read again; it settles."""
+    for _ in range(attempts - 1):
+        try:
+            return list(backend.iter_tagged_resources())
+        except RuntimeError as e:
+            if "changed size during iteration" not in str(e):
+                raise
+    return list(backend.iter_tagged_resources())
 
 
 def resource_policy(arn: str, action: str, region: str) -> tuple[dict[str, Any] | None, str | None]:
