@@ -74,6 +74,7 @@ from moto import mock_aws  # noqa: E402
 
 import vending.spend.meter as meter  # noqa: E402
 from landing_zone.local.dynamodb import atomic_conditional_writes  # noqa: E402
+from landing_zone.local.images import amazon_image  # noqa: E402
 from landing_zone.local.organizations import aws_like_organizations  # noqa: E402
 from landing_zone.local.sagemaker import current_endpoint_instance_types  # noqa: E402
 from scps.evaluate import Policies, Request, decide  # noqa: E402
@@ -461,11 +462,7 @@ class Org:
             if r.service == "ec2":
                 ec2 = self.member(account, "ec2", r.region)
                 if r.region not in images:
-                    # filtered by name: the whole listing serializes moto's ~1,300 default images (1.8 CPU s)
-                    named = [{"Name": "name", "Values": ["al2023-ami-2023*"]}]
-                    found = ec2.describe_images(Owners=["amazon"], Filters=named)["Images"]
-                    found = found or ec2.describe_images(Owners=["amazon"])["Images"]
-                    images[r.region] = found[0]["ImageId"]
+                    images[r.region] = amazon_image(ec2)
                 launched = ec2.run_instances(
                     ImageId=images[r.region], InstanceType=r.instance_type, MinCount=r.count, MaxCount=r.count
                 )

@@ -17,8 +17,8 @@ from botocore.exceptions import ClientError
 from landing_zone.local.billing_and_quotas import quota_requests
 from landing_zone.local.demo import inspect_state_bucket, request_for, send
 from landing_zone.local.execution_history import whole_history
+from landing_zone.local.images import amazon_image
 from landing_zone.local.runtime import Deployment, Emulator
-from tests.amazon_image import amazon_image
 from tests.e2e.conftest import needs_terraform
 from vending.layout import cached_layout
 from vending.lifecycle import RequestRecord, RequestStore, Status

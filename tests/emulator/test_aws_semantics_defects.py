@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from landing_zone.local import runtime
 from landing_zone.local.authorization.middleware import DECISIONS
-from tests.amazon_image import amazon_image
+from landing_zone.local.images import amazon_image
 from tests.emulator.test_authorization import Env, _code, _denied, _unique, new_member
 from vending.functions import FUNCTIONS, FunctionSpec, Grant
 from vending.layout import cached_layout

@@ -13,10 +13,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from landing_zone.local.images import amazon_image
 from landing_zone.local.patching import MotoChanged
 from landing_zone.local.sagemaker import current_endpoint_instance_types
 from landing_zone.local.state_change_events import state_change_events
-from tests.amazon_image import amazon_image
 from vending.lifecycle import RequestRecord, Status
 from vending.spend.meter import read_live
 from vending.spend.prices import PriceBook

@@ -25,7 +25,7 @@ from botocore.exceptions import ClientError
 
 from landing_zone.local import runtime
 from landing_zone.local.authorization.middleware import DECISIONS
-from tests.amazon_image import amazon_image
+from landing_zone.local.images import amazon_image
 from vending import invocation_logging
 from vending.aws.sessions import access_role_arn, assume_role_session
 from vending.bootstrap import bootstrap_account

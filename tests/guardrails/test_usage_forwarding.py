@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 import pytest
 
+from landing_zone.local.images import amazon_image
 from landing_zone.local.state_change_events import (
     DELIVERIES,
     aws_sources_are_reserved,
@@ -21,7 +22,6 @@ from landing_zone.local.state_change_events import (
     targets_get_the_whole_event,
 )
 from scps.render import render
-from tests.amazon_image import amazon_image
 from tests.guardrails.conftest import policy_id, record_for, vend_account
 from vending.exceptions import AccessRoleNotReady, BootstrapFailed, UsageEventInvalid
 from vending.guardrails.audit import audit_organization, member_sessions

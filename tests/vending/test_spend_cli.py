@@ -12,7 +12,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from tests.amazon_image import amazon_image
+from landing_zone.local.images import amazon_image
 from tests.vending.conftest import REGION
 from tests.vending.test_spend_meter import ACCOUNT, AT, ec2_event, put_tokens
 from vending.cli import main

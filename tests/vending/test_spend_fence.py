@@ -16,8 +16,8 @@ from botocore.model import ServiceModel
 from botocore.stub import Stubber
 from botocore.validate import ParamValidator
 
+from landing_zone.local.images import amazon_image
 from scps.render import freeze_policy
-from tests.amazon_image import amazon_image
 from tests.organization_pages import all_policies
 from tests.vending.conftest import OUTCOME_SOURCE, REGION
 from vending.budgets import backstop_budget_document, freeze_budget_action

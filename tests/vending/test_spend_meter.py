@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.amazon_image import amazon_image
+from landing_zone.local.images import amazon_image
 from tests.vending.conftest import REGION, load_event
 from vending.exceptions import UsageEventInvalid
 from vending.lifecycle import RequestRecord, Status

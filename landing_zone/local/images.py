@@ -1,7 +1,7 @@
-"""An Amazon-owned image for a test's RunInstances, found by a narrow name filter.
+"""An Amazon-owned image to launch with on the emulator (tests, the spend-fence benchmark), found by a name filter.
 
 moto holds about 1,300 default Amazon images a region; `describe_images(Owners=["amazon"])` serializes every one of
-them (1.8 s of CPU a call, in-process or through the emulator), and the tests only need one id to launch with."""
+them (1.8 s of CPU a call, in-process or through the emulator), and a launch needs one id."""
 
 from __future__ import annotations
 
