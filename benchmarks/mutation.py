@@ -2,6 +2,7 @@
 
     python benchmarks/mutation.py                          # every module below (CPU-heavy: hours on 2 cores)
     python benchmarks/mutation.py --modules vending/trust.py scps/evaluate.py [--max-children 2] [--json]
+    python benchmarks/mutation.py --modules vending/guardrails/orgapi.py   # one file of a pattern entry
 
 mutmut (pinned in pyproject.toml) rewrites each function of a module many ways (a flipped comparison, a dropped
 `not`, another constant...) and runs the tests that call that function against each mutant. A mutant the tests
@@ -24,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,8 @@ TESTS: dict[str, list[str]] = {
         "tests/scps/test_boundary_bypass.py",
         "tests/scps/test_freeze.py",
         "tests/scps/test_bedrock_tiers.py",
+        "tests/scps/test_render_contract.py",
+        "tests/scps/test_reviewed.py",
     ],
     "scps/bedrock.py": ["tests/scps/test_bedrock_tiers.py", "tests/scps/test_render.py"],
     "scps/families.py": ["tests/scps/test_families.py", "tests/scps/test_render.py"],
@@ -149,11 +153,18 @@ def summarize(statuses: dict[str, dict[str, str]]) -> dict[str, dict[str, Any]]:
     return rows
 
 
+def tests_for(module: str) -> list[str] | None:
+    """The tests of a TESTS entry, or of the pattern entry a single file falls under (vending/guardrails/audit.py)."""
+    if module in TESTS:
+        return TESTS[module]
+    return next((tests for pattern, tests in TESTS.items() if "*" in pattern and fnmatch(module, pattern)), None)
+
+
 def run(modules: list[str], max_children: int, keep: Path | None, show_survivors: int) -> dict[str, Any]:
-    unknown = [m for m in modules if m not in TESTS]
+    unknown = [m for m in modules if tests_for(m) is None]
     if unknown:
-        raise SystemExit(f"unknown module(s) {unknown}; choose from {sorted(TESTS)}")
-    tests = sorted({t for m in modules for t in TESTS[m]})
+        raise SystemExit(f"unknown module(s) {unknown}; choose from {sorted(TESTS)} or one file a pattern covers")
+    tests = sorted({t for m in modules for t in tests_for(m) or ()})
     scratch = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="mutation-"))
     if not (scratch / "pyproject.toml").exists():
         _tracked_copy(scratch)

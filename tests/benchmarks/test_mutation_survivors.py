@@ -48,3 +48,12 @@ def test_every_line_of_the_real_equivalent_section_is_read() -> None:
     section = text.split("## Equivalent", 1)[1].split("\n## ", 1)[0]
     listed = re.findall(r"^- `", section, flags=re.MULTILINE)
     assert len(_mutation().explained_survivors(text)) == len(listed) > 0
+
+
+def test_one_file_under_a_pattern_entry_takes_that_entry_s_tests() -> None:
+    mutation = _mutation()
+    guardrails = mutation.TESTS["vending/guardrails/*.py"]
+    assert mutation.tests_for("vending/guardrails/orgapi.py") == guardrails
+    assert mutation.tests_for("scps/render.py") == mutation.TESTS["scps/render.py"]
+    # (control: a file no entry covers has no tests, and run() refuses it rather than mutating it untested)
+    assert mutation.tests_for("vending/api/app.py") is None
