@@ -191,3 +191,81 @@ def test_audit_handler_reads_records_from_the_requests_table(
     # accounts) and the tag is drift, judged against the record
     assert scans.to_dict()["by_operation"] == {"Scan": 3}
     assert summary["by_type"] == {"tag_drift": 1}
+
+
+def test_inventory_skips_rows_without_a_type_and_reads_a_missing_region_as_empty() -> None:
+    # GIVEN EC2 rows without configuration, with a null one, without a type, and one without its region; SageMaker
+    # rows with a null configuration and with null variants
+    config = _config()
+    rows = [
+        json.dumps({"resourceId": "i-0", "accountId": "111111111111", "awsRegion": "us-east-1"}),
+        json.dumps({"resourceId": "i-1", "accountId": "111111111111", "configuration": None}),
+        json.dumps({"resourceId": "i-2", "accountId": "111111111111", "configuration": {"state": "running"}}),
+        json.dumps({"resourceId": "i-3", "accountId": "111111111111", "configuration": {"instanceType": "g5.xlarge"}}),
+    ]
+    endpoints = [
+        json.dumps({"resourceId": "ep-0", "accountId": "222222222222", "configuration": None}),
+        json.dumps({"resourceId": "ep-1", "accountId": "222222222222", "configuration": {"productionVariants": None}}),
+        json.dumps(
+            {
+                "resourceId": "ep-2",
+                "accountId": "222222222222",
+                "configuration": {"productionVariants": [{"instanceType": "ml.g5.xlarge"}]},
+            }
+        ),
+    ]
+    base = {"ConfigurationAggregatorName": AGGREGATOR, "Limit": 7}
+    with Stubber(config) as stub:
+        stub.add_response("select_aggregate_resource_config", {"Results": rows}, {**base, "Expression": EC2_QUERY})
+        stub.add_response(
+            "select_aggregate_resource_config", {"Results": endpoints}, {**base, "Expression": SAGEMAKER_QUERY}
+        )
+        inventory = ConfigAggregatorInventory(config, AGGREGATOR, page_size=7, backoff=Backoff(sleep=lambda _s: None))
+        items = list(inventory.instances())
+        stub.assert_no_pending_responses()
+    # THEN only the typed ones, the region "" where the row has none
+    assert items == [
+        RunningInstance("111111111111", "i-3", "AWS::EC2::Instance", "g5.xlarge", ""),
+        RunningInstance("222222222222", "ep-2", "AWS::SageMaker::EndpointConfig", "ml.g5.xlarge", ""),
+    ]
+    assert inventory.calls == 2
+
+
+def test_inventory_without_sagemaker_makes_the_ec2_query_only() -> None:
+    config = _config()
+    base = {"ConfigurationAggregatorName": AGGREGATOR, "Limit": 100, "Expression": EC2_QUERY}
+    with Stubber(config) as stub:  # a SageMaker query would find no answer queued and fail
+        stub.add_response("select_aggregate_resource_config", {"Results": []}, base)
+        inventory = ConfigAggregatorInventory(config, AGGREGATOR, sagemaker=False)
+        assert list(inventory.instances()) == []
+        stub.assert_no_pending_responses()
+    assert inventory.calls == 1
+
+
+def test_inventory_default_backoff_retries_a_throttled_page() -> None:
+    config = _config()
+    with Stubber(config) as stub:
+        stub.add_client_error("select_aggregate_resource_config", "TooManyRequestsException")
+        stub.add_response("select_aggregate_resource_config", {"Results": [_ec2("111111111111", "i-1", "p5.48xlarge")]})
+        inventory = ConfigAggregatorInventory(config, AGGREGATOR, sagemaker=False)
+        assert [i.resource_id for i in inventory.instances()] == ["i-1"]
+    assert inventory.b.throttled == 1 and inventory.calls == 1  # one page asked for, its call retried by the backoff
+
+
+def test_static_inventory_hands_out_a_copy() -> None:
+    from vending.guardrails.inventory import StaticInventory
+
+    item = RunningInstance("111111111111", "i-1", "AWS::EC2::Instance", "p5.48xlarge")
+    static = StaticInventory([item])
+    listed = static.instances()
+    assert listed == [item]
+    listed.append(item)  # type: ignore[attr-defined]
+    assert static.instances() == [item] and StaticInventory().instances() == []
+
+
+def test_inventory_an_unknown_tier_allows_no_accelerated_type(layout: Layout) -> None:
+    assert allowed_by_tier(layout, "gold", RunningInstance("1", "r", "x", "g5.xlarge")) is False
+    assert allowed_by_tier(layout, "gold", RunningInstance("1", "r", "x", "ml.g5.xlarge")) is False
+    assert allowed_by_tier(layout, "gold", RunningInstance("1", "r", "x", "m5.large")) is True
+    # an ml. type is read against SageMaker's families: "ml.t3.medium" is no accelerated family there
+    assert allowed_by_tier(layout, "none", RunningInstance("1", "r", "x", "ml.t3.medium")) is True
