@@ -162,3 +162,71 @@ def test_delete_policy_denied_reads_the_policies_of_its_type(code: str) -> None:
         stub.add_response("list_policies", {"Policies": [{"Id": "p-other"}]}, expected_params={"Filter": "TAG_POLICY"})
         delete_policy(Backoff(attempts=1), org, "p-gone", "TAG_POLICY", "DeletePolicy vend-tags")
         stub.assert_no_pending_responses()
+
+
+def test_backoff_default_cap_is_eight_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    drawn: list[float] = []
+    monkeypatch.setattr(random, "uniform", lambda a, b: drawn.append(b) or 0.0)
+    org = _org()
+    with Stubber(org) as stub:
+        _throttle(stub, "list_roots", 7)
+        stub.add_response("list_roots", {"Roots": []})
+        Backoff(attempts=8, sleep=lambda _s: None).call(org.list_roots, "ListRoots")
+    assert drawn == [0.4, 0.8, 1.6, 3.2, 6.4, 8.0, 8.0]
+
+
+def test_backoff_makes_at_least_one_attempt() -> None:
+    with pytest.raises(ValueError, match="at least one attempt, not 0"):
+        Backoff(attempts=0)
+    assert Backoff(attempts=1).attempts == 1
+
+
+@pytest.mark.parametrize(
+    ("call", "operation", "named"),
+    [
+        (
+            lambda b, org: create_policy(b, org, name="vend-x", policy_type=SCP, content="{}", description="d"),
+            "create_policy",
+            "CreatePolicy vend-x",
+        ),
+        (
+            lambda b, org: delete_policy(b, org, "p-1", SCP, "DeletePolicy vend-x"),
+            "delete_policy",
+            "DeletePolicy vend-x",
+        ),
+        (
+            lambda b, org: list(b.pages(org, "list_policies", "Policies", Filter=SCP)),
+            "list_policies",
+            "list_policies {'Filter': 'SERVICE_CONTROL_POLICY'}",
+        ),
+    ],
+    ids=["create", "delete", "pages"],
+)
+def test_a_call_throttled_to_the_end_names_what_it_was(call: Any, operation: str, named: str) -> None:
+    org = _org()
+    with Stubber(org) as stub:
+        _throttle(stub, operation, 2)
+        with pytest.raises(OrganizationsThrottled) as raised:
+            call(Backoff(attempts=2, sleep=lambda _s: None), org)
+    assert str(raised.value) == f"{named}: TooManyRequestsException"
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda b, org: create_policy(b, org, name="vend-x", policy_type=SCP, content="{}", description="d"),
+        lambda b, org: delete_policy(b, org, "p-1", SCP, "DeletePolicy vend-x"),
+    ],
+    ids=["create", "delete"],
+)
+def test_an_error_without_a_code_propagates_as_it_came(call: Any) -> None:
+    class Org:  # a refusal whose response carries no Error element at all
+        def create_policy(self, **_: Any) -> Any:
+            raise ClientError({}, "CreatePolicy")
+
+        def delete_policy(self, **_: Any) -> Any:
+            raise ClientError({}, "DeletePolicy")
+
+    with pytest.raises(ClientError) as raised:
+        call(Backoff(attempts=1), Org())
+    assert raised.value.response == {}  # the refusal itself, not an error of reading it

@@ -11,7 +11,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from vending.aws.errors import raise_if_throttled
+from vending.aws.errors import error_code, raise_if_throttled
 from vending.exceptions import ConcurrentUpdate, OrganizationsThrottled
 
 Sleep = Callable[[float], None]
@@ -54,6 +54,8 @@ class Backoff:
     """
 
     def __init__(self, attempts: int = 6, base: float = 0.2, cap: float = 8.0, sleep: Sleep = time.sleep) -> None:
+        if attempts < 1:
+            raise ValueError(f"a backoff makes at least one attempt, not {attempts}")
         self.attempts, self.base, self.cap, self.sleep = attempts, base, cap, sleep
         self.throttled = 0
         self._lock = threading.Lock()
@@ -99,7 +101,7 @@ def delete_policy(b: Backoff, org: Any, policy_id: str, policy_type: str, what: 
     try:
         b.call(org.delete_policy, what, PolicyId=policy_id)
     except ClientError as e:
-        code = e.response.get("Error", {}).get("Code", "")
+        code = error_code(e)
         if code == "PolicyNotFoundException":
             return
         if code not in {"AccessDenied", "AccessDeniedException"}:
@@ -124,7 +126,7 @@ def create_policy(b: Backoff, org: Any, *, name: str, policy_type: str, content:
         )
         return str(out["Policy"]["PolicySummary"]["Id"])
     except ClientError as e:
-        if e.response.get("Error", {}).get("Code", "") != "DuplicatePolicyException":
+        if error_code(e) != "DuplicatePolicyException":
             raise
     found = [p["Id"] for p in b.pages(org, "list_policies", "Policies", Filter=policy_type) if p["Name"] == name]
     if not found:
