@@ -80,17 +80,20 @@ def _sync(
     *,
     forbid_full_access: bool = False,
     keep: frozenset[str] = frozenset(),
+    fail_closed: bool = False,
 ) -> None:
     """Attach what is missing; detach only our own stale policies (and FullAWSAccess where the layout forbids it).
     Foreign policies are left to the org-wide reconcile, which reports them; `keep` are ours but not this step's to
-    remove (the spend freeze: only an approved thaw lifts it)."""
+    remove (the spend freeze: only an approved thaw lifts it). `fail_closed`: on a full target, FullAWSAccess goes
+    first and comes back last, so a swap that must detach before it attaches never leaves a deny off while anything
+    is allowed (as the org-wide reconcile orders an account's)."""
     current = _attached(org, target, b)
     ids = {**ids, **current}
 
     def ours(name: str) -> bool:
         return (r.owns(name) and name not in keep) or (name == FULL_AWS_ACCESS and forbid_full_access)
 
-    steps, problems = _order_target(set(current), desired, r.max_policies_per_target, ours)
+    steps, problems = _order_target(set(current), desired, r.max_policies_per_target, ours, fail_closed=fail_closed)
     if problems:
         from vending.exceptions import GuardrailLimitExceeded
 
@@ -148,8 +151,19 @@ def apply_account_guardrails(
         if not forbid:
             want.add(FULL_AWS_ACCESS)
         _sync(org, r, ou_id, want, ids, b, changes, forbid_full_access=forbid)
-    # A freeze stays through a change or a re-run of the vend: the fence attached it, only a thaw detaches it.
-    _sync(org, r, account_id, {FULL_AWS_ACCESS, *own}, ids, b, changes, keep=frozenset({r.freeze_policy}))
+    # A freeze stays through a change or a re-run of the vend: the fence attached it, only a thaw detaches it. A tier
+    # change on a full account fails closed: the old tier's deny never comes off while FullAWSAccess allows.
+    _sync(
+        org,
+        r,
+        account_id,
+        {FULL_AWS_ACCESS, *own},
+        ids,
+        b,
+        changes,
+        keep=frozenset({r.freeze_policy}),
+        fail_closed=True,
+    )
     changes += apply_account_tag_policies(org, r, b, root=root, ou_id=ou_id, account_id=account_id, team=team)
     policies, chain = _governing(org, account_id, b)
     return GuardrailResult(

@@ -1,0 +1,195 @@
+"""ApplyGuardrails' result whole: every change it makes is named, in the order made, and each kind of drift on the
+account's path is converged with exactly the change it needs (foreign policies and the freeze left alone)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from scps.render import render
+from tests.guardrails.conftest import ou_id, policy_id
+from vending.exceptions import GuardrailLimitExceeded, InvalidRequest
+from vending.guardrails import apply_account_guardrails
+from vending.layout import Layout
+
+FOREIGN = '{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"ec2:*","Resource":"*"}]}'
+
+
+def _placed(org: Any, path: str = "Workloads/Staging") -> str:
+    account = org.create_account(Email="a@example.com", AccountName="a")["CreateAccountStatus"]["AccountId"]
+    root = org.list_roots()["Roots"][0]["Id"]
+    org.move_account(AccountId=account, SourceParentId=root, DestinationParentId=ou_id(org, path))
+    return account
+
+
+def _apply(org: Any, layout: Layout, account: str, tier: str = "training") -> Any:
+    return apply_account_guardrails(org, layout, account_id=account, team="team-mlops", stage="staging", gpu_tier=tier)
+
+
+def _attached(org: Any, target: str) -> set[str]:
+    pages = org.get_paginator("list_policies_for_target").paginate(TargetId=target, Filter="SERVICE_CONTROL_POLICY")
+    return {p["Name"] for page in pages for p in page["Policies"]}
+
+
+def test_the_first_apply_names_every_change_in_order(org: Any, layout: Layout) -> None:
+    account = _placed(org)
+    workloads, staging = ou_id(org, "Workloads"), ou_id(org, "Workloads/Staging")
+
+    result = _apply(org, layout, account)
+
+    assert result.to_dict() == {
+        "account_id": account,
+        "team": "team-mlops",
+        "stage": "staging",
+        "gpu_tier": "training",
+        "ou_path": "Workloads/Staging",
+        "ou_id": staging,
+        "policies": [
+            "FullAWSAccess",
+            "vend-gpu-training",
+            "vend-team-team-mlops-staging",
+            *(f"vend-workloads-{i}" for i in (1, 2, 3)),
+            *(f"vend-workloads-staging-{i}" for i in (1, 2, 3)),
+        ],
+        "changes": [
+            "enable_policy_type SERVICE_CONTROL_POLICY",
+            *(f"create_policy vend-workloads-{i}" for i in (1, 2, 3)),
+            *(f"create_policy vend-workloads-staging-{i}" for i in (1, 2, 3)),
+            "create_policy vend-gpu-training",
+            "create_policy vend-team-team-mlops-staging",
+            *(f"attach vend-workloads-{i} -> {workloads}" for i in (1, 2, 3)),
+            *(f"attach vend-workloads-staging-{i} -> {staging}" for i in (1, 2, 3)),
+            f"attach vend-gpu-training -> {account}",
+            f"attach vend-team-team-mlops-staging -> {account}",
+            "enable_policy_type TAG_POLICY",
+            "create_tag_policy vend-tags",
+            "create_tag_policy vend-tags-team-mlops",
+            f"attach_tag_policy vend-tags -> {staging}",
+            f"attach_tag_policy vend-tags-team-mlops -> {account}",
+        ],
+        "in_expected_ou": True,
+    }
+    # AND each policy was made with the rendered content and description
+    rendered = render(layout)
+    for name in ("vend-gpu-training", "vend-workloads-staging-1"):
+        made = org.describe_policy(PolicyId=policy_id(org, name))["Policy"]
+        assert json.loads(made["Content"]) == rendered.policies[name].document
+        assert made["PolicySummary"]["Description"] == rendered.policies[name].description
+
+
+def test_drift_on_the_path_is_converged_with_the_change_it_needs(org: Any, layout: Layout) -> None:
+    # GIVEN an applied account, then: a policy's content and description edited by hand, an own stale tier policy
+    # and a foreign policy on the account, the freeze on it, and FullAWSAccess detached from the stage OU
+    account = _placed(org)
+    _apply(org, layout, account)
+    staging = ou_id(org, "Workloads/Staging")
+    rendered = render(layout)
+    org.update_policy(PolicyId=policy_id(org, "vend-gpu-training"), Content=FOREIGN, Description="edited")
+    org.create_policy(Name="vend-gpu-none", Description="d", Type="SERVICE_CONTROL_POLICY", Content=FOREIGN)
+    org.create_policy(Name="customer-own", Description="d", Type="SERVICE_CONTROL_POLICY", Content=FOREIGN)
+    freeze = rendered.freeze_policy
+    org.create_policy(
+        Name=freeze, Description="d", Type="SERVICE_CONTROL_POLICY", Content=rendered.policies[freeze].content
+    )
+    org.detach_policy(PolicyId=policy_id(org, "vend-team-team-mlops-staging"), TargetId=account)
+    for name in ("vend-gpu-none", "customer-own"):
+        org.attach_policy(PolicyId=policy_id(org, name), TargetId=account)
+    org.attach_policy(PolicyId=policy_id(org, freeze), TargetId=account)
+    org.detach_policy(PolicyId=policy_id(org, "FullAWSAccess"), TargetId=staging)
+
+    # WHEN ApplyGuardrails runs again
+    result = _apply(org, layout, account)
+
+    # THEN exactly these changes: the content and description put back, FullAWSAccess back on the OU; on the account
+    # (at the 5-policy quota) FullAWSAccess off first, the team policy on, the stale tier policy off, FullAWSAccess back
+    # last; the foreign policy and the freeze stay
+    assert list(result.changes) == [
+        "update_policy vend-gpu-training",
+        f"attach FullAWSAccess -> {staging}",
+        f"detach FullAWSAccess -> {account}",
+        f"attach vend-team-team-mlops-staging -> {account}",
+        f"detach vend-gpu-none -> {account}",
+        f"attach FullAWSAccess -> {account}",
+    ]
+    assert _attached(org, account) == {
+        "FullAWSAccess",
+        "vend-gpu-training",
+        "vend-team-team-mlops-staging",
+        "customer-own",
+        freeze,
+    }
+    restored = org.describe_policy(PolicyId=policy_id(org, "vend-gpu-training"))["Policy"]
+    assert json.loads(restored["Content"]) == rendered.policies["vend-gpu-training"].document
+    assert restored["PolicySummary"]["Description"] == rendered.policies["vend-gpu-training"].description
+    assert "vend-gpu-none" not in result.policies and "customer-own" in result.policies and freeze in result.policies
+
+
+def test_an_account_outside_its_stage_ou_is_reported_not_moved(org: Any, layout: Layout) -> None:
+    account = _placed(org, "Workloads/Production")
+    result = _apply(org, layout, account)
+    assert result.in_expected_ou is False and result.ou_path == "Workloads/Staging"
+    assert org.list_parents(ChildId=account)["Parents"][0]["Id"] == ou_id(org, "Workloads/Production")
+
+
+def test_refusals_name_what_is_wrong(org: Any, layout: Layout) -> None:
+    account = _placed(org)
+    with pytest.raises(
+        InvalidRequest, match=r"^unknown GPU tier 'gold'; the layout has \['inference', 'none', 'training'\]$"
+    ):
+        _apply(org, layout, account, tier="gold")
+    management = org.describe_organization()["Organization"]["MasterAccountId"]
+    with pytest.raises(InvalidRequest, match=r"^guardrails are never applied to the management account$"):
+        _apply(org, layout, management)
+    assert _attached(org, account) == {"FullAWSAccess"}  # nothing was attached by either
+
+
+def _foreign(org: Any, account: str, count: int) -> None:
+    for i in range(count):
+        pid = org.create_policy(Name=f"customer-{i}", Description="d", Type="SERVICE_CONTROL_POLICY", Content=FOREIGN)[
+            "Policy"
+        ]["PolicySummary"]["Id"]
+        org.attach_policy(PolicyId=pid, TargetId=account)
+
+
+def test_a_tier_change_on_a_full_account_never_lifts_the_old_deny_while_anything_is_allowed(
+    org: Any, layout: Layout
+) -> None:
+    # GIVEN an applied account carrying two foreign policies: five SCPs, the quota
+    account = _placed(org)
+    _apply(org, layout, account)
+    _foreign(org, account, 2)
+    # WHEN its tier changes (the new tier's policy needs a slot the old one holds)
+    moved = _apply(org, layout, account, tier="inference")
+    # THEN FullAWSAccess comes off first and goes back last: between the old tier's detach and the allow's return,
+    # the account allows nothing (fail closed), never everything without a tier fence
+    assert [c for c in moved.changes if c.endswith(account)] == [
+        f"detach FullAWSAccess -> {account}",
+        f"attach vend-gpu-inference -> {account}",
+        f"detach vend-gpu-training -> {account}",
+        f"attach FullAWSAccess -> {account}",
+    ]
+    assert _attached(org, account) == {
+        "FullAWSAccess",
+        "vend-gpu-inference",
+        "vend-team-team-mlops-staging",
+        "customer-0",
+        "customer-1",
+    }
+
+
+def test_a_target_that_would_exceed_the_quota_is_refused_by_name(org: Any, layout: Layout) -> None:
+    # GIVEN an applied account whose team policy was swapped for foreign ones up to the quota
+    account = _placed(org)
+    _apply(org, layout, account)
+    org.detach_policy(PolicyId=policy_id(org, "vend-team-team-mlops-staging"), TargetId=account)
+    _foreign(org, account, 3)
+    # WHEN ApplyGuardrails runs THEN the missing team policy cannot be attached without removing a foreign one, which
+    # is not its to remove: refused, naming the target, the policy and the quota
+    with pytest.raises(
+        GuardrailLimitExceeded,
+        match=rf"^target {account}: cannot attach vend-team-team-mlops-staging: 5 SCPs attached, quota 5$",
+    ):
+        _apply(org, layout, account)
+    assert _attached(org, account) == {"FullAWSAccess", "vend-gpu-training", "customer-0", "customer-1", "customer-2"}
