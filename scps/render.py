@@ -508,13 +508,8 @@ def gpu_tier(layout: Layout, name: str, tier: GpuTier) -> list[Statement]:
     slug = "".join(p.capitalize() for p in name.split("-"))
     group = f"gpu-{name}"
 
-    def st(sid: str, body: Document) -> Statement:
-        return Statement(group, {"Sid": f"GpuTier{slug}{sid}", **body}, True)
-
     def deny(sid: str, condition: Document, **kw: Any) -> Statement:
-        body = _deny("", condition=condition, **kw)
-        del body["Sid"]
-        return st(sid, body)
+        return Statement(group, _deny(f"GpuTier{slug}{sid}", condition=condition, **kw), True)
 
     single: list[tuple[str, str, dict[str, Any]]] = [
         # Every EC2 action on an instance (launch, start, capacity reservations, fleets, dedicated hosts, RI
@@ -552,8 +547,7 @@ def bedrock_tier(layout: Layout, name: str, tier: GpuTier) -> list[Statement]:
     slug = "".join(p.capitalize() for p in name.split("-"))
     allowed = bedrock.allowance(layout, tier)
     invoke = _deny(f"BedrockTier{slug}Invoke", action=list(catalog.BEDROCK_INVOKE), condition=_unless_platform(layout))
-    if allowed.arns:
-        invoke = {k: v for k, v in invoke.items() if k != "Condition"} | {"Condition": invoke["Condition"]}
+    if allowed.arns:  # the Resource element becomes NotResource in place (Condition stays last, as _deny puts it)
         invoke = {
             ("NotResource" if k == "Resource" else k): (list(allowed.arns) if k == "Resource" else v)
             for k, v in invoke.items()

@@ -53,6 +53,7 @@ def snapshot(rendered: GuardrailSet, layout: Layout) -> dict[str, Any]:
         "budgets": [b.to_dict() for b in rendered.budgets(layout)],
         "org_tag_policy": rendered.org_tag_policy,
         "team_tag_policies": dict(rendered.team_tag_policies),
+        "tag_policy_chars": {name: len(text) for name, text in rendered.tag_policies.items()},  # the quota counts these
         "tag_policies": {name: json.loads(text) for name, text in rendered.tag_policies.items()},
     }
 
