@@ -301,3 +301,31 @@ def test_team_layout_reads_each_stage_s_record_of_the_team(layout: Layout) -> No
     assert store.asked == ["team-frontend-staging", "team-frontend-production"]
     spec = moved.team("team-frontend")
     assert spec is not None and spec.regions_for("production") == (second,)
+
+
+def test_a_record_without_an_account_does_not_stop_the_ones_after_it(layout: Layout) -> None:
+    records = [
+        record_for(layout, "team-mlops", "production", None),
+        record_for(layout, "team-frontend", "staging", A),
+    ]
+    assert set(build_intent(layout, records).accounts) == {A}
+
+
+def test_team_policies_follow_team_accounts_only(layout: Layout) -> None:
+    rendered = render(layout)
+    retired = AccountIntent(A, "retired", "Suspended", "x", team="team-frontend", stage="staging")
+    assert account_policies(rendered, retired) == {FULL_AWS_ACCESS}
+
+
+def test_a_record_back_on_the_team_s_default_regions_replaces_the_layout_s_stage_regions(layout: Layout) -> None:
+    # GIVEN the layout giving team-frontend's staging its own region, and a staging record asking for the defaults
+    team = layout.team("team-frontend")
+    assert team is not None
+    only = layout.organization.allowed_regions[-1]
+    assert (only,) != team.regions
+    moved = team.model_copy(update={"stage_regions": {"staging": (only,)}})
+    seeded = layout.model_copy(update={"teams": tuple(moved if t.slug == team.slug else t for t in layout.teams)})
+    record = record_for(layout, "team-frontend", "staging", A, regions=list(team.regions))
+    # THEN the record is the intent: staging's fence is the defaults again
+    spec = layout_for_records(seeded, [record]).team("team-frontend")
+    assert spec is not None and spec.regions_for("staging") == team.regions
