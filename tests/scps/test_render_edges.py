@@ -113,3 +113,56 @@ def test_pack_counts_one_comma_between_statements() -> None:
     assert RenderedPolicy("p", "d", "ou", together).chars == exact
     # (control: one character less and the smallest goes to a policy of its own)
     assert pack([a, b, c], exact - 1, "here") == [(a, b), (c,)]
+
+
+def _limits(**update: int) -> Layout:
+    limits = LAYOUT.organization.scp_limits.model_copy(update=update)
+    return _with(LAYOUT, organization=LAYOUT.organization.model_copy(update={"scp_limits": limits}))
+
+
+def test_a_target_over_the_policy_quota_is_refused_with_what_it_would_carry() -> None:
+    rendered = render(LAYOUT)
+    names = rendered.ou_policies["Workloads"]
+    with pytest.raises(GuardrailLimitExceeded) as refused:
+        render(_limits(max_policies_per_target=2))
+    assert str(refused.value) == (
+        f"OU Workloads: needs {len(names) + 1} SCPs attached (FullAWSAccess + {len(names)} rendered: "
+        f"{', '.join(names)}); scp_limits.max_policies_per_target is 2 (over by {len(names) - 1})"
+    )
+
+
+def test_a_tier_that_needs_two_policies_is_refused_with_its_sizes() -> None:
+    from scps.render import bedrock_tier, gpu_tier
+
+    by_tier = {n: gpu_tier(LAYOUT, n, t) + bedrock_tier(LAYOUT, n, t) for n, t in LAYOUT.gpu_tiers.items()}
+    together = {n: _EMPTY_POLICY_CHARS + sum(s.chars + 1 for s in st) - 1 for n, st in by_tier.items()}
+    name = max(together, key=lambda n: together[n])
+    limit = together[name] - 1  # one character short of fitting in one policy
+    assert all(together[n] <= limit for n in together if n != name), together  # the others still fit
+    assert len(pack(by_tier[name], limit, "")) == 2
+    with pytest.raises(GuardrailLimitExceeded) as refused:
+        render(_limits(max_policy_chars=limit))
+    assert str(refused.value) == (
+        f"GPU tier {name}: needs 2 policies of at most {limit} characters (together {together[name]}); one per tier is "
+        "supported (over by 1 policy)"
+    )
+
+
+def test_a_long_tier_description_is_cut_to_500_characters() -> None:
+    tiers = {**LAYOUT.gpu_tiers, "none": LAYOUT.gpu_tiers["none"].model_copy(update={"description": "d" * 600})}
+    described = render(_with(LAYOUT, gpu_tiers=tiers)).policies["vend-gpu-none"].description
+    assert described == ("GPU tier none: " + "d" * 600)[:500] and len(described) == 500
+
+
+def test_an_ou_listed_without_groups_renders_nothing_and_the_rest_still_renders() -> None:
+    groups = {"Platform": (), **{p: g for p, g in LAYOUT.guardrails.ou_guardrails.items() if p != "Platform"}}
+    rendered = render(_with(LAYOUT, guardrails=LAYOUT.guardrails.model_copy(update={"ou_guardrails": groups})))
+    assert "Platform" not in rendered.ou_policies
+    assert set(rendered.ou_policies) == {p for p in render(LAYOUT).ou_policies if p != "Platform"}
+
+
+def test_the_set_answers_ownership_and_team_policy_lookups() -> None:
+    rendered = render(LAYOUT)
+    assert rendered.owns("vend-anything") and not rendered.owns("FullAWSAccess") and not rendered.owns("finance-vend")
+    assert rendered.team_policy("team-frontend", "staging") == "vend-team-team-frontend-staging"
+    assert rendered.team_policy("team-frontend", "qa") is None and rendered.team_policy("team-x", "staging") is None
