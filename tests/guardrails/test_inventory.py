@@ -269,3 +269,27 @@ def test_inventory_an_unknown_tier_allows_no_accelerated_type(layout: Layout) ->
     assert allowed_by_tier(layout, "gold", RunningInstance("1", "r", "x", "m5.large")) is True
     # an ml. type is read against SageMaker's families: "ml.t3.medium" is no accelerated family there
     assert allowed_by_tier(layout, "none", RunningInstance("1", "r", "x", "ml.t3.medium")) is True
+
+
+def test_inventory_names_its_refusals_exactly() -> None:
+    from vending.exceptions import OrganizationsThrottled
+
+    with pytest.raises(NotConfigured) as missing:
+        ConfigAggregatorInventory(_config(), "")
+    assert str(missing.value) == "a Config aggregator name is required for the organization-wide inventory"
+    config = _config()
+    with Stubber(config) as stub:
+        stub.add_client_error("select_aggregate_resource_config", "TooManyRequestsException")
+        inventory = ConfigAggregatorInventory(config, AGGREGATOR, backoff=Backoff(attempts=1), sagemaker=False)
+        with pytest.raises(OrganizationsThrottled) as throttled:
+            list(inventory.instances())
+    assert str(throttled.value) == "SelectAggregateResourceConfig: TooManyRequestsException"
+
+
+def test_inventory_a_page_without_results_holds_no_instance() -> None:
+    config = _config()
+    with Stubber(config) as stub:
+        stub.add_response("select_aggregate_resource_config", {"NextToken": "t1"})
+        stub.add_response("select_aggregate_resource_config", {"Results": [_ec2("111111111111", "i-1", "g5.xlarge")]})
+        inventory = ConfigAggregatorInventory(config, AGGREGATOR, sagemaker=False)
+        assert [i.resource_id for i in inventory.instances()] == ["i-1"]

@@ -126,6 +126,6 @@ def allowed_by_tier(layout: Layout, tier: str | None, instance: RunningInstance)
     families = layout.accelerated_families.sagemaker if sagemaker else layout.accelerated_families.ec2
     if not any(fnmatchcase(instance.instance_type, f) for f in families):
         return True
-    spec = layout.gpu_tiers.get(tier or "")
+    spec = layout.gpu_tiers.get(tier) if tier else None  # no tier: no accelerated type is allowed
     allowed = (spec.sagemaker_instance_types if sagemaker else spec.ec2_instance_types) if spec else ()
     return any(fnmatchcase(instance.instance_type, a) for a in allowed)
