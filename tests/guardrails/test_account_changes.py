@@ -193,3 +193,43 @@ def test_a_target_that_would_exceed_the_quota_is_refused_by_name(org: Any, layou
     ):
         _apply(org, layout, account)
     assert _attached(org, account) == {"FullAWSAccess", "vend-gpu-training", "customer-0", "customer-1", "customer-2"}
+
+
+def test_tag_policy_drift_on_the_account_is_converged_without_touching_the_type(org: Any, layout: Layout) -> None:
+    from vending.guardrails.orgapi import ApiCallCounter
+
+    # GIVEN an applied account whose team tag policy was edited and which carries another team's as well
+    account = _placed(org)
+    _apply(org, layout, account)
+    pages = org.get_paginator("list_policies").paginate(Filter="TAG_POLICY")
+    ids = {p["Name"]: p["Id"] for page in pages for p in page["Policies"]}
+    org.update_policy(PolicyId=ids["vend-tags-team-mlops"], Content='{"tags":{}}')
+    other = render(layout).tag_policies["vend-tags-team-backend"]
+    made = org.create_policy(Name="vend-tags-team-backend", Description="d", Type="TAG_POLICY", Content=other)
+    org.attach_policy(PolicyId=made["Policy"]["PolicySummary"]["Id"], TargetId=account)
+    counter = ApiCallCounter().attach(org)
+    # WHEN ApplyGuardrails runs again
+    result = _apply(org, layout, account)
+    # THEN the content is put back and the other team's policy detached; the enabled type is not enabled again
+    assert list(result.changes) == [
+        "update_tag_policy vend-tags-team-mlops",
+        f"detach_tag_policy vend-tags-team-backend -> {account}",
+    ]
+    content = org.describe_policy(PolicyId=ids["vend-tags-team-mlops"])["Policy"]["Content"]
+    assert json.loads(content) == json.loads(render(layout).tag_policies["vend-tags-team-mlops"])
+    on = org.list_policies_for_target(TargetId=account, Filter="TAG_POLICY")["Policies"]
+    assert [p["Name"] for p in on] == ["vend-tags-team-mlops"]
+    assert "EnablePolicyType" not in counter.calls
+
+
+def test_a_team_the_layout_does_not_render_gets_the_org_wide_tag_policy_only(org: Any, layout: Layout) -> None:
+    account = _placed(org)
+    result = apply_account_guardrails(
+        org, layout, account_id=account, team="team-unlisted", stage="staging", gpu_tier="none"
+    )
+    staging = ou_id(org, "Workloads/Staging")
+    assert [c for c in result.changes if "tag_polic" in c] == [
+        "create_tag_policy vend-tags",
+        f"attach_tag_policy vend-tags -> {staging}",
+    ]
+    assert org.list_policies_for_target(TargetId=account, Filter="TAG_POLICY")["Policies"] == []

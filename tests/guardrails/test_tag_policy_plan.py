@@ -144,3 +144,16 @@ def test_a_stale_policy_attached_nowhere_is_deleted_and_says_so(layout: Layout) 
         )
     ]
     assert phases.all() == [Action("delete_tag_policy", "policy:vend-tags-team-gone", "vend-tags-team-gone")]
+
+
+def test_two_stale_policies_on_a_target_the_snapshot_does_not_know_are_both_detached(layout: Layout) -> None:
+    policies = _as_written(layout)
+    policies["vend-tags"].targets = {"ou-s", "ou-p"}
+    policies["vend-tags-team-frontend"].targets = {A}
+    for name in ("vend-tags-old-1", "vend-tags-old-2"):
+        policies[name] = Policy(f"p-{name}", name, False, "{}", {"ou-gone"})
+    _, phases = _plan(layout, _snapshot(layout, policies))
+    assert phases.detach == [
+        Action("detach_tag_policy", "account:ou-gone", "vend-tags-old-1"),
+        Action("detach_tag_policy", "account:ou-gone", "vend-tags-old-2"),
+    ]
