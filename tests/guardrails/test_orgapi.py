@@ -44,15 +44,25 @@ def test_backoff_defaults_wait_with_full_jitter_under_a_doubling_cap(monkeypatch
     assert slept == [0.2, 0.4, 0.8, 1.6, 3.2] and b.throttled == 6
 
 
-def test_backoff_cap_bounds_the_later_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("backoff", "throttles", "caps"),
+    [
+        ({"attempts": 5, "base": 1.0, "cap": 3.0}, 4, [2.0, 3.0, 3.0, 3.0]),
+        ({"attempts": 8}, 7, [0.4, 0.8, 1.6, 3.2, 6.4, 8.0, 8.0]),  # the default cap: 8 s
+    ],
+    ids=["given", "default"],
+)
+def test_backoff_cap_bounds_the_later_waits(
+    monkeypatch: pytest.MonkeyPatch, backoff: dict[str, Any], throttles: int, caps: list[float]
+) -> None:
     drawn: list[float] = []
     monkeypatch.setattr(random, "uniform", lambda a, b: drawn.append(b) or 0.0)
     org = _org()
     with Stubber(org) as stub:
-        _throttle(stub, "list_roots", 4)
+        _throttle(stub, "list_roots", throttles)
         stub.add_response("list_roots", {"Roots": []})
-        out = Backoff(attempts=5, base=1.0, cap=3.0, sleep=lambda _s: None).call(org.list_roots, "ListRoots")
-    assert out["Roots"] == [] and drawn == [2.0, 3.0, 3.0, 3.0]
+        out = Backoff(**backoff, sleep=lambda _s: None).call(org.list_roots, "ListRoots")
+    assert out["Roots"] == [] and drawn == caps
 
 
 def test_backoff_passes_the_arguments_and_counts_each_throttle_once() -> None:
@@ -162,17 +172,6 @@ def test_delete_policy_denied_reads_the_policies_of_its_type(code: str) -> None:
         stub.add_response("list_policies", {"Policies": [{"Id": "p-other"}]}, expected_params={"Filter": "TAG_POLICY"})
         delete_policy(Backoff(attempts=1), org, "p-gone", "TAG_POLICY", "DeletePolicy vend-tags")
         stub.assert_no_pending_responses()
-
-
-def test_backoff_default_cap_is_eight_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
-    drawn: list[float] = []
-    monkeypatch.setattr(random, "uniform", lambda a, b: drawn.append(b) or 0.0)
-    org = _org()
-    with Stubber(org) as stub:
-        _throttle(stub, "list_roots", 7)
-        stub.add_response("list_roots", {"Roots": []})
-        Backoff(attempts=8, sleep=lambda _s: None).call(org.list_roots, "ListRoots")
-    assert drawn == [0.4, 0.8, 1.6, 3.2, 6.4, 8.0, 8.0]
 
 
 def test_backoff_makes_at_least_one_attempt() -> None:
