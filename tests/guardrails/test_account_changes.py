@@ -233,3 +233,11 @@ def test_a_team_the_layout_does_not_render_gets_the_org_wide_tag_policy_only(org
         f"attach_tag_policy vend-tags -> {staging}",
     ]
     assert org.list_policies_for_target(TargetId=account, Filter="TAG_POLICY")["Policies"] == []
+
+
+def test_tag_policies_are_enabled_where_only_scps_were(org: Any, layout: Layout) -> None:
+    root = org.list_roots()["Roots"][0]["Id"]
+    org.enable_policy_type(RootId=root, PolicyType="SERVICE_CONTROL_POLICY")
+    result = _apply(org, layout, _placed(org))
+    assert "enable_policy_type SERVICE_CONTROL_POLICY" not in result.changes
+    assert "enable_policy_type TAG_POLICY" in result.changes

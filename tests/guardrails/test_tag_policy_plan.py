@@ -157,3 +157,20 @@ def test_two_stale_policies_on_a_target_the_snapshot_does_not_know_are_both_deta
         Action("detach_tag_policy", "account:ou-gone", "vend-tags-old-1"),
         Action("detach_tag_policy", "account:ou-gone", "vend-tags-old-2"),
     ]
+
+
+def test_accounts_not_judged_do_not_stop_the_ones_after_them(layout: Layout) -> None:
+    e = "555555555555"
+    snap = _snapshot(layout, {})
+    snap.accounts[e] = Account(e, "e", "e@x", "ou-s")  # after the in-flight, retired and unknown ones
+    intent = build_intent(
+        layout,
+        [
+            record_for(layout, "team-backend", "production", B, status="CREATING"),
+            record_for(layout, "team-mlops", "staging", C, status="CLOSED"),
+            record_for(layout, "team-backend", "staging", e),
+        ],
+    )
+    desired = desired_tag_attachments(layout, snap, render(layout), intent)
+    assert desired[f"account:{e}"] == {"vend-tags-team-backend"}
+    assert not {f"account:{x}" for x in (A, B, C, D)} & set(desired)
