@@ -130,7 +130,7 @@ def test_budget_findings_checks_only_the_accounts_that_must_carry_one(layout: La
         record_for(layout, "team-mlops", "staging", "555555555555", status="SUSPENDED"),
         record_for(layout, "team-mlops", "production", None, status="READY"),
         record_for(layout, "team-mlops", "staging", "666666666666", gpu_tier="gold").model_copy(
-            update={"request_id": "z-unknown-tier"}
+            update={"request_id": "a-unknown-tier"}  # sorted first: the rest are still read
         ),
     ]
     asked: list[str] = []
@@ -169,14 +169,14 @@ def test_budget_findings_an_unreadable_account_is_a_finding_and_not_checked(layo
     ]
 
     def budgets_for(account_id: str) -> Any:
-        if account_id == A:
+        if account_id == B:  # team-frontend-production: read first, the staging account after it
             raise error
         return Budgets(account_id, layout.monthly_budget("team-frontend", "none"))
 
     findings, counts = budget_findings(layout, records, budgets_for)
 
     assert [(f.type, f.target, f.detail, f.fixable) for f in findings] == [
-        ("budget_unreadable", f"account:{A}", f"cannot read budget {BUDGET_NAME}: {error}", False)
+        ("budget_unreadable", f"account:{B}", f"cannot read budget {BUDGET_NAME}: {error}", False)
     ]
     assert counts == {"checked": 1, "findings": 1}
 
