@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from vending.exceptions import ConcurrentUpdate, OrganizationsThrottled
+from vending.exceptions import ConcurrentUpdate, NotConfigured, OrganizationsThrottled
 from vending.guardrails.orgapi import ApiCallCounter, Backoff, create_policy, delete_policy
 
 SCP = "SERVICE_CONTROL_POLICY"
@@ -175,7 +175,7 @@ def test_delete_policy_denied_reads_the_policies_of_its_type(code: str) -> None:
 
 
 def test_backoff_makes_at_least_one_attempt() -> None:
-    with pytest.raises(ValueError, match="at least one attempt, not 0"):
+    with pytest.raises(NotConfigured, match="at least one attempt, not 0"):
         Backoff(attempts=0)
     assert Backoff(attempts=1).attempts == 1
 

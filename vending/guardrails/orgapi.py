@@ -12,7 +12,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from vending.aws.errors import error_code, raise_if_throttled
-from vending.exceptions import ConcurrentUpdate, OrganizationsThrottled
+from vending.exceptions import ConcurrentUpdate, NotConfigured, OrganizationsThrottled
 
 Sleep = Callable[[float], None]
 
@@ -55,7 +55,7 @@ class Backoff:
 
     def __init__(self, attempts: int = 6, base: float = 0.2, cap: float = 8.0, sleep: Sleep = time.sleep) -> None:
         if attempts < 1:
-            raise ValueError(f"a backoff makes at least one attempt, not {attempts}")
+            raise NotConfigured(f"a backoff makes at least one attempt, not {attempts}")
         self.attempts, self.base, self.cap, self.sleep = attempts, base, cap, sleep
         self.throttled = 0
         self._lock = threading.Lock()
