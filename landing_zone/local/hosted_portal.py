@@ -36,6 +36,7 @@ MAX_SIGN_IN_BYTES = 1024
 class SiteHandler(BaseHTTPRequestHandler):
     server_version = "vend-site"
     protocol_version = "HTTP/1.1"
+    wbufsize = -1  # headers and body in one send: see vending/cli/api.py's ApiRequestHandler (Nagle, 40 ms a call)
 
     def do_GET(self) -> None:
         site: HostedSite = self.server.site  # type: ignore[attr-defined]

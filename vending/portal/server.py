@@ -14,6 +14,7 @@ from vending.portal.app import MAX_FORM_BYTES, SECURITY_HEADERS, Answer, Portal,
 class PortalHandler(BaseHTTPRequestHandler):
     server_version = "vend-portal"
     protocol_version = "HTTP/1.1"
+    wbufsize = -1  # headers and body in one send: see vending/cli/api.py's ApiRequestHandler (Nagle, 40 ms a call)
 
     def _serve(self) -> None:
         portal: Portal = self.server.portal  # type: ignore[attr-defined]
