@@ -23,11 +23,13 @@ compared with the set a READY request owns, as the record and vending.bootstrap 
     budget          vend-monthly-spend (made when the layout gives the team a budget)
     scp_attachment  SCPs attached to the account itself that the record does not list
     tagged_resource every resource the Resource Groups Tagging API lists in a service none of the kinds above
-                    inventories (EC2, SageMaker, EKS, Lambda, SQS, SNS...), less what the account's Terraform
-                    states record (`attributes.arn` of every instance in every state object of the state bucket):
-                    what a stack made and its state no longer knows, or what was made by hand. Every resource a
-                    team can create carries the mandatory tags (the cost-tags SCPs refuse a create without them),
-                    so the tagging API lists it.
+                    inventories (EC2, SageMaker, EKS, Lambda, SQS, SNS...): what the cost-tag SCPs cover cannot be
+                    made without the mandatory tags, so the tagging API lists it.
+
+What the account's Terraform states record (every resource instance of every state object in the state bucket) is the
+request's too, of every kind but `iam_user`: a stack's role, bucket, key, alias, table, log group, budget, inline or
+attached role policy, or tagged resource is owned, named from its `arn` (and, for role policies, its role and name).
+What a stack made and its state no longer knows, or what was made by hand, is an orphan of its kind.
 
 The regional kinds (KMS, DynamoDB, log groups) are listed in every region of the layout's allow-list, named
 `<region>:<name>`: a resource left in a region the team does not use is an orphan too.
@@ -39,8 +41,9 @@ account (`backstop_budget`: a `vend-backstop-<account>` budget, with its actions
 a retirement must delete it).
 
 This is an emulator/benchmark tool (it lists whole accounts); the audit (vending.guardrails) is the production check.
-Not covered: a stack's resources of the kinds above (a bucket, a role, a key a stack made counts as an orphan of its
-kind: the soak runs without pipelines), and untagged resources (the tagging API does not list them).
+Not covered: untagged resources of the other kinds (a create the cost-tag SCPs do not cover can leave one the tagging
+API does not list). Service-linked roles AWS makes on a stack's behalf are named as `iam_role` orphans: no state
+records them.
 """
 
 from __future__ import annotations
@@ -166,24 +169,79 @@ def inventory(member: boto3.Session, org: Any, account_id: str, regions: Iterabl
     return found
 
 
-def terraform_state_arns(s3: Any, bucket: str) -> set[str]:
-    """`attributes.arn` of every resource instance in every Terraform state object of the state bucket."""
-    arns: set[str] = set()
+def terraform_owned(s3: Any, bucket: str) -> dict[str, set[str]]:
+    """What the account's Terraform states record, by orphan kind: every resource instance in every state object of
+    the state bucket, named as inventory() names its kind (a stack's role, bucket, key, log group or inline policy
+    is owned, not an orphan); an ARN of no kind above is a `tagged_resource`."""
+    owned: dict[str, set[str]] = {kind: set() for kind in ACCOUNT_KINDS}
     try:
         keys = [
             o["Key"] for o in _pages(s3, "list_objects_v2", "Contents", Bucket=bucket) if o["Key"].endswith(".tfstate")
         ]
     except ClientError as e:
         if e.response.get("Error", {}).get("Code") == "NoSuchBucket":
-            return arns
+            return owned
         raise
     for key in keys:
         state = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
         for resource in state.get("resources", []):
-            arns |= {
-                i["attributes"]["arn"] for i in resource.get("instances", []) if i.get("attributes", {}).get("arn")
-            }
-    return arns
+            for instance in resource.get("instances", []):
+                for kind, name in state_names(resource.get("type", ""), instance.get("attributes") or {}):
+                    owned[kind].add(name)
+    return owned
+
+
+def state_names(resource_type: str, attributes: dict[str, Any]) -> list[tuple[str, str]]:
+    """(kind, name) of what one Terraform resource instance made, as inventory() names it."""
+    names = []
+    if resource_type == "aws_iam_role_policy" and attributes.get("role") and attributes.get("name"):
+        names.append(("role_policy", f"{attributes['role']}:inline:{attributes['name']}"))
+    if resource_type == "aws_iam_role_policy_attachment" and attributes.get("role") and attributes.get("policy_arn"):
+        names.append(("role_policy", f"{attributes['role']}:attached:{attributes['policy_arn']}"))
+    if resource_type == "aws_iam_role" and attributes.get("name"):
+        role = attributes["name"]
+        inline = [p["name"] for p in attributes.get("inline_policy") or [] if p.get("name")]
+        names += [("role_policy", f"{role}:inline:{name}") for name in inline]
+        names += [("role_policy", f"{role}:attached:{a}") for a in attributes.get("managed_policy_arns") or []]
+    if isinstance(arn := attributes.get("arn"), str) and arn:
+        names.append(arn_name(arn))
+    return names
+
+
+# ARN resource prefixes of the inventoried kinds: (service, prefix) -> (kind, regional)
+_ARN_KINDS = {
+    ("iam", "role/"): ("iam_role", False),
+    ("iam", "policy/"): ("iam_policy", False),
+    ("iam", "user/"): ("iam_user", False),
+    ("iam", "oidc-provider/"): ("oidc_provider", False),
+    ("kms", "key/"): ("kms_key", True),
+    ("kms", "alias/"): ("kms_alias", True),
+    ("dynamodb", "table/"): ("dynamodb_table", True),
+    ("logs", "log-group:"): ("log_group", True),
+    ("budgets", "budget/"): ("budget", False),
+}
+
+
+def arn_name(arn: str) -> tuple[str, str]:
+    """The orphan kind and name an ARN stands for (`arn:aws:kms:us-east-1:1:key/k` -> kms_key `us-east-1:k`);
+    (`tagged_resource`, the ARN) when it is of no inventoried kind."""
+    parts = arn.split(":", 5)
+    if len(parts) < 6:
+        return "tagged_resource", arn
+    service, region, resource = parts[2], parts[3], parts[5]
+    if service == "s3" and resource and "/" not in resource:
+        return "bucket", resource
+    for (svc, prefix), (kind, regional) in _ARN_KINDS.items():
+        if service == svc and resource.startswith(prefix):
+            rest = resource[len(prefix) :]
+            if kind == "log_group":
+                rest = rest.removesuffix(":*")
+            elif kind == "kms_alias":
+                rest = resource  # inventory names an alias with its `alias/` prefix
+            elif kind in ("iam_role", "iam_policy", "iam_user"):
+                rest = rest.rsplit("/", 1)[-1]  # the path is not part of the name
+            return kind, f"{region}:{rest}" if regional else rest
+    return "tagged_resource", arn
 
 
 def expected(record: RequestRecord, member: boto3.Session, *, access_role_name: str) -> dict[str, set[str]]:
@@ -204,7 +262,7 @@ def expected(record: RequestRecord, member: boto3.Session, *, access_role_name: 
         and STATE_KEY_TAG in kms.list_resource_tags(KeyId=key["KeyId"]).get("Tags", [])
     }
     bucket = record.state_bucket or state_bucket_name(account_id, region)
-    return {
+    bootstrapped = {
         "bucket": {bucket},
         "iam_role": {access_role_name, CI_ROLE_NAME, PLAN_ROLE_NAME, INVOCATION_LOGGING_ROLE, FORWARDING_ROLE},
         "role_policy": {*ROLE_POLICIES, *(f"{access_role_name}:{p}" for p in ACCESS_ROLE_POLICIES)},
@@ -218,8 +276,11 @@ def expected(record: RequestRecord, member: boto3.Session, *, access_role_name: 
         "log_group": {f"{r}:{INVOCATION_LOG_GROUP}" for r in record.request["regions"]},
         "budget": {BUDGET_NAME},
         "scp_attachment": set(record.scps),
-        "tagged_resource": terraform_state_arns(member.client("s3"), bucket),
     }
+    # What the team's stacks made is the request's too, of whatever kind (their states, in the state bucket)
+    stacks = terraform_owned(member.client("s3"), bucket)
+    stacks["iam_user"] = set()  # never owned: the design forbids IAM users, whoever made one
+    return {kind: bootstrapped.get(kind, set()) | stacks[kind] for kind in ACCOUNT_KINDS}
 
 
 def account_orphans(

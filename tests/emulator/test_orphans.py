@@ -273,3 +273,77 @@ def test_orphans_a_tagged_resource_no_terraform_state_records_is_named_in_each_r
             sns.delete_topic(TopicArn=topic)
     # AND with them gone the account is back to what it held before
     assert _report(record)["by_account"].get(record.account_id, {}).get("tagged_resource", []) == before
+
+
+def test_orphans_what_a_stack_made_of_each_kind_is_owned_while_its_state_records_it(
+    vended: tuple[RequestRecord, Any],
+) -> None:
+    # GIVEN the READY team's account and what a stack makes of the inventoried kinds: a bucket, a role with an inline
+    # and an attached policy, a customer managed policy, a key with its alias, a table and a log group in the second
+    # region; and a state object in the state bucket recording them all
+    record, _ = vended
+    assert record.account_id and record.state_bucket
+    layout = cached_layout()
+    home, other = layout.organization.allowed_regions[:2]
+    member = assume_role_session(
+        boto3.client("sts"), access_role_arn(record.account_id, layout.organization.access_role_name), "plant", home
+    )
+    before = _report(record)["by_account"].get(record.account_id, {})
+    s3, iam, kms = member.client("s3"), member.client("iam"), member.client("kms", region_name=other)
+    bucket = f"stack-data-{record.account_id}"
+    s3.create_bucket(Bucket=bucket)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    }
+    document = json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+    )
+    role = iam.create_role(RoleName="StackNodeRole", Path="/stack/", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    iam.put_role_policy(RoleName="StackNodeRole", PolicyName="Reads", PolicyDocument=document)
+    managed = iam.create_policy(PolicyName="StackManaged", Path="/stack/", PolicyDocument=document)["Policy"]["Arn"]
+    iam.attach_role_policy(RoleName="StackNodeRole", PolicyArn=managed)
+    key = kms.create_key()["KeyMetadata"]
+    kms.create_alias(AliasName="alias/stack-data", TargetKeyId=key["KeyId"])
+    logs = member.client("logs", region_name=other)
+    logs.create_log_group(logGroupName="/stack/app")
+    prefix = f"{record.account_id}"
+    resources = [
+        ("aws_s3_bucket", {"arn": f"arn:aws:s3:::{bucket}", "bucket": bucket}),
+        ("aws_iam_role", {"arn": role["Arn"], "name": "StackNodeRole"}),
+        ("aws_iam_role_policy", {"role": "StackNodeRole", "name": "Reads"}),
+        ("aws_iam_policy", {"arn": managed}),
+        ("aws_iam_role_policy_attachment", {"role": "StackNodeRole", "policy_arn": managed}),
+        ("aws_kms_key", {"arn": key["Arn"]}),
+        ("aws_kms_alias", {"arn": f"arn:aws:kms:{other}:{prefix}:alias/stack-data"}),
+        ("aws_cloudwatch_log_group", {"arn": f"arn:aws:logs:{other}:{prefix}:log-group:/stack/app"}),
+    ]
+    state = {"version": 4, "resources": [{"type": t, "instances": [{"attributes": a}]} for t, a in resources]}
+    state_key = "stacks/data/terraform.tfstate"
+    planted = {
+        "bucket": [bucket],
+        "iam_role": ["StackNodeRole"],
+        "role_policy": [f"StackNodeRole:attached:{managed}", "StackNodeRole:inline:Reads"],
+        "iam_policy": ["StackManaged"],
+        "kms_key": [f"{other}:{key['KeyId']}"],
+        "kms_alias": [f"{other}:alias/stack-data"],
+        "log_group": [f"{other}:/stack/app"],
+    }
+    try:
+        # WHEN the account is inventoried with no state recording them (the negative control): each is an orphan
+        unrecorded = _report(record)["by_account"][record.account_id]
+        assert {k: sorted(set(v) - set(before.get(k, []))) for k, v in unrecorded.items() if k in planted} == planted
+        # AND once a state object in the state bucket records them, none is
+        s3.put_object(Bucket=record.state_bucket, Key=state_key, Body=json.dumps(state).encode())
+        recorded = _report(record)["by_account"].get(record.account_id, {})
+        assert recorded == before
+    finally:
+        s3.delete_object(Bucket=record.state_bucket, Key=state_key)
+        s3.delete_bucket(Bucket=bucket)
+        iam.delete_role_policy(RoleName="StackNodeRole", PolicyName="Reads")
+        iam.detach_role_policy(RoleName="StackNodeRole", PolicyArn=managed)
+        iam.delete_policy(PolicyArn=managed)
+        iam.delete_role(RoleName="StackNodeRole")
+        kms.delete_alias(AliasName="alias/stack-data")
+        kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
+        logs.delete_log_group(logGroupName="/stack/app")
