@@ -192,6 +192,15 @@ def test_audit_finds_every_injected_drift_then_remediates(org: Any, layout: Layo
     weakened = {f.target: f.detail for f in report.findings if f.type == "effective_permissions"}
     found = [(f.type, f.target) for f in report.findings if f.type != "effective_permissions"]
     assert sorted(found) == sorted([*expected.items(), *tag_drift])
+    # AND each misplaced account's finding says where it is and where its record puts it
+    placement = ("account_outside_managed_ou", "account_in_wrong_ou", "team_account_outside_workloads")
+    assert {f.type: f.detail for f in report.findings if f.type in placement} == {
+        "account_outside_managed_ou": "in the root; record:team-frontend-production puts it in Workloads/Production",
+        "account_in_wrong_ou": (
+            "in OU Workloads/Staging; record:team-backend-production puts it in Workloads/Production"
+        ),
+        "team_account_outside_workloads": "in OU Suspended; record:team-frontend-staging puts it in Workloads/Staging",
+    }
     assert Counter(report.counts()) == Counter(
         {t: 0 for t in FINDING_TYPES}
         | Counter(t for t, _ in [*expected.items(), *tag_drift])

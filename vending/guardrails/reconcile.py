@@ -450,7 +450,7 @@ class Executor:
         return self.done
 
     def _enable_policy_type(self, action: Action) -> None:
-        enable_policy_type(self.org, self.snap.root_id, self.b, dict(action.data).get("type", SCP))
+        enable_policy_type(self.org, self.snap.root_id, self.b, dict(action.data)["type"])
 
     def _create_ou(self, action: Action) -> None:
         path = action.target[3:]
