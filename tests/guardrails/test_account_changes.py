@@ -241,3 +241,95 @@ def test_tag_policies_are_enabled_where_only_scps_were(org: Any, layout: Layout)
     result = _apply(org, layout, _placed(org))
     assert "enable_policy_type SERVICE_CONTROL_POLICY" not in result.changes
     assert "enable_policy_type TAG_POLICY" in result.changes
+
+
+class _Throttling:
+    """The org client, but `operation` always answers TooManyRequestsException."""
+
+    def __init__(self, org: Any, operation: str) -> None:
+        self.org, self.operation = org, operation
+
+    def __getattr__(self, name: str) -> Any:
+        if name != self.operation:
+            return getattr(self.org, name)
+
+        def throttled(**_: Any) -> Any:
+            from botocore.exceptions import ClientError
+
+            raise ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "slow"}}, name)
+
+        return throttled
+
+
+class _ThrottlingTagPolicies(_Throttling):
+    """DescribePolicy throttled for tag policies only (the SCPs are described first)."""
+
+    def __init__(self, org: Any) -> None:
+        super().__init__(org, "")
+
+    def describe_policy(self, PolicyId: str) -> Any:
+        described = self.org.describe_policy(PolicyId=PolicyId)
+        if described["Policy"]["PolicySummary"]["Type"] == "TAG_POLICY":
+            return _Throttling(self.org, "describe_policy").describe_policy(PolicyId=PolicyId)
+        return described
+
+
+def _tag_policy_id(org: Any, name: str) -> str:
+    pages = org.get_paginator("list_policies").paginate(Filter="TAG_POLICY")
+    return next(p["Id"] for page in pages for p in page["Policies"] if p["Name"] == name)
+
+
+@pytest.mark.parametrize(
+    ("operation", "drift", "name"),
+    [
+        ("describe_policy", "none", "DescribePolicy vend-tags"),
+        ("update_policy", "edited", "UpdatePolicy vend-tags-team-mlops"),
+        ("attach_policy", "detached", "AttachPolicy vend-tags-team-mlops"),
+        ("detach_policy", "foreign", "DetachPolicy vend-tags-team-backend"),
+    ],
+)
+def test_a_throttled_tag_policy_call_is_named_in_the_error(
+    org: Any, layout: Layout, operation: str, drift: str, name: str
+) -> None:
+    from vending.exceptions import OrganizationsThrottled
+    from vending.guardrails.orgapi import Backoff
+
+    # GIVEN an applied account and one drift that needs the call (none: the policies are only read)
+    account = _placed(org)
+    _apply(org, layout, account)
+    mlops = _tag_policy_id(org, "vend-tags-team-mlops")
+    if drift == "edited":
+        org.update_policy(PolicyId=mlops, Content='{"tags":{}}')
+    elif drift == "detached":
+        org.detach_policy(PolicyId=mlops, TargetId=account)
+    elif drift == "foreign":
+        other = render(layout).tag_policies["vend-tags-team-backend"]
+        made = org.create_policy(Name="vend-tags-team-backend", Description="d", Type="TAG_POLICY", Content=other)
+        org.attach_policy(PolicyId=made["Policy"]["PolicySummary"]["Id"], TargetId=account)
+    # WHEN that call is throttled past its one attempt THEN the error names the call and the policy
+    with pytest.raises(OrganizationsThrottled, match=rf"^{name}: TooManyRequestsException$"):
+        apply_account_guardrails(
+            _Throttling(org, operation) if operation != "describe_policy" else _ThrottlingTagPolicies(org),
+            layout,
+            account_id=account,
+            team="team-mlops",
+            stage="staging",
+            gpu_tier="training",
+            backoff=Backoff(attempts=1, sleep=lambda _: None),
+        )
+
+
+def test_a_root_listed_without_policy_types_has_tag_policies_enabled(org: Any, layout: Layout) -> None:
+    from vending.guardrails.orgapi import Backoff
+    from vending.guardrails.tag_policies import apply_account_tag_policies
+
+    # GIVEN a root as a ListRoots answer may list it: no PolicyTypes at all
+    account = _placed(org)
+    root = {"Id": org.list_roots()["Roots"][0]["Id"]}
+    staging = ou_id(org, "Workloads/Staging")
+    # WHEN the account's tag policies are applied THEN the type is enabled first, as for a root with none enabled
+    changes = apply_account_tag_policies(
+        org, render(layout), Backoff(attempts=1), root=root, ou_id=staging, account_id=account, team="team-mlops"
+    )
+    assert changes[0] == "enable_policy_type TAG_POLICY"
+    assert "TAG_POLICY" in {t["Type"] for t in org.list_roots()["Roots"][0]["PolicyTypes"] if t["Status"] == "ENABLED"}

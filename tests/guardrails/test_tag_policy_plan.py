@@ -174,3 +174,34 @@ def test_accounts_not_judged_do_not_stop_the_ones_after_them(layout: Layout) -> 
     desired = desired_tag_attachments(layout, snap, render(layout), intent)
     assert desired[f"account:{e}"] == {"vend-tags-team-backend"}
     assert not {f"account:{x}" for x in (A, B, C, D)} & set(desired)
+
+
+def test_a_managed_tag_policy_on_the_root_is_judged_there(layout: Layout) -> None:
+    # The root must carry no managed tag policy: one attached there is named at "root" and detached from it
+    policies = _as_written(layout)
+    policies["vend-tags"].targets = {"ou-s", "ou-p", "r-root"}
+    policies["vend-tags-team-frontend"].targets = {A}
+    findings, phases = _plan(layout, _snapshot(layout, policies))
+    assert findings == [Finding("tag_policy_unexpected_attachment", "root", "vend-tags")]
+    assert phases.detach == [Action("detach_tag_policy", "root", "vend-tags")]
+
+
+def test_a_team_account_whose_team_renders_no_tag_policy_must_carry_none(layout: Layout) -> None:
+    # GIVEN a READY team account whose record names a team the layout renders no tag policy for
+    rendered = render(layout)
+    assert "team-unlisted" not in rendered.team_tag_policies
+    listed = record_for(layout, "team-frontend", "staging", A)
+    unlisted = listed.model_copy(
+        update={"team": "team-unlisted", "request": {**listed.request, "team": "team-unlisted"}}
+    )
+    intent = build_intent(layout, [unlisted])
+    known = intent.get(A)
+    assert known is not None and known.team == "team-unlisted" and known.team_account
+    snap = _snapshot(layout, _as_written(layout))
+    # THEN it must carry no managed tag policy (not a policy named None), and none is planned for it
+    desired = desired_tag_attachments(layout, snap, rendered, intent)
+    assert desired[f"account:{A}"] == set()
+    plan, phases = Plan(), _Phases()
+    compare_tag_policies(layout, snap, rendered, intent, plan, phases)
+    assert [f for f in plan.findings if f.target == f"account:{A}"] == []
+    assert [a for a in phases.all() if a.target == f"account:{A}"] == []
