@@ -8,6 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from landing_zone.local.organizations import aws_like_organizations
@@ -108,3 +109,19 @@ def record_for(
 def vend_with_record(org: Any, layout: Layout, team: str, stage: str) -> tuple[str, RequestRecord]:
     account_id = vend_account(org, layout, team, stage)
     return account_id, record_for(layout, team, stage, account_id)
+
+
+class Throttling:
+    """The org client, but `operation` always answers TooManyRequestsException."""
+
+    def __init__(self, org: Any, operation: str) -> None:
+        self.org, self.operation = org, operation
+
+    def __getattr__(self, name: str) -> Any:
+        if name != self.operation:
+            return getattr(self.org, name)
+
+        def throttled(**_: Any) -> Any:
+            raise ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "slow"}}, name)
+
+        return throttled

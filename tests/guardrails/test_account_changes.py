@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from scps.render import render
-from tests.guardrails.conftest import ou_id, policy_id
+from tests.guardrails.conftest import Throttling, ou_id, policy_id
 from vending.exceptions import GuardrailLimitExceeded, InvalidRequest
 from vending.guardrails import apply_account_guardrails
 from vending.layout import Layout
@@ -243,25 +243,7 @@ def test_tag_policies_are_enabled_where_only_scps_were(org: Any, layout: Layout)
     assert "enable_policy_type TAG_POLICY" in result.changes
 
 
-class _Throttling:
-    """The org client, but `operation` always answers TooManyRequestsException."""
-
-    def __init__(self, org: Any, operation: str) -> None:
-        self.org, self.operation = org, operation
-
-    def __getattr__(self, name: str) -> Any:
-        if name != self.operation:
-            return getattr(self.org, name)
-
-        def throttled(**_: Any) -> Any:
-            from botocore.exceptions import ClientError
-
-            raise ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "slow"}}, name)
-
-        return throttled
-
-
-class _ThrottlingTagPolicies(_Throttling):
+class ThrottlingTagPolicies(Throttling):
     """DescribePolicy throttled for tag policies only (the SCPs are described first)."""
 
     def __init__(self, org: Any) -> None:
@@ -270,7 +252,7 @@ class _ThrottlingTagPolicies(_Throttling):
     def describe_policy(self, PolicyId: str) -> Any:
         described = self.org.describe_policy(PolicyId=PolicyId)
         if described["Policy"]["PolicySummary"]["Type"] == "TAG_POLICY":
-            return _Throttling(self.org, "describe_policy").describe_policy(PolicyId=PolicyId)
+            return Throttling(self.org, "describe_policy").describe_policy(PolicyId=PolicyId)
         return described
 
 
@@ -309,7 +291,7 @@ def test_a_throttled_tag_policy_call_is_named_in_the_error(
     # WHEN that call is throttled past its one attempt THEN the error names the call and the policy
     with pytest.raises(OrganizationsThrottled, match=rf"^{name}: TooManyRequestsException$"):
         apply_account_guardrails(
-            _Throttling(org, operation) if operation != "describe_policy" else _ThrottlingTagPolicies(org),
+            Throttling(org, operation) if operation != "describe_policy" else ThrottlingTagPolicies(org),
             layout,
             account_id=account,
             team="team-mlops",

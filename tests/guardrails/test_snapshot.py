@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from scps.render import FULL_AWS_ACCESS
-from tests.guardrails.conftest import ou_id
+from tests.guardrails.conftest import Throttling, ou_id
 from vending.guardrails.orgapi import ApiCallCounter, Backoff
 from vending.guardrails.snapshot import OrgSnapshot, Policy, normalise, read_snapshot, same_content
 from vending.layout import Layout
@@ -138,3 +138,71 @@ def test_attachments_group_targets_by_policy_name() -> None:
     assert snap.attached("t2") == {"a", "b"} and snap.attached("t3") == set()
     assert snap.ou_ids == {"": "r-1", "Workloads": "ou-1"}
     assert (snap.tag_policies_read, snap.tag_policy_enabled, snap.tag_policies) == (False, False, {})
+
+
+class _Answers:
+    """The org client, with ListAccountsForParent and ListPolicies answers edited as Organizations may give them."""
+
+    def __init__(self, org: Any, *, extra_root_accounts: list[dict[str, Any]], aws_managed: dict[str, bool]) -> None:
+        self.org, self.extra, self.aws_managed = org, extra_root_accounts, aws_managed
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.org, name)
+
+    def list_accounts_for_parent(self, **kwargs: Any) -> Any:
+        page = self.org.list_accounts_for_parent(**kwargs)
+        if kwargs["ParentId"] == self.org.list_roots()["Roots"][0]["Id"]:
+            page["Accounts"] = [*page["Accounts"], *self.extra]
+        return page
+
+    def list_policies(self, **kwargs: Any) -> Any:
+        page = self.org.list_policies(**kwargs)
+        for p in page["Policies"]:
+            if p["Name"] in self.aws_managed:
+                p["AwsManaged"] = self.aws_managed[p["Name"]]
+        return page
+
+
+def test_only_active_accounts_are_read_and_missing_fields_read_as_empty(org: Any, planted: dict[str, Any]) -> None:
+    # GIVEN the root listing a suspended account, one listed without a status, name or e-mail, and a pending closure
+    extra = [
+        {"Id": "555555555555", "Name": "gone", "Email": "gone@x", "Status": "SUSPENDED"},
+        {"Id": "666666666666"},
+        {"Id": "777777777777", "Name": "closing", "Email": "c@x", "Status": "PENDING_CLOSURE"},
+    ]
+    snap = read_snapshot(_Answers(org, extra_root_accounts=extra, aws_managed={}), tags=False, tag_policies=False)
+    # THEN only the active ones are members of the snapshot (no status reads as active), with empty name and e-mail
+    assert "555555555555" not in snap.accounts and "777777777777" not in snap.accounts
+    bare = snap.accounts["666666666666"]
+    assert (bare.name, bare.email, bare.parent_id) == ("", "", planted["root"])
+    assert {planted["one"], planted["two"]} <= set(snap.accounts)
+
+
+def test_aws_managed_flags_are_read_for_tag_policies_and_only_aws_full_access_goes_undescribed(
+    org: Any, planted: dict[str, Any]
+) -> None:
+    # GIVEN the tag policy listed as AWS managed, and FullAWSAccess listed as a customer's own policy of that name
+    answers = _Answers(org, extra_root_accounts=[], aws_managed={"vend-tags": True, FULL_AWS_ACCESS: False})
+    snap = read_snapshot(answers, tags=False)
+    # THEN the flag is the listing's, and a customer policy named FullAWSAccess is described like any other
+    assert snap.tag_policies["vend-tags"].aws_managed is True
+    assert snap.policies[FULL_AWS_ACCESS].aws_managed is False
+    assert snap.policies[FULL_AWS_ACCESS].content is not None
+    # AND as listed by Organizations (AWS managed), FullAWSAccess is not described, the tag policy is a customer's
+    plain = read_snapshot(org, tags=False)
+    assert plain.policies[FULL_AWS_ACCESS].content is None and plain.tag_policies["vend-tags"].aws_managed is False
+
+
+@pytest.mark.parametrize(
+    ("operation", "name"),
+    [
+        ("describe_organization", "DescribeOrganization"),
+        ("list_roots", "ListRoots"),
+        ("describe_policy", "DescribePolicy"),
+    ],
+)
+def test_a_throttled_read_is_named(org: Any, planted: dict[str, Any], operation: str, name: str) -> None:
+    from vending.exceptions import OrganizationsThrottled
+
+    with pytest.raises(OrganizationsThrottled, match=rf"^{name}: TooManyRequestsException$"):
+        read_snapshot(Throttling(org, operation), backoff=Backoff(attempts=1))
