@@ -28,7 +28,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field
 
-from scps.render import render
+from scps.render import FULL_AWS_ACCESS, render
 from vending.aws.buckets import ensure_private_bucket
 from vending.aws.dynamo import ModelTable
 from vending.aws.errors import THROTTLING_CODES, error_code, raise_if_throttled
@@ -75,13 +75,27 @@ def begin_retirement(store: RequestStore, request_id: str, execution: str) -> Re
 
 def quarantine_account(org: Any, layout: Layout, account_id: str, *, backoff: Backoff | None = None) -> list[str]:
     """Account-level SCPs := the Suspended OU's (the quarantine deny + baseline) beside FullAWSAccess; the workload
-    policies come off. Attach happens before detach, so the account is never left without an SCP."""
+    policies come off. The account is never left without an SCP, nor without a deny while anything is allowed."""
     b = backoff or Backoff(attempts=4)
     r = render(layout)
     names = list(r.ou_policies[quarantine_ou(layout)])
     changes: list[str] = []
     ids = _ensure_policies(org, r, names, b, changes)
-    _sync(org, r, account_id, set(names), ids, b, changes)
+    # Fail closed on a full account, as ApplyGuardrails: FullAWSAccess off first and back last, so the tier and team
+    # denies never come off while it allows and the quarantine is not yet on. It stays (or comes back): the platform's
+    # roles, which the quarantine deny exempts, must still reach the account to close it.
+    _sync(
+        org,
+        r,
+        account_id,
+        {*names, FULL_AWS_ACCESS},
+        ids,
+        b,
+        changes,
+        forbid_full_access=False,
+        keep=frozenset(),
+        fail_closed=True,
+    )
     # The team's tag policy comes off too: it grants nothing, and a parked account belongs to no team any more.
     for p in b.pages(org, "list_policies_for_target", "Policies", TargetId=account_id, Filter=TAG_POLICY):
         if r.owns(p["Name"]):

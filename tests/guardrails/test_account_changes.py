@@ -315,3 +315,118 @@ def test_a_root_listed_without_policy_types_has_tag_policies_enabled(org: Any, l
     )
     assert changes[0] == "enable_policy_type TAG_POLICY"
     assert "TAG_POLICY" in {t["Type"] for t in org.list_roots()["Roots"][0]["PolicyTypes"] if t["Status"] == "ENABLED"}
+
+
+@pytest.mark.parametrize(
+    ("operation", "drift", "name"),
+    [
+        ("describe_organization", "", "DescribeOrganization"),
+        ("list_roots", "", "ListRoots"),
+        ("describe_policy", "applied", "DescribePolicy vend-workloads-1"),
+        ("update_policy", "edited", "UpdatePolicy vend-gpu-training"),
+        ("attach_policy", "", "attach vend-workloads-1 ou-[a-z0-9-]+"),
+        ("list_parents", "applied", "ListParents [0-9]{12}"),
+    ],
+)
+def test_a_throttled_call_of_apply_is_named_in_the_error(
+    org: Any, layout: Layout, operation: str, drift: str, name: str
+) -> None:
+    from vending.exceptions import OrganizationsThrottled
+    from vending.guardrails.orgapi import Backoff
+
+    account = _placed(org)
+    if drift:
+        _apply(org, layout, account)
+    if drift == "edited":
+        org.update_policy(PolicyId=policy_id(org, "vend-gpu-training"), Content=FOREIGN)
+    with pytest.raises(OrganizationsThrottled, match=rf"^{name}: TooManyRequestsException$"):
+        apply_account_guardrails(
+            Throttling(org, operation),
+            layout,
+            account_id=account,
+            team="team-mlops",
+            stage="staging",
+            gpu_tier="training",
+            backoff=Backoff(attempts=1),
+        )
+
+
+def test_apply_gives_up_after_four_throttled_attempts(
+    org: Any, layout: Layout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vending.exceptions import OrganizationsThrottled
+    from vending.guardrails import orgapi
+
+    # GIVEN DescribeOrganization always throttled (and no waiting between attempts)
+    monkeypatch.setattr(orgapi.random, "uniform", lambda _a, _b: 0.0)
+    calls = []
+
+    class Counting(Throttling):
+        def describe_organization(self, **kwargs: Any) -> Any:
+            calls.append(kwargs)
+            return Throttling(self.org, "describe_organization").describe_organization(**kwargs)
+
+    # WHEN ApplyGuardrails runs with its own backoff THEN it tries four times, then hands the retry to its caller
+    with pytest.raises(OrganizationsThrottled):
+        _apply(Counting(org, ""), layout, _placed(org))
+    assert len(calls) == 4
+
+
+def test_scps_are_enabled_where_only_tag_policies_were(org: Any, layout: Layout) -> None:
+    root = org.list_roots()["Roots"][0]["Id"]
+    org.enable_policy_type(RootId=root, PolicyType="TAG_POLICY")
+    result = _apply(org, layout, _placed(org))
+    assert "enable_policy_type SERVICE_CONTROL_POLICY" in result.changes
+    assert "enable_policy_type TAG_POLICY" not in result.changes
+
+
+def test_a_root_listed_without_policy_types_is_taken_as_none_enabled(org: Any, layout: Layout) -> None:
+    class Bare(Throttling):
+        def list_roots(self, **kwargs: Any) -> Any:
+            roots = self.org.list_roots(**kwargs)
+            for root in roots["Roots"]:
+                root.pop("PolicyTypes", None)
+            return roots
+
+    result = _apply(Bare(org, ""), layout, _placed(org))
+    assert result.changes[0] == "enable_policy_type SERVICE_CONTROL_POLICY"
+    assert "enable_policy_type TAG_POLICY" in result.changes
+
+
+def test_an_ou_that_forbids_full_aws_access_loses_it_and_keeps_foreign_policies(org: Any, layout: Layout) -> None:
+    # GIVEN a layout that forbids FullAWSAccess on Workloads, which carries it and a customer's own policy
+    guardrails = layout.guardrails.model_copy(update={"deny_full_aws_access": ("Workloads",)})
+    fenced = layout.model_copy(update={"guardrails": guardrails})
+    account = _placed(org)
+    workloads = ou_id(org, "Workloads")
+    made = org.create_policy(Name="customer-own", Description="d", Type="SERVICE_CONTROL_POLICY", Content=FOREIGN)
+    org.enable_policy_type(RootId=org.list_roots()["Roots"][0]["Id"], PolicyType="SERVICE_CONTROL_POLICY")
+    org.attach_policy(PolicyId=made["Policy"]["PolicySummary"]["Id"], TargetId=workloads)
+    # WHEN ApplyGuardrails runs THEN FullAWSAccess comes off Workloads (after its own policies are on), the customer's
+    # stays, and the stage OU and the account keep FullAWSAccess
+    result = _apply(org, fenced, account)
+    on_workloads = [c for c in result.changes if c.endswith(workloads)]
+    assert on_workloads[-1] == f"detach FullAWSAccess -> {workloads}"
+    assert _attached(org, workloads) == {"customer-own", *render(fenced).ou_policies["Workloads"]}
+    assert "FullAWSAccess" in _attached(org, ou_id(org, "Workloads/Staging")) & _attached(org, account)
+
+
+def test_a_stage_ou_the_render_gives_no_scp_of_its_own_keeps_full_aws_access_only(
+    org: Any, layout: Layout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    from vending.guardrails import account as account_module
+
+    # GIVEN a rendering with no OU-level SCP for the stage OU
+    def without_staging(layout: Layout) -> Any:
+        r = render(layout)
+        return dataclasses.replace(r, ou_policies={k: v for k, v in r.ou_policies.items() if k != "Workloads/Staging"})
+
+    monkeypatch.setattr(account_module, "render", without_staging)
+    account = _placed(org)
+    # WHEN ApplyGuardrails runs THEN the stage OU is left with FullAWSAccess alone, and the account is fenced as usual
+    result = _apply(org, layout, account)
+    assert _attached(org, ou_id(org, "Workloads/Staging")) == {"FullAWSAccess"}
+    assert result.in_expected_ou and result.ou_id == ou_id(org, "Workloads/Staging")
+    assert _attached(org, account) == {"FullAWSAccess", "vend-gpu-training", "vend-team-team-mlops-staging"}

@@ -88,6 +88,32 @@ def test_retire_account_quarantines_then_parks_in_suspended(
     assert again.status == Status.SUSPENDED and _names(org, account) == attached
 
 
+def test_quarantine_of_a_full_account_never_lifts_a_deny_while_anything_is_allowed(
+    org: Any, layout: Layout, member_account: Callable[[str, str], str]
+) -> None:
+    from vending.retirement import quarantine_account
+
+    # GIVEN a READY account at the 5-SCP quota: FullAWSAccess, its tier and team policies, two of the customer's own
+    account = member_account(layout.account_email("team-mlops", "staging"), "team-mlops-staging")
+    apply_account_guardrails(org, layout, account_id=account, team="team-mlops", stage="staging", gpu_tier="training")
+    deny = '{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"ec2:*","Resource":"*"}]}'
+    for i in range(2):
+        made = org.create_policy(Name=f"customer-{i}", Description="d", Type="SERVICE_CONTROL_POLICY", Content=deny)
+        org.attach_policy(PolicyId=made["Policy"]["PolicySummary"]["Id"], TargetId=account)
+    # WHEN it is quarantined
+    changes = quarantine_account(org, layout, account)
+    # THEN FullAWSAccess comes off first and goes back once the quarantine is on: the tier deny, whose slot the
+    # quarantine needs, never comes off while anything is allowed without the quarantine
+    assert [c for c in changes if c.endswith(account) and "tag_policy" not in c] == [
+        f"detach FullAWSAccess -> {account}",
+        f"attach vend-suspended-1 -> {account}",
+        f"detach vend-gpu-training -> {account}",
+        f"attach FullAWSAccess -> {account}",
+        f"detach vend-team-team-mlops-staging -> {account}",
+    ]
+    assert _names(org, account) == {"FullAWSAccess", "vend-suspended-1", "customer-0", "customer-1"}
+
+
 def test_retire_account_with_stacks_to_destroy_stays_quarantined_in_place_until_suspended(
     org: Any, store: RequestStore, layout: Layout, request_: VendingRequest, member_account: Callable[[str, str], str]
 ) -> None:

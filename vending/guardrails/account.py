@@ -78,9 +78,9 @@ def _sync(
     b: Backoff,
     changes: list[str],
     *,
-    forbid_full_access: bool = False,
-    keep: frozenset[str] = frozenset(),
-    fail_closed: bool = False,
+    forbid_full_access: bool,
+    keep: frozenset[str],
+    fail_closed: bool,
 ) -> None:
     """Attach what is missing; detach only our own stale policies (and FullAWSAccess where the layout forbids it).
     Foreign policies are left to the org-wide reconcile, which reports them; `keep` are ours but not this step's to
@@ -143,14 +143,13 @@ def apply_account_guardrails(
     own = [r.tier_policies[gpu_tier], *([name] if (name := r.team_policy(team, stage)) else [])]
     needed = [n for p in prefixes for n in r.ou_policies.get(p, ())] + own
     ids = _ensure_policies(org, r, needed, b, changes)
-    ou_id = ""
-    for prefix in prefixes:
+    for prefix in prefixes:  # never empty: a layout's stage OU path has at least one part
         ou_id = ensure_ou_path(org, prefix)
         want = set(r.ou_policies.get(prefix, ()))
         forbid = prefix in r.no_full_aws_access
         if not forbid:
             want.add(FULL_AWS_ACCESS)
-        _sync(org, r, ou_id, want, ids, b, changes, forbid_full_access=forbid)
+        _sync(org, r, ou_id, want, ids, b, changes, forbid_full_access=forbid, keep=frozenset(), fail_closed=False)
     # A freeze stays through a change or a re-run of the vend: the fence attached it, only a thaw detaches it. A tier
     # change on a full account fails closed: the old tier's deny never comes off while FullAWSAccess allows.
     _sync(
@@ -161,6 +160,7 @@ def apply_account_guardrails(
         ids,
         b,
         changes,
+        forbid_full_access=False,
         keep=frozenset({r.freeze_policy}),
         fail_closed=True,
     )
