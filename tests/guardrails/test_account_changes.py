@@ -195,6 +195,22 @@ def test_a_target_that_would_exceed_the_quota_is_refused_by_name(org: Any, layou
     assert _attached(org, account) == {"FullAWSAccess", "vend-gpu-training", "customer-0", "customer-1", "customer-2"}
 
 
+def test_every_policy_that_cannot_be_attached_is_named_in_one_refusal(org: Any, layout: Layout) -> None:
+    # GIVEN an applied account whose tier and team policies were swapped for four foreign ones (the quota)
+    account = _placed(org)
+    _apply(org, layout, account)
+    for name in ("vend-gpu-training", "vend-team-team-mlops-staging"):
+        org.detach_policy(PolicyId=policy_id(org, name), TargetId=account)
+    _foreign(org, account, 4)
+    # WHEN ApplyGuardrails runs THEN both missing policies are named, each with the quota, in one refusal
+    with pytest.raises(GuardrailLimitExceeded) as refused:
+        _apply(org, layout, account)
+    assert str(refused.value) == (
+        f"target {account}: cannot attach vend-gpu-training: 5 SCPs attached, quota 5; "
+        "cannot attach vend-team-team-mlops-staging: 5 SCPs attached, quota 5"
+    )
+
+
 def test_tag_policy_drift_on_the_account_is_converged_without_touching_the_type(org: Any, layout: Layout) -> None:
     from vending.guardrails.orgapi import ApiCallCounter
 

@@ -206,3 +206,16 @@ def test_a_throttled_read_is_named(org: Any, planted: dict[str, Any], operation:
 
     with pytest.raises(OrganizationsThrottled, match=rf"^{name}: TooManyRequestsException$"):
         read_snapshot(Throttling(org, operation), backoff=Backoff(attempts=1))
+
+
+def test_a_root_listed_without_policy_types_reads_as_none_enabled(org: Any, planted: dict[str, Any]) -> None:
+    class Bare(_Answers):
+        def list_roots(self, **kwargs: Any) -> Any:
+            roots = self.org.list_roots(**kwargs)
+            for root in roots["Roots"]:
+                root.pop("PolicyTypes", None)
+            return roots
+
+    snap = read_snapshot(Bare(org, extra_root_accounts=[], aws_managed={}), tags=False)
+    assert (snap.scp_enabled, snap.tag_policy_enabled) == (False, False)
+    assert snap.root_id == planted["root"]
