@@ -135,7 +135,7 @@ class Plan:
 
 
 def _order_target(
-    current: set[str], desired: set[str], limit: int, detachable: Callable[[str], bool], *, fail_closed: bool = False
+    current: set[str], desired: set[str], limit: int, detachable: Callable[[str], bool], *, fail_closed: bool
 ) -> tuple[list[tuple[str, str]], list[str]]:
     """Attach/detach steps that never leave the target empty and never exceed the quota.
 
@@ -372,7 +372,7 @@ def compare(
     for key in sorted(desired, key=lambda k: (not k.startswith(("root", "ou:")), k)):
         want = desired[key]
         if key not in target_ids:  # an OU still to be created (it arrives with FullAWSAccess): ou_missing says it
-            steps, problems = _order_target({FULL_AWS_ACCESS}, want, limit, lambda _n: True)
+            steps, problems = _order_target({FULL_AWS_ACCESS}, want, limit, lambda _n: True, fail_closed=False)
             phases.add(key, steps)
             continue
         current = attachments.get(target_ids[key], set())
