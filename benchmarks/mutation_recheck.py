@@ -6,8 +6,10 @@
 `mutmut run <names>` runs, per mutant, every test of mutation.py's TESTS selection that reached the mutated function;
 a survivor of scps/evaluate.py thus costs a whole tests/scps run (about 45 s on the shared 2 cores). This runs only the
 given test files, in one process that forks per mutant (as mutmut does) with MUTANT_UNDER_TEST set, stops at the first
-failure (-x) and gives each mutant 120 s. A mutant these files kill is killed by mutmut's selection too (they are part
-of it, and a test that kills a mutant reached its function); one they do not kill may still be killed by the rest.
+failure (-x) and gives each mutant 120 s (`--timeout`: a mutant that loops forever costs that much; keep it well above
+the files' passing run, since a timeout counts as killed, as mutmut counts it). A mutant these files kill is killed
+by mutmut's selection too (they are part of it, and a test that kills a mutant reached its function); one they do not
+kill may still be killed by the rest.
 
 Like mutmut, it cannot activate a mutant of code that runs only at import (e.g. a table built by calling a function):
 the module is imported once, before the forks.
@@ -28,7 +30,12 @@ TIMEOUT_SECONDS = 120
 
 
 def recheck(
-    scratch: Path, names: list[str], tests: list[str], preload: Sequence[str] = (), progress: Path | None = None
+    scratch: Path,
+    names: list[str],
+    tests: list[str],
+    preload: Sequence[str] = (),
+    progress: Path | None = None,
+    timeout: int = TIMEOUT_SECONDS,
 ) -> dict[str, str]:
     sys.path.insert(0, str(scratch / "mutants"))  # the mutated tree first, before the editable install
     import pytest
@@ -46,7 +53,7 @@ def recheck(
         pid = os.fork()
         if pid == 0:  # the child: this mutant, the tests, quietly
             os.environ["MUTANT_UNDER_TEST"] = name
-            signal.alarm(TIMEOUT_SECONDS)
+            signal.alarm(timeout)
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, 1)
             os.dup2(devnull, 2)
@@ -69,9 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write name -> status here")
     parser.add_argument("--preload", nargs="*", default=[], help="modules no mutant changes, imported before the forks")
     parser.add_argument("--progress", type=Path, help="append `status name` here after each mutant")
+    parser.add_argument("--timeout", type=int, default=TIMEOUT_SECONDS, help="seconds a mutant's run may take")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.names.read_text(encoding="utf-8").splitlines() if n.strip()]
-    result = recheck(args.scratch.resolve(), names, args.tests, args.preload, args.progress)
+    result = recheck(args.scratch.resolve(), names, args.tests, args.preload, args.progress, args.timeout)
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     print(dict(Counter(result.values())))

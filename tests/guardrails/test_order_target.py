@@ -90,3 +90,29 @@ def test_what_cannot_be_done_is_named_and_not_done() -> None:
             "cannot detach vend-old: it is the last SCP (AWS requires one)",
         ],
     )
+
+
+def test_each_attach_counts_against_the_quota() -> None:
+    # Three denies for two free slots: the first two go on, the third is refused with the count it met
+    assert order(
+        {FULL, "customer-1", "customer-2"}, {FULL, "customer-1", "customer-2", "vend-a", "vend-b", "vend-c"}
+    ) == (
+        [("attach", "vend-a"), ("attach", "vend-b")],
+        ["cannot attach vend-c: 5 SCPs attached, quota 5"],
+    )
+
+
+def test_steps_are_split_into_denies_first_the_allow_then_the_rest() -> None:
+    from vending.guardrails.reconcile import _split
+
+    steps = [("attach", "vend-a"), ("detach", "vend-x"), ("attach", FULL), ("detach", "vend-y")]
+    # The deny (with the room made before it) runs with the other denies, before any move; the allow waits for every
+    # deny and move; what is left is detached last
+    assert _split(steps) == ([("attach", "vend-a")], [("detach", "vend-x"), ("attach", FULL)], [("detach", "vend-y")])
+    assert _split([("detach", "vend-x"), ("attach", "vend-a")]) == (
+        [("detach", "vend-x"), ("attach", "vend-a")],
+        [],
+        [],
+    )
+    assert _split([("attach", FULL), ("detach", "vend-x")]) == ([], [("attach", FULL)], [("detach", "vend-x")])
+    assert _split([("detach", "vend-x")]) == ([], [], [("detach", "vend-x")])
