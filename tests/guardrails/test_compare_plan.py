@@ -1,0 +1,205 @@
+"""compare() on a snapshot built by hand: an organization exactly as rendered plans nothing, and each kind of account
+drift is one finding, whole (type, target, detail, whether it can be fixed), with exactly the actions that fix it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scps.render import FULL_AWS_ACCESS, GuardrailSet, render
+from tests.guardrails.conftest import record_for
+from vending.guardrails.intent import account_policies, build_intent
+from vending.guardrails.reconcile import Action, Finding, compare
+from vending.guardrails.snapshot import Account, OrgSnapshot, Policy
+from vending.layout import Layout
+
+ROOT, MANAGEMENT = "r-root", "999999999999"
+A, B, C, D, E = "111111111111", "222222222222", "333333333333", "444444444444", "555555555555"
+
+
+def _layout(layout: Layout) -> Layout:
+    """The packaged layout with a fourth mandatory tag, which no vending record carries a value for."""
+    organization = layout.organization.model_copy(
+        update={"mandatory_tags": [*layout.organization.mandatory_tags, "data-class"]}
+    )
+    return layout.model_copy(update={"organization": organization})
+
+
+def _ou(path: str) -> str:
+    return "ou-" + path.lower().replace("/", "-")
+
+
+def _records(layout: Layout) -> list[Any]:
+    return [
+        record_for(layout, "team-frontend", "staging", A),
+        record_for(layout, "team-backend", "staging", B),
+        record_for(layout, "team-mlops", "staging", C, status="CREATING"),  # still being vended
+        record_for(layout, "team-mlops", "production", D),
+        record_for(layout, "team-backend", "production", D),  # two records claim D
+    ]
+
+
+def _as_rendered(layout: Layout, r: GuardrailSet) -> OrgSnapshot:
+    """Every OU, policy, attachment and account tag where the layout and the records put them."""
+    intent = build_intent(layout, _records(layout))
+    ou_paths = {ROOT: "", **{_ou(ou.path): ou.path for ou in layout.ous}}
+    policies = {name: Policy(f"p-{name}", name, False, p.content) for name, p in r.policies.items()}
+    policies[FULL_AWS_ACCESS] = Policy("p-FullAWSAccess", FULL_AWS_ACCESS, True, None, {ROOT})
+    for ou in layout.ous:
+        for name in r.ou_policies.get(ou.path, ()):
+            policies[name].targets.add(_ou(ou.path))
+        if ou.path not in r.no_full_aws_access:
+            policies[FULL_AWS_ACCESS].targets.add(_ou(ou.path))
+    accounts = {}
+    for account_id in (A, B, C, D):
+        known = intent.get(account_id)
+        assert known is not None
+        path = known.ou_path or "Workloads/Production"
+        tags = {**known.tags, "data-class": "internal"}
+        accounts[account_id] = Account(account_id, account_id, f"{account_id}@x", _ou(path), tags)
+        for name in account_policies(r, known) if not known.problem else {FULL_AWS_ACCESS}:
+            policies[name].targets.add(account_id)
+    return OrgSnapshot(ROOT, MANAGEMENT, True, ou_paths, accounts, policies)
+
+
+def _plan(layout: Layout, snap: OrgSnapshot, r: GuardrailSet) -> Any:
+    return compare(layout, snap, r, build_intent(layout, _records(layout)))
+
+
+def test_an_organization_as_rendered_plans_nothing_but_what_no_one_can_fix(layout: Layout) -> None:
+    layout = _layout(layout)
+    r = render(layout)
+    plan = _plan(layout, _as_rendered(layout, r), r)
+    # Only the account two records claim is reported (never acted on); the one being vended is left to its vend
+    conflict = build_intent(layout, _records(layout)).get(D)
+    assert conflict is not None and conflict.problem
+    assert plan.findings == [Finding("intent_conflict", f"account:{D}", conflict.problem, False)]
+    assert plan.actions == []
+    assert plan.unfixable == [
+        f"account:{C}: vending in progress (record:team-mlops-staging); the state machine owns it until "
+        "ApplyGuardrails is done",
+        f"account:{D}: {conflict.problem}",
+    ]
+
+
+def test_each_account_drift_is_one_finding_with_the_actions_that_fix_it(layout: Layout) -> None:
+    layout = _layout(layout)
+    r = render(layout)
+    snap = _as_rendered(layout, r)
+    # GIVEN SCPs switched off; A moved to the production OU; B without its cost-center and data-class tags and with
+    # its team and stage tags rewritten; C (still being vended) in the wrong OU; E unknown, at the root; FullAWSAccess
+    # off B
+    snap.scp_enabled = False
+    snap.accounts[A].parent_id = _ou("Workloads/Production")
+    b = snap.accounts[B]
+    del b.tags["cost-center"], b.tags["data-class"]
+    b.tags.update({"team": "team-mlops", "stage": "production"})
+    snap.accounts[C].parent_id = _ou("Workloads/Production")
+    snap.accounts[E] = Account(E, "e", "", ROOT, {})
+    snap.policies[FULL_AWS_ACCESS].targets.discard(B)
+    snap.policies[FULL_AWS_ACCESS].targets.add(E)
+
+    plan = _plan(layout, snap, r)
+
+    conflict = build_intent(layout, _records(layout)).get(D)
+    assert conflict is not None
+    assert plan.findings == [
+        Finding(
+            "account_in_wrong_ou",
+            f"account:{A}",
+            "in OU Workloads/Production; record:team-frontend-staging puts it in Workloads/Staging",
+            True,
+        ),
+        Finding("missing_account_tags", f"account:{B}", "data-class: absent; no record value to restore", False),
+        Finding("missing_account_tags", f"account:{B}", "missing: cost-center", True),
+        Finding(
+            "tag_drift",
+            f"account:{B}",
+            "team='team-mlops' (record:team-backend-staging says 'team-backend'); "
+            "stage='production' (record:team-backend-staging says 'staging')",
+            True,
+        ),
+        Finding(
+            "account_in_wrong_ou",
+            f"account:{C}",
+            "in OU Workloads/Production; record:team-mlops-staging puts it in Workloads/Staging",
+            False,
+        ),
+        Finding("intent_conflict", f"account:{D}", conflict.problem, False),
+        Finding(
+            "unknown_account", f"account:{E}", "in the root with no vending record and not a platform account", False
+        ),
+        Finding("missing_attachment", f"account:{B}", FULL_AWS_ACCESS),
+    ]
+    # (in their phases: policies, deny attachments, moves, the allow, tags, detaches, deletes)
+    assert plan.actions == [
+        Action("enable_policy_type", "root", data=(("type", "SERVICE_CONTROL_POLICY"),)),
+        Action("move_account", f"account:{A}", data=(("from", "Workloads/Production"), ("to", "Workloads/Staging"))),
+        Action("attach", f"account:{B}", FULL_AWS_ACCESS),
+        Action(
+            "tag_account",
+            f"account:{B}",
+            data=(("team", "team-backend"), ("stage", "staging"), ("cost-center", r_cost(layout, "team-backend"))),
+        ),
+    ]
+    assert plan.unfixable == [
+        f"account:{B}: no value for tag data-class in record:team-backend-staging",
+        f"account:{C}: vending in progress (record:team-mlops-staging); the state machine owns it until "
+        "ApplyGuardrails is done",
+        f"account:{D}: {conflict.problem}",
+        f"account:{E}: unknown account outside the managed OUs; adopt it (a vending record) or move it to a managed OU "
+        "to be quarantined",
+    ]
+
+
+def r_cost(layout: Layout, team: str) -> str:
+    spec = layout.team(team)
+    assert spec is not None
+    return str(spec.cost_center)
+
+
+def test_an_unknown_account_in_a_managed_ou_is_quarantined_from_where_it_is(layout: Layout) -> None:
+    layout = _layout(layout)
+    r = render(layout)
+    snap = _as_rendered(layout, r)
+    snap.accounts[E] = Account(E, "e", "e@x", _ou("Workloads/Staging"), {"team": "team-mlops"})
+    snap.policies[FULL_AWS_ACCESS].targets.add(E)
+    plan = _plan(layout, snap, r)
+    assert [f for f in plan.findings if f.target == f"account:{E}"] == [
+        Finding(
+            "unknown_account",
+            f"account:{E}",
+            "in OU Workloads/Staging with no vending record and not a platform account (e-mail e@x, tags "
+            "{'team': 'team-mlops'}); quarantine in Suspended",
+            True,
+        )
+    ]
+    assert [a for a in plan.actions if a.target == f"account:{E}"] == [
+        Action("move_account", f"account:{E}", data=(("from", "Workloads/Staging"), ("to", "Suspended")))
+    ]
+
+
+def test_without_records_accounts_are_not_compared(layout: Layout) -> None:
+    r = render(layout)
+    snap = _as_rendered(_layout(layout), render(_layout(layout)))
+    plan = compare(layout, snap, r)
+    assert plan.notes == ["accounts not compared: no vending records were given"]
+    assert not any(f.target.startswith("account:") for f in plan.findings)
+
+
+def test_a_team_account_at_the_root_is_moved_from_the_root(layout: Layout) -> None:
+    layout = _layout(layout)
+    r = render(layout)
+    snap = _as_rendered(layout, r)
+    snap.accounts[A].parent_id = ROOT
+    plan = _plan(layout, snap, r)
+    assert [f for f in plan.findings if f.target == f"account:{A}"] == [
+        Finding(
+            "account_outside_managed_ou",
+            f"account:{A}",
+            "in the root; record:team-frontend-staging puts it in Workloads/Staging",
+            True,
+        )
+    ]
+    assert [a for a in plan.actions if a.target == f"account:{A}"] == [
+        Action("move_account", f"account:{A}", data=(("from", "root"), ("to", "Workloads/Staging")))
+    ]
