@@ -203,3 +203,74 @@ def test_a_team_account_at_the_root_is_moved_from_the_root(layout: Layout) -> No
     assert [a for a in plan.actions if a.target == f"account:{A}"] == [
         Action("move_account", f"account:{A}", data=(("from", "root"), ("to", "Workloads/Staging")))
     ]
+
+
+def test_each_policy_and_ou_drift_is_one_finding_with_the_actions_that_fix_it(layout: Layout) -> None:
+    # GIVEN a layout that forbids FullAWSAccess on Suspended, and an organization as rendered but for: the Suspended OU
+    # missing; a policy edited; another missing; a stale managed policy on Workloads, on an account no record or
+    # layout names (beside another SCP) and on a target that has it alone; a customer's policy on the Staging OU;
+    # FullAWSAccess on Platform, which then forbids it too; and a READY record whose account is not in the org
+    guardrails = layout.guardrails.model_copy(update={"deny_full_aws_access": ("Suspended", "Platform")})
+    layout = _layout(layout).model_copy(update={"guardrails": guardrails})
+    r = render(layout)
+    snap = _as_rendered(layout, r)
+    snap.policies[FULL_AWS_ACCESS].targets.add(_ou("Platform"))
+    del snap.ou_paths[_ou("Suspended")]
+    for p in snap.policies.values():
+        p.targets.discard(_ou("Suspended"))
+    edited, missing = sorted(r.tier_policies.values())[:2]
+    snap.policies[edited].content = '{"Version":"2012-10-17","Statement":[]}'
+    del snap.policies[missing]
+    snap.accounts[E] = Account(E, "e", "e@x", "ou-elsewhere", {})
+    snap.ou_paths["ou-elsewhere"] = "Elsewhere"
+    snap.policies["vend-legacy"] = Policy("p-legacy", "vend-legacy", False, "{}", {_ou("Workloads"), E, "ou-alone"})
+    snap.policies[FULL_AWS_ACCESS].targets.add(E)
+    snap.policies["customer-own"] = Policy("p-own", "customer-own", False, "{}", {_ou("Workloads/Staging")})
+    records = [*_records(layout), record_for(layout, "team-frontend", "production", "666666666666")]
+
+    plan = compare(layout, snap, r, build_intent(layout, records))
+
+    suspended = sorted(r.ou_policies["Suspended"])
+    assert plan.findings == [
+        Finding("ou_missing", "ou:Suspended", "declared in the layout, absent from the organization"),
+        Finding("policy_drift", f"policy:{edited}", "content differs from the rendered policy"),
+        Finding("policy_missing", f"policy:{missing}", f"rendered ({r.policies[missing].chars} chars), not in the org"),
+        Finding("intent_conflict", f"account:{D}", build_intent(layout, records).get(D).problem, False),  # type: ignore[union-attr]
+        Finding(
+            "unknown_account",
+            f"account:{E}",
+            "in OU Elsewhere with no vending record and not a platform account",
+            False,
+        ),
+        Finding(
+            "vended_account_missing",
+            "account:666666666666",
+            "record:team-frontend-production names it, the organization has no such active member account",
+            False,
+        ),
+        Finding("full_aws_access_misplaced", "ou:Platform", "FullAWSAccess attached where the layout forbids it"),
+        Finding("unexpected_attachment", "ou:Workloads/Staging", "customer-own"),
+        Finding("missing_attachment", f"account:{A}", missing),
+        Finding(
+            "unrendered_policy",
+            "policy:vend-legacy",
+            "managed prefix 'vend-' but not rendered from the layout; attached to "
+            f"['account:{E}', 'account:ou-alone', 'ou:Workloads']",
+        ),
+    ]
+    assert plan.actions == [
+        Action("create_ou", "ou:Suspended"),
+        Action("update_policy", f"policy:{edited}", edited),
+        Action("create_policy", f"policy:{missing}", missing),
+        *(Action("attach", "ou:Suspended", name) for name in suspended),
+        Action("attach", f"account:{A}", missing),
+        Action("detach", "ou:Platform", FULL_AWS_ACCESS),
+        Action("detach", "ou:Suspended", FULL_AWS_ACCESS),
+        Action("detach", "ou:Workloads", "vend-legacy"),
+        Action("detach", "ou:Workloads/Staging", "customer-own"),
+        Action("detach", f"account:{E}", "vend-legacy"),
+    ]
+    assert plan.unfixable[-2:] == [
+        "account:666666666666: vended (record:team-frontend-production) but not an active member",
+        "account:ou-alone: vend-legacy is its only SCP; not replaced blindly",
+    ]
