@@ -226,6 +226,7 @@ def test_each_policy_and_ou_drift_is_one_finding_with_the_actions_that_fix_it(la
     snap.policies["vend-legacy"] = Policy("p-legacy", "vend-legacy", False, "{}", {_ou("Workloads"), E, "ou-alone"})
     snap.policies[FULL_AWS_ACCESS].targets.add(E)
     snap.policies["customer-own"] = Policy("p-own", "customer-own", False, "{}", {_ou("Workloads/Staging")})
+    snap.policies["customer-own"].targets.add(_ou("Platform"))  # beside the FullAWSAccess Platform forbids
     records = [*_records(layout), record_for(layout, "team-frontend", "production", "666666666666")]
 
     plan = compare(layout, snap, r, build_intent(layout, records))
@@ -249,6 +250,7 @@ def test_each_policy_and_ou_drift_is_one_finding_with_the_actions_that_fix_it(la
             False,
         ),
         Finding("full_aws_access_misplaced", "ou:Platform", "FullAWSAccess attached where the layout forbids it"),
+        Finding("unexpected_attachment", "ou:Platform", "customer-own"),
         Finding("unexpected_attachment", "ou:Workloads/Staging", "customer-own"),
         Finding("missing_attachment", f"account:{A}", missing),
         Finding(
@@ -265,6 +267,7 @@ def test_each_policy_and_ou_drift_is_one_finding_with_the_actions_that_fix_it(la
         *(Action("attach", "ou:Suspended", name) for name in suspended),
         Action("attach", f"account:{A}", missing),
         Action("detach", "ou:Platform", FULL_AWS_ACCESS),
+        Action("detach", "ou:Platform", "customer-own"),
         Action("detach", "ou:Suspended", FULL_AWS_ACCESS),
         Action("detach", "ou:Workloads", "vend-legacy"),
         Action("detach", "ou:Workloads/Staging", "customer-own"),
@@ -274,3 +277,73 @@ def test_each_policy_and_ou_drift_is_one_finding_with_the_actions_that_fix_it(la
         "account:666666666666: vended (record:team-frontend-production) but not an active member",
         "account:ou-alone: vend-legacy is its only SCP; not replaced blindly",
     ]
+
+
+def test_the_root_and_ous_come_before_accounts_and_an_ou_with_no_scp_of_its_own_is_judged(layout: Layout) -> None:
+    import dataclasses
+
+    # GIVEN a rendering that gives Platform no SCP of its own, and FullAWSAccess gone from the root, Workloads and A
+    layout = _layout(layout)
+    full = render(layout)
+    r = dataclasses.replace(full, ou_policies={k: v for k, v in full.ou_policies.items() if k != "Platform"})
+    snap = _as_rendered(layout, full)
+    for name in full.ou_policies["Platform"]:
+        snap.policies[name].targets.discard(_ou("Platform"))
+    snap.policies[FULL_AWS_ACCESS].targets -= {ROOT, _ou("Workloads"), A}
+    # WHEN compared (the rendering computed here when none is given equals the one passed)
+    plan = compare(layout, snap, r, build_intent(layout, _records(layout)))
+    # THEN the organization's targets are planned before the accounts, and Platform needs nothing but FullAWSAccess
+    assert [a for a in plan.actions if a.kind == "attach"] == [
+        Action("attach", "ou:Workloads", FULL_AWS_ACCESS),
+        Action("attach", "root", FULL_AWS_ACCESS),
+        Action("attach", f"account:{A}", FULL_AWS_ACCESS),
+    ]
+    assert [f.target for f in plan.findings if f.type == "missing_attachment"] == [
+        "ou:Workloads",
+        "root",
+        f"account:{A}",
+    ]
+    assert compare(layout, _as_rendered(layout, full), intent=build_intent(layout, _records(layout))).actions == []
+
+
+def test_drift_on_an_account_being_vended_is_reported_not_fixed(layout: Layout) -> None:
+    # GIVEN the account still being vended with its team tag rewritten, and B without a value-less tag and with its
+    # GPU tier tag rewritten
+    layout = _layout(layout)
+    r = render(layout)
+    snap = _as_rendered(layout, r)
+    snap.accounts[C].tags["team"] = "team-frontend"
+    del snap.accounts[B].tags["data-class"]
+    snap.accounts[B].tags["gpu-tier"] = "none"
+    plan = _plan(layout, snap, r)
+    # THEN C's drift is a finding that cannot be fixed yet; B's tier tag is judged after the tag with no record value
+    assert [f for f in plan.findings if f.type == "tag_drift"] == [
+        Finding(
+            "tag_drift",
+            f"account:{B}",
+            f"gpu-tier='none' (record:team-backend-staging says {r_tier(layout, 'team-backend')!r})",
+            True,
+        ),
+        Finding(
+            "tag_drift", f"account:{C}", "team='team-frontend' (record:team-mlops-staging says 'team-mlops')", False
+        ),
+    ]
+    assert [a.target for a in plan.actions] == [f"account:{B}"]
+
+
+def r_tier(layout: Layout, team: str) -> str:
+    spec = layout.team(team)
+    assert spec is not None
+    return str(spec.gpu_tier)
+
+
+def test_a_team_account_with_no_scp_at_all_is_given_its_own(layout: Layout) -> None:
+    layout = _layout(layout)
+    r = render(layout)
+    snap = _as_rendered(layout, r)
+    for p in snap.policies.values():
+        p.targets.discard(A)
+    plan = _plan(layout, snap, r)
+    known = build_intent(layout, _records(layout)).get(A)
+    assert known is not None
+    assert {a.policy for a in plan.actions if a.target == f"account:{A}"} == account_policies(r, known)

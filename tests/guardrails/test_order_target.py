@@ -116,3 +116,23 @@ def test_steps_are_split_into_denies_first_the_allow_then_the_rest() -> None:
     )
     assert _split([("attach", FULL), ("detach", "vend-x")]) == ([], [("attach", FULL)], [("detach", "vend-x")])
     assert _split([("detach", "vend-x")]) == ([], [], [("detach", "vend-x")])
+
+
+def test_stale_policies_are_detached_down_to_one_never_to_none() -> None:
+    assert order({"vend-a", "vend-b", "vend-c"}, set()) == (
+        [("detach", "vend-a"), ("detach", "vend-b")],
+        ["cannot detach vend-c: it is the last SCP (AWS requires one)"],
+    )
+
+
+def test_each_target_adds_its_steps_to_the_phases() -> None:
+    from vending.guardrails.reconcile import Action, _Phases
+
+    phases = _Phases()
+    phases.add("account:1", [("attach", "vend-a"), ("attach", FULL), ("detach", "vend-x")])
+    phases.add("account:2", [("attach", "vend-b"), ("attach", FULL), ("detach", "vend-y")])
+    assert (phases.attach, phases.allow, phases.detach) == (
+        [Action("attach", "account:1", "vend-a"), Action("attach", "account:2", "vend-b")],
+        [Action("attach", "account:1", FULL), Action("attach", "account:2", FULL)],
+        [Action("detach", "account:1", "vend-x"), Action("detach", "account:2", "vend-y")],
+    )
