@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from scps.render import FULL_AWS_ACCESS, GuardrailSet, render
 from tests.guardrails.conftest import record_for
 from vending.guardrails.intent import account_policies, build_intent
@@ -347,3 +349,83 @@ def test_a_team_account_with_no_scp_at_all_is_given_its_own(layout: Layout) -> N
     known = build_intent(layout, _records(layout)).get(A)
     assert known is not None
     assert {a.policy for a in plan.actions if a.target == f"account:{A}"} == account_policies(r, known)
+
+
+def test_a_tier_swap_on_a_full_account_fails_closed_in_the_org_wide_plan(layout: Layout) -> None:
+    # GIVEN A at the quota (FullAWSAccess, its tier and team policies, two of the customer's) carrying another tier
+    layout = _layout(layout)
+    r = render(layout)
+    snap = _as_rendered(layout, r)
+    known = build_intent(layout, _records(layout)).get(A)
+    assert known is not None and known.tier
+    right = r.tier_policies[known.tier]
+    wrong = next(p for t, p in sorted(r.tier_policies.items()) if t != known.tier)
+    snap.policies[right].targets.discard(A)
+    snap.policies[wrong].targets.add(A)
+    for name in ("customer-1", "customer-2"):
+        snap.policies[name] = Policy(f"p-{name}", name, False, "{}", {A})
+    assert len(snap.attached(A)) == r.max_policies_per_target
+    plan = _plan(layout, snap, r)
+    # THEN the allow comes off first and goes back only once the right tier's deny is on (room made from the
+    # unexpected policies, which the org-wide plan removes); the rest is detached last
+    assert [a for a in plan.actions if a.target == f"account:{A}"] == [
+        Action("detach", f"account:{A}", FULL_AWS_ACCESS),
+        Action("attach", f"account:{A}", right),
+        Action("detach", f"account:{A}", "customer-1"),
+        Action("attach", f"account:{A}", FULL_AWS_ACCESS),
+        Action("detach", f"account:{A}", "customer-2"),
+        Action("detach", f"account:{A}", wrong),
+    ]
+
+
+def test_what_an_account_being_vended_shows_is_never_fixable(layout: Layout) -> None:
+    layout = _layout(layout)
+    r = render(layout)
+    snap = _as_rendered(layout, r)
+    snap.accounts[C].parent_id = _ou("Suspended")
+    del snap.accounts[C].tags["cost-center"]
+    plan = _plan(layout, snap, r)
+    assert [(f.type, f.fixable) for f in plan.findings if f.target == f"account:{C}"] == [
+        ("team_account_outside_workloads", False),
+        ("missing_account_tags", False),
+    ]
+
+
+def test_texts_for_what_has_no_value(layout: Layout) -> None:
+    # An unknown account in a managed OU with no e-mail, a stale managed policy attached nowhere, and an AWS-managed
+    # policy with the managed prefix (never ours to judge)
+    layout = _layout(layout)
+    r = render(layout)
+    snap = _as_rendered(layout, r)
+    snap.accounts[E] = Account(E, "e", "", _ou("Workloads"), {})
+    snap.policies[FULL_AWS_ACCESS].targets.add(E)
+    snap.policies["vend-legacy"] = Policy("p-legacy", "vend-legacy", False, "{}")
+    snap.policies["vend-aws"] = Policy("p-aws", "vend-aws", True, None, {_ou("Workloads")})
+    plan = _plan(layout, snap, r)
+    details = {f.target: f.detail for f in plan.findings if f.type in ("unknown_account", "unrendered_policy")}
+    assert details == {
+        f"account:{E}": "in OU Workloads with no vending record and not a platform account (e-mail ?, tags {}); "
+        "quarantine in Suspended",
+        "policy:vend-legacy": "managed prefix 'vend-' but not rendered from the layout; attached to nothing",
+    }
+    assert Finding("unexpected_attachment", "ou:Workloads", "vend-aws") in plan.findings
+    assert Action("delete_policy", "policy:vend-legacy", "vend-legacy") in plan.actions
+
+
+def test_enable_policy_type_already_enabled_is_not_a_change() -> None:
+    from botocore.exceptions import ClientError
+
+    from vending.guardrails.orgapi import Backoff
+    from vending.guardrails.reconcile import enable_policy_type
+
+    class Enabled:
+        def enable_policy_type(self, **_: Any) -> Any:
+            raise ClientError({"Error": {"Code": "PolicyTypeAlreadyEnabledException", "Message": "x"}}, "E")
+
+    class Refused:
+        def enable_policy_type(self, **_: Any) -> Any:
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "x"}}, "E")
+
+    assert enable_policy_type(Enabled(), ROOT, Backoff(attempts=1), "TAG_POLICY") is False
+    with pytest.raises(ClientError):
+        enable_policy_type(Refused(), ROOT, Backoff(attempts=1), "TAG_POLICY")
