@@ -165,3 +165,23 @@ def test_a_delete_refused_on_a_gone_policy_is_settled_from_its_own_type(
     # WHEN the Executor deletes it THEN the delete is settled by listing that type's policies, nothing raised
     assert _executor(org, layout).run([Action(kind, "root", policy)]) == [f"{kind} {policy} -> root"]
     assert org.calls[1] == ("list_policies", {"Filter": policy_type})
+
+
+def test_a_plan_reads_out_whole() -> None:
+    from vending.guardrails.reconcile import Finding, Plan
+
+    plan = Plan(
+        actions=[Action("move_account", "account:1", data=(("from", "root"), ("to", "Suspended")))],
+        findings=[Finding("unknown_account", "account:1", "in the root", False)],
+        unfixable=["u"],
+        notes=["n"],
+        executed=True,
+    )
+    assert plan.to_dict() == {
+        "changes": 1,
+        "executed": True,
+        "actions": [{"kind": "move_account", "target": "account:1", "policy": "", "from": "root", "to": "Suspended"}],
+        "unfixable": ["u"],
+        "notes": ["n"],
+        "findings": [{"type": "unknown_account", "target": "account:1", "detail": "in the root", "fixable": False}],
+    }
