@@ -63,6 +63,19 @@ def _as_rendered(layout: Layout, r: GuardrailSet) -> OrgSnapshot:
     return OrgSnapshot(ROOT, MANAGEMENT, True, ou_paths, accounts, policies)
 
 
+def _drifting(layout: Layout) -> tuple[Layout, GuardrailSet, OrgSnapshot]:
+    """The test layout, its rendering, and an organization as rendered, for a test to plant drift in."""
+    layout = _layout(layout)
+    r = render(layout)
+    return layout, r, _as_rendered(layout, r)
+
+
+def _spec(layout: Layout, team: str) -> Any:
+    spec = layout.team(team)
+    assert spec is not None
+    return spec
+
+
 def _plan(layout: Layout, snap: OrgSnapshot, r: GuardrailSet) -> Any:
     return compare(layout, snap, r, build_intent(layout, _records(layout)))
 
@@ -84,9 +97,7 @@ def test_an_organization_as_rendered_plans_nothing_but_what_no_one_can_fix(layou
 
 
 def test_each_account_drift_is_one_finding_with_the_actions_that_fix_it(layout: Layout) -> None:
-    layout = _layout(layout)
-    r = render(layout)
-    snap = _as_rendered(layout, r)
+    layout, r, snap = _drifting(layout)
     # GIVEN SCPs switched off; A moved to the production OU; B without its cost-center and data-class tags and with
     # its team and stage tags rewritten; C (still being vended) in the wrong OU; E unknown, at the root; FullAWSAccess
     # off B
@@ -140,7 +151,11 @@ def test_each_account_drift_is_one_finding_with_the_actions_that_fix_it(layout: 
         Action(
             "tag_account",
             f"account:{B}",
-            data=(("team", "team-backend"), ("stage", "staging"), ("cost-center", r_cost(layout, "team-backend"))),
+            data=(
+                ("team", "team-backend"),
+                ("stage", "staging"),
+                ("cost-center", str(_spec(layout, "team-backend").cost_center)),
+            ),
         ),
     ]
     assert plan.unfixable == [
@@ -153,16 +168,8 @@ def test_each_account_drift_is_one_finding_with_the_actions_that_fix_it(layout: 
     ]
 
 
-def r_cost(layout: Layout, team: str) -> str:
-    spec = layout.team(team)
-    assert spec is not None
-    return str(spec.cost_center)
-
-
 def test_an_unknown_account_in_a_managed_ou_is_quarantined_from_where_it_is(layout: Layout) -> None:
-    layout = _layout(layout)
-    r = render(layout)
-    snap = _as_rendered(layout, r)
+    layout, r, snap = _drifting(layout)
     snap.accounts[E] = Account(E, "e", "e@x", _ou("Workloads/Staging"), {"team": "team-mlops"})
     snap.policies[FULL_AWS_ACCESS].targets.add(E)
     plan = _plan(layout, snap, r)
@@ -189,9 +196,7 @@ def test_without_records_accounts_are_not_compared(layout: Layout) -> None:
 
 
 def test_a_team_account_at_the_root_is_moved_from_the_root(layout: Layout) -> None:
-    layout = _layout(layout)
-    r = render(layout)
-    snap = _as_rendered(layout, r)
+    layout, r, snap = _drifting(layout)
     snap.accounts[A].parent_id = ROOT
     plan = _plan(layout, snap, r)
     assert [f for f in plan.findings if f.target == f"account:{A}"] == [
@@ -311,9 +316,7 @@ def test_the_root_and_ous_come_before_accounts_and_an_ou_with_no_scp_of_its_own_
 def test_drift_on_an_account_being_vended_is_reported_not_fixed(layout: Layout) -> None:
     # GIVEN the account still being vended with its team tag rewritten, and B without a value-less tag and with its
     # GPU tier tag rewritten
-    layout = _layout(layout)
-    r = render(layout)
-    snap = _as_rendered(layout, r)
+    layout, r, snap = _drifting(layout)
     snap.accounts[C].tags["team"] = "team-frontend"
     del snap.accounts[B].tags["data-class"]
     snap.accounts[B].tags["gpu-tier"] = "none"
@@ -323,7 +326,7 @@ def test_drift_on_an_account_being_vended_is_reported_not_fixed(layout: Layout) 
         Finding(
             "tag_drift",
             f"account:{B}",
-            f"gpu-tier='none' (record:team-backend-staging says {r_tier(layout, 'team-backend')!r})",
+            f"gpu-tier='none' (record:team-backend-staging says {_spec(layout, 'team-backend').gpu_tier!r})",
             True,
         ),
         Finding(
@@ -333,16 +336,8 @@ def test_drift_on_an_account_being_vended_is_reported_not_fixed(layout: Layout) 
     assert [a.target for a in plan.actions] == [f"account:{B}"]
 
 
-def r_tier(layout: Layout, team: str) -> str:
-    spec = layout.team(team)
-    assert spec is not None
-    return str(spec.gpu_tier)
-
-
 def test_a_team_account_with_no_scp_at_all_is_given_its_own(layout: Layout) -> None:
-    layout = _layout(layout)
-    r = render(layout)
-    snap = _as_rendered(layout, r)
+    layout, r, snap = _drifting(layout)
     for p in snap.policies.values():
         p.targets.discard(A)
     plan = _plan(layout, snap, r)
@@ -353,9 +348,7 @@ def test_a_team_account_with_no_scp_at_all_is_given_its_own(layout: Layout) -> N
 
 def test_a_tier_swap_on_a_full_account_fails_closed_in_the_org_wide_plan(layout: Layout) -> None:
     # GIVEN A at the quota (FullAWSAccess, its tier and team policies, two of the customer's) carrying another tier
-    layout = _layout(layout)
-    r = render(layout)
-    snap = _as_rendered(layout, r)
+    layout, r, snap = _drifting(layout)
     known = build_intent(layout, _records(layout)).get(A)
     assert known is not None and known.tier
     right = r.tier_policies[known.tier]
@@ -379,9 +372,7 @@ def test_a_tier_swap_on_a_full_account_fails_closed_in_the_org_wide_plan(layout:
 
 
 def test_what_an_account_being_vended_shows_is_never_fixable(layout: Layout) -> None:
-    layout = _layout(layout)
-    r = render(layout)
-    snap = _as_rendered(layout, r)
+    layout, r, snap = _drifting(layout)
     snap.accounts[C].parent_id = _ou("Suspended")
     del snap.accounts[C].tags["cost-center"]
     plan = _plan(layout, snap, r)
@@ -394,9 +385,7 @@ def test_what_an_account_being_vended_shows_is_never_fixable(layout: Layout) -> 
 def test_texts_for_what_has_no_value(layout: Layout) -> None:
     # An unknown account in a managed OU with no e-mail, a stale managed policy attached nowhere, and an AWS-managed
     # policy with the managed prefix (never ours to judge)
-    layout = _layout(layout)
-    r = render(layout)
-    snap = _as_rendered(layout, r)
+    layout, r, snap = _drifting(layout)
     snap.accounts[E] = Account(E, "e", "", _ou("Workloads"), {})
     snap.policies[FULL_AWS_ACCESS].targets.add(E)
     snap.policies["vend-legacy"] = Policy("p-legacy", "vend-legacy", False, "{}")
