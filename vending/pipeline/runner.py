@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any, Literal, Protocol
 
 from vending.exceptions import InvalidPipelineSpec, NotConfigured, PolicyEngineUnavailable, StackNotFound
 from vending.layout import cached_layout
+from vending.pipeline import checkov_launch
 from vending.pipeline.approvals import ApprovalStore, FileApprovalStore
 from vending.pipeline.platform_guard import provider_refusals, provisioner_refusals
 from vending.pipeline.policy import PolicyContext, PolicyReport, evaluate_plan
@@ -42,6 +44,7 @@ CHECKOV_CONFIG = REPO_ROOT / "policies" / "checkov.yaml"
 CHECKOV_PLAN_CONFIG = REPO_ROOT / "policies" / "checkov-plan.yaml"
 CHECKOV_BIN_ENV = "VEND_CHECKOV_BIN"
 TOOL_VERSIONS_FILE = REPO_ROOT / "tools" / "versions.env"
+CHECKOV_SCAN_TIMEOUT = 600.0
 
 
 def pinned_version(tool: str, versions_file: Path = TOOL_VERSIONS_FILE) -> str:
@@ -267,13 +270,22 @@ def _ask_checkov_version(binary: str) -> str | None:
         return f"checkov version not verifiable: {e}"
     found = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
     if proc.returncode != 0 or found != wanted:
-        return (
-            f"checkov {found or '(no version, exit ' + str(proc.returncode) + ')'} is not the pinned {wanted} "
-            f"({TOOL_VERSIONS_FILE.relative_to(REPO_ROOT)}; run scripts/setup.sh)"
-        )
+        return _version_refusal(found or f"(no version, exit {proc.returncode})", wanted)
     if identity is not None and identity == _file_identity(binary):  # unchanged while it answered
         _PINNED_CHECKOV.add((*identity, wanted))
     return None
+
+
+def _version_refusal(found: str, wanted: str | None = None) -> str | None:
+    """Why a checkov that says it is `found` must not scan, or None when it is the pinned version."""
+    try:
+        wanted = wanted or pinned_version("checkov")
+    except NotConfigured as e:
+        return f"checkov version not verifiable: {e}"
+    if found == wanted:
+        return None
+    pins = TOOL_VERSIONS_FILE.relative_to(REPO_ROOT)
+    return f"checkov {found} is not the pinned {wanted} ({pins}; run scripts/setup.sh)"
 
 
 def read_checkov_report(name: str, returncode: int, out: str, err: str) -> tuple[list[dict[str, Any]], int, int]:
@@ -331,35 +343,40 @@ def run_checkov(ws: ScanTarget) -> tuple[bool, str, str, list[dict[str, Any]]]:
     binary = _checkov_binary()
     if binary is None:
         return False, f"checkov is not installed (set {CHECKOV_BIN_ENV} or install checkov)", "", []
-    problem = _checkov_version_problem(binary)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TF_"))}
+    server = checkov_launch.server_for(binary, env)
+    problem = _version_refusal(server.version) if server else _checkov_version_problem(binary)
     if problem:
         return False, problem, "", []
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TF_"))}
-    procs = {
-        name: subprocess.Popen(
-            argv, cwd=ws.stack_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        for name, argv in _checkov_argv(binary, ws).items()
-    }
+
+    def scan(argv: list[str]) -> checkov_launch.ScanOutput:
+        if server is not None:
+            return server.scan(argv[1:], ws.stack_dir, env, CHECKOV_SCAN_TIMEOUT)
+        try:
+            proc = subprocess.run(
+                argv, cwd=ws.stack_dir, env=env, capture_output=True, text=True, timeout=CHECKOV_SCAN_TIMEOUT
+            )
+        except subprocess.TimeoutExpired as e:
+            raise checkov_launch.ScanTimedOut(str(e)) from e
+        return checkov_launch.ScanOutput(proc.returncode, proc.stdout, proc.stderr)
+
     failed: list[dict[str, Any]] = []
     counts: dict[str, tuple[int, int, int]] = {}
-    try:
-        for name, proc in procs.items():
+    with ThreadPoolExecutor(max_workers=2) as pool:  # the two scans side by side
+        futures = {name: pool.submit(scan, argv) for name, argv in _checkov_argv(binary, ws).items()}
+        for name, future in futures.items():
             try:
-                out, err = proc.communicate(timeout=600)
-            except subprocess.TimeoutExpired:
+                done = future.result()
+            except checkov_launch.ScanTimedOut:
                 return False, f"checkov {name} scan timed out", "", []
+            except checkov_launch.ServerUnavailable as e:
+                return False, f"checkov {name} scan did not answer: {e}", "", []
             try:
-                found, passed, skipped = read_checkov_report(name, proc.returncode, out, err)
+                found, passed, skipped = read_checkov_report(name, done.returncode, done.stdout, done.stderr)
             except PolicyEngineUnavailable as e:
-                return False, str(e), _tail(out + err), []
+                return False, str(e), _tail(done.stdout + done.stderr), []
             failed += found
             counts[name] = (passed, sum(f["kind"] == "failed" for f in found), skipped)
-    finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
     lines = [checkov_line(f) for f in failed]
     summary = "checkov " + "; ".join(
         f"{n}: {p} passed, {f} failed, {s} inline-skipped" for n, (p, f, s) in counts.items()
