@@ -121,3 +121,16 @@ def test_workspace_env_isolates_each_run(tmp_path, mirror, monkeypatch):
     assert a.env["TF_IN_AUTOMATION"] == "1" and a.env["AWS_ACCESS_KEY_ID"] == "ASIA1"
     assert "AWS_PROFILE" not in a.env
     assert a.run("version").ok
+
+
+def test_workspace_collects_garbage_less_often_unless_told(tmp_path):
+    # GIVEN no GOGC in the environment, THEN Terraform and the provider run with GOGC=400 (a sixth to a quarter less
+    # CPU per command, vending/pipeline/terraform.py)
+    base = {"PATH": "/usr/bin", tf.TERRAFORM_BIN_ENV: "/bin/true"}
+    ws = tf.TerraformWorkspace(stack_dir=tmp_path, extra_env={}, run_dir=tmp_path / "a", environ=base)
+    assert ws.env["GOGC"] == tf.GO_GC_PERCENT == "400"
+    # AND a GOGC the operator set is theirs (off, or a lower figure on a small machine)
+    told = tf.TerraformWorkspace(
+        stack_dir=tmp_path, extra_env={}, run_dir=tmp_path / "b", environ={**base, "GOGC": "50"}
+    )
+    assert told.env["GOGC"] == "50"
