@@ -24,7 +24,7 @@ from typing import Any, Literal, Protocol
 
 from vending.exceptions import InvalidPipelineSpec, NotConfigured, PolicyEngineUnavailable, StackNotFound
 from vending.layout import cached_layout
-from vending.pipeline import checkov_launch
+from vending.pipeline import checkov_launch, validation
 from vending.pipeline.approvals import ApprovalStore, FileApprovalStore
 from vending.pipeline.platform_guard import provider_refusals, provisioner_refusals
 from vending.pipeline.policy import PolicyContext, PolicyReport, evaluate_plan
@@ -563,7 +563,12 @@ class _Run:
         return r.ok, f"backend {where}" if r.ok else f"init failed: {_first_error(r)}", r.tail
 
     def validate(self) -> tuple[bool, str, str]:
+        key = validation.configuration_key(self.ws.stack_dir, self.ws.data_dir, self.ws.binary)
+        if validation.validated(key):
+            return True, "valid (this configuration already validated in this process)", ""
         r = self.ws.run("validate", "-no-color")
+        if r.ok:
+            validation.remember(key)
         return r.ok, "valid" if r.ok else f"invalid: {_first_error(r)}", r.tail
 
     def plan_stage(self) -> tuple[bool, str, str]:

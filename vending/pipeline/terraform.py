@@ -180,7 +180,7 @@ class TerraformWorkspace:
             env["TF_CLI_CONFIG_FILE"] = str(self.cli_config.path)
         env.update(
             {
-                "TF_DATA_DIR": str(self.run_dir / "data"),
+                "TF_DATA_DIR": str(self.data_dir),
                 "TF_IN_AUTOMATION": "1",
                 "TF_INPUT": "0",
                 "NO_COLOR": "1",
@@ -191,6 +191,10 @@ class TerraformWorkspace:
             env["TF_PLUGIN_CACHE_DIR"] = str(cache)
         env.setdefault("GOGC", GO_GC_PERCENT)
         self.env = env
+
+    @property
+    def data_dir(self) -> Path:
+        return self.run_dir / "data"
 
     @property
     def plan_file(self) -> Path:
