@@ -418,3 +418,83 @@ def test_enable_policy_type_already_enabled_is_not_a_change() -> None:
     assert enable_policy_type(Enabled(), ROOT, Backoff(attempts=1), "TAG_POLICY") is False
     with pytest.raises(ClientError):
         enable_policy_type(Refused(), ROOT, Backoff(attempts=1), "TAG_POLICY")
+
+
+def test_an_unknown_account_already_in_the_quarantine_ou_is_a_note_not_a_finding(layout: Layout) -> None:
+    layout, r, snap = _drifting(layout)
+    snap.accounts[E] = Account(E, "e", "e@x", _ou("Suspended"), {})
+    for name in r.ou_policies.get("Suspended", ()):
+        snap.policies[name].targets.add(E)
+    plan = _plan(layout, snap, r)
+    assert f"account:{E}: unknown account, quarantined in Suspended" in plan.notes
+    assert not [f for f in plan.findings if f.target == f"account:{E}"]
+    assert not [a for a in plan.actions if a.target == f"account:{E}"]
+
+
+def test_a_freeze_is_kept_when_the_freezes_were_not_read_and_lifted_when_they_say_so(layout: Layout) -> None:
+    layout, r, snap = _drifting(layout)
+    snap.policies[r.freeze_policy].targets.add(A)
+    # WHEN compared without the freezes table (frozen=None): the freeze on A stays, never thawed on a guess
+    assert not [a for a in _plan(layout, snap, r).actions if a.target == f"account:{A}"]
+    # AND with the table read and A not in it (the control): the freeze comes off
+    thawed = compare(layout, snap, r, build_intent(layout, _records(layout), frozen=[]))
+    assert [a for a in thawed.actions if a.target == f"account:{A}"] == [
+        Action("detach", f"account:{A}", r.freeze_policy)
+    ]
+
+
+def test_an_unrendered_policy_is_detached_from_every_target_then_deleted(layout: Layout) -> None:
+    # GIVEN a stale managed policy on A (a managed account, sorted first) and on E (unknown, with FullAWSAccess too)
+    layout, r, snap = _drifting(layout)
+    snap.accounts[E] = Account(E, "e", "e@x", "ou-elsewhere", {})
+    snap.ou_paths["ou-elsewhere"] = "Elsewhere"
+    snap.policies[FULL_AWS_ACCESS].targets.add(E)
+    snap.policies["vend-legacy"] = Policy("p-legacy", "vend-legacy", False, "{}", {A, E})
+    plan = _plan(layout, snap, r)
+    # THEN both detaches are planned (A's with its own attachments, E's after it), then the delete: other targets'
+    # unfixable entries (C, D) do not hold it back
+    assert [a for a in plan.actions if a.policy == "vend-legacy"] == [
+        Action("detach", f"account:{A}", "vend-legacy"),
+        Action("detach", f"account:{E}", "vend-legacy"),
+        Action("delete_policy", "policy:vend-legacy", "vend-legacy"),
+    ]
+    assert plan.unfixable and not any("vend-legacy" in u for u in plan.unfixable)
+
+
+def test_a_target_that_would_lose_its_only_scp_holds_the_delete_but_not_the_other_detaches(layout: Layout) -> None:
+    layout, r, snap = _drifting(layout)
+    lone, other = "300000000000", E  # sorted: the stuck one first
+    for account_id in (lone, other):
+        snap.accounts[account_id] = Account(account_id, account_id, "", "ou-elsewhere", {})
+    snap.ou_paths["ou-elsewhere"] = "Elsewhere"
+    snap.policies[FULL_AWS_ACCESS].targets.add(other)
+    snap.policies["vend-legacy"] = Policy("p-legacy", "vend-legacy", False, "{}", {lone, other})
+    plan = _plan(layout, snap, r)
+    assert [a for a in plan.actions if a.policy == "vend-legacy"] == [
+        Action("detach", f"account:{other}", "vend-legacy")
+    ]
+    assert f"account:{lone}: vend-legacy is its only SCP; not replaced blindly" in plan.unfixable
+
+
+def test_an_account_being_vended_found_at_the_root_is_reported_not_moved(layout: Layout) -> None:
+    layout, r, snap = _drifting(layout)
+    snap.accounts[C].parent_id = ROOT
+    plan = _plan(layout, snap, r)
+    assert [f for f in plan.findings if f.target == f"account:{C}"] == [
+        Finding(
+            "account_outside_managed_ou",
+            f"account:{C}",
+            "in the root; record:team-mlops-staging puts it in Workloads/Staging",
+            False,
+        )
+    ]
+    assert not [a for a in plan.actions if a.target == f"account:{C}"]
+
+
+def test_missing_tags_are_named_together_in_one_finding(layout: Layout) -> None:
+    layout, r, snap = _drifting(layout)
+    del snap.accounts[A].tags["cost-center"], snap.accounts[A].tags["team"]
+    plan = _plan(layout, snap, r)
+    assert [f for f in plan.findings if f.target == f"account:{A}"] == [
+        Finding("missing_account_tags", f"account:{A}", "missing: team, cost-center", True)
+    ]
