@@ -43,7 +43,7 @@ class Recorder:
 
 
 class Layout:
-    class guardrails:  # noqa: N801 - the attribute path reconcile_organization reads
+    class guardrails:  # the attribute path reconcile_organization reads
         audit_concurrency = 7
 
 
