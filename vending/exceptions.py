@@ -147,6 +147,14 @@ class MalformedRuleOutput(PolicyEngineUnavailable):
     """A Rego rule answered something that is not a set of violations: the rule, not the plan, is at fault."""
 
 
+class CheckovScanTimedOut(PolicyEngineUnavailable):
+    """A checkov scan ran past its time and was killed: the policy stage fails closed."""
+
+
+class CheckovServerUnavailable(PolicyEngineUnavailable):
+    """The checkov fork server did not start, or stopped before a scan's answer: the scan did not run."""
+
+
 class ChangeNotAllowed(TerminalError):
     """The request cannot be changed or retired in its current state (FAILED, retiring, closed, mid-vend)."""
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from vending.exceptions import CheckovScanTimedOut, CheckovServerUnavailable
 from vending.pipeline import checkov_launch, runner
 from vending.settings import REPO_ROOT
 
@@ -132,7 +133,7 @@ def test_exit_codes_are_a_processs(server, tmp_path: Path) -> None:
 
 
 def test_a_scan_that_hangs_is_killed_and_the_server_goes_on(server, tmp_path: Path) -> None:
-    with pytest.raises(checkov_launch.ScanTimedOut):
+    with pytest.raises(CheckovScanTimedOut):
         server.scan(["sleep", "30"], tmp_path, dict(os.environ), timeout=0.5)
     assert server.alive and server.scan(["pass"], tmp_path, dict(os.environ), 60).returncode == 0
 
@@ -153,7 +154,7 @@ def test_a_dead_server_fails_the_scan_closed_and_is_started_again(stand_in: str,
     assert first is not None
     first.proc.kill()
     first.proc.wait()
-    with pytest.raises(checkov_launch.ServerUnavailable):
+    with pytest.raises(CheckovServerUnavailable):
         first.scan(["pass"], tmp_path, env, 60)
     second = checkov_launch.server_for(stand_in, env)
     assert second is not None and second is not first

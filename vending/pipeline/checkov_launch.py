@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from vending.exceptions import CheckovScanTimedOut, CheckovServerUnavailable
+
 SERVER_SCRIPT = Path(__file__).with_name("checkov_forkserver.py")
 # What checkov's console script says (pip writes it): `from checkov.main import Checkov` ... `Checkov().run()`.
 _ENTRY_MARKERS = (b"from checkov.main import Checkov", b"Checkov().run()")
@@ -35,14 +37,6 @@ class ScanOutput:
     returncode: int
     stdout: str
     stderr: str
-
-
-class ScanTimedOut(Exception):
-    pass
-
-
-class ServerUnavailable(Exception):
-    pass
 
 
 def entry_interpreter(binary: str) -> str | None:
@@ -98,7 +92,7 @@ class ForkServer:
             self._errors.seek(0)
             why = self._errors.read().decode(errors="replace")[-300:]
             self._errors.close()
-            raise ServerUnavailable(f"checkov fork server did not start: {why.strip() or 'no answer'}")
+            raise CheckovServerUnavailable(f"checkov fork server did not start: {why.strip() or 'no answer'}")
         return version
 
     def _read(self, stdout: IO[bytes]) -> None:
@@ -126,7 +120,7 @@ class ForkServer:
             out, err = Path(scratch, "stdout"), Path(scratch, "stderr")
             with self._changed:
                 if self._gone:
-                    raise ServerUnavailable("checkov fork server has stopped")
+                    raise CheckovServerUnavailable("checkov fork server has stopped")
                 request_id = self._next_id
                 self._next_id += 1
                 request = {"id": request_id, "argv": list(argv), "cwd": str(cwd), "env": dict(env)}
@@ -135,7 +129,7 @@ class ForkServer:
                     self._stdin.flush()
                 except (OSError, ValueError) as e:  # the server died before its answers ended
                     self._gone = True
-                    raise ServerUnavailable(f"checkov fork server has stopped: {e}") from e
+                    raise CheckovServerUnavailable(f"checkov fork server has stopped: {e}") from e
                 finished = self._changed.wait_for(
                     lambda: "rc" in self._answers.get(request_id, {}) or self._gone, timeout
                 )
@@ -145,9 +139,9 @@ class ForkServer:
             if not finished:
                 if "pid" in answer:
                     _kill(answer["pid"])
-                raise ScanTimedOut(f"timed out after {timeout}s")
+                raise CheckovScanTimedOut(f"timed out after {timeout}s")
             if "rc" not in answer:
-                raise ServerUnavailable("checkov fork server stopped during the scan")
+                raise CheckovServerUnavailable("checkov fork server stopped during the scan")
             return ScanOutput(answer["rc"], _read(out), _read(err))
 
     def close(self) -> None:
@@ -198,7 +192,7 @@ def server_for(binary: str, env: Mapping[str, str]) -> ForkServer | None:
             return server
         try:
             server = ForkServer(interpreter, env)
-        except (OSError, ServerUnavailable):
+        except (OSError, CheckovServerUnavailable):
             return None
         _SERVERS[key] = server
         return server

@@ -22,7 +22,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from vending.exceptions import InvalidPipelineSpec, NotConfigured, PolicyEngineUnavailable, StackNotFound
+from vending.exceptions import (
+    CheckovScanTimedOut,
+    CheckovServerUnavailable,
+    InvalidPipelineSpec,
+    NotConfigured,
+    PolicyEngineUnavailable,
+    StackNotFound,
+)
 from vending.layout import cached_layout
 from vending.pipeline import checkov_launch, validation
 from vending.pipeline.approvals import ApprovalStore, FileApprovalStore
@@ -357,7 +364,7 @@ def run_checkov(ws: ScanTarget) -> tuple[bool, str, str, list[dict[str, Any]]]:
                 argv, cwd=ws.stack_dir, env=env, capture_output=True, text=True, timeout=CHECKOV_SCAN_TIMEOUT
             )
         except subprocess.TimeoutExpired as e:
-            raise checkov_launch.ScanTimedOut(str(e)) from e
+            raise CheckovScanTimedOut(str(e)) from e
         return checkov_launch.ScanOutput(proc.returncode, proc.stdout, proc.stderr)
 
     failed: list[dict[str, Any]] = []
@@ -367,9 +374,9 @@ def run_checkov(ws: ScanTarget) -> tuple[bool, str, str, list[dict[str, Any]]]:
         for name, future in futures.items():
             try:
                 done = future.result()
-            except checkov_launch.ScanTimedOut:
+            except CheckovScanTimedOut:
                 return False, f"checkov {name} scan timed out", "", []
-            except checkov_launch.ServerUnavailable as e:
+            except CheckovServerUnavailable as e:
                 return False, f"checkov {name} scan did not answer: {e}", "", []
             try:
                 found, passed, skipped = read_checkov_report(name, done.returncode, done.stdout, done.stderr)
