@@ -258,3 +258,38 @@ def test_server_script_imports_nothing_of_the_service() -> None:
     source = (REPO_ROOT / "vending" / "pipeline" / "checkov_forkserver.py").read_text()
     imported = {line.split()[1].split(".")[0] for line in source.splitlines() if line.startswith(("import ", "from "))}
     assert imported <= {"__future__", "json", "os", "select", "sys", "traceback", "warnings", "typing"}, imported
+
+
+def test_an_idle_server_exits_and_the_next_scan_gets_a_new_one(stand_in: str, tmp_path: Path) -> None:
+    import time
+
+    interpreter = checkov_launch.entry_interpreter(stand_in)
+    assert interpreter is not None
+    idle = checkov_launch.ForkServer(interpreter, dict(os.environ), idle_seconds=0.3)
+    assert idle.scan(["pass"], tmp_path, dict(os.environ), 60).returncode == 0  # busy: it stays
+    deadline = time.monotonic() + 10
+    while idle.proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert idle.proc.poll() == 0 and not idle.alive
+    idle.close()
+
+
+def test_run_checkov_scans_again_on_a_new_server_when_its_server_stopped(
+    stand_in: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the server run_checkov is handed has stopped (it idled out as the scans came)
+    monkeypatch.setenv(runner.CHECKOV_BIN_ENV, stand_in)
+    monkeypatch.setattr(runner, "_checkov_argv", lambda b, ws: {"code": [b, "pass"], "plan": [b, "pass"]})
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TF_"))}
+    stopped = checkov_launch.server_for(stand_in, env)
+    assert stopped is not None
+    stopped.proc.kill()
+    stopped.proc.wait()
+    handed = iter([stopped])
+    real = checkov_launch.server_for
+    monkeypatch.setattr(checkov_launch, "server_for", lambda b, e: next(handed, None) or real(b, e))
+    # WHEN the policy stage scans, THEN both scans ran on a new server and passed
+    ok, summary, _, _ = runner.run_checkov(runner.SavedPlan(tmp_path, tmp_path / "plan.json"))
+    checkov_launch.stop_servers()
+    assert ok, summary
+    assert summary == "checkov code: 1 passed, 0 failed, 0 inline-skipped; plan: 1 passed, 0 failed, 0 inline-skipped"

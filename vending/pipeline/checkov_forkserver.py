@@ -9,7 +9,8 @@ and exit 1, when it cannot be). In: {"id", "argv", "cwd", "env", "out", "err"}. 
 child is started, then {"id", "rc"} when it has exited (rc as subprocess reports it: minus the signal that killed it).
 The child runs exactly what `checkov <argv>` runs, in `cwd` with `env`, its stdout and stderr in the two files. The
 server is single-threaded (it waits on stdin and on each child's pidfd), so nothing is locked when it forks; it exits
-when its stdin closes.
+when its stdin closes, or after its first argument's seconds with no scan (a process whose environment changed has
+started another server for it; the idle one should not keep its memory).
 """
 
 from __future__ import annotations
@@ -76,12 +77,14 @@ def _start(request: dict[str, Any], checkov: Any) -> tuple[int, int]:
     return pid, os.pidfd_open(pid)
 
 
-def serve(checkov: Any, version: str) -> None:
+def serve(checkov: Any, version: str, idle_seconds: float) -> None:
     _send({"ready": version})
     running: dict[int, tuple[Any, int]] = {}  # pidfd -> (request id, pid)
     pending = b""
     while True:
-        readable, _, _ = select.select([0, *running], [], [])
+        readable, _, _ = select.select([0, *running], [], [], None if running or pending else idle_seconds)
+        if not readable:
+            return  # idle: the client starts another server when it next scans
         for fd in readable:
             if fd != 0:
                 request_id, pid = running.pop(fd)
@@ -110,7 +113,7 @@ def main() -> int:
     except Exception:
         traceback.print_exc()
         return 1
-    serve(Checkov, str(version))
+    serve(Checkov, str(version), float(sys.argv[1]) if len(sys.argv) > 1 else 300.0)
     return 0
 
 

@@ -28,6 +28,9 @@ from typing import IO, Any
 from vending.exceptions import CheckovScanTimedOut, CheckovServerUnavailable
 
 SERVER_SCRIPT = Path(__file__).with_name("checkov_forkserver.py")
+# A server with no scan for this long exits (each distinct environment gets its own server: a test process that
+# changes its environment between modules would otherwise keep one, 180 MB, per module).
+IDLE_SECONDS = 300.0
 # What checkov's console script says (pip writes it): `from checkov.main import Checkov` ... `Checkov().run()`.
 _ENTRY_MARKERS = (b"from checkov.main import Checkov", b"Checkov().run()")
 
@@ -56,11 +59,13 @@ def entry_interpreter(binary: str) -> str | None:
 class ForkServer:
     """One checkov fork server (one installation, one environment): scans from any thread."""
 
-    def __init__(self, interpreter: str, env: Mapping[str, str], start_timeout: float = 120.0) -> None:
+    def __init__(
+        self, interpreter: str, env: Mapping[str, str], start_timeout: float = 120.0, idle_seconds: float = IDLE_SECONDS
+    ) -> None:
         # The server's own stderr (why it did not start, if it did not); kept for the server's life.
         self._errors = tempfile.TemporaryFile()  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [interpreter, str(SERVER_SCRIPT)],
+            [interpreter, str(SERVER_SCRIPT), str(idle_seconds)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._errors,

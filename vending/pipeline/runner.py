@@ -358,7 +358,15 @@ def run_checkov(ws: ScanTarget) -> tuple[bool, str, str, list[dict[str, Any]]]:
 
     def scan(argv: list[str]) -> checkov_launch.ScanOutput:
         if server is not None:
-            return server.scan(argv[1:], ws.stack_dir, env, CHECKOV_SCAN_TIMEOUT)
+            try:
+                return server.scan(argv[1:], ws.stack_dir, env, CHECKOV_SCAN_TIMEOUT)
+            except CheckovServerUnavailable:
+                # It stopped before answering (idle at the moment the scan came, or killed): a scan changes nothing,
+                # so it runs once more on a new server, and fails closed if that one does not answer either.
+                again = checkov_launch.server_for(binary, env)
+                if again is None:
+                    raise
+                return again.scan(argv[1:], ws.stack_dir, env, CHECKOV_SCAN_TIMEOUT)
         try:
             proc = subprocess.run(
                 argv, cwd=ws.stack_dir, env=env, capture_output=True, text=True, timeout=CHECKOV_SCAN_TIMEOUT
