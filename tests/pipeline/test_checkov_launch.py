@@ -28,6 +28,10 @@ class Checkov:
 
     def run(self):
         verb, *rest = self.argv
+        if verb == "--version":
+            from checkov.version import version
+            print(version)
+            return 0
         if verb == "pass":
             print(json.dumps({"summary": {"passed": 1, "failed": 0, "skipped": 0}, "argv": self.argv,
                               "cwd": os.getcwd(), "env": os.environ.get("PROBE"), "pid": os.getpid()}))
@@ -293,3 +297,18 @@ def test_run_checkov_scans_again_on_a_new_server_when_its_server_stopped(
     checkov_launch.stop_servers()
     assert ok, summary
     assert summary == "checkov code: 1 passed, 0 failed, 0 inline-skipped; plan: 1 passed, 0 failed, 0 inline-skipped"
+
+
+def test_where_the_interpreter_cannot_wait_on_a_pidfd_checkov_runs_as_processes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN checkov's interpreter without os.pidfd_open (macOS; here a sitecustomize takes it away)
+    binary = _stand_in(tmp_path, runner.pinned_version("checkov"))
+    (tmp_path / "site" / "sitecustomize.py").write_text("import os\ndel os.pidfd_open\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "site"))
+    # THEN no server is started, and the policy stage falls back to a process per scan (which still scans)
+    assert checkov_launch.server_for(binary, dict(os.environ)) is None
+    monkeypatch.setenv(runner.CHECKOV_BIN_ENV, binary)
+    monkeypatch.setattr(runner, "_checkov_argv", lambda b, ws: {"code": [b, "pass"], "plan": [b, "pass"]})
+    ok, summary, _, _ = runner.run_checkov(runner.SavedPlan(tmp_path, tmp_path / "plan.json"))
+    assert ok, summary

@@ -105,6 +105,9 @@ def serve(checkov: Any, version: str, idle_seconds: float) -> None:
 
 
 def main() -> int:
+    if not hasattr(os, "pidfd_open"):  # Linux 5.3+ only (not macOS): there the client runs checkov as processes
+        print("checkov fork server needs os.pidfd_open (Linux 5.3+)", file=sys.stderr)
+        return 1
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=SyntaxWarning)  # as checkov's own entry script
