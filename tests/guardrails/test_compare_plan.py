@@ -76,6 +76,12 @@ def _spec(layout: Layout, team: str) -> Any:
     return spec
 
 
+def _elsewhere(snap: OrgSnapshot, account_id: str, email: str = "") -> None:
+    """An account no record names, in an OU outside the layout."""
+    snap.ou_paths["ou-elsewhere"] = "Elsewhere"
+    snap.accounts[account_id] = Account(account_id, "e" if email else account_id, email, "ou-elsewhere", {})
+
+
 def _plan(layout: Layout, snap: OrgSnapshot, r: GuardrailSet) -> Any:
     return compare(layout, snap, r, build_intent(layout, _records(layout)))
 
@@ -195,20 +201,30 @@ def test_without_records_accounts_are_not_compared(layout: Layout) -> None:
     assert not any(f.target.startswith("account:") for f in plan.findings)
 
 
-def test_a_team_account_at_the_root_is_moved_from_the_root(layout: Layout) -> None:
+@pytest.mark.parametrize(
+    ("account", "record", "fixable", "actions"),
+    [
+        # a team account is moved from the root
+        (A, "team-frontend-staging", True, [(("from", "root"), ("to", "Workloads/Staging"))]),
+        # an account still being vended is reported, not moved (the state machine owns it)
+        (C, "team-mlops-staging", False, []),
+    ],
+    ids=["team-account-moved", "being-vended-reported"],
+)
+def test_an_account_found_at_the_root(layout: Layout, account: str, record: str, fixable: bool, actions: list) -> None:
     layout, r, snap = _drifting(layout)
-    snap.accounts[A].parent_id = ROOT
+    snap.accounts[account].parent_id = ROOT
     plan = _plan(layout, snap, r)
-    assert [f for f in plan.findings if f.target == f"account:{A}"] == [
+    assert [f for f in plan.findings if f.target == f"account:{account}"] == [
         Finding(
             "account_outside_managed_ou",
-            f"account:{A}",
-            "in the root; record:team-frontend-staging puts it in Workloads/Staging",
-            True,
+            f"account:{account}",
+            f"in the root; record:{record} puts it in Workloads/Staging",
+            fixable,
         )
     ]
-    assert [a for a in plan.actions if a.target == f"account:{A}"] == [
-        Action("move_account", f"account:{A}", data=(("from", "root"), ("to", "Workloads/Staging")))
+    assert [a for a in plan.actions if a.target == f"account:{account}"] == [
+        Action("move_account", f"account:{account}", data=d) for d in actions
     ]
 
 
@@ -228,8 +244,7 @@ def test_each_policy_and_ou_drift_is_one_finding_with_the_actions_that_fix_it(la
     edited, missing = sorted(r.tier_policies.values())[:2]
     snap.policies[edited].content = '{"Version":"2012-10-17","Statement":[]}'
     del snap.policies[missing]
-    snap.accounts[E] = Account(E, "e", "e@x", "ou-elsewhere", {})
-    snap.ou_paths["ou-elsewhere"] = "Elsewhere"
+    _elsewhere(snap, E, "e@x")
     snap.policies["vend-legacy"] = Policy("p-legacy", "vend-legacy", False, "{}", {_ou("Workloads"), E, "ou-alone"})
     snap.policies[FULL_AWS_ACCESS].targets.add(E)
     snap.policies["customer-own"] = Policy("p-own", "customer-own", False, "{}", {_ou("Workloads/Staging")})
@@ -446,8 +461,7 @@ def test_a_freeze_is_kept_when_the_freezes_were_not_read_and_lifted_when_they_sa
 def test_an_unrendered_policy_is_detached_from_every_target_then_deleted(layout: Layout) -> None:
     # GIVEN a stale managed policy on A (a managed account, sorted first) and on E (unknown, with FullAWSAccess too)
     layout, r, snap = _drifting(layout)
-    snap.accounts[E] = Account(E, "e", "e@x", "ou-elsewhere", {})
-    snap.ou_paths["ou-elsewhere"] = "Elsewhere"
+    _elsewhere(snap, E, "e@x")
     snap.policies[FULL_AWS_ACCESS].targets.add(E)
     snap.policies["vend-legacy"] = Policy("p-legacy", "vend-legacy", False, "{}", {A, E})
     plan = _plan(layout, snap, r)
@@ -465,8 +479,7 @@ def test_a_target_that_would_lose_its_only_scp_holds_the_delete_but_not_the_othe
     layout, r, snap = _drifting(layout)
     lone, other = "300000000000", E  # sorted: the stuck one first
     for account_id in (lone, other):
-        snap.accounts[account_id] = Account(account_id, account_id, "", "ou-elsewhere", {})
-    snap.ou_paths["ou-elsewhere"] = "Elsewhere"
+        _elsewhere(snap, account_id)
     snap.policies[FULL_AWS_ACCESS].targets.add(other)
     snap.policies["vend-legacy"] = Policy("p-legacy", "vend-legacy", False, "{}", {lone, other})
     plan = _plan(layout, snap, r)
@@ -474,21 +487,6 @@ def test_a_target_that_would_lose_its_only_scp_holds_the_delete_but_not_the_othe
         Action("detach", f"account:{other}", "vend-legacy")
     ]
     assert f"account:{lone}: vend-legacy is its only SCP; not replaced blindly" in plan.unfixable
-
-
-def test_an_account_being_vended_found_at_the_root_is_reported_not_moved(layout: Layout) -> None:
-    layout, r, snap = _drifting(layout)
-    snap.accounts[C].parent_id = ROOT
-    plan = _plan(layout, snap, r)
-    assert [f for f in plan.findings if f.target == f"account:{C}"] == [
-        Finding(
-            "account_outside_managed_ou",
-            f"account:{C}",
-            "in the root; record:team-mlops-staging puts it in Workloads/Staging",
-            False,
-        )
-    ]
-    assert not [a for a in plan.actions if a.target == f"account:{C}"]
 
 
 def test_missing_tags_are_named_together_in_one_finding(layout: Layout) -> None:
