@@ -4,6 +4,7 @@ through the access role with the audit's own session names."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -235,3 +236,66 @@ def test_member_clients_assume_the_access_role_with_the_audit_s_session_names(mo
         (sts, f"arn:aws:iam::{C}:role/AccessRole", "vending-audit-logging", "us-east-1"),
         (sts, f"arn:aws:iam::{D}:role/AccessRole", "other", "us-east-1"),
     ]
+
+
+def test_backstop_freezes_read_only_unrecorded_freezes_and_keep_what_cannot_be_read(layout: Layout) -> None:
+    from scps.render import render
+    from vending.exceptions import VendingError
+    from vending.guardrails.snapshot import Account, OrgSnapshot, Policy
+
+    rendered = render(layout)
+    freeze = rendered.freeze_policy
+    E, F, G = "555555555555", "666666666666", "777777777777"
+    # GIVEN freezes attached to A, B, C (no freeze record), D (its record stands) and G (no vending record); E carries
+    # nothing at all, F only another policy; records for all but G, and one record without an account
+    accounts = {i: Account(i, i, f"{i}@example.com", "ou-1") for i in (A, B, C, D, E, F, G)}
+    snap = OrgSnapshot(
+        root_id="r-1",
+        management_account_id="999999999999",
+        scp_enabled=True,
+        ou_paths={"r-1": "", "ou-1": "Workloads"},
+        accounts=accounts,
+        policies={
+            freeze: Policy("p-freeze", freeze, False, "{}", {C, A, B, D, G}),
+            "Other": Policy("p-other", "Other", False, "{}", {F}),
+        },
+    )
+    records = [record_for(layout, "team-frontend", "staging", i) for i in (C, B, A, D, E, F)] + [
+        record_for(layout, "team-backend", "staging", None)
+    ]
+    actions = {
+        A: {"Status": "EXECUTION_SUCCESS", "ActionId": "act-a"},
+        B: {"Status": "STANDBY", "ActionId": "act-b"},
+    }
+    asked: list[str] = []
+
+    def backstop_for(account_id: str) -> dict[str, Any] | None:
+        asked.append(account_id)
+        if account_id == C:
+            raise VendingError("throttled")
+        return actions.get(account_id)
+
+    # WHEN the audit asks which freezes the backstop made
+    adopted, notes, findings = audit.backstop_freezes(snap, rendered, records, frozenset({D}), backstop_for)
+    # THEN only the unrecorded freezes with a record are read, once each, in account order
+    assert asked == [A, B, C]
+    # AND the executed action's freeze is adopted with a note; the unreadable one is kept, as a finding no one fixes
+    assert adopted == {A, C}
+    assert notes == [f"account:{A}: {audit.BACKSTOP_NOTE} (action act-a)"]
+    assert findings == [
+        Finding(
+            "backstop_unreadable",
+            f"account:{C}",
+            f"{freeze} attached without a freeze record and its Budgets backstop action cannot be read (throttled); "
+            "left in place",
+            False,
+        )
+    ]
+    # AND without a freeze policy in the layout nothing is read
+    asked.clear()
+    assert audit.backstop_freezes(snap, replace(rendered, freeze_policy=""), records, frozenset(), backstop_for) == (
+        set(),
+        [],
+        [],
+    )
+    assert asked == []
