@@ -264,14 +264,14 @@ def test_backstop_freezes_read_only_unrecorded_freezes_and_keep_what_cannot_be_r
         record_for(layout, "team-backend", "staging", None)
     ]
     actions = {
-        A: {"Status": "EXECUTION_SUCCESS", "ActionId": "act-a"},
+        C: {"Status": "EXECUTION_SUCCESS", "ActionId": "act-c"},
         B: {"Status": "STANDBY", "ActionId": "act-b"},
     }
     asked: list[str] = []
 
     def backstop_for(account_id: str) -> dict[str, Any] | None:
         asked.append(account_id)
-        if account_id == C:
+        if account_id == A:  # first in account order: the ones after it are read all the same
             raise VendingError("throttled")
         return actions.get(account_id)
 
@@ -281,11 +281,11 @@ def test_backstop_freezes_read_only_unrecorded_freezes_and_keep_what_cannot_be_r
     assert asked == [A, B, C]
     # AND the executed action's freeze is adopted with a note; the unreadable one is kept, as a finding no one fixes
     assert adopted == {A, C}
-    assert notes == [f"account:{A}: {audit.BACKSTOP_NOTE} (action act-a)"]
+    assert notes == [f"account:{C}: {audit.BACKSTOP_NOTE} (action act-c)"]
     assert findings == [
         Finding(
             "backstop_unreadable",
-            f"account:{C}",
+            f"account:{A}",
             f"{freeze} attached without a freeze record and its Budgets backstop action cannot be read (throttled); "
             "left in place",
             False,
@@ -299,3 +299,62 @@ def test_backstop_freezes_read_only_unrecorded_freezes_and_keep_what_cannot_be_r
         [],
     )
     assert asked == []
+
+
+def test_headroom_is_the_room_left_on_each_target_from_what_is_attached(layout: Layout) -> None:
+    from scps.render import FULL_AWS_ACCESS, render
+    from vending.guardrails.snapshot import Account, OrgSnapshot, Policy
+
+    rendered = render(layout)
+    max_n, max_c = rendered.max_policies_per_target, rendered.max_policy_chars
+    # GIVEN the root with FullAWSAccess (its text read), a customer policy and an AWS-managed one whose text was not;
+    # the Workloads OU over the limit (six policies); 52 accounts with five (P1..P5), one with four and one with none;
+    # Platform with nothing attached; and an OU the layout does not have
+    full = [f"{i:012d}" for i in range(52)]
+    four, empty = "111111111111", "222222222222"
+    six = [f"P{i}" for i in range(1, 7)]
+    policies = [
+        Policy("p-full", FULL_AWS_ACCESS, True, '{"full": 1}', {"r-1"}),
+        Policy("p-big", "Big", False, "x" * 100, {"r-1"}),
+        Policy("p-managed", "Managed", True, None, {"r-1"}),
+        *(
+            Policy(f"p-{n}", n, False, "y" * 10, {"ou-w", *(full if n != "P6" else []), *([four] if n < "P5" else [])})
+            for n in six
+        ),
+    ]
+    snap = OrgSnapshot(
+        root_id="r-1",
+        management_account_id="999999999999",
+        scp_enabled=True,
+        ou_paths={"r-1": "", "ou-w": "Workloads", "ou-p": "Platform", "ou-x": "NotInLayout"},
+        accounts={a: Account(a, a, f"{a}@example.com", "ou-w") for a in (*full, four, empty)},
+        policies={p.name: p for p in policies},
+    )
+    root_slots = max_n - 3
+    # THEN each target's attachments, slots and characters left (a target over the limit has no free slot to count)
+    assert audit.headroom(layout, snap, rendered) == {
+        "limits": {"max_policies_per_target": max_n, "max_policy_chars": max_c},
+        "targets": {
+            "root": {
+                "attached": ["Big", FULL_AWS_ACCESS, "Managed"],
+                "slots_left": root_slots,
+                "policy_chars": {"Big": 100},
+                "chars_left": (max_c - 100) + root_slots * max_c,
+            },
+            "ou:Platform": {"attached": [], "slots_left": max_n, "policy_chars": {}, "chars_left": max_n * max_c},
+            "ou:Workloads": {
+                "attached": six,
+                "slots_left": max_n - 6,
+                "policy_chars": dict.fromkeys(six, 10),
+                "chars_left": 6 * (max_c - 10),
+            },
+        },
+        # AND accounts with at most one free slot are tight: the first 50 listed, all counted
+        "accounts": {"min_slots_left": 0, "tight": sorted([*full, four])[:50], "tight_count": 53},
+    }
+    # AND an organization without member accounts has the whole limit left
+    assert audit.headroom(layout, replace(snap, accounts={}), rendered)["accounts"] == {
+        "min_slots_left": max_n,
+        "tight": [],
+        "tight_count": 0,
+    }
