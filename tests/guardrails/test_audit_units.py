@@ -358,3 +358,25 @@ def test_headroom_is_the_room_left_on_each_target_from_what_is_attached(layout: 
         "tight": [],
         "tight_count": 0,
     }
+
+
+@pytest.mark.parametrize(
+    ("check", "kind", "what"),
+    [
+        (audit.invocation_logging_findings, "invocation_logging", "invocation logging"),
+        (
+            lambda records, sessions: audit.usage_forwarding_findings(records, sessions, "bus"),
+            "usage_forwarding",
+            "usage forwarding",
+        ),
+    ],
+)
+def test_member_checks_name_what_could_not_be_read(layout: Layout, check: Any, kind: str, what: str) -> None:
+    # GIVEN an account whose access role cannot be assumed yet
+    def session_for(account_id: str) -> Any:
+        raise AccessRoleNotReady(f"{account_id} not yet")
+
+    findings, counts = check([record_for(layout, "team-frontend", "staging", A)], session_for)
+    # THEN the finding names the check and the reason, and the account is not counted as checked
+    assert findings == [Finding(f"{kind}_unreadable", f"account:{A}", f"cannot read {what}: {A} not yet", False)]
+    assert counts == {"checked": 0, "findings": 1}
