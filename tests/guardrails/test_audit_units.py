@@ -380,3 +380,23 @@ def test_member_checks_name_what_could_not_be_read(layout: Layout, check: Any, k
     # THEN the finding names the check and the reason, and the account is not counted as checked
     assert findings == [Finding(f"{kind}_unreadable", f"account:{A}", f"cannot read {what}: {A} not yet", False)]
     assert counts == {"checked": 0, "findings": 1}
+
+
+def test_a_drift_check_queued_exactly_the_bound_ago_is_not_yet_stale(monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import UTC, datetime
+
+    class Frozen(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:
+            return datetime(2026, 12, 6, 12, 0, 0, tzinfo=UTC)
+
+    monkeypatch.setattr(audit, "datetime", Frozen)
+
+    def queued(at: str) -> dict[str, Any]:
+        return {"run_id": at, "stack_path": "t/staging/s", "account_id": A, "status": "QUEUED", "queued_at": at}
+
+    # GIVEN checks queued exactly 60 s and 61 s before the audit's clock, with a 60 s bound
+    at_bound, past = "2026-12-06T11:59:00+00:00", "2026-12-06T11:58:59+00:00"
+    findings, _ = audit.drift_findings([queued(at_bound), queued(past)], stale_after_seconds=60)
+    # THEN only the one queued longer ago than the bound is unchecked
+    assert [f.detail for f in findings] == [f"the check queued at {past} never finished (account {A}, checked never)"]
