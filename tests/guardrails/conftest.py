@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import boto3
@@ -14,6 +14,7 @@ from moto import mock_aws
 from landing_zone.local.organizations import aws_like_organizations
 from vending.guardrails import apply_account_guardrails
 from vending.guardrails.orgapi import Backoff
+from vending.guardrails.snapshot import Account, OrgSnapshot, Policy
 from vending.layout import Layout, load_layout
 from vending.lifecycle import RequestRecord, Status
 from vending.org_tree import resolve_ou_paths
@@ -103,6 +104,19 @@ def record_for(
         request=body,
         account_id=account_id,
         account_email=layout.account_email(team, stage),
+    )
+
+
+def snapshot_of(ou_paths: Mapping[str, str], parents: Mapping[str, str], policies: Iterable[Policy]) -> OrgSnapshot:
+    """A hand-made organization for the audit's parts: root `r-1` (list it in `ou_paths` as ""), each account (id ->
+    parent id) named after its id, the policies by name."""
+    return OrgSnapshot(
+        root_id="r-1",
+        management_account_id="999999999999",
+        scp_enabled=True,
+        ou_paths=dict(ou_paths),
+        accounts={a: Account(a, a, f"{a}@example.com", parent) for a, parent in parents.items()},
+        policies={p.name: p for p in policies},
     )
 
 

@@ -10,12 +10,14 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.guardrails.conftest import record_for
+from scps.render import FULL_AWS_ACCESS, render
+from tests.guardrails.conftest import record_for, snapshot_of
 from vending.budgets import BUDGET_NAME
-from vending.exceptions import AccessRoleNotReady
+from vending.exceptions import AccessRoleNotReady, VendingError
 from vending.guardrails import audit
 from vending.guardrails.audit import AuditReport, budget_findings, member_budgets, member_sessions
 from vending.guardrails.reconcile import Finding
+from vending.guardrails.snapshot import Policy
 from vending.layout import Layout
 
 A, B, C, D = "111111111111", "222222222222", "333333333333", "444444444444"
@@ -239,26 +241,15 @@ def test_member_clients_assume_the_access_role_with_the_audit_s_session_names(mo
 
 
 def test_backstop_freezes_read_only_unrecorded_freezes_and_keep_what_cannot_be_read(layout: Layout) -> None:
-    from scps.render import render
-    from vending.exceptions import VendingError
-    from vending.guardrails.snapshot import Account, OrgSnapshot, Policy
-
     rendered = render(layout)
     freeze = rendered.freeze_policy
     E, F, G = "555555555555", "666666666666", "777777777777"
     # GIVEN freezes attached to A, B, C (no freeze record), D (its record stands) and G (no vending record); E carries
     # nothing at all, F only another policy; records for all but G, and one record without an account
-    accounts = {i: Account(i, i, f"{i}@example.com", "ou-1") for i in (A, B, C, D, E, F, G)}
-    snap = OrgSnapshot(
-        root_id="r-1",
-        management_account_id="999999999999",
-        scp_enabled=True,
-        ou_paths={"r-1": "", "ou-1": "Workloads"},
-        accounts=accounts,
-        policies={
-            freeze: Policy("p-freeze", freeze, False, "{}", {C, A, B, D, G}),
-            "Other": Policy("p-other", "Other", False, "{}", {F}),
-        },
+    snap = snapshot_of(
+        {"r-1": "", "ou-1": "Workloads"},
+        dict.fromkeys((A, B, C, D, E, F, G), "ou-1"),
+        [Policy("p-freeze", freeze, False, "{}", {C, A, B, D, G}), Policy("p-other", "Other", False, "{}", {F})],
     )
     records = [record_for(layout, "team-frontend", "staging", i) for i in (C, B, A, D, E, F)] + [
         record_for(layout, "team-backend", "staging", None)
@@ -302,9 +293,6 @@ def test_backstop_freezes_read_only_unrecorded_freezes_and_keep_what_cannot_be_r
 
 
 def test_headroom_is_the_room_left_on_each_target_from_what_is_attached(layout: Layout) -> None:
-    from scps.render import FULL_AWS_ACCESS, render
-    from vending.guardrails.snapshot import Account, OrgSnapshot, Policy
-
     rendered = render(layout)
     max_n, max_c = rendered.max_policies_per_target, rendered.max_policy_chars
     # GIVEN the root with FullAWSAccess (its text read), a customer policy and an AWS-managed one whose text was not;
@@ -322,13 +310,10 @@ def test_headroom_is_the_room_left_on_each_target_from_what_is_attached(layout: 
             for n in six
         ),
     ]
-    snap = OrgSnapshot(
-        root_id="r-1",
-        management_account_id="999999999999",
-        scp_enabled=True,
-        ou_paths={"r-1": "", "ou-w": "Workloads", "ou-p": "Platform", "ou-x": "NotInLayout"},
-        accounts={a: Account(a, a, f"{a}@example.com", "ou-w") for a in (*full, four, empty)},
-        policies={p.name: p for p in policies},
+    snap = snapshot_of(
+        {"r-1": "", "ou-w": "Workloads", "ou-p": "Platform", "ou-x": "NotInLayout"},
+        dict.fromkeys((*full, four, empty), "ou-w"),
+        policies,
     )
     root_slots = max_n - 3
     # THEN each target's attachments, slots and characters left (a target over the limit has no free slot to count)

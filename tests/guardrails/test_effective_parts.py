@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 
 from scps.render import FULL_AWS_ACCESS, GuardrailSet, RenderedPolicy, Statement
+from tests.guardrails.conftest import snapshot_of
 from vending.guardrails import effective as eff
 from vending.guardrails.intent import AccountIntent, OrgIntent
 from vending.guardrails.reconcile import Finding
-from vending.guardrails.snapshot import Account, OrgSnapshot, Policy
+from vending.guardrails.snapshot import OrgSnapshot, Policy
 
 FULL = eff.FULL_ACCESS_DOC
 ACCOUNT = "111111111111"
@@ -34,13 +35,8 @@ def _text(sid: str) -> str:
 
 
 def _snapshot(policies: list[Policy], parent: str = "ou-stage") -> OrgSnapshot:
-    return OrgSnapshot(
-        root_id="r-1",
-        management_account_id="999999999999",
-        scp_enabled=True,
-        ou_paths={"r-1": "", "ou-work": "Workloads", "ou-stage": "Workloads/Staging"},
-        accounts={ACCOUNT: Account(ACCOUNT, "a", "a@example.com", parent)},
-        policies={p.name: p for p in policies},
+    return snapshot_of(
+        {"r-1": "", "ou-work": "Workloads", "ou-stage": "Workloads/Staging"}, {ACCOUNT: parent}, policies
     )
 
 
@@ -277,16 +273,13 @@ def test_effective_findings_compare_each_settled_account_and_note_the_unread() -
     # (in account order the skipped and the unread come first: the pass goes on past each of them)
     ids = [str(n) * 12 for n in range(1, 8)]
     problem, flight, _no_intent, unread, weak, stuck, fine = ids
-    snap = OrgSnapshot(
-        root_id="r-1",
-        management_account_id="999999999999",
-        scp_enabled=True,
-        ou_paths={"r-1": "", "ou-work": "Workloads"},
-        accounts={i: Account(i, i, f"{i}@example.com", "ou-gone" if i == unread else "ou-work") for i in ids},
-        policies={
-            FULL_AWS_ACCESS: Policy("p-full", FULL_AWS_ACCESS, True, None, {"r-1", "ou-work", *ids}),
-            "Fence": Policy("p-fence", "Fence", False, json.dumps({"Statement": [fence]}), {fine}),
-        },
+    snap = snapshot_of(
+        {"r-1": "", "ou-work": "Workloads"},
+        {i: "ou-gone" if i == unread else "ou-work" for i in ids},
+        [
+            Policy("p-full", FULL_AWS_ACCESS, True, None, {"r-1", "ou-work", *ids}),
+            Policy("p-fence", "Fence", False, json.dumps({"Statement": [fence]}), {fine}),
+        ],
     )
 
     def team(account: str, **extra: Any) -> AccountIntent:
