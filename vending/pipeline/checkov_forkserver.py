@@ -9,7 +9,7 @@ and exit 1, when it cannot be). In: {"id", "argv", "cwd", "env", "out", "err"}. 
 child is started, then {"id", "rc"} when it has exited (rc as subprocess reports it: minus the signal that killed it).
 The child runs exactly what `checkov <argv>` runs, in `cwd` with `env`, its stdout and stderr in the two files. The
 server is single-threaded (it waits on stdin and on each child's pidfd), so nothing is locked when it forks; it exits
-when its stdin closes, or after its first argument's seconds with no scan (a process whose environment changed has
+when its stdin closes, or after its one argument's seconds with no scan (a process whose environment changed has
 started another server for it; the idle one should not keep its memory).
 """
 
@@ -116,7 +116,7 @@ def main() -> int:
     except Exception:
         traceback.print_exc()
         return 1
-    serve(Checkov, str(version), float(sys.argv[1]) if len(sys.argv) > 1 else 300.0)
+    serve(Checkov, str(version), float(sys.argv[1]))  # the client (checkov_launch.IDLE_SECONDS) always passes it
     return 0
 
 
