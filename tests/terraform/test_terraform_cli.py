@@ -69,7 +69,7 @@ def test_terraform_fmt_check_recursive():
 @pytest.mark.parametrize("target", TARGETS, ids=lambda p: str(p.relative_to(TERRAFORM)))
 def test_terraform_validate(target, tmp_path):
     # GIVEN an isolated data dir (nothing written into the tree: stacks keep their committed lock file)
-    ws = tf.TerraformWorkspace(stack_dir=target, extra_env={}, run_dir=tmp_path)
+    ws = tf.TerraformWorkspace(stack_dir=target, extra_env={}, run_dir=tmp_path, share_provider=True)
     lock = ["-lockfile=readonly"] if (target / ".terraform.lock.hcl").exists() else []
     init = ws.run("init", "-backend=false", "-input=false", "-no-color", *lock)
     assert init.ok, init.tail

@@ -31,7 +31,7 @@ from vending.exceptions import (
     StackNotFound,
 )
 from vending.layout import cached_layout
-from vending.pipeline import checkov_launch, validation
+from vending.pipeline import checkov_launch, provider_server, validation
 from vending.pipeline.approvals import ApprovalStore, FileApprovalStore
 from vending.pipeline.platform_guard import provider_refusals, provisioner_refusals
 from vending.pipeline.policy import PolicyContext, PolicyReport, evaluate_plan
@@ -522,7 +522,11 @@ class _Run:
         if is_emulated(env):
             # The provider needs path-style S3 to reach an emulator on 127.0.0.1; real AWS keeps the default.
             env.setdefault("TF_VAR_s3_use_path_style", "true")
-        self.ws = TerraformWorkspace(stack_dir=spec.stack_dir.resolve(), extra_env=env)
+        self.ws = TerraformWorkspace(
+            stack_dir=spec.stack_dir.resolve(),
+            extra_env=env,
+            share_provider=provider_server.sharing_setting(os.environ, emulated=is_emulated(env)),
+        )
         self.plan: dict[str, Any] = {}
         self.result = PipelineResult(
             stack=self.stack,

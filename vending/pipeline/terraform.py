@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vending.exceptions import TerraformUnavailable
+from vending.pipeline import provider_server
 
 MIRROR_ENV = "VEND_TF_PROVIDER_MIRROR"
 PLUGIN_CACHE_ENV = "VEND_TF_PLUGIN_CACHE_DIR"
@@ -161,8 +162,12 @@ class TerraformWorkspace:
     run_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="vend-tf-")))
     environ: Mapping[str, str] | None = None
     timeout_seconds: float = 1800.0
+    # One provider process per environment for the run's commands (vending.pipeline.provider_server says when).
+    share_provider: bool = False
 
     def __post_init__(self) -> None:
+        self._servers: provider_server.ProviderServers | None = None
+        self._sharing_decided = False
         base = os.environ if self.environ is None else self.environ
         try:
             self.binary = terraform_binary(base)
@@ -214,6 +219,10 @@ class TerraformWorkspace:
         if credentials is not None:
             env = {k: v for k, v in self.env.items() if k not in CREDENTIAL_KEYS}
             env.update(credentials)
+        servers = self._provider_servers() if provider_server.attaches(args) else None
+        reattach = servers.reattach(env) if servers is not None else None
+        if reattach is not None:
+            env = {**env, "TF_REATTACH_PROVIDERS": reattach}
         started = time.monotonic()
         try:
             # The plugin cache is not safe for concurrent writers
@@ -240,7 +249,27 @@ class TerraformWorkspace:
             )
         return CommandResult(argv, proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
 
+    def _provider_servers(self) -> provider_server.ProviderServers | None:
+        """Decided once, at the first command after init: the configuration and installed provider are known then."""
+        if not self._sharing_decided and (self.data_dir / "providers").is_dir():
+            self._sharing_decided = True
+            binary = provider_server.provider_binary(self.data_dir)
+            if (
+                self.share_provider
+                and binary is not None
+                and provider_server.single_provider_configuration(self.stack_dir, self.data_dir)
+            ):
+                self._servers = provider_server.ProviderServers(binary, self.stack_dir, self.run_dir)
+        return self._servers
+
+    @property
+    def provider_servers_started(self) -> int:
+        """How many provider processes this run started itself (0: Terraform launched its own every time)."""
+        return 0 if self._servers is None else sum(v is not None for v in self._servers.started.values())
+
     def cleanup(self) -> None:
+        if self._servers is not None:
+            self._servers.close()
         shutil.rmtree(self.run_dir, ignore_errors=True)
 
 

@@ -1,0 +1,210 @@
+"""The shared provider process (vending.pipeline.provider_server): when a run may share one, that Terraform's commands
+really go through it, one per environment, and that it never outlives its run or its parent."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from vending.pipeline import provider_server as ps
+from vending.pipeline import terraform as tf
+
+_terraform_ready = tf.unavailable_reason
+
+ONE_PROVIDER = """
+terraform {
+  required_providers {
+    aws = { source = "hashicorp/aws" }
+  }
+}
+provider "aws" {
+  region                      = "us-east-1"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+}
+variable "name" { default = "x" }
+output "name" { value = var.name }
+"""
+WEST = """
+provider "aws" {
+  alias  = "west"
+  region = "us-west-2"
+}
+"""
+ALIASED = ONE_PROVIDER + WEST
+
+
+def _stack(root: Path, main: str, modules: dict[str, str] | None = None) -> Path:
+    stack = root / "stack"
+    stack.mkdir(parents=True)
+    (stack / "main.tf").write_text(main, encoding="utf-8")
+    for name, text in (modules or {}).items():
+        (root / name).mkdir()
+        (root / name / "main.tf").write_text(text, encoding="utf-8")
+    return stack
+
+
+def _installed(stack: Path, data_dir: Path, modules: list[str]) -> None:
+    """What `init` leaves: the module manifest, with Dir relative to the stack."""
+    (data_dir / "modules").mkdir(parents=True)
+    entries = [{"Key": "", "Source": "", "Dir": "."}] + [
+        {"Key": m, "Source": f"../{m}", "Dir": f"../{m}"} for m in modules
+    ]
+    (data_dir / "modules" / "modules.json").write_text(json.dumps({"Modules": entries}), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("main", "modules", "single"),
+    [
+        (ONE_PROVIDER, {}, True),
+        ('variable "x" {}\n', {}, True),  # no block at all: Terraform's one default configuration
+        (ALIASED, {}, False),
+        (ONE_PROVIDER, {"mod": 'provider "aws" {\n  region = "eu-west-1"\n}\n'}, False),  # a module's own block
+        (ONE_PROVIDER.replace('provider "aws" {', "provider aws {"), {"mod": "provider aws {}\n"}, False),
+        (ONE_PROVIDER, {"mod": 'provider "amazon" {\n}\n'}, False),  # another local name counts too
+        (ONE_PROVIDER, {"mod": 'resource "aws_s3_bucket" "b" {\n  bucket = "provider"\n}\n'}, True),
+    ],
+    ids=["one", "none", "aliased", "module-block", "bare-labels", "other-local-name", "module-without-block"],
+)
+def test_single_provider_configuration_counts_blocks_over_the_stack_and_its_modules(tmp_path, main, modules, single):
+    stack = _stack(tmp_path, main, modules)
+    data_dir = tmp_path / "data"
+    _installed(stack, data_dir, list(modules))
+    assert ps.single_provider_configuration(stack, data_dir) is single
+
+
+def test_single_provider_configuration_refuses_json_configuration(tmp_path):
+    stack = _stack(tmp_path, ONE_PROVIDER)
+    (stack / "more.tf.json").write_text('{"provider": {"aws": [{"alias": "west"}]}}', encoding="utf-8")
+    assert ps.single_provider_configuration(stack, tmp_path / "data") is False
+
+
+def test_a_module_not_in_the_manifest_is_not_read(tmp_path):
+    stack = _stack(tmp_path, ONE_PROVIDER, {"mod": 'provider "aws" {}\n'})
+    _installed(stack, tmp_path / "data", [])
+    assert ps.single_provider_configuration(stack, tmp_path / "data") is True
+    _installed_again = tmp_path / "data2"
+    _installed(stack, _installed_again, ["mod"])
+    assert ps.single_provider_configuration(stack, _installed_again) is False
+
+
+@pytest.mark.parametrize(
+    ("value", "emulated", "on"),
+    [("", True, True), ("", False, False), ("0", True, False), ("1", False, True), ("yes", False, False)],
+)
+def test_sharing_setting(value, emulated, on):
+    assert ps.sharing_setting({ps.SHARED_PROVIDER_ENV: value} if value else {}, emulated) is on
+
+
+def test_attaches_everything_but_init_fmt_and_version():
+    assert [ps.attaches(a) for a in [("init",), ("fmt", "-check"), ("version",), ("plan",), ("show",), ()]] == [
+        False,
+        False,
+        False,
+        True,
+        True,
+        False,
+    ]
+
+
+# Real Terraform and the real provider from here on.
+def needs_terraform(test):
+    skip = pytest.mark.skipif(_terraform_ready() is not None, reason=f"Terraform not usable: {_terraform_ready()}")
+    return pytest.mark.terraform(skip(test))
+
+
+def _workspace(tmp_path: Path, main: str, share: bool) -> tf.TerraformWorkspace:
+    stack = _stack(tmp_path, main)
+    env = {"AWS_ACCESS_KEY_ID": "role-a", "AWS_SECRET_ACCESS_KEY": "s", "AWS_REGION": "us-east-1"}
+    ws = tf.TerraformWorkspace(stack_dir=stack, extra_env=env, run_dir=tmp_path / "run", share_provider=share)
+    assert ws.run("init", "-input=false", "-no-color").ok
+    return ws
+
+
+def _pid(reattach: str) -> int:
+    return int(json.loads(reattach)[ps.PROVIDER_ADDRESS]["Pid"])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]
+
+
+@needs_terraform
+def test_commands_go_through_one_server_per_environment_and_fail_without_it(tmp_path):
+    ws = _workspace(tmp_path, ONE_PROVIDER, share=True)
+    try:
+        assert ws.run("validate", "-no-color").ok
+        assert ws.run("validate", "-no-color").ok
+        assert ws.provider_servers_started == 1  # two commands, one process
+        as_b = {"AWS_ACCESS_KEY_ID": "role-b", "AWS_SECRET_ACCESS_KEY": "s"}
+        assert ws.run("validate", "-no-color", credentials=as_b).ok
+        assert ws.provider_servers_started == 2  # other credentials: a process with those in its environment
+        servers = ws._servers
+        assert servers is not None
+        first = next(v for v in servers.started.values() if v)
+        # The negative control: with the server gone, the same command fails, so it was attached, not launched anew.
+        os.kill(_pid(first), signal.SIGKILL)
+        time.sleep(0.5)
+        failed = ws.run("validate", "-no-color")
+        assert not failed.ok
+        assert "Reattachment process not found" in failed.tail
+    finally:
+        ws.cleanup()
+
+
+@needs_terraform
+@pytest.mark.parametrize(("main", "share"), [(ALIASED, True), (ONE_PROVIDER, False)], ids=["aliased", "off"])
+def test_no_server_for_two_configurations_or_when_off(tmp_path, main, share):
+    ws = _workspace(tmp_path, main, share=share)
+    try:
+        assert ws.run("validate", "-no-color").ok
+        assert ws.provider_servers_started == 0
+    finally:
+        ws.cleanup()
+
+
+@needs_terraform
+def test_cleanup_stops_the_server_and_a_dead_parent_takes_it_along(tmp_path):
+    ws = _workspace(tmp_path / "a", ONE_PROVIDER, share=True)
+    assert ws.run("validate", "-no-color").ok
+    assert ws._servers is not None
+    pid = _pid(next(v for v in ws._servers.started.values() if v))
+    assert _alive(pid)
+    ws.cleanup()
+    assert not _alive(pid)
+    assert not ws.run_dir.exists()
+
+    # A parent killed outright: nothing runs cleanup, the supervisor sees its stdin close and stops the provider.
+    child = textwrap.dedent(
+        f"""
+        import os, sys
+        from pathlib import Path
+        from vending.pipeline import provider_server as ps, terraform as tf
+        stack = Path({str(ws.stack_dir)!r})
+        ws = tf.TerraformWorkspace(stack_dir=stack, extra_env={{}}, run_dir=Path({str(tmp_path / "b")!r}),
+                                   share_provider=True)
+        assert ws.run("init", "-input=false", "-no-color").ok
+        assert ws.run("validate", "-no-color").ok
+        print(next(v for v in ws._servers.started.values() if v), flush=True)
+        os.kill(os.getpid(), 9)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == -9, out.stderr
+    orphan = _pid(out.stdout.strip().splitlines()[-1])
+    deadline = time.monotonic() + 15
+    while _alive(orphan) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(orphan)
