@@ -1,4 +1,4 @@
-"""Two of moto's costs that buy no answer, taken out (found by profiling the suite: benchmarks/suite_profile.py and
+"""Three of moto's costs that buy no answer, taken out (found by profiling the suite: benchmarks/suite_profile.py and
 py-spy on the least-privilege test). Neither changes what any call returns.
 
 - The server's dispatcher asks, for every request, whether the host names a moto module, by listing moto's package
@@ -7,6 +7,11 @@ py-spy on the least-privilege test). Neither changes what any call returns.
 - Every KMS key gets a private key at creation, an RSA-2048 one for the symmetric and HMAC keys that can never use it
   (AWS refuses Sign/Verify/GetPublicKey on them): 2 % of a vend's CPU (each vend makes keys). The key is made the
   first time anything reads it, with the same spec, so asymmetric keys behave exactly as before.
+- Every request finds its account by looking for its access key in each account's IAM, in each of the eight AWS
+  partitions, and moto creates the IAM of every partition it looks into: eight IAMs per account, each loading AWS's
+  1,582 managed policies when that happens while a CreateAccount has them switched on (organizations.py), 0.1 CPU s
+  apiece, 10 of them in a one-account pipeline test. A key cannot be in an IAM that does not exist yet, so the same
+  search in the same order looks only into those that do: the same answer, nothing created.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from landing_zone.local.patching import replaced
+from landing_zone.local.patching import replaced, require
 
 
 @contextlib.contextmanager
@@ -58,4 +63,26 @@ def kms_private_keys_on_first_use() -> Iterator[None]:
         return lambda key_spec: DeferredPrivateKey(functools.partial(original, key_spec))
 
     with replaced(models, "generate_private_key", ("key_spec",), make):
+        yield
+
+
+@contextlib.contextmanager
+def access_key_lookup_creates_no_iam() -> Iterator[None]:
+    from moto.iam import models
+
+    partitions = require(models, "PARTITION_NAMES")
+    default_account = require(models, "DEFAULT_ACCOUNT_ID")
+
+    def make(original: Callable[[str], str]) -> Callable[[str], str]:
+        def account_of(access_key: str) -> str:
+            for account_id, account in list(models.iam_backends.items()):
+                for partition in partitions:
+                    backend = dict.get(account, partition)  # a plain read: moto's account[partition] creates it
+                    if backend is not None and access_key in backend.access_keys:
+                        return str(account_id)
+            return str(default_account)
+
+        return account_of
+
+    with replaced(models, "get_account_id_from", ("access_key",), make):
         yield

@@ -77,9 +77,11 @@ def start_emulated_account(
     patches = None
     if server is not None:  # an in-process moto: make it answer as AWS does where the templates need it
         from landing_zone.local.llm_services import llm_services_completed
+        from landing_zone.local.moto_costs import access_key_lookup_creates_no_iam
 
         patches = contextlib.ExitStack()
         patches.enter_context(llm_services_completed())
+        patches.enter_context(access_key_lookup_creates_no_iam())
     mgmt = {"endpoint_url": endpoint, "region_name": region, **_DUMMY}
     org = boto3.client("organizations", **mgmt)
     with contextlib.suppress(org.exceptions.AlreadyInOrganizationException):

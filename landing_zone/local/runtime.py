@@ -64,7 +64,11 @@ from landing_zone.local.execution_history import execution_history_paged
 from landing_zone.local.execution_names import execution_names_unique
 from landing_zone.local.lifecycle import LIFECYCLE_ROLE, deploy_lifecycle
 from landing_zone.local.llm_services import llm_services_completed
-from landing_zone.local.moto_costs import kms_private_keys_on_first_use, moto_modules_listed_once
+from landing_zone.local.moto_costs import (
+    access_key_lookup_creates_no_iam,
+    kms_private_keys_on_first_use,
+    moto_modules_listed_once,
+)
 from landing_zone.local.organizations import access_role_administrator, unique_account_emails
 from landing_zone.local.patching import require
 from landing_zone.local.state_change_events import (
@@ -502,6 +506,7 @@ class Emulator:
         self._patches.enter_context(access_role_administrator())
         self._patches.enter_context(moto_modules_listed_once())
         self._patches.enter_context(kms_private_keys_on_first_use())
+        self._patches.enter_context(access_key_lookup_creates_no_iam())
         self._patches.enter_context(execution_history_paged())
         self._patches.enter_context(execution_names_unique())
         self._patches.enter_context(unique_account_emails())

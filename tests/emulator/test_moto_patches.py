@@ -612,3 +612,51 @@ def test_kms_private_keys_on_first_use_makes_none_for_symmetric_keys_and_signs_w
     # AND after exit moto makes its keys at creation again (control)
     after = kms.create_key()["KeyMetadata"]["KeyId"]
     assert not isinstance(keys[after].private_key, DeferredPrivateKey)
+
+
+def test_access_key_lookup_creates_no_iam_answers_as_moto_and_creates_nothing(aws: None) -> None:
+    from moto.iam import models
+
+    from landing_zone.local.moto_costs import access_key_lookup_creates_no_iam
+
+    # GIVEN two new accounts, each with the aws partition's IAM only: a key in the second one's, and a key in the
+    # first one's aws-cn IAM
+    first, second = "111111111111", "222222222222"
+
+    def key(account: str, partition: str, user: str) -> str:
+        backend = models.iam_backends[account][partition]
+        backend.create_user(REGION, user)
+        return str(backend.create_access_key(user).access_key_id)
+
+    in_second = key(second, "aws", "v")
+    key(first, "aws", "u")
+    in_cn = key(first, "aws-cn", "w")
+
+    def partitions() -> dict[str, set[str]]:
+        return {a: set(dict.keys(models.iam_backends[a])) for a in (first, second)}
+
+    before = partitions()
+    assert before == {first: {"aws", "aws-cn"}, second: {"aws"}}
+    keys = (in_second, in_cn, "AKIAUNKNOWN000000000")
+    # WHEN each is looked up through the patch THEN moto's answers, and no account gained an IAM
+    with access_key_lookup_creates_no_iam():
+        patched = [models.get_account_id_from(k) for k in keys]
+    assert patched == [second, first, models.DEFAULT_ACCOUNT_ID]
+    assert partitions() == before
+    # AND (control) moto's own lookup gives the same answers and creates the IAM of every partition it looks into
+    assert [models.get_account_id_from(k) for k in keys] == patched
+    assert partitions() == {a: set(models.PARTITION_NAMES) for a in (first, second)}
+
+
+def test_access_key_lookup_refuses_a_changed_moto(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.iam import models
+
+    from landing_zone.local.moto_costs import access_key_lookup_creates_no_iam
+
+    monkeypatch.delattr(models, "PARTITION_NAMES")
+    with pytest.raises(MotoChanged, match="PARTITION_NAMES"), access_key_lookup_creates_no_iam():
+        pass
+    monkeypatch.undo()
+    monkeypatch.setattr(models, "get_account_id_from", lambda key, partition: "")
+    with pytest.raises(MotoChanged, match="get_account_id_from"), access_key_lookup_creates_no_iam():
+        pass
