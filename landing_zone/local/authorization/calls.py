@@ -6,9 +6,15 @@ with, so the authorization sees the operation moto is about to run. Nothing here
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
+import json
+import os
 import re
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -44,23 +50,51 @@ def credential_scope(authorization: str, query: dict[str, list[str]]) -> tuple[s
     return None
 
 
+CACHE_DIR_ENV = "VEND_CACHE_DIR"
+
+
 @functools.cache
 def _signing_index() -> dict[str, tuple[str, ...]]:
-    """Every botocore service by its signing name (bedrock signs six, s3 two: s3 and s3control)."""
+    """Every botocore service by its signing name (bedrock signs six, s3 two: s3 and s3control).
+
+    Reading the 466 models takes 3 CPU s, and every emulator process with IAM on needs the index: it is kept in a file
+    named by a digest of what it is made from (botocore's version, its search paths and the services they list), so a
+    changed or upgraded botocore, or a model of one's own in ~/.aws/models, makes a new one."""
+    import botocore
     import botocore.session
 
     loader = botocore.session.get_session().get_component("data_loader")
+    services = sorted(loader.list_available_services("service-2"))
+    source = json.dumps([botocore.__version__, [str(p) for p in loader.search_paths], services])
+    cache = _cache_dir() / f"signing-index-{hashlib.sha256(source.encode()).hexdigest()[:24]}.json"
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError, AttributeError):  # a broken file: made again
+        kept = json.loads(cache.read_text(encoding="utf-8"))
+        if kept.get("source") == source:
+            return {k: tuple(v) for k, v in kept["index"].items()}
     index: dict[str, list[str]] = {}
-    for name in loader.list_available_services("service-2"):
+    for name in services:
         meta = loader.load_service_model(name, "service-2").get("metadata", {})
         index.setdefault(meta.get("signingName", meta.get("endpointPrefix", name)), []).append(name)
-    return {k: tuple(sorted(v, key=lambda n: (n != k, n))) for k, v in index.items()}
+    made = {k: tuple(sorted(v, key=lambda n: (n != k, n))) for k, v in index.items()}
+    with contextlib.suppress(OSError):  # a cache that cannot be written is only slower
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=cache.parent, delete=False, suffix=".tmp") as f:
+            json.dump({"source": source, "index": made}, f)
+        os.replace(f.name, cache)  # whole or not at all, whichever process writes last
+    return made
+
+
+def _cache_dir() -> Path:
+    configured = os.environ.get(CACHE_DIR_ENV, "").strip()
+    if configured:
+        return Path(configured).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vend"
 
 
 @functools.cache
 def services_signed_as(signing_name: str) -> tuple[str, ...]:
     """The botocore services whose requests are signed with `signing_name`, the one named like it first."""
-    # Read once per process (about 3 s for some 400 models), then a dictionary look-up.
+    # Read once per process (from the cache file, or 3 s for the 466 models), then a dictionary look-up.
     return _signing_index().get(signing_name, (signing_name,))
 
 
