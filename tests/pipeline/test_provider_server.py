@@ -40,6 +40,15 @@ provider "aws" {
 }
 """
 ALIASED = ONE_PROVIDER + WEST
+WITH_CA_BUNDLE = ONE_PROVIDER.replace(
+    'region                      = "us-east-1"',
+    'region                      = "us-east-1"\n  custom_ca_bundle            = "/etc/ssl/certs/ca-certificates.crt"',
+)
+BUCKET = """
+resource "aws_s3_bucket" "b" {
+  bucket = "b"
+}
+"""
 
 
 def _stack(root: Path, main: str, modules: dict[str, str] | None = None) -> Path:
@@ -129,10 +138,6 @@ def _workspace(tmp_path: Path, main: str, share: bool) -> tf.TerraformWorkspace:
     return ws
 
 
-def _pid(reattach: str) -> int:
-    return int(json.loads(reattach)[ps.PROVIDER_ADDRESS]["Pid"])
-
-
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -141,9 +146,15 @@ def _alive(pid: int) -> bool:
     return Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]
 
 
+def _servers(ws: tf.TerraformWorkspace) -> ps.ProviderServers:
+    assert ws._servers is not None
+    return ws._servers
+
+
 @needs_terraform
 def test_commands_go_through_one_server_per_environment_and_fail_without_it(tmp_path):
-    ws = _workspace(tmp_path, ONE_PROVIDER, share=True)
+    # A long run directory, as pytest's under xdist: the server's socket must not live under it (107-byte limit).
+    ws = _workspace(tmp_path / ("deep" * 12), ONE_PROVIDER, share=True)
     try:
         assert ws.run("validate", "-no-color").ok
         assert ws.run("validate", "-no-color").ok
@@ -151,17 +162,94 @@ def test_commands_go_through_one_server_per_environment_and_fail_without_it(tmp_
         as_b = {"AWS_ACCESS_KEY_ID": "role-b", "AWS_SECRET_ACCESS_KEY": "s"}
         assert ws.run("validate", "-no-color", credentials=as_b).ok
         assert ws.provider_servers_started == 2  # other credentials: a process with those in its environment
-        servers = ws._servers
-        assert servers is not None
-        first = next(v for v in servers.started.values() if v)
-        # The negative control: with the server gone, the same command fails, so it was attached, not launched anew.
-        os.kill(_pid(first), signal.SIGKILL)
+        assert _servers(ws).failed == 0
+        # The negative control: with the servers gone, the same command fails, so it was attached, not launched anew.
+        for pid in _servers(ws).pids():
+            os.kill(pid, signal.SIGKILL)
         time.sleep(0.5)
         failed = ws.run("validate", "-no-color")
         assert not failed.ok
-        assert "Reattachment process not found" in failed.tail
+        assert "Reattachment process not found" in " ".join(failed.tail.split())
     finally:
         ws.cleanup()
+
+
+@needs_terraform
+def test_a_server_is_configured_by_one_command_at_most(tmp_path):
+    # GIVEN a provider that trusts a CA bundle: the AWS provider cannot be configured twice in one process
+    ws = _workspace(tmp_path, WITH_CA_BUNDLE + BUCKET, share=True)
+    try:
+        # WHEN validate, plan, show, and a second plan run
+        assert ws.run("validate", "-no-color").ok
+        plan = ws.run("plan", "-refresh=false", "-no-color", f"-out={ws.plan_file}")
+        assert plan.ok, plan.tail
+        assert ws.run("show", "-json", str(ws.plan_file)).ok
+        assert ws.provider_servers_started == 1  # the readers share the one configuring command's process
+        again = ws.run("plan", "-refresh=false", "-no-color")
+        # THEN the second configuring command gets a fresh process and works
+        assert again.ok, again.tail
+        assert ws.provider_servers_started == 2
+        # AND (control) the process that second plan configured, configured again, fails: what the rule keeps away
+        (server,) = _servers(ws)._current.values()
+        twice = subprocess.run(
+            [ws.binary, "plan", "-refresh=false", "-no-color"],
+            cwd=ws.stack_dir,
+            env={**ws.env, "TF_REATTACH_PROVIDERS": server.reattach},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert twice.returncode != 0 and ps.failed_for_sharing(twice.stdout + twice.stderr), twice.stderr
+        assert _alive(server.pid)
+    finally:
+        ws.cleanup()
+
+
+@needs_terraform
+def test_a_command_refused_by_a_reconfigured_provider_runs_again_without_sharing(tmp_path):
+    # GIVEN a run whose server was configured by a plan (a destroy plan configures once per walk: the same refusal)
+    ws = _workspace(tmp_path, WITH_CA_BUNDLE + BUCKET, share=True)
+    try:
+        assert ws.run("plan", "-refresh=false", "-no-color").ok
+        (server,) = _servers(ws)._current.values()
+        server.configured = False  # as if nothing had configured it yet
+        # WHEN the next plan is attached to it THEN the refusal is seen, the plan runs again on its own, and works
+        again = ws.run("plan", "-refresh=false", "-no-color")
+        assert again.ok, again.tail
+        assert _servers(ws).stopped and _servers(ws).pids() == []
+        assert not _alive(server.pid)
+        # AND later commands of the run start no server
+        assert ws.run("validate", "-no-color").ok and ws.provider_servers_started == 1
+    finally:
+        ws.cleanup()
+
+
+@pytest.mark.parametrize(
+    ("env", "kept"),
+    [
+        ({}, True),
+        ({"AWS_ENDPOINT_URL": "http://127.0.0.1:5000"}, True),
+        ({"AWS_CA_BUNDLE": "/ca.pem", "AWS_ENDPOINT_URL": "http://127.0.0.1:5000"}, "without the bundle"),
+        ({"AWS_CA_BUNDLE": "/ca.pem", "AWS_ENDPOINT_URL": "https://127.0.0.1:5000"}, False),
+        ({"AWS_CA_BUNDLE": "/ca.pem"}, False),  # real AWS: TLS
+        (
+            {"AWS_CA_BUNDLE": "/ca.pem", "AWS_ENDPOINT_URL": "http://e", "AWS_ENDPOINT_URL_STS": "https://sts"},
+            False,
+        ),
+    ],
+    ids=["plain", "emulator", "emulator-with-bundle", "tls-emulator", "aws", "one-https-service"],
+)
+def test_server_environment(env, kept):
+    server = ps.server_environment(env)
+    if kept is False:
+        assert server is None
+        return
+    assert server is not None
+    assert server["TF_LOG_PROVIDER"] == "off" and server["TF_LOG_SDK_PROTO"] == "off"
+    assert {k: v for k, v in server.items() if not k.startswith("TF_LOG")} == {
+        k: v for k, v in env.items() if kept is True or k != "AWS_CA_BUNDLE"
+    }
 
 
 @needs_terraform
@@ -179,8 +267,7 @@ def test_no_server_for_two_configurations_or_when_off(tmp_path, main, share):
 def test_cleanup_stops_the_server_and_a_dead_parent_takes_it_along(tmp_path):
     ws = _workspace(tmp_path / "a", ONE_PROVIDER, share=True)
     assert ws.run("validate", "-no-color").ok
-    assert ws._servers is not None
-    pid = _pid(next(v for v in ws._servers.started.values() if v))
+    (pid,) = _servers(ws).pids()
     assert _alive(pid)
     ws.cleanup()
     assert not _alive(pid)
@@ -189,22 +276,38 @@ def test_cleanup_stops_the_server_and_a_dead_parent_takes_it_along(tmp_path):
     # A parent killed outright: nothing runs cleanup, the supervisor sees its stdin close and stops the provider.
     child = textwrap.dedent(
         f"""
-        import os, sys
+        import os
         from pathlib import Path
-        from vending.pipeline import provider_server as ps, terraform as tf
-        stack = Path({str(ws.stack_dir)!r})
-        ws = tf.TerraformWorkspace(stack_dir=stack, extra_env={{}}, run_dir=Path({str(tmp_path / "b")!r}),
-                                   share_provider=True)
+        from vending.pipeline import terraform as tf
+        ws = tf.TerraformWorkspace(stack_dir=Path({str(ws.stack_dir)!r}), extra_env={{}},
+                                   run_dir=Path({str(tmp_path / "b")!r}), share_provider=True)
         assert ws.run("init", "-input=false", "-no-color").ok
         assert ws.run("validate", "-no-color").ok
-        print(next(v for v in ws._servers.started.values() if v), flush=True)
+        print(ws._servers.pids()[0], flush=True)
         os.kill(os.getpid(), 9)
         """
     )
     out = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=120, check=False)
     assert out.returncode == -9, out.stderr
-    orphan = _pid(out.stdout.strip().splitlines()[-1])
+    orphan = int(out.stdout.strip().splitlines()[-1])
     deadline = time.monotonic() + 15
     while _alive(orphan) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _alive(orphan)
+
+
+@needs_terraform
+def test_a_provider_that_cannot_start_leaves_the_command_to_terraform(tmp_path):
+    # GIVEN a "provider" that exits at once
+    ws = _workspace(tmp_path, ONE_PROVIDER, share=True)
+    try:
+        servers = ws._provider_servers()
+        assert servers is not None
+        servers.binary = Path("/bin/false")
+        started = time.monotonic()
+        # WHEN a command runs THEN it runs with Terraform's own launch, at once (no wait for the start timeout)
+        assert ws.run("validate", "-no-color").ok
+        assert time.monotonic() - started < ps.START_TIMEOUT_SECONDS / 2
+        assert (servers.started, servers.failed) == (0, 1)
+    finally:
+        ws.cleanup()

@@ -220,9 +220,19 @@ class TerraformWorkspace:
             env = {k: v for k, v in self.env.items() if k not in CREDENTIAL_KEYS}
             env.update(credentials)
         servers = self._provider_servers() if provider_server.attaches(args) else None
-        reattach = servers.reattach(env) if servers is not None else None
-        if reattach is not None:
-            env = {**env, "TF_REATTACH_PROVIDERS": reattach}
+        reattach = servers.reattach(env, provider_server.configures(args)) if servers is not None else None
+        if reattach is None:
+            return self._exec(argv, args, env)
+        result = self._exec(argv, args, {**env, "TF_REATTACH_PROVIDERS": reattach})
+        if servers is not None and provider_server.failed_for_sharing(result.stdout + result.stderr):
+            # A provider process configured a second time (a destroy plan configures once per walk) refuses as that
+            # walk starts, before it reads or writes anything; an earlier walk of the command only planned. So the
+            # same command again, with Terraform's own launches, and no more sharing in this run.
+            servers.stop_sharing()
+            result = self._exec(argv, args, env)
+        return result
+
+    def _exec(self, argv: list[str], args: tuple[str, ...], env: Mapping[str, str]) -> CommandResult:
         started = time.monotonic()
         try:
             # The plugin cache is not safe for concurrent writers
@@ -265,7 +275,7 @@ class TerraformWorkspace:
     @property
     def provider_servers_started(self) -> int:
         """How many provider processes this run started itself (0: Terraform launched its own every time)."""
-        return 0 if self._servers is None else sum(v is not None for v in self._servers.started.values())
+        return 0 if self._servers is None else self._servers.started
 
     def cleanup(self) -> None:
         if self._servers is not None:
