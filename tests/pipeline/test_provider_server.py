@@ -175,7 +175,7 @@ def test_commands_go_through_one_server_per_environment_and_fail_without_it(tmp_
 
 
 @needs_terraform
-def test_a_server_is_configured_by_one_command_at_most(tmp_path):
+def test_a_server_is_configured_by_one_command_at_most_and_a_refused_command_runs_again(tmp_path):
     # GIVEN a provider that trusts a CA bundle: the AWS provider cannot be configured twice in one process
     ws = _workspace(tmp_path, WITH_CA_BUNDLE + BUCKET, share=True)
     try:
@@ -202,25 +202,13 @@ def test_a_server_is_configured_by_one_command_at_most(tmp_path):
         )
         assert twice.returncode != 0 and ps.failed_for_sharing(twice.stdout + twice.stderr), twice.stderr
         assert _alive(server.pid)
-    finally:
-        ws.cleanup()
-
-
-@needs_terraform
-def test_a_command_refused_by_a_reconfigured_provider_runs_again_without_sharing(tmp_path):
-    # GIVEN a run whose server was configured by a plan (a destroy plan configures once per walk: the same refusal)
-    ws = _workspace(tmp_path, WITH_CA_BUNDLE + BUCKET, share=True)
-    try:
-        assert ws.run("plan", "-refresh=false", "-no-color").ok
-        (server,) = _servers(ws)._current.values()
-        server.configured = False  # as if nothing had configured it yet
-        # WHEN the next plan is attached to it THEN the refusal is seen, the plan runs again on its own, and works
-        again = ws.run("plan", "-refresh=false", "-no-color")
-        assert again.ok, again.tail
-        assert _servers(ws).stopped and _servers(ws).pids() == []
-        assert not _alive(server.pid)
-        # AND later commands of the run start no server
-        assert ws.run("validate", "-no-color").ok and ws.provider_servers_started == 1
+        # AND a command refused that way anyhow (a destroy plan configures once per walk; here: the rule bypassed)
+        # runs again on its own and works, and the run shares no more
+        server.configured = False
+        third = ws.run("plan", "-refresh=false", "-no-color")
+        assert third.ok, third.tail
+        assert _servers(ws).stopped and _servers(ws).pids() == [] and not _alive(server.pid)
+        assert _servers(ws).reattach(ws.env, configures=False) is None
     finally:
         ws.cleanup()
 
@@ -257,8 +245,7 @@ def test_server_environment(env, kept):
 def test_no_server_for_two_configurations_or_when_off(tmp_path, main, share):
     ws = _workspace(tmp_path, main, share=share)
     try:
-        assert ws.run("validate", "-no-color").ok
-        assert ws.provider_servers_started == 0
+        assert ws._provider_servers() is None  # decided at the first command after init: Terraform's own launches
     finally:
         ws.cleanup()
 
@@ -268,6 +255,7 @@ def test_cleanup_stops_the_server_and_a_dead_parent_takes_it_along(tmp_path):
     ws = _workspace(tmp_path / "a", ONE_PROVIDER, share=True)
     assert ws.run("validate", "-no-color").ok
     (pid,) = _servers(ws).pids()
+    binary = _servers(ws).binary.resolve()  # the mirror's file (the run's link goes with the run)
     assert _alive(pid)
     ws.cleanup()
     assert not _alive(pid)
@@ -278,12 +266,10 @@ def test_cleanup_stops_the_server_and_a_dead_parent_takes_it_along(tmp_path):
         f"""
         import os
         from pathlib import Path
-        from vending.pipeline import terraform as tf
-        ws = tf.TerraformWorkspace(stack_dir=Path({str(ws.stack_dir)!r}), extra_env={{}},
-                                   run_dir=Path({str(tmp_path / "b")!r}), share_provider=True)
-        assert ws.run("init", "-input=false", "-no-color").ok
-        assert ws.run("validate", "-no-color").ok
-        print(ws._servers.pids()[0], flush=True)
+        from vending.pipeline import provider_server as ps
+        servers = ps.ProviderServers(Path({str(binary)!r}), Path({str(tmp_path)!r}), Path({str(tmp_path)!r}))
+        assert servers.reattach({{"PATH": os.environ["PATH"]}}, configures=False)
+        print(servers.pids()[0], flush=True)
         os.kill(os.getpid(), 9)
         """
     )
@@ -305,8 +291,9 @@ def test_a_provider_that_cannot_start_leaves_the_command_to_terraform(tmp_path):
         assert servers is not None
         servers.binary = Path("/bin/false")
         started = time.monotonic()
-        # WHEN a command runs THEN it runs with Terraform's own launch, at once (no wait for the start timeout)
-        assert ws.run("validate", "-no-color").ok
+        # WHEN a command asks for a server THEN none (the command runs with Terraform's own launch), at once: no wait
+        # for the start timeout
+        assert servers.reattach(ws.env, configures=True) is None
         assert time.monotonic() - started < ps.START_TIMEOUT_SECONDS / 2
         assert (servers.started, servers.failed) == (0, 1)
     finally:
