@@ -63,11 +63,14 @@ _REATTACH = re.compile(r"TF_REATTACH_PROVIDERS='(\{.*\})'")
 # commented-out block counts too: counting too many only costs the speed-up, never correctness.
 _PROVIDER_BLOCK = re.compile(r'(?m)^\s*provider\s+(?:"[^"]*"|[A-Za-z_][\w-]*)\s*\{')
 # The server outlives no one: a watcher reads the shell's stdin (a pipe only this process writes; fd 3, because a
-# background job's stdin is /dev/null) and stops the provider when it closes, because the run ended or this process
-# died; the shell itself ends with the provider, so a provider that fails to start is seen at once.
+# background job's stdin is /dev/null) and, when it closes because the run ended or this process died, signals the
+# shell, which stops the provider. Only the provider's parent signals it, so its PID cannot have been reused (an
+# unreaped child keeps its PID); the shell's likewise, until this process reaps it. The shell ends with the provider,
+# so a provider that fails to start is seen at once.
 _SUPERVISOR = (
-    'exec 3<&0; "$0" -debug >"$1" 2>&1 </dev/null 3<&- & pid=$!; '
-    '(cat <&3 >/dev/null; kill "$pid" 2>/dev/null) & exec 3<&-; wait "$pid"'
+    "exec 3<&0; trap 'kill \"$pid\" 2>/dev/null' TERM; "
+    '"$0" -debug >"$1" 2>&1 </dev/null 3<&- & pid=$!; '
+    '(cat <&3 >/dev/null; kill -TERM $$ 2>/dev/null) & exec 3<&-; wait "$pid"'
 )
 
 
