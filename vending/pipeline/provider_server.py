@@ -17,7 +17,8 @@ Where that is not the same as Terraform's own launches, it is not done:
 - A provider process is configured by one command at most: a second configuration can fail where a fresh process
   works (with a CA bundle, terraform-provider-aws 5.x refuses it). Reading commands (validate, show) never configure,
   so a run's validate, plan and show share a process and its apply (another role) has its own. A command that
-  configures twice itself (a destroy plan: once per walk) and is refused runs again without sharing.
+  configures twice itself (a destroy plan: once per walk) and is refused runs again without sharing. Against an
+  http emulator the server goes without AWS_CA_BUNDLE (nothing to verify); elsewhere a run with one does not share.
 - ``init`` and ``fmt`` never attach: installing and checking the locked provider stays Terraform's.
 
 The runner turns it on for runs against an emulator (``VEND_TF_SHARED_PROVIDER=0`` turns it off, ``1`` on anywhere).
@@ -125,7 +126,6 @@ class ProviderServers:
         self.started = 0  # servers that came up
         self.failed = 0  # servers that did not: their commands ran with Terraform's own launches
         self._current: dict[frozenset[tuple[str, str]], _Server] = {}
-        self._retired: list[_Server] = []
         self.stopped = False
 
     def stop_sharing(self) -> None:
@@ -134,19 +134,16 @@ class ProviderServers:
         self.close()
 
     def reattach(self, env: Mapping[str, str], configures: bool) -> str | None:
-        """The TF_REATTACH_PROVIDERS value for a command with this environment (None: let Terraform launch it).
-
-        A server is configured by at most one command: the provider keeps what ConfigureProvider did to its HTTP
-        client, and a second configuration of the same process can fail where a fresh one works (with AWS_CA_BUNDLE
-        set: "unable to add custom RootCAs HTTPClient"). Reading commands (validate, show) never configure it, so a
-        run's validate, plan and show share one process, and its apply another."""
+        """The TF_REATTACH_PROVIDERS value for a command with this environment (None: let Terraform launch it). A
+        configuring command finds a server some command configured already stopped (a run's commands are one at a
+        time, so it is idle) and gets a fresh one."""
         provider_env = server_environment(env)
         if self.stopped or provider_env is None:
             return None
         key = frozenset(env.items())
         server = self._current.get(key)
         if server is not None and server.configured and configures:
-            self._retired.append(self._current.pop(key))
+            self._stop(self._current.pop(key))
             server = None
         if server is None:
             server = self._start(provider_env)
@@ -185,9 +182,8 @@ class ProviderServers:
         return None
 
     def close(self) -> None:
-        for server in [*self._retired, *self._current.values()]:
+        for server in self._current.values():
             self._stop(server)
-        self._retired.clear()
         self._current.clear()
 
     @staticmethod
