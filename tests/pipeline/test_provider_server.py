@@ -269,17 +269,28 @@ def test_cleanup_stops_the_server_and_a_dead_parent_takes_it_along(tmp_path):
         from vending.pipeline import provider_server as ps
         servers = ps.ProviderServers(Path({str(binary)!r}), Path({str(tmp_path)!r}), Path({str(tmp_path)!r}))
         assert servers.reattach({{"PATH": os.environ["PATH"]}}, configures=False)
-        print(servers.pids()[0], flush=True)
+        server = next(iter(servers._current.values()))
+        print(server.socket_dir, flush=True)
+        print(server.pid, flush=True)
         os.kill(os.getpid(), 9)
         """
     )
     out = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=120, check=False)
     assert out.returncode == -9, out.stderr
-    orphan = int(out.stdout.strip().splitlines()[-1])
+    folder, orphan_pid = out.stdout.strip().splitlines()[-2:]
+    orphan = int(orphan_pid)
+    socket_dir = Path(folder)
+    assert socket_dir.name.startswith("vtfp-")
+
     deadline = time.monotonic() + 15
     while _alive(orphan) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _alive(orphan)
+    # AND its socket's folder goes with it (nothing of the dead parent's is left in the temporary directory)
+    deadline = time.monotonic() + 5
+    while socket_dir.is_dir() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not socket_dir.is_dir()
 
 
 @needs_terraform

@@ -67,11 +67,12 @@ _PROVIDER_BLOCK = re.compile(r'(?m)^\s*provider\s+(?:"[^"]*"|[A-Za-z_][\w-]*)\s*
 # background job's stdin is /dev/null) and, when it closes because the run ended or this process died, signals the
 # shell, which stops the provider. Only the provider's parent signals it, so its PID cannot have been reused (an
 # unreaped child keeps its PID); the shell's likewise, until this process reaps it. The shell ends with the provider,
-# so a provider that fails to start is seen at once.
+# so a provider that fails to start is seen at once; it removes the socket's folder (wait again: a signal ends the
+# first wait before the provider has exited).
 _SUPERVISOR = (
     "exec 3<&0; trap 'kill \"$pid\" 2>/dev/null' TERM; "
     '"$0" -debug >"$1" 2>&1 </dev/null 3<&- & pid=$!; '
-    '(cat <&3 >/dev/null; kill -TERM $$ 2>/dev/null) & exec 3<&-; wait "$pid"'
+    '(cat <&3 >/dev/null; kill -TERM $$ 2>/dev/null) & exec 3<&-; wait "$pid"; wait "$pid"; rm -rf "$2"'
 )
 
 
@@ -161,7 +162,7 @@ class ProviderServers:
         # The plugin's unix socket goes in TMPDIR, and a socket path has at most 107 bytes: a short folder of its own.
         socket_dir = Path(tempfile.mkdtemp(prefix="vtfp-"))
         supervisor = subprocess.Popen(
-            ["/bin/sh", "-c", _SUPERVISOR, str(self.binary), str(log)],
+            ["/bin/sh", "-c", _SUPERVISOR, str(self.binary), str(log), str(socket_dir)],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
