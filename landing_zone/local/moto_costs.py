@@ -1,5 +1,5 @@
 """Three of moto's costs that buy no answer, taken out (found by profiling the suite: benchmarks/suite_profile.py and
-py-spy on the least-privilege test). Neither changes what any call returns.
+py-spy on the least-privilege test). None changes what any call returns.
 
 - The server's dispatcher asks, for every request, whether the host names a moto module, by listing moto's package
   folder and stat-ing each of its ~150 entries: 5 % of the emulator's own CPU. The folder does not change while the
