@@ -637,7 +637,7 @@ def test_access_key_lookup_creates_no_iam_answers_as_moto_and_creates_nothing(aw
 
     before = partitions()
     assert before == {first: {"aws", "aws-cn"}, second: {"aws"}}
-    keys = (in_second, in_cn, "AKIAUNKNOWN000000000")
+    keys = (in_second, in_cn, "no-such-access-key")
     # WHEN each is looked up through the patch THEN moto's answers, and no account gained an IAM
     with access_key_lookup_creates_no_iam():
         patched = [models.get_account_id_from(k) for k in keys]
