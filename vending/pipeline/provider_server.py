@@ -40,6 +40,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from vending.pipeline.validation import module_dirs
+
 SHARED_PROVIDER_ENV = "VEND_TF_SHARED_PROVIDER"
 PROVIDER_ADDRESS = "registry.terraform.io/hashicorp/aws"
 START_TIMEOUT_SECONDS = 60.0
@@ -86,20 +88,12 @@ def sharing_setting(environ: Mapping[str, str], emulated: bool) -> bool:
 def single_provider_configuration(stack_dir: Path, data_dir: Path) -> bool:
     """True when the stack and the modules `init` installed hold at most one provider block and no JSON files."""
     blocks = 0
-    for folder in {stack_dir.resolve(), *_module_dirs(stack_dir, data_dir)}:
+    for folder in {stack_dir.resolve(), *module_dirs(stack_dir, data_dir)}:
         if any(folder.glob("*.tf.json")):
             return False
         for path in folder.glob("*.tf"):
             blocks += len(_PROVIDER_BLOCK.findall(path.read_text(encoding="utf-8", errors="replace")))
     return blocks <= 1
-
-
-def _module_dirs(stack_dir: Path, data_dir: Path) -> list[Path]:
-    manifest = data_dir / "modules" / "modules.json"
-    if not manifest.is_file():
-        return []
-    modules = json.loads(manifest.read_text(encoding="utf-8")).get("Modules", [])
-    return [(stack_dir / m["Dir"]).resolve() for m in modules if m.get("Dir")]
 
 
 def provider_binary(data_dir: Path) -> Path | None:

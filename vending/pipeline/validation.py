@@ -29,7 +29,7 @@ def _module_files(directory: Path) -> list[Path]:
     return sorted([*directory.glob("*.tf"), *directory.glob("*.tf.json")])
 
 
-def _module_dirs(stack_dir: Path, data_dir: Path) -> list[Path]:
+def module_dirs(stack_dir: Path, data_dir: Path) -> list[Path]:
     """The called modules' folders, as `terraform init` recorded them (none when the stack calls none)."""
     manifest = data_dir / "modules" / "modules.json"
     if not manifest.is_file():
@@ -47,7 +47,7 @@ def configuration_key(stack_dir: Path, data_dir: Path, terraform: str) -> str | 
         st = os.stat(terraform)
         digest.update(f"{os.path.realpath(terraform)}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
         # Modules are found by relative path: where they are is part of the configuration, as is what they hold.
-        for directory in [root, *_module_dirs(stack_dir, data_dir)]:
+        for directory in [root, *module_dirs(stack_dir, data_dir)]:
             files = _module_files(directory) + (sorted(root.glob(".terraform.lock.hcl")) if directory == root else [])
             digest.update(f"dir\0{'' if directory == root else directory}\0{len(files)}\0".encode())
             for f in files:
