@@ -15,6 +15,7 @@ from vending.exceptions import (
     StackNotFound,
     TerraformUnavailable,
 )
+from vending.pipeline import runner
 from vending.pipeline import terraform as tf
 from vending.pipeline.runner import PipelineSpec, plan_digest, run_pipeline, stack_key, state_key, summarize_plan
 from vending.settings import REPO_ROOT
@@ -232,3 +233,30 @@ def test_pinned_version_reads_tools_versions_env(tmp_path):
     (tmp_path / "v.env").write_text("# c\nOTHER=1\n")
     with pytest.raises(NotConfigured, match="pins no CHECKOV_VERSION"):
         pinned_version("checkov", tmp_path / "v.env")
+
+
+@pytest.mark.parametrize(
+    ("env", "ambient", "expected"),
+    [
+        ({"AWS_ENDPOINT_URL": "http://127.0.0.1:5000"}, None, "1"),  # against the emulator: one P
+        ({"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:5000"}, None, "1"),
+        ({}, None, None),  # against AWS: Go's default (the cores)
+        ({"AWS_ENDPOINT_URL": "http://127.0.0.1:5000"}, "4", "4"),  # the operator's setting is kept
+    ],
+)
+def test_emulated_runs_give_terraform_one_go_proc(monkeypatch, tmp_path, env, ambient, expected):
+    # GIVEN a Terraform that is never run (the workspace is only built) and the ambient GOMAXPROCS, if any
+    monkeypatch.setenv(tf.TERRAFORM_BIN_ENV, "/bin/true")
+    (tmp_path / "mirror" / "registry.terraform.io").mkdir(parents=True)
+    monkeypatch.setenv(tf.MIRROR_ENV, str(tmp_path / "mirror"))
+    if ambient is None:
+        monkeypatch.delenv("GOMAXPROCS", raising=False)
+    else:
+        monkeypatch.setenv("GOMAXPROCS", ambient)
+    # WHEN a pipeline run is set up with the spec's environment
+    run = runner._Run(spec(env=env), approvals=None)
+    try:
+        # THEN its commands' environment (and so its provider's) carries the expected GOMAXPROCS
+        assert run.ws.env.get("GOMAXPROCS") == expected
+    finally:
+        run.ws.cleanup()

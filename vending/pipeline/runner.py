@@ -39,6 +39,8 @@ from vending.pipeline.terraform import OUTPUT_TAIL_CHARS, CommandResult, Terrafo
 from vending.pipeline.waivers import WAIVERS_FILE, InvalidWaivers, Waiver, load_waivers, match, today_utc
 from vending.settings import REPO_ROOT, Settings
 
+EMULATED_GO_PROCS = "1"  # GOMAXPROCS of Terraform and its provider on runs against the emulator (_Run)
+
 PIPELINE_STAGES: tuple[str, ...] = ("fmt", "init", "validate", "plan", "policy", "approval", "apply")
 # A destroy has nothing for the policy stage to check (it creates nothing); the request-level approval of the change
 # that removes the stack comes first, and the pipeline's own gate still holds production.
@@ -522,6 +524,12 @@ class _Run:
         if is_emulated(env):
             # The provider needs path-style S3 to reach an emulator on 127.0.0.1; real AWS keeps the default.
             env.setdefault("TF_VAR_s3_use_path_style", "true")
+            # Against the emulator every call is local and the machine runs several pipelines at once: with one P the
+            # Go runtimes of Terraform and its provider stop spinning idle threads between RPCs (a pipeline's
+            # Terraform and provider CPU down by about 6 %, same wall). Not in AWS, where a large plan's graph walk
+            # may use the cores; a GOMAXPROCS the operator set is kept.
+            if "GOMAXPROCS" not in os.environ:
+                env.setdefault("GOMAXPROCS", EMULATED_GO_PROCS)
         self.ws = TerraformWorkspace(
             stack_dir=spec.stack_dir.resolve(),
             extra_env=env,
