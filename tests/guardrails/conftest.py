@@ -15,14 +15,15 @@ from landing_zone.local.organizations import aws_like_organizations
 from vending.guardrails import apply_account_guardrails
 from vending.guardrails.orgapi import Backoff
 from vending.guardrails.snapshot import Account, OrgSnapshot, Policy
-from vending.layout import Layout, load_layout
+from vending.layout import DEFAULT_LAYOUT, Layout, cached_layout
 from vending.lifecycle import RequestRecord, Status
 from vending.org_tree import resolve_ou_paths
 
 
 @pytest.fixture
 def layout() -> Layout:
-    return load_layout()
+    # The packaged file named outright: cached_layout() would keep whatever $VEND_LAYOUT_FILE said first.
+    return cached_layout(str(DEFAULT_LAYOUT))
 
 
 @pytest.fixture

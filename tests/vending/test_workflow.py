@@ -86,3 +86,17 @@ def test_layout_rejects_inconsistent_file(
     # THEN validation names the problem
     with pytest.raises(ValidationError, match=message.replace("{", r"\{").replace("}", r"\}")):
         load_layout(path)
+
+
+def test_layout_with_a_python_tag_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    # GIVEN a layout file whose document asks YAML to build a Python object (a call, here)
+    marker = tmp_path / "ran"
+    text = (Path(__file__).resolve().parents[2] / "landing_zone" / "layout.yaml").read_text()
+    path = tmp_path / "layout.yaml"
+    touch = f"!!python/object/apply:pathlib.Path.touch [!!python/object/apply:pathlib.Path [{str(marker)!r}]]"
+    path.write_text(f"{text}\nexploit: {touch}\n")
+    # WHEN it is loaded
+    # THEN the safe loader (libyaml's or PyYAML's own) refuses the tag, and nothing was called
+    with pytest.raises(yaml.constructor.ConstructorError, match="python/object/apply"):
+        load_layout(path)
+    assert not marker.exists()
