@@ -132,7 +132,9 @@ class HostedSite:
 
     def start(self) -> HostedSite:
         for server in (self.site_server, self.api_server):
-            threading.Thread(target=server.serve_forever, name="vend-hosted-portal", daemon=True).start()
+            threading.Thread(
+                target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="vend-hosted-portal", daemon=True
+            ).start()
         return self
 
     def stop(self) -> None:

@@ -251,7 +251,7 @@ def test_a_refused_body_length_says_connection_close_so_keep_alive_clients_do_no
     from vending.cli.api import make_server
 
     server = make_server(0, require_sigv4=False)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
         with socket.create_connection(server.server_address[:2], timeout=10) as conn:
             conn.sendall(f"POST /requests HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n".encode())

@@ -449,7 +449,7 @@ class LocalGitHub:
         self.app = GitHubServer(state, validate=validate)
         self._server = make_server("127.0.0.1", 0, self.app, handler_class=_Quiet)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def __enter__(self) -> LocalGitHub:
         self._thread.start()

@@ -118,7 +118,7 @@ def cors_server() -> Iterator[str]:
     from vending.cli.api import make_server
 
     server = make_server(0, cors_origin="https://portal.example.com")
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
@@ -156,7 +156,7 @@ def test_without_a_portal_origin_options_is_just_a_method() -> None:
     from vending.cli.api import make_server
 
     server = make_server(0, require_sigv4=False)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/requests"
         status, headers = _call(url, "OPTIONS", {"Origin": "https://portal.example.com"})

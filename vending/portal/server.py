@@ -74,5 +74,8 @@ def make_portal_server(portal: Portal, port: int = 0, host: str = "127.0.0.1") -
 def serve_in_thread(portal: Portal, port: int = 0) -> tuple[PortalServer, str]:
     """Start serving on 127.0.0.1 in a daemon thread; the caller shuts the server down."""
     server = make_portal_server(portal, port)
-    threading.Thread(target=server.serve_forever, name="vend-portal", daemon=True).start()
+    # shutdown() waits for serve_forever's next poll: the default half second made every stop take that long.
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="vend-portal", daemon=True
+    ).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"
