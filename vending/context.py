@@ -49,9 +49,15 @@ class Context:
     def __init__(self) -> None:
         self.settings = Settings.from_env()
         self.session = new_session()
+        self._clients: dict[str, Any] = {}
 
     def client(self, name: str) -> Any:
-        return self.session.client(name)  # type: ignore[call-overload]
+        # One client per service for the invocation (`store` and each route asked for a new one): making a client
+        # copies the session's event hooks, milliseconds each. Clients are thread-safe; two threads racing here make
+        # two, and either serves.
+        if name not in self._clients:
+            self._clients[name] = self.session.client(name)  # type: ignore[call-overload]
+        return self._clients[name]
 
     @property
     def store(self) -> RequestStore:

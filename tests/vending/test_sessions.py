@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from vending.aws import sessions
 
 
@@ -30,3 +32,19 @@ def test_search_paths_do_not_grow_with_each_session() -> None:
         sessions.new_session()
     assert sessions._LOADER.search_paths == before
     assert len(before) == len(set(before))
+
+
+def test_an_invocation_makes_one_client_per_service_and_the_next_invocation_its_own(monkeypatch: Any) -> None:
+    from vending.context import Context
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    # GIVEN one invocation's context
+    first = Context()
+    # WHEN it asks for a service's client twice (a route, then its store)
+    # THEN it gets the one client, and another service gets another
+    assert first.client("dynamodb") is first.store._items.client
+    assert first.client("stepfunctions") is not first.client("dynamodb")
+    # AND the next invocation builds its own, on its own session
+    second = Context()
+    assert second.client("dynamodb") is not first.client("dynamodb")
+    assert second.session is not first.session
