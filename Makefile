@@ -17,7 +17,7 @@ test: setup
 # all. It sets up only on a fresh clone, so an edit-test cycle does not wait for pip. Bytecode caches on, as in
 # scripts/test.sh.
 test-fast: .vend/env
-	@source .vend/env && unset PYTHONDONTWRITEBYTECODE && $(VENV)/bin/python -m pytest -n 2 -q -m "not emulator and not terraform and not checkov and not slow"
+	@source .vend/env && unset PYTHONDONTWRITEBYTECODE && $(VENV)/bin/python -m pytest -n 2 --dist loadgroup -q -m "not emulator and not terraform and not checkov and not slow"
 
 .vend/env:
 	@scripts/setup.sh

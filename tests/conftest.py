@@ -8,6 +8,7 @@ from __future__ import annotations
 import fnmatch
 import gc
 from pathlib import Path
+from typing import Any
 
 import botocore.session
 import pytest
@@ -108,6 +109,26 @@ def pytest_configure(config: pytest.Config) -> None:
         worker = getattr(config, "workerinput", {}).get("workerid", "main")
         config.pluginmanager.register(CpuReport(Path(directory), worker), "cpu-report")
     config.addinivalue_line("markers", "slow: a module of SLOW_MODULES (tests/conftest.py), left out of make test-fast")
+
+
+# `make test-fast` runs with `--dist loadgroup`: every test is its own unit of work except these folders, each kept
+# on one worker, since a process's first CDK synthesis or Template starts jsii's node kernel and loads the construct
+# library (15-18 CPU s cold, 2-4 warm) and each browser worker launches its own Chromium. xdist's own loadgroup reads
+# the xdist_group marks through item._nodeid, which pytest 9 no longer reads; hence the folders, by path, here.
+ONE_WORKER_FOLDERS = ("tests/cdk/", "tests/browser/")
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: absent under -p no:xdist
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FoldersTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return next((folder for folder in ONE_WORKER_FOLDERS if nodeid.startswith(folder)), nodeid)
+
+    return FoldersTogether(config, log)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
