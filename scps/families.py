@@ -9,6 +9,7 @@ Accelerated computing: https://aws.amazon.com/ec2/instance-types/#Accelerated_Co
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from fnmatch import fnmatchcase
 
@@ -84,7 +85,13 @@ def general_purpose_patterns(families: Iterable[str], accelerated_patterns: Iter
     ForAnyValue:StringNotLike test must know every type that is fine, and a family not covered here is denied (fails
     closed) until the data is updated.
     """
-    accel = tuple(accelerated_patterns)
+    return _general_purpose_patterns(tuple(families), tuple(accelerated_patterns))
+
+
+# Every render asks again for the same two tuples, once per GPU tier, 3.4 ms of fnmatch each: render() took 11.3 ms,
+# 6.1 ms with the answers kept (they are tuples of strings, like the arguments).
+@functools.lru_cache(maxsize=32)
+def _general_purpose_patterns(families: tuple[str, ...], accel: tuple[str, ...]) -> tuple[str, ...]:
     general = sorted({f for f in families if not any(fnmatchcase(f, p) for p in accel)})
 
     def clashes(prefix: str) -> bool:
