@@ -46,7 +46,7 @@ def test_make_test_keeps_the_collection_order_of_modules() -> None:
 class _Config:
     def __init__(self, dist: str) -> None:
         self.dist = dist
-        self.option = type("Option", (), {"loadscopereorder": True, "numprocesses": 2, "maxschedchunk": None})()
+        self.option = type("Option", (), {"loadscopereorder": True})()
 
     def getvalue(self, name: str) -> object:
         return {"dist": self.dist, "tx": ["2*popen"]}.get(name)
