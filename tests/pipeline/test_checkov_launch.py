@@ -261,7 +261,8 @@ def test_server_script_imports_nothing_of_the_service() -> None:
     # checkov's virtualenv has none of the service's packages: the server must run on the standard library and checkov
     source = (REPO_ROOT / "vending" / "pipeline" / "checkov_forkserver.py").read_text()
     imported = {line.split()[1].split(".")[0] for line in source.splitlines() if line.startswith(("import ", "from "))}
-    assert imported <= {"__future__", "json", "os", "select", "sys", "traceback", "warnings", "typing"}, imported
+    allowed = {"__future__", "json", "os", "select", "sys", "threading", "traceback", "warnings", "typing"}
+    assert imported <= allowed, imported
 
 
 def test_an_idle_server_exits_and_the_next_scan_gets_a_new_one(stand_in: str, tmp_path: Path) -> None:
@@ -312,3 +313,68 @@ def test_where_the_interpreter_cannot_wait_on_a_pidfd_checkov_runs_as_processes(
     monkeypatch.setattr(runner, "_checkov_argv", lambda b, ws: {"code": [b, "pass"], "plan": [b, "pass"]})
     ok, summary, _, _ = runner.run_checkov(runner.SavedPlan(tmp_path, tmp_path / "plan.json"))
     assert ok, summary
+
+
+JSONPATH_PROBE = """
+import collections, importlib.util, json, sys, threading
+import ply.yacc
+from bc_jsonpath_ng import parse as plain
+from bc_jsonpath_ng.ext import parse as extended
+
+spec = importlib.util.spec_from_file_location("forkserver", sys.argv[1])
+forkserver = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(forkserver)
+corpus = json.loads(sys.argv[2])
+before = [[repr(plain(text)) for text in corpus["plain"]], [repr(extended(text)) for text in corpus["extended"]]]
+builds = collections.Counter()
+generate = ply.yacc.yacc
+def counted(*args, **kwargs):
+    builds[threading.current_thread().name] += 1
+    return generate(*args, **kwargs)
+ply.yacc.yacc = counted
+patched = forkserver.reuse_jsonpath_parsers()
+after = [[repr(plain(text)) for text in corpus["plain"]], [repr(extended(text)) for text in corpus["extended"]]]
+def in_a_thread():
+    [repr(extended(text)) for text in corpus["extended"]]
+others = [threading.Thread(target=in_a_thread, name=f"other-{n}") for n in range(2)]
+for thread in others:
+    thread.start()
+    thread.join()
+print(json.dumps({"patched": patched, "same": before == after, "builds": builds}))
+"""
+
+
+@pytest.mark.checkov
+def test_the_server_generates_each_jsonpath_parser_once_per_thread_and_parses_as_checkov_does() -> None:
+    # GIVEN checkov's own interpreter and JSONPath texts of the kinds checkov's graph and checks parse
+    binary = runner._checkov_binary()
+    assert binary is not None, "checkov is not installed"
+    interpreter = checkov_launch.entry_interpreter(binary)
+    assert interpreter is not None
+    corpus = {
+        "plain": ["a", "a.b", "a[0].b", "a[*].b", "$.tags.Name", "a..b", "resource.aws_s3_bucket.*.bucket"],
+        "extended": ["a.b", "a[?(@.b == 'c')]", "a[?b > 1 & c < 2]", "a.`len`", "a[/b]", "x.y[-1:]"],
+    }
+    # WHEN the server's change is applied after each text was parsed the stock way
+    import subprocess
+
+    ran = subprocess.run(
+        [
+            interpreter,
+            "-c",
+            JSONPATH_PROBE,
+            str(REPO_ROOT / "vending/pipeline/checkov_forkserver.py"),
+            json.dumps(corpus),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    found = json.loads(ran.stdout)
+    # THEN the pinned bc_jsonpath_ng has the shape it was written for, and every text parses to the same path
+    assert found["patched"] is True
+    assert found["same"] is True
+    # AND each grammar's parser was generated once in the main thread (13 texts), and once in each other thread
+    assert found["builds"] == {"MainThread": 2, "other-0": 1, "other-1": 1}
