@@ -3,12 +3,9 @@ refuses a moto that gained the operation, and each emulation answers as AWS does
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from landing_zone.local.billing_and_quotas import (
     CODEBUILD_QUOTA_NAME,
@@ -22,17 +19,6 @@ from landing_zone.local.billing_and_quotas import (
 from landing_zone.local.patching import MotoChanged
 
 ACCOUNT = "123456789012"
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        yield
 
 
 def test_moto_still_lacks_the_emulated_operations(aws: None) -> None:

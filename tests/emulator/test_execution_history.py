@@ -19,7 +19,6 @@ from landing_zone.local.execution_history import (
     history_page,
     whole_history,
 )
-from tests.emulator.test_moto_patches import aws  # noqa: F401  (the plain-moto fixture the sfn fixture builds on)
 
 ARN = "arn:aws:states:us-east-1:123456789012:execution:sm:run"
 EVENTS = [{"id": i, "type": "PassStateEntered"} for i in range(1, 251)]

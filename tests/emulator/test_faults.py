@@ -12,24 +12,12 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectTimeoutError
-from moto import mock_aws
 
 from landing_zone.local import faults, runtime
 from vending.functions import FUNCTIONS
 
 REGION = "us-east-1"
 ONE_ATTEMPT = Config(retries={"total_max_attempts": 1})
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws():
-        yield
 
 
 def _config(seed: int, **rule: Any) -> faults.FaultConfig:

@@ -7,30 +7,23 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from landing_zone.local import runtime
 from vending.functions import FUNCTIONS
 
 
 @pytest.fixture
-def enforced(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        sts = boto3.client("sts")
-        service = sts.assume_role(RoleArn="arn:aws:iam::123456789012:role/lambda-service", RoleSessionName="lambda")
-        monkeypatch.setattr(
-            runtime,
-            "_IDENTITIES",
-            runtime._Identities(lambda_service=service["Credentials"], state_machine={}, account_id="123456789012"),
-        )
-        runtime._lambda_service_sts.cache_clear()
-        yield
-        runtime._lambda_service_sts.cache_clear()
+def enforced(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    sts = boto3.client("sts")
+    service = sts.assume_role(RoleArn="arn:aws:iam::123456789012:role/lambda-service", RoleSessionName="lambda")
+    monkeypatch.setattr(
+        runtime,
+        "_IDENTITIES",
+        runtime._Identities(lambda_service=service["Credentials"], state_machine={}, account_id="123456789012"),
+    )
+    runtime._lambda_service_sts.cache_clear()
+    yield
+    runtime._lambda_service_sts.cache_clear()
 
 
 def _key(session: boto3.Session) -> str:

@@ -8,13 +8,12 @@ import boto3
 from moto.backends import get_backend
 
 from landing_zone.local.authorization.state import MotoLookups
-from tests.emulator.test_moto_patches import aws  # noqa: F401  (plain moto, in process)
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 TAGS = {"team": "team-a", "cost-center": "cc-1"}
 
 
-def test_the_tags_of_a_resource_of_each_kind_are_its_own(aws: None) -> None:  # noqa: F811
+def test_the_tags_of_a_resource_of_each_kind_are_its_own(aws: None) -> None:
     # GIVEN tagged resources of several services, and an untagged instance beside the tagged one
     ec2 = boto3.client("ec2", REGION)
     run = {"ImageId": "ami-12c6146b", "MinCount": 1, "MaxCount": 1}
@@ -52,7 +51,7 @@ def test_the_tags_of_a_resource_of_each_kind_are_its_own(aws: None) -> None:  # 
     assert lookups.resource_tags("arn:aws:s3:::tagged-bucket") is None
 
 
-def test_reading_tags_makes_no_backend(aws: None) -> None:  # noqa: F811
+def test_reading_tags_makes_no_backend(aws: None) -> None:
     # GIVEN EC2 used in one region only
     boto3.client("ec2", REGION).describe_vpcs()
     # WHEN tags of a resource in another region are read
