@@ -80,10 +80,11 @@ def _start(request: dict[str, Any], checkov: Any) -> tuple[int, int]:
 
 def reuse_jsonpath_parsers() -> bool:
     """checkov parses JSONPath with bc_jsonpath_ng, which has ply generate its LALR tables again for every expression
-    (25 ms each; 20-27 % of a scan's CPU on our stacks). Keep one generated parser per grammar and thread instead:
-    ply's parser keeps its stacks on itself while it parses, so threads must not share one, and the grammar's actions
-    use nothing of the parser instance. Parsing the same text gives the same path either way. False, and nothing
-    changed, where the pinned package's shape is not the one this was written for (tests check it is)."""
+    (25 ms each; a scan of our stacks spent a fifth of its CPU on it). Keep one generated parser per grammar and
+    thread instead: ply's parser keeps its stacks on itself while it parses, so threads must not share one, and the
+    grammar's actions use nothing of the parser instance. Parsing the same text gives the same path either way.
+    False, and nothing changed, where the pinned package's shape is not the one this was written for (tests check
+    it is)."""
     try:
         import ply.yacc
         from bc_jsonpath_ng import parser
