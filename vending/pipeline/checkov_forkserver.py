@@ -116,12 +116,11 @@ def reuse_jsonpath_parsers() -> bool:
 
 
 def _warm_jsonpath_parsers() -> None:
-    """Generate the parsers before forking: each scan's main thread then inherits them instead of generating its own."""
-    try:
-        from bc_jsonpath_ng import parse as parse_plain
-        from bc_jsonpath_ng.ext import parse as parse_extended
-    except ImportError:
-        return
+    """Generate both grammars' parsers before forking (only after reuse_jsonpath_parsers, so the package is there):
+    each scan's main thread then inherits them instead of generating its own."""
+    from bc_jsonpath_ng import parse as parse_plain
+    from bc_jsonpath_ng.ext import parse as parse_extended
+
     parse_plain("a.b")
     parse_extended("a.b")
 
